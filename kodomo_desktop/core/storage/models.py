@@ -440,3 +440,29 @@ class SelfInspection(Base):
 
 
 Index("ix_source_record_batch_row", SourceRecord.batch_id, SourceRecord.row_number)
+
+
+class RetentionPolicy(Base):
+    """保存期間: how long each source type's rows (and casework records) are kept."""
+    __tablename__ = "retention_policy"
+    subject: Mapped[str] = mapped_column(String(40), primary_key=True)  # a source type, or "casework"
+    months: Mapped[int] = mapped_column(Integer)
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    changed_by: Mapped[Optional[str]] = mapped_column(String(80))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+
+
+class LegalBasis(Base):
+    """Purpose and legal basis per source type or indicator (個人情報保護法 61条1項 / 69条2項2号・3号 …)."""
+    __tablename__ = "legal_basis"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # source / indicator
+    key: Mapped[str] = mapped_column(String(60))
+    purpose: Mapped[Optional[str]] = mapped_column(Text)
+    basis: Mapped[Optional[str]] = mapped_column(String(40))  # 61-1 / 69-2-2 / 69-2-3 / other
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    department: Mapped[Optional[str]] = mapped_column(Text)
+    shown_on_sheets: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_by: Mapped[Optional[str]] = mapped_column(String(80))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    __table_args__ = (UniqueConstraint("kind", "key"),)
