@@ -24,7 +24,9 @@ ACTION_LABELS = {
     "import": "取込", "import_refused": "取込拒否", "batch_removed": "取込バッチ削除", "export": "出力",
     "print": "印刷・PDF出力", "settings_changed": "設定変更", "link_run": "名寄せ実行",
     "link_decision": "名寄せ判断", "link_undo": "名寄せ判断の取消", "score_run": "スコア算出",
-    "weights_adopted": "重み採用", "user_added": "利用者追加", "user_removed": "利用者削除",
+    "weights_adopted": "重み採用", "optout_added": "利用停止の登録", "optout_removed": "利用停止の解除",
+    "key_slots_converted": "鍵スロットへ変換", "disclosure": "開示", "correction": "訂正", "deletion": "削除",
+    "purge": "保存期間切れデータの削除", "user_added": "利用者追加", "user_removed": "利用者削除",
     "backup": "バックアップ", "restore": "復元", "verify": "整合性検査", "demo_built": "デモ町作成",
 }
 

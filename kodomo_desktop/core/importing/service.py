@@ -1,0 +1,264 @@
+"""Import one department file as one batch: all valid rows or nothing.
+
+File → ``read_table`` (encoding, delimiter, title rows, header row) → ``detect_mapping`` (+ the user's overrides)
+→ ``parse_rows`` (dates, 和暦, sex codes; each bad cell becomes a rejection with the row number as the user sees
+it) → normalised identity fields for matching → one transaction: the batch, its records, its rejected rows,
+supersession of the previous extract of the same source, the remembered mapping profile, the access-log entry.
+A killed process leaves no partial batch: SQLite's journal rolls the transaction back on the next open.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import insert, select, text, update
+
+from ..errors import InputRefused
+from ..storage.models import MappingProfile, RejectedRow, SourceBatch, SourceRecord
+from . import fields as F
+from .readers import read_table
+
+IDENTITY_COLUMNS = ["resident_no", "household_no", "name", "name_kana", "birth_date", "sex", "address",
+                    "relationship", "student_no", "school", "grade", "class"]
+SCHOOL_SCOPED = {"school_attendance", "school_health", "school_checklist"}
+
+
+class Cancelled(InputRefused):
+    pass
+
+
+@dataclass
+class ImportResult:
+    batch_id: int | None
+    rows: int
+    imported: int
+    rejected: int
+    errors: list[dict] = field(default_factory=list)
+    duplicate_of: int | None = None
+    superseded: list[int] = field(default_factory=list)
+    mapping: dict = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        d = {"batch_id": self.batch_id, "rows": self.rows, "imported": self.imported, "rejected": self.rejected,
+             "errors": self.errors}
+        if self.duplicate_of is not None:
+            d["duplicate_of"] = self.duplicate_of
+            d["message"] = f"同じ内容のファイルはすでに取り込まれています（バッチ {self.duplicate_of}）。"
+        if self.superseded:
+            d["superseded"] = self.superseded
+        if self.warnings:
+            d["warnings"] = self.warnings
+        return d
+
+
+def header_signature(source_type: str, headers: list[str]) -> str:
+    return hashlib.sha256(json.dumps([source_type, headers], ensure_ascii=False).encode()).hexdigest()
+
+
+def _parse_as_of(as_of) -> dt.date:
+    if as_of is None or as_of == "":
+        return dt.date.today()
+    if isinstance(as_of, dt.date):
+        return as_of
+    from .values import parse_date
+    v = parse_date(str(as_of))
+    if getattr(v, "error", None) or getattr(v, "value", None) is None:
+        raise InputRefused(f"--as-of の日付 {as_of} を読めません。")
+    val = v.value
+    return val if isinstance(val, dt.date) else dt.date.fromisoformat(str(val))
+
+
+def preview(ws, path: Path, source_type: str | None = None, *, sheet=None, encoding=None, header_row=None,
+            mapping: dict | None = None, max_rows: int = 20) -> dict:
+    """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
+    ws.require("import", what="import preview")
+    table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row)
+    suggestions = F.suggest_source_type(table.headers)
+    st = source_type or (suggestions[0] if suggestions else None)
+    remembered = None
+    if st:
+        with ws.session() as s:
+            prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == st,
+                                                         MappingProfile.header_signature == header_signature(st, table.headers)))
+            remembered = dict(prof.mapping) if prof else None
+    auto = F.detect_mapping(st, table.headers) if st else {}
+    m = {**auto, **(remembered or {}), **(mapping or {})}
+    return {"table": table, "source_type": st, "suggestions": suggestions, "mapping": m, "remembered": remembered,
+            "rows": table.rows[:max_rows]}
+
+
+def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None, sheet=None, encoding=None,
+                header_row: int | None = None, as_of=None, progress: Callable[[int, int], None] | None = None,
+                cancel: Callable[[], bool] | None = None, use_profile: bool = True) -> ImportResult:
+    path = Path(path)
+    if source_type not in F.SOURCE_TYPES:
+        raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
+    if source_type == "school_checklist":
+        from ..checklists.service import import_checklist_workbook  # matched by row key, never by name
+        return import_checklist_workbook(ws, path, progress=progress)
+    ws.require("import", what=f"import {source_type}")
+    as_of_date = _parse_as_of(as_of)
+    try:
+        table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row)
+    except InputRefused as e:
+        ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
+        raise
+    with ws.session() as s:
+        dup = s.scalar(select(SourceBatch.id).where(SourceBatch.file_hash == table.sha256,
+                                                    SourceBatch.source_type == source_type,
+                                                    SourceBatch.removed_at.is_(None)))
+    if dup is not None:
+        ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
+        return ImportResult(None, len(table.rows), 0, 0, [], duplicate_of=dup)
+
+    sig = header_signature(source_type, table.headers)
+    detected = F.detect_mapping(source_type, table.headers)
+    remembered = {}
+    if use_profile and not mapping:
+        with ws.session() as s:
+            prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == source_type,
+                                                         MappingProfile.header_signature == sig))
+            remembered = dict(prof.mapping) if prof else {}
+    final_mapping = {**detected, **remembered, **(mapping or {})}
+    unknown = [h for h in (mapping or {}) if h not in table.headers]
+    if unknown:
+        raise InputRefused(f"--map の列「{unknown[0]}」はファイルにありません。")
+    try:
+        parsed = F.parse_rows(table, source_type, final_mapping, as_of_date) if hasattr(F, "parse_rows") else \
+            __import__("kodomo_desktop.core.importing.parse", fromlist=["parse_rows"]).parse_rows(
+                table, source_type, final_mapping, as_of_date)
+    except InputRefused as e:
+        ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
+        raise
+    records = parsed.records
+    if not records and parsed.rejections and not getattr(parsed, "allow_empty", False):
+        pass  # every row rejected: still a batch (the report lists why), nothing to link
+    rows_total = len(table.rows)
+    if cancel and cancel():
+        raise Cancelled("取込を中止しました。データベースは変更されていません。")
+
+    from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+
+    scope = None
+    if source_type in SCHOOL_SCOPED:
+        schools = {r.get("school") for r in records if r.get("school")}
+        scope = next(iter(schools)) if len(schools) == 1 else None
+
+    record_rows = []
+    for r in records:
+        name, kana = r.get("name"), r.get("name_kana")
+        sur, giv = (r.get("surname"), r.get("given_name"))
+        if not sur and name:
+            sur, giv = split_name(name)
+        record_rows.append({
+            "source_type": source_type, "row_number": r["row_number"], "source_key": r.get("source_key"),
+            "subject": r.get("subject", "self"), "raw": r.get("raw", {}),
+            "resident_no": r.get("resident_no"), "household_no": r.get("household_no"),
+            "name": name, "name_kana": kana, "name_norm": norm_name(name) or None,
+            "kana_norm": norm_kana(kana) or None, "surname_norm": norm_name(sur) or None,
+            "given_norm": norm_name(giv) or None, "birth_date": _date(r.get("birth_date")), "sex": r.get("sex"),
+            "address": r.get("address"), "address_norm": norm_address(r.get("address")) or None,
+            "relationship": r.get("relationship"), "student_no": r.get("student_no"), "school": r.get("school"),
+            "grade": _s(r.get("grade")), "class_name": _s(r.get("class")),
+            "record_date": _date(r.get("record_date")) or as_of_date, "attributes": r.get("attributes", {}),
+        })
+    errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in parsed.rejections]
+
+    with ws.session() as s:
+        batch = SourceBatch(source_type=source_type, file_name=path.name, file_hash=table.sha256,
+                            sheet=getattr(table, "sheet", None), encoding=getattr(table, "encoding", None),
+                            header_row=getattr(table, "header_row", None), as_of=as_of_date,
+                            imported_by=ws.user.name, rows_total=rows_total, rows_imported=len(record_rows),
+                            rows_rejected=len({e["row"] for e in errors}), mapping=final_mapping, scope=scope)
+        s.add(batch)
+        s.flush()
+        chunk = 5000
+        for i in range(0, len(record_rows), chunk):
+            part = record_rows[i:i + chunk]
+            for row in part:
+                row["batch_id"] = batch.id
+            s.execute(insert(SourceRecord), part)
+            if progress:
+                progress(min(i + chunk, len(record_rows)), len(record_rows))
+            if cancel and cancel():
+                raise Cancelled("取込を中止しました。データベースは変更されていません。")
+        if parsed.rejections:
+            s.execute(insert(RejectedRow), [{"batch_id": batch.id, "row_number": e["row"], "column": e.get("column"),
+                                             "message": e["message"], "raw": e.get("raw")} for e in parsed.rejections])
+        # A newer extract of the same source (and scope) becomes current; the older stays in history.
+        older = s.scalars(select(SourceBatch.id).where(
+            SourceBatch.source_type == source_type, SourceBatch.id != batch.id, SourceBatch.removed_at.is_(None),
+            SourceBatch.superseded_by.is_(None),
+            (SourceBatch.scope == scope) if scope is not None else SourceBatch.scope.is_(None),
+            SourceBatch.as_of <= as_of_date)).all() if _supersedes(source_type) else []
+        if older:
+            s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=batch.id))
+        prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == source_type,
+                                                     MappingProfile.header_signature == sig))
+        if prof is None:
+            s.add(MappingProfile(source_type=source_type, header_signature=sig, mapping=final_mapping,
+                                 options={"sheet": sheet, "encoding": encoding, "header_row": header_row}))
+        else:
+            prof.mapping, prof.used_at = final_mapping, dt.datetime.now().replace(microsecond=0)
+        ws.log("import", detail={"batch_id": batch.id, "source_type": source_type, "rows": rows_total,
+                                 "imported": len(record_rows), "rejected": batch.rows_rejected}, conn=s)
+        batch_id = batch.id
+    return ImportResult(batch_id, rows_total, len(record_rows), len({e["row"] for e in errors}), errors,
+                        superseded=list(older), mapping=final_mapping,
+                        unmapped=[h for h in table.headers if h not in final_mapping])
+
+
+def _supersedes(source_type: str) -> bool:
+    # Registry, tax and attendance extracts are snapshots: the newest is the current state. Event sources
+    # (checkups, consultations, 要対協 ledger) are snapshots of a ledger too, so the same rule holds; history stays.
+    return True
+
+
+def _date(v):
+    if v is None or v == "":
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10])
+    except ValueError:
+        return None
+
+
+def _s(v):
+    return None if v is None or v == "" else str(v)
+
+
+def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
+    """Remove a batch (logged): its records leave every list; the batch row stays as history."""
+    ws.require("import", what="batch remove")
+    with ws.session() as s:
+        b = s.get(SourceBatch, batch_id)
+        if b is None or b.removed_at is not None:
+            raise InputRefused(f"バッチ {batch_id} はありません。")
+        n = s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}).rowcount
+        b.removed_at = dt.datetime.now().replace(microsecond=0)
+        # the extract it had superseded becomes current again
+        s.execute(update(SourceBatch).where(SourceBatch.superseded_by == batch_id).values(superseded_by=None))
+        ws.log("batch_removed", detail={"batch_id": batch_id, "records": n, "reason": bool(reason)}, conn=s)
+    return {"batch_id": batch_id, "removed_records": n}
+
+
+def batch_history(ws) -> list[dict]:
+    ws.require("person.read", what="import history")
+    with ws.session() as s:
+        return [{"batch_id": b.id, "source_type": b.source_type, "label": F.SOURCE_TYPES.get(b.source_type, {}).get("label", b.source_type)
+                 if isinstance(F.SOURCE_TYPES, dict) else b.source_type,
+                 "file_name": b.file_name, "as_of": b.as_of, "imported_at": b.imported_at,
+                 "imported_by": b.imported_by, "rows": b.rows_total, "imported": b.rows_imported,
+                 "rejected": b.rows_rejected, "current": b.superseded_by is None and b.removed_at is None,
+                 "removed": b.removed_at is not None, "scope": b.scope}
+                for b in s.scalars(select(SourceBatch).order_by(SourceBatch.id.desc()))]

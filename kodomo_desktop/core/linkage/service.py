@@ -1,0 +1,315 @@
+"""名寄せ service: persons and households from the resident registry, links for every other record, the review
+queue, human decisions that stick (and can be undone), and ``export-links``.
+
+The resident registry is the spine: each registry row's 宛名番号 is a person (stable id, reused across extracts);
+世帯番号 gives the household. Every other record is linked by the engine (``engine.link_records``): 宛名番号 first,
+a confirmed pupil number next, then Fellegi–Sunter on names, kana, birth date, sex, address and household.
+Human decisions (``LinkDecision``) override the engine on every re-run until undone.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import delete, insert, select, text, update
+
+from ..errors import InputRefused, NotFound
+from ..storage.models import Household, Link, LinkDecision, LinkRun, OptOut, Person, SourceBatch, SourceRecord
+
+EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
+LINKED = ("auto", "confirmed")
+
+
+def _now():
+    return dt.datetime.now().replace(microsecond=0)
+
+
+# --- persons from the registry ---------------------------------------------------------------------------------
+def _sync_registry(s) -> dict[str, str]:
+    """Create/refresh Person and Household rows from registry records; returns resident_no → person id."""
+    rows = s.execute(text(
+        "SELECT r.id, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, r.kana_norm, r.birth_date, "
+        "r.sex, r.address, r.relationship, b.superseded_by IS NULL AS current, b.as_of, b.id AS batch "
+        "FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+        "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND r.resident_no IS NOT NULL "
+        "ORDER BY b.as_of, b.id, r.row_number")).all()
+    persons = {p.resident_no: p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
+    households = {h.household_no: h for h in s.scalars(select(Household))}
+    next_p = _next_id(s, "person", "P")
+    next_h = _next_id(s, "household", "H")
+    latest: dict[str, object] = {}
+    current_residents: set[str] = set()
+    for r in rows:  # ordered oldest → newest: the newest extract wins
+        latest[r.resident_no] = r
+        if r.current:
+            current_residents.add(r.resident_no)
+    new_people, new_households = [], []
+    for rno, r in latest.items():
+        hid = None
+        if r.household_no:
+            h = households.get(r.household_no)
+            if h is None:
+                h = Household(id=f"H{next_h:06d}", household_no=r.household_no, address=r.address)
+                next_h += 1
+                households[r.household_no] = h
+                new_households.append(h)
+            else:
+                h.address = r.address or h.address
+            hid = h.id
+        p = persons.get(rno)
+        fields = dict(household_id=hid, name=r.name, name_kana=r.name_kana, name_norm=r.name_norm,
+                      kana_norm=r.kana_norm, birth_date=_d(r.birth_date), sex=r.sex, address=r.address,
+                      relationship=r.relationship, in_registry=rno in current_residents)
+        if p is None:
+            p = Person(id=f"P{next_p:06d}", resident_no=rno, **fields)
+            next_p += 1
+            persons[rno] = p
+            new_people.append(p)
+        else:
+            for k, v in fields.items():
+                setattr(p, k, v)
+    s.add_all(new_households)
+    s.flush()
+    s.add_all(new_people)
+    s.flush()
+    return {rno: p.id for rno, p in persons.items()}
+
+
+def _next_id(s, table: str, prefix: str) -> int:
+    m = s.execute(text(f"SELECT max(CAST(substr(id, 2) AS INTEGER)) FROM {table} WHERE id LIKE '{prefix}%'")).scalar()
+    return (m or 0) + 1
+
+
+def _d(v):
+    if v is None or isinstance(v, dt.date):
+        return v
+    return dt.date.fromisoformat(str(v)[:10])
+
+
+# --- frames for the engine -------------------------------------------------------------------------------------
+def registry_frame(s) -> pd.DataFrame:
+    df = pd.read_sql_query(text(
+        "SELECT p.id AS person_id, p.resident_no, h.household_no, p.name, p.name_kana, p.name_norm, p.kana_norm, "
+        "p.birth_date, p.sex, p.address, p.relationship, p.household_id FROM person p "
+        "LEFT JOIN household h ON h.id = p.household_id"), s.connection())
+    return _with_norm(df)
+
+
+def records_frame(s, where: str = "r.source_type != 'resident_registry'") -> pd.DataFrame:
+    df = pd.read_sql_query(text(
+        "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
+        "r.kana_norm, r.surname_norm, r.given_norm, r.birth_date, r.sex, r.address, r.address_norm, "
+        "r.student_no, r.school FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+        f"WHERE b.removed_at IS NULL AND {where}"), s.connection())
+    return _with_norm(df)
+
+
+def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
+    from ..text import normalize as N
+    if "surname_norm" not in df.columns or df["surname_norm"].isna().all():
+        parts = [N.split_name(x) for x in df["name"].fillna("")]
+        df["surname_norm"] = [N.norm_name(a) for a, _ in parts]
+        df["given_norm"] = [N.norm_name(b) for _, b in parts]
+    kana_parts = [N.split_name(x) for x in df["name_kana"].fillna("")]
+    df["surname_kana"] = [N.norm_kana(a) for a, _ in kana_parts]
+    df["given_kana"] = [N.norm_kana(b) for _, b in kana_parts]
+    df["name_norm"] = df["name_norm"].fillna("")
+    df["kana_norm"] = df["kana_norm"].fillna("")
+    df["kana_fold"] = [N.fold_kana(x) for x in df["kana_norm"]]
+    if "address_norm" not in df.columns:
+        df["address_norm"] = [N.norm_address(x) for x in df["address"].fillna("")]
+    df["address_norm"] = df["address_norm"].fillna("")
+    df["birth_date"] = pd.to_datetime(df["birth_date"], errors="coerce")
+    return df
+
+
+def _active_decisions(s) -> pd.DataFrame:
+    return pd.read_sql_query(text(
+        "SELECT record_id, person_id, decision FROM link_decision WHERE undone_at IS NULL ORDER BY id"), s.connection())
+
+
+def _pinned_students(s) -> pd.DataFrame:
+    """A pupil number a person confirmed stays linked across months (school + student_no → person)."""
+    return pd.read_sql_query(text(
+        "SELECT DISTINCT r.school, r.student_no, d.person_id FROM link_decision d "
+        "JOIN source_record r ON r.id = d.record_id WHERE d.undone_at IS NULL AND d.decision = 'accept' "
+        "AND r.student_no IS NOT NULL AND r.school IS NOT NULL"), s.connection())
+
+
+def opted_out_persons(s, on: dt.date | None = None) -> set[str]:
+    on = on or dt.date.today()
+    rows = s.execute(select(OptOut.person_id, OptOut.household_id).where(
+        OptOut.removed_at.is_(None), OptOut.from_date <= on)).all()
+    ids = {p for p, _ in rows if p}
+    hh = {h for _, h in rows if h}
+    if hh:
+        ids |= set(s.scalars(select(Person.id).where(Person.household_id.in_(hh))))
+    return ids
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
+    ws.require("link.run", what="link")
+    from . import engine as E
+    say = progress or (lambda *_: None)
+    with ws.session() as s:
+        run = LinkRun(by=ws.user.name, params=thresholds or {})
+        s.add(run)
+        say("住民基本台帳から人と世帯を作成しています…")
+        rno_to_person = _sync_registry(s)
+        excluded = opted_out_persons(s)
+        # registry rows: always their own person
+        reg = s.execute(text("SELECT r.id, r.resident_no FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
+                             "WHERE r.source_type='resident_registry' AND b.removed_at IS NULL")).all()
+        s.execute(delete(Link))
+        link_rows = []
+        for rid, rno in reg:
+            pid = rno_to_person.get(rno)
+            status = "excluded" if pid in excluded else ("auto" if pid else "unlinked")
+            link_rows.append({"record_id": rid, "person_id": pid, "status": status, "score": None,
+                              "probability": 1.0 if pid else None, "method": "resident_no"})
+        say("名寄せの候補を比較しています…")
+        registry = registry_frame(s)
+        records = records_frame(s)
+        decisions = _active_decisions(s)
+        pinned = _pinned_students(s)
+        result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        now = _now()
+        for r in result.itertuples(index=False):
+            pid = r.person_id if isinstance(r.person_id, str) and r.person_id else None
+            status = r.status
+            if pid in excluded and status in ("auto", "confirmed", "review"):
+                status = "excluded"
+            link_rows.append({"record_id": int(r.record_id), "person_id": pid, "status": status,
+                              "score": _f(getattr(r, "match_weight", None)),
+                              "probability": _f(getattr(r, "match_probability", None)),
+                              "method": getattr(r, "method", None),
+                              "explanation": _j(getattr(r, "explanation", None)),
+                              "candidates": _j(getattr(r, "candidates", None)),
+                              "decided_by": getattr(r, "decided_by", None) if status == "confirmed" else None,
+                              "decided_at": now if status == "confirmed" else None})
+        for i in range(0, len(link_rows), 5000):
+            s.execute(insert(Link), link_rows[i:i + 5000])
+        counts = {}
+        for lr in link_rows:
+            counts[lr["status"]] = counts.get(lr["status"], 0) + 1
+        persons = s.execute(text("SELECT count(*) FROM person")).scalar()
+        summary = {"persons": persons, "auto_links": counts.get("auto", 0), "review": counts.get("review", 0),
+                   "confirmed": counts.get("confirmed", 0), "unlinked": counts.get("unlinked", 0),
+                   "excluded": counts.get("excluded", 0), "records": len(link_rows)}
+        run.finished_at, run.summary = _now(), summary
+        ws.log("link_run", detail=summary, conn=s)
+    return summary
+
+
+def _f(v):
+    try:
+        return None if v is None or pd.isna(v) else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _j(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and pd.isna(v):
+        return None
+    return v
+
+
+# --- export ----------------------------------------------------------------------------------------------------
+def export_links(ws, out: Path) -> int:
+    """One row per imported source row, plus the rejected rows (status ``rejected``). UTF-8 CSV."""
+    ws.require("data.export", what="export-links")
+    with ws.session() as s:
+        rows = s.execute(text(
+            "SELECT r.source_type, b.file_name, r.row_number, r.source_key, l.person_id, "
+            "COALESCE(l.status, 'unlinked') AS status, l.score, b.id AS batch "
+            "FROM source_record r JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
+            "WHERE b.removed_at IS NULL "
+            "UNION ALL SELECT b.source_type, b.file_name, x.row_number, NULL, NULL, 'rejected', NULL, b.id "
+            "FROM rejected_row x JOIN source_batch b ON b.id = x.batch_id WHERE b.removed_at IS NULL "
+            "GROUP BY b.id, x.row_number "
+            "ORDER BY batch, row_number")).all()
+        with open(out, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(EXPORT_COLUMNS)
+            for r in rows:
+                w.writerow([r.source_type, r.file_name, r.row_number, r.source_key or "",
+                            (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
+                            r.status, "" if r.score is None else f"{r.score:.2f}"])
+        ws.log("export", detail={"what": "links", "rows": len(rows)}, conn=s)
+    return len(rows)
+
+
+# --- the review queue and decisions --------------------------------------------------------------------------------
+def review_queue(ws, limit: int | None = None) -> list[dict]:
+    ws.require("link.review", what="review queue")
+    with ws.session() as s:
+        q = (select(Link, SourceRecord).join(SourceRecord, SourceRecord.id == Link.record_id)
+             .where(Link.status == "review").order_by(Link.score.desc().nulls_last(), Link.record_id))
+        if limit:
+            q = q.limit(limit)
+        out = []
+        for link, rec in s.execute(q).all():
+            out.append({"record_id": rec.id, "source_type": rec.source_type, "row_number": rec.row_number,
+                        "name": rec.name, "name_kana": rec.name_kana, "birth_date": rec.birth_date, "sex": rec.sex,
+                        "address": rec.address, "resident_no": rec.resident_no, "school": rec.school,
+                        "person_id": link.person_id, "score": link.score, "probability": link.probability,
+                        "explanation": link.explanation, "candidates": link.candidates or []})
+        return out
+
+
+def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> int:
+    """accept (link to person_id) / reject (not this person) / not_in_registry / split (off a person's page)."""
+    ws.require("link.review", what=f"link {decision}")
+    if decision not in ("accept", "reject", "not_in_registry", "split"):
+        raise InputRefused(f"判断 {decision} はありません。")
+    with ws.session() as s:
+        rec = s.get(SourceRecord, record_id)
+        if rec is None:
+            raise NotFound(f"レコード {record_id} はありません。")
+        link = s.get(Link, record_id)
+        if decision in ("accept", "reject", "split") and not person_id:
+            person_id = link.person_id if link else None
+        if decision == "accept" and (not person_id or s.get(Person, person_id) is None):
+            raise NotFound(f"こども・住民 {person_id} はありません。")
+        d = LinkDecision(record_id=record_id, person_id=person_id, decision=decision, decided_by=ws.user.name)
+        s.add(d)
+        s.flush()
+        new_status, new_pid = {"accept": ("confirmed", person_id)}.get(decision, ("unlinked", None))
+        if link is None:
+            s.add(Link(record_id=record_id, person_id=new_pid, status=new_status, method="human",
+                       decided_by=ws.user.name, decided_at=_now()))
+        else:
+            link.status, link.person_id, link.method = new_status, new_pid, "human"
+            link.decided_by, link.decided_at = ws.user.name, _now()
+        ws.log("link_decision", person_id, {"record_id": record_id, "decision": decision, "decision_id": d.id}, conn=s)
+        return d.id
+
+
+def undo_decision(ws, decision_id: int | None = None) -> dict:
+    """Undo a decision (the latest of this user's when no id is given); the record goes back to review."""
+    ws.require("link.review", what="link undo")
+    with ws.session() as s:
+        q = select(LinkDecision).where(LinkDecision.undone_at.is_(None))
+        q = q.where(LinkDecision.id == decision_id) if decision_id else \
+            q.where(LinkDecision.decided_by == ws.user.name).order_by(LinkDecision.id.desc()).limit(1)
+        d = s.scalar(q)
+        if d is None:
+            raise NotFound("取り消せる判断がありません。")
+        d.undone_at, d.undone_by = _now(), ws.user.name
+        link = s.get(Link, d.record_id)
+        if link is not None:
+            cands = link.candidates or []
+            best = cands[0].get("person_id") if cands and isinstance(cands[0], dict) else d.person_id
+            link.status, link.person_id, link.method = "review", best, "undo"
+        ws.log("link_undo", d.person_id, {"record_id": d.record_id, "decision_id": d.id}, conn=s)
+        return {"record_id": d.record_id, "decision_id": d.id}
+
+
+def link_counts(ws) -> dict:
+    with ws.session() as s:
+        return dict(s.execute(text("SELECT status, count(*) FROM link GROUP BY status")).all())
