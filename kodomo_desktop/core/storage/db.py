@@ -22,6 +22,7 @@ def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True):
     con.execute(_key_pragma(key))
     con.execute("PRAGMA cipher_memory_security = ON")
     con.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
+    con.execute("PRAGMA secure_delete = ON")  # deleted rows (削除請求) do not linger in free pages
     con.execute("PRAGMA foreign_keys = ON")
     con.execute("PRAGMA busy_timeout = 10000")
     if check:

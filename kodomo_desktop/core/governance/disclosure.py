@@ -1,0 +1,230 @@
+"""Disclosure (開示), correction (訂正) and deletion (削除) of one person's data.
+
+``disclose`` gathers everything held about one person — source rows as imported, links and who decided them,
+scores with reasons, classifications, conference decisions, progress records, notes, checklists, opt-outs,
+corrections and the access-log entries that concern them — and nothing about anyone else (household members
+appear only as a count). ``delete_person`` removes the person from every table (secure_delete + VACUUM, so the
+name is not left in free pages) and leaves a tombstone in the access log, which holds ids only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+from ..errors import InputRefused, NotFound
+from ..storage.models import (ChecklistEntry, ChildScore, ConferenceItem, Conference, Correction, Link, LinkDecision,
+                              Note, OptOut, Person, ProgressRecord, RoundCandidate, ReviewRound, ScoreRun,
+                              SourceBatch, SourceRecord, SupportCase)
+
+PERSON_FIELDS = {"name": "氏名", "name_kana": "カナ", "birth_date": "生年月日", "sex": "性別", "address": "住所",
+                 "relationship": "続柄", "resident_no": "宛名番号"}
+
+
+def _records_of(s, person_id: str):
+    return s.execute(select(SourceRecord, SourceBatch, Link).join(SourceBatch, SourceBatch.id == SourceRecord.batch_id)
+                     .join(Link, Link.record_id == SourceRecord.id)
+                     .where(Link.person_id == person_id, Link.status.in_(("auto", "confirmed", "excluded")))
+                     .order_by(SourceBatch.id, SourceRecord.row_number)).all()
+
+
+def gather(ws, person_id: str) -> dict:
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            raise NotFound(f"こども・住民 {person_id} はありません。")
+        recs = _records_of(s, person_id)
+        rec_ids = [r.id for r, _, _ in recs]
+        out = {
+            "person": {"person_id": p.id, **{k: _v(getattr(p, k)) for k in PERSON_FIELDS},
+                       "household_members": s.scalar(text("SELECT count(*) FROM person WHERE household_id=:h"),
+                                                     {"h": p.household_id}) if p.household_id else 0},
+            "source_rows": [{"source_type": r.source_type, "file_name": b.file_name, "row_number": r.row_number,
+                             "as_of": _v(b.as_of), "imported_at": _v(b.imported_at), "link_status": l.status,
+                             "linked_by": l.decided_by or ("自動" if l.status == "auto" else ""),
+                             "raw": r.raw, "attributes": r.attributes} for r, b, l in recs],
+            "link_decisions": [{"record_id": d.record_id, "decision": d.decision, "decided_by": d.decided_by,
+                                "decided_at": _v(d.decided_at), "undone_at": _v(d.undone_at)}
+                               for d in s.scalars(select(LinkDecision).where(
+                                   (LinkDecision.person_id == person_id) | LinkDecision.record_id.in_(rec_ids)))],
+            "scores": [{"run_id": run.id, "as_of": _v(run.as_of), "total": cs.total, "band": cs.band, "types": cs.types,
+                        "reasons": _reasons(cs.details)}
+                       for cs, run in s.execute(select(ChildScore, ScoreRun).join(ScoreRun)
+                                                .where(ChildScore.person_id == person_id).order_by(ScoreRun.id)).all()],
+            "classifications": [{"round": r.name, "classification": c.classification, "reason": c.reason,
+                                 "decided_by": c.decided_by, "decided_at": _v(c.decided_at)}
+                                for c, r in s.execute(select(RoundCandidate, ReviewRound).join(ReviewRound)
+                                                      .where(RoundCandidate.person_id == person_id)).all()],
+            "conference_decisions": [{"conference": conf.title or conf.kind, "held_on": _v(conf.held_on),
+                                      "support_needed": i.support_needed, "direction": i.direction,
+                                      "lead_organisation": i.lead_organisation, "actions": i.actions,
+                                      "next_review_on": _v(i.next_review_on), "minutes": i.minutes}
+                                     for i, conf in s.execute(select(ConferenceItem, Conference).join(Conference)
+                                                              .where(ConferenceItem.person_id == person_id)).all()],
+            "support_cases": [{"opened_on": _v(c.opened_on), "plan": c.plan, "lead_organisation": c.lead_organisation,
+                               "closed_on": _v(c.closed_on), "close_reason": c.close_reason}
+                              for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id))],
+            "progress_records": [{"on": _v(x.on), "kind": x.kind, "who": x.who, "what": x.what, "outcome": x.outcome,
+                                  "next_action_on": _v(x.next_action_on)}
+                                 for x in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id))],
+            "notes": [{"created_at": _v(n.created_at), "by": n.created_by, "text": n.text}
+                      for n in s.scalars(select(Note).where(Note.person_id == person_id))],
+            "checklists": [{"round_id": c.round_id, "school": c.school, "status": c.status, "answers": c.answers,
+                            "remark": c.remark, "entered_on": _v(c.entered_on)}
+                           for c in s.scalars(select(ChecklistEntry).where(ChecklistEntry.person_id == person_id))],
+            "opt_outs": [{"from_date": _v(o.from_date), "reason": o.reason, "removed_at": _v(o.removed_at)}
+                         for o in s.scalars(select(OptOut).where(OptOut.person_id == person_id))],
+            "corrections": [{"field": c.field, "old_value": c.old_value, "new_value": c.new_value, "reason": c.reason,
+                             "by": c.by, "at": _v(c.at)}
+                            for c in s.scalars(select(Correction).where(Correction.person_id == person_id))],
+            "access_log": [dict(r._mapping) for r in s.execute(text(
+                "SELECT seq, at, user, action, detail FROM access_log WHERE person_id=:p ORDER BY seq"), {"p": person_id})],
+        }
+    return out
+
+
+def _reasons(details):
+    if not details:
+        return []
+    rs = details.get("reasons") if isinstance(details, dict) else None
+    return rs or []
+
+
+def _v(x):
+    if isinstance(x, (dt.date, dt.datetime)):
+        return x.isoformat()
+    return x
+
+
+SECTION_LABELS = {
+    "person": "本人の情報", "source_rows": "取り込んだ記録（原本のまま）", "link_decisions": "名寄せの判断",
+    "scores": "スコアと理由", "classifications": "分類", "conference_decisions": "会議での決定",
+    "support_cases": "支援計画", "progress_records": "経過記録", "notes": "メモ", "checklists": "観察チェックリスト",
+    "opt_outs": "利用停止", "corrections": "訂正の履歴", "access_log": "この人に関する操作ログ",
+}
+
+
+def disclose(ws, person_id: str, out: Path) -> dict:
+    ws.require("governance.write", what="disclose", person_id=person_id)
+    out = Path(out)
+    data = gather(ws, person_id)
+    if out.suffix.lower() == ".pdf":
+        from .documents import disclosure_pdf
+        pages = disclosure_pdf(ws, data, out)
+    elif out.suffix.lower() == ".xlsx":
+        _disclosure_xlsx(data, out)
+        pages = None
+    else:
+        raise InputRefused("出力ファイルは .xlsx（職員向け）か .pdf（本人向け）にしてください。")
+    counts = {k: (len(v) if isinstance(v, list) else 1) for k, v in data.items()}
+    ws.log("disclosure", person_id, {"format": out.suffix.lower(), "counts": counts})
+    res = {"person_id": person_id, "out": str(out), "source_rows": len(data["source_rows"]), "sections": counts}
+    if pages is not None:
+        res["pages"] = pages
+    return res
+
+
+def _disclosure_xlsx(data: dict, out: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    wb = Workbook()
+    wb.remove(wb.active)
+    for key, label in SECTION_LABELS.items():
+        rows = data[key] if isinstance(data[key], list) else [data[key]]
+        sh = wb.create_sheet(label[:31])
+        sh.append([label])
+        sh["A1"].font = Font(bold=True, size=12)
+        if not rows:
+            sh.append(["（記録なし）"])
+            continue
+        cols = list(rows[0].keys())
+        sh.append(cols)
+        for r in rows:
+            sh.append([json.dumps(r[c], ensure_ascii=False, default=str) if isinstance(r[c], (dict, list)) else r[c]
+                       for c in cols])
+        for i in range(1, len(cols) + 1):
+            sh.column_dimensions[sh.cell(2, i).column_letter].width = 22
+    wb.save(out)
+
+
+# --- correction ----------------------------------------------------------------------------------------------------
+CORRECTABLE = {"name", "name_kana", "birth_date", "sex", "address", "relationship"}
+
+
+def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> dict:
+    ws.require("governance.write", what="correct", person_id=person_id)
+    if field not in CORRECTABLE:
+        raise InputRefused(f"訂正できる項目は {', '.join(sorted(CORRECTABLE))} です。")
+    if not (reason or "").strip():
+        raise InputRefused("訂正の理由を入力してください。")
+    from ..text.normalize import norm_kana, norm_name
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            raise NotFound(f"こども・住民 {person_id} はありません。")
+        old = getattr(p, field)
+        if field == "birth_date":
+            new_value = dt.date.fromisoformat(str(new_value))
+        elif field == "sex":
+            new_value = int(new_value)
+        setattr(p, field, new_value)
+        if field == "name":
+            p.name_norm = norm_name(new_value)
+        if field == "name_kana":
+            p.kana_norm = norm_kana(new_value)
+        c = Correction(person_id=person_id, table_name="person", row_id=person_id, field=field,
+                       old_value=None if old is None else str(old), new_value=str(new_value), reason=reason.strip(),
+                       by=ws.user.name)
+        s.add(c)
+        s.flush()
+        ws.log("correction", person_id, {"field": field, "correction_id": c.id}, conn=s)
+        return {"person_id": person_id, "field": field, "correction_id": c.id}
+
+
+# --- deletion --------------------------------------------------------------------------------------------------------
+def delete_person(ws, person_id: str, reason: str) -> dict:
+    """削除請求 upheld: remove the person from every table; a tombstone (ids and counts) stays in the log."""
+    ws.require("governance.write", what="delete", person_id=person_id)
+    if not (reason or "").strip():
+        raise InputRefused("削除の理由（削除請求の受付番号など）を入力してください。")
+    counts = {}
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            raise NotFound(f"こども・住民 {person_id} はありません。")
+        rec_ids = [r for (r,) in s.execute(text(
+            "SELECT record_id FROM link WHERE person_id=:p AND status IN ('auto','confirmed','excluded')"),
+            {"p": person_id}).all()]
+        if p.resident_no:  # registry rows carry the resident number even when unlinked
+            rec_ids += [r for (r,) in s.execute(text(
+                "SELECT id FROM source_record WHERE resident_no=:r AND source_type='resident_registry'"),
+                {"r": p.resident_no}).all()]
+        rec_ids = sorted(set(rec_ids))
+        c = s.connection()
+
+        def run(label, sql, params):
+            counts[label] = counts.get(label, 0) + c.execute(text(sql), params).rowcount
+
+        for i in range(0, len(rec_ids), 500):
+            chunk = {"ids": rec_ids[i:i + 500]}
+            from sqlalchemy import bindparam
+            for label, table, col in (("link_decision", "link_decision", "record_id"), ("link", "link", "record_id"),
+                                      ("source_record", "source_record", "id")):
+                counts[label] = counts.get(label, 0) + c.execute(
+                    text(f"DELETE FROM {table} WHERE {col} IN :ids").bindparams(bindparam("ids", expanding=True)),
+                    chunk).rowcount
+        for table in ("link_decision", "child_score", "round_candidate", "conference_item", "progress_record",
+                      "support_case", "note", "checklist_entry", "opt_out", "correction"):
+            run(table, f"DELETE FROM {table} WHERE person_id=:p", {"p": person_id})
+        # other records that only pointed at this person as a candidate keep no trace of it
+        run("link_candidates", "UPDATE link SET person_id=NULL, candidates=NULL, explanation=NULL, status='review' "
+            "WHERE person_id=:p", {"p": person_id})
+        run("person", "DELETE FROM person WHERE id=:p", {"p": person_id})
+        ws.log("deletion", person_id, {"reason_given": True, "counts": counts}, conn=s)
+    # wipe freed pages: the deleted name must not survive in the file
+    with ws.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
+        conn.exec_driver_sql("VACUUM")
+    return {"person_id": person_id, "deleted": counts}

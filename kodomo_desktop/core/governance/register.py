@@ -1,0 +1,251 @@
+"""Purpose and legal basis, retention, the 個人情報ファイル簿 draft and the annual self-inspection (自己点検).
+
+Small towns have no lawyer on staff: these functions hand them drafts built from what the database really holds,
+not blank pages. Defaults follow the guideline's chapter 4: in-purpose use under 個人情報保護法 61条1項, or
+out-of-purpose provision under 69条2項2号・3号.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, text
+
+from ..errors import InputRefused
+from ..storage.models import (AppUser, LegalBasis, OptOut, Person, RetentionPolicy, SelfInspection, Setting,
+                              SourceBatch, SourceRecord)
+
+BASIS_LABELS = {
+    "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
+    "69-2-2": "個人情報保護法 第69条第2項第2号（行政機関等の内部での目的外利用・相当の理由）",
+    "69-2-3": "個人情報保護法 第69条第2項第3号（他の行政機関等への提供・相当の理由）",
+    "other": "その他（備考欄に根拠を記載）",
+}
+DEFAULT_SOURCES = {  # source type → (department, default basis, purpose)
+    "resident_registry": ("住民課", "69-2-2", "こどもと世帯を特定し、各課の情報を正しく名寄せするため"),
+    "maternal_child_health": ("保健センター（母子保健）", "61-1", "妊娠期から乳幼児期の支援の必要性を早期に把握するため"),
+    "public_assistance": ("福祉課（生活保護）", "69-2-2", "経済的困窮の状況を把握し、支援につなぐため"),
+    "child_rearing_allowance": ("子育て支援課（児童扶養手当）", "61-1", "ひとり親家庭の状況を把握し、支援につなぐため"),
+    "school_assistance": ("教育委員会（就学援助）", "69-2-3", "経済的困窮の状況を把握し、支援につなぐため"),
+    "tax": ("税務課", "69-2-2", "世帯の経済状況（非課税等）を把握するため"),
+    "disability": ("福祉課（障害福祉）", "69-2-2", "こどもと保護者の障害の状況を把握し、支援を調整するため"),
+    "school_attendance": ("教育委員会・学校", "69-2-3", "不登校や長期欠席の兆しを早期に把握するため"),
+    "school_health": ("教育委員会・学校（学校保健）", "69-2-3", "健康面の課題（未処置歯・体重等）を把握するため"),
+    "yotaikyo": ("こども家庭センター（要対協）", "61-1", "要保護児童等の支援の経過を踏まえるため"),
+    "consultation": ("こども家庭センター（相談）", "61-1", "相談の経過を踏まえて支援を検討するため"),
+    "school_checklist": ("学校（観察チェックリスト）", "69-2-3", "学校での気づきを支援の検討に生かすため"),
+}
+DEFAULT_RETENTION_MONTHS = {st: 60 for st in DEFAULT_SOURCES} | {"casework": 120}
+
+
+def ensure_defaults(s) -> None:
+    have = {(b.kind, b.key) for b in s.scalars(select(LegalBasis))}
+    for st, (dept, basis, purpose) in DEFAULT_SOURCES.items():
+        if ("source", st) not in have:
+            s.add(LegalBasis(kind="source", key=st, purpose=purpose, basis=basis, department=dept,
+                             note="既定値（町で確認・編集してください）", shown_on_sheets=st not in (
+                                 "public_assistance", "tax", "disability", "consultation", "yotaikyo")))
+    have_r = set(s.scalars(select(RetentionPolicy.subject)))
+    for subj, months in DEFAULT_RETENTION_MONTHS.items():
+        if subj not in have_r:
+            s.add(RetentionPolicy(subject=subj, months=months, note="既定値"))
+    s.flush()
+
+
+def legal_bases(ws) -> list[dict]:
+    ws.require("governance.read", what="legal basis")
+    with ws.session() as s:
+        ensure_defaults(s)
+        return [{"kind": b.kind, "key": b.key, "purpose": b.purpose, "basis": b.basis,
+                 "basis_label": BASIS_LABELS.get(b.basis or "", ""), "department": b.department, "note": b.note,
+                 "shown_on_sheets": b.shown_on_sheets} for b in s.scalars(select(LegalBasis).order_by(LegalBasis.id))]
+
+
+def set_legal_basis(ws, kind: str, key: str, *, purpose: str, basis: str, department: str | None = None,
+                    note: str | None = None, shown_on_sheets: bool = True) -> None:
+    ws.require("governance.write", what="legal basis")
+    if basis not in BASIS_LABELS:
+        raise InputRefused(f"根拠は {', '.join(BASIS_LABELS)} のいずれかです。")
+    if basis == "other" and not (note or "").strip():
+        raise InputRefused("「その他」の根拠は備考に記載してください。")
+    with ws.session() as s:
+        b = s.scalar(select(LegalBasis).where(LegalBasis.kind == kind, LegalBasis.key == key)) or LegalBasis(kind=kind, key=key)
+        b.purpose, b.basis, b.department, b.note, b.shown_on_sheets = purpose, basis, department, note, shown_on_sheets
+        b.changed_by, b.changed_at = ws.user.name, dt.datetime.now().replace(microsecond=0)
+        s.add(b)
+        ws.log("settings_changed", detail={"what": "legal_basis", "kind": kind, "key": key, "basis": basis}, conn=s)
+
+
+def sources_without_basis(s) -> list[str]:
+    """Imported source types with no recorded legal basis (the dashboard warns until resolved)."""
+    imported = set(s.scalars(select(SourceBatch.source_type).where(SourceBatch.removed_at.is_(None)).distinct()))
+    have = set(s.scalars(select(LegalBasis.key).where(LegalBasis.kind == "source", LegalBasis.basis.is_not(None))))
+    return sorted(imported - have)
+
+
+# --- retention ---------------------------------------------------------------------------------------------------
+def retention(ws) -> list[dict]:
+    ws.require("governance.read", what="retention")
+    with ws.session() as s:
+        ensure_defaults(s)
+        return [{"subject": r.subject, "months": r.months, "note": r.note}
+                for r in s.scalars(select(RetentionPolicy).order_by(RetentionPolicy.subject))]
+
+
+def set_retention(ws, subject: str, months: int, note: str | None = None) -> None:
+    ws.require("governance.write", what="retention")
+    if months < 1:
+        raise InputRefused("保存期間は1か月以上にしてください。")
+    with ws.session() as s:
+        r = s.get(RetentionPolicy, subject) or RetentionPolicy(subject=subject)
+        r.months, r.note, r.changed_by = months, note, ws.user.name
+        s.add(r)
+        ws.log("settings_changed", detail={"what": "retention", "subject": subject, "months": months}, conn=s)
+
+
+def _cutoff(on: dt.date, months: int) -> dt.date:
+    y, m = divmod(on.year * 12 + (on.month - 1) - months, 12)
+    return dt.date(y, m + 1, min(on.day, 28))
+
+
+def expired(ws, on: dt.date | None = None) -> list[dict]:
+    """Batches older than their source's retention period (by as-of date), grouped for the purge view."""
+    ws.require("governance.read", what="retention expired")
+    on = on or dt.date.today()
+    with ws.session() as s:
+        ensure_defaults(s)
+        policy = {r.subject: r.months for r in s.scalars(select(RetentionPolicy))}
+        out = []
+        for b in s.scalars(select(SourceBatch).where(SourceBatch.removed_at.is_(None))):
+            months = policy.get(b.source_type)
+            if months and b.as_of and b.as_of < _cutoff(on, months):
+                n = s.scalar(select(func.count()).where(SourceRecord.batch_id == b.id))
+                out.append({"batch_id": b.id, "source_type": b.source_type, "file_name": b.file_name,
+                            "as_of": b.as_of, "records": n, "retention_months": months})
+        return out
+
+
+def expired_cutoffs(s, on: dt.date) -> dict[str, dt.date]:
+    """For scoring: per source type, the as-of date before which data has expired and must not be read."""
+    ensure_defaults(s)
+    return {r.subject: _cutoff(on, r.months) for r in s.scalars(select(RetentionPolicy))}
+
+
+def purge_expired(ws, on: dt.date | None = None) -> dict:
+    ws.require("governance.write", what="purge")
+    from ..importing.service import remove_batch
+    items = expired(ws, on)
+    total = 0
+    for it in items:
+        total += remove_batch(ws, it["batch_id"], reason="保存期間満了")["removed_records"]
+    ws.log("purge", detail={"batches": [i["batch_id"] for i in items], "records": total})
+    with ws.engine.connect() as c:
+        c.exec_driver_sql("VACUUM")
+    return {"batches": len(items), "records": total}
+
+
+# --- 個人情報ファイル簿 ------------------------------------------------------------------------------------------------
+def file_register(ws) -> dict:
+    """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
+    ws.require("governance.read", what="file register")
+    from ..importing import fields as F
+    with ws.session() as s:
+        ensure_defaults(s)
+        town = s.get(Setting, "town_name")
+        bases = {b.key: b for b in s.scalars(select(LegalBasis).where(LegalBasis.kind == "source"))}
+        retention = {r.subject: r.months for r in s.scalars(select(RetentionPolicy))}
+        held = s.execute(text(
+            "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
+            "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
+            "AND l.status IN ('auto','confirmed') WHERE b.removed_at IS NULL GROUP BY r.source_type")).all()
+        persons = s.scalar(select(func.count()).select_from(Person))
+        children = s.scalar(text("SELECT count(*) FROM person WHERE birth_date > :d"),
+                            {"d": dt.date.today().replace(year=dt.date.today().year - 19)})
+        optouts = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None)))
+    items = []
+    for st, n_persons, n_rows in held:
+        meta = F.SOURCE_TYPES.get(st, {}) if isinstance(F.SOURCE_TYPES, dict) else {}
+        b = bases.get(st)
+        items.append({"source_type": st, "label": meta.get("label", st), "department": b.department if b else "",
+                      "purpose": b.purpose if b else "（未設定）", "basis": BASIS_LABELS.get(b.basis, "") if b else "（未設定）",
+                      "items": "、".join(_field_labels(meta)), "persons": int(n_persons or 0), "rows": int(n_rows),
+                      "retention_months": retention.get(st)})
+    return {"town": (town.value if town else None) or "（町名未設定）",
+            "file_name": "こどもデータ連携ファイル",
+            "purpose": "支援が必要なこどもと家庭を早期に把握し、プッシュ型・アウトリーチ型の支援につなぐため",
+            "persons_total": persons, "children": children, "opt_outs": optouts,
+            "kinds_of_persons": "町内に住所を有する 0〜18 歳のこども及びその世帯員",
+            "recipients": "庁内の支援担当課（こども家庭センター）。外部提供なし（要保護児童対策地域協議会での共有を除く）",
+            "collection": "庁内各課の保有する情報（下表）", "items": items, "generated_at": dt.date.today().isoformat()}
+
+
+def _field_labels(meta: dict) -> list[str]:
+    out = []
+    for key in ("identity", "attributes", "fields"):
+        v = meta.get(key)
+        if isinstance(v, dict):
+            out += [str(x.get("label", k)) if isinstance(x, dict) else str(x) for k, x in v.items()]
+        elif isinstance(v, list):
+            out += [str(x.get("label", x.get("name", ""))) if isinstance(x, dict) else str(x) for x in v]
+    return out[:30]
+
+
+def resident_notice(ws) -> str:
+    """A short notice for the website and the 広報誌, drawn from the same data."""
+    reg = file_register(ws)
+    depts = sorted({i["department"] for i in reg["items"] if i["department"]})
+    return (f"【{reg['town']}からのお知らせ】こどもデータ連携について\n"
+            f"{reg['town']}では、{reg['purpose']}、町が保有する情報（{'、'.join(depts) or '各課の情報'}）を、"
+            "庁内で連携して活用しています。情報は暗号化した専用の端末でのみ扱い、担当者以外は閲覧できません。"
+            "点数は支援を検討するきっかけとして用いるもので、これだけで判断することはありません。\n"
+            "ご自身やお子さんの情報の利用停止（不同意）、開示、訂正、削除をご希望の方は、こども家庭センターまで"
+            "お申し出ください。")
+
+
+# --- self-inspection --------------------------------------------------------------------------------------------------
+MANUAL_ITEMS = [
+    ("policy", "取扱規程（利用目的・根拠・安全管理措置）を定め、職員に周知しているか"),
+    ("training", "取扱者に年1回以上の研修を行ったか"),
+    ("room", "端末は施錠できる場所に置き、画面ののぞき見を防いでいるか"),
+    ("paper", "印刷した会議資料を回収・廃棄（シュレッダー）しているか"),
+    ("notice", "住民への周知（ウェブサイト・広報誌）を行ったか"),
+    ("optout", "利用停止（不同意）の申出に対応できる手順があるか"),
+    ("usb", "バックアップ媒体を施錠保管しているか"),
+]
+
+
+def self_inspection_auto(ws) -> dict:
+    """The items the database answers itself."""
+    ws.require("governance.read", what="self inspection")
+    year_ago = dt.datetime.now() - dt.timedelta(days=365)
+    with ws.session() as s:
+        users = s.scalars(select(AppUser).where(AppUser.removed_at.is_(None))).all()
+        idle = [u.name for u in users if (u.last_sign_in_at or u.created_at) < year_ago]
+        roles = {}
+        for u in users:
+            roles[u.role] = roles.get(u.role, 0) + 1
+        last_backup = s.get(Setting, "last_backup_at")
+        missing_basis = sources_without_basis(s)
+    from ..audit.log import verify_chain
+    with ws.engine.connect() as c:
+        chain = verify_chain(c)
+    exp = expired(ws)
+    return {"users_without_sign_in_for_a_year": idle, "roles": roles,
+            "last_backup_at": last_backup.value if last_backup else None,
+            "log_chain_ok": chain.ok, "log_entries": chain.entries, "first_broken_entry": chain.first_broken,
+            "sources_without_legal_basis": missing_basis, "expired_not_purged": len(exp)}
+
+
+def save_self_inspection(ws, fiscal_year: int, answers: dict) -> dict:
+    ws.require("governance.read", what="self inspection save")
+    bad = [k for k in answers if k not in dict(MANUAL_ITEMS) and not k.endswith("_note")]
+    if bad:
+        raise InputRefused(f"点検項目 {bad[0]} はありません。")
+    auto = self_inspection_auto(ws)
+    with ws.session() as s:
+        row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year)) or \
+            SelfInspection(fiscal_year=fiscal_year)
+        row.answers = {"manual": answers, "auto": auto}
+        row.saved_by, row.saved_at = ws.user.name, dt.datetime.now().replace(microsecond=0)
+        s.add(row)
+        ws.log("settings_changed", detail={"what": "self_inspection", "fiscal_year": fiscal_year}, conn=s)
+    return {"fiscal_year": fiscal_year, "auto": auto, "manual": answers}
