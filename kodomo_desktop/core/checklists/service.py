@@ -1,0 +1,525 @@
+"""School observation checklists: definitions, rounds, in-app entry under a school account, the per-school Excel
+round trip, and results that feed the score.
+
+A school user sees only its own school's pupils (``Workspace.require_school``) and never scores or other
+departments' data. Results become ``school_checklist`` source records (attributes: round, group_counts, answers),
+so the scoring catalogue reads them like any other source. Workbook rows are matched by a row key, never by name.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, text, update
+
+from ...resources import resource_path
+from ..errors import InputRefused, NotFound
+from ..storage.models import (ChecklistDefinition, ChecklistEntry, ChecklistRound, Link, Person, SourceBatch,
+                              SourceRecord)
+
+DEFAULT_DEFINITION = "abuse_observation"
+ANSWER_CODES = {"1": "該当", "2": "非該当", "0": "不明"}
+ANSWER_VALUES = {"該当": "1", "非該当": "2", "不明": "0", "1": "1", "2": "2", "0": "0", "": None}
+
+
+def _now():
+    return dt.datetime.now().replace(microsecond=0)
+
+
+# --- definitions --------------------------------------------------------------------------------------------------
+def load_default_definitions() -> dict[str, dict]:
+    out = {}
+    for p in sorted(Path(resource_path("checklists")).glob("*.json")):
+        d = json.loads(p.read_text(encoding="utf-8"))
+        out[d["key"]] = d
+    return out
+
+
+def ensure_definitions(s) -> None:
+    have = {(d.key, d.version) for d in s.scalars(select(ChecklistDefinition))}
+    for key, d in load_default_definitions().items():
+        if (key, d.get("version", 1)) not in have:
+            s.add(ChecklistDefinition(key=key, version=d.get("version", 1), data=d))
+    s.flush()
+
+
+def definitions(ws) -> list[dict]:
+    with ws.session() as s:
+        ensure_definitions(s)
+        latest = {}
+        for d in s.scalars(select(ChecklistDefinition).order_by(ChecklistDefinition.version)):
+            latest[d.key] = d
+        return [{"id": d.id, "key": d.key, "version": d.version, "title": d.data.get("title_ja"),
+                 "items": len(d.data.get("items", []))} for d in latest.values()]
+
+
+def save_definition(ws, data: dict) -> int:
+    """A new version of a definition (edited in the app); old rounds keep the version they were opened with."""
+    ws.require("checklist.manage", what="checklist definition")
+    if not data.get("key") or not data.get("items"):
+        raise InputRefused("チェックリストの定義には key と items が必要です。")
+    with ws.session() as s:
+        v = (s.scalar(select(func.max(ChecklistDefinition.version)).where(ChecklistDefinition.key == data["key"])) or 0) + 1
+        d = ChecklistDefinition(key=data["key"], version=v, data={**data, "version": v})
+        s.add(d)
+        s.flush()
+        ws.log("settings_changed", detail={"what": "checklist_definition", "key": data["key"], "version": v}, conn=s)
+        return d.id
+
+
+# --- pupils -------------------------------------------------------------------------------------------------------
+def pupils(ws, school: str, *, s=None) -> list[dict]:
+    """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
+    ws.require("checklist.enter", what="pupils")
+    ws.require_school(school)
+    from ..linkage.service import opted_out_persons
+
+    def run(s):
+        rows = s.execute(text(
+            "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of, b.id FROM link l "
+            "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
+            "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
+            "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id")).all()
+        latest = {}
+        for pid, sch, grade, klass, _, _ in rows:
+            latest[pid] = (sch, grade, klass)
+        ids = [pid for pid, (sch, _, _) in latest.items() if sch == school]
+        excluded = opted_out_persons(s)
+        persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))}
+        out = [{"person_id": pid, "name": persons[pid].name, "name_kana": persons[pid].name_kana,
+                "grade": latest[pid][1] or "", "class": latest[pid][2] or ""}
+               for pid in ids if pid in persons and pid not in excluded]
+        out.sort(key=lambda p: (_num(p["grade"]), _num(p["class"]), p["name_kana"] or ""))
+        return out
+    if s is not None:
+        return run(s)
+    with ws.session() as s2:
+        return run(s2)
+
+
+def _num(v):
+    try:
+        return (0, int(str(v).strip("年組")))
+    except ValueError:
+        return (1, str(v))
+
+
+def schools(ws) -> list[str]:
+    with ws.session() as s:
+        return sorted(x for (x,) in s.execute(text(
+            "SELECT DISTINCT r.school FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
+            "WHERE r.school IS NOT NULL AND b.removed_at IS NULL AND r.source_type != 'school_checklist'")).all())
+
+
+# --- rounds ------------------------------------------------------------------------------------------------------
+def open_round(ws, name: str, *, definition_key: str = DEFAULT_DEFINITION, schools_: list[str] | None = None,
+               grades: list[str] | None = None, due_on: dt.date | None = None, opened_on: dt.date | None = None) -> int:
+    ws.require("checklist.manage", what="checklist round")
+    if not (name or "").strip():
+        raise InputRefused("ラウンド名を入力してください。")
+    with ws.session() as s:
+        ensure_definitions(s)
+        d = s.scalar(select(ChecklistDefinition).where(ChecklistDefinition.key == definition_key)
+                     .order_by(ChecklistDefinition.version.desc()).limit(1))
+        if d is None:
+            raise NotFound(f"チェックリスト {definition_key} はありません。")
+        r = ChecklistRound(name=name.strip(), definition_id=d.id, schools=schools_ or None, grades=grades or None,
+                           opened_on=opened_on or dt.date.today(), due_on=due_on, created_by=ws.user.name)
+        s.add(r)
+        s.flush()
+        ws.log("settings_changed", detail={"what": "checklist_round", "round_id": r.id}, conn=s)
+        return r.id
+
+
+def current_round(s, school: str | None = None) -> ChecklistRound | None:
+    q = select(ChecklistRound).where(ChecklistRound.closed_at.is_(None)).order_by(ChecklistRound.id.desc())
+    for r in s.scalars(q):
+        if school is None or not r.schools or school in r.schools:
+            return r
+    return None
+
+
+def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
+    if round_name:
+        r = s.scalar(select(ChecklistRound).where(ChecklistRound.name == round_name).order_by(ChecklistRound.id.desc()))
+        if r is None:
+            raise NotFound(f"チェックリストのラウンド「{round_name}」はありません。")
+        return r
+    r = current_round(s, school)
+    if r is None:
+        if not ws.can("checklist.manage"):
+            raise InputRefused("実施中のチェックリストのラウンドがありません。コーディネーターに連絡してください。")
+        ensure_definitions(s)
+        d = s.scalar(select(ChecklistDefinition).where(ChecklistDefinition.key == DEFAULT_DEFINITION)
+                     .order_by(ChecklistDefinition.version.desc()).limit(1))
+        r = ChecklistRound(name=f"{dt.date.today():%Y年%m月}実施", definition_id=d.id, opened_on=dt.date.today(),
+                           created_by=ws.user.name)
+        s.add(r)
+        s.flush()
+    return r
+
+
+def round_definition(s, r: ChecklistRound) -> dict:
+    return s.get(ChecklistDefinition, r.definition_id).data
+
+
+# --- in-app entry -------------------------------------------------------------------------------------------------
+def entries(ws, round_id: int, school: str) -> dict[str, dict]:
+    ws.require("checklist.enter", what="checklist read")
+    ws.require_school(school)
+    with ws.session() as s:
+        return {e.person_id: {"answers": e.answers, "remark": e.remark, "status": e.status, "via": e.via}
+                for e in s.scalars(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
+                                                                ChecklistEntry.school == school,
+                                                                ChecklistEntry.superseded.is_(False)))}
+
+
+def save_entry(ws, round_id: int, person_id: str, answers: dict, remark: str | None = None, *,
+               submit: bool = False, via: str = "app") -> None:
+    ws.require("checklist.enter", what="checklist save", person_id=person_id)
+    with ws.session() as s:
+        r = s.get(ChecklistRound, round_id)
+        if r is None:
+            raise NotFound(f"ラウンド {round_id} はありません。")
+        d = round_definition(s, r)
+        school = _school_of(ws, s, person_id)
+        ws.require_school(school)
+        valid = {i["id"] for i in d["items"]}
+        clean = {}
+        for k, v in answers.items():
+            if k not in valid:
+                raise InputRefused(f"項目 {k} はこのチェックリストにありません。")
+            code = ANSWER_VALUES.get(str(v).strip() if v is not None else "")
+            if code is None and v not in (None, ""):
+                raise InputRefused(f"回答「{v}」は使えません（該当・非該当・不明）。")
+            if code is not None:
+                clean[k] = code
+        e = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
+                                                  ChecklistEntry.person_id == person_id,
+                                                  ChecklistEntry.superseded.is_(False)))
+        if e is not None and e.status == "submitted" and not ws.can("checklist.manage"):
+            raise InputRefused("提出済みです。修正はコーディネーターに再開してもらってください。")
+        if e is None:
+            e = ChecklistEntry(round_id=round_id, person_id=person_id, school=school)
+            s.add(e)
+        e.answers, e.remark, e.via, e.entered_by, e.entered_on = clean, remark, via, ws.user.name, dt.date.today()
+        if submit:
+            e.status, e.submitted_at = "submitted", _now()
+        else:
+            e.status = "draft"
+        s.flush()
+        ws.log("checklist_saved", person_id, {"round_id": round_id, "submitted": submit, "via": via}, conn=s)
+
+
+def submit_school(ws, round_id: int, school: str) -> int:
+    """Submit every draft of one school: results become source records that the score reads."""
+    ws.require("checklist.enter", what="checklist submit")
+    ws.require_school(school)
+    with ws.session() as s:
+        r = s.get(ChecklistRound, round_id)
+        drafts = s.scalars(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
+                                                        ChecklistEntry.school == school,
+                                                        ChecklistEntry.superseded.is_(False))).all()
+        for e in drafts:
+            if e.status != "submitted":
+                e.status, e.submitted_at = "submitted", _now()
+        _write_results(ws, s, r, school, [e for e in drafts if e.answers], via="app")
+        ws.log("checklist_submitted", detail={"round_id": round_id, "pupils": len(drafts)}, conn=s)
+        return len(drafts)
+
+
+def reopen(ws, round_id: int, person_id: str) -> None:
+    ws.require("checklist.manage", what="checklist reopen", person_id=person_id)
+    with ws.session() as s:
+        e = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
+                                                  ChecklistEntry.person_id == person_id,
+                                                  ChecklistEntry.superseded.is_(False)))
+        if e is None:
+            raise NotFound("このこどものチェックリストはありません。")
+        e.status = "draft"
+        ws.log("checklist_reopened", person_id, {"round_id": round_id}, conn=s)
+
+
+def _school_of(ws, s, person_id: str) -> str | None:
+    row = s.execute(text(
+        "SELECT r.school FROM link l JOIN source_record r ON r.id=l.record_id JOIN source_batch b ON b.id=r.batch_id "
+        "WHERE l.person_id=:p AND l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
+        "AND r.source_type != 'school_checklist' ORDER BY b.as_of DESC, b.id DESC LIMIT 1"), {"p": person_id}).first()
+    if row is None:
+        if s.get(Person, person_id) is None:
+            raise NotFound(f"こども {person_id} はありません。")
+    return row[0] if row else None
+
+
+def group_counts(definition: dict, answers: dict) -> dict[str, int]:
+    groups = {i["id"]: i["group"] for i in definition["items"]}
+    out: dict[str, int] = {}
+    for item, code in answers.items():
+        if code == "1" and item in groups:
+            out[groups[item]] = out.get(groups[item], 0) + 1
+    return out
+
+
+def _write_results(ws, s, r: ChecklistRound, school: str, entries_: list[ChecklistEntry], *, via: str,
+                   file_name: str | None = None, file_hash: str | None = None, rows: list[int] | None = None) -> int:
+    """One ``school_checklist`` batch per school and round; a later return supersedes the earlier one."""
+    d = round_definition(s, r)
+    older = s.scalars(select(SourceBatch.id).where(SourceBatch.source_type == "school_checklist",
+                                                   SourceBatch.scope == f"{school}|{r.id}",
+                                                   SourceBatch.removed_at.is_(None),
+                                                   SourceBatch.superseded_by.is_(None))).all()
+    b = SourceBatch(source_type="school_checklist", file_name=file_name or f"アプリ入力（{school}・{r.name}）",
+                    file_hash=file_hash or hashlib.sha256(f"{school}|{r.id}|{_now()}|{via}".encode()).hexdigest(),
+                    as_of=r.opened_on, imported_by=ws.user.name, rows_total=len(entries_),
+                    rows_imported=len(entries_), scope=f"{school}|{r.id}", mapping={"via": via})
+    s.add(b)
+    s.flush()
+    recs = []
+    for n, e in enumerate(entries_):
+        recs.append({"batch_id": b.id, "source_type": "school_checklist", "row_number": rows[n] if rows else n + 1,
+                     "source_key": e.person_id, "subject": "self", "raw": {"answers": e.answers, "remark": e.remark},
+                     "school": school, "record_date": e.entered_on or r.opened_on,
+                     "attributes": {"round": r.name, "round_id": r.id, "definition": d["key"],
+                                    "group_counts": group_counts(d, e.answers), "answers": e.answers,
+                                    "answered": len(e.answers)}})
+    if recs:
+        s.execute(insert(SourceRecord), recs)
+        ids = s.execute(select(SourceRecord.id, SourceRecord.source_key).where(SourceRecord.batch_id == b.id)).all()
+        s.execute(insert(Link), [{"record_id": rid, "person_id": pid, "status": "auto", "method": "row_key",
+                                  "probability": 1.0} for rid, pid in ids])
+    if older:
+        s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=b.id))
+    return b.id
+
+
+# --- status ------------------------------------------------------------------------------------------------------
+def status(ws) -> dict:
+    """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
+    ws.require("checklist.enter", what="checklist status")
+    with ws.session() as s:
+        r = current_round(s)
+        sch_list = [ws.user.school] if ws.user.role == "school" else schools(ws)
+        out = []
+        for sch in sch_list:
+            if r is not None and r.schools and sch not in r.schools:
+                continue
+            ps = pupils(ws, sch, s=s)
+            es = {} if r is None else {e.person_id: e for e in s.scalars(select(ChecklistEntry).where(
+                ChecklistEntry.round_id == r.id, ChecklistEntry.school == sch, ChecklistEntry.superseded.is_(False)))}
+            classes: dict[str, dict] = {}
+            for p in ps:
+                k = f"{p['grade']}年{p['class']}組" if p["grade"] else "—"
+                c = classes.setdefault(k, {"class": k, "pupils": 0, "entered": 0, "submitted": 0})
+                c["pupils"] += 1
+                e = es.get(p["person_id"])
+                if e is not None and e.answers:
+                    c["entered"] += 1
+                    c["submitted"] += e.status == "submitted"
+            entered = sum(c["entered"] for c in classes.values())
+            out.append({"school": sch, "pupils": len(ps), "entered": entered,
+                        "submitted": sum(c["submitted"] for c in classes.values()), "not_yet": len(ps) - entered,
+                        "classes": list(classes.values())})
+        return {"round": None if r is None else {"round_id": r.id, "name": r.name, "due_on": r.due_on},
+                "schools": out}
+
+
+# --- Excel round trip --------------------------------------------------------------------------------------------
+def row_key(round_id: int, person_id: str) -> str:
+    """A key that survives sorting and catches a mistyped digit (the last four characters are a check)."""
+    base = f"R{round_id}-{person_id}"
+    return f"{base}-{hashlib.sha256(base.encode()).hexdigest()[:4].upper()}"
+
+
+def parse_row_key(key) -> tuple[int, str] | None:
+    if not isinstance(key, str) or key.count("-") != 2:
+        return None
+    r, pid, check = key.strip().split("-")
+    if not r.startswith("R") or not r[1:].isdigit() or row_key(int(r[1:]), pid) != key.strip():
+        return None
+    return int(r[1:]), pid
+
+
+def write_template(ws, school: str, out: Path, *, round_name: str | None = None, password: str | None = None) -> dict:
+    """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
+    ws.require("checklist.enter", what="checklist template")
+    ws.require_school(school)
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+    from openpyxl.worksheet.datavalidation import DataValidation
+    with ws.session() as s:
+        if school not in schools(ws):
+            raise NotFound(f"学校「{school}」の児童生徒はいません。")
+        r = _ensure_round(ws, s, school, round_name)
+        d = round_definition(s, r)
+        ps = pupils(ws, school, s=s)
+        round_id, round_label = r.id, r.name
+    wb = Workbook()
+    info = wb.active
+    info.title = "記入のしかた"
+    lines = [f"{d['title_ja']}（{round_label}）", f"学校：{school}", "",
+             "1. 「チェックリスト」シートの各児童生徒の行に、項目ごとに 該当・非該当・不明 を選んでください（セルを選ぶと一覧が出ます）。",
+             "2. 気づいたことは「所見」欄に書いてください。分からない項目は空欄のままでかまいません。",
+             "3. 並べ替えはできますが、「行キー」列は変更しないでください（照合に使います）。",
+             "4. 記入が終わったら、ファイルをこども家庭センターへ返してください。氏名が載っているため、取扱いに注意してください。",
+             "", "この用紙は、支援が必要かもしれないこどもに気づくためのものです。判定や評価ではありません。"]
+    for i, line in enumerate(lines, 1):
+        info.cell(i, 1, line)
+    info["A1"].font = Font(bold=True, size=14)
+    info.column_dimensions["A"].width = 110
+    sh = wb.create_sheet("チェックリスト")
+    fixed = ["行キー", "学年", "組", "氏名", "ふりがな"]
+    items = d["items"]
+    groups = {g["id"]: g for g in d["groups"]}
+    sh.append([f"{d['title_ja']}　{school}　{round_label}"])
+    sh.append([""] * len(fixed) + [groups[i["group"]]["label_ja"] for i in items] + [""])
+    sh.append(fixed + [f"{n + 1}. {i['text_ja']}" for n, i in enumerate(items)] + ["所見"])
+    thin = Side(style="thin", color="999999")
+    head_fill = PatternFill("solid", fgColor="DDEBF7")
+    for c in sh[3]:
+        c.font, c.fill = Font(bold=True), head_fill
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        c.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for c in sh[2]:
+        c.font = Font(bold=True, color="1F4E79", size=9)
+    sh["A1"].font = Font(bold=True, size=13)
+    sh.row_dimensions[3].height = 120
+    dv = DataValidation(type="list", formula1='"該当,非該当,不明"', allow_blank=True, showErrorMessage=True,
+                        errorTitle="入力できない値", error="該当・非該当・不明 から選んでください。")
+    sh.add_data_validation(dv)
+    first = 4
+    for n, p in enumerate(ps):
+        row = first + n
+        sh.append([row_key(round_id, p["person_id"]), p["grade"], p["class"], p["name"], p["name_kana"] or ""]
+                  + [None] * len(items) + [None])
+        for col in range(len(fixed) + 1, len(fixed) + len(items) + 2):
+            cell = sh.cell(row, col)
+            cell.protection = Protection(locked=False)
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    if ps:
+        from openpyxl.utils import get_column_letter
+        dv.add(f"{get_column_letter(len(fixed) + 1)}{first}:{get_column_letter(len(fixed) + len(items))}{first + len(ps) - 1}")
+    widths = [20, 6, 5, 16, 18] + [11] * len(items) + [30]
+    from openpyxl.utils import get_column_letter
+    for i, w in enumerate(widths, 1):
+        sh.column_dimensions[get_column_letter(i)].width = w
+    sh.freeze_panes = sh.cell(first, len(fixed) + 1)
+    sh.protection.sheet = True
+    sh.protection.sort = False
+    sh.protection.autoFilter = False
+    sh.protection.formatColumns = False
+    sh.auto_filter.ref = f"A3:{get_column_letter(len(fixed) + len(items) + 1)}{max(first, first + len(ps) - 1)}"
+    sh.page_setup.orientation = "landscape"
+    sh.page_setup.paperSize = sh.PAPERSIZE_A4
+    sh.print_title_rows = "1:3"
+    out = Path(out)
+    if password:
+        import io
+        try:
+            import msoffcrypto  # encrypted OOXML (the file carries names)
+        except ImportError:
+            raise InputRefused("ファイルのパスワード設定には msoffcrypto-tool が必要です（pip install msoffcrypto-tool）。")
+        buf = io.BytesIO()
+        wb.save(buf)
+        buf.seek(0)
+        enc = msoffcrypto.OfficeFile(buf)
+        with open(out, "wb") as fh:
+            enc.encrypt(password, fh)
+    else:
+        wb.save(out)
+    ws.log("export", detail={"what": "checklist_template", "pupils": len(ps), "round_id": round_id,
+                             "encrypted": bool(password)})
+    return {"pupils": len(ps), "school": school, "round": round_label, "out": str(out)}
+
+
+def import_checklist_workbook(ws, path: Path, progress=None):
+    """Read a returned workbook: rows matched by row key; bad answers rejected by row and column."""
+    from openpyxl import load_workbook
+    from ..importing.service import ImportResult
+    ws.require("checklist.enter", what="checklist import")
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        wb = load_workbook(path, data_only=True)
+        sh = wb["チェックリスト"]
+    except Exception:
+        raise InputRefused("チェックリストのファイルとして読めません（「チェックリスト」シートがありません）。")
+    header_row = None
+    for r in range(1, 10):
+        if sh.cell(r, 1).value == "行キー":
+            header_row = r
+            break
+    if header_row is None:
+        raise InputRefused("「行キー」の見出しが見つかりません。配布したひな形をそのまま使ってください。")
+    headers = [c.value for c in sh[header_row]]
+    errors, good = [], []
+    round_id = None
+    with ws.session() as s:
+        for row in sh.iter_rows(min_row=header_row + 1):
+            values = [c.value for c in row]
+            if not any(v not in (None, "") for v in values):
+                continue
+            rn = row[0].row
+            key = parse_row_key(values[0])
+            if key is None:
+                errors.append({"row": rn, "column": "行キー", "message": f"行キー「{values[0]}」が正しくありません。変更しないでください。"})
+                continue
+            rid, pid = key
+            if round_id is None:
+                round_id = rid
+            elif rid != round_id:
+                errors.append({"row": rn, "column": "行キー", "message": "別のラウンドの行が混ざっています。"})
+                continue
+            good.append((rn, pid, values))
+        if round_id is None:
+            raise InputRefused("記入された行がありません。")
+        r = s.get(ChecklistRound, round_id)
+        if r is None:
+            raise InputRefused("このファイルのラウンドはデータベースにありません。")
+        d = round_definition(s, r)
+        items = d["items"]
+        first_item = 5
+        parsed = []
+        school = None
+        for rn, pid, values in good:
+            sch = _school_of(ws, s, pid)
+            school = school or sch
+            answers, bad = {}, False
+            for n, it in enumerate(items):
+                v = values[first_item + n] if first_item + n < len(values) else None
+                v = "" if v is None else str(v).strip()
+                code = ANSWER_VALUES.get(v)
+                if code is None and v != "":
+                    errors.append({"row": rn, "column": headers[first_item + n],
+                                   "message": f"「{v}」は選べません（該当・非該当・不明）。"})
+                    bad = True
+                elif code is not None:
+                    answers[it["id"]] = code
+            remark = values[first_item + len(items)] if first_item + len(items) < len(values) else None
+            if bad or not (answers or remark):
+                continue
+            if sch != school:
+                errors.append({"row": rn, "column": "行キー", "message": "他の学校のこどもの行です。"})
+                continue
+            parsed.append((rn, pid, answers, remark))
+        ws.require_school(school)
+        entries_ = []
+        for rn, pid, answers, remark in parsed:
+            old = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
+                                                        ChecklistEntry.person_id == pid,
+                                                        ChecklistEntry.superseded.is_(False)))
+            if old is not None:
+                old.superseded = True  # kept in history
+            e = ChecklistEntry(round_id=round_id, person_id=pid, school=school, answers=answers, remark=remark,
+                               status="submitted", via="excel", entered_by=ws.user.name, entered_on=dt.date.today(),
+                               submitted_at=_now())
+            s.add(e)
+            entries_.append(e)
+        s.flush()
+        batch_id = _write_results(ws, s, r, school, entries_, via="excel", file_name=path.name,
+                                  file_hash=hashlib.sha256(data).hexdigest(), rows=[x[0] for x in parsed])
+        ws.log("import", detail={"batch_id": batch_id, "source_type": "school_checklist", "imported": len(entries_),
+                                 "rejected": len({e['row'] for e in errors})}, conn=s)
+    rows = len(good) + len([e for e in errors if e["column"] == "行キー"])
+    return ImportResult(batch_id, rows, len(entries_), len({e["row"] for e in errors}), errors)
