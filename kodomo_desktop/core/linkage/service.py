@@ -97,7 +97,7 @@ def registry_frame(s) -> pd.DataFrame:
     return _with_norm(df)
 
 
-def records_frame(s, where: str = "r.source_type != 'resident_registry'") -> pd.DataFrame:
+def records_frame(s, where: str = "r.source_type NOT IN ('resident_registry', 'school_checklist')") -> pd.DataFrame:
     df = pd.read_sql_query(text(
         "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
         "r.kana_norm, r.surname_norm, r.given_norm, r.birth_date, r.sex, r.address, r.address_norm, "
@@ -170,6 +170,14 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
             status = "excluded" if pid in excluded else ("auto" if pid else "unlinked")
             link_rows.append({"record_id": rid, "person_id": pid, "status": status, "score": None,
                               "probability": 1.0 if pid else None, "method": "resident_no"})
+        # checklist rows carry their person in the row key (matched when they were imported, never by name)
+        for rid, pid in s.execute(text(
+                "SELECT r.id, r.source_key FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
+                "WHERE r.source_type='school_checklist' AND b.removed_at IS NULL")).all():
+            known = pid if pid in rno_to_person.values() or s.get(Person, pid) is not None else None
+            link_rows.append({"record_id": rid, "person_id": known,
+                              "status": "excluded" if known in excluded else ("auto" if known else "unlinked"),
+                              "score": None, "probability": 1.0 if known else None, "method": "row_key"})
         say("名寄せの候補を比較しています…")
         registry = registry_frame(s)
         records = records_frame(s)
