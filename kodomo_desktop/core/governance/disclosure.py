@@ -183,6 +183,16 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
         return {"person_id": person_id, "field": field, "correction_id": c.id}
 
 
+def vacuum(ws) -> None:
+    """Rewrite the file so freed pages (which may hold deleted names) are gone; outside any transaction."""
+    from ..storage.db import raw_connect
+    con = raw_connect(ws.path, ws.raw_key())
+    try:
+        con.execute("VACUUM")
+    finally:
+        con.close()
+
+
 # --- deletion --------------------------------------------------------------------------------------------------------
 def delete_person(ws, person_id: str, reason: str) -> dict:
     """削除請求 upheld: remove the person from every table; a tombstone (ids and counts) stays in the log."""
@@ -224,7 +234,5 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
         run("person", "DELETE FROM person WHERE id=:p", {"p": person_id})
         ws.log("deletion", person_id, {"reason_given": True, "counts": counts}, conn=s)
     # wipe freed pages: the deleted name must not survive in the file
-    with ws.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA secure_delete = ON")
-        conn.exec_driver_sql("VACUUM")
+    vacuum(ws)
     return {"person_id": person_id, "deleted": counts}

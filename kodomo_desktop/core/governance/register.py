@@ -133,13 +133,13 @@ def expired_cutoffs(s, on: dt.date) -> dict[str, dt.date]:
 def purge_expired(ws, on: dt.date | None = None) -> dict:
     ws.require("governance.write", what="purge")
     from ..importing.service import remove_batch
+    from .disclosure import vacuum
     items = expired(ws, on)
     total = 0
     for it in items:
         total += remove_batch(ws, it["batch_id"], reason="保存期間満了")["removed_records"]
     ws.log("purge", detail={"batches": [i["batch_id"] for i in items], "records": total})
-    with ws.engine.connect() as c:
-        c.exec_driver_sql("VACUUM")
+    vacuum(ws)
     return {"batches": len(items), "records": total}
 
 

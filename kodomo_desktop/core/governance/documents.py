@@ -1,0 +1,217 @@
+"""Governance documents: the disclosure for a resident, the 個人情報ファイル簿 draft (PDF and Excel) and the
+self-inspection report. A4, embedded IPAex font, 取扱注意 and page x / y on every page; every file is logged."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from ...resources import font_path
+
+FONT = "IPAexGothic"
+
+
+def _font():
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, str(font_path("gothic"))))
+    return FONT
+
+
+def wareki(d: dt.date | None) -> str:
+    if d is None:
+        return ""
+    for start, name in ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和")):
+        if d >= start:
+            y = d.year - start.year + 1
+            return f"{name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
+    return d.isoformat()
+
+
+def _styles():
+    f = _font()
+    return {"title": ParagraphStyle("t", fontName=f, fontSize=15, leading=20, spaceAfter=6),
+            "h": ParagraphStyle("h", fontName=f, fontSize=11.5, leading=16, spaceBefore=8, spaceAfter=4,
+                                textColor=colors.HexColor("#1F3864")),
+            "p": ParagraphStyle("p", fontName=f, fontSize=9.5, leading=14),
+            "small": ParagraphStyle("s", fontName=f, fontSize=8, leading=11)}
+
+
+def _page_decor(title: str, printed_by: str, total):
+    printed_at = dt.datetime.now()
+
+    def draw(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(FONT, 8.5)
+        canvas.drawString(18 * mm, A4[1] - 12 * mm, title)
+        canvas.setStrokeColor(colors.HexColor("#C00000"))
+        canvas.setFillColor(colors.HexColor("#C00000"))
+        canvas.rect(A4[0] - 40 * mm, A4[1] - 15 * mm, 22 * mm, 7 * mm)
+        canvas.setFont(FONT, 10)
+        canvas.drawCentredString(A4[0] - 29 * mm, A4[1] - 12.8 * mm, "取扱注意")
+        canvas.setFillColor(colors.black)
+        canvas.setFont(FONT, 8)
+        canvas.drawString(18 * mm, 10 * mm, f"出力: {printed_by}　{wareki(printed_at.date())} {printed_at:%H:%M}")
+        canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{doc.page} / {total} ページ")
+        canvas.restoreState()
+    return draw
+
+
+def _build(out: Path, title: str, printed_by: str, make_story) -> int:
+    """Two passes (the story is built afresh each time) so the footer can say 'x / y'."""
+    def render(total) -> int:
+        doc = SimpleDocTemplate(str(out), pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=20 * mm,
+                                bottomMargin=18 * mm, title=title, author="Kodomo Desktop")
+        decor = _page_decor(title, printed_by, total)
+        pages = {"n": 0}
+
+        def on_page(canvas, d):
+            decor(canvas, d)
+            pages["n"] = d.page
+        doc.build(make_story(), onFirstPage=on_page, onLaterPages=on_page)
+        return pages["n"]
+    return render(render("?"))
+
+
+def _table(rows, widths=None, header=True):
+    f = _font()
+    st = _styles()["small"]
+    data = [[Paragraph(_esc(c), st) for c in r] for r in rows]
+    t = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+    style = [("FONTNAME", (0, 0), (-1, -1), f), ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+             ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    if header:
+        style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")))
+    t.setStyle(TableStyle(style))
+    return t
+
+
+def _esc(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (dict, list)):
+        v = json.dumps(v, ensure_ascii=False, default=str)
+    return str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- disclosure -----------------------------------------------------------------------------------------------------
+def disclosure_pdf(ws, data: dict, out: Path) -> int:
+    st = _styles()
+    return _build(out, "保有個人情報の開示", ws.user.name, lambda: _disclosure_story(data, st))
+
+
+def _disclosure_story(data, st):
+    from .disclosure import SECTION_LABELS
+    p = data["person"]
+    story = [Paragraph("保有個人情報の開示", st["title"]),
+             Paragraph(f"対象者: {_esc(p.get('name'))}（{_esc(p.get('name_kana'))}）　整理番号 {p['person_id']}", st["p"]),
+             Paragraph(f"作成日: {wareki(dt.date.today())}　町が保有しているあなたに関する情報を、取り込んだ原本の形のまま"
+                       "すべて記載しています。", st["p"]), Spacer(1, 4 * mm)]
+    for key, label in SECTION_LABELS.items():
+        rows = data[key] if isinstance(data[key], list) else [data[key]]
+        story.append(Paragraph(label, st["h"]))
+        if not rows:
+            story.append(Paragraph("（記録はありません）", st["p"]))
+            continue
+        cols = list(rows[0].keys())
+        story.append(_table([cols] + [[r.get(c) for c in cols] for r in rows]))
+    return story
+
+
+# --- 個人情報ファイル簿 -------------------------------------------------------------------------------------------------
+def file_register_pdf(ws, out: Path) -> dict:
+    from .register import file_register, resident_notice
+    reg = file_register(ws)
+    st = _styles()
+    notice = resident_notice(ws)
+    story = lambda: [Paragraph("個人情報ファイル簿（案）", st["title"]),
+             Paragraph(f"{_esc(reg['town'])}　作成日 {wareki(dt.date.today())}（データベースの内容から作成した下書きです。"
+                       "公表前に内容を確認してください。）", st["p"]), Spacer(1, 4 * mm),
+             _table([["項目", "内容"],
+                     ["個人情報ファイルの名称", reg["file_name"]], ["利用目的", reg["purpose"]],
+                     ["記録範囲（本人の数）", f"{reg['kinds_of_persons']}　登録人数 {reg['persons_total']} 人"
+                                     f"（うち 0〜18 歳 {reg['children']} 人、利用停止 {reg['opt_outs']} 件）"],
+                     ["記録情報の収集方法", reg["collection"]], ["経常的提供先", reg["recipients"]]],
+                    widths=[45 * mm, 129 * mm]),
+             Paragraph("記録項目と根拠（取込元ごと）", st["h"]),
+             _table([["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "保存期間"]] +
+                    [[i["label"], i["department"], i["items"], i["purpose"], i["basis"], i["persons"],
+                      f"{i['retention_months']}か月" if i["retention_months"] else ""] for i in reg["items"]],
+                    widths=[22 * mm, 22 * mm, 36 * mm, 34 * mm, 34 * mm, 12 * mm, 14 * mm]),
+             Paragraph("住民向けのお知らせ（案）", st["h"]),
+             Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"])]
+    pages = _build(out, "個人情報ファイル簿（案）", ws.user.name, story)
+    ws.log("print", detail={"document": "file_register", "pages": pages})
+    return {"pages": pages, "persons_total": reg["persons_total"], "items": len(reg["items"])}
+
+
+def file_register_xlsx(ws, out: Path) -> dict:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from .register import file_register
+    reg = file_register(ws)
+    wb = Workbook()
+    sh = wb.active
+    sh.title = "個人情報ファイル簿"
+    sh.append([f"個人情報ファイル簿（案）　{reg['town']}"])
+    sh["A1"].font = Font(bold=True, size=13)
+    for k, v in (("個人情報ファイルの名称", reg["file_name"]), ("利用目的", reg["purpose"]),
+                 ("記録範囲", reg["kinds_of_persons"]), ("登録人数", reg["persons_total"]),
+                 ("うち 0〜18 歳", reg["children"]), ("収集方法", reg["collection"]), ("経常的提供先", reg["recipients"])):
+        sh.append([k, v])
+    sh.append([])
+    sh.append(["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "行数", "保存期間（月）"])
+    for i in reg["items"]:
+        sh.append([i["label"], i["department"], i["items"], i["purpose"], i["basis"], i["persons"], i["rows"],
+                   i["retention_months"]])
+    for col, w in zip("ABCDEFGH", (24, 22, 50, 40, 40, 8, 8, 12)):
+        sh.column_dimensions[col].width = w
+    for row in sh.iter_rows():
+        for c in row:
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+    wb.save(out)
+    ws.log("export", detail={"what": "file_register"})
+    return {"persons_total": reg["persons_total"], "items": len(reg["items"])}
+
+
+# --- self-inspection ----------------------------------------------------------------------------------------------------
+def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
+    from sqlalchemy import select
+    from ..storage.models import SelfInspection
+    from .register import MANUAL_ITEMS, self_inspection_auto
+    with ws.session() as s:
+        row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
+        saved = row.answers if row else {}
+    auto = self_inspection_auto(ws)
+    manual = saved.get("manual", {})
+    st = _styles()
+    yes = lambda b: "○" if b else "×"
+    auto_rows = [["点検項目（データベースから自動）", "結果", "状態"],
+                 ["1年以上サインインのない利用者", "、".join(auto["users_without_sign_in_for_a_year"]) or "なし",
+                  yes(not auto["users_without_sign_in_for_a_year"])],
+                 ["役割ごとの利用者数", "、".join(f"{k}: {v}" for k, v in auto["roles"].items()), "○"],
+                 ["最後のバックアップ", str(auto["last_backup_at"] or "未実施"), yes(bool(auto["last_backup_at"]))],
+                 ["操作ログの連鎖", f"{auto['log_entries']} 件、" + ("正常" if auto["log_chain_ok"] else
+                                                                f"{auto['first_broken_entry']} 番で破損"),
+                  yes(auto["log_chain_ok"])],
+                 ["根拠が未設定の取込元", "、".join(auto["sources_without_legal_basis"]) or "なし",
+                  yes(not auto["sources_without_legal_basis"])],
+                 ["保存期間を過ぎた未削除のデータ", f"{auto['expired_not_purged']} バッチ", yes(auto["expired_not_purged"] == 0)]]
+    manual_rows = [["点検項目（個人情報保護担当が回答）", "回答", "備考"]] + \
+        [[label, {True: "はい", False: "いいえ", None: "未回答"}.get(manual.get(k)), manual.get(f"{k}_note", "")]
+         for k, label in MANUAL_ITEMS]
+    story = lambda: [Paragraph(f"自己点検報告書（{fiscal_year}年度）", st["title"]),
+             Paragraph(f"作成日 {wareki(dt.date.today())}　個人情報保護法及びこどもデータ連携ガイドライン第4章に基づく年次点検",
+                       st["p"]), Spacer(1, 4 * mm),
+             _table(auto_rows, widths=[60 * mm, 92 * mm, 22 * mm]), Spacer(1, 5 * mm),
+             _table(manual_rows, widths=[90 * mm, 20 * mm, 64 * mm])]
+    pages = _build(out, f"自己点検報告書（{fiscal_year}年度）", ws.user.name, story)
+    ws.log("print", detail={"document": "self_inspection", "fiscal_year": fiscal_year, "pages": pages})
+    return {"pages": pages, "fiscal_year": fiscal_year}
