@@ -209,8 +209,13 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         ws.log("import", detail={"batch_id": batch.id, "source_type": source_type, "rows": rows_total,
                                  "imported": len(record_rows), "rejected": batch.rows_rejected}, conn=s)
         batch_id = batch.id
+        from ..governance.register import ensure_defaults, sources_without_basis
+        ensure_defaults(s)
+        warnings = []
+        if source_type in sources_without_basis(s):
+            warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
     return ImportResult(batch_id, rows_total, len(record_rows), len({e["row"] for e in errors}), errors,
-                        superseded=list(older), mapping=final_mapping,
+                        superseded=list(older), mapping=final_mapping, warnings=warnings,
                         unmapped=[h for h in table.headers if h not in final_mapping])
 
 
