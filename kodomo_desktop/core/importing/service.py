@@ -267,3 +267,35 @@ def batch_history(ws) -> list[dict]:
                  "rejected": b.rows_rejected, "current": b.superseded_by is None and b.removed_at is None,
                  "removed": b.removed_at is not None, "scope": b.scope}
                 for b in s.scalars(select(SourceBatch).order_by(SourceBatch.id.desc()))]
+
+
+DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "school_checklist": 200, "tax": 400}
+
+
+def freshness(ws, today: dt.date | None = None) -> list[dict]:
+    """Each source's latest as-of date, with a warning when it is older than the source's limit (days)."""
+    from ..storage.models import Setting
+    today = today or dt.date.today()
+    with ws.session() as s:
+        limits = {**{st: 100 for st in F.SOURCE_TYPES}, **DEFAULT_FRESHNESS_DAYS}
+        custom = s.get(Setting, "freshness_limits")
+        if custom and isinstance(custom.value, dict):
+            limits.update(custom.value)
+        rows = s.execute(text("SELECT source_type, max(as_of) FROM source_batch WHERE removed_at IS NULL "
+                              "GROUP BY source_type")).all()
+    latest = {st: (dt.date.fromisoformat(str(d)[:10]) if d else None) for st, d in rows}
+    out = []
+    for st in F.SOURCE_TYPES:
+        d = latest.get(st)
+        age = (today - d).days if d else None
+        out.append({"source_type": st, "label": _label(st), "latest_as_of": d, "age_days": age,
+                    "limit_days": limits.get(st, 100), "stale": d is None or age > limits.get(st, 100),
+                    "missing": d is None})
+    return out
+
+
+def _label(st: str) -> str:
+    meta = F.SOURCE_TYPES.get(st) if isinstance(F.SOURCE_TYPES, dict) else None
+    if isinstance(meta, dict):
+        return meta.get("label", st)
+    return getattr(meta, "label", st) if meta is not None else st
