@@ -88,7 +88,7 @@ def preview(ws, path: Path, source_type: str | None = None, *, sheet=None, encod
                                                          MappingProfile.header_signature == header_signature(st, table.headers)))
             remembered = dict(prof.mapping) if prof else None
     auto = F.detect_mapping(st, table.headers) if st else {}
-    m = {**auto, **(remembered or {}), **(mapping or {})}
+    m = F.merge_mapping(auto, remembered or {}, mapping or {})
     return {"table": table, "source_type": st, "suggestions": suggestions, "mapping": m, "remembered": remembered,
             "rows": table.rows[:max_rows]}
 
@@ -105,7 +105,8 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
     ws.require("import", what=f"import {source_type}")
     as_of_date = _parse_as_of(as_of)
     try:
-        table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row)
+        table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row,
+                           header_hints=list(mapping or {}) or None)
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
         raise
@@ -125,14 +126,13 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
             prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == source_type,
                                                          MappingProfile.header_signature == sig))
             remembered = dict(prof.mapping) if prof else {}
-    final_mapping = {**detected, **remembered, **(mapping or {})}
+    final_mapping = F.merge_mapping(detected, remembered, mapping or {})
     unknown = [h for h in (mapping or {}) if h not in table.headers]
     if unknown:
         raise InputRefused(f"--map の列「{unknown[0]}」はファイルにありません。")
     try:
-        parsed = F.parse_rows(table, source_type, final_mapping, as_of_date) if hasattr(F, "parse_rows") else \
-            __import__("kodomo_desktop.core.importing.parse", fromlist=["parse_rows"]).parse_rows(
-                table, source_type, final_mapping, as_of_date)
+        from .parse import parse_rows
+        parsed = parse_rows(table, source_type, final_mapping, as_of_date)
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
         raise

@@ -1,10 +1,23 @@
 """Japanese normalisation for matching and search. The raw text is always kept; these forms sit beside it.
 
-NFKC alone does not fold 髙/高, 﨑/崎, 齋/斎 or 邊/辺 (notes/anchors.md §2.6): yosina folds 旧字体→新字体 and removes
-ideographic variation selectors, and a small table adds the 異体字 that registries and schools write
-differently (髙, 﨑, 邉, 濵 …). Kana: hiragana → katakana, half-width → full-width (jaconv). ``fold_kana`` is
-a *lower* comparison level (small kana, long vowels, ヂ/ジ …), used as weaker evidence, never stored over
-the normal form.
+NFKC alone does not fold 髙/高, 﨑/崎, 齋/斎 or 邊/辺 (notes/anchors.md §2.6). The pipeline for names:
+
+1. NFKC (half-width kana, full-width digits/latin, CJK compatibility ideographs such as 塚 U+FA10);
+2. yosina ``kanji_old_new`` (舊字體→旧字体: 櫻→桜, 濱→浜, 邊→辺, 齋→斎 …) with ideographic/standardised
+   variation selectors removed (葛󠄀 → 葛). yosina walks a chain of transliterators per character, which is slow
+   (~10 µs a name), so the same mapping is applied as a ``str.translate`` table built once from yosina itself;
+   strings that carry a variation selector still go through yosina (exact behaviour, rare);
+3. a small table of 異体字 that names are written with and that the 旧字体 table does not cover
+   (髙, 﨑, 邉, 嶋, 冨, 桒 …), and the サイトウ family folded to one key (齋/齊/斉 → 斎);
+4. hiragana → katakana (a name written in kana compares with its katakana form), latin upper-cased,
+   spaces (half and full width) and middle dots removed.
+
+Kana: half-width → full-width (jaconv), NFKC, hiragana → katakana, dash-like characters between kana → ー,
+spaces and dots removed. ``fold_kana`` is a *lower* comparison level (small kana made large, ー dropped,
+ヂ→ジ ヅ→ズ ヲ→オ ヴ→ブ), used as weaker evidence, never stored over the normal form.
+
+Every function takes anything (None, NaN, pd.NA, numbers) and returns a ``str``; blank → "". The ``*_series``
+helpers normalise each distinct value once (names repeat: 佐藤 is everywhere).
 """
 from __future__ import annotations
 
@@ -15,102 +28,276 @@ from functools import lru_cache
 import jaconv
 from yosina import TransliterationRecipe, make_transliterator
 
-_old_new = make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_ivs_svs="drop-all-selectors"))
+__all__ = ["norm_name", "fold_name", "norm_kana", "fold_kana", "split_name", "norm_address", "norm_name_series",
+           "fold_name_series", "norm_kana_series", "fold_kana_series", "norm_address_series", "split_name_series"]
 
-# 異体字 common in names that the 旧字体 table does not cover (registry vs school spelling).
+_yosina = make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_ivs_svs="drop-all-selectors"))
+
+
+def _old_new_table() -> dict[int, str]:
+    """yosina's 旧字体→新字体 mapping as a translate table (built by running yosina on each mapped character)."""
+    from yosina.transliterators.kanji_old_new import KANJI_OLD_NEW_MAPPINGS
+    table: dict[int, str] = {}
+    for key in KANJI_OLD_NEW_MAPPINGS:
+        c = key[0]
+        out = _yosina(c)
+        if out != c:
+            table[ord(c)] = out
+    return table
+
+
+_OLD_NEW = _old_new_table()
+_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+# 異体字 common in names that the 旧字体 table does not cover (registry vs school spelling). Applied after yosina.
 _VARIANTS = str.maketrans({
-    "髙": "高", "﨑": "崎", "嵜": "崎", "碕": "崎", "邉": "辺", "邊": "辺", "濵": "浜", "濱": "浜", "槗": "橋",
-    "𠮷": "吉", "﨔": "欅", "塚": "塚", "隆": "隆", "舘": "館", "嶋": "島", "嶌": "島", "峯": "峰", "冨": "富",
-    "桒": "桑", "籐": "藤", "德": "徳", "惠": "恵", "眞": "真", "廣": "広", "澤": "沢", "齊": "斉", "齋": "斎",
-    "龍": "竜", "國": "国", "條": "条", "藏": "蔵", "榮": "栄", "與": "与", "曻": "昇", "髪": "髪",
-    "々": "々", "ヶ": "ケ", "ヵ": "カ",
+    "髙": "高", "﨑": "崎", "嵜": "崎", "碕": "崎", "𥔎": "崎", "邉": "辺", "邊": "辺", "濵": "浜", "濱": "浜",
+    "槗": "橋", "𠮷": "吉", "舘": "館", "嶋": "島", "嶌": "島", "峯": "峰", "冨": "富", "桒": "桑", "栁": "柳",
+    "籐": "藤", "德": "徳", "惠": "恵", "眞": "真", "廣": "広", "澤": "沢", "龍": "竜", "國": "国", "條": "条",
+    "藏": "蔵", "榮": "栄", "與": "与", "曻": "昇", "曾": "曽", "莊": "荘", "淵": "渕", "渊": "渕",
+    "齋": "斎", "齊": "斎", "斉": "斎",  # サイトウ: 齋藤/齊藤/斉藤/斎藤 are written for one another
+    "ヶ": "ケ", "ヵ": "カ", "ゞ": "ヾ",
 })
-_SPACES_DOTS = re.compile(r"[\s\u3000・･·.．,，、]+")
+_SPACES_DOTS = re.compile(r"[\s\u3000\u200b・･·•.．,，、]+")
 _SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
-_FOLD = str.maketrans({"ヂ": "ジ", "ヅ": "ズ", "ヲ": "オ", "ヴ": "ブ", "ヱ": "エ", "ヰ": "イ"})
+_FOLD = str.maketrans({"ヂ": "ジ", "ヅ": "ズ", "ヲ": "オ", "ヴ": "ブ", "ヱ": "エ", "ヰ": "イ", "ー": None})
+_KANA_DASH = re.compile(r"(?<=[\u30a1-\u30fc])[‐‑‒–—―−－~〜～ｰ-](?=[\u30a1-\u30fc]|$)")
 _KANJI_NUM = str.maketrans("〇一二三四五六七八九", "0123456789")
-_DASHES = re.compile(r"[‐‑‒–—―−ーｰ－-]+")
+_DASH_CHARS = "‐‑‒–—―−ーｰ－─━-"
+_KANA_DASH_IN = re.compile(f"(?<=[\u30a1-\u30fa])[{_DASH_CHARS}]+(?=[\u30a1-\u30fa])")
+_DASHES = re.compile(f"(?<![\u30a1-\u30fc])[{_DASH_CHARS}]+|[{_DASH_CHARS}]+(?![\u30a1-\u30fc])")
 
 
 def _blank(s) -> bool:
-    return s is None or (isinstance(s, float) and s != s) or s == ""
+    if s is None:
+        return True
+    if isinstance(s, str):
+        return s == ""
+    try:
+        return bool(s != s)  # NaN, NaT
+    except (TypeError, ValueError):  # pd.NA: comparison is ambiguous → treat as blank
+        return True
 
 
-@lru_cache(maxsize=200_000)
-def norm_name(s) -> str:
-    """Kanji (or any) name for matching: NFKC, 旧字体→新字体, 異体字, IVS removed, spaces and dots removed."""
+def _text(s) -> str:
     if _blank(s):
         return ""
-    t = unicodedata.normalize("NFKC", str(s))
-    t = _old_new(t).translate(_VARIANTS)
-    t = jaconv.hira2kata(t)  # a name written in hiragana compares with its katakana form
-    return _SPACES_DOTS.sub("", t)
+    if isinstance(s, float) and s.is_integer():  # a number read from Excel
+        return str(int(s))
+    return str(s)
 
 
-@lru_cache(maxsize=200_000)
-def norm_kana(s) -> str:
-    """Kana for matching: full-width katakana, no spaces or dots (ﾔﾏﾀﾞ ﾀﾛｳ → ヤマダタロウ)."""
-    if _blank(s):
-        return ""
-    t = jaconv.h2z(str(s), kana=True, ascii=False, digit=False)
+def _kanji(t: str) -> str:
+    """旧字体→新字体 and variation selectors (yosina), then the 異体字 table."""
+    if _SELECTORS.search(t):
+        t = _SELECTORS.sub("", _yosina(t))
+    return t.translate(_OLD_NEW).translate(_VARIANTS)
+
+
+def _cached(fn):
+    """lru_cache that passes unhashable input straight through (never raises on odd input)."""
+    c = lru_cache(maxsize=300_000)(fn)
+
+    def wrapper(s) -> str:
+        try:
+            return c(s)
+        except TypeError:
+            return fn(s)
+    wrapper.__name__, wrapper.__doc__, wrapper.cache_clear = fn.__name__, fn.__doc__, c.cache_clear
+    wrapper.raw = fn
+    return wrapper
+
+
+# Output made only of these characters is a fixed point of every step below (the tables are closed: no target is
+# itself a key), so the confirming pass is skipped for ordinary names.
+_STABLE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u30a1-\u30f6\u30fc-\u30fe\u3005\u3006〇0-9A-Z△▲□■-]*")
+
+
+def _fixed_point(step, t: str) -> str:
+    """Apply ``step`` until nothing changes (NFKC, upper-casing and the tables can feed one another on odd input;
+    real names settle after one pass). Guarantees norm(norm(x)) == norm(x)."""
+    for _ in range(4):
+        u = step(t)
+        if u == t or _STABLE.fullmatch(u):
+            return u
+        t = u
+    return t
+
+
+def _name_step(t: str) -> str:
     t = unicodedata.normalize("NFKC", t)
-    t = jaconv.hira2kata(t)
+    t = jaconv.hira2kata(t).upper()
+    t = _kanji(t)
     return _SPACES_DOTS.sub("", t)
 
 
-@lru_cache(maxsize=200_000)
+def _kana_step(t: str) -> str:
+    t = jaconv.h2z(t, kana=True, ascii=False, digit=False)
+    t = unicodedata.normalize("NFKC", t)
+    t = jaconv.hira2kata(t).upper()
+    t = _SPACES_DOTS.sub("", t)
+    return _KANA_DASH.sub("ー", t)
+
+
+@_cached
+def norm_name(s) -> str:
+    """Kanji (or any) name for matching: NFKC, 旧字体→新字体, 異体字, IVS removed, spaces and dots removed.
+
+    >>> norm_name("髙橋　太郎"), norm_name("渡邊 花子"), norm_name("山﨑")
+    ('高橋太郎', '渡辺花子', '山崎')
+    """
+    t = _text(s)
+    return _fixed_point(_name_step, t) if t else ""
+
+
+_NAME_FOLD_DROP = re.compile(r"(?<=[\u3400-\u9fff])[ノ之ヶケガ](?=[\u3400-\u9fff])")
+
+
+def _fold_name_step(t: str) -> str:
+    t = _name_step(t)
+    t = re.sub(r"(.)[々〻]", r"\1\1", t)  # 佐々木 → 佐佐木
+    return _NAME_FOLD_DROP.sub("", t)  # 一ノ瀬 / 一之瀬 / 一の瀬 → 一瀬, 八ヶ代 / 八ケ代 → 八代
+
+
+@_cached
+def fold_name(s) -> str:
+    """A lower comparison level for kanji names: ``norm_name`` plus 々 written out and the linking ノ/之/ヶ/ケ
+    between kanji dropped (一ノ瀬 = 一之瀬 = 一の瀬)."""
+    t = _text(s)
+    return _fixed_point(_fold_name_step, t) if t else ""
+
+
+@_cached
+def norm_kana(s) -> str:
+    """Kana for matching: full-width katakana, no spaces or dots (ﾔﾏﾀﾞ ﾀﾛｳ → ヤマダタロウ, やまだ → ヤマダ)."""
+    t = _text(s)
+    return _fixed_point(_kana_step, t) if t else ""
+
+
+def _vowel_table() -> dict[str, str]:
+    rows = {"a": "アカサタナハマヤラワガザダバパ", "i": "イキシチニヒミリギジヂビピ", "u": "ウクスツヌフムユルグズヅブプヴ",
+            "e": "エケセテネヘメレゲゼデベペ", "o": "オコソトノホモヨロヲゴゾドボポ"}
+    return {k: v for v, ks in rows.items() for k in ks}
+
+
+_VOWEL = _vowel_table()
+_LENGTHENS = {"a": "ア", "i": "イ", "u": "ウ", "e": "イエ", "o": "ウオ"}
+
+
+def _drop_long_vowels(t: str) -> str:
+    """ー dropped, and a vowel kana that only lengthens the one before it (ユウ, オオ, ケイ, コウ) dropped too, so
+    ユーナ = ユウナ = ユナ and オーノ = オオノ = オウノ at the folded level."""
+    out: list[str] = []
+    for ch in t:
+        if ch == "ー":
+            continue
+        if out and ch in "アイウエオ":
+            v = _VOWEL.get(out[-1])
+            if v is not None and ch in _LENGTHENS[v]:
+                continue
+        out.append(ch)
+    return "".join(out)
+
+
+def _fold_step(t: str) -> str:
+    return _drop_long_vowels(_kana_step(t).translate(_SMALL).translate(_FOLD))
+
+
+@_cached
 def fold_kana(s) -> str:
-    """A lower comparison level: small kana made large, long-vowel marks dropped, ヂ→ジ ヅ→ズ ヲ→オ ヴ→ブ."""
-    t = norm_kana(s)
-    return t.translate(_SMALL).translate(_FOLD).replace("ー", "")
+    """A lower comparison level: small kana made large (ジョウ = ジヨウ), ヂ→ジ ヅ→ズ ヲ→オ ヴ→ブ, long vowels dropped
+    (ー and a lengthening vowel: ユーキ = ユウキ = ユキ, オーノ = オオノ)."""
+    t = _text(s)
+    return _fixed_point(_fold_step, t) if t else ""
 
 
 def split_name(s) -> tuple[str, str]:
-    """(surname, given name) when a half- or full-width space separates them, else (whole, "")."""
-    if _blank(s):
+    """(surname, given name) when a half- or full-width space separates them, else (whole, "").
+
+    Only the first run of spaces splits; leading/trailing spaces are ignored. Nothing is normalised beyond NFKC
+    (the caller normalises each part).
+    """
+    t = _text(s)
+    if not t:
         return "", ""
-    t = unicodedata.normalize("NFKC", str(s)).strip()
+    t = unicodedata.normalize("NFKC", t).strip()
     parts = re.split(r"\s+", t, maxsplit=1)
-    if len(parts) == 2:
+    if len(parts) == 2 and parts[0] and parts[1]:
         return parts[0], parts[1]
     return t, ""
 
 
-@lru_cache(maxsize=200_000)
+@_cached
 def norm_address(s) -> str:
-    """Address for matching: NFKC, kanji numerals to digits, 丁目/番地/番/号 and dash forms folded to '-'."""
-    if _blank(s):
-        return ""
-    t = unicodedata.normalize("NFKC", str(s))
-    t = _old_new(t).translate(_VARIANTS)
-    t = re.sub(r"[〇一二三四五六七八九十]+(?=丁目|番|号|-|$)", lambda m: _kanji_number(m.group()), t)
-    t = re.sub(r"丁目|番地の?|番|の(?=\d)", "-", t)
-    t = t.replace("号", "")
-    t = _DASHES.sub("-", t)
+    """Address for matching: NFKC, 旧字体, kanji numerals → digits, 丁目/番地/番/号/の and dashes → '-'.
+
+    ``〇〇町大字△△三丁目十二番地の五`` → ``〇〇町△△3-12-5``; ``1丁目2番3号`` == ``1-2-3`` == ``１－２－３``.
+    """
+    t = _text(s)
+    return _fixed_point(_address_step, t) if t else ""
+
+
+def _address_step(t: str) -> str:
+    t = unicodedata.normalize("NFKC", t)
+    t = _kanji(t)
     t = _SPACES_DOTS.sub("", t)
+    t = t.replace("大字", "")
+    t = re.sub(r"[〇一二三四五六七八九十百]+(?=丁目|番|号|-|‐|−|の\d|$)", lambda m: _kanji_number(m.group()), t)
+    t = re.sub(r"(?<=\d)(?:丁目|番地の?|番の?|号の?|の)(?=\d)", "-", t)
+    t = re.sub(r"(?<=\d)(?:丁目|番地|番|号)", "", t)
+    t = _KANA_DASH_IN.sub("ー", t)  # コ-ポ → コーポ: a dash between katakana is a long vowel
+    t = _DASHES.sub("-", t)
     return t.strip("-")
 
 
 def _kanji_number(k: str) -> str:
-    if "十" not in k:
+    """二十三 → 23, 百五 → 105, 一〇五 → 105 (positional digits), 十 → 10."""
+    if "十" not in k and "百" not in k:
         return k.translate(_KANJI_NUM)
-    left, _, right = k.partition("十")
-    tens = int(left.translate(_KANJI_NUM)) if left else 1
-    ones = int(right.translate(_KANJI_NUM)) if right else 0
-    return str(tens * 10 + ones)
+    total, cur = 0, 0
+    for ch in k:
+        if ch == "百":
+            total += (cur or 1) * 100
+            cur = 0
+        elif ch == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        else:
+            cur = cur * 10 + int(ch.translate(_KANJI_NUM))
+    return str(total + cur)
 
 
+# --- vectorised helpers --------------------------------------------------------------------------------------------
 def _series(fn, values):
-    """Apply ``fn`` once per distinct value (names repeat: 佐藤 is everywhere)."""
+    """Apply ``fn`` once per distinct value and map back; returns an object Series of str (blank → "")."""
     import pandas as pd
-    s = pd.Series(values, dtype="object")
-    uniq = s.dropna().unique()
-    table = {u: fn(u) for u in uniq}
-    return s.map(table).fillna("")
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values) if not hasattr(values, "__len__")
+                                                              else values)
+    s = s.astype("object")
+    raw = getattr(fn, "raw", fn)  # each distinct value once: the scalar cache would only add overhead
+    uniq = pd.unique(s.to_numpy())
+    table = {}
+    for u in uniq:
+        if _blank(u):
+            continue
+        try:
+            table[u] = raw(u)
+        except TypeError:  # unhashable: handled by the slow path below
+            pass
+    try:
+        out = s.map(table)
+    except TypeError:
+        out = s.map(fn)
+    out = out.where(out.notna(), "")
+    return out.astype("object")
 
 
 def norm_name_series(values):
     return _series(norm_name, values)
+
+
+def fold_name_series(values):
+    return _series(fold_name, values)
 
 
 def norm_kana_series(values):
@@ -123,3 +310,29 @@ def fold_kana_series(values):
 
 def norm_address_series(values):
     return _series(norm_address, values)
+
+
+def split_name_series(values):
+    """Two object Series (surname, given) of the *un-normalised* parts."""
+    import pandas as pd
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    s = s.astype("object")
+    uniq = pd.unique(s.to_numpy())
+    table = {}
+    for u in uniq:
+        if _blank(u):
+            continue
+        try:
+            table[u] = split_name(u)
+        except TypeError:
+            pass
+    pairs = s.map(lambda v: table.get(v, ("", "")) if _hashable(v) else split_name(v))
+    return (pairs.map(lambda p: p[0]).astype("object"), pairs.map(lambda p: p[1]).astype("object"))
+
+
+def _hashable(v) -> bool:
+    try:
+        hash(v)
+        return True
+    except TypeError:
+        return False

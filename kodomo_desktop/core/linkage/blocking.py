@@ -1,0 +1,125 @@
+"""Blocking: which (record, registry person) pairs are compared at all.
+
+A pair is a candidate when it agrees on at least one blocking key (the union of the rules below; duplicates
+dropped). Each rule is an exact join on a key that real noise rarely breaks *together* with the others, so a
+typo in one field still leaves the pair in another block:
+
+========================  ===========================================================================
+rule                      key (same on both sides)
+========================  ===========================================================================
+birth_date                birth date
+birth_date_swapped        the record's birth date with day and month swapped = the person's birth date
+kana_prefix_year_month    first three folded kana + birth year-month (a day typo and a kanji variant together)
+surname_year_month        kanji surname (or first two characters of the name) + birth year-month
+given_year_month          kanji given name + birth year-month (remarriage: the surname changed, and a day typo)
+given_kana_year_month     folded given-name kana + birth year-month
+full_name                 full kanji name (any birth-date error, incl. a wrong year; block cap 1,000 pairs)
+full_kana                 full folded kana (kanji variant + birth-date error; block cap 1,000 pairs)
+address_year              normalised address + birth year
+resident_no               宛名番号
+========================  ===========================================================================
+
+Memory stays bounded: a key whose block would hold more than ``max_block_pairs`` pairs (a blank-ish or
+absurdly common value) is skipped for that rule, and pairs are kept as two int32 arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RULES = ("birth_date", "birth_date_swapped", "kana_prefix_year_month", "surname_year_month", "given_year_month",
+         "given_kana_year_month", "full_name", "full_kana", "address_year", "resident_no")
+# rules without any birth-date part catch every kind of birth-date error, but a common name makes a big block:
+# they get a tighter cap
+NAME_ONLY = {"full_name": 1_000, "full_kana": 1_000}
+
+
+def _swapped_days(R: dict) -> np.ndarray:
+    y, m, d = R["by"], R["bm"], R["bdd"]
+    ok = (R["bd"] >= 0) & (m != d) & (d <= 12)
+    out = np.full(len(y), -1, dtype=np.int64)
+    if ok.any():
+        from .prepare import _DAY_OFFSET
+        s = pd.to_datetime(pd.DataFrame({"year": y[ok], "month": d[ok], "day": m[ok]}), errors="coerce")
+        v = s.to_numpy().astype("datetime64[D]").astype(np.int64) + _DAY_OFFSET
+        v[s.isna().to_numpy()] = -1
+        out[ok] = v
+    return out
+
+
+def _cat(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """String key a+"|"+b where ok, else ""."""
+    out = np.full(len(a), "", dtype=object)
+    idx = np.flatnonzero(ok)
+    if len(idx):
+        out[idx] = [f"{x}|{y}" for x, y in zip(a[idx], b[idx])]
+    return out
+
+
+def keys(F: dict, rule: str, side: str) -> np.ndarray:
+    """The blocking key of ``rule`` for every row of a prepared frame (``""`` or -1 = no key)."""
+    has_bd = F["bd"] >= 0
+    if rule == "birth_date":
+        return F["bd"]
+    if rule == "birth_date_swapped":
+        return _swapped_days(F) if side == "records" else F["bd"]
+    if rule == "kana_prefix_year_month":
+        pre = np.array([s[:3] if len(s) >= 3 else "" for s in F["f_full_kn"]], dtype=object)
+        return _cat(pre, F["by"] * 100 + F["bm"], has_bd & (pre != ""))
+    if rule == "surname_year_month":
+        sur = np.where(F["sur_k"] != "", F["sur_k"],
+                       np.array([s[:2] if len(s) >= 3 else "" for s in F["full_k"]], dtype=object))
+        return _cat(sur, F["by"] * 100 + F["bm"], has_bd & (sur != ""))
+    if rule == "given_year_month":
+        return _cat(F["giv_k"], F["by"] * 100 + F["bm"], has_bd & (F["giv_k"] != ""))
+    if rule == "given_kana_year_month":
+        return _cat(F["f_giv_kn"], F["by"] * 100 + F["bm"], has_bd & (F["f_giv_kn"] != ""))
+    if rule == "full_name":
+        return F["full_k"]
+    if rule == "full_kana":
+        return F["f_full_kn"]
+    if rule == "address_year":
+        return _cat(F["address"], F["by"], has_bd & (F["address"] != ""))
+    if rule == "resident_no":
+        return F["resident_no"]
+    raise ValueError(rule)
+
+
+def _join(rk: np.ndarray, pk: np.ndarray, max_block_pairs: int) -> tuple[np.ndarray, np.ndarray, int]:
+    if rk.dtype == object:
+        rok, pok = rk != "", pk != ""
+    else:
+        rok, pok = rk >= 0, pk >= 0
+    r = pd.DataFrame({"k": rk[rok], "ri": np.flatnonzero(rok).astype(np.int32)})
+    p = pd.DataFrame({"k": pk[pok], "pi": np.flatnonzero(pok).astype(np.int32)})
+    if r.empty or p.empty:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), 0
+    rc = r["k"].value_counts()
+    pc = p["k"].value_counts()
+    size = rc.mul(pc, fill_value=0)
+    big = size[size > max_block_pairs].index
+    skipped = len(big)
+    if skipped:
+        r = r[~r["k"].isin(big)]
+    # only keys present on both sides
+    r = r[r["k"].isin(pc.index)]
+    j = r.merge(p, on="k", how="inner", sort=False)
+    return j["ri"].to_numpy(np.int32), j["pi"].to_numpy(np.int32), skipped
+
+
+def candidate_pairs(R: dict, P: dict, rules=RULES, max_block_pairs: int = 5_000,
+                    extra: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Union of the blocking rules: (record positions, person positions) sorted by record, and per-rule stats."""
+    n_p = len(P["bd"])
+    codes = []
+    stats = {}
+    for rule in rules:
+        cap = min(max_block_pairs, NAME_ONLY.get(rule, max_block_pairs))
+        ri, pi, skipped = _join(keys(R, rule, "records"), keys(P, rule, "registry"), cap)
+        stats[rule] = {"pairs": int(len(ri)), "skipped_keys": int(skipped)}
+        codes.append(ri.astype(np.int64) * n_p + pi)
+    for ri, pi in extra or []:
+        codes.append(np.asarray(ri, dtype=np.int64) * n_p + np.asarray(pi, dtype=np.int64))
+    allc = np.unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+    stats["total"] = int(len(allc))
+    return (allc // n_p).astype(np.int32), (allc % n_p).astype(np.int32), stats

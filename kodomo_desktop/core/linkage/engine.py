@@ -1,0 +1,462 @@
+"""名寄せ engine: pure, DataFrame in → DataFrame out. No database, no Qt.
+
+``link_records(registry, records, decisions=None, pinned=None, **options)`` decides, for every record, which
+registry person it describes — or that it cannot tell (review) or that none does (unlinked).
+
+Order of precedence per record
+------------------------------
+1. **Human decisions** (``decisions``: record_id, person_id, decision ∈ accept / reject / split /
+   not_in_registry, in the order they were taken; undone decisions are simply not passed). ``accept`` →
+   ``confirmed`` to that person, whatever the engine thinks. ``not_in_registry`` → ``unlinked``. ``reject``/
+   ``split`` remove that person from the record's candidates for good, and the record can no longer be linked
+   automatically (a person looked at it): it goes to review when another candidate remains above the lower
+   threshold, else stays unlinked. A later accept overrides earlier rejects of the same person.
+2. **宛名番号** (resident number) equal to a registry person's → ``auto`` (method ``resident_no``) unless the
+   pair *contradicts* it: birth dates that disagree beyond a typo (level "same year-month" or "different"), or a
+   given name (full name when it cannot be split) at level "different". A contradicted number is not trusted:
+   the record goes through Fellegi–Sunter with that person among its candidates and cannot be auto-linked to
+   that person (twins' numbers swapped, a parent's number on a child's row).
+3. **Pinned pupil numbers** (``pinned``: school, student_no, person_id — confirmed once by a person) → ``auto``
+   (method ``student_no``) under the same contradiction rule.
+4. **Fellegi–Sunter** on the blocked candidates (``blocking.py``, ``comparisons.py``, ``model.py``): the best
+   candidate's match weight w (log2 Bayes factor incl. the prior) decides: w ≥ ``upper`` → ``auto``;
+   ``lower`` ≤ w < ``upper`` → ``review``; below → ``unlinked``. Guards send an auto-worthy record to review:
+
+   * ``namesake``: the runner-up is also ≥ ``lower`` and within ``margin`` bits of the best (two people with the
+     same name and birth date in different households — never the first candidate);
+   * ``twins``: best and runner-up share household and birth date, and the given names do not tell them apart
+     clearly (best exact in kanji or kana, the other twin at most "somewhat similar");
+   * ``given_name_disagrees`` / ``name_disagrees``: the best candidate's given name (or full name) is "different";
+   * ``given_name_uncertain``: the given names differ by one kanji and there is no kana to show the reading is the
+     same (陽翔/陽斗 is a slip; 翔生/翔朗 are twins — only a person can tell without the reading);
+   * ``birth_date_disagrees``: the best candidate's birth date is "different" (not a swap, ±1 day, year or month
+     typo);
+   * ``rejected_before``, ``resident_no_contradicted``: see above.
+
+Output (one row per record, in the order of ``records``): ``record_id, status, person_id, match_weight,
+match_probability, method, reason, guard, second_weight, n_candidates, explanation, candidates, decided_by``.
+``explanation`` is a list of dicts — one per field plus the prior — with ``field, label_ja, label_en, level,
+level_ja, level_en, weight, tf_adjustment`` (a Splink-style waterfall: the weights add up to ``match_weight``).
+``candidates`` holds the top 5 candidates (``person_id, match_weight, match_probability, explanation``) for
+records in review (and for records whose candidate was rejected).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import blocking as B
+from . import model as M
+from .comparisons import (BD_ELSE, BD_YM, COMPARISONS, INDEX, NAME_ELSE, NAME_EXACT, NAME_JW85, NAME_ONE,
+                          NAME_ONE_CHAR, NULL)
+from .prepare import prepare
+
+# Defaults chosen from the evaluation (benchmarks/linkage_eval.py, evaluation.py), in bits of match weight
+# (log2 posterior odds, prior included):
+# * UPPER = 6 (posterior ≥ 0.985, 64 : 1). On 32 synthetic towns of 3,000 (4 noise levels × 8 seeds) the wrong
+#   best candidates that pass the guards all scored ≤ −2.3 (people missing from the registry), so every upper
+#   threshold from −2 to 12 gave zero wrong links, while right links of rows without a resident number fell as it
+#   rose (high noise: 99.0 % at 2, 98.9 % at 6, 96.4 % at 12). 6 keeps ≥ 8 bits of headroom above the worst wrong
+#   candidate, for towns whose data are dirtier than ours, at a cost of ≈ 0.2 % of those rows (they go to review).
+# * LOWER = −6: in those towns every best candidate above −6 that passed the guards was right in ≥ 85 % of cases,
+#   and every row of a person missing from the registry scored ≤ −8 (or had no candidate). Review stays ≤ 1 % of
+#   rows at every noise level.
+# * MARGIN = 6: a runner-up within 6 bits (64×) of the best candidate sends the row to review (namesakes).
+DEFAULT_UPPER = 6.0
+DEFAULT_LOWER = -6.0
+DEFAULT_MARGIN = 6.0
+TOP_K = 5
+
+RESULT_COLUMNS = ["record_id", "status", "person_id", "match_weight", "match_probability", "method", "reason",
+                  "guard", "best_person_id", "second_weight", "n_candidates", "explanation", "candidates",
+                  "decided_by"]
+
+REASONS_JA = {
+    "namesake": "同姓同名・同じ生年月日の候補が複数あります",
+    "twins": "同じ世帯・同じ生年月日の候補（双子など）を名で区別できません",
+    "given_name_disagrees": "名が一致しません",
+    "given_name_uncertain": "名の漢字が1文字違い、カナで読みを確かめられません",
+    "name_disagrees": "氏名が一致しません",
+    "birth_date_disagrees": "生年月日が一致しません",
+    "rejected_before": "以前に候補が却下されています",
+    "resident_no_contradicted": "宛名番号は一致しますが生年月日または名が矛盾します",
+    "student_no_contradicted": "学籍番号は確認済みの人と一致しますが生年月日または名が矛盾します",
+    "between_thresholds": "一致度が自動リンクの基準に届きません",
+    "below_lower": "一致度が低く、候補とみなしません",
+    "no_candidate": "候補がありません",
+    "not_in_registry": "住民基本台帳にいないと判断されています",
+    "accepted": "担当者が確認しました",
+    "resident_no": "宛名番号が一致します",
+    "student_no": "確認済みの学籍番号です",
+    "auto": "一致度が基準を超えています",
+}
+
+
+@dataclass
+class LinkRunInfo:
+    seconds: float
+    pairs: int
+    blocking: dict
+    model: dict
+
+
+def _decision_state(decisions: pd.DataFrame | None, rec_pos: dict) -> dict[int, dict]:
+    """Per record position: accepted person / not_in_registry / rejected persons, applying decisions in order."""
+    state: dict[int, dict] = {}
+    if decisions is None or len(decisions) == 0:
+        return state
+    d = decisions
+    by = d["decided_by"] if "decided_by" in d.columns else pd.Series([None] * len(d), index=d.index)
+    for rid, pid, dec, who in zip(d["record_id"], d["person_id"], d["decision"], by):
+        pos = rec_pos.get(_key(rid))
+        if pos is None:
+            continue
+        st = state.setdefault(pos, {"accepted": None, "nir": False, "rejected": set(), "by": None})
+        pid = None if pid is None or (isinstance(pid, float) and np.isnan(pid)) else str(pid)
+        if dec == "accept" and pid:
+            st["accepted"], st["nir"] = pid, False
+            st["rejected"].discard(pid)
+        elif dec in ("reject", "split") and pid:
+            st["rejected"].add(pid)
+            if st["accepted"] == pid:
+                st["accepted"] = None
+        elif dec == "not_in_registry":
+            st["nir"], st["accepted"] = True, None
+        st["by"] = who
+    return state
+
+
+def _key(v):
+    """Record ids compare across int/str/float forms."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return int(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, str) and v.isdigit():
+        return int(v)
+    return v
+
+
+def _contradicted(gamma_row: np.ndarray) -> bool:
+    bd = gamma_row[INDEX["birth_date"]]
+    giv = gamma_row[INDEX["given"]]
+    name = gamma_row[INDEX["name"]]
+    return bool(bd in (BD_YM, BD_ELSE) or giv == NAME_ELSE or (giv == NULL and name == NAME_ELSE))
+
+
+def explain(model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row: np.ndarray) -> list[dict]:
+    """A waterfall: the prior, then each field's level and contribution (rounded; sums to the match weight)."""
+    items = [{"field": "prior", "label_ja": "事前確率", "label_en": "prior", "level": "prior",
+              "level_ja": "ランダムな2件が同一人物である確率", "level_en": "two random records match",
+              "weight": round(model.prior_weight, 3), "tf_adjustment": 0.0}]
+    for c, comp in enumerate(COMPARISONS):
+        lv = int(gamma_row[c])
+        if lv == NULL and comp.name in ("name", "surname", "given"):
+            continue  # either the full name or its parts is compared, never both
+        code, ja, en = ("null", "比較できない（欠損）", "missing") if lv == NULL else comp.levels[lv]
+        items.append({"field": comp.name, "label_ja": comp.label_ja, "label_en": comp.label_en, "level": code,
+                      "level_ja": ja, "level_en": en, "weight": round(float(parts_row[c]), 3),
+                      "tf_adjustment": round(float(tf_row[c]), 3)})
+    return items
+
+
+IDENTITY = ("full_k", "sur_k", "giv_k", "full_kn", "sur_kn", "giv_kn", "bd", "sex", "address", "resident_no",
+            "household_no")
+
+
+def _identities(R: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Records with the same identity fields (a child in twelve monthly attendance files) are compared once:
+    (identity id per record, first record of each identity)."""
+    df = pd.DataFrame({k: R[k] for k in IDENTITY})
+    uid = df.groupby(list(IDENTITY), sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(uid, return_index=True)
+    return uid, first
+
+
+def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.DataFrame | None = None,
+                 pinned: pd.DataFrame | None = None, *, upper: float = DEFAULT_UPPER,
+                 lower: float = DEFAULT_LOWER, margin: float = DEFAULT_MARGIN, m_method: str = "em",
+                 model: M.Model | None = None, max_block_pairs: int = 5_000, seed: int = 0,
+                 return_info: bool = False, **_ignored):
+    """Link every record to a registry person (see the module docstring). Returns the result DataFrame
+    (``RESULT_COLUMNS``), or (result, LinkRunInfo) with ``return_info``.
+
+    ``model``: a fitted ``model.Model`` to reuse (e.g. from an earlier run's ``LinkRunInfo``); by default m and u
+    are estimated from these data. ``m_method``: "em" (default) or "labelled" (resident-number pairs only)."""
+    t0 = time.perf_counter()
+    registry = registry.reset_index(drop=True)
+    records = records.reset_index(drop=True)
+    n_r, n_p = len(records), len(registry)
+    person_ids = np.array([None if v is None or (isinstance(v, float) and v != v) else str(v)
+                           for v in registry["person_id"]], dtype=object) if n_p else np.zeros(0, dtype=object)
+    pid_pos = {p: i for i, p in enumerate(person_ids) if p is not None}
+    record_ids = records["record_id"].to_numpy(dtype=object) if "record_id" in records.columns \
+        else np.arange(n_r, dtype=object)
+    rec_pos = {_key(r): i for i, r in enumerate(record_ids)}
+    if n_r == 0:
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in RESULT_COLUMNS})
+        return (empty, LinkRunInfo(0.0, 0, {}, {})) if return_info else empty
+    R = prepare(records)
+    P = prepare(registry)
+    uid, first = _identities(R)
+    U = {k: v[first] for k, v in R.items()}
+    n_u = len(first)
+
+    # --- fixed candidates: resident numbers (per identity), pinned pupil numbers and accepted decisions (per
+    # record, mapped to the record's identity) ------------------------------------------------------------------
+    det_u, det_p = _resident_matches(U, P)
+    pin_r, pin_p = _pinned_matches(R, pinned, pid_pos)
+    state = _decision_state(decisions, rec_pos)
+    acc_r = np.array([pos for pos, st in state.items() if st["accepted"] in pid_pos], dtype=np.int64)
+    acc_p = np.array([pid_pos[state[pos]["accepted"]] for pos in acc_r], dtype=np.int64)
+    extra = [(det_u, det_p), (uid[pin_r], pin_p), (uid[acc_r], acc_p)]
+
+    if n_p:
+        ri, pi, stats = B.candidate_pairs(U, P, max_block_pairs=max_block_pairs, extra=extra)
+    else:
+        ri, pi, stats = np.zeros(0, np.int32), np.zeros(0, np.int32), {"total": 0}
+    stats["identities"] = int(n_u)
+    tf_table = M.term_frequencies(P)
+    gamma, tf = M.compare_chunked(U, P, ri, pi, tf_table)
+    if model is None:
+        labelled = np.zeros(len(ri), dtype=bool)
+        if len(det_u):
+            det_codes = np.asarray(det_u, np.int64) * n_p + np.asarray(det_p, np.int64)
+            labelled = np.isin(ri.astype(np.int64) * n_p + pi, det_codes)
+        model = M.fit(U, P, gamma, labelled, n_records=n_u, n_pairs=len(ri), method=m_method, seed=seed)
+    w = M.score(model, gamma, tf)
+
+    # --- rank each identity's candidates, best first --------------------------------------------------------------
+    order = np.lexsort((-w, ri))
+    ri_s, pi_s, w_s = ri[order], pi[order], w[order]
+    starts = np.searchsorted(ri_s, np.arange(n_u), side="left")
+    ends = np.searchsorted(ri_s, np.arange(n_u), side="right")
+    det_of = {int(u): int(p) for u, p in zip(det_u, det_p)}
+    pin_of = {int(r): int(p) for r, p in zip(pin_r, pin_p)}
+
+    def pair_row(u: int, p: int):
+        s, e = starts[u], ends[u]
+        hit = np.flatnonzero(pi_s[s:e] == p)
+        return int(order[s + hit[0]]) if len(hit) else None
+
+    hh, bdp = P["household_no"], P["bd"]
+    rows = []
+    for r in range(n_r):
+        u = int(uid[r])
+        s, e = starts[u], ends[u]
+        st = state.get(r)
+        rejected = {pid_pos[p] for p in st["rejected"] if p in pid_pos} if st else set()
+        ranked = [j for j in range(s, e) if pi_s[j] not in rejected] if rejected else None
+        n_c = (e - s) if ranked is None else len(ranked)
+
+        def nth(k):  # position (in the sorted arrays) of the k-th candidate of this record
+            if ranked is None:
+                return s + k if s + k < e else None
+            return ranked[k] if k < len(ranked) else None
+
+        j2 = nth(1)
+        base = {"record_id": record_ids[r], "n_candidates": int(n_c), "guard": "", "decided_by": None,
+                "second_weight": float(w_s[j2]) if j2 is not None else np.nan, "_uid": u, "_ranked": ranked,
+                "_row": None}
+
+        def put(row, status, pid, method, reason, guard=""):
+            d = dict(base)
+            d.update(_row=row, status=status, person_id=pid, best_person_id=pid, method=method, reason=reason,
+                     guard=guard)
+            rows.append(d)
+
+        # 1. human decisions
+        if st is not None and st["accepted"] in pid_pos:
+            put(pair_row(u, pid_pos[st["accepted"]]), "confirmed", st["accepted"], "human", "accepted")
+            rows[-1]["decided_by"] = st["by"]
+            continue
+        if st is not None and st["nir"]:
+            put(None, "unlinked", None, "human", "not_in_registry")
+            rows[-1]["decided_by"] = st["by"]
+            continue
+        # 2./3. deterministic: resident number (identity), pinned pupil number (record)
+        contradicted, fixed_person, done = "", None, False
+        for kind, p in (("resident_no", det_of.get(u)), ("student_no", pin_of.get(r))):
+            if p is None or p in rejected:
+                continue
+            row = pair_row(u, p)
+            if row is None:
+                continue
+            if _contradicted(gamma[row]):
+                contradicted = contradicted or f"{kind}_contradicted"
+                fixed_person = p if fixed_person is None else fixed_person
+                continue
+            put(row, "auto", person_ids[p], kind, kind)
+            done = True
+            break
+        if done:
+            continue
+        # 4. Fellegi–Sunter
+        j1 = nth(0)
+        if j1 is None:
+            put(None, "unlinked", None, "fellegi_sunter", "no_candidate", contradicted)
+            continue
+        best_p, best_row = int(pi_s[j1]), int(order[j1])
+        g = gamma[best_row]
+        guard = ""
+        if contradicted and best_p == fixed_person:
+            guard = contradicted
+        elif rejected:
+            guard = "rejected_before"
+        elif g[INDEX["given"]] == NAME_ELSE:
+            guard = "given_name_disagrees"
+        elif g[INDEX["given"]] == NAME_ONE_CHAR:
+            guard = "given_name_uncertain"
+        elif g[INDEX["given"]] == NULL and g[INDEX["name"]] == NAME_ELSE:
+            guard = "name_disagrees"
+        elif g[INDEX["birth_date"]] == BD_ELSE:
+            guard = "birth_date_disagrees"
+        elif j2 is not None:
+            p2 = int(pi_s[j2])
+            if hh[best_p] and hh[best_p] == hh[p2] and bdp[best_p] >= 0 and bdp[best_p] == bdp[p2]:
+                if not _twins_told_apart(g, gamma[order[j2]]):
+                    guard = "twins"
+        put(best_row, "", person_ids[best_p], "fellegi_sunter", "", guard)
+
+    row_of = np.array([-1 if d["_row"] is None else d["_row"] for d in rows], dtype=np.int64)
+    ranked_of = [d.pop("_ranked") for d in rows]
+    for d in rows:
+        del d["_row"]
+    out = pd.DataFrame(rows)
+    out["match_weight"] = np.where(row_of >= 0, w[np.maximum(row_of, 0)] if len(w) else np.nan, np.nan)
+    out["match_probability"] = M.probability(out["match_weight"].to_numpy(dtype=np.float64))
+    out = apply_thresholds(out, upper=upper, lower=lower, margin=margin)
+
+    # --- explanations (one waterfall per distinct pair) and candidate lists for review ----------------------------
+    fs_review = (out["method"] == "fellegi_sunter") & ((out["status"] == "review") | (out["reason"] == "rejected_before"))
+    cand_pos: dict[int, list[int]] = {}
+    for i in np.flatnonzero(fs_review.to_numpy()):
+        u, ranked = int(out["_uid"].iat[i]), ranked_of[i]
+        top = (ranked[:TOP_K] if ranked is not None else list(range(starts[u], min(ends[u], starts[u] + TOP_K))))
+        cand_pos[i] = top
+    need_rows = {int(x) for x in row_of if x >= 0}
+    need_rows |= {int(order[j]) for top in cand_pos.values() for j in top}
+    need = np.fromiter(sorted(need_rows), dtype=np.int64, count=len(need_rows))
+    expl: dict[int, list] = {}
+    if len(need):
+        wn, parts, tf_adj = M.score(model, gamma[need], tf[need], with_parts=True)
+        for k, row in enumerate(need):
+            expl[int(row)] = explain(model, gamma[row], parts[k], tf_adj[k])
+    out["explanation"] = [expl.get(int(x)) if x >= 0 else None for x in row_of]
+    cands = [None] * len(out)
+    for i, top in cand_pos.items():
+        cands[i] = [{"person_id": person_ids[pi_s[j]], "match_weight": round(float(w_s[j]), 3),
+                     "match_probability": float(M.probability(w_s[j])), "explanation": expl[int(order[j])]}
+                    for j in top]
+    out["candidates"] = cands
+    out = out[RESULT_COLUMNS]
+    for c in ("person_id", "best_person_id", "decided_by", "method", "reason", "guard", "status"):
+        col = out[c].astype(object)
+        out[c] = col.where(col.notna(), None)
+    info = LinkRunInfo(seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict())
+    return (out, info) if return_info else out
+
+
+def _twins_told_apart(g_best: np.ndarray, g_second: np.ndarray) -> bool:
+    """Twins (same household, same birth date): auto only when the record's given name points clearly at one of
+    them — equal to the best candidate's in kanji or kana (levels exact / one) — and the other twin's given name is
+    at most "somewhat similar" (JW < 0.92, one kanji off, or different)."""
+    c = INDEX["given"] if g_best[INDEX["given"]] != NULL else INDEX["name"]
+    return g_best[c] in (NAME_EXACT, NAME_ONE) and g_second[c] in (NAME_JW85, NAME_ONE_CHAR, NAME_ELSE)
+
+
+def _resident_matches(R: dict, P: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Record positions and person positions whose 宛名番号 agree (one person per number: the first)."""
+    rk, pk = R["resident_no"], P["resident_no"]
+    pmap: dict[str, int] = {}
+    for i, v in enumerate(pk):
+        if v and v not in pmap:
+            pmap[v] = i
+    rr, pp = [], []
+    for i, v in enumerate(rk):
+        if v:
+            p = pmap.get(v)
+            if p is not None:
+                rr.append(i)
+                pp.append(p)
+    return np.array(rr, dtype=np.int64), np.array(pp, dtype=np.int64)
+
+
+def _pinned_matches(R: dict, pinned: pd.DataFrame | None, pid_pos: dict) -> tuple[np.ndarray, np.ndarray]:
+    if pinned is None or len(pinned) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    from .prepare import _ids
+    from ..text.normalize import norm_name_series
+    schools = norm_name_series(pinned["school"]).to_numpy(dtype=object)
+    nos = _ids(pinned["student_no"])
+    pmap = {}
+    for sc, no, pid in zip(schools, nos, pinned["person_id"].astype("object")):
+        if sc and no and pid is not None and str(pid) in pid_pos:
+            pmap[(sc, no)] = pid_pos[str(pid)]
+    rr, pp = [], []
+    for i, (sc, no) in enumerate(zip(R["school"], R["student_no"])):
+        if sc and no:
+            p = pmap.get((sc, no))
+            if p is not None:
+                rr.append(i)
+                pp.append(p)
+    return np.array(rr, dtype=np.int64), np.array(pp, dtype=np.int64)
+
+
+# --- thresholds ----------------------------------------------------------------------------------------------------
+def _fs_status(w: np.ndarray, second: np.ndarray, guard: np.ndarray, upper: float, lower: float,
+               margin: float) -> tuple[np.ndarray, np.ndarray]:
+    has = ~np.isnan(w)
+    namesake = has & ~np.isnan(second) & (second >= lower) & ((w - second) < margin)
+    guarded = (guard != "") | namesake
+    status = np.where(~has | (w < lower), "unlinked",
+                      np.where((w >= upper) & ~guarded, "auto", "review")).astype(object)
+    reason = np.where(~has, "no_candidate",
+                      np.where(w < lower, "below_lower",
+                               np.where(guard != "", guard,
+                                        np.where(namesake, "namesake",
+                                                 np.where(w >= upper, "auto", "between_thresholds")))))
+    return status, reason.astype(object)
+
+
+def apply_thresholds(result: pd.DataFrame, upper: float = DEFAULT_UPPER, lower: float = DEFAULT_LOWER,
+                     margin: float = DEFAULT_MARGIN) -> pd.DataFrame:
+    """Recompute auto / review / unlinked of the Fellegi–Sunter rows for other thresholds (human and
+    deterministic rows keep theirs). Returns a new frame."""
+    out = result.copy()
+    fs = (out["method"] == "fellegi_sunter").to_numpy()
+    if fs.any():
+        w = out.loc[fs, "match_weight"].to_numpy(dtype=np.float64)
+        second = out.loc[fs, "second_weight"].to_numpy(dtype=np.float64)
+        guard = out.loc[fs, "guard"].fillna("").to_numpy(dtype=object)
+        status, reason = _fs_status(w, second, guard, upper, lower, margin)
+        out.loc[fs, "status"] = status
+        out.loc[fs, "reason"] = reason
+        best = out.loc[fs, "best_person_id"].to_numpy(dtype=object)
+        person = np.where(status == "unlinked", None, best)
+        col = out["person_id"].astype(object).to_numpy(copy=True)
+        col[fs] = person
+        out["person_id"] = pd.Series(col, index=out.index, dtype=object)
+    return out
+
+
+def preview_thresholds(result: pd.DataFrame, upper: float, lower: float, margin: float = DEFAULT_MARGIN) -> dict:
+    """How many records would be auto / review / unlinked with these thresholds, and how many move
+    (e.g. ``{"auto": 910, "review": 22, "unlinked": 68, "moves": {"auto→review": 5}}``).
+
+    ``result`` is a ``link_records`` output: every Fellegi–Sunter row keeps its best candidate
+    (``best_person_id``, ``match_weight``) and its runner-up's weight, so no re-run is needed."""
+    new = apply_thresholds(result, upper=upper, lower=lower, margin=margin)
+    counts = new["status"].value_counts().to_dict()
+    moves = {}
+    for a, b in zip(result["status"], new["status"]):
+        if a != b:
+            k = f"{a}→{b}"
+            moves[k] = moves.get(k, 0) + 1
+    return {"auto": int(counts.get("auto", 0)), "confirmed": int(counts.get("confirmed", 0)),
+            "review": int(counts.get("review", 0)), "unlinked": int(counts.get("unlinked", 0)), "moves": moves,
+            "upper": upper, "lower": lower}
+

@@ -1,0 +1,368 @@
+"""Fellegi–Sunter model: comparison vectors for pairs, m/u estimation, term-frequency adjustment, match weights.
+
+How the parameters are estimated (the Splink recipe, unsupervised; notes/anchors.md §2.1):
+
+* **u** (P(level | different people)) from *random pairs*: up to 300,000 (record, registry person) pairs drawn
+  uniformly; virtually all are non-matches. Laplace-smoothed per level.
+* **m** (P(level | same person)) by *expectation–maximisation* on the blocked candidate pairs with u held
+  fixed. EM starts from the pairs that 宛名番号 links deterministically (a labelled training set: the same
+  person for certain) when there are enough of them, otherwise from generic starting values. The deterministic
+  pairs alone would make a biased m (rows that carry a resident number are cleaner than school rows); EM lets the
+  noise of the number-less rows speak.
+* **Term frequency** for names: at the agreeing levels of the name comparisons the weight uses the registry's own
+  frequency of the agreed value instead of the average u: ``log2(m / max(tf, 1/N))`` — 佐藤 agreeing is weak
+  evidence, 邊見 strong.
+* **Prior**: the probability that a random (record, person) pair is a match, from EM's match share on the blocked
+  pairs: ``λ_random = λ_blocked × n_pairs / (n_records × n_persons)``; its log-odds start every waterfall.
+
+The match weight of a pair is ``prior + Σ field weights`` (log2 Bayes factor); the probability is
+``2^w / (1 + 2^w)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..text import normalize as N
+from .comparisons import (COMPARISONS, INDEX, NAME_EXACT, NULL, address_levels,
+                          birth_date_levels, equal_levels, infer_split, name_ladder, sex_levels)
+
+C = len(COMPARISONS)
+NAME_COMPS = ("name", "surname", "given")
+TF_COLS = {c: i for i, c in enumerate(NAME_COMPS)}
+
+
+@dataclass
+class Model:
+    m: list[np.ndarray]
+    u: list[np.ndarray]
+    prior: float  # P(match) for a random (record, person) pair
+    n_registry: int
+    tf: dict = field(default_factory=dict)  # (comparison, "k"|"kn") → {value: frequency}
+    info: dict = field(default_factory=dict)
+
+    @property
+    def prior_weight(self) -> float:
+        p = min(max(self.prior, 1e-12), 1 - 1e-12)
+        return float(np.log2(p / (1 - p)))
+
+    def tables(self) -> list[np.ndarray]:
+        """log2(m/u) per comparison with a trailing 0 for NULL (so gamma == -1 indexes it)."""
+        return [np.append(np.log2(m / u), 0.0) for m, u in zip(self.m, self.u)]
+
+    def to_dict(self) -> dict:
+        return {"m": {c.name: self.m[i].round(6).tolist() for i, c in enumerate(COMPARISONS)},
+                "u": {c.name: self.u[i].round(8).tolist() for i, c in enumerate(COMPARISONS)},
+                "prior": self.prior, "prior_weight": self.prior_weight, "n_registry": self.n_registry,
+                **self.info}
+
+
+# --- comparison vectors ----------------------------------------------------------------------------------------------
+def _fold_k(a: np.ndarray) -> np.ndarray:
+    return np.array([N.fold_name(x) for x in a], dtype=object)
+
+
+def _fold_kn(a: np.ndarray) -> np.ndarray:
+    return np.array([N.fold_kana(x) for x in a], dtype=object)
+
+
+def _parts(R, P, ri, pi, kind: str):
+    """Surname/given arrays for both sides of each pair, splitting an unsplit full name per pair from the other
+    side's parts. kind: "k" (kanji) or "kn" (kana)."""
+    fold = _fold_k if kind == "k" else _fold_kn
+    out = {}
+    for side, F, idx in (("a", R, ri), ("b", P, pi)):
+        out[side] = {"full": F[f"full_{kind}"][idx], "sur": F[f"sur_{kind}"][idx].copy(),
+                     "giv": F[f"giv_{kind}"][idx].copy(), "f_full": F[f"f_full_{kind}"][idx],
+                     "f_sur": F[f"f_sur_{kind}"][idx].copy(), "f_giv": F[f"f_giv_{kind}"][idx].copy(),
+                     "inferred": np.zeros(len(idx), dtype=bool)}
+    for x, y in (("a", "b"), ("b", "a")):
+        X, Y = out[x], out[y]
+        need = (X["sur"] == "") & (X["full"] != "") & (Y["sur"] != "") & ~Y["inferred"]
+        idx = np.flatnonzero(need)
+        if len(idx):
+            s, g = infer_split(X["full"][idx], Y["sur"][idx], Y["giv"][idx])
+            ok = s != ""
+            j = idx[ok]
+            X["sur"][j], X["giv"][j] = s[ok], g[ok]
+            X["f_sur"][j], X["f_giv"][j] = fold(s[ok]), fold(g[ok])
+            X["inferred"][j] = True
+    split = (out["a"]["sur"] != "") & (out["a"]["giv"] != "") & (out["b"]["sur"] != "") & (out["b"]["giv"] != "")
+    return out, split
+
+
+def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | None = None):
+    """Comparison vectors (n × C int8, NULL = -1) and name term frequencies (n × 3 float32, NaN = none; only
+    with ``tf_table`` = ``term_frequencies(P)``)."""
+    n = len(ri)
+    gamma = np.full((n, C), NULL, dtype=np.int8)
+    tf = np.full((n, 3), np.nan, dtype=np.float32)
+    if n == 0:
+        return gamma, tf
+    gamma[:, INDEX["resident_no"]] = equal_levels(R["resident_no"][ri], P["resident_no"][pi])
+    gamma[:, INDEX["birth_date"]] = birth_date_levels(R["bd"][ri], P["bd"][pi], R["by"][ri], P["by"][pi],
+                                                     R["bm"][ri], P["bm"][pi], R["bdd"][ri], P["bdd"][pi])
+    gamma[:, INDEX["sex"]] = sex_levels(R["sex"][ri], P["sex"][pi])
+    gamma[:, INDEX["address"]] = address_levels(R["address"][ri], P["address"][pi])
+    gamma[:, INDEX["household"]] = equal_levels(R["household_no"][ri], P["household_no"][pi])
+
+    K, split_k = _parts(R, P, ri, pi, "k")
+    KN, split_kn = _parts(R, P, ri, pi, "kn")
+    split = split_k | split_kn
+    def masked(arr, mask):
+        return np.where(mask, arr, "").astype(object)
+
+    s_idx = np.flatnonzero(split)
+    f_idx = np.flatnonzero(~split)
+    for comp, part in (("surname", "sur"), ("given", "giv")):
+        if len(s_idx):
+            mk, mkn = split_k[s_idx], split_kn[s_idx]
+            a_k, b_k = masked(K["a"][part][s_idx], mk), masked(K["b"][part][s_idx], mk)
+            a_kn, b_kn = masked(KN["a"][part][s_idx], mkn), masked(KN["b"][part][s_idx], mkn)
+            lv = name_ladder(a_k, b_k, a_kn, b_kn,
+                             masked(K["a"]["f_" + part][s_idx], mk), masked(K["b"]["f_" + part][s_idx], mk),
+                             masked(KN["a"]["f_" + part][s_idx], mkn), masked(KN["b"]["f_" + part][s_idx], mkn))
+            gamma[s_idx, INDEX[comp]] = lv
+            if tf_table is not None:
+                tf[s_idx, TF_COLS[comp]] = _tf(tf_table, comp, lv, a_k, b_k, a_kn, b_kn)
+    if len(f_idx):
+        a_k, b_k = K["a"]["full"][f_idx], K["b"]["full"][f_idx]
+        a_kn, b_kn = KN["a"]["full"][f_idx], KN["b"]["full"][f_idx]
+        lv = name_ladder(a_k, b_k, a_kn, b_kn, K["a"]["f_full"][f_idx], K["b"]["f_full"][f_idx],
+                         KN["a"]["f_full"][f_idx], KN["b"]["f_full"][f_idx])
+        gamma[f_idx, INDEX["name"]] = lv
+        if tf_table is not None:
+            tf[f_idx, TF_COLS["name"]] = _tf(tf_table, "name", lv, a_k, b_k, a_kn, b_kn)
+    return gamma, tf
+
+
+def compare_chunked(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | None = None,
+                    chunk: int = 250_000):
+    """``compare`` in slices of ``chunk`` pairs, so the per-pair string arrays never exceed one slice."""
+    n = len(ri)
+    gamma = np.empty((n, C), dtype=np.int8)
+    tf = np.empty((n, 3), dtype=np.float32)
+    for a in range(0, n, chunk):
+        g, t = compare(R, P, ri[a:a + chunk], pi[a:a + chunk], tf_table)
+        gamma[a:a + chunk], tf[a:a + chunk] = g, t
+    return gamma, tf
+
+
+def _tf(tf_table: dict, comp: str, lv, a_k, b_k, a_kn, b_kn) -> np.ndarray:
+    """Registry frequency of the agreed value at the exact level (kanji when kanji is compared, else kana).
+
+    Only the exact level is adjusted (as Splink does by default): at the lower levels the value's frequency is not
+    the probability of that level among non-matches (u of "kana equal, kanji differs" is tiny for any surname)."""
+    out = np.full(len(lv), np.nan, dtype=np.float32)
+    agree = lv == NAME_EXACT
+    kj = agree & (a_k != "") & (a_k == b_k)
+    kn = agree & ~kj & (a_kn != "") & (a_kn == b_kn)
+    for mask, kind, vals in ((kj, "k", a_k), (kn, "kn", a_kn)):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            freq = tf_table.get((comp, kind), {})
+            out[idx] = pd.Series(vals[idx], dtype="object").map(freq).to_numpy(dtype=np.float32, na_value=np.nan)
+    return out
+
+
+def term_frequencies(P: dict) -> dict:
+    """Registry value frequencies of full names, surnames and given names (kanji and kana)."""
+    tf = {}
+    for comp, part in (("name", "full"), ("surname", "sur"), ("given", "giv")):
+        for kind in ("k", "kn"):
+            v = P[f"{part}_{kind}"]
+            v = v[v != ""]
+            if len(v):
+                vc = pd.Series(v, dtype="object").value_counts()
+                tf[(comp, kind)] = (vc / len(v)).to_dict()
+    return tf
+
+
+# --- scoring -------------------------------------------------------------------------------------------------------
+def score(model: Model, gamma: np.ndarray, tf: np.ndarray, with_parts: bool = False):
+    """Match weight of each pair (prior + Σ field weights, TF-adjusted); with ``with_parts`` also the per-field
+    parts and TF adjustments (n × C — ask for them on a few rows only, e.g. the ones to explain)."""
+    tables = model.tables()
+    floor = 1.0 / max(model.n_registry, 1)
+    n = len(gamma)
+    w = np.full(n, model.prior_weight, dtype=np.float64)
+    parts = np.zeros(gamma.shape, dtype=np.float64) if with_parts else None
+    tf_adj = np.zeros(gamma.shape, dtype=np.float64) if with_parts else None
+    for c in range(C):
+        col = tables[c][gamma[:, c]]
+        w += col
+        if with_parts:
+            parts[:, c] = col
+    for comp, j in TF_COLS.items():
+        c = INDEX[comp]
+        f = tf[:, j]
+        ok = ~np.isnan(f)
+        if ok.any():
+            u = model.u[c][gamma[ok, c]]
+            adj = np.log2(u / np.maximum(f[ok].astype(np.float64), floor))
+            w[ok] += adj
+            if with_parts:
+                parts[ok, c] += adj
+                tf_adj[ok, c] = adj
+    if with_parts:
+        return w, parts, tf_adj
+    return w
+
+
+def probability(w) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp2(-np.asarray(w, dtype=np.float64)))
+
+
+# --- estimation ----------------------------------------------------------------------------------------------------
+_M0 = {"resident_no": [0.98, 0.02], "name": [0.85, 0.05, 0.03, 0.03, 0.02, 0.01, 0.01],
+       "surname": [0.85, 0.05, 0.03, 0.02, 0.02, 0.01, 0.02], "given": [0.88, 0.05, 0.03, 0.02, 0.01, 0.005, 0.005],
+       "birth_date": [0.93, 0.015, 0.015, 0.01, 0.01, 0.02], "sex": [0.98, 0.02],
+       "address": [0.7, 0.1, 0.05, 0.15], "household": [0.9, 0.1]}
+
+
+def level_counts(gamma: np.ndarray, weights: np.ndarray | None = None) -> list[np.ndarray]:
+    out = []
+    for c, comp in enumerate(COMPARISONS):
+        g = gamma[:, c].astype(np.int64)
+        ok = g >= 0
+        out.append(np.bincount(g[ok], weights=None if weights is None else weights[ok], minlength=comp.n)
+                   .astype(np.float64))
+    return out
+
+
+def estimate_u(R, P, n_sample: int = 300_000, seed: int = 0) -> list[np.ndarray]:
+    n_r, n_p = len(R["bd"]), len(P["bd"])
+    rng = np.random.default_rng(seed)
+    n = int(min(n_sample, n_r * n_p))
+    ri = rng.integers(0, n_r, n).astype(np.int32)
+    pi = rng.integers(0, n_p, n).astype(np.int32)
+    gamma, _ = compare(R, P, ri, pi)
+    counts = level_counts(gamma)
+    return [(cnt + 0.5) / (cnt.sum() + 0.5 * len(cnt)) for cnt in counts]
+
+
+def m_from_labelled(gamma: np.ndarray) -> list[np.ndarray]:
+    counts = level_counts(gamma)
+    out = []
+    for c, comp in enumerate(COMPARISONS):
+        cnt = counts[c]
+        prior = np.array(_M0[comp.name]) * 5  # a few pseudo-observations of the generic shape
+        out.append((cnt + prior) / (cnt.sum() + prior.sum()))
+    return out
+
+
+def expectation_maximisation(gamma: np.ndarray, u: list[np.ndarray], m0: list[np.ndarray], lam0: float,
+                             iters: int = 40, tol: float = 1e-5, fixed: tuple[str, ...] = (),
+                             prior_strength: float = 10.0):
+    """EM for m and the match share λ on the blocked pairs, u fixed. Returns (m, λ, iterations)."""
+    m = [x.copy() for x in m0]
+    lam = float(min(max(lam0, 1e-4), 1 - 1e-4))
+    log_u = np.zeros(len(gamma))
+    for c in range(C):
+        log_u += np.append(np.log2(u[c]), 0.0)[gamma[:, c]]
+    it = 0
+    for it in range(1, iters + 1):
+        log_m = np.zeros(len(gamma))
+        for c in range(C):
+            log_m += np.append(np.log2(m[c]), 0.0)[gamma[:, c]]
+        z = np.log2(lam) - np.log2(1 - lam) + log_m - log_u
+        p = 1.0 / (1.0 + np.exp2(-np.clip(z, -60, 60)))
+        new_lam = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
+        counts = level_counts(gamma, p)
+        delta = abs(new_lam - lam)
+        new_m = []
+        for c, comp in enumerate(COMPARISONS):
+            if comp.name in fixed:
+                new_m.append(m[c])
+                continue
+            cnt = counts[c] + prior_strength * m0[c]  # a weak Dirichlet prior: rare comparisons keep their start
+            nm = cnt / cnt.sum()
+            nm = np.maximum(nm, 1e-5)
+            nm = nm / nm.sum()
+            delta = max(delta, float(np.abs(nm - m[c]).max()))
+            new_m.append(nm)
+        m, lam = new_m, new_lam
+        if delta < tol:
+            break
+    return m, lam, it
+
+
+def _session(gamma: np.ndarray, mask: np.ndarray, blanked: tuple[str, ...], u, m0, lam0, seed: int,
+             max_pairs: int):
+    """One EM session on the pairs of one blocking rule: the comparisons the rule forces to agree are blanked
+    (they say nothing about the pairs it selected)."""
+    g = gamma[mask]
+    if len(g) > max_pairs:
+        g = g[np.random.default_rng(seed).choice(len(g), max_pairs, replace=False)]
+    g = g.copy()
+    for name in blanked:
+        g[:, INDEX[name]] = NULL
+    m, lam, it = expectation_maximisation(g, u, m0, lam0, fixed=blanked)
+    return m, lam, it, len(g)
+
+
+def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records: int, n_pairs: int,
+        method: str = "em", seed: int = 0, max_em_pairs: int = 500_000) -> Model:
+    """Estimate u (random pairs), m and the prior; attach the registry's term frequencies.
+
+    ``method="em"`` (default) runs two EM sessions, as Splink does, so that no comparison is trained on pairs that
+    were chosen *because* it agrees: (1) pairs with equal birth dates train every comparison except birth date;
+    (2) pairs with equal names (full kanji name or both parts) train birth date. u stays fixed. Both sessions
+    start from the resident-number pairs when there are ≥ 100 of them. ``method="labelled"`` uses those pairs
+    alone. The match share among all blocked pairs (for the prior) comes from one E-step with the final m.
+    """
+    u = estimate_u(R, P, seed=seed)
+    n_p = len(P["bd"])
+    info: dict = {"m_method": method, "blocked_pairs": int(n_pairs)}
+    n_lab = 0 if labelled is None else int(labelled.sum())
+    if n_lab >= 100:
+        m0 = m_from_labelled(gamma_blocked[labelled])
+        info["m_start"] = f"resident_no ({n_lab} pairs)"
+    else:
+        m0 = [np.array(_M0[c.name], dtype=np.float64) for c in COMPARISONS]
+        info["m_start"] = "generic"
+    g = gamma_blocked
+    m = [x.copy() for x in m0]
+    if method == "labelled" and n_lab >= 100:
+        info["em_iterations"] = 0
+    else:
+        bd = g[:, INDEX["birth_date"]]
+        s1 = bd == 0
+        names_equal = (g[:, INDEX["name"]] == NAME_EXACT) | (
+            (g[:, INDEX["surname"]] == NAME_EXACT) & (g[:, INDEX["given"]] == NAME_EXACT))
+        sessions = {}
+        if s1.sum() >= 50:
+            lam0 = min(0.9, max(0.05, n_records / max(int(s1.sum()), 1)))
+            m1, lam1, it1, n1 = _session(g, s1, ("birth_date",), u, m0, lam0, seed, max_em_pairs)
+            for c, comp in enumerate(COMPARISONS):
+                if comp.name != "birth_date":
+                    m[c] = m1[c]
+            sessions["birth_date_equal"] = {"pairs": n1, "iterations": it1, "match_share": lam1}
+        if names_equal.sum() >= 50:
+            lam0 = min(0.9, max(0.05, n_records / max(int(names_equal.sum()), 1)))
+            m2, lam2, it2, n2 = _session(g, names_equal, ("name", "surname", "given"), u, m, lam0, seed,
+                                         max_em_pairs)
+            m[INDEX["birth_date"]] = m2[INDEX["birth_date"]]
+            sessions["names_equal"] = {"pairs": n2, "iterations": it2, "match_share": lam2}
+        info["em_sessions"] = sessions
+    # match share among the blocked pairs with the final parameters (one E-step)
+    sub = g if len(g) <= max_em_pairs else g[np.random.default_rng(seed).choice(len(g), max_em_pairs, replace=False)]
+    lam = _match_share(sub, m, u, 0.5)
+    prior = lam * n_pairs / max(n_records * n_p, 1)
+    info["match_share_blocked"] = lam
+    return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=term_frequencies(P), info=info)
+
+
+def _match_share(g: np.ndarray, m, u, lam: float, iters: int = 20) -> float:
+    """λ by EM with m and u fixed."""
+    if len(g) == 0:
+        return 0.5
+    d = np.zeros(len(g))
+    for c in range(C):
+        d += np.append(np.log2(m[c]) - np.log2(u[c]), 0.0)[g[:, c]]
+    for _ in range(iters):
+        z = np.log2(lam) - np.log2(1 - lam) + d
+        lam = float(np.clip((1.0 / (1.0 + np.exp2(-np.clip(z, -60, 60)))).mean(), 1e-6, 1 - 1e-6))
+    return lam
