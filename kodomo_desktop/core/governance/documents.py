@@ -68,7 +68,8 @@ def _build(out: Path, title: str, printed_by: str, make_story) -> int:
     """Two passes (the story is built afresh each time) so the footer can say 'x / y'."""
     def render(total) -> int:
         doc = SimpleDocTemplate(str(out), pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=20 * mm,
-                                bottomMargin=18 * mm, title=title, author="Kodomo Desktop")
+                                bottomMargin=18 * mm, title=title, author="Kodomo Desktop",
+                                initialFontName=FONT, initialFontSize=9)
         decor = _page_decor(title, printed_by, total)
         pages = {"n": 0}
 
