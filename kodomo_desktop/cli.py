@@ -85,15 +85,17 @@ def cmd_link(args):
 
 
 def cmd_export_links(args):
-    from .core.linkage.service import export_links
     with _open(args) as ws:
+        ws.require("data.export", what="export-links")
+        from .core.linkage.service import export_links
         n = export_links(ws, Path(args.out))
         out({"rows": n, "out": str(args.out)})
 
 
 def cmd_score(args):
-    from .core.scoring.service import score_to_csv
     with _open(args) as ws:
+        ws.require("score.run", what="score")  # refused (and logged) before anything is computed or written
+        from .core.scoring.service import score_to_csv
         out(score_to_csv(ws, Path(args.out), weights_file=Path(args.weights) if args.weights else None,
                          as_of=args.as_of))
 
