@@ -1,0 +1,651 @@
+"""What the documents print, read from the models inside one session (the services open it through the
+Workspace after ``ws.require``). Plain dicts out; no layout here.
+
+The scores' ``ChildScore.details`` JSON is written by the scoring engine; :func:`normalise_score` reads it
+tolerantly (reasons with indicator / label / points / type(s) / source / record date / batch; per-type points;
+sources with no data; protective factors) and fills what a reason leaves out from the database (the batch's
+file, the source's department, the indicator's label from the catalogue).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any, Iterable
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
+from ..errors import InputRefused, NotFound
+from ..storage.models import (ChecklistDefinition, ChecklistEntry, ChecklistRound, ChildScore, Conference,
+                              ConferenceItem, LegalBasis, Person, ProgressRecord, ReviewRound, RoundCandidate,
+                              ScoreRun, SourceBatch, SourceRecord, SupportCase, WeightSet)
+
+SEX = {1: "男", 2: "女"}
+NO_SCHOOL = "（学校・園なし）"
+
+
+# --- reference data ------------------------------------------------------------------------------------------------
+def source_label(st: str | None) -> str:
+    from ..importing.fields import SOURCE_TYPES
+    if not st:
+        return ""
+    return SOURCE_TYPES.get(st, {}).get("label", st)
+
+
+def attribute_labels(st: str) -> dict[str, str]:
+    from ..importing.fields import SOURCE_TYPES
+    attrs = SOURCE_TYPES.get(st, {}).get("attributes", {})
+    if isinstance(attrs, dict):
+        return {k: (v.get("label", k) if isinstance(v, dict) else k) for k, v in attrs.items()}
+    return {a.get("field"): a.get("label", a.get("field")) for a in attrs if isinstance(a, dict)}
+
+
+def departments(s: Session) -> dict[str, str]:
+    """Source type → the department that holds it (the legal-basis table, else the defaults)."""
+    try:
+        from ..governance.register import DEFAULT_SOURCES
+        out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
+    except ImportError:  # pragma: no cover
+        out = {}
+    for key, dept in s.execute(select(LegalBasis.key, LegalBasis.department).where(LegalBasis.kind == "source")):
+        if dept:
+            out[key] = dept
+    return out
+
+
+def sheet_visibility(s: Session) -> tuple[dict[str, bool], dict[str, bool]]:
+    """(source type → shown on school sheets, indicator → shown on school sheets) from the legal-basis table."""
+    src, ind = {}, {}
+    for kind, key, shown in s.execute(select(LegalBasis.kind, LegalBasis.key, LegalBasis.shown_on_sheets)):
+        (src if kind == "source" else ind)[key] = bool(shown)
+    return src, ind
+
+
+@lru_cache(maxsize=1)
+def _catalogue_file() -> dict[str, dict]:
+    try:
+        from ...resources import resource_path
+        path = resource_path("indicators.json")
+        raw = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except Exception:  # a catalogue being edited must never stop a print
+        return {}
+    items = raw.get("indicators", raw) if isinstance(raw, dict) else raw
+    if isinstance(items, dict):
+        items = [{"id": k, **(v if isinstance(v, dict) else {})} for k, v in items.items()]
+    out = {}
+    for it in items or []:
+        if isinstance(it, dict) and it.get("id"):
+            out[str(it["id"])] = it
+    return out
+
+
+def scoring_catalogue() -> dict:
+    """The scoring catalogue (resources/indicators.json through the scoring service when it is there)."""
+    try:
+        from ..scoring.service import catalogue as load
+        got = load()
+        if isinstance(got, dict):
+            return got
+    except Exception:  # a catalogue being edited must never stop a print
+        pass
+    return {"indicators": list(_catalogue_file().values())}
+
+
+def catalogue() -> dict[str, dict]:
+    """Indicator id → {label_ja, source_type, shown_on_sheets, …}."""
+    items = scoring_catalogue().get("indicators") or []
+    if isinstance(items, dict):
+        items = [{"id": k, **(v if isinstance(v, dict) else {})} for k, v in items.items()]
+    return {str(i["id"]): i for i in items if isinstance(i, dict) and i.get("id")} or _catalogue_file()
+
+
+# the scoring engine's "no data" labels → the sources they stand for
+NO_DATA_SOURCES = {"学校データなし": ("school_attendance", "school_health"), "母子保健データなし": ("maternal_child_health",),
+                   "チェックリスト未回収": ("school_checklist",)}
+VIA_SUBJECT = {"本人": "", "self": "", "child": "", "世帯員": "世帯員", "世帯": "世帯", "household": "世帯",
+               "member": "世帯員", "parent": "保護者", "sibling": "きょうだい"}
+
+
+def _get(obj, *keys, default=None):
+    for k in keys:
+        v = obj.get(k) if isinstance(obj, dict) else getattr(obj, k, None)
+        if v not in (None, ""):
+            return v
+    return default
+
+
+def _date(v) -> dt.date | None:
+    from .base import to_date
+    return to_date(v)
+
+
+# --- persons, schools ------------------------------------------------------------------------------------------------
+def get_person(s: Session, person_id: str) -> Person:
+    p = s.get(Person, person_id)
+    if p is None:
+        raise NotFound(f"こども {person_id} はありません。")
+    return p
+
+
+def refuse_opted_out(s: Session, person_ids: Iterable[str]) -> None:
+    from ..linkage.service import opted_out_persons
+    excluded = opted_out_persons(s)
+    for pid in person_ids:
+        if pid in excluded:
+            raise InputRefused(f"{pid} は利用停止（不同意）の登録があるため、帳票に載せられません。")
+
+
+def school_info(s: Session, person_ids: Iterable[str] | None = None) -> dict[str, dict]:
+    """Each child's school, grade and class from the newest linked school record (checklists excluded)."""
+    want = set(person_ids) if person_ids is not None else None
+    if want is not None and not want:
+        return {}
+    rows = s.execute(text(
+        "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of FROM link l "
+        "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
+        "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
+        "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id, r.id")).all()
+    out = {}
+    for pid, school, grade, klass, as_of in rows:
+        if want is None or pid in want:
+            prev = out.get(pid, {})
+            out[pid] = {"school": school, "grade": grade or prev.get("grade") or "",
+                        "class": klass or prev.get("class") or "", "as_of": _date(as_of)}
+    return out
+
+
+def grade_text(info: dict | None) -> str:
+    if not info:
+        return ""
+    g, c = str(info.get("grade") or ""), str(info.get("class") or "")
+    out = ""
+    if g:
+        out += g if g.endswith("年") or not g.isdigit() else f"{g}年"
+    if c:
+        out += c if c.endswith("組") or not c.isdigit() else f"{c}組"
+    return out
+
+
+def latest_run(s: Session) -> ScoreRun | None:
+    return s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+
+
+def scores_in_run(s: Session, run: ScoreRun | None, person_ids: Iterable[str]) -> dict[str, ChildScore]:
+    ids = list(person_ids)
+    if run is None or not ids:
+        return {}
+    return {c.person_id: c for c in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id,
+                                                                         ChildScore.person_id.in_(ids)))}
+
+
+# --- scores ---------------------------------------------------------------------------------------------------------------
+class ScoreReader:
+    """Normalises ChildScore rows (see the module docstring), with lookups shared across children."""
+
+    def __init__(self, s: Session):
+        self.s = s
+        cat = scoring_catalogue()
+        self.cat = catalogue()
+        self.thresholds_default = cat.get("thresholds") or {}
+        self.sibling_points = cat.get("sibling_points") or {}
+        self._weights: dict[int, dict] = {}
+        self.depts = departments(s)
+        self.src_shown, self.ind_shown = sheet_visibility(s)
+        self._batches: dict[int, SourceBatch | None] = {}
+        self._records: dict[int, SourceRecord | None] = {}
+        self._persons: dict[str, Person | None] = {}
+
+    def batch(self, bid) -> SourceBatch | None:
+        try:
+            bid = int(bid)
+        except (TypeError, ValueError):
+            return None
+        if bid not in self._batches:
+            self._batches[bid] = self.s.get(SourceBatch, bid)
+        return self._batches[bid]
+
+    def record(self, rid) -> SourceRecord | None:
+        try:
+            rid = int(rid)
+        except (TypeError, ValueError):
+            return None
+        if rid not in self._records:
+            self._records[rid] = self.s.get(SourceRecord, rid)
+        return self._records[rid]
+
+    def person(self, pid) -> Person | None:
+        if pid not in self._persons:
+            self._persons[pid] = self.s.get(Person, pid)
+        return self._persons[pid]
+
+    # one reason ---------------------------------------------------------------------------------------------------
+    def reason(self, r: Any, child_id: str) -> dict:
+        if not isinstance(r, dict):
+            r = {"label": str(r)}
+        ind = str(_get(r, "indicator", "indicator_id", "id", "key", default="") or "")
+        cat = self.cat.get(ind, {})
+        rec = self.record(_get(r, "record_id", "source_record_id"))
+        st = _get(r, "source_type", "source") or (rec.source_type if rec else None) or _get(cat, "source_type", "source")
+        if isinstance(st, dict):
+            st = st.get("source_type") or st.get("key")
+        bid = _get(r, "batch_id", "batch") or (rec.batch_id if rec else None)
+        if isinstance(bid, dict):
+            bid = bid.get("id")
+        b = self.batch(bid)
+        file_name = _get(r, "file_name", "batch_file", "source_file", "file") or (b.file_name if b else None)
+        rdate = _date(_get(r, "record_date", "date", "event_date", "as_of")) or (rec.record_date if rec else None) \
+            or (b.as_of if b else None)
+        label = _get(r, "label_ja", "label", "indicator_label", "name", "text") or _get(cat, "label_ja", "label", "name") \
+            or ind or "（項目名なし）"
+        points = _num(_get(r, "points", "score", "weight", default=0))
+        types: dict[str, float] = {}
+        tp = _get(r, "points_by_type", "type_points", "by_type")
+        if isinstance(tp, dict):
+            types = {str(k): _num(v) for k, v in tp.items()}
+        else:
+            t = _get(r, "types", "type", "difficulty_type", "difficulty_types", "type_ja")
+            if isinstance(t, str):
+                t = [x for x in t.replace("、", ",").replace("・", ",").split(",") if x.strip()]
+            if isinstance(t, dict):
+                types = {str(k): _num(v) for k, v in t.items()}
+            elif isinstance(t, (list, tuple)):
+                types = {str(x).strip(): points for x in t}
+        if not points and types:
+            points = max(types.values())
+        who_id = _get(r, "person_id", "member_id", "from_person", "subject_person_id")
+        subject = VIA_SUBJECT.get(str(_get(r, "via", default="本人")), str(_get(r, "via", default="")))
+        if who_id and who_id != child_id:
+            m = self.person(who_id)
+            rel = _get(r, "relationship") or (m.relationship if m else None)
+            subject = f"世帯員（{rel}）" if rel else "世帯員"
+        elif not subject and _get(r, "subject", "whose") in ("household", "member", "parent", "sibling", "世帯員", "保護者",
+                                                               "きょうだい"):
+            subject = {"sibling": "きょうだい", "parent": "保護者"}.get(_get(r, "subject", "whose"), "世帯員")
+            rel = _get(r, "relationship")
+            if rel:
+                subject = f"世帯員（{rel}）"
+        shown = _get(r, "shown_on_sheets", "show_on_sheets")
+        if shown is None:
+            shown = self.ind_shown.get(ind, _get(cat, "shown_on_sheets", "show_on_sheets"))
+        if shown is None:
+            shown = True
+        if st and self.src_shown.get(st) is False:
+            shown = False
+        protective = bool(_get(r, "protective")) or _get(r, "kind", "polarity") == "protective"
+        return {"indicator": ind, "label": str(label), "points": points, "types": types, "source_type": st,
+                "source_label": source_label(st) if st else str(_get(r, "source_label", default="")),
+                "department": _get(r, "department", "source_department") or self.depts.get(st or "", ""),
+                "record_date": rdate, "batch_id": b.id if b else bid, "file_name": file_name or "",
+                "subject": subject, "shown_on_sheets": bool(shown), "protective": protective,
+                "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
+                "value": _get(r, "value", "detail", "evidence")}
+
+    # one score -------------------------------------------------------------------------------------------------------
+    def score(self, cs: ChildScore | None, run: ScoreRun | None = None) -> dict | None:
+        if cs is None:
+            return None
+        d = cs.details if isinstance(cs.details, dict) else ({"reasons": cs.details} if isinstance(cs.details, list) else {})
+        reasons_raw = d.get("reasons") or d.get("explanation") or d.get("items") or []
+        reasons = [self.reason(r, cs.person_id) for r in reasons_raw]
+        protective = [x for x in reasons if x["protective"]]
+        reasons = [x for x in reasons if not x["protective"]]
+        for r in d.get("protective") or d.get("protective_factors") or []:
+            pr = self.reason(r, cs.person_id)
+            pr["protective"] = True
+            protective.append(pr)
+        sib = d.get("sibling") or {}
+        if isinstance(sib, dict) and _num(sib.get("points")):
+            pts = _num(sib["points"])
+            types = {t: _num(v) for t, v in self.sibling_points.items()} or {"（種別なし）": pts}
+            reasons.append({"indicator": "sibling", "label": "同じ世帯のきょうだいが抽出されている", "points": pts,
+                            "types": types, "source_type": None, "source_label": "スコア算出（世帯）", "department": "",
+                            "record_date": run.as_of if run else None, "batch_id": None, "file_name": "",
+                            "subject": "世帯", "shown_on_sheets": False, "protective": False, "basic": False,
+                            "value": None, "from": list(sib.get("from") or [])})
+        types = self._types(d, cs, reasons, run)
+        no_data = []
+        for x in d.get("no_data") or d.get("no_data_sources") or d.get("missing_sources") or \
+                d.get("sources_without_data") or []:
+            if isinstance(x, dict):
+                st = _get(x, "source_type", "source", "key")
+                no_data.append({"source_types": (st,) if st else (), "label": _get(x, "label", "label_ja") or
+                                f"{source_label(st)}データなし"})
+            elif str(x) in NO_DATA_SOURCES:
+                no_data.append({"source_types": NO_DATA_SOURCES[str(x)], "label": str(x)})
+            else:
+                from ..importing.fields import SOURCE_TYPES
+                known = str(x) in SOURCE_TYPES
+                no_data.append({"source_types": (str(x),) if known else (),
+                                "label": f"{source_label(str(x))}データなし" if known else str(x)})
+        hist = d.get("history") if isinstance(d.get("history"), dict) else {}
+        return {"run_id": cs.run_id, "as_of": run.as_of if run else None, "total": _num(cs.total), "band": cs.band or "",
+                "flagged": bool(cs.flagged), "types_text": _types_text(cs.types) or
+                "、".join(t["type"] for t in types if t["flagged"]),
+                "types": types, "reasons": sorted(reasons, key=lambda r: -r["points"]), "protective": protective,
+                "no_data": no_data, "basic_items": cs.basic_items or 0, "school_points": _num(cs.school_points),
+                "yotaikyo": bool(d.get("yotaikyo_active") or d.get("yotaikyo")), "age_band": d.get("age_band") or "",
+                "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
+                "sharp_rise": bool(hist.get("sharp_rise")), "streak": int(_num(hist.get("flagged_runs_in_a_row")))}
+
+    def thresholds(self, run: ScoreRun | None, age_band: str) -> dict:
+        table = self.thresholds_default
+        if run is not None and run.weight_set_id:
+            if run.weight_set_id not in self._weights:
+                w = self.s.get(WeightSet, run.weight_set_id)
+                self._weights[run.weight_set_id] = (w.data or {}) if w else {}
+            table = self._weights[run.weight_set_id].get("thresholds") or table
+        t = table.get(age_band) if isinstance(table, dict) else None
+        return t if isinstance(t, dict) else {}
+
+    def _types(self, d: dict, cs: ChildScore, reasons: list[dict], run: ScoreRun | None) -> list[dict]:
+        flagged_types = set(_split_types(cs.types))
+        bands = d.get("bands") if isinstance(d.get("bands"), dict) else {}
+        thr = self.thresholds(run, d.get("age_band") or "")
+        raw = d.get("types") or d.get("by_type") or d.get("per_type") or d.get("type_points") or d.get("points_by_type")
+        out: dict[str, dict] = {}
+
+        def add(k, points, threshold=None, band="", flagged=False):
+            k = str(k)
+            band = band or bands.get(k, "")
+            out[k] = {"type": k, "points": _num(points), "threshold": threshold, "band": band,
+                      "thresholds": thr, "flagged": bool(flagged) or k in flagged_types or band in ("中", "高")}
+        if isinstance(raw, dict):
+            for k, v in raw.items():
+                if isinstance(v, dict):
+                    add(k, _get(v, "points", "score", "total", default=0), _get(v, "threshold", "cutoff"),
+                        _get(v, "band", default=""), _get(v, "flagged", default=False))
+                else:
+                    add(k, v)
+        elif isinstance(raw, list):
+            for v in raw:
+                if isinstance(v, dict) and _get(v, "type", "name"):
+                    add(_get(v, "type", "name"), _get(v, "points", "score", default=0), _get(v, "threshold"),
+                        _get(v, "band", default=""), _get(v, "flagged", default=False))
+        if not out:
+            sums: dict[str, float] = defaultdict(float)
+            for r in reasons:
+                for t, p in (r["types"] or {"（種別なし）": r["points"]}).items():
+                    sums[t] += p
+            for t, p in sums.items():
+                add(t, p)
+        return sorted(out.values(), key=lambda t: (-t["points"], t["type"]))
+
+
+def _split_types(text_: str | None) -> list[str]:
+    raw = (text_ or "")
+    for sep in ("、", "・", ";", "；"):
+        raw = raw.replace(sep, ",")
+    return [t.strip() for t in raw.split(",") if t.strip()]
+
+
+def _types_text(text_: str | None) -> str:
+    return "、".join(_split_types(text_))
+
+
+def _num(v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return f
+
+
+def fmt_points(v) -> str:
+    f = _num(v)
+    return f"{f:g}"
+
+
+def visible_reasons(score: dict | None, mask) -> list[dict]:
+    if not score:
+        return []
+    return [r for r in score["reasons"] if mask.shows_source(r["source_type"])]
+
+
+def reasons_by_type(reasons: list[dict]) -> list[tuple[str, float, list[tuple[dict, float]]]]:
+    groups: dict[str, list[tuple[dict, float]]] = defaultdict(list)
+    for r in reasons:
+        for t, p in (r["types"] or {"（種別なし）": r["points"]}).items():
+            groups[t].append((r, p))
+    out = [(t, sum(p for _, p in rs), sorted(rs, key=lambda x: -x[1])) for t, rs in groups.items()]
+    return sorted(out, key=lambda g: (-g[1], g[0]))
+
+
+# --- records, freshness ---------------------------------------------------------------------------------------------
+def linked_records(s: Session, person_ids: Iterable[str]) -> dict[str, list[dict]]:
+    ids = list(person_ids)
+    out: dict[str, list[dict]] = defaultdict(list)
+    if not ids:
+        return out
+    q = text("SELECT l.person_id, r.id, r.source_type, r.record_date, r.attributes, r.school, r.grade, r.class_name, "
+             "b.id, b.file_name, b.as_of FROM link l JOIN source_record r ON r.id = l.record_id "
+             "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
+             "AND l.person_id IN (" + ",".join(f":p{i}" for i in range(len(ids))) + ")")
+    for row in s.execute(q, {f"p{i}": pid for i, pid in enumerate(ids)}):
+        attrs = row[4]
+        if isinstance(attrs, str):
+            try:
+                attrs = json.loads(attrs)
+            except ValueError:
+                attrs = {}
+        out[row[0]].append({"record_id": row[1], "source_type": row[2], "date": _date(row[3]) or _date(row[10]),
+                            "attributes": attrs or {}, "school": row[5], "grade": row[6], "class": row[7],
+                            "batch_id": row[8], "file_name": row[9], "as_of": _date(row[10])})
+    for recs in out.values():
+        recs.sort(key=lambda r: (r["date"] or dt.date.min, r["record_id"]), reverse=True)
+    return out
+
+
+_SKIP_ATTRS = {"round", "answers", "group_counts"}
+
+
+def summarise_record(rec: dict, limit: int = 90) -> str:
+    """The record's attributes in a line: 欠席日数 32・遅刻日数 5 (labels from the source type)."""
+    labels = attribute_labels(rec["source_type"])
+    parts = []
+    attrs = rec.get("attributes") or {}
+    if rec["source_type"] == "school_checklist":
+        gc = attrs.get("group_counts") or {}
+        hits = sum(v for v in gc.values() if isinstance(v, (int, float)))
+        return f"観察チェックリスト（{attrs.get('round') or ''}）該当 {hits} 項目" if gc else "観察チェックリスト"
+    for k, v in attrs.items():
+        if k in _SKIP_ATTRS or v in (None, "", [], {}):
+            continue
+        if isinstance(v, bool):
+            v = "あり" if v else "なし"
+        elif isinstance(v, str) and len(v) == 10 and v[4] == "-" and v[7] == "-":
+            from .base import wareki
+            v = wareki(v, short=True)
+        elif isinstance(v, float):
+            v = f"{v:g}"
+        parts.append(f"{labels.get(k, k)} {v}")
+    text_ = "・".join(parts)
+    return text_ if len(text_) <= limit else text_[:limit - 1] + "…"
+
+
+def freshness(s: Session) -> list[dict]:
+    """Each imported source: its newest extract (as-of date, file, imported at)."""
+    rows = s.execute(select(SourceBatch).where(SourceBatch.removed_at.is_(None)).order_by(SourceBatch.id)).scalars()
+    newest: dict[str, SourceBatch] = {}
+    for b in rows:
+        cur = newest.get(b.source_type)
+        if cur is None or (b.as_of or dt.date.min, b.id) >= (cur.as_of or dt.date.min, cur.id):
+            newest[b.source_type] = b
+    from ..importing.fields import SOURCE_TYPES
+    order = {k: i for i, k in enumerate(SOURCE_TYPES)}
+    depts = departments(s)
+    return [{"source_type": st, "label": source_label(st), "department": depts.get(st, ""), "as_of": b.as_of,
+             "file_name": b.file_name, "imported_at": b.imported_at}
+            for st, b in sorted(newest.items(), key=lambda kv: order.get(kv[0], 99))]
+
+
+def _source_counts(s: Session, person_ids: list[str]) -> dict[str, int]:
+    if not person_ids:
+        return {}
+    q = text("SELECT r.source_type, count(*) FROM link l JOIN source_record r ON r.id = l.record_id "
+             "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
+             "AND r.source_type != 'resident_registry' AND l.person_id IN ("
+             + ",".join(f":p{i}" for i in range(len(person_ids))) + ") GROUP BY r.source_type")
+    return dict(s.execute(q, {f"p{i}": pid for i, pid in enumerate(person_ids)}).all())
+
+
+# --- household ------------------------------------------------------------------------------------------------------------
+def household(s: Session, person: Person, on: dt.date, run: ScoreRun | None, reader: ScoreReader) -> list[dict]:
+    """The other members of the child's household, children first marked as siblings, each with their flags."""
+    if not person.household_id:
+        return []
+    members = [m for m in s.scalars(select(Person).where(Person.household_id == person.household_id))
+               if m.id != person.id]
+    ids = [m.id for m in members]
+    scores = scores_in_run(s, run, ids)
+    schools = school_info(s, ids)
+    open_cases = set(s.scalars(select(SupportCase.person_id).where(SupportCase.person_id.in_(ids),
+                                                                   SupportCase.closed_on.is_(None))))
+    out = []
+    for m in members:
+        age = age_on(m.birth_date, on)
+        sibling = age is not None and age <= 18 and not _is_parent(m.relationship)
+        sc = reader.score(scores.get(m.id), run)
+        out.append({"person_id": m.id, "name": m.name or "", "name_kana": m.name_kana or "",
+                    "relationship": m.relationship or "", "birth_date": m.birth_date, "age": age, "sex": SEX.get(m.sex, ""),
+                    "sibling": sibling, "school": schools.get(m.id), "score": sc,
+                    "support_open": m.id in open_cases})
+    out.sort(key=lambda m: (not m["sibling"], m["birth_date"] or dt.date.max))
+    return out
+
+
+def _is_parent(rel: str | None) -> bool:
+    return bool(rel) and any(k in rel for k in ("世帯主", "妻", "夫", "父", "母", "祖", "親"))
+
+
+def flag_text(score: dict | None) -> str:
+    if not score:
+        return "スコアなし"
+    bits = [f"{score['band'] or '-'}（{fmt_points(score['total'])}点）"]
+    if score["flagged"]:
+        bits.append("抽出")
+    if score["types_text"]:
+        bits.append(score["types_text"])
+    if score["yotaikyo"]:
+        bits.append("要対協登録")
+    return "・".join(bits)
+
+
+# --- checklists ---------------------------------------------------------------------------------------------------------
+def checklist_result(s: Session, person_id: str) -> dict | None:
+    e = s.scalar(select(ChecklistEntry).where(ChecklistEntry.person_id == person_id,
+                                              ChecklistEntry.superseded.is_(False))
+                 .order_by(ChecklistEntry.id.desc()).limit(1))
+    if e is None:
+        return None
+    r = s.get(ChecklistRound, e.round_id)
+    d = s.get(ChecklistDefinition, r.definition_id).data if r else {}
+    groups = {g["id"]: g for g in d.get("groups", [])}
+    items_by_group: dict[str, list[dict]] = defaultdict(list)
+    for it in d.get("items", []):
+        items_by_group[it.get("group", "")].append(it)
+    answers = e.answers or {}
+    out_groups = []
+    for gid, items in items_by_group.items():
+        g = groups.get(gid, {})
+        hits = [it.get("text_ja", it["id"]) for it in items if str(answers.get(it["id"])) == "1"]
+        unknown = sum(1 for it in items if str(answers.get(it["id"])) == "0")
+        answered = sum(1 for it in items if answers.get(it["id"]) not in (None, ""))
+        out_groups.append({"part": g.get("part", ""), "label": g.get("label_ja", gid), "items": len(items),
+                           "answered": answered, "hits": hits, "unknown": unknown})
+    return {"title": d.get("title_ja", ""), "round": r.name if r else "", "entered_on": e.entered_on,
+            "status": "提出済み" if e.status == "submitted" else "下書き", "school": e.school or "",
+            "remark": e.remark or "", "groups": out_groups, "hits": sum(len(g["hits"]) for g in out_groups)}
+
+
+# --- history, decisions, support ---------------------------------------------------------------------------------------------
+def score_history(s: Session, person_id: str, limit: int = 8) -> list[dict]:
+    rows = s.execute(select(ChildScore, ScoreRun, WeightSet).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+                     .outerjoin(WeightSet, WeightSet.id == ScoreRun.weight_set_id)
+                     .where(ChildScore.person_id == person_id).order_by(ScoreRun.id.desc()).limit(limit)).all()
+    out = []
+    for cs, run, w in reversed(rows):
+        out.append({"run_id": run.id, "as_of": run.as_of, "weights": f"{w.name} 第{w.version}版" if w else "",
+                    "total": _num(cs.total), "band": cs.band or "", "flagged": bool(cs.flagged), "types": cs.types or ""})
+    prev = None
+    for h in out:
+        h["change"] = "" if prev is None else (
+            "新たに抽出" if h["flagged"] and not prev["flagged"] else ("抽出外へ" if prev["flagged"] and not h["flagged"] else ""))
+        prev = h
+    return out
+
+
+def decisions(s: Session, person_id: str) -> dict:
+    classes = []
+    for c, r in s.execute(select(RoundCandidate, ReviewRound).join(ReviewRound, ReviewRound.id == RoundCandidate.round_id)
+                          .where(RoundCandidate.person_id == person_id).order_by(ReviewRound.id)).all():
+        labels = {l["key"]: l["label"] for l in (r.labels or DEFAULT_LABELS)}
+        classes.append({"round": r.name, "as_of": r.as_of, "classification": labels.get(c.classification or "",
+                                                                                        c.classification or "未分類"),
+                        "reason": c.reason or "", "decided_by": c.decided_by or "", "decided_at": c.decided_at,
+                        "status": "支援継続" if c.yotaikyo else "新規候補"})
+    confs = []
+    for i, c in s.execute(select(ConferenceItem, Conference).join(Conference, Conference.id == ConferenceItem.conference_id)
+                          .where(ConferenceItem.person_id == person_id)
+                          .order_by(Conference.held_on, Conference.id)).all():
+        confs.append({"conference_id": c.id, "kind": c.kind, "title": c.title or "", "held_on": c.held_on,
+                      "support_needed": i.support_needed or "", "direction": DIRECTIONS.get(i.direction or "", ""),
+                      "direction_key": i.direction or "", "lead_organisation": i.lead_organisation or "",
+                      "actions": i.actions or "", "next_review_on": i.next_review_on, "minutes": i.minutes or "",
+                      "roles": i.roles or [], "decided": i.decided_at is not None})
+    return {"classifications": classes, "conferences": confs}
+
+
+def support(s: Session, person_id: str, progress_limit: int = 12) -> dict:
+    cases = [{"opened_on": c.opened_on, "plan": c.plan or "", "lead_organisation": c.lead_organisation or "",
+              "next_action_on": c.next_action_on, "closed_on": c.closed_on, "close_reason": c.close_reason or ""}
+             for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id).order_by(SupportCase.id))]
+    progress = [{"on": p.on, "kind": p.kind, "who": p.who or "", "what": p.what or "", "outcome": p.outcome or "",
+                 "next_action_on": p.next_action_on}
+                for p in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id)
+                                   .order_by(ProgressRecord.on.desc(), ProgressRecord.id.desc()).limit(progress_limit))]
+    return {"cases": cases, "progress": progress, "open": next((c for c in reversed(cases) if not c["closed_on"]), None)}
+
+
+# --- one child, everything -------------------------------------------------------------------------------------------------
+def child_bundle(s: Session, person_id: str, *, on: dt.date | None = None, reader: ScoreReader | None = None,
+                 run: ScoreRun | None = None, records: list[dict] | None = None, fresh: list[dict] | None = None,
+                 with_checklist: bool = True) -> dict:
+    on = on or dt.date.today()
+    reader = reader or ScoreReader(s)
+    p = get_person(s, person_id)
+    run = run if run is not None else latest_run(s)
+    score = reader.score(scores_in_run(s, run, [person_id]).get(person_id), run)
+    recs = records if records is not None else linked_records(s, [person_id]).get(person_id, [])
+    fresh = fresh if fresh is not None else freshness(s)
+    members = household(s, p, on, run, reader)
+    member_counts = _source_counts(s, [m["person_id"] for m in members])
+    have = defaultdict(list)
+    for r in recs:
+        have[r["source_type"]].append(r)
+    sources = []
+    no_data_declared = {st for x in (score or {}).get("no_data", []) for st in x["source_types"]}
+    for f in fresh:
+        mine = have.get(f["source_type"], [])
+        latest = max((r["date"] for r in mine if r["date"]), default=None)
+        row = {**f, "records": len(mine), "latest_record": latest,
+               "household_records": member_counts.get(f["source_type"], 0),
+               "no_data": not mine and f["source_type"] in no_data_declared}
+        if mine:  # a source kept per school (or scope): the extract that holds this child
+            newest = max(mine, key=lambda r: (r["as_of"] or dt.date.min, r["batch_id"]))
+            row["as_of"], row["file_name"] = newest["as_of"], newest["file_name"]
+        sources.append(row)
+    for st in sorted(no_data_declared - {f["source_type"] for f in fresh}):
+        sources.append({"source_type": st, "label": source_label(st), "department": reader.depts.get(st, ""),
+                        "as_of": None, "file_name": "", "imported_at": None, "records": 0, "latest_record": None,
+                        "household_records": 0, "no_data": True})
+    age = age_on(p.birth_date, on)
+    return {"person_id": p.id, "name": p.name or "", "name_kana": p.name_kana or "", "birth_date": p.birth_date,
+            "age": age, "age_band": age_band(age), "sex": SEX.get(p.sex, ""), "address": p.address or "",
+            "relationship": p.relationship or "", "resident_no": p.resident_no or "",
+            "school": school_info(s, [p.id]).get(p.id), "household": members,
+            "score": score, "run": {"id": run.id, "as_of": run.as_of} if run else None, "records": recs,
+            "sources": sources, "checklist": checklist_result(s, p.id) if with_checklist else None,
+            "history": score_history(s, p.id), "decisions": decisions(s, p.id), "support": support(s, p.id)}

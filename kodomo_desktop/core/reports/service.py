@@ -1,0 +1,193 @@
+"""Printed documents — the entry points the CLI and the GUI call.
+
+Each function requires ``report.print``, reads through the Workspace, writes an A4 PDF with the IPAex font
+embedded and logs ``print`` (document kind, pages, person ids — never a name). Each returns ``{"pages": n}``.
+
+    assessment_pdf(ws, person_id, out, *, mask="none")                       アセスメントシート
+    conference_pdf(ws, person_ids, out, conference_id=None, *, mask="none")  ケース会議資料
+    school_sheet_pdf(ws, school, out, *, person_ids=None, mask="school")     情報収集シート（学校向け）
+    handover_pdf(ws, person_id, out, kind="進学", *, mask="school")          引継ぎシート（進学・転校・担任交代）
+    round_stats_pdf(ws, round_id, out)                                       ラウンド統計
+    blank_checklist_pdf(ws, school, klass, definition, out)                  hook for the checklist engineer
+
+Unknown ids raise NotFound and children on the opt-out register InputRefused (both CLI exit 2); nothing is
+written or logged then.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import InputRefused, NotFound
+from . import base as B
+from . import data as D
+
+PERMISSION = "report.print"
+
+
+def assessment_pdf(ws, person_id: str, out, *, mask: str = "none") -> dict:
+    """アセスメントシート for one child."""
+    from .assessment import TITLE, story
+    ws.require(PERMISSION, what="report assessment", person_id=person_id)
+    m = B.mask_profile(mask)
+    with ws.session() as s:
+        D.get_person(s, person_id)
+        D.refuse_opted_out(s, [person_id])
+        bundle = D.child_bundle(s, person_id)
+    return B.render(ws, Path(out), kind="assessment", title=TITLE, make=lambda marks: story(bundle, m),
+                    person_ids=[person_id], mask=m)
+
+
+def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None = None, *,
+                   mask: str = "none") -> dict:
+    """ケース会議資料: cover, contents and agenda, then each child's pages with decision boxes.
+
+    Without ``person_ids`` the conference's agenda (``conference_id``) gives the children, in its order."""
+    from .conference import story
+    ws.require(PERMISSION, what="report conference")
+    m = B.mask_profile(mask)
+    from ..storage.models import Conference, ConferenceItem
+    from sqlalchemy import select
+    ids = list(dict.fromkeys(p.strip() for p in (person_ids or []) if p and p.strip()))
+    with ws.session() as s:
+        conf = None
+        items: dict[str, dict] = {}
+        if conference_id is not None:
+            c = s.get(Conference, conference_id)
+            if c is None:
+                raise NotFound(f"会議 {conference_id} はありません。")
+            conf = {"conference_id": c.id, "kind": c.kind, "title": c.title, "held_on": c.held_on, "place": c.place,
+                    "attendees": c.attendees or []}
+            rows = s.scalars(select(ConferenceItem).where(ConferenceItem.conference_id == c.id)
+                             .order_by(ConferenceItem.position, ConferenceItem.id)).all()
+            if not ids:
+                ids = [i.person_id for i in rows]
+            from ..casework.service import DIRECTIONS
+            for i in rows:
+                items[i.person_id] = {"support_needed": i.support_needed, "direction_key": i.direction,
+                                      "direction": DIRECTIONS.get(i.direction or "", ""),
+                                      "lead_organisation": i.lead_organisation or "", "actions": i.actions or "",
+                                      "next_review_on": i.next_review_on}
+        if not ids:
+            raise InputRefused("会議資料に載せるこどもを指定してください。")
+        for pid in ids:
+            D.get_person(s, pid)
+        D.refuse_opted_out(s, ids)
+        reader = D.ScoreReader(s)
+        run = D.latest_run(s)
+        records = D.linked_records(s, ids)
+        fresh = D.freshness(s)
+        children = [D.child_bundle(s, pid, reader=reader, run=run, records=records.get(pid, []), fresh=fresh)
+                    for pid in ids]
+    town = B.town_name(ws)
+    title = (conf or {}).get("kind") or "ケース会議"
+    return B.render(ws, Path(out), kind="conference", title=f"{title}資料",
+                    make=lambda marks: story(conf, children, items, m, town, marks), person_ids=ids, mask=m,
+                    passes=2, town=town,
+                    log_detail={"conference_id": conference_id} if conference_id is not None else None)
+
+
+def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None = None, mask: str = "school") -> dict:
+    """情報収集シート for one school: by default the school's children flagged in the latest scoring run."""
+    from .school_sheet import TITLE, story
+    ws.require(PERMISSION, what="report school sheet")
+    m = B.mask_profile(mask, "school")
+    if not m.hide_welfare:  # a school-facing sheet never shows welfare sources, whatever was asked
+        m = B.MASKS["school_initials" if m.initials else "school"]
+    if not (school or "").strip():
+        raise InputRefused("学校名を指定してください。")
+    school = school.strip()
+    pupils = _school_pupils(ws, school, person_ids, m)
+    return B.render(ws, Path(out), kind="school_sheet", title=TITLE, make=lambda marks: story(school, pupils, m),
+                    person_ids=[p["person_id"] for p in pupils], mask=m)
+
+
+def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
+    from ..linkage.service import opted_out_persons
+    from ..storage.models import Person
+    from sqlalchemy import select
+    with ws.session() as s:
+        info = D.school_info(s)
+        known = {i["school"] for i in info.values()}
+        if school not in known:
+            raise NotFound(f"学校「{school}」のこどもの記録はありません。")
+        excluded = opted_out_persons(s)
+        run = D.latest_run(s)
+        if person_ids:
+            ids = list(dict.fromkeys(person_ids))
+            for pid in ids:
+                D.get_person(s, pid)
+                if info.get(pid, {}).get("school") != school:
+                    raise InputRefused(f"{pid} は{school}の児童生徒ではありません。")
+            D.refuse_opted_out(s, ids)
+        else:
+            at_school = [pid for pid, i in info.items() if i["school"] == school and pid not in excluded]
+            scores = D.scores_in_run(s, run, at_school)
+            ids = [pid for pid in at_school if scores.get(pid) is not None and scores[pid].flagged]
+        reader = D.ScoreReader(s)
+        scores = D.scores_in_run(s, run, ids)
+        persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))}
+        out = []
+        for pid in ids:
+            p = persons[pid]
+            sc = reader.score(scores.get(pid), run)
+            items = [r for r in D.visible_reasons(sc, mask) if r["shown_on_sheets"] and not r["protective"]]
+            seen, uniq = set(), []
+            for r in sorted(items, key=lambda r: (r["record_date"] or dt.date.min), reverse=True):
+                if r["label"] not in seen:
+                    seen.add(r["label"])
+                    uniq.append(r)
+            out.append({"person_id": pid, "name": p.name or "", "name_kana": p.name_kana or "", "school": info.get(pid),
+                        "items": uniq})
+    out.sort(key=lambda p: (_order((p["school"] or {}).get("grade")), _order((p["school"] or {}).get("class")),
+                            p["name_kana"]))
+    return out
+
+
+def _order(v) -> tuple:
+    text = str(v or "").strip().rstrip("年組")
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "school") -> dict:
+    """引継ぎシート (kind: 進学 / 転校 / 担任交代). School-facing by default (no welfare sources, no points)."""
+    from .handover import KINDS, story, title_of
+    ws.require(PERMISSION, what="report handover", person_id=person_id)
+    k = KINDS.get((kind or "").strip())
+    if k is None:
+        raise InputRefused("引継ぎの種類は「進学」「転校」「担任交代」のいずれかです。")
+    m = B.mask_profile(mask, "school")
+    with ws.session() as s:
+        D.get_person(s, person_id)
+        D.refuse_opted_out(s, [person_id])
+        bundle = D.child_bundle(s, person_id)
+    return B.render(ws, Path(out), kind="handover", title=title_of(k), make=lambda marks: story(bundle, k, m),
+                    person_ids=[person_id], mask=m, log_detail={"handover": k})
+
+
+def round_stats_pdf(ws, round_id: int, out) -> dict:
+    """ラウンド統計: the round's funnel overall, by school and by age band, with bar charts (counts only)."""
+    from ..casework.service import funnel
+    from .round_stats import TITLE, story
+    ws.require(PERMISSION, what="report round statistics")
+    f = funnel(ws, round_id)
+    return B.render(ws, Path(out), kind="round_stats", title=TITLE, make=lambda marks: story(f), person_ids=[],
+                    log_detail={"round_id": round_id})
+
+
+def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out) -> dict:
+    """Hook for the checklist engineer: a blank observation checklist for one class, to fill in by pen.
+
+    Implement ``build_story(ws, school, klass, definition) -> (title, flowables, person_ids)`` in
+    ``core/reports/checklist_sheet.py`` with the helpers of ``base`` (``grid``, ``boxes``, ``RuledField``,
+    ``DocTitle``, ``Heading``); this function then requires the permission, renders it on the shared page
+    template (取扱注意, page x / y, printed by/at) and logs it."""
+    ws.require(PERMISSION, what="report blank checklist")
+    try:
+        from . import checklist_sheet
+    except ImportError:
+        raise InputRefused("空欄のチェックリスト様式はまだ用意されていません。") from None
+    title, flowables, ids = checklist_sheet.build_story(ws, school, klass, definition)
+    return B.render(ws, Path(out), kind="blank_checklist", title=title, make=lambda marks: list(flowables),
+                    person_ids=ids, log_detail={"school": school})
