@@ -71,8 +71,8 @@ DEFAULT_MARGIN = 6.0
 TOP_K = 5
 
 RESULT_COLUMNS = ["record_id", "status", "person_id", "match_weight", "match_probability", "method", "reason",
-                  "guard", "best_person_id", "second_weight", "n_candidates", "explanation", "candidates",
-                  "decided_by"]
+                  "guard", "best_person_id", "pair_weight", "second_weight", "n_candidates", "explanation",
+                  "candidates", "decided_by"]
 
 REASONS_JA = {
     "namesake": "同姓同名・同じ生年月日の候補が複数あります",
@@ -147,19 +147,33 @@ def _contradicted(gamma_row: np.ndarray) -> bool:
     return bool(bd in (BD_YM, BD_ELSE) or giv == NAME_ELSE or (giv == NULL and name == NAME_ELSE))
 
 
-def explain(model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row: np.ndarray) -> list[dict]:
-    """A waterfall: the prior, then each field's level and contribution (rounded; sums to the match weight)."""
-    items = [{"field": "prior", "label_ja": "事前確率", "label_en": "prior", "level": "prior",
-              "level_ja": "ランダムな2件が同一人物である確率", "level_en": "two random records match",
-              "weight": round(model.prior_weight, 3), "tf_adjustment": 0.0}]
+def explain(model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row: np.ndarray,
+            cache: dict | None = None) -> list[dict]:
+    """A waterfall: the prior, then each field's level and contribution (rounded; sums to the match weight).
+
+    Items are plain dicts ``field, label_ja, label_en, level, level_ja, level_en, weight, tf_adjustment``. With a
+    ``cache`` equal items are shared between waterfalls (a town's 30,000 rows have a few hundred distinct items):
+    treat them as read-only."""
+    cache = {} if cache is None else cache
+    key = ("prior", round(model.prior_weight, 3))
+    prior = cache.get(key)
+    if prior is None:
+        prior = cache[key] = {"field": "prior", "label_ja": "事前確率", "label_en": "prior", "level": "prior",
+                              "level_ja": "ランダムな2件が同一人物である確率", "level_en": "two random records match",
+                              "weight": key[1], "tf_adjustment": 0.0}
+    items = [prior]
     for c, comp in enumerate(COMPARISONS):
         lv = int(gamma_row[c])
         if lv == NULL and comp.name in ("name", "surname", "given"):
             continue  # either the full name or its parts is compared, never both
-        code, ja, en = ("null", "比較できない（欠損）", "missing") if lv == NULL else comp.levels[lv]
-        items.append({"field": comp.name, "label_ja": comp.label_ja, "label_en": comp.label_en, "level": code,
-                      "level_ja": ja, "level_en": en, "weight": round(float(parts_row[c]), 3),
-                      "tf_adjustment": round(float(tf_row[c]), 3)})
+        key = (c, lv, round(float(parts_row[c]), 3), round(float(tf_row[c]), 3))
+        item = cache.get(key)
+        if item is None:
+            code, ja, en = ("null", "比較できない（欠損）", "missing") if lv == NULL else comp.levels[lv]
+            item = cache[key] = {"field": comp.name, "label_ja": comp.label_ja, "label_en": comp.label_en,
+                                 "level": code, "level_ja": ja, "level_en": en, "weight": key[2],
+                                 "tf_adjustment": key[3]}
+        items.append(item)
     return items
 
 
@@ -242,6 +256,16 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
         hit = np.flatnonzero(pi_s[s:e] == p)
         return int(order[s + hit[0]]) if len(hit) else None
 
+    # the candidates of a record compete with each other and with "not in the registry" (1 − π)
+    ew = np.exp2(np.clip(w, -300, 900))
+    mass = np.bincount(ri, weights=ew, minlength=n_u) if len(ri) else np.zeros(n_u)
+    k_out = model.not_in_registry
+
+    def competition(row: int, total: float) -> float:
+        """−log2((1 − π) + Σ other candidates' 2^w): added to the pair's weight it gives the record-level
+        log-odds that this candidate is the person."""
+        return float(-np.log2(k_out + max(total - ew[row], 0.0)))
+
     hh, bdp = P["household_no"], P["bd"]
     rows = []
     for r in range(n_r):
@@ -257,10 +281,12 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
                 return s + k if s + k < e else None
             return ranked[k] if k < len(ranked) else None
 
+        total = float(mass[u]) - (sum(float(ew[order[j]]) for j in range(s, e) if pi_s[j] in rejected)
+                                  if rejected else 0.0)
         j2 = nth(1)
         base = {"record_id": record_ids[r], "n_candidates": int(n_c), "guard": "", "decided_by": None,
                 "second_weight": float(w_s[j2]) if j2 is not None else np.nan, "_uid": u, "_ranked": ranked,
-                "_row": None}
+                "_row": None, "_total": total}
 
         def put(row, status, pid, method, reason, guard=""):
             d = dict(base)
@@ -323,10 +349,13 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
 
     row_of = np.array([-1 if d["_row"] is None else d["_row"] for d in rows], dtype=np.int64)
     ranked_of = [d.pop("_ranked") for d in rows]
+    total_of = np.array([d.pop("_total") for d in rows], dtype=np.float64)
+    comp_of = np.array([competition(int(x), t) if x >= 0 else np.nan for x, t in zip(row_of, total_of)])
     for d in rows:
         del d["_row"]
     out = pd.DataFrame(rows)
-    out["match_weight"] = np.where(row_of >= 0, w[np.maximum(row_of, 0)] if len(w) else np.nan, np.nan)
+    out["pair_weight"] = np.where(row_of >= 0, w[np.maximum(row_of, 0)] if len(w) else np.nan, np.nan)
+    out["match_weight"] = out["pair_weight"].to_numpy() + comp_of
     out["match_probability"] = M.probability(out["match_weight"].to_numpy(dtype=np.float64))
     out = apply_thresholds(out, upper=upper, lower=lower, margin=margin)
 
@@ -340,17 +369,29 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     need_rows = {int(x) for x in row_of if x >= 0}
     need_rows |= {int(order[j]) for top in cand_pos.values() for j in top}
     need = np.fromiter(sorted(need_rows), dtype=np.int64, count=len(need_rows))
-    expl: dict[int, list] = {}
+    expl: dict[int, list] = {}  # the pair's own bars (prior + fields), shared by the records of an identity
+    item_cache: dict = {}
     if len(need):
         wn, parts, tf_adj = M.score(model, gamma[need], tf[need], with_parts=True)
         for k, row in enumerate(need):
-            expl[int(row)] = explain(model, gamma[row], parts[k], tf_adj[k])
-    out["explanation"] = [expl.get(int(x)) if x >= 0 else None for x in row_of]
+            expl[int(row)] = explain(model, gamma[row], parts[k], tf_adj[k], item_cache)
+
+    def waterfall(row: int, comp: float, n_other: int) -> list[dict]:
+        return expl[row] + [_competition_item(comp, n_other, k_out, item_cache)]
+
+    out["explanation"] = [waterfall(int(x), c, max(n - 1, 0)) if x >= 0 else None
+                          for x, c, n in zip(row_of, comp_of, out["n_candidates"])]
     cands = [None] * len(out)
     for i, top in cand_pos.items():
-        cands[i] = [{"person_id": person_ids[pi_s[j]], "match_weight": round(float(w_s[j]), 3),
-                     "match_probability": float(M.probability(w_s[j])), "explanation": expl[int(order[j])]}
-                    for j in top]
+        t, n_other = total_of[i], max(int(out["n_candidates"].iat[i]) - 1, 0)
+        lst = []
+        for j in top:
+            row = int(order[j])
+            c = competition(row, t)
+            lst.append({"person_id": person_ids[pi_s[j]], "match_weight": round(float(w_s[j]) + c, 3),
+                        "match_probability": float(M.probability(w_s[j] + c)),
+                        "pair_weight": round(float(w_s[j]), 3), "explanation": waterfall(row, c, n_other)})
+        cands[i] = lst
     out["candidates"] = cands
     out = out[RESULT_COLUMNS]
     for c in ("person_id", "best_person_id", "decided_by", "method", "reason", "guard", "status"):
@@ -358,6 +399,18 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
         out[c] = col.where(col.notna(), None)
     info = LinkRunInfo(seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict())
     return (out, info) if return_info else out
+
+
+def _competition_item(comp: float, n_other: int, k_out: float, cache: dict) -> dict:
+    key = ("competition", round(comp, 3), n_other)
+    item = cache.get(key)
+    if item is None:
+        item = cache[key] = {
+            "field": "competition", "label_ja": "他の候補・台帳にいない可能性", "label_en": "other candidates, not in registry",
+            "level": "competition", "level_ja": f"他の候補 {n_other} 件と台帳外（{k_out:.0%}）",
+            "level_en": f"{n_other} other candidate(s) and not in the registry ({k_out:.0%})",
+            "weight": key[1], "tf_adjustment": 0.0}
+    return item
 
 
 def _twins_told_apart(g_best: np.ndarray, g_second: np.ndarray) -> bool:
@@ -407,10 +460,10 @@ def _pinned_matches(R: dict, pinned: pd.DataFrame | None, pid_pos: dict) -> tupl
 
 
 # --- thresholds ----------------------------------------------------------------------------------------------------
-def _fs_status(w: np.ndarray, second: np.ndarray, guard: np.ndarray, upper: float, lower: float,
-               margin: float) -> tuple[np.ndarray, np.ndarray]:
+def _fs_status(w: np.ndarray, pair: np.ndarray, second: np.ndarray, guard: np.ndarray, upper: float,
+               lower: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
     has = ~np.isnan(w)
-    namesake = has & ~np.isnan(second) & (second >= lower) & ((w - second) < margin)
+    namesake = has & ~np.isnan(second) & ((pair - second) < margin)
     guarded = (guard != "") | namesake
     status = np.where(~has | (w < lower), "unlinked",
                       np.where((w >= upper) & ~guarded, "auto", "review")).astype(object)
@@ -430,9 +483,10 @@ def apply_thresholds(result: pd.DataFrame, upper: float = DEFAULT_UPPER, lower: 
     fs = (out["method"] == "fellegi_sunter").to_numpy()
     if fs.any():
         w = out.loc[fs, "match_weight"].to_numpy(dtype=np.float64)
+        pair = out.loc[fs, "pair_weight"].to_numpy(dtype=np.float64)
         second = out.loc[fs, "second_weight"].to_numpy(dtype=np.float64)
         guard = out.loc[fs, "guard"].fillna("").to_numpy(dtype=object)
-        status, reason = _fs_status(w, second, guard, upper, lower, margin)
+        status, reason = _fs_status(w, pair, second, guard, upper, lower, margin)
         out.loc[fs, "status"] = status
         out.loc[fs, "reason"] = reason
         best = out.loc[fs, "best_person_id"].to_numpy(dtype=object)

@@ -395,20 +395,45 @@ def _department_row(rng, p: dict, reg: pd.Series, src: str, noise: NoiseProfile,
     return row
 
 
-# --- demo towns (when the demo package offers in-memory truth) ---------------------------------------------------------
+# --- demo towns ---------------------------------------------------------------------------------------------------------
 def demo_town(residents: int, seed: int, noise: str) -> Town | None:
-    """A town from ``kodomo_desktop.core.demo`` in the engine's form, or None when the demo package does not
-    (yet) provide in-memory frames with truth."""
+    """A town from ``kodomo_desktop.core.demo`` in the engine's form, or None when the demo or importer packages
+    are not available. The demo writes its department files (CP932 CSV, Excel with title rows, 和暦 …) to a
+    temporary directory; they are read back with the importer's pure functions (``read_table``,
+    ``detect_mapping``, ``parse_rows`` — no database), and each parsed row's truth comes from the demo's own
+    (row number → person) lists. Registry persons get ids ``K{person_key}``."""
+    import tempfile
     try:
-        from ..demo import town as T  # type: ignore
-    except Exception:  # noqa: BLE001 — the demo package is optional here
+        from ..demo import files as DF
+        from ..demo import town as T
+        from ..importing import fields as F
+        from ..importing.parse import parse_rows
+        from ..importing.readers import read_table
+    except Exception:  # noqa: BLE001 — optional: the engine's own generator is used instead
         return None
-    frames = getattr(T, "town_frames", None)
-    if frames is None:
-        return None
-    profile = getattr(T.NoiseProfile, noise)() if hasattr(T, "NoiseProfile") else None
-    out = frames(T.generate_town(residents=residents, seed=seed, noise=profile))
-    return Town(registry=out["registry"], records=out["records"], truth=out["truth"], as_of=out.get("as_of"))
+    profile = getattr(T.NoiseProfile, noise)()
+    town = T.generate_town(residents=residents, seed=seed, noise=profile)
+    reg_rows, rec_rows, truth = [], [], []
+    with tempfile.TemporaryDirectory(prefix="kodomo-eval-") as d:
+        for f in DF.write_department_files(town, d):
+            table = read_table(f.path)
+            parsed = parse_rows(table, f.source_type, F.detect_mapping(f.source_type, table.headers), town.as_of)
+            key_of = dict(f.rows)
+            for r in parsed.records:
+                pk = key_of.get(r["row_number"])
+                ident = {k: r.get(k) for k in ("resident_no", "household_no", "name", "name_kana", "surname",
+                                               "given_name", "surname_kana", "given_name_kana", "birth_date", "sex",
+                                               "address", "relationship", "student_no", "school")}
+                if f.source_type == "resident_registry":
+                    if pk is not None:
+                        reg_rows.append({"person_id": f"K{pk:06d}", **ident})
+                    continue
+                rec_rows.append({"record_id": len(rec_rows) + 1, "source_type": f.source_type, **ident})
+                truth.append(None if pk is None else f"K{pk:06d}")
+    registry = pd.DataFrame(reg_rows).drop_duplicates("person_id")
+    records = pd.DataFrame(rec_rows)
+    return Town(registry=registry, records=records,
+                truth=pd.Series(truth, index=records["record_id"], dtype="object"), as_of=town.as_of)
 
 
 # --- metrics -----------------------------------------------------------------------------------------------------------

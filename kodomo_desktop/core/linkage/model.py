@@ -15,8 +15,10 @@ How the parameters are estimated (the Splink recipe, unsupervised; notes/anchors
 * **Prior**: the probability that a random (record, person) pair is a match, from EM's match share on the blocked
   pairs: ``λ_random = λ_blocked × n_pairs / (n_records × n_persons)``; its log-odds start every waterfall.
 
-The match weight of a pair is ``prior + Σ field weights`` (log2 Bayes factor); the probability is
-``2^w / (1 + 2^w)``.
+The match weight of a pair is ``prior + Σ field weights`` (log2 posterior odds of the pair seen alone). The
+engine then weighs the candidates of a record against each other and against "not in the registry"
+(``engine.py``): with π the share of records whose person is in the registry (estimated here, ≤ 0.99),
+``P(candidate c is the person) = 2^w_c / ((1 − π) + Σ_candidates 2^w)``.
 """
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ class Model:
     n_registry: int
     tf: dict = field(default_factory=dict)  # (comparison, "k"|"kn") → {value: frequency}
     info: dict = field(default_factory=dict)
+    in_registry: float = 0.99  # π: share of records whose person is in the registry (≤ 0.99: see fit)
+
+    @property
+    def not_in_registry(self) -> float:
+        return 1.0 - self.in_registry
 
     @property
     def prior_weight(self) -> float:
@@ -56,7 +63,7 @@ class Model:
         return {"m": {c.name: self.m[i].round(6).tolist() for i, c in enumerate(COMPARISONS)},
                 "u": {c.name: self.u[i].round(8).tolist() for i, c in enumerate(COMPARISONS)},
                 "prior": self.prior, "prior_weight": self.prior_weight, "n_registry": self.n_registry,
-                **self.info}
+                "in_registry": self.in_registry, **self.info}
 
 
 # --- comparison vectors ----------------------------------------------------------------------------------------------
@@ -352,7 +359,11 @@ def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records:
     lam = _match_share(sub, m, u, 0.5)
     prior = lam * n_pairs / max(n_records * n_p, 1)
     info["match_share_blocked"] = lam
-    return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=term_frequencies(P), info=info)
+    # π, the share of records whose person is in the registry, from the same expected number of matches; kept in
+    # [0.5, 0.99] so that at least 1 % of rows is always allowed to be someone the registry does not know
+    in_registry = float(np.clip(lam * n_pairs / max(n_records, 1), 0.5, 0.99))
+    info["in_registry_estimated"] = float(lam * n_pairs / max(n_records, 1))
+    return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=term_frequencies(P), info=info, in_registry=in_registry)
 
 
 def _match_share(g: np.ndarray, m, u, lam: float, iters: int = 20) -> float:
