@@ -20,8 +20,8 @@ def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True):
     """A keyed sqlcipher3 connection with our pragmas. ``check`` reads the schema to prove the key."""
     con = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
     con.execute(_key_pragma(key))
-    con.execute("PRAGMA cipher_memory_security = ON")
     con.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
+    con.execute("PRAGMA cache_size = -32000")  # 32 MB page cache: bulk imports stay in memory until commit
     con.execute("PRAGMA secure_delete = ON")  # deleted rows (削除請求) do not linger in free pages
     con.execute("PRAGMA foreign_keys = ON")
     con.execute("PRAGMA busy_timeout = 10000")

@@ -1,0 +1,83 @@
+"""Import benchmark: 100,000-row CP932 CSV and 100,000-row xlsx into the encrypted database, end to end.
+
+Prints rows/s for the CSV import (goal ≥ 30,000 rows/s) and the xlsx reading time with python-calamine against
+openpyxl's read-only mode on the same file (goal ≥ 5×). Generated data only.
+usage: python benchmarks/import_speed.py [--rows 100000]
+"""
+import argparse
+import datetime as dt
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("KODOMO_KDF_TARGET_MS", "100")
+
+SUR = ["佐藤", "鈴木", "髙橋", "田中", "渡邊", "山﨑", "伊藤", "中村", "小林", "加藤"]
+GIV = ["太郎", "花子", "翔", "結衣", "蓮", "陽菜", "湊", "葵"]
+KANA = ["ｻﾄｳ ﾀﾛｳ", "スズキ ハナコ", "タカハシ ショウ", "タナカ ユイ"]
+
+
+def rows(n):
+    r = random.Random(1)
+    for i in range(n):
+        b = dt.date(2008, 4, 2) + dt.timedelta(days=r.randrange(6000))
+        yield [f"{r.choice(['第一小学校', '第二小学校', '中央中学校'])}", str(1 + i % 6), str(1 + i % 3), str(i % 40 + 1),
+               f"{r.choice(SUR)}　{r.choice(GIV)}", r.choice(KANA), f"H{b.year - 1988}.{b.month}.{b.day}" if i % 3 == 0
+               else b.strftime("%Y/%m/%d"), "男" if i % 2 else "女", str(r.randrange(40)), str(r.randrange(20))]
+
+
+HEADER = ["学校名", "学年", "組", "出席番号", "児童氏名", "フリガナ", "生年月日", "性別", "欠席日数", "遅刻日数"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    n = ap.parse_args().rows
+    from kodomo_desktop.core.importing.readers import read_table
+    from kodomo_desktop.core.importing.service import import_file
+    from kodomo_desktop.core.workspace import Workspace
+    d = Path(tempfile.mkdtemp(prefix="kd-bench-"))
+    csv_path, xlsx_path = d / "attendance.csv", d / "attendance.xlsx"
+    with open(csv_path, "w", encoding="cp932", newline="") as fh:
+        fh.write("令和8年度 出欠状況\r\n\r\n" + ",".join(HEADER) + "\r\n")
+        for r in rows(n):
+            fh.write(",".join(r) + "\r\n")
+    from openpyxl import Workbook
+    wb = Workbook(write_only=True)
+    sh = wb.create_sheet("出欠")
+    sh.append(["令和8年度 出欠状況"])
+    sh.append(HEADER)
+    for r in rows(n):
+        sh.append(r)
+    wb.save(xlsx_path)
+    ws = Workspace.create(d / "bench.db", "bench password")
+    t = time.perf_counter()
+    res = import_file(ws, csv_path, "school_attendance", as_of="2026-10-01")
+    t_csv = time.perf_counter() - t
+    print(f"CSV (CP932) {n} rows → encrypted DB: {t_csv:.2f} s = {res.imported / t_csv:,.0f} rows/s "
+          f"(imported {res.imported}, rejected {res.rejected})")
+    t = time.perf_counter()
+    res = import_file(ws, xlsx_path, "school_attendance", as_of="2026-10-02")
+    t_x = time.perf_counter() - t
+    print(f"xlsx {n} rows → encrypted DB: {t_x:.2f} s = {res.imported / t_x:,.0f} rows/s")
+    t = time.perf_counter()
+    read_table(xlsx_path)
+    t_cal = time.perf_counter() - t
+    from openpyxl import load_workbook
+    t = time.perf_counter()
+    wb = load_workbook(xlsx_path, read_only=True)
+    for _ in wb.active.iter_rows(values_only=True):
+        pass
+    t_opx = time.perf_counter() - t
+    print(f"xlsx reading: calamine {t_cal:.2f} s, openpyxl read-only {t_opx:.2f} s → {t_opx / t_cal:.1f}× faster")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    ws.close()
+
+
+if __name__ == "__main__":
+    main()
