@@ -31,33 +31,48 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--residents", type=int, default=3000)
     ap.add_argument("--seeds", default="1,2,3")
-    ap.add_argument("--levels", default="clean,low,medium,high")
+    ap.add_argument("--levels", default="clean,low,demo,medium,high",
+                    help="noise levels; 'demo' is the demo's default profile (demo towns only)")
     ap.add_argument("--upper", type=float, default=DEFAULT_UPPER)
     ap.add_argument("--lower", type=float, default=DEFAULT_LOWER)
-    ap.add_argument("--no-demo", action="store_true", help="always use the engine's own synthetic towns")
+    ap.add_argument("--towns", default="demo,engine",
+                    help="demo (kodomo_desktop.core.demo via the importer) and/or engine (evaluation.synthetic_town)")
     a = ap.parse_args(argv)
     seeds = [int(s) for s in a.seeds.split(",") if s]
     levels = [x for x in a.levels.split(",") if x]
     t = time.perf_counter()
-    df = E.run(a.residents, seeds=seeds, levels=levels, use_demo=not a.no_demo, upper=a.upper, lower=a.lower)
+    towns = [x for x in a.towns.split(",") if x]
+    df = E.run(a.residents, seeds=seeds, levels=levels, towns=towns, upper=a.upper, lower=a.lower)
     elapsed = time.perf_counter() - t
-    agg = df.groupby(["noise", "method"], sort=False).agg(
+    agg = df.groupby(["town", "noise", "method"], sort=False).agg(
         towns=("seed", "count"), records=("records", "sum"), precision=("precision", "mean"),
-        recall=("recall", "mean"), no_number_right=("no_number_right", "mean"), wrong_links=("wrong_links", "sum"),
-        review=("review", "sum"), review_rate=("review_rate", "mean"), town=("town", "first")).reset_index()
-    print(f"名寄せ evaluation — {a.residents} residents, seeds {seeds}, upper {a.upper}, lower {a.lower} "
-          f"(towns: {agg['town'].iat[0]})")
-    head = f"{'noise':<7} {'method':<22} {'rows':>7} {'precision':>9} {'recall':>7} {'no-number→right':>15} " \
-           f"{'wrong':>6} {'review':>7} {'review%':>8}"
+        recall=("recall", "mean"), no_number_right=("no_number_right", "mean"),
+        no_number_found=("no_number_found", "mean"), wrong_links=("wrong_links", "sum"),
+        no_ns=("no_number_right_without_namesakes", "mean"), ns_rows=("namesake_rows", "sum"),
+        review=("review", "sum"), review_rate=("review_rate", "mean")).reset_index()
+    print(f"名寄せ evaluation — {a.residents} residents, seeds {seeds}, upper {a.upper}, lower {a.lower}")
+    head = f"{'towns':<6} {'noise':<7} {'method':<22} {'rows':>6} {'precision':>9} {'recall':>7} " \
+           f"{'no-number→right':>15} {'excl.namesakes':>14} {'(+review top)':>13} {'wrong':>6} {'review':>6} " \
+           f"{'review%':>8}"
     print(head)
     print("-" * len(head))
     for r in agg.itertuples(index=False):
-        print(f"{r.noise:<7} {_pad(r.method, 22)} {r.records:>7} {r.precision:>9.4f} {r.recall:>7.4f} "
-              f"{r.no_number_right:>15.4f} {r.wrong_links:>6} {r.review:>7} {100 * r.review_rate:>7.2f}%")
+        found = f"{r.no_number_found:.4f}" if r.method == "engine" else ""
+        print(f"{r.town:<6} {r.noise:<7} {_pad(r.method, 22)} {r.records:>6} {r.precision:>9.4f} {r.recall:>7.4f} "
+              f"{r.no_number_right:>15.4f} {r.no_ns:>14.4f} {found:>13} {r.wrong_links:>6} {r.review:>6} "
+              f"{100 * r.review_rate:>7.2f}%")
     eng = agg[agg["method"] == "engine"]
-    ok = (eng["no_number_right"] >= 0.99).all() and (eng["wrong_links"] == 0).all() and \
-        (eng["precision"] >= 0.999).all() and (eng["review_rate"] <= 0.03).all()
-    print(f"targets met: {'yes' if ok else 'NO'}   ({elapsed:.1f} s)")
+    for town, g in eng.groupby("town", sort=False):
+        ok = {"no-number→right ≥ 0.99": (g["no_number_right"] >= 0.99).all(),
+              "(excluding namesake rows)": (g["no_ns"] >= 0.99).all(),
+              "wrong links = 0": (g["wrong_links"] == 0).all(), "precision ≥ 0.999": (g["precision"] >= 0.999).all(),
+              "review ≤ 3 %": (g["review_rate"] <= 0.03).all()}
+        print(f"{town}: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in ok.items()))
+    print("no-number→right: rows without a 宛名番号 linked (auto/confirmed) to the right person; excl.namesakes: the "
+          "same over rows whose person has no registry namesake (same name and birth date) — namesakes' rows with "
+          "nothing else to tell them apart go to review by design; (+review top): also counting rows in review whose "
+          "first candidate is right.")
+    print(f"({elapsed:.1f} s)")
     return 0
 
 

@@ -187,16 +187,13 @@ def test_known_header_scores_roles():
 
 
 def test_demo_department_files_headers_are_recognised():
+    """Every header of every demo file maps, file by file (synonyms from different layouts never share a file)."""
     files = pytest.importorskip("kodomo_desktop.core.demo.files")
-    used = getattr(files, "HEADERS_USED", None)
-    if used is None:
-        pytest.skip("demo files module has no HEADERS_USED yet")
-    if isinstance(used, dict):
-        for source, headers in used.items():
-            headers = list(headers)
-            mapping = detect_mapping(source, headers)
+    by_file = getattr(files, "HEADERS_BY_FILE", None)
+    if not by_file:
+        pytest.skip("demo files module has no HEADERS_BY_FILE")
+    for source, header_lists in by_file.items():
+        for headers in header_lists:
+            mapping = detect_mapping(source, list(headers))
             missing = [h for h in headers if h not in mapping]
-            assert not missing, f"{source}: {missing}"
-    else:
-        missing = [h for h in used if known_header(h) is None]
-        assert not missing, missing
+            assert not missing, f"{source}: {missing} in {headers}"

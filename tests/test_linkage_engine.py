@@ -161,6 +161,22 @@ def test_explanation_is_a_waterfall(linked):
     json.dumps(linked.loc[900004, ["explanation", "candidates"]].to_dict(), ensure_ascii=False)
 
 
+def test_namesakes_share_the_probability(linked):
+    r = linked.loc[900004]
+    p = [c["match_probability"] for c in r["candidates"]]
+    assert abs(p[0] - p[1]) < 0.05 and 0.3 < p[0] < 0.55 and sum(p) <= 1.0 + 1e-9
+
+
+def test_model_can_be_reused_and_trained_on_resident_numbers(town):
+    reg, recs = frames(town)
+    res, info = link_records(reg, recs, return_info=True)
+    assert info.model["em_sessions"] and 0.5 <= info.model["in_registry"] <= 0.99
+    again = link_records(reg, recs, model=info.fitted)
+    assert again["person_id"].tolist() == res["person_id"].tolist()
+    lab = link_records(reg, recs, m_method="labelled").set_index("record_id")
+    assert lab.at[900001, "person_id"] == "PT1" and lab.at[900007, "person_id"] == "PS"
+
+
 def test_candidates_kept_for_review(linked):
     review = linked[linked["status"] == "review"]
     assert len(review) and review["candidates"].map(lambda c: isinstance(c, list) and 1 <= len(c) <= 5).all()

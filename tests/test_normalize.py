@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kodomo_desktop.core.text.normalize import (fold_kana, fold_kana_series, norm_address, norm_address_series,
-                                                norm_kana, norm_kana_series, norm_name, norm_name_series,
-                                                split_name, split_name_series)
+from kodomo_desktop.core.text.normalize import (fold_kana, fold_kana_series, fold_name, fold_name_series,
+                                                norm_address, norm_address_series, norm_kana, norm_kana_series,
+                                                norm_name, norm_name_series, split_name, split_name_series)
 
 BLANKS = [None, float("nan"), np.nan, pd.NA, pd.NaT, ""]
 
@@ -49,6 +49,18 @@ def test_fold_kana_lower_level(a, b):
     assert fold_kana(a) == fold_kana(b)
 
 
+@pytest.mark.parametrize("a, b", [("オーノ", "オオノ"), ("オウノ", "オオノ"), ("ケイコ", "ケーコ"), ("ユウナ", "ユーナ")])
+def test_fold_kana_long_vowels(a, b):
+    assert fold_kana(a) == fold_kana(b)
+
+
+@pytest.mark.parametrize("a, b", [("一ノ瀬", "一之瀬"), ("一の瀬", "一ノ瀬"), ("佐々木", "佐佐木"), ("八ヶ代", "八ケ代"),
+                                  ("髙橋", "高橋")])
+def test_fold_name(a, b):
+    assert fold_name(a) == fold_name(b)
+    assert fold_name("ノリコ") == "ノリコ"  # kana names keep their ノ
+
+
 def test_fold_is_not_the_normal_form():
     assert norm_kana("ジョウ") != norm_kana("ジヨウ")
     assert norm_kana("ユーキ") != norm_kana("ユキ")
@@ -73,7 +85,7 @@ def test_norm_address(raw, want):
     assert norm_address(raw) == want
 
 
-@pytest.mark.parametrize("fn", [norm_name, norm_kana, fold_kana, norm_address])
+@pytest.mark.parametrize("fn", [norm_name, fold_name, norm_kana, fold_kana, norm_address])
 @pytest.mark.parametrize("blank", BLANKS)
 def test_blanks_give_empty_string(fn, blank):
     assert fn(blank) == ""
@@ -85,7 +97,8 @@ def test_numbers_and_odd_input_never_raise():
     assert norm_name(["unhashable"]) != ""  # str() of it, no crash
 
 
-@pytest.mark.parametrize("fn, sfn", [(norm_name, norm_name_series), (norm_kana, norm_kana_series),
+@pytest.mark.parametrize("fn, sfn", [(norm_name, norm_name_series), (fold_name, fold_name_series),
+                                     (norm_kana, norm_kana_series),
                                      (fold_kana, fold_kana_series), (norm_address, norm_address_series)])
 def test_series_helpers_match_scalar(fn, sfn):
     values = ["髙橋　太郎", None, np.nan, "ﾔﾏﾀﾞ", "1丁目2番3号", "髙橋　太郎", pd.NA, ""]
@@ -135,7 +148,7 @@ _anything = st.one_of(_japanese, st.text(max_size=20), st.none(), st.floats(allo
 @settings(max_examples=400, deadline=None)
 @given(_anything)
 def test_never_raises_and_returns_str(x):
-    for fn in (norm_name, norm_kana, fold_kana, norm_address):
+    for fn in (norm_name, fold_name, norm_kana, fold_kana, norm_address):
         assert isinstance(fn(x), str)
     a, b = split_name(x)
     assert isinstance(a, str) and isinstance(b, str)
@@ -144,7 +157,7 @@ def test_never_raises_and_returns_str(x):
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(_japanese, st.text(max_size=20)))
 def test_idempotent(x):
-    for fn in (norm_name, norm_kana, fold_kana, norm_address):
+    for fn in (norm_name, fold_name, norm_kana, fold_kana, norm_address):
         once = fn(x)
         assert fn(once) == once, (fn.__name__, x, once)
 

@@ -72,8 +72,8 @@ def build_world(ws, households: int = 30, seed: int = 7) -> dict:
     from kodomo_desktop.core.casework import service as C
     from kodomo_desktop.core.checklists.service import ensure_definitions
     from kodomo_desktop.core.storage.models import (ChecklistDefinition, ChecklistEntry, ChecklistRound, ChildScore,
-                                                    Household, Link, OptOut, Person, ProgressRecord, ScoreRun,
-                                                    Setting, SourceBatch, SourceRecord, SupportCase, WeightSet)
+                                                    Household, Link, OptOut, Person, ScoreRun, Setting,
+                                                    SourceBatch, SourceRecord, WeightSet)
     rnd = random.Random(seed)
     out = {"children": [], "flagged": [], "schools": SCHOOLS}
     with ws.session() as s:
@@ -84,7 +84,10 @@ def build_world(ws, households: int = 30, seed: int = 7) -> dict:
                             imported_by="coordinator")
             s.add(b)
             batches[st] = b
-        ws_v1 = WeightSet(version=1, name="標準", data={}, active=True)
+        ws_v1 = WeightSet(version=1, name="標準", active=True, data={
+            "thresholds": {"未就学": {"高": 5, "中": 3}, "小学生": {"高": 5, "中": 3}, "中学生": {"高": 5, "中": 3},
+                           "高校生年代": {"高": 6, "中": 4}},
+            "sibling_points": {"虐待": 1}})
         s.add(ws_v1)
         s.flush()
         runs = [ScoreRun(as_of=d, weight_set_id=ws_v1.id) for d in (dt.date(2026, 5, 1), dt.date(2026, 9, 1), AS_OF)]
@@ -223,6 +226,13 @@ def build_world(ws, households: int = 30, seed: int = 7) -> dict:
                                          {"organisation": "さくら台第一小学校", "role": "教頭"},
                                          {"organisation": "教育委員会", "role": "スクールソーシャルワーカー"}],
                               round_id=rid, person_ids=[out["focus"]])
+    second = next(p for p in out["flagged"] if p not in (out["focus"], out["focus_sibling"]))
+    C.add_to_conference(ws, cid, [second])
+    for pid in out["flagged"][1:4]:
+        C.classify(ws, rid, pid, "c", "学校での様子を確認しながら経過を見る。")
+    C.record_minutes(ws, cid, second, support_needed="要", direction="B", lead_organisation="社会福祉協議会",
+                     actions="子ども食堂と学習支援につなぐ。", next_review_on=dt.date(2027, 1, 29),
+                     minutes="母の同意を得て社会福祉協議会が連絡する。")
     prev = C.create_conference(ws, "校内委員会", dt.date(2026, 6, 12), title="1学期 校内委員会", person_ids=[out["focus"]])
     C.record_minutes(ws, prev, out["focus"], support_needed="要", direction="A", lead_organisation="さくら台第一小学校",
                      actions="担任が毎朝声をかけ、欠席が3日続いたら家庭訪問する。", next_review_on=dt.date(2026, 9, 30),
@@ -230,7 +240,7 @@ def build_world(ws, households: int = 30, seed: int = 7) -> dict:
     C.add_progress(ws, out["focus"], dt.date(2026, 7, 8), "家庭訪問", who="保健師", what="母と面談。生活の状況を聞き取った。",
                    outcome="食事の支援について社会福祉協議会を紹介。", next_action_on=dt.date(2026, 8, 1))
     C.add_progress(ws, out["focus"], dt.date(2026, 9, 2), "面談", who="担任", what="本人と面談。2学期は登校できている。")
-    out["round_id"], out["conference_id"] = rid, cid
+    out["round_id"], out["conference_id"], out["previous_conference_id"] = rid, cid, prev
     return out
 
 

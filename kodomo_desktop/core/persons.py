@@ -1,100 +1,565 @@
-"""Children and persons for the list and the child page. Reads are permission-checked and logged with ids and
-counts only (never a name or the search text)."""
+"""Children and persons for the child list and the child page (Qt-free; the GUI and the CLI share it).
+
+Every read asks ``ws.require("person.read")`` first and is logged with ids and counts only — never a name and never
+the search text (the access log must survive a person's deletion without being rewritten).
+
+* :func:`list_children` — every person aged 0–18 on a date, with precomputed normalised search keys; the GUI
+  fetches it once and filters in Python (:class:`ChildIndex`), fast on 10,000 rows.
+* :func:`search_children` — the same search as a service call (CLI, other pages).
+* :func:`child_page` — identity, household members with relationship (siblings marked), and every record linked
+  to the child (auto / confirmed links) on a timeline with its source, department, record date, file and as-of
+  date, key fields, the identity as the department wrote it, and the raw columns that were not mapped.
+* :func:`dashboard_counts` — counts only (no personal data).
+"""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select, text
 
 from .errors import NotFound
 from .storage.models import Household, Person
 
+SEX_LABELS = {1: "男", 2: "女"}
+LINKED = ("auto", "confirmed")
+LINK_STATUS_LABELS = {"auto": "自動", "confirmed": "確認済み", "review": "確認待ち", "unlinked": "未連結",
+                      "excluded": "対象外"}
+LINK_METHOD_LABELS = {"resident_no": "宛名番号", "student_no": "学籍番号", "probabilistic": "氏名・生年月日など",
+                      "fellegi_sunter": "氏名・生年月日など", "human": "職員の判断", "row_key": "行キー"}
+MAX_CHILD_AGE = 18
+_PARENT_WORDS = ("世帯主", "妻", "夫", "父", "母", "祖", "親", "養")
 
-def wareki(d: dt.date | None) -> str:
-    if d is None:
-        return ""
-    for start, name in ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和")):
-        if d >= start:
-            y = d.year - start.year + 1
-            return f"{name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
-    return d.isoformat()
+
+# --- small helpers ------------------------------------------------------------------------------------------------
+def today() -> dt.date:
+    return dt.date.today()
 
 
-def age_on(birth, on):
+def age_on(birth: dt.date | None, on: dt.date) -> int | None:
     if birth is None:
         return None
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def list_children(ws, on: dt.date | None = None) -> list[dict]:
-    """Every person aged 0–18 with the fields the list shows and normalised keys for search."""
-    ws.require("person.read", what="child list")
-    from .linkage.service import opted_out_persons
-    from .text.normalize import norm_kana, norm_name
-    on = on or dt.date.today()
-    lo = on.replace(year=on.year - 19)
-    with ws.session() as s:
-        school = {}
-        for pid, sch, grade in s.execute(text(
-                "SELECT l.person_id, r.school, r.grade FROM link l JOIN source_record r ON r.id=l.record_id "
-                "JOIN source_batch b ON b.id=r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
-                "AND b.removed_at IS NULL AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id")):
-            school[pid] = (sch, grade)
-        excluded = opted_out_persons(s)
-        out = []
-        for p in s.scalars(select(Person).where(Person.birth_date > lo, Person.birth_date <= on).order_by(Person.kana_norm)):
-            age = age_on(p.birth_date, on)
-            sch, grade = school.get(p.id, ("", ""))
-            out.append({"person_id": p.id, "name": p.name or "", "name_kana": p.name_kana or "",
-                        "birth_date": p.birth_date, "birth_wareki": wareki(p.birth_date), "age": age,
-                        "sex": {1: "男", 2: "女"}.get(p.sex, ""), "school": sch or "",
-                        "grade": f"{grade}年" if grade else "", "resident_no": p.resident_no or "",
-                        "opted_out": p.id in excluded, "in_registry": p.in_registry,
-                        "_key": f"{norm_name(p.name)}|{norm_kana(p.name_kana)}|{p.resident_no or ''}|{p.id}"})
-    ws.log("view_list", detail={"what": "children", "rows": len(out)})
+def wareki(d: dt.date | None) -> str:
+    """平成30年4月1日 (令和元年5月1日 for the first year)."""
+    if d is None:
+        return ""
+    try:
+        from .importing.values import format_wareki
+        return format_wareki(d, "gannen")
+    except Exception:  # pragma: no cover - the importer ships with the app
+        for start, name in ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"),
+                            (dt.date(1926, 12, 25), "昭和")):
+            if d >= start:
+                y = d.year - start.year + 1
+                return f"{name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
+        return d.isoformat()
+
+
+def birth_text(d: dt.date | None) -> str:
+    """和暦 and 西暦: 平成30年4月1日（2018-04-01）."""
+    return f"{wareki(d)}（{d.isoformat()}）" if d else ""
+
+
+def _date(v) -> dt.date | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10])
+    except ValueError:
+        return None
+
+
+def _json(v) -> Any:
+    if isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return {}
+    return v if v is not None else {}
+
+
+def grade_text(school: str | None, grade: str | None, klass: str | None = None) -> str:
+    g, c = str(grade or "").strip(), str(klass or "").strip()
+    out = ""
+    if g:
+        out += f"{g}年" if g.isdigit() else g
+    if c:
+        out += f"{c}組" if c.isdigit() else c
+    return " ".join(x for x in (school or "", out) if x)
+
+
+def is_parent(relationship: str | None) -> bool:
+    return bool(relationship) and any(w in relationship for w in _PARENT_WORDS)
+
+
+# --- normalisation (the text module may be absent in a partial checkout: fall back to plain folding) -------------
+def _plain(s) -> str:
+    t = unicodedata.normalize("NFKC", str(s or ""))
+    return "".join(t.split()).replace("・", "").upper()
+
+
+@lru_cache(maxsize=1)
+def normalisers() -> tuple[Callable[[Any], str], Callable[[Any], str], Callable[[Any], str], Callable[[Any], str]]:
+    """(norm_name, norm_kana, fold_name, fold_kana) — the linkage's own functions when importable."""
+    try:
+        from .text import normalize as N
+        nn, nk = N.norm_name, N.norm_kana
+        fn = getattr(N, "fold_name", nn)
+        fk = getattr(N, "fold_kana", nk)
+        return nn, nk, fn, fk
+    except Exception:  # pragma: no cover - only in a partial checkout
+        return _plain, _plain, _plain, _plain
+
+
+# --- the child list ---------------------------------------------------------------------------------------------------
+@dataclass
+class ChildRow:
+    person_id: str
+    name: str
+    name_kana: str
+    birth_date: dt.date | None
+    age: int | None
+    sex: str
+    school: str
+    grade: str
+    class_name: str
+    resident_no: str
+    household_id: str | None
+    in_registry: bool
+    opted_out: bool
+    name_key: str = ""
+    kana_key: str = ""
+
+    @property
+    def birth_text(self) -> str:
+        return birth_text(self.birth_date)
+
+    @property
+    def school_text(self) -> str:
+        return grade_text(self.school, self.grade)
+
+    @property
+    def kana_display(self) -> str:
+        """Half-width kana from a department file shown full-width (the stored value is untouched)."""
+        return unicodedata.normalize("NFKC", self.name_kana) if self.name_kana else ""
+
+
+def _school_of(s, person_ids: set[str] | None = None) -> dict[str, tuple[str, str, str]]:
+    """Each person's school, grade and class from the newest linked school record (checklists excluded)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    rows = s.execute(text(
+        "SELECT l.person_id, r.school, r.grade, r.class_name FROM link l JOIN source_record r ON r.id = l.record_id "
+        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
+        "AND r.school != '' AND b.removed_at IS NULL AND r.source_type != 'school_checklist' "
+        "ORDER BY b.as_of, b.id, r.id"))
+    for pid, school, grade, klass in rows:
+        if pid and (person_ids is None or pid in person_ids):
+            prev = out.get(pid)
+            out[pid] = (school, grade or (prev[1] if prev else "") or "", klass or (prev[2] if prev else "") or "")
     return out
 
 
-def search_key(query: str) -> str:
-    from .text.normalize import norm_kana, norm_name
-    q = (query or "").strip()
-    return norm_kana(q) if q and all("\u3040" <= c <= "\u30ff" or c in " 　ｰ" or "\uff66" <= c <= "\uff9f" for c in q) \
-        else norm_name(q)
+def _opted_out(s, on: dt.date | None = None) -> set[str]:
+    """Persons under an active 利用停止 (their own or their household's); the same rule as the linkage's, read here
+    without importing the linkage engine (pandas) so the child list opens quickly."""
+    from .storage.models import OptOut
+    on = on or today()
+    rows = s.execute(select(OptOut.person_id, OptOut.household_id).where(
+        OptOut.removed_at.is_(None), OptOut.from_date <= on)).all()
+    ids = {p for p, _ in rows if p}
+    households = {h for _, h in rows if h}
+    if households:
+        ids |= set(s.scalars(select(Person.id).where(Person.household_id.in_(households))))
+    return ids
 
 
-def log_search(ws, hits: int, kind: str = "text") -> None:
-    ws.log("search", detail={"kind": kind, "hits": hits})
+def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True) -> list[ChildRow]:
+    """Every person with a birth date aged 0–``max_age`` on ``on`` (default today), in kana order."""
+    ws.require("person.read", what="child list")
+    on = on or today()
+    nn, nk, _, _ = normalisers()
+    try:
+        lo = on.replace(year=on.year - max_age - 1)
+    except ValueError:  # 29 February
+        lo = on.replace(year=on.year - max_age - 1, day=28)
+    with ws.session() as s:
+        schools = _school_of(s)
+        excluded = _opted_out(s)
+        rows = s.execute(select(Person.id, Person.name, Person.name_kana, Person.birth_date, Person.sex,
+                                Person.resident_no, Person.household_id, Person.in_registry)
+                         .where(Person.birth_date.is_not(None), Person.birth_date > lo, Person.birth_date <= on)).all()
+    out = []
+    for pid, name, kana, birth, sex, rno, hid, in_reg in rows:
+        school, grade, klass = schools.get(pid, ("", "", ""))
+        out.append(ChildRow(pid, name or "", kana or "", birth, age_on(birth, on), SEX_LABELS.get(sex, ""),
+                            school or "", grade or "", klass or "", rno or "", hid, bool(in_reg), pid in excluded,
+                            nn(name) if name else "", nk(kana) if kana else ""))
+    out.sort(key=lambda r: (r.kana_key or "\uffff", r.name_key, r.person_id))
+    if log:
+        ws.log("search", detail={"scope": "children_list", "results": len(out)})
+    return out
 
 
-def child_page(ws, person_id: str) -> dict:
-    """Identity, household members (siblings marked), and every linked record on a timeline with its source."""
+class ChildIndex:
+    """Search over rows fetched once: 氏名 (kanji, 旧字体 folded), カナ (half/full width, hiragana) and 宛名番号.
+
+    Every whitespace-separated term must match one of the keys. When nothing matches, a looser level is tried
+    (long vowels and small kana folded, 々 written out) so that ユウタ finds ユータ.
+    """
+
+    def __init__(self, rows: list[ChildRow]):
+        self.rows = rows
+        self._fold: list[tuple[str, str]] | None = None
+
+    def _fold_keys(self) -> list[tuple[str, str]]:
+        if self._fold is None:
+            _, _, fn, fk = normalisers()
+            self._fold = [(fn(r.name) if r.name else "", fk(r.name_kana) if r.name_kana else "") for r in self.rows]
+        return self._fold
+
+    @staticmethod
+    def terms(query: str) -> list[str]:
+        return [t for t in unicodedata.normalize("NFKC", query or "").split() if t]
+
+    def filter(self, query: str) -> list[int]:
+        """Indexes of the rows matching ``query`` (all rows for an empty query)."""
+        terms = self.terms(query)
+        if not terms:
+            return list(range(len(self.rows)))
+        nn, nk, fn, fk = normalisers()
+        keyed = [(nn(t), nk(t), t.upper()) for t in terms]
+
+        def hit(r: ChildRow) -> bool:
+            for n, k, raw in keyed:
+                if not ((n and n in r.name_key) or (k and k in r.kana_key) or
+                        (raw.isdigit() and raw in r.resident_no) or (raw == r.person_id)):
+                    return False
+            return True
+
+        found = [i for i, r in enumerate(self.rows) if hit(r)]
+        if found:
+            return found
+        folded = [(fn(t), fk(t)) for t in terms]
+        fold = self._fold_keys()
+        return [i for i, (fname, fkana) in enumerate(fold)
+                if all((a and a in fname) or (b and b in fkana) for a, b in folded)]
+
+
+def search_children(ws, query: str, limit: int | None = 50, on: dt.date | None = None) -> list[ChildRow]:
+    """Children matching ``query`` (氏名・カナ・宛名番号). Logged with the number of results only."""
+    rows = list_children(ws, on, log=False)
+    found = [rows[i] for i in ChildIndex(rows).filter(query)]
+    if limit:
+        found = found[:limit]
+    ws.log("search", detail={"scope": "children", "results": len(found)})
+    return found
+
+
+def log_search(ws, results: int, scope: str = "children") -> None:
+    """For a search the GUI ran over rows it already holds: the count only, never the text."""
+    ws.log("search", detail={"scope": scope, "results": int(results)})
+
+
+# --- the child page ---------------------------------------------------------------------------------------------------
+@dataclass
+class Member:
+    person_id: str
+    relationship: str
+    name: str
+    name_kana: str
+    birth_date: dt.date | None
+    age: int | None
+    sex: str
+    sibling: bool
+    school: str = ""
+    score_band: str | None = None
+    flagged: bool = False
+
+
+@dataclass
+class TimelineEntry:
+    record_id: int
+    person_id: str  # whose record (the child, or a household member)
+    whose: str  # "" for the child's own record, else 「母 氏名」
+    source_type: str
+    source_label: str
+    department: str
+    date: dt.date | None
+    date_basis: str  # 記録日 / 時点
+    file_name: str
+    as_of: dt.date | None
+    batch_id: int
+    row_number: int
+    current: bool  # False: an older extract that a newer one replaced
+    link_status: str
+    link_method: str
+    subject: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    recorded_as: list[tuple[str, str]] = field(default_factory=list)
+    extra: list[tuple[str, str]] = field(default_factory=list)
+    summary: str = ""
+
+    @property
+    def status_label(self) -> str:
+        return LINK_STATUS_LABELS.get(self.link_status, self.link_status)
+
+    @property
+    def method_label(self) -> str:
+        return LINK_METHOD_LABELS.get(self.link_method, self.link_method or "")
+
+    @property
+    def file_text(self) -> str:
+        return f"{self.file_name}（{self.as_of.isoformat() if self.as_of else '時点不明'} 時点・{self.row_number}行目）"
+
+
+@dataclass
+class ChildPage:
+    person_id: str
+    name: str
+    name_kana: str
+    birth_date: dt.date | None
+    age: int | None
+    sex: str
+    resident_no: str
+    relationship: str
+    address: str
+    household_id: str | None
+    household_no: str
+    household_address: str
+    in_registry: bool
+    opted_out: bool
+    school: str
+    on: dt.date
+    members: list[Member] = field(default_factory=list)
+    records: list[TimelineEntry] = field(default_factory=list)
+    household_records: list[TimelineEntry] = field(default_factory=list)
+    score: dict | None = None
+
+    @property
+    def siblings(self) -> list[Member]:
+        return [m for m in self.members if m.sibling]
+
+    @property
+    def birth_text(self) -> str:
+        return birth_text(self.birth_date)
+
+    @property
+    def kana_display(self) -> str:
+        return unicodedata.normalize("NFKC", self.name_kana) if self.name_kana else ""
+
+
+def _departments(s) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        from .governance.register import DEFAULT_SOURCES
+        out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
+    except Exception:  # pragma: no cover
+        pass
+    try:
+        from .storage.models import LegalBasis
+        for key, dept in s.execute(select(LegalBasis.key, LegalBasis.department).where(LegalBasis.kind == "source")):
+            if dept:
+                out[key] = dept
+    except Exception:  # pragma: no cover - before migration 0002
+        pass
+    return out
+
+
+def _source_meta() -> dict[str, dict]:
+    try:
+        from .importing.fields import SOURCE_TYPES
+        return SOURCE_TYPES
+    except Exception:  # pragma: no cover
+        return {}
+
+
+def _attr_labels(meta: dict) -> dict[str, str]:
+    attrs = meta.get("attributes") or {}
+    if isinstance(attrs, dict):
+        return {k: (v.get("label", k) if isinstance(v, dict) else str(v)) for k, v in attrs.items()}
+    return {a.get("field"): a.get("label", a.get("field")) for a in attrs if isinstance(a, dict)}
+
+
+_NESTED_LABELS = {"resident_no": "宛名番号", "name": "氏名", "name_kana": "カナ", "birth_date": "生年月日",
+                  "sex": "性別", "relationship": "続柄", "address": "住所", "household_no": "世帯番号"}
+_ATTR_FALLBACK = {"recipient": "受給者", "extra": "その他の列"}
+
+
+def _value_text(v) -> str:
+    if v is True:
+        return "あり"
+    if v is False:
+        return "なし"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "、".join(_value_text(x) for x in v)
+    if isinstance(v, dict):
+        return "、".join(f"{_NESTED_LABELS.get(k, k)} {_value_text(x)}" for k, x in v.items() if x not in (None, ""))
+    return "" if v is None else str(v)
+
+
+_RECORDED_AS = (("name", "氏名"), ("name_kana", "カナ"), ("birth_date", "生年月日"), ("sex", "性別"),
+                ("resident_no", "宛名番号"), ("relationship", "続柄"), ("student_no", "学籍番号"),
+                ("school", "学校"), ("grade", "学年"), ("class_name", "組"), ("address", "住所"))
+_SKIP_SUMMARY = {"round", "answers", "group_counts"}
+
+
+def _timeline(s, person_ids: list[str], whose: dict[str, str], departments: dict[str, str],
+              skip_sources: tuple[str, ...] = ()) -> list[TimelineEntry]:
+    if not person_ids:
+        return []
+    meta_all = _source_meta()
+    params = {f"p{i}": p for i, p in enumerate(person_ids)}
+    q = text(
+        "SELECT r.id, l.person_id, r.source_type, r.record_date, r.row_number, r.subject, r.attributes, "
+        "r.name, r.name_kana, r.birth_date, r.sex, r.resident_no, r.relationship, r.student_no, r.school, r.grade, "
+        "r.class_name, r.address, b.id, b.file_name, b.as_of, b.superseded_by, l.status, l.method "
+        "FROM link l JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
+        "WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL AND l.person_id IN ("
+        + ",".join(f":p{i}" for i in range(len(person_ids))) + ")")
+    out = []
+    for row in s.execute(q, params):
+        (rid, pid, st, rdate, rownum, subject, attrs, name, kana, birth, sex, rno, rel, sno, school, grade, klass,
+         address, bid, fname, as_of, superseded, status, method) = row
+        if st in skip_sources:
+            continue
+        meta = meta_all.get(st, {})
+        labels = _attr_labels(meta)
+        attrs = _json(attrs) or {}
+        extra = attrs.get("extra") if isinstance(attrs, dict) else None
+        shown = [(k, labels.get(k) or _ATTR_FALLBACK.get(k, k), _value_text(v)) for k, v in attrs.items()
+                 if k != "extra" and v not in (None, "", [], {})]
+        fields = [(lab, val) for _, lab, val in shown]
+        summary = "・".join(f"{lab} {val}" for k, lab, val in shown if k not in _SKIP_SUMMARY)
+        if not summary and st == "resident_registry":
+            summary = "住民基本台帳に記載" + (f"（続柄 {rel}）" if rel else "")
+        values = {"name": name, "name_kana": kana, "birth_date": _date(birth), "sex": SEX_LABELS.get(sex, sex),
+                  "resident_no": rno, "relationship": rel, "student_no": sno, "school": school, "grade": grade,
+                  "class_name": klass, "address": address}
+        recorded = [(lab, _value_text(values[k]) if not isinstance(values[k], dt.date) else values[k].isoformat())
+                    for k, lab in _RECORDED_AS if values[k] not in (None, "")]
+        rd, as_of_d = _date(rdate), _date(as_of)
+        out.append(TimelineEntry(
+            record_id=rid, person_id=pid, whose=whose.get(pid, ""), source_type=st,
+            source_label=meta.get("label", st), department=departments.get(st, ""),
+            date=rd or as_of_d, date_basis="記録日" if rd else "時点", file_name=fname or "", as_of=as_of_d,
+            batch_id=bid, row_number=rownum or 0, current=superseded is None, link_status=status or "",
+            link_method=method or "", subject=subject or "self", fields=fields, recorded_as=recorded,
+            extra=[(str(k), _value_text(v)) for k, v in (extra or {}).items() if v not in (None, "")]
+            if isinstance(extra, dict) else [], summary=summary))
+    out.sort(key=lambda e: (e.date or dt.date.min, e.batch_id, e.record_id), reverse=True)
+    return out
+
+
+def _scores(s, person_ids: list[str]) -> dict[str, dict]:
+    """The latest score run's band and reasons for these persons (for siblings' flags)."""
+    try:
+        from .storage.models import ChildScore, ScoreRun
+        run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+        if run is None or not person_ids:
+            return {}
+        out = {}
+        for cs in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id,
+                                                     ChildScore.person_id.in_(person_ids))):
+            details = _json(cs.details) or {}
+            reasons = details.get("reasons") if isinstance(details, dict) else None
+            out[cs.person_id] = {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band,
+                                 "types": cs.types, "flagged": bool(cs.flagged), "basic_items": cs.basic_items,
+                                 "reasons": reasons if isinstance(reasons, list) else []}
+        return out
+    except Exception:  # a scoring schema in flux must never stop the child page
+        return {}
+
+
+def child_page(ws, person_id: str, on: dt.date | None = None, *, household_records: bool = True) -> ChildPage:
+    """Everything the child page shows, read in one session. Logged as view_person (ids and counts only)."""
     ws.require("person.read", what="child page", person_id=person_id)
-    from .importing.fields import SOURCE_TYPES
-    today = dt.date.today()
+    on = on or today()
     with ws.session() as s:
         p = s.get(Person, person_id)
         if p is None:
-            raise NotFound(f"こども・住民 {person_id} はありません。")
-        members = []
-        if p.household_id:
-            for m in s.scalars(select(Person).where(Person.household_id == p.household_id, Person.id != p.id)
-                               .order_by(Person.birth_date)):
-                a = age_on(m.birth_date, today)
-                members.append({"person_id": m.id, "name": m.name, "relationship": m.relationship, "age": a,
-                                "sibling": m.relationship == p.relationship == "子" or (a is not None and a <= 18 and m.relationship in ("子", "孫"))})
+            raise NotFound(f"こども・住民 {person_id} は登録されていません。")
         hh = s.get(Household, p.household_id) if p.household_id else None
-        records = []
-        for r in s.execute(text(
-                "SELECT r.id, r.source_type, r.row_number, r.record_date, r.name, r.school, r.grade, r.class_name, "
-                "r.attributes, r.raw, b.file_name, b.as_of, b.superseded_by, l.status, l.method FROM link l "
-                "JOIN source_record r ON r.id=l.record_id JOIN source_batch b ON b.id=r.batch_id "
-                "WHERE l.person_id=:p AND l.status IN ('auto','confirmed','excluded') AND b.removed_at IS NULL "
-                "ORDER BY r.record_date DESC, b.id DESC"), {"p": person_id}).mappings():
-            records.append({**dict(r), "label": SOURCE_TYPES.get(r["source_type"], {}).get("label", r["source_type"])})
-        out = {"person_id": p.id, "name": p.name, "name_kana": p.name_kana, "birth_date": p.birth_date,
-               "birth_wareki": wareki(p.birth_date), "age": age_on(p.birth_date, today),
-               "sex": {1: "男", 2: "女"}.get(p.sex, ""), "address": p.address, "resident_no": p.resident_no,
-               "relationship": p.relationship, "in_registry": p.in_registry,
-               "household_no": hh.household_no if hh else None, "members": members, "records": records}
-    ws.log("view_person", person_id, {"records": len(records)})
-    return out
+        others = list(s.scalars(select(Person).where(Person.household_id == p.household_id, Person.id != p.id))) \
+            if p.household_id else []
+        ids = [m.id for m in others]
+        schools = _school_of(s, set(ids) | {p.id})
+        scores = _scores(s, ids + [p.id]) if ws.can("score.read") else {}
+        members = []
+        for m in others:
+            a = age_on(m.birth_date, on)
+            sibling = a is not None and 0 <= a <= MAX_CHILD_AGE and not is_parent(m.relationship)
+            sc = scores.get(m.id) or {}
+            members.append(Member(m.id, m.relationship or "", m.name or "", m.name_kana or "", m.birth_date, a,
+                                  SEX_LABELS.get(m.sex, ""), sibling, grade_text(*schools.get(m.id, ("", "", ""))),
+                                  sc.get("band"), bool(sc.get("flagged"))))
+        members.sort(key=lambda m: (not is_parent(m.relationship), m.birth_date or dt.date.max))
+        departments = _departments(s)
+        records = _timeline(s, [p.id], {}, departments)
+        # the household's own registry rows repeat the members table: only their department records are shown
+        hh_records = _timeline(s, ids, {m.person_id: f"{m.relationship} {m.name}".strip() for m in members},
+                               departments, skip_sources=("resident_registry",)) if household_records else []
+        page = ChildPage(
+            person_id=p.id, name=p.name or "", name_kana=p.name_kana or "", birth_date=p.birth_date,
+            age=age_on(p.birth_date, on), sex=SEX_LABELS.get(p.sex, ""), resident_no=p.resident_no or "",
+            relationship=p.relationship or "", address=p.address or (hh.address if hh else "") or "",
+            household_id=p.household_id, household_no=(hh.household_no if hh else "") or "",
+            household_address=(hh.address if hh else "") or "", in_registry=bool(p.in_registry),
+            opted_out=p.id in _opted_out(s), school=grade_text(*schools.get(p.id, ("", "", ""))), on=on,
+            members=members, records=records, household_records=hh_records, score=scores.get(p.id))
+    ws.log("view_person", person_id, {"records": len(page.records), "household_records": len(page.household_records)})
+    return page
+
+
+# --- dashboard ----------------------------------------------------------------------------------------------------------
+def dashboard_counts(ws, on: dt.date | None = None) -> dict:
+    """Counts for the dashboard (no personal data): persons, children, batches, records, links by status, and each
+    source's newest as-of date."""
+    on = on or today()
+    try:
+        lo = on.replace(year=on.year - MAX_CHILD_AGE - 1)
+    except ValueError:
+        lo = on.replace(year=on.year - MAX_CHILD_AGE - 1, day=28)
+    with ws.session() as s:
+        one = lambda sql, **kw: s.execute(text(sql), kw).scalar() or 0  # noqa: E731
+        counts = {
+            "persons": one("SELECT count(*) FROM person"),
+            "children": one("SELECT count(*) FROM person WHERE birth_date > :lo AND birth_date <= :on",
+                            lo=lo.isoformat(), on=on.isoformat()),
+            "households": one("SELECT count(*) FROM household"),
+            "batches": one("SELECT count(*) FROM source_batch WHERE removed_at IS NULL"),
+            "records": one("SELECT count(*) FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+                           "WHERE b.removed_at IS NULL"),
+        }
+        links = dict(s.execute(text("SELECT status, count(*) FROM link GROUP BY status")).all())
+        latest = s.execute(text(
+            "SELECT source_type, max(as_of), count(*) FROM source_batch WHERE removed_at IS NULL GROUP BY source_type"
+        )).all()
+        departments = _departments(s)
+    meta = _source_meta()
+    order = {k: i for i, k in enumerate(meta)}
+    sources = [{"source_type": st, "label": meta.get(st, {}).get("label", st), "department": departments.get(st, ""),
+                "latest_as_of": _date(d), "batches": n,
+                "age_days": (on - _date(d)).days if _date(d) else None}
+               for st, d, n in sorted(latest, key=lambda r: order.get(r[0], 99))]
+    counts["links"] = {k: int(v) for k, v in links.items()}
+    counts["linked"] = sum(int(links.get(k, 0)) for k in LINKED)
+    counts["review"] = int(links.get("review", 0))
+    counts["sources"] = sources
+    return counts
+
+
+def person_ids_in(rows: Iterable[ChildRow]) -> list[str]:
+    return [r.person_id for r in rows]

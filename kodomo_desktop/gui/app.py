@@ -1,87 +1,161 @@
-"""kodomo-desktop: the GUI entry point (first run, sign-in, main window, auto-lock)."""
+"""kodomo-desktop: the GUI entry point.
+
+    kodomo-desktop                 # the last database (sign-in), or the first-run dialog
+    kodomo-desktop --db PATH       # sign in to PATH, or create it when it does not exist yet
+    kodomo-desktop --demo          # build (first time) or reuse the synthetic demo town; its password is "demo"
+    kodomo-desktop --lang en       # English (default: Japanese, or what 設定 saved on this PC)
+"""
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
+import inspect
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ..resources import font_path
+from .. import resources
+from . import i18n, prefs
+from .i18n import tr
 
-DATA_DIR = Path(os.environ.get("KODOMO_DATA_DIR", Path.home() / ".local" / "share" / "KodomoDesktop"))
+DEMO_RESIDENTS = 3000
+DEMO_SEED = 1
+DEMO_USER = "coordinator"
 
 
 def register_fonts(app: QApplication | None = None) -> str:
-    """Qt draws boxes without a Japanese font on this kind of PC: register the bundled IPAex Gothic."""
-    fid = QFontDatabase.addApplicationFont(str(font_path("gothic")))
-    QFontDatabase.addApplicationFont(str(font_path("mincho")))
-    families = QFontDatabase.applicationFontFamilies(fid) if fid >= 0 else []
-    family = families[0] if families else "IPAexGothic"
-    if app is not None:
-        app.setFont(QFont(family, 10))
-    return family
+    """Register the bundled IPAex fonts and make Gothic the application font; returns its family name."""
+    resources.register_fonts(app)
+    return resources.ui_family()
 
 
-def make_app(argv=None, lang: str = "ja") -> QApplication:
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+def prepare_app(argv: list[str] | None = None, lang: str | None = None) -> QApplication:
+    """The QApplication with the bundled Japanese font, the language and Qt's own translations."""
+    app = QApplication.instance() or QApplication(list(argv) if argv else sys.argv[:1])
     app.setApplicationName("Kodomo Desktop")
-    app.setOrganizationName("KodomoDesktop")
+    app.setOrganizationName(prefs.ORG)
+    app.setApplicationDisplayName("Kodomo Desktop")
     register_fonts(app)
-    if lang == "ja":  # Qt's own dialogs (OK/Cancel, file dialogs) in Japanese
-        tr = QTranslator(app)
-        if tr.load(QLocale(QLocale.Japanese), "qtbase", "_", QLibraryInfo.path(QLibraryInfo.TranslationsPath)):
-            app.installTranslator(tr)
-        app._kd_translator = tr
+    lang = lang or prefs.get("language", "ja")
+    i18n.set_language(lang)
+    i18n.install_qt_translations(app, i18n.language())
+    icon = resources.icon_path()
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="kodomo-desktop")
-    ap.add_argument("--db", help="encrypted database file")
-    ap.add_argument("--demo", action="store_true", help="open (or first build) the synthetic demo town")
-    ap.add_argument("--user", help="user name for sign-in")
-    ap.add_argument("--lang", choices=["ja", "en"], default="ja")
+# --- the demo town ------------------------------------------------------------------------------------------------
+def _remove_database(path: Path) -> None:
+    from ..core.storage.keys import key_file_path
+    for p in (path, key_file_path(path)):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> bool:
+    """Build the demo town at ``path`` unless it is already there (progress dialog, キャンセル removes it)."""
+    from ..core.storage.keys import key_file_path
+    if path.exists() and key_file_path(path).exists():
+        return True
+    from ..core.demo.service import build_demo
+    from .ops import call_with_progress
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_database(path)  # half a demo from an interrupted build
+    extra = {}
+    try:
+        if "password" in inspect.signature(build_demo).parameters:
+            from ..core.demo.service import DEMO_PASSWORD
+            extra["password"] = DEMO_PASSWORD  # never KODOMO_DB_PASSWORD from the environment
+    except (TypeError, ValueError, ImportError):
+        pass
+
+    def work(progress, cancel):
+        def say(*args, **kw):
+            progress(*args, **kw)
+            cancel.check()
+        return build_demo(path, residents=residents, seed=DEMO_SEED, files_out=None, progress=say, **extra)
+
+    try:
+        call_with_progress(parent, tr("デモの町"), work,
+                           label=tr("架空の町（住民 {n} 人）を作成しています…", n=f"{residents:,}"), delay_ms=0)
+    except Exception as e:
+        _remove_database(path)
+        from .ops import show_error
+        show_error(parent, tr("デモの町"), e)
+        return False
+    return True
+
+
+# --- start-up -------------------------------------------------------------------------------------------------------
+def sign_in(path: Path, user: str | None = None, demo: bool = False):
+    from .dialogs import SignInDialog
+    if user is None and prefs.get("last_db") == str(path):
+        user = prefs.get("last_user")
+    dlg = SignInDialog(path, user=user or (DEMO_USER if demo else None), demo=demo)
+    return dlg.workspace if dlg.exec() == SignInDialog.Accepted else None
+
+
+def first_run(path: Path | None = None):
+    from .dialogs import FirstRunDialog
+    dlg = FirstRunDialog(path=path)
+    if dlg.exec() != FirstRunDialog.Accepted:
+        return None
+    if dlg.choice == "created":
+        return dlg.workspace
+    if dlg.choice == "open" and dlg.open_path:
+        return sign_in(dlg.open_path)
+    if dlg.choice == "demo":
+        return open_demo(prefs.demo_db_path())
+    return None
+
+
+def open_demo(path: Path):
+    if not ensure_demo(path):
+        return None
+    return sign_in(path, DEMO_USER, demo=True)
+
+
+def start(args) -> object | None:
+    """The open Workspace chosen through the dialogs, or None when the user closed them."""
+    if args.demo:
+        return open_demo(Path(args.db).expanduser() if args.db else prefs.demo_db_path())
+    if args.db:
+        path = Path(args.db).expanduser()
+        return sign_in(path, args.user) if path.exists() else first_run(path)
+    last = prefs.get("last_db")
+    if last and Path(last).exists():
+        return sign_in(Path(last), args.user)
+    return first_run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="kodomo-desktop", description="Kodomo Desktop — こどもデータ連携")
+    ap.add_argument("--db", help="暗号化データベースのファイル（なければ作成します）")
+    ap.add_argument("--demo", action="store_true", help="架空のデモの町を開く（初回は作成します。パスワード demo）")
+    ap.add_argument("--user", help="サインインする利用者名")
+    ap.add_argument("--lang", choices=sorted(i18n.LANGUAGES), help="表示言語（ja / en）")
     args = ap.parse_args(argv)
-    app = make_app(sys.argv[:1], args.lang)
-    from . import i18n
-    i18n.set_language(args.lang)
-    from .dialogs import FirstRunDialog, SignInDialog
+    app = prepare_app(sys.argv[:1], args.lang)
+    ws = start(args)
+    if ws is None:
+        return 0
+    from .dialogs import failures_message
     from .main_window import MainWindow
-    db = Path(args.db) if args.db else None
-    demo = args.demo
-    if demo:
-        from ..core.demo.service import DEMO_PASSWORD, build_demo
-        db = db or DATA_DIR / "demo.db"
-        if not db.exists():
-            DATA_DIR.mkdir(parents=True, exist_ok=True)
-            from .ops import run_with_progress
-            ok, err = run_with_progress(None, "デモの町を作成しています…",
-                                        lambda progress, cancelled: build_demo(db, residents=3000, seed=1,
-                                                                               password=DEMO_PASSWORD,
-                                                                               progress=progress))
-            if not ok:
-                QMessageBox.critical(None, "デモの町", f"デモの町を作成できませんでした: {err}")
-                return 1
-    if db is None:
-        dlg = FirstRunDialog()
-        if dlg.exec() != FirstRunDialog.Accepted:
-            return 0
-        ws = dlg.workspace
-    else:
-        dlg = SignInDialog(db, user=args.user, demo=demo)
-        if dlg.exec() != SignInDialog.Accepted:
-            return 0
-        ws = dlg.workspace
+    prefs.put("last_db", str(ws.path))
+    prefs.put("last_user", ws.user.name)
     win = MainWindow(ws)
     win.show()
     if ws.failures_since_last:
-        QMessageBox.warning(win, "サインイン", f"前回のサインイン以降、パスワードの誤りが {ws.failures_since_last} 回ありました。")
-    rc = app.exec()
-    ws.close()
+        QMessageBox.warning(win, tr("サインイン"), failures_message(ws.failures_since_last))
+    win.raise_()
+    win.activateWindow()
+    try:
+        rc = app.exec()
+    finally:
+        ws.close()
     return rc
 
 

@@ -1,137 +1,311 @@
-"""Main window: navigation on the left, pages plugged in from ``gui/pages`` (each a factory taking
-(workspace, main_window)); a page the role may not use is hidden. Auto-lock after idle minutes."""
+"""The main window: navigation on the left, pages plugged in from ``gui/pages`` (see its registry), the signed-in
+user and a lock button on top, auto-lock after idle minutes.
+
+Locking closes the database and drops the key (``Workspace.lock``); every window of the app is covered so that no
+child's data stays on screen, and the unlock dialog asks for the password again. Nothing is closed: a form that
+was open keeps what was typed.
+"""
 from __future__ import annotations
 
-import importlib
+import time
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget,
-                               QStatusBar, QWidget)
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QDialog, QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QMainWindow, QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
+from ..resources import icon_path
+from . import ops
 from .i18n import tr
+from .pages import PAGES, MessagePage, build_page, visible_pages
 
-# key, label, module:factory, permission needed to see it
-PAGES = [
-    ("dashboard", "ダッシュボード", "dashboard_page:DashboardPage", "person.read"),
-    ("import", "取込", "import_page:ImportPage", "import"),
-    ("linkage", "名寄せ", "linkage_page:LinkagePage", "link.review"),
-    ("scoring", "スコア", "scoring_page:ScoringPage", "score.read"),
-    ("children", "こども一覧", "children_page:ChildrenPage", "person.read"),
-    ("conference", "会議", "casework_page:CaseworkPage", "person.read"),
-    ("checklist", "チェックリスト", "checklist_page:ChecklistPage", "checklist.enter"),
-    ("settings", "設定", "settings_page:SettingsPage", None),
-    ("log", "操作ログ", "log_page:LogPage", "log.read"),
-]
+NOTICE = "スコアや一覧は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
+_ACTIVITY = {QEvent.KeyPress, QEvent.MouseButtonPress, QEvent.MouseButtonDblClick, QEvent.MouseMove, QEvent.Wheel,
+             QEvent.TouchBegin, QEvent.ShortcutOverride}
 
 
-class _Idle(QObject):
-    def __init__(self, win):
+class _ActivityFilter(QObject):
+    """Notes the time of the last keyboard or mouse input anywhere in the app."""
+
+    def __init__(self, win: "MainWindow"):
         super().__init__(win)
         self.win = win
 
     def eventFilter(self, obj, ev):
-        if ev.type() in (QEvent.KeyPress, QEvent.MouseButtonPress, QEvent.MouseMove, QEvent.Wheel):
-            self.win.idle.start()
+        if ev.type() in _ACTIVITY:
+            self.win.last_input = time.monotonic()
         return False
 
 
+class LockCover(QFrame):
+    """An opaque cover over one window while the app is locked (resized with it)."""
+
+    def __init__(self, target: QWidget):
+        super().__init__(target)
+        self.target = target
+        self.setObjectName("lockCover")
+        self.setStyleSheet("#lockCover { background:#37474F; } QLabel { color:white; }")
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        t = QLabel(tr("ロック中"))
+        t.setAlignment(Qt.AlignCenter)
+        t.setStyleSheet("font-size:24pt;font-weight:bold;color:white;")
+        lay.addWidget(t)
+        s = QLabel(tr("パスワードを入力するとロックを解除します"))
+        s.setAlignment(Qt.AlignCenter)
+        lay.addWidget(s)
+        lay.addStretch(2)
+        target.installEventFilter(self)
+        self.setGeometry(target.rect())
+        self.raise_()
+        self.show()
+
+    def eventFilter(self, obj, ev):
+        if obj is self.target and ev.type() in (QEvent.Resize, QEvent.Show):
+            self.setGeometry(self.target.rect())
+            self.raise_()
+        return False
+
+    def remove(self):
+        self.target.removeEventFilter(self)
+        self.hide()
+        self.deleteLater()
+
+
 class MainWindow(QMainWindow):
-    def __init__(self, ws, lock_minutes: int | None = None):
+    locked = Signal()
+    unlocked = Signal()
+
+    def __init__(self, ws, lock_minutes: float | None = None, start_page: str | None = None):
         super().__init__()
         self.ws = ws
-        self.setWindowTitle(f"Kodomo Desktop — {ws.path.name}（{ws.user.name}・{ws.user.role_label}）")
+        self.setWindowTitle(f"Kodomo Desktop — {ws.path.name}")
+        icon = icon_path()
+        if icon.exists():
+            self.setWindowIcon(QIcon(str(icon)))
         self.resize(1280, 820)
-        central = QWidget()
-        lay = QHBoxLayout(central)
-        self.nav = QListWidget()
-        self.nav.setFixedWidth(170)
-        self.stack = QStackedWidget()
-        lay.addWidget(self.nav)
-        lay.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
         self.pages: dict[str, QWidget] = {}
-        self.keys: list[str] = []
-        for key, label, target, perm in PAGES:
-            if perm and not ws.can(perm):
-                continue
-            self.keys.append(key)
-            self.nav.addItem(tr(label))
-            self.stack.addWidget(QLabel(""))  # built on first visit
-        self.nav.currentRowChanged.connect(self.show_page)
-        self.setStatusBar(QStatusBar())
-        self.statusBar().showMessage("スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。")
+        self.specs = visible_pages(ws)
+        self.keys: list[str] = [p.key for p in self.specs]
+        self.lock_dialog = None
+        self._covers: list[LockCover] = []
+        self._disabled: list[QWidget] = []
+        self._quitting = False
+
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self._header())
+        body = QHBoxLayout()
+        body.setContentsMargins(8, 8, 8, 8)
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(190)
+        self.nav.setStyleSheet("#nav { font-size:11pt; border:none; background:#F3F5F4; }"
+                               "#nav::item { padding:9px 12px; }"
+                               "#nav::item:selected { background:#2E7D6B; color:white; }")
+        for n, p in enumerate(self.specs):
+            item = QListWidgetItem(tr(p.label))
+            item.setData(Qt.UserRole, p.key)
+            item.setToolTip(tr(p.hint) + (f"（Ctrl+{n + 1}）" if n < 9 else ""))
+            self.nav.addItem(item)
+        self.stack = QStackedWidget()
+        for _ in self.specs:
+            self.stack.addWidget(QWidget())  # placeholder; the page is built on its first visit
+        body.addWidget(self.nav)
+        body.addWidget(self.stack, 1)
+        outer.addLayout(body, 1)
+        self.setCentralWidget(central)
+        notice = QLabel(tr(NOTICE))
+        notice.setStyleSheet("color:#555555;")
+        self.statusBar().addPermanentWidget(notice)
+        self.nav.currentRowChanged.connect(self._on_row)
+        self._shortcuts()
+
+        # auto-lock
+        self.last_input = time.monotonic()
+        self._activity = _ActivityFilter(self)
+        QApplication.instance().installEventFilter(self._activity)
+        self.idle_timer = QTimer(self)
+        self.idle_timer.timeout.connect(self._check_idle)
+        if lock_minutes is None:
+            from .prefs import auto_lock_minutes
+            lock_minutes = auto_lock_minutes(ws)
+        self.set_lock_minutes(lock_minutes)
+
+        if self.keys:
+            first = start_page if start_page in self.keys else self.keys[0]
+            self.show_page(first)
+
+    # -- layout -------------------------------------------------------------------------------------------------------
+    def _header(self) -> QWidget:
+        bar = QFrame()
+        bar.setObjectName("header")
+        bar.setStyleSheet("#header { background:#2E7D6B; } #header QLabel { color:white; }"
+                          "#header QPushButton { color:white; background:#3D8F7C; border:1px solid #5AA392;"
+                          " padding:4px 12px; border-radius:3px; }")
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(14, 8, 10, 8)
+        title = QLabel(tr("Kodomo Desktop　こどもデータ連携"))
+        title.setStyleSheet("font-size:13pt;font-weight:bold;")
+        lay.addWidget(title)
+        lay.addStretch(1)
+        self.user_label = QLabel(f"{self.ws.user.name}（{tr(self.ws.user.role_label)}）　{self.ws.path.name}")
+        self.user_label.setToolTip(str(self.ws.path))
+        lay.addWidget(self.user_label)
+        lock = QPushButton(tr("ロック") + "  Ctrl+L")
+        lock.setFocusPolicy(Qt.NoFocus)
+        lock.clicked.connect(self.lock)
+        lay.addWidget(lock)
+        return bar
+
+    def _shortcuts(self):
         for n in range(min(9, len(self.keys))):
-            a = QAction(self)
-            a.setShortcut(QKeySequence(f"Ctrl+{n + 1}"))
-            a.triggered.connect(lambda _=False, n=n: self.nav.setCurrentRow(n))
-            self.addAction(a)
-        lock = QAction(tr("ロック"), self)
-        lock.setShortcut(QKeySequence("Ctrl+L"))
-        lock.triggered.connect(self.lock)
-        self.addAction(lock)
-        self.idle = QTimer(self)
-        self.idle.setSingleShot(True)
-        self.idle.timeout.connect(self.lock)
-        self.set_lock_minutes(lock_minutes if lock_minutes is not None else self._setting("auto_lock_minutes", 10))
-        QApplication.instance().installEventFilter(_Idle(self))
-        self.nav.setCurrentRow(0)
+            QShortcut(QKeySequence(f"Ctrl+{n + 1}"), self, activated=lambda n=n: self.show_page(self.keys[n]))
+        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.lock)
+        QShortcut(QKeySequence.Find, self, activated=self.focus_search)
 
-    def _setting(self, key, default):
-        from ..core.storage.models import Setting
-        with self.ws.session() as s:
-            row = s.get(Setting, key)
-            return row.value if row else default
+    # -- pages --------------------------------------------------------------------------------------------------------
+    def _on_row(self, row: int):
+        if 0 <= row < len(self.keys):
+            self.show_page(self.keys[row])
 
-    def set_lock_minutes(self, minutes: int):
-        self.idle.setInterval(max(1, int(minutes)) * 60_000)
-        self.idle.start()
-
-    def page(self, key: str) -> QWidget:
-        i = self.keys.index(key)
-        self.nav.setCurrentRow(i)
-        return self.pages[key]
-
-    def show_page(self, row: int):
-        if row < 0:
-            return
-        key = self.keys[row]
-        if key not in self.pages:
-            target = next(t for k, _, t, _ in PAGES if k == key)
-            mod, cls = target.split(":")
+    def show_page(self, key: str) -> QWidget | None:
+        if key not in self.keys:
+            return None
+        row = self.keys.index(key)
+        page = self.pages.get(key)
+        if page is None:
+            QApplication.setOverrideCursor(Qt.WaitCursor)
             try:
-                factory = getattr(importlib.import_module(f"kodomo_desktop.gui.pages.{mod}"), cls)
-                w = factory(self.ws, self)
-            except (ImportError, AttributeError):
-                w = QLabel(tr("準備中"))
+                page = build_page(self.specs[row], self.ws, self)
+            finally:
+                QApplication.restoreOverrideCursor()
             old = self.stack.widget(row)
+            self.stack.insertWidget(row, page)
             self.stack.removeWidget(old)
-            self.stack.insertWidget(row, w)
-            self.pages[key] = w
+            old.deleteLater()
+            self.pages[key] = page
+        if self.nav.currentRow() != row:
+            self.nav.blockSignals(True)
+            self.nav.setCurrentRow(row)
+            self.nav.blockSignals(False)
         self.stack.setCurrentIndex(row)
+        hook = getattr(page, "page_shown", None)
+        if callable(hook) and not self.ws.locked:
+            try:
+                hook()
+            except Exception as e:  # a page's refresh must not take the window down
+                ops.show_error(self, tr(self.specs[row].label), e)
+        return page
 
-    def lock(self):
-        """Close the connection, drop the key; the window and any open form keep their contents."""
+    def page(self, key: str) -> QWidget | None:
+        """Show the page and return its widget (for tests and for pages that talk to each other)."""
+        return self.show_page(key)
+
+    def current_key(self) -> str | None:
+        row = self.stack.currentIndex()
+        return self.keys[row] if 0 <= row < len(self.keys) else None
+
+    def open_person(self, person_id: str) -> None:
+        """Open a child's page (any page may call this)."""
+        page = self.show_page("children")
+        if page is None or isinstance(page, MessagePage):
+            QMessageBox.information(self, tr("こどものページ"), tr("この役割ではこどものページを開けません。"))
+            return
+        page.open_person(person_id)
+
+    def focus_search(self):
+        page = self.show_page("children")
+        hook = getattr(page, "focus_search", None)
+        if callable(hook):
+            hook()
+
+    def status(self, text: str, ms: int = 6000):
+        self.statusBar().showMessage(text, ms)
+
+    # -- auto-lock ----------------------------------------------------------------------------------------------------
+    def set_lock_minutes(self, minutes: float):
+        """Idle time before locking (minutes; fractions allowed for tests). 0 or less: never."""
+        self.lock_after = float(minutes) * 60.0
+        self.last_input = time.monotonic()
+        if self.lock_after <= 0:
+            self.idle_timer.stop()
+            return
+        self.idle_timer.start(int(max(50, min(5000, self.lock_after * 1000 / 4))))
+
+    def _check_idle(self):
+        if self.ws.locked or self.lock_after <= 0:
+            return
+        if time.monotonic() - self.last_input >= self.lock_after:
+            self.lock()
+
+    def lock(self) -> bool:
+        """Lock now: close the database, cover every window, ask for the password."""
         if self.ws.locked:
-            return
-        from .dialogs import SignInDialog
+            return True
+        if ops.running():  # never pull the database from under a running import or linkage
+            self.last_input = time.monotonic()
+            self.status(tr("処理中のため、終わってからロックします。"))
+            return False
         self.ws.lock()
-        self.setEnabled(False)
-        dlg = SignInDialog(self.ws.path, workspace=self.ws, parent=self)
-        self.lock_dialog = dlg
-        dlg.finished.connect(self._after_unlock)
-        dlg.open()
+        for w in QApplication.topLevelWidgets():
+            if w.isVisible() and w is not self and isinstance(w, QDialog):
+                self._covers.append(LockCover(w))
+                if w.isEnabled():
+                    w.setEnabled(False)
+                    self._disabled.append(w)
+        self._covers.append(LockCover(self))
+        self.locked.emit()
+        self._ask_unlock()
+        return True
 
-    def _after_unlock(self, result):
-        if self.ws.locked:  # cancelled: stay locked, ask again
-            QTimer.singleShot(0, self._relock_prompt)
-            return
-        self.setEnabled(True)
-        self.idle.start()
-
-    def _relock_prompt(self):
+    def _ask_unlock(self):
         from .dialogs import SignInDialog
         dlg = SignInDialog(self.ws.path, workspace=self.ws, parent=self)
+        dlg.setWindowModality(Qt.ApplicationModal)
+        dlg.finished.connect(self._unlock_finished)
         self.lock_dialog = dlg
-        dlg.finished.connect(self._after_unlock)
         dlg.open()
+
+    def _unlock_finished(self, _result):
+        dlg = self.lock_dialog
+        if dlg is not None and dlg.quit_requested:
+            self._quitting = True
+            self.close()
+            QApplication.instance().quit()
+            return
+        if self.ws.locked:
+            QTimer.singleShot(0, self._ask_unlock)
+            return
+        for c in self._covers:
+            c.remove()
+        self._covers.clear()
+        for w in self._disabled:
+            w.setEnabled(True)
+        self._disabled.clear()
+        self.lock_dialog = None
+        self.last_input = time.monotonic()
+        self.raise_()
+        self.activateWindow()  # keyboard shortcuts work again at once
+        self.unlocked.emit()
+        hook = getattr(self.pages.get(self.current_key() or ""), "page_shown", None)
+        if callable(hook):
+            try:
+                hook()
+            except Exception:
+                pass
+
+    def closeEvent(self, ev):
+        if ops.running() and not self._quitting:
+            if QMessageBox.question(self, "Kodomo Desktop", tr("処理が終わっていません。終了しますか？")) \
+                    != QMessageBox.Yes:
+                ev.ignore()
+                return
+        QApplication.instance().removeEventFilter(self._activity)
+        self.idle_timer.stop()
+        super().closeEvent(ev)
+
+
+__all__ = ["MainWindow", "PAGES", "LockCover"]

@@ -2,7 +2,6 @@
 then import them one by one through the real importer, link and score — the same path a coordinator takes."""
 from __future__ import annotations
 
-import csv
 import shutil
 import tempfile
 from pathlib import Path

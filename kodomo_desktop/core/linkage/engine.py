@@ -18,14 +18,19 @@ Order of precedence per record
    that person (twins' numbers swapped, a parent's number on a child's row).
 3. **Pinned pupil numbers** (``pinned``: school, student_no, person_id — confirmed once by a person) → ``auto``
    (method ``student_no``) under the same contradiction rule.
-4. **Fellegi–Sunter** on the blocked candidates (``blocking.py``, ``comparisons.py``, ``model.py``): the best
-   candidate's match weight w (log2 Bayes factor incl. the prior) decides: w ≥ ``upper`` → ``auto``;
-   ``lower`` ≤ w < ``upper`` → ``review``; below → ``unlinked``. Guards send an auto-worthy record to review:
+4. **Fellegi–Sunter** on the blocked candidates (``blocking.py``, ``comparisons.py``, ``model.py``). Each pair
+   gets a *pair weight* (prior + Σ field weights, log2). The candidates of a record then compete: with π the share
+   of records whose person is in the registry (estimated, ≤ 0.99), the probability that candidate c is the
+   record's person is ``2^w_c / ((1 − π) + Σ_candidates 2^w)``. Its log-odds is the record's **score**
+   (``match_weight``; ``match_probability`` is the probability): the pair weight plus a last waterfall bar,
+   "other candidates, not in registry" = −log2((1 − π) + Σ other candidates' 2^w). Score ≥ ``upper`` → ``auto``;
+   ``lower`` ≤ score < ``upper`` → ``review``; below → ``unlinked``. Guards send an auto-worthy record to review:
 
-   * ``namesake``: the runner-up is also ≥ ``lower`` and within ``margin`` bits of the best (two people with the
-     same name and birth date in different households — never the first candidate);
+   * ``namesake``: the runner-up's pair weight is within ``margin`` bits of the best's (two people with the same
+     name and birth date in different households — never the first candidate; their scores are ≈ 0, P ≈ 0.5);
    * ``twins``: best and runner-up share household and birth date, and the given names do not tell them apart
-     clearly (best exact in kanji or kana, the other twin at most "somewhat similar");
+     clearly (best exact in kanji or kana, the other twin at most "somewhat similar"; for twins with one reading,
+     kanji exact and the sex pointing the same way);
    * ``given_name_disagrees`` / ``name_disagrees``: the best candidate's given name (or full name) is "different";
    * ``given_name_uncertain``: the given names differ by one kanji and there is no kana to show the reading is the
      same (陽翔/陽斗 is a slip; 翔生/翔朗 are twins — only a person can tell without the reading);
@@ -33,12 +38,17 @@ Order of precedence per record
      typo);
    * ``rejected_before``, ``resident_no_contradicted``: see above.
 
-Output (one row per record, in the order of ``records``): ``record_id, status, person_id, match_weight,
-match_probability, method, reason, guard, second_weight, n_candidates, explanation, candidates, decided_by``.
-``explanation`` is a list of dicts — one per field plus the prior — with ``field, label_ja, label_en, level,
-level_ja, level_en, weight, tf_adjustment`` (a Splink-style waterfall: the weights add up to ``match_weight``).
-``candidates`` holds the top 5 candidates (``person_id, match_weight, match_probability, explanation``) for
-records in review (and for records whose candidate was rejected).
+Output (one row per record, in the order of ``records``; ``RESULT_COLUMNS``): ``record_id``, ``status``
+(auto / confirmed / review / unlinked), ``person_id`` (None when unlinked), ``match_weight`` (the score, bits),
+``match_probability``, ``method`` (resident_no / student_no / fellegi_sunter / human), ``reason`` (a code;
+Japanese text in ``REASONS_JA``), ``guard`` (what keeps it from auto, "" if nothing), ``best_person_id`` (the
+best candidate even when unlinked, for previews), ``pair_weight`` (the best pair's weight alone),
+``second_weight`` (the runner-up's pair weight), ``n_candidates``, ``explanation``, ``candidates``,
+``decided_by``. ``explanation`` is a list of dicts — the prior, one per compared field, and the competition bar —
+with ``field, label_ja, label_en, level, level_ja, level_en, weight, tf_adjustment`` (a Splink-style waterfall:
+the weights add up to ``match_weight``; items are shared between rows, read-only). ``candidates`` holds the top 5
+candidates (``person_id, match_weight, match_probability, pair_weight, explanation``) of records in review (and of
+records with a rejected candidate).
 """
 from __future__ import annotations
 
@@ -54,19 +64,20 @@ from .comparisons import (BD_ELSE, BD_YM, COMPARISONS, INDEX, NAME_ELSE, NAME_EX
                           NAME_ONE_CHAR, NULL)
 from .prepare import prepare
 
-# Defaults chosen from the evaluation (benchmarks/linkage_eval.py, evaluation.py), in bits of match weight
-# (log2 posterior odds, prior included):
-# * UPPER = 6 (posterior ≥ 0.985, 64 : 1). On 32 synthetic towns of 3,000 (4 noise levels × 8 seeds) the wrong
-#   best candidates that pass the guards all scored ≤ −2.3 (people missing from the registry), so every upper
-#   threshold from −2 to 12 gave zero wrong links, while right links of rows without a resident number fell as it
-#   rose (high noise: 99.0 % at 2, 98.9 % at 6, 96.4 % at 12). 6 keeps ≥ 8 bits of headroom above the worst wrong
-#   candidate, for towns whose data are dirtier than ours, at a cost of ≈ 0.2 % of those rows (they go to review).
-# * LOWER = −6: in those towns every best candidate above −6 that passed the guards was right in ≥ 85 % of cases,
-#   and every row of a person missing from the registry scored ≤ −8 (or had no candidate). Review stays ≤ 1 % of
-#   rows at every noise level.
-# * MARGIN = 6: a runner-up within 6 bits (64×) of the best candidate sends the row to review (namesakes).
-DEFAULT_UPPER = 6.0
-DEFAULT_LOWER = -6.0
+# Thresholds are on the record-level score (``match_weight``): log2 odds that the candidate is the record's person,
+# weighed against the record's other candidates and against "not in the registry" (see link_records).
+# Defaults chosen from the evaluation (benchmarks/linkage_eval.py; 24 towns of the engine's generator and 12 demo
+# towns, 3,000 residents, noise clean/low/medium/high):
+# * UPPER = 8 (P ≥ 0.996). No wrong link at any upper threshold ≥ 6 in either set; the worst wrong best candidate
+#   that passed the guards scored 4.4 (a remarried child with a wrong birth year, against another child with the
+#   same given name and birth date), so 8 leaves 3.6 bits (12×) of headroom. Right links of rows without a
+#   resident number at 8 / 10 / 12: demo medium 99.3 / 99.0 / 96.3 %, high 99.1 / 98.2 / 95.1 %.
+# * LOWER = −2 (P ≥ 0.2). Namesakes sit at ≈ 0 (two equal candidates: P ≈ 0.5 each) and must reach review;
+#   every best candidate below −2 in those towns was a person missing from the registry.
+# * MARGIN = 6: a runner-up whose pair weight is within 6 bits (64×) of the best's sends the row to review
+#   (namesakes), whatever the score.
+DEFAULT_UPPER = 8.0
+DEFAULT_LOWER = -2.0
 DEFAULT_MARGIN = 6.0
 TOP_K = 5
 
@@ -99,8 +110,9 @@ REASONS_JA = {
 class LinkRunInfo:
     seconds: float
     pairs: int
-    blocking: dict
-    model: dict
+    blocking: dict  # per rule: pairs and skipped keys; total; identities
+    model: dict  # m, u, prior, π and how they were estimated (JSON-friendly)
+    fitted: object = None  # the model.Model itself, to pass back as link_records(model=...)
 
 
 def _decision_state(decisions: pd.DataFrame | None, rec_pos: dict) -> dict[int, dict]:
@@ -397,7 +409,8 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     for c in ("person_id", "best_person_id", "decided_by", "method", "reason", "guard", "status"):
         col = out[c].astype(object)
         out[c] = col.where(col.notna(), None)
-    info = LinkRunInfo(seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict())
+    info = LinkRunInfo(seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict(),
+                       fitted=model)
     return (out, info) if return_info else out
 
 
@@ -409,16 +422,21 @@ def _competition_item(comp: float, n_other: int, k_out: float, cache: dict) -> d
             "field": "competition", "label_ja": "他の候補・台帳にいない可能性", "label_en": "other candidates, not in registry",
             "level": "competition", "level_ja": f"他の候補 {n_other} 件と台帳外（{k_out:.0%}）",
             "level_en": f"{n_other} other candidate(s) and not in the registry ({k_out:.0%})",
-            "weight": key[1], "tf_adjustment": 0.0}
+            "weight": float(key[1]), "tf_adjustment": 0.0}
     return item
 
 
 def _twins_told_apart(g_best: np.ndarray, g_second: np.ndarray) -> bool:
     """Twins (same household, same birth date): auto only when the record's given name points clearly at one of
-    them — equal to the best candidate's in kanji or kana (levels exact / one) — and the other twin's given name is
-    at most "somewhat similar" (JW < 0.92, one kanji off, or different)."""
+    them — equal to the best candidate's in kanji or kana (levels exact / one) and the other twin's given name at
+    most "somewhat similar" (JW < 0.92, one kanji off, or different) — or, for twins whose names share a reading,
+    when the kanji is exactly one twin's and the sex agrees with that twin and not with the other."""
     c = INDEX["given"] if g_best[INDEX["given"]] != NULL else INDEX["name"]
-    return g_best[c] in (NAME_EXACT, NAME_ONE) and g_second[c] in (NAME_JW85, NAME_ONE_CHAR, NAME_ELSE)
+    if g_best[c] in (NAME_EXACT, NAME_ONE) and g_second[c] in (NAME_JW85, NAME_ONE_CHAR, NAME_ELSE):
+        return True
+    # twins whose names share a reading (蒼 / 葵, both アオイ): the kanji and the sex must both point one way
+    sx = INDEX["sex"]
+    return bool(g_best[c] == NAME_EXACT and g_second[c] == NAME_ONE and g_best[sx] == 0 and g_second[sx] == 1)
 
 
 def _resident_matches(R: dict, P: dict) -> tuple[np.ndarray, np.ndarray]:

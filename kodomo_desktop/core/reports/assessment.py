@@ -7,7 +7,7 @@ import datetime as dt
 from reportlab.lib.units import mm
 
 from . import sections as S
-from .base import DocTitle, Heading, Mark, P, RuledField, blank_date, form, gap, keep, wareki
+from .base import DocTitle, Heading, Mark, RuledField, blank_date, form, gap, keep, wareki
 
 TITLE = "アセスメントシート"
 

@@ -2,10 +2,9 @@
 printed-by / printed-at footer, 和暦 dates, masking profiles, the caveat about scores, small layout pieces
 (section headings, tables, check boxes, ruled fields for handwriting) and the access-log entry.
 
-A document is a *story factory* ``make(marks) -> list[Flowable]`` handed to :func:`render`. ``marks`` maps the
-keys of :class:`Mark` flowables to the page they landed on in the previous pass, so a table of contents can be
-filled in (``render(..., passes=2)``); documents without one render in a single pass. The page count in the
-footer comes from a canvas that holds every page until the end (no second pass needed for "x / y").
+A document is a *story factory* ``make() -> list[Flowable]`` handed to :func:`render`, laid out in one pass: the
+page count in the footer and the page numbers of a table of contents (:class:`PageRef` pointing at a
+:class:`Mark`) are written when the PDF is saved, by a canvas that holds every page until the end.
 
 Adding a document (e.g. the checklist engineer's blank checklist): write ``make`` with the helpers below, call
 ``render(ws, out, kind=..., title=..., make=make, person_ids=[...])`` — it writes the file atomically, embeds the
@@ -13,19 +12,21 @@ fonts and logs ``print`` with the page count and person ids only.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -142,7 +143,7 @@ class MaskProfile:
         return initials(name, kana) if self.initials else (name or "")
 
     def kana(self, kana: str | None) -> str:
-        return "" if self.initials else (kana or "")
+        return "" if self.initials else kana_display(kana)
 
     def shows_source(self, source_type: str | None) -> bool:
         return not (self.hide_welfare and source_type in WELFARE_SOURCES)
@@ -177,11 +178,16 @@ for _letter, _chars in {"A": "アァ", "I": "イィ", "U": "ウゥヴ", "E": "�
         _ROMAJI_INITIAL[_c] = _letter[0]
 
 
+def kana_display(kana: str | None) -> str:
+    """Kana as a clerk writes it: full-width (department files often carry ﾊﾝｶｸ カナ)."""
+    return unicodedata.normalize("NFKC", kana or "")
+
+
 def initials(name: str | None, kana: str | None = None) -> str:
     """Initials in the usual Japanese office form, surname first: シケン ハナコ → S.H. (from the kana)."""
     def parts(s: str | None) -> list[str]:
         return [p for p in (s or "").replace("\u3000", " ").split(" ") if p]
-    kparts = parts(kana)
+    kparts = parts(kana_display(kana))
     if kparts:
         letters = []
         for p in kparts[:2]:
@@ -354,6 +360,27 @@ class Mark(Flowable):
             c.addOutlineEntry(self.outline, self.key, level=self.level, closed=False)
 
 
+class PageRef(Flowable):
+    """The page number of a :class:`Mark`, right-aligned (a table of contents entry). Drawn as a PDF form that is
+    written when the document is saved, so it holds the final page without a second layout pass."""
+
+    def __init__(self, key: str, *, size: float = 8.5, font: str = GOTHIC):
+        super().__init__()
+        self.key, self.size, self.font = key, size, font
+
+    @staticmethod
+    def form_name(key: str) -> str:
+        return "pageref_" + "".join(c if c.isalnum() else "_" for c in key)
+
+    def wrap(self, aw, ah):
+        self.width, self.height = aw, self.size * 1.3
+        return aw, self.height
+
+    def draw(self):
+        self.canv._doctemplate.page_refs[self.key] = (self.width, self.height, self.font, self.size)
+        self.canv.doForm(self.form_name(self.key))
+
+
 class RuledField(Flowable):
     """A framed field with a label and ruled lines for handwriting."""
 
@@ -453,7 +480,11 @@ def form(rows: Sequence[Sequence], widths: Sequence[float], *, labels: Sequence[
              ("BOX", (0, 0), (-1, -1), 0.9, GRID)]
     for c in labels:
         style.append(("BACKGROUND", (c, 0), (c, -1), LABEL_BG))
-    style += list(extra)
+    extra = list(extra)
+    for cmd in extra:  # a value spanning label columns stays white
+        if cmd[0] == "SPAN" and cmd[1][0] not in labels:
+            style.append(("BACKGROUND", cmd[1], cmd[2], colors.white))
+    style += extra
     t.setStyle(tstyle(style))
     return t
 
@@ -506,6 +537,7 @@ class _Doc(BaseDocTemplate):
                          initialFontName=GOTHIC, initialFontSize=9, initialLeading=12, **kw)
         self.info = info
         self.marks: dict[str, int] = {}
+        self.page_refs: dict[str, tuple] = {}
         self.subject: str | None = None
         frame = Frame(MARGIN_L, MARGIN_B, CONTENT_W, PAGE_H - MARGIN_T - MARGIN_B, id="body",
                       leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
@@ -569,9 +601,10 @@ def _footer(canvas, page: int, total: int, info: PageInfo) -> None:
     canvas.restoreState()
 
 
-def _canvas_maker(info: PageInfo, result: dict):
+def _canvas_maker(info: PageInfo, result: dict, doc_ref: dict):
     class NumberedCanvas(Canvas):
-        """Holds every page until ``save`` so each footer can say 'x / y' in one pass."""
+        """Holds every page until ``save``: then each footer can say 'x / y' and every :class:`PageRef` form gets
+        the page its mark landed on — one layout pass for both."""
 
         def __init__(self, *a, **k):
             super().__init__(*a, **k)
@@ -583,6 +616,13 @@ def _canvas_maker(info: PageInfo, result: dict):
 
         def save(self):
             total = len(self._pages)
+            doc = doc_ref.get("doc")
+            if doc is not None:
+                for key, (width, height, font, size) in doc.page_refs.items():
+                    self.beginForm(PageRef.form_name(key), lowerx=0, lowery=0, upperx=width, uppery=height)
+                    self.setFont(font, size)
+                    self.drawRightString(width, height * 0.22, str(doc.marks.get(key, "—")))
+                    self.endForm()
             for n, state in enumerate(self._pages, 1):
                 self.__dict__.update(state)
                 _footer(self, n, total, info)
@@ -602,13 +642,12 @@ def town_name(ws) -> str:
     return str(value).strip() if value and str(value).strip() else "（町名未設定）"
 
 
-def render(ws, out, *, kind: str, title: str, make: Callable[[dict], list], person_ids: Sequence[str] = (),
-           mask: MaskProfile | None = None, passes: int = 1, town: str | None = None,
-           log_detail: dict | None = None) -> dict:
-    """Lay out ``make(marks)`` on A4 pages, write ``out`` (atomically) and log ``print``; returns {"pages": n}.
+def render(ws, out, *, kind: str, title: str, make: Callable[[], list], person_ids: Sequence[str] = (),
+           mask: MaskProfile | None = None, town: str | None = None, log_detail: dict | None = None) -> dict:
+    """Lay out ``make()`` on A4 pages, write ``out`` (atomically) and log ``print``; returns {"pages": n}.
 
-    ``passes=2``: the story is built twice, the second time with the page of every :class:`Mark` of the first
-    (a table of contents); a third pass runs only if the second moved a mark."""
+    One layout pass: page x / y and the page numbers of a table of contents (:class:`PageRef` to a
+    :class:`Mark`) are filled in when the PDF is saved."""
     ensure_fonts()
     out = Path(out)
     if not out.parent.exists():
@@ -616,40 +655,44 @@ def render(ws, out, *, kind: str, title: str, make: Callable[[dict], list], pers
         raise InputRefused(f"フォルダー {out.parent} がありません。")
     info = PageInfo(town=town or town_name(ws), title=title, printed_by=ws.user.name,
                     printed_at=dt.datetime.now().replace(second=0, microsecond=0), mask=mask or MASKS["none"])
-    marks: dict[str, int] = {}
-    data = b""
+    buf = io.BytesIO()
+    doc = _Doc(buf, info)
     result: dict = {}
-    for n in range(max(1, passes) + (1 if passes > 1 else 0)):
-        buf = io.BytesIO()
-        doc = _Doc(buf, info)
-        result = {}
-        doc.build(make(dict(marks)), canvasmaker=_canvas_maker(info, result))
-        data = buf.getvalue()
-        if passes <= 1 or (n >= 1 and doc.marks == marks):
-            break
-        marks = dict(doc.marks)
-    fd, tmp = tempfile.mkstemp(prefix=".kodomo-", suffix=".pdf", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
+    doc.build(make(), canvasmaker=_canvas_maker(info, result, {"doc": doc}))
+    data = buf.getvalue()
     pages = int(result.get("pages", 0))
     ids = list(dict.fromkeys(person_ids))
     detail = {"document": kind, "pages": pages, "persons": ids}
     if mask is not None and mask.key != "none":
         detail["mask"] = mask.key
     detail.update(log_detail or {})
-    ws.log("print", ids[0] if len(ids) == 1 else None, detail)
+    _write(out, data)
+    try:  # a file that could not be logged is not left behind
+        ws.log("print", ids[0] if len(ids) == 1 else None, detail)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            out.unlink()
+        raise
     return {"pages": pages}
 
 
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return True
+def _write(out: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder, so a half-written PDF never carries the name."""
+    from ..errors import InputRefused
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".kodomo-", suffix=".pdf", dir=out.parent)
+    except OSError as e:
+        raise InputRefused(f"フォルダー {out.parent} に書き込めません（{e.strerror or e}）。") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputRefused(f"{out.name} を書き込めません。ほかのアプリで開いている場合は閉じてから、もう一度お試しください"
+                           f"（{e.strerror or e}）。") from e
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import PageBreak, Table
 
 from . import sections as S
-from .base import (CONTENT_W, GRID, LABEL_BG, NAVY, RED, DocTitle, Heading, Mark, P, RuledField, blank_date, esc, form,
-                   gap, grid, keep, note_box, styles, tstyle, wareki)
-from .data import grade_text
+from .base import (CONTENT_W, GRID, NAVY, RED, DocTitle, Heading, Mark, P, PageRef, blank_date, esc, form, gap, grid,
+                   keep, note_box, styles, tstyle, wareki)
 
 W = CONTENT_W
 CONFIDENTIAL = ("本資料には、こどもと家庭の個人情報が含まれています。会議の参加者以外に見せないでください。"
@@ -69,15 +67,13 @@ def cover(conf: dict | None, children: list[dict], mask, town: str) -> list:
     return out
 
 
-def toc_and_agenda(children: list[dict], mask, marks: dict, conf: dict | None) -> list:
+def toc_and_agenda(children: list[dict], mask, conf: dict | None) -> list:
     out = [PageBreak(), Mark("toc", outline="目次・議事次第", subject=""), DocTitle("目次", None, size=15)]
-    entries = [("", "表紙（会議の概要・出席者・検討対象）", marks.get("cover", 1)),
-               ("", "目次・議事次第", marks.get("toc", 2))]
+    entries = [("", "表紙（会議の概要・出席者・検討対象）", "cover"), ("", "目次・議事次第", "toc")]
     for n, c in enumerate(children, 1):
         entries.append((f"No.{n}", f"{mask.name(c['name'], c['name_kana'])}　{S.school_text(c['school'])}",
-                        marks.get(f"child:{c['person_id']}", "")))
-    rows = [[a, b, f"{p}" if p != "" else "　"] for a, b, p in entries]
-    t = Table([[P(a, "cell"), P(b, "cell"), P(str(p), "cell_r")] for a, b, p in rows],
+                        f"child:{c['person_id']}"))
+    t = Table([[P(a, "cell"), P(b, "cell"), PageRef(key)] for a, b, key in entries],
               colWidths=[16 * mm, W - 36 * mm, 20 * mm])
     t.setStyle(tstyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID), ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
                            ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5)]))
@@ -121,7 +117,7 @@ def _summary(c: dict, mask) -> Table:
     if mask.hide_welfare:
         yt = "—"
     rows = [["生年月日", wareki(c["birth_date"]), "世帯", f"{len(members) + 1} 人（きょうだい {sib} 人）"],
-            ["スコア", S.score_summary(c, mask), "", ""],
+            ["スコア", S.score_summary(c, mask, short=True), "", ""],
             ["要対協", yt, "現在の支援", (f"{sp['lead_organisation']}（{wareki(sp['opened_on'], short=True)}〜）"
                                         if sp else "なし")]]
     return form(rows, [20 * mm, W / 2 - 20 * mm, 22 * mm, W / 2 - 22 * mm], labels=(0, 2),
@@ -130,21 +126,22 @@ def _summary(c: dict, mask) -> Table:
 
 def child_pages(n: int, c: dict, mask, conf_item: dict | None, since: dt.date) -> list:
     name = mask.name(c["name"], c["name_kana"])
+    sp = 2.5 * mm
     out = [PageBreak(), Mark(f"child:{c['person_id']}", outline=f"No.{n} {name}", subject=f"No.{n} {name}", level=0),
-           _banner(n, c, mask), gap(2.5), _summary(c, mask)]
-    out += [Heading("抽出の理由", space_before=3 * mm)] + S.score_block(c, mask, compact=True, max_rows=10)
-    out += [Heading("きょうだい・世帯", space_before=3 * mm)] + S.household_table(c, mask, compact=True)
-    out += [Heading("最近の記録（直近1年）", space_before=3 * mm)] + S.recent_records(c, mask, since=since, limit=7)
-    out += [Heading("これまでの判断", space_before=3 * mm)] + S.decisions_tables(c, compact=True)
-    out += [gap(3), keep(S.decision_box(conf_item), gap(2), RuledField("協議メモ", 3, spacing=7 * mm))]
+           _banner(n, c, mask), gap(2), _summary(c, mask)]
+    out += [Heading("抽出の理由", space_before=sp)] + S.score_block(c, mask, compact=True, max_rows=9)
+    out += [Heading("きょうだい・世帯", space_before=sp)] + S.household_table(c, mask, compact=True)
+    out += [Heading("最近の記録（直近1年）", space_before=sp)] + S.recent_records(c, mask, since=since, limit=5)
+    out += [Heading("これまでの判断", space_before=sp)] + S.decisions_tables(c, compact=True, limit=4)
+    out += [gap(3), keep(S.decision_box(conf_item))]
     return out
 
 
-def story(conf: dict | None, children: list[dict], items: dict, mask, town: str, marks: dict,
+def story(conf: dict | None, children: list[dict], items: dict, mask, town: str,
           today: dt.date | None = None) -> list:
     today = today or dt.date.today()
     since = dt.date(today.year - 1, today.month, min(today.day, 28))
-    out = cover(conf, children, mask, town) + toc_and_agenda(children, mask, marks, conf)
+    out = cover(conf, children, mask, town) + toc_and_agenda(children, mask, conf)
     for n, c in enumerate(children, 1):
         out += child_pages(n, c, mask, items.get(c["person_id"]), since)
     return out

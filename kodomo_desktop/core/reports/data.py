@@ -83,14 +83,25 @@ def _catalogue_file() -> dict[str, dict]:
 
 
 def scoring_catalogue() -> dict:
-    """The scoring catalogue (resources/indicators.json through the scoring service when it is there)."""
+    """The scoring catalogue (resources/indicators.json, through the scoring package when it is there)."""
+    loaders = []
     try:
-        from ..scoring.service import catalogue as load
-        got = load()
+        from ..scoring.catalogue import load_catalogue
+        loaders.append(load_catalogue)
+    except Exception:
+        pass
+    try:
+        from ..scoring.service import catalogue as service_catalogue
+        loaders.append(service_catalogue)
+    except Exception:
+        pass
+    for load in loaders:
+        try:
+            got = load()
+        except Exception:  # a catalogue being edited must never stop a print
+            continue
         if isinstance(got, dict):
             return got
-    except Exception:  # a catalogue being edited must never stop a print
-        pass
     return {"indicators": list(_catalogue_file().values())}
 
 
@@ -106,7 +117,10 @@ def catalogue() -> dict[str, dict]:
 NO_DATA_SOURCES = {"学校データなし": ("school_attendance", "school_health"), "母子保健データなし": ("maternal_child_health",),
                    "チェックリスト未回収": ("school_checklist",)}
 VIA_SUBJECT = {"本人": "", "self": "", "child": "", "世帯員": "世帯員", "世帯": "世帯", "household": "世帯",
-               "member": "世帯員", "parent": "保護者", "sibling": "きょうだい"}
+               "member": "世帯員", "other": "世帯員", "parent": "保護者", "保護者": "保護者", "sibling": "きょうだい"}
+# pseudo source types in "no data" entries
+NO_DATA_PSEUDO = {"school": ("school_attendance", "school_health"), "checklist_missing": ("school_checklist",),
+                  "checklist_blank": ("school_checklist",)}
 
 
 def _get(obj, *keys, default=None):
@@ -190,7 +204,11 @@ class ScoreReader:
         cat = scoring_catalogue()
         self.cat = catalogue()
         self.thresholds_default = cat.get("thresholds") or {}
-        self.sibling_points = cat.get("sibling_points") or {}
+        self.sibling_default = cat.get("sibling_points") or {}
+        self.no_data_sources = dict(NO_DATA_SOURCES)
+        for st, meta in (cat.get("sources") or {}).items():
+            if isinstance(meta, dict) and meta.get("no_data_label"):
+                self.no_data_sources[meta["no_data_label"]] = (st,)
         self._weights: dict[int, dict] = {}
         self.depts = departments(s)
         self.src_shown, self.ind_shown = sheet_visibility(s)
@@ -256,11 +274,13 @@ class ScoreReader:
         if not points and types:
             points = max(types.values())
         who_id = _get(r, "person_id", "member_id", "from_person", "subject_person_id")
-        subject = VIA_SUBJECT.get(str(_get(r, "via", default="本人")), str(_get(r, "via", default="")))
+        whose = str(_get(r, "whose", "via", default="本人"))
+        subject = VIA_SUBJECT.get(whose, whose)
         if who_id and who_id != child_id:
             m = self.person(who_id)
             rel = _get(r, "relationship") or (m.relationship if m else None)
-            subject = f"世帯員（{rel}）" if rel else "世帯員"
+            base = subject or "世帯員"
+            subject = f"{base}（{rel}）" if rel else base
         elif not subject and _get(r, "subject", "whose") in ("household", "member", "parent", "sibling", "世帯員", "保護者",
                                                                "きょうだい"):
             subject = {"sibling": "きょうだい", "parent": "保護者"}.get(_get(r, "subject", "whose"), "世帯員")
@@ -275,13 +295,16 @@ class ScoreReader:
         if st and self.src_shown.get(st) is False:
             shown = False
         protective = bool(_get(r, "protective")) or _get(r, "kind", "polarity") == "protective"
+        value = _get(r, "value", "detail", "evidence")
+        if isinstance(value, (dict, list)):
+            value = None
         return {"indicator": ind, "label": str(label), "points": points, "types": types, "source_type": st,
                 "source_label": source_label(st) if st else str(_get(r, "source_label", default="")),
                 "department": _get(r, "department", "source_department") or self.depts.get(st or "", ""),
                 "record_date": rdate, "batch_id": b.id if b else bid, "file_name": file_name or "",
                 "subject": subject, "shown_on_sheets": bool(shown), "protective": protective,
                 "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
-                "value": _get(r, "value", "detail", "evidence")}
+                "value": str(value) if value is not None else ""}
 
     # one score -------------------------------------------------------------------------------------------------------
     def score(self, cs: ChildScore | None, run: ScoreRun | None = None) -> dict | None:
@@ -297,9 +320,14 @@ class ScoreReader:
             pr["protective"] = True
             protective.append(pr)
         sib = d.get("sibling") or {}
-        if isinstance(sib, dict) and _num(sib.get("points")):
+        has_sibling_reason = any("sibling" in r["indicator"] for r in reasons)
+        if isinstance(sib, dict) and _num(sib.get("points")) and not has_sibling_reason:
             pts = _num(sib["points"])
-            types = {t: _num(v) for t, v in self.sibling_points.items()} or {"（種別なし）": pts}
+            per_type = sib.get("types") if isinstance(sib.get("types"), dict) else self.weights(run).get(
+                "sibling_points", self.sibling_default)
+            if isinstance(sib.get("types"), list) and sib["types"]:
+                per_type = {t: pts for t in sib["types"]}
+            types = {t: _num(v) for t, v in (per_type or {}).items() if _num(v)} or {"（種別なし）": pts}
             reasons.append({"indicator": "sibling", "label": "同じ世帯のきょうだいが抽出されている", "points": pts,
                             "types": types, "source_type": None, "source_label": "スコア算出（世帯）", "department": "",
                             "record_date": run.as_of if run else None, "batch_id": None, "file_name": "",
@@ -311,15 +339,17 @@ class ScoreReader:
                 d.get("sources_without_data") or []:
             if isinstance(x, dict):
                 st = _get(x, "source_type", "source", "key")
-                no_data.append({"source_types": (st,) if st else (), "label": _get(x, "label", "label_ja") or
-                                f"{source_label(st)}データなし"})
-            elif str(x) in NO_DATA_SOURCES:
-                no_data.append({"source_types": NO_DATA_SOURCES[str(x)], "label": str(x)})
+                label = _get(x, "label", "label_ja") or f"{source_label(st)}データなし"
+                sts = NO_DATA_PSEUDO.get(st) or self.no_data_sources.get(label) or ((st,) if st else ())
+                no_data.append({"source_types": tuple(sts), "label": str(label),
+                                "detail": str(_get(x, "detail", default="") or "")})
+            elif str(x) in self.no_data_sources:
+                no_data.append({"source_types": self.no_data_sources[str(x)], "label": str(x), "detail": ""})
             else:
                 from ..importing.fields import SOURCE_TYPES
                 known = str(x) in SOURCE_TYPES
                 no_data.append({"source_types": (str(x),) if known else (),
-                                "label": f"{source_label(str(x))}データなし" if known else str(x)})
+                                "label": f"{source_label(str(x))}データなし" if known else str(x), "detail": ""})
         hist = d.get("history") if isinstance(d.get("history"), dict) else {}
         return {"run_id": cs.run_id, "as_of": run.as_of if run else None, "total": _num(cs.total), "band": cs.band or "",
                 "flagged": bool(cs.flagged), "types_text": _types_text(cs.types) or
@@ -327,16 +357,22 @@ class ScoreReader:
                 "types": types, "reasons": sorted(reasons, key=lambda r: -r["points"]), "protective": protective,
                 "no_data": no_data, "basic_items": cs.basic_items or 0, "school_points": _num(cs.school_points),
                 "yotaikyo": bool(d.get("yotaikyo_active") or d.get("yotaikyo")), "age_band": d.get("age_band") or "",
+                "status_label": str(d.get("status_label") or ""),
                 "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
-                "sharp_rise": bool(hist.get("sharp_rise")), "streak": int(_num(hist.get("flagged_runs_in_a_row")))}
+                "sharp_rise": bool(hist.get("sharp_rise")),
+                "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak")))}
+
+    def weights(self, run: ScoreRun | None) -> dict:
+        """The weight set the run used (its thresholds and sibling points), {} when unknown."""
+        if run is None or not run.weight_set_id:
+            return {}
+        if run.weight_set_id not in self._weights:
+            w = self.s.get(WeightSet, run.weight_set_id)
+            self._weights[run.weight_set_id] = (w.data or {}) if w and isinstance(w.data, dict) else {}
+        return self._weights[run.weight_set_id]
 
     def thresholds(self, run: ScoreRun | None, age_band: str) -> dict:
-        table = self.thresholds_default
-        if run is not None and run.weight_set_id:
-            if run.weight_set_id not in self._weights:
-                w = self.s.get(WeightSet, run.weight_set_id)
-                self._weights[run.weight_set_id] = (w.data or {}) if w else {}
-            table = self._weights[run.weight_set_id].get("thresholds") or table
+        table = self.weights(run).get("thresholds") or self.thresholds_default
         t = table.get(age_band) if isinstance(table, dict) else None
         return t if isinstance(t, dict) else {}
 
@@ -347,23 +383,26 @@ class ScoreReader:
         raw = d.get("types") or d.get("by_type") or d.get("per_type") or d.get("type_points") or d.get("points_by_type")
         out: dict[str, dict] = {}
 
-        def add(k, points, threshold=None, band="", flagged=False):
+        flagged_types |= {str(t) for t in (d.get("flagged_types") or []) if t}
+
+        def add(k, points, threshold=None, band="", flagged=None, cuts=None):
             k = str(k)
             band = band or bands.get(k, "")
+            is_flagged = bool(flagged) or k in flagged_types or (flagged is None and band in ("中", "高"))
             out[k] = {"type": k, "points": _num(points), "threshold": threshold, "band": band,
-                      "thresholds": thr, "flagged": bool(flagged) or k in flagged_types or band in ("中", "高")}
+                      "thresholds": cuts if isinstance(cuts, dict) and cuts else thr, "flagged": is_flagged}
         if isinstance(raw, dict):
             for k, v in raw.items():
                 if isinstance(v, dict):
                     add(k, _get(v, "points", "score", "total", default=0), _get(v, "threshold", "cutoff"),
-                        _get(v, "band", default=""), _get(v, "flagged", default=False))
+                        _get(v, "band", default=""), v.get("flagged"), v.get("cuts"))
                 else:
                     add(k, v)
         elif isinstance(raw, list):
             for v in raw:
                 if isinstance(v, dict) and _get(v, "type", "name"):
                     add(_get(v, "type", "name"), _get(v, "points", "score", default=0), _get(v, "threshold"),
-                        _get(v, "band", default=""), _get(v, "flagged", default=False))
+                        _get(v, "band", default=""), v.get("flagged"), v.get("cuts"))
         if not out:
             sums: dict[str, float] = defaultdict(float)
             for r in reasons:
@@ -438,7 +477,7 @@ def linked_records(s: Session, person_ids: Iterable[str]) -> dict[str, list[dict
     return out
 
 
-_SKIP_ATTRS = {"round", "answers", "group_counts"}
+_SKIP_ATTRS = {"round", "answers", "group_counts", "extra", "raw"}
 
 
 def summarise_record(rec: dict, limit: int = 90) -> str:
@@ -451,7 +490,7 @@ def summarise_record(rec: dict, limit: int = 90) -> str:
         hits = sum(v for v in gc.values() if isinstance(v, (int, float)))
         return f"観察チェックリスト（{attrs.get('round') or ''}）該当 {hits} 項目" if gc else "観察チェックリスト"
     for k, v in attrs.items():
-        if k in _SKIP_ATTRS or v in (None, "", [], {}):
+        if k in _SKIP_ATTRS or v in (None, "", [], {}) or isinstance(v, (dict, list)):
             continue
         if isinstance(v, bool):
             v = "あり" if v else "なし"
@@ -568,7 +607,8 @@ def score_history(s: Session, person_id: str, limit: int = 8) -> list[dict]:
     out = []
     for cs, run, w in reversed(rows):
         out.append({"run_id": run.id, "as_of": run.as_of, "weights": f"{w.name} 第{w.version}版" if w else "",
-                    "total": _num(cs.total), "band": cs.band or "", "flagged": bool(cs.flagged), "types": cs.types or ""})
+                    "total": _num(cs.total), "band": cs.band or "", "flagged": bool(cs.flagged),
+                    "types": _types_text(cs.types)})
     prev = None
     for h in out:
         h["change"] = "" if prev is None else (

@@ -67,16 +67,16 @@ def household_table(b: dict, mask, *, compact: bool = False) -> list:
     return [grid(rows, widths, align="llrllc", extra=extra)]
 
 
-def score_summary(b: dict, mask) -> str:
+def score_summary(b: dict, mask, *, short: bool = False) -> str:
     sc = b["score"]
     if not sc:
         return "このこどもは直近のスコア算出の対象に含まれていません（年齢・取込状況を確認してください）。"
     if mask.hide_welfare:
         return (f"抽出: {'あり' if sc['flagged'] else 'なし'}　（学校向け表示: 福祉関係の情報と点数の合計は表示していません）")
     bits = [f"合計 {fmt_points(sc['total'])} 点", f"区分 {sc['band'] or '-'}", "抽出あり" if sc["flagged"] else "抽出なし"]
-    if sc["basic_items"]:
+    if sc["basic_items"] and not short:
         bits.append(f"基本連携項目 {sc['basic_items']} 項目に該当")
-    if sc["school_points"] or sc["total"]:
+    if (sc["school_points"] or sc["total"]) and not short:
         bits.append(f"学校保有 {fmt_points(sc['school_points'])} 点 ＋ 学校以外 {fmt_points(sc['total'] - sc['school_points'])} 点")
     if sc["yotaikyo"]:
         bits.append("要対協登録あり（支援継続）")
@@ -86,7 +86,7 @@ def score_summary(b: dict, mask) -> str:
         bits.append("前回から急上昇")
     if sc.get("streak", 0) >= 2:
         bits.append(f"{sc['streak']} 回連続で抽出")
-    when = f"（{wareki(b['run']['as_of'])}時点の算出）" if b.get("run") else ""
+    when = f"（{wareki(b['run']['as_of'], short=short)}時点の算出）" if b.get("run") else ""
     return "　／　".join(bits) + when
 
 
@@ -135,6 +135,8 @@ def reasons_table(b: dict, mask, *, compact: bool = False, max_rows: int | None 
         extra += [("SPAN", (0, i), (-1, i)), ("BACKGROUND", (0, i), (-1, i), LABEL_BG)]
         for r, p in items:
             label = esc(r["label"])
+            if r.get("value"):
+                label += f"<font size=7.5 color='#595959'>　{esc(r['value'])}</font>"
             if r["subject"]:
                 label += f"<font size=7.5 color='#595959'>（{esc(r['subject'])}）</font>"
             if r["basic"]:
@@ -155,7 +157,7 @@ def protective_table(b: dict, mask) -> list:
         return []
     rows = [["保護的要因（強み）", "情報源", "記録日"]] + [[r["label"], r["source_label"], wareki(r["record_date"], short=True)]
                                                 for r in items]
-    return [P("保護的要因", "small"), grid(rows, [100 * mm, 50 * mm, W - 150 * mm], align="llc")]
+    return [gap(2.5), grid(rows, [100 * mm, 50 * mm, W - 150 * mm], align="llc")]
 
 
 def sources_table(b: dict, mask) -> list:
@@ -184,10 +186,14 @@ def sources_table(b: dict, mask) -> list:
                      P(esc(x["file_name"]), "small", raw=True)])
     if len(rows) == 1:
         return [empty_line("（取り込まれた情報源はありません）")]
-    nd = [x["label"] for x in shown if x["no_data"]]
-    out = [grid(rows, [34 * mm, 40 * mm, 30 * mm, 34 * mm, W - 138 * mm], align="llccl", extra=extra)]
+    declared = [x for x in ((b.get("score") or {}).get("no_data") or [])
+                if not x["source_types"] or any(mask.shows_source(st) for st in x["source_types"])]
+    nd = [x["label"] + (f"（{x['detail']}）" if x.get("detail") else "") for x in declared] or \
+        [f"{x['label']}データなし" for x in shown if x["no_data"]]
+    out = [grid(rows, [30 * mm, 37 * mm, 28 * mm, 31 * mm, W - 126 * mm], align="llccl", extra=extra)]
     if nd:
-        out += [gap(1), P(f"データなし: {'、'.join(nd)}　※「データなし」は「リスクがない」ことを意味しません。", "small")]
+        out += [gap(1), P(f"スコア算出時のデータなし: {'、'.join(nd)}　※「データなし」は「リスクがない」ことを意味しません。",
+                          "small")]
     return out
 
 
@@ -307,7 +313,7 @@ def recent_records(b: dict, mask, *, since=None, limit: int = 8) -> list:
 
 
 def decision_box(item: dict | None = None) -> Table:
-    """The boxes the conference fills in by pen (■ where a decision is already recorded)."""
+    """The boxes the conference fills in by pen (■ where a decision is already recorded), with room for notes."""
     st = styles()
     chosen_need = item.get("support_needed") if item else None
     chosen_dir = item.get("direction_key") if item else None
@@ -320,16 +326,17 @@ def decision_box(item: dict | None = None) -> Table:
             ["支援要否", P(boxes(["要", "不要", "継続検討"], chosen_need), "big"), "", ""],
             ["方向性", P(dir_text, "big"), "", ""],
             ["主担当機関", lead, "次回見直し日", nxt],
-            ["役割分担・当面の対応", actions, "", ""]]
+            ["役割分担・当面の対応", actions, "", ""],
+            ["協議メモ", "", "", ""]]
     t = Table([[c if not isinstance(c, str) else P(c, st.label) for c in r] for r in rows],
-              colWidths=[36 * mm, W / 2 - 36 * mm, 26 * mm, W / 2 - 26 * mm],
-              rowHeights=[None, 9.5 * mm, 9.5 * mm, 10 * mm, 19 * mm])
+              colWidths=[34 * mm, W / 2 - 34 * mm, 26 * mm, W / 2 - 26 * mm],
+              rowHeights=[None, 8 * mm, 8 * mm, 8.5 * mm, 13 * mm, 16 * mm])
     t.setStyle(tstyle([
         ("BOX", (0, 0), (-1, -1), 1.2, NAVY), ("GRID", (0, 1), (-1, -1), 0.5, GRID),
         ("SPAN", (0, 0), (-1, 0)), ("BACKGROUND", (0, 0), (-1, 0), NAVY),
-        ("SPAN", (1, 1), (3, 1)), ("SPAN", (1, 2), (3, 2)), ("SPAN", (1, 4), (3, 4)),
+        ("SPAN", (1, 1), (3, 1)), ("SPAN", (1, 2), (3, 2)), ("SPAN", (1, 4), (3, 4)), ("SPAN", (1, 5), (3, 5)),
         ("BACKGROUND", (0, 1), (0, -1), LABEL_BG), ("BACKGROUND", (2, 3), (2, 3), LABEL_BG),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("VALIGN", (1, 4), (1, 4), "TOP"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("VALIGN", (1, 4), (1, 5), "TOP"),
         ("LEFTPADDING", (0, 0), (-1, -1), 4)]))
     return t
 

@@ -35,7 +35,7 @@ def assessment_pdf(ws, person_id: str, out, *, mask: str = "none") -> dict:
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
         bundle = D.child_bundle(s, person_id)
-    return B.render(ws, Path(out), kind="assessment", title=TITLE, make=lambda marks: story(bundle, m),
+    return B.render(ws, Path(out), kind="assessment", title=TITLE, make=lambda: story(bundle, m),
                     person_ids=[person_id], mask=m)
 
 
@@ -83,8 +83,7 @@ def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None
     town = B.town_name(ws)
     title = (conf or {}).get("kind") or "ケース会議"
     return B.render(ws, Path(out), kind="conference", title=f"{title}資料",
-                    make=lambda marks: story(conf, children, items, m, town, marks), person_ids=ids, mask=m,
-                    passes=2, town=town,
+                    make=lambda: story(conf, children, items, m, town), person_ids=ids, mask=m, town=town,
                     log_detail={"conference_id": conference_id} if conference_id is not None else None)
 
 
@@ -99,7 +98,7 @@ def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None =
         raise InputRefused("学校名を指定してください。")
     school = school.strip()
     pupils = _school_pupils(ws, school, person_ids, m)
-    return B.render(ws, Path(out), kind="school_sheet", title=TITLE, make=lambda marks: story(school, pupils, m),
+    return B.render(ws, Path(out), kind="school_sheet", title=TITLE, make=lambda: story(school, pupils, m),
                     person_ids=[p["person_id"] for p in pupils], mask=m)
 
 
@@ -162,7 +161,7 @@ def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
         bundle = D.child_bundle(s, person_id)
-    return B.render(ws, Path(out), kind="handover", title=title_of(k), make=lambda marks: story(bundle, k, m),
+    return B.render(ws, Path(out), kind="handover", title=title_of(k), make=lambda: story(bundle, k, m),
                     person_ids=[person_id], mask=m, log_detail={"handover": k})
 
 
@@ -172,7 +171,7 @@ def round_stats_pdf(ws, round_id: int, out) -> dict:
     from .round_stats import TITLE, story
     ws.require(PERMISSION, what="report round statistics")
     f = funnel(ws, round_id)
-    return B.render(ws, Path(out), kind="round_stats", title=TITLE, make=lambda marks: story(f), person_ids=[],
+    return B.render(ws, Path(out), kind="round_stats", title=TITLE, make=lambda: story(f), person_ids=[],
                     log_detail={"round_id": round_id})
 
 
@@ -189,5 +188,5 @@ def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out) -> 
     except ImportError:
         raise InputRefused("空欄のチェックリスト様式はまだ用意されていません。") from None
     title, flowables, ids = checklist_sheet.build_story(ws, school, klass, definition)
-    return B.render(ws, Path(out), kind="blank_checklist", title=title, make=lambda marks: list(flowables),
+    return B.render(ws, Path(out), kind="blank_checklist", title=title, make=lambda: list(flowables),
                     person_ids=ids, log_detail={"school": school})

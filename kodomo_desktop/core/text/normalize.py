@@ -87,11 +87,16 @@ def _text(s) -> str:
     return str(s)
 
 
+# 旧字体→新字体 followed by the 異体字 table, as one translate table
+_KANJI_TABLE = {**{k: (v.translate(_VARIANTS) if isinstance(v, str) else v) for k, v in _OLD_NEW.items()},
+                **{k: v for k, v in _VARIANTS.items() if k not in _OLD_NEW}}
+
+
 def _kanji(t: str) -> str:
     """旧字体→新字体 and variation selectors (yosina), then the 異体字 table."""
     if _SELECTORS.search(t):
         t = _SELECTORS.sub("", _yosina(t))
-    return t.translate(_OLD_NEW).translate(_VARIANTS)
+    return t.translate(_KANJI_TABLE)
 
 
 def _cached(fn):
@@ -113,15 +118,26 @@ def _cached(fn):
 _STABLE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u30a1-\u30f6\u30fc-\u30fe\u3005\u3006〇0-9A-Z△▲□■-]*")
 
 
-def _fixed_point(step, t: str) -> str:
+def _fixed_point(step, t: str, stable=None) -> str:
     """Apply ``step`` until nothing changes (NFKC, upper-casing and the tables can feed one another on odd input;
-    real names settle after one pass). Guarantees norm(norm(x)) == norm(x)."""
-    for _ in range(4):
+    real names settle after one pass). Guarantees norm(norm(x)) == norm(x). ``stable(u)`` → True says a second
+    pass could not change ``u`` (skips it)."""
+    stable = stable or _STABLE.fullmatch
+    for _ in range(6):
         u = step(t)
-        if u == t or _STABLE.fullmatch(u):
+        if u == t or stable(u):
             return u
         t = u
     return t
+
+
+# an address the address step would still change: a kanji numeral before a marker, a marker after a digit, 大字,
+# a dash at either end or doubled
+_ADDR_UNSTABLE = re.compile(r"[〇一二三四五六七八九十百](?:丁目|番|号|-|‐|−|の\d|$)|\d(?:丁目|番|号|の)|大字|^-|-$|--")
+
+
+def _address_stable(u: str) -> bool:
+    return bool(_STABLE.fullmatch(u)) and not _ADDR_UNSTABLE.search(u)
 
 
 def _name_step(t: str) -> str:
@@ -155,7 +171,11 @@ _NAME_FOLD_DROP = re.compile(r"(?<=[\u3400-\u9fff])[ノ之ヶケガ](?=[\u3400-\
 
 def _fold_name_step(t: str) -> str:
     t = _name_step(t)
-    t = re.sub(r"(.)[々〻]", r"\1\1", t)  # 佐々木 → 佐佐木
+    if "々" in t or "〻" in t:  # 佐々木 → 佐佐木 (each mark repeats the character written before it)
+        out: list[str] = []
+        for ch in t:
+            out.append(out[-1] if ch in "々〻" and out else ch)
+        t = "".join(out)
     return _NAME_FOLD_DROP.sub("", t)  # 一ノ瀬 / 一之瀬 / 一の瀬 → 一瀬, 八ヶ代 / 八ケ代 → 八代
 
 
@@ -234,19 +254,32 @@ def norm_address(s) -> str:
     ``〇〇町大字△△三丁目十二番地の五`` → ``〇〇町△△3-12-5``; ``1丁目2番3号`` == ``1-2-3`` == ``１－２－３``.
     """
     t = _text(s)
-    return _fixed_point(_address_step, t) if t else ""
+    return _fixed_point(_address_step, t, _address_stable) if t else ""
+
+
+_ADDR_KANJI_NUM = re.compile(r"[〇一二三四五六七八九十百]+(?=丁目|番|号|-|‐|−|の\d|$)")
+_ADDR_SEP = re.compile(r"(?<=\d)(?:丁目|番地の?|番の?|号の?|の)(?=\d)")
+_ADDR_TAIL = re.compile(r"(?<=\d)(?:丁目|番地|番|号)+")
+_ADDR_MARK = re.compile(r"丁目|番|号|の")
+_HAS_DASH = re.compile(f"[{_DASH_CHARS}]")
 
 
 def _address_step(t: str) -> str:
     t = unicodedata.normalize("NFKC", t)
     t = _kanji(t)
     t = _SPACES_DOTS.sub("", t)
-    t = t.replace("大字", "")
-    t = re.sub(r"[〇一二三四五六七八九十百]+(?=丁目|番|号|-|‐|−|の\d|$)", lambda m: _kanji_number(m.group()), t)
-    t = re.sub(r"(?<=\d)(?:丁目|番地の?|番の?|号の?|の)(?=\d)", "-", t)
-    t = re.sub(r"(?<=\d)(?:丁目|番地|番|号)", "", t)
-    t = _KANA_DASH_IN.sub("ー", t)  # コ-ポ → コーポ: a dash between katakana is a long vowel
-    t = _DASHES.sub("-", t)
+    if "大字" in t:
+        t = t.replace("大字", "")
+    if _ADDR_MARK.search(t) or "-" in t:
+        t = _ADDR_KANJI_NUM.sub(lambda m: _kanji_number(m.group()), t)
+    elif t[-1:] in "〇一二三四五六七八九十百":
+        t = _ADDR_KANJI_NUM.sub(lambda m: _kanji_number(m.group()), t)
+    if _ADDR_MARK.search(t):
+        t = _ADDR_SEP.sub("-", t)
+        t = _ADDR_TAIL.sub("", t)
+    if _HAS_DASH.search(t):
+        t = _KANA_DASH_IN.sub("ー", t)  # コ-ポ → コーポ: a dash between katakana is a long vowel
+        t = _DASHES.sub("-", t)
     return t.strip("-")
 
 

@@ -1,39 +1,93 @@
-"""こども一覧 and the child page: a QAbstractTableModel over every child 0–18 (fast on 10,000 rows: rows are fetched
-once and filtered on precomputed normalised keys), search by 氏名・カナ・宛名番号, and the child's page with identity,
-household, siblings and every linked record on a timeline with its source."""
+"""こども一覧: every child aged 0–18 in a QAbstractTableModel, searched by 氏名・カナ・宛名番号, and the child page.
+
+Fast on 10,000 rows: the rows are fetched once (``persons.list_children``, normalised keys computed there), a search
+is a pass over precomputed strings in Python (``persons.ChildIndex``), sorting sorts an index list once; the model
+only maps a visible row to a stored row. Typing is debounced; the access log gets the number of results when the
+search settles (never the text). Double-click or Enter opens the child page; Esc goes back.
+"""
 from __future__ import annotations
 
-import json
+import datetime as dt
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSplitter, QStackedWidget, QTableView, QTableWidget, QTableWidgetItem, QTextBrowser,
-                               QVBoxLayout, QWidget)
+                               QStackedWidget, QTableView, QVBoxLayout, QWidget)
 
 from ...core import persons as P
 from ..i18n import tr
+from .child_view import ChildView
 
-COLUMNS = [("name", "氏名"), ("name_kana", "カナ"), ("birth_wareki", "生年月日"), ("age", "年齢"), ("sex", "性別"),
+COLUMNS = [("name", "氏名"), ("kana", "カナ"), ("birth", "生年月日"), ("age", "年齢"), ("sex", "性別"),
            ("school", "学校・学年"), ("resident_no", "宛名番号")]
+SEARCH_DEBOUNCE_MS = 200
+LOG_SETTLE_MS = 1500
 
 
-class ChildrenModel(QAbstractTableModel):
-    def __init__(self, rows):
-        super().__init__()
-        self.all = rows
-        self.rows = rows
+def _sort_key(col: str):
+    if col == "name":
+        return lambda r: (r.name_key, r.kana_key)
+    if col == "kana":
+        return lambda r: (r.kana_key or "\uffff", r.name_key)
+    if col in ("birth", "age"):
+        return lambda r: (r.birth_date or dt.date.max)
+    if col == "sex":
+        return lambda r: (r.sex, r.kana_key)
+    if col == "school":
+        return lambda r: (r.school or "\uffff", str(r.grade).zfill(3), r.kana_key)
+    return lambda r: (r.resident_no or "\uffff")
 
-    def filter(self, query: str):
+
+class ChildListModel(QAbstractTableModel):
+    """The children, all held in Python; ``visible`` maps a view row to a stored row."""
+
+    def __init__(self, rows: list[P.ChildRow] | None = None, parent=None):
+        super().__init__(parent)
+        self.set_rows(rows or [])
+
+    # -- data ----------------------------------------------------------------------------------------------------------
+    def set_rows(self, rows: list[P.ChildRow]):
         self.beginResetModel()
-        q = P.search_key(query) if query.strip() else ""
-        raw = query.strip()
-        self.rows = self.all if not q else [r for r in self.all if q in r["_key"] or (raw and raw in r["resident_no"])]
+        self.rows = rows
+        self.index_ = P.ChildIndex(rows)
+        self.order = list(range(len(rows)))  # stored rows in the current sort order
+        self.matched: set[int] | None = None  # None: no filter
+        self.visible = list(self.order)
         self.endResetModel()
-        return len(self.rows)
 
+    def set_filter(self, query: str) -> int:
+        q = (query or "").strip()
+        self.beginResetModel()
+        self.matched = set(self.index_.filter(q)) if q else None
+        self._apply()
+        self.endResetModel()
+        return len(self.visible)
+
+    def _apply(self):
+        self.visible = list(self.order) if self.matched is None else [i for i in self.order if i in self.matched]
+
+    def sort(self, column: int, order=Qt.AscendingOrder):
+        key = _sort_key(COLUMNS[column][0])
+        if COLUMNS[column][0] == "age":  # older first when ascending by age
+            order = Qt.DescendingOrder if order == Qt.AscendingOrder else Qt.AscendingOrder
+        self.layoutAboutToBeChanged.emit()
+        self.order = sorted(range(len(self.rows)), key=lambda i: key(self.rows[i]),
+                            reverse=order == Qt.DescendingOrder)
+        self._apply()
+        self.layoutChanged.emit()
+
+    def row_at(self, view_row: int) -> P.ChildRow:
+        return self.rows[self.visible[view_row]]
+
+    def view_row_of(self, person_id: str) -> int:
+        for n, i in enumerate(self.visible):
+            if self.rows[i].person_id == person_id:
+                return n
+        return -1
+
+    # -- Qt model --------------------------------------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() else len(self.visible)
 
     def columnCount(self, parent=QModelIndex()):
         return len(COLUMNS)
@@ -41,16 +95,39 @@ class ChildrenModel(QAbstractTableModel):
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
-        r = self.rows[index.row()]
-        key = COLUMNS[index.column()][0]
+        r = self.rows[self.visible[index.row()]]
+        col = COLUMNS[index.column()][0]
         if role == Qt.DisplayRole:
-            if key == "birth_wareki":
-                return f"{r['birth_wareki']}（{r['birth_date']:%Y-%m-%d}）" if r["birth_date"] else ""
-            if key == "school":
-                return f"{r['school']} {r['grade']}".strip()
-            return "" if r[key] is None else str(r[key])
-        if role == Qt.ForegroundRole and r["opted_out"]:
-            return QColor("#888888")
+            if col == "name":
+                return r.name
+            if col == "kana":
+                return r.kana_display
+            if col == "birth":
+                return r.birth_text
+            if col == "age":
+                return "" if r.age is None else f"{r.age}歳"
+            if col == "sex":
+                return r.sex
+            if col == "school":
+                return r.school_text
+            return r.resident_no
+        if role == Qt.TextAlignmentRole and col in ("age", "sex"):
+            return int(Qt.AlignCenter)
+        if role == Qt.ForegroundRole and (r.opted_out or not r.in_registry):
+            return QColor("#8A8A8A")
+        if role == Qt.FontRole and not r.in_registry:
+            f = QFont()
+            f.setItalic(True)
+            return f
+        if role == Qt.ToolTipRole:
+            notes = []
+            if r.opted_out:
+                notes.append(tr("利用停止（不同意）の登録があります"))
+            if not r.in_registry:
+                notes.append(tr("住民基本台帳の最新の抽出にいません（転出など）"))
+            return "\n".join(notes) or None
+        if role == Qt.UserRole:
+            return r.person_id
         return None
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
@@ -59,147 +136,170 @@ class ChildrenModel(QAbstractTableModel):
         return None
 
 
-def _labels(source_type: str) -> dict:
-    from ...core.importing import fields as F
-    src = F.SOURCES.get(source_type)
-    return {a.name: a.label for a in src.attributes} if src else {}
+class _EnterOpens(QObject):
+    def __init__(self, page: "ChildrenPage"):
+        super().__init__(page)
+        self.page = page
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.KeyPress and ev.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.page.open_selected()
+            return True
+        return False
 
 
-def _fmt(v):
-    if v is True:
-        return "有"
-    if v is False:
-        return "無"
-    return v
+class _DownToTable(QObject):
+    def __init__(self, page: "ChildrenPage"):
+        super().__init__(page)
+        self.page = page
 
-
-class ChildPage(QWidget):
-    def __init__(self, ws, back):
-        super().__init__()
-        self.ws = ws
-        lay = QVBoxLayout(self)
-        bar = QHBoxLayout()
-        b = QPushButton("← 一覧へ戻る (Esc)")
-        b.clicked.connect(back)
-        QShortcut(QKeySequence(Qt.Key_Escape), self, activated=back)
-        self.title = QLabel()
-        self.title.setStyleSheet("font-size:16pt;font-weight:bold;")
-        bar.addWidget(b)
-        bar.addWidget(self.title, 1)
-        lay.addLayout(bar)
-        self.identity = QLabel()
-        self.identity.setWordWrap(True)
-        lay.addWidget(self.identity)
-        split = QSplitter(Qt.Vertical)
-        self.members = QTableWidget(0, 4)
-        self.members.setHorizontalHeaderLabels(["続柄", "氏名", "年齢", "きょうだい"])
-        self.members.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.records = QTableWidget(0, 5)
-        self.records.setHorizontalHeaderLabels(["日付", "取込元", "ファイル（時点）", "内容", "連結"])
-        self.records.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
-        self.records.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.members.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        w1 = QWidget()
-        l1 = QVBoxLayout(w1)
-        l1.addWidget(QLabel(tr("世帯の人")))
-        l1.addWidget(self.members)
-        w2 = QWidget()
-        l2 = QVBoxLayout(w2)
-        l2.addWidget(QLabel(tr("記録（新しい順）")))
-        l2.addWidget(self.records)
-        split.addWidget(w1)
-        split.addWidget(w2)
-        split.setSizes([180, 420])
-        lay.addWidget(split, 1)
-
-    def show_person(self, person_id: str):
-        d = P.child_page(self.ws, person_id)
-        self.data = d
-        self.title.setText(f"{d['name']}（{d['name_kana'] or ''}）")
-        self.identity.setText(f"生年月日: {d['birth_wareki']}（{d['birth_date']}）　{d['age']}歳　性別: {d['sex']}　"
-                              f"宛名番号: {d['resident_no'] or '—'}　世帯番号: {d['household_no'] or '—'}　"
-                              f"住所: {d['address'] or '—'}　整理番号: {d['person_id']}"
-                              + ("" if d["in_registry"] else "　※住民基本台帳の最新の抽出にいません（転出など）"))
-        self.members.setRowCount(len(d["members"]))
-        for i, m in enumerate(d["members"]):
-            for j, v in enumerate([m["relationship"], m["name"], m["age"], "○" if m["sibling"] else ""]):
-                self.members.setItem(i, j, QTableWidgetItem("" if v is None else str(v)))
-        self.records.setRowCount(len(d["records"]))
-        for i, r in enumerate(d["records"]):
-            attrs = r["attributes"] if isinstance(r["attributes"], dict) else json.loads(r["attributes"] or "{}")
-            extra = attrs.pop("extra", None) if isinstance(attrs, dict) else None
-            labels = _labels(r["source_type"])
-            shown = "、".join(f"{labels.get(k, k)}: {_fmt(v)}" for k, v in (attrs or {}).items()
-                             if v not in (None, "", {}, []))
-            if extra:
-                shown += "　［その他の列］" + "、".join(f"{k}: {v}" for k, v in extra.items())
-            if r["school"]:
-                shown = f"{r['school']} {r['grade'] or ''}年{r['class_name'] or ''}組　" + shown
-            vals = [r["record_date"], r["label"], f"{r['file_name']}（{r['as_of']}・{r['row_number']}行目）", shown,
-                    {"auto": "自動", "confirmed": "確認済み", "excluded": "利用停止"}.get(r["status"], r["status"])]
-            for j, v in enumerate(vals):
-                self.records.setItem(i, j, QTableWidgetItem("" if v is None else str(v)))
-        self.records.resizeColumnsToContents()
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.KeyPress and ev.key() in (Qt.Key_Down, Qt.Key_PageDown):
+            self.page.view.setFocus()
+            if not self.page.view.currentIndex().isValid() and self.page.model.rowCount():
+                self.page.view.selectRow(0)
+            return True
+        return False
 
 
 class ChildrenPage(QWidget):
     def __init__(self, ws, main_window=None):
         super().__init__()
-        self.ws = ws
+        self.ws, self.main = ws, main_window
+        self._logged_query: str | None = None
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
         self.stack = QStackedWidget()
         lay.addWidget(self.stack)
+
+        # the list
         lst = QWidget()
         ll = QVBoxLayout(lst)
+        top = QHBoxLayout()
+        title = QLabel(tr("こども一覧"))
+        title.setStyleSheet("font-size:15pt;font-weight:bold;")
+        top.addWidget(title)
         self.search = QLineEdit()
         self.search.setPlaceholderText(tr("検索（氏名・カナ・宛名番号）") + "　Ctrl+F")
-        QShortcut(QKeySequence("Ctrl+F"), self, activated=lambda: (self.search.setFocus(), self.search.selectAll()))
-        self.count = QLabel()
-        top = QHBoxLayout()
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(360)
         top.addWidget(self.search, 1)
+        self.count = QLabel()
         top.addWidget(self.count)
+        refresh = QPushButton(tr("更新") + " (F5)")
+        refresh.clicked.connect(self.reload)
+        top.addWidget(refresh)
         ll.addLayout(top)
-        self.model = ChildrenModel(P.list_children(ws))
+        self.model = ChildListModel(parent=self)
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.view.setAlternatingRowColors(True)
+        self.view.setSortingEnabled(True)
+        self.view.horizontalHeader().setSortIndicator(1, Qt.AscendingOrder)
         self.view.verticalHeader().setVisible(False)
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
-        self.view.horizontalHeader().setStretchLastSection(True)
-        for i, w in enumerate((150, 170, 220, 50, 50, 160)):
+        self.view.verticalHeader().setDefaultSectionSize(26)
+        hh = self.view.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.Interactive)
+        hh.setStretchLastSection(True)
+        for i, w in enumerate((150, 190, 250, 60, 50, 190, 120)):
             self.view.setColumnWidth(i, w)
-        self.view.doubleClicked.connect(self.open_selected)
-        QShortcut(QKeySequence(Qt.Key_Return), self.view, activated=self.open_selected)
+        self.view.doubleClicked.connect(lambda idx: self.open_selected())
+        self.view.installEventFilter(_EnterOpens(self))
+        self.search.installEventFilter(_DownToTable(self))
         ll.addWidget(self.view, 1)
+        hint = QLabel(tr("ダブルクリックまたは Enter でこどものページを開きます。灰色は利用停止の登録や転出などのある人です。"))
+        hint.setStyleSheet("color:#666666;")
+        ll.addWidget(hint)
         self.stack.addWidget(lst)
-        self.child = ChildPage(ws, lambda: self.stack.setCurrentIndex(0))
-        self.stack.addWidget(self.child)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(250)  # debounce
-        self._timer.timeout.connect(self.apply_search)
-        self.search.textChanged.connect(lambda *_: self._timer.start())
-        self.search.returnPressed.connect(self.apply_search)
-        self.count.setText(f"{self.model.rowCount()} 人")
 
-    def apply_search(self):
-        if self.ws.locked:  # a debounce firing after lock: search again once unlocked
+        # the child page
+        self.child = ChildView(ws, back=self.back_to_list, open_person=self.open_person)
+        self.stack.addWidget(self.child)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.apply_search)
+        self._log_timer = QTimer(self)
+        self._log_timer.setSingleShot(True)
+        self._log_timer.setInterval(LOG_SETTLE_MS)
+        self._log_timer.timeout.connect(self._log_search)
+        self.search.textChanged.connect(lambda *_: self._debounce.start())
+        self.search.returnPressed.connect(self._search_now_and_go)
+        QShortcut(QKeySequence(Qt.Key_F5), self, activated=self.reload)
+        self.reload()
+
+    # -- data ------------------------------------------------------------------------------------------------------------
+    def reload(self):
+        if self.ws.locked:
             return
-        n = self.model.filter(self.search.text())
-        self.count.setText(f"{n} 人")
-        if self.search.text().strip():
-            P.log_search(self.ws, n)
+        rows = P.list_children(self.ws)
+        self.model.set_rows(rows)
+        hdr = self.view.horizontalHeader()
+        self.model.sort(hdr.sortIndicatorSection(), hdr.sortIndicatorOrder())
+        self.apply_search(log=False)
+
+    def apply_search(self, log: bool = True) -> int:
+        """Filter now (the debounce calls this); the access log gets the count once the text settles."""
+        if self.ws.locked:  # a debounce firing after the lock: the filter waits for the unlock
+            return self.model.rowCount()
+        n = self.model.set_filter(self.search.text())
+        total = len(self.model.rows)
+        self.count.setText(tr("{n} 人", n=n) if n == total else tr("{total} 人中 {n} 人", total=total, n=n))
         if n:
             self.view.selectRow(0)
+        if log:
+            self._log_timer.start()
+        return n
 
-    def open_selected(self, *_):
+    def _search_now_and_go(self):
+        self._debounce.stop()
+        self.apply_search()
+        if self.model.rowCount():
+            self.view.setFocus()
+            self.view.selectRow(0)
+
+    def _log_search(self):
+        q = self.search.text().strip()
+        if not q or q == self._logged_query or self.ws.locked:
+            return
+        self._logged_query = q  # kept in memory only, to avoid logging the same search twice
+        P.log_search(self.ws, self.model.rowCount())
+
+    # -- navigation ------------------------------------------------------------------------------------------------------
+    def focus_search(self):
+        self.back_to_list()
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def open_selected(self):
         idx = self.view.currentIndex()
         if not idx.isValid():
-            return
-        self.open_person(self.model.rows[idx.row()]["person_id"])
+            rows = self.view.selectionModel().selectedRows()
+            if not rows:
+                return
+            idx = rows[0]
+        self.open_person(self.model.row_at(idx.row()).person_id)
 
     def open_person(self, person_id: str):
-        self.child.show_person(person_id)
-        self.stack.setCurrentIndex(1)
+        if self._log_timer.isActive():  # the search that led here is logged before the view
+            self._log_timer.stop()
+            self._log_search()
+        if self.child.show_person(person_id):
+            self.stack.setCurrentIndex(1)
+            self.child.setFocus()
+
+    def back_to_list(self):
+        self.stack.setCurrentIndex(0)
+        row = self.model.view_row_of(self.child.person_id or "")
+        if row >= 0:
+            self.view.selectRow(row)
+            self.view.scrollTo(self.model.index(row, 0))
+        self.view.setFocus()
+
+    def page_shown(self):
+        if self.stack.currentIndex() == 0:
+            self.search.setFocus()

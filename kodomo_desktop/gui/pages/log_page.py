@@ -1,12 +1,14 @@
-"""操作ログ (coordinator and auditor): filter by user, action, child and period; the chain check with the first
-broken entry; export to CSV/Excel (logged)."""
+"""操作ログ (the coordinator and the auditor): the access log newest first, its chain state (the first broken entry
+when someone has edited the table), filters by user, action, child and period, export to CSV/Excel (logged)."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from ...core.audit import export as E
 from ...core.audit import log as A
+from ...core.errors import KodomoError
+from ..i18n import tr
 from .casework_page import DictTableModel, table_view
 
 
@@ -15,31 +17,45 @@ class LogPage(QWidget):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
+        head = QHBoxLayout()
+        title = QLabel(tr("操作ログ"))
+        title.setStyleSheet("font-size:15pt;font-weight:bold;")
+        head.addWidget(title)
         self.chain = QLabel()
-        lay.addWidget(self.chain)
+        head.addWidget(self.chain, 1)
+        lay.addLayout(head)
         bar = QHBoxLayout()
         self.user = QLineEdit()
-        self.user.setPlaceholderText("利用者")
+        self.user.setPlaceholderText(tr("利用者"))
         self.action = QComboBox()
-        self.action.addItem("（すべての操作）", None)
+        self.action.addItem(tr("（すべての操作）"), None)
         for k, v in A.ACTION_LABELS.items():
             self.action.addItem(v, k)
         self.person = QLineEdit()
-        self.person.setPlaceholderText("こどもID")
+        self.person.setPlaceholderText(tr("整理番号（P…）"))
         self.since = QLineEdit()
-        self.since.setPlaceholderText("開始日 YYYY-MM-DD")
+        self.since.setPlaceholderText(tr("開始日 YYYY-MM-DD"))
         self.until = QLineEdit()
-        self.until.setPlaceholderText("終了日 YYYY-MM-DD")
-        go = QPushButton("絞り込む")
+        self.until.setPlaceholderText(tr("終了日 YYYY-MM-DD"))
+        go = QPushButton(tr("絞り込む"))
         go.clicked.connect(self.refresh)
-        exp = QPushButton("出力…")
+        exp = QPushButton(tr("出力…"))
         exp.clicked.connect(self.export)
         for w in (self.user, self.action, self.person, self.since, self.until, go, exp):
             bar.addWidget(w)
         lay.addLayout(bar)
-        self.model = DictTableModel([("seq", "番号"), ("at", "日時"), ("user", "利用者"), ("label", "操作"),
-                                     ("person_id", "こどもID"), ("detail", "詳細")])
-        lay.addWidget(table_view(self.model), 1)
+        self.model = DictTableModel([("seq", tr("番号")), ("at", tr("日時")), ("user", tr("利用者")),
+                                     ("label", tr("操作")), ("person_id", tr("整理番号")), ("detail", tr("詳細"))])
+        self.view = table_view(self.model)
+        lay.addWidget(self.view, 1)
+        note = QLabel(tr("記録は追記のみで、各記録が直前の記録のハッシュを含みます。書き換えや削除があると、その番号から"
+                         "連鎖が切れたと表示されます。詳細には番号と件数だけを記録し、氏名や検索語は記録しません。"))
+        note.setWordWrap(True)
+        note.setStyleSheet("color:#666666;")
+        lay.addWidget(note)
+        self.refresh()
+
+    def page_shown(self):
         self.refresh()
 
     def filters(self):
@@ -48,16 +64,34 @@ class LogPage(QWidget):
                     until=self.until.text().strip() or None)
 
     def refresh(self):
-        rows = E.read_log(self.ws, **self.filters())
+        if self.ws.locked:
+            return
+        try:
+            rows = E.read_log(self.ws, **self.filters())
+        except KodomoError as e:
+            return QMessageBox.warning(self, tr("操作ログ"), e.message_ja)
         for r in rows:
             r["label"] = A.ACTION_LABELS.get(r["action"], r["action"])
         self.model.set_rows(rows[::-1])
         with self.ws.engine.connect() as c:
             rep = A.verify_chain(c)
-        self.chain.setText(f"記録 {rep.entries} 件　連鎖の検査: " + ("正常" if rep.ok else
-                           f"<b style='color:#C00000'>{rep.first_broken} 番で破損（{rep.problem}）</b>"))
+        self.chain_report = rep
+        if rep.ok:
+            self.chain.setText(tr("全 {n} 件　連鎖の検査: 正常（改ざんは見つかりません）", n=rep.entries))
+            self.chain.setStyleSheet("color:#1B7F3B;font-weight:bold;")
+        else:
+            self.chain.setText(tr("連鎖の検査: {seq} 番で切れています（{problem}）", seq=rep.first_broken,
+                                  problem=rep.problem))
+            self.chain.setStyleSheet("color:#B00020;font-weight:bold;")
 
     def export(self):
-        path, _ = QFileDialog.getSaveFileName(self, "操作ログの出力", "access_log.xlsx", "Excel (*.xlsx);;CSV (*.csv)")
-        if path:
-            E.export_log(self.ws, path, **self.filters())
+        path, _ = QFileDialog.getSaveFileName(self, tr("操作ログの出力"), "access_log.xlsx",
+                                              "Excel (*.xlsx);;CSV (*.csv)")
+        if not path:
+            return
+        try:
+            res = E.export_log(self.ws, path, **self.filters())
+        except KodomoError as e:
+            return QMessageBox.warning(self, tr("操作ログ"), e.message_ja)
+        QMessageBox.information(self, tr("操作ログ"), tr("{n} 件を出力しました。", n=res["entries"]))
+        self.refresh()

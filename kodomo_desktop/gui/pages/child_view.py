@@ -1,0 +1,303 @@
+"""The child page: identity, household members (relationship, name, age; siblings marked), and every record linked
+to the child on a timeline — date, source and its department, file name and as-of date, key fields, the identity
+as the department wrote it, and the raw columns that were not mapped. Records of the household's other members
+can be shown beside them (a flag on one sibling must be visible on the others).
+
+Reads go through ``core.persons.child_page`` (permission-checked, logged as view_person with counts only).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+                               QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from ...core import persons as P
+from ...core.errors import KodomoError
+from ..i18n import tr
+
+BAND_COLOURS = {"高": "#F8CBAD", "中": "#FFE699", "低": "#E2EFDA"}
+NOTE = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
+
+
+def _label(text: str, style: str = "") -> QLabel:
+    lab = QLabel(text)
+    lab.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    if style:
+        lab.setStyleSheet(style)
+    return lab
+
+
+class ChildView(QWidget):
+    def __init__(self, ws, back=None, open_person=None):
+        super().__init__()
+        self.ws = ws
+        self.page: P.ChildPage | None = None
+        self.person_id: str | None = None
+        self._open_person = open_person
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+
+        # title row
+        bar = QHBoxLayout()
+        self.back_button = QPushButton(tr("← 一覧へ戻る") + " (Esc)")
+        if back is not None:
+            self.back_button.clicked.connect(back)
+            QShortcut(QKeySequence(Qt.Key_Escape), self, activated=back, context=Qt.WidgetWithChildrenShortcut)
+            QShortcut(QKeySequence("Alt+Left"), self, activated=back, context=Qt.WidgetWithChildrenShortcut)
+        bar.addWidget(self.back_button)
+        self.title = _label("", "font-size:18pt;font-weight:bold;")
+        bar.addWidget(self.title)
+        self.kana = _label("", "font-size:12pt;color:#444444;")
+        bar.addWidget(self.kana)
+        bar.addStretch(1)
+        self.badges = QLabel()
+        bar.addWidget(self.badges)
+        lay.addLayout(bar)
+
+        # identity
+        ident = QFrame()
+        ident.setObjectName("identity")
+        ident.setStyleSheet("#identity { background:#F6F8F7; border:1px solid #DDE3E0; border-radius:4px; }")
+        self.grid = QGridLayout(ident)
+        self.grid.setHorizontalSpacing(18)
+        self.fields: dict[str, QLabel] = {}
+        spec = [("birth", "生年月日"), ("age", "年齢"), ("sex", "性別"), ("resident_no", "宛名番号"),
+                ("school", "学校・学年"), ("relationship", "続柄"), ("household_no", "世帯番号"),
+                ("address", "住所"), ("person_id", "整理番号")]
+        for n, (key, label) in enumerate(spec):
+            r, c = divmod(n, 3)
+            self.grid.addWidget(_label(tr(label), "color:#666666;"), r, c * 2)
+            v = _label("")
+            self.fields[key] = v
+            self.grid.addWidget(v, r, c * 2 + 1)
+        for c in (1, 3, 5):
+            self.grid.setColumnStretch(c, 1)
+        lay.addWidget(ident)
+        self.banner = _label("", "background:#FFF4CE;border:1px solid #E0C36A;padding:4px;")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        lay.addWidget(self.banner)
+        self.score = _label("", "padding:2px;")
+        self.score.setWordWrap(True)
+        self.score.hide()
+        lay.addWidget(self.score)
+
+        split = self.split = QSplitter(Qt.Vertical)
+        # household
+        hw = QWidget()
+        hl = QVBoxLayout(hw)
+        hl.setContentsMargins(0, 0, 0, 0)
+        self.household_title = _label(tr("世帯の人"), "font-weight:bold;")
+        hl.addWidget(self.household_title)
+        self.members = QTableWidget(0, 8)
+        self.members.setHorizontalHeaderLabels([tr(h) for h in ("続柄", "氏名", "カナ", "年齢", "性別", "学校・学年",
+                                                                 "きょうだい", "スコア")])
+        self.members.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.members.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.members.verticalHeader().setVisible(False)
+        self.members.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.members.horizontalHeader().setStretchLastSection(True)
+        self.members.cellDoubleClicked.connect(self._open_member)
+        self.members.setToolTip(tr("ダブルクリックでその人のページを開きます"))
+        hl.addWidget(self.members)
+        split.addWidget(hw)
+        # timeline
+        tw = QWidget()
+        tl = QVBoxLayout(tw)
+        tl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.timeline_title = _label(tr("連携された記録（新しい順）"), "font-weight:bold;")
+        row.addWidget(self.timeline_title)
+        row.addStretch(1)
+        self.with_household = QCheckBox(tr("世帯の人の記録も表示"))
+        self.with_household.setChecked(True)
+        self.with_household.toggled.connect(lambda *_: self._fill_timeline())
+        row.addWidget(self.with_household)
+        expand = QPushButton(tr("すべて開く"))
+        expand.clicked.connect(lambda: self.timeline.expandAll())
+        collapse = QPushButton(tr("すべて閉じる"))
+        collapse.clicked.connect(lambda: self.timeline.collapseAll())
+        row.addWidget(expand)
+        row.addWidget(collapse)
+        tl.addLayout(row)
+        self.timeline = QTreeWidget()
+        self.timeline.setColumnCount(5)
+        self.timeline.setHeaderLabels([tr(h) for h in ("日付", "取込元（部署）", "内容", "ファイル（時点）", "連結")])
+        self.timeline.setAlternatingRowColors(True)
+        self.timeline.setStyleSheet("QTreeView::item { padding:2px 0; }")
+        self.timeline.setUniformRowHeights(False)
+        self.timeline.setWordWrap(True)
+        header = self.timeline.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        header.setSectionResizeMode(3, QHeaderView.Interactive)
+        header.setSectionResizeMode(4, QHeaderView.Interactive)
+        for i, w in enumerate((170, 240, 420, 320, 150)):
+            self.timeline.setColumnWidth(i, w)
+        tl.addWidget(self.timeline)
+        split.addWidget(tw)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 3)
+        lay.addWidget(split, 1)
+
+    # -- filling --------------------------------------------------------------------------------------------------------
+    def show_person(self, person_id: str) -> bool:
+        try:
+            page = P.child_page(self.ws, person_id)
+        except KodomoError as e:
+            QMessageBox.warning(self, tr("こどものページ"), e.message_ja)
+            return False
+        self.page, self.person_id = page, person_id
+        self.title.setText(page.name or tr("（氏名なし）"))
+        self.kana.setText(page.kana_display)
+        f = self.fields
+        f["birth"].setText(page.birth_text or "—")
+        f["age"].setText("—" if page.age is None else f"{page.age}歳（{page.on.isoformat()} 現在）")
+        f["sex"].setText(page.sex or "—")
+        f["resident_no"].setText(page.resident_no or "—")
+        f["school"].setText(page.school or "—")
+        f["relationship"].setText(page.relationship or "—")
+        f["household_no"].setText(page.household_no or "—")
+        f["address"].setText(page.address or "—")
+        f["person_id"].setText(page.person_id)
+        notes = []
+        if page.opted_out:
+            notes.append(tr("利用停止（不同意）の登録があります。名寄せ・スコアの対象外です。"))
+        if not page.in_registry:
+            notes.append(tr("住民基本台帳の最新の抽出にいません（転出・未登録など）。"))
+        self.banner.setText("　".join(notes))
+        self.banner.setVisible(bool(notes))
+        self._fill_score(page)
+        self._fill_members(page)
+        self._fill_timeline()
+        return True
+
+    def _fill_score(self, page: P.ChildPage):
+        sc = page.score
+        if not sc:
+            self.score.hide()
+            self.badges.clear()
+            return
+        band = sc.get("band") or "—"
+        total = sc.get("total")
+        parts = [tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "")
+                 + f"：{band}", f"{total:g} 点" if isinstance(total, (int, float)) else ""]
+        if sc.get("types"):
+            parts.append(str(sc["types"]))
+        self.score.setText("　".join(p for p in parts if p) + "　※" + tr(NOTE))
+        colour = BAND_COLOURS.get(band, "#EEEEEE")
+        self.score.setStyleSheet(f"background:{colour};padding:4px;border-radius:3px;")
+        self.score.show()
+        self.badges.setText(f"<span style='background:{colour};padding:2px 8px;'>{band}</span>")
+
+    def _fill_members(self, page: P.ChildPage):
+        members = page.members
+        self.household_title.setText(tr("世帯の人（世帯番号 {no}・{n} 人）", no=page.household_no or "—",
+                                        n=len(members) + 1))
+        self.members.setRowCount(len(members))
+        for i, m in enumerate(members):
+            score = ""
+            if m.score_band:
+                score = m.score_band + ("（" + tr("要確認") + "）" if m.flagged else "")
+            vals = [m.relationship, m.name, unicodedata.normalize("NFKC", m.name_kana) if m.name_kana else "",
+                    "" if m.age is None else f"{m.age}歳", m.sex, m.school, "○" if m.sibling else "", score]
+            for j, v in enumerate(vals):
+                it = QTableWidgetItem(v)
+                it.setData(Qt.UserRole, m.person_id)
+                if j in (3, 4, 6):
+                    it.setTextAlignment(Qt.AlignCenter)
+                if m.sibling:
+                    it.setBackground(QBrush(QColor("#EEF6F3")))
+                if j == 7 and m.score_band in BAND_COLOURS:
+                    it.setBackground(QBrush(QColor(BAND_COLOURS[m.score_band])))
+                self.members.setItem(i, j, it)
+        self.members.resizeColumnsToContents()
+        h = self.members.horizontalHeader().sizeHint().height() + sum(self.members.rowHeight(i)
+                                                                     for i in range(len(members)))
+        h = min(h + 2 * self.members.frameWidth() + 2, 240)
+        self.members.setMinimumHeight(h)
+        self.split.setSizes([h + self.household_title.sizeHint().height() + 4, 10_000])
+
+    def _fill_timeline(self):
+        page = self.page
+        t = self.timeline
+        t.clear()
+        if page is None:
+            return
+        entries = list(page.records)
+        if self.with_household.isChecked():
+            entries += page.household_records
+        entries.sort(key=lambda e: (e.date or dt.date.min, e.batch_id, e.record_id), reverse=True)
+        own = len(page.records)
+        others = len(entries) - own
+        self.timeline_title.setText(tr("連携された記録（新しい順）") + "　" +
+                                    tr("本人 {own} 件", own=own) + (tr("・世帯の人 {n} 件", n=others) if others else ""))
+        bold = QFont()
+        bold.setBold(True)
+        opened = False
+        for e in entries:
+            date = e.date.isoformat() if e.date else "—"
+            if e.date_basis != "記録日":
+                date += f"（{tr(e.date_basis)}）"
+            source = f"{e.source_label}（{e.department}）" if e.department else e.source_label
+            content = e.summary or ("—" if not e.fields else "")
+            if e.whose:
+                content = f"［{e.whose}］ " + content
+            link = e.status_label + (f"・{e.method_label}" if e.method_label else "")
+            item = QTreeWidgetItem([date, source, content, e.file_text, link])
+            item.setToolTip(0, f"{P.wareki(e.date)}（{tr(e.date_basis)}）" if e.date else "")
+            item.setToolTip(2, content)
+            item.setToolTip(3, e.file_text + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です")))
+            item.setData(0, Qt.UserRole, e.record_id)
+            if not e.whose:
+                item.setFont(1, bold)
+            else:
+                for c in range(5):
+                    item.setForeground(c, QBrush(QColor("#555555")))
+            if not e.current:
+                item.setForeground(0, QBrush(QColor("#8A8A8A")))
+            self._details(item, e)
+            t.addTopLevelItem(item)
+            if not e.whose and not opened:  # the newest own record opens with its fields; the rest stay closed
+                opened = True
+                item.setExpanded(True)
+                for k in range(item.childCount()):
+                    g = item.child(k)
+                    g.setExpanded(g.data(0, Qt.UserRole) in ("項目", "取り込まなかった列（元のまま）"))
+
+    def _details(self, item: QTreeWidgetItem, e: P.TimelineEntry):
+        def group(title: str, pairs):
+            if not pairs:
+                return
+            g = QTreeWidgetItem(["", tr(title), "", "", ""])
+            g.setData(0, Qt.UserRole, title)
+            g.setForeground(1, QBrush(QColor("#2E7D6B")))
+            item.addChild(g)
+            for k, v in pairs:
+                c = QTreeWidgetItem(["", f"　{k}", v, "", ""])
+                c.setToolTip(2, v)
+                g.addChild(c)
+        group("項目", e.fields)
+        group("元ファイルでの記載", e.recorded_as)
+        group("取り込まなかった列（元のまま）", e.extra)
+        meta = [(tr("取込元ファイル"), e.file_name), (tr("時点"), e.as_of.isoformat() if e.as_of else "—"),
+                (tr("行"), str(e.row_number)), (tr("連結"), e.status_label + (f"（{e.method_label}）"
+                                                                             if e.method_label else ""))]
+        if e.whose:
+            meta.insert(0, (tr("対象"), e.whose))
+        if not e.current:
+            meta.append((tr("注記"), tr("新しい抽出に置き換えられた、以前の抽出の記録です")))
+        group("出所", meta)
+
+    def _open_member(self, row: int, _col: int):
+        it = self.members.item(row, 0)
+        pid = it.data(Qt.UserRole) if it else None
+        if pid and self._open_person is not None:
+            self._open_person(pid)
