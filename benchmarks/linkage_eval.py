@@ -35,6 +35,8 @@ def main(argv=None) -> int:
                     help="noise levels; 'demo' is the demo's default profile (demo towns only)")
     ap.add_argument("--upper", type=float, default=DEFAULT_UPPER)
     ap.add_argument("--lower", type=float, default=DEFAULT_LOWER)
+    ap.add_argument("--no-surname-guard", action="store_true",
+                    help="let a differing surname link automatically on given name, sex and birth date alone")
     ap.add_argument("--towns", default="demo,engine",
                     help="demo (kodomo_desktop.core.demo via the importer) and/or engine (evaluation.synthetic_town)")
     a = ap.parse_args(argv)
@@ -42,7 +44,8 @@ def main(argv=None) -> int:
     levels = [x for x in a.levels.split(",") if x]
     t = time.perf_counter()
     towns = [x for x in a.towns.split(",") if x]
-    df = E.run(a.residents, seeds=seeds, levels=levels, towns=towns, upper=a.upper, lower=a.lower)
+    df = E.run(a.residents, seeds=seeds, levels=levels, towns=towns, upper=a.upper, lower=a.lower,
+               surname_guard=not a.no_surname_guard)
     elapsed = time.perf_counter() - t
     agg = df.groupby(["town", "noise", "method"], sort=False).agg(
         towns=("seed", "count"), records=("records", "sum"), precision=("precision", "mean"),
@@ -50,7 +53,8 @@ def main(argv=None) -> int:
         no_number_found=("no_number_found", "mean"), wrong_links=("wrong_links", "sum"),
         no_ns=("no_number_right_without_namesakes", "mean"), ns_rows=("namesake_rows", "sum"),
         review=("review", "sum"), review_rate=("review_rate", "mean")).reset_index()
-    print(f"名寄せ evaluation — {a.residents} residents, seeds {seeds}, upper {a.upper}, lower {a.lower}")
+    print(f"名寄せ evaluation — {a.residents} residents, seeds {seeds}, upper {a.upper}, lower {a.lower}, "
+          f"surname guard {'off' if a.no_surname_guard else 'on'}")
     head = f"{'towns':<6} {'noise':<7} {'method':<22} {'rows':>6} {'precision':>9} {'recall':>7} " \
            f"{'no-number→right':>15} {'excl.namesakes':>14} {'(+review top)':>13} {'wrong':>6} {'review':>6} " \
            f"{'review%':>8}"

@@ -101,6 +101,8 @@ def test_prepare_accepts_the_forms_departments_send():
     assert F["sex"].tolist() == [1, 2, 0]
     assert F["bd"][2] == -1 and F["by"].tolist()[:2] == [2015, 2016]
     assert F["resident_no"].tolist() == ["12345", "678", ""]
+    assert prepare(pd.DataFrame({"resident_no": ["0010000051", "１２", "10000051"]}))["resident_no"].tolist() == \
+        ["10000051", "12", "10000051"]
     assert F["address"][0] == "本町1-2-3"
 
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from kodomo_desktop.core.linkage import evaluation as E
-from kodomo_desktop.core.linkage.engine import (DEFAULT_LOWER, DEFAULT_UPPER, RESULT_COLUMNS, apply_thresholds,
-                                                link_records, preview_thresholds)
+from kodomo_desktop.core.linkage.engine import (DEFAULT_LOWER, DEFAULT_UPPER, REASONS_EN, REASONS_JA,
+                                                RESULT_COLUMNS, apply_thresholds, link_records, preview_thresholds)
 
 # scenario people (synthetic): ids far from the background town's
 PEOPLE = [
@@ -83,6 +83,8 @@ def test_output_shape(linked, town):
     assert len(linked) == len(town.records) + len(RECORDS)
     assert set(linked["status"]) <= {"auto", "confirmed", "review", "unlinked"}
     assert ((linked["status"] == "unlinked") == linked["person_id"].isna()).all()
+    assert set(linked["reason"]) <= set(REASONS_JA) == set(REASONS_EN)
+    assert set(linked["guard"]) - {""} <= set(REASONS_JA)
 
 
 def test_twins_are_told_apart_and_never_merged(linked):
@@ -112,9 +114,10 @@ def test_remarriage_surname_change_still_links(linked):
     assert (r["status"], r["person_id"]) == ("auto", "PR")
     surname = next(e for e in r["explanation"] if e["field"] == "surname")
     assert surname["level"] == "else" and surname["weight"] < 0
-    # with nothing but given name, sex and birth date it is still found, for a person to confirm
+    # with nothing but given name, sex and birth date it is still found, for a person to confirm: another child
+    # with the same given name and birth date (one who moved away) would look just the same
     r2 = linked.loc[900012]
-    assert r2["status"] in ("auto", "review") and r2["best_person_id"] == "PR"
+    assert (r2["status"], r2["reason"], r2["best_person_id"]) == ("review", "surname_differs", "PR")
 
 
 def test_day_month_swap_links(linked):

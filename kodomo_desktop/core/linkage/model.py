@@ -5,15 +5,21 @@ How the parameters are estimated (the Splink recipe, unsupervised; notes/anchors
 * **u** (P(level | different people)) from *random pairs*: up to 300,000 (record, registry person) pairs drawn
   uniformly; virtually all are non-matches. Laplace-smoothed per level.
 * **m** (P(level | same person)) by *expectation–maximisation* on the blocked candidate pairs with u held
-  fixed. EM starts from the pairs that 宛名番号 links deterministically (a labelled training set: the same
-  person for certain) when there are enough of them, otherwise from generic starting values. The deterministic
-  pairs alone would make a biased m (rows that carry a resident number are cleaner than school rows); EM lets the
-  noise of the number-less rows speak.
-* **Term frequency** for names: at the agreeing levels of the name comparisons the weight uses the registry's own
+  fixed, in two sessions so that no comparison is trained on pairs chosen because it agrees (Splink's way): pairs
+  with equal birth dates train every comparison but birth date; pairs with equal names train birth date. EM starts
+  from the pairs that 宛名番号 links deterministically (a labelled training set: the same person for certain) when
+  there are ≥ 100 of them, otherwise from generic starting values, with a weak Dirichlet prior of those values.
+  The deterministic pairs alone (``method="labelled"``) would make a biased m — rows that carry a resident number
+  are cleaner than school rows; EM lets the noise of the number-less rows speak.
+* **Term frequency** for names: at the exact level of the name comparisons the weight uses the registry's own
   frequency of the agreed value instead of the average u: ``log2(m / max(tf, 1/N))`` — 佐藤 agreeing is weak
-  evidence, 邊見 strong.
-* **Prior**: the probability that a random (record, person) pair is a match, from EM's match share on the blocked
-  pairs: ``λ_random = λ_blocked × n_pairs / (n_records × n_persons)``; its log-odds start every waterfall.
+  evidence, 邊見 strong. For given (and full) names the frequency is taken among the registry's people born within
+  ±2 years of the candidate: names follow birth years, so "same given name" and "same birth date" are not
+  independent among children, and the plain product overrated them by several bits (it auto-linked children who
+  had moved away to a child who stayed with the same given name and birth date but another surname).
+* **Prior** and **π**: π, the share of records whose person is in the registry, is the fixed point of
+  π = mean over records of Σ 2^w / ((1 − π) + Σ 2^w) (``in_registry_share``; started from EM's match share on the
+  blocked pairs, kept in [0.5, 0.99]); the pair prior is π / N, its log-odds start every waterfall.
 
 The match weight of a pair is ``prior + Σ field weights`` (log2 posterior odds of the pair seen alone). The
 engine then weighs the candidates of a record against each other and against "not in the registry"
@@ -49,6 +55,13 @@ class Model:
     @property
     def not_in_registry(self) -> float:
         return 1.0 - self.in_registry
+
+    def rebase(self, in_registry: float) -> float:
+        """Set π and the pair prior to π / N; returns the change of every pair weight (bits)."""
+        old = self.prior_weight
+        self.in_registry = float(in_registry)
+        self.prior = min(max(in_registry / max(self.n_registry, 1), 1e-12), 0.5)
+        return self.prior_weight - old
 
     @property
     def prior_weight(self) -> float:
@@ -133,7 +146,7 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
                              masked(KN["a"]["f_" + part][s_idx], mkn), masked(KN["b"]["f_" + part][s_idx], mkn))
             gamma[s_idx, INDEX[comp]] = lv
             if tf_table is not None:
-                tf[s_idx, TF_COLS[comp]] = _tf(tf_table, comp, lv, a_k, b_k, a_kn, b_kn)
+                tf[s_idx, TF_COLS[comp]] = _tf(tf_table, comp, lv, a_k, b_k, a_kn, b_kn, P, pi[s_idx])
     if len(f_idx):
         a_k, b_k = K["a"]["full"][f_idx], K["b"]["full"][f_idx]
         a_kn, b_kn = KN["a"]["full"][f_idx], KN["b"]["full"][f_idx]
@@ -141,7 +154,7 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
                          KN["a"]["f_full"][f_idx], KN["b"]["f_full"][f_idx])
         gamma[f_idx, INDEX["name"]] = lv
         if tf_table is not None:
-            tf[f_idx, TF_COLS["name"]] = _tf(tf_table, "name", lv, a_k, b_k, a_kn, b_kn)
+            tf[f_idx, TF_COLS["name"]] = _tf(tf_table, "name", lv, a_k, b_k, a_kn, b_kn, P, pi[f_idx])
     return gamma, tf
 
 
@@ -157,33 +170,68 @@ def compare_chunked(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: 
     return gamma, tf
 
 
-def _tf(tf_table: dict, comp: str, lv, a_k, b_k, a_kn, b_kn) -> np.ndarray:
+def _tf(tf_table: dict, comp: str, lv, a_k, b_k, a_kn, b_kn, P: dict | None = None,
+        pi: np.ndarray | None = None) -> np.ndarray:
     """Registry frequency of the agreed value at the exact level (kanji when kanji is compared, else kana).
 
     Only the exact level is adjusted (as Splink does by default): at the lower levels the value's frequency is not
-    the probability of that level among non-matches (u of "kana equal, kanji differs" is tiny for any surname)."""
+    the probability of that level among non-matches (u of "kana equal, kanji differs" is tiny for any surname).
+    Given names (and full names) use their frequency *among people born within ±2 years* of the registry person
+    when that is known (``term_frequencies`` → "cohort"): names follow birth years, so among children a name
+    agreeing together with the birth date is much weaker evidence than the two taken as independent."""
     out = np.full(len(lv), np.nan, dtype=np.float32)
     agree = lv == NAME_EXACT
     kj = agree & (a_k != "") & (a_k == b_k)
     kn = agree & ~kj & (a_kn != "") & (a_kn == b_kn)
-    for mask, kind, vals in ((kj, "k", a_k), (kn, "kn", a_kn)):
+    part = {"given": "giv", "name": "full"}.get(comp)
+    for mask, kind, vals, b in ((kj, "k", a_k, b_k), (kn, "kn", a_kn, b_kn)):
         idx = np.flatnonzero(mask)
-        if len(idx):
-            freq = tf_table.get((comp, kind), {})
-            out[idx] = pd.Series(vals[idx], dtype="object").map(freq).to_numpy(dtype=np.float32, na_value=np.nan)
+        if not len(idx):
+            continue
+        freq = tf_table.get((comp, kind), {})
+        out[idx] = pd.Series(vals[idx], dtype="object").map(freq).to_numpy(dtype=np.float32, na_value=np.nan)
+        cohort = tf_table.get(("cohort", comp, kind)) if part else None
+        if cohort is not None and P is not None and pi is not None:
+            own = P[f"{part}_{kind}"][pi[idx]] == b[idx]  # the registry side's own value (not an inferred split)
+            c = cohort[pi[idx]]
+            use = own & ~np.isnan(c)
+            out[idx[use]] = c[use]
+    return out
+
+
+def _cohort_tf(values: np.ndarray, years: np.ndarray, width: int = 2) -> np.ndarray:
+    """Per person: share of the people born within ±``width`` years who carry the same value (NaN if unknown)."""
+    n = len(values)
+    out = np.full(n, np.nan, dtype=np.float64)
+    ok = (values != "") & (years > 0)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return out
+    v, y = values[idx], years[idx].astype(np.int64)
+    cnt = pd.Series(1, index=pd.MultiIndex.from_arrays([v, y])).groupby(level=[0, 1]).sum()
+    size = pd.Series(y).value_counts()
+    num = np.zeros(len(idx))
+    den = np.zeros(len(idx))
+    for dy in range(-width, width + 1):
+        num += cnt.reindex(pd.MultiIndex.from_arrays([v, y + dy])).fillna(0).to_numpy()
+        den += size.reindex(y + dy).fillna(0).to_numpy()
+    out[idx] = num / np.maximum(den, 1)
     return out
 
 
 def term_frequencies(P: dict) -> dict:
-    """Registry value frequencies of full names, surnames and given names (kanji and kana)."""
+    """Registry value frequencies of full names, surnames and given names (kanji and kana); for given and full names
+    also per registry person the frequency within the person's birth cohort (``("cohort", comp, kind)`` → array)."""
     tf = {}
     for comp, part in (("name", "full"), ("surname", "sur"), ("given", "giv")):
         for kind in ("k", "kn"):
             v = P[f"{part}_{kind}"]
-            v = v[v != ""]
-            if len(v):
-                vc = pd.Series(v, dtype="object").value_counts()
-                tf[(comp, kind)] = (vc / len(v)).to_dict()
+            nz = v[v != ""]
+            if len(nz):
+                vc = pd.Series(nz, dtype="object").value_counts()
+                tf[(comp, kind)] = (vc / len(nz)).to_dict()
+                if comp in ("name", "given"):
+                    tf[("cohort", comp, kind)] = _cohort_tf(v, P["by"])
     return tf
 
 
@@ -364,6 +412,27 @@ def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records:
     in_registry = float(np.clip(lam * n_pairs / max(n_records, 1), 0.5, 0.99))
     info["in_registry_estimated"] = float(lam * n_pairs / max(n_records, 1))
     return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=term_frequencies(P), info=info, in_registry=in_registry)
+
+
+def in_registry_share(mass: np.ndarray, prior: float, n_registry: int, start: float = 0.95,
+                      iters: int = 50) -> float:
+    """π, the share of records whose person is in the registry, as the fixed point of
+    π = mean over records of P(in registry | its candidates) = Σ 2^w / ((1 − π) + Σ 2^w) — an EM for the mixture
+    "one of the registry's people" / "someone else". The pair weights carry a prior of π₀/N (π₀ from the blocked
+    pairs' match share); they are rescaled as π changes. Kept in [0.5, 0.99]: at least 1 % of rows may always be
+    someone the registry does not know."""
+    if len(mass) == 0:
+        return 0.99
+    p0 = min(max(prior * n_registry, 1e-6), 1.0)  # π₀ implied by the pair prior
+    pi = float(np.clip(start, 0.5, 0.99))
+    for _ in range(iters):
+        scaled = mass * (pi / p0)
+        new = float(np.clip(np.mean(scaled / ((1.0 - pi) + scaled)), 0.5, 0.99))
+        if abs(new - pi) < 1e-6:
+            pi = new
+            break
+        pi = new
+    return pi
 
 
 def _match_share(g: np.ndarray, m, u, lam: float, iters: int = 20) -> float:

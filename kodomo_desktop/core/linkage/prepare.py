@@ -31,13 +31,19 @@ def _has(df: pd.DataFrame, name: str) -> bool:
 
 
 def _ids(s: pd.Series) -> np.ndarray:
-    """Identifiers as clean strings: 1234.0 → "1234", blanks → ""."""
+    """Identifiers as clean strings: NFKC (full-width digits), spaces dropped, 1234.0 → "1234", and an all-digit
+    number without its leading zeros (a number column in Excel turns 0010000051 into 10000051); blanks → ""."""
+    import unicodedata
+
     def f(v):
         if N._blank(v):
             return ""
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
-        return str(v).strip()
+        t = "".join(unicodedata.normalize("NFKC", str(v)).split())
+        if t.isdigit():
+            t = t.lstrip("0") or "0"
+        return t
     s = s.astype("object")
     uniq = {u: f(u) for u in pd.unique(s.to_numpy()) if not N._blank(u)}
     return s.map(uniq).where(lambda x: x.notna(), "").to_numpy(dtype=object)

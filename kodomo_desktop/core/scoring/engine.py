@@ -1,258 +1,872 @@
-"""Scoring: indicator hits × points → points per difficulty type, bands by age band, reasons. Never a probability.
+"""Scoring computation: bands and reasons, never a probability.
 
-``build_hits`` evaluates every indicator rule once over the linked records (vectorised per indicator with pandas)
-and returns one row per (child, indicator) hit with its evidence (source, record date, file, batch).
-``apply_weights`` turns hits into scores with a weight set: hits matrix (children × indicators) · points matrix
-(indicators × types) — the cheap step that a weight change re-runs.
+Three steps, so that a weight change re-runs only the cheap one:
 
-``ChildScore.details`` JSON shape::
+1. ``prepare(ScoringInput, catalogue)`` — the frames, built once: children aged 0–18 on the as-of date (age, age
+   band, school year, school), who-reads-whose pairs (the child, its parents, its household), and the linked
+   records (de-duplicated, attributes extracted into columns).
+2. ``compute_hits(prepared, windows)`` — every indicator's rule evaluated vectorised over the records in its
+   look-back window: a hits matrix (children × indicators) with the evidence record of each hit. Cached per
+   (indicator, window), so changing a window recomputes one column.
+3. ``apply_weights(prepared, hits, model)`` — hits (C × K) · points (K × T) = points per difficulty type; total;
+   band per type from the age band's cut points; sibling rule; 要対協 rule; optional top-N / top-%; basic-item
+   count; school-held split. Pure numpy.
 
-    {"types": {"虐待": 5, ...}, "bands": {"虐待": "高", ...}, "age": 8, "age_band": "小学生",
-     "reasons": [{"indicator", "label", "points", "types": {type: pts}, "source_type", "source_label",
-                  "record_date", "file_name", "batch_id", "as_of", "via": "本人" | "世帯員", "school_held"}],
-     "protective": [{"indicator", "label", "source_label", "record_date"}],
-     "no_data": ["学校データなし", ...], "basic_items": 3, "school_points": 3, "other_points": 8,
-     "yotaikyo_active": false, "sibling": {"points": 1, "from": [person ids]}}
+``explain(prepared, hits, scores, i)`` builds one child's ``ChildScore.details``.
+
+**Superseded extracts.** A newer extract of a source supersedes the older one, but the older one's records stay
+history: they are read within each indicator's look-back window. The same event must not count twice, so records
+are de-duplicated on (person, source type, the source's ``dedupe`` fields — e.g. 母子保健: record date, kind,
+check-up type, vaccine; 住民税: fiscal year; 出欠: period; チェックリスト: round), keeping the newest extract's row.
+When none of a source's dedupe fields but ``record_date`` is listed and all are empty, the record date is used.
+Extracts dated after the as-of date are not read (no look into the future); nor are records dated after it.
+Snapshot sources (出欠 is cumulative) are read with ``max``/``latest`` aggregates, never ``sum``.
+
+**ChildScore.details** (JSON; the reports engineer prints it)::
+
+    {"version": 1, "as_of": "2026-10-01", "weight_set_id": 3, "weight_set_version": 3,
+     "age": 8, "age_band": "小学生", "grade": 3, "school": "第一小学校",
+     "total": 11.0, "school_points": 3.0, "other_points": 8.0,          # 喬木村: 11 = 3 + 8
+     "band": "高", "band_color": "#c62828",
+     "types": {"虐待": {"points": 7.0, "band": "高", "threshold": 5.0, "cuts": {"高": 7.0, "中": 5.0},
+                       "flagged": true}, ...},                            # types with points or a flag
+     "flagged_types": ["虐待"], "flagged": true,
+     "flag_basis": ["threshold"],                                        # threshold | rank | basic_items
+     "basic_items": 3, "basic_item_nos": [1, 12, 13],
+     "reasons": [                                                        # largest first
+        {"indicator": "absence_30", "label": "欠席日数30日以上", "label_en": "...", "kind": "risk",
+         "points": 6.0, "points_by_type": {"不登校": 6.0, "虐待": 1.0, "ヤングケアラー": 1.0},
+         "basic": true, "basic_no": 12, "school_held": true, "shown_on_sheets": true,
+         "source_type": "school_attendance", "source_label": "出欠・遅刻・保健室", "department": "教育委員会・学校",
+         "record_id": 812, "record_date": "2026-10-01", "batch_id": 7, "file_name": "出欠状況_第一小学校.xlsx",
+         "batch_as_of": "2026-10-01", "person_id": "P000123", "whose": "本人", "relationship": "子",
+         "value": "欠席日数 35", "window_months": 12},
+        {"indicator": "sibling_flagged", "label": "きょうだいに抽出あり（虐待）", "points": 2.0,
+         "points_by_type": {"虐待": 2.0}, "siblings": ["P000124"], "source_type": "resident_registry", ...}],
+     "protective": [ same shape as a reason, points 0 or negative ],
+     "no_data": [{"source_type": "school", "label": "学校データなし", "detail": "..."},
+                 {"source_type": "school_checklist", "label": "チェックリスト未回収", "detail": "2026年度1学期"}],
+     "sibling": {"points": 2.0, "types": ["虐待"], "from": ["P000124"]} | null,
+     "yotaikyo_active": false, "status_label": "" | "支援継続", "new_candidate": true,
+     "rank": {"position": 12, "of": 700, "group": "小学生", "group_position": 5, "group_size": 300},
+     "newly_flagged": true,                                              # filled by the service (history)
+     "history": {"previous_run_id": 4, "previous_total": 4.0, "rise": 7.0, "newly_flagged": true,
+                 "sharp_rise": true, "flagged_streak": 1, "flagged_runs_in_a_row": 1}}
+
+"no data" is never "no risk": a school-age child without school records, an infant without check-up records, a
+household without a tax record, a school that has not returned the current checklist round, or a source never
+imported are listed in ``no_data`` and never score as zero risk by silence.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from . import rules as R
+from .catalogue import WHOSE_LABELS
+from .weights import WeightModel
 
-def age_years(birth: pd.Series, on: dt.date) -> pd.Series:
-    b = pd.to_datetime(birth)
-    before = (b.dt.month > on.month) | ((b.dt.month == on.month) & (b.dt.day > on.day))
-    return on.year - b.dt.year - before.astype(int)
-
-
-def _cmp(series: pd.Series, op: str, value):
-    if op == "is_true":
-        return series.map(lambda v: v is True or v in ("有", "あり", 1, "1", "true", "True"))
-    if op in ("==", "!="):
-        m = series.astype("object").map(lambda v: v == value)
-        return m if op == "==" else (~m & series.notna())
-    if op == "in":
-        return series.isin(value)
-    num = pd.to_numeric(series, errors="coerce")
-    return {">=": num >= value, ">": num > value, "<=": num <= value, "<": num < value}[op].fillna(False)
-
-
-def evaluate_rule(rule: dict, recs: pd.DataFrame) -> pd.Series:
-    """Boolean mask over ``recs`` (records of the indicator's source type) for one declarative rule."""
-    if not len(recs):
-        return pd.Series([], dtype=bool)
-    if rule.get("exists"):
-        return pd.Series(True, index=recs.index)
-    if "all" in rule:
-        m = pd.Series(True, index=recs.index)
-        for r in rule["all"]:
-            m &= evaluate_rule(r, recs)
-        return m
-    if "any" in rule:
-        m = pd.Series(False, index=recs.index)
-        for r in rule["any"]:
-            m |= evaluate_rule(r, recs)
-        return m
-    if "group_count" in rule:
-        prefix = rule["group_count"]
-        counts = recs["attributes"].map(lambda a: sum(v for k, v in ((a or {}).get("group_counts") or {}).items()
-                                                      if k.startswith(prefix)))
-        return _cmp(counts, rule["op"], rule["value"]).astype(bool)
-    field = rule["field"]
-    col = recs["attributes"].map(lambda a: (a or {}).get(field))
-    return _cmp(col, rule["op"], rule.get("value")).astype(bool)
-
-
-def _months_before(on: dt.date, months: int) -> dt.date:
-    y, m = divmod(on.year * 12 + on.month - 1 - months, 12)
-    return dt.date(y, m + 1, min(on.day, 28))
+YOTAIKYO_INDICATOR = "yotaikyo_active"
+SCHOOL_SOURCES = ("school_attendance", "school_health")
+NO_DATA_LABELS = {"school": "学校データなし", "checklist_missing": "チェックリスト未回収",
+                  "checklist_blank": "チェックリスト未記入", "imported": "{label}：未取込"}
+HEAD_SPOUSE = {"世帯主", "妻", "夫", "本人"}
 
 
 @dataclass
-class Inputs:
-    children: pd.DataFrame   # person_id, household_id, birth_date, name, age, age_band, school
-    hits: pd.DataFrame       # person_id, indicator, via, record_date, source_type, file_name, batch_id, as_of
-    protective: pd.DataFrame
-    no_data: dict            # person_id -> [labels]
-    yotaikyo_active: set
+class ScoringInput:
+    """What the service reads from the database (or a benchmark generates).
+
+    persons: person_id, household_id, birth_date, sex, name, relationship — residents, opted-out persons removed.
+    records: record_id, person_id, source_type, record_date, batch_id, batch_as_of, file_name, attributes (dict) —
+             linked records (auto/confirmed) of batches not removed, expired data (retention) removed.
+    schools: person_id, school, grade — each child's latest school record (school_checklist excluded).
+    checklist_rounds: open checklist rounds [{round_id, name, schools: [..] | None, grades: [..] | None}];
+    checklist_returned: {(school, round_id)} returned (submitted or re-imported) so far.
+    imported_sources: source types with at least one batch (None: those present in ``records``).
+    departments: source type → the department that holds it (Japanese).
+    """
+    as_of: dt.date
+    persons: pd.DataFrame
+    records: pd.DataFrame
+    schools: pd.DataFrame | None = None
+    checklist_rounds: list = field(default_factory=list)
+    checklist_returned: set = field(default_factory=set)
+    imported_sources: set | None = None
+    departments: dict = field(default_factory=dict)
 
 
-def build_hits(catalogue: dict, persons: pd.DataFrame, records: pd.DataFrame, on: dt.date,
-               expired_before: dict | None = None, returned_schools: set | None = None,
-               checklist_open: bool = False) -> Inputs:
-    """``persons``: every person (person_id, household_id, birth_date, name); ``records``: linked records
-    (person_id, source_type, record_date, attributes, file_name, batch_id, as_of, school)."""
-    expired_before = expired_before or {}
-    persons = persons.copy()
-    persons["age"] = age_years(persons["birth_date"], on)
-    bands = catalogue["age_bands"]
-    children = persons[(persons["age"] >= 0) & (persons["age"] <= 18)].copy()
-    children["age_band"] = "対象外"
-    for b in bands:
-        children.loc[children["age"].between(b["min"], b["max"]), "age_band"] = b["label"]
-    recs = records.copy()
-    recs["record_date"] = pd.to_datetime(recs["record_date"]).dt.date
-    recs = recs[recs["record_date"].isna() | (recs["record_date"] <= on)]
-    # expired data (retention) is never read
-    if expired_before:
-        keep = recs.apply(lambda r: not (r["source_type"] in expired_before and r["as_of"] is not None
-                                         and pd.to_datetime(r["as_of"]).date() < expired_before[r["source_type"]]), axis=1)
-        recs = recs[keep] if len(recs) else recs
-    school_now = recs[recs["school"].notna() & (recs["source_type"] != "school_checklist")] \
-        .sort_values("as_of").groupby("person_id")["school"].last()
-    children["school"] = children["person_id"].map(school_now).fillna("")
-    hh_of = persons.set_index("person_id")["household_id"]
-    kids_by_hh = children.dropna(subset=["household_id"]).groupby("household_id")["person_id"].apply(list)
-    by_source = {st: g for st, g in recs.groupby("source_type")}
-    out, prot = [], []
-    for ind in catalogue["indicators"]:
-        rule = ind["rule"]
-        if "household_children" in rule:
-            n = children.groupby("household_id")["person_id"].count()
-            hh = set(n[n >= rule["value"]].index)
-            for pid, h in zip(children["person_id"], children["household_id"]):
-                if h in hh:
-                    out.append({"person_id": pid, "indicator": ind["id"], "via": "世帯", "record_date": on,
-                                "source_type": "resident_registry", "file_name": "", "batch_id": None, "as_of": None})
-            continue
-        g = by_source.get(ind["source_type"])
-        if g is None or not len(g):
-            continue
-        if ind.get("window_months"):
-            since = _months_before(on, ind["window_months"])
-            g = g[g["record_date"].isna() | (g["record_date"] >= since)]
-        hit = g[evaluate_rule(rule, g).values] if len(g) else g
-        if not len(hit):
-            continue
-        hit = hit.sort_values("record_date").groupby("person_id").tail(1)  # newest evidence per person
-        target = out if ind.get("kind", "risk") == "risk" else prot
-        for r in hit.itertuples(index=False):
-            ev = {"indicator": ind["id"], "record_date": r.record_date, "source_type": r.source_type,
-                  "file_name": r.file_name, "batch_id": r.batch_id, "as_of": r.as_of}
-            if ind.get("subject") == "household":
-                h = hh_of.get(r.person_id)
-                for kid in (kids_by_hh.get(h, []) if h is not None else []) or []:
-                    target.append({"person_id": kid, "via": "本人" if kid == r.person_id else "世帯員", **ev})
-                if h is None and r.person_id in set(children["person_id"]):
-                    target.append({"person_id": r.person_id, "via": "本人", **ev})
+def months_before(on: dt.date, months: int) -> dt.date:
+    y, m = divmod(on.year * 12 + on.month - 1 - months, 12)
+    import calendar
+    return dt.date(y, m + 1, min(on.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
+
+
+def ages_on(birth: pd.Series, on: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """(age in years, 学年 1–12 or 0) on ``on`` (school year April 2 – April 1)."""
+    b = _dates(birth)
+    y, m, d = b.dt.year.to_numpy(float), b.dt.month.to_numpy(float), b.dt.day.to_numpy(float)
+    before = (m > on.month) | ((m == on.month) & (d > on.day))
+    age = on.year - y - before.astype(float)
+    fy = on.year if on.month >= 4 else on.year - 1
+    sy = np.where((m > 4) | ((m == 4) & (d >= 2)), y, y - 1)
+    grade = fy - sy - 6   # born Apr 2 (sy) – Apr 1: first grade in April of sy + 7
+    grade = np.where((grade >= 1) & (grade <= 12), grade, 0)
+    return age, np.nan_to_num(grade).astype(int)
+
+
+# --- prepared frames --------------------------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    as_of: dt.date
+    cat: dict
+    children: pd.DataFrame          # one row per child, positional index 0..C-1
+    R: pd.DataFrame                 # records (deduplicated), positional index 0..N-1
+    by_source: dict                 # source type -> sub-frame of R
+    pairs: dict                     # whose -> DataFrame(child, person_id)
+    persons: pd.DataFrame           # person_id -> household_id, age, relationship, parent_like
+    departments: dict
+    imported_sources: set
+    hh_code: np.ndarray             # C: household code (children without a household get their own)
+    has_source: dict                # source type -> C bool (own record within 15 months)
+    checklist_state: list           # C: None | ("missing", round name) | ("blank", round name)
+    registry_ev: np.ndarray         # C: the child's newest registry record (row of R) or -1
+    hh_has_tax: np.ndarray          # C bool
+    _hit_cache: dict = field(default_factory=dict, repr=False)
+    _date_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def C(self) -> int:
+        return len(self.children)
+
+
+def _dedupe(recs: pd.DataFrame, cat: dict) -> pd.DataFrame:
+    if not len(recs):
+        return recs
+    order = recs.sort_values(["batch_as_of", "batch_id", "record_id"], na_position="first")
+    keep = []
+    for st, g in order.groupby("source_type", sort=False):
+        fields = (cat["sources"].get(st) or {}).get("dedupe") or ["record_date"]
+        cols = ["person_id"]
+        key = pd.DataFrame({"person_id": g["person_id"]})
+        attr_cols = []
+        for f in fields:
+            if f == "record_date":
+                key["record_date"] = g["record_date"].astype(str)
             else:
-                target.append({"person_id": r.person_id, "via": "本人", **ev})
-    cols = ["person_id", "indicator", "via", "record_date", "source_type", "file_name", "batch_id", "as_of"]
-    hits = pd.DataFrame(out, columns=cols).drop_duplicates(["person_id", "indicator"], keep="last")
-    protective = pd.DataFrame(prot, columns=cols).drop_duplicates(["person_id", "indicator"], keep="last")
-    hits = hits[hits["person_id"].isin(children["person_id"])]
-    # "no data" is not "no risk"
-    have = recs.groupby("person_id")["source_type"].apply(set).to_dict()
-    no_data = {}
-    for pid, age, school in zip(children["person_id"], children["age"], children["school"]):
-        miss = []
-        src = have.get(pid, set())
-        if 6 <= age <= 15 and not ({"school_attendance", "school_health"} & src):
-            miss.append("学校データなし")
-        if age <= 3 and "maternal_child_health" not in src:
-            miss.append("母子保健データなし")
-        if checklist_open and school and returned_schools is not None and school not in returned_schools and 6 <= age <= 15:
-            miss.append("チェックリスト未回収")
-        if miss:
-            no_data[pid] = miss
-    yt = recs[(recs["source_type"] == "yotaikyo")]
-    active = set(yt[yt["attributes"].map(lambda a: (a or {}).get("status") != "終結")]["person_id"])
-    return Inputs(children.reset_index(drop=True), hits.reset_index(drop=True), protective, no_data, active)
+                key["a:" + f] = g["attributes"].map(lambda a, f=f: _key_val((a or {}).get(f)))
+                attr_cols.append("a:" + f)
+            cols.append("record_date" if f == "record_date" else "a:" + f)
+        if "record_date" not in fields and attr_cols:
+            empty = (key[attr_cols] == "").all(axis=1)
+            key["record_date"] = np.where(empty, g["record_date"].astype(str), "")
+            cols.append("record_date")
+        dup = key.duplicated(subset=cols, keep="last")
+        keep.append(g[~dup.to_numpy()])
+    return pd.concat(keep) if keep else recs
 
 
-def apply_weights(inp: Inputs, catalogue: dict, weights: dict, *, disabled: set | None = None,
-                  support_started: set | None = None) -> pd.DataFrame:
-    """One row per child: total, per-type points, bands, flagged, reasons (JSON-able details)."""
-    disabled = set(disabled or ()) | set(weights.get("disabled", []))
-    types = catalogue["difficulty_types"]
-    ind_meta = {i["id"]: i for i in catalogue["indicators"]}
-    points = {iid: {**ind_meta[iid]["points"], **weights.get("points", {}).get(iid, {})} for iid in ind_meta}
-    ind_ids = [i for i in ind_meta if ind_meta[i].get("kind", "risk") == "risk" and i not in disabled]
-    P = np.array([[float(points[i].get(t, 0)) for t in types] for i in ind_ids]) if ind_ids else np.zeros((0, len(types)))
-    kids = inp.children["person_id"].tolist()
-    pos = {p: n for n, p in enumerate(kids)}
-    H = np.zeros((len(kids), len(ind_ids)))
-    col = {i: n for n, i in enumerate(ind_ids)}
-    h = inp.hits[inp.hits["indicator"].isin(col)]
-    if support_started:
-        h = h[~h["indicator"].isin(support_started)]
-    if len(h):
-        H[h["person_id"].map(pos).to_numpy(), h["indicator"].map(col).to_numpy()] = 1
-    T = H @ P  # children × types
-    thresholds = weights.get("thresholds") or catalogue["thresholds"]
-    band_of_age = inp.children["age_band"].tolist()
-    hi = np.array([[thresholds.get(b, {}).get("高", 1e9) for _ in types] for b in band_of_age]) if kids else np.zeros((0, len(types)))
-    mid = np.array([[thresholds.get(b, {}).get("中", 1e9) for _ in types] for b in band_of_age]) if kids else np.zeros((0, len(types)))
-    # sibling rule: points when another child of the household is flagged
-    sib_pts = weights.get("sibling_points", catalogue.get("sibling_points", {}))
-    flagged0 = (T >= mid).any(axis=1)
-    sibling_from: dict[str, list] = {}
-    if sib_pts and len(kids):
-        hh = inp.children["household_id"].tolist()
-        flagged_by_hh: dict = {}
-        for p, hhid, f in zip(kids, hh, flagged0):
-            if f and hhid is not None:
-                flagged_by_hh.setdefault(hhid, []).append(p)
-        for n, (p, hhid) in enumerate(zip(kids, hh)):
-            others = [q for q in flagged_by_hh.get(hhid, []) if q != p]
-            if others:
-                sibling_from[p] = others
-                for t, v in sib_pts.items():
-                    if t in types:
-                        T[n, types.index(t)] += v
-    band_idx = np.where(T >= hi, 2, np.where(T >= mid, 1, 0))
-    total = T.sum(axis=1)
-    labels = ["低", "中", "高"]
-    basic_ids = {i for i in ind_ids if ind_meta[i].get("basic")}
-    school_ids = {i for i in ind_ids if ind_meta[i].get("school_held")}
-    reasons_by = {p: [] for p in kids}
-    for r in h.itertuples(index=False):
-        meta = ind_meta[r.indicator]
-        pts = {t: points[r.indicator].get(t, 0) for t in types if points[r.indicator].get(t, 0)}
-        reasons_by[r.person_id].append({
-            "indicator": r.indicator, "label": meta["label_ja"], "points": float(sum(pts.values())), "types": pts,
-            "source_type": r.source_type, "record_date": str(r.record_date) if r.record_date else None,
-            "file_name": r.file_name, "batch_id": None if pd.isna(r.batch_id) else int(r.batch_id),
-            "as_of": str(r.as_of)[:10] if r.as_of else None, "via": r.via, "school_held": r.indicator in school_ids,
-            "basic": r.indicator in basic_ids, "shown_on_sheets": meta.get("shown_on_sheets", True)})
-    prot_by: dict[str, list] = {}
-    for r in inp.protective.itertuples(index=False):
-        prot_by.setdefault(r.person_id, []).append({"indicator": r.indicator, "label": ind_meta[r.indicator]["label_ja"],
-                                                     "source_type": r.source_type,
-                                                     "record_date": str(r.record_date) if r.record_date else None})
-    rows = []
-    for n, p in enumerate(kids):
-        rs = sorted(reasons_by[p], key=lambda x: -x["points"])
-        type_pts = {t: float(T[n, k]) for k, t in enumerate(types) if T[n, k]}
-        bands = {t: labels[band_idx[n, k]] for k, t in enumerate(types) if T[n, k]}
-        crossed = [t for k, t in enumerate(types) if band_idx[n, k] >= 1]
-        band = labels[int(band_idx[n].max())] if len(types) else "低"
-        school_pts = sum(x["points"] for x in rs if x["school_held"])
-        sib = sum(sib_pts.values()) if p in sibling_from else 0
-        rows.append({"person_id": p, "total": float(total[n]), "band": band, "types": ";".join(crossed),
-                     "flagged": bool(crossed), "basic_items": sum(1 for x in rs if x["basic"]),
-                     "school_points": float(school_pts),
-                     "details": {"types": type_pts, "bands": bands, "age": int(inp.children.at[n, "age"]),
-                                 "age_band": inp.children.at[n, "age_band"], "reasons": rs,
-                                 "protective": prot_by.get(p, []), "no_data": inp.no_data.get(p, []),
-                                 "basic_items": sum(1 for x in rs if x["basic"]), "school_points": float(school_pts),
-                                 "other_points": float(total[n] - school_pts - sib),
-                                 "yotaikyo_active": p in inp.yotaikyo_active,
-                                 "sibling": {"points": sib, "from": sibling_from.get(p, [])}}})
-    df = pd.DataFrame(rows, columns=["person_id", "total", "band", "types", "flagged", "basic_items", "school_points",
-                                     "details"])
-    # top-N / top-% per age band (optional)
-    top = weights.get("top_percent")
-    if top and len(df):
-        df["age_band"] = inp.children["age_band"].values
-        for _, g in df.groupby("age_band"):
-            k = max(1, int(round(len(g) * top / 100)))
-            idx = g.sort_values("total", ascending=False).index[:k]
-            df.loc[idx, "flagged"] = df.loc[idx, "flagged"] | (df.loc[idx, "total"] > 0)
-        df = df.drop(columns=["age_band"])
-    return df
+def _key_val(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return str(v)
+
+
+def prepare(inp: ScoringInput, cat: dict) -> Prepared:
+    on = inp.as_of
+    on64 = np.datetime64(on, "ns")
+    persons = inp.persons.copy()
+    for c in ("person_id", "household_id", "birth_date", "sex", "name", "relationship"):
+        if c not in persons.columns:
+            persons[c] = None
+    persons["birth_date"] = _dates(persons["birth_date"])
+    age, grade = ages_on(persons["birth_date"], on)
+    persons["age"] = age
+    persons["grade"] = grade
+    rel = persons["relationship"].fillna("").astype(str)
+    childlike = rel.str.contains("子|孫|男|女", regex=True) & ~rel.isin(HEAD_SPOUSE)
+    persons["parent_like"] = (rel.isin(HEAD_SPOUSE) | ((persons["age"] >= 18) & ~(childlike & (persons["age"] <= 18)))) \
+        & persons["birth_date"].notna()
+    is_child = persons["birth_date"].notna() & (persons["birth_date"] <= on64) & (persons["age"] >= 0) & \
+        (persons["age"] <= 18)
+    children = persons[is_child].copy().reset_index(drop=True)
+    bands = cat["age_bands"]
+    children["age_band_idx"] = -1
+    for a, b in enumerate(bands):
+        children.loc[children["age"].between(b["min"], b["max"]), "age_band_idx"] = a
+    children["age_band"] = [bands[a]["label"] if a >= 0 else "対象外" for a in children["age_band_idx"]]
+    children["age"] = children["age"].astype(int)
+    # each child's school (latest school record)
+    if inp.schools is not None and len(inp.schools):
+        sch = inp.schools.drop_duplicates("person_id", keep="last").set_index("person_id")
+        children["school"] = children["person_id"].map(sch["school"]).fillna("").astype(str)
+        children["school_grade"] = children["person_id"].map(sch["grade"]) if "grade" in sch else None
+    else:
+        children["school"] = ""
+        children["school_grade"] = None
+    # households
+    hh = children["household_id"].astype(object).where(children["household_id"].notna(),
+                                                        "self:" + children["person_id"].astype(str))
+    hh_code = pd.factorize(hh)[0]
+    persons_hh = persons[persons["household_id"].notna()]
+    kids_per_hh = persons_hh[persons_hh["age"].between(0, 18) & (persons_hh["birth_date"] <= on64)] \
+        .groupby("household_id").size()
+    children["household_children"] = children["household_id"].map(kids_per_hh).fillna(1).astype(int)
+    # who reads whose records
+    cidx = pd.DataFrame({"child": np.arange(len(children)), "child_pid": children["person_id"].to_numpy(),
+                         "household_id": children["household_id"].to_numpy()})
+    # ``pref``: which evidence a reason names when several records qualify (the child's own, then a parent's)
+    own = pd.DataFrame({"child": cidx["child"], "person_id": cidx["child_pid"], "pref": 2})
+    mem = persons_hh[["person_id", "household_id", "parent_like"]]
+    hhp = cidx.dropna(subset=["household_id"]).merge(mem, on="household_id")
+    others = hhp[hhp["person_id"] != hhp["child_pid"]].assign(pref=lambda d: d["parent_like"].astype(int))
+    cols = ["child", "person_id", "pref"]
+    pairs = {
+        "child": own,
+        "household": pd.concat([own, others[cols]], ignore_index=True).drop_duplicates(["child", "person_id"]),
+        "parent": others[others["parent_like"]][cols].reset_index(drop=True),
+        "other": others[cols].reset_index(drop=True),
+    }
+    # records: as of the date, de-duplicated, attributes extracted
+    recs = inp.records.copy()
+    if not len(recs):
+        recs = pd.DataFrame(columns=["record_id", "person_id", "source_type", "record_date", "batch_id", "batch_as_of",
+                                     "file_name", "attributes"])
+    recs["record_date"] = _dates(recs["record_date"])
+    recs["batch_as_of"] = _dates(recs["batch_as_of"])
+    recs["record_date"] = recs["record_date"].fillna(recs["batch_as_of"])
+    recs = recs[(recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64)) &
+                (recs["record_date"].isna() | (recs["record_date"] <= on64))]
+    recs = recs[recs["person_id"].isin(persons["person_id"])]
+    recs = _dedupe(recs, cat)
+    recs = recs.reset_index(drop=True)
+    recs["pos"] = np.arange(len(recs))
+    need: dict[str, set] = {}
+    for ind in cat["indicators"]:
+        f = set(ind.get("_fields", ()))
+        if ind.get("date_field") not in (None, "record_date", "as_of"):
+            f.add(ind["date_field"])
+        need.setdefault(ind["source_type"], set()).update(f)
+    by_source = {}
+    for st, g in recs.groupby("source_type", sort=False):
+        g = g.copy()
+        attrs = g["attributes"].tolist()
+        for f in sorted(need.get(st, ())):
+            g["a:" + f] = [a.get(f) if isinstance(a, dict) else None for a in attrs]
+        by_source[st] = g
+    imported = set(inp.imported_sources) if inp.imported_sources is not None else set(recs["source_type"].unique())
+    # no-data facts
+    recent = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] > np.datetime64(months_before(on, 15), "ns"))]
+    own_sources = recent.groupby("person_id")["source_type"].agg(set)
+    sets = children["person_id"].map(own_sources)
+    has_source = {st: np.array([isinstance(s, set) and st in s for s in sets], dtype=bool)
+                  for st in ("school_attendance", "school_health", "maternal_child_health", "school_checklist")}
+    tax = recent[recent["source_type"] == "tax"]
+    tax_hh = set(persons.loc[persons["person_id"].isin(tax["person_id"]), "household_id"].dropna())
+    tax_self = set(tax["person_id"])
+    hh_has_tax = np.array([(h in tax_hh) or (p in tax_self) for h, p in zip(children["household_id"],
+                                                                           children["person_id"])], dtype=bool)
+    reg = recs[recs["source_type"] == "resident_registry"].sort_values(["batch_as_of", "batch_id", "pos"])
+    last_reg = reg.groupby("person_id")["pos"].last()
+    registry_ev = children["person_id"].map(last_reg).fillna(-1).astype(int).to_numpy()
+    checklist_state = _checklist_state(children, recs, inp)
+    return Prepared(on, cat, children, recs, by_source, pairs, persons.set_index("person_id", drop=False),
+                    dict(inp.departments), imported, hh_code, has_source, checklist_state, registry_ev, hh_has_tax)
+
+
+def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list:
+    out = [None] * len(children)
+    if not inp.checklist_rounds:
+        return out
+    cl = recs[recs["source_type"] == "school_checklist"]
+    got = {(p, (a or {}).get("round_id")) for p, a in zip(cl["person_id"], cl["attributes"])}
+    for n, (pid, school, grade) in enumerate(zip(children["person_id"], children["school"], children["school_grade"])):
+        if not school:
+            continue
+        for r in inp.checklist_rounds:
+            if r.get("schools") and school not in r["schools"]:
+                continue
+            if r.get("grades") and (grade is None or str(grade) not in {str(g) for g in r["grades"]}):
+                continue
+            if (school, r["round_id"]) not in inp.checklist_returned:
+                out[n] = ("missing", r.get("name") or "")
+            elif (pid, r["round_id"]) not in got:
+                out[n] = ("blank", r.get("name") or "")
+            break
+    return out
+
+
+# --- hits ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class Hits:
+    ind_ids: list[str]
+    H: np.ndarray       # C × K bool
+    E: np.ndarray       # C × K int: evidence row of Prepared.R (-1: none)
+    V: list             # K arrays of C display values (or None)
+
+
+def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str) -> pd.Series:
+    if date_field in (None, "record_date"):
+        return recs["record_date"]
+    if date_field == "as_of":
+        return recs["batch_as_of"].fillna(recs["record_date"])
+    key = (st, date_field)
+    if key not in prep._date_cache:
+        prep._date_cache[key] = _dates(R.column(recs, date_field)).fillna(recs["record_date"])
+    return prep._date_cache[key]
+
+
+def _latest_first(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(["batch_as_of", "batch_id", "record_date", "pos"])
+
+
+def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
+    """(hit: C bool, evidence: C int, value: C object) for one indicator and window."""
+    C = prep.C
+    hit = np.zeros(C, dtype=bool)
+    ev = np.full(C, -1, dtype=np.int64)
+    val = np.full(C, None, dtype=object)
+    rule = ind["rule"]
+    if "computed" in rule:
+        counts = prep.children["household_children"]
+        hit = R.compare(counts, rule["op"], rule.get("value")).to_numpy()
+        ev = np.where(hit, prep.registry_ev, -1)
+        val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)
+        return _ages(prep, ind, hit, ev, val)
+    recs = prep.by_source.get(ind["source_type"])
+    if recs is None or not len(recs) or not C:
+        return hit, ev, val
+    dates = _event_dates(prep, ind["source_type"], recs, ind.get("date_field"))
+    on64 = np.datetime64(prep.as_of, "ns")
+    inwin = dates.notna() & (dates <= on64)
+    if window:
+        inwin &= dates > np.datetime64(months_before(prep.as_of, window), "ns")
+    pairs = prep.pairs[ind["whose"]]
+    agg = rule.get("aggregate")
+    if agg is None:
+        sub = recs[(R.condition(rule, recs) & inwin).to_numpy()]
+        if not len(sub):
+            return hit, ev, val
+        j = sub.assign(_d=dates[sub.index])[["pos", "person_id", "_d", "batch_as_of", "batch_id", "record_date"]] \
+            .merge(pairs, on="person_id")
+        j = j.sort_values(["pref", "_d", "pos"]).groupby("child").tail(1)
+        c = j["child"].to_numpy()
+        hit[c], ev[c] = True, j["pos"].to_numpy()
+        f = R.fields_in(rule)
+        if f:  # the record frames keep R's positional index, so a position is also a label
+            vals = R.column(recs, f[0])
+            val[c] = [_fmt(ind, f[0], x) for x in vals.loc[j["pos"].to_numpy()].to_numpy(object)]
+        return _ages(prep, ind, hit, ev, val)
+    base_mask = inwin
+    if "where" in rule:
+        base_mask = base_mask & R.condition(rule["where"], recs)
+    base = recs[base_mask.to_numpy()]
+    if not len(base):  # no records is "no data", never a finding (even for "count < n")
+        return hit, ev, val
+    cols = ["pos", "person_id", "batch_as_of", "batch_id", "record_date"]
+    frame = base[cols].copy()
+    frame["_d"] = dates[base.index].to_numpy()
+    if agg in ("max", "min", "sum", "latest", "all_latest"):
+        v = R.rule_value(rule, base)
+        frame["_v"] = pd.to_numeric(v, errors="coerce").to_numpy() if agg in ("max", "min", "sum") else v.to_numpy()
+    by = rule.get("by") or []
+    for b in by:
+        frame["_by_" + b] = R.column(base, b).map(_key_val).to_numpy()
+    j = frame.merge(pairs, on="person_id")
+    if not len(j):
+        return hit, ev, val
+    if agg in ("max", "min", "sum", "count"):
+        g = j.groupby("child")
+        if agg == "count":
+            a = g.size()
+        elif agg == "sum":
+            a = g["_v"].sum(min_count=1)
+        else:
+            a = g["_v"].max() if agg == "max" else g["_v"].min()
+        ok = R.compare(a.astype(float), rule["op"], rule.get("value"))
+        good = a[ok.to_numpy()]
+        if not len(good):
+            return hit, ev, val
+        if agg in ("max", "min"):
+            jj = j[j["child"].isin(good.index) & j["_v"].notna()]
+            evid = jj.sort_values(["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True]) \
+                .groupby("child").tail(1)
+        else:
+            evid = j[j["child"].isin(good.index)].sort_values(["pref", "_d", "pos"]).groupby("child").tail(1)
+        c = evid["child"].to_numpy()
+        hit[c], ev[c] = True, evid["pos"].to_numpy()
+        field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
+        val[good.index.to_numpy()] = [_fmt(ind, field_, x, agg=agg) for x in good.to_numpy()]
+        return _ages(prep, ind, hit, ev, val)
+    # latest / all_latest
+    keys = ["child", "person_id"] + ["_by_" + b for b in by]
+    latest = _latest_first(j).groupby(keys, sort=False).tail(1)
+    ok = R.compare(pd.Series(latest["_v"].to_numpy(), index=latest.index), rule["op"], rule.get("value"))
+    latest = latest.assign(_ok=ok.to_numpy())
+    if agg == "all_latest":
+        allok = latest.groupby("child")["_ok"].all()
+        good_children = set(allok[allok].index)
+        sat = latest[latest["_ok"] & latest["child"].isin(good_children)]
+    else:
+        sat = latest[latest["_ok"]]
+    if not len(sat):
+        return hit, ev, val
+    evid = sat.sort_values(["pref", "batch_as_of", "batch_id", "record_date", "pos"]).groupby("child").tail(1)
+    c = evid["child"].to_numpy()
+    hit[c], ev[c] = True, evid["pos"].to_numpy()
+    field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
+    val[c] = [_fmt(ind, field_, x) for x in evid["_v"].to_numpy()]
+    return _ages(prep, ind, hit, ev, val)
+
+
+def _ages(prep, ind, hit, ev, val):
+    ages = ind.get("applies_to_ages")
+    if ages:
+        a = prep.children["age"].to_numpy()
+        ok = (a >= ages[0]) & (a <= ages[1])
+        hit = hit & ok
+        ev = np.where(ok, ev, -1)
+        val = np.where(ok, val, None)
+    return hit, ev, val
+
+
+def _fmt(ind: dict, field_: str | None, x, agg: str | None = None) -> str | None:
+    if field_ is None:
+        return None
+    from ..importing.fields import SOURCE_TYPES
+    labels = SOURCE_TYPES.get(ind["source_type"], {}).get("attributes", {})
+    label = labels.get(field_, {}).get("label", field_) if isinstance(labels, dict) else field_
+    if field_ == "group_counts":
+        label = "該当の数"
+    if agg == "count":
+        label = "件数"
+    if isinstance(x, bool) or x is True or x is False:
+        x = "あり" if x else "なし"
+    elif isinstance(x, float):
+        if np.isnan(x):
+            return None
+        x = f"{x:g}"
+    elif x is None:
+        return None
+    label = label.split("（")[0]
+    return f"{label} {x}"
+
+
+def compute_hits(prep: Prepared, windows: dict | None = None) -> Hits:
+    """Every catalogue indicator's hits (cached per indicator and window)."""
+    inds = prep.cat["indicators"]
+    K, C = len(inds), prep.C
+    H = np.zeros((C, K), dtype=bool)
+    E = np.full((C, K), -1, dtype=np.int64)
+    V = []
+    for k, ind in enumerate(inds):
+        w = (windows or {}).get(ind["id"], ind["window_months"])
+        key = (ind["id"], w)
+        if key not in prep._hit_cache:
+            prep._hit_cache[key] = evaluate_indicator(prep, ind, w)
+        h, e, v = prep._hit_cache[key]
+        H[:, k], E[:, k] = h, e
+        V.append(v)
+    return Hits([i["id"] for i in inds], H, E, V)
+
+
+# --- weights ------------------------------------------------------------------------------------------------------------
+@dataclass
+class Scores:
+    model: WeightModel
+    type_points: np.ndarray     # C × T
+    total: np.ndarray           # C
+    school_points: np.ndarray   # C
+    level: np.ndarray           # C × T band level per type (0 = lowest band)
+    band_level: np.ndarray      # C overall level (the highest of the types)
+    flagged_types: np.ndarray   # C × T crossed the flag band
+    flag_first: np.ndarray      # C × T crossed it before sibling points (what gives siblings points)
+    flagged: np.ndarray         # C
+    flag_threshold: np.ndarray  # C
+    flag_rank: np.ndarray       # C
+    flag_basic: np.ndarray      # C
+    basic_count: np.ndarray     # C
+    basic_hits: np.ndarray      # C × 19 bool (basic item numbers met)
+    sibling_types: np.ndarray   # C × T types that received sibling points
+    yotaikyo_active: np.ndarray
+    new_candidate: np.ndarray
+    Hr: np.ndarray              # C × K effective hits (enabled, what-if applied)
+    factors: np.ndarray | None  # C × T what-if support factors (None: 1)
+    rank_position: np.ndarray
+    group_position: np.ndarray
+    group_size: np.ndarray
+    group_labels: np.ndarray
+    rank_cutoffs: dict
+
+    def contribution(self, i: int, k: int) -> tuple[float, dict]:
+        """(points in the total, points by type) of indicator k for child i."""
+        m = self.model
+        row = m.P[k] * (self.factors[i] if self.factors is not None else 1.0)
+        pos, neg = row.max(initial=0.0), row.min(initial=0.0)
+        return float(pos if pos > 0 else neg), {t: round(float(p), 2) for t, p in zip(m.types, row) if p}
+
+
+def apply_weights(prep: Prepared, hits: Hits, model: WeightModel, *, disabled: np.ndarray | None = None,
+                  factors: np.ndarray | None = None, rank_cutoffs: dict | None = None) -> Scores:
+    """Vectorised: effective hits (C×K) · points (K×T); bands, flags, sibling/要対協/rank rules.
+
+    ``disabled`` (C × K bool) switches indicators off per child and ``factors`` (C × T) scales a type's points
+    (what-if: a support started); ``rank_cutoffs`` ({group: lowest total in the top}) stands in for the ranking
+    when only one household is scored (what-if).
+    """
+    C, T = prep.C, len(model.types)
+    Hr = hits.H & model.enabled[None, :]
+    if disabled is not None:
+        Hr = Hr & ~disabled
+    Hf = Hr.astype(float)
+    P = model.P
+    if factors is not None:
+        Pc = P[None, :, :] * factors[:, None, :]                        # C × K × T
+        type_points = np.einsum("ck,ckt->ct", Hf, Pc)
+        pos, neg = Pc.max(axis=2, initial=0.0), Pc.min(axis=2, initial=0.0)
+        contrib = np.where(pos > 0, pos, neg)                            # C × K
+        total = (Hf * contrib).sum(axis=1)
+        school_points = (Hf * contrib * (model.school_held & model.risk)[None, :]).sum(axis=1)
+    else:
+        type_points = Hf @ P
+        total = Hf @ model.contrib
+        school_points = Hf @ (model.contrib * (model.school_held & model.risk))
+    # basic items: distinct numbers met (several indicators may read one item, e.g. No.1 要対協)
+    nos = model.basic_no
+    nb = max(19, int(nos.max()) if len(nos) else 0)
+    B = np.zeros((len(nos), nb))
+    for k, n in enumerate(nos):
+        if n > 0 and model.risk[k]:
+            B[k, n - 1] = 1.0
+    basic_hits = (Hf @ B) > 0
+    basic_count = basic_hits.sum(axis=1)
+    ab = prep.children["age_band_idx"].to_numpy()
+    cuts = model.cuts[np.clip(ab, 0, None)] if len(model.cuts) else np.full((C, T, model.L), np.inf)
+    cuts = np.where((ab < 0)[:, None, None], np.inf, cuts)
+
+    def levels(tp):
+        return ((tp[:, :, None] >= cuts) & (tp[:, :, None] > 0)).sum(axis=2)
+
+    level = levels(type_points)
+    flag_first = level >= model.flag_level
+    sib_types = np.zeros((C, T), dtype=bool)
+    sib_cfg = model.data.get("sibling") or {}
+    if sib_cfg.get("enabled") and sib_cfg.get("points") and C:
+        f0 = flag_first.astype(int)
+        S = np.zeros((int(prep.hh_code.max()) + 1, T), dtype=int)
+        np.add.at(S, prep.hh_code, f0)
+        other = (S[prep.hh_code] - f0) > 0                               # another child of the household flagged
+        if sib_cfg.get("types", "same") == "same":
+            sib_types = other
+        else:
+            mask = np.array([t in sib_cfg["types"] for t in model.types])
+            sib_types = other.any(axis=1)[:, None] & mask[None, :]
+        sp = float(sib_cfg["points"])
+        type_points = type_points + sp * sib_types
+        total = total + sp * sib_types.any(axis=1)
+        level = levels(type_points)
+    flagged_types = level >= model.flag_level
+    band_level = level.max(axis=1) if T else np.zeros(C, dtype=int)
+    flag_threshold = flagged_types.any(axis=1)
+    # optional rank rule: top-N / top-% per group (つくば市 10% per age, 延岡市 2%)
+    rk = model.data.get("rank") or {}
+    groups = _rank_groups(prep, rk.get("per", "age_band"))
+    if C:
+        df = pd.DataFrame({"total": total, "g": groups})
+        group_position = df.groupby("g")["total"].rank(method="min", ascending=False).to_numpy()
+        group_size = df.groupby("g")["total"].transform("size").to_numpy()
+        rank_position = df["total"].rank(method="min", ascending=False).to_numpy()
+    else:
+        group_position = group_size = rank_position = np.zeros(0)
+    flag_rank = np.zeros(C, dtype=bool)
+    cutoffs: dict = {}
+    if rk.get("mode", "none") != "none" and C:
+        if rank_cutoffs is not None:
+            cut = np.array([rank_cutoffs.get(str(g), np.inf) for g in groups])
+            flag_rank = (total >= cut) & (total > 0)
+        else:
+            limit = np.ceil(group_size * float(rk["value"]) / 100.0) if rk["mode"] == "top_percent" \
+                else np.full(C, float(rk["value"]))
+            flag_rank = (group_position <= limit) & (total > 0)
+        for g in np.unique(groups):
+            sel = flag_rank & (groups == g)
+            if sel.any():
+                cutoffs[str(g)] = float(total[sel].min())
+    bi = model.data.get("basic_items_rule") or {}
+    flag_basic = (basic_count >= int(bi.get("min", 99))) if bi.get("enabled") else np.zeros(C, dtype=bool)
+    flagged = flag_threshold | flag_rank | flag_basic
+    kyt = hits.ind_ids.index(YOTAIKYO_INDICATOR) if YOTAIKYO_INDICATOR in hits.ind_ids else None
+    yt_active = hits.H[:, kyt].copy() if kyt is not None else np.zeros(C, dtype=bool)
+    mode = (model.data.get("yotaikyo") or {}).get("mode", "continue")
+    if mode == "exclude":      # already supported: off the list altogether
+        flagged = flagged & ~yt_active
+        new_candidate = flagged.copy()
+    elif mode == "continue":   # shown as 支援継続, kept off the new-flag list
+        new_candidate = flagged & ~yt_active
+    else:
+        new_candidate = flagged.copy()
+    return Scores(model, type_points, total, school_points, level, band_level, flagged_types, flag_first, flagged,
+                  flag_threshold, flag_rank, flag_basic, basic_count, basic_hits, sib_types, yt_active,
+                  new_candidate, Hr, factors, rank_position, group_position, group_size, groups, cutoffs)
+
+
+def _rank_groups(prep: Prepared, per: str) -> np.ndarray:
+    if per == "age":
+        return prep.children["age"].astype(str).to_numpy()
+    if per == "all":
+        return np.full(prep.C, "全体", dtype=object)
+    return prep.children["age_band"].to_numpy()
+
+
+# --- the convenient whole ------------------------------------------------------------------------------------------------
+def score(inp: ScoringInput, cat: dict, model: WeightModel) -> tuple[Prepared, Hits, Scores]:
+    prep = prepare(inp, cat)
+    hits = compute_hits(prep, model.windows)
+    return prep, hits, apply_weights(prep, hits, model)
+
+
+def summary_frame(prep: Prepared, sc: Scores) -> pd.DataFrame:
+    """One row per child (no reasons): what lists, previews and the CSV need."""
+    m = sc.model
+    types = np.array(m.types, dtype=object)
+    return pd.DataFrame({
+        "person_id": prep.children["person_id"].to_numpy(), "name": prep.children["name"].to_numpy(),
+        "birth_date": prep.children["birth_date"].dt.date.to_numpy(), "household_id": prep.children["household_id"].to_numpy(),
+        "age": prep.children["age"].to_numpy(), "age_band": prep.children["age_band"].to_numpy(),
+        "school": prep.children["school"].to_numpy(), "total": sc.total,
+        "band": [m.level_label(l) for l in sc.band_level],
+        "types": ["、".join(types[row]) for row in sc.flagged_types] if len(types) else [""] * prep.C,
+        "flagged": sc.flagged, "new_candidate": sc.new_candidate, "yotaikyo_active": sc.yotaikyo_active,
+        "basic_items": sc.basic_count, "school_points": sc.school_points,
+    })
+
+
+# --- explanation ------------------------------------------------------------------------------------------------------
+def _iso(v) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(pd.Timestamp(v).date())
+
+
+def _child(prep: Prepared, i: int) -> dict:
+    if "_children" not in prep._date_cache:
+        prep._date_cache["_children"] = prep.children.to_dict("records")
+    return prep._date_cache["_children"][i]
+
+
+def _person(prep: Prepared, pid: str) -> dict | None:
+    if "_persons" not in prep._date_cache:
+        P = prep.persons
+        prep._date_cache["_persons"] = {p: {"relationship": r, "parent_like": bool(pl), "age": a} for p, r, pl, a in
+                                        zip(P["person_id"], P["relationship"], P["parent_like"], P["age"])}
+    return prep._date_cache["_persons"].get(pid)
+
+
+def _rec_arrays(prep: Prepared) -> dict:
+    if "_arrays" not in prep._date_cache:
+        R_ = prep.R
+        prep._date_cache["_arrays"] = {
+            "record_id": R_["record_id"].to_numpy(object), "batch_id": R_["batch_id"].to_numpy(object),
+            "file_name": R_["file_name"].to_numpy(object), "person_id": R_["person_id"].to_numpy(object),
+            "source_type": R_["source_type"].to_numpy(object),
+            "record_date": np.array([_iso(v) for v in R_["record_date"]], dtype=object),
+            "batch_as_of": np.array([_iso(v) for v in R_["batch_as_of"]], dtype=object)}
+    return prep._date_cache["_arrays"]
+
+
+def _rec_info(prep: Prepared, pos: int) -> dict:
+    if pos is None or pos < 0:
+        return {"record_id": None, "record_date": None, "batch_id": None, "file_name": "", "batch_as_of": None,
+                "person_id": None, "source_type": None}
+    a = _rec_arrays(prep)
+    rid, bid = a["record_id"][pos], a["batch_id"][pos]
+    return {"record_id": int(rid) if rid is not None and rid == rid else None,
+            "record_date": a["record_date"][pos],
+            "batch_id": int(bid) if bid is not None and bid == bid else None,
+            "file_name": a["file_name"][pos] or "", "batch_as_of": a["batch_as_of"][pos],
+            "person_id": a["person_id"][pos], "source_type": a["source_type"][pos]}
+
+
+def _whose(prep: Prepared, child_pid: str, pid: str | None) -> tuple[str, str | None]:
+    if pid is None or pid == child_pid:
+        return WHOSE_LABELS["child"], None
+    p = _person(prep, pid)
+    if p is None:
+        return WHOSE_LABELS["other"], None
+    rel = p["relationship"] if isinstance(p["relationship"], str) else None
+    if bool(p["parent_like"]):
+        return WHOSE_LABELS["parent"], rel
+    age = p["age"]
+    if age == age and 0 <= age <= 18:
+        return "きょうだい", rel
+    return WHOSE_LABELS["other"], rel
+
+
+def _source_label(prep: Prepared, st: str | None) -> str:
+    if not st:
+        return ""
+    meta = prep.cat["sources"].get(st) or {}
+    if meta.get("label_ja"):
+        return meta["label_ja"]
+    from ..importing.fields import SOURCE_TYPES
+    return SOURCE_TYPES.get(st, {}).get("label", st)
+
+
+def reason(prep: Prepared, hits: Hits, sc: Scores, i: int, k: int) -> dict:
+    ind = prep.cat["indicators"][k]
+    points, by_type = sc.contribution(i, k)
+    info = _rec_info(prep, int(hits.E[i, k]))
+    child_pid = _child(prep, i)["person_id"]
+    whose, rel = _whose(prep, child_pid, info["person_id"])
+    st = info["source_type"] or ind["source_type"]
+    return {"indicator": ind["id"], "label": ind["label_ja"], "label_en": ind.get("label_en"), "kind": ind["kind"],
+            "points": round(points, 2), "points_by_type": by_type, "basic": bool(ind["basic"]),
+            "basic_no": ind.get("basic_no"), "school_held": bool(ind["school_held"]),
+            "shown_on_sheets": bool(ind.get("shown_on_sheets", True)), "source_type": st,
+            "source_label": _source_label(prep, st), "department": prep.departments.get(st, ""),
+            "record_id": info["record_id"], "record_date": info["record_date"] or prep.as_of.isoformat(),
+            "batch_id": info["batch_id"], "file_name": info["file_name"], "batch_as_of": info["batch_as_of"],
+            "person_id": info["person_id"] or child_pid, "whose": whose,
+            "relationship": rel, "value": hits.V[k][i], "window_months": sc.model.windows.get(ind["id"])}
+
+
+def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
+    out = []
+    ch = _child(prep, i)
+    sd = sc.model.data.get("school_data_expected") or {"from_grade": 1, "to_grade": 9}
+    grade = int(ch["grade"])
+    if sd["from_grade"] <= grade <= sd["to_grade"] and grade > 0:
+        missing = [st for st in SCHOOL_SOURCES if not prep.has_source[st][i]]
+        if len(missing) == len(SCHOOL_SOURCES):
+            out.append({"source_type": "school", "label": NO_DATA_LABELS["school"], "sources": list(SCHOOL_SOURCES),
+                        "detail": f"学年 {grade}（学齢）ですが、学校の出欠・健診の記録がありません。"})
+        else:
+            for st in missing:
+                lab = (prep.cat["sources"].get(st) or {}).get("no_data_label") or f"{_source_label(prep, st)}なし"
+                out.append({"source_type": st, "label": lab, "detail": ""})
+    days = (pd.Timestamp(prep.as_of) - ch["birth_date"]).days if pd.notna(ch["birth_date"]) else -1
+    if 150 <= days <= 4 * 365 + 1 and not prep.has_source["maternal_child_health"][i]:
+        lab = (prep.cat["sources"].get("maternal_child_health") or {}).get("no_data_label") or "母子保健データなし"
+        out.append({"source_type": "maternal_child_health", "label": lab,
+                    "detail": "乳幼児健診の年齢ですが、母子保健の記録がありません。"})
+    if "tax" in prep.imported_sources and not prep.hh_has_tax[i]:
+        lab = (prep.cat["sources"].get("tax") or {}).get("no_data_label") or "課税データなし"
+        out.append({"source_type": "tax", "label": lab, "detail": "世帯の誰にも住民税の記録がありません。"})
+    state = prep.checklist_state[i]
+    if state:
+        kind, name = state
+        out.append({"source_type": "school_checklist",
+                    "label": NO_DATA_LABELS["checklist_missing" if kind == "missing" else "checklist_blank"],
+                    "detail": name})
+    for st, meta in prep.cat["sources"].items():
+        if st in prep.imported_sources or st == "resident_registry":
+            continue
+        if st in SCHOOL_SOURCES and any(o["source_type"] in ("school", st) for o in out):
+            continue
+        if st == "maternal_child_health" and any(o["source_type"] == st for o in out):
+            continue
+        if st == "school_checklist":
+            continue  # rounds decide whether a checklist is expected
+        out.append({"source_type": st, "label": NO_DATA_LABELS["imported"].format(label=meta.get("label_ja", st)),
+                    "detail": "この情報源はまだ取り込まれていません（該当なしとは扱いません）。", "scope": "town"})
+    return out
+
+
+def explain(prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: dict | None = None) -> dict:
+    """One child's details (the JSON stored in ChildScore.details; shape in the module docstring)."""
+    m = sc.model
+    ch = _child(prep, i)
+    ks = np.nonzero(sc.Hr[i])[0]
+    reasons, protective = [], []
+    for k in ks:
+        ind = prep.cat["indicators"][k]
+        r = reason(prep, hits, sc, i, int(k))
+        if ind["kind"] == "protective":
+            protective.append(r)
+        elif r["points"] > 0:
+            reasons.append(r)
+    sib = None
+    if sc.sibling_types[i].any():
+        sib_types = [t for ti, t in enumerate(m.types) if sc.sibling_types[i, ti]]
+        pts = float((m.data.get("sibling") or {}).get("points", 0))
+        frm = (sibling_index or {}).get(i, [])
+        sib = {"points": pts, "types": sib_types, "from": frm}
+        info = _rec_info(prep, int(prep.registry_ev[i]))
+        reasons.append({"indicator": "sibling_flagged", "label": f"きょうだいに抽出あり（{'・'.join(sib_types)}）",
+                        "label_en": "A sibling is flagged", "kind": "risk", "points": pts,
+                        "points_by_type": {t: pts for t in sib_types}, "basic": False, "basic_no": None,
+                        "school_held": False, "shown_on_sheets": True, "source_type": "resident_registry",
+                        "source_label": _source_label(prep, "resident_registry"),
+                        "department": prep.departments.get("resident_registry", ""),
+                        "record_id": info["record_id"], "record_date": prep.as_of.isoformat(),
+                        "batch_id": info["batch_id"], "file_name": info["file_name"],
+                        "batch_as_of": info["batch_as_of"], "person_id": ch["person_id"], "whose": "きょうだい",
+                        "relationship": None, "siblings": frm, "value": f"きょうだい {len(frm)}人",
+                        "window_months": None})
+    reasons.sort(key=lambda r: (-r["points"], r["label"]))
+    protective.sort(key=lambda r: (r["points"], r["label"]))
+    ab = int(ch["age_band_idx"])
+    types = {}
+    for ti, t in enumerate(m.types):
+        p = float(sc.type_points[i, ti])
+        cuts = m.cuts[ab, ti] if ab >= 0 else np.full(m.L, np.inf)
+        cut_d = {m.level_label(l + 1): float(c) for l, c in enumerate(cuts) if np.isfinite(c)}
+        if p or sc.flagged_types[i, ti]:
+            flag_cut = cuts[m.flag_level - 1] if m.flag_level >= 1 else 0
+            types[t] = {"points": round(p, 2), "band": m.level_label(int(sc.level[i, ti])),
+                        "threshold": float(flag_cut) if np.isfinite(flag_cut) else None, "cuts": cut_d,
+                        "flagged": bool(sc.flagged_types[i, ti])}
+    basis = [b for b, f in (("threshold", sc.flag_threshold[i]), ("rank", sc.flag_rank[i]),
+                            ("basic_items", sc.flag_basic[i])) if f]
+    total = float(sc.total[i])
+    school = float(sc.school_points[i])
+    return {
+        "version": 1, "as_of": prep.as_of.isoformat(), "age": int(ch["age"]), "age_band": ch["age_band"],
+        "grade": int(ch["grade"]) or None, "school": ch["school"] or "",
+        "total": round(total, 2), "school_points": round(school, 2), "other_points": round(total - school, 2),
+        "band": m.level_label(int(sc.band_level[i])), "band_color": m.band_colors[m.L - int(sc.band_level[i])],
+        "types": types, "flagged_types": [t for ti, t in enumerate(m.types) if sc.flagged_types[i, ti]],
+        "flagged": bool(sc.flagged[i]), "flag_basis": basis,
+        "basic_items": int(sc.basic_count[i]),
+        "basic_item_nos": [int(n) + 1 for n in np.nonzero(sc.basic_hits[i])[0]] if sc.basic_hits.size else [],
+        "reasons": reasons, "protective": protective, "no_data": no_data(prep, sc, i), "sibling": sib,
+        "yotaikyo_active": bool(sc.yotaikyo_active[i]),
+        "status_label": (m.data.get("yotaikyo") or {}).get("label", "支援継続")
+        if sc.yotaikyo_active[i] and (m.data.get("yotaikyo") or {}).get("mode", "continue") != "none" else "",
+        "new_candidate": bool(sc.new_candidate[i]),
+        "rank": {"position": int(sc.rank_position[i]), "of": prep.C, "group": str(sc.group_labels[i]),
+                 "group_position": int(sc.group_position[i]), "group_size": int(sc.group_size[i])},
+    }
+
+
+def sibling_index(prep: Prepared, sc: Scores) -> dict:
+    """child position → person ids of the siblings whose own flags gave it sibling points."""
+    if not sc.sibling_types.any():
+        return {}
+    by_hh: dict = {}
+    for p in np.nonzero(sc.flag_first.any(axis=1))[0]:
+        by_hh.setdefault(prep.hh_code[p], []).append(p)
+    pids = prep.children["person_id"].to_numpy()
+    same = (sc.model.data.get("sibling") or {}).get("types", "same") == "same"
+    out = {}
+    for i in np.nonzero(sc.sibling_types.any(axis=1))[0]:
+        out[int(i)] = [pids[j] for j in by_hh.get(prep.hh_code[i], [])
+                       if j != i and ((sc.flag_first[j] & sc.sibling_types[i]).any() if same else True)]
+    return out
+
+
+def reasons_text(details: dict) -> str:
+    """CSV ``reasons``: ``item(+points)`` largest first, ``;``-separated."""
+    return ";".join(f"{r['label']}(+{r['points']:g})" for r in details.get("reasons", []) if r.get("points", 0) > 0)

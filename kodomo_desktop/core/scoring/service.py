@@ -1,319 +1,730 @@
-"""Scoring service: weight sets (versioned, adopted with a reason, restorable), runs kept as history, the CSV of the
-CLI contract, explanations, what-if, and the preview a coordinator sees before adopting new weights."""
+"""Scoring service: weight sets (versioned, adopted with a reason, restorable, exported as a readable file), runs
+kept as history, the CSV of the CLI contract, explanations, what-if and the preview before adoption.
+
+Permissions: ``score.run`` to score (a school user is refused and nothing is written), ``score.read`` to read
+scores, explanations, previews and to export weights, ``weights.edit`` to save, import or adopt weights. Every run
+(``score_run``), adoption (``weights_adopted``), view of a child's reasons (``score_viewed``) and what-if
+(``what_if``) is logged with ids and counts only.
+
+Public API::
+
+    score_to_csv(ws, out, weights_file=None, as_of=None) -> {"children", "flagged", "run_id", "as_of", ...}
+    run_scoring(ws, as_of=None, weight_set=None) -> run_id       # weight_set: None (adopted) | id | data dict
+    latest_scores(ws, run_id=None, *, school=, age_band=, type_=, band=, new=, yotaikyo=, unreviewed=,
+                  flagged_only=) -> [row]
+    child_explanation(ws, person_id, run_id=None) -> {"details", "history", ...}
+    what_if(ws, person_id, disabled_indicators=[...], supports_started=[...]) -> {"before", "after", ...}
+    weight sets: active_weights, weight_sets, save_weights, adopt_weight_set, adopt_weights, restore_weights,
+                 export_weights, import_weights, preview_weights, ScoringContext (frames kept for re-scoring)
+"""
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import os
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
-from ...resources import resource_path
 from ..errors import InputRefused, NotFound
-from ..storage.models import ChildScore, Person, ScoreRun, WeightSet
+from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
+from .catalogue import load_catalogue
+from .weights import compile_weights, default_weights as _default_weights, diff, strip_meta, validate_weights
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 SCORE_COLUMNS = ["person_id", "name", "birth_date", "school", "total", "band", "types", "reasons"]
+ADOPTIONS_KEY = "weights_adoptions"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
 
 
 def catalogue() -> dict:
-    return json.loads(Path(resource_path("indicators.json")).read_text(encoding="utf-8"))
+    return load_catalogue()
 
 
-def default_weights(cat: dict | None = None) -> dict:
-    cat = cat or catalogue()
-    return {"points": {i["id"]: dict(i["points"]) for i in cat["indicators"]}, "thresholds": cat["thresholds"],
-            "sibling_points": cat.get("sibling_points", {}), "yotaikyo_rule": cat.get("yotaikyo_rule", "continue"),
-            "sharp_rise": cat.get("sharp_rise", 4), "disabled": [], "top_percent": None}
-
-
-def active_weight_set(s) -> WeightSet:
-    ws_ = s.scalar(select(WeightSet).where(WeightSet.active.is_(True)).order_by(WeightSet.id.desc()).limit(1))
-    if ws_ is None:
-        ws_ = WeightSet(version=1, name="既定（indicators.json）", data=default_weights(), active=True,
-                        adopted_at=dt.datetime.now().replace(microsecond=0), adopted_by="system", reason="初期設定")
-        s.add(ws_)
-        s.flush()
-    return ws_
-
-
-def _validate(data: dict, cat: dict) -> dict:
-    if not isinstance(data, dict) or "points" not in data:
-        raise InputRefused("重みのファイルの形式が違います（points がありません）。")
-    ids = {i["id"] for i in cat["indicators"]}
-    bad = [k for k in data["points"] if k not in ids]
-    if bad:
-        raise InputRefused(f"指標 {bad[0]} はカタログにありません。")
-    for k, v in data["points"].items():
-        for t, p in v.items():
-            if t not in cat["difficulty_types"]:
-                raise InputRefused(f"困難の種類「{t}」はありません。")
-            if not isinstance(p, (int, float)) or p < 0 or p > 50:
-                raise InputRefused(f"{k} の {t} の点数 {p} は 0〜50 の数にしてください。")
-    return {**default_weights(cat), **data}
-
-
-def adopt_weights(ws, data: dict, reason: str, name: str | None = None) -> int:
-    """A new version, adopted now (needs a reason; logged). The previous version stays and can be restored."""
-    ws.require("weights.edit", what="weights adopt")
-    if not (reason or "").strip():
-        raise InputRefused("重みを採用する理由を入力してください。")
-    data = _validate(data, catalogue())
-    with ws.session() as s:
-        prev = active_weight_set(s)
-        v = (s.scalar(select(func.max(WeightSet.version))) or 0) + 1
-        s.execute(text("UPDATE weight_set SET active = 0"))
-        new = WeightSet(version=v, name=name or f"第{v}版", data=data, active=True, created_by=ws.user.name,
-                        adopted_at=dt.datetime.now().replace(microsecond=0), adopted_by=ws.user.name, reason=reason.strip())
-        s.add(new)
-        s.flush()
-        ws.log("weights_adopted", detail={"version": v, "previous": prev.version}, conn=s)
-        return v
-
-
-def restore_weights(ws, version: int, reason: str) -> int:
-    with ws.session() as s:
-        old = s.scalar(select(WeightSet).where(WeightSet.version == version))
-        if old is None:
-            raise NotFound(f"重みの第{version}版はありません。")
-        data = dict(old.data)
-    return adopt_weights(ws, data, reason or f"第{version}版に戻す", name=f"第{version}版の復元")
-
-
-def weight_versions(ws) -> list[dict]:
-    ws.require("score.read", what="weights")
-    with ws.session() as s:
-        active_weight_set(s)
-        return [{"version": w.version, "name": w.name, "active": w.active, "adopted_at": w.adopted_at,
-                 "adopted_by": w.adopted_by, "reason": w.reason}
-                for w in s.scalars(select(WeightSet).order_by(WeightSet.version.desc()))]
-
-
-def export_weights(ws, out: Path) -> dict:
-    ws.require("score.read", what="weights export")
-    with ws.session() as s:
-        w = active_weight_set(s)
-        data, version = w.data, w.version
-    cat = catalogue()
-    labels = {i["id"]: i["label_ja"] for i in cat["indicators"]}
-    doc = {"format": "kodomo-desktop-weights", "version": version, "caveat": CAVEAT,
-           "indicator_labels": labels, **data}
-    Path(out).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-    ws.log("export", detail={"what": "weights", "version": version})
-    return {"version": version, "out": str(out)}
-
-
-def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = False) -> dict:
-    data = _read_weights(file)
-    if adopt:
-        return {"adopted_version": adopt_weights(ws, data, reason or "")}
-    return {"preview": preview(ws, data)}
-
-
-def _read_weights(file: Path) -> dict:
-    try:
-        data = json.loads(Path(file).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InputRefused(f"重みのファイル {file} を読めません（JSON）。")
-    data = {k: v for k, v in data.items() if k not in ("format", "version", "caveat", "indicator_labels")}
-    return _validate(data, catalogue())
-
-
-# --- inputs from the database -------------------------------------------------------------------------------------
-def load_inputs(ws, on: dt.date) -> E.Inputs:
-    from ..governance.register import expired_cutoffs
-    from ..linkage.service import opted_out_persons
-    cat = catalogue()
-    with ws.session() as s:
-        excluded = opted_out_persons(s)  # from the day it was registered, whatever the as-of date
-        conn = s.connection()
-        persons = pd.read_sql_query(text("SELECT id AS person_id, household_id, birth_date, name FROM person "
-                                         "WHERE birth_date IS NOT NULL"), conn)
-        records = pd.read_sql_query(text(
-            "SELECT l.person_id, r.source_type, r.record_date, r.attributes, r.school, b.file_name, b.id AS batch_id, "
-            "b.as_of FROM link l JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-            "WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL AND l.person_id IS NOT NULL"), conn)
-        cutoffs = expired_cutoffs(s, on)
-        from ..storage.models import ChecklistRound
-        open_round = s.scalar(select(ChecklistRound).where(ChecklistRound.closed_at.is_(None)).order_by(ChecklistRound.id.desc()))
-        returned = set()
-        if open_round is not None:
-            returned = {x for (x,) in s.execute(text(
-                "SELECT DISTINCT school FROM checklist_entry WHERE round_id=:r AND status='submitted'"), {"r": open_round.id})}
-    persons = persons[~persons["person_id"].isin(excluded)]
-    records = records[~records["person_id"].isin(excluded)]
-    records["attributes"] = records["attributes"].map(lambda a: json.loads(a) if isinstance(a, str) else (a or {}))
-    persons["birth_date"] = pd.to_datetime(persons["birth_date"])
-    return E.build_hits(cat, persons, records, on, expired_before=cutoffs, returned_schools=returned,
-                        checklist_open=open_round is not None)
-
-
-def default_as_of(ws) -> dt.date:
-    with ws.session() as s:
-        d = s.execute(text("SELECT max(as_of) FROM source_batch WHERE removed_at IS NULL")).scalar()
-    return dt.date.fromisoformat(str(d)[:10]) if d else dt.date.today()
+def default_weights() -> dict:
+    return _default_weights(catalogue())
 
 
 def _as_date(v) -> dt.date | None:
     if v in (None, ""):
         return None
+    if isinstance(v, dt.datetime):
+        return v.date()
     if isinstance(v, dt.date):
         return v
     try:
-        return dt.date.fromisoformat(str(v))
+        return dt.date.fromisoformat(str(v)[:10])
     except ValueError:
-        raise InputRefused(f"日付 {v} を読めません（YYYY-MM-DD）。")
+        raise InputRefused(f"基準日 {v} を読めません（YYYY-MM-DD で指定してください）。")
 
 
-def run_scoring(ws, as_of=None, weights: dict | None = None) -> int:
-    """Score every child on ``as_of`` and keep the run (history)."""
-    ws.require("score.run", what="score")
-    on = _as_date(as_of) or default_as_of(ws)
-    inp = load_inputs(ws, on)
+def default_as_of(ws) -> dt.date:
+    """The newest extract's as-of date, else today."""
+    with ws.session() as s:
+        d = s.execute(text("SELECT max(as_of) FROM source_batch WHERE removed_at IS NULL")).scalar()
+    return _as_date(d) or dt.date.today()
+
+
+# --- weight sets ----------------------------------------------------------------------------------------------------------
+def _ensure_default(s) -> WeightSet:
+    active = s.scalar(select(WeightSet).where(WeightSet.active.is_(True)).order_by(WeightSet.id.desc()).limit(1))
+    if active is not None:
+        return active
+    any_ = s.scalar(select(WeightSet).order_by(WeightSet.version.desc()).limit(1))
+    if any_ is not None:  # none adopted (should not happen): the newest becomes current
+        any_.active = True
+        return any_
     cat = catalogue()
-    with ws.session() as s:
-        wset = active_weight_set(s)
-        wdata, wid = (weights or wset.data), (None if weights else wset.id)
-    df = E.apply_weights(inp, cat, wdata)
-    prev = _previous_flags(ws)
-    with ws.session() as s:
-        run = ScoreRun(as_of=on, weight_set_id=wid, created_by=ws.user.name)
-        s.add(run)
-        s.flush()
-        rise = wdata.get("sharp_rise", 4)
-        rows = []
-        for r in df.itertuples(index=False):
-            d = r.details
-            p = prev.get(r.person_id)
-            d["history"] = {"newly_flagged": bool(r.flagged and not (p and p["flagged"])),
-                            "sharp_rise": bool(p and r.total - p["total"] >= rise),
-                            "flagged_runs_in_a_row": (p["streak"] + 1 if p and p["flagged"] else 1) if r.flagged else 0}
-            rows.append({"run_id": run.id, "person_id": r.person_id, "total": r.total, "band": r.band,
-                         "types": r.types, "basic_items": r.basic_items, "flagged": r.flagged,
-                         "school_points": r.school_points, "details": d})
-        for i in range(0, len(rows), 5000):
-            s.execute(insert(ChildScore), rows[i:i + 5000])
-        run.summary = {"children": len(rows), "flagged": int(df["flagged"].sum()) if len(df) else 0}
-        ws.log("score_run", detail={"run_id": run.id, "as_of": on.isoformat(), **run.summary,
-                                    "weight_set": wid}, conn=s)
-        return run.id
+    w = WeightSet(version=1, name=f"既定（指標カタログ 第{cat.get('version')}版）", data=_default_weights(cat),
+                  created_by="system", adopted_at=_now(), adopted_by="system",
+                  reason="初期設定（指標カタログの既定値）", active=True)
+    s.add(w)
+    s.flush()
+    return w
 
 
-def _previous_flags(ws) -> dict:
+def _ws_row(w: WeightSet) -> dict:
+    return {"weight_set_id": w.id, "version": w.version, "name": w.name, "active": bool(w.active),
+            "created_at": w.created_at, "created_by": w.created_by, "adopted_at": w.adopted_at,
+            "adopted_by": w.adopted_by, "reason": w.reason}
+
+
+def active_weights(ws) -> dict:
+    """The adopted weight set: {weight_set_id, version, name, data, …}."""
     with ws.session() as s:
-        last = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
-        if last is None:
-            return {}
-        out = {}
-        for pid, total, flagged, details in s.execute(select(ChildScore.person_id, ChildScore.total, ChildScore.flagged,
-                                                             ChildScore.details).where(ChildScore.run_id == last)):
-            streak = ((details or {}).get("history") or {}).get("flagged_runs_in_a_row", 1 if flagged else 0)
-            out[pid] = {"total": total, "flagged": flagged, "streak": streak}
+        w = _ensure_default(s)
+        return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
+
+
+def weight_sets(ws) -> list[dict]:
+    """Every version, newest first (with the adoption history kept in settings)."""
+    ws.require("score.read", what="weight sets")
+    with ws.session() as s:
+        _ensure_default(s)
+        hist = s.get(Setting, ADOPTIONS_KEY)
+        adoptions = list(hist.value) if hist and isinstance(hist.value, list) else []
+        out = []
+        for w in s.scalars(select(WeightSet).order_by(WeightSet.version.desc())):
+            out.append({**_ws_row(w), "adoptions": [a for a in adoptions if a.get("weight_set_id") == w.id]})
         return out
 
 
-def latest_scores(ws, run_id: int | None = None) -> list[dict]:
-    ws.require("score.read", what="scores")
-    from ..casework.service import schools_of
+weight_versions = weight_sets
+
+
+def get_weight_set(ws, weight_set_id: int) -> dict:
     with ws.session() as s:
-        run_id = run_id or s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
+        w = s.get(WeightSet, int(weight_set_id))
+        if w is None:
+            raise NotFound(f"重みの設定 {weight_set_id} はありません。")
+        return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
+
+
+def save_weights(ws, data: dict, name: str | None = None, *, _require: bool = True) -> dict:
+    """Save an edited weight set as a new version (not adopted). Identical data reuses its version."""
+    if _require:
+        ws.require("weights.edit", what="weights save")
+    cat = catalogue()
+    clean = validate_weights(strip_meta(data), cat)
+    with ws.session() as s:
+        _ensure_default(s)
+        for w in s.scalars(select(WeightSet).order_by(WeightSet.version.desc())):
+            if _same(w.data, clean, cat):
+                return {"weight_set_id": w.id, "version": w.version, "name": w.name, "created": False}
+        v = (s.scalar(select(func.max(WeightSet.version))) or 0) + 1
+        w = WeightSet(version=v, name=(name or clean.get("name") or f"第{v}版").strip(), data=clean,
+                      created_by=ws.user.name, active=False)
+        s.add(w)
+        s.flush()
+        ws.log("weights_saved", detail={"weight_set_id": w.id, "version": v}, conn=s)
+        return {"weight_set_id": w.id, "version": v, "name": w.name, "created": True}
+
+
+def _same(a: dict, b: dict, cat: dict) -> bool:
+    try:
+        a = validate_weights(strip_meta(a), cat)
+    except InputRefused:
+        return False
+    drop = ("name", "note")
+    return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+
+
+def adopt_weight_set(ws, weight_set_id: int, reason: str) -> dict:
+    """Adopt a saved version (or an old one again: that is how a previous version is restored).
+
+    Needs a non-empty reason; logged as ``weights_adopted``; the reason is kept on the version and in the
+    adoption history (the access log holds ids only)."""
+    ws.require("weights.edit", what="weights adopt")
+    if not (reason or "").strip():
+        raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
+    with ws.session() as s:
+        prev = _ensure_default(s)
+        w = s.get(WeightSet, int(weight_set_id))
+        if w is None:
+            raise NotFound(f"重みの設定 {weight_set_id} はありません。")
+        validate_weights(w.data, catalogue())
+        s.execute(update(WeightSet).where(WeightSet.id != w.id).values(active=False))
+        w.active, w.adopted_at, w.adopted_by, w.reason = True, _now(), ws.user.name, reason.strip()
+        hist = s.get(Setting, ADOPTIONS_KEY)
+        entry = {"weight_set_id": w.id, "version": w.version, "at": w.adopted_at.isoformat(), "by": ws.user.name,
+                 "reason": reason.strip(), "previous_id": prev.id}
+        if hist is None:
+            s.add(Setting(key=ADOPTIONS_KEY, value=[entry]))
+        else:
+            hist.value = list(hist.value or []) + [entry]
+        ws.log("weights_adopted", detail={"weight_set_id": w.id, "version": w.version, "previous_id": prev.id,
+                                          "previous_version": prev.version, "restored": w.id < prev.id}, conn=s)
+        return {"weight_set_id": w.id, "version": w.version, "previous_version": prev.version, "adopted": True}
+
+
+def adopt_weights(ws, data: dict, reason: str, name: str | None = None) -> dict:
+    """Save edited weights as a new version and adopt it (reason required before anything is saved)."""
+    ws.require("weights.edit", what="weights adopt")
+    if not (reason or "").strip():
+        raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
+    saved = save_weights(ws, data, name)
+    return {**adopt_weight_set(ws, saved["weight_set_id"], reason), "created": saved["created"]}
+
+
+def restore_weights(ws, version: int, reason: str) -> dict:
+    """Adopt an earlier version again."""
+    with ws.session() as s:
+        w = s.scalar(select(WeightSet).where(WeightSet.version == int(version)))
+        if w is None:
+            raise NotFound(f"重みの第{version}版はありません。")
+        wid = w.id
+    return adopt_weight_set(ws, wid, reason)
+
+
+def export_weights(ws, out: Path, weight_set_id: int | None = None) -> dict:
+    """The weight set as a readable JSON file (indicator labels beside their points)."""
+    ws.require("score.read", what="weights export")
+    cat = catalogue()
+    with ws.session() as s:
+        w = s.get(WeightSet, int(weight_set_id)) if weight_set_id else _ensure_default(s)
+        if w is None:
+            raise NotFound(f"重みの設定 {weight_set_id} はありません。")
+        data = validate_weights(w.data, cat)
+        meta = _ws_row(w)
+    labels = {i["id"]: i for i in cat["indicators"]}
+    for iid, v in data["indicators"].items():
+        v["label_ja"] = labels[iid]["label_ja"]
+        v["source_type"] = labels[iid]["source_type"]
+        v["kind"] = labels[iid]["kind"]
+    doc = {"format": data["format"], "format_version": data["format_version"], "name": meta["name"],
+           "version": meta["version"], "weight_set_id": meta["weight_set_id"],
+           "adopted_at": meta["adopted_at"].isoformat() if meta["adopted_at"] else None,
+           "reason": meta["reason"], "exported_at": _now().isoformat(), "caveat": CAVEAT,
+           **{k: v for k, v in data.items() if k not in ("format", "format_version", "name")}}
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+    ws.log("weights_exported", detail={"weight_set_id": meta["weight_set_id"], "version": meta["version"]})
+    return {"out": str(out), "weight_set_id": meta["weight_set_id"], "version": meta["version"],
+            "indicators": len(data["indicators"])}
+
+
+def read_weights_file(file: Path) -> dict:
+    """A weights file, validated against the catalogue (Japanese InputRefused when it cannot be used)."""
+    try:
+        raw = json.loads(Path(file).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputRefused(f"重みのファイル {file} がありません。")
+    except (OSError, ValueError) as e:
+        raise InputRefused(f"重みのファイル {Path(file).name} を読めません（JSON の形式: {e}）。")
+    return validate_weights(strip_meta(raw), catalogue()) | ({"name": raw["name"]} if raw.get("name") else {})
+
+
+def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = False, name: str | None = None) -> dict:
+    """Read a weights file as a new version; with ``adopt`` also adopt it (a reason is then required)."""
+    ws.require("weights.edit", what="weights import")
+    if adopt and not (reason or "").strip():
+        raise InputRefused("取り込んだ重みを採用するには理由（--reason）が必要です。何も変更していません。")
+    data = read_weights_file(file)
+    saved = save_weights(ws, data, name or data.get("name") or f"{Path(file).stem}（取込）")
+    out = {"weight_set_id": saved["weight_set_id"], "version": saved["version"], "created": saved["created"],
+           "adopted": False}
+    if adopt:
+        out.update(adopt_weight_set(ws, saved["weight_set_id"], reason or ""))
+    return out
+
+
+# --- inputs from the database ----------------------------------------------------------------------------------------------
+def _departments(s) -> dict[str, str]:
+    try:
+        from ..governance.register import DEFAULT_SOURCES
+        out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
+    except ImportError:  # pragma: no cover
+        out = {}
+    for key, dept in s.execute(text("SELECT key, department FROM legal_basis WHERE kind='source'")).all():
+        if dept:
+            out[key] = dept
+    return out
+
+
+def _opted_out(s) -> set[str]:
+    rows = s.execute(text("SELECT person_id, household_id FROM opt_out WHERE removed_at IS NULL")).all()
+    ids = {p for p, _ in rows if p}
+    hh = [h for _, h in rows if h]
+    if hh:
+        q = text("SELECT id FROM person WHERE household_id IN (" + ",".join(f":h{i}" for i in range(len(hh))) + ")")
+        ids |= {p for (p,) in s.execute(q, {f"h{i}": h for i, h in enumerate(hh)})}
+    return ids
+
+
+def _json(a):
+    if isinstance(a, dict):
+        return a
+    if isinstance(a, str) and a:
+        try:
+            v = json.loads(a)
+            return v if isinstance(v, dict) else {}
+        except ValueError:
+            return {}
+    return {}
+
+
+def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
+    """Everything the engine reads, from the database. ``household_of``: only that person's household."""
+    from ..governance.register import expired_cutoffs
+    with ws.session() as s:
+        excluded = _opted_out(s)
+        conn = s.connection()
+        where_p, params = "in_registry = 1", {}
+        if household_of:
+            p = s.get(Person, household_of)
+            if p is None:
+                raise NotFound(f"こども {household_of} はありません。")
+            if p.household_id:
+                where_p += " AND household_id = :h"
+                params["h"] = p.household_id
+            else:
+                where_p += " AND id = :p"
+                params["p"] = household_of
+        persons = pd.read_sql_query(text(f"SELECT id AS person_id, household_id, birth_date, sex, name, relationship "
+                                         f"FROM person WHERE {where_p}"), conn, params=params)
+        persons = persons[~persons["person_id"].isin(excluded)]
+        q = ("SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
+             "b.file_name, r.attributes, r.school, r.grade FROM link l JOIN source_record r ON r.id = l.record_id "
+             "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') "
+             "AND b.removed_at IS NULL AND l.person_id IS NOT NULL")
+        if household_of:
+            ids = list(persons["person_id"]) or [household_of]
+            q += " AND l.person_id IN (" + ",".join(f":q{i}" for i in range(len(ids))) + ")"
+            params = {f"q{i}": v for i, v in enumerate(ids)}
+        else:
+            params = {}
+        records = pd.read_sql_query(text(q), conn, params=params)
+        cutoffs = expired_cutoffs(s, as_of)
+        rounds = [{"round_id": rid, "name": name, "schools": _json_list(sch), "grades": _json_list(gr)}
+                  for rid, name, sch, gr, opened in s.execute(text(
+                      "SELECT id, name, schools, grades, opened_on FROM checklist_round WHERE closed_at IS NULL "
+                      "ORDER BY id DESC")).all() if _as_date(opened) is None or _as_date(opened) <= as_of]
+        returned = set()
+        for (scope,) in s.execute(text("SELECT scope FROM source_batch WHERE source_type='school_checklist' "
+                                       "AND removed_at IS NULL AND scope IS NOT NULL")).all():
+            school, _, rid = str(scope).rpartition("|")
+            if rid.isdigit():
+                returned.add((school, int(rid)))
+        imported = {st for (st,) in s.execute(text(
+            "SELECT DISTINCT source_type FROM source_batch WHERE removed_at IS NULL AND (as_of IS NULL OR as_of <= :d)"),
+            {"d": as_of.isoformat()})}
+        depts = _departments(s)
+    records = records[~records["person_id"].isin(excluded)]
+    if cutoffs and len(records):
+        bas = pd.to_datetime(records["batch_as_of"], errors="coerce")
+        cut = records["source_type"].map({k: pd.Timestamp(v) for k, v in cutoffs.items()})
+        records = records[~(bas.notna() & cut.notna() & (bas < cut))]
+    records = records.copy()
+    records["attributes"] = [_json(a) for a in records["attributes"]]
+    sch = records[records["school"].notna() & (records["source_type"] != "school_checklist")]
+    sch = sch[pd.to_datetime(sch["batch_as_of"], errors="coerce") <= pd.Timestamp(as_of)]
+    sch = sch.sort_values(["batch_as_of", "batch_id", "record_id"])[["person_id", "school", "grade"]]
+    return E.ScoringInput(as_of=as_of, persons=persons, records=records.drop(columns=["school", "grade"]),
+                          schools=sch, checklist_rounds=rounds, checklist_returned=returned,
+                          imported_sources=imported, departments=depts)
+
+
+def _json_list(v):
+    if v is None:
+        return None
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return None
+    return list(v) if isinstance(v, (list, tuple)) and v else None
+
+
+class ScoringContext:
+    """The frames of one as-of date, kept while weights are edited: re-scoring is then only the matrix step."""
+
+    def __init__(self, inp: E.ScoringInput, cat: dict | None = None):
+        self.cat = cat or catalogue()
+        self.inp = inp
+        self.as_of = inp.as_of
+        self.prep = E.prepare(inp, self.cat)
+        self._groups = None
+
+    @classmethod
+    def load(cls, ws, as_of=None, *, household_of: str | None = None) -> "ScoringContext":
+        on = _as_date(as_of) or default_as_of(ws)
+        return cls(load_input(ws, on, household_of=household_of))
+
+    def score(self, data: dict, **kw):
+        model = compile_weights(validate_weights(strip_meta(data), self.cat), self.cat)
+        hits = E.compute_hits(self.prep, model.windows)
+        return hits, E.apply_weights(self.prep, hits, model, **kw), model
+
+    def groups(self) -> dict[str, np.ndarray]:
+        """Fairness groups (children's households): single parent (児童扶養手当), a disability certificate."""
+        if self._groups is None:
+            R = self.prep.R
+            persons = self.prep.persons
+            hh_of = persons["household_id"]
+
+            def households(st):
+                pids = R.loc[R["source_type"] == st, "person_id"]
+                return set(hh_of.reindex(pids).dropna())
+
+            ch = self.prep.children
+            single, disab = households("child_rearing_allowance"), households("disability")
+            self._groups = {"ひとり親世帯（児童扶養手当）": ch["household_id"].isin(single).to_numpy(),
+                            "障害者手帳等のある世帯": ch["household_id"].isin(disab).to_numpy()}
+        return self._groups
+
+
+# --- runs ---------------------------------------------------------------------------------------------------------------------
+def _weights_for_run(ws, weight_set) -> tuple[int, int, dict]:
+    """(weight set id, version, data) for a run: the adopted set, a saved id, or data (saved as a version)."""
+    if weight_set is None:
+        a = active_weights(ws)
+        return a["weight_set_id"], a["version"], a["data"]
+    if isinstance(weight_set, dict):
+        saved = save_weights(ws, weight_set, weight_set.get("name") or "スコア算出時に指定した重み", _require=False)
+        w = get_weight_set(ws, saved["weight_set_id"])
+        return w["weight_set_id"], w["version"], w["data"]
+    w = get_weight_set(ws, int(weight_set))
+    return w["weight_set_id"], w["version"], w["data"]
+
+
+def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dict]:
+    q = select(ScoreRun).where(ScoreRun.as_of <= as_of)
+    if before_id is not None:
+        q = q.where(ScoreRun.id < before_id)
+    prev = s.scalar(q.order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1))
+    if prev is None:
+        return None, {}
+    out = {}
+    for pid, total, flagged, details in s.execute(text(
+            "SELECT person_id, total, flagged, details FROM child_score WHERE run_id = :r"), {"r": prev.id}):
+        d = _json(details)
+        h = d.get("history") or {}
+        out[pid] = {"total": float(total or 0), "flagged": bool(flagged),
+                    "streak": int(h.get("flagged_streak", 1 if flagged else 0) or 0)}
+    return prev.id, out
+
+
+def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | None = None, progress=None) -> int:
+    """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
+    ws.require("score.run", what="score")
+    say = progress or (lambda *_: None)
+    t0 = time.perf_counter()
+    on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
+    wid, version, data = _weights_for_run(ws, weight_set)
+    ctx = context if context is not None and context.as_of == on else ScoringContext.load(ws, on)
+    say(f"{ctx.prep.C} 人のこどもを採点しています…")
+    hits, sc, model = ctx.score(data)
+    prep = ctx.prep
+    sib = E.sibling_index(prep, sc)
+    rise = float((data.get("history") or {}).get("sharp_rise_points", 5))
+    with ws.session() as s:
+        prev_id, prev = _previous(s, on, None)
+        run = ScoreRun(as_of=on, weight_set_id=wid, created_by=ws.user.name)
+        s.add(run)
+        s.flush()
+        rows, newly, rises = [], 0, 0
+        pids = prep.children["person_id"].to_numpy()
+        for i in range(prep.C):
+            d = E.explain(prep, hits, sc, i, sibling_index=sib)
+            d["weight_set_id"], d["weight_set_version"] = wid, version
+            p = prev.get(pids[i])
+            flagged = bool(sc.flagged[i])
+            new = bool(sc.new_candidate[i]) and not (p and p["flagged"])
+            sharp = bool(p is not None and float(sc.total[i]) - p["total"] >= rise)
+            streak = (p["streak"] + 1 if (p and p["flagged"]) else 1) if flagged else 0
+            d["history"] = {"previous_run_id": prev_id, "previous_total": p["total"] if p else None,
+                            "rise": round(float(sc.total[i]) - p["total"], 2) if p else None,
+                            "newly_flagged": new, "sharp_rise": sharp, "flagged_streak": streak,
+                            "flagged_runs_in_a_row": streak}
+            d["newly_flagged"] = new
+            newly += new
+            rises += sharp
+            rows.append({"run_id": run.id, "person_id": pids[i], "total": round(float(sc.total[i]), 2),
+                         "band": d["band"], "types": "、".join(d["flagged_types"]), "basic_items": d["basic_items"],
+                         "flagged": flagged, "school_points": d["school_points"], "details": d})
+        for k in range(0, len(rows), 2000):
+            s.execute(insert(ChildScore), rows[k:k + 2000])
+        bands = pd.Series([r["band"] for r in rows]).value_counts().to_dict() if rows else {}
+        run.summary = {"children": len(rows), "flagged": int(sc.flagged.sum()),
+                       "new_candidates": int(sc.new_candidate.sum()), "newly_flagged": int(newly),
+                       "sharp_rise": int(rises), "yotaikyo_continuing": int((sc.flagged & sc.yotaikyo_active).sum()),
+                       "by_band": {str(k): int(v) for k, v in bands.items()}, "rank_cutoffs": sc.rank_cutoffs,
+                       "weight_set_version": version, "catalogue_version": ctx.cat.get("version"),
+                       "sources_not_imported": sorted(set(ctx.cat["sources"]) - prep.imported_sources
+                                                      - {"resident_registry"}),
+                       "previous_run_id": prev_id, "seconds": round(time.perf_counter() - t0, 2)}
+        ws.log("score_run", detail={"run_id": run.id, "as_of": on.isoformat(), "weight_set_id": wid,
+                                    "children": len(rows), "flagged": run.summary["flagged"]}, conn=s)
+        return run.id
+
+
+def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
+    """CLI ``score``: score every child, keep the run, write the CSV (person_id, name, birth_date, school, total,
+    band, types, reasons). Refused (exit 2, logged, no file) without the ``score.run`` permission."""
+    ws.require("score.run", what="score")
+    weights = read_weights_file(weights_file) if weights_file else None
+    on = _as_date(as_of)
+    run_id = run_scoring(ws, as_of=on, weight_set=weights)
+    with ws.session() as s:
+        run = s.get(ScoreRun, run_id)
+        rows = s.execute(select(ChildScore, Person).join(Person, Person.id == ChildScore.person_id)
+                         .where(ChildScore.run_id == run_id)).all()
+        as_of_s = run.as_of.isoformat()
+    rows.sort(key=lambda cp: (-cp[0].total, -(cp[0].basic_items or 0), cp[0].person_id))
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(SCORE_COLUMNS)
+        for c, p in rows:
+            d = c.details or {}
+            w.writerow([p.id, p.name or "", p.birth_date.isoformat() if p.birth_date else "", d.get("school", ""),
+                        f"{c.total:g}", c.band or "", ";".join(d.get("flagged_types") or []), E.reasons_text(d)])
+    os.replace(tmp, out)
+    flagged = sum(1 for c, _ in rows if c.flagged)
+    ws.log("export", detail={"what": "scores_csv", "run_id": run_id, "rows": len(rows)})
+    return {"children": len(rows), "flagged": flagged, "run_id": run_id, "as_of": as_of_s, "out": str(out),
+            "caveat": CAVEAT}
+
+
+# --- reading ----------------------------------------------------------------------------------------------------------------
+def latest_run(ws) -> dict | None:
+    with ws.session() as s:
+        r = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+        return None if r is None else {"run_id": r.id, "as_of": r.as_of, "weight_set_id": r.weight_set_id,
+                                       "summary": r.summary or {}, "created_at": r.created_at}
+
+
+def runs(ws) -> list[dict]:
+    ws.require("score.read", what="score runs")
+    with ws.session() as s:
+        return [{"run_id": r.id, "as_of": r.as_of, "weight_set_id": r.weight_set_id, "created_at": r.created_at,
+                 "created_by": r.created_by, "summary": r.summary or {}}
+                for r in s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()))]
+
+
+def _reviewed(s, ids) -> set[str]:
+    return {p for (p,) in s.execute(text("SELECT DISTINCT person_id FROM round_candidate "
+                                         "WHERE classification IS NOT NULL"))}
+
+
+def latest_scores(ws, run_id: int | None = None, *, school: str | None = None, age_band: str | None = None,
+                  type_: str | None = None, band: str | None = None, new: bool | None = None,
+                  yotaikyo: bool | None = None, unreviewed: bool | None = None,
+                  flagged_only: bool = False) -> list[dict]:
+    """The prioritised list of a run (the latest by default), highest total first, with filters:
+    school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
+    classified in a review round)."""
+    ws.require("score.read", what="scores")
+    with ws.session() as s:
+        if run_id is None:
+            run_id = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
         if run_id is None:
             return []
         rows = s.execute(select(ChildScore, Person).join(Person, Person.id == ChildScore.person_id)
                          .where(ChildScore.run_id == run_id)).all()
-        schools = schools_of(s, [p.id for _, p in rows])
-        return [{"person_id": p.id, "name": p.name or "", "name_kana": p.name_kana or "", "birth_date": p.birth_date,
-                 "school": schools.get(p.id, ""), "total": c.total, "band": "支援継続" if (c.details or {}).get("yotaikyo_active") and c.flagged else c.band,
-                 "raw_band": c.band, "types": c.types or "", "flagged": c.flagged, "basic_items": c.basic_items,
-                 "age_band": (c.details or {}).get("age_band"), "details": c.details or {},
-                 "new": ((c.details or {}).get("history") or {}).get("newly_flagged", False),
-                 "yotaikyo": (c.details or {}).get("yotaikyo_active", False)} for c, p in rows]
+        reviewed = _reviewed(s, None)
+    out = []
+    for c, p in rows:
+        d = c.details if isinstance(c.details, dict) else _json(c.details)
+        row = {"run_id": run_id, "person_id": p.id, "name": p.name or "", "name_kana": p.name_kana or "",
+               "birth_date": p.birth_date, "age": d.get("age"), "age_band": d.get("age_band", ""),
+               "school": d.get("school", ""), "total": c.total, "band": c.band or "",
+               "band_color": d.get("band_color"), "types": list(d.get("flagged_types") or []),
+               "types_text": c.types or "", "flagged": bool(c.flagged), "basic_items": c.basic_items or 0,
+               "school_points": c.school_points or 0.0, "other_points": d.get("other_points", 0.0),
+               "yotaikyo": bool(d.get("yotaikyo_active")), "status_label": d.get("status_label", ""),
+               "new": bool(d.get("newly_flagged")), "new_candidate": bool(d.get("new_candidate")),
+               "sharp_rise": bool((d.get("history") or {}).get("sharp_rise")),
+               "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
+               "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
+               "reviewed": p.id in reviewed, "details": d}
+        if school is not None and row["school"] != school:
+            continue
+        if age_band and row["age_band"] != age_band:
+            continue
+        if type_ and type_ not in row["types"]:
+            continue
+        if band and row["band"] != band:
+            continue
+        if new is not None and row["new"] != bool(new):
+            continue
+        if yotaikyo is not None and row["yotaikyo"] != bool(yotaikyo):
+            continue
+        if unreviewed is not None and (row["flagged"] and not row["reviewed"]) != bool(unreviewed):
+            continue
+        if flagged_only and not row["flagged"]:
+            continue
+        out.append(row)
+    out.sort(key=lambda r: (-r["total"], -r["basic_items"], r["person_id"]))
+    return out
 
 
-def reasons_text(details: dict) -> str:
-    return ";".join(f"{r['label']}(+{r['points']:g})" for r in details.get("reasons", []))
-
-
-def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
-    ws.require("score.run", what="score")
-    weights = _read_weights(weights_file) if weights_file else None
-    run_id = run_scoring(ws, as_of=as_of, weights=weights)
-    rows = latest_scores(ws, run_id)
-    rows.sort(key=lambda r: (-r["total"], r["person_id"]))
-    with open(out, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(SCORE_COLUMNS)
-        for r in rows:
-            w.writerow([r["person_id"], r["name"], r["birth_date"].isoformat() if r["birth_date"] else "", r["school"],
-                        f"{r['total']:g}", r["raw_band"], r["types"], reasons_text(r["details"])])
-    ws.log("export", detail={"what": "scores", "rows": len(rows), "run_id": run_id})
+def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
+    """One child's reasons (latest run by default) and score history; the view is logged."""
+    ws.require("score.read", what="score explanation", person_id=person_id)
     with ws.session() as s:
-        on = s.get(ScoreRun, run_id).as_of
-    return {"children": len(rows), "flagged": sum(r["flagged"] for r in rows), "run_id": run_id,
-            "as_of": on.isoformat(), "out": str(out), "caveat": CAVEAT}
-
-
-def child_explanation(ws, person_id: str) -> dict:
-    ws.require("score.read", what="explanation", person_id=person_id)
-    with ws.session() as s:
-        c = s.scalar(select(ChildScore).join(ScoreRun).where(ChildScore.person_id == person_id)
-                     .order_by(ScoreRun.id.desc()).limit(1))
-        if c is None:
-            raise NotFound("このこどものスコアはまだありません。")
-        hist = [{"run_id": r.id, "as_of": r.as_of, "total": cs.total, "band": cs.band}
-                for cs, r in s.execute(select(ChildScore, ScoreRun).join(ScoreRun)
-                                       .where(ChildScore.person_id == person_id).order_by(ScoreRun.id)).all()]
-        return {"person_id": person_id, "total": c.total, "band": c.band, "types": c.types, "details": c.details,
-                "history": hist, "caveat": CAVEAT}
+        q = select(ChildScore, ScoreRun).join(ScoreRun, ScoreRun.id == ChildScore.run_id) \
+            .where(ChildScore.person_id == person_id)
+        if run_id is not None:
+            q = q.where(ChildScore.run_id == run_id)
+        got = s.execute(q.order_by(ScoreRun.id.desc()).limit(1)).first()
+        if got is None:
+            raise NotFound(f"こども {person_id} のスコアはまだありません（0〜18歳で、利用停止でない人が対象です）。")
+        c, run = got
+        p = s.get(Person, person_id)
+        hist = [{"run_id": r.id, "as_of": r.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged),
+                 "types": cs.types or "", "weight_set_id": r.weight_set_id}
+                for cs, r in s.execute(select(ChildScore, ScoreRun).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+                                       .where(ChildScore.person_id == person_id)
+                                       .order_by(ScoreRun.as_of, ScoreRun.id)).all()]
+        ws.log("score_viewed", person_id, {"run_id": run.id}, conn=s)
+        d = c.details if isinstance(c.details, dict) else _json(c.details)
+        return {"person_id": person_id, "name": p.name if p else "", "birth_date": p.birth_date if p else None,
+                "run_id": run.id, "as_of": run.as_of, "total": c.total, "band": c.band, "types": c.types or "",
+                "flagged": bool(c.flagged), "basic_items": c.basic_items, "school_points": c.school_points,
+                "details": d, "history": hist, "caveat": CAVEAT}
 
 
 def what_if(ws, person_id: str, disabled_indicators=(), supports_started=()) -> dict:
-    """The child's score with indicators switched off or supports marked as started — nothing is saved."""
+    """The child's score recomputed with indicators switched off or supports marked as started — nothing saved.
+
+    The child's household is scored on the latest run's as-of date with the adopted weights; a top-N/％ rule
+    uses the latest run's cut-off totals."""
     ws.require("score.read", what="what-if", person_id=person_id)
-    with ws.session() as s:
-        run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
-        on = run.as_of if run else default_as_of(ws)
-        wdata = active_weight_set(s).data
-    inp = load_inputs(ws, on)
-    base = E.apply_weights(inp, catalogue(), wdata)
-    new = E.apply_weights(inp, catalogue(), wdata, disabled=set(disabled_indicators), support_started=set(supports_started))
-    pick = lambda df: df[df["person_id"] == person_id].iloc[0].to_dict() if (df["person_id"] == person_id).any() else None
-    b, n = pick(base), pick(new)
-    if b is None:
-        raise NotFound("このこどもは採点の対象ではありません（0〜18歳・利用停止でない人）。")
-    return {"person_id": person_id, "before": {"total": b["total"], "band": b["band"], "types": b["types"]},
-            "after": {"total": n["total"], "band": n["band"], "types": n["types"], "reasons": n["details"]["reasons"]},
-            "saved": False}
-
-
-def preview(ws, weights: dict) -> dict:
-    """Before adoption: per school and age band, how many children each band would hold; flag rates by group."""
-    ws.require("score.read", what="weights preview")
-    on = default_as_of(ws)
-    inp = load_inputs(ws, on)
     cat = catalogue()
-    with ws.session() as s:
-        current = active_weight_set(s).data
-    now, new = E.apply_weights(inp, cat, current), E.apply_weights(inp, cat, _validate(weights, cat))
-    kids = inp.children.set_index("person_id")
-    new = new.join(kids[["school", "age_band", "household_id"]], on="person_id")
-    now = now.join(kids[["school", "age_band"]], on="person_id")
-    table = lambda df: {f"{sch or '（学校・園なし）'}|{ab}": {b: int(n) for b, n in g["band"].value_counts().items()}
-                        for (sch, ab), g in df.groupby(["school", "age_band"])}
-    with ws.session() as s:
-        single = {h for (h,) in s.execute(text(
-            "SELECT DISTINCT p.household_id FROM link l JOIN source_record r ON r.id=l.record_id "
-            "JOIN person p ON p.id=l.person_id WHERE r.source_type='child_rearing_allowance' AND l.status IN ('auto','confirmed')"))}
-        disab = {h for (h,) in s.execute(text(
-            "SELECT DISTINCT p.household_id FROM link l JOIN source_record r ON r.id=l.record_id "
-            "JOIN person p ON p.id=l.person_id WHERE r.source_type='disability' AND l.status IN ('auto','confirmed')"))}
-    rate = lambda m: round(float(new.loc[m, "flagged"].mean()) * 100, 1) if m.any() else None
-    groups = {"全体": rate(new["flagged"].notna()), "ひとり親世帯": rate(new["household_id"].isin(single)),
-              "障害のある人がいる世帯": rate(new["household_id"].isin(disab))}
-    for sch in sorted(new["school"].unique()):
-        groups[f"学校: {sch or '（なし）'}"] = rate(new["school"] == sch)
-    return {"as_of": on.isoformat(), "flagged_now": int(now["flagged"].sum()), "flagged_new": int(new["flagged"].sum()),
-            "bands_new": table(new), "bands_now": table(now), "flag_rate_percent": groups}
+    ids = [i["id"] for i in cat["indicators"]]
+    bad = [i for i in disabled_indicators if i not in ids]
+    if bad:
+        raise InputRefused(f"指標「{bad[0]}」はありません。")
+    sup = {sp["id"]: sp for sp in cat["supports"]}
+    bad = [x for x in supports_started if x not in sup]
+    if bad:
+        raise InputRefused(f"支援「{bad[0]}」はありません（{'、'.join(sup)}）。")
+    run = latest_run(ws)
+    on = run["as_of"] if run else default_as_of(ws)
+    weights = active_weights(ws)
+    ctx = ScoringContext.load(ws, on, household_of=person_id)
+    pids = list(ctx.prep.children["person_id"])
+    if person_id not in pids:
+        raise NotFound(f"こども {person_id} は採点の対象ではありません（0〜18歳で、利用停止でない住民が対象です）。")
+    i = pids.index(person_id)
+    cutoffs = (run or {}).get("summary", {}).get("rank_cutoffs") if run else None
+    hits, base, model = ctx.score(weights["data"], rank_cutoffs=cutoffs or {})
+    C, K, T = ctx.prep.C, len(ids), len(model.types)
+    disabled = np.zeros((C, K), dtype=bool)
+    for iid in disabled_indicators:
+        disabled[i, ids.index(iid)] = True
+    factors = np.ones((C, T))
+    for x in supports_started:
+        for t, f in sup[x]["factors"].items():
+            factors[i, model.types.index(t)] *= float(f)
+    after = E.apply_weights(ctx.prep, hits, model, disabled=disabled, factors=factors, rank_cutoffs=cutoffs or {})
+    b = E.explain(ctx.prep, hits, base, i, sibling_index=E.sibling_index(ctx.prep, base))
+    a = E.explain(ctx.prep, hits, after, i, sibling_index=E.sibling_index(ctx.prep, after))
+    ws.log("what_if", person_id, {"disabled": len(disabled_indicators), "supports": len(supports_started)})
+
+    def view(d):
+        return {"total": d["total"], "band": d["band"], "flagged": d["flagged"], "flagged_types": d["flagged_types"],
+                "types": {t: v["points"] for t, v in d["types"].items()}, "type_bands": {t: v["band"] for t, v in d["types"].items()},
+                "school_points": d["school_points"], "basic_items": d["basic_items"], "reasons": d["reasons"],
+                "protective": d["protective"], "no_data": d["no_data"], "status_label": d["status_label"]}
+    bv, av = view(b), view(a)
+    return {"person_id": person_id, "as_of": on, "weight_set_version": weights["version"], "before": bv, "after": av,
+            "change": round(av["total"] - bv["total"], 2),
+            "type_changes": {t: round(av["types"].get(t, 0) - bv["types"].get(t, 0), 2)
+                             for t in set(av["types"]) | set(bv["types"])
+                             if av["types"].get(t, 0) != bv["types"].get(t, 0)},
+            "disabled_indicators": list(disabled_indicators),
+            "supports_started": [{"id": x, "label": sup[x]["label_ja"], "factors": sup[x]["factors"]}
+                                 for x in supports_started],
+            "saved": False, "caveat": CAVEAT}
+
+
+def supports() -> list[dict]:
+    return catalogue()["supports"]
+
+
+# --- preview before adoption -----------------------------------------------------------------------------------------------
+def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | None = None) -> dict:
+    """Before adoption: how many children each band would hold per school and age band (proposed vs adopted),
+    and flag rates by group (ひとり親世帯, 障害者手帳等のある世帯, each school) — 西宮市 was flooded, AFST's groups."""
+    ws.require("score.read", what="weights preview")
+    cat = catalogue()
+    proposed = validate_weights(strip_meta(data), cat)
+    current = active_weights(ws)
+    ctx = context or ScoringContext.load(ws, as_of)
+    _, s_new, m_new = ctx.score(proposed)
+    _, s_cur, _ = ctx.score(current["data"])
+    return preview_from_scores(ctx, s_cur, s_new, m_new, changes=diff(current["data"], proposed, cat),
+                               current_version=current["version"])
+
+
+def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=None, current_version=None) -> dict:
+    prep = ctx.prep
+    labels = model.band_labels
+    ch = prep.children
+    df = pd.DataFrame({"school": ch["school"].replace("", "（学校・園なし）").to_numpy(),
+                       "age_band": ch["age_band"].to_numpy(),
+                       "band_new": [model.level_label(l) for l in s_new.band_level],
+                       "band_cur": [s_cur.model.level_label(l) for l in s_cur.band_level],
+                       "flag_new": s_new.flagged, "flag_cur": s_cur.flagged})
+    table = []
+    order = {b["label"]: n for n, b in enumerate(ctx.cat["age_bands"])}
+    for (school, ab), g in sorted(df.groupby(["school", "age_band"]), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+        table.append({"school": school, "age_band": ab, "children": int(len(g)),
+                      "new": {b: int((g["band_new"] == b).sum()) for b in labels},
+                      "current": {b: int((g["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
+                      "flagged_new": int(g["flag_new"].sum()), "flagged_current": int(g["flag_cur"].sum())})
+
+    def rate(mask):
+        n = int(mask.sum())
+        if not n:
+            return {"children": 0, "current": None, "new": None}
+        return {"children": n, "current": round(float(100.0 * s_cur.flagged[mask].mean()), 1),
+                "new": round(float(100.0 * s_new.flagged[mask].mean()), 1)}
+    everyone = np.ones(prep.C, dtype=bool)
+    rates = [{"group": "全体", **rate(everyone)}]
+    for name, mask in ctx.groups().items():
+        rates.append({"group": name, **rate(mask)})
+        rates.append({"group": name.split("（")[0] + "以外", **rate(~mask)})
+    for school in sorted(df["school"].unique()):
+        rates.append({"group": f"学校・園: {school}", **rate(df["school"].to_numpy() == school)})
+    return {"as_of": ctx.as_of.isoformat(), "children": prep.C, "current_version": current_version,
+            "flagged": {"current": int(s_cur.flagged.sum()), "new": int(s_new.flagged.sum())},
+            "new_candidates": {"current": int(s_cur.new_candidate.sum()), "new": int(s_new.new_candidate.sum())},
+            "bands": {"current": {b: int((df["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
+                      "new": {b: int((df["band_new"] == b).sum()) for b in labels}},
+            "moved": {"newly_flagged": int((s_new.flagged & ~s_cur.flagged).sum()),
+                      "no_longer_flagged": int((~s_new.flagged & s_cur.flagged).sum())},
+            "by_school_age": table, "flag_rates": rates, "changes": changes or [], "caveat": CAVEAT}

@@ -1,0 +1,701 @@
+"""スコア: the prioritised list (filters, colour bands, reasons in a side panel, what-if) and the weights editor
+(points per difficulty type, windows, thresholds per age band, rules, preview per school and age band, flag rates
+by group, adoption with a reason, restoring an earlier version).
+
+The caveat 「スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。」 is on both tabs. Everything
+goes through ``core.scoring.service`` (permissions and the access log live there)."""
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QHeaderView, QInputDialog, QLabel, QListWidget, QListWidgetItem,
+                               QMessageBox, QPushButton, QSpinBox, QSplitter, QTableView, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+
+from ...core.errors import KodomoError
+from ...core.scoring import service as S
+from ..i18n import tr
+
+CAVEAT = S.CAVEAT
+ALL = "（すべて）"
+BAND_TINT = {"高": "#f8d7da", "中": "#ffe5c2", "低": "#eceff1"}
+
+
+def caveat_label() -> QLabel:
+    lab = QLabel("⚠ " + tr(CAVEAT))
+    lab.setWordWrap(True)
+    lab.setObjectName("scoreCaveat")
+    lab.setStyleSheet("background:#fff8e1;border:1px solid #f0c36d;padding:6px;color:#5d4037;font-weight:bold;")
+    return lab
+
+
+def _tint(color: str | None, band: str) -> QColor:
+    c = QColor(BAND_TINT.get(band) or color or "#ffffff")
+    if band not in BAND_TINT and color:
+        c = QColor(color)
+        c.setAlpha(60)
+    return c
+
+
+# --- the list ---------------------------------------------------------------------------------------------------------
+class ScoreListModel(QAbstractTableModel):
+    COLUMNS = ["順位", "氏名", "年齢", "年齢区分", "学校・園", "合計", "帯", "超えた種別", "基本項目", "学校／学校外",
+               "状況", "データなし"]
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.all: list[dict] = []
+        self.rows: list[dict] = []
+
+    def set_rows(self, rows: list[dict]):
+        self.beginResetModel()
+        self.all = rows
+        for n, r in enumerate(rows):
+            r["_rank"] = n + 1
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def apply(self, pred) -> int:
+        self.beginResetModel()
+        self.rows = [r for r in self.all if pred(r)]
+        self.endResetModel()
+        return len(self.rows)
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    @staticmethod
+    def status(r: dict) -> str:
+        bits = []
+        if r["status_label"]:
+            bits.append(r["status_label"])
+        if r["new"]:
+            bits.append("新規")
+        if r["sharp_rise"]:
+            bits.append("急上昇")
+        if r["streak"] >= 2:
+            bits.append(f"{r['streak']}回連続")
+        if r["flagged"] and not r["reviewed"]:
+            bits.append("未確認")
+        return "・".join(bits)
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        r, c = self.rows[index.row()], index.column()
+        if role == Qt.DisplayRole:
+            return [r["_rank"], r["name"], r["age"], r["age_band"], r["school"] or "－", f"{r['total']:g}", r["band"],
+                    "・".join(r["types"]), r["basic_items"], f"{r['school_points']:g} ／ {r['other_points']:g}",
+                    self.status(r), "・".join(r["no_data"])][c]
+        if role == Qt.BackgroundRole and c in (5, 6):
+            return _tint(r.get("band_color"), r["band"])
+        if role == Qt.ForegroundRole and c == 11 and r["no_data"]:
+            return QColor("#8a6d3b")
+        if role == Qt.TextAlignmentRole and c in (0, 2, 5, 8):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == Qt.ToolTipRole and c == 6:
+            return tr("帯は困難の種別ごとのしきい値（年齢区分別）で決まります。確率ではありません。")
+        if role == Qt.UserRole:
+            return r["person_id"]
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return tr(self.COLUMNS[section])
+        return None
+
+    def row_at(self, row: int) -> dict | None:
+        return self.rows[row] if 0 <= row < len(self.rows) else None
+
+
+def reasons_html(ex: dict) -> str:
+    d = ex.get("details") or {}
+    e = html.escape
+    out = [f"<h3>{e(ex.get('name') or '')}　<small>{e(str(ex.get('person_id')))}</small></h3>",
+           f"<p><b>{e(tr('合計'))} {d.get('total', 0):g}</b>（{e(tr('学校'))} {d.get('school_points', 0):g} ＋ "
+           f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(d.get('band', ''))}</b>　"
+           f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>"]
+    if d.get("status_label"):
+        out.append(f"<p style='color:#1565c0'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
+    types = d.get("types") or {}
+    if types:
+        out.append("<table border='0' cellspacing='0' cellpadding='2'>")
+        for t, v in sorted(types.items(), key=lambda kv: -kv[1]["points"]):
+            mark = "●" if v.get("flagged") else "○"
+            th = v.get("threshold")
+            out.append(f"<tr><td>{mark} {e(t)}</td><td align='right'>{v['points']:g}</td>"
+                       f"<td>{e(v.get('band', ''))}</td><td style='color:#777'>"
+                       f"{e(tr('しきい値')) + ' ' + format(th, 'g') if th else e(tr('対象外'))}</td></tr>")
+        out.append("</table>")
+    out.append(f"<h4>{e(tr('理由'))}</h4><ol>")
+    for r in d.get("reasons") or []:
+        who = "" if r.get("whose") == "本人" else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
+        out.append(f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:#555'>"
+                   f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
+                   f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
+                   f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>")
+    out.append("</ol>")
+    if not d.get("reasons"):
+        out.append(f"<p>{e(tr('該当する項目はありません。'))}</p>")
+    if d.get("protective"):
+        out.append(f"<h4>{e(tr('保護的な要因'))}</h4><ul>")
+        for r in d["protective"]:
+            out.append(f"<li>{e(r['label'])}　<span style='color:#555'>{e(r.get('source_label') or '')}・"
+                       f"{e(r.get('record_date') or '')}</span></li>")
+        out.append("</ul>")
+    if d.get("no_data"):
+        out.append(f"<h4 style='color:#8a6d3b'>{e(tr('データがない情報源（リスクなしではありません）'))}</h4><ul>")
+        for x in d["no_data"]:
+            out.append(f"<li>{e(x.get('label', ''))} <span style='color:#777'>{e(x.get('detail') or '')}</span></li>")
+        out.append("</ul>")
+    hist = ex.get("history") or []
+    if len(hist) > 1:
+        out.append(f"<h4>{e(tr('これまでのスコア'))}</h4><p>" + "　→　".join(
+            f"{e(str(h['as_of']))}: {h['total']:g}（{e(h['band'] or '')}）" for h in hist[-6:]) + "</p>")
+    out.append(f"<p style='color:#5d4037'><small>{e(tr(CAVEAT))}</small></p>")
+    return "".join(out)
+
+
+class WhatIfPanel(QGroupBox):
+    """Switch reasons off or mark supports as started and see the score move — nothing is saved."""
+
+    def __init__(self, ws, parent=None):
+        super().__init__(tr("試算（what-if）— 保存しません"), parent)
+        self.ws = ws
+        self.person_id: str | None = None
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(tr("外す項目（チェックを外すと除いて計算）")))
+        self.items = QListWidget()
+        self.items.setMaximumHeight(130)
+        lay.addWidget(self.items)
+        lay.addWidget(QLabel(tr("始めた支援")))
+        self.supports = QListWidget()
+        self.supports.setMaximumHeight(110)
+        for sp in S.supports():
+            it = QListWidgetItem(tr(sp["label_ja"]))
+            it.setData(Qt.UserRole, sp["id"])
+            it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
+            it.setCheckState(Qt.Unchecked)
+            self.supports.addItem(it)
+        lay.addWidget(self.supports)
+        row = QHBoxLayout()
+        self.run_btn = QPushButton(tr("試算する"))
+        self.run_btn.clicked.connect(self.run)
+        row.addWidget(self.run_btn)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.result.setTextFormat(Qt.RichText)
+        lay.addWidget(self.result)
+        self.last: dict | None = None
+
+    def set_child(self, person_id: str | None, details: dict | None):
+        self.person_id = person_id
+        self.items.clear()
+        self.result.setText("")
+        for r in (details or {}).get("reasons") or []:
+            if r["indicator"] == "sibling_flagged":
+                continue
+            it = QListWidgetItem(f"{r['label']}（+{r['points']:g}）")
+            it.setData(Qt.UserRole, r["indicator"])
+            it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
+            it.setCheckState(Qt.Checked)
+            self.items.addItem(it)
+        for i in range(self.supports.count()):
+            self.supports.item(i).setCheckState(Qt.Unchecked)
+        self.run_btn.setEnabled(person_id is not None)
+
+    def run(self):
+        if not self.person_id:
+            return
+        off = [self.items.item(i).data(Qt.UserRole) for i in range(self.items.count())
+               if self.items.item(i).checkState() != Qt.Checked]
+        sup = [self.supports.item(i).data(Qt.UserRole) for i in range(self.supports.count())
+               if self.supports.item(i).checkState() == Qt.Checked]
+        try:
+            res = S.what_if(self.ws, self.person_id, disabled_indicators=off, supports_started=sup)
+        except KodomoError as e:
+            QMessageBox.warning(self, tr("試算"), e.message_ja)
+            return
+        self.last = res
+        b, a = res["before"], res["after"]
+        types = "、".join(f"{t} {b['types'].get(t, 0):g}→{a['types'].get(t, 0):g}" for t in sorted(res["type_changes"]))
+        self.result.setText(
+            f"<b>{tr('合計')} {b['total']:g} → {a['total']:g}（{res['change']:+g}）</b>　"
+            f"{tr('帯')} {b['band']} → {a['band']}<br>{html.escape(types)}<br>"
+            f"<span style='color:#777'>{html.escape(tr('試算は保存されません。'))}</span>")
+
+
+# --- the weights editor -----------------------------------------------------------------------------------------------------
+class WeightsEditor(QWidget):
+    def __init__(self, ws, parent=None):
+        super().__init__(parent)
+        self.ws = ws
+        self.cat = S.catalogue()
+        self.types = self.cat["difficulty_types"]
+        self.bands = [b["label"] for b in self.cat["age_bands"]]
+        self.ctx: S.ScoringContext | None = None
+        self.editable = ws.can("weights.edit")
+        lay = QVBoxLayout(self)
+        lay.addWidget(caveat_label())
+        top = QHBoxLayout()
+        self.version_label = QLabel()
+        top.addWidget(self.version_label, 1)
+        top.addWidget(QLabel(tr("版")))
+        self.versions = QComboBox()
+        top.addWidget(self.versions)
+        self.load_btn = QPushButton(tr("この版を表示"))
+        self.load_btn.clicked.connect(self.load_selected_version)
+        top.addWidget(self.load_btn)
+        lay.addLayout(top)
+        split = QSplitter(Qt.Vertical)
+        # indicators
+        self.table = QTableWidget()
+        self.fixed_cols = ["使用", "指標", "取込元", "基本", "期間(月)"]
+        self.table.setColumnCount(len(self.fixed_cols) + len(self.types))
+        self.table.setHorizontalHeaderLabels([tr(c) for c in self.fixed_cols] + [tr(t) for t in self.types])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        for i, w in enumerate((44, 300, 130, 44, 70)):
+            self.table.setColumnWidth(i, w)
+        for j in range(len(self.types)):
+            self.table.setColumnWidth(len(self.fixed_cols) + j, 82)
+        split.addWidget(self.table)
+        # thresholds and rules
+        bottom = QWidget()
+        bl = QHBoxLayout(bottom)
+        th_box = QGroupBox(tr("しきい値（年齢区分ごと、高 / 中）"))
+        tl = QVBoxLayout(th_box)
+        self.thresholds = QTableWidget(len(self.types), 2 * len(self.bands))
+        self.thresholds.setVerticalHeaderLabels([tr(t) for t in self.types])
+        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)} {lvl}" for b in self.bands for lvl in ("高", "中")])
+        self.thresholds.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        tl.addWidget(self.thresholds)
+        bl.addWidget(th_box, 3)
+        rules = QGroupBox(tr("ルール"))
+        fl = QFormLayout(rules)
+        self.sib_on = QCheckBox(tr("きょうだいが抽出されたら加点"))
+        self.sib_pts = QDoubleSpinBox()
+        self.sib_pts.setRange(0, 50)
+        fl.addRow(self.sib_on, self.sib_pts)
+        self.yt_mode = QComboBox()
+        for key, label in (("continue", "支援継続として表示（新規の一覧から外す）"), ("exclude", "抽出から除く"),
+                           ("none", "他のこどもと同じに扱う")):
+            self.yt_mode.addItem(tr(label), key)
+        fl.addRow(tr("要対協に登録中"), self.yt_mode)
+        self.rank_mode = QComboBox()
+        for key, label in (("none", "使わない"), ("top_percent", "上位％"), ("top_n", "上位N人")):
+            self.rank_mode.addItem(tr(label), key)
+        self.rank_value = QDoubleSpinBox()
+        self.rank_value.setRange(0, 100000)
+        self.rank_per = QComboBox()
+        for key, label in (("age_band", "年齢区分ごと"), ("age", "年齢ごと"), ("all", "全体")):
+            self.rank_per.addItem(tr(label), key)
+        rk = QHBoxLayout()
+        rk.addWidget(self.rank_mode)
+        rk.addWidget(self.rank_value)
+        rk.addWidget(self.rank_per)
+        fl.addRow(tr("上位の抽出"), rk)
+        self.basic_on = QCheckBox(tr("基本連携データ項目がこの数以上なら抽出"))
+        self.basic_min = QSpinBox()
+        self.basic_min.setRange(1, 19)
+        fl.addRow(self.basic_on, self.basic_min)
+        self.rise = QDoubleSpinBox()
+        self.rise.setRange(0.5, 1000)
+        fl.addRow(tr("急上昇とみなす上昇（点）"), self.rise)
+        bl.addWidget(rules, 2)
+        split.addWidget(bottom)
+        # preview
+        pv = QWidget()
+        pl = QVBoxLayout(pv)
+        btns = QHBoxLayout()
+        self.preview_btn = QPushButton(tr("プレビュー（採用前の件数）"))
+        self.preview_btn.clicked.connect(self.preview)
+        btns.addWidget(self.preview_btn)
+        self.adopt_btn = QPushButton(tr("保存して採用…"))
+        self.adopt_btn.clicked.connect(self.adopt)
+        btns.addWidget(self.adopt_btn)
+        self.restore_btn = QPushButton(tr("選んだ版を再び採用（元に戻す）…"))
+        self.restore_btn.clicked.connect(self.restore)
+        btns.addWidget(self.restore_btn)
+        btns.addStretch(1)
+        pl.addLayout(btns)
+        self.preview_summary = QLabel(tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。"))
+        self.preview_summary.setWordWrap(True)
+        pl.addWidget(self.preview_summary)
+        ph = QHBoxLayout()
+        self.preview_table = QTableWidget()
+        self.preview_table.verticalHeader().setVisible(False)
+        ph.addWidget(self.preview_table, 3)
+        self.rates_table = QTableWidget()
+        self.rates_table.verticalHeader().setVisible(False)
+        ph.addWidget(self.rates_table, 2)
+        pl.addLayout(ph)
+        split.addWidget(pv)
+        split.setSizes([330, 190, 300])
+        lay.addWidget(split, 1)
+        for w in (self.adopt_btn, self.restore_btn):
+            w.setEnabled(self.editable)
+        self.reload()
+
+    # -- data <-> widgets ----------------------------------------------------------------------------------------------
+    def reload(self):
+        self.active = S.active_weights(self.ws)
+        self.versions.clear()
+        for v in S.weight_sets(self.ws):
+            self.versions.addItem(f"第{v['version']}版 {v['name']}" + (f"（{tr('採用中')}）" if v["active"] else ""),
+                                  v["weight_set_id"])
+        self.version_label.setText(tr("採用中: 第{v}版「{name}」（{by}・{at}）", v=self.active["version"],
+                                      name=self.active["name"], by=self.active["adopted_by"] or "",
+                                      at=str(self.active["adopted_at"] or "")[:16]))
+        self.show_data(self.active["data"])
+
+    def load_selected_version(self):
+        wid = self.versions.currentData()
+        if wid is not None:
+            self.show_data(S.get_weight_set(self.ws, wid)["data"])
+
+    def show_data(self, data: dict):
+        inds = self.cat["indicators"]
+        t = self.table
+        t.setRowCount(len(inds))
+        src = {k: v.get("label_ja", k) for k, v in self.cat["sources"].items()}
+        for r, ind in enumerate(inds):
+            w = data["indicators"][ind["id"]]
+            on = QTableWidgetItem()
+            on.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled)
+            on.setCheckState(Qt.Checked if w["enabled"] else Qt.Unchecked)
+            on.setData(Qt.UserRole, ind["id"])
+            t.setItem(r, 0, on)
+            label = ind["label_ja"] + ("（保護的要因）" if ind["kind"] == "protective" else "")
+            for c, text in ((1, label), (2, src.get(ind["source_type"], ind["source_type"])),
+                            (3, f"No.{ind['basic_no']}" if ind["basic"] else "")):
+                it = QTableWidgetItem(text)
+                it.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
+                if c == 1:
+                    it.setToolTip(f"{ind.get('purpose', '')}\n{ind.get('legal_basis', '')}")
+                t.setItem(r, c, it)
+            win = w.get("window_months")
+            t.setItem(r, 4, QTableWidgetItem("" if win is None else str(win)))
+            for j, ty in enumerate(self.types):
+                p = w["points"].get(ty, 0)
+                it = QTableWidgetItem(f"{p:g}" if p else "")
+                it.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                t.setItem(r, len(self.fixed_cols) + j, it)
+        for i, ty in enumerate(self.types):
+            for b_i, band in enumerate(self.bands):
+                cuts = data["thresholds"][ty].get(band)
+                for k, lvl in enumerate(("高", "中")):
+                    it = QTableWidgetItem("" if not cuts else f"{cuts[lvl]:g}")
+                    it.setTextAlignment(Qt.AlignCenter)
+                    if not cuts:
+                        it.setToolTip(tr("空欄: この年齢区分ではこの種別を判定しません"))
+                    self.thresholds.setItem(i, 2 * b_i + k, it)
+        sib = data["sibling"]
+        self.sib_on.setChecked(bool(sib["enabled"]))
+        self.sib_pts.setValue(float(sib["points"]))
+        self.yt_mode.setCurrentIndex(max(0, self.yt_mode.findData(data["yotaikyo"]["mode"])))
+        rk = data["rank"]
+        self.rank_mode.setCurrentIndex(max(0, self.rank_mode.findData(rk["mode"])))
+        self.rank_value.setValue(float(rk["value"]))
+        self.rank_per.setCurrentIndex(max(0, self.rank_per.findData(rk["per"])))
+        self.basic_on.setChecked(bool(data["basic_items_rule"]["enabled"]))
+        self.basic_min.setValue(int(data["basic_items_rule"]["min"]))
+        self.rise.setValue(float(data["history"]["sharp_rise_points"]))
+        self.base = data
+
+    def collect(self) -> dict:
+        """The edited weight set (raises KodomoError with a Japanese message when a cell is not a number)."""
+        from ...core.errors import InputRefused
+        data = {k: v for k, v in self.base.items()}
+        inds = {}
+
+        def num(text, what, allow_empty=True):
+            text = (text or "").strip()
+            if not text:
+                if allow_empty:
+                    return None
+                raise InputRefused(f"{what} を入力してください。")
+            try:
+                return float(text) if "." in text else int(text)
+            except ValueError:
+                raise InputRefused(f"{what}「{text}」は数ではありません。")
+        for r, ind in enumerate(self.cat["indicators"]):
+            pts = {}
+            for j, ty in enumerate(self.types):
+                it = self.table.item(r, len(self.fixed_cols) + j)
+                v = num(it.text() if it else "", f"{ind['label_ja']} の {ty}")
+                if v:
+                    pts[ty] = v
+            win_item = self.table.item(r, 4)
+            win = num(win_item.text() if win_item else "", f"{ind['label_ja']} の期間")
+            inds[ind["id"]] = {"enabled": self.table.item(r, 0).checkState() == Qt.Checked, "points": pts,
+                               "window_months": int(win) if win is not None else None}
+        data["indicators"] = inds
+        th = {}
+        for i, ty in enumerate(self.types):
+            th[ty] = {}
+            for b_i, band in enumerate(self.bands):
+                hi = num(self.thresholds.item(i, 2 * b_i).text(), f"{ty}（{band}）の高")
+                mid = num(self.thresholds.item(i, 2 * b_i + 1).text(), f"{ty}（{band}）の中")
+                th[ty][band] = None if hi is None and mid is None else {"高": hi if hi is not None else mid,
+                                                                         "中": mid if mid is not None else hi}
+        data["thresholds"] = th
+        data["sibling"] = {**self.base["sibling"], "enabled": self.sib_on.isChecked(), "points": self.sib_pts.value()}
+        data["yotaikyo"] = {**self.base["yotaikyo"], "mode": self.yt_mode.currentData()}
+        data["rank"] = {"mode": self.rank_mode.currentData(), "value": self.rank_value.value(),
+                        "per": self.rank_per.currentData()}
+        data["basic_items_rule"] = {"enabled": self.basic_on.isChecked(), "min": self.basic_min.value()}
+        data["history"] = {"sharp_rise_points": self.rise.value()}
+        return data
+
+    def set_points(self, indicator_id: str, type_: str, points: float):
+        """Edit one cell (used by tests and keyboard users alike)."""
+        r = [i["id"] for i in self.cat["indicators"]].index(indicator_id)
+        self.table.item(r, len(self.fixed_cols) + self.types.index(type_)).setText(f"{points:g}")
+
+    # -- actions -------------------------------------------------------------------------------------------------------
+    def preview(self) -> dict | None:
+        try:
+            data = self.collect()
+            if self.ctx is None:
+                self.ctx = S.ScoringContext.load(self.ws)
+            pv = S.preview_weights(self.ws, data, context=self.ctx)
+        except KodomoError as e:
+            QMessageBox.warning(self, tr("プレビュー"), e.message_ja)
+            return None
+        self.last_preview = pv
+        f = pv["flagged"]
+        self.preview_summary.setText(tr(
+            "基準日 {d}・{n} 人: 抽出 {a} 人 → {b} 人（新たに {x} 人、外れる {y} 人）。変更 {c} か所。",
+            d=pv["as_of"], n=pv["children"], a=f["current"], b=f["new"], x=pv["moved"]["newly_flagged"],
+            y=pv["moved"]["no_longer_flagged"], c=len(pv["changes"])))
+        bands = list(pv["bands"]["new"])
+        cols = ["学校・園", "年齢区分", "人数"] + [f"{b}（現→案）" for b in bands] + ["抽出（現→案）"]
+        t = self.preview_table
+        t.clear()
+        t.setColumnCount(len(cols))
+        t.setHorizontalHeaderLabels([tr(c) for c in cols])
+        t.setRowCount(len(pv["by_school_age"]))
+        for r, c in enumerate(pv["by_school_age"]):
+            vals = [c["school"], c["age_band"], str(c["children"])] + \
+                [f"{c['current'].get(b, 0)} → {c['new'].get(b, 0)}" for b in bands] + \
+                [f"{c['flagged_current']} → {c['flagged_new']}"]
+            for k, v in enumerate(vals):
+                it = QTableWidgetItem(v)
+                if k == len(vals) - 1 and c["flagged_new"] != c["flagged_current"]:
+                    it.setBackground(QColor("#fff3cd"))
+                t.setItem(r, k, it)
+        t.resizeColumnsToContents()
+        rt = self.rates_table
+        rt.clear()
+        rt.setColumnCount(4)
+        rt.setHorizontalHeaderLabels([tr("グループ"), tr("人数"), tr("抽出率 現行"), tr("抽出率 案")])
+        rt.setRowCount(len(pv["flag_rates"]))
+        for r, g in enumerate(pv["flag_rates"]):
+            for k, v in enumerate((g["group"], str(g["children"]),
+                                   "" if g["current"] is None else f"{g['current']:.1f}%",
+                                   "" if g["new"] is None else f"{g['new']:.1f}%")):
+                rt.setItem(r, k, QTableWidgetItem(v))
+        rt.resizeColumnsToContents()
+        return pv
+
+    def adopt(self, reason: str | None = None) -> bool:
+        if reason is None:
+            reason, ok = QInputDialog.getText(self, tr("重みの採用"),
+                                              tr("採用する理由（必須・記録に残ります）:"))
+            if not ok:
+                return False
+        if not (reason or "").strip():
+            QMessageBox.warning(self, tr("重みの採用"), tr("採用する理由を入力してください（理由は必須です）。"))
+            return False
+        try:
+            res = S.adopt_weights(self.ws, self.collect(), reason)
+        except KodomoError as e:
+            QMessageBox.warning(self, tr("重みの採用"), e.message_ja)
+            return False
+        self.reload()
+        self.adopted = res
+        return True
+
+    def restore(self, reason: str | None = None) -> bool:
+        wid = self.versions.currentData()
+        if wid is None:
+            return False
+        if reason is None:
+            reason, ok = QInputDialog.getText(self, tr("元に戻す"), tr("この版を再び採用する理由（必須）:"))
+            if not ok:
+                return False
+        try:
+            S.adopt_weight_set(self.ws, wid, reason or "")
+        except KodomoError as e:
+            QMessageBox.warning(self, tr("元に戻す"), e.message_ja)
+            return False
+        self.reload()
+        return True
+
+
+# --- the page -----------------------------------------------------------------------------------------------------------------
+class ScoringPage(QWidget):
+    def __init__(self, ws, main_window=None):
+        super().__init__()
+        self.ws, self.main = ws, main_window
+        ws.require("score.read", what="scoring page")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        self.tabs = QTabWidget()
+        lay.addWidget(self.tabs)
+        # list tab
+        lst = QWidget()
+        ll = QVBoxLayout(lst)
+        top = QHBoxLayout()
+        title = QLabel(tr("スコア（支援を検討する候補）"))
+        title.setStyleSheet("font-size:15pt;font-weight:bold;")
+        top.addWidget(title)
+        self.run_info = QLabel()
+        self.run_info.setStyleSheet("color:#555;")
+        top.addWidget(self.run_info, 1)
+        self.run_btn = QPushButton(tr("スコアを算出"))
+        self.run_btn.setEnabled(ws.can("score.run"))
+        self.run_btn.clicked.connect(self.run_scoring)
+        top.addWidget(self.run_btn)
+        ll.addLayout(top)
+        ll.addWidget(caveat_label())
+        filters = QHBoxLayout()
+        self.f_school, self.f_age, self.f_type, self.f_band = QComboBox(), QComboBox(), QComboBox(), QComboBox()
+        for label, combo in ((tr("学校・園"), self.f_school), (tr("年齢区分"), self.f_age), (tr("種別"), self.f_type),
+                             (tr("帯"), self.f_band)):
+            filters.addWidget(QLabel(label))
+            combo.setMinimumWidth(110)
+            filters.addWidget(combo)
+            combo.currentIndexChanged.connect(self.apply_filters)
+        self.f_new, self.f_yt, self.f_unrev, self.f_flag = (QCheckBox(tr("新規")), QCheckBox(tr("要対協")),
+                                                            QCheckBox(tr("未確認")), QCheckBox(tr("抽出のみ")))
+        for cb in (self.f_new, self.f_yt, self.f_unrev, self.f_flag):
+            filters.addWidget(cb)
+            cb.toggled.connect(self.apply_filters)
+        filters.addStretch(1)
+        self.count = QLabel()
+        filters.addWidget(self.count)
+        ll.addLayout(filters)
+        split = QSplitter(Qt.Horizontal)
+        self.model = ScoreListModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(24)
+        for i, w in enumerate((44, 130, 44, 80, 120, 50, 36, 150, 64, 90, 150, 160)):
+            self.view.setColumnWidth(i, w)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.selectionModel().currentRowChanged.connect(lambda cur, prev: self.show_reasons(cur.row()))
+        split.addWidget(self.view)
+        side = QWidget()
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        self.reasons = QTextBrowser()
+        self.reasons.setOpenExternalLinks(False)
+        sl.addWidget(self.reasons, 3)
+        self.whatif = WhatIfPanel(ws)
+        sl.addWidget(self.whatif, 2)
+        open_btn = QPushButton(tr("こどものページを開く"))
+        open_btn.clicked.connect(self.open_child)
+        open_btn.setEnabled(main_window is not None and hasattr(main_window, "open_person"))
+        sl.addWidget(open_btn)
+        split.addWidget(side)
+        split.setSizes([820, 460])
+        ll.addWidget(split, 1)
+        self.tabs.addTab(lst, tr("一覧"))
+        self.weights = WeightsEditor(ws)
+        self.tabs.addTab(self.weights, tr("重み・しきい値"))
+        QShortcut(QKeySequence(Qt.Key_F5), self, activated=self.reload)
+        self.current: dict | None = None
+        self.reload()
+
+    # -- data --------------------------------------------------------------------------------------------------------
+    def reload(self):
+        if self.ws.locked:
+            return
+        rows = S.latest_scores(self.ws)
+        run = S.latest_run(self.ws)
+        self._run_id = run["run_id"] if run else None
+        self.model.set_rows(rows)
+        if run:
+            sm = run["summary"]
+            self.run_info.setText(tr("基準日 {d}・重み 第{v}版・{n} 人中 抽出 {f} 人（新規 {x} 人）", d=run["as_of"],
+                                     v=sm.get("weight_set_version", "?"), n=sm.get("children", len(rows)),
+                                     f=sm.get("flagged", 0), x=sm.get("newly_flagged", 0)))
+        else:
+            self.run_info.setText(tr("まだスコアを算出していません。"))
+        for combo, values in ((self.f_school, sorted({r["school"] or "（学校・園なし）" for r in rows})),
+                              (self.f_age, [b["label"] for b in S.catalogue()["age_bands"]]),
+                              (self.f_type, S.catalogue()["difficulty_types"]),
+                              (self.f_band, [b["label"] for b in S.active_weights(self.ws)["data"]["bands"]])):
+            keep = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(tr(ALL), None)
+            for v in values:
+                combo.addItem(v, v)
+            i = combo.findText(keep)
+            combo.setCurrentIndex(i if i >= 0 else 0)
+            combo.blockSignals(False)
+        self.apply_filters()
+
+    def apply_filters(self) -> int:
+        school, age, type_, band = (c.currentData() for c in (self.f_school, self.f_age, self.f_type, self.f_band))
+        new, yt, unrev, flag = (c.isChecked() for c in (self.f_new, self.f_yt, self.f_unrev, self.f_flag))
+
+        def ok(r):
+            return ((school is None or (r["school"] or "（学校・園なし）") == school) and
+                    (age is None or r["age_band"] == age) and (type_ is None or type_ in r["types"]) and
+                    (band is None or r["band"] == band) and (not new or r["new"]) and (not yt or r["yotaikyo"]) and
+                    (not unrev or (r["flagged"] and not r["reviewed"])) and (not flag or r["flagged"]))
+        n = self.model.apply(ok)
+        self.count.setText(tr("{n} 人 / {total} 人", n=n, total=len(self.model.all)))
+        if n:
+            self.view.selectRow(0)
+        else:
+            self.show_reasons(-1)
+        return n
+
+    def show_reasons(self, row: int):
+        r = self.model.row_at(row)
+        if r is None:
+            self.current = None
+            self.reasons.setHtml(f"<p>{html.escape(tr('一覧からこどもを選ぶと、理由がここに表示されます。'))}</p>")
+            self.whatif.set_child(None, None)
+            return
+        try:
+            ex = S.child_explanation(self.ws, r["person_id"], run_id=r["run_id"])
+        except KodomoError as e:
+            self.reasons.setPlainText(e.message_ja)
+            return
+        self.current = ex
+        self.reasons.setHtml(reasons_html(ex))
+        self.whatif.set_child(r["person_id"], ex["details"])
+
+    def run_scoring(self):
+        from ..ops import run_with_progress
+        self.op = run_with_progress(self, tr("スコア算出"),
+                                    lambda progress, cancel: S.run_scoring(self.ws, progress=progress),
+                                    on_done=lambda _: self.reload())
+
+    def open_child(self):
+        if self.current and self.main is not None and hasattr(self.main, "open_person"):
+            self.main.open_person(self.current["person_id"])
+
+    def page_shown(self):
+        run = S.latest_run(self.ws) if not self.ws.locked else None
+        if run and run["run_id"] != getattr(self, "_run_id", None):   # a run made elsewhere (demo, CLI)
+            QTimer.singleShot(0, self.reload)
