@@ -4,7 +4,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from kodomo_desktop.core.scoring import engine as E
 from kodomo_desktop.core.scoring.catalogue import load_catalogue

@@ -172,11 +172,11 @@ class WhatIfPanel(QGroupBox):
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel(tr("外す項目（チェックを外すと除いて計算）")))
         self.items = QListWidget()
-        self.items.setMaximumHeight(130)
+        self.items.setMaximumHeight(110)
         lay.addWidget(self.items)
         lay.addWidget(QLabel(tr("始めた支援")))
         self.supports = QListWidget()
-        self.supports.setMaximumHeight(110)
+        self.supports.setMaximumHeight(100)
         for sp in S.supports():
             it = QListWidgetItem(tr(sp["label_ja"]))
             it.setData(Qt.UserRole, sp["id"])
@@ -222,14 +222,14 @@ class WhatIfPanel(QGroupBox):
         try:
             res = S.what_if(self.ws, self.person_id, disabled_indicators=off, supports_started=sup)
         except KodomoError as e:
-            QMessageBox.warning(self, tr("試算"), e.message_ja)
+            self.result.setText(f"<span style='color:#9C0006'>{html.escape(e.message_ja)}</span>")
             return
         self.last = res
         b, a = res["before"], res["after"]
         types = "、".join(f"{t} {b['types'].get(t, 0):g}→{a['types'].get(t, 0):g}" for t in sorted(res["type_changes"]))
         self.result.setText(
             f"<b>{tr('合計')} {b['total']:g} → {a['total']:g}（{res['change']:+g}）</b>　"
-            f"{tr('帯')} {b['band']} → {a['band']}<br>{html.escape(types)}<br>"
+            f"{tr('帯')} {b['band']} → {a['band']}　{html.escape(types)}<br>"
             f"<span style='color:#777'>{html.escape(tr('試算は保存されません。'))}</span>")
 
 
@@ -317,16 +317,20 @@ class WeightsEditor(QWidget):
         pl = QVBoxLayout(pv)
         btns = QHBoxLayout()
         self.preview_btn = QPushButton(tr("プレビュー（採用前の件数）"))
-        self.preview_btn.clicked.connect(self.preview)
+        self.preview_btn.clicked.connect(lambda: self.preview())
         btns.addWidget(self.preview_btn)
         self.adopt_btn = QPushButton(tr("保存して採用…"))
-        self.adopt_btn.clicked.connect(self.adopt)
+        self.adopt_btn.clicked.connect(lambda: self.adopt())
         btns.addWidget(self.adopt_btn)
         self.restore_btn = QPushButton(tr("選んだ版を再び採用（元に戻す）…"))
-        self.restore_btn.clicked.connect(self.restore)
+        self.restore_btn.clicked.connect(lambda: self.restore())
         btns.addWidget(self.restore_btn)
         btns.addStretch(1)
         pl.addLayout(btns)
+        self.notice = QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
+        pl.addWidget(self.notice)
         self.preview_summary = QLabel(tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。"))
         self.preview_summary.setWordWrap(True)
         pl.addWidget(self.preview_summary)
@@ -462,14 +466,21 @@ class WeightsEditor(QWidget):
         self.table.item(r, len(self.fixed_cols) + self.types.index(type_)).setText(f"{points:g}")
 
     # -- actions -------------------------------------------------------------------------------------------------------
+    def _warn(self, title: str, text: str, interactive: bool) -> None:
+        """A problem is always shown on the page; a message box only when the user started the action."""
+        self.notice.setText(text)
+        if interactive:
+            QMessageBox.warning(self, title, text)
+
     def preview(self) -> dict | None:
+        self.notice.setText("")
         try:
             data = self.collect()
             if self.ctx is None:
                 self.ctx = S.ScoringContext.load(self.ws)
             pv = S.preview_weights(self.ws, data, context=self.ctx)
         except KodomoError as e:
-            QMessageBox.warning(self, tr("プレビュー"), e.message_ja)
+            self._warn(tr("プレビュー"), e.message_ja, False)
             return None
         self.last_preview = pv
         f = pv["flagged"]
@@ -508,19 +519,21 @@ class WeightsEditor(QWidget):
         return pv
 
     def adopt(self, reason: str | None = None) -> bool:
-        if reason is None:
+        interactive = reason is None or isinstance(reason, bool)   # a button's clicked(bool) passes a bool
+        if interactive:
             reason, ok = QInputDialog.getText(self, tr("重みの採用"),
                                               tr("採用する理由（必須・記録に残ります）:"))
             if not ok:
                 return False
         if not (reason or "").strip():
-            QMessageBox.warning(self, tr("重みの採用"), tr("採用する理由を入力してください（理由は必須です）。"))
+            self._warn(tr("重みの採用"), tr("採用する理由を入力してください（理由は必須です）。"), interactive)
             return False
         try:
             res = S.adopt_weights(self.ws, self.collect(), reason)
         except KodomoError as e:
-            QMessageBox.warning(self, tr("重みの採用"), e.message_ja)
+            self._warn(tr("重みの採用"), e.message_ja, interactive)
             return False
+        self.notice.setText("")
         self.reload()
         self.adopted = res
         return True
@@ -529,14 +542,15 @@ class WeightsEditor(QWidget):
         wid = self.versions.currentData()
         if wid is None:
             return False
-        if reason is None:
+        interactive = reason is None or isinstance(reason, bool)
+        if interactive:
             reason, ok = QInputDialog.getText(self, tr("元に戻す"), tr("この版を再び採用する理由（必須）:"))
             if not ok:
                 return False
         try:
             S.adopt_weight_set(self.ws, wid, reason or "")
         except KodomoError as e:
-            QMessageBox.warning(self, tr("元に戻す"), e.message_ja)
+            self._warn(tr("元に戻す"), e.message_ja, interactive)
             return False
         self.reload()
         return True
