@@ -47,19 +47,11 @@ def age_on(birth: dt.date | None, on: dt.date) -> int | None:
 
 
 def wareki(d: dt.date | None) -> str:
-    """平成30年4月1日 (令和元年5月1日 for the first year)."""
+    """平成30年4月1日 (令和元年5月1日 for the first year); one 和暦 table for the whole app (importing.values)."""
     if d is None:
         return ""
-    try:
-        from .importing.values import format_wareki
-        return format_wareki(d, "gannen")
-    except Exception:  # pragma: no cover - the importer ships with the app
-        for start, name in ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"),
-                            (dt.date(1926, 12, 25), "昭和")):
-            if d >= start:
-                y = d.year - start.year + 1
-                return f"{name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
-        return d.isoformat()
+    from .importing.values import format_wareki
+    return format_wareki(d, "gannen")
 
 
 def birth_text(d: dt.date | None) -> str:

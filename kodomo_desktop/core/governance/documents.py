@@ -26,13 +26,8 @@ def _font():
 
 
 def wareki(d: dt.date | None) -> str:
-    if d is None:
-        return ""
-    for start, name in ((dt.date(2019, 5, 1), "令和"), (dt.date(1989, 1, 8), "平成"), (dt.date(1926, 12, 25), "昭和")):
-        if d >= start:
-            y = d.year - start.year + 1
-            return f"{name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
-    return d.isoformat()
+    from ..persons import wareki as _w  # one 和暦 table for the whole app
+    return _w(d)
 
 
 def _styles():
