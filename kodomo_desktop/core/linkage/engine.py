@@ -72,13 +72,11 @@ from .prepare import prepare
 # Thresholds are on the record-level score (``match_weight``): log2 odds that the candidate is the record's person,
 # weighed against the record's other candidates and against "not in the registry" (see link_records).
 # Defaults chosen from the evaluation (benchmarks/linkage_eval.py: the demo's towns read back through the importer
-# and the engine's own generator; 3,000 residents, 3 seeds, noise clean / low / demo default / medium / high):
-# * UPPER = 8 (P ≥ 0.996). No wrong link at any upper threshold ≥ 6 in either set. The worst wrong best candidate
-#   that passed the guards scored 4.4 (engine towns: a remarried child with a wrong birth year, against another
-#   child with the same given name and birth date) and 0.9 (demo towns), so 8 leaves ≥ 3.6 bits (12×) of headroom.
-#   Rows without a resident number linked right, demo towns, at upper 6 / 8 / 10: default noise 99.6 / 99.5 /
-#   98.7 %, medium 99.3 / 99.2 / 98.4 %, high 97.7 / 97.6 / 97.2 % (high: namesakes' rows, which must go to
-#   review, are most of the rest).
+# and the engine's own generator; 3,000 and 10,000 residents, noise clean / low / demo default / medium / high):
+# * UPPER = 5 (P ≥ 0.97). Among rows that passed the guards, every best candidate scoring above 2 was right
+#   (≈ 160 rows between 2 and 8, 36,000 above); the worst wrong one scored 1.8, so 5 leaves 3.2 bits (9×) of
+#   headroom. Raising it costs links and buys nothing measurable: rows without a resident number linked right,
+#   demo default noise, at upper 2 / 5 / 8: 99.6 / 99.5 / 98.8 % (guard off), and the same order with it on.
 # * LOWER = −2 (P ≥ 0.2). Namesakes sit at ≈ 0 (two equal candidates: P ≈ 0.5 each) and must reach review;
 #   every best candidate below −2 in those towns was a person missing from the registry.
 # * MARGIN = 6: a runner-up whose pair weight is within 6 bits (64×) of the best's sends the row to review
