@@ -57,10 +57,14 @@ PAGES: list[PageSpec] = [
              "氏名・カナ・宛名番号で探し、こどものページを開く"),
     PageSpec("conference", "会議", "casework_page:CaseworkPage", ("casework.write",),
              "レビューラウンド・会議・経過記録"),
+    PageSpec("print", "帳票", "print_page:PrintPage", ("report.print",),
+             "アセスメントシート・会議資料・学校用シートなどの印刷・PDF保存"),
     PageSpec("checklist", "チェックリスト", "checklist_page:ChecklistPage", ("checklist.enter", "checklist.manage"),
              "学校の観察チェックリスト"),
     PageSpec("settings", "設定", "settings_page:SettingsPage", (), "言語・自動ロック・バックアップ"),
     PageSpec("log", "操作ログ", "log_page:LogPage", ("log.read",), "だれが・いつ・何をしたか（改ざん検知つき）"),
+    PageSpec("governance", "個人情報保護", "governance_page:GovernancePage", ("governance.read", "governance.write"),
+             "利用目的と法的根拠・個人情報ファイル簿・利用停止・保存期間・自己点検"),
 ]
 
 
