@@ -37,6 +37,7 @@ def gather(ws, person_id: str) -> dict:
             raise NotFound(f"こども・住民 {person_id} はありません。")
         recs = _records_of(s, person_id)
         rec_ids = [r.id for r, _, _ in recs]
+        own, others = _identities(s, p)
         out = {
             "person": {"person_id": p.id, **{k: _v(getattr(p, k)) for k in PERSON_FIELDS},
                        "household_members": s.scalar(text("SELECT count(*) FROM person WHERE household_id=:h"),
@@ -44,13 +45,13 @@ def gather(ws, person_id: str) -> dict:
             "source_rows": [{"source_type": r.source_type, "file_name": b.file_name, "row_number": r.row_number,
                              "as_of": _v(b.as_of), "imported_at": _v(b.imported_at), "link_status": l.status,
                              "linked_by": l.decided_by or ("自動" if l.status == "auto" else ""),
-                             "raw": r.raw, "attributes": r.attributes} for r, b, l in recs],
+                             **_withhold_others(r.raw, r.attributes, own, others)} for r, b, l in recs],
             "link_decisions": [{"record_id": d.record_id, "decision": d.decision, "decided_by": d.decided_by,
                                 "decided_at": _v(d.decided_at), "undone_at": _v(d.undone_at)}
                                for d in s.scalars(select(LinkDecision).where(
                                    (LinkDecision.person_id == person_id) | LinkDecision.record_id.in_(rec_ids)))],
             "scores": [{"run_id": run.id, "as_of": _v(run.as_of), "total": cs.total, "band": cs.band, "types": cs.types,
-                        "reasons": _reasons(cs.details)}
+                        "reasons": _reasons(cs.details, person_id)}
                        for cs, run in s.execute(select(ChildScore, ScoreRun).join(ScoreRun)
                                                 .where(ChildScore.person_id == person_id).order_by(ScoreRun.id)).all()],
             "classifications": [{"round": r.name, "classification": c.classification, "reason": c.reason,
@@ -85,11 +86,77 @@ def gather(ws, person_id: str) -> dict:
     return out
 
 
-def _reasons(details):
+def _reasons(details, person_id: str | None = None):
+    """The reasons of a score; a reason drawn from a household member's record says whose (保護者・きょうだい) but
+    not which person or record (ids of other persons are not disclosed)."""
     if not details:
         return []
     rs = details.get("reasons") if isinstance(details, dict) else None
-    return rs or []
+    out = []
+    for r in rs or []:
+        if isinstance(r, dict) and person_id is not None:
+            r = {k: v for k, v in r.items() if k != "siblings"}
+            if r.get("person_id") not in (None, person_id):
+                r = {k: v for k, v in r.items() if k not in ("person_id", "record_id")}
+        out.append(r)
+    return out
+
+
+# --- third parties in a row as imported -------------------------------------------------------------------------
+WITHHELD = "（第三者の情報のため不開示）"
+
+
+def _keys(v) -> set[str]:
+    """Comparable forms of one cell: as written without spaces (NFKC), and normalised as a name and as kana."""
+    import unicodedata
+    from ..text.normalize import norm_kana, norm_name
+    if v is None or isinstance(v, bool) or not isinstance(v, (str, int)):
+        return set()
+    t = unicodedata.normalize("NFKC", str(v)).replace(" ", "").strip()
+    if len(t) < 2:
+        return set()
+    out = {t}
+    for fn in (norm_name, norm_kana):
+        try:
+            k = fn(t)
+        except Exception:  # pragma: no cover - a cell the normaliser cannot read
+            k = None
+        if k and len(k) >= 2:
+            out.add(k)
+    return out
+
+
+def _identities(s, p) -> tuple[set[str], set[str]]:
+    """(the subject's own identity values, other household members' names, readings and resident numbers)."""
+    own = set()
+    for v in (p.name, p.name_kana, p.resident_no):
+        own |= _keys(v)
+    others = set()
+    if p.household_id:
+        for name, kana, rno in s.execute(text("SELECT name, name_kana, resident_no FROM person "
+                                              "WHERE household_id=:h AND id<>:p"), {"h": p.household_id, "p": p.id}):
+            for v in (name, kana, rno):
+                others |= _keys(v)
+    return own, others - own
+
+
+def _withhold_others(raw, attributes, own: set[str], others: set[str]) -> dict:
+    """A row as imported, less what identifies another person: a guardian's or recipient's name, reading and
+    resident number (attributes["recipient"], and any cell equal to another household member's identity)."""
+    attributes = dict(attributes or {})
+    hide = set(others)
+    recipient = attributes.pop("recipient", None)
+    if isinstance(recipient, dict):
+        for v in recipient.values():
+            hide |= _keys(v)
+        attributes["recipient"] = WITHHELD
+    hide -= own
+
+    def clean(d):
+        if not isinstance(d, dict):
+            return d
+        return {k: (clean(v) if isinstance(v, dict) else WITHHELD if _keys(v) & hide else v) for k, v in d.items()}
+    return {"raw": clean(raw), "attributes": clean(attributes)}
 
 
 def _v(x):

@@ -12,7 +12,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ...resources import font_path
 
@@ -103,21 +103,93 @@ def disclosure_pdf(ws, data: dict, out: Path) -> int:
     return _build(out, "保有個人情報の開示", ws.user.name, lambda: _disclosure_story(data, st))
 
 
+FIELD_LABELS = {
+    "person_id": "整理番号", "name": "氏名", "name_kana": "カナ", "birth_date": "生年月日", "sex": "性別",
+    "address": "住所", "relationship": "続柄", "resident_no": "宛名番号", "household_members": "世帯の人数",
+    "record_id": "記録番号", "decision": "判断", "decided_by": "判断した人", "decided_at": "判断日時",
+    "undone_at": "取消日時", "round": "ラウンド", "classification": "分類", "reason": "理由", "conference": "会議",
+    "held_on": "開催日", "support_needed": "支援の要否", "direction": "方針", "lead_organisation": "主担当機関",
+    "actions": "役割分担", "next_review_on": "次回確認日", "minutes": "記録", "opened_on": "開始日", "plan": "支援計画",
+    "closed_on": "終結日", "close_reason": "終結理由", "on": "日付", "kind": "種別", "who": "対応者", "what": "内容",
+    "outcome": "結果", "next_action_on": "次回予定日", "created_at": "作成日時", "by": "作成者", "text": "内容",
+    "round_id": "回", "school": "学校", "status": "状態", "answers": "回答", "remark": "備考",
+    "entered_on": "入力日", "from_date": "開始日", "removed_at": "解除日時", "field": "項目",
+    "old_value": "訂正前", "new_value": "訂正後", "at": "日時", "seq": "番号", "user": "利用者", "action": "操作",
+    "detail": "詳細",
+}
+SEX = {1: "男", 2: "女"}
+CHUNK = 600  # characters per table cell: a reportlab table row cannot split across pages
+
+
+def _cell_text(v) -> str:
+    if isinstance(v, (dict, list)):
+        v = json.dumps(v, ensure_ascii=False, default=str)
+    return "" if v is None else str(v)
+
+
+def _kv_rows(d: dict, labels: dict) -> list[list[str]]:
+    """(label, value) rows; a long value continues on further rows so no cell outgrows a page."""
+    out = []
+    for k, v in d.items():
+        t = _cell_text(v)
+        parts = [t[i:i + CHUNK] for i in range(0, len(t), CHUNK)] or [""]
+        out.append([labels.get(k, k), parts[0]])
+        out += [["（続き）", x] for x in parts[1:]]
+    return out
+
+
+def _date_ja(v) -> str:
+    try:
+        return wareki(dt.date.fromisoformat(str(v)[:10]))
+    except (TypeError, ValueError):
+        return _cell_text(v)
+
+
 def _disclosure_story(data, st):
     from .disclosure import SECTION_LABELS
     p = data["person"]
     story = [Paragraph("保有個人情報の開示", st["title"]),
              Paragraph(f"対象者: {_esc(p.get('name'))}（{_esc(p.get('name_kana'))}）　整理番号 {p['person_id']}", st["p"]),
              Paragraph(f"作成日: {wareki(dt.date.today())}　町が保有しているあなたに関する情報を、取り込んだ原本の形のまま"
-                       "すべて記載しています。", st["p"]), Spacer(1, 4 * mm)]
+                       "すべて記載しています。ほかの方（保護者・世帯員など）を特定する情報は「第三者の情報のため不開示」と"
+                       "しています。", st["p"]), Spacer(1, 4 * mm)]
+    W = [40 * mm, 134 * mm]
     for key, label in SECTION_LABELS.items():
         rows = data[key] if isinstance(data[key], list) else [data[key]]
-        story.append(Paragraph(label, st["h"]))
+        story.append(Paragraph(f"{label}（{len(rows)} 件）" if key != "person" else label, st["h"]))
         if not rows:
             story.append(Paragraph("（記録はありません）", st["p"]))
             continue
-        cols = list(rows[0].keys())
-        story.append(_table([cols] + [[r.get(c) for c in cols] for r in rows]))
+        if key == "person":
+            d = dict(rows[0])
+            d["sex"] = SEX.get(d.get("sex"), d.get("sex"))
+            d["birth_date"] = _date_ja(d.get("birth_date")) if d.get("birth_date") else ""
+            story.append(_table([["項目", "内容"]] + _kv_rows(d, FIELD_LABELS), widths=W))
+        elif key == "source_rows":
+            for n, r in enumerate(rows, 1):
+                story.append(KeepTogether([Paragraph(
+                    f"{n}. {_esc(r['file_name'])}　{r['row_number']} 行目（{_esc(r['source_type'])}、時点 "
+                    f"{_date_ja(r['as_of'])}、名寄せ: {_esc(r['link_status'])} {_esc(r['linked_by'])}）", st["small"]),
+                    _table([["列（原本の見出し）", "値（原本のまま）"]] + _kv_rows(r["raw"] or {}, {}), widths=W)]))
+                story.append(Spacer(1, 2 * mm))
+        elif key == "scores":
+            for r in rows:
+                head = (Paragraph(
+                    f"算出 {r['run_id']}（基準日 {_date_ja(r['as_of'])}）　合計 {r['total']:g} 点　区分 {_esc(r['band'])}"
+                    f"　種別 {_esc(r['types']) or 'なし'}", st["small"]))
+                rs = [[x.get("label", ""), f"{x.get('points', 0):+g}", x.get("whose", ""),
+                       f"{x.get('source_label', '')}（{x.get('file_name', '')}）", _date_ja(x.get("record_date")),
+                       x.get("value", "")] for x in r["reasons"] if isinstance(x, dict)]
+                if rs:
+                    story.append(KeepTogether([head, _table([["理由", "点", "だれの記録", "情報源", "日付", "内容"]] + rs,
+                                                            widths=[40 * mm, 10 * mm, 16 * mm, 44 * mm, 26 * mm, 38 * mm])]))
+                else:
+                    story.append(head)
+                story.append(Spacer(1, 2 * mm))
+        else:
+            for r in rows:
+                story.append(_table([["項目", "内容"]] + _kv_rows(r, FIELD_LABELS), widths=W))
+                story.append(Spacer(1, 2 * mm))
     return story
 
 
