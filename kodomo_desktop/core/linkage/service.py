@@ -126,8 +126,10 @@ def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _active_decisions(s) -> pd.DataFrame:
+    # decided_by travels with each decision so a confirmed link records who confirmed it (the engine passes it on)
     return pd.read_sql_query(text(
-        "SELECT record_id, person_id, decision FROM link_decision WHERE undone_at IS NULL ORDER BY id"), s.connection())
+        "SELECT record_id, person_id, decision, decided_by FROM link_decision WHERE undone_at IS NULL ORDER BY id"),
+        s.connection())
 
 
 def _pinned_students(s) -> pd.DataFrame:
@@ -316,6 +318,19 @@ def undo_decision(ws, decision_id: int | None = None) -> dict:
             link.status, link.person_id, link.method = "review", best, "undo"
         ws.log("link_undo", d.person_id, {"record_id": d.record_id, "decision_id": d.id}, conn=s)
         return {"record_id": d.record_id, "decision_id": d.id}
+
+
+def recent_decisions(ws, limit: int = 50) -> list[dict]:
+    """The latest human decisions, newest first, with who took them and whether (and by whom) they were undone —
+    the review page's undo list."""
+    ws.require("link.review", what="link decisions")
+    with ws.session() as s:
+        q = (select(LinkDecision, SourceRecord).join(SourceRecord, SourceRecord.id == LinkDecision.record_id)
+             .order_by(LinkDecision.id.desc()).limit(limit))
+        return [{"decision_id": d.id, "record_id": d.record_id, "person_id": d.person_id, "decision": d.decision,
+                 "decided_by": d.decided_by, "decided_at": d.decided_at, "undone_at": d.undone_at,
+                 "undone_by": d.undone_by, "source_type": rec.source_type, "row_number": rec.row_number,
+                 "name": rec.name} for d, rec in s.execute(q).all()]
 
 
 def link_counts(ws) -> dict:

@@ -1,154 +1,351 @@
 """名寄せ page: run linkage, then work through the review queue with the keyboard.
 
 Candidates ranked; the record and the candidate side by side with each field's agreement level and its
-contribution to the match weight (a waterfall, as Splink draws it). Keys: A accept, R reject, N not in the
-registry, S skip, Ctrl+Z undo, ↑/↓ candidates.
+contribution to the match weight (a waterfall, as Splink draws it). Keys — only while the queue or the comparison
+has focus, never while the user types elsewhere: A accept, R reject, N not in the registry, S skip, Ctrl+Z undo,
+↑/↓ records, ←/→ candidates. Every decision is logged; the decision list shows who decided and can undo any of them.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QKeySequence, QPainter, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QMessageBox, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QHeaderView, QVBoxLayout, QWidget)
+import unicodedata
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ...core.errors import KodomoError
 from ...core.linkage import service as L
 from ...core.storage.models import Person
 
+DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
+SOURCE_JA = {}
+
+
+def _source_label(st: str) -> str:
+    if not SOURCE_JA:
+        try:
+            from ...core.importing.fields import SOURCE_TYPES
+            SOURCE_JA.update({k: v.get("label", k) for k, v in SOURCE_TYPES.items()})
+        except Exception:  # pragma: no cover - labels are a nicety
+            pass
+    return SOURCE_JA.get(st, st)
+
 
 class Waterfall(QWidget):
-    """Bars per field: green adds evidence, red takes it away; the running total ends at the match weight."""
+    """Bars per field, as Splink draws them: each starts where the running total stands; green adds evidence,
+    red takes it away, grey adds nothing (missing); the last bar is the match weight."""
 
     def __init__(self):
         super().__init__()
-        self.parts = []
-        self.setMinimumHeight(200)
+        self.parts: list[dict] = []
+        self.probability = None
+        self.setMinimumHeight(240)
+        self.setFocusPolicy(Qt.ClickFocus)
 
-    def set_parts(self, parts):
-        self.parts = parts or []
+    def set_parts(self, parts, probability=None):
+        self.parts = list(parts or [])
+        self.probability = probability
         self.update()
+
+    def total(self) -> float:
+        return sum(float(x.get("weight") or 0) for x in self.parts)
 
     def paintEvent(self, _):
         p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
         if not self.parts:
-            p.drawText(10, 20, "（説明なし）")
+            p.drawText(10, 20, "（比較の内訳はありません：宛名番号などで決まった連結です）")
             return
+        fm = p.fontMetrics()
         ws = [float(x.get("weight") or 0) for x in self.parts]
         run, lo, hi = 0.0, 0.0, 0.0
         for w in ws:
             run += w
             lo, hi = min(lo, run), max(hi, run)
         span = (hi - lo) or 1.0
-        left, width = 150, self.width() - 230
-        x_of = lambda v: left + int((v - lo) / span * width)
-        h = max(14, min(24, (self.height() - 10) // max(1, len(ws) + 1)))
+        labels = [f"{x.get('label_ja', x.get('field', ''))}（{x.get('level_ja', '')}）" for x in self.parts]
+        left = min(max(fm.horizontalAdvance(t) for t in labels + ["合計（一致の重み）"]) + 12, self.width() // 2)
+        right = 64
+        width = max(40, self.width() - left - right - 8)
+        x_of = lambda v: left + int((v - lo) / span * width)  # noqa: E731
+        n = len(ws) + 1
+        h = max(fm.height() + 2, min(26, (self.height() - 24) // n))
+        p.setPen(QPen(QColor("#999999"), 1, Qt.DashLine))
+        p.drawLine(x_of(0), 2, x_of(0), 4 + n * h)
+        p.setPen(QColor("black"))
         run = 0.0
-        for i, (part, w) in enumerate(zip(self.parts, ws)):
-            y = 5 + i * h
+        for i, (label, w) in enumerate(zip(labels, ws)):
+            y = 4 + i * h
             a, b = x_of(run), x_of(run + w)
-            p.fillRect(min(a, b), y + 2, max(2, abs(b - a)), h - 4, QColor("#70AD47" if w >= 0 else "#C00000"))
-            p.drawText(4, y + h - 5, f"{part.get('label_ja', part.get('field', ''))}")
-            p.drawText(self.width() - 75, y + h - 5, f"{w:+.1f}")
+            col = "#70AD47" if w > 0 else ("#C00000" if w < 0 else "#BFBFBF")
+            p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor(col))
+            p.drawText(4, y + h - 6, p.fontMetrics().elidedText(label, Qt.ElideRight, left - 8))
+            p.drawText(self.width() - right, y + h - 6, f"{w:+.2f}")
             run += w
-        y = 5 + len(ws) * h
-        p.drawText(4, y + h - 5, "合計（一致の重み）")
-        p.drawText(self.width() - 75, y + h - 5, f"{run:.1f}")
+        y = 4 + len(ws) * h
+        a, b = x_of(0), x_of(run)
+        p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor("#2F5597"))
+        p.drawText(4, y + h - 6, "合計（一致の重み）")
+        p.drawText(self.width() - right, y + h - 6, f"{run:.2f}")
+        if self.probability is not None:
+            p.drawText(4, y + 2 * h - 4, f"同一人物である確率（推定）: {float(self.probability) * 100:.1f}%")
 
 
 FIELDS = [("name", "氏名"), ("name_kana", "カナ"), ("birth_date", "生年月日"), ("sex", "性別"), ("address", "住所"),
           ("resident_no", "宛名番号"), ("school", "学校")]
+SEX_JA = {1: "男", 2: "女", "1": "男", "2": "女"}
+
+
+def _same(a, b) -> bool:
+    """Equal as the eye reads them: full/half width and spaces do not count (ﾏｴﾀﾞ ﾕｲ = マエダ　ユイ)."""
+    f = lambda v: "".join(unicodedata.normalize("NFKC", str(v)).split())  # noqa: E731
+    return f(a) == f(b)
+
+
+class _ReviewKeys(QObject):
+    """A, R, N, S, Ctrl+Z and ←/→ for the review widgets only (an event filter, not window-wide shortcuts)."""
+
+    def __init__(self, page: "LinkagePage"):
+        super().__init__(page)
+        self.page = page
+
+    def eventFilter(self, obj, ev):
+        if ev.type() == QEvent.ShortcutOverride:
+            if self.page._action_for(ev) is not None:
+                ev.accept()          # the key is ours while the review has focus: no window shortcut steals it
+                return True
+        elif ev.type() == QEvent.KeyPress:
+            fn = self.page._action_for(ev)
+            if fn is not None:
+                fn()
+                return True
+        return False
 
 
 class LinkagePage(QWidget):
     def __init__(self, ws, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
-        self.queue, self.pos = [], 0
+        self.queue: list[dict] = []
+        self.decisions: list[dict] = []
+        self.last_op = None
         lay = QVBoxLayout(self)
         bar = QHBoxLayout()
-        run = QPushButton("名寄せを実行")
-        run.clicked.connect(self.run)
+        self.run_btn = QPushButton("名寄せを実行")
+        self.run_btn.clicked.connect(self.run)
         self.summary = QLabel()
-        bar.addWidget(run)
+        bar.addWidget(self.run_btn)
         bar.addWidget(self.summary, 1)
         lay.addLayout(bar)
-        lay.addWidget(QLabel("確認待ちの候補 —  A: 同一人物（確定）　R: 別人　N: 台帳にいない　S: 保留して次へ　"
-                             "Ctrl+Z: 直前の判断を取り消す　↑↓: 候補を切り替え"))
+        self.notice = QLabel("")
+        self.notice.setObjectName("linkageNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
+        lay.addWidget(self.notice)
+        self.help = QLabel("確認待ちの候補 — 一覧か比較欄を選んでいるときだけ:  A: 同一人物（確定）　R: 別人　"
+                           "N: 台帳にいない　S: 保留して次へ　Ctrl+Z: 直前の判断を取り消す　↑↓: 記録　←→: 候補")
+        self.help.setWordWrap(True)
+        lay.addWidget(self.help)
         split = QSplitter()
+        # left: the queue, then the decisions (who decided; undo)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        self.queue_label = QLabel("確認待ち（一致の重みの高い順）")
+        ll.addWidget(self.queue_label)
         self.list = QListWidget()
+        self.list.setObjectName("reviewList")
         self.list.currentRowChanged.connect(self.show_record)
-        split.addWidget(self.list)
+        ll.addWidget(self.list, 3)
+        ll.addWidget(QLabel("判断の記録（新しい順・判断者つき）"))
+        self.decision_list = QTableWidget(0, 5)
+        self.decision_list.setObjectName("decisionList")
+        self.decision_list.setHorizontalHeaderLabels(["日時", "判断", "記録", "判断者", "状態"])
+        self.decision_list.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.decision_list.horizontalHeader().setStretchLastSection(True)
+        self.decision_list.verticalHeader().setVisible(False)
+        self.decision_list.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.decision_list.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.decision_list.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        ll.addWidget(self.decision_list, 2)
+        self.undo_btn = QPushButton("選んだ判断を取り消す（未選択なら直前の判断）")
+        self.undo_btn.clicked.connect(lambda: self.undo(selected=True))
+        ll.addWidget(self.undo_btn)
+        split.addWidget(left)
+        # right: the comparison
         right = QWidget()
+        self.comparison = right
+        right.setObjectName("comparison")
         rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.record_title = QLabel()
+        rl.addWidget(self.record_title)
         self.compare = QTableWidget(len(FIELDS), 3)
         self.compare.setHorizontalHeaderLabels(["項目", "取り込んだ記録", "候補（住民基本台帳）"])
         self.compare.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.compare.verticalHeader().setVisible(False)
-        rl.addWidget(self.compare)
+        self.compare.verticalHeader().setDefaultSectionSize(self.compare.fontMetrics().height() + 8)
+        self.compare.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        rl.addWidget(self.compare, 3)
+        mid = QHBoxLayout()
+        cl = QVBoxLayout()
+        cl.addWidget(QLabel("候補（一致の重みの順）"))
         self.cands = QListWidget()
         self.cands.currentRowChanged.connect(self.show_candidate)
-        rl.addWidget(QLabel("候補（一致の重みの順）"))
-        rl.addWidget(self.cands)
+        cl.addWidget(self.cands)
+        mid.addLayout(cl, 1)
+        vl = QVBoxLayout()
+        vl.addWidget(QLabel("項目ごとの一致の程度と重み"))
         self.levels = QTableWidget(0, 3)
         self.levels.setHorizontalHeaderLabels(["項目", "一致の程度", "重み"])
         self.levels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        rl.addWidget(self.levels)
+        self.levels.verticalHeader().setVisible(False)
+        self.levels.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        vl.addWidget(self.levels)
+        mid.addLayout(vl, 2)
+        rl.addLayout(mid, 3)
+        rl.addWidget(QLabel("一致の重みの内訳（ウォーターフォール）"))
         self.waterfall = Waterfall()
-        rl.addWidget(self.waterfall)
+        rl.addWidget(self.waterfall, 4)
+        btns = QHBoxLayout()
+        for text, fn in (("同一人物 (A)", lambda: self.decide("accept")), ("別人 (R)", lambda: self.decide("reject")),
+                         ("台帳にいない (N)", lambda: self.decide("not_in_registry")), ("保留 (S)", self.skip)):
+            b = QPushButton(text)
+            b.setFocusPolicy(Qt.NoFocus)   # clicking keeps the keyboard focus in the queue
+            b.clicked.connect(fn)
+            btns.addWidget(b)
+        rl.addLayout(btns)
         split.addWidget(right)
-        split.setSizes([260, 700])
+        split.setSizes([360, 900])
         lay.addWidget(split, 1)
-        for key, fn in (("A", lambda: self.decide("accept")), ("R", lambda: self.decide("reject")),
-                        ("N", lambda: self.decide("not_in_registry")), ("S", self.skip),
-                        ("Ctrl+Z", self.undo)):
-            QShortcut(QKeySequence(key), self, activated=fn)
-        QShortcut(QKeySequence(Qt.Key_Down), self, activated=lambda: self._move_cand(1))
-        QShortcut(QKeySequence(Qt.Key_Up), self, activated=lambda: self._move_cand(-1))
+        self.keys = _ReviewKeys(self)
+        for w in (self.list, self.cands, self.compare, self.levels, self.waterfall, self.decision_list):
+            w.installEventFilter(self.keys)
         self.refresh()
+
+    # -- keys -------------------------------------------------------------------------------------------------------
+    def _action_for(self, ev):
+        mods = ev.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier)
+        key = ev.key()
+        if mods == Qt.ControlModifier and key == Qt.Key_Z:
+            return self.undo
+        if mods:
+            return None
+        return {Qt.Key_A: lambda: self.decide("accept"), Qt.Key_R: lambda: self.decide("reject"),
+                Qt.Key_N: lambda: self.decide("not_in_registry"), Qt.Key_S: self.skip,
+                Qt.Key_Right: lambda: self._move_cand(1), Qt.Key_Left: lambda: self._move_cand(-1)}.get(key)
 
     def _move_cand(self, d):
-        self.cands.setCurrentRow(max(0, min(self.cands.count() - 1, self.cands.currentRow() + d)))
+        if self.cands.count():
+            self.cands.setCurrentRow(max(0, min(self.cands.count() - 1, self.cands.currentRow() + d)))
 
+    def say(self, text: str = "", error: bool = True):
+        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;" if error else "color:#375623;")
+        self.notice.setText(text)
+
+    # -- run --------------------------------------------------------------------------------------------------------
     def run(self):
-        try:
-            res = L.run_linkage(self.ws)
-        except KodomoError as e:
-            return QMessageBox.warning(self, "名寄せ", e.message_ja)
-        self.refresh()
-        self.summary.setText(f"人 {res['persons']}・自動 {res['auto_links']}・確認待ち {res['review']}・"
-                             f"未連結 {res['unlinked']}")
+        from ..ops import run_with_progress
+        self.say("")
+        self.run_btn.setEnabled(False)
+        self.last_op = run_with_progress(self, "名寄せ", lambda progress, cancel: L.run_linkage(self.ws, progress=progress),
+                                         on_done=self._ran, on_error=self._failed)
+        self.last_op.finished.connect(lambda: self.run_btn.setEnabled(True))
+        return self.last_op
 
-    def refresh(self):
-        self.queue = L.review_queue(self.ws)
+    def _ran(self, res):
+        self.refresh()
+        self.say(f"名寄せを実行しました。人 {res['persons']}・自動 {res['auto_links']}・確定 {res['confirmed']}・"
+                 f"確認待ち {res['review']}・未連結 {res['unlinked']}", error=False)
+
+    def _failed(self, e):
+        self.say(getattr(e, "message_ja", None) or f"名寄せできませんでした（{type(e).__name__}: {e}）")
+
+    # -- the queue --------------------------------------------------------------------------------------------------
+    def refresh(self, select_record: int | None = None):
+        try:
+            self.queue = L.review_queue(self.ws)
+        except KodomoError as e:
+            self.queue = []
+            self.say(e.message_ja)
+        row = self.list.currentRow()
+        self.list.blockSignals(True)
         self.list.clear()
         for q in self.queue:
-            self.list.addItem(f"{q['name'] or '（氏名なし）'}　{q['birth_date'] or ''}　{q['source_type']} {q['row_number']}行")
+            item = QListWidgetItem(f"{q['name'] or '（氏名なし）'}　{q['birth_date'] or ''}\n"
+                                   f"　{_source_label(q['source_type'])} {q['row_number']}行　重み {float(q['score'] or 0):.1f}")
+            item.setData(Qt.UserRole, q["record_id"])
+            self.list.addItem(item)
+        self.list.blockSignals(False)
         c = L.link_counts(self.ws)
-        self.summary.setText("　".join(f"{k}: {v}" for k, v in sorted(c.items())) + f"　確認待ち {len(self.queue)} 件")
+        names = {"auto": "自動", "confirmed": "確定", "review": "確認待ち", "unlinked": "未連結", "excluded": "対象外"}
+        self.summary.setText("　".join(f"{names.get(k, k)} {v}" for k, v in sorted(c.items())))
+        self.queue_label.setText(f"確認待ち {len(self.queue)} 件（一致の重みの高い順）")
+        self.refresh_decisions()
+        if select_record is not None:
+            row = next((i for i, q in enumerate(self.queue) if q["record_id"] == select_record), row)
         if self.queue:
-            self.list.setCurrentRow(0)
+            self.list.setCurrentRow(max(0, min(row, len(self.queue) - 1)))
+            self.show_record(self.list.currentRow())
+        else:
+            self.show_record(-1)
+
+    def refresh_decisions(self):
+        try:
+            self.decisions = L.recent_decisions(self.ws, limit=100)
+        except KodomoError:
+            self.decisions = []
+        t = self.decision_list
+        t.setRowCount(len(self.decisions))
+        for r, d in enumerate(self.decisions):
+            when = d["decided_at"].strftime("%m/%d %H:%M") if d["decided_at"] else ""
+            state = (f"取消（{d['undone_by']}）" if d["undone_at"] else "有効")
+            target = f"{_source_label(d['source_type'])} {d['row_number']}行" + (f" → {d['person_id']}" if d["person_id"] else "")
+            for c, v in enumerate((when, DECISION_JA.get(d["decision"], d["decision"]), target, d["decided_by"], state)):
+                item = QTableWidgetItem(v or "")
+                if d["undone_at"]:
+                    item.setForeground(QColor("#808080"))
+                t.setItem(r, c, item)
 
     def current(self):
         i = self.list.currentRow()
         return self.queue[i] if 0 <= i < len(self.queue) else None
 
+    def _cands(self, q) -> list[dict]:
+        cands = [c for c in (q["candidates"] or []) if c.get("person_id")]
+        if not cands and q["person_id"]:
+            cands = [{"person_id": q["person_id"], "match_weight": q["score"], "match_probability": q["probability"],
+                      "explanation": q["explanation"]}]
+        return cands
+
     def show_record(self, _):
         q = self.current()
+        self.cands.blockSignals(True)
         self.cands.clear()
+        self.cands.blockSignals(False)
         if not q:
+            self.record_title.setText("確認待ちの候補はありません。")
+            self.compare.clearContents()
+            self.levels.setRowCount(0)
+            self.waterfall.set_parts([])
             return
-        for c in q["candidates"] or [{"person_id": q["person_id"], "match_weight": q["score"],
-                                       "explanation": q["explanation"]}]:
-            if c.get("person_id"):
-                self.cands.addItem(f"{c['person_id']}　重み {float(c.get('match_weight') or 0):.1f}")
+        self.record_title.setText(f"<b>{_source_label(q['source_type'])}</b>　{q['row_number']} 行目の記録と、"
+                                  f"住民基本台帳の候補")
+        self.cands.blockSignals(True)
+        for c in self._cands(q):
+            prob = c.get("match_probability")
+            self.cands.addItem(f"{c['person_id']}　重み {float(c.get('match_weight') or 0):.1f}"
+                               + (f"（{float(prob) * 100:.0f}%）" if prob is not None else ""))
+        self.cands.blockSignals(False)
         self.cands.setCurrentRow(0)
+        self.show_candidate(0)
 
     def candidate(self):
         q = self.current()
         if not q:
             return None
-        cands = [c for c in (q["candidates"] or []) if c.get("person_id")] or \
-            ([{"person_id": q["person_id"], "explanation": q["explanation"]}] if q["person_id"] else [])
+        cands = self._cands(q)
         i = self.cands.currentRow()
         return cands[i] if 0 <= i < len(cands) else None
 
@@ -163,9 +360,11 @@ class LinkagePage(QWidget):
         for r, (key, label) in enumerate(FIELDS):
             self.compare.setItem(r, 0, QTableWidgetItem(label))
             a, b = q.get(key), pv.get(key)
+            if key == "sex":
+                a, b = SEX_JA.get(a, a), SEX_JA.get(b, b)
             ia, ib = QTableWidgetItem("" if a is None else str(a)), QTableWidgetItem("" if b is None else str(b))
             if a not in (None, "") and b not in (None, ""):
-                col = QColor("#E2EFDA") if str(a) == str(b) else QColor("#FCE4D6")
+                col = QColor("#E2EFDA") if _same(a, b) else QColor("#FCE4D6")
                 ia.setBackground(col)
                 ib.setBackground(col)
             self.compare.setItem(r, 1, ia)
@@ -173,29 +372,50 @@ class LinkagePage(QWidget):
         parts = (c or {}).get("explanation") or []
         self.levels.setRowCount(len(parts))
         for r, part in enumerate(parts):
+            w = float(part.get("weight") or 0)
             self.levels.setItem(r, 0, QTableWidgetItem(part.get("label_ja", part.get("field", ""))))
             self.levels.setItem(r, 1, QTableWidgetItem(part.get("level_ja", "")))
-            self.levels.setItem(r, 2, QTableWidgetItem(f"{float(part.get('weight') or 0):+.2f}"))
-        self.waterfall.set_parts(parts)
+            wi = QTableWidgetItem(f"{w:+.2f}")
+            wi.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            wi.setForeground(QColor("#375623" if w > 0 else ("#9C0006" if w < 0 else "#808080")))
+            self.levels.setItem(r, 2, wi)
+        self.waterfall.set_parts(parts, (c or {}).get("match_probability"))
 
+    # -- decisions --------------------------------------------------------------------------------------------------
     def decide(self, decision):
         q, c = self.current(), self.candidate()
         if not q:
-            return
+            self.say("確認待ちの候補はありません。")
+            return None
+        if decision in ("accept", "reject") and not c:
+            self.say("候補がないため、この判断はできません（N: 台帳にいない を使ってください）。")
+            return None
         try:
-            L.decide(self.ws, q["record_id"], decision, c["person_id"] if c and decision != "not_in_registry" else None)
+            did = L.decide(self.ws, q["record_id"], decision, c["person_id"] if c and decision != "not_in_registry" else None)
         except KodomoError as e:
-            return QMessageBox.warning(self, "名寄せ", e.message_ja)
-        row = self.list.currentRow()
+            self.say(e.message_ja)
+            return None
+        self.say(f"{q['row_number']}行目の記録: 「{DECISION_JA[decision]}」と判断しました（{self.ws.user.name}）。"
+                 "Ctrl+Z で取り消せます。", error=False)
         self.refresh()
-        self.list.setCurrentRow(min(row, self.list.count() - 1))
+        return did
 
     def skip(self):
-        self.list.setCurrentRow((self.list.currentRow() + 1) % max(1, self.list.count()))
+        if self.list.count():
+            self.list.setCurrentRow((self.list.currentRow() + 1) % self.list.count())
 
-    def undo(self):
+    def undo(self, selected: bool = False):
+        did = None
+        if selected:
+            r = self.decision_list.currentRow()
+            if 0 <= r < len(self.decisions) and not self.decisions[r]["undone_at"] \
+                    and self.decision_list.selectionModel().isRowSelected(r):
+                did = self.decisions[r]["decision_id"]
         try:
-            L.undo_decision(self.ws)
+            res = L.undo_decision(self.ws, did)
         except KodomoError as e:
-            return QMessageBox.information(self, "取消", e.message_ja)
-        self.refresh()
+            self.say(e.message_ja)
+            return None
+        self.say(f"判断を取り消しました。記録は確認待ちに戻りました。", error=False)
+        self.refresh(select_record=res["record_id"])
+        return res
