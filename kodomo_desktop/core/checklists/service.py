@@ -180,12 +180,13 @@ def save_entry(ws, round_id: int, person_id: str, answers: dict, remark: str | N
                submit: bool = False, via: str = "app") -> None:
     ws.require("checklist.enter", what="checklist save", person_id=person_id)
     with ws.session() as s:
+        school = _school_of(ws, s, person_id)
+    ws.require_school(school)  # outside the session: the refusal is logged, not rolled back
+    with ws.session() as s:
         r = s.get(ChecklistRound, round_id)
         if r is None:
             raise NotFound(f"ラウンド {round_id} はありません。")
         d = round_definition(s, r)
-        school = _school_of(ws, s, person_id)
-        ws.require_school(school)
         valid = {i["id"] for i in d["items"]}
         clean = {}
         for k, v in answers.items():
@@ -270,7 +271,8 @@ def _write_results(ws, s, r: ChecklistRound, school: str, entries_: list[Checkli
                                                    SourceBatch.scope == f"{school}|{r.id}",
                                                    SourceBatch.removed_at.is_(None),
                                                    SourceBatch.superseded_by.is_(None))).all()
-    b = SourceBatch(source_type="school_checklist", file_name=file_name or f"アプリ入力（{school}・{r.name}）",
+    label = f"観察チェックリスト {school or '学校不明'} {r.name}"
+    b = SourceBatch(source_type="school_checklist", file_name=f"{label}（{file_name or 'アプリ入力'}）",
                     file_hash=file_hash or hashlib.sha256(f"{school}|{r.id}|{_now()}|{via}".encode()).hexdigest(),
                     as_of=r.opened_on, imported_by=ws.user.name, rows_total=len(entries_),
                     rows_imported=len(entries_), scope=f"{school}|{r.id}", mapping={"via": via})
@@ -317,9 +319,12 @@ def status(ws) -> dict:
                 if e is not None and e.answers:
                     c["entered"] += 1
                     c["submitted"] += e.status == "submitted"
+            for c in classes.values():
+                c["draft"], c["not_yet"] = c["entered"] - c["submitted"], c["pupils"] - c["entered"]
             entered = sum(c["entered"] for c in classes.values())
-            out.append({"school": sch, "pupils": len(ps), "entered": entered,
-                        "submitted": sum(c["submitted"] for c in classes.values()), "not_yet": len(ps) - entered,
+            submitted = sum(c["submitted"] for c in classes.values())
+            out.append({"school": sch, "pupils": len(ps), "entered": entered, "submitted": submitted,
+                        "draft": entered - submitted, "not_yet": len(ps) - entered,
                         "classes": list(classes.values())})
         return {"round": None if r is None else {"round_id": r.id, "name": r.name, "due_on": r.due_on},
                 "schools": out}
@@ -433,6 +438,18 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
     return {"pupils": len(ps), "school": school, "round": round_label, "out": str(out)}
 
 
+class ChecklistRefused(InputRefused):
+    """A returned workbook with wrong values: every error by row and column; nothing was imported."""
+
+    def __init__(self, errors: list[dict]):
+        rows = sorted({e["row"] for e in errors})
+        lines = [f"{e['row']}行目「{e['column']}」: {e['message']}" for e in errors[:10]]
+        more = f"\n…ほか {len(errors) - 10} 件" if len(errors) > 10 else ""
+        super().__init__(f"チェックリストに誤りが {len(errors)} 件（{len(rows)} 行）あるため、取り込みませんでした。"
+                         "直してからもう一度取り込んでください。\n" + "\n".join(lines) + more)
+        self.errors = errors
+
+
 def import_checklist_workbook(ws, path: Path, progress=None):
     """Read a returned workbook: rows matched by row key; bad answers rejected by row and column."""
     from openpyxl import load_workbook
@@ -483,7 +500,11 @@ def import_checklist_workbook(ws, path: Path, progress=None):
         parsed = []
         school = None
         for rn, pid, values in good:
-            sch = _school_of(ws, s, pid)
+            try:
+                sch = _school_of(ws, s, pid)
+            except NotFound:
+                errors.append({"row": rn, "column": "行キー", "message": "この行のこどもはデータベースにいません。"})
+                continue
             school = school or sch
             answers, bad = {}, False
             for n, it in enumerate(items):
@@ -503,7 +524,20 @@ def import_checklist_workbook(ws, path: Path, progress=None):
                 errors.append({"row": rn, "column": "行キー", "message": "他の学校のこどもの行です。"})
                 continue
             parsed.append((rn, pid, answers, remark))
-        ws.require_school(school)
+    # Refusals are logged outside the reading session (a log written inside it would be rolled back with it,
+    # and a second writer would wait on the reader's lock).
+    ws.require_school(school)
+    if errors:
+        # A return with a wrong value is refused as a whole (CLI exit 2, nothing changed): a later return
+        # supersedes the earlier one, so half a sheet must not replace a whole one; the teacher fixes the
+        # cells named by row and column and sends the sheet again.
+        ws.log("import_refused", detail={"source_type": "school_checklist", "round_id": round_id,
+                                         "rejected": len({e['row'] for e in errors})})
+        raise ChecklistRefused(errors)
+    if not parsed:
+        raise InputRefused("記入された行がありません。何も取り込んでいません。")
+    with ws.session() as s:
+        r = s.get(ChecklistRound, round_id)
         entries_ = []
         for rn, pid, answers, remark in parsed:
             old = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
