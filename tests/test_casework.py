@@ -88,3 +88,68 @@ def test_minutes_progress_due_close_and_funnel_survive_reopen(new_db):
             "case_closed"} <= actions
     assert ws.verify()["ok"]
     ws.close()
+
+
+def test_configurable_labels_and_closing_rules(new_db):
+    w = small_world(new_db)
+    with pytest.raises(InputRefused):
+        C.create_round(new_db, "重複ラベル", labels="a.受理相当, a.予防的支援")
+    with pytest.raises(InputRefused):
+        C.create_round(new_db, "ラベル1つ", labels="a.受理相当")
+    with pytest.raises(InputRefused):
+        C.create_round(new_db, "   ")
+    rid = C.create_round(new_db, "独自ラベル", labels="x.要検討, y.見守り")
+    assert [l["key"] for l in C.round_labels(new_db, rid)] == ["x", "y"]
+    info = C.list_rounds(new_db)[0]
+    assert info["round_id"] == rid and "weight_version" in info and info["labels"][0]["key"] == "x"
+    with pytest.raises(InputRefused):
+        C.classify(new_db, rid, w["persons"][0], "a", "既定ラベルはこのラウンドにない")
+    cands = C.round_candidates(new_db, rid)
+    C.classify(new_db, rid, cands[0]["person_id"], "x", "理由あり")
+    # a round closes only when every candidate is classified; afterwards nothing changes
+    with pytest.raises(InputRefused):
+        C.close_round(new_db, rid)
+    for c in cands[1:]:
+        C.classify(new_db, rid, c["person_id"], "y", "見守りを続ける")
+    C.close_round(new_db, rid)
+    with pytest.raises(InputRefused):
+        C.close_round(new_db, rid)
+    with pytest.raises(InputRefused):
+        C.classify(new_db, rid, cands[0]["person_id"], "y", "締切後の変更")
+    assert C.list_rounds(new_db)[0]["closed_at"] is not None
+
+
+def test_no_duplicate_agenda_items_and_case_closing_rules(new_db):
+    w = small_world(new_db)
+    rid = C.create_round(new_db, "年度初め")
+    batch = C.suggest_batch(new_db, rid, 3)
+    cid = C.create_conference(new_db, "実務者会議", dt.date.today(), person_ids=batch, round_id=rid)
+    C.add_to_conference(new_db, cid, batch + batch[:1])
+    items = C.conference_detail(new_db, cid)["items"]
+    assert [i["person_id"] for i in items] == batch
+    C.reorder(new_db, cid, list(reversed(batch)))
+    assert [i["person_id"] for i in C.conference_detail(new_db, cid)["items"]] == list(reversed(batch))
+    with pytest.raises(InputRefused):
+        C.create_conference(new_db, "雑談", dt.date.today())
+    pid = batch[0]
+    with pytest.raises(InputRefused):   # no open case yet
+        C.close_case(new_db, pid, "理由")
+    C.record_minutes(new_db, cid, pid, support_needed="要", direction="C", lead_organisation="児童相談所",
+                     roles=C.parse_roles("児童相談所：主担当\n学校：見守り"), actions="専門機関につなぐ")
+    assert C.conference_detail(new_db, cid)["items"][-1]["roles"][1] == {"organisation": "学校", "role": "見守り"}
+    assert [c["person_id"] for c in C.open_cases(new_db)] == [pid]
+    C.record_minutes(new_db, cid, pid, support_needed="要", direction="C", actions="継続")  # same case, not a second
+    assert len(C.cases_of(new_db, pid)) == 1
+    with pytest.raises(InputRefused):
+        C.close_case(new_db, pid, "  ")
+    C.close_case(new_db, pid, "転出")
+    with pytest.raises(InputRefused):   # closed already
+        C.close_case(new_db, pid, "もう一度")
+    assert C.open_cases(new_db) == [] and C.cases_of(new_db, pid)[0]["close_reason"] == "転出"
+    kinds = [e["title"] for e in C.timeline(new_db, pid) if e["kind"] == "case"]
+    assert "終結" in kinds and len(kinds) == 2
+    assert len(C.score_history(new_db, pid)) >= 1
+    with pytest.raises(InputRefused):
+        C.add_progress(new_db, pid, dt.date.today(), "面談", what="  ")
+    with pytest.raises(InputRefused):
+        C.add_note(new_db, pid, "")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from ..errors import InputRefused, NotFound
 from ..storage.models import (ChildScore, Conference, ConferenceItem, LocalResource, Note, Person, ProgressRecord,
-                              ReviewRound, RoundCandidate, ScoreRun, SupportCase)
+                              ReviewRound, RoundCandidate, ScoreRun, SupportCase, WeightSet)
 
 DEFAULT_LABELS = [
     {"key": "a", "label": "a. 受理相当"},
@@ -84,6 +84,9 @@ def create_round(ws, name: str, *, score_run_id: int | None = None, labels: list
     ws.require("casework.write", what="round create")
     if not (name or "").strip():
         raise InputRefused("ラウンド名を入力してください。")
+    if yotaikyo_rule not in ("continue", "exclude"):
+        raise InputRefused("要対協の扱いは continue（支援継続として載せる）か exclude（除く）です。")
+    labels = check_labels(labels) if labels else None
     with ws.session() as s:
         run = s.get(ScoreRun, score_run_id) if score_run_id else \
             s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
@@ -145,6 +148,8 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
         r = s.get(ReviewRound, round_id)
         if r is None:
             raise NotFound(f"ラウンド {round_id} はありません。")
+        if r.closed_at is not None:
+            raise InputRefused(f"ラウンド「{r.name}」は締め切られています。分類は変更できません。")
         keys = {l["key"] for l in (r.labels or DEFAULT_LABELS)}
         if label not in keys:
             raise InputRefused(f"分類 {label} はこのラウンドにありません（{', '.join(sorted(keys))}）。")
@@ -164,9 +169,66 @@ def list_rounds(ws) -> list[dict]:
             n = s.scalar(select(func.count()).where(RoundCandidate.round_id == r.id))
             done = s.scalar(select(func.count()).where(RoundCandidate.round_id == r.id,
                                                        RoundCandidate.classification.is_not(None)))
+            ws_row = s.get(WeightSet, r.weight_set_id) if r.weight_set_id else None
             out.append({"round_id": r.id, "name": r.name, "as_of": r.as_of, "candidates": n, "classified": done,
-                        "created_at": r.created_at, "created_by": r.created_by})
+                        "created_at": r.created_at, "created_by": r.created_by, "score_run_id": r.score_run_id,
+                        "weight_set_id": r.weight_set_id,
+                        "weight_version": getattr(ws_row, "version", None) if ws_row is not None else None,
+                        "labels": r.labels or DEFAULT_LABELS, "closed_at": r.closed_at})
         return out
+
+
+def check_labels(labels) -> list[dict]:
+    """Classification labels as ``[{"key", "label"}]``: keys unique and non-empty, at least two labels.
+
+    Also accepts text, one label a line or comma-separated, the key before the first ``.``/``．``:
+    ``"a.受理相当, b.予防的支援"``."""
+    if isinstance(labels, str):
+        parts = [p.strip() for p in labels.replace("、", ",").replace("\n", ",").split(",") if p.strip()]
+        labels = []
+        for p in parts:
+            key = p.replace("．", ".").split(".", 1)[0].strip() if ("." in p or "．" in p) else p
+            labels.append({"key": key, "label": p})
+    out, keys = [], set()
+    for l in labels or []:
+        key, label = str(l.get("key") or "").strip(), str(l.get("label") or "").strip()
+        if not key or not label:
+            raise InputRefused("分類ラベルには記号と名称の両方が必要です（例：a. 受理相当）。")
+        if key in keys:
+            raise InputRefused(f"分類ラベルの記号 {key} が重複しています。")
+        keys.add(key)
+        out.append({"key": key, "label": label})
+    if len(out) < 2:
+        raise InputRefused("分類ラベルは2つ以上必要です。")
+    return out
+
+
+def round_labels(ws, round_id: int) -> list[dict]:
+    ws.require("person.read", what="round labels")
+    with ws.session() as s:
+        r = s.get(ReviewRound, round_id)
+        if r is None:
+            raise NotFound(f"ラウンド {round_id} はありません。")
+        return list(r.labels or DEFAULT_LABELS)
+
+
+def close_round(ws, round_id: int) -> dict:
+    """締切: only when every candidate has a classification; afterwards classifications cannot change."""
+    ws.require("casework.write", what="round close")
+    with ws.session() as s:
+        r = s.get(ReviewRound, round_id)
+        if r is None:
+            raise NotFound(f"ラウンド {round_id} はありません。")
+        if r.closed_at is not None:
+            raise InputRefused(f"ラウンド「{r.name}」はすでに締め切られています。")
+        open_n = s.scalar(select(func.count()).where(RoundCandidate.round_id == round_id,
+                                                     RoundCandidate.classification.is_(None)))
+        if open_n:
+            raise InputRefused(f"未分類の候補が {open_n} 人います。すべて分類してから締め切ってください。")
+        r.closed_at = _now()
+        n = s.scalar(select(func.count()).where(RoundCandidate.round_id == round_id))
+        ws.log("round_closed", detail={"round_id": round_id, "candidates": n}, conn=s)
+        return {"round_id": round_id, "candidates": n, "closed_at": r.closed_at}
 
 
 # --- conferences -----------------------------------------------------------------------------------------------
@@ -291,6 +353,8 @@ def conference_detail(ws, conference_id: int) -> dict:
         return {"conference_id": c.id, "kind": c.kind, "title": c.title, "held_on": c.held_on, "place": c.place,
                 "attendees": c.attendees or [], "round_id": c.round_id,
                 "items": [{"person_id": i.person_id, "name": persons[i.person_id].name if i.person_id in persons else "",
+                           "household_id": persons[i.person_id].household_id if i.person_id in persons else None,
+                           "decided_by": i.decided_by, "decided_at": i.decided_at,
                            "school": schools.get(i.person_id, ""), "position": i.position,
                            "support_needed": i.support_needed, "direction": i.direction,
                            "lead_organisation": i.lead_organisation, "roles": i.roles, "actions": i.actions,
@@ -343,6 +407,56 @@ def close_case(ws, person_id: str, reason: str, on: dt.date | None = None) -> di
         ws.log("case_closed", person_id, {"case_id": case.id, "still_flagged": still}, conn=s)
         return {"case_id": case.id, "still_flagged": still,
                 "warning": "最新のスコアではまだ抽出対象です。終結でよいか確認してください。" if still else None}
+
+
+def open_cases(ws) -> list[dict]:
+    """Support cases not yet closed, with whether the latest score still flags the child."""
+    ws.require("person.read", what="open cases")
+    with ws.session() as s:
+        cases = s.scalars(select(SupportCase).where(SupportCase.closed_on.is_(None)).order_by(SupportCase.opened_on)).all()
+        ids = [c.person_id for c in cases]
+        names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+        run = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
+        flagged = set(s.scalars(select(ChildScore.person_id).where(ChildScore.run_id == run, ChildScore.flagged.is_(True),
+                                                                   ChildScore.person_id.in_(ids)))) if run else set()
+        return [{"case_id": c.id, "person_id": c.person_id, "name": names.get(c.person_id, ""), "opened_on": c.opened_on,
+                 "lead_organisation": c.lead_organisation, "plan": c.plan, "next_action_on": c.next_action_on,
+                 "still_flagged": c.person_id in flagged} for c in cases]
+
+
+def cases_of(ws, person_id: str) -> list[dict]:
+    ws.require("person.read", what="cases", person_id=person_id)
+    with ws.session() as s:
+        return [{"case_id": c.id, "opened_on": c.opened_on, "closed_on": c.closed_on, "close_reason": c.close_reason,
+                 "plan": c.plan, "lead_organisation": c.lead_organisation, "next_action_on": c.next_action_on}
+                for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id)
+                                   .order_by(SupportCase.opened_on, SupportCase.id))]
+
+
+def score_history(ws, person_id: str) -> list[dict]:
+    """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
+    ws.require("person.read", what="score history", person_id=person_id)
+    with ws.session() as s:
+        return [{"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
+                for cs, run in s.execute(select(ChildScore, ScoreRun).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+                                         .where(ChildScore.person_id == person_id).order_by(ScoreRun.id)).all()]
+
+
+def parse_roles(text_: str | None) -> list[dict]:
+    """「機関：役割」 one a line (or 機関=役割) → ``[{"organisation", "role"}]``."""
+    out = []
+    for line in (text_ or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        for sep in ("：", ":", "＝", "="):
+            if sep in line:
+                org, role = line.split(sep, 1)
+                break
+        else:
+            org, role = line, ""
+        out.append({"organisation": org.strip(), "role": role.strip()})
+    return out
 
 
 def due_list(ws, until: dt.date | None = None) -> list[dict]:
@@ -419,6 +533,12 @@ def timeline(ws, person_id: str) -> list[dict]:
         for p in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id)):
             ev.append({"date": p.on, "kind": "progress", "title": f"経過記録: {p.kind}", "source": p.who or p.created_by,
                        "detail": {"what": p.what, "outcome": p.outcome, "next": p.next_action_on}})
+        for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id)):
+            ev.append({"date": c.opened_on, "kind": "case", "title": f"支援開始（主担当: {c.lead_organisation or '未定'}）",
+                       "source": c.created_by or "", "detail": {"plan": c.plan}})
+            if c.closed_on:
+                ev.append({"date": c.closed_on, "kind": "case", "title": "終結", "source": c.created_by or "",
+                           "detail": {"reason": c.close_reason}})
         for n in s.scalars(select(Note).where(Note.person_id == person_id)):
             ev.append({"date": n.created_at.date(), "kind": "note", "title": "メモ", "source": n.created_by,
                        "detail": {"text": n.text}})
