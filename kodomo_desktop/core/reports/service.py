@@ -9,6 +9,10 @@ embedded and logs ``print`` (document kind, pages, person ids — never a name).
     handover_pdf(ws, person_id, out, kind="進学", *, mask="school")          引継ぎシート（進学・転校・担任交代）
     round_stats_pdf(ws, round_id, out)                                       ラウンド統計
     blank_checklist_pdf(ws, school, klass, definition, out)                  hook for the checklist engineer
+    log_printed(ws, kind, detail)                                            a copy sent to a printer (GUI)
+
+Each also takes ``log_extra`` (a dict merged into the log entry, e.g. ``{"output": "preview"}`` from the GUI);
+``conference_pdf`` takes ``progress`` (called per child as ``progress(done, total)``, then with a message).
 
 Unknown ids raise NotFound and children on the opt-out register InputRefused (both CLI exit 2); nothing is
 written or logged then.
@@ -26,7 +30,7 @@ from . import data as D
 PERMISSION = "report.print"
 
 
-def assessment_pdf(ws, person_id: str, out, *, mask: str = "none") -> dict:
+def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """アセスメントシート for one child."""
     from .assessment import TITLE, story
     ws.require(PERMISSION, what="report assessment", person_id=person_id)
@@ -36,11 +40,11 @@ def assessment_pdf(ws, person_id: str, out, *, mask: str = "none") -> dict:
         D.refuse_opted_out(s, [person_id])
         bundle = D.child_bundle(s, person_id)
     return B.render(ws, Path(out), kind="assessment", title=TITLE, make=lambda: story(bundle, m),
-                    person_ids=[person_id], mask=m)
+                    person_ids=[person_id], mask=m, log_detail=_extra(None, log_extra))
 
 
 def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None = None, *,
-                   mask: str = "none") -> dict:
+                   mask: str = "none", progress=None, log_extra: dict | None = None) -> dict:
     """ケース会議資料: cover, contents and agenda, then each child's pages with decision boxes.
 
     Without ``person_ids`` the conference's agenda (``conference_id``) gives the children, in its order."""
@@ -78,16 +82,25 @@ def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None
         run = D.latest_run(s)
         records = D.linked_records(s, ids)
         fresh = D.freshness(s)
-        children = [D.child_bundle(s, pid, reader=reader, run=run, records=records.get(pid, []), fresh=fresh)
-                    for pid in ids]
+        children = []
+        for n, pid in enumerate(ids):
+            if progress is not None:
+                progress(n, len(ids))
+            children.append(D.child_bundle(s, pid, reader=reader, run=run, records=records.get(pid, []),
+                                           fresh=fresh))
+        if progress is not None:
+            progress(len(ids), len(ids))
+            progress(f"{len(ids)}人分の会議資料を組版しています…")
     town = B.town_name(ws)
     title = (conf or {}).get("kind") or "ケース会議"
     return B.render(ws, Path(out), kind="conference", title=f"{title}資料",
                     make=lambda: story(conf, children, items, m, town), person_ids=ids, mask=m, town=town,
-                    log_detail={"conference_id": conference_id} if conference_id is not None else None)
+                    log_detail=_extra({"conference_id": conference_id} if conference_id is not None else None,
+                                      log_extra))
 
 
-def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None = None, mask: str = "school") -> dict:
+def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None = None, mask: str = "school",
+                     log_extra: dict | None = None) -> dict:
     """情報収集シート for one school: by default the school's children flagged in the latest scoring run."""
     from .school_sheet import TITLE, story
     ws.require(PERMISSION, what="report school sheet")
@@ -99,7 +112,7 @@ def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None =
     school = school.strip()
     pupils = _school_pupils(ws, school, person_ids, m)
     return B.render(ws, Path(out), kind="school_sheet", title=TITLE, make=lambda: story(school, pupils, m),
-                    person_ids=[p["person_id"] for p in pupils], mask=m)
+                    person_ids=[p["person_id"] for p in pupils], mask=m, log_detail=_extra(None, log_extra))
 
 
 def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
@@ -149,7 +162,8 @@ def _order(v) -> tuple:
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
-def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "school") -> dict:
+def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "school",
+                 log_extra: dict | None = None) -> dict:
     """引継ぎシート (kind: 進学 / 転校 / 担任交代). School-facing by default (no welfare sources, no points)."""
     from .handover import KINDS, story, title_of
     ws.require(PERMISSION, what="report handover", person_id=person_id)
@@ -162,20 +176,21 @@ def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "
         D.refuse_opted_out(s, [person_id])
         bundle = D.child_bundle(s, person_id)
     return B.render(ws, Path(out), kind="handover", title=title_of(k), make=lambda: story(bundle, k, m),
-                    person_ids=[person_id], mask=m, log_detail={"handover": k})
+                    person_ids=[person_id], mask=m, log_detail=_extra({"handover": k}, log_extra))
 
 
-def round_stats_pdf(ws, round_id: int, out) -> dict:
+def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) -> dict:
     """ラウンド統計: the round's funnel overall, by school and by age band, with bar charts (counts only)."""
     from ..casework.service import funnel
     from .round_stats import TITLE, story
     ws.require(PERMISSION, what="report round statistics")
     f = funnel(ws, round_id)
     return B.render(ws, Path(out), kind="round_stats", title=TITLE, make=lambda: story(f), person_ids=[],
-                    log_detail={"round_id": round_id})
+                    log_detail=_extra({"round_id": round_id}, log_extra))
 
 
-def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out) -> dict:
+def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *,
+                        log_extra: dict | None = None) -> dict:
     """Hook for the checklist engineer: a blank observation checklist for one class, to fill in by pen.
 
     Implement ``build_story(ws, school, klass, definition) -> (title, flowables, person_ids)`` in
@@ -189,4 +204,22 @@ def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out) -> 
         raise InputRefused("空欄のチェックリスト様式はまだ用意されていません。") from None
     title, flowables, ids = checklist_sheet.build_story(ws, school, klass, definition)
     return B.render(ws, Path(out), kind="blank_checklist", title=title, make=lambda: list(flowables),
-                    person_ids=ids, log_detail={"school": school})
+                    person_ids=ids, log_detail=_extra({"school": school}, log_extra))
+
+
+def _extra(detail: dict | None, extra: dict | None) -> dict | None:
+    if not extra:
+        return detail
+    return {**(detail or {}), **{k: v for k, v in extra.items() if k not in ("document", "pages", "persons")}}
+
+
+def log_printed(ws, kind: str, detail: dict | None = None) -> int:
+    """Log a document the GUI sent to a printer (the PDF itself was made, and logged, by one of the functions
+    above). ``detail`` says what: pages, person ids, conference/round id, school, mask — never a name.
+    Requires ``report.print``; returns the log entry's id."""
+    ws.require(PERMISSION, what=f"report {kind} to printer")
+    d = {"document": kind, "output": "printer"}
+    d.update({k: v for k, v in (detail or {}).items() if k not in ("document", "name", "names")})
+    ids = list(dict.fromkeys(d.get("persons") or []))
+    d["persons"] = ids
+    return ws.log("print", ids[0] if len(ids) == 1 else None, d)
