@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressDialog,
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget, QApplication)
+                               QVBoxLayout, QWidget)
 
 from ...core.errors import KodomoError
 from ...core.importing import fields as F
@@ -31,14 +32,28 @@ def field_choices(source_type: str) -> list[tuple[str, str]]:
 
 
 class ImportWizard(QWidget):
+    """① file → ② source type (suggested) and the column mapping (auto-filled, editable) over the first rows →
+    ③ validation report (counts, rejected rows with reasons, CSV export) → import off the GUI thread with a
+    progress dialog and キャンセル. Problems go to a notice label, never a modal box; a file path and an export
+    path can be passed in (``open_file(path)``, ``export_errors(path)``), so the wizard is driven from tests."""
+
+    imported = Signal(object)   # ImportResult, after a successful import
+
     def __init__(self, ws, main=None):
         super().__init__()
         self.ws, self.main = ws, main
         self.path: Path | None = None
         self.preview = None
+        self.validated = None
+        self.last_result = None
+        self.last_op = None
         lay = QVBoxLayout(self)
         self.steps = QLabel()
         lay.addWidget(self.steps)
+        self.notice = QLabel("")
+        self.notice.setObjectName("importNotice")
+        self.notice.setWordWrap(True)
+        lay.addWidget(self.notice)
         self.stack = QStackedWidget()
         lay.addWidget(self.stack, 1)
         # step 1: file
@@ -49,6 +64,9 @@ class ImportWizard(QWidget):
         choose.setShortcut("Ctrl+O")
         choose.clicked.connect(self.choose_file)
         l1.addWidget(choose)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        l1.addWidget(self.result)
         l1.addStretch(1)
         self.stack.addWidget(p1)
         # step 2: source type + mapping preview
@@ -70,45 +88,58 @@ class ImportWizard(QWidget):
         row.addWidget(self.header_row)
         l2.addLayout(row)
         self.info = QLabel()
+        self.info.setWordWrap(True)
         l2.addWidget(self.info)
-        l2.addWidget(QLabel("列の対応（自動で設定済み。違うときは右の欄で選び直してください）"))
+        l2.addWidget(QLabel("列の対応（自動で設定済み。違うときは「項目」の欄で選び直してください。"
+                            "黄色: 項目が決まっていない列（値はそのまま保存）　青: この画面で変更した列）"))
         self.mapping = QTableWidget(0, 3)
         self.mapping.setHorizontalHeaderLabels(["ファイルの列", "項目", "先頭の値"])
         self.mapping.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        l2.addWidget(self.mapping, 1)
+        self.mapping.verticalHeader().setVisible(False)
+        self.mapping.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        l2.addWidget(self.mapping, 2)
+        l2.addWidget(QLabel("先頭の行（ファイルの行番号）"))
         self.sample = QTableWidget(0, 0)
+        self.sample.setEditTriggers(QAbstractItemView.NoEditTriggers)
         l2.addWidget(self.sample, 1)
         nav = QHBoxLayout()
         back = QPushButton("戻る")
         back.clicked.connect(lambda: self.go(0))
-        check = QPushButton("検証する →")
-        check.clicked.connect(self.validate)
+        self.check_btn = QPushButton("検証する →")
+        self.check_btn.clicked.connect(self.validate)
         nav.addWidget(back)
         nav.addStretch(1)
-        nav.addWidget(check)
+        nav.addWidget(self.check_btn)
         l2.addLayout(nav)
         self.stack.addWidget(p2)
         # step 3: validation report + import
         p3 = QWidget()
         l3 = QVBoxLayout(p3)
         self.report = QLabel()
+        self.report.setWordWrap(True)
         l3.addWidget(self.report)
+        l3.addWidget(QLabel("取り込まない行（行番号はファイルで見える行の番号）"))
         self.errors = DictTableModel([("row", "行"), ("column", "列"), ("message", "理由")])
-        l3.addWidget(table_view(self.errors), 1)
+        self.errors_view = table_view(self.errors)
+        l3.addWidget(self.errors_view, 1)
         nav3 = QHBoxLayout()
         back3 = QPushButton("戻る")
         back3.clicked.connect(lambda: self.go(1))
-        export = QPushButton("除外行を CSV に保存…")
-        export.clicked.connect(self.export_errors)
+        self.export_btn = QPushButton("除外行を CSV に保存…")
+        self.export_btn.clicked.connect(lambda: self.export_errors())
         self.do_import = QPushButton("取り込む")
         self.do_import.clicked.connect(self.run_import)
         nav3.addWidget(back3)
-        nav3.addWidget(export)
+        nav3.addWidget(self.export_btn)
         nav3.addStretch(1)
         nav3.addWidget(self.do_import)
         l3.addLayout(nav3)
         self.stack.addWidget(p3)
         self.go(0)
+
+    def say(self, text: str = "", error: bool = True):
+        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;" if error else "color:#375623;font-weight:bold;")
+        self.notice.setText(text)
 
     def go(self, i):
         self.stack.setCurrentIndex(i)
@@ -120,28 +151,35 @@ class ImportWizard(QWidget):
         if path:
             self.open_file(path)
 
-    def open_file(self, path):
+    def open_file(self, path) -> bool:
         self.path = Path(path)
+        self.say("")
         self.header_row.blockSignals(True)
         self.header_row.setValue(0)
         self.header_row.blockSignals(False)
-        self.load_preview(keep_source=False)
+        return self.load_preview(keep_source=False)
 
-    def load_preview(self, keep_source: bool):
+    def load_preview(self, keep_source: bool) -> bool:
         if not self.path:
-            return
+            return False
         try:
             pv = S.preview(self.ws, self.path, self.source.currentData() if keep_source else None,
                            header_row=self.header_row.value() or None)
         except KodomoError as e:
-            QMessageBox.warning(self, "読み込めません", e.message_ja)
-            return
+            self.say(f"{self.path.name} を読み込めません: {e.message_ja}")
+            self.go(0)
+            return False
         self.preview = pv
+        self.validated = None
         if not keep_source and pv["source_type"]:
             self.source.setCurrentIndex(self.source.findData(pv["source_type"]))
         t = pv["table"]
+        others = [F.SOURCE_TYPES[x]["label"] for x in pv["suggestions"][1:3] if x in F.SOURCE_TYPES]
         self.info.setText(f"{self.path.name}　文字コード: {t.encoding or 'Excel'}　見出し: {t.header_row} 行目　"
-                          f"データ: {len(t)} 行" + ("　（前回の対応を使用）" if pv["remembered"] else ""))
+                          f"データ: {len(t)} 行"
+                          + (f"　推定した種類: {F.SOURCE_TYPES[pv['source_type']]['label']}"
+                             + (f"（ほかの候補: {'、'.join(others)}）" if others else "") if pv["source_type"] else "")
+                          + ("　<b>前回の列の対応を使っています</b>" if pv["remembered"] else ""))
         choices = field_choices(self.source.currentData())
         self.mapping.setRowCount(len(t.headers))
         first = t.rows[0] if len(t) else []
@@ -153,8 +191,10 @@ class ImportWizard(QWidget):
                 box.addItem(label, key)
             cur = pv["mapping"].get(h)
             box.setCurrentIndex(max(0, box.findData(cur)))
+            box.currentIndexChanged.connect(lambda _i, r=i: self._mark_row(r))
             self.mapping.setCellWidget(i, 1, box)
-            self.mapping.setItem(i, 2, QTableWidgetItem(str(first[i]) if i < len(first) else ""))
+            self.mapping.setItem(i, 2, QTableWidgetItem("" if i >= len(first) or first[i] is None else str(first[i])))
+            self._mark_row(i)
         rows = t.rows[:10]
         self.sample.setColumnCount(len(t.headers))
         self.sample.setHorizontalHeaderLabels(t.headers)
@@ -164,6 +204,31 @@ class ImportWizard(QWidget):
             for c, v in enumerate(vals):
                 self.sample.setItem(r, c, QTableWidgetItem("" if v is None else str(v)))
         self.go(1)
+        return True
+
+    def _mark_row(self, r):
+        box = self.mapping.cellWidget(r, 1)
+        item = self.mapping.item(r, 0)
+        if box is None or item is None:
+            return
+        auto = (self.preview or {}).get("mapping", {}).get(item.text())
+        changed = box.currentData() != auto
+        item.setBackground(QColor("#DDEBF7") if changed else QColor("#FFF2CC") if box.currentData() is None
+                           else QColor("white"))
+        item.setToolTip("この画面で変更した対応です" if changed else "")
+        self.validated = None
+
+    def headers(self) -> list[str]:
+        return [self.mapping.item(i, 0).text() for i in range(self.mapping.rowCount())]
+
+    def set_field(self, header: str, field: str | None) -> None:
+        """Map the column ``header`` to ``field`` (None: leave it unmapped) — what choosing in the combo does."""
+        i = self.headers().index(header)
+        box = self.mapping.cellWidget(i, 1)
+        k = box.findData(field) if field else 0
+        if k < 0:
+            raise KeyError(field)
+        box.setCurrentIndex(k)
 
     def current_mapping(self) -> dict:
         out = {}
@@ -172,57 +237,91 @@ class ImportWizard(QWidget):
             out[self.mapping.item(i, 0).text()] = key if key else "-"
         return out
 
-    def validate(self):
+    def validate(self) -> bool:
         from ...core.importing.parse import parse_rows
+        if self.preview is None:
+            return False
+        chosen = self.current_mapping()
+        used: dict[str, list[str]] = {}
+        for h, f in chosen.items():
+            if f != "-":
+                used.setdefault(f, []).append(h)
+        twice = {f: hs for f, hs in used.items() if len(hs) > 1}
+        if twice:
+            f, hs = next(iter(twice.items()))
+            self.say(f"項目「{f}」に複数の列（{'、'.join(hs)}）が割り当てられています。どれか一つにしてください。")
+            return False
         try:
             st = self.source.currentData()
             t = self.preview["table"]
-            mapping = F.merge_mapping({}, self.current_mapping())
-            res = parse_rows(t, st, mapping)
+            res = parse_rows(t, st, F.merge_mapping({}, chosen))
         except KodomoError as e:
-            QMessageBox.warning(self, "このままでは取り込めません", e.message_ja)
-            return
-        self.validated = (st, self.current_mapping())
-        errs = res.rejections
-        self.errors.set_rows(errs)
-        self.report.setText(f"全 {res.rows} 行のうち、取り込む行 {res.imported} 行、除外する行 {res.rejected} 行。"
-                            + ("　" + "／".join(res.warnings) if res.warnings else ""))
+            self.say(f"このままでは取り込めません: {e.message_ja}")
+            return False
+        self.say("")
+        self.validated = (st, chosen)
+        self.errors.set_rows(res.rejections)
+        self.export_btn.setEnabled(bool(res.rejections))
+        unmapped = [h for h, f in chosen.items() if f == "-"]
+        self.report.setText(
+            f"<b>{self.path.name}</b>（{F.SOURCE_TYPES[st]['label']}）<br>"
+            f"全 {res.rows} 行のうち、取り込む行 <b>{res.imported}</b> 行、除外する行 <b>{res.rejected}</b> 行。"
+            + (f"<br>項目を決めずにそのまま保存する列: {'、'.join(unmapped)}" if unmapped else "")
+            + ("<br>" + "／".join(res.warnings) if res.warnings else ""))
         self.go(2)
+        return True
 
-    def export_errors(self):
-        path, _ = QFileDialog.getSaveFileName(self, "除外行", "除外行.csv", "CSV (*.csv)")
-        if path:
-            with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(["行", "列", "理由"])
-                for e in self.errors.rows:
-                    w.writerow([e["row"], e["column"], e["message"]])
-            self.ws.log("export", detail={"what": "rejected_rows", "rows": len(self.errors.rows)})
+    def export_errors(self, path=None):
+        """Write the rejected rows (row, column, reason) as a UTF-8 CSV with BOM (opens in Excel)."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "除外行", "除外行.csv", "CSV (*.csv)")
+        if not path:
+            return None
+        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["行", "列", "理由"])
+            for e in self.errors.rows:
+                w.writerow([e["row"], e.get("column") or "", e["message"]])
+        self.ws.log("export", detail={"what": "rejected_rows", "rows": len(self.errors.rows)})
+        self.say(f"除外行 {len(self.errors.rows)} 行を保存しました。", error=False)
+        return Path(path)
 
     def run_import(self):
+        """Import off the GUI thread (ops): a progress dialog with キャンセル; returns the running Op."""
+        from ..ops import run_with_progress
+        if not self.validated:
+            self.say("先に「検証する」で内容を確かめてください。")
+            return None
         st, mapping = self.validated
-        dlg = QProgressDialog("取り込んでいます…", "キャンセル", 0, 100, self)
-        dlg.setWindowModality(Qt.WindowModal)
-        dlg.setMinimumDuration(0)
+        path, header_row = self.path, self.header_row.value() or None
+        self.do_import.setEnabled(False)
+        self.say("取り込んでいます…", error=False)
 
-        def progress(done, total):
-            dlg.setMaximum(max(total, 1))
-            dlg.setValue(done)
-            QApplication.processEvents()
-        try:
-            res = S.import_file(self.ws, self.path, st, mapping=mapping, header_row=self.header_row.value() or None,
-                                progress=progress, cancel=dlg.wasCanceled)
-        except KodomoError as e:
-            dlg.close()
-            QMessageBox.warning(self, "取り込めませんでした", e.message_ja)
-            return
-        dlg.close()
+        def work(progress, cancel):
+            return S.import_file(self.ws, path, st, mapping=mapping, header_row=header_row,
+                                 progress=progress, cancel=cancel)
+        self.last_op = run_with_progress(self, "取込", work, label=f"{path.name} を取り込んでいます…",
+                                         on_done=self._imported, on_error=self._failed)
+        self.last_op.finished.connect(lambda: self.do_import.setEnabled(True))
+        return self.last_op
+
+    def _imported(self, res):
         self.last_result = res
-        msg = (f"同じ内容のファイルはすでに取り込まれています（バッチ {res.duplicate_of}）。" if res.duplicate_of else
-               f"{res.imported} 行を取り込みました（除外 {res.rejected} 行）。")
-        if not getattr(self, "quiet", False):
-            QMessageBox.information(self, "取込完了", msg)
+        if res.duplicate_of:
+            self.say(f"同じ内容のファイルはすでに取り込まれています（バッチ {res.duplicate_of}）。何も変更していません。")
+            return
+        msg = (f"{self.path.name}: {res.imported} 行を取り込みました（除外 {res.rejected} 行・バッチ {res.batch_id}）。"
+               "列の対応は次回のために記憶しました。" + ("　" + "／".join(res.warnings) if res.warnings else ""))
+        self.say(msg, error=False)
+        self.result.setText("前回の取込: " + msg)
         self.go(0)
+        self.imported.emit(res)
+
+    def _failed(self, e):
+        if type(e).__name__ == "Cancelled":
+            self.say("取込を中止しました。データベースは変更されていません。")
+        else:
+            self.say("取り込めませんでした: " + (getattr(e, "message_ja", None) or f"{type(e).__name__}: {e}"))
 
 
 class HistoryView(QWidget):
@@ -250,4 +349,5 @@ class ImportPage(QWidget):
         self.tabs.addTab(self.wizard, "ファイルを取り込む")
         self.tabs.addTab(self.history, "取込の履歴")
         self.tabs.currentChanged.connect(lambda i: i == 1 and self.history.refresh())
+        self.wizard.imported.connect(lambda _res: self.history.refresh())
         lay.addWidget(self.tabs)
