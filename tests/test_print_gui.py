@@ -168,12 +168,17 @@ def test_conference_packet_to_printer_and_log(app, qtbot, ws, tmp_path, monkeypa
     assert (0, 5) in seen and (5, 5) in seen
     n = page.current["pages"]
     assert n >= 6 and page.page_count() == n
+    page.zoom.setCurrentIndex(page.zoom.findData(75))
+    qtbot.wait(50)
+    assert page.grab().save(str(IMAGES / "print_conference.png"))
     printer = QPrinter(QPrinter.HighResolution)
     printer.setOutputFormat(QPrinter.PdfFormat)
     out = tmp_path / "printed.pdf"
     printer.setOutputFileName(str(out))
     assert page.print_to(printer, dpi=60) == n
     assert out.exists() and _pdfpages(out) == n >= 6
+    if KEEP := __import__("os").environ.get("KODOMO_KEEP_PRINTED"):
+        shutil.copy(out, KEEP)
     printed = [(pid, d) for pid, d in _log(ws) if d.get("output") == "printer"]
     assert len(printed) == 1
     pid, d = printed[0]
@@ -195,8 +200,7 @@ def test_lock_deletes_preview_files(app, qtbot, ws):
             pass
     main = FakeMain()
     from kodomo_desktop.gui.pages.print_page import PrintPage
-    page = PrintPage(ws, main)
-    qtbot.addWidget(page)
+    page = PrintPage(ws, main)  # not given to qtbot: this test deletes it
     page.set_kind("handover")
     child = _children(ws, 1)[0]
     page.h_child.search.setText(child.name_kana)
@@ -207,6 +211,14 @@ def test_lock_deletes_preview_files(app, qtbot, ws):
     assert page.page_count() > 0 and any(tmp.iterdir())
     main.locked.emit()
     assert not tmp.exists() and page.current is None and page.page_count() == 0
+    # and when the page itself goes away
+    _wait(qtbot, page.preview())
+    tmp = Path(page._tmp)
+    assert tmp.exists()
+    from PySide6.QtCore import QCoreApplication, QEvent
+    page.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    assert not tmp.exists()
 
 
 def test_round_stats_without_rounds_notice(app, qtbot, ws):
@@ -216,3 +228,37 @@ def test_round_stats_without_rounds_notice(app, qtbot, ws):
         assert page.preview() is None and "ラウンド" in page.notice.text()
     page.set_kind("conference")
     assert page.preview() is None and "会議" in page.notice.text()
+
+
+@needs_poppler
+def test_school_sheet_round_stats_and_blank_checklist(app, qtbot, ws):
+    from kodomo_desktop.core.casework import service as C
+    page = _page(qtbot, ws)
+    # 学校用情報収集シート: the first school with children, school-facing mask by default
+    page.set_kind("school_sheet")
+    assert page.s_school.count() > 0 and page.s_mask.currentData() == "school"
+    shown = False
+    for i in range(page.s_school.count()):
+        page.s_school.setCurrentIndex(i)
+        op = page.preview()
+        qtbot.waitUntil(lambda: not op.is_running, timeout=120_000)
+        if op.error is None:
+            shown = True
+            break
+        assert page.notice.text()  # e.g. a school without records: a notice, never a dialog
+    assert shown and page.page_count() > 0
+    # ラウンド統計 after a round is created (the list is refreshed when the page is shown)
+    rid = C.create_round(ws, "印刷テスト")
+    page.page_shown()
+    page.set_kind("round_stats")
+    assert page.r_round.findData(rid) >= 0
+    page.r_round.setCurrentIndex(page.r_round.findData(rid))
+    _wait(qtbot, page.preview())
+    assert page.page_count() > 0
+    assert [d for _, d in _log(ws) if d.get("document") == "round_stats" and d.get("round_id") == rid]
+    # 白紙チェックリスト: pages when the checklist form exists, else its Japanese notice
+    page.set_kind("blank_checklist")
+    assert page.b_school.count() > 0 and page.b_def.count() > 0
+    op = page.preview()
+    qtbot.waitUntil(lambda: not op.is_running, timeout=120_000)
+    assert (op.error is None and page.page_count() > 0) or (op.error is not None and page.notice.text())

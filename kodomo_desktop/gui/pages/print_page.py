@@ -111,7 +111,11 @@ class ChildPicker(QWidget):
         self.results.setSelectionMode(QAbstractItemView.ExtendedSelection if multi else
                                       QAbstractItemView.SingleSelection)
         self.results.setMinimumHeight(120)
+        self.results.setMaximumHeight(260)
         lay.addWidget(self.results, 1)
+        self.message = QLabel("")
+        self.message.setStyleSheet("color:#555555;")
+        lay.addWidget(self.message)
         self._debounce = QTimer(self, singleShot=True, interval=200)
         self._debounce.timeout.connect(self.apply_search)
         self._log_timer = QTimer(self, singleShot=True, interval=1500)
@@ -129,15 +133,27 @@ class ChildPicker(QWidget):
         self._debounce.stop()
         q = self.search.text().strip()
         self.results.clear()
+        self.message.setText("")
         if not q:
             return 0
-        self._ensure_rows()
+        try:
+            self._ensure_rows()
+        except KodomoError as e:
+            self.message.setText(e.message_ja)
+            return 0
         hits = self._index.filter(q)
+        if not hits:
+            self.message.setText(tr("該当するこどもはいません。"))
+        elif len(hits) > SEARCH_LIMIT:
+            self.message.setText(tr("%d人が該当します（先頭の%d人を表示）。") % (len(hits), SEARCH_LIMIT))
+        else:
+            self.message.setText(tr("%d人が該当します。") % len(hits))
         for i in hits[:SEARCH_LIMIT]:
             r = self._rows[i]
             school = P.grade_text(r.school, r.grade, r.class_name) if r.school else ""
             text = f"{r.name}（{r.name_kana}）　{r.age if r.age is not None else '—'}歳　{school}　{r.resident_no}"
             it = QListWidgetItem(text.strip())
+            it.setToolTip(text.strip())
             it.setData(Qt.UserRole, r.person_id)
             self.results.addItem(it)
         if len(hits) == 1:
