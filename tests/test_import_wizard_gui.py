@@ -185,3 +185,32 @@ def test_wizard_refusals_go_to_the_notice(app, qtbot, ws, town, tmp_path):
     # import without validating again is refused in the notice
     wiz.set_field(other, None)
     assert wiz.run_import() is None and "検証" in wiz.notice.text()
+
+
+def test_cancel_leaves_the_database_unchanged(app, qtbot, ws, town, monkeypatch):
+    """キャンセル in the progress dialog: the importer stops where it is safe to, nothing is written."""
+    import threading
+    from kodomo_desktop.core.importing import service as service_mod
+    page = _page(qtbot, ws)
+    wiz = page.wizard
+    att = next(f for f in town["files"].values() if f.source_type == "school_attendance")
+    assert wiz.open_file(att.path) and wiz.validate()
+    before = len(S.batch_history(ws))
+    started = threading.Event()
+    real = service_mod.read_table
+
+    def slow_read(*a, **k):          # the worker waits here until the user has pressed キャンセル
+        started.set()
+        for _ in range(200):
+            if wiz.last_op is not None and wiz.last_op.cancel.is_set():
+                break
+            threading.Event().wait(0.02)
+        return real(*a, **k)
+    monkeypatch.setattr(service_mod, "read_table", slow_read)
+    op = wiz.run_import()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    op.dialog.canceled.emit()        # what the キャンセル button does
+    qtbot.waitUntil(lambda: not op.is_running, timeout=30000)
+    assert "中止" in wiz.notice.text() and wiz.last_result is None
+    assert len(S.batch_history(ws)) == before
+    assert wiz.do_import.isEnabled()

@@ -416,6 +416,6 @@ class LinkagePage(QWidget):
         except KodomoError as e:
             self.say(e.message_ja)
             return None
-        self.say(f"判断を取り消しました。記録は確認待ちに戻りました。", error=False)
+        self.say("判断を取り消しました。記録は確認待ちに戻りました。", error=False)
         self.refresh(select_record=res["record_id"])
         return res
