@@ -262,3 +262,32 @@ def test_school_sheet_round_stats_and_blank_checklist(app, qtbot, ws):
     op = page.preview()
     qtbot.waitUntil(lambda: not op.is_running, timeout=120_000)
     assert (op.error is None and page.page_count() > 0) or (op.error is not None and page.notice.text())
+
+
+@needs_poppler
+def test_in_main_window_lock_clears_preview(app, qtbot, ws):
+    from kodomo_desktop.gui.main_window import MainWindow
+    win = MainWindow(ws, lock_minutes=0)
+    qtbot.addWidget(win)
+    win.resize(1360, 860)
+    win.show()
+    qtbot.waitExposed(win)
+    page = win.show_page("print")
+    assert type(page).__name__ == "PrintPage"
+    child = _children(ws, 1)[0]
+    page.a_child.search.setText(child.name_kana)
+    page.a_child.apply_search()
+    page.a_child.select(child.person_id)
+    _wait(qtbot, page.preview())
+    tmp = Path(page._tmp)
+    assert page.page_count() > 0 and tmp.exists()
+    assert win.lock() and ws.locked
+    assert not tmp.exists() and page.page_count() == 0  # nothing of the child stays on screen or on disk
+    dlg = win.lock_dialog
+    dlg.pw.setText(PW)
+    dlg.try_open()
+    qtbot.waitUntil(lambda: win.lock_dialog is None, timeout=3000)
+    assert not ws.locked
+    assert page.a_child.selected_id() == child.person_id  # the choice is kept; preview again
+    _wait(qtbot, page.preview())
+    assert page.page_count() > 0
