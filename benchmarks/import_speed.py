@@ -17,18 +17,31 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "100")
 
-SUR = ["佐藤", "鈴木", "髙橋", "田中", "渡邊", "山﨑", "伊藤", "中村", "小林", "加藤"]
-GIV = ["太郎", "花子", "翔", "結衣", "蓮", "陽菜", "湊", "葵"]
-KANA = ["ｻﾄｳ ﾀﾛｳ", "スズキ ハナコ", "タカハシ ショウ", "タナカ ユイ"]
+def _names():
+    # The demo town's name material (~130 surnames × ~120 given names, with readings), so the file holds as many
+    # distinct names as a real school's extract; a short list would flatter the normaliser's cache.
+    from kodomo_desktop.core.demo import names as N
+    sur = [(k, kana) for k, kana, *_ in N.SURNAMES]
+    giv = [(k, kana) for k, kana in N.BOYS_CHILD + N.GIRLS_CHILD + N.BOYS_ADULT + N.GIRLS_ADULT]
+    return sur, giv
+
+
+def _wareki(b: dt.date) -> str:
+    return f"R{b.year - 2018}.{b.month}.{b.day}" if b >= dt.date(2019, 5, 1) else f"H{b.year - 1988}.{b.month}.{b.day}"
 
 
 def rows(n):
+    import jaconv
+    sur, giv = _names()
     r = random.Random(1)
     for i in range(n):
         b = dt.date(2008, 4, 2) + dt.timedelta(days=r.randrange(6000))
+        (sk, skana), (gk, gkana) = r.choice(sur), r.choice(giv)
+        kana = f"{skana} {gkana}"
+        if i % 4 == 0:
+            kana = jaconv.z2h(kana, kana=True)  # half-width kana, as older systems export
         yield [f"{r.choice(['第一小学校', '第二小学校', '中央中学校'])}", str(1 + i % 6), str(1 + i % 3), str(i % 40 + 1),
-               f"{r.choice(SUR)}　{r.choice(GIV)}", r.choice(KANA), f"H{b.year - 1988}.{b.month}.{b.day}" if i % 3 == 0
-               else b.strftime("%Y/%m/%d"), "男" if i % 2 else "女", str(r.randrange(40)), str(r.randrange(20))]
+               f"{sk}　{gk}", kana, _wareki(b) if i % 3 == 0 else b.strftime("%Y/%m/%d"), "男" if i % 2 else "女", str(r.randrange(40)), str(r.randrange(20))]
 
 
 HEADER = ["学校名", "学年", "組", "出席番号", "児童氏名", "フリガナ", "生年月日", "性別", "欠席日数", "遅刻日数"]

@@ -150,44 +150,17 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         schools = {r.get("school") for r in records if r.get("school")}
         scope = next(iter(schools)) if len(schools) == 1 else None
 
-    record_rows = []
-    for r in records:
-        name, kana = r.get("name"), r.get("name_kana")
-        sur, giv = (r.get("surname"), r.get("given_name"))
-        if not sur and name:
-            sur, giv = split_name(name)
-        record_rows.append({
-            "source_type": source_type, "row_number": r["row_number"], "source_key": r.get("source_key"),
-            "subject": r.get("subject", "self"), "raw": r.get("raw", {}),
-            "resident_no": r.get("resident_no"), "household_no": r.get("household_no"),
-            "name": name, "name_kana": kana, "name_norm": norm_name(name) or None,
-            "kana_norm": norm_kana(kana) or None, "surname_norm": norm_name(sur) or None,
-            "given_norm": norm_name(giv) or None, "birth_date": _date(r.get("birth_date")), "sex": r.get("sex"),
-            "address": r.get("address"), "address_norm": norm_address(r.get("address")) or None,
-            "relationship": r.get("relationship"), "student_no": r.get("student_no"), "school": r.get("school"),
-            "grade": _s(r.get("grade")), "class_name": _s(r.get("class")),
-            "record_date": _date(r.get("record_date")) or as_of_date, "attributes": r.get("attributes", {}),
-        })
     errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in parsed.rejections]
 
     with ws.session() as s:
         batch = SourceBatch(source_type=source_type, file_name=path.name, file_hash=table.sha256,
                             sheet=getattr(table, "sheet", None), encoding=getattr(table, "encoding", None),
                             header_row=getattr(table, "header_row", None), as_of=as_of_date,
-                            imported_by=ws.user.name, rows_total=rows_total, rows_imported=len(record_rows),
+                            imported_by=ws.user.name, rows_total=rows_total, rows_imported=len(records),
                             rows_rejected=len({e["row"] for e in errors}), mapping=final_mapping, scope=scope)
         s.add(batch)
         s.flush()
-        chunk = 5000
-        for i in range(0, len(record_rows), chunk):
-            part = record_rows[i:i + chunk]
-            for row in part:
-                row["batch_id"] = batch.id
-            s.execute(insert(SourceRecord), part)
-            if progress:
-                progress(min(i + chunk, len(record_rows)), len(record_rows))
-            if cancel and cancel():
-                raise Cancelled("取込を中止しました。データベースは変更されていません。")
+        _insert_records(s, batch.id, source_type, records, as_of_date, progress, cancel)
         if parsed.rejections:
             s.execute(insert(RejectedRow), [{"batch_id": batch.id, "row_number": e["row"], "column": e.get("column"),
                                              "message": e["message"], "raw": e.get("raw")} for e in parsed.rejections])
@@ -207,16 +180,90 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         else:
             prof.mapping, prof.used_at = final_mapping, dt.datetime.now().replace(microsecond=0)
         ws.log("import", detail={"batch_id": batch.id, "source_type": source_type, "rows": rows_total,
-                                 "imported": len(record_rows), "rejected": batch.rows_rejected}, conn=s)
+                                 "imported": len(records), "rejected": batch.rows_rejected}, conn=s)
         batch_id = batch.id
         from ..governance.register import ensure_defaults, sources_without_basis
         ensure_defaults(s)
         warnings = []
         if source_type in sources_without_basis(s):
             warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
-    return ImportResult(batch_id, rows_total, len(record_rows), len({e["row"] for e in errors}), errors,
+    return ImportResult(batch_id, rows_total, len(records), len({e["row"] for e in errors}), errors,
                         superseded=list(older), mapping=final_mapping, warnings=warnings,
                         unmapped=[h for h in table.headers if h not in final_mapping])
+
+
+def _insert_records(s, batch_id: int, source_type: str, records: list[dict], as_of_date: dt.date, progress,
+                    cancel) -> None:
+    """Insert the parsed rows into ``source_record`` inside the session's transaction.
+
+    Rows go to SQLite as plain tuples through executemany: the ORM's per-row bookkeeping cost three times the insert
+    itself (benchmarks/import_speed.py). Dates as ISO text and JSON as text, as SQLAlchemy stores them. Same
+    connection, same transaction: a failure or キャンセル anywhere rolls the whole batch back. (A writer thread
+    overlapping executemany with the Python work was tried and measured no faster: the GIL serialises them.)"""
+    from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    # Names and kana repeat within a file: normalise each distinct value once.
+    memos = {fn: {None: None, "": None} for fn in (norm_name, norm_kana, norm_address, split_name)}
+
+    def norm(fn, v):
+        memo = memos[fn]
+        try:
+            return memo[v]
+        except KeyError:
+            out = memo[v] = fn(v) or None
+            return out
+
+    def iso(v):  # parse_rows hands dates over as ISO text already
+        if v.__class__ is str and len(v) == 10 and v[4] == "-" and v[7] == "-":
+            return v
+        d = _date(v)
+        return d.isoformat() if d else None
+
+    as_of_iso = as_of_date.isoformat()
+
+    def tuples(part):
+        out = []
+        append = out.append
+        nn, nk, na = memos[norm_name], memos[norm_kana], memos[norm_address]
+        for r in part:
+            name, kana, address = r.get("name"), r.get("name_kana"), r.get("address")
+            sur, giv = r.get("surname"), r.get("given_name")
+            if not sur and name:
+                sur, giv = norm(split_name, name) or (None, None)
+            birth, rec_date = r.get("birth_date"), r.get("record_date")
+            append((batch_id, source_type, r["row_number"], r.get("source_key"), r.get("subject", "self"),
+                    dumps(r.get("raw", {})), r.get("resident_no"), r.get("household_no"), name, kana,
+                    nn[name] if name in nn else norm(norm_name, name),
+                    nk[kana] if kana in nk else norm(norm_kana, kana),
+                    nn[sur] if sur in nn else norm(norm_name, sur),
+                    nn[giv] if giv in nn else norm(norm_name, giv),
+                    iso(birth) if birth else None, r.get("sex"), address,
+                    na[address] if address in na else norm(norm_address, address),
+                    r.get("relationship"), r.get("student_no"), r.get("school"), _s(r.get("grade")),
+                    _s(r.get("class")), (iso(rec_date) if rec_date else None) or as_of_iso,
+                    dumps(r.get("attributes", {}))))
+        return out
+
+    sql = (f"INSERT INTO source_record (batch_id, {', '.join(_RECORD_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 1))})")
+    cur = s.connection().connection.driver_connection.cursor()  # same connection, same transaction
+    chunk, total = 5000, len(records)
+    try:
+        for i in range(0, total, chunk):
+            cur.executemany(sql, tuples(records[i:i + chunk]))
+            if progress:
+                progress(min(i + chunk, total), total)
+            if cancel and cancel():
+                raise Cancelled("取込を中止しました。データベースは変更されていません。")
+    finally:
+        cur.close()
+
+
+_RECORD_COLUMNS = ("source_type", "row_number", "source_key", "subject", "raw", "resident_no", "household_no", "name",
+                   "name_kana", "name_norm", "kana_norm", "surname_norm", "given_norm", "birth_date", "sex", "address",
+                   "address_norm", "relationship", "student_no", "school", "grade", "class_name", "record_date",
+                   "attributes")
 
 
 def _supersedes(source_type: str) -> bool:
