@@ -4,6 +4,9 @@ as the department wrote it, and the raw columns that were not mapped. Records of
 can be shown beside them (a flag on one sibling must be visible on the others).
 
 Reads go through ``core.persons.child_page`` (permission-checked, logged as view_person with counts only).
+A second tab, 支援の経過（カルテ）, lists every event from ``core.casework.service.timeline`` — linked records, score
+runs, classifications, conference decisions, progress records, support start/終結, notes — each with its source;
+a small chart shows the child's score over the scoring runs, and free-text notes are added inline (no dialog).
 """
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ import unicodedata
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QMessageBox, QPlainTextEdit, QPushButton, QSplitter, QTabWidget, QTableWidget,
+                               QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ...core import persons as P
 from ...core.errors import KodomoError
@@ -86,6 +89,9 @@ class ChildView(QWidget):
         self.score.setWordWrap(True)
         self.score.hide()
         lay.addWidget(self.score)
+        self.score_chart = ScoreHistoryChart()
+        self.score_chart.hide()
+        lay.addWidget(self.score_chart)
 
         split = self.split = QSplitter(Qt.Vertical)
         # household
@@ -142,7 +148,10 @@ class ChildView(QWidget):
         for i, w in enumerate((170, 240, 420, 320, 150)):
             self.timeline.setColumnWidth(i, w)
         tl.addWidget(self.timeline)
-        split.addWidget(tw)
+        self.tl_tabs = QTabWidget()
+        self.tl_tabs.addTab(tw, tr("連携された記録"))
+        self.tl_tabs.addTab(self._build_karte(), tr("支援の経過（カルテ）"))
+        split.addWidget(self.tl_tabs)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 3)
         lay.addWidget(split, 1)
@@ -177,6 +186,7 @@ class ChildView(QWidget):
         self._fill_score(page)
         self._fill_members(page)
         self._fill_timeline()
+        self._fill_casework()
         return True
 
     def _fill_score(self, page: P.ChildPage):
@@ -296,8 +306,183 @@ class ChildView(QWidget):
             meta.append((tr("注記"), tr("新しい抽出に置き換えられた、以前の抽出の記録です")))
         group("出所", meta)
 
+    # -- 支援の経過（カルテ） -------------------------------------------------------------------------------------------
+    def _build_karte(self) -> QWidget:
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.karte_title = _label(tr("支援の経過（新しい順）"), "font-weight:bold;")
+        row.addWidget(self.karte_title)
+        row.addStretch(1)
+        self.karte_records = QCheckBox(tr("連携された記録も表示"))
+        self.karte_records.setChecked(True)
+        self.karte_records.toggled.connect(lambda *_: self._fill_karte())
+        row.addWidget(self.karte_records)
+        lay.addLayout(row)
+        self.case_status = _label("", "padding:2px;")
+        self.case_status.setWordWrap(True)
+        lay.addWidget(self.case_status)
+        self.karte = QTreeWidget()
+        self.karte.setColumnCount(4)
+        self.karte.setHeaderLabels([tr(h) for h in ("日付", "種類", "内容", "出所")])
+        self.karte.setAlternatingRowColors(True)
+        self.karte.setWordWrap(True)
+        h = self.karte.header()
+        h.setStretchLastSection(False)
+        h.setSectionResizeMode(2, QHeaderView.Stretch)
+        for i, width in enumerate((110, 90, 460, 330)):
+            self.karte.setColumnWidth(i, width)
+        lay.addWidget(self.karte, 1)
+        self.note_box = QWidget()
+        nl = QHBoxLayout(self.note_box)
+        nl.setContentsMargins(0, 0, 0, 0)
+        self.note_edit = QPlainTextEdit()
+        self.note_edit.setPlaceholderText(tr("メモ（自由記述）"))
+        self.note_edit.setMaximumHeight(56)
+        nl.addWidget(self.note_edit, 1)
+        self.note_btn = QPushButton(tr("メモを追加"))
+        self.note_btn.clicked.connect(self.add_note)
+        nl.addWidget(self.note_btn)
+        lay.addWidget(self.note_box)
+        self.note_notice = _label("", "color:#9C0006;")
+        self.note_notice.setWordWrap(True)
+        lay.addWidget(self.note_notice)
+        self.note_box.setVisible(self.ws.can("casework.write"))
+        self.karte_events: list[dict] = []
+        return w
+
+    def _fill_casework(self):
+        from ...core.casework import service as CW
+        self.karte_events = []
+        self.note_notice.setText("")
+        try:
+            self.karte_events = CW.timeline(self.ws, self.person_id)
+            history = CW.score_history(self.ws, self.person_id)
+            cases = CW.cases_of(self.ws, self.person_id)
+        except KodomoError as e:
+            self.note_notice.setText(e.message_ja)
+            history, cases = [], []
+        self.score_chart.set_points(history)
+        self.score_chart.setVisible(bool(history))
+        if cases:
+            c = cases[-1]
+            if c["closed_on"]:
+                self.case_status.setText(tr("支援: 終結（{d}・理由: {r}）", d=c["closed_on"].isoformat(),
+                                            r=c["close_reason"] or ""))
+                self.case_status.setStyleSheet("background:#EEEEEE;padding:4px;")
+            else:
+                nxt = c["next_action_on"].isoformat() if c["next_action_on"] else "—"
+                self.case_status.setText(tr("支援: 進行中（{d} 開始・主担当 {o}・次回対応 {n}）", d=c["opened_on"].isoformat(),
+                                            o=c["lead_organisation"] or "—", n=nxt))
+                self.case_status.setStyleSheet("background:#E2EFDA;padding:4px;")
+            self.case_status.show()
+        else:
+            self.case_status.hide()
+        self._fill_karte()
+
+    KIND_LABELS = {"record": "記録", "score": "スコア", "classification": "分類", "conference": "会議",
+                   "progress": "経過記録", "case": "支援", "note": "メモ"}
+    KIND_COLOURS = {"score": "#FFF2CC", "classification": "#DDEBF7", "conference": "#E2EFDA", "progress": "#FCE4D6",
+                    "case": "#EDE2F6", "note": "#F2F2F2"}
+    DETAIL_LABELS = {"reason": "理由", "types": "困難の種類", "lead": "主担当", "actions": "支援内容", "what": "内容",
+                     "outcome": "結果", "next": "次回対応", "text": "メモ", "plan": "支援計画"}
+
+    def _fill_karte(self):
+        t = self.karte
+        t.clear()
+        show_records = self.karte_records.isChecked()
+        events = [e for e in self.karte_events if show_records or e["kind"] != "record"]
+        counts = {}
+        for e in self.karte_events:
+            counts[e["kind"]] = counts.get(e["kind"], 0) + 1
+        self.karte_title.setText(tr("支援の経過（新しい順）") + "　" + "・".join(
+            f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items()))
+        for e in events:
+            d = e["date"].isoformat() if e.get("date") else "—"
+            kind = tr(self.KIND_LABELS.get(e["kind"], e["kind"]))
+            item = QTreeWidgetItem([d, kind, e["title"], e.get("source") or ""])
+            item.setData(0, Qt.UserRole, e["kind"])
+            item.setToolTip(2, e["title"])
+            item.setToolTip(3, e.get("source") or "")
+            colour = self.KIND_COLOURS.get(e["kind"])
+            if colour:
+                for c in range(4):
+                    item.setBackground(c, QBrush(QColor(colour)))
+            detail = e.get("detail") or {}
+            if isinstance(detail, dict):
+                for k, v in detail.items():
+                    if v in (None, "", [], {}):
+                        continue
+                    if isinstance(v, dict):
+                        v = "、".join(f"{a}: {b}" for a, b in v.items())
+                    elif isinstance(v, (list, tuple)):
+                        v = "、".join(str(x) for x in v)
+                    child = QTreeWidgetItem(["", "", f"{tr(self.DETAIL_LABELS.get(k, k))}：{v}", ""])
+                    child.setToolTip(2, str(v))
+                    item.addChild(child)
+            t.addTopLevelItem(item)
+            if e["kind"] != "record":
+                item.setExpanded(True)
+
+    def add_note(self, text: str | None = None) -> bool:
+        from ...core.casework import service as CW
+        text = self.note_edit.toPlainText() if text is None or isinstance(text, bool) else text
+        if not self.person_id:
+            return False
+        try:
+            CW.add_note(self.ws, self.person_id, text)
+        except KodomoError as e:
+            self.note_notice.setText(e.message_ja)
+            return False
+        self.note_edit.clear()
+        self._fill_casework()
+        return True
+
     def _open_member(self, row: int, _col: int):
         it = self.members.item(row, 0)
         pid = it.data(Qt.UserRole) if it else None
         if pid and self._open_person is not None:
             self._open_person(pid)
+
+
+class ScoreHistoryChart(QWidget):
+    """The child's score over the scoring runs: a small line with one dot per run (band colour), dates below."""
+
+    def __init__(self):
+        super().__init__()
+        self.points: list[dict] = []
+        self.setFixedHeight(92)
+        self.setToolTip(tr("スコアの推移（算出ごと）"))
+
+    def set_points(self, points: list[dict]):
+        self.points = list(points or [])
+        self.update()
+
+    def paintEvent(self, _):
+        from PySide6.QtCore import QPointF
+        from PySide6.QtGui import QPainter, QPen
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.drawText(6, 16, tr("スコアの推移"))
+        if not self.points:
+            p.end()
+            return
+        left, right, top, bottom = 110, self.width() - 30, 10, self.height() - 22
+        hi = max(max((x["total"] or 0) for x in self.points), 1)
+        n = len(self.points)
+        xs = [left + (right - left) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
+        ys = [bottom - (bottom - top) * ((x["total"] or 0) / hi) for x in self.points]
+        p.setPen(QPen(QColor("#BBBBBB"), 1))
+        p.drawLine(left, bottom, right, bottom)
+        p.setPen(QPen(QColor("#2E75B6"), 2))
+        for i in range(1, n):
+            p.drawLine(QPointF(xs[i - 1], ys[i - 1]), QPointF(xs[i], ys[i]))
+        for x, y, pt in zip(xs, ys, self.points):
+            p.setPen(QPen(QColor("#333333"), 1))
+            p.setBrush(QBrush(QColor(BAND_COLOURS.get(pt.get("band") or "", "#DDDDDD"))))
+            p.drawEllipse(QPointF(x, y), 5, 5)
+            p.drawText(int(x) + 8, int(y) + 4, f"{(pt['total'] or 0):g}")
+            if pt.get("as_of"):
+                p.drawText(int(x) - 32, self.height() - 5, pt["as_of"].isoformat())
+        p.end()

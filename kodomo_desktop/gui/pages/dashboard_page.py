@@ -1,16 +1,19 @@
 """ダッシュボード: counts (persons, children, files, records, links and the review queue), each source's latest
-as-of date (old extracts marked), due casework and reminders. Counts only — no child is named here."""
+as-of date (old extracts marked), due casework and reminders, and the funnel of a review round (chart, per school
+and age band, Excel export through gui.ops). Counts only — no child is named here."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from ...core import persons as P
 from ...core.errors import KodomoError
 from ..i18n import tr
-from .casework_page import DictTableModel, table_view
+from .casework_page import (FUNNEL_COLUMNS, DictTableModel, FunnelChart, Notice, export_funnel, funnel_rows,
+                            table_view)
 
 
 class _Card(QFrame):
@@ -67,12 +70,36 @@ class DashboardPage(QWidget):
                                      ("batches", tr("ファイル数"))])
         self.fresh_view = table_view(self.fresh)
         lay.addWidget(self.fresh_view, 3)
+        bottom = QHBoxLayout()
+        due_box = QVBoxLayout()
         self.due_title = QLabel(tr("期日の近い対応（2週間以内）"))
-        lay.addWidget(self.due_title)
+        due_box.addWidget(self.due_title)
         self.due = DictTableModel([("due_on", tr("期日")), ("person_id", tr("整理番号")), ("what", tr("内容"))])
         self.due_view = table_view(self.due)
         self.due_view.doubleClicked.connect(self._open_due)
-        lay.addWidget(self.due_view, 1)
+        due_box.addWidget(self.due_view, 1)
+        bottom.addLayout(due_box, 2)
+        self.funnel_box = QGroupBox(tr("ファネル（対象 → 抽出 → 分類済み → 会議で検討 → 支援開始）"))
+        fl = QVBoxLayout(self.funnel_box)
+        frow = QHBoxLayout()
+        self.funnel_round = QComboBox()
+        self.funnel_round.currentIndexChanged.connect(lambda *_: self.refresh_funnel())
+        frow.addWidget(QLabel(tr("ラウンド")))
+        frow.addWidget(self.funnel_round, 1)
+        self.funnel_export_btn = QPushButton(tr("Excel に出力…"))
+        self.funnel_export_btn.clicked.connect(lambda: self.export_funnel())
+        frow.addWidget(self.funnel_export_btn)
+        fl.addLayout(frow)
+        self.funnel_chart = FunnelChart()
+        fl.addWidget(self.funnel_chart)
+        self.funnel_model = DictTableModel([(k, tr(v)) for k, v in FUNNEL_COLUMNS])
+        self.funnel_view = table_view(self.funnel_model)
+        fl.addWidget(self.funnel_view, 1)
+        self.funnel_notice = Notice()
+        fl.addWidget(self.funnel_notice)
+        self.funnel: dict | None = None
+        bottom.addWidget(self.funnel_box, 3)
+        lay.addLayout(bottom, 2)
         self.refresh()
 
     def page_shown(self):
@@ -105,6 +132,60 @@ class DashboardPage(QWidget):
         except (KodomoError, ImportError):
             self.due_view.setVisible(False)
             self.due_title.setVisible(False)
+        self.load_funnel_rounds()
+
+    # -- funnel ---------------------------------------------------------------------------------------------------------
+    def load_funnel_rounds(self):
+        rounds = []
+        if self.ws.can("person.read"):
+            try:
+                from ...core.casework.service import list_rounds
+                rounds = list_rounds(self.ws)
+            except KodomoError:
+                rounds = []
+        keep = self.funnel_round.currentData()
+        self.funnel_round.blockSignals(True)
+        self.funnel_round.clear()
+        for r in rounds:
+            self.funnel_round.addItem(f"{r['name']}（{r['as_of']} 時点）", r["round_id"])
+        if keep is not None and self.funnel_round.findData(keep) >= 0:
+            self.funnel_round.setCurrentIndex(self.funnel_round.findData(keep))
+        self.funnel_round.blockSignals(False)
+        self.funnel_box.setVisible(bool(rounds))
+        self.refresh_funnel()
+
+    def refresh_funnel(self) -> dict | None:
+        rid = self.funnel_round.currentData()
+        if not rid:
+            self.funnel = None
+            self.funnel_chart.set_stages([])
+            self.funnel_model.set_rows([])
+            return None
+        from ...core.casework.service import funnel
+        from ..ops import call_with_progress
+        try:
+            f = call_with_progress(self, tr("ファネルの集計"), lambda progress, cancel: funnel(self.ws, rid),
+                                   cancellable=False)
+        except KodomoError as e:
+            self.funnel_notice.error(e.message_ja)
+            return None
+        self.funnel = f
+        self.funnel_chart.set_stages(f["stages"])
+        self.funnel_model.set_rows(funnel_rows(f))
+        return f
+
+    def export_funnel(self, path: str | None = None) -> str | None:
+        rid = self.funnel_round.currentData()
+        if not rid:
+            return None
+        try:
+            out = export_funnel(self, self.ws, rid, path)
+        except (KodomoError, OSError) as e:
+            self.funnel_notice.error(getattr(e, "message_ja", None) or str(e))
+            return None
+        if out:
+            self.funnel_notice.info(tr("出力しました: {p}", p=out))
+        return out
 
     def _limits(self) -> dict:
         try:
