@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog,
-                               QLabel, QMessageBox, QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QLabel, QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
@@ -20,13 +20,15 @@ SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
 
 class ChecklistGridModel(QAbstractTableModel):
-    def __init__(self, pupils, items, entries):
+    def __init__(self, pupils, items, entries, *, can_reopen: bool = False):
         super().__init__()
         self.pupils, self.items = pupils, items
         self.answers = {p["person_id"]: dict((entries.get(p["person_id"]) or {}).get("answers") or {}) for p in pupils}
         self.remarks = {p["person_id"]: (entries.get(p["person_id"]) or {}).get("remark") or "" for p in pupils}
         self.status = {p["person_id"]: (entries.get(p["person_id"]) or {}).get("status") for p in pupils}
         self.dirty: set[str] = set()
+        # a submitted row is locked for the school; only the coordinator may change it (it reopens the sheet)
+        self.locked = set() if can_reopen else {pid for pid, st in self.status.items() if st == "submitted"}
 
     def rowCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self.pupils)
@@ -54,12 +56,14 @@ class ChecklistGridModel(QAbstractTableModel):
 
     def flags(self, index):
         f = Qt.ItemIsEnabled | Qt.ItemIsSelectable
-        if index.column() == len(self.items):
+        if index.column() == len(self.items) and self.pupils[index.row()]["person_id"] not in self.locked:
             f |= Qt.ItemIsEditable
         return f
 
     def setData(self, index, value, role=Qt.EditRole):
         pid = self.pupils[index.row()]["person_id"]
+        if pid in self.locked:
+            return False
         if index.column() == len(self.items):
             self.remarks[pid] = str(value)
         else:
@@ -88,19 +92,24 @@ class ChecklistGridModel(QAbstractTableModel):
 
 
 class ChecklistGrid(QTableView):
-    """Keyboard-first: 1/2/0 answer and move right; Delete clears; arrows move."""
+    """Keyboard-first: 1/2/0 answer and move right; Delete clears; arrows move; Home / End: first item / remark."""
+
+    on_locked = None  # called when a key tries to change a submitted (locked) row
 
     def keyPressEvent(self, e):
         idx = self.currentIndex()
         m = self.model()
         text = e.text()
         if idx.isValid() and idx.column() < m.columnCount() - 1 and text in ("1", "2", "0", "１", "２", "０"):
-            m.setData(idx, {"１": "1", "２": "2", "０": "0"}.get(text, text))
+            if not m.setData(idx, {"１": "1", "２": "2", "０": "0"}.get(text, text)):
+                self.on_locked and self.on_locked()
+                return
             nxt = m.index(idx.row(), idx.column() + 1)
             self.setCurrentIndex(nxt)
             return
         if idx.isValid() and e.key() in (Qt.Key_Delete, Qt.Key_Backspace) and idx.column() < m.columnCount() - 1:
-            m.setData(idx, None)
+            if not m.setData(idx, None):
+                self.on_locked and self.on_locked()
             return
         super().keyPressEvent(e)
 
@@ -115,26 +124,37 @@ class SchoolEntry(QWidget):
             self.round_id = r.id if r else None
             self.definition = CL.round_definition(s, r) if r else None
             title = f"{school}　{r.name}（期限 {r.due_on or '未設定'}）" if r else f"{school}　実施中のラウンドはありません"
-        head = QLabel(title)
+        self.head = head = QLabel(title)
         head.setStyleSheet("font-size:14pt;font-weight:bold;")
         lay.addWidget(head)
-        lay.addWidget(QLabel("数字キーで入力: 1 = 該当　2 = 非該当　0 = 不明（入力すると右へ進みます）。Delete で消去。"
-                             "項目名は列見出しにマウスを置くと表示されます。"))
+        self.progress = QLabel("")
+        lay.addWidget(self.progress)
+        lay.addWidget(QLabel("数字キーで入力: 1 = 該当　2 = 非該当　0 = 不明（入力すると右へ進みます）。矢印キーで移動、"
+                             "Home で行の先頭、End で所見欄（F2 で書き始め、Enter で確定）。Delete で消去。"))
         self.item_label = QLabel("")
-        self.item_label.setStyleSheet("color:#1F3864;")
+        self.item_label.setStyleSheet("color:#1F3864;font-size:12pt;font-weight:bold;")
         lay.addWidget(self.item_label)
+        self.remark_label = QLabel("")
+        self.remark_label.setStyleSheet("color:#595959;")
+        lay.addWidget(self.remark_label)
         self.view = ChecklistGrid()
+        self.view.on_locked = lambda: self._notify("提出済みの行は変更できません。修正が必要なときはコーディネーターに"
+                                                   "再開を依頼してください。", error=True)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
-        self.view.horizontalHeader().setDefaultSectionSize(44)
+        self.view.horizontalHeader().setDefaultSectionSize(54)
+        self.view.setWordWrap(False)
         lay.addWidget(self.view, 1)
         bar = QHBoxLayout()
+        self.notice = QLabel("")
+        self.notice.setObjectName("checklistNotice")
+        self.notice.setWordWrap(True)
+        bar.addWidget(self.notice, 1)
         self.save_btn = QPushButton("下書き保存 (Ctrl+S)")
         self.save_btn.setShortcut("Ctrl+S")
         self.save_btn.clicked.connect(lambda: self.save(False))
         self.submit_btn = QPushButton("提出する")
         self.submit_btn.clicked.connect(lambda: self.save(True))
-        bar.addStretch(1)
         bar.addWidget(self.save_btn)
         bar.addWidget(self.submit_btn)
         lay.addLayout(bar)
@@ -146,99 +166,212 @@ class SchoolEntry(QWidget):
         else:
             pupils = CL.pupils(self.ws, self.school)
             entries = CL.entries(self.ws, self.round_id, self.school)
-            self.model = ChecklistGridModel(pupils, self.definition["items"], entries)
+            self.model = ChecklistGridModel(pupils, self.definition["items"], entries,
+                                            can_reopen=self.ws.can("checklist.manage"))
         self.view.setModel(self.model)
-        self.view.horizontalHeader().resizeSection(self.model.columnCount() - 1, 220) if self.model.columnCount() else None
+        self.view.horizontalHeader().resizeSection(self.model.columnCount() - 1, 260) if self.model.columnCount() else None
         self.view.selectionModel().currentChanged.connect(self._show_item)
+        self.model.dataChanged.connect(lambda *_: self._show_item(self.view.currentIndex(), None))
         if self.model.rowCount():
             self.view.setCurrentIndex(self.model.index(0, 0))
+        c = self.counts()
+        self.progress.setText(f"対象 {c['pupils']} 人　提出済み {c['submitted']} 人・下書き {c['draft']} 人・"
+                              f"未入力 {c['not_yet']} 人" if self.round_id else "")
 
     def _show_item(self, cur, _prev):
-        if cur.isValid() and cur.column() < len(self.model.items):
+        if not cur.isValid():
+            return
+        groups = {g["id"]: g for g in (self.definition or {}).get("groups", [])}
+        if cur.column() < len(self.model.items):
             it = self.model.items[cur.column()]
-            self.item_label.setText(f"{cur.column() + 1}. {it['text_ja']}")
+            g = groups.get(it["group"], {})
+            where = f"〔{g.get('part', '')}／{g.get('label_ja', '')}〕" if g else ""
+            self.item_label.setText(f"{cur.column() + 1}. {it['text_ja']}　{where}")
         else:
             self.item_label.setText("所見（自由記述）")
+        p = self.model.pupils[cur.row()]
+        remark = self.model.remarks.get(p["person_id"]) or "（なし）"
+        self.remark_label.setText(f"{p['grade']}年{p['class']}組 {p['name']} の所見: {remark}")
 
-    def save(self, submit: bool):
+    def save(self, submit: bool) -> bool:
+        """Save the changed rows as drafts (``submit``: then submit the school's sheet). Problems and results go
+        to the notice line under the grid, never to a modal box."""
         if not self.round_id:
-            return
+            return False
+        from PySide6.QtWidgets import QApplication
+        editor = QApplication.focusWidget()
+        if editor is not None and editor is not self.view and self.view.isAncestorOf(editor):
+            self.view.commitData(editor)  # a remark still being typed is kept
         try:
-            targets = [p["person_id"] for p in self.model.pupils] if submit else sorted(self.model.dirty)
-            for pid in targets:
-                if pid in self.model.dirty or submit:
-                    if self.model.answers[pid] or self.model.remarks[pid] or pid in self.model.dirty:
-                        CL.save_entry(self.ws, self.round_id, pid, self.model.answers[pid], self.model.remarks[pid] or None)
-            if submit:
-                n = CL.submit_school(self.ws, self.round_id, self.school)
-                QMessageBox.information(self, "提出", f"{n} 人分を提出しました。")
+            for pid in sorted(self.model.dirty):
+                CL.save_entry(self.ws, self.round_id, pid, self.model.answers[pid], self.model.remarks[pid] or None)
+            n = CL.submit_school(self.ws, self.round_id, self.school) if submit else len(self.model.dirty)
         except KodomoError as e:
-            QMessageBox.warning(self, "確認してください", e.message_ja)
-            return
+            self._notify(e.message_ja, error=True)
+            return False
         self.model.dirty.clear()
         self.load()
+        self._notify(f"{n} 人分を提出しました。修正が必要なときはコーディネーターに再開を依頼してください。" if submit
+                     else f"{n} 人分を下書き保存しました（まだ提出されていません）。")
+        return True
+
+    def _notify(self, text: str, *, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color:#C00000;font-weight:bold;" if error else "color:#375623;")
+
+    def counts(self) -> dict:
+        st = [self.model.status.get(p["person_id"]) for p in self.model.pupils]
+        return {"pupils": len(st), "submitted": st.count("submitted"), "draft": st.count("draft"),
+                "not_yet": sum(1 for x in st if x is None)}
+
+
+class ProgressModel(QAbstractTableModel):
+    """Each school (bold) and its classes: pupils, submitted / draft / not yet, and a progress bar in text."""
+    COLUMNS = [("school", "学校・園"), ("class", "学級"), ("pupils", "人数"), ("submitted", "提出済み"),
+               ("draft", "下書き"), ("not_yet", "未入力"), ("bar", "進み具合")]
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[dict] = []
+
+    def set_rows(self, rows):
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(self.COLUMNS)
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.rows[index.row()]
+        key = self.COLUMNS[index.column()][0]
+        if role == Qt.DisplayRole:
+            if key == "bar":
+                done = r["submitted"] / r["pupils"] if r["pupils"] else 0
+                return "■" * round(done * 10) + "□" * (10 - round(done * 10)) + f"  {done:.0%}"
+            return str(r.get(key, ""))
+        if role == Qt.FontRole and r.get("is_school"):
+            f = QFont()
+            f.setBold(True)
+            return f
+        if role == Qt.BackgroundRole:
+            if key == "not_yet" and r["not_yet"]:
+                return QColor("#FCE4D6")
+            if key == "draft" and r["draft"]:
+                return QColor("#FFF2CC")
+            if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
+                return QColor("#E2EFDA")
+            if r.get("is_school"):
+                return QColor("#EEF3FA")
+        if role == Qt.TextAlignmentRole and key in ("pupils", "submitted", "draft", "not_yet"):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return self.COLUMNS[section][1]
+        return None
 
 
 class CoordinatorView(QWidget):
+    """Progress of the current round per school and class (提出済み / 下書き / 未入力); opens rounds and writes the
+    schools' workbooks. Methods take their inputs as arguments so they can be driven without dialogs."""
+
     def __init__(self, ws):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
         bar = QHBoxLayout()
-        new = QPushButton("ラウンドを開始…")
-        new.clicked.connect(self.open_round)
-        tpl = QPushButton("学校用 Excel を作成…")
-        tpl.clicked.connect(self.template)
-        upd = QPushButton("更新")
-        upd.clicked.connect(self.refresh)
         self.title = QLabel()
+        self.title.setStyleSheet("font-size:13pt;font-weight:bold;")
         bar.addWidget(self.title, 1)
-        for b in (new, tpl, upd):
+        self.buttons = []
+        for text, slot in (("ラウンドを開始…", lambda: self.open_round()), ("学校用 Excel を作成…", lambda: self.template()),
+                           ("更新", self.refresh)):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
             bar.addWidget(b)
+            self.buttons.append(b)
         lay.addLayout(bar)
-        from .casework_page import DictTableModel, table_view
-        self.model = DictTableModel([("school", "学校・園"), ("class", "学級"), ("pupils", "人数"), ("entered", "入力済み"),
-                                     ("submitted", "提出済み"), ("not_yet", "未入力")])
-        lay.addWidget(table_view(self.model), 1)
+        self.summary = QLabel("")
+        lay.addWidget(self.summary)
+        self.model = ProgressModel()
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.verticalHeader().setVisible(False)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        lay.addWidget(self.view, 1)
+        self.notice = QLabel("")
+        self.notice.setObjectName("checklistNotice")
+        self.notice.setWordWrap(True)
+        lay.addWidget(self.notice)
         self.refresh()
 
     def refresh(self):
         st = CL.status(self.ws)
         r = st["round"]
-        self.title.setText(f"実施中: {r['name']}（期限 {r['due_on'] or '未設定'}）" if r else "実施中のラウンドはありません")
+        self.title.setText(f"観察チェックリスト　実施中: {r['name']}（期限 {r['due_on'] or '未設定'}）" if r
+                           else "観察チェックリスト　実施中のラウンドはありません")
         rows = []
         for s in st["schools"]:
-            rows.append({"school": s["school"], "class": "（全体）", "pupils": s["pupils"], "entered": s["entered"],
-                         "submitted": s["submitted"], "not_yet": s["not_yet"]})
+            rows.append({"school": s["school"], "class": "（全体）", "pupils": s["pupils"], "submitted": s["submitted"],
+                         "draft": s["draft"], "not_yet": s["not_yet"], "is_school": True})
             for c in s["classes"]:
-                rows.append({"school": "", "class": c["class"], "pupils": c["pupils"], "entered": c["entered"],
-                             "submitted": c["submitted"], "not_yet": c["pupils"] - c["entered"]})
+                rows.append({"school": "", "class": c["class"], "pupils": c["pupils"], "submitted": c["submitted"],
+                             "draft": c["draft"], "not_yet": c["not_yet"]})
         self.model.set_rows(rows)
+        done = sum(1 for s in st["schools"] if s["pupils"] and s["submitted"] == s["pupils"])
+        started = sum(1 for s in st["schools"] if s["entered"])
+        self.summary.setText(f"学校・園 {len(st['schools'])} 校のうち、提出完了 {done} 校・入力中 {started - done} 校・"
+                             f"未着手 {len(st['schools']) - started} 校")
+        self.status = st
+        return st
 
-    def open_round(self):
-        name, ok = QInputDialog.getText(self, "チェックリスト", "ラウンド名（例：夏休み明け）")
-        if not ok or not name:
-            return
+    def open_round(self, name: str | None = None, due_on: dt.date | None = None):
+        if name is None:
+            name, ok = QInputDialog.getText(self, "チェックリスト", "ラウンド名（例：夏休み明け）")
+            if not ok or not name:
+                return None
         try:
-            CL.open_round(self.ws, name, due_on=dt.date.today() + dt.timedelta(days=21))
+            rid = CL.open_round(self.ws, name, due_on=due_on or dt.date.today() + dt.timedelta(days=21))
         except KodomoError as e:
-            QMessageBox.warning(self, "確認してください", e.message_ja)
+            self._notify(e.message_ja, error=True)
+            return None
         self.refresh()
+        self._notify(f"ラウンド「{name}」を開始しました。")
+        return rid
 
-    def template(self):
-        schools = CL.schools(self.ws)
-        if not schools:
-            return
-        school, ok = QInputDialog.getItem(self, "学校用 Excel", "学校", schools, 0, False)
-        if not ok:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "保存先", f"チェックリスト_{school}.xlsx", "Excel (*.xlsx)")
-        if path:
-            try:
-                res = CL.write_template(self.ws, school, path)
-                QMessageBox.information(self, "作成しました", f"{res['pupils']} 人分のひな形を作成しました。")
-            except KodomoError as e:
-                QMessageBox.warning(self, "確認してください", e.message_ja)
+    def template(self, school: str | None = None, path: str | None = None):
+        if school is None:
+            schools = CL.schools(self.ws)
+            if not schools:
+                return None
+            school, ok = QInputDialog.getItem(self, "学校用 Excel", "学校", schools, 0, False)
+            if not ok:
+                return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "保存先", f"チェックリスト_{school}.xlsx", "Excel (*.xlsx)")
+            if not path:
+                return None
+        try:
+            res = CL.write_template(self.ws, school, path)
+        except KodomoError as e:
+            self._notify(e.message_ja, error=True)
+            return None
+        self._notify(f"{school} の記入用 Excel（{res['pupils']} 人分）を作成しました。氏名が載っているため取扱いに注意してください。")
+        self.refresh()
+        return res
+
+    def _notify(self, text: str, *, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color:#C00000;font-weight:bold;" if error else "color:#375623;")
 
 
 class ChecklistPage(QWidget):
