@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..errors import InputRefused, NotFound
 from ..storage.models import Link, OptOut, Person
@@ -57,6 +57,37 @@ def remove_optout(ws, person_id: str, reason: str) -> dict:
             o.removed_at, o.removed_by, o.removed_reason = now, ws.user.name, reason.strip()
         ws.log("optout_removed", person_id, {"optout_ids": [o.id for o in rows]}, conn=s)
         return {"person_id": person_id, "removed": len(rows), "note": "次回の名寄せ・スコア算出から対象に戻ります。"}
+
+
+def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
+    """Remove one entry of the register (a person's or a whole household's), with a reason; logged."""
+    ws.require("governance.write", what="optout remove")
+    if not (reason or "").strip():
+        raise InputRefused("利用停止を解除する理由を入力してください。")
+    with ws.session() as s:
+        o = s.get(OptOut, optout_id)
+        if o is None or o.removed_at is not None:
+            raise InputRefused(f"利用停止の登録 {optout_id} はありません（解除済みかもしれません）。")
+        o.removed_at, o.removed_by, o.removed_reason = dt.datetime.now().replace(microsecond=0), ws.user.name, \
+            reason.strip()
+        ws.log("optout_removed", o.person_id, {"optout_ids": [o.id], "household_id": o.household_id}, conn=s)
+        return {"optout_id": o.id, "person_id": o.person_id, "household_id": o.household_id, "removed": 1,
+                "note": "次回の名寄せ・スコア算出から対象に戻ります。"}
+
+
+def describe_person(ws, person_id: str) -> dict:
+    """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
+    ws.require("governance.write", what="optout lookup", person_id=person_id)
+    from ..persons import wareki
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            raise NotFound(f"こども・住民 {person_id} はありません。")
+        members = s.scalar(select(func.count()).where(Person.household_id == p.household_id)) if p.household_id else 1
+        active = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None), (OptOut.person_id == person_id) | (
+            (OptOut.household_id == p.household_id) & OptOut.household_id.is_not(None))))
+        return {"person_id": p.id, "name": p.name, "birth_date": wareki(p.birth_date) if p.birth_date else "",
+                "household_id": p.household_id, "household_members": members, "opted_out": bool(active)}
 
 
 def register(ws) -> list[dict]:

@@ -75,6 +75,46 @@ def set_legal_basis(ws, kind: str, key: str, *, purpose: str, basis: str, depart
         ws.log("settings_changed", detail={"what": "legal_basis", "kind": kind, "key": key, "basis": basis}, conn=s)
 
 
+def purpose_table(ws) -> list[dict]:
+    """Purpose and legal basis of every source type (imported or known) and every indicator of the catalogue, for
+    the governance page. An indicator without its own entry shows the catalogue's default (``default: True``);
+    ``missing`` marks a row without a recorded basis (the page highlights it)."""
+    ws.require("governance.read", what="legal basis")
+    from ..importing import fields as F
+    from ..scoring.catalogue import load_catalogue
+    with ws.session() as s:
+        ensure_defaults(s)
+        rows = {(b.kind, b.key): b for b in s.scalars(select(LegalBasis))}
+        imported = set(s.scalars(select(SourceBatch.source_type).where(SourceBatch.removed_at.is_(None)).distinct()))
+        out = []
+        src_keys = list(DEFAULT_SOURCES) + sorted({k for (kind, k) in rows if kind == "source"} - set(DEFAULT_SOURCES)) \
+            + sorted(imported - set(DEFAULT_SOURCES) - {k for (kind, k) in rows if kind == "source"})
+        for st in src_keys:
+            b = rows.get(("source", st))
+            out.append({"kind": "source", "key": st, "label": (F.SOURCE_TYPES.get(st) or {}).get("label", st),
+                        "source_type": st, "purpose": b.purpose if b else None, "basis": b.basis if b else None,
+                        "department": b.department if b else None, "note": b.note if b else None,
+                        "shown_on_sheets": bool(b.shown_on_sheets) if b else False, "imported": st in imported,
+                        "default": False, "changed_by": b.changed_by if b else None})
+        dept = {r["key"]: r["department"] for r in out}
+        for ind in load_catalogue().get("indicators", []):
+            b = rows.get(("indicator", ind["id"]))
+            st = ind.get("source_type")
+            if b is not None:
+                row = {"purpose": b.purpose, "basis": b.basis, "department": b.department, "note": b.note,
+                       "shown_on_sheets": bool(b.shown_on_sheets), "default": False, "changed_by": b.changed_by}
+            else:
+                row = {"purpose": ind.get("purpose"), "basis": ind.get("legal_basis_code"), "department": dept.get(st),
+                       "note": "既定値（指標カタログ）", "shown_on_sheets": bool(ind.get("shown_on_sheets")),
+                       "default": True, "changed_by": None}
+            out.append({"kind": "indicator", "key": ind["id"], "label": ind.get("label_ja", ind["id"]),
+                        "source_type": st, "imported": st in imported, **row})
+    for r in out:
+        r["basis_label"] = BASIS_LABELS.get(r["basis"] or "", "")
+        r["missing"] = not r["basis"] or (r["basis"] == "other" and not (r["note"] or "").strip())
+    return out
+
+
 def sources_without_basis(s) -> list[str]:
     """Imported source types with no recorded legal basis (the dashboard warns until resolved)."""
     imported = set(s.scalars(select(SourceBatch.source_type).where(SourceBatch.removed_at.is_(None)).distinct()))
@@ -157,6 +197,7 @@ def file_register(ws) -> dict:
             "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
             "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
             "AND l.status IN ('auto','confirmed') WHERE b.removed_at IS NULL GROUP BY r.source_type")).all()
+        held_items = _items_held(s)
         persons = s.scalar(select(func.count()).select_from(Person))
         children = s.scalar(text("SELECT count(*) FROM person WHERE birth_date > :d"),
                             {"d": dt.date.today().replace(year=dt.date.today().year - 19)})
@@ -166,16 +207,56 @@ def file_register(ws) -> dict:
         meta = F.SOURCE_TYPES.get(st, {}) if isinstance(F.SOURCE_TYPES, dict) else {}
         b = bases.get(st)
         items.append({"source_type": st, "label": meta.get("label", st), "department": b.department if b else "",
-                      "purpose": b.purpose if b else "（未設定）", "basis": BASIS_LABELS.get(b.basis, "") if b else "（未設定）",
-                      "items": "、".join(_field_labels(meta)), "persons": int(n_persons or 0), "rows": int(n_rows),
-                      "retention_months": retention.get(st)})
-    return {"town": (town.value if town else None) or "（町名未設定）",
+                      "purpose": b.purpose if b else "（未設定）",
+                      "basis": BASIS_LABELS.get(b.basis or "", "（未設定）") if b else "（未設定）",
+                      "basis_code": b.basis if b else None,
+                      "items": "、".join(_held_labels(meta, held_items.get(st, ())) or _field_labels(meta)),
+                      "persons": int(n_persons or 0), "rows": int(n_rows), "retention_months": retention.get(st)})
+    town_v = town.value if town else None
+    if isinstance(town_v, dict):
+        town_v = town_v.get("name") or town_v.get("value")
+    return {"town": str(town_v).strip() if town_v and str(town_v).strip() else "（町名未設定）",
             "file_name": "こどもデータ連携ファイル",
             "purpose": "支援が必要なこどもと家庭を早期に把握し、プッシュ型・アウトリーチ型の支援につなぐため",
             "persons_total": persons, "children": children, "opt_outs": optouts,
             "kinds_of_persons": "町内に住所を有する 0〜18 歳のこども及びその世帯員",
             "recipients": "庁内の支援担当課（こども家庭センター）。外部提供なし（要保護児童対策地域協議会での共有を除く）",
             "collection": "庁内各課の保有する情報（下表）", "items": items, "generated_at": dt.date.today().isoformat()}
+
+
+_IDENTITY_COLUMNS = {"resident_no": "resident_no", "household_no": "household_no", "name": "name",
+                     "name_kana": "name_kana", "birth_date": "birth_date", "sex": "sex", "address": "address",
+                     "relationship": "relationship", "student_no": "student_no", "school": "school", "grade": "grade",
+                     "class": "class_name", "source_key": "source_key"}
+_EXTRA_LABELS = {"recipient": "受給者・保護者の氏名等", "extra": "その他の列（原本のまま）"}
+
+
+def _items_held(s) -> dict[str, list[str]]:
+    """Per source type, the fields the database really holds a value for (identity columns, then attributes)."""
+    cols = ", ".join(f"count(r.{c})" for c in _IDENTITY_COLUMNS.values())
+    out: dict[str, list[str]] = {}
+    for row in s.execute(text(f"SELECT r.source_type, {cols} FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+                              "WHERE b.removed_at IS NULL GROUP BY r.source_type")).all():
+        out[row[0]] = [f for f, n in zip(_IDENTITY_COLUMNS, row[1:]) if n]
+    try:
+        attrs = s.execute(text("SELECT r.source_type, j.key FROM source_record r JOIN source_batch b ON b.id = r.batch_id, "
+                               "json_each(r.attributes) j WHERE b.removed_at IS NULL GROUP BY r.source_type, j.key")).all()
+    except Exception:  # pragma: no cover - an SQLite without JSON1: identity fields only
+        attrs = []
+    for st, key in attrs:
+        out.setdefault(st, []).append(key)
+    return out
+
+
+def _held_labels(meta: dict, held) -> list[str]:
+    ident, attrs = meta.get("identity") or {}, meta.get("attributes") or {}
+    labels = []
+    for k in held:
+        spec = ident.get(k) or attrs.get(k)
+        label = spec.get("label") if isinstance(spec, dict) else _EXTRA_LABELS.get(k, k)
+        if label not in labels:
+            labels.append(label)
+    return labels
 
 
 def _field_labels(meta: dict) -> list[str]:
@@ -233,6 +314,25 @@ def self_inspection_auto(ws) -> dict:
             "last_backup_at": last_backup.value if last_backup else None,
             "log_chain_ok": chain.ok, "log_entries": chain.entries, "first_broken_entry": chain.first_broken,
             "sources_without_legal_basis": missing_basis, "expired_not_purged": len(exp)}
+
+
+def load_self_inspection(ws, fiscal_year: int) -> dict | None:
+    """The saved self-inspection of one fiscal year (manual answers, the automatic items as they were when saved,
+    who saved it and when), or None."""
+    ws.require("governance.read", what="self inspection")
+    with ws.session() as s:
+        row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
+        if row is None:
+            return None
+        a = row.answers or {}
+        return {"fiscal_year": fiscal_year, "manual": a.get("manual", {}), "auto": a.get("auto", {}),
+                "saved_by": row.saved_by, "saved_at": row.saved_at.isoformat() if row.saved_at else None}
+
+
+def self_inspection_years(ws) -> list[int]:
+    ws.require("governance.read", what="self inspection")
+    with ws.session() as s:
+        return sorted(s.scalars(select(SelfInspection.fiscal_year)), reverse=True)
 
 
 def save_self_inspection(ws, fiscal_year: int, answers: dict) -> dict:
