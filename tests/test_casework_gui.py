@@ -75,6 +75,11 @@ def _click(qtbot, button):
     qtbot.mouseClick(button, Qt.LeftButton)
 
 
+def _snap(qtbot, w, name: str):
+    qtbot.wait(60)   # let pending layout requests run before the widget is painted
+    assert w.grab().save(str(IMAGES / name))
+
+
 def _actions(ws) -> list[tuple[str, str | None, dict]]:
     with ws.engine.connect() as c:
         return [(a, p, json.loads(d) if d else {}) for a, p, d in
@@ -126,7 +131,8 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     assert len(done) == 10 and all(c["reason"] and c["decided_by"] and c["decided_at"] for c in done)
     assert rt.model.rows[0]["classification"] == "a. 受理相当" and rt.model.rows[0]["reason"]
     rt.select_rows([0])
-    assert page.grab().save(str(IMAGES / "casework_rounds.png"))
+    assert rt.label.currentData() == "a" and rt.reason.toPlainText() == reasons[0]
+    _snap(qtbot, page, "casework_rounds.png")
 
     # a round cannot close while candidates are unclassified (notice, not a box)
     if n_cands > 10:
@@ -136,6 +142,7 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     # --- a conference of five households across at least two schools ---------------------------------------------------
     page.tabs.setCurrentWidget(page.conferences)
     ct = page.conferences
+    assert ct.new_box.isVisible()                      # no conference yet: the form is open
     _click(qtbot, ct.create_btn)                       # nothing proposed yet
     assert not ct.notice.ok
     ct.kind.setCurrentText("ケース会議")
@@ -155,7 +162,7 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     assert len({i["school"] or "-" for i in d["items"]}) >= 2
     assert d["round_id"] == rid and d["kind"] == "ケース会議"
     assert {a["organisation"] for a in d["attendees"]} >= {"こども家庭センター", "保健センター"}
-    assert "5 世帯" in ct.head.text()
+    assert "5 世帯" in ct.head.text() and not ct.new_box.isVisible()
 
     # agenda order
     ct.view.selectRow(4)
@@ -195,7 +202,7 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     assert first["roles"][0] == {"organisation": "子ども食堂", "role": "週1回の食事と居場所"}
     assert all(items[p]["support_needed"] for p in minuted)
     ct.view.selectRow(0)
-    assert page.grab().save(str(IMAGES / "casework_conference_minutes.png"))
+    _snap(qtbot, page, "casework_conference_minutes.png")
 
     # --- progress records; the due list ----------------------------------------------------------------------------
     page.tabs.setCurrentWidget(page.progress)
@@ -246,7 +253,7 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     from openpyxl import load_workbook
     sheet = load_workbook(xlsx).active
     assert sheet["A4"].value == "全体" and sheet["D4"].value == 10
-    assert page.grab().save(str(IMAGES / "casework_funnel.png"))
+    _snap(qtbot, page, "casework_funnel.png")
 
     # --- the child's page: timeline with every kind of event, score chart, a note ----------------------------------
     view = _show(qtbot, ChildView(ws), (1400, 950))
@@ -260,7 +267,7 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     assert "進行中" in view.case_status.text()
     view.karte_records.setChecked(False)
     view.tl_tabs.setCurrentIndex(1)
-    assert view.grab().save(str(IMAGES / "child_timeline.png"))
+    _snap(qtbot, view, "child_timeline.png")
 
     # --- the dashboard: due list and funnel with chart -------------------------------------------------------------
     dash = _show(qtbot, DashboardPage(ws, None), (1500, 950))
@@ -270,7 +277,7 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     assert dash.funnel_model.rowCount() >= 2
     out = dash.export_funnel(str(tmp_path / "dash_funnel.xlsx"))
     assert out and Path(out).exists()
-    assert dash.grab().save(str(IMAGES / "funnel.png"))
+    _snap(qtbot, dash, "funnel.png")
 
     # --- the access log holds every decision (ids and counts, no names) ---------------------------------------------
     log = _actions(ws)
@@ -311,6 +318,13 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
         assert sum(1 for r in page2.rounds.model.rows if r["classification"]) == 10
         page2.tabs.setCurrentWidget(page2.conferences)
         assert page2.conferences.model.rowCount() == 5
+        # a later round marks the children decided in this one
+        page2.tabs.setCurrentWidget(page2.rounds)
+        page2.rounds.new_name.setText("令和8年度 年度末")
+        _click(qtbot, page2.rounds.create_btn)
+        assert page2.rounds.round_id() != rid
+        marked = {r["person_id"]: r["earlier_text"] for r in page2.rounds.model.rows if r["earlier_text"]}
+        assert set(marked) == {c["person_id"] for c in done} and all(t.startswith("前回 ") for t in marked.values())
         page2.close()
     finally:
         ws2.close()

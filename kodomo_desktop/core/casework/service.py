@@ -522,8 +522,10 @@ def timeline(ws, person_id: str) -> list[dict]:
                        "source": f"スコア算出 #{run.id}", "detail": {"types": cs.types}})
         for c, r in s.execute(select(RoundCandidate, ReviewRound).join(ReviewRound)
                               .where(RoundCandidate.person_id == person_id, RoundCandidate.classification.is_not(None))).all():
+            label = next((l["label"] for l in (r.labels or DEFAULT_LABELS) if l["key"] == c.classification),
+                         c.classification)
             ev.append({"date": (c.decided_at or r.created_at).date(), "kind": "classification",
-                       "title": f"分類 {c.classification}（{r.name}）", "source": f"判断: {c.decided_by}",
+                       "title": f"分類 {label}（{r.name}）", "source": f"判断: {c.decided_by}",
                        "detail": {"reason": c.reason}})
         for i, conf in s.execute(select(ConferenceItem, Conference).join(Conference)
                                  .where(ConferenceItem.person_id == person_id)).all():

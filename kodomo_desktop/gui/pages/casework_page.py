@@ -13,8 +13,8 @@ from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QPushButton, QSpinBox, QSplitter, QTableView, QTabWidget, QVBoxLayout,
-                               QWidget)
+                               QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from ...core.casework import service as C
 from ...core.errors import KodomoError
@@ -35,21 +35,33 @@ class Notice(QLabel):
         self.setObjectName("caseworkNotice")
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)   # never squeezed by the tables below
         self.ok = False
 
     def error(self, text: str):
         self.ok = False
         self.setStyleSheet("color:#9C0006;font-weight:bold;background:#FFF0F0;padding:4px;")
-        self.setText(text)
+        self._set(text)
 
     def info(self, text: str):
         self.ok = True
         self.setStyleSheet("color:#1E5E3A;background:#EEF8F1;padding:4px;")
-        self.setText(text)
+        self._set(text)
 
     def clear_text(self):
-        self.setText("")
         self.setStyleSheet("")
+        self._set("")
+
+    def _set(self, text: str):
+        self.setText(text)
+        # a word-wrapped label inside tabs and splitters gets squeezed to nothing: keep its full height
+        if not text:
+            self.setMinimumHeight(0)
+            return
+        fm = self.fontMetrics()
+        avail = max(self.width() - 16, 600)
+        lines = sum(max(1, -(-fm.horizontalAdvance(line) // avail)) for line in text.splitlines() or [""])
+        self.setMinimumHeight(lines * fm.lineSpacing() + 14)
 
 
 def _long(parent, title: str, fn, *args, **kwargs):
@@ -163,6 +175,7 @@ class RoundsTab(QWidget):
                                      ("classification", "分類"), ("reason", "理由"), ("earlier_text", "前回ラウンド"),
                                      ("decided_by", "判断者"), ("decided_at", "判断日時")])
         self.view = table_view(self.model)
+        self.view.setWordWrap(False)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
         QShortcut(QKeySequence(Qt.Key_Return), self.view, activated=lambda: self.reason.setFocus(),
                   context=Qt.WidgetShortcut)
@@ -250,6 +263,7 @@ class RoundsTab(QWidget):
         for r in rows:
             e = r.get("earlier_decision")
             r["earlier_text"] = f"前回 {names.get(e, e)}" if e else ""
+            r["classification_key"] = r["classification"]
             r["classification"] = names.get(r["classification"], r["classification"]) if r["classification"] else None
         self.model.set_rows(rows)
         closed = bool(i.get("closed_at"))
@@ -287,6 +301,9 @@ class RoundsTab(QWidget):
         self.selected_label.setText(f"{first['name']}（{first['school'] or '学校・園なし'}）{more}")
         if len(rows) == 1:
             self.reason.setPlainText(first.get("reason") or "")
+            key = first.get("classification_key")
+            if key and self.label.findData(key) >= 0:
+                self.label.setCurrentIndex(self.label.findData(key))
 
     # -- actions ----------------------------------------------------------------------------------------------------
     def create_round(self, name: str | None = None) -> int | None:
@@ -357,6 +374,8 @@ class ConferencesTab(QWidget):
         self.head = QLabel()
         self.head.setWordWrap(True)
         self.head.setStyleSheet("font-weight:bold;")
+        self.head.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
+        self.head.setMinimumHeight(self.head.fontMetrics().lineSpacing() * 2 + 6)
         lay.addWidget(self.head)
         self.notice = Notice()
         lay.addWidget(self.notice)
@@ -381,9 +400,13 @@ class ConferencesTab(QWidget):
         order.addWidget(up)
         order.addWidget(down)
         order.addStretch(1)
+        self.new_toggle = QPushButton("新しい会議を作成…")
+        self.new_toggle.setCheckable(True)
+        self.new_toggle.toggled.connect(lambda on: self.new_box.setVisible(on))
+        order.addWidget(self.new_toggle)
         ll.addLayout(order)
 
-        new = QGroupBox("新しい会議（レビューラウンドの候補から）")
+        new = self.new_box = QGroupBox("新しい会議（レビューラウンドの候補から）")
         nf = QFormLayout(new)
         self.kind = QComboBox()
         self.kind.addItems(C.CONFERENCE_KINDS)
@@ -394,14 +417,14 @@ class ConferencesTab(QWidget):
         self.attendees = QPlainTextEdit()
         self.attendees.setPlaceholderText("機関：役割（1行に1人）例）こども家庭センター：コーディネーター")
         self.attendees.setPlainText("こども家庭センター：コーディネーター\n保健センター：保健師\n教育委員会：指導主事")
-        self.attendees.setMaximumHeight(70)
+        self.attendees.setMaximumHeight(60)
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 30)
         self.batch_size.setValue(5)
         suggest = QPushButton("学校・園に分散して提案")
         suggest.clicked.connect(self.suggest)
         self.proposal = QListWidget()
-        self.proposal.setMaximumHeight(120)
+        self.proposal.setMaximumHeight(96)
         self.create_btn = QPushButton("会議を作成（チェックした世帯）")
         self.create_btn.clicked.connect(self.create_conference)
         row = QHBoxLayout()
@@ -451,6 +474,8 @@ class ConferencesTab(QWidget):
         lay.addWidget(split, 1)
         self.load_resources()
         self.load()
+        self.new_toggle.setChecked(self.confs.count() == 0)
+        self.new_box.setVisible(self.confs.count() == 0)
 
     def load_resources(self):
         cur = self.lead.currentText()
@@ -569,6 +594,7 @@ class ConferencesTab(QWidget):
             return None
         self.proposal.clear()
         self.load(cid)
+        self.new_toggle.setChecked(False)
         self.notice.info(f"{kind}を作成しました（{len(ids)} 件）。議題を選んで記録してください。")
         return cid
 
@@ -818,8 +844,9 @@ class FunnelChart(QWidget):
 
 
 def funnel_rows(f: dict) -> list[dict]:
-    return [{"group": g, **c} for g, c in f["by_school"].items()] + \
-           [{"group": f"［年齢］{g}", **c} for g, c in f["by_age_band"].items()]
+    zero = {k: 0 for k, _ in FUNNEL_COLUMNS[1:]}
+    return [{"group": g, **zero, **c} for g, c in f["by_school"].items()] + \
+           [{"group": f"［年齢］{g}", **zero, **c} for g, c in f["by_age_band"].items()]
 
 
 FUNNEL_COLUMNS = [("group", "学校・園 / 年齢区分"), ("in_scope", "対象"), ("flagged", "抽出"),

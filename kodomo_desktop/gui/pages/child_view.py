@@ -452,7 +452,7 @@ class ScoreHistoryChart(QWidget):
     def __init__(self):
         super().__init__()
         self.points: list[dict] = []
-        self.setFixedHeight(92)
+        self.setFixedHeight(76)
         self.setToolTip(tr("スコアの推移（算出ごと）"))
 
     def set_points(self, points: list[dict]):

@@ -69,7 +69,7 @@ class DashboardPage(QWidget):
                                      ("latest_as_of", tr("最新の時点")), ("age_days", tr("経過日数")),
                                      ("batches", tr("ファイル数"))])
         self.fresh_view = table_view(self.fresh)
-        lay.addWidget(self.fresh_view, 3)
+        lay.addWidget(self.fresh_view, 2)
         bottom = QHBoxLayout()
         due_box = QVBoxLayout()
         self.due_title = QLabel(tr("期日の近い対応（2週間以内）"))
@@ -99,7 +99,7 @@ class DashboardPage(QWidget):
         fl.addWidget(self.funnel_notice)
         self.funnel: dict | None = None
         bottom.addWidget(self.funnel_box, 3)
-        lay.addLayout(bottom, 2)
+        lay.addLayout(bottom, 3)
         self.refresh()
 
     def page_shown(self):
