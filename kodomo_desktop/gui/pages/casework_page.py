@@ -108,9 +108,7 @@ class DictTableModel(QAbstractTableModel):
                 return "○" if v else ""
             if isinstance(v, float):
                 return f"{v:g}"
-            if isinstance(v, dt.datetime):
-                return v.strftime("%Y-%m-%d %H:%M")
-            if isinstance(v, dt.date):
+            if isinstance(v, (dt.date, dt.datetime)):
                 return v.strftime("%Y-%m-%d")
             return "" if v is None else str(v)
         if role == Qt.BackgroundRole and key == "band":
@@ -173,7 +171,7 @@ class RoundsTab(QWidget):
         self.model = DictTableModel([("status_label", "区分"), ("name", "氏名"), ("age", "年齢"), ("age_band", "年齢区分"),
                                      ("school", "学校・園"), ("total", "点数"), ("band", "帯"),
                                      ("classification", "分類"), ("reason", "理由"), ("earlier_text", "前回ラウンド"),
-                                     ("decided_by", "判断者"), ("decided_at", "判断日時")])
+                                     ("decided_by", "判断者"), ("decided_at_text", "判断日時")])
         self.view = table_view(self.model)
         self.view.setWordWrap(False)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
@@ -264,6 +262,7 @@ class RoundsTab(QWidget):
             e = r.get("earlier_decision")
             r["earlier_text"] = f"前回 {names.get(e, e)}" if e else ""
             r["classification_key"] = r["classification"]
+            r["decided_at_text"] = f"{r['decided_at']:%Y-%m-%d %H:%M}" if r.get("decided_at") else ""
             r["classification"] = names.get(r["classification"], r["classification"]) if r["classification"] else None
         self.model.set_rows(rows)
         closed = bool(i.get("closed_at"))
