@@ -214,6 +214,12 @@ def test_template_rows_keys_dropdowns_and_logged_export(ws, tmp_path):
     assert CL.parse_row_key(keys[0][:-1] + ("0" if keys[0][-1] != "0" else "1")) is None   # a mistyped key
     assert sh.data_validations.dataValidation and '"該当,非該当,不明"' in sh.data_validations.dataValidation[0].formula1
     assert sh.protection.sheet and sh.page_setup.orientation == "landscape"
+    assert sh.sheet_properties.pageSetUpPr.fitToPage and int(sh.page_setup.fitToHeight) == 0   # fit to width
+    assert int(sh.page_setup.fitToWidth) >= 1 and sh.print_title_rows.replace("$", "") == "1:3" and sh.freeze_panes == "F4"
+    assert "取扱注意" in sh.oddHeader.right.text
+    assert all(sh.column_dimensions[c].width >= 7 for c in ("F", "G", "H"))      # 非該当 fits
+    n_items = len(CL.load_default_definitions()["abuse_observation"]["items"])
+    assert sh.cell(head, 6 + n_items).value.startswith("所見")
     exports = [d for _, d in _log(ws, "export") if d.get("what") == "checklist_template"]
     assert exports and exports[-1]["pupils"] == len(pupils)
 

@@ -350,74 +350,14 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
     """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
     ws.require("checklist.enter", what="checklist template")
     ws.require_school(school)
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-    from openpyxl.worksheet.datavalidation import DataValidation
     with ws.session() as s:
         if school not in schools(ws):
             raise NotFound(f"学校「{school}」の児童生徒はいません。")
         r = _ensure_round(ws, s, school, round_name)
         d = round_definition(s, r)
         ps = pupils(ws, school, s=s)
-        round_id, round_label = r.id, r.name
-    wb = Workbook()
-    info = wb.active
-    info.title = "記入のしかた"
-    lines = [f"{d['title_ja']}（{round_label}）", f"学校：{school}", "",
-             "1. 「チェックリスト」シートの各児童生徒の行に、項目ごとに 該当・非該当・不明 を選んでください（セルを選ぶと一覧が出ます）。",
-             "2. 気づいたことは「所見」欄に書いてください。分からない項目は空欄のままでかまいません。",
-             "3. 並べ替えはできますが、「行キー」列は変更しないでください（照合に使います）。",
-             "4. 記入が終わったら、ファイルをこども家庭センターへ返してください。氏名が載っているため、取扱いに注意してください。",
-             "", "この用紙は、支援が必要かもしれないこどもに気づくためのものです。判定や評価ではありません。"]
-    for i, line in enumerate(lines, 1):
-        info.cell(i, 1, line)
-    info["A1"].font = Font(bold=True, size=14)
-    info.column_dimensions["A"].width = 110
-    sh = wb.create_sheet("チェックリスト")
-    fixed = ["行キー", "学年", "組", "氏名", "ふりがな"]
-    items = d["items"]
-    groups = {g["id"]: g for g in d["groups"]}
-    sh.append([f"{d['title_ja']}　{school}　{round_label}"])
-    sh.append([""] * len(fixed) + [groups[i["group"]]["label_ja"] for i in items] + [""])
-    sh.append(fixed + [f"{n + 1}. {i['text_ja']}" for n, i in enumerate(items)] + ["所見"])
-    thin = Side(style="thin", color="999999")
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
-    for c in sh[3]:
-        c.font, c.fill = Font(bold=True), head_fill
-        c.alignment = Alignment(wrap_text=True, vertical="top")
-        c.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    for c in sh[2]:
-        c.font = Font(bold=True, color="1F4E79", size=9)
-    sh["A1"].font = Font(bold=True, size=13)
-    sh.row_dimensions[3].height = 120
-    dv = DataValidation(type="list", formula1='"該当,非該当,不明"', allow_blank=True, showErrorMessage=True,
-                        errorTitle="入力できない値", error="該当・非該当・不明 から選んでください。")
-    sh.add_data_validation(dv)
-    first = 4
-    for n, p in enumerate(ps):
-        row = first + n
-        sh.append([row_key(round_id, p["person_id"]), p["grade"], p["class"], p["name"], p["name_kana"] or ""]
-                  + [None] * len(items) + [None])
-        for col in range(len(fixed) + 1, len(fixed) + len(items) + 2):
-            cell = sh.cell(row, col)
-            cell.protection = Protection(locked=False)
-            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    if ps:
-        from openpyxl.utils import get_column_letter
-        dv.add(f"{get_column_letter(len(fixed) + 1)}{first}:{get_column_letter(len(fixed) + len(items))}{first + len(ps) - 1}")
-    widths = [20, 6, 5, 16, 18] + [11] * len(items) + [30]
-    from openpyxl.utils import get_column_letter
-    for i, w in enumerate(widths, 1):
-        sh.column_dimensions[get_column_letter(i)].width = w
-    sh.freeze_panes = sh.cell(first, len(fixed) + 1)
-    sh.protection.sheet = True
-    sh.protection.sort = False
-    sh.protection.autoFilter = False
-    sh.protection.formatColumns = False
-    sh.auto_filter.ref = f"A3:{get_column_letter(len(fixed) + len(items) + 1)}{max(first, first + len(ps) - 1)}"
-    sh.page_setup.orientation = "landscape"
-    sh.page_setup.paperSize = sh.PAPERSIZE_A4
-    sh.print_title_rows = "1:3"
+        round_id, round_label, due_on = r.id, r.name, r.due_on
+    wb = _build_workbook(d, school, round_id, round_label, due_on, ps)
     out = Path(out)
     if password:
         import io
@@ -436,6 +376,168 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
     ws.log("export", detail={"what": "checklist_template", "pupils": len(ps), "round_id": round_id,
                              "encrypted": bool(password)})
     return {"pupils": len(ps), "school": school, "round": round_label, "out": str(out)}
+
+
+GROUP_FILLS = ("DDEBF7", "FCE4D6", "E2EFDA", "FFF2CC", "EDE7F6", "F2F2F2")
+ITEM_WIDTH = 7.5        # fits 非該当 at 10 pt
+ITEMS_PER_PRINTED_PAGE = 24
+
+
+def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_on, ps: list[dict]):
+    """Layout of the school's workbook. A teacher fills it on screen (drop-downs, frozen names, item text in the
+    header) or prints it: A4 landscape, header rows and the name columns repeated on every page, scaled to a
+    whole number of pages wide (one for a short checklist; the 54-item set spreads over a few, still legible)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+    from openpyxl.utils import get_column_letter as L
+    from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    thin = Side(style="thin", color="808080")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    items, groups = d["items"], {g["id"]: g for g in d["groups"]}
+    labels = "・".join(x["label"] for x in d.get("scale", [])) or "該当・非該当・不明"
+
+    wb = Workbook()
+    info = wb.active
+    info.title = "記入のしかた"
+    info.sheet_view.showGridLines = False
+    info.column_dimensions["A"].width = 18
+    info.column_dimensions["B"].width = 92
+    info["A1"] = d["title_ja"]
+    info["A1"].font = Font(bold=True, size=16, color="1F3864")
+    rows = [("学校", school), ("実施回", round_label), ("提出期限", f"{due_on:%Y年%m月%d日}" if due_on else "（担当者からの連絡のとおり）"),
+            ("返送先", "こども家庭センター（担当者へ直接お渡しいただくか、指定の方法でお送りください）"),
+            ("対象", f"{len(ps)} 人（「チェックリスト」シートに学年・組の順で並んでいます）")]
+    for n, (k, v) in enumerate(rows, 3):
+        info.cell(n, 1, k).font = Font(bold=True)
+        info.cell(n, 1).fill = PatternFill("solid", fgColor="F2F2F2")
+        info.cell(n, 2, v)
+        for c in (1, 2):
+            info.cell(n, c).border, info.cell(n, c).alignment = box, Alignment(vertical="center", wrap_text=True)
+    steps = ["記入のしかた",
+             f"1. 「チェックリスト」シートで、児童生徒ごとに各項目を {labels} から選んでください（セルを選ぶと▼の一覧が出ます）。",
+             "2. 気になることや具体的な様子は、行の右端の「所見」欄に書いてください。",
+             "3. 分からない項目、まだ観察できていない項目は空欄のままでかまいません。記入した行だけが取り込まれます。",
+             "4. 並べ替え・絞り込みはできます。左端の「行キー」は照合に使うので変更・削除しないでください（氏名では照合しません）。",
+             "5. 記入が終わったら上書き保存し、期限までに返送してください。同じ回のファイルを返し直すと、新しいほうが使われます。",
+             "",
+             "取扱い注意：このファイルには児童生徒の氏名が載っています。校外へ持ち出す・メールで送るときは、"
+             "パスワードの設定など学校の規程に従ってください。",
+             "このチェックリストは、支援が必要かもしれないこどもに早く気づくためのものです。"
+             "該当があっても、それだけで虐待などと判断するものではありません。"]
+    for n, line in enumerate(steps, 3 + len(rows) + 1):
+        c = info.cell(n, 1, line)
+        info.merge_cells(start_row=n, start_column=1, end_row=n, end_column=2)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        info.row_dimensions[n].height = 32 if len(line) > 68 else 18
+        if n == 3 + len(rows) + 1:
+            c.font = Font(bold=True, size=12, color="1F3864")
+        elif line.startswith("取扱い注意"):
+            c.font = Font(bold=True, color="C00000")
+    info.page_setup.orientation = "landscape"
+    info.page_setup.paperSize = info.PAPERSIZE_A4
+    info.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    info.page_setup.fitToWidth, info.page_setup.fitToHeight = 1, 1
+    info.oddHeader.right.text = "取扱注意"
+    info.protection.sheet = True
+
+    sh = wb.create_sheet("チェックリスト")
+    wb.active = 1
+    fixed = ["行キー", "学年", "組", "氏名", "ふりがな"]
+    nf, first_item, remark_col = len(fixed), len(fixed) + 1, len(fixed) + len(items) + 1
+    sh["B1"] = f"{d['title_ja']}　{school}　{round_label}"   # B: column A (row keys) is not printed
+    sh["B1"].font = Font(bold=True, size=13, color="1F3864")
+    sh["A1"] = "行キーは変更しない"
+    sh["A1"].font = Font(size=8, color="808080")
+    note = sh.cell(1, first_item + min(8, max(len(items) - 1, 0)), f"回答は各セルの▼から {labels}。空欄 = 未記入。")
+    note.font = Font(size=9, color="595959")
+    # row 2: the item groups, merged over their items and coloured; row 3: the item texts
+    order, spans = [], {}
+    for n, it in enumerate(items):
+        if not order or order[-1] != it["group"]:
+            order.append(it["group"])
+            spans[len(order) - 1] = [n, n]
+        spans[len(order) - 1][1] = n
+    fills = {}
+    for gi, g in enumerate(order):
+        lo, hi = spans[gi]
+        fills[g] = PatternFill("solid", fgColor=GROUP_FILLS[gi % len(GROUP_FILLS)])
+        c = sh.cell(2, first_item + lo, f"{groups[g].get('part', '')}：{groups[g]['label_ja']}" if hi - lo >= 2
+                    else groups[g]["label_ja"])
+        if hi > lo:
+            sh.merge_cells(start_row=2, start_column=first_item + lo, end_row=2, end_column=first_item + hi)
+        for col in range(first_item + lo, first_item + hi + 1):
+            sh.cell(2, col).fill, sh.cell(2, col).border = fills[g], box
+        c.font = Font(bold=True, size=9, color="1F3864")
+        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    sh.row_dimensions[2].height = 30
+    head_fill = PatternFill("solid", fgColor="D9E2F3")
+    for col, text_ in enumerate(fixed + [f"{n + 1}. {it['text_ja']}" for n, it in enumerate(items)] + ["所見（自由記述）"], 1):
+        c = sh.cell(3, col, text_)
+        c.border = box
+        c.font = Font(bold=True, size=9)
+        if first_item <= col < remark_col:
+            c.fill = fills[items[col - first_item]["group"]]
+            c.alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+        else:
+            c.fill = head_fill
+            c.alignment = Alignment(wrap_text=True, vertical="bottom", horizontal="center")
+    sh.row_dimensions[3].height = 100
+    dv = DataValidation(type="list", formula1='"' + ",".join(x["label"] for x in d.get("scale", [])) + '"'
+                        if d.get("scale") else '"該当,非該当,不明"', allow_blank=True, showErrorMessage=True,
+                        errorTitle="入力できない値", error=f"{labels} から選んでください。",
+                        showInputMessage=True, promptTitle="回答", prompt=f"{labels} から選んでください")
+    sh.add_data_validation(dv)
+    first = 4
+    key_font, key_fill = Font(size=8, color="808080"), PatternFill("solid", fgColor="F2F2F2")
+    for n, p in enumerate(ps):
+        row = first + n
+        vals = [row_key(round_id, p["person_id"]), p["grade"], p["class"], p["name"], p["name_kana"] or ""]
+        for col, v in enumerate(vals, 1):
+            c = sh.cell(row, col, v)
+            c.border = box
+            c.alignment = Alignment(vertical="center", horizontal="center" if col in (2, 3) else "left")
+        sh.cell(row, 1).font, sh.cell(row, 1).fill = key_font, key_fill
+        sh.cell(row, 4).font = Font(bold=True)
+        for col in range(first_item, remark_col + 1):
+            c = sh.cell(row, col)
+            c.protection = Protection(locked=False)
+            c.border = box
+            c.alignment = Alignment(horizontal="center", vertical="center") if col < remark_col else \
+                Alignment(wrap_text=True, vertical="center")
+        sh.row_dimensions[row].height = 22
+    if ps:
+        dv.add(f"{L(first_item)}{first}:{L(remark_col - 1)}{first + len(ps) - 1}")
+    for i, w in enumerate([17, 5, 4, 14, 16] + [ITEM_WIDTH] * len(items) + [40], 1):
+        sh.column_dimensions[L(i)].width = w
+    last_row = max(first, first + len(ps) - 1)
+    sh.freeze_panes = sh.cell(first, first_item)
+    sh.auto_filter.ref = f"A3:{L(remark_col)}{last_row}"
+    sh.protection.sheet = True
+    sh.protection.sort = False
+    sh.protection.autoFilter = False
+    sh.protection.formatColumns = False
+    sh.protection.formatRows = False
+    # print: A4 landscape, the header rows and the names on every page, a whole number of pages wide
+    sh.page_setup.orientation = "landscape"
+    sh.page_setup.paperSize = sh.PAPERSIZE_A4
+    sh.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sh.page_setup.fitToWidth = max(1, -(-len(items) // ITEMS_PER_PRINTED_PAGE))
+    sh.page_setup.fitToHeight = 0
+    sh.print_title_rows = "1:3"
+    sh.print_title_cols = "B:E"
+    sh.print_area = f"B1:{L(remark_col)}{last_row}"
+    sh.page_margins.left = sh.page_margins.right = 0.4
+    sh.page_margins.top, sh.page_margins.bottom = 0.75, 0.7
+    sh.page_margins.header, sh.page_margins.footer = 0.3, 0.3
+    sh.oddFooter.center.text = "&P / &N ページ"
+    sh.oddHeader.right.text = "取扱注意"
+    sh.oddHeader.right.size = 12
+    sh.oddHeader.left.text = "観察チェックリスト（記入用）"
+    sh.print_options.gridLines = False
+    return wb
 
 
 class ChecklistRefused(InputRefused):
