@@ -260,3 +260,29 @@ def test_file_register_person_counts_equal_the_database(db):
     assert res["persons_total"] == n_persons and res["pages"] >= 1
     txt = squash(subprocess.run(["pdftotext", str(db / "reg.pdf"), "-"], capture_output=True, text=True).stdout)
     assert f"登録人数{n_persons}人" in txt and "個人情報ファイル簿" in txt
+
+
+# --- the documents' first pages, for docs/images ---------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm (poppler) not installed")
+def test_file_register_and_self_inspection_pages_to_docs_images(db):
+    from kodomo_desktop.core.governance.register import save_self_inspection
+    from kodomo_desktop.core.workspace import Workspace
+    images = ROOT / "docs" / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    ws = Workspace.open(db / "d.db", PW)
+    try:
+        save_self_inspection(ws, 2026, {"policy": True, "training": False, "training_note": "来年度の研修を6月に予定",
+                                        "room": True, "notice": True, "notice_note": "広報誌10月号に掲載"})
+    finally:
+        ws.close()
+    assert ok(cli("file-register", "--db", "d.db", "--out", "reg.pdf", cwd=db))["pages"] >= 1
+    assert ok(cli("self-inspection", "--db", "d.db", "--year", "2026", "--out", "si.pdf", cwd=db))["pages"] == 1
+    for pdf, png in (("reg.pdf", "file_register"), ("si.pdf", "self_inspection")):
+        fonts = subprocess.run(["pdffonts", str(db / pdf)], capture_output=True, text=True).stdout.splitlines()[2:]
+        assert fonts and all("IPAex" in l and l.split()[-5] == "yes" for l in fonts if l.strip())   # embedded
+        r = subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile", str(db / pdf),
+                            str(images / png)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert (images / f"{png}.png").stat().st_size > 10_000
+    txt = squash(subprocess.run(["pdftotext", str(db / "si.pdf"), "-"], capture_output=True, text=True).stdout)
+    assert "自己点検報告書（令和8年度）" in txt and "来年度の研修を6月に予定" in txt and "確認欄" in txt

@@ -266,7 +266,7 @@ def test_self_inspection_fill_save_and_print(app, qtbot, ws, tmp_path):
     _wait(si.print_pdf(tmp_path / "si.pdf"))
     assert si.printed["pages"] >= 1
     txt = subprocess.run(["pdftotext", str(tmp_path / "si.pdf"), "-"], capture_output=True, text=True).stdout
-    assert "自己点検報告書（2026年度）" in txt and "来年度の研修を6月に予定" in txt
+    assert "自己点検報告書（令和8年度）" in txt and "来年度の研修を6月に予定" in txt
     assert R.self_inspection_years(ws) == [2026]
 
 

@@ -76,11 +76,11 @@ def _build(out: Path, title: str, printed_by: str, make_story) -> int:
     return render(render("?"))
 
 
-def _table(rows, widths=None, header=True):
+def _table(rows, widths=None, header=True, row_heights=None):
     f = _font()
     st = _styles()["small"]
     data = [[Paragraph(_esc(c), st) for c in r] for r in rows]
-    t = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+    t = Table(data, colWidths=widths, rowHeights=row_heights, repeatRows=1 if header else 0)
     style = [("FONTNAME", (0, 0), (-1, -1), f), ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
              ("VALIGN", (0, 0), (-1, -1), "TOP")]
     if header:
@@ -194,27 +194,56 @@ def _disclosure_story(data, st):
 
 
 # --- 個人情報ファイル簿 -------------------------------------------------------------------------------------------------
+BASIS_CITES = {"61-1": "個人情報保護法第61条第1項", "69-2-2": "個人情報保護法第69条第2項第2号",
+               "69-2-3": "個人情報保護法第69条第2項第3号"}
+
+
+def basis_cite(code, note=None) -> str:
+    """The short citation a published register uses (the long explanation is in the guideline)."""
+    if code == "other":
+        return f"その他（{note}）" if note else "その他"
+    return BASIS_CITES.get(code or "", "（未設定）")
+
+
+def _source_order(items):
+    from .register import DEFAULT_SOURCES
+    order = list(DEFAULT_SOURCES)
+    return sorted(items, key=lambda i: (order.index(i["source_type"]) if i["source_type"] in order else len(order),
+                                        i["source_type"]))
+
+
 def file_register_pdf(ws, out: Path) -> dict:
     from .register import file_register, resident_notice
     reg = file_register(ws)
     st = _styles()
     notice = resident_notice(ws)
-    story = lambda: [Paragraph("個人情報ファイル簿（案）", st["title"]),
-             Paragraph(f"{_esc(reg['town'])}　作成日 {wareki(dt.date.today())}（データベースの内容から作成した下書きです。"
-                       "公表前に内容を確認してください。）", st["p"]), Spacer(1, 4 * mm),
-             _table([["項目", "内容"],
-                     ["個人情報ファイルの名称", reg["file_name"]], ["利用目的", reg["purpose"]],
-                     ["記録範囲（本人の数）", f"{reg['kinds_of_persons']}　登録人数 {reg['persons_total']} 人"
+    items = _source_order(reg["items"])
+
+    def story():
+        return [
+            Paragraph("個人情報ファイル簿（案）", st["title"]),
+            Paragraph(f"{_esc(reg['town'])}　作成日 {wareki(dt.date.today())}", st["p"]),
+            Paragraph("データベースの内容から作成した下書きです。公表前に内容を確認してください。人数は作成日時点の"
+                      "登録数です。", st["small"]), Spacer(1, 4 * mm),
+            _table([["項目", "内容"],
+                    ["個人情報ファイルの名称", reg["file_name"]],
+                    ["利用目的", reg["purpose"]],
+                    ["記録範囲（本人の数）", f"{reg['kinds_of_persons']}　登録人数 {reg['persons_total']} 人"
                                      f"（うち 0〜18 歳 {reg['children']} 人、利用停止 {reg['opt_outs']} 件）"],
-                     ["記録情報の収集方法", reg["collection"]], ["経常的提供先", reg["recipients"]]],
-                    widths=[45 * mm, 129 * mm]),
-             Paragraph("記録項目と根拠（取込元ごと）", st["h"]),
-             _table([["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "保存期間"]] +
-                    [[i["label"], i["department"], i["items"], i["purpose"], i["basis"], i["persons"],
-                      f"{i['retention_months']}か月" if i["retention_months"] else ""] for i in reg["items"]],
-                    widths=[22 * mm, 22 * mm, 36 * mm, 34 * mm, 34 * mm, 12 * mm, 14 * mm]),
-             Paragraph("住民向けのお知らせ（案）", st["h"]),
-             Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"])]
+                    ["記録情報の収集方法", reg["collection"]],
+                    ["経常的提供先", reg["recipients"]],
+                    ["開示・訂正・利用停止の請求先", "こども家庭センター（請求があった場合は、保有する情報をすべて開示します）"],
+                    ["備考", "利用停止（不同意）の申出があった方の情報は、名寄せ・スコア算出に用いません。"
+                             "保存期間を過ぎた情報は削除します。"]],
+                   widths=[45 * mm, 129 * mm]),
+            Paragraph("記録項目と根拠（取込元ごと）", st["h"]),
+            _table([["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "保存期間"]] +
+                   [[i["label"], i["department"], i["items"], i["purpose"],
+                     basis_cite(i.get("basis_code"), i.get("basis_note")), f"{i['persons']:,}",
+                     f"{i['retention_months']}か月" if i["retention_months"] else ""] for i in items],
+                   widths=[22 * mm, 24 * mm, 42 * mm, 32 * mm, 26 * mm, 12 * mm, 16 * mm]),
+            Paragraph("住民向けのお知らせ（案）", st["h"]),
+            Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"])]
     pages = _build(out, "個人情報ファイル簿（案）", ws.user.name, story)
     ws.log("print", detail={"document": "file_register", "pages": pages})
     return {"pages": pages, "persons_total": reg["persons_total"], "items": len(reg["items"])}
@@ -236,9 +265,9 @@ def file_register_xlsx(ws, out: Path) -> dict:
         sh.append([k, v])
     sh.append([])
     sh.append(["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "行数", "保存期間（月）"])
-    for i in reg["items"]:
-        sh.append([i["label"], i["department"], i["items"], i["purpose"], i["basis"], i["persons"], i["rows"],
-                   i["retention_months"]])
+    for i in _source_order(reg["items"]):
+        sh.append([i["label"], i["department"], i["items"], i["purpose"],
+                   basis_cite(i.get("basis_code"), i.get("basis_note")), i["persons"], i["rows"], i["retention_months"]])
     for col, w in zip("ABCDEFGH", (24, 22, 50, 40, 40, 8, 8, 12)):
         sh.column_dimensions[col].width = w
     for row in sh.iter_rows():
@@ -250,36 +279,74 @@ def file_register_xlsx(ws, out: Path) -> dict:
 
 
 # --- self-inspection ----------------------------------------------------------------------------------------------------
+def fiscal_year_ja(fiscal_year: int) -> str:
+    """令和8年度 for 2026 (the fiscal year starting in April)."""
+    w = wareki(dt.date(fiscal_year, 4, 1))
+    return (w.split("年")[0] + "年度") if "年" in w else f"{fiscal_year}年度"
+
+
+def _when(v) -> str:
+    try:
+        t = dt.datetime.fromisoformat(str(v))
+    except (TypeError, ValueError):
+        return str(v or "")
+    return f"{wareki(t.date())} {t:%H:%M}"
+
+
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
     from sqlalchemy import select
+    from ..importing.fields import SOURCE_TYPES
+    from ..security.roles import ROLES
     from ..storage.models import SelfInspection
     from .register import MANUAL_ITEMS, self_inspection_auto
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
         saved = row.answers if row else {}
+        saved_by, saved_at = (row.saved_by, row.saved_at) if row else (None, None)
     auto = self_inspection_auto(ws)
     manual = saved.get("manual", {})
     st = _styles()
     yes = lambda b: "○" if b else "×"
-    auto_rows = [["点検項目（データベースから自動）", "結果", "状態"],
+    checks = [(not auto["users_without_sign_in_for_a_year"]), True, bool(auto["last_backup_at"]), auto["log_chain_ok"],
+              not auto["sources_without_legal_basis"], auto["expired_not_purged"] == 0]
+    auto_rows = [["自動点検項目（印刷時点）", "結果", "適合"],
                  ["1年以上サインインのない利用者", "、".join(auto["users_without_sign_in_for_a_year"]) or "なし",
-                  yes(not auto["users_without_sign_in_for_a_year"])],
-                 ["役割ごとの利用者数", "、".join(f"{k}: {v}" for k, v in auto["roles"].items()), "○"],
-                 ["最後のバックアップ", str(auto["last_backup_at"] or "未実施"), yes(bool(auto["last_backup_at"]))],
-                 ["操作ログの連鎖", f"{auto['log_entries']} 件、" + ("正常" if auto["log_chain_ok"] else
-                                                                f"{auto['first_broken_entry']} 番で破損"),
-                  yes(auto["log_chain_ok"])],
-                 ["根拠が未設定の取込元", "、".join(auto["sources_without_legal_basis"]) or "なし",
-                  yes(not auto["sources_without_legal_basis"])],
-                 ["保存期間を過ぎた未削除のデータ", f"{auto['expired_not_purged']} バッチ", yes(auto["expired_not_purged"] == 0)]]
+                  yes(checks[0])],
+                 ["役割ごとの利用者数", "、".join(f"{ROLES.get(k, k)} {v} 人" for k, v in auto["roles"].items()),
+                  yes(checks[1])],
+                 ["最後のバックアップ", _when(auto["last_backup_at"]) if auto["last_backup_at"] else "未実施",
+                  yes(checks[2])],
+                 ["操作ログの連鎖（改ざん検知）", f"{auto['log_entries']} 件、" + (
+                     "正常" if auto["log_chain_ok"] else f"{auto['first_broken_entry']} 番で切れています"),
+                  yes(checks[3])],
+                 ["法的根拠が未設定の取込元", "、".join((SOURCE_TYPES.get(k) or {}).get("label", k)
+                                                   for k in auto["sources_without_legal_basis"]) or "なし",
+                  yes(checks[4])],
+                 ["保存期間を過ぎた未削除のデータ", f"{auto['expired_not_purged']} ファイル", yes(checks[5])]]
+    answer = {True: "はい", False: "いいえ", None: "未回答"}
     manual_rows = [["点検項目（個人情報保護担当が回答）", "回答", "備考"]] + \
-        [[label, {True: "はい", False: "いいえ", None: "未回答"}.get(manual.get(k)), manual.get(f"{k}_note", "")]
-         for k, label in MANUAL_ITEMS]
-    story = lambda: [Paragraph(f"自己点検報告書（{fiscal_year}年度）", st["title"]),
-             Paragraph(f"作成日 {wareki(dt.date.today())}　個人情報保護法及びこどもデータ連携ガイドライン第4章に基づく年次点検",
-                       st["p"]), Spacer(1, 4 * mm),
-             _table(auto_rows, widths=[60 * mm, 92 * mm, 22 * mm]), Spacer(1, 5 * mm),
-             _table(manual_rows, widths=[90 * mm, 20 * mm, 64 * mm])]
-    pages = _build(out, f"自己点検報告書（{fiscal_year}年度）", ws.user.name, story)
+        [[label, answer.get(manual.get(k)), manual.get(f"{k}_note", "")] for k, label in MANUAL_ITEMS]
+    counts = {v: sum(1 for k, _ in MANUAL_ITEMS if manual.get(k) is v) for v in (True, False, None)}
+    summary = (f"自動点検 {len(checks)} 項目のうち適合 {sum(checks)} 項目。担当者回答 {len(MANUAL_ITEMS)} 項目のうち"
+               f"「はい」{counts[True]}・「いいえ」{counts[False]}・未回答 {counts[None]}。")
+    saved_line = (f"回答の保存: {_esc(saved_by)}　{_when(saved_at.isoformat())}" if saved_at else
+                  "この年度の回答はまだ保存されていません。")
+    title = f"自己点検報告書（{fiscal_year_ja(fiscal_year)}）"
+
+    def story():
+        t_auto = _table(auto_rows, widths=[62 * mm, 94 * mm, 18 * mm])
+        t_auto.setStyle(TableStyle([("ALIGN", (2, 0), (2, -1), "CENTER")]))
+        sign = _table([["点検実施者", "個人情報保護担当", "所属長"], ["", "", ""]], widths=[58 * mm] * 3,
+                      row_heights=[None, 18 * mm])
+        return [Paragraph(title, st["title"]),
+                Paragraph(f"対象年度 {fiscal_year_ja(fiscal_year)}（{fiscal_year}年4月〜{fiscal_year + 1}年3月）"
+                          f"　作成日 {wareki(dt.date.today())}", st["p"]),
+                Paragraph("個人情報保護法及びこどもデータ連携ガイドライン第4章に基づく年次の自己点検", st["small"]),
+                Paragraph(saved_line, st["small"]), Spacer(1, 4 * mm),
+                Paragraph(summary, st["p"]), Spacer(1, 3 * mm),
+                t_auto, Spacer(1, 5 * mm),
+                _table(manual_rows, widths=[90 * mm, 18 * mm, 66 * mm]), Spacer(1, 8 * mm),
+                Paragraph("確認欄", st["h"]), sign]
+    pages = _build(out, title, ws.user.name, story)
     ws.log("print", detail={"document": "self_inspection", "fiscal_year": fiscal_year, "pages": pages})
     return {"pages": pages, "fiscal_year": fiscal_year}

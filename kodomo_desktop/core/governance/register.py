@@ -209,7 +209,7 @@ def file_register(ws) -> dict:
         items.append({"source_type": st, "label": meta.get("label", st), "department": b.department if b else "",
                       "purpose": b.purpose if b else "（未設定）",
                       "basis": BASIS_LABELS.get(b.basis or "", "（未設定）") if b else "（未設定）",
-                      "basis_code": b.basis if b else None,
+                      "basis_code": b.basis if b else None, "basis_note": b.note if b else None,
                       "items": "、".join(_held_labels(meta, held_items.get(st, ())) or _field_labels(meta)),
                       "persons": int(n_persons or 0), "rows": int(n_rows), "retention_months": retention.get(st)})
     town_v = town.value if town else None
