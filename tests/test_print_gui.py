@@ -187,6 +187,19 @@ def test_conference_packet_to_printer_and_log(app, qtbot, ws, tmp_path, monkeypa
     prev = [d for _, d in _log(ws) if d.get("document") == "conference" and d.get("output") == "preview"]
     assert len(prev) == 1 and prev[0]["persons"] == [r.person_id for r in kids]
     assert not list(Path(page._tmp).glob("print-*.png"))  # printer-resolution images are not kept
+    # a page range chosen in the print dialog
+    part = QPrinter(QPrinter.HighResolution)
+    part.setOutputFormat(QPrinter.PdfFormat)
+    part.setOutputFileName(str(tmp_path / "part.pdf"))
+    part.setPrintRange(QPrinter.PageRange)
+    part.setFromTo(2, 3)
+    assert page.print_to(part, dpi=60) == 2 and _pdfpages(tmp_path / "part.pdf") == 2
+    assert [d["pages"] for _, d in _log(ws) if d.get("output") == "printer"] == [n, 2]
+    # the dialog step: cancelled in the system dialog, nothing printed or logged
+    from PySide6.QtPrintSupport import QPrintDialog
+    monkeypatch.setattr(QPrintDialog, "exec", lambda self: QPrintDialog.Rejected)
+    page.print_dialog()
+    assert len([1 for _, d in _log(ws) if d.get("output") == "printer"]) == 2
 
 
 @needs_poppler
