@@ -117,7 +117,7 @@ def test_answers_import_back_and_the_pupil_rises_with_a_checklist_reason(town):
     weak = next(p for p in keys if p != strong)
     labels = [sh.cell(head, c).value for c in range(1, sh.max_column + 1)]
     groups = [sh.cell(head - 1, c).value for c in range(1, sh.max_column + 1)]
-    remark = labels.index("所見") + 1
+    remark = next(n for n, v in enumerate(labels, 1) if str(v or "").startswith("所見"))
     for c in range(6, remark):
         sh.cell(keys[strong], c).value = "該当"
     sh.cell(keys[strong], remark).value = "朝食をとらずに登校する日が続く"
