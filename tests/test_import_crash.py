@@ -103,3 +103,21 @@ def test_killed_import_leaves_database_unchanged(tmp_path):
         assert res.imported == 40_000 and res.duplicate_of is None
     finally:
         ws.close()
+
+
+def test_profile_remembers_columns_left_unmapped(tmp_path):
+    """A column the user unmapped stays unmapped next month (the profile keeps "-", not just the mapped ones)."""
+    from kodomo_desktop.core.importing.service import import_file, preview
+    ws = Workspace.create(tmp_path / "p.db", PW)
+    try:
+        sep, oct_ = tmp_path / "出欠_9月.csv", tmp_path / "出欠_10月.csv"
+        _csv(sep, 20, seed=1)
+        _csv(oct_, 25, seed=2)
+        assert preview(ws, sep, "school_attendance")["mapping"].get("遅刻日数") == "late_days"
+        res = import_file(ws, sep, "school_attendance", mapping={"遅刻日数": "-"}, as_of="2026-09-01")
+        assert "遅刻日数" not in res.mapping
+        assert "遅刻日数" not in preview(ws, oct_, "school_attendance")["mapping"]
+        res2 = import_file(ws, oct_, "school_attendance", as_of="2026-10-01")
+        assert "遅刻日数" not in res2.mapping and res2.mapping.get("欠席日数") == "absence_days"
+    finally:
+        ws.close()

@@ -179,3 +179,9 @@ def test_fold_is_coarser_than_norm(x):
 
 def test_nan_is_not_a_name():
     assert norm_name(math.nan) == "" and norm_kana(float("nan")) == ""
+
+
+def test_fold_of_decomposed_historical_kana_matches_fold_of_its_normal_form():
+    # found by hypothesis: ゐ + combining dakuten composes to ヸ only after hiragana → katakana
+    for x in ("ゐ゙", "ゑ゙", "ヸ"):
+        assert fold_kana(norm_kana(x)) == fold_kana(x)

@@ -174,11 +174,16 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
             s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=batch.id))
         prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == source_type,
                                                      MappingProfile.header_signature == sig))
+        # The profile also remembers the columns the user deliberately left unmapped ("-"), so next month's file
+        # does not map them again by auto-detection.
+        remember = dict(final_mapping)
+        remember.update({h: "-" for h, f in {**remembered, **(mapping or {})}.items()
+                         if h not in final_mapping and F._clean_field(f) is None})
         if prof is None:
-            s.add(MappingProfile(source_type=source_type, header_signature=sig, mapping=final_mapping,
+            s.add(MappingProfile(source_type=source_type, header_signature=sig, mapping=remember,
                                  options={"sheet": sheet, "encoding": encoding, "header_row": header_row}))
         else:
-            prof.mapping, prof.used_at = final_mapping, dt.datetime.now().replace(microsecond=0)
+            prof.mapping, prof.used_at = remember, dt.datetime.now().replace(microsecond=0)
         ws.log("import", detail={"batch_id": batch.id, "source_type": source_type, "rows": rows_total,
                                  "imported": len(records), "rejected": batch.rows_rejected}, conn=s)
         batch_id = batch.id

@@ -109,6 +109,8 @@ REASONS_JA = {
     "resident_no": "宛名番号が一致します",
     "student_no": "確認済みの学籍番号です",
     "auto": "一致度が基準を超えています",
+    "surname_siblings": "姓は異なりますが、同じ姓で記載された兄弟姉妹の記録も同じ世帯のこどもに一致します",
+    "namesake_school_zone": "同姓同名の候補のうち、この学校の通学区域に住むのは1人だけです",
 }
 REASONS_EN = {
     "namesake": "several candidates with the same name and birth date",
@@ -129,6 +131,9 @@ REASONS_EN = {
     "resident_no": "the resident number matches",
     "student_no": "a confirmed pupil number",
     "auto": "the score is above the threshold",
+    "surname_siblings": "the surname differs, but siblings' rows under the same surname match children of the same "
+                        "household",
+    "namesake_school_zone": "of the same-name candidates only one lives where this school's pupils live",
 }
 
 
@@ -408,6 +413,13 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     out["match_weight"] = out["pair_weight"].to_numpy() + comp_of
     out["match_probability"] = M.probability(out["match_weight"].to_numpy(dtype=np.float64))
     out = apply_thresholds(out, upper=upper, lower=lower, margin=margin)
+    swapped = _corroborate(out, R, P, person_ids, pid_pos, starts, ends, pi_s, w_s, upper, margin)
+    for i, j in swapped.items():  # a namesake resolved by the school zone: the pair is now that candidate's
+        row_of[i] = int(order[j])
+        comp_of[i] = competition(int(order[j]), total_of[i])
+        out.at[i, "pair_weight"] = float(w[row_of[i]])
+        out.at[i, "match_weight"] = float(w[row_of[i]]) + comp_of[i]
+        out.at[i, "match_probability"] = float(M.probability(np.array([out.at[i, "match_weight"]]))[0])
 
     # --- explanations (one waterfall per distinct pair) and candidate lists for review ----------------------------
     fs_review = (out["method"] == "fellegi_sunter") & ((out["status"] == "review") | (out["reason"] == "rejected_before"))
@@ -450,6 +462,98 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     info = LinkRunInfo(seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict(),
                        fitted=model)
     return (out, info) if return_info else out
+
+
+_SCHOOL_KIND = ("小学校", "中学校", "義務教育学校", "高等学校", "保育所", "保育園", "幼稚園", "こども園")
+
+
+def _area(address) -> str | None:
+    """The district part of a normalised registry address (text before the first block number): 駅前, 西町 …"""
+    if not isinstance(address, str) or not address:
+        return None
+    k = 0
+    while k < len(address) and not address[k].isdigit():
+        k += 1
+    return address[:k] or None
+
+
+def _kind(school: str) -> str:
+    return next((k for k in _SCHOOL_KIND if school.endswith(k)), "")
+
+
+def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict, starts, ends, pi_s, w_s,
+                 upper: float, margin: float) -> dict[int, int]:
+    """Two pieces of evidence the pair comparisons cannot see, because they come from *other* rows. Changes ``out``
+    in place; returns {row index: sorted-candidate position} for rows whose linked candidate changed.
+
+    * ``surname_siblings``: rows held back only by the ``surname_differs`` guard (score ≥ upper, no close
+      runner-up) link when two or more of them, written with the *same* surname, match *different* children of the
+      *same* registry household — a step family's children at school under their former surname. One child alone
+      stays in review: another child with the same given name, sex and birth date cannot be ruled out; two
+      siblings matching one household under one surname by chance can.
+    * ``namesake_school_zone``: a row in review as ``namesake`` (two people with the same name and birth date) that
+      comes from a school links to the one namesake living in that school's zone — zones learned from this run's
+      confident links (a district whose pupils are linked to the school at least twice), provided every other
+      namesake lives in a district whose pupils (three or more) go only to other schools of the same kind. A town
+      with one school per kind, or a zone not yet seen, leaves the row in review."""
+    fs = (out["method"] == "fellegi_sunter").to_numpy()
+    status, reason = out["status"].to_numpy(dtype=object), out["reason"].to_numpy(dtype=object)
+    best = out["best_person_id"].to_numpy(dtype=object)
+    mw, pw = out["match_weight"].to_numpy(dtype=np.float64), out["pair_weight"].to_numpy(dtype=np.float64)
+    sw = out["second_weight"].to_numpy(dtype=np.float64)
+    uids = out["_uid"].to_numpy()
+    sur = [a if a else b for a, b in zip(R["sur_k"], R["sur_kn"])]
+    hh = P["household_no"]
+
+    # siblings under one surname
+    groups: dict[tuple, set] = {}
+    held = np.flatnonzero(fs & (status == "review") & (reason == "surname_differs") & (mw >= upper)
+                          & (np.isnan(sw) | (pw - sw >= margin)))
+    for i in held:
+        p = pid_pos.get(best[i])
+        if p is not None and hh[p] and sur[i]:
+            groups.setdefault((sur[i], hh[p]), set()).add(p)
+    for i in held:
+        p = pid_pos.get(best[i])
+        if p is not None and hh[p] and sur[i] and len(groups.get((sur[i], hh[p]), ())) >= 2:
+            out.at[out.index[i], "status"] = "auto"
+            out.at[out.index[i], "person_id"] = best[i]
+            out.at[out.index[i], "reason"] = "surname_siblings"
+            out.at[out.index[i], "guard"] = ""
+            out.at[out.index[i], "method"] = "household_siblings"
+
+    # school zones
+    swapped: dict[int, int] = {}
+    school = R["school"]
+    namesakes = np.flatnonzero(fs & (status == "review") & (reason == "namesake"))
+    namesakes = [i for i in namesakes if school[i]]
+    if not namesakes:
+        return swapped
+    area = [_area(a) for a in P["address"]]
+    pupils: dict[tuple, set] = {}
+    linked = np.flatnonzero(out["status"].isin(["auto", "confirmed"]).to_numpy())
+    for i in linked:
+        p = pid_pos.get(out["person_id"].iat[i])
+        if p is not None and school[i] and area[p]:
+            pupils.setdefault((area[p], school[i]), set()).add(p)
+    by_kind: dict[tuple, int] = {}
+    for (a, sc), ps in pupils.items():
+        by_kind[(a, _kind(sc))] = by_kind.get((a, _kind(sc)), 0) + len(ps)
+    for i in namesakes:
+        u, sc = int(uids[i]), school[i]
+        top = w_s[starts[u]]
+        close = [j for j in range(starts[u], ends[u]) if w_s[j] >= top - margin]
+        fit = [j for j in close if area[pi_s[j]] and len(pupils.get((area[pi_s[j]], sc), ())) >= 2]
+        misfit = [j for j in close if area[pi_s[j]] and not pupils.get((area[pi_s[j]], sc))
+                  and by_kind.get((area[pi_s[j]], _kind(sc)), 0) >= 3]
+        if len(fit) == 1 and len(misfit) == len(close) - 1:
+            j = fit[0]
+            pid = person_ids[pi_s[j]]
+            ix = out.index[i]
+            out.at[ix, "status"], out.at[ix, "person_id"], out.at[ix, "best_person_id"] = "auto", pid, pid
+            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "namesake_school_zone", "", "school_zone"
+            swapped[int(i)] = j
+    return swapped
 
 
 def _competition_item(comp: float, n_other: int, k_out: float, cache: dict) -> dict:

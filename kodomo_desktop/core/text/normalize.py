@@ -220,7 +220,9 @@ def _drop_long_vowels(t: str) -> str:
 
 
 def _fold_step(t: str) -> str:
-    return _drop_long_vowels(_kana_step(t).translate(_SMALL).translate(_FOLD))
+    # the kana step to its fixed point first: ゐ゙ becomes ヸ and only then composes to ヸ; folding ヰ→イ before
+    # that would strand the combining mark (イ゙) and fold(norm(x)) ≠ fold(x)
+    return _drop_long_vowels(_fixed_point(_kana_step, t).translate(_SMALL).translate(_FOLD))
 
 
 @_cached

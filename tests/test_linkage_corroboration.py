@@ -1,0 +1,104 @@
+"""Evidence from other rows: a step family's children at school under their former surname (siblings corroborate
+each other), and namesakes told apart by the school zone learned from the run's confident links.
+Synthetic people only, on the engine's own generated background town."""
+import pandas as pd
+import pytest
+
+from kodomo_desktop.core.linkage import evaluation as E
+from kodomo_desktop.core.linkage.engine import REASONS_EN, REASONS_JA, apply_thresholds, link_records
+
+
+def person(pid, name, kana, bd, sex, hh, address, rel="子"):
+    return dict(person_id=pid, resident_no=f"95{pid[-5:]}", household_no=hh, name=name, name_kana=kana,
+                birth_date=bd, sex=sex, address=address, relationship=rel)
+
+
+def rec(rid, name, kana, bd, sex, school=None):
+    return dict(record_id=rid, source_type="school_attendance", resident_no=None, household_no=None, name=name,
+                name_kana=kana, birth_date=bd, sex=sex, address=None, student_no=None, school=school)
+
+
+AOBA, SAGI = "みどり町青葉台{}丁目{}番{}号", "みどり町鷺沼{}丁目{}番{}号"
+ZONE_KIDS = [("青葉台", AOBA, "青葉台小学校", "Z"), ("鷺沼", SAGI, "鷺沼小学校", "Y")]
+GIVEN = [("澪士", "レイジ", 1), ("柚葉", "ユズハ", 2), ("朔弥", "サクヤ", 1), ("紬希", "ツムギ", 2)]
+SUR = [("雲雀", "ヒバリ"), ("鶴来", "ツルギ"), ("榊原", "サカキバラ"), ("御厨", "ミクリヤ")]
+
+PEOPLE = [
+    # a step family: the registry has the new surname 新川
+    person("PSB01", "新川　澪士", "シンカワ　レイジ", "2015-03-03", 1, "HSB", "みどり町栄町1丁目2番3号"),
+    person("PSB02", "新川　柚葉", "シンカワ　ユズハ", "2017-08-08", 2, "HSB", "みどり町栄町1丁目2番3号"),
+    # two children of different households, each alone under a surname that is not theirs
+    person("PSX01", "北条　朔弥", "ホウジョウ　サクヤ", "2014-05-05", 1, "HX1", "みどり町栄町2丁目1番1号"),
+    person("PSX02", "南雲　紬希", "ナグモ　ツムギ", "2016-06-16", 2, "HX2", "みどり町栄町3丁目1番1号"),
+    # namesakes in two school zones
+    person("PZN01", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN1", AOBA.format(1, 1, 1)),
+    person("PZN02", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN2", SAGI.format(1, 1, 1)),
+]
+RECORDS = [
+    rec(950001, "古河　澪士", "フルカワ　レイジ", "2015-03-03", 1, "栄小学校"),
+    rec(950002, "古河　柚葉", "フルカワ　ユズハ", "2017-08-08", 2, "栄小学校"),
+    rec(950003, "古河　朔弥", "フルカワ　サクヤ", "2014-05-05", 1, "栄小学校"),
+    rec(950004, "古河　紬希", "フルカワ　ツムギ", "2016-06-16", 2, "栄小学校"),
+    rec(950010, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "青葉台小学校"),
+    rec(950011, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "鷺沼小学校"),
+    rec(950012, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "どこか小学校"),
+    rec(950013, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, None),
+]
+# four pupils per zone, linked confidently: they teach the engine which district goes to which school
+for z, (district, fmt, school, tag) in enumerate(ZONE_KIDS):
+    for k in range(4):
+        (g, gk, sex), (s, sk) = GIVEN[k], SUR[(k + z) % 4]
+        bd = f"201{3 + k}-0{1 + k}-1{z}"
+        PEOPLE.append(person(f"P{tag}K0{k}", f"{s}　{g}", f"{sk}　{gk}", bd, sex, f"H{tag}{k}", fmt.format(2, k + 1, 5)))
+        RECORDS.append(rec(951000 + 10 * z + k, f"{s}　{g}", f"{sk}　{gk}", bd, sex, school))
+
+
+@pytest.fixture(scope="module")
+def linked():
+    town = E.synthetic_town(1500, seed=11, noise=E.NoiseProfile.low())
+    reg = pd.concat([town.registry, pd.DataFrame(PEOPLE)], ignore_index=True)
+    recs = pd.concat([town.records, pd.DataFrame(RECORDS)], ignore_index=True)
+    return link_records(reg, recs).set_index("record_id", drop=False)
+
+
+def test_zone_pupils_link(linked):
+    for z, (_, _, _, tag) in enumerate(ZONE_KIDS):
+        for k in range(4):
+            assert linked.at[951000 + 10 * z + k, "person_id"] == f"P{tag}K0{k}"
+            assert linked.at[951000 + 10 * z + k, "status"] == "auto"
+
+
+def test_siblings_under_one_former_surname_link(linked):
+    for rid, pid in ((950001, "PSB01"), (950002, "PSB02")):
+        r = linked.loc[rid]
+        assert (r["status"], r["person_id"], r["reason"]) == ("auto", pid, "surname_siblings")
+        assert r["method"] == "household_siblings" and r["guard"] == ""
+        surname = next(e for e in r["explanation"] if e["field"] == "surname")
+        assert surname["level"] == "else"  # the waterfall still shows the disagreement
+
+
+def test_one_child_alone_under_another_surname_stays_in_review(linked):
+    # the same surname, but the two children belong to different households: nothing corroborates either
+    for rid, pid in ((950003, "PSX01"), (950004, "PSX02")):
+        r = linked.loc[rid]
+        assert (r["status"], r["reason"], r["best_person_id"]) == ("review", "surname_differs", pid)
+
+
+def test_namesakes_told_apart_by_school_zone(linked):
+    a, b = linked.loc[950010], linked.loc[950011]
+    assert (a["status"], a["person_id"], a["reason"]) == ("auto", "PZN01", "namesake_school_zone")
+    assert (b["status"], b["person_id"], b["reason"]) == ("auto", "PZN02", "namesake_school_zone")
+    assert a["method"] == "school_zone"
+
+
+def test_namesakes_without_a_known_zone_stay_in_review(linked):
+    for rid in (950012, 950013):  # a school no linked pupil attends; no school at all
+        r = linked.loc[rid]
+        assert (r["status"], r["reason"]) == ("review", "namesake")
+        assert {c["person_id"] for c in r["candidates"][:2]} == {"PZN01", "PZN02"}
+
+
+def test_reasons_have_labels_and_thresholds_keep_corroborated_rows(linked):
+    assert {"surname_siblings", "namesake_school_zone"} <= set(REASONS_JA) & set(REASONS_EN)
+    again = apply_thresholds(linked)
+    assert again["status"].tolist() == linked["status"].tolist()
