@@ -212,7 +212,24 @@ def test_retention_purge_list_and_two_step_delete(app, qtbot, ws):
     page.tabs.setCurrentWidget(page.retention)
     t = page.retention
     assert {r["subject"] for r in t.model.rows} >= {"tax", "casework", "resident_registry"}
-    assert t.expired == [] and not t.purge_btn.isEnabled()
+    assert t.expired == [] and t.expired_cases == [] and not t.purge_btn.isEnabled()
+    # a support case closed long ago (casework is kept 120 months after closing), and one closed recently
+    from kodomo_desktop.core.storage.models import ProgressRecord, SupportCase
+    with ws.session() as s:
+        pid = s.execute(text("SELECT id FROM person ORDER BY id LIMIT 1")).scalar()
+        old = SupportCase(person_id=pid, opened_on=dt.date(2010, 5, 1), closed_on=dt.date(2012, 3, 31),
+                          close_reason="終結", plan="試験")
+        new = SupportCase(person_id=pid, opened_on=dt.date(2024, 5, 1), closed_on=dt.date(2025, 3, 31),
+                          close_reason="終結", plan="試験")
+        s.add_all([old, new])
+        s.flush()
+        s.add_all([ProgressRecord(person_id=pid, case_id=old.id, on=dt.date(2011, 1, 5), kind="家庭訪問"),
+                   ProgressRecord(person_id=pid, case_id=old.id, on=dt.date(2011, 6, 5), kind="面談"),
+                   ProgressRecord(person_id=pid, case_id=new.id, on=dt.date(2024, 6, 5), kind="面談")])
+        old_id, new_id = old.id, new.id
+    t.refresh_expired()
+    assert [c["case_id"] for c in t.expired_cases] == [old_id] and t.case_model.rowCount() == 1
+    assert t.expired_cases[0]["progress_records"] == 2 and t.purge_btn.isEnabled()
     # tax kept for 1 month only; three months on, its file has expired
     assert t.select("tax")
     t.months.setValue(1)
@@ -225,19 +242,25 @@ def test_retention_purge_list_and_two_step_delete(app, qtbot, ws):
     assert n > 0 and t.exp_model.rowCount() == 1 and f"{n} 件" in t.summary.text() and t.purge_btn.isEnabled()
     # step one shows the confirmation; やめる deletes nothing
     assert t.ask_purge() and t.confirm.isVisible() and f"{n} 件" in t.confirm_text.text()
+    assert "ケース記録 1 件（経過記録 2 件）" in t.confirm_text.text()
     _shot(page, "governance_retention.png")
     t.cancel_purge()
     assert not t.confirm.isVisible() and len(R.expired(ws, t.on_date())) == 1
     assert t.confirm_purge() is None                                          # not armed: nothing happens
-    assert len(R.expired(ws, t.on_date())) == 1
+    assert len(R.expired(ws, t.on_date())) == 1 and len(R.expired_casework(ws, t.on_date())) == 1
     # step two deletes, logged
     assert t.ask_purge()
     _wait(t.confirm_purge())
-    assert t.purged == {"batches": 1, "records": n}
+    assert t.purged == {"batches": 1, "records": n, "cases": 1, "progress_records": 2}
     assert R.expired(ws, t.on_date()) == [] and t.exp_model.rowCount() == 0
+    assert R.expired_casework(ws, t.on_date()) == [] and t.case_model.rowCount() == 0
     with ws.session() as s:
         assert s.execute(text("SELECT count(*) FROM access_log WHERE action='purge'")).scalar() == 1
+        assert [r for (r,) in s.execute(text("SELECT id FROM support_case"))] == [new_id]   # the recent one stays
+        assert s.execute(text("SELECT count(*) FROM progress_record")).scalar() == 1
     assert ws.verify()["ok"]
+    assert "ケース記録 0 件" in next(r["result"] for r in page.inspection.auto_model.rows
+                                  if r["item"] == "保存期間を過ぎた未削除のデータ")
 
 
 def test_self_inspection_fill_save_and_print(app, qtbot, ws, tmp_path):

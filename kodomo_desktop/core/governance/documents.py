@@ -308,7 +308,8 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
     st = _styles()
     yes = lambda b: "○" if b else "×"
     checks = [(not auto["users_without_sign_in_for_a_year"]), True, bool(auto["last_backup_at"]), auto["log_chain_ok"],
-              not auto["sources_without_legal_basis"], auto["expired_not_purged"] == 0]
+              not auto["sources_without_legal_basis"],
+              auto["expired_not_purged"] == 0 and not auto.get("expired_cases_not_purged")]
     auto_rows = [["自動点検項目（印刷時点）", "結果", "適合"],
                  ["1年以上サインインのない利用者", "、".join(auto["users_without_sign_in_for_a_year"]) or "なし",
                   yes(checks[0])],
@@ -322,7 +323,8 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
                  ["法的根拠が未設定の取込元", "、".join((SOURCE_TYPES.get(k) or {}).get("label", k)
                                                    for k in auto["sources_without_legal_basis"]) or "なし",
                   yes(checks[4])],
-                 ["保存期間を過ぎた未削除のデータ", f"{auto['expired_not_purged']} ファイル", yes(checks[5])]]
+                 ["保存期間を過ぎた未削除のデータ", f"{auto['expired_not_purged']} ファイル、ケース記録 "
+                                          f"{auto.get('expired_cases_not_purged', 0)} 件", yes(checks[5])]]
     answer = {True: "はい", False: "いいえ", None: "未回答"}
     manual_rows = [["点検項目（個人情報保護担当が回答）", "回答", "備考"]] + \
         [[label, answer.get(manual.get(k)), manual.get(f"{k}_note", "")] for k, label in MANUAL_ITEMS]

@@ -164,6 +164,26 @@ def expired(ws, on: dt.date | None = None) -> list[dict]:
         return out
 
 
+def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
+    """Support cases closed (終結) longer ago than the casework retention period, with their progress records
+    (ids, dates and counts only: the purge view names no one)."""
+    ws.require("governance.read", what="retention expired")
+    on = on or dt.date.today()
+    with ws.session() as s:
+        ensure_defaults(s)
+        months = s.scalar(select(RetentionPolicy.months).where(RetentionPolicy.subject == "casework"))
+        if not months:
+            return []
+        cutoff = _cutoff(on, months)
+        rows = s.execute(text(
+            "SELECT c.id, c.person_id, c.closed_on, (SELECT count(*) FROM progress_record p WHERE p.case_id = c.id) "
+            "FROM support_case c WHERE c.closed_on IS NOT NULL AND c.closed_on < :d ORDER BY c.closed_on, c.id"),
+            {"d": cutoff}).all()
+        return [{"case_id": cid, "person_id": pid, "closed_on": closed if isinstance(closed, dt.date) else
+                 dt.date.fromisoformat(str(closed)[:10]), "progress_records": int(n), "retention_months": months}
+                for cid, pid, closed, n in rows]
+
+
 def expired_cutoffs(s, on: dt.date) -> dict[str, dt.date]:
     """For scoring: per source type, the as-of date before which data has expired and must not be read."""
     ensure_defaults(s)
@@ -175,12 +195,23 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
     from ..importing.service import remove_batch
     from .disclosure import vacuum
     items = expired(ws, on)
+    cases = expired_casework(ws, on)
     total = 0
     for it in items:
         total += remove_batch(ws, it["batch_id"], reason="保存期間満了")["removed_records"]
-    ws.log("purge", detail={"batches": [i["batch_id"] for i in items], "records": total})
+    progress = 0
+    if cases:
+        from sqlalchemy import bindparam
+        ids = {"ids": [c["case_id"] for c in cases]}
+        with ws.session() as s:
+            c = s.connection()
+            progress = c.execute(text("DELETE FROM progress_record WHERE case_id IN :ids")
+                                 .bindparams(bindparam("ids", expanding=True)), ids).rowcount
+            c.execute(text("DELETE FROM support_case WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), ids)
+    ws.log("purge", detail={"batches": [i["batch_id"] for i in items], "records": total,
+                            "cases": [c["case_id"] for c in cases], "progress_records": progress})
     vacuum(ws)
-    return {"batches": len(items), "records": total}
+    return {"batches": len(items), "records": total, "cases": len(cases), "progress_records": progress}
 
 
 # --- 個人情報ファイル簿 ------------------------------------------------------------------------------------------------
@@ -310,10 +341,12 @@ def self_inspection_auto(ws) -> dict:
     with ws.engine.connect() as c:
         chain = verify_chain(c)
     exp = expired(ws)
+    exp_cases = expired_casework(ws)
     return {"users_without_sign_in_for_a_year": idle, "roles": roles,
             "last_backup_at": last_backup.value if last_backup else None,
             "log_chain_ok": chain.ok, "log_entries": chain.entries, "first_broken_entry": chain.first_broken,
-            "sources_without_legal_basis": missing_basis, "expired_not_purged": len(exp)}
+            "sources_without_legal_basis": missing_basis, "expired_not_purged": len(exp),
+            "expired_cases_not_purged": len(exp_cases)}
 
 
 def load_self_inspection(ws, fiscal_year: int) -> dict | None:

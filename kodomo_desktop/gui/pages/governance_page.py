@@ -598,6 +598,7 @@ class RetentionTab(QWidget):
         super().__init__()
         self.page = page
         self.expired: list[dict] = []
+        self.expired_cases: list[dict] = []
         self.purged: dict | None = None
         lay = QVBoxLayout(self)
         split = QSplitter(Qt.Horizontal)
@@ -649,7 +650,14 @@ class RetentionTab(QWidget):
             ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
         ], background=lambda r: EXPIRED_BG)
         self.exp_view = _view(self.exp_model)
-        rl.addWidget(self.exp_view, 1)
+        rl.addWidget(self.exp_view, 2)
+        rl.addWidget(QLabel(tr("ケース記録（終結後、保存期間を過ぎたもの。経過記録を含む）")))
+        self.case_model = RowsModel([
+            ("case_id", tr("ケース番号")), ("person_id", tr("整理番号")), ("closed_on", tr("終結日")),
+            ("progress_records", tr("経過記録")), ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
+        ], background=lambda r: EXPIRED_BG)
+        self.case_view = _view(self.case_model)
+        rl.addWidget(self.case_view, 1)
         self.purge_btn = QPushButton(tr("期限切れのデータを削除…"))
         self.purge_btn.clicked.connect(lambda: self.ask_purge())
         rl.addWidget(self.purge_btn, 0, Qt.AlignRight)
@@ -724,32 +732,47 @@ class RetentionTab(QWidget):
         ok, rows = self.page.guard(R.expired, self.page.ws, self.on_date())
         if not ok:
             return
-        self.expired = rows
+        ok, cases = self.page.guard(R.expired_casework, self.page.ws, self.on_date())
+        if not ok:
+            return
+        self.expired, self.expired_cases = rows, cases
         self.exp_model.set_rows(rows)
+        self.case_model.set_rows(cases)
         _fit(self.exp_view, 260)
-        n = sum(r["records"] for r in rows)
-        if rows:
-            self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータ: {b} ファイル・{n} 件", d=self.on_date().isoformat(),
-                                    b=len(rows), n=n))
+        _fit(self.case_view, 200)
+        if rows or cases:
+            self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータ: {what}", d=self.on_date().isoformat(),
+                                    what=self._what()))
             self.summary.setStyleSheet("color:#9C0006;font-weight:bold;")
         else:
             self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータはありません。", d=self.on_date().isoformat()))
             self.summary.setStyleSheet("color:#1B7F3B;")
-        self.purge_btn.setEnabled(self.page.can_write and bool(rows))
+        self.purge_btn.setEnabled(self.page.can_write and self._anything())
+
+    def _anything(self) -> bool:
+        return bool(self.expired or self.expired_cases)
+
+    def _what(self) -> str:
+        parts = []
+        if self.expired:
+            parts.append(tr("{b} ファイル・{n} 件の記録", b=len(self.expired), n=sum(r["records"] for r in self.expired)))
+        if self.expired_cases:
+            parts.append(tr("ケース記録 {c} 件（経過記録 {p} 件）", c=len(self.expired_cases),
+                            p=sum(r["progress_records"] for r in self.expired_cases)))
+        return "、".join(parts)
 
     def ask_purge(self) -> bool:
         """Step one: show what will be deleted and wait for 削除を確定."""
         if not self.page.can_write:
             self.page.say(tr("この役割では削除できません。"), error=True)
             return False
-        if not self.expired:
+        if not self._anything():
             self.page.say(tr("削除するデータはありません。"), error=True)
             return False
-        n = sum(r["records"] for r in self.expired)
-        self._armed = (self.on_date(), tuple(r["batch_id"] for r in self.expired))
-        self.confirm_text.setText(tr("{b} ファイル・{n} 件の記録を完全に削除します。元に戻せません（バックアップからの"
-                                     "復元を除く）。削除したことは操作ログに残ります。よろしければ「削除を確定」を"
-                                     "押してください。", b=len(self.expired), n=n))
+        self._armed = (self.on_date(), self._ids(self.expired, self.expired_cases))
+        self.confirm_text.setText(tr("{what}を完全に削除します。元に戻せません（バックアップからの復元を除く）。"
+                                     "削除したことは操作ログに残ります。よろしければ「削除を確定」を押してください。",
+                                     what=self._what()))
         self.confirm.setVisible(True)
         self.purge_btn.setEnabled(False)
         return True
@@ -757,7 +780,11 @@ class RetentionTab(QWidget):
     def cancel_purge(self):
         self._armed = None
         self.confirm.setVisible(False)
-        self.purge_btn.setEnabled(self.page.can_write and bool(self.expired))
+        self.purge_btn.setEnabled(self.page.can_write and self._anything())
+
+    @staticmethod
+    def _ids(batches, cases) -> tuple:
+        return tuple(r["batch_id"] for r in batches), tuple(r["case_id"] for r in cases)
 
     def confirm_purge(self):
         """Step two: delete what step one showed (refused if the list has changed meanwhile)."""
@@ -765,8 +792,9 @@ class RetentionTab(QWidget):
             self.page.say(tr("先に「期限切れのデータを削除…」で対象を確認してください。"), error=True)
             return None
         on, batches = self._armed
-        current = tuple(r["batch_id"] for r in (R.expired(self.page.ws, on) if not self.page.ws.locked else []))
-        if current != batches:
+        ok, current = self.page.guard(lambda: self._ids(R.expired(self.page.ws, on),
+                                                         R.expired_casework(self.page.ws, on)))
+        if not ok or current != batches:
             self.page.say(tr("対象が変わりました。もう一度確認してください。"), error=True)
             self.refresh_expired()
             return None
@@ -778,7 +806,8 @@ class RetentionTab(QWidget):
 
     def _purged(self, res):
         self.purged = res
-        self.page.say(tr("{b} ファイル・{n} 件を削除しました（操作ログに記録）。", b=res["batches"], n=res["records"]))
+        self.page.say(tr("{b} ファイル・{n} 件、ケース記録 {c} 件（経過記録 {p} 件）を削除しました（操作ログに記録）。",
+                         b=res["batches"], n=res["records"], c=res.get("cases", 0), p=res.get("progress_records", 0)))
         self.refresh()
         self.page.register.refresh()
         self.page.inspection.refresh_auto()
@@ -873,8 +902,10 @@ class InspectionTab(QWidget):
              tr("{n} 番で切れています", n=a["first_broken_entry"]), "ok": a["log_chain_ok"]},
             {"item": tr("根拠が未設定の取込元"), "result": "、".join(a["sources_without_legal_basis"]) or tr("なし"),
              "ok": not a["sources_without_legal_basis"]},
-            {"item": tr("保存期間を過ぎた未削除のデータ"), "result": tr("{n} ファイル", n=a["expired_not_purged"]),
-             "ok": a["expired_not_purged"] == 0},
+            {"item": tr("保存期間を過ぎた未削除のデータ"),
+             "result": tr("{n} ファイル、ケース記録 {c} 件", n=a["expired_not_purged"],
+                          c=a.get("expired_cases_not_purged", 0)),
+             "ok": a["expired_not_purged"] == 0 and not a.get("expired_cases_not_purged")},
         ]
         self.auto_model.set_rows(rows)
         self.auto_view.resizeColumnToContents(0)
