@@ -42,6 +42,12 @@ Order of precedence per record
      this pattern alone was 97.8 % right, below what an automatic link needs; a person confirms it
      (``surname_guard=False`` turns the guard off);
    * ``rejected_before``, ``resident_no_contradicted``: see above.
+5. **Evidence from other rows** (``_corroborate``), after the thresholds: rows held back only by
+   ``surname_differs`` link when two or more of them under one surname match different children of one registry
+   household (``household_siblings`` / ``surname_siblings``: a step family's children at school under their former
+   surname); a ``namesake`` row from a school links to the one namesake living in that school's zone, the zones
+   learned from the run's confident links (``school_zone`` / ``namesake_school_zone``). Evaluation (3,000 residents,
+   3 seeds, demo default noise): rows without a resident number linked right 98.9 → 99.4 %, still no wrong link.
 
 Output (one row per record, in the order of ``records``; ``RESULT_COLUMNS``): ``record_id``, ``status``
 (auto / confirmed / review / unlinked), ``person_id`` (None when unlinked), ``match_weight`` (the score, bits),
