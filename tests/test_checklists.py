@@ -316,3 +316,67 @@ def test_school_user_imports_only_its_own_school(ws, school_ws, tmp_path):
     sh.cell(head + 1, 6).value = "該当"
     wb.save(tmp_path / "mine_back.xlsx")
     assert CL.import_checklist_workbook(school_ws, tmp_path / "mine_back.xlsx").imported == 1
+
+
+# --- printing ---------------------------------------------------------------------------------------------------------
+def _pdftext(path):
+    import subprocess
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext is not installed")
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_blank_checklist_per_class_for_paper(ws, tmp_path):
+    from kodomo_desktop.core.reports import service as R
+    school = CL.schools(ws)[2]
+    pupils = CL.pupils(ws, school)
+    klass = f"{pupils[-1]['grade']}年{pupils[-1]['class']}組"
+    mine = [p for p in pupils if f"{p['grade']}年{p['class']}組" == klass]
+    res = R.blank_checklist_pdf(ws, school, klass, None, tmp_path / "blank.pdf")
+    txt = _pdftext(tmp_path / "blank.pdf")
+    flat = txt.replace(" ", "").replace("\u3000", "")
+    assert res["pages"] >= 2 and f"1/{res['pages']}ページ" in flat
+    assert "観察チェックリスト（記入用）" in flat and "取扱注意" in flat and school in flat and klass in flat
+    for p in mine:                                                        # this class's pupils, and nobody else
+        assert p["name"].replace("\u3000", "") in flat
+    for p in pupils:
+        if p not in mine and p["name"] not in {m["name"] for m in mine}:
+            assert p["name"].replace("\u3000", "") not in flat
+    d = CL.load_default_definitions()["abuse_observation"]
+    for it in (d["items"][0], d["items"][-1]):
+        assert it["text_ja"].replace(" ", "")[:12] in flat
+    assert "○該当" in flat and "所見" in flat
+    prints = [x for _, x in _log(ws, "print") if x.get("document") == "blank_checklist"]
+    assert prints and set(prints[-1]["persons"]) == {p["person_id"] for p in mine}
+    # every class of the school, one after another
+    res_all = R.blank_checklist_pdf(ws, school, None, None, tmp_path / "all.pdf")
+    flat_all = _pdftext(tmp_path / "all.pdf").replace(" ", "").replace("\u3000", "")
+    assert res_all["pages"] > res["pages"] and all(p["name"].replace("\u3000", "") in flat_all for p in pupils)
+    from kodomo_desktop.core.errors import NotFound
+    with pytest.raises(NotFound):
+        R.blank_checklist_pdf(ws, school, "9年9組", None, tmp_path / "none.pdf")
+
+
+def test_assessment_sheet_shows_one_pupils_answers(ws, tmp_path):
+    from kodomo_desktop.core.reports import service as R
+    school = CL.schools(ws)[1]
+    out, _ = _template(ws, school, tmp_path)
+    wb, sh, head = _rows(out)
+    pid = CL.parse_row_key(sh.cell(head + 1, 1).value)[1]
+    for col in range(6, 9):
+        sh.cell(head + 1, col).value = "該当"
+    sh.cell(head + 1, 9).value = "不明"
+    sh.cell(head + 1, 10).value = "非該当"
+    remark_col = next(c for c in range(1, sh.max_column + 1) if str(sh.cell(head, c).value or "").startswith("所見"))
+    sh.cell(head + 1, remark_col).value = "月曜日に元気がない"
+    wb.save(tmp_path / "back.xlsx")
+    CL.import_checklist_workbook(ws, tmp_path / "back.xlsx")
+    R.assessment_pdf(ws, pid, tmp_path / "a.pdf")
+    flat = _pdftext(tmp_path / "a.pdf").replace(" ", "").replace("\u3000", "").replace("\n", "")
+    d = CL.load_default_definitions()["abuse_observation"]
+    sec = flat.split("観察チェックリストの結果")[-1].split("抽出の履歴")[0]
+    assert "観察チェックリストの結果" in flat and school in sec and "提出済み" in sec and "該当3項目" in sec
+    for it in d["items"][:3]:
+        assert "・" + it["text_ja"].replace(" ", "")[:10] in flat
+    assert d["items"][4]["text_ja"][:10] not in sec                     # 非該当 is not listed as a hit
+    assert "3／5" in sec and "（不明1）" in sec and "月曜日に元気がない" in sec

@@ -395,7 +395,6 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
 
     thin = Side(style="thin", color="808080")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    wrap = Alignment(wrap_text=True, vertical="top")
     items, groups = d["items"], {g["id"]: g for g in d["groups"]}
     labels = "・".join(x["label"] for x in d.get("scale", [])) or "該当・非該当・不明"
 
@@ -446,7 +445,7 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     sh = wb.create_sheet("チェックリスト")
     wb.active = 1
     fixed = ["行キー", "学年", "組", "氏名", "ふりがな"]
-    nf, first_item, remark_col = len(fixed), len(fixed) + 1, len(fixed) + len(items) + 1
+    first_item, remark_col = len(fixed) + 1, len(fixed) + len(items) + 1
     sh["B1"] = f"{d['title_ja']}　{school}　{round_label}"   # B: column A (row keys) is not printed
     sh["B1"].font = Font(bold=True, size=13, color="1F3864")
     sh["A1"] = "行キーは変更しない"

@@ -201,12 +201,13 @@ def checklist_table(b: dict) -> list:
     c = b.get("checklist")
     if not c:
         return [empty_line("（観察チェックリストの記入はありません）")]
-    head = (f"{c['title']}　ラウンド: {c['round']}　記入日: {wareki(c['entered_on']) or '—'}　{c['status']}"
-            f"　該当 {c['hits']} 項目")
+    head = (f"{c['title']}　{c.get('school') or ''}　ラウンド: {c['round']}　記入日: {wareki(c['entered_on']) or '—'}"
+            f"　{c['status']}　該当 {c['hits']} 項目")
     rows = [["区分", "観点", "該当／回答", "該当した項目"]]
     for g in c["groups"]:
-        rows.append([g["part"], g["label"], f"{len(g['hits'])} ／ {g['answered']}",
-                     "、".join(g["hits"]) if g["hits"] else "—"])
+        rows.append([g["part"], g["label"], f"{len(g['hits'])} ／ {g['answered']}"
+                     + (f"\n（不明 {g['unknown']}）" if g.get("unknown") else ""),
+                     "\n".join(f"・{h}" for h in g["hits"]) if g["hits"] else "—"])
     out = [P(head, "small"), gap(1), grid(rows, [30 * mm, 34 * mm, 20 * mm, W - 84 * mm], align="llcl")]
     if c["remark"]:
         out += [gap(1), P(f"学校の所見: {c['remark']}", "small")]
