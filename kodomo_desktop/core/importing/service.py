@@ -197,6 +197,19 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
                         unmapped=[h for h in table.headers if h not in final_mapping])
 
 
+def _json_text_std(v, _enc=json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode) -> str:
+    return _enc(v)
+
+
+try:  # orjson writes the rows' JSON (raw cells, attributes) ~3× faster than the standard library
+    import orjson as _orjson
+
+    def _json_text(v) -> str:
+        return _orjson.dumps(v, default=str).decode()
+except ImportError:  # pragma: no cover - same text, slower
+    _json_text = _json_text_std
+
+
 def _insert_records(s, batch_id: int, source_type: str, records: list[dict], as_of_date: dt.date, progress,
                     cancel) -> None:
     """Insert the parsed rows into ``source_record`` inside the session's transaction.
@@ -207,7 +220,7 @@ def _insert_records(s, batch_id: int, source_type: str, records: list[dict], as_
     overlapping executemany with the Python work was tried and measured no faster: the GIL serialises them.)"""
     from ..text.normalize import norm_address, norm_kana, norm_name, split_name
 
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    dumps = _json_text
     # Names and kana repeat within a file: normalise each distinct value once.
     memos = {fn: {None: None, "": None} for fn in (norm_name, norm_kana, norm_address, split_name)}
 
