@@ -140,9 +140,15 @@ def test_answers_import_back_and_the_pupil_rises_with_a_checklist_reason(town):
     from kodomo_desktop.core.workspace import Workspace
     ws = Workspace.open(d / "d.db", PW)
     try:
-        row = next(x for x in S.latest_scores(ws) if x["person_id"] == strong)
+        latest = S.latest_scores(ws)
+        row = next(x for x in latest if x["person_id"] == strong)
     finally:
         ws.close()
+    # a pupil whose school has not returned the round: "チェックリスト未回収", not zero risk
+    waiting = _db_pupils(d, schools[1])
+    missing = [x for x in latest if x["person_id"] in waiting]
+    assert missing and all(any(n["label"] == "チェックリスト未回収" for n in x["details"]["no_data"]) for x in missing)
+    assert not any(n["label"] == "チェックリスト未回収" for n in row["details"]["no_data"])
     cl = [x for x in row["details"]["reasons"] if x["source_type"] == "school_checklist"]
     assert len(cl) >= 2
     for x in cl:
