@@ -248,12 +248,12 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     counts = {s["key"]: s["count"] for s in ft.last["stages"]}
     assert counts["classified"] == 10 and counts["discussed"] == 5 and counts["supported"] == 3
     assert counts["in_scope"] > counts["flagged"] >= counts["classified"]
+    _snap(qtbot, page, "casework_funnel.png")
     xlsx = ft.export(str(tmp_path / "funnel.xlsx"))
     assert xlsx and Path(xlsx).stat().st_size > 0
     from openpyxl import load_workbook
     sheet = load_workbook(xlsx).active
     assert sheet["A4"].value == "全体" and sheet["D4"].value == 10
-    _snap(qtbot, page, "casework_funnel.png")
 
     # --- the child's page: timeline with every kind of event, score chart, a note ----------------------------------
     view = _show(qtbot, ChildView(ws), (1400, 950))
@@ -275,9 +275,9 @@ def test_full_casework_cycle_in_the_gui(app, qtbot, db_path, tmp_path):
     assert dash.funnel_box.isVisible() and dash.funnel_round.currentData() == rid
     assert {s["key"]: s["count"] for s in dash.funnel["stages"]}["discussed"] == 5
     assert dash.funnel_model.rowCount() >= 2
-    out = dash.export_funnel(str(tmp_path / "dash_funnel.xlsx"))
-    assert out and Path(out).exists()
     _snap(qtbot, dash, "funnel.png")
+    out = dash.export_funnel(str(tmp_path / "dash_funnel.xlsx"))
+    assert out and Path(out).exists() and dash.funnel_notice.ok
 
     # --- the access log holds every decision (ids and counts, no names) ---------------------------------------------
     log = _actions(ws)
