@@ -190,6 +190,12 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         # a workbook for another school, path passed in (no file dialog)
         res = cv.template(others[0]["school"], str(tmp_path / "wb.xlsx"))
         assert res and (tmp_path / "wb.xlsx").exists() and "作成しました" in cv.notice.text()
+        # a blank paper form for one class of that school (path passed in)
+        p0 = CL.pupils(coord, others[0]["school"])[0]
+        res = cv.blank_sheet(others[0]["school"], f"{p0['grade']}年{p0['class']}組", str(tmp_path / "blank.pdf"))
+        assert res and res["pages"] >= 2 and (tmp_path / "blank.pdf").read_bytes()[:5] == b"%PDF-"
+        assert "記入用紙" in cv.notice.text()
+        cv.template(others[0]["school"], str(tmp_path / "wb.xlsx"))
         assert cpage.grab().save(str(IMAGES / "checklist_progress.png"))
     finally:
         coord.close()

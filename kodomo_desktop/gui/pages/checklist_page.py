@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
+from ..ops import call_with_progress
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
@@ -292,7 +293,7 @@ class CoordinatorView(QWidget):
         bar.addWidget(self.title, 1)
         self.buttons = []
         for text, slot in (("ラウンドを開始…", lambda: self.open_round()), ("学校用 Excel を作成…", lambda: self.template()),
-                           ("更新", self.refresh)):
+                           ("紙の記入用紙（PDF）…", lambda: self.blank_sheet()), ("更新", self.refresh)):
             b = QPushButton(text)
             b.clicked.connect(slot)
             bar.addWidget(b)
@@ -361,12 +362,37 @@ class CoordinatorView(QWidget):
             if not path:
                 return None
         try:
-            res = CL.write_template(self.ws, school, path)
+            res = call_with_progress(self, "学校用 Excel", lambda _p, _c: CL.write_template(self.ws, school, path),
+                                     label=f"{school} の記入用 Excel を作成しています…", cancellable=False)
         except KodomoError as e:
             self._notify(e.message_ja, error=True)
             return None
         self._notify(f"{school} の記入用 Excel（{res['pupils']} 人分）を作成しました。氏名が載っているため取扱いに注意してください。")
         self.refresh()
+        return res
+
+    def blank_sheet(self, school: str | None = None, klass: str | None = None, path: str | None = None):
+        """A blank checklist on paper for one class (``klass`` None: every class of the school), as a PDF."""
+        from ...core.reports import service as R
+        if school is None:
+            schools = CL.schools(self.ws)
+            if not schools:
+                return None
+            school, ok = QInputDialog.getItem(self, "紙の記入用紙", "学校", schools, 0, False)
+            if not ok:
+                return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "保存先", f"観察チェックリスト記入用紙_{school}.pdf", "PDF (*.pdf)")
+            if not path:
+                return None
+        try:
+            res = call_with_progress(self, "紙の記入用紙",
+                                     lambda _p, _c: R.blank_checklist_pdf(self.ws, school, klass, None, path),
+                                     label=f"{school} の記入用紙を作成しています…", cancellable=False)
+        except KodomoError as e:
+            self._notify(e.message_ja, error=True)
+            return None
+        self._notify(f"{school}{' ' + klass if klass else ''} の記入用紙（{res['pages']} ページ）を保存しました。")
         return res
 
     def _notify(self, text: str, *, error: bool = False) -> None:
