@@ -149,6 +149,8 @@ def test_draft_submit_reopen(ws, school_ws):
     with ws.session() as s:
         d = CL.round_definition(s, s.get(CL.ChecklistRound, rid))
     a, b, c = CL.pupils(school_ws, school)[:3]
+    with pytest.raises(InputRefused):                                   # nothing entered: nothing to submit
+        CL.submit_school(school_ws, rid, school)
     CL.save_entry(school_ws, rid, a["person_id"], {**_strong(d, "child."), "ab02": "非該当"}, "朝食をとっていない様子")
     CL.save_entry(school_ws, rid, b["person_id"], {"ab01": "2", "ab02": "0"})
     with pytest.raises(InputRefused):

@@ -223,6 +223,9 @@ def submit_school(ws, round_id: int, school: str) -> int:
         drafts = s.scalars(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
                                                         ChecklistEntry.school == school,
                                                         ChecklistEntry.superseded.is_(False))).all()
+        if not any(e.answers or e.remark for e in drafts):
+            # an empty return would count as "returned" and hide チェックリスト未回収
+            raise InputRefused("まだ誰の回答も入力されていません。入力してから提出してください。")
         for e in drafts:
             if e.status != "submitted":
                 e.status, e.submitted_at = "submitted", _now()
