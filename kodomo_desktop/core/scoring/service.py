@@ -374,6 +374,18 @@ class ScoringContext:
         self.as_of = inp.as_of
         self.prep = E.prepare(inp, self.cat)
         self._groups = None
+        self._hits: dict = {}  # per look-back windows: a weight change re-uses the indicator hits
+
+    def hits(self, windows):
+        try:
+            key = repr(sorted(windows.items())) if isinstance(windows, dict) else repr(windows)
+        except TypeError:
+            key = None
+        if key is None:
+            return E.compute_hits(self.prep, windows)
+        if key not in self._hits:
+            self._hits = {key: E.compute_hits(self.prep, windows)}  # keep the latest only
+        return self._hits[key]
 
     @classmethod
     def load(cls, ws, as_of=None, *, household_of: str | None = None) -> "ScoringContext":
@@ -382,7 +394,7 @@ class ScoringContext:
 
     def score(self, data: dict, **kw):
         model = compile_weights(validate_weights(strip_meta(data), self.cat), self.cat)
-        hits = E.compute_hits(self.prep, model.windows)
+        hits = self.hits(model.windows)
         return hits, E.apply_weights(self.prep, hits, model, **kw), model
 
     def groups(self) -> dict[str, np.ndarray]:
