@@ -155,3 +155,15 @@ def test_cli_init_verify_wrong_password(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
     r = run("frobnicate", "--db", "x.db")
     assert r.returncode == 1
+
+
+def test_every_logged_action_has_a_japanese_label():
+    """The log viewer shows ACTION_LABELS; an action logged anywhere in the code without a label shows as a raw key."""
+    import pathlib
+    import re
+
+    from kodomo_desktop.core.audit.log import ACTION_LABELS
+    root = pathlib.Path(__file__).resolve().parents[1] / "kodomo_desktop"
+    acts = {m.group(1) for p in root.rglob("*.py") for m in re.finditer(r'\.log\(\s*"([a-z_]+)"', p.read_text())}
+    assert len(acts) > 20
+    assert sorted(acts - set(ACTION_LABELS)) == []

@@ -28,6 +28,12 @@ ACTION_LABELS = {
     "key_slots_converted": "鍵スロットへ変換", "disclosure": "開示", "correction": "訂正", "deletion": "削除",
     "purge": "保存期間切れデータの削除", "user_added": "利用者追加", "user_removed": "利用者削除",
     "backup": "バックアップ", "restore": "復元", "verify": "整合性検査", "demo_built": "デモ町作成",
+    "round_created": "レビューラウンド作成", "round_closed": "レビューラウンド締切", "classified": "分類（理由つき）",
+    "conference_created": "会議作成", "conference_item_added": "会議への対象追加", "minutes_recorded": "会議記録",
+    "progress_recorded": "経過記録", "case_closed": "終結", "note_added": "メモ追加",
+    "checklist_saved": "チェックリスト下書き保存", "checklist_submitted": "チェックリスト提出",
+    "checklist_reopened": "チェックリスト差し戻し", "score_viewed": "スコア閲覧", "what_if": "もしもの試算（保存なし）",
+    "weights_saved": "重みの保存", "weights_exported": "重みの書き出し",
 }
 
 

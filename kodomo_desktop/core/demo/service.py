@@ -34,6 +34,11 @@ def build_demo(db: Path, residents: int = 3000, seed: int = 1, files_out: Path |
         files = write_department_files(town, out_dir)
         ws = Workspace.open(db, password, user_name) if db.exists() else Workspace.create(db, password, user_name)
         try:
+            from ..storage.models import Setting
+            from .names import TOWN_NAME
+            with ws.session() as s:  # printed on every document's header; a town sets its own in 設定
+                if s.get(Setting, "town_name") is None:
+                    s.add(Setting(key="town_name", value=TOWN_NAME))
             imported = []
             # the registry first: it is the spine the others link to
             for f in sorted(files, key=lambda f: f.source_type != "resident_registry"):
