@@ -30,10 +30,10 @@ def _wareki(b: dt.date) -> str:
     return f"R{b.year - 2018}.{b.month}.{b.day}" if b >= dt.date(2019, 5, 1) else f"H{b.year - 1988}.{b.month}.{b.day}"
 
 
-def rows(n):
+def rows(n, seed=1):
     import jaconv
     sur, giv = _names()
-    r = random.Random(1)
+    r = random.Random(seed)
     for i in range(n):
         b = dt.date(2008, 4, 2) + dt.timedelta(days=r.randrange(6000))
         (sk, skana), (gk, gkana) = r.choice(sur), r.choice(giv)
@@ -55,27 +55,36 @@ def main():
     from kodomo_desktop.core.importing.service import import_file
     from kodomo_desktop.core.workspace import Workspace
     d = Path(tempfile.mkdtemp(prefix="kd-bench-"))
-    csv_path, xlsx_path = d / "attendance.csv", d / "attendance.xlsx"
-    with open(csv_path, "w", encoding="cp932", newline="") as fh:
-        fh.write("令和8年度 出欠状況\r\n\r\n" + ",".join(HEADER) + "\r\n")
-        for r in rows(n):
-            fh.write(",".join(r) + "\r\n")
+    csv_path, csv2_path, xlsx_path = d / "attendance.csv", d / "attendance_next.csv", d / "attendance.xlsx"
+    for path, seed in ((csv_path, 1), (csv2_path, 2)):
+        with open(path, "w", encoding="cp932", newline="") as fh:
+            fh.write("令和8年度 出欠状況\r\n\r\n" + ",".join(HEADER) + "\r\n")
+            for r in rows(n, seed):
+                fh.write(",".join(r) + "\r\n")
     from openpyxl import Workbook
     wb = Workbook(write_only=True)
     sh = wb.create_sheet("出欠")
     sh.append(["令和8年度 出欠状況"])
     sh.append(HEADER)
-    for r in rows(n):
+    for r in rows(n, 3):
         sh.append(r)
     wb.save(xlsx_path)
     ws = Workspace.create(d / "bench.db", "bench password")
+    # 1. the first import of a fresh process: loads the readers, the normaliser's tables (yosina) and the parser
     t = time.perf_counter()
-    res = import_file(ws, csv_path, "school_attendance", as_of="2026-10-01")
+    res = import_file(ws, csv_path, "school_attendance", as_of="2026-09-01")
+    t_cold = time.perf_counter() - t
+    print(f"CSV (CP932) {n} rows → encrypted DB, first import in a fresh process (module loading included): "
+          f"{t_cold:.2f} s = {res.imported / t_cold:,.0f} rows/s (imported {res.imported}, rejected {res.rejected})")
+    # 2. the next month's extract, as in the running app (modules loaded; the table already holds 100,000 rows)
+    t = time.perf_counter()
+    res = import_file(ws, csv2_path, "school_attendance", as_of="2026-10-01")
     t_csv = time.perf_counter() - t
-    print(f"CSV (CP932) {n} rows → encrypted DB: {t_csv:.2f} s = {res.imported / t_csv:,.0f} rows/s "
-          f"(imported {res.imported}, rejected {res.rejected})")
+    ok = "met" if res.imported / t_csv >= 30_000 else "NOT met"
+    print(f"CSV (CP932) {n} rows → encrypted DB, app running: {t_csv:.2f} s = {res.imported / t_csv:,.0f} rows/s "
+          f"(goal ≥ 30,000: {ok}; imported {res.imported}, rejected {res.rejected})")
     t = time.perf_counter()
-    res = import_file(ws, xlsx_path, "school_attendance", as_of="2026-10-02")
+    res = import_file(ws, xlsx_path, "school_attendance", as_of="2026-11-01")
     t_x = time.perf_counter() - t
     print(f"xlsx {n} rows → encrypted DB: {t_x:.2f} s = {res.imported / t_x:,.0f} rows/s")
     t = time.perf_counter()

@@ -185,3 +185,28 @@ def test_fold_of_decomposed_historical_kana_matches_fold_of_its_normal_form():
     # found by hypothesis: ゐ + combining dakuten composes to ヸ only after hiragana → katakana
     for x in ("ゐ゙", "ゑ゙", "ヸ"):
         assert fold_kana(norm_kana(x)) == fold_kana(x)
+
+
+
+def _slow(fn, x):
+    """The step without its fast path (patterns that never match)."""
+    import re
+
+    from kodomo_desktop.core.text import normalize as N
+    saved = N._PLAIN_KANJI, N._PLAIN_KATAKANA
+    N._PLAIN_KANJI = N._PLAIN_KATAKANA = re.compile(r"(?!)")
+    try:
+        return fn.raw(x)
+    finally:
+        N._PLAIN_KANJI, N._PLAIN_KATAKANA = saved
+
+
+@given(st.text(alphabet=st.sampled_from(list("高髙橋邊辺﨑崎齋斎佐々木太郎花子一之瀬吉𠮷 　ア")), max_size=12))
+def test_name_fast_path_equals_the_full_step(x):
+    assert norm_name(x) == _slow(norm_name, x)
+
+
+@given(st.text(alphabet=st.sampled_from(list("アイウエオカキクケコサシスセソタチツテトナハヒフヘホマヤユヨラワヲン"
+                                             "ガギグゲゴパピプペポァィゥェォッャュョヮヴヰヱー 　")), max_size=12))
+def test_kana_fast_path_equals_the_full_step(x):
+    assert norm_kana(x) == _slow(norm_kana, x)

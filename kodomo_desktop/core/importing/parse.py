@@ -63,7 +63,7 @@ class ParseResult:
 
     @property
     def imported(self) -> int:
-        return len(self.records)
+        return len(self.records) or len(self.columns.get("row_number", ()))
 
     @property
     def rejected(self) -> int:
@@ -202,9 +202,12 @@ def _as_of_date(as_of) -> dt.date:
 
 
 # --- the parse -------------------------------------------------------------------------------------------------------
-def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None) -> ParseResult:
+def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, records: bool = True) -> ParseResult:
     """Parse every data row of ``table`` as ``source_type`` under ``mapping`` (header → field; fields ''/None
-    leave a column unmapped). Raises ImportRefused for an unusable mapping or a missing required column."""
+    leave a column unmapped). Raises ImportRefused for an unusable mapping or a missing required column.
+
+    ``records=False`` skips the per-row dicts: ``columns`` then also holds ``attributes`` and ``raw`` (one dict per
+    valid row) and ``records`` is empty — the importer writes rows straight from the columns."""
     st = SOURCES.get(source_type)
     if st is None:
         raise ImportRefused(f"取込元の種類「{source_type}」はありません（{', '.join(SOURCES)}）。")
@@ -303,9 +306,9 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None) -> Par
     good = np.nonzero(~bad)[0]
     columns: dict[str, list] = {}
     with _no_gc():  # 100,000 small dicts: the cyclic collector would otherwise rescan them again and again
-        records = _build_records(st, out, good, frame_vals, raw_cols, unmapped, [pos[h] for h in unmapped], raw_idx,
-                                 rownums, as_of_iso, columns)
-    return ParseResult(records=records, rejections=rejections, mapping=mapping, unmapped=unmapped, rows=n,
+        recs = _build_records(st, out, good, frame_vals, raw_cols, unmapped, [pos[h] for h in unmapped], raw_idx,
+                              rownums, as_of_iso, columns, want_records=records)
+    return ParseResult(records=recs, rejections=rejections, mapping=mapping, unmapped=unmapped, rows=n,
                        warnings=warnings + list(table.warnings), columns=columns)
 
 
@@ -326,7 +329,7 @@ def _join(a, b):
 
 
 def _build_records(st, out, good, frame_vals, raw_cols, unmapped, unmapped_pos, raw_idx, rownums, as_of_iso,
-                   columns: dict):
+                   columns: dict, want_records: bool = True):
     m = len(good)
     if m == 0:
         return []
@@ -386,9 +389,23 @@ def _build_records(st, out, good, frame_vals, raw_cols, unmapped, unmapped_pos, 
     recip = recipient.tolist() if recipient is not None else None
     columns.update(zip(keys, lists))
 
+    attr_rows = zip(*attr_lists) if attr_lists else iter(lambda: (), None)
+    if not want_records:  # columns only: attributes and raw cells per row, no record dicts
+        attributes, raws = [], []
+        for j, (row, av) in enumerate(zip(raw_rows, attr_rows)):
+            attrs = {a: v for a, v in zip(attr_names, av) if v is not None}
+            if unmapped_local:
+                extra = {h: row[p] for h, p in unmapped_local if row[p] and not row[p].isspace()}
+                if extra:
+                    attrs["extra"] = extra
+            if recip is not None and recip[j] is not None:
+                attrs["recipient"] = recip[j]
+            attributes.append(attrs)
+            raws.append(dict(zip(raw_cols, row)))
+        columns["attributes"], columns["raw"] = attributes, raws
+        return []
     records = []
     append = records.append
-    attr_rows = zip(*attr_lists) if attr_lists else iter(lambda: (), None)
     for j, (vals, row, av) in enumerate(zip(zip(*lists), raw_rows, attr_rows)):
         attrs = {a: v for a, v in zip(attr_names, av) if v is not None}
         if unmapped_local:

@@ -132,13 +132,12 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         raise InputRefused(f"--map の列「{unknown[0]}」はファイルにありません。")
     try:
         from .parse import parse_rows
-        parsed = parse_rows(table, source_type, final_mapping, as_of_date)
+        parsed = parse_rows(table, source_type, final_mapping, as_of_date, records=False)
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
         raise
-    records = parsed.records
-    if not records and parsed.rejections and not getattr(parsed, "allow_empty", False):
-        pass  # every row rejected: still a batch (the report lists why), nothing to link
+    cols = parsed.columns
+    n_valid = parsed.imported
     rows_total = len(table.rows)
     if cancel and cancel():
         raise Cancelled("取込を中止しました。データベースは変更されていません。")
@@ -147,7 +146,7 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
 
     scope = None
     if source_type in SCHOOL_SCOPED:
-        schools = {r.get("school") for r in records if r.get("school")}
+        schools = {v for v in cols.get("school", ()) if v}
         scope = next(iter(schools)) if len(schools) == 1 else None
 
     errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in parsed.rejections]
@@ -156,11 +155,11 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         batch = SourceBatch(source_type=source_type, file_name=path.name, file_hash=table.sha256,
                             sheet=getattr(table, "sheet", None), encoding=getattr(table, "encoding", None),
                             header_row=getattr(table, "header_row", None), as_of=as_of_date,
-                            imported_by=ws.user.name, rows_total=rows_total, rows_imported=len(records),
+                            imported_by=ws.user.name, rows_total=rows_total, rows_imported=n_valid,
                             rows_rejected=len({e["row"] for e in errors}), mapping=final_mapping, scope=scope)
         s.add(batch)
         s.flush()
-        _insert_records(s, batch.id, source_type, records, as_of_date, progress, cancel)
+        _insert_records(s, batch.id, source_type, cols, n_valid, as_of_date, progress, cancel)
         if parsed.rejections:
             s.execute(insert(RejectedRow), [{"batch_id": batch.id, "row_number": e["row"], "column": e.get("column"),
                                              "message": e["message"], "raw": e.get("raw")} for e in parsed.rejections])
@@ -185,14 +184,14 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         else:
             prof.mapping, prof.used_at = remember, dt.datetime.now().replace(microsecond=0)
         ws.log("import", detail={"batch_id": batch.id, "source_type": source_type, "rows": rows_total,
-                                 "imported": len(records), "rejected": batch.rows_rejected}, conn=s)
+                                 "imported": n_valid, "rejected": batch.rows_rejected}, conn=s)
         batch_id = batch.id
         from ..governance.register import ensure_defaults, sources_without_basis
         ensure_defaults(s)
         warnings = []
         if source_type in sources_without_basis(s):
             warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
-    return ImportResult(batch_id, rows_total, len(records), len({e["row"] for e in errors}), errors,
+    return ImportResult(batch_id, rows_total, n_valid, len({e["row"] for e in errors}), errors,
                         superseded=list(older), mapping=final_mapping, warnings=warnings,
                         unmapped=[h for h in table.headers if h not in final_mapping])
 
@@ -210,68 +209,82 @@ except ImportError:  # pragma: no cover - same text, slower
     _json_text = _json_text_std
 
 
-def _insert_records(s, batch_id: int, source_type: str, records: list[dict], as_of_date: dt.date, progress,
+def _insert_records(s, batch_id: int, source_type: str, cols: dict[str, list], n: int, as_of_date: dt.date, progress,
                     cancel) -> None:
-    """Insert the parsed rows into ``source_record`` inside the session's transaction.
+    """Insert the parsed rows (``cols``: parse_rows(records=False) columns) into ``source_record`` inside the
+    session's transaction.
 
-    Rows go to SQLite as plain tuples through executemany: the ORM's per-row bookkeeping cost three times the insert
-    itself (benchmarks/import_speed.py). Dates as ISO text and JSON as text, as SQLAlchemy stores them. Same
-    connection, same transaction: a failure or キャンセル anywhere rolls the whole batch back. (A writer thread
-    overlapping executemany with the Python work was tried and measured no faster: the GIL serialises them.)"""
+    Rows go to SQLite as plain tuples through executemany, built straight from the parsed columns: the ORM's
+    per-row bookkeeping cost three times the insert itself, and per-row dicts another third
+    (benchmarks/import_speed.py). Dates as ISO text and JSON as text, as SQLAlchemy stores them. Same connection,
+    same transaction: a failure or キャンセル anywhere rolls the whole batch back. (A writer thread overlapping
+    executemany with the Python work was tried and measured no faster: the GIL serialises them.)"""
     from ..text.normalize import norm_address, norm_kana, norm_name, split_name
 
-    dumps = _json_text
-    # Names and kana repeat within a file: normalise each distinct value once.
-    memos = {fn: {None: None, "": None} for fn in (norm_name, norm_kana, norm_address, split_name)}
+    none = [None] * n
 
-    def norm(fn, v):
-        memo = memos[fn]
-        try:
-            return memo[v]
-        except KeyError:
-            out = memo[v] = fn(v) or None
-            return out
+    def col(k):
+        v = cols.get(k)
+        return v if v is not None and len(v) == n else none
 
-    def iso(v):  # parse_rows hands dates over as ISO text already
-        if v.__class__ is str and len(v) == 10 and v[4] == "-" and v[7] == "-":
-            return v
-        d = _date(v)
-        return d.isoformat() if d else None
-
-    as_of_iso = as_of_date.isoformat()
-
-    def tuples(part):
+    def normed(fn, values):  # names and kana repeat within a file: normalise each distinct value once
+        memo = {None: None, "": None}
         out = []
         append = out.append
-        nn, nk, na = memos[norm_name], memos[norm_kana], memos[norm_address]
-        for r in part:
-            name, kana, address = r.get("name"), r.get("name_kana"), r.get("address")
-            sur, giv = r.get("surname"), r.get("given_name")
-            if not sur and name:
-                sur, giv = norm(split_name, name) or (None, None)
-            birth, rec_date = r.get("birth_date"), r.get("record_date")
-            append((batch_id, source_type, r["row_number"], r.get("source_key"), r.get("subject", "self"),
-                    dumps(r.get("raw", {})), r.get("resident_no"), r.get("household_no"), name, kana,
-                    nn[name] if name in nn else norm(norm_name, name),
-                    nk[kana] if kana in nk else norm(norm_kana, kana),
-                    nn[sur] if sur in nn else norm(norm_name, sur),
-                    nn[giv] if giv in nn else norm(norm_name, giv),
-                    iso(birth) if birth else None, r.get("sex"), address,
-                    na[address] if address in na else norm(norm_address, address),
-                    r.get("relationship"), r.get("student_no"), r.get("school"), _s(r.get("grade")),
-                    _s(r.get("class")), (iso(rec_date) if rec_date else None) or as_of_iso,
-                    dumps(r.get("attributes", {}))))
+        for v in values:
+            try:
+                append(memo[v])
+            except KeyError:
+                r = memo[v] = fn(v) or None
+                append(r)
         return out
 
+    def iso(values, default=None):  # parse_rows hands dates over as ISO text already
+        out = []
+        for v in values:
+            if v.__class__ is str and len(v) == 10 and v[4] == "-" and v[7] == "-":
+                out.append(v)
+            else:
+                d = _date(v)
+                out.append(d.isoformat() if d else default)
+        return out
+
+    from .parse import _no_gc
+    with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
+        _insert_columns(s, batch_id, source_type, n, col, normed, iso, as_of_date, progress, cancel)
+
+
+def _insert_columns(s, batch_id, source_type, n, col, normed, iso, as_of_date, progress, cancel) -> None:
+    from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+    name, kana = col("name"), col("name_kana")
+    sur, giv = list(col("surname")), list(col("given_name"))
+    splits = normed(split_name, name)
+    for k in range(n):
+        if not sur[k] and name[k] and splits[k]:
+            sur[k], giv[k] = splits[k]
+    dumps = _json_text
+    grade = [_s(v) for v in col("grade")]
+    klass = [_s(v) for v in col("class")]
+    subject = [v or "self" for v in col("subject")]
+    columns = [
+        [batch_id] * n, [source_type] * n, col("row_number"), col("source_key"), subject,
+        [dumps(v or {}) for v in col("raw")], col("resident_no"), col("household_no"), name, kana,
+        normed(norm_name, name), normed(norm_kana, kana), normed(norm_name, sur), normed(norm_name, giv),
+        iso(col("birth_date")), col("sex"), col("address"), normed(norm_address, col("address")),
+        col("relationship"), col("student_no"), col("school"), grade, klass,
+        iso(col("record_date"), as_of_date.isoformat()), [dumps(v or {}) for v in col("attributes")],
+    ]
+    rows = list(zip(*columns))
+    del columns
     sql = (f"INSERT INTO source_record (batch_id, {', '.join(_RECORD_COLUMNS)}) "
            f"VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 1))})")
     cur = s.connection().connection.driver_connection.cursor()  # same connection, same transaction
-    chunk, total = 5000, len(records)
+    chunk = 5000
     try:
-        for i in range(0, total, chunk):
-            cur.executemany(sql, tuples(records[i:i + chunk]))
+        for i in range(0, n, chunk):
+            cur.executemany(sql, rows[i:i + chunk])
             if progress:
-                progress(min(i + chunk, total), total)
+                progress(min(i + chunk, n), n)
             if cancel and cancel():
                 raise Cancelled("取込を中止しました。データベースは変更されていません。")
     finally:

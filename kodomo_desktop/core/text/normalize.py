@@ -140,7 +140,15 @@ def _address_stable(u: str) -> bool:
     return bool(_STABLE.fullmatch(u)) and not _ADDR_UNSTABLE.search(u)
 
 
+# Text made only of these is left alone by NFKC, kana conversion and upper-casing: most names, in most files.
+_PLAIN_KANJI = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\u3005 \u3000]*")
+_PLAIN_KATAKANA = re.compile(r"[\u30a1-\u30f6\u30fc \u3000]*")
+_PLAIN_SPACES = re.compile(r"[ \u3000]+")
+
+
 def _name_step(t: str) -> str:
+    if _PLAIN_KANJI.fullmatch(t):  # fast path, same result: only the kanji tables and the spaces apply
+        return _PLAIN_SPACES.sub("", t.translate(_KANJI_TABLE))
     t = unicodedata.normalize("NFKC", t)
     t = jaconv.hira2kata(t).upper()
     t = _kanji(t)
@@ -148,6 +156,8 @@ def _name_step(t: str) -> str:
 
 
 def _kana_step(t: str) -> str:
+    if _PLAIN_KATAKANA.fullmatch(t):  # fast path, same result: full-width katakana and spaces
+        return _PLAIN_SPACES.sub("", t)
     t = jaconv.h2z(t, kana=True, ascii=False, digit=False)
     t = unicodedata.normalize("NFKC", t)
     t = jaconv.hira2kata(t).upper()
