@@ -134,6 +134,9 @@ def test_answers_import_back_and_the_pupil_rises_with_a_checklist_reason(town):
     assert "虐待" in after[strong]["types"].split(";")
     reasons = after[strong]["reasons"]
     assert "観察チェックリスト" in reasons and "こどもの様子" in reasons and "保護者・家庭" in reasons
+    # the CSV's reason names the school, the round and the date too (観察チェックリスト: 第一小学校 夏休み明け 2026-09-05)
+    cl_items = [x for x in reasons.split(";") if "観察チェックリスト" in x or "こどもの様子" in x]
+    assert cl_items and all(school in x and round_name in x and today in x for x in cl_items), reasons
     assert float(after[weak]["total"]) == float(before[weak]["total"])
     # the reason names the item group, the school, the round and the date (score details, as the sheets print them)
     from kodomo_desktop.core.scoring import service as S

@@ -869,4 +869,15 @@ def sibling_index(prep: Prepared, sc: Scores) -> dict:
 
 def reasons_text(details: dict) -> str:
     """CSV ``reasons``: ``item(+points)`` largest first, ``;``-separated."""
-    return ";".join(f"{r['label']}(+{r['points']:g})" for r in details.get("reasons", []) if r.get("points", 0) > 0)
+    return ";".join(f"{_reason_item(r)}(+{r['points']:g})" for r in details.get("reasons", [])
+                    if r.get("points", 0) > 0)
+
+
+def _reason_item(r: dict) -> str:
+    """The item as the list shows it; a checklist result also names the school, the round and the date
+    (観察チェックリスト: 第一小学校 夏休み明け 2026-09-05) — its batch is named after school and round."""
+    if r.get("source_type") != "school_checklist":
+        return r["label"]
+    where = str(r.get("file_name") or "").split("（")[0].replace("観察チェックリスト", "").strip()
+    date = str(r.get("record_date") or "")[:10]
+    return f"{r['label']}［{' '.join(x for x in (where, date) if x)}］" if where or date else r["label"]
