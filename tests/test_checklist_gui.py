@@ -197,5 +197,12 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         assert "記入用紙" in cv.notice.text()
         cv.template(others[0]["school"], str(tmp_path / "wb.xlsx"))
         assert cpage.grab().save(str(IMAGES / "checklist_progress.png"))
+        # the dashboard shows the same round's progress per school
+        from kodomo_desktop.gui.pages.dashboard_page import DashboardPage
+        dash = DashboardPage(coord)
+        qtbot.addWidget(dash)
+        drow = next(r for r in dash.cl.rows if r["school"] == school)
+        assert drow["submitted"] == 4 and "回収状況" in dash.cl_title.text()
+        assert next(r for r in dash.cl.rows if r["school"] == third)["draft"] == 2
     finally:
         coord.close()

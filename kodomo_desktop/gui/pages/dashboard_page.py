@@ -70,6 +70,13 @@ class DashboardPage(QWidget):
                                      ("batches", tr("ファイル数"))])
         self.fresh_view = table_view(self.fresh)
         lay.addWidget(self.fresh_view, 2)
+        # the open checklist round: which schools have returned it (coordinator)
+        self.cl_title = QLabel(tr("観察チェックリストの回収状況"))
+        lay.addWidget(self.cl_title)
+        self.cl = DictTableModel([("school", tr("学校・園")), ("pupils", tr("対象")), ("submitted", tr("提出済み")),
+                                  ("draft", tr("下書き")), ("not_yet", tr("未入力"))])
+        self.cl_view = table_view(self.cl)
+        lay.addWidget(self.cl_view, 1)
         bottom = QHBoxLayout()
         due_box = QVBoxLayout()
         self.due_title = QLabel(tr("期日の近い対応（2週間以内）"))
@@ -133,6 +140,25 @@ class DashboardPage(QWidget):
             self.due_view.setVisible(False)
             self.due_title.setVisible(False)
         self.load_funnel_rounds()
+        self.refresh_checklists()
+
+    def refresh_checklists(self):
+        rows, title = [], ""
+        if self.ws.can("checklist.manage"):
+            try:
+                from ...core.checklists.service import status
+                st = status(self.ws)
+                if st["round"]:
+                    rows = st["schools"]
+                    due = st["round"].get("due_on")
+                    title = tr("観察チェックリストの回収状況：{r}", r=st["round"]["name"]) + (
+                        tr("（提出期限 {d}）", d=due) if due else "")
+            except (KodomoError, ImportError):
+                rows = []
+        self.cl.set_rows(rows)
+        self.cl_title.setText(title)
+        for w in (self.cl_title, self.cl_view):
+            w.setVisible(bool(rows))
 
     # -- funnel ---------------------------------------------------------------------------------------------------------
     def load_funnel_rounds(self):
