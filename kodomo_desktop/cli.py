@@ -74,7 +74,8 @@ def cmd_import(args):
     with _open(args) as ws:
         res = import_file(ws, Path(args.file), args.source, mapping=mapping or None, sheet=args.sheet,
                           encoding=args.encoding, header_row=args.header_row, as_of=args.as_of,
-                          progress=lambda done, total: progress(f"{done}/{total}"))
+                          progress=lambda done, total: progress(f"{done}/{total}"),
+                          file_password=os.environ.get("KODOMO_FILE_PASSWORD") or None)
         out(res.to_json())
 
 

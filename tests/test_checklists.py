@@ -382,3 +382,46 @@ def test_assessment_sheet_shows_one_pupils_answers(ws, tmp_path):
         assert "・" + it["text_ja"].replace(" ", "")[:10] in flat
     assert d["items"][4]["text_ja"][:10] not in sec                     # 非該当 is not listed as a hit
     assert "3／5" in sec and "（不明1）" in sec and "月曜日に元気がない" in sec
+
+
+def test_workbook_with_a_file_password_round_trips(ws, tmp_path):
+    """The file carries names: it can be written as encrypted OOXML and read back only with its password."""
+    import io
+
+    import msoffcrypto
+    from openpyxl import load_workbook
+
+    from kodomo_desktop.core.errors import InputRefused
+    from kodomo_desktop.core.importing.service import import_file
+    school = CL.schools(ws)[1]
+    out = tmp_path / "locked.xlsx"
+    res = CL.write_template(ws, school, out, password="学校の鍵 2026")
+    raw = out.read_bytes()
+    assert raw[:4] == b"\xd0\xcf\x11\xe0"                                   # an OLE container, not a zip
+    first = CL.pupils(ws, school)[0]["name"]
+    assert first.encode() not in raw and first.encode("utf-16-le") not in raw
+    with pytest.raises(Exception):
+        load_workbook(out)
+    assert [d for _, d in _log(ws, "export") if d.get("what") == "checklist_template"][-1]["encrypted"] is True
+    # the teacher opens it with the password, fills one pupil in and saves it encrypted again
+    f = msoffcrypto.OfficeFile(io.BytesIO(raw))
+    f.load_key(password="学校の鍵 2026")
+    plain = io.BytesIO()
+    f.decrypt(plain)
+    wb = load_workbook(plain)
+    sh = wb["チェックリスト"]
+    head = next(r for r in range(1, 10) if sh.cell(r, 1).value == "行キー")
+    assert res["pupils"] == sum(1 for r in range(head + 1, sh.max_row + 1) if sh.cell(r, 1).value)
+    sh.cell(head + 1, 6).value = "該当"
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    back = tmp_path / "back_locked.xlsx"
+    with open(back, "wb") as fh:
+        msoffcrypto.OfficeFile(buf).encrypt("学校の鍵 2026", fh)
+    with pytest.raises(InputRefused, match="パスワード"):
+        import_file(ws, back, "school_checklist")
+    with pytest.raises(InputRefused, match="パスワードが違う"):
+        import_file(ws, back, "school_checklist", file_password="違う")
+    got = import_file(ws, back, "school_checklist", file_password="学校の鍵 2026")
+    assert got.imported == 1 and not got.errors

@@ -554,15 +554,40 @@ class ChecklistRefused(InputRefused):
         self.errors = errors
 
 
-def import_checklist_workbook(ws, path: Path, progress=None):
-    """Read a returned workbook: rows matched by row key; bad answers rejected by row and column."""
+def _decrypt_workbook(data: bytes, password: str | None) -> bytes:
+    """An encrypted OOXML workbook (an OLE container) opened with its file password; a plain one as it is."""
+    if not data.startswith(b"\xd0\xcf\x11\xe0"):
+        return data
+    if not password:
+        raise InputRefused("パスワード付きのブックです。ファイルのパスワードを指定してください"
+                           "（CLI: 環境変数 KODOMO_FILE_PASSWORD）。")
+    import io
+    try:
+        import msoffcrypto
+        f = msoffcrypto.OfficeFile(io.BytesIO(data))
+        f.load_key(password=password)
+        out = io.BytesIO()
+        f.decrypt(out)
+    except ImportError:
+        raise InputRefused("パスワード付きのブックを開くには msoffcrypto-tool が必要です。")
+    except Exception:
+        raise InputRefused("ブックのパスワードが違うか、ファイルが壊れています。")
+    return out.getvalue()
+
+
+def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | None = None):
+    """Read a returned workbook: rows matched by row key; bad answers rejected by row and column. ``password``:
+    the file password of a workbook made with one (encrypted OOXML)."""
+    import io
+
     from openpyxl import load_workbook
     from ..importing.service import ImportResult
     ws.require("checklist.enter", what="checklist import")
     path = Path(path)
     data = path.read_bytes()
+    plain = _decrypt_workbook(data, password)
     try:
-        wb = load_workbook(path, data_only=True)
+        wb = load_workbook(io.BytesIO(plain), data_only=True)
         sh = wb["チェックリスト"]
     except Exception:
         raise InputRefused("チェックリストのファイルとして読めません（「チェックリスト」シートがありません）。")

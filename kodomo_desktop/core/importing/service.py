@@ -95,13 +95,14 @@ def preview(ws, path: Path, source_type: str | None = None, *, sheet=None, encod
 
 def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None, sheet=None, encoding=None,
                 header_row: int | None = None, as_of=None, progress: Callable[[int, int], None] | None = None,
-                cancel: Callable[[], bool] | None = None, use_profile: bool = True) -> ImportResult:
+                cancel: Callable[[], bool] | None = None, use_profile: bool = True,
+                file_password: str | None = None) -> ImportResult:
     path = Path(path)
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
     if source_type == "school_checklist":
         from ..checklists.service import import_checklist_workbook  # matched by row key, never by name
-        return import_checklist_workbook(ws, path, progress=progress)
+        return import_checklist_workbook(ws, path, progress=progress, password=file_password)
     ws.require("import", what=f"import {source_type}")
     as_of_date = _parse_as_of(as_of)
     try:
