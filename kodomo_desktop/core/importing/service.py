@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -207,29 +208,47 @@ try:  # orjson writes the rows' JSON (raw cells, attributes) ~3× faster than th
     def _json_text(v) -> str:
         return _orjson.dumps(v, default=str).decode()
 except ImportError:  # pragma: no cover - same text, slower
+    _orjson = None
     _json_text = _json_text_std
 
 
 def _insert_records(s, batch_id: int, source_type: str, cols: dict[str, list], n: int, as_of_date: dt.date, progress,
                     cancel) -> None:
     """Insert the parsed rows (``cols``: parse_rows(records=False) columns) into ``source_record`` inside the
-    session's transaction.
+    session's transaction: a failure or キャンセル anywhere rolls the whole batch back.
 
-    Rows go to SQLite as plain tuples through executemany, built straight from the parsed columns: the ORM's
-    per-row bookkeeping cost three times the insert itself, and per-row dicts another third
-    (benchmarks/import_speed.py). Dates as ISO text and JSON as text, as SQLAlchemy stores them. Same connection,
-    same transaction: a failure or キャンセル anywhere rolls the whole batch back. (A writer thread overlapping
-    executemany with the Python work was tried and measured no faster: the GIL serialises them.)"""
-    from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+    Why it looks like this (benchmarks/import_speed.py): the ORM's per-row bookkeeping cost three times the insert
+    itself and per-row dicts another third, so rows are built chunk by chunk straight from the parsed columns, each
+    distinct name normalised once, and go through executemany. Tried and measured no faster, on this 2-core machine:
+    a writer thread calling executemany (it needs the GIL back for every row), and a writer thread inserting each
+    chunk as one ``INSERT … SELECT … FROM json_each(?)`` without the GIL (SQLite's JSON path costs more CPU than the
+    overlap saves)."""
+    from .parse import _no_gc
+    with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
+        chunks = _RowChunks(batch_id, source_type, cols, n, as_of_date)
+        cur = s.connection().connection.driver_connection.cursor()  # same connection, same transaction
+        try:
+            _write_serial(cur, chunks, n, progress, cancel)
+        finally:
+            cur.close()
 
-    none = [None] * n
 
-    def col(k):
-        v = cols.get(k)
-        return v if v is not None and len(v) == n else none
+class _RowChunks:
+    """The rows of ``source_record`` as tuples (column order: batch_id + _RECORD_COLUMNS), chunk by chunk."""
 
-    def normed(fn, values):  # names and kana repeat within a file: normalise each distinct value once
-        memo = {None: None, "": None}
+    def __init__(self, batch_id, source_type, cols, n, as_of_date):
+        from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+        self.fns = {"name": norm_name, "kana": norm_kana, "address": norm_address, "split": split_name}
+        self.memo = {k: {None: None, "": None} for k in self.fns}
+        self.batch_id, self.source_type, self.cols, self.n = batch_id, source_type, cols, n
+        self.as_of_iso = as_of_date.isoformat()
+
+    def col(self, k, i, j):
+        v = self.cols.get(k)
+        return v[i:j] if v is not None and len(v) == self.n else [None] * (j - i)
+
+    def normed(self, kind, values):  # names and kana repeat within a file: normalise each distinct value once
+        memo, fn = self.memo[kind], self.fns[kind]
         out = []
         append = out.append
         for v in values:
@@ -240,6 +259,7 @@ def _insert_records(s, batch_id: int, source_type: str, cols: dict[str, list], n
                 append(r)
         return out
 
+    @staticmethod
     def iso(values, default=None):  # parse_rows hands dates over as ISO text already
         out = []
         for v in values:
@@ -250,46 +270,41 @@ def _insert_records(s, batch_id: int, source_type: str, cols: dict[str, list], n
                 out.append(d.isoformat() if d else default)
         return out
 
-    from .parse import _no_gc
-    with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
-        _insert_columns(s, batch_id, source_type, n, col, normed, iso, as_of_date, progress, cancel)
+    def rows(self, i: int, j: int) -> list[tuple]:
+        col, m, dumps = self.col, j - i, _json_text
+        name, kana = col("name", i, j), col("name_kana", i, j)
+        sur, giv = list(col("surname", i, j)), list(col("given_name", i, j))
+        splits = self.normed("split", name)
+        for k in range(m):
+            if not sur[k] and name[k] and splits[k]:
+                sur[k], giv[k] = splits[k]
+        columns = [
+            [self.batch_id] * m, [self.source_type] * m, col("row_number", i, j), col("source_key", i, j),
+            [v or "self" for v in col("subject", i, j)], [dumps(v or {}) for v in col("raw", i, j)],
+            col("resident_no", i, j), col("household_no", i, j), name, kana, self.normed("name", name),
+            self.normed("kana", kana), self.normed("name", sur), self.normed("name", giv),
+            self.iso(col("birth_date", i, j)), col("sex", i, j), col("address", i, j),
+            self.normed("address", col("address", i, j)), col("relationship", i, j), col("student_no", i, j),
+            col("school", i, j), [_s(v) for v in col("grade", i, j)], [_s(v) for v in col("class", i, j)],
+            self.iso(col("record_date", i, j), self.as_of_iso), [dumps(v or {}) for v in col("attributes", i, j)],
+        ]
+        return list(zip(*columns))
 
 
-def _insert_columns(s, batch_id, source_type, n, col, normed, iso, as_of_date, progress, cancel) -> None:
-    from ..text.normalize import norm_address, norm_kana, norm_name, split_name
-    name, kana = col("name"), col("name_kana")
-    sur, giv = list(col("surname")), list(col("given_name"))
-    splits = normed(split_name, name)
-    for k in range(n):
-        if not sur[k] and name[k] and splits[k]:
-            sur[k], giv[k] = splits[k]
-    dumps = _json_text
-    grade = [_s(v) for v in col("grade")]
-    klass = [_s(v) for v in col("class")]
-    subject = [v or "self" for v in col("subject")]
-    columns = [
-        [batch_id] * n, [source_type] * n, col("row_number"), col("source_key"), subject,
-        [dumps(v or {}) for v in col("raw")], col("resident_no"), col("household_no"), name, kana,
-        normed(norm_name, name), normed(norm_kana, kana), normed(norm_name, sur), normed(norm_name, giv),
-        iso(col("birth_date")), col("sex"), col("address"), normed(norm_address, col("address")),
-        col("relationship"), col("student_no"), col("school"), grade, klass,
-        iso(col("record_date"), as_of_date.isoformat()), [dumps(v or {}) for v in col("attributes")],
-    ]
-    rows = list(zip(*columns))
-    del columns
-    sql = (f"INSERT INTO source_record (batch_id, {', '.join(_RECORD_COLUMNS)}) "
-           f"VALUES ({', '.join('?' * (len(_RECORD_COLUMNS) + 1))})")
-    cur = s.connection().connection.driver_connection.cursor()  # same connection, same transaction
-    chunk = 5000
-    try:
-        for i in range(0, n, chunk):
-            cur.executemany(sql, rows[i:i + chunk])
-            if progress:
-                progress(min(i + chunk, n), n)
-            if cancel and cancel():
-                raise Cancelled("取込を中止しました。データベースは変更されていません。")
-    finally:
-        cur.close()
+_CHUNK = 5000
+def _insert_sql() -> str:
+    cols = ("batch_id",) + _RECORD_COLUMNS
+    return f"INSERT INTO source_record ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def _write_serial(cur, chunks: _RowChunks, n: int, progress, cancel) -> None:
+    sql = _insert_sql()
+    for i in range(0, n, _CHUNK):
+        cur.executemany(sql, chunks.rows(i, min(i + _CHUNK, n)))
+        if progress:
+            progress(min(i + _CHUNK, n), n)
+        if cancel and cancel():
+            raise Cancelled("取込を中止しました。データベースは変更されていません。")
 
 
 _RECORD_COLUMNS = ("source_type", "row_number", "source_key", "subject", "raw", "resident_no", "household_no", "name",
