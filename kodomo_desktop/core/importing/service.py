@@ -18,7 +18,7 @@ from typing import Callable
 from sqlalchemy import insert, select, text, update
 
 from ..errors import InputRefused
-from ..storage.models import MappingProfile, RejectedRow, SourceBatch, SourceRecord
+from ..storage.models import MappingProfile, RejectedRow, SourceBatch
 from . import fields as F
 from .readers import read_table
 
@@ -143,7 +143,6 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
     if cancel and cancel():
         raise Cancelled("取込を中止しました。データベースは変更されていません。")
 
-    from ..text.normalize import norm_address, norm_kana, norm_name, split_name
 
     scope = None
     if source_type in SCHOOL_SCOPED:
