@@ -21,7 +21,7 @@ from sqlalchemy import text  # noqa: E402
 from kodomo_desktop.core.casework import service as C  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PW = "casework gui pw"
 
@@ -39,27 +39,6 @@ def db_path(demo_db, tmp_path):
     for suffix in ("", ".keys"):
         shutil.copy(str(demo_db) + suffix, str(tmp_path / "d.db") + suffix)
     return tmp_path / "d.db"
-
-
-@pytest.fixture
-def app(qapp, tmp_path, monkeypatch):
-    monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
-    from kodomo_desktop.resources import register_fonts
-    register_fonts(qapp)
-    from kodomo_desktop.gui import i18n
-    i18n.set_language("ja")
-    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
-
-    def no_modal(*a, **k):
-        raise AssertionError("a modal dialog was opened in a test")
-    for name in ("warning", "information", "critical", "question"):
-        monkeypatch.setattr(QMessageBox, name, no_modal)
-    for name in ("getText", "getItem", "getInt", "getMultiLineText"):
-        monkeypatch.setattr(QInputDialog, name, no_modal)
-    for name in ("getSaveFileName", "getOpenFileName", "getExistingDirectory"):
-        monkeypatch.setattr(QFileDialog, name, no_modal)
-    monkeypatch.setattr(QDialog, "exec", no_modal)
-    return qapp
 
 
 def _show(qtbot, w, size=(1500, 900)):

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from kodomo_desktop.core.checklists import service as CL  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PW = "checklist gui pw"
 TEACHER_PW = "teacher gui pw"
@@ -35,31 +35,6 @@ def db(demo_db, tmp_path):
     for suffix in ("", ".keys"):
         shutil.copy(str(demo_db) + suffix, str(tmp_path / "d.db") + suffix)
     return tmp_path / "d.db"
-
-
-@pytest.fixture
-def app(qapp, tmp_path, monkeypatch):
-    monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
-    from kodomo_desktop.gui import i18n
-    from kodomo_desktop.gui.app import register_fonts
-    assert "IPAex" in register_fonts(qapp)
-    i18n.set_language("ja")
-    return qapp
-
-
-@pytest.fixture(autouse=True)
-def no_modals(monkeypatch):
-    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
-
-    def no_modal(*a, **k):
-        raise AssertionError("a modal dialog was opened in a test")
-    for name in ("warning", "information", "critical", "question"):
-        monkeypatch.setattr(QMessageBox, name, no_modal)
-    for name in ("getText", "getItem", "getInt"):
-        monkeypatch.setattr(QInputDialog, name, no_modal)
-    for name in ("getSaveFileName", "getOpenFileName", "getExistingDirectory"):
-        monkeypatch.setattr(QFileDialog, name, no_modal)
-    monkeypatch.setattr(QDialog, "exec", no_modal)
 
 
 def _page(qtbot, ws):

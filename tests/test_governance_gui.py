@@ -21,7 +21,7 @@ from kodomo_desktop.core.governance import register as R  # noqa: E402
 from kodomo_desktop.core.governance.optout import register as optout_register  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PW = "gov gui pw"
 
@@ -46,31 +46,6 @@ def ws(demo_db, tmp_path):
     w = Workspace.open(tmp_path / "d.db", PW)
     yield w
     w.close()
-
-
-@pytest.fixture
-def app(qapp, tmp_path, monkeypatch):
-    monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
-    from kodomo_desktop.resources import register_fonts
-    register_fonts(qapp)
-    from kodomo_desktop.gui import i18n
-    i18n.set_language("ja")
-    return qapp
-
-
-@pytest.fixture(autouse=True)
-def no_modals(monkeypatch):
-    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
-
-    def no_modal(*a, **k):
-        raise AssertionError("a modal dialog was opened in a test")
-    for name in ("warning", "information", "critical", "question"):
-        monkeypatch.setattr(QMessageBox, name, no_modal)
-    for name in ("getText", "getItem", "getInt"):
-        monkeypatch.setattr(QInputDialog, name, no_modal)
-    for name in ("getSaveFileName", "getOpenFileName", "getExistingDirectory"):
-        monkeypatch.setattr(QFileDialog, name, no_modal)
-    monkeypatch.setattr(QDialog, "exec", no_modal)
 
 
 def _page(qtbot, ws):

@@ -20,7 +20,7 @@ from kodomo_desktop.core.importing import service as S  # noqa: E402
 from kodomo_desktop.core.storage.models import SourceRecord  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PW = "import gui pw"
 RENAMED = "主な相談内容"      # the town's new column name for 相談種別: the header dictionary does not know it
@@ -56,32 +56,6 @@ def ws(town, tmp_path):
     w = Workspace.open(tmp_path / "d.db", PW)
     yield w
     w.close()
-
-
-@pytest.fixture
-def app(qapp, tmp_path, monkeypatch):
-    monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
-    from kodomo_desktop.gui.app import register_fonts
-    assert "IPAex" in register_fonts(qapp)
-    from kodomo_desktop.gui import i18n
-    i18n.set_language("ja")
-    return qapp
-
-
-@pytest.fixture(autouse=True)
-def no_modals(monkeypatch):
-    """A modal dialog under offscreen Qt would hang the run: fail fast instead."""
-    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
-
-    def no_modal(*a, **k):
-        raise AssertionError("a modal dialog was opened in a test")
-    for name in ("warning", "information", "critical", "question"):
-        monkeypatch.setattr(QMessageBox, name, no_modal)
-    monkeypatch.setattr(QMessageBox, "exec", no_modal)
-    monkeypatch.setattr(QInputDialog, "getText", no_modal)
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", no_modal)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", no_modal)
-    monkeypatch.setattr(QDialog, "exec", no_modal)
 
 
 def _page(qtbot, ws):

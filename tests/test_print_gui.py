@@ -16,7 +16,7 @@ pytest.importorskip("pytestqt")
 from kodomo_desktop.core import persons as P  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PW = "print gui pw"
 needs_poppler = pytest.mark.skipif(not (shutil.which("pdftoppm") and shutil.which("pdftotext")
@@ -39,33 +39,6 @@ def ws(demo_db, tmp_path):
     yield w
     if not w.locked:
         w.close()
-
-
-@pytest.fixture
-def app(qapp, tmp_path, monkeypatch):
-    monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
-    from kodomo_desktop.gui import i18n
-    from kodomo_desktop.gui.app import register_fonts
-    assert "IPAex" in register_fonts(qapp)
-    i18n.set_language("ja")
-    return qapp
-
-
-@pytest.fixture(autouse=True)
-def no_modals(monkeypatch):
-    from PySide6.QtPrintSupport import QPrintDialog
-    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
-
-    def no_modal(*a, **k):
-        raise AssertionError("a modal dialog was opened in a GUI test")
-    for name in ("information", "warning", "critical", "question", "about"):
-        monkeypatch.setattr(QMessageBox, name, no_modal)
-    for name in ("getText", "getItem", "getInt"):
-        monkeypatch.setattr(QInputDialog, name, no_modal)
-    for name in ("getSaveFileName", "getOpenFileName", "getExistingDirectory"):
-        monkeypatch.setattr(QFileDialog, name, no_modal)
-    monkeypatch.setattr(QDialog, "exec", no_modal)
-    monkeypatch.setattr(QPrintDialog, "exec", no_modal)
 
 
 def _page(qtbot, ws):

@@ -37,16 +37,6 @@ def ws(demo_db, tmp_path):
     w.close()
 
 
-@pytest.fixture
-def app(qapp, tmp_path, monkeypatch):
-    monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
-    from kodomo_desktop.resources import register_fonts
-    register_fonts(qapp)
-    from kodomo_desktop.gui import i18n
-    i18n.set_language("ja")
-    return qapp
-
-
 def _page(qtbot, ws):
     from kodomo_desktop.gui.pages.scoring_page import ScoringPage
     page = ScoringPage(ws, None)
