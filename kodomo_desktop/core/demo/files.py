@@ -111,23 +111,13 @@ class DeptFile:
 
 
 # --- dates --------------------------------------------------------------------------------------------------------------
-_ERAS = ((dt.date(2019, 5, 1), "令和", "R"), (dt.date(1989, 1, 8), "平成", "H"), (dt.date(1926, 12, 25), "昭和", "S"),
-         (dt.date(1912, 7, 30), "大正", "T"))
-
-
 def wareki(d: dt.date, style: str = "kanji") -> str:
-    """和暦: kanji 平成27年4月5日 (元年 for year 1), letter H27.4.5, slash H27/04/05, letter0 H27.04.05."""
-    for start, kanji, letter in _ERAS:
-        if d >= start:
-            y = d.year - start.year + 1
-            if style == "letter":
-                return f"{letter}{y}.{d.month}.{d.day}"
-            if style == "slash":
-                return f"{letter}{y}/{d.month:02d}/{d.day:02d}"
-            if style == "letter0":
-                return f"{letter}{y:02d}.{d.month:02d}.{d.day:02d}"
-            return f"{kanji}{'元' if y == 1 else y}年{d.month}月{d.day}日"
-    return d.isoformat()
+    """和暦 as departments write it: kanji 平成27年4月5日 (元年 for year 1), letter H27.4.5, slash H27/04/05,
+    letter0 H27.04.05 — the importer's own formatter, so the demo writes exactly what the reader parses."""
+    from ..importing.values import ERAS, format_wareki
+    if d < ERAS[0].start:
+        return d.isoformat()
+    return format_wareki(d, "gannen" if style == "kanji" else style)
 
 
 def fmt_date(d: dt.date | None, style: str) -> str | dt.date:

@@ -73,10 +73,6 @@ def ensure_fonts() -> None:
 
 
 # --- 和暦 --------------------------------------------------------------------------------------------------------------
-ERAS = ((dt.date(2019, 5, 1), "令和", "R"), (dt.date(1989, 1, 8), "平成", "H"), (dt.date(1926, 12, 25), "昭和", "S"),
-        (dt.date(1912, 7, 30), "大正", "T"), (dt.date(1868, 1, 25), "明治", "M"))
-
-
 def to_date(v) -> dt.date | None:
     if v is None or v == "":
         return None
@@ -96,19 +92,18 @@ WEEKDAYS = "月火水木金土日"
 def wareki(d, *, short: bool = False, seireki: bool = False, weekday: bool = False) -> str:
     """令和8年11月23日 (``short``: R8.11.23; ``seireki``: 令和8年11月23日（2026年11月23日）;
     ``weekday``: 令和8年11月23日（月）)."""
+    from ..importing.values import ERAS as _ERAS, format_wareki  # one 和暦 table for the whole app
     d = to_date(d)
     if d is None:
         return ""
-    for start, name, letter in ERAS:
-        if d >= start:
-            y = d.year - start.year + 1
-            if short:
-                return f"{letter}{y}.{d.month}.{d.day}"
-            text = f"{name}{'元' if y == 1 else y}年{d.month}月{d.day}日"
-            if weekday:
-                text += f"（{WEEKDAYS[d.weekday()]}）"
-            return f"{text}（{d.year}年{d.month}月{d.day}日）" if seireki else text
-    return d.isoformat()
+    if d < _ERAS[0].start:
+        return d.isoformat()
+    if short:
+        return format_wareki(d, "letter")
+    text = format_wareki(d, "gannen")
+    if weekday:
+        text += f"（{WEEKDAYS[d.weekday()]}）"
+    return f"{text}（{d.year}年{d.month}月{d.day}日）" if seireki else text
 
 
 def wareki_year(year: int) -> str:
