@@ -7,9 +7,8 @@ run, the funnel, the Excel export) runs through :mod:`kodomo_desktop.gui.ops`.
 """
 from __future__ import annotations
 
-import datetime as dt
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
 
 from ...core.casework import service as C
 from ...core.errors import KodomoError
+from ..models import RowsModel
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 YOTAIKYO_RULES = [("continue", "要対協の登録児は「支援継続」として載せる"), ("exclude", "要対協の登録児は除く（支援中）")]
@@ -78,50 +78,18 @@ def _date_edit(days_ahead: int = 0) -> QDateEdit:
     return d
 
 
-class DictTableModel(QAbstractTableModel):
-    """A read-only table over a list of dicts; columns are (key, Japanese header)."""
+class DictTableModel(RowsModel):
+    """A read-only table over a list of dicts; columns are (key, Japanese header). Score bands, overdue rows and
+    children decided in an earlier round are coloured."""
 
-    def __init__(self, columns: list[tuple[str, str]], rows: list[dict] | None = None, parent=None):
-        super().__init__(parent)
-        self.columns = columns
-        self.rows = rows or []
-
-    def set_rows(self, rows):
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return len(self.columns)
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self.rows[index.row()]
-        key = self.columns[index.column()][0]
+    def cell_background(self, row: dict, key: str):
         v = row.get(key)
-        if role == Qt.DisplayRole:
-            if isinstance(v, bool):
-                return "○" if v else ""
-            if isinstance(v, float):
-                return f"{v:g}"
-            if isinstance(v, (dt.date, dt.datetime)):
-                return v.strftime("%Y-%m-%d")
-            return "" if v is None else str(v)
-        if role == Qt.BackgroundRole and key == "band":
+        if key == "band":
             return {"高": QColor("#F8CBAD"), "中": QColor("#FFE699"), "低": QColor("#E2EFDA")}.get(v)
-        if role == Qt.BackgroundRole and row.get("overdue"):
+        if row.get("overdue"):
             return QColor("#F8CBAD")
-        if role == Qt.BackgroundRole and key == "earlier_text" and v:
+        if key == "earlier_text" and v:
             return QColor("#E8EEF8")
-        return None
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return self.columns[section][1]
         return None
 
 

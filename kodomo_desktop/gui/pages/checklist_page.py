@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
 from ..ops import call_with_progress
+from ..models import RowsModel
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
@@ -226,29 +227,44 @@ class SchoolEntry(QWidget):
                 "not_yet": sum(1 for x in st if x is None)}
 
 
-class ProgressModel(QAbstractTableModel):
+class ProgressModel(RowsModel):
     """Each school (bold) and its classes: pupils, submitted / draft / not yet, and a progress bar in text."""
     COLUMNS = [("school", "学校・園"), ("class", "学級"), ("pupils", "人数"), ("submitted", "提出済み"),
                ("draft", "下書き"), ("not_yet", "未入力"), ("bar", "進み具合")]
 
     def __init__(self):
-        super().__init__()
-        self.rows: list[dict] = []
+        super().__init__(self.COLUMNS)
 
-    def set_rows(self, rows):
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
+    def text(self, r: int, c: int) -> str:
+        row, key = self.rows[r], self.COLUMNS[c][0]
+        if key == "bar":
+            done = row["submitted"] / row["pupils"] if row["pupils"] else 0
+            return "■" * round(done * 10) + "□" * (10 - round(done * 10)) + f"  {done:.0%}"
+        return str(row.get(key, ""))
 
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return len(self.COLUMNS)
+    def cell_background(self, r: dict, key: str):
+        if key == "not_yet" and r["not_yet"]:
+            return QColor("#FCE4D6")
+        if key == "draft" and r["draft"]:
+            return QColor("#FFF2CC")
+        if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
+            return QColor("#E2EFDA")
+        if r.get("is_school"):
+            return QColor("#EEF3FA")
+        return None
 
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
+        r = self.rows[index.row()]
+        key = self.COLUMNS[index.column()][0]
+        if role == Qt.FontRole and r.get("is_school"):
+            f = QFont()
+            f.setBold(True)
+            return f
+        if role == Qt.TextAlignmentRole and key in ("pupils", "submitted", "draft", "not_yet"):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return super().data(index, role)
         r = self.rows[index.row()]
         key = self.COLUMNS[index.column()][0]
         if role == Qt.DisplayRole:

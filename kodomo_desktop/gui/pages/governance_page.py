@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QDate, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QFormLayout, QFrame,
                                QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
@@ -27,6 +27,7 @@ from ...core.governance import register as R
 from ...core.importing.fields import SOURCE_TYPES
 from ...core.security.roles import ROLES
 from ..i18n import tr
+from ..models import RowsModel as _RowsModel
 
 BASIS_SHORT = {"61-1": "61条1項", "69-2-2": "69条2項2号", "69-2-3": "69条2項3号", "other": "その他"}
 BASIS_CHOICES = [("61-1", "61条1項（所掌事務の範囲内での保有・利用）"),
@@ -58,55 +59,12 @@ def _pydate(q: QDate) -> dt.date:
     return dt.date(q.year(), q.month(), q.day())
 
 
-# --- a list model ------------------------------------------------------------------------------------------------
-class RowsModel(QAbstractTableModel):
+class RowsModel(_RowsModel):
     """Rows of dicts shown by ``columns`` ``[(key, header, formatter or None)]``; ``background(row)`` may colour a
     row (e.g. a source without a legal basis)."""
 
-    def __init__(self, columns: list[tuple], background: Callable[[dict], QColor | None] | None = None):
-        super().__init__()
-        self.columns = [(c[0], c[1], c[2] if len(c) > 2 else None) for c in columns]
-        self.background = background
-        self.rows: list[dict] = []
-
-    def set_rows(self, rows: list[dict]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def row(self, i: int) -> dict | None:
-        return self.rows[i] if 0 <= i < len(self.rows) else None
-
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.columns)
-
-    def text(self, r: int, c: int) -> str:
-        key, _, fmt = self.columns[c]
-        v = self.rows[r].get(key)
-        if fmt is not None:
-            return fmt(v, self.rows[r])
-        if isinstance(v, bool):
-            return "○" if v else ""
-        if isinstance(v, (dt.date, dt.datetime)):
-            return v.isoformat()
-        return "" if v is None else str(v)
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        if role in (Qt.DisplayRole, Qt.ToolTipRole):
-            return self.text(index.row(), index.column())
-        if role == Qt.BackgroundRole and self.background is not None:
-            return self.background(self.rows[index.row()])
-        return None
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return self.columns[section][1]
-        return None
+    def __init__(self, columns: list[tuple], background=None):
+        super().__init__(columns, background=background)
 
 
 def _view(model: QAbstractTableModel, stretch: int | None = None) -> QTableView:
