@@ -41,3 +41,27 @@ def test_legacy_single_password_database_is_converted_to_key_slots(tmp_path):
     ws.add_user("s1", "staff pw", "staff")
     ws.close()
     Workspace.open(path, "staff pw", "s1").close()
+
+
+def test_database_at_0002_upgrades_and_loses_only_the_unused_index(tmp_path):
+    path = _copy(tmp_path, "schema_0002.db", ".keys")
+    ws = Workspace.open(path, "fixture pass")
+    assert current_revision(ws.engine) == head_revision()
+    with ws.engine.connect() as c:
+        idx = {r[0] for r in c.execute(text("SELECT name FROM sqlite_master WHERE type='index' "
+                                            "AND tbl_name='source_record'"))}
+        assert "ix_source_record_birth_date" not in idx and "ix_source_record_batch_id" in idx
+        assert c.execute(text("SELECT name, birth_date FROM source_record")).one() == ("試験 花子", "2018-05-05")
+    assert ws.verify()["ok"]
+    ws.close()
+
+
+def test_models_and_migrations_agree(tmp_path):
+    """A fresh database (made by the migrations) has exactly the tables and indexes the models declare."""
+    from kodomo_desktop.core.storage.models import Base
+    ws = Workspace.create(tmp_path / "fresh.db", "fresh pass")
+    with ws.engine.connect() as c:
+        got = {r[0] for r in c.execute(text("SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"))}
+    ws.close()
+    want = {ix.name for t in Base.metadata.tables.values() for ix in t.indexes}
+    assert want == got

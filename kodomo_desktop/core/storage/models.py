@@ -135,7 +135,7 @@ class SourceRecord(Base):
     kana_norm: Mapped[Optional[str]] = mapped_column(Text)
     surname_norm: Mapped[Optional[str]] = mapped_column(Text)
     given_norm: Mapped[Optional[str]] = mapped_column(Text)
-    birth_date: Mapped[Optional[dt.date]] = mapped_column(Date, index=True)
+    birth_date: Mapped[Optional[dt.date]] = mapped_column(Date)  # not indexed: no lookup by it (migration 0003)
     sex: Mapped[Optional[int]] = mapped_column(Integer)
     address: Mapped[Optional[str]] = mapped_column(Text)
     address_norm: Mapped[Optional[str]] = mapped_column(Text)
