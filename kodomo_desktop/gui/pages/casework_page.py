@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdi
 from ...core.casework import service as C
 from ...core.errors import KodomoError
 from ..models import RowsModel
+from ..i18n import tr
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 YOTAIKYO_RULES = [("continue", "要対協の登録児は「支援継続」として載せる"), ("exclude", "要対協の登録児は除く（支援中）")]
@@ -129,7 +130,7 @@ class RoundsTab(QWidget):
         self.round_info = QLabel("")
         self.round_info.setStyleSheet("color:#444444;")
         lay.addWidget(self.round_info)
-        caveat = QLabel(CAVEAT)
+        caveat = QLabel(tr(CAVEAT))
         caveat.setStyleSheet("color:#9C0006;")
         lay.addWidget(caveat)
         self.notice = Notice()

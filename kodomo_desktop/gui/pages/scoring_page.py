@@ -489,11 +489,12 @@ class WeightsEditor(QWidget):
             d=pv["as_of"], n=pv["children"], a=f["current"], b=f["new"], x=pv["moved"]["newly_flagged"],
             y=pv["moved"]["no_longer_flagged"], c=len(pv["changes"])))
         bands = list(pv["bands"]["new"])
-        cols = ["学校・園", "年齢区分", "人数"] + [f"{b}（現→案）" for b in bands] + ["抽出（現→案）"]
+        cols = [tr(c) for c in ("学校・園", "年齢区分", "人数")] + [tr("{b}（現→案）", b=tr(b)) for b in bands] + \
+            [tr("抽出（現→案）")]
         t = self.preview_table
         t.clear()
         t.setColumnCount(len(cols))
-        t.setHorizontalHeaderLabels([tr(c) for c in cols])
+        t.setHorizontalHeaderLabels(cols)
         t.setRowCount(len(pv["by_school_age"]))
         for r, c in enumerate(pv["by_school_age"]):
             vals = [c["school"], c["age_band"], str(c["children"])] + \
