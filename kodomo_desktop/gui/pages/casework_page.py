@@ -121,9 +121,9 @@ class RoundsTab(QWidget):
         top = QHBoxLayout()
         self.rounds = QComboBox()
         self.rounds.currentIndexChanged.connect(self.refresh)
-        top.addWidget(QLabel("レビューラウンド"))
+        top.addWidget(QLabel(tr("レビューラウンド")))
         top.addWidget(self.rounds, 1)
-        self.close_btn = QPushButton("ラウンドを締め切る")
+        self.close_btn = QPushButton(tr("ラウンドを締め切る"))
         self.close_btn.clicked.connect(self.close_round)
         top.addWidget(self.close_btn)
         lay.addLayout(top)
@@ -137,10 +137,11 @@ class RoundsTab(QWidget):
         lay.addWidget(self.notice)
 
         split = QSplitter(Qt.Horizontal)
-        self.model = DictTableModel([("status_label", "区分"), ("name", "氏名"), ("age", "年齢"), ("age_band", "年齢区分"),
-                                     ("school", "学校・園"), ("total", "点数"), ("band", "帯"),
-                                     ("classification", "分類"), ("reason", "理由"), ("earlier_text", "前回ラウンド"),
-                                     ("decided_by", "判断者"), ("decided_at_text", "判断日時")])
+        self.model = DictTableModel([("status_label", tr("区分")), ("name", tr("氏名")), ("age", tr("年齢")),
+                                     ("age_band", tr("年齢区分")), ("school", tr("学校・園")), ("total", tr("点数")),
+                                     ("band", tr("帯")), ("classification", tr("分類")), ("reason", tr("理由")),
+                                     ("earlier_text", tr("前回ラウンド")), ("decided_by", tr("判断者")),
+                                     ("decided_at_text", tr("判断日時"))])
         self.view = table_view(self.model)
         self.view.setWordWrap(False)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
@@ -151,38 +152,38 @@ class RoundsTab(QWidget):
         side = QWidget()
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
-        box = QGroupBox("分類と理由（選んだこども）")
+        box = QGroupBox(tr("分類と理由（選んだこども）"))
         f = QFormLayout(box)
-        self.selected_label = QLabel("一覧からこどもを選んでください")
+        self.selected_label = QLabel(tr("一覧からこどもを選んでください"))
         self.selected_label.setWordWrap(True)
         self.label = QComboBox()
         self.reason = QPlainTextEdit()
-        self.reason.setPlaceholderText("理由（必須）: 例）欠席が増えており、学校での様子を確認する")
+        self.reason.setPlaceholderText(tr("理由（必須）: 例）欠席が増えており、学校での様子を確認する"))
         self.reason.setMaximumHeight(110)
-        self.save_btn = QPushButton("分類を保存 (Ctrl+Enter)")
+        self.save_btn = QPushButton(tr("分類を保存 (Ctrl+Enter)"))
         self.save_btn.clicked.connect(self.save_classification)
         QShortcut(QKeySequence("Ctrl+Return"), side, activated=self.save_classification,
                   context=Qt.WidgetWithChildrenShortcut)
-        f.addRow("対象", self.selected_label)
-        f.addRow("分類", self.label)
-        f.addRow("理由", self.reason)
+        f.addRow(tr("対象"), self.selected_label)
+        f.addRow(tr("分類"), self.label)
+        f.addRow(tr("理由"), self.reason)
         f.addRow(self.save_btn)
         sl.addWidget(box)
 
-        new = QGroupBox("新しいラウンド（最新のスコアから）")
+        new = QGroupBox(tr("新しいラウンド（最新のスコアから）"))
         nf = QFormLayout(new)
         self.new_name = QLineEdit()
-        self.new_name.setPlaceholderText("例：夏休み明け")
+        self.new_name.setPlaceholderText(tr("例：夏休み明け"))
         self.new_rule = QComboBox()
         for k, v in YOTAIKYO_RULES:
-            self.new_rule.addItem(v, k)
+            self.new_rule.addItem(tr(v), k)
         self.new_labels = QLineEdit(_labels_text(C.DEFAULT_LABELS))
-        self.new_labels.setToolTip("分類ラベル（カンマ区切り、記号.名称）")
-        self.create_btn = QPushButton("ラウンドを作成")
+        self.new_labels.setToolTip(tr("分類ラベル（カンマ区切り、記号.名称）"))
+        self.create_btn = QPushButton(tr("ラウンドを作成"))
         self.create_btn.clicked.connect(self.create_round)
-        nf.addRow("ラウンド名", self.new_name)
-        nf.addRow("要対協の扱い", self.new_rule)
-        nf.addRow("分類ラベル", self.new_labels)
+        nf.addRow(tr("ラウンド名"), self.new_name)
+        nf.addRow(tr("要対協の扱い"), self.new_rule)
+        nf.addRow(tr("分類ラベル"), self.new_labels)
         nf.addRow(self.create_btn)
         sl.addWidget(new)
         sl.addStretch(1)
@@ -199,9 +200,10 @@ class RoundsTab(QWidget):
         self._infos = {}
         for r in C.list_rounds(self.ws):
             self._infos[r["round_id"]] = r
-            state = "・締切済み" if r["closed_at"] else ""
-            self.rounds.addItem(f"{r['name']}（{r['as_of']} 時点・{r['classified']}/{r['candidates']} 分類済み{state}）",
-                                r["round_id"])
+            state = tr("・締切済み") if r["closed_at"] else ""
+            self.rounds.addItem(tr("{name}（{as_of} 時点・{classified}/{candidates} 分類済み{state}）", name=r["name"],
+                                   as_of=r["as_of"], classified=r["classified"], candidates=r["candidates"],
+                                   state=state), r["round_id"])
         if select_id is not None:
             self.rounds.setCurrentIndex(max(0, self.rounds.findData(select_id)))
         self.rounds.blockSignals(False)
@@ -215,21 +217,22 @@ class RoundsTab(QWidget):
         self.info = self._infos.get(rid) if rid else None
         if not rid:
             self.model.set_rows([])
-            self.round_info.setText("ラウンドがまだありません。右の「新しいラウンド」から作成してください。")
+            self.round_info.setText(tr("ラウンドがまだありません。右の「新しいラウンド」から作成してください。"))
             self._set_labels(C.DEFAULT_LABELS)
             return
         i = self.info or {}
-        ver = f"重みセット 第{i['weight_version']}版" if i.get("weight_version") else "重みセット —"
-        closed = f"　締切: {i['closed_at']:%Y-%m-%d}" if i.get("closed_at") else ""
-        self.round_info.setText(f"時点 {i.get('as_of')}　{ver}　スコア算出 #{i.get('score_run_id')}　"
-                                f"作成: {i.get('created_by') or ''}（{i['created_at']:%Y-%m-%d}）　"
-                                f"分類ラベル: {_labels_text(i.get('labels') or C.DEFAULT_LABELS)}{closed}")
+        ver = tr("重みセット 第{v}版", v=i["weight_version"]) if i.get("weight_version") else tr("重みセット —")
+        closed = "　" + tr("締切: {date}", date=f"{i['closed_at']:%Y-%m-%d}") if i.get("closed_at") else ""
+        self.round_info.setText(tr("時点 {as_of}　{ver}　スコア算出 #{run}　作成: {by}（{at}）　分類ラベル: {labels}{closed}",
+                                   as_of=i.get("as_of"), ver=ver, run=i.get("score_run_id"),
+                                   by=i.get("created_by") or "", at=f"{i['created_at']:%Y-%m-%d}",
+                                   labels=_labels_text(i.get("labels") or C.DEFAULT_LABELS), closed=closed))
         self._set_labels(i.get("labels") or C.DEFAULT_LABELS)
         names = {l["key"]: l["label"] for l in self.labels}
         rows = C.round_candidates(self.ws, rid)
         for r in rows:
             e = r.get("earlier_decision")
-            r["earlier_text"] = f"前回 {names.get(e, e)}" if e else ""
+            r["earlier_text"] = tr("前回 {label}", label=names.get(e, e)) if e else ""
             r["classification_key"] = r["classification"]
             r["decided_at_text"] = f"{r['decided_at']:%Y-%m-%d %H:%M}" if r.get("decided_at") else ""
             r["classification"] = names.get(r["classification"], r["classification"]) if r["classification"] else None
@@ -262,11 +265,12 @@ class RoundsTab(QWidget):
     def _selected(self):
         rows = self.selected_rows()
         if not rows:
-            self.selected_label.setText("一覧からこどもを選んでください")
+            self.selected_label.setText(tr("一覧からこどもを選んでください"))
             return
         first = self.model.rows[rows[0]]
-        more = f" ほか {len(rows) - 1} 人" if len(rows) > 1 else ""
-        self.selected_label.setText(f"{first['name']}（{first['school'] or '学校・園なし'}）{more}")
+        more = " " + tr("ほか {n} 人", n=len(rows) - 1) if len(rows) > 1 else ""
+        self.selected_label.setText(tr("{name}（{school}）", name=first["name"],
+                                       school=first["school"] or tr("学校・園なし")) + more)
         if len(rows) == 1:
             self.reason.setPlainText(first.get("reason") or "")
             key = first.get("classification_key")
@@ -277,21 +281,21 @@ class RoundsTab(QWidget):
     def create_round(self, name: str | None = None) -> int | None:
         name = self.new_name.text() if name is None or isinstance(name, bool) else name
         try:
-            rid = _long(self, "レビューラウンドの作成", C.create_round, self.ws, name,
+            rid = _long(self, tr("レビューラウンドの作成"), C.create_round, self.ws, name,
                         labels=self.new_labels.text(), yotaikyo_rule=self.new_rule.currentData())
         except KodomoError as e:
             self.notice.error(_msg(e))
             return None
         self.new_name.clear()
         self.load_rounds(rid)
-        self.notice.info(f"ラウンド「{name.strip()}」を作成しました（候補 {self.model.rowCount()} 人）。")
+        self.notice.info(tr("ラウンド「{name}」を作成しました（候補 {n} 人）。", name=name.strip(), n=self.model.rowCount()))
         return rid
 
     def save_classification(self) -> bool:
         rid = self.round_id()
         rows = self.selected_rows()
         if not rid or not rows:
-            self.notice.error("分類するこどもを一覧から選んでください。")
+            self.notice.error(tr("分類するこどもを一覧から選んでください。"))
             return False
         key, reason = self.label.currentData(), self.reason.toPlainText()
         try:
@@ -302,7 +306,7 @@ class RoundsTab(QWidget):
             self.reason.setFocus()
             return False
         n = len(rows)
-        self.notice.info(f"{n} 人を「{self.label.currentText()}」に分類しました。")
+        self.notice.info(tr("{n} 人を「{label}」に分類しました。", n=n, label=self.label.currentText()))
         last = rows[-1]
         self.load_rounds(rid)
         self.reason.clear()
@@ -322,7 +326,7 @@ class RoundsTab(QWidget):
             self.notice.error(_msg(e))
             return False
         self.load_rounds(rid)
-        self.notice.info("ラウンドを締め切りました。分類はこれ以降変更できません。")
+        self.notice.info(tr("ラウンドを締め切りました。分類はこれ以降変更できません。"))
         return True
 
 
@@ -336,7 +340,7 @@ class ConferencesTab(QWidget):
         top = QHBoxLayout()
         self.confs = QComboBox()
         self.confs.currentIndexChanged.connect(self.refresh)
-        top.addWidget(QLabel("会議"))
+        top.addWidget(QLabel(tr("会議")))
         top.addWidget(self.confs, 1)
         lay.addLayout(top)
         self.head = QLabel()
@@ -352,89 +356,90 @@ class ConferencesTab(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        self.model = DictTableModel([("position", "順"), ("name", "氏名"), ("school", "学校・園"),
-                                     ("support_needed", "支援要否"), ("direction_label", "方向性"),
-                                     ("lead_organisation", "主担当"), ("roles_text", "役割分担"), ("actions", "支援内容"),
-                                     ("next_review_on", "次回見直し")])
+        self.model = DictTableModel([("position", tr("順")), ("name", tr("氏名")), ("school", tr("学校・園")),
+                                     ("support_needed", tr("支援要否")), ("direction_label", tr("方向性")),
+                                     ("lead_organisation", tr("主担当")), ("roles_text", tr("役割分担")),
+                                     ("actions", tr("支援内容")), ("next_review_on", tr("次回見直し"))])
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.selectionModel().currentRowChanged.connect(lambda *_: self._load_item())
         ll.addWidget(self.view, 2)
         order = QHBoxLayout()
-        up, down = QPushButton("▲ 上へ"), QPushButton("▼ 下へ")
+        up, down = QPushButton(tr("▲ 上へ")), QPushButton(tr("▼ 下へ"))
         up.clicked.connect(lambda: self.move(-1))
         down.clicked.connect(lambda: self.move(1))
-        order.addWidget(QLabel("議題の順番"))
+        order.addWidget(QLabel(tr("議題の順番")))
         order.addWidget(up)
         order.addWidget(down)
         order.addStretch(1)
-        self.new_toggle = QPushButton("新しい会議を作成…")
+        self.new_toggle = QPushButton(tr("新しい会議を作成…"))
         self.new_toggle.setCheckable(True)
         self.new_toggle.toggled.connect(lambda on: self.new_box.setVisible(on))
         order.addWidget(self.new_toggle)
         ll.addLayout(order)
 
-        new = self.new_box = QGroupBox("新しい会議（レビューラウンドの候補から）")
+        new = self.new_box = QGroupBox(tr("新しい会議（レビューラウンドの候補から）"))
         nf = QFormLayout(new)
         self.kind = QComboBox()
         self.kind.addItems(C.CONFERENCE_KINDS)
         self.held_on = _date_edit()
         self.title_edit = QLineEdit()
-        self.title_edit.setPlaceholderText("例：9月 ケース会議")
+        self.title_edit.setPlaceholderText(tr("例：9月 ケース会議"))
         self.place = QLineEdit()
         self.attendees = QPlainTextEdit()
-        self.attendees.setPlaceholderText("機関：役割（1行に1人）例）こども家庭センター：コーディネーター")
+        self.attendees.setPlaceholderText(tr("機関：役割（1行に1人）例）こども家庭センター：コーディネーター"))
         self.attendees.setPlainText("こども家庭センター：コーディネーター\n保健センター：保健師\n教育委員会：指導主事")
         self.attendees.setMaximumHeight(60)
         self.batch_size = QSpinBox()
         self.batch_size.setRange(1, 30)
         self.batch_size.setValue(5)
-        suggest = QPushButton("学校・園に分散して提案")
+        suggest = QPushButton(tr("学校・園に分散して提案"))
         suggest.clicked.connect(self.suggest)
         self.proposal = QListWidget()
         self.proposal.setMaximumHeight(96)
-        self.create_btn = QPushButton("会議を作成（チェックした世帯）")
+        self.create_btn = QPushButton(tr("会議を作成（チェックした世帯）"))
         self.create_btn.clicked.connect(self.create_conference)
         row = QHBoxLayout()
         row.addWidget(self.batch_size)
-        row.addWidget(QLabel("世帯"))
+        row.addWidget(QLabel(tr("世帯")))
         row.addWidget(suggest)
-        nf.addRow("種類", self.kind)
-        nf.addRow("開催日", self.held_on)
-        nf.addRow("名称", self.title_edit)
-        nf.addRow("場所", self.place)
-        nf.addRow("出席者", self.attendees)
-        nf.addRow("取り上げる数", row)
-        nf.addRow("提案", self.proposal)
+        nf.addRow(tr("種類"), self.kind)
+        nf.addRow(tr("開催日"), self.held_on)
+        nf.addRow(tr("名称"), self.title_edit)
+        nf.addRow(tr("場所"), self.place)
+        nf.addRow(tr("出席者"), self.attendees)
+        nf.addRow(tr("取り上げる数"), row)
+        nf.addRow(tr("提案"), self.proposal)
         nf.addRow(self.create_btn)
         ll.addWidget(new, 1)
         split.addWidget(left)
 
-        right = QGroupBox("会議の記録（選んだこども）")
+        right = QGroupBox(tr("会議の記録（選んだこども）"))
         mf = QFormLayout(right)
-        self.item_label = QLabel("議題からこどもを選んでください")
+        self.item_label = QLabel(tr("議題からこどもを選んでください"))
         self.item_label.setWordWrap(True)
         self.need = QComboBox()
-        self.need.addItems(["要", "不要", "継続検討"])
+        for v in ["要", "不要", "継続検討"]:  # the Japanese is the stored value; only the text is translated
+            self.need.addItem(tr(v), v)
         self.direction = QComboBox()
-        self.direction.addItem("（なし）", None)
+        self.direction.addItem(tr("（なし）"), None)
         for k, v in C.DIRECTIONS.items():
             self.direction.addItem(v, k)
         self.lead = QComboBox()
         self.lead.setEditable(True)
         self.roles = QPlainTextEdit()
-        self.roles.setPlaceholderText("機関：役割（1行に1機関）例）学校：登校の見守り")
+        self.roles.setPlaceholderText(tr("機関：役割（1行に1機関）例）学校：登校の見守り"))
         self.roles.setMaximumHeight(80)
         self.actions = QPlainTextEdit()
         self.actions.setMaximumHeight(70)
         self.next_review = _date_edit(30)
         self.minutes = QPlainTextEdit()
-        self.save_btn = QPushButton("記録を保存")
+        self.save_btn = QPushButton(tr("記録を保存"))
         self.save_btn.clicked.connect(self.save_minutes)
         for label, w in (("対象", self.item_label), ("支援要否", self.need), ("方向性", self.direction),
                          ("主担当機関", self.lead), ("各機関の役割", self.roles), ("支援内容・対応", self.actions),
                          ("次回見直し日", self.next_review), ("会議記録", self.minutes)):
-            mf.addRow(label, w)
+            mf.addRow(tr(label), w)
         mf.addRow(self.save_btn)
         split.addWidget(right)
         split.setStretchFactor(0, 3)
@@ -458,7 +463,8 @@ class ConferencesTab(QWidget):
         self.confs.blockSignals(True)
         self.confs.clear()
         for c in C.list_conferences(self.ws):
-            self.confs.addItem(f"{c['held_on']} {c['kind']} {c['title'] or ''}（{c['items']} 件）", c["conference_id"])
+            self.confs.addItem(tr("{held_on} {kind} {title}（{n} 件）", held_on=c["held_on"], kind=c["kind"],
+                                  title=c["title"] or "", n=c["items"]), c["conference_id"])
         if select_id:
             self.confs.setCurrentIndex(self.confs.findData(select_id))
         self.confs.blockSignals(False)
@@ -472,7 +478,7 @@ class ConferencesTab(QWidget):
         if not cid:
             self.detail = None
             self.model.set_rows([])
-            self.head.setText("会議はまだありません。下の「新しい会議」から作成してください。")
+            self.head.setText(tr("会議はまだありません。下の「新しい会議」から作成してください。"))
             return
         keep = self.view.currentIndex().row()
         d = self.detail = C.conference_detail(self.ws, cid)
@@ -481,7 +487,8 @@ class ConferencesTab(QWidget):
         att = "、".join(f"{a.get('organisation', '')}（{a.get('role', '')}）" if a.get("role") else a.get("organisation", "")
                        for a in d["attendees"])
         self.head.setText(f"{d['kind']}　{d['held_on']}　{d['title'] or ''}　{d['place'] or ''}\n"
-                          f"{len(households)} 世帯・{len(schools)} 校／園　出席: {att or '—'}")
+                          + tr("{households} 世帯・{schools} 校／園　出席: {att}", households=len(households),
+                               schools=len(schools), att=att or "—"))
         rows = []
         for i in d["items"]:
             rows.append({**i, "position": i["position"] + 1, "direction_label": C.DIRECTIONS.get(i["direction"] or "", ""),
@@ -504,10 +511,12 @@ class ConferencesTab(QWidget):
     def _load_item(self):
         item = self._current()
         if item is None:
-            self.item_label.setText("議題からこどもを選んでください")
+            self.item_label.setText(tr("議題からこどもを選んでください"))
             return
-        self.item_label.setText(f"{item['name']}（{item['school'] or '学校・園なし'}）")
-        self.need.setCurrentText(item.get("support_needed") or "要")
+        self.item_label.setText(tr("{name}（{school}）", name=item["name"], school=item["school"] or tr("学校・園なし")))
+        need = self.need.findData(item.get("support_needed") or "要")
+        if need >= 0:
+            self.need.setCurrentIndex(need)
         self.direction.setCurrentIndex(max(0, self.direction.findData(item.get("direction"))))
         self.lead.setCurrentText(item.get("lead_organisation") or "")
         self.roles.setPlainText("\n".join(f"{r['organisation']}：{r['role']}" for r in (item.get("roles") or [])))
@@ -521,7 +530,7 @@ class ConferencesTab(QWidget):
         rid = self.rounds_tab.round_id()
         self.proposal.clear()
         if not rid:
-            self.notice.error("先にレビューラウンドを作成してください。")
+            self.notice.error(tr("先にレビューラウンドを作成してください。"))
             return []
         try:
             ids = C.suggest_batch(self.ws, rid, self.batch_size.value())
@@ -531,13 +540,15 @@ class ConferencesTab(QWidget):
             return []
         for pid in ids:
             c = cands.get(pid, {})
-            it = QListWidgetItem(f"{c.get('name', pid)}　{c.get('school') or '学校・園なし'}　{c.get('total', '')} 点")
+            it = QListWidgetItem(tr("{name}　{school}　{total} 点", name=c.get("name", pid),
+                                    school=c.get("school") or tr("学校・園なし"), total=c.get("total", "")))
             it.setData(Qt.UserRole, pid)
             it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
             it.setCheckState(Qt.Checked)
             self.proposal.addItem(it)
         schools = {cands.get(p, {}).get("school") or "（なし）" for p in ids}
-        self.notice.info(f"{len(ids)} 世帯を {len(schools)} 校／園から提案しました。外す世帯はチェックを外してください。")
+        self.notice.info(tr("{n} 世帯を {schools} 校／園から提案しました。外す世帯はチェックを外してください。", n=len(ids),
+                            schools=len(schools)))
         return ids
 
     def proposed(self) -> list[str]:
@@ -548,7 +559,7 @@ class ConferencesTab(QWidget):
         rid = self.rounds_tab.round_id()
         ids = self.proposed()
         if not ids:
-            self.notice.error("取り上げるこどもがいません。「学校・園に分散して提案」を押してください。")
+            self.notice.error(tr("取り上げるこどもがいません。「学校・園に分散して提案」を押してください。"))
             return None
         kind = self.kind.currentText()
         held = self.held_on.date().toPython()
@@ -563,7 +574,7 @@ class ConferencesTab(QWidget):
         self.proposal.clear()
         self.load(cid)
         self.new_toggle.setChecked(False)
-        self.notice.info(f"{kind}を作成しました（{len(ids)} 件）。議題を選んで記録してください。")
+        self.notice.info(tr("{kind}を作成しました（{n} 件）。議題を選んで記録してください。", kind=kind, n=len(ids)))
         return cid
 
     def move(self, step: int):
@@ -586,11 +597,11 @@ class ConferencesTab(QWidget):
     def save_minutes(self) -> bool:
         cid, item = self.conference_id(), self._current()
         if not cid or item is None:
-            self.notice.error("記録するこどもを議題から選んでください。")
+            self.notice.error(tr("記録するこどもを議題から選んでください。"))
             return False
         lead = self.lead.currentText()
         try:
-            C.record_minutes(self.ws, cid, item["person_id"], support_needed=self.need.currentText(),
+            C.record_minutes(self.ws, cid, item["person_id"], support_needed=self.need.currentData(),
                              direction=self.direction.currentData(), lead_organisation=(lead or "").strip() or None,
                              roles=C.parse_roles(self.roles.toPlainText()),
                              actions=self.actions.toPlainText().strip() or None,
@@ -600,7 +611,7 @@ class ConferencesTab(QWidget):
             self.notice.error(_msg(e))
             return False
         self.refresh()
-        self.notice.info(f"{item['name']} の記録を保存しました。")
+        self.notice.info(tr("{name} の記録を保存しました。", name=item["name"]))
         return True
 
 
@@ -616,15 +627,15 @@ class ProgressTab(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(QLabel("2週間以内の予定（期限切れは赤）"))
-        self.model = DictTableModel([("due_on", "期日"), ("name", "氏名"), ("what", "内容"), ("detail", "詳細")])
+        ll.addWidget(QLabel(tr("2週間以内の予定（期限切れは赤）")))
+        self.model = DictTableModel([("due_on", tr("期日")), ("name", tr("氏名")), ("what", tr("内容")), ("detail", tr("詳細"))])
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.clicked.connect(lambda i: self.set_person(self.model.rows[i.row()]["person_id"]))
         ll.addWidget(self.view, 1)
-        ll.addWidget(QLabel("進行中の支援"))
-        self.cases = DictTableModel([("opened_on", "開始"), ("name", "氏名"), ("lead_organisation", "主担当"),
-                                     ("next_action_on", "次回対応"), ("still_flagged", "最新スコアで抽出")])
+        ll.addWidget(QLabel(tr("進行中の支援")))
+        self.cases = DictTableModel([("opened_on", tr("開始")), ("name", tr("氏名")), ("lead_organisation", tr("主担当")),
+                                     ("next_action_on", tr("次回対応")), ("still_flagged", tr("最新スコアで抽出"))])
         self.cases_view = table_view(self.cases)
         self.cases_view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.cases_view.clicked.connect(lambda i: self.set_person(self.cases.rows[i.row()]["person_id"]))
@@ -634,33 +645,33 @@ class ProgressTab(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        box = QGroupBox("経過記録を追加")
+        box = QGroupBox(tr("経過記録を追加"))
         f = QFormLayout(box)
         self.person = QLineEdit()
-        self.person.setPlaceholderText("整理番号（例：P000123）— 左の一覧を選ぶと入ります")
+        self.person.setPlaceholderText(tr("整理番号（例：P000123）— 左の一覧を選ぶと入ります"))
         self.on = _date_edit()
         self.kind = QComboBox()
         self.kind.addItems(C.PROGRESS_KINDS)
         self.who = QLineEdit()
-        self.who.setPlaceholderText("例：保健師（保健センター）")
+        self.who.setPlaceholderText(tr("例：保健師（保健センター）"))
         self.what = QPlainTextEdit()
         self.what.setMaximumHeight(80)
         self.outcome = QLineEdit()
         self.next_action = _date_edit(14)
-        self.add_btn = QPushButton("記録を保存")
+        self.add_btn = QPushButton(tr("記録を保存"))
         self.add_btn.clicked.connect(self.add_progress)
         for l, w in (("こども", self.person), ("日付", self.on), ("種類", self.kind), ("対応者", self.who),
                      ("内容", self.what), ("結果", self.outcome), ("次回対応日", self.next_action)):
-            f.addRow(l, w)
+            f.addRow(tr(l), w)
         f.addRow(self.add_btn)
         rl.addWidget(box)
-        close = QGroupBox("支援の終結")
+        close = QGroupBox(tr("支援の終結"))
         cf = QFormLayout(close)
         self.close_reason = QLineEdit()
-        self.close_reason.setPlaceholderText("終結の理由（必須）")
-        self.close_btn = QPushButton("終結する")
+        self.close_reason.setPlaceholderText(tr("終結の理由（必須）"))
+        self.close_btn = QPushButton(tr("終結する"))
         self.close_btn.clicked.connect(self.close_case)
-        cf.addRow("理由", self.close_reason)
+        cf.addRow(tr("理由"), self.close_reason)
         cf.addRow(self.close_btn)
         rl.addWidget(close)
         rl.addStretch(1)
@@ -680,7 +691,7 @@ class ProgressTab(QWidget):
     def add_progress(self) -> int | None:
         pid = self.person.text().strip()
         if not pid:
-            self.notice.error("こどもを選ぶか、整理番号を入力してください。")
+            self.notice.error(tr("こどもを選ぶか、整理番号を入力してください。"))
             return None
         try:
             rec = C.add_progress(self.ws, pid, self.on.date().toPython(), self.kind.currentText(),
@@ -693,13 +704,13 @@ class ProgressTab(QWidget):
         self.what.clear()
         self.outcome.clear()
         self.refresh()
-        self.notice.info(f"経過記録（{self.kind.currentText()}）を保存しました。")
+        self.notice.info(tr("経過記録（{kind}）を保存しました。", kind=self.kind.currentText()))
         return rec
 
     def close_case(self) -> dict | None:
         pid = self.person.text().strip()
         if not pid:
-            self.notice.error("終結するこどもを選んでください。")
+            self.notice.error(tr("終結するこどもを選んでください。"))
             return None
         try:
             res = C.close_case(self.ws, pid, self.close_reason.text())
@@ -709,9 +720,9 @@ class ProgressTab(QWidget):
         self.close_reason.clear()
         self.refresh()
         if res["warning"]:
-            self.notice.error("終結しました。" + res["warning"])
+            self.notice.error(tr("終結しました。") + res["warning"])
         else:
-            self.notice.info("終結しました。最新のスコアでは抽出対象ではありません。")
+            self.notice.info(tr("終結しました。最新のスコアでは抽出対象ではありません。"))
         return res
 
 
@@ -723,26 +734,26 @@ class ResourcesTab(QWidget):
         self.current_id: int | None = None
         lay = QHBoxLayout(self)
         left = QVBoxLayout()
-        left.addWidget(QLabel("地域の接続先（方向性・主担当機関を選ぶときに使います）"))
-        self.model = DictTableModel([("name", "名称"), ("category", "分野"), ("contact", "連絡先"), ("note", "備考"),
-                                     ("active", "使用中")])
+        left.addWidget(QLabel(tr("地域の接続先（方向性・主担当機関を選ぶときに使います）")))
+        self.model = DictTableModel([("name", tr("名称")), ("category", tr("分野")), ("contact", tr("連絡先")),
+                                     ("note", tr("備考")), ("active", tr("使用中"))])
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.clicked.connect(lambda i: self.edit(self.model.rows[i.row()]))
         left.addWidget(self.view)
         lay.addLayout(left, 3)
-        box = QGroupBox("接続先の編集")
+        box = QGroupBox(tr("接続先の編集"))
         f = QFormLayout(box)
         self.name, self.category, self.contact, self.note = QLineEdit(), QLineEdit(), QLineEdit(), QLineEdit()
-        self.active = QCheckBox("使用中")
+        self.active = QCheckBox(tr("使用中"))
         self.active.setChecked(True)
-        new = QPushButton("新規")
+        new = QPushButton(tr("新規"))
         new.clicked.connect(lambda: self.edit(None))
-        save = QPushButton("保存")
+        save = QPushButton(tr("保存"))
         save.clicked.connect(self.save)
         for l, w in (("名称", self.name), ("分野", self.category), ("連絡先", self.contact), ("備考", self.note),
                      ("", self.active)):
-            f.addRow(l, w)
+            f.addRow(tr(l), w)
         row = QHBoxLayout()
         row.addWidget(new)
         row.addWidget(save)
@@ -774,7 +785,7 @@ class ResourcesTab(QWidget):
             return None
         self.current_id = rid
         self.refresh()
-        self.notice.info("保存しました。")
+        self.notice.info(tr("保存しました。"))
         if self.on_change:
             self.on_change()
         return rid
@@ -797,7 +808,7 @@ class FunnelChart(QWidget):
         from PySide6.QtGui import QPainter
         p = QPainter(self)
         if not self.stages:
-            p.drawText(10, 20, "ラウンドがまだありません")
+            p.drawText(10, 20, tr("ラウンドがまだありません"))
             return
         top = max(s["count"] for s in self.stages) or 1
         w = max(40, self.width() - 200)
@@ -807,14 +818,14 @@ class FunnelChart(QWidget):
             p.drawText(10, y + 17, s["label"])
             bar = max(2, int(w * s["count"] / top)) if s["count"] else 0
             p.fillRect(110, y, bar, 22, QColor(colours[i % len(colours)]))
-            p.drawText(118 + bar, y + 17, f"{s['count']} 人")
+            p.drawText(118 + bar, y + 17, tr("{n} 人", n=s["count"]))
         p.end()
 
 
 def funnel_rows(f: dict) -> list[dict]:
     zero = {k: 0 for k, _ in FUNNEL_COLUMNS[1:]}
     return [{"group": g, **zero, **c} for g, c in f["by_school"].items()] + \
-           [{"group": f"［年齢］{g}", **zero, **c} for g, c in f["by_age_band"].items()]
+           [{"group": tr("［年齢］{band}", band=g), **zero, **c} for g, c in f["by_age_band"].items()]
 
 
 FUNNEL_COLUMNS = [("group", "学校・園 / 年齢区分"), ("in_scope", "対象"), ("flagged", "抽出"),
@@ -824,10 +835,10 @@ FUNNEL_COLUMNS = [("group", "学校・園 / 年齢区分"), ("in_scope", "対象
 def export_funnel(parent, ws, round_id: int, path: str | None = None) -> str | None:
     """Excel export of a round's funnel through gui.ops; without ``path`` a save dialog asks for one."""
     if not path:
-        path, _ = QFileDialog.getSaveFileName(parent, "ファネルを出力", "funnel.xlsx", "Excel (*.xlsx)")
+        path, _ = QFileDialog.getSaveFileName(parent, tr("ファネルを出力"), "funnel.xlsx", "Excel (*.xlsx)")
         if not path:
             return None
-    _long(parent, "ファネルを Excel に出力", C.funnel_to_excel, ws, round_id, path)
+    _long(parent, tr("ファネルを Excel に出力"), C.funnel_to_excel, ws, round_id, path)
     return path
 
 
@@ -838,11 +849,11 @@ class FunnelTab(QWidget):
         self.last: dict | None = None
         lay = QVBoxLayout(self)
         bar = QHBoxLayout()
-        upd = QPushButton("更新")
+        upd = QPushButton(tr("更新"))
         upd.clicked.connect(self.refresh)
-        exp = QPushButton("Excel に出力…")
+        exp = QPushButton(tr("Excel に出力…"))
         exp.clicked.connect(lambda: self.export())
-        self.title = QLabel("対象 → 抽出 → 分類済み → 会議で検討 → 支援開始")
+        self.title = QLabel(tr("対象 → 抽出 → 分類済み → 会議で検討 → 支援開始"))
         self.title.setStyleSheet("font-weight:bold;")
         bar.addWidget(self.title)
         bar.addStretch(1)
@@ -853,7 +864,7 @@ class FunnelTab(QWidget):
         lay.addWidget(self.notice)
         self.chart = FunnelChart()
         lay.addWidget(self.chart)
-        self.model = DictTableModel(FUNNEL_COLUMNS)
+        self.model = DictTableModel([(k, tr(h)) for k, h in FUNNEL_COLUMNS])
         lay.addWidget(table_view(self.model), 1)
 
     def refresh(self):
@@ -863,17 +874,18 @@ class FunnelTab(QWidget):
             self.model.set_rows([])
             return
         try:
-            f = self.last = _long(self, "ファネルの集計", C.funnel, self.ws, rid)
+            f = self.last = _long(self, tr("ファネルの集計"), C.funnel, self.ws, rid)
         except KodomoError as e:
             return self.notice.error(_msg(e))
-        self.title.setText(f"{f['name']}（{f['as_of']} 時点）: 対象 → 抽出 → 分類済み → 会議で検討 → 支援開始")
+        self.title.setText(tr("{name}（{as_of} 時点）: 対象 → 抽出 → 分類済み → 会議で検討 → 支援開始", name=f["name"],
+                                as_of=f["as_of"]))
         self.chart.set_stages(f["stages"])
         self.model.set_rows(funnel_rows(f))
 
     def export(self, path: str | None = None) -> str | None:
         rid = self.rounds_tab.round_id()
         if not rid:
-            self.notice.error("先にレビューラウンドを作成してください。")
+            self.notice.error(tr("先にレビューラウンドを作成してください。"))
             return None
         try:
             out = export_funnel(self, self.ws, rid, path)
@@ -881,10 +893,10 @@ class FunnelTab(QWidget):
             self.notice.error(_msg(e))
             return None
         except OSError as e:
-            self.notice.error(f"保存できませんでした: {e}")
+            self.notice.error(tr("保存できませんでした: {e}", e=e))
             return None
         if out:
-            self.notice.info(f"出力しました: {out}")
+            self.notice.info(tr("出力しました: {path}", path=out))
         return out
 
 
@@ -900,11 +912,11 @@ class CaseworkPage(QWidget):
         self.due = self.progress  # older name
         self.resources = ResourcesTab(ws, main_window, on_change=self.conferences.load_resources)
         self.funnel = FunnelTab(ws, main_window, self.rounds)
-        self.tabs.addTab(self.rounds, "レビューラウンド")
-        self.tabs.addTab(self.conferences, "会議・記録")
-        self.tabs.addTab(self.progress, "経過記録・終結")
-        self.tabs.addTab(self.resources, "接続先リスト")
-        self.tabs.addTab(self.funnel, "ファネル")
+        self.tabs.addTab(self.rounds, tr("レビューラウンド"))
+        self.tabs.addTab(self.conferences, tr("会議・記録"))
+        self.tabs.addTab(self.progress, tr("経過記録・終結"))
+        self.tabs.addTab(self.resources, tr("接続先リスト"))
+        self.tabs.addTab(self.funnel, tr("ファネル"))
         self.tabs.currentChanged.connect(self._on_tab)
         lay.addWidget(self.tabs)
 

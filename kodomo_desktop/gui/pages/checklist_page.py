@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
 from ..ops import call_with_progress
+from ..i18n import tr
 from ..models import RowsModel
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
@@ -47,7 +48,7 @@ class ChecklistGridModel(QAbstractTableModel):
             return self.remarks[pid] if role in (Qt.DisplayRole, Qt.EditRole) else None
         code = self.answers[pid].get(self.items[c]["id"])
         if role == Qt.DisplayRole:
-            return SHORT.get(code, "")
+            return tr(SHORT.get(code, ""))
         if role == Qt.BackgroundRole:
             return {"1": QColor("#F8CBAD"), "2": QColor("#E2EFDA"), "0": QColor("#EDEDED")}.get(code)
         if role == Qt.ToolTipRole:
@@ -85,12 +86,12 @@ class ChecklistGridModel(QAbstractTableModel):
                 return self.items[section]["text_ja"]
             return None
         if orientation == Qt.Horizontal:
-            return "所見" if section == len(self.items) else f"{section + 1}"
+            return tr("所見") if section == len(self.items) else f"{section + 1}"
         p = self.pupils[section]
         mark = {"submitted": "✔", "draft": "…"}.get(self.status.get(p["person_id"]) or "", "")
         if p["person_id"] in self.dirty:
             mark = "＊"
-        return f"{mark}{p['grade']}年{p['class']}組 {p['name']}"
+        return mark + tr("{grade}年{cls}組 {name}", grade=p["grade"], cls=p["class"], name=p["name"])
 
 
 class ChecklistGrid(QTableView):
@@ -125,14 +126,15 @@ class SchoolEntry(QWidget):
             r = CL.current_round(s, school)
             self.round_id = r.id if r else None
             self.definition = CL.round_definition(s, r) if r else None
-            title = f"{school}　{r.name}（期限 {r.due_on or '未設定'}）" if r else f"{school}　実施中のラウンドはありません"
+            title = (tr("{school}　{round}（期限 {due}）", school=school, round=r.name, due=r.due_on or tr("未設定")) if r
+                     else tr("{school}　実施中のラウンドはありません", school=school))
         self.head = head = QLabel(title)
         head.setStyleSheet("font-size:14pt;font-weight:bold;")
         lay.addWidget(head)
         self.progress = QLabel("")
         lay.addWidget(self.progress)
-        lay.addWidget(QLabel("数字キーで入力: 1 = 該当　2 = 非該当　0 = 不明（入力すると右へ進みます）。矢印キーで移動、"
-                             "Home で行の先頭、End で所見欄（F2 で書き始め、Enter で確定）。Delete で消去。"))
+        lay.addWidget(QLabel(tr("数字キーで入力: 1 = 該当　2 = 非該当　0 = 不明（入力すると右へ進みます）。矢印キーで移動、"
+                                "Home で行の先頭、End で所見欄（F2 で書き始め、Enter で確定）。Delete で消去。")))
         self.item_label = QLabel("")
         self.item_label.setStyleSheet("color:#1F3864;font-size:12pt;font-weight:bold;")
         lay.addWidget(self.item_label)
@@ -140,8 +142,8 @@ class SchoolEntry(QWidget):
         self.remark_label.setStyleSheet("color:#595959;")
         lay.addWidget(self.remark_label)
         self.view = ChecklistGrid()
-        self.view.on_locked = lambda: self._notify("提出済みの行は変更できません。修正が必要なときはコーディネーターに"
-                                                   "再開を依頼してください。", error=True)
+        self.view.on_locked = lambda: self._notify(tr("提出済みの行は変更できません。修正が必要なときはコーディネーターに"
+                                                      "再開を依頼してください。"), error=True)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
         self.view.horizontalHeader().setDefaultSectionSize(54)
@@ -152,10 +154,10 @@ class SchoolEntry(QWidget):
         self.notice.setObjectName("checklistNotice")
         self.notice.setWordWrap(True)
         bar.addWidget(self.notice, 1)
-        self.save_btn = QPushButton("下書き保存 (Ctrl+S)")
+        self.save_btn = QPushButton(tr("下書き保存 (Ctrl+S)"))
         self.save_btn.setShortcut("Ctrl+S")
         self.save_btn.clicked.connect(lambda: self.save(False))
-        self.submit_btn = QPushButton("提出する")
+        self.submit_btn = QPushButton(tr("提出する"))
         self.submit_btn.clicked.connect(lambda: self.save(True))
         bar.addWidget(self.save_btn)
         bar.addWidget(self.submit_btn)
@@ -177,8 +179,9 @@ class SchoolEntry(QWidget):
         if self.model.rowCount():
             self.view.setCurrentIndex(self.model.index(0, 0))
         c = self.counts()
-        self.progress.setText(f"対象 {c['pupils']} 人　提出済み {c['submitted']} 人・下書き {c['draft']} 人・"
-                              f"未入力 {c['not_yet']} 人" if self.round_id else "")
+        self.progress.setText(tr("対象 {pupils} 人　提出済み {submitted} 人・下書き {draft} 人・未入力 {not_yet} 人",
+                                 pupils=c["pupils"], submitted=c["submitted"], draft=c["draft"], not_yet=c["not_yet"])
+                              if self.round_id else "")
 
     def _show_item(self, cur, _prev):
         if not cur.isValid():
@@ -190,10 +193,11 @@ class SchoolEntry(QWidget):
             where = f"〔{g.get('part', '')}／{g.get('label_ja', '')}〕" if g else ""
             self.item_label.setText(f"{cur.column() + 1}. {it['text_ja']}　{where}")
         else:
-            self.item_label.setText("所見（自由記述）")
+            self.item_label.setText(tr("所見（自由記述）"))
         p = self.model.pupils[cur.row()]
-        remark = self.model.remarks.get(p["person_id"]) or "（なし）"
-        self.remark_label.setText(f"{p['grade']}年{p['class']}組 {p['name']} の所見: {remark}")
+        remark = self.model.remarks.get(p["person_id"]) or tr("（なし）")
+        self.remark_label.setText(tr("{grade}年{cls}組 {name} の所見: {remark}", grade=p["grade"], cls=p["class"],
+                                     name=p["name"], remark=remark))
 
     def save(self, submit: bool) -> bool:
         """Save the changed rows as drafts (``submit``: then submit the school's sheet). Problems and results go
@@ -213,8 +217,8 @@ class SchoolEntry(QWidget):
             return False
         self.model.dirty.clear()
         self.load()
-        self._notify(f"{n} 人分を提出しました。修正が必要なときはコーディネーターに再開を依頼してください。" if submit
-                     else f"{n} 人分を下書き保存しました（まだ提出されていません）。")
+        self._notify(tr("{n} 人分を提出しました。修正が必要なときはコーディネーターに再開を依頼してください。", n=n) if submit
+                     else tr("{n} 人分を下書き保存しました（まだ提出されていません）。", n=n))
         return True
 
     def _notify(self, text: str, *, error: bool = False) -> None:
@@ -291,7 +295,7 @@ class ProgressModel(RowsModel):
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
         if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return self.COLUMNS[section][1]
+            return tr(self.COLUMNS[section][1])
         return None
 
 
@@ -310,7 +314,7 @@ class CoordinatorView(QWidget):
         self.buttons = []
         for text, slot in (("ラウンドを開始…", lambda: self.open_round()), ("学校用 Excel を作成…", lambda: self.template()),
                            ("紙の記入用紙（PDF）…", lambda: self.blank_sheet()), ("更新", self.refresh)):
-            b = QPushButton(text)
+            b = QPushButton(tr(text))
             b.clicked.connect(slot)
             bar.addWidget(b)
             self.buttons.append(b)
@@ -334,11 +338,12 @@ class CoordinatorView(QWidget):
     def refresh(self):
         st = CL.status(self.ws)
         r = st["round"]
-        self.title.setText(f"観察チェックリスト　実施中: {r['name']}（期限 {r['due_on'] or '未設定'}）" if r
-                           else "観察チェックリスト　実施中のラウンドはありません")
+        self.title.setText(tr("観察チェックリスト　実施中: {round}（期限 {due}）", round=r["name"],
+                              due=r["due_on"] or tr("未設定")) if r
+                           else tr("観察チェックリスト　実施中のラウンドはありません"))
         rows = []
         for s in st["schools"]:
-            rows.append({"school": s["school"], "class": "（全体）", "pupils": s["pupils"], "submitted": s["submitted"],
+            rows.append({"school": s["school"], "class": tr("（全体）"), "pupils": s["pupils"], "submitted": s["submitted"],
                          "draft": s["draft"], "not_yet": s["not_yet"], "is_school": True})
             for c in s["classes"]:
                 rows.append({"school": "", "class": c["class"], "pupils": c["pupils"], "submitted": c["submitted"],
@@ -346,14 +351,15 @@ class CoordinatorView(QWidget):
         self.model.set_rows(rows)
         done = sum(1 for s in st["schools"] if s["pupils"] and s["submitted"] == s["pupils"])
         started = sum(1 for s in st["schools"] if s["entered"])
-        self.summary.setText(f"学校・園 {len(st['schools'])} 校のうち、提出完了 {done} 校・入力中 {started - done} 校・"
-                             f"未着手 {len(st['schools']) - started} 校")
+        self.summary.setText(tr("学校・園 {schools} 校のうち、提出完了 {done} 校・入力中 {started} 校・未着手 {not_started} 校",
+                                schools=len(st["schools"]), done=done, started=started - done,
+                                not_started=len(st["schools"]) - started))
         self.status = st
         return st
 
     def open_round(self, name: str | None = None, due_on: dt.date | None = None):
         if name is None:
-            name, ok = QInputDialog.getText(self, "チェックリスト", "ラウンド名（例：夏休み明け）")
+            name, ok = QInputDialog.getText(self, tr("チェックリスト"), tr("ラウンド名（例：夏休み明け）"))
             if not ok or not name:
                 return None
         try:
@@ -362,7 +368,7 @@ class CoordinatorView(QWidget):
             self._notify(e.message_ja, error=True)
             return None
         self.refresh()
-        self._notify(f"ラウンド「{name}」を開始しました。")
+        self._notify(tr("ラウンド「{name}」を開始しました。", name=name))
         return rid
 
     def template(self, school: str | None = None, path: str | None = None):
@@ -370,20 +376,22 @@ class CoordinatorView(QWidget):
             schools = CL.schools(self.ws)
             if not schools:
                 return None
-            school, ok = QInputDialog.getItem(self, "学校用 Excel", "学校", schools, 0, False)
+            school, ok = QInputDialog.getItem(self, tr("学校用 Excel"), tr("学校"), schools, 0, False)
             if not ok:
                 return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "保存先", f"チェックリスト_{school}.xlsx", "Excel (*.xlsx)")
+            path, _ = QFileDialog.getSaveFileName(self, tr("保存先"), f"チェックリスト_{school}.xlsx", "Excel (*.xlsx)")
             if not path:
                 return None
         try:
-            res = call_with_progress(self, "学校用 Excel", lambda _p, _c: CL.write_template(self.ws, school, path),
-                                     label=f"{school} の記入用 Excel を作成しています…", cancellable=False)
+            res = call_with_progress(self, tr("学校用 Excel"), lambda _p, _c: CL.write_template(self.ws, school, path),
+                                     label=tr("{school} の記入用 Excel を作成しています…", school=school),
+                                     cancellable=False)
         except KodomoError as e:
             self._notify(e.message_ja, error=True)
             return None
-        self._notify(f"{school} の記入用 Excel（{res['pupils']} 人分）を作成しました。氏名が載っているため取扱いに注意してください。")
+        self._notify(tr("{school} の記入用 Excel（{n} 人分）を作成しました。氏名が載っているため取扱いに注意してください。",
+                        school=school, n=res["pupils"]))
         self.refresh()
         return res
 
@@ -394,21 +402,22 @@ class CoordinatorView(QWidget):
             schools = CL.schools(self.ws)
             if not schools:
                 return None
-            school, ok = QInputDialog.getItem(self, "紙の記入用紙", "学校", schools, 0, False)
+            school, ok = QInputDialog.getItem(self, tr("紙の記入用紙"), tr("学校"), schools, 0, False)
             if not ok:
                 return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "保存先", f"観察チェックリスト記入用紙_{school}.pdf", "PDF (*.pdf)")
+            path, _ = QFileDialog.getSaveFileName(self, tr("保存先"), f"観察チェックリスト記入用紙_{school}.pdf", "PDF (*.pdf)")
             if not path:
                 return None
         try:
-            res = call_with_progress(self, "紙の記入用紙",
+            res = call_with_progress(self, tr("紙の記入用紙"),
                                      lambda _p, _c: R.blank_checklist_pdf(self.ws, school, klass, None, path),
-                                     label=f"{school} の記入用紙を作成しています…", cancellable=False)
+                                     label=tr("{school} の記入用紙を作成しています…", school=school), cancellable=False)
         except KodomoError as e:
             self._notify(e.message_ja, error=True)
             return None
-        self._notify(f"{school}{' ' + klass if klass else ''} の記入用紙（{res['pages']} ページ）を保存しました。")
+        self._notify(tr("{school} の記入用紙（{pages} ページ）を保存しました。", school=f"{school}{' ' + klass if klass else ''}",
+                        pages=res["pages"]))
         return res
 
     def _notify(self, text: str, *, error: bool = False) -> None:
@@ -428,7 +437,7 @@ class ChecklistPage(QWidget):
             lay.addWidget(self.coordinator)
             if ws.can("checklist.manage"):
                 pick = QComboBox()
-                pick.addItem("（学校を選んで入力画面を開く）")
+                pick.addItem(tr("（学校を選んで入力画面を開く）"))
                 pick.addItems(CL.schools(ws))
                 pick.activated.connect(lambda i: i and self._open_school(ws, pick.currentText()))
                 lay.addWidget(pick)

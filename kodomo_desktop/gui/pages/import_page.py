@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from ...core.errors import KodomoError
 from ...core.importing import fields as F
 from ...core.importing import service as S
+from ..i18n import tr
 from .casework_page import DictTableModel, table_view
 
 NOT_MAPPED = "（取り込まない・そのまま保存）"
@@ -59,8 +60,8 @@ class ImportWizard(QWidget):
         # step 1: file
         p1 = QWidget()
         l1 = QVBoxLayout(p1)
-        l1.addWidget(QLabel("各課から受け取ったファイル（CSV・Excel）を選んでください。文字コードや見出しの位置は自動で判定します。"))
-        choose = QPushButton("ファイルを選ぶ… (Ctrl+O)")
+        l1.addWidget(QLabel(tr("各課から受け取ったファイル（CSV・Excel）を選んでください。文字コードや見出しの位置は自動で判定します。")))
+        choose = QPushButton(tr("ファイルを選ぶ… (Ctrl+O)"))
         choose.setShortcut("Ctrl+O")
         choose.clicked.connect(self.choose_file)
         l1.addWidget(choose)
@@ -80,32 +81,32 @@ class ImportWizard(QWidget):
         self.source.activated.connect(lambda *_: self.load_preview(keep_source=True))
         self.header_row = QSpinBox()
         self.header_row.setRange(0, 50)
-        self.header_row.setSpecialValueText("自動")
+        self.header_row.setSpecialValueText(tr("自動"))
         self.header_row.valueChanged.connect(lambda *_: self.load_preview(keep_source=True))
-        row.addWidget(QLabel("取込元の種類"))
+        row.addWidget(QLabel(tr("取込元の種類")))
         row.addWidget(self.source, 1)
-        row.addWidget(QLabel("見出しの行"))
+        row.addWidget(QLabel(tr("見出しの行")))
         row.addWidget(self.header_row)
         l2.addLayout(row)
         self.info = QLabel()
         self.info.setWordWrap(True)
         l2.addWidget(self.info)
-        l2.addWidget(QLabel("列の対応（自動で設定済み。違うときは「項目」の欄で選び直してください。"
-                            "黄色: 項目が決まっていない列（値はそのまま保存）　青: この画面で変更した列）"))
+        l2.addWidget(QLabel(tr("列の対応（自動で設定済み。違うときは「項目」の欄で選び直してください。"
+                               "黄色: 項目が決まっていない列（値はそのまま保存）　青: この画面で変更した列）")))
         self.mapping = QTableWidget(0, 3)
-        self.mapping.setHorizontalHeaderLabels(["ファイルの列", "項目", "先頭の値"])
+        self.mapping.setHorizontalHeaderLabels([tr("ファイルの列"), tr("項目"), tr("先頭の値")])
         self.mapping.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.mapping.verticalHeader().setVisible(False)
         self.mapping.setEditTriggers(QAbstractItemView.NoEditTriggers)
         l2.addWidget(self.mapping, 2)
-        l2.addWidget(QLabel("先頭の行（ファイルの行番号）"))
+        l2.addWidget(QLabel(tr("先頭の行（ファイルの行番号）")))
         self.sample = QTableWidget(0, 0)
         self.sample.setEditTriggers(QAbstractItemView.NoEditTriggers)
         l2.addWidget(self.sample, 1)
         nav = QHBoxLayout()
-        back = QPushButton("戻る")
+        back = QPushButton(tr("戻る"))
         back.clicked.connect(lambda: self.go(0))
-        self.check_btn = QPushButton("検証する →")
+        self.check_btn = QPushButton(tr("検証する →"))
         self.check_btn.clicked.connect(self.validate)
         nav.addWidget(back)
         nav.addStretch(1)
@@ -118,16 +119,16 @@ class ImportWizard(QWidget):
         self.report = QLabel()
         self.report.setWordWrap(True)
         l3.addWidget(self.report)
-        l3.addWidget(QLabel("取り込まない行（行番号はファイルで見える行の番号）"))
-        self.errors = DictTableModel([("row", "行"), ("column", "列"), ("message", "理由")])
+        l3.addWidget(QLabel(tr("取り込まない行（行番号はファイルで見える行の番号）")))
+        self.errors = DictTableModel([("row", tr("行")), ("column", tr("列")), ("message", tr("理由"))])
         self.errors_view = table_view(self.errors)
         l3.addWidget(self.errors_view, 1)
         nav3 = QHBoxLayout()
-        back3 = QPushButton("戻る")
+        back3 = QPushButton(tr("戻る"))
         back3.clicked.connect(lambda: self.go(1))
-        self.export_btn = QPushButton("除外行を CSV に保存…")
+        self.export_btn = QPushButton(tr("除外行を CSV に保存…"))
         self.export_btn.clicked.connect(lambda: self.export_errors())
-        self.do_import = QPushButton("取り込む")
+        self.do_import = QPushButton(tr("取り込む"))
         self.do_import.clicked.connect(self.run_import)
         nav3.addWidget(back3)
         nav3.addWidget(self.export_btn)
@@ -143,11 +144,11 @@ class ImportWizard(QWidget):
 
     def go(self, i):
         self.stack.setCurrentIndex(i)
-        names = ["① ファイル", "② 種類と列の対応", "③ 検証と取込"]
+        names = [tr("① ファイル"), tr("② 種類と列の対応"), tr("③ 検証と取込")]
         self.steps.setText("　".join(f"<b>{n}</b>" if k == i else n for k, n in enumerate(names)))
 
     def choose_file(self):
-        path, _ = QFileDialog.getOpenFileName(self, "取り込むファイル", "", "CSV・Excel (*.csv *.tsv *.txt *.xlsx *.xls)")
+        path, _ = QFileDialog.getOpenFileName(self, tr("取り込むファイル"), "", tr("CSV・Excel (*.csv *.tsv *.txt *.xlsx *.xls)"))
         if path:
             self.open_file(path)
 
@@ -166,7 +167,7 @@ class ImportWizard(QWidget):
             pv = S.preview(self.ws, self.path, self.source.currentData() if keep_source else None,
                            header_row=self.header_row.value() or None)
         except KodomoError as e:
-            self.say(f"{self.path.name} を読み込めません: {e.message_ja}")
+            self.say(tr("{file} を読み込めません: {error}", file=self.path.name, error=e.message_ja))
             self.go(0)
             return False
         self.preview = pv
@@ -175,18 +176,19 @@ class ImportWizard(QWidget):
             self.source.setCurrentIndex(self.source.findData(pv["source_type"]))
         t = pv["table"]
         others = [F.SOURCE_TYPES[x]["label"] for x in pv["suggestions"][1:3] if x in F.SOURCE_TYPES]
-        self.info.setText(f"{self.path.name}　文字コード: {t.encoding or 'Excel'}　見出し: {t.header_row} 行目　"
-                          f"データ: {len(t)} 行"
-                          + (f"　推定した種類: {F.SOURCE_TYPES[pv['source_type']]['label']}"
-                             + (f"（ほかの候補: {'、'.join(others)}）" if others else "") if pv["source_type"] else "")
-                          + ("　<b>前回の列の対応を使っています</b>" if pv["remembered"] else ""))
+        self.info.setText(tr("{file}　文字コード: {encoding}　見出し: {header} 行目　データ: {n} 行", file=self.path.name,
+                             encoding=t.encoding or "Excel", header=t.header_row, n=len(t))
+                          + ("　" + tr("推定した種類: {kind}", kind=F.SOURCE_TYPES[pv["source_type"]]["label"])
+                             + (tr("（ほかの候補: {others}）", others="、".join(others)) if others else "")
+                             if pv["source_type"] else "")
+                          + ("　<b>" + tr("前回の列の対応を使っています") + "</b>" if pv["remembered"] else ""))
         choices = field_choices(self.source.currentData())
         self.mapping.setRowCount(len(t.headers))
         first = t.rows[0] if len(t) else []
         for i, h in enumerate(t.headers):
             self.mapping.setItem(i, 0, QTableWidgetItem(h))
             box = QComboBox()
-            box.addItem(NOT_MAPPED, None)
+            box.addItem(tr(NOT_MAPPED), None)
             for key, label in choices:
                 box.addItem(label, key)
             cur = pv["mapping"].get(h)
@@ -215,7 +217,7 @@ class ImportWizard(QWidget):
         changed = box.currentData() != auto
         item.setBackground(QColor("#DDEBF7") if changed else QColor("#FFF2CC") if box.currentData() is None
                            else QColor("white"))
-        item.setToolTip("この画面で変更した対応です" if changed else "")
+        item.setToolTip(tr("この画面で変更した対応です") if changed else "")
         self.validated = None
 
     def headers(self) -> list[str]:
@@ -249,14 +251,15 @@ class ImportWizard(QWidget):
         twice = {f: hs for f, hs in used.items() if len(hs) > 1}
         if twice:
             f, hs = next(iter(twice.items()))
-            self.say(f"項目「{f}」に複数の列（{'、'.join(hs)}）が割り当てられています。どれか一つにしてください。")
+            self.say(tr("項目「{field}」に複数の列（{columns}）が割り当てられています。どれか一つにしてください。", field=f,
+                        columns="、".join(hs)))
             return False
         try:
             st = self.source.currentData()
             t = self.preview["table"]
             res = parse_rows(t, st, F.merge_mapping({}, chosen))
         except KodomoError as e:
-            self.say(f"このままでは取り込めません: {e.message_ja}")
+            self.say(tr("このままでは取り込めません: {error}", error=e.message_ja))
             return False
         self.say("")
         self.validated = (st, chosen)
@@ -265,8 +268,9 @@ class ImportWizard(QWidget):
         unmapped = [h for h, f in chosen.items() if f == "-"]
         self.report.setText(
             f"<b>{self.path.name}</b>（{F.SOURCE_TYPES[st]['label']}）<br>"
-            f"全 {res.rows} 行のうち、取り込む行 <b>{res.imported}</b> 行、除外する行 <b>{res.rejected}</b> 行。"
-            + (f"<br>項目を決めずにそのまま保存する列: {'、'.join(unmapped)}" if unmapped else "")
+            + tr("全 {rows} 行のうち、取り込む行 <b>{imported}</b> 行、除外する行 <b>{rejected}</b> 行。", rows=res.rows,
+                 imported=res.imported, rejected=res.rejected)
+            + ("<br>" + tr("項目を決めずにそのまま保存する列: {columns}", columns="、".join(unmapped)) if unmapped else "")
             + ("<br>" + "／".join(res.warnings) if res.warnings else ""))
         self.go(2)
         return True
@@ -274,7 +278,7 @@ class ImportWizard(QWidget):
     def export_errors(self, path=None):
         """Write the rejected rows (row, column, reason) as a UTF-8 CSV with BOM (opens in Excel)."""
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "除外行", "除外行.csv", "CSV (*.csv)")
+            path, _ = QFileDialog.getSaveFileName(self, tr("除外行"), "除外行.csv", "CSV (*.csv)")
         if not path:
             return None
         with open(path, "w", encoding="utf-8-sig", newline="") as fh:
@@ -283,24 +287,24 @@ class ImportWizard(QWidget):
             for e in self.errors.rows:
                 w.writerow([e["row"], e.get("column") or "", e["message"]])
         self.ws.log("export", detail={"what": "rejected_rows", "rows": len(self.errors.rows)})
-        self.say(f"除外行 {len(self.errors.rows)} 行を保存しました。", error=False)
+        self.say(tr("除外行 {n} 行を保存しました。", n=len(self.errors.rows)), error=False)
         return Path(path)
 
     def run_import(self):
         """Import off the GUI thread (ops): a progress dialog with キャンセル; returns the running Op."""
         from ..ops import run_with_progress
         if not self.validated:
-            self.say("先に「検証する」で内容を確かめてください。")
+            self.say(tr("先に「検証する」で内容を確かめてください。"))
             return None
         st, mapping = self.validated
         path, header_row = self.path, self.header_row.value() or None
         self.do_import.setEnabled(False)
-        self.say("取り込んでいます…", error=False)
+        self.say(tr("取り込んでいます…"), error=False)
 
         def work(progress, cancel):
             return S.import_file(self.ws, path, st, mapping=mapping, header_row=header_row,
                                  progress=progress, cancel=cancel)
-        self.last_op = run_with_progress(self, "取込", work, label=f"{path.name} を取り込んでいます…",
+        self.last_op = run_with_progress(self, tr("取込"), work, label=tr("{file} を取り込んでいます…", file=path.name),
                                          on_done=self._imported, on_error=self._failed)
         self.last_op.finished.connect(lambda: self.do_import.setEnabled(True))
         return self.last_op
@@ -308,20 +312,21 @@ class ImportWizard(QWidget):
     def _imported(self, res):
         self.last_result = res
         if res.duplicate_of:
-            self.say(f"同じ内容のファイルはすでに取り込まれています（バッチ {res.duplicate_of}）。何も変更していません。")
+            self.say(tr("同じ内容のファイルはすでに取り込まれています（バッチ {batch}）。何も変更していません。", batch=res.duplicate_of))
             return
-        msg = (f"{self.path.name}: {res.imported} 行を取り込みました（除外 {res.rejected} 行・バッチ {res.batch_id}）。"
-               "列の対応は次回のために記憶しました。" + ("　" + "／".join(res.warnings) if res.warnings else ""))
+        msg = (tr("{file}: {imported} 行を取り込みました（除外 {rejected} 行・バッチ {batch}）。列の対応は次回のために記憶しました。",
+                  file=self.path.name, imported=res.imported, rejected=res.rejected, batch=res.batch_id)
+               + ("　" + "／".join(res.warnings) if res.warnings else ""))
         self.say(msg, error=False)
-        self.result.setText("前回の取込: " + msg)
+        self.result.setText(tr("前回の取込: ") + msg)
         self.go(0)
         self.imported.emit(res)
 
     def _failed(self, e):
         if type(e).__name__ == "Cancelled":
-            self.say("取込を中止しました。データベースは変更されていません。")
+            self.say(tr("取込を中止しました。データベースは変更されていません。"))
         else:
-            self.say("取り込めませんでした: " + (getattr(e, "message_ja", None) or f"{type(e).__name__}: {e}"))
+            self.say(tr("取り込めませんでした: ") + (getattr(e, "message_ja", None) or f"{type(e).__name__}: {e}"))
 
 
 class HistoryView(QWidget):
@@ -329,9 +334,9 @@ class HistoryView(QWidget):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
-        self.model = DictTableModel([("batch_id", "番号"), ("label", "取込元"), ("file_name", "ファイル"),
-                                     ("as_of", "時点"), ("imported_at", "取込日時"), ("imported_by", "取込者"),
-                                     ("imported", "取込行"), ("rejected", "除外行"), ("current", "最新")])
+        self.model = DictTableModel([("batch_id", tr("番号")), ("label", tr("取込元")), ("file_name", tr("ファイル")),
+                                     ("as_of", tr("時点")), ("imported_at", tr("取込日時")), ("imported_by", tr("取込者")),
+                                     ("imported", tr("取込行")), ("rejected", tr("除外行")), ("current", tr("最新"))])
         lay.addWidget(table_view(self.model), 1)
         self.refresh()
 
@@ -346,8 +351,8 @@ class ImportPage(QWidget):
         self.tabs = QTabWidget()
         self.wizard = ImportWizard(ws, main_window)
         self.history = HistoryView(ws)
-        self.tabs.addTab(self.wizard, "ファイルを取り込む")
-        self.tabs.addTab(self.history, "取込の履歴")
+        self.tabs.addTab(self.wizard, tr("ファイルを取り込む"))
+        self.tabs.addTab(self.history, tr("取込の履歴"))
         self.tabs.currentChanged.connect(lambda i: i == 1 and self.history.refresh())
         self.wizard.imported.connect(lambda _res: self.history.refresh())
         lay.addWidget(self.tabs)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from ...core.errors import KodomoError
 from ...core.linkage import service as L
 from ...core.storage.models import Person
+from ..i18n import tr
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
 SOURCE_JA = {}
@@ -55,7 +56,7 @@ class Waterfall(QWidget):
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("white"))
         if not self.parts:
-            p.drawText(10, 20, "（比較の内訳はありません：宛名番号などで決まった連結です）")
+            p.drawText(10, 20, tr("（比較の内訳はありません：宛名番号などで決まった連結です）"))
             return
         fm = p.fontMetrics()
         ws = [float(x.get("weight") or 0) for x in self.parts]
@@ -65,7 +66,7 @@ class Waterfall(QWidget):
             lo, hi = min(lo, run), max(hi, run)
         span = (hi - lo) or 1.0
         labels = [f"{x.get('label_ja', x.get('field', ''))}（{x.get('level_ja', '')}）" for x in self.parts]
-        left = min(max(fm.horizontalAdvance(t) for t in labels + ["合計（一致の重み）"]) + 12, self.width() // 2)
+        left = min(max(fm.horizontalAdvance(t) for t in labels + [tr("合計（一致の重み）")]) + 12, self.width() // 2)
         right = 64
         width = max(40, self.width() - left - right - 8)
         x_of = lambda v: left + int((v - lo) / span * width)  # noqa: E731
@@ -86,10 +87,10 @@ class Waterfall(QWidget):
         y = 4 + len(ws) * h
         a, b = x_of(0), x_of(run)
         p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor("#2F5597"))
-        p.drawText(4, y + h - 6, "合計（一致の重み）")
+        p.drawText(4, y + h - 6, tr("合計（一致の重み）"))
         p.drawText(self.width() - right, y + h - 6, f"{run:.2f}")
         if self.probability is not None:
-            p.drawText(4, y + 2 * h - 4, f"同一人物である確率（推定）: {float(self.probability) * 100:.1f}%")
+            p.drawText(4, y + 2 * h - 4, tr("同一人物である確率（推定）: {p}%", p=f"{float(self.probability) * 100:.1f}"))
 
 
 FIELDS = [("name", "氏名"), ("name_kana", "カナ"), ("birth_date", "生年月日"), ("sex", "性別"), ("address", "住所"),
@@ -132,7 +133,7 @@ class LinkagePage(QWidget):
         self.last_op = None
         lay = QVBoxLayout(self)
         bar = QHBoxLayout()
-        self.run_btn = QPushButton("名寄せを実行")
+        self.run_btn = QPushButton(tr("名寄せを実行"))
         self.run_btn.clicked.connect(self.run)
         self.summary = QLabel()
         bar.addWidget(self.run_btn)
@@ -143,8 +144,8 @@ class LinkagePage(QWidget):
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
         lay.addWidget(self.notice)
-        self.help = QLabel("確認待ちの候補 — 一覧か比較欄を選んでいるときだけ:  A: 同一人物（確定）　R: 別人　"
-                           "N: 台帳にいない　S: 保留して次へ　Ctrl+Z: 直前の判断を取り消す　↑↓: 記録　←→: 候補")
+        self.help = QLabel(tr("確認待ちの候補 — 一覧か比較欄を選んでいるときだけ:  A: 同一人物（確定）　R: 別人　"
+                              "N: 台帳にいない　S: 保留して次へ　Ctrl+Z: 直前の判断を取り消す　↑↓: 記録　←→: 候補"))
         self.help.setWordWrap(True)
         lay.addWidget(self.help)
         split = QSplitter()
@@ -152,16 +153,16 @@ class LinkagePage(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        self.queue_label = QLabel("確認待ち（一致の重みの高い順）")
+        self.queue_label = QLabel(tr("確認待ち（一致の重みの高い順）"))
         ll.addWidget(self.queue_label)
         self.list = QListWidget()
         self.list.setObjectName("reviewList")
         self.list.currentRowChanged.connect(self.show_record)
         ll.addWidget(self.list, 3)
-        ll.addWidget(QLabel("判断の記録（新しい順・判断者つき）"))
+        ll.addWidget(QLabel(tr("判断の記録（新しい順・判断者つき）")))
         self.decision_list = QTableWidget(0, 5)
         self.decision_list.setObjectName("decisionList")
-        self.decision_list.setHorizontalHeaderLabels(["日時", "判断", "記録", "判断者", "状態"])
+        self.decision_list.setHorizontalHeaderLabels([tr("日時"), tr("判断"), tr("記録"), tr("判断者"), tr("状態")])
         self.decision_list.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.decision_list.horizontalHeader().setStretchLastSection(True)
         self.decision_list.verticalHeader().setVisible(False)
@@ -169,7 +170,7 @@ class LinkagePage(QWidget):
         self.decision_list.setSelectionMode(QAbstractItemView.SingleSelection)
         self.decision_list.setEditTriggers(QAbstractItemView.NoEditTriggers)
         ll.addWidget(self.decision_list, 2)
-        self.undo_btn = QPushButton("選んだ判断を取り消す（未選択なら直前の判断）")
+        self.undo_btn = QPushButton(tr("選んだ判断を取り消す（未選択なら直前の判断）"))
         self.undo_btn.clicked.connect(lambda: self.undo(selected=True))
         ll.addWidget(self.undo_btn)
         split.addWidget(left)
@@ -182,7 +183,7 @@ class LinkagePage(QWidget):
         self.record_title = QLabel()
         rl.addWidget(self.record_title)
         self.compare = QTableWidget(len(FIELDS), 3)
-        self.compare.setHorizontalHeaderLabels(["項目", "取り込んだ記録", "候補（住民基本台帳）"])
+        self.compare.setHorizontalHeaderLabels([tr("項目"), tr("取り込んだ記録"), tr("候補（住民基本台帳）")])
         self.compare.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.compare.verticalHeader().setVisible(False)
         self.compare.verticalHeader().setDefaultSectionSize(self.compare.fontMetrics().height() + 8)
@@ -190,28 +191,28 @@ class LinkagePage(QWidget):
         rl.addWidget(self.compare, 3)
         mid = QHBoxLayout()
         cl = QVBoxLayout()
-        cl.addWidget(QLabel("候補（一致の重みの順）"))
+        cl.addWidget(QLabel(tr("候補（一致の重みの順）")))
         self.cands = QListWidget()
         self.cands.currentRowChanged.connect(self.show_candidate)
         cl.addWidget(self.cands)
         mid.addLayout(cl, 1)
         vl = QVBoxLayout()
-        vl.addWidget(QLabel("項目ごとの一致の程度と重み"))
+        vl.addWidget(QLabel(tr("項目ごとの一致の程度と重み")))
         self.levels = QTableWidget(0, 3)
-        self.levels.setHorizontalHeaderLabels(["項目", "一致の程度", "重み"])
+        self.levels.setHorizontalHeaderLabels([tr("項目"), tr("一致の程度"), tr("重み")])
         self.levels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.levels.verticalHeader().setVisible(False)
         self.levels.setEditTriggers(QAbstractItemView.NoEditTriggers)
         vl.addWidget(self.levels)
         mid.addLayout(vl, 2)
         rl.addLayout(mid, 3)
-        rl.addWidget(QLabel("一致の重みの内訳（ウォーターフォール）"))
+        rl.addWidget(QLabel(tr("一致の重みの内訳（ウォーターフォール）")))
         self.waterfall = Waterfall()
         rl.addWidget(self.waterfall, 4)
         btns = QHBoxLayout()
         for text, fn in (("同一人物 (A)", lambda: self.decide("accept")), ("別人 (R)", lambda: self.decide("reject")),
                          ("台帳にいない (N)", lambda: self.decide("not_in_registry")), ("保留 (S)", self.skip)):
-            b = QPushButton(text)
+            b = QPushButton(tr(text))
             b.setFocusPolicy(Qt.NoFocus)   # clicking keeps the keyboard focus in the queue
             b.clicked.connect(fn)
             btns.addWidget(b)
@@ -249,18 +250,19 @@ class LinkagePage(QWidget):
         from ..ops import run_with_progress
         self.say("")
         self.run_btn.setEnabled(False)
-        self.last_op = run_with_progress(self, "名寄せ", lambda progress, cancel: L.run_linkage(self.ws, progress=progress),
+        self.last_op = run_with_progress(self, tr("名寄せ"), lambda progress, cancel: L.run_linkage(self.ws, progress=progress),
                                          on_done=self._ran, on_error=self._failed)
         self.last_op.finished.connect(lambda: self.run_btn.setEnabled(True))
         return self.last_op
 
     def _ran(self, res):
         self.refresh()
-        self.say(f"名寄せを実行しました。人 {res['persons']}・自動 {res['auto_links']}・確定 {res['confirmed']}・"
-                 f"確認待ち {res['review']}・未連結 {res['unlinked']}", error=False)
+        self.say(tr("名寄せを実行しました。人 {persons}・自動 {auto}・確定 {confirmed}・確認待ち {review}・未連結 {unlinked}",
+                    persons=res["persons"], auto=res["auto_links"], confirmed=res["confirmed"], review=res["review"],
+                    unlinked=res["unlinked"]), error=False)
 
     def _failed(self, e):
-        self.say(getattr(e, "message_ja", None) or f"名寄せできませんでした（{type(e).__name__}: {e}）")
+        self.say(getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}"))
 
     # -- the queue --------------------------------------------------------------------------------------------------
     def refresh(self, select_record: int | None = None):
@@ -273,15 +275,16 @@ class LinkagePage(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for q in self.queue:
-            item = QListWidgetItem(f"{q['name'] or '（氏名なし）'}　{q['birth_date'] or ''}\n"
-                                   f"　{_source_label(q['source_type'])} {q['row_number']}行　重み {float(q['score'] or 0):.1f}")
+            item = QListWidgetItem(f"{q['name'] or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　"
+                                   + tr("{source} {row}行　重み {weight}", source=_source_label(q["source_type"]),
+                                        row=q["row_number"], weight=f"{float(q['score'] or 0):.1f}"))
             item.setData(Qt.UserRole, q["record_id"])
             self.list.addItem(item)
         self.list.blockSignals(False)
         c = L.link_counts(self.ws)
         names = {"auto": "自動", "confirmed": "確定", "review": "確認待ち", "unlinked": "未連結", "excluded": "対象外"}
-        self.summary.setText("　".join(f"{names.get(k, k)} {v}" for k, v in sorted(c.items())))
-        self.queue_label.setText(f"確認待ち {len(self.queue)} 件（一致の重みの高い順）")
+        self.summary.setText("　".join(f"{tr(names.get(k, k))} {v}" for k, v in sorted(c.items())))
+        self.queue_label.setText(tr("確認待ち {n} 件（一致の重みの高い順）", n=len(self.queue)))
         self.refresh_decisions()
         if select_record is not None:
             row = next((i for i, q in enumerate(self.queue) if q["record_id"] == select_record), row)
@@ -300,9 +303,11 @@ class LinkagePage(QWidget):
         t.setRowCount(len(self.decisions))
         for r, d in enumerate(self.decisions):
             when = d["decided_at"].strftime("%m/%d %H:%M") if d["decided_at"] else ""
-            state = (f"取消（{d['undone_by']}）" if d["undone_at"] else "有効")
-            target = f"{_source_label(d['source_type'])} {d['row_number']}行" + (f" → {d['person_id']}" if d["person_id"] else "")
-            for c, v in enumerate((when, DECISION_JA.get(d["decision"], d["decision"]), target, d["decided_by"], state)):
+            state = (tr("取消（{by}）", by=d["undone_by"]) if d["undone_at"] else tr("有効"))
+            target = tr("{source} {row}行", source=_source_label(d["source_type"]), row=d["row_number"]) \
+                + (f" → {d['person_id']}" if d["person_id"] else "")
+            for c, v in enumerate((when, tr(DECISION_JA.get(d["decision"], d["decision"])), target, d["decided_by"],
+                                   state)):
                 item = QTableWidgetItem(v or "")
                 if d["undone_at"]:
                     item.setForeground(QColor("#808080"))
@@ -325,17 +330,18 @@ class LinkagePage(QWidget):
         self.cands.clear()
         self.cands.blockSignals(False)
         if not q:
-            self.record_title.setText("確認待ちの候補はありません。")
+            self.record_title.setText(tr("確認待ちの候補はありません。"))
             self.compare.clearContents()
             self.levels.setRowCount(0)
             self.waterfall.set_parts([])
             return
-        self.record_title.setText(f"<b>{_source_label(q['source_type'])}</b>　{q['row_number']} 行目の記録と、"
-                                  f"住民基本台帳の候補")
+        self.record_title.setText(tr("<b>{source}</b>　{row} 行目の記録と、住民基本台帳の候補",
+                                     source=_source_label(q["source_type"]), row=q["row_number"]))
         self.cands.blockSignals(True)
         for c in self._cands(q):
             prob = c.get("match_probability")
-            self.cands.addItem(f"{c['person_id']}　重み {float(c.get('match_weight') or 0):.1f}"
+            self.cands.addItem(tr("{person}　重み {weight}", person=c["person_id"],
+                                  weight=f"{float(c.get('match_weight') or 0):.1f}")
                                + (f"（{float(prob) * 100:.0f}%）" if prob is not None else ""))
         self.cands.blockSignals(False)
         self.cands.setCurrentRow(0)
@@ -358,10 +364,10 @@ class LinkagePage(QWidget):
             pv = {"name": p.name, "name_kana": p.name_kana, "birth_date": p.birth_date, "sex": p.sex,
                   "address": p.address, "resident_no": p.resident_no, "school": ""} if p else {}
         for r, (key, label) in enumerate(FIELDS):
-            self.compare.setItem(r, 0, QTableWidgetItem(label))
+            self.compare.setItem(r, 0, QTableWidgetItem(tr(label)))
             a, b = q.get(key), pv.get(key)
             if key == "sex":
-                a, b = SEX_JA.get(a, a), SEX_JA.get(b, b)
+                a, b = (tr(SEX_JA[x]) if x in SEX_JA else x for x in (a, b))
             ia, ib = QTableWidgetItem("" if a is None else str(a)), QTableWidgetItem("" if b is None else str(b))
             if a not in (None, "") and b not in (None, ""):
                 col = QColor("#E2EFDA") if _same(a, b) else QColor("#FCE4D6")
@@ -385,18 +391,18 @@ class LinkagePage(QWidget):
     def decide(self, decision):
         q, c = self.current(), self.candidate()
         if not q:
-            self.say("確認待ちの候補はありません。")
+            self.say(tr("確認待ちの候補はありません。"))
             return None
         if decision in ("accept", "reject") and not c:
-            self.say("候補がないため、この判断はできません（N: 台帳にいない を使ってください）。")
+            self.say(tr("候補がないため、この判断はできません（N: 台帳にいない を使ってください）。"))
             return None
         try:
             did = L.decide(self.ws, q["record_id"], decision, c["person_id"] if c and decision != "not_in_registry" else None)
         except KodomoError as e:
             self.say(e.message_ja)
             return None
-        self.say(f"{q['row_number']}行目の記録: 「{DECISION_JA[decision]}」と判断しました（{self.ws.user.name}）。"
-                 "Ctrl+Z で取り消せます。", error=False)
+        self.say(tr("{row}行目の記録: 「{decision}」と判断しました（{user}）。Ctrl+Z で取り消せます。", row=q["row_number"],
+                    decision=tr(DECISION_JA[decision]), user=self.ws.user.name), error=False)
         self.refresh()
         return did
 
@@ -416,6 +422,6 @@ class LinkagePage(QWidget):
         except KodomoError as e:
             self.say(e.message_ja)
             return None
-        self.say("判断を取り消しました。記録は確認待ちに戻りました。", error=False)
+        self.say(tr("判断を取り消しました。記録は確認待ちに戻りました。"), error=False)
         self.refresh(select_record=res["record_id"])
         return res
