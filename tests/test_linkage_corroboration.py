@@ -30,6 +30,12 @@ PEOPLE = [
     # two children of different households, each alone under a surname that is not theirs
     person("PSX01", "北条　朔弥", "ホウジョウ　サクヤ", "2014-05-05", 1, "HX1", "みどり町栄町2丁目1番1号"),
     person("PSX02", "南雲　紬希", "ナグモ　ツムギ", "2016-06-16", 2, "HX2", "みどり町栄町3丁目1番1号"),
+    # 優香 in the registry; 優花 is read ユウカ by someone else in the registry, 心結 has two known readings
+    person("PHM01", "雲母　優香", "キララ　ユウカ", "2015-10-10", 2, "HHM1", "みどり町栄町5丁目1番1号"),
+    person("PHM02", "見本　優花", "ミホン　ユウカ", "1990-01-01", 2, "HHM2", "みどり町栄町6丁目1番1号"),
+    person("PHM03", "雲雀　心結", "ヒバリ　ミユ", "2016-02-02", 2, "HHM3", "みどり町栄町7丁目1番1号"),
+    person("PHM04", "試験　心優", "シケン　ミユ", "1991-01-01", 2, "HHM4", "みどり町栄町8丁目1番1号"),
+    person("PHM05", "例題　心優", "レイダイ　ミユウ", "1992-01-01", 2, "HHM5", "みどり町栄町9丁目1番1号"),
     # namesakes in two school zones
     person("PZN01", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN1", AOBA.format(1, 1, 1)),
     person("PZN02", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN2", SAGI.format(1, 1, 1)),
@@ -39,6 +45,8 @@ RECORDS = [
     rec(950002, "古河　柚葉", "フルカワ　ユズハ", "2017-08-08", 2, "栄小学校"),
     rec(950003, "古河　朔弥", "フルカワ　サクヤ", "2014-05-05", 1, "栄小学校"),
     rec(950004, "古河　紬希", "フルカワ　ツムギ", "2016-06-16", 2, "栄小学校"),
+    rec(950020, "雲母優花", None, "2015-10-10", 2, "栄小学校"),        # no kana: the registry knows 優花 = ユウカ
+    rec(950021, "雲雀　心優", None, "2016-02-02", 2, "栄小学校"),      # 心優: ミユ or ミユウ — cannot tell
     rec(950010, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "青葉台小学校"),
     rec(950011, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "鷺沼小学校"),
     rec(950012, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "どこか小学校"),
@@ -98,7 +106,15 @@ def test_namesakes_without_a_known_zone_stay_in_review(linked):
         assert {c["person_id"] for c in r["candidates"][:2]} == {"PZN01", "PZN02"}
 
 
+def test_given_name_written_with_other_kanji_but_the_same_reading(linked):
+    r = linked.loc[950020]
+    assert (r["status"], r["person_id"], r["reason"], r["method"]) == (
+        "auto", "PHM01", "given_name_homophone", "name_reading")
+    r = linked.loc[950021]  # two readings known for 心優: a person decides
+    assert r["status"] == "review" and r["best_person_id"] == "PHM03"
+
+
 def test_reasons_have_labels_and_thresholds_keep_corroborated_rows(linked):
-    assert {"surname_siblings", "namesake_school_zone"} <= set(REASONS_JA) & set(REASONS_EN)
+    assert {"surname_siblings", "namesake_school_zone", "given_name_homophone"} <= set(REASONS_JA) & set(REASONS_EN)
     again = apply_thresholds(linked)
     assert again["status"].tolist() == linked["status"].tolist()

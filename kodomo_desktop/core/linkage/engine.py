@@ -117,6 +117,7 @@ REASONS_JA = {
     "auto": "一致度が基準を超えています",
     "surname_siblings": "姓は異なりますが、同じ姓で記載された兄弟姉妹の記録も同じ世帯のこどもに一致します",
     "namesake_school_zone": "同姓同名の候補のうち、この学校の通学区域に住むのは1人だけです",
+    "given_name_homophone": "名の漢字は異なりますが読みが同じです（読みは台帳の同じ名の人から）。姓・生年月日が一致します",
 }
 REASONS_EN = {
     "namesake": "several candidates with the same name and birth date",
@@ -140,6 +141,8 @@ REASONS_EN = {
     "surname_siblings": "the surname differs, but siblings' rows under the same surname match children of the same "
                         "household",
     "namesake_school_zone": "of the same-name candidates only one lives where this school's pupils live",
+    "given_name_homophone": "the given name is written with other kanji but reads the same (the reading known from "
+                            "others with that name); surname and birth date agree",
 }
 
 
@@ -527,6 +530,41 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
             out.at[out.index[i], "reason"] = "surname_siblings"
             out.at[out.index[i], "guard"] = ""
             out.at[out.index[i], "method"] = "household_siblings"
+
+    # the same given name written with other kanji (優花 / 優香), on a row without kana: the registry (and the rows
+    # that carry kana) tell how that kanji name is read; one known reading equal to the candidate's → the same name.
+    # Twins never share a reading, so this cannot merge a twin who left into the one who stayed.
+    held = np.flatnonzero(fs & (status == "review") & np.isin(reason, ["given_name_uncertain", "given_name_disagrees"])
+                          & (mw >= upper) & (np.isnan(sw) | (pw - sw >= margin)))
+    if len(held):
+        readings: dict[str, set] = {}
+        for g, k in list(zip(P["giv_k"], P["giv_kn"])) + list(zip(R["giv_k"], R["giv_kn"])):  # exact, not folded
+            if g and k:
+                readings.setdefault(g, set()).add(k)
+        twins = {}
+        for q, (h, b) in enumerate(zip(hh, P["bd"])):
+            if h and b >= 0:
+                twins[(h, b)] = twins.get((h, b), 0) + 1
+        for i in held:
+            p = pid_pos.get(best[i])
+            if p is None or R["full_kn"][i] or not P["giv_kn"][p] or not P["sur_k"][p]:
+                continue  # the row's own kana would have told; the candidate's reading must be known
+            given = R["giv_k"][i]
+            if not given:  # an unsplit name: the candidate's surname in front, the rest is the given name
+                full = R["full_k"][i] or ""
+                given = full[len(P["sur_k"][p]):] if full.startswith(P["sur_k"][p]) else None
+            same_surname = (R["sur_k"][i] or "") == P["sur_k"][p] or (
+                not R["sur_k"][i] and (R["full_k"][i] or "").startswith(P["sur_k"][p]))
+            known = readings.get(given or "", set())
+            if not (given and same_surname and len(known) == 1 and next(iter(known)) == P["giv_kn"][p]):
+                continue
+            if R["bd"][i] < 0 or R["bd"][i] != P["bd"][p] or (R["sex"][i] and P["sex"][p] and R["sex"][i] != P["sex"][p]):
+                continue
+            if hh[p] and twins.get((hh[p], P["bd"][p]), 0) > 1:
+                continue  # twins in the household: a person tells them apart
+            ix = out.index[i]
+            out.at[ix, "status"], out.at[ix, "person_id"] = "auto", best[i]
+            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "given_name_homophone", "", "name_reading"
 
     # school zones
     swapped: dict[int, int] = {}
