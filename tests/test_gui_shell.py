@@ -387,3 +387,18 @@ def test_english_labels(app, qtbot, ws):
         assert win.page("children").model.headerData(0, Qt.Horizontal) == "Name"
     finally:
         i18n.set_language("ja")
+
+
+def test_dashboard_warns_about_an_old_extract(app, qtbot, ws):
+    """Each source's latest as-of date; older than its limit (設定) → the row is coloured and a warning names it."""
+    from kodomo_desktop.gui.pages.dashboard_page import DashboardPage
+    from kodomo_desktop.gui.prefs import set_db_setting
+    page = DashboardPage(ws)
+    qtbot.addWidget(page)
+    assert "古い抽出" not in page.warn.text()
+    ages = {r["source_type"]: r["age_days"] for r in page.fresh.rows if r["age_days"] is not None}
+    st, age = next(iter(ages.items()))
+    set_db_setting(ws, {"freshness_limits": {st: age - 1}})
+    page.refresh()
+    row = next(r for r in page.fresh.rows if r["source_type"] == st)
+    assert row["overdue"] and "古い抽出" in page.warn.text() and row["label"] in page.warn.text()

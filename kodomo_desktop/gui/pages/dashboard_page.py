@@ -128,7 +128,11 @@ class DashboardPage(QWidget):
             stale = s["age_days"] is not None and s["age_days"] > limits.get(s["source_type"], 100)
             rows.append({**s, "overdue": stale})
         self.fresh.set_rows(rows)
-        self.warn.setText("　".join(self._warnings(c)))
+        stale = [tr("{label}（{n} 日前）", label=r["label"], n=r["age_days"]) for r in rows if r["overdue"]]
+        warnings = self._warnings(c)
+        if stale:  # older than the per-source limit (設定): the next extract is due
+            warnings.append(tr("古い抽出があります：{s}。新しいファイルを取り込んでください。", s="、".join(stale)))
+        self.warn.setText("　".join(warnings))
         try:
             if not self.ws.can("person.read"):  # the auditor: no names here (and no refusal in the log)
                 raise ImportError
