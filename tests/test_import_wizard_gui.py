@@ -188,3 +188,37 @@ def test_cancel_leaves_the_database_unchanged(app, qtbot, ws, town, monkeypatch)
     assert "中止" in wiz.notice.text() and wiz.last_result is None
     assert len(S.batch_history(ws)) == before
     assert wiz.do_import.isEnabled()
+
+
+def test_history_shows_rejected_rows_and_removes_a_batch_in_two_steps(app, qtbot, ws, town):
+    """The history tab: a batch's left-out rows with row, column and reason; 取り消し needs a reason and a second
+    press on the page (no dialog); the records leave, the batch stays in history as removed, the log says so."""
+    page = _page(qtbot, ws)
+    wiz = page.wizard
+    assert wiz.open_file(town["consultation"]) and wiz.validate()
+    _run(qtbot, wiz)
+    res = wiz.last_result
+    assert res.batch_id and res.rejected >= 1
+    page.tabs.setCurrentIndex(1)
+    h = page.history
+    h.select_batch(res.batch_id)
+    assert h.selected()["batch_id"] == res.batch_id
+    rows = h.rejected.rows
+    assert len({r["row"] for r in rows}) == res.rejected and all(r["row"] >= 2 and r["message"] for r in rows)
+    assert "除外した行" in h.detail_title.text()
+    assert page.grab().save(str(IMAGES / "import_history.png"))
+    # no reason: refused on the page
+    assert h.remove_selected() is None and "理由" in h.notice.text()
+    h.reason.setText("別の課のファイルを誤って取り込んだ")
+    assert h.remove_selected() is None and h.confirm_btn.isVisible()      # first press only asks
+    with ws.session() as s:
+        assert s.scalars(select(SourceRecord).where(SourceRecord.batch_id == res.batch_id)).first() is not None
+    done = h.remove_selected(confirm=True)
+    assert done and done["removed_records"] == res.imported and "取り消しました" in h.notice.text()
+    with ws.session() as s:
+        assert s.scalars(select(SourceRecord).where(SourceRecord.batch_id == res.batch_id)).first() is None
+    row = next(r for r in h.model.rows if r["batch_id"] == res.batch_id)
+    assert row["removed"] and not row["current"]
+    from sqlalchemy import text
+    with ws.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM access_log WHERE action='batch_removed'")).scalar() == 1

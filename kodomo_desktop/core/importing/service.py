@@ -349,6 +349,15 @@ def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
     return {"batch_id": batch_id, "removed_records": n}
 
 
+def rejected_rows(ws, batch_id: int) -> list[dict]:
+    """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
+    ws.require("import", what="import rejected rows")
+    with ws.session() as s:
+        return [{"row": r.row_number, "column": r.column or "", "message": r.message}
+                for r in s.scalars(select(RejectedRow).where(RejectedRow.batch_id == batch_id)
+                                   .order_by(RejectedRow.row_number, RejectedRow.id))]
+
+
 def batch_history(ws) -> list[dict]:
     ws.require("person.read", what="import history")
     with ws.session() as s:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPushButton, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -330,6 +330,8 @@ class ImportWizard(QWidget):
 
 
 class HistoryView(QWidget):
+    """Every batch (newest first); the selected batch's rejected rows; removing a batch in two steps (no dialog)."""
+
     def __init__(self, ws):
         super().__init__()
         self.ws = ws
@@ -337,11 +339,82 @@ class HistoryView(QWidget):
         self.model = DictTableModel([("batch_id", tr("番号")), ("label", tr("取込元")), ("file_name", tr("ファイル")),
                                      ("as_of", tr("時点")), ("imported_at", tr("取込日時")), ("imported_by", tr("取込者")),
                                      ("imported", tr("取込行")), ("rejected", tr("除外行")), ("current", tr("最新"))])
-        lay.addWidget(table_view(self.model), 1)
+        self.view = table_view(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.selectionModel().currentRowChanged.connect(lambda *_: self.show_batch())
+        lay.addWidget(self.view, 3)
+        self.detail_title = QLabel()
+        lay.addWidget(self.detail_title)
+        self.rejected = DictTableModel([("row", tr("行")), ("column", tr("列")), ("message", tr("理由"))])
+        lay.addWidget(table_view(self.rejected), 2)
+        row = QHBoxLayout()
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText(tr("取り消す理由（例: 別の課のファイルを誤って取り込んだ）"))
+        row.addWidget(self.reason, 1)
+        self.remove_btn = QPushButton(tr("このバッチを取り消す…"))
+        self.remove_btn.clicked.connect(lambda: self.remove_selected())
+        row.addWidget(self.remove_btn)
+        self.confirm_btn = QPushButton(tr("取り消しを確定"))
+        self.confirm_btn.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.confirm_btn.clicked.connect(lambda: self.remove_selected(confirm=True))
+        self.confirm_btn.setVisible(False)
+        row.addWidget(self.confirm_btn)
+        lay.addLayout(row)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        lay.addWidget(self.notice)
         self.refresh()
 
     def refresh(self):
         self.model.set_rows(S.batch_history(self.ws))
+        self.show_batch()
+
+    def selected(self) -> dict | None:
+        i = self.view.currentIndex()
+        return self.model.row(i.row()) if i.isValid() else None
+
+    def select_batch(self, batch_id: int) -> None:
+        for n, r in enumerate(self.model.rows):
+            if r["batch_id"] == batch_id:
+                self.view.selectRow(n)
+                self.view.setCurrentIndex(self.model.index(n, 0))
+                return
+
+    def show_batch(self):
+        b = self.selected()
+        self.confirm_btn.setVisible(False)
+        can = self.ws.can("import")
+        self.remove_btn.setEnabled(bool(b) and can and not (b or {}).get("removed"))
+        if not b:
+            self.detail_title.setText(tr("バッチを選ぶと、除外した行とその理由が表示されます。"))
+            self.rejected.set_rows([])
+            return
+        self.detail_title.setText(tr("{f}：除外した行 {n} 件", f=b["file_name"], n=b["rejected"] or 0))
+        self.rejected.set_rows(S.rejected_rows(self.ws, b["batch_id"]) if can else [])
+
+    def remove_selected(self, confirm: bool = False):
+        """First press: check and ask for confirmation on the page; second press (確定): remove and log."""
+        b = self.selected()
+        if not b:
+            return None
+        if not self.reason.text().strip():
+            self.notice.setText(tr("取り消す理由を入力してください。"))
+            return None
+        if not confirm:
+            self.notice.setText(tr("{f}（{n} 行）を取り消します。記録は一覧と名寄せから外れ、履歴には残ります。"
+                                   "よければ「取り消しを確定」を押してください。", f=b["file_name"], n=b["imported"]))
+            self.confirm_btn.setVisible(True)
+            return None
+        try:
+            res = S.remove_batch(self.ws, b["batch_id"], self.reason.text().strip())
+        except KodomoError as e:
+            self.notice.setText(e.message_ja)
+            return None
+        self.reason.clear()
+        self.notice.setText(tr("取り消しました（{n} 行、操作ログに記録）。名寄せとスコアは次の実行で更新されます。",
+                               n=res["removed_records"]))
+        self.refresh()
+        return res
 
 
 class ImportPage(QWidget):
