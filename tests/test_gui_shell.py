@@ -402,3 +402,40 @@ def test_dashboard_warns_about_an_old_extract(app, qtbot, ws):
     page.refresh()
     row = next(r for r in page.fresh.rows if r["source_type"] == st)
     assert row["overdue"] and "古い抽出" in page.warn.text() and row["label"] in page.warn.text()
+
+
+def test_child_page_splits_a_wrong_record_off_and_undoes_it(app, qtbot, ws):
+    """名寄せ fix from the child's page: two presses (no dialog), the link is gone and logged; 元に戻す brings the
+    record back to the review queue."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.core import persons as P
+    from kodomo_desktop.core.storage.models import Link
+    from kodomo_desktop.gui.pages.child_view import ChildView
+    kids = P.list_children(ws)
+    child = next(k for k in kids if len(P.child_page(ws, k.person_id).records) >= 2)
+    view = ChildView(ws)
+    qtbot.addWidget(view)
+    view.resize(1400, 900)
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.show_person(child.person_id)
+    rec = next(e for e in view.page.records if e.source_type != "resident_registry")
+    n_before = len(view.page.records)
+    assert view.split_selected() is None and "本人の記録を" in view.split_notice.text()    # nothing chosen
+    assert view.select_record(rec.record_id)
+    assert view.split_selected() is None and view.split_confirm.isVisible()              # first press only asks
+    assert len(P.child_page(ws, child.person_id).records) == n_before
+    did = view.split_selected(confirm=True)
+    assert did and "切り離しました" in view.split_notice.text() and view.split_undo.isVisible()
+    assert rec.record_id not in {e.record_id for e in view.page.records}
+    with ws.session() as s:
+        link = s.get(Link, rec.record_id)
+        assert link.status == "unlinked" and link.person_id is None and link.method == "human"
+    with ws.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM link_decision WHERE decision='split' AND record_id=:r"),
+                         {"r": rec.record_id}).scalar() == 1
+        assert c.execute(text("SELECT count(*) FROM access_log WHERE action='link_decision'")).scalar() >= 1
+    assert view.undo_split() and "取り消しました" in view.split_notice.text()
+    with ws.session() as s:
+        assert s.get(Link, rec.record_id).status == "review"

@@ -148,6 +148,27 @@ class ChildView(QWidget):
         for i, w in enumerate((170, 240, 420, 320, 150)):
             self.timeline.setColumnWidth(i, w)
         tl.addWidget(self.timeline)
+        # 名寄せ fix from the child's page: a record linked to this child by mistake is split off (two steps on the
+        # page, no dialog; logged; undoable). The record is unlinked; later runs never offer this child for it again.
+        srow = QHBoxLayout()
+        self.split_notice = _label("", "color:#555555;")
+        self.split_notice.setWordWrap(True)
+        srow.addWidget(self.split_notice, 1)
+        self.split_btn = QPushButton(tr("選んだ記録を切り離す…"))
+        self.split_btn.setToolTip(tr("このこどもの記録ではないものを、このこどもから外します（次の名寄せで別の候補があれば確認待ちになります）"))
+        self.split_btn.clicked.connect(lambda: self.split_selected())
+        self.split_confirm = QPushButton(tr("切り離しを確定"))
+        self.split_confirm.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.split_confirm.clicked.connect(lambda: self.split_selected(confirm=True))
+        self.split_undo = QPushButton(tr("元に戻す"))
+        self.split_undo.clicked.connect(lambda: self.undo_split())
+        for b in (self.split_btn, self.split_confirm, self.split_undo):
+            srow.addWidget(b)
+        self.split_confirm.setVisible(False)
+        self.split_undo.setVisible(False)
+        self.split_btn.setVisible(self.ws.can("link.review"))
+        self._last_split: int | None = None
+        tl.addLayout(srow)
         self.tl_tabs = QTabWidget()
         self.tl_tabs.addTab(tw, tr("連携された記録"))
         self.tl_tabs.addTab(self._build_karte(), tr("支援の経過（カルテ）"))
@@ -281,6 +302,64 @@ class ChildView(QWidget):
                 for k in range(item.childCount()):
                     g = item.child(k)
                     g.setExpanded(g.data(0, Qt.UserRole) in ("項目", "取り込まなかった列（元のまま）"))
+
+    def selected_record(self) -> P.TimelineEntry | None:
+        item = self.timeline.currentItem()
+        while item is not None and item.parent() is not None:
+            item = item.parent()
+        if item is None or self.page is None:
+            return None
+        rid = item.data(0, Qt.UserRole)
+        return next((e for e in self.page.records if e.record_id == rid), None)  # the child's own records only
+
+    def select_record(self, record_id: int) -> bool:
+        for i in range(self.timeline.topLevelItemCount()):
+            it = self.timeline.topLevelItem(i)
+            if it.data(0, Qt.UserRole) == record_id:
+                self.timeline.setCurrentItem(it)
+                return True
+        return False
+
+    def split_selected(self, confirm: bool = False):
+        """First press: say what will happen; second (確定): split the record off this child."""
+        e = self.selected_record()
+        self.split_undo.setVisible(False)
+        if e is None:
+            self.split_notice.setText(tr("このこども本人の記録を一覧から選んでください（世帯の人の記録は対象外）。"))
+            return None
+        what = f"{e.source_label}・{e.file_name} {tr('{n} 行目', n=e.row_number)}"
+        if not confirm:
+            self.split_notice.setText(tr("{what} をこのこどもから切り離します。次の名寄せで、この子は候補から外れます。"
+                                         "よければ「切り離しを確定」を押してください。", what=what))
+            self.split_confirm.setVisible(True)
+            return None
+        from ...core.linkage import service as L
+        self.split_confirm.setVisible(False)
+        try:
+            self._last_split = L.decide(self.ws, e.record_id, "split", self.person_id)
+        except KodomoError as err:
+            self.split_notice.setText(err.message_ja)
+            return None
+        person = self.person_id
+        self.show_person(person)
+        self.split_notice.setText(tr("{what} を切り離しました（操作ログに記録）。", what=what))
+        self.split_undo.setVisible(True)
+        return self._last_split
+
+    def undo_split(self):
+        from ...core.linkage import service as L
+        if self._last_split is None:
+            return None
+        try:
+            res = L.undo_decision(self.ws, self._last_split)
+        except KodomoError as err:
+            self.split_notice.setText(err.message_ja)
+            return None
+        self._last_split = None
+        self.split_undo.setVisible(False)
+        self.show_person(self.person_id)
+        self.split_notice.setText(tr("切り離しを取り消しました。記録は名寄せの確認待ちにあります。"))
+        return res
 
     def _details(self, item: QTreeWidgetItem, e: P.TimelineEntry):
         def group(title: str, pairs):
