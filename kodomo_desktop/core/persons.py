@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import select, text
 
 from .errors import NotFound
+from .importing.values import to_date as _date
 from .storage.models import Household, Person
 
 SEX_LABELS = {1: "男", 2: "女"}
@@ -61,17 +62,6 @@ def birth_text(d: dt.date | None) -> str:
     return f"{wareki(d)}（{d.isoformat()}）" if d else ""
 
 
-def _date(v) -> dt.date | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v)[:10])
-    except ValueError:
-        return None
 
 
 def _json(v) -> Any:

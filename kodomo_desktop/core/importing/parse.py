@@ -55,7 +55,7 @@ class ParseResult:
     unmapped: list[str]  # headers kept as raw attributes (attributes["extra"])
     rows: int  # data rows read
     warnings: list[str] = field(default_factory=list)
-    columns: dict[str, list] = field(default_factory=dict)  # the records' identity keys column-wise (same order)
+    columns: dict[str, list] = field(default_factory=dict)  # the valid rows column-wise (same order as records)
 
     @property
     def rejected_rows(self) -> list[int]:
@@ -206,8 +206,9 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     """Parse every data row of ``table`` as ``source_type`` under ``mapping`` (header → field; fields ''/None
     leave a column unmapped). Raises ImportRefused for an unusable mapping or a missing required column.
 
-    ``records=False`` skips the per-row dicts: ``columns`` then also holds ``attributes`` and ``raw`` (one dict per
-    valid row) and ``records`` is empty — the importer writes rows straight from the columns."""
+    ``columns`` holds the valid rows column-wise, with ``attributes`` and ``raw`` (one dict per row);
+    ``records=False`` skips the per-row record dicts (``records`` is then empty) — the importer writes rows
+    straight from the columns."""
     st = SOURCES.get(source_type)
     if st is None:
         raise ImportRefused(f"取込元の種類「{source_type}」はありません（{', '.join(SOURCES)}）。")
@@ -390,23 +391,8 @@ def _build_records(st, out, good, frame_vals, raw_cols, unmapped, unmapped_pos, 
     columns.update(zip(keys, lists))
 
     attr_rows = zip(*attr_lists) if attr_lists else iter(lambda: (), None)
-    if not want_records:  # columns only: attributes and raw cells per row, no record dicts
-        attributes, raws = [], []
-        for j, (row, av) in enumerate(zip(raw_rows, attr_rows)):
-            attrs = {a: v for a, v in zip(attr_names, av) if v is not None}
-            if unmapped_local:
-                extra = {h: row[p] for h, p in unmapped_local if row[p] and not row[p].isspace()}
-                if extra:
-                    attrs["extra"] = extra
-            if recip is not None and recip[j] is not None:
-                attrs["recipient"] = recip[j]
-            attributes.append(attrs)
-            raws.append(dict(zip(raw_cols, row)))
-        columns["attributes"], columns["raw"] = attributes, raws
-        return []
-    records = []
-    append = records.append
-    for j, (vals, row, av) in enumerate(zip(zip(*lists), raw_rows, attr_rows)):
+    attributes, raws = [], []  # one dict of attributes and one of raw cells per valid row
+    for j, (row, av) in enumerate(zip(raw_rows, attr_rows)):
         attrs = {a: v for a, v in zip(attr_names, av) if v is not None}
         if unmapped_local:
             extra = {h: row[p] for h, p in unmapped_local if row[p] and not row[p].isspace()}
@@ -414,8 +400,16 @@ def _build_records(st, out, good, frame_vals, raw_cols, unmapped, unmapped_pos, 
                 attrs["extra"] = extra
         if recip is not None and recip[j] is not None:
             attrs["recipient"] = recip[j]
+        attributes.append(attrs)
+        raws.append(dict(zip(raw_cols, row)))
+    columns["attributes"], columns["raw"] = attributes, raws
+    if not want_records:  # the importer writes straight from the columns
+        return []
+    records = []
+    append = records.append
+    for vals, attrs, raw in zip(zip(*lists), attributes, raws):
         rec = dict(zip(keys, vals))
         rec["attributes"] = attrs
-        rec["raw"] = dict(zip(raw_cols, row))
+        rec["raw"] = raw
         append(rec)
     return records

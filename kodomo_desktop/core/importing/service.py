@@ -21,6 +21,7 @@ from ..errors import InputRefused
 from ..storage.models import MappingProfile, RejectedRow, SourceBatch
 from . import fields as F
 from .readers import read_table
+from .values import to_date as _date
 
 IDENTITY_COLUMNS = ["resident_no", "household_no", "name", "name_kana", "birth_date", "sex", "address",
                     "relationship", "student_no", "school", "grade", "class"]
@@ -317,17 +318,6 @@ def _supersedes(source_type: str) -> bool:
     return True
 
 
-def _date(v):
-    if v is None or v == "":
-        return None
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v)[:10])
-    except ValueError:
-        return None
 
 
 def _s(v):

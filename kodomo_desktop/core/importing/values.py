@@ -342,6 +342,21 @@ def parse_date(x, *, month_ok: bool = False) -> ParsedValue:
         return _from_text(str(x))
 
 
+def to_date(v) -> dt.date | None:
+    """A date from what the database or a form holds: a date, a datetime (its day) or ISO text; else None.
+    (Not a parser for department files: parse_date reads those, with errors by row and column.)"""
+    if v is None or v == "":
+        return None
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10])
+    except ValueError:
+        return None
+
+
 def format_wareki(d: dt.date, style: str = "kanji", era: Era | None = None) -> str:
     """A date in 和暦 (for tests, previews and prints). style: kanji (令和5年4月1日), gannen (令和元年…),
     letter (R5.4.1), letter0 (R05.04.01), slash (H30/04/01), short (令5.4.1), compact (R050401), code (5050401)."""

@@ -36,6 +36,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate, Paragraph, Spacer,
                                 Table, TableStyle)
 
+from ..importing.values import to_date  # one date coercion for the whole app
+
 # --- fonts -----------------------------------------------------------------------------------------------------------
 GOTHIC = "IPAexGothic"
 MINCHO = "IPAexMincho"
@@ -73,17 +75,6 @@ def ensure_fonts() -> None:
 
 
 # --- 和暦 --------------------------------------------------------------------------------------------------------------
-def to_date(v) -> dt.date | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v)[:10])
-    except ValueError:
-        return None
 
 
 WEEKDAYS = "月火水木金土日"

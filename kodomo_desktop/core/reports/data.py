@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
+from ..importing.values import to_date as _date
 from ..storage.models import (ChecklistDefinition, ChecklistEntry, ChecklistRound, ChildScore, Conference,
                               ConferenceItem, LegalBasis, Person, ProgressRecord, ReviewRound, RoundCandidate,
                               ScoreRun, SourceBatch, SourceRecord, SupportCase, WeightSet)
@@ -129,11 +130,6 @@ def _get(obj, *keys, default=None):
         if v not in (None, ""):
             return v
     return default
-
-
-def _date(v) -> dt.date | None:
-    from .base import to_date
-    return to_date(v)
 
 
 # --- persons, schools ------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import pandas as pd
 from sqlalchemy import func, insert, select, text, update
 
 from ..errors import InputRefused, NotFound
+from ..importing.values import to_date
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
 from .catalogue import load_catalogue
@@ -56,14 +57,10 @@ def default_weights() -> dict:
 def _as_date(v) -> dt.date | None:
     if v in (None, ""):
         return None
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v)[:10])
-    except ValueError:
+    d = to_date(v)
+    if d is None:
         raise InputRefused(f"基準日 {v} を読めません（YYYY-MM-DD で指定してください）。")
+    return d
 
 
 def default_as_of(ws) -> dt.date:

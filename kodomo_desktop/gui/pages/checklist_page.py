@@ -371,18 +371,27 @@ class CoordinatorView(QWidget):
         self._notify(tr("ラウンド「{name}」を開始しました。", name=name))
         return rid
 
-    def template(self, school: str | None = None, path: str | None = None):
+    def _school_and_path(self, school, path, title: str, default_name: str, file_filter: str):
+        """The school and the file to write: as given (tests, callers), else asked for; None when cancelled."""
         if school is None:
             schools = CL.schools(self.ws)
             if not schools:
                 return None
-            school, ok = QInputDialog.getItem(self, tr("学校用 Excel"), tr("学校"), schools, 0, False)
+            school, ok = QInputDialog.getItem(self, title, tr("学校"), schools, 0, False)
             if not ok:
                 return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, tr("保存先"), f"チェックリスト_{school}.xlsx", "Excel (*.xlsx)")
+            path, _ = QFileDialog.getSaveFileName(self, tr("保存先"), default_name.format(school=school), file_filter)
             if not path:
                 return None
+        return school, path
+
+    def template(self, school: str | None = None, path: str | None = None):
+        chosen = self._school_and_path(school, path, tr("学校用 Excel"), "チェックリスト_{school}.xlsx",
+                                       "Excel (*.xlsx)")
+        if chosen is None:
+            return None
+        school, path = chosen
         try:
             res = call_with_progress(self, tr("学校用 Excel"), lambda _p, _c: CL.write_template(self.ws, school, path),
                                      label=tr("{school} の記入用 Excel を作成しています…", school=school),
@@ -398,17 +407,11 @@ class CoordinatorView(QWidget):
     def blank_sheet(self, school: str | None = None, klass: str | None = None, path: str | None = None):
         """A blank checklist on paper for one class (``klass`` None: every class of the school), as a PDF."""
         from ...core.reports import service as R
-        if school is None:
-            schools = CL.schools(self.ws)
-            if not schools:
-                return None
-            school, ok = QInputDialog.getItem(self, tr("紙の記入用紙"), tr("学校"), schools, 0, False)
-            if not ok:
-                return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, tr("保存先"), f"観察チェックリスト記入用紙_{school}.pdf", "PDF (*.pdf)")
-            if not path:
-                return None
+        chosen = self._school_and_path(school, path, tr("紙の記入用紙"), "観察チェックリスト記入用紙_{school}.pdf",
+                                       "PDF (*.pdf)")
+        if chosen is None:
+            return None
+        school, path = chosen
         try:
             res = call_with_progress(self, tr("紙の記入用紙"),
                                      lambda _p, _c: R.blank_checklist_pdf(self.ws, school, klass, None, path),
