@@ -1,5 +1,7 @@
 """Evidence from other rows: a step family's children at school under their former surname (siblings corroborate
-each other), and namesakes told apart by the school zone learned from the run's confident links.
+each other; one child alone by the school zone and list), rows vouched for by a numbered row with the same name,
+namesakes told apart by the address or the school zone learned from the run's confident links, twins by the given
+name.
 Synthetic people only, on the engine's own generated background town."""
 import pandas as pd
 import pytest
@@ -13,9 +15,9 @@ def person(pid, name, kana, bd, sex, hh, address, rel="子"):
                 birth_date=bd, sex=sex, address=address, relationship=rel)
 
 
-def rec(rid, name, kana, bd, sex, school=None):
-    return dict(record_id=rid, source_type="school_attendance", resident_no=None, household_no=None, name=name,
-                name_kana=kana, birth_date=bd, sex=sex, address=None, student_no=None, school=school)
+def rec(rid, name, kana, bd, sex, school=None, source="school_attendance", resident_no=None, address=None):
+    return dict(record_id=rid, source_type=source, resident_no=resident_no, household_no=None, name=name,
+                name_kana=kana, birth_date=bd, sex=sex, address=address, student_no=None, school=school)
 
 
 AOBA, SAGI = "みどり町青葉台{}丁目{}番{}号", "みどり町鷺沼{}丁目{}番{}号"
@@ -36,6 +38,20 @@ PEOPLE = [
     person("PHM03", "雲雀　心結", "ヒバリ　ミユ", "2016-02-02", 2, "HHM3", "みどり町栄町7丁目1番1号"),
     person("PHM04", "試験　心優", "シケン　ミユ", "1991-01-01", 2, "HHM4", "みどり町栄町8丁目1番1号"),
     person("PHM05", "例題　心優", "レイダイ　ミユウ", "1992-01-01", 2, "HHM5", "みどり町栄町9丁目1番1号"),
+    # a child alone under another surname, at a school whose zone is 栄町 (learned from 新川's siblings) …
+    person("PSR01", "西園　湊", "ニシゾノ　ミナト", "2013-04-14", 1, "HSR1", "みどり町栄町4丁目1番1号"),
+    # … and one already on the same school's list under the registry surname: the other row is someone else
+    person("PSR02", "東園　颯", "ヒガシゾノ　ハヤテ", "2013-07-17", 1, "HSR2", "みどり町栄町4丁目2番2号"),
+    # a child under another surname at a school whose zone is not where the child lives (青葉台 goes to 青葉台小)
+    person("PSR03", "青柳　凪", "アオヤギ　ナギ", "2014-09-19", 2, "HSR3", AOBA.format(3, 3, 3)),
+    # a department knows 凛 under her former surname, with her resident number on one row of two
+    person("PVN01", "竹林　凛", "タケバヤシ　リン", "2021-01-21", 2, "HVN1", "みどり町栄町5丁目5番5号"),
+    # namesakes in two households: an address tells them apart
+    person("PNA01", "百舌鳥　柚月", "モズ　ユヅキ", "2020-02-20", 2, "HNA1", "みどり町栄町7丁目7番8号"),
+    person("PNA02", "百舌鳥　柚月", "モズ　ユヅキ", "2020-02-20", 2, "HNA2", "みどり町栄町7丁目7番7号"),
+    # twins whose given names read differently: the margin alone must not hold them
+    person("PTW01", "双葉　結菜", "フタバ　ユイナ", "2019-09-29", 2, "HTW", "みどり町栄町8丁目8番8号"),
+    person("PTW02", "双葉　結衣", "フタバ　ユイ", "2019-09-29", 2, "HTW", "みどり町栄町8丁目8番8号"),
     # namesakes in two school zones
     person("PZN01", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN1", AOBA.format(1, 1, 1)),
     person("PZN02", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN2", SAGI.format(1, 1, 1)),
@@ -51,6 +67,17 @@ RECORDS = [
     rec(950011, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "鷺沼小学校"),
     rec(950012, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "どこか小学校"),
     rec(950013, "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, None),
+    rec(950030, "大迫　湊", "オオサコ　ミナト", "2013-04-14", 1, "栄小学校"),
+    rec(950031, "東園　颯", "ヒガシゾノ　ハヤテ", "2013-07-17", 1, "栄小学校"),
+    rec(950032, "大迫　颯", "オオサコ　ハヤテ", "2013-07-17", 1, "栄小学校"),
+    rec(950033, "大迫　凪", "オオサコ　ナギ", "2014-09-19", 2, "鷺沼小学校"),
+    rec(950040, "松風　凛", "マツカゼ　リン", "2021-01-21", 2, None, "maternal_child_health", "95PVN01"),
+    rec(950041, "松風　凛", "マツカゼ　リン", "2021-01-21", 2, None, "maternal_child_health"),
+    rec(950042, "松風　凛", "マツカゼ　リオ", "2021-01-21", 2, None, "maternal_child_health"),
+    rec(950050, "百舌鳥　柚月", "モズ　ユヅキ", "2020-02-20", 2, None, "maternal_child_health",
+        address="栄町7丁目7番7号"),
+    rec(950051, "百舌鳥　柚月", "モズ　ユヅキ", "2020-02-20", 2, None, "maternal_child_health"),
+    rec(950060, "双葉　結菜", "フタバ　ユイナ", "2019-09-29", 2, None, "maternal_child_health"),
 ]
 # four pupils per zone, linked confidently: they teach the engine which district goes to which school
 for z, (district, fmt, school, tag) in enumerate(ZONE_KIDS):
@@ -85,11 +112,42 @@ def test_siblings_under_one_former_surname_link(linked):
         assert surname["level"] == "else"  # the waterfall still shows the disagreement
 
 
-def test_one_child_alone_under_another_surname_stays_in_review(linked):
-    # the same surname, but the two children belong to different households: nothing corroborates either
-    for rid, pid in ((950003, "PSX01"), (950004, "PSX02")):
+def test_one_child_under_another_surname_links_when_the_school_zone_and_list_back_it(linked):
+    # 栄町's children go to 栄小学校 (新川's siblings taught the engine); 朔弥, 紬希 and 湊 live in 栄町 and are not on
+    # 栄小学校's list under their registry surname
+    for rid, pid in ((950003, "PSX01"), (950004, "PSX02"), (950030, "PSR01")):
         r = linked.loc[rid]
-        assert (r["status"], r["reason"], r["best_person_id"]) == ("review", "surname_differs", pid)
+        assert (r["status"], r["person_id"], r["reason"], r["method"]) == (
+            "auto", pid, "surname_school_roster", "school_zone")
+
+
+def test_a_child_under_another_surname_stays_in_review_when_list_or_zone_disagree(linked):
+    # 東園 颯 is on 栄小学校's list under his own surname: 大迫 颯 on the same list is someone else
+    assert (linked.at[950031, "status"], linked.at[950031, "person_id"]) == ("auto", "PSR02")
+    r = linked.loc[950032]
+    assert (r["status"], r["reason"], r["best_person_id"]) == ("review", "surname_differs", "PSR02")
+    # 青柳 凪 lives in 青葉台, whose children go to 青葉台小学校, not 鷺沼小学校
+    r = linked.loc[950033]
+    assert (r["status"], r["reason"], r["best_person_id"]) == ("review", "surname_differs", "PSR03")
+
+
+def test_a_row_vouched_for_by_a_numbered_row_with_the_same_name(linked):
+    assert (linked.at[950040, "status"], linked.at[950040, "method"]) == ("auto", "resident_no")
+    r = linked.loc[950041]
+    assert (r["status"], r["person_id"], r["reason"], r["method"]) == (
+        "auto", "PVN01", "vouched_by_number", "numbered_rows")
+    r = linked.loc[950042]  # the same kanji read リオ: perhaps another child; a person decides
+    assert r["status"] == "review" and r["best_person_id"] == "PVN01"
+
+
+def test_namesakes_told_apart_by_the_address_and_twins_by_the_given_name(linked):
+    r = linked.loc[950050]  # the address is one namesake's and only similar to the other's
+    assert (r["status"], r["person_id"]) == ("auto", "PNA02")
+    r = linked.loc[950051]  # no address: nothing tells them apart
+    assert (r["status"], r["reason"]) == ("review", "namesake")
+    assert {c["person_id"] for c in r["candidates"][:2]} == {"PNA01", "PNA02"}
+    r = linked.loc[950060]  # the other twin (ユイ) is ruled out by the given name; the margin must not hold the row
+    assert (r["status"], r["person_id"]) == ("auto", "PTW01") and r["reason"] in ("auto", "twins_told_apart")
 
 
 def test_namesakes_told_apart_by_school_zone(linked):
@@ -115,6 +173,7 @@ def test_given_name_written_with_other_kanji_but_the_same_reading(linked):
 
 
 def test_reasons_have_labels_and_thresholds_keep_corroborated_rows(linked):
-    assert {"surname_siblings", "namesake_school_zone", "given_name_homophone"} <= set(REASONS_JA) & set(REASONS_EN)
+    assert {"surname_siblings", "namesake_school_zone", "given_name_homophone", "vouched_by_number",
+            "surname_school_roster", "twins_told_apart"} <= set(REASONS_JA) & set(REASONS_EN)
     again = apply_thresholds(linked)
     assert again["status"].tolist() == linked["status"].tolist()

@@ -33,7 +33,8 @@ LINK_STATUS_LABELS = {"auto": "自動", "confirmed": "確認済み", "review": "
 LINK_METHOD_LABELS = {"resident_no": "宛名番号", "student_no": "学籍番号", "probabilistic": "氏名・生年月日など",
                       "fellegi_sunter": "氏名・生年月日など", "human": "職員の判断", "row_key": "行キー",
                       "household_siblings": "氏名・生年月日と兄弟姉妹の記録", "school_zone": "氏名・生年月日と通学区域",
-                      "name_reading": "氏名の読み・生年月日"}
+                      "name_reading": "氏名の読み・生年月日", "numbered_rows": "同じ氏名・生年月日の宛名番号付きの記録",
+                      "given_name": "双子を名で区別"}
 MAX_CHILD_AGE = 18
 _PARENT_WORDS = ("世帯主", "妻", "夫", "父", "母", "祖", "親", "養")
 
