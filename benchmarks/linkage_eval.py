@@ -52,27 +52,33 @@ def main(argv=None) -> int:
         recall=("recall", "mean"), no_number_right=("no_number_right", "mean"),
         no_number_found=("no_number_found", "mean"), wrong_links=("wrong_links", "sum"),
         no_ns=("no_number_right_without_namesakes", "mean"), ns_rows=("namesake_rows", "sum"),
+        ceiling=("ceiling", "mean"), indistinct=("indistinguishable_rows", "sum"),
         review=("review", "sum"), review_rate=("review_rate", "mean")).reset_index()
     print(f"名寄せ evaluation — {a.residents} residents, seeds {seeds}, upper {a.upper}, lower {a.lower}, "
           f"surname guard {'off' if a.no_surname_guard else 'on'}")
     head = f"{'towns':<6} {'noise':<7} {'method':<22} {'rows':>6} {'precision':>9} {'recall':>7} " \
-           f"{'no-number→right':>15} {'excl.namesakes':>14} {'(+review top)':>13} {'wrong':>6} {'review':>6} " \
-           f"{'review%':>8}"
+           f"{'no-number→right':>15} {'ceiling':>8} {'excl.namesakes':>14} {'(+review top)':>13} {'wrong':>6} " \
+           f"{'review':>6} {'review%':>8}"
     print(head)
     print("-" * len(head))
     for r in agg.itertuples(index=False):
         found = f"{r.no_number_found:.4f}" if r.method == "engine" else ""
         print(f"{r.town:<6} {r.noise:<7} {_pad(r.method, 22)} {r.records:>6} {r.precision:>9.4f} {r.recall:>7.4f} "
-              f"{r.no_number_right:>15.4f} {r.no_ns:>14.4f} {found:>13} {r.wrong_links:>6} {r.review:>6} "
+              f"{r.no_number_right:>15.4f} {r.ceiling:>8.4f} {r.no_ns:>14.4f} {found:>13} {r.wrong_links:>6} {r.review:>6} "
               f"{100 * r.review_rate:>7.2f}%")
     eng = agg[agg["method"] == "engine"]
     for town, g in eng.groupby("town", sort=False):
         ok = {"no-number→right ≥ 0.99": (g["no_number_right"] >= 0.99).all(),
+              "(or within 0.2 pt of the ceiling where it is below 0.99)":
+                  ((g["no_number_right"] >= 0.99) | (g["no_number_right"] >= g["ceiling"] - 0.002)).all(),
               "(excluding namesake rows)": (g["no_ns"] >= 0.99).all(),
               "wrong links = 0": (g["wrong_links"] == 0).all(), "precision ≥ 0.999": (g["precision"] >= 0.999).all(),
               "review ≤ 3 %": (g["review_rate"] <= 0.03).all()}
         print(f"{town}: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in ok.items()))
-    print("no-number→right: rows without a 宛名番号 linked (auto/confirmed) to the right person; excl.namesakes: the "
+    print("no-number→right: rows without a 宛名番号 linked (auto/confirmed) to the right person; ceiling: the most any "
+          "linker can reach that sends namesakes it cannot tell apart to review (1 − rows about a child with a "
+          "registry namesake of the same name, birth date and sex that carry no address, household number or "
+          "school the namesake does not share; found from the ground truth); excl.namesakes: the "
           "same over rows whose person has no registry namesake (same name and birth date) — namesakes' rows with "
           "nothing else to tell them apart go to review by design; (+review top): also counting rows in review whose "
           "first candidate is right.")

@@ -1,5 +1,6 @@
 """名寄せ engine scenarios on a synthetic town: twins, namesakes, remarriage, swapped dates, moved-away people,
 resident numbers, pinned pupil numbers, human decisions that stick, thresholds and their preview."""
+import datetime as dt
 import json
 import math
 
@@ -38,7 +39,7 @@ PEOPLE = [
 def rec(rid, name, kana, bd, sex, address=None, resident_no=None, source_type="school_attendance", **kw):
     return dict(record_id=rid, source_type=source_type, resident_no=resident_no, household_no=None, name=name,
                 name_kana=kana, birth_date=bd, sex=sex, address=address, student_no=kw.get("student_no"),
-                school=kw.get("school"))
+                school=kw.get("school"), grade=kw.get("grade"), **({"class": kw["klass"]} if "klass" in kw else {}))
 
 
 RECORDS = [
@@ -234,6 +235,19 @@ def test_pinned_pupil_number_links_across_months(town):
     assert not (res.at[900102, "status"] == "auto" and res.at[900102, "person_id"] == "PS")
 
 
+def test_a_pinned_attendance_number_holds_only_in_its_grade_and_class(town):
+    # 出席番号 12 exists in every class: the number a person confirmed for 3年2組 says nothing about 3年1組's 12
+    reg, recs = frames(town, [
+        rec(900111, "勅使河原 颯太", None, None, None, school="みどり小学校", grade="3", klass="2", student_no="12"),
+        rec(900112, "勅使河原 颯太", None, None, None, school="みどり小学校", grade="3", klass="1", student_no="12"),
+    ])
+    pinned = pd.DataFrame([{"school": "みどり小学校", "grade": "3", "class": "2", "student_no": "12",
+                            "person_id": "PS"}])
+    res = link_records(reg, recs, pinned=pinned).set_index("record_id")
+    assert (res.at[900111, "status"], res.at[900111, "method"]) == ("auto", "student_no")
+    assert res.at[900112, "method"] != "student_no" and res.at[900112, "status"] != "auto"
+
+
 def test_runs_are_deterministic(town):
     reg, recs = frames(town)
     a = link_records(reg, recs)
@@ -273,3 +287,29 @@ def test_quality_on_a_noisy_town_beats_the_baseline():
     assert m["wrong_links"] == 0 and m["precision"] >= 0.999
     assert m["no_number_right"] >= 0.99 and m["review_rate"] <= 0.03
     assert m["recall"] > base["recall"] and base["wrong_links"] > 0
+
+
+def test_the_ceiling_counts_only_namesake_rows_with_nothing_to_tell_them_apart():
+    # two registry children with one name, birth date and sex (PN1, PN2) and a third with another name
+    def person(pid, name, hh, address):
+        return dict(person_id=pid, resident_no=f"97{pid[-1]}", household_no=hh, name=name, name_kana=None,
+                    birth_date="2016-04-04", sex=2, address=address, relationship="子")
+    registry = pd.DataFrame([person("PN1", "百舌鳥　柚月", "H1", "みどり町北町1丁目1番1号"),
+                             person("PN2", "百舌鳥　柚月", "H2", "みどり町南町2丁目2番2号"),
+                             person("PO3", "百舌鳥　柚葉", "H3", "みどり町南町3丁目3番3号")])
+    recs = [rec(1, "百舌鳥 柚月", None, "2016-04-04", 2),                                   # nothing else: counted
+            rec(2, "百舌鳥 柚月", None, "2016-04-04", 2, address="南町2丁目2番2号"),       # an address tells
+            rec(3, "百舌鳥 柚月", None, "2016-04-04", 2, school="北小学校"),               # PN2 goes elsewhere
+            rec(4, "百舌鳥 柚月", None, "2016-04-04", 2, school="南小学校"),               # PN2's own school row
+            rec(5, "百舌鳥 柚月", None, "2016-04-04", 2, school="南小学校"),               # PN1 there too: counted
+            rec(6, "百舌鳥 柚葉", None, "2016-04-04", 2),                                   # no namesake
+            rec(7, "百舌鳥 柚月", None, "2016-04-04", 2, resident_no="971")]                # has a number
+    town = E.Town(registry=registry, records=pd.DataFrame(recs),
+                  truth=pd.Series(["PN1", "PN2", "PN1", "PN2", "PN1", "PO3", "PN1"], index=range(1, 8), dtype="object"),
+                  as_of=dt.date(2026, 4, 1))
+    res = pd.DataFrame({"record_id": range(1, 8), "status": "review", "person_id": None})
+    m = E.evaluate(res, town)
+    # rows without a number: 1–6. Indistinguishable: 1 (nothing else), 4 and 5 (both namesakes have rows at
+    # 南小学校). Not: 2 (address), 3 (PN2 has no row at 北小学校), 6 (no namesake)
+    assert m["indistinguishable_rows"] == 3
+    assert m["ceiling"] == pytest.approx(1 - 3 / 6)

@@ -741,20 +741,22 @@ def _resident_matches(R: dict, P: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pinned_matches(R: dict, pinned: pd.DataFrame | None, pid_pos: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Records whose pupil key (school, grade, class, number) a person confirmed before, and that person."""
     if pinned is None or len(pinned) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    from .prepare import _ids
+    from .prepare import _col, _ids, pupil_keys
     from ..text.normalize import norm_name_series
-    schools = norm_name_series(pinned["school"]).to_numpy(dtype=object)
-    nos = _ids(pinned["student_no"])
+    pinned = pinned.reset_index(drop=True)
+    keys = pupil_keys(norm_name_series(pinned["school"]).to_numpy(dtype=object), _col(pinned, "grade"),
+                      _col(pinned, "class"), _ids(pinned["student_no"]))
     pmap = {}
-    for sc, no, pid in zip(schools, nos, pinned["person_id"].astype("object")):
-        if sc and no and pid is not None and str(pid) in pid_pos:
-            pmap[(sc, no)] = pid_pos[str(pid)]
+    for key, pid in zip(keys, pinned["person_id"].astype("object")):
+        if key and pid is not None and str(pid) in pid_pos:
+            pmap[key] = pid_pos[str(pid)]
     rr, pp = [], []
-    for i, (sc, no) in enumerate(zip(R["school"], R["student_no"])):
-        if sc and no:
-            p = pmap.get((sc, no))
+    for i, key in enumerate(R["pupil"]):
+        if key:
+            p = pmap.get(key)
             if p is not None:
                 rr.append(i)
                 pp.append(p)

@@ -435,7 +435,8 @@ def demo_town(residents: int, seed: int, noise: str) -> Town | None:
                 pk = key_of.get(r["row_number"])
                 ident = {k: r.get(k) for k in ("resident_no", "household_no", "name", "name_kana", "surname",
                                                "given_name", "surname_kana", "given_name_kana", "birth_date", "sex",
-                                               "address", "relationship", "student_no", "school")}
+                                               "address", "relationship", "student_no", "school", "grade",
+                                               "class")}
                 if f.source_type == "resident_registry":
                     if pk is not None:
                         reg_rows.append({"person_id": f"K{pk:06d}", **ident})
@@ -471,6 +472,7 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
     key = pd.Series([f"{k or kn}|{b}" for k, kn, b in zip(R["full_k"], R["full_kn"], R["bd"])], dtype="object")
     dup = set(town.registry["person_id"].astype(str)[key.duplicated(keep=False).to_numpy()])
     has_namesake = np.array([t in dup for t in tru])
+    indistinct = _indistinguishable(town, R, key, tru) & nn
     review = (res["status"] == "review").to_numpy()
     best = (res["best_person_id"] if "best_person_id" in res.columns else res["person_id"]).to_numpy(dtype=object)
     n = len(res)
@@ -487,12 +489,48 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
         "no_number_right_without_namesakes": float((correct & nn & ~has_namesake).sum() / (nn & ~has_namesake).sum())
         if (nn & ~has_namesake).sum() else 1.0,
         "namesake_rows": int((nn & has_namesake).sum()),
+        # the best any linker can do that sends namesakes it cannot tell apart to review, as issue 4 requires
+        "ceiling": float(1 - indistinct.sum() / nn.sum()) if nn.sum() else 1.0,
+        "indistinguishable_rows": int(indistinct.sum()),
         "no_number_found": float(((correct | (review & (best == tru))) & nn).sum() / nn.sum()) if nn.sum() else 1.0,
         "review_has_right": float(np.mean([t in [c["person_id"] for c in (cs or [])]
                                            for t, cs in zip(tru[review], res["candidates"].to_numpy()[review])]))
         if review.sum() and "candidates" in res.columns else float("nan"),
         "not_in_registry": int((~in_reg).sum()),
     }
+
+
+def _indistinguishable(town: Town, R: dict, key: pd.Series, truth: np.ndarray) -> np.ndarray:
+    """Rows nobody can link from the data (ground truth used only to find them): the row's person has a registry
+    namesake — same normalised name, birth date and sex — and the row carries nothing that differs between them:
+    no address, no household number, and either no school or a school the namesake attends too (per the truth of
+    the namesake's own school rows). Such a row must go to review, so ``1 − these / rows without a number`` bounds
+    the share of rows without a number any rule-abiding linker can link right."""
+    reg = town.registry.reset_index(drop=True)
+    full = pd.Series([f"{k}|{s}" for k, s in zip(key, R["sex"])], dtype="object")
+    groups: dict[str, list] = {}
+    for pid, k in zip(reg["person_id"].astype(str), full):
+        groups.setdefault(k, []).append(pid)
+    others = {p: [q for q in g if q != p] for g in groups.values() if len(g) > 1 for p in g}
+    recs = town.records.reset_index(drop=True)
+
+    def blank(col):
+        v = recs[col] if col in recs.columns else pd.Series([None] * len(recs))
+        return (v.isna() | (v.astype("object").fillna("").astype(str).str.strip() == "")).to_numpy()
+    school = recs["school"].astype("object").where(recs["school"].notna(), None).to_numpy() \
+        if "school" in recs.columns else np.full(len(recs), None, dtype=object)
+    schools_of: dict[str, set] = {}
+    for t, sc in zip(truth, school):
+        if isinstance(t, str) and sc:
+            schools_of.setdefault(t, set()).add(sc)
+    no_addr, no_hh = blank("address"), blank("household_no")
+    out = np.zeros(len(recs), dtype=bool)
+    for i, t in enumerate(truth):
+        if not isinstance(t, str) or t not in others or not (no_addr[i] and no_hh[i]):
+            continue
+        sc = school[i]
+        out[i] = (not sc) or any(sc in schools_of.get(q, ()) for q in others[t])
+    return out
 
 
 def baseline_exact(registry: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ Accepted input columns (all optional except the id): ``name``/``name_kana`` (raw
 normalised here, so a changed normaliser takes effect without re-importing), or the normalised forms
 ``name_norm``, ``surname_norm``, ``given_norm``, ``kana_norm``, ``surname_kana``, ``given_kana``, ``kana_fold``;
 ``birth_date`` (ISO str, date, datetime64), ``sex`` (1/2, "1"/"2", 男/女), ``address``/``address_norm``,
-``resident_no``, ``household_no``, ``student_no``, ``school``.
+``resident_no``, ``household_no``, ``student_no``, ``school``, ``grade``, ``class``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pandas as pd
 from ..text import normalize as N
 
 STR_COLS = ("sur_k", "giv_k", "full_k", "sur_kn", "giv_kn", "full_kn", "f_sur_k", "f_giv_k", "f_full_k",
-            "f_sur_kn", "f_giv_kn", "f_full_kn", "address", "resident_no", "household_no", "student_no", "school")
+            "f_sur_kn", "f_giv_kn", "f_full_kn", "address", "resident_no", "household_no", "student_no", "school", "pupil")
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -167,4 +167,14 @@ def prepare(df: pd.DataFrame) -> dict[str, np.ndarray]:
     for c in ("resident_no", "household_no", "student_no", "school"):
         out[c] = _ids(_col(df, c))
     out["school"] = N.norm_name_series(pd.Series(out["school"], dtype="object")).to_numpy(dtype=object)
+    out["pupil"] = pupil_keys(out["school"], _col(df, "grade"), _col(df, "class"), out["student_no"])
     return out
+
+
+def pupil_keys(school: np.ndarray, grade: pd.Series, klass: pd.Series, student_no: np.ndarray) -> np.ndarray:
+    """A pupil's number within a school: school | grade | class | number ("" without school or number). A 出席番号
+    is only unique within a class, so grade and class are part of the key whenever the file has them (a 学籍番号
+    file without them keys on school and number alone)."""
+    g, k = _ids(grade.reset_index(drop=True)), _ids(klass.reset_index(drop=True))
+    return np.array([f"{sc}|{gr}|{kl}|{no}" if sc and no else "" for sc, gr, kl, no in zip(school, g, k, student_no)],
+                    dtype=object)

@@ -101,7 +101,8 @@ def records_frame(s, where: str = "r.source_type NOT IN ('resident_registry', 's
     df = pd.read_sql_query(text(
         "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
         "r.kana_norm, r.surname_norm, r.given_norm, r.birth_date, r.sex, r.address, r.address_norm, "
-        "r.student_no, r.school FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+        "r.student_no, r.school, r.grade, r.class_name AS class FROM source_record r "
+        "JOIN source_batch b ON b.id = r.batch_id "
         f"WHERE b.removed_at IS NULL AND {where}"), s.connection())
     return _with_norm(df)
 
@@ -133,9 +134,9 @@ def _active_decisions(s) -> pd.DataFrame:
 
 
 def _pinned_students(s) -> pd.DataFrame:
-    """A pupil number a person confirmed stays linked across months (school + student_no → person)."""
+    """A pupil number a person confirmed stays linked across months (school, grade, class, number → person)."""
     return pd.read_sql_query(text(
-        "SELECT DISTINCT r.school, r.student_no, d.person_id FROM link_decision d "
+        "SELECT DISTINCT r.school, r.grade, r.class_name AS class, r.student_no, d.person_id FROM link_decision d "
         "JOIN source_record r ON r.id = d.record_id WHERE d.undone_at IS NULL AND d.decision = 'accept' "
         "AND r.student_no IS NOT NULL AND r.school IS NOT NULL"), s.connection())
 
