@@ -52,6 +52,10 @@ PEOPLE = [
     # twins whose given names read differently: the margin alone must not hold them
     person("PTW01", "双葉　結菜", "フタバ　ユイナ", "2019-09-29", 2, "HTW", "みどり町栄町8丁目8番8号"),
     person("PTW02", "双葉　結衣", "フタバ　ユイ", "2019-09-29", 2, "HTW", "みどり町栄町8丁目8番8号"),
+    # 悠翔 is read ユウト by one person in the registry and ハルト by another: only the address can settle it
+    person("PHA01", "雲母　勇斗", "キララ　ユウト", "2012-12-12", 1, "HHA1", "みどり町栄町9丁目9番9号"),
+    person("PHA02", "見本　悠翔", "ミホン　ユウト", "1989-01-01", 1, "HHA2", "みどり町栄町10丁目1番1号"),
+    person("PHA03", "例題　悠翔", "レイダイ　ハルト", "1988-01-01", 1, "HHA3", "みどり町栄町11丁目1番1号"),
     # namesakes in two school zones
     person("PZN01", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN1", AOBA.format(1, 1, 1)),
     person("PZN02", "小鳥遊　陽葵", "タカナシ　ヒマリ", "2016-09-09", 2, "HZN2", SAGI.format(1, 1, 1)),
@@ -77,6 +81,8 @@ RECORDS = [
     rec(950050, "百舌鳥　柚月", "モズ　ユヅキ", "2020-02-20", 2, None, "maternal_child_health",
         address="栄町7丁目7番7号"),
     rec(950051, "百舌鳥　柚月", "モズ　ユヅキ", "2020-02-20", 2, None, "maternal_child_health"),
+    rec(950070, "雲母悠翔", None, "2012-12-12", 1, None, "maternal_child_health", address="みどり町栄町9丁目9番9号"),
+    rec(950071, "雲母悠翔", None, "2012-12-12", 1, None, "maternal_child_health"),
     rec(950060, "双葉　結菜", "フタバ　ユイナ", "2019-09-29", 2, None, "maternal_child_health"),
 ]
 # four pupils per zone, linked confidently: they teach the engine which district goes to which school
@@ -172,8 +178,16 @@ def test_given_name_written_with_other_kanji_but_the_same_reading(linked):
     assert r["status"] == "review" and r["best_person_id"] == "PHM03"
 
 
+def test_a_given_name_with_several_readings_needs_the_address(linked):
+    r = linked.loc[950070]
+    assert (r["status"], r["person_id"], r["reason"], r["method"]) == (
+        "auto", "PHA01", "given_name_homophone_address", "name_reading")
+    r = linked.loc[950071]  # no address: ユウト or ハルト — a person decides
+    assert r["status"] == "review" and r["best_person_id"] == "PHA01"
+
+
 def test_reasons_have_labels_and_thresholds_keep_corroborated_rows(linked):
     assert {"surname_siblings", "namesake_school_zone", "given_name_homophone", "vouched_by_number",
-            "surname_school_roster", "twins_told_apart"} <= set(REASONS_JA) & set(REASONS_EN)
+            "surname_school_roster", "twins_told_apart", "given_name_homophone_address"} <= set(REASONS_JA) & set(REASONS_EN)
     again = apply_thresholds(linked)
     assert again["status"].tolist() == linked["status"].tolist()

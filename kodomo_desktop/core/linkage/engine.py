@@ -49,7 +49,7 @@ Order of precedence per record
    * ``surname_siblings`` (``household_siblings``): two or more rows under one surname match different children of
      one registry household — a step family's children under their former surname;
    * ``given_name_homophone`` (``name_reading``): the given name in other kanji, its one known reading the
-     candidate's;
+     candidate's — or one of its known readings, with the address agreeing too (``given_name_homophone_address``);
    * ``twins_told_apart`` (``given_name``): twins the given name already told apart (see ``twins`` above), held
      only because the other twin is within the namesake margin;
    * ``surname_school_roster`` (``school_zone``): a school row under another surname whose given name, sex and birth
@@ -130,6 +130,7 @@ REASONS_JA = {
     "surname_siblings": "姓は異なりますが、同じ姓で記載された兄弟姉妹の記録も同じ世帯のこどもに一致します",
     "namesake_school_zone": "同姓同名の候補のうち、この学校の通学区域に住むのは1人だけです",
     "given_name_homophone": "名の漢字は異なりますが読みが同じです（読みは台帳の同じ名の人から）。姓・生年月日が一致します",
+    "given_name_homophone_address": "名の漢字は異なりますがその読み方の一つが候補の読みです。姓・生年月日・住所が一致します",
     "vouched_by_number": "同じ氏名・生年月日・性別の別の行に宛名番号があり、その人を指しています",
     "surname_school_roster": "姓は異なりますが、名・生年月日・性別が一致し、この学校の通学区域に住み、同じ名簿に本来の姓では載っていません",
     "twins_told_apart": "双子（同じ世帯・同じ生年月日）ですが、名（漢字・読み）で区別できます",
@@ -158,6 +159,8 @@ REASONS_EN = {
     "namesake_school_zone": "of the same-name candidates only one lives where this school's pupils live",
     "given_name_homophone": "the given name is written with other kanji but reads the same (the reading known from "
                             "others with that name); surname and birth date agree",
+    "given_name_homophone_address": "the given name is written with other kanji, one of whose known readings is the "
+                                    "candidate's; surname, birth date and address agree",
     "vouched_by_number": "another row with the same name, birth date and sex carries a resident number, and it points "
                          "at this person",
     "surname_school_roster": "the surname differs, but given name, birth date and sex agree, the child lives in this "
@@ -443,7 +446,9 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     out["match_probability"] = M.probability(out["match_weight"].to_numpy(dtype=np.float64))
     out = apply_thresholds(out, upper=upper, lower=lower, margin=margin)
     swapped = _corroborate(out, R, P, person_ids, pid_pos, starts, ends, pi_s, w_s, upper, margin,
-                           records["source_type"].to_numpy(dtype=object) if "source_type" in records.columns else None)
+                           records["source_type"].to_numpy(dtype=object) if "source_type" in records.columns else None,
+                           np.where(row_of >= 0, gamma[np.maximum(row_of, 0), INDEX["address"]], NULL)
+                           if len(gamma) else None)
     for i, j in swapped.items():  # a namesake resolved by the school zone: the pair is now that candidate's
         row_of[i] = int(order[j])
         comp_of[i] = competition(int(order[j]), total_of[i])
@@ -517,10 +522,11 @@ VOUCHABLE = ("surname_differs", "between_thresholds", "given_name_uncertain", "g
 
 
 def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict, starts, ends, pi_s, w_s,
-                 upper: float, margin: float, source=None) -> dict[int, int]:
+                 upper: float, margin: float, source=None, addr_best=None) -> dict[int, int]:
     """Evidence the pair comparisons cannot see, because it comes from *other* rows (the module docstring, step 5,
     lists the rules). Changes ``out`` in place; returns {row index: sorted-candidate position} for rows whose linked
-    candidate changed. ``source``: each record's source type (a school list is one per source type and school).
+    candidate changed. ``source``: each record's source type (a school list is one per source type and school);
+    ``addr_best``: the address level of each row's best pair.
 
     * ``surname_siblings``: rows held back only by the ``surname_differs`` guard (score ≥ upper, no close
       runner-up) link when two or more of them, written with the *same* surname, match *different* children of the
@@ -619,7 +625,11 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
             same_surname = (R["sur_k"][i] or "") == P["sur_k"][p] or (
                 not R["sur_k"][i] and (R["full_k"][i] or "").startswith(P["sur_k"][p]))
             known = readings.get(given or "", set())
-            if not (given and same_surname and len(known) == 1 and next(iter(known)) == P["giv_kn"][p]):
+            # one known reading, the candidate's; or one of several, with the address agreeing as well (a child of
+            # that household with that birth date and a name read that way: the twin check below rules out the rest)
+            one = len(known) == 1 and P["giv_kn"][p] in known
+            at_home = P["giv_kn"][p] in known and addr_best is not None and addr_best[i] in (0, 1)
+            if not (given and same_surname and (one or at_home)):
                 continue
             if R["bd"][i] < 0 or R["bd"][i] != P["bd"][p] or (R["sex"][i] and P["sex"][p] and R["sex"][i] != P["sex"][p]):
                 continue
@@ -627,7 +637,8 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
                 continue  # twins in the household: a person tells them apart
             ix = out.index[i]
             out.at[ix, "status"], out.at[ix, "person_id"] = "auto", best[i]
-            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "given_name_homophone", "", "name_reading"
+            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = (
+                "given_name_homophone" if one else "given_name_homophone_address"), "", "name_reading"
 
     # twins whose given names the main loop told apart (no "twins" guard) held only by the margin: for twins the
     # runner-up within the margin is the other twin, whom the given name already ruled out. Twins share the address,
