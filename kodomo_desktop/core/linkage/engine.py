@@ -539,13 +539,25 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
       namesake lives in a district whose pupils (three or more) go only to other schools of the same kind. A town
       with one school per kind, or a zone not yet seen, leaves the row in review."""
     fs = (out["method"] == "fellegi_sunter").to_numpy()
-    status, reason = out["status"].to_numpy(dtype=object), out["reason"].to_numpy(dtype=object)
+    status = out["status"].to_numpy(dtype=object, copy=True)
+    reason = out["reason"].to_numpy(dtype=object, copy=True)
     best = out["best_person_id"].to_numpy(dtype=object)
     mw, pw = out["match_weight"].to_numpy(dtype=np.float64), out["pair_weight"].to_numpy(dtype=np.float64)
     sw = out["second_weight"].to_numpy(dtype=np.float64)
     uids = out["_uid"].to_numpy()
     sur = [a if a else b for a, b in zip(R["sur_k"], R["sur_kn"])]
     hh = P["household_no"]
+
+    def settle(i, pid, why: str, how: str):
+        """Link row i to pid by a rule below; ``status`` and ``reason`` follow ``out``."""
+        ix = out.index[i]
+        out.at[ix, "status"], out.at[ix, "person_id"] = "auto", pid
+        out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = why, "", how
+        status[i], reason[i] = "auto", why
+
+    def close_to_best(u: int) -> list[int]:
+        """Sorted positions of identity u's candidates within the namesake margin of its best."""
+        return [j for j in range(starts[u], ends[u]) if w_s[j] >= w_s[starts[u]] - margin]
 
     # the same name and birth date written on rows that carry a resident number (or a confirmed pupil number, or a
     # person's confirmation): the department itself says who that is. A held row with exactly that name, birth date
@@ -569,19 +581,17 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     held = np.flatnonzero(fs & (status == "review") & np.isin(reason, list(VOUCHABLE))
                           & (np.isnan(sw) | (pw - sw >= margin)))
     for i in held:
-        ps = vouched.get(ident_key(i) or ("",), ())
+        k = ident_key(i)
+        ps = vouched.get(k, ()) if k is not None else ()
         if len(ps) != 1 or best[i] not in ps:
             continue
         p = pid_pos.get(best[i])
         if p is None or (R["sex"][i] and P["sex"][p] and R["sex"][i] != P["sex"][p]):
             continue
-        kn = vouched_kana.get(ident_key(i), set())
+        kn = vouched_kana.get(k, set())
         if R["f_full_kn"][i] and kn and R["f_full_kn"][i] not in kn:
             continue  # the same kanji read another way: perhaps another child of that name
-        ix = out.index[i]
-        out.at[ix, "status"], out.at[ix, "person_id"] = "auto", best[i]
-        out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "vouched_by_number", "", "numbered_rows"
-    status = out["status"].to_numpy(dtype=object)
+        settle(i, best[i], "vouched_by_number", "numbered_rows")
 
     # siblings under one surname
     groups: dict[tuple, set] = {}
@@ -594,11 +604,7 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     for i in held:
         p = pid_pos.get(best[i])
         if p is not None and hh[p] and sur[i] and len(groups.get((sur[i], hh[p]), ())) >= 2:
-            out.at[out.index[i], "status"] = "auto"
-            out.at[out.index[i], "person_id"] = best[i]
-            out.at[out.index[i], "reason"] = "surname_siblings"
-            out.at[out.index[i], "guard"] = ""
-            out.at[out.index[i], "method"] = "household_siblings"
+            settle(i, best[i], "surname_siblings", "household_siblings")
 
     # the same given name written with other kanji (優花 / 優香), on a row without kana: the registry (and the rows
     # that carry kana) tell how that kanji name is read; one known reading equal to the candidate's → the same name.
@@ -635,10 +641,7 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
                 continue
             if hh[p] and twins.get((hh[p], P["bd"][p]), 0) > 1:
                 continue  # twins in the household: a person tells them apart
-            ix = out.index[i]
-            out.at[ix, "status"], out.at[ix, "person_id"] = "auto", best[i]
-            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = (
-                "given_name_homophone" if one else "given_name_homophone_address"), "", "name_reading"
+            settle(i, best[i], "given_name_homophone" if one else "given_name_homophone_address", "name_reading")
 
     # twins whose given names the main loop told apart (no "twins" guard) held only by the margin: for twins the
     # runner-up within the margin is the other twin, whom the given name already ruled out. Twins share the address,
@@ -646,18 +649,15 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     swapped: dict[int, int] = {}
     for i in np.flatnonzero(fs & (status == "review") & (reason == "namesake")):
         u = int(uids[i])
-        close = [j for j in range(starts[u], ends[u]) if w_s[j] >= w_s[starts[u]] - margin]
+        close = close_to_best(u)
         if len(close) != 2:
             continue
         a, b = pi_s[close[0]], pi_s[close[1]]
         if hh[a] and hh[a] == hh[b] and P["bd"][a] >= 0 and P["bd"][a] == P["bd"][b]:
-            ix = out.index[i]
-            out.at[ix, "status"], out.at[ix, "person_id"] = "auto", person_ids[a]
-            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "twins_told_apart", "", "given_name"
+            settle(i, person_ids[a], "twins_told_apart", "given_name")
 
     # school zones, learned from this run's confident links
     school = R["school"]
-    status, reason = out["status"].to_numpy(dtype=object), out["reason"].to_numpy(dtype=object)
     namesakes = [i for i in np.flatnonzero(fs & (status == "review") & (reason == "namesake")) if school[i]]
     former = [i for i in np.flatnonzero(fs & (status == "review") & (reason == "surname_differs") & (mw >= upper)
                                         & (np.isnan(sw) | (pw - sw >= margin))) if school[i]]
@@ -667,8 +667,7 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     area = [_area(a) for a in P["address"]]
     pupils: dict[tuple, set] = {}
     rostered: set[tuple] = set()  # (source type, school, person): the person is on that school's list already
-    linked = np.flatnonzero(out["status"].isin(["auto", "confirmed"]).to_numpy())
-    for i in linked:
+    for i in np.flatnonzero(np.isin(status, ["auto", "confirmed"])):
         p = pid_pos.get(out["person_id"].iat[i])
         if p is not None and school[i]:
             rostered.add((src[i], school[i], p))
@@ -685,26 +684,22 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
             continue
         if not area[p] or len(pupils.get((area[p], sc), ())) < 2:
             continue
-        ix = out.index[i]
-        out.at[ix, "status"], out.at[ix, "person_id"] = "auto", best[i]
-        out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "surname_school_roster", "", "school_zone"
+        settle(i, best[i], "surname_school_roster", "school_zone")
 
     by_kind: dict[tuple, int] = {}
     for (a, sc), ps in pupils.items():
         by_kind[(a, _kind(sc))] = by_kind.get((a, _kind(sc)), 0) + len(ps)
     for i in namesakes:
         u, sc = int(uids[i]), school[i]
-        top = w_s[starts[u]]
-        close = [j for j in range(starts[u], ends[u]) if w_s[j] >= top - margin]
+        close = close_to_best(u)
         fit = [j for j in close if area[pi_s[j]] and len(pupils.get((area[pi_s[j]], sc), ())) >= 2]
         misfit = [j for j in close if area[pi_s[j]] and not pupils.get((area[pi_s[j]], sc))
                   and by_kind.get((area[pi_s[j]], _kind(sc)), 0) >= 3]
         if len(fit) == 1 and len(misfit) == len(close) - 1:
             j = fit[0]
             pid = person_ids[pi_s[j]]
-            ix = out.index[i]
-            out.at[ix, "status"], out.at[ix, "person_id"], out.at[ix, "best_person_id"] = "auto", pid, pid
-            out.at[ix, "reason"], out.at[ix, "guard"], out.at[ix, "method"] = "namesake_school_zone", "", "school_zone"
+            settle(i, pid, "namesake_school_zone", "school_zone")
+            out.at[out.index[i], "best_person_id"] = pid
             swapped[int(i)] = j
     return swapped
 

@@ -462,8 +462,7 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
     in_reg = np.array([t is not None and t == t for t in tru])
     correct = linked & in_reg & (pid == tru)
     wrong = linked & ~correct
-    rno = town.records.set_index("record_id")["resident_no"].reindex(res.index)
-    no_number = rno.isna().to_numpy() | (rno.astype("object").fillna("").astype(str).str.strip() == "").to_numpy()
+    no_number = _blank(town.records.set_index("record_id")["resident_no"].reindex(res.index))
     nn = no_number & in_reg
     # people with a namesake in the registry (same normalised name and birth date): a row about them that carries
     # nothing else (no address, no number) must go to review, so it can never count as linked
@@ -500,6 +499,11 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
     }
 
 
+def _blank(v: pd.Series) -> np.ndarray:
+    """Missing or only spaces, per cell."""
+    return (v.isna() | (v.astype("object").fillna("").astype(str).str.strip() == "")).to_numpy()
+
+
 def _indistinguishable(town: Town, R: dict, key: pd.Series, truth: np.ndarray) -> np.ndarray:
     """Rows nobody can link from the data (ground truth used only to find them): the row's person has a registry
     namesake — same normalised name, birth date and sex — and the row carries nothing that differs between them:
@@ -513,17 +517,15 @@ def _indistinguishable(town: Town, R: dict, key: pd.Series, truth: np.ndarray) -
         groups.setdefault(k, []).append(pid)
     others = {p: [q for q in g if q != p] for g in groups.values() if len(g) > 1 for p in g}
     recs = town.records.reset_index(drop=True)
-
-    def blank(col):
-        v = recs[col] if col in recs.columns else pd.Series([None] * len(recs))
-        return (v.isna() | (v.astype("object").fillna("").astype(str).str.strip() == "")).to_numpy()
+    blank = {c: _blank(recs[c]) if c in recs.columns else np.ones(len(recs), dtype=bool)
+             for c in ("address", "household_no")}
     school = recs["school"].astype("object").where(recs["school"].notna(), None).to_numpy() \
         if "school" in recs.columns else np.full(len(recs), None, dtype=object)
     schools_of: dict[str, set] = {}
     for t, sc in zip(truth, school):
         if isinstance(t, str) and sc:
             schools_of.setdefault(t, set()).add(sc)
-    no_addr, no_hh = blank("address"), blank("household_no")
+    no_addr, no_hh = blank["address"], blank["household_no"]
     out = np.zeros(len(recs), dtype=bool)
     for i, t in enumerate(truth):
         if not isinstance(t, str) or t not in others or not (no_addr[i] and no_hh[i]):
