@@ -8,6 +8,7 @@ three scoring runs, casework); ``--demo`` builds the demo town through import, l
 Printed: the time to read the data and lay out the packet (the number that matters to a coordinator pressing
 "print"), its pages, and the assessment sheet and school sheet times for comparison.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,21 +49,30 @@ def main() -> None:
     t = time.perf_counter()
     if args.demo:
         from kodomo_desktop.core.demo.service import build_demo
+
         build_demo(tmp / "b.db", residents=args.demo, seed=1, password=password)
         ws = Workspace.open(tmp / "b.db", password)
         town = f"demo town, {args.demo} residents"
     else:
         from test_reports_world import build_world
+
         ws = Workspace.create(tmp / "b.db", password)
         build_world(ws, households=max(60, args.children * 2))
         town = "model-built town"
     setup = time.perf_counter() - t
     try:
         with ws.session() as s:
-            ranked = list(dict.fromkeys(s.scalars(
-                select(ChildScore.person_id).order_by(ChildScore.run_id.desc(), ChildScore.flagged.desc(),
-                                                      ChildScore.total.desc()))))
+            ranked = list(
+                dict.fromkeys(
+                    s.scalars(
+                        select(ChildScore.person_id).order_by(
+                            ChildScore.run_id.desc(), ChildScore.flagged.desc(), ChildScore.total.desc()
+                        )
+                    )
+                )
+            )
         from kodomo_desktop.core.linkage.service import opted_out_persons
+
         with ws.session() as s:
             excluded = opted_out_persons(s)
         ids = [p for p in ranked if p not in excluded][: args.children]
@@ -85,11 +95,21 @@ def main() -> None:
     finally:
         ws.close()
         import shutil
+
         shutil.rmtree(tmp, ignore_errors=True)
-    result = {"town": town, "setup_s": round(setup, 2), "children": len(ids), "packet_pages": packet["pages"],
-              "packet_s": round(packet_s, 2), "target_s": 10, "ok": packet_s < 10,
-              "assessment_pages": sheet["pages"], "assessment_s": round(sheet_s, 2),
-              "school_sheet_pages": school_pages, "school_sheet_s": round(school_s, 2) if school_s else None}
+    result = {
+        "town": town,
+        "setup_s": round(setup, 2),
+        "children": len(ids),
+        "packet_pages": packet["pages"],
+        "packet_s": round(packet_s, 2),
+        "target_s": 10,
+        "ok": packet_s < 10,
+        "assessment_pages": sheet["pages"],
+        "assessment_s": round(sheet_s, 2),
+        "school_sheet_pages": school_pages,
+        "school_sheet_s": round(school_s, 2) if school_s else None,
+    }
     print(f"{len(ids)}-child conference packet: {packet['pages']} pages in {packet_s:.2f} s (target < 10 s)")
     print(json.dumps(result, ensure_ascii=False))
 
@@ -99,9 +119,10 @@ def screenshots(folder: Path) -> None:
     import shutil
     import subprocess
 
+    from test_reports_world import build_world
+
     from kodomo_desktop.core.reports import service as R
     from kodomo_desktop.core.workspace import Workspace
-    from test_reports_world import build_world
 
     folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="kodomo-report-shots-"))
@@ -123,8 +144,22 @@ def screenshots(folder: Path) -> None:
                 wanted.append((3, f"report_{kind}_3.png"))
             for page, name in wanted:
                 stem = tmp / f"{kind}-{page}"
-                subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", str(page), "-l", str(page), "-singlefile",
-                                str(pdf), str(stem)], check=True)
+                subprocess.run(
+                    [
+                        "pdftoppm",
+                        "-png",
+                        "-r",
+                        "60",
+                        "-f",
+                        str(page),
+                        "-l",
+                        str(page),
+                        "-singlefile",
+                        str(pdf),
+                        str(stem),
+                    ],
+                    check=True,
+                )
                 shutil.copyfile(f"{stem}.png", folder / name)
                 print(folder / name)
     finally:

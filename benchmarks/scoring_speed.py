@@ -6,6 +6,7 @@ child's explanation (what a saved run stores). Targets: re-scoring < 0.5 s (3,00
 
     python benchmarks/scoring_speed.py [--sizes 3000,200000] [--seed 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,20 +39,46 @@ def synthetic_input(residents: int, seed: int = 1) -> E.ScoringInput:
     pid = np.array([f"P{i:07d}" for i in range(residents)], dtype=object)
     hid = np.array([f"H{h:07d}" for h in hh], dtype=object)
     rel = np.where(pos_in_hh == 0, "世帯主", np.where(pos_in_hh == 1, "妻", "子"))
-    persons = pd.DataFrame({"person_id": pid, "household_id": hid, "birth_date": birth,
-                            "sex": rng.integers(1, 3, residents), "name": [f"試験 {i}" for i in range(residents)],
-                            "relationship": rel})
+    persons = pd.DataFrame(
+        {
+            "person_id": pid,
+            "household_id": hid,
+            "birth_date": birth,
+            "sex": rng.integers(1, 3, residents),
+            "name": [f"試験 {i}" for i in range(residents)],
+            "relationship": rel,
+        }
+    )
     recs: list[dict] = []
-    batch = {"resident_registry": (1, "住民基本台帳.csv"), "tax": (2, "住民税.csv"), "school_attendance": (3, "出欠.xlsx"),
-             "school_health": (4, "学校健診.xlsx"), "maternal_child_health": (5, "母子保健.xlsx"),
-             "yotaikyo": (6, "要対協.xlsx"), "public_assistance": (7, "生活保護.csv"),
-             "child_rearing_allowance": (8, "児童扶養手当.csv"), "school_assistance": (9, "就学援助.xlsx"),
-             "disability": (10, "障害.csv"), "consultation": (11, "相談記録.csv"), "school_checklist": (12, "チェック.xlsx")}
+    batch = {
+        "resident_registry": (1, "住民基本台帳.csv"),
+        "tax": (2, "住民税.csv"),
+        "school_attendance": (3, "出欠.xlsx"),
+        "school_health": (4, "学校健診.xlsx"),
+        "maternal_child_health": (5, "母子保健.xlsx"),
+        "yotaikyo": (6, "要対協.xlsx"),
+        "public_assistance": (7, "生活保護.csv"),
+        "child_rearing_allowance": (8, "児童扶養手当.csv"),
+        "school_assistance": (9, "就学援助.xlsx"),
+        "disability": (10, "障害.csv"),
+        "consultation": (11, "相談記録.csv"),
+        "school_checklist": (12, "チェック.xlsx"),
+    }
 
     def add(i, st, attrs, date=AS_OF):
         b, f = batch[st]
-        recs.append({"record_id": len(recs) + 1, "person_id": pid[i], "source_type": st, "record_date": date,
-                     "batch_id": b, "batch_as_of": AS_OF, "file_name": f, "attributes": attrs})
+        recs.append(
+            {
+                "record_id": len(recs) + 1,
+                "person_id": pid[i],
+                "source_type": st,
+                "record_date": date,
+                "batch_id": b,
+                "batch_as_of": AS_OF,
+                "file_name": f,
+                "attributes": attrs,
+            }
+        )
 
     poor_hh = set(np.nonzero(rng.random(hh.max() + 1) < 0.08)[0])
     for i in range(residents):
@@ -68,30 +95,53 @@ def synthetic_input(residents: int, seed: int = 1) -> E.ScoringInput:
         if a <= 18 and pos_in_hh[i] >= 2:
             if 6 <= a <= 15:
                 fut = rng.random() < 0.03
-                add(i, "school_attendance", {"absence_days": int(rng.integers(30, 80)) if fut else int(rng.poisson(3)),
-                                             "late_days": int(rng.poisson(2)), "nurse_visits": int(rng.poisson(1))})
-                add(i, "school_health", {"untreated_caries": int(rng.poisson(0.5)), "weight_percentile": 50},
-                    AS_OF - dt.timedelta(days=120))
+                add(
+                    i,
+                    "school_attendance",
+                    {
+                        "absence_days": int(rng.integers(30, 80)) if fut else int(rng.poisson(3)),
+                        "late_days": int(rng.poisson(2)),
+                        "nurse_visits": int(rng.poisson(1)),
+                    },
+                )
+                add(
+                    i,
+                    "school_health",
+                    {"untreated_caries": int(rng.poisson(0.5)), "weight_percentile": 50},
+                    AS_OF - dt.timedelta(days=120),
+                )
                 if rng.random() < 0.5:
                     add(i, "school_checklist", {"round_id": 1, "group_counts": {"child.food": int(rng.poisson(0.3))}})
                 if hh[i] in poor_hh:
                     add(i, "school_assistance", {"category": "準要保護"})
             if a <= 3:
                 missed = rng.random() < 0.06
-                add(i, "maternal_child_health", {"record_kind": "乳幼児健診", "checkup_type": "1歳6か月",
-                                                 "checkup_status": "未受診" if missed else "受診",
-                                                 "q_hit_emotionally": bool(rng.random() < 0.05)},
-                    AS_OF - dt.timedelta(days=100))
+                add(
+                    i,
+                    "maternal_child_health",
+                    {
+                        "record_kind": "乳幼児健診",
+                        "checkup_type": "1歳6か月",
+                        "checkup_status": "未受診" if missed else "受診",
+                        "q_hit_emotionally": bool(rng.random() < 0.05),
+                    },
+                    AS_OF - dt.timedelta(days=100),
+                )
             if rng.random() < 0.004:
-                add(i, "yotaikyo", {"status": "継続" if rng.random() < 0.7 else "終結", "category": "ネグレクト"},
-                    AS_OF - dt.timedelta(days=500))
+                add(
+                    i,
+                    "yotaikyo",
+                    {"status": "継続" if rng.random() < 0.7 else "終結", "category": "ネグレクト"},
+                    AS_OF - dt.timedelta(days=500),
+                )
             if hh[i] in poor_hh and rng.random() < 0.4:
                 add(i, "child_rearing_allowance", {"payment_category": "全部支給"}, AS_OF - dt.timedelta(days=800))
     records = pd.DataFrame(recs)
     kids = persons[(age >= 6) & (age <= 15)]
     schools = pd.DataFrame({"person_id": kids["person_id"], "school": rng.choice(SCHOOLS, len(kids)), "grade": "1"})
-    return E.ScoringInput(as_of=AS_OF, persons=persons, records=records, schools=schools,
-                          imported_sources=set(batch), departments={})
+    return E.ScoringInput(
+        as_of=AS_OF, persons=persons, records=records, schools=schools, imported_sources=set(batch), departments={}
+    )
 
 
 def bench(residents: int, seed: int) -> dict:
@@ -109,12 +159,18 @@ def bench(residents: int, seed: int) -> dict:
     t_hits = time.perf_counter() - t
     E.apply_weights(prep, hits, model)
     # a weight change: points, a threshold and the sibling rule
-    w2 = validate_weights({**w, "indicators": {**w["indicators"], "absence_30": {"points": {"不登校": 9, "虐待": 2}}},
-                           "sibling": {"enabled": True, "points": 3, "types": "same"}}, cat)
+    w2 = validate_weights(
+        {
+            **w,
+            "indicators": {**w["indicators"], "absence_30": {"points": {"不登校": 9, "虐待": 2}}},
+            "sibling": {"enabled": True, "points": 3, "types": "same"},
+        },
+        cat,
+    )
     w2["thresholds"]["虐待"]["小学生"] = {"高": 8, "中": 6}
     t = time.perf_counter()
     m2 = compile_weights(w2, cat)
-    hits2 = E.compute_hits(prep, m2.windows)   # cached: same windows
+    hits2 = E.compute_hits(prep, m2.windows)  # cached: same windows
     sc = E.apply_weights(prep, hits2, m2)
     t_rescore = time.perf_counter() - t
     t = time.perf_counter()
@@ -122,9 +178,17 @@ def bench(residents: int, seed: int) -> dict:
     for i in range(prep.C):
         E.explain(prep, hits2, sc, i, sibling_index=sib)
     t_explain = time.perf_counter() - t
-    return {"residents": residents, "children": prep.C, "records": len(prep.R), "flagged": int(sc.flagged.sum()),
-            "generate_s": t_gen, "prepare_s": t_prep, "hits_s": t_hits, "rescore_s": t_rescore,
-            "explain_all_s": t_explain}
+    return {
+        "residents": residents,
+        "children": prep.C,
+        "records": len(prep.R),
+        "flagged": int(sc.flagged.sum()),
+        "generate_s": t_gen,
+        "prepare_s": t_prep,
+        "hits_s": t_hits,
+        "rescore_s": t_rescore,
+        "explain_all_s": t_explain,
+    }
 
 
 def main(argv=None) -> int:
@@ -138,8 +202,10 @@ def main(argv=None) -> int:
         r = bench(n, args.seed)
         target = targets.get(n)
         verdict = "" if target is None else (" OK" if r["rescore_s"] < target else " SLOW") + f" (target < {target} s)"
-        print(f"residents {r['residents']:>7,}  children {r['children']:>6,}  records {r['records']:>7,}  "
-              f"flagged {r['flagged']:>5,}")
+        print(
+            f"residents {r['residents']:>7,}  children {r['children']:>6,}  records {r['records']:>7,}  "
+            f"flagged {r['flagged']:>5,}"
+        )
         print(f"  prepare (frames, once)      {r['prepare_s']:7.2f} s")
         print(f"  indicator hits (once)       {r['hits_s']:7.2f} s")
         print(f"  re-score after weight change {r['rescore_s']:6.3f} s{verdict}")
@@ -155,10 +221,12 @@ def bench_db(residents: int, seed: int) -> None:
     import copy
     import os
     import tempfile
+
     os.environ.setdefault("KODOMO_KDF_TARGET_MS", "100")
     from kodomo_desktop.core.demo.service import build_demo
     from kodomo_desktop.core.scoring import service as S
     from kodomo_desktop.core.workspace import Workspace
+
     d = Path(tempfile.mkdtemp(prefix="kd-score-"))
     build_demo(d / "t.db", residents=residents, seed=seed, password="bench pw")
     ws = Workspace.open(d / "t.db", "bench pw")
@@ -185,7 +253,9 @@ def bench_db(residents: int, seed: int) -> None:
     med = sorted(times)[len(times) // 2]
     print(f"demo town {residents:,} residents, encrypted DB, through the service layer:")
     print(f"  load frames (once per as-of date)          {t_load:6.3f} s")
-    print(f"  preview after a weight change (median of 5) {med:6.3f} s{' OK' if med < 0.5 else ' SLOW'} (target < 0.5 s)")
+    print(
+        f"  preview after a weight change (median of 5) {med:6.3f} s{' OK' if med < 0.5 else ' SLOW'} (target < 0.5 s)"
+    )
     print(f"  run and save a scoring run (frames loaded) {t_run:6.3f} s")
     print(f"  run and save from cold (CLI `score`)       {t_cold:6.3f} s")
 

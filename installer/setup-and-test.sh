@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Kodomo Desktop with its test tools on a fresh Debian/Ubuntu machine and runs the whole test suite.
 # System packages: Qt's runtime libraries (offscreen tests), poppler-utils (pdftoppm/pdftotext/pdffonts
-# check the PDFs), xvfb (the real-window screenshot test). The Japanese font ships in resources/fonts/.
+# check the PDFs), xvfb (the real-window screenshot test). The Japanese font ships in kodomo_desktop/resources/fonts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

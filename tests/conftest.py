@@ -1,10 +1,17 @@
 """Shared test setup: Qt offscreen, quick Argon2 (parameters still travel with each slot)."""
+
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+# Screenshots and rendered pages go to the build folder, never into the tracked tree; `bash tools/update-screenshots.sh`
+# runs the GUI/report tests and copies them into docs/images/ when a person decides the README should change.
+IMAGES = Path(os.environ.get("KODOMO_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "build" / "screenshots")
 
 PASSWORD = 'test "pass" ü 1'
 
@@ -18,6 +25,7 @@ def password():
 def new_db(tmp_path):
     """A fresh encrypted database (path, open Workspace) with its first coordinator."""
     from kodomo_desktop.core.workspace import Workspace
+
     ws = Workspace.create(tmp_path / "t.db", PASSWORD)
     yield ws
     ws.close()
@@ -30,6 +38,7 @@ def forbid_modals(monkeypatch) -> None:
 
     def no_modal(*a, **k):
         raise AssertionError("a modal dialog was opened in a test")
+
     for name in ("warning", "information", "critical", "question", "about", "exec"):
         monkeypatch.setattr(QMessageBox, name, no_modal)
     for name in ("getText", "getItem", "getInt", "getMultiLineText"):
@@ -39,6 +48,7 @@ def forbid_modals(monkeypatch) -> None:
     monkeypatch.setattr(QDialog, "exec", no_modal)
     try:
         from PySide6.QtPrintSupport import QPrintDialog
+
         monkeypatch.setattr(QPrintDialog, "exec", no_modal)
     except ImportError:
         pass
@@ -55,6 +65,7 @@ def app(qapp, tmp_path, monkeypatch):
     monkeypatch.setenv("KODOMO_CONFIG_DIR", str(tmp_path / "config"))
     from kodomo_desktop.gui import i18n
     from kodomo_desktop.gui.app import register_fonts
+
     assert "IPAex" in register_fonts(qapp)  # without it Japanese renders as boxes
     i18n.set_language("ja")
     return qapp

@@ -1,4 +1,5 @@
 """Errors the user sees. Every one carries a Japanese message and the CLI exit code it maps to."""
+
 from __future__ import annotations
 
 

@@ -11,14 +11,16 @@ the search text (the access log must survive a person's deletion without being r
   date, key fields, the identity as the department wrote it, and the raw columns that were not mapped.
 * :func:`dashboard_counts` — counts only (no personal data).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import select, text
 
@@ -28,13 +30,26 @@ from .storage.models import Household, Person
 
 SEX_LABELS = {1: "男", 2: "女"}
 LINKED = ("auto", "confirmed")
-LINK_STATUS_LABELS = {"auto": "自動", "confirmed": "確認済み", "review": "確認待ち", "unlinked": "未連結",
-                      "excluded": "対象外"}
-LINK_METHOD_LABELS = {"resident_no": "宛名番号", "student_no": "学籍番号", "probabilistic": "氏名・生年月日など",
-                      "fellegi_sunter": "氏名・生年月日など", "human": "職員の判断", "row_key": "行キー",
-                      "household_siblings": "氏名・生年月日と兄弟姉妹の記録", "school_zone": "氏名・生年月日と通学区域",
-                      "name_reading": "氏名の読み・生年月日", "numbered_rows": "同じ氏名・生年月日の宛名番号付きの記録",
-                      "given_name": "双子を名で区別"}
+LINK_STATUS_LABELS = {
+    "auto": "自動",
+    "confirmed": "確認済み",
+    "review": "確認待ち",
+    "unlinked": "未連結",
+    "excluded": "対象外",
+}
+LINK_METHOD_LABELS = {
+    "resident_no": "宛名番号",
+    "student_no": "学籍番号",
+    "probabilistic": "氏名・生年月日など",
+    "fellegi_sunter": "氏名・生年月日など",
+    "human": "職員の判断",
+    "row_key": "行キー",
+    "household_siblings": "氏名・生年月日と兄弟姉妹の記録",
+    "school_zone": "氏名・生年月日と通学区域",
+    "name_reading": "氏名の読み・生年月日",
+    "numbered_rows": "同じ氏名・生年月日の宛名番号付きの記録",
+    "given_name": "双子を名で区別",
+}
 MAX_CHILD_AGE = 18
 _PARENT_WORDS = ("世帯主", "妻", "夫", "父", "母", "祖", "親", "養")
 
@@ -55,14 +70,13 @@ def wareki(d: dt.date | None) -> str:
     if d is None:
         return ""
     from .importing.values import format_wareki
+
     return format_wareki(d, "gannen")
 
 
 def birth_text(d: dt.date | None) -> str:
     """和暦 and 西暦: 平成30年4月1日（2018-04-01）."""
     return f"{wareki(d)}（{d.isoformat()}）" if d else ""
-
-
 
 
 def _json(v) -> Any:
@@ -99,6 +113,7 @@ def normalisers() -> tuple[Callable[[Any], str], Callable[[Any], str], Callable[
     """(norm_name, norm_kana, fold_name, fold_kana) — the linkage's own functions when importable."""
     try:
         from .text import normalize as N
+
         nn, nk = N.norm_name, N.norm_kana
         fn = getattr(N, "fold_name", nn)
         fk = getattr(N, "fold_kana", nk)
@@ -143,11 +158,14 @@ class ChildRow:
 def _school_of(s, person_ids: set[str] | None = None) -> dict[str, tuple[str, str, str]]:
     """Each person's school, grade and class from the newest linked school record (checklists excluded)."""
     out: dict[str, tuple[str, str, str]] = {}
-    rows = s.execute(text(
-        "SELECT l.person_id, r.school, r.grade, r.class_name FROM link l JOIN source_record r ON r.id = l.record_id "
-        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
-        "AND r.school != '' AND b.removed_at IS NULL AND r.source_type != 'school_checklist' "
-        "ORDER BY b.as_of, b.id, r.id"))
+    rows = s.execute(
+        text(
+            "SELECT l.person_id, r.school, r.grade, r.class_name FROM link l JOIN source_record r ON r.id = l.record_id "
+            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
+            "AND r.school != '' AND b.removed_at IS NULL AND r.source_type != 'school_checklist' "
+            "ORDER BY b.as_of, b.id, r.id"
+        )
+    )
     for pid, school, grade, klass in rows:
         if pid and (person_ids is None or pid in person_ids):
             prev = out.get(pid)
@@ -159,9 +177,11 @@ def _opted_out(s, on: dt.date | None = None) -> set[str]:
     """Persons under an active 利用停止 (their own or their household's); the same rule as the linkage's, read here
     without importing the linkage engine (pandas) so the child list opens quickly."""
     from .storage.models import OptOut
+
     on = on or today()
-    rows = s.execute(select(OptOut.person_id, OptOut.household_id).where(
-        OptOut.removed_at.is_(None), OptOut.from_date <= on)).all()
+    rows = s.execute(
+        select(OptOut.person_id, OptOut.household_id).where(OptOut.removed_at.is_(None), OptOut.from_date <= on)
+    ).all()
     ids = {p for p, _ in rows if p}
     households = {h for _, h in rows if h}
     if households:
@@ -181,15 +201,40 @@ def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE
     with ws.session() as s:
         schools = _school_of(s)
         excluded = _opted_out(s)
-        rows = s.execute(select(Person.id, Person.name, Person.name_kana, Person.birth_date, Person.sex,
-                                Person.resident_no, Person.household_id, Person.in_registry)
-                         .where(Person.birth_date.is_not(None), Person.birth_date > lo, Person.birth_date <= on)).all()
+        rows = s.execute(
+            select(
+                Person.id,
+                Person.name,
+                Person.name_kana,
+                Person.birth_date,
+                Person.sex,
+                Person.resident_no,
+                Person.household_id,
+                Person.in_registry,
+            ).where(Person.birth_date.is_not(None), Person.birth_date > lo, Person.birth_date <= on)
+        ).all()
     out = []
     for pid, name, kana, birth, sex, rno, hid, in_reg in rows:
         school, grade, klass = schools.get(pid, ("", "", ""))
-        out.append(ChildRow(pid, name or "", kana or "", birth, age_on(birth, on), SEX_LABELS.get(sex, ""),
-                            school or "", grade or "", klass or "", rno or "", hid, bool(in_reg), pid in excluded,
-                            nn(name) if name else "", nk(kana) if kana else ""))
+        out.append(
+            ChildRow(
+                pid,
+                name or "",
+                kana or "",
+                birth,
+                age_on(birth, on),
+                SEX_LABELS.get(sex, ""),
+                school or "",
+                grade or "",
+                klass or "",
+                rno or "",
+                hid,
+                bool(in_reg),
+                pid in excluded,
+                nn(name) if name else "",
+                nk(kana) if kana else "",
+            )
+        )
     out.sort(key=lambda r: (r.kana_key or "\uffff", r.name_key, r.person_id))
     if log:
         ws.log("search", detail={"scope": "children_list", "results": len(out)})
@@ -227,8 +272,12 @@ class ChildIndex:
 
         def hit(r: ChildRow) -> bool:
             for n, k, raw in keyed:
-                if not ((n and n in r.name_key) or (k and k in r.kana_key) or
-                        (raw.isdigit() and raw in r.resident_no) or (raw == r.person_id)):
+                if not (
+                    (n and n in r.name_key)
+                    or (k and k in r.kana_key)
+                    or (raw.isdigit() and raw in r.resident_no)
+                    or (raw == r.person_id)
+                ):
                     return False
             return True
 
@@ -237,8 +286,11 @@ class ChildIndex:
             return found
         folded = [(fn(t), fk(t)) for t in terms]
         fold = self._fold_keys()
-        return [i for i, (fname, fkana) in enumerate(fold)
-                if all((a and a in fname) or (b and b in fkana) for a, b in folded)]
+        return [
+            i
+            for i, (fname, fkana) in enumerate(fold)
+            if all((a and a in fname) or (b and b in fkana) for a, b in folded)
+        ]
 
 
 def search_children(ws, query: str, limit: int | None = 50, on: dt.date | None = None) -> list[ChildRow]:
@@ -348,11 +400,13 @@ def _departments(s) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
         from .governance.register import DEFAULT_SOURCES
+
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except Exception:  # pragma: no cover
         pass
     try:
         from .storage.models import LegalBasis
+
         for key, dept in s.execute(select(LegalBasis.key, LegalBasis.department).where(LegalBasis.kind == "source")):
             if dept:
                 out[key] = dept
@@ -364,6 +418,7 @@ def _departments(s) -> dict[str, str]:
 def _source_meta() -> dict[str, dict]:
     try:
         from .importing.fields import SOURCE_TYPES
+
         return SOURCE_TYPES
     except Exception:  # pragma: no cover
         return {}
@@ -376,8 +431,16 @@ def _attr_labels(meta: dict) -> dict[str, str]:
     return {a.get("field"): a.get("label", a.get("field")) for a in attrs if isinstance(a, dict)}
 
 
-_NESTED_LABELS = {"resident_no": "宛名番号", "name": "氏名", "name_kana": "カナ", "birth_date": "生年月日",
-                  "sex": "性別", "relationship": "続柄", "address": "住所", "household_no": "世帯番号"}
+_NESTED_LABELS = {
+    "resident_no": "宛名番号",
+    "name": "氏名",
+    "name_kana": "カナ",
+    "birth_date": "生年月日",
+    "sex": "性別",
+    "relationship": "続柄",
+    "address": "住所",
+    "household_no": "世帯番号",
+}
 _ATTR_FALLBACK = {"recipient": "受給者", "extra": "その他の列"}
 
 
@@ -395,14 +458,25 @@ def _value_text(v) -> str:
     return "" if v is None else str(v)
 
 
-_RECORDED_AS = (("name", "氏名"), ("name_kana", "カナ"), ("birth_date", "生年月日"), ("sex", "性別"),
-                ("resident_no", "宛名番号"), ("relationship", "続柄"), ("student_no", "学籍番号"),
-                ("school", "学校"), ("grade", "学年"), ("class_name", "組"), ("address", "住所"))
+_RECORDED_AS = (
+    ("name", "氏名"),
+    ("name_kana", "カナ"),
+    ("birth_date", "生年月日"),
+    ("sex", "性別"),
+    ("resident_no", "宛名番号"),
+    ("relationship", "続柄"),
+    ("student_no", "学籍番号"),
+    ("school", "学校"),
+    ("grade", "学年"),
+    ("class_name", "組"),
+    ("address", "住所"),
+)
 _SKIP_SUMMARY = {"round", "answers", "group_counts"}
 
 
-def _timeline(s, person_ids: list[str], whose: dict[str, str], departments: dict[str, str],
-              skip_sources: tuple[str, ...] = ()) -> list[TimelineEntry]:
+def _timeline(
+    s, person_ids: list[str], whose: dict[str, str], departments: dict[str, str], skip_sources: tuple[str, ...] = ()
+) -> list[TimelineEntry]:
     if not person_ids:
         return []
     meta_all = _source_meta()
@@ -413,37 +487,97 @@ def _timeline(s, person_ids: list[str], whose: dict[str, str], departments: dict
         "r.class_name, r.address, b.id, b.file_name, b.as_of, b.superseded_by, l.status, l.method "
         "FROM link l JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
         "WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL AND l.person_id IN ("
-        + ",".join(f":p{i}" for i in range(len(person_ids))) + ")")
+        + ",".join(f":p{i}" for i in range(len(person_ids)))
+        + ")"
+    )
     out = []
     for row in s.execute(q, params):
-        (rid, pid, st, rdate, rownum, subject, attrs, name, kana, birth, sex, rno, rel, sno, school, grade, klass,
-         address, bid, fname, as_of, superseded, status, method) = row
+        (
+            rid,
+            pid,
+            st,
+            rdate,
+            rownum,
+            subject,
+            attrs,
+            name,
+            kana,
+            birth,
+            sex,
+            rno,
+            rel,
+            sno,
+            school,
+            grade,
+            klass,
+            address,
+            bid,
+            fname,
+            as_of,
+            superseded,
+            status,
+            method,
+        ) = row
         if st in skip_sources:
             continue
         meta = meta_all.get(st, {})
         labels = _attr_labels(meta)
         attrs = _json(attrs) or {}
         extra = attrs.get("extra") if isinstance(attrs, dict) else None
-        shown = [(k, labels.get(k) or _ATTR_FALLBACK.get(k, k), _value_text(v)) for k, v in attrs.items()
-                 if k != "extra" and v not in (None, "", [], {})]
+        shown = [
+            (k, labels.get(k) or _ATTR_FALLBACK.get(k, k), _value_text(v))
+            for k, v in attrs.items()
+            if k != "extra" and v not in (None, "", [], {})
+        ]
         fields = [(lab, val) for _, lab, val in shown]
         summary = "・".join(f"{lab} {val}" for k, lab, val in shown if k not in _SKIP_SUMMARY)
         if not summary and st == "resident_registry":
             summary = "住民基本台帳に記載" + (f"（続柄 {rel}）" if rel else "")
-        values = {"name": name, "name_kana": kana, "birth_date": _date(birth), "sex": SEX_LABELS.get(sex, sex),
-                  "resident_no": rno, "relationship": rel, "student_no": sno, "school": school, "grade": grade,
-                  "class_name": klass, "address": address}
-        recorded = [(lab, _value_text(values[k]) if not isinstance(values[k], dt.date) else values[k].isoformat())
-                    for k, lab in _RECORDED_AS if values[k] not in (None, "")]
+        values = {
+            "name": name,
+            "name_kana": kana,
+            "birth_date": _date(birth),
+            "sex": SEX_LABELS.get(sex, sex),
+            "resident_no": rno,
+            "relationship": rel,
+            "student_no": sno,
+            "school": school,
+            "grade": grade,
+            "class_name": klass,
+            "address": address,
+        }
+        recorded = [
+            (lab, _value_text(values[k]) if not isinstance(values[k], dt.date) else values[k].isoformat())
+            for k, lab in _RECORDED_AS
+            if values[k] not in (None, "")
+        ]
         rd, as_of_d = _date(rdate), _date(as_of)
-        out.append(TimelineEntry(
-            record_id=rid, person_id=pid, whose=whose.get(pid, ""), source_type=st,
-            source_label=meta.get("label", st), department=departments.get(st, ""),
-            date=rd or as_of_d, date_basis="記録日" if rd else "時点", file_name=fname or "", as_of=as_of_d,
-            batch_id=bid, row_number=rownum or 0, current=superseded is None, link_status=status or "",
-            link_method=method or "", subject=subject or "self", fields=fields, recorded_as=recorded,
-            extra=[(str(k), _value_text(v)) for k, v in (extra or {}).items() if v not in (None, "")]
-            if isinstance(extra, dict) else [], summary=summary))
+        out.append(
+            TimelineEntry(
+                record_id=rid,
+                person_id=pid,
+                whose=whose.get(pid, ""),
+                source_type=st,
+                source_label=meta.get("label", st),
+                department=departments.get(st, ""),
+                date=rd or as_of_d,
+                date_basis="記録日" if rd else "時点",
+                file_name=fname or "",
+                as_of=as_of_d,
+                batch_id=bid,
+                row_number=rownum or 0,
+                current=superseded is None,
+                link_status=status or "",
+                link_method=method or "",
+                subject=subject or "self",
+                fields=fields,
+                recorded_as=recorded,
+                extra=[(str(k), _value_text(v)) for k, v in (extra or {}).items() if v not in (None, "")]
+                if isinstance(extra, dict)
+                else [],
+                summary=summary,
+            )
+        )
     out.sort(key=lambda e: (e.date or dt.date.min, e.batch_id, e.record_id), reverse=True)
     return out
 
@@ -452,17 +586,26 @@ def _scores(s, person_ids: list[str]) -> dict[str, dict]:
     """The latest score run's band and reasons for these persons (for siblings' flags)."""
     try:
         from .storage.models import ChildScore, ScoreRun
+
         run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
         if run is None or not person_ids:
             return {}
         out = {}
-        for cs in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id,
-                                                     ChildScore.person_id.in_(person_ids))):
+        for cs in s.scalars(
+            select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.person_id.in_(person_ids))
+        ):
             details = _json(cs.details) or {}
             reasons = details.get("reasons") if isinstance(details, dict) else None
-            out[cs.person_id] = {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band,
-                                 "types": cs.types, "flagged": bool(cs.flagged), "basic_items": cs.basic_items,
-                                 "reasons": reasons if isinstance(reasons, list) else []}
+            out[cs.person_id] = {
+                "run_id": run.id,
+                "as_of": run.as_of,
+                "total": cs.total,
+                "band": cs.band,
+                "types": cs.types,
+                "flagged": bool(cs.flagged),
+                "basic_items": cs.basic_items,
+                "reasons": reasons if isinstance(reasons, list) else [],
+            }
         return out
     except Exception:  # a scoring schema in flux must never stop the child page
         return {}
@@ -477,8 +620,11 @@ def child_page(ws, person_id: str, on: dt.date | None = None, *, household_recor
         if p is None:
             raise NotFound(f"こども・住民 {person_id} は登録されていません。")
         hh = s.get(Household, p.household_id) if p.household_id else None
-        others = list(s.scalars(select(Person).where(Person.household_id == p.household_id, Person.id != p.id))) \
-            if p.household_id else []
+        others = (
+            list(s.scalars(select(Person).where(Person.household_id == p.household_id, Person.id != p.id)))
+            if p.household_id
+            else []
+        )
         ids = [m.id for m in others]
         schools = _school_of(s, set(ids) | {p.id})
         scores = _scores(s, ids + [p.id]) if ws.can("score.read") else {}
@@ -487,23 +633,58 @@ def child_page(ws, person_id: str, on: dt.date | None = None, *, household_recor
             a = age_on(m.birth_date, on)
             sibling = a is not None and 0 <= a <= MAX_CHILD_AGE and not is_parent(m.relationship)
             sc = scores.get(m.id) or {}
-            members.append(Member(m.id, m.relationship or "", m.name or "", m.name_kana or "", m.birth_date, a,
-                                  SEX_LABELS.get(m.sex, ""), sibling, grade_text(*schools.get(m.id, ("", "", ""))),
-                                  sc.get("band"), bool(sc.get("flagged"))))
+            members.append(
+                Member(
+                    m.id,
+                    m.relationship or "",
+                    m.name or "",
+                    m.name_kana or "",
+                    m.birth_date,
+                    a,
+                    SEX_LABELS.get(m.sex, ""),
+                    sibling,
+                    grade_text(*schools.get(m.id, ("", "", ""))),
+                    sc.get("band"),
+                    bool(sc.get("flagged")),
+                )
+            )
         members.sort(key=lambda m: (not is_parent(m.relationship), m.birth_date or dt.date.max))
         departments = _departments(s)
         records = _timeline(s, [p.id], {}, departments)
         # the household's own registry rows repeat the members table: only their department records are shown
-        hh_records = _timeline(s, ids, {m.person_id: f"{m.relationship} {m.name}".strip() for m in members},
-                               departments, skip_sources=("resident_registry",)) if household_records else []
+        hh_records = (
+            _timeline(
+                s,
+                ids,
+                {m.person_id: f"{m.relationship} {m.name}".strip() for m in members},
+                departments,
+                skip_sources=("resident_registry",),
+            )
+            if household_records
+            else []
+        )
         page = ChildPage(
-            person_id=p.id, name=p.name or "", name_kana=p.name_kana or "", birth_date=p.birth_date,
-            age=age_on(p.birth_date, on), sex=SEX_LABELS.get(p.sex, ""), resident_no=p.resident_no or "",
-            relationship=p.relationship or "", address=p.address or (hh.address if hh else "") or "",
-            household_id=p.household_id, household_no=(hh.household_no if hh else "") or "",
-            household_address=(hh.address if hh else "") or "", in_registry=bool(p.in_registry),
-            opted_out=p.id in _opted_out(s), school=grade_text(*schools.get(p.id, ("", "", ""))), on=on,
-            members=members, records=records, household_records=hh_records, score=scores.get(p.id))
+            person_id=p.id,
+            name=p.name or "",
+            name_kana=p.name_kana or "",
+            birth_date=p.birth_date,
+            age=age_on(p.birth_date, on),
+            sex=SEX_LABELS.get(p.sex, ""),
+            resident_no=p.resident_no or "",
+            relationship=p.relationship or "",
+            address=p.address or (hh.address if hh else "") or "",
+            household_id=p.household_id,
+            household_no=(hh.household_no if hh else "") or "",
+            household_address=(hh.address if hh else "") or "",
+            in_registry=bool(p.in_registry),
+            opted_out=p.id in _opted_out(s),
+            school=grade_text(*schools.get(p.id, ("", "", ""))),
+            on=on,
+            members=members,
+            records=records,
+            household_records=hh_records,
+            score=scores.get(p.id),
+        )
     ws.log("view_person", person_id, {"records": len(page.records), "household_records": len(page.household_records)})
     return page
 
@@ -521,24 +702,38 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
         one = lambda sql, **kw: s.execute(text(sql), kw).scalar() or 0  # noqa: E731
         counts = {
             "persons": one("SELECT count(*) FROM person"),
-            "children": one("SELECT count(*) FROM person WHERE birth_date > :lo AND birth_date <= :on",
-                            lo=lo.isoformat(), on=on.isoformat()),
+            "children": one(
+                "SELECT count(*) FROM person WHERE birth_date > :lo AND birth_date <= :on",
+                lo=lo.isoformat(),
+                on=on.isoformat(),
+            ),
             "households": one("SELECT count(*) FROM household"),
             "batches": one("SELECT count(*) FROM source_batch WHERE removed_at IS NULL"),
-            "records": one("SELECT count(*) FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
-                           "WHERE b.removed_at IS NULL"),
+            "records": one(
+                "SELECT count(*) FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+                "WHERE b.removed_at IS NULL"
+            ),
         }
         links = dict(s.execute(text("SELECT status, count(*) FROM link GROUP BY status")).all())
-        latest = s.execute(text(
-            "SELECT source_type, max(as_of), count(*) FROM source_batch WHERE removed_at IS NULL GROUP BY source_type"
-        )).all()
+        latest = s.execute(
+            text(
+                "SELECT source_type, max(as_of), count(*) FROM source_batch WHERE removed_at IS NULL GROUP BY source_type"
+            )
+        ).all()
         departments = _departments(s)
     meta = _source_meta()
     order = {k: i for i, k in enumerate(meta)}
-    sources = [{"source_type": st, "label": meta.get(st, {}).get("label", st), "department": departments.get(st, ""),
-                "latest_as_of": _date(d), "batches": n,
-                "age_days": (on - _date(d)).days if _date(d) else None}
-               for st, d, n in sorted(latest, key=lambda r: order.get(r[0], 99))]
+    sources = [
+        {
+            "source_type": st,
+            "label": meta.get(st, {}).get("label", st),
+            "department": departments.get(st, ""),
+            "latest_as_of": _date(d),
+            "batches": n,
+            "age_days": (on - _date(d)).days if _date(d) else None,
+        }
+        for st, d, n in sorted(latest, key=lambda r: order.get(r[0], 99))
+    ]
     counts["links"] = {k: int(v) for k, v in links.items()}
     counts["linked"] = sum(int(links.get(k, 0)) for k in LINKED)
     counts["review"] = int(links.get("review", 0))

@@ -3,14 +3,15 @@
 Services call ``ws.require(permission)`` before they read or write (a refusal is logged and raises
 PermissionDenied), use ``ws.session()`` for an SQLAlchemy session and ``ws.log(...)`` for the access log.
 """
+
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -65,8 +66,15 @@ class SignedInUser:
 
 
 class Workspace:
-    def __init__(self, path: Path, engine: Engine, user: SignedInUser, keyfile: K.KeyFile, db_key: bytes,
-                 failures_since_last: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        engine: Engine,
+        user: SignedInUser,
+        keyfile: K.KeyFile,
+        db_key: bytes,
+        failures_since_last: int = 0,
+    ):
         self.path = path
         self.engine = engine
         self.user = user
@@ -78,8 +86,9 @@ class Workspace:
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path, password: str, user_name: str = DEFAULT_USER, *, display_name: str | None = None
-               ) -> "Workspace":
+    def create(
+        cls, path, password: str, user_name: str = DEFAULT_USER, *, display_name: str | None = None
+    ) -> Workspace:
         """A new encrypted database with its first user, a coordinator. Refuses an existing file."""
         path = Path(path)
         if path.exists() or K.key_file_path(path).exists():
@@ -97,9 +106,13 @@ class Workspace:
         try:
             upgrade(engine)
             with engine.begin() as conn:
-                conn.execute(text("INSERT INTO app_user (name, slot_id, display_name, role, created_at) "
-                                  "VALUES (:n, :s, :d, 'coordinator', :t)"),
-                             dict(n=user_name, s=sid, d=display_name, t=dt.datetime.now().replace(microsecond=0)))
+                conn.execute(
+                    text(
+                        "INSERT INTO app_user (name, slot_id, display_name, role, created_at) "
+                        "VALUES (:n, :s, :d, 'coordinator', :t)"
+                    ),
+                    dict(n=user_name, s=sid, d=display_name, t=dt.datetime.now().replace(microsecond=0)),
+                )
                 audit.append(conn, user_name, "db_created", detail={"schema": head_revision()})
             kf.save()
         except BaseException:
@@ -112,7 +125,7 @@ class Workspace:
         return cls.open(path, password, user_name)
 
     @classmethod
-    def open(cls, path, password: str, user_name: str | None = None) -> "Workspace":
+    def open(cls, path, password: str, user_name: str | None = None) -> Workspace:
         """Unlock: wrong password → WrongPassword (exit 2) and the database is not touched."""
         path = Path(path)
         if not path.exists():
@@ -122,12 +135,14 @@ class Workspace:
         assert_encrypted_file(path)
         if not K.key_file_path(path).exists() and K.legacy_kdf_path(path).exists():
             from .storage.legacy import convert_legacy
+
             convert_legacy(path, password, user_name or DEFAULT_USER)
         kf = K.KeyFile.load(path)
         sid_guess = kf.resolve_user(user_name) if (user_name or kf.data.get("default_slot")) else None
         if sid_guess and kf.failure_delay(sid_guess) > 0:
-            raise InputRefused(f"パスワードの誤りが続いたため、{int(kf.failure_delay(sid_guess)) + 1} 秒後に"
-                               "もう一度お試しください。")
+            raise InputRefused(
+                f"パスワードの誤りが続いたため、{int(kf.failure_delay(sid_guess)) + 1} 秒後にもう一度お試しください。"
+            )
         db_key, sid, failures = kf.unwrap(user_name, password)
         con = raw_connect(path, db_key)  # proves the key against the file
         con.close()
@@ -136,8 +151,9 @@ class Workspace:
             if current_revision(engine) != head_revision():
                 upgrade(engine)
             with engine.begin() as conn:
-                row = conn.execute(text("SELECT id, name, role, school, removed_at FROM app_user WHERE slot_id=:s"),
-                                   dict(s=sid)).first()
+                row = conn.execute(
+                    text("SELECT id, name, role, school, removed_at FROM app_user WHERE slot_id=:s"), dict(s=sid)
+                ).first()
                 if row is None or row.removed_at is not None:
                     raise InputRefused("この利用者は登録されていません。")
                 user = SignedInUser(row.id, row.name, row.role, row.school)
@@ -146,8 +162,10 @@ class Workspace:
                     who = names.get(ev.get("slot"), "不明な利用者")
                     audit.append(conn, who, ev["action"], None, ev.get("detail"), at=ev.get("at"))
                 audit.append(conn, user.name, "db_open", detail={"failures_since_last": failures} if failures else None)
-                conn.execute(text("UPDATE app_user SET last_sign_in_at=:t WHERE id=:i"),
-                             dict(t=dt.datetime.now().replace(microsecond=0), i=user.id))
+                conn.execute(
+                    text("UPDATE app_user SET last_sign_in_at=:t WHERE id=:i"),
+                    dict(t=dt.datetime.now().replace(microsecond=0), i=user.id),
+                )
             kf.clear_failures(sid)
             kf.save()
         except BaseException:
@@ -178,15 +196,21 @@ class Workspace:
     def require(self, permission: str, *, what: str | None = None, person_id: str | None = None) -> None:
         if self.can(permission):
             return
-        self.log("permission_denied", person_id, {"permission": permission, "what": what or permission,
-                                                  "role": self.user.role})
+        self.log(
+            "permission_denied",
+            person_id,
+            {"permission": permission, "what": what or permission, "role": self.user.role},
+        )
         raise PermissionDenied(f"「{self.user.role_label}」の権限では「{PERMISSIONS[permission][0]}」はできません。")
 
     def require_school(self, school: str | None) -> None:
         """A school user may touch only its own school's pupils."""
         if self.user.role == "school" and (school or "") != (self.user.school or ""):
-            self.log("permission_denied", None, {"permission": "checklist.enter", "what": "other_school",
-                                                 "role": self.user.role})
+            self.log(
+                "permission_denied",
+                None,
+                {"permission": "checklist.enter", "what": "other_school", "role": self.user.role},
+            )
             raise PermissionDenied("他の学校のこどもの情報は扱えません。")
 
     # -- lock, close -----------------------------------------------------------------------------------
@@ -249,8 +273,7 @@ class Workspace:
             con.close()
         result = {"ok": not problems and chain.ok, "cipher_integrity": problems[:20] or "ok", **chain.to_json()}
         if not result["ok"]:
-            what = "、".join(problems[:3]) if problems else \
-                f"操作ログの記録 {chain.first_broken} 番: {chain.problem}"
+            what = "、".join(problems[:3]) if problems else f"操作ログの記録 {chain.first_broken} 番: {chain.problem}"
             err = IntegrityFailure(f"整合性検査で問題が見つかりました（{what}）。")
             err.result = result  # type: ignore[attr-defined]
             raise err
@@ -258,8 +281,9 @@ class Workspace:
         return result
 
     # -- users -------------------------------------------------------------------------------------
-    def add_user(self, name: str, password: str, role: str, school: str | None = None,
-                 display_name: str | None = None) -> None:
+    def add_user(
+        self, name: str, password: str, role: str, school: str | None = None, display_name: str | None = None
+    ) -> None:
         self.require("users.manage", what="users add")
         if role not in ROLES:
             raise InputRefused(f"役割 {role} はありません（{', '.join(ROLES)}）。")
@@ -290,8 +314,11 @@ class Workspace:
             if u is None:
                 raise InputRefused(f"利用者 {name} は登録されていません。")
             if u.role == "coordinator":
-                others = s.scalars(select(AppUser).where(AppUser.role == "coordinator", AppUser.removed_at.is_(None),
-                                                         AppUser.id != u.id)).all()
+                others = s.scalars(
+                    select(AppUser).where(
+                        AppUser.role == "coordinator", AppUser.removed_at.is_(None), AppUser.id != u.id
+                    )
+                ).all()
                 if not others:
                     raise InputRefused("最後のコーディネーターは削除できません。")
             u.removed_at = dt.datetime.now().replace(microsecond=0)
@@ -305,9 +332,15 @@ class Workspace:
     def list_users(self) -> list[dict]:
         self.require("users.manage", what="users list")
         with self.session() as s:
-            return [{"name": u.name, "role": u.role, "school": u.school,
-                     "last_sign_in_at": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None}
-                    for u in s.scalars(select(AppUser).where(AppUser.removed_at.is_(None)).order_by(AppUser.id))]
+            return [
+                {
+                    "name": u.name,
+                    "role": u.role,
+                    "school": u.school,
+                    "last_sign_in_at": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None,
+                }
+                for u in s.scalars(select(AppUser).where(AppUser.removed_at.is_(None)).order_by(AppUser.id))
+            ]
 
 
 def change_password(path, user_name: str | None, old_password: str, new_password: str) -> str:

@@ -1,10 +1,11 @@
 """kodomo-desktop: the GUI entry point.
 
-    kodomo-desktop                 # the last database (sign-in), or the first-run dialog
-    kodomo-desktop --db PATH       # sign in to PATH, or create it when it does not exist yet
-    kodomo-desktop --demo          # build (first time) or reuse the synthetic demo town; its password is "demo"
-    kodomo-desktop --lang en       # English (default: Japanese, or what 設定 saved on this PC)
+kodomo-desktop                 # the last database (sign-in), or the first-run dialog
+kodomo-desktop --db PATH       # sign in to PATH, or create it when it does not exist yet
+kodomo-desktop --demo          # build (first time) or reuse the synthetic demo town; its password is "demo"
+kodomo-desktop --lang en       # English (default: Japanese, or what 設定 saved on this PC)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import resources
-from . import i18n, prefs
+from . import fonts, i18n, prefs
 from .i18n import tr
 
 DEMO_RESIDENTS = 3000
@@ -27,8 +28,8 @@ DEMO_USER = "coordinator"
 
 def register_fonts(app: QApplication | None = None) -> str:
     """Register the bundled IPAex fonts and make Gothic the application font; returns its family name."""
-    resources.register_fonts(app)
-    return resources.ui_family()
+    fonts.register_fonts(app)
+    return fonts.ui_family()
 
 
 def prepare_app(argv: list[str] | None = None, lang: str | None = None) -> QApplication:
@@ -50,6 +51,7 @@ def prepare_app(argv: list[str] | None = None, lang: str | None = None) -> QAppl
 # --- the demo town ------------------------------------------------------------------------------------------------
 def _remove_database(path: Path) -> None:
     from ..core.storage.keys import key_file_path
+
     for p in (path, key_file_path(path)):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
@@ -58,16 +60,19 @@ def _remove_database(path: Path) -> None:
 def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> bool:
     """Build the demo town at ``path`` unless it is already there (progress dialog, キャンセル removes it)."""
     from ..core.storage.keys import key_file_path
+
     if path.exists() and key_file_path(path).exists():
         return True
     from ..core.demo.service import build_demo
     from .ops import call_with_progress
+
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_database(path)  # half a demo from an interrupted build
     extra = {}
     try:
         if "password" in inspect.signature(build_demo).parameters:
             from ..core.demo.service import DEMO_PASSWORD
+
             extra["password"] = DEMO_PASSWORD  # never KODOMO_DB_PASSWORD from the environment
     except (TypeError, ValueError, ImportError):
         pass
@@ -76,14 +81,21 @@ def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> boo
         def say(*args, **kw):
             progress(*args, **kw)
             cancel.check()
+
         return build_demo(path, residents=residents, seed=DEMO_SEED, files_out=None, progress=say, **extra)
 
     try:
-        call_with_progress(parent, tr("デモの町"), work,
-                           label=tr("架空の町（住民 {n} 人）を作成しています…", n=f"{residents:,}"), delay_ms=0)
+        call_with_progress(
+            parent,
+            tr("デモの町"),
+            work,
+            label=tr("架空の町（住民 {n} 人）を作成しています…", n=f"{residents:,}"),
+            delay_ms=0,
+        )
     except Exception as e:
         _remove_database(path)
         from .ops import show_error
+
         show_error(parent, tr("デモの町"), e)
         return False
     return True
@@ -92,6 +104,7 @@ def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> boo
 # --- start-up -------------------------------------------------------------------------------------------------------
 def sign_in(path: Path, user: str | None = None, demo: bool = False):
     from .dialogs import SignInDialog
+
     if user is None and prefs.get("last_db") == str(path):
         user = prefs.get("last_user")
     dlg = SignInDialog(path, user=user or (DEMO_USER if demo else None), demo=demo)
@@ -100,6 +113,7 @@ def sign_in(path: Path, user: str | None = None, demo: bool = False):
 
 def first_run(path: Path | None = None):
     from .dialogs import FirstRunDialog
+
     dlg = FirstRunDialog(path=path)
     if dlg.exec() != FirstRunDialog.Accepted:
         return None
@@ -144,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .dialogs import failures_message
     from .main_window import MainWindow
+
     prefs.put("last_db", str(ws.path))
     prefs.put("last_user", ws.user.name)
     win = MainWindow(ws)

@@ -1,28 +1,56 @@
 """First-run dialog (where to keep the database, the first coordinator's password with a strength hint) and the
 sign-in dialog, which is also the unlock dialog after an auto-lock."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.errors import KodomoError
 from ..core.workspace import DEFAULT_USER, Workspace
 from .i18n import tr
 
 MIN_PASSWORD = 8
-_COMMON = {"password", "passw0rd", "12345678", "123456789", "1234567890", "qwertyui", "qwerty123", "abcd1234",
-           "kodomo123", "kodomodesktop", "iloveyou", "11111111", "00000000", "password1"}
+_COMMON = {
+    "password",
+    "passw0rd",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyui",
+    "qwerty123",
+    "abcd1234",
+    "kodomo123",
+    "kodomodesktop",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "password1",
+}
 ERROR_STYLE = "color:#B00020;"
 
 
 def strength(pw: str) -> tuple[int, str, str]:
     """(0–4, Japanese hint, colour). Length counts most; mixing kinds of characters helps."""
-    kinds = sum(bool(any(f(c) for c in pw)) for f in (str.islower, str.isupper, str.isdigit,
-                                                      lambda c: not c.isascii() or not c.isalnum()))
+    kinds = sum(
+        bool(any(f(c) for c in pw))
+        for f in (str.islower, str.isupper, str.isdigit, lambda c: not c.isascii() or not c.isalnum())
+    )
     n = len(pw)
     if n == 0:
         return 0, tr("8文字以上。長いほど安全です（文や単語の組み合わせもおすすめ）。"), "#777777"
@@ -60,6 +88,7 @@ class FirstRunDialog(QDialog):
     def __init__(self, parent=None, path: Path | None = None, offer_demo: bool = True):
         super().__init__(parent)
         from .prefs import default_db_path
+
         self.setWindowTitle(tr("はじめに") + " — Kodomo Desktop")
         self.setMinimumWidth(620)
         self.workspace: Workspace | None = None
@@ -69,8 +98,12 @@ class FirstRunDialog(QDialog):
         title = QLabel(tr("こどもデータ連携のデータベースを作成します"))
         title.setStyleSheet("font-size:15pt;font-weight:bold;")
         lay.addWidget(title)
-        intro = QLabel(tr("データベースは暗号化して保存され、パスワードがなければ開けません。パスワードを忘れると"
-                          "復旧できませんので、管理方法を決めてから設定してください。インターネットには接続しません。"))
+        intro = QLabel(
+            tr(
+                "データベースは暗号化して保存され、パスワードがなければ開けません。パスワードを忘れると"
+                "復旧できませんので、管理方法を決めてから設定してください。インターネットには接続しません。"
+            )
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         form = QFormLayout()
@@ -133,14 +166,23 @@ class FirstRunDialog(QDialog):
         self.hint.setStyleSheet(f"color:{colour};")
 
     def _pick(self):
-        p, _ = QFileDialog.getSaveFileName(self, tr("データベースの保存場所"), self.path.text(),
-                                           tr("データベース (*.db)"), options=QFileDialog.DontConfirmOverwrite)
+        p, _ = QFileDialog.getSaveFileName(
+            self,
+            tr("データベースの保存場所"),
+            self.path.text(),
+            tr("データベース (*.db)"),
+            options=QFileDialog.DontConfirmOverwrite,
+        )
         if p:
             self.path.setText(p if p.endswith(".db") else p + ".db")
 
     def _open_existing(self):
-        p, _ = QFileDialog.getOpenFileName(self, tr("データベースを開く"), str(Path(self.path.text()).parent),
-                                           tr("データベース (*.db);;すべてのファイル (*)"))
+        p, _ = QFileDialog.getOpenFileName(
+            self,
+            tr("データベースを開く"),
+            str(Path(self.path.text()).parent),
+            tr("データベース (*.db);;すべてのファイル (*)"),
+        )
         if p:
             self.open_path, self.choice = Path(p), "open"
             self.accept()
@@ -191,8 +233,12 @@ class SignInDialog(QDialog):
         if workspace is not None:
             self.setWindowTitle(tr("ロック中") + " — Kodomo Desktop")
             head = QLabel(tr("画面をロックしました"))
-            sub = QLabel(tr("続けるには {user} のパスワードを入力してください。開いていた画面の内容はそのまま残っています。",
-                            user=workspace.user.name))
+            sub = QLabel(
+                tr(
+                    "続けるには {user} のパスワードを入力してください。開いていた画面の内容はそのまま残っています。",
+                    user=workspace.user.name,
+                )
+            )
         else:
             self.setWindowTitle(tr("サインイン") + " — Kodomo Desktop")
             head = QLabel(tr("サインイン"))
@@ -221,11 +267,13 @@ class SignInDialog(QDialog):
         self.msg.setWordWrap(True)
         lay.addWidget(self.msg)
         buttons = QDialogButtonBox()
-        self.ok_button = buttons.addButton(tr("ロック解除") if workspace is not None else tr("サインイン"),
-                                           QDialogButtonBox.AcceptRole)
+        self.ok_button = buttons.addButton(
+            tr("ロック解除") if workspace is not None else tr("サインイン"), QDialogButtonBox.AcceptRole
+        )
         self.ok_button.setDefault(True)
-        quit_button = buttons.addButton(tr("アプリを終了") if workspace is not None else tr("終了"),
-                                        QDialogButtonBox.RejectRole)
+        quit_button = buttons.addButton(
+            tr("アプリを終了") if workspace is not None else tr("終了"), QDialogButtonBox.RejectRole
+        )
         quit_button.clicked.connect(self._quit)
         buttons.accepted.connect(self.try_open)
         lay.addWidget(buttons)
@@ -264,4 +312,6 @@ class SignInDialog(QDialog):
 
 
 def failures_message(n: int) -> str:
-    return tr("前回のサインイン以降、パスワードの誤りが {n} 回ありました。心当たりがない場合は管理者に連絡してください。", n=n)
+    return tr(
+        "前回のサインイン以降、パスワードの誤りが {n} 回ありました。心当たりがない場合は管理者に連絡してください。", n=n
+    )

@@ -7,6 +7,7 @@ and Qt's own translations (qtbase_ja.qm from PySide6's translations folder) for 
 A string missing from the table stays Japanese. The language is chosen with ``--lang`` or on the 設定 page
 (saved per PC, applied at the next start).
 """
+
 from __future__ import annotations
 
 import json

@@ -5,14 +5,28 @@ Locking closes the database and drops the key (``Workspace.lock``); every window
 child's data stays on screen, and the unlock dialog asks for the password again. Nothing is closed: a form that
 was open keeps what was typed.
 """
+
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QDialog, QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMainWindow, QMessageBox, QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..resources import icon_path
 from . import ops
@@ -20,14 +34,21 @@ from .i18n import tr
 from .pages import PAGES, MessagePage, build_page, visible_pages
 
 NOTICE = "スコアや一覧は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
-_ACTIVITY = {QEvent.KeyPress, QEvent.MouseButtonPress, QEvent.MouseButtonDblClick, QEvent.MouseMove, QEvent.Wheel,
-             QEvent.TouchBegin, QEvent.ShortcutOverride}
+_ACTIVITY = {
+    QEvent.KeyPress,
+    QEvent.MouseButtonPress,
+    QEvent.MouseButtonDblClick,
+    QEvent.MouseMove,
+    QEvent.Wheel,
+    QEvent.TouchBegin,
+    QEvent.ShortcutOverride,
+}
 
 
 class _ActivityFilter(QObject):
     """Notes the time of the last keyboard or mouse input anywhere in the app."""
 
-    def __init__(self, win: "MainWindow"):
+    def __init__(self, win: MainWindow):
         super().__init__(win)
         self.win = win
 
@@ -102,9 +123,11 @@ class MainWindow(QMainWindow):
         self.nav = QListWidget()
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(190)
-        self.nav.setStyleSheet("#nav { font-size:11pt; border:none; background:#F3F5F4; }"
-                               "#nav::item { padding:9px 12px; }"
-                               "#nav::item:selected { background:#2E7D6B; color:white; }")
+        self.nav.setStyleSheet(
+            "#nav { font-size:11pt; border:none; background:#F3F5F4; }"
+            "#nav::item { padding:9px 12px; }"
+            "#nav::item:selected { background:#2E7D6B; color:white; }"
+        )
         for n, p in enumerate(self.specs):
             item = QListWidgetItem(tr(p.label))
             item.setData(Qt.UserRole, p.key)
@@ -131,6 +154,7 @@ class MainWindow(QMainWindow):
         self.idle_timer.timeout.connect(self._check_idle)
         if lock_minutes is None:
             from .prefs import auto_lock_minutes
+
             lock_minutes = auto_lock_minutes(ws)
         self.set_lock_minutes(lock_minutes)
 
@@ -142,9 +166,11 @@ class MainWindow(QMainWindow):
     def _header(self) -> QWidget:
         bar = QFrame()
         bar.setObjectName("header")
-        bar.setStyleSheet("#header { background:#2E7D6B; } #header QLabel { color:white; }"
-                          "#header QPushButton { color:white; background:#3D8F7C; border:1px solid #5AA392;"
-                          " padding:4px 12px; border-radius:3px; }")
+        bar.setStyleSheet(
+            "#header { background:#2E7D6B; } #header QLabel { color:white; }"
+            "#header QPushButton { color:white; background:#3D8F7C; border:1px solid #5AA392;"
+            " padding:4px 12px; border-radius:3px; }"
+        )
         lay = QHBoxLayout(bar)
         lay.setContentsMargins(14, 8, 10, 8)
         title = QLabel(tr("Kodomo Desktop　こどもデータ連携"))
@@ -263,6 +289,7 @@ class MainWindow(QMainWindow):
 
     def _ask_unlock(self):
         from .dialogs import SignInDialog
+
         dlg = SignInDialog(self.ws.path, workspace=self.ws, parent=self)
         dlg.setWindowModality(Qt.ApplicationModal)
         dlg.finished.connect(self._unlock_finished)
@@ -299,8 +326,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, ev):
         if ops.running() and not self._quitting:
-            if QMessageBox.question(self, "Kodomo Desktop", tr("処理が終わっていません。終了しますか？")) \
-                    != QMessageBox.Yes:
+            if (
+                QMessageBox.question(self, "Kodomo Desktop", tr("処理が終わっていません。終了しますか？"))
+                != QMessageBox.Yes
+            ):
                 ev.ignore()
                 return
         QApplication.instance().removeEventFilter(self._activity)

@@ -1,9 +1,10 @@
 """The one list model the pages share: rows of dicts shown by columns (QAbstractTableModel, not item widgets, so a
 list of thousands stays fast)."""
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
@@ -14,8 +15,14 @@ class RowsModel(QAbstractTableModel):
     ``formatter(value, row) -> str``; ``background(row) -> QColor | None`` may colour a whole row. Subclasses
     refine a cell with ``cell_background(row, key)``."""
 
-    def __init__(self, columns: list[tuple], rows: list[dict] | None = None, parent=None, *,
-                 background: Callable[[dict], QColor | None] | None = None):
+    def __init__(
+        self,
+        columns: list[tuple],
+        rows: list[dict] | None = None,
+        parent=None,
+        *,
+        background: Callable[[dict], QColor | None] | None = None,
+    ):
         super().__init__(parent)
         self.columns = [(c[0], c[1], c[2] if len(c) > 2 else None) for c in columns]
         self.background = background

@@ -23,13 +23,15 @@ Blocking (the GUI keeps repainting; returns the result or raises the exception, 
 
 While an operation runs the main window postpones its auto-lock (:func:`running`).
 """
+
 from __future__ import annotations
 
 import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
@@ -74,6 +76,7 @@ class CancelFlag:
 
 class _Bridge(QObject):
     """Lives on the GUI thread; the worker emits, Qt queues the call across threads."""
+
     progressed = Signal(object, object, object)  # text, value, maximum
 
 
@@ -125,7 +128,7 @@ class _Worker(QThread):
                 self.trace = traceback.format_exc()
 
 
-_RUNNING: set["Op"] = set()
+_RUNNING: set[Op] = set()
 
 
 def running() -> int:
@@ -141,8 +144,18 @@ class Op(QObject):
     failed = Signal(object)
     finished = Signal()
 
-    def __init__(self, parent, title: str, fn: Callable, args: tuple, kwargs: dict, *, label: str | None = None,
-                 cancellable: bool = True, delay_ms: int = 300):
+    def __init__(
+        self,
+        parent,
+        title: str,
+        fn: Callable,
+        args: tuple,
+        kwargs: dict,
+        *,
+        label: str | None = None,
+        cancellable: bool = True,
+        delay_ms: int = 300,
+    ):
         super().__init__()
         self.title = title
         self.cancel = CancelFlag()
@@ -239,14 +252,29 @@ def show_error(parent, title: str, error: BaseException) -> None:
     if isinstance(error, KodomoError):
         QMessageBox.warning(parent, title, error.message_ja)
     else:
-        QMessageBox.critical(parent, title, tr("予期しないエラーが起きました。データは変更されていない可能性が高いですが、"
-                                               "操作をやり直す前に内容を確認してください。") +
-                             f"\n\n{type(error).__name__}: {error}")
+        QMessageBox.critical(
+            parent,
+            title,
+            tr(
+                "予期しないエラーが起きました。データは変更されていない可能性が高いですが、"
+                "操作をやり直す前に内容を確認してください。"
+            )
+            + f"\n\n{type(error).__name__}: {error}",
+        )
 
 
-def run_with_progress(parent, title: str, fn: Callable, *args, on_done: Callable[[Any], None] | None = None,
-                      on_error: Callable[[BaseException], None] | None = None, label: str | None = None,
-                      cancellable: bool = True, delay_ms: int = 300, **kwargs) -> Op:
+def run_with_progress(
+    parent,
+    title: str,
+    fn: Callable,
+    *args,
+    on_done: Callable[[Any], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    label: str | None = None,
+    cancellable: bool = True,
+    delay_ms: int = 300,
+    **kwargs,
+) -> Op:
     """Start ``fn(progress, cancel, *args, **kwargs)`` on a worker thread; returns the :class:`Op` at once.
 
     ``on_done(result)`` / ``on_error(exception)`` run on the GUI thread. Without ``on_error`` a failure is shown
@@ -261,8 +289,16 @@ def run_with_progress(parent, title: str, fn: Callable, *args, on_done: Callable
     return op
 
 
-def call_with_progress(parent, title: str, fn: Callable, *args, label: str | None = None, cancellable: bool = True,
-                       delay_ms: int = 300, **kwargs):
+def call_with_progress(
+    parent,
+    title: str,
+    fn: Callable,
+    *args,
+    label: str | None = None,
+    cancellable: bool = True,
+    delay_ms: int = 300,
+    **kwargs,
+):
     """Blocking form: run like :func:`run_with_progress`, wait (the GUI keeps repainting), then return the result
     or raise the exception on the GUI thread (:class:`Cancelled` after キャンセル)."""
     op = Op(parent, title, fn, args, kwargs, label=label, cancellable=cancellable, delay_ms=delay_ms)

@@ -4,6 +4,7 @@ Kept in an INI file through QSettings (no personal data: a file path and a user 
 the file (tests use a temporary folder). Per-database settings (auto-lock minutes, town name) live in the
 encrypted database's ``setting`` table instead (:func:`db_setting` / :func:`set_db_setting`).
 """
+
 from __future__ import annotations
 
 import os
@@ -56,6 +57,7 @@ def default_db_path() -> Path:
 # --- per-database settings (encrypted, logged when changed) ------------------------------------------------------
 def db_setting(ws, key: str, default=None):
     from ..core.storage.models import Setting
+
     with ws.session() as s:
         row = s.get(Setting, key)
         return row.value if row is not None and row.value is not None else default
@@ -64,6 +66,7 @@ def db_setting(ws, key: str, default=None):
 def set_db_setting(ws, values: dict) -> None:
     """Write settings (needs the 設定 permission) and log which keys changed — never their values."""
     from ..core.storage.models import Setting
+
     ws.require("settings", what="settings")
     with ws.session() as s:
         changed = []

@@ -1,4 +1,5 @@
 """Access-log export (CLI ``log``, the log viewer's CSV/Excel export). Exporting is itself logged."""
+
 from __future__ import annotations
 
 import csv
@@ -41,13 +42,24 @@ def export_log(ws, out: Path, **filters) -> dict:
     out = Path(out)
     if out.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
+
         wb = Workbook()
         sh = wb.active
         sh.title = "操作ログ"
         sh.append(["番号", "日時", "利用者", "操作", "操作（日本語）", "こどもID", "詳細", "ハッシュ"])
         for r in rows:
-            sh.append([r["seq"], r["at"], r["user"], r["action"], audit.ACTION_LABELS.get(r["action"], ""),
-                       r["person_id"], r["detail"], r["hash"]])
+            sh.append(
+                [
+                    r["seq"],
+                    r["at"],
+                    r["user"],
+                    r["action"],
+                    audit.ACTION_LABELS.get(r["action"], ""),
+                    r["person_id"],
+                    r["detail"],
+                    r["hash"],
+                ]
+            )
         wb.save(out)
     else:
         with open(out, "w", encoding="utf-8", newline="") as fh:

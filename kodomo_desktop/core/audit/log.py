@@ -4,6 +4,7 @@ Each entry's hash covers its own fields and the previous entry's hash, so changi
 entry breaks the chain from that entry on; ``verify_chain`` names the first broken one. There is no function
 that updates or deletes an entry. ``detail`` carries ids and counts only, never a name or other personal text.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,34 +19,75 @@ GENESIS = "0" * 64
 
 # Japanese labels for the log viewer and exports.
 ACTION_LABELS = {
-    "db_created": "データベース作成", "db_open": "データベースを開く", "db_close": "データベースを閉じる",
-    "db_lock": "自動ロック", "sign_in_failed": "パスワード誤り", "password_changed": "パスワード変更",
-    "permission_denied": "権限のない操作（拒否）", "view_person": "こどものページ閲覧", "search": "検索",
-    "import": "取込", "import_refused": "取込拒否", "batch_removed": "取込バッチ削除", "export": "出力",
-    "print": "印刷・PDF出力", "settings_changed": "設定変更", "link_run": "名寄せ実行",
-    "link_decision": "名寄せ判断", "link_undo": "名寄せ判断の取消", "score_run": "スコア算出",
-    "weights_adopted": "重み採用", "optout_added": "利用停止の登録", "optout_removed": "利用停止の解除",
-    "key_slots_converted": "鍵スロットへ変換", "disclosure": "開示", "correction": "訂正", "deletion": "削除",
-    "purge": "保存期間切れデータの削除", "user_added": "利用者追加", "user_removed": "利用者削除",
-    "backup": "バックアップ", "restore": "復元", "verify": "整合性検査", "demo_built": "デモ町作成",
-    "round_created": "レビューラウンド作成", "round_closed": "レビューラウンド締切", "classified": "分類（理由つき）",
-    "conference_created": "会議作成", "conference_item_added": "会議への対象追加", "minutes_recorded": "会議記録",
-    "progress_recorded": "経過記録", "case_closed": "終結", "note_added": "メモ追加",
-    "checklist_saved": "チェックリスト下書き保存", "checklist_submitted": "チェックリスト提出",
-    "checklist_reopened": "チェックリスト差し戻し", "score_viewed": "スコア閲覧", "what_if": "もしもの試算（保存なし）",
-    "weights_saved": "重みの保存", "weights_exported": "重みの書き出し",
+    "db_created": "データベース作成",
+    "db_open": "データベースを開く",
+    "db_close": "データベースを閉じる",
+    "db_lock": "自動ロック",
+    "sign_in_failed": "パスワード誤り",
+    "password_changed": "パスワード変更",
+    "permission_denied": "権限のない操作（拒否）",
+    "view_person": "こどものページ閲覧",
+    "search": "検索",
+    "import": "取込",
+    "import_refused": "取込拒否",
+    "batch_removed": "取込バッチ削除",
+    "export": "出力",
+    "print": "印刷・PDF出力",
+    "settings_changed": "設定変更",
+    "link_run": "名寄せ実行",
+    "link_decision": "名寄せ判断",
+    "link_undo": "名寄せ判断の取消",
+    "score_run": "スコア算出",
+    "weights_adopted": "重み採用",
+    "optout_added": "利用停止の登録",
+    "optout_removed": "利用停止の解除",
+    "key_slots_converted": "鍵スロットへ変換",
+    "disclosure": "開示",
+    "correction": "訂正",
+    "deletion": "削除",
+    "purge": "保存期間切れデータの削除",
+    "user_added": "利用者追加",
+    "user_removed": "利用者削除",
+    "backup": "バックアップ",
+    "restore": "復元",
+    "verify": "整合性検査",
+    "demo_built": "デモ町作成",
+    "round_created": "レビューラウンド作成",
+    "round_closed": "レビューラウンド締切",
+    "classified": "分類（理由つき）",
+    "conference_created": "会議作成",
+    "conference_item_added": "会議への対象追加",
+    "minutes_recorded": "会議記録",
+    "progress_recorded": "経過記録",
+    "case_closed": "終結",
+    "note_added": "メモ追加",
+    "checklist_saved": "チェックリスト下書き保存",
+    "checklist_submitted": "チェックリスト提出",
+    "checklist_reopened": "チェックリスト差し戻し",
+    "score_viewed": "スコア閲覧",
+    "what_if": "もしもの試算（保存なし）",
+    "weights_saved": "重みの保存",
+    "weights_exported": "重みの書き出し",
 }
 
 
-def entry_hash(seq: int, at: str, user: str, action: str, person_id: str | None, detail: str | None,
-               prev_hash: str) -> str:
-    payload = json.dumps([seq, at, user, action, person_id, detail, prev_hash], ensure_ascii=False,
-                         separators=(",", ":"))
+def entry_hash(
+    seq: int, at: str, user: str, action: str, person_id: str | None, detail: str | None, prev_hash: str
+) -> str:
+    payload = json.dumps(
+        [seq, at, user, action, person_id, detail, prev_hash], ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def append(conn: Connection, user: str, action: str, person_id: str | None = None,
-           detail: str | dict | None = None, at: str | None = None) -> int:
+def append(
+    conn: Connection,
+    user: str,
+    action: str,
+    person_id: str | None = None,
+    detail: str | dict | None = None,
+    at: str | None = None,
+) -> int:
     """Append one entry inside the caller's transaction; returns its sequence number."""
     if isinstance(detail, dict):
         detail = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
@@ -53,9 +95,13 @@ def append(conn: Connection, user: str, action: str, person_id: str | None = Non
     last = conn.execute(text("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     h = entry_hash(seq, at, user, action, person_id, detail, prev)
-    conn.execute(text("INSERT INTO access_log (seq, at, user, action, person_id, detail, prev_hash, hash) "
-                      "VALUES (:seq, :at, :user, :action, :pid, :detail, :prev, :hash)"),
-                 dict(seq=seq, at=at, user=user, action=action, pid=person_id, detail=detail, prev=prev, hash=h))
+    conn.execute(
+        text(
+            "INSERT INTO access_log (seq, at, user, action, person_id, detail, prev_hash, hash) "
+            "VALUES (:seq, :at, :user, :action, :pid, :detail, :prev, :hash)"
+        ),
+        dict(seq=seq, at=at, user=user, action=action, pid=person_id, detail=detail, prev=prev, hash=h),
+    )
     return seq
 
 
@@ -67,15 +113,25 @@ class ChainReport:
     problem: str | None = None
 
     def to_json(self) -> dict:
-        return {"chain_ok": self.ok, "entries": self.entries, "first_broken_entry": self.first_broken,
-                "problem": self.problem}
+        return {
+            "chain_ok": self.ok,
+            "entries": self.entries,
+            "first_broken_entry": self.first_broken,
+            "problem": self.problem,
+        }
 
 
 def verify_chain(conn) -> ChainReport:
     """Walk the chain in order; report the first entry whose hash, link or sequence does not hold."""
-    cur = conn.execute(text("SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log "
-                            "ORDER BY seq")) if isinstance(conn, Connection) else \
-        conn.execute("SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq")
+    cur = (
+        conn.execute(
+            text("SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq")
+        )
+        if isinstance(conn, Connection)
+        else conn.execute(
+            "SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq"
+        )
+    )
     prev, expected_seq, n = GENESIS, 1, 0
     for seq, at, user, action, pid, detail, prev_hash, h in cur:
         n += 1

@@ -5,6 +5,7 @@ person with a mandatory reason; a ``Conference`` takes a batch (spread across sc
 child; a ``SupportCase`` holds the plan, ``ProgressRecord``s the dated 経過記録; the funnel counts each round.
 Every decision is logged and survives reopening (it is in the database, not in a widget).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +14,20 @@ from collections import Counter, defaultdict
 from sqlalchemy import func, select, text
 
 from ..errors import InputRefused, NotFound
-from ..storage.models import (ChildScore, Conference, ConferenceItem, LocalResource, Note, Person, ProgressRecord,
-                              ReviewRound, RoundCandidate, ScoreRun, SupportCase, WeightSet)
+from ..storage.models import (
+    ChildScore,
+    Conference,
+    ConferenceItem,
+    LocalResource,
+    Note,
+    Person,
+    ProgressRecord,
+    ReviewRound,
+    RoundCandidate,
+    ScoreRun,
+    SupportCase,
+    WeightSet,
+)
 
 DEFAULT_LABELS = [
     {"key": "a", "label": "a. 受理相当"},
@@ -27,10 +40,16 @@ DIRECTIONS = {"A": "A 校内支援", "B": "B 地域資源", "C": "C 専門機関
 PROGRESS_KINDS = ["家庭訪問", "面談", "電話", "会議", "関係機関連絡", "学校訪問", "その他"]
 AGE_BANDS = [("未就学", 0, 5), ("小学生", 6, 11), ("中学生", 12, 14), ("高校生年代", 15, 18)]
 DEFAULT_RESOURCES = [
-    ("社会福祉協議会", "相談・生活支援"), ("子ども食堂", "食事・居場所"), ("児童発達支援センター", "発達支援"),
-    ("教育支援センター（適応指導教室）", "不登校支援"), ("スクールソーシャルワーカー", "学校・家庭の調整"),
-    ("児童相談所", "専門機関"), ("保健センター（保健師）", "母子保健"), ("生活困窮者自立相談支援窓口", "経済的支援"),
-    ("ファミリー・サポート・センター", "子育て支援"), ("ヤングケアラー・コーディネーター", "ヤングケアラー支援"),
+    ("社会福祉協議会", "相談・生活支援"),
+    ("子ども食堂", "食事・居場所"),
+    ("児童発達支援センター", "発達支援"),
+    ("教育支援センター（適応指導教室）", "不登校支援"),
+    ("スクールソーシャルワーカー", "学校・家庭の調整"),
+    ("児童相談所", "専門機関"),
+    ("保健センター（保健師）", "母子保健"),
+    ("生活困窮者自立相談支援窓口", "経済的支援"),
+    ("ファミリー・サポート・センター", "子育て支援"),
+    ("ヤングケアラー・コーディネーター", "ヤングケアラー支援"),
 ]
 
 
@@ -56,10 +75,13 @@ def schools_of(s, person_ids) -> dict[str, str]:
     ids = list(person_ids)
     if not ids:
         return {}
-    rows = s.execute(text(
-        "SELECT l.person_id, r.school FROM link l JOIN source_record r ON r.id = l.record_id "
-        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
-        "AND b.removed_at IS NULL ORDER BY b.as_of, b.id")).all()
+    rows = s.execute(
+        text(
+            "SELECT l.person_id, r.school FROM link l JOIN source_record r ON r.id = l.record_id "
+            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
+            "AND b.removed_at IS NULL ORDER BY b.as_of, b.id"
+        )
+    ).all()
     want = set(ids)
     out = {}
     for pid, school in rows:
@@ -70,12 +92,14 @@ def schools_of(s, person_ids) -> dict[str, str]:
 
 def _optouts(s) -> set[str]:
     from ..linkage.service import opted_out_persons
+
     return opted_out_persons(s)
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
-def create_round(ws, name: str, *, score_run_id: int | None = None, labels: list | None = None,
-                 yotaikyo_rule: str = "continue") -> int:
+def create_round(
+    ws, name: str, *, score_run_id: int | None = None, labels: list | None = None, yotaikyo_rule: str = "continue"
+) -> int:
     """A review round from a scoring run's flagged children.
 
     ``yotaikyo_rule``: ``continue`` — children already on the 要対協 ledger are candidates marked 支援継続;
@@ -88,18 +112,30 @@ def create_round(ws, name: str, *, score_run_id: int | None = None, labels: list
         raise InputRefused("要対協の扱いは continue（支援継続として載せる）か exclude（除く）です。")
     labels = check_labels(labels) if labels else None
     with ws.session() as s:
-        run = s.get(ScoreRun, score_run_id) if score_run_id else \
-            s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+        run = (
+            s.get(ScoreRun, score_run_id)
+            if score_run_id
+            else s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+        )
         if run is None:
             raise InputRefused("スコアがまだ算出されていません。先にスコアを算出してください。")
-        r = ReviewRound(name=name.strip(), as_of=run.as_of, score_run_id=run.id, weight_set_id=run.weight_set_id,
-                        labels=labels or DEFAULT_LABELS, created_by=ws.user.name)
+        r = ReviewRound(
+            name=name.strip(),
+            as_of=run.as_of,
+            score_run_id=run.id,
+            weight_set_id=run.weight_set_id,
+            labels=labels or DEFAULT_LABELS,
+            created_by=ws.user.name,
+        )
         s.add(r)
         s.flush()
         excluded = _optouts(s)
         seen = set()
-        for cs in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.flagged.is_(True))
-                            .order_by(ChildScore.total.desc())):
+        for cs in s.scalars(
+            select(ChildScore)
+            .where(ChildScore.run_id == run.id, ChildScore.flagged.is_(True))
+            .order_by(ChildScore.total.desc())
+        ):
             if cs.person_id in excluded or cs.person_id in seen:
                 continue
             yt = bool((cs.details or {}).get("yotaikyo_active"))
@@ -117,26 +153,50 @@ def round_candidates(ws, round_id: int) -> list[dict]:
         r = s.get(ReviewRound, round_id)
         if r is None:
             raise NotFound(f"ラウンド {round_id} はありません。")
-        cands = s.scalars(select(RoundCandidate).where(RoundCandidate.round_id == round_id)
-                          .order_by(RoundCandidate.total.desc().nulls_last())).all()
+        cands = s.scalars(
+            select(RoundCandidate)
+            .where(RoundCandidate.round_id == round_id)
+            .order_by(RoundCandidate.total.desc().nulls_last())
+        ).all()
         ids = [c.person_id for c in cands]
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))}
         schools = schools_of(s, ids)
-        earlier = dict(s.execute(
-            select(RoundCandidate.person_id, RoundCandidate.classification)
-            .where(RoundCandidate.round_id < round_id, RoundCandidate.classification.is_not(None),
-                   RoundCandidate.person_id.in_(ids)).order_by(RoundCandidate.round_id)).all())
+        earlier = dict(
+            s.execute(
+                select(RoundCandidate.person_id, RoundCandidate.classification)
+                .where(
+                    RoundCandidate.round_id < round_id,
+                    RoundCandidate.classification.is_not(None),
+                    RoundCandidate.person_id.in_(ids),
+                )
+                .order_by(RoundCandidate.round_id)
+            ).all()
+        )
         out = []
         for c in cands:
             p = persons.get(c.person_id)
             age = age_on(p.birth_date if p else None, r.as_of)
-            out.append({"candidate_id": c.id, "person_id": c.person_id, "name": p.name if p else "",
-                        "name_kana": p.name_kana if p else "", "birth_date": p.birth_date if p else None,
-                        "age": age, "age_band": age_band(age), "school": schools.get(c.person_id, ""),
-                        "total": c.total, "band": c.band, "yotaikyo": c.yotaikyo,
-                        "status_label": "支援継続" if c.yotaikyo else "新規候補",
-                        "classification": c.classification, "reason": c.reason, "decided_by": c.decided_by,
-                        "decided_at": c.decided_at, "earlier_decision": earlier.get(c.person_id)})
+            out.append(
+                {
+                    "candidate_id": c.id,
+                    "person_id": c.person_id,
+                    "name": p.name if p else "",
+                    "name_kana": p.name_kana if p else "",
+                    "birth_date": p.birth_date if p else None,
+                    "age": age,
+                    "age_band": age_band(age),
+                    "school": schools.get(c.person_id, ""),
+                    "total": c.total,
+                    "band": c.band,
+                    "yotaikyo": c.yotaikyo,
+                    "status_label": "支援継続" if c.yotaikyo else "新規候補",
+                    "classification": c.classification,
+                    "reason": c.reason,
+                    "decided_by": c.decided_by,
+                    "decided_at": c.decided_at,
+                    "earlier_decision": earlier.get(c.person_id),
+                }
+            )
         return out
 
 
@@ -153,8 +213,9 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
         keys = {l["key"] for l in (r.labels or DEFAULT_LABELS)}
         if label not in keys:
             raise InputRefused(f"分類 {label} はこのラウンドにありません（{', '.join(sorted(keys))}）。")
-        c = s.scalar(select(RoundCandidate).where(RoundCandidate.round_id == round_id,
-                                                  RoundCandidate.person_id == person_id))
+        c = s.scalar(
+            select(RoundCandidate).where(RoundCandidate.round_id == round_id, RoundCandidate.person_id == person_id)
+        )
         if c is None:
             raise NotFound("このこどもはこのラウンドの候補ではありません。")
         c.classification, c.reason, c.decided_by, c.decided_at = label, reason.strip(), ws.user.name, _now()
@@ -167,14 +228,26 @@ def list_rounds(ws) -> list[dict]:
         out = []
         for r in s.scalars(select(ReviewRound).order_by(ReviewRound.id.desc())):
             n = s.scalar(select(func.count()).where(RoundCandidate.round_id == r.id))
-            done = s.scalar(select(func.count()).where(RoundCandidate.round_id == r.id,
-                                                       RoundCandidate.classification.is_not(None)))
+            done = s.scalar(
+                select(func.count()).where(RoundCandidate.round_id == r.id, RoundCandidate.classification.is_not(None))
+            )
             ws_row = s.get(WeightSet, r.weight_set_id) if r.weight_set_id else None
-            out.append({"round_id": r.id, "name": r.name, "as_of": r.as_of, "candidates": n, "classified": done,
-                        "created_at": r.created_at, "created_by": r.created_by, "score_run_id": r.score_run_id,
-                        "weight_set_id": r.weight_set_id,
-                        "weight_version": getattr(ws_row, "version", None) if ws_row is not None else None,
-                        "labels": r.labels or DEFAULT_LABELS, "closed_at": r.closed_at})
+            out.append(
+                {
+                    "round_id": r.id,
+                    "name": r.name,
+                    "as_of": r.as_of,
+                    "candidates": n,
+                    "classified": done,
+                    "created_at": r.created_at,
+                    "created_by": r.created_by,
+                    "score_run_id": r.score_run_id,
+                    "weight_set_id": r.weight_set_id,
+                    "weight_version": getattr(ws_row, "version", None) if ws_row is not None else None,
+                    "labels": r.labels or DEFAULT_LABELS,
+                    "closed_at": r.closed_at,
+                }
+            )
         return out
 
 
@@ -221,8 +294,9 @@ def close_round(ws, round_id: int) -> dict:
             raise NotFound(f"ラウンド {round_id} はありません。")
         if r.closed_at is not None:
             raise InputRefused(f"ラウンド「{r.name}」はすでに締め切られています。")
-        open_n = s.scalar(select(func.count()).where(RoundCandidate.round_id == round_id,
-                                                     RoundCandidate.classification.is_(None)))
+        open_n = s.scalar(
+            select(func.count()).where(RoundCandidate.round_id == round_id, RoundCandidate.classification.is_(None))
+        )
         if open_n:
             raise InputRefused(f"未分類の候補が {open_n} 人います。すべて分類してから締め切ってください。")
         r.closed_at = _now()
@@ -236,14 +310,19 @@ def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     """Up to ``size`` children from different households, spread across schools (round-robin by school)."""
     cands = [c for c in round_candidates(ws, round_id) if c["classification"] in ("a", "b", None)]
     with ws.session() as s:
-        hh = dict(s.execute(select(Person.id, Person.household_id).where(
-            Person.id.in_([c["person_id"] for c in cands]))).all())
+        hh = dict(
+            s.execute(
+                select(Person.id, Person.household_id).where(Person.id.in_([c["person_id"] for c in cands]))
+            ).all()
+        )
     by_school: dict[str, list] = defaultdict(list)
     for c in cands:
         by_school[c["school"] or "（学校・園なし）"].append(c)
     picked, households = [], set()
     while len(picked) < size and any(by_school.values()):
-        for school in sorted(by_school, key=lambda k: -max((c["total"] or 0) for c in by_school[k]) if by_school[k] else 0):
+        for school in sorted(
+            by_school, key=lambda k: -max((c["total"] or 0) for c in by_school[k]) if by_school[k] else 0
+        ):
             queue = by_school[school]
             while queue:
                 c = queue.pop(0)
@@ -257,15 +336,30 @@ def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     return picked
 
 
-def create_conference(ws, kind: str, held_on: dt.date, *, title: str | None = None, place: str | None = None,
-                      attendees: list[dict] | None = None, round_id: int | None = None,
-                      person_ids: list[str] | None = None) -> int:
+def create_conference(
+    ws,
+    kind: str,
+    held_on: dt.date,
+    *,
+    title: str | None = None,
+    place: str | None = None,
+    attendees: list[dict] | None = None,
+    round_id: int | None = None,
+    person_ids: list[str] | None = None,
+) -> int:
     ws.require("casework.write", what="conference create")
     if kind not in CONFERENCE_KINDS:
         raise InputRefused(f"会議の種類 {kind} はありません（{'・'.join(CONFERENCE_KINDS)}）。")
     with ws.session() as s:
-        c = Conference(kind=kind, held_on=held_on, title=title, place=place, attendees=attendees or [],
-                       round_id=round_id, created_by=ws.user.name)
+        c = Conference(
+            kind=kind,
+            held_on=held_on,
+            title=title,
+            place=place,
+            attendees=attendees or [],
+            round_id=round_id,
+            created_by=ws.user.name,
+        )
         s.add(c)
         s.flush()
         ws.log("conference_created", detail={"conference_id": c.id, "kind": kind}, conn=s)
@@ -300,15 +394,28 @@ def add_to_conference(ws, conference_id: int, person_ids: list[str]) -> None:
 def reorder(ws, conference_id: int, person_ids: list[str]) -> None:
     ws.require("casework.write", what="conference reorder")
     with ws.session() as s:
-        items = {i.person_id: i for i in s.scalars(select(ConferenceItem).where(ConferenceItem.conference_id == conference_id))}
+        items = {
+            i.person_id: i
+            for i in s.scalars(select(ConferenceItem).where(ConferenceItem.conference_id == conference_id))
+        }
         for n, pid in enumerate(person_ids):
             if pid in items:
                 items[pid].position = n
 
 
-def record_minutes(ws, conference_id: int, person_id: str, *, support_needed: str, direction: str | None = None,
-                   lead_organisation: str | None = None, roles: list[dict] | None = None, actions: str | None = None,
-                   next_review_on: dt.date | None = None, minutes: str | None = None) -> None:
+def record_minutes(
+    ws,
+    conference_id: int,
+    person_id: str,
+    *,
+    support_needed: str,
+    direction: str | None = None,
+    lead_organisation: str | None = None,
+    roles: list[dict] | None = None,
+    actions: str | None = None,
+    next_review_on: dt.date | None = None,
+    minutes: str | None = None,
+) -> None:
     ws.require("casework.write", what="minutes", person_id=person_id)
     if support_needed not in ("要", "不要", "継続検討"):
         raise InputRefused("支援要否は「要」「不要」「継続検討」のいずれかです。")
@@ -317,23 +424,38 @@ def record_minutes(ws, conference_id: int, person_id: str, *, support_needed: st
     if support_needed == "要" and not direction:
         raise InputRefused("支援が「要」のときは方向性（A/B/C）を選んでください。")
     with ws.session() as s:
-        item = s.scalar(select(ConferenceItem).where(ConferenceItem.conference_id == conference_id,
-                                                     ConferenceItem.person_id == person_id))
+        item = s.scalar(
+            select(ConferenceItem).where(
+                ConferenceItem.conference_id == conference_id, ConferenceItem.person_id == person_id
+            )
+        )
         if item is None:
             raise NotFound("このこどもはこの会議の議題にありません。")
         item.support_needed, item.direction, item.lead_organisation = support_needed, direction, lead_organisation
         item.roles, item.actions, item.next_review_on, item.minutes = roles or [], actions, next_review_on, minutes
         item.decided_by, item.decided_at = ws.user.name, _now()
-        ws.log("minutes_recorded", person_id, {"conference_id": conference_id, "support_needed": support_needed,
-                                               "direction": direction}, conn=s)
+        ws.log(
+            "minutes_recorded",
+            person_id,
+            {"conference_id": conference_id, "support_needed": support_needed, "direction": direction},
+            conn=s,
+        )
         conf = s.get(Conference, conference_id)
         if support_needed == "要":
-            open_case = s.scalar(select(SupportCase).where(SupportCase.person_id == person_id,
-                                                           SupportCase.closed_on.is_(None)))
+            open_case = s.scalar(
+                select(SupportCase).where(SupportCase.person_id == person_id, SupportCase.closed_on.is_(None))
+            )
             if open_case is None:
-                s.add(SupportCase(person_id=person_id, opened_on=conf.held_on or dt.date.today(), plan=actions,
-                                  lead_organisation=lead_organisation, next_action_on=next_review_on,
-                                  created_by=ws.user.name))
+                s.add(
+                    SupportCase(
+                        person_id=person_id,
+                        opened_on=conf.held_on or dt.date.today(),
+                        plan=actions,
+                        lead_organisation=lead_organisation,
+                        next_action_on=next_review_on,
+                        created_by=ws.user.name,
+                    )
+                )
             else:
                 open_case.plan = actions or open_case.plan
                 open_case.lead_organisation = lead_organisation or open_case.lead_organisation
@@ -346,32 +468,70 @@ def conference_detail(ws, conference_id: int) -> dict:
         c = s.get(Conference, conference_id)
         if c is None:
             raise NotFound(f"会議 {conference_id} はありません。")
-        items = s.scalars(select(ConferenceItem).where(ConferenceItem.conference_id == conference_id)
-                          .order_by(ConferenceItem.position)).all()
+        items = s.scalars(
+            select(ConferenceItem)
+            .where(ConferenceItem.conference_id == conference_id)
+            .order_by(ConferenceItem.position)
+        ).all()
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_([i.person_id for i in items])))}
         schools = schools_of(s, persons)
-        return {"conference_id": c.id, "kind": c.kind, "title": c.title, "held_on": c.held_on, "place": c.place,
-                "attendees": c.attendees or [], "round_id": c.round_id,
-                "items": [{"person_id": i.person_id, "name": persons[i.person_id].name if i.person_id in persons else "",
-                           "household_id": persons[i.person_id].household_id if i.person_id in persons else None,
-                           "decided_by": i.decided_by, "decided_at": i.decided_at,
-                           "school": schools.get(i.person_id, ""), "position": i.position,
-                           "support_needed": i.support_needed, "direction": i.direction,
-                           "lead_organisation": i.lead_organisation, "roles": i.roles, "actions": i.actions,
-                           "next_review_on": i.next_review_on, "minutes": i.minutes} for i in items]}
+        return {
+            "conference_id": c.id,
+            "kind": c.kind,
+            "title": c.title,
+            "held_on": c.held_on,
+            "place": c.place,
+            "attendees": c.attendees or [],
+            "round_id": c.round_id,
+            "items": [
+                {
+                    "person_id": i.person_id,
+                    "name": persons[i.person_id].name if i.person_id in persons else "",
+                    "household_id": persons[i.person_id].household_id if i.person_id in persons else None,
+                    "decided_by": i.decided_by,
+                    "decided_at": i.decided_at,
+                    "school": schools.get(i.person_id, ""),
+                    "position": i.position,
+                    "support_needed": i.support_needed,
+                    "direction": i.direction,
+                    "lead_organisation": i.lead_organisation,
+                    "roles": i.roles,
+                    "actions": i.actions,
+                    "next_review_on": i.next_review_on,
+                    "minutes": i.minutes,
+                }
+                for i in items
+            ],
+        }
 
 
 def list_conferences(ws) -> list[dict]:
     ws.require("person.read", what="conferences")
     with ws.session() as s:
-        return [{"conference_id": c.id, "kind": c.kind, "title": c.title, "held_on": c.held_on,
-                 "items": s.scalar(select(func.count()).where(ConferenceItem.conference_id == c.id))}
-                for c in s.scalars(select(Conference).order_by(Conference.held_on.desc(), Conference.id.desc()))]
+        return [
+            {
+                "conference_id": c.id,
+                "kind": c.kind,
+                "title": c.title,
+                "held_on": c.held_on,
+                "items": s.scalar(select(func.count()).where(ConferenceItem.conference_id == c.id)),
+            }
+            for c in s.scalars(select(Conference).order_by(Conference.held_on.desc(), Conference.id.desc()))
+        ]
 
 
 # --- support and progress ---------------------------------------------------------------------------------------
-def add_progress(ws, person_id: str, on: dt.date, kind: str, *, who: str | None = None, what: str | None = None,
-                 outcome: str | None = None, next_action_on: dt.date | None = None) -> int:
+def add_progress(
+    ws,
+    person_id: str,
+    on: dt.date,
+    kind: str,
+    *,
+    who: str | None = None,
+    what: str | None = None,
+    outcome: str | None = None,
+    next_action_on: dt.date | None = None,
+) -> int:
     ws.require("casework.write", what="progress", person_id=person_id)
     if kind not in PROGRESS_KINDS:
         raise InputRefused(f"記録の種類 {kind} はありません（{'・'.join(PROGRESS_KINDS)}）。")
@@ -381,8 +541,17 @@ def add_progress(ws, person_id: str, on: dt.date, kind: str, *, who: str | None 
         if s.get(Person, person_id) is None:
             raise NotFound(f"こども {person_id} はありません。")
         case = s.scalar(select(SupportCase).where(SupportCase.person_id == person_id, SupportCase.closed_on.is_(None)))
-        p = ProgressRecord(person_id=person_id, case_id=case.id if case else None, on=on, kind=kind, who=who,
-                           what=what.strip(), outcome=outcome, next_action_on=next_action_on, created_by=ws.user.name)
+        p = ProgressRecord(
+            person_id=person_id,
+            case_id=case.id if case else None,
+            on=on,
+            kind=kind,
+            who=who,
+            what=what.strip(),
+            outcome=outcome,
+            next_action_on=next_action_on,
+            created_by=ws.user.name,
+        )
         s.add(p)
         if case and next_action_on:
             case.next_action_on = next_action_on
@@ -401,45 +570,92 @@ def close_case(ws, person_id: str, reason: str, on: dt.date | None = None) -> di
         if case is None:
             raise InputRefused("このこどもに進行中の支援はありません。")
         case.closed_on, case.close_reason = on or dt.date.today(), reason.strip()
-        latest = s.scalar(select(ChildScore).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
-                          .where(ChildScore.person_id == person_id).order_by(ScoreRun.id.desc()).limit(1))
+        latest = s.scalar(
+            select(ChildScore)
+            .join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+            .where(ChildScore.person_id == person_id)
+            .order_by(ScoreRun.id.desc())
+            .limit(1)
+        )
         still = bool(latest and latest.flagged)
         ws.log("case_closed", person_id, {"case_id": case.id, "still_flagged": still}, conn=s)
-        return {"case_id": case.id, "still_flagged": still,
-                "warning": "最新のスコアではまだ抽出対象です。終結でよいか確認してください。" if still else None}
+        return {
+            "case_id": case.id,
+            "still_flagged": still,
+            "warning": "最新のスコアではまだ抽出対象です。終結でよいか確認してください。" if still else None,
+        }
 
 
 def open_cases(ws) -> list[dict]:
     """Support cases not yet closed, with whether the latest score still flags the child."""
     ws.require("person.read", what="open cases")
     with ws.session() as s:
-        cases = s.scalars(select(SupportCase).where(SupportCase.closed_on.is_(None)).order_by(SupportCase.opened_on)).all()
+        cases = s.scalars(
+            select(SupportCase).where(SupportCase.closed_on.is_(None)).order_by(SupportCase.opened_on)
+        ).all()
         ids = [c.person_id for c in cases]
         names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
         run = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
-        flagged = set(s.scalars(select(ChildScore.person_id).where(ChildScore.run_id == run, ChildScore.flagged.is_(True),
-                                                                   ChildScore.person_id.in_(ids)))) if run else set()
-        return [{"case_id": c.id, "person_id": c.person_id, "name": names.get(c.person_id, ""), "opened_on": c.opened_on,
-                 "lead_organisation": c.lead_organisation, "plan": c.plan, "next_action_on": c.next_action_on,
-                 "still_flagged": c.person_id in flagged} for c in cases]
+        flagged = (
+            set(
+                s.scalars(
+                    select(ChildScore.person_id).where(
+                        ChildScore.run_id == run, ChildScore.flagged.is_(True), ChildScore.person_id.in_(ids)
+                    )
+                )
+            )
+            if run
+            else set()
+        )
+        return [
+            {
+                "case_id": c.id,
+                "person_id": c.person_id,
+                "name": names.get(c.person_id, ""),
+                "opened_on": c.opened_on,
+                "lead_organisation": c.lead_organisation,
+                "plan": c.plan,
+                "next_action_on": c.next_action_on,
+                "still_flagged": c.person_id in flagged,
+            }
+            for c in cases
+        ]
 
 
 def cases_of(ws, person_id: str) -> list[dict]:
     ws.require("person.read", what="cases", person_id=person_id)
     with ws.session() as s:
-        return [{"case_id": c.id, "opened_on": c.opened_on, "closed_on": c.closed_on, "close_reason": c.close_reason,
-                 "plan": c.plan, "lead_organisation": c.lead_organisation, "next_action_on": c.next_action_on}
-                for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id)
-                                   .order_by(SupportCase.opened_on, SupportCase.id))]
+        return [
+            {
+                "case_id": c.id,
+                "opened_on": c.opened_on,
+                "closed_on": c.closed_on,
+                "close_reason": c.close_reason,
+                "plan": c.plan,
+                "lead_organisation": c.lead_organisation,
+                "next_action_on": c.next_action_on,
+            }
+            for c in s.scalars(
+                select(SupportCase)
+                .where(SupportCase.person_id == person_id)
+                .order_by(SupportCase.opened_on, SupportCase.id)
+            )
+        ]
 
 
 def score_history(ws, person_id: str) -> list[dict]:
     """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
     ws.require("person.read", what="score history", person_id=person_id)
     with ws.session() as s:
-        return [{"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
-                for cs, run in s.execute(select(ChildScore, ScoreRun).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
-                                         .where(ChildScore.person_id == person_id).order_by(ScoreRun.id)).all()]
+        return [
+            {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
+            for cs, run in s.execute(
+                select(ChildScore, ScoreRun)
+                .join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+                .where(ChildScore.person_id == person_id)
+                .order_by(ScoreRun.id)
+            ).all()
+        ]
 
 
 def parse_roles(text_: str | None) -> list[dict]:
@@ -465,17 +681,32 @@ def due_list(ws, until: dt.date | None = None) -> list[dict]:
     until = until or dt.date.today() + dt.timedelta(days=14)
     with ws.session() as s:
         items = []
-        for c in s.scalars(select(SupportCase).where(SupportCase.closed_on.is_(None),
-                                                     SupportCase.next_action_on.is_not(None),
-                                                     SupportCase.next_action_on <= until)):
-            items.append({"person_id": c.person_id, "due_on": c.next_action_on, "what": "支援の次回対応",
-                          "detail": c.plan or ""})
-        for i, conf in s.execute(select(ConferenceItem, Conference).join(Conference)
-                                 .where(ConferenceItem.next_review_on.is_not(None),
-                                        ConferenceItem.next_review_on <= until)).all():
-            items.append({"person_id": i.person_id, "due_on": i.next_review_on, "what": f"{conf.kind}の見直し",
-                          "detail": i.actions or ""})
-        names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_({x["person_id"] for x in items}))).all())
+        for c in s.scalars(
+            select(SupportCase).where(
+                SupportCase.closed_on.is_(None),
+                SupportCase.next_action_on.is_not(None),
+                SupportCase.next_action_on <= until,
+            )
+        ):
+            items.append(
+                {"person_id": c.person_id, "due_on": c.next_action_on, "what": "支援の次回対応", "detail": c.plan or ""}
+            )
+        for i, conf in s.execute(
+            select(ConferenceItem, Conference)
+            .join(Conference)
+            .where(ConferenceItem.next_review_on.is_not(None), ConferenceItem.next_review_on <= until)
+        ).all():
+            items.append(
+                {
+                    "person_id": i.person_id,
+                    "due_on": i.next_review_on,
+                    "what": f"{conf.kind}の見直し",
+                    "detail": i.actions or "",
+                }
+            )
+        names = dict(
+            s.execute(select(Person.id, Person.name).where(Person.id.in_({x["person_id"] for x in items}))).all()
+        )
         for x in items:
             x["name"] = names.get(x["person_id"], "")
             x["overdue"] = x["due_on"] < dt.date.today()
@@ -507,44 +738,109 @@ def timeline(ws, person_id: str) -> list[dict]:
     """Every event about one child, newest first, each with its source."""
     ws.require("person.read", what="timeline", person_id=person_id)
     from ..importing.fields import SOURCE_TYPES
+
     ev = []
     with ws.session() as s:
-        for rec_date, st, fname, as_of, attrs in s.execute(text(
+        for rec_date, st, fname, as_of, attrs in s.execute(
+            text(
                 "SELECT r.record_date, r.source_type, b.file_name, b.as_of, r.attributes FROM link l "
                 "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE l.person_id = :p AND l.status IN ('auto','confirmed') AND b.removed_at IS NULL"),
-                {"p": person_id}).all():
+                "WHERE l.person_id = :p AND l.status IN ('auto','confirmed') AND b.removed_at IS NULL"
+            ),
+            {"p": person_id},
+        ).all():
             label = SOURCE_TYPES.get(st, {}).get("label", st) if isinstance(SOURCE_TYPES, dict) else st
-            ev.append({"date": _date(rec_date), "kind": "record", "title": label,
-                       "source": f"{fname}（{_date(as_of)} 時点）", "detail": attrs})
-        for cs, run in s.execute(select(ChildScore, ScoreRun).join(ScoreRun).where(ChildScore.person_id == person_id)).all():
-            ev.append({"date": run.as_of, "kind": "score", "title": f"スコア {cs.total:g}（{cs.band or '-'}）",
-                       "source": f"スコア算出 #{run.id}", "detail": {"types": cs.types}})
-        for c, r in s.execute(select(RoundCandidate, ReviewRound).join(ReviewRound)
-                              .where(RoundCandidate.person_id == person_id, RoundCandidate.classification.is_not(None))).all():
-            label = next((l["label"] for l in (r.labels or DEFAULT_LABELS) if l["key"] == c.classification),
-                         c.classification)
-            ev.append({"date": (c.decided_at or r.created_at).date(), "kind": "classification",
-                       "title": f"分類 {label}（{r.name}）", "source": f"判断: {c.decided_by}",
-                       "detail": {"reason": c.reason}})
-        for i, conf in s.execute(select(ConferenceItem, Conference).join(Conference)
-                                 .where(ConferenceItem.person_id == person_id)).all():
-            ev.append({"date": conf.held_on, "kind": "conference",
-                       "title": f"{conf.kind}: 支援{i.support_needed or '未決定'} {DIRECTIONS.get(i.direction or '', '')}",
-                       "source": conf.title or conf.kind, "detail": {"lead": i.lead_organisation, "actions": i.actions}})
+            ev.append(
+                {
+                    "date": _date(rec_date),
+                    "kind": "record",
+                    "title": label,
+                    "source": f"{fname}（{_date(as_of)} 時点）",
+                    "detail": attrs,
+                }
+            )
+        for cs, run in s.execute(
+            select(ChildScore, ScoreRun).join(ScoreRun).where(ChildScore.person_id == person_id)
+        ).all():
+            ev.append(
+                {
+                    "date": run.as_of,
+                    "kind": "score",
+                    "title": f"スコア {cs.total:g}（{cs.band or '-'}）",
+                    "source": f"スコア算出 #{run.id}",
+                    "detail": {"types": cs.types},
+                }
+            )
+        for c, r in s.execute(
+            select(RoundCandidate, ReviewRound)
+            .join(ReviewRound)
+            .where(RoundCandidate.person_id == person_id, RoundCandidate.classification.is_not(None))
+        ).all():
+            label = next(
+                (l["label"] for l in (r.labels or DEFAULT_LABELS) if l["key"] == c.classification), c.classification
+            )
+            ev.append(
+                {
+                    "date": (c.decided_at or r.created_at).date(),
+                    "kind": "classification",
+                    "title": f"分類 {label}（{r.name}）",
+                    "source": f"判断: {c.decided_by}",
+                    "detail": {"reason": c.reason},
+                }
+            )
+        for i, conf in s.execute(
+            select(ConferenceItem, Conference).join(Conference).where(ConferenceItem.person_id == person_id)
+        ).all():
+            ev.append(
+                {
+                    "date": conf.held_on,
+                    "kind": "conference",
+                    "title": f"{conf.kind}: 支援{i.support_needed or '未決定'} {DIRECTIONS.get(i.direction or '', '')}",
+                    "source": conf.title or conf.kind,
+                    "detail": {"lead": i.lead_organisation, "actions": i.actions},
+                }
+            )
         for p in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id)):
-            ev.append({"date": p.on, "kind": "progress", "title": f"経過記録: {p.kind}", "source": p.who or p.created_by,
-                       "detail": {"what": p.what, "outcome": p.outcome, "next": p.next_action_on}})
+            ev.append(
+                {
+                    "date": p.on,
+                    "kind": "progress",
+                    "title": f"経過記録: {p.kind}",
+                    "source": p.who or p.created_by,
+                    "detail": {"what": p.what, "outcome": p.outcome, "next": p.next_action_on},
+                }
+            )
         for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id)):
-            ev.append({"date": c.opened_on, "kind": "case", "title": f"支援開始（主担当: {c.lead_organisation or '未定'}）",
-                       "source": c.created_by or "", "detail": {"plan": c.plan}})
+            ev.append(
+                {
+                    "date": c.opened_on,
+                    "kind": "case",
+                    "title": f"支援開始（主担当: {c.lead_organisation or '未定'}）",
+                    "source": c.created_by or "",
+                    "detail": {"plan": c.plan},
+                }
+            )
             if c.closed_on:
-                ev.append({"date": c.closed_on, "kind": "case", "title": "終結", "source": c.created_by or "",
-                           "detail": {"reason": c.close_reason}})
+                ev.append(
+                    {
+                        "date": c.closed_on,
+                        "kind": "case",
+                        "title": "終結",
+                        "source": c.created_by or "",
+                        "detail": {"reason": c.close_reason},
+                    }
+                )
         for n in s.scalars(select(Note).where(Note.person_id == person_id)):
-            ev.append({"date": n.created_at.date(), "kind": "note", "title": "メモ", "source": n.created_by,
-                       "detail": {"text": n.text}})
-    ev.sort(key=lambda e: (e["date"] or dt.date.min), reverse=True)
+            ev.append(
+                {
+                    "date": n.created_at.date(),
+                    "kind": "note",
+                    "title": "メモ",
+                    "source": n.created_by,
+                    "detail": {"text": n.text},
+                }
+            )
+    ev.sort(key=lambda e: e["date"] or dt.date.min, reverse=True)
     return ev
 
 
@@ -562,19 +858,38 @@ def funnel(ws, round_id: int) -> dict:
         r = s.get(ReviewRound, round_id)
         if r is None:
             raise NotFound(f"ラウンド {round_id} はありません。")
-        scores = s.execute(select(ChildScore.person_id, ChildScore.flagged).where(ChildScore.run_id == r.score_run_id)).all()
+        scores = s.execute(
+            select(ChildScore.person_id, ChildScore.flagged).where(ChildScore.run_id == r.score_run_id)
+        ).all()
         in_scope = {p for p, _ in scores}
         flagged = {p for p, f in scores if f}
-        classified = set(s.scalars(select(RoundCandidate.person_id).where(RoundCandidate.round_id == round_id,
-                                                                          RoundCandidate.classification.is_not(None))))
+        classified = set(
+            s.scalars(
+                select(RoundCandidate.person_id).where(
+                    RoundCandidate.round_id == round_id, RoundCandidate.classification.is_not(None)
+                )
+            )
+        )
         conf_ids = list(s.scalars(select(Conference.id).where(Conference.round_id == round_id)))
-        discussed = set(s.scalars(select(ConferenceItem.person_id).where(ConferenceItem.conference_id.in_(conf_ids),
-                                                                         ConferenceItem.decided_at.is_not(None))))
-        supported = set(s.scalars(select(SupportCase.person_id).where(SupportCase.opened_on >= r.as_of))) & (discussed | classified)
+        discussed = set(
+            s.scalars(
+                select(ConferenceItem.person_id).where(
+                    ConferenceItem.conference_id.in_(conf_ids), ConferenceItem.decided_at.is_not(None)
+                )
+            )
+        )
+        supported = set(s.scalars(select(SupportCase.person_id).where(SupportCase.opened_on >= r.as_of))) & (
+            discussed | classified
+        )
         births = dict(s.execute(select(Person.id, Person.birth_date).where(Person.id.in_(in_scope))).all())
         schools = schools_of(s, in_scope)
-    stages = [("in_scope", "対象", in_scope), ("flagged", "抽出", flagged), ("classified", "分類済み", classified),
-              ("discussed", "会議で検討", discussed), ("supported", "支援開始", supported)]
+    stages = [
+        ("in_scope", "対象", in_scope),
+        ("flagged", "抽出", flagged),
+        ("classified", "分類済み", classified),
+        ("discussed", "会議で検討", discussed),
+        ("supported", "支援開始", supported),
+    ]
 
     def count(group_of):
         table = defaultdict(Counter)
@@ -583,15 +898,20 @@ def funnel(ws, round_id: int) -> dict:
                 table[group_of(pid)][key] += 1
         return {g: dict(c) for g, c in sorted(table.items())}
 
-    return {"round_id": round_id, "name": r.name, "as_of": r.as_of,
-            "stages": [{"key": k, "label": l, "count": len(ids)} for k, l, ids in stages],
-            "by_school": count(lambda p: schools.get(p) or "（学校・園なし）"),
-            "by_age_band": count(lambda p: age_band(age_on(births.get(p), r.as_of)))}
+    return {
+        "round_id": round_id,
+        "name": r.name,
+        "as_of": r.as_of,
+        "stages": [{"key": k, "label": l, "count": len(ids)} for k, l, ids in stages],
+        "by_school": count(lambda p: schools.get(p) or "（学校・園なし）"),
+        "by_age_band": count(lambda p: age_band(age_on(births.get(p), r.as_of))),
+    }
 
 
 def funnel_to_excel(ws, round_id: int, out) -> dict:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+
     f = funnel(ws, round_id)
     wb = Workbook()
     sh = wb.active
@@ -623,12 +943,28 @@ def resources(ws, include_inactive: bool = False) -> list[dict]:
         q = select(LocalResource).order_by(LocalResource.id)
         if not include_inactive:
             q = q.where(LocalResource.active.is_(True))
-        return [{"id": r.id, "name": r.name, "category": r.category, "contact": r.contact, "note": r.note,
-                 "active": r.active} for r in s.scalars(q)]
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "category": r.category,
+                "contact": r.contact,
+                "note": r.note,
+                "active": r.active,
+            }
+            for r in s.scalars(q)
+        ]
 
 
-def save_resource(ws, name: str, category: str | None = None, contact: str | None = None, note: str | None = None,
-                  resource_id: int | None = None, active: bool = True) -> int:
+def save_resource(
+    ws,
+    name: str,
+    category: str | None = None,
+    contact: str | None = None,
+    note: str | None = None,
+    resource_id: int | None = None,
+    active: bool = True,
+) -> int:
     ws.require("casework.write", what="resource")
     if not (name or "").strip():
         raise InputRefused("名称を入力してください。")

@@ -5,6 +5,7 @@ A school user sees only its own school's pupils (``Workspace.require_school``) a
 departments' data. Results become ``school_checklist`` source records (attributes: round, group_counts, answers),
 so the scoring catalogue reads them like any other source. Workbook rows are matched by a row key, never by name.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,15 @@ from sqlalchemy import func, insert, select, text, update
 
 from ...resources import resource_path
 from ..errors import InputRefused, NotFound
-from ..storage.models import (ChecklistDefinition, ChecklistEntry, ChecklistRound, Link, Person, SourceBatch,
-                              SourceRecord)
+from ..storage.models import (
+    ChecklistDefinition,
+    ChecklistEntry,
+    ChecklistRound,
+    Link,
+    Person,
+    SourceBatch,
+    SourceRecord,
+)
 
 DEFAULT_DEFINITION = "abuse_observation"
 ANSWER_CODES = {"1": "該当", "2": "非該当", "0": "不明"}
@@ -51,8 +59,16 @@ def definitions(ws) -> list[dict]:
         latest = {}
         for d in s.scalars(select(ChecklistDefinition).order_by(ChecklistDefinition.version)):
             latest[d.key] = d
-        return [{"id": d.id, "key": d.key, "version": d.version, "title": d.data.get("title_ja"),
-                 "items": len(d.data.get("items", []))} for d in latest.values()]
+        return [
+            {
+                "id": d.id,
+                "key": d.key,
+                "version": d.version,
+                "title": d.data.get("title_ja"),
+                "items": len(d.data.get("items", [])),
+            }
+            for d in latest.values()
+        ]
 
 
 def save_definition(ws, data: dict) -> int:
@@ -61,7 +77,9 @@ def save_definition(ws, data: dict) -> int:
     if not data.get("key") or not data.get("items"):
         raise InputRefused("チェックリストの定義には key と items が必要です。")
     with ws.session() as s:
-        v = (s.scalar(select(func.max(ChecklistDefinition.version)).where(ChecklistDefinition.key == data["key"])) or 0) + 1
+        v = (
+            s.scalar(select(func.max(ChecklistDefinition.version)).where(ChecklistDefinition.key == data["key"])) or 0
+        ) + 1
         d = ChecklistDefinition(key=data["key"], version=v, data={**data, "version": v})
         s.add(d)
         s.flush()
@@ -77,22 +95,34 @@ def pupils(ws, school: str, *, s=None) -> list[dict]:
     from ..linkage.service import opted_out_persons
 
     def run(s):
-        rows = s.execute(text(
-            "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of, b.id FROM link l "
-            "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-            "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-            "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id")).all()
+        rows = s.execute(
+            text(
+                "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of, b.id FROM link l "
+                "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
+                "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
+                "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id"
+            )
+        ).all()
         latest = {}
         for pid, sch, grade, klass, _, _ in rows:
             latest[pid] = (sch, grade, klass)
         ids = [pid for pid, (sch, _, _) in latest.items() if sch == school]
         excluded = opted_out_persons(s)
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))}
-        out = [{"person_id": pid, "name": persons[pid].name, "name_kana": persons[pid].name_kana,
-                "grade": latest[pid][1] or "", "class": latest[pid][2] or ""}
-               for pid in ids if pid in persons and pid not in excluded]
+        out = [
+            {
+                "person_id": pid,
+                "name": persons[pid].name,
+                "name_kana": persons[pid].name_kana,
+                "grade": latest[pid][1] or "",
+                "class": latest[pid][2] or "",
+            }
+            for pid in ids
+            if pid in persons and pid not in excluded
+        ]
         out.sort(key=lambda p: (_num(p["grade"]), _num(p["class"]), p["name_kana"] or ""))
         return out
+
     if s is not None:
         return run(s)
     with ws.session() as s2:
@@ -108,25 +138,50 @@ def _num(v):
 
 def schools(ws) -> list[str]:
     with ws.session() as s:
-        return sorted(x for (x,) in s.execute(text(
-            "SELECT DISTINCT r.school FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
-            "WHERE r.school IS NOT NULL AND b.removed_at IS NULL AND r.source_type != 'school_checklist'")).all())
+        return sorted(
+            x
+            for (x,) in s.execute(
+                text(
+                    "SELECT DISTINCT r.school FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
+                    "WHERE r.school IS NOT NULL AND b.removed_at IS NULL AND r.source_type != 'school_checklist'"
+                )
+            ).all()
+        )
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
-def open_round(ws, name: str, *, definition_key: str = DEFAULT_DEFINITION, schools_: list[str] | None = None,
-               grades: list[str] | None = None, due_on: dt.date | None = None, opened_on: dt.date | None = None) -> int:
+def open_round(
+    ws,
+    name: str,
+    *,
+    definition_key: str = DEFAULT_DEFINITION,
+    schools_: list[str] | None = None,
+    grades: list[str] | None = None,
+    due_on: dt.date | None = None,
+    opened_on: dt.date | None = None,
+) -> int:
     ws.require("checklist.manage", what="checklist round")
     if not (name or "").strip():
         raise InputRefused("ラウンド名を入力してください。")
     with ws.session() as s:
         ensure_definitions(s)
-        d = s.scalar(select(ChecklistDefinition).where(ChecklistDefinition.key == definition_key)
-                     .order_by(ChecklistDefinition.version.desc()).limit(1))
+        d = s.scalar(
+            select(ChecklistDefinition)
+            .where(ChecklistDefinition.key == definition_key)
+            .order_by(ChecklistDefinition.version.desc())
+            .limit(1)
+        )
         if d is None:
             raise NotFound(f"チェックリスト {definition_key} はありません。")
-        r = ChecklistRound(name=name.strip(), definition_id=d.id, schools=schools_ or None, grades=grades or None,
-                           opened_on=opened_on or dt.date.today(), due_on=due_on, created_by=ws.user.name)
+        r = ChecklistRound(
+            name=name.strip(),
+            definition_id=d.id,
+            schools=schools_ or None,
+            grades=grades or None,
+            opened_on=opened_on or dt.date.today(),
+            due_on=due_on,
+            created_by=ws.user.name,
+        )
         s.add(r)
         s.flush()
         ws.log("settings_changed", detail={"what": "checklist_round", "round_id": r.id}, conn=s)
@@ -152,10 +207,18 @@ def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
         if not ws.can("checklist.manage"):
             raise InputRefused("実施中のチェックリストのラウンドがありません。コーディネーターに連絡してください。")
         ensure_definitions(s)
-        d = s.scalar(select(ChecklistDefinition).where(ChecklistDefinition.key == DEFAULT_DEFINITION)
-                     .order_by(ChecklistDefinition.version.desc()).limit(1))
-        r = ChecklistRound(name=f"{dt.date.today():%Y年%m月}実施", definition_id=d.id, opened_on=dt.date.today(),
-                           created_by=ws.user.name)
+        d = s.scalar(
+            select(ChecklistDefinition)
+            .where(ChecklistDefinition.key == DEFAULT_DEFINITION)
+            .order_by(ChecklistDefinition.version.desc())
+            .limit(1)
+        )
+        r = ChecklistRound(
+            name=f"{dt.date.today():%Y年%m月}実施",
+            definition_id=d.id,
+            opened_on=dt.date.today(),
+            created_by=ws.user.name,
+        )
         s.add(r)
         s.flush()
     return r
@@ -170,14 +233,28 @@ def entries(ws, round_id: int, school: str) -> dict[str, dict]:
     ws.require("checklist.enter", what="checklist read")
     ws.require_school(school)
     with ws.session() as s:
-        return {e.person_id: {"answers": e.answers, "remark": e.remark, "status": e.status, "via": e.via}
-                for e in s.scalars(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
-                                                                ChecklistEntry.school == school,
-                                                                ChecklistEntry.superseded.is_(False)))}
+        return {
+            e.person_id: {"answers": e.answers, "remark": e.remark, "status": e.status, "via": e.via}
+            for e in s.scalars(
+                select(ChecklistEntry).where(
+                    ChecklistEntry.round_id == round_id,
+                    ChecklistEntry.school == school,
+                    ChecklistEntry.superseded.is_(False),
+                )
+            )
+        }
 
 
-def save_entry(ws, round_id: int, person_id: str, answers: dict, remark: str | None = None, *,
-               submit: bool = False, via: str = "app") -> None:
+def save_entry(
+    ws,
+    round_id: int,
+    person_id: str,
+    answers: dict,
+    remark: str | None = None,
+    *,
+    submit: bool = False,
+    via: str = "app",
+) -> None:
     ws.require("checklist.enter", what="checklist save", person_id=person_id)
     with ws.session() as s:
         school = _school_of(ws, s, person_id)
@@ -197,9 +274,13 @@ def save_entry(ws, round_id: int, person_id: str, answers: dict, remark: str | N
                 raise InputRefused(f"回答「{v}」は使えません（該当・非該当・不明）。")
             if code is not None:
                 clean[k] = code
-        e = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
-                                                  ChecklistEntry.person_id == person_id,
-                                                  ChecklistEntry.superseded.is_(False)))
+        e = s.scalar(
+            select(ChecklistEntry).where(
+                ChecklistEntry.round_id == round_id,
+                ChecklistEntry.person_id == person_id,
+                ChecklistEntry.superseded.is_(False),
+            )
+        )
         if e is not None and e.status == "submitted" and not ws.can("checklist.manage"):
             raise InputRefused("提出済みです。修正はコーディネーターに再開してもらってください。")
         if e is None:
@@ -220,9 +301,13 @@ def submit_school(ws, round_id: int, school: str) -> int:
     ws.require_school(school)
     with ws.session() as s:
         r = s.get(ChecklistRound, round_id)
-        drafts = s.scalars(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
-                                                        ChecklistEntry.school == school,
-                                                        ChecklistEntry.superseded.is_(False))).all()
+        drafts = s.scalars(
+            select(ChecklistEntry).where(
+                ChecklistEntry.round_id == round_id,
+                ChecklistEntry.school == school,
+                ChecklistEntry.superseded.is_(False),
+            )
+        ).all()
         if not any(e.answers or e.remark for e in drafts):
             # an empty return would count as "returned" and hide チェックリスト未回収
             raise InputRefused("まだ誰の回答も入力されていません。入力してから提出してください。")
@@ -237,9 +322,13 @@ def submit_school(ws, round_id: int, school: str) -> int:
 def reopen(ws, round_id: int, person_id: str) -> None:
     ws.require("checklist.manage", what="checklist reopen", person_id=person_id)
     with ws.session() as s:
-        e = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
-                                                  ChecklistEntry.person_id == person_id,
-                                                  ChecklistEntry.superseded.is_(False)))
+        e = s.scalar(
+            select(ChecklistEntry).where(
+                ChecklistEntry.round_id == round_id,
+                ChecklistEntry.person_id == person_id,
+                ChecklistEntry.superseded.is_(False),
+            )
+        )
         if e is None:
             raise NotFound("このこどものチェックリストはありません。")
         e.status = "draft"
@@ -247,10 +336,14 @@ def reopen(ws, round_id: int, person_id: str) -> None:
 
 
 def _school_of(ws, s, person_id: str) -> str | None:
-    row = s.execute(text(
-        "SELECT r.school FROM link l JOIN source_record r ON r.id=l.record_id JOIN source_batch b ON b.id=r.batch_id "
-        "WHERE l.person_id=:p AND l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-        "AND r.source_type != 'school_checklist' ORDER BY b.as_of DESC, b.id DESC LIMIT 1"), {"p": person_id}).first()
+    row = s.execute(
+        text(
+            "SELECT r.school FROM link l JOIN source_record r ON r.id=l.record_id JOIN source_batch b ON b.id=r.batch_id "
+            "WHERE l.person_id=:p AND l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
+            "AND r.source_type != 'school_checklist' ORDER BY b.as_of DESC, b.id DESC LIMIT 1"
+        ),
+        {"p": person_id},
+    ).first()
     if row is None:
         if s.get(Person, person_id) is None:
             raise NotFound(f"こども {person_id} はありません。")
@@ -266,34 +359,74 @@ def group_counts(definition: dict, answers: dict) -> dict[str, int]:
     return out
 
 
-def _write_results(ws, s, r: ChecklistRound, school: str, entries_: list[ChecklistEntry], *, via: str,
-                   file_name: str | None = None, file_hash: str | None = None, rows: list[int] | None = None) -> int:
+def _write_results(
+    ws,
+    s,
+    r: ChecklistRound,
+    school: str,
+    entries_: list[ChecklistEntry],
+    *,
+    via: str,
+    file_name: str | None = None,
+    file_hash: str | None = None,
+    rows: list[int] | None = None,
+) -> int:
     """One ``school_checklist`` batch per school and round; a later return supersedes the earlier one."""
     d = round_definition(s, r)
-    older = s.scalars(select(SourceBatch.id).where(SourceBatch.source_type == "school_checklist",
-                                                   SourceBatch.scope == f"{school}|{r.id}",
-                                                   SourceBatch.removed_at.is_(None),
-                                                   SourceBatch.superseded_by.is_(None))).all()
+    older = s.scalars(
+        select(SourceBatch.id).where(
+            SourceBatch.source_type == "school_checklist",
+            SourceBatch.scope == f"{school}|{r.id}",
+            SourceBatch.removed_at.is_(None),
+            SourceBatch.superseded_by.is_(None),
+        )
+    ).all()
     label = f"観察チェックリスト {school or '学校不明'} {r.name}"
-    b = SourceBatch(source_type="school_checklist", file_name=f"{label}（{file_name or 'アプリ入力'}）",
-                    file_hash=file_hash or hashlib.sha256(f"{school}|{r.id}|{_now()}|{via}".encode()).hexdigest(),
-                    as_of=r.opened_on, imported_by=ws.user.name, rows_total=len(entries_),
-                    rows_imported=len(entries_), scope=f"{school}|{r.id}", mapping={"via": via})
+    b = SourceBatch(
+        source_type="school_checklist",
+        file_name=f"{label}（{file_name or 'アプリ入力'}）",
+        file_hash=file_hash or hashlib.sha256(f"{school}|{r.id}|{_now()}|{via}".encode()).hexdigest(),
+        as_of=r.opened_on,
+        imported_by=ws.user.name,
+        rows_total=len(entries_),
+        rows_imported=len(entries_),
+        scope=f"{school}|{r.id}",
+        mapping={"via": via},
+    )
     s.add(b)
     s.flush()
     recs = []
     for n, e in enumerate(entries_):
-        recs.append({"batch_id": b.id, "source_type": "school_checklist", "row_number": rows[n] if rows else n + 1,
-                     "source_key": e.person_id, "subject": "self", "raw": {"answers": e.answers, "remark": e.remark},
-                     "school": school, "record_date": e.entered_on or r.opened_on,
-                     "attributes": {"round": r.name, "round_id": r.id, "definition": d["key"],
-                                    "group_counts": group_counts(d, e.answers), "answers": e.answers,
-                                    "answered": len(e.answers)}})
+        recs.append(
+            {
+                "batch_id": b.id,
+                "source_type": "school_checklist",
+                "row_number": rows[n] if rows else n + 1,
+                "source_key": e.person_id,
+                "subject": "self",
+                "raw": {"answers": e.answers, "remark": e.remark},
+                "school": school,
+                "record_date": e.entered_on or r.opened_on,
+                "attributes": {
+                    "round": r.name,
+                    "round_id": r.id,
+                    "definition": d["key"],
+                    "group_counts": group_counts(d, e.answers),
+                    "answers": e.answers,
+                    "answered": len(e.answers),
+                },
+            }
+        )
     if recs:
         s.execute(insert(SourceRecord), recs)
         ids = s.execute(select(SourceRecord.id, SourceRecord.source_key).where(SourceRecord.batch_id == b.id)).all()
-        s.execute(insert(Link), [{"record_id": rid, "person_id": pid, "status": "auto", "method": "row_key",
-                                  "probability": 1.0} for rid, pid in ids])
+        s.execute(
+            insert(Link),
+            [
+                {"record_id": rid, "person_id": pid, "status": "auto", "method": "row_key", "probability": 1.0}
+                for rid, pid in ids
+            ],
+        )
     if older:
         s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=b.id))
     return b.id
@@ -311,8 +444,20 @@ def status(ws) -> dict:
             if r is not None and r.schools and sch not in r.schools:
                 continue
             ps = pupils(ws, sch, s=s)
-            es = {} if r is None else {e.person_id: e for e in s.scalars(select(ChecklistEntry).where(
-                ChecklistEntry.round_id == r.id, ChecklistEntry.school == sch, ChecklistEntry.superseded.is_(False)))}
+            es = (
+                {}
+                if r is None
+                else {
+                    e.person_id: e
+                    for e in s.scalars(
+                        select(ChecklistEntry).where(
+                            ChecklistEntry.round_id == r.id,
+                            ChecklistEntry.school == sch,
+                            ChecklistEntry.superseded.is_(False),
+                        )
+                    )
+                }
+            )
             classes: dict[str, dict] = {}
             for p in ps:
                 k = f"{p['grade']}年{p['class']}組" if p["grade"] else "—"
@@ -326,11 +471,18 @@ def status(ws) -> dict:
                 c["draft"], c["not_yet"] = c["entered"] - c["submitted"], c["pupils"] - c["entered"]
             entered = sum(c["entered"] for c in classes.values())
             submitted = sum(c["submitted"] for c in classes.values())
-            out.append({"school": sch, "pupils": len(ps), "entered": entered, "submitted": submitted,
-                        "draft": entered - submitted, "not_yet": len(ps) - entered,
-                        "classes": list(classes.values())})
-        return {"round": None if r is None else {"round_id": r.id, "name": r.name, "due_on": r.due_on},
-                "schools": out}
+            out.append(
+                {
+                    "school": sch,
+                    "pupils": len(ps),
+                    "entered": entered,
+                    "submitted": submitted,
+                    "draft": entered - submitted,
+                    "not_yet": len(ps) - entered,
+                    "classes": list(classes.values()),
+                }
+            )
+        return {"round": None if r is None else {"round_id": r.id, "name": r.name, "due_on": r.due_on}, "schools": out}
 
 
 # --- Excel round trip --------------------------------------------------------------------------------------------
@@ -364,10 +516,13 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
     out = Path(out)
     if password:
         import io
+
         try:
             import msoffcrypto  # encrypted OOXML (the file carries names)
         except ImportError:
-            raise InputRefused("ファイルのパスワード設定には msoffcrypto-tool が必要です（pip install msoffcrypto-tool）。")
+            raise InputRefused(
+                "ファイルのパスワード設定には msoffcrypto-tool が必要です（pip install msoffcrypto-tool）。"
+            )
         buf = io.BytesIO()
         wb.save(buf)
         buf.seek(0)
@@ -376,13 +531,15 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
             enc.encrypt(password, fh)
     else:
         wb.save(out)
-    ws.log("export", detail={"what": "checklist_template", "pupils": len(ps), "round_id": round_id,
-                             "encrypted": bool(password)})
+    ws.log(
+        "export",
+        detail={"what": "checklist_template", "pupils": len(ps), "round_id": round_id, "encrypted": bool(password)},
+    )
     return {"pupils": len(ps), "school": school, "round": round_label, "out": str(out)}
 
 
 GROUP_FILLS = ("DDEBF7", "FCE4D6", "E2EFDA", "FFF2CC", "EDE7F6", "F2F2F2")
-ITEM_WIDTH = 7.5        # fits 非該当 at 10 pt
+ITEM_WIDTH = 7.5  # fits 非該当 at 10 pt
 ITEMS_PER_PRINTED_PAGE = 24
 
 
@@ -409,26 +566,32 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     info.column_dimensions["B"].width = 92
     info["A1"] = d["title_ja"]
     info["A1"].font = Font(bold=True, size=16, color="1F3864")
-    rows = [("学校", school), ("実施回", round_label), ("提出期限", f"{due_on:%Y年%m月%d日}" if due_on else "（担当者からの連絡のとおり）"),
-            ("返送先", "こども家庭センター（担当者へ直接お渡しいただくか、指定の方法でお送りください）"),
-            ("対象", f"{len(ps)} 人（「チェックリスト」シートに学年・組の順で並んでいます）")]
+    rows = [
+        ("学校", school),
+        ("実施回", round_label),
+        ("提出期限", f"{due_on:%Y年%m月%d日}" if due_on else "（担当者からの連絡のとおり）"),
+        ("返送先", "こども家庭センター（担当者へ直接お渡しいただくか、指定の方法でお送りください）"),
+        ("対象", f"{len(ps)} 人（「チェックリスト」シートに学年・組の順で並んでいます）"),
+    ]
     for n, (k, v) in enumerate(rows, 3):
         info.cell(n, 1, k).font = Font(bold=True)
         info.cell(n, 1).fill = PatternFill("solid", fgColor="F2F2F2")
         info.cell(n, 2, v)
         for c in (1, 2):
             info.cell(n, c).border, info.cell(n, c).alignment = box, Alignment(vertical="center", wrap_text=True)
-    steps = ["記入のしかた",
-             f"1. 「チェックリスト」シートで、児童生徒ごとに各項目を {labels} から選んでください（セルを選ぶと▼の一覧が出ます）。",
-             "2. 気になることや具体的な様子は、行の右端の「所見」欄に書いてください。",
-             "3. 分からない項目、まだ観察できていない項目は空欄のままでかまいません。記入した行だけが取り込まれます。",
-             "4. 並べ替え・絞り込みはできます。左端の「行キー」は照合に使うので変更・削除しないでください（氏名では照合しません）。",
-             "5. 記入が終わったら上書き保存し、期限までに返送してください。同じ回のファイルを返し直すと、新しいほうが使われます。",
-             "",
-             "取扱い注意：このファイルには児童生徒の氏名が載っています。校外へ持ち出す・メールで送るときは、"
-             "パスワードの設定など学校の規程に従ってください。",
-             "このチェックリストは、支援が必要かもしれないこどもに早く気づくためのものです。"
-             "該当があっても、それだけで虐待などと判断するものではありません。"]
+    steps = [
+        "記入のしかた",
+        f"1. 「チェックリスト」シートで、児童生徒ごとに各項目を {labels} から選んでください（セルを選ぶと▼の一覧が出ます）。",
+        "2. 気になることや具体的な様子は、行の右端の「所見」欄に書いてください。",
+        "3. 分からない項目、まだ観察できていない項目は空欄のままでかまいません。記入した行だけが取り込まれます。",
+        "4. 並べ替え・絞り込みはできます。左端の「行キー」は照合に使うので変更・削除しないでください（氏名では照合しません）。",
+        "5. 記入が終わったら上書き保存し、期限までに返送してください。同じ回のファイルを返し直すと、新しいほうが使われます。",
+        "",
+        "取扱い注意：このファイルには児童生徒の氏名が載っています。校外へ持ち出す・メールで送るときは、"
+        "パスワードの設定など学校の規程に従ってください。",
+        "このチェックリストは、支援が必要かもしれないこどもに早く気づくためのものです。"
+        "該当があっても、それだけで虐待などと判断するものではありません。",
+    ]
     for n, line in enumerate(steps, 3 + len(rows) + 1):
         c = info.cell(n, 1, line)
         info.merge_cells(start_row=n, start_column=1, end_row=n, end_column=2)
@@ -449,7 +612,7 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     wb.active = 1
     fixed = ["行キー", "学年", "組", "氏名", "ふりがな"]
     first_item, remark_col = len(fixed) + 1, len(fixed) + len(items) + 1
-    sh["B1"] = f"{d['title_ja']}　{school}　{round_label}"   # B: column A (row keys) is not printed
+    sh["B1"] = f"{d['title_ja']}　{school}　{round_label}"  # B: column A (row keys) is not printed
     sh["B1"].font = Font(bold=True, size=13, color="1F3864")
     sh["A1"] = "行キーは変更しない"
     sh["A1"].font = Font(size=8, color="808080")
@@ -466,8 +629,11 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     for gi, g in enumerate(order):
         lo, hi = spans[gi]
         fills[g] = PatternFill("solid", fgColor=GROUP_FILLS[gi % len(GROUP_FILLS)])
-        c = sh.cell(2, first_item + lo, f"{groups[g].get('part', '')}：{groups[g]['label_ja']}" if hi - lo >= 2
-                    else groups[g]["label_ja"])
+        c = sh.cell(
+            2,
+            first_item + lo,
+            f"{groups[g].get('part', '')}：{groups[g]['label_ja']}" if hi - lo >= 2 else groups[g]["label_ja"],
+        )
         if hi > lo:
             sh.merge_cells(start_row=2, start_column=first_item + lo, end_row=2, end_column=first_item + hi)
         for col in range(first_item + lo, first_item + hi + 1):
@@ -476,7 +642,9 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     sh.row_dimensions[2].height = 30
     head_fill = PatternFill("solid", fgColor="D9E2F3")
-    for col, text_ in enumerate(fixed + [f"{n + 1}. {it['text_ja']}" for n, it in enumerate(items)] + ["所見（自由記述）"], 1):
+    for col, text_ in enumerate(
+        fixed + [f"{n + 1}. {it['text_ja']}" for n, it in enumerate(items)] + ["所見（自由記述）"], 1
+    ):
         c = sh.cell(3, col, text_)
         c.border = box
         c.font = Font(bold=True, size=9)
@@ -487,10 +655,19 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
             c.fill = head_fill
             c.alignment = Alignment(wrap_text=True, vertical="bottom", horizontal="center")
     sh.row_dimensions[3].height = 100
-    dv = DataValidation(type="list", formula1='"' + ",".join(x["label"] for x in d.get("scale", [])) + '"'
-                        if d.get("scale") else '"該当,非該当,不明"', allow_blank=True, showErrorMessage=True,
-                        errorTitle="入力できない値", error=f"{labels} から選んでください。",
-                        showInputMessage=True, promptTitle="回答", prompt=f"{labels} から選んでください")
+    dv = DataValidation(
+        type="list",
+        formula1='"' + ",".join(x["label"] for x in d.get("scale", [])) + '"'
+        if d.get("scale")
+        else '"該当,非該当,不明"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="入力できない値",
+        error=f"{labels} から選んでください。",
+        showInputMessage=True,
+        promptTitle="回答",
+        prompt=f"{labels} から選んでください",
+    )
     sh.add_data_validation(dv)
     first = 4
     key_font, key_fill = Font(size=8, color="808080"), PatternFill("solid", fgColor="F2F2F2")
@@ -507,8 +684,11 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
             c = sh.cell(row, col)
             c.protection = Protection(locked=False)
             c.border = box
-            c.alignment = Alignment(horizontal="center", vertical="center") if col < remark_col else \
-                Alignment(wrap_text=True, vertical="center")
+            c.alignment = (
+                Alignment(horizontal="center", vertical="center")
+                if col < remark_col
+                else Alignment(wrap_text=True, vertical="center")
+            )
         sh.row_dimensions[row].height = 22
     if ps:
         dv.add(f"{L(first_item)}{first}:{L(remark_col - 1)}{first + len(ps) - 1}")
@@ -549,8 +729,10 @@ class ChecklistRefused(InputRefused):
         rows = sorted({e["row"] for e in errors})
         lines = [f"{e['row']}行目「{e['column']}」: {e['message']}" for e in errors[:10]]
         more = f"\n…ほか {len(errors) - 10} 件" if len(errors) > 10 else ""
-        super().__init__(f"チェックリストに誤りが {len(errors)} 件（{len(rows)} 行）あるため、取り込みませんでした。"
-                         "直してからもう一度取り込んでください。\n" + "\n".join(lines) + more)
+        super().__init__(
+            f"チェックリストに誤りが {len(errors)} 件（{len(rows)} 行）あるため、取り込みませんでした。"
+            "直してからもう一度取り込んでください。\n" + "\n".join(lines) + more
+        )
         self.errors = errors
 
 
@@ -559,11 +741,14 @@ def _decrypt_workbook(data: bytes, password: str | None) -> bytes:
     if not data.startswith(b"\xd0\xcf\x11\xe0"):
         return data
     if not password:
-        raise InputRefused("パスワード付きのブックです。ファイルのパスワードを指定してください"
-                           "（CLI: 環境変数 KODOMO_FILE_PASSWORD）。")
+        raise InputRefused(
+            "パスワード付きのブックです。ファイルのパスワードを指定してください（CLI: 環境変数 KODOMO_FILE_PASSWORD）。"
+        )
     import io
+
     try:
         import msoffcrypto
+
         f = msoffcrypto.OfficeFile(io.BytesIO(data))
         f.load_key(password=password)
         out = io.BytesIO()
@@ -581,7 +766,9 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
     import io
 
     from openpyxl import load_workbook
+
     from ..importing.service import ImportResult
+
     ws.require("checklist.enter", what="checklist import")
     path = Path(path)
     data = path.read_bytes()
@@ -609,7 +796,13 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
             rn = row[0].row
             key = parse_row_key(values[0])
             if key is None:
-                errors.append({"row": rn, "column": "行キー", "message": f"行キー「{values[0]}」が正しくありません。変更しないでください。"})
+                errors.append(
+                    {
+                        "row": rn,
+                        "column": "行キー",
+                        "message": f"行キー「{values[0]}」が正しくありません。変更しないでください。",
+                    }
+                )
                 continue
             rid, pid = key
             if round_id is None:
@@ -641,8 +834,13 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
                 v = "" if v is None else str(v).strip()
                 code = ANSWER_VALUES.get(v)
                 if code is None and v != "":
-                    errors.append({"row": rn, "column": headers[first_item + n],
-                                   "message": f"「{v}」は選べません（該当・非該当・不明）。"})
+                    errors.append(
+                        {
+                            "row": rn,
+                            "column": headers[first_item + n],
+                            "message": f"「{v}」は選べません（該当・非該当・不明）。",
+                        }
+                    )
                     bad = True
                 elif code is not None:
                     answers[it["id"]] = code
@@ -660,8 +858,14 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
         # A return with a wrong value is refused as a whole (CLI exit 2, nothing changed): a later return
         # supersedes the earlier one, so half a sheet must not replace a whole one; the teacher fixes the
         # cells named by row and column and sends the sheet again.
-        ws.log("import_refused", detail={"source_type": "school_checklist", "round_id": round_id,
-                                         "rejected": len({e['row'] for e in errors})})
+        ws.log(
+            "import_refused",
+            detail={
+                "source_type": "school_checklist",
+                "round_id": round_id,
+                "rejected": len({e['row'] for e in errors}),
+            },
+        )
         raise ChecklistRefused(errors)
     if not parsed:
         raise InputRefused("記入された行がありません。何も取り込んでいません。")
@@ -669,20 +873,50 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
         r = s.get(ChecklistRound, round_id)
         entries_ = []
         for rn, pid, answers, remark in parsed:
-            old = s.scalar(select(ChecklistEntry).where(ChecklistEntry.round_id == round_id,
-                                                        ChecklistEntry.person_id == pid,
-                                                        ChecklistEntry.superseded.is_(False)))
+            old = s.scalar(
+                select(ChecklistEntry).where(
+                    ChecklistEntry.round_id == round_id,
+                    ChecklistEntry.person_id == pid,
+                    ChecklistEntry.superseded.is_(False),
+                )
+            )
             if old is not None:
                 old.superseded = True  # kept in history
-            e = ChecklistEntry(round_id=round_id, person_id=pid, school=school, answers=answers, remark=remark,
-                               status="submitted", via="excel", entered_by=ws.user.name, entered_on=dt.date.today(),
-                               submitted_at=_now())
+            e = ChecklistEntry(
+                round_id=round_id,
+                person_id=pid,
+                school=school,
+                answers=answers,
+                remark=remark,
+                status="submitted",
+                via="excel",
+                entered_by=ws.user.name,
+                entered_on=dt.date.today(),
+                submitted_at=_now(),
+            )
             s.add(e)
             entries_.append(e)
         s.flush()
-        batch_id = _write_results(ws, s, r, school, entries_, via="excel", file_name=path.name,
-                                  file_hash=hashlib.sha256(data).hexdigest(), rows=[x[0] for x in parsed])
-        ws.log("import", detail={"batch_id": batch_id, "source_type": "school_checklist", "imported": len(entries_),
-                                 "rejected": len({e['row'] for e in errors})}, conn=s)
+        batch_id = _write_results(
+            ws,
+            s,
+            r,
+            school,
+            entries_,
+            via="excel",
+            file_name=path.name,
+            file_hash=hashlib.sha256(data).hexdigest(),
+            rows=[x[0] for x in parsed],
+        )
+        ws.log(
+            "import",
+            detail={
+                "batch_id": batch_id,
+                "source_type": "school_checklist",
+                "imported": len(entries_),
+                "rejected": len({e['row'] for e in errors}),
+            },
+            conn=s,
+        )
     rows = len(good) + len([e for e in errors if e["column"] == "行キー"])
     return ImportResult(batch_id, rows, len(entries_), len({e["row"] for e in errors}), errors)

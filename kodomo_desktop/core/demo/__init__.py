@@ -4,8 +4,18 @@
 ``write_department_files`` → the files departments send + ``sources.csv``, with their truth kept in memory.
 Qt-free. ``service.build_demo`` imports, links and scores a town into a database.
 """
-from .town import AS_OF, NoiseProfile, PlantedCase, Town, Truth, generate_town
-from .files import HEADERS_USED, DeptFile, write_department_files
 
-__all__ = ["AS_OF", "NoiseProfile", "PlantedCase", "Town", "Truth", "generate_town", "HEADERS_USED", "DeptFile",
-           "write_department_files"]
+from .files import HEADERS_USED, DeptFile, write_department_files
+from .town import AS_OF, NoiseProfile, PlantedCase, Town, Truth, generate_town
+
+__all__ = [
+    "AS_OF",
+    "NoiseProfile",
+    "PlantedCase",
+    "Town",
+    "Truth",
+    "generate_town",
+    "HEADERS_USED",
+    "DeptFile",
+    "write_department_files",
+]

@@ -4,6 +4,7 @@ Writes the demo town's department files and ``sources.csv`` into OUT_DIR and pri
 ``--truth FILE`` also writes the ground truth (row → person key, planted cases, namesakes, twins) as JSON to FILE,
 which must lie outside OUT_DIR (the department folder holds only department files and the manifest).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,18 +34,46 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.perf_counter()
     files = write_department_files(town, out)
     t2 = time.perf_counter()
-    summary = {"out_dir": str(out), **town.summary(), "seconds": {"town": round(t1 - t0, 2), "files": round(t2 - t1, 2)},
-               "files": [{"file_name": f.file_name, "source_type": f.source_type, "rows": len(f.rows),
-                          "header_row": f.header_row, "invalid_rows": f.invalid_rows} for f in files]}
+    summary = {
+        "out_dir": str(out),
+        **town.summary(),
+        "seconds": {"town": round(t1 - t0, 2), "files": round(t2 - t1, 2)},
+        "files": [
+            {
+                "file_name": f.file_name,
+                "source_type": f.source_type,
+                "rows": len(f.rows),
+                "header_row": f.header_row,
+                "invalid_rows": f.invalid_rows,
+            }
+            for f in files
+        ],
+    }
     sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=1, default=str) + "\n")
     if a.truth is not None:
         tr = town.truth
-        doc = {"as_of": town.as_of.isoformat(), "seed": a.seed, "noise": asdict(town.noise),
-               "strong_cases": tr.strong_cases, "planted": [asdict(c) for c in tr.planted],
-               "namesakes": tr.namesakes, "twins": tr.twins, "remarried": tr.remarried, "moved_away": tr.moved_away,
-               "files": {f.file_name: {"source_type": f.source_type, "rows": f.rows, "invalid_rows": f.invalid_rows,
-                                       "unknown_cells": f.unknown_cells, "empty_rows": f.empty_rows,
-                                       "noise": {str(k): v for k, v in f.noise.items()}} for f in files}}
+        doc = {
+            "as_of": town.as_of.isoformat(),
+            "seed": a.seed,
+            "noise": asdict(town.noise),
+            "strong_cases": tr.strong_cases,
+            "planted": [asdict(c) for c in tr.planted],
+            "namesakes": tr.namesakes,
+            "twins": tr.twins,
+            "remarried": tr.remarried,
+            "moved_away": tr.moved_away,
+            "files": {
+                f.file_name: {
+                    "source_type": f.source_type,
+                    "rows": f.rows,
+                    "invalid_rows": f.invalid_rows,
+                    "unknown_cells": f.unknown_cells,
+                    "empty_rows": f.empty_rows,
+                    "noise": {str(k): v for k, v in f.noise.items()},
+                }
+                for f in files
+            },
+        }
         a.truth.write_text(json.dumps(doc, ensure_ascii=False, default=str), encoding="utf-8")
     return 0
 

@@ -12,6 +12,7 @@ header rows count) and the true person key of every data row, the planted invali
 and the noise applied per row. None of that is written into the output folder: it holds only the department files
 and ``sources.csv`` (``file_name,source_type``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,30 +32,144 @@ from .town import Town, reiwa_fy, school_period
 
 # --- headers (module constants: HEADERS_USED is the union, per source type) -----------------------------------------
 H_REGISTRY = ["宛名番号", "世帯番号", "氏名", "フリガナ", "生年月日", "性別", "続柄", "住所", "転入年月日"]
-H_MCH_INFANT = ["宛名番号", "氏名", "フリガナ", "生年月日", "性別", "住所", "健診種別", "受診日", "受診状況",
-                "体重パーセンタイル", "感情的に叩いた", "家に残して外出", "長時間食事を与えなかった", "子どもの口をふさいだ",
-                "子どもを激しく揺さぶった"]
-H_MCH_MATERNAL = ["宛名番号", "氏名", "フリガナ", "生年月日", "事業名", "実施日", "届出時妊娠週数", "受診状況", "EPDS点数"]
+H_MCH_INFANT = [
+    "宛名番号",
+    "氏名",
+    "フリガナ",
+    "生年月日",
+    "性別",
+    "住所",
+    "健診種別",
+    "受診日",
+    "受診状況",
+    "体重パーセンタイル",
+    "感情的に叩いた",
+    "家に残して外出",
+    "長時間食事を与えなかった",
+    "子どもの口をふさいだ",
+    "子どもを激しく揺さぶった",
+]
+H_MCH_MATERNAL = [
+    "宛名番号",
+    "氏名",
+    "フリガナ",
+    "生年月日",
+    "事業名",
+    "実施日",
+    "届出時妊娠週数",
+    "受診状況",
+    "EPDS点数",
+]
 H_MCH_VACCINE = ["宛名番号", "氏名", "カナ氏名", "生年月日", "性別", "予防接種名", "接種状況", "接種日"]
 # school_attendance: four layouts, rotated over the schools (no 宛名番号 in any of them)
 H_ATT = [
     ["学年", "組", "出席番号", "児童氏名", "ふりがな", "性別", "生年月日", "欠席日数", "遅刻日数", "保健室来室回数"],
-    ["学校名", "氏名", "カナ氏名", "性別", "生年月日", "学年", "組", "出席番号", "欠席日数", "遅刻日数", "保健室利用回数"],
+    [
+        "学校名",
+        "氏名",
+        "カナ氏名",
+        "性別",
+        "生年月日",
+        "学年",
+        "組",
+        "出席番号",
+        "欠席日数",
+        "遅刻日数",
+        "保健室利用回数",
+    ],
     ["学年", "組", "出席番号", "姓", "名", "セイ", "メイ", "生年月日", "性別", "欠席", "遅刻", "保健室"],
-    ["対象期間", "学校名", "学年", "組", "出席番号", "生徒氏名", "フリガナ", "性別", "生年月日", "欠席日数", "遅刻日数",
-     "保健室来室回数", "心の健康観察"],
+    [
+        "対象期間",
+        "学校名",
+        "学年",
+        "組",
+        "出席番号",
+        "生徒氏名",
+        "フリガナ",
+        "性別",
+        "生年月日",
+        "欠席日数",
+        "遅刻日数",
+        "保健室来室回数",
+        "心の健康観察",
+    ],
 ]
-H_SCHOOL_HEALTH = ["学校名", "学年", "組", "出席番号", "氏名", "ふりがな", "性別", "生年月日", "健診日", "体重", "未処置歯数"]
-H_YOTAIKYO = ["ケース番号", "登録日", "宛名番号", "氏名", "ふりがな", "生年月日", "性別", "区分", "一時保護", "進行状況",
-              "終結日"]
-H_ALLOWANCE = ["受給者宛名番号", "受給者氏名", "受給者フリガナ", "住所", "対象児童氏名", "対象児童フリガナ", "対象児童生年月日",
-               "対象児童性別", "支給開始年月日", "支給区分"]
-H_SCHOOL_ASSIST = ["学校名", "学年", "組", "児童宛名番号", "児童生徒氏名", "ふりがな", "生年月日", "性別", "保護者氏名", "区分",
-                   "認定日"]
+H_SCHOOL_HEALTH = [
+    "学校名",
+    "学年",
+    "組",
+    "出席番号",
+    "氏名",
+    "ふりがな",
+    "性別",
+    "生年月日",
+    "健診日",
+    "体重",
+    "未処置歯数",
+]
+H_YOTAIKYO = [
+    "ケース番号",
+    "登録日",
+    "宛名番号",
+    "氏名",
+    "ふりがな",
+    "生年月日",
+    "性別",
+    "区分",
+    "一時保護",
+    "進行状況",
+    "終結日",
+]
+H_ALLOWANCE = [
+    "受給者宛名番号",
+    "受給者氏名",
+    "受給者フリガナ",
+    "住所",
+    "対象児童氏名",
+    "対象児童フリガナ",
+    "対象児童生年月日",
+    "対象児童性別",
+    "支給開始年月日",
+    "支給区分",
+]
+H_SCHOOL_ASSIST = [
+    "学校名",
+    "学年",
+    "組",
+    "児童宛名番号",
+    "児童生徒氏名",
+    "ふりがな",
+    "生年月日",
+    "性別",
+    "保護者氏名",
+    "区分",
+    "認定日",
+]
 H_TAX = ["宛名番号", "世帯番号", "氏名", "ﾌﾘｶﾞﾅ", "生年月日", "性別", "課税年度", "課税区分"]
-H_DISABILITY = ["宛名番号", "氏名", "フリガナ", "生年月日", "性別", "手帳種別", "等級", "主たる精神障害コード", "受給者証番号",
-                "交付年月日"]
-H_PUBLIC_ASSIST = ["ケース番号", "宛名番号", "氏名", "フリガナ", "生年月日", "性別", "続柄", "保護開始日", "保護廃止日", "保護状況"]
+H_DISABILITY = [
+    "宛名番号",
+    "氏名",
+    "フリガナ",
+    "生年月日",
+    "性別",
+    "手帳種別",
+    "等級",
+    "主たる精神障害コード",
+    "受給者証番号",
+    "交付年月日",
+]
+H_PUBLIC_ASSIST = [
+    "ケース番号",
+    "宛名番号",
+    "氏名",
+    "フリガナ",
+    "生年月日",
+    "性別",
+    "続柄",
+    "保護開始日",
+    "保護廃止日",
+    "保護状況",
+]
 H_CONSULT = ["受付番号", "相談日", "宛名番号", "氏名", "フリガナ", "生年月日", "性別", "相談種別", "DV等支援措置"]
 
 
@@ -87,27 +202,33 @@ HEADERS_USED: dict[str, list[str]] = {k: _union(*v) for k, v in HEADERS_BY_FILE.
 @dataclass
 class DeptFile:
     """One department file and, for evaluation only, its truth (kept in memory, never written)."""
+
     file_name: str
     source_type: str
     path: Path
-    rows: list[tuple[int, int]] = field(default_factory=list)          # (row number as the user sees it, person_key)
+    rows: list[tuple[int, int]] = field(default_factory=list)  # (row number as the user sees it, person_key)
     invalid_rows: list[tuple[int, str]] = field(default_factory=list)  # (row number, column header) planted invalid
     unknown_cells: list[tuple[int, str]] = field(default_factory=list)  # (row number, column header) holding 「不明」
-    empty_rows: list[int] = field(default_factory=list)                # blank rows (no data, not in ``rows``)
-    noise: dict[int, list[str]] = field(default_factory=dict)          # row number -> noise applied to that row
-    related: dict[int, int] = field(default_factory=dict)              # row number -> recipient/guardian person key
+    empty_rows: list[int] = field(default_factory=list)  # blank rows (no data, not in ``rows``)
+    noise: dict[int, list[str]] = field(default_factory=dict)  # row number -> noise applied to that row
+    related: dict[int, int] = field(default_factory=dict)  # row number -> recipient/guardian person key
     header_row: int = 1
-    format: str = ""                                                    # csv / xlsx
+    format: str = ""  # csv / xlsx
     encoding: str | None = None
     sheet: str | None = None
 
     def truth_frame(self) -> pd.DataFrame:
         """One row per data row: row_number, person_key, invalid (bool), noise (';'-joined), related_key."""
         inv = {r for r, _ in self.invalid_rows}
-        return pd.DataFrame({"row_number": [r for r, _ in self.rows], "person_key": [k for _, k in self.rows],
-                             "invalid": [r in inv for r, _ in self.rows],
-                             "noise": [";".join(self.noise.get(r, [])) for r, _ in self.rows],
-                             "related_key": [self.related.get(r) for r, _ in self.rows]})
+        return pd.DataFrame(
+            {
+                "row_number": [r for r, _ in self.rows],
+                "person_key": [k for _, k in self.rows],
+                "invalid": [r in inv for r, _ in self.rows],
+                "noise": [";".join(self.noise.get(r, [])) for r, _ in self.rows],
+                "related_key": [self.related.get(r) for r, _ in self.rows],
+            }
+        )
 
 
 # --- dates --------------------------------------------------------------------------------------------------------------
@@ -115,6 +236,7 @@ def wareki(d: dt.date, style: str = "kanji") -> str:
     """和暦 as departments write it: kanji 平成27年4月5日 (元年 for year 1), letter H27.4.5, slash H27/04/05,
     letter0 H27.04.05 — the importer's own formatter, so the demo writes exactly what the reader parses."""
     from ..importing.values import ERAS, format_wareki
+
     if d < ERAS[0].start:
         return d.isoformat()
     return format_wareki(d, "gannen" if style == "kanji" else style)
@@ -138,7 +260,7 @@ def fmt_date(d: dt.date | None, style: str) -> str | dt.date:
 
 def _bad_date(d: dt.date, style: str) -> str:
     """An impossible date in the file's own spelling (what a mistyped cell looks like)."""
-    y = d.year if d.year % 4 else d.year + 1          # a non-leap year: 2月29日 would be wrong too, 30 always is
+    y = d.year if d.year % 4 else d.year + 1  # a non-leap year: 2月29日 would be wrong too, 30 always is
     if style in ("letter", "slash", "letter0"):
         return wareki(dt.date(y, 2, 1), "letter").rsplit(".", 2)[0] + ".2.30"
     if style == "kanji":
@@ -167,13 +289,13 @@ def address_variant(addr: str, style: int) -> str:
         return addr
     town, rest = m.group("town"), m.group("rest")
     c = _CHOME.search(rest)
-    if style == 0:                                    # no prefecture
+    if style == 0:  # no prefecture
         return town + rest
-    if style == 1 and c:                              # 4丁目13-8
-        return town + rest[:c.start()] + f"{_KNUM.get(c.group(1), 1)}丁目{c.group(2)}-{c.group(3)}" + rest[c.end():]
-    if style == 2 and c:                              # 駅前4-13-8, no town, no building
-        return rest[:c.start()] + f"{_KNUM.get(c.group(1), 1)}-{c.group(2)}-{c.group(3)}"
-    if style == 3:                                    # full-width digits
+    if style == 1 and c:  # 4丁目13-8
+        return town + rest[: c.start()] + f"{_KNUM.get(c.group(1), 1)}丁目{c.group(2)}-{c.group(3)}" + rest[c.end() :]
+    if style == 2 and c:  # 駅前4-13-8, no town, no building
+        return rest[: c.start()] + f"{_KNUM.get(c.group(1), 1)}-{c.group(2)}-{c.group(3)}"
+    if style == 3:  # full-width digits
         return fullwidth(town + rest)
     return town + rest
 
@@ -220,8 +342,11 @@ class _Writer:
         self.age = P["age"].tolist()
         hh_of = P["household_key"].to_numpy()
         strong_hh = {c.household_key for c in town.truth.planted}
-        special = set(town.truth.strong_cases) | {k for p in town.truth.namesakes for k in p} | \
-            {k for p in town.truth.twins for k in p}
+        special = (
+            set(town.truth.strong_cases)
+            | {k for p in town.truth.namesakes for k in p}
+            | {k for p in town.truth.twins for k in p}
+        )
         # strong-case households get formatting noise only (widths, variants, spaces, blank 宛名番号), never
         # errors (typos, swapped dates, invalid cells): the scoring tests need them linked
         self.protected = {int(k) for k, h in zip(P["person_key"], hh_of) if h in strong_hh}
@@ -244,6 +369,7 @@ class _Writer:
         if variants and n.variant_kanji_rate > 0:
             full = s + g
             if any(ch in N.VARIANT_OF for ch in full) and r.random() < n.variant_kanji_rate:
+
                 def swap(text):
                     out = []
                     for ch in text:
@@ -255,6 +381,7 @@ class _Writer:
                         else:
                             out.append(ch)
                     return "".join(out)
+
                 s2, g2 = swap(s), swap(g)
                 if (s2, g2) != (s, g):
                     s, g = s2, g2
@@ -268,7 +395,7 @@ class _Writer:
                 idx = [i for i, ch in enumerate(g) if ch in N.KANJI_TYPO]
                 if idx:
                     i = r.choice(idx)
-                    g = g[:i] + N.KANJI_TYPO[g[i]] + g[i + 1:]
+                    g = g[:i] + N.KANJI_TYPO[g[i]] + g[i + 1 :]
                     tags.append("kanji_typo")
             u = r.random()
             if u < n.day_month_swap_rate:
@@ -323,11 +450,29 @@ class _Writer:
         return v
 
     # --- writing -----------------------------------------------------------------------------------------------------
-    def _finish(self, r: random.Random, name: str, source_type: str, headers: list[str], rows: list[list],
-                keys: list[int], tags: list[list[str]], *, title: list[str] = (), blank_after_title: bool = False,
-                fmt: str = "csv", encoding: str = "cp932", date_cols: dict | None = None, sheet: str = "Sheet1",
-                merge_title: bool = False, invalid_cols: list[tuple[str, str]] = (), unknown_cols: list[str] = (),
-                related: list[int | None] | None = None, date_style: dict | None = None, empty_rows: int | None = None):
+    def _finish(
+        self,
+        r: random.Random,
+        name: str,
+        source_type: str,
+        headers: list[str],
+        rows: list[list],
+        keys: list[int],
+        tags: list[list[str]],
+        *,
+        title: list[str] = (),
+        blank_after_title: bool = False,
+        fmt: str = "csv",
+        encoding: str = "cp932",
+        date_cols: dict | None = None,
+        sheet: str = "Sheet1",
+        merge_title: bool = False,
+        invalid_cols: list[tuple[str, str]] = (),
+        unknown_cols: list[str] = (),
+        related: list[int | None] | None = None,
+        date_style: dict | None = None,
+        empty_rows: int | None = None,
+    ):
         """Plant invalid / 不明 cells and blank rows, write the file, record the truth."""
         n = self.n
         pos = {h: i for i, h in enumerate(headers)}
@@ -351,7 +496,9 @@ class _Writer:
         if unknown_cols and n.unknown_dates_per_file:
             for col in unknown_cols:
                 c = pos[col]
-                filled = [i for i, row in enumerate(rows) if row[c] not in ("", None) and all(i != x for x, _ in invalid)]
+                filled = [
+                    i for i, row in enumerate(rows) if row[c] not in ("", None) and all(i != x for x, _ in invalid)
+                ]
                 for i in r.sample(filled, min(n.unknown_dates_per_file, len(filled))):
                     rows[i][c] = "不明"
                     unknown.append((i, col))
@@ -390,17 +537,31 @@ class _Writer:
             else:
                 path.write_bytes(data.encode("utf-8-sig"))
         else:
-            _write_xlsx(path, sheet, list(title), blank_after_title, headers, [None if i is None else rows[i] for i in order],
-                        date_cols or {}, merge_title)
-        f = DeptFile(file_name=name, source_type=source_type, path=path,
-                     rows=[(rownum[i], int(k)) for i, k in enumerate(keys)],
-                     invalid_rows=[(rownum[i], col) for i, col in invalid],
-                     unknown_cells=[(rownum[i], col) for i, col in unknown],
-                     empty_rows=empty_lines,
-                     noise={rownum[i]: t for i, t in enumerate(tags) if t},
-                     related={rownum[i]: int(k) for i, k in enumerate(related or []) if k is not None},
-                     header_row=header_row, format=fmt, encoding=encoding if fmt == "csv" else None,
-                     sheet=sheet if fmt == "xlsx" else None)
+            _write_xlsx(
+                path,
+                sheet,
+                list(title),
+                blank_after_title,
+                headers,
+                [None if i is None else rows[i] for i in order],
+                date_cols or {},
+                merge_title,
+            )
+        f = DeptFile(
+            file_name=name,
+            source_type=source_type,
+            path=path,
+            rows=[(rownum[i], int(k)) for i, k in enumerate(keys)],
+            invalid_rows=[(rownum[i], col) for i, col in invalid],
+            unknown_cells=[(rownum[i], col) for i, col in unknown],
+            empty_rows=empty_lines,
+            noise={rownum[i]: t for i, t in enumerate(tags) if t},
+            related={rownum[i]: int(k) for i, k in enumerate(related or []) if k is not None},
+            header_row=header_row,
+            format=fmt,
+            encoding=encoding if fmt == "csv" else None,
+            sheet=sheet if fmt == "xlsx" else None,
+        )
         self.files.append(f)
         return f
 
@@ -424,18 +585,37 @@ class _Writer:
                 tg.append("halfwidth_kana")
             else:
                 kana = f"{self.surname_kana[pk]}\u3000{self.given_kana[pk]}"
-            rows.append([self.resno[pk], self.hhno[pk], f"{_cp932_safe(self.surname[pk])}\u3000{_cp932_safe(self.given[pk])}",
-                         kana, bd, sexj[self.sex[pk]], self.rel[pk], self.addr[pk],
-                         wareki(mi, "kanji") if isinstance(mi, dt.date) else ""])
+            rows.append(
+                [
+                    self.resno[pk],
+                    self.hhno[pk],
+                    f"{_cp932_safe(self.surname[pk])}\u3000{_cp932_safe(self.given[pk])}",
+                    kana,
+                    bd,
+                    sexj[self.sex[pk]],
+                    self.rel[pk],
+                    self.addr[pk],
+                    wareki(mi, "kanji") if isinstance(mi, dt.date) else "",
+                ]
+            )
             tags.append(tg)
         # invalid cells only on elders living alone or in couples: their rows link to nothing else
         elders = set(P.index[(P["role"] == "elder")].tolist())
         saved = self.no_invalid
         self.no_invalid = saved | (set(keys) - elders)
         as_of = self.t.as_of
-        f = self._finish(r, f"住民基本台帳_{as_of:%Y%m%d}.csv", "resident_registry", H_REGISTRY, rows, keys, tags,
-                         invalid_cols=[("生年月日", "date"), ("性別", "sex")], unknown_cols=["転入年月日"],
-                         date_style={"生年月日": "letter"})
+        f = self._finish(
+            r,
+            f"住民基本台帳_{as_of:%Y%m%d}.csv",
+            "resident_registry",
+            H_REGISTRY,
+            rows,
+            keys,
+            tags,
+            invalid_cols=[("生年月日", "date"), ("性別", "sex")],
+            unknown_cols=["転入年月日"],
+            date_style={"生年月日": "letter"},
+        )
         self.no_invalid = saved
         return f
 
@@ -461,26 +641,52 @@ class _Writer:
             q = [yn[bool(rec.get(c))] if done and _present(rec.get(c)) else "" for c in qs]
             wp = rec.get("weight_percentile")
             cd = _date(rec.get("checkup_date"))
-            rows.append([self.resident_no(r, pk, tg), p.name(), kana, wareki(p.birth, "letter"),
-                         {1: "男", 2: "女"}[p.sex], self.address(r, pk, tg), rec["checkup_type"],
-                         wareki(cd, "letter") if done and cd else "",
-                         rec["checkup_status"], int(wp) if _present(wp) else ""] + q)
+            rows.append(
+                [
+                    self.resident_no(r, pk, tg),
+                    p.name(),
+                    kana,
+                    wareki(p.birth, "letter"),
+                    {1: "男", 2: "女"}[p.sex],
+                    self.address(r, pk, tg),
+                    rec["checkup_type"],
+                    wareki(cd, "letter") if done and cd else "",
+                    rec["checkup_status"],
+                    int(wp) if _present(wp) else "",
+                ]
+                + q
+            )
             keys.append(pk)
             tags.append(tg)
         as_of = self.t.as_of
         title = [f"{wareki(as_of, 'kanji').split('年')[0]}年度 乳幼児健診受診状況", f"作成日：{wareki(as_of, 'kanji')}"]
-        return self._finish(r, f"乳幼児健診受診状況_{self.fy}.xlsx",
-                            "maternal_child_health", H_MCH_INFANT, rows, keys, tags, title=title, fmt="xlsx",
-                            sheet="健診受診状況", invalid_cols=[("生年月日", "date")], unknown_cols=["受診日"],
-                            date_style={"生年月日": "letter", "受診日": "letter"})
+        return self._finish(
+            r,
+            f"乳幼児健診受診状況_{self.fy}.xlsx",
+            "maternal_child_health",
+            H_MCH_INFANT,
+            rows,
+            keys,
+            tags,
+            title=title,
+            fmt="xlsx",
+            sheet="健診受診状況",
+            invalid_cols=[("生年月日", "date")],
+            unknown_cols=["受診日"],
+            date_style={"生年月日": "letter", "受診日": "letter"},
+        )
 
     def mch_maternal(self):
         r = self.rng("mch_maternal")
         ev = self.t.events["maternal_child_health"]
         ev = ev[ev["record_kind"].isin(["妊娠届", "妊婦健診", "産婦健診"])].copy()
         kind_name = {"妊娠届": "妊娠届出", "妊婦健診": "妊婦健康診査", "産婦健診": "産婦健康診査"}
-        ev["_d"] = [_date(rec.get("notification_date")) if rec["record_kind"] == "妊娠届" else
-                    (_date(rec.get("checkup_date")) or self.birth[int(rec["child_key"])]) for rec in ev.to_dict("records")]
+        ev["_d"] = [
+            _date(rec.get("notification_date"))
+            if rec["record_kind"] == "妊娠届"
+            else (_date(rec.get("checkup_date")) or self.birth[int(rec["child_key"])])
+            for rec in ev.to_dict("records")
+        ]
         ev = ev.sort_values(["_d", "person_key"], kind="stable")
         rows, keys, tags = [], [], []
         for rec in ev.to_dict("records"):
@@ -496,16 +702,38 @@ class _Writer:
             else:
                 day, weeks, status, epds = rec["checkup_date"], "", "受診", int(rec["epds_score"])
             day = _date(day)
-            rows.append([self.resident_no(r, pk, tg), p.name(), p.kana(self.kana_form(r, tg)), wareki(p.birth, "letter"),
-                         kind_name[k], wareki(day, "letter") if day else "", self.num(r, weeks, tg), status,
-                         epds])
+            rows.append(
+                [
+                    self.resident_no(r, pk, tg),
+                    p.name(),
+                    p.kana(self.kana_form(r, tg)),
+                    wareki(p.birth, "letter"),
+                    kind_name[k],
+                    wareki(day, "letter") if day else "",
+                    self.num(r, weeks, tg),
+                    status,
+                    epds,
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
         as_of = self.t.as_of
         title = [f"妊娠届出・妊産婦健康診査 状況一覧（{wareki(as_of - dt.timedelta(days=1), 'kanji')}現在）"]
-        return self._finish(r, f"妊娠届出・妊産婦健診_{self.fy}.xlsx", "maternal_child_health", H_MCH_MATERNAL, rows, keys, tags,
-                            title=title, blank_after_title=True, fmt="xlsx", sheet="妊産婦",
-                            invalid_cols=[("実施日", "date")], date_style={"実施日": "letter"})
+        return self._finish(
+            r,
+            f"妊娠届出・妊産婦健診_{self.fy}.xlsx",
+            "maternal_child_health",
+            H_MCH_MATERNAL,
+            rows,
+            keys,
+            tags,
+            title=title,
+            blank_after_title=True,
+            fmt="xlsx",
+            sheet="妊産婦",
+            invalid_cols=[("実施日", "date")],
+            date_style={"実施日": "letter"},
+        )
 
     def mch_vaccines(self):
         r = self.rng("mch_vaccine")
@@ -521,13 +749,31 @@ class _Writer:
             tg += p.tags
             form = self.kana_form(r, tg)
             vd = rec.get("vaccination_date")
-            rows.append([self.resident_no(r, pk, tg), p.name(" "), p.kana(form, " "), fmt_date(p.birth, "iso_slash"),
-                         "男" if p.sex == 1 else "女", rec["vaccine"], rec["vaccination_status"],
-                         fmt_date(vd, "iso_slash") if isinstance(vd, dt.date) else ""])
+            rows.append(
+                [
+                    self.resident_no(r, pk, tg),
+                    p.name(" "),
+                    p.kana(form, " "),
+                    fmt_date(p.birth, "iso_slash"),
+                    "男" if p.sex == 1 else "女",
+                    rec["vaccine"],
+                    rec["vaccination_status"],
+                    fmt_date(vd, "iso_slash") if isinstance(vd, dt.date) else "",
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
-        return self._finish(r, "予防接種台帳.csv", "maternal_child_health", H_MCH_VACCINE, rows, keys, tags,
-                            invalid_cols=[("性別", "sex")], empty_rows=0)
+        return self._finish(
+            r,
+            "予防接種台帳.csv",
+            "maternal_child_health",
+            H_MCH_VACCINE,
+            rows,
+            keys,
+            tags,
+            invalid_cols=[("性別", "sex")],
+            empty_rows=0,
+        )
 
     def school_attendance(self):
         P = self.P
@@ -555,16 +801,57 @@ class _Writer:
                 if layout == 0:
                     rows.append([gr, cl, no, p.name(), p.kana("hira", " "), sex, p.birth, ab, lt, nv])
                 elif layout == 1:
-                    rows.append([school, p.name(" "), p.kana(self.kana_form(r, tg), " "), sex, wareki(p.birth, "kanji"),
-                                 self.num(r, gr, tg), self.num(r, cl, tg), self.num(r, no, tg), self.num(r, ab, tg),
-                                 self.num(r, lt, tg), nv])
+                    rows.append(
+                        [
+                            school,
+                            p.name(" "),
+                            p.kana(self.kana_form(r, tg), " "),
+                            sex,
+                            wareki(p.birth, "kanji"),
+                            self.num(r, gr, tg),
+                            self.num(r, cl, tg),
+                            self.num(r, no, tg),
+                            self.num(r, ab, tg),
+                            self.num(r, lt, tg),
+                            nv,
+                        ]
+                    )
                 elif layout == 2:
-                    rows.append([f"{gr}年", f"{cl}組", no, p.surname, p.given, p.surname_kana, p.given_kana,
-                                 fmt_date(p.birth, "slash"), p.sex, ab, lt, nv])
+                    rows.append(
+                        [
+                            f"{gr}年",
+                            f"{cl}組",
+                            no,
+                            p.surname,
+                            p.given,
+                            p.surname_kana,
+                            p.given_kana,
+                            fmt_date(p.birth, "slash"),
+                            p.sex,
+                            ab,
+                            lt,
+                            nv,
+                        ]
+                    )
                 else:
                     mc = a.get("mental_check_result")
-                    rows.append([period, school, gr, cl, no, p.name(), p.kana(self.kana_form(r, tg), " "), sex,
-                                 p.birth, ab, lt, nv, mc if isinstance(mc, str) else ""])
+                    rows.append(
+                        [
+                            period,
+                            school,
+                            gr,
+                            cl,
+                            no,
+                            p.name(),
+                            p.kana(self.kana_form(r, tg), " "),
+                            sex,
+                            p.birth,
+                            ab,
+                            lt,
+                            nv,
+                            mc if isinstance(mc, str) else "",
+                        ]
+                    )
                 keys.append(pk)
                 tags.append(tg)
             fy = wareki(self.t.as_of, "kanji").split("年")[0]
@@ -576,11 +863,25 @@ class _Writer:
                 title, blank = [], False
             inv = [("生年月日", "date")] if layout != 2 else [("性別", "sex")]
             style = {"生年月日": {0: "excel", 1: "kanji", 2: "slash", 3: "excel"}[layout]}
-            out.append(self._finish(r, f"出欠状況_{school}.xlsx", "school_attendance", headers, rows, keys, tags,
-                                    title=title, blank_after_title=blank, fmt="xlsx",
-                                    date_cols={"生年月日": "yyyy/m/d" if layout == 0 else '[$-411]ggge"年"m"月"d"日"'},
-                                    sheet="出欠", invalid_cols=inv, date_style=style,
-                                    empty_rows=self.n.empty_rows_per_file if n_s == 0 else 0))
+            out.append(
+                self._finish(
+                    r,
+                    f"出欠状況_{school}.xlsx",
+                    "school_attendance",
+                    headers,
+                    rows,
+                    keys,
+                    tags,
+                    title=title,
+                    blank_after_title=blank,
+                    fmt="xlsx",
+                    date_cols={"生年月日": "yyyy/m/d" if layout == 0 else '[$-411]ggge"年"m"月"d"日"'},
+                    sheet="出欠",
+                    invalid_cols=inv,
+                    date_style=style,
+                    empty_rows=self.n.empty_rows_per_file if n_s == 0 else 0,
+                )
+            )
         return out
 
     def school_health(self):
@@ -589,21 +890,47 @@ class _Writer:
         hl = self.t.events["school_health"].set_index("person_key")
         pupils = P[P["school"].notna()].sort_values(["school", "grade", "class", "student_no"], kind="stable")
         rows, keys, tags = [], [], []
-        for pk, school, gr, cl, no in zip(pupils["person_key"], pupils["school"], pupils["grade"], pupils["class"],
-                                          pupils["student_no"]):
+        for pk, school, gr, cl, no in zip(
+            pupils["person_key"], pupils["school"], pupils["grade"], pupils["class"], pupils["student_no"]
+        ):
             pk = int(pk)
             h = hl.loc[pk]
             tg: list[str] = []
             p = self.ident(r, pk, former=True, xlsx=True)
             tg += p.tags
-            rows.append([school, int(gr), int(cl), int(no), p.name(), p.kana("hira", " "), "男" if p.sex == 1 else "女",
-                         p.birth, h["checkup_date"], float(h["weight"]), self.num(r, int(h["untreated_caries"]), tg)])
+            rows.append(
+                [
+                    school,
+                    int(gr),
+                    int(cl),
+                    int(no),
+                    p.name(),
+                    p.kana("hira", " "),
+                    "男" if p.sex == 1 else "女",
+                    p.birth,
+                    h["checkup_date"],
+                    float(h["weight"]),
+                    self.num(r, int(h["untreated_caries"]), tg),
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
         title = [f"{wareki(self.t.as_of, 'kanji').split('年')[0]}年度 児童生徒健康診断結果（身体計測・歯科）"]
-        return self._finish(r, f"学校健診結果_{self.fy}.xlsx", "school_health", H_SCHOOL_HEALTH, rows, keys, tags, title=title,
-                            fmt="xlsx", sheet="健診結果", date_cols={"生年月日": "yyyy/m/d", "健診日": "yyyy/m/d"},
-                            invalid_cols=[("性別", "sex")], empty_rows=0)
+        return self._finish(
+            r,
+            f"学校健診結果_{self.fy}.xlsx",
+            "school_health",
+            H_SCHOOL_HEALTH,
+            rows,
+            keys,
+            tags,
+            title=title,
+            fmt="xlsx",
+            sheet="健診結果",
+            date_cols={"生年月日": "yyyy/m/d", "健診日": "yyyy/m/d"},
+            invalid_cols=[("性別", "sex")],
+            empty_rows=0,
+        )
 
     def yotaikyo(self):
         r = self.rng("yotaikyo")
@@ -616,20 +943,45 @@ class _Writer:
             tg += p.tags
             closed = rec.get("closed_date")
             cat = "要支援児童" if rec["category"] == "要支援" else rec["category"]
-            rows.append([rec["case_no"], rec["registered_date"], self.resident_no(r, pk, tg), p.name(),
-                         p.kana("hira", " "), p.birth, "男" if p.sex == 1 else "女", cat,
-                         "有" if rec["temporary_protection"] else "無", rec["status"],
-                         closed if isinstance(closed, dt.date) else ""])
+            rows.append(
+                [
+                    rec["case_no"],
+                    rec["registered_date"],
+                    self.resident_no(r, pk, tg),
+                    p.name(),
+                    p.kana("hira", " "),
+                    p.birth,
+                    "男" if p.sex == 1 else "女",
+                    cat,
+                    "有" if rec["temporary_protection"] else "無",
+                    rec["status"],
+                    closed if isinstance(closed, dt.date) else "",
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
         as_of = self.t.as_of
-        title = [f"要保護児童対策地域協議会 進行管理台帳（{wareki(as_of - dt.timedelta(days=1), 'kanji')}現在）",
-                 "※取扱注意（個人情報）"]
+        title = [
+            f"要保護児童対策地域協議会 進行管理台帳（{wareki(as_of - dt.timedelta(days=1), 'kanji')}現在）",
+            "※取扱注意（個人情報）",
+        ]
         era = '[$-411]ggge"年"m"月"d"日"'
-        return self._finish(r, "要対協進行管理台帳.xlsx", "yotaikyo", H_YOTAIKYO, rows, keys, tags, title=title,
-                            fmt="xlsx", sheet="進行管理台帳", merge_title=True,
-                            date_cols={"登録日": era, "生年月日": era, "終結日": era}, empty_rows=0,
-                            invalid_cols=[("登録日", "date")])
+        return self._finish(
+            r,
+            "要対協進行管理台帳.xlsx",
+            "yotaikyo",
+            H_YOTAIKYO,
+            rows,
+            keys,
+            tags,
+            title=title,
+            fmt="xlsx",
+            sheet="進行管理台帳",
+            merge_title=True,
+            date_cols={"登録日": era, "生年月日": era, "終結日": era},
+            empty_rows=0,
+            invalid_cols=[("登録日", "date")],
+        )
 
     def allowance(self):
         r = self.rng("allowance")
@@ -645,15 +997,36 @@ class _Writer:
             c = self.ident(r, pk)
             tg += c.tags
             form = self.kana_form(r, tg)
-            rows.append([self.resident_no(r, rk, tg), rp.name(), rp.kana(form), self.address(r, rk, tg), c.name(),
-                         c.kana(form), wareki(c.birth, "slash"), "男" if c.sex == 1 else "女",
-                         wareki(rec["start_date"], "slash"), rec["payment_category"]])
+            rows.append(
+                [
+                    self.resident_no(r, rk, tg),
+                    rp.name(),
+                    rp.kana(form),
+                    self.address(r, rk, tg),
+                    c.name(),
+                    c.kana(form),
+                    wareki(c.birth, "slash"),
+                    "男" if c.sex == 1 else "女",
+                    wareki(rec["start_date"], "slash"),
+                    rec["payment_category"],
+                ]
+            )
             keys.append(pk)
             rel.append(rk)
             tags.append(tg)
-        return self._finish(r, "児童扶養手当受給者一覧.csv", "child_rearing_allowance", H_ALLOWANCE, rows, keys, tags,
-                            related=rel, invalid_cols=[("対象児童生年月日", "date")], unknown_cols=["支給開始年月日"],
-                            date_style={"対象児童生年月日": "slash"})
+        return self._finish(
+            r,
+            "児童扶養手当受給者一覧.csv",
+            "child_rearing_allowance",
+            H_ALLOWANCE,
+            rows,
+            keys,
+            tags,
+            related=rel,
+            invalid_cols=[("対象児童生年月日", "date")],
+            unknown_cols=["支給開始年月日"],
+            date_style={"対象児童生年月日": "slash"},
+        )
 
     def school_assistance(self):
         r = self.rng("school_assistance")
@@ -670,16 +1043,40 @@ class _Writer:
             c = self.ident(r, pk, xlsx=True)
             tg += c.tags
             g = self.ident(r, gk, xlsx=True)
-            rows.append([rec["_s"], rec["_g"], rec["_c"], self.resident_no(r, pk, tg), c.name(), c.kana("hira", " "),
-                         wareki(c.birth, "kanji"), "男" if c.sex == 1 else "女", g.name(), rec["category"],
-                         wareki(rec["start_date"], "kanji")])
+            rows.append(
+                [
+                    rec["_s"],
+                    rec["_g"],
+                    rec["_c"],
+                    self.resident_no(r, pk, tg),
+                    c.name(),
+                    c.kana("hira", " "),
+                    wareki(c.birth, "kanji"),
+                    "男" if c.sex == 1 else "女",
+                    g.name(),
+                    rec["category"],
+                    wareki(rec["start_date"], "kanji"),
+                ]
+            )
             keys.append(pk)
             rel.append(gk)
             tags.append(tg)
         title = [f"{wareki(self.t.as_of, 'kanji').split('年')[0]}年度 就学援助 認定者名簿"]
-        return self._finish(r, f"就学援助認定者名簿_{self.fy}.xlsx", "school_assistance", H_SCHOOL_ASSIST, rows, keys, tags,
-                            title=title, fmt="xlsx", sheet="認定者", related=rel, invalid_cols=[("性別", "sex")],
-                            empty_rows=0)
+        return self._finish(
+            r,
+            f"就学援助認定者名簿_{self.fy}.xlsx",
+            "school_assistance",
+            H_SCHOOL_ASSIST,
+            rows,
+            keys,
+            tags,
+            title=title,
+            fmt="xlsx",
+            sheet="認定者",
+            related=rel,
+            invalid_cols=[("性別", "sex")],
+            empty_rows=0,
+        )
 
     def tax(self):
         r = self.rng("tax")
@@ -692,20 +1089,44 @@ class _Writer:
             tg: list[str] = []
             p = self.ident(r, pk, errors=False)
             tg += p.tags + ["halfwidth_kana"]
-            rows.append([self.resident_no(r, pk, tg, rate=0), self.hhno[pk], p.name(" "), p.kana("half"),
-                         fmt_date(p.birth, "ymd8"), p.sex, self.t.as_of.year if self.t.as_of.month >= 4 else self.t.as_of.year - 1,
-                         rec["tax_status"]])
+            rows.append(
+                [
+                    self.resident_no(r, pk, tg, rate=0),
+                    self.hhno[pk],
+                    p.name(" "),
+                    p.kana("half"),
+                    fmt_date(p.birth, "ymd8"),
+                    p.sex,
+                    self.t.as_of.year if self.t.as_of.month >= 4 else self.t.as_of.year - 1,
+                    rec["tax_status"],
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
-        return self._finish(r, f"住民税課税状況_{self.fy}.csv", "tax", H_TAX, rows, keys, tags,
-                            invalid_cols=[("生年月日", "date")], date_style={"生年月日": "ymd8"}, empty_rows=0)
+        return self._finish(
+            r,
+            f"住民税課税状況_{self.fy}.csv",
+            "tax",
+            H_TAX,
+            rows,
+            keys,
+            tags,
+            invalid_cols=[("生年月日", "date")],
+            date_style={"生年月日": "ymd8"},
+            empty_rows=0,
+        )
 
     def disability(self):
         r = self.rng("disability")
         ev = self.t.events["disability"].copy()
         ev["_r"] = [self.resno[k] for k in ev["person_key"]]
         ev = ev.sort_values(["_r"], kind="stable")
-        label = {"身体": "身体障害者手帳", "療育": "療育手帳", "精神": "精神障害者保健福祉手帳", "障害児支援": "障害児通所支援"}
+        label = {
+            "身体": "身体障害者手帳",
+            "療育": "療育手帳",
+            "精神": "精神障害者保健福祉手帳",
+            "障害児支援": "障害児通所支援",
+        }
         rows, keys, tags = [], [], []
         for rec in ev.to_dict("records"):
             pk = int(rec["person_key"])
@@ -714,17 +1135,36 @@ class _Writer:
             tg += p.tags
             form = self.kana_form(r, tg)
             gl = rec.get("grade_level")
-            rows.append([self.resident_no(r, pk, tg), p.name(), p.kana(form), wareki(p.birth, "letter"),
-                         "男" if p.sex == 1 else "女", label[rec["certificate_type"]], gl if isinstance(gl, str) else "",
-                         _text(rec.get("mental_disorder_code")), _text(rec.get("recipient_cert_no")),
-                         wareki(rec["start_date"], "letter")])
+            rows.append(
+                [
+                    self.resident_no(r, pk, tg),
+                    p.name(),
+                    p.kana(form),
+                    wareki(p.birth, "letter"),
+                    "男" if p.sex == 1 else "女",
+                    label[rec["certificate_type"]],
+                    gl if isinstance(gl, str) else "",
+                    _text(rec.get("mental_disorder_code")),
+                    _text(rec.get("recipient_cert_no")),
+                    wareki(rec["start_date"], "letter"),
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
         as_of = self.t.as_of
-        return self._finish(r, "障害者手帳・受給者証交付台帳.csv", "disability", H_DISABILITY, rows, keys, tags,
-                            title=[f"障害者手帳・障害児通所受給者証 交付台帳（{wareki(as_of, 'kanji')}現在）"],
-                            invalid_cols=[("生年月日", "date"), ("性別", "sex")], unknown_cols=["交付年月日"],
-                            date_style={"生年月日": "letter"})
+        return self._finish(
+            r,
+            "障害者手帳・受給者証交付台帳.csv",
+            "disability",
+            H_DISABILITY,
+            rows,
+            keys,
+            tags,
+            title=[f"障害者手帳・障害児通所受給者証 交付台帳（{wareki(as_of, 'kanji')}現在）"],
+            invalid_cols=[("生年月日", "date"), ("性別", "sex")],
+            unknown_cols=["交付年月日"],
+            date_style={"生年月日": "letter"},
+        )
 
     def public_assistance(self):
         r = self.rng("public_assistance")
@@ -737,14 +1177,34 @@ class _Writer:
             p = self.ident(r, pk)
             tg += p.tags
             end = rec.get("end_date")
-            rows.append([rec["case_no"], self.resident_no(r, pk, tg), p.name(), p.kana(self.kana_form(r, tg)),
-                         fmt_date(p.birth, "slash"), "男" if p.sex == 1 else "女", self.rel[pk],
-                         fmt_date(rec["start_date"], "slash"), fmt_date(end, "slash") if isinstance(end, dt.date) else "",
-                         rec["status"]])
+            rows.append(
+                [
+                    rec["case_no"],
+                    self.resident_no(r, pk, tg),
+                    p.name(),
+                    p.kana(self.kana_form(r, tg)),
+                    fmt_date(p.birth, "slash"),
+                    "男" if p.sex == 1 else "女",
+                    self.rel[pk],
+                    fmt_date(rec["start_date"], "slash"),
+                    fmt_date(end, "slash") if isinstance(end, dt.date) else "",
+                    rec["status"],
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
-        return self._finish(r, "生活保護受給者一覧.csv", "public_assistance", H_PUBLIC_ASSIST, rows, keys, tags,
-                            invalid_cols=[("生年月日", "date")], date_style={"生年月日": "slash"}, empty_rows=0)
+        return self._finish(
+            r,
+            "生活保護受給者一覧.csv",
+            "public_assistance",
+            H_PUBLIC_ASSIST,
+            rows,
+            keys,
+            tags,
+            invalid_cols=[("生年月日", "date")],
+            date_style={"生年月日": "slash"},
+            empty_rows=0,
+        )
 
     def consultation(self):
         r = self.rng("consultation")
@@ -756,13 +1216,34 @@ class _Writer:
             p = self.ident(r, pk, xlsx=True)
             tg += p.tags
             d = rec["consultation_date"]
-            rows.append([f"{d.year}-{n_:04d}", fmt_date(d, "iso_slash"), self.resident_no(r, pk, tg), p.name(),
-                         p.kana(), fmt_date(p.birth, "iso_slash"), "男" if p.sex == 1 else "女", rec["category"],
-                         "有" if rec["dv_support_measure"] else "無"])
+            rows.append(
+                [
+                    f"{d.year}-{n_:04d}",
+                    fmt_date(d, "iso_slash"),
+                    self.resident_no(r, pk, tg),
+                    p.name(),
+                    p.kana(),
+                    fmt_date(p.birth, "iso_slash"),
+                    "男" if p.sex == 1 else "女",
+                    rec["category"],
+                    "有" if rec["dv_support_measure"] else "無",
+                ]
+            )
             keys.append(pk)
             tags.append(tg)
-        return self._finish(r, "相談記録一覧.csv", "consultation", H_CONSULT, rows, keys, tags, encoding="utf-8",
-                            invalid_cols=[("生年月日", "date")], date_style={"生年月日": "iso_slash"}, empty_rows=0)
+        return self._finish(
+            r,
+            "相談記録一覧.csv",
+            "consultation",
+            H_CONSULT,
+            rows,
+            keys,
+            tags,
+            encoding="utf-8",
+            invalid_cols=[("生年月日", "date")],
+            date_style={"生年月日": "iso_slash"},
+            empty_rows=0,
+        )
 
     def run(self) -> list[DeptFile]:
         self.registry()
@@ -820,8 +1301,16 @@ def _cp932_safe(s: str) -> str:
         return "".join(N.VARIANT_OF.get(ch, "〓") if ch in N.NOT_CP932 else ch for ch in s)
 
 
-def _write_xlsx(path: Path, sheet: str, title: list[str], blank_after_title: bool, headers: list[str], rows: list,
-                date_cols: dict[str, str], merge_title: bool) -> None:
+def _write_xlsx(
+    path: Path,
+    sheet: str,
+    title: list[str],
+    blank_after_title: bool,
+    headers: list[str],
+    rows: list,
+    date_cols: dict[str, str],
+    merge_title: bool,
+) -> None:
     """A workbook as a department saves it: title rows, a bold shaded header, column widths, date cells formatted.
     Small sheets are written with the normal workbook (merged title, frozen header); large ones stream."""
     from openpyxl import Workbook
@@ -859,6 +1348,7 @@ def _write_xlsx(path: Path, sheet: str, title: list[str], blank_after_title: boo
             if fill_:
                 c.fill = fill_
             return c
+
         for t in title:
             ws.append([cell(t, Font(bold=True, size=12))])
         if title and blank_after_title:

@@ -1,5 +1,6 @@
 """The demo town, end to end: generate a synthetic town, write its department files in the forms towns send,
 then import them one by one through the real importer, link and score — the same path a coordinator takes."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,9 +12,18 @@ from ..workspace import Workspace
 DEMO_PASSWORD = "demo"
 
 
-def build_demo(db: Path, residents: int = 3000, seed: int = 1, files_out: Path | None = None, progress=None,
-               password: str | None = None, user_name: str = "coordinator", score: bool = True) -> dict:
+def build_demo(
+    db: Path,
+    residents: int = 3000,
+    seed: int = 1,
+    files_out: Path | None = None,
+    progress=None,
+    password: str | None = None,
+    user_name: str = "coordinator",
+    score: bool = True,
+) -> dict:
     import os
+
     from ..importing.service import import_file
     from .files import write_department_files
     from .town import generate_town
@@ -36,6 +46,7 @@ def build_demo(db: Path, residents: int = 3000, seed: int = 1, files_out: Path |
         try:
             from ..storage.models import Setting
             from .names import TOWN_NAME
+
             with ws.session() as s:  # printed on every document's header; a town sets its own in 設定
                 if s.get(Setting, "town_name") is None:
                     s.add(Setting(key="town_name", value=TOWN_NAME))
@@ -44,13 +55,26 @@ def build_demo(db: Path, residents: int = 3000, seed: int = 1, files_out: Path |
             for f in sorted(files, key=lambda f: f.source_type != "resident_registry"):
                 say(f"取込: {f.file_name}")
                 res = import_file(ws, Path(f.path), f.source_type, as_of=getattr(town, "as_of", None))
-                imported.append({"file": f.file_name, "source_type": f.source_type, "imported": res.imported,
-                                 "rejected": res.rejected})
+                imported.append(
+                    {
+                        "file": f.file_name,
+                        "source_type": f.source_type,
+                        "imported": res.imported,
+                        "rejected": res.rejected,
+                    }
+                )
             say("名寄せを実行しています…")
             from ..linkage.service import run_linkage
+
             link = run_linkage(ws, progress=say)
-            summary = {"db": str(db), "residents": residents, "seed": seed, "files": len(files),
-                       "imported": imported, "link": link}
+            summary = {
+                "db": str(db),
+                "residents": residents,
+                "seed": seed,
+                "files": len(files),
+                "imported": imported,
+                "link": link,
+            }
             if score:
                 try:
                     from ..scoring.service import run_scoring

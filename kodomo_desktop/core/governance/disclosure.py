@@ -6,6 +6,7 @@ corrections and the access-log entries that concern them — and nothing about a
 appear only as a count). ``delete_person`` removes the person from every table (secure_delete + VACUUM, so the
 name is not left in free pages) and leaves a tombstone in the access log, which holds ids only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,19 +16,45 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from ..errors import InputRefused, NotFound
-from ..storage.models import (ChecklistEntry, ChildScore, ConferenceItem, Conference, Correction, Link, LinkDecision,
-                              Note, OptOut, Person, ProgressRecord, RoundCandidate, ReviewRound, ScoreRun,
-                              SourceBatch, SourceRecord, SupportCase)
+from ..storage.models import (
+    ChecklistEntry,
+    ChildScore,
+    Conference,
+    ConferenceItem,
+    Correction,
+    Link,
+    LinkDecision,
+    Note,
+    OptOut,
+    Person,
+    ProgressRecord,
+    ReviewRound,
+    RoundCandidate,
+    ScoreRun,
+    SourceBatch,
+    SourceRecord,
+    SupportCase,
+)
 
-PERSON_FIELDS = {"name": "氏名", "name_kana": "カナ", "birth_date": "生年月日", "sex": "性別", "address": "住所",
-                 "relationship": "続柄", "resident_no": "宛名番号"}
+PERSON_FIELDS = {
+    "name": "氏名",
+    "name_kana": "カナ",
+    "birth_date": "生年月日",
+    "sex": "性別",
+    "address": "住所",
+    "relationship": "続柄",
+    "resident_no": "宛名番号",
+}
 
 
 def _records_of(s, person_id: str):
-    return s.execute(select(SourceRecord, SourceBatch, Link).join(SourceBatch, SourceBatch.id == SourceRecord.batch_id)
-                     .join(Link, Link.record_id == SourceRecord.id)
-                     .where(Link.person_id == person_id, Link.status.in_(("auto", "confirmed", "excluded")))
-                     .order_by(SourceBatch.id, SourceRecord.row_number)).all()
+    return s.execute(
+        select(SourceRecord, SourceBatch, Link)
+        .join(SourceBatch, SourceBatch.id == SourceRecord.batch_id)
+        .join(Link, Link.record_id == SourceRecord.id)
+        .where(Link.person_id == person_id, Link.status.in_(("auto", "confirmed", "excluded")))
+        .order_by(SourceBatch.id, SourceRecord.row_number)
+    ).all()
 
 
 def gather(ws, person_id: str) -> dict:
@@ -39,49 +66,143 @@ def gather(ws, person_id: str) -> dict:
         rec_ids = [r.id for r, _, _ in recs]
         own, others = _identities(s, p)
         out = {
-            "person": {"person_id": p.id, **{k: _v(getattr(p, k)) for k in PERSON_FIELDS},
-                       "household_members": s.scalar(text("SELECT count(*) FROM person WHERE household_id=:h"),
-                                                     {"h": p.household_id}) if p.household_id else 0},
-            "source_rows": [{"source_type": r.source_type, "file_name": b.file_name, "row_number": r.row_number,
-                             "as_of": _v(b.as_of), "imported_at": _v(b.imported_at), "link_status": l.status,
-                             "linked_by": l.decided_by or ("自動" if l.status == "auto" else ""),
-                             **_withhold_others(r.raw, r.attributes, own, others)} for r, b, l in recs],
-            "link_decisions": [{"record_id": d.record_id, "decision": d.decision, "decided_by": d.decided_by,
-                                "decided_at": _v(d.decided_at), "undone_at": _v(d.undone_at)}
-                               for d in s.scalars(select(LinkDecision).where(
-                                   (LinkDecision.person_id == person_id) | LinkDecision.record_id.in_(rec_ids)))],
-            "scores": [{"run_id": run.id, "as_of": _v(run.as_of), "total": cs.total, "band": cs.band, "types": cs.types,
-                        "reasons": _reasons(cs.details, person_id)}
-                       for cs, run in s.execute(select(ChildScore, ScoreRun).join(ScoreRun)
-                                                .where(ChildScore.person_id == person_id).order_by(ScoreRun.id)).all()],
-            "classifications": [{"round": r.name, "classification": c.classification, "reason": c.reason,
-                                 "decided_by": c.decided_by, "decided_at": _v(c.decided_at)}
-                                for c, r in s.execute(select(RoundCandidate, ReviewRound).join(ReviewRound)
-                                                      .where(RoundCandidate.person_id == person_id)).all()],
-            "conference_decisions": [{"conference": conf.title or conf.kind, "held_on": _v(conf.held_on),
-                                      "support_needed": i.support_needed, "direction": i.direction,
-                                      "lead_organisation": i.lead_organisation, "actions": i.actions,
-                                      "next_review_on": _v(i.next_review_on), "minutes": i.minutes}
-                                     for i, conf in s.execute(select(ConferenceItem, Conference).join(Conference)
-                                                              .where(ConferenceItem.person_id == person_id)).all()],
-            "support_cases": [{"opened_on": _v(c.opened_on), "plan": c.plan, "lead_organisation": c.lead_organisation,
-                               "closed_on": _v(c.closed_on), "close_reason": c.close_reason}
-                              for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id))],
-            "progress_records": [{"on": _v(x.on), "kind": x.kind, "who": x.who, "what": x.what, "outcome": x.outcome,
-                                  "next_action_on": _v(x.next_action_on)}
-                                 for x in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id))],
-            "notes": [{"created_at": _v(n.created_at), "by": n.created_by, "text": n.text}
-                      for n in s.scalars(select(Note).where(Note.person_id == person_id))],
-            "checklists": [{"round_id": c.round_id, "school": c.school, "status": c.status, "answers": c.answers,
-                            "remark": c.remark, "entered_on": _v(c.entered_on)}
-                           for c in s.scalars(select(ChecklistEntry).where(ChecklistEntry.person_id == person_id))],
-            "opt_outs": [{"from_date": _v(o.from_date), "reason": o.reason, "removed_at": _v(o.removed_at)}
-                         for o in s.scalars(select(OptOut).where(OptOut.person_id == person_id))],
-            "corrections": [{"field": c.field, "old_value": c.old_value, "new_value": c.new_value, "reason": c.reason,
-                             "by": c.by, "at": _v(c.at)}
-                            for c in s.scalars(select(Correction).where(Correction.person_id == person_id))],
-            "access_log": [dict(r._mapping) for r in s.execute(text(
-                "SELECT seq, at, user, action, detail FROM access_log WHERE person_id=:p ORDER BY seq"), {"p": person_id})],
+            "person": {
+                "person_id": p.id,
+                **{k: _v(getattr(p, k)) for k in PERSON_FIELDS},
+                "household_members": s.scalar(
+                    text("SELECT count(*) FROM person WHERE household_id=:h"), {"h": p.household_id}
+                )
+                if p.household_id
+                else 0,
+            },
+            "source_rows": [
+                {
+                    "source_type": r.source_type,
+                    "file_name": b.file_name,
+                    "row_number": r.row_number,
+                    "as_of": _v(b.as_of),
+                    "imported_at": _v(b.imported_at),
+                    "link_status": l.status,
+                    "linked_by": l.decided_by or ("自動" if l.status == "auto" else ""),
+                    **_withhold_others(r.raw, r.attributes, own, others),
+                }
+                for r, b, l in recs
+            ],
+            "link_decisions": [
+                {
+                    "record_id": d.record_id,
+                    "decision": d.decision,
+                    "decided_by": d.decided_by,
+                    "decided_at": _v(d.decided_at),
+                    "undone_at": _v(d.undone_at),
+                }
+                for d in s.scalars(
+                    select(LinkDecision).where(
+                        (LinkDecision.person_id == person_id) | LinkDecision.record_id.in_(rec_ids)
+                    )
+                )
+            ],
+            "scores": [
+                {
+                    "run_id": run.id,
+                    "as_of": _v(run.as_of),
+                    "total": cs.total,
+                    "band": cs.band,
+                    "types": cs.types,
+                    "reasons": _reasons(cs.details, person_id),
+                }
+                for cs, run in s.execute(
+                    select(ChildScore, ScoreRun)
+                    .join(ScoreRun)
+                    .where(ChildScore.person_id == person_id)
+                    .order_by(ScoreRun.id)
+                ).all()
+            ],
+            "classifications": [
+                {
+                    "round": r.name,
+                    "classification": c.classification,
+                    "reason": c.reason,
+                    "decided_by": c.decided_by,
+                    "decided_at": _v(c.decided_at),
+                }
+                for c, r in s.execute(
+                    select(RoundCandidate, ReviewRound).join(ReviewRound).where(RoundCandidate.person_id == person_id)
+                ).all()
+            ],
+            "conference_decisions": [
+                {
+                    "conference": conf.title or conf.kind,
+                    "held_on": _v(conf.held_on),
+                    "support_needed": i.support_needed,
+                    "direction": i.direction,
+                    "lead_organisation": i.lead_organisation,
+                    "actions": i.actions,
+                    "next_review_on": _v(i.next_review_on),
+                    "minutes": i.minutes,
+                }
+                for i, conf in s.execute(
+                    select(ConferenceItem, Conference).join(Conference).where(ConferenceItem.person_id == person_id)
+                ).all()
+            ],
+            "support_cases": [
+                {
+                    "opened_on": _v(c.opened_on),
+                    "plan": c.plan,
+                    "lead_organisation": c.lead_organisation,
+                    "closed_on": _v(c.closed_on),
+                    "close_reason": c.close_reason,
+                }
+                for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id))
+            ],
+            "progress_records": [
+                {
+                    "on": _v(x.on),
+                    "kind": x.kind,
+                    "who": x.who,
+                    "what": x.what,
+                    "outcome": x.outcome,
+                    "next_action_on": _v(x.next_action_on),
+                }
+                for x in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id))
+            ],
+            "notes": [
+                {"created_at": _v(n.created_at), "by": n.created_by, "text": n.text}
+                for n in s.scalars(select(Note).where(Note.person_id == person_id))
+            ],
+            "checklists": [
+                {
+                    "round_id": c.round_id,
+                    "school": c.school,
+                    "status": c.status,
+                    "answers": c.answers,
+                    "remark": c.remark,
+                    "entered_on": _v(c.entered_on),
+                }
+                for c in s.scalars(select(ChecklistEntry).where(ChecklistEntry.person_id == person_id))
+            ],
+            "opt_outs": [
+                {"from_date": _v(o.from_date), "reason": o.reason, "removed_at": _v(o.removed_at)}
+                for o in s.scalars(select(OptOut).where(OptOut.person_id == person_id))
+            ],
+            "corrections": [
+                {
+                    "field": c.field,
+                    "old_value": c.old_value,
+                    "new_value": c.new_value,
+                    "reason": c.reason,
+                    "by": c.by,
+                    "at": _v(c.at),
+                }
+                for c in s.scalars(select(Correction).where(Correction.person_id == person_id))
+            ],
+            "access_log": [
+                dict(r._mapping)
+                for r in s.execute(
+                    text("SELECT seq, at, user, action, detail FROM access_log WHERE person_id=:p ORDER BY seq"),
+                    {"p": person_id},
+                )
+            ],
         }
     return out
 
@@ -109,7 +230,9 @@ WITHHELD = "（第三者の情報のため不開示）"
 def _keys(v) -> set[str]:
     """Comparable forms of one cell: as written without spaces (NFKC), and normalised as a name and as kana."""
     import unicodedata
+
     from ..text.normalize import norm_kana, norm_name
+
     if v is None or isinstance(v, bool) or not isinstance(v, (str, int)):
         return set()
     t = unicodedata.normalize("NFKC", str(v)).replace(" ", "").strip()
@@ -133,8 +256,10 @@ def _identities(s, p) -> tuple[set[str], set[str]]:
         own |= _keys(v)
     others = set()
     if p.household_id:
-        for name, kana, rno in s.execute(text("SELECT name, name_kana, resident_no FROM person "
-                                              "WHERE household_id=:h AND id<>:p"), {"h": p.household_id, "p": p.id}):
+        for name, kana, rno in s.execute(
+            text("SELECT name, name_kana, resident_no FROM person WHERE household_id=:h AND id<>:p"),
+            {"h": p.household_id, "p": p.id},
+        ):
             for v in (name, kana, rno):
                 others |= _keys(v)
     return own, others - own
@@ -156,6 +281,7 @@ def _withhold_others(raw, attributes, own: set[str], others: set[str]) -> dict:
         if not isinstance(d, dict):
             return d
         return {k: (clean(v) if isinstance(v, dict) else WITHHELD if _keys(v) & hide else v) for k, v in d.items()}
+
     return {"raw": clean(raw), "attributes": clean(attributes)}
 
 
@@ -166,10 +292,19 @@ def _v(x):
 
 
 SECTION_LABELS = {
-    "person": "本人の情報", "source_rows": "取り込んだ記録（原本のまま）", "link_decisions": "名寄せの判断",
-    "scores": "スコアと理由", "classifications": "分類", "conference_decisions": "会議での決定",
-    "support_cases": "支援計画", "progress_records": "経過記録", "notes": "メモ", "checklists": "観察チェックリスト",
-    "opt_outs": "利用停止", "corrections": "訂正の履歴", "access_log": "この人に関する操作ログ",
+    "person": "本人の情報",
+    "source_rows": "取り込んだ記録（原本のまま）",
+    "link_decisions": "名寄せの判断",
+    "scores": "スコアと理由",
+    "classifications": "分類",
+    "conference_decisions": "会議での決定",
+    "support_cases": "支援計画",
+    "progress_records": "経過記録",
+    "notes": "メモ",
+    "checklists": "観察チェックリスト",
+    "opt_outs": "利用停止",
+    "corrections": "訂正の履歴",
+    "access_log": "この人に関する操作ログ",
 }
 
 
@@ -179,6 +314,7 @@ def disclose(ws, person_id: str, out: Path) -> dict:
     data = gather(ws, person_id)
     if out.suffix.lower() == ".pdf":
         from .documents import disclosure_pdf
+
         pages = disclosure_pdf(ws, data, out)
     elif out.suffix.lower() == ".xlsx":
         _disclosure_xlsx(data, out)
@@ -196,6 +332,7 @@ def disclose(ws, person_id: str, out: Path) -> dict:
 def _disclosure_xlsx(data: dict, out: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+
     wb = Workbook()
     wb.remove(wb.active)
     for key, label in SECTION_LABELS.items():
@@ -209,8 +346,12 @@ def _disclosure_xlsx(data: dict, out: Path) -> None:
         cols = list(rows[0].keys())
         sh.append(cols)
         for r in rows:
-            sh.append([json.dumps(r[c], ensure_ascii=False, default=str) if isinstance(r[c], (dict, list)) else r[c]
-                       for c in cols])
+            sh.append(
+                [
+                    json.dumps(r[c], ensure_ascii=False, default=str) if isinstance(r[c], (dict, list)) else r[c]
+                    for c in cols
+                ]
+            )
         for i in range(1, len(cols) + 1):
             sh.column_dimensions[sh.cell(2, i).column_letter].width = 22
     wb.save(out)
@@ -227,6 +368,7 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
     if not (reason or "").strip():
         raise InputRefused("訂正の理由を入力してください。")
     from ..text.normalize import norm_kana, norm_name
+
     with ws.session() as s:
         p = s.get(Person, person_id)
         if p is None:
@@ -241,9 +383,16 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
             p.name_norm = norm_name(new_value)
         if field == "name_kana":
             p.kana_norm = norm_kana(new_value)
-        c = Correction(person_id=person_id, table_name="person", row_id=person_id, field=field,
-                       old_value=None if old is None else str(old), new_value=str(new_value), reason=reason.strip(),
-                       by=ws.user.name)
+        c = Correction(
+            person_id=person_id,
+            table_name="person",
+            row_id=person_id,
+            field=field,
+            old_value=None if old is None else str(old),
+            new_value=str(new_value),
+            reason=reason.strip(),
+            by=ws.user.name,
+        )
         s.add(c)
         s.flush()
         ws.log("correction", person_id, {"field": field, "correction_id": c.id}, conn=s)
@@ -253,6 +402,7 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
 def vacuum(ws) -> None:
     """Rewrite the file so freed pages (which may hold deleted names) are gone; outside any transaction."""
     from ..storage.db import raw_connect
+
     con = raw_connect(ws.path, ws.raw_key())
     try:
         con.execute("VACUUM")
@@ -271,13 +421,21 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
         p = s.get(Person, person_id)
         if p is None:
             raise NotFound(f"こども・住民 {person_id} はありません。")
-        rec_ids = [r for (r,) in s.execute(text(
-            "SELECT record_id FROM link WHERE person_id=:p AND status IN ('auto','confirmed','excluded')"),
-            {"p": person_id}).all()]
+        rec_ids = [
+            r
+            for (r,) in s.execute(
+                text("SELECT record_id FROM link WHERE person_id=:p AND status IN ('auto','confirmed','excluded')"),
+                {"p": person_id},
+            ).all()
+        ]
         if p.resident_no:  # registry rows carry the resident number even when unlinked
-            rec_ids += [r for (r,) in s.execute(text(
-                "SELECT id FROM source_record WHERE resident_no=:r AND source_type='resident_registry'"),
-                {"r": p.resident_no}).all()]
+            rec_ids += [
+                r
+                for (r,) in s.execute(
+                    text("SELECT id FROM source_record WHERE resident_no=:r AND source_type='resident_registry'"),
+                    {"r": p.resident_no},
+                ).all()
+            ]
         rec_ids = sorted(set(rec_ids))
         c = s.connection()
 
@@ -285,19 +443,40 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
             counts[label] = counts.get(label, 0) + c.execute(text(sql), params).rowcount
 
         for i in range(0, len(rec_ids), 500):
-            chunk = {"ids": rec_ids[i:i + 500]}
+            chunk = {"ids": rec_ids[i : i + 500]}
             from sqlalchemy import bindparam
-            for label, table, col in (("link_decision", "link_decision", "record_id"), ("link", "link", "record_id"),
-                                      ("source_record", "source_record", "id")):
-                counts[label] = counts.get(label, 0) + c.execute(
-                    text(f"DELETE FROM {table} WHERE {col} IN :ids").bindparams(bindparam("ids", expanding=True)),
-                    chunk).rowcount
-        for table in ("link_decision", "child_score", "round_candidate", "conference_item", "progress_record",
-                      "support_case", "note", "checklist_entry", "opt_out", "correction"):
+
+            for label, table, col in (
+                ("link_decision", "link_decision", "record_id"),
+                ("link", "link", "record_id"),
+                ("source_record", "source_record", "id"),
+            ):
+                counts[label] = (
+                    counts.get(label, 0)
+                    + c.execute(
+                        text(f"DELETE FROM {table} WHERE {col} IN :ids").bindparams(bindparam("ids", expanding=True)),
+                        chunk,
+                    ).rowcount
+                )
+        for table in (
+            "link_decision",
+            "child_score",
+            "round_candidate",
+            "conference_item",
+            "progress_record",
+            "support_case",
+            "note",
+            "checklist_entry",
+            "opt_out",
+            "correction",
+        ):
             run(table, f"DELETE FROM {table} WHERE person_id=:p", {"p": person_id})
         # other records that only pointed at this person as a candidate keep no trace of it
-        run("link_candidates", "UPDATE link SET person_id=NULL, candidates=NULL, explanation=NULL, status='review' "
-            "WHERE person_id=:p", {"p": person_id})
+        run(
+            "link_candidates",
+            "UPDATE link SET person_id=NULL, candidates=NULL, explanation=NULL, status='review' WHERE person_id=:p",
+            {"p": person_id},
+        )
         run("person", "DELETE FROM person WHERE id=:p", {"p": person_id})
         ws.log("deletion", person_id, {"reason_given": True, "counts": counts}, conn=s)
     # wipe freed pages: the deleted name must not survive in the file

@@ -1,5 +1,6 @@
 """Governance documents: the disclosure for a resident, the 個人情報ファイル簿 draft (PDF and Excel) and the
 self-inspection report. A4, embedded IPAex font, 取扱注意 and page x / y on every page; every file is logged."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,16 +28,26 @@ def _font():
 
 def wareki(d: dt.date | None) -> str:
     from ..persons import wareki as _w  # one 和暦 table for the whole app
+
     return _w(d)
 
 
 def _styles():
     f = _font()
-    return {"title": ParagraphStyle("t", fontName=f, fontSize=15, leading=20, spaceAfter=6),
-            "h": ParagraphStyle("h", fontName=f, fontSize=11.5, leading=16, spaceBefore=8, spaceAfter=4,
-                                textColor=colors.HexColor("#1F3864")),
-            "p": ParagraphStyle("p", fontName=f, fontSize=9.5, leading=14),
-            "small": ParagraphStyle("s", fontName=f, fontSize=8, leading=11)}
+    return {
+        "title": ParagraphStyle("t", fontName=f, fontSize=15, leading=20, spaceAfter=6),
+        "h": ParagraphStyle(
+            "h",
+            fontName=f,
+            fontSize=11.5,
+            leading=16,
+            spaceBefore=8,
+            spaceAfter=4,
+            textColor=colors.HexColor("#1F3864"),
+        ),
+        "p": ParagraphStyle("p", fontName=f, fontSize=9.5, leading=14),
+        "small": ParagraphStyle("s", fontName=f, fontSize=8, leading=11),
+    }
 
 
 def _page_decor(title: str, printed_by: str, total):
@@ -56,23 +67,36 @@ def _page_decor(title: str, printed_by: str, total):
         canvas.drawString(18 * mm, 10 * mm, f"出力: {printed_by}　{wareki(printed_at.date())} {printed_at:%H:%M}")
         canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, f"{doc.page} / {total} ページ")
         canvas.restoreState()
+
     return draw
 
 
 def _build(out: Path, title: str, printed_by: str, make_story) -> int:
     """Two passes (the story is built afresh each time) so the footer can say 'x / y'."""
+
     def render(total) -> int:
-        doc = SimpleDocTemplate(str(out), pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=20 * mm,
-                                bottomMargin=18 * mm, title=title, author="Kodomo Desktop",
-                                initialFontName=FONT, initialFontSize=9)
+        doc = SimpleDocTemplate(
+            str(out),
+            pagesize=A4,
+            leftMargin=18 * mm,
+            rightMargin=18 * mm,
+            topMargin=20 * mm,
+            bottomMargin=18 * mm,
+            title=title,
+            author="Kodomo Desktop",
+            initialFontName=FONT,
+            initialFontSize=9,
+        )
         decor = _page_decor(title, printed_by, total)
         pages = {"n": 0}
 
         def on_page(canvas, d):
             decor(canvas, d)
             pages["n"] = d.page
+
         doc.build(make_story(), onFirstPage=on_page, onLaterPages=on_page)
         return pages["n"]
+
     return render(render("?"))
 
 
@@ -81,8 +105,11 @@ def _table(rows, widths=None, header=True, row_heights=None):
     st = _styles()["small"]
     data = [[Paragraph(_esc(c), st) for c in r] for r in rows]
     t = Table(data, colWidths=widths, rowHeights=row_heights, repeatRows=1 if header else 0)
-    style = [("FONTNAME", (0, 0), (-1, -1), f), ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
-             ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    style = [
+        ("FONTNAME", (0, 0), (-1, -1), f),
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
     if header:
         style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")))
     t.setStyle(TableStyle(style))
@@ -104,17 +131,59 @@ def disclosure_pdf(ws, data: dict, out: Path) -> int:
 
 
 FIELD_LABELS = {
-    "person_id": "整理番号", "name": "氏名", "name_kana": "カナ", "birth_date": "生年月日", "sex": "性別",
-    "address": "住所", "relationship": "続柄", "resident_no": "宛名番号", "household_members": "世帯の人数",
-    "record_id": "記録番号", "decision": "判断", "decided_by": "判断した人", "decided_at": "判断日時",
-    "undone_at": "取消日時", "round": "ラウンド", "classification": "分類", "reason": "理由", "conference": "会議",
-    "held_on": "開催日", "support_needed": "支援の要否", "direction": "方針", "lead_organisation": "主担当機関",
-    "actions": "役割分担", "next_review_on": "次回確認日", "minutes": "記録", "opened_on": "開始日", "plan": "支援計画",
-    "closed_on": "終結日", "close_reason": "終結理由", "on": "日付", "kind": "種別", "who": "対応者", "what": "内容",
-    "outcome": "結果", "next_action_on": "次回予定日", "created_at": "作成日時", "by": "作成者", "text": "内容",
-    "round_id": "回", "school": "学校", "status": "状態", "answers": "回答", "remark": "備考",
-    "entered_on": "入力日", "from_date": "開始日", "removed_at": "解除日時", "field": "項目",
-    "old_value": "訂正前", "new_value": "訂正後", "at": "日時", "seq": "番号", "user": "利用者", "action": "操作",
+    "person_id": "整理番号",
+    "name": "氏名",
+    "name_kana": "カナ",
+    "birth_date": "生年月日",
+    "sex": "性別",
+    "address": "住所",
+    "relationship": "続柄",
+    "resident_no": "宛名番号",
+    "household_members": "世帯の人数",
+    "record_id": "記録番号",
+    "decision": "判断",
+    "decided_by": "判断した人",
+    "decided_at": "判断日時",
+    "undone_at": "取消日時",
+    "round": "ラウンド",
+    "classification": "分類",
+    "reason": "理由",
+    "conference": "会議",
+    "held_on": "開催日",
+    "support_needed": "支援の要否",
+    "direction": "方針",
+    "lead_organisation": "主担当機関",
+    "actions": "役割分担",
+    "next_review_on": "次回確認日",
+    "minutes": "記録",
+    "opened_on": "開始日",
+    "plan": "支援計画",
+    "closed_on": "終結日",
+    "close_reason": "終結理由",
+    "on": "日付",
+    "kind": "種別",
+    "who": "対応者",
+    "what": "内容",
+    "outcome": "結果",
+    "next_action_on": "次回予定日",
+    "created_at": "作成日時",
+    "by": "作成者",
+    "text": "内容",
+    "round_id": "回",
+    "school": "学校",
+    "status": "状態",
+    "answers": "回答",
+    "remark": "備考",
+    "entered_on": "入力日",
+    "from_date": "開始日",
+    "removed_at": "解除日時",
+    "field": "項目",
+    "old_value": "訂正前",
+    "new_value": "訂正後",
+    "at": "日時",
+    "seq": "番号",
+    "user": "利用者",
+    "action": "操作",
     "detail": "詳細",
 }
 SEX = {1: "男", 2: "女"}
@@ -132,7 +201,7 @@ def _kv_rows(d: dict, labels: dict) -> list[list[str]]:
     out = []
     for k, v in d.items():
         t = _cell_text(v)
-        parts = [t[i:i + CHUNK] for i in range(0, len(t), CHUNK)] or [""]
+        parts = [t[i : i + CHUNK] for i in range(0, len(t), CHUNK)] or [""]
         out.append([labels.get(k, k), parts[0]])
         out += [["（続き）", x] for x in parts[1:]]
     return out
@@ -147,12 +216,19 @@ def _date_ja(v) -> str:
 
 def _disclosure_story(data, st):
     from .disclosure import SECTION_LABELS
+
     p = data["person"]
-    story = [Paragraph("保有個人情報の開示", st["title"]),
-             Paragraph(f"対象者: {_esc(p.get('name'))}（{_esc(p.get('name_kana'))}）　整理番号 {p['person_id']}", st["p"]),
-             Paragraph(f"作成日: {wareki(dt.date.today())}　町が保有しているあなたに関する情報を、取り込んだ原本の形のまま"
-                       "すべて記載しています。ほかの方（保護者・世帯員など）を特定する情報は「第三者の情報のため不開示」と"
-                       "しています。", st["p"]), Spacer(1, 4 * mm)]
+    story = [
+        Paragraph("保有個人情報の開示", st["title"]),
+        Paragraph(f"対象者: {_esc(p.get('name'))}（{_esc(p.get('name_kana'))}）　整理番号 {p['person_id']}", st["p"]),
+        Paragraph(
+            f"作成日: {wareki(dt.date.today())}　町が保有しているあなたに関する情報を、取り込んだ原本の形のまま"
+            "すべて記載しています。ほかの方（保護者・世帯員など）を特定する情報は「第三者の情報のため不開示」と"
+            "しています。",
+            st["p"],
+        ),
+        Spacer(1, 4 * mm),
+    ]
     W = [40 * mm, 134 * mm]
     for key, label in SECTION_LABELS.items():
         rows = data[key] if isinstance(data[key], list) else [data[key]]
@@ -167,22 +243,52 @@ def _disclosure_story(data, st):
             story.append(_table([["項目", "内容"]] + _kv_rows(d, FIELD_LABELS), widths=W))
         elif key == "source_rows":
             for n, r in enumerate(rows, 1):
-                story.append(KeepTogether([Paragraph(
-                    f"{n}. {_esc(r['file_name'])}　{r['row_number']} 行目（{_esc(r['source_type'])}、時点 "
-                    f"{_date_ja(r['as_of'])}、名寄せ: {_esc(r['link_status'])} {_esc(r['linked_by'])}）", st["small"]),
-                    _table([["列（原本の見出し）", "値（原本のまま）"]] + _kv_rows(r["raw"] or {}, {}), widths=W)]))
+                story.append(
+                    KeepTogether(
+                        [
+                            Paragraph(
+                                f"{n}. {_esc(r['file_name'])}　{r['row_number']} 行目（{_esc(r['source_type'])}、時点 "
+                                f"{_date_ja(r['as_of'])}、名寄せ: {_esc(r['link_status'])} {_esc(r['linked_by'])}）",
+                                st["small"],
+                            ),
+                            _table(
+                                [["列（原本の見出し）", "値（原本のまま）"]] + _kv_rows(r["raw"] or {}, {}), widths=W
+                            ),
+                        ]
+                    )
+                )
                 story.append(Spacer(1, 2 * mm))
         elif key == "scores":
             for r in rows:
-                head = (Paragraph(
+                head = Paragraph(
                     f"算出 {r['run_id']}（基準日 {_date_ja(r['as_of'])}）　合計 {r['total']:g} 点　区分 {_esc(r['band'])}"
-                    f"　種別 {_esc(r['types']) or 'なし'}", st["small"]))
-                rs = [[x.get("label", ""), f"{x.get('points', 0):+g}", x.get("whose", ""),
-                       f"{x.get('source_label', '')}（{x.get('file_name', '')}）", _date_ja(x.get("record_date")),
-                       x.get("value", "")] for x in r["reasons"] if isinstance(x, dict)]
+                    f"　種別 {_esc(r['types']) or 'なし'}",
+                    st["small"],
+                )
+                rs = [
+                    [
+                        x.get("label", ""),
+                        f"{x.get('points', 0):+g}",
+                        x.get("whose", ""),
+                        f"{x.get('source_label', '')}（{x.get('file_name', '')}）",
+                        _date_ja(x.get("record_date")),
+                        x.get("value", ""),
+                    ]
+                    for x in r["reasons"]
+                    if isinstance(x, dict)
+                ]
                 if rs:
-                    story.append(KeepTogether([head, _table([["理由", "点", "だれの記録", "情報源", "日付", "内容"]] + rs,
-                                                            widths=[40 * mm, 10 * mm, 16 * mm, 44 * mm, 26 * mm, 38 * mm])]))
+                    story.append(
+                        KeepTogether(
+                            [
+                                head,
+                                _table(
+                                    [["理由", "点", "だれの記録", "情報源", "日付", "内容"]] + rs,
+                                    widths=[40 * mm, 10 * mm, 16 * mm, 44 * mm, 26 * mm, 38 * mm],
+                                ),
+                            ]
+                        )
+                    )
                 else:
                     story.append(head)
                 story.append(Spacer(1, 2 * mm))
@@ -194,8 +300,11 @@ def _disclosure_story(data, st):
 
 
 # --- 個人情報ファイル簿 -------------------------------------------------------------------------------------------------
-BASIS_CITES = {"61-1": "個人情報保護法第61条第1項", "69-2-2": "個人情報保護法第69条第2項第2号",
-               "69-2-3": "個人情報保護法第69条第2項第3号"}
+BASIS_CITES = {
+    "61-1": "個人情報保護法第61条第1項",
+    "69-2-2": "個人情報保護法第69条第2項第2号",
+    "69-2-3": "個人情報保護法第69条第2項第3号",
+}
 
 
 def basis_cite(code, note=None) -> str:
@@ -207,13 +316,17 @@ def basis_cite(code, note=None) -> str:
 
 def _source_order(items):
     from .register import DEFAULT_SOURCES
+
     order = list(DEFAULT_SOURCES)
-    return sorted(items, key=lambda i: (order.index(i["source_type"]) if i["source_type"] in order else len(order),
-                                        i["source_type"]))
+    return sorted(
+        items,
+        key=lambda i: (order.index(i["source_type"]) if i["source_type"] in order else len(order), i["source_type"]),
+    )
 
 
 def file_register_pdf(ws, out: Path) -> dict:
     from .register import file_register, resident_notice
+
     reg = file_register(ws)
     st = _styles()
     notice = resident_notice(ws)
@@ -223,27 +336,57 @@ def file_register_pdf(ws, out: Path) -> dict:
         return [
             Paragraph("個人情報ファイル簿（案）", st["title"]),
             Paragraph(f"{_esc(reg['town'])}　作成日 {wareki(dt.date.today())}", st["p"]),
-            Paragraph("データベースの内容から作成した下書きです。公表前に内容を確認してください。人数は作成日時点の"
-                      "登録数です。", st["small"]), Spacer(1, 4 * mm),
-            _table([["項目", "内容"],
+            Paragraph(
+                "データベースの内容から作成した下書きです。公表前に内容を確認してください。人数は作成日時点の"
+                "登録数です。",
+                st["small"],
+            ),
+            Spacer(1, 4 * mm),
+            _table(
+                [
+                    ["項目", "内容"],
                     ["個人情報ファイルの名称", reg["file_name"]],
                     ["利用目的", reg["purpose"]],
-                    ["記録範囲（本人の数）", f"{reg['kinds_of_persons']}　登録人数 {reg['persons_total']} 人"
-                                     f"（うち 0〜18 歳 {reg['children']} 人、利用停止 {reg['opt_outs']} 件）"],
+                    [
+                        "記録範囲（本人の数）",
+                        f"{reg['kinds_of_persons']}　登録人数 {reg['persons_total']} 人"
+                        f"（うち 0〜18 歳 {reg['children']} 人、利用停止 {reg['opt_outs']} 件）",
+                    ],
                     ["記録情報の収集方法", reg["collection"]],
                     ["経常的提供先", reg["recipients"]],
-                    ["開示・訂正・利用停止の請求先", "こども家庭センター（請求があった場合は、保有する情報をすべて開示します）"],
-                    ["備考", "利用停止（不同意）の申出があった方の情報は、名寄せ・スコア算出に用いません。"
-                             "保存期間を過ぎた情報は削除します。"]],
-                   widths=[45 * mm, 129 * mm]),
+                    [
+                        "開示・訂正・利用停止の請求先",
+                        "こども家庭センター（請求があった場合は、保有する情報をすべて開示します）",
+                    ],
+                    [
+                        "備考",
+                        "利用停止（不同意）の申出があった方の情報は、名寄せ・スコア算出に用いません。"
+                        "保存期間を過ぎた情報は削除します。",
+                    ],
+                ],
+                widths=[45 * mm, 129 * mm],
+            ),
             Paragraph("記録項目と根拠（取込元ごと）", st["h"]),
-            _table([["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "保存期間"]] +
-                   [[i["label"], i["department"], i["items"], i["purpose"],
-                     basis_cite(i.get("basis_code"), i.get("basis_note")), f"{i['persons']:,}",
-                     f"{i['retention_months']}か月" if i["retention_months"] else ""] for i in items],
-                   widths=[22 * mm, 24 * mm, 42 * mm, 32 * mm, 26 * mm, 12 * mm, 16 * mm]),
+            _table(
+                [["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "保存期間"]]
+                + [
+                    [
+                        i["label"],
+                        i["department"],
+                        i["items"],
+                        i["purpose"],
+                        basis_cite(i.get("basis_code"), i.get("basis_note")),
+                        f"{i['persons']:,}",
+                        f"{i['retention_months']}か月" if i["retention_months"] else "",
+                    ]
+                    for i in items
+                ],
+                widths=[22 * mm, 24 * mm, 42 * mm, 32 * mm, 26 * mm, 12 * mm, 16 * mm],
+            ),
             Paragraph("住民向けのお知らせ（案）", st["h"]),
-            Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"])]
+            Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"]),
+        ]
+
     pages = _build(out, "個人情報ファイル簿（案）", ws.user.name, story)
     ws.log("print", detail={"document": "file_register", "pages": pages})
     return {"pages": pages, "persons_total": reg["persons_total"], "items": len(reg["items"])}
@@ -252,22 +395,40 @@ def file_register_pdf(ws, out: Path) -> dict:
 def file_register_xlsx(ws, out: Path) -> dict:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
+
     from .register import file_register
+
     reg = file_register(ws)
     wb = Workbook()
     sh = wb.active
     sh.title = "個人情報ファイル簿"
     sh.append([f"個人情報ファイル簿（案）　{reg['town']}"])
     sh["A1"].font = Font(bold=True, size=13)
-    for k, v in (("個人情報ファイルの名称", reg["file_name"]), ("利用目的", reg["purpose"]),
-                 ("記録範囲", reg["kinds_of_persons"]), ("登録人数", reg["persons_total"]),
-                 ("うち 0〜18 歳", reg["children"]), ("収集方法", reg["collection"]), ("経常的提供先", reg["recipients"])):
+    for k, v in (
+        ("個人情報ファイルの名称", reg["file_name"]),
+        ("利用目的", reg["purpose"]),
+        ("記録範囲", reg["kinds_of_persons"]),
+        ("登録人数", reg["persons_total"]),
+        ("うち 0〜18 歳", reg["children"]),
+        ("収集方法", reg["collection"]),
+        ("経常的提供先", reg["recipients"]),
+    ):
         sh.append([k, v])
     sh.append([])
     sh.append(["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "行数", "保存期間（月）"])
     for i in _source_order(reg["items"]):
-        sh.append([i["label"], i["department"], i["items"], i["purpose"],
-                   basis_cite(i.get("basis_code"), i.get("basis_note")), i["persons"], i["rows"], i["retention_months"]])
+        sh.append(
+            [
+                i["label"],
+                i["department"],
+                i["items"],
+                i["purpose"],
+                basis_cite(i.get("basis_code"), i.get("basis_note")),
+                i["persons"],
+                i["rows"],
+                i["retention_months"],
+            ]
+        )
     for col, w in zip("ABCDEFGH", (24, 22, 50, 40, 40, 8, 8, 12)):
         sh.column_dimensions[col].width = w
     for row in sh.iter_rows():
@@ -295,10 +456,12 @@ def _when(v) -> str:
 
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
     from sqlalchemy import select
+
     from ..importing.fields import SOURCE_TYPES
     from ..security.roles import ROLES
     from ..storage.models import SelfInspection
     from .register import MANUAL_ITEMS, self_inspection_auto
+
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
         saved = row.answers if row else {}
@@ -307,48 +470,89 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
     manual = saved.get("manual", {})
     st = _styles()
     yes = lambda b: "○" if b else "×"
-    checks = [(not auto["users_without_sign_in_for_a_year"]), True, bool(auto["last_backup_at"]), auto["log_chain_ok"],
-              not auto["sources_without_legal_basis"],
-              auto["expired_not_purged"] == 0 and not auto.get("expired_cases_not_purged")]
-    auto_rows = [["自動点検項目（印刷時点）", "結果", "適合"],
-                 ["1年以上サインインのない利用者", "、".join(auto["users_without_sign_in_for_a_year"]) or "なし",
-                  yes(checks[0])],
-                 ["役割ごとの利用者数", "、".join(f"{ROLES.get(k, k)} {v} 人" for k, v in auto["roles"].items()),
-                  yes(checks[1])],
-                 ["最後のバックアップ", _when(auto["last_backup_at"]) if auto["last_backup_at"] else "未実施",
-                  yes(checks[2])],
-                 ["操作ログの連鎖（改ざん検知）", f"{auto['log_entries']} 件、" + (
-                     "正常" if auto["log_chain_ok"] else f"{auto['first_broken_entry']} 番で切れています"),
-                  yes(checks[3])],
-                 ["法的根拠が未設定の取込元", "、".join((SOURCE_TYPES.get(k) or {}).get("label", k)
-                                                   for k in auto["sources_without_legal_basis"]) or "なし",
-                  yes(checks[4])],
-                 ["保存期間を過ぎた未削除のデータ", f"{auto['expired_not_purged']} ファイル、ケース記録 "
-                                          f"{auto.get('expired_cases_not_purged', 0)} 件", yes(checks[5])]]
+    checks = [
+        (not auto["users_without_sign_in_for_a_year"]),
+        True,
+        bool(auto["last_backup_at"]),
+        auto["log_chain_ok"],
+        not auto["sources_without_legal_basis"],
+        auto["expired_not_purged"] == 0 and not auto.get("expired_cases_not_purged"),
+    ]
+    auto_rows = [
+        ["自動点検項目（印刷時点）", "結果", "適合"],
+        [
+            "1年以上サインインのない利用者",
+            "、".join(auto["users_without_sign_in_for_a_year"]) or "なし",
+            yes(checks[0]),
+        ],
+        [
+            "役割ごとの利用者数",
+            "、".join(f"{ROLES.get(k, k)} {v} 人" for k, v in auto["roles"].items()),
+            yes(checks[1]),
+        ],
+        ["最後のバックアップ", _when(auto["last_backup_at"]) if auto["last_backup_at"] else "未実施", yes(checks[2])],
+        [
+            "操作ログの連鎖（改ざん検知）",
+            f"{auto['log_entries']} 件、"
+            + ("正常" if auto["log_chain_ok"] else f"{auto['first_broken_entry']} 番で切れています"),
+            yes(checks[3]),
+        ],
+        [
+            "法的根拠が未設定の取込元",
+            "、".join((SOURCE_TYPES.get(k) or {}).get("label", k) for k in auto["sources_without_legal_basis"])
+            or "なし",
+            yes(checks[4]),
+        ],
+        [
+            "保存期間を過ぎた未削除のデータ",
+            f"{auto['expired_not_purged']} ファイル、ケース記録 {auto.get('expired_cases_not_purged', 0)} 件",
+            yes(checks[5]),
+        ],
+    ]
     answer = {True: "はい", False: "いいえ", None: "未回答"}
-    manual_rows = [["点検項目（個人情報保護担当が回答）", "回答", "備考"]] + \
-        [[label, answer.get(manual.get(k)), manual.get(f"{k}_note", "")] for k, label in MANUAL_ITEMS]
+    manual_rows = [["点検項目（個人情報保護担当が回答）", "回答", "備考"]] + [
+        [label, answer.get(manual.get(k)), manual.get(f"{k}_note", "")] for k, label in MANUAL_ITEMS
+    ]
     counts = {v: sum(1 for k, _ in MANUAL_ITEMS if manual.get(k) is v) for v in (True, False, None)}
-    summary = (f"自動点検 {len(checks)} 項目のうち適合 {sum(checks)} 項目。担当者回答 {len(MANUAL_ITEMS)} 項目のうち"
-               f"「はい」{counts[True]}・「いいえ」{counts[False]}・未回答 {counts[None]}。")
-    saved_line = (f"回答の保存: {_esc(saved_by)}　{_when(saved_at.isoformat())}" if saved_at else
-                  "この年度の回答はまだ保存されていません。")
+    summary = (
+        f"自動点検 {len(checks)} 項目のうち適合 {sum(checks)} 項目。担当者回答 {len(MANUAL_ITEMS)} 項目のうち"
+        f"「はい」{counts[True]}・「いいえ」{counts[False]}・未回答 {counts[None]}。"
+    )
+    saved_line = (
+        f"回答の保存: {_esc(saved_by)}　{_when(saved_at.isoformat())}"
+        if saved_at
+        else "この年度の回答はまだ保存されていません。"
+    )
     title = f"自己点検報告書（{fiscal_year_ja(fiscal_year)}）"
 
     def story():
         t_auto = _table(auto_rows, widths=[62 * mm, 94 * mm, 18 * mm])
         t_auto.setStyle(TableStyle([("ALIGN", (2, 0), (2, -1), "CENTER")]))
-        sign = _table([["点検実施者", "個人情報保護担当", "所属長"], ["", "", ""]], widths=[58 * mm] * 3,
-                      row_heights=[None, 18 * mm])
-        return [Paragraph(title, st["title"]),
-                Paragraph(f"対象年度 {fiscal_year_ja(fiscal_year)}（{fiscal_year}年4月〜{fiscal_year + 1}年3月）"
-                          f"　作成日 {wareki(dt.date.today())}", st["p"]),
-                Paragraph("個人情報保護法及びこどもデータ連携ガイドライン第4章に基づく年次の自己点検", st["small"]),
-                Paragraph(saved_line, st["small"]), Spacer(1, 4 * mm),
-                Paragraph(summary, st["p"]), Spacer(1, 3 * mm),
-                t_auto, Spacer(1, 5 * mm),
-                _table(manual_rows, widths=[90 * mm, 18 * mm, 66 * mm]), Spacer(1, 8 * mm),
-                Paragraph("確認欄", st["h"]), sign]
+        sign = _table(
+            [["点検実施者", "個人情報保護担当", "所属長"], ["", "", ""]],
+            widths=[58 * mm] * 3,
+            row_heights=[None, 18 * mm],
+        )
+        return [
+            Paragraph(title, st["title"]),
+            Paragraph(
+                f"対象年度 {fiscal_year_ja(fiscal_year)}（{fiscal_year}年4月〜{fiscal_year + 1}年3月）"
+                f"　作成日 {wareki(dt.date.today())}",
+                st["p"],
+            ),
+            Paragraph("個人情報保護法及びこどもデータ連携ガイドライン第4章に基づく年次の自己点検", st["small"]),
+            Paragraph(saved_line, st["small"]),
+            Spacer(1, 4 * mm),
+            Paragraph(summary, st["p"]),
+            Spacer(1, 3 * mm),
+            t_auto,
+            Spacer(1, 5 * mm),
+            _table(manual_rows, widths=[90 * mm, 18 * mm, 66 * mm]),
+            Spacer(1, 8 * mm),
+            Paragraph("確認欄", st["h"]),
+            sign,
+        ]
+
     pages = _build(out, title, ws.user.name, story)
     ws.log("print", detail={"document": "self_inspection", "fiscal_year": fiscal_year, "pages": pages})
     return {"pages": pages, "fiscal_year": fiscal_year}

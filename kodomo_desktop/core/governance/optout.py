@@ -1,6 +1,7 @@
 """利用停止・不同意 (opt-out register, after 山県市's 不同意書): a person, or a whole household, is left out of
 linkage and scoring from a date. Their rows stay imported but unused (export-links status ``excluded``); they
 never appear on a list, packet or checklist template. Removing an opt-out needs a reason and is logged."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,23 +22,48 @@ def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from
             raise NotFound(f"こども・住民 {person_id} はありません。")
         if household and not p.household_id:
             raise InputRefused("この人には世帯がありません。")
-        existing = s.scalar(select(OptOut).where(OptOut.removed_at.is_(None),
-                                                 OptOut.household_id == p.household_id if household else
-                                                 OptOut.person_id == person_id))
+        existing = s.scalar(
+            select(OptOut).where(
+                OptOut.removed_at.is_(None),
+                OptOut.household_id == p.household_id if household else OptOut.person_id == person_id,
+            )
+        )
         if existing is not None:
             raise InputRefused("すでに利用停止の登録があります。")
-        o = OptOut(person_id=None if household else person_id, household_id=p.household_id if household else None,
-                   from_date=from_date or dt.date.today(), reason=reason.strip(), created_by=ws.user.name)
+        o = OptOut(
+            person_id=None if household else person_id,
+            household_id=p.household_id if household else None,
+            from_date=from_date or dt.date.today(),
+            reason=reason.strip(),
+            created_by=ws.user.name,
+        )
         s.add(o)
         s.flush()
-        ids = [person_id] if not household else list(s.scalars(select(Person.id).where(Person.household_id == p.household_id)))
+        ids = (
+            [person_id]
+            if not household
+            else list(s.scalars(select(Person.id).where(Person.household_id == p.household_id)))
+        )
         # take effect at once; the next link run keeps them excluded
-        n = s.execute(update(Link).where(Link.person_id.in_(ids), Link.status.in_(("auto", "confirmed", "review")))
-                      .values(status="excluded")).rowcount
-        ws.log("optout_added", person_id, {"optout_id": o.id, "household": household, "persons": len(ids),
-                                           "rows_excluded": n}, conn=s)
-        return {"optout_id": o.id, "person_id": person_id, "household": household, "persons": len(ids),
-                "rows_excluded": n, "from_date": o.from_date.isoformat()}
+        n = s.execute(
+            update(Link)
+            .where(Link.person_id.in_(ids), Link.status.in_(("auto", "confirmed", "review")))
+            .values(status="excluded")
+        ).rowcount
+        ws.log(
+            "optout_added",
+            person_id,
+            {"optout_id": o.id, "household": household, "persons": len(ids), "rows_excluded": n},
+            conn=s,
+        )
+        return {
+            "optout_id": o.id,
+            "person_id": person_id,
+            "household": household,
+            "persons": len(ids),
+            "rows_excluded": n,
+            "from_date": o.from_date.isoformat(),
+        }
 
 
 def remove_optout(ws, person_id: str, reason: str) -> dict:
@@ -48,8 +74,13 @@ def remove_optout(ws, person_id: str, reason: str) -> dict:
         p = s.get(Person, person_id)
         if p is None:
             raise NotFound(f"こども・住民 {person_id} はありません。")
-        rows = s.scalars(select(OptOut).where(OptOut.removed_at.is_(None), (OptOut.person_id == person_id) |
-                                              ((OptOut.household_id == p.household_id) & (OptOut.household_id.is_not(None))))).all()
+        rows = s.scalars(
+            select(OptOut).where(
+                OptOut.removed_at.is_(None),
+                (OptOut.person_id == person_id)
+                | ((OptOut.household_id == p.household_id) & (OptOut.household_id.is_not(None))),
+            )
+        ).all()
         if not rows:
             raise InputRefused("この人の利用停止の登録はありません。")
         now = dt.datetime.now().replace(microsecond=0)
@@ -68,34 +99,63 @@ def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
         o = s.get(OptOut, optout_id)
         if o is None or o.removed_at is not None:
             raise InputRefused(f"利用停止の登録 {optout_id} はありません（解除済みかもしれません）。")
-        o.removed_at, o.removed_by, o.removed_reason = dt.datetime.now().replace(microsecond=0), ws.user.name, \
-            reason.strip()
+        o.removed_at, o.removed_by, o.removed_reason = (
+            dt.datetime.now().replace(microsecond=0),
+            ws.user.name,
+            reason.strip(),
+        )
         ws.log("optout_removed", o.person_id, {"optout_ids": [o.id], "household_id": o.household_id}, conn=s)
-        return {"optout_id": o.id, "person_id": o.person_id, "household_id": o.household_id, "removed": 1,
-                "note": "次回の名寄せ・スコア算出から対象に戻ります。"}
+        return {
+            "optout_id": o.id,
+            "person_id": o.person_id,
+            "household_id": o.household_id,
+            "removed": 1,
+            "note": "次回の名寄せ・スコア算出から対象に戻ります。",
+        }
 
 
 def describe_person(ws, person_id: str) -> dict:
     """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
     ws.require("governance.write", what="optout lookup", person_id=person_id)
     from ..persons import wareki
+
     with ws.session() as s:
         p = s.get(Person, person_id)
         if p is None:
             raise NotFound(f"こども・住民 {person_id} はありません。")
         members = s.scalar(select(func.count()).where(Person.household_id == p.household_id)) if p.household_id else 1
-        active = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None), (OptOut.person_id == person_id) | (
-            (OptOut.household_id == p.household_id) & OptOut.household_id.is_not(None))))
-        return {"person_id": p.id, "name": p.name, "birth_date": wareki(p.birth_date) if p.birth_date else "",
-                "household_id": p.household_id, "household_members": members, "opted_out": bool(active)}
+        active = s.scalar(
+            select(func.count()).where(
+                OptOut.removed_at.is_(None),
+                (OptOut.person_id == person_id)
+                | ((OptOut.household_id == p.household_id) & OptOut.household_id.is_not(None)),
+            )
+        )
+        return {
+            "person_id": p.id,
+            "name": p.name,
+            "birth_date": wareki(p.birth_date) if p.birth_date else "",
+            "household_id": p.household_id,
+            "household_members": members,
+            "opted_out": bool(active),
+        }
 
 
 def register(ws) -> list[dict]:
     """The register itself, for the coordinator and the auditor (ids, dates, reasons; no names)."""
     ws.require("governance.read", what="optout register")
     with ws.session() as s:
-        return [{"id": o.id, "person_id": o.person_id, "household_id": o.household_id,
-                 "from_date": o.from_date.isoformat(), "reason": o.reason, "created_by": o.created_by,
-                 "created_at": o.created_at.isoformat(), "removed_at": o.removed_at.isoformat() if o.removed_at else None,
-                 "removed_reason": o.removed_reason}
-                for o in s.scalars(select(OptOut).order_by(OptOut.id))]
+        return [
+            {
+                "id": o.id,
+                "person_id": o.person_id,
+                "household_id": o.household_id,
+                "from_date": o.from_date.isoformat(),
+                "reason": o.reason,
+                "created_by": o.created_by,
+                "created_at": o.created_at.isoformat(),
+                "removed_at": o.removed_at.isoformat() if o.removed_at else None,
+                "removed_reason": o.removed_reason,
+            }
+            for o in s.scalars(select(OptOut).order_by(OptOut.id))
+        ]

@@ -4,6 +4,7 @@ Small towns have no lawyer on staff: these functions hand them drafts built from
 not blank pages. Defaults follow the guideline's chapter 4: in-purpose use under 個人情報保護法 61条1項, or
 out-of-purpose provision under 69条2項2号・3号.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,8 +12,17 @@ import datetime as dt
 from sqlalchemy import func, select, text
 
 from ..errors import InputRefused
-from ..storage.models import (AppUser, LegalBasis, OptOut, Person, RetentionPolicy, SelfInspection, Setting,
-                              SourceBatch, SourceRecord)
+from ..storage.models import (
+    AppUser,
+    LegalBasis,
+    OptOut,
+    Person,
+    RetentionPolicy,
+    SelfInspection,
+    Setting,
+    SourceBatch,
+    SourceRecord,
+)
 
 BASIS_LABELS = {
     "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
@@ -22,7 +32,11 @@ BASIS_LABELS = {
 }
 DEFAULT_SOURCES = {  # source type → (department, default basis, purpose)
     "resident_registry": ("住民課", "69-2-2", "こどもと世帯を特定し、各課の情報を正しく名寄せするため"),
-    "maternal_child_health": ("保健センター（母子保健）", "61-1", "妊娠期から乳幼児期の支援の必要性を早期に把握するため"),
+    "maternal_child_health": (
+        "保健センター（母子保健）",
+        "61-1",
+        "妊娠期から乳幼児期の支援の必要性を早期に把握するため",
+    ),
     "public_assistance": ("福祉課（生活保護）", "69-2-2", "経済的困窮の状況を把握し、支援につなぐため"),
     "child_rearing_allowance": ("子育て支援課（児童扶養手当）", "61-1", "ひとり親家庭の状況を把握し、支援につなぐため"),
     "school_assistance": ("教育委員会（就学援助）", "69-2-3", "経済的困窮の状況を把握し、支援につなぐため"),
@@ -41,9 +55,17 @@ def ensure_defaults(s) -> None:
     have = {(b.kind, b.key) for b in s.scalars(select(LegalBasis))}
     for st, (dept, basis, purpose) in DEFAULT_SOURCES.items():
         if ("source", st) not in have:
-            s.add(LegalBasis(kind="source", key=st, purpose=purpose, basis=basis, department=dept,
-                             note="既定値（町で確認・編集してください）", shown_on_sheets=st not in (
-                                 "public_assistance", "tax", "disability", "consultation", "yotaikyo")))
+            s.add(
+                LegalBasis(
+                    kind="source",
+                    key=st,
+                    purpose=purpose,
+                    basis=basis,
+                    department=dept,
+                    note="既定値（町で確認・編集してください）",
+                    shown_on_sheets=st not in ("public_assistance", "tax", "disability", "consultation", "yotaikyo"),
+                )
+            )
     have_r = set(s.scalars(select(RetentionPolicy.subject)))
     for subj, months in DEFAULT_RETENTION_MONTHS.items():
         if subj not in have_r:
@@ -55,20 +77,41 @@ def legal_bases(ws) -> list[dict]:
     ws.require("governance.read", what="legal basis")
     with ws.session() as s:
         ensure_defaults(s)
-        return [{"kind": b.kind, "key": b.key, "purpose": b.purpose, "basis": b.basis,
-                 "basis_label": BASIS_LABELS.get(b.basis or "", ""), "department": b.department, "note": b.note,
-                 "shown_on_sheets": b.shown_on_sheets} for b in s.scalars(select(LegalBasis).order_by(LegalBasis.id))]
+        return [
+            {
+                "kind": b.kind,
+                "key": b.key,
+                "purpose": b.purpose,
+                "basis": b.basis,
+                "basis_label": BASIS_LABELS.get(b.basis or "", ""),
+                "department": b.department,
+                "note": b.note,
+                "shown_on_sheets": b.shown_on_sheets,
+            }
+            for b in s.scalars(select(LegalBasis).order_by(LegalBasis.id))
+        ]
 
 
-def set_legal_basis(ws, kind: str, key: str, *, purpose: str, basis: str, department: str | None = None,
-                    note: str | None = None, shown_on_sheets: bool = True) -> None:
+def set_legal_basis(
+    ws,
+    kind: str,
+    key: str,
+    *,
+    purpose: str,
+    basis: str,
+    department: str | None = None,
+    note: str | None = None,
+    shown_on_sheets: bool = True,
+) -> None:
     ws.require("governance.write", what="legal basis")
     if basis not in BASIS_LABELS:
         raise InputRefused(f"根拠は {', '.join(BASIS_LABELS)} のいずれかです。")
     if basis == "other" and not (note or "").strip():
         raise InputRefused("「その他」の根拠は備考に記載してください。")
     with ws.session() as s:
-        b = s.scalar(select(LegalBasis).where(LegalBasis.kind == kind, LegalBasis.key == key)) or LegalBasis(kind=kind, key=key)
+        b = s.scalar(select(LegalBasis).where(LegalBasis.kind == kind, LegalBasis.key == key)) or LegalBasis(
+            kind=kind, key=key
+        )
         b.purpose, b.basis, b.department, b.note, b.shown_on_sheets = purpose, basis, department, note, shown_on_sheets
         b.changed_by, b.changed_at = ws.user.name, dt.datetime.now().replace(microsecond=0)
         s.add(b)
@@ -82,33 +125,69 @@ def purpose_table(ws) -> list[dict]:
     ws.require("governance.read", what="legal basis")
     from ..importing import fields as F
     from ..scoring.catalogue import load_catalogue
+
     with ws.session() as s:
         ensure_defaults(s)
         rows = {(b.kind, b.key): b for b in s.scalars(select(LegalBasis))}
         imported = set(s.scalars(select(SourceBatch.source_type).where(SourceBatch.removed_at.is_(None)).distinct()))
         out = []
-        src_keys = list(DEFAULT_SOURCES) + sorted({k for (kind, k) in rows if kind == "source"} - set(DEFAULT_SOURCES)) \
+        src_keys = (
+            list(DEFAULT_SOURCES)
+            + sorted({k for (kind, k) in rows if kind == "source"} - set(DEFAULT_SOURCES))
             + sorted(imported - set(DEFAULT_SOURCES) - {k for (kind, k) in rows if kind == "source"})
+        )
         for st in src_keys:
             b = rows.get(("source", st))
-            out.append({"kind": "source", "key": st, "label": (F.SOURCE_TYPES.get(st) or {}).get("label", st),
-                        "source_type": st, "purpose": b.purpose if b else None, "basis": b.basis if b else None,
-                        "department": b.department if b else None, "note": b.note if b else None,
-                        "shown_on_sheets": bool(b.shown_on_sheets) if b else False, "imported": st in imported,
-                        "default": False, "changed_by": b.changed_by if b else None})
+            out.append(
+                {
+                    "kind": "source",
+                    "key": st,
+                    "label": (F.SOURCE_TYPES.get(st) or {}).get("label", st),
+                    "source_type": st,
+                    "purpose": b.purpose if b else None,
+                    "basis": b.basis if b else None,
+                    "department": b.department if b else None,
+                    "note": b.note if b else None,
+                    "shown_on_sheets": bool(b.shown_on_sheets) if b else False,
+                    "imported": st in imported,
+                    "default": False,
+                    "changed_by": b.changed_by if b else None,
+                }
+            )
         dept = {r["key"]: r["department"] for r in out}
         for ind in load_catalogue().get("indicators", []):
             b = rows.get(("indicator", ind["id"]))
             st = ind.get("source_type")
             if b is not None:
-                row = {"purpose": b.purpose, "basis": b.basis, "department": b.department, "note": b.note,
-                       "shown_on_sheets": bool(b.shown_on_sheets), "default": False, "changed_by": b.changed_by}
+                row = {
+                    "purpose": b.purpose,
+                    "basis": b.basis,
+                    "department": b.department,
+                    "note": b.note,
+                    "shown_on_sheets": bool(b.shown_on_sheets),
+                    "default": False,
+                    "changed_by": b.changed_by,
+                }
             else:
-                row = {"purpose": ind.get("purpose"), "basis": ind.get("legal_basis_code"), "department": dept.get(st),
-                       "note": "既定値（指標カタログ）", "shown_on_sheets": bool(ind.get("shown_on_sheets")),
-                       "default": True, "changed_by": None}
-            out.append({"kind": "indicator", "key": ind["id"], "label": ind.get("label_ja", ind["id"]),
-                        "source_type": st, "imported": st in imported, **row})
+                row = {
+                    "purpose": ind.get("purpose"),
+                    "basis": ind.get("legal_basis_code"),
+                    "department": dept.get(st),
+                    "note": "既定値（指標カタログ）",
+                    "shown_on_sheets": bool(ind.get("shown_on_sheets")),
+                    "default": True,
+                    "changed_by": None,
+                }
+            out.append(
+                {
+                    "kind": "indicator",
+                    "key": ind["id"],
+                    "label": ind.get("label_ja", ind["id"]),
+                    "source_type": st,
+                    "imported": st in imported,
+                    **row,
+                }
+            )
     for r in out:
         r["basis_label"] = BASIS_LABELS.get(r["basis"] or "", "")
         r["missing"] = not r["basis"] or (r["basis"] == "other" and not (r["note"] or "").strip())
@@ -127,8 +206,10 @@ def retention(ws) -> list[dict]:
     ws.require("governance.read", what="retention")
     with ws.session() as s:
         ensure_defaults(s)
-        return [{"subject": r.subject, "months": r.months, "note": r.note}
-                for r in s.scalars(select(RetentionPolicy).order_by(RetentionPolicy.subject))]
+        return [
+            {"subject": r.subject, "months": r.months, "note": r.note}
+            for r in s.scalars(select(RetentionPolicy).order_by(RetentionPolicy.subject))
+        ]
 
 
 def set_retention(ws, subject: str, months: int, note: str | None = None) -> None:
@@ -159,8 +240,16 @@ def expired(ws, on: dt.date | None = None) -> list[dict]:
             months = policy.get(b.source_type)
             if months and b.as_of and b.as_of < _cutoff(on, months):
                 n = s.scalar(select(func.count()).where(SourceRecord.batch_id == b.id))
-                out.append({"batch_id": b.id, "source_type": b.source_type, "file_name": b.file_name,
-                            "as_of": b.as_of, "records": n, "retention_months": months})
+                out.append(
+                    {
+                        "batch_id": b.id,
+                        "source_type": b.source_type,
+                        "file_name": b.file_name,
+                        "as_of": b.as_of,
+                        "records": n,
+                        "retention_months": months,
+                    }
+                )
         return out
 
 
@@ -175,13 +264,23 @@ def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
         if not months:
             return []
         cutoff = _cutoff(on, months)
-        rows = s.execute(text(
-            "SELECT c.id, c.person_id, c.closed_on, (SELECT count(*) FROM progress_record p WHERE p.case_id = c.id) "
-            "FROM support_case c WHERE c.closed_on IS NOT NULL AND c.closed_on < :d ORDER BY c.closed_on, c.id"),
-            {"d": cutoff}).all()
-        return [{"case_id": cid, "person_id": pid, "closed_on": closed if isinstance(closed, dt.date) else
-                 dt.date.fromisoformat(str(closed)[:10]), "progress_records": int(n), "retention_months": months}
-                for cid, pid, closed, n in rows]
+        rows = s.execute(
+            text(
+                "SELECT c.id, c.person_id, c.closed_on, (SELECT count(*) FROM progress_record p WHERE p.case_id = c.id) "
+                "FROM support_case c WHERE c.closed_on IS NOT NULL AND c.closed_on < :d ORDER BY c.closed_on, c.id"
+            ),
+            {"d": cutoff},
+        ).all()
+        return [
+            {
+                "case_id": cid,
+                "person_id": pid,
+                "closed_on": closed if isinstance(closed, dt.date) else dt.date.fromisoformat(str(closed)[:10]),
+                "progress_records": int(n),
+                "retention_months": months,
+            }
+            for cid, pid, closed, n in rows
+        ]
 
 
 def expired_cutoffs(s, on: dt.date) -> dict[str, dt.date]:
@@ -194,6 +293,7 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
     ws.require("governance.write", what="purge")
     from ..importing.service import remove_batch
     from .disclosure import vacuum
+
     items = expired(ws, on)
     cases = expired_casework(ws, on)
     total = 0
@@ -202,14 +302,26 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
     progress = 0
     if cases:
         from sqlalchemy import bindparam
+
         ids = {"ids": [c["case_id"] for c in cases]}
         with ws.session() as s:
             c = s.connection()
-            progress = c.execute(text("DELETE FROM progress_record WHERE case_id IN :ids")
-                                 .bindparams(bindparam("ids", expanding=True)), ids).rowcount
-            c.execute(text("DELETE FROM support_case WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), ids)
-    ws.log("purge", detail={"batches": [i["batch_id"] for i in items], "records": total,
-                            "cases": [c["case_id"] for c in cases], "progress_records": progress})
+            progress = c.execute(
+                text("DELETE FROM progress_record WHERE case_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                ids,
+            ).rowcount
+            c.execute(
+                text("DELETE FROM support_case WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)), ids
+            )
+    ws.log(
+        "purge",
+        detail={
+            "batches": [i["batch_id"] for i in items],
+            "records": total,
+            "cases": [c["case_id"] for c in cases],
+            "progress_records": progress,
+        },
+    )
     vacuum(ws)
     return {"batches": len(items), "records": total, "cases": len(cases), "progress_records": progress}
 
@@ -219,46 +331,78 @@ def file_register(ws) -> dict:
     """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
     ws.require("governance.read", what="file register")
     from ..importing import fields as F
+
     with ws.session() as s:
         ensure_defaults(s)
         town = s.get(Setting, "town_name")
         bases = {b.key: b for b in s.scalars(select(LegalBasis).where(LegalBasis.kind == "source"))}
         retention = {r.subject: r.months for r in s.scalars(select(RetentionPolicy))}
-        held = s.execute(text(
-            "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
-            "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
-            "AND l.status IN ('auto','confirmed') WHERE b.removed_at IS NULL GROUP BY r.source_type")).all()
+        held = s.execute(
+            text(
+                "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
+                "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
+                "AND l.status IN ('auto','confirmed') WHERE b.removed_at IS NULL GROUP BY r.source_type"
+            )
+        ).all()
         held_items = _items_held(s)
         persons = s.scalar(select(func.count()).select_from(Person))
-        children = s.scalar(text("SELECT count(*) FROM person WHERE birth_date > :d"),
-                            {"d": dt.date.today().replace(year=dt.date.today().year - 19)})
+        children = s.scalar(
+            text("SELECT count(*) FROM person WHERE birth_date > :d"),
+            {"d": dt.date.today().replace(year=dt.date.today().year - 19)},
+        )
         optouts = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None)))
     items = []
     for st, n_persons, n_rows in held:
         meta = F.SOURCE_TYPES.get(st, {}) if isinstance(F.SOURCE_TYPES, dict) else {}
         b = bases.get(st)
-        items.append({"source_type": st, "label": meta.get("label", st), "department": b.department if b else "",
-                      "purpose": b.purpose if b else "（未設定）",
-                      "basis": BASIS_LABELS.get(b.basis or "", "（未設定）") if b else "（未設定）",
-                      "basis_code": b.basis if b else None, "basis_note": b.note if b else None,
-                      "items": "、".join(_held_labels(meta, held_items.get(st, ())) or _field_labels(meta)),
-                      "persons": int(n_persons or 0), "rows": int(n_rows), "retention_months": retention.get(st)})
+        items.append(
+            {
+                "source_type": st,
+                "label": meta.get("label", st),
+                "department": b.department if b else "",
+                "purpose": b.purpose if b else "（未設定）",
+                "basis": BASIS_LABELS.get(b.basis or "", "（未設定）") if b else "（未設定）",
+                "basis_code": b.basis if b else None,
+                "basis_note": b.note if b else None,
+                "items": "、".join(_held_labels(meta, held_items.get(st, ())) or _field_labels(meta)),
+                "persons": int(n_persons or 0),
+                "rows": int(n_rows),
+                "retention_months": retention.get(st),
+            }
+        )
     town_v = town.value if town else None
     if isinstance(town_v, dict):
         town_v = town_v.get("name") or town_v.get("value")
-    return {"town": str(town_v).strip() if town_v and str(town_v).strip() else "（町名未設定）",
-            "file_name": "こどもデータ連携ファイル",
-            "purpose": "支援が必要なこどもと家庭を早期に把握し、プッシュ型・アウトリーチ型の支援につなぐため",
-            "persons_total": persons, "children": children, "opt_outs": optouts,
-            "kinds_of_persons": "町内に住所を有する 0〜18 歳のこども及びその世帯員",
-            "recipients": "庁内の支援担当課（こども家庭センター）。外部提供なし（要保護児童対策地域協議会での共有を除く）",
-            "collection": "庁内各課の保有する情報（下表）", "items": items, "generated_at": dt.date.today().isoformat()}
+    return {
+        "town": str(town_v).strip() if town_v and str(town_v).strip() else "（町名未設定）",
+        "file_name": "こどもデータ連携ファイル",
+        "purpose": "支援が必要なこどもと家庭を早期に把握し、プッシュ型・アウトリーチ型の支援につなぐため",
+        "persons_total": persons,
+        "children": children,
+        "opt_outs": optouts,
+        "kinds_of_persons": "町内に住所を有する 0〜18 歳のこども及びその世帯員",
+        "recipients": "庁内の支援担当課（こども家庭センター）。外部提供なし（要保護児童対策地域協議会での共有を除く）",
+        "collection": "庁内各課の保有する情報（下表）",
+        "items": items,
+        "generated_at": dt.date.today().isoformat(),
+    }
 
 
-_IDENTITY_COLUMNS = {"resident_no": "resident_no", "household_no": "household_no", "name": "name",
-                     "name_kana": "name_kana", "birth_date": "birth_date", "sex": "sex", "address": "address",
-                     "relationship": "relationship", "student_no": "student_no", "school": "school", "grade": "grade",
-                     "class": "class_name", "source_key": "source_key"}
+_IDENTITY_COLUMNS = {
+    "resident_no": "resident_no",
+    "household_no": "household_no",
+    "name": "name",
+    "name_kana": "name_kana",
+    "birth_date": "birth_date",
+    "sex": "sex",
+    "address": "address",
+    "relationship": "relationship",
+    "student_no": "student_no",
+    "school": "school",
+    "grade": "grade",
+    "class": "class_name",
+    "source_key": "source_key",
+}
 _EXTRA_LABELS = {"recipient": "受給者・保護者の氏名等", "extra": "その他の列（原本のまま）"}
 
 
@@ -266,12 +410,20 @@ def _items_held(s) -> dict[str, list[str]]:
     """Per source type, the fields the database really holds a value for (identity columns, then attributes)."""
     cols = ", ".join(f"count(r.{c})" for c in _IDENTITY_COLUMNS.values())
     out: dict[str, list[str]] = {}
-    for row in s.execute(text(f"SELECT r.source_type, {cols} FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
-                              "WHERE b.removed_at IS NULL GROUP BY r.source_type")).all():
+    for row in s.execute(
+        text(
+            f"SELECT r.source_type, {cols} FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+            "WHERE b.removed_at IS NULL GROUP BY r.source_type"
+        )
+    ).all():
         out[row[0]] = [f for f, n in zip(_IDENTITY_COLUMNS, row[1:]) if n]
     try:
-        attrs = s.execute(text("SELECT r.source_type, j.key FROM source_record r JOIN source_batch b ON b.id = r.batch_id, "
-                               "json_each(r.attributes) j WHERE b.removed_at IS NULL GROUP BY r.source_type, j.key")).all()
+        attrs = s.execute(
+            text(
+                "SELECT r.source_type, j.key FROM source_record r JOIN source_batch b ON b.id = r.batch_id, "
+                "json_each(r.attributes) j WHERE b.removed_at IS NULL GROUP BY r.source_type, j.key"
+            )
+        ).all()
     except Exception:  # pragma: no cover - an SQLite without JSON1: identity fields only
         attrs = []
     for st, key in attrs:
@@ -305,12 +457,14 @@ def resident_notice(ws) -> str:
     """A short notice for the website and the 広報誌, drawn from the same data."""
     reg = file_register(ws)
     depts = sorted({i["department"] for i in reg["items"] if i["department"]})
-    return (f"【{reg['town']}からのお知らせ】こどもデータ連携について\n"
-            f"{reg['town']}では、{reg['purpose']}、町が保有する情報（{'、'.join(depts) or '各課の情報'}）を、"
-            "庁内で連携して活用しています。情報は暗号化した専用の端末でのみ扱い、担当者以外は閲覧できません。"
-            "点数は支援を検討するきっかけとして用いるもので、これだけで判断することはありません。\n"
-            "ご自身やお子さんの情報の利用停止（不同意）、開示、訂正、削除をご希望の方は、こども家庭センターまで"
-            "お申し出ください。")
+    return (
+        f"【{reg['town']}からのお知らせ】こどもデータ連携について\n"
+        f"{reg['town']}では、{reg['purpose']}、町が保有する情報（{'、'.join(depts) or '各課の情報'}）を、"
+        "庁内で連携して活用しています。情報は暗号化した専用の端末でのみ扱い、担当者以外は閲覧できません。"
+        "点数は支援を検討するきっかけとして用いるもので、これだけで判断することはありません。\n"
+        "ご自身やお子さんの情報の利用停止（不同意）、開示、訂正、削除をご希望の方は、こども家庭センターまで"
+        "お申し出ください。"
+    )
 
 
 # --- self-inspection --------------------------------------------------------------------------------------------------
@@ -338,15 +492,22 @@ def self_inspection_auto(ws) -> dict:
         last_backup = s.get(Setting, "last_backup_at")
         missing_basis = sources_without_basis(s)
     from ..audit.log import verify_chain
+
     with ws.engine.connect() as c:
         chain = verify_chain(c)
     exp = expired(ws)
     exp_cases = expired_casework(ws)
-    return {"users_without_sign_in_for_a_year": idle, "roles": roles,
-            "last_backup_at": last_backup.value if last_backup else None,
-            "log_chain_ok": chain.ok, "log_entries": chain.entries, "first_broken_entry": chain.first_broken,
-            "sources_without_legal_basis": missing_basis, "expired_not_purged": len(exp),
-            "expired_cases_not_purged": len(exp_cases)}
+    return {
+        "users_without_sign_in_for_a_year": idle,
+        "roles": roles,
+        "last_backup_at": last_backup.value if last_backup else None,
+        "log_chain_ok": chain.ok,
+        "log_entries": chain.entries,
+        "first_broken_entry": chain.first_broken,
+        "sources_without_legal_basis": missing_basis,
+        "expired_not_purged": len(exp),
+        "expired_cases_not_purged": len(exp_cases),
+    }
 
 
 def load_self_inspection(ws, fiscal_year: int) -> dict | None:
@@ -358,8 +519,13 @@ def load_self_inspection(ws, fiscal_year: int) -> dict | None:
         if row is None:
             return None
         a = row.answers or {}
-        return {"fiscal_year": fiscal_year, "manual": a.get("manual", {}), "auto": a.get("auto", {}),
-                "saved_by": row.saved_by, "saved_at": row.saved_at.isoformat() if row.saved_at else None}
+        return {
+            "fiscal_year": fiscal_year,
+            "manual": a.get("manual", {}),
+            "auto": a.get("auto", {}),
+            "saved_by": row.saved_by,
+            "saved_at": row.saved_at.isoformat() if row.saved_at else None,
+        }
 
 
 def self_inspection_years(ws) -> list[int]:
@@ -375,8 +541,9 @@ def save_self_inspection(ws, fiscal_year: int, answers: dict) -> dict:
         raise InputRefused(f"点検項目 {bad[0]} はありません。")
     auto = self_inspection_auto(ws)
     with ws.session() as s:
-        row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year)) or \
-            SelfInspection(fiscal_year=fiscal_year)
+        row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year)) or SelfInspection(
+            fiscal_year=fiscal_year
+        )
         row.answers = {"manual": answers, "auto": auto}
         row.saved_by, row.saved_at = ws.user.name, dt.datetime.now().replace(microsecond=0)
         s.add(row)

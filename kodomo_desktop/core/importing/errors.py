@@ -1,4 +1,5 @@
 """Errors of the importer. ``ImportRefused``: the file (or the mapping) was refused and nothing was imported."""
+
 from __future__ import annotations
 
 from ..errors import InputRefused

@@ -17,6 +17,7 @@ Rules
 Parsing works column by column on the distinct values of each column (pd.factorize), so a 100,000-row file with
 a few thousand distinct birth dates parses each date once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,20 +32,67 @@ import pandas as pd
 
 from . import values as V
 from .errors import ImportRefused
-from .fields import (CHILD_BASE, SOURCES, FieldSpec, check_mapping, field_spec, header_key, missing_required,
-                     required_label)
+from .fields import (
+    CHILD_BASE,
+    SOURCES,
+    FieldSpec,
+    check_mapping,
+    field_spec,
+    header_key,
+    missing_required,
+    required_label,
+)
 from .readers import Table
 
 __all__ = ["ParseResult", "parse_rows", "normalise_category"]
 
-_IDENTITY_KEYS = ("resident_no", "household_no", "name", "name_kana", "surname", "given_name", "surname_kana",
-                  "given_name_kana", "birth_date", "sex", "address", "relationship", "student_no", "school", "grade",
-                  "class")
-_IDENTITY_ORDER = ("resident_no", "child_resident_no", "name", "surname", "given_name", "name_kana", "surname_kana",
-                   "given_name_kana", "child_name", "child_name_kana", "birth_date", "child_birth_date")
-_MY_NUMBER = {header_key(h) for h in ("個人番号", "マイナンバー", "my number", "mynumber", "個人番号(マイナンバー)",
-                                      "マイナンバー(個人番号)", "個人番号カード番号")}
-_SCHOOL_IN_TITLE = re.compile(r"([^\s　「」『』（）()]{1,20}?(?:義務教育学校|特別支援学校|小学校|中学校|高等学校|学園))")
+_IDENTITY_KEYS = (
+    "resident_no",
+    "household_no",
+    "name",
+    "name_kana",
+    "surname",
+    "given_name",
+    "surname_kana",
+    "given_name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "relationship",
+    "student_no",
+    "school",
+    "grade",
+    "class",
+)
+_IDENTITY_ORDER = (
+    "resident_no",
+    "child_resident_no",
+    "name",
+    "surname",
+    "given_name",
+    "name_kana",
+    "surname_kana",
+    "given_name_kana",
+    "child_name",
+    "child_name_kana",
+    "birth_date",
+    "child_birth_date",
+)
+_MY_NUMBER = {
+    header_key(h)
+    for h in (
+        "個人番号",
+        "マイナンバー",
+        "my number",
+        "mynumber",
+        "個人番号(マイナンバー)",
+        "マイナンバー(個人番号)",
+        "個人番号カード番号",
+    )
+}
+_SCHOOL_IN_TITLE = re.compile(
+    r"([^\s　「」『』（）()]{1,20}?(?:義務教育学校|特別支援学校|小学校|中学校|高等学校|学園))"
+)
 
 
 @dataclass
@@ -144,8 +192,18 @@ def _p_strip(x):
     return V.ParsedValue(p.value.strip()) if p.value is not None else p
 
 
-_PARSERS = {"date": _p_date, "sex": V.parse_sex, "int": V.parse_int, "number": V.parse_number, "flag": V.parse_flag,
-            "code": V.parse_code, "year": V.parse_year, "grade": _p_grade, "class": _p_class, "text": _p_strip}
+_PARSERS = {
+    "date": _p_date,
+    "sex": V.parse_sex,
+    "int": V.parse_int,
+    "number": V.parse_number,
+    "flag": V.parse_flag,
+    "code": V.parse_code,
+    "year": V.parse_year,
+    "grade": _p_grade,
+    "class": _p_class,
+    "text": _p_strip,
+}
 _LABELS = {"date": "日付", "sex": "性別", "int": "整数", "number": "数値", "flag": "有/無", "year": "年度"}
 
 
@@ -226,8 +284,9 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     fields_present = set(mapping.values())
     constant: dict[str, str] = {}
     if "school" not in fields_present and any("school" in g for g in st.required):
-        found = next((m.group(1) for t in [*table.title, table.sheet or ""] for m in [_SCHOOL_IN_TITLE.search(t)] if m),
-                     None)
+        found = next(
+            (m.group(1) for t in [*table.title, table.sheet or ""] for m in [_SCHOOL_IN_TITLE.search(t)] if m), None
+        )
         if found:
             constant["school"] = found
             fields_present.add("school")
@@ -235,8 +294,10 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     group = missing_required(source_type, fields_present)
     if group is not None:
         label = required_label(source_type, group)
-        raise ImportRefused(f"必須の列「{label}」が見つかりません（{st.label}）。列名を確かめるか、"
-                            f"--map 列名={group[0]} で指定してください。")
+        raise ImportRefused(
+            f"必須の列「{label}」が見つかりません（{st.label}）。列名を確かめるか、"
+            f"--map 列名={group[0]} で指定してください。"
+        )
 
     my_number = [h for h in headers if header_key(h) in _MY_NUMBER or "マイナンバー" in header_key(h)]
     for h in my_number:
@@ -271,8 +332,14 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     for whole, sur, giv in (("name", "surname", "given_name"), ("name_kana", "surname_kana", "given_name_kana")):
         if whole not in out and (sur in out or giv in out):
             a, b = out.get(sur), out.get(giv)
-            out[whole] = np.array([_join(a[i] if a is not None else None, b[i] if b is not None else None)
-                                   for i in range(n)], dtype=object) if n else np.empty(0, dtype=object)
+            out[whole] = (
+                np.array(
+                    [_join(a[i] if a is not None else None, b[i] if b is not None else None) for i in range(n)],
+                    dtype=object,
+                )
+                if n
+                else np.empty(0, dtype=object)
+            )
 
     # --- rows with no identity at all ---
     wanted = {f for g in st.required for f in g if f != "school"} | set(st.sufficient)
@@ -301,16 +368,41 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     if errs:
         errs.sort(key=lambda e: (e[0], e[1]))
         for i, c, msg in errs:
-            rejections.append({"row": int(rownums[i]), "column": headers[c], "message": msg,
-                               "raw": dict(zip(raw_cols, frame_vals[i].tolist()))})
+            rejections.append(
+                {
+                    "row": int(rownums[i]),
+                    "column": headers[c],
+                    "message": msg,
+                    "raw": dict(zip(raw_cols, frame_vals[i].tolist())),
+                }
+            )
 
     good = np.nonzero(~bad)[0]
     columns: dict[str, list] = {}
     with _no_gc():  # 100,000 small dicts: the cyclic collector would otherwise rescan them again and again
-        recs = _build_records(st, out, good, frame_vals, raw_cols, unmapped, [pos[h] for h in unmapped], raw_idx,
-                              rownums, as_of_iso, columns, want_records=records)
-    return ParseResult(records=recs, rejections=rejections, mapping=mapping, unmapped=unmapped, rows=n,
-                       warnings=warnings + list(table.warnings), columns=columns)
+        recs = _build_records(
+            st,
+            out,
+            good,
+            frame_vals,
+            raw_cols,
+            unmapped,
+            [pos[h] for h in unmapped],
+            raw_idx,
+            rownums,
+            as_of_iso,
+            columns,
+            want_records=records,
+        )
+    return ParseResult(
+        records=recs,
+        rejections=rejections,
+        mapping=mapping,
+        unmapped=unmapped,
+        rows=n,
+        warnings=warnings + list(table.warnings),
+        columns=columns,
+    )
 
 
 @contextlib.contextmanager
@@ -329,8 +421,20 @@ def _join(a, b):
     return "　".join(parts) if parts else None
 
 
-def _build_records(st, out, good, frame_vals, raw_cols, unmapped, unmapped_pos, raw_idx, rownums, as_of_iso,
-                   columns: dict, want_records: bool = True):
+def _build_records(
+    st,
+    out,
+    good,
+    frame_vals,
+    raw_cols,
+    unmapped,
+    unmapped_pos,
+    raw_idx,
+    rownums,
+    as_of_iso,
+    columns: dict,
+    want_records: bool = True,
+):
     m = len(good)
     if m == 0:
         return []
@@ -386,7 +490,11 @@ def _build_records(st, out, good, frame_vals, raw_cols, unmapped, unmapped_pos, 
     unmapped_local = [(unmapped[t], raw_idx.index(p)) for t, p in enumerate(unmapped_pos)]
     keys = list(_IDENTITY_KEYS) + ["row_number", "subject", "source_key", "record_date"]
     lists = [ident[k].tolist() for k in _IDENTITY_KEYS] + [
-        np.asarray(rownums, dtype=object)[good].tolist(), subject.tolist(), key.tolist(), record_date.tolist()]
+        np.asarray(rownums, dtype=object)[good].tolist(),
+        subject.tolist(),
+        key.tolist(),
+        record_date.tolist(),
+    ]
     recip = recipient.tolist() if recipient is not None else None
     columns.update(zip(keys, lists))
 

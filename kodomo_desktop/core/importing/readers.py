@@ -24,15 +24,16 @@ Rows
   it on every page) and trailing notes (a single cell such as ``※…`` or ``合計``). Columns with neither a header
   nor any value (trailing empty columns) are dropped.
 """
+
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime as dt
 import hashlib
 import io
 import re
 import unicodedata
-import contextvars
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +50,24 @@ __all__ = ["Table", "read_table", "HEADER_SCAN_ROWS", "MIN_HEADER_SCORE", "EXCEL
 HEADER_SCAN_ROWS = 30
 MIN_HEADER_SCORE = 2.0
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
-_ENCODING_ALIASES = {"cp932": "cp932", "ms932": "cp932", "windows31j": "cp932", "windows-31j": "cp932",
-                     "shiftjis": "cp932", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "s-jis": "cp932",
-                     "utf8": "utf-8", "utf-8": "utf-8", "utf_8": "utf-8", "utf-8-sig": "utf-8-sig", "utf8bom": "utf-8-sig",
-                     "utf-8bom": "utf-8-sig", "utf_8_sig": "utf-8-sig"}
+_ENCODING_ALIASES = {
+    "cp932": "cp932",
+    "ms932": "cp932",
+    "windows31j": "cp932",
+    "windows-31j": "cp932",
+    "shiftjis": "cp932",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "s-jis": "cp932",
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "utf_8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "utf8bom": "utf-8-sig",
+    "utf-8bom": "utf-8-sig",
+    "utf_8_sig": "utf-8-sig",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f\uf8f0-\uf8f3\ufffd]")
 _PUA = re.compile(r"[\ue000-\uf8ef]")
 _UNIT_CELL = re.compile(r"^[（(［\[【〔].{0,12}[）)］\]】〕]$")
@@ -81,6 +96,7 @@ class _Rows(Sequence):
 @dataclass
 class Table:
     """One sheet or CSV file, read. ``frame`` has one column per header (positional, ``str`` cells, ``""`` empty)."""
+
     headers: list[str]
     frame: pd.DataFrame
     row_numbers: list[int]
@@ -112,8 +128,14 @@ class Table:
 
 
 # --- entry point -----------------------------------------------------------------------------------------------------
-def read_table(path, *, sheet: str | int | None = None, encoding: str | None = None,
-               header_row: int | None = None, header_hints: Iterable[str] | None = None) -> Table:
+def read_table(
+    path,
+    *,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    header_row: int | None = None,
+    header_hints: Iterable[str] | None = None,
+) -> Table:
     """Read a CSV/TSV or Excel file. Raises :class:`ImportRefused` (Japanese message) when it cannot.
 
     ``header_hints``: column names the user has mapped (``--map``); a row holding them counts as a header even when
@@ -172,57 +194,76 @@ def _line_of(data: bytes, pos: int) -> int:
 def _decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:
     """(text, encoding label). Refuses what is neither UTF-8 nor CP932."""
     if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        raise ImportRefused(f"「{name}」は UTF-16/UTF-32 で保存されています。UTF-8 か Shift_JIS（CP932）の CSV で"
-                            "保存し直してください（Excel なら「CSV UTF-8」か「CSV（コンマ区切り）」）。")
+        raise ImportRefused(
+            f"「{name}」は UTF-16/UTF-32 で保存されています。UTF-8 か Shift_JIS（CP932）の CSV で"
+            "保存し直してください（Excel なら「CSV UTF-8」か「CSV（コンマ区切り）」）。"
+        )
     head = data[:65536]
     if b"\x00" in head:
         nul = head.count(b"\x00")
-        if nul * 4 >= len(head) and (head[1::2].count(b"\x00") > len(head) // 4 or head[0::2].count(b"\x00") > len(head) // 4):
-            raise ImportRefused(f"「{name}」は UTF-16 で保存されているようです。UTF-8 か Shift_JIS（CP932）の CSV で"
-                                "保存し直してください。")
+        if nul * 4 >= len(head) and (
+            head[1::2].count(b"\x00") > len(head) // 4 or head[0::2].count(b"\x00") > len(head) // 4
+        ):
+            raise ImportRefused(
+                f"「{name}」は UTF-16 で保存されているようです。UTF-8 か Shift_JIS（CP932）の CSV で"
+                "保存し直してください。"
+            )
         line = _line_of(data, data.index(b"\0"))
-        raise ImportRefused(f"「{name}」はテキスト（CSV）ファイルではありません（{line} 行目に"
-                            "文字でないデータがあります）。CSV か Excel ファイルを指定してください。")
+        raise ImportRefused(
+            f"「{name}」はテキスト（CSV）ファイルではありません（{line} 行目に"
+            "文字でないデータがあります）。CSV か Excel ファイルを指定してください。"
+        )
     if encoding and data[:3] != b"\xef\xbb\xbf":  # a UTF-8 BOM settles the question whatever was asked
         enc = _ENCODING_ALIASES.get(encoding.strip().lower().replace(" ", ""))
         if enc is None:
-            raise ImportRefused(f"文字コード「{encoding}」には対応していません。UTF-8 か CP932（Shift_JIS）を指定してください。")
+            raise ImportRefused(
+                f"文字コード「{encoding}」には対応していません。UTF-8 か CP932（Shift_JIS）を指定してください。"
+            )
         if enc == "utf-8" and data[:3] == b"\xef\xbb\xbf":
             enc = "utf-8-sig"
         try:
             text = data.decode(enc)
         except UnicodeDecodeError as e:
             label = "CP932（Shift_JIS）" if enc == "cp932" else "UTF-8"
-            raise ImportRefused(f"「{name}」の {_line_of(data, e.start)} 行目が {label} として読めません。"
-                                "文字コードの指定を確かめてください。") from None
+            raise ImportRefused(
+                f"「{name}」の {_line_of(data, e.start)} 行目が {label} として読めません。"
+                "文字コードの指定を確かめてください。"
+            ) from None
         return _check_text(text, name), enc
     if data[:3] == b"\xef\xbb\xbf":
         try:
             return _check_text(data.decode("utf-8-sig"), name), "utf-8-sig"
         except UnicodeDecodeError as e:
-            raise ImportRefused(f"「{name}」の {_line_of(data, e.start)} 行目が UTF-8 として読めません"
-                                "（ファイルが壊れている可能性があります）。") from None
+            raise ImportRefused(
+                f"「{name}」の {_line_of(data, e.start)} 行目が UTF-8 として読めません"
+                "（ファイルが壊れている可能性があります）。"
+            ) from None
     try:
         return _check_text(data.decode("utf-8"), name), "utf-8"
     except UnicodeDecodeError as e:
         bad = e.start
         if any(b >= 0x80 for b in data[:bad]):
             # valid multibyte UTF-8 before the bad byte: a UTF-8 file broken part-way, not CP932
-            raise ImportRefused(f"「{name}」の {_line_of(data, bad)} 行目が UTF-8 として読めません"
-                                "（ファイルが壊れているか、文字コードが混在しています）。") from None
+            raise ImportRefused(
+                f"「{name}」の {_line_of(data, bad)} 行目が UTF-8 として読めません"
+                "（ファイルが壊れているか、文字コードが混在しています）。"
+            ) from None
     try:
         return _check_text(data.decode("cp932"), name), "cp932"
     except UnicodeDecodeError as e:
-        raise ImportRefused(f"「{name}」の文字コードを判別できません（UTF-8 でも Shift_JIS（CP932）でも読めません。"
-                            f"{_line_of(data, e.start)} 行目）。UTF-8 か Shift_JIS の CSV で保存し直してください。") from None
+        raise ImportRefused(
+            f"「{name}」の文字コードを判別できません（UTF-8 でも Shift_JIS（CP932）でも読めません。"
+            f"{_line_of(data, e.start)} 行目）。UTF-8 か Shift_JIS の CSV で保存し直してください。"
+        ) from None
 
 
 def _check_text(text: str, name: str) -> str:
     m = _CONTROL.search(text)
     if m:
         line = text.count("\n", 0, m.start()) + 1
-        raise ImportRefused(f"「{name}」はテキスト（CSV）ファイルではないか、壊れています（{line} 行目に文字でないデータが"
-                            "あります）。")
+        raise ImportRefused(
+            f"「{name}」はテキスト（CSV）ファイルではないか、壊れています（{line} 行目に文字でないデータがあります）。"
+        )
     return text
 
 
@@ -234,13 +275,15 @@ def _sniff_delimiter(sample: str) -> str:
         if d not in sample:
             continue
         try:
-            recs = list(csv.reader(io.StringIO(sample, newline=""), delimiter=d, quotechar='"'))[:HEADER_SCAN_ROWS + 10]
+            recs = list(csv.reader(io.StringIO(sample, newline=""), delimiter=d, quotechar='"'))[
+                : HEADER_SCAN_ROWS + 10
+            ]
         except csv.Error:
             continue
         widths = [len(r) for r in recs if any(c.strip() for c in r)]
         multi = [w for w in widths if w > 1]
         consistency = max((multi.count(w) * w for w in set(multi)), default=0)
-        score = max((_score([c.strip() for c in r]) for r in recs[:HEADER_SCAN_ROWS + 5]), default=0.0)
+        score = max((_score([c.strip() for c in r]) for r in recs[: HEADER_SCAN_ROWS + 5]), default=0.0)
         key = (score if score >= MIN_HEADER_SCORE else 0.0, consistency)
         if key > best_key:
             best, best_key = d, key
@@ -262,8 +305,10 @@ def _read_csv(path: Path, data: bytes, encoding: str | None, header_row: int | N
     pua = _PUA.search(text)
     if pua:
         n = len(_PUA.findall(text))
-        warnings.append(f"外字（私用領域の文字）が {n} 文字あります（最初は {text.count(chr(10), 0, pua.start()) + 1} 行目）。"
-                        "氏名の照合に影響するため、元のシステムで標準の文字に置き換えることをおすすめします。")
+        warnings.append(
+            f"外字（私用領域の文字）が {n} 文字あります（最初は {text.count(chr(10), 0, pua.start()) + 1} 行目）。"
+            "氏名の照合に影響するため、元のシステムで標準の文字に置き換えることをおすすめします。"
+        )
     cut = text.find("\n", 65536)
     delim = _sniff_delimiter(text if cut < 0 else text[:cut])
     quoted_newlines = '"' in text and any(ln.count('"') & 1 for ln in text.split("\n"))
@@ -272,9 +317,20 @@ def _read_csv(path: Path, data: bytes, encoding: str | None, header_row: int | N
         lines_n = text.count("\n") + (0 if text.endswith("\n") else 1)
         ncols = max(ln.count(delim) for ln in text.split("\n")) + 1
         try:
-            frame = pd.read_csv(io.StringIO(text), sep=delim, header=None, names=range(ncols), dtype=object,
-                                keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c",
-                                index_col=False, quotechar='"', doublequote=True)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delim,
+                header=None,
+                names=range(ncols),
+                dtype=object,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                engine="c",
+                index_col=False,
+                quotechar='"',
+                doublequote=True,
+            )
             if len(frame) != lines_n:
                 frame = None  # something the line-per-record assumption does not cover: take the careful path
             else:
@@ -284,8 +340,18 @@ def _read_csv(path: Path, data: bytes, encoding: str | None, header_row: int | N
     if frame is None:
         frame, line_numbers = _csv_records(text, delim, name)
     frame.columns = range(frame.shape[1])
-    return _finish(frame, np.asarray(line_numbers), name, "csv", header_row, merged=None, col_label=lambda c: str(c + 1),
-                   encoding=enc, delimiter=delim, warnings=warnings)
+    return _finish(
+        frame,
+        np.asarray(line_numbers),
+        name,
+        "csv",
+        header_row,
+        merged=None,
+        col_label=lambda c: str(c + 1),
+        encoding=enc,
+        delimiter=delim,
+        warnings=warnings,
+    )
 
 
 def _csv_records(text: str, delim: str, name: str) -> tuple[pd.DataFrame, list[int]]:
@@ -318,15 +384,22 @@ def _col_letter(i: int) -> str:
 
 def _open_workbook(path: Path, data: bytes):
     import python_calamine as pc
+
     try:
         return pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except getattr(pc, "PasswordError", ()):
-        raise ImportRefused(f"「{path.name}」はパスワードで保護されています。保護を外して保存し直してください。") from None
+        raise ImportRefused(
+            f"「{path.name}」はパスワードで保護されています。保護を外して保存し直してください。"
+        ) from None
     except Exception:
         if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-            raise ImportRefused(f"Excel ファイル「{path.name}」を読めません（壊れているか、途中までしか保存されていません）。"
-                                "Excel で開けるか確かめ、保存し直してください。") from None
-        raise ImportRefused(f"「{path.name}」は Excel ファイルではありません（中身が Excel の形式ではありません）。") from None
+            raise ImportRefused(
+                f"Excel ファイル「{path.name}」を読めません（壊れているか、途中までしか保存されていません）。"
+                "Excel で開けるか確かめ、保存し直してください。"
+            ) from None
+        raise ImportRefused(
+            f"「{path.name}」は Excel ファイルではありません（中身が Excel の形式ではありません）。"
+        ) from None
 
 
 def _float_text(v: float) -> str:
@@ -337,8 +410,13 @@ def _datetime_text(v) -> str:
     return v.date().isoformat() if not (v.hour or v.minute or v.second or v.microsecond) else v.isoformat(sep=" ")
 
 
-_CONVERT = {float: _float_text, int: str, dt.date: dt.date.isoformat, dt.datetime: _datetime_text,
-            bool: lambda v: "TRUE" if v else "FALSE"}
+_CONVERT = {
+    float: _float_text,
+    int: str,
+    dt.date: dt.date.isoformat,
+    dt.datetime: _datetime_text,
+    bool: lambda v: "TRUE" if v else "FALSE",
+}
 
 
 def _cells_to_text(rows: list[list]) -> pd.DataFrame:
@@ -403,27 +481,34 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
         except ImportRefused:
             raise
         except Exception:
-            raise ImportRefused(f"Excel ファイル「{path.name}」のシート「{n}」を読めません（壊れている可能性があります）。") from None
+            raise ImportRefused(
+                f"Excel ファイル「{path.name}」のシート「{n}」を読めません（壊れている可能性があります）。"
+            ) from None
         return rows, merged
 
     chosen: str | None = None
     if sheet is not None and sheet != "":
         if isinstance(sheet, int):
             if not 0 <= sheet < len(names):
-                raise ImportRefused(f"シート番号 {sheet} はありません（シートは {len(names)} 枚: {'、'.join(names)}）。")
+                raise ImportRefused(
+                    f"シート番号 {sheet} はありません（シートは {len(names)} 枚: {'、'.join(names)}）。"
+                )
             chosen = names[sheet]
         else:
             s = str(sheet)
             key = unicodedata.normalize("NFKC", s).strip()
             chosen = next((n for n in names if n == s), None) or next(
-                (n for n in names if unicodedata.normalize("NFKC", n).strip() == key), None)
+                (n for n in names if unicodedata.normalize("NFKC", n).strip() == key), None
+            )
             if chosen is None and key.isdigit() and 1 <= int(key) <= len(names):
                 chosen = names[int(key) - 1]
             if chosen is None:
                 raise ImportRefused(f"シート「{s}」はありません（このファイルのシート: {'、'.join(names)}）。")
     elif header_row is None:
         first_nonempty = None
-        for n in [n for n in names if visible(n) and worksheet(n)] + [n for n in names if not visible(n) and worksheet(n)]:
+        for n in [n for n in names if visible(n) and worksheet(n)] + [
+            n for n in names if not visible(n) and worksheet(n)
+        ]:
             rows, _ = load(n, HEADER_SCAN_ROWS)
             cells = [[to_text(v).strip() for v in r] for r in rows]
             if first_nonempty is None and any(any(c for c in r) for r in cells):
@@ -439,8 +524,17 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
     if frame.empty:
         raise ImportRefused(f"「{path.name}」のシート「{chosen}」は空です。")
     line_numbers = np.arange(1, len(frame) + 1)
-    table = _finish(frame, line_numbers, path.name, kind, header_row, merged=merged,
-                    col_label=_col_letter, sheet=chosen, warnings=[])
+    table = _finish(
+        frame,
+        line_numbers,
+        path.name,
+        kind,
+        header_row,
+        merged=merged,
+        col_label=_col_letter,
+        sheet=chosen,
+        warnings=[],
+    )
     table.sheet_names = names
     return table
 
@@ -495,8 +589,10 @@ def _find_header(cells: list[list[str]], merged, user_row: int | None, rownums: 
     if user_row is not None:
         idx = np.nonzero(rownums == user_row)[0]
         if len(idx) == 0:
-            raise ImportRefused(f"見出し行に指定された {user_row} 行目は「{name}」にありません"
-                                "（ファイルの行数を超えているか、複数行にまたがるセルの途中です）。")
+            raise ImportRefused(
+                f"見出し行に指定された {user_row} 行目は「{name}」にありません"
+                "（ファイルの行数を超えているか、複数行にまたがるセルの途中です）。"
+            )
         i = int(idx[0])
         if not any(cells[i]):
             raise ImportRefused(f"見出し行に指定された {user_row} 行目は空です。")
@@ -508,8 +604,10 @@ def _find_header(cells: list[list[str]], merged, user_row: int | None, rownums: 
     limit = min(n, HEADER_SCAN_ROWS)
     scores = [_score(cells[i]) if any(cells[i]) else 0.0 for i in range(limit)]
     if not scores or max(scores) < MIN_HEADER_SCORE:
-        raise ImportRefused(f"「{name}」の先頭 {HEADER_SCAN_ROWS} 行に見出し行（「氏名」「生年月日」などの列名）が見つかりません。"
-                            "見出し行の行番号を指定してください（--header-row）。")
+        raise ImportRefused(
+            f"「{name}」の先頭 {HEADER_SCAN_ROWS} 行に見出し行（「氏名」「生年月日」などの列名）が見つかりません。"
+            "見出し行の行番号を指定してください（--header-row）。"
+        )
     best = max(range(limit), key=lambda i: (scores[i], -i))
     start, end, head = best, best, cells[best]
     best_score = scores[best]
@@ -529,8 +627,20 @@ def _find_header(cells: list[list[str]], merged, user_row: int | None, rownums: 
     return start, end, head
 
 
-def _finish(frame: pd.DataFrame, rownums: np.ndarray, name: str, kind: str, header_row: int | None, *, merged,
-            col_label, encoding=None, delimiter=None, sheet=None, warnings=None) -> Table:
+def _finish(
+    frame: pd.DataFrame,
+    rownums: np.ndarray,
+    name: str,
+    kind: str,
+    header_row: int | None,
+    *,
+    merged,
+    col_label,
+    encoding=None,
+    delimiter=None,
+    sheet=None,
+    warnings=None,
+) -> Table:
     frame = frame.astype(object) if frame.dtypes.ne(object).any() else frame
     ncols = frame.shape[1]
     # cells with something in them (whitespace-only cells count as empty)
@@ -549,11 +659,11 @@ def _finish(frame: pd.DataFrame, rownums: np.ndarray, name: str, kind: str, head
     start, end, head = _find_header(cells, merged, header_row, rownums, name)
     title = [" ".join(c for c in r if c) for r in cells[:start] if any(r)]
 
-    data = frame.iloc[end + 1:]
-    nums = rownums[end + 1:]
-    keep = nonempty[end + 1:]
+    data = frame.iloc[end + 1 :]
+    nums = rownums[end + 1 :]
+    keep = nonempty[end + 1 :]
     # which columns carry anything (header or a value)?
-    used = [bool(head[c]) or bool(filled_cells[frame.columns[c]][end + 1:].any()) for c in range(ncols)]
+    used = [bool(head[c]) or bool(filled_cells[frame.columns[c]][end + 1 :].any()) for c in range(ncols)]
     cols = [c for c in range(ncols) if used[c]]
     headers, seen = [], {}
     for c in cols:
@@ -584,17 +694,30 @@ def _finish(frame: pd.DataFrame, rownums: np.ndarray, name: str, kind: str, head
             else:
                 break
         if tail:
-            skipped += nums[len(nums) - tail:].tolist()
-            data, nums = data.iloc[:len(data) - tail], nums[:len(nums) - tail]
+            skipped += nums[len(nums) - tail :].tolist()
+            data, nums = data.iloc[: len(data) - tail], nums[: len(nums) - tail]
     if not len(data):
         raise ImportRefused(f"「{name}」にはデータ行がありません（見出し行は {int(rownums[end])} 行目）。")
     data = data.reset_index(drop=True)
     data.columns = range(len(cols))
     warnings = list(warnings or [])
     if skipped:
-        warnings.append(f"見出しの繰り返しや注記の行（{', '.join(map(str, sorted(skipped)[:10]))}"
-                        f"{' ほか' if len(skipped) > 10 else ''} 行目）は読み飛ばしました。")
-    return Table(headers=headers, frame=data, row_numbers=nums.tolist(), sha256="", kind=kind, encoding=encoding,
-                 delimiter=delimiter, sheet=sheet, header_row=int(rownums[end]),
-                 header_rows=tuple(int(rownums[i]) for i in range(start, end + 1)), title=title, warnings=warnings,
-                 skipped_rows=sorted(skipped))
+        warnings.append(
+            f"見出しの繰り返しや注記の行（{', '.join(map(str, sorted(skipped)[:10]))}"
+            f"{' ほか' if len(skipped) > 10 else ''} 行目）は読み飛ばしました。"
+        )
+    return Table(
+        headers=headers,
+        frame=data,
+        row_numbers=nums.tolist(),
+        sha256="",
+        kind=kind,
+        encoding=encoding,
+        delimiter=delimiter,
+        sheet=sheet,
+        header_row=int(rownums[end]),
+        header_rows=tuple(int(rownums[i]) for i in range(start, end + 1)),
+        title=title,
+        warnings=warnings,
+        skipped_rows=sorted(skipped),
+    )

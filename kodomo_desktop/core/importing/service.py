@@ -6,14 +6,15 @@ it) → normalised identity fields for matching → one transaction: the batch, 
 supersession of the previous extract of the same source, the remembered mapping profile, the access-log entry.
 A killed process leaves no partial batch: SQLite's journal rolls the transaction back on the next open.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import insert, select, text, update
 
@@ -23,8 +24,20 @@ from . import fields as F
 from .readers import read_table
 from .values import to_date as _date
 
-IDENTITY_COLUMNS = ["resident_no", "household_no", "name", "name_kana", "birth_date", "sex", "address",
-                    "relationship", "student_no", "school", "grade", "class"]
+IDENTITY_COLUMNS = [
+    "resident_no",
+    "household_no",
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "address",
+    "relationship",
+    "student_no",
+    "school",
+    "grade",
+    "class",
+]
 SCHOOL_SCOPED = {"school_attendance", "school_health", "school_checklist"}
 
 
@@ -46,8 +59,13 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        d = {"batch_id": self.batch_id, "rows": self.rows, "imported": self.imported, "rejected": self.rejected,
-             "errors": self.errors}
+        d = {
+            "batch_id": self.batch_id,
+            "rows": self.rows,
+            "imported": self.imported,
+            "rejected": self.rejected,
+            "errors": self.errors,
+        }
         if self.duplicate_of is not None:
             d["duplicate_of"] = self.duplicate_of
             d["message"] = f"同じ内容のファイルはすでに取り込まれています（バッチ {self.duplicate_of}）。"
@@ -68,6 +86,7 @@ def _parse_as_of(as_of) -> dt.date:
     if isinstance(as_of, dt.date):
         return as_of
     from .values import parse_date
+
     v = parse_date(str(as_of))
     if getattr(v, "error", None) or getattr(v, "value", None) is None:
         raise InputRefused(f"--as-of の日付 {as_of} を読めません。")
@@ -75,8 +94,17 @@ def _parse_as_of(as_of) -> dt.date:
     return val if isinstance(val, dt.date) else dt.date.fromisoformat(str(val))
 
 
-def preview(ws, path: Path, source_type: str | None = None, *, sheet=None, encoding=None, header_row=None,
-            mapping: dict | None = None, max_rows: int = 20) -> dict:
+def preview(
+    ws,
+    path: Path,
+    source_type: str | None = None,
+    *,
+    sheet=None,
+    encoding=None,
+    header_row=None,
+    mapping: dict | None = None,
+    max_rows: int = 20,
+) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
     ws.require("import", what="import preview")
     table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row)
@@ -85,37 +113,64 @@ def preview(ws, path: Path, source_type: str | None = None, *, sheet=None, encod
     remembered = None
     if st:
         with ws.session() as s:
-            prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == st,
-                                                         MappingProfile.header_signature == header_signature(st, table.headers)))
+            prof = s.scalar(
+                select(MappingProfile).where(
+                    MappingProfile.source_type == st,
+                    MappingProfile.header_signature == header_signature(st, table.headers),
+                )
+            )
             remembered = dict(prof.mapping) if prof else None
     auto = F.detect_mapping(st, table.headers) if st else {}
     m = F.merge_mapping(auto, remembered or {}, mapping or {})
-    return {"table": table, "source_type": st, "suggestions": suggestions, "mapping": m, "remembered": remembered,
-            "rows": table.rows[:max_rows]}
+    return {
+        "table": table,
+        "source_type": st,
+        "suggestions": suggestions,
+        "mapping": m,
+        "remembered": remembered,
+        "rows": table.rows[:max_rows],
+    }
 
 
-def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None, sheet=None, encoding=None,
-                header_row: int | None = None, as_of=None, progress: Callable[[int, int], None] | None = None,
-                cancel: Callable[[], bool] | None = None, use_profile: bool = True,
-                file_password: str | None = None) -> ImportResult:
+def import_file(
+    ws,
+    path: Path,
+    source_type: str,
+    *,
+    mapping: dict | None = None,
+    sheet=None,
+    encoding=None,
+    header_row: int | None = None,
+    as_of=None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    use_profile: bool = True,
+    file_password: str | None = None,
+) -> ImportResult:
     path = Path(path)
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
     if source_type == "school_checklist":
         from ..checklists.service import import_checklist_workbook  # matched by row key, never by name
+
         return import_checklist_workbook(ws, path, progress=progress, password=file_password)
     ws.require("import", what=f"import {source_type}")
     as_of_date = _parse_as_of(as_of)
     try:
-        table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row,
-                           header_hints=list(mapping or {}) or None)
+        table = read_table(
+            path, sheet=sheet, encoding=encoding, header_row=header_row, header_hints=list(mapping or {}) or None
+        )
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
         raise
     with ws.session() as s:
-        dup = s.scalar(select(SourceBatch.id).where(SourceBatch.file_hash == table.sha256,
-                                                    SourceBatch.source_type == source_type,
-                                                    SourceBatch.removed_at.is_(None)))
+        dup = s.scalar(
+            select(SourceBatch.id).where(
+                SourceBatch.file_hash == table.sha256,
+                SourceBatch.source_type == source_type,
+                SourceBatch.removed_at.is_(None),
+            )
+        )
     if dup is not None:
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
         return ImportResult(None, len(table.rows), 0, 0, [], duplicate_of=dup)
@@ -125,8 +180,11 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
     remembered = {}
     if use_profile and not mapping:
         with ws.session() as s:
-            prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == source_type,
-                                                         MappingProfile.header_signature == sig))
+            prof = s.scalar(
+                select(MappingProfile).where(
+                    MappingProfile.source_type == source_type, MappingProfile.header_signature == sig
+                )
+            )
             remembered = dict(prof.mapping) if prof else {}
     final_mapping = F.merge_mapping(detected, remembered, mapping or {})
     unknown = [h for h in (mapping or {}) if h not in table.headers]
@@ -134,6 +192,7 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
         raise InputRefused(f"--map の列「{unknown[0]}」はファイルにありません。")
     try:
         from .parse import parse_rows
+
         parsed = parse_rows(table, source_type, final_mapping, as_of_date, records=False)
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
@@ -144,7 +203,6 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
     if cancel and cancel():
         raise Cancelled("取込を中止しました。データベースは変更されていません。")
 
-
     scope = None
     if source_type in SCHOOL_SCOPED:
         schools = {v for v in cols.get("school", ()) if v}
@@ -153,48 +211,110 @@ def import_file(ws, path: Path, source_type: str, *, mapping: dict | None = None
     errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in parsed.rejections]
 
     with ws.session() as s:
-        batch = SourceBatch(source_type=source_type, file_name=path.name, file_hash=table.sha256,
-                            sheet=getattr(table, "sheet", None), encoding=getattr(table, "encoding", None),
-                            header_row=getattr(table, "header_row", None), as_of=as_of_date,
-                            imported_by=ws.user.name, rows_total=rows_total, rows_imported=n_valid,
-                            rows_rejected=len({e["row"] for e in errors}), mapping=final_mapping, scope=scope)
+        batch = SourceBatch(
+            source_type=source_type,
+            file_name=path.name,
+            file_hash=table.sha256,
+            sheet=getattr(table, "sheet", None),
+            encoding=getattr(table, "encoding", None),
+            header_row=getattr(table, "header_row", None),
+            as_of=as_of_date,
+            imported_by=ws.user.name,
+            rows_total=rows_total,
+            rows_imported=n_valid,
+            rows_rejected=len({e["row"] for e in errors}),
+            mapping=final_mapping,
+            scope=scope,
+        )
         s.add(batch)
         s.flush()
         _insert_records(s, batch.id, source_type, cols, n_valid, as_of_date, progress, cancel)
         if parsed.rejections:
-            s.execute(insert(RejectedRow), [{"batch_id": batch.id, "row_number": e["row"], "column": e.get("column"),
-                                             "message": e["message"], "raw": e.get("raw")} for e in parsed.rejections])
+            s.execute(
+                insert(RejectedRow),
+                [
+                    {
+                        "batch_id": batch.id,
+                        "row_number": e["row"],
+                        "column": e.get("column"),
+                        "message": e["message"],
+                        "raw": e.get("raw"),
+                    }
+                    for e in parsed.rejections
+                ],
+            )
         # A newer extract of the same source (and scope) becomes current; the older stays in history.
-        older = s.scalars(select(SourceBatch.id).where(
-            SourceBatch.source_type == source_type, SourceBatch.id != batch.id, SourceBatch.removed_at.is_(None),
-            SourceBatch.superseded_by.is_(None),
-            (SourceBatch.scope == scope) if scope is not None else SourceBatch.scope.is_(None),
-            SourceBatch.as_of <= as_of_date)).all() if _supersedes(source_type) else []
+        older = (
+            s.scalars(
+                select(SourceBatch.id).where(
+                    SourceBatch.source_type == source_type,
+                    SourceBatch.id != batch.id,
+                    SourceBatch.removed_at.is_(None),
+                    SourceBatch.superseded_by.is_(None),
+                    (SourceBatch.scope == scope) if scope is not None else SourceBatch.scope.is_(None),
+                    SourceBatch.as_of <= as_of_date,
+                )
+            ).all()
+            if _supersedes(source_type)
+            else []
+        )
         if older:
             s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=batch.id))
-        prof = s.scalar(select(MappingProfile).where(MappingProfile.source_type == source_type,
-                                                     MappingProfile.header_signature == sig))
+        prof = s.scalar(
+            select(MappingProfile).where(
+                MappingProfile.source_type == source_type, MappingProfile.header_signature == sig
+            )
+        )
         # The profile also remembers the columns the user deliberately left unmapped ("-"), so next month's file
         # does not map them again by auto-detection.
         remember = dict(final_mapping)
-        remember.update({h: "-" for h, f in {**remembered, **(mapping or {})}.items()
-                         if h not in final_mapping and F._clean_field(f) is None})
+        remember.update(
+            {
+                h: "-"
+                for h, f in {**remembered, **(mapping or {})}.items()
+                if h not in final_mapping and F._clean_field(f) is None
+            }
+        )
         if prof is None:
-            s.add(MappingProfile(source_type=source_type, header_signature=sig, mapping=remember,
-                                 options={"sheet": sheet, "encoding": encoding, "header_row": header_row}))
+            s.add(
+                MappingProfile(
+                    source_type=source_type,
+                    header_signature=sig,
+                    mapping=remember,
+                    options={"sheet": sheet, "encoding": encoding, "header_row": header_row},
+                )
+            )
         else:
             prof.mapping, prof.used_at = remember, dt.datetime.now().replace(microsecond=0)
-        ws.log("import", detail={"batch_id": batch.id, "source_type": source_type, "rows": rows_total,
-                                 "imported": n_valid, "rejected": batch.rows_rejected}, conn=s)
+        ws.log(
+            "import",
+            detail={
+                "batch_id": batch.id,
+                "source_type": source_type,
+                "rows": rows_total,
+                "imported": n_valid,
+                "rejected": batch.rows_rejected,
+            },
+            conn=s,
+        )
         batch_id = batch.id
         from ..governance.register import ensure_defaults, sources_without_basis
+
         ensure_defaults(s)
         warnings = []
         if source_type in sources_without_basis(s):
             warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
-    return ImportResult(batch_id, rows_total, n_valid, len({e["row"] for e in errors}), errors,
-                        superseded=list(older), mapping=final_mapping, warnings=warnings,
-                        unmapped=[h for h in table.headers if h not in final_mapping])
+    return ImportResult(
+        batch_id,
+        rows_total,
+        n_valid,
+        len({e["row"] for e in errors}),
+        errors,
+        superseded=list(older),
+        mapping=final_mapping,
+        warnings=warnings,
+        unmapped=[h for h in table.headers if h not in final_mapping],
+    )
 
 
 def _json_text_std(v, _enc=json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode) -> str:
@@ -211,8 +331,9 @@ except ImportError:  # pragma: no cover - same text, slower
     _json_text = _json_text_std
 
 
-def _insert_records(s, batch_id: int, source_type: str, cols: dict[str, list], n: int, as_of_date: dt.date, progress,
-                    cancel) -> None:
+def _insert_records(
+    s, batch_id: int, source_type: str, cols: dict[str, list], n: int, as_of_date: dt.date, progress, cancel
+) -> None:
     """Insert the parsed rows (``cols``: parse_rows(records=False) columns) into ``source_record`` inside the
     session's transaction: a failure or キャンセル anywhere rolls the whole batch back.
 
@@ -223,6 +344,7 @@ def _insert_records(s, batch_id: int, source_type: str, cols: dict[str, list], n
     chunk as one ``INSERT … SELECT … FROM json_each(?)`` without the GIL (SQLite's JSON path costs more CPU than the
     overlap saves)."""
     from .parse import _no_gc
+
     with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
         chunks = _RowChunks(batch_id, source_type, cols, n, as_of_date)
         cur = s.connection().connection.driver_connection.cursor()  # same connection, same transaction
@@ -237,6 +359,7 @@ class _RowChunks:
 
     def __init__(self, batch_id, source_type, cols, n, as_of_date):
         from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+
         self.fns = {"name": norm_name, "kana": norm_kana, "address": norm_address, "split": split_name}
         self.memo = {k: {None: None, "": None} for k in self.fns}
         self.batch_id, self.source_type, self.cols, self.n = batch_id, source_type, cols, n
@@ -278,19 +401,38 @@ class _RowChunks:
             if not sur[k] and name[k] and splits[k]:
                 sur[k], giv[k] = splits[k]
         columns = [
-            [self.batch_id] * m, [self.source_type] * m, col("row_number", i, j), col("source_key", i, j),
-            [v or "self" for v in col("subject", i, j)], [dumps(v or {}) for v in col("raw", i, j)],
-            col("resident_no", i, j), col("household_no", i, j), name, kana, self.normed("name", name),
-            self.normed("kana", kana), self.normed("name", sur), self.normed("name", giv),
-            self.iso(col("birth_date", i, j)), col("sex", i, j), col("address", i, j),
-            self.normed("address", col("address", i, j)), col("relationship", i, j), col("student_no", i, j),
-            col("school", i, j), [_s(v) for v in col("grade", i, j)], [_s(v) for v in col("class", i, j)],
-            self.iso(col("record_date", i, j), self.as_of_iso), [dumps(v or {}) for v in col("attributes", i, j)],
+            [self.batch_id] * m,
+            [self.source_type] * m,
+            col("row_number", i, j),
+            col("source_key", i, j),
+            [v or "self" for v in col("subject", i, j)],
+            [dumps(v or {}) for v in col("raw", i, j)],
+            col("resident_no", i, j),
+            col("household_no", i, j),
+            name,
+            kana,
+            self.normed("name", name),
+            self.normed("kana", kana),
+            self.normed("name", sur),
+            self.normed("name", giv),
+            self.iso(col("birth_date", i, j)),
+            col("sex", i, j),
+            col("address", i, j),
+            self.normed("address", col("address", i, j)),
+            col("relationship", i, j),
+            col("student_no", i, j),
+            col("school", i, j),
+            [_s(v) for v in col("grade", i, j)],
+            [_s(v) for v in col("class", i, j)],
+            self.iso(col("record_date", i, j), self.as_of_iso),
+            [dumps(v or {}) for v in col("attributes", i, j)],
         ]
         return list(zip(*columns))
 
 
 _CHUNK = 5000
+
+
 def _insert_sql() -> str:
     cols = ("batch_id",) + _RECORD_COLUMNS
     return f"INSERT INTO source_record ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
@@ -306,18 +448,38 @@ def _write_serial(cur, chunks: _RowChunks, n: int, progress, cancel) -> None:
             raise Cancelled("取込を中止しました。データベースは変更されていません。")
 
 
-_RECORD_COLUMNS = ("source_type", "row_number", "source_key", "subject", "raw", "resident_no", "household_no", "name",
-                   "name_kana", "name_norm", "kana_norm", "surname_norm", "given_norm", "birth_date", "sex", "address",
-                   "address_norm", "relationship", "student_no", "school", "grade", "class_name", "record_date",
-                   "attributes")
+_RECORD_COLUMNS = (
+    "source_type",
+    "row_number",
+    "source_key",
+    "subject",
+    "raw",
+    "resident_no",
+    "household_no",
+    "name",
+    "name_kana",
+    "name_norm",
+    "kana_norm",
+    "surname_norm",
+    "given_norm",
+    "birth_date",
+    "sex",
+    "address",
+    "address_norm",
+    "relationship",
+    "student_no",
+    "school",
+    "grade",
+    "class_name",
+    "record_date",
+    "attributes",
+)
 
 
 def _supersedes(source_type: str) -> bool:
     # Registry, tax and attendance extracts are snapshots: the newest is the current state. Event sources
     # (checkups, consultations, 要対協 ledger) are snapshots of a ledger too, so the same rule holds; history stays.
     return True
-
-
 
 
 def _s(v):
@@ -343,21 +505,39 @@ def rejected_rows(ws, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
     ws.require("import", what="import rejected rows")
     with ws.session() as s:
-        return [{"row": r.row_number, "column": r.column or "", "message": r.message}
-                for r in s.scalars(select(RejectedRow).where(RejectedRow.batch_id == batch_id)
-                                   .order_by(RejectedRow.row_number, RejectedRow.id))]
+        return [
+            {"row": r.row_number, "column": r.column or "", "message": r.message}
+            for r in s.scalars(
+                select(RejectedRow)
+                .where(RejectedRow.batch_id == batch_id)
+                .order_by(RejectedRow.row_number, RejectedRow.id)
+            )
+        ]
 
 
 def batch_history(ws) -> list[dict]:
     ws.require("person.read", what="import history")
     with ws.session() as s:
-        return [{"batch_id": b.id, "source_type": b.source_type, "label": F.SOURCE_TYPES.get(b.source_type, {}).get("label", b.source_type)
-                 if isinstance(F.SOURCE_TYPES, dict) else b.source_type,
-                 "file_name": b.file_name, "as_of": b.as_of, "imported_at": b.imported_at,
-                 "imported_by": b.imported_by, "rows": b.rows_total, "imported": b.rows_imported,
-                 "rejected": b.rows_rejected, "current": b.superseded_by is None and b.removed_at is None,
-                 "removed": b.removed_at is not None, "scope": b.scope}
-                for b in s.scalars(select(SourceBatch).order_by(SourceBatch.id.desc()))]
+        return [
+            {
+                "batch_id": b.id,
+                "source_type": b.source_type,
+                "label": F.SOURCE_TYPES.get(b.source_type, {}).get("label", b.source_type)
+                if isinstance(F.SOURCE_TYPES, dict)
+                else b.source_type,
+                "file_name": b.file_name,
+                "as_of": b.as_of,
+                "imported_at": b.imported_at,
+                "imported_by": b.imported_by,
+                "rows": b.rows_total,
+                "imported": b.rows_imported,
+                "rejected": b.rows_rejected,
+                "current": b.superseded_by is None and b.removed_at is None,
+                "removed": b.removed_at is not None,
+                "scope": b.scope,
+            }
+            for b in s.scalars(select(SourceBatch).order_by(SourceBatch.id.desc()))
+        ]
 
 
 DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "school_checklist": 200, "tax": 400}
@@ -366,22 +546,32 @@ DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "sch
 def freshness(ws, today: dt.date | None = None) -> list[dict]:
     """Each source's latest as-of date, with a warning when it is older than the source's limit (days)."""
     from ..storage.models import Setting
+
     today = today or dt.date.today()
     with ws.session() as s:
         limits = {**{st: 100 for st in F.SOURCE_TYPES}, **DEFAULT_FRESHNESS_DAYS}
         custom = s.get(Setting, "freshness_limits")
         if custom and isinstance(custom.value, dict):
             limits.update(custom.value)
-        rows = s.execute(text("SELECT source_type, max(as_of) FROM source_batch WHERE removed_at IS NULL "
-                              "GROUP BY source_type")).all()
+        rows = s.execute(
+            text("SELECT source_type, max(as_of) FROM source_batch WHERE removed_at IS NULL GROUP BY source_type")
+        ).all()
     latest = {st: (dt.date.fromisoformat(str(d)[:10]) if d else None) for st, d in rows}
     out = []
     for st in F.SOURCE_TYPES:
         d = latest.get(st)
         age = (today - d).days if d else None
-        out.append({"source_type": st, "label": _label(st), "latest_as_of": d, "age_days": age,
-                    "limit_days": limits.get(st, 100), "stale": d is None or age > limits.get(st, 100),
-                    "missing": d is None})
+        out.append(
+            {
+                "source_type": st,
+                "label": _label(st),
+                "latest_as_of": d,
+                "age_days": age,
+                "limit_days": limits.get(st, 100),
+                "stale": d is None or age > limits.get(st, 100),
+                "missing": d is None,
+            }
+        )
     return out
 
 

@@ -32,6 +32,7 @@ change on 2019-05-01, the government said such documents stay valid, and the dat
 began: almost always the wrong era letter) are errors naming the era's span. ``昭和64年1月8日`` is likewise
 accepted as 1989-01-08.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,13 +43,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ParsedValue", "MISSING", "ERAS", "parse_date", "parse_sex", "parse_int", "parse_number", "parse_flag",
-           "parse_code", "parse_text", "parse_year", "is_missing", "format_wareki", "to_text"]
+__all__ = [
+    "ParsedValue",
+    "MISSING",
+    "ERAS",
+    "parse_date",
+    "parse_sex",
+    "parse_int",
+    "parse_number",
+    "parse_flag",
+    "parse_code",
+    "parse_text",
+    "parse_year",
+    "is_missing",
+    "format_wareki",
+    "to_text",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedValue:
     """The outcome of parsing one cell: ``value`` (None = missing) or ``error`` (Japanese, for the user)."""
+
     value: Any = None
     error: str | None = None
 
@@ -73,8 +89,36 @@ _DASHES = "‐‑‒–—―−ーｰ－─━"
 _DASH_TABLE = str.maketrans({c: "-" for c in _DASHES})
 _SPACES = re.compile(r"[\s\u3000\u200b]+")
 # Words that mean "no data" in any typed column (compared after NFKC, strip, lower-case).
-_BLANK = frozenset({"", "不明", "不詳", "未詳", "未記入", "未記載", "記載なし", "未確認", "-", "--", "---", "*", "**",
-                    "・", "／", "/", "?", "？", "null", "none", "nan", "nat", "n/a", "na", "#n/a", "<na>"})
+_BLANK = frozenset(
+    {
+        "",
+        "不明",
+        "不詳",
+        "未詳",
+        "未記入",
+        "未記載",
+        "記載なし",
+        "未確認",
+        "-",
+        "--",
+        "---",
+        "*",
+        "**",
+        "・",
+        "／",
+        "/",
+        "?",
+        "？",
+        "null",
+        "none",
+        "nan",
+        "nat",
+        "n/a",
+        "na",
+        "#n/a",
+        "<na>",
+    }
+)
 
 
 def _is_nan(x) -> bool:
@@ -113,8 +157,11 @@ def to_text(x) -> str:
     if isinstance(x, float):
         return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
     if isinstance(x, dt.datetime):
-        return x.date().isoformat() if (x.hour, x.minute, x.second, x.microsecond) == (0, 0, 0, 0) \
+        return (
+            x.date().isoformat()
+            if (x.hour, x.minute, x.second, x.microsecond) == (0, 0, 0, 0)
             else x.isoformat(sep=" ")
+        )
     if isinstance(x, dt.date):
         return x.isoformat()
     if _is_nan(x):
@@ -132,7 +179,7 @@ def _shown(x) -> str:
 class Era:
     letter: str
     kanji: str
-    code: int          # the digit used by 7-digit era codes
+    code: int  # the digit used by 7-digit era codes
     start: dt.date
     end: dt.date | None  # last day (None: current era)
 
@@ -159,7 +206,9 @@ _ERA_TOKEN_RE = "明治|大正|昭和|平成|令和|[明大昭平令MTSHRmtshr]"
 _SEP = r"(?:[./\-]|年)"
 _SEP2 = r"(?:[./\-]|月)"
 _TIME_SUFFIX = re.compile(r"(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
-_WAREKI = re.compile(rf"^(?P<era>{_ERA_TOKEN_RE})\.?(?P<y>\d{{1,3}}|元){_SEP}(?P<m>\d{{1,2}}){_SEP2}(?P<d>\d{{1,2}})日?$")
+_WAREKI = re.compile(
+    rf"^(?P<era>{_ERA_TOKEN_RE})\.?(?P<y>\d{{1,3}}|元){_SEP}(?P<m>\d{{1,2}}){_SEP2}(?P<d>\d{{1,2}})日?$"
+)
 _WAREKI_COMPACT = re.compile(rf"^(?P<era>{_ERA_TOKEN_RE})(?P<y>\d{{2}})(?P<m>\d{{2}})(?P<d>\d{{2}})$")
 _WESTERN = re.compile(rf"^(?P<y>\d{{4}}){_SEP}(?P<m>\d{{1,2}}){_SEP2}(?P<d>\d{{1,2}})日?$")
 _SHORT_YEAR = re.compile(rf"^\d{{1,2}}{_SEP}\d{{1,2}}{_SEP2}\d{{1,2}}日?$")
@@ -168,8 +217,19 @@ _KANJI_NUM = re.compile("[〇零一二三四五六七八九十]+")
 _KANJI_DIGIT = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 MIN_YEAR, MAX_YEAR = 1868, 2200
-_DATE_BLANK = _BLANK | {"0", "00000000", "0000/00/00", "0000-00-00", "0000.00.00", "0/0/0", "なし", "無し", "無",
-                        "未定", "未入力"}
+_DATE_BLANK = _BLANK | {
+    "0",
+    "00000000",
+    "0000/00/00",
+    "0000-00-00",
+    "0000.00.00",
+    "0/0/0",
+    "なし",
+    "無し",
+    "無",
+    "未定",
+    "未入力",
+}
 
 
 def _kanji_number(run: str) -> str:
@@ -213,7 +273,9 @@ def _wareki(era: Era, y: int, m: int, d: int, shown: str) -> ParsedValue:
     if date < era.start:
         return _err(f"{shown} は{era.kanji}の始まり（{_fmt_jp(era.start)}）より前の日付です")
     if era.end is not None and year > era.end.year:
-        return _err(f"{shown} は存在しない日付です（{era.kanji}は{era.last_year}年{era.end.month}月{era.end.day}日まで）")
+        return _err(
+            f"{shown} は存在しない日付です（{era.kanji}は{era.last_year}年{era.end.month}月{era.end.day}日まで）"
+        )
     return ParsedValue(date)
 
 
@@ -495,10 +557,61 @@ def parse_number(x) -> ParsedValue:
 
 
 # --- flags ------------------------------------------------------------------------------------------------------------
-_TRUE = frozenset({"有", "有り", "あり", "アリ", "○", "〇", "◯", "◎", "●", "1", "はい", "ハイ", "該当", "該当あり", "y", "yes",
-                   "true", "t", "レ", "✓", "✔", "済", "対象", "実施", "有る", "ある"})
-_FALSE = frozenset({"無", "無し", "なし", "ナシ", "×", "✕", "✖", "x", "0", "いいえ", "イイエ", "非該当", "該当なし", "n", "no",
-                    "false", "f", "対象外", "未実施", "無い", "ない"})
+_TRUE = frozenset(
+    {
+        "有",
+        "有り",
+        "あり",
+        "アリ",
+        "○",
+        "〇",
+        "◯",
+        "◎",
+        "●",
+        "1",
+        "はい",
+        "ハイ",
+        "該当",
+        "該当あり",
+        "y",
+        "yes",
+        "true",
+        "t",
+        "レ",
+        "✓",
+        "✔",
+        "済",
+        "対象",
+        "実施",
+        "有る",
+        "ある",
+    }
+)
+_FALSE = frozenset(
+    {
+        "無",
+        "無し",
+        "なし",
+        "ナシ",
+        "×",
+        "✕",
+        "✖",
+        "x",
+        "0",
+        "いいえ",
+        "イイエ",
+        "非該当",
+        "該当なし",
+        "n",
+        "no",
+        "false",
+        "f",
+        "対象外",
+        "未実施",
+        "無い",
+        "ない",
+    }
+)
 _FLAG_BLANK = _BLANK | {"未回答", "無回答", "回答なし"}
 
 

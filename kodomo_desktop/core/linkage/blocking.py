@@ -22,13 +22,24 @@ resident_no               宛名番号
 Memory stays bounded: a key whose block would hold more than ``max_block_pairs`` pairs (a blank-ish or
 absurdly common value) is skipped for that rule, and pairs are kept as two int32 arrays.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-RULES = ("birth_date", "birth_date_swapped", "kana_prefix_year_month", "surname_year_month", "given_year_month",
-         "given_kana_year_month", "full_name", "full_kana", "address_year", "resident_no")
+RULES = (
+    "birth_date",
+    "birth_date_swapped",
+    "kana_prefix_year_month",
+    "surname_year_month",
+    "given_year_month",
+    "given_kana_year_month",
+    "full_name",
+    "full_kana",
+    "address_year",
+    "resident_no",
+)
 # rules without any birth-date part catch every kind of birth-date error, but a common name makes a big block:
 # they get a tighter cap
 NAME_ONLY = {"full_name": 1_000, "full_kana": 1_000}
@@ -40,6 +51,7 @@ def _swapped_days(R: dict) -> np.ndarray:
     out = np.full(len(y), -1, dtype=np.int64)
     if ok.any():
         from .prepare import _DAY_OFFSET
+
         s = pd.to_datetime(pd.DataFrame({"year": y[ok], "month": d[ok], "day": m[ok]}), errors="coerce")
         v = s.to_numpy().astype("datetime64[D]").astype(np.int64) + _DAY_OFFSET
         v[s.isna().to_numpy()] = -1
@@ -67,8 +79,9 @@ def keys(F: dict, rule: str, side: str) -> np.ndarray:
         pre = np.array([s[:3] if len(s) >= 3 else "" for s in F["f_full_kn"]], dtype=object)
         return _cat(pre, F["by"] * 100 + F["bm"], has_bd & (pre != ""))
     if rule == "surname_year_month":
-        sur = np.where(F["sur_k"] != "", F["sur_k"],
-                       np.array([s[:2] if len(s) >= 3 else "" for s in F["full_k"]], dtype=object))
+        sur = np.where(
+            F["sur_k"] != "", F["sur_k"], np.array([s[:2] if len(s) >= 3 else "" for s in F["full_k"]], dtype=object)
+        )
         return _cat(sur, F["by"] * 100 + F["bm"], has_bd & (sur != ""))
     if rule == "given_year_month":
         return _cat(F["giv_k"], F["by"] * 100 + F["bm"], has_bd & (F["giv_k"] != ""))
@@ -107,8 +120,13 @@ def _join(rk: np.ndarray, pk: np.ndarray, max_block_pairs: int) -> tuple[np.ndar
     return j["ri"].to_numpy(np.int32), j["pi"].to_numpy(np.int32), skipped
 
 
-def candidate_pairs(R: dict, P: dict, rules=RULES, max_block_pairs: int = 5_000,
-                    extra: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+def candidate_pairs(
+    R: dict,
+    P: dict,
+    rules=RULES,
+    max_block_pairs: int = 5_000,
+    extra: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Union of the blocking rules: (record positions, person positions) sorted by record, and per-rule stats."""
     n_p = len(P["bd"])
     codes = []

@@ -27,6 +27,7 @@ columns, or — per pair — the other side's surname is a prefix of this side's
 is compared with the same ladder. A remarried parent's child therefore keeps its given-name and birth-date
 evidence when the surname changes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,26 +69,40 @@ NAME_EXACT, NAME_ONE, NAME_FOLD, NAME_JW92, NAME_JW85, NAME_ONE_CHAR, NAME_ELSE 
 BD_EXACT, BD_SWAP, BD_PM1, BD_YEAR, BD_YM, BD_ELSE = range(6)
 
 COMPARISONS: tuple[Comparison, ...] = (
-    Comparison("resident_no", "宛名番号", "resident number",
-               (("agree", "一致", "agree"), ("disagree", "不一致", "disagree"))),
+    Comparison(
+        "resident_no", "宛名番号", "resident number", (("agree", "一致", "agree"), ("disagree", "不一致", "disagree"))
+    ),
     Comparison("name", "氏名（姓名の区別なし）", "full name", _NAME_LEVELS, tf=True),
     Comparison("surname", "姓", "surname", _NAME_LEVELS, tf=True),
     Comparison("given", "名", "given name", _NAME_LEVELS, tf=True),
-    Comparison("birth_date", "生年月日", "birth date", (
-        ("exact", "一致", "exact"),
-        ("swap", "日と月の入れ替わり", "day and month swapped"),
-        ("pm1", "1日違い", "one day apart"),
-        ("year", "年が1年違い（月日一致）", "same day and month, year ±1"),
-        ("year_month", "年月のみ一致", "same year and month"),
-        ("else", "不一致", "different"))),
+    Comparison(
+        "birth_date",
+        "生年月日",
+        "birth date",
+        (
+            ("exact", "一致", "exact"),
+            ("swap", "日と月の入れ替わり", "day and month swapped"),
+            ("pm1", "1日違い", "one day apart"),
+            ("year", "年が1年違い（月日一致）", "same day and month, year ±1"),
+            ("year_month", "年月のみ一致", "same year and month"),
+            ("else", "不一致", "different"),
+        ),
+    ),
     Comparison("sex", "性別", "sex", (("agree", "一致", "agree"), ("disagree", "不一致", "disagree"))),
-    Comparison("address", "住所", "address", (
-        ("exact", "一致", "exact"),
-        ("contains", "一方が他方を含む（町名・建物名の有無）", "one contains the other"),
-        ("similar", "よく似ている", "similar"),
-        ("else", "不一致", "different"))),
-    Comparison("household", "世帯番号", "household number",
-               (("agree", "一致", "agree"), ("disagree", "不一致", "disagree"))),
+    Comparison(
+        "address",
+        "住所",
+        "address",
+        (
+            ("exact", "一致", "exact"),
+            ("contains", "一方が他方を含む（町名・建物名の有無）", "one contains the other"),
+            ("similar", "よく似ている", "similar"),
+            ("else", "不一致", "different"),
+        ),
+    ),
+    Comparison(
+        "household", "世帯番号", "household number", (("agree", "一致", "agree"), ("disagree", "不一致", "disagree"))
+    ),
 )
 BY_NAME = {c.name: c for c in COMPARISONS}
 INDEX = {c.name: i for i, c in enumerate(COMPARISONS)}
@@ -133,8 +148,9 @@ def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, f
         # one kanji differs and the reading cannot be checked (kana missing on a side): the typical slip
         low = np.flatnonzero((lv == NAME_ELSE) & kj[idx] & ~kn[idx])
         if len(low):
-            one = np.fromiter((_one_char(x, y) for x, y in zip(fkanji_a[idx[low]], fkanji_b[idx[low]])),
-                              dtype=bool, count=len(low))
+            one = np.fromiter(
+                (_one_char(x, y) for x, y in zip(fkanji_a[idx[low]], fkanji_b[idx[low]])), dtype=bool, count=len(low)
+            )
             lv[low[one]] = NAME_ONE_CHAR
         out[idx] = lv
     return out
@@ -198,8 +214,11 @@ def address_levels(a, b) -> np.ndarray:
     lv[eq] = 0
     rest = np.flatnonzero(~eq)
     if len(rest):
-        contains = np.fromiter(((len(x) >= 4 and len(y) >= 4 and (x in y or y in x))
-                                for x, y in zip(aa[rest], bb[rest])), dtype=bool, count=len(rest))
+        contains = np.fromiter(
+            ((len(x) >= 4 and len(y) >= 4 and (x in y or y in x)) for x, y in zip(aa[rest], bb[rest])),
+            dtype=bool,
+            count=len(rest),
+        )
         lv[rest[contains]] = 1
         r2 = rest[~contains]
         if len(r2):
@@ -219,7 +238,7 @@ def infer_split(full: np.ndarray, sur_other: np.ndarray, giv_other: np.ndarray):
         if not f:
             continue
         if s and len(f) > len(s) and f.startswith(s):
-            sur[i], giv[i] = s, f[len(s):]
+            sur[i], giv[i] = s, f[len(s) :]
         elif g and len(f) > len(g) and f.endswith(g):
-            sur[i], giv[i] = f[:-len(g)], g
+            sur[i], giv[i] = f[: -len(g)], g
     return sur, giv

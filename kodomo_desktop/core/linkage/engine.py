@@ -73,6 +73,7 @@ the weights add up to ``match_weight``; items are shared between rows, read-only
 candidates (``person_id, match_weight, match_probability, pair_weight, explanation``) of records in review (and of
 records with a rejected candidate).
 """
+
 from __future__ import annotations
 
 import time
@@ -83,8 +84,18 @@ import pandas as pd
 
 from . import blocking as B
 from . import model as M
-from .comparisons import (BD_ELSE, BD_YM, COMPARISONS, INDEX, NAME_ELSE, NAME_EXACT, NAME_JW85, NAME_ONE,
-                          NAME_ONE_CHAR, NULL)
+from .comparisons import (
+    BD_ELSE,
+    BD_YM,
+    COMPARISONS,
+    INDEX,
+    NAME_ELSE,
+    NAME_EXACT,
+    NAME_JW85,
+    NAME_ONE,
+    NAME_ONE_CHAR,
+    NULL,
+)
 from .prepare import prepare
 
 # Thresholds are on the record-level score (``match_weight``): log2 odds that the candidate is the record's person,
@@ -104,9 +115,23 @@ DEFAULT_LOWER = -2.0
 DEFAULT_MARGIN = 6.0
 TOP_K = 5
 
-RESULT_COLUMNS = ["record_id", "status", "person_id", "match_weight", "match_probability", "method", "reason",
-                  "guard", "best_person_id", "pair_weight", "second_weight", "n_candidates", "explanation",
-                  "candidates", "decided_by"]
+RESULT_COLUMNS = [
+    "record_id",
+    "status",
+    "person_id",
+    "match_weight",
+    "match_probability",
+    "method",
+    "reason",
+    "guard",
+    "best_person_id",
+    "pair_weight",
+    "second_weight",
+    "n_candidates",
+    "explanation",
+    "candidates",
+    "decided_by",
+]
 
 REASONS_JA = {
     "namesake": "同姓同名・同じ生年月日の候補が複数あります",
@@ -155,16 +180,16 @@ REASONS_EN = {
     "student_no": "a confirmed pupil number",
     "auto": "the score is above the threshold",
     "surname_siblings": "the surname differs, but siblings' rows under the same surname match children of the same "
-                        "household",
+    "household",
     "namesake_school_zone": "of the same-name candidates only one lives where this school's pupils live",
     "given_name_homophone": "the given name is written with other kanji but reads the same (the reading known from "
-                            "others with that name); surname and birth date agree",
+    "others with that name); surname and birth date agree",
     "given_name_homophone_address": "the given name is written with other kanji, one of whose known readings is the "
-                                    "candidate's; surname, birth date and address agree",
+    "candidate's; surname, birth date and address agree",
     "vouched_by_number": "another row with the same name, birth date and sex carries a resident number, and it points "
-                         "at this person",
+    "at this person",
     "surname_school_roster": "the surname differs, but given name, birth date and sex agree, the child lives in this "
-                             "school's zone and is not on the same list under the registry surname",
+    "school's zone and is not on the same list under the registry surname",
     "twins_told_apart": "twins (same household and birth date), told apart by the given name (kanji and reading)",
 }
 
@@ -222,8 +247,9 @@ def _contradicted(gamma_row: np.ndarray) -> bool:
     return bool(bd in (BD_YM, BD_ELSE) or giv == NAME_ELSE or (giv == NULL and name == NAME_ELSE))
 
 
-def explain(model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row: np.ndarray,
-            cache: dict | None = None) -> list[dict]:
+def explain(
+    model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row: np.ndarray, cache: dict | None = None
+) -> list[dict]:
     """A waterfall: the prior, then each field's level and contribution (rounded; sums to the match weight).
 
     Items are plain dicts ``field, label_ja, label_en, level, level_ja, level_en, weight, tf_adjustment``. With a
@@ -233,9 +259,16 @@ def explain(model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row
     key = ("prior", round(model.prior_weight, 3))
     prior = cache.get(key)
     if prior is None:
-        prior = cache[key] = {"field": "prior", "label_ja": "事前確率", "label_en": "prior", "level": "prior",
-                              "level_ja": "ランダムな2件が同一人物である確率", "level_en": "two random records match",
-                              "weight": key[1], "tf_adjustment": 0.0}
+        prior = cache[key] = {
+            "field": "prior",
+            "label_ja": "事前確率",
+            "label_en": "prior",
+            "level": "prior",
+            "level_ja": "ランダムな2件が同一人物である確率",
+            "level_en": "two random records match",
+            "weight": key[1],
+            "tf_adjustment": 0.0,
+        }
     items = [prior]
     for c, comp in enumerate(COMPARISONS):
         lv = int(gamma_row[c])
@@ -245,15 +278,33 @@ def explain(model: M.Model, gamma_row: np.ndarray, parts_row: np.ndarray, tf_row
         item = cache.get(key)
         if item is None:
             code, ja, en = ("null", "比較できない（欠損）", "missing") if lv == NULL else comp.levels[lv]
-            item = cache[key] = {"field": comp.name, "label_ja": comp.label_ja, "label_en": comp.label_en,
-                                 "level": code, "level_ja": ja, "level_en": en, "weight": key[2],
-                                 "tf_adjustment": key[3]}
+            item = cache[key] = {
+                "field": comp.name,
+                "label_ja": comp.label_ja,
+                "label_en": comp.label_en,
+                "level": code,
+                "level_ja": ja,
+                "level_en": en,
+                "weight": key[2],
+                "tf_adjustment": key[3],
+            }
         items.append(item)
     return items
 
 
-IDENTITY = ("full_k", "sur_k", "giv_k", "full_kn", "sur_kn", "giv_kn", "bd", "sex", "address", "resident_no",
-            "household_no")
+IDENTITY = (
+    "full_k",
+    "sur_k",
+    "giv_k",
+    "full_kn",
+    "sur_kn",
+    "giv_kn",
+    "bd",
+    "sex",
+    "address",
+    "resident_no",
+    "household_no",
+)
 
 
 def _identities(R: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -265,12 +316,23 @@ def _identities(R: dict) -> tuple[np.ndarray, np.ndarray]:
     return uid, first
 
 
-def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.DataFrame | None = None,
-                 pinned: pd.DataFrame | None = None, *, upper: float = DEFAULT_UPPER,
-                 lower: float = DEFAULT_LOWER, margin: float = DEFAULT_MARGIN, surname_guard: bool = True,
-                 m_method: str = "em",
-                 model: M.Model | None = None, max_block_pairs: int = 5_000, seed: int = 0,
-                 return_info: bool = False, **_ignored):
+def link_records(
+    registry: pd.DataFrame,
+    records: pd.DataFrame,
+    decisions: pd.DataFrame | None = None,
+    pinned: pd.DataFrame | None = None,
+    *,
+    upper: float = DEFAULT_UPPER,
+    lower: float = DEFAULT_LOWER,
+    margin: float = DEFAULT_MARGIN,
+    surname_guard: bool = True,
+    m_method: str = "em",
+    model: M.Model | None = None,
+    max_block_pairs: int = 5_000,
+    seed: int = 0,
+    return_info: bool = False,
+    **_ignored,
+):
     """Link every record to a registry person (see the module docstring). Returns the result DataFrame
     (``RESULT_COLUMNS``), or (result, LinkRunInfo) with ``return_info``.
 
@@ -282,11 +344,18 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     registry = registry.reset_index(drop=True)
     records = records.reset_index(drop=True)
     n_r, n_p = len(records), len(registry)
-    person_ids = np.array([None if v is None or (isinstance(v, float) and v != v) else str(v)
-                           for v in registry["person_id"]], dtype=object) if n_p else np.zeros(0, dtype=object)
+    person_ids = (
+        np.array(
+            [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in registry["person_id"]],
+            dtype=object,
+        )
+        if n_p
+        else np.zeros(0, dtype=object)
+    )
     pid_pos = {p: i for i, p in enumerate(person_ids) if p is not None}
-    record_ids = records["record_id"].to_numpy(dtype=object) if "record_id" in records.columns \
-        else np.arange(n_r, dtype=object)
+    record_ids = (
+        records["record_id"].to_numpy(dtype=object) if "record_id" in records.columns else np.arange(n_r, dtype=object)
+    )
     rec_pos = {_key(r): i for i, r in enumerate(record_ids)}
     if n_r == 0:
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in RESULT_COLUMNS})
@@ -341,8 +410,8 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     shift = model.rebase(pi)  # the pair prior becomes π / N with the better π: every pair weight moves by `shift`
     w = w + shift
     w_s = w_s + shift
-    ew = ew * 2.0 ** shift
-    mass = mass * 2.0 ** shift
+    ew = ew * 2.0**shift
+    mass = mass * 2.0**shift
     k_out = model.not_in_registry
 
     def competition(row: int, total: float) -> float:
@@ -365,17 +434,27 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
                 return s + k if s + k < e else None
             return ranked[k] if k < len(ranked) else None
 
-        total = float(mass[u]) - (sum(float(ew[order[j]]) for j in range(s, e) if pi_s[j] in rejected)
-                                  if rejected else 0.0)
+        total = float(mass[u]) - (
+            sum(float(ew[order[j]]) for j in range(s, e) if pi_s[j] in rejected) if rejected else 0.0
+        )
         j2 = nth(1)
-        base = {"record_id": record_ids[r], "n_candidates": int(n_c), "guard": "", "decided_by": None,
-                "second_weight": float(w_s[j2]) if j2 is not None else np.nan, "_uid": u, "_ranked": ranked,
-                "_row": None, "_total": total}
+        base = {
+            "record_id": record_ids[r],
+            "n_candidates": int(n_c),
+            "guard": "",
+            "decided_by": None,
+            "second_weight": float(w_s[j2]) if j2 is not None else np.nan,
+            "_uid": u,
+            "_ranked": ranked,
+            "_row": None,
+            "_total": total,
+        }
 
         def put(row, status, pid, method, reason, guard=""):
             d = dict(base)
-            d.update(_row=row, status=status, person_id=pid, best_person_id=pid, method=method, reason=reason,
-                     guard=guard)
+            d.update(
+                _row=row, status=status, person_id=pid, best_person_id=pid, method=method, reason=reason, guard=guard
+            )
             rows.append(d)
 
         # 1. human decisions
@@ -424,8 +503,11 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
             guard = "name_disagrees"
         elif g[INDEX["birth_date"]] == BD_ELSE:
             guard = "birth_date_disagrees"
-        elif surname_guard and g[INDEX["surname"]] == NAME_ELSE and not (
-                g[INDEX["address"]] in (0, 1) or g[INDEX["household"]] == 0 or g[INDEX["resident_no"]] == 0):
+        elif (
+            surname_guard
+            and g[INDEX["surname"]] == NAME_ELSE
+            and not (g[INDEX["address"]] in (0, 1) or g[INDEX["household"]] == 0 or g[INDEX["resident_no"]] == 0)
+        ):
             guard = "surname_differs"
         elif j2 is not None:
             p2 = int(pi_s[j2])
@@ -445,10 +527,21 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     out["match_weight"] = out["pair_weight"].to_numpy() + comp_of
     out["match_probability"] = M.probability(out["match_weight"].to_numpy(dtype=np.float64))
     out = apply_thresholds(out, upper=upper, lower=lower, margin=margin)
-    swapped = _corroborate(out, R, P, person_ids, pid_pos, starts, ends, pi_s, w_s, upper, margin,
-                           records["source_type"].to_numpy(dtype=object) if "source_type" in records.columns else None,
-                           np.where(row_of >= 0, gamma[np.maximum(row_of, 0), INDEX["address"]], NULL)
-                           if len(gamma) else None)
+    swapped = _corroborate(
+        out,
+        R,
+        P,
+        person_ids,
+        pid_pos,
+        starts,
+        ends,
+        pi_s,
+        w_s,
+        upper,
+        margin,
+        records["source_type"].to_numpy(dtype=object) if "source_type" in records.columns else None,
+        np.where(row_of >= 0, gamma[np.maximum(row_of, 0), INDEX["address"]], NULL) if len(gamma) else None,
+    )
     for i, j in swapped.items():  # a namesake resolved by the school zone: the pair is now that candidate's
         row_of[i] = int(order[j])
         comp_of[i] = competition(int(order[j]), total_of[i])
@@ -457,11 +550,13 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
         out.at[i, "match_probability"] = float(M.probability(np.array([out.at[i, "match_weight"]]))[0])
 
     # --- explanations (one waterfall per distinct pair) and candidate lists for review ----------------------------
-    fs_review = (out["method"] == "fellegi_sunter") & ((out["status"] == "review") | (out["reason"] == "rejected_before"))
+    fs_review = (out["method"] == "fellegi_sunter") & (
+        (out["status"] == "review") | (out["reason"] == "rejected_before")
+    )
     cand_pos: dict[int, list[int]] = {}
     for i in np.flatnonzero(fs_review.to_numpy()):
         u, ranked = int(out["_uid"].iat[i]), ranked_of[i]
-        top = (ranked[:TOP_K] if ranked is not None else list(range(starts[u], min(ends[u], starts[u] + TOP_K))))
+        top = ranked[:TOP_K] if ranked is not None else list(range(starts[u], min(ends[u], starts[u] + TOP_K)))
         cand_pos[i] = top
     need_rows = {int(x) for x in row_of if x >= 0}
     need_rows |= {int(order[j]) for top in cand_pos.values() for j in top}
@@ -476,8 +571,9 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
     def waterfall(row: int, comp: float, n_other: int) -> list[dict]:
         return expl[row] + [_competition_item(comp, n_other, k_out, item_cache)]
 
-    out["explanation"] = [waterfall(int(x), c, max(n - 1, 0)) if x >= 0 else None
-                          for x, c, n in zip(row_of, comp_of, out["n_candidates"])]
+    out["explanation"] = [
+        waterfall(int(x), c, max(n - 1, 0)) if x >= 0 else None for x, c, n in zip(row_of, comp_of, out["n_candidates"])
+    ]
     cands = [None] * len(out)
     for i, top in cand_pos.items():
         t, n_other = total_of[i], max(int(out["n_candidates"].iat[i]) - 1, 0)
@@ -485,17 +581,24 @@ def link_records(registry: pd.DataFrame, records: pd.DataFrame, decisions: pd.Da
         for j in top:
             row = int(order[j])
             c = competition(row, t)
-            lst.append({"person_id": person_ids[pi_s[j]], "match_weight": round(float(w_s[j]) + c, 3),
-                        "match_probability": float(M.probability(w_s[j] + c)),
-                        "pair_weight": round(float(w_s[j]), 3), "explanation": waterfall(row, c, n_other)})
+            lst.append(
+                {
+                    "person_id": person_ids[pi_s[j]],
+                    "match_weight": round(float(w_s[j]) + c, 3),
+                    "match_probability": float(M.probability(w_s[j] + c)),
+                    "pair_weight": round(float(w_s[j]), 3),
+                    "explanation": waterfall(row, c, n_other),
+                }
+            )
         cands[i] = lst
     out["candidates"] = cands
     out = out[RESULT_COLUMNS]
     for c in ("person_id", "best_person_id", "decided_by", "method", "reason", "guard", "status"):
         col = out[c].astype(object)
         out[c] = col.where(col.notna(), None)
-    info = LinkRunInfo(seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict(),
-                       fitted=model)
+    info = LinkRunInfo(
+        seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict(), fitted=model
+    )
     return (out, info) if return_info else out
 
 
@@ -517,12 +620,31 @@ def _kind(school: str) -> str:
 
 
 # guards a vouching row can lift: the pair alone was not enough, but nothing points at another person
-VOUCHABLE = ("surname_differs", "between_thresholds", "given_name_uncertain", "given_name_disagrees",
-             "name_disagrees", "birth_date_disagrees")
+VOUCHABLE = (
+    "surname_differs",
+    "between_thresholds",
+    "given_name_uncertain",
+    "given_name_disagrees",
+    "name_disagrees",
+    "birth_date_disagrees",
+)
 
 
-def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict, starts, ends, pi_s, w_s,
-                 upper: float, margin: float, source=None, addr_best=None) -> dict[int, int]:
+def _corroborate(
+    out: pd.DataFrame,
+    R: dict,
+    P: dict,
+    person_ids,
+    pid_pos: dict,
+    starts,
+    ends,
+    pi_s,
+    w_s,
+    upper: float,
+    margin: float,
+    source=None,
+    addr_best=None,
+) -> dict[int, int]:
     """Evidence the pair comparisons cannot see, because it comes from *other* rows (the module docstring, step 5,
     lists the rules). Changes ``out`` in place; returns {row index: sorted-candidate position} for rows whose linked
     candidate changed. ``source``: each record's source type (a school list is one per source type and school);
@@ -566,20 +688,27 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     def ident_key(i):
         if R["bd"][i] < 0:
             return None
-        return ("k", R["full_k"][i], R["bd"][i]) if R["full_k"][i] else \
-            (("n", R["full_kn"][i], R["bd"][i]) if R["full_kn"][i] else None)
+        return (
+            ("k", R["full_k"][i], R["bd"][i])
+            if R["full_k"][i]
+            else (("n", R["full_kn"][i], R["bd"][i]) if R["full_kn"][i] else None)
+        )
+
     meth = out["method"].to_numpy(dtype=object)
     pid_now = out["person_id"].to_numpy(dtype=object)
     vouched: dict[tuple, set] = {}
     vouched_kana: dict[tuple, set] = {}
-    for i in np.flatnonzero(np.isin(meth, ["resident_no", "student_no", "human"]) & np.isin(status, ["auto", "confirmed"])):
+    for i in np.flatnonzero(
+        np.isin(meth, ["resident_no", "student_no", "human"]) & np.isin(status, ["auto", "confirmed"])
+    ):
         k = ident_key(i)
         if k is not None and pid_now[i] is not None:
             vouched.setdefault(k, set()).add(pid_now[i])
             if R["f_full_kn"][i]:
                 vouched_kana.setdefault(k, set()).add(R["f_full_kn"][i])
-    held = np.flatnonzero(fs & (status == "review") & np.isin(reason, list(VOUCHABLE))
-                          & (np.isnan(sw) | (pw - sw >= margin)))
+    held = np.flatnonzero(
+        fs & (status == "review") & np.isin(reason, list(VOUCHABLE)) & (np.isnan(sw) | (pw - sw >= margin))
+    )
     for i in held:
         k = ident_key(i)
         ps = vouched.get(k, ()) if k is not None else ()
@@ -595,8 +724,9 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
 
     # siblings under one surname
     groups: dict[tuple, set] = {}
-    held = np.flatnonzero(fs & (status == "review") & (reason == "surname_differs") & (mw >= upper)
-                          & (np.isnan(sw) | (pw - sw >= margin)))
+    held = np.flatnonzero(
+        fs & (status == "review") & (reason == "surname_differs") & (mw >= upper) & (np.isnan(sw) | (pw - sw >= margin))
+    )
     for i in held:
         p = pid_pos.get(best[i])
         if p is not None and hh[p] and sur[i]:
@@ -609,8 +739,13 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     # the same given name written with other kanji (優花 / 優香), on a row without kana: the registry (and the rows
     # that carry kana) tell how that kanji name is read; one known reading equal to the candidate's → the same name.
     # Twins never share a reading, so this cannot merge a twin who left into the one who stayed.
-    held = np.flatnonzero(fs & (status == "review") & np.isin(reason, ["given_name_uncertain", "given_name_disagrees"])
-                          & (mw >= upper) & (np.isnan(sw) | (pw - sw >= margin)))
+    held = np.flatnonzero(
+        fs
+        & (status == "review")
+        & np.isin(reason, ["given_name_uncertain", "given_name_disagrees"])
+        & (mw >= upper)
+        & (np.isnan(sw) | (pw - sw >= margin))
+    )
     if len(held):
         readings: dict[str, set] = {}
         for g, k in list(zip(P["giv_k"], P["giv_kn"])) + list(zip(R["giv_k"], R["giv_kn"])):  # exact, not folded
@@ -627,9 +762,10 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
             given = R["giv_k"][i]
             if not given:  # an unsplit name: the candidate's surname in front, the rest is the given name
                 full = R["full_k"][i] or ""
-                given = full[len(P["sur_k"][p]):] if full.startswith(P["sur_k"][p]) else None
+                given = full[len(P["sur_k"][p]) :] if full.startswith(P["sur_k"][p]) else None
             same_surname = (R["sur_k"][i] or "") == P["sur_k"][p] or (
-                not R["sur_k"][i] and (R["full_k"][i] or "").startswith(P["sur_k"][p]))
+                not R["sur_k"][i] and (R["full_k"][i] or "").startswith(P["sur_k"][p])
+            )
             known = readings.get(given or "", set())
             # one known reading, the candidate's; or one of several, with the address agreeing as well (a child of
             # that household with that birth date and a name read that way: the twin check below rules out the rest)
@@ -637,7 +773,11 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
             at_home = P["giv_kn"][p] in known and addr_best is not None and addr_best[i] in (0, 1)
             if not (given and same_surname and (one or at_home)):
                 continue
-            if R["bd"][i] < 0 or R["bd"][i] != P["bd"][p] or (R["sex"][i] and P["sex"][p] and R["sex"][i] != P["sex"][p]):
+            if (
+                R["bd"][i] < 0
+                or R["bd"][i] != P["bd"][p]
+                or (R["sex"][i] and P["sex"][p] and R["sex"][i] != P["sex"][p])
+            ):
                 continue
             if hh[p] and twins.get((hh[p], P["bd"][p]), 0) > 1:
                 continue  # twins in the household: a person tells them apart
@@ -659,8 +799,17 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
     # school zones, learned from this run's confident links
     school = R["school"]
     namesakes = [i for i in np.flatnonzero(fs & (status == "review") & (reason == "namesake")) if school[i]]
-    former = [i for i in np.flatnonzero(fs & (status == "review") & (reason == "surname_differs") & (mw >= upper)
-                                        & (np.isnan(sw) | (pw - sw >= margin))) if school[i]]
+    former = [
+        i
+        for i in np.flatnonzero(
+            fs
+            & (status == "review")
+            & (reason == "surname_differs")
+            & (mw >= upper)
+            & (np.isnan(sw) | (pw - sw >= margin))
+        )
+        if school[i]
+    ]
     if not namesakes and not former:
         return swapped
     src = np.asarray(source if source is not None else [""] * len(out), dtype=object)
@@ -693,8 +842,11 @@ def _corroborate(out: pd.DataFrame, R: dict, P: dict, person_ids, pid_pos: dict,
         u, sc = int(uids[i]), school[i]
         close = close_to_best(u)
         fit = [j for j in close if area[pi_s[j]] and len(pupils.get((area[pi_s[j]], sc), ())) >= 2]
-        misfit = [j for j in close if area[pi_s[j]] and not pupils.get((area[pi_s[j]], sc))
-                  and by_kind.get((area[pi_s[j]], _kind(sc)), 0) >= 3]
+        misfit = [
+            j
+            for j in close
+            if area[pi_s[j]] and not pupils.get((area[pi_s[j]], sc)) and by_kind.get((area[pi_s[j]], _kind(sc)), 0) >= 3
+        ]
         if len(fit) == 1 and len(misfit) == len(close) - 1:
             j = fit[0]
             pid = person_ids[pi_s[j]]
@@ -709,10 +861,15 @@ def _competition_item(comp: float, n_other: int, k_out: float, cache: dict) -> d
     item = cache.get(key)
     if item is None:
         item = cache[key] = {
-            "field": "competition", "label_ja": "他の候補・台帳にいない可能性", "label_en": "other candidates, not in registry",
-            "level": "competition", "level_ja": f"他の候補 {n_other} 件と台帳外（{k_out:.0%}）",
+            "field": "competition",
+            "label_ja": "他の候補・台帳にいない可能性",
+            "label_en": "other candidates, not in registry",
+            "level": "competition",
+            "level_ja": f"他の候補 {n_other} 件と台帳外（{k_out:.0%}）",
             "level_en": f"{n_other} other candidate(s) and not in the registry ({k_out:.0%})",
-            "weight": float(key[1]), "tf_adjustment": 0.0}
+            "weight": float(key[1]),
+            "tf_adjustment": 0.0,
+        }
     return item
 
 
@@ -750,11 +907,16 @@ def _pinned_matches(R: dict, pinned: pd.DataFrame | None, pid_pos: dict) -> tupl
     """Records whose pupil key (school, grade, class, number) a person confirmed before, and that person."""
     if pinned is None or len(pinned) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    from .prepare import _col, _ids, pupil_keys
     from ..text.normalize import norm_name_series
+    from .prepare import _col, _ids, pupil_keys
+
     pinned = pinned.reset_index(drop=True)
-    keys = pupil_keys(norm_name_series(pinned["school"]).to_numpy(dtype=object), _col(pinned, "grade"),
-                      _col(pinned, "class"), _ids(pinned["student_no"]))
+    keys = pupil_keys(
+        norm_name_series(pinned["school"]).to_numpy(dtype=object),
+        _col(pinned, "grade"),
+        _col(pinned, "class"),
+        _ids(pinned["student_no"]),
+    )
     pmap = {}
     for key, pid in zip(keys, pinned["person_id"].astype("object")):
         if key and pid is not None and str(pid) in pid_pos:
@@ -770,23 +932,32 @@ def _pinned_matches(R: dict, pinned: pd.DataFrame | None, pid_pos: dict) -> tupl
 
 
 # --- thresholds ----------------------------------------------------------------------------------------------------
-def _fs_status(w: np.ndarray, pair: np.ndarray, second: np.ndarray, guard: np.ndarray, upper: float,
-               lower: float, margin: float) -> tuple[np.ndarray, np.ndarray]:
+def _fs_status(
+    w: np.ndarray, pair: np.ndarray, second: np.ndarray, guard: np.ndarray, upper: float, lower: float, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
     has = ~np.isnan(w)
     namesake = has & ~np.isnan(second) & ((pair - second) < margin)
     guarded = (guard != "") | namesake
-    status = np.where(~has | (w < lower), "unlinked",
-                      np.where((w >= upper) & ~guarded, "auto", "review")).astype(object)
-    reason = np.where(~has, "no_candidate",
-                      np.where(w < lower, "below_lower",
-                               np.where(guard != "", guard,
-                                        np.where(namesake, "namesake",
-                                                 np.where(w >= upper, "auto", "between_thresholds")))))
+    status = np.where(~has | (w < lower), "unlinked", np.where((w >= upper) & ~guarded, "auto", "review")).astype(
+        object
+    )
+    reason = np.where(
+        ~has,
+        "no_candidate",
+        np.where(
+            w < lower,
+            "below_lower",
+            np.where(
+                guard != "", guard, np.where(namesake, "namesake", np.where(w >= upper, "auto", "between_thresholds"))
+            ),
+        ),
+    )
     return status, reason.astype(object)
 
 
-def apply_thresholds(result: pd.DataFrame, upper: float = DEFAULT_UPPER, lower: float = DEFAULT_LOWER,
-                     margin: float = DEFAULT_MARGIN) -> pd.DataFrame:
+def apply_thresholds(
+    result: pd.DataFrame, upper: float = DEFAULT_UPPER, lower: float = DEFAULT_LOWER, margin: float = DEFAULT_MARGIN
+) -> pd.DataFrame:
     """Recompute auto / review / unlinked of the Fellegi–Sunter rows for other thresholds (human and
     deterministic rows keep theirs). Returns a new frame."""
     out = result.copy()
@@ -820,7 +991,12 @@ def preview_thresholds(result: pd.DataFrame, upper: float, lower: float, margin:
         if a != b:
             k = f"{a}→{b}"
             moves[k] = moves.get(k, 0) + 1
-    return {"auto": int(counts.get("auto", 0)), "confirmed": int(counts.get("confirmed", 0)),
-            "review": int(counts.get("review", 0)), "unlinked": int(counts.get("unlinked", 0)), "moves": moves,
-            "upper": upper, "lower": lower}
-
+    return {
+        "auto": int(counts.get("auto", 0)),
+        "confirmed": int(counts.get("confirmed", 0)),
+        "review": int(counts.get("review", 0)),
+        "unlinked": int(counts.get("unlinked", 0)),
+        "moves": moves,
+        "upper": upper,
+        "lower": lower,
+    }

@@ -23,6 +23,7 @@ Known limit (by construction of the generator): a planted namesake is never a pe
 a row about someone who left, whose namesake with the same birth date stayed, cannot be told from the one who stayed
 by any method that sees only name, sex and birth date.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,63 +36,290 @@ import pandas as pd
 # --- synthetic names (generic, no real person) -----------------------------------------------------------------------
 # (kanji, kana, weight, variants written by other departments)
 SURNAMES = [
-    ("佐藤", "サトウ", 40, ()), ("鈴木", "スズキ", 36, ()), ("高橋", "タカハシ", 30, ("髙橋",)),
-    ("田中", "タナカ", 28, ()), ("伊藤", "イトウ", 24, ()), ("渡辺", "ワタナベ", 22, ("渡邊", "渡邉")),
-    ("山本", "ヤマモト", 22, ()), ("中村", "ナカムラ", 21, ()), ("小林", "コバヤシ", 20, ()),
-    ("加藤", "カトウ", 18, ()), ("吉田", "ヨシダ", 17, ("𠮷田",)), ("山田", "ヤマダ", 16, ()),
-    ("佐々木", "ササキ", 15, ()), ("山口", "ヤマグチ", 14, ()), ("斎藤", "サイトウ", 14, ("齋藤", "齊藤")),
-    ("松本", "マツモト", 13, ()), ("井上", "イノウエ", 12, ()), ("木村", "キムラ", 12, ()),
-    ("林", "ハヤシ", 11, ()), ("清水", "シミズ", 10, ()), ("山崎", "ヤマザキ", 10, ("山﨑", "山嵜")),
-    ("森", "モリ", 9, ()), ("阿部", "アベ", 9, ()), ("池田", "イケダ", 9, ()), ("橋本", "ハシモト", 8, ()),
-    ("石川", "イシカワ", 8, ()), ("前田", "マエダ", 7, ()), ("藤田", "フジタ", 7, ()), ("小川", "オガワ", 7, ()),
-    ("岡田", "オカダ", 7, ()), ("後藤", "ゴトウ", 6, ()), ("長谷川", "ハセガワ", 6, ()), ("村上", "ムラカミ", 6, ()),
-    ("近藤", "コンドウ", 6, ()), ("石井", "イシイ", 5, ()), ("坂本", "サカモト", 5, ()), ("遠藤", "エンドウ", 5, ()),
-    ("青木", "アオキ", 5, ()), ("藤井", "フジイ", 5, ()), ("西村", "ニシムラ", 5, ()), ("福田", "フクダ", 5, ()),
-    ("太田", "オオタ", 5, ()), ("三浦", "ミウラ", 4, ()), ("藤原", "フジワラ", 4, ()), ("岡本", "オカモト", 4, ()),
-    ("松田", "マツダ", 4, ()), ("中川", "ナカガワ", 4, ()), ("中野", "ナカノ", 4, ()), ("原田", "ハラダ", 4, ()),
-    ("小野", "オノ", 4, ()), ("田村", "タムラ", 4, ()), ("竹内", "タケウチ", 4, ()), ("金子", "カネコ", 4, ()),
-    ("和田", "ワダ", 4, ()), ("中山", "ナカヤマ", 3, ()), ("石田", "イシダ", 3, ()), ("上田", "ウエダ", 3, ()),
-    ("森田", "モリタ", 3, ()), ("原", "ハラ", 3, ()), ("柴田", "シバタ", 3, ()), ("酒井", "サカイ", 3, ()),
-    ("工藤", "クドウ", 3, ()), ("横山", "ヨコヤマ", 3, ()), ("宮崎", "ミヤザキ", 3, ("宮﨑",)), ("宮本", "ミヤモト", 3, ()),
-    ("内田", "ウチダ", 3, ()), ("高木", "タカギ", 3, ("髙木",)), ("安藤", "アンドウ", 3, ()), ("島田", "シマダ", 3, ("嶋田",)),
-    ("谷口", "タニグチ", 2, ()), ("大野", "オオノ", 2, ()), ("丸山", "マルヤマ", 2, ()), ("今井", "イマイ", 2, ()),
-    ("河野", "コウノ", 2, ()), ("藤本", "フジモト", 2, ()), ("村田", "ムラタ", 2, ()), ("武田", "タケダ", 2, ()),
-    ("上野", "ウエノ", 2, ()), ("杉山", "スギヤマ", 2, ()), ("増田", "マスダ", 2, ()), ("平野", "ヒラノ", 2, ()),
-    ("大塚", "オオツカ", 2, ()), ("千葉", "チバ", 2, ()), ("久保", "クボ", 2, ()), ("松井", "マツイ", 2, ()),
-    ("小島", "コジマ", 2, ("小嶋",)), ("岩崎", "イワサキ", 2, ("岩﨑",)), ("桜井", "サクライ", 2, ("櫻井",)),
-    ("野口", "ノグチ", 2, ()), ("松尾", "マツオ", 2, ()), ("菊地", "キクチ", 2, ()), ("野村", "ノムラ", 2, ()),
-    ("新井", "アライ", 2, ()), ("渡部", "ワタナベ", 2, ()), ("浜田", "ハマダ", 2, ("濱田", "濵田")),
-    ("辺見", "ヘンミ", 1, ("邊見", "邉見")), ("広瀬", "ヒロセ", 1, ("廣瀬",)), ("沢田", "サワダ", 1, ("澤田",)),
-    ("一ノ瀬", "イチノセ", 1, ("一之瀬",)), ("富田", "トミタ", 1, ("冨田",)), ("東海林", "ショウジ", 1, ()),
-    ("小鳥遊", "タカナシ", 1, ()), ("勅使河原", "テシガワラ", 1, ()), ("五十嵐", "イガラシ", 1, ()),
+    ("佐藤", "サトウ", 40, ()),
+    ("鈴木", "スズキ", 36, ()),
+    ("高橋", "タカハシ", 30, ("髙橋",)),
+    ("田中", "タナカ", 28, ()),
+    ("伊藤", "イトウ", 24, ()),
+    ("渡辺", "ワタナベ", 22, ("渡邊", "渡邉")),
+    ("山本", "ヤマモト", 22, ()),
+    ("中村", "ナカムラ", 21, ()),
+    ("小林", "コバヤシ", 20, ()),
+    ("加藤", "カトウ", 18, ()),
+    ("吉田", "ヨシダ", 17, ("𠮷田",)),
+    ("山田", "ヤマダ", 16, ()),
+    ("佐々木", "ササキ", 15, ()),
+    ("山口", "ヤマグチ", 14, ()),
+    ("斎藤", "サイトウ", 14, ("齋藤", "齊藤")),
+    ("松本", "マツモト", 13, ()),
+    ("井上", "イノウエ", 12, ()),
+    ("木村", "キムラ", 12, ()),
+    ("林", "ハヤシ", 11, ()),
+    ("清水", "シミズ", 10, ()),
+    ("山崎", "ヤマザキ", 10, ("山﨑", "山嵜")),
+    ("森", "モリ", 9, ()),
+    ("阿部", "アベ", 9, ()),
+    ("池田", "イケダ", 9, ()),
+    ("橋本", "ハシモト", 8, ()),
+    ("石川", "イシカワ", 8, ()),
+    ("前田", "マエダ", 7, ()),
+    ("藤田", "フジタ", 7, ()),
+    ("小川", "オガワ", 7, ()),
+    ("岡田", "オカダ", 7, ()),
+    ("後藤", "ゴトウ", 6, ()),
+    ("長谷川", "ハセガワ", 6, ()),
+    ("村上", "ムラカミ", 6, ()),
+    ("近藤", "コンドウ", 6, ()),
+    ("石井", "イシイ", 5, ()),
+    ("坂本", "サカモト", 5, ()),
+    ("遠藤", "エンドウ", 5, ()),
+    ("青木", "アオキ", 5, ()),
+    ("藤井", "フジイ", 5, ()),
+    ("西村", "ニシムラ", 5, ()),
+    ("福田", "フクダ", 5, ()),
+    ("太田", "オオタ", 5, ()),
+    ("三浦", "ミウラ", 4, ()),
+    ("藤原", "フジワラ", 4, ()),
+    ("岡本", "オカモト", 4, ()),
+    ("松田", "マツダ", 4, ()),
+    ("中川", "ナカガワ", 4, ()),
+    ("中野", "ナカノ", 4, ()),
+    ("原田", "ハラダ", 4, ()),
+    ("小野", "オノ", 4, ()),
+    ("田村", "タムラ", 4, ()),
+    ("竹内", "タケウチ", 4, ()),
+    ("金子", "カネコ", 4, ()),
+    ("和田", "ワダ", 4, ()),
+    ("中山", "ナカヤマ", 3, ()),
+    ("石田", "イシダ", 3, ()),
+    ("上田", "ウエダ", 3, ()),
+    ("森田", "モリタ", 3, ()),
+    ("原", "ハラ", 3, ()),
+    ("柴田", "シバタ", 3, ()),
+    ("酒井", "サカイ", 3, ()),
+    ("工藤", "クドウ", 3, ()),
+    ("横山", "ヨコヤマ", 3, ()),
+    ("宮崎", "ミヤザキ", 3, ("宮﨑",)),
+    ("宮本", "ミヤモト", 3, ()),
+    ("内田", "ウチダ", 3, ()),
+    ("高木", "タカギ", 3, ("髙木",)),
+    ("安藤", "アンドウ", 3, ()),
+    ("島田", "シマダ", 3, ("嶋田",)),
+    ("谷口", "タニグチ", 2, ()),
+    ("大野", "オオノ", 2, ()),
+    ("丸山", "マルヤマ", 2, ()),
+    ("今井", "イマイ", 2, ()),
+    ("河野", "コウノ", 2, ()),
+    ("藤本", "フジモト", 2, ()),
+    ("村田", "ムラタ", 2, ()),
+    ("武田", "タケダ", 2, ()),
+    ("上野", "ウエノ", 2, ()),
+    ("杉山", "スギヤマ", 2, ()),
+    ("増田", "マスダ", 2, ()),
+    ("平野", "ヒラノ", 2, ()),
+    ("大塚", "オオツカ", 2, ()),
+    ("千葉", "チバ", 2, ()),
+    ("久保", "クボ", 2, ()),
+    ("松井", "マツイ", 2, ()),
+    ("小島", "コジマ", 2, ("小嶋",)),
+    ("岩崎", "イワサキ", 2, ("岩﨑",)),
+    ("桜井", "サクライ", 2, ("櫻井",)),
+    ("野口", "ノグチ", 2, ()),
+    ("松尾", "マツオ", 2, ()),
+    ("菊地", "キクチ", 2, ()),
+    ("野村", "ノムラ", 2, ()),
+    ("新井", "アライ", 2, ()),
+    ("渡部", "ワタナベ", 2, ()),
+    ("浜田", "ハマダ", 2, ("濱田", "濵田")),
+    ("辺見", "ヘンミ", 1, ("邊見", "邉見")),
+    ("広瀬", "ヒロセ", 1, ("廣瀬",)),
+    ("沢田", "サワダ", 1, ("澤田",)),
+    ("一ノ瀬", "イチノセ", 1, ("一之瀬",)),
+    ("富田", "トミタ", 1, ("冨田",)),
+    ("東海林", "ショウジ", 1, ()),
+    ("小鳥遊", "タカナシ", 1, ()),
+    ("勅使河原", "テシガワラ", 1, ()),
+    ("五十嵐", "イガラシ", 1, ()),
 ]
 # Given names are composed from common first and second characters with their usual readings (陽+翔 → 陽翔 ハルト),
 # which gives a realistic spread (hundreds of names, a few popular ones) and real same-reading variants
 # (陽翔 / 陽斗 — the slip a department makes when it types the reading). (kanji, kana, sex, slip)
-_BOY_HEAD = [("陽", "ハル"), ("悠", "ユウ"), ("優", "ユウ"), ("大", "ダイ"), ("蒼", "ソウ"), ("颯", "ソウ"), ("奏", "ソウ"),
-             ("湊", "ミナ"), ("結", "ユイ"), ("健", "ケン"), ("翔", "ショウ"), ("拓", "タク"), ("春", "ハル"), ("晴", "ハル"),
-             ("瑛", "エイ"), ("隼", "ハヤ"), ("海", "カイ"), ("快", "カイ"), ("龍", "リュウ"), ("竜", "リュウ"), ("慎", "シン"),
-             ("真", "シン"), ("康", "コウ"), ("航", "コウ"), ("和", "カズ"), ("一", "カズ"), ("雄", "ユウ"), ("勇", "ユウ"),
-             ("智", "トモ"), ("友", "トモ")]
-_BOY_TAIL = [("翔", "ト"), ("斗", "ト"), ("人", "ト"), ("太", "タ"), ("汰", "タ"), ("真", "マ"), ("馬", "マ"), ("輝", "キ"),
-             ("希", "キ"), ("樹", "キ"), ("介", "スケ"), ("助", "スケ"), ("平", "ヘイ"), ("也", "ヤ"), ("哉", "ヤ"), ("生", "セイ"),
-             ("志", "シ"), ("吾", "ゴ"), ("悟", "ゴ"), ("朗", "ロウ")]
-_GIRL_HEAD = [("陽", "ヒ"), ("結", "ユイ"), ("美", "ミ"), ("心", "ココ"), ("咲", "サ"), ("莉", "リ"), ("愛", "アイ"),
-              ("彩", "アヤ"), ("優", "ユウ"), ("悠", "ユウ"), ("七", "ナナ"), ("菜", "ナ"), ("花", "ハナ"), ("華", "ハナ"),
-              ("紗", "サ"), ("沙", "サ"), ("千", "チ"), ("真", "マ"), ("麻", "マ"), ("由", "ユ"), ("友", "ユ"), ("芽", "メ"),
-              ("恵", "メグ"), ("詩", "ウタ"), ("凛", "リン"), ("杏", "アン")]
-_GIRL_TAIL = [("菜", "ナ"), ("奈", "ナ"), ("那", "ナ"), ("子", "コ"), ("香", "カ"), ("花", "カ"), ("佳", "カ"), ("衣", "イ"),
-              ("依", "イ"), ("月", "ツキ"), ("桜", "オ"), ("央", "オ"), ("美", "ミ"), ("実", "ミ"), ("音", "ネ"), ("乃", "ノ"),
-              ("葉", "ハ"), ("帆", "ホ"), ("里", "リ"), ("梨", "リ"), ("莉", "リ"), ("羽", "ハ"), ("希", "キ"), ("紀", "キ")]
-_MAN_HEAD = [("健", "ケン"), ("正", "マサ"), ("浩", "ヒロ"), ("博", "ヒロ"), ("和", "カズ"), ("隆", "タカ"), ("孝", "タカ"),
-             ("秀", "ヒデ"), ("英", "ヒデ"), ("修", "シュウ"), ("達", "タツ"), ("幸", "ユキ"), ("義", "ヨシ"), ("良", "ヨシ"),
-             ("俊", "トシ"), ("敏", "トシ"), ("直", "ナオ"), ("尚", "ナオ"), ("雅", "マサ"), ("昌", "マサ")]
-_MAN_TAIL = [("一", "イチ"), ("二", "ジ"), ("郎", "ロウ"), ("朗", "ロウ"), ("夫", "オ"), ("男", "オ"), ("之", "ユキ"),
-             ("樹", "キ"), ("也", "ヤ"), ("司", "ジ"), ("彦", "ヒコ"), ("人", "ト")]
-_WOMAN_HEAD = [("恵", "ケイ"), ("啓", "ケイ"), ("幸", "サチ"), ("祥", "サチ"), ("洋", "ヨウ"), ("陽", "ヨウ"), ("明", "アケ"),
-               ("久", "ク"), ("裕", "ユウ"), ("優", "ユウ"), ("京", "キョウ"), ("恭", "キョウ"), ("智", "トモ"), ("知", "トモ"),
-               ("順", "ジュン"), ("純", "ジュン"), ("典", "ノリ"), ("由", "ユ"), ("真", "マ"), ("直", "ナオ")]
-_WOMAN_TAIL = [("子", "コ"), ("美", "ミ"), ("江", "エ"), ("恵", "エ"), ("代", "ヨ"), ("香", "カ"), ("佳", "カ"), ("枝", "エ")]
+_BOY_HEAD = [
+    ("陽", "ハル"),
+    ("悠", "ユウ"),
+    ("優", "ユウ"),
+    ("大", "ダイ"),
+    ("蒼", "ソウ"),
+    ("颯", "ソウ"),
+    ("奏", "ソウ"),
+    ("湊", "ミナ"),
+    ("結", "ユイ"),
+    ("健", "ケン"),
+    ("翔", "ショウ"),
+    ("拓", "タク"),
+    ("春", "ハル"),
+    ("晴", "ハル"),
+    ("瑛", "エイ"),
+    ("隼", "ハヤ"),
+    ("海", "カイ"),
+    ("快", "カイ"),
+    ("龍", "リュウ"),
+    ("竜", "リュウ"),
+    ("慎", "シン"),
+    ("真", "シン"),
+    ("康", "コウ"),
+    ("航", "コウ"),
+    ("和", "カズ"),
+    ("一", "カズ"),
+    ("雄", "ユウ"),
+    ("勇", "ユウ"),
+    ("智", "トモ"),
+    ("友", "トモ"),
+]
+_BOY_TAIL = [
+    ("翔", "ト"),
+    ("斗", "ト"),
+    ("人", "ト"),
+    ("太", "タ"),
+    ("汰", "タ"),
+    ("真", "マ"),
+    ("馬", "マ"),
+    ("輝", "キ"),
+    ("希", "キ"),
+    ("樹", "キ"),
+    ("介", "スケ"),
+    ("助", "スケ"),
+    ("平", "ヘイ"),
+    ("也", "ヤ"),
+    ("哉", "ヤ"),
+    ("生", "セイ"),
+    ("志", "シ"),
+    ("吾", "ゴ"),
+    ("悟", "ゴ"),
+    ("朗", "ロウ"),
+]
+_GIRL_HEAD = [
+    ("陽", "ヒ"),
+    ("結", "ユイ"),
+    ("美", "ミ"),
+    ("心", "ココ"),
+    ("咲", "サ"),
+    ("莉", "リ"),
+    ("愛", "アイ"),
+    ("彩", "アヤ"),
+    ("優", "ユウ"),
+    ("悠", "ユウ"),
+    ("七", "ナナ"),
+    ("菜", "ナ"),
+    ("花", "ハナ"),
+    ("華", "ハナ"),
+    ("紗", "サ"),
+    ("沙", "サ"),
+    ("千", "チ"),
+    ("真", "マ"),
+    ("麻", "マ"),
+    ("由", "ユ"),
+    ("友", "ユ"),
+    ("芽", "メ"),
+    ("恵", "メグ"),
+    ("詩", "ウタ"),
+    ("凛", "リン"),
+    ("杏", "アン"),
+]
+_GIRL_TAIL = [
+    ("菜", "ナ"),
+    ("奈", "ナ"),
+    ("那", "ナ"),
+    ("子", "コ"),
+    ("香", "カ"),
+    ("花", "カ"),
+    ("佳", "カ"),
+    ("衣", "イ"),
+    ("依", "イ"),
+    ("月", "ツキ"),
+    ("桜", "オ"),
+    ("央", "オ"),
+    ("美", "ミ"),
+    ("実", "ミ"),
+    ("音", "ネ"),
+    ("乃", "ノ"),
+    ("葉", "ハ"),
+    ("帆", "ホ"),
+    ("里", "リ"),
+    ("梨", "リ"),
+    ("莉", "リ"),
+    ("羽", "ハ"),
+    ("希", "キ"),
+    ("紀", "キ"),
+]
+_MAN_HEAD = [
+    ("健", "ケン"),
+    ("正", "マサ"),
+    ("浩", "ヒロ"),
+    ("博", "ヒロ"),
+    ("和", "カズ"),
+    ("隆", "タカ"),
+    ("孝", "タカ"),
+    ("秀", "ヒデ"),
+    ("英", "ヒデ"),
+    ("修", "シュウ"),
+    ("達", "タツ"),
+    ("幸", "ユキ"),
+    ("義", "ヨシ"),
+    ("良", "ヨシ"),
+    ("俊", "トシ"),
+    ("敏", "トシ"),
+    ("直", "ナオ"),
+    ("尚", "ナオ"),
+    ("雅", "マサ"),
+    ("昌", "マサ"),
+]
+_MAN_TAIL = [
+    ("一", "イチ"),
+    ("二", "ジ"),
+    ("郎", "ロウ"),
+    ("朗", "ロウ"),
+    ("夫", "オ"),
+    ("男", "オ"),
+    ("之", "ユキ"),
+    ("樹", "キ"),
+    ("也", "ヤ"),
+    ("司", "ジ"),
+    ("彦", "ヒコ"),
+    ("人", "ト"),
+]
+_WOMAN_HEAD = [
+    ("恵", "ケイ"),
+    ("啓", "ケイ"),
+    ("幸", "サチ"),
+    ("祥", "サチ"),
+    ("洋", "ヨウ"),
+    ("陽", "ヨウ"),
+    ("明", "アケ"),
+    ("久", "ク"),
+    ("裕", "ユウ"),
+    ("優", "ユウ"),
+    ("京", "キョウ"),
+    ("恭", "キョウ"),
+    ("智", "トモ"),
+    ("知", "トモ"),
+    ("順", "ジュン"),
+    ("純", "ジュン"),
+    ("典", "ノリ"),
+    ("由", "ユ"),
+    ("真", "マ"),
+    ("直", "ナオ"),
+]
+_WOMAN_TAIL = [
+    ("子", "コ"),
+    ("美", "ミ"),
+    ("江", "エ"),
+    ("恵", "エ"),
+    ("代", "ヨ"),
+    ("香", "カ"),
+    ("佳", "カ"),
+    ("枝", "エ"),
+]
 
 
 def _compose(heads, tails, sex):
@@ -134,6 +362,7 @@ SOURCES = {  # source_type: (who, share of that group listed, resident_no share,
 @dataclass(frozen=True)
 class NoiseProfile:
     """Per-record probabilities of each kind of error in a department's row (the registry itself is clean)."""
+
     name: str = "medium"
     variant_kanji: float = 0.08  # 髙/高, 﨑/崎 … (foldable)
     kanji_slip: float = 0.02  # same reading, other kanji (陽翔 → 陽斗)
@@ -159,8 +388,26 @@ class NoiseProfile:
 
     @classmethod
     def low(cls):
-        return cls("low", 0.04, 0.01, 0.02, 0.08, 0.005, 0.005, 0.002, 0.005, 0.3, 0.1, 0.15, 0.3, 0.02, 0.03,
-                   0.001, 0.15, 0.015)
+        return cls(
+            "low",
+            0.04,
+            0.01,
+            0.02,
+            0.08,
+            0.005,
+            0.005,
+            0.002,
+            0.005,
+            0.3,
+            0.1,
+            0.15,
+            0.3,
+            0.02,
+            0.03,
+            0.001,
+            0.15,
+            0.015,
+        )
 
     @classmethod
     def medium(cls):
@@ -168,8 +415,9 @@ class NoiseProfile:
 
     @classmethod
     def high(cls):
-        return cls("high", 0.15, 0.04, 0.08, 0.15, 0.02, 0.02, 0.01, 0.02, 0.4, 0.15, 0.2, 0.4, 0.06, 0.08, 0.005,
-                   0.3, 0.02)
+        return cls(
+            "high", 0.15, 0.04, 0.08, 0.15, 0.02, 0.02, 0.01, 0.02, 0.4, 0.15, 0.2, 0.4, 0.06, 0.08, 0.005, 0.3, 0.02
+        )
 
 
 @dataclass
@@ -202,25 +450,27 @@ def _kana_typo(rng, k: str) -> str:
                 return k.replace(a, b, 1)
     if r < 0.6 and "ウ" in k[1:]:
         i = k.index("ウ", 1)
-        return k[:i] + "ー" + k[i + 1:]
+        return k[:i] + "ー" + k[i + 1 :]
     if r < 0.7 and "ー" in k:
         return k.replace("ー", "ウ", 1)
     i = int(rng.integers(len(k)))
-    return k[:i] + _choice(rng, _KANA_POOL) + k[i + 1:]
+    return k[:i] + _choice(rng, _KANA_POOL) + k[i + 1 :]
 
 
 def _hira(k: str) -> str:
     import jaconv
+
     return jaconv.kata2hira(k)
 
 
 def _half(k: str) -> str:
     import jaconv
+
     return jaconv.z2h(k, kana=True, ascii=False, digit=False)
 
 
 def _address(area: str, a: int, b: int, c: int, fmt: int, town: bool) -> str:
-    head = (TOWN if town else "")
+    head = TOWN if town else ""
     if area.startswith("大字") and fmt == 1:
         return f"{head}{area}{a * 100 + b}番地{c}" if town else f"{area[2:]}{a * 100 + b}番地{c}"
     if area.startswith("大字"):
@@ -232,9 +482,14 @@ def _address(area: str, a: int, b: int, c: int, fmt: int, town: bool) -> str:
     return f"{head}{area}{a}-{b}-{c}"
 
 
-def synthetic_town(residents: int = 3000, seed: int = 1, noise: NoiseProfile | None = None,
-                   as_of: dt.date = dt.date(2025, 4, 1), namesakes: int | None = None,
-                   twins: int | None = None) -> Town:
+def synthetic_town(
+    residents: int = 3000,
+    seed: int = 1,
+    noise: NoiseProfile | None = None,
+    as_of: dt.date = dt.date(2025, 4, 1),
+    namesakes: int | None = None,
+    twins: int | None = None,
+) -> Town:
     """A town of about ``residents`` people (households with children), its registry, and department rows with
     the errors of ``noise``. Namesakes (same name and birth date, different households) and twins are planted."""
     noise = noise or NoiseProfile.medium()
@@ -259,8 +514,16 @@ def synthetic_town(residents: int = 3000, seed: int = 1, noise: NoiseProfile | N
             pool = [x for x in GIVEN_ADULT if x[2] == sex]
             g = _choice(rng, pool, [_GIVEN_W[x[0] + str(x[2])] for x in pool])
             bd = dt.date(base_year + int(rng.integers(-3, 4)), 1, 1) + dt.timedelta(days=int(rng.integers(365)))
-            members.append({"sur": sur, "giv": g, "sex": sex, "bd": bd, "rel": "世帯主" if a == 0 else "妻" if sex == 2
-                            else "夫", "adult": True})
+            members.append(
+                {
+                    "sur": sur,
+                    "giv": g,
+                    "sex": sex,
+                    "bd": bd,
+                    "rel": "世帯主" if a == 0 else "妻" if sex == 2 else "夫",
+                    "adult": True,
+                }
+            )
         twin_left = 0
         for k in range(n_kids):
             if twin_left:
@@ -308,10 +571,19 @@ def synthetic_town(residents: int = 3000, seed: int = 1, noise: NoiseProfile | N
     reg_rows = []
     for i, p in enumerate(people):
         area, a, b, c = p["addr"]
-        reg_rows.append({"person_id": f"P{i + 1:06d}", "resident_no": f"{100000 + i * 7 + 3}",
-                         "household_no": p["hh"], "name": f"{p['sur'][0]}　{p['giv'][0]}",
-                         "name_kana": f"{p['sur'][1]}　{p['giv'][1]}", "birth_date": p["bd"].isoformat(),
-                         "sex": p["sex"], "address": _address(area, a, b, c, 1, True), "relationship": p["rel"]})
+        reg_rows.append(
+            {
+                "person_id": f"P{i + 1:06d}",
+                "resident_no": f"{100000 + i * 7 + 3}",
+                "household_no": p["hh"],
+                "name": f"{p['sur'][0]}　{p['giv'][0]}",
+                "name_kana": f"{p['sur'][1]}　{p['giv'][1]}",
+                "birth_date": p["bd"].isoformat(),
+                "sex": p["sex"],
+                "address": _address(area, a, b, c, 1, True),
+                "relationship": p["rel"],
+            }
+        )
     registry_all = pd.DataFrame(reg_rows)
     # a few people appear in departments but are not (any more) in the registry
     # (never one of a planted pair of namesakes: a row of someone who left, whose namesake with the same birth date
@@ -334,17 +606,33 @@ def synthetic_town(residents: int = 3000, seed: int = 1, noise: NoiseProfile | N
             pool = np.arange(len(people))
         chosen = pool[rng.random(len(pool)) < share]
         for i in chosen:
-            rec_rows.append(_department_row(rng, people[i], registry_all.iloc[i], src, noise, rno_share, kana_share,
-                                            hh_share, len(rec_rows)))
+            rec_rows.append(
+                _department_row(
+                    rng, people[i], registry_all.iloc[i], src, noise, rno_share, kana_share, hh_share, len(rec_rows)
+                )
+            )
             truth.append(None if moved[i] else f"P{i + 1:06d}")
     records = pd.DataFrame(rec_rows)
     registry = registry_all[~moved].reset_index(drop=True)
-    return Town(registry=registry, records=records, truth=pd.Series(truth, index=records["record_id"],
-                                                                     dtype="object"), as_of=as_of)
+    return Town(
+        registry=registry,
+        records=records,
+        truth=pd.Series(truth, index=records["record_id"], dtype="object"),
+        as_of=as_of,
+    )
 
 
-def _department_row(rng, p: dict, reg: pd.Series, src: str, noise: NoiseProfile, rno_share: float,
-                    kana_share: float, hh_share: float, n: int) -> dict:
+def _department_row(
+    rng,
+    p: dict,
+    reg: pd.Series,
+    src: str,
+    noise: NoiseProfile,
+    rno_share: float,
+    kana_share: float,
+    hh_share: float,
+    n: int,
+) -> dict:
     sur_k, sur_kn = p["sur"][0], p["sur"][1]
     giv_k, giv_kn = p["giv"][0], p["giv"][1]
     r = rng.random
@@ -394,10 +682,19 @@ def _department_row(rng, p: dict, reg: pd.Series, src: str, noise: NoiseProfile,
     elif r() < noise.sex_wrong:
         sex = 3 - sex
     rno = reg["resident_no"] if (r() < rno_share and r() > noise.resident_no_drop) else None
-    row = {"record_id": n + 1, "source_type": src, "resident_no": rno,
-           "household_no": p["hh"] if r() < hh_share else None, "name": name, "name_kana": kana,
-           "birth_date": bd.isoformat(), "sex": sex, "address": address if r() > 0.1 else None,
-           "student_no": None, "school": None}
+    row = {
+        "record_id": n + 1,
+        "source_type": src,
+        "resident_no": rno,
+        "household_no": p["hh"] if r() < hh_share else None,
+        "name": name,
+        "name_kana": kana,
+        "birth_date": bd.isoformat(),
+        "sex": sex,
+        "address": address if r() > 0.1 else None,
+        "student_no": None,
+        "school": None,
+    }
     if src.startswith("school"):
         row["school"] = "みどり小学校" if (dt.date(2025, 4, 1) - p["bd"]).days < 12 * 365.25 else "みどり中学校"
         row["student_no"] = f"{int(reg['resident_no']) % 100000:05d}"
@@ -414,6 +711,7 @@ def demo_town(residents: int, seed: int, noise: str) -> Town | None:
     (row number → person) lists. Registry persons get ids ``K{person_key}``."""
     import tempfile
     import warnings
+
     try:
         from ..demo import files as DF
         from ..demo import town as T
@@ -433,10 +731,27 @@ def demo_town(residents: int, seed: int, noise: str) -> Town | None:
             key_of = dict(f.rows)
             for r in parsed.records:
                 pk = key_of.get(r["row_number"])
-                ident = {k: r.get(k) for k in ("resident_no", "household_no", "name", "name_kana", "surname",
-                                               "given_name", "surname_kana", "given_name_kana", "birth_date", "sex",
-                                               "address", "relationship", "student_no", "school", "grade",
-                                               "class")}
+                ident = {
+                    k: r.get(k)
+                    for k in (
+                        "resident_no",
+                        "household_no",
+                        "name",
+                        "name_kana",
+                        "surname",
+                        "given_name",
+                        "surname_kana",
+                        "given_name_kana",
+                        "birth_date",
+                        "sex",
+                        "address",
+                        "relationship",
+                        "student_no",
+                        "school",
+                        "grade",
+                        "class",
+                    )
+                }
                 if f.source_type == "resident_registry":
                     if pk is not None:
                         reg_rows.append({"person_id": f"K{pk:06d}", **ident})
@@ -447,8 +762,12 @@ def demo_town(residents: int, seed: int, noise: str) -> Town | None:
     records = pd.DataFrame(rec_rows)
     known = set(registry["person_id"])
     truth = [t if t in known else None for t in truth]  # people who left: rows about them must stay unlinked
-    return Town(registry=registry, records=records,
-                truth=pd.Series(truth, index=records["record_id"], dtype="object"), as_of=town.as_of)
+    return Town(
+        registry=registry,
+        records=records,
+        truth=pd.Series(truth, index=records["record_id"], dtype="object"),
+        as_of=town.as_of,
+    )
 
 
 # --- metrics -----------------------------------------------------------------------------------------------------------
@@ -467,6 +786,7 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
     # people with a namesake in the registry (same normalised name and birth date): a row about them that carries
     # nothing else (no address, no number) must go to review, so it can never count as linked
     from .prepare import prepare
+
     R = prepare(town.registry)
     key = pd.Series([f"{k or kn}|{b}" for k, kn, b in zip(R["full_k"], R["full_kn"], R["bd"])], dtype="object")
     dup = set(town.registry["person_id"].astype(str)[key.duplicated(keep=False).to_numpy()])
@@ -486,15 +806,23 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
         "review": int(review.sum()),
         "review_rate": float(review.sum() / n) if n else 0.0,
         "no_number_right_without_namesakes": float((correct & nn & ~has_namesake).sum() / (nn & ~has_namesake).sum())
-        if (nn & ~has_namesake).sum() else 1.0,
+        if (nn & ~has_namesake).sum()
+        else 1.0,
         "namesake_rows": int((nn & has_namesake).sum()),
         # the best any linker can do that sends namesakes it cannot tell apart to review, as issue 4 requires
         "ceiling": float(1 - indistinct.sum() / nn.sum()) if nn.sum() else 1.0,
         "indistinguishable_rows": int(indistinct.sum()),
         "no_number_found": float(((correct | (review & (best == tru))) & nn).sum() / nn.sum()) if nn.sum() else 1.0,
-        "review_has_right": float(np.mean([t in [c["person_id"] for c in (cs or [])]
-                                           for t, cs in zip(tru[review], res["candidates"].to_numpy()[review])]))
-        if review.sum() and "candidates" in res.columns else float("nan"),
+        "review_has_right": float(
+            np.mean(
+                [
+                    t in [c["person_id"] for c in (cs or [])]
+                    for t, cs in zip(tru[review], res["candidates"].to_numpy()[review])
+                ]
+            )
+        )
+        if review.sum() and "candidates" in res.columns
+        else float("nan"),
         "not_in_registry": int((~in_reg).sum()),
     }
 
@@ -517,10 +845,14 @@ def _indistinguishable(town: Town, R: dict, key: pd.Series, truth: np.ndarray) -
         groups.setdefault(k, []).append(pid)
     others = {p: [q for q in g if q != p] for g in groups.values() if len(g) > 1 for p in g}
     recs = town.records.reset_index(drop=True)
-    blank = {c: _blank(recs[c]) if c in recs.columns else np.ones(len(recs), dtype=bool)
-             for c in ("address", "household_no")}
-    school = recs["school"].astype("object").where(recs["school"].notna(), None).to_numpy() \
-        if "school" in recs.columns else np.full(len(recs), None, dtype=object)
+    blank = {
+        c: _blank(recs[c]) if c in recs.columns else np.ones(len(recs), dtype=bool) for c in ("address", "household_no")
+    }
+    school = (
+        recs["school"].astype("object").where(recs["school"].notna(), None).to_numpy()
+        if "school" in recs.columns
+        else np.full(len(recs), None, dtype=object)
+    )
     schools_of: dict[str, set] = {}
     for t, sc in zip(truth, school):
         if isinstance(t, str) and sc:
@@ -545,6 +877,7 @@ def baseline_exact(registry: pd.DataFrame, records: pd.DataFrame) -> pd.DataFram
             return None
         n = "".join(unicodedata.normalize("NFKC", str(name)).split())
         return f"{n}|{str(bd)[:10]}"
+
     first: dict = {}
     for pid, nm, bd in zip(registry["person_id"], registry["name"], registry["birth_date"]):
         k = key(nm, bd)
@@ -558,32 +891,47 @@ def baseline_exact(registry: pd.DataFrame, records: pd.DataFrame) -> pd.DataFram
             pid = by_rno[str(rno)]
         else:
             pid = first.get(key(nm, bd))
-        out.append({"record_id": rid, "status": "auto" if pid else "unlinked", "person_id": pid,
-                    "candidates": None})
+        out.append({"record_id": rid, "status": "auto" if pid else "unlinked", "person_id": pid, "candidates": None})
     return pd.DataFrame(out)
 
 
-def run(residents: int = 3000, seeds=(1, 2), levels=("clean", "low", "medium", "high"),
-        towns=("demo", "engine"), **link_options) -> pd.DataFrame:
+def run(
+    residents: int = 3000,
+    seeds=(1, 2),
+    levels=("clean", "low", "medium", "high"),
+    towns=("demo", "engine"),
+    **link_options,
+) -> pd.DataFrame:
     """Engine and baseline on towns at each noise level; one row per (town source, level, seed, method).
 
     ``towns``: "demo" (kodomo_desktop.core.demo, read back through the importer; skipped when unavailable) and/or
     "engine" (``synthetic_town`` above)."""
     from .engine import link_records
+
     rows = []
     for source in towns:
         for level in levels:
             for seed in seeds:
                 if source != "demo" and not hasattr(NoiseProfile, level):
                     break  # a level only the demo knows (e.g. "demo", its default profile)
-                town = demo_town(residents, seed, level) if source == "demo" else \
-                    synthetic_town(residents, seed, getattr(NoiseProfile, level)())
+                town = (
+                    demo_town(residents, seed, level)
+                    if source == "demo"
+                    else synthetic_town(residents, seed, getattr(NoiseProfile, level)())
+                )
                 if town is None:
                     print(f"(no {source} towns: see the warning above)", file=sys.stderr)
                     break
                 res = link_records(town.registry, town.records, **link_options)
                 rows.append({"town": source, "noise": level, "seed": seed, "method": "engine", **evaluate(res, town)})
                 base = baseline_exact(town.registry, town.records)
-                rows.append({"town": source, "noise": level, "seed": seed, "method": "baseline 氏名+生年月日",
-                             **evaluate(base, town)})
+                rows.append(
+                    {
+                        "town": source,
+                        "noise": level,
+                        "seed": seed,
+                        "method": "baseline 氏名+生年月日",
+                        **evaluate(base, town),
+                    }
+                )
     return pd.DataFrame(rows)

@@ -26,6 +26,7 @@ engine then weighs the candidates of a record against each other and against "no
 (``engine.py``): with π the share of records whose person is in the registry (estimated here, ≤ 0.99),
 ``P(candidate c is the person) = 2^w_c / ((1 − π) + Σ_candidates 2^w)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,8 +35,18 @@ import numpy as np
 import pandas as pd
 
 from ..text import normalize as N
-from .comparisons import (COMPARISONS, INDEX, NAME_EXACT, NULL, address_levels,
-                          birth_date_levels, equal_levels, infer_split, name_ladder, sex_levels)
+from .comparisons import (
+    COMPARISONS,
+    INDEX,
+    NAME_EXACT,
+    NULL,
+    address_levels,
+    birth_date_levels,
+    equal_levels,
+    infer_split,
+    name_ladder,
+    sex_levels,
+)
 
 C = len(COMPARISONS)
 NAME_COMPS = ("name", "surname", "given")
@@ -73,10 +84,15 @@ class Model:
         return [np.append(np.log2(m / u), 0.0) for m, u in zip(self.m, self.u)]
 
     def to_dict(self) -> dict:
-        return {"m": {c.name: self.m[i].round(6).tolist() for i, c in enumerate(COMPARISONS)},
-                "u": {c.name: self.u[i].round(8).tolist() for i, c in enumerate(COMPARISONS)},
-                "prior": self.prior, "prior_weight": self.prior_weight, "n_registry": self.n_registry,
-                "in_registry": self.in_registry, **self.info}
+        return {
+            "m": {c.name: self.m[i].round(6).tolist() for i, c in enumerate(COMPARISONS)},
+            "u": {c.name: self.u[i].round(8).tolist() for i, c in enumerate(COMPARISONS)},
+            "prior": self.prior,
+            "prior_weight": self.prior_weight,
+            "n_registry": self.n_registry,
+            "in_registry": self.in_registry,
+            **self.info,
+        }
 
 
 # --- comparison vectors ----------------------------------------------------------------------------------------------
@@ -94,10 +110,15 @@ def _parts(R, P, ri, pi, kind: str):
     fold = _fold_k if kind == "k" else _fold_kn
     out = {}
     for side, F, idx in (("a", R, ri), ("b", P, pi)):
-        out[side] = {"full": F[f"full_{kind}"][idx], "sur": F[f"sur_{kind}"][idx].copy(),
-                     "giv": F[f"giv_{kind}"][idx].copy(), "f_full": F[f"f_full_{kind}"][idx],
-                     "f_sur": F[f"f_sur_{kind}"][idx].copy(), "f_giv": F[f"f_giv_{kind}"][idx].copy(),
-                     "inferred": np.zeros(len(idx), dtype=bool)}
+        out[side] = {
+            "full": F[f"full_{kind}"][idx],
+            "sur": F[f"sur_{kind}"][idx].copy(),
+            "giv": F[f"giv_{kind}"][idx].copy(),
+            "f_full": F[f"f_full_{kind}"][idx],
+            "f_sur": F[f"f_sur_{kind}"][idx].copy(),
+            "f_giv": F[f"f_giv_{kind}"][idx].copy(),
+            "inferred": np.zeros(len(idx), dtype=bool),
+        }
     for x, y in (("a", "b"), ("b", "a")):
         X, Y = out[x], out[y]
         need = (X["sur"] == "") & (X["full"] != "") & (Y["sur"] != "") & ~Y["inferred"]
@@ -122,8 +143,9 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
     if n == 0:
         return gamma, tf
     gamma[:, INDEX["resident_no"]] = equal_levels(R["resident_no"][ri], P["resident_no"][pi])
-    gamma[:, INDEX["birth_date"]] = birth_date_levels(R["bd"][ri], P["bd"][pi], R["by"][ri], P["by"][pi],
-                                                     R["bm"][ri], P["bm"][pi], R["bdd"][ri], P["bdd"][pi])
+    gamma[:, INDEX["birth_date"]] = birth_date_levels(
+        R["bd"][ri], P["bd"][pi], R["by"][ri], P["by"][pi], R["bm"][ri], P["bm"][pi], R["bdd"][ri], P["bdd"][pi]
+    )
     gamma[:, INDEX["sex"]] = sex_levels(R["sex"][ri], P["sex"][pi])
     gamma[:, INDEX["address"]] = address_levels(R["address"][ri], P["address"][pi])
     gamma[:, INDEX["household"]] = equal_levels(R["household_no"][ri], P["household_no"][pi])
@@ -131,6 +153,7 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
     K, split_k = _parts(R, P, ri, pi, "k")
     KN, split_kn = _parts(R, P, ri, pi, "kn")
     split = split_k | split_kn
+
     def masked(arr, mask):
         return np.where(mask, arr, "").astype(object)
 
@@ -141,37 +164,54 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
             mk, mkn = split_k[s_idx], split_kn[s_idx]
             a_k, b_k = masked(K["a"][part][s_idx], mk), masked(K["b"][part][s_idx], mk)
             a_kn, b_kn = masked(KN["a"][part][s_idx], mkn), masked(KN["b"][part][s_idx], mkn)
-            lv = name_ladder(a_k, b_k, a_kn, b_kn,
-                             masked(K["a"]["f_" + part][s_idx], mk), masked(K["b"]["f_" + part][s_idx], mk),
-                             masked(KN["a"]["f_" + part][s_idx], mkn), masked(KN["b"]["f_" + part][s_idx], mkn))
+            lv = name_ladder(
+                a_k,
+                b_k,
+                a_kn,
+                b_kn,
+                masked(K["a"]["f_" + part][s_idx], mk),
+                masked(K["b"]["f_" + part][s_idx], mk),
+                masked(KN["a"]["f_" + part][s_idx], mkn),
+                masked(KN["b"]["f_" + part][s_idx], mkn),
+            )
             gamma[s_idx, INDEX[comp]] = lv
             if tf_table is not None:
                 tf[s_idx, TF_COLS[comp]] = _tf(tf_table, comp, lv, a_k, b_k, a_kn, b_kn, P, pi[s_idx])
     if len(f_idx):
         a_k, b_k = K["a"]["full"][f_idx], K["b"]["full"][f_idx]
         a_kn, b_kn = KN["a"]["full"][f_idx], KN["b"]["full"][f_idx]
-        lv = name_ladder(a_k, b_k, a_kn, b_kn, K["a"]["f_full"][f_idx], K["b"]["f_full"][f_idx],
-                         KN["a"]["f_full"][f_idx], KN["b"]["f_full"][f_idx])
+        lv = name_ladder(
+            a_k,
+            b_k,
+            a_kn,
+            b_kn,
+            K["a"]["f_full"][f_idx],
+            K["b"]["f_full"][f_idx],
+            KN["a"]["f_full"][f_idx],
+            KN["b"]["f_full"][f_idx],
+        )
         gamma[f_idx, INDEX["name"]] = lv
         if tf_table is not None:
             tf[f_idx, TF_COLS["name"]] = _tf(tf_table, "name", lv, a_k, b_k, a_kn, b_kn, P, pi[f_idx])
     return gamma, tf
 
 
-def compare_chunked(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | None = None,
-                    chunk: int = 250_000):
+def compare_chunked(
+    R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | None = None, chunk: int = 250_000
+):
     """``compare`` in slices of ``chunk`` pairs, so the per-pair string arrays never exceed one slice."""
     n = len(ri)
     gamma = np.empty((n, C), dtype=np.int8)
     tf = np.empty((n, 3), dtype=np.float32)
     for a in range(0, n, chunk):
-        g, t = compare(R, P, ri[a:a + chunk], pi[a:a + chunk], tf_table)
-        gamma[a:a + chunk], tf[a:a + chunk] = g, t
+        g, t = compare(R, P, ri[a : a + chunk], pi[a : a + chunk], tf_table)
+        gamma[a : a + chunk], tf[a : a + chunk] = g, t
     return gamma, tf
 
 
-def _tf(tf_table: dict, comp: str, lv, a_k, b_k, a_kn, b_kn, P: dict | None = None,
-        pi: np.ndarray | None = None) -> np.ndarray:
+def _tf(
+    tf_table: dict, comp: str, lv, a_k, b_k, a_kn, b_kn, P: dict | None = None, pi: np.ndarray | None = None
+) -> np.ndarray:
     """Registry frequency of the agreed value at the exact level (kanji when kanji is compared, else kana).
 
     Only the exact level is adjusted (as Splink does by default): at the lower levels the value's frequency is not
@@ -271,10 +311,16 @@ def probability(w) -> np.ndarray:
 
 
 # --- estimation ----------------------------------------------------------------------------------------------------
-_M0 = {"resident_no": [0.98, 0.02], "name": [0.85, 0.05, 0.03, 0.03, 0.02, 0.01, 0.01],
-       "surname": [0.85, 0.05, 0.03, 0.02, 0.02, 0.01, 0.02], "given": [0.88, 0.05, 0.03, 0.02, 0.01, 0.005, 0.005],
-       "birth_date": [0.93, 0.015, 0.015, 0.01, 0.01, 0.02], "sex": [0.98, 0.02],
-       "address": [0.7, 0.1, 0.05, 0.15], "household": [0.9, 0.1]}
+_M0 = {
+    "resident_no": [0.98, 0.02],
+    "name": [0.85, 0.05, 0.03, 0.03, 0.02, 0.01, 0.01],
+    "surname": [0.85, 0.05, 0.03, 0.02, 0.02, 0.01, 0.02],
+    "given": [0.88, 0.05, 0.03, 0.02, 0.01, 0.005, 0.005],
+    "birth_date": [0.93, 0.015, 0.015, 0.01, 0.01, 0.02],
+    "sex": [0.98, 0.02],
+    "address": [0.7, 0.1, 0.05, 0.15],
+    "household": [0.9, 0.1],
+}
 
 
 def level_counts(gamma: np.ndarray, weights: np.ndarray | None = None) -> list[np.ndarray]:
@@ -282,8 +328,9 @@ def level_counts(gamma: np.ndarray, weights: np.ndarray | None = None) -> list[n
     for c, comp in enumerate(COMPARISONS):
         g = gamma[:, c].astype(np.int64)
         ok = g >= 0
-        out.append(np.bincount(g[ok], weights=None if weights is None else weights[ok], minlength=comp.n)
-                   .astype(np.float64))
+        out.append(
+            np.bincount(g[ok], weights=None if weights is None else weights[ok], minlength=comp.n).astype(np.float64)
+        )
     return out
 
 
@@ -308,9 +355,16 @@ def m_from_labelled(gamma: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def expectation_maximisation(gamma: np.ndarray, u: list[np.ndarray], m0: list[np.ndarray], lam0: float,
-                             iters: int = 40, tol: float = 1e-5, fixed: tuple[str, ...] = (),
-                             prior_strength: float = 10.0):
+def expectation_maximisation(
+    gamma: np.ndarray,
+    u: list[np.ndarray],
+    m0: list[np.ndarray],
+    lam0: float,
+    iters: int = 40,
+    tol: float = 1e-5,
+    fixed: tuple[str, ...] = (),
+    prior_strength: float = 10.0,
+):
     """EM for m and the match share λ on the blocked pairs, u fixed. Returns (m, λ, iterations)."""
     m = [x.copy() for x in m0]
     lam = float(min(max(lam0, 1e-4), 1 - 1e-4))
@@ -344,8 +398,7 @@ def expectation_maximisation(gamma: np.ndarray, u: list[np.ndarray], m0: list[np
     return m, lam, it
 
 
-def _session(gamma: np.ndarray, mask: np.ndarray, blanked: tuple[str, ...], u, m0, lam0, seed: int,
-             max_pairs: int):
+def _session(gamma: np.ndarray, mask: np.ndarray, blanked: tuple[str, ...], u, m0, lam0, seed: int, max_pairs: int):
     """One EM session on the pairs of one blocking rule: the comparisons the rule forces to agree are blanked
     (they say nothing about the pairs it selected)."""
     g = gamma[mask]
@@ -358,8 +411,17 @@ def _session(gamma: np.ndarray, mask: np.ndarray, blanked: tuple[str, ...], u, m
     return m, lam, it, len(g)
 
 
-def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records: int, n_pairs: int,
-        method: str = "em", seed: int = 0, max_em_pairs: int = 500_000) -> Model:
+def fit(
+    R,
+    P,
+    gamma_blocked: np.ndarray,
+    labelled: np.ndarray | None,
+    n_records: int,
+    n_pairs: int,
+    method: str = "em",
+    seed: int = 0,
+    max_em_pairs: int = 500_000,
+) -> Model:
     """Estimate u (random pairs), m and the prior; attach the registry's term frequencies.
 
     ``method="em"`` (default) runs two EM sessions, as Splink does, so that no comparison is trained on pairs that
@@ -386,7 +448,8 @@ def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records:
         bd = g[:, INDEX["birth_date"]]
         s1 = bd == 0
         names_equal = (g[:, INDEX["name"]] == NAME_EXACT) | (
-            (g[:, INDEX["surname"]] == NAME_EXACT) & (g[:, INDEX["given"]] == NAME_EXACT))
+            (g[:, INDEX["surname"]] == NAME_EXACT) & (g[:, INDEX["given"]] == NAME_EXACT)
+        )
         sessions = {}
         if s1.sum() >= 50:
             lam0 = min(0.9, max(0.05, n_records / max(int(s1.sum()), 1)))
@@ -397,8 +460,7 @@ def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records:
             sessions["birth_date_equal"] = {"pairs": n1, "iterations": it1, "match_share": lam1}
         if names_equal.sum() >= 50:
             lam0 = min(0.9, max(0.05, n_records / max(int(names_equal.sum()), 1)))
-            m2, lam2, it2, n2 = _session(g, names_equal, ("name", "surname", "given"), u, m, lam0, seed,
-                                         max_em_pairs)
+            m2, lam2, it2, n2 = _session(g, names_equal, ("name", "surname", "given"), u, m, lam0, seed, max_em_pairs)
             m[INDEX["birth_date"]] = m2[INDEX["birth_date"]]
             sessions["names_equal"] = {"pairs": n2, "iterations": it2, "match_share": lam2}
         info["em_sessions"] = sessions
@@ -414,8 +476,7 @@ def fit(R, P, gamma_blocked: np.ndarray, labelled: np.ndarray | None, n_records:
     return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=term_frequencies(P), info=info, in_registry=in_registry)
 
 
-def in_registry_share(mass: np.ndarray, prior: float, n_registry: int, start: float = 0.95,
-                      iters: int = 50) -> float:
+def in_registry_share(mass: np.ndarray, prior: float, n_registry: int, start: float = 0.95, iters: int = 50) -> float:
     """π, the share of records whose person is in the registry, as the fixed point of
     π = mean over records of P(in registry | its candidates) = Σ 2^w / ((1 − π) + Σ 2^w) — an EM for the mixture
     "one of the registry's people" / "someone else". The pair weights carry a prior of π₀/N (π₀ from the blocked

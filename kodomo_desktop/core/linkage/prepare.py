@@ -7,6 +7,7 @@ normalised here, so a changed normaliser takes effect without re-importing), or 
 ``birth_date`` (ISO str, date, datetime64), ``sex`` (1/2, "1"/"2", 男/女), ``address``/``address_norm``,
 ``resident_no``, ``household_no``, ``student_no``, ``school``, ``grade``, ``class``.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,26 @@ import pandas as pd
 
 from ..text import normalize as N
 
-STR_COLS = ("sur_k", "giv_k", "full_k", "sur_kn", "giv_kn", "full_kn", "f_sur_k", "f_giv_k", "f_full_k",
-            "f_sur_kn", "f_giv_kn", "f_full_kn", "address", "resident_no", "household_no", "student_no", "school", "pupil")
+STR_COLS = (
+    "sur_k",
+    "giv_k",
+    "full_k",
+    "sur_kn",
+    "giv_kn",
+    "full_kn",
+    "f_sur_k",
+    "f_giv_k",
+    "f_full_k",
+    "f_sur_kn",
+    "f_giv_kn",
+    "f_full_kn",
+    "address",
+    "resident_no",
+    "household_no",
+    "student_no",
+    "school",
+    "pupil",
+)
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -44,14 +63,19 @@ def _ids(s: pd.Series) -> np.ndarray:
         if t.isdigit():
             t = t.lstrip("0") or "0"
         return t
+
     s = s.astype("object")
     uniq = {u: f(u) for u in pd.unique(s.to_numpy()) if not N._blank(u)}
     return s.map(uniq).where(lambda x: x.notna(), "").to_numpy(dtype=object)
 
 
 def _strs(s: pd.Series) -> np.ndarray:
-    return s.astype("object").where(s.notna(), "").map(lambda v: v if isinstance(v, str) else N._text(v)) \
+    return (
+        s.astype("object")
+        .where(s.notna(), "")
+        .map(lambda v: v if isinstance(v, str) else N._text(v))
         .to_numpy(dtype=object)
+    )
 
 
 _KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]+")
@@ -67,6 +91,7 @@ def _sex(s: pd.Series) -> np.ndarray:
         if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v.is_integer()):
             return int(v) if int(v) in (1, 2) else 0
         return _SEX.get(str(v).strip(), 0)
+
     s = s.astype("object")
     table = {u: f(u) for u in pd.unique(s.to_numpy()) if not N._blank(u)}
     return s.map(table).fillna(0).to_numpy(dtype=np.int8)
@@ -176,5 +201,6 @@ def pupil_keys(school: np.ndarray, grade: pd.Series, klass: pd.Series, student_n
     is only unique within a class, so grade and class are part of the key whenever the file has them (a 学籍番号
     file without them keys on school and number alone)."""
     g, k = _ids(grade.reset_index(drop=True)), _ids(klass.reset_index(drop=True))
-    return np.array([f"{sc}|{gr}|{kl}|{no}" if sc and no else "" for sc, gr, kl, no in zip(school, g, k, student_no)],
-                    dtype=object)
+    return np.array(
+        [f"{sc}|{gr}|{kl}|{no}" if sc and no else "" for sc, gr, kl, no in zip(school, g, k, student_no)], dtype=object
+    )

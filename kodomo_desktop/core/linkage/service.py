@@ -6,6 +6,7 @@ The resident registry is the spine: each registry row's 宛名番号 is a person
 a confirmed pupil number next, then Fellegi–Sunter on names, kana, birth date, sex, address and household.
 Human decisions (``LinkDecision``) override the engine on every re-run until undone.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,10 +14,10 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text
 
 from ..errors import InputRefused, NotFound
-from ..storage.models import Household, Link, LinkDecision, LinkRun, OptOut, Person, SourceBatch, SourceRecord
+from ..storage.models import Household, Link, LinkDecision, LinkRun, OptOut, Person, SourceRecord
 
 EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
 LINKED = ("auto", "confirmed")
@@ -29,12 +30,15 @@ def _now():
 # --- persons from the registry ---------------------------------------------------------------------------------
 def _sync_registry(s) -> dict[str, str]:
     """Create/refresh Person and Household rows from registry records; returns resident_no → person id."""
-    rows = s.execute(text(
-        "SELECT r.id, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, r.kana_norm, r.birth_date, "
-        "r.sex, r.address, r.relationship, b.superseded_by IS NULL AS current, b.as_of, b.id AS batch "
-        "FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
-        "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND r.resident_no IS NOT NULL "
-        "ORDER BY b.as_of, b.id, r.row_number")).all()
+    rows = s.execute(
+        text(
+            "SELECT r.id, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, r.kana_norm, r.birth_date, "
+            "r.sex, r.address, r.relationship, b.superseded_by IS NULL AS current, b.as_of, b.id AS batch "
+            "FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+            "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND r.resident_no IS NOT NULL "
+            "ORDER BY b.as_of, b.id, r.row_number"
+        )
+    ).all()
     persons = {p.resident_no: p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
     households = {h.household_no: h for h in s.scalars(select(Household))}
     next_p = _next_id(s, "person", "P")
@@ -59,9 +63,18 @@ def _sync_registry(s) -> dict[str, str]:
                 h.address = r.address or h.address
             hid = h.id
         p = persons.get(rno)
-        fields = dict(household_id=hid, name=r.name, name_kana=r.name_kana, name_norm=r.name_norm,
-                      kana_norm=r.kana_norm, birth_date=_d(r.birth_date), sex=r.sex, address=r.address,
-                      relationship=r.relationship, in_registry=rno in current_residents)
+        fields = dict(
+            household_id=hid,
+            name=r.name,
+            name_kana=r.name_kana,
+            name_norm=r.name_norm,
+            kana_norm=r.kana_norm,
+            birth_date=_d(r.birth_date),
+            sex=r.sex,
+            address=r.address,
+            relationship=r.relationship,
+            in_registry=rno in current_residents,
+        )
         if p is None:
             p = Person(id=f"P{next_p:06d}", resident_no=rno, **fields)
             next_p += 1
@@ -90,25 +103,34 @@ def _d(v):
 
 # --- frames for the engine -------------------------------------------------------------------------------------
 def registry_frame(s) -> pd.DataFrame:
-    df = pd.read_sql_query(text(
-        "SELECT p.id AS person_id, p.resident_no, h.household_no, p.name, p.name_kana, p.name_norm, p.kana_norm, "
-        "p.birth_date, p.sex, p.address, p.relationship, p.household_id FROM person p "
-        "LEFT JOIN household h ON h.id = p.household_id"), s.connection())
+    df = pd.read_sql_query(
+        text(
+            "SELECT p.id AS person_id, p.resident_no, h.household_no, p.name, p.name_kana, p.name_norm, p.kana_norm, "
+            "p.birth_date, p.sex, p.address, p.relationship, p.household_id FROM person p "
+            "LEFT JOIN household h ON h.id = p.household_id"
+        ),
+        s.connection(),
+    )
     return _with_norm(df)
 
 
 def records_frame(s, where: str = "r.source_type NOT IN ('resident_registry', 'school_checklist')") -> pd.DataFrame:
-    df = pd.read_sql_query(text(
-        "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
-        "r.kana_norm, r.surname_norm, r.given_norm, r.birth_date, r.sex, r.address, r.address_norm, "
-        "r.student_no, r.school, r.grade, r.class_name AS class FROM source_record r "
-        "JOIN source_batch b ON b.id = r.batch_id "
-        f"WHERE b.removed_at IS NULL AND {where}"), s.connection())
+    df = pd.read_sql_query(
+        text(
+            "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
+            "r.kana_norm, r.surname_norm, r.given_norm, r.birth_date, r.sex, r.address, r.address_norm, "
+            "r.student_no, r.school, r.grade, r.class_name AS class FROM source_record r "
+            "JOIN source_batch b ON b.id = r.batch_id "
+            f"WHERE b.removed_at IS NULL AND {where}"
+        ),
+        s.connection(),
+    )
     return _with_norm(df)
 
 
 def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
     from ..text import normalize as N
+
     if "surname_norm" not in df.columns or df["surname_norm"].isna().all():
         parts = [N.split_name(x) for x in df["name"].fillna("")]
         df["surname_norm"] = [N.norm_name(a) for a, _ in parts]
@@ -128,23 +150,31 @@ def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
 
 def _active_decisions(s) -> pd.DataFrame:
     # decided_by travels with each decision so a confirmed link records who confirmed it (the engine passes it on)
-    return pd.read_sql_query(text(
-        "SELECT record_id, person_id, decision, decided_by FROM link_decision WHERE undone_at IS NULL ORDER BY id"),
-        s.connection())
+    return pd.read_sql_query(
+        text(
+            "SELECT record_id, person_id, decision, decided_by FROM link_decision WHERE undone_at IS NULL ORDER BY id"
+        ),
+        s.connection(),
+    )
 
 
 def _pinned_students(s) -> pd.DataFrame:
     """A pupil number a person confirmed stays linked across months (school, grade, class, number → person)."""
-    return pd.read_sql_query(text(
-        "SELECT DISTINCT r.school, r.grade, r.class_name AS class, r.student_no, d.person_id FROM link_decision d "
-        "JOIN source_record r ON r.id = d.record_id WHERE d.undone_at IS NULL AND d.decision = 'accept' "
-        "AND r.student_no IS NOT NULL AND r.school IS NOT NULL"), s.connection())
+    return pd.read_sql_query(
+        text(
+            "SELECT DISTINCT r.school, r.grade, r.class_name AS class, r.student_no, d.person_id FROM link_decision d "
+            "JOIN source_record r ON r.id = d.record_id WHERE d.undone_at IS NULL AND d.decision = 'accept' "
+            "AND r.student_no IS NOT NULL AND r.school IS NOT NULL"
+        ),
+        s.connection(),
+    )
 
 
 def opted_out_persons(s, on: dt.date | None = None) -> set[str]:
     on = on or dt.date.today()
-    rows = s.execute(select(OptOut.person_id, OptOut.household_id).where(
-        OptOut.removed_at.is_(None), OptOut.from_date <= on)).all()
+    rows = s.execute(
+        select(OptOut.person_id, OptOut.household_id).where(OptOut.removed_at.is_(None), OptOut.from_date <= on)
+    ).all()
     ids = {p for p, _ in rows if p}
     hh = {h for _, h in rows if h}
     if hh:
@@ -156,6 +186,7 @@ def opted_out_persons(s, on: dt.date | None = None) -> set[str]:
 def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
     ws.require("link.run", what="link")
     from . import engine as E
+
     say = progress or (lambda *_: None)
     with ws.session() as s:
         run = LinkRun(by=ws.user.name, params=thresholds or {})
@@ -164,23 +195,45 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
         rno_to_person = _sync_registry(s)
         excluded = opted_out_persons(s)
         # registry rows: always their own person
-        reg = s.execute(text("SELECT r.id, r.resident_no FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
-                             "WHERE r.source_type='resident_registry' AND b.removed_at IS NULL")).all()
+        reg = s.execute(
+            text(
+                "SELECT r.id, r.resident_no FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
+                "WHERE r.source_type='resident_registry' AND b.removed_at IS NULL"
+            )
+        ).all()
         s.execute(delete(Link))
         link_rows = []
         for rid, rno in reg:
             pid = rno_to_person.get(rno)
             status = "excluded" if pid in excluded else ("auto" if pid else "unlinked")
-            link_rows.append({"record_id": rid, "person_id": pid, "status": status, "score": None,
-                              "probability": 1.0 if pid else None, "method": "resident_no"})
+            link_rows.append(
+                {
+                    "record_id": rid,
+                    "person_id": pid,
+                    "status": status,
+                    "score": None,
+                    "probability": 1.0 if pid else None,
+                    "method": "resident_no",
+                }
+            )
         # checklist rows carry their person in the row key (matched when they were imported, never by name)
-        for rid, pid in s.execute(text(
+        for rid, pid in s.execute(
+            text(
                 "SELECT r.id, r.source_key FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
-                "WHERE r.source_type='school_checklist' AND b.removed_at IS NULL")).all():
+                "WHERE r.source_type='school_checklist' AND b.removed_at IS NULL"
+            )
+        ).all():
             known = pid if pid in rno_to_person.values() or s.get(Person, pid) is not None else None
-            link_rows.append({"record_id": rid, "person_id": known,
-                              "status": "excluded" if known in excluded else ("auto" if known else "unlinked"),
-                              "score": None, "probability": 1.0 if known else None, "method": "row_key"})
+            link_rows.append(
+                {
+                    "record_id": rid,
+                    "person_id": known,
+                    "status": "excluded" if known in excluded else ("auto" if known else "unlinked"),
+                    "score": None,
+                    "probability": 1.0 if known else None,
+                    "method": "row_key",
+                }
+            )
         say("名寄せの候補を比較しています…")
         registry = registry_frame(s)
         records = records_frame(s)
@@ -193,23 +246,35 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
             status = r.status
             if pid in excluded and status in ("auto", "confirmed", "review"):
                 status = "excluded"
-            link_rows.append({"record_id": int(r.record_id), "person_id": pid, "status": status,
-                              "score": _f(getattr(r, "match_weight", None)),
-                              "probability": _f(getattr(r, "match_probability", None)),
-                              "method": getattr(r, "method", None),
-                              "explanation": _j(getattr(r, "explanation", None)),
-                              "candidates": _j(getattr(r, "candidates", None)),
-                              "decided_by": getattr(r, "decided_by", None) if status == "confirmed" else None,
-                              "decided_at": now if status == "confirmed" else None})
+            link_rows.append(
+                {
+                    "record_id": int(r.record_id),
+                    "person_id": pid,
+                    "status": status,
+                    "score": _f(getattr(r, "match_weight", None)),
+                    "probability": _f(getattr(r, "match_probability", None)),
+                    "method": getattr(r, "method", None),
+                    "explanation": _j(getattr(r, "explanation", None)),
+                    "candidates": _j(getattr(r, "candidates", None)),
+                    "decided_by": getattr(r, "decided_by", None) if status == "confirmed" else None,
+                    "decided_at": now if status == "confirmed" else None,
+                }
+            )
         for i in range(0, len(link_rows), 5000):
-            s.execute(insert(Link), link_rows[i:i + 5000])
+            s.execute(insert(Link), link_rows[i : i + 5000])
         counts = {}
         for lr in link_rows:
             counts[lr["status"]] = counts.get(lr["status"], 0) + 1
         persons = s.execute(text("SELECT count(*) FROM person")).scalar()
-        summary = {"persons": persons, "auto_links": counts.get("auto", 0), "review": counts.get("review", 0),
-                   "confirmed": counts.get("confirmed", 0), "unlinked": counts.get("unlinked", 0),
-                   "excluded": counts.get("excluded", 0), "records": len(link_rows)}
+        summary = {
+            "persons": persons,
+            "auto_links": counts.get("auto", 0),
+            "review": counts.get("review", 0),
+            "confirmed": counts.get("confirmed", 0),
+            "unlinked": counts.get("unlinked", 0),
+            "excluded": counts.get("excluded", 0),
+            "records": len(link_rows),
+        }
         run.finished_at, run.summary = _now(), summary
         ws.log("link_run", detail=summary, conn=s)
     return summary
@@ -235,22 +300,33 @@ def export_links(ws, out: Path) -> int:
     """One row per imported source row, plus the rejected rows (status ``rejected``). UTF-8 CSV."""
     ws.require("data.export", what="export-links")
     with ws.session() as s:
-        rows = s.execute(text(
-            "SELECT r.source_type, b.file_name, r.row_number, r.source_key, l.person_id, "
-            "COALESCE(l.status, 'unlinked') AS status, l.score, b.id AS batch "
-            "FROM source_record r JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
-            "WHERE b.removed_at IS NULL "
-            "UNION ALL SELECT b.source_type, b.file_name, x.row_number, NULL, NULL, 'rejected', NULL, b.id "
-            "FROM rejected_row x JOIN source_batch b ON b.id = x.batch_id WHERE b.removed_at IS NULL "
-            "GROUP BY b.id, x.row_number "
-            "ORDER BY batch, row_number")).all()
+        rows = s.execute(
+            text(
+                "SELECT r.source_type, b.file_name, r.row_number, r.source_key, l.person_id, "
+                "COALESCE(l.status, 'unlinked') AS status, l.score, b.id AS batch "
+                "FROM source_record r JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
+                "WHERE b.removed_at IS NULL "
+                "UNION ALL SELECT b.source_type, b.file_name, x.row_number, NULL, NULL, 'rejected', NULL, b.id "
+                "FROM rejected_row x JOIN source_batch b ON b.id = x.batch_id WHERE b.removed_at IS NULL "
+                "GROUP BY b.id, x.row_number "
+                "ORDER BY batch, row_number"
+            )
+        ).all()
         with open(out, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(EXPORT_COLUMNS)
             for r in rows:
-                w.writerow([r.source_type, r.file_name, r.row_number, r.source_key or "",
-                            (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
-                            r.status, "" if r.score is None else f"{r.score:.2f}"])
+                w.writerow(
+                    [
+                        r.source_type,
+                        r.file_name,
+                        r.row_number,
+                        r.source_key or "",
+                        (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
+                        r.status,
+                        "" if r.score is None else f"{r.score:.2f}",
+                    ]
+                )
         ws.log("export", detail={"what": "links", "rows": len(rows)}, conn=s)
     return len(rows)
 
@@ -259,17 +335,35 @@ def export_links(ws, out: Path) -> int:
 def review_queue(ws, limit: int | None = None) -> list[dict]:
     ws.require("link.review", what="review queue")
     with ws.session() as s:
-        q = (select(Link, SourceRecord).join(SourceRecord, SourceRecord.id == Link.record_id)
-             .where(Link.status == "review").order_by(Link.score.desc().nulls_last(), Link.record_id))
+        q = (
+            select(Link, SourceRecord)
+            .join(SourceRecord, SourceRecord.id == Link.record_id)
+            .where(Link.status == "review")
+            .order_by(Link.score.desc().nulls_last(), Link.record_id)
+        )
         if limit:
             q = q.limit(limit)
         out = []
         for link, rec in s.execute(q).all():
-            out.append({"record_id": rec.id, "source_type": rec.source_type, "row_number": rec.row_number,
-                        "name": rec.name, "name_kana": rec.name_kana, "birth_date": rec.birth_date, "sex": rec.sex,
-                        "address": rec.address, "resident_no": rec.resident_no, "school": rec.school,
-                        "person_id": link.person_id, "score": link.score, "probability": link.probability,
-                        "explanation": link.explanation, "candidates": link.candidates or []})
+            out.append(
+                {
+                    "record_id": rec.id,
+                    "source_type": rec.source_type,
+                    "row_number": rec.row_number,
+                    "name": rec.name,
+                    "name_kana": rec.name_kana,
+                    "birth_date": rec.birth_date,
+                    "sex": rec.sex,
+                    "address": rec.address,
+                    "resident_no": rec.resident_no,
+                    "school": rec.school,
+                    "person_id": link.person_id,
+                    "score": link.score,
+                    "probability": link.probability,
+                    "explanation": link.explanation,
+                    "candidates": link.candidates or [],
+                }
+            )
         return out
 
 
@@ -292,8 +386,16 @@ def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> i
         s.flush()
         new_status, new_pid = {"accept": ("confirmed", person_id)}.get(decision, ("unlinked", None))
         if link is None:
-            s.add(Link(record_id=record_id, person_id=new_pid, status=new_status, method="human",
-                       decided_by=ws.user.name, decided_at=_now()))
+            s.add(
+                Link(
+                    record_id=record_id,
+                    person_id=new_pid,
+                    status=new_status,
+                    method="human",
+                    decided_by=ws.user.name,
+                    decided_at=_now(),
+                )
+            )
         else:
             link.status, link.person_id, link.method = new_status, new_pid, "human"
             link.decided_by, link.decided_at = ws.user.name, _now()
@@ -306,8 +408,11 @@ def undo_decision(ws, decision_id: int | None = None) -> dict:
     ws.require("link.review", what="link undo")
     with ws.session() as s:
         q = select(LinkDecision).where(LinkDecision.undone_at.is_(None))
-        q = q.where(LinkDecision.id == decision_id) if decision_id else \
-            q.where(LinkDecision.decided_by == ws.user.name).order_by(LinkDecision.id.desc()).limit(1)
+        q = (
+            q.where(LinkDecision.id == decision_id)
+            if decision_id
+            else q.where(LinkDecision.decided_by == ws.user.name).order_by(LinkDecision.id.desc()).limit(1)
+        )
         d = s.scalar(q)
         if d is None:
             raise NotFound("取り消せる判断がありません。")
@@ -326,12 +431,28 @@ def recent_decisions(ws, limit: int = 50) -> list[dict]:
     the review page's undo list."""
     ws.require("link.review", what="link decisions")
     with ws.session() as s:
-        q = (select(LinkDecision, SourceRecord).join(SourceRecord, SourceRecord.id == LinkDecision.record_id)
-             .order_by(LinkDecision.id.desc()).limit(limit))
-        return [{"decision_id": d.id, "record_id": d.record_id, "person_id": d.person_id, "decision": d.decision,
-                 "decided_by": d.decided_by, "decided_at": d.decided_at, "undone_at": d.undone_at,
-                 "undone_by": d.undone_by, "source_type": rec.source_type, "row_number": rec.row_number,
-                 "name": rec.name} for d, rec in s.execute(q).all()]
+        q = (
+            select(LinkDecision, SourceRecord)
+            .join(SourceRecord, SourceRecord.id == LinkDecision.record_id)
+            .order_by(LinkDecision.id.desc())
+            .limit(limit)
+        )
+        return [
+            {
+                "decision_id": d.id,
+                "record_id": d.record_id,
+                "person_id": d.person_id,
+                "decision": d.decision,
+                "decided_by": d.decided_by,
+                "decided_at": d.decided_at,
+                "undone_at": d.undone_at,
+                "undone_by": d.undone_by,
+                "source_type": rec.source_type,
+                "row_number": rec.row_number,
+                "name": rec.name,
+            }
+            for d, rec in s.execute(q).all()
+        ]
 
 
 def link_counts(ws) -> dict:

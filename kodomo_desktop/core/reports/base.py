@@ -10,6 +10,7 @@ Adding a document (e.g. the checklist engineer's blank checklist): write ``make`
 ``render(ws, out, kind=..., title=..., make=make, person_ids=[...])`` — it writes the file atomically, embeds the
 fonts and logs ``print`` with the page count and person ids only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,9 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -33,27 +34,35 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate, Paragraph, Spacer,
-                                Table, TableStyle)
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    KeepTogether,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
+from ...resources import resource_path
 from ..importing.values import to_date  # one date coercion for the whole app
 
 # --- fonts -----------------------------------------------------------------------------------------------------------
 GOTHIC = "IPAexGothic"
 MINCHO = "IPAexMincho"
 _FONT_FILES = {GOTHIC: "ipaexg.ttf", MINCHO: "ipaexm.ttf"}
-_SYSTEM_FONTS = {GOTHIC: Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
-                 MINCHO: Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")}
+_SYSTEM_FONTS = {
+    GOTHIC: Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
+    MINCHO: Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf"),
+}
 _SYSTEM_LICENCE = Path("/usr/share/doc/fonts-ipaexfont-gothic")
 
 
 def font_file(font: str) -> Path:
     """The bundled font file (resources/fonts/); copied there from the system fonts if it is missing."""
-    try:
-        from ...resources import resource_path
-        path = Path(resource_path("fonts", _FONT_FILES[font]))
-    except ImportError:  # pragma: no cover - the resources module ships with the app
-        path = Path(__file__).resolve().parents[3] / "resources" / "fonts" / _FONT_FILES[font]
+    path = Path(resource_path("fonts", _FONT_FILES[font]))
     if not path.exists() and _SYSTEM_FONTS[font].exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_SYSTEM_FONTS[font], path)
@@ -83,7 +92,9 @@ WEEKDAYS = "月火水木金土日"
 def wareki(d, *, short: bool = False, seireki: bool = False, weekday: bool = False) -> str:
     """令和8年11月23日 (``short``: R8.11.23; ``seireki``: 令和8年11月23日（2026年11月23日）;
     ``weekday``: 令和8年11月23日（月）)."""
-    from ..importing.values import ERAS as _ERAS, format_wareki  # one 和暦 table for the whole app
+    from ..importing.values import ERAS as _ERAS  # one 和暦 table for the whole app
+    from ..importing.values import format_wareki
+
     d = to_date(d)
     if d is None:
         return ""
@@ -113,8 +124,17 @@ def blank_date() -> str:
 
 # --- masking -----------------------------------------------------------------------------------------------------------
 # Welfare and health sources a school must not see on a school-facing sheet.
-WELFARE_SOURCES = frozenset({"public_assistance", "child_rearing_allowance", "tax", "disability", "yotaikyo",
-                             "consultation", "maternal_child_health"})
+WELFARE_SOURCES = frozenset(
+    {
+        "public_assistance",
+        "child_rearing_allowance",
+        "tax",
+        "disability",
+        "yotaikyo",
+        "consultation",
+        "maternal_child_health",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -139,8 +159,9 @@ MASKS = {
     "none": MaskProfile("none", "マスクなし", ""),
     "school": MaskProfile("school", "学校向け（福祉関係の情報を表示しない）", "学校向け", hide_welfare=True),
     "initials": MaskProfile("initials", "氏名はイニシャルのみ", "イニシャル", initials=True),
-    "school_initials": MaskProfile("school_initials", "学校向け・氏名はイニシャルのみ", "学校向け・イニシャル",
-                                   hide_welfare=True, initials=True),
+    "school_initials": MaskProfile(
+        "school_initials", "学校向け・氏名はイニシャルのみ", "学校向け・イニシャル", hide_welfare=True, initials=True
+    ),
 }
 
 
@@ -150,16 +171,37 @@ def mask_profile(mask: str | MaskProfile | None, default: str = "none") -> MaskP
     key = mask or default
     if key not in MASKS:
         from ..errors import InputRefused
+
         raise InputRefused(f"マスクの種類 {key} はありません（{'・'.join(MASKS)}）。")
     return MASKS[key]
 
 
 _ROMAJI_INITIAL = {}
-for _letter, _chars in {"A": "アァ", "I": "イィ", "U": "ウゥヴ", "E": "エェ", "O": "オォヲ",
-                        "K": "カキクケコヵヶ", "G": "ガギグゲゴ", "S": "サスセソ", "Sh": "シ", "Z": "ザズゼゾ", "J": "ジヂ",
-                        "T": "タテトツ", "C": "チ", "D": "ダヅデド", "N": "ナニヌネノン", "H": "ハヒヘホ", "F": "フ",
-                        "B": "バビブベボ", "P": "パピプペポ", "M": "マミムメモ", "Y": "ヤユヨャュョ", "R": "ラリルレロ",
-                        "W": "ワヰヱ"}.items():
+for _letter, _chars in {
+    "A": "アァ",
+    "I": "イィ",
+    "U": "ウゥヴ",
+    "E": "エェ",
+    "O": "オォヲ",
+    "K": "カキクケコヵヶ",
+    "G": "ガギグゲゴ",
+    "S": "サスセソ",
+    "Sh": "シ",
+    "Z": "ザズゼゾ",
+    "J": "ジヂ",
+    "T": "タテトツ",
+    "C": "チ",
+    "D": "ダヅデド",
+    "N": "ナニヌネノン",
+    "H": "ハヒヘホ",
+    "F": "フ",
+    "B": "バビブベボ",
+    "P": "パピプペポ",
+    "M": "マミムメモ",
+    "Y": "ヤユヨャュョ",
+    "R": "ラリルレロ",
+    "W": "ワヰヱ",
+}.items():
     for _c in _chars:
         _ROMAJI_INITIAL[_c] = _letter[0]
 
@@ -171,8 +213,10 @@ def kana_display(kana: str | None) -> str:
 
 def initials(name: str | None, kana: str | None = None) -> str:
     """Initials in the usual Japanese office form, surname first: シケン ハナコ → S.H. (from the kana)."""
+
     def parts(s: str | None) -> list[str]:
         return [p for p in (s or "").replace("\u3000", " ").split(" ") if p]
+
     kparts = parts(kana_display(kana))
     if kparts:
         letters = []
@@ -218,10 +262,10 @@ class _Styles:
         self.head = ParagraphStyle("head", parent=self.cell, alignment=TA_CENTER)
         self.label = ParagraphStyle("label", parent=self.cell)
         self.big = ParagraphStyle("big", parent=self.body, fontSize=12, leading=17)
-        self.cover_title = ParagraphStyle("cover_title", parent=self.body, fontName=m, fontSize=22, leading=32,
-                                          alignment=TA_CENTER)
-        self.cover = ParagraphStyle("cover", parent=self.body, fontName=m, fontSize=12, leading=20,
-                                    alignment=TA_CENTER)
+        self.cover_title = ParagraphStyle(
+            "cover_title", parent=self.body, fontName=m, fontSize=22, leading=32, alignment=TA_CENTER
+        )
+        self.cover = ParagraphStyle("cover", parent=self.body, fontName=m, fontSize=12, leading=20, alignment=TA_CENTER)
         self.right = ParagraphStyle("right", parent=self.body, alignment=TA_RIGHT)
         self.center = ParagraphStyle("center", parent=self.body, alignment=TA_CENTER)
 
@@ -370,8 +414,15 @@ class PageRef(Flowable):
 class RuledField(Flowable):
     """A framed field with a label and ruled lines for handwriting."""
 
-    def __init__(self, label: str | None, lines: int = 4, *, spacing: float = 7.5 * mm, width: float | None = None,
-                 hint: str | None = None):
+    def __init__(
+        self,
+        label: str | None,
+        lines: int = 4,
+        *,
+        spacing: float = 7.5 * mm,
+        width: float | None = None,
+        hint: str | None = None,
+    ):
         super().__init__()
         self.label, self.lines, self.spacing, self.fixed_w, self.hint = label, lines, spacing, width, hint
 
@@ -426,8 +477,16 @@ def _cellify(v, style):
     return P("" if v is None else v, style)
 
 
-def grid(rows: Sequence[Sequence], widths: Sequence[float], *, header: int = 1, align: Sequence[str] | None = None,
-         zebra: bool = False, font_size: float | None = None, extra: Iterable = ()) -> Table:
+def grid(
+    rows: Sequence[Sequence],
+    widths: Sequence[float],
+    *,
+    header: int = 1,
+    align: Sequence[str] | None = None,
+    zebra: bool = False,
+    font_size: float | None = None,
+    extra: Iterable = (),
+) -> Table:
     """A ruled table: grey header row(s), wrapping cells, the header repeated on each page."""
     st = styles()
     cstyles = {"l": st.cell, "c": st.cell_c, "r": st.cell_r}
@@ -436,14 +495,23 @@ def grid(rows: Sequence[Sequence], widths: Sequence[float], *, header: int = 1, 
         if n < header:
             data.append([_cellify(v, st.head) for v in r])
         else:
-            data.append([_cellify(v, cstyles[(align[i] if align and i < len(align) else "l")]) for i, v in enumerate(r)])
+            data.append(
+                [_cellify(v, cstyles[(align[i] if align and i < len(align) else "l")]) for i, v in enumerate(r)]
+            )
     t = Table(data, colWidths=list(widths), repeatRows=header)
-    style = [("GRID", (0, 0), (-1, -1), 0.5, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-             ("TOPPADDING", (0, 0), (-1, -1), 2.2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
-             ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3)]
+    style = [
+        ("GRID", (0, 0), (-1, -1), 0.5, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.6),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
     if header:
-        style += [("BACKGROUND", (0, 0), (-1, header - 1), HEAD_BG),
-                  ("LINEBELOW", (0, header - 1), (-1, header - 1), 0.9, GRID)]
+        style += [
+            ("BACKGROUND", (0, 0), (-1, header - 1), HEAD_BG),
+            ("LINEBELOW", (0, header - 1), (-1, header - 1), 0.9, GRID),
+        ]
     if zebra:
         for i in range(header, len(data)):
             if (i - header) % 2 == 1:
@@ -453,17 +521,24 @@ def grid(rows: Sequence[Sequence], widths: Sequence[float], *, header: int = 1, 
     return t
 
 
-def form(rows: Sequence[Sequence], widths: Sequence[float], *, labels: Sequence[int] = (0,), extra: Iterable = ()) -> Table:
+def form(
+    rows: Sequence[Sequence], widths: Sequence[float], *, labels: Sequence[int] = (0,), extra: Iterable = ()
+) -> Table:
     """A form-like table: label cells shaded (the columns in ``labels``), value cells white.
 
     A cell may be ``None`` after a value to span: use ``extra`` SPAN commands for that."""
     st = styles()
     data = [[_cellify(v, st.label if i in labels else st.cell) for i, v in enumerate(r)] for r in rows]
     t = Table(data, colWidths=list(widths))
-    style = [("GRID", (0, 0), (-1, -1), 0.5, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-             ("TOPPADDING", (0, 0), (-1, -1), 3), ("BOTTOMPADDING", (0, 0), (-1, -1), 3.4),
-             ("LEFTPADDING", (0, 0), (-1, -1), 4), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-             ("BOX", (0, 0), (-1, -1), 0.9, GRID)]
+    style = [
+        ("GRID", (0, 0), (-1, -1), 0.5, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3.4),
+        ("LEFTPADDING", (0, 0), (-1, -1), 4),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ("BOX", (0, 0), (-1, -1), 0.9, GRID),
+    ]
     for c in labels:
         style.append(("BACKGROUND", (c, 0), (c, -1), LABEL_BG))
     extra = list(extra)
@@ -475,12 +550,28 @@ def form(rows: Sequence[Sequence], widths: Sequence[float], *, labels: Sequence[
     return t
 
 
-def note_box(text: str, *, raw: bool = False, style: str = "small", bg=NOTE_BG, border=colors.HexColor("#BF9000"),
-             width: float | None = None) -> Table:
+def note_box(
+    text: str,
+    *,
+    raw: bool = False,
+    style: str = "small",
+    bg=NOTE_BG,
+    border=colors.HexColor("#BF9000"),
+    width: float | None = None,
+) -> Table:
     t = Table([[P(text, style, raw=raw)]], colWidths=[width or CONTENT_W])
-    t.setStyle(tstyle([("BOX", (0, 0), (-1, -1), 0.7, border), ("BACKGROUND", (0, 0), (-1, -1), bg),
-                           ("TOPPADDING", (0, 0), (-1, -1), 3.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-                           ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6)]))
+    t.setStyle(
+        tstyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.7, border),
+                ("BACKGROUND", (0, 0), (-1, -1), bg),
+                ("TOPPADDING", (0, 0), (-1, -1), 3.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
     return t
 
 
@@ -517,16 +608,37 @@ class PageInfo:
 
 class _Doc(BaseDocTemplate):
     def __init__(self, target, info: PageInfo, **kw):
-        super().__init__(target, pagesize=A4, leftMargin=MARGIN_L, rightMargin=MARGIN_R, topMargin=MARGIN_T,
-                         bottomMargin=MARGIN_B, title=info.title, author="Kodomo Desktop",
-                         subject=f"{info.town} {info.title}（取扱注意）", creator="Kodomo Desktop",
-                         initialFontName=GOTHIC, initialFontSize=9, initialLeading=12, **kw)
+        super().__init__(
+            target,
+            pagesize=A4,
+            leftMargin=MARGIN_L,
+            rightMargin=MARGIN_R,
+            topMargin=MARGIN_T,
+            bottomMargin=MARGIN_B,
+            title=info.title,
+            author="Kodomo Desktop",
+            subject=f"{info.town} {info.title}（取扱注意）",
+            creator="Kodomo Desktop",
+            initialFontName=GOTHIC,
+            initialFontSize=9,
+            initialLeading=12,
+            **kw,
+        )
         self.info = info
         self.marks: dict[str, int] = {}
         self.page_refs: dict[str, tuple] = {}
         self.subject: str | None = None
-        frame = Frame(MARGIN_L, MARGIN_B, CONTENT_W, PAGE_H - MARGIN_T - MARGIN_B, id="body",
-                      leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        frame = Frame(
+            MARGIN_L,
+            MARGIN_B,
+            CONTENT_W,
+            PAGE_H - MARGIN_T - MARGIN_B,
+            id="body",
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+        )
         self.addPageTemplates([PageTemplate("page", frames=[frame], onPageEnd=self._decorate)])
 
     def afterFlowable(self, f):
@@ -583,7 +695,9 @@ def _footer(canvas, page: int, total: int, info: PageInfo) -> None:
     canvas.drawRightString(PAGE_W - MARGIN_R, y, f"{page} / {total} ページ")
     canvas.setFont(GOTHIC, 6.5)
     canvas.setFillColor(MUTED)
-    canvas.drawCentredString(PAGE_W / 2, y - 4 * mm, "本書には個人情報が含まれます。目的外の利用・複写・持ち出しを禁じます。")
+    canvas.drawCentredString(
+        PAGE_W / 2, y - 4 * mm, "本書には個人情報が含まれます。目的外の利用・複写・持ち出しを禁じます。"
+    )
     canvas.restoreState()
 
 
@@ -615,11 +729,13 @@ def _canvas_maker(info: PageInfo, result: dict, doc_ref: dict):
                 Canvas.showPage(self)
             result["pages"] = total
             Canvas.save(self)
+
     return NumberedCanvas
 
 
 def town_name(ws) -> str:
     from ..storage.models import Setting
+
     with ws.session() as s:
         row = s.get(Setting, "town_name")
         value = row.value if row is not None else None
@@ -628,8 +744,18 @@ def town_name(ws) -> str:
     return str(value).strip() if value and str(value).strip() else "（町名未設定）"
 
 
-def render(ws, out, *, kind: str, title: str, make: Callable[[], list], person_ids: Sequence[str] = (),
-           mask: MaskProfile | None = None, town: str | None = None, log_detail: dict | None = None) -> dict:
+def render(
+    ws,
+    out,
+    *,
+    kind: str,
+    title: str,
+    make: Callable[[], list],
+    person_ids: Sequence[str] = (),
+    mask: MaskProfile | None = None,
+    town: str | None = None,
+    log_detail: dict | None = None,
+) -> dict:
     """Lay out ``make()`` on A4 pages, write ``out`` (atomically) and log ``print``; returns {"pages": n}.
 
     One layout pass: page x / y and the page numbers of a table of contents (:class:`PageRef` to a
@@ -638,9 +764,15 @@ def render(ws, out, *, kind: str, title: str, make: Callable[[], list], person_i
     out = Path(out)
     if not out.parent.exists():
         from ..errors import InputRefused
+
         raise InputRefused(f"フォルダー {out.parent} がありません。")
-    info = PageInfo(town=town or town_name(ws), title=title, printed_by=ws.user.name,
-                    printed_at=dt.datetime.now().replace(second=0, microsecond=0), mask=mask or MASKS["none"])
+    info = PageInfo(
+        town=town or town_name(ws),
+        title=title,
+        printed_by=ws.user.name,
+        printed_at=dt.datetime.now().replace(second=0, microsecond=0),
+        mask=mask or MASKS["none"],
+    )
     buf = io.BytesIO()
     doc = _Doc(buf, info)
     result: dict = {}
@@ -665,6 +797,7 @@ def render(ws, out, *, kind: str, title: str, make: Callable[[], list], person_i
 def _write(out: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, so a half-written PDF never carries the name."""
     from ..errors import InputRefused
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=".kodomo-", suffix=".pdf", dir=out.parent)
     except OSError as e:
@@ -676,8 +809,10 @@ def _write(out: Path, data: bytes) -> None:
     except OSError as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise InputRefused(f"{out.name} を書き込めません。ほかのアプリで開いている場合は閉じてから、もう一度お試しください"
-                           f"（{e.strerror or e}）。") from e
+        raise InputRefused(
+            f"{out.name} を書き込めません。ほかのアプリで開いている場合は閉じてから、もう一度お試しください"
+            f"（{e.strerror or e}）。"
+        ) from e
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -5,6 +5,7 @@ grouped as in the definition (区分 / 観点), and the class's pupils as column
 header with the names repeated on every page), a cell per pupil and item for ○ (該当) / × (非該当) / ？ (不明);
 then a page of ruled remark lines per pupil. Printed on the shared A4 template (取扱注意, page x / y, printed by),
 through ``reports.service.blank_checklist_pdf``."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,12 +16,26 @@ from reportlab.platypus import PageBreak, Table
 
 from ..checklists import service as CL
 from ..errors import NotFound
-from .base import (CONTENT_W, GRID, HEAD_BG, LABEL_BG, DocTitle, Mark, P, blank_date, esc, form, gap, note_box,
-                   tstyle, wareki)
+from .base import (
+    CONTENT_W,
+    GRID,
+    HEAD_BG,
+    LABEL_BG,
+    DocTitle,
+    Mark,
+    P,
+    blank_date,
+    esc,
+    form,
+    gap,
+    note_box,
+    tstyle,
+    wareki,
+)
 
 W = CONTENT_W
 TITLE = "観察チェックリスト（記入用）"
-PER_PAGE = 10                 # pupils per block (columns)
+PER_PAGE = 10  # pupils per block (columns)
 NO_W, TEXT_W = 8 * mm, 72 * mm
 
 
@@ -72,24 +87,36 @@ def build_story(ws, school: str, klass: str | None, definition, *, today: dt.dat
     return title, out, [p["person_id"] for p in pupils]
 
 
-def class_block(d: dict, school: str, label: str, ps: list[dict], *, round_name: str = "", due=None,
-                today: dt.date | None = None) -> list:
+def class_block(
+    d: dict, school: str, label: str, ps: list[dict], *, round_name: str = "", due=None, today: dt.date | None = None
+) -> list:
     today = today or dt.date.today()
     sub = f"{school}　{label}" + (f"　{round_name}" if round_name else "") + f"　作成日 {wareki(today)}"
     out = [Mark(f"class:{school}:{label}", outline=f"{label}", subject=school), DocTitle(TITLE, sub)]
-    out.append(form([["学校", school, "学級", label, "提出期限", wareki(due) if due else blank_date()],
-                     ["記入者", "", "", "", "記入日", blank_date()]],
-                    [16 * mm, 52 * mm, 14 * mm, 30 * mm, 18 * mm, W - 130 * mm], labels=(0, 2, 4),
-                    extra=[("SPAN", (1, 1), (3, 1))]))
+    out.append(
+        form(
+            [
+                ["学校", school, "学級", label, "提出期限", wareki(due) if due else blank_date()],
+                ["記入者", "", "", "", "記入日", blank_date()],
+            ],
+            [16 * mm, 52 * mm, 14 * mm, 30 * mm, 18 * mm, W - 130 * mm],
+            labels=(0, 2, 4),
+            extra=[("SPAN", (1, 1), (3, 1))],
+        )
+    )
     out.append(gap(2))
-    out.append(note_box(
-        f"{esc(d.get('title_ja', ''))}　児童生徒ごとの列に、各項目について <b>○ 該当</b>　<b>× 該当しない</b>　"
-        "<b>？ 分からない</b> を記入してください。観察できていない項目は空欄のままでかまいません。"
-        "気づいたことは最後のページの「所見」欄に書いてください。該当があっても、それだけで虐待などと判断する"
-        "ものではありません。", raw=True))
+    out.append(
+        note_box(
+            f"{esc(d.get('title_ja', ''))}　児童生徒ごとの列に、各項目について <b>○ 該当</b>　<b>× 該当しない</b>　"
+            "<b>？ 分からない</b> を記入してください。観察できていない項目は空欄のままでかまいません。"
+            "気づいたことは最後のページの「所見」欄に書いてください。該当があっても、それだけで虐待などと判断する"
+            "ものではありません。",
+            raw=True,
+        )
+    )
     out.append(gap(2))
     for i in range(0, len(ps), PER_PAGE):
-        chunk = ps[i:i + PER_PAGE]
+        chunk = ps[i : i + PER_PAGE]
         if i:
             out.append(PageBreak())
         out.append(_grid(d, chunk))
@@ -101,26 +128,39 @@ def class_block(d: dict, school: str, label: str, ps: list[dict], *, round_name:
 def _grid(d: dict, ps: list[dict]) -> Table:
     groups = {g["id"]: g for g in d.get("groups", [])}
     pw = (W - NO_W - TEXT_W) / PER_PAGE
-    head = [P("No.", "head"), P("項目", "head")] + [P(esc(p["name"]).replace("\u3000", "<br/>"), "head", raw=True)
-                                                  for p in ps]
+    head = [P("No.", "head"), P("項目", "head")] + [
+        P(esc(p["name"]).replace("\u3000", "<br/>"), "head", raw=True) for p in ps
+    ]
     head += [""] * (PER_PAGE - len(ps))
     rows, style = [head], []
     last_group = None
     for n, it in enumerate(d.get("items", []), 1):
         if it["group"] != last_group:
             g = groups.get(it["group"], {})
-            rows.append([P(f"<b>{esc(g.get('part', ''))}</b>　{esc(g.get('label_ja', it['group']))}", "cell", raw=True)]
-                        + [""] * (PER_PAGE + 1))
+            rows.append(
+                [P(f"<b>{esc(g.get('part', ''))}</b>　{esc(g.get('label_ja', it['group']))}", "cell", raw=True)]
+                + [""] * (PER_PAGE + 1)
+            )
             r = len(rows) - 1
-            style += [("SPAN", (0, r), (-1, r)), ("BACKGROUND", (0, r), (-1, r), LABEL_BG),
-                      ("TOPPADDING", (0, r), (-1, r), 1.2), ("BOTTOMPADDING", (0, r), (-1, r), 1.6)]
+            style += [
+                ("SPAN", (0, r), (-1, r)),
+                ("BACKGROUND", (0, r), (-1, r), LABEL_BG),
+                ("TOPPADDING", (0, r), (-1, r), 1.2),
+                ("BOTTOMPADDING", (0, r), (-1, r), 1.6),
+            ]
             last_group = it["group"]
         rows.append([P(str(n), "cell_c"), P(it["text_ja"], "small")] + [""] * PER_PAGE)
     t = Table(rows, colWidths=[NO_W, TEXT_W] + [pw] * PER_PAGE, repeatRows=1)
-    st = [("GRID", (0, 0), (-1, -1), 0.5, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-          ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG), ("LINEBELOW", (0, 0), (-1, 0), 0.9, GRID),
-          ("TOPPADDING", (0, 0), (-1, -1), 1.6), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-          ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
+    st = [
+        ("GRID", (0, 0), (-1, -1), 0.5, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.9, GRID),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.6),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+    ]
     if len(ps) < PER_PAGE:  # unused pupil columns greyed out
         st.append(("BACKGROUND", (2 + len(ps), 1), (-1, -1), colors.HexColor("#EDEDED")))
     t.setStyle(tstyle(st + style))
@@ -132,10 +172,22 @@ def _remarks(school: str, label: str, ps: list[dict]) -> list:
     rows = [["No.", "氏名", "所見"]]
     for n, p in enumerate(ps, 1):
         rows.append([str(n), p["name"], ""])
-    t = Table([[P(c, "head") if r == 0 else (P(c, "cell_c") if i == 0 else P(c, "cell")) for i, c in enumerate(row)]
-               for r, row in enumerate(rows)], colWidths=[10 * mm, 36 * mm, W - 46 * mm],
-              rowHeights=[None] + [14 * mm] * len(ps), repeatRows=1)
-    t.setStyle(tstyle([("GRID", (0, 0), (-1, -1), 0.5, GRID), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                       ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG)]))
+    t = Table(
+        [
+            [P(c, "head") if r == 0 else (P(c, "cell_c") if i == 0 else P(c, "cell")) for i, c in enumerate(row)]
+            for r, row in enumerate(rows)
+        ],
+        colWidths=[10 * mm, 36 * mm, W - 46 * mm],
+        rowHeights=[None] + [14 * mm] * len(ps),
+        repeatRows=1,
+    )
+    t.setStyle(
+        tstyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, GRID),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG),
+            ]
+        )
+    )
     return out + [t]
-

@@ -6,13 +6,15 @@ tolerantly (reasons with indicator / label / points / type(s) / source / record 
 sources with no data; protective factors) and fills what a reason leaves out from the database (the batch's
 file, the source's department, the indicator's label from the catalogue).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -20,9 +22,24 @@ from sqlalchemy.orm import Session
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date as _date
-from ..storage.models import (ChecklistDefinition, ChecklistEntry, ChecklistRound, ChildScore, Conference,
-                              ConferenceItem, LegalBasis, Person, ProgressRecord, ReviewRound, RoundCandidate,
-                              ScoreRun, SourceBatch, SourceRecord, SupportCase, WeightSet)
+from ..storage.models import (
+    ChecklistDefinition,
+    ChecklistEntry,
+    ChecklistRound,
+    ChildScore,
+    Conference,
+    ConferenceItem,
+    LegalBasis,
+    Person,
+    ProgressRecord,
+    ReviewRound,
+    RoundCandidate,
+    ScoreRun,
+    SourceBatch,
+    SourceRecord,
+    SupportCase,
+    WeightSet,
+)
 
 SEX = {1: "男", 2: "女"}
 NO_SCHOOL = "（学校・園なし）"
@@ -31,6 +48,7 @@ NO_SCHOOL = "（学校・園なし）"
 # --- reference data ------------------------------------------------------------------------------------------------
 def source_label(st: str | None) -> str:
     from ..importing.fields import SOURCE_TYPES
+
     if not st:
         return ""
     return SOURCE_TYPES.get(st, {}).get("label", st)
@@ -38,6 +56,7 @@ def source_label(st: str | None) -> str:
 
 def attribute_labels(st: str) -> dict[str, str]:
     from ..importing.fields import SOURCE_TYPES
+
     attrs = SOURCE_TYPES.get(st, {}).get("attributes", {})
     if isinstance(attrs, dict):
         return {k: (v.get("label", k) if isinstance(v, dict) else k) for k, v in attrs.items()}
@@ -48,6 +67,7 @@ def departments(s: Session) -> dict[str, str]:
     """Source type → the department that holds it (the legal-basis table, else the defaults)."""
     try:
         from ..governance.register import DEFAULT_SOURCES
+
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except ImportError:  # pragma: no cover
         out = {}
@@ -69,6 +89,7 @@ def sheet_visibility(s: Session) -> tuple[dict[str, bool], dict[str, bool]]:
 def _catalogue_file() -> dict[str, dict]:
     try:
         from ...resources import resource_path
+
         path = resource_path("indicators.json")
         raw = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except Exception:  # a catalogue being edited must never stop a print
@@ -88,11 +109,13 @@ def scoring_catalogue() -> dict:
     loaders = []
     try:
         from ..scoring.catalogue import load_catalogue
+
         loaders.append(load_catalogue)
     except Exception:
         pass
     try:
         from ..scoring.service import catalogue as service_catalogue
+
         loaders.append(service_catalogue)
     except Exception:
         pass
@@ -115,13 +138,30 @@ def catalogue() -> dict[str, dict]:
 
 
 # the scoring engine's "no data" labels → the sources they stand for
-NO_DATA_SOURCES = {"学校データなし": ("school_attendance", "school_health"), "母子保健データなし": ("maternal_child_health",),
-                   "チェックリスト未回収": ("school_checklist",)}
-VIA_SUBJECT = {"本人": "", "self": "", "child": "", "世帯員": "世帯員", "世帯": "世帯", "household": "世帯",
-               "member": "世帯員", "other": "世帯員", "parent": "保護者", "保護者": "保護者", "sibling": "きょうだい"}
+NO_DATA_SOURCES = {
+    "学校データなし": ("school_attendance", "school_health"),
+    "母子保健データなし": ("maternal_child_health",),
+    "チェックリスト未回収": ("school_checklist",),
+}
+VIA_SUBJECT = {
+    "本人": "",
+    "self": "",
+    "child": "",
+    "世帯員": "世帯員",
+    "世帯": "世帯",
+    "household": "世帯",
+    "member": "世帯員",
+    "other": "世帯員",
+    "parent": "保護者",
+    "保護者": "保護者",
+    "sibling": "きょうだい",
+}
 # pseudo source types in "no data" entries
-NO_DATA_PSEUDO = {"school": ("school_attendance", "school_health"), "checklist_missing": ("school_checklist",),
-                  "checklist_blank": ("school_checklist",)}
+NO_DATA_PSEUDO = {
+    "school": ("school_attendance", "school_health"),
+    "checklist_missing": ("school_checklist",),
+    "checklist_blank": ("school_checklist",),
+}
 
 
 def _get(obj, *keys, default=None):
@@ -142,6 +182,7 @@ def get_person(s: Session, person_id: str) -> Person:
 
 def refuse_opted_out(s: Session, person_ids: Iterable[str]) -> None:
     from ..linkage.service import opted_out_persons
+
     excluded = opted_out_persons(s)
     for pid in person_ids:
         if pid in excluded:
@@ -153,17 +194,24 @@ def school_info(s: Session, person_ids: Iterable[str] | None = None) -> dict[str
     want = set(person_ids) if person_ids is not None else None
     if want is not None and not want:
         return {}
-    rows = s.execute(text(
-        "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of FROM link l "
-        "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-        "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-        "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id, r.id")).all()
+    rows = s.execute(
+        text(
+            "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of FROM link l "
+            "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
+            "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
+            "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id, r.id"
+        )
+    ).all()
     out = {}
     for pid, school, grade, klass, as_of in rows:
         if want is None or pid in want:
             prev = out.get(pid, {})
-            out[pid] = {"school": school, "grade": grade or prev.get("grade") or "",
-                        "class": klass or prev.get("class") or "", "as_of": _date(as_of)}
+            out[pid] = {
+                "school": school,
+                "grade": grade or prev.get("grade") or "",
+                "class": klass or prev.get("class") or "",
+                "as_of": _date(as_of),
+            }
     return out
 
 
@@ -187,8 +235,10 @@ def scores_in_run(s: Session, run: ScoreRun | None, person_ids: Iterable[str]) -
     ids = list(person_ids)
     if run is None or not ids:
         return {}
-    return {c.person_id: c for c in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id,
-                                                                         ChildScore.person_id.in_(ids)))}
+    return {
+        c.person_id: c
+        for c in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.person_id.in_(ids)))
+    }
 
 
 # --- scores ---------------------------------------------------------------------------------------------------------------
@@ -242,7 +292,9 @@ class ScoreReader:
         ind = str(_get(r, "indicator", "indicator_id", "id", "key", default="") or "")
         cat = self.cat.get(ind, {})
         rec = self.record(_get(r, "record_id", "source_record_id"))
-        st = _get(r, "source_type", "source") or (rec.source_type if rec else None) or _get(cat, "source_type", "source")
+        st = (
+            _get(r, "source_type", "source") or (rec.source_type if rec else None) or _get(cat, "source_type", "source")
+        )
         if isinstance(st, dict):
             st = st.get("source_type") or st.get("key")
         bid = _get(r, "batch_id", "batch") or (rec.batch_id if rec else None)
@@ -250,10 +302,17 @@ class ScoreReader:
             bid = bid.get("id")
         b = self.batch(bid)
         file_name = _get(r, "file_name", "batch_file", "source_file", "file") or (b.file_name if b else None)
-        rdate = _date(_get(r, "record_date", "date", "event_date", "as_of")) or (rec.record_date if rec else None) \
+        rdate = (
+            _date(_get(r, "record_date", "date", "event_date", "as_of"))
+            or (rec.record_date if rec else None)
             or (b.as_of if b else None)
-        label = _get(r, "label_ja", "label", "indicator_label", "name", "text") or _get(cat, "label_ja", "label", "name") \
-            or ind or "（項目名なし）"
+        )
+        label = (
+            _get(r, "label_ja", "label", "indicator_label", "name", "text")
+            or _get(cat, "label_ja", "label", "name")
+            or ind
+            or "（項目名なし）"
+        )
         points = _num(_get(r, "points", "score", "weight", default=0))
         types: dict[str, float] = {}
         tp = _get(r, "points_by_type", "type_points", "by_type")
@@ -277,8 +336,15 @@ class ScoreReader:
             rel = _get(r, "relationship") or (m.relationship if m else None)
             base = subject or "世帯員"
             subject = f"{base}（{rel}）" if rel else base
-        elif not subject and _get(r, "subject", "whose") in ("household", "member", "parent", "sibling", "世帯員", "保護者",
-                                                               "きょうだい"):
+        elif not subject and _get(r, "subject", "whose") in (
+            "household",
+            "member",
+            "parent",
+            "sibling",
+            "世帯員",
+            "保護者",
+            "きょうだい",
+        ):
             subject = {"sibling": "きょうだい", "parent": "保護者"}.get(_get(r, "subject", "whose"), "世帯員")
             rel = _get(r, "relationship")
             if rel:
@@ -294,19 +360,33 @@ class ScoreReader:
         value = _get(r, "value", "detail", "evidence")
         if isinstance(value, (dict, list)):
             value = None
-        return {"indicator": ind, "label": str(label), "points": points, "types": types, "source_type": st,
-                "source_label": source_label(st) if st else str(_get(r, "source_label", default="")),
-                "department": _get(r, "department", "source_department") or self.depts.get(st or "", ""),
-                "record_date": rdate, "batch_id": b.id if b else bid, "file_name": file_name or "",
-                "subject": subject, "shown_on_sheets": bool(shown), "protective": protective,
-                "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
-                "value": str(value) if value is not None else ""}
+        return {
+            "indicator": ind,
+            "label": str(label),
+            "points": points,
+            "types": types,
+            "source_type": st,
+            "source_label": source_label(st) if st else str(_get(r, "source_label", default="")),
+            "department": _get(r, "department", "source_department") or self.depts.get(st or "", ""),
+            "record_date": rdate,
+            "batch_id": b.id if b else bid,
+            "file_name": file_name or "",
+            "subject": subject,
+            "shown_on_sheets": bool(shown),
+            "protective": protective,
+            "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
+            "value": str(value) if value is not None else "",
+        }
 
     # one score -------------------------------------------------------------------------------------------------------
     def score(self, cs: ChildScore | None, run: ScoreRun | None = None) -> dict | None:
         if cs is None:
             return None
-        d = cs.details if isinstance(cs.details, dict) else ({"reasons": cs.details} if isinstance(cs.details, list) else {})
+        d = (
+            cs.details
+            if isinstance(cs.details, dict)
+            else ({"reasons": cs.details} if isinstance(cs.details, list) else {})
+        )
         reasons_raw = d.get("reasons") or d.get("explanation") or d.get("items") or []
         reasons = [self.reason(r, cs.person_id) for r in reasons_raw]
         protective = [x for x in reasons if x["protective"]]
@@ -319,44 +399,88 @@ class ScoreReader:
         has_sibling_reason = any("sibling" in r["indicator"] for r in reasons)
         if isinstance(sib, dict) and _num(sib.get("points")) and not has_sibling_reason:
             pts = _num(sib["points"])
-            per_type = sib.get("types") if isinstance(sib.get("types"), dict) else self.weights(run).get(
-                "sibling_points", self.sibling_default)
+            per_type = (
+                sib.get("types")
+                if isinstance(sib.get("types"), dict)
+                else self.weights(run).get("sibling_points", self.sibling_default)
+            )
             if isinstance(sib.get("types"), list) and sib["types"]:
                 per_type = {t: pts for t in sib["types"]}
             types = {t: _num(v) for t, v in (per_type or {}).items() if _num(v)} or {"（種別なし）": pts}
-            reasons.append({"indicator": "sibling", "label": "同じ世帯のきょうだいが抽出されている", "points": pts,
-                            "types": types, "source_type": None, "source_label": "スコア算出（世帯）", "department": "",
-                            "record_date": run.as_of if run else None, "batch_id": None, "file_name": "",
-                            "subject": "世帯", "shown_on_sheets": False, "protective": False, "basic": False,
-                            "value": None, "from": list(sib.get("from") or [])})
+            reasons.append(
+                {
+                    "indicator": "sibling",
+                    "label": "同じ世帯のきょうだいが抽出されている",
+                    "points": pts,
+                    "types": types,
+                    "source_type": None,
+                    "source_label": "スコア算出（世帯）",
+                    "department": "",
+                    "record_date": run.as_of if run else None,
+                    "batch_id": None,
+                    "file_name": "",
+                    "subject": "世帯",
+                    "shown_on_sheets": False,
+                    "protective": False,
+                    "basic": False,
+                    "value": None,
+                    "from": list(sib.get("from") or []),
+                }
+            )
         types = self._types(d, cs, reasons, run)
         no_data = []
-        for x in d.get("no_data") or d.get("no_data_sources") or d.get("missing_sources") or \
-                d.get("sources_without_data") or []:
+        for x in (
+            d.get("no_data")
+            or d.get("no_data_sources")
+            or d.get("missing_sources")
+            or d.get("sources_without_data")
+            or []
+        ):
             if isinstance(x, dict):
                 st = _get(x, "source_type", "source", "key")
                 label = _get(x, "label", "label_ja") or f"{source_label(st)}データなし"
                 sts = NO_DATA_PSEUDO.get(st) or self.no_data_sources.get(label) or ((st,) if st else ())
-                no_data.append({"source_types": tuple(sts), "label": str(label),
-                                "detail": str(_get(x, "detail", default="") or "")})
+                no_data.append(
+                    {
+                        "source_types": tuple(sts),
+                        "label": str(label),
+                        "detail": str(_get(x, "detail", default="") or ""),
+                    }
+                )
             elif str(x) in self.no_data_sources:
                 no_data.append({"source_types": self.no_data_sources[str(x)], "label": str(x), "detail": ""})
             else:
                 from ..importing.fields import SOURCE_TYPES
+
                 known = str(x) in SOURCE_TYPES
-                no_data.append({"source_types": (str(x),) if known else (),
-                                "label": f"{source_label(str(x))}データなし" if known else str(x), "detail": ""})
+                no_data.append(
+                    {
+                        "source_types": (str(x),) if known else (),
+                        "label": f"{source_label(str(x))}データなし" if known else str(x),
+                        "detail": "",
+                    }
+                )
         hist = d.get("history") if isinstance(d.get("history"), dict) else {}
-        return {"run_id": cs.run_id, "as_of": run.as_of if run else None, "total": _num(cs.total), "band": cs.band or "",
-                "flagged": bool(cs.flagged), "types_text": _types_text(cs.types) or
-                "、".join(t["type"] for t in types if t["flagged"]),
-                "types": types, "reasons": sorted(reasons, key=lambda r: -r["points"]), "protective": protective,
-                "no_data": no_data, "basic_items": cs.basic_items or 0, "school_points": _num(cs.school_points),
-                "yotaikyo": bool(d.get("yotaikyo_active") or d.get("yotaikyo")), "age_band": d.get("age_band") or "",
-                "status_label": str(d.get("status_label") or ""),
-                "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
-                "sharp_rise": bool(hist.get("sharp_rise")),
-                "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak")))}
+        return {
+            "run_id": cs.run_id,
+            "as_of": run.as_of if run else None,
+            "total": _num(cs.total),
+            "band": cs.band or "",
+            "flagged": bool(cs.flagged),
+            "types_text": _types_text(cs.types) or "、".join(t["type"] for t in types if t["flagged"]),
+            "types": types,
+            "reasons": sorted(reasons, key=lambda r: -r["points"]),
+            "protective": protective,
+            "no_data": no_data,
+            "basic_items": cs.basic_items or 0,
+            "school_points": _num(cs.school_points),
+            "yotaikyo": bool(d.get("yotaikyo_active") or d.get("yotaikyo")),
+            "age_band": d.get("age_band") or "",
+            "status_label": str(d.get("status_label") or ""),
+            "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
+            "sharp_rise": bool(hist.get("sharp_rise")),
+            "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak"))),
+        }
 
     def weights(self, run: ScoreRun | None) -> dict:
         """The weight set the run used (its thresholds and sibling points), {} when unknown."""
@@ -385,20 +509,39 @@ class ScoreReader:
             k = str(k)
             band = band or bands.get(k, "")
             is_flagged = bool(flagged) or k in flagged_types or (flagged is None and band in ("中", "高"))
-            out[k] = {"type": k, "points": _num(points), "threshold": threshold, "band": band,
-                      "thresholds": cuts if isinstance(cuts, dict) and cuts else thr, "flagged": is_flagged}
+            out[k] = {
+                "type": k,
+                "points": _num(points),
+                "threshold": threshold,
+                "band": band,
+                "thresholds": cuts if isinstance(cuts, dict) and cuts else thr,
+                "flagged": is_flagged,
+            }
+
         if isinstance(raw, dict):
             for k, v in raw.items():
                 if isinstance(v, dict):
-                    add(k, _get(v, "points", "score", "total", default=0), _get(v, "threshold", "cutoff"),
-                        _get(v, "band", default=""), v.get("flagged"), v.get("cuts"))
+                    add(
+                        k,
+                        _get(v, "points", "score", "total", default=0),
+                        _get(v, "threshold", "cutoff"),
+                        _get(v, "band", default=""),
+                        v.get("flagged"),
+                        v.get("cuts"),
+                    )
                 else:
                     add(k, v)
         elif isinstance(raw, list):
             for v in raw:
                 if isinstance(v, dict) and _get(v, "type", "name"):
-                    add(_get(v, "type", "name"), _get(v, "points", "score", default=0), _get(v, "threshold"),
-                        _get(v, "band", default=""), v.get("flagged"), v.get("cuts"))
+                    add(
+                        _get(v, "type", "name"),
+                        _get(v, "points", "score", default=0),
+                        _get(v, "threshold"),
+                        _get(v, "band", default=""),
+                        v.get("flagged"),
+                        v.get("cuts"),
+                    )
         if not out:
             sums: dict[str, float] = defaultdict(float)
             for r in reasons:
@@ -410,7 +553,7 @@ class ScoreReader:
 
 
 def _split_types(text_: str | None) -> list[str]:
-    raw = (text_ or "")
+    raw = text_ or ""
     for sep in ("、", "・", ";", "；"):
         raw = raw.replace(sep, ",")
     return [t.strip() for t in raw.split(",") if t.strip()]
@@ -454,10 +597,12 @@ def linked_records(s: Session, person_ids: Iterable[str]) -> dict[str, list[dict
     out: dict[str, list[dict]] = defaultdict(list)
     if not ids:
         return out
-    q = text("SELECT l.person_id, r.id, r.source_type, r.record_date, r.attributes, r.school, r.grade, r.class_name, "
-             "b.id, b.file_name, b.as_of FROM link l JOIN source_record r ON r.id = l.record_id "
-             "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
-             "AND l.person_id IN (" + ",".join(f":p{i}" for i in range(len(ids))) + ")")
+    q = text(
+        "SELECT l.person_id, r.id, r.source_type, r.record_date, r.attributes, r.school, r.grade, r.class_name, "
+        "b.id, b.file_name, b.as_of FROM link l JOIN source_record r ON r.id = l.record_id "
+        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
+        "AND l.person_id IN (" + ",".join(f":p{i}" for i in range(len(ids))) + ")"
+    )
     for row in s.execute(q, {f"p{i}": pid for i, pid in enumerate(ids)}):
         attrs = row[4]
         if isinstance(attrs, str):
@@ -465,9 +610,20 @@ def linked_records(s: Session, person_ids: Iterable[str]) -> dict[str, list[dict
                 attrs = json.loads(attrs)
             except ValueError:
                 attrs = {}
-        out[row[0]].append({"record_id": row[1], "source_type": row[2], "date": _date(row[3]) or _date(row[10]),
-                            "attributes": attrs or {}, "school": row[5], "grade": row[6], "class": row[7],
-                            "batch_id": row[8], "file_name": row[9], "as_of": _date(row[10])})
+        out[row[0]].append(
+            {
+                "record_id": row[1],
+                "source_type": row[2],
+                "date": _date(row[3]) or _date(row[10]),
+                "attributes": attrs or {},
+                "school": row[5],
+                "grade": row[6],
+                "class": row[7],
+                "batch_id": row[8],
+                "file_name": row[9],
+                "as_of": _date(row[10]),
+            }
+        )
     for recs in out.values():
         recs.sort(key=lambda r: (r["date"] or dt.date.min, r["record_id"]), reverse=True)
     return out
@@ -492,12 +648,13 @@ def summarise_record(rec: dict, limit: int = 90) -> str:
             v = "あり" if v else "なし"
         elif isinstance(v, str) and len(v) == 10 and v[4] == "-" and v[7] == "-":
             from .base import wareki
+
             v = wareki(v, short=True)
         elif isinstance(v, float):
             v = f"{v:g}"
         parts.append(f"{labels.get(k, k)} {v}")
     text_ = "・".join(parts)
-    return text_ if len(text_) <= limit else text_[:limit - 1] + "…"
+    return text_ if len(text_) <= limit else text_[: limit - 1] + "…"
 
 
 def freshness(s: Session) -> list[dict]:
@@ -509,20 +666,32 @@ def freshness(s: Session) -> list[dict]:
         if cur is None or (b.as_of or dt.date.min, b.id) >= (cur.as_of or dt.date.min, cur.id):
             newest[b.source_type] = b
     from ..importing.fields import SOURCE_TYPES
+
     order = {k: i for i, k in enumerate(SOURCE_TYPES)}
     depts = departments(s)
-    return [{"source_type": st, "label": source_label(st), "department": depts.get(st, ""), "as_of": b.as_of,
-             "file_name": b.file_name, "imported_at": b.imported_at}
-            for st, b in sorted(newest.items(), key=lambda kv: order.get(kv[0], 99))]
+    return [
+        {
+            "source_type": st,
+            "label": source_label(st),
+            "department": depts.get(st, ""),
+            "as_of": b.as_of,
+            "file_name": b.file_name,
+            "imported_at": b.imported_at,
+        }
+        for st, b in sorted(newest.items(), key=lambda kv: order.get(kv[0], 99))
+    ]
 
 
 def _source_counts(s: Session, person_ids: list[str]) -> dict[str, int]:
     if not person_ids:
         return {}
-    q = text("SELECT r.source_type, count(*) FROM link l JOIN source_record r ON r.id = l.record_id "
-             "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
-             "AND r.source_type != 'resident_registry' AND l.person_id IN ("
-             + ",".join(f":p{i}" for i in range(len(person_ids))) + ") GROUP BY r.source_type")
+    q = text(
+        "SELECT r.source_type, count(*) FROM link l JOIN source_record r ON r.id = l.record_id "
+        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
+        "AND r.source_type != 'resident_registry' AND l.person_id IN ("
+        + ",".join(f":p{i}" for i in range(len(person_ids)))
+        + ") GROUP BY r.source_type"
+    )
     return dict(s.execute(q, {f"p{i}": pid for i, pid in enumerate(person_ids)}).all())
 
 
@@ -531,22 +700,35 @@ def household(s: Session, person: Person, on: dt.date, run: ScoreRun | None, rea
     """The other members of the child's household, children first marked as siblings, each with their flags."""
     if not person.household_id:
         return []
-    members = [m for m in s.scalars(select(Person).where(Person.household_id == person.household_id))
-               if m.id != person.id]
+    members = [
+        m for m in s.scalars(select(Person).where(Person.household_id == person.household_id)) if m.id != person.id
+    ]
     ids = [m.id for m in members]
     scores = scores_in_run(s, run, ids)
     schools = school_info(s, ids)
-    open_cases = set(s.scalars(select(SupportCase.person_id).where(SupportCase.person_id.in_(ids),
-                                                                   SupportCase.closed_on.is_(None))))
+    open_cases = set(
+        s.scalars(select(SupportCase.person_id).where(SupportCase.person_id.in_(ids), SupportCase.closed_on.is_(None)))
+    )
     out = []
     for m in members:
         age = age_on(m.birth_date, on)
         sibling = age is not None and age <= 18 and not _is_parent(m.relationship)
         sc = reader.score(scores.get(m.id), run)
-        out.append({"person_id": m.id, "name": m.name or "", "name_kana": m.name_kana or "",
-                    "relationship": m.relationship or "", "birth_date": m.birth_date, "age": age, "sex": SEX.get(m.sex, ""),
-                    "sibling": sibling, "school": schools.get(m.id), "score": sc,
-                    "support_open": m.id in open_cases})
+        out.append(
+            {
+                "person_id": m.id,
+                "name": m.name or "",
+                "name_kana": m.name_kana or "",
+                "relationship": m.relationship or "",
+                "birth_date": m.birth_date,
+                "age": age,
+                "sex": SEX.get(m.sex, ""),
+                "sibling": sibling,
+                "school": schools.get(m.id),
+                "score": sc,
+                "support_open": m.id in open_cases,
+            }
+        )
     out.sort(key=lambda m: (not m["sibling"], m["birth_date"] or dt.date.max))
     return out
 
@@ -570,9 +752,12 @@ def flag_text(score: dict | None) -> str:
 
 # --- checklists ---------------------------------------------------------------------------------------------------------
 def checklist_result(s: Session, person_id: str) -> dict | None:
-    e = s.scalar(select(ChecklistEntry).where(ChecklistEntry.person_id == person_id,
-                                              ChecklistEntry.superseded.is_(False))
-                 .order_by(ChecklistEntry.id.desc()).limit(1))
+    e = s.scalar(
+        select(ChecklistEntry)
+        .where(ChecklistEntry.person_id == person_id, ChecklistEntry.superseded.is_(False))
+        .order_by(ChecklistEntry.id.desc())
+        .limit(1)
+    )
     if e is None:
         return None
     r = s.get(ChecklistRound, e.round_id)
@@ -588,67 +773,160 @@ def checklist_result(s: Session, person_id: str) -> dict | None:
         hits = [it.get("text_ja", it["id"]) for it in items if str(answers.get(it["id"])) == "1"]
         unknown = sum(1 for it in items if str(answers.get(it["id"])) == "0")
         answered = sum(1 for it in items if answers.get(it["id"]) not in (None, ""))
-        out_groups.append({"part": g.get("part", ""), "label": g.get("label_ja", gid), "items": len(items),
-                           "answered": answered, "hits": hits, "unknown": unknown})
-    return {"title": d.get("title_ja", ""), "round": r.name if r else "", "entered_on": e.entered_on,
-            "status": "提出済み" if e.status == "submitted" else "下書き", "school": e.school or "",
-            "remark": e.remark or "", "groups": out_groups, "hits": sum(len(g["hits"]) for g in out_groups)}
+        out_groups.append(
+            {
+                "part": g.get("part", ""),
+                "label": g.get("label_ja", gid),
+                "items": len(items),
+                "answered": answered,
+                "hits": hits,
+                "unknown": unknown,
+            }
+        )
+    return {
+        "title": d.get("title_ja", ""),
+        "round": r.name if r else "",
+        "entered_on": e.entered_on,
+        "status": "提出済み" if e.status == "submitted" else "下書き",
+        "school": e.school or "",
+        "remark": e.remark or "",
+        "groups": out_groups,
+        "hits": sum(len(g["hits"]) for g in out_groups),
+    }
 
 
 # --- history, decisions, support ---------------------------------------------------------------------------------------------
 def score_history(s: Session, person_id: str, limit: int = 8) -> list[dict]:
-    rows = s.execute(select(ChildScore, ScoreRun, WeightSet).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
-                     .outerjoin(WeightSet, WeightSet.id == ScoreRun.weight_set_id)
-                     .where(ChildScore.person_id == person_id).order_by(ScoreRun.id.desc()).limit(limit)).all()
+    rows = s.execute(
+        select(ChildScore, ScoreRun, WeightSet)
+        .join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+        .outerjoin(WeightSet, WeightSet.id == ScoreRun.weight_set_id)
+        .where(ChildScore.person_id == person_id)
+        .order_by(ScoreRun.id.desc())
+        .limit(limit)
+    ).all()
     out = []
     for cs, run, w in reversed(rows):
-        out.append({"run_id": run.id, "as_of": run.as_of, "weights": f"{w.name} 第{w.version}版" if w else "",
-                    "total": _num(cs.total), "band": cs.band or "", "flagged": bool(cs.flagged),
-                    "types": _types_text(cs.types)})
+        out.append(
+            {
+                "run_id": run.id,
+                "as_of": run.as_of,
+                "weights": f"{w.name} 第{w.version}版" if w else "",
+                "total": _num(cs.total),
+                "band": cs.band or "",
+                "flagged": bool(cs.flagged),
+                "types": _types_text(cs.types),
+            }
+        )
     prev = None
     for h in out:
-        h["change"] = "" if prev is None else (
-            "新たに抽出" if h["flagged"] and not prev["flagged"] else ("抽出外へ" if prev["flagged"] and not h["flagged"] else ""))
+        h["change"] = (
+            ""
+            if prev is None
+            else (
+                "新たに抽出"
+                if h["flagged"] and not prev["flagged"]
+                else ("抽出外へ" if prev["flagged"] and not h["flagged"] else "")
+            )
+        )
         prev = h
     return out
 
 
 def decisions(s: Session, person_id: str) -> dict:
     classes = []
-    for c, r in s.execute(select(RoundCandidate, ReviewRound).join(ReviewRound, ReviewRound.id == RoundCandidate.round_id)
-                          .where(RoundCandidate.person_id == person_id).order_by(ReviewRound.id)).all():
+    for c, r in s.execute(
+        select(RoundCandidate, ReviewRound)
+        .join(ReviewRound, ReviewRound.id == RoundCandidate.round_id)
+        .where(RoundCandidate.person_id == person_id)
+        .order_by(ReviewRound.id)
+    ).all():
         labels = {l["key"]: l["label"] for l in (r.labels or DEFAULT_LABELS)}
-        classes.append({"round": r.name, "as_of": r.as_of, "classification": labels.get(c.classification or "",
-                                                                                        c.classification or "未分類"),
-                        "reason": c.reason or "", "decided_by": c.decided_by or "", "decided_at": c.decided_at,
-                        "status": "支援継続" if c.yotaikyo else "新規候補"})
+        classes.append(
+            {
+                "round": r.name,
+                "as_of": r.as_of,
+                "classification": labels.get(c.classification or "", c.classification or "未分類"),
+                "reason": c.reason or "",
+                "decided_by": c.decided_by or "",
+                "decided_at": c.decided_at,
+                "status": "支援継続" if c.yotaikyo else "新規候補",
+            }
+        )
     confs = []
-    for i, c in s.execute(select(ConferenceItem, Conference).join(Conference, Conference.id == ConferenceItem.conference_id)
-                          .where(ConferenceItem.person_id == person_id)
-                          .order_by(Conference.held_on, Conference.id)).all():
-        confs.append({"conference_id": c.id, "kind": c.kind, "title": c.title or "", "held_on": c.held_on,
-                      "support_needed": i.support_needed or "", "direction": DIRECTIONS.get(i.direction or "", ""),
-                      "direction_key": i.direction or "", "lead_organisation": i.lead_organisation or "",
-                      "actions": i.actions or "", "next_review_on": i.next_review_on, "minutes": i.minutes or "",
-                      "roles": i.roles or [], "decided": i.decided_at is not None})
+    for i, c in s.execute(
+        select(ConferenceItem, Conference)
+        .join(Conference, Conference.id == ConferenceItem.conference_id)
+        .where(ConferenceItem.person_id == person_id)
+        .order_by(Conference.held_on, Conference.id)
+    ).all():
+        confs.append(
+            {
+                "conference_id": c.id,
+                "kind": c.kind,
+                "title": c.title or "",
+                "held_on": c.held_on,
+                "support_needed": i.support_needed or "",
+                "direction": DIRECTIONS.get(i.direction or "", ""),
+                "direction_key": i.direction or "",
+                "lead_organisation": i.lead_organisation or "",
+                "actions": i.actions or "",
+                "next_review_on": i.next_review_on,
+                "minutes": i.minutes or "",
+                "roles": i.roles or [],
+                "decided": i.decided_at is not None,
+            }
+        )
     return {"classifications": classes, "conferences": confs}
 
 
 def support(s: Session, person_id: str, progress_limit: int = 12) -> dict:
-    cases = [{"opened_on": c.opened_on, "plan": c.plan or "", "lead_organisation": c.lead_organisation or "",
-              "next_action_on": c.next_action_on, "closed_on": c.closed_on, "close_reason": c.close_reason or ""}
-             for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id).order_by(SupportCase.id))]
-    progress = [{"on": p.on, "kind": p.kind, "who": p.who or "", "what": p.what or "", "outcome": p.outcome or "",
-                 "next_action_on": p.next_action_on}
-                for p in s.scalars(select(ProgressRecord).where(ProgressRecord.person_id == person_id)
-                                   .order_by(ProgressRecord.on.desc(), ProgressRecord.id.desc()).limit(progress_limit))]
-    return {"cases": cases, "progress": progress, "open": next((c for c in reversed(cases) if not c["closed_on"]), None)}
+    cases = [
+        {
+            "opened_on": c.opened_on,
+            "plan": c.plan or "",
+            "lead_organisation": c.lead_organisation or "",
+            "next_action_on": c.next_action_on,
+            "closed_on": c.closed_on,
+            "close_reason": c.close_reason or "",
+        }
+        for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id).order_by(SupportCase.id))
+    ]
+    progress = [
+        {
+            "on": p.on,
+            "kind": p.kind,
+            "who": p.who or "",
+            "what": p.what or "",
+            "outcome": p.outcome or "",
+            "next_action_on": p.next_action_on,
+        }
+        for p in s.scalars(
+            select(ProgressRecord)
+            .where(ProgressRecord.person_id == person_id)
+            .order_by(ProgressRecord.on.desc(), ProgressRecord.id.desc())
+            .limit(progress_limit)
+        )
+    ]
+    return {
+        "cases": cases,
+        "progress": progress,
+        "open": next((c for c in reversed(cases) if not c["closed_on"]), None),
+    }
 
 
 # --- one child, everything -------------------------------------------------------------------------------------------------
-def child_bundle(s: Session, person_id: str, *, on: dt.date | None = None, reader: ScoreReader | None = None,
-                 run: ScoreRun | None = None, records: list[dict] | None = None, fresh: list[dict] | None = None,
-                 with_checklist: bool = True) -> dict:
+def child_bundle(
+    s: Session,
+    person_id: str,
+    *,
+    on: dt.date | None = None,
+    reader: ScoreReader | None = None,
+    run: ScoreRun | None = None,
+    records: list[dict] | None = None,
+    fresh: list[dict] | None = None,
+    with_checklist: bool = True,
+) -> dict:
     on = on or dt.date.today()
     reader = reader or ScoreReader(s)
     p = get_person(s, person_id)
@@ -666,22 +944,52 @@ def child_bundle(s: Session, person_id: str, *, on: dt.date | None = None, reade
     for f in fresh:
         mine = have.get(f["source_type"], [])
         latest = max((r["date"] for r in mine if r["date"]), default=None)
-        row = {**f, "records": len(mine), "latest_record": latest,
-               "household_records": member_counts.get(f["source_type"], 0),
-               "no_data": not mine and f["source_type"] in no_data_declared}
+        row = {
+            **f,
+            "records": len(mine),
+            "latest_record": latest,
+            "household_records": member_counts.get(f["source_type"], 0),
+            "no_data": not mine and f["source_type"] in no_data_declared,
+        }
         if mine:  # a source kept per school (or scope): the extract that holds this child
             newest = max(mine, key=lambda r: (r["as_of"] or dt.date.min, r["batch_id"]))
             row["as_of"], row["file_name"] = newest["as_of"], newest["file_name"]
         sources.append(row)
     for st in sorted(no_data_declared - {f["source_type"] for f in fresh}):
-        sources.append({"source_type": st, "label": source_label(st), "department": reader.depts.get(st, ""),
-                        "as_of": None, "file_name": "", "imported_at": None, "records": 0, "latest_record": None,
-                        "household_records": 0, "no_data": True})
+        sources.append(
+            {
+                "source_type": st,
+                "label": source_label(st),
+                "department": reader.depts.get(st, ""),
+                "as_of": None,
+                "file_name": "",
+                "imported_at": None,
+                "records": 0,
+                "latest_record": None,
+                "household_records": 0,
+                "no_data": True,
+            }
+        )
     age = age_on(p.birth_date, on)
-    return {"person_id": p.id, "name": p.name or "", "name_kana": p.name_kana or "", "birth_date": p.birth_date,
-            "age": age, "age_band": age_band(age), "sex": SEX.get(p.sex, ""), "address": p.address or "",
-            "relationship": p.relationship or "", "resident_no": p.resident_no or "",
-            "school": school_info(s, [p.id]).get(p.id), "household": members,
-            "score": score, "run": {"id": run.id, "as_of": run.as_of} if run else None, "records": recs,
-            "sources": sources, "checklist": checklist_result(s, p.id) if with_checklist else None,
-            "history": score_history(s, p.id), "decisions": decisions(s, p.id), "support": support(s, p.id)}
+    return {
+        "person_id": p.id,
+        "name": p.name or "",
+        "name_kana": p.name_kana or "",
+        "birth_date": p.birth_date,
+        "age": age,
+        "age_band": age_band(age),
+        "sex": SEX.get(p.sex, ""),
+        "address": p.address or "",
+        "relationship": p.relationship or "",
+        "resident_no": p.resident_no or "",
+        "school": school_info(s, [p.id]).get(p.id),
+        "household": members,
+        "score": score,
+        "run": {"id": run.id, "as_of": run.as_of} if run else None,
+        "records": recs,
+        "sources": sources,
+        "checklist": checklist_result(s, p.id) if with_checklist else None,
+        "history": score_history(s, p.id),
+        "decisions": decisions(s, p.id),
+        "support": support(s, p.id),
+    }

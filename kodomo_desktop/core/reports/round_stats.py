@@ -1,5 +1,6 @@
 """ラウンド統計: the funnel of one review round (対象 → 抽出 → 分類済み → 会議で検討 → 支援開始), overall, by school
 and by age band, with bar charts. Counts only — no child is named."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -57,7 +58,9 @@ def funnel_chart(stages: list[dict], width: float = W, height: float = 52 * mm) 
     return d
 
 
-def grouped_chart(table: dict, stages: list[dict], keys: list[str], width: float = W, height: float = 62 * mm) -> Drawing:
+def grouped_chart(
+    table: dict, stages: list[dict], keys: list[str], width: float = W, height: float = 62 * mm
+) -> Drawing:
     """Bars per group (school or age band) for the chosen stages."""
     groups = list(table)
     d = _drawing(width, height)
@@ -92,8 +95,9 @@ def grouped_chart(table: dict, stages: list[dict], keys: list[str], width: float
     lg.fontSize = 8
     lg.dxTextSpace = 3
     lg.deltax = 30 * mm
-    lg.colorNamePairs = [(STAGE_COLOURS[index.get(k, i) % len(STAGE_COLOURS)], label_of.get(k, k))
-                         for i, k in enumerate(keys)]
+    lg.colorNamePairs = [
+        (STAGE_COLOURS[index.get(k, i) % len(STAGE_COLOURS)], label_of.get(k, k)) for i, k in enumerate(keys)
+    ]
     d.add(lg)
     return d
 
@@ -111,36 +115,72 @@ def _table(title: str, table: dict, stages: list[dict]) -> list:
     n = len(keys)
     wcol = (W - 48 * mm) / (n + 1)
     from .base import LABEL_BG
-    return [grid(rows, [48 * mm] + [wcol] * (n + 1), align="l" + "r" * (n + 1),
-                 extra=[("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), LABEL_BG)])]
+
+    return [
+        grid(
+            rows,
+            [48 * mm] + [wcol] * (n + 1),
+            align="l" + "r" * (n + 1),
+            extra=[("BACKGROUND", (0, len(rows) - 1), (-1, len(rows) - 1), LABEL_BG)],
+        )
+    ]
 
 
 def _ordered(table: dict, order: list[str]) -> dict:
     """Groups in a reader's order: the given order first, then the rest by name, the 'none' groups last."""
     rank = {g: i for i, g in enumerate(order)}
-    return {g: table[g] for g in sorted(table, key=lambda g: (g.startswith("（") or g == "対象外", rank.get(g, len(rank)), g))}
+    return {
+        g: table[g]
+        for g in sorted(table, key=lambda g: (g.startswith("（") or g == "対象外", rank.get(g, len(rank)), g))
+    }
 
 
 def story(f: dict, *, today: dt.date | None = None) -> list:
     from ..casework.service import AGE_BANDS
+
     today = today or dt.date.today()
     stages = f["stages"]
-    f = {**f, "by_school": _ordered(f["by_school"], []),
-         "by_age_band": _ordered(f["by_age_band"], [b[0] for b in AGE_BANDS])}
-    out = [Mark("round", subject=f["name"]),
-           DocTitle(TITLE, f"ラウンド「{f['name']}」（{wareki(f['as_of'])}時点）　作成日 {wareki(today)}")]
+    f = {
+        **f,
+        "by_school": _ordered(f["by_school"], []),
+        "by_age_band": _ordered(f["by_age_band"], [b[0] for b in AGE_BANDS]),
+    }
+    out = [
+        Mark("round", subject=f["name"]),
+        DocTitle(TITLE, f"ラウンド「{f['name']}」（{wareki(f['as_of'])}時点）　作成日 {wareki(today)}"),
+    ]
     counts = {s["key"]: s["count"] for s in stages}
     rows = [[s["label"] for s in stages], [f"{s['count']} 人" for s in stages]]
     scope = counts.get("in_scope", 0)
-    rows.append([("100%" if i == 0 else (f"{100 * s['count'] / scope:.1f}%" if scope else "—"))
-                 for i, s in enumerate(stages)])
-    out += [Heading("1. 全体の流れ（対象 → 抽出 → 分類 → 会議 → 支援）", space_before=1 * mm),
-            grid(rows, [W / len(stages)] * len(stages), align="c" * len(stages)), gap(2),
-            funnel_chart(stages), gap(1),
-            P("割合は対象者数に対する比率です。抽出は支援の要否を検討するためのきっかけであり、判定結果ではありません。", "muted")]
-    out += [keep(Heading("2. 学校・園別"), *_table("学校・園", f["by_school"], stages), gap(2),
-                 grouped_chart(f["by_school"], stages, ["in_scope", "flagged", "discussed", "supported"]))]
-    out += [keep(Heading("3. 年齢区分別"), *_table("年齢区分", f["by_age_band"], stages), gap(2),
-                 grouped_chart(f["by_age_band"], stages, ["in_scope", "flagged", "discussed", "supported"]))]
+    rows.append(
+        [("100%" if i == 0 else (f"{100 * s['count'] / scope:.1f}%" if scope else "—")) for i, s in enumerate(stages)]
+    )
+    out += [
+        Heading("1. 全体の流れ（対象 → 抽出 → 分類 → 会議 → 支援）", space_before=1 * mm),
+        grid(rows, [W / len(stages)] * len(stages), align="c" * len(stages)),
+        gap(2),
+        funnel_chart(stages),
+        gap(1),
+        P(
+            "割合は対象者数に対する比率です。抽出は支援の要否を検討するためのきっかけであり、判定結果ではありません。",
+            "muted",
+        ),
+    ]
+    out += [
+        keep(
+            Heading("2. 学校・園別"),
+            *_table("学校・園", f["by_school"], stages),
+            gap(2),
+            grouped_chart(f["by_school"], stages, ["in_scope", "flagged", "discussed", "supported"]),
+        )
+    ]
+    out += [
+        keep(
+            Heading("3. 年齢区分別"),
+            *_table("年齢区分", f["by_age_band"], stages),
+            gap(2),
+            grouped_chart(f["by_age_band"], stages, ["in_scope", "flagged", "discussed", "supported"]),
+        )
+    ]
     out += [gap(3), caveat("少人数の区分は個人が特定されるおそれがあるため、外部に示すときは注意してください。")]
     return out

@@ -1,5 +1,6 @@
 """Blocks shared by the documents about one child (assessment sheet, conference packet, handover sheet):
 each takes the dict from ``data.child_bundle`` and a masking profile and returns flowables."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,8 +9,24 @@ from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.platypus import Table
 
-from .base import (CONTENT_W, GRID, LABEL_BG, NAVY, P, boxes, caveat, empty_line, esc, form, gap, grid, styles,
-                   to_date, tstyle, wareki)
+from .base import (
+    CONTENT_W,
+    GRID,
+    LABEL_BG,
+    NAVY,
+    P,
+    boxes,
+    caveat,
+    empty_line,
+    esc,
+    form,
+    gap,
+    grid,
+    styles,
+    to_date,
+    tstyle,
+    wareki,
+)
 from .data import NO_SCHOOL, flag_text, fmt_points, grade_text, reasons_by_type, summarise_record, visible_reasons
 
 W = CONTENT_W
@@ -33,10 +50,12 @@ def identity(b: dict, mask, *, compact: bool = False) -> list:
     kana = mask.kana(b["name_kana"])
     info = b.get("school") or {}
     lw, vw = 24 * mm, W / 2 - 24 * mm
-    rows = [["氏名", P(esc(name), "big", raw=True), "フリガナ", kana],
-            ["生年月日", wareki(b["birth_date"], seireki=True), "年齢", age_text(b)],
-            ["性別", b["sex"], "整理番号", b["person_id"]],
-            ["学校・園", info.get("school") or NO_SCHOOL, "学年・組", grade_text(info)]]
+    rows = [
+        ["氏名", P(esc(name), "big", raw=True), "フリガナ", kana],
+        ["生年月日", wareki(b["birth_date"], seireki=True), "年齢", age_text(b)],
+        ["性別", b["sex"], "整理番号", b["person_id"]],
+        ["学校・園", info.get("school") or NO_SCHOOL, "学年・組", grade_text(info)],
+    ]
     extra = []
     if not compact and not mask.initials:
         rows.append(["住所", b["address"], "", ""])
@@ -56,9 +75,16 @@ def household_table(b: dict, mask, *, compact: bool = False) -> list:
         flags = flag_text(m["score"]) if (m["sibling"] or m["score"]) else "—"
         if m["score"] and mask.hide_welfare:
             flags = f"{'抽出あり' if m['score']['flagged'] else '抽出なし'}"
-        rows.append([rel, mask.name(m["name"], m["name_kana"]), f"{m['age']}歳" if m["age"] is not None else "",
-                     school_text(m["school"]) if m["school"] else ("" if not m["sibling"] else NO_SCHOOL), flags,
-                     "支援中" if m["support_open"] else ""])
+        rows.append(
+            [
+                rel,
+                mask.name(m["name"], m["name_kana"]),
+                f"{m['age']}歳" if m["age"] is not None else "",
+                school_text(m["school"]) if m["school"] else ("" if not m["sibling"] else NO_SCHOOL),
+                flags,
+                "支援中" if m["support_open"] else "",
+            ]
+        )
     widths = [24 * mm, 32 * mm, 13 * mm, 40 * mm, W - 125 * mm, 16 * mm]
     extra = []
     for i, m in enumerate(members, 1):
@@ -72,12 +98,18 @@ def score_summary(b: dict, mask, *, short: bool = False) -> str:
     if not sc:
         return "このこどもは直近のスコア算出の対象に含まれていません（年齢・取込状況を確認してください）。"
     if mask.hide_welfare:
-        return (f"抽出: {'あり' if sc['flagged'] else 'なし'}　（学校向け表示: 福祉関係の情報と点数の合計は表示していません）")
-    bits = [f"合計 {fmt_points(sc['total'])} 点", f"区分 {sc['band'] or '-'}", "抽出あり" if sc["flagged"] else "抽出なし"]
+        return f"抽出: {'あり' if sc['flagged'] else 'なし'}　（学校向け表示: 福祉関係の情報と点数の合計は表示していません）"
+    bits = [
+        f"合計 {fmt_points(sc['total'])} 点",
+        f"区分 {sc['band'] or '-'}",
+        "抽出あり" if sc["flagged"] else "抽出なし",
+    ]
     if sc["basic_items"] and not short:
         bits.append(f"基本連携項目 {sc['basic_items']} 項目に該当")
     if (sc["school_points"] or sc["total"]) and not short:
-        bits.append(f"学校保有 {fmt_points(sc['school_points'])} 点 ＋ 学校以外 {fmt_points(sc['total'] - sc['school_points'])} 点")
+        bits.append(
+            f"学校保有 {fmt_points(sc['school_points'])} 点 ＋ 学校以外 {fmt_points(sc['total'] - sc['school_points'])} 点"
+        )
     if sc["yotaikyo"]:
         bits.append("要対協登録あり（支援継続）")
     if sc.get("new"):
@@ -98,13 +130,16 @@ def type_table(b: dict) -> list:
     for t in sc["types"]:
         th = t.get("thresholds") or {}
         if th.get("中") is not None or th.get("高") is not None:
-            thr = f"{fmt_points(th.get('中')) if th.get('中') is not None else '—'} ／ " \
-                  f"{fmt_points(th.get('高')) if th.get('高') is not None else '—'}"
+            thr = (
+                f"{fmt_points(th.get('中')) if th.get('中') is not None else '—'} ／ "
+                f"{fmt_points(th.get('高')) if th.get('高') is not None else '—'}"
+            )
         else:
             thr = fmt_points(t["threshold"]) if t["threshold"] not in (None, "") else "—"
         rows.append([t["type"], fmt_points(t["points"]), thr, t["band"] or "—", "○" if t["flagged"] else ""])
-    extra = [("BACKGROUND", (3, i), (4, i), colors.HexColor("#FDE9D9"))
-             for i, t in enumerate(sc["types"], 1) if t["flagged"]]
+    extra = [
+        ("BACKGROUND", (3, i), (4, i), colors.HexColor("#FDE9D9")) for i, t in enumerate(sc["types"], 1) if t["flagged"]
+    ]
     return [grid(rows, [W - 120 * mm, 26 * mm, 40 * mm, 27 * mm, 27 * mm], align="lrccc", extra=extra)]
 
 
@@ -121,16 +156,34 @@ def reasons_table(b: dict, mask, *, compact: bool = False, max_rows: int | None 
         flat = sorted(reasons, key=lambda r: -r["points"])
         for r in flat[: max_rows or len(flat)]:
             label = r["label"] + (f"（{r['subject']}）" if r["subject"] else "")
-            rows.append(["・".join(r["types"]) or "—", label, fmt_points(r["points"]) if show_points else "",
-                         r["source_label"], wareki(r["record_date"], short=True)])
+            rows.append(
+                [
+                    "・".join(r["types"]) or "—",
+                    label,
+                    fmt_points(r["points"]) if show_points else "",
+                    r["source_label"],
+                    wareki(r["record_date"], short=True),
+                ]
+            )
         if max_rows and len(flat) > max_rows:
             rows.append(["", f"ほか {len(flat) - max_rows} 項目（アセスメントシート参照）", "", "", ""])
         return [grid(rows, [24 * mm, 78 * mm, 10 * mm, 44 * mm, W - 156 * mm], align="llrlc")]
     rows = [["該当した項目", "点", "情報源（担当課）", "記録日", "取込ファイル"]]
     extra = []
     for t, total, items in reasons_by_type(reasons):
-        rows.append([P(f"{esc(t)}　<font size=8>小計 {fmt_points(total)} 点</font>" if show_points else esc(t),
-                       "cell", raw=True), "", "", "", ""])
+        rows.append(
+            [
+                P(
+                    f"{esc(t)}　<font size=8>小計 {fmt_points(total)} 点</font>" if show_points else esc(t),
+                    "cell",
+                    raw=True,
+                ),
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
         i = len(rows) - 1
         extra += [("SPAN", (0, i), (-1, i)), ("BACKGROUND", (0, i), (-1, i), LABEL_BG)]
         for r, p in items:
@@ -144,9 +197,18 @@ def reasons_table(b: dict, mask, *, compact: bool = False, max_rows: int | None 
             src = esc(r["source_label"])
             if r["department"]:
                 src += f"<br/><font size=7.5 color='#595959'>{esc(r['department'])}</font>"
-            fname = esc(r["file_name"]) + (f"<font size=7 color='#595959'>　#{r['batch_id']}</font>" if r["batch_id"] else "")
-            rows.append([P(label, "cell", raw=True), fmt_points(p) if show_points else "", P(src, "cell", raw=True),
-                         wareki(r["record_date"], short=True), P(fname, "small", raw=True)])
+            fname = esc(r["file_name"]) + (
+                f"<font size=7 color='#595959'>　#{r['batch_id']}</font>" if r["batch_id"] else ""
+            )
+            rows.append(
+                [
+                    P(label, "cell", raw=True),
+                    fmt_points(p) if show_points else "",
+                    P(src, "cell", raw=True),
+                    wareki(r["record_date"], short=True),
+                    P(fname, "small", raw=True),
+                ]
+            )
     return [grid(rows, [62 * mm, 11 * mm, 40 * mm, 19 * mm, W - 132 * mm], align="lrlcl", extra=extra)]
 
 
@@ -155,8 +217,9 @@ def protective_table(b: dict, mask) -> list:
     items = [r for r in (sc or {}).get("protective", []) if mask.shows_source(r["source_type"])]
     if not items:
         return []
-    rows = [["保護的要因（強み）", "情報源", "記録日"]] + [[r["label"], r["source_label"], wareki(r["record_date"], short=True)]
-                                                for r in items]
+    rows = [["保護的要因（強み）", "情報源", "記録日"]] + [
+        [r["label"], r["source_label"], wareki(r["record_date"], short=True)] for r in items
+    ]
     return [gap(2.5), grid(rows, [100 * mm, 50 * mm, W - 150 * mm], align="llc")]
 
 
@@ -175,25 +238,43 @@ def sources_table(b: dict, mask) -> list:
         elif x["records"] or x["household_records"]:
             bits = []
             if x["records"]:
-                bits.append(f"本人 {x['records']} 件" + (f"（{wareki(x['latest_record'], short=True)}）"
-                                                       if x["latest_record"] else ""))
+                bits.append(
+                    f"本人 {x['records']} 件"
+                    + (f"（{wareki(x['latest_record'], short=True)}）" if x["latest_record"] else "")
+                )
             if x["household_records"]:
                 bits.append(f"世帯員 {x['household_records']} 件")
             mine = "<br/>".join(bits)
         else:
             mine = "<font color='#595959'>記録なし</font>"
-        rows.append([x["label"], x["department"], wareki(x["as_of"]) if x["as_of"] else "—", P(mine, "cell_c", raw=True),
-                     P(esc(x["file_name"]), "small", raw=True)])
+        rows.append(
+            [
+                x["label"],
+                x["department"],
+                wareki(x["as_of"]) if x["as_of"] else "—",
+                P(mine, "cell_c", raw=True),
+                P(esc(x["file_name"]), "small", raw=True),
+            ]
+        )
     if len(rows) == 1:
         return [empty_line("（取り込まれた情報源はありません）")]
-    declared = [x for x in ((b.get("score") or {}).get("no_data") or [])
-                if not x["source_types"] or any(mask.shows_source(st) for st in x["source_types"])]
-    nd = [x["label"] + (f"（{x['detail']}）" if x.get("detail") else "") for x in declared] or \
-        [f"{x['label']}データなし" for x in shown if x["no_data"]]
+    declared = [
+        x
+        for x in ((b.get("score") or {}).get("no_data") or [])
+        if not x["source_types"] or any(mask.shows_source(st) for st in x["source_types"])
+    ]
+    nd = [x["label"] + (f"（{x['detail']}）" if x.get("detail") else "") for x in declared] or [
+        f"{x['label']}データなし" for x in shown if x["no_data"]
+    ]
     out = [grid(rows, [30 * mm, 37 * mm, 28 * mm, 31 * mm, W - 126 * mm], align="llccl", extra=extra)]
     if nd:
-        out += [gap(1), P(f"スコア算出時のデータなし: {'、'.join(nd)}　※「データなし」は「リスクがない」ことを意味しません。",
-                          "small")]
+        out += [
+            gap(1),
+            P(
+                f"スコア算出時のデータなし: {'、'.join(nd)}　※「データなし」は「リスクがない」ことを意味しません。",
+                "small",
+            ),
+        ]
     return out
 
 
@@ -201,13 +282,20 @@ def checklist_table(b: dict) -> list:
     c = b.get("checklist")
     if not c:
         return [empty_line("（観察チェックリストの記入はありません）")]
-    head = (f"{c['title']}　{c.get('school') or ''}　ラウンド: {c['round']}　記入日: {wareki(c['entered_on']) or '—'}"
-            f"　{c['status']}　該当 {c['hits']} 項目")
+    head = (
+        f"{c['title']}　{c.get('school') or ''}　ラウンド: {c['round']}　記入日: {wareki(c['entered_on']) or '—'}"
+        f"　{c['status']}　該当 {c['hits']} 項目"
+    )
     rows = [["区分", "観点", "該当／回答", "該当した項目"]]
     for g in c["groups"]:
-        rows.append([g["part"], g["label"], f"{len(g['hits'])} ／ {g['answered']}"
-                     + (f"\n（不明 {g['unknown']}）" if g.get("unknown") else ""),
-                     "\n".join(f"・{h}" for h in g["hits"]) if g["hits"] else "—"])
+        rows.append(
+            [
+                g["part"],
+                g["label"],
+                f"{len(g['hits'])} ／ {g['answered']}" + (f"\n（不明 {g['unknown']}）" if g.get("unknown") else ""),
+                "\n".join(f"・{h}" for h in g["hits"]) if g["hits"] else "—",
+            ]
+        )
     out = [P(head, "small"), gap(1), grid(rows, [30 * mm, 34 * mm, 20 * mm, W - 84 * mm], align="llcl")]
     if c["remark"]:
         out += [gap(1), P(f"学校の所見: {c['remark']}", "small")]
@@ -220,8 +308,17 @@ def history_table(b: dict) -> list:
         return [empty_line("（スコア算出の履歴はありません）")]
     rows = [["算出（時点）", "重み", "合計", "区分", "抽出", "種別", "変化"]]
     for x in h:
-        rows.append([wareki(x["as_of"]), x["weights"], fmt_points(x["total"]), x["band"], "○" if x["flagged"] else "",
-                     x["types"], x["change"]])
+        rows.append(
+            [
+                wareki(x["as_of"]),
+                x["weights"],
+                fmt_points(x["total"]),
+                x["band"],
+                "○" if x["flagged"] else "",
+                x["types"],
+                x["change"],
+            ]
+        )
     streak = 0
     for x in reversed(h):
         if not x["flagged"]:
@@ -241,13 +338,21 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int = 5) -> list:
         for c in d["classifications"]:
             if c["classification"] and c["classification"] != "未分類":
                 when = to_date(c["decided_at"]) or c["as_of"]
-                found.append((when, [wareki(when, short=True), f"ラウンド「{c['round']}」", c["classification"],
-                                     c["reason"]]))
+                found.append(
+                    (when, [wareki(when, short=True), f"ラウンド「{c['round']}」", c["classification"], c["reason"]])
+                )
         for c in d["conferences"]:
             if c["decided"]:
                 what = f"支援{c['support_needed']}" + (f"・{c['direction']}" if c["direction"] else "")
-                more = "　".join(x for x in (f"主担当: {c['lead_organisation']}" if c["lead_organisation"] else "",
-                                             c["actions"], c["minutes"]) if x)
+                more = "　".join(
+                    x
+                    for x in (
+                        f"主担当: {c['lead_organisation']}" if c["lead_organisation"] else "",
+                        c["actions"],
+                        c["minutes"],
+                    )
+                    if x
+                )
                 found.append((c["held_on"], [wareki(c["held_on"], short=True), c["kind"], what, more]))
         if not found:
             return [empty_line("（これまでの判断・会議の記録はありません）")]
@@ -260,8 +365,15 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int = 5) -> list:
     if d["classifications"]:
         rows = [["ラウンド", "区分", "分類", "理由", "判断者・日"]]
         for c in d["classifications"]:
-            rows.append([f"{c['round']}（{wareki(c['as_of'], short=True)}）", c["status"], c["classification"], c["reason"],
-                         f"{c['decided_by']} {wareki(c['decided_at'], short=True)}".strip()])
+            rows.append(
+                [
+                    f"{c['round']}（{wareki(c['as_of'], short=True)}）",
+                    c["status"],
+                    c["classification"],
+                    c["reason"],
+                    f"{c['decided_by']} {wareki(c['decided_at'], short=True)}".strip(),
+                ]
+            )
         out.append(grid(rows, [36 * mm, 18 * mm, 26 * mm, W - 110 * mm, 30 * mm], align="lccll"))
     if d["conferences"]:
         if out:
@@ -269,8 +381,16 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int = 5) -> list:
         rows = [["会議（開催日）", "支援要否", "方向性", "主担当機関", "次回見直し", "議事メモ・当面の対応"]]
         for c in d["conferences"]:
             memo = "　".join(x for x in (c["actions"], c["minutes"]) if x)
-            rows.append([f"{c['kind']}（{wareki(c['held_on'], short=True)}）", c["support_needed"] or "未決定",
-                         c["direction"], c["lead_organisation"], wareki(c["next_review_on"], short=True), memo])
+            rows.append(
+                [
+                    f"{c['kind']}（{wareki(c['held_on'], short=True)}）",
+                    c["support_needed"] or "未決定",
+                    c["direction"],
+                    c["lead_organisation"],
+                    wareki(c["next_review_on"], short=True),
+                    memo,
+                ]
+            )
         out.append(grid(rows, [34 * mm, 16 * mm, 22 * mm, 28 * mm, 18 * mm, W - 118 * mm], align="lcllcl"))
     return out or [empty_line("（これまでの判断・会議の記録はありません）")]
 
@@ -282,8 +402,15 @@ def support_tables(b: dict) -> list:
         rows = [["開始日", "主担当機関", "支援の内容（支援方針）", "次回対応日", "状態"]]
         for c in sp["cases"]:
             state = f"終結 {wareki(c['closed_on'], short=True)}（{c['close_reason']}）" if c["closed_on"] else "支援中"
-            rows.append([wareki(c["opened_on"], short=True), c["lead_organisation"], c["plan"],
-                         wareki(c["next_action_on"], short=True), state])
+            rows.append(
+                [
+                    wareki(c["opened_on"], short=True),
+                    c["lead_organisation"],
+                    c["plan"],
+                    wareki(c["next_action_on"], short=True),
+                    state,
+                ]
+            )
         out.append(grid(rows, [20 * mm, 34 * mm, W - 112 * mm, 22 * mm, 36 * mm], align="cllcl"))
     else:
         out.append(empty_line("（支援計画はまだありません）"))
@@ -292,19 +419,33 @@ def support_tables(b: dict) -> list:
         out.append(P("経過記録（新しい順）", "small"))
         rows = [["日付", "種別", "対応者", "内容", "結果", "次回"]]
         for p in sp["progress"]:
-            rows.append([wareki(p["on"], short=True), p["kind"], p["who"], p["what"], p["outcome"],
-                         wareki(p["next_action_on"], short=True)])
+            rows.append(
+                [
+                    wareki(p["on"], short=True),
+                    p["kind"],
+                    p["who"],
+                    p["what"],
+                    p["outcome"],
+                    wareki(p["next_action_on"], short=True),
+                ]
+            )
         out.append(grid(rows, [18 * mm, 20 * mm, 26 * mm, W - 124 * mm, 42 * mm, 18 * mm], align="cclllc"))
     return out
 
 
 def recent_records(b: dict, mask, *, since=None, limit: int = 8) -> list:
-    recs = [r for r in b["records"] if mask.shows_source(r["source_type"]) and r["source_type"] != "resident_registry"
-            and (since is None or (r["date"] and r["date"] >= since))]
+    recs = [
+        r
+        for r in b["records"]
+        if mask.shows_source(r["source_type"])
+        and r["source_type"] != "resident_registry"
+        and (since is None or (r["date"] and r["date"] >= since))
+    ]
     if not recs:
         return [empty_line("（直近の記録はありません）")]
     rows = [["日付", "情報源", "内容"]]
     from .data import source_label
+
     for r in recs[:limit]:
         rows.append([wareki(r["date"], short=True), source_label(r["source_type"]), summarise_record(r)])
     out = [grid(rows, [18 * mm, 38 * mm, W - 56 * mm], align="cll")]
@@ -323,22 +464,38 @@ def decision_box(item: dict | None = None) -> Table:
     lead = item.get("lead_organisation", "") if item else ""
     nxt = wareki(item["next_review_on"]) if item and item.get("next_review_on") else "令和　　年　　月　　日"
     actions = item.get("actions", "") if item else ""
-    rows = [[P("<font color='white'>会議での決定（記入欄）</font>", "cell", raw=True), "", "", ""],
-            ["支援要否", P(boxes(["要", "不要", "継続検討"], chosen_need), "big"), "", ""],
-            ["方向性", P(dir_text, "big"), "", ""],
-            ["主担当機関", lead, "次回見直し日", nxt],
-            ["役割分担・当面の対応", actions, "", ""],
-            ["協議メモ", "", "", ""]]
-    t = Table([[c if not isinstance(c, str) else P(c, st.label) for c in r] for r in rows],
-              colWidths=[34 * mm, W / 2 - 34 * mm, 26 * mm, W / 2 - 26 * mm],
-              rowHeights=[None, 8 * mm, 8 * mm, 8.5 * mm, 13 * mm, 16 * mm])
-    t.setStyle(tstyle([
-        ("BOX", (0, 0), (-1, -1), 1.2, NAVY), ("GRID", (0, 1), (-1, -1), 0.5, GRID),
-        ("SPAN", (0, 0), (-1, 0)), ("BACKGROUND", (0, 0), (-1, 0), NAVY),
-        ("SPAN", (1, 1), (3, 1)), ("SPAN", (1, 2), (3, 2)), ("SPAN", (1, 4), (3, 4)), ("SPAN", (1, 5), (3, 5)),
-        ("BACKGROUND", (0, 1), (0, -1), LABEL_BG), ("BACKGROUND", (2, 3), (2, 3), LABEL_BG),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("VALIGN", (1, 4), (1, 5), "TOP"),
-        ("LEFTPADDING", (0, 0), (-1, -1), 4)]))
+    rows = [
+        [P("<font color='white'>会議での決定（記入欄）</font>", "cell", raw=True), "", "", ""],
+        ["支援要否", P(boxes(["要", "不要", "継続検討"], chosen_need), "big"), "", ""],
+        ["方向性", P(dir_text, "big"), "", ""],
+        ["主担当機関", lead, "次回見直し日", nxt],
+        ["役割分担・当面の対応", actions, "", ""],
+        ["協議メモ", "", "", ""],
+    ]
+    t = Table(
+        [[c if not isinstance(c, str) else P(c, st.label) for c in r] for r in rows],
+        colWidths=[34 * mm, W / 2 - 34 * mm, 26 * mm, W / 2 - 26 * mm],
+        rowHeights=[None, 8 * mm, 8 * mm, 8.5 * mm, 13 * mm, 16 * mm],
+    )
+    t.setStyle(
+        tstyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, NAVY),
+                ("GRID", (0, 1), (-1, -1), 0.5, GRID),
+                ("SPAN", (0, 0), (-1, 0)),
+                ("BACKGROUND", (0, 0), (-1, 0), NAVY),
+                ("SPAN", (1, 1), (3, 1)),
+                ("SPAN", (1, 2), (3, 2)),
+                ("SPAN", (1, 4), (3, 4)),
+                ("SPAN", (1, 5), (3, 5)),
+                ("BACKGROUND", (0, 1), (0, -1), LABEL_BG),
+                ("BACKGROUND", (2, 3), (2, 3), LABEL_BG),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("VALIGN", (1, 4), (1, 5), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
     return t
 
 

@@ -17,11 +17,12 @@ Each also takes ``log_extra`` (a dict merged into the log entry, e.g. ``{"output
 Unknown ids raise NotFound and children on the opt-out register InputRefused (both CLI exit 2); nothing is
 written or logged then.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import InputRefused, NotFound
 from . import base as B
@@ -33,26 +34,46 @@ PERMISSION = "report.print"
 def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """アセスメントシート for one child."""
     from .assessment import TITLE, story
+
     ws.require(PERMISSION, what="report assessment", person_id=person_id)
     m = B.mask_profile(mask)
     with ws.session() as s:
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
         bundle = D.child_bundle(s, person_id)
-    return B.render(ws, Path(out), kind="assessment", title=TITLE, make=lambda: story(bundle, m),
-                    person_ids=[person_id], mask=m, log_detail=_extra(None, log_extra))
+    return B.render(
+        ws,
+        Path(out),
+        kind="assessment",
+        title=TITLE,
+        make=lambda: story(bundle, m),
+        person_ids=[person_id],
+        mask=m,
+        log_detail=_extra(None, log_extra),
+    )
 
 
-def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None = None, *,
-                   mask: str = "none", progress=None, log_extra: dict | None = None) -> dict:
+def conference_pdf(
+    ws,
+    person_ids: Sequence[str],
+    out,
+    conference_id: int | None = None,
+    *,
+    mask: str = "none",
+    progress=None,
+    log_extra: dict | None = None,
+) -> dict:
     """ケース会議資料: cover, contents and agenda, then each child's pages with decision boxes.
 
     Without ``person_ids`` the conference's agenda (``conference_id``) gives the children, in its order."""
     from .conference import story
+
     ws.require(PERMISSION, what="report conference")
     m = B.mask_profile(mask)
-    from ..storage.models import Conference, ConferenceItem
     from sqlalchemy import select
+
+    from ..storage.models import Conference, ConferenceItem
+
     ids = list(dict.fromkeys(p.strip() for p in (person_ids or []) if p and p.strip()))
     with ws.session() as s:
         conf = None
@@ -61,18 +82,32 @@ def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None
             c = s.get(Conference, conference_id)
             if c is None:
                 raise NotFound(f"会議 {conference_id} はありません。")
-            conf = {"conference_id": c.id, "kind": c.kind, "title": c.title, "held_on": c.held_on, "place": c.place,
-                    "attendees": c.attendees or []}
-            rows = s.scalars(select(ConferenceItem).where(ConferenceItem.conference_id == c.id)
-                             .order_by(ConferenceItem.position, ConferenceItem.id)).all()
+            conf = {
+                "conference_id": c.id,
+                "kind": c.kind,
+                "title": c.title,
+                "held_on": c.held_on,
+                "place": c.place,
+                "attendees": c.attendees or [],
+            }
+            rows = s.scalars(
+                select(ConferenceItem)
+                .where(ConferenceItem.conference_id == c.id)
+                .order_by(ConferenceItem.position, ConferenceItem.id)
+            ).all()
             if not ids:
                 ids = [i.person_id for i in rows]
             from ..casework.service import DIRECTIONS
+
             for i in rows:
-                items[i.person_id] = {"support_needed": i.support_needed, "direction_key": i.direction,
-                                      "direction": DIRECTIONS.get(i.direction or "", ""),
-                                      "lead_organisation": i.lead_organisation or "", "actions": i.actions or "",
-                                      "next_review_on": i.next_review_on}
+                items[i.person_id] = {
+                    "support_needed": i.support_needed,
+                    "direction_key": i.direction,
+                    "direction": DIRECTIONS.get(i.direction or "", ""),
+                    "lead_organisation": i.lead_organisation or "",
+                    "actions": i.actions or "",
+                    "next_review_on": i.next_review_on,
+                }
         if not ids:
             raise InputRefused("会議資料に載せるこどもを指定してください。")
         for pid in ids:
@@ -86,23 +121,37 @@ def conference_pdf(ws, person_ids: Sequence[str], out, conference_id: int | None
         for n, pid in enumerate(ids):
             if progress is not None:
                 progress(n, len(ids))
-            children.append(D.child_bundle(s, pid, reader=reader, run=run, records=records.get(pid, []),
-                                           fresh=fresh))
+            children.append(D.child_bundle(s, pid, reader=reader, run=run, records=records.get(pid, []), fresh=fresh))
         if progress is not None:
             progress(len(ids), len(ids))
             progress(f"{len(ids)}人分の会議資料を組版しています…")
     town = B.town_name(ws)
     title = (conf or {}).get("kind") or "ケース会議"
-    return B.render(ws, Path(out), kind="conference", title=f"{title}資料",
-                    make=lambda: story(conf, children, items, m, town), person_ids=ids, mask=m, town=town,
-                    log_detail=_extra({"conference_id": conference_id} if conference_id is not None else None,
-                                      log_extra))
+    return B.render(
+        ws,
+        Path(out),
+        kind="conference",
+        title=f"{title}資料",
+        make=lambda: story(conf, children, items, m, town),
+        person_ids=ids,
+        mask=m,
+        town=town,
+        log_detail=_extra({"conference_id": conference_id} if conference_id is not None else None, log_extra),
+    )
 
 
-def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None = None, mask: str = "school",
-                     log_extra: dict | None = None) -> dict:
+def school_sheet_pdf(
+    ws,
+    school: str,
+    out,
+    *,
+    person_ids: Sequence[str] | None = None,
+    mask: str = "school",
+    log_extra: dict | None = None,
+) -> dict:
     """情報収集シート for one school: by default the school's children flagged in the latest scoring run."""
     from .school_sheet import TITLE, story
+
     ws.require(PERMISSION, what="report school sheet")
     m = B.mask_profile(mask, "school")
     if not m.hide_welfare:  # a school-facing sheet never shows welfare sources, whatever was asked
@@ -111,14 +160,24 @@ def school_sheet_pdf(ws, school: str, out, *, person_ids: Sequence[str] | None =
         raise InputRefused("学校名を指定してください。")
     school = school.strip()
     pupils = _school_pupils(ws, school, person_ids, m)
-    return B.render(ws, Path(out), kind="school_sheet", title=TITLE, make=lambda: story(school, pupils, m),
-                    person_ids=[p["person_id"] for p in pupils], mask=m, log_detail=_extra(None, log_extra))
+    return B.render(
+        ws,
+        Path(out),
+        kind="school_sheet",
+        title=TITLE,
+        make=lambda: story(school, pupils, m),
+        person_ids=[p["person_id"] for p in pupils],
+        mask=m,
+        log_detail=_extra(None, log_extra),
+    )
 
 
 def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
+    from sqlalchemy import select
+
     from ..linkage.service import opted_out_persons
     from ..storage.models import Person
-    from sqlalchemy import select
+
     with ws.session() as s:
         info = D.school_info(s)
         known = {i["school"] for i in info.values()}
@@ -146,14 +205,26 @@ def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
             sc = reader.score(scores.get(pid), run)
             items = [r for r in D.visible_reasons(sc, mask) if r["shown_on_sheets"] and not r["protective"]]
             seen, uniq = set(), []
-            for r in sorted(items, key=lambda r: (r["record_date"] or dt.date.min), reverse=True):
+            for r in sorted(items, key=lambda r: r["record_date"] or dt.date.min, reverse=True):
                 if r["label"] not in seen:
                     seen.add(r["label"])
                     uniq.append(r)
-            out.append({"person_id": pid, "name": p.name or "", "name_kana": p.name_kana or "", "school": info.get(pid),
-                        "items": uniq})
-    out.sort(key=lambda p: (_order((p["school"] or {}).get("grade")), _order((p["school"] or {}).get("class")),
-                            p["name_kana"]))
+            out.append(
+                {
+                    "person_id": pid,
+                    "name": p.name or "",
+                    "name_kana": p.name_kana or "",
+                    "school": info.get(pid),
+                    "items": uniq,
+                }
+            )
+    out.sort(
+        key=lambda p: (
+            _order((p["school"] or {}).get("grade")),
+            _order((p["school"] or {}).get("class")),
+            p["name_kana"],
+        )
+    )
     return out
 
 
@@ -162,10 +233,12 @@ def _order(v) -> tuple:
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
-def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "school",
-                 log_extra: dict | None = None) -> dict:
+def handover_pdf(
+    ws, person_id: str, out, kind: str = "進学", *, mask: str = "school", log_extra: dict | None = None
+) -> dict:
     """引継ぎシート (kind: 進学 / 転校 / 担任交代). School-facing by default (no welfare sources, no points)."""
     from .handover import KINDS, story, title_of
+
     ws.require(PERMISSION, what="report handover", person_id=person_id)
     k = KINDS.get((kind or "").strip())
     if k is None:
@@ -175,22 +248,37 @@ def handover_pdf(ws, person_id: str, out, kind: str = "進学", *, mask: str = "
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
         bundle = D.child_bundle(s, person_id)
-    return B.render(ws, Path(out), kind="handover", title=title_of(k), make=lambda: story(bundle, k, m),
-                    person_ids=[person_id], mask=m, log_detail=_extra({"handover": k}, log_extra))
+    return B.render(
+        ws,
+        Path(out),
+        kind="handover",
+        title=title_of(k),
+        make=lambda: story(bundle, k, m),
+        person_ids=[person_id],
+        mask=m,
+        log_detail=_extra({"handover": k}, log_extra),
+    )
 
 
 def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) -> dict:
     """ラウンド統計: the round's funnel overall, by school and by age band, with bar charts (counts only)."""
     from ..casework.service import funnel
     from .round_stats import TITLE, story
+
     ws.require(PERMISSION, what="report round statistics")
     f = funnel(ws, round_id)
-    return B.render(ws, Path(out), kind="round_stats", title=TITLE, make=lambda: story(f), person_ids=[],
-                    log_detail=_extra({"round_id": round_id}, log_extra))
+    return B.render(
+        ws,
+        Path(out),
+        kind="round_stats",
+        title=TITLE,
+        make=lambda: story(f),
+        person_ids=[],
+        log_detail=_extra({"round_id": round_id}, log_extra),
+    )
 
 
-def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *,
-                        log_extra: dict | None = None) -> dict:
+def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *, log_extra: dict | None = None) -> dict:
     """Hook for the checklist engineer: a blank observation checklist for one class, to fill in by pen.
 
     Implement ``build_story(ws, school, klass, definition) -> (title, flowables, person_ids)`` in
@@ -203,8 +291,15 @@ def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *,
     except ImportError:
         raise InputRefused("空欄のチェックリスト様式はまだ用意されていません。") from None
     title, flowables, ids = checklist_sheet.build_story(ws, school, klass, definition)
-    return B.render(ws, Path(out), kind="blank_checklist", title=title, make=lambda: list(flowables),
-                    person_ids=ids, log_detail=_extra({"school": school}, log_extra))
+    return B.render(
+        ws,
+        Path(out),
+        kind="blank_checklist",
+        title=title,
+        make=lambda: list(flowables),
+        person_ids=ids,
+        log_detail=_extra({"school": school}, log_extra),
+    )
 
 
 def _extra(detail: dict | None, extra: dict | None) -> dict | None:

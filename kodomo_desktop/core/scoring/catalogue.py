@@ -23,6 +23,7 @@ Each indicator::
 
 The catalogue is the *what*; a weight set (weights.py) is the town's *how much*: points, windows, thresholds.
 """
+
 from __future__ import annotations
 
 import copy
@@ -66,6 +67,7 @@ def indicators_by_id(path: Path | None = None) -> dict[str, dict]:
 
 def validate_catalogue(cat: dict) -> dict:
     from ..importing.fields import SOURCE_TYPES
+
     if not isinstance(cat, dict) or not isinstance(cat.get("indicators"), list):
         raise InputRefused("指標カタログに indicators がありません。")
     types = cat.get("difficulty_types")

@@ -57,6 +57,7 @@ Snapshot sources (出欠 is cumulative) are read with ``max``/``latest`` aggrega
 household without a tax record, a school that has not returned the current checklist round, or a source never
 imported are listed in ``no_data`` and never score as zero risk by silence.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -71,8 +72,12 @@ from .weights import WeightModel
 
 YOTAIKYO_INDICATOR = "yotaikyo_active"
 SCHOOL_SOURCES = ("school_attendance", "school_health")
-NO_DATA_LABELS = {"school": "学校データなし", "checklist_missing": "チェックリスト未回収",
-                  "checklist_blank": "チェックリスト未記入", "imported": "{label}：未取込"}
+NO_DATA_LABELS = {
+    "school": "学校データなし",
+    "checklist_missing": "チェックリスト未回収",
+    "checklist_blank": "チェックリスト未記入",
+    "imported": "{label}：未取込",
+}
 HEAD_SPOUSE = {"世帯主", "妻", "夫", "本人"}
 
 
@@ -89,6 +94,7 @@ class ScoringInput:
     imported_sources: source types with at least one batch (None: those present in ``records``).
     departments: source type → the department that holds it (Japanese).
     """
+
     as_of: dt.date
     persons: pd.DataFrame
     records: pd.DataFrame
@@ -102,6 +108,7 @@ class ScoringInput:
 def months_before(on: dt.date, months: int) -> dt.date:
     y, m = divmod(on.year * 12 + on.month - 1 - months, 12)
     import calendar
+
     return dt.date(y, m + 1, min(on.day, calendar.monthrange(y, m + 1)[1]))
 
 
@@ -117,7 +124,7 @@ def ages_on(birth: pd.Series, on: dt.date) -> tuple[np.ndarray, np.ndarray]:
     age = on.year - y - before.astype(float)
     fy = on.year if on.month >= 4 else on.year - 1
     sy = np.where((m > 4) | ((m == 4) & (d >= 2)), y, y - 1)
-    grade = fy - sy - 6   # born Apr 2 (sy) – Apr 1: first grade in April of sy + 7
+    grade = fy - sy - 6  # born Apr 2 (sy) – Apr 1: first grade in April of sy + 7
     grade = np.where((grade >= 1) & (grade <= 12), grade, 0)
     return age, np.nan_to_num(grade).astype(int)
 
@@ -127,18 +134,18 @@ def ages_on(birth: pd.Series, on: dt.date) -> tuple[np.ndarray, np.ndarray]:
 class Prepared:
     as_of: dt.date
     cat: dict
-    children: pd.DataFrame          # one row per child, positional index 0..C-1
-    R: pd.DataFrame                 # records (deduplicated), positional index 0..N-1
-    by_source: dict                 # source type -> sub-frame of R
-    pairs: dict                     # whose -> DataFrame(child, person_id)
-    persons: pd.DataFrame           # person_id -> household_id, age, relationship, parent_like
+    children: pd.DataFrame  # one row per child, positional index 0..C-1
+    R: pd.DataFrame  # records (deduplicated), positional index 0..N-1
+    by_source: dict  # source type -> sub-frame of R
+    pairs: dict  # whose -> DataFrame(child, person_id)
+    persons: pd.DataFrame  # person_id -> household_id, age, relationship, parent_like
     departments: dict
     imported_sources: set
-    hh_code: np.ndarray             # C: household code (children without a household get their own)
-    has_source: dict                # source type -> C bool (own record within 15 months)
-    checklist_state: list           # C: None | ("missing", round name) | ("blank", round name)
-    registry_ev: np.ndarray         # C: the child's newest registry record (row of R) or -1
-    hh_has_tax: np.ndarray          # C bool
+    hh_code: np.ndarray  # C: household code (children without a household get their own)
+    has_source: dict  # source type -> C bool (own record within 15 months)
+    checklist_state: list  # C: None | ("missing", round name) | ("blank", round name)
+    registry_ev: np.ndarray  # C: the child's newest registry record (row of R) or -1
+    hh_has_tax: np.ndarray  # C bool
     _hit_cache: dict = field(default_factory=dict, repr=False)
     _date_cache: dict = field(default_factory=dict, repr=False)
 
@@ -192,10 +199,12 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     persons["grade"] = grade
     rel = persons["relationship"].fillna("").astype(str)
     childlike = rel.str.contains("子|孫|男|女", regex=True) & ~rel.isin(HEAD_SPOUSE)
-    persons["parent_like"] = (rel.isin(HEAD_SPOUSE) | ((persons["age"] >= 18) & ~(childlike & (persons["age"] <= 18)))) \
-        & persons["birth_date"].notna()
-    is_child = persons["birth_date"].notna() & (persons["birth_date"] <= on64) & (persons["age"] >= 0) & \
-        (persons["age"] <= 18)
+    persons["parent_like"] = (
+        rel.isin(HEAD_SPOUSE) | ((persons["age"] >= 18) & ~(childlike & (persons["age"] <= 18)))
+    ) & persons["birth_date"].notna()
+    is_child = (
+        persons["birth_date"].notna() & (persons["birth_date"] <= on64) & (persons["age"] >= 0) & (persons["age"] <= 18)
+    )
     children = persons[is_child].copy().reset_index(drop=True)
     bands = cat["age_bands"]
     children["age_band_idx"] = -1
@@ -212,16 +221,25 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
         children["school"] = ""
         children["school_grade"] = None
     # households
-    hh = children["household_id"].astype(object).where(children["household_id"].notna(),
-                                                        "self:" + children["person_id"].astype(str))
+    hh = (
+        children["household_id"]
+        .astype(object)
+        .where(children["household_id"].notna(), "self:" + children["person_id"].astype(str))
+    )
     hh_code = pd.factorize(hh)[0]
     persons_hh = persons[persons["household_id"].notna()]
-    kids_per_hh = persons_hh[persons_hh["age"].between(0, 18) & (persons_hh["birth_date"] <= on64)] \
-        .groupby("household_id").size()
+    kids_per_hh = (
+        persons_hh[persons_hh["age"].between(0, 18) & (persons_hh["birth_date"] <= on64)].groupby("household_id").size()
+    )
     children["household_children"] = children["household_id"].map(kids_per_hh).fillna(1).astype(int)
     # who reads whose records
-    cidx = pd.DataFrame({"child": np.arange(len(children)), "child_pid": children["person_id"].to_numpy(),
-                         "household_id": children["household_id"].to_numpy()})
+    cidx = pd.DataFrame(
+        {
+            "child": np.arange(len(children)),
+            "child_pid": children["person_id"].to_numpy(),
+            "household_id": children["household_id"].to_numpy(),
+        }
+    )
     # ``pref``: which evidence a reason names when several records qualify (the child's own, then a parent's)
     own = pd.DataFrame({"child": cidx["child"], "person_id": cidx["child_pid"], "pref": 2})
     mem = persons_hh[["person_id", "household_id", "parent_like"]]
@@ -237,13 +255,25 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     # records: as of the date, de-duplicated, attributes extracted
     recs = inp.records.copy()
     if not len(recs):
-        recs = pd.DataFrame(columns=["record_id", "person_id", "source_type", "record_date", "batch_id", "batch_as_of",
-                                     "file_name", "attributes"])
+        recs = pd.DataFrame(
+            columns=[
+                "record_id",
+                "person_id",
+                "source_type",
+                "record_date",
+                "batch_id",
+                "batch_as_of",
+                "file_name",
+                "attributes",
+            ]
+        )
     recs["record_date"] = _dates(recs["record_date"])
     recs["batch_as_of"] = _dates(recs["batch_as_of"])
     recs["record_date"] = recs["record_date"].fillna(recs["batch_as_of"])
-    recs = recs[(recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64)) &
-                (recs["record_date"].isna() | (recs["record_date"] <= on64))]
+    recs = recs[
+        (recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64))
+        & (recs["record_date"].isna() | (recs["record_date"] <= on64))
+    ]
     recs = recs[recs["person_id"].isin(persons["person_id"])]
     recs = _dedupe(recs, cat)
     recs = recs.reset_index(drop=True)
@@ -266,19 +296,36 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     recent = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] > np.datetime64(months_before(on, 15), "ns"))]
     own_sources = recent.groupby("person_id")["source_type"].agg(set)
     sets = children["person_id"].map(own_sources)
-    has_source = {st: np.array([isinstance(s, set) and st in s for s in sets], dtype=bool)
-                  for st in ("school_attendance", "school_health", "maternal_child_health", "school_checklist")}
+    has_source = {
+        st: np.array([isinstance(s, set) and st in s for s in sets], dtype=bool)
+        for st in ("school_attendance", "school_health", "maternal_child_health", "school_checklist")
+    }
     tax = recent[recent["source_type"] == "tax"]
     tax_hh = set(persons.loc[persons["person_id"].isin(tax["person_id"]), "household_id"].dropna())
     tax_self = set(tax["person_id"])
-    hh_has_tax = np.array([(h in tax_hh) or (p in tax_self) for h, p in zip(children["household_id"],
-                                                                           children["person_id"])], dtype=bool)
+    hh_has_tax = np.array(
+        [(h in tax_hh) or (p in tax_self) for h, p in zip(children["household_id"], children["person_id"])], dtype=bool
+    )
     reg = recs[recs["source_type"] == "resident_registry"].sort_values(["batch_as_of", "batch_id", "pos"])
     last_reg = reg.groupby("person_id")["pos"].last()
     registry_ev = children["person_id"].map(last_reg).fillna(-1).astype(int).to_numpy()
     checklist_state = _checklist_state(children, recs, inp)
-    return Prepared(on, cat, children, recs, by_source, pairs, persons.set_index("person_id", drop=False),
-                    dict(inp.departments), imported, hh_code, has_source, checklist_state, registry_ev, hh_has_tax)
+    return Prepared(
+        on,
+        cat,
+        children,
+        recs,
+        by_source,
+        pairs,
+        persons.set_index("person_id", drop=False),
+        dict(inp.departments),
+        imported,
+        hh_code,
+        has_source,
+        checklist_state,
+        registry_ev,
+        hh_has_tax,
+    )
 
 
 def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list:
@@ -307,9 +354,9 @@ def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInp
 @dataclass
 class Hits:
     ind_ids: list[str]
-    H: np.ndarray       # C × K bool
-    E: np.ndarray       # C × K int: evidence row of Prepared.R (-1: none)
-    V: list             # K arrays of C display values (or None)
+    H: np.ndarray  # C × K bool
+    E: np.ndarray  # C × K int: evidence row of Prepared.R (-1: none)
+    V: list  # K arrays of C display values (or None)
 
 
 def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str) -> pd.Series:
@@ -354,8 +401,9 @@ def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
         sub = recs[(R.condition(rule, recs) & inwin).to_numpy()]
         if not len(sub):
             return hit, ev, val
-        j = sub.assign(_d=dates[sub.index])[["pos", "person_id", "_d", "batch_as_of", "batch_id", "record_date"]] \
-            .merge(pairs, on="person_id")
+        j = sub.assign(_d=dates[sub.index])[["pos", "person_id", "_d", "batch_as_of", "batch_id", "record_date"]].merge(
+            pairs, on="person_id"
+        )
         j = j.sort_values(["pref", "_d", "pos"]).groupby("child").tail(1)
         c = j["child"].to_numpy()
         hit[c], ev[c] = True, j["pos"].to_numpy()
@@ -396,8 +444,11 @@ def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
             return hit, ev, val
         if agg in ("max", "min"):
             jj = j[j["child"].isin(good.index) & j["_v"].notna()]
-            evid = jj.sort_values(["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True]) \
-                .groupby("child").tail(1)
+            evid = (
+                jj.sort_values(["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True])
+                .groupby("child")
+                .tail(1)
+            )
         else:
             evid = j[j["child"].isin(good.index)].sort_values(["pref", "_d", "pos"]).groupby("child").tail(1)
         c = evid["child"].to_numpy()
@@ -441,6 +492,7 @@ def _fmt(ind: dict, field_: str | None, x, agg: str | None = None) -> str | None
     if field_ is None:
         return None
     from ..importing.fields import SOURCE_TYPES
+
     labels = SOURCE_TYPES.get(ind["source_type"], {}).get("attributes", {})
     label = labels.get(field_, {}).get("label", field_) if isinstance(labels, dict) else field_
     if field_ == "group_counts":
@@ -481,23 +533,23 @@ def compute_hits(prep: Prepared, windows: dict | None = None) -> Hits:
 @dataclass
 class Scores:
     model: WeightModel
-    type_points: np.ndarray     # C × T
-    total: np.ndarray           # C
-    school_points: np.ndarray   # C
-    level: np.ndarray           # C × T band level per type (0 = lowest band)
-    band_level: np.ndarray      # C overall level (the highest of the types)
-    flagged_types: np.ndarray   # C × T crossed the flag band
-    flag_first: np.ndarray      # C × T crossed it before sibling points (what gives siblings points)
-    flagged: np.ndarray         # C
+    type_points: np.ndarray  # C × T
+    total: np.ndarray  # C
+    school_points: np.ndarray  # C
+    level: np.ndarray  # C × T band level per type (0 = lowest band)
+    band_level: np.ndarray  # C overall level (the highest of the types)
+    flagged_types: np.ndarray  # C × T crossed the flag band
+    flag_first: np.ndarray  # C × T crossed it before sibling points (what gives siblings points)
+    flagged: np.ndarray  # C
     flag_threshold: np.ndarray  # C
-    flag_rank: np.ndarray       # C
-    flag_basic: np.ndarray      # C
-    basic_count: np.ndarray     # C
-    basic_hits: np.ndarray      # C × 19 bool (basic item numbers met)
-    sibling_types: np.ndarray   # C × T types that received sibling points
+    flag_rank: np.ndarray  # C
+    flag_basic: np.ndarray  # C
+    basic_count: np.ndarray  # C
+    basic_hits: np.ndarray  # C × 19 bool (basic item numbers met)
+    sibling_types: np.ndarray  # C × T types that received sibling points
     yotaikyo_active: np.ndarray
     new_candidate: np.ndarray
-    Hr: np.ndarray              # C × K effective hits (enabled, what-if applied)
+    Hr: np.ndarray  # C × K effective hits (enabled, what-if applied)
     factors: np.ndarray | None  # C × T what-if support factors (None: 1)
     rank_position: np.ndarray
     group_position: np.ndarray
@@ -513,8 +565,15 @@ class Scores:
         return float(pos if pos > 0 else neg), {t: round(float(p), 2) for t, p in zip(m.types, row) if p}
 
 
-def apply_weights(prep: Prepared, hits: Hits, model: WeightModel, *, disabled: np.ndarray | None = None,
-                  factors: np.ndarray | None = None, rank_cutoffs: dict | None = None) -> Scores:
+def apply_weights(
+    prep: Prepared,
+    hits: Hits,
+    model: WeightModel,
+    *,
+    disabled: np.ndarray | None = None,
+    factors: np.ndarray | None = None,
+    rank_cutoffs: dict | None = None,
+) -> Scores:
     """Vectorised: effective hits (C×K) · points (K×T); bands, flags, sibling/要対協/rank rules.
 
     ``disabled`` (C × K bool) switches indicators off per child and ``factors`` (C × T) scales a type's points
@@ -528,10 +587,10 @@ def apply_weights(prep: Prepared, hits: Hits, model: WeightModel, *, disabled: n
     Hf = Hr.astype(float)
     P = model.P
     if factors is not None:
-        Pc = P[None, :, :] * factors[:, None, :]                        # C × K × T
+        Pc = P[None, :, :] * factors[:, None, :]  # C × K × T
         type_points = np.einsum("ck,ckt->ct", Hf, Pc)
         pos, neg = Pc.max(axis=2, initial=0.0), Pc.min(axis=2, initial=0.0)
-        contrib = np.where(pos > 0, pos, neg)                            # C × K
+        contrib = np.where(pos > 0, pos, neg)  # C × K
         total = (Hf * contrib).sum(axis=1)
         school_points = (Hf * contrib * (model.school_held & model.risk)[None, :]).sum(axis=1)
     else:
@@ -562,7 +621,7 @@ def apply_weights(prep: Prepared, hits: Hits, model: WeightModel, *, disabled: n
         f0 = flag_first.astype(int)
         S = np.zeros((int(prep.hh_code.max()) + 1, T), dtype=int)
         np.add.at(S, prep.hh_code, f0)
-        other = (S[prep.hh_code] - f0) > 0                               # another child of the household flagged
+        other = (S[prep.hh_code] - f0) > 0  # another child of the household flagged
         if sib_cfg.get("types", "same") == "same":
             sib_types = other
         else:
@@ -592,8 +651,11 @@ def apply_weights(prep: Prepared, hits: Hits, model: WeightModel, *, disabled: n
             cut = np.array([rank_cutoffs.get(str(g), np.inf) for g in groups])
             flag_rank = (total >= cut) & (total > 0)
         else:
-            limit = np.ceil(group_size * float(rk["value"]) / 100.0) if rk["mode"] == "top_percent" \
+            limit = (
+                np.ceil(group_size * float(rk["value"]) / 100.0)
+                if rk["mode"] == "top_percent"
                 else np.full(C, float(rk["value"]))
+            )
             flag_rank = (group_position <= limit) & (total > 0)
         for g in np.unique(groups):
             sel = flag_rank & (groups == g)
@@ -605,16 +667,39 @@ def apply_weights(prep: Prepared, hits: Hits, model: WeightModel, *, disabled: n
     kyt = hits.ind_ids.index(YOTAIKYO_INDICATOR) if YOTAIKYO_INDICATOR in hits.ind_ids else None
     yt_active = hits.H[:, kyt].copy() if kyt is not None else np.zeros(C, dtype=bool)
     mode = (model.data.get("yotaikyo") or {}).get("mode", "continue")
-    if mode == "exclude":      # already supported: off the list altogether
+    if mode == "exclude":  # already supported: off the list altogether
         flagged = flagged & ~yt_active
         new_candidate = flagged.copy()
-    elif mode == "continue":   # shown as 支援継続, kept off the new-flag list
+    elif mode == "continue":  # shown as 支援継続, kept off the new-flag list
         new_candidate = flagged & ~yt_active
     else:
         new_candidate = flagged.copy()
-    return Scores(model, type_points, total, school_points, level, band_level, flagged_types, flag_first, flagged,
-                  flag_threshold, flag_rank, flag_basic, basic_count, basic_hits, sib_types, yt_active,
-                  new_candidate, Hr, factors, rank_position, group_position, group_size, groups, cutoffs)
+    return Scores(
+        model,
+        type_points,
+        total,
+        school_points,
+        level,
+        band_level,
+        flagged_types,
+        flag_first,
+        flagged,
+        flag_threshold,
+        flag_rank,
+        flag_basic,
+        basic_count,
+        basic_hits,
+        sib_types,
+        yt_active,
+        new_candidate,
+        Hr,
+        factors,
+        rank_position,
+        group_position,
+        group_size,
+        groups,
+        cutoffs,
+    )
 
 
 def _rank_groups(prep: Prepared, per: str) -> np.ndarray:
@@ -636,16 +721,25 @@ def summary_frame(prep: Prepared, sc: Scores) -> pd.DataFrame:
     """One row per child (no reasons): what lists, previews and the CSV need."""
     m = sc.model
     types = np.array(m.types, dtype=object)
-    return pd.DataFrame({
-        "person_id": prep.children["person_id"].to_numpy(), "name": prep.children["name"].to_numpy(),
-        "birth_date": prep.children["birth_date"].dt.date.to_numpy(), "household_id": prep.children["household_id"].to_numpy(),
-        "age": prep.children["age"].to_numpy(), "age_band": prep.children["age_band"].to_numpy(),
-        "school": prep.children["school"].to_numpy(), "total": sc.total,
-        "band": [m.level_label(l) for l in sc.band_level],
-        "types": ["、".join(types[row]) for row in sc.flagged_types] if len(types) else [""] * prep.C,
-        "flagged": sc.flagged, "new_candidate": sc.new_candidate, "yotaikyo_active": sc.yotaikyo_active,
-        "basic_items": sc.basic_count, "school_points": sc.school_points,
-    })
+    return pd.DataFrame(
+        {
+            "person_id": prep.children["person_id"].to_numpy(),
+            "name": prep.children["name"].to_numpy(),
+            "birth_date": prep.children["birth_date"].dt.date.to_numpy(),
+            "household_id": prep.children["household_id"].to_numpy(),
+            "age": prep.children["age"].to_numpy(),
+            "age_band": prep.children["age_band"].to_numpy(),
+            "school": prep.children["school"].to_numpy(),
+            "total": sc.total,
+            "band": [m.level_label(l) for l in sc.band_level],
+            "types": ["、".join(types[row]) for row in sc.flagged_types] if len(types) else [""] * prep.C,
+            "flagged": sc.flagged,
+            "new_candidate": sc.new_candidate,
+            "yotaikyo_active": sc.yotaikyo_active,
+            "basic_items": sc.basic_count,
+            "school_points": sc.school_points,
+        }
+    )
 
 
 # --- explanation ------------------------------------------------------------------------------------------------------
@@ -669,8 +763,10 @@ def _child(prep: Prepared, i: int) -> dict:
 def _person(prep: Prepared, pid: str) -> dict | None:
     if "_persons" not in prep._date_cache:
         P = prep.persons
-        prep._date_cache["_persons"] = {p: {"relationship": r, "parent_like": bool(pl), "age": a} for p, r, pl, a in
-                                        zip(P["person_id"], P["relationship"], P["parent_like"], P["age"])}
+        prep._date_cache["_persons"] = {
+            p: {"relationship": r, "parent_like": bool(pl), "age": a}
+            for p, r, pl, a in zip(P["person_id"], P["relationship"], P["parent_like"], P["age"])
+        }
     return prep._date_cache["_persons"].get(pid)
 
 
@@ -678,25 +774,39 @@ def _rec_arrays(prep: Prepared) -> dict:
     if "_arrays" not in prep._date_cache:
         R_ = prep.R
         prep._date_cache["_arrays"] = {
-            "record_id": R_["record_id"].to_numpy(object), "batch_id": R_["batch_id"].to_numpy(object),
-            "file_name": R_["file_name"].to_numpy(object), "person_id": R_["person_id"].to_numpy(object),
+            "record_id": R_["record_id"].to_numpy(object),
+            "batch_id": R_["batch_id"].to_numpy(object),
+            "file_name": R_["file_name"].to_numpy(object),
+            "person_id": R_["person_id"].to_numpy(object),
             "source_type": R_["source_type"].to_numpy(object),
             "record_date": np.array([_iso(v) for v in R_["record_date"]], dtype=object),
-            "batch_as_of": np.array([_iso(v) for v in R_["batch_as_of"]], dtype=object)}
+            "batch_as_of": np.array([_iso(v) for v in R_["batch_as_of"]], dtype=object),
+        }
     return prep._date_cache["_arrays"]
 
 
 def _rec_info(prep: Prepared, pos: int) -> dict:
     if pos is None or pos < 0:
-        return {"record_id": None, "record_date": None, "batch_id": None, "file_name": "", "batch_as_of": None,
-                "person_id": None, "source_type": None}
+        return {
+            "record_id": None,
+            "record_date": None,
+            "batch_id": None,
+            "file_name": "",
+            "batch_as_of": None,
+            "person_id": None,
+            "source_type": None,
+        }
     a = _rec_arrays(prep)
     rid, bid = a["record_id"][pos], a["batch_id"][pos]
-    return {"record_id": int(rid) if rid is not None and rid == rid else None,
-            "record_date": a["record_date"][pos],
-            "batch_id": int(bid) if bid is not None and bid == bid else None,
-            "file_name": a["file_name"][pos] or "", "batch_as_of": a["batch_as_of"][pos],
-            "person_id": a["person_id"][pos], "source_type": a["source_type"][pos]}
+    return {
+        "record_id": int(rid) if rid is not None and rid == rid else None,
+        "record_date": a["record_date"][pos],
+        "batch_id": int(bid) if bid is not None and bid == bid else None,
+        "file_name": a["file_name"][pos] or "",
+        "batch_as_of": a["batch_as_of"][pos],
+        "person_id": a["person_id"][pos],
+        "source_type": a["source_type"][pos],
+    }
 
 
 def _whose(prep: Prepared, child_pid: str, pid: str | None) -> tuple[str, str | None]:
@@ -721,6 +831,7 @@ def _source_label(prep: Prepared, st: str | None) -> str:
     if meta.get("label_ja"):
         return meta["label_ja"]
     from ..importing.fields import SOURCE_TYPES
+
     return SOURCE_TYPES.get(st, {}).get("label", st)
 
 
@@ -731,15 +842,31 @@ def reason(prep: Prepared, hits: Hits, sc: Scores, i: int, k: int) -> dict:
     child_pid = _child(prep, i)["person_id"]
     whose, rel = _whose(prep, child_pid, info["person_id"])
     st = info["source_type"] or ind["source_type"]
-    return {"indicator": ind["id"], "label": ind["label_ja"], "label_en": ind.get("label_en"), "kind": ind["kind"],
-            "points": round(points, 2), "points_by_type": by_type, "basic": bool(ind["basic"]),
-            "basic_no": ind.get("basic_no"), "school_held": bool(ind["school_held"]),
-            "shown_on_sheets": bool(ind.get("shown_on_sheets", True)), "source_type": st,
-            "source_label": _source_label(prep, st), "department": prep.departments.get(st, ""),
-            "record_id": info["record_id"], "record_date": info["record_date"] or prep.as_of.isoformat(),
-            "batch_id": info["batch_id"], "file_name": info["file_name"], "batch_as_of": info["batch_as_of"],
-            "person_id": info["person_id"] or child_pid, "whose": whose,
-            "relationship": rel, "value": hits.V[k][i], "window_months": sc.model.windows.get(ind["id"])}
+    return {
+        "indicator": ind["id"],
+        "label": ind["label_ja"],
+        "label_en": ind.get("label_en"),
+        "kind": ind["kind"],
+        "points": round(points, 2),
+        "points_by_type": by_type,
+        "basic": bool(ind["basic"]),
+        "basic_no": ind.get("basic_no"),
+        "school_held": bool(ind["school_held"]),
+        "shown_on_sheets": bool(ind.get("shown_on_sheets", True)),
+        "source_type": st,
+        "source_label": _source_label(prep, st),
+        "department": prep.departments.get(st, ""),
+        "record_id": info["record_id"],
+        "record_date": info["record_date"] or prep.as_of.isoformat(),
+        "batch_id": info["batch_id"],
+        "file_name": info["file_name"],
+        "batch_as_of": info["batch_as_of"],
+        "person_id": info["person_id"] or child_pid,
+        "whose": whose,
+        "relationship": rel,
+        "value": hits.V[k][i],
+        "window_months": sc.model.windows.get(ind["id"]),
+    }
 
 
 def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
@@ -750,8 +877,14 @@ def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
     if sd["from_grade"] <= grade <= sd["to_grade"] and grade > 0:
         missing = [st for st in SCHOOL_SOURCES if not prep.has_source[st][i]]
         if len(missing) == len(SCHOOL_SOURCES):
-            out.append({"source_type": "school", "label": NO_DATA_LABELS["school"], "sources": list(SCHOOL_SOURCES),
-                        "detail": f"学年 {grade}（学齢）ですが、学校の出欠・健診の記録がありません。"})
+            out.append(
+                {
+                    "source_type": "school",
+                    "label": NO_DATA_LABELS["school"],
+                    "sources": list(SCHOOL_SOURCES),
+                    "detail": f"学年 {grade}（学齢）ですが、学校の出欠・健診の記録がありません。",
+                }
+            )
         else:
             for st in missing:
                 lab = (prep.cat["sources"].get(st) or {}).get("no_data_label") or f"{_source_label(prep, st)}なし"
@@ -759,17 +892,26 @@ def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
     days = (pd.Timestamp(prep.as_of) - ch["birth_date"]).days if pd.notna(ch["birth_date"]) else -1
     if 150 <= days <= 4 * 365 + 1 and not prep.has_source["maternal_child_health"][i]:
         lab = (prep.cat["sources"].get("maternal_child_health") or {}).get("no_data_label") or "母子保健データなし"
-        out.append({"source_type": "maternal_child_health", "label": lab,
-                    "detail": "乳幼児健診の年齢ですが、母子保健の記録がありません。"})
+        out.append(
+            {
+                "source_type": "maternal_child_health",
+                "label": lab,
+                "detail": "乳幼児健診の年齢ですが、母子保健の記録がありません。",
+            }
+        )
     if "tax" in prep.imported_sources and not prep.hh_has_tax[i]:
         lab = (prep.cat["sources"].get("tax") or {}).get("no_data_label") or "課税データなし"
         out.append({"source_type": "tax", "label": lab, "detail": "世帯の誰にも住民税の記録がありません。"})
     state = prep.checklist_state[i]
     if state:
         kind, name = state
-        out.append({"source_type": "school_checklist",
-                    "label": NO_DATA_LABELS["checklist_missing" if kind == "missing" else "checklist_blank"],
-                    "detail": name})
+        out.append(
+            {
+                "source_type": "school_checklist",
+                "label": NO_DATA_LABELS["checklist_missing" if kind == "missing" else "checklist_blank"],
+                "detail": name,
+            }
+        )
     for st, meta in prep.cat["sources"].items():
         if st in prep.imported_sources or st == "resident_registry":
             continue
@@ -779,8 +921,14 @@ def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
             continue
         if st == "school_checklist":
             continue  # rounds decide whether a checklist is expected
-        out.append({"source_type": st, "label": NO_DATA_LABELS["imported"].format(label=meta.get("label_ja", st)),
-                    "detail": "この情報源はまだ取り込まれていません（該当なしとは扱いません）。", "scope": "town"})
+        out.append(
+            {
+                "source_type": st,
+                "label": NO_DATA_LABELS["imported"].format(label=meta.get("label_ja", st)),
+                "detail": "この情報源はまだ取り込まれていません（該当なしとは扱いません）。",
+                "scope": "town",
+            }
+        )
     return out
 
 
@@ -804,17 +952,34 @@ def explain(prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: di
         frm = (sibling_index or {}).get(i, [])
         sib = {"points": pts, "types": sib_types, "from": frm}
         info = _rec_info(prep, int(prep.registry_ev[i]))
-        reasons.append({"indicator": "sibling_flagged", "label": f"きょうだいに抽出あり（{'・'.join(sib_types)}）",
-                        "label_en": "A sibling is flagged", "kind": "risk", "points": pts,
-                        "points_by_type": {t: pts for t in sib_types}, "basic": False, "basic_no": None,
-                        "school_held": False, "shown_on_sheets": True, "source_type": "resident_registry",
-                        "source_label": _source_label(prep, "resident_registry"),
-                        "department": prep.departments.get("resident_registry", ""),
-                        "record_id": info["record_id"], "record_date": prep.as_of.isoformat(),
-                        "batch_id": info["batch_id"], "file_name": info["file_name"],
-                        "batch_as_of": info["batch_as_of"], "person_id": ch["person_id"], "whose": "きょうだい",
-                        "relationship": None, "siblings": frm, "value": f"きょうだい {len(frm)}人",
-                        "window_months": None})
+        reasons.append(
+            {
+                "indicator": "sibling_flagged",
+                "label": f"きょうだいに抽出あり（{'・'.join(sib_types)}）",
+                "label_en": "A sibling is flagged",
+                "kind": "risk",
+                "points": pts,
+                "points_by_type": {t: pts for t in sib_types},
+                "basic": False,
+                "basic_no": None,
+                "school_held": False,
+                "shown_on_sheets": True,
+                "source_type": "resident_registry",
+                "source_label": _source_label(prep, "resident_registry"),
+                "department": prep.departments.get("resident_registry", ""),
+                "record_id": info["record_id"],
+                "record_date": prep.as_of.isoformat(),
+                "batch_id": info["batch_id"],
+                "file_name": info["file_name"],
+                "batch_as_of": info["batch_as_of"],
+                "person_id": ch["person_id"],
+                "whose": "きょうだい",
+                "relationship": None,
+                "siblings": frm,
+                "value": f"きょうだい {len(frm)}人",
+                "window_months": None,
+            }
+        )
     reasons.sort(key=lambda r: (-r["points"], r["label"]))
     protective.sort(key=lambda r: (r["points"], r["label"]))
     ab = int(ch["age_band_idx"])
@@ -825,29 +990,54 @@ def explain(prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: di
         cut_d = {m.level_label(l + 1): float(c) for l, c in enumerate(cuts) if np.isfinite(c)}
         if p or sc.flagged_types[i, ti]:
             flag_cut = cuts[m.flag_level - 1] if m.flag_level >= 1 else 0
-            types[t] = {"points": round(p, 2), "band": m.level_label(int(sc.level[i, ti])),
-                        "threshold": float(flag_cut) if np.isfinite(flag_cut) else None, "cuts": cut_d,
-                        "flagged": bool(sc.flagged_types[i, ti])}
-    basis = [b for b, f in (("threshold", sc.flag_threshold[i]), ("rank", sc.flag_rank[i]),
-                            ("basic_items", sc.flag_basic[i])) if f]
+            types[t] = {
+                "points": round(p, 2),
+                "band": m.level_label(int(sc.level[i, ti])),
+                "threshold": float(flag_cut) if np.isfinite(flag_cut) else None,
+                "cuts": cut_d,
+                "flagged": bool(sc.flagged_types[i, ti]),
+            }
+    basis = [
+        b
+        for b, f in (("threshold", sc.flag_threshold[i]), ("rank", sc.flag_rank[i]), ("basic_items", sc.flag_basic[i]))
+        if f
+    ]
     total = float(sc.total[i])
     school = float(sc.school_points[i])
     return {
-        "version": 1, "as_of": prep.as_of.isoformat(), "age": int(ch["age"]), "age_band": ch["age_band"],
-        "grade": int(ch["grade"]) or None, "school": ch["school"] or "",
-        "total": round(total, 2), "school_points": round(school, 2), "other_points": round(total - school, 2),
-        "band": m.level_label(int(sc.band_level[i])), "band_color": m.band_colors[m.L - int(sc.band_level[i])],
-        "types": types, "flagged_types": [t for ti, t in enumerate(m.types) if sc.flagged_types[i, ti]],
-        "flagged": bool(sc.flagged[i]), "flag_basis": basis,
+        "version": 1,
+        "as_of": prep.as_of.isoformat(),
+        "age": int(ch["age"]),
+        "age_band": ch["age_band"],
+        "grade": int(ch["grade"]) or None,
+        "school": ch["school"] or "",
+        "total": round(total, 2),
+        "school_points": round(school, 2),
+        "other_points": round(total - school, 2),
+        "band": m.level_label(int(sc.band_level[i])),
+        "band_color": m.band_colors[m.L - int(sc.band_level[i])],
+        "types": types,
+        "flagged_types": [t for ti, t in enumerate(m.types) if sc.flagged_types[i, ti]],
+        "flagged": bool(sc.flagged[i]),
+        "flag_basis": basis,
         "basic_items": int(sc.basic_count[i]),
         "basic_item_nos": [int(n) + 1 for n in np.nonzero(sc.basic_hits[i])[0]] if sc.basic_hits.size else [],
-        "reasons": reasons, "protective": protective, "no_data": no_data(prep, sc, i), "sibling": sib,
+        "reasons": reasons,
+        "protective": protective,
+        "no_data": no_data(prep, sc, i),
+        "sibling": sib,
         "yotaikyo_active": bool(sc.yotaikyo_active[i]),
         "status_label": (m.data.get("yotaikyo") or {}).get("label", "支援継続")
-        if sc.yotaikyo_active[i] and (m.data.get("yotaikyo") or {}).get("mode", "continue") != "none" else "",
+        if sc.yotaikyo_active[i] and (m.data.get("yotaikyo") or {}).get("mode", "continue") != "none"
+        else "",
         "new_candidate": bool(sc.new_candidate[i]),
-        "rank": {"position": int(sc.rank_position[i]), "of": prep.C, "group": str(sc.group_labels[i]),
-                 "group_position": int(sc.group_position[i]), "group_size": int(sc.group_size[i])},
+        "rank": {
+            "position": int(sc.rank_position[i]),
+            "of": prep.C,
+            "group": str(sc.group_labels[i]),
+            "group_position": int(sc.group_position[i]),
+            "group_size": int(sc.group_size[i]),
+        },
     }
 
 
@@ -862,15 +1052,19 @@ def sibling_index(prep: Prepared, sc: Scores) -> dict:
     same = (sc.model.data.get("sibling") or {}).get("types", "same") == "same"
     out = {}
     for i in np.nonzero(sc.sibling_types.any(axis=1))[0]:
-        out[int(i)] = [pids[j] for j in by_hh.get(prep.hh_code[i], [])
-                       if j != i and ((sc.flag_first[j] & sc.sibling_types[i]).any() if same else True)]
+        out[int(i)] = [
+            pids[j]
+            for j in by_hh.get(prep.hh_code[i], [])
+            if j != i and ((sc.flag_first[j] & sc.sibling_types[i]).any() if same else True)
+        ]
     return out
 
 
 def reasons_text(details: dict) -> str:
     """CSV ``reasons``: ``item(+points)`` largest first, ``;``-separated."""
-    return ";".join(f"{_reason_item(r)}(+{r['points']:g})" for r in details.get("reasons", [])
-                    if r.get("points", 0) > 0)
+    return ";".join(
+        f"{_reason_item(r)}(+{r['points']:g})" for r in details.get("reasons", []) if r.get("points", 0) > 0
+    )
 
 
 def _reason_item(r: dict) -> str:

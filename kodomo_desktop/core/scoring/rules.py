@@ -28,6 +28,7 @@ over the records in the window (after an optional ``where`` condition):
 
 ``validate_rule`` checks a rule and returns the attribute fields it reads (so the engine extracts only those).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -158,12 +159,14 @@ def group_sum(recs: pd.DataFrame, spec: dict) -> pd.Series:
                 except (TypeError, ValueError):
                     pass
         return tot
+
     return pd.Series([one(d) for d in gc.tolist()], index=recs.index, dtype=float)
 
 
 def _is_missing(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v == "" or v == [] or v == {}) \
-        .astype(bool)
+    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v == "" or v == [] or v == {}).astype(
+        bool
+    )
 
 
 def _truthy(v) -> bool | None:

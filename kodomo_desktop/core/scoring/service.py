@@ -17,6 +17,7 @@ Public API::
     weight sets: active_weights, weight_sets, save_weights, adopt_weight_set, adopt_weights, restore_weights,
                  export_weights, import_weights, preview_weights, ScoringContext (frames kept for re-scoring)
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,8 @@ from ..importing.values import to_date
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
 from .catalogue import load_catalogue
-from .weights import compile_weights, default_weights as _default_weights, diff, strip_meta, validate_weights
+from .weights import compile_weights, diff, strip_meta, validate_weights
+from .weights import default_weights as _default_weights
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 SCORE_COLUMNS = ["person_id", "name", "birth_date", "school", "total", "band", "types", "reasons"]
@@ -80,18 +82,33 @@ def _ensure_default(s) -> WeightSet:
         any_.active = True
         return any_
     cat = catalogue()
-    w = WeightSet(version=1, name=f"既定（指標カタログ 第{cat.get('version')}版）", data=_default_weights(cat),
-                  created_by="system", adopted_at=_now(), adopted_by="system",
-                  reason="初期設定（指標カタログの既定値）", active=True)
+    w = WeightSet(
+        version=1,
+        name=f"既定（指標カタログ 第{cat.get('version')}版）",
+        data=_default_weights(cat),
+        created_by="system",
+        adopted_at=_now(),
+        adopted_by="system",
+        reason="初期設定（指標カタログの既定値）",
+        active=True,
+    )
     s.add(w)
     s.flush()
     return w
 
 
 def _ws_row(w: WeightSet) -> dict:
-    return {"weight_set_id": w.id, "version": w.version, "name": w.name, "active": bool(w.active),
-            "created_at": w.created_at, "created_by": w.created_by, "adopted_at": w.adopted_at,
-            "adopted_by": w.adopted_by, "reason": w.reason}
+    return {
+        "weight_set_id": w.id,
+        "version": w.version,
+        "name": w.name,
+        "active": bool(w.active),
+        "created_at": w.created_at,
+        "created_by": w.created_by,
+        "adopted_at": w.adopted_at,
+        "adopted_by": w.adopted_by,
+        "reason": w.reason,
+    }
 
 
 def active_weights(ws) -> dict:
@@ -137,8 +154,13 @@ def save_weights(ws, data: dict, name: str | None = None, *, _require: bool = Tr
             if _same(w.data, clean, cat):
                 return {"weight_set_id": w.id, "version": w.version, "name": w.name, "created": False}
         v = (s.scalar(select(func.max(WeightSet.version))) or 0) + 1
-        w = WeightSet(version=v, name=(name or clean.get("name") or f"第{v}版").strip(), data=clean,
-                      created_by=ws.user.name, active=False)
+        w = WeightSet(
+            version=v,
+            name=(name or clean.get("name") or f"第{v}版").strip(),
+            data=clean,
+            created_by=ws.user.name,
+            active=False,
+        )
         s.add(w)
         s.flush()
         ws.log("weights_saved", detail={"weight_set_id": w.id, "version": v}, conn=s)
@@ -171,14 +193,29 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str) -> dict:
         s.execute(update(WeightSet).where(WeightSet.id != w.id).values(active=False))
         w.active, w.adopted_at, w.adopted_by, w.reason = True, _now(), ws.user.name, reason.strip()
         hist = s.get(Setting, ADOPTIONS_KEY)
-        entry = {"weight_set_id": w.id, "version": w.version, "at": w.adopted_at.isoformat(), "by": ws.user.name,
-                 "reason": reason.strip(), "previous_id": prev.id}
+        entry = {
+            "weight_set_id": w.id,
+            "version": w.version,
+            "at": w.adopted_at.isoformat(),
+            "by": ws.user.name,
+            "reason": reason.strip(),
+            "previous_id": prev.id,
+        }
         if hist is None:
             s.add(Setting(key=ADOPTIONS_KEY, value=[entry]))
         else:
             hist.value = list(hist.value or []) + [entry]
-        ws.log("weights_adopted", detail={"weight_set_id": w.id, "version": w.version, "previous_id": prev.id,
-                                          "previous_version": prev.version, "restored": w.id < prev.id}, conn=s)
+        ws.log(
+            "weights_adopted",
+            detail={
+                "weight_set_id": w.id,
+                "version": w.version,
+                "previous_id": prev.id,
+                "previous_version": prev.version,
+                "restored": w.id < prev.id,
+            },
+            conn=s,
+        )
         return {"weight_set_id": w.id, "version": w.version, "previous_version": prev.version, "adopted": True}
 
 
@@ -216,18 +253,29 @@ def export_weights(ws, out: Path, weight_set_id: int | None = None) -> dict:
         v["label_ja"] = labels[iid]["label_ja"]
         v["source_type"] = labels[iid]["source_type"]
         v["kind"] = labels[iid]["kind"]
-    doc = {"format": data["format"], "format_version": data["format_version"], "name": meta["name"],
-           "version": meta["version"], "weight_set_id": meta["weight_set_id"],
-           "adopted_at": meta["adopted_at"].isoformat() if meta["adopted_at"] else None,
-           "reason": meta["reason"], "exported_at": _now().isoformat(), "caveat": CAVEAT,
-           **{k: v for k, v in data.items() if k not in ("format", "format_version", "name")}}
+    doc = {
+        "format": data["format"],
+        "format_version": data["format_version"],
+        "name": meta["name"],
+        "version": meta["version"],
+        "weight_set_id": meta["weight_set_id"],
+        "adopted_at": meta["adopted_at"].isoformat() if meta["adopted_at"] else None,
+        "reason": meta["reason"],
+        "exported_at": _now().isoformat(),
+        "caveat": CAVEAT,
+        **{k: v for k, v in data.items() if k not in ("format", "format_version", "name")},
+    }
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, out)
     ws.log("weights_exported", detail={"weight_set_id": meta["weight_set_id"], "version": meta["version"]})
-    return {"out": str(out), "weight_set_id": meta["weight_set_id"], "version": meta["version"],
-            "indicators": len(data["indicators"])}
+    return {
+        "out": str(out),
+        "weight_set_id": meta["weight_set_id"],
+        "version": meta["version"],
+        "indicators": len(data["indicators"]),
+    }
 
 
 def read_weights_file(file: Path) -> dict:
@@ -248,8 +296,12 @@ def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = Fals
         raise InputRefused("取り込んだ重みを採用するには理由（--reason）が必要です。何も変更していません。")
     data = read_weights_file(file)
     saved = save_weights(ws, data, name or data.get("name") or f"{Path(file).stem}（取込）")
-    out = {"weight_set_id": saved["weight_set_id"], "version": saved["version"], "created": saved["created"],
-           "adopted": False}
+    out = {
+        "weight_set_id": saved["weight_set_id"],
+        "version": saved["version"],
+        "created": saved["created"],
+        "adopted": False,
+    }
     if adopt:
         out.update(adopt_weight_set(ws, saved["weight_set_id"], reason or ""))
     return out
@@ -259,6 +311,7 @@ def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = Fals
 def _departments(s) -> dict[str, str]:
     try:
         from ..governance.register import DEFAULT_SOURCES
+
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except ImportError:  # pragma: no cover
         out = {}
@@ -293,6 +346,7 @@ def _json(a):
 def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
     """Everything the engine reads, from the database. ``household_of``: only that person's household."""
     from ..governance.register import expired_cutoffs
+
     with ws.session() as s:
         excluded = _opted_out(s)
         conn = s.connection()
@@ -307,13 +361,20 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
             else:
                 where_p += " AND id = :p"
                 params["p"] = household_of
-        persons = pd.read_sql_query(text(f"SELECT id AS person_id, household_id, birth_date, sex, name, relationship "
-                                         f"FROM person WHERE {where_p}"), conn, params=params)
+        persons = pd.read_sql_query(
+            text(
+                f"SELECT id AS person_id, household_id, birth_date, sex, name, relationship FROM person WHERE {where_p}"
+            ),
+            conn,
+            params=params,
+        )
         persons = persons[~persons["person_id"].isin(excluded)]
-        q = ("SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
-             "b.file_name, r.attributes, r.school, r.grade FROM link l JOIN source_record r ON r.id = l.record_id "
-             "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') "
-             "AND b.removed_at IS NULL AND l.person_id IS NOT NULL")
+        q = (
+            "SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
+            "b.file_name, r.attributes, r.school, r.grade FROM link l JOIN source_record r ON r.id = l.record_id "
+            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') "
+            "AND b.removed_at IS NULL AND l.person_id IS NOT NULL"
+        )
         if household_of:
             ids = list(persons["person_id"]) or [household_of]
             q += " AND l.person_id IN (" + ",".join(f":q{i}" for i in range(len(ids))) + ")"
@@ -322,19 +383,35 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
             params = {}
         records = pd.read_sql_query(text(q), conn, params=params)
         cutoffs = expired_cutoffs(s, as_of)
-        rounds = [{"round_id": rid, "name": name, "schools": _json_list(sch), "grades": _json_list(gr)}
-                  for rid, name, sch, gr, opened in s.execute(text(
-                      "SELECT id, name, schools, grades, opened_on FROM checklist_round WHERE closed_at IS NULL "
-                      "ORDER BY id DESC")).all() if _as_date(opened) is None or _as_date(opened) <= as_of]
+        rounds = [
+            {"round_id": rid, "name": name, "schools": _json_list(sch), "grades": _json_list(gr)}
+            for rid, name, sch, gr, opened in s.execute(
+                text(
+                    "SELECT id, name, schools, grades, opened_on FROM checklist_round WHERE closed_at IS NULL "
+                    "ORDER BY id DESC"
+                )
+            ).all()
+            if _as_date(opened) is None or _as_date(opened) <= as_of
+        ]
         returned = set()
-        for (scope,) in s.execute(text("SELECT scope FROM source_batch WHERE source_type='school_checklist' "
-                                       "AND removed_at IS NULL AND scope IS NOT NULL")).all():
+        for (scope,) in s.execute(
+            text(
+                "SELECT scope FROM source_batch WHERE source_type='school_checklist' "
+                "AND removed_at IS NULL AND scope IS NOT NULL"
+            )
+        ).all():
             school, _, rid = str(scope).rpartition("|")
             if rid.isdigit():
                 returned.add((school, int(rid)))
-        imported = {st for (st,) in s.execute(text(
-            "SELECT DISTINCT source_type FROM source_batch WHERE removed_at IS NULL AND (as_of IS NULL OR as_of <= :d)"),
-            {"d": as_of.isoformat()})}
+        imported = {
+            st
+            for (st,) in s.execute(
+                text(
+                    "SELECT DISTINCT source_type FROM source_batch WHERE removed_at IS NULL AND (as_of IS NULL OR as_of <= :d)"
+                ),
+                {"d": as_of.isoformat()},
+            )
+        }
         depts = _departments(s)
     records = records[~records["person_id"].isin(excluded)]
     if cutoffs and len(records):
@@ -346,9 +423,16 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
     sch = records[records["school"].notna() & (records["source_type"] != "school_checklist")]
     sch = sch[pd.to_datetime(sch["batch_as_of"], errors="coerce") <= pd.Timestamp(as_of)]
     sch = sch.sort_values(["batch_as_of", "batch_id", "record_id"])[["person_id", "school", "grade"]]
-    return E.ScoringInput(as_of=as_of, persons=persons, records=records.drop(columns=["school", "grade"]),
-                          schools=sch, checklist_rounds=rounds, checklist_returned=returned,
-                          imported_sources=imported, departments=depts)
+    return E.ScoringInput(
+        as_of=as_of,
+        persons=persons,
+        records=records.drop(columns=["school", "grade"]),
+        schools=sch,
+        checklist_rounds=rounds,
+        checklist_returned=returned,
+        imported_sources=imported,
+        departments=depts,
+    )
 
 
 def _json_list(v):
@@ -385,7 +469,7 @@ class ScoringContext:
         return self._hits[key]
 
     @classmethod
-    def load(cls, ws, as_of=None, *, household_of: str | None = None) -> "ScoringContext":
+    def load(cls, ws, as_of=None, *, household_of: str | None = None) -> ScoringContext:
         on = _as_date(as_of) or default_as_of(ws)
         return cls(load_input(ws, on, household_of=household_of))
 
@@ -407,8 +491,10 @@ class ScoringContext:
 
             ch = self.prep.children
             single, disab = households("child_rearing_allowance"), households("disability")
-            self._groups = {"ひとり親世帯（児童扶養手当）": ch["household_id"].isin(single).to_numpy(),
-                            "障害者手帳等のある世帯": ch["household_id"].isin(disab).to_numpy()}
+            self._groups = {
+                "ひとり親世帯（児童扶養手当）": ch["household_id"].isin(single).to_numpy(),
+                "障害者手帳等のある世帯": ch["household_id"].isin(disab).to_numpy(),
+            }
         return self._groups
 
 
@@ -434,12 +520,16 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     if prev is None:
         return None, {}
     out = {}
-    for pid, total, flagged, details in s.execute(text(
-            "SELECT person_id, total, flagged, details FROM child_score WHERE run_id = :r"), {"r": prev.id}):
+    for pid, total, flagged, details in s.execute(
+        text("SELECT person_id, total, flagged, details FROM child_score WHERE run_id = :r"), {"r": prev.id}
+    ):
         d = _json(details)
         h = d.get("history") or {}
-        out[pid] = {"total": float(total or 0), "flagged": bool(flagged),
-                    "streak": int(h.get("flagged_streak", 1 if flagged else 0) or 0)}
+        out[pid] = {
+            "total": float(total or 0),
+            "flagged": bool(flagged),
+            "streak": int(h.get("flagged_streak", 1 if flagged else 0) or 0),
+        }
     return prev.id, out
 
 
@@ -471,29 +561,60 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
             new = bool(sc.new_candidate[i]) and not (p and p["flagged"])
             sharp = bool(p is not None and float(sc.total[i]) - p["total"] >= rise)
             streak = (p["streak"] + 1 if (p and p["flagged"]) else 1) if flagged else 0
-            d["history"] = {"previous_run_id": prev_id, "previous_total": p["total"] if p else None,
-                            "rise": round(float(sc.total[i]) - p["total"], 2) if p else None,
-                            "newly_flagged": new, "sharp_rise": sharp, "flagged_streak": streak,
-                            "flagged_runs_in_a_row": streak}
+            d["history"] = {
+                "previous_run_id": prev_id,
+                "previous_total": p["total"] if p else None,
+                "rise": round(float(sc.total[i]) - p["total"], 2) if p else None,
+                "newly_flagged": new,
+                "sharp_rise": sharp,
+                "flagged_streak": streak,
+                "flagged_runs_in_a_row": streak,
+            }
             d["newly_flagged"] = new
             newly += new
             rises += sharp
-            rows.append({"run_id": run.id, "person_id": pids[i], "total": round(float(sc.total[i]), 2),
-                         "band": d["band"], "types": "、".join(d["flagged_types"]), "basic_items": d["basic_items"],
-                         "flagged": flagged, "school_points": d["school_points"], "details": d})
+            rows.append(
+                {
+                    "run_id": run.id,
+                    "person_id": pids[i],
+                    "total": round(float(sc.total[i]), 2),
+                    "band": d["band"],
+                    "types": "、".join(d["flagged_types"]),
+                    "basic_items": d["basic_items"],
+                    "flagged": flagged,
+                    "school_points": d["school_points"],
+                    "details": d,
+                }
+            )
         for k in range(0, len(rows), 2000):
-            s.execute(insert(ChildScore), rows[k:k + 2000])
+            s.execute(insert(ChildScore), rows[k : k + 2000])
         bands = pd.Series([r["band"] for r in rows]).value_counts().to_dict() if rows else {}
-        run.summary = {"children": len(rows), "flagged": int(sc.flagged.sum()),
-                       "new_candidates": int(sc.new_candidate.sum()), "newly_flagged": int(newly),
-                       "sharp_rise": int(rises), "yotaikyo_continuing": int((sc.flagged & sc.yotaikyo_active).sum()),
-                       "by_band": {str(k): int(v) for k, v in bands.items()}, "rank_cutoffs": sc.rank_cutoffs,
-                       "weight_set_version": version, "catalogue_version": ctx.cat.get("version"),
-                       "sources_not_imported": sorted(set(ctx.cat["sources"]) - prep.imported_sources
-                                                      - {"resident_registry"}),
-                       "previous_run_id": prev_id, "seconds": round(time.perf_counter() - t0, 2)}
-        ws.log("score_run", detail={"run_id": run.id, "as_of": on.isoformat(), "weight_set_id": wid,
-                                    "children": len(rows), "flagged": run.summary["flagged"]}, conn=s)
+        run.summary = {
+            "children": len(rows),
+            "flagged": int(sc.flagged.sum()),
+            "new_candidates": int(sc.new_candidate.sum()),
+            "newly_flagged": int(newly),
+            "sharp_rise": int(rises),
+            "yotaikyo_continuing": int((sc.flagged & sc.yotaikyo_active).sum()),
+            "by_band": {str(k): int(v) for k, v in bands.items()},
+            "rank_cutoffs": sc.rank_cutoffs,
+            "weight_set_version": version,
+            "catalogue_version": ctx.cat.get("version"),
+            "sources_not_imported": sorted(set(ctx.cat["sources"]) - prep.imported_sources - {"resident_registry"}),
+            "previous_run_id": prev_id,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        ws.log(
+            "score_run",
+            detail={
+                "run_id": run.id,
+                "as_of": on.isoformat(),
+                "weight_set_id": wid,
+                "children": len(rows),
+                "flagged": run.summary["flagged"],
+            },
+            conn=s,
+        )
         return run.id
 
 
@@ -506,8 +627,11 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
     run_id = run_scoring(ws, as_of=on, weight_set=weights)
     with ws.session() as s:
         run = s.get(ScoreRun, run_id)
-        rows = s.execute(select(ChildScore, Person).join(Person, Person.id == ChildScore.person_id)
-                         .where(ChildScore.run_id == run_id)).all()
+        rows = s.execute(
+            select(ChildScore, Person)
+            .join(Person, Person.id == ChildScore.person_id)
+            .where(ChildScore.run_id == run_id)
+        ).all()
         as_of_s = run.as_of.isoformat()
     rows.sort(key=lambda cp: (-cp[0].total, -(cp[0].basic_items or 0), cp[0].person_id))
     out = Path(out)
@@ -517,40 +641,83 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
         w.writerow(SCORE_COLUMNS)
         for c, p in rows:
             d = c.details or {}
-            w.writerow([p.id, p.name or "", p.birth_date.isoformat() if p.birth_date else "", d.get("school", ""),
-                        f"{c.total:g}", c.band or "", ";".join(d.get("flagged_types") or []), E.reasons_text(d)])
+            w.writerow(
+                [
+                    p.id,
+                    p.name or "",
+                    p.birth_date.isoformat() if p.birth_date else "",
+                    d.get("school", ""),
+                    f"{c.total:g}",
+                    c.band or "",
+                    ";".join(d.get("flagged_types") or []),
+                    E.reasons_text(d),
+                ]
+            )
     os.replace(tmp, out)
     flagged = sum(1 for c, _ in rows if c.flagged)
     ws.log("export", detail={"what": "scores_csv", "run_id": run_id, "rows": len(rows)})
-    return {"children": len(rows), "flagged": flagged, "run_id": run_id, "as_of": as_of_s, "out": str(out),
-            "caveat": CAVEAT}
+    return {
+        "children": len(rows),
+        "flagged": flagged,
+        "run_id": run_id,
+        "as_of": as_of_s,
+        "out": str(out),
+        "caveat": CAVEAT,
+    }
 
 
 # --- reading ----------------------------------------------------------------------------------------------------------------
 def latest_run(ws) -> dict | None:
     with ws.session() as s:
         r = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
-        return None if r is None else {"run_id": r.id, "as_of": r.as_of, "weight_set_id": r.weight_set_id,
-                                       "summary": r.summary or {}, "created_at": r.created_at}
+        return (
+            None
+            if r is None
+            else {
+                "run_id": r.id,
+                "as_of": r.as_of,
+                "weight_set_id": r.weight_set_id,
+                "summary": r.summary or {},
+                "created_at": r.created_at,
+            }
+        )
 
 
 def runs(ws) -> list[dict]:
     ws.require("score.read", what="score runs")
     with ws.session() as s:
-        return [{"run_id": r.id, "as_of": r.as_of, "weight_set_id": r.weight_set_id, "created_at": r.created_at,
-                 "created_by": r.created_by, "summary": r.summary or {}}
-                for r in s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()))]
+        return [
+            {
+                "run_id": r.id,
+                "as_of": r.as_of,
+                "weight_set_id": r.weight_set_id,
+                "created_at": r.created_at,
+                "created_by": r.created_by,
+                "summary": r.summary or {},
+            }
+            for r in s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc()))
+        ]
 
 
 def _reviewed(s, ids) -> set[str]:
-    return {p for (p,) in s.execute(text("SELECT DISTINCT person_id FROM round_candidate "
-                                         "WHERE classification IS NOT NULL"))}
+    return {
+        p for (p,) in s.execute(text("SELECT DISTINCT person_id FROM round_candidate WHERE classification IS NOT NULL"))
+    }
 
 
-def latest_scores(ws, run_id: int | None = None, *, school: str | None = None, age_band: str | None = None,
-                  type_: str | None = None, band: str | None = None, new: bool | None = None,
-                  yotaikyo: bool | None = None, unreviewed: bool | None = None,
-                  flagged_only: bool = False) -> list[dict]:
+def latest_scores(
+    ws,
+    run_id: int | None = None,
+    *,
+    school: str | None = None,
+    age_band: str | None = None,
+    type_: str | None = None,
+    band: str | None = None,
+    new: bool | None = None,
+    yotaikyo: bool | None = None,
+    unreviewed: bool | None = None,
+    flagged_only: bool = False,
+) -> list[dict]:
     """The prioritised list of a run (the latest by default), highest total first, with filters:
     school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
     classified in a review round)."""
@@ -560,24 +727,43 @@ def latest_scores(ws, run_id: int | None = None, *, school: str | None = None, a
             run_id = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
         if run_id is None:
             return []
-        rows = s.execute(select(ChildScore, Person).join(Person, Person.id == ChildScore.person_id)
-                         .where(ChildScore.run_id == run_id)).all()
+        rows = s.execute(
+            select(ChildScore, Person)
+            .join(Person, Person.id == ChildScore.person_id)
+            .where(ChildScore.run_id == run_id)
+        ).all()
         reviewed = _reviewed(s, None)
     out = []
     for c, p in rows:
         d = c.details if isinstance(c.details, dict) else _json(c.details)
-        row = {"run_id": run_id, "person_id": p.id, "name": p.name or "", "name_kana": p.name_kana or "",
-               "birth_date": p.birth_date, "age": d.get("age"), "age_band": d.get("age_band", ""),
-               "school": d.get("school", ""), "total": c.total, "band": c.band or "",
-               "band_color": d.get("band_color"), "types": list(d.get("flagged_types") or []),
-               "types_text": c.types or "", "flagged": bool(c.flagged), "basic_items": c.basic_items or 0,
-               "school_points": c.school_points or 0.0, "other_points": d.get("other_points", 0.0),
-               "yotaikyo": bool(d.get("yotaikyo_active")), "status_label": d.get("status_label", ""),
-               "new": bool(d.get("newly_flagged")), "new_candidate": bool(d.get("new_candidate")),
-               "sharp_rise": bool((d.get("history") or {}).get("sharp_rise")),
-               "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
-               "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
-               "reviewed": p.id in reviewed, "details": d}
+        row = {
+            "run_id": run_id,
+            "person_id": p.id,
+            "name": p.name or "",
+            "name_kana": p.name_kana or "",
+            "birth_date": p.birth_date,
+            "age": d.get("age"),
+            "age_band": d.get("age_band", ""),
+            "school": d.get("school", ""),
+            "total": c.total,
+            "band": c.band or "",
+            "band_color": d.get("band_color"),
+            "types": list(d.get("flagged_types") or []),
+            "types_text": c.types or "",
+            "flagged": bool(c.flagged),
+            "basic_items": c.basic_items or 0,
+            "school_points": c.school_points or 0.0,
+            "other_points": d.get("other_points", 0.0),
+            "yotaikyo": bool(d.get("yotaikyo_active")),
+            "status_label": d.get("status_label", ""),
+            "new": bool(d.get("newly_flagged")),
+            "new_candidate": bool(d.get("new_candidate")),
+            "sharp_rise": bool((d.get("history") or {}).get("sharp_rise")),
+            "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
+            "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
+            "reviewed": p.id in reviewed,
+            "details": d,
+        }
         if school is not None and row["school"] != school:
             continue
         if age_band and row["age_band"] != age_band:
@@ -603,8 +789,11 @@ def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
     """One child's reasons (latest run by default) and score history; the view is logged."""
     ws.require("score.read", what="score explanation", person_id=person_id)
     with ws.session() as s:
-        q = select(ChildScore, ScoreRun).join(ScoreRun, ScoreRun.id == ChildScore.run_id) \
+        q = (
+            select(ChildScore, ScoreRun)
+            .join(ScoreRun, ScoreRun.id == ChildScore.run_id)
             .where(ChildScore.person_id == person_id)
+        )
         if run_id is not None:
             q = q.where(ChildScore.run_id == run_id)
         got = s.execute(q.order_by(ScoreRun.id.desc()).limit(1)).first()
@@ -612,17 +801,41 @@ def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
             raise NotFound(f"こども {person_id} のスコアはまだありません（0〜18歳で、利用停止でない人が対象です）。")
         c, run = got
         p = s.get(Person, person_id)
-        hist = [{"run_id": r.id, "as_of": r.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged),
-                 "types": cs.types or "", "weight_set_id": r.weight_set_id}
-                for cs, r in s.execute(select(ChildScore, ScoreRun).join(ScoreRun, ScoreRun.id == ChildScore.run_id)
-                                       .where(ChildScore.person_id == person_id)
-                                       .order_by(ScoreRun.as_of, ScoreRun.id)).all()]
+        hist = [
+            {
+                "run_id": r.id,
+                "as_of": r.as_of,
+                "total": cs.total,
+                "band": cs.band,
+                "flagged": bool(cs.flagged),
+                "types": cs.types or "",
+                "weight_set_id": r.weight_set_id,
+            }
+            for cs, r in s.execute(
+                select(ChildScore, ScoreRun)
+                .join(ScoreRun, ScoreRun.id == ChildScore.run_id)
+                .where(ChildScore.person_id == person_id)
+                .order_by(ScoreRun.as_of, ScoreRun.id)
+            ).all()
+        ]
         ws.log("score_viewed", person_id, {"run_id": run.id}, conn=s)
         d = c.details if isinstance(c.details, dict) else _json(c.details)
-        return {"person_id": person_id, "name": p.name if p else "", "birth_date": p.birth_date if p else None,
-                "run_id": run.id, "as_of": run.as_of, "total": c.total, "band": c.band, "types": c.types or "",
-                "flagged": bool(c.flagged), "basic_items": c.basic_items, "school_points": c.school_points,
-                "details": d, "history": hist, "caveat": CAVEAT}
+        return {
+            "person_id": person_id,
+            "name": p.name if p else "",
+            "birth_date": p.birth_date if p else None,
+            "run_id": run.id,
+            "as_of": run.as_of,
+            "total": c.total,
+            "band": c.band,
+            "types": c.types or "",
+            "flagged": bool(c.flagged),
+            "basic_items": c.basic_items,
+            "school_points": c.school_points,
+            "details": d,
+            "history": hist,
+            "caveat": CAVEAT,
+        }
 
 
 def what_if(ws, person_id: str, disabled_indicators=(), supports_started=()) -> dict:
@@ -664,20 +877,41 @@ def what_if(ws, person_id: str, disabled_indicators=(), supports_started=()) -> 
     ws.log("what_if", person_id, {"disabled": len(disabled_indicators), "supports": len(supports_started)})
 
     def view(d):
-        return {"total": d["total"], "band": d["band"], "flagged": d["flagged"], "flagged_types": d["flagged_types"],
-                "types": {t: v["points"] for t, v in d["types"].items()}, "type_bands": {t: v["band"] for t, v in d["types"].items()},
-                "school_points": d["school_points"], "basic_items": d["basic_items"], "reasons": d["reasons"],
-                "protective": d["protective"], "no_data": d["no_data"], "status_label": d["status_label"]}
+        return {
+            "total": d["total"],
+            "band": d["band"],
+            "flagged": d["flagged"],
+            "flagged_types": d["flagged_types"],
+            "types": {t: v["points"] for t, v in d["types"].items()},
+            "type_bands": {t: v["band"] for t, v in d["types"].items()},
+            "school_points": d["school_points"],
+            "basic_items": d["basic_items"],
+            "reasons": d["reasons"],
+            "protective": d["protective"],
+            "no_data": d["no_data"],
+            "status_label": d["status_label"],
+        }
+
     bv, av = view(b), view(a)
-    return {"person_id": person_id, "as_of": on, "weight_set_version": weights["version"], "before": bv, "after": av,
-            "change": round(av["total"] - bv["total"], 2),
-            "type_changes": {t: round(av["types"].get(t, 0) - bv["types"].get(t, 0), 2)
-                             for t in set(av["types"]) | set(bv["types"])
-                             if av["types"].get(t, 0) != bv["types"].get(t, 0)},
-            "disabled_indicators": list(disabled_indicators),
-            "supports_started": [{"id": x, "label": sup[x]["label_ja"], "factors": sup[x]["factors"]}
-                                 for x in supports_started],
-            "saved": False, "caveat": CAVEAT}
+    return {
+        "person_id": person_id,
+        "as_of": on,
+        "weight_set_version": weights["version"],
+        "before": bv,
+        "after": av,
+        "change": round(av["total"] - bv["total"], 2),
+        "type_changes": {
+            t: round(av["types"].get(t, 0) - bv["types"].get(t, 0), 2)
+            for t in set(av["types"]) | set(bv["types"])
+            if av["types"].get(t, 0) != bv["types"].get(t, 0)
+        },
+        "disabled_indicators": list(disabled_indicators),
+        "supports_started": [
+            {"id": x, "label": sup[x]["label_ja"], "factors": sup[x]["factors"]} for x in supports_started
+        ],
+        "saved": False,
+        "caveat": CAVEAT,
+    }
 
 
 def supports() -> list[dict]:
@@ -695,33 +929,52 @@ def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | Non
     ctx = context or ScoringContext.load(ws, as_of)
     _, s_new, m_new = ctx.score(proposed)
     _, s_cur, _ = ctx.score(current["data"])
-    return preview_from_scores(ctx, s_cur, s_new, m_new, changes=diff(current["data"], proposed, cat),
-                               current_version=current["version"])
+    return preview_from_scores(
+        ctx, s_cur, s_new, m_new, changes=diff(current["data"], proposed, cat), current_version=current["version"]
+    )
 
 
 def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=None, current_version=None) -> dict:
     prep = ctx.prep
     labels = model.band_labels
     ch = prep.children
-    df = pd.DataFrame({"school": ch["school"].replace("", "（学校・園なし）").to_numpy(),
-                       "age_band": ch["age_band"].to_numpy(),
-                       "band_new": [model.level_label(l) for l in s_new.band_level],
-                       "band_cur": [s_cur.model.level_label(l) for l in s_cur.band_level],
-                       "flag_new": s_new.flagged, "flag_cur": s_cur.flagged})
+    df = pd.DataFrame(
+        {
+            "school": ch["school"].replace("", "（学校・園なし）").to_numpy(),
+            "age_band": ch["age_band"].to_numpy(),
+            "band_new": [model.level_label(l) for l in s_new.band_level],
+            "band_cur": [s_cur.model.level_label(l) for l in s_cur.band_level],
+            "flag_new": s_new.flagged,
+            "flag_cur": s_cur.flagged,
+        }
+    )
     table = []
     order = {b["label"]: n for n, b in enumerate(ctx.cat["age_bands"])}
-    for (school, ab), g in sorted(df.groupby(["school", "age_band"]), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
-        table.append({"school": school, "age_band": ab, "children": int(len(g)),
-                      "new": {b: int((g["band_new"] == b).sum()) for b in labels},
-                      "current": {b: int((g["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
-                      "flagged_new": int(g["flag_new"].sum()), "flagged_current": int(g["flag_cur"].sum())})
+    for (school, ab), g in sorted(
+        df.groupby(["school", "age_band"]), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))
+    ):
+        table.append(
+            {
+                "school": school,
+                "age_band": ab,
+                "children": int(len(g)),
+                "new": {b: int((g["band_new"] == b).sum()) for b in labels},
+                "current": {b: int((g["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
+                "flagged_new": int(g["flag_new"].sum()),
+                "flagged_current": int(g["flag_cur"].sum()),
+            }
+        )
 
     def rate(mask):
         n = int(mask.sum())
         if not n:
             return {"children": 0, "current": None, "new": None}
-        return {"children": n, "current": round(float(100.0 * s_cur.flagged[mask].mean()), 1),
-                "new": round(float(100.0 * s_new.flagged[mask].mean()), 1)}
+        return {
+            "children": n,
+            "current": round(float(100.0 * s_cur.flagged[mask].mean()), 1),
+            "new": round(float(100.0 * s_new.flagged[mask].mean()), 1),
+        }
+
     everyone = np.ones(prep.C, dtype=bool)
     rates = [{"group": "全体", **rate(everyone)}]
     for name, mask in ctx.groups().items():
@@ -729,11 +982,22 @@ def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=Non
         rates.append({"group": name.split("（")[0] + "以外", **rate(~mask)})
     for school in sorted(df["school"].unique()):
         rates.append({"group": f"学校・園: {school}", **rate(df["school"].to_numpy() == school)})
-    return {"as_of": ctx.as_of.isoformat(), "children": prep.C, "current_version": current_version,
-            "flagged": {"current": int(s_cur.flagged.sum()), "new": int(s_new.flagged.sum())},
-            "new_candidates": {"current": int(s_cur.new_candidate.sum()), "new": int(s_new.new_candidate.sum())},
-            "bands": {"current": {b: int((df["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
-                      "new": {b: int((df["band_new"] == b).sum()) for b in labels}},
-            "moved": {"newly_flagged": int((s_new.flagged & ~s_cur.flagged).sum()),
-                      "no_longer_flagged": int((~s_new.flagged & s_cur.flagged).sum())},
-            "by_school_age": table, "flag_rates": rates, "changes": changes or [], "caveat": CAVEAT}
+    return {
+        "as_of": ctx.as_of.isoformat(),
+        "children": prep.C,
+        "current_version": current_version,
+        "flagged": {"current": int(s_cur.flagged.sum()), "new": int(s_new.flagged.sum())},
+        "new_candidates": {"current": int(s_cur.new_candidate.sum()), "new": int(s_new.new_candidate.sum())},
+        "bands": {
+            "current": {b: int((df["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
+            "new": {b: int((df["band_new"] == b).sum()) for b in labels},
+        },
+        "moved": {
+            "newly_flagged": int((s_new.flagged & ~s_cur.flagged).sum()),
+            "no_longer_flagged": int((~s_new.flagged & s_cur.flagged).sum()),
+        },
+        "by_school_age": table,
+        "flag_rates": rates,
+        "changes": changes or [],
+        "caveat": CAVEAT,
+    }

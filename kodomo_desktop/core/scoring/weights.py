@@ -21,6 +21,7 @@ The data (and the export file) look like this::
 An indicator's contribution to the **total** is its largest per-type points (an item counts once in the total);
 each type's points are the sum of its per-type points. Protective factors carry 0 (or negative) points.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,25 +32,62 @@ import numpy as np
 from ..errors import InputRefused
 
 FORMAT = "kodomo-weights"
-DEFAULT_BANDS = [{"label": "高", "color": "#c62828"}, {"label": "中", "color": "#ef6c00"},
-                 {"label": "低", "color": "#78909c"}]
+DEFAULT_BANDS = [
+    {"label": "高", "color": "#c62828"},
+    {"label": "中", "color": "#ef6c00"},
+    {"label": "低", "color": "#78909c"},
+]
 DEFAULT_THRESHOLDS = {
-    "虐待": {"未就学": {"高": 6, "中": 4}, "小学生": {"高": 7, "中": 5}, "中学生": {"高": 7, "中": 5},
-           "高校生年代": {"高": 7, "中": 5}},
-    "貧困": {"未就学": {"高": 9, "中": 7}, "小学生": {"高": 9, "中": 7}, "中学生": {"高": 9, "中": 7},
-           "高校生年代": {"高": 9, "中": 7}},
-    "不登校": {"未就学": None, "小学生": {"高": 8, "中": 5}, "中学生": {"高": 8, "中": 5}, "高校生年代": {"高": 8, "中": 5}},
-    "ヤングケアラー": {"未就学": None, "小学生": {"高": 6, "中": 4}, "中学生": {"高": 6, "中": 4},
-                "高校生年代": {"高": 6, "中": 4}},
+    "虐待": {
+        "未就学": {"高": 6, "中": 4},
+        "小学生": {"高": 7, "中": 5},
+        "中学生": {"高": 7, "中": 5},
+        "高校生年代": {"高": 7, "中": 5},
+    },
+    "貧困": {
+        "未就学": {"高": 9, "中": 7},
+        "小学生": {"高": 9, "中": 7},
+        "中学生": {"高": 9, "中": 7},
+        "高校生年代": {"高": 9, "中": 7},
+    },
+    "不登校": {
+        "未就学": None,
+        "小学生": {"高": 8, "中": 5},
+        "中学生": {"高": 8, "中": 5},
+        "高校生年代": {"高": 8, "中": 5},
+    },
+    "ヤングケアラー": {
+        "未就学": None,
+        "小学生": {"高": 6, "中": 4},
+        "中学生": {"高": 6, "中": 4},
+        "高校生年代": {"高": 6, "中": 4},
+    },
     "産後うつ": {"未就学": {"高": 6, "中": 4}, "小学生": None, "中学生": None, "高校生年代": None},
-    "発達": {"未就学": {"高": 7, "中": 5}, "小学生": {"高": 7, "中": 5}, "中学生": {"高": 7, "中": 5},
-           "高校生年代": {"高": 7, "中": 5}},
+    "発達": {
+        "未就学": {"高": 7, "中": 5},
+        "小学生": {"高": 7, "中": 5},
+        "中学生": {"高": 7, "中": 5},
+        "高校生年代": {"高": 7, "中": 5},
+    },
 }
 YOTAIKYO_MODES = {"continue", "exclude", "none"}
 RANK_MODES = {"none", "top_percent", "top_n"}
 RANK_PER = {"age_band", "age", "all"}
-META_KEYS = {"format", "format_version", "catalogue_version", "name", "exported_at", "exported_from", "version",
-             "caveat", "note", "weight_set_id", "adopted_at", "adopted_by", "reason"}
+META_KEYS = {
+    "format",
+    "format_version",
+    "catalogue_version",
+    "name",
+    "exported_at",
+    "exported_from",
+    "version",
+    "caveat",
+    "note",
+    "weight_set_id",
+    "adopted_at",
+    "adopted_by",
+    "reason",
+}
 
 
 def default_weights(cat: dict) -> dict:
@@ -61,11 +99,23 @@ def default_weights(cat: dict) -> dict:
         per = DEFAULT_THRESHOLDS.get(t, {})
         thresholds[t] = {b: copy.deepcopy(per.get(b, {"高": 7, "中": 5})) for b in bands}
     return {
-        "format": FORMAT, "format_version": 1, "catalogue_version": cat.get("version"),
-        "types": list(types), "age_bands": copy.deepcopy(cat["age_bands"]), "bands": copy.deepcopy(DEFAULT_BANDS),
-        "flag_band": "中", "thresholds": thresholds,
-        "indicators": {i["id"]: {"label_ja": i["label_ja"], "enabled": True, "points": dict(i["points"]),
-                                 "window_months": i["window_months"]} for i in cat["indicators"]},
+        "format": FORMAT,
+        "format_version": 1,
+        "catalogue_version": cat.get("version"),
+        "types": list(types),
+        "age_bands": copy.deepcopy(cat["age_bands"]),
+        "bands": copy.deepcopy(DEFAULT_BANDS),
+        "flag_band": "中",
+        "thresholds": thresholds,
+        "indicators": {
+            i["id"]: {
+                "label_ja": i["label_ja"],
+                "enabled": True,
+                "points": dict(i["points"]),
+                "window_months": i["window_months"],
+            }
+            for i in cat["indicators"]
+        },
         "sibling": {"enabled": True, "points": 2, "types": "same"},
         "yotaikyo": {"mode": "continue", "label": "支援継続"},
         "rank": {"mode": "none", "value": 10, "per": "age_band"},
@@ -103,7 +153,11 @@ def validate_weights(data: dict, cat: dict) -> dict:
             raise InputRefused(f"困難の種類「{unknown[0]}」は指標カタログにありません。")
     if "bands" in data:
         bands = data["bands"]
-        if not isinstance(bands, list) or len(bands) < 2 or not all(isinstance(b, dict) and b.get("label") for b in bands):
+        if (
+            not isinstance(bands, list)
+            or len(bands) < 2
+            or not all(isinstance(b, dict) and b.get("label") for b in bands)
+        ):
             raise InputRefused("bands（帯）は label を持つ2つ以上の項目にしてください（高い順）。")
         if len({b["label"] for b in bands}) != len(bands):
             raise InputRefused("bands（帯）の名前が重複しています。")
@@ -111,7 +165,9 @@ def validate_weights(data: dict, cat: dict) -> dict:
     labels = [b["label"] for b in out["bands"]]
     out["flag_band"] = data.get("flag_band", out["flag_band"] if out["flag_band"] in labels else labels[-2])
     if out["flag_band"] not in labels[:-1]:
-        raise InputRefused(f"flag_band「{out['flag_band']}」は一番下以外の帯（{'・'.join(labels[:-1])}）にしてください。")
+        raise InputRefused(
+            f"flag_band「{out['flag_band']}」は一番下以外の帯（{'・'.join(labels[:-1])}）にしてください。"
+        )
     cut_labels = labels[:-1]
     if "thresholds" in data:
         th = data["thresholds"]
@@ -162,8 +218,12 @@ def validate_weights(data: dict, cat: dict) -> dict:
             for t, p in v["points"].items():
                 if t not in types:
                     raise InputRefused(f"指標「{iid}」の困難の種類「{t}」は指標カタログにありません。")
-                p = _num(p, f"指標「{by_id[iid]['label_ja']}」の{t}の点数", lo=-50 if protective else 0,
-                         hi=0 if protective else 50)
+                p = _num(
+                    p,
+                    f"指標「{by_id[iid]['label_ja']}」の{t}の点数",
+                    lo=-50 if protective else 0,
+                    hi=0 if protective else 50,
+                )
                 if p:
                     pts[t] = p
             cur["points"] = pts
@@ -209,8 +269,11 @@ def validate_weights(data: dict, cat: dict) -> dict:
 
 
 def strip_meta(data: dict) -> dict:
-    return {k: v for k, v in data.items() if k not in META_KEYS or k in ("format", "format_version",
-                                                                          "catalogue_version", "note")}
+    return {
+        k: v
+        for k, v in data.items()
+        if k not in META_KEYS or k in ("format", "format_version", "catalogue_version", "note")
+    }
 
 
 def diff(old: dict, new: dict, cat: dict) -> list[dict]:
@@ -226,9 +289,16 @@ def diff(old: dict, new: dict, cat: dict) -> list[dict]:
         for ab, cuts in per.items():
             if old["thresholds"].get(t, {}).get(ab) != cuts:
                 out.append({"what": f"しきい値 {t}（{ab}）", "old": old["thresholds"].get(t, {}).get(ab), "new": cuts})
-    for key, what in (("sibling", "きょうだい加点"), ("yotaikyo", "要対協ルール"), ("rank", "上位抽出"),
-                      ("basic_items_rule", "基本項目数による抽出"), ("bands", "帯"), ("flag_band", "抽出する帯"),
-                      ("history", "急上昇の点数"), ("school_data_expected", "学校データを求める学年")):
+    for key, what in (
+        ("sibling", "きょうだい加点"),
+        ("yotaikyo", "要対協ルール"),
+        ("rank", "上位抽出"),
+        ("basic_items_rule", "基本項目数による抽出"),
+        ("bands", "帯"),
+        ("flag_band", "抽出する帯"),
+        ("history", "急上昇の点数"),
+        ("school_data_expected", "学校データを求める学年"),
+    ):
         if old.get(key) != new.get(key):
             out.append({"what": what, "old": old.get(key), "new": new.get(key)})
     return out
@@ -238,20 +308,21 @@ def diff(old: dict, new: dict, cat: dict) -> list[dict]:
 @dataclass
 class WeightModel:
     """A weight set as arrays, in the catalogue's indicator order (K) and type order (T)."""
+
     ind_ids: list[str]
     types: list[str]
     age_bands: list[dict]
-    P: np.ndarray              # K × T points (0 for disabled indicators)
-    contrib: np.ndarray        # K: an indicator's contribution to the total
-    enabled: np.ndarray        # K bool
-    risk: np.ndarray           # K bool (risk, not protective)
-    school_held: np.ndarray    # K bool
-    basic_no: np.ndarray       # K int (0 = not a basic item)
+    P: np.ndarray  # K × T points (0 for disabled indicators)
+    contrib: np.ndarray  # K: an indicator's contribution to the total
+    enabled: np.ndarray  # K bool
+    risk: np.ndarray  # K bool (risk, not protective)
+    school_held: np.ndarray  # K bool
+    basic_no: np.ndarray  # K int (0 = not a basic item)
     windows: dict[str, int | None]
-    band_labels: list[str]     # high → low
+    band_labels: list[str]  # high → low
     band_colors: list[str]
-    cuts: np.ndarray           # A × T × L (L = bands - 1; level l+1's cut; inf = not assessed)
-    flag_level: int            # a type is flagged at this level or above (levels 0 = lowest band … L = top)
+    cuts: np.ndarray  # A × T × L (L = bands - 1; level l+1's cut; inf = not assessed)
+    flag_level: int  # a type is flagged at this level or above (levels 0 = lowest band … L = top)
     data: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -289,10 +360,19 @@ def compile_weights(data: dict, cat: dict) -> WeightModel:
                 for l in range(1, L + 1):
                     cuts[a, t_i, l - 1] = float(c[labels[L - l]])
     return WeightModel(
-        ind_ids=[i["id"] for i in inds], types=types, age_bands=age_bands, P=P, contrib=contrib, enabled=enabled,
+        ind_ids=[i["id"] for i in inds],
+        types=types,
+        age_bands=age_bands,
+        P=P,
+        contrib=contrib,
+        enabled=enabled,
         risk=np.array([i["kind"] == "risk" for i in inds], dtype=bool),
         school_held=np.array([bool(i["school_held"]) for i in inds], dtype=bool),
         basic_no=np.array([int(i["basic_no"] or 0) if i["basic"] else 0 for i in inds], dtype=int),
         windows={i["id"]: data["indicators"].get(i["id"], {}).get("window_months", i["window_months"]) for i in inds},
-        band_labels=labels, band_colors=[b.get("color") or "#9e9e9e" for b in bands], cuts=cuts,
-        flag_level=L - labels.index(data["flag_band"]), data=data)
+        band_labels=labels,
+        band_colors=[b.get("color") or "#9e9e9e" for b in bands],
+        cuts=cuts,
+        flag_level=L - labels.index(data["flag_band"]),
+        data=data,
+    )

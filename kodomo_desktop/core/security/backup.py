@@ -4,6 +4,7 @@ Layout: ``KODOMOBAK1\\n`` · 4-byte manifest length · manifest (JSON, no person
 SHA-256 of everything before it. Restore checks the checksum, the sizes, that a password opens a slot, the
 SQLCipher page check and the access-log chain — all on a temporary copy — before it writes the target.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,9 +32,13 @@ def backup(ws, out: Path) -> dict:
         raise InputRefused("バックアップ先にデータベース自身は指定できません。")
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     with ws.engine.begin() as c:
-        c.execute(text("INSERT INTO setting (key, value, changed_at) VALUES ('last_backup_at', :v, :t) "
-                       "ON CONFLICT(key) DO UPDATE SET value=:v, changed_at=:t"),
-                  dict(v=json.dumps(now), t=dt.datetime.now().replace(microsecond=0)))
+        c.execute(
+            text(
+                "INSERT INTO setting (key, value, changed_at) VALUES ('last_backup_at', :v, :t) "
+                "ON CONFLICT(key) DO UPDATE SET value=:v, changed_at=:t"
+            ),
+            dict(v=json.dumps(now), t=dt.datetime.now().replace(microsecond=0)),
+        )
         audit.append(c, ws.user.name, "backup", detail={"file": out.name})
     # BEGIN IMMEDIATE keeps every writer out while the file is copied, so the copy is consistent.
     con = raw_connect(ws.path, ws.raw_key())
@@ -44,10 +49,16 @@ def backup(ws, out: Path) -> dict:
     finally:
         con.close()
     keys_bytes = K.key_file_path(ws.path).read_bytes()
-    manifest = json.dumps({"created_at": now, "db_size": len(db_bytes),
-                           "db_sha256": hashlib.sha256(db_bytes).hexdigest(), "keys_size": len(keys_bytes),
-                           "keys_sha256": hashlib.sha256(keys_bytes).hexdigest(),
-                           "source_name": ws.path.name}).encode("utf-8")
+    manifest = json.dumps(
+        {
+            "created_at": now,
+            "db_size": len(db_bytes),
+            "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
+            "keys_size": len(keys_bytes),
+            "keys_sha256": hashlib.sha256(keys_bytes).hexdigest(),
+            "source_name": ws.path.name,
+        }
+    ).encode("utf-8")
     body = MAGIC + struct.pack(">I", len(manifest)) + manifest + keys_bytes + db_bytes
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "wb") as fh:
@@ -72,17 +83,20 @@ def read_backup(path: Path) -> tuple[dict, bytes, bytes]:
     if hashlib.sha256(body).digest() != digest:
         raise bad
     pos = len(MAGIC)
-    (mlen,) = struct.unpack(">I", body[pos:pos + 4])
+    (mlen,) = struct.unpack(">I", body[pos : pos + 4])
     pos += 4
     try:
-        manifest = json.loads(body[pos:pos + mlen].decode("utf-8"))
+        manifest = json.loads(body[pos : pos + mlen].decode("utf-8"))
     except ValueError:
         raise bad
     pos += mlen
-    keys_bytes = body[pos:pos + manifest["keys_size"]]
-    db_bytes = body[pos + manifest["keys_size"]:]
-    if (len(db_bytes) != manifest["db_size"] or hashlib.sha256(db_bytes).hexdigest() != manifest["db_sha256"]
-            or hashlib.sha256(keys_bytes).hexdigest() != manifest["keys_sha256"]):
+    keys_bytes = body[pos : pos + manifest["keys_size"]]
+    db_bytes = body[pos + manifest["keys_size"] :]
+    if (
+        len(db_bytes) != manifest["db_size"]
+        or hashlib.sha256(db_bytes).hexdigest() != manifest["db_sha256"]
+        or hashlib.sha256(keys_bytes).hexdigest() != manifest["keys_sha256"]
+    ):
         raise bad
     return manifest, keys_bytes, db_bytes
 
@@ -110,7 +124,9 @@ def restore(src: Path, db_path: Path, password: str, user_name: str | None = Non
             raise InputRefused("バックアップの整合性検査に失敗しました。復元しません。")
         if not role or role[0] != "coordinator":
             raise InputRefused("復元はコーディネーターのパスワードで行ってください。")
-        kf.data["pending_events"] = [e for e in kf.data.get("pending_events", []) if e.get("action") != "sign_in_failed"]
+        kf.data["pending_events"] = [
+            e for e in kf.data.get("pending_events", []) if e.get("action") != "sign_in_failed"
+        ]
         kf.queue_event("restore", sid, json.dumps({"from": Path(src).name, "backup_at": manifest["created_at"]}))
         kf.path = tmp_keys
         kf.save()

@@ -1,5 +1,6 @@
 """Roles and what each may do. Every core service asks ``Workspace.require(permission)`` first, so the GUI
 and the CLI obey the same rules; the GUI also hides what a role may not use (``Workspace.can``)."""
+
 from __future__ import annotations
 
 ROLES = {

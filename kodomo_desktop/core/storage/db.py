@@ -1,12 +1,13 @@
 """SQLCipher connections. The raw key is handed over by a ``creator=`` function, never in a URL or a log."""
+
 from __future__ import annotations
 
 import os
 
 import sqlcipher3
 from sqlalchemy import create_engine, event
-from sqlalchemy.pool import QueuePool
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from ..errors import IntegrityFailure, WrongPassword
 
@@ -30,7 +31,9 @@ def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True):
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher3.DatabaseError:
             con.close()
-            raise WrongPassword("パスワードが違うか、暗号化データベースではありません。データベースは変更されていません。")
+            raise WrongPassword(
+                "パスワードが違うか、暗号化データベースではありません。データベースは変更されていません。"
+            )
     return con
 
 

@@ -9,6 +9,7 @@ The key file holds no personal data: a slot is named by a salted hash of the use
 Events that happen while the database is closed (a failed password, a password change) are queued in the
 key file and written into the access log the next time the database is opened.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,16 +56,27 @@ class KdfParams:
     salt: bytes
 
     def derive(self, password: str) -> bytes:
-        return hash_secret_raw(password.encode("utf-8"), self.salt, time_cost=self.time_cost,
-                               memory_cost=self.memory_cost, parallelism=self.parallelism,
-                               hash_len=32, type=Type.ID)
+        return hash_secret_raw(
+            password.encode("utf-8"),
+            self.salt,
+            time_cost=self.time_cost,
+            memory_cost=self.memory_cost,
+            parallelism=self.parallelism,
+            hash_len=32,
+            type=Type.ID,
+        )
 
     def to_json(self) -> dict:
-        return {"type": "argon2id", "time_cost": self.time_cost, "memory_cost": self.memory_cost,
-                "parallelism": self.parallelism, "salt": _b64(self.salt)}
+        return {
+            "type": "argon2id",
+            "time_cost": self.time_cost,
+            "memory_cost": self.memory_cost,
+            "parallelism": self.parallelism,
+            "salt": _b64(self.salt),
+        }
 
     @classmethod
-    def from_json(cls, d: dict) -> "KdfParams":
+    def from_json(cls, d: dict) -> KdfParams:
         if d.get("type") != "argon2id":
             raise KodomoError("鍵ファイルの形式が不明です（argon2id 以外）。")
         return cls(int(d["time_cost"]), int(d["memory_cost"]), int(d["parallelism"]), _unb64(d["salt"]))
@@ -106,18 +118,27 @@ class KeyFile:
 
     # -- creation and persistence -------------------------------------------------
     @classmethod
-    def new(cls, db_path) -> "KeyFile":
-        data = {"format": FORMAT, "version": VERSION, "slot_salt": _b64(secrets.token_bytes(16)),
-                "default_slot": None, "slots": {}, "pending_events": [], "last_backup_at": None}
+    def new(cls, db_path) -> KeyFile:
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "slot_salt": _b64(secrets.token_bytes(16)),
+            "default_slot": None,
+            "slots": {},
+            "pending_events": [],
+            "last_backup_at": None,
+        }
         return cls(key_file_path(db_path), data)
 
     @classmethod
-    def load(cls, db_path) -> "KeyFile":
+    def load(cls, db_path) -> KeyFile:
         path = key_file_path(db_path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InputRefused(f"鍵ファイル {path.name} が見つかりません。データベースと同じフォルダーに置いてください。")
+            raise InputRefused(
+                f"鍵ファイル {path.name} が見つかりません。データベースと同じフォルダーに置いてください。"
+            )
         except (ValueError, UnicodeDecodeError):
             raise InputRefused(f"鍵ファイル {path.name} が壊れています。バックアップから復元してください。")
         if data.get("format") != FORMAT:
@@ -145,9 +166,14 @@ class KeyFile:
         nonce = secrets.token_bytes(12)
         wrapped = AESGCM(kdf.derive(password)).encrypt(nonce, db_key, _AAD + sid.encode())
         old = self.data["slots"].get(sid, {})
-        self.data["slots"][sid] = {"kdf": kdf.to_json(), "nonce": _b64(nonce), "wrapped_key": _b64(wrapped),
-                                   "created_at": old.get("created_at", now_iso()), "changed_at": now_iso(),
-                                   "failures": {"count": 0, "last_at": None}}
+        self.data["slots"][sid] = {
+            "kdf": kdf.to_json(),
+            "nonce": _b64(nonce),
+            "wrapped_key": _b64(wrapped),
+            "created_at": old.get("created_at", now_iso()),
+            "changed_at": now_iso(),
+            "failures": {"count": 0, "last_at": None},
+        }
 
     def remove_slot(self, user_name: str) -> None:
         self.data["slots"].pop(self.slot_id(user_name), None)
@@ -181,8 +207,9 @@ class KeyFile:
             raise WrongPassword("利用者名またはパスワードが違います。データベースは変更されていません。")
         kdf = KdfParams.from_json(slot["kdf"])
         try:
-            key = AESGCM(kdf.derive(password)).decrypt(_unb64(slot["nonce"]), _unb64(slot["wrapped_key"]),
-                                                      _AAD + sid.encode())
+            key = AESGCM(kdf.derive(password)).decrypt(
+                _unb64(slot["nonce"]), _unb64(slot["wrapped_key"]), _AAD + sid.encode()
+            )
         except InvalidTag:
             self._record_failure(sid)
             raise WrongPassword("利用者名またはパスワードが違います。データベースは変更されていません。")
@@ -206,7 +233,8 @@ class KeyFile:
     # -- events waiting for the access log -------------------------------------------
     def queue_event(self, action: str, sid: str | None, detail: str | None = None) -> None:
         self.data.setdefault("pending_events", []).append(
-            {"at": now_iso(), "action": action, "slot": sid, "detail": detail})
+            {"at": now_iso(), "action": action, "slot": sid, "detail": detail}
+        )
 
     def take_events(self) -> list[dict]:
         ev = self.data.get("pending_events", [])

@@ -5,6 +5,7 @@ is wrapped in a slot for the user who opened it. Crash-safe order: the new key f
 temporary name, then the database is re-keyed, then the key file is put in place and the old ``.kdf`` removed;
 an interrupted conversion is finished from the temporary key file on the next open.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -48,8 +49,10 @@ def convert_legacy(path: Path, password: str, user_name: str) -> None:
             if row:
                 con.execute("UPDATE app_user SET slot_id=?, removed_at=NULL WHERE id=?", (sid, row[0]))
             else:
-                con.execute("INSERT INTO app_user (name, slot_id, role, created_at) VALUES (?, ?, 'coordinator', ?)",
-                            (user_name, sid, now))
+                con.execute(
+                    "INSERT INTO app_user (name, slot_id, role, created_at) VALUES (?, ?, 'coordinator', ?)",
+                    (user_name, sid, now),
+                )
             con.execute("COMMIT")
         con.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
     finally:

@@ -7,13 +7,26 @@ normalised identity fields beside it, parsed attributes). Linkage gives each rec
 checklists and governance tables hang off ``Person`` the same way. Every change of schema is an Alembic
 migration under ``migrations/``; every past schema is kept as a test fixture.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy import orm
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    orm,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -28,6 +41,7 @@ def _now() -> dt.datetime:
 # --- people and keys -----------------------------------------------------------------------------------
 class AppUser(Base):
     """A person who signs in. Their password never reaches the database: it opens a key slot."""
+
     __tablename__ = "app_user"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
@@ -53,6 +67,7 @@ class AccessLogEntry(Base):
 
     ``detail`` holds ids and counts, never a name, so deleting a person never rewrites the log.
     """
+
     __tablename__ = "access_log"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[str] = mapped_column(String(32))
@@ -70,11 +85,12 @@ class Household(Base):
     id: Mapped[str] = mapped_column(String(20), primary_key=True)
     household_no: Mapped[Optional[str]] = mapped_column(String(40), unique=True)
     address: Mapped[Optional[str]] = mapped_column(Text)
-    persons: Mapped[list["Person"]] = orm.relationship(back_populates="household")
+    persons: Mapped[list[Person]] = orm.relationship(back_populates="household")
 
 
 class Person(Base):
     """One real person. The resident registry is the spine; ids are stable across imports."""
+
     __tablename__ = "person"
     id: Mapped[str] = mapped_column(String(20), primary_key=True)
     household_id: Mapped[Optional[str]] = mapped_column(ForeignKey("household.id"), index=True)
@@ -95,6 +111,7 @@ class Person(Base):
 # --- department files ---------------------------------------------------------------------------------------------
 class SourceBatch(Base):
     """One imported department file: all its valid rows, or nothing."""
+
     __tablename__ = "source_batch"
     id: Mapped[int] = mapped_column(primary_key=True)
     source_type: Mapped[str] = mapped_column(String(40), index=True)
@@ -114,11 +131,12 @@ class SourceBatch(Base):
     scope: Mapped[Optional[str]] = mapped_column(Text)
     superseded_by: Mapped[Optional[int]] = mapped_column(Integer)
     removed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    records: Mapped[list["SourceRecord"]] = orm.relationship(back_populates="batch", cascade="all, delete-orphan")
+    records: Mapped[list[SourceRecord]] = orm.relationship(back_populates="batch", cascade="all, delete-orphan")
 
 
 class SourceRecord(Base):
     """One row of a department file: ``raw`` exactly as read, identity fields parsed and normalised beside it."""
+
     __tablename__ = "source_record"
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("source_batch.id", ondelete="CASCADE"), index=True)
@@ -161,6 +179,7 @@ class RejectedRow(Base):
 
 class MappingProfile(Base):
     """A remembered column mapping, per source type and header signature: next month imports in two clicks."""
+
     __tablename__ = "mapping_profile"
     id: Mapped[int] = mapped_column(primary_key=True)
     source_type: Mapped[str] = mapped_column(String(40))
@@ -174,6 +193,7 @@ class MappingProfile(Base):
 # --- linkage -----------------------------------------------------------------------------------------------------
 class Link(Base):
     """The current link of one source record: auto / confirmed / review / unlinked / excluded."""
+
     __tablename__ = "link"
     record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True)
     person_id: Mapped[Optional[str]] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
@@ -189,6 +209,7 @@ class Link(Base):
 
 class LinkDecision(Base):
     """A person's decision about a record: it sticks across re-runs and later imports; undo marks it undone."""
+
     __tablename__ = "link_decision"
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id", ondelete="CASCADE"), index=True)
@@ -213,6 +234,7 @@ class LinkRun(Base):
 # --- scoring ------------------------------------------------------------------------------------------------------
 class WeightSet(Base):
     """A versioned set of indicator points and thresholds. Adoption needs a reason and is logged."""
+
     __tablename__ = "weight_set"
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -282,7 +304,9 @@ class Conference(Base):
     __tablename__ = "conference"
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[Optional[int]] = mapped_column(ForeignKey("review_round.id"))
-    kind: Mapped[str] = mapped_column(String(40))  # ケース会議 / 実務者会議 / 個別ケース検討会議 / 校内委員会 / 三課協議
+    kind: Mapped[str] = mapped_column(
+        String(40)
+    )  # ケース会議 / 実務者会議 / 個別ケース検討会議 / 校内委員会 / 三課協議
     title: Mapped[Optional[str]] = mapped_column(Text)
     held_on: Mapped[Optional[dt.date]] = mapped_column(Date)
     place: Mapped[Optional[str]] = mapped_column(Text)
@@ -293,6 +317,7 @@ class Conference(Base):
 
 class ConferenceItem(Base):
     """One child (or household) on a conference's agenda, with the minutes decided for them."""
+
     __tablename__ = "conference_item"
     id: Mapped[int] = mapped_column(primary_key=True)
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id", ondelete="CASCADE"), index=True)
@@ -311,6 +336,7 @@ class ConferenceItem(Base):
 
 class SupportCase(Base):
     """A support plan for one child: opened after a decision, closed (終結) with a reason."""
+
     __tablename__ = "support_case"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
@@ -325,6 +351,7 @@ class SupportCase(Base):
 
 class ProgressRecord(Base):
     """経過記録: a dated entry (家庭訪問, 面談, 電話, 会議, 関係機関連絡 …)."""
+
     __tablename__ = "progress_record"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
@@ -350,6 +377,7 @@ class Note(Base):
 
 class LocalResource(Base):
     """接続先リスト: organisations and programmes used when choosing a direction or lead organisation."""
+
     __tablename__ = "local_resource"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(Text)
@@ -402,6 +430,7 @@ class ChecklistEntry(Base):
 # --- governance ---------------------------------------------------------------------------------------------------
 class OptOut(Base):
     """利用停止・不同意: the person (or household) is left out of linkage and scoring from ``from_date``."""
+
     __tablename__ = "opt_out"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[Optional[str]] = mapped_column(String(20), index=True)
@@ -417,6 +446,7 @@ class OptOut(Base):
 
 class Correction(Base):
     """訂正: a field's old value kept with who changed it and why."""
+
     __tablename__ = "correction"
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[Optional[str]] = mapped_column(String(20), index=True)
@@ -444,6 +474,7 @@ Index("ix_source_record_batch_row", SourceRecord.batch_id, SourceRecord.row_numb
 
 class RetentionPolicy(Base):
     """保存期間: how long each source type's rows (and casework records) are kept."""
+
     __tablename__ = "retention_policy"
     subject: Mapped[str] = mapped_column(String(40), primary_key=True)  # a source type, or "casework"
     months: Mapped[int] = mapped_column(Integer)
@@ -454,6 +485,7 @@ class RetentionPolicy(Base):
 
 class LegalBasis(Base):
     """Purpose and legal basis per source type or indicator (個人情報保護法 61条1項 / 69条2項2号・3号 …)."""
+
     __tablename__ = "legal_basis"
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(12))  # source / indicator

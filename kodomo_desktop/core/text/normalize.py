@@ -19,6 +19,7 @@ spaces and dots removed. ``fold_kana`` is a *lower* comparison level (small kana
 Every function takes anything (None, NaN, pd.NA, numbers) and returns a ``str``; blank → "". The ``*_series``
 helpers normalise each distinct value once (names repeat: 佐藤 is everywhere).
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,20 @@ from functools import lru_cache
 import jaconv
 from yosina import TransliterationRecipe, make_transliterator
 
-__all__ = ["norm_name", "fold_name", "norm_kana", "fold_kana", "split_name", "norm_address", "norm_name_series",
-           "fold_name_series", "norm_kana_series", "fold_kana_series", "norm_address_series", "split_name_series"]
+__all__ = [
+    "norm_name",
+    "fold_name",
+    "norm_kana",
+    "fold_kana",
+    "split_name",
+    "norm_address",
+    "norm_name_series",
+    "fold_name_series",
+    "norm_kana_series",
+    "fold_kana_series",
+    "norm_address_series",
+    "split_name_series",
+]
 
 _yosina = make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_ivs_svs="drop-all-selectors"))
 
@@ -37,6 +50,7 @@ _yosina = make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_i
 def _old_new_table() -> dict[int, str]:
     """yosina's 旧字体→新字体 mapping as a translate table (built by running yosina on each mapped character)."""
     from yosina.transliterators.kanji_old_new import KANJI_OLD_NEW_MAPPINGS
+
     table: dict[int, str] = {}
     for key in KANJI_OLD_NEW_MAPPINGS:
         c = key[0]
@@ -50,14 +64,51 @@ _OLD_NEW = _old_new_table()
 _SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 # 異体字 common in names that the 旧字体 table does not cover (registry vs school spelling). Applied after yosina.
-_VARIANTS = str.maketrans({
-    "髙": "高", "﨑": "崎", "嵜": "崎", "碕": "崎", "𥔎": "崎", "邉": "辺", "邊": "辺", "濵": "浜", "濱": "浜",
-    "槗": "橋", "𠮷": "吉", "舘": "館", "嶋": "島", "嶌": "島", "峯": "峰", "冨": "富", "桒": "桑", "栁": "柳",
-    "籐": "藤", "德": "徳", "惠": "恵", "眞": "真", "廣": "広", "澤": "沢", "龍": "竜", "國": "国", "條": "条",
-    "藏": "蔵", "榮": "栄", "與": "与", "曻": "昇", "曾": "曽", "莊": "荘", "淵": "渕", "渊": "渕",
-    "齋": "斎", "齊": "斎", "斉": "斎",  # サイトウ: 齋藤/齊藤/斉藤/斎藤 are written for one another
-    "ヶ": "ケ", "ヵ": "カ", "ゞ": "ヾ",
-})
+_VARIANTS = str.maketrans(
+    {
+        "髙": "高",
+        "﨑": "崎",
+        "嵜": "崎",
+        "碕": "崎",
+        "𥔎": "崎",
+        "邉": "辺",
+        "邊": "辺",
+        "濵": "浜",
+        "濱": "浜",
+        "槗": "橋",
+        "𠮷": "吉",
+        "舘": "館",
+        "嶋": "島",
+        "嶌": "島",
+        "峯": "峰",
+        "冨": "富",
+        "桒": "桑",
+        "栁": "柳",
+        "籐": "藤",
+        "德": "徳",
+        "惠": "恵",
+        "眞": "真",
+        "廣": "広",
+        "澤": "沢",
+        "龍": "竜",
+        "國": "国",
+        "條": "条",
+        "藏": "蔵",
+        "榮": "栄",
+        "與": "与",
+        "曻": "昇",
+        "曾": "曽",
+        "莊": "荘",
+        "淵": "渕",
+        "渊": "渕",
+        "齋": "斎",
+        "齊": "斎",
+        "斉": "斎",  # サイトウ: 齋藤/齊藤/斉藤/斎藤 are written for one another
+        "ヶ": "ケ",
+        "ヵ": "カ",
+        "ゞ": "ヾ",
+    }
+)
 _SPACES_DOTS = re.compile(r"[\s\u3000\u200b・･·•.．,，、]+")
 _SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
 _FOLD = str.maketrans({"ヂ": "ジ", "ヅ": "ズ", "ヲ": "オ", "ヴ": "ブ", "ヱ": "エ", "ヰ": "イ", "ー": None})
@@ -88,8 +139,10 @@ def _text(s) -> str:
 
 
 # 旧字体→新字体 followed by the 異体字 table, as one translate table
-_KANJI_TABLE = {**{k: (v.translate(_VARIANTS) if isinstance(v, str) else v) for k, v in _OLD_NEW.items()},
-                **{k: v for k, v in _VARIANTS.items() if k not in _OLD_NEW}}
+_KANJI_TABLE = {
+    **{k: (v.translate(_VARIANTS) if isinstance(v, str) else v) for k, v in _OLD_NEW.items()},
+    **{k: v for k, v in _VARIANTS.items() if k not in _OLD_NEW},
+}
 
 
 def _kanji(t: str) -> str:
@@ -108,6 +161,7 @@ def _cached(fn):
             return c(s)
         except TypeError:
             return fn(s)
+
     wrapper.__name__, wrapper.__doc__, wrapper.cache_clear = fn.__name__, fn.__doc__, c.cache_clear
     wrapper.raw = fn
     return wrapper
@@ -205,8 +259,13 @@ def norm_kana(s) -> str:
 
 
 def _vowel_table() -> dict[str, str]:
-    rows = {"a": "アカサタナハマヤラワガザダバパ", "i": "イキシチニヒミリギジヂビピ", "u": "ウクスツヌフムユルグズヅブプヴ",
-            "e": "エケセテネヘメレゲゼデベペ", "o": "オコソトノホモヨロヲゴゾドボポ"}
+    rows = {
+        "a": "アカサタナハマヤラワガザダバパ",
+        "i": "イキシチニヒミリギジヂビピ",
+        "u": "ウクスツヌフムユルグズヅブプヴ",
+        "e": "エケセテネヘメレゲゼデベペ",
+        "o": "オコソトノホモヨロヲゴゾドボポ",
+    }
     return {k: v for v, ks in rows.items() for k in ks}
 
 
@@ -316,8 +375,12 @@ def _kanji_number(k: str) -> str:
 def _series(fn, values):
     """Apply ``fn`` once per distinct value and map back; returns an object Series of str (blank → "")."""
     import pandas as pd
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values) if not hasattr(values, "__len__")
-                                                              else values)
+
+    s = (
+        values
+        if isinstance(values, pd.Series)
+        else pd.Series(list(values) if not hasattr(values, "__len__") else values)
+    )
     s = s.astype("object")
     raw = getattr(fn, "raw", fn)  # each distinct value once: the scalar cache would only add overhead
     uniq = pd.unique(s.to_numpy())
@@ -360,6 +423,7 @@ def norm_address_series(values):
 def split_name_series(values):
     """Two object Series (surname, given) of the *un-normalised* parts."""
     import pandas as pd
+
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     s = s.astype("object")
     uniq = pd.unique(s.to_numpy())

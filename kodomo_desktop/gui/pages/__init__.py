@@ -13,6 +13,7 @@ here, keep what the user typed), ``focus_search()`` (Ctrl+F), ``open_person(pers
 The main window offers pages: ``main.ws``, ``main.open_person(person_id)`` (opens the child page),
 ``main.show_page(key)``, ``main.page(key)`` (the built widget), ``main.status(text)``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -46,25 +47,55 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
-    PageSpec("dashboard", "ダッシュボード", "dashboard_page:DashboardPage", ("person.read", "log.read"),
-             "件数と、取込元ごとの最新の時点"),
+    PageSpec(
+        "dashboard",
+        "ダッシュボード",
+        "dashboard_page:DashboardPage",
+        ("person.read", "log.read"),
+        "件数と、取込元ごとの最新の時点",
+    ),
     PageSpec("import", "取込", "import_page:ImportPage", ("import",), "各課のファイル（CSV・Excel）を取り込む"),
-    PageSpec("linkage", "名寄せ", "linkage_page:LinkagePage", ("link.review", "link.run"),
-             "記録と住民基本台帳を結びつける・確認待ちを判断する"),
-    PageSpec("scoring", "スコア", "scoring_page:ScoringPage", ("score.read",),
-             "支援の検討のきっかけとなる項目と重み"),
-    PageSpec("children", "こども一覧", "children_page:ChildrenPage", ("person.read",),
-             "氏名・カナ・宛名番号で探し、こどものページを開く"),
-    PageSpec("conference", "会議", "casework_page:CaseworkPage", ("casework.write",),
-             "レビューラウンド・会議・経過記録"),
-    PageSpec("print", "帳票", "print_page:PrintPage", ("report.print",),
-             "アセスメントシート・会議資料・学校用シートなどの印刷・PDF保存"),
-    PageSpec("checklist", "チェックリスト", "checklist_page:ChecklistPage", ("checklist.enter", "checklist.manage"),
-             "学校の観察チェックリスト"),
+    PageSpec(
+        "linkage",
+        "名寄せ",
+        "linkage_page:LinkagePage",
+        ("link.review", "link.run"),
+        "記録と住民基本台帳を結びつける・確認待ちを判断する",
+    ),
+    PageSpec("scoring", "スコア", "scoring_page:ScoringPage", ("score.read",), "支援の検討のきっかけとなる項目と重み"),
+    PageSpec(
+        "children",
+        "こども一覧",
+        "children_page:ChildrenPage",
+        ("person.read",),
+        "氏名・カナ・宛名番号で探し、こどものページを開く",
+    ),
+    PageSpec(
+        "conference", "会議", "casework_page:CaseworkPage", ("casework.write",), "レビューラウンド・会議・経過記録"
+    ),
+    PageSpec(
+        "print",
+        "帳票",
+        "print_page:PrintPage",
+        ("report.print",),
+        "アセスメントシート・会議資料・学校用シートなどの印刷・PDF保存",
+    ),
+    PageSpec(
+        "checklist",
+        "チェックリスト",
+        "checklist_page:ChecklistPage",
+        ("checklist.enter", "checklist.manage"),
+        "学校の観察チェックリスト",
+    ),
     PageSpec("settings", "設定", "settings_page:SettingsPage", (), "言語・自動ロック・バックアップ"),
     PageSpec("log", "操作ログ", "log_page:LogPage", ("log.read",), "だれが・いつ・何をしたか（改ざん検知つき）"),
-    PageSpec("governance", "個人情報保護", "governance_page:GovernancePage", ("governance.read", "governance.write"),
-             "利用目的と法的根拠・個人情報ファイル簿・利用停止・保存期間・自己点検"),
+    PageSpec(
+        "governance",
+        "個人情報保護",
+        "governance_page:GovernancePage",
+        ("governance.read", "governance.write"),
+        "利用目的と法的根拠・個人情報ファイル簿・利用停止・保存期間・自己点検",
+    ),
 ]
 
 

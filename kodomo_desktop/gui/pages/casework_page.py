@@ -5,23 +5,46 @@ No modal dialog on the normal path: every form is inline and problems go to a no
 can be driven from code and from tests). Work that may take more than a second (creating a round from a scoring
 run, the funnel, the Excel export) runs through :mod:`kodomo_desktop.gui.ops`.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox, QSplitter, QTableView, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.casework import service as C
 from ...core.errors import KodomoError
-from ..models import RowsModel
 from ..i18n import tr
+from ..models import RowsModel
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
-YOTAIKYO_RULES = [("continue", "要対協の登録児は「支援継続」として載せる"), ("exclude", "要対協の登録児は除く（支援中）")]
+YOTAIKYO_RULES = [
+    ("continue", "要対協の登録児は「支援継続」として載せる"),
+    ("exclude", "要対協の登録児は除く（支援中）"),
+]
 
 
 def _msg(e: BaseException) -> str:
@@ -36,7 +59,7 @@ class Notice(QLabel):
         self.setObjectName("caseworkNotice")
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)   # never squeezed by the tables below
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)  # never squeezed by the tables below
         self.ok = False
 
     def error(self, text: str):
@@ -69,6 +92,7 @@ def _long(parent, title: str, fn, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` through gui.ops (progress after 300 ms, GUI keeps repainting); returns the
     result or raises the exception here."""
     from ..ops import call_with_progress
+
     return call_with_progress(parent, title, lambda progress, cancel: fn(*args, **kwargs), cancellable=False)
 
 
@@ -137,16 +161,28 @@ class RoundsTab(QWidget):
         lay.addWidget(self.notice)
 
         split = QSplitter(Qt.Horizontal)
-        self.model = DictTableModel([("status_label", tr("区分")), ("name", tr("氏名")), ("age", tr("年齢")),
-                                     ("age_band", tr("年齢区分")), ("school", tr("学校・園")), ("total", tr("点数")),
-                                     ("band", tr("帯")), ("classification", tr("分類")), ("reason", tr("理由")),
-                                     ("earlier_text", tr("前回ラウンド")), ("decided_by", tr("判断者")),
-                                     ("decided_at_text", tr("判断日時"))])
+        self.model = DictTableModel(
+            [
+                ("status_label", tr("区分")),
+                ("name", tr("氏名")),
+                ("age", tr("年齢")),
+                ("age_band", tr("年齢区分")),
+                ("school", tr("学校・園")),
+                ("total", tr("点数")),
+                ("band", tr("帯")),
+                ("classification", tr("分類")),
+                ("reason", tr("理由")),
+                ("earlier_text", tr("前回ラウンド")),
+                ("decided_by", tr("判断者")),
+                ("decided_at_text", tr("判断日時")),
+            ]
+        )
         self.view = table_view(self.model)
         self.view.setWordWrap(False)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
-        QShortcut(QKeySequence(Qt.Key_Return), self.view, activated=lambda: self.reason.setFocus(),
-                  context=Qt.WidgetShortcut)
+        QShortcut(
+            QKeySequence(Qt.Key_Return), self.view, activated=lambda: self.reason.setFocus(), context=Qt.WidgetShortcut
+        )
         split.addWidget(self.view)
 
         side = QWidget()
@@ -162,8 +198,9 @@ class RoundsTab(QWidget):
         self.reason.setMaximumHeight(110)
         self.save_btn = QPushButton(tr("分類を保存 (Ctrl+Enter)"))
         self.save_btn.clicked.connect(self.save_classification)
-        QShortcut(QKeySequence("Ctrl+Return"), side, activated=self.save_classification,
-                  context=Qt.WidgetWithChildrenShortcut)
+        QShortcut(
+            QKeySequence("Ctrl+Return"), side, activated=self.save_classification, context=Qt.WidgetWithChildrenShortcut
+        )
         f.addRow(tr("対象"), self.selected_label)
         f.addRow(tr("分類"), self.label)
         f.addRow(tr("理由"), self.reason)
@@ -201,9 +238,17 @@ class RoundsTab(QWidget):
         for r in C.list_rounds(self.ws):
             self._infos[r["round_id"]] = r
             state = tr("・締切済み") if r["closed_at"] else ""
-            self.rounds.addItem(tr("{name}（{as_of} 時点・{classified}/{candidates} 分類済み{state}）", name=r["name"],
-                                   as_of=r["as_of"], classified=r["classified"], candidates=r["candidates"],
-                                   state=state), r["round_id"])
+            self.rounds.addItem(
+                tr(
+                    "{name}（{as_of} 時点・{classified}/{candidates} 分類済み{state}）",
+                    name=r["name"],
+                    as_of=r["as_of"],
+                    classified=r["classified"],
+                    candidates=r["candidates"],
+                    state=state,
+                ),
+                r["round_id"],
+            )
         if select_id is not None:
             self.rounds.setCurrentIndex(max(0, self.rounds.findData(select_id)))
         self.rounds.blockSignals(False)
@@ -223,10 +268,18 @@ class RoundsTab(QWidget):
         i = self.info or {}
         ver = tr("重みセット 第{v}版", v=i["weight_version"]) if i.get("weight_version") else tr("重みセット —")
         closed = "　" + tr("締切: {date}", date=f"{i['closed_at']:%Y-%m-%d}") if i.get("closed_at") else ""
-        self.round_info.setText(tr("時点 {as_of}　{ver}　スコア算出 #{run}　作成: {by}（{at}）　分類ラベル: {labels}{closed}",
-                                   as_of=i.get("as_of"), ver=ver, run=i.get("score_run_id"),
-                                   by=i.get("created_by") or "", at=f"{i['created_at']:%Y-%m-%d}",
-                                   labels=_labels_text(i.get("labels") or C.DEFAULT_LABELS), closed=closed))
+        self.round_info.setText(
+            tr(
+                "時点 {as_of}　{ver}　スコア算出 #{run}　作成: {by}（{at}）　分類ラベル: {labels}{closed}",
+                as_of=i.get("as_of"),
+                ver=ver,
+                run=i.get("score_run_id"),
+                by=i.get("created_by") or "",
+                at=f"{i['created_at']:%Y-%m-%d}",
+                labels=_labels_text(i.get("labels") or C.DEFAULT_LABELS),
+                closed=closed,
+            )
+        )
         self._set_labels(i.get("labels") or C.DEFAULT_LABELS)
         names = {l["key"]: l["label"] for l in self.labels}
         rows = C.round_candidates(self.ws, rid)
@@ -255,6 +308,7 @@ class RoundsTab(QWidget):
 
     def select_rows(self, rows):
         from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
         sel = QItemSelection()
         for r in rows:
             sel.select(self.model.index(r, 0), self.model.index(r, self.model.columnCount() - 1))
@@ -269,8 +323,9 @@ class RoundsTab(QWidget):
             return
         first = self.model.rows[rows[0]]
         more = " " + tr("ほか {n} 人", n=len(rows) - 1) if len(rows) > 1 else ""
-        self.selected_label.setText(tr("{name}（{school}）", name=first["name"],
-                                       school=first["school"] or tr("学校・園なし")) + more)
+        self.selected_label.setText(
+            tr("{name}（{school}）", name=first["name"], school=first["school"] or tr("学校・園なし")) + more
+        )
         if len(rows) == 1:
             self.reason.setPlainText(first.get("reason") or "")
             key = first.get("classification_key")
@@ -281,14 +336,23 @@ class RoundsTab(QWidget):
     def create_round(self, name: str | None = None) -> int | None:
         name = self.new_name.text() if name is None or isinstance(name, bool) else name
         try:
-            rid = _long(self, tr("レビューラウンドの作成"), C.create_round, self.ws, name,
-                        labels=self.new_labels.text(), yotaikyo_rule=self.new_rule.currentData())
+            rid = _long(
+                self,
+                tr("レビューラウンドの作成"),
+                C.create_round,
+                self.ws,
+                name,
+                labels=self.new_labels.text(),
+                yotaikyo_rule=self.new_rule.currentData(),
+            )
         except KodomoError as e:
             self.notice.error(_msg(e))
             return None
         self.new_name.clear()
         self.load_rounds(rid)
-        self.notice.info(tr("ラウンド「{name}」を作成しました（候補 {n} 人）。", name=name.strip(), n=self.model.rowCount()))
+        self.notice.info(
+            tr("ラウンド「{name}」を作成しました（候補 {n} 人）。", name=name.strip(), n=self.model.rowCount())
+        )
         return rid
 
     def save_classification(self) -> bool:
@@ -310,8 +374,9 @@ class RoundsTab(QWidget):
         last = rows[-1]
         self.load_rounds(rid)
         self.reason.clear()
-        nxt = next((i for i in range(last + 1, self.model.rowCount()) if not self.model.rows[i]["classification"]),
-                   None)
+        nxt = next(
+            (i for i in range(last + 1, self.model.rowCount()) if not self.model.rows[i]["classification"]), None
+        )
         if nxt is not None:
             self.select_rows([nxt])
         return True
@@ -356,10 +421,19 @@ class ConferencesTab(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        self.model = DictTableModel([("position", tr("順")), ("name", tr("氏名")), ("school", tr("学校・園")),
-                                     ("support_needed", tr("支援要否")), ("direction_label", tr("方向性")),
-                                     ("lead_organisation", tr("主担当")), ("roles_text", tr("役割分担")),
-                                     ("actions", tr("支援内容")), ("next_review_on", tr("次回見直し"))])
+        self.model = DictTableModel(
+            [
+                ("position", tr("順")),
+                ("name", tr("氏名")),
+                ("school", tr("学校・園")),
+                ("support_needed", tr("支援要否")),
+                ("direction_label", tr("方向性")),
+                ("lead_organisation", tr("主担当")),
+                ("roles_text", tr("役割分担")),
+                ("actions", tr("支援内容")),
+                ("next_review_on", tr("次回見直し")),
+            ]
+        )
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.selectionModel().currentRowChanged.connect(lambda *_: self._load_item())
@@ -436,9 +510,16 @@ class ConferencesTab(QWidget):
         self.minutes = QPlainTextEdit()
         self.save_btn = QPushButton(tr("記録を保存"))
         self.save_btn.clicked.connect(self.save_minutes)
-        for label, w in (("対象", self.item_label), ("支援要否", self.need), ("方向性", self.direction),
-                         ("主担当機関", self.lead), ("各機関の役割", self.roles), ("支援内容・対応", self.actions),
-                         ("次回見直し日", self.next_review), ("会議記録", self.minutes)):
+        for label, w in (
+            ("対象", self.item_label),
+            ("支援要否", self.need),
+            ("方向性", self.direction),
+            ("主担当機関", self.lead),
+            ("各機関の役割", self.roles),
+            ("支援内容・対応", self.actions),
+            ("次回見直し日", self.next_review),
+            ("会議記録", self.minutes),
+        ):
             mf.addRow(tr(label), w)
         mf.addRow(self.save_btn)
         split.addWidget(right)
@@ -463,8 +544,16 @@ class ConferencesTab(QWidget):
         self.confs.blockSignals(True)
         self.confs.clear()
         for c in C.list_conferences(self.ws):
-            self.confs.addItem(tr("{held_on} {kind} {title}（{n} 件）", held_on=c["held_on"], kind=c["kind"],
-                                  title=c["title"] or "", n=c["items"]), c["conference_id"])
+            self.confs.addItem(
+                tr(
+                    "{held_on} {kind} {title}（{n} 件）",
+                    held_on=c["held_on"],
+                    kind=c["kind"],
+                    title=c["title"] or "",
+                    n=c["items"],
+                ),
+                c["conference_id"],
+            )
         if select_id:
             self.confs.setCurrentIndex(self.confs.findData(select_id))
         self.confs.blockSignals(False)
@@ -484,15 +573,29 @@ class ConferencesTab(QWidget):
         d = self.detail = C.conference_detail(self.ws, cid)
         schools = {i["school"] or "（学校・園なし）" for i in d["items"]}
         households = {i["household_id"] or i["person_id"] for i in d["items"]}
-        att = "、".join(f"{a.get('organisation', '')}（{a.get('role', '')}）" if a.get("role") else a.get("organisation", "")
-                       for a in d["attendees"])
-        self.head.setText(f"{d['kind']}　{d['held_on']}　{d['title'] or ''}　{d['place'] or ''}\n"
-                          + tr("{households} 世帯・{schools} 校／園　出席: {att}", households=len(households),
-                               schools=len(schools), att=att or "—"))
+        att = "、".join(
+            f"{a.get('organisation', '')}（{a.get('role', '')}）" if a.get("role") else a.get("organisation", "")
+            for a in d["attendees"]
+        )
+        self.head.setText(
+            f"{d['kind']}　{d['held_on']}　{d['title'] or ''}　{d['place'] or ''}\n"
+            + tr(
+                "{households} 世帯・{schools} 校／園　出席: {att}",
+                households=len(households),
+                schools=len(schools),
+                att=att or "—",
+            )
+        )
         rows = []
         for i in d["items"]:
-            rows.append({**i, "position": i["position"] + 1, "direction_label": C.DIRECTIONS.get(i["direction"] or "", ""),
-                         "roles_text": "、".join(f"{r['organisation']}：{r['role']}" for r in (i["roles"] or []))})
+            rows.append(
+                {
+                    **i,
+                    "position": i["position"] + 1,
+                    "direction_label": C.DIRECTIONS.get(i["direction"] or "", ""),
+                    "roles_text": "、".join(f"{r['organisation']}：{r['role']}" for r in (i["roles"] or [])),
+                }
+            )
         self.model.set_rows(rows)
         if 0 <= keep < len(rows):
             self.view.selectRow(keep)
@@ -513,7 +616,9 @@ class ConferencesTab(QWidget):
         if item is None:
             self.item_label.setText(tr("議題からこどもを選んでください"))
             return
-        self.item_label.setText(tr("{name}（{school}）", name=item["name"], school=item["school"] or tr("学校・園なし")))
+        self.item_label.setText(
+            tr("{name}（{school}）", name=item["name"], school=item["school"] or tr("学校・園なし"))
+        )
         need = self.need.findData(item.get("support_needed") or "要")
         if need >= 0:
             self.need.setCurrentIndex(need)
@@ -540,20 +645,34 @@ class ConferencesTab(QWidget):
             return []
         for pid in ids:
             c = cands.get(pid, {})
-            it = QListWidgetItem(tr("{name}　{school}　{total} 点", name=c.get("name", pid),
-                                    school=c.get("school") or tr("学校・園なし"), total=c.get("total", "")))
+            it = QListWidgetItem(
+                tr(
+                    "{name}　{school}　{total} 点",
+                    name=c.get("name", pid),
+                    school=c.get("school") or tr("学校・園なし"),
+                    total=c.get("total", ""),
+                )
+            )
             it.setData(Qt.UserRole, pid)
             it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
             it.setCheckState(Qt.Checked)
             self.proposal.addItem(it)
         schools = {cands.get(p, {}).get("school") or "（なし）" for p in ids}
-        self.notice.info(tr("{n} 世帯を {schools} 校／園から提案しました。外す世帯はチェックを外してください。", n=len(ids),
-                            schools=len(schools)))
+        self.notice.info(
+            tr(
+                "{n} 世帯を {schools} 校／園から提案しました。外す世帯はチェックを外してください。",
+                n=len(ids),
+                schools=len(schools),
+            )
+        )
         return ids
 
     def proposed(self) -> list[str]:
-        return [self.proposal.item(i).data(Qt.UserRole) for i in range(self.proposal.count())
-                if self.proposal.item(i).checkState() == Qt.Checked]
+        return [
+            self.proposal.item(i).data(Qt.UserRole)
+            for i in range(self.proposal.count())
+            if self.proposal.item(i).checkState() == Qt.Checked
+        ]
 
     def create_conference(self) -> int | None:
         rid = self.rounds_tab.round_id()
@@ -564,10 +683,16 @@ class ConferencesTab(QWidget):
         kind = self.kind.currentText()
         held = self.held_on.date().toPython()
         try:
-            cid = C.create_conference(self.ws, kind, held, title=self.title_edit.text().strip() or f"{kind}（{held:%Y年%m月}）",
-                                      place=self.place.text().strip() or None,
-                                      attendees=C.parse_roles(self.attendees.toPlainText()), round_id=rid,
-                                      person_ids=ids)
+            cid = C.create_conference(
+                self.ws,
+                kind,
+                held,
+                title=self.title_edit.text().strip() or f"{kind}（{held:%Y年%m月}）",
+                place=self.place.text().strip() or None,
+                attendees=C.parse_roles(self.attendees.toPlainText()),
+                round_id=rid,
+                person_ids=ids,
+            )
         except KodomoError as e:
             self.notice.error(_msg(e))
             return None
@@ -601,12 +726,18 @@ class ConferencesTab(QWidget):
             return False
         lead = self.lead.currentText()
         try:
-            C.record_minutes(self.ws, cid, item["person_id"], support_needed=self.need.currentData(),
-                             direction=self.direction.currentData(), lead_organisation=(lead or "").strip() or None,
-                             roles=C.parse_roles(self.roles.toPlainText()),
-                             actions=self.actions.toPlainText().strip() or None,
-                             next_review_on=self.next_review.date().toPython(),
-                             minutes=self.minutes.toPlainText().strip() or None)
+            C.record_minutes(
+                self.ws,
+                cid,
+                item["person_id"],
+                support_needed=self.need.currentData(),
+                direction=self.direction.currentData(),
+                lead_organisation=(lead or "").strip() or None,
+                roles=C.parse_roles(self.roles.toPlainText()),
+                actions=self.actions.toPlainText().strip() or None,
+                next_review_on=self.next_review.date().toPython(),
+                minutes=self.minutes.toPlainText().strip() or None,
+            )
         except KodomoError as e:
             self.notice.error(_msg(e))
             return False
@@ -628,14 +759,23 @@ class ProgressTab(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel(tr("2週間以内の予定（期限切れは赤）")))
-        self.model = DictTableModel([("due_on", tr("期日")), ("name", tr("氏名")), ("what", tr("内容")), ("detail", tr("詳細"))])
+        self.model = DictTableModel(
+            [("due_on", tr("期日")), ("name", tr("氏名")), ("what", tr("内容")), ("detail", tr("詳細"))]
+        )
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.clicked.connect(lambda i: self.set_person(self.model.rows[i.row()]["person_id"]))
         ll.addWidget(self.view, 1)
         ll.addWidget(QLabel(tr("進行中の支援")))
-        self.cases = DictTableModel([("opened_on", tr("開始")), ("name", tr("氏名")), ("lead_organisation", tr("主担当")),
-                                     ("next_action_on", tr("次回対応")), ("still_flagged", tr("最新スコアで抽出"))])
+        self.cases = DictTableModel(
+            [
+                ("opened_on", tr("開始")),
+                ("name", tr("氏名")),
+                ("lead_organisation", tr("主担当")),
+                ("next_action_on", tr("次回対応")),
+                ("still_flagged", tr("最新スコアで抽出")),
+            ]
+        )
         self.cases_view = table_view(self.cases)
         self.cases_view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.cases_view.clicked.connect(lambda i: self.set_person(self.cases.rows[i.row()]["person_id"]))
@@ -660,8 +800,15 @@ class ProgressTab(QWidget):
         self.next_action = _date_edit(14)
         self.add_btn = QPushButton(tr("記録を保存"))
         self.add_btn.clicked.connect(self.add_progress)
-        for l, w in (("こども", self.person), ("日付", self.on), ("種類", self.kind), ("対応者", self.who),
-                     ("内容", self.what), ("結果", self.outcome), ("次回対応日", self.next_action)):
+        for l, w in (
+            ("こども", self.person),
+            ("日付", self.on),
+            ("種類", self.kind),
+            ("対応者", self.who),
+            ("内容", self.what),
+            ("結果", self.outcome),
+            ("次回対応日", self.next_action),
+        ):
             f.addRow(tr(l), w)
         f.addRow(self.add_btn)
         rl.addWidget(box)
@@ -694,10 +841,16 @@ class ProgressTab(QWidget):
             self.notice.error(tr("こどもを選ぶか、整理番号を入力してください。"))
             return None
         try:
-            rec = C.add_progress(self.ws, pid, self.on.date().toPython(), self.kind.currentText(),
-                                 who=self.who.text().strip() or None, what=self.what.toPlainText(),
-                                 outcome=self.outcome.text().strip() or None,
-                                 next_action_on=self.next_action.date().toPython())
+            rec = C.add_progress(
+                self.ws,
+                pid,
+                self.on.date().toPython(),
+                self.kind.currentText(),
+                who=self.who.text().strip() or None,
+                what=self.what.toPlainText(),
+                outcome=self.outcome.text().strip() or None,
+                next_action_on=self.next_action.date().toPython(),
+            )
         except KodomoError as e:
             self.notice.error(_msg(e))
             return None
@@ -735,8 +888,15 @@ class ResourcesTab(QWidget):
         lay = QHBoxLayout(self)
         left = QVBoxLayout()
         left.addWidget(QLabel(tr("地域の接続先（方向性・主担当機関を選ぶときに使います）")))
-        self.model = DictTableModel([("name", tr("名称")), ("category", tr("分野")), ("contact", tr("連絡先")),
-                                     ("note", tr("備考")), ("active", tr("使用中"))])
+        self.model = DictTableModel(
+            [
+                ("name", tr("名称")),
+                ("category", tr("分野")),
+                ("contact", tr("連絡先")),
+                ("note", tr("備考")),
+                ("active", tr("使用中")),
+            ]
+        )
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.clicked.connect(lambda i: self.edit(self.model.rows[i.row()]))
@@ -751,8 +911,13 @@ class ResourcesTab(QWidget):
         new.clicked.connect(lambda: self.edit(None))
         save = QPushButton(tr("保存"))
         save.clicked.connect(self.save)
-        for l, w in (("名称", self.name), ("分野", self.category), ("連絡先", self.contact), ("備考", self.note),
-                     ("", self.active)):
+        for l, w in (
+            ("名称", self.name),
+            ("分野", self.category),
+            ("連絡先", self.contact),
+            ("備考", self.note),
+            ("", self.active),
+        ):
             f.addRow(tr(l), w)
         row = QHBoxLayout()
         row.addWidget(new)
@@ -777,9 +942,15 @@ class ResourcesTab(QWidget):
 
     def save(self) -> int | None:
         try:
-            rid = C.save_resource(self.ws, self.name.text(), self.category.text().strip() or None,
-                                  self.contact.text().strip() or None, self.note.text().strip() or None,
-                                  resource_id=self.current_id, active=self.active.isChecked())
+            rid = C.save_resource(
+                self.ws,
+                self.name.text(),
+                self.category.text().strip() or None,
+                self.contact.text().strip() or None,
+                self.note.text().strip() or None,
+                resource_id=self.current_id,
+                active=self.active.isChecked(),
+            )
         except KodomoError as e:
             self.notice.error(_msg(e))
             return None
@@ -806,6 +977,7 @@ class FunnelChart(QWidget):
 
     def paintEvent(self, _):
         from PySide6.QtGui import QPainter
+
         p = QPainter(self)
         if not self.stages:
             p.drawText(10, 20, tr("ラウンドがまだありません"))
@@ -824,12 +996,19 @@ class FunnelChart(QWidget):
 
 def funnel_rows(f: dict) -> list[dict]:
     zero = {k: 0 for k, _ in FUNNEL_COLUMNS[1:]}
-    return [{"group": g, **zero, **c} for g, c in f["by_school"].items()] + \
-           [{"group": tr("［年齢］{band}", band=g), **zero, **c} for g, c in f["by_age_band"].items()]
+    return [{"group": g, **zero, **c} for g, c in f["by_school"].items()] + [
+        {"group": tr("［年齢］{band}", band=g), **zero, **c} for g, c in f["by_age_band"].items()
+    ]
 
 
-FUNNEL_COLUMNS = [("group", "学校・園 / 年齢区分"), ("in_scope", "対象"), ("flagged", "抽出"),
-                  ("classified", "分類済み"), ("discussed", "会議で検討"), ("supported", "支援開始")]
+FUNNEL_COLUMNS = [
+    ("group", "学校・園 / 年齢区分"),
+    ("in_scope", "対象"),
+    ("flagged", "抽出"),
+    ("classified", "分類済み"),
+    ("discussed", "会議で検討"),
+    ("supported", "支援開始"),
+]
 
 
 def export_funnel(parent, ws, round_id: int, path: str | None = None) -> str | None:
@@ -877,8 +1056,13 @@ class FunnelTab(QWidget):
             f = self.last = _long(self, tr("ファネルの集計"), C.funnel, self.ws, rid)
         except KodomoError as e:
             return self.notice.error(_msg(e))
-        self.title.setText(tr("{name}（{as_of} 時点）: 対象 → 抽出 → 分類済み → 会議で検討 → 支援開始", name=f["name"],
-                                as_of=f["as_of"]))
+        self.title.setText(
+            tr(
+                "{name}（{as_of} 時点）: 対象 → 抽出 → 分類済み → 会議で検討 → 支援開始",
+                name=f["name"],
+                as_of=f["as_of"],
+            )
+        )
         self.chart.set_stages(f["stages"])
         self.model.set_rows(funnel_rows(f))
 

@@ -4,20 +4,32 @@ A school account gets a grid of its own pupils × items for fast keyboard entry:
 該当 / 非該当 / 不明, Delete clears, the last column is a free-text remark; 下書き保存 keeps a draft, 提出 submits.
 The coordinator sees each school's progress and can open rounds and write workbooks.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog,
-                               QLabel, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
-from ..ops import call_with_progress
 from ..i18n import tr
 from ..models import RowsModel
+from ..ops import call_with_progress
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
@@ -126,15 +138,24 @@ class SchoolEntry(QWidget):
             r = CL.current_round(s, school)
             self.round_id = r.id if r else None
             self.definition = CL.round_definition(s, r) if r else None
-            title = (tr("{school}　{round}（期限 {due}）", school=school, round=r.name, due=r.due_on or tr("未設定")) if r
-                     else tr("{school}　実施中のラウンドはありません", school=school))
+            title = (
+                tr("{school}　{round}（期限 {due}）", school=school, round=r.name, due=r.due_on or tr("未設定"))
+                if r
+                else tr("{school}　実施中のラウンドはありません", school=school)
+            )
         self.head = head = QLabel(title)
         head.setStyleSheet("font-size:14pt;font-weight:bold;")
         lay.addWidget(head)
         self.progress = QLabel("")
         lay.addWidget(self.progress)
-        lay.addWidget(QLabel(tr("数字キーで入力: 1 = 該当　2 = 非該当　0 = 不明（入力すると右へ進みます）。矢印キーで移動、"
-                                "Home で行の先頭、End で所見欄（F2 で書き始め、Enter で確定）。Delete で消去。")))
+        lay.addWidget(
+            QLabel(
+                tr(
+                    "数字キーで入力: 1 = 該当　2 = 非該当　0 = 不明（入力すると右へ進みます）。矢印キーで移動、"
+                    "Home で行の先頭、End で所見欄（F2 で書き始め、Enter で確定）。Delete で消去。"
+                )
+            )
+        )
         self.item_label = QLabel("")
         self.item_label.setStyleSheet("color:#1F3864;font-size:12pt;font-weight:bold;")
         lay.addWidget(self.item_label)
@@ -142,8 +163,9 @@ class SchoolEntry(QWidget):
         self.remark_label.setStyleSheet("color:#595959;")
         lay.addWidget(self.remark_label)
         self.view = ChecklistGrid()
-        self.view.on_locked = lambda: self._notify(tr("提出済みの行は変更できません。修正が必要なときはコーディネーターに"
-                                                      "再開を依頼してください。"), error=True)
+        self.view.on_locked = lambda: self._notify(
+            tr("提出済みの行は変更できません。修正が必要なときはコーディネーターに再開を依頼してください。"), error=True
+        )
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.Fixed)
         self.view.horizontalHeader().setDefaultSectionSize(54)
@@ -170,18 +192,29 @@ class SchoolEntry(QWidget):
         else:
             pupils = CL.pupils(self.ws, self.school)
             entries = CL.entries(self.ws, self.round_id, self.school)
-            self.model = ChecklistGridModel(pupils, self.definition["items"], entries,
-                                            can_reopen=self.ws.can("checklist.manage"))
+            self.model = ChecklistGridModel(
+                pupils, self.definition["items"], entries, can_reopen=self.ws.can("checklist.manage")
+            )
         self.view.setModel(self.model)
-        self.view.horizontalHeader().resizeSection(self.model.columnCount() - 1, 260) if self.model.columnCount() else None
+        self.view.horizontalHeader().resizeSection(
+            self.model.columnCount() - 1, 260
+        ) if self.model.columnCount() else None
         self.view.selectionModel().currentChanged.connect(self._show_item)
         self.model.dataChanged.connect(lambda *_: self._show_item(self.view.currentIndex(), None))
         if self.model.rowCount():
             self.view.setCurrentIndex(self.model.index(0, 0))
         c = self.counts()
-        self.progress.setText(tr("対象 {pupils} 人　提出済み {submitted} 人・下書き {draft} 人・未入力 {not_yet} 人",
-                                 pupils=c["pupils"], submitted=c["submitted"], draft=c["draft"], not_yet=c["not_yet"])
-                              if self.round_id else "")
+        self.progress.setText(
+            tr(
+                "対象 {pupils} 人　提出済み {submitted} 人・下書き {draft} 人・未入力 {not_yet} 人",
+                pupils=c["pupils"],
+                submitted=c["submitted"],
+                draft=c["draft"],
+                not_yet=c["not_yet"],
+            )
+            if self.round_id
+            else ""
+        )
 
     def _show_item(self, cur, _prev):
         if not cur.isValid():
@@ -196,8 +229,15 @@ class SchoolEntry(QWidget):
             self.item_label.setText(tr("所見（自由記述）"))
         p = self.model.pupils[cur.row()]
         remark = self.model.remarks.get(p["person_id"]) or tr("（なし）")
-        self.remark_label.setText(tr("{grade}年{cls}組 {name} の所見: {remark}", grade=p["grade"], cls=p["class"],
-                                     name=p["name"], remark=remark))
+        self.remark_label.setText(
+            tr(
+                "{grade}年{cls}組 {name} の所見: {remark}",
+                grade=p["grade"],
+                cls=p["class"],
+                name=p["name"],
+                remark=remark,
+            )
+        )
 
     def save(self, submit: bool) -> bool:
         """Save the changed rows as drafts (``submit``: then submit the school's sheet). Problems and results go
@@ -205,6 +245,7 @@ class SchoolEntry(QWidget):
         if not self.round_id:
             return False
         from PySide6.QtWidgets import QApplication
+
         editor = QApplication.focusWidget()
         if editor is not None and editor is not self.view and self.view.isAncestorOf(editor):
             self.view.commitData(editor)  # a remark still being typed is kept
@@ -217,8 +258,11 @@ class SchoolEntry(QWidget):
             return False
         self.model.dirty.clear()
         self.load()
-        self._notify(tr("{n} 人分を提出しました。修正が必要なときはコーディネーターに再開を依頼してください。", n=n) if submit
-                     else tr("{n} 人分を下書き保存しました（まだ提出されていません）。", n=n))
+        self._notify(
+            tr("{n} 人分を提出しました。修正が必要なときはコーディネーターに再開を依頼してください。", n=n)
+            if submit
+            else tr("{n} 人分を下書き保存しました（まだ提出されていません）。", n=n)
+        )
         return True
 
     def _notify(self, text: str, *, error: bool = False) -> None:
@@ -227,14 +271,26 @@ class SchoolEntry(QWidget):
 
     def counts(self) -> dict:
         st = [self.model.status.get(p["person_id"]) for p in self.model.pupils]
-        return {"pupils": len(st), "submitted": st.count("submitted"), "draft": st.count("draft"),
-                "not_yet": sum(1 for x in st if x is None)}
+        return {
+            "pupils": len(st),
+            "submitted": st.count("submitted"),
+            "draft": st.count("draft"),
+            "not_yet": sum(1 for x in st if x is None),
+        }
 
 
 class ProgressModel(RowsModel):
     """Each school (bold) and its classes: pupils, submitted / draft / not yet, and a progress bar in text."""
-    COLUMNS = [("school", "学校・園"), ("class", "学級"), ("pupils", "人数"), ("submitted", "提出済み"),
-               ("draft", "下書き"), ("not_yet", "未入力"), ("bar", "進み具合")]
+
+    COLUMNS = [
+        ("school", "学校・園"),
+        ("class", "学級"),
+        ("pupils", "人数"),
+        ("submitted", "提出済み"),
+        ("draft", "下書き"),
+        ("not_yet", "未入力"),
+        ("bar", "進み具合"),
+    ]
 
     def __init__(self):
         super().__init__(self.COLUMNS)
@@ -312,8 +368,12 @@ class CoordinatorView(QWidget):
         self.title.setStyleSheet("font-size:13pt;font-weight:bold;")
         bar.addWidget(self.title, 1)
         self.buttons = []
-        for text, slot in (("ラウンドを開始…", lambda: self.open_round()), ("学校用 Excel を作成…", lambda: self.template()),
-                           ("紙の記入用紙（PDF）…", lambda: self.blank_sheet()), ("更新", self.refresh)):
+        for text, slot in (
+            ("ラウンドを開始…", lambda: self.open_round()),
+            ("学校用 Excel を作成…", lambda: self.template()),
+            ("紙の記入用紙（PDF）…", lambda: self.blank_sheet()),
+            ("更新", self.refresh),
+        ):
             b = QPushButton(tr(text))
             b.clicked.connect(slot)
             bar.addWidget(b)
@@ -338,22 +398,47 @@ class CoordinatorView(QWidget):
     def refresh(self):
         st = CL.status(self.ws)
         r = st["round"]
-        self.title.setText(tr("観察チェックリスト　実施中: {round}（期限 {due}）", round=r["name"],
-                              due=r["due_on"] or tr("未設定")) if r
-                           else tr("観察チェックリスト　実施中のラウンドはありません"))
+        self.title.setText(
+            tr("観察チェックリスト　実施中: {round}（期限 {due}）", round=r["name"], due=r["due_on"] or tr("未設定"))
+            if r
+            else tr("観察チェックリスト　実施中のラウンドはありません")
+        )
         rows = []
         for s in st["schools"]:
-            rows.append({"school": s["school"], "class": tr("（全体）"), "pupils": s["pupils"], "submitted": s["submitted"],
-                         "draft": s["draft"], "not_yet": s["not_yet"], "is_school": True})
+            rows.append(
+                {
+                    "school": s["school"],
+                    "class": tr("（全体）"),
+                    "pupils": s["pupils"],
+                    "submitted": s["submitted"],
+                    "draft": s["draft"],
+                    "not_yet": s["not_yet"],
+                    "is_school": True,
+                }
+            )
             for c in s["classes"]:
-                rows.append({"school": "", "class": c["class"], "pupils": c["pupils"], "submitted": c["submitted"],
-                             "draft": c["draft"], "not_yet": c["not_yet"]})
+                rows.append(
+                    {
+                        "school": "",
+                        "class": c["class"],
+                        "pupils": c["pupils"],
+                        "submitted": c["submitted"],
+                        "draft": c["draft"],
+                        "not_yet": c["not_yet"],
+                    }
+                )
         self.model.set_rows(rows)
         done = sum(1 for s in st["schools"] if s["pupils"] and s["submitted"] == s["pupils"])
         started = sum(1 for s in st["schools"] if s["entered"])
-        self.summary.setText(tr("学校・園 {schools} 校のうち、提出完了 {done} 校・入力中 {started} 校・未着手 {not_started} 校",
-                                schools=len(st["schools"]), done=done, started=started - done,
-                                not_started=len(st["schools"]) - started))
+        self.summary.setText(
+            tr(
+                "学校・園 {schools} 校のうち、提出完了 {done} 校・入力中 {started} 校・未着手 {not_started} 校",
+                schools=len(st["schools"]),
+                done=done,
+                started=started - done,
+                not_started=len(st["schools"]) - started,
+            )
+        )
         self.status = st
         return st
 
@@ -387,40 +472,61 @@ class CoordinatorView(QWidget):
         return school, path
 
     def template(self, school: str | None = None, path: str | None = None):
-        chosen = self._school_and_path(school, path, tr("学校用 Excel"), "チェックリスト_{school}.xlsx",
-                                       "Excel (*.xlsx)")
+        chosen = self._school_and_path(
+            school, path, tr("学校用 Excel"), "チェックリスト_{school}.xlsx", "Excel (*.xlsx)"
+        )
         if chosen is None:
             return None
         school, path = chosen
         try:
-            res = call_with_progress(self, tr("学校用 Excel"), lambda _p, _c: CL.write_template(self.ws, school, path),
-                                     label=tr("{school} の記入用 Excel を作成しています…", school=school),
-                                     cancellable=False)
+            res = call_with_progress(
+                self,
+                tr("学校用 Excel"),
+                lambda _p, _c: CL.write_template(self.ws, school, path),
+                label=tr("{school} の記入用 Excel を作成しています…", school=school),
+                cancellable=False,
+            )
         except KodomoError as e:
             self._notify(e.message_ja, error=True)
             return None
-        self._notify(tr("{school} の記入用 Excel（{n} 人分）を作成しました。氏名が載っているため取扱いに注意してください。",
-                        school=school, n=res["pupils"]))
+        self._notify(
+            tr(
+                "{school} の記入用 Excel（{n} 人分）を作成しました。氏名が載っているため取扱いに注意してください。",
+                school=school,
+                n=res["pupils"],
+            )
+        )
         self.refresh()
         return res
 
     def blank_sheet(self, school: str | None = None, klass: str | None = None, path: str | None = None):
         """A blank checklist on paper for one class (``klass`` None: every class of the school), as a PDF."""
         from ...core.reports import service as R
-        chosen = self._school_and_path(school, path, tr("紙の記入用紙"), "観察チェックリスト記入用紙_{school}.pdf",
-                                       "PDF (*.pdf)")
+
+        chosen = self._school_and_path(
+            school, path, tr("紙の記入用紙"), "観察チェックリスト記入用紙_{school}.pdf", "PDF (*.pdf)"
+        )
         if chosen is None:
             return None
         school, path = chosen
         try:
-            res = call_with_progress(self, tr("紙の記入用紙"),
-                                     lambda _p, _c: R.blank_checklist_pdf(self.ws, school, klass, None, path),
-                                     label=tr("{school} の記入用紙を作成しています…", school=school), cancellable=False)
+            res = call_with_progress(
+                self,
+                tr("紙の記入用紙"),
+                lambda _p, _c: R.blank_checklist_pdf(self.ws, school, klass, None, path),
+                label=tr("{school} の記入用紙を作成しています…", school=school),
+                cancellable=False,
+            )
         except KodomoError as e:
             self._notify(e.message_ja, error=True)
             return None
-        self._notify(tr("{school} の記入用紙（{pages} ページ）を保存しました。", school=f"{school}{' ' + klass if klass else ''}",
-                        pages=res["pages"]))
+        self._notify(
+            tr(
+                "{school} の記入用紙（{pages} ページ）を保存しました。",
+                school=f"{school}{' ' + klass if klass else ''}",
+                pages=res["pages"],
+            )
+        )
         return res
 
     def _notify(self, text: str, *, error: bool = False) -> None:

@@ -8,6 +8,7 @@ A second tab, 支援の経過（カルテ）, lists every event from ``core.case
 runs, classifications, conference decisions, progress records, support start/終結, notes — each with its source;
 a small chart shows the child's score over the scoring runs, and free-text notes are added inline (no dialog).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +16,26 @@ import unicodedata
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QMessageBox, QPlainTextEdit, QPushButton, QSplitter, QTabWidget, QTableWidget,
-                               QTableWidgetItem, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core import persons as P
 from ...core.errors import KodomoError
@@ -69,9 +87,17 @@ class ChildView(QWidget):
         self.grid = QGridLayout(ident)
         self.grid.setHorizontalSpacing(18)
         self.fields: dict[str, QLabel] = {}
-        spec = [("birth", "生年月日"), ("age", "年齢"), ("sex", "性別"), ("resident_no", "宛名番号"),
-                ("school", "学校・学年"), ("relationship", "続柄"), ("household_no", "世帯番号"),
-                ("address", "住所"), ("person_id", "整理番号")]
+        spec = [
+            ("birth", "生年月日"),
+            ("age", "年齢"),
+            ("sex", "性別"),
+            ("resident_no", "宛名番号"),
+            ("school", "学校・学年"),
+            ("relationship", "続柄"),
+            ("household_no", "世帯番号"),
+            ("address", "住所"),
+            ("person_id", "整理番号"),
+        ]
         for n, (key, label) in enumerate(spec):
             r, c = divmod(n, 3)
             self.grid.addWidget(_label(tr(label), "color:#666666;"), r, c * 2)
@@ -101,8 +127,9 @@ class ChildView(QWidget):
         self.household_title = _label(tr("世帯の人"), "font-weight:bold;")
         hl.addWidget(self.household_title)
         self.members = QTableWidget(0, 8)
-        self.members.setHorizontalHeaderLabels([tr(h) for h in ("続柄", "氏名", "カナ", "年齢", "性別", "学校・学年",
-                                                                 "きょうだい", "スコア")])
+        self.members.setHorizontalHeaderLabels(
+            [tr(h) for h in ("続柄", "氏名", "カナ", "年齢", "性別", "学校・学年", "きょうだい", "スコア")]
+        )
         self.members.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.members.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.members.verticalHeader().setVisible(False)
@@ -155,7 +182,11 @@ class ChildView(QWidget):
         self.split_notice.setWordWrap(True)
         srow.addWidget(self.split_notice, 1)
         self.split_btn = QPushButton(tr("選んだ記録を切り離す…"))
-        self.split_btn.setToolTip(tr("このこどもの記録ではないものを、このこどもから外します（次の名寄せで別の候補があれば確認待ちになります）"))
+        self.split_btn.setToolTip(
+            tr(
+                "このこどもの記録ではないものを、このこどもから外します（次の名寄せで別の候補があれば確認待ちになります）"
+            )
+        )
         self.split_btn.clicked.connect(lambda: self.split_selected())
         self.split_confirm = QPushButton(tr("切り離しを確定"))
         self.split_confirm.setStyleSheet("color:#9C0006;font-weight:bold;")
@@ -218,8 +249,10 @@ class ChildView(QWidget):
             return
         band = sc.get("band") or "—"
         total = sc.get("total")
-        parts = [tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "")
-                 + f"：{band}", f"{total:g} 点" if isinstance(total, (int, float)) else ""]
+        parts = [
+            tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "") + f"：{band}",
+            f"{total:g} 点" if isinstance(total, (int, float)) else "",
+        ]
         if sc.get("types"):
             parts.append(str(sc["types"]))
         self.score.setText("　".join(p for p in parts if p) + "　※" + tr(NOTE))
@@ -230,15 +263,24 @@ class ChildView(QWidget):
 
     def _fill_members(self, page: P.ChildPage):
         members = page.members
-        self.household_title.setText(tr("世帯の人（世帯番号 {no}・{n} 人）", no=page.household_no or "—",
-                                        n=len(members) + 1))
+        self.household_title.setText(
+            tr("世帯の人（世帯番号 {no}・{n} 人）", no=page.household_no or "—", n=len(members) + 1)
+        )
         self.members.setRowCount(len(members))
         for i, m in enumerate(members):
             score = ""
             if m.score_band:
                 score = m.score_band + ("（" + tr("要確認") + "）" if m.flagged else "")
-            vals = [m.relationship, m.name, unicodedata.normalize("NFKC", m.name_kana) if m.name_kana else "",
-                    "" if m.age is None else f"{m.age}歳", m.sex, m.school, "○" if m.sibling else "", score]
+            vals = [
+                m.relationship,
+                m.name,
+                unicodedata.normalize("NFKC", m.name_kana) if m.name_kana else "",
+                "" if m.age is None else f"{m.age}歳",
+                m.sex,
+                m.school,
+                "○" if m.sibling else "",
+                score,
+            ]
             for j, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 it.setData(Qt.UserRole, m.person_id)
@@ -250,8 +292,9 @@ class ChildView(QWidget):
                     it.setBackground(QBrush(QColor(BAND_COLOURS[m.score_band])))
                 self.members.setItem(i, j, it)
         self.members.resizeColumnsToContents()
-        h = self.members.horizontalHeader().sizeHint().height() + sum(self.members.rowHeight(i)
-                                                                     for i in range(len(members)))
+        h = self.members.horizontalHeader().sizeHint().height() + sum(
+            self.members.rowHeight(i) for i in range(len(members))
+        )
         h = min(h + 2 * self.members.frameWidth() + 2, 240)
         self.members.setMinimumHeight(h)
         self.split.setSizes([h + self.household_title.sizeHint().height() + 4, 10_000])
@@ -268,8 +311,12 @@ class ChildView(QWidget):
         entries.sort(key=lambda e: (e.date or dt.date.min, e.batch_id, e.record_id), reverse=True)
         own = len(page.records)
         others = len(entries) - own
-        self.timeline_title.setText(tr("連携された記録（新しい順）") + "　" +
-                                    tr("本人 {own} 件", own=own) + (tr("・世帯の人 {n} 件", n=others) if others else ""))
+        self.timeline_title.setText(
+            tr("連携された記録（新しい順）")
+            + "　"
+            + tr("本人 {own} 件", own=own)
+            + (tr("・世帯の人 {n} 件", n=others) if others else "")
+        )
         bold = QFont()
         bold.setBold(True)
         opened = False
@@ -285,7 +332,9 @@ class ChildView(QWidget):
             item = QTreeWidgetItem([date, source, content, e.file_text, link])
             item.setToolTip(0, f"{P.wareki(e.date)}（{tr(e.date_basis)}）" if e.date else "")
             item.setToolTip(2, content)
-            item.setToolTip(3, e.file_text + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です")))
+            item.setToolTip(
+                3, e.file_text + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です"))
+            )
             item.setData(0, Qt.UserRole, e.record_id)
             if not e.whose:
                 item.setFont(1, bold)
@@ -329,11 +378,17 @@ class ChildView(QWidget):
             return None
         what = f"{e.source_label}・{e.file_name} {tr('{n} 行目', n=e.row_number)}"
         if not confirm:
-            self.split_notice.setText(tr("{what} をこのこどもから切り離します。次の名寄せで、この子は候補から外れます。"
-                                         "よければ「切り離しを確定」を押してください。", what=what))
+            self.split_notice.setText(
+                tr(
+                    "{what} をこのこどもから切り離します。次の名寄せで、この子は候補から外れます。"
+                    "よければ「切り離しを確定」を押してください。",
+                    what=what,
+                )
+            )
             self.split_confirm.setVisible(True)
             return None
         from ...core.linkage import service as L
+
         self.split_confirm.setVisible(False)
         try:
             self._last_split = L.decide(self.ws, e.record_id, "split", self.person_id)
@@ -348,6 +403,7 @@ class ChildView(QWidget):
 
     def undo_split(self):
         from ...core.linkage import service as L
+
         if self._last_split is None:
             return None
         try:
@@ -373,12 +429,16 @@ class ChildView(QWidget):
                 c = QTreeWidgetItem(["", f"　{k}", v, "", ""])
                 c.setToolTip(2, v)
                 g.addChild(c)
+
         group("項目", e.fields)
         group("元ファイルでの記載", e.recorded_as)
         group("取り込まなかった列（元のまま）", e.extra)
-        meta = [(tr("取込元ファイル"), e.file_name), (tr("時点"), e.as_of.isoformat() if e.as_of else "—"),
-                (tr("行"), str(e.row_number)), (tr("連結"), e.status_label + (f"（{e.method_label}）"
-                                                                             if e.method_label else ""))]
+        meta = [
+            (tr("取込元ファイル"), e.file_name),
+            (tr("時点"), e.as_of.isoformat() if e.as_of else "—"),
+            (tr("行"), str(e.row_number)),
+            (tr("連結"), e.status_label + (f"（{e.method_label}）" if e.method_label else "")),
+        ]
         if e.whose:
             meta.insert(0, (tr("対象"), e.whose))
         if not e.current:
@@ -433,6 +493,7 @@ class ChildView(QWidget):
 
     def _fill_casework(self):
         from ...core.casework import service as CW
+
         self.karte_events = []
         self.note_notice.setText("")
         try:
@@ -447,25 +508,54 @@ class ChildView(QWidget):
         if cases:
             c = cases[-1]
             if c["closed_on"]:
-                self.case_status.setText(tr("支援: 終結（{d}・理由: {r}）", d=c["closed_on"].isoformat(),
-                                            r=c["close_reason"] or ""))
+                self.case_status.setText(
+                    tr("支援: 終結（{d}・理由: {r}）", d=c["closed_on"].isoformat(), r=c["close_reason"] or "")
+                )
                 self.case_status.setStyleSheet("background:#EEEEEE;padding:4px;")
             else:
                 nxt = c["next_action_on"].isoformat() if c["next_action_on"] else "—"
-                self.case_status.setText(tr("支援: 進行中（{d} 開始・主担当 {o}・次回対応 {n}）", d=c["opened_on"].isoformat(),
-                                            o=c["lead_organisation"] or "—", n=nxt))
+                self.case_status.setText(
+                    tr(
+                        "支援: 進行中（{d} 開始・主担当 {o}・次回対応 {n}）",
+                        d=c["opened_on"].isoformat(),
+                        o=c["lead_organisation"] or "—",
+                        n=nxt,
+                    )
+                )
                 self.case_status.setStyleSheet("background:#E2EFDA;padding:4px;")
             self.case_status.show()
         else:
             self.case_status.hide()
         self._fill_karte()
 
-    KIND_LABELS = {"record": "記録", "score": "スコア", "classification": "分類", "conference": "会議",
-                   "progress": "経過記録", "case": "支援", "note": "メモ"}
-    KIND_COLOURS = {"score": "#FFF2CC", "classification": "#DDEBF7", "conference": "#E2EFDA", "progress": "#FCE4D6",
-                    "case": "#EDE2F6", "note": "#F2F2F2"}
-    DETAIL_LABELS = {"reason": "理由", "types": "困難の種類", "lead": "主担当", "actions": "支援内容", "what": "内容",
-                     "outcome": "結果", "next": "次回対応", "text": "メモ", "plan": "支援計画"}
+    KIND_LABELS = {
+        "record": "記録",
+        "score": "スコア",
+        "classification": "分類",
+        "conference": "会議",
+        "progress": "経過記録",
+        "case": "支援",
+        "note": "メモ",
+    }
+    KIND_COLOURS = {
+        "score": "#FFF2CC",
+        "classification": "#DDEBF7",
+        "conference": "#E2EFDA",
+        "progress": "#FCE4D6",
+        "case": "#EDE2F6",
+        "note": "#F2F2F2",
+    }
+    DETAIL_LABELS = {
+        "reason": "理由",
+        "types": "困難の種類",
+        "lead": "主担当",
+        "actions": "支援内容",
+        "what": "内容",
+        "outcome": "結果",
+        "next": "次回対応",
+        "text": "メモ",
+        "plan": "支援計画",
+    }
 
     def _fill_karte(self):
         t = self.karte
@@ -475,8 +565,11 @@ class ChildView(QWidget):
         counts = {}
         for e in self.karte_events:
             counts[e["kind"]] = counts.get(e["kind"], 0) + 1
-        self.karte_title.setText(tr("支援の経過（新しい順）") + "　" + "・".join(
-            f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items()))
+        self.karte_title.setText(
+            tr("支援の経過（新しい順）")
+            + "　"
+            + "・".join(f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items())
+        )
         for e in events:
             d = e["date"].isoformat() if e.get("date") else "—"
             kind = tr(self.KIND_LABELS.get(e["kind"], e["kind"]))
@@ -506,6 +599,7 @@ class ChildView(QWidget):
 
     def add_note(self, text: str | None = None) -> bool:
         from ...core.casework import service as CW
+
         text = self.note_edit.toPlainText() if text is None or isinstance(text, bool) else text
         if not self.person_id:
             return False
@@ -541,6 +635,7 @@ class ScoreHistoryChart(QWidget):
     def paintEvent(self, _):
         from PySide6.QtCore import QPointF
         from PySide6.QtGui import QPainter, QPen
+
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)
         p.drawText(6, 16, tr("スコアの推移"))

@@ -5,21 +5,39 @@ is a pass over precomputed strings in Python (``persons.ChildIndex``), sorting s
 only maps a visible row to a stored row. Typing is debounced; the access log gets the number of results when the
 search settles (never the text). Double-click or Enter opens the child page; Esc goes back.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QStackedWidget, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core import persons as P
 from ..i18n import tr
 from .child_view import ChildView
 
-COLUMNS = [("name", "氏名"), ("kana", "カナ"), ("birth", "生年月日"), ("age", "年齢"), ("sex", "性別"),
-           ("school", "学校・学年"), ("resident_no", "宛名番号")]
+COLUMNS = [
+    ("name", "氏名"),
+    ("kana", "カナ"),
+    ("birth", "生年月日"),
+    ("age", "年齢"),
+    ("sex", "性別"),
+    ("school", "学校・学年"),
+    ("resident_no", "宛名番号"),
+]
 SEARCH_DEBOUNCE_MS = 200
 LOG_SETTLE_MS = 1500
 
@@ -30,12 +48,12 @@ def _sort_key(col: str):
     if col == "kana":
         return lambda r: (r.kana_key or "\uffff", r.name_key)
     if col in ("birth", "age"):
-        return lambda r: (r.birth_date or dt.date.max)
+        return lambda r: r.birth_date or dt.date.max
     if col == "sex":
         return lambda r: (r.sex, r.kana_key)
     if col == "school":
         return lambda r: (r.school or "\uffff", str(r.grade).zfill(3), r.kana_key)
-    return lambda r: (r.resident_no or "\uffff")
+    return lambda r: r.resident_no or "\uffff"
 
 
 class ChildListModel(QAbstractTableModel):
@@ -71,8 +89,7 @@ class ChildListModel(QAbstractTableModel):
         if COLUMNS[column][0] == "age":  # older first when ascending by age
             order = Qt.DescendingOrder if order == Qt.AscendingOrder else Qt.AscendingOrder
         self.layoutAboutToBeChanged.emit()
-        self.order = sorted(range(len(self.rows)), key=lambda i: key(self.rows[i]),
-                            reverse=order == Qt.DescendingOrder)
+        self.order = sorted(range(len(self.rows)), key=lambda i: key(self.rows[i]), reverse=order == Qt.DescendingOrder)
         self._apply()
         self.layoutChanged.emit()
 
@@ -137,7 +154,7 @@ class ChildListModel(QAbstractTableModel):
 
 
 class _EnterOpens(QObject):
-    def __init__(self, page: "ChildrenPage"):
+    def __init__(self, page: ChildrenPage):
         super().__init__(page)
         self.page = page
 
@@ -149,7 +166,7 @@ class _EnterOpens(QObject):
 
 
 class _DownToTable(QObject):
-    def __init__(self, page: "ChildrenPage"):
+    def __init__(self, page: ChildrenPage):
         super().__init__(page)
         self.page = page
 
@@ -210,7 +227,9 @@ class ChildrenPage(QWidget):
         self.view.installEventFilter(_EnterOpens(self))
         self.search.installEventFilter(_DownToTable(self))
         ll.addWidget(self.view, 1)
-        hint = QLabel(tr("ダブルクリックまたは Enter でこどものページを開きます。灰色は利用停止の登録や転出などのある人です。"))
+        hint = QLabel(
+            tr("ダブルクリックまたは Enter でこどものページを開きます。灰色は利用停止の登録や転出などのある人です。")
+        )
         hint.setStyleSheet("color:#666666;")
         ll.addWidget(hint)
         self.stack.addWidget(lst)

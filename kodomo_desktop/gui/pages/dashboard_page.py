@@ -1,19 +1,28 @@
 """ダッシュボード: counts (persons, children, files, records, links and the review queue), each source's latest
 as-of date (old extracts marked), due casework and reminders, and the funnel of a review round (chart, per school
 and age band, Excel export through gui.ops). Counts only — no child is named here."""
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core import persons as P
 from ...core.errors import KodomoError
 from ..i18n import tr
-from .casework_page import (FUNNEL_COLUMNS, DictTableModel, FunnelChart, Notice, export_funnel, funnel_rows,
-                            table_view)
+from .casework_page import FUNNEL_COLUMNS, DictTableModel, FunnelChart, Notice, export_funnel, funnel_rows, table_view
 
 
 class _Card(QFrame):
@@ -53,9 +62,16 @@ class DashboardPage(QWidget):
         lay.addLayout(top)
         grid = QGridLayout()
         self.cards = {}
-        for n, (key, label) in enumerate([("children", "こども（0〜18歳）"), ("persons", "登録されている人"),
-                                          ("batches", "取り込んだファイル"), ("linked", "連結された記録"),
-                                          ("review", "名寄せの確認待ち"), ("households", "世帯")]):
+        for n, (key, label) in enumerate(
+            [
+                ("children", "こども（0〜18歳）"),
+                ("persons", "登録されている人"),
+                ("batches", "取り込んだファイル"),
+                ("linked", "連結された記録"),
+                ("review", "名寄せの確認待ち"),
+                ("households", "世帯"),
+            ]
+        ):
             c = _Card(tr(label))
             self.cards[key] = c
             grid.addWidget(c, 0, n)
@@ -65,16 +81,29 @@ class DashboardPage(QWidget):
         self.warn.setWordWrap(True)
         lay.addWidget(self.warn)
         lay.addWidget(QLabel(tr("取込元ごとの最新の時点（古い抽出は色つき）")))
-        self.fresh = DictTableModel([("label", tr("取込元")), ("department", tr("部署")),
-                                     ("latest_as_of", tr("最新の時点")), ("age_days", tr("経過日数")),
-                                     ("batches", tr("ファイル数"))])
+        self.fresh = DictTableModel(
+            [
+                ("label", tr("取込元")),
+                ("department", tr("部署")),
+                ("latest_as_of", tr("最新の時点")),
+                ("age_days", tr("経過日数")),
+                ("batches", tr("ファイル数")),
+            ]
+        )
         self.fresh_view = table_view(self.fresh)
         lay.addWidget(self.fresh_view, 2)
         # the open checklist round: which schools have returned it (coordinator)
         self.cl_title = QLabel(tr("観察チェックリストの回収状況"))
         lay.addWidget(self.cl_title)
-        self.cl = DictTableModel([("school", tr("学校・園")), ("pupils", tr("対象")), ("submitted", tr("提出済み")),
-                                  ("draft", tr("下書き")), ("not_yet", tr("未入力"))])
+        self.cl = DictTableModel(
+            [
+                ("school", tr("学校・園")),
+                ("pupils", tr("対象")),
+                ("submitted", tr("提出済み")),
+                ("draft", tr("下書き")),
+                ("not_yet", tr("未入力")),
+            ]
+        )
         self.cl_view = table_view(self.cl)
         lay.addWidget(self.cl_view, 1)
         bottom = QHBoxLayout()
@@ -137,6 +166,7 @@ class DashboardPage(QWidget):
             if not self.ws.can("person.read"):  # the auditor: no names here (and no refusal in the log)
                 raise ImportError
             from ...core.casework.service import due_list
+
             self.due.set_rows(due_list(self.ws))
             self.due_view.setVisible(True)
             self.due_title.setVisible(True)
@@ -151,12 +181,14 @@ class DashboardPage(QWidget):
         if self.ws.can("checklist.manage"):
             try:
                 from ...core.checklists.service import status
+
                 st = status(self.ws)
                 if st["round"]:
                     rows = st["schools"]
                     due = st["round"].get("due_on")
                     title = tr("観察チェックリストの回収状況：{r}", r=st["round"]["name"]) + (
-                        tr("（提出期限 {d}）", d=due) if due else "")
+                        tr("（提出期限 {d}）", d=due) if due else ""
+                    )
             except (KodomoError, ImportError):
                 rows = []
         self.cl.set_rows(rows)
@@ -170,6 +202,7 @@ class DashboardPage(QWidget):
         if self.ws.can("person.read"):
             try:
                 from ...core.casework.service import list_rounds
+
                 rounds = list_rounds(self.ws)
             except KodomoError:
                 rounds = []
@@ -193,9 +226,11 @@ class DashboardPage(QWidget):
             return None
         from ...core.casework.service import funnel
         from ..ops import call_with_progress
+
         try:
-            f = call_with_progress(self, tr("ファネルの集計"), lambda progress, cancel: funnel(self.ws, rid),
-                                   cancellable=False)
+            f = call_with_progress(
+                self, tr("ファネルの集計"), lambda progress, cancel: funnel(self.ws, rid), cancellable=False
+            )
         except KodomoError as e:
             self.funnel_notice.error(e.message_ja)
             return None
@@ -220,11 +255,13 @@ class DashboardPage(QWidget):
     def _limits(self) -> dict:
         try:
             from ...core.importing.service import DEFAULT_FRESHNESS_DAYS
+
             limits = dict(DEFAULT_FRESHNESS_DAYS)
         except ImportError:  # pragma: no cover
             limits = {}
         try:
             from ..prefs import db_setting
+
             custom = db_setting(self.ws, "freshness_limits", None)
             if isinstance(custom, dict):
                 limits.update(custom)
@@ -238,6 +275,7 @@ class DashboardPage(QWidget):
             out.append(tr("まだファイルが取り込まれていません。「取込」から住民基本台帳を最初に取り込んでください。"))
         try:
             from ...core.governance.register import sources_without_basis
+
             with self.ws.session() as s:
                 missing = sources_without_basis(s)
             if missing:
@@ -246,6 +284,7 @@ class DashboardPage(QWidget):
             pass
         try:
             from ..prefs import db_setting
+
             last = db_setting(self.ws, "last_backup_at", None)
             if isinstance(last, str) and last.startswith('"'):
                 last = json.loads(last)

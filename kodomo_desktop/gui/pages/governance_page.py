@@ -8,17 +8,39 @@ self-inspection, which the core lets ``governance.read`` save). Problems are sho
 in a modal box; file paths can be passed to the save/print methods, so tests never open a file dialog. Deleting
 expired data is a two-step, in-page confirmation. PDFs and the purge run off the GUI thread through ``gui.ops``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QDate, Qt
 from PySide6.QtGui import QColor, QGuiApplication
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDateEdit, QFileDialog, QFormLayout, QFrame,
-                               QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSpinBox, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import KodomoError
 from ...core.governance import documents as G
@@ -30,10 +52,12 @@ from ..i18n import tr
 from ..models import RowsModel as _RowsModel
 
 BASIS_SHORT = {"61-1": "61条1項", "69-2-2": "69条2項2号", "69-2-3": "69条2項3号", "other": "その他"}
-BASIS_CHOICES = [("61-1", "61条1項（所掌事務の範囲内での保有・利用）"),
-                 ("69-2-2", "69条2項2号（庁内での目的外利用・相当の理由）"),
-                 ("69-2-3", "69条2項3号（他の機関への提供・相当の理由）"),
-                 ("other", "その他（備考に根拠を記載）")]
+BASIS_CHOICES = [
+    ("61-1", "61条1項（所掌事務の範囲内での保有・利用）"),
+    ("69-2-2", "69条2項2号（庁内での目的外利用・相当の理由）"),
+    ("69-2-3", "69条2項3号（他の機関への提供・相当の理由）"),
+    ("other", "その他（備考に根拠を記載）"),
+]
 MISSING_BG = QColor("#FFC7CE")
 EXPIRED_BG = QColor("#FFF3CD")
 
@@ -109,8 +133,9 @@ class GovernancePage(QWidget):
         title = QLabel(tr("個人情報保護"))
         title.setStyleSheet("font-size:15pt;font-weight:bold;")
         head.addWidget(title)
-        self.mode = QLabel(tr("閲覧のみ（この役割では変更できません。自己点検の回答は入力できます）")
-                           if not self.can_write else "")
+        self.mode = QLabel(
+            tr("閲覧のみ（この役割では変更できません。自己点検の回答は入力できます）") if not self.can_write else ""
+        )
         self.mode.setObjectName("readOnlyBanner")
         self.mode.setStyleSheet("color:#7A5C00;background:#FFF3CD;padding:2px 8px;border-radius:3px;")
         self.mode.setVisible(not self.can_write)
@@ -127,8 +152,13 @@ class GovernancePage(QWidget):
         self.optout = OptOutTab(self)
         self.retention = RetentionTab(self)
         self.inspection = InspectionTab(self)
-        for w, label in ((self.basis, "利用目的・法的根拠"), (self.register, "個人情報ファイル簿"),
-                         (self.optout, "利用停止"), (self.retention, "保存期間・削除"), (self.inspection, "自己点検")):
+        for w, label in (
+            (self.basis, "利用目的・法的根拠"),
+            (self.register, "個人情報ファイル簿"),
+            (self.optout, "利用停止"),
+            (self.retention, "保存期間・削除"),
+            (self.inspection, "自己点検"),
+        ):
             self.tabs.addTab(w, tr(label))
         lay.addWidget(self.tabs, 1)
         self.tabs.currentChanged.connect(lambda _i: self._tab_shown())
@@ -152,8 +182,10 @@ class GovernancePage(QWidget):
 
     def run(self, title: str, fn: Callable, on_done: Callable[[Any], None]):
         from ..ops import run_with_progress
-        self.op = run_with_progress(self, title, lambda progress, cancel: fn(progress), on_done=on_done,
-                                    on_error=self.fail, cancellable=False)
+
+        self.op = run_with_progress(
+            self, title, lambda progress, cancel: fn(progress), on_done=on_done, on_error=self.fail, cancellable=False
+        )
         return self.op
 
     def ask_path(self, title: str, default: str, filt: str) -> str | None:
@@ -203,18 +235,24 @@ class BasisTab(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.summary)
         lay.addLayout(bar)
-        self.model = RowsModel([
-            ("kind", tr("区分"), lambda v, r: tr("取込元") if v == "source" else tr("指標")),
-            ("label", tr("名称")),
-            ("source_type", tr("取込元"), lambda v, r: self.source_labels.get(v, v or "") if r["kind"] == "indicator"
-             else ""),
-            ("basis", tr("根拠"), lambda v, r: BASIS_SHORT.get(v or "", tr("未設定"))),
-            ("purpose", tr("利用目的")),
-            ("department", tr("保有課")),
-            ("shown_on_sheets", tr("帳票"), lambda v, r: tr("印字") if v else tr("スコアのみ")),
-            ("imported", tr("取込済"), lambda v, r: "○" if v else ""),
-            ("note", tr("備考")),
-        ], background=lambda r: MISSING_BG if r.get("missing") else None)
+        self.model = RowsModel(
+            [
+                ("kind", tr("区分"), lambda v, r: tr("取込元") if v == "source" else tr("指標")),
+                ("label", tr("名称")),
+                (
+                    "source_type",
+                    tr("取込元"),
+                    lambda v, r: self.source_labels.get(v, v or "") if r["kind"] == "indicator" else "",
+                ),
+                ("basis", tr("根拠"), lambda v, r: BASIS_SHORT.get(v or "", tr("未設定"))),
+                ("purpose", tr("利用目的")),
+                ("department", tr("保有課")),
+                ("shown_on_sheets", tr("帳票"), lambda v, r: tr("印字") if v else tr("スコアのみ")),
+                ("imported", tr("取込済"), lambda v, r: "○" if v else ""),
+                ("note", tr("備考")),
+            ],
+            background=lambda r: MISSING_BG if r.get("missing") else None,
+        )
         self.view = _view(self.model)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
         split = QSplitter(Qt.Vertical)
@@ -260,9 +298,13 @@ class BasisTab(QWidget):
     def apply_filter(self):
         kind, missing = self.kind.currentData(), self.only_missing.isChecked()
         keep = self.current
-        self.model.set_rows([r for r in self.all if (kind is None or r["kind"] == kind) and (not missing or r["missing"])])
+        self.model.set_rows(
+            [r for r in self.all if (kind is None or r["kind"] == kind) and (not missing or r["missing"])]
+        )
         n_missing = sum(1 for r in self.all if r["missing"])
-        self.summary.setText(tr("根拠が未設定: {n} 件（赤で表示）", n=n_missing) if n_missing else tr("すべての項目に根拠があります"))
+        self.summary.setText(
+            tr("根拠が未設定: {n} 件（赤で表示）", n=n_missing) if n_missing else tr("すべての項目に根拠があります")
+        )
         self.summary.setStyleSheet("color:#9C0006;font-weight:bold;" if n_missing else "color:#1B7F3B;")
         _fit(self.view, 300)
         if keep is not None:
@@ -281,8 +323,10 @@ class BasisTab(QWidget):
         self.current = r
         if r is None:
             return
-        self.target.setText(f"{tr('取込元') if r['kind'] == 'source' else tr('指標')}: {r['label']}（{r['key']}）"
-                            + (tr("　※カタログの既定値") if r.get("default") else ""))
+        self.target.setText(
+            f"{tr('取込元') if r['kind'] == 'source' else tr('指標')}: {r['label']}（{r['key']}）"
+            + (tr("　※カタログの既定値") if r.get("default") else "")
+        )
         self.purpose.setText(r.get("purpose") or "")
         i = self.basis.findData(r.get("basis"))
         self.basis.setCurrentIndex(i if i >= 0 else 0)
@@ -300,10 +344,17 @@ class BasisTab(QWidget):
         if not self.purpose.text().strip():
             self.page.say(tr("利用目的を入力してください。"), error=True)
             return False
-        ok, _ = self.page.guard(R.set_legal_basis, self.page.ws, r["kind"], r["key"],
-                                purpose=self.purpose.text().strip(), basis=self.basis.currentData(),
-                                department=self.department.text().strip() or None,
-                                note=self.note.text().strip() or None, shown_on_sheets=bool(self.shown.currentData()))
+        ok, _ = self.page.guard(
+            R.set_legal_basis,
+            self.page.ws,
+            r["kind"],
+            r["key"],
+            purpose=self.purpose.text().strip(),
+            basis=self.basis.currentData(),
+            department=self.department.text().strip() or None,
+            note=self.note.text().strip() or None,
+            shown_on_sheets=bool(self.shown.currentData()),
+        )
         if ok:
             self.page.say(tr("{label} の利用目的と根拠を保存しました（操作ログに記録）。", label=r["label"]))
             self.refresh()
@@ -334,12 +385,18 @@ class RegisterTab(QWidget):
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextSelectableByMouse)
         lay.addWidget(self.facts)
-        self.model = RowsModel([
-            ("label", tr("取込元")), ("department", tr("保有課")), ("persons", tr("人数")), ("rows", tr("行数")),
-            ("basis", tr("根拠"), lambda v, r: BASIS_SHORT.get(r.get("basis_code") or "", v or "")),
-            ("purpose", tr("利用目的")), ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v) if v else ""),
-            ("items", tr("記録項目")),
-        ])
+        self.model = RowsModel(
+            [
+                ("label", tr("取込元")),
+                ("department", tr("保有課")),
+                ("persons", tr("人数")),
+                ("rows", tr("行数")),
+                ("basis", tr("根拠"), lambda v, r: BASIS_SHORT.get(r.get("basis_code") or "", v or "")),
+                ("purpose", tr("利用目的")),
+                ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v) if v else ""),
+                ("items", tr("記録項目")),
+            ]
+        )
         self.view = _view(self.model)
         split = QSplitter(Qt.Vertical)
         split.addWidget(self.view)
@@ -361,12 +418,23 @@ class RegisterTab(QWidget):
         if not ok:
             return
         self.data = reg
-        self.heading.setText(f"<b>{tr('個人情報ファイル簿（案）')}</b>　{reg['town']}　"
-                             + tr("データベースの内容から作成した下書きです。公表前に内容を確認してください。"))
-        self.facts.setText(tr("名称: {f}　／　利用目的: {p}<br>記録範囲: {k}　登録人数 <b>{n}</b> 人（うち 0〜18 歳 {c} 人、"
-                              "利用停止 {o} 件）<br>経常的提供先: {r}", f=reg["file_name"], p=reg["purpose"],
-                              k=reg["kinds_of_persons"], n=reg["persons_total"], c=reg["children"], o=reg["opt_outs"],
-                              r=reg["recipients"]))
+        self.heading.setText(
+            f"<b>{tr('個人情報ファイル簿（案）')}</b>　{reg['town']}　"
+            + tr("データベースの内容から作成した下書きです。公表前に内容を確認してください。")
+        )
+        self.facts.setText(
+            tr(
+                "名称: {f}　／　利用目的: {p}<br>記録範囲: {k}　登録人数 <b>{n}</b> 人（うち 0〜18 歳 {c} 人、"
+                "利用停止 {o} 件）<br>経常的提供先: {r}",
+                f=reg["file_name"],
+                p=reg["purpose"],
+                k=reg["kinds_of_persons"],
+                n=reg["persons_total"],
+                c=reg["children"],
+                o=reg["opt_outs"],
+                r=reg["recipients"],
+            )
+        )
         self.model.set_rows(reg["items"])
         _fit(self.view, 280)
         ok, text = self.page.guard(R.resident_notice, self.page.ws)
@@ -374,18 +442,26 @@ class RegisterTab(QWidget):
             self.notice_text.setPlainText(text)
 
     def save_xlsx(self, path: str | Path | None = None):
-        path = path or self.page.ask_path(tr("個人情報ファイル簿（Excel）"), "個人情報ファイル簿.xlsx", "Excel (*.xlsx)")
+        path = path or self.page.ask_path(
+            tr("個人情報ファイル簿（Excel）"), "個人情報ファイル簿.xlsx", "Excel (*.xlsx)"
+        )
         if not path:
             return None
-        return self.page.run(tr("個人情報ファイル簿"), lambda progress: G.file_register_xlsx(self.page.ws, Path(path)),
-                             lambda res: self._saved(path, res))
+        return self.page.run(
+            tr("個人情報ファイル簿"),
+            lambda progress: G.file_register_xlsx(self.page.ws, Path(path)),
+            lambda res: self._saved(path, res),
+        )
 
     def save_pdf(self, path: str | Path | None = None):
         path = path or self.page.ask_path(tr("個人情報ファイル簿（PDF）"), "個人情報ファイル簿.pdf", "PDF (*.pdf)")
         if not path:
             return None
-        return self.page.run(tr("個人情報ファイル簿"), lambda progress: G.file_register_pdf(self.page.ws, Path(path)),
-                             lambda res: self._saved(path, res))
+        return self.page.run(
+            tr("個人情報ファイル簿"),
+            lambda progress: G.file_register_pdf(self.page.ws, Path(path)),
+            lambda res: self._saved(path, res),
+        )
 
     def _saved(self, path, res):
         self.saved = {"path": str(path), **res}
@@ -400,9 +476,13 @@ class OptOutTab(QWidget):
         self.page = page
         self.all: list[dict] = []
         lay = QVBoxLayout(self)
-        explain = QLabel(tr("登録した人（または世帯全員）の記録は、開始日から名寄せ・スコアに使われず、一覧・会議資料・"
-                            "チェックリストに載りません。取り込んだ記録は残ります（export-links では「excluded」）。"
-                            "解除には理由が必要で、登録・解除とも操作ログに残ります。"))
+        explain = QLabel(
+            tr(
+                "登録した人（または世帯全員）の記録は、開始日から名寄せ・スコアに使われず、一覧・会議資料・"
+                "チェックリストに載りません。取り込んだ記録は残ります（export-links では「excluded」）。"
+                "解除には理由が必要で、登録・解除とも操作ログに残ります。"
+            )
+        )
         explain.setWordWrap(True)
         explain.setStyleSheet("color:#555555;")
         lay.addWidget(explain)
@@ -414,13 +494,19 @@ class OptOutTab(QWidget):
         bar.addStretch(1)
         bar.addWidget(self.show_removed)
         lay.addLayout(bar)
-        self.model = RowsModel([
-            ("id", tr("番号")),
-            ("person_id", tr("対象"), lambda v, r: v if v else tr("世帯 {h}", h=r.get("household_id"))),
-            ("from_date", tr("開始日")), ("reason", tr("理由")), ("created_by", tr("登録者")),
-            ("created_at", tr("登録日時"), _when), ("removed_at", tr("解除日時"), _when),
-            ("removed_reason", tr("解除の理由")),
-        ], background=lambda r: QColor("#EEEEEE") if r.get("removed_at") else None)
+        self.model = RowsModel(
+            [
+                ("id", tr("番号")),
+                ("person_id", tr("対象"), lambda v, r: v if v else tr("世帯 {h}", h=r.get("household_id"))),
+                ("from_date", tr("開始日")),
+                ("reason", tr("理由")),
+                ("created_by", tr("登録者")),
+                ("created_at", tr("登録日時"), _when),
+                ("removed_at", tr("解除日時"), _when),
+                ("removed_reason", tr("解除の理由")),
+            ],
+            background=lambda r: QColor("#EEEEEE") if r.get("removed_at") else None,
+        )
         self.view = _view(self.model)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
         lay.addWidget(self.view, 1)
@@ -490,8 +576,15 @@ class OptOutTab(QWidget):
         if not ok:
             self.who.setText("")
             return None
-        self.who.setText(tr("{name}（{b}生）　世帯 {n} 人{x}", name=d["name"] or "", b=d["birth_date"],
-                            n=d["household_members"], x=tr("　※すでに登録があります") if d["opted_out"] else ""))
+        self.who.setText(
+            tr(
+                "{name}（{b}生）　世帯 {n} 人{x}",
+                name=d["name"] or "",
+                b=d["birth_date"],
+                n=d["household_members"],
+                x=tr("　※すでに登録があります") if d["opted_out"] else "",
+            )
+        )
         return d
 
     def add(self) -> dict | None:
@@ -502,12 +595,23 @@ class OptOutTab(QWidget):
         if not self.reason.text().strip():
             self.page.say(tr("理由を入力してください。"), error=True)
             return None
-        ok, res = self.page.guard(O.add_optout, self.page.ws, pid, self.reason.text(),
-                                  household=self.household.isChecked(), from_date=_pydate(self.from_date.date()))
+        ok, res = self.page.guard(
+            O.add_optout,
+            self.page.ws,
+            pid,
+            self.reason.text(),
+            household=self.household.isChecked(),
+            from_date=_pydate(self.from_date.date()),
+        )
         if not ok:
             return None
-        self.page.say(tr("利用停止を登録しました（{n} 人、記録 {r} 件を名寄せ・スコアの対象外にしました）。",
-                         n=res["persons"], r=res["rows_excluded"]))
+        self.page.say(
+            tr(
+                "利用停止を登録しました（{n} 人、記録 {r} 件を名寄せ・スコアの対象外にしました）。",
+                n=res["persons"],
+                r=res["rows_excluded"],
+            )
+        )
         self.person.clear()
         self.reason.clear()
         self.who.setText("")
@@ -564,10 +668,13 @@ class RetentionTab(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel(tr("保存期間（取込元ごと・ケース記録）")))
-        self.model = RowsModel([
-            ("subject", tr("対象"), lambda v, r: tr("ケース記録") if v == "casework" else source_label(v)),
-            ("months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)), ("note", tr("備考")),
-        ])
+        self.model = RowsModel(
+            [
+                ("subject", tr("対象"), lambda v, r: tr("ケース記録") if v == "casework" else source_label(v)),
+                ("months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
+                ("note", tr("備考")),
+            ]
+        )
         self.view = _view(self.model)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
         ll.addWidget(self.view, 1)
@@ -602,18 +709,30 @@ class RetentionTab(QWidget):
         rl.addLayout(bar)
         self.summary = QLabel()
         rl.addWidget(self.summary)
-        self.exp_model = RowsModel([
-            ("batch_id", tr("取込番号")), ("source_type", tr("取込元"), lambda v, r: source_label(v)),
-            ("file_name", tr("ファイル")), ("as_of", tr("時点")), ("records", tr("件数")),
-            ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
-        ], background=lambda r: EXPIRED_BG)
+        self.exp_model = RowsModel(
+            [
+                ("batch_id", tr("取込番号")),
+                ("source_type", tr("取込元"), lambda v, r: source_label(v)),
+                ("file_name", tr("ファイル")),
+                ("as_of", tr("時点")),
+                ("records", tr("件数")),
+                ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
+            ],
+            background=lambda r: EXPIRED_BG,
+        )
         self.exp_view = _view(self.exp_model)
         rl.addWidget(self.exp_view, 2)
         rl.addWidget(QLabel(tr("ケース記録（終結後、保存期間を過ぎたもの。経過記録を含む）")))
-        self.case_model = RowsModel([
-            ("case_id", tr("ケース番号")), ("person_id", tr("整理番号")), ("closed_on", tr("終結日")),
-            ("progress_records", tr("経過記録")), ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
-        ], background=lambda r: EXPIRED_BG)
+        self.case_model = RowsModel(
+            [
+                ("case_id", tr("ケース番号")),
+                ("person_id", tr("整理番号")),
+                ("closed_on", tr("終結日")),
+                ("progress_records", tr("経過記録")),
+                ("retention_months", tr("保存期間"), lambda v, r: tr("{m}か月", m=v)),
+            ],
+            background=lambda r: EXPIRED_BG,
+        )
         self.case_view = _view(self.case_model)
         rl.addWidget(self.case_view, 1)
         self.purge_btn = QPushButton(tr("期限切れのデータを削除…"))
@@ -672,8 +791,9 @@ class RetentionTab(QWidget):
         if r is None:
             self.page.say(tr("一覧から対象を選んでください。"), error=True)
             return False
-        ok, _ = self.page.guard(R.set_retention, self.page.ws, r["subject"], self.months.value(),
-                                self.note.text().strip() or None)
+        ok, _ = self.page.guard(
+            R.set_retention, self.page.ws, r["subject"], self.months.value(), self.note.text().strip() or None
+        )
         if ok:
             self.page.say(tr("保存期間を {m} か月にしました（操作ログに記録）。", m=self.months.value()))
             subject = r["subject"]
@@ -699,8 +819,9 @@ class RetentionTab(QWidget):
         _fit(self.exp_view, 260)
         _fit(self.case_view, 200)
         if rows or cases:
-            self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータ: {what}", d=self.on_date().isoformat(),
-                                    what=self._what()))
+            self.summary.setText(
+                tr("{d} 時点で保存期間を過ぎたデータ: {what}", d=self.on_date().isoformat(), what=self._what())
+            )
             self.summary.setStyleSheet("color:#9C0006;font-weight:bold;")
         else:
             self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータはありません。", d=self.on_date().isoformat()))
@@ -713,10 +834,17 @@ class RetentionTab(QWidget):
     def _what(self) -> str:
         parts = []
         if self.expired:
-            parts.append(tr("{b} ファイル・{n} 件の記録", b=len(self.expired), n=sum(r["records"] for r in self.expired)))
+            parts.append(
+                tr("{b} ファイル・{n} 件の記録", b=len(self.expired), n=sum(r["records"] for r in self.expired))
+            )
         if self.expired_cases:
-            parts.append(tr("ケース記録 {c} 件（経過記録 {p} 件）", c=len(self.expired_cases),
-                            p=sum(r["progress_records"] for r in self.expired_cases)))
+            parts.append(
+                tr(
+                    "ケース記録 {c} 件（経過記録 {p} 件）",
+                    c=len(self.expired_cases),
+                    p=sum(r["progress_records"] for r in self.expired_cases),
+                )
+            )
         return "、".join(parts)
 
     def ask_purge(self) -> bool:
@@ -728,9 +856,13 @@ class RetentionTab(QWidget):
             self.page.say(tr("削除するデータはありません。"), error=True)
             return False
         self._armed = (self.on_date(), self._ids(self.expired, self.expired_cases))
-        self.confirm_text.setText(tr("{what}を完全に削除します。元に戻せません（バックアップからの復元を除く）。"
-                                     "削除したことは操作ログに残ります。よろしければ「削除を確定」を押してください。",
-                                     what=self._what()))
+        self.confirm_text.setText(
+            tr(
+                "{what}を完全に削除します。元に戻せません（バックアップからの復元を除く）。"
+                "削除したことは操作ログに残ります。よろしければ「削除を確定」を押してください。",
+                what=self._what(),
+            )
+        )
         self.confirm.setVisible(True)
         self.purge_btn.setEnabled(False)
         return True
@@ -750,22 +882,32 @@ class RetentionTab(QWidget):
             self.page.say(tr("先に「期限切れのデータを削除…」で対象を確認してください。"), error=True)
             return None
         on, batches = self._armed
-        ok, current = self.page.guard(lambda: self._ids(R.expired(self.page.ws, on),
-                                                         R.expired_casework(self.page.ws, on)))
+        ok, current = self.page.guard(
+            lambda: self._ids(R.expired(self.page.ws, on), R.expired_casework(self.page.ws, on))
+        )
         if not ok or current != batches:
             self.page.say(tr("対象が変わりました。もう一度確認してください。"), error=True)
             self.refresh_expired()
             return None
         self.confirm.setVisible(False)
         self._armed = None
-        return self.page.run(tr("保存期間を過ぎたデータの削除"),
-                             lambda progress: (progress(tr("削除しています…")), R.purge_expired(self.page.ws, on))[1],
-                             self._purged)
+        return self.page.run(
+            tr("保存期間を過ぎたデータの削除"),
+            lambda progress: (progress(tr("削除しています…")), R.purge_expired(self.page.ws, on))[1],
+            self._purged,
+        )
 
     def _purged(self, res):
         self.purged = res
-        self.page.say(tr("{b} ファイル・{n} 件、ケース記録 {c} 件（経過記録 {p} 件）を削除しました（操作ログに記録）。",
-                         b=res["batches"], n=res["records"], c=res.get("cases", 0), p=res.get("progress_records", 0)))
+        self.page.say(
+            tr(
+                "{b} ファイル・{n} 件、ケース記録 {c} 件（経過記録 {p} 件）を削除しました（操作ログに記録）。",
+                b=res["batches"],
+                n=res["records"],
+                c=res.get("cases", 0),
+                p=res.get("progress_records", 0),
+            )
+        )
         self.refresh()
         self.page.register.refresh()
         self.page.inspection.refresh_auto()
@@ -803,9 +945,10 @@ class InspectionTab(QWidget):
         split = QSplitter(Qt.Horizontal)
         abox = QGroupBox(tr("データベースから自動で点検した項目"))
         al = QVBoxLayout(abox)
-        self.auto_model = RowsModel([("item", tr("点検項目")), ("result", tr("結果")), ("ok", tr("状態"),
-                                                                                     lambda v, r: "○" if v else "×")],
-                                    background=lambda r: None if r["ok"] else MISSING_BG)
+        self.auto_model = RowsModel(
+            [("item", tr("点検項目")), ("result", tr("結果")), ("ok", tr("状態"), lambda v, r: "○" if v else "×")],
+            background=lambda r: None if r["ok"] else MISSING_BG,
+        )
         self.auto_view = _view(self.auto_model, stretch=1)
         self.auto_view.setWordWrap(True)
         al.addWidget(self.auto_view, 1)
@@ -852,18 +995,35 @@ class InspectionTab(QWidget):
         idle = a["users_without_sign_in_for_a_year"]
         rows = [
             {"item": tr("1年以上サインインのない利用者"), "result": "、".join(idle) or tr("なし"), "ok": not idle},
-            {"item": tr("役割ごとの利用者数"), "result": "、".join(f"{ROLES.get(k, k)} {v} 人" for k, v in a["roles"].items()),
-             "ok": True},
-            {"item": tr("最後のバックアップ"), "result": str(a["last_backup_at"] or tr("未実施")),
-             "ok": bool(a["last_backup_at"])},
-            {"item": tr("操作ログの連鎖"), "result": tr("{n} 件、正常", n=a["log_entries"]) if a["log_chain_ok"] else
-             tr("{n} 番で切れています", n=a["first_broken_entry"]), "ok": a["log_chain_ok"]},
-            {"item": tr("根拠が未設定の取込元"), "result": "、".join(a["sources_without_legal_basis"]) or tr("なし"),
-             "ok": not a["sources_without_legal_basis"]},
-            {"item": tr("保存期間を過ぎた未削除のデータ"),
-             "result": tr("{n} ファイル、ケース記録 {c} 件", n=a["expired_not_purged"],
-                          c=a.get("expired_cases_not_purged", 0)),
-             "ok": a["expired_not_purged"] == 0 and not a.get("expired_cases_not_purged")},
+            {
+                "item": tr("役割ごとの利用者数"),
+                "result": "、".join(f"{ROLES.get(k, k)} {v} 人" for k, v in a["roles"].items()),
+                "ok": True,
+            },
+            {
+                "item": tr("最後のバックアップ"),
+                "result": str(a["last_backup_at"] or tr("未実施")),
+                "ok": bool(a["last_backup_at"]),
+            },
+            {
+                "item": tr("操作ログの連鎖"),
+                "result": tr("{n} 件、正常", n=a["log_entries"])
+                if a["log_chain_ok"]
+                else tr("{n} 番で切れています", n=a["first_broken_entry"]),
+                "ok": a["log_chain_ok"],
+            },
+            {
+                "item": tr("根拠が未設定の取込元"),
+                "result": "、".join(a["sources_without_legal_basis"]) or tr("なし"),
+                "ok": not a["sources_without_legal_basis"],
+            },
+            {
+                "item": tr("保存期間を過ぎた未削除のデータ"),
+                "result": tr(
+                    "{n} ファイル、ケース記録 {c} 件", n=a["expired_not_purged"], c=a.get("expired_cases_not_purged", 0)
+                ),
+                "ok": a["expired_not_purged"] == 0 and not a.get("expired_cases_not_purged"),
+            },
         ]
         self.auto_model.set_rows(rows)
         self.auto_view.resizeColumnToContents(0)
@@ -913,8 +1073,9 @@ class InspectionTab(QWidget):
             return None
         if not self.save():  # the report prints what is saved
             return None
-        return self.page.run(tr("自己点検報告書"), lambda progress: G.self_inspection_pdf(self.page.ws, year, Path(path)),
-                             self._printed)
+        return self.page.run(
+            tr("自己点検報告書"), lambda progress: G.self_inspection_pdf(self.page.ws, year, Path(path)), self._printed
+        )
 
     def _printed(self, res):
         self.printed = res

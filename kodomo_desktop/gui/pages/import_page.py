@@ -1,5 +1,6 @@
 """取込 page: a wizard (file → source type suggested → preview with the mapping auto-filled and editable →
 validation report → import with progress and Cancel) and the import history."""
+
 from __future__ import annotations
 
 import csv
@@ -7,9 +8,23 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import KodomoError
 from ...core.importing import fields as F
@@ -38,7 +53,7 @@ class ImportWizard(QWidget):
     progress dialog and キャンセル. Problems go to a notice label, never a modal box; a file path and an export
     path can be passed in (``open_file(path)``, ``export_errors(path)``), so the wizard is driven from tests."""
 
-    imported = Signal(object)   # ImportResult, after a successful import
+    imported = Signal(object)  # ImportResult, after a successful import
 
     def __init__(self, ws, main=None):
         super().__init__()
@@ -60,7 +75,13 @@ class ImportWizard(QWidget):
         # step 1: file
         p1 = QWidget()
         l1 = QVBoxLayout(p1)
-        l1.addWidget(QLabel(tr("各課から受け取ったファイル（CSV・Excel）を選んでください。文字コードや見出しの位置は自動で判定します。")))
+        l1.addWidget(
+            QLabel(
+                tr(
+                    "各課から受け取ったファイル（CSV・Excel）を選んでください。文字コードや見出しの位置は自動で判定します。"
+                )
+            )
+        )
         choose = QPushButton(tr("ファイルを選ぶ… (Ctrl+O)"))
         choose.setShortcut("Ctrl+O")
         choose.clicked.connect(self.choose_file)
@@ -91,8 +112,14 @@ class ImportWizard(QWidget):
         self.info = QLabel()
         self.info.setWordWrap(True)
         l2.addWidget(self.info)
-        l2.addWidget(QLabel(tr("列の対応（自動で設定済み。違うときは「項目」の欄で選び直してください。"
-                               "黄色: 項目が決まっていない列（値はそのまま保存）　青: この画面で変更した列）")))
+        l2.addWidget(
+            QLabel(
+                tr(
+                    "列の対応（自動で設定済み。違うときは「項目」の欄で選び直してください。"
+                    "黄色: 項目が決まっていない列（値はそのまま保存）　青: この画面で変更した列）"
+                )
+            )
+        )
         self.mapping = QTableWidget(0, 3)
         self.mapping.setHorizontalHeaderLabels([tr("ファイルの列"), tr("項目"), tr("先頭の値")])
         self.mapping.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
@@ -148,7 +175,9 @@ class ImportWizard(QWidget):
         self.steps.setText("　".join(f"<b>{n}</b>" if k == i else n for k, n in enumerate(names)))
 
     def choose_file(self):
-        path, _ = QFileDialog.getOpenFileName(self, tr("取り込むファイル"), "", tr("CSV・Excel (*.csv *.tsv *.txt *.xlsx *.xls)"))
+        path, _ = QFileDialog.getOpenFileName(
+            self, tr("取り込むファイル"), "", tr("CSV・Excel (*.csv *.tsv *.txt *.xlsx *.xls)")
+        )
         if path:
             self.open_file(path)
 
@@ -164,8 +193,12 @@ class ImportWizard(QWidget):
         if not self.path:
             return False
         try:
-            pv = S.preview(self.ws, self.path, self.source.currentData() if keep_source else None,
-                           header_row=self.header_row.value() or None)
+            pv = S.preview(
+                self.ws,
+                self.path,
+                self.source.currentData() if keep_source else None,
+                header_row=self.header_row.value() or None,
+            )
         except KodomoError as e:
             self.say(tr("{file} を読み込めません: {error}", file=self.path.name, error=e.message_ja))
             self.go(0)
@@ -176,12 +209,23 @@ class ImportWizard(QWidget):
             self.source.setCurrentIndex(self.source.findData(pv["source_type"]))
         t = pv["table"]
         others = [F.SOURCE_TYPES[x]["label"] for x in pv["suggestions"][1:3] if x in F.SOURCE_TYPES]
-        self.info.setText(tr("{file}　文字コード: {encoding}　見出し: {header} 行目　データ: {n} 行", file=self.path.name,
-                             encoding=t.encoding or "Excel", header=t.header_row, n=len(t))
-                          + ("　" + tr("推定した種類: {kind}", kind=F.SOURCE_TYPES[pv["source_type"]]["label"])
-                             + (tr("（ほかの候補: {others}）", others="、".join(others)) if others else "")
-                             if pv["source_type"] else "")
-                          + ("　<b>" + tr("前回の列の対応を使っています") + "</b>" if pv["remembered"] else ""))
+        self.info.setText(
+            tr(
+                "{file}　文字コード: {encoding}　見出し: {header} 行目　データ: {n} 行",
+                file=self.path.name,
+                encoding=t.encoding or "Excel",
+                header=t.header_row,
+                n=len(t),
+            )
+            + (
+                "　"
+                + tr("推定した種類: {kind}", kind=F.SOURCE_TYPES[pv["source_type"]]["label"])
+                + (tr("（ほかの候補: {others}）", others="、".join(others)) if others else "")
+                if pv["source_type"]
+                else ""
+            )
+            + ("　<b>" + tr("前回の列の対応を使っています") + "</b>" if pv["remembered"] else "")
+        )
         choices = field_choices(self.source.currentData())
         self.mapping.setRowCount(len(t.headers))
         first = t.rows[0] if len(t) else []
@@ -215,8 +259,9 @@ class ImportWizard(QWidget):
             return
         auto = (self.preview or {}).get("mapping", {}).get(item.text())
         changed = box.currentData() != auto
-        item.setBackground(QColor("#DDEBF7") if changed else QColor("#FFF2CC") if box.currentData() is None
-                           else QColor("white"))
+        item.setBackground(
+            QColor("#DDEBF7") if changed else QColor("#FFF2CC") if box.currentData() is None else QColor("white")
+        )
         item.setToolTip(tr("この画面で変更した対応です") if changed else "")
         self.validated = None
 
@@ -241,6 +286,7 @@ class ImportWizard(QWidget):
 
     def validate(self) -> bool:
         from ...core.importing.parse import parse_rows
+
         if self.preview is None:
             return False
         chosen = self.current_mapping()
@@ -251,8 +297,13 @@ class ImportWizard(QWidget):
         twice = {f: hs for f, hs in used.items() if len(hs) > 1}
         if twice:
             f, hs = next(iter(twice.items()))
-            self.say(tr("項目「{field}」に複数の列（{columns}）が割り当てられています。どれか一つにしてください。", field=f,
-                        columns="、".join(hs)))
+            self.say(
+                tr(
+                    "項目「{field}」に複数の列（{columns}）が割り当てられています。どれか一つにしてください。",
+                    field=f,
+                    columns="、".join(hs),
+                )
+            )
             return False
         try:
             st = self.source.currentData()
@@ -268,10 +319,19 @@ class ImportWizard(QWidget):
         unmapped = [h for h, f in chosen.items() if f == "-"]
         self.report.setText(
             f"<b>{self.path.name}</b>（{F.SOURCE_TYPES[st]['label']}）<br>"
-            + tr("全 {rows} 行のうち、取り込む行 <b>{imported}</b> 行、除外する行 <b>{rejected}</b> 行。", rows=res.rows,
-                 imported=res.imported, rejected=res.rejected)
-            + ("<br>" + tr("項目を決めずにそのまま保存する列: {columns}", columns="、".join(unmapped)) if unmapped else "")
-            + ("<br>" + "／".join(res.warnings) if res.warnings else ""))
+            + tr(
+                "全 {rows} 行のうち、取り込む行 <b>{imported}</b> 行、除外する行 <b>{rejected}</b> 行。",
+                rows=res.rows,
+                imported=res.imported,
+                rejected=res.rejected,
+            )
+            + (
+                "<br>" + tr("項目を決めずにそのまま保存する列: {columns}", columns="、".join(unmapped))
+                if unmapped
+                else ""
+            )
+            + ("<br>" + "／".join(res.warnings) if res.warnings else "")
+        )
         self.go(2)
         return True
 
@@ -293,6 +353,7 @@ class ImportWizard(QWidget):
     def run_import(self):
         """Import off the GUI thread (ops): a progress dialog with キャンセル; returns the running Op."""
         from ..ops import run_with_progress
+
         if not self.validated:
             self.say(tr("先に「検証する」で内容を確かめてください。"))
             return None
@@ -302,21 +363,38 @@ class ImportWizard(QWidget):
         self.say(tr("取り込んでいます…"), error=False)
 
         def work(progress, cancel):
-            return S.import_file(self.ws, path, st, mapping=mapping, header_row=header_row,
-                                 progress=progress, cancel=cancel)
-        self.last_op = run_with_progress(self, tr("取込"), work, label=tr("{file} を取り込んでいます…", file=path.name),
-                                         on_done=self._imported, on_error=self._failed)
+            return S.import_file(
+                self.ws, path, st, mapping=mapping, header_row=header_row, progress=progress, cancel=cancel
+            )
+
+        self.last_op = run_with_progress(
+            self,
+            tr("取込"),
+            work,
+            label=tr("{file} を取り込んでいます…", file=path.name),
+            on_done=self._imported,
+            on_error=self._failed,
+        )
         self.last_op.finished.connect(lambda: self.do_import.setEnabled(True))
         return self.last_op
 
     def _imported(self, res):
         self.last_result = res
         if res.duplicate_of:
-            self.say(tr("同じ内容のファイルはすでに取り込まれています（バッチ {batch}）。何も変更していません。", batch=res.duplicate_of))
+            self.say(
+                tr(
+                    "同じ内容のファイルはすでに取り込まれています（バッチ {batch}）。何も変更していません。",
+                    batch=res.duplicate_of,
+                )
+            )
             return
-        msg = (tr("{file}: {imported} 行を取り込みました（除外 {rejected} 行・バッチ {batch}）。列の対応は次回のために記憶しました。",
-                  file=self.path.name, imported=res.imported, rejected=res.rejected, batch=res.batch_id)
-               + ("　" + "／".join(res.warnings) if res.warnings else ""))
+        msg = tr(
+            "{file}: {imported} 行を取り込みました（除外 {rejected} 行・バッチ {batch}）。列の対応は次回のために記憶しました。",
+            file=self.path.name,
+            imported=res.imported,
+            rejected=res.rejected,
+            batch=res.batch_id,
+        ) + ("　" + "／".join(res.warnings) if res.warnings else "")
         self.say(msg, error=False)
         self.result.setText(tr("前回の取込: ") + msg)
         self.go(0)
@@ -336,9 +414,19 @@ class HistoryView(QWidget):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
-        self.model = DictTableModel([("batch_id", tr("番号")), ("label", tr("取込元")), ("file_name", tr("ファイル")),
-                                     ("as_of", tr("時点")), ("imported_at", tr("取込日時")), ("imported_by", tr("取込者")),
-                                     ("imported", tr("取込行")), ("rejected", tr("除外行")), ("current", tr("最新"))])
+        self.model = DictTableModel(
+            [
+                ("batch_id", tr("番号")),
+                ("label", tr("取込元")),
+                ("file_name", tr("ファイル")),
+                ("as_of", tr("時点")),
+                ("imported_at", tr("取込日時")),
+                ("imported_by", tr("取込者")),
+                ("imported", tr("取込行")),
+                ("rejected", tr("除外行")),
+                ("current", tr("最新")),
+            ]
+        )
         self.view = table_view(self.model)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.selectionModel().currentRowChanged.connect(lambda *_: self.show_batch())
@@ -401,8 +489,14 @@ class HistoryView(QWidget):
             self.notice.setText(tr("取り消す理由を入力してください。"))
             return None
         if not confirm:
-            self.notice.setText(tr("{f}（{n} 行）を取り消します。記録は一覧と名寄せから外れ、履歴には残ります。"
-                                   "よければ「取り消しを確定」を押してください。", f=b["file_name"], n=b["imported"]))
+            self.notice.setText(
+                tr(
+                    "{f}（{n} 行）を取り消します。記録は一覧と名寄せから外れ、履歴には残ります。"
+                    "よければ「取り消しを確定」を押してください。",
+                    f=b["file_name"],
+                    n=b["imported"],
+                )
+            )
             self.confirm_btn.setVisible(True)
             return None
         try:
@@ -411,8 +505,12 @@ class HistoryView(QWidget):
             self.notice.setText(e.message_ja)
             return None
         self.reason.clear()
-        self.notice.setText(tr("取り消しました（{n} 行、操作ログに記録）。名寄せとスコアは次の実行で更新されます。",
-                               n=res["removed_records"]))
+        self.notice.setText(
+            tr(
+                "取り消しました（{n} 行、操作ログに記録）。名寄せとスコアは次の実行で更新されます。",
+                n=res["removed_records"],
+            )
+        )
         self.refresh()
         return res
 

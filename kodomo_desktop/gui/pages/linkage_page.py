@@ -5,14 +5,27 @@ contribution to the match weight (a waterfall, as Splink draws it). Keys — onl
 has focus, never while the user types elsewhere: A accept, R reject, N not in the registry, S skip, Ctrl+Z undo,
 ↑/↓ records, ←/→ candidates. Every decision is logged; the decision list shows who decided and can undo any of them.
 """
+
 from __future__ import annotations
 
 import unicodedata
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import KodomoError
 from ...core.linkage import service as L
@@ -27,6 +40,7 @@ def _source_label(st: str) -> str:
     if not SOURCE_JA:
         try:
             from ...core.importing.fields import SOURCE_TYPES
+
             SOURCE_JA.update({k: v.get("label", k) for k, v in SOURCE_TYPES.items()})
         except Exception:  # pragma: no cover - labels are a nicety
             pass
@@ -90,11 +104,20 @@ class Waterfall(QWidget):
         p.drawText(4, y + h - 6, tr("合計（一致の重み）"))
         p.drawText(self.width() - right, y + h - 6, f"{run:.2f}")
         if self.probability is not None:
-            p.drawText(4, y + 2 * h - 4, tr("同一人物である確率（推定）: {p}%", p=f"{float(self.probability) * 100:.1f}"))
+            p.drawText(
+                4, y + 2 * h - 4, tr("同一人物である確率（推定）: {p}%", p=f"{float(self.probability) * 100:.1f}")
+            )
 
 
-FIELDS = [("name", "氏名"), ("name_kana", "カナ"), ("birth_date", "生年月日"), ("sex", "性別"), ("address", "住所"),
-          ("resident_no", "宛名番号"), ("school", "学校")]
+FIELDS = [
+    ("name", "氏名"),
+    ("name_kana", "カナ"),
+    ("birth_date", "生年月日"),
+    ("sex", "性別"),
+    ("address", "住所"),
+    ("resident_no", "宛名番号"),
+    ("school", "学校"),
+]
 SEX_JA = {1: "男", 2: "女", "1": "男", "2": "女"}
 
 
@@ -107,14 +130,14 @@ def _same(a, b) -> bool:
 class _ReviewKeys(QObject):
     """A, R, N, S, Ctrl+Z and ←/→ for the review widgets only (an event filter, not window-wide shortcuts)."""
 
-    def __init__(self, page: "LinkagePage"):
+    def __init__(self, page: LinkagePage):
         super().__init__(page)
         self.page = page
 
     def eventFilter(self, obj, ev):
         if ev.type() == QEvent.ShortcutOverride:
             if self.page._action_for(ev) is not None:
-                ev.accept()          # the key is ours while the review has focus: no window shortcut steals it
+                ev.accept()  # the key is ours while the review has focus: no window shortcut steals it
                 return True
         elif ev.type() == QEvent.KeyPress:
             fn = self.page._action_for(ev)
@@ -144,8 +167,12 @@ class LinkagePage(QWidget):
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
         lay.addWidget(self.notice)
-        self.help = QLabel(tr("確認待ちの候補 — 一覧か比較欄を選んでいるときだけ:  A: 同一人物（確定）　R: 別人　"
-                              "N: 台帳にいない　S: 保留して次へ　Ctrl+Z: 直前の判断を取り消す　↑↓: 記録　←→: 候補"))
+        self.help = QLabel(
+            tr(
+                "確認待ちの候補 — 一覧か比較欄を選んでいるときだけ:  A: 同一人物（確定）　R: 別人　"
+                "N: 台帳にいない　S: 保留して次へ　Ctrl+Z: 直前の判断を取り消す　↑↓: 記録　←→: 候補"
+            )
+        )
         self.help.setWordWrap(True)
         lay.addWidget(self.help)
         split = QSplitter()
@@ -210,10 +237,14 @@ class LinkagePage(QWidget):
         self.waterfall = Waterfall()
         rl.addWidget(self.waterfall, 4)
         btns = QHBoxLayout()
-        for text, fn in (("同一人物 (A)", lambda: self.decide("accept")), ("別人 (R)", lambda: self.decide("reject")),
-                         ("台帳にいない (N)", lambda: self.decide("not_in_registry")), ("保留 (S)", self.skip)):
+        for text, fn in (
+            ("同一人物 (A)", lambda: self.decide("accept")),
+            ("別人 (R)", lambda: self.decide("reject")),
+            ("台帳にいない (N)", lambda: self.decide("not_in_registry")),
+            ("保留 (S)", self.skip),
+        ):
             b = QPushButton(tr(text))
-            b.setFocusPolicy(Qt.NoFocus)   # clicking keeps the keyboard focus in the queue
+            b.setFocusPolicy(Qt.NoFocus)  # clicking keeps the keyboard focus in the queue
             b.clicked.connect(fn)
             btns.addWidget(b)
         rl.addLayout(btns)
@@ -233,9 +264,14 @@ class LinkagePage(QWidget):
             return self.undo
         if mods:
             return None
-        return {Qt.Key_A: lambda: self.decide("accept"), Qt.Key_R: lambda: self.decide("reject"),
-                Qt.Key_N: lambda: self.decide("not_in_registry"), Qt.Key_S: self.skip,
-                Qt.Key_Right: lambda: self._move_cand(1), Qt.Key_Left: lambda: self._move_cand(-1)}.get(key)
+        return {
+            Qt.Key_A: lambda: self.decide("accept"),
+            Qt.Key_R: lambda: self.decide("reject"),
+            Qt.Key_N: lambda: self.decide("not_in_registry"),
+            Qt.Key_S: self.skip,
+            Qt.Key_Right: lambda: self._move_cand(1),
+            Qt.Key_Left: lambda: self._move_cand(-1),
+        }.get(key)
 
     def _move_cand(self, d):
         if self.cands.count():
@@ -248,21 +284,37 @@ class LinkagePage(QWidget):
     # -- run --------------------------------------------------------------------------------------------------------
     def run(self):
         from ..ops import run_with_progress
+
         self.say("")
         self.run_btn.setEnabled(False)
-        self.last_op = run_with_progress(self, tr("名寄せ"), lambda progress, cancel: L.run_linkage(self.ws, progress=progress),
-                                         on_done=self._ran, on_error=self._failed)
+        self.last_op = run_with_progress(
+            self,
+            tr("名寄せ"),
+            lambda progress, cancel: L.run_linkage(self.ws, progress=progress),
+            on_done=self._ran,
+            on_error=self._failed,
+        )
         self.last_op.finished.connect(lambda: self.run_btn.setEnabled(True))
         return self.last_op
 
     def _ran(self, res):
         self.refresh()
-        self.say(tr("名寄せを実行しました。人 {persons}・自動 {auto}・確定 {confirmed}・確認待ち {review}・未連結 {unlinked}",
-                    persons=res["persons"], auto=res["auto_links"], confirmed=res["confirmed"], review=res["review"],
-                    unlinked=res["unlinked"]), error=False)
+        self.say(
+            tr(
+                "名寄せを実行しました。人 {persons}・自動 {auto}・確定 {confirmed}・確認待ち {review}・未連結 {unlinked}",
+                persons=res["persons"],
+                auto=res["auto_links"],
+                confirmed=res["confirmed"],
+                review=res["review"],
+                unlinked=res["unlinked"],
+            ),
+            error=False,
+        )
 
     def _failed(self, e):
-        self.say(getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}"))
+        self.say(
+            getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}")
+        )
 
     # -- the queue --------------------------------------------------------------------------------------------------
     def refresh(self, select_record: int | None = None):
@@ -275,9 +327,15 @@ class LinkagePage(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for q in self.queue:
-            item = QListWidgetItem(f"{q['name'] or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　"
-                                   + tr("{source} {row}行　重み {weight}", source=_source_label(q["source_type"]),
-                                        row=q["row_number"], weight=f"{float(q['score'] or 0):.1f}"))
+            item = QListWidgetItem(
+                f"{q['name'] or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　"
+                + tr(
+                    "{source} {row}行　重み {weight}",
+                    source=_source_label(q["source_type"]),
+                    row=q["row_number"],
+                    weight=f"{float(q['score'] or 0):.1f}",
+                )
+            )
             item.setData(Qt.UserRole, q["record_id"])
             self.list.addItem(item)
         self.list.blockSignals(False)
@@ -303,11 +361,13 @@ class LinkagePage(QWidget):
         t.setRowCount(len(self.decisions))
         for r, d in enumerate(self.decisions):
             when = d["decided_at"].strftime("%m/%d %H:%M") if d["decided_at"] else ""
-            state = (tr("取消（{by}）", by=d["undone_by"]) if d["undone_at"] else tr("有効"))
-            target = tr("{source} {row}行", source=_source_label(d["source_type"]), row=d["row_number"]) \
-                + (f" → {d['person_id']}" if d["person_id"] else "")
-            for c, v in enumerate((when, tr(DECISION_JA.get(d["decision"], d["decision"])), target, d["decided_by"],
-                                   state)):
+            state = tr("取消（{by}）", by=d["undone_by"]) if d["undone_at"] else tr("有効")
+            target = tr("{source} {row}行", source=_source_label(d["source_type"]), row=d["row_number"]) + (
+                f" → {d['person_id']}" if d["person_id"] else ""
+            )
+            for c, v in enumerate(
+                (when, tr(DECISION_JA.get(d["decision"], d["decision"])), target, d["decided_by"], state)
+            ):
                 item = QTableWidgetItem(v or "")
                 if d["undone_at"]:
                     item.setForeground(QColor("#808080"))
@@ -320,8 +380,14 @@ class LinkagePage(QWidget):
     def _cands(self, q) -> list[dict]:
         cands = [c for c in (q["candidates"] or []) if c.get("person_id")]
         if not cands and q["person_id"]:
-            cands = [{"person_id": q["person_id"], "match_weight": q["score"], "match_probability": q["probability"],
-                      "explanation": q["explanation"]}]
+            cands = [
+                {
+                    "person_id": q["person_id"],
+                    "match_weight": q["score"],
+                    "match_probability": q["probability"],
+                    "explanation": q["explanation"],
+                }
+            ]
         return cands
 
     def show_record(self, _):
@@ -335,14 +401,20 @@ class LinkagePage(QWidget):
             self.levels.setRowCount(0)
             self.waterfall.set_parts([])
             return
-        self.record_title.setText(tr("<b>{source}</b>　{row} 行目の記録と、住民基本台帳の候補",
-                                     source=_source_label(q["source_type"]), row=q["row_number"]))
+        self.record_title.setText(
+            tr(
+                "<b>{source}</b>　{row} 行目の記録と、住民基本台帳の候補",
+                source=_source_label(q["source_type"]),
+                row=q["row_number"],
+            )
+        )
         self.cands.blockSignals(True)
         for c in self._cands(q):
             prob = c.get("match_probability")
-            self.cands.addItem(tr("{person}　重み {weight}", person=c["person_id"],
-                                  weight=f"{float(c.get('match_weight') or 0):.1f}")
-                               + (f"（{float(prob) * 100:.0f}%）" if prob is not None else ""))
+            self.cands.addItem(
+                tr("{person}　重み {weight}", person=c["person_id"], weight=f"{float(c.get('match_weight') or 0):.1f}")
+                + (f"（{float(prob) * 100:.0f}%）" if prob is not None else "")
+            )
         self.cands.blockSignals(False)
         self.cands.setCurrentRow(0)
         self.show_candidate(0)
@@ -361,8 +433,19 @@ class LinkagePage(QWidget):
             return
         with self.ws.session() as s:
             p = s.get(Person, c["person_id"]) if c else None
-            pv = {"name": p.name, "name_kana": p.name_kana, "birth_date": p.birth_date, "sex": p.sex,
-                  "address": p.address, "resident_no": p.resident_no, "school": ""} if p else {}
+            pv = (
+                {
+                    "name": p.name,
+                    "name_kana": p.name_kana,
+                    "birth_date": p.birth_date,
+                    "sex": p.sex,
+                    "address": p.address,
+                    "resident_no": p.resident_no,
+                    "school": "",
+                }
+                if p
+                else {}
+            )
         for r, (key, label) in enumerate(FIELDS):
             self.compare.setItem(r, 0, QTableWidgetItem(tr(label)))
             a, b = q.get(key), pv.get(key)
@@ -397,12 +480,21 @@ class LinkagePage(QWidget):
             self.say(tr("候補がないため、この判断はできません（N: 台帳にいない を使ってください）。"))
             return None
         try:
-            did = L.decide(self.ws, q["record_id"], decision, c["person_id"] if c and decision != "not_in_registry" else None)
+            did = L.decide(
+                self.ws, q["record_id"], decision, c["person_id"] if c and decision != "not_in_registry" else None
+            )
         except KodomoError as e:
             self.say(e.message_ja)
             return None
-        self.say(tr("{row}行目の記録: 「{decision}」と判断しました（{user}）。Ctrl+Z で取り消せます。", row=q["row_number"],
-                    decision=tr(DECISION_JA[decision]), user=self.ws.user.name), error=False)
+        self.say(
+            tr(
+                "{row}行目の記録: 「{decision}」と判断しました（{user}）。Ctrl+Z で取り消せます。",
+                row=q["row_number"],
+                decision=tr(DECISION_JA[decision]),
+                user=self.ws.user.name,
+            ),
+            error=False,
+        )
         self.refresh()
         return did
 
@@ -414,8 +506,11 @@ class LinkagePage(QWidget):
         did = None
         if selected:
             r = self.decision_list.currentRow()
-            if 0 <= r < len(self.decisions) and not self.decisions[r]["undone_at"] \
-                    and self.decision_list.selectionModel().isRowSelected(r):
+            if (
+                0 <= r < len(self.decisions)
+                and not self.decisions[r]["undone_at"]
+                and self.decision_list.selectionModel().isRowSelected(r)
+            ):
                 did = self.decisions[r]["decision_id"]
         try:
             res = L.undo_decision(self.ws, did)

@@ -1,9 +1,19 @@
 """操作ログ (the coordinator and the auditor): the access log newest first, its chain state (the first broken entry
 when someone has edited the table), filters by user, action, child and period, export to CSV/Excel (logged)."""
+
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.audit import export as E
 from ...core.audit import log as A
@@ -44,12 +54,24 @@ class LogPage(QWidget):
         for w in (self.user, self.action, self.person, self.since, self.until, go, exp):
             bar.addWidget(w)
         lay.addLayout(bar)
-        self.model = DictTableModel([("seq", tr("番号")), ("at", tr("日時")), ("user", tr("利用者")),
-                                     ("label", tr("操作")), ("person_id", tr("整理番号")), ("detail", tr("詳細"))])
+        self.model = DictTableModel(
+            [
+                ("seq", tr("番号")),
+                ("at", tr("日時")),
+                ("user", tr("利用者")),
+                ("label", tr("操作")),
+                ("person_id", tr("整理番号")),
+                ("detail", tr("詳細")),
+            ]
+        )
         self.view = table_view(self.model)
         lay.addWidget(self.view, 1)
-        note = QLabel(tr("記録は追記のみで、各記録が直前の記録のハッシュを含みます。書き換えや削除があると、その番号から"
-                         "連鎖が切れたと表示されます。詳細には番号と件数だけを記録し、氏名や検索語は記録しません。"))
+        note = QLabel(
+            tr(
+                "記録は追記のみで、各記録が直前の記録のハッシュを含みます。書き換えや削除があると、その番号から"
+                "連鎖が切れたと表示されます。詳細には番号と件数だけを記録し、氏名や検索語は記録しません。"
+            )
+        )
         note.setWordWrap(True)
         note.setStyleSheet("color:#666666;")
         lay.addWidget(note)
@@ -59,9 +81,13 @@ class LogPage(QWidget):
         self.refresh()
 
     def filters(self):
-        return dict(user=self.user.text().strip() or None, action=self.action.currentData(),
-                    person_id=self.person.text().strip() or None, since=self.since.text().strip() or None,
-                    until=self.until.text().strip() or None)
+        return dict(
+            user=self.user.text().strip() or None,
+            action=self.action.currentData(),
+            person_id=self.person.text().strip() or None,
+            since=self.since.text().strip() or None,
+            until=self.until.text().strip() or None,
+        )
 
     def refresh(self):
         if self.ws.locked:
@@ -80,13 +106,15 @@ class LogPage(QWidget):
             self.chain.setText(tr("全 {n} 件　連鎖の検査: 正常（改ざんは見つかりません）", n=rep.entries))
             self.chain.setStyleSheet("color:#1B7F3B;font-weight:bold;")
         else:
-            self.chain.setText(tr("連鎖の検査: {seq} 番で切れています（{problem}）", seq=rep.first_broken,
-                                  problem=rep.problem))
+            self.chain.setText(
+                tr("連鎖の検査: {seq} 番で切れています（{problem}）", seq=rep.first_broken, problem=rep.problem)
+            )
             self.chain.setStyleSheet("color:#B00020;font-weight:bold;")
 
     def export(self):
-        path, _ = QFileDialog.getSaveFileName(self, tr("操作ログの出力"), "access_log.xlsx",
-                                              "Excel (*.xlsx);;CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, tr("操作ログの出力"), "access_log.xlsx", "Excel (*.xlsx);;CSV (*.csv)"
+        )
         if not path:
             return
         try:

@@ -13,6 +13,7 @@ Testable without any modal dialog: ``preview()`` (returns the running :class:`~k
 ``save_pdf(path)``, ``print_to(printer)`` (paints into any ``QPrinter``, e.g. one set to PDF output);
 ``print_dialog()`` / ``save_dialog()`` are the only places that open a dialog. Problems go to a notice label.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -23,11 +24,26 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize, Qt, QTimer
+from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QImage, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout, QFrame, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
-                               QScrollArea, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core import persons as P
 from ...core.errors import InputRefused, KodomoError
@@ -35,12 +51,25 @@ from ...core.reports import service as R
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
 
-KINDS = [("assessment", "アセスメントシート"), ("conference", "ケース会議資料"), ("school_sheet", "学校用情報収集シート"),
-         ("handover", "引継ぎシート"), ("round_stats", "ラウンド統計"), ("blank_checklist", "白紙チェックリスト")]
+KINDS = [
+    ("assessment", "アセスメントシート"),
+    ("conference", "ケース会議資料"),
+    ("school_sheet", "学校用情報収集シート"),
+    ("handover", "引継ぎシート"),
+    ("round_stats", "ラウンド統計"),
+    ("blank_checklist", "白紙チェックリスト"),
+]
 KIND_LABEL = dict(KINDS)
-MASKS_PERSON = [("none", "マスクなし"), ("initials", "氏名はイニシャルのみ"),
-                ("school", "学校向け（福祉関係の情報を表示しない）"), ("school_initials", "学校向け・氏名はイニシャルのみ")]
-MASKS_SCHOOL = [("school", "学校向け（福祉関係の情報を表示しない）"), ("school_initials", "学校向け・氏名はイニシャルのみ")]
+MASKS_PERSON = [
+    ("none", "マスクなし"),
+    ("initials", "氏名はイニシャルのみ"),
+    ("school", "学校向け（福祉関係の情報を表示しない）"),
+    ("school_initials", "学校向け・氏名はイニシャルのみ"),
+]
+MASKS_SCHOOL = [
+    ("school", "学校向け（福祉関係の情報を表示しない）"),
+    ("school_initials", "学校向け・氏名はイニシャルのみ"),
+]
 HANDOVER_KINDS = ["進学", "転校", "担任交代"]
 PREVIEW_DPI = 80
 PRINT_DPI = 300
@@ -74,8 +103,12 @@ def rasterise(pdf: Path, out_dir: Path, dpi: int, *, progress=None, cancel=None,
         if progress is not None:
             progress(text=f"ページを表示用に変換しています（{n}/{pages}）", value=n - 1, maximum=pages)
         stem = out_dir / f"{prefix}{n:04d}"
-        subprocess.run([exe, "-png", "-r", str(int(dpi)), "-f", str(n), "-l", str(n), "-singlefile", str(pdf),
-                        str(stem)], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [exe, "-png", "-r", str(int(dpi)), "-f", str(n), "-l", str(n), "-singlefile", str(pdf), str(stem)],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         out.append(stem.with_suffix(".png"))
     if progress is not None:
         progress(value=pages, maximum=pages)
@@ -108,8 +141,9 @@ class ChildPicker(QWidget):
         self.search.setClearButtonEnabled(True)
         lay.addWidget(self.search)
         self.results = QListWidget()
-        self.results.setSelectionMode(QAbstractItemView.ExtendedSelection if multi else
-                                      QAbstractItemView.SingleSelection)
+        self.results.setSelectionMode(
+            QAbstractItemView.ExtendedSelection if multi else QAbstractItemView.SingleSelection
+        )
         self.results.setMinimumHeight(120)
         self.results.setMaximumHeight(260)
         lay.addWidget(self.results, 1)
@@ -320,7 +354,9 @@ class PrintPage(QWidget):
         f.addRow(tr("学校"), self.s_school)
         self.s_mask = _combo(MASKS_SCHOOL)
         f.addRow(tr("マスク"), self.s_mask)
-        hint = QLabel(tr("最新のスコアで支援の検討の対象となったその学校のこどもが載ります。福祉関係の情報は載りません。"))
+        hint = QLabel(
+            tr("最新のスコアで支援の検討の対象となったその学校のこどもが載ります。福祉関係の情報は載りません。")
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet("color:#555555;")
         f.addRow("", hint)
@@ -379,6 +415,7 @@ class PrintPage(QWidget):
         try:
             if kind == "conference":
                 from ...core.casework import service as C
+
                 keep = self.c_conf.currentData()
                 self.c_conf.clear()
                 self.c_conf.addItem(tr("（会議を選ばない）"), None)
@@ -389,6 +426,7 @@ class PrintPage(QWidget):
                 self.c_conf.setCurrentIndex(max(i, 0))
             elif kind in ("school_sheet", "blank_checklist"):
                 from ...core.checklists import service as CL
+
                 schools = CL.schools(self.ws)
                 for combo in (self.s_school, self.b_school):
                     keep = combo.currentText()
@@ -405,11 +443,13 @@ class PrintPage(QWidget):
                     self.b_def.setCurrentIndex(max(i, 0))
             elif kind == "round_stats":
                 from ...core.casework import service as C
+
                 keep = self.r_round.currentData()
                 self.r_round.clear()
                 for r in C.list_rounds(self.ws):
-                    self.r_round.addItem(f"{r['name']}（候補 {r['candidates']}人・分類済み {r['classified']}人）",
-                                         r["round_id"])
+                    self.r_round.addItem(
+                        f"{r['name']}（候補 {r['candidates']}人・分類済み {r['classified']}人）", r["round_id"]
+                    )
                 i = self.r_round.findData(keep)
                 self.r_round.setCurrentIndex(max(i, 0))
             self._lists_loaded.add(kind)
@@ -465,8 +505,12 @@ class PrintPage(QWidget):
             pid = self.h_child.selected_id()
             if not pid:
                 raise InputRefused("こどもを検索して選んでください。")
-            return {"kind": kind, "person_id": pid, "handover": self.h_kind.currentData(),
-                    "mask": self.h_mask.currentData()}
+            return {
+                "kind": kind,
+                "person_id": pid,
+                "handover": self.h_kind.currentData(),
+                "mask": self.h_mask.currentData(),
+            }
         if kind == "round_stats":
             rid = self.r_round.currentData()
             if rid is None:
@@ -475,8 +519,12 @@ class PrintPage(QWidget):
         school = self.b_school.currentText().strip()
         if not school:
             raise InputRefused("学校を選んでください。")
-        return {"kind": kind, "school": school, "klass": self.b_class.text().strip() or None,
-                "definition": self.b_def.currentData()}
+        return {
+            "kind": kind,
+            "school": school,
+            "klass": self.b_class.text().strip() or None,
+            "definition": self.b_def.currentData(),
+        }
 
     def _render(self, p: dict, out: Path, output: str, progress=None) -> dict:
         """One core call (it checks the permission, writes the PDF and logs it)."""
@@ -485,8 +533,9 @@ class PrintPage(QWidget):
         if k == "assessment":
             return R.assessment_pdf(ws, p["person_id"], out, mask=p["mask"], log_extra=extra)
         if k == "conference":
-            return R.conference_pdf(ws, p["person_ids"], out, p["conference_id"], mask=p["mask"],
-                                    progress=progress, log_extra=extra)
+            return R.conference_pdf(
+                ws, p["person_ids"], out, p["conference_id"], mask=p["mask"], progress=progress, log_extra=extra
+            )
         if k == "school_sheet":
             return R.school_sheet_pdf(ws, p["school"], out, mask=p["mask"], log_extra=extra)
         if k == "handover":
@@ -554,8 +603,13 @@ class PrintPage(QWidget):
             images = rasterise(pdf, tmp, PREVIEW_DPI, progress=progress, cancel=cancel, prefix=f"v{self._seq}-")
             return {"params": p, "pdf": pdf, "pages": res.get("pages") or len(images), "images": images}
 
-        self.op = run_with_progress(self, tr("プレビュー") + "：" + tr(KIND_LABEL[p["kind"]]), work,
-                                    on_done=self._preview_done, on_error=self._op_failed)
+        self.op = run_with_progress(
+            self,
+            tr("プレビュー") + "：" + tr(KIND_LABEL[p["kind"]]),
+            work,
+            on_done=self._preview_done,
+            on_error=self._op_failed,
+        )
         self.op.finished.connect(self._update_buttons)
         self._update_buttons()
         return self.op
@@ -620,9 +674,11 @@ class PrintPage(QWidget):
         self.show_notice("")
         try:
             p = self.current["params"] if self.current else self.params()
-            res = call_with_progress(self, tr("PDFで保存"),
-                                     lambda progress, cancel: self._render(p, Path(path), "pdf_file",
-                                                                           progress=progress))
+            res = call_with_progress(
+                self,
+                tr("PDFで保存"),
+                lambda progress, cancel: self._render(p, Path(path), "pdf_file", progress=progress),
+            )
         except Cancelled:
             self.show_notice(tr("キャンセルしました。"))
             return None
@@ -641,6 +697,7 @@ class PrintPage(QWidget):
             self.show_notice(tr("先に「プレビュー」で帳票を作成してください。"))
             return
         from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
         printer = QPrinter(QPrinter.HighResolution)
         printer.setDocName(tr(KIND_LABEL[self.current["params"]["kind"]]))
         dlg = QPrintDialog(printer, self)
@@ -658,6 +715,7 @@ class PrintPage(QWidget):
             self.show_notice(tr("先に「プレビュー」で帳票を作成してください。"))
             return 0
         from PySide6.QtGui import QPageLayout, QPageSize
+
         cur = self.current
         dpi = int(dpi or min(PRINT_DPI, max(72, printer.resolution())))
         pages = list(range(1, cur["pages"] + 1))
@@ -666,9 +724,12 @@ class PrintPage(QWidget):
         tmp = self.temp_dir()
         try:
             images = call_with_progress(
-                self, tr("印刷"),
-                lambda progress, cancel: rasterise(cur["pdf"], tmp, dpi, progress=progress, cancel=cancel,
-                                                   prefix="print-"))
+                self,
+                tr("印刷"),
+                lambda progress, cancel: rasterise(
+                    cur["pdf"], tmp, dpi, progress=progress, cancel=cancel, prefix="print-"
+                ),
+            )
         except Cancelled:
             self.show_notice(tr("キャンセルしました。"))
             return 0
@@ -712,6 +773,7 @@ class PrintPage(QWidget):
         if p["kind"] == "conference" and not detail["persons"] and p.get("conference_id") is not None:
             with contextlib.suppress(KodomoError):
                 from ...core.casework import service as C
+
                 detail["persons"] = [i["person_id"] for i in C.conference_detail(self.ws, p["conference_id"])["items"]]
         R.log_printed(self.ws, p["kind"], detail)
         self.info.setText(tr("%dページを印刷しました") % len(pages))

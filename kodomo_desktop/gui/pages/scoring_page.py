@@ -4,16 +4,38 @@ by group, adoption with a reason, restoring an earlier version).
 
 The caveat 「スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。」 is on both tabs. Everything
 goes through ``core.scoring.service`` (permissions and the access log live there)."""
+
 from __future__ import annotations
 
 import html
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QHBoxLayout, QHeaderView, QInputDialog, QLabel, QListWidget, QListWidgetItem,
-                               QMessageBox, QPushButton, QSpinBox, QSplitter, QTableView, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import KodomoError
 from ...core.scoring import service as S
@@ -42,8 +64,20 @@ def _tint(color: str | None, band: str) -> QColor:
 
 # --- the list ---------------------------------------------------------------------------------------------------------
 class ScoreListModel(QAbstractTableModel):
-    COLUMNS = ["順位", "氏名", "年齢", "年齢区分", "学校・園", "合計", "帯", "超えた種別", "基本項目", "学校／学校外",
-               "状況", "データなし"]
+    COLUMNS = [
+        "順位",
+        "氏名",
+        "年齢",
+        "年齢区分",
+        "学校・園",
+        "合計",
+        "帯",
+        "超えた種別",
+        "基本項目",
+        "学校／学校外",
+        "状況",
+        "データなし",
+    ]
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -90,9 +124,20 @@ class ScoreListModel(QAbstractTableModel):
             return None
         r, c = self.rows[index.row()], index.column()
         if role == Qt.DisplayRole:
-            return [r["_rank"], r["name"], r["age"], r["age_band"], r["school"] or "－", f"{r['total']:g}", r["band"],
-                    "・".join(r["types"]), r["basic_items"], f"{r['school_points']:g} ／ {r['other_points']:g}",
-                    self.status(r), "・".join(r["no_data"])][c]
+            return [
+                r["_rank"],
+                r["name"],
+                r["age"],
+                r["age_band"],
+                r["school"] or "－",
+                f"{r['total']:g}",
+                r["band"],
+                "・".join(r["types"]),
+                r["basic_items"],
+                f"{r['school_points']:g} ／ {r['other_points']:g}",
+                self.status(r),
+                "・".join(r["no_data"]),
+            ][c]
         if role == Qt.BackgroundRole and c in (5, 6):
             return _tint(r.get("band_color"), r["band"])
         if role == Qt.ForegroundRole and c == 11 and r["no_data"]:
@@ -117,10 +162,12 @@ class ScoreListModel(QAbstractTableModel):
 def reasons_html(ex: dict) -> str:
     d = ex.get("details") or {}
     e = html.escape
-    out = [f"<h3>{e(ex.get('name') or '')}　<small>{e(str(ex.get('person_id')))}</small></h3>",
-           f"<p><b>{e(tr('合計'))} {d.get('total', 0):g}</b>（{e(tr('学校'))} {d.get('school_points', 0):g} ＋ "
-           f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(d.get('band', ''))}</b>　"
-           f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>"]
+    out = [
+        f"<h3>{e(ex.get('name') or '')}　<small>{e(str(ex.get('person_id')))}</small></h3>",
+        f"<p><b>{e(tr('合計'))} {d.get('total', 0):g}</b>（{e(tr('学校'))} {d.get('school_points', 0):g} ＋ "
+        f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(d.get('band', ''))}</b>　"
+        f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>",
+    ]
     if d.get("status_label"):
         out.append(f"<p style='color:#1565c0'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
     types = d.get("types") or {}
@@ -129,25 +176,35 @@ def reasons_html(ex: dict) -> str:
         for t, v in sorted(types.items(), key=lambda kv: -kv[1]["points"]):
             mark = "●" if v.get("flagged") else "○"
             th = v.get("threshold")
-            out.append(f"<tr><td>{mark} {e(t)}</td><td align='right'>{v['points']:g}</td>"
-                       f"<td>{e(v.get('band', ''))}</td><td style='color:#777'>"
-                       f"{e(tr('しきい値')) + ' ' + format(th, 'g') if th else e(tr('対象外'))}</td></tr>")
+            out.append(
+                f"<tr><td>{mark} {e(t)}</td><td align='right'>{v['points']:g}</td>"
+                f"<td>{e(v.get('band', ''))}</td><td style='color:#777'>"
+                f"{e(tr('しきい値')) + ' ' + format(th, 'g') if th else e(tr('対象外'))}</td></tr>"
+            )
         out.append("</table>")
     out.append(f"<h4>{e(tr('理由'))}</h4><ol>")
     for r in d.get("reasons") or []:
-        who = "" if r.get("whose") == "本人" else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
-        out.append(f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:#555'>"
-                   f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
-                   f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
-                   f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>")
+        who = (
+            ""
+            if r.get("whose") == "本人"
+            else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
+        )
+        out.append(
+            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:#555'>"
+            f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
+            f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
+            f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
+        )
     out.append("</ol>")
     if not d.get("reasons"):
         out.append(f"<p>{e(tr('該当する項目はありません。'))}</p>")
     if d.get("protective"):
         out.append(f"<h4>{e(tr('保護的な要因'))}</h4><ul>")
         for r in d["protective"]:
-            out.append(f"<li>{e(r['label'])}　<span style='color:#555'>{e(r.get('source_label') or '')}・"
-                       f"{e(r.get('record_date') or '')}</span></li>")
+            out.append(
+                f"<li>{e(r['label'])}　<span style='color:#555'>{e(r.get('source_label') or '')}・"
+                f"{e(r.get('record_date') or '')}</span></li>"
+            )
         out.append("</ul>")
     if d.get("no_data"):
         out.append(f"<h4 style='color:#8a6d3b'>{e(tr('データがない情報源（リスクなしではありません）'))}</h4><ul>")
@@ -156,8 +213,11 @@ def reasons_html(ex: dict) -> str:
         out.append("</ul>")
     hist = ex.get("history") or []
     if len(hist) > 1:
-        out.append(f"<h4>{e(tr('これまでのスコア'))}</h4><p>" + "　→　".join(
-            f"{e(str(h['as_of']))}: {h['total']:g}（{e(h['band'] or '')}）" for h in hist[-6:]) + "</p>")
+        out.append(
+            f"<h4>{e(tr('これまでのスコア'))}</h4><p>"
+            + "　→　".join(f"{e(str(h['as_of']))}: {h['total']:g}（{e(h['band'] or '')}）" for h in hist[-6:])
+            + "</p>"
+        )
     out.append(f"<p style='color:#5d4037'><small>{e(tr(CAVEAT))}</small></p>")
     return "".join(out)
 
@@ -215,10 +275,16 @@ class WhatIfPanel(QGroupBox):
     def run(self):
         if not self.person_id:
             return
-        off = [self.items.item(i).data(Qt.UserRole) for i in range(self.items.count())
-               if self.items.item(i).checkState() != Qt.Checked]
-        sup = [self.supports.item(i).data(Qt.UserRole) for i in range(self.supports.count())
-               if self.supports.item(i).checkState() == Qt.Checked]
+        off = [
+            self.items.item(i).data(Qt.UserRole)
+            for i in range(self.items.count())
+            if self.items.item(i).checkState() != Qt.Checked
+        ]
+        sup = [
+            self.supports.item(i).data(Qt.UserRole)
+            for i in range(self.supports.count())
+            if self.supports.item(i).checkState() == Qt.Checked
+        ]
         try:
             res = S.what_if(self.ws, self.person_id, disabled_indicators=off, supports_started=sup)
         except KodomoError as e:
@@ -230,7 +296,8 @@ class WhatIfPanel(QGroupBox):
         self.result.setText(
             f"<b>{tr('合計')} {b['total']:g} → {a['total']:g}（{res['change']:+g}）</b>　"
             f"{tr('帯')} {b['band']} → {a['band']}　{html.escape(types)}<br>"
-            f"<span style='color:#777'>{html.escape(tr('試算は保存されません。'))}</span>")
+            f"<span style='color:#777'>{html.escape(tr('試算は保存されません。'))}</span>"
+        )
 
 
 # --- the weights editor -----------------------------------------------------------------------------------------------------
@@ -286,8 +353,11 @@ class WeightsEditor(QWidget):
         self.sib_pts.setRange(0, 50)
         fl.addRow(self.sib_on, self.sib_pts)
         self.yt_mode = QComboBox()
-        for key, label in (("continue", "支援継続として表示（新規の一覧から外す）"), ("exclude", "抽出から除く"),
-                           ("none", "他のこどもと同じに扱う")):
+        for key, label in (
+            ("continue", "支援継続として表示（新規の一覧から外す）"),
+            ("exclude", "抽出から除く"),
+            ("none", "他のこどもと同じに扱う"),
+        ):
             self.yt_mode.addItem(tr(label), key)
         fl.addRow(tr("要対協に登録中"), self.yt_mode)
         self.rank_mode = QComboBox()
@@ -331,7 +401,9 @@ class WeightsEditor(QWidget):
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
         pl.addWidget(self.notice)
-        self.preview_summary = QLabel(tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。"))
+        self.preview_summary = QLabel(
+            tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。")
+        )
         self.preview_summary.setWordWrap(True)
         pl.addWidget(self.preview_summary)
         ph = QHBoxLayout()
@@ -354,11 +426,18 @@ class WeightsEditor(QWidget):
         self.active = S.active_weights(self.ws)
         self.versions.clear()
         for v in S.weight_sets(self.ws):
-            self.versions.addItem(f"第{v['version']}版 {v['name']}" + (f"（{tr('採用中')}）" if v["active"] else ""),
-                                  v["weight_set_id"])
-        self.version_label.setText(tr("採用中: 第{v}版「{name}」（{by}・{at}）", v=self.active["version"],
-                                      name=self.active["name"], by=self.active["adopted_by"] or "",
-                                      at=str(self.active["adopted_at"] or "")[:16]))
+            self.versions.addItem(
+                f"第{v['version']}版 {v['name']}" + (f"（{tr('採用中')}）" if v["active"] else ""), v["weight_set_id"]
+            )
+        self.version_label.setText(
+            tr(
+                "採用中: 第{v}版「{name}」（{by}・{at}）",
+                v=self.active["version"],
+                name=self.active["name"],
+                by=self.active["adopted_by"] or "",
+                at=str(self.active["adopted_at"] or "")[:16],
+            )
+        )
         self.show_data(self.active["data"])
 
     def load_selected_version(self):
@@ -379,8 +458,11 @@ class WeightsEditor(QWidget):
             on.setData(Qt.UserRole, ind["id"])
             t.setItem(r, 0, on)
             label = ind["label_ja"] + ("（保護的要因）" if ind["kind"] == "protective" else "")
-            for c, text in ((1, label), (2, src.get(ind["source_type"], ind["source_type"])),
-                            (3, f"No.{ind['basic_no']}" if ind["basic"] else "")):
+            for c, text in (
+                (1, label),
+                (2, src.get(ind["source_type"], ind["source_type"])),
+                (3, f"No.{ind['basic_no']}" if ind["basic"] else ""),
+            ):
                 it = QTableWidgetItem(text)
                 it.setFlags(Qt.ItemIsEnabled | Qt.ItemIsSelectable)
                 if c == 1:
@@ -418,6 +500,7 @@ class WeightsEditor(QWidget):
     def collect(self) -> dict:
         """The edited weight set (raises KodomoError with a Japanese message when a cell is not a number)."""
         from ...core.errors import InputRefused
+
         data = {k: v for k, v in self.base.items()}
         inds = {}
 
@@ -431,6 +514,7 @@ class WeightsEditor(QWidget):
                 return float(text) if "." in text else int(text)
             except ValueError:
                 raise InputRefused(f"{what}「{text}」は数ではありません。")
+
         for r, ind in enumerate(self.cat["indicators"]):
             pts = {}
             for j, ty in enumerate(self.types):
@@ -440,8 +524,11 @@ class WeightsEditor(QWidget):
                     pts[ty] = v
             win_item = self.table.item(r, 4)
             win = num(win_item.text() if win_item else "", f"{ind['label_ja']} の期間")
-            inds[ind["id"]] = {"enabled": self.table.item(r, 0).checkState() == Qt.Checked, "points": pts,
-                               "window_months": int(win) if win is not None else None}
+            inds[ind["id"]] = {
+                "enabled": self.table.item(r, 0).checkState() == Qt.Checked,
+                "points": pts,
+                "window_months": int(win) if win is not None else None,
+            }
         data["indicators"] = inds
         th = {}
         for i, ty in enumerate(self.types):
@@ -449,13 +536,19 @@ class WeightsEditor(QWidget):
             for b_i, band in enumerate(self.bands):
                 hi = num(self.thresholds.item(i, 2 * b_i).text(), f"{ty}（{band}）の高")
                 mid = num(self.thresholds.item(i, 2 * b_i + 1).text(), f"{ty}（{band}）の中")
-                th[ty][band] = None if hi is None and mid is None else {"高": hi if hi is not None else mid,
-                                                                         "中": mid if mid is not None else hi}
+                th[ty][band] = (
+                    None
+                    if hi is None and mid is None
+                    else {"高": hi if hi is not None else mid, "中": mid if mid is not None else hi}
+                )
         data["thresholds"] = th
         data["sibling"] = {**self.base["sibling"], "enabled": self.sib_on.isChecked(), "points": self.sib_pts.value()}
         data["yotaikyo"] = {**self.base["yotaikyo"], "mode": self.yt_mode.currentData()}
-        data["rank"] = {"mode": self.rank_mode.currentData(), "value": self.rank_value.value(),
-                        "per": self.rank_per.currentData()}
+        data["rank"] = {
+            "mode": self.rank_mode.currentData(),
+            "value": self.rank_value.value(),
+            "per": self.rank_per.currentData(),
+        }
         data["basic_items_rule"] = {"enabled": self.basic_on.isChecked(), "min": self.basic_min.value()}
         data["history"] = {"sharp_rise_points": self.rise.value()}
         return data
@@ -484,22 +577,35 @@ class WeightsEditor(QWidget):
             return None
         self.last_preview = pv
         f = pv["flagged"]
-        self.preview_summary.setText(tr(
-            "基準日 {d}・{n} 人: 抽出 {a} 人 → {b} 人（新たに {x} 人、外れる {y} 人）。変更 {c} か所。",
-            d=pv["as_of"], n=pv["children"], a=f["current"], b=f["new"], x=pv["moved"]["newly_flagged"],
-            y=pv["moved"]["no_longer_flagged"], c=len(pv["changes"])))
+        self.preview_summary.setText(
+            tr(
+                "基準日 {d}・{n} 人: 抽出 {a} 人 → {b} 人（新たに {x} 人、外れる {y} 人）。変更 {c} か所。",
+                d=pv["as_of"],
+                n=pv["children"],
+                a=f["current"],
+                b=f["new"],
+                x=pv["moved"]["newly_flagged"],
+                y=pv["moved"]["no_longer_flagged"],
+                c=len(pv["changes"]),
+            )
+        )
         bands = list(pv["bands"]["new"])
-        cols = [tr(c) for c in ("学校・園", "年齢区分", "人数")] + [tr("{b}（現→案）", b=tr(b)) for b in bands] + \
-            [tr("抽出（現→案）")]
+        cols = (
+            [tr(c) for c in ("学校・園", "年齢区分", "人数")]
+            + [tr("{b}（現→案）", b=tr(b)) for b in bands]
+            + [tr("抽出（現→案）")]
+        )
         t = self.preview_table
         t.clear()
         t.setColumnCount(len(cols))
         t.setHorizontalHeaderLabels(cols)
         t.setRowCount(len(pv["by_school_age"]))
         for r, c in enumerate(pv["by_school_age"]):
-            vals = [c["school"], c["age_band"], str(c["children"])] + \
-                [f"{c['current'].get(b, 0)} → {c['new'].get(b, 0)}" for b in bands] + \
-                [f"{c['flagged_current']} → {c['flagged_new']}"]
+            vals = (
+                [c["school"], c["age_band"], str(c["children"])]
+                + [f"{c['current'].get(b, 0)} → {c['new'].get(b, 0)}" for b in bands]
+                + [f"{c['flagged_current']} → {c['flagged_new']}"]
+            )
             for k, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 if k == len(vals) - 1 and c["flagged_new"] != c["flagged_current"]:
@@ -512,18 +618,22 @@ class WeightsEditor(QWidget):
         rt.setHorizontalHeaderLabels([tr("グループ"), tr("人数"), tr("抽出率 現行"), tr("抽出率 案")])
         rt.setRowCount(len(pv["flag_rates"]))
         for r, g in enumerate(pv["flag_rates"]):
-            for k, v in enumerate((g["group"], str(g["children"]),
-                                   "" if g["current"] is None else f"{g['current']:.1f}%",
-                                   "" if g["new"] is None else f"{g['new']:.1f}%")):
+            for k, v in enumerate(
+                (
+                    g["group"],
+                    str(g["children"]),
+                    "" if g["current"] is None else f"{g['current']:.1f}%",
+                    "" if g["new"] is None else f"{g['new']:.1f}%",
+                )
+            ):
                 rt.setItem(r, k, QTableWidgetItem(v))
         rt.resizeColumnsToContents()
         return pv
 
     def adopt(self, reason: str | None = None) -> bool:
-        interactive = reason is None or isinstance(reason, bool)   # a button's clicked(bool) passes a bool
+        interactive = reason is None or isinstance(reason, bool)  # a button's clicked(bool) passes a bool
         if interactive:
-            reason, ok = QInputDialog.getText(self, tr("重みの採用"),
-                                              tr("採用する理由（必須・記録に残ります）:"))
+            reason, ok = QInputDialog.getText(self, tr("重みの採用"), tr("採用する理由（必須・記録に残ります）:"))
             if not ok:
                 return False
         if not (reason or "").strip():
@@ -585,14 +695,22 @@ class ScoringPage(QWidget):
         ll.addWidget(caveat_label())
         filters = QHBoxLayout()
         self.f_school, self.f_age, self.f_type, self.f_band = QComboBox(), QComboBox(), QComboBox(), QComboBox()
-        for label, combo in ((tr("学校・園"), self.f_school), (tr("年齢区分"), self.f_age), (tr("種別"), self.f_type),
-                             (tr("帯"), self.f_band)):
+        for label, combo in (
+            (tr("学校・園"), self.f_school),
+            (tr("年齢区分"), self.f_age),
+            (tr("種別"), self.f_type),
+            (tr("帯"), self.f_band),
+        ):
             filters.addWidget(QLabel(label))
             combo.setMinimumWidth(110)
             filters.addWidget(combo)
             combo.currentIndexChanged.connect(self.apply_filters)
-        self.f_new, self.f_yt, self.f_unrev, self.f_flag = (QCheckBox(tr("新規")), QCheckBox(tr("要対協")),
-                                                            QCheckBox(tr("未確認")), QCheckBox(tr("抽出のみ")))
+        self.f_new, self.f_yt, self.f_unrev, self.f_flag = (
+            QCheckBox(tr("新規")),
+            QCheckBox(tr("要対協")),
+            QCheckBox(tr("未確認")),
+            QCheckBox(tr("抽出のみ")),
+        )
         for cb in (self.f_new, self.f_yt, self.f_unrev, self.f_flag):
             filters.addWidget(cb)
             cb.toggled.connect(self.apply_filters)
@@ -647,15 +765,24 @@ class ScoringPage(QWidget):
         self.model.set_rows(rows)
         if run:
             sm = run["summary"]
-            self.run_info.setText(tr("基準日 {d}・重み 第{v}版・{n} 人中 抽出 {f} 人（新規 {x} 人）", d=run["as_of"],
-                                     v=sm.get("weight_set_version", "?"), n=sm.get("children", len(rows)),
-                                     f=sm.get("flagged", 0), x=sm.get("newly_flagged", 0)))
+            self.run_info.setText(
+                tr(
+                    "基準日 {d}・重み 第{v}版・{n} 人中 抽出 {f} 人（新規 {x} 人）",
+                    d=run["as_of"],
+                    v=sm.get("weight_set_version", "?"),
+                    n=sm.get("children", len(rows)),
+                    f=sm.get("flagged", 0),
+                    x=sm.get("newly_flagged", 0),
+                )
+            )
         else:
             self.run_info.setText(tr("まだスコアを算出していません。"))
-        for combo, values in ((self.f_school, sorted({r["school"] or "（学校・園なし）" for r in rows})),
-                              (self.f_age, [b["label"] for b in S.catalogue()["age_bands"]]),
-                              (self.f_type, S.catalogue()["difficulty_types"]),
-                              (self.f_band, [b["label"] for b in S.active_weights(self.ws)["data"]["bands"]])):
+        for combo, values in (
+            (self.f_school, sorted({r["school"] or "（学校・園なし）" for r in rows})),
+            (self.f_age, [b["label"] for b in S.catalogue()["age_bands"]]),
+            (self.f_type, S.catalogue()["difficulty_types"]),
+            (self.f_band, [b["label"] for b in S.active_weights(self.ws)["data"]["bands"]]),
+        ):
             keep = combo.currentText()
             combo.blockSignals(True)
             combo.clear()
@@ -672,10 +799,17 @@ class ScoringPage(QWidget):
         new, yt, unrev, flag = (c.isChecked() for c in (self.f_new, self.f_yt, self.f_unrev, self.f_flag))
 
         def ok(r):
-            return ((school is None or (r["school"] or "（学校・園なし）") == school) and
-                    (age is None or r["age_band"] == age) and (type_ is None or type_ in r["types"]) and
-                    (band is None or r["band"] == band) and (not new or r["new"]) and (not yt or r["yotaikyo"]) and
-                    (not unrev or (r["flagged"] and not r["reviewed"])) and (not flag or r["flagged"]))
+            return (
+                (school is None or (r["school"] or "（学校・園なし）") == school)
+                and (age is None or r["age_band"] == age)
+                and (type_ is None or type_ in r["types"])
+                and (band is None or r["band"] == band)
+                and (not new or r["new"])
+                and (not yt or r["yotaikyo"])
+                and (not unrev or (r["flagged"] and not r["reviewed"]))
+                and (not flag or r["flagged"])
+            )
+
         n = self.model.apply(ok)
         self.count.setText(tr("{n} 人 / {total} 人", n=n, total=len(self.model.all)))
         if n:
@@ -702,9 +836,13 @@ class ScoringPage(QWidget):
 
     def run_scoring(self):
         from ..ops import run_with_progress
-        self.op = run_with_progress(self, tr("スコア算出"),
-                                    lambda progress, cancel: S.run_scoring(self.ws, progress=progress),
-                                    on_done=lambda _: self.reload())
+
+        self.op = run_with_progress(
+            self,
+            tr("スコア算出"),
+            lambda progress, cancel: S.run_scoring(self.ws, progress=progress),
+            on_done=lambda _: self.reload(),
+        )
 
     def open_child(self):
         if self.current and self.main is not None and hasattr(self.main, "open_person"):
@@ -712,5 +850,5 @@ class ScoringPage(QWidget):
 
     def page_shown(self):
         run = S.latest_run(self.ws) if not self.ws.locked else None
-        if run and run["run_id"] != getattr(self, "_run_id", None):   # a run made elsewhere (demo, CLI)
+        if run and run["run_id"] != getattr(self, "_run_id", None):  # a run made elsewhere (demo, CLI)
             QTimer.singleShot(0, self.reload)

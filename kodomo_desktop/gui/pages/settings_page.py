@@ -1,13 +1,27 @@
 """設定: display language (per PC, from the next start), auto-lock minutes and the town's name (per database,
 logged), the signed-in user's password, and an encrypted backup."""
+
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.errors import KodomoError
 from .. import prefs
@@ -51,6 +65,7 @@ class PasswordDialog(QDialog):
 
     def change(self):
         from ...core.workspace import change_password
+
         if len(self.new.text()) < MIN_PASSWORD:
             return self.msg.setText(tr("パスワードは8文字以上にしてください。"))
         if self.new.text() != self.new2.text():
@@ -60,7 +75,9 @@ class PasswordDialog(QDialog):
         except KodomoError as e:
             self.old.clear()
             return self.msg.setText(e.message_ja)
-        QMessageBox.information(self, tr("パスワードの変更"), tr("パスワードを変更しました。次回から新しいパスワードで開きます。"))
+        QMessageBox.information(
+            self, tr("パスワードの変更"), tr("パスワードを変更しました。次回から新しいパスワードで開きます。")
+        )
         self.accept()
 
 
@@ -138,8 +155,9 @@ class SettingsPage(QWidget):
 
     def save(self):
         try:
-            prefs.set_db_setting(self.ws, {"town_name": self.town.text().strip(),
-                                           "auto_lock_minutes": int(self.lock.value())})
+            prefs.set_db_setting(
+                self.ws, {"town_name": self.town.text().strip(), "auto_lock_minutes": int(self.lock.value())}
+            )
         except KodomoError as e:
             return QMessageBox.warning(self, tr("設定"), e.message_ja)
         if self.main is not None:
@@ -150,20 +168,30 @@ class SettingsPage(QWidget):
         if self.ws.locked:
             return
         last = prefs.db_setting(self.ws, "last_backup_at", None)
-        self.backup_info.setText(tr("最後のバックアップ: {when}", when=str(last)[:19].replace("T", " ") if last else
-                                    tr("まだありません")))
+        self.backup_info.setText(
+            tr("最後のバックアップ: {when}", when=str(last)[:19].replace("T", " ") if last else tr("まだありません"))
+        )
 
     def backup(self):
         from ...core.security.backup import backup
         from ..ops import run_with_progress
+
         name = f"kodomo-backup-{dt.date.today():%Y%m%d}.kdbak"
-        path, _ = QFileDialog.getSaveFileName(self, tr("バックアップの保存先"), str(Path.home() / name),
-                                              tr("バックアップ (*.kdbak)"))
+        path, _ = QFileDialog.getSaveFileName(
+            self, tr("バックアップの保存先"), str(Path.home() / name), tr("バックアップ (*.kdbak)")
+        )
         if not path:
             return
 
         def done(_res):
             self._backup_text()
             QMessageBox.information(self, tr("バックアップ"), tr("暗号化したバックアップを作成しました。"))
-        run_with_progress(self, tr("バックアップ"), lambda progress, cancel: backup(self.ws, Path(path)),
-                          on_done=done, cancellable=False, label=tr("バックアップを作成しています…"))
+
+        run_with_progress(
+            self,
+            tr("バックアップ"),
+            lambda progress, cancel: backup(self.ws, Path(path)),
+            on_done=done,
+            cancellable=False,
+            label=tr("バックアップを作成しています…"),
+        )

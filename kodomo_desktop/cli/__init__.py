@@ -1,0 +1,87 @@
+"""kodomo-desktop-cli: the headless contract (../shared/spec/CLI.md).
+
+One JSON object on stdout for summaries, progress on stderr. Exit codes: 0 ok, 1 usage, 2 input refused and
+nothing changed, 3 integrity failure. The password comes from KODOMO_DB_PASSWORD, the user from KODOMO_USER.
+
+Each command group lives in its own module (``store``, ``data``, ``scoring`` …) with a ``register(cmd, sub)``
+function; :data:`GROUPS` lists them in the order ``--help`` shows. A command module imports the core service it
+calls inside the command function, so starting the CLI for one command does not load the others' dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from ..core.errors import KodomoError
+
+# Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
+GROUPS = ["store", "data", "scoring", "reports", "demo", "checklists", "governance"]
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # the contract says usage errors exit 1 (argparse would exit 2)
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def out(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def open_workspace(args):
+    """The database named by --db, unlocked with KODOMO_DB_PASSWORD for KODOMO_USER (default: the coordinator)."""
+    from ..core.workspace import Workspace, env_password
+
+    return Workspace.open(args.db, env_password(), os.environ.get("KODOMO_USER") or None)
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="kodomo-desktop-cli", description="Kodomo Desktop — headless commands")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def cmd(name, func, help_, db=True):
+        sp = sub.add_parser(name, help=help_)
+        if db:
+            sp.add_argument("--db", required=True, help="encrypted database file")
+        sp.set_defaults(func=func)
+        return sp
+
+    for group in GROUPS:
+        importlib.import_module(f"{__name__}.{group}").register(cmd, sub)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+        return 0
+    except UsageError as e:
+        print(f"エラー: {e}", file=sys.stderr)
+        return 1
+    except KodomoError as e:
+        print(f"エラー: {e.message_ja}", file=sys.stderr)
+        return e.exit_code
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("kodomo_desktop"):
+            print(f"エラー: この機能はまだありません（{e.name}）。", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

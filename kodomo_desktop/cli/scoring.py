@@ -1,0 +1,48 @@
+"""Scoring commands: score, weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import Parser, UsageError, out, progress  # noqa: F401
+from . import open_workspace as _open  # noqa: F401
+
+
+def cmd_score(args):
+    with _open(args) as ws:
+        ws.require("score.run", what="score")  # refused (and logged) before anything is computed or written
+        from ..core.scoring.service import score_to_csv
+
+        out(
+            score_to_csv(
+                ws, Path(args.out), weights_file=Path(args.weights) if args.weights else None, as_of=args.as_of
+            )
+        )
+
+
+def cmd_weights(args):
+    from ..core.scoring import service as S
+
+    with _open(args) as ws:
+        if args.weights_cmd == "export":
+            out(S.export_weights(ws, Path(args.out)))
+        else:
+            out(S.import_weights(ws, Path(args.file), reason=args.reason, adopt=args.adopt))
+
+
+def register(cmd, sub) -> None:
+    sp = cmd("score", cmd_score, "score every child aged 0-18")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--weights")
+    sp.add_argument("--as-of")
+    sp = cmd("weights", cmd_weights, "export or import a weight set as a readable file", db=False)
+    wsub = sp.add_subparsers(dest="weights_cmd", required=True, parser_class=Parser)
+    w = wsub.add_parser("export")
+    w.add_argument("--db", required=True)
+    w.add_argument("--out", required=True)
+    w = wsub.add_parser("import")
+    w.add_argument("--db", required=True)
+    w.add_argument("file")
+    w.add_argument("--reason")
+    w.add_argument("--adopt", action="store_true")
+    sp.set_defaults(func=cmd_weights)

@@ -1,0 +1,71 @@
+"""Every past schema opens and upgrades to the current one without loss."""
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import text
+
+from kodomo_desktop.core.workspace import Workspace, current_revision, head_revision
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
+
+
+def _copy(tmp_path, name, sidecar):
+    for suffix in ("", sidecar):
+        shutil.copy(FIX / (name + suffix), tmp_path / (name + suffix))
+    return tmp_path / name
+
+
+def test_database_made_by_first_migration_upgrades(tmp_path):
+    path = _copy(tmp_path, "schema_0001.db", ".keys")
+    ws = Workspace.open(path, "fixture pass")
+    assert current_revision(ws.engine) == head_revision() != "0001"
+    with ws.engine.connect() as c:
+        assert c.execute(text("SELECT name FROM person WHERE id='P000001'")).scalar() == "試験 花子"
+        assert c.execute(text("SELECT count(*) FROM retention_policy")).scalar() == 0
+    assert ws.verify()["ok"]
+    ws.close()
+
+
+def test_legacy_single_password_database_is_converted_to_key_slots(tmp_path):
+    path = _copy(tmp_path, "legacy_0001.db", ".kdf")
+    ws = Workspace.open(path, "fixture pass")
+    assert ws.user.role == "coordinator"
+    assert (tmp_path / "legacy_0001.db.keys").exists() and not (tmp_path / "legacy_0001.db.kdf").exists()
+    with ws.engine.connect() as c:
+        assert c.execute(text("SELECT name FROM person WHERE id='P000001'")).scalar() == "試験 花子"
+        assert c.execute(text("SELECT count(*) FROM access_log WHERE action='key_slots_converted'")).scalar() == 1
+    assert ws.verify()["ok"]
+    ws.close()
+    # and from now on: key slots (a user can be added without re-encrypting)
+    ws = Workspace.open(path, "fixture pass")
+    ws.add_user("s1", "staff pw", "staff")
+    ws.close()
+    Workspace.open(path, "staff pw", "s1").close()
+
+
+def test_database_at_0002_upgrades_and_loses_only_the_unused_index(tmp_path):
+    path = _copy(tmp_path, "schema_0002.db", ".keys")
+    ws = Workspace.open(path, "fixture pass")
+    assert current_revision(ws.engine) == head_revision()
+    with ws.engine.connect() as c:
+        idx = {
+            r[0]
+            for r in c.execute(text("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='source_record'"))
+        }
+        assert "ix_source_record_birth_date" not in idx and "ix_source_record_batch_id" in idx
+        assert c.execute(text("SELECT name, birth_date FROM source_record")).one() == ("試験 花子", "2018-05-05")
+    assert ws.verify()["ok"]
+    ws.close()
+
+
+def test_models_and_migrations_agree(tmp_path):
+    """A fresh database (made by the migrations) has exactly the tables and indexes the models declare."""
+    from kodomo_desktop.core.storage.models import Base
+
+    ws = Workspace.create(tmp_path / "fresh.db", "fresh pass")
+    with ws.engine.connect() as c:
+        got = {r[0] for r in c.execute(text("SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"))}
+    ws.close()
+    want = {ix.name for t in Base.metadata.tables.values() for ix in t.indexes}
+    assert want == got
