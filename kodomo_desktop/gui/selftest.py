@@ -104,10 +104,16 @@ class SelfTest:
     def __init__(self, db: Path | None, user: str | None = None, out=None):
         self.db = Path(db).expanduser() if db else None
         self.user = user or os.environ.get("KODOMO_USER") or None
-        self.out = out or sys.stdout
+        self.out = out or sys.stdout or self._report_file()
         self.tmp: Path | None = None
         self.ws = None
         self.win = None
+
+    @staticmethod
+    def _report_file():
+        """A windowed Windows executable has no stdout: the report goes to %LOCALAPPDATA%\\KodomoDesktop\\selftest.txt."""
+        folder = platform.ensure_private_dir(platform.data_dir())
+        return open(folder / "selftest.txt", "w", encoding="utf-8")  # noqa: SIM115 (open for the whole run)
 
     def say(self, ok: bool, step: str, detail: str = "") -> None:
         print(f"{'ok' if ok else 'NG'}  {step}{'  ' + detail if detail else ''}", file=self.out, flush=True)
