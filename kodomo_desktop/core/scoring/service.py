@@ -20,7 +20,6 @@ Public API::
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, text, update
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
@@ -635,25 +635,23 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
         as_of_s = run.as_of.isoformat()
     rows.sort(key=lambda cp: (-cp[0].total, -(cp[0].basic_items or 0), cp[0].person_id))
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(SCORE_COLUMNS)
-        for c, p in rows:
-            d = c.details or {}
-            w.writerow(
-                [
-                    p.id,
-                    p.name or "",
-                    p.birth_date.isoformat() if p.birth_date else "",
-                    d.get("school", ""),
-                    f"{c.total:g}",
-                    c.band or "",
-                    ";".join(d.get("flagged_types") or []),
-                    E.reasons_text(d),
-                ]
-            )
-    os.replace(tmp, out)
+    outputs.write_csv(
+        out,
+        SCORE_COLUMNS,
+        (
+            [
+                p.id,
+                p.name or "",
+                p.birth_date.isoformat() if p.birth_date else "",
+                (c.details or {}).get("school", ""),
+                f"{c.total:g}",
+                c.band or "",
+                ";".join((c.details or {}).get("flagged_types") or []),
+                E.reasons_text(c.details or {}),
+            ]
+            for c, p in rows
+        ),
+    )
     flagged = sum(1 for c, _ in rows if c.flagged)
     ws.log("export", detail={"what": "scores_csv", "run_id": run_id, "rows": len(rows)})
     return {

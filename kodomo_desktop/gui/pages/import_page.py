@@ -3,7 +3,6 @@ validation report → import with progress and Cancel) and the import history.""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import outputs
 from ...core.errors import KodomoError
 from ...core.importing import fields as F
 from ...core.importing import service as S
@@ -343,11 +343,12 @@ class ImportWizard(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, tr("除外行"), "除外行.csv", "CSV (*.csv)")
         if not path:
             return None
-        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["行", "列", "理由"])
-            for e in self.errors.rows:
-                w.writerow([e["row"], e.get("column") or "", e["message"]])
+        outputs.write_csv(
+            path,
+            ["行", "列", "理由"],
+            ([e["row"], e.get("column") or "", e["message"]] for e in self.errors.rows),
+            encoding="utf-8-sig",
+        )
         self.ws.log("export", detail={"what": "rejected_rows", "rows": len(self.errors.rows)})
         self.say(tr("除外行 {n} 行を保存しました。", n=len(self.errors.rows)), error=False)
         return Path(path)

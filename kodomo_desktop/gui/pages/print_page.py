@@ -62,17 +62,15 @@ KINDS = [
     ("blank_checklist", "白紙チェックリスト"),
 ]
 KIND_LABEL = dict(KINDS)
-MASKS_PERSON = [
+MASKS_PERSON = [  # the conference's documents (assessment sheet, packet): for the meeting, never for a school
     ("none", "マスクなし"),
     ("initials", "氏名はイニシャルのみ"),
-    ("school", "学校向け（福祉関係の情報を表示しない）"),
-    ("school_initials", "学校向け・氏名はイニシャルのみ"),
 ]
 MASKS_SCHOOL = [
     ("school", "学校向け（福祉関係の情報を表示しない）"),
     ("school_initials", "学校向け・氏名はイニシャルのみ"),
 ]
-HANDOVER_KINDS = ["進学", "転校", "担任交代"]
+HANDOVER_KINDS = ["進学", "転校", "担任交代", "転出"]
 PREVIEW_DPI = 80
 PRINT_DPI = 300
 SEARCH_LIMIT = 200
@@ -368,8 +366,7 @@ class PrintPage(QWidget):
         for k in HANDOVER_KINDS:
             self.h_kind.addItem(tr(k), k)
         f.addRow(tr("引継ぎの種類"), self.h_kind)
-        self.h_mask = _combo(MASKS_PERSON)
-        self.h_mask.setCurrentIndex(self.h_mask.findData("school"))
+        self.h_mask = _combo(MASKS_SCHOOL)  # a handover sheet is always for the receiving school
         f.addRow(tr("マスク"), self.h_mask)
         self.forms.addWidget(w)
         # ラウンド統計
