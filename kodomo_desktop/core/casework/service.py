@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import func, select, text
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChildScore,
@@ -920,15 +921,15 @@ def funnel_to_excel(ws, round_id: int, out) -> dict:
     sh["A1"].font = Font(bold=True, size=13)
     sh.append([])
     keys = [st["key"] for st in f["stages"]]
-    sh.append(["区分"] + [st["label"] for st in f["stages"]])
-    sh.append(["全体"] + [st["count"] for st in f["stages"]])
+    outputs.safe_append(sh, ["区分"] + [st["label"] for st in f["stages"]])
+    outputs.safe_append(sh, ["全体"] + [st["count"] for st in f["stages"]])
     for title, table in (("学校・園別", f["by_school"]), ("年齢区分別", f["by_age_band"])):
         sh.append([])
-        sh.append([title])
+        outputs.safe_append(sh, [title])
         for g, c in table.items():
-            sh.append([g] + [c.get(k, 0) for k in keys])
+            outputs.safe_append(sh, [g] + [c.get(k, 0) for k in keys])
     sh.column_dimensions["A"].width = 28
-    wb.save(out)
+    outputs.save_workbook(wb, out)
     ws.log("export", detail={"what": "funnel", "round_id": round_id})
     return f
 

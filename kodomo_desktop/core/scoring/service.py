@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, text, update
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
@@ -686,9 +687,7 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
             ]
             as_of_s = run.as_of.isoformat()
     rows.sort(key=lambda r: (-(r[3].band_level or 0), -r[3].total, -(r[3].basic_items or 0), r[0]))
-    from ..outputs import write_csv
-
-    write_csv(
+    outputs.write_csv(
         Path(out),
         SCORE_COLUMNS,
         (
