@@ -743,3 +743,24 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
 
 def person_ids_in(rows: Iterable[ChildRow]) -> list[str]:
     return [r.person_id for r in rows]
+
+
+def person_brief(ws, person_id: str | None) -> dict:
+    """A resident's register fields for 名寄せ's side-by-side comparison (empty when unknown)."""
+    if not (ws.can("link.review") or ws.can("person.read")):
+        ws.require("link.review", what="person brief")
+    if not person_id:
+        return {}
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            return {}
+        return {
+            "name": p.name,
+            "name_kana": p.name_kana,
+            "birth_date": p.birth_date,
+            "sex": p.sex,
+            "address": p.address,
+            "resident_no": p.resident_no,
+            "school": "",
+        }

@@ -9,7 +9,6 @@ kodomo-desktop --lang en       # English (default: Japanese, or what 設定 save
 from __future__ import annotations
 
 import argparse
-import contextlib
 import inspect
 import sys
 from pathlib import Path
@@ -51,18 +50,16 @@ def prepare_app(argv: list[str] | None = None, lang: str | None = None) -> QAppl
 
 # --- the demo town ------------------------------------------------------------------------------------------------
 def _remove_database(path: Path) -> None:
-    from ..core.storage.keys import key_file_path
+    from ..core.demo.service import remove_database
 
-    for p in (path, key_file_path(path)):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+    remove_database(path)
 
 
 def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> bool:
     """Build the demo town at ``path`` unless it is already there (progress dialog, キャンセル removes it)."""
-    from ..core.storage.keys import key_file_path
+    from ..core.demo.service import demo_exists
 
-    if path.exists() and key_file_path(path).exists():
+    if demo_exists(path):
         return True
     from ..core.demo.service import build_demo
     from .ops import call_with_progress

@@ -232,6 +232,17 @@ def round_definition(s, r: ChecklistRound) -> dict:
 
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
+def school_round(ws, school: str) -> dict | None:
+    """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
+    ws.require("checklist.enter", what="checklist read")
+    ws.require_school(school)
+    with ws.session() as s:
+        r = current_round(s, school)
+        if r is None:
+            return None
+        return {"id": r.id, "name": r.name, "due_on": r.due_on, "definition": round_definition(s, r)}
+
+
 def entries(ws, round_id: int, school: str) -> dict[str, dict]:
     ws.require("checklist.enter", what="checklist read")
     ws.require_school(school)
