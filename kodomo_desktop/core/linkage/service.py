@@ -365,6 +365,7 @@ def review_queue(ws, limit: int | None = None) -> list[dict]:
                     "candidates": link.candidates or [],
                 }
             )
+        ws.log("view_list", detail={"list": "review_queue", "rows": len(out)}, conn=s)
         return out
 
 

@@ -774,6 +774,7 @@ def latest_scores(
     yotaikyo: bool | None = None,
     unreviewed: bool | None = None,
     flagged_only: bool = False,
+    log: bool = True,
 ) -> list[dict]:
     """The prioritised list of a run (the latest by default), highest total first, with filters:
     school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
@@ -839,6 +840,8 @@ def latest_scores(
             continue
         out.append(row)
     out.sort(key=lambda r: (-r["total"], -r["basic_items"], r["person_id"]))
+    if log:  # one entry per list view: ids and counts, never names
+        ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
     return out
 
 
