@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import func, select, text
 
-from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChildScore,
@@ -148,7 +147,7 @@ def create_round(
         return r.id
 
 
-def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
+def round_candidates(ws, round_id: int) -> list[dict]:
     ws.require("person.read", what="round list")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
@@ -198,8 +197,6 @@ def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
                     "earlier_decision": earlier.get(c.person_id),
                 }
             )
-        if log:
-            ws.log("view_list", detail={"list": "round", "round_id": round_id, "rows": len(out)}, conn=s)
         return out
 
 
@@ -311,7 +308,7 @@ def close_round(ws, round_id: int) -> dict:
 # --- conferences -----------------------------------------------------------------------------------------------
 def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     """Up to ``size`` children from different households, spread across schools (round-robin by school)."""
-    cands = [c for c in round_candidates(ws, round_id, log=False) if c["classification"] in ("a", "b", None)]
+    cands = [c for c in round_candidates(ws, round_id) if c["classification"] in ("a", "b", None)]
     with ws.session() as s:
         hh = dict(
             s.execute(
@@ -610,7 +607,7 @@ def open_cases(ws) -> list[dict]:
             if run
             else set()
         )
-        out = [
+        return [
             {
                 "case_id": c.id,
                 "person_id": c.person_id,
@@ -623,14 +620,12 @@ def open_cases(ws) -> list[dict]:
             }
             for c in cases
         ]
-        ws.log("view_list", detail={"list": "open_cases", "rows": len(out)}, conn=s)
-        return out
 
 
 def cases_of(ws, person_id: str) -> list[dict]:
     ws.require("person.read", what="cases", person_id=person_id)
     with ws.session() as s:
-        out = [
+        return [
             {
                 "case_id": c.id,
                 "opened_on": c.opened_on,
@@ -646,15 +641,13 @@ def cases_of(ws, person_id: str) -> list[dict]:
                 .order_by(SupportCase.opened_on, SupportCase.id)
             )
         ]
-        ws.log("view_list", person_id, {"list": "cases", "rows": len(out)}, conn=s)
-        return out
 
 
 def score_history(ws, person_id: str) -> list[dict]:
     """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
     ws.require("person.read", what="score history", person_id=person_id)
     with ws.session() as s:
-        out = [
+        return [
             {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
             for cs, run in s.execute(
                 select(ChildScore, ScoreRun)
@@ -663,8 +656,6 @@ def score_history(ws, person_id: str) -> list[dict]:
                 .order_by(ScoreRun.id)
             ).all()
         ]
-        ws.log("view_list", person_id, {"list": "score_history", "rows": len(out)}, conn=s)
-        return out
 
 
 def parse_roles(text_: str | None) -> list[dict]:
@@ -727,7 +718,6 @@ def due_list(ws, until: dt.date | None = None) -> list[dict]:
             if k not in seen:
                 seen.add(k)
                 out.append(x)
-        ws.log("view_list", detail={"list": "due", "rows": len(out)}, conn=s)
         return out
 
 
@@ -851,7 +841,6 @@ def timeline(ws, person_id: str) -> list[dict]:
                 }
             )
     ev.sort(key=lambda e: e["date"] or dt.date.min, reverse=True)
-    ws.log("view_list", person_id, {"list": "timeline", "entries": len(ev)})
     return ev
 
 
@@ -931,15 +920,15 @@ def funnel_to_excel(ws, round_id: int, out) -> dict:
     sh["A1"].font = Font(bold=True, size=13)
     sh.append([])
     keys = [st["key"] for st in f["stages"]]
-    outputs.safe_append(sh, ["区分"] + [st["label"] for st in f["stages"]])
-    outputs.safe_append(sh, ["全体"] + [st["count"] for st in f["stages"]])
+    sh.append(["区分"] + [st["label"] for st in f["stages"]])
+    sh.append(["全体"] + [st["count"] for st in f["stages"]])
     for title, table in (("学校・園別", f["by_school"]), ("年齢区分別", f["by_age_band"])):
         sh.append([])
-        outputs.safe_append(sh, [title])
+        sh.append([title])
         for g, c in table.items():
-            outputs.safe_append(sh, [g] + [c.get(k, 0) for k in keys])
+            sh.append([g] + [c.get(k, 0) for k in keys])
     sh.column_dimensions["A"].width = 28
-    outputs.save_workbook(wb, out)
+    wb.save(out)
     ws.log("export", detail={"what": "funnel", "round_id": round_id})
     return f
 

@@ -27,11 +27,9 @@ from PySide6.QtWidgets import (
 
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
-from .. import palette as pal
 from ..i18n import tr
 from ..models import RowsModel
 from ..ops import call_with_progress
-from ..widgets import Notice
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
@@ -64,7 +62,7 @@ class ChecklistGridModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return tr(SHORT.get(code, ""))
         if role == Qt.BackgroundRole:
-            return {"1": QColor(pal.TINT_SALMON), "2": QColor(pal.TINT_GREEN), "0": QColor(pal.TINT_SILVER)}.get(code)
+            return {"1": QColor("#F8CBAD"), "2": QColor("#E2EFDA"), "0": QColor("#EDEDED")}.get(code)
         if role == Qt.ToolTipRole:
             return self.items[c]["text_ja"]
         if role == Qt.TextAlignmentRole:
@@ -136,14 +134,15 @@ class SchoolEntry(QWidget):
         super().__init__()
         self.ws, self.school = ws, school
         lay = QVBoxLayout(self)
-        r = CL.school_round(ws, school)
-        self.round_id = r["id"] if r else None
-        self.definition = r["definition"] if r else None
-        title = (
-            tr("{school}　{round}（期限 {due}）", school=school, round=r["name"], due=r["due_on"] or tr("未設定"))
-            if r
-            else tr("{school}　実施中のラウンドはありません", school=school)
-        )
+        with ws.session() as s:
+            r = CL.current_round(s, school)
+            self.round_id = r.id if r else None
+            self.definition = CL.round_definition(s, r) if r else None
+            title = (
+                tr("{school}　{round}（期限 {due}）", school=school, round=r.name, due=r.due_on or tr("未設定"))
+                if r
+                else tr("{school}　実施中のラウンドはありません", school=school)
+            )
         self.head = head = QLabel(title)
         head.setStyleSheet("font-size:14pt;font-weight:bold;")
         lay.addWidget(head)
@@ -158,10 +157,10 @@ class SchoolEntry(QWidget):
             )
         )
         self.item_label = QLabel("")
-        self.item_label.setStyleSheet(f"color:{pal.HEADING_BLUE};font-size:12pt;font-weight:bold;")
+        self.item_label.setStyleSheet("color:#1F3864;font-size:12pt;font-weight:bold;")
         lay.addWidget(self.item_label)
         self.remark_label = QLabel("")
-        self.remark_label.setStyleSheet(f"color:{pal.REMARK};")
+        self.remark_label.setStyleSheet("color:#595959;")
         lay.addWidget(self.remark_label)
         self.view = ChecklistGrid()
         self.view.on_locked = lambda: self._notify(
@@ -173,7 +172,9 @@ class SchoolEntry(QWidget):
         self.view.setWordWrap(False)
         lay.addWidget(self.view, 1)
         bar = QHBoxLayout()
-        self.notice = Notice("checklistNotice")
+        self.notice = QLabel("")
+        self.notice.setObjectName("checklistNotice")
+        self.notice.setWordWrap(True)
         bar.addWidget(self.notice, 1)
         self.save_btn = QPushButton(tr("下書き保存 (Ctrl+S)"))
         self.save_btn.setShortcut("Ctrl+S")
@@ -265,7 +266,8 @@ class SchoolEntry(QWidget):
         return True
 
     def _notify(self, text: str, *, error: bool = False) -> None:
-        self.notice.say(text, error)
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color:#C00000;font-weight:bold;" if error else "color:#375623;")
 
     def counts(self) -> dict:
         st = [self.model.status.get(p["person_id"]) for p in self.model.pupils]
@@ -302,13 +304,13 @@ class ProgressModel(RowsModel):
 
     def cell_background(self, r: dict, key: str):
         if key == "not_yet" and r["not_yet"]:
-            return QColor(pal.TINT_ORANGE)
+            return QColor("#FCE4D6")
         if key == "draft" and r["draft"]:
-            return QColor(pal.TINT_YELLOW)
+            return QColor("#FFF2CC")
         if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
-            return QColor(pal.TINT_GREEN)
+            return QColor("#E2EFDA")
         if r.get("is_school"):
-            return QColor(pal.TINT_BLUE_PALE)
+            return QColor("#EEF3FA")
         return None
 
     def data(self, index, role=Qt.DisplayRole):
@@ -336,13 +338,13 @@ class ProgressModel(RowsModel):
             return f
         if role == Qt.BackgroundRole:
             if key == "not_yet" and r["not_yet"]:
-                return QColor(pal.TINT_ORANGE)
+                return QColor("#FCE4D6")
             if key == "draft" and r["draft"]:
-                return QColor(pal.TINT_YELLOW)
+                return QColor("#FFF2CC")
             if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
-                return QColor(pal.TINT_GREEN)
+                return QColor("#E2EFDA")
             if r.get("is_school"):
-                return QColor(pal.TINT_BLUE_PALE)
+                return QColor("#EEF3FA")
         if role == Qt.TextAlignmentRole and key in ("pupils", "submitted", "draft", "not_yet"):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None
@@ -387,7 +389,9 @@ class CoordinatorView(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.view.horizontalHeader().setStretchLastSection(True)
         lay.addWidget(self.view, 1)
-        self.notice = Notice("checklistNotice")
+        self.notice = QLabel("")
+        self.notice.setObjectName("checklistNotice")
+        self.notice.setWordWrap(True)
         lay.addWidget(self.notice)
         self.refresh()
 
@@ -526,7 +530,8 @@ class CoordinatorView(QWidget):
         return res
 
     def _notify(self, text: str, *, error: bool = False) -> None:
-        self.notice.say(text, error)
+        self.notice.setText(text)
+        self.notice.setStyleSheet("color:#C00000;font-weight:bold;" if error else "color:#375623;")
 
 
 class ChecklistPage(QWidget):

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import persons as P
-from .. import palette as pal
 from ..i18n import tr
 from .child_view import ChildView
 
@@ -132,7 +131,7 @@ class ChildListModel(QAbstractTableModel):
         if role == Qt.TextAlignmentRole and col in ("age", "sex"):
             return int(Qt.AlignCenter)
         if role == Qt.ForegroundRole and (r.opted_out or not r.in_registry):
-            return QColor(pal.DISABLED)
+            return QColor("#8A8A8A")
         if role == Qt.FontRole and not r.in_registry:
             f = QFont()
             f.setItalic(True)
@@ -231,7 +230,7 @@ class ChildrenPage(QWidget):
         hint = QLabel(
             tr("ダブルクリックまたは Enter でこどものページを開きます。灰色は利用停止の登録や転出などのある人です。")
         )
-        hint.setStyleSheet(f"color:{pal.LABEL};")
+        hint.setStyleSheet("color:#666666;")
         ll.addWidget(hint)
         self.stack.addWidget(lst)
 
