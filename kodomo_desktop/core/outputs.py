@@ -49,6 +49,13 @@ def neutralise(value):
 
 
 # --- private files and folders ---------------------------------------------------------------------------------------
+def restrict_umask() -> None:
+    """Everything this process creates is owner-only (umask 077) on POSIX: SQLite journals, PDFs, temporary files.
+    Called by the CLI and the GUI at start; the explicit helpers below do not rely on it."""
+    if _POSIX:
+        os.umask(0o077)
+
+
 def private_dir(path) -> Path:
     """Create (if needed) a folder only its owner can open: 0700 on POSIX; the profile's ACL on Windows."""
     path = Path(path)

@@ -201,6 +201,12 @@ def sources_without_basis(s) -> list[str]:
     return sorted(imported - have)
 
 
+def missing_basis_sources(ws) -> list[str]:
+    """The dashboard's warning: imported source types with no legal basis yet (names of source types only)."""
+    with ws.session() as s:
+        return sources_without_basis(s)
+
+
 # --- retention ---------------------------------------------------------------------------------------------------
 def retention(ws) -> list[dict]:
     ws.require("governance.read", what="retention")

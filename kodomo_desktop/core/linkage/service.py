@@ -9,13 +9,13 @@ Human decisions (``LinkDecision``) override the engine on every re-run until und
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import delete, insert, select, text
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
@@ -320,21 +320,22 @@ def export_links(ws, out: Path) -> int:
                 "ORDER BY batch, row_number"
             )
         ).all()
-        with open(out, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(EXPORT_COLUMNS)
-            for r in rows:
-                w.writerow(
-                    [
-                        r.source_type,
-                        r.file_name,
-                        r.row_number,
-                        r.source_key or "",
-                        (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
-                        r.status,
-                        "" if r.score is None else f"{r.score:.2f}",
-                    ]
-                )
+        outputs.write_csv(
+            out,
+            EXPORT_COLUMNS,
+            (
+                [
+                    r.source_type,
+                    r.file_name,
+                    r.row_number,
+                    r.source_key or "",
+                    (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
+                    r.status,
+                    "" if r.score is None else f"{r.score:.2f}",
+                ]
+                for r in rows
+            ),
+        )
         ws.log("export", detail={"what": "links", "rows": len(rows)}, conn=s)
     return len(rows)
 
@@ -372,6 +373,7 @@ def review_queue(ws, limit: int | None = None) -> list[dict]:
                     "candidates": link.candidates or [],
                 }
             )
+        ws.log("view_list", detail={"list": "review_queue", "rows": len(out)}, conn=s)
         return out
 
 
