@@ -127,7 +127,9 @@ def pupils(ws, school: str, *, s=None) -> list[dict]:
     if s is not None:
         return run(s)
     with ws.session() as s2:
-        return run(s2)
+        out = run(s2)
+        ws.log("view_list", detail={"list": "pupils", "school": school, "rows": len(out)}, conn=s2)
+        return out
 
 
 def _num(v):
