@@ -272,6 +272,11 @@ class ChildView(QWidget):
         ]
         if sc.get("types"):
             parts.append(str(sc["types"]))
+        d = sc.get("details")
+        if d is not None:
+            parts.append(tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{d.own_points:g}", h=f"{d.household_points:g}"))
+            parts += d.pending_lines
+            parts += [x.text for x in d.implausible]
         self.score.setText("　".join(p for p in parts if p) + "　※" + tr(NOTE))
         colour = BAND_COLOURS.get(band, pal.TINT_GREY)
         self.score.setStyleSheet(f"background:{colour};padding:4px;border-radius:3px;")
