@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import KodomoError
 from ..core.workspace import DEFAULT_USER, Workspace
+from . import palette as pal
 from .i18n import tr
 
 MIN_PASSWORD = 8
@@ -42,7 +43,7 @@ _COMMON = {
     "00000000",
     "password1",
 }
-ERROR_STYLE = "color:#B00020;"
+ERROR_STYLE = f"color:{pal.ERROR_STRONG};"
 
 
 def strength(pw: str) -> tuple[int, str, str]:
@@ -53,18 +54,18 @@ def strength(pw: str) -> tuple[int, str, str]:
     )
     n = len(pw)
     if n == 0:
-        return 0, tr("8文字以上。長いほど安全です（文や単語の組み合わせもおすすめ）。"), "#777777"
+        return 0, tr("8文字以上。長いほど安全です（文や単語の組み合わせもおすすめ）。"), pal.FAINT
     if n < MIN_PASSWORD:
-        return 0, tr("短すぎます（8文字以上にしてください）"), "#B00020"
+        return 0, tr("短すぎます（8文字以上にしてください）"), pal.ERROR_STRONG
     if pw.lower() in _COMMON or len(set(pw)) <= 2:
-        return 1, tr("よく使われるパスワードです。別のものにしてください"), "#B00020"
+        return 1, tr("よく使われるパスワードです。別のものにしてください"), pal.ERROR_STRONG
     if n >= 16 or (n >= 12 and kinds >= 3):
-        return 4, tr("強い"), "#1B7F3B"
+        return 4, tr("強い"), pal.SUCCESS
     if n >= 12 or (n >= 10 and kinds >= 3):
-        return 3, tr("良い"), "#2E7D6B"
+        return 3, tr("良い"), pal.BRAND
     if kinds >= 2:
-        return 2, tr("ふつう：もう少し長くすると安全です"), "#9A6700"
-    return 1, tr("弱い：数字や記号を混ぜるか、長くしてください"), "#B00020"
+        return 2, tr("ふつう：もう少し長くすると安全です"), pal.WARN
+    return 1, tr("弱い：数字や記号を混ぜるか、長くしてください"), pal.ERROR_STRONG
 
 
 def strength_hint(pw: str) -> str:
@@ -260,7 +261,7 @@ class SignInDialog(QDialog):
         self.demo_hint = None
         if demo:
             self.demo_hint = QLabel(tr("デモの町（架空のデータ）のパスワードは「demo」です。"))
-            self.demo_hint.setStyleSheet("color:#2E7D6B;")
+            self.demo_hint.setStyleSheet(f"color:{pal.BRAND};")
             lay.addWidget(self.demo_hint)
         self.msg = QLabel("")
         self.msg.setStyleSheet(ERROR_STYLE)

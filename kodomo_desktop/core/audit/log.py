@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "password_changed": "パスワード変更",
     "permission_denied": "権限のない操作（拒否）",
     "view_person": "こどものページ閲覧",
+    "view_list": "一覧の閲覧",
     "search": "検索",
     "import": "取込",
     "import_refused": "取込拒否",

@@ -409,6 +409,7 @@ def import_file(
                     "imported": n_valid,
                     "rejected": batch.rows_rejected,
                     **({"forced": findings.items} if findings.items else {}),
+                    **({"formula_cells": table.formula_cells} if getattr(table, "formula_cells", 0) else {}),
                 },
                 conn=s,
             )
