@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "purge": "保存期間切れデータの削除",
     "user_added": "利用者追加",
     "user_removed": "利用者削除",
+    "password_reset": "パスワード再発行",
     "backup": "バックアップ",
     "restore": "復元",
     "verify": "整合性検査",

@@ -87,6 +87,7 @@ PAGES: list[PageSpec] = [
         "学校の観察チェックリスト",
     ),
     PageSpec("settings", "設定", "settings_page:SettingsPage", (), "言語・自動ロック・バックアップ"),
+    PageSpec("users", "利用者", "users_page:UsersPage", ("users.manage",), "サインインできる人の追加・再発行・削除"),
     PageSpec("log", "操作ログ", "log_page:LogPage", ("log.read",), "だれが・いつ・何をしたか（改ざん検知つき）"),
     PageSpec(
         "governance",
