@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from conftest import IMAGES
-from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QScrollArea,
     QTabBar,
+    QTableView,
     QTabWidget,
     QWidget,
 )
@@ -80,6 +81,16 @@ def _problems(win, page) -> list[str]:
             out.append(f"{name} clipped: {w.width()} < {w.minimumSizeHint().width()}")
         if isinstance(w, QAbstractItemView) and w.height() < 60:
             out.append(f"{name} a list squeezed to {w.height()} px")
+        if isinstance(w, QTableView) and w.horizontalHeader().isVisible() and w.model() is not None:
+            h = w.horizontalHeader()
+            fm = h.fontMetrics()
+            for c in range(w.model().columnCount()):
+                if h.isSectionHidden(c) or h.sectionSize(c) == 0:
+                    continue
+                label = str(w.model().headerData(c, Qt.Horizontal) or "")
+                need = max((fm.horizontalAdvance(line) for line in label.splitlines()), default=0) + 1
+                if h.sectionSize(c) < need:
+                    out.append(f"{name} header 「{label}」 clipped: {h.sectionSize(c)} < {need}")
     return out
 
 
