@@ -511,32 +511,32 @@ def _timeline(
 
 
 def _scores(s, person_ids: list[str]) -> dict[str, dict]:
-    """The latest score run's band and reasons for these persons (for siblings' flags)."""
-    try:
-        from .storage.models import ChildScore, ScoreRun
+    """The latest score run's band and reasons for these persons (for siblings' flags), read through the typed
+    ``ScoreDetails`` of the scoring engine (``details``: own / household points, pending and implausible records)."""
+    from .scoring.explain import ScoreDetails
+    from .storage.models import ChildScore, ScoreRun
 
-        run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
-        if run is None or not person_ids:
-            return {}
-        out = {}
-        for cs in s.scalars(
-            select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.person_id.in_(person_ids))
-        ):
-            details = _json(cs.details) or {}
-            reasons = details.get("reasons") if isinstance(details, dict) else None
-            out[cs.person_id] = {
-                "run_id": run.id,
-                "as_of": run.as_of,
-                "total": cs.total,
-                "band": cs.band,
-                "types": cs.types,
-                "flagged": bool(cs.flagged),
-                "basic_items": cs.basic_items,
-                "reasons": reasons if isinstance(reasons, list) else [],
-            }
-        return out
-    except Exception:  # a scoring schema in flux must never stop the child page
+    run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+    if run is None or not person_ids:
         return {}
+    out = {}
+    for cs in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.person_id.in_(person_ids))):
+        d = ScoreDetails.from_dict(cs.details)
+        out[cs.person_id] = {
+            "run_id": run.id,
+            "as_of": run.as_of,
+            "total": cs.total,
+            "band": cs.band,
+            "types": cs.types,
+            "flagged": bool(cs.flagged),
+            "basic_items": cs.basic_items,
+            "reasons": [r.to_dict() for r in d.reasons],
+            "own_points": d.own_points,
+            "household_points": d.household_points,
+            "pending": d.pending_lines,
+            "details": d,
+        }
+    return out
 
 
 def child_page(ws, person_id: str, on: dt.date | None = None, *, household_records: bool = True) -> ChildPage:
@@ -671,3 +671,24 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
 
 def person_ids_in(rows: Iterable[ChildRow]) -> list[str]:
     return [r.person_id for r in rows]
+
+
+def person_brief(ws, person_id: str | None) -> dict:
+    """A resident's register fields for 名寄せ's side-by-side comparison (empty when unknown)."""
+    if not (ws.can("link.review") or ws.can("person.read")):
+        ws.require("link.review", what="person brief")
+    if not person_id:
+        return {}
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            return {}
+        return {
+            "name": p.name,
+            "name_kana": p.name_kana,
+            "birth_date": p.birth_date,
+            "sex": p.sex,
+            "address": p.address,
+            "resident_no": p.resident_no,
+            "school": "",
+        }

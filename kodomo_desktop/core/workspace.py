@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied
+from .outputs import open_private
 from .security.roles import PERMISSIONS, ROLES, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
@@ -102,6 +103,7 @@ class Workspace:
         kf.set_slot(user_name, password, db_key)
         sid = kf.slot_id(user_name)
         kf.data["default_slot"] = sid
+        open_private(path).close()  # the database file is created 0600 (core/outputs.py); SQLite journals follow it
         engine = make_engine(path, db_key)
         try:
             upgrade(engine)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..resources import icon_path
 from . import ops
+from . import palette as pal
 from .i18n import tr
 from .pages import PAGES, MessagePage, build_page, visible_pages
 
@@ -65,7 +66,7 @@ class LockCover(QFrame):
         super().__init__(target)
         self.target = target
         self.setObjectName("lockCover")
-        self.setStyleSheet("#lockCover { background:#37474F; } QLabel { color:white; }")
+        self.setStyleSheet(f"#lockCover {{ background:{pal.LOCK_BG}; }} QLabel {{ color:white; }}")
         lay = QVBoxLayout(self)
         lay.addStretch(1)
         t = QLabel(tr("ロック中"))
@@ -124,9 +125,9 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(190)
         self.nav.setStyleSheet(
-            "#nav { font-size:11pt; border:none; background:#F3F5F4; }"
+            f"#nav {{ font-size:11pt; border:none; background:{pal.NAV_BG}; }}"
             "#nav::item { padding:9px 12px; }"
-            "#nav::item:selected { background:#2E7D6B; color:white; }"
+            f"#nav::item:selected {{ background:{pal.BRAND}; color:white; }}"
         )
         for n, p in enumerate(self.specs):
             item = QListWidgetItem(tr(p.label))
@@ -141,7 +142,7 @@ class MainWindow(QMainWindow):
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
         notice = QLabel(tr(NOTICE))
-        notice.setStyleSheet("color:#555555;")
+        notice.setStyleSheet(f"color:{pal.MUTED};")
         self.statusBar().addPermanentWidget(notice)
         self.nav.currentRowChanged.connect(self._on_row)
         self._shortcuts()
@@ -167,8 +168,8 @@ class MainWindow(QMainWindow):
         bar = QFrame()
         bar.setObjectName("header")
         bar.setStyleSheet(
-            "#header { background:#2E7D6B; } #header QLabel { color:white; }"
-            "#header QPushButton { color:white; background:#3D8F7C; border:1px solid #5AA392;"
+            f"#header {{ background:{pal.BRAND}; }} #header QLabel {{ color:white; }}"
+            f"#header QPushButton {{ color:white; background:{pal.BRAND_LIGHT}; border:1px solid {pal.BRAND_LINE};"
             " padding:4px 12px; border-radius:3px; }"
         )
         lay = QHBoxLayout(bar)

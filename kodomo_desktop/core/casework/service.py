@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import func, select, text
 
+from .. import outputs
 from .. import queries as Q
 from ..calendar import age_on
 from ..errors import InputRefused, NotFound
@@ -127,7 +128,7 @@ def create_round(
         return r.id
 
 
-def round_candidates(ws, round_id: int) -> list[dict]:
+def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
     ws.require("person.read", what="round list")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
@@ -177,6 +178,8 @@ def round_candidates(ws, round_id: int) -> list[dict]:
                     "earlier_decision": earlier.get(c.person_id),
                 }
             )
+        if log:
+            ws.log("view_list", detail={"list": "round", "round_id": round_id, "rows": len(out)}, conn=s)
         return out
 
 
@@ -288,7 +291,7 @@ def close_round(ws, round_id: int) -> dict:
 # --- conferences -----------------------------------------------------------------------------------------------
 def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     """Up to ``size`` children from different households, spread across schools (round-robin by school)."""
-    cands = [c for c in round_candidates(ws, round_id) if c["classification"] in ("a", "b", None)]
+    cands = [c for c in round_candidates(ws, round_id, log=False) if c["classification"] in ("a", "b", None)]
     with ws.session() as s:
         hh = dict(
             s.execute(
@@ -587,7 +590,7 @@ def open_cases(ws) -> list[dict]:
             if run
             else set()
         )
-        return [
+        out = [
             {
                 "case_id": c.id,
                 "person_id": c.person_id,
@@ -600,12 +603,14 @@ def open_cases(ws) -> list[dict]:
             }
             for c in cases
         ]
+        ws.log("view_list", detail={"list": "open_cases", "rows": len(out)}, conn=s)
+        return out
 
 
 def cases_of(ws, person_id: str) -> list[dict]:
     ws.require("person.read", what="cases", person_id=person_id)
     with ws.session() as s:
-        return [
+        out = [
             {
                 "case_id": c.id,
                 "opened_on": c.opened_on,
@@ -621,13 +626,15 @@ def cases_of(ws, person_id: str) -> list[dict]:
                 .order_by(SupportCase.opened_on, SupportCase.id)
             )
         ]
+        ws.log("view_list", person_id, {"list": "cases", "rows": len(out)}, conn=s)
+        return out
 
 
 def score_history(ws, person_id: str) -> list[dict]:
     """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
     ws.require("person.read", what="score history", person_id=person_id)
     with ws.session() as s:
-        return [
+        out = [
             {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
             for cs, run in s.execute(
                 select(ChildScore, ScoreRun)
@@ -636,6 +643,8 @@ def score_history(ws, person_id: str) -> list[dict]:
                 .order_by(ScoreRun.id)
             ).all()
         ]
+        ws.log("view_list", person_id, {"list": "score_history", "rows": len(out)}, conn=s)
+        return out
 
 
 def parse_roles(text_: str | None) -> list[dict]:
@@ -698,6 +707,7 @@ def due_list(ws, until: dt.date | None = None) -> list[dict]:
             if k not in seen:
                 seen.add(k)
                 out.append(x)
+        ws.log("view_list", detail={"list": "due", "rows": len(out)}, conn=s)
         return out
 
 
@@ -818,6 +828,7 @@ def timeline(ws, person_id: str) -> list[dict]:
                 }
             )
     ev.sort(key=lambda e: e["date"] or dt.date.min, reverse=True)
+    ws.log("view_list", person_id, {"list": "timeline", "entries": len(ev)})
     return ev
 
 
@@ -897,15 +908,15 @@ def funnel_to_excel(ws, round_id: int, out) -> dict:
     sh["A1"].font = Font(bold=True, size=13)
     sh.append([])
     keys = [st["key"] for st in f["stages"]]
-    sh.append(["区分"] + [st["label"] for st in f["stages"]])
-    sh.append(["全体"] + [st["count"] for st in f["stages"]])
+    outputs.safe_append(sh, ["区分"] + [st["label"] for st in f["stages"]])
+    outputs.safe_append(sh, ["全体"] + [st["count"] for st in f["stages"]])
     for title, table in (("学校・園別", f["by_school"]), ("年齢区分別", f["by_age_band"])):
         sh.append([])
-        sh.append([title])
+        outputs.safe_append(sh, [title])
         for g, c in table.items():
-            sh.append([g] + [c.get(k, 0) for k in keys])
+            outputs.safe_append(sh, [g] + [c.get(k, 0) for k in keys])
     sh.column_dimensions["A"].width = 28
-    wb.save(out)
+    outputs.save_workbook(wb, out)
     ws.log("export", detail={"what": "funnel", "round_id": round_id})
     return f
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChecklistEntry,
@@ -345,17 +346,18 @@ def _disclosure_xlsx(data: dict, out: Path) -> None:
             sh.append(["（記録なし）"])
             continue
         cols = list(rows[0].keys())
-        sh.append(cols)
+        outputs.safe_append(sh, cols)
         for r in rows:
-            sh.append(
+            outputs.safe_append(
+                sh,
                 [
                     json.dumps(r[c], ensure_ascii=False, default=str) if isinstance(r[c], (dict, list)) else r[c]
                     for c in cols
-                ]
+                ],
             )
         for i in range(1, len(cols) + 1):
             sh.column_dimensions[sh.cell(2, i).column_letter].width = 22
-    wb.save(out)
+    outputs.save_workbook(wb, out)
 
 
 # --- correction ----------------------------------------------------------------------------------------------------

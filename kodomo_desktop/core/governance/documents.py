@@ -16,7 +16,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ...resources import font_path
-from .. import calendar
+from .. import calendar, outputs
 from ..vocab import SEX_LABELS
 
 FONT = "IPAexGothic"
@@ -412,11 +412,12 @@ def file_register_xlsx(ws, out: Path) -> dict:
         ("収集方法", reg["collection"]),
         ("経常的提供先", reg["recipients"]),
     ):
-        sh.append([k, v])
+        outputs.safe_append(sh, [k, v])
     sh.append([])
     sh.append(["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "行数", "保存期間（月）"])
     for i in _source_order(reg["items"]):
-        sh.append(
+        outputs.safe_append(
+            sh,
             [
                 i["label"],
                 i["department"],
@@ -426,14 +427,14 @@ def file_register_xlsx(ws, out: Path) -> dict:
                 i["persons"],
                 i["rows"],
                 i["retention_months"],
-            ]
+            ],
         )
     for col, w in zip("ABCDEFGH", (24, 22, 50, 40, 40, 8, 8, 12)):
         sh.column_dimensions[col].width = w
     for row in sh.iter_rows():
         for c in row:
             c.alignment = Alignment(wrap_text=True, vertical="top")
-    wb.save(out)
+    outputs.save_workbook(wb, out)
     ws.log("export", detail={"what": "file_register"})
     return {"persons_total": reg["persons_total"], "items": len(reg["items"])}
 

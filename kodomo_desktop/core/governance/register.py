@@ -202,6 +202,12 @@ def sources_without_basis(s) -> list[str]:
     return sorted(imported - have)
 
 
+def missing_basis_sources(ws) -> list[str]:
+    """The dashboard's warning: imported source types with no legal basis yet (names of source types only)."""
+    with ws.session() as s:
+        return sources_without_basis(s)
+
+
 # --- retention ---------------------------------------------------------------------------------------------------
 def retention(ws) -> list[dict]:
     ws.require("governance.read", what="retention")
@@ -352,6 +358,10 @@ def file_register(ws) -> dict:
             {"d": dt.date.today().replace(year=dt.date.today().year - 19)},
         )
         optouts = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None)))
+        provisions = [
+            {k: v for k, v in (r.value or {}).items() if k != "key"}
+            for r in s.scalars(select(Setting).where(Setting.key.like("pseudonymised_export:%")).order_by(Setting.key))
+        ]
     items = []
     for st, n_persons, n_rows in held:
         meta = F.SOURCE_TYPES.get(st, {}) if isinstance(F.SOURCE_TYPES, dict) else {}
@@ -382,7 +392,15 @@ def file_register(ws) -> dict:
         "children": children,
         "opt_outs": optouts,
         "kinds_of_persons": "町内に住所を有する 0〜18 歳のこども及びその世帯員",
-        "recipients": "庁内の支援担当課（こども家庭センター）。外部提供なし（要保護児童対策地域協議会での共有を除く）",
+        "recipients": "庁内の支援担当課（こども家庭センター）。"
+        + (
+            "外部提供なし（要保護児童対策地域協議会での共有を除く）"
+            if not provisions
+            else "仮名加工した情報の提供 "
+            + "、".join(f"{p.get('export_id')}（{p.get('purpose')}、{p.get('persons')}人）" for p in provisions)
+            + "（対応表は町が保管）。要保護児童対策地域協議会での共有"
+        ),
+        "provisions": provisions,
         "collection": "庁内各課の保有する情報（下表）",
         "items": items,
         "generated_at": dt.date.today().isoformat(),

@@ -294,6 +294,7 @@ def import_file(
                 "rows": rows_total,
                 "imported": n_valid,
                 "rejected": batch.rows_rejected,
+                **({"formula_cells": table.formula_cells} if getattr(table, "formula_cells", 0) else {}),
             },
             conn=s,
         )
@@ -301,7 +302,7 @@ def import_file(
         from ..governance.register import ensure_defaults, sources_without_basis
 
         ensure_defaults(s)
-        warnings = []
+        warnings = [w for w in table.warnings if "数式" in w]  # formulas read as cached values: say so
         if source_type in sources_without_basis(s):
             warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
     return ImportResult(

@@ -9,15 +9,17 @@ Human decisions (``LinkDecision``) override the engine on every re-run until und
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import delete, insert, select, text
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
+from ..sharing.handover import SOURCE_TYPE as HANDOVER
+from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
 
 EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
@@ -114,7 +116,9 @@ def registry_frame(s) -> pd.DataFrame:
     return _with_norm(df)
 
 
-def records_frame(s, where: str = "r.source_type NOT IN ('resident_registry', 'school_checklist')") -> pd.DataFrame:
+def records_frame(
+    s, where: str = "r.source_type NOT IN ('resident_registry', 'school_checklist', 'information_sheet')"
+) -> pd.DataFrame:
     df = pd.read_sql_query(
         text(
             "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
@@ -204,11 +208,12 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
                     "method": "resident_no",
                 }
             )
-        # checklist rows carry their person in the row key (matched when they were imported, never by name)
+        # checklist and information-sheet rows carry their person in the row key (matched when they were
+        # imported, never by name)
         for rid, pid in s.execute(
             text(
                 "SELECT r.id, r.source_key FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
-                "WHERE r.source_type='school_checklist' AND b.removed_at IS NULL"
+                "WHERE r.source_type IN ('school_checklist', 'information_sheet') AND b.removed_at IS NULL"
             )
         ).all():
             known = pid if pid in rno_to_person.values() or s.get(Person, pid) is not None else None
@@ -228,10 +233,13 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
         decisions = _active_decisions(s)
         pinned = _pinned_students(s)
         result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        handed_over = set(records.loc[records["source_type"] == HANDOVER, "record_id"]) if len(records) else set()
         now = _now()
         for r in result.itertuples(index=False):
             pid = r.person_id if isinstance(r.person_id, str) and r.person_id else None
             status = r.status
+            if status == "auto" and r.record_id in handed_over:
+                status = "review"  # a child handed over by another town is linked by a person, never automatically
             if pid in excluded and status in ("auto", "confirmed", "review"):
                 status = "excluded"
             link_rows.append(
@@ -300,21 +308,22 @@ def export_links(ws, out: Path) -> int:
                 "ORDER BY batch, row_number"
             )
         ).all()
-        with open(out, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(EXPORT_COLUMNS)
-            for r in rows:
-                w.writerow(
-                    [
-                        r.source_type,
-                        r.file_name,
-                        r.row_number,
-                        r.source_key or "",
-                        (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
-                        r.status,
-                        "" if r.score is None else f"{r.score:.2f}",
-                    ]
-                )
+        outputs.write_csv(
+            out,
+            EXPORT_COLUMNS,
+            (
+                [
+                    r.source_type,
+                    r.file_name,
+                    r.row_number,
+                    r.source_key or "",
+                    (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
+                    r.status,
+                    "" if r.score is None else f"{r.score:.2f}",
+                ]
+                for r in rows
+            ),
+        )
         ws.log("export", detail={"what": "links", "rows": len(rows)}, conn=s)
     return len(rows)
 
@@ -352,6 +361,7 @@ def review_queue(ws, limit: int | None = None) -> list[dict]:
                     "candidates": link.candidates or [],
                 }
             )
+        ws.log("view_list", detail={"list": "review_queue", "rows": len(out)}, conn=s)
         return out
 
 
@@ -387,6 +397,8 @@ def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> i
         else:
             link.status, link.person_id, link.method = new_status, new_pid, "human"
             link.decided_by, link.decided_at = ws.user.name, _now()
+        if decision == "accept":
+            open_case_on_accept(s, rec, person_id, ws.user.name)  # a handed-over child's case opens here
         ws.log("link_decision", person_id, {"record_id": record_id, "decision": decision, "decision_id": d.id}, conn=s)
         return d.id
 

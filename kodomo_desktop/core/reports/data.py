@@ -23,6 +23,7 @@ from .. import queries as Q
 from ..calendar import to_date as _date
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
+from ..scoring.explain import ScoreDetails
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -356,6 +357,7 @@ class ScoreReader:
             "subject": subject,
             "shown_on_sheets": bool(shown),
             "protective": protective,
+            "kind": str(_get(r, "kind", default="") or _get(cat, "kind", default="") or ""),  # own | household | …
             "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
             "value": str(value) if value is not None else "",
         }
@@ -364,11 +366,8 @@ class ScoreReader:
     def score(self, cs: ChildScore | None, run: ScoreRun | None = None) -> dict | None:
         if cs is None:
             return None
-        d = (
-            cs.details
-            if isinstance(cs.details, dict)
-            else ({"reasons": cs.details} if isinstance(cs.details, list) else {})
-        )
+        sd = ScoreDetails.from_dict(cs.details)  # typed (scoring/explain.py); also reads the first format
+        d = sd.to_dict()
         reasons_raw = d.get("reasons") or d.get("explanation") or d.get("items") or []
         reasons = [self.reason(r, cs.person_id) for r in reasons_raw]
         protective = [x for x in reasons if x["protective"]]
@@ -462,6 +461,13 @@ class ScoreReader:
             "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
             "sharp_rise": bool(hist.get("sharp_rise")),
             "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak"))),
+            "own_points": sd.own_points,
+            "household_points": sd.household_points,
+            "pending": sd.pending_lines,  # 「名寄せ確認待ち：要対協台帳 1件」 (no points)
+            "implausible": [x.text for x in sd.implausible],  # never printed as fact
+            "guard_off": dict(sd.guard_off),  # types where the proxy guard was switched off, with the reason
+            "guard_capped": list(sd.guard_capped),
+            "details": sd,
         }
 
     def weights(self, run: ScoreRun | None) -> dict:

@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, tuple[str, set[str]]] = {
     "person.read": ("こどもの情報を見る", {"staff"}),
     "person.search": ("こどもを検索する", {"staff"}),
     "data.export": ("データを出力する", {"staff"}),
+    "data.share": ("外部へ提供する（仮名加工・引継ぎ・情報シート）", set()),
     "import": ("ファイルを取り込む", set()),
     "link.run": ("名寄せを実行する", set()),
     "link.review": ("名寄せを判断する", set()),

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import persons as P
+from .. import palette as pal
 from ..i18n import tr
 from .child_view import ChildView
 
@@ -131,7 +132,7 @@ class ChildListModel(QAbstractTableModel):
         if role == Qt.TextAlignmentRole and col in ("age", "sex"):
             return int(Qt.AlignCenter)
         if role == Qt.ForegroundRole and (r.opted_out or not r.in_registry):
-            return QColor("#8A8A8A")
+            return QColor(pal.DISABLED)
         if role == Qt.FontRole and not r.in_registry:
             f = QFont()
             f.setItalic(True)
@@ -230,7 +231,7 @@ class ChildrenPage(QWidget):
         hint = QLabel(
             tr("ダブルクリックまたは Enter でこどものページを開きます。灰色は利用停止の登録や転出などのある人です。")
         )
-        hint.setStyleSheet("color:#666666;")
+        hint.setStyleSheet(f"color:{pal.LABEL};")
         ll.addWidget(hint)
         self.stack.addWidget(lst)
 

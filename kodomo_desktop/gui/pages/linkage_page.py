@@ -27,11 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import persons
 from ...core.errors import KodomoError
 from ...core.linkage import service as L
-from ...core.storage.models import Person
 from ...core.vocab import SEX_LABELS, LinkStatus, source_label
+from .. import palette as pal
 from ..i18n import tr
+from ..widgets import Notice
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
 _source_label = source_label
@@ -76,21 +78,21 @@ class Waterfall(QWidget):
         x_of = lambda v: left + int((v - lo) / span * width)  # noqa: E731
         n = len(ws) + 1
         h = max(fm.height() + 2, min(26, (self.height() - 24) // n))
-        p.setPen(QPen(QColor("#999999"), 1, Qt.DashLine))
+        p.setPen(QPen(QColor(pal.GUIDE), 1, Qt.DashLine))
         p.drawLine(x_of(0), 2, x_of(0), 4 + n * h)
         p.setPen(QColor("black"))
         run = 0.0
         for i, (label, w) in enumerate(zip(labels, ws)):
             y = 4 + i * h
             a, b = x_of(run), x_of(run + w)
-            col = "#70AD47" if w > 0 else ("#C00000" if w < 0 else "#BFBFBF")
+            col = pal.POSITIVE if w > 0 else (pal.DANGER if w < 0 else pal.LINE)
             p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor(col))
             p.drawText(4, y + h - 6, p.fontMetrics().elidedText(label, Qt.ElideRight, left - 8))
             p.drawText(self.width() - right, y + h - 6, f"{w:+.2f}")
             run += w
         y = 4 + len(ws) * h
         a, b = x_of(0), x_of(run)
-        p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor("#2F5597"))
+        p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor(pal.BAR_BLUE))
         p.drawText(4, y + h - 6, tr("合計（一致の重み）"))
         p.drawText(self.width() - right, y + h - 6, f"{run:.2f}")
         if self.probability is not None:
@@ -152,10 +154,7 @@ class LinkagePage(QWidget):
         bar.addWidget(self.run_btn)
         bar.addWidget(self.summary, 1)
         lay.addLayout(bar)
-        self.notice = QLabel("")
-        self.notice.setObjectName("linkageNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.notice = Notice("linkageNotice")
         lay.addWidget(self.notice)
         self.help = QLabel(
             tr(
@@ -268,8 +267,7 @@ class LinkagePage(QWidget):
             self.cands.setCurrentRow(max(0, min(self.cands.count() - 1, self.cands.currentRow() + d)))
 
     def say(self, text: str = "", error: bool = True):
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;" if error else "color:#375623;")
-        self.notice.setText(text)
+        self.notice.say(text, error)
 
     # -- run --------------------------------------------------------------------------------------------------------
     def run(self):
@@ -359,7 +357,7 @@ class LinkagePage(QWidget):
             ):
                 item = QTableWidgetItem(v or "")
                 if d["undone_at"]:
-                    item.setForeground(QColor("#808080"))
+                    item.setForeground(QColor(pal.GREY))
                 t.setItem(r, c, item)
 
     def current(self):
@@ -420,21 +418,7 @@ class LinkagePage(QWidget):
         q, c = self.current(), self.candidate()
         if not q:
             return
-        with self.ws.session() as s:
-            p = s.get(Person, c["person_id"]) if c else None
-            pv = (
-                {
-                    "name": p.name,
-                    "name_kana": p.name_kana,
-                    "birth_date": p.birth_date,
-                    "sex": p.sex,
-                    "address": p.address,
-                    "resident_no": p.resident_no,
-                    "school": "",
-                }
-                if p
-                else {}
-            )
+        pv = persons.person_brief(self.ws, c["person_id"] if c else None)
         for r, (key, label) in enumerate(FIELDS):
             self.compare.setItem(r, 0, QTableWidgetItem(tr(label)))
             a, b = q.get(key), pv.get(key)
@@ -442,7 +426,7 @@ class LinkagePage(QWidget):
                 a, b = (tr(SEX_JA[x]) if x in SEX_JA else x for x in (a, b))
             ia, ib = QTableWidgetItem("" if a is None else str(a)), QTableWidgetItem("" if b is None else str(b))
             if a not in (None, "") and b not in (None, ""):
-                col = QColor("#E2EFDA") if _same(a, b) else QColor("#FCE4D6")
+                col = QColor(pal.TINT_GREEN) if _same(a, b) else QColor(pal.TINT_ORANGE)
                 ia.setBackground(col)
                 ib.setBackground(col)
             self.compare.setItem(r, 1, ia)
@@ -455,7 +439,7 @@ class LinkagePage(QWidget):
             self.levels.setItem(r, 1, QTableWidgetItem(part.get("level_ja", "")))
             wi = QTableWidgetItem(f"{w:+.2f}")
             wi.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            wi.setForeground(QColor("#375623" if w > 0 else ("#9C0006" if w < 0 else "#808080")))
+            wi.setForeground(QColor(pal.OK if w > 0 else (pal.ERROR if w < 0 else pal.GREY)))
             self.levels.setItem(r, 2, wi)
         self.waterfall.set_parts(parts, (c or {}).get("match_probability"))
 
