@@ -1261,9 +1261,10 @@ class _Writer:
         self.consultation()
         with open(self.out / "sources.csv", "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh, lineterminator="\r\n")
-            w.writerow(["file_name", "source_type"])
+            w.writerow(["file_name", "source_type", "as_of"])
+            as_of = getattr(self.t, "as_of", None)
             for f in self.files:
-                w.writerow([f.file_name, f.source_type])
+                w.writerow([f.file_name, f.source_type, as_of.isoformat() if as_of else ""])
         return self.files
 
 

@@ -41,25 +41,29 @@ def _sync_registry(s) -> dict[str, str]:
             "ORDER BY b.as_of, b.id, r.row_number"
         )
     ).all()
-    persons = {p.resident_no: p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
-    households = {h.household_no: h for h in s.scalars(select(Household))}
+    from ..importing.guards import resident_key  # 0001234567 and 1234567 (re-saved through Excel): one person
+
+    persons = {resident_key(p.resident_no): p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
+    households = {resident_key(h.household_no): h for h in s.scalars(select(Household))}
     next_p = _next_id(s, "person", "P")
     next_h = _next_id(s, "household", "H")
     latest: dict[str, object] = {}
     current_residents: set[str] = set()
     for r in rows:  # ordered oldest → newest: the newest extract wins
-        latest[r.resident_no] = r
+        k = resident_key(r.resident_no)
+        latest[k] = r
         if r.current:
-            current_residents.add(r.resident_no)
+            current_residents.add(k)
     new_people, new_households = [], []
     for rno, r in latest.items():
         hid = None
         if r.household_no:
-            h = households.get(r.household_no)
+            hk = resident_key(r.household_no)  # 世帯番号 loses its leading zeros in Excel too
+            h = households.get(hk)
             if h is None:
                 h = Household(id=f"H{next_h:06d}", household_no=r.household_no, address=r.address)
                 next_h += 1
-                households[r.household_no] = h
+                households[hk] = h
                 new_households.append(h)
             else:
                 h.address = r.address or h.address
@@ -78,7 +82,7 @@ def _sync_registry(s) -> dict[str, str]:
             in_registry=rno in current_residents,
         )
         if p is None:
-            p = Person(id=f"P{next_p:06d}", resident_no=rno, **fields)
+            p = Person(id=f"P{next_p:06d}", resident_no=r.resident_no, **fields)
             next_p += 1
             persons[rno] = p
             new_people.append(p)
@@ -89,7 +93,16 @@ def _sync_registry(s) -> dict[str, str]:
     s.flush()
     s.add_all(new_people)
     s.flush()
-    return {rno: p.id for rno, p in persons.items()}
+    return _ByResidentKey({rno: p.id for rno, p in persons.items()})
+
+
+class _ByResidentKey(dict):
+    """resident key → person id, looked up with a 宛名番号 as written (leading zeros or not)."""
+
+    def get(self, rno, default=None):
+        from ..importing.guards import resident_key
+
+        return super().get(resident_key(rno), default)
 
 
 def _next_id(s, table: str, prefix: str) -> int:

@@ -304,6 +304,18 @@ class LinkagePage(QWidget):
             getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}")
         )
 
+    def on_lock(self):
+        """The key is gone: forget the queue and the record on screen (``refresh`` fills them after the unlock)."""
+        self.queue = []
+        for w in (self.list, self.cands):
+            w.blockSignals(True)
+            w.clear()
+            w.blockSignals(False)
+        self.compare.clearContents()
+        self.levels.setRowCount(0)
+        self.decision_list.setRowCount(0)
+        self.record_title.setText("")
+
     # -- the queue --------------------------------------------------------------------------------------------------
     def refresh(self, select_record: int | None = None):
         try:
