@@ -142,3 +142,28 @@ def test_default_window_fits_a_1366x768_laptop(app, qtbot, ws):
     qtbot.addWidget(win)
     assert win.width() <= 1366 and win.height() <= 728 - 30  # the title bar and a task bar
     assert win.minimumSizeHint().width() <= 1280 and win.minimumSizeHint().height() <= 690
+
+
+def test_help_walks_the_monthly_cycle_with_the_screens(app, qtbot, ws, no_modals):
+    from kodomo_desktop.gui.main_window import MainWindow
+    from kodomo_desktop.gui.pages.help_page import STEPS
+
+    win = MainWindow(ws)
+    qtbot.addWidget(win)
+    win.resize(1366, 728)
+    win.show()
+    qtbot.waitExposed(win)
+    help_page = win.page("help")
+    assert [s.page for s in STEPS] == ["import", "linkage", "scoring", "conference", "conference", "print"]
+    for i, st in enumerate(STEPS):
+        help_page.steps.setCurrentRow(i)
+        QApplication.processEvents()
+        assert win.current_key() == "help"  # drawing the screen does not leave the help page
+        pm = help_page.picture.pixmap()
+        assert pm is not None and not pm.isNull() and pm.width() > 300, st.title
+        assert help_page.step_title.text() == st.title and help_page.text.text()
+        assert win.grab().save(str(IMAGES / f"help_step_{i + 1}.png"))
+    # 「この画面を開く」 goes to the step's page and tab (会議 → 会議・記録)
+    help_page.steps.setCurrentRow(4)
+    help_page.open_current()
+    assert win.current_key() == "conference" and win.page("conference").tabs.currentIndex() == 1
