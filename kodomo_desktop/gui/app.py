@@ -10,7 +10,6 @@ kodomo-desktop --self-test [--db PATH]   # the installation check: demo town (or
 from __future__ import annotations
 
 import argparse
-import contextlib
 import inspect
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import resources
+from ..core.outputs import clean_stale_previews, restrict_umask
 from . import fonts, i18n, prefs
 from .i18n import tr
 
@@ -51,18 +51,16 @@ def prepare_app(argv: list[str] | None = None, lang: str | None = None) -> QAppl
 
 # --- the demo town ------------------------------------------------------------------------------------------------
 def _remove_database(path: Path) -> None:
-    from ..core.storage.keys import key_file_path
+    from ..core.demo.service import remove_database
 
-    for p in (path, key_file_path(path)):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+    remove_database(path)
 
 
 def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> bool:
     """Build the demo town at ``path`` unless it is already there (progress dialog, キャンセル removes it)."""
-    from ..core.storage.keys import key_file_path
+    from ..core.demo.service import demo_exists
 
-    if path.exists() and key_file_path(path).exists():
+    if demo_exists(path):
         return True
     from ..core.demo.service import build_demo
     from .ops import call_with_progress
@@ -158,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         help="動作確認: デモの町（または --db）にサインインし、全ページを開いてPDFを作り、結果を表示して終了（0: 正常）",
     )
     args = ap.parse_args(argv)
+    restrict_umask()  # files this process creates are owner-only (POSIX)
+    clean_stale_previews()  # print previews a crashed run left behind
     app = prepare_app(sys.argv[:1], args.lang)
     if args.self_test:
         from . import selftest

@@ -48,12 +48,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import outputs
 from ...core import persons as P
-from ...core import platform
 from ...core.errors import InputRefused, KodomoError
 from ...core.reports import service as R
+from .. import palette as pal
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
+from ..widgets import Notice
 
 KINDS = [
     ("assessment", "アセスメントシート"),
@@ -184,7 +186,7 @@ class ChildPicker(QWidget):
         self.results.setMaximumHeight(260)
         lay.addWidget(self.results, 1)
         self.message = QLabel("")
-        self.message.setStyleSheet("color:#555555;")
+        self.message.setStyleSheet(f"color:{pal.MUTED};")
         lay.addWidget(self.message)
         self._debounce = QTimer(self, singleShot=True, interval=200)
         self._debounce.timeout.connect(self.apply_search)
@@ -314,20 +316,17 @@ class PrintPage(QWidget):
         bar.addWidget(QLabel(tr("表示倍率")))
         bar.addWidget(self.zoom)
         bar.addStretch(1)
-        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
-        bar.addWidget(self.info)
         rl.addLayout(bar)
-        self.notice = QLabel("")
-        self.notice.setObjectName("printNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
-        self.notice.hide()
+        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
+        self.info.setWordWrap(True)  # on its own line: a long file name must not widen the page
+        rl.addWidget(self.info)
+        self.notice = Notice("printNotice", hide_empty=True)
         rl.addWidget(self.notice)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        self.scroll.setStyleSheet("QScrollArea { background:#8a8f94; }")
+        self.scroll.setStyleSheet(f"QScrollArea {{ background:{pal.PREVIEW_BG}; }}")
         self.pages_host = QWidget()
-        self.pages_host.setStyleSheet("background:#8a8f94;")
+        self.pages_host.setStyleSheet(f"background:{pal.PREVIEW_BG};")
         self.pages_lay = QVBoxLayout(self.pages_host)
         self.pages_lay.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
         self.pages_lay.setSpacing(12)
@@ -378,7 +377,7 @@ class PrintPage(QWidget):
         f.addRow(tr("資料に載せるこども"), self.c_list)
         hint = QLabel(tr("こどもを選ばないときは、選んだ会議の議題のこどもが順に載ります。"))
         hint.setWordWrap(True)
-        hint.setStyleSheet("color:#555555;")
+        hint.setStyleSheet(f"color:{pal.MUTED};")
         f.addRow("", hint)
         self.c_mask = _combo(MASKS_PERSON)
         f.addRow(tr("マスク"), self.c_mask)
@@ -394,7 +393,7 @@ class PrintPage(QWidget):
             tr("最新のスコアで支援の検討の対象となったその学校のこどもが載ります。福祉関係の情報は載りません。")
         )
         hint.setWordWrap(True)
-        hint.setStyleSheet("color:#555555;")
+        hint.setStyleSheet(f"color:{pal.MUTED};")
         f.addRow("", hint)
         self.forms.addWidget(w)
         # 引継ぎシート
@@ -582,7 +581,7 @@ class PrintPage(QWidget):
     # -- temp folder ------------------------------------------------------------------------------------------------
     def temp_dir(self) -> Path:
         if self._tmp is None or not Path(self._tmp).is_dir():
-            self._tmp = str(platform.private_tempdir("kodomo-print-"))  # mode 0700: this user only
+            self._tmp = str(outputs.new_preview_dir())  # 0700, in the one per-user folder cleaned at start
             _TEMP_DIRS.add(self._tmp)
         return Path(self._tmp)
 
@@ -604,8 +603,7 @@ class PrintPage(QWidget):
 
     # -- preview --------------------------------------------------------------------------------------------------------
     def show_notice(self, text: str):
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self.notice.say(text, error=True)
 
     def _busy(self) -> bool:
         return self.op is not None and self.op.is_running
@@ -682,7 +680,7 @@ class PrintPage(QWidget):
             lab = QLabel()
             lab.setPixmap(pm)
             lab.setFrameShape(QFrame.Box)
-            lab.setStyleSheet("background:white;border:1px solid #555555;")
+            lab.setStyleSheet(f"background:white;border:1px solid {pal.MUTED};")
             self.pages_lay.addWidget(lab, 0, Qt.AlignHCenter)
             self.page_labels.append(lab)
 
