@@ -133,3 +133,23 @@ def test_idle_lock_is_logged_as_auto(app, qtbot, ws, no_modals):
     win.set_lock_minutes(0)
     acts = _actions(ws)
     assert "db_lock" in acts and "db_lock_manual" not in acts
+
+
+def test_gui_start_removes_leftover_previews(app, tmp_path, monkeypatch):
+    """Print previews of a crashed run (children's PDFs) are removed when the app next starts."""
+    import os
+
+    from kodomo_desktop.core import outputs as O
+    from kodomo_desktop.gui import app as gui_app
+
+    monkeypatch.setenv("KODOMO_TEMP_DIR", str(tmp_path))
+    left = O.preview_root() / f"{O.PREVIEW_PREFIX}999999999-x"
+    left.mkdir()
+    (left / "page-1.png").write_bytes(b"png")
+    monkeypatch.setattr(gui_app, "start", lambda args: None)  # no sign-in dialog: stop right after the start-up
+    old = os.umask(0o022)
+    try:
+        assert gui_app.main([]) == 0
+    finally:
+        os.umask(old)
+    assert not left.exists()
