@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "db_open": "データベースを開く",
     "db_close": "データベースを閉じる",
     "db_lock": "自動ロック",
+    "db_lock_manual": "手動ロック",
     "sign_in_failed": "パスワード誤り",
     "password_changed": "パスワード変更",
     "permission_denied": "権限のない操作（拒否）",

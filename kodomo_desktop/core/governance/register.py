@@ -23,6 +23,7 @@ from ..storage.models import (
     SourceBatch,
     SourceRecord,
 )
+from ..vocab import LINKED_SQL
 
 BASIS_LABELS = {
     "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
@@ -347,7 +348,7 @@ def file_register(ws) -> dict:
             text(
                 "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
                 "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
-                "AND l.status IN ('auto','confirmed') WHERE b.removed_at IS NULL GROUP BY r.source_type"
+                f"AND l.status IN {LINKED_SQL} WHERE b.removed_at IS NULL GROUP BY r.source_type"
             )
         ).all()
         held_items = _items_held(s)

@@ -17,12 +17,12 @@ from sqlalchemy import delete, insert, select, text
 
 from .. import outputs
 from ..errors import InputRefused, NotFound
+from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
-from ..storage.models import Household, Link, LinkDecision, LinkRun, OptOut, Person, SourceRecord
+from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
 
 EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
-LINKED = ("auto", "confirmed")
 
 
 def _now():
@@ -185,18 +185,6 @@ def _pinned_students(s) -> pd.DataFrame:
         ),
         s.connection(),
     )
-
-
-def opted_out_persons(s, on: dt.date | None = None) -> set[str]:
-    on = on or dt.date.today()
-    rows = s.execute(
-        select(OptOut.person_id, OptOut.household_id).where(OptOut.removed_at.is_(None), OptOut.from_date <= on)
-    ).all()
-    ids = {p for p, _ in rows if p}
-    hh = {h for _, h in rows if h}
-    if hh:
-        ids |= set(s.scalars(select(Person.id).where(Person.household_id.in_(hh))))
-    return ids
 
 
 # --- the run ---------------------------------------------------------------------------------------------------

@@ -3,12 +3,9 @@ and the CLI obey the same rules; the GUI also hides what a role may not use (``W
 
 from __future__ import annotations
 
-ROLES = {
-    "coordinator": "コーディネーター",
-    "staff": "職員",
-    "school": "学校",
-    "auditor": "監査・個人情報保護担当",
-}
+from ..vocab import ROLE_LABELS
+
+ROLES = ROLE_LABELS  # role code → Japanese label (core.vocab.Role)
 
 # permission -> (Japanese description, roles that hold it); the coordinator holds every permission.
 PERMISSIONS: dict[str, tuple[str, set[str]]] = {

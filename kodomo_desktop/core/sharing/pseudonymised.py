@@ -24,14 +24,14 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..outputs import open_private, private_dir, write_bytes, write_csv
 from ..storage.models import (
     ChildScore,
     Note,
-    OptOut,
     Person,
     ReviewRound,
     RoundCandidate,
@@ -79,15 +79,8 @@ def _pseudonym(prefix: str, used: set[str]) -> str:
 
 
 def _opted_out(s, on: dt.date) -> set[str]:
-    """Persons on the opt-out register on ``on`` (from its start date; a household opt-out covers its members)."""
-    rows = s.execute(
-        select(OptOut.person_id, OptOut.household_id).where(OptOut.removed_at.is_(None), OptOut.from_date <= on)
-    ).all()
-    ids = {p for p, _ in rows if p}
-    hh = {h for _, h in rows if h}
-    if hh:
-        ids |= set(s.scalars(select(Person.id).where(Person.household_id.in_(hh))))
-    return ids
+    """Persons on the opt-out register on ``on`` (the one rule: queries.opted_out)."""
+    return Q.opted_out(s, on)
 
 
 def _current_run(s) -> ScoreRun | None:
@@ -95,22 +88,8 @@ def _current_run(s) -> ScoreRun | None:
 
 
 def _school_of(s) -> dict[str, str]:
-    """The school each person was last seen at (the newest school record linked to them)."""
-    rows = s.execute(
-        text(
-            "SELECT r.school, r.record_date, r.id, l.person_id FROM source_record r "
-            "JOIN link l ON l.record_id = r.id JOIN source_batch b ON b.id = r.batch_id "
-            "WHERE r.school IS NOT NULL AND b.removed_at IS NULL AND l.status IN ('auto', 'confirmed')"
-        )
-    ).all()
-    out: dict[str, tuple] = {}
-    for school, rdate, rid, pid in rows:
-        if not pid:
-            continue
-        key = (str(rdate or ""), rid)
-        if pid not in out or key > out[pid][0]:
-            out[pid] = (key, school)
-    return {p: v[1] for p, v in out.items()}
+    """Each person's current school (queries.current_schools)."""
+    return {pid: c.school for pid, c in Q.current_schools(s).items()}
 
 
 def _suppress(persons: list[dict], min_cell: int) -> int:
