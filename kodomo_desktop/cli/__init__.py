@@ -19,7 +19,7 @@ import sys
 from ..core.errors import KodomoError
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "scoring", "reports", "demo", "checklists", "governance"]
+GROUPS = ["store", "data", "scoring", "reports", "demo", "checklists", "governance", "settings"]
 
 
 class UsageError(Exception):
