@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from ..core import platform
+from ..core import settings as core_settings
 
 ORG = "KodomoDesktop"
 APP = "KodomoDesktop"
@@ -54,30 +55,12 @@ def default_db_path() -> Path:
 
 # --- per-database settings (encrypted, logged when changed) ------------------------------------------------------
 def db_setting(ws, key: str, default=None):
-    from ..core.storage.models import Setting
-
-    with ws.session() as s:
-        row = s.get(Setting, key)
-        return row.value if row is not None and row.value is not None else default
+    return core_settings.get(ws, key, default)
 
 
 def set_db_setting(ws, values: dict) -> None:
     """Write settings (needs the 設定 permission) and log which keys changed — never their values."""
-    from ..core.storage.models import Setting
-
-    ws.require("settings", what="settings")
-    with ws.session() as s:
-        changed = []
-        for key, value in values.items():
-            row = s.get(Setting, key)
-            if row is None:
-                s.add(Setting(key=key, value=value))
-                changed.append(key)
-            elif row.value != value:
-                row.value = value
-                changed.append(key)
-        if changed:
-            ws.log("settings_changed", detail={"keys": sorted(changed)}, conn=s)
+    core_settings.set_many(ws, values)
 
 
 def auto_lock_minutes(ws) -> float:

@@ -516,12 +516,14 @@ def marks_lines(b: dict, mask) -> list:
         out.append(P(f"<b>名寄せ確認待ち</b>: {esc(txt)}（確認されるまで点数に含めていません）", "cell", raw=True))
     imp = [x for x in b.get("implausible") or [] if mask.shows_source(x["source_type"])]
     if imp:
-        txt = "、".join(f"{x['label']} {wareki(x['date'], short=True)}（{x['why']}）" for x in imp)
+        txt = "、".join(f"{x['label']} {wareki(x['date'], short=True) or '日付なし'}（{x['why']}）" for x in imp)
         out.append(P(f"<b>日付要確認</b>: {esc(txt)}　事実としては扱っていません", "cell", raw=True))
     if sc.get("guard_off") and mask.sees("types"):
+        g = sc["guard_off"]
+        txt = "、".join(f"{k}（{v}）" if v else str(k) for k, v in g.items()) if isinstance(g, dict) else "、".join(g)
         out.append(
             P(
-                f"<b>世帯・経済的指標だけでの最上位区分の制限を解除中</b>: {esc('、'.join(sc['guard_off']))}",
+                f"<b>世帯・経済的指標だけでの最上位区分の制限を解除中</b>: {esc(txt)}",
                 "cell",
                 raw=True,
             )

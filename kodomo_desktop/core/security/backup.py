@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from ..audit import log as audit
 from ..errors import InputRefused
+from ..outputs import open_private, private_file
 from ..storage import keys as K
 from ..storage.db import cipher_integrity_check, raw_connect
 
@@ -61,7 +62,7 @@ def backup(ws, out: Path) -> dict:
     ).encode("utf-8")
     body = MAGIC + struct.pack(">I", len(manifest)) + manifest + keys_bytes + db_bytes
     tmp = out.with_name(out.name + ".part")
-    with open(tmp, "wb") as fh:
+    with open_private(tmp, "wb") as fh:  # 0600 on POSIX
         fh.write(body)
         fh.write(hashlib.sha256(body).digest())
         fh.flush()
@@ -111,6 +112,7 @@ def restore(src: Path, db_path: Path, password: str, user_name: str | None = Non
     try:
         tmp_db.write_bytes(db_bytes)
         tmp_keys.write_bytes(keys_bytes)
+        private_file(tmp_db), private_file(tmp_keys)  # 0600 on POSIX
         kf = K.KeyFile.load(tmp_db)
         key, sid, _ = kf.unwrap(user_name, password)
         con = raw_connect(tmp_db, key)

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import InputRefused, KodomoError, WrongPassword
+from ..outputs import private_file
 
 KEY_FILE_SUFFIX = ".keys"
 LEGACY_KDF_SUFFIX = ".kdf"  # a database keyed directly by Argon2id(password): converted on first open
@@ -148,6 +149,7 @@ class KeyFile:
     def save(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(self.data, ensure_ascii=False, indent=1), encoding="utf-8")
+        private_file(tmp)  # 0600 on POSIX (core/outputs.py)
         os.replace(tmp, self.path)
 
     def to_bytes(self) -> bytes:

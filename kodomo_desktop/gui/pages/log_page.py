@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
 from ...core.audit import export as E
 from ...core.audit import log as A
 from ...core.errors import KodomoError
+from .. import palette as pal
 from ..i18n import tr
-from .casework_page import DictTableModel, table_view
+from ..widgets import DictTableModel, table_view
 
 
 class LogPage(QWidget):
@@ -73,7 +74,7 @@ class LogPage(QWidget):
             )
         )
         note.setWordWrap(True)
-        note.setStyleSheet("color:#666666;")
+        note.setStyleSheet(f"color:{pal.LABEL};")
         lay.addWidget(note)
         self.refresh()
 
@@ -104,12 +105,12 @@ class LogPage(QWidget):
         self.chain_report = rep
         if rep.ok:
             self.chain.setText(tr("全 {n} 件　連鎖の検査: 正常（改ざんは見つかりません）", n=rep.entries))
-            self.chain.setStyleSheet("color:#1B7F3B;font-weight:bold;")
+            self.chain.setStyleSheet(f"color:{pal.SUCCESS};font-weight:bold;")
         else:
             self.chain.setText(
                 tr("連鎖の検査: {seq} 番で切れています（{problem}）", seq=rep.first_broken, problem=rep.problem)
             )
-            self.chain.setStyleSheet("color:#B00020;font-weight:bold;")
+            self.chain.setStyleSheet(f"color:{pal.ERROR_STRONG};font-weight:bold;")
 
     def export(self):
         path, _ = QFileDialog.getSaveFileName(
