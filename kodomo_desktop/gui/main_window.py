@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -97,6 +97,16 @@ class LockCover(QFrame):
         self.deleteLater()
 
 
+def default_size() -> tuple[int, int]:
+    """1280×680, or less on a smaller screen: fits a 1366×768 laptop with its task bar and title bar."""
+    screen = QGuiApplication.primaryScreen()
+    avail = screen.availableGeometry() if screen is not None else None
+    w, h = 1280, 680
+    if avail is not None and avail.width() > 0:
+        w, h = min(w, avail.width() - 16), min(h, avail.height() - 40)
+    return max(w, 800), max(h, 560)
+
+
 class MainWindow(QMainWindow):
     locked = Signal()
     unlocked = Signal()
@@ -108,7 +118,7 @@ class MainWindow(QMainWindow):
         icon = icon_path()
         if icon.exists():
             self.setWindowIcon(QIcon(str(icon)))
-        self.resize(1280, 820)
+        self.resize(*default_size())
         self.pages: dict[str, QWidget] = {}
         self.specs = visible_pages(ws)
         self.keys: list[str] = [p.key for p in self.specs]

@@ -96,6 +96,13 @@ PAGES: list[PageSpec] = [
         ("governance.read", "governance.write"),
         "利用目的と法的根拠・個人情報ファイル簿・利用停止・保存期間・自己点検",
     ),
+    PageSpec(
+        "help",
+        "使い方",
+        "help_page:HelpPage",
+        ("import", "person.read", "score.read"),
+        "毎月の流れ（取込 → 名寄せ → スコア → レビューラウンド → 会議 → 帳票）を画面つきで",
+    ),
 ]
 
 

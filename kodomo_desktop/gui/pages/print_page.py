@@ -316,9 +316,10 @@ class PrintPage(QWidget):
         bar.addWidget(QLabel(tr("表示倍率")))
         bar.addWidget(self.zoom)
         bar.addStretch(1)
-        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
-        bar.addWidget(self.info)
         rl.addLayout(bar)
+        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
+        self.info.setWordWrap(True)  # on its own line: a long file name must not widen the page
+        rl.addWidget(self.info)
         self.notice = Notice("printNotice", hide_empty=True)
         rl.addWidget(self.notice)
         self.scroll = QScrollArea()
