@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class KodomoError(Exception):
     """Base of all errors shown to a user; ``message_ja`` is what the user reads."""
@@ -61,7 +63,6 @@ def storage_failure(exc: BaseException) -> KodomoError | None:
     """A KodomoError (exit 2, Japanese) for a fault of the disk or the database file underneath — ``database is
     locked``, a full disk, a read-only medium, an I/O error — from SQLite/SQLCipher (also wrapped by SQLAlchemy)
     or the operating system; None for anything else. CLI ``main`` and the GUI's error display both use it."""
-    import errno
 
     seen: set[int] = set()
     e: BaseException | None = exc

@@ -27,6 +27,7 @@ from .outputs import open_private
 from .security.roles import PERMISSIONS, ROLES, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
+from .storage.legacy import convert_legacy
 from .storage.models import AppUser
 
 MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
@@ -146,8 +147,6 @@ class Workspace:
             raise InputRefused("パスワードを指定してください（KODOMO_DB_PASSWORD）。")
         assert_encrypted_file(path)
         if not K.key_file_path(path).exists() and K.legacy_kdf_path(path).exists():
-            from .storage.legacy import convert_legacy
-
             convert_legacy(path, password, user_name or DEFAULT_USER)
         kf = K.KeyFile.load(path)
         sid_guess = kf.resolve_user(user_name) if (user_name or kf.data.get("default_slot")) else None

@@ -897,8 +897,8 @@ def funnel(ws, round_id: int) -> dict:
 
 
 def funnel_to_excel(ws, round_id: int, out) -> dict:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import Font  # lazy: loads openpyxl, only needed here
 
     f = funnel(ws, round_id)
     wb = Workbook()

@@ -14,10 +14,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select
 
 from ...resources import font_path
 from .. import calendar, outputs
+from ..importing.fields import SOURCE_TYPES
+from ..security.roles import ROLES
+from ..storage.models import SelfInspection
 from ..vocab import SEX_LABELS
+from .register import DEFAULT_SOURCES, MANUAL_ITEMS, file_register, resident_notice, self_inspection_auto
 
 FONT = "IPAexGothic"
 
@@ -328,7 +333,6 @@ def basis_cite(code, note=None) -> str:
 
 
 def _source_order(items):
-    from .register import DEFAULT_SOURCES
 
     order = list(DEFAULT_SOURCES)
     return sorted(
@@ -338,7 +342,6 @@ def _source_order(items):
 
 
 def file_register_pdf(ws, out: Path) -> dict:
-    from .register import file_register, resident_notice
 
     reg = file_register(ws)
     st = _styles()
@@ -406,10 +409,8 @@ def file_register_pdf(ws, out: Path) -> dict:
 
 
 def file_register_xlsx(ws, out: Path) -> dict:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    from .register import file_register
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import Alignment, Font  # lazy: loads openpyxl, only needed here
 
     reg = file_register(ws)
     wb = Workbook()
@@ -466,12 +467,6 @@ def _when(v) -> str:
 
 
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
-    from sqlalchemy import select
-
-    from ..importing.fields import SOURCE_TYPES
-    from ..security.roles import ROLES
-    from ..storage.models import SelfInspection
-    from .register import MANUAL_ITEMS, self_inspection_auto
 
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))

@@ -32,11 +32,14 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import posixpath
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -240,7 +243,7 @@ def _is_encrypted_ooxml(data: bytes) -> bool:
 
 def _decrypt(path: Path, data: bytes, password: str) -> bytes:
     try:
-        import msoffcrypto
+        import msoffcrypto  # lazy: an optional dependency, only for password-protected workbooks
     except ImportError:  # pragma: no cover - a dependency
         raise ImportRefused("パスワード付きのブックを開くには msoffcrypto-tool が必要です。") from None
     try:
@@ -518,7 +521,7 @@ def _col_letter(i: int) -> str:
 
 
 def _open_workbook(path: Path, data: bytes):
-    import python_calamine as pc
+    import python_calamine as pc  # lazy: loads python_calamine, only needed here
 
     try:
         return pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -607,8 +610,6 @@ def _col_index(letters: bytes) -> int:
 
 def _ooxml_sheet_parts(z) -> dict[str, str]:
     """Sheet name → its XML part in an .xlsx/.xlsm."""
-    import posixpath
-    from xml.etree import ElementTree as ET
 
     ns = {
         "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -629,7 +630,6 @@ def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
     """(last row, last column) of every sheet's cells, read from the sheet XML as a stream — before a reader builds
     a dense grid of that size — and the uncompressed size of each sheet held to MAX_SHEET_BYTES (a zip bomb is
     refused, not expanded). {} when the file is not readable OOXML (the reader then says why)."""
-    import zipfile
 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
@@ -676,8 +676,8 @@ def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
 def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
     """A sheet read cell by cell (openpyxl's streaming parser): only the columns that hold something, so a stray
     cell at XFD5 costs one column, not 16,384. Returns (rows, real column index of each kept column)."""
-    import openpyxl
-    from openpyxl.worksheet._reader import WorkSheetParser
+    import openpyxl  # lazy: loads openpyxl, only needed here
+    from openpyxl.worksheet._reader import WorkSheetParser  # lazy: loads openpyxl, only needed here
 
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
@@ -844,9 +844,6 @@ def formula_cells(data: bytes, sheet: str | None = None) -> int:
     """How many formula cells an .xlsx/.xlsm holds (in ``sheet``, or in every sheet). Workbooks are read as the
     values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas are never evaluated. This
     counts them from the sheet XML (``<f>`` elements) so an import can say so. 0 when the file is not OOXML."""
-    import posixpath
-    import zipfile
-    from xml.etree import ElementTree as ET
 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))

@@ -27,7 +27,16 @@ from .base import (
     tstyle,
     wareki,
 )
-from .data import NO_SCHOOL, flag_text, fmt_points, grade_text, reasons_by_type, summarise_record, visible_reasons
+from .data import (
+    NO_SCHOOL,
+    flag_text,
+    fmt_points,
+    grade_text,
+    reasons_by_type,
+    source_label,
+    summarise_record,
+    visible_reasons,
+)
 
 W = CONTENT_W
 
@@ -444,7 +453,6 @@ def recent_records(b: dict, mask, *, since=None, limit: int = 8) -> list:
     if not recs:
         return [empty_line("（直近の記録はありません）")]
     rows = [["日付", "情報源", "内容"]]
-    from .data import source_label
 
     for r in recs[:limit]:
         rows.append([wareki(r["date"], short=True), source_label(r["source_type"]), summarise_record(r)])

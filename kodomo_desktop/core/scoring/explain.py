@@ -342,7 +342,7 @@ def details_of(value: Any) -> ScoreDetails:
 
 
 def catalogue_kinds() -> dict[str, str]:
-    from .catalogue import load_catalogue
+    from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     try:
         return {i["id"]: i["kind"] for i in load_catalogue()["indicators"]}
