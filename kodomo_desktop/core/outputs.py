@@ -198,3 +198,75 @@ def save_workbook(wb, path, *, password: str | None = None) -> Path:
         msoffcrypto.OfficeFile(io.BytesIO(data)).encrypt(password, enc)
         data = enc.getvalue()
     return write_bytes(path, data)
+
+
+# --- print-preview folders ---------------------------------------------------------------------------------------------
+PREVIEW_PREFIX = "preview-"
+
+
+def _user_tag() -> str:
+    try:
+        return str(os.getuid())
+    except AttributeError:  # Windows: %TEMP% is in the user's profile already
+        return re.sub(r"[^\w.-]", "_", os.environ.get("USERNAME", "") or "user")
+
+
+def preview_root() -> Path:
+    """The one per-user folder that holds every print preview (``kodomo-previews-<uid>`` in the user's temp folder),
+    0700. A folder of that name that is not this user's own (a trap in a shared /tmp) is never used."""
+    from . import platform
+
+    root = platform.temp_dir() / f"kodomo-previews-{_user_tag()}"
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise OSError(f"{root} is not a folder of this user")
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if _POSIX and os.lstat(root).st_uid != os.getuid():
+        raise OSError(f"{root} belongs to another user")
+    return private_dir(root)
+
+
+def new_preview_dir() -> Path:
+    """A new private folder for one preview, inside :func:`preview_root`, named with this process's id so that the
+    next start can tell leftovers (of a crashed run) from the folders of an app still running."""
+    import tempfile
+
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"{PREVIEW_PREFIX}{os.getpid()}-", dir=preview_root()))
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"kodomo-{PREVIEW_PREFIX}"))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if not _POSIX:
+        return False  # on Windows a running app's files are open and cannot be removed anyway
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
+
+
+def clean_stale_previews() -> int:
+    """At start: remove the preview folders that a crashed or killed run left behind (children's PDFs and page
+    images). Folders of an app still running (its process id is alive) stay. Returns the number removed."""
+    import shutil
+
+    try:
+        root = preview_root()
+    except OSError:
+        return 0
+    n = 0
+    for d in root.iterdir():
+        m = re.match(rf"{PREVIEW_PREFIX}(\d+)-", d.name)
+        if m and _alive(int(m.group(1))):
+            continue
+        if d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+        else:
+            d.unlink(missing_ok=True)
+        n += 1
+    return n

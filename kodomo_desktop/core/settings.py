@@ -9,6 +9,7 @@ from typing import Any
 from .storage.models import Setting
 
 TOWN_NAME = "town_name"
+BACKUP_FOLDER = "backup_folder"  # where 設定 → バックアップ suggests saving
 
 
 def get(ws, key: str, default: Any = None) -> Any:

@@ -66,6 +66,16 @@ class SignedInUser:
         return ROLES.get(self.role, self.role)
 
 
+class _ClosedEngine:
+    """Stands in for the engine while the workspace is locked or closed: nothing can connect without the key."""
+
+    def dispose(self, *_, **__) -> None:
+        pass
+
+    def __getattr__(self, name):
+        raise KodomoError("データベースはロックされています。パスワードを入力してください。")
+
+
 class Workspace:
     def __init__(
         self,
@@ -216,12 +226,18 @@ class Workspace:
             raise PermissionDenied("他の学校のこどもの情報は扱えません。")
 
     # -- lock, close -----------------------------------------------------------------------------------
-    def lock(self) -> None:
-        """Auto-lock: close every connection and drop the key; unlock needs the password again."""
+    def lock(self, *, manual: bool = False) -> None:
+        """Lock (auto-lock after idle minutes, or the user's Ctrl+L with ``manual``): close every connection, drop
+        the engine (its connection factory holds the key) and the key; unlock needs the password again."""
         if self.locked:
             return
-        self.log("db_lock")
+        self.log("db_lock_manual" if manual else "db_lock")
+        self._drop_engine()
+
+    def _drop_engine(self) -> None:
         self.engine.dispose()
+        self.engine = _ClosedEngine()  # any read while locked fails instead of reconnecting with the old key
+        self._sessions = None
         self._db_key = None
         self.locked = True
 
@@ -241,9 +257,7 @@ class Workspace:
         if not self.locked and self._db_key is not None:
             with contextlib.suppress(Exception):
                 self.log("db_close")
-        self.engine.dispose()
-        self._db_key = None
-        self.locked = True
+        self._drop_engine()
 
     def _check_open(self) -> None:
         if self.locked or self._db_key is None:

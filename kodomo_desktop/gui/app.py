@@ -17,7 +17,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import resources
-from ..core.outputs import restrict_umask
+from ..core.outputs import clean_stale_previews, restrict_umask
 from . import fonts, i18n, prefs
 from .i18n import tr
 
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lang", choices=sorted(i18n.LANGUAGES), help="表示言語（ja / en）")
     args = ap.parse_args(argv)
     restrict_umask()  # files this process creates are owner-only (POSIX)
+    clean_stale_previews()  # print previews a crashed run left behind
     app = prepare_app(sys.argv[:1], args.lang)
     ws = start(args)
     if ws is None:

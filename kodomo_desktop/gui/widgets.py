@@ -5,15 +5,37 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QAbstractProxyModel, QDate, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QDateEdit, QHeaderView, QLabel, QSizePolicy, QTableView
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableView,
+)
 
 from . import palette as pal
 from .models import RowsModel
 
 ERROR_STYLE = f"color:{pal.ERROR};font-weight:bold;background:{pal.ERROR_BG};padding:4px;"
 INFO_STYLE = f"color:{pal.OK_DARK};background:{pal.OK_BG};padding:4px;"
+
+
+def forget_rows(root) -> int:
+    """Empty every row model shown under ``root`` (on lock, so no child's data stays in the widgets): models with
+    ``set_rows`` get ``set_rows([])``, through sort/filter proxies. Item widgets, forms, choices and typed text are
+    left alone (a page empties its own item widgets in ``on_lock``). Returns the number of lists emptied."""
+    n = 0
+    for v in root.findChildren(QAbstractItemView):
+        m = v.model()
+        while isinstance(m, QAbstractProxyModel):
+            m = m.sourceModel()
+        if m is not None and callable(getattr(m, "set_rows", None)):
+            m.set_rows([])
+            n += 1
+    return n
 
 
 def message(e: BaseException) -> str:

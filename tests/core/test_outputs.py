@@ -120,3 +120,37 @@ def test_windows_branch_leaves_acl(tmp_path, monkeypatch):
     O.private_file(f)
     O.private_dir(tmp_path / "d")
     assert calls == []
+
+
+def test_preview_folders_live_in_one_private_place_and_leftovers_go(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("KODOMO_TEMP_DIR", str(tmp_path))
+    mine = O.new_preview_dir()
+    root = O.preview_root()
+    assert mine.parent == root and root.parent == tmp_path
+    if os.name == "posix":
+        assert stat.S_IMODE(os.stat(root).st_mode) == 0o700 and stat.S_IMODE(os.stat(mine).st_mode) == 0o700
+    # a crashed run's folder (its process is gone), with a child's PDF in it
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    crashed = root / f"{O.PREVIEW_PREFIX}{int(dead.stdout)}-abc"
+    crashed.mkdir()
+    (crashed / "page-1.pdf").write_bytes(b"%PDF-1.4 child")
+    odd = root / "something-else"
+    odd.mkdir()
+    assert O.clean_stale_previews() == 2
+    assert not crashed.exists() and not odd.exists()
+    assert mine.exists()  # this (running) app's folder stays
+
+
+def test_preview_root_refuses_a_folder_of_another_kind(tmp_path, monkeypatch):
+    monkeypatch.setenv("KODOMO_TEMP_DIR", str(tmp_path))
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / f"kodomo-previews-{O._user_tag()}").symlink_to(target)
+    with pytest.raises(OSError):
+        O.preview_root()
+    d = O.new_preview_dir()  # falls back to a fresh private temp folder
+    assert d.exists() and target not in d.parents
+    d.rmdir()

@@ -66,3 +66,10 @@ def export_log(ws, out: Path, **filters) -> dict:
         outputs.write_csv(out, LOG_COLUMNS, ([r[c] for c in LOG_COLUMNS] for r in rows))
     ws.log("export", detail={"what": "access_log", "entries": len(rows), "format": out.suffix.lower()})
     return {"entries": len(rows), "chain_ok": chain.ok, "first_broken_entry": chain.first_broken, "out": str(out)}
+
+
+def chain_state(ws):
+    """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
+    ws.require("log.read", what="log chain")
+    with ws.engine.connect() as c:
+        return audit.verify_chain(c)

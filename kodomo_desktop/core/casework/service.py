@@ -14,6 +14,8 @@ from collections import Counter, defaultdict
 from sqlalchemy import func, select, text
 
 from .. import outputs
+from .. import queries as Q
+from ..calendar import age_on
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChildScore,
@@ -29,6 +31,7 @@ from ..storage.models import (
     SupportCase,
     WeightSet,
 )
+from ..vocab import source_label
 
 DEFAULT_LABELS = [
     {"key": "a", "label": "a. 受理相当"},
@@ -58,12 +61,6 @@ def _now():
     return dt.datetime.now().replace(microsecond=0)
 
 
-def age_on(birth: dt.date | None, on: dt.date) -> int | None:
-    if birth is None:
-        return None
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def age_band(age: int | None) -> str:
     for label, lo, hi in AGE_BANDS:
         if age is not None and lo <= age <= hi:
@@ -72,29 +69,12 @@ def age_band(age: int | None) -> str:
 
 
 def schools_of(s, person_ids) -> dict[str, str]:
-    """Each child's school from the newest linked school record."""
-    ids = list(person_ids)
-    if not ids:
-        return {}
-    rows = s.execute(
-        text(
-            "SELECT l.person_id, r.school FROM link l JOIN source_record r ON r.id = l.record_id "
-            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
-            "AND b.removed_at IS NULL ORDER BY b.as_of, b.id"
-        )
-    ).all()
-    want = set(ids)
-    out = {}
-    for pid, school in rows:
-        if pid in want:
-            out[pid] = school
-    return out
+    """Each child's current school (queries.current_schools)."""
+    return {pid: c.school for pid, c in Q.current_schools(s, person_ids).items()}
 
 
 def _optouts(s) -> set[str]:
-    from ..linkage.service import opted_out_persons
-
-    return opted_out_persons(s)
+    return Q.opted_out(s)
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
@@ -772,19 +752,16 @@ def add_note(ws, person_id: str, text_: str) -> int:
 def timeline(ws, person_id: str) -> list[dict]:
     """Every event about one child, newest first, each with its source."""
     ws.require("person.read", what="timeline", person_id=person_id)
-    from ..importing.fields import SOURCE_TYPES
-
     ev = []
     with ws.session() as s:
         for rec_date, st, fname, as_of, attrs in s.execute(
             text(
-                "SELECT r.record_date, r.source_type, b.file_name, b.as_of, r.attributes FROM link l "
-                "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE l.person_id = :p AND l.status IN ('auto','confirmed') AND b.removed_at IS NULL"
+                "SELECT r.record_date, r.source_type, b.file_name, b.as_of, r.attributes "
+                f"FROM {Q.LINKED_FROM} WHERE l.person_id = :p AND {Q.LINKED_WHERE}"
             ),
             {"p": person_id},
         ).all():
-            label = SOURCE_TYPES.get(st, {}).get("label", st) if isinstance(SOURCE_TYPES, dict) else st
+            label = source_label(st)
             ev.append(
                 {
                     "date": _date(rec_date),

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from ...resources import resource_path
 from .. import outputs
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChecklistDefinition,
@@ -93,22 +94,12 @@ def pupils(ws, school: str, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
     ws.require("checklist.enter", what="pupils")
     ws.require_school(school)
-    from ..linkage.service import opted_out_persons
 
     def run(s):
-        rows = s.execute(
-            text(
-                "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of, b.id FROM link l "
-                "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-                "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id"
-            )
-        ).all()
-        latest = {}
-        for pid, sch, grade, klass, _, _ in rows:
-            latest[pid] = (sch, grade, klass)
+        schools = Q.current_schools(s)
+        latest = {pid: (c.school, c.grade, c.class_name) for pid, c in schools.items()}
         ids = [pid for pid, (sch, _, _) in latest.items() if sch == school]
-        excluded = opted_out_persons(s)
+        excluded = Q.opted_out(s)
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))}
         out = [
             {
@@ -350,18 +341,10 @@ def reopen(ws, round_id: int, person_id: str) -> None:
 
 
 def _school_of(ws, s, person_id: str) -> str | None:
-    row = s.execute(
-        text(
-            "SELECT r.school FROM link l JOIN source_record r ON r.id=l.record_id JOIN source_batch b ON b.id=r.batch_id "
-            "WHERE l.person_id=:p AND l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-            "AND r.source_type != 'school_checklist' ORDER BY b.as_of DESC, b.id DESC LIMIT 1"
-        ),
-        {"p": person_id},
-    ).first()
-    if row is None:
-        if s.get(Person, person_id) is None:
-            raise NotFound(f"こども {person_id} はありません。")
-    return row[0] if row else None
+    cur = Q.current_school(s, person_id)
+    if cur is None and s.get(Person, person_id) is None:
+        raise NotFound(f"こども {person_id} はありません。")
+    return cur.school if cur else None
 
 
 def group_counts(definition: dict, answers: dict) -> dict[str, int]:

@@ -36,6 +36,7 @@ from ..storage.models import (
     SourceRecord,
     SupportCase,
 )
+from ..vocab import HELD, HELD_SQL
 
 PERSON_FIELDS = {
     "name": "氏名",
@@ -53,7 +54,7 @@ def _records_of(s, person_id: str):
         select(SourceRecord, SourceBatch, Link)
         .join(SourceBatch, SourceBatch.id == SourceRecord.batch_id)
         .join(Link, Link.record_id == SourceRecord.id)
-        .where(Link.person_id == person_id, Link.status.in_(("auto", "confirmed", "excluded")))
+        .where(Link.person_id == person_id, Link.status.in_(HELD))
         .order_by(SourceBatch.id, SourceRecord.row_number)
     ).all()
 
@@ -426,7 +427,7 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
         rec_ids = [
             r
             for (r,) in s.execute(
-                text("SELECT record_id FROM link WHERE person_id=:p AND status IN ('auto','confirmed','excluded')"),
+                text(f"SELECT record_id FROM link WHERE person_id=:p AND status IN {HELD_SQL}"),
                 {"p": person_id},
             ).all()
         ]

@@ -16,7 +16,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ...resources import font_path
-from .. import outputs
+from .. import calendar, outputs
+from ..vocab import SEX_LABELS
 
 FONT = "IPAexGothic"
 
@@ -27,10 +28,7 @@ def _font():
     return FONT
 
 
-def wareki(d: dt.date | None) -> str:
-    from ..persons import wareki as _w  # one 和暦 table for the whole app
-
-    return _w(d)
+wareki = calendar.wareki  # one 和暦 table for the whole app
 
 
 def _styles():
@@ -187,7 +185,7 @@ FIELD_LABELS = {
     "action": "操作",
     "detail": "詳細",
 }
-SEX = {1: "男", 2: "女"}
+SEX = SEX_LABELS
 CHUNK = 600  # characters per table cell: a reportlab table row cannot split across pages
 
 
@@ -442,10 +440,7 @@ def file_register_xlsx(ws, out: Path) -> dict:
 
 
 # --- self-inspection ----------------------------------------------------------------------------------------------------
-def fiscal_year_ja(fiscal_year: int) -> str:
-    """令和8年度 for 2026 (the fiscal year starting in April)."""
-    w = wareki(dt.date(fiscal_year, 4, 1))
-    return (w.split("年")[0] + "年度") if "年" in w else f"{fiscal_year}年度"
+fiscal_year_ja = calendar.fiscal_year_ja  # 令和8年度 for 2026 (the fiscal year starting in April)
 
 
 def _when(v) -> str:

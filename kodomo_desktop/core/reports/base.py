@@ -48,7 +48,7 @@ from reportlab.platypus import (
 
 from ...resources import resource_path
 from .. import audience as A
-from ..importing.values import to_date  # one date coercion for the whole app
+from ..calendar import ERAS, fiscal_year_ja, format_wareki, to_date  # one date and 和暦 table for the app
 
 # --- fonts -----------------------------------------------------------------------------------------------------------
 GOTHIC = "IPAexGothic"
@@ -93,13 +93,10 @@ WEEKDAYS = "月火水木金土日"
 def wareki(d, *, short: bool = False, seireki: bool = False, weekday: bool = False) -> str:
     """令和8年11月23日 (``short``: R8.11.23; ``seireki``: 令和8年11月23日（2026年11月23日）;
     ``weekday``: 令和8年11月23日（月）)."""
-    from ..importing.values import ERAS as _ERAS  # one 和暦 table for the whole app
-    from ..importing.values import format_wareki
-
     d = to_date(d)
     if d is None:
         return ""
-    if d < _ERAS[0].start:
+    if d < ERAS[0].start:
         return d.isoformat()
     if short:
         return format_wareki(d, "letter")
@@ -109,10 +106,7 @@ def wareki(d, *, short: bool = False, seireki: bool = False, weekday: bool = Fal
     return f"{text}（{d.year}年{d.month}月{d.day}日）" if seireki else text
 
 
-def wareki_year(year: int) -> str:
-    """The 和暦 of 1 April of ``year`` (a 年度): 令和8年度."""
-    w = wareki(dt.date(year, 4, 1))
-    return w.split("年")[0] + "年度"
+wareki_year = fiscal_year_ja  # the 和暦 of 1 April of ``year`` (a 年度): 令和8年度
 
 
 def printed_at_text(at: dt.datetime) -> str:

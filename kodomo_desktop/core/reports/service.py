@@ -24,6 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from . import base as B
 from . import data as D
@@ -175,7 +176,6 @@ def school_sheet_pdf(
 def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
     from sqlalchemy import select
 
-    from ..linkage.service import opted_out_persons
     from ..storage.models import Person
 
     with ws.session() as s:
@@ -183,7 +183,7 @@ def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
         known = {i["school"] for i in info.values()}
         if school not in known:
             raise NotFound(f"学校「{school}」のこどもの記録はありません。")
-        excluded = opted_out_persons(s)
+        excluded = Q.opted_out(s)
         run = D.latest_run(s)
         if person_ids:
             ids = list(dict.fromkeys(person_ids))

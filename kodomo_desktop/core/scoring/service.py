@@ -31,6 +31,7 @@ import pandas as pd
 from sqlalchemy import func, insert, select, text, update
 
 from .. import outputs
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
@@ -394,6 +395,7 @@ def _departments(s) -> dict[str, str]:
 
 
 def _opted_out(s, on: dt.date | None = None) -> set[str]:
+<<<<<<< HEAD
     """Persons on the opt-out register when the scoring is done: its start date respected (an opt-out from a later
     date does not yet apply), read on today's date or the as-of date if that is later — an opt-out registered
     today also keeps the person out of a scoring of last month's extracts. TODO(issue 18): use the shared
@@ -402,6 +404,11 @@ def _opted_out(s, on: dt.date | None = None) -> set[str]:
 
     today = dt.date.today()
     return opted_out_persons(s, max(today, on) if on else today)
+=======
+    """Persons on the opt-out register on ``on`` (its start date respected: an opt-out from a later date does not
+    yet apply): the one rule in core/queries.py."""
+    return Q.opted_out(s, on)
+>>>>>>> main
 
 
 def _json(a):
@@ -421,7 +428,9 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
     from ..governance.register import expired_cutoffs
 
     with ws.session() as s:
-        excluded = _opted_out(s, as_of)
+        # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,
+        # whatever date the department files describe (a run today on 1 November's files leaves today's opt-outs out)
+        excluded = _opted_out(s, max(as_of, dt.date.today()))
         conn = s.connection()
         where_p, params = "in_registry = 1", {}
         if household_of:
@@ -444,9 +453,8 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
         persons = persons[~persons["person_id"].isin(excluded)]
         q = (
             "SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
-            "b.file_name, r.attributes, r.school, r.grade FROM link l JOIN source_record r ON r.id = l.record_id "
-            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') "
-            "AND b.removed_at IS NULL AND l.person_id IS NOT NULL"
+            f"b.file_name, r.attributes, r.school, r.grade FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
+            "AND l.person_id IS NOT NULL"
         )
         if household_of:
             ids = list(persons["person_id"]) or [household_of]

@@ -87,6 +87,7 @@ PAGES: list[PageSpec] = [
         "学校の観察チェックリスト",
     ),
     PageSpec("settings", "設定", "settings_page:SettingsPage", (), "言語・自動ロック・バックアップ"),
+    PageSpec("users", "利用者", "users_page:UsersPage", ("users.manage",), "サインインできる人の追加・再発行・削除"),
     PageSpec("log", "操作ログ", "log_page:LogPage", ("log.read",), "だれが・いつ・何をしたか（改ざん検知つき）"),
     PageSpec(
         "governance",
@@ -94,6 +95,13 @@ PAGES: list[PageSpec] = [
         "governance:GovernancePage",
         ("governance.read", "governance.write"),
         "利用目的と法的根拠・個人情報ファイル簿・利用停止・保存期間・自己点検",
+    ),
+    PageSpec(
+        "help",
+        "使い方",
+        "help_page:HelpPage",
+        ("import", "person.read", "score.read"),
+        "毎月の流れ（取込 → 名寄せ → スコア → レビューラウンド → 会議 → 帳票）を画面つきで",
     ),
 ]
 

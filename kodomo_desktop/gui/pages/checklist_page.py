@@ -31,7 +31,7 @@ from .. import palette as pal
 from ..i18n import tr
 from ..models import RowsModel
 from ..ops import call_with_progress
-from ..widgets import Notice
+from ..widgets import Notice, forget_rows
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
@@ -546,6 +546,28 @@ class ChecklistPage(QWidget):
                 pick.activated.connect(lambda i: i and self._open_school(ws, pick.currentText()))
                 lay.addWidget(pick)
         self.ws = ws
+
+    # -- lock: a teacher's unsaved answers are kept as drafts first, then the pupils' names are forgotten --------------
+    def before_lock(self):
+        entry = getattr(self, "entry", None)
+        if entry is not None and entry.model.dirty:
+            entry.save(False)
+
+    def on_lock(self):
+        forget_rows(self)
+        entry = getattr(self, "entry", None)
+        if entry is not None and not entry.model.dirty:  # unsaved answers that could not be saved stay
+            entry.model = ChecklistGridModel([], [], {})
+            entry.view.setModel(entry.model)
+            entry.item_label.setText("")
+            entry.remark_label.setText("")
+
+    def on_unlock(self):
+        if hasattr(self, "coordinator"):
+            self.coordinator.refresh()
+        entry = getattr(self, "entry", None)
+        if entry is not None and not entry.model.dirty:
+            entry.load()
 
     def _open_school(self, ws, school):
         if hasattr(self, "entry"):

@@ -244,6 +244,20 @@ class ChildView(QWidget):
         self._fill_casework()
         return True
 
+    def forget(self) -> None:
+        """On lock: drop everything shown of the child (``person_id`` is kept so the unlock can show it again;
+        a note being typed stays)."""
+        self.page = None
+        self.karte_events = []
+        for lab in (self.title, self.kana, self.badges, self.banner, self.score, self.case_status):
+            lab.setText("")
+        for lab in self.fields.values():
+            lab.setText("")
+        self.members.setRowCount(0)
+        self.timeline.clear()
+        self.karte.clear()
+        self.score_chart.set_points([])
+
     def _fill_score(self, page: P.ChildPage):
         sc = page.score
         if not sc:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from .. import palette as pal
 from ..i18n import tr
+from ..widgets import forget_rows
 from .child_view import ChildView
 
 COLUMNS = [
@@ -311,6 +312,18 @@ class ChildrenPage(QWidget):
         if self.child.show_person(person_id):
             self.stack.setCurrentIndex(1)
             self.child.setFocus()
+
+    # -- lock ----------------------------------------------------------------------------------------------------------
+    def on_lock(self):
+        """The key is gone: forget the list and the open child's page (the search text stays)."""
+        forget_rows(self)
+        self.count.setText("")
+        self.child.forget()
+
+    def on_unlock(self):
+        self.reload()
+        if self.stack.currentIndex() == 1 and self.child.person_id:
+            self.child.show_person(self.child.person_id)
 
     def back_to_list(self):
         self.stack.setCurrentIndex(0)

@@ -44,7 +44,7 @@ def field_choices(source_type: str) -> list[tuple[str, str]]:
         items = v.items() if isinstance(v, dict) else [(x if isinstance(x, str) else x.get("name"), x) for x in v]
         for key, spec in items:
             label = spec.get("label", key) if isinstance(spec, dict) else str(spec)
-            out.append((key, f"{label}（{key}）"))
+            out.append((key, label))  # the Japanese label only: no internal field names in the UI
     return out
 
 
@@ -97,7 +97,7 @@ class ImportWizard(QWidget):
         self.source = QComboBox()
         for key, meta in F.SOURCE_TYPES.items():
             if key != "school_checklist":
-                self.source.addItem(f"{meta['label']}（{key}）", key)
+                self.source.addItem(meta["label"], key)
         self.source.activated.connect(lambda *_: self.load_preview(keep_source=True))
         self.header_row = QSpinBox()
         self.header_row.setRange(0, 50)

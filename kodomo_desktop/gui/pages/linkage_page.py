@@ -30,23 +30,13 @@ from PySide6.QtWidgets import (
 from ...core import persons
 from ...core.errors import KodomoError
 from ...core.linkage import service as L
+from ...core.vocab import SEX_LABELS, LinkStatus, source_label
 from .. import palette as pal
 from ..i18n import tr
 from ..widgets import Notice
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
-SOURCE_JA = {}
-
-
-def _source_label(st: str) -> str:
-    if not SOURCE_JA:
-        try:
-            from ...core.importing.fields import SOURCE_TYPES
-
-            SOURCE_JA.update({k: v.get("label", k) for k, v in SOURCE_TYPES.items()})
-        except Exception:  # pragma: no cover - labels are a nicety
-            pass
-    return SOURCE_JA.get(st, st)
+_source_label = source_label
 
 
 class Waterfall(QWidget):
@@ -120,7 +110,7 @@ FIELDS = [
     ("resident_no", "宛名番号"),
     ("school", "学校"),
 ]
-SEX_JA = {1: "男", 2: "女", "1": "男", "2": "女"}
+SEX_JA = SEX_LABELS
 
 
 def _same(a, b) -> bool:
@@ -314,6 +304,18 @@ class LinkagePage(QWidget):
             getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}")
         )
 
+    def on_lock(self):
+        """The key is gone: forget the queue and the record on screen (``refresh`` fills them after the unlock)."""
+        self.queue = []
+        for w in (self.list, self.cands):
+            w.blockSignals(True)
+            w.clear()
+            w.blockSignals(False)
+        self.compare.clearContents()
+        self.levels.setRowCount(0)
+        self.decision_list.setRowCount(0)
+        self.record_title.setText("")
+
     # -- the queue --------------------------------------------------------------------------------------------------
     def refresh(self, select_record: int | None = None):
         try:
@@ -338,8 +340,7 @@ class LinkagePage(QWidget):
             self.list.addItem(item)
         self.list.blockSignals(False)
         c = L.link_counts(self.ws)
-        names = {"auto": "自動", "confirmed": "確定", "review": "確認待ち", "unlinked": "未連結", "excluded": "対象外"}
-        self.summary.setText("　".join(f"{tr(names.get(k, k))} {v}" for k, v in sorted(c.items())))
+        self.summary.setText("　".join(f"{tr(LinkStatus.label_of(k))} {v}" for k, v in sorted(c.items())))
         self.queue_label.setText(tr("確認待ち {n} 件（一致の重みの高い順）", n=len(self.queue)))
         self.refresh_decisions()
         if select_record is not None:

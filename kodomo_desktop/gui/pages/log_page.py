@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
 
 from ...core.audit import export as E
 from ...core.audit import log as A
+from ...core.audit.describe import describe
 from ...core.errors import KodomoError
 from .. import palette as pal
+from ..format import when
 from ..i18n import tr
 from ..widgets import DictTableModel, table_view
 
@@ -58,11 +60,11 @@ class LogPage(QWidget):
         self.model = DictTableModel(
             [
                 ("seq", tr("番号")),
-                ("at", tr("日時")),
+                ("at", tr("日時"), lambda v, r: when(v)),
                 ("user", tr("利用者")),
                 ("label", tr("操作")),
                 ("person_id", tr("整理番号")),
-                ("detail", tr("詳細")),
+                ("detail", tr("詳細"), lambda v, r: describe(v)),
             ]
         )
         self.view = table_view(self.model)
@@ -100,8 +102,7 @@ class LogPage(QWidget):
         for r in rows:
             r["label"] = A.ACTION_LABELS.get(r["action"], r["action"])
         self.model.set_rows(rows[::-1])
-        with self.ws.engine.connect() as c:
-            rep = A.verify_chain(c)
+        rep = E.chain_state(self.ws)
         self.chain_report = rep
         if rep.ok:
             self.chain.setText(tr("全 {n} 件　連鎖の検査: 正常（改ざんは見つかりません）", n=rep.entries))

@@ -48,8 +48,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import outputs
 from ...core import persons as P
-from ...core import platform
 from ...core.errors import InputRefused, KodomoError
 from ...core.reports import service as R
 from .. import palette as pal
@@ -316,9 +316,10 @@ class PrintPage(QWidget):
         bar.addWidget(QLabel(tr("表示倍率")))
         bar.addWidget(self.zoom)
         bar.addStretch(1)
-        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
-        bar.addWidget(self.info)
         rl.addLayout(bar)
+        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
+        self.info.setWordWrap(True)  # on its own line: a long file name must not widen the page
+        rl.addWidget(self.info)
         self.notice = Notice("printNotice", hide_empty=True)
         rl.addWidget(self.notice)
         self.scroll = QScrollArea()
@@ -580,7 +581,7 @@ class PrintPage(QWidget):
     # -- temp folder ------------------------------------------------------------------------------------------------
     def temp_dir(self) -> Path:
         if self._tmp is None or not Path(self._tmp).is_dir():
-            self._tmp = str(platform.private_tempdir("kodomo-print-"))  # mode 0700: this user only
+            self._tmp = str(outputs.new_preview_dir())  # 0700, in the one per-user folder cleaned at start
             _TEMP_DIRS.add(self._tmp)
         return Path(self._tmp)
 

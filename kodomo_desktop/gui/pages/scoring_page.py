@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import KodomoError
 from ...core.scoring import service as S
 from .. import palette as pal
+from ..format import when
 from ..i18n import tr
 from ..widgets import Notice
 
@@ -343,8 +344,9 @@ class WeightsEditor(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         for i, w in enumerate((44, 300, 130, 44, 70)):
             self.table.setColumnWidth(i, w)
-        for j in range(len(self.types)):
-            self.table.setColumnWidth(len(self.fixed_cols) + j, 82)
+        fm = self.table.horizontalHeader().fontMetrics()
+        for j, t in enumerate(self.types):  # wide enough for the header (「ヤングケアラー」 was clipped)
+            self.table.setColumnWidth(len(self.fixed_cols) + j, max(82, fm.horizontalAdvance(tr(t)) + 18))
         split.addWidget(self.table)
         # thresholds and rules
         bottom = QWidget()
@@ -353,8 +355,10 @@ class WeightsEditor(QWidget):
         tl = QVBoxLayout(th_box)
         self.thresholds = QTableWidget(len(self.types), 2 * len(self.bands))
         self.thresholds.setVerticalHeaderLabels([tr(t) for t in self.types])
-        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)} {lvl}" for b in self.bands for lvl in ("高", "中")])
-        self.thresholds.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        # two-line headers sized to their text (「未就学 高」 was clipped to 「₹就学 高」)
+        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)}\n{lvl}" for b in self.bands for lvl in ("高", "中")])
+        self.thresholds.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.thresholds.horizontalHeader().setMinimumSectionSize(44)
         tl.addWidget(self.thresholds)
         bl.addWidget(th_box, 3)
         rules = QGroupBox(tr("ルール"))
@@ -424,7 +428,9 @@ class WeightsEditor(QWidget):
         ph.addWidget(self.rates_table, 2)
         pl.addLayout(ph)
         split.addWidget(pv)
-        split.setSizes([330, 190, 300])
+        split.setSizes([440, 180, 120])
+        for i, f in enumerate((3, 0, 1)):  # the indicator list takes the room the window has
+            split.setStretchFactor(i, f)
         lay.addWidget(split, 1)
         for w in (self.adopt_btn, self.restore_btn):
             w.setEnabled(self.editable)
@@ -444,7 +450,7 @@ class WeightsEditor(QWidget):
                 v=self.active["version"],
                 name=self.active["name"],
                 by=self.active["adopted_by"] or "",
-                at=str(self.active["adopted_at"] or "")[:16],
+                at=when(self.active["adopted_at"]),
             )
         )
         self.show_data(self.active["data"])

@@ -147,7 +147,7 @@ class BasisTab(QWidget):
         if r is None:
             return
         self.target.setText(
-            f"{tr('取込元') if r['kind'] == 'source' else tr('指標')}: {r['label']}（{r['key']}）"
+            f"{tr('取込元') if r['kind'] == 'source' else tr('指標')}: {r['label']}"
             + (tr("　※カタログの既定値") if r.get("default") else "")
         )
         self.purpose.setText(r.get("purpose") or "")
