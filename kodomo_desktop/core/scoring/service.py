@@ -395,20 +395,9 @@ def _departments(s) -> dict[str, str]:
 
 
 def _opted_out(s, on: dt.date | None = None) -> set[str]:
-<<<<<<< HEAD
-    """Persons on the opt-out register when the scoring is done: its start date respected (an opt-out from a later
-    date does not yet apply), read on today's date or the as-of date if that is later — an opt-out registered
-    today also keeps the person out of a scoring of last month's extracts. TODO(issue 18): use the shared
-    ``core/queries.py`` function once it lands."""
-    from ..linkage.service import opted_out_persons
-
-    today = dt.date.today()
-    return opted_out_persons(s, max(today, on) if on else today)
-=======
     """Persons on the opt-out register on ``on`` (its start date respected: an opt-out from a later date does not
     yet apply): the one rule in core/queries.py."""
     return Q.opted_out(s, on)
->>>>>>> main
 
 
 def _json(a):
