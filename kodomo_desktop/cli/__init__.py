@@ -20,7 +20,7 @@ from ..core.errors import KodomoError
 from ..core.outputs import restrict_umask
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "batches", "scoring", "reports", "demo", "checklists", "governance", "sharing"]
+GROUPS = ["store", "data", "batches", "scoring", "reports", "demo", "checklists", "governance", "sharing", "settings"]
 
 
 class UsageError(Exception):
@@ -83,6 +83,14 @@ def main(argv=None) -> int:
             print(f"エラー: この機能はまだありません（{e.name}）。", file=sys.stderr)
             return 1
         raise
+    except Exception as e:  # the disk or the database file underneath: locked, full, read-only → exit 2
+        from ..core.errors import storage_failure
+
+        mapped = storage_failure(e)
+        if mapped is None:
+            raise
+        print(f"エラー: {mapped.message_ja}", file=sys.stderr)
+        return mapped.exit_code
 
 
 if __name__ == "__main__":

@@ -105,10 +105,11 @@ def preview(
     header_row=None,
     mapping: dict | None = None,
     max_rows: int = 20,
+    file_password: str | None = None,
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
     ws.require("import", what="import preview")
-    table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row)
+    table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
     suggestions = F.suggest_source_type(table.headers)
     st = source_type or (suggestions[0] if suggestions else None)
     remembered = None
@@ -217,7 +218,12 @@ def import_file(
     try:
         _user_mapping_conflicts(source_type, mapping)
         table = read_table(
-            path, sheet=sheet, encoding=encoding, header_row=header_row, header_hints=list(mapping or {}) or None
+            path,
+            sheet=sheet,
+            encoding=encoding,
+            header_row=header_row,
+            header_hints=list(mapping or {}) or None,
+            password=file_password,
         )
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})

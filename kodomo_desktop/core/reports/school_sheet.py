@@ -91,12 +91,12 @@ def _pupil_block(n: int, p: dict, mask) -> list:
     items = p["items"]
     if items:
         lines = "<br/>".join(
-            f"・{esc(i['label'])}<font size=7.5 color='#595959'>　（{esc(i['source_label'])}"
+            f"・{esc(i['label'])}<font size=8.5 color='#404040'>　（{esc(i['source_label'])}"
             f"{'、' + wareki(i['record_date'], short=True) if i['record_date'] else ''}）</font>"
             for i in items
         )
     else:
-        lines = "<font color='#595959'>（学校と共有できる項目はありません。学校での様子をお知らせください。）</font>"
+        lines = "<font color='#404040'>（学校と共有できる項目はありません。学校での様子をお知らせください。）</font>"
     body = Table([[P("確認された項目", "label"), P(lines, "cell", raw=True)]], colWidths=[30 * mm, W - 30 * mm])
     body.setStyle(
         tstyle(

@@ -358,7 +358,9 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
     from ..governance.register import expired_cutoffs
 
     with ws.session() as s:
-        excluded = _opted_out(s, as_of)
+        # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,
+        # whatever date the department files describe (a run today on 1 November's files leaves today's opt-outs out)
+        excluded = _opted_out(s, max(as_of, dt.date.today()))
         conn = s.connection()
         where_p, params = "in_registry = 1", {}
         if household_of:
