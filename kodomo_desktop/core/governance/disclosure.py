@@ -37,6 +37,8 @@ from ..storage.models import (
     SupportCase,
 )
 from ..vocab import HELD, HELD_SQL
+from .documents import SECTION_LABELS, disclosure_pdf
+from .register import vacuum
 
 PERSON_FIELDS = {
     "name": "氏名",
@@ -293,30 +295,11 @@ def _v(x):
     return x
 
 
-SECTION_LABELS = {
-    "person": "本人の情報",
-    "source_rows": "取り込んだ記録（原本のまま）",
-    "link_decisions": "名寄せの判断",
-    "scores": "スコアと理由",
-    "classifications": "分類",
-    "conference_decisions": "会議での決定",
-    "support_cases": "支援計画",
-    "progress_records": "経過記録",
-    "notes": "メモ",
-    "checklists": "観察チェックリスト",
-    "opt_outs": "利用停止",
-    "corrections": "訂正の履歴",
-    "access_log": "この人に関する操作ログ",
-}
-
-
 def disclose(ws, person_id: str, out: Path) -> dict:
     ws.require("governance.write", what="disclose", person_id=person_id)
     out = Path(out)
     data = gather(ws, person_id)
     if out.suffix.lower() == ".pdf":
-        from .documents import disclosure_pdf
-
         pages = disclosure_pdf(ws, data, out)
     elif out.suffix.lower() == ".xlsx":
         _disclosure_xlsx(data, out)
@@ -400,17 +383,6 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
         s.flush()
         ws.log("correction", person_id, {"field": field, "correction_id": c.id}, conn=s)
         return {"person_id": person_id, "field": field, "correction_id": c.id}
-
-
-def vacuum(ws) -> None:
-    """Rewrite the file so freed pages (which may hold deleted names) are gone; outside any transaction."""
-    from ..storage.db import raw_connect
-
-    con = raw_connect(ws.path, ws.raw_key())
-    try:
-        con.execute("VACUUM")
-    finally:
-        con.close()
 
 
 # --- deletion --------------------------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def attribute_labels(st: str) -> dict[str, str]:
 def departments(s: Session) -> dict[str, str]:
     """Source type → the department that holds it (the legal-basis table, else the defaults)."""
     try:
-        from ..governance.register import DEFAULT_SOURCES
+        from ..policy import DEFAULT_SOURCES
 
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except ImportError:  # pragma: no cover

@@ -138,7 +138,7 @@ class Genogram(Flowable):
             mx = sum(xs) / len(xs)
             ky = pos[id(kids[0])][1]
             bar = ky + s / 2 + 1.8 * mm
-            c.line(mx, py - (0 if len(parents) > 1 else s / 2), mx, bar)
+            c.line(mx, py - (0 if len(parents) > 1 else s / 2 + 4.4 * mm), mx, bar)  # below a lone label
             kx = [pos[id(k)][0] for k in kids]
             c.line(min(kx + [mx]), bar, max(kx + [mx]), bar)
             for x in kx:

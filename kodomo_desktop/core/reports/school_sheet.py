@@ -110,7 +110,7 @@ def _pupil_block(n: int, p: dict, mask) -> list:
         )
     )
     judge = form(
-        [["先生の判断", P(boxes(JUDGEMENTS, sep="　　"), "cell"), "", ""], ["記入者", "", "記入日", blank_date()]],
+        [["先生の判断", P(boxes(JUDGEMENTS, sep="　"), "cell"), "", ""], ["記入者", "", "記入日", blank_date()]],
         [30 * mm, W - 106 * mm, 20 * mm, 56 * mm],
         labels=(0, 2),
         extra=[("SPAN", (1, 0), (3, 0)), ("BACKGROUND", (2, 0), (2, 0), colors.white)],

@@ -556,10 +556,9 @@ def reasons_rows(b: dict, mask) -> list[list]:
     items += [r for r in sc.get("protective") or [] if mask.shows_reason(r)]
     for r in items:
         label = esc(r["label"])
-        if r["subject"]:
-            label += f"<font size=8.5 color='#404040'>（{esc(r['subject'])}）</font>"
-        if r.get("value"):
-            label += f"<br/><font size=8.5 color='#404040'>{esc(r['value'])}</font>"
+        second = "　".join(x for x in (f"対象: {r['subject']}" if r["subject"] else "", r.get("value") or "") if x)
+        if second:
+            label += f"<br/><font size=8.5 color='#404040'>{esc(second)}</font>"
         if r.get("implausible"):
             label += "<br/><font size=8.5 color='#C00000'>日付要確認（事実として扱っていません）</font>"
         if mask.sees("points") and r["types"] and not r["protective"]:
