@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "link_decision": "名寄せ判断",
     "link_undo": "名寄せ判断の取消",
     "score_run": "スコア算出",
+    "score_trial": "スコア試算（試しの重み）",
     "weights_adopted": "重み採用",
     "optout_added": "利用停止の登録",
     "optout_removed": "利用停止の解除",

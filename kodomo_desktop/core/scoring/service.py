@@ -324,7 +324,7 @@ def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = Fals
 # --- inputs from the database ----------------------------------------------------------------------------------------------
 def _departments(s) -> dict[str, str]:
     try:
-        from ..governance.register import DEFAULT_SOURCES
+        from ..policy import DEFAULT_SOURCES
 
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except ImportError:  # pragma: no cover
@@ -355,7 +355,7 @@ def _json(a):
 
 def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
     """Everything the engine reads, from the database. ``household_of``: only that person's household."""
-    from ..governance.register import expired_cutoffs
+    from ..policy import expired_cutoffs
 
     with ws.session() as s:
         # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,

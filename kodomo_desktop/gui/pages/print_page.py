@@ -64,6 +64,13 @@ KINDS = [
     ("handover", "引継ぎシート"),
     ("round_stats", "ラウンド統計"),
     ("blank_checklist", "白紙チェックリスト"),
+    ("intake", "受理会議録"),
+    ("no_school", "学校・園のないこどもの情報収集シート"),
+]
+NO_SCHOOL_CONTACTS = [
+    ("public_health_nurse", "保健師（母子保健）"),
+    ("nursery", "保育所・こども園"),
+    ("family_contact", "家庭の連絡窓口（担当者）"),
 ]
 KIND_LABEL = dict(KINDS)
 MASKS_PERSON = [  # the conference's documents (assessment sheet, packet): for the meeting, never for a school
@@ -425,6 +432,26 @@ class PrintPage(QWidget):
         self.b_def = QComboBox()
         f.addRow(tr("チェックリスト"), self.b_def)
         self.forms.addWidget(w)
+        # 受理会議録
+        w = QWidget()
+        f = QFormLayout(w)
+        self.i_child = ChildPicker(self.ws)
+        f.addRow(tr("こども"), self.i_child)
+        self.i_mask = _combo(MASKS_PERSON)
+        f.addRow(tr("マスク"), self.i_mask)
+        self.forms.addWidget(w)
+        # 学校・園のないこどもの情報収集シート
+        w = QWidget()
+        f = QFormLayout(w)
+        self.n_contact = _combo(NO_SCHOOL_CONTACTS)
+        f.addRow(tr("送付先"), self.n_contact)
+        hint = QLabel(
+            tr("最新のスコアで抽出された、学校・園の記録がないこどものうち、この送付先に送るこどもが載ります。")
+        )
+        hint.setWordWrap(True)
+        hint.setStyleSheet(f"color:{pal.MUTED};")
+        f.addRow("", hint)
+        self.forms.addWidget(w)
         self._lists_loaded: set[str] = set()
 
     def _kind_changed(self, row: int):
@@ -545,6 +572,13 @@ class PrintPage(QWidget):
                 "handover": self.h_kind.currentData(),
                 "mask": self.h_mask.currentData(),
             }
+        if kind == "intake":
+            pid = self.i_child.selected_id()
+            if not pid:
+                raise InputRefused("こどもを検索して選んでください。")
+            return {"kind": kind, "person_id": pid, "mask": self.i_mask.currentData()}
+        if kind == "no_school":
+            return {"kind": kind, "contact": self.n_contact.currentData()}
         if kind == "round_stats":
             rid = self.r_round.currentData()
             if rid is None:
@@ -576,6 +610,10 @@ class PrintPage(QWidget):
             return R.handover_pdf(ws, p["person_id"], out, p["handover"], mask=p["mask"], log_extra=extra)
         if k == "round_stats":
             return R.round_stats_pdf(ws, p["round_id"], out, log_extra=extra)
+        if k == "intake":
+            return R.intake_pdf(ws, p["person_id"], out, mask=p["mask"], log_extra=extra)
+        if k == "no_school":
+            return R.no_school_sheet_pdf(ws, out, contact=p["contact"], log_extra=extra)
         return R.blank_checklist_pdf(ws, p["school"], p["klass"], p["definition"], out, log_extra=extra)
 
     # -- temp folder ------------------------------------------------------------------------------------------------
