@@ -411,6 +411,25 @@ class WeightsEditor(QWidget):
         pl.addLayout(btns)
         self.notice = Notice("scoringNotice")
         pl.addWidget(self.notice)
+        # after adopting: the current scores were made with the old weights — offer to score again (on the page)
+        self.on_rescore = None  # set by the page: run the scoring with the adopted weights
+        self.rescore_box = QWidget()
+        rb = QHBoxLayout(self.rescore_box)
+        rb.setContentsMargins(0, 0, 0, 0)
+        self.rescore_text = QLabel(
+            tr("重みを採用しました。いまのスコアは前の重みで算出したものです。新しい重みでスコアを算出しますか？")
+        )
+        self.rescore_text.setWordWrap(True)
+        self.rescore_text.setStyleSheet(f"color:{pal.OK_DARK};font-weight:bold;")
+        self.rescore_btn = QPushButton(tr("いま算出する"))
+        self.rescore_btn.clicked.connect(lambda: self.rescore())
+        later = QPushButton(tr("あとで"))
+        later.clicked.connect(lambda: self.rescore_box.setVisible(False))
+        rb.addWidget(self.rescore_text, 1)
+        rb.addWidget(self.rescore_btn)
+        rb.addWidget(later)
+        self.rescore_box.setVisible(False)
+        pl.addWidget(self.rescore_box)
         self.preview_summary = QLabel(
             tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。")
         )
@@ -659,6 +678,7 @@ class WeightsEditor(QWidget):
         self.notice.clear_text()
         self.reload()
         self.adopted = res
+        self.offer_rescore()
         return True
 
     def restore(self, reason: str | None = None) -> bool:
@@ -676,7 +696,17 @@ class WeightsEditor(QWidget):
             self._warn(tr("元に戻す"), e.message_ja, interactive)
             return False
         self.reload()
+        self.offer_rescore()
         return True
+
+    def offer_rescore(self) -> None:
+        """Adopted weights score nothing until the next run: ask, on the page (never a box)."""
+        self.rescore_btn.setEnabled(self.ws.can("score.run") and self.on_rescore is not None)
+        self.rescore_box.setVisible(True)
+
+    def rescore(self):
+        self.rescore_box.setVisible(False)
+        return self.on_rescore() if self.on_rescore is not None else None
 
 
 # --- the page -----------------------------------------------------------------------------------------------------------------
@@ -763,6 +793,7 @@ class ScoringPage(QWidget):
         self.tabs.addTab(lst, tr("一覧"))
         self.weights = WeightsEditor(ws)
         self.tabs.addTab(self.weights, tr("重み・しきい値"))
+        self.weights.on_rescore = self._rescore_after_adopt
         QShortcut(QKeySequence(Qt.Key_F5), self, activated=self.reload)
         self.current: dict | None = None
         self.reload()
@@ -855,6 +886,10 @@ class ScoringPage(QWidget):
             lambda progress, cancel: S.run_scoring(self.ws, progress=progress),
             on_done=lambda _: self.reload(),
         )
+
+    def _rescore_after_adopt(self):
+        self.tabs.setCurrentIndex(0)
+        return self.run_scoring()
 
     def open_child(self):
         if self.current and self.main is not None and hasattr(self.main, "open_person"):
