@@ -189,6 +189,10 @@ def test_decision_box_and_recorded_minutes(town, tmp_path):
         "coordinator",
     ):
         assert flat(must) in p1, must
+    # the child's later documents carry the 「不要」 and its missing reason among the earlier decisions
+    R.assessment_pdf(ws, ids[0], tmp_path / "a0.pdf")
+    a0 = flat("".join(pages_text(tmp_path / "a0.pdf")))
+    assert "個別ケース検討会議" in a0 and "（理由の記録なし）" in a0
     p2 = flat(child_pages(texts, names[2])[0])
     assert "□要" in p2 and "■" not in p2.split("会議での決定")[1]  # nothing recorded: blank boxes
 
