@@ -302,6 +302,16 @@ def test_cli_settings_town_and_reports(town, tmp_path):
         for doc in ("s.pdf", "h.pdf"):
             t = flat("".join(pages_text(tmp_path / doc)))
             assert "みさき町" in t and "町名未設定" not in t
+        # back to the demo's name (so every picture names one town), and the documents follow
+        r = _cli("settings", "set", "--db", db, "--town", "ひなた町")
+        assert r.returncode == 0 and json.loads(r.stdout)["changed"] == ["town_name"], r.stderr
+        for kind, args, doc in (
+            ("school", ["--school", school], "s.pdf"),
+            ("handover", ["--person", pid, "--kind", "転出"], "h.pdf"),
+        ):
+            assert _cli("report", kind, "--db", db, *args, "--out", str(tmp_path / doc)).returncode == 0
+            t = flat("".join(pages_text(tmp_path / doc)))
+            assert "ひなた町" in t and "みさき町" not in t
     finally:
         town["ws"] = Workspace.open(db, PASSWORD)
     ws = town["ws"]

@@ -570,7 +570,9 @@ def reasons_rows(b: dict, mask) -> list[list]:
             per = "／".join(f"{t} {fmt_points(p)}" for t, p in sorted(r["types"].items(), key=lambda x: -x[1]))
             label += f"<br/><font size=8.5 color='#404040'>数える種別と点: {esc(per)}</font>"
         src = esc(r["source_label"])
-        if r["department"] and mask.sees("department"):
+        if str(r.get("indicator") or "").startswith("sibling"):  # the sibling's own records, not the registry's
+            src = "きょうだいのスコア<br/><font size=8.5 color='#404040'>世帯関係は住民基本台帳</font>"
+        elif r["department"] and mask.sees("department"):
             src += f"<br/><font size=8.5 color='#404040'>{esc(r['department'])}</font>"
         fname = ""
         if mask.sees("file"):
