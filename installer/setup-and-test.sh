@@ -9,5 +9,10 @@ cd "$(dirname "$0")/.."
 . installer/venv.sh
 kodomo_system_packages poppler-utils xvfb xauth "${KODOMO_QT_LIBS[@]}"
 kodomo_venv test
+# The tooling gate (configs in pyproject.toml; docs/DEVELOPING.md): lint, format, import layers, types of the core.
+"$VENV_PY" -m ruff check .
+"$VENV_PY" -m ruff format --check .
+"$(dirname "$VENV_PY")/lint-imports" --no-cache
+"$VENV_PY" -m mypy
 export QT_QPA_PLATFORM=offscreen
 exec "$VENV_PY" -m pytest -q -p no:cacheprovider "$@"

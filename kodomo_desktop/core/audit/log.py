@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -127,7 +128,7 @@ class ChainReport:
 
 def verify_chain(conn) -> ChainReport:
     """Walk the chain in order; report the first entry whose hash, link or sequence does not hold."""
-    cur = (
+    cur: Any = (  # Any: mypy 2.4 crashes inferring Result[tuple[*Ts]] | sqlite3.Cursor here
         conn.execute(
             text("SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq")
         )

@@ -535,6 +535,9 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
         else "この年度の回答はまだ保存されていません。"
     )
     title = f"自己点検報告書（{fiscal_year_ja(fiscal_year)}）"
+    from ..scoring.service import adoption_rows
+
+    adopt_rows = adoption_rows(ws, fiscal_year)
 
     def story():
         t_auto = _table(auto_rows, widths=[62 * mm, 94 * mm, 18 * mm])
@@ -559,6 +562,9 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             t_auto,
             Spacer(1, 5 * mm),
             _table(manual_rows, widths=[90 * mm, 18 * mm, 66 * mm]),
+            Spacer(1, 5 * mm),
+            Paragraph("重みの採用と採用前のプレビュー（この年度）", st["h"]),
+            _table(adopt_rows, widths=[22 * mm, 12 * mm, 36 * mm, 48 * mm, 56 * mm]),
             Spacer(1, 8 * mm),
             Paragraph("確認欄", st["h"]),
             sign,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -20,7 +21,7 @@ class ImportResult:
     checks: dict = field(default_factory=dict)  # the guards' figures (rows, previous extract, keys matching …)
 
     def to_json(self) -> dict:
-        d = {
+        d: dict[str, Any] = {
             "batch_id": self.batch_id,
             "rows": self.rows,
             "imported": self.imported,

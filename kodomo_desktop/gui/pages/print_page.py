@@ -53,6 +53,7 @@ from ...core import persons as P
 from ...core.errors import InputRefused, KodomoError
 from ...core.reports import service as R
 from .. import palette as pal
+from ..format import day, wide_kana
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
 from ..widgets import Notice
@@ -230,7 +231,7 @@ class ChildPicker(QWidget):
         for i in hits[:SEARCH_LIMIT]:
             r = self._rows[i]
             school = P.grade_text(r.school, r.grade, r.class_name) if r.school else ""
-            text = f"{r.name}（{r.name_kana}）　{r.age if r.age is not None else '—'}歳　{school}　{r.resident_no}"
+            text = f"{wide_kana(r.name)}（{wide_kana(r.name_kana)}）　{r.age if r.age is not None else '—'}歳　{school}　{r.resident_no}"
             it = QListWidgetItem(text.strip())
             it.setToolTip(text.strip())
             it.setData(Qt.UserRole, r.person_id)
@@ -481,7 +482,7 @@ class PrintPage(QWidget):
                 self.c_conf.clear()
                 self.c_conf.addItem(tr("（会議を選ばない）"), None)
                 for c in C.list_conferences(self.ws):
-                    when = c["held_on"].isoformat() if isinstance(c["held_on"], dt.date) else str(c["held_on"] or "")
+                    when = day(c["held_on"])
                     self.c_conf.addItem(f"{when}　{c['title'] or c['kind']}（{c['items']}人）", c["conference_id"])
                 i = self.c_conf.findData(keep)
                 self.c_conf.setCurrentIndex(max(i, 0))
