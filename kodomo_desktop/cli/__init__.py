@@ -20,7 +20,19 @@ from ..core.errors import KodomoError
 from ..core.outputs import restrict_umask
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "batches", "scoring", "reports", "demo", "checklists", "governance", "sharing", "settings", "rounds"]
+GROUPS = [
+    "store",
+    "data",
+    "batches",
+    "scoring",
+    "reports",
+    "demo",
+    "checklists",
+    "governance",
+    "sharing",
+    "settings",
+    "rounds",
+]
 
 
 class UsageError(Exception):
