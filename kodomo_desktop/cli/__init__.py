@@ -19,7 +19,7 @@ import sys
 from ..core.errors import KodomoError
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "scoring", "reports", "demo", "checklists", "governance"]
+GROUPS = ["store", "data", "scoring", "reports", "demo", "checklists", "governance", "keys"]
 
 
 class UsageError(Exception):
@@ -80,6 +80,23 @@ def main(argv=None) -> int:
         if e.name and e.name.startswith("kodomo_desktop"):
             print(f"エラー: この機能はまだありません（{e.name}）。", file=sys.stderr)
             return 1
+        raise
+    except Exception as e:  # a fault below the core's own checks: a Japanese message, never a traceback
+        import sqlcipher3
+        from sqlalchemy import exc as sa_exc
+
+        if isinstance(e, (sqlcipher3.DatabaseError, sa_exc.DatabaseError)):
+            msg = str(getattr(e, "orig", e))
+            if "locked" in msg or "busy" in msg:
+                print(
+                    "エラー: データベースは別の処理が使用中です。しばらくしてからもう一度お試しください。",
+                    file=sys.stderr,
+                )
+                return 2
+            print(
+                f"エラー: データベースが壊れているか読めません（{msg}）。verify で確認してください。", file=sys.stderr
+            )
+            return 3
         raise
 
 
