@@ -4,7 +4,7 @@
                                       [--upper U] [--lower L] [--no-demo]
 
 Towns come from kodomo_desktop.core.demo when it provides in-memory frames with truth, else from
-kodomo_desktop.core.linkage.evaluation.synthetic_town. Figures are means over the seeds; wrong links and review
+benchmarks/linkage_harness.synthetic_town. Figures are means over the seeds; wrong links and review
 counts are totals. Targets (issue 4): rows without a resident number → right person ≥ 99 %, no wrong links,
 pairwise precision ≥ 0.999, review ≤ 3 % of rows.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kodomo_desktop.core.linkage import evaluation as E  # noqa: E402
+import linkage_harness as E  # noqa: E402  (benchmarks/, next to this script)
+
 from kodomo_desktop.core.linkage.engine import DEFAULT_LOWER, DEFAULT_UPPER  # noqa: E402
 
 

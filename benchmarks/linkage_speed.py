@@ -27,7 +27,9 @@ def one(n: int, trace: bool, towns: str) -> dict:
     import time
 
     sys.path.insert(0, str(ROOT))
-    from kodomo_desktop.core.linkage import evaluation as E
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import linkage_harness as E
+
     from kodomo_desktop.core.linkage.engine import link_records
 
     town = E.demo_town(n, 1, "demo") if towns == "demo" else None

@@ -17,9 +17,10 @@ import os
 import sys
 
 from ..core.errors import KodomoError
+from ..core.outputs import restrict_umask
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "scoring", "reports", "demo", "checklists", "governance", "keys"]
+GROUPS = ["store", "data", "batches", "scoring", "reports", "demo", "checklists", "governance", "sharing", "keys"]
 
 
 class UsageError(Exception):
@@ -66,6 +67,7 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    restrict_umask()  # files this process creates are owner-only (POSIX)
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

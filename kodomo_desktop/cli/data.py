@@ -15,15 +15,34 @@ def cmd_fields(args):
     out(fields_catalogue())
 
 
-def cmd_import(args):
-    from ..core.importing.service import import_file
+def _mapping(args) -> dict:
+    from ..core.errors import InputRefused
 
-    mapping = {}
+    mapping: dict[str, str] = {}
     for m in args.map or []:
         if "=" not in m:
             raise UsageError(f"--map は 列名=項目名 の形で指定してください: {m}")
         col, field = m.split("=", 1)
-        mapping[col.strip()] = field.strip()
+        col, field = col.strip(), field.strip()
+        if col in mapping and mapping[col] != field:
+            raise InputRefused(
+                f"列「{col}」に2つの項目（{mapping[col]} と {field}）が指定されています。1つの列には1つの項目だけを"
+                "対応づけてください。"
+            )
+        mapping[col] = field
+    return mapping
+
+
+def cmd_import(args):
+    from ..core.importing.service import import_file
+
+    if args.manifest:
+        if args.file or args.source or args.map:
+            raise UsageError("--manifest とファイル名・--source・--map は同時に指定できません。")
+        return _import_manifest(args)
+    if not args.file or not args.source:
+        raise UsageError("取り込むファイルと --source（または --manifest）を指定してください。")
+    mapping = _mapping(args)
     with _open(args) as ws:
         res = import_file(
             ws,
@@ -36,8 +55,34 @@ def cmd_import(args):
             as_of=args.as_of,
             progress=lambda done, total: progress(f"{done}/{total}"),
             file_password=os.environ.get("KODOMO_FILE_PASSWORD") or None,
+            force=args.force,
         )
         out(res.to_json())
+
+
+def _import_manifest(args):
+    from ..core.errors import InputRefused
+    from ..core.importing.manifest import import_manifest, read_manifest
+
+    entries = read_manifest(Path(args.manifest), default_as_of=args.as_of)
+    with _open(args) as ws:
+        results = import_manifest(
+            ws,
+            entries,
+            force=args.force,
+            progress=progress,
+            file_password=os.environ.get("KODOMO_FILE_PASSWORD") or None,
+        )
+    out({"files": results})
+    refused = [r for r in results if r.get("refused")]
+    if refused:
+        from ..core.errors import IntegrityFailure
+
+        err = IntegrityFailure if any(r.get("exit_code") == 3 for r in refused) else InputRefused
+        raise err(
+            f"マニフェストの {len(results)} ファイルのうち {len(refused)} ファイルを取り込めませんでした"
+            f"（{'、'.join(r['file'] for r in refused[:5])}）。ほかのファイルは取り込みました。"
+        )
 
 
 def cmd_link(args):
@@ -58,9 +103,11 @@ def cmd_export_links(args):
 
 def register(cmd, sub) -> None:
     cmd("fields", cmd_fields, "source types and their fields", db=False)
-    sp = cmd("import", cmd_import, "import one department file as one batch")
-    sp.add_argument("--source", required=True)
-    sp.add_argument("file")
+    sp = cmd("import", cmd_import, "import one department file as one batch (or every file of a manifest)")
+    sp.add_argument("--source")
+    sp.add_argument("file", nargs="?")
+    sp.add_argument("--manifest", help="CSV: file_name, source_type[, as_of] (paths relative to it)")
+    sp.add_argument("--force", action="store_true", help="import an extract the guards find implausible")
     sp.add_argument("--map", action="append", metavar="COLUMN=FIELD")
     sp.add_argument("--sheet")
     sp.add_argument("--encoding")

@@ -24,61 +24,19 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from . import queries as Q
+from .calendar import age_on, today, wareki  # noqa: F401 (wareki re-exported: pages and governance call P.wareki)
+from .calendar import to_date as _date
+from .calendar import wareki_and_western as birth_text
 from .errors import NotFound
-from .importing.values import to_date as _date
 from .storage.models import Household, Person
+from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS
 
-SEX_LABELS = {1: "男", 2: "女"}
-LINKED = ("auto", "confirmed")
-LINK_STATUS_LABELS = {
-    "auto": "自動",
-    "confirmed": "確認済み",
-    "review": "確認待ち",
-    "unlinked": "未連結",
-    "excluded": "対象外",
-}
-LINK_METHOD_LABELS = {
-    "resident_no": "宛名番号",
-    "student_no": "学籍番号",
-    "probabilistic": "氏名・生年月日など",
-    "fellegi_sunter": "氏名・生年月日など",
-    "human": "職員の判断",
-    "row_key": "行キー",
-    "household_siblings": "氏名・生年月日と兄弟姉妹の記録",
-    "school_zone": "氏名・生年月日と通学区域",
-    "name_reading": "氏名の読み・生年月日",
-    "numbered_rows": "同じ氏名・生年月日の宛名番号付きの記録",
-    "given_name": "双子を名で区別",
-}
 MAX_CHILD_AGE = 18
 _PARENT_WORDS = ("世帯主", "妻", "夫", "父", "母", "祖", "親", "養")
 
 
 # --- small helpers ------------------------------------------------------------------------------------------------
-def today() -> dt.date:
-    return dt.date.today()
-
-
-def age_on(birth: dt.date | None, on: dt.date) -> int | None:
-    if birth is None:
-        return None
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
-def wareki(d: dt.date | None) -> str:
-    """平成30年4月1日 (令和元年5月1日 for the first year); one 和暦 table for the whole app (importing.values)."""
-    if d is None:
-        return ""
-    from .importing.values import format_wareki
-
-    return format_wareki(d, "gannen")
-
-
-def birth_text(d: dt.date | None) -> str:
-    """和暦 and 西暦: 平成30年4月1日（2018-04-01）."""
-    return f"{wareki(d)}（{d.isoformat()}）" if d else ""
-
-
 def _json(v) -> Any:
     if isinstance(v, str):
         try:
@@ -156,37 +114,8 @@ class ChildRow:
 
 
 def _school_of(s, person_ids: set[str] | None = None) -> dict[str, tuple[str, str, str]]:
-    """Each person's school, grade and class from the newest linked school record (checklists excluded)."""
-    out: dict[str, tuple[str, str, str]] = {}
-    rows = s.execute(
-        text(
-            "SELECT l.person_id, r.school, r.grade, r.class_name FROM link l JOIN source_record r ON r.id = l.record_id "
-            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
-            "AND r.school != '' AND b.removed_at IS NULL AND r.source_type != 'school_checklist' "
-            "ORDER BY b.as_of, b.id, r.id"
-        )
-    )
-    for pid, school, grade, klass in rows:
-        if pid and (person_ids is None or pid in person_ids):
-            prev = out.get(pid)
-            out[pid] = (school, grade or (prev[1] if prev else "") or "", klass or (prev[2] if prev else "") or "")
-    return out
-
-
-def _opted_out(s, on: dt.date | None = None) -> set[str]:
-    """Persons under an active 利用停止 (their own or their household's); the same rule as the linkage's, read here
-    without importing the linkage engine (pandas) so the child list opens quickly."""
-    from .storage.models import OptOut
-
-    on = on or today()
-    rows = s.execute(
-        select(OptOut.person_id, OptOut.household_id).where(OptOut.removed_at.is_(None), OptOut.from_date <= on)
-    ).all()
-    ids = {p for p, _ in rows if p}
-    households = {h for _, h in rows if h}
-    if households:
-        ids |= set(s.scalars(select(Person.id).where(Person.household_id.in_(households))))
-    return ids
+    """Each person's (school, grade, class) from their current school (queries.current_schools)."""
+    return {pid: (c.school, c.grade, c.class_name) for pid, c in Q.current_schools(s, person_ids).items()}
 
 
 def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True) -> list[ChildRow]:
@@ -200,7 +129,7 @@ def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE
         lo = on.replace(year=on.year - max_age - 1, day=28)
     with ws.session() as s:
         schools = _school_of(s)
-        excluded = _opted_out(s)
+        excluded = Q.opted_out(s)
         rows = s.execute(
             select(
                 Person.id,
@@ -485,8 +414,7 @@ def _timeline(
         "SELECT r.id, l.person_id, r.source_type, r.record_date, r.row_number, r.subject, r.attributes, "
         "r.name, r.name_kana, r.birth_date, r.sex, r.resident_no, r.relationship, r.student_no, r.school, r.grade, "
         "r.class_name, r.address, b.id, b.file_name, b.as_of, b.superseded_by, l.status, l.method "
-        "FROM link l JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-        "WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL AND l.person_id IN ("
+        f"FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} AND l.person_id IN ("
         + ",".join(f":p{i}" for i in range(len(person_ids)))
         + ")"
     )
@@ -583,32 +511,32 @@ def _timeline(
 
 
 def _scores(s, person_ids: list[str]) -> dict[str, dict]:
-    """The latest score run's band and reasons for these persons (for siblings' flags)."""
-    try:
-        from .storage.models import ChildScore, ScoreRun
+    """The latest score run's band and reasons for these persons (for siblings' flags), read through the typed
+    ``ScoreDetails`` of the scoring engine (``details``: own / household points, pending and implausible records)."""
+    from .scoring.explain import ScoreDetails
+    from .storage.models import ChildScore, ScoreRun
 
-        run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
-        if run is None or not person_ids:
-            return {}
-        out = {}
-        for cs in s.scalars(
-            select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.person_id.in_(person_ids))
-        ):
-            details = _json(cs.details) or {}
-            reasons = details.get("reasons") if isinstance(details, dict) else None
-            out[cs.person_id] = {
-                "run_id": run.id,
-                "as_of": run.as_of,
-                "total": cs.total,
-                "band": cs.band,
-                "types": cs.types,
-                "flagged": bool(cs.flagged),
-                "basic_items": cs.basic_items,
-                "reasons": reasons if isinstance(reasons, list) else [],
-            }
-        return out
-    except Exception:  # a scoring schema in flux must never stop the child page
+    run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+    if run is None or not person_ids:
         return {}
+    out = {}
+    for cs in s.scalars(select(ChildScore).where(ChildScore.run_id == run.id, ChildScore.person_id.in_(person_ids))):
+        d = ScoreDetails.from_dict(cs.details)
+        out[cs.person_id] = {
+            "run_id": run.id,
+            "as_of": run.as_of,
+            "total": cs.total,
+            "band": cs.band,
+            "types": cs.types,
+            "flagged": bool(cs.flagged),
+            "basic_items": cs.basic_items,
+            "reasons": [r.to_dict() for r in d.reasons],
+            "own_points": d.own_points,
+            "household_points": d.household_points,
+            "pending": d.pending_lines,
+            "details": d,
+        }
+    return out
 
 
 def child_page(ws, person_id: str, on: dt.date | None = None, *, household_records: bool = True) -> ChildPage:
@@ -677,7 +605,7 @@ def child_page(ws, person_id: str, on: dt.date | None = None, *, household_recor
             household_no=(hh.household_no if hh else "") or "",
             household_address=(hh.address if hh else "") or "",
             in_registry=bool(p.in_registry),
-            opted_out=p.id in _opted_out(s),
+            opted_out=Q.is_opted_out(s, p.id),
             school=grade_text(*schools.get(p.id, ("", "", ""))),
             on=on,
             members=members,
@@ -743,3 +671,24 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
 
 def person_ids_in(rows: Iterable[ChildRow]) -> list[str]:
     return [r.person_id for r in rows]
+
+
+def person_brief(ws, person_id: str | None) -> dict:
+    """A resident's register fields for 名寄せ's side-by-side comparison (empty when unknown)."""
+    if not (ws.can("link.review") or ws.can("person.read")):
+        ws.require("link.review", what="person brief")
+    if not person_id:
+        return {}
+    with ws.session() as s:
+        p = s.get(Person, person_id)
+        if p is None:
+            return {}
+        return {
+            "name": p.name,
+            "name_kana": p.name_kana,
+            "birth_date": p.birth_date,
+            "sex": p.sex,
+            "address": p.address,
+            "resident_no": p.resident_no,
+            "school": "",
+        }

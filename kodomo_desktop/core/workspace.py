@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
+from .outputs import open_private
 from .security.roles import PERMISSIONS, ROLES, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
@@ -85,6 +86,16 @@ class SignedInUser:
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
 
 
+class _ClosedEngine:
+    """Stands in for the engine while the workspace is locked or closed: nothing can connect without the key."""
+
+    def dispose(self, *_, **__) -> None:
+        pass
+
+    def __getattr__(self, name):
+        raise KodomoError("データベースはロックされています。パスワードを入力してください。")
+
+
 class Workspace:
     def __init__(
         self,
@@ -131,6 +142,7 @@ class Workspace:
         kf = K.KeyFile.new(path)
         ref = K.new_user_ref()
         kf.add_user(user_name, password, ref, db_key, default=True)
+        open_private(path).close()  # the database file is created 0600 (core/outputs.py); SQLite journals follow it
         engine = make_engine(path, db_key)
         try:
             upgrade(engine)
@@ -423,14 +435,20 @@ class Workspace:
             raise PermissionDenied("他の学校のこどもの情報は扱えません。")
 
     # -- lock, close -----------------------------------------------------------------------------------
-    def lock(self) -> None:
-        """Auto-lock: close every connection and drop the key; unlock needs the password again."""
+    def lock(self, *, manual: bool = False) -> None:
+        """Lock (auto-lock after idle minutes, or the user's Ctrl+L with ``manual``): close every connection, drop
+        the engine (its connection factory holds the key) and the key; unlock needs the password again."""
         if self.locked:
             return
-        self.log("db_lock")
+        self.log("db_lock_manual" if manual else "db_lock")
         with contextlib.suppress(KodomoError, OSError):
             self.save_anchor()
+        self._drop_engine()
+
+    def _drop_engine(self) -> None:
         self.engine.dispose()
+        self.engine = _ClosedEngine()  # any read while locked fails instead of reconnecting with the old key
+        self._sessions = None
         self._db_key = None
         self.locked = True
 
@@ -464,9 +482,7 @@ class Workspace:
                 self.log("db_close")
             with contextlib.suppress(Exception):
                 self.save_anchor()
-        self.engine.dispose()
-        self._db_key = None
-        self.locked = True
+        self._drop_engine()
         fh, self._in_use = getattr(self, "_in_use", None), None
         if fh is not None:
             fh.close()

@@ -9,7 +9,6 @@ kodomo-desktop --lang en       # English (default: Japanese, or what 設定 save
 from __future__ import annotations
 
 import argparse
-import contextlib
 import inspect
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import resources
+from ..core.outputs import clean_stale_previews, restrict_umask
 from . import fonts, i18n, prefs
 from .i18n import tr
 
@@ -50,18 +50,16 @@ def prepare_app(argv: list[str] | None = None, lang: str | None = None) -> QAppl
 
 # --- the demo town ------------------------------------------------------------------------------------------------
 def _remove_database(path: Path) -> None:
-    from ..core.storage.keys import key_file_path
+    from ..core.demo.service import remove_database
 
-    for p in (path, key_file_path(path)):
-        with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+    remove_database(path)
 
 
 def ensure_demo(path: Path, parent=None, residents: int = DEMO_RESIDENTS) -> bool:
     """Build the demo town at ``path`` unless it is already there (progress dialog, キャンセル removes it)."""
-    from ..core.storage.keys import key_file_path
+    from ..core.demo.service import demo_exists
 
-    if path.exists() and key_file_path(path).exists():
+    if demo_exists(path):
         return True
     from ..core.demo.service import build_demo
     from .ops import call_with_progress
@@ -152,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--user", help="サインインする利用者名")
     ap.add_argument("--lang", choices=sorted(i18n.LANGUAGES), help="表示言語（ja / en）")
     args = ap.parse_args(argv)
+    restrict_umask()  # files this process creates are owner-only (POSIX)
+    clean_stale_previews()  # print previews a crashed run left behind
     app = prepare_app(sys.argv[:1], args.lang)
     ws = start(args)
     if ws is None:

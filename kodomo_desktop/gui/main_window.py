@@ -2,8 +2,10 @@
 user and a lock button on top, auto-lock after idle minutes.
 
 Locking closes the database and drops the key (``Workspace.lock``); every window of the app is covered so that no
-child's data stays on screen, and the unlock dialog asks for the password again. Nothing is closed: a form that
-was open keeps what was typed.
+child's data stays on screen, the pages' lists are emptied (``on_lock`` of a page, else ``widgets.forget_rows``)
+and the unlock dialog asks for the password again. Nothing is closed: a form that was open keeps what was typed;
+after the unlock each page fills its lists again (``on_unlock``, else its ``reload``/``refresh``) when it is shown.
+A page may save what is pending first (``before_lock``, e.g. a teacher's unsaved checklist answers as drafts).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -30,8 +32,10 @@ from PySide6.QtWidgets import (
 
 from ..resources import icon_path
 from . import ops
+from . import palette as pal
 from .i18n import tr
 from .pages import PAGES, MessagePage, build_page, visible_pages
+from .widgets import forget_rows
 
 NOTICE = "スコアや一覧は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 _ACTIVITY = {
@@ -65,7 +69,7 @@ class LockCover(QFrame):
         super().__init__(target)
         self.target = target
         self.setObjectName("lockCover")
-        self.setStyleSheet("#lockCover { background:#37474F; } QLabel { color:white; }")
+        self.setStyleSheet(f"#lockCover {{ background:{pal.LOCK_BG}; }} QLabel {{ color:white; }}")
         lay = QVBoxLayout(self)
         lay.addStretch(1)
         t = QLabel(tr("ロック中"))
@@ -93,6 +97,16 @@ class LockCover(QFrame):
         self.deleteLater()
 
 
+def default_size() -> tuple[int, int]:
+    """1280×680, or less on a smaller screen: fits a 1366×768 laptop with its task bar and title bar."""
+    screen = QGuiApplication.primaryScreen()
+    avail = screen.availableGeometry() if screen is not None else None
+    w, h = 1280, 680
+    if avail is not None and avail.width() > 0:
+        w, h = min(w, avail.width() - 16), min(h, avail.height() - 40)
+    return max(w, 800), max(h, 560)
+
+
 class MainWindow(QMainWindow):
     locked = Signal()
     unlocked = Signal()
@@ -104,13 +118,14 @@ class MainWindow(QMainWindow):
         icon = icon_path()
         if icon.exists():
             self.setWindowIcon(QIcon(str(icon)))
-        self.resize(1280, 820)
+        self.resize(*default_size())
         self.pages: dict[str, QWidget] = {}
         self.specs = visible_pages(ws)
         self.keys: list[str] = [p.key for p in self.specs]
         self.lock_dialog = None
         self._covers: list[LockCover] = []
         self._disabled: list[QWidget] = []
+        self._stale: set[str] = set()  # pages to fill again after an unlock (when next shown)
         self._quitting = False
 
         central = QWidget()
@@ -124,9 +139,9 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(190)
         self.nav.setStyleSheet(
-            "#nav { font-size:11pt; border:none; background:#F3F5F4; }"
+            f"#nav {{ font-size:11pt; border:none; background:{pal.NAV_BG}; }}"
             "#nav::item { padding:9px 12px; }"
-            "#nav::item:selected { background:#2E7D6B; color:white; }"
+            f"#nav::item:selected {{ background:{pal.BRAND}; color:white; }}"
         )
         for n, p in enumerate(self.specs):
             item = QListWidgetItem(tr(p.label))
@@ -141,7 +156,7 @@ class MainWindow(QMainWindow):
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
         notice = QLabel(tr(NOTICE))
-        notice.setStyleSheet("color:#555555;")
+        notice.setStyleSheet(f"color:{pal.MUTED};")
         self.statusBar().addPermanentWidget(notice)
         self.nav.currentRowChanged.connect(self._on_row)
         self._shortcuts()
@@ -167,8 +182,8 @@ class MainWindow(QMainWindow):
         bar = QFrame()
         bar.setObjectName("header")
         bar.setStyleSheet(
-            "#header { background:#2E7D6B; } #header QLabel { color:white; }"
-            "#header QPushButton { color:white; background:#3D8F7C; border:1px solid #5AA392;"
+            f"#header {{ background:{pal.BRAND}; }} #header QLabel {{ color:white; }}"
+            f"#header QPushButton {{ color:white; background:{pal.BRAND_LIGHT}; border:1px solid {pal.BRAND_LINE};"
             " padding:4px 12px; border-radius:3px; }"
         )
         lay = QHBoxLayout(bar)
@@ -182,14 +197,14 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.user_label)
         lock = QPushButton(tr("ロック") + "  Ctrl+L")
         lock.setFocusPolicy(Qt.NoFocus)
-        lock.clicked.connect(self.lock)
+        lock.clicked.connect(lambda *_: self.lock(manual=True))
         lay.addWidget(lock)
         return bar
 
     def _shortcuts(self):
         for n in range(min(9, len(self.keys))):
             QShortcut(QKeySequence(f"Ctrl+{n + 1}"), self, activated=lambda n=n: self.show_page(self.keys[n]))
-        QShortcut(QKeySequence("Ctrl+L"), self, activated=self.lock)
+        QShortcut(QKeySequence("Ctrl+L"), self, activated=lambda: self.lock(manual=True))
         QShortcut(QKeySequence.Find, self, activated=self.focus_search)
 
     # -- pages --------------------------------------------------------------------------------------------------------
@@ -213,6 +228,9 @@ class MainWindow(QMainWindow):
             self.stack.removeWidget(old)
             old.deleteLater()
             self.pages[key] = page
+        elif key in self._stale and not self.ws.locked:
+            self._stale.discard(key)
+            self._refill(page)
         if self.nav.currentRow() != row:
             self.nav.blockSignals(True)
             self.nav.setCurrentRow(row)
@@ -267,15 +285,24 @@ class MainWindow(QMainWindow):
         if time.monotonic() - self.last_input >= self.lock_after:
             self.lock()
 
-    def lock(self) -> bool:
-        """Lock now: close the database, cover every window, ask for the password."""
+    def lock(self, *, manual: bool = False) -> bool:
+        """Lock now (``manual``: the user's Ctrl+L or the button, logged as 手動ロック; else 自動ロック): close the
+        database and drop the key, empty the pages' lists, cover every window, ask for the password."""
         if self.ws.locked:
             return True
         if ops.running():  # never pull the database from under a running import or linkage
             self.last_input = time.monotonic()
             self.status(tr("処理中のため、終わってからロックします。"))
             return False
-        self.ws.lock()
+        for page in list(self.pages.values()):
+            hook = getattr(page, "before_lock", None)
+            if callable(hook):
+                try:
+                    hook()
+                except Exception:  # saving what is pending must not stop the lock
+                    pass
+        self.ws.lock(manual=manual)
+        self._forget()
         for w in QApplication.topLevelWidgets():
             if w.isVisible() and w is not self and isinstance(w, QDialog):
                 self._covers.append(LockCover(w))
@@ -286,6 +313,26 @@ class MainWindow(QMainWindow):
         self.locked.emit()
         self._ask_unlock()
         return True
+
+    def _forget(self):
+        """Empty every built page's lists (the key is gone; nothing of a child stays in the widgets)."""
+        for page in self.pages.values():
+            hook = getattr(page, "on_lock", None)
+            try:
+                hook() if callable(hook) else forget_rows(page)
+            except Exception:
+                forget_rows(page)
+        self._stale = set(self.pages)
+
+    def _refill(self, page):
+        for name in ("on_unlock", "reload", "refresh"):
+            fn = getattr(page, name, None)
+            if callable(fn):
+                try:
+                    fn()
+                except Exception as e:
+                    ops.show_error(self, tr("ロック解除"), e)
+                return
 
     def _ask_unlock(self):
         from .dialogs import SignInDialog
@@ -317,7 +364,11 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()  # keyboard shortcuts work again at once
         self.unlocked.emit()
-        hook = getattr(self.pages.get(self.current_key() or ""), "page_shown", None)
+        cur = self.pages.get(self.current_key() or "")
+        if cur is not None and self.current_key() in self._stale:
+            self._stale.discard(self.current_key())
+            self._refill(cur)
+        hook = getattr(cur, "page_shown", None)
         if callable(hook):
             try:
                 hook()

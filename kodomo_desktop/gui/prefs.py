@@ -1,16 +1,20 @@
 """Per-PC preferences that must be known before a database is unlocked (language, last database, last user).
 
-Kept in an INI file through QSettings (no personal data: a file path and a user name). ``KODOMO_CONFIG_DIR`` moves
-the file (tests use a temporary folder). Per-database settings (auto-lock minutes, town name) live in the
+Kept in an INI file through QSettings (no personal data: a file path and a user name) in the per-user folder that
+``core.platform.config_dir()`` names (~/.config/KodomoDesktop, %LOCALAPPDATA%\\KodomoDesktop); ``KODOMO_CONFIG_DIR``
+moves it (tests use a temporary folder). Per-database settings (auto-lock minutes, town name) live in the
 encrypted database's ``setting`` table instead (:func:`db_setting` / :func:`set_db_setting`).
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
+
+from ..core import platform
+from ..core import settings as core_settings
 
 ORG = "KodomoDesktop"
 APP = "KodomoDesktop"
@@ -18,11 +22,10 @@ DEFAULT_AUTO_LOCK_MINUTES = 10
 
 
 def settings() -> QSettings:
-    folder = os.environ.get("KODOMO_CONFIG_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        return QSettings(str(Path(folder) / "kodomo-desktop.ini"), QSettings.IniFormat)
-    return QSettings(QSettings.IniFormat, QSettings.UserScope, ORG, APP)
+    folder = platform.config_dir()
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(folder / "kodomo-desktop.ini"), QSettings.IniFormat)
 
 
 def get(key: str, default=None):
@@ -38,11 +41,7 @@ def put(key: str, value) -> None:
 
 def data_dir() -> Path:
     """Where the app keeps its own files by default (~/.local/share/KodomoDesktop, %LOCALAPPDATA%\\KodomoDesktop)."""
-    env = os.environ.get("KODOMO_DATA_DIR")
-    if env:
-        return Path(env)
-    base = QStandardPaths.writableLocation(QStandardPaths.GenericDataLocation)
-    return Path(base or Path.home() / ".local" / "share") / "KodomoDesktop"
+    return platform.data_dir()
 
 
 def demo_db_path() -> Path:
@@ -56,30 +55,12 @@ def default_db_path() -> Path:
 
 # --- per-database settings (encrypted, logged when changed) ------------------------------------------------------
 def db_setting(ws, key: str, default=None):
-    from ..core.storage.models import Setting
-
-    with ws.session() as s:
-        row = s.get(Setting, key)
-        return row.value if row is not None and row.value is not None else default
+    return core_settings.get(ws, key, default)
 
 
 def set_db_setting(ws, values: dict) -> None:
     """Write settings (needs the 設定 permission) and log which keys changed — never their values."""
-    from ..core.storage.models import Setting
-
-    ws.require("settings", what="settings")
-    with ws.session() as s:
-        changed = []
-        for key, value in values.items():
-            row = s.get(Setting, key)
-            if row is None:
-                s.add(Setting(key=key, value=value))
-                changed.append(key)
-            elif row.value != value:
-                row.value = value
-                changed.append(key)
-        if changed:
-            ws.log("settings_changed", detail={"keys": sorted(changed)}, conn=s)
+    core_settings.set_many(ws, values)
 
 
 def auto_lock_minutes(ws) -> float:

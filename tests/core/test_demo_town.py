@@ -208,8 +208,9 @@ def test_manifest_matches_directory(written):
     assert sorted(os.listdir(d)) == sorted([f.file_name for f in files] + ["sources.csv"])
     with open(d / "sources.csv", encoding="utf-8", newline="") as fh:
         body = list(csv.reader(fh))
-    assert body[0] == ["file_name", "source_type"]
+    assert body[0] == ["file_name", "source_type", "as_of"]  # the as-of date: `import --manifest` reads it
     assert {r[0]: r[1] for r in body[1:]} == {f.file_name: f.source_type for f in files}
+    assert {r[2] for r in body[1:]} == {"2026-11-01"}
 
 
 def test_invalid_rows_recorded(written):

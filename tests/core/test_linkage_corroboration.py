@@ -4,10 +4,10 @@ namesakes told apart by the address or the school zone learned from the run's co
 name.
 Synthetic people only, on the engine's own generated background town."""
 
+import linkage_harness as E
 import pandas as pd
 import pytest
 
-from kodomo_desktop.core.linkage import evaluation as E
 from kodomo_desktop.core.linkage.engine import REASONS_EN, REASONS_JA, apply_thresholds, link_records
 
 

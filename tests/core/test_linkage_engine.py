@@ -5,10 +5,10 @@ import datetime as dt
 import json
 import math
 
+import linkage_harness as E
 import pandas as pd
 import pytest
 
-from kodomo_desktop.core.linkage import evaluation as E
 from kodomo_desktop.core.linkage.engine import (
     DEFAULT_LOWER,
     DEFAULT_UPPER,

@@ -174,22 +174,17 @@ def test_assessment_sheet(town, tmp_path):
 def test_assessment_masks(town, tmp_path):
     ws, w, _ = town
     pid = w["focus"]
-    out = tmp_path / "school.pdf"
-    R.assessment_pdf(ws, pid, out, mask="school_initials")
+    out = tmp_path / "initials.pdf"
+    R.assessment_pdf(ws, pid, out, mask="initials")
     all_ = flat("".join(pages_text(out)))
     who = names(ws, [pid])[pid]
     assert flat(who) not in all_  # initials only
     assert "M.I." in all_  # 見本 一郎 → M.I.
-    for hidden in (
-        "世帯が生活保護を受給している",
-        "DVに関する相談歴",
-        "児童扶養手当を受給している",
-        "住民税非課税世帯",
-        "福祉課（生活保護）",
-        "要対協",
-    ):
-        assert hidden not in all_, hidden
-    assert "欠席日数が年間30日以上" in all_ and "学校向け" in all_
+    # the assessment sheet is the meeting's document: a school never gets one (core/audience.py decides)
+    for mask in ("school", "school_initials"):
+        with pytest.raises(InputRefused):
+            R.assessment_pdf(ws, pid, tmp_path / "school.pdf", mask=mask)
+    assert not (tmp_path / "school.pdf").exists()
 
 
 def test_assessment_refuses_unknown_and_opted_out(town, tmp_path):
@@ -343,16 +338,16 @@ def test_handover_sheet(town, tmp_path):
         "■転校",
         "転校前の学校",
         "転校先の学校",
-        "現在の支援",
+        "学校での支援・配慮",
         "さくら台第一小学校",
-        "担任が毎朝声をかけ",
         "欠席日数が年間30日以上",
         "引継ぎ事項",
         "引継ぎ者（署名）",
         "受取者（署名）",
     ):
         assert flat(label) in all_, label
-    assert "生活保護" not in all_ and "DVに関する相談歴" not in all_  # school-facing by default
+    assert "生活保護" not in all_ and "DVに関する相談歴" not in all_  # always for the receiving school
+    assert "担任が毎朝声をかけ" not in all_  # the town's support plan is casework, not the school's
     with pytest.raises(InputRefused):
         R.handover_pdf(ws, w["focus"], tmp_path / "x.pdf", "卒業")
 

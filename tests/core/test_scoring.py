@@ -141,7 +141,20 @@ def test_score_csv_contract_run_and_log(world, tmp_path):
     res = S.score_to_csv(ws, tmp_path / "s.csv")
     assert {"children", "flagged", "run_id", "as_of"} <= set(res) and res["as_of"] == "2026-10-01"
     rows = _csv(tmp_path / "s.csv")
-    assert list(rows[0]) == ["person_id", "name", "birth_date", "school", "total", "band", "types", "reasons"]
+    assert list(rows[0]) == [
+        "person_id",
+        "name",
+        "birth_date",
+        "school",
+        "total",
+        "band",
+        "types",
+        "reasons",
+        "own_points",
+        "household_points",
+        "pending_review",
+    ]
+    assert all(float(r["total"]) == pytest.approx(float(r["own_points"]) + float(r["household_points"])) for r in rows)
     assert res["children"] == len(rows) == 10 and "P001" not in {r["person_id"] for r in rows}  # adults are not scored
     totals = [float(r["total"]) for r in rows]
     assert totals == sorted(totals, reverse=True)
@@ -185,11 +198,13 @@ def test_opted_out_person_and_household_are_not_scored(world, tmp_path):
     ws = world.ws
     with ws.session() as s:
         s.add(OptOut(person_id="P002", from_date=AS_OF, reason="不同意書"))
-        s.add(OptOut(household_id="H3", from_date=dt.date(2030, 1, 1), reason="不同意書"))  # any active entry counts
+        s.add(OptOut(household_id="H3", from_date=dt.date(2026, 4, 1), reason="不同意書"))
         s.add(OptOut(person_id="P061", from_date=AS_OF, reason="x", removed_at=dt.datetime(2026, 1, 1)))
+        # an opt-out from a later date does not apply yet on the as-of date (issue 16: its start date counts)
+        s.add(OptOut(person_id="P051", from_date=dt.date(2030, 1, 1), reason="来年から不同意"))
     S.score_to_csv(ws, tmp_path / "s.csv")
     ids = {r["person_id"] for r in _csv(tmp_path / "s.csv")}
-    assert not ids & {"P002", "P021"} and "P061" in ids
+    assert not ids & {"P002", "P021"} and "P061" in ids and "P051" in ids
     # the opted-out sibling is not read: P003 gets no sibling points from P002
     assert "きょうだい" not in next(r for r in _csv(tmp_path / "s.csv") if r["person_id"] == "P003")["reasons"]
     with ws.engine.connect() as c:

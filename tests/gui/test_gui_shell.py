@@ -362,6 +362,7 @@ def test_first_run_dialog_creates_database(app, qtbot, tmp_path):
     assert strength("abc")[0] == 0 and strength("password")[0] == 1 and strength("correct horse battery staple")[0] == 4
     dlg = FirstRunDialog(path=tmp_path / "new" / "town.db")
     qtbot.addWidget(dlg)
+    dlg.town.setText("みどり町")
     dlg.pw.setText("short")
     assert "8文字" in dlg.hint.text()
     dlg.pw.setText("long enough pass 1")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from sqlalchemy import text
 
+from .. import outputs
 from . import log as audit
 
 LOG_COLUMNS = ["seq", "at", "user", "action", "person_id", "detail", "hash"]
@@ -48,7 +48,8 @@ def export_log(ws, out: Path, **filters) -> dict:
         sh.title = "操作ログ"
         sh.append(["番号", "日時", "利用者", "操作", "操作（日本語）", "こどもID", "詳細", "ハッシュ"])
         for r in rows:
-            sh.append(
+            outputs.safe_append(
+                sh,
                 [
                     r["seq"],
                     r["at"],
@@ -58,14 +59,17 @@ def export_log(ws, out: Path, **filters) -> dict:
                     r["person_id"],
                     r["detail"],
                     r["hash"],
-                ]
+                ],
             )
-        wb.save(out)
+        outputs.save_workbook(wb, out)
     else:
-        with open(out, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(LOG_COLUMNS)
-            for r in rows:
-                w.writerow([r[c] if r[c] is not None else "" for c in LOG_COLUMNS])
+        outputs.write_csv(out, LOG_COLUMNS, ([r[c] for c in LOG_COLUMNS] for r in rows))
     ws.log("export", detail={"what": "access_log", "entries": len(rows), "format": out.suffix.lower()})
     return {"entries": len(rows), "chain_ok": chain.ok, "first_broken_entry": chain.first_broken, "out": str(out)}
+
+
+def chain_state(ws):
+    """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
+    ws.require("log.read", what="log chain")
+    with ws.engine.connect() as c:
+        return audit.verify_chain(c)

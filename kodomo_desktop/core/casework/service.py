@@ -13,6 +13,9 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import func, select, text
 
+from .. import outputs
+from .. import queries as Q
+from ..calendar import age_on
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChildScore,
@@ -28,6 +31,7 @@ from ..storage.models import (
     SupportCase,
     WeightSet,
 )
+from ..vocab import source_label
 
 DEFAULT_LABELS = [
     {"key": "a", "label": "a. 受理相当"},
@@ -57,12 +61,6 @@ def _now():
     return dt.datetime.now().replace(microsecond=0)
 
 
-def age_on(birth: dt.date | None, on: dt.date) -> int | None:
-    if birth is None:
-        return None
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def age_band(age: int | None) -> str:
     for label, lo, hi in AGE_BANDS:
         if age is not None and lo <= age <= hi:
@@ -71,29 +69,12 @@ def age_band(age: int | None) -> str:
 
 
 def schools_of(s, person_ids) -> dict[str, str]:
-    """Each child's school from the newest linked school record."""
-    ids = list(person_ids)
-    if not ids:
-        return {}
-    rows = s.execute(
-        text(
-            "SELECT l.person_id, r.school FROM link l JOIN source_record r ON r.id = l.record_id "
-            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL "
-            "AND b.removed_at IS NULL ORDER BY b.as_of, b.id"
-        )
-    ).all()
-    want = set(ids)
-    out = {}
-    for pid, school in rows:
-        if pid in want:
-            out[pid] = school
-    return out
+    """Each child's current school (queries.current_schools)."""
+    return {pid: c.school for pid, c in Q.current_schools(s, person_ids).items()}
 
 
 def _optouts(s) -> set[str]:
-    from ..linkage.service import opted_out_persons
-
-    return opted_out_persons(s)
+    return Q.opted_out(s)
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
@@ -147,7 +128,7 @@ def create_round(
         return r.id
 
 
-def round_candidates(ws, round_id: int) -> list[dict]:
+def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
     ws.require("person.read", what="round list")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
@@ -197,6 +178,8 @@ def round_candidates(ws, round_id: int) -> list[dict]:
                     "earlier_decision": earlier.get(c.person_id),
                 }
             )
+        if log:
+            ws.log("view_list", detail={"list": "round", "round_id": round_id, "rows": len(out)}, conn=s)
         return out
 
 
@@ -308,7 +291,7 @@ def close_round(ws, round_id: int) -> dict:
 # --- conferences -----------------------------------------------------------------------------------------------
 def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     """Up to ``size`` children from different households, spread across schools (round-robin by school)."""
-    cands = [c for c in round_candidates(ws, round_id) if c["classification"] in ("a", "b", None)]
+    cands = [c for c in round_candidates(ws, round_id, log=False) if c["classification"] in ("a", "b", None)]
     with ws.session() as s:
         hh = dict(
             s.execute(
@@ -607,7 +590,7 @@ def open_cases(ws) -> list[dict]:
             if run
             else set()
         )
-        return [
+        out = [
             {
                 "case_id": c.id,
                 "person_id": c.person_id,
@@ -620,12 +603,14 @@ def open_cases(ws) -> list[dict]:
             }
             for c in cases
         ]
+        ws.log("view_list", detail={"list": "open_cases", "rows": len(out)}, conn=s)
+        return out
 
 
 def cases_of(ws, person_id: str) -> list[dict]:
     ws.require("person.read", what="cases", person_id=person_id)
     with ws.session() as s:
-        return [
+        out = [
             {
                 "case_id": c.id,
                 "opened_on": c.opened_on,
@@ -641,13 +626,15 @@ def cases_of(ws, person_id: str) -> list[dict]:
                 .order_by(SupportCase.opened_on, SupportCase.id)
             )
         ]
+        ws.log("view_list", person_id, {"list": "cases", "rows": len(out)}, conn=s)
+        return out
 
 
 def score_history(ws, person_id: str) -> list[dict]:
     """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
     ws.require("person.read", what="score history", person_id=person_id)
     with ws.session() as s:
-        return [
+        out = [
             {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
             for cs, run in s.execute(
                 select(ChildScore, ScoreRun)
@@ -656,6 +643,8 @@ def score_history(ws, person_id: str) -> list[dict]:
                 .order_by(ScoreRun.id)
             ).all()
         ]
+        ws.log("view_list", person_id, {"list": "score_history", "rows": len(out)}, conn=s)
+        return out
 
 
 def parse_roles(text_: str | None) -> list[dict]:
@@ -718,6 +707,7 @@ def due_list(ws, until: dt.date | None = None) -> list[dict]:
             if k not in seen:
                 seen.add(k)
                 out.append(x)
+        ws.log("view_list", detail={"list": "due", "rows": len(out)}, conn=s)
         return out
 
 
@@ -737,19 +727,16 @@ def add_note(ws, person_id: str, text_: str) -> int:
 def timeline(ws, person_id: str) -> list[dict]:
     """Every event about one child, newest first, each with its source."""
     ws.require("person.read", what="timeline", person_id=person_id)
-    from ..importing.fields import SOURCE_TYPES
-
     ev = []
     with ws.session() as s:
         for rec_date, st, fname, as_of, attrs in s.execute(
             text(
-                "SELECT r.record_date, r.source_type, b.file_name, b.as_of, r.attributes FROM link l "
-                "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE l.person_id = :p AND l.status IN ('auto','confirmed') AND b.removed_at IS NULL"
+                "SELECT r.record_date, r.source_type, b.file_name, b.as_of, r.attributes "
+                f"FROM {Q.LINKED_FROM} WHERE l.person_id = :p AND {Q.LINKED_WHERE}"
             ),
             {"p": person_id},
         ).all():
-            label = SOURCE_TYPES.get(st, {}).get("label", st) if isinstance(SOURCE_TYPES, dict) else st
+            label = source_label(st)
             ev.append(
                 {
                     "date": _date(rec_date),
@@ -841,6 +828,7 @@ def timeline(ws, person_id: str) -> list[dict]:
                 }
             )
     ev.sort(key=lambda e: e["date"] or dt.date.min, reverse=True)
+    ws.log("view_list", person_id, {"list": "timeline", "entries": len(ev)})
     return ev
 
 
@@ -920,15 +908,15 @@ def funnel_to_excel(ws, round_id: int, out) -> dict:
     sh["A1"].font = Font(bold=True, size=13)
     sh.append([])
     keys = [st["key"] for st in f["stages"]]
-    sh.append(["区分"] + [st["label"] for st in f["stages"]])
-    sh.append(["全体"] + [st["count"] for st in f["stages"]])
+    outputs.safe_append(sh, ["区分"] + [st["label"] for st in f["stages"]])
+    outputs.safe_append(sh, ["全体"] + [st["count"] for st in f["stages"]])
     for title, table in (("学校・園別", f["by_school"]), ("年齢区分別", f["by_age_band"])):
         sh.append([])
-        sh.append([title])
+        outputs.safe_append(sh, [title])
         for g, c in table.items():
-            sh.append([g] + [c.get(k, 0) for k in keys])
+            outputs.safe_append(sh, [g] + [c.get(k, 0) for k in keys])
     sh.column_dimensions["A"].width = 28
-    wb.save(out)
+    outputs.save_workbook(wb, out)
     ws.log("export", detail={"what": "funnel", "round_id": round_id})
     return f
 

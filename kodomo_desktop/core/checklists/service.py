@@ -16,6 +16,8 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text, update
 
 from ...resources import resource_path
+from .. import outputs
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChecklistDefinition,
@@ -92,22 +94,12 @@ def pupils(ws, school: str, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
     ws.require("checklist.enter", what="pupils")
     ws.require_school(school)
-    from ..linkage.service import opted_out_persons
 
     def run(s):
-        rows = s.execute(
-            text(
-                "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of, b.id FROM link l "
-                "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-                "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id"
-            )
-        ).all()
-        latest = {}
-        for pid, sch, grade, klass, _, _ in rows:
-            latest[pid] = (sch, grade, klass)
+        schools = Q.current_schools(s)
+        latest = {pid: (c.school, c.grade, c.class_name) for pid, c in schools.items()}
         ids = [pid for pid, (sch, _, _) in latest.items() if sch == school]
-        excluded = opted_out_persons(s)
+        excluded = Q.opted_out(s)
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))}
         out = [
             {
@@ -126,7 +118,9 @@ def pupils(ws, school: str, *, s=None) -> list[dict]:
     if s is not None:
         return run(s)
     with ws.session() as s2:
-        return run(s2)
+        out = run(s2)
+        ws.log("view_list", detail={"list": "pupils", "school": school, "rows": len(out)}, conn=s2)
+        return out
 
 
 def _num(v):
@@ -229,6 +223,17 @@ def round_definition(s, r: ChecklistRound) -> dict:
 
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
+def school_round(ws, school: str) -> dict | None:
+    """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
+    ws.require("checklist.enter", what="checklist read")
+    ws.require_school(school)
+    with ws.session() as s:
+        r = current_round(s, school)
+        if r is None:
+            return None
+        return {"id": r.id, "name": r.name, "due_on": r.due_on, "definition": round_definition(s, r)}
+
+
 def entries(ws, round_id: int, school: str) -> dict[str, dict]:
     ws.require("checklist.enter", what="checklist read")
     ws.require_school(school)
@@ -336,18 +341,10 @@ def reopen(ws, round_id: int, person_id: str) -> None:
 
 
 def _school_of(ws, s, person_id: str) -> str | None:
-    row = s.execute(
-        text(
-            "SELECT r.school FROM link l JOIN source_record r ON r.id=l.record_id JOIN source_batch b ON b.id=r.batch_id "
-            "WHERE l.person_id=:p AND l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-            "AND r.source_type != 'school_checklist' ORDER BY b.as_of DESC, b.id DESC LIMIT 1"
-        ),
-        {"p": person_id},
-    ).first()
-    if row is None:
-        if s.get(Person, person_id) is None:
-            raise NotFound(f"こども {person_id} はありません。")
-    return row[0] if row else None
+    cur = Q.current_school(s, person_id)
+    if cur is None and s.get(Person, person_id) is None:
+        raise NotFound(f"こども {person_id} はありません。")
+    return cur.school if cur else None
 
 
 def group_counts(definition: dict, answers: dict) -> dict[str, int]:
@@ -514,23 +511,7 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
         round_id, round_label, due_on = r.id, r.name, r.due_on
     wb = _build_workbook(d, school, round_id, round_label, due_on, ps)
     out = Path(out)
-    if password:
-        import io
-
-        try:
-            import msoffcrypto  # encrypted OOXML (the file carries names)
-        except ImportError:
-            raise InputRefused(
-                "ファイルのパスワード設定には msoffcrypto-tool が必要です（pip install msoffcrypto-tool）。"
-            )
-        buf = io.BytesIO()
-        wb.save(buf)
-        buf.seek(0)
-        enc = msoffcrypto.OfficeFile(buf)
-        with open(out, "wb") as fh:
-            enc.encrypt(password, fh)
-    else:
-        wb.save(out)
+    outputs.save_workbook(wb, out, password=password)  # text cells only; encrypted OOXML with a password
     ws.log(
         "export",
         detail={"what": "checklist_template", "pupils": len(ps), "round_id": round_id, "encrypted": bool(password)},
@@ -675,7 +656,7 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
         row = first + n
         vals = [row_key(round_id, p["person_id"]), p["grade"], p["class"], p["name"], p["name_kana"] or ""]
         for col, v in enumerate(vals, 1):
-            c = sh.cell(row, col, v)
+            c = outputs.safe_cell(sh, row, col, v)
             c.border = box
             c.alignment = Alignment(vertical="center", horizontal="center" if col in (2, 3) else "left")
         sh.cell(row, 1).font, sh.cell(row, 1).fill = key_font, key_fill
@@ -767,6 +748,7 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
 
     from openpyxl import load_workbook
 
+    from ..importing.readers import formula_cells
     from ..importing.service import ImportResult
 
     ws.require("checklist.enter", what="checklist import")
@@ -919,4 +901,8 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
             conn=s,
         )
     rows = len(good) + len([e for e in errors if e["column"] == "行キー"])
-    return ImportResult(batch_id, rows, len(entries_), len({e["row"] for e in errors}), errors)
+    res = ImportResult(batch_id, rows, len(entries_), len({e["row"] for e in errors}), errors)
+    formulas = formula_cells(plain, "チェックリスト")  # read as cached values (data_only), never evaluated
+    if formulas:
+        res.warnings.append(f"数式のセルが {formulas} 個ありました。数式は計算せず、保存されていた値を取り込みました。")
+    return res

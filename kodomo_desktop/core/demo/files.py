@@ -27,6 +27,8 @@ from pathlib import Path
 import jaconv
 import pandas as pd
 
+from ..calendar import ERAS, fiscal_year, format_wareki
+from ..vocab import SEX_LABELS
 from . import names as N
 from .town import Town, reiwa_fy, school_period
 
@@ -235,8 +237,6 @@ class DeptFile:
 def wareki(d: dt.date, style: str = "kanji") -> str:
     """和暦 as departments write it: kanji 平成27年4月5日 (元年 for year 1), letter H27.4.5, slash H27/04/05,
     letter0 H27.04.05 — the importer's own formatter, so the demo writes exactly what the reader parses."""
-    from ..importing.values import ERAS, format_wareki
-
     if d < ERAS[0].start:
         return d.isoformat()
     return format_wareki(d, "gannen" if style == "kanji" else style)
@@ -573,7 +573,7 @@ class _Writer:
         keys = reg["person_key"].tolist()
         move_in = reg["move_in_date"].tolist()
         rows, tags = [], []
-        sexj = {1: "男", 2: "女"}
+        sexj = SEX_LABELS
         hw = self.n.halfwidth_kana_share
         for pk, mi in zip(keys, move_in):
             tg: list[str] = []
@@ -647,7 +647,7 @@ class _Writer:
                     p.name(),
                     kana,
                     wareki(p.birth, "letter"),
-                    {1: "男", 2: "女"}[p.sex],
+                    SEX_LABELS[p.sex],
                     self.address(r, pk, tg),
                     rec["checkup_type"],
                     wareki(cd, "letter") if done and cd else "",
@@ -1097,7 +1097,7 @@ class _Writer:
                     p.kana("half"),
                     fmt_date(p.birth, "ymd8"),
                     p.sex,
-                    self.t.as_of.year if self.t.as_of.month >= 4 else self.t.as_of.year - 1,
+                    fiscal_year(self.t.as_of),
                     rec["tax_status"],
                 ]
             )
@@ -1261,9 +1261,10 @@ class _Writer:
         self.consultation()
         with open(self.out / "sources.csv", "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh, lineterminator="\r\n")
-            w.writerow(["file_name", "source_type"])
+            w.writerow(["file_name", "source_type", "as_of"])
+            as_of = getattr(self.t, "as_of", None)
             for f in self.files:
-                w.writerow([f.file_name, f.source_type])
+                w.writerow([f.file_name, f.source_type, as_of.isoformat() if as_of else ""])
         return self.files
 
 

@@ -12,6 +12,23 @@ from ..workspace import Workspace
 DEMO_PASSWORD = "demo"
 
 
+def database_files(db: Path) -> list[Path]:
+    """The files a database consists of (the encrypted database and its key file)."""
+    from ..storage.keys import key_file_path
+
+    return [Path(db), key_file_path(Path(db))]
+
+
+def demo_exists(db: Path) -> bool:
+    return all(p.exists() for p in database_files(db))
+
+
+def remove_database(db: Path) -> None:
+    """Remove a half-built demo town (never called on a town's real database)."""
+    for p in database_files(db):
+        p.unlink(missing_ok=True)
+
+
 def build_demo(
     db: Path,
     residents: int = 3000,

@@ -22,14 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..calendar import age_on, fiscal_year_start
 from . import names as N
 
 AS_OF = dt.date(2026, 11, 1)  # 作成日 of every extract: 令和8年11月1日
 SCHOOL_DAYS = 128  # school days from April to the end of the month before the extract (≈)
-
-
-def fiscal_year_start(as_of: dt.date) -> dt.date:
-    return dt.date(as_of.year if as_of.month >= 4 else as_of.year - 1, 4, 1)
 
 
 def reiwa_fy(as_of: dt.date) -> int:
@@ -278,10 +275,6 @@ PEOPLE_COLUMNS = [
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def age_on(birth: dt.date, on: dt.date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def _add_months(d: dt.date, months: int) -> dt.date:
     y, m = divmod(d.month - 1 + months, 12)
     y += d.year
@@ -784,7 +777,7 @@ def generate_town(
 
 
 def _assign_schools(people: pd.DataFrame, r: random.Random, districts, elem, jh, nurseries, as_of):
-    fy = dt.date(as_of.year if as_of.month >= 4 else as_of.year - 1, 4, 1)
+    fy = fiscal_year_start(as_of)
     age_fy = np.array([age_on(b, fy) for b in people["birth_date"]])
     d = people["district_idx"].to_numpy()
     nd = len(districts)
@@ -1304,7 +1297,7 @@ def _plant(
                         else r.choice([10, 25, 25, 50, 50, 50, 75, 75, 90, 97])
                     )
                 ev["maternal_child_health"].append(rec)
-            fy = dt.date(as_of.year if as_of.month >= 4 else as_of.year - 1, 4, 1)
+            fy = fiscal_year_start(as_of)
             for v, months in (("五種混合", 3), ("BCG", 6), ("MR1期", 13)):
                 due = _add_months(b, months)
                 if due > as_of:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..storage.models import (
     ChecklistEntry,
@@ -35,6 +36,7 @@ from ..storage.models import (
     SourceRecord,
     SupportCase,
 )
+from ..vocab import HELD, HELD_SQL
 
 PERSON_FIELDS = {
     "name": "氏名",
@@ -52,7 +54,7 @@ def _records_of(s, person_id: str):
         select(SourceRecord, SourceBatch, Link)
         .join(SourceBatch, SourceBatch.id == SourceRecord.batch_id)
         .join(Link, Link.record_id == SourceRecord.id)
-        .where(Link.person_id == person_id, Link.status.in_(("auto", "confirmed", "excluded")))
+        .where(Link.person_id == person_id, Link.status.in_(HELD))
         .order_by(SourceBatch.id, SourceRecord.row_number)
     ).all()
 
@@ -344,17 +346,18 @@ def _disclosure_xlsx(data: dict, out: Path) -> None:
             sh.append(["（記録なし）"])
             continue
         cols = list(rows[0].keys())
-        sh.append(cols)
+        outputs.safe_append(sh, cols)
         for r in rows:
-            sh.append(
+            outputs.safe_append(
+                sh,
                 [
                     json.dumps(r[c], ensure_ascii=False, default=str) if isinstance(r[c], (dict, list)) else r[c]
                     for c in cols
-                ]
+                ],
             )
         for i in range(1, len(cols) + 1):
             sh.column_dimensions[sh.cell(2, i).column_letter].width = 22
-    wb.save(out)
+    outputs.save_workbook(wb, out)
 
 
 # --- correction ----------------------------------------------------------------------------------------------------
@@ -424,7 +427,7 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
         rec_ids = [
             r
             for (r,) in s.execute(
-                text("SELECT record_id FROM link WHERE person_id=:p AND status IN ('auto','confirmed','excluded')"),
+                text(f"SELECT record_id FROM link WHERE person_id=:p AND status IN {HELD_SQL}"),
                 {"p": person_id},
             ).all()
         ]

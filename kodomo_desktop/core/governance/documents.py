@@ -16,6 +16,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ...resources import font_path
+from .. import calendar, outputs
+from ..vocab import SEX_LABELS
 
 FONT = "IPAexGothic"
 
@@ -26,10 +28,7 @@ def _font():
     return FONT
 
 
-def wareki(d: dt.date | None) -> str:
-    from ..persons import wareki as _w  # one 和暦 table for the whole app
-
-    return _w(d)
+wareki = calendar.wareki  # one 和暦 table for the whole app
 
 
 def _styles():
@@ -186,7 +185,7 @@ FIELD_LABELS = {
     "action": "操作",
     "detail": "詳細",
 }
-SEX = {1: "男", 2: "女"}
+SEX = SEX_LABELS
 CHUNK = 600  # characters per table cell: a reportlab table row cannot split across pages
 
 
@@ -413,11 +412,12 @@ def file_register_xlsx(ws, out: Path) -> dict:
         ("収集方法", reg["collection"]),
         ("経常的提供先", reg["recipients"]),
     ):
-        sh.append([k, v])
+        outputs.safe_append(sh, [k, v])
     sh.append([])
     sh.append(["取込元", "保有課", "記録項目", "利用目的", "根拠", "人数", "行数", "保存期間（月）"])
     for i in _source_order(reg["items"]):
-        sh.append(
+        outputs.safe_append(
+            sh,
             [
                 i["label"],
                 i["department"],
@@ -427,23 +427,20 @@ def file_register_xlsx(ws, out: Path) -> dict:
                 i["persons"],
                 i["rows"],
                 i["retention_months"],
-            ]
+            ],
         )
     for col, w in zip("ABCDEFGH", (24, 22, 50, 40, 40, 8, 8, 12)):
         sh.column_dimensions[col].width = w
     for row in sh.iter_rows():
         for c in row:
             c.alignment = Alignment(wrap_text=True, vertical="top")
-    wb.save(out)
+    outputs.save_workbook(wb, out)
     ws.log("export", detail={"what": "file_register"})
     return {"persons_total": reg["persons_total"], "items": len(reg["items"])}
 
 
 # --- self-inspection ----------------------------------------------------------------------------------------------------
-def fiscal_year_ja(fiscal_year: int) -> str:
-    """令和8年度 for 2026 (the fiscal year starting in April)."""
-    w = wareki(dt.date(fiscal_year, 4, 1))
-    return (w.split("年")[0] + "年度") if "年" in w else f"{fiscal_year}年度"
+fiscal_year_ja = calendar.fiscal_year_ja  # 令和8年度 for 2026 (the fiscal year starting in April)
 
 
 def _when(v) -> str:

@@ -23,6 +23,7 @@ from ..storage.models import (
     SourceBatch,
     SourceRecord,
 )
+from ..vocab import LINKED_SQL
 
 BASIS_LABELS = {
     "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
@@ -201,6 +202,12 @@ def sources_without_basis(s) -> list[str]:
     return sorted(imported - have)
 
 
+def missing_basis_sources(ws) -> list[str]:
+    """The dashboard's warning: imported source types with no legal basis yet (names of source types only)."""
+    with ws.session() as s:
+        return sources_without_basis(s)
+
+
 # --- retention ---------------------------------------------------------------------------------------------------
 def retention(ws) -> list[dict]:
     ws.require("governance.read", what="retention")
@@ -341,7 +348,7 @@ def file_register(ws) -> dict:
             text(
                 "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
                 "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
-                "AND l.status IN ('auto','confirmed') WHERE b.removed_at IS NULL GROUP BY r.source_type"
+                f"AND l.status IN {LINKED_SQL} WHERE b.removed_at IS NULL GROUP BY r.source_type"
             )
         ).all()
         held_items = _items_held(s)
@@ -351,6 +358,10 @@ def file_register(ws) -> dict:
             {"d": dt.date.today().replace(year=dt.date.today().year - 19)},
         )
         optouts = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None)))
+        provisions = [
+            {k: v for k, v in (r.value or {}).items() if k != "key"}
+            for r in s.scalars(select(Setting).where(Setting.key.like("pseudonymised_export:%")).order_by(Setting.key))
+        ]
     items = []
     for st, n_persons, n_rows in held:
         meta = F.SOURCE_TYPES.get(st, {}) if isinstance(F.SOURCE_TYPES, dict) else {}
@@ -381,7 +392,15 @@ def file_register(ws) -> dict:
         "children": children,
         "opt_outs": optouts,
         "kinds_of_persons": "町内に住所を有する 0〜18 歳のこども及びその世帯員",
-        "recipients": "庁内の支援担当課（こども家庭センター）。外部提供なし（要保護児童対策地域協議会での共有を除く）",
+        "recipients": "庁内の支援担当課（こども家庭センター）。"
+        + (
+            "外部提供なし（要保護児童対策地域協議会での共有を除く）"
+            if not provisions
+            else "仮名加工した情報の提供 "
+            + "、".join(f"{p.get('export_id')}（{p.get('purpose')}、{p.get('persons')}人）" for p in provisions)
+            + "（対応表は町が保管）。要保護児童対策地域協議会での共有"
+        ),
+        "provisions": provisions,
         "collection": "庁内各課の保有する情報（下表）",
         "items": items,
         "generated_at": dt.date.today().isoformat(),

@@ -112,6 +112,7 @@ class Table:
     title: list[str] = field(default_factory=list)  # text above the header (町名・帳票名・基準日 …)
     warnings: list[str] = field(default_factory=list)
     skipped_rows: list[int] = field(default_factory=list)  # repeated headers and trailing notes (not blank rows)
+    formula_cells: int = 0  # Excel formula cells in the sheet (read as their cached values, never evaluated)
 
     @property
     def rows(self) -> Sequence[list[str]]:
@@ -524,6 +525,7 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
     if frame.empty:
         raise ImportRefused(f"「{path.name}」のシート「{chosen}」は空です。")
     line_numbers = np.arange(1, len(frame) + 1)
+    formulas = formula_cells(data, chosen) if kind in ("xlsx", "xlsm") else 0
     table = _finish(
         frame,
         line_numbers,
@@ -533,10 +535,48 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
         merged=merged,
         col_label=_col_letter,
         sheet=chosen,
-        warnings=[],
+        warnings=[
+            f"シート「{chosen}」には数式のセルが {formulas} 個あります。数式は計算せず、"
+            "Excel が最後に保存した値をそのまま取り込みました（値が古い・空のことがあります）。"
+        ]
+        if formulas
+        else [],
     )
     table.sheet_names = names
+    table.formula_cells = formulas
     return table
+
+
+def formula_cells(data: bytes, sheet: str | None = None) -> int:
+    """How many formula cells an .xlsx/.xlsm holds (in ``sheet``, or in every sheet). Workbooks are read as the
+    values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas are never evaluated. This
+    counts them from the sheet XML (``<f>`` elements) so an import can say so. 0 when the file is not OOXML."""
+    import posixpath
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        parts = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        if sheet is not None:
+            ns = {
+                "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+            }
+            book = ET.fromstring(z.read("xl/workbook.xml"))
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            target = {r.get("Id"): r.get("Target") for r in rels}
+            rid = next(
+                (x.get(f"{{{ns['r']}}}id") for x in book.iterfind("m:sheets/m:sheet", ns) if x.get("name") == sheet),
+                None,
+            )
+            t = target.get(rid)
+            if t is None:
+                return 0
+            parts = [t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))]
+        return sum(len(re.findall(rb"<(?:\w+:)?f[ >/]", z.read(n))) for n in parts)
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError):
+        return 0
 
 
 # --- header, rows ------------------------------------------------------------------------------------------------------

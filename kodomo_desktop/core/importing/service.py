@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, text, update
 from ..errors import InputRefused
 from ..storage.models import MappingProfile, RejectedRow, SourceBatch
 from . import fields as F
+from . import guards as G
 from .readers import read_table
 from .values import to_date as _date
 
@@ -57,6 +58,7 @@ class ImportResult:
     mapping: dict = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    checks: dict = field(default_factory=dict)  # the guards' figures (rows, previous extract, keys matching …)
 
     def to_json(self) -> dict:
         d = {
@@ -71,8 +73,7 @@ class ImportResult:
             d["message"] = f"同じ内容のファイルはすでに取り込まれています（バッチ {self.duplicate_of}）。"
         if self.superseded:
             d["superseded"] = self.superseded
-        if self.warnings:
-            d["warnings"] = self.warnings
+        d["warnings"] = list(self.warnings)
         return d
 
 
@@ -132,6 +133,59 @@ def preview(
     }
 
 
+def _user_mapping_conflicts(source_type: str, mapping: dict | None) -> None:
+    """Two columns the user mapped to one field would silently drop one of them: refuse instead."""
+    seen: dict[str, str] = {}
+    for h, f in (mapping or {}).items():
+        f = F._clean_field(f)
+        if not f:
+            continue
+        if f in seen:
+            spec = F.field_spec(source_type, f)
+            label = f"{spec.label}（{f}）" if spec else f
+            raise InputRefused(
+                f"項目「{label}」に2つの列（「{seen[f]}」と「{h}」）が指定されています。"
+                "1つの項目には1つの列だけを対応づけてください（--map を確かめてください）。"
+            )
+        seen[f] = str(h)
+
+
+def _same_mapping(a, b) -> bool:
+    if isinstance(a, str):
+        try:
+            a = json.loads(a)
+        except ValueError:
+            return False
+    return dict(a or {}) == dict(b or {})
+
+
+def _duplicate_batch(s, sha256: str, source_type: str, mapping: dict, exclude: int | None = None) -> int | None:
+    """A current batch of the same file read with the same mapping (a file imported with a wrong mapping can be
+    removed and imported again with the right one, or imported again under another mapping)."""
+    for bid, m in s.execute(
+        select(SourceBatch.id, SourceBatch.mapping).where(
+            SourceBatch.file_hash == sha256,
+            SourceBatch.source_type == source_type,
+            SourceBatch.removed_at.is_(None),
+            SourceBatch.id != (exclude or -1),
+        )
+    ).all():
+        if _same_mapping(m, mapping):
+            return bid
+    return None
+
+
+class _Duplicate(Exception):
+    def __init__(self, batch_id: int):
+        self.batch_id = batch_id
+
+
+def _drop_rows(cols: dict, n: int, drop: set[int]) -> tuple[dict, int]:
+    keep = [i for i in range(n) if i not in drop]
+    out = {k: ([v[i] for i in keep] if isinstance(v, list) and len(v) == n else v) for k, v in cols.items()}
+    return out, len(keep)
+
+
 def import_file(
     ws,
     path: Path,
@@ -146,7 +200,11 @@ def import_file(
     cancel: Callable[[], bool] | None = None,
     use_profile: bool = True,
     file_password: str | None = None,
+    force: bool = False,
 ) -> ImportResult:
+    """Import one file as one batch. Before it commits a batch that would replace the current extract of its source,
+    the guards (``guards.py``) compare the two; an implausible extract is refused (:class:`guards.ReplaceRefused`,
+    nothing changed) unless ``force``. A registry row whose 宛名番号 repeats is rejected by row, never merged."""
     path = Path(path)
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
@@ -157,23 +215,13 @@ def import_file(
     ws.require("import", what=f"import {source_type}")
     as_of_date = _parse_as_of(as_of)
     try:
+        _user_mapping_conflicts(source_type, mapping)
         table = read_table(
             path, sheet=sheet, encoding=encoding, header_row=header_row, header_hints=list(mapping or {}) or None
         )
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
         raise
-    with ws.session() as s:
-        dup = s.scalar(
-            select(SourceBatch.id).where(
-                SourceBatch.file_hash == table.sha256,
-                SourceBatch.source_type == source_type,
-                SourceBatch.removed_at.is_(None),
-            )
-        )
-    if dup is not None:
-        ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
-        return ImportResult(None, len(table.rows), 0, 0, [], duplicate_of=dup)
 
     sig = header_signature(source_type, table.headers)
     detected = F.detect_mapping(source_type, table.headers)
@@ -190,6 +238,11 @@ def import_file(
     unknown = [h for h in (mapping or {}) if h not in table.headers]
     if unknown:
         raise InputRefused(f"--map の列「{unknown[0]}」はファイルにありません。")
+    with ws.session() as s:
+        dup = _duplicate_batch(s, table.sha256, source_type, final_mapping)
+    if dup is not None:
+        ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
+        return ImportResult(None, len(table.rows), 0, 0, [], duplicate_of=dup)
     try:
         from .parse import parse_rows
 
@@ -200,6 +253,44 @@ def import_file(
     cols = parsed.columns
     n_valid = parsed.imported
     rows_total = len(table.rows)
+    warnings = list(dict.fromkeys(parsed.warnings))
+    rejections = list(parsed.rejections)
+
+    findings = G.Findings()
+    if source_type == "resident_registry" and n_valid:
+        # one 宛名番号, one person: rows that share one are rejected by row (both of them), never merged
+        dups = G.registry_duplicates(cols, n_valid)
+        if dups:
+            findings.add(G.duplicates_sentence(dups))
+            findings.figures["duplicate_keys"] = sorted(dups.values())
+            index = {int(r): i for i, r in enumerate(cols.get("row_number") or [])}
+            drop = {index[r] for rows in dups.values() for r in rows}
+            for rows in dups.values():
+                for r in rows:
+                    i = index[r]
+                    others = "、".join(str(o) for o in rows if o != r)
+                    rejections.append(
+                        {
+                            "row": r,
+                            "column": next((h for h, f in final_mapping.items() if f == "resident_no"), ""),
+                            "message": f"宛名番号 {cols['resident_no'][i]} が {others} 行目と重複しています",
+                            "raw": (cols.get("raw") or [None] * n_valid)[i],
+                        }
+                    )
+            cols, n_valid = _drop_rows(cols, n_valid, drop)
+            rejections.sort(key=lambda e: (e["row"], e.get("column") or ""))
+    label = F.SOURCES[source_type].label
+    # nothing readable: a registry like that would empty the town (and a larger file is surely the wrong one)
+    if n_valid == 0 and (source_type == "resident_registry" and rows_total or rows_total >= 10):
+        first = rejections[0] if rejections else None
+        why = f"（例: {first['row']} 行目「{first.get('column') or ''}」: {first['message']}）" if first else ""
+        msg = (
+            f"「{path.name}」の {rows_total:,} 行はどれも取り込めません{why}。"
+            f"{label}の列の対応づけ・日付の形式を確かめてください。データベースは変更されていません。"
+        )
+        ws.log("import_refused", detail={"source_type": source_type, "reason": "all rows rejected"})
+        raise InputRefused(msg)
+    G.check_fit(source_type, table.headers, final_mapping, findings)
     if cancel and cancel():
         raise Cancelled("取込を中止しました。データベースは変更されていません。")
 
@@ -208,112 +299,180 @@ def import_file(
         schools = {v for v in cols.get("school", ()) if v}
         scope = next(iter(schools)) if len(schools) == 1 else None
 
-    errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in parsed.rejections]
+    errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in rejections]
+    n_rejected = len({e["row"] for e in errors})
 
-    with ws.session() as s:
-        batch = SourceBatch(
-            source_type=source_type,
-            file_name=path.name,
-            file_hash=table.sha256,
-            sheet=getattr(table, "sheet", None),
-            encoding=getattr(table, "encoding", None),
-            header_row=getattr(table, "header_row", None),
-            as_of=as_of_date,
-            imported_by=ws.user.name,
-            rows_total=rows_total,
-            rows_imported=n_valid,
-            rows_rejected=len({e["row"] for e in errors}),
-            mapping=final_mapping,
-            scope=scope,
-        )
-        s.add(batch)
-        s.flush()
-        _insert_records(s, batch.id, source_type, cols, n_valid, as_of_date, progress, cancel)
-        if parsed.rejections:
-            s.execute(
-                insert(RejectedRow),
-                [
-                    {
-                        "batch_id": batch.id,
-                        "row_number": e["row"],
-                        "column": e.get("column"),
-                        "message": e["message"],
-                        "raw": e.get("raw"),
-                    }
-                    for e in parsed.rejections
-                ],
+    try:
+        with ws.session() as s:
+            batch = SourceBatch(
+                source_type=source_type,
+                file_name=path.name,
+                file_hash=table.sha256,
+                sheet=getattr(table, "sheet", None),
+                encoding=getattr(table, "encoding", None),
+                header_row=getattr(table, "header_row", None),
+                as_of=as_of_date,
+                imported_by=ws.user.name,
+                rows_total=rows_total,
+                rows_imported=n_valid,
+                rows_rejected=n_rejected,
+                mapping=final_mapping,
+                scope=scope,
             )
-        # A newer extract of the same source (and scope) becomes current; the older stays in history.
-        older = (
-            s.scalars(
-                select(SourceBatch.id).where(
-                    SourceBatch.source_type == source_type,
-                    SourceBatch.id != batch.id,
-                    SourceBatch.removed_at.is_(None),
-                    SourceBatch.superseded_by.is_(None),
-                    (SourceBatch.scope == scope) if scope is not None else SourceBatch.scope.is_(None),
-                    SourceBatch.as_of <= as_of_date,
+            s.add(batch)
+            s.flush()  # the write lock is ours from here: a second process importing the same file waits
+            again = _duplicate_batch(s, table.sha256, source_type, final_mapping, exclude=batch.id)
+            if again is not None:
+                raise _Duplicate(again)
+            # A newer extract of the same source (and scope) becomes current; the older stays in history.
+            older = (
+                s.scalars(
+                    select(SourceBatch.id).where(
+                        SourceBatch.source_type == source_type,
+                        SourceBatch.id != batch.id,
+                        SourceBatch.removed_at.is_(None),
+                        SourceBatch.superseded_by.is_(None),
+                        (SourceBatch.scope == scope) if scope is not None else SourceBatch.scope.is_(None),
+                        SourceBatch.as_of <= as_of_date,
+                    )
+                ).all()
+                if _supersedes(source_type)
+                else []
+            )
+            keys = G.person_keys(cols, n_valid)
+            registry_keys = G.current_registry_keys(s, exclude_batch=batch.id)
+            prev = G.baseline(s, source_type, scope, list(older), final_mapping, exclude=batch.id) if older else None
+            G.check_replacement(
+                s,
+                source_type=source_type,
+                prev=prev,
+                rows_total=rows_total,
+                imported=n_valid,
+                rejected=n_rejected,
+                keys=keys,
+                registry_keys=registry_keys,
+                findings=findings,
+            )
+            if findings.items and not force:
+                raise findings.refuse(path.name, label, prev)
+            if findings.items:
+                warnings += [f"確認のうえ取り込みました: {f}" for f in findings.items]
+            _insert_records(s, batch.id, source_type, cols, n_valid, as_of_date, progress, cancel)
+            if rejections:
+                s.execute(
+                    insert(RejectedRow),
+                    [
+                        {
+                            "batch_id": batch.id,
+                            "row_number": e["row"],
+                            "column": e.get("column"),
+                            "message": e["message"],
+                            "raw": e.get("raw"),
+                        }
+                        for e in rejections
+                    ],
                 )
-            ).all()
-            if _supersedes(source_type)
-            else []
-        )
-        if older:
-            s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=batch.id))
-        prof = s.scalar(
-            select(MappingProfile).where(
-                MappingProfile.source_type == source_type, MappingProfile.header_signature == sig
-            )
-        )
-        # The profile also remembers the columns the user deliberately left unmapped ("-"), so next month's file
-        # does not map them again by auto-detection.
-        remember = dict(final_mapping)
-        remember.update(
-            {
-                h: "-"
-                for h, f in {**remembered, **(mapping or {})}.items()
-                if h not in final_mapping and F._clean_field(f) is None
-            }
-        )
-        if prof is None:
-            s.add(
-                MappingProfile(
-                    source_type=source_type,
-                    header_signature=sig,
-                    mapping=remember,
-                    options={"sheet": sheet, "encoding": encoding, "header_row": header_row},
+            if older:
+                s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=batch.id))
+            prof = s.scalar(
+                select(MappingProfile).where(
+                    MappingProfile.source_type == source_type, MappingProfile.header_signature == sig
                 )
             )
-        else:
-            prof.mapping, prof.used_at = remember, dt.datetime.now().replace(microsecond=0)
-        ws.log(
-            "import",
-            detail={
-                "batch_id": batch.id,
-                "source_type": source_type,
-                "rows": rows_total,
-                "imported": n_valid,
-                "rejected": batch.rows_rejected,
-            },
-            conn=s,
-        )
-        batch_id = batch.id
-        from ..governance.register import ensure_defaults, sources_without_basis
+            # The profile also remembers the columns the user deliberately left unmapped ("-"), so next month's file
+            # does not map them again by auto-detection.
+            remember = dict(final_mapping)
+            remember.update(
+                {
+                    h: "-"
+                    for h, f in {**remembered, **(mapping or {})}.items()
+                    if h not in final_mapping and F._clean_field(f) is None
+                }
+            )
+            if prof is None:
+                s.add(
+                    MappingProfile(
+                        source_type=source_type,
+                        header_signature=sig,
+                        mapping=remember,
+                        options={"sheet": sheet, "encoding": encoding, "header_row": header_row},
+                    )
+                )
+            else:
+                prof.mapping, prof.used_at = remember, dt.datetime.now().replace(microsecond=0)
+            ws.log(
+                "import",
+                detail={
+                    "batch_id": batch.id,
+                    "source_type": source_type,
+                    "rows": rows_total,
+                    "imported": n_valid,
+                    "rejected": batch.rows_rejected,
+                    **({"forced": findings.items} if findings.items else {}),
+                    **({"formula_cells": table.formula_cells} if getattr(table, "formula_cells", 0) else {}),
+                },
+                conn=s,
+            )
+            batch_id = batch.id
+            if source_type != "resident_registry":
+                w = _links_to_nobody(s, keys, registry_keys, cols, n_valid)
+                if w:
+                    warnings.append(w)
+            from ..governance.register import ensure_defaults, sources_without_basis
 
-        ensure_defaults(s)
-        warnings = []
-        if source_type in sources_without_basis(s):
-            warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
+            ensure_defaults(s)
+            if source_type in sources_without_basis(s):
+                warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
+    except _Duplicate as d:
+        ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": d.batch_id})
+        return ImportResult(None, rows_total, 0, 0, [], duplicate_of=d.batch_id)
+    except G.ReplaceRefused as e:
+        ws.log("import_refused", detail={"source_type": source_type, "reason": "guard", "findings": e.findings})
+        raise
     return ImportResult(
         batch_id,
         rows_total,
         n_valid,
-        len({e["row"] for e in errors}),
+        n_rejected,
         errors,
         superseded=list(older),
         mapping=final_mapping,
         warnings=warnings,
         unmapped=[h for h in table.headers if h not in final_mapping],
+        checks=findings.figures,
+    )
+
+
+def _links_to_nobody(s, keys: list, registry_keys: set[str], cols: dict, n: int) -> str | None:
+    """A file none of whose rows names a current resident (by 宛名番号, or by name and birth date): say so."""
+    if not n:
+        return None
+    people = s.execute(
+        text(
+            "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
+            "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+            "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
+        )
+    ).all()
+    if not people and not registry_keys:
+        return None  # nothing to link to yet (no registry imported)
+    by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
+    by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
+    from ..text.normalize import norm_kana, norm_name
+
+    names = cols.get("name") or [None] * n
+    kanas = cols.get("name_kana") or [None] * n
+    bds = cols.get("birth_date") or [None] * n
+    for k, nm, kn, bd in zip(keys, names, kanas, bds):
+        if k[0] == "r" and k[1] in registry_keys:
+            return None
+        d = str(bd)[:10] if bd else None
+        if d and ((nm and (norm_name(nm), d) in by_name) or (kn and (norm_kana(kn), d) in by_kana)):
+            return None
+    return (
+        f"このファイルの {n:,} 行は、宛名番号でも氏名と生年月日でも現在の住民の誰とも一致しません。"
+        "名寄せしても誰にもつながらない見込みです。取込元の種類・ファイル・基準日を確かめてください"
+        "（取り消すには 取込履歴 から、または batches remove）。"
     )
 
 
@@ -496,9 +655,21 @@ def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
         n = s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}).rowcount
         b.removed_at = dt.datetime.now().replace(microsecond=0)
         # the extract it had superseded becomes current again
+        restored = s.scalars(select(SourceBatch.id).where(SourceBatch.superseded_by == batch_id)).all()
         s.execute(update(SourceBatch).where(SourceBatch.superseded_by == batch_id).values(superseded_by=None))
-        ws.log("batch_removed", detail={"batch_id": batch_id, "records": n, "reason": bool(reason)}, conn=s)
-    return {"batch_id": batch_id, "removed_records": n}
+        ws.log(
+            "batch_removed",
+            detail={
+                "batch_id": batch_id,
+                "source_type": b.source_type,
+                "file_name": b.file_name,
+                "records": n,
+                "reason": (reason or "")[:500],
+                "current_again": list(restored),
+            },
+            conn=s,
+        )
+    return {"batch_id": batch_id, "removed_records": n, "current_again": list(restored)}
 
 
 def rejected_rows(ws, batch_id: int) -> list[dict]:
@@ -533,6 +704,7 @@ def batch_history(ws) -> list[dict]:
                 "imported": b.rows_imported,
                 "rejected": b.rows_rejected,
                 "current": b.superseded_by is None and b.removed_at is None,
+                "superseded_by": b.superseded_by,
                 "removed": b.removed_at is not None,
                 "scope": b.scope,
             }

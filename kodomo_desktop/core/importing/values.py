@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..calendar import ERAS, Era, format_wareki, to_date  # re-exported: one 和暦 table for the whole app
+
 __all__ = [
     "ParsedValue",
     "MISSING",
@@ -57,6 +59,8 @@ __all__ = [
     "parse_year",
     "is_missing",
     "format_wareki",
+    "to_date",
+    "Era",
     "to_text",
 ]
 
@@ -175,26 +179,6 @@ def _shown(x) -> str:
 
 
 # --- dates -----------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Era:
-    letter: str
-    kanji: str
-    code: int  # the digit used by 7-digit era codes
-    start: dt.date
-    end: dt.date | None  # last day (None: current era)
-
-    @property
-    def last_year(self) -> int | None:
-        return None if self.end is None else self.end.year - self.start.year + 1
-
-
-ERAS: tuple[Era, ...] = (
-    Era("M", "明治", 1, dt.date(1868, 1, 1), dt.date(1912, 7, 29)),
-    Era("T", "大正", 2, dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
-    Era("S", "昭和", 3, dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
-    Era("H", "平成", 4, dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
-    Era("R", "令和", 5, dt.date(2019, 5, 1), None),
-)
 _ERA_BY_TOKEN: dict[str, Era] = {}
 for _e in ERAS:
     _ERA_BY_TOKEN[_e.letter] = _e
@@ -402,46 +386,6 @@ def parse_date(x, *, month_ok: bool = False) -> ParsedValue:
         return _from_number(float(x), _shown(x))
     except (TypeError, ValueError):
         return _from_text(str(x))
-
-
-def to_date(v) -> dt.date | None:
-    """A date from what the database or a form holds: a date, a datetime (its day) or ISO text; else None.
-    (Not a parser for department files: parse_date reads those, with errors by row and column.)"""
-    if v is None or v == "":
-        return None
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    try:
-        return dt.date.fromisoformat(str(v)[:10])
-    except ValueError:
-        return None
-
-
-def format_wareki(d: dt.date, style: str = "kanji", era: Era | None = None) -> str:
-    """A date in 和暦 (for tests, previews and prints). style: kanji (令和5年4月1日), gannen (令和元年…),
-    letter (R5.4.1), letter0 (R05.04.01), slash (H30/04/01), short (令5.4.1), compact (R050401), code (5050401)."""
-    if era is None:
-        era = next(e for e in reversed(ERAS) if d >= e.start)
-    y = d.year - era.start.year + 1
-    if style == "kanji":
-        return f"{era.kanji}{y}年{d.month}月{d.day}日"
-    if style == "gannen":
-        return f"{era.kanji}{'元' if y == 1 else y}年{d.month}月{d.day}日"
-    if style == "letter":
-        return f"{era.letter}{y}.{d.month}.{d.day}"
-    if style == "letter0":
-        return f"{era.letter}{y:02d}.{d.month:02d}.{d.day:02d}"
-    if style == "slash":
-        return f"{era.letter}{y}/{d.month:02d}/{d.day:02d}"
-    if style == "short":
-        return f"{era.kanji[0]}{y}.{d.month}.{d.day}"
-    if style == "compact":
-        return f"{era.letter}{y:02d}{d.month:02d}{d.day:02d}"
-    if style == "code":
-        return f"{era.code}{y:02d}{d.month:02d}{d.day:02d}"
-    raise ValueError(style)
 
 
 # --- sex ---------------------------------------------------------------------------------------------------------------

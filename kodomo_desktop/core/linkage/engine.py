@@ -82,6 +82,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..vocab import LINKED
 from . import blocking as B
 from . import model as M
 from .comparisons import (
@@ -698,9 +699,7 @@ def _corroborate(
     pid_now = out["person_id"].to_numpy(dtype=object)
     vouched: dict[tuple, set] = {}
     vouched_kana: dict[tuple, set] = {}
-    for i in np.flatnonzero(
-        np.isin(meth, ["resident_no", "student_no", "human"]) & np.isin(status, ["auto", "confirmed"])
-    ):
+    for i in np.flatnonzero(np.isin(meth, ["resident_no", "student_no", "human"]) & np.isin(status, LINKED)):
         k = ident_key(i)
         if k is not None and pid_now[i] is not None:
             vouched.setdefault(k, set()).add(pid_now[i])
@@ -816,7 +815,7 @@ def _corroborate(
     area = [_area(a) for a in P["address"]]
     pupils: dict[tuple, set] = {}
     rostered: set[tuple] = set()  # (source type, school, person): the person is on that school's list already
-    for i in np.flatnonzero(np.isin(status, ["auto", "confirmed"])):
+    for i in np.flatnonzero(np.isin(status, LINKED)):
         p = pid_pos.get(out["person_id"].iat[i])
         if p is not None and school[i]:
             rostered.add((src[i], school[i], p))

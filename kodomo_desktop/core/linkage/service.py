@@ -9,18 +9,20 @@ Human decisions (``LinkDecision``) override the engine on every re-run until und
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import delete, insert, select, text
 
+from .. import outputs
 from ..errors import InputRefused, NotFound
-from ..storage.models import Household, Link, LinkDecision, LinkRun, OptOut, Person, SourceRecord
+from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
+from ..sharing.handover import SOURCE_TYPE as HANDOVER
+from ..sharing.handover import open_case_on_accept
+from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
 
 EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
-LINKED = ("auto", "confirmed")
 
 
 def _now():
@@ -39,25 +41,29 @@ def _sync_registry(s) -> dict[str, str]:
             "ORDER BY b.as_of, b.id, r.row_number"
         )
     ).all()
-    persons = {p.resident_no: p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
-    households = {h.household_no: h for h in s.scalars(select(Household))}
+    from ..importing.guards import resident_key  # 0001234567 and 1234567 (re-saved through Excel): one person
+
+    persons = {resident_key(p.resident_no): p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
+    households = {resident_key(h.household_no): h for h in s.scalars(select(Household))}
     next_p = _next_id(s, "person", "P")
     next_h = _next_id(s, "household", "H")
     latest: dict[str, object] = {}
     current_residents: set[str] = set()
     for r in rows:  # ordered oldest → newest: the newest extract wins
-        latest[r.resident_no] = r
+        k = resident_key(r.resident_no)
+        latest[k] = r
         if r.current:
-            current_residents.add(r.resident_no)
+            current_residents.add(k)
     new_people, new_households = [], []
     for rno, r in latest.items():
         hid = None
         if r.household_no:
-            h = households.get(r.household_no)
+            hk = resident_key(r.household_no)  # 世帯番号 loses its leading zeros in Excel too
+            h = households.get(hk)
             if h is None:
                 h = Household(id=f"H{next_h:06d}", household_no=r.household_no, address=r.address)
                 next_h += 1
-                households[r.household_no] = h
+                households[hk] = h
                 new_households.append(h)
             else:
                 h.address = r.address or h.address
@@ -76,7 +82,7 @@ def _sync_registry(s) -> dict[str, str]:
             in_registry=rno in current_residents,
         )
         if p is None:
-            p = Person(id=f"P{next_p:06d}", resident_no=rno, **fields)
+            p = Person(id=f"P{next_p:06d}", resident_no=r.resident_no, **fields)
             next_p += 1
             persons[rno] = p
             new_people.append(p)
@@ -87,7 +93,16 @@ def _sync_registry(s) -> dict[str, str]:
     s.flush()
     s.add_all(new_people)
     s.flush()
-    return {rno: p.id for rno, p in persons.items()}
+    return _ByResidentKey({rno: p.id for rno, p in persons.items()})
+
+
+class _ByResidentKey(dict):
+    """resident key → person id, looked up with a 宛名番号 as written (leading zeros or not)."""
+
+    def get(self, rno, default=None):
+        from ..importing.guards import resident_key
+
+        return super().get(resident_key(rno), default)
 
 
 def _next_id(s, table: str, prefix: str) -> int:
@@ -114,7 +129,9 @@ def registry_frame(s) -> pd.DataFrame:
     return _with_norm(df)
 
 
-def records_frame(s, where: str = "r.source_type NOT IN ('resident_registry', 'school_checklist')") -> pd.DataFrame:
+def records_frame(
+    s, where: str = "r.source_type NOT IN ('resident_registry', 'school_checklist', 'information_sheet')"
+) -> pd.DataFrame:
     df = pd.read_sql_query(
         text(
             "SELECT r.id AS record_id, r.source_type, r.resident_no, r.household_no, r.name, r.name_kana, r.name_norm, "
@@ -170,18 +187,6 @@ def _pinned_students(s) -> pd.DataFrame:
     )
 
 
-def opted_out_persons(s, on: dt.date | None = None) -> set[str]:
-    on = on or dt.date.today()
-    rows = s.execute(
-        select(OptOut.person_id, OptOut.household_id).where(OptOut.removed_at.is_(None), OptOut.from_date <= on)
-    ).all()
-    ids = {p for p, _ in rows if p}
-    hh = {h for _, h in rows if h}
-    if hh:
-        ids |= set(s.scalars(select(Person.id).where(Person.household_id.in_(hh))))
-    return ids
-
-
 # --- the run ---------------------------------------------------------------------------------------------------
 def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
     ws.require("link.run", what="link")
@@ -216,11 +221,12 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
                     "method": "resident_no",
                 }
             )
-        # checklist rows carry their person in the row key (matched when they were imported, never by name)
+        # checklist and information-sheet rows carry their person in the row key (matched when they were
+        # imported, never by name)
         for rid, pid in s.execute(
             text(
                 "SELECT r.id, r.source_key FROM source_record r JOIN source_batch b ON b.id=r.batch_id "
-                "WHERE r.source_type='school_checklist' AND b.removed_at IS NULL"
+                "WHERE r.source_type IN ('school_checklist', 'information_sheet') AND b.removed_at IS NULL"
             )
         ).all():
             known = pid if pid in rno_to_person.values() or s.get(Person, pid) is not None else None
@@ -240,10 +246,13 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
         decisions = _active_decisions(s)
         pinned = _pinned_students(s)
         result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        handed_over = set(records.loc[records["source_type"] == HANDOVER, "record_id"]) if len(records) else set()
         now = _now()
         for r in result.itertuples(index=False):
             pid = r.person_id if isinstance(r.person_id, str) and r.person_id else None
             status = r.status
+            if status == "auto" and r.record_id in handed_over:
+                status = "review"  # a child handed over by another town is linked by a person, never automatically
             if pid in excluded and status in ("auto", "confirmed", "review"):
                 status = "excluded"
             link_rows.append(
@@ -312,21 +321,22 @@ def export_links(ws, out: Path) -> int:
                 "ORDER BY batch, row_number"
             )
         ).all()
-        with open(out, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(EXPORT_COLUMNS)
-            for r in rows:
-                w.writerow(
-                    [
-                        r.source_type,
-                        r.file_name,
-                        r.row_number,
-                        r.source_key or "",
-                        (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
-                        r.status,
-                        "" if r.score is None else f"{r.score:.2f}",
-                    ]
-                )
+        outputs.write_csv(
+            out,
+            EXPORT_COLUMNS,
+            (
+                [
+                    r.source_type,
+                    r.file_name,
+                    r.row_number,
+                    r.source_key or "",
+                    (r.person_id or "") if r.status != "unlinked" or r.person_id else "",
+                    r.status,
+                    "" if r.score is None else f"{r.score:.2f}",
+                ]
+                for r in rows
+            ),
+        )
         ws.log("export", detail={"what": "links", "rows": len(rows)}, conn=s)
     return len(rows)
 
@@ -364,6 +374,7 @@ def review_queue(ws, limit: int | None = None) -> list[dict]:
                     "candidates": link.candidates or [],
                 }
             )
+        ws.log("view_list", detail={"list": "review_queue", "rows": len(out)}, conn=s)
         return out
 
 
@@ -399,6 +410,8 @@ def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> i
         else:
             link.status, link.person_id, link.method = new_status, new_pid, "human"
             link.decided_by, link.decided_at = ws.user.name, _now()
+        if decision == "accept":
+            open_case_on_accept(s, rec, person_id, ws.user.name)  # a handed-over child's case opens here
         ws.log("link_decision", person_id, {"record_id": record_id, "decision": decision, "decision_id": d.id}, conn=s)
         return d.id
 

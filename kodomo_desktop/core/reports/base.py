@@ -47,7 +47,8 @@ from reportlab.platypus import (
 )
 
 from ...resources import resource_path
-from ..importing.values import to_date  # one date coercion for the whole app
+from .. import audience as A
+from ..calendar import ERAS, fiscal_year_ja, format_wareki, to_date  # one date and 和暦 table for the app
 
 # --- fonts -----------------------------------------------------------------------------------------------------------
 GOTHIC = "IPAexGothic"
@@ -92,13 +93,10 @@ WEEKDAYS = "月火水木金土日"
 def wareki(d, *, short: bool = False, seireki: bool = False, weekday: bool = False) -> str:
     """令和8年11月23日 (``short``: R8.11.23; ``seireki``: 令和8年11月23日（2026年11月23日）;
     ``weekday``: 令和8年11月23日（月）)."""
-    from ..importing.values import ERAS as _ERAS  # one 和暦 table for the whole app
-    from ..importing.values import format_wareki
-
     d = to_date(d)
     if d is None:
         return ""
-    if d < _ERAS[0].start:
+    if d < ERAS[0].start:
         return d.isoformat()
     if short:
         return format_wareki(d, "letter")
@@ -108,10 +106,7 @@ def wareki(d, *, short: bool = False, seireki: bool = False, weekday: bool = Fal
     return f"{text}（{d.year}年{d.month}月{d.day}日）" if seireki else text
 
 
-def wareki_year(year: int) -> str:
-    """The 和暦 of 1 April of ``year`` (a 年度): 令和8年度."""
-    w = wareki(dt.date(year, 4, 1))
-    return w.split("年")[0] + "年度"
+wareki_year = fiscal_year_ja  # the 和暦 of 1 April of ``year`` (a 年度): 令和8年度
 
 
 def printed_at_text(at: dt.datetime) -> str:
@@ -123,18 +118,9 @@ def blank_date() -> str:
 
 
 # --- masking -----------------------------------------------------------------------------------------------------------
-# Welfare and health sources a school must not see on a school-facing sheet.
-WELFARE_SOURCES = frozenset(
-    {
-        "public_assistance",
-        "child_rearing_allowance",
-        "tax",
-        "disability",
-        "yotaikyo",
-        "consultation",
-        "maternal_child_health",
-    }
-)
+# What each reader may see is decided in ONE place, core/audience.py; a masking profile is an audience plus the
+# choice of printing initials instead of names.
+WELFARE_SOURCES = A.WELFARE_SOURCES
 
 
 @dataclass(frozen=True)
@@ -144,23 +130,53 @@ class MaskProfile:
     short: str = ""
     hide_welfare: bool = False
     initials: bool = False
+    audience_key: str = "conference"
+
+    @property
+    def audience(self) -> A.Audience:
+        return A.get(self.audience_key)
 
     def name(self, name: str | None, kana: str | None = None) -> str:
-        return initials(name, kana) if self.initials else (name or "")
+        return initials(name, kana) if (self.initials or self.audience.initials_only) else (name or "")
 
     def kana(self, kana: str | None) -> str:
-        return "" if self.initials else kana_display(kana)
+        return "" if (self.initials or self.audience.initials_only) else kana_display(kana)
 
     def shows_source(self, source_type: str | None) -> bool:
-        return not (self.hide_welfare and source_type in WELFARE_SOURCES)
+        return self.audience.sees_source(source_type)
+
+    def shows_reason(self, reason) -> bool:
+        return self.audience.sees_reason(reason)
+
+    def sees(self, field_name: str) -> bool:
+        return self.audience.sees(field_name)
+
+    def for_audience(self, audience: str) -> MaskProfile:
+        """The same name choice (full / initials) for another audience (a school sheet asked for with 'none')."""
+        a = A.get(audience)
+        return MaskProfile(
+            f"{audience}{'_initials' if self.initials else ''}",
+            a.label + ("・氏名はイニシャルのみ" if self.initials else ""),
+            a.label + ("・イニシャル" if self.initials else ""),
+            hide_welfare=a.welfare_free,
+            initials=self.initials,
+            audience_key=a.key,
+        )
 
 
 MASKS = {
     "none": MaskProfile("none", "マスクなし", ""),
-    "school": MaskProfile("school", "学校向け（福祉関係の情報を表示しない）", "学校向け", hide_welfare=True),
+    "school": MaskProfile(
+        "school", "学校向け（福祉関係の情報を表示しない）", "学校向け", hide_welfare=True, audience_key="school"
+    ),
     "initials": MaskProfile("initials", "氏名はイニシャルのみ", "イニシャル", initials=True),
     "school_initials": MaskProfile(
-        "school_initials", "学校向け・氏名はイニシャルのみ", "学校向け・イニシャル", hide_welfare=True, initials=True
+        "school_initials",
+        "学校向け・氏名はイニシャルのみ",
+        "学校向け・イニシャル",
+        hide_welfare=True,
+        initials=True,
+        audience_key="school",
     ),
 }
 
@@ -576,6 +592,7 @@ def note_box(
 
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
+ITEMS_CAVEAT = "該当した項目は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 
 
 def caveat(extra: str | None = None) -> Table:
@@ -733,6 +750,42 @@ def _canvas_maker(info: PageInfo, result: dict, doc_ref: dict):
     return NumberedCanvas
 
 
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def story_text(flowables) -> str:
+    """Every text a story will print (paragraphs, table cells, titles, headings, field labels), for the audience
+    guard — read from the flowables, before any layout."""
+    out: list[str] = []
+
+    def walk(f):
+        if f is None:
+            return
+        if isinstance(f, str):
+            out.append(f)
+        elif isinstance(f, (list, tuple)):
+            for x in f:
+                walk(x)
+        elif isinstance(f, Paragraph):
+            out.append(_TAGS.sub("", getattr(f, "text", "") or ""))
+        elif isinstance(f, Table):
+            walk(getattr(f, "_cellvalues", []))
+        elif isinstance(f, KeepTogether):
+            walk(getattr(f, "_content", []))
+        else:
+            for attr in ("title", "sub", "text", "label", "hint", "story_text"):
+                v = getattr(f, attr, None)
+                if isinstance(v, str):
+                    out.append(v)
+            for attr in ("_content", "flowables", "children"):
+                v = getattr(f, attr, None)
+                if isinstance(v, (list, tuple)):
+                    walk(v)
+
+    walk(flowables)
+    return "\n".join(out)
+
+
 def town_name(ws) -> str:
     from ..storage.models import Setting
 
@@ -776,7 +829,10 @@ def render(
     buf = io.BytesIO()
     doc = _Doc(buf, info)
     result: dict = {}
-    doc.build(make(), canvasmaker=_canvas_maker(info, result, {"doc": doc}))
+    flowables = make()
+    if info.mask.audience.welfare_free:  # the last guard: nothing welfare-only on a school-facing page
+        info.mask.audience.assert_clean(story_text(flowables) + "\n" + info.title + "\n" + info.town, title)
+    doc.build(flowables, canvasmaker=_canvas_maker(info, result, {"doc": doc}))
     data = buf.getvalue()
     pages = int(result.get("pages", 0))
     ids = list(dict.fromkeys(person_ids))

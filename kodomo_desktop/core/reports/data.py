@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from .. import queries as Q
+from ..calendar import to_date as _date
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
-from ..importing.values import to_date as _date
+from ..scoring.explain import ScoreDetails
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -40,8 +42,9 @@ from ..storage.models import (
     SupportCase,
     WeightSet,
 )
+from ..vocab import SEX_LABELS
 
-SEX = {1: "男", 2: "女"}
+SEX = SEX_LABELS
 NO_SCHOOL = "（学校・園なし）"
 
 
@@ -181,38 +184,18 @@ def get_person(s: Session, person_id: str) -> Person:
 
 
 def refuse_opted_out(s: Session, person_ids: Iterable[str]) -> None:
-    from ..linkage.service import opted_out_persons
-
-    excluded = opted_out_persons(s)
+    excluded = Q.opted_out(s)
     for pid in person_ids:
         if pid in excluded:
             raise InputRefused(f"{pid} は利用停止（不同意）の登録があるため、帳票に載せられません。")
 
 
 def school_info(s: Session, person_ids: Iterable[str] | None = None) -> dict[str, dict]:
-    """Each child's school, grade and class from the newest linked school record (checklists excluded)."""
-    want = set(person_ids) if person_ids is not None else None
-    if want is not None and not want:
-        return {}
-    rows = s.execute(
-        text(
-            "SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of FROM link l "
-            "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
-            "WHERE l.status IN ('auto','confirmed') AND r.school IS NOT NULL AND b.removed_at IS NULL "
-            "AND r.source_type != 'school_checklist' ORDER BY b.as_of, b.id, r.id"
-        )
-    ).all()
-    out = {}
-    for pid, school, grade, klass, as_of in rows:
-        if want is None or pid in want:
-            prev = out.get(pid, {})
-            out[pid] = {
-                "school": school,
-                "grade": grade or prev.get("grade") or "",
-                "class": klass or prev.get("class") or "",
-                "as_of": _date(as_of),
-            }
-    return out
+    """Each child's current school, grade and class (queries.current_schools) as dicts for the reports."""
+    return {
+        pid: {"school": c.school, "grade": c.grade, "class": c.class_name, "as_of": c.as_of}
+        for pid, c in Q.current_schools(s, person_ids).items()
+    }
 
 
 def grade_text(info: dict | None) -> str:
@@ -374,6 +357,7 @@ class ScoreReader:
             "subject": subject,
             "shown_on_sheets": bool(shown),
             "protective": protective,
+            "kind": str(_get(r, "kind", default="") or _get(cat, "kind", default="") or ""),  # own | household | …
             "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
             "value": str(value) if value is not None else "",
         }
@@ -382,11 +366,8 @@ class ScoreReader:
     def score(self, cs: ChildScore | None, run: ScoreRun | None = None) -> dict | None:
         if cs is None:
             return None
-        d = (
-            cs.details
-            if isinstance(cs.details, dict)
-            else ({"reasons": cs.details} if isinstance(cs.details, list) else {})
-        )
+        sd = ScoreDetails.from_dict(cs.details)  # typed (scoring/explain.py); also reads the first format
+        d = sd.to_dict()
         reasons_raw = d.get("reasons") or d.get("explanation") or d.get("items") or []
         reasons = [self.reason(r, cs.person_id) for r in reasons_raw]
         protective = [x for x in reasons if x["protective"]]
@@ -480,6 +461,13 @@ class ScoreReader:
             "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
             "sharp_rise": bool(hist.get("sharp_rise")),
             "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak"))),
+            "own_points": sd.own_points,
+            "household_points": sd.household_points,
+            "pending": sd.pending_lines,  # 「名寄せ確認待ち：要対協台帳 1件」 (no points)
+            "implausible": [x.text for x in sd.implausible],  # never printed as fact
+            "guard_off": dict(sd.guard_off),  # types where the proxy guard was switched off, with the reason
+            "guard_capped": list(sd.guard_capped),
+            "details": sd,
         }
 
     def weights(self, run: ScoreRun | None) -> dict:
@@ -599,8 +587,7 @@ def linked_records(s: Session, person_ids: Iterable[str]) -> dict[str, list[dict
         return out
     q = text(
         "SELECT l.person_id, r.id, r.source_type, r.record_date, r.attributes, r.school, r.grade, r.class_name, "
-        "b.id, b.file_name, b.as_of FROM link l JOIN source_record r ON r.id = l.record_id "
-        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
+        f"b.id, b.file_name, b.as_of FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
         "AND l.person_id IN (" + ",".join(f":p{i}" for i in range(len(ids))) + ")"
     )
     for row in s.execute(q, {f"p{i}": pid for i, pid in enumerate(ids)}):
@@ -686,8 +673,7 @@ def _source_counts(s: Session, person_ids: list[str]) -> dict[str, int]:
     if not person_ids:
         return {}
     q = text(
-        "SELECT r.source_type, count(*) FROM link l JOIN source_record r ON r.id = l.record_id "
-        "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') AND b.removed_at IS NULL "
+        f"SELECT r.source_type, count(*) FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
         "AND r.source_type != 'resident_registry' AND l.person_id IN ("
         + ",".join(f":p{i}" for i in range(len(person_ids)))
         + ") GROUP BY r.source_type"

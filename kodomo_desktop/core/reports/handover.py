@@ -1,5 +1,6 @@
-"""引継ぎシート (進学・転校・担任交代) for one child: who the child is, what support is running, what the school
-side should know (school-facing by default: no welfare sources, no points), and blanks for both sides."""
+"""引継ぎシート (進学・転校・担任交代・転出) for one child: who the child is, what the school side should know
+(always for the receiving school: what ``core.audience`` lets the ``handover`` audience see — the child's own
+school-held records, no welfare fact, no points, no department), and blanks for both sides."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from reportlab.lib.units import mm
 from . import sections as S
 from .base import (
     CONTENT_W,
+    ITEMS_CAVEAT,
     DocTitle,
     Heading,
     Mark,
@@ -17,26 +19,33 @@ from .base import (
     RuledField,
     blank_date,
     boxes,
-    caveat,
     empty_line,
     form,
     gap,
     grid,
     keep,
+    note_box,
     wareki,
 )
-from .data import source_label, summarise_record, visible_reasons
+from .data import source_label, summarise_record
 
 W = CONTENT_W
 KINDS = {
     "進学": "進学",
     "転校": "転校",
     "担任交代": "担任交代",
+    "転出": "転出",
+    "move_out": "転出",
     "advance": "進学",
     "transfer": "転校",
     "teacher_change": "担任交代",
     "enrolment": "進学",
 }
+
+
+ORDER = ("進学", "転校", "担任交代", "転出")
+FROM_LABEL = {"進学": "進学前の学校・園", "転校": "転校前の学校", "担任交代": "前の担任", "転出": "転出前の学校・園"}
+TO_LABEL = {"進学": "進学先の学校", "転校": "転校先の学校", "担任交代": "新しい担任", "転出": "転出先の学校・園"}
 
 
 def title_of(kind: str) -> str:
@@ -48,13 +57,10 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
     name = mask.name(b["name"], b["name_kana"])
     out = [
         Mark(f"child:{b['person_id']}", subject=name),
-        DocTitle(
-            title_of(kind), f"作成日 {wareki(today)}　／　引継ぎの種類: {boxes(['進学', '転校', '担任交代'], kind)}"
-        ),
+        DocTitle(title_of(kind), f"作成日 {wareki(today)}　／　引継ぎの種類: {boxes(list(ORDER), kind)}"),
     ]
     out += [Heading("1. 対象のこども", space_before=1 * mm)] + S.identity(b, mask, compact=True)
-    from_label = {"進学": "進学前の学校・園", "転校": "転校前の学校", "担任交代": "前の担任"}[kind]
-    to_label = {"進学": "進学先の学校", "転校": "転校先の学校", "担任交代": "新しい担任"}[kind]
+    from_label, to_label = FROM_LABEL[kind], TO_LABEL[kind]
     info = b.get("school") or {}
     out += [
         Heading("2. 引継ぎ元・引継ぎ先"),
@@ -69,33 +75,52 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
             extra=[("BACKGROUND", (0, 0), (-1, 0), S.LABEL_BG)],
         ),
     ]
-    # support now running
-    sp = b["support"]["open"]
-    confs = [c for c in b["decisions"]["conferences"] if c["decided"]]
-    last = confs[-1] if confs else None
-    rows = [
-        [
-            "現在の支援",
-            "あり" if sp else "なし",
-            "主担当機関",
-            (sp or {}).get("lead_organisation") or (last or {}).get("lead_organisation", ""),
-        ],
-        [
-            "方向性",
-            (last or {}).get("direction", ""),
-            "次回見直し",
-            wareki((sp or {}).get("next_action_on") or (last or {}).get("next_review_on")),
-        ],
-        ["支援の内容", (sp or {}).get("plan") or (last or {}).get("actions", ""), "", ""],
-    ]
-    out += [
-        Heading("3. 現在の支援"),
-        form(
-            rows, [26 * mm, W / 2 - 26 * mm, 24 * mm, W / 2 - 24 * mm], labels=(0, 2), extra=[("SPAN", (1, 2), (3, 2))]
-        ),
-    ]
+    if kind == "転出":
+        out += [
+            gap(1),
+            form(
+                [["転出先の市町村", "", "転出予定日", blank_date()], ["転出先の学校・園の連絡先", "", "", ""]],
+                [34 * mm, W / 2 - 34 * mm, 24 * mm, W / 2 - 24 * mm],
+                labels=(0, 2),
+                extra=[("SPAN", (1, 1), (3, 1))],
+            ),
+        ]
+    # the support running is the town's casework: only for an audience that may see it
+    if mask.sees("support"):
+        sp = b["support"]["open"]
+        confs = [c for c in b["decisions"]["conferences"] if c["decided"]]
+        last = confs[-1] if confs else None
+        rows = [
+            [
+                "現在の支援",
+                "あり" if sp else "なし",
+                "主担当機関",
+                (sp or {}).get("lead_organisation") or (last or {}).get("lead_organisation", ""),
+            ],
+            [
+                "方向性",
+                (last or {}).get("direction", ""),
+                "次回見直し",
+                wareki((sp or {}).get("next_action_on") or (last or {}).get("next_review_on")),
+            ],
+            ["支援の内容", (sp or {}).get("plan") or (last or {}).get("actions", ""), "", ""],
+        ]
+        out += [
+            Heading("3. 現在の支援"),
+            form(
+                rows,
+                [26 * mm, W / 2 - 26 * mm, 24 * mm, W / 2 - 24 * mm],
+                labels=(0, 2),
+                extra=[("SPAN", (1, 2), (3, 2))],
+            ),
+        ]
+    else:
+        out += [
+            Heading("3. 学校での支援・配慮（記入欄）"),
+            RuledField("これまで学校で行ってきた支援・配慮（座席・声かけ・個別の対応など）", 3),
+        ]
     # what the school side should know
-    items = [r for r in visible_reasons(b["score"], mask) if not mask.hide_welfare or r["shown_on_sheets"]]
+    items = [r for r in mask.audience.reasons((b["score"] or {}).get("reasons")) if not r["protective"]]
     out += [Heading("4. 連携した情報で確認された項目")]
     if items:
         out += [
@@ -109,7 +134,7 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
                 align="llc",
             ),
             gap(1),
-            caveat(),
+            note_box("※ " + ITEMS_CAVEAT),
         ]
     else:
         out += [empty_line("（共有できる項目はありません）")]
@@ -117,7 +142,7 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
         r
         for r in b["records"]
         if r["source_type"] in ("school_attendance", "school_health", "school_checklist", "school_assistance")
-        and mask.shows_source(r["source_type"])
+        and mask.audience.sees_record(r)
     ]
     out += [Heading("5. 学校での記録（最近のもの）")]
     if school_recs:
@@ -139,7 +164,7 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
         out += [
             gap(1),
             P(
-                f"観察チェックリスト（{c['round']}）: 該当 {c['hits']} 項目 — "
+                f"観察チェックリスト: 該当 {c['hits']} 項目 — "
                 + "、".join(f"{g['label']} {len(g['hits'])}" for g in c["groups"] if g["hits"]),
                 "small",
             ),

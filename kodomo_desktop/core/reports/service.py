@@ -24,6 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from . import base as B
 from . import data as D
@@ -36,7 +37,7 @@ def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: di
     from .assessment import TITLE, story
 
     ws.require(PERMISSION, what="report assessment", person_id=person_id)
-    m = B.mask_profile(mask)
+    m = _meeting_mask(mask, TITLE)
     with ws.session() as s:
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
@@ -69,7 +70,7 @@ def conference_pdf(
     from .conference import story
 
     ws.require(PERMISSION, what="report conference")
-    m = B.mask_profile(mask)
+    m = _meeting_mask(mask, "ケース会議資料")
     from sqlalchemy import select
 
     from ..storage.models import Conference, ConferenceItem
@@ -154,8 +155,8 @@ def school_sheet_pdf(
 
     ws.require(PERMISSION, what="report school sheet")
     m = B.mask_profile(mask, "school")
-    if not m.hide_welfare:  # a school-facing sheet never shows welfare sources, whatever was asked
-        m = B.MASKS["school_initials" if m.initials else "school"]
+    if m.audience_key not in ("school", "nursery"):  # a school-facing sheet, whatever was asked
+        m = m.for_audience("school")
     if not (school or "").strip():
         raise InputRefused("学校名を指定してください。")
     school = school.strip()
@@ -175,7 +176,6 @@ def school_sheet_pdf(
 def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
     from sqlalchemy import select
 
-    from ..linkage.service import opted_out_persons
     from ..storage.models import Person
 
     with ws.session() as s:
@@ -183,7 +183,7 @@ def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
         known = {i["school"] for i in info.values()}
         if school not in known:
             raise NotFound(f"学校「{school}」のこどもの記録はありません。")
-        excluded = opted_out_persons(s)
+        excluded = Q.opted_out(s)
         run = D.latest_run(s)
         if person_ids:
             ids = list(dict.fromkeys(person_ids))
@@ -203,7 +203,7 @@ def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
         for pid in ids:
             p = persons[pid]
             sc = reader.score(scores.get(pid), run)
-            items = [r for r in D.visible_reasons(sc, mask) if r["shown_on_sheets"] and not r["protective"]]
+            items = [r for r in mask.audience.reasons((sc or {}).get("reasons")) if not r["protective"]]
             seen, uniq = set(), []
             for r in sorted(items, key=lambda r: r["record_date"] or dt.date.min, reverse=True):
                 if r["label"] not in seen:
@@ -236,14 +236,14 @@ def _order(v) -> tuple:
 def handover_pdf(
     ws, person_id: str, out, kind: str = "進学", *, mask: str = "school", log_extra: dict | None = None
 ) -> dict:
-    """引継ぎシート (kind: 進学 / 転校 / 担任交代). School-facing by default (no welfare sources, no points)."""
+    """引継ぎシート (kind: 進学 / 転校 / 担任交代 / 転出), always for the receiving side (audience ``handover``)."""
     from .handover import KINDS, story, title_of
 
     ws.require(PERMISSION, what="report handover", person_id=person_id)
     k = KINDS.get((kind or "").strip())
     if k is None:
-        raise InputRefused("引継ぎの種類は「進学」「転校」「担任交代」のいずれかです。")
-    m = B.mask_profile(mask, "school")
+        raise InputRefused("引継ぎの種類は「進学」「転校」「担任交代」「転出」のいずれかです。")
+    m = B.mask_profile(mask, "school").for_audience("handover")  # always for the receiving side
     with ws.session() as s:
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
@@ -300,6 +300,16 @@ def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *, 
         person_ids=ids,
         log_detail=_extra({"school": school}, log_extra),
     )
+
+
+def _meeting_mask(mask, what: str) -> B.MaskProfile:
+    """The conference's documents are for the meeting (audience ``conference``); a school never gets them."""
+    m = B.mask_profile(mask)
+    if m.audience_key != "conference":
+        raise InputRefused(
+            f"{what}は会議のための資料で、学校向けにはできません。学校には情報収集シートか引継ぎシートを使ってください。"
+        )
+    return m
 
 
 def _extra(detail: dict | None, extra: dict | None) -> dict | None:

@@ -15,7 +15,10 @@ Each indicator::
     window_months    look-back window (null = no expiry); the event date is ``date_field``:
                      record_date (default) | as_of (the extract's date: for states like 生活保護 受給中) | an attribute
     basic, basic_no  the guideline's 基本連携データ項目 (No. 1–19); the count of distinct numbers met is shown
-    kind             risk | protective
+    kind             own | household | poverty_proxy | protective — what kind of fact it is (explain.py): the child's
+                     own record, the household's circumstances, a poverty proxy (生活保護, 非課税, 就学援助, 児童扶養
+                     手当), a protective factor. A catalogue of the first format says ``risk``: read as ``own`` for
+                     the child's own records (whose = child) and ``household`` otherwise.
     shown_on_sheets  printed on sheets given to schools, or score-only
     school_held      data held by the school (the 喬木村 split of the total: school vs non-school)
     applies_to_ages  [min, max] age of the child the indicator applies to (null = all)
@@ -36,7 +39,8 @@ from ..errors import InputRefused
 from .rules import RuleError, validate_rule
 
 WHOSE = {"child", "parent", "household", "other"}
-KINDS = {"risk", "protective"}
+KINDS = {"own", "household", "poverty_proxy", "protective"}
+RISK_KINDS = {"own", "household", "poverty_proxy"}
 EXPECT = {None, "infant", "school", "household", "checklist", "imported"}
 WHOSE_LABELS = {"child": "本人", "parent": "保護者", "household": "世帯", "other": "世帯員"}
 
@@ -107,7 +111,8 @@ def validate_catalogue(cat: dict) -> dict:
         ind.setdefault("date_field", "record_date")
         ind.setdefault("basic", False)
         ind.setdefault("basic_no", None)
-        ind.setdefault("kind", "risk")
+        if ind.get("kind") in (None, "risk"):  # the first format: risk | protective
+            ind["kind"] = "own" if ind["whose"] == "child" else "household"
         ind.setdefault("shown_on_sheets", True)
         ind.setdefault("school_held", bool(cat["sources"].get(ind["source_type"], {}).get("school_held")))
         ind.setdefault("applies_to_ages", None)
@@ -116,7 +121,7 @@ def validate_catalogue(cat: dict) -> dict:
         if ind["whose"] not in WHOSE:
             raise InputRefused(f"{where}whose は {', '.join(sorted(WHOSE))} のいずれかです。")
         if ind["kind"] not in KINDS:
-            raise InputRefused(f"{where}kind は risk か protective です。")
+            raise InputRefused(f"{where}kind は own・household・poverty_proxy・protective のいずれかです。")
         if ind["basic"] and not isinstance(ind["basic_no"], int):
             raise InputRefused(f"{where}基本連携データ項目には basic_no（番号）が必要です。")
         for t, p in ind["points"].items():

@@ -22,7 +22,11 @@ When none of a source's dedupe fields but ``record_date`` is listed and all are 
 Extracts dated after the as-of date are not read (no look into the future); nor are records dated after it.
 Snapshot sources (出欠 is cumulative) are read with ``max``/``latest`` aggregates, never ``sum``.
 
-**ChildScore.details** (JSON; the reports engineer prints it)::
+**ChildScore.details** is ``explain.ScoreDetails.to_dict()`` — readers use ``ScoreDetails.from_dict`` (typed; it also
+reads the first format). Version 2 adds ``own_points`` / ``household_points`` (total = own + household; each
+reason's ``kind``: own | household | poverty_proxy | protective), ``band_level``, per type ``own_points`` /
+``household_points`` / ``top_threshold`` / ``guard_capped``, ``guard_capped`` / ``guard_off`` (the proxy guard),
+``pending`` (名寄せ review) and ``implausible`` (records never scored), ``yotaikyo_mode``. The first format::
 
     {"version": 1, "as_of": "2026-10-01", "weight_set_id": 3, "weight_set_version": 3,
      "age": 8, "age_band": "小学生", "grade": 3, "school": "第一小学校",
@@ -66,6 +70,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import explain as X
 from . import rules as R
 from .catalogue import WHOSE_LABELS
 from .weights import WeightModel
@@ -93,6 +98,8 @@ class ScoringInput:
     checklist_returned: {(school, round_id)} returned (submitted or re-imported) so far.
     imported_sources: source types with at least one batch (None: those present in ``records``).
     departments: source type → the department that holds it (Japanese).
+    pending: person_id, source_type, record_id — records waiting in the 名寄せ review queue with that person as the
+             best candidate (shown on the child's score, never scored).
     """
 
     as_of: dt.date
@@ -103,6 +110,12 @@ class ScoringInput:
     checklist_returned: set = field(default_factory=set)
     imported_sources: set | None = None
     departments: dict = field(default_factory=dict)
+    pending: pd.DataFrame | None = None
+
+
+IMPLAUSIBLE_BEFORE_BIRTH = "生年月日より前の日付"
+IMPLAUSIBLE_FUTURE = "抽出日より後の日付"
+PRENATAL_SLACK_DAYS = {"maternal_child_health": 300, "yotaikyo": 300}  # 特定妊婦・妊娠届 may precede the birth
 
 
 def months_before(on: dt.date, months: int) -> dt.date:
@@ -146,6 +159,8 @@ class Prepared:
     checklist_state: list  # C: None | ("missing", round name) | ("blank", round name)
     registry_ev: np.ndarray  # C: the child's newest registry record (row of R) or -1
     hh_has_tax: np.ndarray  # C bool
+    implausible: pd.DataFrame | None = None  # records never scored: dated before the person's birth / after the extract
+    pending: dict = field(default_factory=dict)  # child person_id -> {source_type: [record ids]} (名寄せ review)
     _hit_cache: dict = field(default_factory=dict, repr=False)
     _date_cache: dict = field(default_factory=dict, repr=False)
 
@@ -270,11 +285,11 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     recs["record_date"] = _dates(recs["record_date"])
     recs["batch_as_of"] = _dates(recs["batch_as_of"])
     recs["record_date"] = recs["record_date"].fillna(recs["batch_as_of"])
-    recs = recs[
-        (recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64))
-        & (recs["record_date"].isna() | (recs["record_date"] <= on64))
-    ]
     recs = recs[recs["person_id"].isin(persons["person_id"])]
+    recs = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64)]
+    recs, implausible = _split_implausible(recs, persons)
+    recs = recs[recs["record_date"].isna() | (recs["record_date"] <= on64)]
+    recs = _apply_closure(recs, cat, on)
     recs = _dedupe(recs, cat)
     recs = recs.reset_index(drop=True)
     recs["pos"] = np.arange(len(recs))
@@ -310,7 +325,13 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     last_reg = reg.groupby("person_id")["pos"].last()
     registry_ev = children["person_id"].map(last_reg).fillna(-1).astype(int).to_numpy()
     checklist_state = _checklist_state(children, recs, inp)
-    return Prepared(
+    pending: dict = {}
+    if inp.pending is not None and len(inp.pending):
+        kids = set(children["person_id"])
+        for pid, st, rid in zip(inp.pending["person_id"], inp.pending["source_type"], inp.pending["record_id"]):
+            if pid in kids:
+                pending.setdefault(pid, {}).setdefault(st, []).append(int(rid))
+    prep = Prepared(
         on,
         cat,
         children,
@@ -326,6 +347,57 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
         registry_ev,
         hh_has_tax,
     )
+    prep.implausible = implausible
+    prep.pending = pending
+    return prep
+
+
+def _split_implausible(recs: pd.DataFrame, persons: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(plausible records, implausible ones with ``problem``): a record dated before its person's birth (a prenatal
+    source may precede it by ``PRENATAL_SLACK_DAYS``) or after its own extract's date cannot be a fact."""
+    if not len(recs):
+        return recs, recs.assign(problem=pd.Series(dtype=object))
+    birth = recs["person_id"].map(persons.drop_duplicates("person_id").set_index("person_id")["birth_date"])
+    slack = pd.to_timedelta(recs["source_type"].map(PRENATAL_SLACK_DAYS).fillna(0), unit="D")
+    before = birth.notna() & recs["record_date"].notna() & (recs["record_date"] < birth - slack)
+    future = recs["batch_as_of"].notna() & recs["record_date"].notna() & (recs["record_date"] > recs["batch_as_of"])
+    bad = (before | future).to_numpy()
+    out = recs[bad].copy()
+    out["problem"] = np.where(before[bad].to_numpy(), IMPLAUSIBLE_BEFORE_BIRTH, IMPLAUSIBLE_FUTURE)
+    return recs[~bad], out
+
+
+def _apply_closure(recs: pd.DataFrame, cat: dict, on: dt.date) -> pd.DataFrame:
+    """A source whose catalogue entry has ``closed_by`` (要対協: 終結日) reads a record with a closing date on or
+    before the as-of date as closed, whatever its status column says (a ledger often leaves 状況 blank)."""
+    for st, meta in cat["sources"].items():
+        cb = meta.get("closed_by")
+        if not cb or not len(recs):
+            continue
+        sel = (recs["source_type"] == st).to_numpy()
+        if not sel.any():
+            continue
+        on_s = on.isoformat()
+        new_attrs = []
+        changed = False
+        for a in recs.loc[sel, "attributes"]:
+            a = a if isinstance(a, dict) else {}
+            d = _iso_text(a.get(cb["date_field"]))
+            if d and d <= on_s and a.get(cb["status_field"]) != cb["closed_value"]:
+                a = {**a, cb["status_field"]: cb["closed_value"], "_closed_by_date": True}
+                changed = True
+            new_attrs.append(a)
+        if changed:
+            recs = recs.copy()
+            recs.loc[sel, "attributes"] = pd.Series(new_attrs, index=recs.index[sel], dtype=object)
+    return recs
+
+
+def _iso_text(v) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    t = pd.to_datetime(str(v), errors="coerce")
+    return None if pd.isna(t) else str(t.date())
 
 
 def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list:
@@ -535,11 +607,15 @@ class Scores:
     model: WeightModel
     type_points: np.ndarray  # C × T
     total: np.ndarray  # C
+    own_points: np.ndarray  # C: from the child's own records (kinds own, protective)
+    household_points: np.ndarray  # C: household circumstances, poverty proxies, the sibling rule (total − own)
+    own_type_points: np.ndarray  # C × T
+    guard_capped: np.ndarray  # C × T: held below the top band by the proxy guard
     school_points: np.ndarray  # C
     level: np.ndarray  # C × T band level per type (0 = lowest band)
     band_level: np.ndarray  # C overall level (the highest of the types)
     flagged_types: np.ndarray  # C × T crossed the flag band
-    flag_first: np.ndarray  # C × T crossed it before sibling points (what gives siblings points)
+    flag_first: np.ndarray  # C × T crossed it on the child's own records (what gives siblings points)
     flagged: np.ndarray  # C
     flag_threshold: np.ndarray  # C
     flag_rank: np.ndarray  # C
@@ -586,15 +662,22 @@ def apply_weights(
         Hr = Hr & ~disabled
     Hf = Hr.astype(float)
     P = model.P
+    own_k = model.own.astype(float)
     if factors is not None:
         Pc = P[None, :, :] * factors[:, None, :]  # C × K × T
         type_points = np.einsum("ck,ckt->ct", Hf, Pc)
+        own_type = np.einsum("ck,ckt->ct", Hf * own_k[None, :], Pc)
+        own_risk_type = np.einsum("ck,ckt->ct", Hf * model.own_risk[None, :], np.maximum(Pc, 0))
         pos, neg = Pc.max(axis=2, initial=0.0), Pc.min(axis=2, initial=0.0)
         contrib = np.where(pos > 0, pos, neg)  # C × K
+        own_total = (Hf * contrib * own_k[None, :]).sum(axis=1)
         total = (Hf * contrib).sum(axis=1)
         school_points = (Hf * contrib * (model.school_held & model.risk)[None, :]).sum(axis=1)
     else:
         type_points = Hf @ P
+        own_type = Hf @ (P * own_k[:, None])
+        own_risk_type = Hf @ (np.maximum(P, 0) * model.own_risk[:, None])
+        own_total = Hf @ (model.contrib * own_k)
         total = Hf @ model.contrib
         school_points = Hf @ (model.contrib * (model.school_held & model.risk))
     # basic items: distinct numbers met (several indicators may read one item, e.g. No.1 要対協)
@@ -609,19 +692,25 @@ def apply_weights(
     ab = prep.children["age_band_idx"].to_numpy()
     cuts = model.cuts[np.clip(ab, 0, None)] if len(model.cuts) else np.full((C, T, model.L), np.inf)
     cuts = np.where((ab < 0)[:, None, None], np.inf, cuts)
+    # the proxy guard: a type reaches the top band only with an own-record reason that has points in it
+    guarded = model.guard[None, :] & ~(own_risk_type > 0) if T else np.zeros((C, T), dtype=bool)
 
     def levels(tp):
+        lv = ((tp[:, :, None] >= cuts) & (tp[:, :, None] > 0)).sum(axis=2)
+        return np.where(guarded & (lv >= model.L), model.L - 1, lv)
+
+    def raw_levels(tp):
         return ((tp[:, :, None] >= cuts) & (tp[:, :, None] > 0)).sum(axis=2)
 
-    level = levels(type_points)
-    flag_first = level >= model.flag_level
+    # the sibling rule reads what a sibling's OWN records say: a household fact is counted once per child
+    flag_first = levels(own_type) >= model.flag_level
     sib_types = np.zeros((C, T), dtype=bool)
     sib_cfg = model.data.get("sibling") or {}
     if sib_cfg.get("enabled") and sib_cfg.get("points") and C:
         f0 = flag_first.astype(int)
         S = np.zeros((int(prep.hh_code.max()) + 1, T), dtype=int)
         np.add.at(S, prep.hh_code, f0)
-        other = (S[prep.hh_code] - f0) > 0  # another child of the household flagged
+        other = (S[prep.hh_code] - f0) > 0  # another child of the household flagged on its own records
         if sib_cfg.get("types", "same") == "same":
             sib_types = other
         else:
@@ -630,18 +719,28 @@ def apply_weights(
         sp = float(sib_cfg["points"])
         type_points = type_points + sp * sib_types
         total = total + sp * sib_types.any(axis=1)
-        level = levels(type_points)
+    level = levels(type_points)
+    guard_capped = (raw_levels(type_points) >= model.L) & (level < model.L) if T else np.zeros((C, T), dtype=bool)
+    household_total = total - own_total
     flagged_types = level >= model.flag_level
     band_level = level.max(axis=1) if T else np.zeros(C, dtype=int)
     flag_threshold = flagged_types.any(axis=1)
-    # optional rank rule: top-N / top-% per group (つくば市 10% per age, 延岡市 2%)
+    kyt = hits.ind_ids.index(YOTAIKYO_INDICATOR) if YOTAIKYO_INDICATOR in hits.ind_ids else None
+    yt_active = hits.H[:, kyt].copy() if kyt is not None else np.zeros(C, dtype=bool)
+    mode = (model.data.get("yotaikyo") or {}).get("mode", "continue")
+    # optional rank rule: top-N / top-% per group (つくば市 10% per age, 延岡市 2%). The 要対協 rule comes first:
+    # ``exclude`` takes ledger children out of the ranking, ``lower`` ranks them after every other child.
     rk = model.data.get("rank") or {}
     groups = _rank_groups(prep, rk.get("per", "age_band"))
+    eligible = ~yt_active if mode == "exclude" else np.ones(C, dtype=bool)
+    key = np.where(eligible, total, -np.inf)
+    if mode == "lower":
+        key = np.where(yt_active, total - 1e6, total)
     if C:
-        df = pd.DataFrame({"total": total, "g": groups})
-        group_position = df.groupby("g")["total"].rank(method="min", ascending=False).to_numpy()
-        group_size = df.groupby("g")["total"].transform("size").to_numpy()
-        rank_position = df["total"].rank(method="min", ascending=False).to_numpy()
+        df = pd.DataFrame({"key": key, "g": groups, "el": eligible})
+        group_position = df.groupby("g")["key"].rank(method="min", ascending=False).to_numpy()
+        group_size = df[df["el"]].groupby("g")["key"].size().reindex(groups).fillna(0).to_numpy()
+        rank_position = df["key"].rank(method="min", ascending=False).to_numpy()
     else:
         group_position = group_size = rank_position = np.zeros(0)
     flag_rank = np.zeros(C, dtype=bool)
@@ -649,14 +748,14 @@ def apply_weights(
     if rk.get("mode", "none") != "none" and C:
         if rank_cutoffs is not None:
             cut = np.array([rank_cutoffs.get(str(g), np.inf) for g in groups])
-            flag_rank = (total >= cut) & (total > 0)
+            flag_rank = (total >= cut) & (total > 0) & eligible
         else:
             limit = (
                 np.ceil(group_size * float(rk["value"]) / 100.0)
                 if rk["mode"] == "top_percent"
                 else np.full(C, float(rk["value"]))
             )
-            flag_rank = (group_position <= limit) & (total > 0)
+            flag_rank = (group_position <= limit) & (total > 0) & eligible
         for g in np.unique(groups):
             sel = flag_rank & (groups == g)
             if sel.any():
@@ -664,20 +763,21 @@ def apply_weights(
     bi = model.data.get("basic_items_rule") or {}
     flag_basic = (basic_count >= int(bi.get("min", 99))) if bi.get("enabled") else np.zeros(C, dtype=bool)
     flagged = flag_threshold | flag_rank | flag_basic
-    kyt = hits.ind_ids.index(YOTAIKYO_INDICATOR) if YOTAIKYO_INDICATOR in hits.ind_ids else None
-    yt_active = hits.H[:, kyt].copy() if kyt is not None else np.zeros(C, dtype=bool)
-    mode = (model.data.get("yotaikyo") or {}).get("mode", "continue")
     if mode == "exclude":  # already supported: off the list altogether
         flagged = flagged & ~yt_active
         new_candidate = flagged.copy()
     elif mode == "continue":  # shown as 支援継続, kept off the new-flag list
         new_candidate = flagged & ~yt_active
-    else:
+    else:  # lower | none: candidates like any other (lower: ranked after the others)
         new_candidate = flagged.copy()
     return Scores(
         model,
         type_points,
         total,
+        own_total,
+        household_total,
+        own_type,
+        guard_capped,
         school_points,
         level,
         band_level,
@@ -836,37 +936,41 @@ def _source_label(prep: Prepared, st: str | None) -> str:
 
 
 def reason(prep: Prepared, hits: Hits, sc: Scores, i: int, k: int) -> dict:
+    return reason_of(prep, hits, sc, i, k).to_dict()
+
+
+def reason_of(prep: Prepared, hits: Hits, sc: Scores, i: int, k: int) -> X.Reason:
     ind = prep.cat["indicators"][k]
     points, by_type = sc.contribution(i, k)
     info = _rec_info(prep, int(hits.E[i, k]))
     child_pid = _child(prep, i)["person_id"]
     whose, rel = _whose(prep, child_pid, info["person_id"])
     st = info["source_type"] or ind["source_type"]
-    return {
-        "indicator": ind["id"],
-        "label": ind["label_ja"],
-        "label_en": ind.get("label_en"),
-        "kind": ind["kind"],
-        "points": round(points, 2),
-        "points_by_type": by_type,
-        "basic": bool(ind["basic"]),
-        "basic_no": ind.get("basic_no"),
-        "school_held": bool(ind["school_held"]),
-        "shown_on_sheets": bool(ind.get("shown_on_sheets", True)),
-        "source_type": st,
-        "source_label": _source_label(prep, st),
-        "department": prep.departments.get(st, ""),
-        "record_id": info["record_id"],
-        "record_date": info["record_date"] or prep.as_of.isoformat(),
-        "batch_id": info["batch_id"],
-        "file_name": info["file_name"],
-        "batch_as_of": info["batch_as_of"],
-        "person_id": info["person_id"] or child_pid,
-        "whose": whose,
-        "relationship": rel,
-        "value": hits.V[k][i],
-        "window_months": sc.model.windows.get(ind["id"]),
-    }
+    return X.Reason(
+        indicator=ind["id"],
+        label=ind["label_ja"],
+        label_en=ind.get("label_en"),
+        kind=ind["kind"],
+        points=round(points, 2),
+        points_by_type=by_type,
+        basic=bool(ind["basic"]),
+        basic_no=ind.get("basic_no"),
+        school_held=bool(ind["school_held"]),
+        shown_on_sheets=bool(ind.get("shown_on_sheets", True)),
+        source_type=st,
+        source_label=_source_label(prep, st),
+        department=prep.departments.get(st, ""),
+        record_id=info["record_id"],
+        record_date=info["record_date"] or prep.as_of.isoformat(),
+        batch_id=info["batch_id"],
+        file_name=info["file_name"],
+        batch_as_of=info["batch_as_of"],
+        person_id=info["person_id"] or child_pid,
+        whose=whose,
+        relationship=rel,
+        value=hits.V[k][i],
+        window_months=sc.model.windows.get(ind["id"]),
+    )
 
 
 def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
@@ -933,17 +1037,24 @@ def no_data(prep: Prepared, sc: Scores, i: int) -> list[dict]:
 
 
 def explain(prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: dict | None = None) -> dict:
-    """One child's details (the JSON stored in ChildScore.details; shape in the module docstring)."""
+    """One child's details (the JSON stored in ChildScore.details: ``ScoreDetails.to_dict()``)."""
+    return explain_details(prep, hits, sc, i, sibling_index=sibling_index).to_dict()
+
+
+def explain_details(
+    prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: dict | None = None
+) -> X.ScoreDetails:
+    """One child's :class:`~.explain.ScoreDetails`."""
     m = sc.model
     ch = _child(prep, i)
     ks = np.nonzero(sc.Hr[i])[0]
     reasons, protective = [], []
     for k in ks:
         ind = prep.cat["indicators"][k]
-        r = reason(prep, hits, sc, i, int(k))
+        r = reason_of(prep, hits, sc, i, int(k))
         if ind["kind"] == "protective":
             protective.append(r)
-        elif r["points"] > 0:
+        elif r.points > 0:
             reasons.append(r)
     sib = None
     if sc.sibling_types[i].any():
@@ -953,50 +1064,50 @@ def explain(prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: di
         sib = {"points": pts, "types": sib_types, "from": frm}
         info = _rec_info(prep, int(prep.registry_ev[i]))
         reasons.append(
-            {
-                "indicator": "sibling_flagged",
-                "label": f"きょうだいに抽出あり（{'・'.join(sib_types)}）",
-                "label_en": "A sibling is flagged",
-                "kind": "risk",
-                "points": pts,
-                "points_by_type": {t: pts for t in sib_types},
-                "basic": False,
-                "basic_no": None,
-                "school_held": False,
-                "shown_on_sheets": True,
-                "source_type": "resident_registry",
-                "source_label": _source_label(prep, "resident_registry"),
-                "department": prep.departments.get("resident_registry", ""),
-                "record_id": info["record_id"],
-                "record_date": prep.as_of.isoformat(),
-                "batch_id": info["batch_id"],
-                "file_name": info["file_name"],
-                "batch_as_of": info["batch_as_of"],
-                "person_id": ch["person_id"],
-                "whose": "きょうだい",
-                "relationship": None,
-                "siblings": frm,
-                "value": f"きょうだい {len(frm)}人",
-                "window_months": None,
-            }
+            X.Reason(
+                indicator="sibling_flagged",
+                label=f"きょうだいに抽出あり（{'・'.join(sib_types)}）",
+                label_en="A sibling is flagged on the sibling's own records",
+                kind="household",
+                points=pts,
+                points_by_type={t: pts for t in sib_types},
+                source_type="resident_registry",
+                source_label=_source_label(prep, "resident_registry"),
+                department=prep.departments.get("resident_registry", ""),
+                record_id=info["record_id"],
+                record_date=prep.as_of.isoformat(),
+                batch_id=info["batch_id"],
+                file_name=info["file_name"],
+                batch_as_of=info["batch_as_of"],
+                person_id=ch["person_id"],
+                whose="きょうだい",
+                siblings=list(frm),
+                value=f"きょうだい {len(frm)}人（本人の記録で抽出）",
+            )
         )
-    reasons.sort(key=lambda r: (-r["points"], r["label"]))
-    protective.sort(key=lambda r: (r["points"], r["label"]))
+    reasons.sort(key=lambda r: (-r.points, r.label))
+    protective.sort(key=lambda r: (r.points, r.label))
     ab = int(ch["age_band_idx"])
     types = {}
+    top_label = m.level_label(m.L)
     for ti, t in enumerate(m.types):
         p = float(sc.type_points[i, ti])
         cuts = m.cuts[ab, ti] if ab >= 0 else np.full(m.L, np.inf)
         cut_d = {m.level_label(l + 1): float(c) for l, c in enumerate(cuts) if np.isfinite(c)}
         if p or sc.flagged_types[i, ti]:
             flag_cut = cuts[m.flag_level - 1] if m.flag_level >= 1 else 0
-            types[t] = {
-                "points": round(p, 2),
-                "band": m.level_label(int(sc.level[i, ti])),
-                "threshold": float(flag_cut) if np.isfinite(flag_cut) else None,
-                "cuts": cut_d,
-                "flagged": bool(sc.flagged_types[i, ti]),
-            }
+            own_t = float(sc.own_type_points[i, ti])
+            types[t] = X.TypeScore(
+                points=round(p, 2),
+                band=m.level_label(int(sc.level[i, ti])),
+                threshold=float(flag_cut) if np.isfinite(flag_cut) else None,
+                top_threshold=cut_d.get(top_label),
+                cuts=cut_d,
+                flagged=bool(sc.flagged_types[i, ti]),
+                own_points=round(own_t, 2),
+                household_points=round(p - own_t, 2),
+                guard_capped=bool(sc.guard_capped[i, ti]),
+            )
     basis = [
         b
         for b, f in (("threshold", sc.flag_threshold[i]), ("rank", sc.flag_rank[i]), ("basic_items", sc.flag_basic[i]))
@@ -1004,41 +1115,88 @@ def explain(prep: Prepared, hits: Hits, sc: Scores, i: int, *, sibling_index: di
     ]
     total = float(sc.total[i])
     school = float(sc.school_points[i])
-    return {
-        "version": 1,
-        "as_of": prep.as_of.isoformat(),
-        "age": int(ch["age"]),
-        "age_band": ch["age_band"],
-        "grade": int(ch["grade"]) or None,
-        "school": ch["school"] or "",
-        "total": round(total, 2),
-        "school_points": round(school, 2),
-        "other_points": round(total - school, 2),
-        "band": m.level_label(int(sc.band_level[i])),
-        "band_color": m.band_colors[m.L - int(sc.band_level[i])],
-        "types": types,
-        "flagged_types": [t for ti, t in enumerate(m.types) if sc.flagged_types[i, ti]],
-        "flagged": bool(sc.flagged[i]),
-        "flag_basis": basis,
-        "basic_items": int(sc.basic_count[i]),
-        "basic_item_nos": [int(n) + 1 for n in np.nonzero(sc.basic_hits[i])[0]] if sc.basic_hits.size else [],
-        "reasons": reasons,
-        "protective": protective,
-        "no_data": no_data(prep, sc, i),
-        "sibling": sib,
-        "yotaikyo_active": bool(sc.yotaikyo_active[i]),
-        "status_label": (m.data.get("yotaikyo") or {}).get("label", "支援継続")
-        if sc.yotaikyo_active[i] and (m.data.get("yotaikyo") or {}).get("mode", "continue") != "none"
-        else "",
-        "new_candidate": bool(sc.new_candidate[i]),
-        "rank": {
+    yt = m.data.get("yotaikyo") or {}
+    mode = yt.get("mode", "continue")
+    status = ""
+    if sc.yotaikyo_active[i] and mode != "none":
+        status = "要対協 登録中（優先度を下げる）" if mode == "lower" else yt.get("label", "支援継続")
+    guard_off = dict((m.data.get("proxy_guard") or {}).get("off") or {})
+    return X.ScoreDetails(
+        as_of=prep.as_of.isoformat(),
+        total=round(total, 2),
+        own_points=round(float(sc.own_points[i]), 2),
+        household_points=round(float(sc.household_points[i]), 2),
+        band=m.level_label(int(sc.band_level[i])),
+        band_level=int(sc.band_level[i]),
+        band_color=m.band_colors[m.L - int(sc.band_level[i])],
+        age=int(ch["age"]),
+        age_band=ch["age_band"],
+        grade=int(ch["grade"]) or None,
+        school=ch["school"] or "",
+        school_points=round(school, 2),
+        other_points=round(total - school, 2),
+        types=types,
+        flagged_types=[t for ti, t in enumerate(m.types) if sc.flagged_types[i, ti]],
+        flagged=bool(sc.flagged[i]),
+        flag_basis=basis,
+        basic_items=int(sc.basic_count[i]),
+        basic_item_nos=[int(n) + 1 for n in np.nonzero(sc.basic_hits[i])[0]] if sc.basic_hits.size else [],
+        reasons=reasons,
+        protective=protective,
+        no_data=[X.NoData.from_dict(x) for x in no_data(prep, sc, i)],
+        pending=_pending_of(prep, ch["person_id"]),
+        implausible=_implausible_of(prep, ch["person_id"]),
+        sibling=sib,
+        guard_capped=[t for ti, t in enumerate(m.types) if sc.guard_capped[i, ti]],
+        guard_off=guard_off,
+        yotaikyo_active=bool(sc.yotaikyo_active[i]),
+        yotaikyo_mode=mode,
+        status_label=status,
+        new_candidate=bool(sc.new_candidate[i]),
+        rank={
             "position": int(sc.rank_position[i]),
             "of": prep.C,
             "group": str(sc.group_labels[i]),
             "group_position": int(sc.group_position[i]),
             "group_size": int(sc.group_size[i]),
         },
-    }
+    )
+
+
+def _pending_of(prep: Prepared, pid: str) -> list[X.Pending]:
+    return [
+        X.Pending(source_type=st, source_label=_pending_label(prep, st), count=len(ids), record_ids=sorted(ids))
+        for st, ids in sorted((prep.pending.get(pid) or {}).items())
+    ]
+
+
+def _pending_label(prep: Prepared, st: str) -> str:
+    return {"yotaikyo": "要対協台帳"}.get(st) or _source_label(prep, st)
+
+
+def _implausible_of(prep: Prepared, pid: str) -> list[X.Implausible]:
+    imp = prep.implausible
+    if imp is None or not len(imp):
+        return []
+    if "_imp_by" not in prep._date_cache:
+        prep._date_cache["_imp_by"] = {p: g for p, g in imp.groupby("person_id")}
+    g = prep._date_cache["_imp_by"].get(pid)
+    if g is None:
+        return []
+    return [
+        X.Implausible(
+            source_type=st,
+            source_label=_source_label(prep, st),
+            record_id=int(rid) if rid == rid else None,
+            record_date=_iso(rd),
+            problem=pr,
+            batch_id=int(b) if b == b and b is not None else None,
+            file_name=fn or "",
+        )
+        for st, rid, rd, pr, b, fn in zip(
+            g["source_type"], g["record_id"], g["record_date"], g["problem"], g["batch_id"], g["file_name"]
+        )
+    ]
 
 
 def sibling_index(prep: Prepared, sc: Scores) -> dict:
@@ -1060,18 +1218,7 @@ def sibling_index(prep: Prepared, sc: Scores) -> dict:
     return out
 
 
-def reasons_text(details: dict) -> str:
-    """CSV ``reasons``: ``item(+points)`` largest first, ``;``-separated."""
-    return ";".join(
-        f"{_reason_item(r)}(+{r['points']:g})" for r in details.get("reasons", []) if r.get("points", 0) > 0
-    )
-
-
-def _reason_item(r: dict) -> str:
-    """The item as the list shows it; a checklist result also names the school, the round and the date
-    (観察チェックリスト: 第一小学校 夏休み明け 2026-09-05) — its batch is named after school and round."""
-    if r.get("source_type") != "school_checklist":
-        return r["label"]
-    where = str(r.get("file_name") or "").split("（")[0].replace("観察チェックリスト", "").strip()
-    date = str(r.get("record_date") or "")[:10]
-    return f"{r['label']}［{' '.join(x for x in (where, date) if x)}］" if where or date else r["label"]
+def reasons_text(details) -> str:
+    """CSV ``reasons``: ``item(+points)`` largest first, ``;``-separated (details: a dict or ScoreDetails)."""
+    d = details if isinstance(details, X.ScoreDetails) else X.ScoreDetails.from_dict(details)
+    return d.reasons_text()

@@ -20,7 +20,6 @@ Public API::
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -31,16 +30,31 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, text, update
 
+from .. import outputs
+from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
 from .catalogue import load_catalogue
+from .explain import ScoreDetails
 from .weights import compile_weights, diff, strip_meta, validate_weights
 from .weights import default_weights as _default_weights
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
-SCORE_COLUMNS = ["person_id", "name", "birth_date", "school", "total", "band", "types", "reasons"]
+SCORE_COLUMNS = [
+    "person_id",
+    "name",
+    "birth_date",
+    "school",
+    "total",
+    "band",
+    "types",
+    "reasons",
+    "own_points",
+    "household_points",
+    "pending_review",
+]
 ADOPTIONS_KEY = "weights_adoptions"
 
 
@@ -321,14 +335,10 @@ def _departments(s) -> dict[str, str]:
     return out
 
 
-def _opted_out(s) -> set[str]:
-    rows = s.execute(text("SELECT person_id, household_id FROM opt_out WHERE removed_at IS NULL")).all()
-    ids = {p for p, _ in rows if p}
-    hh = [h for _, h in rows if h]
-    if hh:
-        q = text("SELECT id FROM person WHERE household_id IN (" + ",".join(f":h{i}" for i in range(len(hh))) + ")")
-        ids |= {p for (p,) in s.execute(q, {f"h{i}": h for i, h in enumerate(hh)})}
-    return ids
+def _opted_out(s, on: dt.date | None = None) -> set[str]:
+    """Persons on the opt-out register on ``on`` (its start date respected: an opt-out from a later date does not
+    yet apply): the one rule in core/queries.py."""
+    return Q.opted_out(s, on)
 
 
 def _json(a):
@@ -348,7 +358,9 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
     from ..governance.register import expired_cutoffs
 
     with ws.session() as s:
-        excluded = _opted_out(s)
+        # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,
+        # whatever date the department files describe (a run today on 1 November's files leaves today's opt-outs out)
+        excluded = _opted_out(s, max(as_of, dt.date.today()))
         conn = s.connection()
         where_p, params = "in_registry = 1", {}
         if household_of:
@@ -371,9 +383,8 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
         persons = persons[~persons["person_id"].isin(excluded)]
         q = (
             "SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
-            "b.file_name, r.attributes, r.school, r.grade FROM link l JOIN source_record r ON r.id = l.record_id "
-            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status IN ('auto','confirmed') "
-            "AND b.removed_at IS NULL AND l.person_id IS NOT NULL"
+            f"b.file_name, r.attributes, r.school, r.grade FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
+            "AND l.person_id IS NOT NULL"
         )
         if household_of:
             ids = list(persons["person_id"]) or [household_of]
@@ -382,6 +393,16 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
         else:
             params = {}
         records = pd.read_sql_query(text(q), conn, params=params)
+        pending = pd.read_sql_query(
+            text(
+                "SELECT l.person_id, r.source_type, r.id AS record_id FROM link l "
+                "JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id "
+                "WHERE l.status = 'review' AND l.person_id IS NOT NULL AND b.removed_at IS NULL "
+                "AND (b.as_of IS NULL OR b.as_of <= :d)"
+            ),
+            conn,
+            params={"d": as_of.isoformat()},
+        )
         cutoffs = expired_cutoffs(s, as_of)
         rounds = [
             {"round_id": rid, "name": name, "schools": _json_list(sch), "grades": _json_list(gr)}
@@ -432,6 +453,7 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
         checklist_returned=returned,
         imported_sources=imported,
         departments=depts,
+        pending=pending[~pending["person_id"].isin(excluded)],
     )
 
 
@@ -598,6 +620,9 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
             "yotaikyo_continuing": int((sc.flagged & sc.yotaikyo_active).sum()),
             "by_band": {str(k): int(v) for k, v in bands.items()},
             "rank_cutoffs": sc.rank_cutoffs,
+            "proxy_guard_off": dict((data.get("proxy_guard") or {}).get("off") or {}),
+            "pending_review": int(sum(1 for p in prep.pending.values() if p)),
+            "implausible_records": int(len(prep.implausible)) if prep.implausible is not None else 0,
             "weight_set_version": version,
             "catalogue_version": ctx.cat.get("version"),
             "sources_not_imported": sorted(set(ctx.cat["sources"]) - prep.imported_sources - {"resident_registry"}),
@@ -620,48 +645,80 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
 
 def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
     """CLI ``score``: score every child, keep the run, write the CSV (person_id, name, birth_date, school, total,
-    band, types, reasons). Refused (exit 2, logged, no file) without the ``score.run`` permission."""
+    band, types, reasons, own_points, household_points, pending_review), band first, then total.
+
+    With ``weights_file`` it is a **trial**: the children are scored in memory with those weights and the CSV is
+    written, but no run is kept and no weight set saved — a trial never becomes the current run. Only a role that
+    may set weights may run a trial. Refused (exit 2, logged, no file) without the permission."""
     ws.require("score.run", what="score")
+    if weights_file:
+        ws.require("weights.edit", what="trial score")
     weights = read_weights_file(weights_file) if weights_file else None
     on = _as_date(as_of)
-    run_id = run_scoring(ws, as_of=on, weight_set=weights)
-    with ws.session() as s:
-        run = s.get(ScoreRun, run_id)
-        rows = s.execute(
-            select(ChildScore, Person)
-            .join(Person, Person.id == ChildScore.person_id)
-            .where(ChildScore.run_id == run_id)
-        ).all()
-        as_of_s = run.as_of.isoformat()
-    rows.sort(key=lambda cp: (-cp[0].total, -(cp[0].basic_items or 0), cp[0].person_id))
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(SCORE_COLUMNS)
-        for c, p in rows:
-            d = c.details or {}
-            w.writerow(
-                [
+    if weights is not None:
+        ctx = ScoringContext.load(ws, on)
+        hits, sc, _ = ctx.score(weights)
+        sib = E.sibling_index(ctx.prep, sc)
+        names = dict(zip(ctx.prep.children["person_id"], ctx.prep.children["name"]))
+        births = dict(zip(ctx.prep.children["person_id"], ctx.prep.children["birth_date"]))
+        rows = []
+        for i, pid in enumerate(ctx.prep.children["person_id"]):
+            d = E.explain_details(ctx.prep, hits, sc, i, sibling_index=sib)
+            b = births.get(pid)
+            rows.append((pid, names.get(pid) or "", b.date().isoformat() if pd.notna(b) else "", d))
+        run_id, as_of_s = None, ctx.as_of.isoformat()
+        ws.log("score_trial", detail={"as_of": as_of_s, "children": len(rows), "flagged": int(sc.flagged.sum())})
+    else:
+        run_id = run_scoring(ws, as_of=on)
+        with ws.session() as s:
+            run = s.get(ScoreRun, run_id)
+            rows = [
+                (
                     p.id,
                     p.name or "",
                     p.birth_date.isoformat() if p.birth_date else "",
-                    d.get("school", ""),
-                    f"{c.total:g}",
-                    c.band or "",
-                    ";".join(d.get("flagged_types") or []),
-                    E.reasons_text(d),
-                ]
-            )
-    os.replace(tmp, out)
-    flagged = sum(1 for c, _ in rows if c.flagged)
-    ws.log("export", detail={"what": "scores_csv", "run_id": run_id, "rows": len(rows)})
+                    ScoreDetails.from_dict(c.details),
+                )
+                for c, p in s.execute(
+                    select(ChildScore, Person)
+                    .join(Person, Person.id == ChildScore.person_id)
+                    .where(ChildScore.run_id == run_id)
+                ).all()
+            ]
+            as_of_s = run.as_of.isoformat()
+    rows.sort(key=lambda r: (-(r[3].band_level or 0), -r[3].total, -(r[3].basic_items or 0), r[0]))
+    outputs.write_csv(
+        Path(out),
+        SCORE_COLUMNS,
+        (
+            [
+                pid,
+                name,
+                birth,
+                d.school,
+                f"{d.total:g}",
+                d.band,
+                ";".join(d.flagged_types),
+                d.reasons_text(),
+                f"{d.own_points:g}",
+                f"{d.household_points:g}",
+                d.pending_text,
+            ]
+            for pid, name, birth, d in rows
+        ),
+    )
+    flagged = sum(1 for *_, d in rows if d.flagged)
+    ws.log("export", detail={"what": "scores_csv", "run_id": run_id, "rows": len(rows), "trial": run_id is None})
+    guard_off = rows[0][3].guard_off if rows else {}
     return {
         "children": len(rows),
         "flagged": flagged,
         "run_id": run_id,
+        "trial": run_id is None,
         "as_of": as_of_s,
         "out": str(out),
+        "pending_review": sum(1 for *_, d in rows if d.pending),
+        "proxy_guard_off": guard_off,
         "caveat": CAVEAT,
     }
 
@@ -717,6 +774,7 @@ def latest_scores(
     yotaikyo: bool | None = None,
     unreviewed: bool | None = None,
     flagged_only: bool = False,
+    log: bool = True,
 ) -> list[dict]:
     """The prioritised list of a run (the latest by default), highest total first, with filters:
     school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
@@ -782,6 +840,8 @@ def latest_scores(
             continue
         out.append(row)
     out.sort(key=lambda r: (-r["total"], -r["basic_items"], r["person_id"]))
+    if log:  # one entry per list view: ids and counts, never names
+        ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
     return out
 
 

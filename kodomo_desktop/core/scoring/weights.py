@@ -12,11 +12,22 @@ The data (and the export file) look like this::
      "indicators": {"absence_30": {"label_ja": "…", "enabled": true, "points": {"不登校": 6, "虐待": 1},
                                    "window_months": 12}, ...},
      "sibling": {"enabled": true, "points": 2, "types": "same"},   # or a list of types
-     "yotaikyo": {"mode": "continue", "label": "支援継続"},          # continue | exclude | none
+     "yotaikyo": {"mode": "continue", "label": "支援継続"},          # continue | exclude | lower | none
+     "proxy_guard": {"off": {}},             # {type: reason}: types where household facts alone may reach 高
+     "fairness": {"max_ratio": 3.0, "min_group": 10},   # preview warns above this top-band/flag rate ratio
      "rank": {"mode": "none", "value": 10, "per": "age_band"},     # none | top_percent | top_n; per age_band|age|all
      "basic_items_rule": {"enabled": false, "min": 4},              # 延岡市 ≥4 / 別府市 ≥7 as a second trigger
      "history": {"sharp_rise_points": 5},
      "school_data_expected": {"from_grade": 1, "to_grade": 9}}      # 学年 1–9 = 小1–中3 (12 = 高3)
+
+**Proxy guard** (``proxy_guard``): household circumstances and poverty proxies alone (indicator kinds
+``household`` / ``poverty_proxy``, and the sibling rule) cannot place a child in the top band of a type; the type
+reaches it only with an own-record reason that has points in it. A town switches it off per type with a reason
+(``{"off": {"貧困": "理由"}}``); every list then says so (explain.py ``guard_off``).
+
+**要対協 rule** (``yotaikyo.mode``): ``continue`` — shown as 支援継続 and kept off the new-candidate list;
+``exclude`` — off the list altogether, *before* a top-N / top-% rule ranks (top 20 gives 20 others);
+``lower`` (優先度を下げる) — kept, but ranked after every child who is not on the ledger; ``none`` — no rule.
 
 An indicator's contribution to the **total** is its largest per-type points (an item counts once in the total);
 each type's points are the sum of its per-type points. Protective factors carry 0 (or negative) points.
@@ -70,7 +81,13 @@ DEFAULT_THRESHOLDS = {
         "高校生年代": {"高": 7, "中": 5},
     },
 }
-YOTAIKYO_MODES = {"continue", "exclude", "none"}
+YOTAIKYO_MODES = {"continue", "exclude", "lower", "none"}
+YOTAIKYO_MODE_LABELS = {
+    "continue": "支援継続として表示",
+    "exclude": "除く",
+    "lower": "優先度を下げる",
+    "none": "特別な扱いなし",
+}
 RANK_MODES = {"none", "top_percent", "top_n"}
 RANK_PER = {"age_band", "age", "all"}
 META_KEYS = {
@@ -87,6 +104,7 @@ META_KEYS = {
     "adopted_at",
     "adopted_by",
     "reason",
+    "preview",
 }
 
 
@@ -118,6 +136,8 @@ def default_weights(cat: dict) -> dict:
         },
         "sibling": {"enabled": True, "points": 2, "types": "same"},
         "yotaikyo": {"mode": "continue", "label": "支援継続"},
+        "proxy_guard": {"off": {}},
+        "fairness": {"max_ratio": 3.0, "min_group": 10},
         "rank": {"mode": "none", "value": 10, "per": "age_band"},
         "basic_items_rule": {"enabled": False, "min": 4},
         "history": {"sharp_rise_points": 5},
@@ -244,6 +264,23 @@ def validate_weights(data: dict, cat: dict) -> dict:
         raise InputRefused(f"要対協ルールの mode は {', '.join(sorted(YOTAIKYO_MODES))} のいずれかです。")
     yt["label"] = str(yt.get("label") or "支援継続")
     out["yotaikyo"] = yt
+    pg = data.get("proxy_guard") or {}
+    if not isinstance(pg, dict) or not isinstance(pg.get("off", {}), dict):
+        raise InputRefused(
+            "proxy_guard（世帯・経済の指標だけで最上位の帯にしない規則）は {\"off\": {種類: 理由}} にしてください。"
+        )
+    off = {}
+    for t, why in (pg.get("off") or {}).items():
+        if t not in types:
+            raise InputRefused(f"proxy_guard の困難の種類「{t}」は指標カタログにありません。")
+        if not isinstance(why, str) or not why.strip():
+            raise InputRefused(f"{t} で proxy_guard を外すには理由が必要です（{{\"off\": {{\"{t}\": \"理由\"}}}}）。")
+        off[t] = why.strip()
+    out["proxy_guard"] = {"off": off}
+    fr = {**out["fairness"], **(data.get("fairness") or {})}
+    fr["max_ratio"] = _num(fr.get("max_ratio", 3.0), "グループ間の比の警告しきい値", lo=1, hi=1000)
+    fr["min_group"] = int(_num(fr.get("min_group", 10), "比べるグループの最小人数", lo=1, hi=100000))
+    out["fairness"] = fr
     rk = {**out["rank"], **(data.get("rank") or {})}
     if rk.get("mode") not in RANK_MODES or rk.get("per") not in RANK_PER:
         raise InputRefused("上位抽出（rank）の mode は none・top_percent・top_n、per は age_band・age・all です。")
@@ -292,6 +329,8 @@ def diff(old: dict, new: dict, cat: dict) -> list[dict]:
     for key, what in (
         ("sibling", "きょうだい加点"),
         ("yotaikyo", "要対協ルール"),
+        ("proxy_guard", "世帯・経済の指標だけで最上位にしない規則"),
+        ("fairness", "グループ間の比の警告"),
         ("rank", "上位抽出"),
         ("basic_items_rule", "基本項目数による抽出"),
         ("bands", "帯"),
@@ -316,6 +355,9 @@ class WeightModel:
     contrib: np.ndarray  # K: an indicator's contribution to the total
     enabled: np.ndarray  # K bool
     risk: np.ndarray  # K bool (risk, not protective)
+    own: np.ndarray  # K bool: the child's own record (kind own or protective) — household otherwise
+    own_risk: np.ndarray  # K bool: kind own (an own-record reason; what lets a type reach the top band)
+    guard: np.ndarray  # T bool: the proxy guard applies to this type
     school_held: np.ndarray  # K bool
     basic_no: np.ndarray  # K int (0 = not a basic item)
     windows: dict[str, int | None]
@@ -366,7 +408,10 @@ def compile_weights(data: dict, cat: dict) -> WeightModel:
         P=P,
         contrib=contrib,
         enabled=enabled,
-        risk=np.array([i["kind"] == "risk" for i in inds], dtype=bool),
+        risk=np.array([i["kind"] != "protective" for i in inds], dtype=bool),
+        own=np.array([i["kind"] in ("own", "protective") for i in inds], dtype=bool),
+        own_risk=np.array([i["kind"] == "own" for i in inds], dtype=bool),
+        guard=np.array([t not in (data.get("proxy_guard") or {}).get("off", {}) for t in types], dtype=bool),
         school_held=np.array([bool(i["school_held"]) for i in inds], dtype=bool),
         basic_no=np.array([int(i["basic_no"] or 0) if i["basic"] else 0 for i in inds], dtype=int),
         windows={i["id"]: data["indicators"].get(i["id"], {}).get("window_months", i["window_months"]) for i in inds},

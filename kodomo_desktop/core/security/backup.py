@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, text
 
 from ..audit import log as audit
 from ..errors import InputRefused, KodomoError, WrongPassword
+from ..outputs import open_private
 from ..storage import keys as K
 from ..storage.db import raw_connect
 
@@ -59,7 +60,7 @@ def backup(ws, out: Path) -> dict:
     body = MAGIC + struct.pack(">I", len(manifest)) + manifest + keys_bytes + db_bytes
     tmp = out.with_name(out.name + ".part")
     try:
-        with open(tmp, "wb") as fh:
+        with open_private(tmp, "wb") as fh:  # 0600 on POSIX
             fh.write(body)
             fh.write(hashlib.sha256(body).digest())
             fh.flush()

@@ -3,18 +3,16 @@ and the CLI obey the same rules; the GUI also hides what a role may not use (``W
 
 from __future__ import annotations
 
-ROLES = {
-    "coordinator": "コーディネーター",
-    "staff": "職員",
-    "school": "学校",
-    "auditor": "監査・個人情報保護担当",
-}
+from ..vocab import ROLE_LABELS
+
+ROLES = ROLE_LABELS  # role code → Japanese label (core.vocab.Role)
 
 # permission -> (Japanese description, roles that hold it); the coordinator holds every permission.
 PERMISSIONS: dict[str, tuple[str, set[str]]] = {
     "person.read": ("こどもの情報を見る", {"staff"}),
     "person.search": ("こどもを検索する", {"staff"}),
     "data.export": ("データを出力する", {"staff"}),
+    "data.share": ("外部へ提供する（仮名加工・引継ぎ・情報シート）", set()),
     "import": ("ファイルを取り込む", set()),
     "link.run": ("名寄せを実行する", set()),
     "link.review": ("名寄せを判断する", set()),

@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import InputRefused, IntegrityFailure, KodomoError, WrongPassword
+from ..outputs import open_private
 
 KEY_FILE_SUFFIX = ".keys"
 LEGACY_KDF_SUFFIX = ".kdf"  # a database keyed directly by Argon2id(password): converted on first open
@@ -214,7 +215,7 @@ def fsync_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Temp file, fsync, rename, fsync the folder: a crash leaves the old file or the new one, never half."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with open_private(tmp, "wb") as fh:  # 0600 on POSIX (core/outputs.py)
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -222,11 +223,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def _lock_file(path: Path):
+    return open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "a+b")
+
+
 @contextlib.contextmanager
 def file_lock(db_path, *, exclusive: bool = True):
     """An advisory lock beside the database (``<db>.lock``): key-file writers and restore take it."""
-    lock_path = Path(str(db_path) + ".lock")
-    fh = open(lock_path, "a+b")
+    fh = _lock_file(Path(str(db_path) + ".lock"))
     try:
         try:
             import fcntl
@@ -263,7 +267,7 @@ def acquire_in_use(db_path):
         import fcntl
     except ImportError:
         return None
-    fh = open(in_use_path(db_path), "a+b")
+    fh = _lock_file(in_use_path(db_path))
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError:
@@ -280,7 +284,7 @@ def in_use_lock(db_path, *, exclusive: bool = True):
         import fcntl
     except ImportError:
         fcntl = None
-    fh = open(in_use_path(db_path), "a+b") if fcntl else None
+    fh = _lock_file(in_use_path(db_path)) if fcntl else None
     try:
         if fh is not None:
             try:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     orm,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -52,6 +53,8 @@ class AppUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     last_sign_in_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     removed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    # set when the coordinator gives a temporary password; cleared when the user chooses their own
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Setting(Base):

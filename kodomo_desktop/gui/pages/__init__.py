@@ -25,6 +25,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...core.errors import KodomoError, PermissionDenied
+from .. import palette as pal
 from ..i18n import tr
 
 
@@ -70,9 +71,7 @@ PAGES: list[PageSpec] = [
         ("person.read",),
         "氏名・カナ・宛名番号で探し、こどものページを開く",
     ),
-    PageSpec(
-        "conference", "会議", "casework_page:CaseworkPage", ("casework.write",), "レビューラウンド・会議・経過記録"
-    ),
+    PageSpec("conference", "会議", "casework:CaseworkPage", ("casework.write",), "レビューラウンド・会議・経過記録"),
     PageSpec(
         "print",
         "帳票",
@@ -88,13 +87,21 @@ PAGES: list[PageSpec] = [
         "学校の観察チェックリスト",
     ),
     PageSpec("settings", "設定", "settings_page:SettingsPage", (), "言語・自動ロック・バックアップ"),
+    PageSpec("users", "利用者", "users_page:UsersPage", ("users.manage",), "サインインできる人の追加・再発行・削除"),
     PageSpec("log", "操作ログ", "log_page:LogPage", ("log.read",), "だれが・いつ・何をしたか（改ざん検知つき）"),
     PageSpec(
         "governance",
         "個人情報保護",
-        "governance_page:GovernancePage",
+        "governance:GovernancePage",
         ("governance.read", "governance.write"),
         "利用目的と法的根拠・個人情報ファイル簿・利用停止・保存期間・自己点検",
+    ),
+    PageSpec(
+        "help",
+        "使い方",
+        "help_page:HelpPage",
+        ("import", "person.read", "score.read"),
+        "毎月の流れ（取込 → 名寄せ → スコア → レビューラウンド → 会議 → 帳票）を画面つきで",
     ),
 ]
 
@@ -138,14 +145,14 @@ class MessagePage(QWidget):
         lay.addStretch(1)
         t = QLabel(title)
         t.setAlignment(Qt.AlignCenter)
-        t.setStyleSheet("font-size:18pt;color:%s;" % ("#9C0006" if kind == "error" else "#555555"))
+        t.setStyleSheet("font-size:18pt;color:%s;" % (pal.ERROR if kind == "error" else pal.MUTED))
         lay.addWidget(t)
         if text:
             body = QLabel(text)
             body.setAlignment(Qt.AlignCenter)
             body.setWordWrap(True)
             body.setTextInteractionFlags(Qt.TextSelectableByMouse)
-            body.setStyleSheet("color:#555555;")
+            body.setStyleSheet(f"color:{pal.MUTED};")
             lay.addWidget(body)
         lay.addStretch(2)
 

@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
+from .. import palette as pal
 from ..i18n import tr
 from ..models import RowsModel
 from ..ops import call_with_progress
+from ..widgets import Notice, forget_rows
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 
@@ -62,7 +64,7 @@ class ChecklistGridModel(QAbstractTableModel):
         if role == Qt.DisplayRole:
             return tr(SHORT.get(code, ""))
         if role == Qt.BackgroundRole:
-            return {"1": QColor("#F8CBAD"), "2": QColor("#E2EFDA"), "0": QColor("#EDEDED")}.get(code)
+            return {"1": QColor(pal.TINT_SALMON), "2": QColor(pal.TINT_GREEN), "0": QColor(pal.TINT_SILVER)}.get(code)
         if role == Qt.ToolTipRole:
             return self.items[c]["text_ja"]
         if role == Qt.TextAlignmentRole:
@@ -134,15 +136,14 @@ class SchoolEntry(QWidget):
         super().__init__()
         self.ws, self.school = ws, school
         lay = QVBoxLayout(self)
-        with ws.session() as s:
-            r = CL.current_round(s, school)
-            self.round_id = r.id if r else None
-            self.definition = CL.round_definition(s, r) if r else None
-            title = (
-                tr("{school}　{round}（期限 {due}）", school=school, round=r.name, due=r.due_on or tr("未設定"))
-                if r
-                else tr("{school}　実施中のラウンドはありません", school=school)
-            )
+        r = CL.school_round(ws, school)
+        self.round_id = r["id"] if r else None
+        self.definition = r["definition"] if r else None
+        title = (
+            tr("{school}　{round}（期限 {due}）", school=school, round=r["name"], due=r["due_on"] or tr("未設定"))
+            if r
+            else tr("{school}　実施中のラウンドはありません", school=school)
+        )
         self.head = head = QLabel(title)
         head.setStyleSheet("font-size:14pt;font-weight:bold;")
         lay.addWidget(head)
@@ -157,10 +158,10 @@ class SchoolEntry(QWidget):
             )
         )
         self.item_label = QLabel("")
-        self.item_label.setStyleSheet("color:#1F3864;font-size:12pt;font-weight:bold;")
+        self.item_label.setStyleSheet(f"color:{pal.HEADING_BLUE};font-size:12pt;font-weight:bold;")
         lay.addWidget(self.item_label)
         self.remark_label = QLabel("")
-        self.remark_label.setStyleSheet("color:#595959;")
+        self.remark_label.setStyleSheet(f"color:{pal.REMARK};")
         lay.addWidget(self.remark_label)
         self.view = ChecklistGrid()
         self.view.on_locked = lambda: self._notify(
@@ -172,9 +173,7 @@ class SchoolEntry(QWidget):
         self.view.setWordWrap(False)
         lay.addWidget(self.view, 1)
         bar = QHBoxLayout()
-        self.notice = QLabel("")
-        self.notice.setObjectName("checklistNotice")
-        self.notice.setWordWrap(True)
+        self.notice = Notice("checklistNotice")
         bar.addWidget(self.notice, 1)
         self.save_btn = QPushButton(tr("下書き保存 (Ctrl+S)"))
         self.save_btn.setShortcut("Ctrl+S")
@@ -266,8 +265,7 @@ class SchoolEntry(QWidget):
         return True
 
     def _notify(self, text: str, *, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color:#C00000;font-weight:bold;" if error else "color:#375623;")
+        self.notice.say(text, error)
 
     def counts(self) -> dict:
         st = [self.model.status.get(p["person_id"]) for p in self.model.pupils]
@@ -304,13 +302,13 @@ class ProgressModel(RowsModel):
 
     def cell_background(self, r: dict, key: str):
         if key == "not_yet" and r["not_yet"]:
-            return QColor("#FCE4D6")
+            return QColor(pal.TINT_ORANGE)
         if key == "draft" and r["draft"]:
-            return QColor("#FFF2CC")
+            return QColor(pal.TINT_YELLOW)
         if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
-            return QColor("#E2EFDA")
+            return QColor(pal.TINT_GREEN)
         if r.get("is_school"):
-            return QColor("#EEF3FA")
+            return QColor(pal.TINT_BLUE_PALE)
         return None
 
     def data(self, index, role=Qt.DisplayRole):
@@ -338,13 +336,13 @@ class ProgressModel(RowsModel):
             return f
         if role == Qt.BackgroundRole:
             if key == "not_yet" and r["not_yet"]:
-                return QColor("#FCE4D6")
+                return QColor(pal.TINT_ORANGE)
             if key == "draft" and r["draft"]:
-                return QColor("#FFF2CC")
+                return QColor(pal.TINT_YELLOW)
             if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
-                return QColor("#E2EFDA")
+                return QColor(pal.TINT_GREEN)
             if r.get("is_school"):
-                return QColor("#EEF3FA")
+                return QColor(pal.TINT_BLUE_PALE)
         if role == Qt.TextAlignmentRole and key in ("pupils", "submitted", "draft", "not_yet"):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None
@@ -389,9 +387,7 @@ class CoordinatorView(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.view.horizontalHeader().setStretchLastSection(True)
         lay.addWidget(self.view, 1)
-        self.notice = QLabel("")
-        self.notice.setObjectName("checklistNotice")
-        self.notice.setWordWrap(True)
+        self.notice = Notice("checklistNotice")
         lay.addWidget(self.notice)
         self.refresh()
 
@@ -530,8 +526,7 @@ class CoordinatorView(QWidget):
         return res
 
     def _notify(self, text: str, *, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setStyleSheet("color:#C00000;font-weight:bold;" if error else "color:#375623;")
+        self.notice.say(text, error)
 
 
 class ChecklistPage(QWidget):
@@ -551,6 +546,28 @@ class ChecklistPage(QWidget):
                 pick.activated.connect(lambda i: i and self._open_school(ws, pick.currentText()))
                 lay.addWidget(pick)
         self.ws = ws
+
+    # -- lock: a teacher's unsaved answers are kept as drafts first, then the pupils' names are forgotten --------------
+    def before_lock(self):
+        entry = getattr(self, "entry", None)
+        if entry is not None and entry.model.dirty:
+            entry.save(False)
+
+    def on_lock(self):
+        forget_rows(self)
+        entry = getattr(self, "entry", None)
+        if entry is not None and not entry.model.dirty:  # unsaved answers that could not be saved stay
+            entry.model = ChecklistGridModel([], [], {})
+            entry.view.setModel(entry.model)
+            entry.item_label.setText("")
+            entry.remark_label.setText("")
+
+    def on_unlock(self):
+        if hasattr(self, "coordinator"):
+            self.coordinator.refresh()
+        entry = getattr(self, "entry", None)
+        if entry is not None and not entry.model.dirty:
+            entry.load()
 
     def _open_school(self, ws, school):
         if hasattr(self, "entry"):

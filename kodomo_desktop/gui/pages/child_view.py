@@ -39,9 +39,11 @@ from PySide6.QtWidgets import (
 
 from ...core import persons as P
 from ...core.errors import KodomoError
+from .. import palette as pal
 from ..i18n import tr
+from ..widgets import Notice
 
-BAND_COLOURS = {"高": "#F8CBAD", "中": "#FFE699", "低": "#E2EFDA"}
+BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
 NOTE = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 
 
@@ -73,7 +75,7 @@ class ChildView(QWidget):
         bar.addWidget(self.back_button)
         self.title = _label("", "font-size:18pt;font-weight:bold;")
         bar.addWidget(self.title)
-        self.kana = _label("", "font-size:12pt;color:#444444;")
+        self.kana = _label("", f"font-size:12pt;color:{pal.TEXT_DARK};")
         bar.addWidget(self.kana)
         bar.addStretch(1)
         self.badges = QLabel()
@@ -83,7 +85,9 @@ class ChildView(QWidget):
         # identity
         ident = QFrame()
         ident.setObjectName("identity")
-        ident.setStyleSheet("#identity { background:#F6F8F7; border:1px solid #DDE3E0; border-radius:4px; }")
+        ident.setStyleSheet(
+            f"#identity {{ background:{pal.CARD_BG}; border:1px solid {pal.CARD_BORDER}; border-radius:4px; }}"
+        )
         self.grid = QGridLayout(ident)
         self.grid.setHorizontalSpacing(18)
         self.fields: dict[str, QLabel] = {}
@@ -100,14 +104,14 @@ class ChildView(QWidget):
         ]
         for n, (key, label) in enumerate(spec):
             r, c = divmod(n, 3)
-            self.grid.addWidget(_label(tr(label), "color:#666666;"), r, c * 2)
+            self.grid.addWidget(_label(tr(label), f"color:{pal.LABEL};"), r, c * 2)
             v = _label("")
             self.fields[key] = v
             self.grid.addWidget(v, r, c * 2 + 1)
         for c in (1, 3, 5):
             self.grid.setColumnStretch(c, 1)
         lay.addWidget(ident)
-        self.banner = _label("", "background:#FFF4CE;border:1px solid #E0C36A;padding:4px;")
+        self.banner = _label("", f"background:{pal.BANNER_BG};border:1px solid {pal.BANNER_BORDER};padding:4px;")
         self.banner.setWordWrap(True)
         self.banner.hide()
         lay.addWidget(self.banner)
@@ -178,8 +182,7 @@ class ChildView(QWidget):
         # 名寄せ fix from the child's page: a record linked to this child by mistake is split off (two steps on the
         # page, no dialog; logged; undoable). The record is unlinked; later runs never offer this child for it again.
         srow = QHBoxLayout()
-        self.split_notice = _label("", "color:#555555;")
-        self.split_notice.setWordWrap(True)
+        self.split_notice = Notice("splitNotice")
         srow.addWidget(self.split_notice, 1)
         self.split_btn = QPushButton(tr("選んだ記録を切り離す…"))
         self.split_btn.setToolTip(
@@ -189,7 +192,7 @@ class ChildView(QWidget):
         )
         self.split_btn.clicked.connect(lambda: self.split_selected())
         self.split_confirm = QPushButton(tr("切り離しを確定"))
-        self.split_confirm.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.split_confirm.setStyleSheet(f"color:{pal.ERROR};font-weight:bold;")
         self.split_confirm.clicked.connect(lambda: self.split_selected(confirm=True))
         self.split_undo = QPushButton(tr("元に戻す"))
         self.split_undo.clicked.connect(lambda: self.undo_split())
@@ -241,6 +244,20 @@ class ChildView(QWidget):
         self._fill_casework()
         return True
 
+    def forget(self) -> None:
+        """On lock: drop everything shown of the child (``person_id`` is kept so the unlock can show it again;
+        a note being typed stays)."""
+        self.page = None
+        self.karte_events = []
+        for lab in (self.title, self.kana, self.badges, self.banner, self.score, self.case_status):
+            lab.setText("")
+        for lab in self.fields.values():
+            lab.setText("")
+        self.members.setRowCount(0)
+        self.timeline.clear()
+        self.karte.clear()
+        self.score_chart.set_points([])
+
     def _fill_score(self, page: P.ChildPage):
         sc = page.score
         if not sc:
@@ -255,8 +272,13 @@ class ChildView(QWidget):
         ]
         if sc.get("types"):
             parts.append(str(sc["types"]))
+        d = sc.get("details")
+        if d is not None:
+            parts.append(tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{d.own_points:g}", h=f"{d.household_points:g}"))
+            parts += d.pending_lines
+            parts += [x.text for x in d.implausible]
         self.score.setText("　".join(p for p in parts if p) + "　※" + tr(NOTE))
-        colour = BAND_COLOURS.get(band, "#EEEEEE")
+        colour = BAND_COLOURS.get(band, pal.TINT_GREY)
         self.score.setStyleSheet(f"background:{colour};padding:4px;border-radius:3px;")
         self.score.show()
         self.badges.setText(f"<span style='background:{colour};padding:2px 8px;'>{band}</span>")
@@ -287,7 +309,7 @@ class ChildView(QWidget):
                 if j in (3, 4, 6):
                     it.setTextAlignment(Qt.AlignCenter)
                 if m.sibling:
-                    it.setBackground(QBrush(QColor("#EEF6F3")))
+                    it.setBackground(QBrush(QColor(pal.TINT_MINT)))
                 if j == 7 and m.score_band in BAND_COLOURS:
                     it.setBackground(QBrush(QColor(BAND_COLOURS[m.score_band])))
                 self.members.setItem(i, j, it)
@@ -340,9 +362,9 @@ class ChildView(QWidget):
                 item.setFont(1, bold)
             else:
                 for c in range(5):
-                    item.setForeground(c, QBrush(QColor("#555555")))
+                    item.setForeground(c, QBrush(QColor(pal.MUTED)))
             if not e.current:
-                item.setForeground(0, QBrush(QColor("#8A8A8A")))
+                item.setForeground(0, QBrush(QColor(pal.DISABLED)))
             self._details(item, e)
             t.addTopLevelItem(item)
             if not e.whose and not opened:  # the newest own record opens with its fields; the rest stay closed
@@ -374,11 +396,11 @@ class ChildView(QWidget):
         e = self.selected_record()
         self.split_undo.setVisible(False)
         if e is None:
-            self.split_notice.setText(tr("このこども本人の記録を一覧から選んでください（世帯の人の記録は対象外）。"))
+            self.split_notice.info(tr("このこども本人の記録を一覧から選んでください（世帯の人の記録は対象外）。"))
             return None
         what = f"{e.source_label}・{e.file_name} {tr('{n} 行目', n=e.row_number)}"
         if not confirm:
-            self.split_notice.setText(
+            self.split_notice.info(
                 tr(
                     "{what} をこのこどもから切り離します。次の名寄せで、この子は候補から外れます。"
                     "よければ「切り離しを確定」を押してください。",
@@ -393,11 +415,11 @@ class ChildView(QWidget):
         try:
             self._last_split = L.decide(self.ws, e.record_id, "split", self.person_id)
         except KodomoError as err:
-            self.split_notice.setText(err.message_ja)
+            self.split_notice.error(err.message_ja)
             return None
         person = self.person_id
         self.show_person(person)
-        self.split_notice.setText(tr("{what} を切り離しました（操作ログに記録）。", what=what))
+        self.split_notice.info(tr("{what} を切り離しました（操作ログに記録）。", what=what))
         self.split_undo.setVisible(True)
         return self._last_split
 
@@ -409,12 +431,12 @@ class ChildView(QWidget):
         try:
             res = L.undo_decision(self.ws, self._last_split)
         except KodomoError as err:
-            self.split_notice.setText(err.message_ja)
+            self.split_notice.error(err.message_ja)
             return None
         self._last_split = None
         self.split_undo.setVisible(False)
         self.show_person(self.person_id)
-        self.split_notice.setText(tr("切り離しを取り消しました。記録は名寄せの確認待ちにあります。"))
+        self.split_notice.info(tr("切り離しを取り消しました。記録は名寄せの確認待ちにあります。"))
         return res
 
     def _details(self, item: QTreeWidgetItem, e: P.TimelineEntry):
@@ -423,7 +445,7 @@ class ChildView(QWidget):
                 return
             g = QTreeWidgetItem(["", tr(title), "", "", ""])
             g.setData(0, Qt.UserRole, title)
-            g.setForeground(1, QBrush(QColor("#2E7D6B")))
+            g.setForeground(1, QBrush(QColor(pal.BRAND)))
             item.addChild(g)
             for k, v in pairs:
                 c = QTreeWidgetItem(["", f"　{k}", v, "", ""])
@@ -484,8 +506,7 @@ class ChildView(QWidget):
         self.note_btn.clicked.connect(self.add_note)
         nl.addWidget(self.note_btn)
         lay.addWidget(self.note_box)
-        self.note_notice = _label("", "color:#9C0006;")
-        self.note_notice.setWordWrap(True)
+        self.note_notice = Notice("noteNotice")
         lay.addWidget(self.note_notice)
         self.note_box.setVisible(self.ws.can("casework.write"))
         self.karte_events: list[dict] = []
@@ -495,13 +516,13 @@ class ChildView(QWidget):
         from ...core.casework import service as CW
 
         self.karte_events = []
-        self.note_notice.setText("")
+        self.note_notice.clear_text()
         try:
             self.karte_events = CW.timeline(self.ws, self.person_id)
             history = CW.score_history(self.ws, self.person_id)
             cases = CW.cases_of(self.ws, self.person_id)
         except KodomoError as e:
-            self.note_notice.setText(e.message_ja)
+            self.note_notice.error(e.message_ja)
             history, cases = [], []
         self.score_chart.set_points(history)
         self.score_chart.setVisible(bool(history))
@@ -511,7 +532,7 @@ class ChildView(QWidget):
                 self.case_status.setText(
                     tr("支援: 終結（{d}・理由: {r}）", d=c["closed_on"].isoformat(), r=c["close_reason"] or "")
                 )
-                self.case_status.setStyleSheet("background:#EEEEEE;padding:4px;")
+                self.case_status.setStyleSheet(f"background:{pal.TINT_GREY};padding:4px;")
             else:
                 nxt = c["next_action_on"].isoformat() if c["next_action_on"] else "—"
                 self.case_status.setText(
@@ -522,7 +543,7 @@ class ChildView(QWidget):
                         n=nxt,
                     )
                 )
-                self.case_status.setStyleSheet("background:#E2EFDA;padding:4px;")
+                self.case_status.setStyleSheet(f"background:{pal.TINT_GREEN};padding:4px;")
             self.case_status.show()
         else:
             self.case_status.hide()
@@ -538,12 +559,12 @@ class ChildView(QWidget):
         "note": "メモ",
     }
     KIND_COLOURS = {
-        "score": "#FFF2CC",
-        "classification": "#DDEBF7",
-        "conference": "#E2EFDA",
-        "progress": "#FCE4D6",
-        "case": "#EDE2F6",
-        "note": "#F2F2F2",
+        "score": pal.TINT_YELLOW,
+        "classification": pal.TINT_BLUE,
+        "conference": pal.TINT_GREEN,
+        "progress": pal.TINT_ORANGE,
+        "case": pal.TINT_LILAC,
+        "note": pal.TINT_LIGHT,
     }
     DETAIL_LABELS = {
         "reason": "理由",
@@ -606,7 +627,7 @@ class ChildView(QWidget):
         try:
             CW.add_note(self.ws, self.person_id, text)
         except KodomoError as e:
-            self.note_notice.setText(e.message_ja)
+            self.note_notice.error(e.message_ja)
             return False
         self.note_edit.clear()
         self._fill_casework()
@@ -647,14 +668,14 @@ class ScoreHistoryChart(QWidget):
         n = len(self.points)
         xs = [left + (right - left) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
         ys = [bottom - (bottom - top) * ((x["total"] or 0) / hi) for x in self.points]
-        p.setPen(QPen(QColor("#BBBBBB"), 1))
+        p.setPen(QPen(QColor(pal.AXIS), 1))
         p.drawLine(left, bottom, right, bottom)
-        p.setPen(QPen(QColor("#2E75B6"), 2))
+        p.setPen(QPen(QColor(pal.CHART_BLUE), 2))
         for i in range(1, n):
             p.drawLine(QPointF(xs[i - 1], ys[i - 1]), QPointF(xs[i], ys[i]))
         for x, y, pt in zip(xs, ys, self.points):
-            p.setPen(QPen(QColor("#333333"), 1))
-            p.setBrush(QBrush(QColor(BAND_COLOURS.get(pt.get("band") or "", "#DDDDDD"))))
+            p.setPen(QPen(QColor(pal.INK), 1))
+            p.setBrush(QBrush(QColor(BAND_COLOURS.get(pt.get("band") or "", pal.LINE_LIGHT))))
             p.drawEllipse(QPointF(x, y), 5, 5)
             p.drawText(int(x) + 8, int(y) + 4, f"{(pt['total'] or 0):g}")
             if pt.get("as_of"):

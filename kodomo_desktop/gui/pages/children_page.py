@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import persons as P
+from .. import palette as pal
 from ..i18n import tr
+from ..widgets import forget_rows
 from .child_view import ChildView
 
 COLUMNS = [
@@ -131,7 +133,7 @@ class ChildListModel(QAbstractTableModel):
         if role == Qt.TextAlignmentRole and col in ("age", "sex"):
             return int(Qt.AlignCenter)
         if role == Qt.ForegroundRole and (r.opted_out or not r.in_registry):
-            return QColor("#8A8A8A")
+            return QColor(pal.DISABLED)
         if role == Qt.FontRole and not r.in_registry:
             f = QFont()
             f.setItalic(True)
@@ -230,7 +232,7 @@ class ChildrenPage(QWidget):
         hint = QLabel(
             tr("ダブルクリックまたは Enter でこどものページを開きます。灰色は利用停止の登録や転出などのある人です。")
         )
-        hint.setStyleSheet("color:#666666;")
+        hint.setStyleSheet(f"color:{pal.LABEL};")
         ll.addWidget(hint)
         self.stack.addWidget(lst)
 
@@ -310,6 +312,18 @@ class ChildrenPage(QWidget):
         if self.child.show_person(person_id):
             self.stack.setCurrentIndex(1)
             self.child.setFocus()
+
+    # -- lock ----------------------------------------------------------------------------------------------------------
+    def on_lock(self):
+        """The key is gone: forget the list and the open child's page (the search text stays)."""
+        forget_rows(self)
+        self.count.setText("")
+        self.child.forget()
+
+    def on_unlock(self):
+        self.reload()
+        if self.stack.currentIndex() == 1 and self.child.person_id:
+            self.child.show_person(self.child.person_id)
 
     def back_to_list(self):
         self.stack.setCurrentIndex(0)

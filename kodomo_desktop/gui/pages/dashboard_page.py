@@ -21,22 +21,26 @@ from PySide6.QtWidgets import (
 
 from ...core import persons as P
 from ...core.errors import KodomoError
+from .. import palette as pal
 from ..i18n import tr
-from .casework_page import FUNNEL_COLUMNS, DictTableModel, FunnelChart, Notice, export_funnel, funnel_rows, table_view
+from ..widgets import DictTableModel, Notice, table_view
+from .casework.funnel import FUNNEL_COLUMNS, FunnelChart, export_funnel, funnel_rows
 
 
 class _Card(QFrame):
     def __init__(self, title: str):
         super().__init__()
         self.setObjectName("card")
-        self.setStyleSheet("#card { background:#F6F8F7; border:1px solid #DDE3E0; border-radius:6px; }")
+        self.setStyleSheet(
+            f"#card {{ background:{pal.CARD_BG}; border:1px solid {pal.CARD_BORDER}; border-radius:6px; }}"
+        )
         lay = QVBoxLayout(self)
         t = QLabel(title)
-        t.setStyleSheet("color:#555555;")
+        t.setStyleSheet(f"color:{pal.MUTED};")
         self.value = QLabel("—")
-        self.value.setStyleSheet("font-size:20pt;font-weight:bold;color:#2E4F47;")
+        self.value.setStyleSheet(f"font-size:20pt;font-weight:bold;color:{pal.CARD_VALUE};")
         self.sub = QLabel("")
-        self.sub.setStyleSheet("color:#777777;")
+        self.sub.setStyleSheet(f"color:{pal.FAINT};")
         lay.addWidget(t)
         lay.addWidget(self.value)
         lay.addWidget(self.sub)
@@ -77,7 +81,7 @@ class DashboardPage(QWidget):
             grid.addWidget(c, 0, n)
         lay.addLayout(grid)
         self.warn = QLabel()
-        self.warn.setStyleSheet("color:#9C0006;")
+        self.warn.setStyleSheet(f"color:{pal.ERROR};")
         self.warn.setWordWrap(True)
         lay.addWidget(self.warn)
         lay.addWidget(QLabel(tr("取込元ごとの最新の時点（古い抽出は色つき）")))
@@ -274,10 +278,9 @@ class DashboardPage(QWidget):
         if not counts["batches"]:
             out.append(tr("まだファイルが取り込まれていません。「取込」から住民基本台帳を最初に取り込んでください。"))
         try:
-            from ...core.governance.register import sources_without_basis
+            from ...core.governance.register import missing_basis_sources
 
-            with self.ws.session() as s:
-                missing = sources_without_basis(s)
+            missing = missing_basis_sources(self.ws)
             if missing:
                 out.append(tr("利用目的・法的根拠が未設定の取込元が {n} 件あります。", n=len(missing)))
         except Exception:

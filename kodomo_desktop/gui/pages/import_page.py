@@ -3,7 +3,6 @@ validation report → import with progress and Cancel) and the import history.""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -26,11 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import outputs
 from ...core.errors import KodomoError
 from ...core.importing import fields as F
 from ...core.importing import service as S
+from .. import palette as pal
 from ..i18n import tr
-from .casework_page import DictTableModel, table_view
+from ..widgets import DictTableModel, Notice, table_view
 
 NOT_MAPPED = "（取り込まない・そのまま保存）"
 
@@ -43,7 +44,7 @@ def field_choices(source_type: str) -> list[tuple[str, str]]:
         items = v.items() if isinstance(v, dict) else [(x if isinstance(x, str) else x.get("name"), x) for x in v]
         for key, spec in items:
             label = spec.get("label", key) if isinstance(spec, dict) else str(spec)
-            out.append((key, f"{label}（{key}）"))
+            out.append((key, label))  # the Japanese label only: no internal field names in the UI
     return out
 
 
@@ -66,9 +67,7 @@ class ImportWizard(QWidget):
         lay = QVBoxLayout(self)
         self.steps = QLabel()
         lay.addWidget(self.steps)
-        self.notice = QLabel("")
-        self.notice.setObjectName("importNotice")
-        self.notice.setWordWrap(True)
+        self.notice = Notice("importNotice")
         lay.addWidget(self.notice)
         self.stack = QStackedWidget()
         lay.addWidget(self.stack, 1)
@@ -98,7 +97,7 @@ class ImportWizard(QWidget):
         self.source = QComboBox()
         for key, meta in F.SOURCE_TYPES.items():
             if key != "school_checklist":
-                self.source.addItem(f"{meta['label']}（{key}）", key)
+                self.source.addItem(meta["label"], key)
         self.source.activated.connect(lambda *_: self.load_preview(keep_source=True))
         self.header_row = QSpinBox()
         self.header_row.setRange(0, 50)
@@ -166,8 +165,7 @@ class ImportWizard(QWidget):
         self.go(0)
 
     def say(self, text: str = "", error: bool = True):
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;" if error else "color:#375623;font-weight:bold;")
-        self.notice.setText(text)
+        self.notice.say(text, error)
 
     def go(self, i):
         self.stack.setCurrentIndex(i)
@@ -260,7 +258,11 @@ class ImportWizard(QWidget):
         auto = (self.preview or {}).get("mapping", {}).get(item.text())
         changed = box.currentData() != auto
         item.setBackground(
-            QColor("#DDEBF7") if changed else QColor("#FFF2CC") if box.currentData() is None else QColor("white")
+            QColor(pal.TINT_BLUE)
+            if changed
+            else QColor(pal.TINT_YELLOW)
+            if box.currentData() is None
+            else QColor("white")
         )
         item.setToolTip(tr("この画面で変更した対応です") if changed else "")
         self.validated = None
@@ -341,11 +343,12 @@ class ImportWizard(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, tr("除外行"), "除外行.csv", "CSV (*.csv)")
         if not path:
             return None
-        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["行", "列", "理由"])
-            for e in self.errors.rows:
-                w.writerow([e["row"], e.get("column") or "", e["message"]])
+        outputs.write_csv(
+            path,
+            ["行", "列", "理由"],
+            ([e["row"], e.get("column") or "", e["message"]] for e in self.errors.rows),
+            encoding="utf-8-sig",
+        )
         self.ws.log("export", detail={"what": "rejected_rows", "rows": len(self.errors.rows)})
         self.say(tr("除外行 {n} 行を保存しました。", n=len(self.errors.rows)), error=False)
         return Path(path)
@@ -443,13 +446,12 @@ class HistoryView(QWidget):
         self.remove_btn.clicked.connect(lambda: self.remove_selected())
         row.addWidget(self.remove_btn)
         self.confirm_btn = QPushButton(tr("取り消しを確定"))
-        self.confirm_btn.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.confirm_btn.setStyleSheet(f"color:{pal.ERROR};font-weight:bold;")
         self.confirm_btn.clicked.connect(lambda: self.remove_selected(confirm=True))
         self.confirm_btn.setVisible(False)
         row.addWidget(self.confirm_btn)
         lay.addLayout(row)
-        self.notice = QLabel()
-        self.notice.setWordWrap(True)
+        self.notice = Notice("batchNotice")
         lay.addWidget(self.notice)
         self.refresh()
 
@@ -486,10 +488,10 @@ class HistoryView(QWidget):
         if not b:
             return None
         if not self.reason.text().strip():
-            self.notice.setText(tr("取り消す理由を入力してください。"))
+            self.notice.error(tr("取り消す理由を入力してください。"))
             return None
         if not confirm:
-            self.notice.setText(
+            self.notice.info(
                 tr(
                     "{f}（{n} 行）を取り消します。記録は一覧と名寄せから外れ、履歴には残ります。"
                     "よければ「取り消しを確定」を押してください。",
@@ -502,10 +504,10 @@ class HistoryView(QWidget):
         try:
             res = S.remove_batch(self.ws, b["batch_id"], self.reason.text().strip())
         except KodomoError as e:
-            self.notice.setText(e.message_ja)
+            self.notice.error(e.message_ja)
             return None
         self.reason.clear()
-        self.notice.setText(
+        self.notice.info(
             tr(
                 "取り消しました（{n} 行、操作ログに記録）。名寄せとスコアは次の実行で更新されます。",
                 n=res["removed_records"],

@@ -27,24 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import persons
 from ...core.errors import KodomoError
 from ...core.linkage import service as L
-from ...core.storage.models import Person
+from ...core.vocab import SEX_LABELS, LinkStatus, source_label
+from .. import palette as pal
 from ..i18n import tr
+from ..widgets import Notice
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
-SOURCE_JA = {}
-
-
-def _source_label(st: str) -> str:
-    if not SOURCE_JA:
-        try:
-            from ...core.importing.fields import SOURCE_TYPES
-
-            SOURCE_JA.update({k: v.get("label", k) for k, v in SOURCE_TYPES.items()})
-        except Exception:  # pragma: no cover - labels are a nicety
-            pass
-    return SOURCE_JA.get(st, st)
+_source_label = source_label
 
 
 class Waterfall(QWidget):
@@ -86,21 +78,21 @@ class Waterfall(QWidget):
         x_of = lambda v: left + int((v - lo) / span * width)  # noqa: E731
         n = len(ws) + 1
         h = max(fm.height() + 2, min(26, (self.height() - 24) // n))
-        p.setPen(QPen(QColor("#999999"), 1, Qt.DashLine))
+        p.setPen(QPen(QColor(pal.GUIDE), 1, Qt.DashLine))
         p.drawLine(x_of(0), 2, x_of(0), 4 + n * h)
         p.setPen(QColor("black"))
         run = 0.0
         for i, (label, w) in enumerate(zip(labels, ws)):
             y = 4 + i * h
             a, b = x_of(run), x_of(run + w)
-            col = "#70AD47" if w > 0 else ("#C00000" if w < 0 else "#BFBFBF")
+            col = pal.POSITIVE if w > 0 else (pal.DANGER if w < 0 else pal.LINE)
             p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor(col))
             p.drawText(4, y + h - 6, p.fontMetrics().elidedText(label, Qt.ElideRight, left - 8))
             p.drawText(self.width() - right, y + h - 6, f"{w:+.2f}")
             run += w
         y = 4 + len(ws) * h
         a, b = x_of(0), x_of(run)
-        p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor("#2F5597"))
+        p.fillRect(min(a, b), y + 3, max(2, abs(b - a)), h - 6, QColor(pal.BAR_BLUE))
         p.drawText(4, y + h - 6, tr("合計（一致の重み）"))
         p.drawText(self.width() - right, y + h - 6, f"{run:.2f}")
         if self.probability is not None:
@@ -118,7 +110,7 @@ FIELDS = [
     ("resident_no", "宛名番号"),
     ("school", "学校"),
 ]
-SEX_JA = {1: "男", 2: "女", "1": "男", "2": "女"}
+SEX_JA = SEX_LABELS
 
 
 def _same(a, b) -> bool:
@@ -162,10 +154,7 @@ class LinkagePage(QWidget):
         bar.addWidget(self.run_btn)
         bar.addWidget(self.summary, 1)
         lay.addLayout(bar)
-        self.notice = QLabel("")
-        self.notice.setObjectName("linkageNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.notice = Notice("linkageNotice")
         lay.addWidget(self.notice)
         self.help = QLabel(
             tr(
@@ -278,8 +267,7 @@ class LinkagePage(QWidget):
             self.cands.setCurrentRow(max(0, min(self.cands.count() - 1, self.cands.currentRow() + d)))
 
     def say(self, text: str = "", error: bool = True):
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;" if error else "color:#375623;")
-        self.notice.setText(text)
+        self.notice.say(text, error)
 
     # -- run --------------------------------------------------------------------------------------------------------
     def run(self):
@@ -316,6 +304,18 @@ class LinkagePage(QWidget):
             getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}")
         )
 
+    def on_lock(self):
+        """The key is gone: forget the queue and the record on screen (``refresh`` fills them after the unlock)."""
+        self.queue = []
+        for w in (self.list, self.cands):
+            w.blockSignals(True)
+            w.clear()
+            w.blockSignals(False)
+        self.compare.clearContents()
+        self.levels.setRowCount(0)
+        self.decision_list.setRowCount(0)
+        self.record_title.setText("")
+
     # -- the queue --------------------------------------------------------------------------------------------------
     def refresh(self, select_record: int | None = None):
         try:
@@ -340,8 +340,7 @@ class LinkagePage(QWidget):
             self.list.addItem(item)
         self.list.blockSignals(False)
         c = L.link_counts(self.ws)
-        names = {"auto": "自動", "confirmed": "確定", "review": "確認待ち", "unlinked": "未連結", "excluded": "対象外"}
-        self.summary.setText("　".join(f"{tr(names.get(k, k))} {v}" for k, v in sorted(c.items())))
+        self.summary.setText("　".join(f"{tr(LinkStatus.label_of(k))} {v}" for k, v in sorted(c.items())))
         self.queue_label.setText(tr("確認待ち {n} 件（一致の重みの高い順）", n=len(self.queue)))
         self.refresh_decisions()
         if select_record is not None:
@@ -370,7 +369,7 @@ class LinkagePage(QWidget):
             ):
                 item = QTableWidgetItem(v or "")
                 if d["undone_at"]:
-                    item.setForeground(QColor("#808080"))
+                    item.setForeground(QColor(pal.GREY))
                 t.setItem(r, c, item)
 
     def current(self):
@@ -431,21 +430,7 @@ class LinkagePage(QWidget):
         q, c = self.current(), self.candidate()
         if not q:
             return
-        with self.ws.session() as s:
-            p = s.get(Person, c["person_id"]) if c else None
-            pv = (
-                {
-                    "name": p.name,
-                    "name_kana": p.name_kana,
-                    "birth_date": p.birth_date,
-                    "sex": p.sex,
-                    "address": p.address,
-                    "resident_no": p.resident_no,
-                    "school": "",
-                }
-                if p
-                else {}
-            )
+        pv = persons.person_brief(self.ws, c["person_id"] if c else None)
         for r, (key, label) in enumerate(FIELDS):
             self.compare.setItem(r, 0, QTableWidgetItem(tr(label)))
             a, b = q.get(key), pv.get(key)
@@ -453,7 +438,7 @@ class LinkagePage(QWidget):
                 a, b = (tr(SEX_JA[x]) if x in SEX_JA else x for x in (a, b))
             ia, ib = QTableWidgetItem("" if a is None else str(a)), QTableWidgetItem("" if b is None else str(b))
             if a not in (None, "") and b not in (None, ""):
-                col = QColor("#E2EFDA") if _same(a, b) else QColor("#FCE4D6")
+                col = QColor(pal.TINT_GREEN) if _same(a, b) else QColor(pal.TINT_ORANGE)
                 ia.setBackground(col)
                 ib.setBackground(col)
             self.compare.setItem(r, 1, ia)
@@ -466,7 +451,7 @@ class LinkagePage(QWidget):
             self.levels.setItem(r, 1, QTableWidgetItem(part.get("level_ja", "")))
             wi = QTableWidgetItem(f"{w:+.2f}")
             wi.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            wi.setForeground(QColor("#375623" if w > 0 else ("#9C0006" if w < 0 else "#808080")))
+            wi.setForeground(QColor(pal.OK if w > 0 else (pal.ERROR if w < 0 else pal.GREY)))
             self.levels.setItem(r, 2, wi)
         self.waterfall.set_parts(parts, (c or {}).get("match_probability"))
 

@@ -17,9 +17,12 @@ from PySide6.QtWidgets import (
 
 from ...core.audit import export as E
 from ...core.audit import log as A
+from ...core.audit.describe import describe
 from ...core.errors import KodomoError
+from .. import palette as pal
+from ..format import when
 from ..i18n import tr
-from .casework_page import DictTableModel, table_view
+from ..widgets import DictTableModel, table_view
 
 
 class LogPage(QWidget):
@@ -57,11 +60,11 @@ class LogPage(QWidget):
         self.model = DictTableModel(
             [
                 ("seq", tr("番号")),
-                ("at", tr("日時")),
+                ("at", tr("日時"), lambda v, r: when(v)),
                 ("user", tr("利用者")),
                 ("label", tr("操作")),
                 ("person_id", tr("整理番号")),
-                ("detail", tr("詳細")),
+                ("detail", tr("詳細"), lambda v, r: describe(v)),
             ]
         )
         self.view = table_view(self.model)
@@ -73,7 +76,7 @@ class LogPage(QWidget):
             )
         )
         note.setWordWrap(True)
-        note.setStyleSheet("color:#666666;")
+        note.setStyleSheet(f"color:{pal.LABEL};")
         lay.addWidget(note)
         self.refresh()
 
@@ -99,17 +102,16 @@ class LogPage(QWidget):
         for r in rows:
             r["label"] = A.ACTION_LABELS.get(r["action"], r["action"])
         self.model.set_rows(rows[::-1])
-        with self.ws.engine.connect() as c:
-            rep = A.verify_chain(c)
+        rep = E.chain_state(self.ws)
         self.chain_report = rep
         if rep.ok:
             self.chain.setText(tr("全 {n} 件　連鎖の検査: 正常（改ざんは見つかりません）", n=rep.entries))
-            self.chain.setStyleSheet("color:#1B7F3B;font-weight:bold;")
+            self.chain.setStyleSheet(f"color:{pal.SUCCESS};font-weight:bold;")
         else:
             self.chain.setText(
                 tr("連鎖の検査: {seq} 番で切れています（{problem}）", seq=rep.first_broken, problem=rep.problem)
             )
-            self.chain.setStyleSheet("color:#B00020;font-weight:bold;")
+            self.chain.setStyleSheet(f"color:{pal.ERROR_STRONG};font-weight:bold;")
 
     def export(self):
         path, _ = QFileDialog.getSaveFileName(

@@ -5,9 +5,13 @@ is rendered into a private temporary folder and logged with ``output: preview``;
 the chosen file (logged ``output: pdf_file``); 「印刷…」 sends the previewed PDF's pages to a ``QPrinter`` and logs
 it with ``reports.service.log_printed``.
 
-This PySide6 has no QtPdf, so pages are rasterised with poppler's ``pdftoppm`` (off the GUI thread): small images
-for the preview, printer-resolution images for printing. The temporary folder (personal data) is deleted when a
-new preview replaces it, when the workspace locks, when the page is closed or destroyed, and at exit.
+PySide6-Essentials has no QtPdf, so pages are rendered with pypdfium2 (PDFium, the PDF renderer in Chrome; it
+ships its own binary wheels for Windows, Linux and macOS, so nothing like poppler has to be on the PC) off the GUI
+thread: small PNGs for the preview; for printing, each page rendered in memory at the printer's resolution (at most
+:data:`PRINT_DPI_MAX`; grey when the printer is set to grey) and painted into the ``QPrinter`` one page at a time —
+no printer-resolution image is ever written to disk. 「PDFで保存」 stays vector (the core's reportlab PDF).
+The temporary folder (personal data) is deleted when a new preview replaces it, when the workspace locks, when
+the page is closed or destroyed, and at exit.
 
 Testable without any modal dialog: ``preview()`` (returns the running :class:`~kodomo_desktop.gui.ops.Op`),
 ``save_pdf(path)``, ``print_to(printer)`` (paints into any ``QPrinter``, e.g. one set to PDF output);
@@ -20,8 +24,7 @@ import atexit
 import contextlib
 import datetime as dt
 import shutil
-import subprocess
-import tempfile
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer
@@ -45,11 +48,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core import outputs
 from ...core import persons as P
 from ...core.errors import InputRefused, KodomoError
 from ...core.reports import service as R
+from .. import palette as pal
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
+from ..widgets import Notice
 
 KINDS = [
     ("assessment", "アセスメントシート"),
@@ -60,19 +66,17 @@ KINDS = [
     ("blank_checklist", "白紙チェックリスト"),
 ]
 KIND_LABEL = dict(KINDS)
-MASKS_PERSON = [
+MASKS_PERSON = [  # the conference's documents (assessment sheet, packet): for the meeting, never for a school
     ("none", "マスクなし"),
     ("initials", "氏名はイニシャルのみ"),
-    ("school", "学校向け（福祉関係の情報を表示しない）"),
-    ("school_initials", "学校向け・氏名はイニシャルのみ"),
 ]
 MASKS_SCHOOL = [
     ("school", "学校向け（福祉関係の情報を表示しない）"),
     ("school_initials", "学校向け・氏名はイニシャルのみ"),
 ]
-HANDOVER_KINDS = ["進学", "転校", "担任交代"]
+HANDOVER_KINDS = ["進学", "転校", "担任交代", "転出"]
 PREVIEW_DPI = 80
-PRINT_DPI = 300
+PRINT_DPI_MAX = 600  # an A4 page at 600 dpi is 4961×7016 px (139 MB in colour, 35 MB grey), held one at a time
 SEARCH_LIMIT = 200
 
 _TEMP_DIRS: set[str] = set()
@@ -90,40 +94,74 @@ def _remove_all() -> None:  # a crash-free exit never leaves a child's PDF in /t
         _remove_dir(d)
 
 
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document operation at a time in this process
+
+
+def _open_pdf(pdf: Path):
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as e:  # the gui extra brings it; a hand-made environment might not
+        raise InputRefused("ページの表示に必要な pypdfium2 が入っていません（pip install pypdfium2）。") from e
+    try:
+        return pdfium.PdfDocument(str(pdf))
+    except pdfium.PdfiumError as e:
+        raise InputRefused(f"PDF を読めませんでした（{e}）。") from e
+
+
+def _to_qimage(bitmap) -> QImage:
+    fmt = QImage.Format_Grayscale8 if bitmap.n_channels == 1 else QImage.Format_RGBX8888
+    return QImage(bitmap.buffer, bitmap.width, bitmap.height, bitmap.stride, fmt).copy()  # own the pixels
+
+
+def page_images(pdf: Path, dpi: float, *, pages=None, grey=False, progress=None, cancel=None, text=None):
+    """QImages of the PDF's pages (1-based ``pages``; default all) rendered by PDFium at ``dpi``, one at a time."""
+    with _PDFIUM:
+        doc = _open_pdf(pdf)
+        try:
+            numbers = list(pages) if pages is not None else list(range(1, len(doc) + 1))
+            for i, n in enumerate(numbers):
+                if cancel is not None and cancel():
+                    raise Cancelled()
+                if progress is not None:
+                    progress(
+                        text=(text or "ページを表示用に変換しています（{i}/{n}）").format(i=i + 1, n=len(numbers)),
+                        value=i,
+                        maximum=len(numbers),
+                    )
+                page = doc[n - 1]
+                try:
+                    opts = {"grayscale": True} if grey else {"rev_byteorder": True, "prefer_bgrx": True}
+                    bitmap = page.render(scale=dpi / 72.0, optimize_mode="print" if dpi >= 150 else None, **opts)
+                    try:
+                        yield _to_qimage(bitmap)
+                    finally:
+                        bitmap.close()
+                finally:
+                    page.close()
+            if progress is not None:
+                progress(value=len(numbers), maximum=len(numbers))
+        finally:
+            doc.close()
+
+
 def rasterise(pdf: Path, out_dir: Path, dpi: int, *, progress=None, cancel=None, prefix: str = "p") -> list[Path]:
-    """PNG files of the PDF's pages (poppler ``pdftoppm``, one call per page for progress and キャンセル)."""
-    exe = shutil.which("pdftoppm")
-    if exe is None:
-        raise InputRefused("ページの表示に必要な pdftoppm（poppler-utils）が見つかりません。")
-    pages = pdf_pages(pdf)
+    """PNG files of the PDF's pages (PDFium through pypdfium2; progress and キャンセル per page)."""
     out: list[Path] = []
-    for n in range(1, pages + 1):
-        if cancel is not None and cancel():
-            raise Cancelled()
-        if progress is not None:
-            progress(text=f"ページを表示用に変換しています（{n}/{pages}）", value=n - 1, maximum=pages)
-        stem = out_dir / f"{prefix}{n:04d}"
-        subprocess.run(
-            [exe, "-png", "-r", str(int(dpi)), "-f", str(n), "-l", str(n), "-singlefile", str(pdf), str(stem)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        out.append(stem.with_suffix(".png"))
-    if progress is not None:
-        progress(value=pages, maximum=pages)
+    for n, img in enumerate(page_images(pdf, dpi, progress=progress, cancel=cancel), start=1):
+        path = out_dir / f"{prefix}{n:04d}.png"
+        if not img.save(str(path), "PNG"):
+            raise InputRefused(f"表示用の画像を書き出せませんでした（{path.name}）。")
+        out.append(path)
     return out
 
 
 def pdf_pages(pdf: Path) -> int:
-    exe = shutil.which("pdfinfo")
-    if exe is not None:
-        r = subprocess.run([exe, str(pdf)], capture_output=True, text=True, timeout=60)
-        for line in r.stdout.splitlines():
-            if line.startswith("Pages:"):
-                return int(line.split()[1])
-    data = Path(pdf).read_bytes()  # fallback: count page objects
-    return max(1, data.count(b"/Type /Page") - data.count(b"/Type /Pages"))
+    with _PDFIUM:
+        doc = _open_pdf(pdf)
+        try:
+            return len(doc)
+        finally:
+            doc.close()
 
 
 class ChildPicker(QWidget):
@@ -148,7 +186,7 @@ class ChildPicker(QWidget):
         self.results.setMaximumHeight(260)
         lay.addWidget(self.results, 1)
         self.message = QLabel("")
-        self.message.setStyleSheet("color:#555555;")
+        self.message.setStyleSheet(f"color:{pal.MUTED};")
         lay.addWidget(self.message)
         self._debounce = QTimer(self, singleShot=True, interval=200)
         self._debounce.timeout.connect(self.apply_search)
@@ -278,20 +316,17 @@ class PrintPage(QWidget):
         bar.addWidget(QLabel(tr("表示倍率")))
         bar.addWidget(self.zoom)
         bar.addStretch(1)
-        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
-        bar.addWidget(self.info)
         rl.addLayout(bar)
-        self.notice = QLabel("")
-        self.notice.setObjectName("printNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
-        self.notice.hide()
+        self.info = QLabel(tr("左で帳票を選び、「プレビュー」を押してください。"))
+        self.info.setWordWrap(True)  # on its own line: a long file name must not widen the page
+        rl.addWidget(self.info)
+        self.notice = Notice("printNotice", hide_empty=True)
         rl.addWidget(self.notice)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        self.scroll.setStyleSheet("QScrollArea { background:#8a8f94; }")
+        self.scroll.setStyleSheet(f"QScrollArea {{ background:{pal.PREVIEW_BG}; }}")
         self.pages_host = QWidget()
-        self.pages_host.setStyleSheet("background:#8a8f94;")
+        self.pages_host.setStyleSheet(f"background:{pal.PREVIEW_BG};")
         self.pages_lay = QVBoxLayout(self.pages_host)
         self.pages_lay.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
         self.pages_lay.setSpacing(12)
@@ -342,7 +377,7 @@ class PrintPage(QWidget):
         f.addRow(tr("資料に載せるこども"), self.c_list)
         hint = QLabel(tr("こどもを選ばないときは、選んだ会議の議題のこどもが順に載ります。"))
         hint.setWordWrap(True)
-        hint.setStyleSheet("color:#555555;")
+        hint.setStyleSheet(f"color:{pal.MUTED};")
         f.addRow("", hint)
         self.c_mask = _combo(MASKS_PERSON)
         f.addRow(tr("マスク"), self.c_mask)
@@ -358,7 +393,7 @@ class PrintPage(QWidget):
             tr("最新のスコアで支援の検討の対象となったその学校のこどもが載ります。福祉関係の情報は載りません。")
         )
         hint.setWordWrap(True)
-        hint.setStyleSheet("color:#555555;")
+        hint.setStyleSheet(f"color:{pal.MUTED};")
         f.addRow("", hint)
         self.forms.addWidget(w)
         # 引継ぎシート
@@ -370,8 +405,7 @@ class PrintPage(QWidget):
         for k in HANDOVER_KINDS:
             self.h_kind.addItem(tr(k), k)
         f.addRow(tr("引継ぎの種類"), self.h_kind)
-        self.h_mask = _combo(MASKS_PERSON)
-        self.h_mask.setCurrentIndex(self.h_mask.findData("school"))
+        self.h_mask = _combo(MASKS_SCHOOL)  # a handover sheet is always for the receiving school
         f.addRow(tr("マスク"), self.h_mask)
         self.forms.addWidget(w)
         # ラウンド統計
@@ -547,7 +581,7 @@ class PrintPage(QWidget):
     # -- temp folder ------------------------------------------------------------------------------------------------
     def temp_dir(self) -> Path:
         if self._tmp is None or not Path(self._tmp).is_dir():
-            self._tmp = tempfile.mkdtemp(prefix="kodomo-print-")  # mode 0700: this user only
+            self._tmp = str(outputs.new_preview_dir())  # 0700, in the one per-user folder cleaned at start
             _TEMP_DIRS.add(self._tmp)
         return Path(self._tmp)
 
@@ -569,8 +603,7 @@ class PrintPage(QWidget):
 
     # -- preview --------------------------------------------------------------------------------------------------------
     def show_notice(self, text: str):
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self.notice.say(text, error=True)
 
     def _busy(self) -> bool:
         return self.op is not None and self.op.is_running
@@ -647,7 +680,7 @@ class PrintPage(QWidget):
             lab = QLabel()
             lab.setPixmap(pm)
             lab.setFrameShape(QFrame.Box)
-            lab.setStyleSheet("background:white;border:1px solid #555555;")
+            lab.setStyleSheet(f"background:white;border:1px solid {pal.MUTED};")
             self.pages_lay.addWidget(lab, 0, Qt.AlignHCenter)
             self.page_labels.append(lab)
 
@@ -717,51 +750,53 @@ class PrintPage(QWidget):
         from PySide6.QtGui import QPageLayout, QPageSize
 
         cur = self.current
-        dpi = int(dpi or min(PRINT_DPI, max(72, printer.resolution())))
+        dpi = int(dpi or min(PRINT_DPI_MAX, max(72, printer.resolution())))
         pages = list(range(1, cur["pages"] + 1))
         if printer.printRange() == printer.PrintRange.PageRange and printer.fromPage() > 0:
             pages = [n for n in pages if printer.fromPage() <= n <= (printer.toPage() or cur["pages"])]
-        tmp = self.temp_dir()
+        grey = printer.colorMode() == printer.ColorMode.GrayScale
+        printer.setPageSize(QPageSize(QPageSize.A4))
+        printer.setPageOrientation(QPageLayout.Portrait)
+        printer.setFullPage(True)
+
+        def work(progress, cancel):
+            # Qt paints into a QPrinter from a worker thread; each page exists in memory only while it is painted.
+            painter = QPainter()
+            if not painter.begin(printer):
+                raise InputRefused(tr("プリンターを開けませんでした。"))
+            try:
+                images = page_images(
+                    cur["pdf"],
+                    dpi,
+                    pages=pages,
+                    grey=grey,
+                    progress=progress,
+                    cancel=cancel,
+                    text=tr("印刷しています（{i}/{n}ページ）"),
+                )
+                for i, img in enumerate(images):
+                    if i:
+                        printer.newPage()
+                    area = painter.viewport()
+                    size = img.size().scaled(area.size(), Qt.KeepAspectRatio)
+                    x = area.x() + (area.width() - size.width()) // 2
+                    y = area.y() + (area.height() - size.height()) // 2
+                    painter.drawImage(QRect(x, y, size.width(), size.height()), img)
+            except Cancelled:
+                printer.abort()
+                raise
+            finally:
+                painter.end()
+            return len(pages)
+
         try:
-            images = call_with_progress(
-                self,
-                tr("印刷"),
-                lambda progress, cancel: rasterise(
-                    cur["pdf"], tmp, dpi, progress=progress, cancel=cancel, prefix="print-"
-                ),
-            )
+            call_with_progress(self, tr("印刷"), work)
         except Cancelled:
             self.show_notice(tr("キャンセルしました。"))
             return 0
         except KodomoError as e:
             self.show_notice(e.message_ja)
             return 0
-        try:
-            printer.setPageSize(QPageSize(QPageSize.A4))
-            printer.setPageOrientation(QPageLayout.Portrait)
-            printer.setFullPage(True)
-            painter = QPainter()
-            if not painter.begin(printer):
-                self.show_notice(tr("プリンターを開けませんでした。"))
-                return 0
-            try:
-                first = True
-                for n in pages:
-                    img = QImage(str(images[n - 1]))
-                    if not first:
-                        printer.newPage()
-                    first = False
-                    area = painter.viewport()
-                    size = img.size().scaled(area.size(), Qt.KeepAspectRatio)
-                    x = area.x() + (area.width() - size.width()) // 2
-                    y = area.y() + (area.height() - size.height()) // 2
-                    painter.drawImage(QRect(x, y, size.width(), size.height()), img)
-            finally:
-                painter.end()
-        finally:
-            for f in images:
-                with contextlib.suppress(OSError):
-                    f.unlink()
         p = cur["params"]
         detail = {"pages": len(pages), "of_pages": cur["pages"], "printer": printer.printerName() or None}
         for key in ("conference_id", "school", "round_id", "handover", "klass", "definition"):

@@ -39,23 +39,28 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import KodomoError
 from ...core.scoring import service as S
+from .. import palette as pal
+from ..format import when
 from ..i18n import tr
+from ..widgets import Notice
 
 CAVEAT = S.CAVEAT
 ALL = "（すべて）"
-BAND_TINT = {"高": "#f8d7da", "中": "#ffe5c2", "低": "#eceff1"}
+BAND_TINT = {"高": pal.BAND_HIGH_BG, "中": pal.BAND_MID_BG, "低": pal.BAND_LOW_BG}
 
 
 def caveat_label() -> QLabel:
     lab = QLabel("⚠ " + tr(CAVEAT))
     lab.setWordWrap(True)
     lab.setObjectName("scoreCaveat")
-    lab.setStyleSheet("background:#fff8e1;border:1px solid #f0c36d;padding:6px;color:#5d4037;font-weight:bold;")
+    lab.setStyleSheet(
+        f"background:{pal.CAVEAT_BG};border:1px solid {pal.CAVEAT_BORDER};padding:6px;color:{pal.CAVEAT_TEXT};font-weight:bold;"
+    )
     return lab
 
 
 def _tint(color: str | None, band: str) -> QColor:
-    c = QColor(BAND_TINT.get(band) or color or "#ffffff")
+    c = QColor(BAND_TINT.get(band) or color or pal.WHITE)
     if band not in BAND_TINT and color:
         c = QColor(color)
         c.setAlpha(60)
@@ -141,7 +146,7 @@ class ScoreListModel(QAbstractTableModel):
         if role == Qt.BackgroundRole and c in (5, 6):
             return _tint(r.get("band_color"), r["band"])
         if role == Qt.ForegroundRole and c == 11 and r["no_data"]:
-            return QColor("#8a6d3b")
+            return QColor(pal.WARN_BROWN)
         if role == Qt.TextAlignmentRole and c in (0, 2, 5, 8):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and c == 6:
@@ -169,7 +174,7 @@ def reasons_html(ex: dict) -> str:
         f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>",
     ]
     if d.get("status_label"):
-        out.append(f"<p style='color:#1565c0'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
+        out.append(f"<p style='color:{pal.INFO_BLUE}'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
     types = d.get("types") or {}
     if types:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
@@ -178,7 +183,7 @@ def reasons_html(ex: dict) -> str:
             th = v.get("threshold")
             out.append(
                 f"<tr><td>{mark} {e(t)}</td><td align='right'>{v['points']:g}</td>"
-                f"<td>{e(v.get('band', ''))}</td><td style='color:#777'>"
+                f"<td>{e(v.get('band', ''))}</td><td style='color:{pal.FAINT}'>"
                 f"{e(tr('しきい値')) + ' ' + format(th, 'g') if th else e(tr('対象外'))}</td></tr>"
             )
         out.append("</table>")
@@ -190,7 +195,7 @@ def reasons_html(ex: dict) -> str:
             else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
         )
         out.append(
-            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:#555'>"
+            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:{pal.MUTED}'>"
             f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
             f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
             f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
@@ -202,14 +207,18 @@ def reasons_html(ex: dict) -> str:
         out.append(f"<h4>{e(tr('保護的な要因'))}</h4><ul>")
         for r in d["protective"]:
             out.append(
-                f"<li>{e(r['label'])}　<span style='color:#555'>{e(r.get('source_label') or '')}・"
+                f"<li>{e(r['label'])}　<span style='color:{pal.MUTED}'>{e(r.get('source_label') or '')}・"
                 f"{e(r.get('record_date') or '')}</span></li>"
             )
         out.append("</ul>")
     if d.get("no_data"):
-        out.append(f"<h4 style='color:#8a6d3b'>{e(tr('データがない情報源（リスクなしではありません）'))}</h4><ul>")
+        out.append(
+            f"<h4 style='color:{pal.WARN_BROWN}'>{e(tr('データがない情報源（リスクなしではありません）'))}</h4><ul>"
+        )
         for x in d["no_data"]:
-            out.append(f"<li>{e(x.get('label', ''))} <span style='color:#777'>{e(x.get('detail') or '')}</span></li>")
+            out.append(
+                f"<li>{e(x.get('label', ''))} <span style='color:{pal.FAINT}'>{e(x.get('detail') or '')}</span></li>"
+            )
         out.append("</ul>")
     hist = ex.get("history") or []
     if len(hist) > 1:
@@ -218,7 +227,7 @@ def reasons_html(ex: dict) -> str:
             + "　→　".join(f"{e(str(h['as_of']))}: {h['total']:g}（{e(h['band'] or '')}）" for h in hist[-6:])
             + "</p>"
         )
-    out.append(f"<p style='color:#5d4037'><small>{e(tr(CAVEAT))}</small></p>")
+    out.append(f"<p style='color:{pal.CAVEAT_TEXT}'><small>{e(tr(CAVEAT))}</small></p>")
     return "".join(out)
 
 
@@ -288,7 +297,7 @@ class WhatIfPanel(QGroupBox):
         try:
             res = S.what_if(self.ws, self.person_id, disabled_indicators=off, supports_started=sup)
         except KodomoError as e:
-            self.result.setText(f"<span style='color:#9C0006'>{html.escape(e.message_ja)}</span>")
+            self.result.setText(f"<span style='color:{pal.ERROR}'>{html.escape(e.message_ja)}</span>")
             return
         self.last = res
         b, a = res["before"], res["after"]
@@ -296,7 +305,7 @@ class WhatIfPanel(QGroupBox):
         self.result.setText(
             f"<b>{tr('合計')} {b['total']:g} → {a['total']:g}（{res['change']:+g}）</b>　"
             f"{tr('帯')} {b['band']} → {a['band']}　{html.escape(types)}<br>"
-            f"<span style='color:#777'>{html.escape(tr('試算は保存されません。'))}</span>"
+            f"<span style='color:{pal.FAINT}'>{html.escape(tr('試算は保存されません。'))}</span>"
         )
 
 
@@ -332,8 +341,9 @@ class WeightsEditor(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         for i, w in enumerate((44, 300, 130, 44, 70)):
             self.table.setColumnWidth(i, w)
-        for j in range(len(self.types)):
-            self.table.setColumnWidth(len(self.fixed_cols) + j, 82)
+        fm = self.table.horizontalHeader().fontMetrics()
+        for j, t in enumerate(self.types):  # wide enough for the header (「ヤングケアラー」 was clipped)
+            self.table.setColumnWidth(len(self.fixed_cols) + j, max(82, fm.horizontalAdvance(tr(t)) + 18))
         split.addWidget(self.table)
         # thresholds and rules
         bottom = QWidget()
@@ -342,8 +352,10 @@ class WeightsEditor(QWidget):
         tl = QVBoxLayout(th_box)
         self.thresholds = QTableWidget(len(self.types), 2 * len(self.bands))
         self.thresholds.setVerticalHeaderLabels([tr(t) for t in self.types])
-        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)} {lvl}" for b in self.bands for lvl in ("高", "中")])
-        self.thresholds.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        # two-line headers sized to their text (「未就学 高」 was clipped to 「₹就学 高」)
+        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)}\n{lvl}" for b in self.bands for lvl in ("高", "中")])
+        self.thresholds.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.thresholds.horizontalHeader().setMinimumSectionSize(44)
         tl.addWidget(self.thresholds)
         bl.addWidget(th_box, 3)
         rules = QGroupBox(tr("ルール"))
@@ -397,9 +409,7 @@ class WeightsEditor(QWidget):
         btns.addWidget(self.restore_btn)
         btns.addStretch(1)
         pl.addLayout(btns)
-        self.notice = QLabel("")
-        self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color:#9C0006;font-weight:bold;")
+        self.notice = Notice("scoringNotice")
         pl.addWidget(self.notice)
         self.preview_summary = QLabel(
             tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。")
@@ -415,7 +425,9 @@ class WeightsEditor(QWidget):
         ph.addWidget(self.rates_table, 2)
         pl.addLayout(ph)
         split.addWidget(pv)
-        split.setSizes([330, 190, 300])
+        split.setSizes([440, 180, 120])
+        for i, f in enumerate((3, 0, 1)):  # the indicator list takes the room the window has
+            split.setStretchFactor(i, f)
         lay.addWidget(split, 1)
         for w in (self.adopt_btn, self.restore_btn):
             w.setEnabled(self.editable)
@@ -435,7 +447,7 @@ class WeightsEditor(QWidget):
                 v=self.active["version"],
                 name=self.active["name"],
                 by=self.active["adopted_by"] or "",
-                at=str(self.active["adopted_at"] or "")[:16],
+                at=when(self.active["adopted_at"]),
             )
         )
         self.show_data(self.active["data"])
@@ -561,12 +573,12 @@ class WeightsEditor(QWidget):
     # -- actions -------------------------------------------------------------------------------------------------------
     def _warn(self, title: str, text: str, interactive: bool) -> None:
         """A problem is always shown on the page; a message box only when the user started the action."""
-        self.notice.setText(text)
+        self.notice.error(text)
         if interactive:
             QMessageBox.warning(self, title, text)
 
     def preview(self) -> dict | None:
-        self.notice.setText("")
+        self.notice.clear_text()
         try:
             data = self.collect()
             if self.ctx is None:
@@ -609,7 +621,7 @@ class WeightsEditor(QWidget):
             for k, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 if k == len(vals) - 1 and c["flagged_new"] != c["flagged_current"]:
-                    it.setBackground(QColor("#fff3cd"))
+                    it.setBackground(QColor(pal.TINT_AMBER))
                 t.setItem(r, k, it)
         t.resizeColumnsToContents()
         rt = self.rates_table
@@ -644,7 +656,7 @@ class WeightsEditor(QWidget):
         except KodomoError as e:
             self._warn(tr("重みの採用"), e.message_ja, interactive)
             return False
-        self.notice.setText("")
+        self.notice.clear_text()
         self.reload()
         self.adopted = res
         return True
@@ -685,7 +697,7 @@ class ScoringPage(QWidget):
         title.setStyleSheet("font-size:15pt;font-weight:bold;")
         top.addWidget(title)
         self.run_info = QLabel()
-        self.run_info.setStyleSheet("color:#555;")
+        self.run_info.setStyleSheet(f"color:{pal.MUTED};")
         top.addWidget(self.run_info, 1)
         self.run_btn = QPushButton(tr("スコアを算出"))
         self.run_btn.setEnabled(ws.can("score.run"))

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import KodomoError
 from .. import prefs
 from ..dialogs import ERROR_STYLE, MIN_PASSWORD, strength
+from ..format import when
 from ..i18n import LANGUAGES, language, tr
 
 
@@ -109,8 +110,11 @@ class SettingsPage(QWidget):
         self.lock.setRange(1, 120)
         self.lock.setSuffix(" " + tr("分"))
         self.lock.setValue(prefs.auto_lock_minutes(ws))
+        self.backup_dir = QLineEdit(str(prefs.db_setting(ws, "backup_folder", "") or ""))
+        self.backup_dir.setPlaceholderText(tr("（未設定: 保存のたびに選びます）"))
         f2.addRow(tr("町村名（帳票の見出し）"), self.town)
         f2.addRow(tr("自動ロックまでの時間（操作がないとき）"), self.lock)
+        f2.addRow(tr("バックアップの保存先"), self.backup_dir)
         row = QHBoxLayout()
         self.save_button = QPushButton(tr("保存"))
         self.save_button.clicked.connect(self.save)
@@ -118,7 +122,7 @@ class SettingsPage(QWidget):
         row.addStretch(1)
         f2.addRow(row)
         can = ws.can("settings")
-        for w in (self.town, self.lock, self.save_button):
+        for w in (self.town, self.lock, self.backup_dir, self.save_button):
             w.setEnabled(can)
         if not can:
             f2.addRow(QLabel(tr("この役割では変更できません。")))
@@ -156,7 +160,12 @@ class SettingsPage(QWidget):
     def save(self):
         try:
             prefs.set_db_setting(
-                self.ws, {"town_name": self.town.text().strip(), "auto_lock_minutes": int(self.lock.value())}
+                self.ws,
+                {
+                    "town_name": self.town.text().strip(),
+                    "auto_lock_minutes": int(self.lock.value()),
+                    "backup_folder": self.backup_dir.text().strip() or None,
+                },
             )
         except KodomoError as e:
             return QMessageBox.warning(self, tr("設定"), e.message_ja)
@@ -169,7 +178,7 @@ class SettingsPage(QWidget):
             return
         last = prefs.db_setting(self.ws, "last_backup_at", None)
         self.backup_info.setText(
-            tr("最後のバックアップ: {when}", when=str(last)[:19].replace("T", " ") if last else tr("まだありません"))
+            tr("最後のバックアップ: {when}", when=when(str(last).strip('"')) if last else tr("まだありません"))
         )
 
     def backup(self):
@@ -178,7 +187,10 @@ class SettingsPage(QWidget):
 
         name = f"kodomo-backup-{dt.date.today():%Y%m%d}.kdbak"
         path, _ = QFileDialog.getSaveFileName(
-            self, tr("バックアップの保存先"), str(Path.home() / name), tr("バックアップ (*.kdbak)")
+            self,
+            tr("バックアップの保存先"),
+            str(Path(prefs.db_setting(self.ws, "backup_folder", "") or Path.home()) / name),
+            tr("バックアップ (*.kdbak)"),
         )
         if not path:
             return

@@ -713,11 +713,11 @@ def demo_town(residents: int, seed: int, noise: str) -> Town | None:
     import warnings
 
     try:
-        from ..demo import files as DF
-        from ..demo import town as T
-        from ..importing import fields as F
-        from ..importing.parse import parse_rows
-        from ..importing.readers import read_table
+        from kodomo_desktop.core.demo import files as DF
+        from kodomo_desktop.core.demo import town as T
+        from kodomo_desktop.core.importing import fields as F
+        from kodomo_desktop.core.importing.parse import parse_rows
+        from kodomo_desktop.core.importing.readers import read_table
     except ImportError as e:  # optional: the engine's own generator is used instead
         warnings.warn(f"demo towns unavailable: {e}", stacklevel=2)
         return None
@@ -785,7 +785,7 @@ def evaluate(result: pd.DataFrame, town: Town) -> dict:
     nn = no_number & in_reg
     # people with a namesake in the registry (same normalised name and birth date): a row about them that carries
     # nothing else (no address, no number) must go to review, so it can never count as linked
-    from .prepare import prepare
+    from kodomo_desktop.core.linkage.prepare import prepare
 
     R = prepare(town.registry)
     key = pd.Series([f"{k or kn}|{b}" for k, kn, b in zip(R["full_k"], R["full_kn"], R["bd"])], dtype="object")
@@ -906,7 +906,7 @@ def run(
 
     ``towns``: "demo" (kodomo_desktop.core.demo, read back through the importer; skipped when unavailable) and/or
     "engine" (``synthetic_town`` above)."""
-    from .engine import link_records
+    from kodomo_desktop.core.linkage.engine import link_records
 
     rows = []
     for source in towns:

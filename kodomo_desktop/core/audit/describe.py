@@ -1,0 +1,164 @@
+"""The access log's details as Japanese text for people (the 操作ログ page, exports): the stored detail is JSON
+with ids and counts only; this turns ``{"batch_id": 1, "imported": 609, "source_type": "resident_registry"}`` into
+「取込元 住民基本台帳、取込 609 行、取込番号 1」. A key it does not know is shown as 「その他」 with its value, never dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from ..security.roles import PERMISSIONS, ROLES
+
+# key -> (label, unit); the order here is the order in the sentence
+KEYS: dict[str, tuple[str, str]] = {
+    "user": ("利用者", ""),
+    "role": ("役割", ""),
+    "school": ("学校", ""),
+    "source_type": ("取込元", ""),
+    "what": ("対象", ""),
+    "kind": ("種類", ""),
+    "document": ("帳票", ""),
+    "list": ("一覧", ""),
+    "scope": ("範囲", ""),
+    "permission": ("必要な権限", ""),
+    "imported": ("取込", "行"),
+    "rejected": ("除外", "行"),
+    "rows": ("行数", "行"),
+    "records": ("記録", "件"),
+    "persons": ("住民", "人"),
+    "auto_links": ("自動で名寄せ", "件"),
+    "confirmed": ("確認済み", "件"),
+    "review": ("確認待ち", "件"),
+    "unlinked": ("未連結", "件"),
+    "excluded": ("対象外", "件"),
+    "children": ("こども", "人"),
+    "flagged": ("抽出", "人"),
+    "results": ("結果", "件"),
+    "entries": ("件数", "件"),
+    "pages": ("ページ数", "ページ"),
+    "pupils": ("児童生徒", "人"),
+    "candidates": ("候補", "件"),
+    "files": ("ファイル", "件"),
+    "residents": ("住民", "人"),
+    "indicators": ("指標", "件"),
+    "fields": ("項目", "件"),
+    "findings": ("指摘", "件"),
+    "months": ("期間", "か月"),
+    "as_of": ("基準日", ""),
+    "fiscal_year": ("年度", "年度"),
+    "version": ("版", "版"),
+    "reason": ("理由", ""),
+    "keys": ("変更した設定", ""),
+    "types": ("種別", ""),
+    "format": ("形式", ""),
+    "encrypted": ("暗号化", ""),
+    "trial": ("試算", ""),
+    "unlock": ("ロック解除", ""),
+    "failures_since_last": ("前回以降のパスワード誤り", "回"),
+    "batch_id": ("取込番号", ""),
+    "run_id": ("スコア算出番号", ""),
+    "score_run": ("スコア算出番号", ""),
+    "weight_set_id": ("重みの番号", ""),
+    "round_id": ("ラウンド番号", ""),
+    "conference_id": ("会議番号", ""),
+    "export_id": ("出力番号", ""),
+    "duplicate_of": ("同じファイルの取込番号", ""),
+    "id": ("番号", ""),
+    "schema": ("スキーマ", ""),
+    "seed": ("乱数の種", ""),
+    "sheet": ("シート", ""),
+    "key": ("項目", ""),
+    "subject": ("対象", ""),
+    "basis": ("根拠", ""),
+    "lead": ("主担当", ""),
+    "plan": ("計画", ""),
+    "outcome": ("結果", ""),
+    "next": ("次回", ""),
+    "notes": ("メモ", ""),
+    "text": ("内容", ""),
+    "actions": ("操作", ""),
+}
+
+SETTING_LABELS = {
+    "town_name": "自治体名",
+    "auto_lock_minutes": "自動ロックまでの時間",
+    "backup_folder": "バックアップの保存先",
+    "last_backup_at": "最後のバックアップ",
+    "freshness_limits": "取込元ごとの鮮度",
+}
+
+WHAT_LABELS = {
+    "settings": "設定",
+    "manual": "手動",
+    "idle": "操作がない時間の経過",
+    "other_school": "他の学校のこども",
+    "checklist_round": "チェックリストのラウンド",
+}
+
+
+def _source_label(v: str) -> str:
+    try:
+        from ..importing.fields import SOURCE_TYPES  # a heavy catalogue: only when a detail names a source
+    except ImportError:  # pragma: no cover
+        return v
+    return (SOURCE_TYPES.get(v) or {}).get("label", v)
+
+
+def _date(v: str) -> str:
+    try:
+        d = dt.datetime.fromisoformat(v) if len(v) > 10 else dt.date.fromisoformat(v)
+    except ValueError:
+        return v
+    if isinstance(d, dt.datetime):
+        return f"{d.year}年{d.month}月{d.day}日 {d.hour}:{d.minute:02d}"
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _value(key: str, v: Any) -> str:
+    if isinstance(v, bool):
+        return "はい" if v else "いいえ"
+    if isinstance(v, (list, tuple)):
+        if key == "keys":
+            return "・".join(SETTING_LABELS.get(str(x), str(x)) for x in v)
+        return "・".join(_value(key, x) for x in v)
+    if isinstance(v, dict):
+        return "、".join(f"{k} {_value(k, x)}" for k, x in v.items())
+    if v is None:
+        return "なし"
+    s = str(v)
+    if key == "role":
+        return ROLES.get(s, s)
+    if key == "permission":
+        return PERMISSIONS.get(s, (s,))[0]
+    if key == "source_type":
+        return _source_label(s)
+    if key in ("what", "list", "scope"):
+        return WHAT_LABELS.get(s, s)
+    if key == "as_of" or (len(s) >= 10 and s[4:5] == "-" and s[7:8] == "-"):
+        return _date(s)
+    return s
+
+
+def describe(detail: Any) -> str:
+    """The detail (JSON text or a dict) as one Japanese line; '' for none."""
+    if detail in (None, "", "null"):
+        return ""
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            return detail
+    if not isinstance(detail, dict):
+        return _value("", detail)
+    parts = []
+    order = list(KEYS) + [k for k in detail if k not in KEYS]
+    for key in order:
+        if key not in detail:
+            continue
+        label, unit = KEYS.get(key, ("その他", ""))
+        v = _value(key, detail[key])
+        if unit and not v.endswith(unit):
+            v = f"{v} {unit}"
+        parts.append(f"{label} {v}")
+    return "、".join(parts)

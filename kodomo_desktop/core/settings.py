@@ -1,0 +1,40 @@
+"""Per-database settings (the ``settings`` table, encrypted with the rest): read any key, write with the 設定
+permission (only the changed keys' names are logged, never their values). The town's name (``town_name``) is
+printed on documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .storage.models import Setting
+
+TOWN_NAME = "town_name"
+BACKUP_FOLDER = "backup_folder"  # where 設定 → バックアップ suggests saving
+
+
+def get(ws, key: str, default: Any = None) -> Any:
+    with ws.session() as s:
+        row = s.get(Setting, key)
+        return row.value if row is not None and row.value is not None else default
+
+
+def set_many(ws, values: dict[str, Any]) -> list[str]:
+    """Write settings (needs ``settings``); returns the keys that changed and logs their names."""
+    ws.require("settings", what="settings")
+    with ws.session() as s:
+        changed = []
+        for key, value in values.items():
+            row = s.get(Setting, key)
+            if row is None:
+                s.add(Setting(key=key, value=value))
+                changed.append(key)
+            elif row.value != value:
+                row.value = value
+                changed.append(key)
+        if changed:
+            ws.log("settings_changed", detail={"keys": sorted(changed)}, conn=s)
+    return changed
+
+
+def town_name(ws) -> str:
+    return str(get(ws, TOWN_NAME, "") or "")

@@ -1,0 +1,21 @@
+"""The access log's details read as Japanese for people: no JSON, no internal codes, no ISO timestamps."""
+
+import re
+
+from kodomo_desktop.core.audit.describe import describe
+
+
+def test_details_become_japanese_sentences():
+    s = describe('{"batch_id": 1, "imported": 609, "rejected": 1, "rows": 610, "source_type": "resident_registry"}')
+    assert s == "取込元 住民基本台帳、取込 609 行、除外 1 行、行数 610 行、取込番号 1"
+    assert describe({"as_of": "2026-11-01", "children": 128, "flagged": 18}) == (
+        "こども 128 人、抽出 18 人、基準日 2026年11月1日"
+    )
+    assert describe({"keys": ["auto_lock_minutes", "town_name"]}) == "変更した設定 自動ロックまでの時間・自治体名"
+    assert describe({"permission": "users.manage", "role": "school"}) == "役割 学校、必要な権限 利用者を管理する"
+    assert describe(None) == "" and describe("") == ""
+    # an unknown key is kept (nothing dropped) but its code is not shown
+    s = describe({"mystery_field": 3})
+    assert s == "その他 3"
+    for text in (describe({"user": "daiichi", "role": "school"}), describe({"unlock": True})):
+        assert not re.search(r"[{}\"_]|\d{4}-\d{2}-\d{2}", text), text
