@@ -1,16 +1,10 @@
 #!/usr/bin/env bash
-# Installs Kodomo Desktop and opens it on a synthetic demo town (password: demo).
+# Installs Kodomo Desktop into ./.venv and opens it on a synthetic demo town (password: demo).
+# Works with Debian's/Ubuntu's own Python (PEP 668) as with a pyenv or python.org one; PYTHON=… picks another.
+# Extra arguments go to the app, e.g. `bash installer/run-demo.sh --self-test` (offscreen check, exits 0/1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=()
-for pkg in libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 libxcb-cursor0 \
-           libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 \
-           libxcb-xinerama0 libxcb-xkb1; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-python3 -m pip install -q --disable-pip-version-check -e .
-exec kodomo-desktop --demo "$@"
+. installer/venv.sh
+kodomo_system_packages "${KODOMO_QT_LIBS[@]}"
+kodomo_venv gui
+exec .venv/bin/kodomo-desktop --demo "$@"

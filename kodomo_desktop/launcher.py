@@ -6,10 +6,20 @@ answering ``kodomo-desktop`` with a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 
+def _utf8_locale() -> None:
+    """Started with no locale (``env -i``, a service account), Qt warns and switches to C.UTF-8: say it first."""
+    from .core import platform
+
+    if platform.needs_utf8_locale():
+        os.environ["LC_ALL"] = "C.UTF-8"
+
+
 def gui_main(argv: list[str] | None = None) -> int:
+    _utf8_locale()
     try:
         import PySide6  # noqa: F401
     except ImportError:

@@ -20,7 +20,20 @@ from ..core.errors import KodomoError
 from ..core.outputs import restrict_umask
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "batches", "scoring", "reports", "demo", "checklists", "governance", "sharing", "keys"]
+GROUPS = [
+    "store",
+    "data",
+    "batches",
+    "scoring",
+    "reports",
+    "demo",
+    "checklists",
+    "governance",
+    "sharing",
+    "settings",
+    "rounds",
+    "keys",
+]
 
 
 class UsageError(Exception):
@@ -83,18 +96,18 @@ def main(argv=None) -> int:
             print(f"エラー: この機能はまだありません（{e.name}）。", file=sys.stderr)
             return 1
         raise
-    except Exception as e:  # a fault below the core's own checks: a Japanese message, never a traceback
+    except Exception as e:  # the disk or the database file underneath: locked, full, read-only → exit 2
+        from ..core.errors import storage_failure
+
+        mapped = storage_failure(e)
+        if mapped is not None:
+            print(f"エラー: {mapped.message_ja}", file=sys.stderr)
+            return mapped.exit_code
         import sqlcipher3
         from sqlalchemy import exc as sa_exc
 
-        if isinstance(e, (sqlcipher3.DatabaseError, sa_exc.DatabaseError)):
+        if isinstance(e, (sqlcipher3.DatabaseError, sa_exc.DatabaseError)):  # a damaged file: exit 3, no traceback
             msg = str(getattr(e, "orig", e))
-            if "locked" in msg or "busy" in msg:
-                print(
-                    "エラー: データベースは別の処理が使用中です。しばらくしてからもう一度お試しください。",
-                    file=sys.stderr,
-                )
-                return 2
             print(
                 f"エラー: データベースが壊れているか読めません（{msg}）。verify で確認してください。", file=sys.stderr
             )

@@ -328,7 +328,7 @@ class ChildPage:
 def _departments(s) -> dict[str, str]:
     out: dict[str, str] = {}
     try:
-        from .governance.register import DEFAULT_SOURCES
+        from .policy import DEFAULT_SOURCES
 
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except Exception:  # pragma: no cover

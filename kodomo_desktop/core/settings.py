@@ -38,3 +38,29 @@ def set_many(ws, values: dict[str, Any]) -> list[str]:
 
 def town_name(ws) -> str:
     return str(get(ws, TOWN_NAME, "") or "")
+
+
+TOWN_MAX = 40
+
+
+def clean_town(name: str | None) -> str:
+    """A town name as it is printed: NFKC-normalised, trimmed; refused when empty, too long or with control
+    characters."""
+    import unicodedata
+
+    from .errors import InputRefused
+
+    text = unicodedata.normalize("NFKC", name or "").strip()
+    if not text:
+        raise InputRefused("町名（市町村名）を入力してください。")
+    if len(text) > TOWN_MAX:
+        raise InputRefused(f"町名は {TOWN_MAX} 文字以内で入力してください（{len(text)} 文字）。")
+    if any(unicodedata.category(c).startswith("C") for c in text):
+        raise InputRefused("町名に使えない文字（改行・制御文字）が含まれています。")
+    return text
+
+
+def set_town(ws, name: str) -> dict:
+    """``settings set --town``: the town's name every document prints."""
+    town = clean_town(name)
+    return {"town_name": town, "changed": set_many(ws, {TOWN_NAME: town})}

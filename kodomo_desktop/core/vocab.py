@@ -23,7 +23,7 @@ class _Labelled(StrEnum):
     def label_of(cls, code: str | None, default: str | None = None) -> str:
         """The label of a stored code; an unknown code is shown as it is (or ``default``)."""
         try:
-            return cls(code).label
+            return cls(code or "").label
         except ValueError:
             return (code or "") if default is None else default
 

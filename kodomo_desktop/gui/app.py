@@ -4,6 +4,7 @@ kodomo-desktop                 # the last database (sign-in), or the first-run d
 kodomo-desktop --db PATH       # sign in to PATH, or create it when it does not exist yet
 kodomo-desktop --demo          # build (first time) or reuse the synthetic demo town; its password is "demo"
 kodomo-desktop --lang en       # English (default: Japanese, or what 設定 saved on this PC)
+kodomo-desktop --self-test [--db PATH]   # the installation check: demo town (or PATH), every page, a PDF; exit 0/1
 """
 
 from __future__ import annotations
@@ -149,10 +150,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo", action="store_true", help="架空のデモの町を開く（初回は作成します。パスワード demo）")
     ap.add_argument("--user", help="サインインする利用者名")
     ap.add_argument("--lang", choices=sorted(i18n.LANGUAGES), help="表示言語（ja / en）")
+    ap.add_argument(
+        "--self-test",
+        action="store_true",
+        help="動作確認: デモの町（または --db）にサインインし、全ページを開いてPDFを作り、結果を表示して終了（0: 正常）",
+    )
     args = ap.parse_args(argv)
     restrict_umask()  # files this process creates are owner-only (POSIX)
     clean_stale_previews()  # print previews a crashed run left behind
+    if args.self_test:
+        from . import selftest
+
+        selftest.prepare_environment()
     app = prepare_app(sys.argv[:1], args.lang)
+    if args.self_test:
+        return selftest.run(args.db, user=args.user)
     ws = start(args)
     if ws is None:
         return 0

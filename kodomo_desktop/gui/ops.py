@@ -123,6 +123,9 @@ class _Worker(QThread):
         try:
             self.result = self.fn(self.progress, self.cancel, *self.args, **self.kwargs)
         except Exception as e:  # delivered to the GUI thread, never lost
+            from ..core.errors import storage_failure
+
+            e = storage_failure(e) or e  # a locked / full / read-only database: said in Japanese
             self.error = e
             if not isinstance(e, KodomoError):
                 self.trace = traceback.format_exc()

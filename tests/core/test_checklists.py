@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from kodomo_desktop.core.checklists import service as CL
 from kodomo_desktop.core.errors import InputRefused, PermissionDenied
+from kodomo_desktop.core.importing.checklist_answers import import_checklist_workbook
 from kodomo_desktop.core.storage.models import ChecklistEntry, SourceBatch, SourceRecord
 from kodomo_desktop.core.workspace import Workspace
 
@@ -261,7 +262,7 @@ def test_row_keys_survive_sorting_and_partial_returns(ws, tmp_path):
     wb.save(tmp_path / "back.xlsx")
     strong_pid = CL.parse_row_key(sh.cell(first, 1).value)[1]
     weak_pid = CL.parse_row_key(sh.cell(sh.max_row, 1).value)[1]
-    res = CL.import_checklist_workbook(ws, tmp_path / "back.xlsx")
+    res = import_checklist_workbook(ws, tmp_path / "back.xlsx")
     assert res.imported == 2 and res.rejected == 0 and not res.errors
     with ws.session() as s:
         es = {e.person_id: e for e in s.scalars(select(ChecklistEntry).where(ChecklistEntry.superseded.is_(False)))}
@@ -283,7 +284,7 @@ def test_wrong_answer_is_refused_by_row_and_column_and_nothing_changes(ws, tmp_p
     with ws.session() as s:
         n_batches = s.scalar(text("SELECT count(*) FROM source_batch"))
     with pytest.raises(CL.ChecklistRefused) as e:
-        CL.import_checklist_workbook(ws, tmp_path / "bad.xlsx")
+        import_checklist_workbook(ws, tmp_path / "bad.xlsx")
     err = e.value.errors
     assert len(err) == 1 and err[0]["row"] == head + 2 and err[0]["column"] == sh.cell(head, 8).value
     assert f"{head + 2}行目" in e.value.message_ja and "はい" in e.value.message_ja and e.value.exit_code == 2
@@ -292,7 +293,7 @@ def test_wrong_answer_is_refused_by_row_and_column_and_nothing_changes(ws, tmp_p
         assert not s.scalars(select(ChecklistEntry)).all()
     # an untouched template imports nothing and says so
     with pytest.raises(InputRefused):
-        CL.import_checklist_workbook(ws, out)
+        import_checklist_workbook(ws, out)
 
 
 def test_second_return_supersedes_the_first_which_stays_in_history(ws, tmp_path):
@@ -302,11 +303,11 @@ def test_second_return_supersedes_the_first_which_stays_in_history(ws, tmp_path)
     pid = CL.parse_row_key(sh.cell(head + 1, 1).value)[1]
     sh.cell(head + 1, 6).value = "該当"
     wb.save(tmp_path / "first.xlsx")
-    first = CL.import_checklist_workbook(ws, tmp_path / "first.xlsx")
+    first = import_checklist_workbook(ws, tmp_path / "first.xlsx")
     sh.cell(head + 1, 6).value = "非該当"
     sh.cell(head + 1, 7).value = "該当"
     wb.save(tmp_path / "second.xlsx")
-    second = CL.import_checklist_workbook(ws, tmp_path / "second.xlsx")
+    second = import_checklist_workbook(ws, tmp_path / "second.xlsx")
     assert second.batch_id != first.batch_id
     with ws.session() as s:
         b1, b2 = s.get(SourceBatch, first.batch_id), s.get(SourceBatch, second.batch_id)
@@ -328,12 +329,12 @@ def test_school_user_imports_only_its_own_school(ws, school_ws, tmp_path):
     sh.cell(head + 1, 6).value = "該当"
     wb.save(tmp_path / "other_back.xlsx")
     with pytest.raises(PermissionDenied):
-        CL.import_checklist_workbook(school_ws, tmp_path / "other_back.xlsx")
+        import_checklist_workbook(school_ws, tmp_path / "other_back.xlsx")
     out, res = _template(school_ws, mine, tmp_path, "mine.xlsx")
     wb, sh, head = _rows(out)
     sh.cell(head + 1, 6).value = "該当"
     wb.save(tmp_path / "mine_back.xlsx")
-    assert CL.import_checklist_workbook(school_ws, tmp_path / "mine_back.xlsx").imported == 1
+    assert import_checklist_workbook(school_ws, tmp_path / "mine_back.xlsx").imported == 1
 
 
 # --- printing ---------------------------------------------------------------------------------------------------------
@@ -392,7 +393,7 @@ def test_assessment_sheet_shows_one_pupils_answers(ws, tmp_path):
     remark_col = next(c for c in range(1, sh.max_column + 1) if str(sh.cell(head, c).value or "").startswith("所見"))
     sh.cell(head + 1, remark_col).value = "月曜日に元気がない"
     wb.save(tmp_path / "back.xlsx")
-    CL.import_checklist_workbook(ws, tmp_path / "back.xlsx")
+    import_checklist_workbook(ws, tmp_path / "back.xlsx")
     R.assessment_pdf(ws, pid, tmp_path / "a.pdf")
     flat = _pdftext(tmp_path / "a.pdf").replace(" ", "").replace("\u3000", "").replace("\n", "")
     d = CL.load_default_definitions()["abuse_observation"]

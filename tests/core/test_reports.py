@@ -145,8 +145,11 @@ def test_assessment_sheet(town, tmp_path):
         "アセスメントシート",
         "対象のこども",
         "生年月日",
-        "世帯・きょうだい",
-        "困難の種別ごとのスコアと理由",
+        "世帯の構成",
+        "ジェノグラム",
+        "緊急度・重症度",
+        "安全確認",
+        "連携した記録で該当した項目",
         "DVに関する相談歴",
         "こども家庭センター（相談）",
         "相談記録_202610.csv",
@@ -161,7 +164,9 @@ def test_assessment_sheet(town, tmp_path):
         "支援計画と経過記録",
         "家庭訪問",
         "放課後の居場所",
-        "手書き記入欄",
+        "本人の意向・保護者の意向",
+        "総合評価",
+        "係長",
         B.CAVEAT,
     ):
         assert flat(label) in all_, label
@@ -222,9 +227,11 @@ def test_conference_packet_for_five_children(town, tmp_path):
         assert m, f"No.{n} not in the contents"
         toc_pages.append(int(m.group(1)))
         assert f"No.{n}{flat(who[pid])}" in flat(texts[toc_pages[-1] - 1])
-    for n, pid in enumerate(ids, 1):  # one or two pages per child, each with the decision boxes
+    for n, pid in enumerate(ids, 1):  # a first page with the decision box, then continuation pages
         end = toc_pages[n] - 1 if n < len(ids) else len(texts)
-        assert 1 <= end - toc_pages[n - 1] + 1 <= 2
+        assert 1 <= end - toc_pages[n - 1] + 1 <= 3
+        first = flat(texts[toc_pages[n - 1] - 1])
+        assert "会議での決定" in first and "生年月日" in first and "抽出の理由" in first
         child = flat("".join(texts[toc_pages[n - 1] - 1 : end]))
         for label in (
             "抽出の理由",

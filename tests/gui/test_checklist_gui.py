@@ -125,7 +125,12 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         view.setCurrentIndex(model.index(3, 0))
         qtbot.keyClick(view, "0")
         qtbot.mouseClick(entry.submit_btn, Qt.LeftButton)
+        # two rows are half filled: the page asks first (on the page, no box) and nothing is submitted yet
+        assert "途中まで" in entry.notice.text() and entry.submit_anyway_btn.isVisible(), entry.notice.text()
+        assert CL.entries(teacher, rid, school)[p1]["status"] == "draft"
+        qtbot.mouseClick(entry.submit_anyway_btn, Qt.LeftButton)
         assert "提出しました" in entry.notice.text(), entry.notice.text()
+        assert not entry.submit_anyway_btn.isVisible()
         c = entry.counts()
         assert c["submitted"] == 4 and c["draft"] == 0 and c["not_yet"] == len(pupils) - 4
         model = entry.model
@@ -184,5 +189,58 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         drow = next(r for r in dash.cl.rows if r["school"] == school)
         assert drow["submitted"] == 4 and "回収状況" in dash.cl_title.text()
         assert next(r for r in dash.cl.rows if r["school"] == third)["draft"] == 2
+    finally:
+        coord.close()
+
+
+def test_school_workbook_has_a_file_password_by_default_and_comes_back(app, qtbot, db, tmp_path):
+    """Issue 22: the GUI's 学校用 Excel is written with a file password (default on); the returned workbook is read
+    back in the same view with that password; without the option the file is plain."""
+    import io
+
+    import msoffcrypto
+    from openpyxl import load_workbook
+
+    from kodomo_desktop.core.workspace import Workspace
+
+    coord = Workspace.open(db, PW)
+    try:
+        cv = _page(qtbot, coord).coordinator
+        assert cv.use_password.isChecked() and len(cv.file_password.text()) >= 12
+        school = CL.schools(coord)[0]
+        out = tmp_path / "school.xlsx"
+        res = cv.template(school, str(out))
+        pw = cv.file_password.text()
+        assert res and pw in cv.notice.text() and "別の方法" in cv.notice.text()
+        f = msoffcrypto.OfficeFile(out.open("rb"))
+        assert f.is_encrypted()
+        with pytest.raises(Exception):
+            load_workbook(out)
+        f.load_key(password=pw)
+        plain = io.BytesIO()
+        f.decrypt(plain)
+        wb = load_workbook(plain)
+        sh = wb["チェックリスト"]
+        head = next(r for r in range(1, 10) if sh.cell(r, 1).value == "行キー")
+        sh.cell(head + 1, 6, "該当")
+        sh.cell(head + 1, sh.max_column, "=1+1")  # a teacher's remark typed as a formula
+        buf = io.BytesIO()
+        wb.save(buf)
+        buf.seek(0)
+        back = tmp_path / "back.xlsx"
+        with back.open("wb") as fh:
+            msoffcrypto.OfficeFile(buf).encrypt(pw, fh)
+        assert cv.import_returned(str(back), "違うパスワード") is None and cv.notice.text()
+        got = cv.import_returned(str(back))
+        assert got is not None and got.imported == 1 and "取り込みました" in cv.notice.text()
+        assert "数式" in cv.notice.text()  # the formula was read as its cached value and flagged
+        cv.use_password.setChecked(False)
+        assert not cv.file_password.isEnabled()
+        cv.template(school, str(tmp_path / "plain.xlsx"))
+        assert load_workbook(tmp_path / "plain.xlsx")["チェックリスト"]
+        cv.use_password.setChecked(True)
+        cv.file_password.setText("short")
+        assert cv.template(school, str(tmp_path / "x.xlsx")) is None and "8文字" in cv.notice.text()
+        assert not (tmp_path / "x.xlsx").exists()
     finally:
         coord.close()

@@ -298,3 +298,27 @@ def test_in_main_window_lock_clears_preview(app, qtbot, ws):
     assert page.a_child.selected_id() == child.person_id  # the choice is kept; preview again
     _wait(qtbot, page.preview())
     assert page.page_count() > 0
+
+
+@needs_poppler
+def test_intake_and_no_school_sheet(app, qtbot, ws, tmp_path):
+    """受理会議録 and the sheet for children without a school, previewed and saved from the page."""
+    page = _page(qtbot, ws)
+    child = _children(ws, 1)[0]
+    page.set_kind("intake")
+    page.i_child.search.setText(child.name_kana)
+    assert page.i_child.apply_search() >= 1 and page.i_child.select(child.person_id)
+    _wait(qtbot, page.preview())
+    assert page.current is not None and page.page_count() > 0
+    out = tmp_path / "intake.pdf"
+    assert page.save_pdf(out)
+    assert "受理会議録" in _pdftotext(out)
+    page.set_kind("no_school")
+    page.n_contact.setCurrentIndex(page.n_contact.findData("public_health_nurse"))
+    _wait(qtbot, page.preview())
+    out = tmp_path / "no_school.pdf"
+    assert page.save_pdf(out)
+    text = _pdftotext(out)
+    assert "学校・園に在籍していないこども" in text and "保健師" in text
+    docs = [d.get("document") for _, d in _log(ws)]
+    assert "intake" in docs and "no_school_sheet" in docs

@@ -8,7 +8,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from ..security.roles import PERMISSIONS, ROLES
+from ..roles import PERMISSIONS, ROLES
+from ..vocab import source_label
 
 # key -> (label, unit); the order here is the order in the sentence
 KEYS: dict[str, tuple[str, str]] = {
@@ -98,11 +99,7 @@ WHAT_LABELS = {
 
 
 def _source_label(v: str) -> str:
-    try:
-        from ..importing.fields import SOURCE_TYPES  # a heavy catalogue: only when a detail names a source
-    except ImportError:  # pragma: no cover
-        return v
-    return (SOURCE_TYPES.get(v) or {}).get("label", v)
+    return source_label(v)
 
 
 def _date(v: str) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -40,6 +41,7 @@ ACTION_LABELS = {
     "link_decision": "名寄せ判断",
     "link_undo": "名寄せ判断の取消",
     "score_run": "スコア算出",
+    "score_trial": "スコア試算（試しの重み）",
     "weights_adopted": "重み採用",
     "optout_added": "利用停止の登録",
     "optout_removed": "利用停止の解除",
@@ -131,7 +133,7 @@ class ChainReport:
 
 def verify_chain(conn) -> ChainReport:
     """Walk the chain in order; report the first entry whose hash, link or sequence does not hold."""
-    cur = (
+    cur: Any = (  # Any: mypy 2.4 crashes inferring Result[tuple[*Ts]] | sqlite3.Cursor here
         conn.execute(
             text("SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq")
         )

@@ -37,6 +37,8 @@ from ..storage.models import (
     SupportCase,
 )
 from ..vocab import HELD, HELD_SQL
+from .documents import SECTION_LABELS, disclosure_pdf
+from .register import vacuum
 
 PERSON_FIELDS = {
     "name": "氏名",
@@ -293,30 +295,11 @@ def _v(x):
     return x
 
 
-SECTION_LABELS = {
-    "person": "本人の情報",
-    "source_rows": "取り込んだ記録（原本のまま）",
-    "link_decisions": "名寄せの判断",
-    "scores": "スコアと理由",
-    "classifications": "分類",
-    "conference_decisions": "会議での決定",
-    "support_cases": "支援計画",
-    "progress_records": "経過記録",
-    "notes": "メモ",
-    "checklists": "観察チェックリスト",
-    "opt_outs": "利用停止",
-    "corrections": "訂正の履歴",
-    "access_log": "この人に関する操作ログ",
-}
-
-
 def disclose(ws, person_id: str, out: Path) -> dict:
     ws.require("governance.write", what="disclose", person_id=person_id)
     out = Path(out)
     data = gather(ws, person_id)
     if out.suffix.lower() == ".pdf":
-        from .documents import disclosure_pdf
-
         pages = disclosure_pdf(ws, data, out)
     elif out.suffix.lower() == ".xlsx":
         _disclosure_xlsx(data, out)
@@ -402,20 +385,84 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
         return {"person_id": person_id, "field": field, "correction_id": c.id}
 
 
-def vacuum(ws) -> None:
-    """Rewrite the file so freed pages (which may hold deleted names) are gone; outside any transaction."""
-    from ..storage.db import raw_connect
-
-    con = raw_connect(ws.path, ws.raw_key())
-    try:
-        con.execute("VACUUM")
-    finally:
-        con.close()
-
-
 # --- deletion --------------------------------------------------------------------------------------------------------
+# outputs with names that the app may have written before a deletion (access-log "what"/"document" values)
+_NAMED_EXPORTS = {
+    "scores_csv": "スコアの CSV",
+    "links": "名寄せ結果の CSV（export-links）",
+    "checklist_template": "学校用チェックリスト（Excel）",
+    "rejected_rows": "除外行の CSV",
+    "access_log": "操作ログの出力（こどもID）",
+}
+
+
+def _digits(v) -> str:
+    import unicodedata
+
+    s = unicodedata.normalize("NFKC", str(v or "")).strip()
+    return s.lstrip("0") if s.isdigit() else ""
+
+
+def _rejected_rows_of(c, p: Person) -> tuple[list[int], set[int]]:
+    """Rejected rows (kept raw for the department to fix) that hold this person: a cell with their 宛名番号, or a
+    cell with their name (kanji or kana) together with their birth date — or with a name nobody else in the town
+    has. Returns (row ids, batch ids)."""
+    from ..importing.values import parse_date
+    from ..text.normalize import norm_kana, norm_name
+
+    rno = _digits(p.resident_no)
+    nn = p.name_norm or (norm_name(p.name) if p.name else None)
+    kn = p.kana_norm or (norm_kana(p.name_kana) if p.name_kana else None)
+    names = {x for x in (nn, kn) if x}
+    unique_name = not c.execute(
+        text("SELECT 1 FROM person WHERE id != :p AND (name_norm = :n OR kana_norm = :k) LIMIT 1"),
+        {"p": p.id, "n": nn or "\0", "k": kn or "\0"},
+    ).first()
+    ids, batches = [], set()
+    for rid, bid, raw in c.execute(text("SELECT id, batch_id, raw FROM rejected_row")).all():
+        cells = list((json.loads(raw) if isinstance(raw, str) else raw or {}).values())
+        texts = [str(v) for v in cells if v not in (None, "")]
+        if rno and any(_digits(v) == rno for v in texts):
+            ids.append(rid)
+            batches.add(bid)
+            continue
+        if not names or not any(norm_name(v) in names or norm_kana(v) in names for v in texts):
+            continue
+        born = p.birth_date is not None and any(parse_date(v).value == p.birth_date for v in texts)
+        if born or unique_name:
+            ids.append(rid)
+            batches.add(bid)
+    return ids, batches
+
+
+def _exports_before(c, person_id: str) -> list[dict]:
+    """Files written earlier that may still hold the person (from the access log): outputs about them (a PDF, a
+    disclosure) and the whole-town exports with names made while they were in the database."""
+    out = []
+    for seq, at, user, action, pid, detail in c.execute(
+        text(
+            "SELECT seq, at, user, action, person_id, detail FROM access_log "
+            "WHERE action IN ('export', 'print', 'disclosure') ORDER BY seq"
+        )
+    ).all():
+        d = json.loads(detail) if isinstance(detail, str) and detail else (detail or {})
+        what = d.get("what") or d.get("document") or action
+        ids = d.get("person_ids") or []
+        if pid == person_id or person_id in ids:
+            label = "開示（本人向け・職員向け）" if action == "disclosure" else f"この人の帳票・出力（{what}）"
+        elif what in _NAMED_EXPORTS and not pid:
+            label = _NAMED_EXPORTS[what]
+        else:
+            continue
+        out.append({"seq": seq, "at": str(at), "user": user, "what": what, "label": label})
+    return out
+
+
 def delete_person(ws, person_id: str, reason: str) -> dict:
-    """削除請求 upheld: remove the person from every table; a tombstone (ids and counts) stays in the log."""
+    """削除請求 upheld: remove the person from every table — linked and registry rows, rows of any file that carry
+    their 宛名番号, rejected rows that hold them, casework, notes, checklist entries, the household when no one is
+    left in it — and say which files may still hold them: the department files their rows came from and the
+    exports made earlier (from the access log). A tombstone (ids and counts) stays in the log."""
     ws.require("governance.write", what="delete", person_id=person_id)
     if not (reason or "").strip():
         raise InputRefused("削除の理由（削除請求の受付番号など）を入力してください。")
@@ -431,24 +478,57 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
                 {"p": person_id},
             ).all()
         ]
-        if p.resident_no:  # registry rows carry the resident number even when unlinked
+        if p.resident_no:  # any file's row with their resident number is theirs, linked or not
             rec_ids += [
                 r
                 for (r,) in s.execute(
-                    text("SELECT id FROM source_record WHERE resident_no=:r AND source_type='resident_registry'"),
+                    text("SELECT id FROM source_record WHERE resident_no=:r"),
                     {"r": p.resident_no},
                 ).all()
             ]
         rec_ids = sorted(set(rec_ids))
         c = s.connection()
+        from sqlalchemy import bindparam
+
+        files = set()
+        for i in range(0, len(rec_ids), 500):
+            files |= {
+                f
+                for (f,) in c.execute(
+                    text(
+                        "SELECT DISTINCT b.file_name FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+                        "WHERE r.id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True)),
+                    {"ids": rec_ids[i : i + 500]},
+                )
+            }
+        rejected, rej_batches = _rejected_rows_of(c, p)
+        if rej_batches:
+            files |= {
+                f
+                for (f,) in c.execute(
+                    text("SELECT file_name FROM source_batch WHERE id IN :ids").bindparams(
+                        bindparam("ids", expanding=True)
+                    ),
+                    {"ids": sorted(rej_batches)},
+                )
+            }
+        exports = _exports_before(c, person_id)
+        household_id = p.household_id
 
         def run(label, sql, params):
             counts[label] = counts.get(label, 0) + c.execute(text(sql), params).rowcount
 
+        for i in range(0, len(rejected), 500):
+            counts["rejected_row"] = (
+                counts.get("rejected_row", 0)
+                + c.execute(
+                    text("DELETE FROM rejected_row WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                    {"ids": rejected[i : i + 500]},
+                ).rowcount
+            )
         for i in range(0, len(rec_ids), 500):
             chunk = {"ids": rec_ids[i : i + 500]}
-            from sqlalchemy import bindparam
-
             for label, table, col in (
                 ("link_decision", "link_decision", "record_id"),
                 ("link", "link", "record_id"),
@@ -481,7 +561,50 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
             {"p": person_id},
         )
         run("person", "DELETE FROM person WHERE id=:p", {"p": person_id})
-        ws.log("deletion", person_id, {"reason_given": True, "counts": counts}, conn=s)
+        if household_id:  # the address goes with the last person of the household
+            run(
+                "household",
+                "DELETE FROM household WHERE id=:h AND NOT EXISTS (SELECT 1 FROM person WHERE household_id=:h)",
+                {"h": household_id},
+            )
+        mentions = _mentions(c, p.name)
+        ws.log(
+            "deletion",
+            person_id,
+            {"reason_given": True, "counts": counts, "exports_before": len(exports), "source_files": len(files)},
+            conn=s,
+        )
     # wipe freed pages: the deleted name must not survive in the file
     vacuum(ws)
-    return {"person_id": person_id, "deleted": counts}
+    return {
+        "person_id": person_id,
+        "deleted": counts,
+        "source_files": sorted(files),
+        "exports_before": exports,
+        "mentions_elsewhere": mentions,
+        "note": "削除前に作成した出力ファイル（exports_before）と取込元のファイル（source_files）には、"
+        "この人の情報が残っている可能性があります。保管先を確認し、必要に応じて削除してください。"
+        if exports or files
+        else "",
+    }
+
+
+def _mentions(c, name: str | None) -> list[dict]:
+    """Free text in other people's records that mentions the deleted person's name (reported, not changed: the
+    text belongs to someone else's record; a person reviews it)."""
+    if not name or len(name.replace("\u3000", "").replace(" ", "")) < 2:
+        return []
+    forms = {name, name.replace("\u3000", " "), name.replace("\u3000", "").replace(" ", "")}
+    out = []
+    for table, cols in (
+        ("note", ("text",)),
+        ("progress_record", ("what", "outcome")),
+        ("conference_item", ("minutes", "actions")),
+        ("support_case", ("plan",)),
+        ("checklist_entry", ("remark",)),
+    ):
+        where = " OR ".join(f"instr({col}, :f{i}) > 0" for col in cols for i in range(len(forms)))
+        params = {f"f{i}": f for i, f in enumerate(sorted(forms))}
+        for rid, pid in c.execute(text(f"SELECT id, person_id FROM {table} WHERE {where}"), params).all():
+            out.append({"table": table, "id": rid, "person_id": pid})
+    return out

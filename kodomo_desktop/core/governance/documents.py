@@ -185,6 +185,22 @@ FIELD_LABELS = {
     "action": "操作",
     "detail": "詳細",
 }
+#: The sections of a 開示 (disclosure) answer, in print order.
+SECTION_LABELS = {
+    "person": "本人の情報",
+    "source_rows": "取り込んだ記録（原本のまま）",
+    "link_decisions": "名寄せの判断",
+    "scores": "スコアと理由",
+    "classifications": "分類",
+    "conference_decisions": "会議での決定",
+    "support_cases": "支援計画",
+    "progress_records": "経過記録",
+    "notes": "メモ",
+    "checklists": "観察チェックリスト",
+    "opt_outs": "利用停止",
+    "corrections": "訂正の履歴",
+    "access_log": "この人に関する操作ログ",
+}
 SEX = SEX_LABELS
 CHUNK = 600  # characters per table cell: a reportlab table row cannot split across pages
 
@@ -214,8 +230,6 @@ def _date_ja(v) -> str:
 
 
 def _disclosure_story(data, st):
-    from .disclosure import SECTION_LABELS
-
     p = data["person"]
     story = [
         Paragraph("保有個人情報の開示", st["title"]),
@@ -531,6 +545,9 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
         else "この年度の回答はまだ保存されていません。"
     )
     title = f"自己点検報告書（{fiscal_year_ja(fiscal_year)}）"
+    from ..scoring.service import adoption_rows
+
+    adopt_rows = adoption_rows(ws, fiscal_year)
 
     def story():
         t_auto = _table(auto_rows, widths=[62 * mm, 94 * mm, 18 * mm])
@@ -555,6 +572,9 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             t_auto,
             Spacer(1, 5 * mm),
             _table(manual_rows, widths=[90 * mm, 18 * mm, 66 * mm]),
+            Spacer(1, 5 * mm),
+            Paragraph("重みの採用と採用前のプレビュー（この年度）", st["h"]),
+            _table(adopt_rows, widths=[22 * mm, 12 * mm, 36 * mm, 48 * mm, 56 * mm]),
             Spacer(1, 8 * mm),
             Paragraph("確認欄", st["h"]),
             sign,

@@ -117,7 +117,7 @@ def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
 def describe_person(ws, person_id: str) -> dict:
     """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
     ws.require("governance.write", what="optout lookup", person_id=person_id)
-    from ..persons import wareki
+    from ..calendar import wareki
 
     with ws.session() as s:
         p = s.get(Person, person_id)

@@ -47,6 +47,15 @@ from .values import to_text
 
 __all__ = ["Table", "read_table", "HEADER_SCAN_ROWS", "MIN_HEADER_SCORE", "EXCEL_SUFFIXES"]
 
+# Limits on what one file may hold (Excel's own limits for a cell and a sheet's rows; a department file never needs
+# more): past them the file is refused with a message, before it can take the machine's memory.
+MAX_FILE_BYTES = 300 * 1024 * 1024  # the file as stored
+MAX_SHEET_BYTES = 400 * 1024 * 1024  # one sheet's XML, uncompressed (a 1 MB zip can expand to gigabytes)
+MAX_CELL_CHARS = 32_767  # Excel's limit for one cell
+MAX_ROWS = 1_048_576  # Excel's limit for one sheet
+MAX_COLUMNS = 1_000  # used columns (with a header or a value)
+MAX_GRID_CELLS = 5_000_000  # rows × columns of a sheet's used range read densely; larger (a stray far-right cell
+# such as XFD5 in a 38,000-row sheet) is read cell by cell instead, without a dense grid
 HEADER_SCAN_ROWS = 30
 MIN_HEADER_SCORE = 2.0
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -136,6 +145,7 @@ def read_table(
     encoding: str | None = None,
     header_row: int | None = None,
     header_hints: Iterable[str] | None = None,
+    password: str | None = None,
 ) -> Table:
     """Read a CSV/TSV or Excel file. Raises :class:`ImportRefused` (Japanese message) when it cannot.
 
@@ -145,7 +155,11 @@ def read_table(
     hints = frozenset(header_key(h) for h in header_hints or () if str(h).strip())
     token = _HINTS.set(hints)
     try:
-        return _read(path, sheet, encoding, header_row)
+        return _read(path, sheet, encoding, header_row, password)
+    except MemoryError:
+        raise ImportRefused(
+            f"ファイル「{path.name}」は大きすぎて読めません（メモリ不足）。期間や対象を分けて抽出してください。"
+        ) from None
     finally:
         _HINTS.reset(token)
 
@@ -158,7 +172,7 @@ def _score(cells) -> float:
     return s
 
 
-def _read(path: Path, sheet, encoding, header_row) -> Table:
+def _read(path: Path, sheet, encoding, header_row, password=None) -> Table:
     if header_row is not None:
         try:
             header_row = int(header_row)
@@ -167,6 +181,12 @@ def _read(path: Path, sheet, encoding, header_row) -> Table:
         if header_row < 1:
             raise ImportRefused(f"見出し行の指定「{header_row}」は行番号（1以上の整数）ではありません。")
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImportRefused(
+                f"ファイル「{path.name}」は大きすぎます（{size / 1024 / 1024:,.0f} MB、上限 {MAX_FILE_BYTES // 1024 // 1024} MB）。"
+                "期間や対象を分けて抽出してください。"
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ImportRefused(f"ファイル「{path.name}」が見つかりません。") from None
@@ -178,6 +198,20 @@ def _read(path: Path, sheet, encoding, header_row) -> Table:
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         raise ImportRefused(f"ファイル「{path.name}」は空です。")
     suffix = path.suffix.lower()
+    if suffix in EXCEL_SUFFIXES and _looks_like_markup(data):
+        raise ImportRefused(
+            f"「{path.name}」は拡張子が {suffix} ですが、中身は Excel のブックではなく Web ページ（HTML）か"
+            "XML 形式の表です（業務システムの「Excel 出力」によくあります）。"
+            "Excelで開いて.xlsxで保存し直してください（「名前を付けて保存」→「Excel ブック (*.xlsx)」）。"
+        )
+    if _is_encrypted_ooxml(data):
+        if not password:
+            raise ImportRefused(
+                f"「{path.name}」はパスワードで保護されたブックです（壊れてはいません）。ファイルのパスワードを"
+                "指定してください（CLI: 環境変数 KODOMO_FILE_PASSWORD、画面: パスワード欄）。"
+                "または Excel で保護を外して保存し直してください。"
+            )
+        data = _decrypt(path, data, password)
     if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or suffix in EXCEL_SUFFIXES:
         table = _read_excel(path, data, sheet, header_row)
     else:
@@ -185,6 +219,63 @@ def _read(path: Path, sheet, encoding, header_row) -> Table:
     table.sha256 = sha
     table.file_name = path.name
     return table
+
+
+def _looks_like_markup(data: bytes) -> bool:
+    """HTML (or the XML Spreadsheet 2003 format) saved under an Excel name."""
+    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return False
+    head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        head = head.decode("utf-16", errors="ignore").encode().lower()
+    return head.startswith(b"<") and any(
+        t in head for t in (b"<html", b"<!doctype", b"<table", b"<meta", b"urn:schemas-microsoft-com:office")
+    )
+
+
+def _is_encrypted_ooxml(data: bytes) -> bool:
+    """An Office file encrypted with a password: an OLE container holding an ``EncryptedPackage`` stream."""
+    return data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and "EncryptedPackage".encode("utf-16-le") in data[: 1 << 20]
+
+
+def _decrypt(path: Path, data: bytes, password: str) -> bytes:
+    try:
+        import msoffcrypto
+    except ImportError:  # pragma: no cover - a dependency
+        raise ImportRefused("パスワード付きのブックを開くには msoffcrypto-tool が必要です。") from None
+    try:
+        f = msoffcrypto.OfficeFile(io.BytesIO(data))
+        f.load_key(password=password)
+        out = io.BytesIO()
+        f.decrypt(out)
+    except Exception:
+        raise ImportRefused(
+            f"「{path.name}」のパスワードが違います（KODOMO_FILE_PASSWORD を確かめてください）。"
+        ) from None
+    return out.getvalue()
+
+
+def _check_cells(frame: pd.DataFrame, rownums, name: str, col_label) -> None:
+    """Refuse a file past the limits: rows, used columns, characters in one cell."""
+    if len(frame) > MAX_ROWS:
+        raise ImportRefused(
+            f"「{name}」は行が多すぎます（{len(frame):,} 行、上限 {MAX_ROWS:,} 行）。分けて抽出してください。"
+        )
+    if frame.shape[1] > MAX_COLUMNS:
+        used = sum(1 for c in frame.columns if (frame[c].to_numpy(dtype=object) != "").any())
+        if used > MAX_COLUMNS:
+            raise ImportRefused(f"「{name}」は列が多すぎます（{used:,} 列、上限 {MAX_COLUMNS:,} 列）。")
+    for j, c in enumerate(frame.columns):
+        col = frame[c].to_numpy(dtype=object)
+        if not len(col):
+            continue
+        lens = np.fromiter((len(v) if v.__class__ is str else 0 for v in col), dtype=np.int64, count=len(col))
+        i = int(lens.argmax())
+        if lens[i] > MAX_CELL_CHARS:
+            raise ImportRefused(
+                f"「{name}」の {int(rownums[i])} 行目・{col_label(j)} 列のセルが長すぎます（{int(lens[i]):,} 文字、"
+                f"1つのセルの上限 {MAX_CELL_CHARS:,} 文字）。正しいファイルか確かめてください。"
+            )
 
 
 # --- CSV ---------------------------------------------------------------------------------------------------------------
@@ -250,12 +341,48 @@ def _decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:
                 "（ファイルが壊れているか、文字コードが混在しています）。"
             ) from None
     try:
-        return _check_text(data.decode("cp932"), name), "cp932"
+        text = data.decode("cp932")
     except UnicodeDecodeError as e:
+        line = _line_of(data, e.start)
+        raw = data.split(b"\n")[line - 1]
+        try:
+            raw.decode("utf-8")
+            utf8 = not raw.isascii()
+        except UnicodeDecodeError:
+            utf8 = False
+        if utf8:
+            raise ImportRefused(
+                f"「{name}」は文字コードが混在しています: ほとんどの行は Shift_JIS（CP932）ですが、{line} 行目は "
+                "UTF-8 です。このまま読むと氏名や住所が文字化けするため、取り込みません。元のシステムから出力し直すか、"
+                "1つの文字コードで保存し直してください。"
+            ) from None
         raise ImportRefused(
             f"「{name}」の文字コードを判別できません（UTF-8 でも Shift_JIS（CP932）でも読めません。"
             f"{_line_of(data, e.start)} 行目）。UTF-8 か Shift_JIS の CSV で保存し直してください。"
         ) from None
+    line = _utf8_line(data)
+    if line:
+        raise ImportRefused(
+            f"「{name}」は文字コードが混在しています: ほとんどの行は Shift_JIS（CP932）ですが、{line} 行目は UTF-8 です。"
+            "このまま読むと氏名や住所が文字化けするため、取り込みません。元のシステムから出力し直すか、"
+            "1つの文字コードで保存し直してください。"
+        )
+    return _check_text(text, name), "cp932"
+
+
+def _utf8_line(data: bytes) -> int | None:
+    """The first line of a (mostly CP932) file that is UTF-8 text: valid UTF-8 with at least two multibyte
+    characters (Japanese CP932 text is almost never valid UTF-8 too)."""
+    for i, raw in enumerate(data.split(b"\n"), 1):
+        if raw.isascii():
+            continue
+        try:
+            t = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if sum(1 for ch in t if ord(ch) > 0x7F) >= 2:
+            return i
+    return None
 
 
 def _check_text(text: str, name: str) -> str:
@@ -294,6 +421,13 @@ def _sniff_delimiter(sample: str) -> str:
 def _read_csv(path: Path, data: bytes, encoding: str | None, header_row: int | None) -> Table:
     name = path.name
     text, enc = _decode(data, name, encoding)
+    long_run = re.search(r"[^\n]{%d,}" % (MAX_CELL_CHARS + 1), text)
+    if long_run and len(max(re.split(r"[,\t;]", long_run.group(0)), key=len)) > MAX_CELL_CHARS:
+        line = text.count("\n", 0, long_run.start()) + 1
+        raise ImportRefused(
+            f"「{name}」の {line} 行目に長すぎるセルがあります（1つのセルの上限 {MAX_CELL_CHARS:,} 文字）。"
+            "正しいファイルか確かめてください。"
+        )
     if enc == "utf-8-sig" and text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
@@ -390,7 +524,8 @@ def _open_workbook(path: Path, data: bytes):
         return pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except getattr(pc, "PasswordError", ()):
         raise ImportRefused(
-            f"「{path.name}」はパスワードで保護されています。保護を外して保存し直してください。"
+            f"「{path.name}」はパスワードで保護されたブックです（壊れてはいません）。Excel で保護を外して保存し直すか、"
+            "ファイルのパスワードを指定してください（CLI: 環境変数 KODOMO_FILE_PASSWORD、画面: パスワード欄）。"
         ) from None
     except Exception:
         if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
@@ -417,7 +552,9 @@ _CONVERT = {
     dt.date: dt.date.isoformat,
     dt.datetime: _datetime_text,
     bool: lambda v: "TRUE" if v else "FALSE",
+    dt.time: lambda v: "" if v == dt.time(0) else v.isoformat(),  # serial 0 under a date format: empty
 }
+_MIDNIGHT = dt.time(0)
 
 
 def _cells_to_text(rows: list[list]) -> pd.DataFrame:
@@ -430,6 +567,7 @@ def _cells_to_text(rows: list[list]) -> pd.DataFrame:
     arr = np.empty((len(rows), width), dtype=object)
     arr[:] = rows
     conv = _CONVERT
+    n_zero, first_zero = 0, None
     for j in range(width):
         col = arr[:, j]
         kinds = set(map(type, col))
@@ -445,11 +583,157 @@ def _cells_to_text(rows: list[list]) -> pd.DataFrame:
                 text[~whole] = [repr(float(v)) for v in nums[~whole]]
             col[isnum] = text
             continue
+        if dt.time in kinds:
+            zero = [i for i, v in enumerate(col) if v.__class__ is dt.time and v == _MIDNIGHT]
+            if zero:
+                first = min(first_zero or (zero[0], j), (zero[0], j))
+                first_zero, n_zero = first, n_zero + len(zero)
         arr[:, j] = [v if v.__class__ is str else conv.get(v.__class__, to_text)(v) for v in col]
-    return pd.DataFrame(arr)
+    frame = pd.DataFrame(arr)
+    if n_zero:
+        frame.attrs["serial0"] = (n_zero, first_zero)
+    return frame
+
+
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\br=\"([A-Z]{1,3})([0-9]{1,7})\"")
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+def _ooxml_sheet_parts(z) -> dict[str, str]:
+    """Sheet name → its XML part in an .xlsx/.xlsm."""
+    import posixpath
+    from xml.etree import ElementTree as ET
+
+    ns = {
+        "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    }
+    book = ET.fromstring(z.read("xl/workbook.xml"))
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target") for r in rels}
+    out = {}
+    for x in book.iterfind("m:sheets/m:sheet", ns):
+        t = target.get(x.get(f"{{{ns['r']}}}id"))
+        if t:
+            out[x.get("name")] = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
+    return out
+
+
+def sheet_names(path, password: str | None = None) -> list[str]:
+    """The sheet names of an .xlsx/.xlsm (decrypted with ``password`` when it has one); [] for anything else or a
+    file that cannot be read. Cheap: only the workbook part is read (the wizard recognises a returned checklist)."""
+    import zipfile
+
+    try:
+        data = Path(path).read_bytes()
+        if _is_encrypted_ooxml(data):
+            if not password:
+                return []
+            data = _decrypt(Path(path), data, password)
+        return list(_ooxml_sheet_parts(zipfile.ZipFile(io.BytesIO(data))))
+    except Exception:
+        return []
+
+
+def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
+    """(last row, last column) of every sheet's cells, read from the sheet XML as a stream — before a reader builds
+    a dense grid of that size — and the uncompressed size of each sheet held to MAX_SHEET_BYTES (a zip bomb is
+    refused, not expanded). {} when the file is not readable OOXML (the reader then says why)."""
+    import zipfile
+
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        parts = _ooxml_sheet_parts(z)
+    except Exception:
+        return {}
+    declared = sum(i.file_size for i in z.infolist())
+    if declared > MAX_SHEET_BYTES * 2:
+        raise ImportRefused(
+            f"Excel ファイル「{path.name}」は展開すると大きすぎます（{declared / 1024 / 1024:,.0f} MB、"
+            f"上限 {MAX_SHEET_BYTES * 2 // 1024 // 1024} MB）。正しいファイルか確かめてください。"
+        )
+    sizes = {}
+    for name, part in parts.items():
+        try:
+            fh = z.open(part)
+        except KeyError:
+            continue
+        rmax = cmax = 0
+        total, tail = 0, b""
+        with fh:
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > MAX_SHEET_BYTES:
+                    raise ImportRefused(
+                        f"Excel ファイル「{path.name}」のシート「{name}」は展開すると大きすぎます（上限 "
+                        f"{MAX_SHEET_BYTES // 1024 // 1024} MB）。正しいファイルか確かめてください。"
+                    )
+                buf = tail + chunk
+                for m in _CELL_REF.finditer(buf):
+                    c, r = _col_index(m.group(1)), int(m.group(2))
+                    if c > cmax:
+                        cmax = c
+                    if r > rmax:
+                        rmax = r
+                tail = buf[-64:]
+        sizes[name] = (rmax, cmax)
+    return sizes
+
+
+def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
+    """A sheet read cell by cell (openpyxl's streaming parser): only the columns that hold something, so a stray
+    cell at XFD5 costs one column, not 16,384. Returns (rows, real column index of each kept column)."""
+    import openpyxl
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        ws = wb[name]
+        rows: dict[int, dict[int, object]] = {}
+        with ws._get_source() as src:
+            parser = WorkSheetParser(
+                src,
+                ws._shared_strings,
+                data_only=True,
+                epoch=wb.epoch,
+                date_formats=wb._date_formats,
+                timedelta_formats=wb._timedelta_formats,
+            )
+            for idx, row in parser.parse():
+                if nrows and idx > nrows:
+                    break
+                vals = {c["column"]: c["value"] for c in row if c["value"] is not None and c["value"] != ""}
+                if vals:
+                    rows[idx] = vals
+    finally:
+        wb.close()
+    cols = sorted({c for v in rows.values() for c in v})
+    pos = {c: i for i, c in enumerate(cols)}
+    last = max(rows, default=0)
+    out = []
+    for r in range(1, last + 1):
+        line = [""] * len(cols)
+        for c, v in rows.get(r, {}).items():
+            if isinstance(v, dt.datetime) and v.date() <= dt.date(1899, 12, 31) and v.time() == dt.time(0):
+                v = dt.time(0)  # serial 0 under a date format: Excel's empty date
+            line[pos[c]] = v
+        out.append(line)
+    return out, [c - 1 for c in cols]
 
 
 def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table:
+    sizes = _ooxml_sizes(path, data) if data[:4] == b"PK\x03\x04" else {}
+    sparse = {n for n, (r, c) in sizes.items() if r * c > MAX_GRID_CELLS}
+    real_cols: dict[str, list[int]] = {}
     wb = _open_workbook(path, data)
     kind = path.suffix.lower().lstrip(".") or "xlsx"
     if kind not in ("xlsx", "xlsm", "xls", "xlsb", "ods"):
@@ -473,6 +757,18 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
     sheets: dict = {}
 
     def load(n: str, nrows: int | None = None):
+        if n in sparse:
+            try:
+                rows, real = _sparse_sheet(path, data, n, nrows)
+            except ImportRefused:
+                raise
+            except Exception:
+                raise ImportRefused(
+                    f"Excel ファイル「{path.name}」のシート「{n}」を読めません（壊れている可能性があります）。"
+                ) from None
+            if not nrows:
+                real_cols[n] = real
+            return rows, []
         try:
             if n not in sheets:  # calamine parses the whole sheet here: do it once per sheet
                 sheets[n] = wb.get_sheet_by_name(n)
@@ -525,6 +821,16 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
     if frame.empty:
         raise ImportRefused(f"「{path.name}」のシート「{chosen}」は空です。")
     line_numbers = np.arange(1, len(frame) + 1)
+    real = real_cols.get(chosen)
+    col_label = (lambda c: _col_letter(real[c])) if real is not None else _col_letter
+    notes = []
+    zeros = frame.attrs.get("serial0")
+    if zeros:
+        r, c = zeros[1]
+        notes.append(
+            f"日付・時刻のセルに 0（Excel の空の日付「1900/1/0」）が {zeros[0]} 個あり、空欄として扱いました"
+            f"（最初は {col_label(c)}{r + 1}）。"
+        )
     formulas = formula_cells(data, chosen) if kind in ("xlsx", "xlsm") else 0
     table = _finish(
         frame,
@@ -533,14 +839,17 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
         kind,
         header_row,
         merged=merged,
-        col_label=_col_letter,
+        col_label=col_label,
         sheet=chosen,
-        warnings=[
-            f"シート「{chosen}」には数式のセルが {formulas} 個あります。数式は計算せず、"
-            "Excel が最後に保存した値をそのまま取り込みました（値が古い・空のことがあります）。"
-        ]
-        if formulas
-        else [],
+        warnings=notes
+        + (
+            [
+                f"シート「{chosen}」には数式のセルが {formulas} 個あります。数式は計算せず、"
+                "Excel が最後に保存した値をそのまま取り込みました（値が古い・空のことがあります）。"
+            ]
+            if formulas
+            else []
+        ),
     )
     table.sheet_names = names
     table.formula_cells = formulas
@@ -682,6 +991,7 @@ def _finish(
     warnings=None,
 ) -> Table:
     frame = frame.astype(object) if frame.dtypes.ne(object).any() else frame
+    _check_cells(frame, rownums, name, col_label)
     ncols = frame.shape[1]
     # cells with something in them (whitespace-only cells count as empty)
     filled_cells = {}

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import insert, select, text, update
@@ -22,7 +21,9 @@ from ..errors import InputRefused
 from ..storage.models import MappingProfile, RejectedRow, SourceBatch
 from . import fields as F
 from . import guards as G
+from .checklist_answers import import_checklist_workbook
 from .readers import read_table
+from .result import ImportResult as ImportResult  # re-exported: callers import it from here
 from .values import to_date as _date
 
 IDENTITY_COLUMNS = [
@@ -44,37 +45,6 @@ SCHOOL_SCOPED = {"school_attendance", "school_health", "school_checklist"}
 
 class Cancelled(InputRefused):
     pass
-
-
-@dataclass
-class ImportResult:
-    batch_id: int | None
-    rows: int
-    imported: int
-    rejected: int
-    errors: list[dict] = field(default_factory=list)
-    duplicate_of: int | None = None
-    superseded: list[int] = field(default_factory=list)
-    mapping: dict = field(default_factory=dict)
-    unmapped: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    checks: dict = field(default_factory=dict)  # the guards' figures (rows, previous extract, keys matching …)
-
-    def to_json(self) -> dict:
-        d = {
-            "batch_id": self.batch_id,
-            "rows": self.rows,
-            "imported": self.imported,
-            "rejected": self.rejected,
-            "errors": self.errors,
-        }
-        if self.duplicate_of is not None:
-            d["duplicate_of"] = self.duplicate_of
-            d["message"] = f"同じ内容のファイルはすでに取り込まれています（バッチ {self.duplicate_of}）。"
-        if self.superseded:
-            d["superseded"] = self.superseded
-        d["warnings"] = list(self.warnings)
-        return d
 
 
 def header_signature(source_type: str, headers: list[str]) -> str:
@@ -105,10 +75,11 @@ def preview(
     header_row=None,
     mapping: dict | None = None,
     max_rows: int = 20,
+    file_password: str | None = None,
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
     ws.require("import", what="import preview")
-    table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row)
+    table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
     suggestions = F.suggest_source_type(table.headers)
     st = source_type or (suggestions[0] if suggestions else None)
     remembered = None
@@ -209,15 +180,20 @@ def import_file(
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
     if source_type == "school_checklist":
-        from ..checklists.service import import_checklist_workbook  # matched by row key, never by name
-
-        return import_checklist_workbook(ws, path, progress=progress, password=file_password)
+        return import_checklist_workbook(  # matched by row key, never by name
+            ws, path, progress=progress, password=file_password
+        )
     ws.require("import", what=f"import {source_type}")
     as_of_date = _parse_as_of(as_of)
     try:
         _user_mapping_conflicts(source_type, mapping)
         table = read_table(
-            path, sheet=sheet, encoding=encoding, header_row=header_row, header_hints=list(mapping or {}) or None
+            path,
+            sheet=sheet,
+            encoding=encoding,
+            header_row=header_row,
+            header_hints=list(mapping or {}) or None,
+            password=file_password,
         )
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
@@ -418,7 +394,7 @@ def import_file(
                 w = _links_to_nobody(s, keys, registry_keys, cols, n_valid)
                 if w:
                     warnings.append(w)
-            from ..governance.register import ensure_defaults, sources_without_basis
+            from ..policy import ensure_defaults, sources_without_basis
 
             ensure_defaults(s)
             if source_type in sources_without_basis(s):

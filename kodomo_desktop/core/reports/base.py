@@ -255,7 +255,7 @@ GRID = colors.HexColor("#7F7F7F")
 HEAD_BG = colors.HexColor("#D9E2F3")
 LABEL_BG = colors.HexColor("#F2F2F2")
 NOTE_BG = colors.HexColor("#FFF7E0")
-MUTED = colors.HexColor("#595959")
+MUTED = colors.HexColor("#404040")  # dark grey: survives a photocopy
 
 PAGE_W, PAGE_H = A4
 MARGIN_L = MARGIN_R = 16 * mm
@@ -270,9 +270,9 @@ class _Styles:
         g, m = GOTHIC, MINCHO
         self.body = ParagraphStyle("body", fontName=g, fontSize=9.5, leading=14.5, wordWrap="CJK")
         self.mincho = ParagraphStyle("mincho", parent=self.body, fontName=m, fontSize=10, leading=16)
-        self.small = ParagraphStyle("small", parent=self.body, fontSize=8, leading=11)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=8.5, leading=12)
         self.muted = ParagraphStyle("muted", parent=self.small, textColor=MUTED)
-        self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8.5, leading=11.5)
+        self.cell = ParagraphStyle("cell", parent=self.body, fontSize=9.5, leading=13)
         self.cell_c = ParagraphStyle("cell_c", parent=self.cell, alignment=TA_CENTER)
         self.cell_r = ParagraphStyle("cell_r", parent=self.cell, alignment=TA_RIGHT)
         self.head = ParagraphStyle("head", parent=self.cell, alignment=TA_CENTER)
@@ -357,7 +357,7 @@ class DocTitle(Flowable):
         c.setLineWidth(0.3)
         c.line(0, y_rule - 0.8 * mm, self.width, y_rule - 0.8 * mm)
         if self.sub:
-            c.setFont(GOTHIC, 8.5)
+            c.setFont(GOTHIC, 9)
             c.setFillColor(MUTED)
             c.drawRightString(self.width, y_rule - 4.5 * mm, self.sub)
 
@@ -410,7 +410,7 @@ class PageRef(Flowable):
     """The page number of a :class:`Mark`, right-aligned (a table of contents entry). Drawn as a PDF form that is
     written when the document is saved, so it holds the final page without a second layout pass."""
 
-    def __init__(self, key: str, *, size: float = 8.5, font: str = GOTHIC):
+    def __init__(self, key: str, *, size: float = 9.5, font: str = GOTHIC):
         super().__init__()
         self.key, self.size, self.font = key, size, font
 
@@ -457,11 +457,11 @@ class RuledField(Flowable):
             c.setFillColor(LABEL_BG)
             c.rect(0, self.height - self.head, self.width, self.head, stroke=1, fill=1)
             c.setFillColor(colors.black)
-            c.setFont(GOTHIC, 8.5)
+            c.setFont(GOTHIC, 9.5)
             c.drawString(2 * mm, self.height - self.head + 1.9 * mm, self.label)
             if self.hint:
                 c.setFillColor(MUTED)
-                c.setFont(GOTHIC, 7.5)
+                c.setFont(GOTHIC, 8.5)
                 c.drawRightString(self.width - 2 * mm, self.height - self.head + 1.9 * mm, self.hint)
         c.setStrokeColor(colors.HexColor("#A6A6A6"))
         c.setLineWidth(0.35)
@@ -701,16 +701,16 @@ def _footer(canvas, page: int, total: int, info: PageInfo) -> None:
     canvas.setStrokeColor(GRID)
     canvas.setLineWidth(0.5)
     canvas.line(MARGIN_L, y + 4.2 * mm, PAGE_W - MARGIN_R, y + 4.2 * mm)
-    canvas.setFont(GOTHIC, 7.5)
+    canvas.setFont(GOTHIC, 8.5)
     canvas.setFillColor(MUTED)
-    left = f"出力者: {info.printed_by}　　出力日時: {printed_at_text(info.printed_at)}"
+    left = f"出力者: {info.printed_by}　出力日時: {wareki(info.printed_at.date())} {info.printed_at:%H:%M}"
     if info.mask.key != "none":
-        left += f"　　表示: {info.mask.short}"
+        left += f"　表示: {info.mask.short}"
     canvas.drawString(MARGIN_L, y, left)
     canvas.setFillColor(colors.black)
     canvas.setFont(GOTHIC, 9)
     canvas.drawRightString(PAGE_W - MARGIN_R, y, f"{page} / {total} ページ")
-    canvas.setFont(GOTHIC, 6.5)
+    canvas.setFont(GOTHIC, 8.5)
     canvas.setFillColor(MUTED)
     canvas.drawCentredString(
         PAGE_W / 2, y - 4 * mm, "本書には個人情報が含まれます。目的外の利用・複写・持ち出しを禁じます。"

@@ -6,13 +6,17 @@ from __future__ import annotations
 import datetime as dt
 
 from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Table
+from reportlab.platypus import KeepTogether, PageBreak, Table
 
 from . import sections as S
 from .base import (
     CONTENT_W,
     GRID,
+    LABEL_BG,
+    MARGIN_B,
+    MARGIN_T,
     NAVY,
+    PAGE_H,
     RED,
     DocTitle,
     Heading,
@@ -20,16 +24,17 @@ from .base import (
     P,
     PageRef,
     blank_date,
+    caveat,
     esc,
     form,
     gap,
     grid,
-    keep,
     note_box,
     styles,
     tstyle,
     wareki,
 )
+from .genogram import Genogram, people_of
 
 W = CONTENT_W
 CONFIDENTIAL = (
@@ -107,7 +112,7 @@ def cover(conf: dict | None, children: list[dict], mask, town: str) -> list:
         P(f"検討対象のこども（{len(children)} 名）", "small"),
         gap(1),
     ]
-    rows = [["No.", "氏名", "学校・園／学年", "年齢", "主な困難の種別"]]
+    rows = [["No.", "氏名", "学校・園／学年", "年齢", "スコアで抽出された種別"]]
     for n, c in enumerate(children, 1):
         sc = c["score"]
         types = sc["types_text"] if sc and not mask.hide_welfare else ("抽出あり" if sc and sc["flagged"] else "")
@@ -120,7 +125,15 @@ def cover(conf: dict | None, children: list[dict], mask, town: str) -> list:
                 types,
             ]
         )
-    out += [grid(rows, [12 * mm, 40 * mm, 60 * mm, 14 * mm, W - 126 * mm], align="cllcl")]
+    out += [
+        grid(rows, [12 * mm, 40 * mm, 60 * mm, 14 * mm, W - 126 * mm], align="cllcl"),
+        gap(1.5),
+        P(
+            "※ 種別は、連携した記録から機械的に算出したスコアが基準を超えたものです。"
+            "判定結果ではありません。支援の要否と内容は、この会議で判断します。",
+            "cell",
+        ),
+    ]
     return out
 
 
@@ -161,7 +174,7 @@ def toc_and_agenda(children: list[dict], mask, conf: dict | None) -> list:
                 "",
                 P(
                     f"（{n}）{esc(mask.name(c['name'], c['name_kana']))}　"
-                    f"<font color='#595959'>{esc(S.school_text(c['school']))}</font>",
+                    f"<font color='#404040'>{esc(S.school_text(c['school']))}</font>",
                     "cell",
                     raw=True,
                 ),
@@ -222,43 +235,98 @@ def _banner(n: int, c: dict, mask) -> Table:
 
 
 def _summary(c: dict, mask) -> Table:
-    sc = c["score"]
     sp = c["support"]["open"]
-    members = c["household"]
-    sib = sum(1 for m in members if m["sibling"])
-    yt = "登録あり（支援継続）" if sc and sc["yotaikyo"] else "登録なし"
-    if mask.hide_welfare:
-        yt = "—"
     rows = [
-        ["生年月日", wareki(c["birth_date"]), "世帯", f"{len(members) + 1} 人（きょうだい {sib} 人）"],
+        ["生年月日", wareki(c["birth_date"]), "世帯", S.household_line(c)],
         ["スコア", S.score_summary(c, mask, short=True), "", ""],
+        ["直近3回", S.last_scores(c, 3), "", ""],
         [
             "要対協",
-            yt,
+            S.yotaikyo_text(c),
             "現在の支援",
             (f"{sp['lead_organisation']}（{wareki(sp['opened_on'], short=True)}〜）" if sp else "なし"),
         ],
     ]
     return form(
-        rows, [20 * mm, W / 2 - 20 * mm, 22 * mm, W / 2 - 22 * mm], labels=(0, 2), extra=[("SPAN", (1, 1), (3, 1))]
+        rows,
+        [20 * mm, W / 2 - 20 * mm, 22 * mm, W / 2 - 22 * mm],
+        labels=(0, 2),
+        extra=[("SPAN", (1, 1), (3, 1)), ("SPAN", (1, 2), (3, 2))],
     )
+
+
+FRAME_H = PAGE_H - MARGIN_T - MARGIN_B
+
+
+def _height(flowables: list) -> float:
+    h = 0.0
+    for f in flowables:
+        _, fh = f.wrap(W, FRAME_H)
+        h += fh + f.getSpaceBefore() + f.getSpaceAfter()
+    return h
+
+
+def first_page(n: int, c: dict, mask, conf_item: dict | None) -> tuple[list, int]:
+    """The child's first page, kept together: banner, summary, marks, as many reasons as fit, the decision box.
+    Returns the flowables and how many reason rows it holds (the rest go on continuation pages)."""
+    rows = S.reasons_rows(c, mask)
+    sp = 2.5 * mm
+    head = [_banner(n, c, mask), gap(2), _summary(c, mask)]
+    marks = S.marks_lines(c, mask)
+    if marks:
+        head += [gap(1.5), note_box_flow(marks)]
+    box = [gap(3), S.decision_box_full(c, conf_item)]
+    for k in range(len(rows), -1, -1):
+        body = [Heading("抽出の理由", space_before=sp)]
+        if not c["score"]:
+            body.append(P("このこどもは直近のスコア算出の対象に含まれていません。", "cell"))
+        elif not rows:
+            body.append(P("（該当した項目はありません）", "cell"))
+        elif k:
+            body.append(S.reasons_grid(rows[:k]))
+        if k < len(rows):
+            body.append(gap(1))
+            body.append(P(f"ほか {len(rows) - k} 項目は次のページに続きます（全 {len(rows)} 項目）。", "cell"))
+        body += [gap(1), caveat()]
+        block = head + body + box
+        if _height(block) <= FRAME_H - 2 * mm or k == 0:
+            return block, k
+    return head + box, 0  # pragma: no cover
+
+
+def note_box_flow(lines: list) -> Table:
+    t = Table([[x] for x in lines], colWidths=[W])
+    t.setStyle(
+        tstyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 0.7, GRID),
+                ("BACKGROUND", (0, 0), (-1, -1), LABEL_BG),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 5),
+            ]
+        )
+    )
+    return t
 
 
 def child_pages(n: int, c: dict, mask, conf_item: dict | None, since: dt.date) -> list:
     name = mask.name(c["name"], c["name_kana"])
     sp = 2.5 * mm
+    block, k = first_page(n, c, mask, conf_item)
     out = [
         PageBreak(),
         Mark(f"child:{c['person_id']}", outline=f"No.{n} {name}", subject=f"No.{n} {name}", level=0),
-        _banner(n, c, mask),
-        gap(2),
-        _summary(c, mask),
+        KeepTogether(block),
     ]
-    out += [Heading("抽出の理由", space_before=sp)] + S.score_block(c, mask, compact=True, max_rows=9)
-    out += [Heading("きょうだい・世帯", space_before=sp)] + S.household_table(c, mask, compact=True)
-    out += [Heading("最近の記録（直近1年）", space_before=sp)] + S.recent_records(c, mask, since=since, limit=5)
-    out += [Heading("これまでの判断", space_before=sp)] + S.decisions_tables(c, compact=True, limit=4)
-    out += [gap(3), keep(S.decision_box(conf_item))]
+    rows = S.reasons_rows(c, mask)
+    if k < len(rows):
+        out += [Heading(f"抽出の理由（続き: {k + 1}〜{len(rows)} 項目）", space_before=sp), S.reasons_grid(rows[k:])]
+    out += [Heading("きょうだい・世帯（ジェノグラムは住民基本台帳の続柄から作成）", space_before=sp)]
+    out += [Genogram(people_of(c)), gap(1)] + S.household_table(c, mask, compact=True)
+    out += [Heading("スコアの推移", space_before=sp)] + S.history_table(c)
+    out += [Heading("最近の記録（直近1年）", space_before=sp)] + S.recent_records(c, mask, since=since, limit=8)
+    out += [Heading("これまでの判断", space_before=sp)] + S.decisions_tables(c, compact=True, limit=8)
     return out
 
 

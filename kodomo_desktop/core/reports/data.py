@@ -69,7 +69,7 @@ def attribute_labels(st: str) -> dict[str, str]:
 def departments(s: Session) -> dict[str, str]:
     """Source type → the department that holds it (the legal-basis table, else the defaults)."""
     try:
-        from ..governance.register import DEFAULT_SOURCES
+        from ..policy import DEFAULT_SOURCES
 
         out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     except ImportError:  # pragma: no cover
@@ -343,7 +343,12 @@ class ScoreReader:
         value = _get(r, "value", "detail", "evidence")
         if isinstance(value, (dict, list)):
             value = None
+        from ..audience import fact_kind
+
         return {
+            "fact_kind": fact_kind({**r, "source_type": st, "protective": protective}),
+            "implausible": bool(_get(r, "implausible", "date_implausible")),
+            "pending": bool(_get(r, "pending", "pending_review")),
             "indicator": ind,
             "label": str(label),
             "points": points,
@@ -401,6 +406,9 @@ class ScoreReader:
                     "batch_id": None,
                     "file_name": "",
                     "subject": "世帯",
+                    "fact_kind": "household",
+                    "implausible": False,
+                    "pending": False,
                     "shown_on_sheets": False,
                     "protective": False,
                     "basic": False,
@@ -957,7 +965,42 @@ def child_bundle(
             }
         )
     age = age_on(p.birth_date, on)
+    implausible = implausible_records(recs, p.birth_date, on)
+    if score:
+        for r in score["reasons"] + score["protective"]:
+            d = r["record_date"]
+            if d and ((p.birth_date and d < p.birth_date) or d > on):
+                r["implausible"] = True
+    pend = pending_records(s, p.id)
+    sd = (score or {}).get("details")
+    if sd is not None:  # what the scoring run declared, when it says more than the queue does now
+        known = {x["source_type"] for x in pend}
+        pend += [
+            {"source_type": x.source_type, "label": x.source_label or source_label(x.source_type), "count": x.count}
+            for x in sd.pending
+            if x.count and x.source_type not in known
+        ]
+        seen = {x["record_id"] for x in implausible}
+        implausible += [
+            {
+                "record_id": x.record_id,
+                "source_type": x.source_type,
+                "label": x.source_label or source_label(x.source_type),
+                "date": _date(x.record_date),
+                "why": x.problem,
+                "file_name": x.file_name,
+                "batch_id": x.batch_id,
+            }
+            for x in sd.implausible
+            if x.record_id is None or x.record_id not in seen
+        ]
+    rel = p.relationship or ""
+    for m in members:  # brothers and sisters whatever their age: the same generation of the household
+        m["same_generation"] = m["sibling"] or (rel in ("子", "孫") and m["relationship"] == rel)
     return {
+        "yotaikyo": yotaikyo_status(recs, on),
+        "pending": pend,
+        "implausible": implausible,
         "person_id": p.id,
         "name": p.name or "",
         "name_kana": p.name_kana or "",
@@ -979,3 +1022,73 @@ def child_bundle(
         "decisions": decisions(s, p.id),
         "support": support(s, p.id),
     }
+
+
+# --- 要対協, pending, implausible ------------------------------------------------------------------------------------------
+YOTAIKYO_CATEGORY = {
+    "身体的虐待": "要保護児童",
+    "ネグレクト": "要保護児童",
+    "心理的虐待": "要保護児童",
+    "性的虐待": "要保護児童",
+    "要保護": "要保護児童",
+    "要支援": "要支援児童",
+    "特定妊婦": "特定妊婦",
+}
+
+
+def yotaikyo_status(records: list[dict], on: dt.date) -> dict | None:
+    """The child's 要対協 registration from the newest ledger row: category (要保護児童／要支援児童／特定妊婦), the
+    ledger's 種別, registered and closed dates; closed by 終結日 as well as by the status column."""
+    rows = [r for r in records if r["source_type"] == "yotaikyo"]
+    if not rows:
+        return None
+    r = max(rows, key=lambda x: (x["date"] or dt.date.min, x["record_id"]))
+    a = r.get("attributes") or {}
+    closed_on = _date(a.get("closed_date"))
+    closed = str(a.get("status") or "") == "終結" or (closed_on is not None and closed_on <= on)
+    detail = str(a.get("category") or "")
+    return {
+        "category": YOTAIKYO_CATEGORY.get(detail, detail),
+        "detail": detail if YOTAIKYO_CATEGORY.get(detail, detail) != detail else "",
+        "registered_on": _date(a.get("registered_date")) or r["date"],
+        "closed_on": closed_on,
+        "open": not closed,
+        "temporary_protection": bool(a.get("temporary_protection")),
+        "file_name": r["file_name"],
+        "batch_id": r["batch_id"],
+    }
+
+
+def pending_records(s: Session, person_id: str) -> list[dict]:
+    """Records waiting in the 名寄せ review queue whose best candidate is this child, per source (no points)."""
+    rows = s.execute(
+        text(
+            "SELECT r.source_type, count(*) FROM link l JOIN source_record r ON r.id = l.record_id "
+            "JOIN source_batch b ON b.id = r.batch_id WHERE l.status = 'review' AND l.person_id = :p "
+            "AND b.removed_at IS NULL GROUP BY r.source_type ORDER BY r.source_type"
+        ),
+        {"p": person_id},
+    ).all()
+    return [{"source_type": st, "label": source_label(st), "count": n} for st, n in rows]
+
+
+def implausible_records(records: list[dict], birth: dt.date | None, on: dt.date) -> list[dict]:
+    """Linked records dated before the child's birth or after today: never printed as fact, marked 要確認."""
+    out = []
+    for r in records:
+        d = r["date"]
+        if r["source_type"] == "resident_registry" or d is None:
+            continue
+        if (birth and d < birth) or d > on:
+            out.append(
+                {
+                    "record_id": r["record_id"],
+                    "source_type": r["source_type"],
+                    "label": source_label(r["source_type"]),
+                    "date": d,
+                    "why": "生年月日より前の日付" if birth and d < birth else "未来の日付",
+                    "file_name": r["file_name"],
+                    "batch_id": r["batch_id"],
+                }
+            )
+    return out

@@ -70,7 +70,7 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
                 [from_label, f"{info.get('school') or ''}　{S.grade_text(info) if info else ''}", "", blank_date()],
                 [to_label, "", "", ""],
             ],
-            [30 * mm, 58 * mm, 50 * mm, W - 138 * mm],
+            [30 * mm, 52 * mm, 44 * mm, W - 126 * mm],
             labels=(0,),
             extra=[("BACKGROUND", (0, 0), (-1, 0), S.LABEL_BG)],
         ),
@@ -79,8 +79,8 @@ def story(b: dict, kind: str, mask, *, today: dt.date | None = None) -> list:
         out += [
             gap(1),
             form(
-                [["転出先の市町村", "", "転出予定日", blank_date()], ["転出先の学校・園の連絡先", "", "", ""]],
-                [34 * mm, W / 2 - 34 * mm, 24 * mm, W / 2 - 24 * mm],
+                [["転出先の市町村", "", "転出予定日", blank_date()], ["転出先の連絡先", "", "", ""]],
+                [30 * mm, 52 * mm, 44 * mm, W - 126 * mm],
                 labels=(0, 2),
                 extra=[("SPAN", (1, 1), (3, 1))],
             ),

@@ -34,12 +34,12 @@ def funnel_chart(stages: list[dict], width: float = W, height: float = 52 * mm) 
     ch.data = [vals]
     ch.categoryAxis.categoryNames = labels
     ch.categoryAxis.labels.fontName = GOTHIC
-    ch.categoryAxis.labels.fontSize = 8.5
+    ch.categoryAxis.labels.fontSize = 9.5
     ch.categoryAxis.labels.boxAnchor = "e"
     ch.categoryAxis.labels.dx = -3
     ch.valueAxis.valueMin = 0
     ch.valueAxis.labels.fontName = GOTHIC
-    ch.valueAxis.labels.fontSize = 7.5
+    ch.valueAxis.labels.fontSize = 8.5
     ch.valueAxis.visibleGrid = True
     ch.valueAxis.gridStrokeColor = colors.HexColor("#D9D9D9")
     ch.valueAxis.gridStrokeWidth = 0.4
@@ -49,7 +49,7 @@ def funnel_chart(stages: list[dict], width: float = W, height: float = 52 * mm) 
         ch.bars[(0, i)].fillColor = STAGE_COLOURS[(len(vals) - 1 - i) % len(STAGE_COLOURS)]
     ch.barLabelFormat = "%d"
     ch.barLabels.fontName = GOTHIC
-    ch.barLabels.fontSize = 8
+    ch.barLabels.fontSize = 8.5
     ch.barLabels.boxAnchor = "w"
     ch.barLabels.dx = 3
     ch.barSpacing = 2
@@ -70,12 +70,12 @@ def grouped_chart(
     ch.data = [[table[g].get(k, 0) for g in groups] for k in keys]
     ch.categoryAxis.categoryNames = [g if len(g) <= 9 else g[:8] + "…" for g in groups]
     ch.categoryAxis.labels.fontName = GOTHIC
-    ch.categoryAxis.labels.fontSize = 7.5 if len(groups) <= 8 else 6.5
+    ch.categoryAxis.labels.fontSize = 9.5
     ch.categoryAxis.labels.angle = 0 if len(groups) <= 6 else 25
     ch.categoryAxis.labels.boxAnchor = "n" if len(groups) <= 6 else "ne"
     ch.valueAxis.valueMin = 0
     ch.valueAxis.labels.fontName = GOTHIC
-    ch.valueAxis.labels.fontSize = 7.5
+    ch.valueAxis.labels.fontSize = 8.5
     ch.valueAxis.visibleGrid = True
     ch.valueAxis.gridStrokeColor = colors.HexColor("#D9D9D9")
     ch.valueAxis.gridStrokeWidth = 0.4
@@ -92,7 +92,7 @@ def grouped_chart(
     lg.alignment = "right"
     lg.columnMaximum = 1
     lg.fontName = GOTHIC
-    lg.fontSize = 8
+    lg.fontSize = 9.5
     lg.dxTextSpace = 3
     lg.deltax = 30 * mm
     lg.colorNamePairs = [

@@ -91,12 +91,12 @@ def _pupil_block(n: int, p: dict, mask) -> list:
     items = p["items"]
     if items:
         lines = "<br/>".join(
-            f"・{esc(i['label'])}<font size=7.5 color='#595959'>　（{esc(i['source_label'])}"
+            f"・{esc(i['label'])}<font size=8.5 color='#404040'>　（{esc(i['source_label'])}"
             f"{'、' + wareki(i['record_date'], short=True) if i['record_date'] else ''}）</font>"
             for i in items
         )
     else:
-        lines = "<font color='#595959'>（学校と共有できる項目はありません。学校での様子をお知らせください。）</font>"
+        lines = "<font color='#404040'>（学校と共有できる項目はありません。学校での様子をお知らせください。）</font>"
     body = Table([[P("確認された項目", "label"), P(lines, "cell", raw=True)]], colWidths=[30 * mm, W - 30 * mm])
     body.setStyle(
         tstyle(
@@ -110,7 +110,7 @@ def _pupil_block(n: int, p: dict, mask) -> list:
         )
     )
     judge = form(
-        [["先生の判断", P(boxes(JUDGEMENTS, sep="　　"), "cell"), "", ""], ["記入者", "", "記入日", blank_date()]],
+        [["先生の判断", P(boxes(JUDGEMENTS, sep="　"), "cell"), "", ""], ["記入者", "", "記入日", blank_date()]],
         [30 * mm, W - 106 * mm, 20 * mm, 56 * mm],
         labels=(0, 2),
         extra=[("SPAN", (1, 0), (3, 0)), ("BACKGROUND", (2, 0), (2, 0), colors.white)],

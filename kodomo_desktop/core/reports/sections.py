@@ -174,7 +174,7 @@ def reasons_table(b: dict, mask, *, compact: bool = False, max_rows: int | None 
         rows.append(
             [
                 P(
-                    f"{esc(t)}　<font size=8>小計 {fmt_points(total)} 点</font>" if show_points else esc(t),
+                    f"{esc(t)}　<font size=8.5>小計 {fmt_points(total)} 点</font>" if show_points else esc(t),
                     "cell",
                     raw=True,
                 ),
@@ -189,16 +189,16 @@ def reasons_table(b: dict, mask, *, compact: bool = False, max_rows: int | None 
         for r, p in items:
             label = esc(r["label"])
             if r.get("value"):
-                label += f"<font size=7.5 color='#595959'>　{esc(r['value'])}</font>"
+                label += f"<font size=8.5 color='#404040'>　{esc(r['value'])}</font>"
             if r["subject"]:
-                label += f"<font size=7.5 color='#595959'>（{esc(r['subject'])}）</font>"
+                label += f"<font size=8.5 color='#404040'>（{esc(r['subject'])}）</font>"
             if r["basic"]:
-                label += "<font size=7.5 color='#595959'>　基本項目</font>"
+                label += "<font size=8.5 color='#404040'>　基本項目</font>"
             src = esc(r["source_label"])
             if r["department"]:
-                src += f"<br/><font size=7.5 color='#595959'>{esc(r['department'])}</font>"
+                src += f"<br/><font size=8.5 color='#404040'>{esc(r['department'])}</font>"
             fname = esc(r["file_name"]) + (
-                f"<font size=7 color='#595959'>　#{r['batch_id']}</font>" if r["batch_id"] else ""
+                f"<font size=8.5 color='#404040'>　#{r['batch_id']}</font>" if r["batch_id"] else ""
             )
             rows.append(
                 [
@@ -246,7 +246,7 @@ def sources_table(b: dict, mask) -> list:
                 bits.append(f"世帯員 {x['household_records']} 件")
             mine = "<br/>".join(bits)
         else:
-            mine = "<font color='#595959'>記録なし</font>"
+            mine = "<font color='#404040'>記録なし</font>"
         rows.append(
             [
                 x["label"],
@@ -454,51 +454,6 @@ def recent_records(b: dict, mask, *, since=None, limit: int = 8) -> list:
     return out
 
 
-def decision_box(item: dict | None = None) -> Table:
-    """The boxes the conference fills in by pen (■ where a decision is already recorded), with room for notes."""
-    st = styles()
-    chosen_need = item.get("support_needed") if item else None
-    chosen_dir = item.get("direction_key") if item else None
-    dirs = {"A": "A 校内支援", "B": "B 地域資源", "C": "C 専門機関"}
-    dir_text = "　　".join(("■" if chosen_dir == k else "□") + v for k, v in dirs.items())
-    lead = item.get("lead_organisation", "") if item else ""
-    nxt = wareki(item["next_review_on"]) if item and item.get("next_review_on") else "令和　　年　　月　　日"
-    actions = item.get("actions", "") if item else ""
-    rows = [
-        [P("<font color='white'>会議での決定（記入欄）</font>", "cell", raw=True), "", "", ""],
-        ["支援要否", P(boxes(["要", "不要", "継続検討"], chosen_need), "big"), "", ""],
-        ["方向性", P(dir_text, "big"), "", ""],
-        ["主担当機関", lead, "次回見直し日", nxt],
-        ["役割分担・当面の対応", actions, "", ""],
-        ["協議メモ", "", "", ""],
-    ]
-    t = Table(
-        [[c if not isinstance(c, str) else P(c, st.label) for c in r] for r in rows],
-        colWidths=[34 * mm, W / 2 - 34 * mm, 26 * mm, W / 2 - 26 * mm],
-        rowHeights=[None, 8 * mm, 8 * mm, 8.5 * mm, 13 * mm, 16 * mm],
-    )
-    t.setStyle(
-        tstyle(
-            [
-                ("BOX", (0, 0), (-1, -1), 1.2, NAVY),
-                ("GRID", (0, 1), (-1, -1), 0.5, GRID),
-                ("SPAN", (0, 0), (-1, 0)),
-                ("BACKGROUND", (0, 0), (-1, 0), NAVY),
-                ("SPAN", (1, 1), (3, 1)),
-                ("SPAN", (1, 2), (3, 2)),
-                ("SPAN", (1, 4), (3, 4)),
-                ("SPAN", (1, 5), (3, 5)),
-                ("BACKGROUND", (0, 1), (0, -1), LABEL_BG),
-                ("BACKGROUND", (2, 3), (2, 3), LABEL_BG),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("VALIGN", (1, 4), (1, 5), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 4),
-            ]
-        )
-    )
-    return t
-
-
 def score_block(b: dict, mask, *, compact: bool = False, max_rows: int | None = None) -> list:
     out = [] if compact else [P(score_summary(b, mask), "cell"), gap(1.5)]
     if not compact and not mask.hide_welfare:
@@ -508,3 +463,260 @@ def score_block(b: dict, mask, *, compact: bool = False, max_rows: int | None = 
     out += reasons_table(b, mask, compact=compact, max_rows=max_rows)
     out += [gap(1.5), caveat()]
     return out
+
+
+# --- the packet page and the fuller assessment sheet (issue 17) -------------------------------------------------------
+KIND_LABEL = {"own": "本人の記録", "household": "世帯の事情", "poverty_proxy": "経済的指標", "protective": "保護的要因"}
+
+
+def household_line(b: dict) -> str:
+    """「4 人（本人・きょうだい 2 人〈うち 19 歳以上 2 人〉・世帯主・妻）」: counts that agree with the table."""
+    members = b["household"]
+    sibs = [m for m in members if m.get("same_generation", m["sibling"])]
+    adults = [m for m in sibs if m["age"] is not None and m["age"] > 18]
+    others = [m["relationship"] or "続柄不明" for m in members if m not in sibs]
+    parts = [f"きょうだい {len(sibs)} 人" + (f"（うち19歳以上 {len(adults)} 人）" if adults else "")] if sibs else []
+    parts += others
+    return f"{len(members) + 1} 人" + (f"（本人のほか {'・'.join(parts)}）" if parts else "（本人のみ）")
+
+
+def yotaikyo_text(b: dict) -> str:
+    y = b.get("yotaikyo")
+    if not y:
+        return "登録なし（要対協台帳に記録なし）"
+    cat = y["category"] or "種別不明"
+    cat += f"（{y['detail']}）" if y.get("detail") else ""
+    since = wareki(y["registered_on"], short=True)
+    if y["open"]:
+        return (
+            f"登録中　{cat}"
+            + (f"　{since}〜" if since else "")
+            + ("　一時保護歴あり" if y["temporary_protection"] else "")
+        )
+    return f"終結　{cat}" + (f"　{since}〜{wareki(y['closed_on'], short=True)}" if y["closed_on"] else "")
+
+
+def marks_lines(b: dict, mask) -> list:
+    """One line each, only when there is something: データなし・未取込 (once), 名寄せ確認待ち, 日付要確認, guard off."""
+    out = []
+    sc = b.get("score") or {}
+    nd = no_data_labels(b, mask)
+    if nd:
+        out.append(
+            P(
+                f"<b>データなし・未取込</b>: {esc('、'.join(nd))}"
+                "　<font color='#404040'>（「データなし」は「リスクがない」ことではありません）</font>",
+                "cell",
+                raw=True,
+            )
+        )
+    pend = [x for x in b.get("pending") or [] if mask.shows_source(x["source_type"])]
+    if pend and mask.sees("pending"):
+        txt = "、".join(f"{x['label']} {x['count']}件" for x in pend)
+        out.append(P(f"<b>名寄せ確認待ち</b>: {esc(txt)}（確認されるまで点数に含めていません）", "cell", raw=True))
+    imp = [x for x in b.get("implausible") or [] if mask.shows_source(x["source_type"])]
+    if imp:
+        txt = "、".join(f"{x['label']} {wareki(x['date'], short=True) or '日付なし'}（{x['why']}）" for x in imp)
+        out.append(P(f"<b>日付要確認</b>: {esc(txt)}　事実としては扱っていません", "cell", raw=True))
+    if sc.get("guard_off") and mask.sees("types"):
+        g = sc["guard_off"]
+        txt = "、".join(f"{k}（{v}）" if v else str(k) for k, v in g.items()) if isinstance(g, dict) else "、".join(g)
+        out.append(
+            P(
+                f"<b>世帯・経済的指標だけでの最上位区分の制限を解除中</b>: {esc(txt)}",
+                "cell",
+                raw=True,
+            )
+        )
+    return out
+
+
+def no_data_labels(b: dict, mask) -> list[str]:
+    """The sources the scoring run found no data in, and the sources never imported — each named once."""
+    sc = b.get("score") or {}
+    seen, out = set(), []
+    for x in sc.get("no_data") or []:
+        if x["source_types"] and not any(mask.shows_source(st) for st in x["source_types"]):
+            continue
+        label = x["label"] + (f"（{x['detail']}）" if x.get("detail") else "")
+        key = x["label"]
+        if key not in seen:
+            seen.add(key)
+            out.append(label)
+    return out
+
+
+def reasons_rows(b: dict, mask) -> list[list]:
+    """Each reason (and protective factor) as a table row: item (with whose and the value), fact kind,
+    source (department), record date, file and batch. Points per difficulty type only where the audience sees
+    them, in a secondary line — the item is never shown as if it were 虐待 itself."""
+    sc = b.get("score") or {}
+    rows = []
+    items = [r for r in sc.get("reasons") or [] if mask.shows_reason(r)]
+    items += [r for r in sc.get("protective") or [] if mask.shows_reason(r)]
+    for r in items:
+        label = esc(r["label"])
+        second = "　".join(x for x in (f"対象: {r['subject']}" if r["subject"] else "", r.get("value") or "") if x)
+        if second:
+            label += f"<br/><font size=8.5 color='#404040'>{esc(second)}</font>"
+        if r.get("implausible"):
+            label += "<br/><font size=8.5 color='#C00000'>日付要確認（事実として扱っていません）</font>"
+        if mask.sees("points") and r["types"] and not r["protective"]:
+            per = "／".join(f"{t} {fmt_points(p)}" for t, p in sorted(r["types"].items(), key=lambda x: -x[1]))
+            label += f"<br/><font size=8.5 color='#404040'>数える種別と点: {esc(per)}</font>"
+        src = esc(r["source_label"])
+        if r["department"] and mask.sees("department"):
+            src += f"<br/><font size=8.5 color='#404040'>{esc(r['department'])}</font>"
+        fname = ""
+        if mask.sees("file"):
+            fname = esc(r["file_name"]) + (f"　#{r['batch_id']}" if r["batch_id"] else "")
+        rows.append(
+            [
+                P(label, "cell", raw=True),
+                KIND_LABEL.get(r.get("fact_kind") or "", ""),
+                P(src, "cell", raw=True),
+                wareki(r["record_date"], short=True),
+                P(fname, "small", raw=True),
+            ]
+        )
+    return rows
+
+
+REASON_HEAD = ["該当した項目", "事実の種類", "情報源（担当課）", "記録日", "取込ファイル（#取込番号）"]
+REASON_W = [68 * mm, 20 * mm, 38 * mm, 18 * mm, W - 144 * mm]
+
+
+def reasons_grid(rows: list[list]) -> Table:
+    return grid([REASON_HEAD] + rows, REASON_W, align="lclcl")
+
+
+def last_scores(b: dict, n: int = 3) -> str:
+    h = b.get("history") or []
+    if not h:
+        return "スコア算出の履歴はありません"
+    return "　→　".join(
+        f"{wareki(x['as_of'], short=True)} {x['band'] or '-'}（{fmt_points(x['total'])}点{'・抽出' if x['flagged'] else ''}）"
+        for x in h[-n:]
+    )
+
+
+def decision_box_full(b: dict, item: dict | None = None, *, title: str = "会議での決定（記入欄）") -> Table:
+    """The decision the meeting fills in by pen (■ where a decision is already recorded in the app): 要対協
+    registration and category, support needed with its reason, direction, roles per agency with their next date,
+    the next review, 協議メモ, and the 記録者 / 確認 lines."""
+    item = item or {}
+    y = b.get("yotaikyo") or {}
+    reg_now = "登録中" if y.get("open") else ("終結" if y else "未登録")
+    cat_now = y.get("category") if y.get("open") else None
+    reg = boxes(["新規登録", "登録継続", "終結", "登録しない"], item.get("registration"), sep="　")
+    cat = boxes(["要保護", "要支援", "特定妊婦"], item.get("category") or None, sep="　")
+    need = item.get("support_needed")
+    reason = item.get("reason") or ""
+    if need == "不要" and not reason and not item.get("minutes"):
+        reason = "（理由の記録なし）"
+    dirs = {"A": "A 校内支援", "B": "B 地域資源", "C": "C 専門機関"}
+    dir_text = "　".join(("■" if item.get("direction_key") == k else "□") + v for k, v in dirs.items())
+    roles = [r for r in (item.get("roles") or []) if isinstance(r, dict)]
+    if item.get("decided_at") and item.get("direction_key") is None and need:
+        dir_text += "　（記録なし）"
+    nxt = wareki(item["next_review_on"]) if item.get("next_review_on") else "令和　　年　　月　　日"
+    role_rows = [
+        [
+            r.get("organisation") or r.get("org") or "",
+            r.get("role") or "",
+            wareki(r.get("next") or r.get("next_on"), short=True) or "　月　日",
+        ]
+        for r in roles
+    ]
+    while len(role_rows) < 3:
+        role_rows.append(["", "", "　月　日"])
+    st = styles()
+    hdr = P(
+        f"<font color='white'>{esc(title)}</font>　<font color='white' size=8.5>現在の要対協: {esc(reg_now)}"
+        + (f"（{esc(cat_now)}）" if cat_now else "")
+        + "</font>",
+        "cell",
+        raw=True,
+    )
+    inner_w = W - 24 * mm
+    roles_t = Table(
+        [[P("機関", "head"), P("役割", "head"), P("次回（期日）", "head")]]
+        + [[P(esc(a), "cell", raw=True), P(esc(r_), "cell", raw=True), P(n, "cell_c")] for a, r_, n in role_rows],
+        colWidths=[46 * mm, inner_w - 76 * mm, 30 * mm],
+        rowHeights=[None] + [7 * mm] * len(role_rows),
+    )
+    roles_t.setStyle(
+        tstyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), LABEL_BG),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    rows = [
+        [hdr, "", "", ""],
+        ["要対協登録", P(reg + "　／　種別: " + cat, "cell"), "", ""],
+        ["支援要否", P(boxes(["要", "不要", "継続検討"], need), "cell"), "方向性", P(dir_text, "cell")],
+        ["判断の理由", P(esc(reason), "cell", raw=True), "", ""],
+        ["役割分担", roles_t, "", ""],
+        ["主担当機関", item.get("lead_organisation") or "", "次回見直し日", nxt],
+        ["当面の対応", P(esc(item.get("actions") or ""), "cell", raw=True), "", ""],
+        ["協議メモ", P(esc(item.get("minutes") or ""), "cell", raw=True), "", ""],
+        ["記録者", item.get("decided_by") or "", "確認", ""],
+    ]
+    t = Table(
+        [[c if not isinstance(c, str) else P(c, st.label) for c in r] for r in rows],
+        colWidths=[24 * mm, W / 2 - 34 * mm, 24 * mm, W / 2 - 14 * mm],
+        rowHeights=[None, 8 * mm, 8 * mm, 11 * mm, None, 8 * mm, 10 * mm, 14 * mm, 10 * mm],
+    )
+    t.setStyle(
+        tstyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, NAVY),
+                ("GRID", (0, 1), (-1, -1), 0.5, GRID),
+                ("SPAN", (0, 0), (-1, 0)),
+                ("BACKGROUND", (0, 0), (-1, 0), NAVY),
+                ("SPAN", (1, 1), (3, 1)),
+                ("SPAN", (1, 3), (3, 3)),
+                ("SPAN", (1, 4), (3, 4)),
+                ("SPAN", (1, 6), (3, 6)),
+                ("SPAN", (1, 7), (3, 7)),
+                ("BACKGROUND", (0, 1), (0, -1), LABEL_BG),
+                ("BACKGROUND", (2, 2), (2, 2), LABEL_BG),
+                ("BACKGROUND", (2, 5), (2, 5), LABEL_BG),
+                ("BACKGROUND", (2, 8), (2, 8), LABEL_BG),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("VALIGN", (1, 3), (1, 3), "TOP"),
+                ("VALIGN", (1, 6), (1, 7), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 4),
+                ("LEFTPADDING", (1, 4), (1, 4), 0),
+                ("RIGHTPADDING", (1, 4), (1, 4), 0),
+                ("TOPPADDING", (1, 4), (1, 4), 0),
+                ("BOTTOMPADDING", (1, 4), (1, 4), 0),
+            ]
+        )
+    )
+    return t
+
+
+def stamp_box(labels=("担当", "係長", "課長")) -> Table:
+    """確認 stamp boxes (押印・サイン欄)."""
+    t = Table(
+        [[P("確認", "label")] + [P(x, "cell_c") for x in labels], [""] + ["" for _ in labels]],
+        colWidths=[14 * mm] + [20 * mm] * len(labels),
+        rowHeights=[6 * mm, 16 * mm],
+        hAlign="RIGHT",
+    )
+    t.setStyle(
+        tstyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.6, GRID),
+                ("SPAN", (0, 0), (0, 1)),
+                ("BACKGROUND", (0, 0), (0, 1), LABEL_BG),
+                ("BACKGROUND", (1, 0), (-1, 0), LABEL_BG),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    return t

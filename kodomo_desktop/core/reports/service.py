@@ -108,6 +108,10 @@ def conference_pdf(
                     "lead_organisation": i.lead_organisation or "",
                     "actions": i.actions or "",
                     "next_review_on": i.next_review_on,
+                    "roles": i.roles or [],
+                    "minutes": i.minutes or "",
+                    "decided_by": i.decided_by or "",
+                    "decided_at": i.decided_at,
                 }
         if not ids:
             raise InputRefused("会議資料に載せるこどもを指定してください。")
@@ -328,3 +332,119 @@ def log_printed(ws, kind: str, detail: dict | None = None) -> int:
     ids = list(dict.fromkeys(d.get("persons") or []))
     d["persons"] = ids
     return ws.log("print", ids[0] if len(ids) == 1 else None, d)
+
+
+def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
+    """受理会議録 for one child (the meeting's document: audience ``conference``)."""
+    from .intake import TITLE, story
+
+    ws.require(PERMISSION, what="report intake", person_id=person_id)
+    m = _meeting_mask(mask, TITLE)
+    with ws.session() as s:
+        D.get_person(s, person_id)
+        D.refuse_opted_out(s, [person_id])
+        bundle = D.child_bundle(s, person_id)
+    return B.render(
+        ws,
+        Path(out),
+        kind="intake",
+        title=TITLE,
+        make=lambda: story(bundle, m),
+        person_ids=[person_id],
+        mask=m,
+        log_detail=_extra(None, log_extra),
+    )
+
+
+def no_school_sheet_pdf(
+    ws,
+    out,
+    *,
+    contact: str | None = None,
+    person_ids: Sequence[str] | None = None,
+    initials: bool = False,
+    log_extra: dict | None = None,
+) -> dict:
+    """情報収集シート for children without a school, routed to the contact who has them (nursery / 保健師 / the
+    family's other contact). By default the flagged children without a school routed to ``contact``; with
+    ``person_ids`` those children (``contact`` then defaults to the first child's route and every child must
+    route there or ``contact`` must be given)."""
+    from sqlalchemy import select
+
+    from ..linkage.service import opted_out_persons
+    from ..storage.models import Person
+    from .no_school_sheet import CONTACTS, TITLE, route, story
+
+    ws.require(PERMISSION, what="report no-school sheet")
+    if contact is not None and contact not in CONTACTS:
+        raise InputRefused(f"送付先は {'・'.join(CONTACTS)} のいずれかです。")
+    today = dt.date.today()
+    with ws.session() as s:
+        info = D.school_info(s)
+        run = D.latest_run(s)
+        records = None
+        if person_ids:
+            ids = list(dict.fromkeys(person_ids))
+            for pid in ids:
+                D.get_person(s, pid)
+                if pid in info:
+                    raise InputRefused(f"{pid} には学校・園の記録があります。学校用の情報収集シートを使ってください。")
+            D.refuse_opted_out(s, ids)
+        else:
+            excluded = opted_out_persons(s)
+            flagged = [
+                c.person_id
+                for c in s.scalars(select(D.ChildScore).where(D.ChildScore.run_id == (run.id if run else -1)))
+                if c.flagged
+            ]
+            ids = [pid for pid in flagged if pid not in info and pid not in excluded]
+        records = D.linked_records(s, ids)
+        persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))} if ids else {}
+        routed = {}
+        for pid in ids:
+            p = persons[pid]
+            age = D.age_on(p.birth_date, today)
+            has_health = any(r["source_type"] == "maternal_child_health" for r in records.get(pid, []))
+            routed[pid] = route(age, has_health)
+        if person_ids and contact is None:  # the children named: one route, else the person says which
+            if len(set(routed.values())) > 1:
+                raise InputRefused(
+                    f"指定したこどもの送付先が異なります（{'・'.join(sorted(set(routed.values())))}）。"
+                    "送付先（--contact）を指定するか、送付先ごとに出力してください。"
+                )
+            contact = routed[ids[0]]
+        elif contact is None:
+            raise InputRefused("送付先（nursery / public_health_nurse / family_contact）を指定してください。")
+        elif not person_ids:
+            ids = [pid for pid in ids if routed[pid] == contact]
+        aud = CONTACTS[contact][1]
+        m = B.MASKS["initials" if initials else "none"].for_audience(aud)
+        reader = D.ScoreReader(s)
+        scores = D.scores_in_run(s, run, ids)
+        children = []
+        for pid in ids:
+            p = persons[pid]
+            sc = reader.score(scores.get(pid), run)
+            items = [r for r in m.audience.reasons((sc or {}).get("reasons")) if not r["protective"]]
+            children.append(
+                {
+                    "person_id": pid,
+                    "name": p.name or "",
+                    "name_kana": p.name_kana or "",
+                    "birth_date": p.birth_date,
+                    "age": D.age_on(p.birth_date, today),
+                    "address": p.address or "",
+                    "items": items,
+                }
+            )
+    children.sort(key=lambda c: (c["birth_date"] or dt.date.max, c["name_kana"]))
+    return B.render(
+        ws,
+        Path(out),
+        kind="no_school_sheet",
+        title=TITLE,
+        make=lambda: story(contact, children, m),
+        person_ids=[c["person_id"] for c in children],
+        mask=m,
+        log_detail=_extra({"contact": contact}, log_extra),
+    )

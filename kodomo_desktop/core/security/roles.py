@@ -1,42 +1,9 @@
-"""Roles and what each may do. Every core service asks ``Workspace.require(permission)`` first, so the GUI
-and the CLI obey the same rules; the GUI also hides what a role may not use (``Workspace.can``)."""
+"""Roles and permissions live in core/roles.py (vocabulary layer, so the log's describer can read the labels
+without importing security); re-exported here for existing callers."""
 
 from __future__ import annotations
 
-from ..vocab import ROLE_LABELS
-
-ROLES = ROLE_LABELS  # role code → Japanese label (core.vocab.Role)
-
-# permission -> (Japanese description, roles that hold it); the coordinator holds every permission.
-PERMISSIONS: dict[str, tuple[str, set[str]]] = {
-    "person.read": ("こどもの情報を見る", {"staff"}),
-    "person.search": ("こどもを検索する", {"staff"}),
-    "data.export": ("データを出力する", {"staff"}),
-    "data.share": ("外部へ提供する（仮名加工・引継ぎ・情報シート）", set()),
-    "import": ("ファイルを取り込む", set()),
-    "link.run": ("名寄せを実行する", set()),
-    "link.review": ("名寄せを判断する", set()),
-    "score.run": ("スコアを算出する", {"staff"}),
-    "score.read": ("スコアを見る", {"staff"}),
-    "weights.edit": ("重みを変更する", set()),
-    "users.manage": ("利用者を管理する", set()),
-    "casework.write": ("ケース記録を書く", {"staff"}),
-    "report.print": ("帳票を印刷する", {"staff"}),
-    "checklist.manage": ("チェックリストを管理する", set()),
-    "checklist.enter": ("チェックリストを入力する", {"school"}),
-    "log.read": ("操作ログを見る", {"auditor"}),
-    "governance.read": ("個人情報ファイル簿・自己点検を見る", {"auditor"}),
-    "governance.write": ("利用停止・訂正・削除を行う", set()),
-    "backup": ("バックアップ・復元", set()),
-    "settings": ("設定を変更する", set()),
-}
-
-
-def role_has(role: str, permission: str) -> bool:
-    if permission not in PERMISSIONS:
-        raise KeyError(f"unknown permission {permission!r}")
-    return role == "coordinator" or role in PERMISSIONS[permission][1]
-
-
-def permissions_of(role: str) -> list[str]:
-    return [p for p in PERMISSIONS if role_has(role, p)]
+from ..roles import PERMISSIONS as PERMISSIONS
+from ..roles import ROLES as ROLES
+from ..roles import permissions_of as permissions_of
+from ..roles import role_has as role_has

@@ -103,7 +103,11 @@ def define_sheet(ws, d: dict) -> dict:
             s.add(Setting(key=SETTING_PREFIX + d["key"], value=d))
         else:
             row.value = d
-        ws.log("settings", detail={"what": "information_sheet", "key": d["key"], "fields": len(d["fields"])}, conn=s)
+        ws.log(
+            "settings_changed",
+            detail={"what": "information_sheet", "key": d["key"], "fields": len(d["fields"])},
+            conn=s,
+        )
     return {"sheet": d["key"], "fields": len(d["fields"])}
 
 

@@ -13,12 +13,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -34,6 +36,14 @@ from ..ops import call_with_progress
 from ..widgets import Notice, forget_rows
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
+_PW_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read out over the phone
+
+
+def new_file_password() -> str:
+    """A file password for a school's workbook, easy to read out: three groups of four (about 59 bits)."""
+    import secrets
+
+    return "-".join("".join(secrets.choice(_PW_ALPHABET) for _ in range(4)) for _ in range(3))
 
 
 class ChecklistGridModel(QAbstractTableModel):
@@ -180,8 +190,13 @@ class SchoolEntry(QWidget):
         self.save_btn.clicked.connect(lambda: self.save(False))
         self.submit_btn = QPushButton(tr("提出する"))
         self.submit_btn.clicked.connect(lambda: self.save(True))
+        # a half-filled row is not submitted without a question (asked on the page, never in a box)
+        self.submit_anyway_btn = QPushButton(tr("このまま提出する"))
+        self.submit_anyway_btn.clicked.connect(lambda: self.save(True, confirm=True))
+        self.submit_anyway_btn.setVisible(False)
         bar.addWidget(self.save_btn)
         bar.addWidget(self.submit_btn)
+        bar.addWidget(self.submit_anyway_btn)
         lay.addLayout(bar)
         self.load()
 
@@ -238,10 +253,40 @@ class SchoolEntry(QWidget):
             )
         )
 
-    def save(self, submit: bool) -> bool:
+    def half_filled(self) -> list[dict]:
+        """Pupils whose row has some answers but not all (and is not submitted yet)."""
+        n = len(self.model.items)
+        return [
+            p
+            for p in self.model.pupils
+            if 0 < len(self.model.answers[p["person_id"]]) < n and self.model.status.get(p["person_id"]) != "submitted"
+        ]
+
+    def save(self, submit: bool, confirm: bool = False) -> bool:
         """Save the changed rows as drafts (``submit``: then submit the school's sheet). Problems and results go
-        to the notice line under the grid, never to a modal box."""
+        to the notice line under the grid, never to a modal box. Submitting with half-filled rows first asks
+        (「このまま提出する」 is ``confirm``)."""
         if not self.round_id:
+            return False
+        self.submit_anyway_btn.setVisible(False)
+        half = self.half_filled() if submit and not confirm else []
+        if half:
+            names = "、".join(p["name"] for p in half[:3]) + ("…" if len(half) > 3 else "")
+            self._notify(
+                tr(
+                    "{n} 人の行が途中までしか入力されていません（{names}）。未入力の項目は「不明」ではなく空欄の"
+                    "まま提出されます。このまま提出しますか？",
+                    n=len(half),
+                    names=names,
+                ),
+                error=True,
+            )
+            self.submit_anyway_btn.setVisible(True)
+            row = self.model.pupils.index(half[0])
+            col = next(
+                i for i, it in enumerate(self.model.items) if it["id"] not in self.model.answers[half[0]["person_id"]]
+            )
+            self.view.setCurrentIndex(self.model.index(row, col))
             return False
         from PySide6.QtWidgets import QApplication
 
@@ -370,6 +415,7 @@ class CoordinatorView(QWidget):
             ("ラウンドを開始…", lambda: self.open_round()),
             ("学校用 Excel を作成…", lambda: self.template()),
             ("紙の記入用紙（PDF）…", lambda: self.blank_sheet()),
+            ("返送された Excel を取り込む…", lambda: self.import_returned()),
             ("更新", self.refresh),
         ):
             b = QPushButton(tr(text))
@@ -377,6 +423,24 @@ class CoordinatorView(QWidget):
             bar.addWidget(b)
             self.buttons.append(b)
         lay.addLayout(bar)
+        # the school's workbook carries pupils' names under a title about abuse: a file password by default
+        pw_bar = QHBoxLayout()
+        self.use_password = QCheckBox(tr("学校用 Excel にファイルのパスワードを付ける（推奨）"))
+        self.use_password.setChecked(True)
+        pw_bar.addWidget(self.use_password)
+        pw_bar.addWidget(QLabel(tr("パスワード")))
+        self.file_password = QLineEdit(new_file_password())
+        self.file_password.setMinimumWidth(180)
+        self.file_password.setToolTip(
+            tr("Excel で開くときに必要です。ファイルとは別の方法（電話など）で学校に伝えてください。")
+        )
+        pw_bar.addWidget(self.file_password)
+        again = QPushButton(tr("作り直す"))
+        again.clicked.connect(lambda: self.file_password.setText(new_file_password()))
+        pw_bar.addWidget(again)
+        self.use_password.toggled.connect(self.file_password.setEnabled)
+        pw_bar.addStretch(1)
+        lay.addLayout(pw_bar)
         self.summary = QLabel("")
         lay.addWidget(self.summary)
         self.model = ProgressModel()
@@ -474,11 +538,15 @@ class CoordinatorView(QWidget):
         if chosen is None:
             return None
         school, path = chosen
+        password = self.file_password.text().strip() if self.use_password.isChecked() else None
+        if self.use_password.isChecked() and len(password or "") < 8:
+            self._notify(tr("ファイルのパスワードは8文字以上にしてください。"), error=True)
+            return None
         try:
             res = call_with_progress(
                 self,
                 tr("学校用 Excel"),
-                lambda _p, _c: CL.write_template(self.ws, school, path),
+                lambda _p, _c: CL.write_template(self.ws, school, path, password=password),
                 label=tr("{school} の記入用 Excel を作成しています…", school=school),
                 cancellable=False,
             )
@@ -487,10 +555,46 @@ class CoordinatorView(QWidget):
             return None
         self._notify(
             tr(
+                "{school} の記入用 Excel（{n} 人分）をパスワード付きで作成しました。パスワード「{pw}」は、"
+                "ファイルとは別の方法（電話など）で学校に伝えてください。",
+                school=school,
+                n=res["pupils"],
+                pw=password,
+            )
+            if password
+            else tr(
                 "{school} の記入用 Excel（{n} 人分）を作成しました。氏名が載っているため取扱いに注意してください。",
                 school=school,
                 n=res["pupils"],
             )
+        )
+        self.refresh()
+        return res
+
+    def import_returned(self, path: str | None = None, password: str | None = None):
+        """Read a school's returned workbook (rows matched by row key); a password-protected one opens with the
+        password in the field above (or ``password``). Problems go to the notice line, by row and column."""
+        from ...core.importing.service import import_file
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, tr("返送された Excel"), "", "Excel (*.xlsx)")
+            if not path:
+                return None
+        if password is None:
+            password = self.file_password.text().strip() or None
+        try:
+            res = call_with_progress(
+                self,
+                tr("返送された Excel を取り込む…"),
+                lambda _p, _c: import_file(self.ws, path, "school_checklist", file_password=password),
+                label=tr("返送された Excel を取り込んでいます…"),
+                cancellable=False,
+            )
+        except KodomoError as e:  # a refused sheet's message names every wrong cell by row and column
+            self._notify(e.message_ja, error=True)
+            return None
+        self._notify(
+            tr("{n} 人分を取り込みました。", n=res.imported) + ("　" + "　".join(res.warnings) if res.warnings else "")
         )
         self.refresh()
         return res

@@ -53,6 +53,7 @@ from ...core import persons as P
 from ...core.errors import InputRefused, KodomoError
 from ...core.reports import service as R
 from .. import palette as pal
+from ..format import day, wide_kana
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
 from ..widgets import Notice
@@ -64,6 +65,13 @@ KINDS = [
     ("handover", "引継ぎシート"),
     ("round_stats", "ラウンド統計"),
     ("blank_checklist", "白紙チェックリスト"),
+    ("intake", "受理会議録"),
+    ("no_school", "学校・園のないこどもの情報収集シート"),
+]
+NO_SCHOOL_CONTACTS = [
+    ("public_health_nurse", "保健師（母子保健）"),
+    ("nursery", "保育所・こども園"),
+    ("family_contact", "家庭の連絡窓口（担当者）"),
 ]
 KIND_LABEL = dict(KINDS)
 MASKS_PERSON = [  # the conference's documents (assessment sheet, packet): for the meeting, never for a school
@@ -223,7 +231,7 @@ class ChildPicker(QWidget):
         for i in hits[:SEARCH_LIMIT]:
             r = self._rows[i]
             school = P.grade_text(r.school, r.grade, r.class_name) if r.school else ""
-            text = f"{r.name}（{r.name_kana}）　{r.age if r.age is not None else '—'}歳　{school}　{r.resident_no}"
+            text = f"{wide_kana(r.name)}（{wide_kana(r.name_kana)}）　{r.age if r.age is not None else '—'}歳　{school}　{r.resident_no}"
             it = QListWidgetItem(text.strip())
             it.setToolTip(text.strip())
             it.setData(Qt.UserRole, r.person_id)
@@ -425,6 +433,26 @@ class PrintPage(QWidget):
         self.b_def = QComboBox()
         f.addRow(tr("チェックリスト"), self.b_def)
         self.forms.addWidget(w)
+        # 受理会議録
+        w = QWidget()
+        f = QFormLayout(w)
+        self.i_child = ChildPicker(self.ws)
+        f.addRow(tr("こども"), self.i_child)
+        self.i_mask = _combo(MASKS_PERSON)
+        f.addRow(tr("マスク"), self.i_mask)
+        self.forms.addWidget(w)
+        # 学校・園のないこどもの情報収集シート
+        w = QWidget()
+        f = QFormLayout(w)
+        self.n_contact = _combo(NO_SCHOOL_CONTACTS)
+        f.addRow(tr("送付先"), self.n_contact)
+        hint = QLabel(
+            tr("最新のスコアで抽出された、学校・園の記録がないこどものうち、この送付先に送るこどもが載ります。")
+        )
+        hint.setWordWrap(True)
+        hint.setStyleSheet(f"color:{pal.MUTED};")
+        f.addRow("", hint)
+        self.forms.addWidget(w)
         self._lists_loaded: set[str] = set()
 
     def _kind_changed(self, row: int):
@@ -454,7 +482,7 @@ class PrintPage(QWidget):
                 self.c_conf.clear()
                 self.c_conf.addItem(tr("（会議を選ばない）"), None)
                 for c in C.list_conferences(self.ws):
-                    when = c["held_on"].isoformat() if isinstance(c["held_on"], dt.date) else str(c["held_on"] or "")
+                    when = day(c["held_on"])
                     self.c_conf.addItem(f"{when}　{c['title'] or c['kind']}（{c['items']}人）", c["conference_id"])
                 i = self.c_conf.findData(keep)
                 self.c_conf.setCurrentIndex(max(i, 0))
@@ -545,6 +573,13 @@ class PrintPage(QWidget):
                 "handover": self.h_kind.currentData(),
                 "mask": self.h_mask.currentData(),
             }
+        if kind == "intake":
+            pid = self.i_child.selected_id()
+            if not pid:
+                raise InputRefused("こどもを検索して選んでください。")
+            return {"kind": kind, "person_id": pid, "mask": self.i_mask.currentData()}
+        if kind == "no_school":
+            return {"kind": kind, "contact": self.n_contact.currentData()}
         if kind == "round_stats":
             rid = self.r_round.currentData()
             if rid is None:
@@ -576,6 +611,10 @@ class PrintPage(QWidget):
             return R.handover_pdf(ws, p["person_id"], out, p["handover"], mask=p["mask"], log_extra=extra)
         if k == "round_stats":
             return R.round_stats_pdf(ws, p["round_id"], out, log_extra=extra)
+        if k == "intake":
+            return R.intake_pdf(ws, p["person_id"], out, mask=p["mask"], log_extra=extra)
+        if k == "no_school":
+            return R.no_school_sheet_pdf(ws, out, contact=p["contact"], log_extra=extra)
         return R.blank_checklist_pdf(ws, p["school"], p["klass"], p["definition"], out, log_extra=extra)
 
     # -- temp folder ------------------------------------------------------------------------------------------------

@@ -1,0 +1,190 @@
+"""City scale (issue 21): a generated city imported, linked and scored through the CLI, each step timed.
+
+    python benchmarks/city.py [--sizes 3000,30000,185000] [--items 750] [--keep DIR]
+
+For each size a synthetic town is generated (not timed) with the demo's department files, and every CSV file is made
+*wide* the way 和泉市 holds its data: extra item columns (項目001…) with codes and amounts, ~--items columns over all
+files, so that the 185,000-resident city carries about 22 million values. Then, each step a separate CLI process
+(as a town would run it), wall time and the process's peak memory (``os.wait4`` rusage) are printed:
+
+    init · import --manifest (every file, one unlock) · link · score · report conference (the 50 highest)
+    · backup · restore (to a new path)
+
+Goal (issue 21), on a 2-core PC: the whole 185k pipeline under 10 minutes and 4 GB; the 3,000-resident town under
+5 s for import + link + score; growth from 3,000 to 30,000 under ×10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "city-bench-password-1"
+STEPS = ["init", "import", "link", "score", "packet", "backup", "restore"]
+
+
+def make_town(n: int, out: Path, items: int, seed: int = 1) -> dict:
+    """Department files of an n-resident town, the CSVs widened with item columns. Returns counts."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from kodomo_desktop.core.demo.files import write_department_files
+    from kodomo_desktop.core.demo.town import generate_town
+
+    t = time.perf_counter()
+    town = generate_town(residents=n, seed=seed)
+    files = write_department_files(town, out)
+    csvs = sorted(out.glob("*.csv"))
+    csvs = [p for p in csvs if p.name != "sources.csv"]
+    rng = np.random.default_rng(seed)
+    per_file = max(1, items // max(1, len(csvs)))
+    values = 0
+    for k, p in enumerate(csvs):
+        raw = p.read_bytes()
+        enc = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "cp932"
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            enc, text = "utf-8", raw.decode("utf-8")
+        rows = list(csv.reader(text.splitlines()))
+        head = next(i for i, r in enumerate(rows) if sum(1 for c in r if c.strip()) >= 3)  # below any title rows
+        body = len(rows) - head - 1
+        cols = []
+        for j in range(per_file):
+            kind = j % 4
+            if kind == 0:  # a code list
+                col = rng.choice(np.array(["01", "02", "03", "09", ""]), size=body)
+            elif kind == 1:  # an amount
+                col = rng.integers(0, 500_000, size=body).astype(str)
+            elif kind == 2:  # a flag
+                col = rng.choice(np.array(["有", "無", ""]), size=body)
+            else:  # a count
+                col = rng.integers(0, 30, size=body).astype(str)
+            cols.append(col)
+        rows[head] = rows[head] + [f"項目{k:02d}{j:03d}" for j in range(per_file)]
+        for i in range(body):
+            rows[head + 1 + i] = rows[head + 1 + i] + [c[i] for c in cols]
+        with open(p, "w", encoding=enc, newline="") as fh:
+            csv.writer(fh).writerows(rows)
+        values += body * per_file
+    manifest = out / "sources.csv"
+    if not manifest.exists():
+        with open(manifest, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["file_name", "source_type"])
+            for f in files:
+                w.writerow([Path(f.path).name, f.source_type])
+    return {
+        "residents": n,
+        "files": len(files),
+        "wide_files": len(csvs),
+        "item_columns": per_file * len(csvs),
+        "wide_values": values,
+        "generate_s": round(time.perf_counter() - t, 1),
+    }
+
+
+def run(args: list[str], cwd: Path) -> tuple[float, float, str, int]:
+    """One CLI process: (wall seconds, peak RSS MB, stdout, exit code)."""
+    env = dict(os.environ, KODOMO_DB_PASSWORD=PASSWORD, PYTHONPATH=str(ROOT))
+    env.pop("KODOMO_USER", None)
+    t = time.perf_counter()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "kodomo_desktop.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, ru.ru_maxrss / 1024, out, p.returncode
+
+
+def pipeline(n: int, items: int, keep: Path | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"city-{n}-", dir=keep))
+    files = work / "files"
+    files.mkdir()
+    info = make_town(n, files, items)
+    res: dict = {"info": info, "steps": {}}
+
+    def step(name, *a):
+        wall, rss, out, rc = run(list(a), work)
+        res["steps"][name] = {"s": round(wall, 2), "mb": round(rss), "rc": rc}
+        print(f"  {n:>7,} {name:<8} {wall:8.1f} s {rss:8.0f} MB  rc={rc}", file=sys.stderr, flush=True)
+        return out
+
+    step("init", "init", "--db", "city.db")
+    step("import", "import", "--db", "city.db", "--manifest", str(files / "sources.csv"))
+    step("link", "link", "--db", "city.db")
+    step("score", "score", "--db", "city.db", "--out", "score.csv")
+    with open(work / "score.csv", encoding="utf-8") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: -float(r["total"] or 0))[:50]
+    step(
+        "packet",
+        "report",
+        "conference",
+        "--db",
+        "city.db",
+        "--persons",
+        ",".join(r["person_id"] for r in rows),
+        "--out",
+        "packet.pdf",
+    )
+    step("backup", "backup", "--db", "city.db", "--out", "city.bak")
+    step("restore", "restore", "--from", "city.bak", "--db", "restored.db")
+    res["db_mb"] = round((work / "city.db").stat().st_size / 2**20)
+    if keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="3000,30000")
+    ap.add_argument("--items", type=int, default=750)
+    ap.add_argument("--keep", type=Path, help="keep each town's folder under this directory")
+    a = ap.parse_args()
+    if a.keep:
+        a.keep.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for n in [int(x) for x in a.sizes.split(",")]:
+        results[n] = pipeline(n, a.items, a.keep)
+    sizes = list(results)
+    print(f"\n{'step':<10}" + "".join(f"{f'{n:,} residents':>26}" for n in sizes))
+    for s in STEPS:
+        cells = []
+        for n in sizes:
+            st = results[n]["steps"].get(s, {})
+            cells.append(
+                f"{st.get('s', float('nan')):>9.1f} s {st.get('mb', 0):>7} MB" + (" !" if st.get("rc") else "  ")
+            )
+        print(f"{s:<10}" + "".join(f"{c:>26}" for c in cells))
+    total = {n: sum(v["s"] for v in results[n]["steps"].values()) for n in sizes}
+    core = {n: sum(results[n]["steps"][k]["s"] for k in ("import", "link", "score")) for n in sizes}
+    peak = {n: max(v["mb"] for v in results[n]["steps"].values()) for n in sizes}
+    print(f"{'pipeline':<10}" + "".join(f"{f'{total[n]:.1f} s':>26}" for n in sizes))
+    print(f"{'imp+lnk+sc':<10}" + "".join(f"{f'{core[n]:.1f} s':>26}" for n in sizes))
+    print(f"{'peak':<10}" + "".join(f"{f'{peak[n]} MB':>26}" for n in sizes))
+    print(f"{'values':<10}" + "".join(f"{results[n]['info']['wide_values']:>26,}" for n in sizes))
+    dbs = {n: f"{results[n]['db_mb']} MB" for n in sizes}
+    print(f"{'db size':<10}" + "".join(f"{dbs[n]:>26}" for n in sizes))
+    if 3000 in core and 30000 in core:
+        print(f"growth 3,000 → 30,000 (import+link+score): ×{core[30000] / core[3000]:.1f} (goal < ×10)")
+    print(json.dumps({str(n): results[n] for n in sizes}, ensure_ascii=False), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+# Sourced by run-demo.sh and setup-and-test.sh: the project's own virtual environment, ./.venv.
+#
+# Debian's and Ubuntu's own Python refuses `pip install` outside a virtual environment (PEP 668,
+# "externally-managed-environment"), and a stock Debian has no `venv` until python3-venv is installed; a pyenv or
+# python.org Python has both. So: make .venv with $PYTHON (default: python3 on PATH), installing python3-venv
+# through apt when venv is missing, then install the project into it (editable) with the extras asked for.
+
+kodomo_sudo() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "管理者権限が必要です（sudo がありません）: $*" >&2; return 1
+  fi
+}
+
+kodomo_apt_install() {
+  command -v apt-get >/dev/null || { echo "apt-get がありません。次のパッケージを入れてください: $*" >&2; return 1; }
+  kodomo_sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive kodomo_sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+kodomo_venv() {  # kodomo_venv EXTRAS  → sets VENV_PY
+  local extras="$1" py="${PYTHON:-python3}" ver
+  if ! command -v "$py" >/dev/null; then
+    echo "Python 3.11 以上が見つかりません（$py）。" >&2; return 1
+  fi
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "Python 3.11 以上が必要です（$py は $("$py" -V 2>&1)）。" >&2; return 1
+  fi
+  if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    rm -rf .venv  # left by an older Python, or broken
+  fi
+  if [ ! -x .venv/bin/python ]; then
+    if ! "$py" -m venv .venv >/dev/null 2>&1; then
+      rm -rf .venv
+      ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+      echo "venv がないので python3-venv を入れます…" >&2
+      kodomo_apt_install python3-venv "python${ver}-venv" || kodomo_apt_install python3-venv
+      "$py" -m venv .venv
+    fi
+  fi
+  VENV_PY="$PWD/.venv/bin/python"
+  "$VENV_PY" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+  export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
+}
+
+# Qt's runtime libraries (the xcb platform for a real window; offscreen needs only the first few).
+KODOMO_QT_LIBS=(libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0
+  libxcb-xinerama0 libxcb-xkb1)
+
+kodomo_system_packages() {  # kodomo_system_packages PKG... → installs those not yet installed (Debian/Ubuntu)
+  local need=() pkg
+  command -v dpkg >/dev/null || return 0
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+  if [ ${#need[@]} -gt 0 ]; then kodomo_apt_install "${need[@]}"; fi
+}
