@@ -32,6 +32,7 @@ GROUPS = [
     "sharing",
     "settings",
     "rounds",
+    "keys",
 ]
 
 
@@ -99,10 +100,19 @@ def main(argv=None) -> int:
         from ..core.errors import storage_failure
 
         mapped = storage_failure(e)
-        if mapped is None:
-            raise
-        print(f"エラー: {mapped.message_ja}", file=sys.stderr)
-        return mapped.exit_code
+        if mapped is not None:
+            print(f"エラー: {mapped.message_ja}", file=sys.stderr)
+            return mapped.exit_code
+        import sqlcipher3
+        from sqlalchemy import exc as sa_exc
+
+        if isinstance(e, (sqlcipher3.DatabaseError, sa_exc.DatabaseError)):  # a damaged file: exit 3, no traceback
+            msg = str(getattr(e, "orig", e))
+            print(
+                f"エラー: データベースが壊れているか読めません（{msg}）。verify で確認してください。", file=sys.stderr
+            )
+            return 3
+        raise
 
 
 if __name__ == "__main__":
