@@ -1,4 +1,4 @@
-"""Scoring commands: score, weights."""
+"""Scoring commands: score (``--weights``: a trial, never the current run), weights export / import / preview."""
 
 from __future__ import annotations
 
@@ -23,9 +23,14 @@ def cmd_score(args):
 def cmd_weights(args):
     from ..core.scoring import service as S
 
+    if args.weights_cmd == "import" and args.adopt and not (args.reason or "").strip():
+        raise UsageError("--adopt には --reason（採用する理由）が必要です。何も変更していません。")
     with _open(args) as ws:
         if args.weights_cmd == "export":
             out(S.export_weights(ws, Path(args.out)))
+        elif args.weights_cmd == "preview":
+            ws.require("score.read", what="weights preview")
+            out(S.preview_weights(ws, S.read_weights_file(Path(args.weights)), as_of=args.as_of))
         else:
             out(S.import_weights(ws, Path(args.file), reason=args.reason, adopt=args.adopt))
 
@@ -45,4 +50,8 @@ def register(cmd, sub) -> None:
     w.add_argument("file")
     w.add_argument("--reason")
     w.add_argument("--adopt", action="store_true")
+    w = wsub.add_parser("preview", help="flagged and top-band counts and rates per group, current -> proposed")
+    w.add_argument("--db", required=True)
+    w.add_argument("--weights", required=True)
+    w.add_argument("--as-of")
     sp.set_defaults(func=cmd_weights)

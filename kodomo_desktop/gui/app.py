@@ -158,10 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     restrict_umask()  # files this process creates are owner-only (POSIX)
     clean_stale_previews()  # print previews a crashed run left behind
-    app = prepare_app(sys.argv[:1], args.lang)
     if args.self_test:
         from . import selftest
 
+        selftest.prepare_environment()
+    app = prepare_app(sys.argv[:1], args.lang)
+    if args.self_test:
         return selftest.run(args.db, user=args.user)
     ws = start(args)
     if ws is None:

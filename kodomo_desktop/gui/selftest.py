@@ -279,6 +279,25 @@ class SelfTest:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def prepare_environment() -> None:
+    """Before the QApplication exists: a Linux machine with no display runs the check offscreen by itself."""
+    if not os.environ.get("QT_QPA_PLATFORM") and not platform.has_display():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def _quiet_qt_messages() -> None:
+    """The offscreen platform warns once per window that it cannot propagate size hints: noise in the report."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_kind, _context, message):
+        if "propagateSizeHints" in message:
+            return
+        if sys.stderr is not None:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
 def _qt_version() -> str:
     from PySide6 import __version__
 
@@ -286,4 +305,10 @@ def _qt_version() -> str:
 
 
 def run(db: str | Path | None = None, user: str | None = None) -> int:
-    return SelfTest(Path(db) if db else None, user=user).run()
+    _quiet_qt_messages()
+    try:
+        return SelfTest(Path(db) if db else None, user=user).run()
+    finally:
+        from PySide6.QtCore import qInstallMessageHandler
+
+        qInstallMessageHandler(None)

@@ -127,7 +127,12 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         view.setCurrentIndex(model.index(3, 0))
         qtbot.keyClick(view, "0")
         qtbot.mouseClick(entry.submit_btn, Qt.LeftButton)
+        # two rows are half filled: the page asks first (on the page, no box) and nothing is submitted yet
+        assert "途中まで" in entry.notice.text() and entry.submit_anyway_btn.isVisible(), entry.notice.text()
+        assert CL.entries(teacher, rid, school)[p1]["status"] == "draft"
+        qtbot.mouseClick(entry.submit_anyway_btn, Qt.LeftButton)
         assert "提出しました" in entry.notice.text(), entry.notice.text()
+        assert not entry.submit_anyway_btn.isVisible()
         c = entry.counts()
         assert c["submitted"] == 4 and c["draft"] == 0 and c["not_yet"] == len(pupils) - 4
         model = entry.model

@@ -119,6 +119,8 @@ def test_weights_editor_preview_adopt_and_restore(app, qtbot, ws, monkeypatch):
     assert not ed.adopt(reason="")
     assert ed.adopt(reason="非課税世帯を貧困の検討対象に含める")
     assert S.active_weights(ws)["version"] == 2 and "第2版" in ed.version_label.text()
+    # the scores on screen were made with the old weights: the page offers to score again (no box)
+    assert ed.rescore_box.isVisibleTo(ed) and "算出しますか" in ed.rescore_text.text()
     S.run_scoring(ws)
     page.reload()
     after = {r["person_id"]: r["total"] for r in S.latest_scores(ws)}
@@ -127,3 +129,8 @@ def test_weights_editor_preview_adopt_and_restore(app, qtbot, ws, monkeypatch):
     ed.versions.setCurrentIndex(ed.versions.findData(S.weight_sets(ws)[-1]["weight_set_id"]))
     assert ed.restore(reason="元に戻す")
     assert S.active_weights(ws)["version"] == 1
+    assert ed.rescore_box.isVisibleTo(ed)
+    active = S.active_weights(ws)["weight_set_id"]
+    ed.rescore()  # 「いま算出する」: back to the list and a run with the restored weights
+    assert not ed.rescore_box.isVisibleTo(ed) and page.tabs.currentIndex() == 0
+    qtbot.waitUntil(lambda: (S.latest_run(ws) or {}).get("weight_set_id") == active, timeout=60000)

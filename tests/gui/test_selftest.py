@@ -82,3 +82,21 @@ def test_command_line_flag_exits_0(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "すべて正常" in r.stdout
+
+
+def test_headless_linux_runs_the_check_offscreen_by_itself(monkeypatch):
+    from kodomo_desktop.gui import selftest
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    selftest.prepare_environment()
+    assert os.environ["QT_QPA_PLATFORM"] == "offscreen"
+    monkeypatch.delenv("QT_QPA_PLATFORM")
+    monkeypatch.setenv("DISPLAY", ":0")  # a desktop: the real window
+    selftest.prepare_environment()
+    assert "QT_QPA_PLATFORM" not in os.environ
+    monkeypatch.delenv("DISPLAY")
+    monkeypatch.setattr(sys, "platform", "win32")  # Windows always has its own platform plugin
+    selftest.prepare_environment()
+    assert "QT_QPA_PLATFORM" not in os.environ

@@ -79,18 +79,30 @@ def _optouts(s) -> set[str]:
 
 # --- rounds ------------------------------------------------------------------------------------------------------
 def create_round(
-    ws, name: str, *, score_run_id: int | None = None, labels: list | None = None, yotaikyo_rule: str = "continue"
+    ws,
+    name: str,
+    *,
+    score_run_id: int | None = None,
+    labels: list | None = None,
+    yotaikyo_rule: str = "continue",
+    top: int | None = None,
 ) -> int:
-    """A review round from a scoring run's flagged children.
+    """A review round from a scoring run's flagged children (``top``: the ``top`` highest-priority children of the
+    run instead — band first, then total — with the 要対協 rule applied *before* the cut, so top 20 gives 20).
 
     ``yotaikyo_rule``: ``continue`` — children already on the 要対協 ledger are candidates marked 支援継続;
-    ``exclude`` — they are left off the list (already supported).
+    ``exclude`` — they are left off the list (already supported); ``lower`` (優先度を下げる) — kept, after every
+    child who is not on the ledger.
     """
     ws.require("casework.write", what="round create")
     if not (name or "").strip():
         raise InputRefused("ラウンド名を入力してください。")
-    if yotaikyo_rule not in ("continue", "exclude"):
-        raise InputRefused("要対協の扱いは continue（支援継続として載せる）か exclude（除く）です。")
+    if yotaikyo_rule not in ("continue", "exclude", "lower"):
+        raise InputRefused(
+            "要対協の扱いは continue（支援継続として載せる）・exclude（除く）・lower（優先度を下げる）のいずれかです。"
+        )
+    if top is not None and int(top) < 1:
+        raise InputRefused("上位の人数（--top）は1以上にしてください。")
     labels = check_labels(labels) if labels else None
     with ws.session() as s:
         run = (
@@ -112,17 +124,30 @@ def create_round(
         s.flush()
         excluded = _optouts(s)
         seen = set()
-        for cs in s.scalars(
-            select(ChildScore)
-            .where(ChildScore.run_id == run.id, ChildScore.flagged.is_(True))
-            .order_by(ChildScore.total.desc())
-        ):
+        q = select(ChildScore).where(ChildScore.run_id == run.id)
+        q = q.where(ChildScore.total > 0) if top else q.where(ChildScore.flagged.is_(True))
+        picked = []
+        for cs in s.scalars(q):
             if cs.person_id in excluded or cs.person_id in seen:
                 continue
             yt = bool((cs.details or {}).get("yotaikyo_active"))
-            if yt and yotaikyo_rule == "exclude":
+            if yt and yotaikyo_rule == "exclude":  # before the top-N cut
                 continue
             seen.add(cs.person_id)
+            picked.append((cs, yt))
+        level = (lambda cs: (cs.details or {}).get("band_level")) if picked else None
+        picked.sort(
+            key=lambda p: (
+                p[1] and yotaikyo_rule == "lower",
+                -(level(p[0]) if isinstance(level(p[0]), int) else 0),
+                -(p[0].total or 0),
+                p[0].person_id,
+            )
+        )
+        if top:
+            picked = picked[: int(top)]
+            seen = {cs.person_id for cs, _ in picked}
+        for cs, yt in picked:
             s.add(RoundCandidate(round_id=r.id, person_id=cs.person_id, total=cs.total, band=cs.band, yotaikyo=yt))
         ws.log("round_created", detail={"round_id": r.id, "candidates": len(seen), "score_run": run.id}, conn=s)
         return r.id

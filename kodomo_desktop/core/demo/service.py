@@ -62,7 +62,11 @@ def build_demo(
         out_dir.mkdir(parents=True, exist_ok=True)
     try:
         files = write_department_files(town, out_dir)
-        ws = Workspace.open(db, password, user_name) if db.exists() else Workspace.create(db, password, user_name)
+        ws = (
+            Workspace.open(db, password, user_name)
+            if db.exists()
+            else Workspace.create(db, password, user_name, demo=True)
+        )
         try:
             with ws.session() as s:  # printed on every document's header; a town sets its own in 設定
                 if s.get(Setting, "town_name") is None:

@@ -466,6 +466,15 @@ def _when(v) -> str:
     return f"{wareki(t.date())} {t:%H:%M}"
 
 
+def _anchor_row(ws, yes) -> list:
+    """The log anchor held in the key file (count + short hash), printed so a paper copy can be compared later."""
+    try:
+        a = ws.log_anchor()
+    except Exception:  # noqa: BLE001 — a report must print even when the key file cannot be read
+        return ["操作ログのアンカー（鍵ファイル）", "読み取れません", yes(False)]
+    return ["操作ログのアンカー（鍵ファイル）", f"{a['count']} 件・{a['short'] or '—'}", yes(a["ok"])]
+
+
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
 
     with ws.session() as s:
@@ -503,6 +512,7 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             + ("正常" if auto["log_chain_ok"] else f"{auto['first_broken_entry']} 番で切れています"),
             yes(checks[3]),
         ],
+        _anchor_row(ws, yes),
         [
             "法的根拠が未設定の取込元",
             "、".join((SOURCE_TYPES.get(k) or {}).get("label", k) for k in auto["sources_without_legal_basis"])
@@ -530,6 +540,9 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
         else "この年度の回答はまだ保存されていません。"
     )
     title = f"自己点検報告書（{fiscal_year_ja(fiscal_year)}）"
+    from ..scoring.service import adoption_rows  # lazy: loads numpy, pandas, only needed here
+
+    adopt_rows = adoption_rows(ws, fiscal_year)
 
     def story():
         t_auto = _table(auto_rows, widths=[62 * mm, 94 * mm, 18 * mm])
@@ -554,6 +567,9 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             t_auto,
             Spacer(1, 5 * mm),
             _table(manual_rows, widths=[90 * mm, 18 * mm, 66 * mm]),
+            Spacer(1, 5 * mm),
+            Paragraph("重みの採用と採用前のプレビュー（この年度）", st["h"]),
+            _table(adopt_rows, widths=[22 * mm, 12 * mm, 36 * mm, 48 * mm, 56 * mm]),
             Spacer(1, 8 * mm),
             Paragraph("確認欄", st["h"]),
             sign,

@@ -626,6 +626,21 @@ def _ooxml_sheet_parts(z) -> dict[str, str]:
     return out
 
 
+def sheet_names(path, password: str | None = None) -> list[str]:
+    """The sheet names of an .xlsx/.xlsm (decrypted with ``password`` when it has one); [] for anything else or a
+    file that cannot be read. Cheap: only the workbook part is read (the wizard recognises a returned checklist)."""
+
+    try:
+        data = Path(path).read_bytes()
+        if _is_encrypted_ooxml(data):
+            if not password:
+                return []
+            data = _decrypt(Path(path), data, password)
+        return list(_ooxml_sheet_parts(zipfile.ZipFile(io.BytesIO(data))))
+    except Exception:
+        return []
+
+
 def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
     """(last row, last column) of every sheet's cells, read from the sheet XML as a stream — before a reader builds
     a dense grid of that size — and the uncompressed size of each sheet held to MAX_SHEET_BYTES (a zip bomb is

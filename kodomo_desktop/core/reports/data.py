@@ -338,7 +338,6 @@ class ScoreReader:
         value = _get(r, "value", "detail", "evidence")
         if isinstance(value, (dict, list)):
             value = None
-
         return {
             "fact_kind": fact_kind({**r, "source_type": st, "protective": protective}),
             "implausible": bool(_get(r, "implausible", "date_implausible")),

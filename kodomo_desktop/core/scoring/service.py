@@ -191,11 +191,12 @@ def _same(a: dict, b: dict, cat: dict) -> bool:
     return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
 
 
-def adopt_weight_set(ws, weight_set_id: int, reason: str) -> dict:
+def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | None = None) -> dict:
     """Adopt a saved version (or an old one again: that is how a previous version is restored).
 
     Needs a non-empty reason; logged as ``weights_adopted``; the reason is kept on the version and in the
-    adoption history (the access log holds ids only)."""
+    adoption history (the access log holds ids only). The preview the person saw (``preview``; computed here when
+    not given) is kept with the adoption: aggregates only (:func:`preview_summary`)."""
     ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
@@ -204,7 +205,12 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str) -> dict:
         w = s.get(WeightSet, int(weight_set_id))
         if w is None:
             raise NotFound(f"重みの設定 {weight_set_id} はありません。")
-        validate_weights(w.data, catalogue())
+        data = validate_weights(w.data, catalogue())
+    if preview is None:
+        preview = preview_weights(ws, data)
+    with ws.session() as s:
+        prev = _ensure_default(s)
+        w = s.get(WeightSet, int(weight_set_id))
         s.execute(update(WeightSet).where(WeightSet.id != w.id).values(active=False))
         w.active, w.adopted_at, w.adopted_by, w.reason = True, _now(), ws.user.name, reason.strip()
         hist = s.get(Setting, ADOPTIONS_KEY)
@@ -215,6 +221,8 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str) -> dict:
             "by": ws.user.name,
             "reason": reason.strip(),
             "previous_id": prev.id,
+            "previous_version": prev.version,
+            "preview": preview_summary(preview),
         }
         if hist is None:
             s.add(Setting(key=ADOPTIONS_KEY, value=[entry]))
@@ -234,13 +242,24 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str) -> dict:
         return {"weight_set_id": w.id, "version": w.version, "previous_version": prev.version, "adopted": True}
 
 
-def adopt_weights(ws, data: dict, reason: str, name: str | None = None) -> dict:
-    """Save edited weights as a new version and adopt it (reason required before anything is saved)."""
+def adopt_weights(ws, data: dict, reason: str, name: str | None = None, *, preview: dict | None = None) -> dict:
+    """Save edited weights as a new version and adopt it (reason required before anything is saved); the preview
+    shown before 採用 is kept with the adoption."""
     ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     saved = save_weights(ws, data, name)
-    return {**adopt_weight_set(ws, saved["weight_set_id"], reason), "created": saved["created"]}
+    return {**adopt_weight_set(ws, saved["weight_set_id"], reason, preview=preview), "created": saved["created"]}
+
+
+def adoptions(ws) -> list[dict]:
+    """Every adoption, oldest first, with the preview kept with it (for the self-inspection report; aggregates
+    only, so the auditor may read it)."""
+    if not (ws.can("governance.read") or ws.can("score.read")):
+        ws.require("governance.read", what="weights adoptions")
+    with ws.session() as s:
+        hist = s.get(Setting, ADOPTIONS_KEY)
+        return [dict(a) for a in (hist.value if hist and isinstance(hist.value, list) else [])]
 
 
 def restore_weights(ws, version: int, reason: str) -> dict:
@@ -304,12 +323,51 @@ def read_weights_file(file: Path) -> dict:
     return validate_weights(strip_meta(raw), catalogue()) | ({"name": raw["name"]} if raw.get("name") else {})
 
 
+def adoption_rows(ws, fiscal_year: int | None = None) -> list[list[str]]:
+    """The self-inspection's table of adoptions (a header row first): when, version, by whom and why, what the
+    preview showed (flagged and top-band counts current → new) and its warnings. ``fiscal_year``: April–March."""
+    rows = [["採用日時", "版", "採用者・理由", "プレビュー（現行 → 採用した案）", "グループ間の比の警告"]]
+    for a in adoptions(ws):
+        at = str(a.get("at") or "")
+        try:
+            d = dt.date.fromisoformat(at[:10])
+        except ValueError:
+            d = None
+        if fiscal_year is not None and d is not None and (d.year if d.month >= 4 else d.year - 1) != fiscal_year:
+            continue
+        pv = a.get("preview") or {}
+        if pv:
+            f, t = pv.get("flagged") or {}, pv.get("top_band") or {}
+            shown = (
+                f"対象 {pv.get('children', 0)} 人（基準日 {pv.get('as_of', '')}）：抽出 {f.get('current')} → "
+                f"{f.get('new')} 人、{pv.get('top_band_label', '高')} {t.get('current')} → {t.get('new')} 人"
+            )
+            if pv.get("proxy_guard_off"):
+                shown += "。世帯・経済の指標だけで最上位にしない規則を外した種類：" + "、".join(pv["proxy_guard_off"])
+            warn = "；".join(w.get("text", "") for w in pv.get("warnings") or []) or "なし"
+        else:
+            shown, warn = "（この採用にはプレビューの記録がありません）", ""
+        rows.append(
+            [
+                at[:16].replace("T", " "),
+                f"第{a.get('version')}版",
+                f"{a.get('by', '')}：{a.get('reason', '')}",
+                shown,
+                warn,
+            ]
+        )
+    if len(rows) == 1:
+        rows.append(["", "", "この年度の採用はありません。", "", ""])
+    return rows
+
+
 def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = False, name: str | None = None) -> dict:
     """Read a weights file as a new version; with ``adopt`` also adopt it (a reason is then required)."""
     ws.require("weights.edit", what="weights import")
     if adopt and not (reason or "").strip():
         raise InputRefused("取り込んだ重みを採用するには理由（--reason）が必要です。何も変更していません。")
     data = read_weights_file(file)
+    pv = preview_weights(ws, data) if adopt else None  # shown (printed) and kept with the adoption
     saved = save_weights(ws, data, name or data.get("name") or f"{Path(file).stem}（取込）")
     out = {
         "weight_set_id": saved["weight_set_id"],
@@ -318,7 +376,8 @@ def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = Fals
         "adopted": False,
     }
     if adopt:
-        out.update(adopt_weight_set(ws, saved["weight_set_id"], reason or ""))
+        out.update(adopt_weight_set(ws, saved["weight_set_id"], reason or "", preview=pv))
+        out["preview"] = pv
     return out
 
 
@@ -498,21 +557,81 @@ class ScoringContext:
     def groups(self) -> dict[str, np.ndarray]:
         """Fairness groups (children's households): single parent (児童扶養手当), a disability certificate."""
         if self._groups is None:
-            R = self.prep.R
-            persons = self.prep.persons
-            hh_of = persons["household_id"]
-
-            def households(st):
-                pids = R.loc[R["source_type"] == st, "person_id"]
-                return set(hh_of.reindex(pids).dropna())
-
-            ch = self.prep.children
-            single, disab = households("child_rearing_allowance"), households("disability")
+            gk = self.group_kinds()
             self._groups = {
-                "ひとり親世帯（児童扶養手当）": ch["household_id"].isin(single).to_numpy(),
-                "障害者手帳等のある世帯": ch["household_id"].isin(disab).to_numpy(),
+                "ひとり親世帯（児童扶養手当）": gk["single_parent"]["該当"],
+                "障害者手帳等のある世帯": gk["disability_household"]["該当"],
             }
         return self._groups
+
+    def group_kinds(self) -> dict[str, dict[str, np.ndarray]]:
+        """The preview's groups: kind → {group name: C bool}. Household circumstances are read as the catalogue's
+        indicators see them on the as-of date (its default look-back windows), whatever the weights say:
+        single_parent = 児童扶養手当 受給, public_assistance = 生活保護 受給, tax_exempt = 住民税非課税世帯;
+        disability_household = someone in the household (the child too) has a disability record; sex and
+        nationality from the registry (nationality only where the registry file holds it)."""
+        if getattr(self, "_group_kinds", None) is not None:
+            return self._group_kinds
+        prep = self.prep
+        ch = prep.children
+        C = prep.C
+        by_id = {i["id"]: i for i in self.cat["indicators"]}
+
+        def indicator(iid):
+            ind = by_id.get(iid)
+            if ind is None:
+                return np.zeros(C, dtype=bool)
+            return E.evaluate_indicator(prep, ind, ind["window_months"])[0]
+
+        def yes_no(mask):
+            return {"該当": mask, "非該当": ~mask}
+
+        R = prep.R
+        hh_of = prep.persons["household_id"]
+        dis_p = R.loc[R["source_type"] == "disability", "person_id"]
+        dis_hh = set(hh_of.reindex(dis_p).dropna())
+        disab = ch["household_id"].isin(dis_hh).to_numpy() | ch["person_id"].isin(set(dis_p)).to_numpy()
+        school = ch["school"].replace("", "（学校・園なし）").to_numpy()
+        out = {
+            "school": {x: school == x for x in sorted(set(school))},
+            "age_band": {b["label"]: ch["age_band"].to_numpy() == b["label"] for b in self.cat["age_bands"]},
+            "sex": {},
+            "single_parent": yes_no(indicator("child_rearing_allowance")),
+            "public_assistance": yes_no(indicator("public_assistance")),
+            "tax_exempt": yes_no(indicator("tax_exempt")),
+            "disability_household": yes_no(disab),
+        }
+        sex = ch["sex"].map(lambda v: SEX_LABELS.get(v, SEX_LABELS.get(str(v), "不明")) if v == v else "不明")
+        for x in ("男", "女", "不明"):
+            m = (sex == x).to_numpy()
+            if m.any():
+                out["sex"][x] = m
+        nat = self._nationality()
+        if nat is not None:
+            out["nationality"] = {x: nat == x for x in sorted(set(nat))}
+        self._group_kinds = out
+        return out
+
+    def _nationality(self) -> np.ndarray | None:
+        """日本 / 日本以外 from the newest registry record's ``nationality`` attribute, when the registry holds it."""
+        R = self.prep.R
+        reg = R[R["source_type"] == "resident_registry"]
+        if not len(reg):
+            return None
+        vals = reg["attributes"].map(lambda a: (a or {}).get("nationality") if isinstance(a, dict) else None)
+        if vals.isna().all():
+            return None
+        last = pd.Series(vals.to_numpy(), index=reg["person_id"].to_numpy()).groupby(level=0).last()
+        raw = self.prep.children["person_id"].map(last)
+        return np.array(
+            [
+                "不明"
+                if v is None or v != v or not str(v).strip()
+                else ("日本" if str(v) in ("日本", "JP", "JPN") else "日本以外")
+                for v in raw
+            ],
+            dtype=object,
+        )
 
 
 # --- runs ---------------------------------------------------------------------------------------------------------------------
@@ -974,9 +1093,24 @@ def supports() -> list[dict]:
 
 
 # --- preview before adoption -----------------------------------------------------------------------------------------------
+GROUP_KINDS = {
+    "school": "学校・園",
+    "age_band": "年齢区分",
+    "sex": "性別",
+    "single_parent": "ひとり親世帯（児童扶養手当）",
+    "public_assistance": "生活保護世帯",
+    "tax_exempt": "住民税非課税世帯",
+    "disability_household": "障害者手帳等のある世帯",
+    "nationality": "国籍",
+}
+SEX_LABELS = {1: "男", 2: "女", "1": "男", "2": "女", "男": "男", "女": "女", "M": "男", "F": "女"}
+
+
 def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | None = None) -> dict:
-    """Before adoption: how many children each band would hold per school and age band (proposed vs adopted),
-    and flag rates by group (ひとり親世帯, 障害者手帳等のある世帯, each school) — 西宮市 was flooded, AFST's groups."""
+    """Before adoption: flagged and top-band counts and rates, current → proposed, per school, age band, sex,
+    ひとり親, 生活保護, 非課税, 障害者手帳等のある世帯 (and nationality where held), the largest ratio between the groups
+    of one kind and ``warnings`` above the town's threshold (``fairness.max_ratio``) — 西宮市 was flooded; AFST's
+    groups were never reported. Also the per-school × age-band band counts the editor shows. Nothing is saved."""
     ws.require("score.read", what="weights preview")
     cat = catalogue()
     proposed = validate_weights(strip_meta(data), cat)
@@ -984,15 +1118,36 @@ def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | Non
     ctx = context or ScoringContext.load(ws, as_of)
     _, s_new, m_new = ctx.score(proposed)
     _, s_cur, _ = ctx.score(current["data"])
-    return preview_from_scores(
+    pv = preview_from_scores(
         ctx, s_cur, s_new, m_new, changes=diff(current["data"], proposed, cat), current_version=current["version"]
     )
+    ws.log("weights_previewed", detail={"children": pv["children"], "warnings": len(pv["warnings"])})
+    return pv
+
+
+def _rate(k: int, n: int) -> float | None:
+    return round(100.0 * k / n, 1) if n else None
+
+
+def _ratio(rows: list[dict], key: str, which: str, min_group: int) -> dict | None:
+    """The largest ratio of ``key`` rates between groups of one kind with at least ``min_group`` children. A group
+    with none flagged counts as half a child (so a 0 % group gives a finite, conservative ratio)."""
+    ok = [r for r in rows if r["children"] >= min_group]
+    if len(ok) < 2:
+        return None
+    adj = [((r[key][which] or 0) + (0.5 if not r[key][which] else 0)) / r["children"] for r in ok]
+    hi, lo = max(range(len(ok)), key=adj.__getitem__), min(range(len(ok)), key=adj.__getitem__)
+    if not ok[hi][key][which]:
+        return {"ratio": 1.0, "high": ok[hi]["group"], "low": ok[lo]["group"]}
+    return {"ratio": round(adj[hi] / adj[lo], 2), "high": ok[hi]["group"], "low": ok[lo]["group"]}
 
 
 def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=None, current_version=None) -> dict:
     prep = ctx.prep
     labels = model.band_labels
     ch = prep.children
+    top_new = s_new.band_level == model.L
+    top_cur = s_cur.band_level == s_cur.model.L
     df = pd.DataFrame(
         {
             "school": ch["school"].replace("", "（学校・園なし）").to_numpy(),
@@ -1030,18 +1185,67 @@ def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=Non
             "new": round(float(100.0 * s_new.flagged[mask].mean()), 1),
         }
 
+    def counts(mask, name):
+        n = int(mask.sum())
+        fc, fn = int(s_cur.flagged[mask].sum()), int(s_new.flagged[mask].sum())
+        tc, tn = int(top_cur[mask].sum()), int(top_new[mask].sum())
+        return {
+            "group": name,
+            "children": n,
+            "flagged": {"current": fc, "new": fn},
+            "flagged_rate": {"current": _rate(fc, n), "new": _rate(fn, n)},
+            "top_band": {"current": tc, "new": tn},
+            "top_band_rate": {"current": _rate(tc, n), "new": _rate(tn, n)},
+        }
+
     everyone = np.ones(prep.C, dtype=bool)
     rates = [{"group": "全体", **rate(everyone)}]
-    for name, mask in ctx.groups().items():
+    old_groups = ctx.groups()
+    for name in ("ひとり親世帯（児童扶養手当）", "障害者手帳等のある世帯"):
+        mask = old_groups[name]
         rates.append({"group": name, **rate(mask)})
         rates.append({"group": name.split("（")[0] + "以外", **rate(~mask)})
     for school in sorted(df["school"].unique()):
         rates.append({"group": f"学校・園: {school}", **rate(df["school"].to_numpy() == school)})
+    fair = model.data.get("fairness") or {"max_ratio": 3.0, "min_group": 10}
+    groups, ratios, warnings = {}, {}, []
+    for kind, members in ctx.group_kinds().items():
+        rows = [counts(mask, name) for name, mask in members.items() if mask.any()]
+        groups[kind] = rows
+        ratios[kind] = {}
+        for key, what in (("top_band", f"{labels[0]}の帯"), ("flagged", "抽出")):
+            cur = _ratio(rows, key, "current", fair["min_group"])
+            new = _ratio(rows, key, "new", fair["min_group"])
+            ratios[kind][key] = {"current": cur, "new": new}
+            if new and new["ratio"] > fair["max_ratio"]:
+                hi = next(r for r in rows if r["group"] == new["high"])
+                lo = next(r for r in rows if r["group"] == new["low"])
+                warnings.append(
+                    {
+                        "group_kind": kind,
+                        "measure": key,
+                        "ratio": new["ratio"],
+                        "high": new["high"],
+                        "low": new["low"],
+                        "text": (
+                            f"{GROUP_KINDS[kind]}：{what}の率が「{new['high']}」{hi[key + '_rate']['new']}% と"
+                            f"「{new['low']}」{lo[key + '_rate']['new']}% で {new['ratio']:g} 倍"
+                            + (f"（現行 {cur['ratio']:g} 倍）" if cur else "")
+                            + f"（警告のしきい値 {fair['max_ratio']:g} 倍）"
+                        ),
+                    }
+                )
+    n = prep.C
+    fc, fn, tc, tn = (int(s_cur.flagged.sum()), int(s_new.flagged.sum()), int(top_cur.sum()), int(top_new.sum()))
     return {
         "as_of": ctx.as_of.isoformat(),
-        "children": prep.C,
+        "children": n,
         "current_version": current_version,
-        "flagged": {"current": int(s_cur.flagged.sum()), "new": int(s_new.flagged.sum())},
+        "top_band_label": labels[0],
+        "flagged": {"current": fc, "new": fn},
+        "flagged_rate": {"current": _rate(fc, n), "new": _rate(fn, n)},
+        "top_band": {"current": tc, "new": tn},
+        "top_band_rate": {"current": _rate(tc, n), "new": _rate(tn, n)},
         "new_candidates": {"current": int(s_cur.new_candidate.sum()), "new": int(s_new.new_candidate.sum())},
         "bands": {
             "current": {b: int((df["band_cur"] == b).sum()) for b in s_cur.model.band_labels},
@@ -1051,8 +1255,35 @@ def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=Non
             "newly_flagged": int((s_new.flagged & ~s_cur.flagged).sum()),
             "no_longer_flagged": int((~s_new.flagged & s_cur.flagged).sum()),
         },
+        "groups": groups,
+        "ratios": ratios,
+        "warnings": warnings,
+        "fairness": {"max_ratio": fair["max_ratio"], "min_group": fair["min_group"]},
+        "proxy_guard_off": dict((model.data.get("proxy_guard") or {}).get("off") or {}),
         "by_school_age": table,
         "flag_rates": rates,
         "changes": changes or [],
         "caveat": CAVEAT,
     }
+
+
+def preview_summary(pv: dict) -> dict:
+    """What is kept with an adopted version (and printed in the self-inspection): counts, rates, ratios, warnings —
+    aggregates only, no child."""
+    keep = (
+        "as_of",
+        "children",
+        "current_version",
+        "top_band_label",
+        "flagged",
+        "flagged_rate",
+        "top_band",
+        "top_band_rate",
+        "groups",
+        "ratios",
+        "warnings",
+        "fairness",
+        "proxy_guard_off",
+        "changes",
+    )
+    return json.loads(json.dumps({k: pv.get(k) for k in keep}, ensure_ascii=False, default=str))

@@ -190,8 +190,13 @@ class SchoolEntry(QWidget):
         self.save_btn.clicked.connect(lambda: self.save(False))
         self.submit_btn = QPushButton(tr("提出する"))
         self.submit_btn.clicked.connect(lambda: self.save(True))
+        # a half-filled row is not submitted without a question (asked on the page, never in a box)
+        self.submit_anyway_btn = QPushButton(tr("このまま提出する"))
+        self.submit_anyway_btn.clicked.connect(lambda: self.save(True, confirm=True))
+        self.submit_anyway_btn.setVisible(False)
         bar.addWidget(self.save_btn)
         bar.addWidget(self.submit_btn)
+        bar.addWidget(self.submit_anyway_btn)
         lay.addLayout(bar)
         self.load()
 
@@ -248,10 +253,40 @@ class SchoolEntry(QWidget):
             )
         )
 
-    def save(self, submit: bool) -> bool:
+    def half_filled(self) -> list[dict]:
+        """Pupils whose row has some answers but not all (and is not submitted yet)."""
+        n = len(self.model.items)
+        return [
+            p
+            for p in self.model.pupils
+            if 0 < len(self.model.answers[p["person_id"]]) < n and self.model.status.get(p["person_id"]) != "submitted"
+        ]
+
+    def save(self, submit: bool, confirm: bool = False) -> bool:
         """Save the changed rows as drafts (``submit``: then submit the school's sheet). Problems and results go
-        to the notice line under the grid, never to a modal box."""
+        to the notice line under the grid, never to a modal box. Submitting with half-filled rows first asks
+        (「このまま提出する」 is ``confirm``)."""
         if not self.round_id:
+            return False
+        self.submit_anyway_btn.setVisible(False)
+        half = self.half_filled() if submit and not confirm else []
+        if half:
+            names = "、".join(p["name"] for p in half[:3]) + ("…" if len(half) > 3 else "")
+            self._notify(
+                tr(
+                    "{n} 人の行が途中までしか入力されていません（{names}）。未入力の項目は「不明」ではなく空欄の"
+                    "まま提出されます。このまま提出しますか？",
+                    n=len(half),
+                    names=names,
+                ),
+                error=True,
+            )
+            self.submit_anyway_btn.setVisible(True)
+            row = self.model.pupils.index(half[0])
+            col = next(
+                i for i, it in enumerate(self.model.items) if it["id"] not in self.model.answers[half[0]["person_id"]]
+            )
+            self.view.setCurrentIndex(self.model.index(row, col))
             return False
         from PySide6.QtWidgets import QApplication
 
@@ -371,10 +406,11 @@ class CoordinatorView(QWidget):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
-        bar = QHBoxLayout()
         self.title = QLabel()
         self.title.setStyleSheet("font-size:13pt;font-weight:bold;")
-        bar.addWidget(self.title, 1)
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)  # its own line: with the five buttons beside it the page ran off 1366 px
+        bar = QHBoxLayout()
         self.buttons = []
         for text, slot in (
             ("ラウンドを開始…", lambda: self.open_round()),
@@ -387,6 +423,7 @@ class CoordinatorView(QWidget):
             b.clicked.connect(slot)
             bar.addWidget(b)
             self.buttons.append(b)
+        bar.addStretch(1)
         lay.addLayout(bar)
         # the school's workbook carries pupils' names under a title about abuse: a file password by default
         pw_bar = QHBoxLayout()
@@ -407,6 +444,7 @@ class CoordinatorView(QWidget):
         pw_bar.addStretch(1)
         lay.addLayout(pw_bar)
         self.summary = QLabel("")
+        self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
         self.model = ProgressModel()
         self.view = QTableView()

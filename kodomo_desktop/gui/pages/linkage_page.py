@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +33,7 @@ from ...core.errors import KodomoError
 from ...core.linkage import service as L
 from ...core.vocab import SEX_LABELS, LinkStatus, source_label
 from .. import palette as pal
+from ..format import wide_kana
 from ..i18n import tr
 from ..widgets import Notice
 
@@ -204,27 +206,30 @@ class LinkagePage(QWidget):
         self.compare.verticalHeader().setVisible(False)
         self.compare.verticalHeader().setDefaultSectionSize(self.compare.fontMetrics().height() + 8)
         self.compare.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        rl.addWidget(self.compare, 3)
-        mid = QHBoxLayout()
+        # every field row shows without scrolling (at 1366×768 the table used to show four of them)
+        rows_h = len(FIELDS) * self.compare.verticalHeader().defaultSectionSize()
+        self.compare.setMinimumHeight(rows_h + self.compare.horizontalHeader().sizeHint().height() + 4)
+        top = QHBoxLayout()
+        top.addWidget(self.compare, 3)
         cl = QVBoxLayout()
+        cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(QLabel(tr("候補（一致の重みの順）")))
         self.cands = QListWidget()
         self.cands.currentRowChanged.connect(self.show_candidate)
-        cl.addWidget(self.cands)
-        mid.addLayout(cl, 1)
-        vl = QVBoxLayout()
-        vl.addWidget(QLabel(tr("項目ごとの一致の程度と重み")))
+        cl.addWidget(self.cands, 1)
+        top.addLayout(cl, 1)
+        rl.addLayout(top)
+        # the evidence: the waterfall, and the same parts as a table, in tabs (each gets the full height)
+        self.detail_tabs = QTabWidget()
+        self.waterfall = Waterfall()
+        self.detail_tabs.addTab(self.waterfall, tr("一致の重みの内訳（ウォーターフォール）"))
         self.levels = QTableWidget(0, 3)
         self.levels.setHorizontalHeaderLabels([tr("項目"), tr("一致の程度"), tr("重み")])
         self.levels.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
         self.levels.verticalHeader().setVisible(False)
         self.levels.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        vl.addWidget(self.levels)
-        mid.addLayout(vl, 2)
-        rl.addLayout(mid, 3)
-        rl.addWidget(QLabel(tr("一致の重みの内訳（ウォーターフォール）")))
-        self.waterfall = Waterfall()
-        rl.addWidget(self.waterfall, 4)
+        self.detail_tabs.addTab(self.levels, tr("項目ごとの一致の程度と重み"))
+        rl.addWidget(self.detail_tabs, 1)
         btns = QHBoxLayout()
         for text, fn in (
             ("同一人物 (A)", lambda: self.decide("accept")),
@@ -328,7 +333,7 @@ class LinkagePage(QWidget):
         self.list.clear()
         for q in self.queue:
             item = QListWidgetItem(
-                f"{q['name'] or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　"
+                f"{wide_kana(q['name']) or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　"
                 + tr(
                     "{source} {row}行　重み {weight}",
                     source=_source_label(q["source_type"]),
@@ -436,6 +441,8 @@ class LinkagePage(QWidget):
             a, b = q.get(key), pv.get(key)
             if key == "sex":
                 a, b = (tr(SEX_JA[x]) if x in SEX_JA else x for x in (a, b))
+            elif isinstance(a, str) or isinstance(b, str):
+                a, b = (wide_kana(x) if isinstance(x, str) else x for x in (a, b))  # ｶﾅ shown as カナ
             ia, ib = QTableWidgetItem("" if a is None else str(a)), QTableWidgetItem("" if b is None else str(b))
             if a not in (None, "") and b not in (None, ""):
                 col = QColor(pal.TINT_GREEN) if _same(a, b) else QColor(pal.TINT_ORANGE)

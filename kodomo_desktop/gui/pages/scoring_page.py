@@ -8,6 +8,7 @@ goes through ``core.scoring.service`` (permissions and the access log live there
 from __future__ import annotations
 
 import html
+import json
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
@@ -318,6 +319,8 @@ class WeightsEditor(QWidget):
         self.types = self.cat["difficulty_types"]
         self.bands = [b["label"] for b in self.cat["age_bands"]]
         self.ctx: S.ScoringContext | None = None
+        self.last_preview: dict | None = None
+        self._previewed = ""
         self.editable = ws.can("weights.edit")
         lay = QVBoxLayout(self)
         lay.addWidget(caveat_label())
@@ -411,6 +414,25 @@ class WeightsEditor(QWidget):
         pl.addLayout(btns)
         self.notice = Notice("scoringNotice")
         pl.addWidget(self.notice)
+        # after adopting: the current scores were made with the old weights — offer to score again (on the page)
+        self.on_rescore = None  # set by the page: run the scoring with the adopted weights
+        self.rescore_box = QWidget()
+        rb = QHBoxLayout(self.rescore_box)
+        rb.setContentsMargins(0, 0, 0, 0)
+        self.rescore_text = QLabel(
+            tr("重みを採用しました。いまのスコアは前の重みで算出したものです。新しい重みでスコアを算出しますか？")
+        )
+        self.rescore_text.setWordWrap(True)
+        self.rescore_text.setStyleSheet(f"color:{pal.OK_DARK};font-weight:bold;")
+        self.rescore_btn = QPushButton(tr("いま算出する"))
+        self.rescore_btn.clicked.connect(lambda: self.rescore())
+        later = QPushButton(tr("あとで"))
+        later.clicked.connect(lambda: self.rescore_box.setVisible(False))
+        rb.addWidget(self.rescore_text, 1)
+        rb.addWidget(self.rescore_btn)
+        rb.addWidget(later)
+        self.rescore_box.setVisible(False)
+        pl.addWidget(self.rescore_box)
         self.preview_summary = QLabel(
             tr("重みを変えたら「プレビュー」で、学校・年齢区分ごとの件数を確かめてから採用してください。")
         )
@@ -588,6 +610,7 @@ class WeightsEditor(QWidget):
             self._warn(tr("プレビュー"), e.message_ja, False)
             return None
         self.last_preview = pv
+        self._previewed = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
         f = pv["flagged"]
         self.preview_summary.setText(
             tr(
@@ -626,21 +649,56 @@ class WeightsEditor(QWidget):
         t.resizeColumnsToContents()
         rt = self.rates_table
         rt.clear()
-        rt.setColumnCount(4)
-        rt.setHorizontalHeaderLabels([tr("グループ"), tr("人数"), tr("抽出率 現行"), tr("抽出率 案")])
-        rt.setRowCount(len(pv["flag_rates"]))
-        for r, g in enumerate(pv["flag_rates"]):
-            for k, v in enumerate(
-                (
-                    g["group"],
-                    str(g["children"]),
-                    "" if g["current"] is None else f"{g['current']:.1f}%",
-                    "" if g["new"] is None else f"{g['new']:.1f}%",
-                )
-            ):
-                rt.setItem(r, k, QTableWidgetItem(v))
+        top = pv.get("top_band_label", "高")
+        rt.setColumnCount(6)
+        rt.setHorizontalHeaderLabels(
+            [
+                tr("グループ"),
+                tr("人数"),
+                tr("抽出率 現行"),
+                tr("抽出率 案"),
+                tr("{b}の率 現行", b=top),
+                tr("{b}の率 案", b=top),
+            ]
+        )
+        rows = [("全体", {"children": pv["children"], **{k: pv[k] for k in ("flagged_rate", "top_band_rate")}})]
+        for kind, groups in pv.get("groups", {}).items():
+            for g in groups:
+                rows.append((f"{tr(S.GROUP_KINDS.get(kind, kind))}: {g['group']}", g))
+
+        def pct(v):
+            return "" if v is None else f"{v:.1f}%"
+
+        rt.setRowCount(len(rows))
+        warned = {(w["group_kind"], w["high"]) for w in pv.get("warnings", [])}
+        kinds = [None] + [k for k, gs in pv.get("groups", {}).items() for _ in gs]
+        names = [None] + [g["group"] for gs in pv.get("groups", {}).values() for g in gs]
+        for r, (name, g) in enumerate(rows):
+            vals = (
+                name,
+                str(g["children"]),
+                pct(g["flagged_rate"]["current"]),
+                pct(g["flagged_rate"]["new"]),
+                pct(g["top_band_rate"]["current"]),
+                pct(g["top_band_rate"]["new"]),
+            )
+            for k, v in enumerate(vals):
+                it = QTableWidgetItem(v)
+                if (kinds[r], names[r]) in warned:
+                    it.setBackground(QColor(pal.TINT_AMBER))
+                rt.setItem(r, k, it)
         rt.resizeColumnsToContents()
+        if pv.get("warnings"):
+            self.notice.error(
+                tr("グループ間の比の警告 {n} 件：", n=len(pv["warnings"]))
+                + "　".join(w["text"] for w in pv["warnings"])
+            )
         return pv
+
+    def _preview_is_current(self, data: dict) -> bool:
+        return self.last_preview is not None and self._previewed == json.dumps(
+            data, sort_keys=True, ensure_ascii=False, default=str
+        )
 
     def adopt(self, reason: str | None = None) -> bool:
         interactive = reason is None or isinstance(reason, bool)  # a button's clicked(bool) passes a bool
@@ -652,13 +710,27 @@ class WeightsEditor(QWidget):
             self._warn(tr("重みの採用"), tr("採用する理由を入力してください（理由は必須です）。"), interactive)
             return False
         try:
-            res = S.adopt_weights(self.ws, self.collect(), reason)
+            data = self.collect()
+        except KodomoError as e:
+            self._warn(tr("重みの採用"), e.message_ja, interactive)
+            return False
+        if not self._preview_is_current(data):  # a preview nobody can skip: shown first, then 採用 again
+            if self.preview() is not None:
+                self.notice.info(
+                    tr(
+                        "採用の前にプレビューを表示しました。件数とグループ間の比を確かめてから、もう一度「保存して採用」を押してください。"
+                    )
+                )
+            return False
+        try:
+            res = S.adopt_weights(self.ws, data, reason, preview=self.last_preview)
         except KodomoError as e:
             self._warn(tr("重みの採用"), e.message_ja, interactive)
             return False
         self.notice.clear_text()
         self.reload()
         self.adopted = res
+        self.offer_rescore()
         return True
 
     def restore(self, reason: str | None = None) -> bool:
@@ -676,7 +748,17 @@ class WeightsEditor(QWidget):
             self._warn(tr("元に戻す"), e.message_ja, interactive)
             return False
         self.reload()
+        self.offer_rescore()
         return True
+
+    def offer_rescore(self) -> None:
+        """Adopted weights score nothing until the next run: ask, on the page (never a box)."""
+        self.rescore_btn.setEnabled(self.ws.can("score.run") and self.on_rescore is not None)
+        self.rescore_box.setVisible(True)
+
+    def rescore(self):
+        self.rescore_box.setVisible(False)
+        return self.on_rescore() if self.on_rescore is not None else None
 
 
 # --- the page -----------------------------------------------------------------------------------------------------------------
@@ -763,6 +845,7 @@ class ScoringPage(QWidget):
         self.tabs.addTab(lst, tr("一覧"))
         self.weights = WeightsEditor(ws)
         self.tabs.addTab(self.weights, tr("重み・しきい値"))
+        self.weights.on_rescore = self._rescore_after_adopt
         QShortcut(QKeySequence(Qt.Key_F5), self, activated=self.reload)
         self.current: dict | None = None
         self.reload()
@@ -855,6 +938,10 @@ class ScoringPage(QWidget):
             lambda progress, cancel: S.run_scoring(self.ws, progress=progress),
             on_done=lambda _: self.reload(),
         )
+
+    def _rescore_after_adopt(self):
+        self.tabs.setCurrentIndex(0)
+        return self.run_scoring()
 
     def open_child(self):
         if self.current and self.main is not None and hasattr(self.main, "open_person"):
