@@ -3,9 +3,12 @@
 import copy
 import os
 import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
+# The diagnostic log (core/logsetup.py) of every CLI run in or under the tests goes to a temporary folder.
+os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log-"))
 
 from pathlib import Path  # noqa: E402
 

@@ -34,6 +34,14 @@ class NotFound(InputRefused):
     pass
 
 
+class Cancelled(InputRefused):
+    """The user stopped a long operation (キャンセル) and it stopped where it was safe to: nothing half-done (exit 2).
+    The one cancellation error of the app: the importer raises it, the GUI's progress dialogs raise and catch it."""
+
+    def __init__(self, message_ja: str = "キャンセルしました。", **kw):
+        super().__init__(message_ja, **kw)
+
+
 class IntegrityFailure(KodomoError):
     """The database or its access log failed an integrity check (CLI exit 3)."""
 

@@ -42,6 +42,8 @@ ACTION_LABELS = {
     "link_undo": "名寄せ判断の取消",
     "score_run": "スコア算出",
     "score_trial": "スコア試算（試しの重み）",
+    "weights_previewed": "重みの試算（影響の確認）",
+    "evaluated": "スコアの評価（会議の判断との照合）",
     "weights_adopted": "重み採用",
     "optout_added": "利用停止の登録",
     "optout_removed": "利用停止の解除",

@@ -20,6 +20,7 @@ from ...resources import font_path
 from .. import calendar, outputs
 from ..importing.fields import SOURCE_TYPES
 from ..security.roles import ROLES
+from ..services import service
 from ..storage.models import SelfInspection
 from ..vocab import SEX_LABELS
 from .register import DEFAULT_SOURCES, MANUAL_ITEMS, file_register, resident_notice, self_inspection_auto
@@ -341,8 +342,8 @@ def _source_order(items):
     )
 
 
+@service("governance.read", what="file register pdf")
 def file_register_pdf(ws, out: Path) -> dict:
-
     reg = file_register(ws)
     st = _styles()
     notice = resident_notice(ws)
@@ -475,8 +476,10 @@ def _anchor_row(ws, yes) -> list:
     return ["操作ログのアンカー（鍵ファイル）", f"{a['count']} 件・{a['short'] or '—'}", yes(a["ok"])]
 
 
+@service("governance.read", what="self-inspection pdf")
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
-
+    """自己点検 of one fiscal year as a PDF. The check runs before the saved answers are read (it used to come with
+    the automatic items, after them)."""
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
         saved = row.answers if row else {}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text, update
 
+from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Cancelled
 from ..errors import InputRefused
 from ..policy import ensure_defaults, sources_without_basis
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
@@ -44,10 +45,6 @@ IDENTITY_COLUMNS = [
     "class",
 ]
 SCHOOL_SCOPED = {"school_attendance", "school_health", "school_checklist"}
-
-
-class Cancelled(InputRefused):
-    pass
 
 
 def header_signature(source_type: str, headers: list[str]) -> str:
