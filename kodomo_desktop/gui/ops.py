@@ -37,7 +37,7 @@ from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
 from ..core.errors import Cancelled, KodomoError
-from .i18n import tr
+from .i18n import tr, translate
 
 __all__ = ["Cancelled", "CancelFlag", "Op", "run_with_progress", "call_with_progress", "running", "show_error"]
 
@@ -244,7 +244,7 @@ def show_error(parent, title: str, error: BaseException) -> None:
     if isinstance(error, Cancelled):  # core.errors.Cancelled, the importer's too
         return
     if isinstance(error, KodomoError):
-        QMessageBox.warning(parent, title, error.message_ja)
+        QMessageBox.warning(parent, title, translate(error.message_ja))  # a core Message by its template
     else:
         QMessageBox.critical(
             parent,

@@ -20,6 +20,7 @@ from ...resources import resource_path
 from .. import outputs
 from .. import queries as Q
 from ..errors import InputRefused, NotFound
+from ..i18n import msg
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -344,7 +345,7 @@ def reopen(ws, round_id: int, person_id: str) -> None:
 def _school_of(ws, s, person_id: str) -> str | None:
     cur = Q.current_school(s, person_id)
     if cur is None and s.get(Person, person_id) is None:
-        raise NotFound(f"こども {person_id} はありません。")
+        raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
     return cur.school if cur else None
 
 

@@ -25,6 +25,7 @@ from ..audience import fact_kind
 from ..calendar import to_date as _date
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
+from ..i18n import msg
 from ..importing.fields import SOURCE_TYPES
 from ..policy import DEFAULT_SOURCES
 from ..scoring.explain import ScoreDetails
@@ -174,7 +175,7 @@ def _get(obj, *keys, default=None):
 def get_person(s: Session, person_id: str) -> Person:
     p = s.get(Person, person_id)
     if p is None:
-        raise NotFound(f"こども {person_id} はありません。")
+        raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
     return p
 
 
