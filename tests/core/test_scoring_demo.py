@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import DEMO_PW
 from sqlalchemy import text
 
 from kodomo_desktop.core.scoring import service as S
@@ -15,13 +16,12 @@ TOWNS = [(1500, 11), (2200, 5)]
 
 
 @pytest.fixture(scope="module", params=TOWNS, ids=[f"{n}-seed{s}" for n, s in TOWNS])
-def town(request, tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def town(request, tmp_path_factory, demo_town):
     from kodomo_desktop.core.demo.town import generate_town
 
     n, seed = request.param
     d = tmp_path_factory.mktemp(f"town{seed}")
-    summary = build_demo(d / "t.db", residents=n, seed=seed, password="pw")
+    summary = demo_town(d / "t.db", residents=n, seed=seed)  # build_demo, cached (conftest; password DEMO_PW)
     return d / "t.db", generate_town(n, seed), summary
 
 
@@ -29,7 +29,7 @@ def town(request, tmp_path_factory):
 def ws(town, tmp_path):
     for suffix in ("", ".keys"):
         shutil.copy(str(town[0]) + suffix, str(tmp_path / "t.db") + suffix)
-    w = Workspace.open(tmp_path / "t.db", "pw")
+    w = Workspace.open(tmp_path / "t.db", DEMO_PW)
     yield w
     w.close()
 
