@@ -79,6 +79,10 @@ KEYS: dict[str, tuple[str, str]] = {
     "notes": ("メモ", ""),
     "text": ("内容", ""),
     "actions": ("操作", ""),
+    "formula_cells": ("数式のセル（値のみ取込）", "個"),
+    "exports_before": ("削除前の出力", "件"),
+    "source_files": ("取込元のファイル", "件"),
+    "reason_given": ("理由の記入", ""),
 }
 
 SETTING_LABELS = {
@@ -95,6 +99,23 @@ WHAT_LABELS = {
     "idle": "操作がない時間の経過",
     "other_school": "他の学校のこども",
     "checklist_round": "チェックリストのラウンド",
+    # list views (action view_list) and exports
+    "prioritised": "スコアの一覧（優先順）",
+    "timeline": "こどもの経過（カルテ）",
+    "cases": "こどもの支援計画",
+    "score_history": "こどものスコアの推移",
+    "open_cases": "支援中のケース",
+    "due": "期限の近い対応",
+    "review_queue": "名寄せの確認待ち",
+    "round": "レビューラウンドの対象",
+    "pupils": "学校の児童生徒",
+    "scores_csv": "スコアの CSV",
+    "links": "名寄せ結果の CSV",
+    "access_log": "操作ログ",
+    "checklist_template": "学校用チェックリスト（Excel）",
+    "rejected_rows": "除外行の CSV",
+    "funnel": "ファネル",
+    "file_register": "個人情報ファイル簿",
 }
 
 
