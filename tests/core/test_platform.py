@@ -134,3 +134,17 @@ def test_no_place_is_inside_the_source_tree(clean_env, tmp_path):
     src = Path(plat.__file__).resolve().parents[2]
     for p in (plat.data_dir(), plat.config_dir(), plat.temp_dir()):
         assert not str(p.resolve()).startswith(str(src) + os.sep)
+
+
+def test_display_and_locale(clean_env):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "LC_ALL", "LC_CTYPE", "LANG"):
+        clean_env.delenv(name, raising=False)
+    as_linux(clean_env)
+    assert not plat.has_display() and plat.needs_utf8_locale()
+    clean_env.setenv("WAYLAND_DISPLAY", "wayland-0")
+    clean_env.setenv("LANG", "ja_JP.UTF-8")
+    assert plat.has_display() and not plat.needs_utf8_locale()
+    clean_env.delenv("WAYLAND_DISPLAY")
+    clean_env.delenv("LANG")
+    as_windows(clean_env)
+    assert plat.has_display() and not plat.needs_utf8_locale()
