@@ -12,10 +12,9 @@ import sys
 
 def _utf8_locale() -> None:
     """Started with no locale (``env -i``, a service account), Qt warns and switches to C.UTF-8: say it first."""
-    if sys.platform == "win32":
-        return
-    current = os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or "C"
-    if current in ("C", "POSIX"):
+    from .core import platform
+
+    if platform.needs_utf8_locale():
         os.environ["LC_ALL"] = "C.UTF-8"
 
 

@@ -1,4 +1,4 @@
-"""Shared test setup: Qt offscreen, quick Argon2 (parameters still travel with each slot)."""
+"""Shared test setup: Qt offscreen; Argon2 at its floor (64 MiB, t=3 — the target below it only skips calibrating up)."""
 
 import os
 

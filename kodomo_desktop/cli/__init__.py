@@ -20,7 +20,20 @@ from ..core.errors import KodomoError
 from ..core.outputs import restrict_umask
 
 # Command modules, in help order. A new command group: add a module with register(cmd, sub) and list it here.
-GROUPS = ["store", "data", "batches", "scoring", "reports", "demo", "checklists", "governance", "sharing", "settings", "rounds"]
+GROUPS = [
+    "store",
+    "data",
+    "batches",
+    "scoring",
+    "reports",
+    "demo",
+    "checklists",
+    "governance",
+    "sharing",
+    "settings",
+    "rounds",
+    "keys",
+]
 
 
 class UsageError(Exception):
@@ -87,10 +100,19 @@ def main(argv=None) -> int:
         from ..core.errors import storage_failure
 
         mapped = storage_failure(e)
-        if mapped is None:
-            raise
-        print(f"エラー: {mapped.message_ja}", file=sys.stderr)
-        return mapped.exit_code
+        if mapped is not None:
+            print(f"エラー: {mapped.message_ja}", file=sys.stderr)
+            return mapped.exit_code
+        import sqlcipher3
+        from sqlalchemy import exc as sa_exc
+
+        if isinstance(e, (sqlcipher3.DatabaseError, sa_exc.DatabaseError)):  # a damaged file: exit 3, no traceback
+            msg = str(getattr(e, "orig", e))
+            print(
+                f"エラー: データベースが壊れているか読めません（{msg}）。verify で確認してください。", file=sys.stderr
+            )
+            return 3
+        raise
 
 
 if __name__ == "__main__":

@@ -14,6 +14,19 @@ def _file_password() -> str | None:
     return os.environ.get("KODOMO_FILE_PASSWORD") or None
 
 
+def _sheet_password(args) -> str | None:
+    """A workbook with children's names leaves the PC encrypted unless the user says otherwise (--no-password)."""
+    pw = _file_password()
+    if pw is None and not args.no_password:
+        from ..core.errors import InputRefused
+
+        raise InputRefused(
+            "こどもの氏名が載るブックです。ファイルのパスワードを環境変数 KODOMO_FILE_PASSWORD で指定してください"
+            "（パスワードなしで作るときは --no-password）。"
+        )
+    return pw
+
+
 def cmd_export(args):
     from ..core.sharing import pseudonymised as P
 
@@ -56,9 +69,9 @@ def cmd_sheet(args):
                 raise UsageError(f"シートの定義ファイルを読めません: {e}") from None
             out(S.define_sheet(ws, d))
         elif args.sheet_cmd == "template":
-            out(S.write_sheet(ws, args.sheet, args.school, Path(args.out), password=_file_password()))
+            out(S.write_sheet(ws, args.sheet, args.school, Path(args.out), password=_sheet_password(args)))
         elif args.sheet_cmd == "watch-list":
-            out(S.write_watch_list(ws, args.school, Path(args.out), password=_file_password()))
+            out(S.write_watch_list(ws, args.school, Path(args.out), password=_sheet_password(args)))
         else:
             out(S.import_sheet(ws, Path(args.file), password=_file_password()))
 
@@ -107,10 +120,12 @@ def register(cmd, sub) -> None:
     x.add_argument("--sheet", required=True)
     x.add_argument("--school", required=True)
     x.add_argument("--out", required=True)
+    x.add_argument("--no-password", action="store_true", help="write the workbook without a file password")
     x = ssub.add_parser("watch-list", help="risk-only list of a school's children to watch (no points, no reasons)")
     x.add_argument("--db", required=True)
     x.add_argument("--school", required=True)
     x.add_argument("--out", required=True)
+    x.add_argument("--no-password", action="store_true", help="write the workbook without a file password")
     x = ssub.add_parser("import")
     x.add_argument("--db", required=True)
     x.add_argument("file")

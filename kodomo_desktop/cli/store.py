@@ -40,7 +40,16 @@ def cmd_restore(args):
     from ..core.security import backup as B
     from ..core.workspace import env_password
 
-    out(B.restore(Path(args.from_), Path(args.db), env_password(), os.environ.get("KODOMO_USER") or None))
+    out(
+        B.restore(
+            Path(args.from_),
+            Path(args.db),
+            env_password(),
+            os.environ.get("KODOMO_USER") or None,
+            force=args.force,
+            backup_password=os.environ.get("KODOMO_BACKUP_PASSWORD") or None,
+        )
+    )
 
 
 def cmd_users(args):
@@ -49,8 +58,8 @@ def cmd_users(args):
             ws.add_user(args.name, os.environ.get("KODOMO_NEW_PASSWORD", ""), args.role, args.school)
             out({"user": args.name, "role": args.role, **({"school": args.school} if args.school else {})})
         elif args.users_cmd == "remove":
-            ws.remove_user(args.name)
-            out({"removed": args.name})
+            r = ws.remove_user(args.name)
+            out({"removed": args.name, "rekeyed": r["rekeyed"], "need_new_password": r["need_new_password"]})
         else:
             users = ws.list_users()
             out({"users": users, "count": len(users)})
@@ -62,7 +71,7 @@ def cmd_passwd(args):
     name = change_password(
         args.db, os.environ.get("KODOMO_USER") or None, env_password(), os.environ.get("KODOMO_NEW_PASSWORD", "")
     )
-    out({"user": name, "password_changed": True})
+    out({"user": name, "password_changed": True, "rekeyed": True})
 
 
 def register(cmd, sub) -> None:
@@ -73,6 +82,9 @@ def register(cmd, sub) -> None:
     sp = sub.add_parser("restore", help="restore an encrypted backup")
     sp.add_argument("--from", dest="from_", required=True)
     sp.add_argument("--db", required=True)
+    sp.add_argument(
+        "--force", action="store_true", help="replace a target that cannot be opened (its files are kept beside it)"
+    )
     sp.set_defaults(func=cmd_restore)
     sp = cmd("users", cmd_users, "manage users", db=False)
     usub = sp.add_subparsers(dest="users_cmd", required=True, parser_class=Parser)

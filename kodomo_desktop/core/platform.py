@@ -5,6 +5,8 @@
 - where short-lived working files go (print-preview pages): :func:`temp_dir`, :func:`private_tempdir`
 - how a file or folder is made private to its owner: :func:`make_private`
 - what an executable is called: :func:`exe_suffix`, :func:`executable_name`
+- whether a window can be shown, and whether the locale must be set to UTF-8: :func:`has_display`,
+  :func:`needs_utf8_locale`
 
 Nothing here lives in the source tree or the install folder, so the app runs the same from a wheel, a
 PyInstaller bundle in ``Program Files``/``%LOCALAPPDATA%\\Programs`` or a developer's checkout.
@@ -142,6 +144,21 @@ def ensure_private_dir(path: str | os.PathLike) -> Path:
     with contextlib.suppress(OSError):
         make_private(p)
     return p
+
+
+def has_display() -> bool:
+    """Whether a window can be shown: Windows and macOS always; Linux when X11 or Wayland is there."""
+    if is_windows() or is_macos():
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def needs_utf8_locale() -> bool:
+    """POSIX started with no locale (``env -i``, a service account): Qt would warn and switch to C.UTF-8."""
+    if is_windows():
+        return False
+    current = os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or "C"
+    return current in ("C", "POSIX")
 
 
 def exe_suffix() -> str:

@@ -9,20 +9,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlcipher3
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .audit import log as audit
-from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied
+from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
 from .security.roles import PERMISSIONS, ROLES, role_has
 from .storage import keys as K
@@ -38,6 +41,20 @@ def alembic_config(connection=None) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     return cfg
+
+
+def known_revision(rev: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
+    except Exception:
+        return False
+
+
+def _advance(anchor: dict | None, conn, *, reset: bool = False) -> dict | None:
+    """The new anchor: the log's head now — but never moved back over a log that no longer holds the old one."""
+    if not reset and audit.check_anchor(conn, anchor):
+        return anchor  # keep the evidence: verify reports it until a coordinator resets it (keys rotate)
+    return {**audit.head(conn), "at": K.now_iso()}
 
 
 def head_revision() -> str:
@@ -66,6 +83,9 @@ class SignedInUser:
         return ROLES.get(self.role, self.role)
 
 
+_OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
+
+
 class _ClosedEngine:
     """Stands in for the engine while the workspace is locked or closed: nothing can connect without the key."""
 
@@ -85,20 +105,29 @@ class Workspace:
         keyfile: K.KeyFile,
         db_key: bytes,
         failures_since_last: int = 0,
+        user_ref: str | None = None,
     ):
         self.path = path
         self.engine = engine
         self.user = user
         self.keyfile = keyfile
+        self.user_ref = user_ref
         self._db_key: bytes | None = db_key
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.failures_since_last = failures_since_last
+        self.keyfile_problem: str | None = keyfile.auth_problem
         self.locked = False
 
     # -- opening ----------------------------------------------------------------------------------
     @classmethod
     def create(
-        cls, path, password: str, user_name: str = DEFAULT_USER, *, display_name: str | None = None
+        cls,
+        path,
+        password: str,
+        user_name: str = DEFAULT_USER,
+        *,
+        display_name: str | None = None,
+        demo: bool = False,
     ) -> Workspace:
         """A new encrypted database with its first user, a coordinator. Refuses an existing file."""
         path = Path(path)
@@ -106,13 +135,13 @@ class Workspace:
             raise InputRefused(f"{path.name} はすでに存在します。別の名前を指定してください。")
         if not password:
             raise InputRefused("パスワードを指定してください（KODOMO_DB_PASSWORD）。")
+        K.check_password_rules(password, demo=demo)
         if not path.parent.exists():
             raise InputRefused(f"フォルダー {path.parent} がありません。")
         db_key = K.new_database_key()
         kf = K.KeyFile.new(path)
-        kf.set_slot(user_name, password, db_key)
-        sid = kf.slot_id(user_name)
-        kf.data["default_slot"] = sid
+        ref = K.new_user_ref()
+        kf.add_user(user_name, password, ref, db_key, default=True)
         open_private(path).close()  # the database file is created 0600 (core/outputs.py); SQLite journals follow it
         engine = make_engine(path, db_key)
         try:
@@ -123,9 +152,12 @@ class Workspace:
                         "INSERT INTO app_user (name, slot_id, display_name, role, created_at) "
                         "VALUES (:n, :s, :d, 'coordinator', :t)"
                     ),
-                    dict(n=user_name, s=sid, d=display_name, t=dt.datetime.now().replace(microsecond=0)),
+                    dict(n=user_name, s=ref, d=display_name, t=dt.datetime.now().replace(microsecond=0)),
                 )
                 audit.append(conn, user_name, "db_created", detail={"schema": head_revision()})
+                kf.auth["anchor"] = audit.head(conn)
+            kf.data["db_salt"] = K.db_salt(path)
+            kf.seal_auth(db_key)
             kf.save()
         except BaseException:
             engine.dispose()
@@ -136,54 +168,231 @@ class Workspace:
         engine.dispose()
         return cls.open(path, password, user_name)
 
+    @staticmethod
+    def _settle_key(path: Path, kf: K.KeyFile, u: K.Unlocked) -> bytes:
+        """The key that opens the file; finishes (or rolls back) a re-key a crash interrupted. Under the file lock."""
+        try:
+            raw_connect(path, u.db_key, key_proven=True).close()
+        except IntegrityFailure:
+            if u.prev_key is None:
+                raise
+            raw_connect(path, u.prev_key, key_proven=True).close()  # the re-key never reached the database
+            kf.abort_rekey(u.prev_key)
+            kf.save()
+            return u.prev_key
+        if kf.rekey_pending:  # the database answers to the new key: forget the old one
+            kf.end_rekey()
+            kf.save()
+        return u.db_key
+
     @classmethod
     def open(cls, path, password: str, user_name: str | None = None) -> Workspace:
         """Unlock: wrong password → WrongPassword (exit 2) and the database is not touched."""
         path = Path(path)
-        if not path.exists():
+        if not path.exists() and not Path(str(path) + ".restore-journal").exists():
             raise InputRefused(f"データベース {path} が見つかりません。")
         if not password:
             raise InputRefused("パスワードを指定してください（KODOMO_DB_PASSWORD）。")
+        K.password_bytes(password)
+        in_use = K.acquire_in_use(path)
+        try:
+            return cls._open(path, password, user_name, in_use)
+        except BaseException:
+            if in_use is not None:
+                in_use.close()
+            raise
+
+    @classmethod
+    def _open(cls, path: Path, password: str, user_name: str | None, in_use) -> Workspace:
+        from .security.backup import recover
+
+        recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
+        if not path.exists():
+            raise InputRefused(f"データベース {path} が見つかりません。")
         assert_encrypted_file(path)
         if not K.key_file_path(path).exists() and K.legacy_kdf_path(path).exists():
             from .storage.legacy import convert_legacy
 
             convert_legacy(path, password, user_name or DEFAULT_USER)
         kf = K.KeyFile.load(path)
-        sid_guess = kf.resolve_user(user_name) if (user_name or kf.data.get("default_slot")) else None
-        if sid_guess and kf.failure_delay(sid_guess) > 0:
-            raise InputRefused(
-                f"パスワードの誤りが続いたため、{int(kf.failure_delay(sid_guess)) + 1} 秒後にもう一度お試しください。"
-            )
-        db_key, sid, failures = kf.unwrap(user_name, password)
-        con = raw_connect(path, db_key)  # proves the key against the file
-        con.close()
-        engine = make_engine(path, db_key)
-        try:
-            if current_revision(engine) != head_revision():
-                upgrade(engine)
-            with engine.begin() as conn:
-                row = conn.execute(
-                    text("SELECT id, name, role, school, removed_at FROM app_user WHERE slot_id=:s"), dict(s=sid)
-                ).first()
-                if row is None or row.removed_at is not None:
-                    raise InputRefused("この利用者は登録されていません。")
-                user = SignedInUser(row.id, row.name, row.role, row.school)
-                names = dict(conn.execute(text("SELECT slot_id, name FROM app_user")).all())
-                for ev in kf.take_events():  # what happened while the database was closed
-                    who = names.get(ev.get("slot"), "不明な利用者")
-                    audit.append(conn, who, ev["action"], None, ev.get("detail"), at=ev.get("at"))
-                audit.append(conn, user.name, "db_open", detail={"failures_since_last": failures} if failures else None)
-                conn.execute(
-                    text("UPDATE app_user SET last_sign_in_at=:t WHERE id=:i"),
-                    dict(t=dt.datetime.now().replace(microsecond=0), i=user.id),
+        kf.check_delay()
+        u = kf.unlock(user_name, password)
+        with K.file_lock(path):
+            kf = K.KeyFile.load(path)  # fresh, under the lock
+            if not u.legacy:
+                u = kf.reopen(u)
+            db_key = cls._settle_key(path, kf, u)
+            kf.open_auth(db_key)
+            engine = make_engine(path, db_key)
+            try:
+                rev = current_revision(engine)
+                if rev != head_revision():
+                    if rev is not None and not known_revision(rev):
+                        raise InputRefused(
+                            "このデータベースは新しい版の Kodomo Desktop で作られています（スキーマ "
+                            f"{rev}）。アプリを更新してから開いてください。データベースは変更されていません。"
+                        )
+                    upgrade(engine)
+                with engine.begin() as conn:
+                    row = conn.execute(
+                        text("SELECT id, name, role, school, removed_at FROM app_user WHERE slot_id=:s"),
+                        dict(s=u.ref),
+                    ).first()
+                    if row is None or row.removed_at is not None:
+                        raise InputRefused("この利用者は登録されていません。")
+                    user = SignedInUser(row.id, row.name, row.role, row.school)
+                    names = dict(conn.execute(text("SELECT slot_id, name FROM app_user")).all())
+                    if u.legacy:
+                        kf.convert_legacy_user(user.name, password, u.ref, db_key)
+                    legacy = kf.take_legacy()
+                    events = list((legacy or {}).get("pending_events") or [])
+                    if legacy and legacy.get("last_backup_at") and kf.auth is not None:
+                        kf.auth["last_backup_at"] = kf.auth.get("last_backup_at") or legacy["last_backup_at"]
+                    if kf.auth_problem:
+                        audit.append(conn, user.name, "keyfile_refused", detail={"problem": kf.auth_problem})
+                    else:
+                        events += kf.take_events()
+                    for ev in events:  # what happened while the database was closed (authenticated)
+                        who = names.get(ev.get("ref") or ev.get("slot"), "不明な利用者")
+                        audit.append(conn, who, ev["action"], None, ev.get("detail"), at=ev.get("at"))
+                    failures = kf.take_failures()
+                    for t in failures:  # unauthenticated by nature: logged now, as unverified
+                        audit.append(
+                            conn, "不明な利用者", "sign_in_failed", None, {"recorded_at": t, "verified": False}
+                        )
+                    audit.append(
+                        conn,
+                        user.name,
+                        "db_open",
+                        detail={"failures_since_last": len(failures)} if failures else None,
+                    )
+                    conn.execute(
+                        text("UPDATE app_user SET last_sign_in_at=:t WHERE id=:i"),
+                        dict(t=dt.datetime.now().replace(microsecond=0), i=user.id),
+                    )
+                    if kf.auth is not None and not kf.auth_problem:
+                        kf.auth["anchor"] = _advance(kf.auth.get("anchor"), conn)
+                kf.seal_auth(db_key)
+                kf.save()
+            except (sa_exc.DatabaseError, sqlcipher3.DatabaseError) as e:
+                engine.dispose()
+                if "locked" in str(e) or "busy" in str(e):
+                    raise InputRefused("データベースは別の処理が使用中です。しばらくしてからもう一度お試しください。")
+                raise IntegrityFailure(
+                    "データベースの一部が壊れています（"
+                    + str(getattr(e, "orig", e))
+                    + "）。バックアップから復元してください。データベースは変更されていません。"
                 )
-            kf.clear_failures(sid)
+            except BaseException:
+                engine.dispose()
+                raise
+        ws = cls(path, engine, user, kf, db_key, len(failures), u.ref)
+        ws._locator = u.locator
+        ws._in_use = in_use
+        _OPEN.add(ws)
+        return ws
+
+    # -- the key file, under its lock, always fresh ------------------------------------------------
+    @contextlib.contextmanager
+    def keyfile_update(self) -> Iterator[K.KeyFile]:
+        """Load the key file under the lock, open its auth section with our key, seal and save it on exit."""
+        key = self.raw_key()
+        with K.file_lock(self.path):
+            kf = K.KeyFile.load(self.path)
+            kf.open_auth(key)
+            if kf.auth_problem and not self.keyfile_problem:
+                try:
+                    raw_connect(self.path, key, key_proven=True).close()
+                except IntegrityFailure:
+                    raise KodomoError("別の場所で鍵が更新されました。もう一度サインインしてください。")
+            yield kf
+            kf.seal_auth(key)
             kf.save()
-        except BaseException:
-            engine.dispose()
-            raise
-        return cls(path, engine, user, kf, db_key, failures)
+        self.keyfile = kf
+        self.keyfile_problem = kf.auth_problem
+
+    def save_anchor(self, *, reset: bool = False) -> dict | None:
+        """Write the log's length and head hash into the key file's authenticated section."""
+        with self.keyfile_update() as kf, self.engine.connect() as conn:
+            if kf.auth_problem:
+                return None
+            kf.auth["anchor"] = _advance(kf.auth.get("anchor"), conn, reset=reset)
+            return kf.auth["anchor"]
+
+    def log_anchor(self) -> dict:
+        """The anchor as the key file holds it, for the self-inspection report: count and a short hash."""
+        kf = K.KeyFile.load(self.path)
+        kf.open_auth(self.raw_key())
+        a = (kf.auth or {}).get("anchor") or {}
+        return {
+            "count": int(a.get("count", 0)),
+            "head": a.get("head"),
+            "short": audit.short(a.get("head")),
+            "ok": not kf.auth_problem,
+        }
+
+    # -- re-keying ---------------------------------------------------------------------------------
+    def rekey(self, mutate=None, *, reason: str = "rotate", reset_anchor: bool = False) -> dict:
+        """A new database key: ``PRAGMA rekey`` plus every remaining slot re-sealed (鍵の更新).
+
+        Crash order: (1) the key file is written holding the new key *and* the old one for every remaining slot
+        (removed slots are gone already); (2) ``PRAGMA rekey`` rewrites the database in one SQLite transaction;
+        (3) the key file forgets the old key. A crash before (2) commits leaves the old key valid, after it the
+        new; both are in the file, and the next open finishes step 3 or rolls step 1 back. Old key files and
+        backups keep opening only what they were made with.
+        """
+        self._check_open()
+        old = self.raw_key()
+        new = K.new_database_key()
+        self.engine.dispose()
+        dropped: list[str] = []
+        with K.file_lock(self.path):
+            try:
+                raw_connect(self.path, old, key_proven=True).close()
+            except IntegrityFailure:
+                raise KodomoError("別の場所で鍵が更新されました。もう一度サインインしてください。")
+            kf = K.KeyFile.load(self.path)
+            kf.open_auth(old)
+            if kf.auth_problem:  # rebuilding after a refused auth section: keep only our own slots
+                own = {loc for loc, s in kf.data["slots"].items() if self._owns(kf, loc)}
+                kf.auth["users"] = {self.user_ref: sorted(own)}
+            if mutate is not None:
+                mutate(kf)
+            known = {loc for locs in kf.auth["users"].values() for loc in locs}
+            for loc in list(kf.data["slots"]):
+                if loc not in known:  # a slot no user owns (planted, or left over): not carried over
+                    kf.data["slots"].pop(loc)
+            dropped = kf.drop_legacy()
+            kf.begin_rekey(old, new)
+            kf.save()
+            K.crash_point("rekey-1")
+            con = raw_connect(self.path, old, key_proven=True)
+            try:
+                con.execute(f"PRAGMA rekey = \"x'{new.hex()}'\"")
+            finally:
+                con.close()
+            K.crash_point("rekey-2")
+            raw_connect(self.path, new, key_proven=True).close()
+            kf.end_rekey()
+            kf.save()
+            K.crash_point("rekey-3")
+        for w in [self, *(w for w in list(_OPEN) if w is not self and w.path.resolve() == self.path.resolve())]:
+            if w is self or not w.locked:  # windows of this process on the same database follow the new key
+                w.engine.dispose()
+                w._db_key = new
+                w.engine = make_engine(w.path, new)
+                w._sessions = sessionmaker(w.engine, expire_on_commit=False)
+                w.keyfile = kf
+                w.keyfile_problem = None
+        with self.engine.begin() as conn:
+            names = dict(conn.execute(text("SELECT slot_id, name FROM app_user WHERE removed_at IS NULL")).all())
+            lost = sorted(names[r] for r in dropped if r in names)
+            audit.append(conn, self.user.name, "key_rotated", detail={"reason": reason, "slots": len(kf.data["slots"])})
+        self.save_anchor(reset=reset_anchor)
+        return {"rekeyed": True, "reason": reason, "slots": len(kf.data["slots"]), "need_new_password": lost}
+
+    def _owns(self, kf: K.KeyFile, locator: str) -> bool:
+        return locator == getattr(self, "_locator", None)
 
     # -- services' helpers -------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -232,6 +441,8 @@ class Workspace:
         if self.locked:
             return
         self.log("db_lock_manual" if manual else "db_lock")
+        with contextlib.suppress(KodomoError, OSError):
+            self.save_anchor()
         self._drop_engine()
 
     def _drop_engine(self) -> None:
@@ -242,22 +453,39 @@ class Workspace:
         self.locked = True
 
     def unlock(self, password: str) -> None:
+        """The lock screen: the same back-off and the same checks as signing in."""
         kf = K.KeyFile.load(self.path)
-        key, sid, _ = kf.unwrap(self.user.name, password)
-        self.keyfile = kf
+        kf.check_delay()
+        u = kf.unlock(self.user.name, password)
+        if u.ref != self.user_ref:
+            kf.record_failure()
+            raise WrongPassword(K.WRONG)
+        with K.file_lock(self.path):
+            kf = K.KeyFile.load(self.path)
+            u = kf.reopen(u)
+            key = self._settle_key(self.path, kf, u)
         self.engine = make_engine(self.path, key)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._db_key = key
         self.locked = False
-        kf.clear_failures(sid)
-        kf.save()
-        self.log("db_open", detail={"unlock": True})
+        with self.keyfile_update() as kf:
+            failures = kf.take_failures()
+        with self.engine.begin() as conn:
+            for t in failures:
+                audit.append(conn, "不明な利用者", "sign_in_failed", None, {"recorded_at": t, "verified": False})
+            audit.append(conn, self.user.name, "db_open", detail={"unlock": True})
+        self.failures_since_last = len(failures)
 
     def close(self) -> None:
         if not self.locked and self._db_key is not None:
             with contextlib.suppress(Exception):
                 self.log("db_close")
+            with contextlib.suppress(Exception):
+                self.save_anchor()
         self._drop_engine()
+        fh, self._in_use = getattr(self, "_in_use", None), None
+        if fh is not None:
+            fh.close()
 
     def _check_open(self) -> None:
         if self.locked or self._db_key is None:
@@ -276,20 +504,39 @@ class Workspace:
 
     # -- integrity ---------------------------------------------------------------------------------
     def verify(self) -> dict:
-        """SQLCipher page check + SQLite integrity + the access-log chain. Damage → IntegrityFailure."""
+        """SQLCipher page check + SQLite integrity + the log chain + its anchor. Damage → IntegrityFailure."""
         self._check_open()
-        con = raw_connect(self.path, self.raw_key())
+        kf = K.KeyFile.load(self.path)
+        kf.open_auth(self.raw_key())
+        anchor = (kf.auth or {}).get("anchor")
+        con = raw_connect(self.path, self.raw_key(), key_proven=True)
         try:
             problems = cipher_integrity_check(con)
             try:
                 chain = audit.verify_chain(con)
+                anchor_problem = audit.check_anchor(con, anchor)
             except Exception as e:  # a table too damaged to read
                 chain = audit.ChainReport(False, 0, None, str(e))
+                anchor_problem = None
         finally:
             con.close()
-        result = {"ok": not problems and chain.ok, "cipher_integrity": problems[:20] or "ok", **chain.to_json()}
+        if kf.auth_problem:
+            anchor_problem = kf.auth_problem
+        result = {
+            "ok": not problems and chain.ok and not anchor_problem,
+            "cipher_integrity": problems[:20] or "ok",
+            **chain.to_json(),
+            "anchor": {"count": (anchor or {}).get("count"), "head": audit.short((anchor or {}).get("head"))},
+            "anchor_ok": not anchor_problem,
+            "anchor_problem": anchor_problem,
+        }
         if not result["ok"]:
-            what = "、".join(problems[:3]) if problems else f"操作ログの記録 {chain.first_broken} 番: {chain.problem}"
+            if problems:
+                what = "、".join(problems[:3])
+            elif not chain.ok:
+                what = f"操作ログの記録 {chain.first_broken} 番: {chain.problem}"
+            else:
+                what = f"{anchor_problem}。鍵ファイルに記録された操作ログの長さと先頭が合いません"
             err = IntegrityFailure(f"整合性検査で問題が見つかりました（{what}）。")
             err.result = result  # type: ignore[attr-defined]
             raise err
@@ -307,28 +554,29 @@ class Workspace:
             raise InputRefused("学校の利用者には学校名（--school）が必要です。")
         if not password:
             raise InputRefused("新しい利用者のパスワードを指定してください（KODOMO_NEW_PASSWORD）。")
-        kf = K.KeyFile.load(self.path)
-        sid = kf.slot_id(name)
+        K.check_password_rules(password)
+        ref = K.new_user_ref()
         with self.session() as s:
             existing = s.scalar(select(AppUser).where(AppUser.name == name))
             if existing is not None and existing.removed_at is None:
                 raise InputRefused(f"利用者 {name} はすでに登録されています。")
             if existing is not None:
-                existing.role, existing.school, existing.removed_at, existing.slot_id = role, school, None, sid
+                existing.role, existing.school, existing.removed_at, existing.slot_id = role, school, None, ref
             else:
-                s.add(AppUser(name=name, slot_id=sid, role=role, school=school, display_name=display_name))
+                s.add(AppUser(name=name, slot_id=ref, role=role, school=school, display_name=display_name))
             self.log("user_added", detail={"user": name, "role": role}, conn=s)
-            kf.set_slot(name, password, self.raw_key())
-            kf.save()  # inside the transaction: if saving the slot fails, the user row is rolled back
-        self.keyfile = kf
+            with self.keyfile_update() as kf:  # inside the transaction: if the slot fails, the row is rolled back
+                kf.add_user(name, password, ref, self.raw_key())
 
-    def remove_user(self, name: str) -> None:
+    def remove_user(self, name: str) -> dict:
+        """Remove a user: their slots go and the database is re-keyed, so an old key file opens nothing new."""
         self.require("users.manage", what="users remove")
-        kf = K.KeyFile.load(self.path)
         with self.session() as s:
             u = s.scalar(select(AppUser).where(AppUser.name == name, AppUser.removed_at.is_(None)))
             if u is None:
                 raise InputRefused(f"利用者 {name} は登録されていません。")
+            if u.id == self.user.id:
+                raise InputRefused("サインイン中の自分自身は削除できません。別のコーディネーターで行ってください。")
             if u.role == "coordinator":
                 others = s.scalars(
                     select(AppUser).where(
@@ -337,13 +585,34 @@ class Workspace:
                 ).all()
                 if not others:
                     raise InputRefused("最後のコーディネーターは削除できません。")
+            ref = u.slot_id
+        # first the key (a crash after it leaves a user with no slot: harmless), then the row
+        result = self.rekey(lambda kf: kf.remove_user(ref), reason="user_removed")
+        with self.session() as s:
+            u = s.scalar(select(AppUser).where(AppUser.slot_id == ref))
             u.removed_at = dt.datetime.now().replace(microsecond=0)
             self.log("user_removed", detail={"user": name}, conn=s)
-            kf.remove_slot(name)
-            if kf.data.get("default_slot") == u.slot_id:
-                kf.data["default_slot"] = None
-            kf.save()
-        self.keyfile = kf
+        return result
+
+    def change_own_password(self, new_password: str) -> dict:
+        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new."""
+        K.check_password_rules(new_password)
+        ref, name = self.user_ref, self.user.name
+        key = self.raw_key()
+
+        def mutate(kf: K.KeyFile) -> None:
+            default = kf.is_default(ref)
+            kf.remove_user(ref)
+            kf.add_user(name, new_password, ref, key, default=default)
+
+        result = self.rekey(mutate, reason="password_changed")
+        self.log("password_changed")
+        return result
+
+    def rotate_keys(self) -> dict:
+        """鍵の更新 by a coordinator: a new database key for everyone; resets the log anchor to today's log."""
+        self.require("users.manage", what="keys rotate")
+        return self.rekey(reason="rotate", reset_anchor=True)
 
     def list_users(self) -> list[dict]:
         self.require("users.manage", what="users list")
@@ -360,23 +629,16 @@ class Workspace:
 
 
 def change_password(path, user_name: str | None, old_password: str, new_password: str) -> str:
-    """Rewrite one key slot; the database file itself is not touched (the event is logged on next open)."""
+    """The user's own password: a new slot and a re-key (the old key file with the old password opens nothing)."""
     if not new_password:
         raise InputRefused("新しいパスワードを指定してください（KODOMO_NEW_PASSWORD）。")
-    path = Path(path)
-    kf = K.KeyFile.load(path)
-    key, sid, _ = kf.unwrap(user_name, old_password)
-    con = raw_connect(path, key)  # proves the slot still opens this database
+    K.check_password_rules(new_password)
+    ws = Workspace.open(path, old_password, user_name)
     try:
-        row = con.execute("SELECT name FROM app_user WHERE slot_id=? AND removed_at IS NULL", (sid,)).fetchone()
+        ws.change_own_password(new_password)
+        return ws.user.name
     finally:
-        con.close()
-    if row is None:
-        raise InputRefused("この利用者は登録されていません。")
-    kf.set_slot(row[0], new_password, key)
-    kf.queue_event("password_changed", sid)
-    kf.save()
-    return row[0]
+        ws.close()
 
 
 def env_password() -> str:

@@ -4,10 +4,15 @@ list of thousands stays fast)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
+
+from .format import when
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 class RowsModel(QAbstractTableModel):
@@ -51,7 +56,9 @@ class RowsModel(QAbstractTableModel):
             return "○" if v else ""
         if isinstance(v, float):
             return f"{v:g}"
-        if isinstance(v, (dt.date, dt.datetime)):
+        if isinstance(v, dt.datetime) or (isinstance(v, str) and _ISO_TIME.match(v)):
+            return when(v)  # 2026年12月1日 19:19, never ISO text
+        if isinstance(v, dt.date):
             return v.strftime("%Y-%m-%d")
         return "" if v is None else str(v)
 

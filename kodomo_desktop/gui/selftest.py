@@ -281,9 +281,8 @@ class SelfTest:
 
 def prepare_environment() -> None:
     """Before the QApplication exists: a Linux machine with no display runs the check offscreen by itself."""
-    if sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM"):
-        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if not os.environ.get("QT_QPA_PLATFORM") and not platform.has_display():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
 def _quiet_qt_messages() -> None:

@@ -394,7 +394,11 @@ def test_the_watch_list_carries_no_points_no_department_no_welfare_fact(db, tmp_
                 school = sch
                 break
     assert school, "the demo town has a flagged pupil"
-    rc, res, err = cli("sheet", "watch-list", "--db", db, "--school", school, "--out", tmp_path / "w.xlsx")
+    rc, _, err = cli("sheet", "watch-list", "--db", db, "--school", school, "--out", tmp_path / "w.xlsx")
+    assert rc == 2 and "KODOMO_FILE_PASSWORD" in err and not (tmp_path / "w.xlsx").exists()  # names: encrypted
+    rc, res, err = cli(
+        "sheet", "watch-list", "--db", db, "--school", school, "--out", tmp_path / "w.xlsx", "--no-password"
+    )
     assert rc == 0 and res["children"] >= 1, err
     wb = load_workbook(tmp_path / "w.xlsx")
     cells = [str(v) for row in wb["シート"].iter_rows(values_only=True) for v in row if v is not None]

@@ -74,10 +74,10 @@ def test_windows_without_localappdata_falls_back_to_the_profile(clean_env):
 def test_windows_make_private_sets_no_mode(clean_env, tmp_path):
     f = tmp_path / "x.pdf"
     f.write_bytes(b"%PDF")
-    os.chmod(f, 0o644)
+    before = f.stat().st_mode
     as_windows(clean_env, LOCALAPPDATA=str(tmp_path))
     assert plat.make_private(f) is False  # the profile's access list protects it; chmod would only set read-only
-    assert stat.S_IMODE(f.stat().st_mode) == 0o644
+    assert f.stat().st_mode == before
 
 
 def test_linux_places_follow_xdg(clean_env, tmp_path):
@@ -95,6 +95,10 @@ def test_linux_places_follow_xdg(clean_env, tmp_path):
     assert plat.executable_name("kodomo-desktop-cli") == "kodomo-desktop-cli"
 
 
+POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="POSIX file modes (also run on the Windows workflow)")
+
+
+@POSIX_ONLY
 def test_linux_temp_prefers_the_users_runtime_dir(clean_env, tmp_path):
     as_linux(clean_env, HOME=str(tmp_path))
     run = tmp_path / "run"
@@ -118,6 +122,7 @@ def test_overrides_win_on_every_platform(clean_env, tmp_path):
         assert plat.temp_dir() == tmp_path / "t"
 
 
+@POSIX_ONLY
 def test_posix_make_private(clean_env, tmp_path):
     as_linux(clean_env, HOME=str(tmp_path))
     f = tmp_path / "out.csv"
@@ -134,3 +139,17 @@ def test_no_place_is_inside_the_source_tree(clean_env, tmp_path):
     src = Path(plat.__file__).resolve().parents[2]
     for p in (plat.data_dir(), plat.config_dir(), plat.temp_dir()):
         assert not str(p.resolve()).startswith(str(src) + os.sep)
+
+
+def test_display_and_locale(clean_env):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "LC_ALL", "LC_CTYPE", "LANG"):
+        clean_env.delenv(name, raising=False)
+    as_linux(clean_env)
+    assert not plat.has_display() and plat.needs_utf8_locale()
+    clean_env.setenv("WAYLAND_DISPLAY", "wayland-0")
+    clean_env.setenv("LANG", "ja_JP.UTF-8")
+    assert plat.has_display() and not plat.needs_utf8_locale()
+    clean_env.delenv("WAYLAND_DISPLAY")
+    clean_env.delenv("LANG")
+    as_windows(clean_env)
+    assert plat.has_display() and not plat.needs_utf8_locale()

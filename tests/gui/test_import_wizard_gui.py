@@ -84,6 +84,11 @@ def test_wizard_edit_mapping_import_remember_and_screenshots(app, qtbot, ws, tow
     wiz = page.wizard
     path = town["consultation"]
     assert wiz.open_file(path)
+    # the file says nowhere when it was extracted: the 時点 stays empty (never today by itself) until typed
+    assert wiz.as_of.text() == "" and "見つかりません" in wiz.as_of_note.text()
+    assert not wiz.validate() and "時点" in wiz.notice.text()
+    wiz.as_of.setText("令和8年11月1日")
+    assert "2026-11-01" in wiz.as_of_note.text()
     # ② the source type is suggested from the headers; the preview shows the first rows
     assert wiz.stack.currentIndex() == 1
     assert wiz.source.currentData() == "consultation" and "推定した種類" in wiz.info.text()
@@ -136,6 +141,7 @@ def test_wizard_edit_mapping_import_remember_and_screenshots(app, qtbot, ws, tow
     pv = S.preview(ws, path)
     assert pv["remembered"] and pv["mapping"][RENAMED] == "category"
     assert wiz.open_file(path)
+    wiz.as_of.setText("令和8年11月1日")
     assert wiz.current_mapping()[RENAMED] == "category" and "前回の列の対応" in wiz.info.text()
     # the same file twice: refused as a duplicate, said in the notice, nothing imported
     assert wiz.validate()
@@ -154,6 +160,7 @@ def test_wizard_refusals_go_to_the_notice(app, qtbot, ws, town, tmp_path):
     # two columns on one field
     att = next(f for f in town["files"].values() if f.source_type == "school_attendance")
     assert wiz.open_file(att.path)
+    wiz.as_of.setText("2026/11/01")
     assert wiz.source.currentData() == "school_attendance"
     name_col = next(h for h, f in wiz.current_mapping().items() if f == "name")
     other = next(h for h, f in wiz.current_mapping().items() if f == "name_kana")
@@ -175,7 +182,9 @@ def test_cancel_leaves_the_database_unchanged(app, qtbot, ws, town, monkeypatch)
     page = _page(qtbot, ws)
     wiz = page.wizard
     att = next(f for f in town["files"].values() if f.source_type == "school_attendance")
-    assert wiz.open_file(att.path) and wiz.validate()
+    assert wiz.open_file(att.path)
+    wiz.as_of.setText("R8.11.1")
+    assert wiz.validate()
     before = len(S.batch_history(ws))
     started = threading.Event()
     real = service_mod.read_table
@@ -203,7 +212,9 @@ def test_history_shows_rejected_rows_and_removes_a_batch_in_two_steps(app, qtbot
     press on the page (no dialog); the records leave, the batch stays in history as removed, the log says so."""
     page = _page(qtbot, ws)
     wiz = page.wizard
-    assert wiz.open_file(town["consultation"]) and wiz.validate()
+    assert wiz.open_file(town["consultation"])
+    wiz.as_of.setText("令和8年11月1日")
+    assert wiz.validate()
     _run(qtbot, wiz)
     res = wiz.last_result
     assert res.batch_id and res.rejected >= 1

@@ -85,6 +85,12 @@ def test_manual_lock_forgets_everything_and_unlock_refills(app, qtbot, ws, no_mo
     child = children.model.rows[0]
     children.open_person(child.person_id)
     assert children.child.title.text() == child.name and children.child.timeline.topLevelItemCount()
+    printing = win.show_page("print")
+    first = child.person_id
+    printing.a_child.search.setText(child.name_kana)
+    printing.a_child.apply_search()
+    assert printing.a_child.select(first) and printing.a_child._rows
+    win.show_page("children")
     shown = " ".join(_shown_text(win))
     assert sum(n in shown for n in names) >= 10  # the lists really showed children before the lock
     old_engine = ws.engine
@@ -104,6 +110,7 @@ def test_manual_lock_forgets_everything_and_unlock_refills(app, qtbot, ws, no_mo
     left = sorted(n for n in names if n in shown)
     assert left == []  # no child's name anywhere in the window's lists and labels
     assert children.model.rowCount() == 0 and children.child.page is None
+    assert printing.a_child._rows is None and printing.a_child.results.count() == 0
 
     win.lock_dialog.pw.setText(PW)
     win.lock_dialog.try_open()
@@ -115,6 +122,8 @@ def test_manual_lock_forgets_everything_and_unlock_refills(app, qtbot, ws, no_mo
     assert linkage.queue_label.text()
     scoring = win.show_page("scoring")
     assert scoring.model.rowCount() > 0
+    win.show_page("print")
+    assert printing.a_child.selected_id() == first  # the choice comes back with the list
     acts = _actions(ws)
     i = acts.index("db_lock_manual")
     assert "db_lock" not in acts[i - 3 : i + 1] and acts[i + 1] == "db_open"

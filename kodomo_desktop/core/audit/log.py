@@ -55,6 +55,11 @@ ACTION_LABELS = {
     "password_reset": "パスワード再発行",
     "backup": "バックアップ",
     "restore": "復元",
+    "restore_refused": "復元拒否",
+    "key_rotated": "鍵の更新（再暗号化）",
+    "keyfile_refused": "鍵ファイルの改ざん・破損の検出",
+    "deletion_reapplied": "復元後の削除の再適用",
+    "users_reapplied": "復元後の利用者一覧の再適用",
     "verify": "整合性検査",
     "demo_built": "デモ町作成",
     "round_created": "レビューラウンド作成",
@@ -148,3 +153,35 @@ def verify_chain(conn) -> ChainReport:
             return ChainReport(False, n, seq, "記録の内容が書き換えられています")
         prev, expected_seq = h, seq + 1
     return ChainReport(True, n)
+
+
+def _q(conn, sql: str, params: dict | None = None):
+    if isinstance(conn, Connection):
+        return conn.execute(text(sql), params or {})
+    return conn.execute(sql.replace(":seq", "?"), tuple((params or {}).values()))
+
+
+def head(conn) -> dict:
+    """The log's anchor as of now: its length and the hash of its last entry."""
+    row = _q(conn, "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return {"count": row[0], "head": row[1]} if row else {"count": 0, "head": GENESIS}
+
+
+def check_anchor(conn, anchor: dict | None) -> str | None:
+    """None when the log still holds the anchored prefix; otherwise what is wrong (shorter, or diverged)."""
+    if not anchor:
+        return None
+    count, want = int(anchor.get("count", 0)), anchor.get("head")
+    if count == 0:
+        return None
+    row = _q(conn, "SELECT hash FROM access_log WHERE seq = :seq", {"seq": count}).fetchone()
+    total = _q(conn, "SELECT count(*) FROM access_log").fetchone()[0]
+    if row is None or total < count:
+        return f"操作ログが短くなっています（記録されていた {count} 件に対し {total} 件）"
+    if row[0] != want:
+        return f"操作ログの {count} 番が記録されていた値と違います（古いデータベースに置き換えられた可能性）"
+    return None
+
+
+def short(h: str | None) -> str:
+    return (h or "")[:12]

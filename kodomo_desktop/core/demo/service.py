@@ -59,7 +59,11 @@ def build_demo(
         out_dir.mkdir(parents=True, exist_ok=True)
     try:
         files = write_department_files(town, out_dir)
-        ws = Workspace.open(db, password, user_name) if db.exists() else Workspace.create(db, password, user_name)
+        ws = (
+            Workspace.open(db, password, user_name)
+            if db.exists()
+            else Workspace.create(db, password, user_name, demo=True)
+        )
         try:
             from ..storage.models import Setting
             from .names import TOWN_NAME

@@ -465,6 +465,15 @@ def _when(v) -> str:
     return f"{wareki(t.date())} {t:%H:%M}"
 
 
+def _anchor_row(ws, yes) -> list:
+    """The log anchor held in the key file (count + short hash), printed so a paper copy can be compared later."""
+    try:
+        a = ws.log_anchor()
+    except Exception:  # noqa: BLE001 — a report must print even when the key file cannot be read
+        return ["操作ログのアンカー（鍵ファイル）", "読み取れません", yes(False)]
+    return ["操作ログのアンカー（鍵ファイル）", f"{a['count']} 件・{a['short'] or '—'}", yes(a["ok"])]
+
+
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
     from sqlalchemy import select
 
@@ -508,6 +517,7 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             + ("正常" if auto["log_chain_ok"] else f"{auto['first_broken_entry']} 番で切れています"),
             yes(checks[3]),
         ],
+        _anchor_row(ws, yes),
         [
             "法的根拠が未設定の取込元",
             "、".join((SOURCE_TYPES.get(k) or {}).get("label", k) for k in auto["sources_without_legal_basis"])

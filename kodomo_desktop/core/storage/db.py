@@ -9,7 +9,13 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
-from ..errors import IntegrityFailure, WrongPassword
+from ..errors import InputRefused, IntegrityFailure, WrongPassword
+
+DAMAGED = (
+    "データベースの先頭が壊れているか、鍵ファイルが別のデータベースのもの（または鍵の更新より前の古い鍵ファイル）です"
+    "（パスワードは正しく確認できました）。"
+    "バックアップから復元してください。データベースは変更されていません。"
+)
 
 
 def _key_pragma(key: bytes) -> str:
@@ -17,23 +23,42 @@ def _key_pragma(key: bytes) -> str:
     return f"PRAGMA key = \"x'{key.hex()}'\""
 
 
-def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True):
-    """A keyed sqlcipher3 connection with our pragmas. ``check`` reads the schema to prove the key."""
-    con = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
-    con.execute(_key_pragma(key))
-    con.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
-    con.execute("PRAGMA cache_size = -32000")  # 32 MB page cache: bulk imports stay in memory until commit
-    con.execute("PRAGMA secure_delete = ON")  # deleted rows (削除請求) do not linger in free pages
-    con.execute("PRAGMA foreign_keys = ON")
-    con.execute("PRAGMA busy_timeout = 10000")
-    if check:
+def quiet(con) -> None:
+    """SQLCipher's own log (``ERROR CORE sqlcipher_page_cipher`` … on stderr) off: the user reads our message only."""
+    for pragma in ("PRAGMA cipher_log_level = NONE", "PRAGMA cipher_log = off"):
         try:
-            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            con.execute(pragma)
         except sqlcipher3.DatabaseError:
-            con.close()
-            raise WrongPassword(
-                "パスワードが違うか、暗号化データベースではありません。データベースは変更されていません。"
-            )
+            pass
+
+
+def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True, key_proven: bool = False):
+    """A keyed sqlcipher3 connection with our pragmas. ``check`` reads the schema to prove the key.
+
+    ``key_proven``: the key came out of an authenticated slot, so a file that does not open with it is damaged
+    (or belongs to another key file) — IntegrityFailure, not "wrong password".
+    """
+    try:
+        con = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
+    except sqlcipher3.Error as e:
+        raise InputRefused(f"データベース {os.path.basename(str(path))} を開けません（{e}）。")
+    quiet(con)
+    try:
+        con.execute(_key_pragma(key))
+        con.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
+        con.execute("PRAGMA cache_size = -32000")  # 32 MB page cache: bulk imports stay in memory until commit
+        con.execute("PRAGMA secure_delete = ON")  # deleted rows (削除請求) do not linger in free pages
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("PRAGMA busy_timeout = 10000")
+        if check:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as e:
+        con.close()
+        if "locked" in str(e) or "busy" in str(e):
+            raise InputRefused("データベースは別の処理が使用中です。しばらくしてからもう一度お試しください。")
+        if key_proven:
+            raise IntegrityFailure(DAMAGED)
+        raise WrongPassword("パスワードが違うか、暗号化データベースではありません。データベースは変更されていません。")
     return con
 
 

@@ -1,18 +1,33 @@
-"""Keys: one random database key, wrapped once per user (key slots), the way password managers do it.
+"""Keys: one random database key, handed to every user through their own key pair (key file version 2).
 
 The database is encrypted by SQLCipher with a random 256-bit key handed over raw (no SQLCipher KDF).
-Each user has a slot in ``<db>.keys`` beside the database: password → Argon2id (parameters calibrated on
-this machine and stored in the slot) → key-encryption key → AES-256-GCM unwraps the database key.
-Adding, removing a user or changing a password rewrites one slot and never touches the database file.
+``<db>.keys`` beside it holds:
 
-The key file holds no personal data: a slot is named by a salted hash of the user name, never the name.
-Events that happen while the database is closed (a failed password, a password change) are queued in the
-key file and written into the access log the next time the database is opened.
+- ``kdf``: the Argon2id parameters and salt of this file (floor: 64 MiB, t ≥ 3 — nothing can go below it).
+- ``slots``: one per (user name, password). Argon2id(name, password) gives a *locator* (the slot's id) and a
+  key-encryption key. The slot holds the user's X25519 private key and their user reference, wrapped with
+  AES-256-GCM under that key, their public key, and the database key sealed to the public key (``box``). A
+  user name appears nowhere: without the right name *and* password no slot can even be found, and sign-in
+  always costs exactly one Argon2id run whether the name exists or not.
+- ``auth``: everything that is not a password-wrapped slot — events waiting for the access log, the log anchor
+  (length and head hash), the deletion register, which slots belong to which user — encrypted and authenticated
+  (AES-256-GCM) with a key HKDF-derived from the database key. An edited or forged ``auth`` does not decrypt:
+  it is refused and reported, and nothing of it reaches the log.
+- ``failures``: times of wrong passwords (they happen without any key, so they cannot be authenticated; they
+  feed the back-off and are logged as unverified counts, never as entries of the attacker's choosing).
+- ``checksum``: SHA-256 of the rest, so a changed byte says "damaged key file", not "wrong password".
+
+Re-keying (a user removed, a password changed, 鍵の更新) seals a new database key to every remaining public key
+— no other user's password is needed — and runs ``PRAGMA rekey``. Crash order (see ``Workspace.rekey``): the key
+file is first written holding both the old and the new sealed key (``prev_box``/``auth_prev``), then the database
+is re-keyed (one SQLite transaction: a crash leaves the old key valid), then the key file drops the old key. At
+every moment one of the two keys in the key file opens the database; the next open finishes or rolls back.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -25,16 +40,46 @@ from pathlib import Path
 
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..errors import InputRefused, KodomoError, WrongPassword
-from ..outputs import private_file
+from ..errors import InputRefused, IntegrityFailure, KodomoError, WrongPassword
+from ..outputs import open_private
 
 KEY_FILE_SUFFIX = ".keys"
 LEGACY_KDF_SUFFIX = ".kdf"  # a database keyed directly by Argon2id(password): converted on first open
 FORMAT = "kodomo-desktop-keys"
-VERSION = 1
-_AAD = b"kodomo-desktop db-key v1:"
+VERSION = 2
+_AAD_V1 = b"kodomo-desktop db-key v1:"
+
+# The floor for every slot this program writes. No environment variable, no option goes below it.
+KDF_FLOOR_TIME = 3
+KDF_FLOOR_MEMORY = 65536  # KiB = 64 MiB
+MAX_FAILURES_KEPT = 50
+
+# Password rules (core, for every door: CLI, GUI, tests). The demo town alone may use its published password.
+MIN_PASSWORD_LENGTH = 6
+DEMO_PASSWORD = "demo"
+_COMMON = {
+    "password",
+    "password1",
+    "123456",
+    "1234567",
+    "12345678",
+    "123456789",
+    "qwerty",
+    "abc123",
+    "111111",
+    "iloveyou",
+    "admin123",
+    "letmein",
+    "kodomo",
+    "passw0rd",
+}
+
+WRONG = "利用者名またはパスワードが違います。データベースは変更されていません。"
 
 
 def _b64(b: bytes) -> str:
@@ -49,6 +94,34 @@ def now_iso() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def password_bytes(password: str) -> bytes:
+    """The password as UTF-8; an environment variable that is not valid UTF-8 is refused, not a traceback."""
+    try:
+        return password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputRefused(
+            "パスワードに文字として読めないバイトが含まれています（UTF-8 ではありません）。"
+            "入力した端末の文字コードを確認してください。"
+        )
+
+
+def check_password_rules(password: str, *, demo: bool = False) -> None:
+    """Rules for a new password (the core decides; the GUI and CLI show the message)."""
+    password_bytes(password)
+    if demo and password == DEMO_PASSWORD:
+        return  # the synthetic demo town's published password
+    if not password:
+        raise InputRefused("パスワードを指定してください。")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputRefused(f"パスワードは {MIN_PASSWORD_LENGTH} 文字以上にしてください。")
+    if len(set(password)) < 3 or password.lower() in _COMMON:
+        raise InputRefused("このパスワードは推測されやすいため使えません。別のパスワードにしてください。")
+
+
+def hkdf(key: bytes, info: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info.encode()).derive(key)
+
+
 @dataclass(frozen=True)
 class KdfParams:
     time_cost: int
@@ -56,9 +129,9 @@ class KdfParams:
     parallelism: int
     salt: bytes
 
-    def derive(self, password: str) -> bytes:
+    def derive_bytes(self, secret: bytes) -> bytes:
         return hash_secret_raw(
-            password.encode("utf-8"),
+            secret,
             self.salt,
             time_cost=self.time_cost,
             memory_cost=self.memory_cost,
@@ -66,6 +139,13 @@ class KdfParams:
             hash_len=32,
             type=Type.ID,
         )
+
+    def derive(self, password: str) -> bytes:
+        return self.derive_bytes(password_bytes(password))
+
+    @property
+    def meets_floor(self) -> bool:
+        return self.time_cost >= KDF_FLOOR_TIME and self.memory_cost >= KDF_FLOOR_MEMORY
 
     def to_json(self) -> dict:
         return {
@@ -79,35 +159,185 @@ class KdfParams:
     @classmethod
     def from_json(cls, d: dict) -> KdfParams:
         if d.get("type") != "argon2id":
-            raise KodomoError("鍵ファイルの形式が不明です（argon2id 以外）。")
+            raise IntegrityFailure("鍵ファイルの形式が不明です（argon2id 以外）。")
         return cls(int(d["time_cost"]), int(d["memory_cost"]), int(d["parallelism"]), _unb64(d["salt"]))
 
 
-_calibrated: dict[int, tuple[int, int]] = {}
+_calibrated: dict[int, int] = {}
 
 
 def calibrate(target_ms: int | None = None) -> KdfParams:
-    """Argon2id parameters that take about ``target_ms`` here (default 500 ms, KODOMO_KDF_TARGET_MS).
+    """Argon2id parameters: 64 MiB, rounds scaled to about ``target_ms`` here (default 500 ms), never below t=3.
 
-    KeePassXC-style: fixed memory (64 MiB), rounds scaled to the target. Tests set a small target so a
-    suite of hundreds of opens stays quick; the parameters always travel with the slot.
+    ``KODOMO_KDF_TARGET_MS`` can only raise the cost: the floor (64 MiB, t ≥ 3) holds whatever it says.
     """
     if target_ms is None:
-        target_ms = int(os.environ.get("KODOMO_KDF_TARGET_MS", "500"))
-    memory = 65536 if target_ms >= 100 else 8192
+        try:
+            target_ms = int(os.environ.get("KODOMO_KDF_TARGET_MS", "500"))
+        except ValueError:
+            target_ms = 500
     if target_ms not in _calibrated:
-        probe = KdfParams(1, memory, 2, b"\0" * 16)
+        probe = KdfParams(1, KDF_FLOOR_MEMORY, 2, b"\0" * 16)
         t0 = time.perf_counter()
         probe.derive("calibration")
         per_round = max(time.perf_counter() - t0, 1e-4)
-        rounds = max(1, min(64, round(target_ms / 1000 / per_round)))
-        _calibrated[target_ms] = (rounds, memory)
-    rounds, memory = _calibrated[target_ms]
-    return KdfParams(rounds, memory, 2, secrets.token_bytes(16))
+        _calibrated[target_ms] = max(KDF_FLOOR_TIME, min(64, round(target_ms / 1000 / per_round)))
+    return KdfParams(_calibrated[target_ms], KDF_FLOOR_MEMORY, 2, secrets.token_bytes(16))
 
 
 def key_file_path(db_path: str | os.PathLike) -> Path:
     return Path(str(db_path) + KEY_FILE_SUFFIX)
+
+
+def db_salt(db_path) -> str | None:
+    """The first 16 bytes of a SQLCipher file (its salt; kept by PRAGMA rekey): binds a key file to its database."""
+    try:
+        with open(db_path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    return head.hex() if len(head) == 16 else None
+
+
+def _canonical(d: dict) -> bytes:
+    return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(str(path), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file, fsync, rename, fsync the folder: a crash leaves the old file or the new one, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open_private(tmp, "wb") as fh:  # 0600 on POSIX (core/outputs.py)
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _lock_file(path: Path):
+    return open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "a+b")
+
+
+@contextlib.contextmanager
+def file_lock(db_path, *, exclusive: bool = True):
+    """An advisory lock beside the database (``<db>.lock``): key-file writers and restore take it."""
+    fh = _lock_file(Path(str(db_path) + ".lock"))
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        except ImportError:  # Windows
+            import msvcrt
+
+            fh.seek(0)
+            while True:
+                try:
+                    msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+        yield
+    finally:
+        fh.close()
+
+
+_held_exclusive: set[str] = set()
+
+
+def in_use_path(db_path) -> Path:
+    return Path(str(db_path) + ".inuse")
+
+
+def acquire_in_use(db_path):
+    """A shared lock every open Workspace holds until it closes (``<db>.inuse``); a restore needs it exclusively,
+    so it never replaces a database another process is writing (an import in progress). None on Windows."""
+    if str(Path(db_path).resolve()) in _held_exclusive:
+        return None  # this process is restoring it (and opens it itself)
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fh = _lock_file(in_use_path(db_path))
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise InputRefused("このデータベースは復元中です。終わってからもう一度開いてください。")
+    return fh
+
+
+@contextlib.contextmanager
+def in_use_lock(db_path, *, exclusive: bool = True):
+    """The exclusive side, for restore: refused while any process (or window) has the database open."""
+    key = str(Path(db_path).resolve())
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    fh = _lock_file(in_use_path(db_path)) if fcntl else None
+    try:
+        if fh is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise InputRefused(
+                    "このデータベースを開いている処理があります（取込中、別の画面など）。"
+                    "終了してから復元してください。何も変更していません。"
+                )
+        _held_exclusive.add(key)
+        yield
+    finally:
+        _held_exclusive.discard(key)
+        if fh is not None:
+            fh.close()
+
+
+# -- sealing a database key to a user's public key (X25519 + HKDF + AES-GCM) ------------------------------------------
+def seal(pub: bytes, data: bytes) -> dict:
+    eph = X25519PrivateKey.generate()
+    eph_pub = eph.public_key().public_bytes_raw()
+    k = hkdf(eph.exchange(X25519PublicKey.from_public_bytes(pub)) + eph_pub + pub, "kodomo seal v2")
+    nonce = secrets.token_bytes(12)
+    return {"e": _b64(eph_pub), "n": _b64(nonce), "c": _b64(AESGCM(k).encrypt(nonce, data, eph_pub + pub))}
+
+
+def unseal(priv: bytes, box: dict) -> bytes:
+    sk = X25519PrivateKey.from_private_bytes(priv)
+    pub = sk.public_key().public_bytes_raw()
+    eph_pub = _unb64(box["e"])
+    k = hkdf(sk.exchange(X25519PublicKey.from_public_bytes(eph_pub)) + eph_pub + pub, "kodomo seal v2")
+    return AESGCM(k).decrypt(_unb64(box["n"]), _unb64(box["c"]), eph_pub + pub)
+
+
+@dataclass
+class Unlocked:
+    db_key: bytes
+    prev_key: bytes | None
+    ref: str  # the user's reference (app_user.slot_id)
+    locator: str
+    legacy: bool = False  # opened through a version-1 slot: convert it now
+    priv: bytes | None = None
+
+
+def _fresh_auth() -> dict:
+    return {
+        "pending_events": [],
+        "anchor": None,
+        "users": {},
+        "default_ref": None,
+        "deletions": [],
+        "last_backup_at": None,
+    }
 
 
 class KeyFile:
@@ -116,136 +346,348 @@ class KeyFile:
     def __init__(self, path: Path, data: dict):
         self.path = path
         self.data = data
+        self.auth: dict | None = None  # decrypted auth section (after open_auth)
+        self.auth_problem: str | None = None
 
     # -- creation and persistence -------------------------------------------------
     @classmethod
-    def new(cls, db_path) -> KeyFile:
+    def new(cls, db_path, kdf: KdfParams | None = None) -> KeyFile:
         data = {
             "format": FORMAT,
             "version": VERSION,
-            "slot_salt": _b64(secrets.token_bytes(16)),
-            "default_slot": None,
+            "db_salt": None,
+            "kdf": (kdf or calibrate()).to_json(),
             "slots": {},
-            "pending_events": [],
-            "last_backup_at": None,
+            "auth": None,
+            "failures": [],
         }
-        return cls(key_file_path(db_path), data)
+        kf = cls(key_file_path(db_path), data)
+        kf.auth = _fresh_auth()
+        return kf
+
+    @classmethod
+    def parse(cls, path: Path, raw: bytes, db_path=None) -> KeyFile:
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            raise IntegrityFailure(
+                f"鍵ファイル {path.name} が壊れています（読み取れません）。バックアップから復元してください。"
+            )
+        if data.get("format") != FORMAT:
+            raise InputRefused(f"{path.name} は Kodomo Desktop の鍵ファイルではありません。")
+        if data.get("version") == 1:
+            return cls._from_v1(path, data, db_path)
+        if data.get("version") != VERSION:
+            raise InputRefused(
+                f"鍵ファイル {path.name} は新しい版の Kodomo Desktop で作られています。アプリを更新してください。"
+            )
+        body = {k: v for k, v in data.items() if k != "checksum"}
+        if data.get("checksum") != hashlib.sha256(_canonical(body)).hexdigest():
+            raise IntegrityFailure(
+                f"鍵ファイル {path.name} が壊れているか、書き換えられています（検査値が合いません）。"
+                "パスワードの誤りではありません。バックアップから鍵ファイルを戻してください。"
+            )
+        salt = db_salt(db_path) if db_path is not None else None
+        if data.get("db_salt") and salt and data["db_salt"] != salt:
+            raise InputRefused(
+                f"鍵ファイル {path.name} とデータベースが対応していません（別のデータベースの鍵ファイルか、"
+                "データベースの先頭が壊れています）。パスワードの誤りではありません。データベースと一緒に作られた"
+                "鍵ファイルを同じフォルダーに置くか、バックアップから復元してください。"
+            )
+        return cls(path, data)
 
     @classmethod
     def load(cls, db_path) -> KeyFile:
         path = key_file_path(db_path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise InputRefused(
                 f"鍵ファイル {path.name} が見つかりません。データベースと同じフォルダーに置いてください。"
             )
-        except (ValueError, UnicodeDecodeError):
-            raise InputRefused(f"鍵ファイル {path.name} が壊れています。バックアップから復元してください。")
-        if data.get("format") != FORMAT:
-            raise InputRefused(f"{path.name} は Kodomo Desktop の鍵ファイルではありません。")
-        return cls(path, data)
+        except OSError as e:
+            raise InputRefused(f"鍵ファイル {path.name} を読めません（{e.strerror}）。")
+        return cls.parse(path, raw, db_path)
 
-    def save(self) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.data, ensure_ascii=False, indent=1), encoding="utf-8")
-        private_file(tmp)  # 0600 on POSIX (core/outputs.py)
-        os.replace(tmp, self.path)
+    @classmethod
+    def _from_v1(cls, path: Path, v1: dict, db_path) -> KeyFile:
+        """A version-1 key file: its slots are kept as legacy slots and converted as each user signs in."""
+        kf = cls.new(db_path)
+        kf.path = path
+        kf.data["legacy"] = {
+            "slot_salt": v1.get("slot_salt"),
+            "default_slot": v1.get("default_slot"),
+            "slots": v1.get("slots") or {},
+            "pending_events": v1.get("pending_events") or [],
+            "last_backup_at": v1.get("last_backup_at"),
+        }
+        kf.data["db_salt"] = db_salt(db_path) if db_path is not None else None
+        kf.auth = None  # no auth section yet: made at the first open
+        return kf
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.data, ensure_ascii=False, indent=1).encode("utf-8")
+        self.data.pop("checksum", None)
+        self.data["checksum"] = hashlib.sha256(_canonical(self.data)).hexdigest()
+        return json.dumps(self.data, ensure_ascii=True, indent=1, sort_keys=True).encode("ascii")
 
-    # -- slots ----------------------------------------------------------------------
-    def slot_id(self, user_name: str) -> str:
-        return hmac.new(_unb64(self.data["slot_salt"]), user_name.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    def save(self) -> None:
+        write_atomic(self.path, self.to_bytes())
 
-    def has_user(self, user_name: str) -> bool:
-        return self.slot_id(user_name) in self.data["slots"]
+    @property
+    def kdf(self) -> KdfParams:
+        return KdfParams.from_json(self.data["kdf"])
 
-    def set_slot(self, user_name: str, password: str, db_key: bytes, kdf: KdfParams | None = None) -> None:
-        kdf = kdf or calibrate()
-        sid = self.slot_id(user_name)
+    # -- the authenticated section -------------------------------------------------------
+    def _auth_aad(self) -> bytes:
+        return f"{FORMAT}|auth|{self.data.get('db_salt') or ''}".encode()
+
+    def _seal_auth(self, key: bytes) -> dict:
         nonce = secrets.token_bytes(12)
-        wrapped = AESGCM(kdf.derive(password)).encrypt(nonce, db_key, _AAD + sid.encode())
-        old = self.data["slots"].get(sid, {})
-        self.data["slots"][sid] = {
-            "kdf": kdf.to_json(),
+        ct = AESGCM(hkdf(key, "kodomo key-file auth v2")).encrypt(nonce, _canonical(self.auth or {}), self._auth_aad())
+        return {"n": _b64(nonce), "c": _b64(ct)}
+
+    def _open_auth_blob(self, blob: dict, key: bytes) -> dict:
+        pt = AESGCM(hkdf(key, "kodomo key-file auth v2")).decrypt(
+            _unb64(blob["n"]), _unb64(blob["c"]), self._auth_aad()
+        )
+        return json.loads(pt.decode("ascii"))
+
+    def open_auth(self, key: bytes) -> None:
+        """Decrypt and authenticate the non-slot part with the database key. Refused → ``auth_problem``."""
+        blob = self.data.get("auth")
+        if blob is None:
+            self.auth = self.auth or _fresh_auth()
+            if "legacy" not in self.data and not self.data.get("slots"):
+                return
+            if "legacy" not in self.data:
+                self.auth_problem = "鍵ファイルの認証部分がありません"
+            return
+        try:
+            self.auth = self._open_auth_blob(blob, key)
+            for k, v in _fresh_auth().items():
+                self.auth.setdefault(k, v)
+        except (InvalidTag, ValueError, KeyError, TypeError):
+            self.auth = _fresh_auth()
+            self.auth_problem = "鍵ファイルの認証部分が書き換えられているか壊れています"
+
+    def seal_auth(self, key: bytes) -> None:
+        """Encrypt the auth section under ``key`` (skipped while it is refused: evidence is not overwritten)."""
+        if self.auth_problem:
+            return
+        self.data["auth"] = self._seal_auth(key)
+
+    # -- slots ----------------------------------------------------------------------------------
+    def _derive(self, user_name: str | None, password: str) -> tuple[str, bytes]:
+        name = (user_name or "").encode("utf-8", "surrogatepass")
+        k = self.kdf.derive_bytes(b"kodomo-user\0" + name + b"\0" + password_bytes(password))
+        locator = hmac.new(k, b"locator", hashlib.sha256).hexdigest()[:32]
+        return locator, hmac.new(k, b"kek", hashlib.sha256).digest()
+
+    def add_slot(self, user_name: str | None, password: str, ref: str, db_key: bytes, priv: bytes) -> str:
+        locator, kek = self._derive(user_name, password)
+        nonce = secrets.token_bytes(12)
+        payload = json.dumps({"priv": _b64(priv), "ref": ref}).encode()
+        pub = X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes_raw()
+        self.data["slots"][locator] = {
             "nonce": _b64(nonce),
-            "wrapped_key": _b64(wrapped),
-            "created_at": old.get("created_at", now_iso()),
-            "changed_at": now_iso(),
-            "failures": {"count": 0, "last_at": None},
+            "wrapped": _b64(AESGCM(kek).encrypt(nonce, payload, locator.encode())),
+            "pub": _b64(pub),
+            "box": seal(pub, db_key),
         }
+        return locator
 
-    def remove_slot(self, user_name: str) -> None:
-        self.data["slots"].pop(self.slot_id(user_name), None)
+    def add_user(self, user_name: str, password: str, ref: str, db_key: bytes, *, default: bool = False) -> None:
+        """A fresh key pair for the user, a slot for (name, password) and, for the default user, one for ("", password)."""
+        priv = X25519PrivateKey.generate().private_bytes_raw()
+        locs = [self.add_slot(user_name, password, ref, db_key, priv)]
+        if default:
+            locs.append(self.add_slot(None, password, ref, db_key, priv))
+            self.auth["default_ref"] = ref
+        self.auth["users"][ref] = locs
 
-    def resolve_user(self, user_name: str | None) -> str:
-        """The slot id for a user name, or the default (init) slot when no name is given."""
-        if user_name:
-            return self.slot_id(user_name)
-        sid = self.data.get("default_slot")
-        if not sid:
-            raise InputRefused("利用者名を指定してください（KODOMO_USER）。")
-        return sid
+    def remove_user(self, ref: str) -> int:
+        locs = self.auth["users"].pop(ref, [])
+        for loc in locs:
+            self.data["slots"].pop(loc, None)
+        if self.auth.get("default_ref") == ref:
+            self.auth["default_ref"] = None
+        legacy = self.data.get("legacy")
+        if legacy:
+            legacy["slots"].pop(ref, None)
+        return len(locs)
 
-    def failure_delay(self, sid: str) -> float:
-        """Seconds still to wait before the next try: grows after repeated failures (3 free tries)."""
-        f = self.data["slots"].get(sid, {}).get("failures") or {}
-        n, last = f.get("count", 0), f.get("last_at")
-        if n < 3 or not last:
-            return 0.0
-        wait = min(2 ** (n - 3), 30)
-        elapsed = (dt.datetime.now().astimezone() - dt.datetime.fromisoformat(last)).total_seconds()
-        return max(0.0, wait - elapsed)
+    def is_default(self, ref: str) -> bool:
+        return bool(self.auth) and self.auth.get("default_ref") == ref
+
+    def unlock(self, user_name: str | None, password: str) -> Unlocked:
+        """Find and open the slot for (name, password). Unknown name or wrong password: the same time, the same error."""
+        locator, kek = self._derive(user_name, password)
+        slot = self.data["slots"].get(locator)
+        if slot is None:
+            got = self._unlock_legacy(user_name, password)
+            if got is not None:
+                return got
+            self.record_failure()
+            raise WrongPassword(WRONG)
+        try:
+            payload = json.loads(
+                AESGCM(kek).decrypt(_unb64(slot["nonce"]), _unb64(slot["wrapped"]), locator.encode()).decode()
+            )
+            priv = _unb64(payload["priv"])
+            db_key = unseal(priv, slot["box"])
+            prev = unseal(priv, slot["prev_box"]) if slot.get("prev_box") else None
+        except (InvalidTag, ValueError, KeyError, TypeError):
+            # the locator proves name and password; a slot that then does not open was changed
+            raise IntegrityFailure(
+                "鍵ファイルのこの利用者の鍵が書き換えられているか壊れています（パスワードの誤りではありません）。"
+                "バックアップから鍵ファイルを戻すか、コーディネーターに連絡してください。"
+            )
+        return Unlocked(db_key, prev, payload["ref"], locator, priv=priv)
 
     def unwrap(self, user_name: str | None, password: str) -> tuple[bytes, str, int]:
-        """Return (database key, slot id, failures since the last good sign-in). Wrong → WrongPassword."""
-        sid = self.resolve_user(user_name)
-        slot = self.data["slots"].get(sid)
+        """(database key, user reference, 0): the version-1 call, for tools and tests that read a database raw."""
+        u = self.unlock(user_name, password)
+        return u.db_key, u.ref, 0
+
+    def reopen(self, u: Unlocked) -> Unlocked:
+        """The same slot read again from a freshly loaded file (another process may have re-keyed meanwhile)."""
+        slot = self.data["slots"].get(u.locator)
         if slot is None:
-            # Same message as a wrong password: do not tell which user names exist.
-            self._record_failure(None)
-            raise WrongPassword("利用者名またはパスワードが違います。データベースは変更されていません。")
-        kdf = KdfParams.from_json(slot["kdf"])
+            raise WrongPassword(WRONG)
         try:
-            key = AESGCM(kdf.derive(password)).decrypt(
-                _unb64(slot["nonce"]), _unb64(slot["wrapped_key"]), _AAD + sid.encode()
+            db_key = unseal(u.priv, slot["box"])
+            prev = unseal(u.priv, slot["prev_box"]) if slot.get("prev_box") else None
+        except (InvalidTag, ValueError, KeyError, TypeError):
+            raise WrongPassword(WRONG)
+        return Unlocked(db_key, prev, u.ref, u.locator, priv=u.priv)
+
+    def _unlock_legacy(self, user_name: str | None, password: str) -> Unlocked | None:
+        legacy = self.data.get("legacy")
+        if not legacy or not legacy.get("slots"):
+            return None
+        if user_name:
+            sid = hmac.new(_unb64(legacy["slot_salt"]), user_name.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        else:
+            sid = legacy.get("default_slot")
+        slot = legacy["slots"].get(sid) if sid else None
+        if slot is None:
+            return None
+        try:
+            key = AESGCM(KdfParams.from_json(slot["kdf"]).derive(password)).decrypt(
+                _unb64(slot["nonce"]), _unb64(slot["wrapped_key"]), _AAD_V1 + sid.encode()
             )
         except InvalidTag:
-            self._record_failure(sid)
-            raise WrongPassword("利用者名またはパスワードが違います。データベースは変更されていません。")
-        failures = int((slot.get("failures") or {}).get("count", 0))
-        return key, sid, failures
+            return None
+        return Unlocked(key, None, sid, "", legacy=True)
 
-    def _record_failure(self, sid: str | None) -> None:
-        if sid is not None:
-            f = self.data["slots"][sid].setdefault("failures", {"count": 0, "last_at": None})
-            f["count"] = int(f.get("count", 0)) + 1
-            f["last_at"] = now_iso()
-        self.queue_event("sign_in_failed", sid)
-        try:
+    def convert_legacy_user(self, user_name: str, password: str, ref: str, db_key: bytes) -> None:
+        legacy = self.data.get("legacy") or {}
+        default = legacy.get("default_slot") == ref
+        self.add_user(user_name, password, ref, db_key, default=default)
+        legacy.get("slots", {}).pop(ref, None)
+
+    def take_legacy(self) -> dict | None:
+        """Events and last backup of a version-1 file (once), moved into the auth section."""
+        legacy = self.data.get("legacy")
+        if not legacy:
+            return None
+        out = {"pending_events": legacy.pop("pending_events", []), "last_backup_at": legacy.pop("last_backup_at", None)}
+        if not legacy.get("slots"):
+            self.data.pop("legacy", None)
+        return out
+
+    def legacy_refs(self) -> list[str]:
+        return list((self.data.get("legacy") or {}).get("slots", {}))
+
+    def drop_legacy(self) -> list[str]:
+        refs = self.legacy_refs()
+        self.data.pop("legacy", None)
+        return refs
+
+    # -- re-keying --------------------------------------------------------------------------------------
+    def begin_rekey(self, old_key: bytes, new_key: bytes) -> None:
+        """Step 1: every slot carries the new key (box) and the old one (prev_box); auth sealed under both."""
+        for slot in self.data["slots"].values():
+            pub = _unb64(slot["pub"])
+            slot["box"] = seal(pub, new_key)
+            slot["prev_box"] = seal(pub, old_key)
+        self.auth_problem = None
+        self.data["auth"] = self._seal_auth(new_key)
+        self.data["auth_prev"] = self._seal_auth(old_key)
+
+    def end_rekey(self) -> None:
+        """Step 3 (the database answers to the new key): forget the old one."""
+        for slot in self.data["slots"].values():
+            slot.pop("prev_box", None)
+        self.data.pop("auth_prev", None)
+
+    def abort_rekey(self, old_key: bytes) -> None:
+        """The re-key never reached the database: keep the old key and drop the new one."""
+        for slot in self.data["slots"].values():
+            if slot.get("prev_box"):
+                slot["box"] = slot.pop("prev_box")
+        if self.data.get("auth_prev"):
+            self.data["auth"] = self.data.pop("auth_prev")
+
+    @property
+    def rekey_pending(self) -> bool:
+        return "auth_prev" in self.data or any("prev_box" in s for s in self.data["slots"].values())
+
+    # -- failures (unauthenticated by nature) and back-off --------------------------------------------------
+    def record_failure(self) -> None:
+        f = self.data.setdefault("failures", [])
+        f.append(now_iso())
+        del f[:-MAX_FAILURES_KEPT]
+        with contextlib.suppress(OSError):  # a read-only medium must not turn a wrong password into a crash
             self.save()
-        except OSError:
-            pass  # a read-only medium must not turn a wrong password into a crash
 
-    def clear_failures(self, sid: str) -> None:
-        self.data["slots"][sid]["failures"] = {"count": 0, "last_at": None}
+    def failure_delay(self) -> float:
+        """Seconds still to wait before the next try: grows after repeated failures (3 free tries)."""
+        f = self.data.get("failures") or []
+        if len(f) < 3:
+            return 0.0
+        wait = min(2 ** (len(f) - 3), 30)
+        try:
+            elapsed = (dt.datetime.now().astimezone() - dt.datetime.fromisoformat(f[-1])).total_seconds()
+        except (TypeError, ValueError):
+            elapsed = 0.0
+        return max(0.0, wait - max(elapsed, 0.0))
 
-    # -- events waiting for the access log -------------------------------------------
-    def queue_event(self, action: str, sid: str | None, detail: str | None = None) -> None:
-        self.data.setdefault("pending_events", []).append(
-            {"at": now_iso(), "action": action, "slot": sid, "detail": detail}
+    def check_delay(self) -> None:
+        """The back-off, the same at sign-in and on the lock screen (the GUI calls this through the core)."""
+        wait = self.failure_delay()
+        if wait > 0:
+            raise InputRefused(f"パスワードの誤りが続いたため、{int(wait) + 1} 秒後にもう一度お試しください。")
+
+    def take_failures(self) -> list[str]:
+        f = list(self.data.get("failures") or [])
+        self.data["failures"] = []
+        return f
+
+    # -- events waiting for the access log (authenticated) ------------------------------------------------
+    def queue_event(self, action: str, ref: str | None, detail: str | None = None) -> None:
+        if self.auth is None:
+            self.auth = _fresh_auth()
+        self.auth.setdefault("pending_events", []).append(
+            {"at": now_iso(), "action": action, "ref": ref, "detail": detail}
         )
 
     def take_events(self) -> list[dict]:
-        ev = self.data.get("pending_events", [])
-        self.data["pending_events"] = []
+        if not self.auth:
+            return []
+        ev = self.auth.get("pending_events", [])
+        self.auth["pending_events"] = []
         return ev
 
 
 def new_database_key() -> bytes:
     return secrets.token_bytes(32)
+
+
+def new_user_ref() -> str:
+    return secrets.token_hex(16)
 
 
 def legacy_kdf_path(db_path) -> Path:
@@ -256,3 +698,12 @@ def legacy_derive(db_path, password: str) -> bytes:
     """The key of a database made before key slots: Argon2id(password) with parameters in ``<db>.kdf``."""
     d = json.loads(legacy_kdf_path(db_path).read_text(encoding="utf-8"))
     return KdfParams.from_json(d["kdf"]).derive(password)
+
+
+def crash_point(step: str) -> None:
+    """Test hook: ``KODOMO_CRASH_AT=<step>`` ends the process abruptly there (kill-between-steps tests)."""
+    if os.environ.get("KODOMO_CRASH_AT") == step:
+        os._exit(86)
+
+
+__all__ = ["KodomoError"]

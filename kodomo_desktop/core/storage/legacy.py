@@ -12,7 +12,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from ..errors import WrongPassword
+from ..errors import KodomoError, WrongPassword
 from . import keys as K
 from .db import raw_connect
 
@@ -22,36 +22,37 @@ def convert_legacy(path: Path, password: str, user_name: str) -> None:
     final = K.key_file_path(path)
     tmp = final.with_name(final.name + ".converting")
     if tmp.exists():  # an interrupted conversion: did the re-key happen?
-        kf = K.KeyFile(final, __import__("json").loads(tmp.read_text(encoding="utf-8")))
         try:
-            key, _, _ = kf.unwrap(user_name, password)
-            raw_connect(path, key).close()
+            kf = K.KeyFile.parse(final, tmp.read_bytes(), path)
+            u = kf.unlock(None, password)
+            raw_connect(path, u.db_key).close()
             os.replace(tmp, final)
             K.legacy_kdf_path(path).unlink(missing_ok=True)
             return
-        except WrongPassword:
+        except (WrongPassword, KodomoError):
             tmp.unlink()
     old_key = K.legacy_derive(path, password)
     con = raw_connect(path, old_key)  # wrong password → WrongPassword, nothing touched
     try:
         new_key = K.new_database_key()
         kf = K.KeyFile.new(path)
-        kf.set_slot(user_name, password, new_key)
-        sid = kf.slot_id(user_name)
-        kf.data["default_slot"] = sid
-        kf.queue_event("key_slots_converted", sid)
-        tmp.write_text(__import__("json").dumps(kf.data, ensure_ascii=False, indent=1), encoding="utf-8")
+        ref = K.new_user_ref()
+        kf.add_user(user_name, password, ref, new_key, default=True)
+        kf.queue_event("key_slots_converted", ref)
+        kf.data["db_salt"] = K.db_salt(path)
+        kf.seal_auth(new_key)
+        K.write_atomic(tmp, kf.to_bytes())
         has_users = con.execute("SELECT count(*) FROM sqlite_master WHERE name='app_user'").fetchone()[0]
         if has_users:
             now = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
             con.execute("BEGIN")
             row = con.execute("SELECT id FROM app_user WHERE name=?", (user_name,)).fetchone()
             if row:
-                con.execute("UPDATE app_user SET slot_id=?, removed_at=NULL WHERE id=?", (sid, row[0]))
+                con.execute("UPDATE app_user SET slot_id=?, removed_at=NULL WHERE id=?", (ref, row[0]))
             else:
                 con.execute(
                     "INSERT INTO app_user (name, slot_id, role, created_at) VALUES (?, ?, 'coordinator', ?)",
-                    (user_name, sid, now),
+                    (user_name, ref, now),
                 )
             con.execute("COMMIT")
         con.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
+from ..format import day
 from ..i18n import tr
 from ..widgets import DictTableModel, Notice, table_view
 from .casework.funnel import FUNNEL_COLUMNS, FunnelChart, export_funnel, funnel_rows
@@ -95,7 +96,7 @@ class DashboardPage(QWidget):
             ]
         )
         self.fresh_view = table_view(self.fresh)
-        lay.addWidget(self.fresh_view, 2)
+        lay.addWidget(self.fresh_view, 3)  # the sources list gets the room (it showed five of fourteen)
         # the open checklist round: which schools have returned it (coordinator)
         self.cl_title = QLabel(tr("観察チェックリストの回収状況"))
         lay.addWidget(self.cl_title)
@@ -139,7 +140,7 @@ class DashboardPage(QWidget):
         fl.addWidget(self.funnel_notice)
         self.funnel: dict | None = None
         bottom.addWidget(self.funnel_box, 3)
-        lay.addLayout(bottom, 3)
+        lay.addLayout(bottom, 2)
         self.refresh()
 
     def page_shown(self):
@@ -149,7 +150,7 @@ class DashboardPage(QWidget):
         if self.ws.locked:
             return
         c = P.dashboard_counts(self.ws)
-        self.cards["children"].set(c["children"], tr("{d} 現在", d=dt.date.today().isoformat()))
+        self.cards["children"].set(c["children"], tr("{d} 現在", d=day(dt.date.today())))
         self.cards["persons"].set(c["persons"])
         self.cards["batches"].set(c["batches"], tr("{n} 行", n=f"{c['records']:,}"))
         self.cards["linked"].set(c["linked"])

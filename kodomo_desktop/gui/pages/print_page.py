@@ -56,7 +56,7 @@ from .. import palette as pal
 from ..format import day, wide_kana
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
-from ..widgets import Notice
+from ..widgets import Notice, forget_rows
 
 KINDS = [
     ("assessment", "アセスメントシート"),
@@ -246,6 +246,30 @@ class ChildPicker(QWidget):
         if q and q != self._logged and not self.ws.locked:
             self._logged = q
             P.log_search(self.ws, self.results.count(), scope="print")
+
+    def forget(self) -> None:
+        """On lock: drop the cached list of children and the results shown; the search text and the chosen
+        children are remembered (ids only) so that :meth:`restore` brings them back after the unlock."""
+        self._kept = self.selected_ids()
+        self._debounce.stop()
+        self._log_timer.stop()
+        self._rows = self._index = None
+        self.results.clear()
+        self.message.setText("")
+
+    def restore(self) -> None:
+        kept = getattr(self, "_kept", None) or []
+        self._kept = []
+        if not self.search.text().strip():
+            return
+        self._logged = self.search.text().strip()  # the same search again: not a new search to log
+        self.apply_search()
+        self._log_timer.stop()
+        ids = [self.results.item(i).data(Qt.UserRole) for i in range(self.results.count())]
+        if kept and kept[0] in ids:
+            self.results.setCurrentRow(ids.index(kept[0]))
+        for i, pid in enumerate(ids):
+            self.results.item(i).setSelected(pid in kept)
 
     def select(self, person_id: str) -> bool:
         for i in range(self.results.count()):
@@ -517,6 +541,18 @@ class PrintPage(QWidget):
             self._lists_loaded.add(kind)
         except KodomoError as e:
             self.show_notice(e.message_ja)
+
+    def on_lock(self):
+        """The key is gone: the preview and its files go, the pickers forget the children (choices kept by id)."""
+        self.clear_preview()
+        forget_rows(self)
+        for picker in self.findChildren(ChildPicker):
+            picker.forget()
+
+    def on_unlock(self):
+        for picker in self.findChildren(ChildPicker):
+            picker.restore()
+        self.page_shown()
 
     def page_shown(self):
         if self.ws.locked:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from ....core.importing.fields import SOURCE_TYPES
 from ... import palette as pal
+from ...format import when
 from ...models import RowsModel as _RowsModel
 
 BASIS_SHORT = {"61-1": "61条1項", "69-2-2": "69条2項2号", "69-2-3": "69条2項3号", "other": "その他"}
@@ -32,7 +33,7 @@ def source_label(st: str | None) -> str:
 
 
 def _when(v, r=None) -> str:
-    return str(v or "").replace("T", " ")
+    return when(v)
 
 
 def fiscal_year(on: dt.date | None = None) -> int:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from ....core.governance import register as R
 from ... import palette as pal
+from ...format import day
 from ...i18n import tr
 from .common import (
     EXPIRED_BG,
@@ -207,11 +208,11 @@ class RetentionTab(QWidget):
         _fit(self.case_view, 200)
         if rows or cases:
             self.summary.setText(
-                tr("{d} 時点で保存期間を過ぎたデータ: {what}", d=self.on_date().isoformat(), what=self._what())
+                tr("{d} 時点で保存期間を過ぎたデータ: {what}", d=day(self.on_date()), what=self._what())
             )
             self.summary.setStyleSheet(f"color:{pal.ERROR};font-weight:bold;")
         else:
-            self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータはありません。", d=self.on_date().isoformat()))
+            self.summary.setText(tr("{d} 時点で保存期間を過ぎたデータはありません。", d=day(self.on_date())))
             self.summary.setStyleSheet(f"color:{pal.SUCCESS};")
         self.purge_btn.setEnabled(self.page.can_write and self._anything())
 
