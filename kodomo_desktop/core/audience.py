@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import IntegrityFailure
+
 # --- what kind of fact ---------------------------------------------------------------------------------------------
 OWN = "own"
 HOUSEHOLD = "household"
@@ -204,8 +206,6 @@ class Audience:
     def assert_clean(self, text: str, where: str = "") -> None:
         found = self.scrub_check(text)
         if found:
-            from .errors import IntegrityFailure
-
             raise IntegrityFailure(
                 f"{self.label}の帳票に載せられない語（{'、'.join(found)}）が含まれています"
                 + (f"（{where}）" if where else "")

@@ -189,6 +189,10 @@ def test_decision_box_and_recorded_minutes(town, tmp_path):
         "coordinator",
     ):
         assert flat(must) in p1, must
+    # the child's later documents carry the 「不要」 and its missing reason among the earlier decisions
+    R.assessment_pdf(ws, ids[0], tmp_path / "a0.pdf")
+    a0 = flat("".join(pages_text(tmp_path / "a0.pdf")))
+    assert "個別ケース検討会議" in a0 and "（理由の記録なし）" in a0
     p2 = flat(child_pages(texts, names[2])[0])
     assert "□要" in p2 and "■" not in p2.split("会議での決定")[1]  # nothing recorded: blank boxes
 
@@ -298,6 +302,16 @@ def test_cli_settings_town_and_reports(town, tmp_path):
         for doc in ("s.pdf", "h.pdf"):
             t = flat("".join(pages_text(tmp_path / doc)))
             assert "みさき町" in t and "町名未設定" not in t
+        # back to the demo's name (so every picture names one town), and the documents follow
+        r = _cli("settings", "set", "--db", db, "--town", "ひなた町")
+        assert r.returncode == 0 and json.loads(r.stdout)["changed"] == ["town_name"], r.stderr
+        for kind, args, doc in (
+            ("school", ["--school", school], "s.pdf"),
+            ("handover", ["--person", pid, "--kind", "転出"], "h.pdf"),
+        ):
+            assert _cli("report", kind, "--db", db, *args, "--out", str(tmp_path / doc)).returncode == 0
+            t = flat("".join(pages_text(tmp_path / doc)))
+            assert "ひなた町" in t and "みさき町" not in t
     finally:
         town["ws"] = Workspace.open(db, PASSWORD)
     ws = town["ws"]

@@ -326,7 +326,7 @@ def child_pages(n: int, c: dict, mask, conf_item: dict | None, since: dt.date) -
     out += [Genogram(people_of(c)), gap(1)] + S.household_table(c, mask, compact=True)
     out += [Heading("スコアの推移", space_before=sp)] + S.history_table(c)
     out += [Heading("最近の記録（直近1年）", space_before=sp)] + S.recent_records(c, mask, since=since, limit=8)
-    out += [Heading("これまでの判断", space_before=sp)] + S.decisions_tables(c, compact=True, limit=8)
+    out += [Heading("これまでの判断", space_before=sp)] + S.decisions_tables(c, compact=True, limit=None)
     return out
 
 

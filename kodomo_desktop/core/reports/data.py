@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from .. import queries as Q
+from ..audience import fact_kind
 from ..calendar import to_date as _date
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
@@ -343,8 +344,6 @@ class ScoreReader:
         value = _get(r, "value", "detail", "evidence")
         if isinstance(value, (dict, list)):
             value = None
-        from ..audience import fact_kind
-
         return {
             "fact_kind": fact_kind({**r, "source_type": st, "protective": protective}),
             "implausible": bool(_get(r, "implausible", "date_implausible")),

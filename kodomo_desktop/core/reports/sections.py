@@ -330,7 +330,7 @@ def history_table(b: dict) -> list:
     return out
 
 
-def decisions_tables(b: dict, *, compact: bool = False, limit: int = 5) -> list:
+def decisions_tables(b: dict, *, compact: bool = False, limit: int | None = 5) -> list:
     d = b["decisions"]
     out = []
     if compact:
@@ -353,14 +353,17 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int = 5) -> list:
                     )
                     if x
                 )
+                if c["support_needed"] == "不要" and not c["minutes"]:
+                    more = (more + "　" if more else "") + "（理由の記録なし）"
                 found.append((c["held_on"], [wareki(c["held_on"], short=True), c["kind"], what, more]))
         if not found:
             return [empty_line("（これまでの判断・会議の記録はありません）")]
         found.sort(key=lambda x: x[0] or dt.date.min)
-        rows = [["日付", "場", "判断", "理由・決定事項"]] + [r for _, r in found[-limit:]]
+        shown = found if not limit else found[-limit:]
+        rows = [["日付", "場", "判断", "理由・決定事項"]] + [r for _, r in shown]
         out = [grid(rows, [18 * mm, 38 * mm, 36 * mm, W - 92 * mm], align="clll")]
-        if len(found) > limit:
-            out.append(P(f"それ以前の判断 {len(found) - limit} 件はアセスメントシートを参照", "muted"))
+        if len(found) > len(shown):
+            out.append(P(f"ほかに、それ以前の判断が {len(found) - len(shown)} 件あります。", "muted"))
         return out
     if d["classifications"]:
         rows = [["ラウンド", "区分", "分類", "理由", "判断者・日"]]
@@ -381,6 +384,8 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int = 5) -> list:
         rows = [["会議（開催日）", "支援要否", "方向性", "主担当機関", "次回見直し", "議事メモ・当面の対応"]]
         for c in d["conferences"]:
             memo = "　".join(x for x in (c["actions"], c["minutes"]) if x)
+            if c["support_needed"] == "不要" and not c["minutes"]:
+                memo = (memo + "　" if memo else "") + "（理由の記録なし）"
             rows.append(
                 [
                     f"{c['kind']}（{wareki(c['held_on'], short=True)}）",
@@ -565,7 +570,9 @@ def reasons_rows(b: dict, mask) -> list[list]:
             per = "／".join(f"{t} {fmt_points(p)}" for t, p in sorted(r["types"].items(), key=lambda x: -x[1]))
             label += f"<br/><font size=8.5 color='#404040'>数える種別と点: {esc(per)}</font>"
         src = esc(r["source_label"])
-        if r["department"] and mask.sees("department"):
+        if str(r.get("indicator") or "").startswith("sibling"):  # the sibling's own records, not the registry's
+            src = "きょうだいのスコア<br/><font size=8.5 color='#404040'>世帯関係は住民基本台帳</font>"
+        elif r["department"] and mask.sees("department"):
             src += f"<br/><font size=8.5 color='#404040'>{esc(r['department'])}</font>"
         fname = ""
         if mask.sees("file"):

@@ -371,9 +371,8 @@ def no_school_sheet_pdf(
     route there or ``contact`` must be given)."""
     from sqlalchemy import select
 
-    from ..linkage.service import opted_out_persons
     from ..storage.models import Person
-    from .no_school_sheet import CONTACTS, TITLE, route, story
+    from .no_school_sheet import CONTACTS, TITLE, route, story  # lazy: like every document's story module
 
     ws.require(PERMISSION, what="report no-school sheet")
     if contact is not None and contact not in CONTACTS:
@@ -391,7 +390,7 @@ def no_school_sheet_pdf(
                     raise InputRefused(f"{pid} には学校・園の記録があります。学校用の情報収集シートを使ってください。")
             D.refuse_opted_out(s, ids)
         else:
-            excluded = opted_out_persons(s)
+            excluded = Q.opted_out(s)
             flagged = [
                 c.person_id
                 for c in s.scalars(select(D.ChildScore).where(D.ChildScore.run_id == (run.id if run else -1)))
