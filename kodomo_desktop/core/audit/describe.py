@@ -79,6 +79,10 @@ KEYS: dict[str, tuple[str, str]] = {
     "notes": ("メモ", ""),
     "text": ("内容", ""),
     "actions": ("操作", ""),
+    "formula_cells": ("数式のセル（値のみ取込）", "個"),
+    "exports_before": ("削除前の出力", "件"),
+    "source_files": ("取込元のファイル", "件"),
+    "reason_given": ("理由の記入", ""),
 }
 
 SETTING_LABELS = {
@@ -89,13 +93,157 @@ SETTING_LABELS = {
     "freshness_limits": "取込元ごとの鮮度",
 }
 
+# the codes a detail names (lists viewed, what was refused, search scopes), in Japanese; a code's words are also
+# looked up one by one (「report conference」 → 帳票 会議), so new codes read sensibly until they are added here
 WHAT_LABELS = {
     "settings": "設定",
     "manual": "手動",
     "idle": "操作がない時間の経過",
     "other_school": "他の学校のこども",
     "checklist_round": "チェックリストのラウンド",
+    "checklist_definition": "チェックリストの定義",
+    "checklist_template": "学校用 Excel",
+    "open_cases": "支援中のケース",
+    "due": "期日の近い対応",
+    "prioritised": "スコアの一覧",
+    "review_queue": "名寄せの確認待ち",
+    "unlinked_rows": "つながらなかった行",
+    "pupils": "児童生徒",
+    "round": "レビューラウンド",
+    "score_history": "スコアの推移",
+    "timeline": "こどもの記録",
+    "cases": "ケース",
+    "children": "こども",
+    "children_list": "こども一覧",
+    "town": "町全体",
+    "access_log": "操作ログ",
+    "file_register": "個人情報ファイル簿",
+    "funnel": "ファネル",
+    "handover": "引継ぎ",
+    "information_sheet": "情報収集シート",
+    "legal_basis": "利用目的・法的根拠",
+    "links": "名寄せの結果",
+    "pooled_statistics": "集計統計",
+    "pseudonymised": "仮名加工データ",
+    "pseudonymised_results": "仮名加工データの分析結果",
+    "resource": "接続先",
+    "retention": "保存期間",
+    "scores_csv": "スコアの CSV",
+    "self_inspection": "自己点検",
+    "rejected_rows": "除外行の CSV",
 }
+WORDS = {
+    "attach": "添付",
+    "results": "結果",
+    "backup": "バックアップ",
+    "batch": "取込",
+    "remove": "削除",
+    "case": "ケース",
+    "close": "締切・終結",
+    "cases": "ケース",
+    "checklist": "チェックリスト",
+    "definition": "定義",
+    "import": "取込",
+    "read": "閲覧",
+    "reopen": "再開",
+    "round": "ラウンド",
+    "save": "保存",
+    "status": "状況",
+    "submit": "提出",
+    "template": "様式",
+    "child": "こども",
+    "list": "一覧",
+    "page": "ページ",
+    "classify": "分類",
+    "conference": "会議",
+    "add": "追加",
+    "create": "作成",
+    "reorder": "並べ替え",
+    "conferences": "会議",
+    "correct": "訂正",
+    "delete": "削除",
+    "disclose": "開示",
+    "due": "期日",
+    "evaluate": "評価",
+    "file": "ファイル",
+    "register": "簿・登録",
+    "funnel": "ファネル",
+    "handover": "引継ぎ",
+    "export": "出力",
+    "history": "履歴",
+    "manifest": "一覧表",
+    "preview": "プレビュー",
+    "rejected": "除外",
+    "rows": "行",
+    "information": "情報",
+    "sheet": "シート",
+    "keys": "鍵",
+    "rotate": "更新",
+    "legal": "法的",
+    "basis": "根拠",
+    "link": "名寄せ",
+    "candidates": "候補",
+    "decisions": "判断",
+    "undo": "取消",
+    "log": "操作ログ",
+    "chain": "連鎖",
+    "minutes": "議事",
+    "note": "メモ",
+    "open": "支援中",
+    "optout": "利用停止",
+    "lookup": "照会",
+    "person": "住民",
+    "brief": "概要",
+    "pooled": "集計",
+    "statistics": "統計",
+    "progress": "経過記録",
+    "pseudonymised": "仮名加工",
+    "exports": "出力",
+    "pupils": "児童生徒",
+    "purge": "削除",
+    "report": "帳票",
+    "assessment": "アセスメント",
+    "blank": "白紙",
+    "intake": "受理",
+    "school": "学校",
+    "resource": "接続先",
+    "resources": "接続先",
+    "retention": "保存期間",
+    "expired": "期限切れ",
+    "review": "確認",
+    "queue": "待ち",
+    "labels": "ラベル",
+    "rounds": "ラウンド",
+    "score": "スコア",
+    "explanation": "理由",
+    "runs": "算出",
+    "scores": "スコア",
+    "self": "自己",
+    "inspection": "点検",
+    "settings": "設定",
+    "timeline": "記録",
+    "trial": "試算",
+    "unlinked": "未連結",
+    "users": "利用者",
+    "reset": "再発行",
+    "watch": "見守り",
+    "weight": "重み",
+    "sets": "版",
+    "weights": "重み",
+    "adopt": "採用",
+    "adoptions": "採用履歴",
+    "csv": "CSV",
+}
+
+
+def _code(v: str) -> str:
+    """A code in Japanese: the table, else word by word (unknown words stay as they are)."""
+    if v in WHAT_LABELS:
+        return WHAT_LABELS[v]
+    words = v.replace("_", " ").split()
+    if words and all(w in WORDS for w in words):
+        return "".join(WORDS[w] for w in words)
+    return v
 
 
 def _source_label(v: str) -> str:
@@ -131,7 +279,7 @@ def _value(key: str, v: Any) -> str:
     if key == "source_type":
         return _source_label(s)
     if key in ("what", "list", "scope"):
-        return WHAT_LABELS.get(s, s)
+        return _code(s)
     if key == "as_of" or (len(s) >= 10 and s[4:5] == "-" and s[7:8] == "-"):
         return _date(s)
     return s

@@ -406,10 +406,11 @@ class CoordinatorView(QWidget):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
-        bar = QHBoxLayout()
         self.title = QLabel()
         self.title.setStyleSheet("font-size:13pt;font-weight:bold;")
-        bar.addWidget(self.title, 1)
+        self.title.setWordWrap(True)
+        lay.addWidget(self.title)  # its own line: with the five buttons beside it the page ran off 1366 px
+        bar = QHBoxLayout()
         self.buttons = []
         for text, slot in (
             ("ラウンドを開始…", lambda: self.open_round()),
@@ -422,6 +423,7 @@ class CoordinatorView(QWidget):
             b.clicked.connect(slot)
             bar.addWidget(b)
             self.buttons.append(b)
+        bar.addStretch(1)
         lay.addLayout(bar)
         # the school's workbook carries pupils' names under a title about abuse: a file password by default
         pw_bar = QHBoxLayout()
@@ -442,6 +444,7 @@ class CoordinatorView(QWidget):
         pw_bar.addStretch(1)
         lay.addLayout(pw_bar)
         self.summary = QLabel("")
+        self.summary.setWordWrap(True)
         lay.addWidget(self.summary)
         self.model = ProgressModel()
         self.view = QTableView()
