@@ -141,7 +141,7 @@ class Workspace:
         db_key = K.new_database_key()
         kf = K.KeyFile.new(path)
         ref = K.new_user_ref()
-        kf.add_user(user_name, password, ref, db_key, default=True)
+        priv = kf.add_user(user_name, password, ref, db_key, default=True)
         open_private(path).close()  # the database file is created 0600 (core/outputs.py); SQLite journals follow it
         engine = make_engine(path, db_key)
         try:
@@ -166,7 +166,14 @@ class Workspace:
                     p.unlink()
             raise
         engine.dispose()
-        return cls.open(path, password, user_name)
+        pre = K.Unlocked(db_key, None, ref, kf.auth["users"][ref][0], priv=priv)  # no second Argon2id run
+        in_use = K.acquire_in_use(path)
+        try:
+            return cls._open(path, password, user_name, in_use, pre)
+        except BaseException:
+            if in_use is not None:
+                in_use.close()
+            raise
 
     @staticmethod
     def _settle_key(path: Path, kf: K.KeyFile, u: K.Unlocked) -> bytes:
@@ -203,7 +210,9 @@ class Workspace:
             raise
 
     @classmethod
-    def _open(cls, path: Path, password: str, user_name: str | None, in_use) -> Workspace:
+    def _open(
+        cls, path: Path, password: str, user_name: str | None, in_use, pre: K.Unlocked | None = None
+    ) -> Workspace:
         from .security.backup import recover
 
         recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
@@ -215,8 +224,9 @@ class Workspace:
 
             convert_legacy(path, password, user_name or DEFAULT_USER)
         kf = K.KeyFile.load(path)
-        kf.check_delay()
-        u = kf.unlock(user_name, password)
+        if pre is None:
+            kf.check_delay()
+        u = pre or kf.unlock(user_name, password)
         with K.file_lock(path):
             kf = K.KeyFile.load(path)  # fresh, under the lock
             if not u.legacy:
@@ -594,9 +604,17 @@ class Workspace:
             self.log("user_removed", detail={"user": name}, conn=s)
         return result
 
-    def change_own_password(self, new_password: str) -> dict:
-        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new."""
+    def change_own_password(self, new_password: str, current: str | None = None) -> dict:
+        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new.
+
+        ``current``: the password now in use, checked first (someone at an unlocked PC cannot change it)."""
         K.check_password_rules(new_password)
+        if current is not None:
+            kf = K.KeyFile.load(self.path)
+            kf.check_delay()
+            u = kf.unlock(self.user.name, current)
+            if u.ref != self.user_ref:
+                raise WrongPassword(K.WRONG)
         ref, name = self.user_ref, self.user.name
         key = self.raw_key()
 

@@ -83,6 +83,10 @@ KEYS: dict[str, tuple[str, str]] = {
     "notes": ("メモ", ""),
     "text": ("内容", ""),
     "actions": ("操作", ""),
+    "formula_cells": ("数式のセル（値のみ取込）", "個"),
+    "exports_before": ("削除前の出力", "件"),
+    "source_files": ("取込元のファイル", "件"),
+    "reason_given": ("理由の記入", ""),
 }
 
 SETTING_LABELS = {
@@ -130,6 +134,7 @@ WHAT_LABELS = {
     "retention": "保存期間",
     "scores_csv": "スコアの CSV",
     "self_inspection": "自己点検",
+    "rejected_rows": "除外行の CSV",
 }
 WORDS = {
     "attach": "添付",

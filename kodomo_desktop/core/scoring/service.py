@@ -913,6 +913,7 @@ def latest_scores(
     out = []
     for c, p in rows:
         d = c.details if isinstance(c.details, dict) else _json(c.details)
+        sd = ScoreDetails.from_dict(d)
         row = {
             "run_id": run_id,
             "person_id": p.id,
@@ -939,6 +940,13 @@ def latest_scores(
             "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
             "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
             "reviewed": p.id in reviewed,
+            "band_level": sd.band_level,
+            "band_text": band_text(sd),
+            "own_points": sd.own_points,
+            "household_points": sd.household_points,
+            "pending": sd.pending_lines,
+            "implausible": len(sd.implausible),
+            "guard_off": dict(sd.guard_off),
             "details": d,
         }
         if school is not None and row["school"] != school:
@@ -958,10 +966,25 @@ def latest_scores(
         if flagged_only and not row["flagged"]:
             continue
         out.append(row)
-    out.sort(key=lambda r: (-r["total"], -r["basic_items"], r["person_id"]))
+    # one band rule: the list sorts by band (the highest band of any type), then total
+    out.sort(key=lambda r: (-(r["band_level"] or 0), -r["total"], -r["basic_items"], r["person_id"]))
     if log:  # one entry per list view: ids and counts, never names
         ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
     return out
+
+
+def band_text(d: ScoreDetails) -> str:
+    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
+    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
+    by the proxy guard is marked as such."""
+    if not d.band:
+        return ""
+    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
+    if not top or d.band_level == 0:
+        return d.band
+    t, v = max(top, key=lambda tv: tv[1].points)
+    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
+    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
 
 
 def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:

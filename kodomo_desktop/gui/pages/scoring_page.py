@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import KodomoError
 from ...core.scoring import service as S
+from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
 from ..i18n import tr
@@ -83,6 +84,7 @@ class ScoreListModel(QAbstractTableModel):
         "学校／学校外",
         "状況",
         "データなし",
+        "本人の記録／世帯",
     ]
 
     def __init__(self, parent=None):
@@ -123,6 +125,10 @@ class ScoreListModel(QAbstractTableModel):
             bits.append(f"{r['streak']}回連続")
         if r["flagged"] and not r["reviewed"]:
             bits.append("未確認")
+        if r.get("pending"):
+            bits.append("名寄せ確認待ち")
+        if r.get("implausible"):
+            bits.append("日付要確認")
         return "・".join(bits)
 
     def data(self, index, role=Qt.DisplayRole):
@@ -137,17 +143,20 @@ class ScoreListModel(QAbstractTableModel):
                 r["age_band"],
                 r["school"] or "－",
                 f"{r['total']:g}",
-                r["band"],
+                r.get("band_text") or r["band"],
                 "・".join(r["types"]),
                 r["basic_items"],
                 f"{r['school_points']:g} ／ {r['other_points']:g}",
                 self.status(r),
                 "・".join(r["no_data"]),
+                f"{r.get('own_points', 0):g} ／ {r.get('household_points', 0):g}",
             ][c]
         if role == Qt.BackgroundRole and c in (5, 6):
             return _tint(r.get("band_color"), r["band"])
         if role == Qt.ForegroundRole and c == 11 and r["no_data"]:
             return QColor(pal.WARN_BROWN)
+        if role == Qt.ToolTipRole and c == 12:
+            return tr("本人の記録の点／世帯の状況・経済状況・きょうだいの点（合計＝本人＋世帯）")
         if role == Qt.TextAlignmentRole and c in (0, 2, 5, 8):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and c == 6:
@@ -165,6 +174,13 @@ class ScoreListModel(QAbstractTableModel):
         return self.rows[row] if 0 <= row < len(self.rows) else None
 
 
+def guard_off_text(off: dict | None) -> str:
+    """Every list says so when the proxy guard is switched off for a type."""
+    if not off:
+        return ""
+    return "　" + tr("※世帯・経済の指標だけで最上位の帯にしない規則を外している種別：{t}", t="、".join(off))
+
+
 def reasons_html(ex: dict) -> str:
     d = ex.get("details") or {}
     e = html.escape
@@ -174,18 +190,31 @@ def reasons_html(ex: dict) -> str:
         f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(d.get('band', ''))}</b>　"
         f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>",
     ]
+    sd = ScoreDetails.from_dict(d)
+    own_hh = tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{sd.own_points:g}", h=f"{sd.household_points:g}")
+    out.append(f"<p>{e(own_hh)}</p>")
+    for line in sd.pending_lines:
+        out.append(
+            f"<p style='color:{pal.WARN_BROWN}'><b>{e(line)}</b>（{e(tr('確認されるまで点数に入りません'))}）</p>"
+        )
+    for x in sd.implausible:
+        out.append(f"<p style='color:{pal.WARN_BROWN}'>{e(x.text)}（{e(tr('事実として扱いません'))}）</p>")
     if d.get("status_label"):
         out.append(f"<p style='color:{pal.INFO_BLUE}'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
-    types = d.get("types") or {}
-    if types:
+    if sd.types:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
-        for t, v in sorted(types.items(), key=lambda kv: -kv[1]["points"]):
-            mark = "●" if v.get("flagged") else "○"
-            th = v.get("threshold")
+        for t, v in sorted(sd.types.items(), key=lambda kv: -kv[1].points):
+            mark = "●" if v.flagged else "○"
+            cuts = sd.threshold_text(t)
+            note = ""
+            if v.guard_capped:
+                note = "　" + tr("世帯・経済の指標だけのため最上位の帯にしていません")
+            elif t in sd.guard_off:
+                note = "　" + tr("世帯・経済の指標だけで最上位にしない規則を外しています（{r}）", r=sd.guard_off[t])
             out.append(
-                f"<tr><td>{mark} {e(t)}</td><td align='right'>{v['points']:g}</td>"
-                f"<td>{e(v.get('band', ''))}</td><td style='color:{pal.FAINT}'>"
-                f"{e(tr('しきい値')) + ' ' + format(th, 'g') if th else e(tr('対象外'))}</td></tr>"
+                f"<tr><td>{mark} {e(t)}</td><td align='right'>{v.points:g}</td>"
+                f"<td>{e(v.band)}</td><td style='color:{pal.FAINT}'>"
+                f"{e(cuts) if cuts else e(tr('対象外'))}{e(note)}</td></tr>"
             )
         out.append("</table>")
     out.append(f"<h4>{e(tr('理由'))}</h4><ol>")
@@ -195,8 +224,10 @@ def reasons_html(ex: dict) -> str:
             if r.get("whose") == "本人"
             else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
         )
+        kind = KIND_LABELS.get(r.get("kind") or "", "")
         out.append(
-            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:{pal.MUTED}'>"
+            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}"
+            f"{'　［' + e(tr(kind)) + '］' if kind else ''}<br><span style='color:{pal.MUTED}'>"
             f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
             f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
             f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
@@ -822,7 +853,7 @@ class ScoringPage(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(24)
-        for i, w in enumerate((44, 130, 44, 80, 120, 50, 36, 150, 64, 90, 150, 160)):
+        for i, w in enumerate((44, 110, 40, 70, 120, 44, 170, 130, 60, 84, 130, 120, 90)):
             self.view.setColumnWidth(i, w)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, prev: self.show_reasons(cur.row()))
@@ -869,6 +900,7 @@ class ScoringPage(QWidget):
                     f=sm.get("flagged", 0),
                     x=sm.get("newly_flagged", 0),
                 )
+                + guard_off_text(sm.get("proxy_guard_off"))
             )
         else:
             self.run_info.setText(tr("まだスコアを算出していません。"))
