@@ -44,7 +44,7 @@ from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
 from ..i18n import tr
-from ..widgets import Notice
+from ..widgets import FlowLayout, Notice
 
 CAVEAT = S.CAVEAT
 ALL = "（すべて）"
@@ -943,6 +943,7 @@ class ScoringPage(QWidget):
         title.setStyleSheet("font-size:15pt;font-weight:bold;")
         top.addWidget(title)
         self.run_info = QLabel()
+        self.run_info.setWordWrap(True)  # a long run description wraps instead of widening the page
         self.run_info.setStyleSheet(f"color:{pal.MUTED};")
         top.addWidget(self.run_info, 1)
         self.run_btn = QPushButton(tr("スコアを算出"))
@@ -951,7 +952,7 @@ class ScoringPage(QWidget):
         top.addWidget(self.run_btn)
         ll.addLayout(top)
         ll.addWidget(caveat_label())
-        filters = QHBoxLayout()
+        filters = FlowLayout()  # one row in Japanese; the longer English labels wrap instead of widening the window
         self.f_school, self.f_age, self.f_type, self.f_band = QComboBox(), QComboBox(), QComboBox(), QComboBox()
         for label, combo in (
             (tr("学校・園"), self.f_school),
@@ -961,6 +962,9 @@ class ScoringPage(QWidget):
         ):
             filters.addWidget(QLabel(label))
             combo.setMinimumWidth(110)
+            # long school names must not widen the page past a 1366 px screen
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
             filters.addWidget(combo)
             combo.currentIndexChanged.connect(self.apply_filters)
         self.f_new, self.f_yt, self.f_unrev, self.f_flag = (
@@ -972,7 +976,6 @@ class ScoringPage(QWidget):
         for cb in (self.f_new, self.f_yt, self.f_unrev, self.f_flag):
             filters.addWidget(cb)
             cb.toggled.connect(self.apply_filters)
-        filters.addStretch(1)
         self.count = QLabel()
         filters.addWidget(self.count)
         ll.addLayout(filters)
@@ -986,8 +989,10 @@ class ScoringPage(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(24)
+        fm = self.view.horizontalHeader().fontMetrics()
         for i, w in enumerate((44, 110, 40, 70, 120, 44, 170, 130, 60, 84, 130, 120, 90)):
-            self.view.setColumnWidth(i, w)
+            head = str(self.model.headerData(i, Qt.Horizontal) or "")  # never narrower than its header
+            self.view.setColumnWidth(i, max(w, fm.horizontalAdvance(head) + 12))
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, prev: self.show_reasons(cur.row()))
         split.addWidget(self.view)
