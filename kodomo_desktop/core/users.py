@@ -139,7 +139,7 @@ def change_own_password(ws, current: str, new: str) -> None:
     check_password(new)
     own = getattr(ws, "change_own_password", None)  # the keys' re-keying API, where present
     if own is not None:
-        own(new)
+        own(new, current=current)  # checks the current password first
     else:
         W.change_password(ws.path, ws.user.name, current, new)
         ws.keyfile = K.KeyFile.load(ws.path)

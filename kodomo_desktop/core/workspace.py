@@ -615,9 +615,17 @@ class Workspace:
             self.log("user_removed", detail={"user": name}, conn=s)
         return result
 
-    def change_own_password(self, new_password: str) -> dict:
-        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new."""
+    def change_own_password(self, new_password: str, current: str | None = None) -> dict:
+        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new.
+
+        ``current``: the password now in use, checked first (someone at an unlocked PC cannot change it)."""
         K.check_password_rules(new_password)
+        if current is not None:
+            kf = K.KeyFile.load(self.path)
+            kf.check_delay()
+            u = kf.unlock(self.user.name, current)
+            if u.ref != self.user_ref:
+                raise WrongPassword(K.WRONG)
         ref, name = self.user_ref, self.user.name
         key = self.raw_key()
 

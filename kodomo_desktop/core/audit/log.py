@@ -43,6 +43,8 @@ ACTION_LABELS = {
     "score_run": "スコア算出",
     "score_trial": "スコア試算（試しの重み）",
     "weights_adopted": "重み採用",
+    "weights_previewed": "重みの事前確認（グループ別の率）",
+    "evaluated": "スクリーニングの自己評価",
     "optout_added": "利用停止の登録",
     "optout_removed": "利用停止の解除",
     "key_slots_converted": "鍵スロットへ変換",

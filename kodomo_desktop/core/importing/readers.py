@@ -882,7 +882,7 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
             f"日付・時刻のセルに 0（Excel の空の日付「1900/1/0」）が {zeros[0]} 個あり、空欄として扱いました"
             f"（最初は {col_label(c)}{r + 1}）。"
         )
-    formulas = formula_cells(data, chosen) if kind in ("xlsx", "xlsm") else 0
+    formulas = formula_cells(data, chosen) if kind in ("xlsx", "xlsm", "ods") else 0
     table = _finish(
         frame,
         line_numbers,
@@ -908,15 +908,18 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
 
 
 def formula_cells(data: bytes, sheet: str | None = None) -> int:
-    """How many formula cells an .xlsx/.xlsm holds (in ``sheet``, or in every sheet). Workbooks are read as the
-    values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas are never evaluated. This
-    counts them from the sheet XML (``<f>`` elements) so an import can say so. 0 when the file is not OOXML."""
+    """How many formula cells an .xlsx/.xlsm holds (in ``sheet``, or in every sheet; an .ods: in the whole workbook).
+    Workbooks are read as the values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas
+    are never evaluated. This counts them from the sheet XML (``<f>`` elements; ``table:formula`` in OpenDocument)
+    so an import can say so. 0 for .xls/.xlsb (binary) and anything that is not a zip of XML."""
     import posixpath
     import zipfile
     from xml.etree import ElementTree as ET
 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
+        if "content.xml" in z.namelist():  # OpenDocument (.ods): formulas are table:formula attributes (any sheet)
+            return len(re.findall(rb"table:formula=", z.read("content.xml")))
         parts = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
         if sheet is not None:
             ns = {
