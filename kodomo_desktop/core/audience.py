@@ -81,8 +81,7 @@ WELFARE_WORDS = (
     "困窮",
     "産後うつ",
     "EPDS",
-    "福祉課",
-    "福祉",
+    "福祉課",  # a department; not bare 福祉, which a school's own name may carry
     "こども家庭課",
     "子育て支援課",
     "税務課",

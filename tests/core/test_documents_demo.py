@@ -102,9 +102,17 @@ def test_packet_page_carries_what_a_member_needs(town, tmp_path):
     for r in protective:
         assert flat(r["label"]) in allc
     # データなし once per child, not one sentence per source
+    from kodomo_desktop.core.importing.fields import SOURCE_TYPES
+    from kodomo_desktop.core.storage.models import SourceBatch
+
+    with ws.session() as s:
+        imported = set(s.scalars(select(SourceBatch.source_type).where(SourceBatch.removed_at.is_(None))))
+    missing = [v["label"] for k, v in SOURCE_TYPES.items() if k not in imported]
     nd = cs.details.get("no_data") or []
-    if nd:
+    if nd or missing:
         assert allc.count("データなし・未取込") == 1
+    if missing:  # the sources never imported, named once in that line
+        assert "・".join(missing) + "（未取込）" in allc
     first = flat(mine[0])
     # identity, household, the last three scores and the decision box on the first page
     for must in ("生年月日", "世帯", "直近3回", "要対協", "会議での決定", "記録者", "確認"):

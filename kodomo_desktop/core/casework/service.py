@@ -470,7 +470,7 @@ def record_minutes(
                 open_case.next_action_on = next_review_on or open_case.next_action_on
 
 
-def conference_detail(ws, conference_id: int) -> dict:
+def conference_detail(ws, conference_id: int, *, log: bool = True) -> dict:
     ws.require("person.read", what="conference")
     with ws.session() as s:
         c = s.get(Conference, conference_id)
@@ -483,6 +483,8 @@ def conference_detail(ws, conference_id: int) -> dict:
         ).all()
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_([i.person_id for i in items])))}
         schools = schools_of(s, persons)
+        if log:
+            ws.log("view_list", detail={"list": "conference", "conference_id": c.id, "rows": len(items)}, conn=s)
         return {
             "conference_id": c.id,
             "kind": c.kind,

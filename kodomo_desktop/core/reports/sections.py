@@ -27,7 +27,16 @@ from .base import (
     tstyle,
     wareki,
 )
-from .data import NO_SCHOOL, flag_text, fmt_points, grade_text, reasons_by_type, summarise_record, visible_reasons
+from .data import (
+    NO_SCHOOL,
+    flag_text,
+    fmt_points,
+    grade_text,
+    reasons_by_type,
+    source_label,
+    summarise_record,
+    visible_reasons,
+)
 
 W = CONTENT_W
 
@@ -258,23 +267,9 @@ def sources_table(b: dict, mask) -> list:
         )
     if len(rows) == 1:
         return [empty_line("（取り込まれた情報源はありません）")]
-    declared = [
-        x
-        for x in ((b.get("score") or {}).get("no_data") or [])
-        if not x["source_types"] or any(mask.shows_source(st) for st in x["source_types"])
-    ]
-    nd = [x["label"] + (f"（{x['detail']}）" if x.get("detail") else "") for x in declared] or [
-        f"{x['label']}データなし" for x in shown if x["no_data"]
-    ]
     out = [grid(rows, [30 * mm, 37 * mm, 28 * mm, 31 * mm, W - 126 * mm], align="llccl", extra=extra)]
-    if nd:
-        out += [
-            gap(1),
-            P(
-                f"スコア算出時のデータなし: {'、'.join(nd)}　※「データなし」は「リスクがない」ことを意味しません。",
-                "small",
-            ),
-        ]
+    if any(x["no_data"] for x in shown):  # the sources themselves are named once, in the データなし・未取込 line
+        out += [gap(1), P("※「データなし」: スコア算出時にこの情報源にこどもの記録がなかったもの。", "small")]
     return out
 
 
@@ -548,6 +543,9 @@ def no_data_labels(b: dict, mask) -> list[str]:
         if key not in seen:
             seen.add(key)
             out.append(label)
+    missing = [source_label(st) for st in b.get("not_imported") or [] if mask.shows_source(st)]
+    if missing:
+        out.append(f"{'・'.join(missing)}（未取込）")
     return out
 
 
