@@ -92,8 +92,11 @@ class Findings:
 # --- the file's own figures ----------------------------------------------------------------------------------------
 def person_keys(cols: dict, n: int) -> list:
     """One key per valid row for counting persons: the 宛名番号 (as compared) or else name + birth date."""
-    from ..text.normalize import norm_name
+    from functools import lru_cache
 
+    from ..text.normalize import norm_name as _norm
+
+    norm_name = lru_cache(maxsize=None)(_norm)  # names repeat within a file: normalise each once
     rno = cols.get("resident_no") or [None] * n
     name = cols.get("name") or [None] * n
     bd = cols.get("birth_date") or [None] * n

@@ -264,7 +264,7 @@ def import_file(
             f"「{path.name}」の {rows_total:,} 行はどれも取り込めません{why}。"
             f"{label}の列の対応づけ・日付の形式を確かめてください。データベースは変更されていません。"
         )
-        ws.log("import_refused", detail={"source_type": source_type, "reason": "all rows rejected"})
+        ws.log("import_refused", detail={"source_type": source_type, "reason": "どの行も取り込めない"})
         raise InputRefused(msg)
     G.check_fit(source_type, table.headers, final_mapping, findings)
     if cancel and cancel():
@@ -403,7 +403,7 @@ def import_file(
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": d.batch_id})
         return ImportResult(None, rows_total, 0, 0, [], duplicate_of=d.batch_id)
     except G.ReplaceRefused as e:
-        ws.log("import_refused", detail={"source_type": source_type, "reason": "guard", "findings": e.findings})
+        ws.log("import_refused", detail={"source_type": source_type, "guard": e.findings})
         raise
     return ImportResult(
         batch_id,

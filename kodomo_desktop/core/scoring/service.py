@@ -9,7 +9,7 @@ scores, explanations, previews and to export weights, ``weights.edit`` to save, 
 Public API::
 
     score_to_csv(ws, out, weights_file=None, as_of=None) -> {"children", "flagged", "run_id", "as_of", ...}
-    run_scoring(ws, as_of=None, weight_set=None) -> run_id       # weight_set: None (adopted) | id | data dict
+    run_scoring(ws, as_of=None) -> run_id          # the adopted weights only: a trial is never kept as a run
     latest_scores(ws, run_id=None, *, school=, age_band=, type_=, band=, new=, yotaikyo=, unreviewed=,
                   flagged_only=) -> [row]
     child_explanation(ws, person_id, run_id=None) -> {"details", "history", ...}
@@ -641,16 +641,15 @@ class ScoringContext:
 
 # --- runs ---------------------------------------------------------------------------------------------------------------------
 def _weights_for_run(ws, weight_set) -> tuple[int, int, dict]:
-    """(weight set id, version, data) for a run: the adopted set, a saved id, or data (saved as a version)."""
-    if weight_set is None:
-        a = active_weights(ws)
+    """(weight set id, version, data) for a run: only the adopted set makes a run (the current run). Other weights
+    are a trial (``score_to_csv(weights_file=…)``, the preview, the back-test), computed in memory and never kept."""
+    a = active_weights(ws)
+    if weight_set is None or (not isinstance(weight_set, dict) and int(weight_set) == a["weight_set_id"]):
         return a["weight_set_id"], a["version"], a["data"]
-    if isinstance(weight_set, dict):
-        saved = save_weights(ws, weight_set, weight_set.get("name") or "スコア算出時に指定した重み", _require=False)
-        w = get_weight_set(ws, saved["weight_set_id"])
-        return w["weight_set_id"], w["version"], w["data"]
-    w = get_weight_set(ws, int(weight_set))
-    return w["weight_set_id"], w["version"], w["data"]
+    raise InputRefused(
+        "採用されていない重みでは算出結果を保存できません（試行は score --weights で、保存されません）。"
+        "先に理由を付けて採用してください。"
+    )
 
 
 def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dict]:

@@ -763,10 +763,16 @@ class HistoryView(QWidget):
             self.notice.error(e.message_ja)
             return None
         self.reason.clear()
+        again = res.get("current_again") or []
         self.notice.info(
             tr(
                 "取り消しました（{n} 行、操作ログに記録）。名寄せとスコアは次の実行で更新されます。",
                 n=res["removed_records"],
+            )
+            + (
+                "　" + tr("前の抽出（取込番号 {ids}）が最新に戻りました。", ids="、".join(map(str, again)))
+                if again
+                else ""
             )
         )
         self.refresh()
