@@ -84,6 +84,15 @@ class SignedInUser:
 
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
+OPEN_HOOKS: list = []  # called with each workspace once it is open (the town's own source types and catalogue)
+
+
+def on_open(hook) -> None:
+    """Register a workspace-open hook; it also runs at once for the workspaces already open."""
+    if hook not in OPEN_HOOKS:
+        OPEN_HOOKS.append(hook)
+        for w in list(_OPEN):
+            hook(w)
 
 
 class _ClosedEngine:
@@ -300,6 +309,8 @@ class Workspace:
         ws._locator = u.locator
         ws._in_use = in_use
         _OPEN.add(ws)
+        for hook in OPEN_HOOKS:
+            hook(ws)
         return ws
 
     # -- the key file, under its lock, always fresh ------------------------------------------------
