@@ -10,6 +10,7 @@ pytest.importorskip("pytestqt")
 
 import shutil  # noqa: E402
 
+from conftest import IMAGES  # noqa: E402
 from test_scoring_gui import PW, _page  # noqa: E402
 
 from kodomo_desktop.core.scoring import service as S  # noqa: E402
@@ -69,3 +70,23 @@ def test_adopt_shows_the_preview_first_and_keeps_it(app, qtbot, ws, no_modals):
     assert hist[-1]["reason"] == "非課税世帯を重く" and hist[-1]["preview"]["flagged"] == ed.last_preview["flagged"]
     ed.set_points("tax_exempt", "貧困", 3)  # changed after the preview: previewed again first
     assert not ed.adopt(reason="戻す")
+
+
+def test_evaluation_tab_counts_and_loads_the_suggestion_into_the_preview(app, qtbot, ws, no_modals):
+    from kodomo_desktop.core.casework import service as CW
+
+    page = _page(qtbot, ws)
+    ev = page.evaluation
+    assert ev.run() is None and not ev.load_btn.isEnabled()  # no round yet: said so, nothing to load
+    rid = CW.create_round(ws, "第1回")
+    cands = CW.round_candidates(ws, rid)
+    for n, c in enumerate(cands[:6]):
+        CW.classify(ws, rid, c["person_id"], "a" if n % 2 == 0 else "d", "会議で確認")
+    res = ev.run()
+    assert res is not None and res["summary"]["confirmed"] == 3 and ev.table.rowCount() > 5
+    assert "確認 3 人" in ev.summary.text() and ev.sug.rowCount() > 0
+    page.tabs.setCurrentIndex(2)
+    assert page.grab().save(str(IMAGES / "scoring_evaluation.png"))
+    ev.load_btn.click()  # into the editor and its preview, not adopted
+    assert page.tabs.currentIndex() == 1 and page.weights.last_preview is not None
+    assert S.active_weights(ws)["version"] == 1
