@@ -33,6 +33,7 @@ GROUPS = [
     "settings",
     "rounds",
     "keys",
+    "catalogue",
 ]
 
 

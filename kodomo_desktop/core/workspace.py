@@ -84,6 +84,15 @@ class SignedInUser:
 
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
+OPEN_HOOKS: list = []  # called with each workspace once it is open (the town's own source types and catalogue)
+
+
+def on_open(hook) -> None:
+    """Register a workspace-open hook; it also runs at once for the workspaces already open."""
+    if hook not in OPEN_HOOKS:
+        OPEN_HOOKS.append(hook)
+        for w in list(_OPEN):
+            hook(w)
 
 
 class _ClosedEngine:
@@ -300,6 +309,8 @@ class Workspace:
         ws._locator = u.locator
         ws._in_use = in_use
         _OPEN.add(ws)
+        for hook in OPEN_HOOKS:
+            hook(ws)
         return ws
 
     # -- the key file, under its lock, always fresh ------------------------------------------------
@@ -387,7 +398,9 @@ class Workspace:
             kf.save()
             K.crash_point("rekey-3")
         for w in [self, *(w for w in list(_OPEN) if w is not self and w.path.resolve() == self.path.resolve())]:
-            if w is self or not w.locked:  # windows of this process on the same database follow the new key
+            if w is not self and not w.locked and w.user_ref not in kf.auth["users"]:
+                w._drop_engine()  # a window of a user just removed (or re-passworded elsewhere) is locked out
+            elif w is self or not w.locked:  # windows of this process on the same database follow the new key
                 w.engine.dispose()
                 w._db_key = new
                 w.engine = make_engine(w.path, new)

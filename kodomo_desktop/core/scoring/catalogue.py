@@ -60,8 +60,24 @@ def _load(path: str, mtime: float) -> dict:
     return validate_catalogue(raw)
 
 
+_TOWN: dict | None = None  # the open workspace's own catalogue (core/catalogue/town.py), validated
+
+
+def set_town_catalogue(cat: dict | None) -> None:
+    """Use the town's catalogue instead of the shipped one (None: back to the shipped one). Called when a workspace
+    opens and when the town adopts a new catalogue."""
+    global _TOWN
+    _TOWN = validate_catalogue(copy.deepcopy(cat)) if cat is not None else None
+
+
+def town_catalogue_active() -> bool:
+    return _TOWN is not None
+
+
 def load_catalogue(path: Path | None = None) -> dict:
-    """The validated catalogue (a deep copy: callers may change it freely)."""
+    """The validated catalogue (a deep copy: callers may change it freely): the town's own when it has one."""
+    if path is None and _TOWN is not None:
+        return copy.deepcopy(_TOWN)
     p = Path(path) if path else catalogue_path()
     return copy.deepcopy(_load(str(p), p.stat().st_mtime if p.exists() else 0.0))
 

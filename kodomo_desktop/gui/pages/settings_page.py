@@ -31,7 +31,7 @@ from ..i18n import LANGUAGES, language, tr
 
 
 class PasswordDialog(QDialog):
-    """Change the signed-in user's password (rewrites their key slot; the database is not re-encrypted)."""
+    """Change the signed-in user's password (a new key slot and a re-key of the database: the old password opens nothing)."""
 
     def __init__(self, ws, parent=None):
         super().__init__(parent)
