@@ -343,12 +343,15 @@ def details_of(value: Any) -> ScoreDetails:
 
 
 def catalogue_kinds() -> dict[str, str]:
-    """Indicator id → kind in the shipped catalogue (cached: first-format details are read row by row)."""
-    return dict(_catalogue_kinds())
+    """Indicator id → kind in the catalogue in use — the town's own or the shipped one (cached per catalogue:
+    first-format details are read row by row)."""
+    from . import catalogue as C
+
+    return dict(_catalogue_kinds(id(getattr(C, "_TOWN", None))))
 
 
-@lru_cache(maxsize=1)
-def _catalogue_kinds() -> tuple:
+@lru_cache(maxsize=4)
+def _catalogue_kinds(_key: int) -> tuple:
     from ..errors import KodomoError
     from .catalogue import load_catalogue
 
