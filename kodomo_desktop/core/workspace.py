@@ -398,7 +398,9 @@ class Workspace:
             kf.save()
             K.crash_point("rekey-3")
         for w in [self, *(w for w in list(_OPEN) if w is not self and w.path.resolve() == self.path.resolve())]:
-            if w is self or not w.locked:  # windows of this process on the same database follow the new key
+            if w is not self and not w.locked and w.user_ref not in kf.auth["users"]:
+                w._drop_engine()  # a window of a user just removed (or re-passworded elsewhere) is locked out
+            elif w is self or not w.locked:  # windows of this process on the same database follow the new key
                 w.engine.dispose()
                 w._db_key = new
                 w.engine = make_engine(w.path, new)

@@ -333,6 +333,8 @@ class ConferenceItem(Base):
     actions: Mapped[Optional[str]] = mapped_column(Text)
     next_review_on: Mapped[Optional[dt.date]] = mapped_column(Date)
     minutes: Mapped[Optional[str]] = mapped_column(Text)
+    registration: Mapped[Optional[str]] = mapped_column(String(20))  # 要対協: 登録する / 継続 / 登録しない
+    category: Mapped[Optional[str]] = mapped_column(String(20))  # 要保護児童 / 要支援児童 / 特定妊婦
     decided_by: Mapped[Optional[str]] = mapped_column(String(80))
     decided_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
