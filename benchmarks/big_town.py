@@ -134,7 +134,7 @@ def timings(db: Path) -> dict:
     from kodomo_desktop.core import persons as P
     from kodomo_desktop.core.workspace import Workspace
 
-    ws = Workspace.open(db, PASSWORD)  # an older cached store gets the child-list index here (migration 0005)
+    ws = Workspace.open(db, PASSWORD)  # an older cached store gets the child-list index here (migration 0006)
     out: dict = {}
 
     def timed(label, f):

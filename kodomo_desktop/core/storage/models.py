@@ -506,7 +506,7 @@ class LegalBasis(Base):
 
 
 # the child list (issue 21): a covering index over the children's birth-date range with every key the list searches
-# and sorts by, so that a search or a page at 200,000 persons reads index entries only (migration 0005)
+# and sorts by, so that a search or a page at 200,000 persons reads index entries only (migration 0006)
 Index(
     "ix_person_child_list",
     Person.birth_date,

@@ -5,15 +5,15 @@ range) in SQL. With every key it reads in one index — birth date, normalised k
 search by name or kana scans the children's index entries only (tens of milliseconds) instead of the table rows
 behind the birth-date index (about a second).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 22:00:00
 """
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
