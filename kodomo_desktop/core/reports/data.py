@@ -867,6 +867,8 @@ def decisions(s: Session, person_id: str) -> dict:
                 "next_review_on": i.next_review_on,
                 "minutes": i.minutes or "",
                 "roles": i.roles or [],
+                "registration": i.registration or "",
+                "category": i.category or "",
                 "decided": i.decided_at is not None,
             }
         )

@@ -3,7 +3,9 @@
 Top-level keys: ``difficulty_types`` (虐待, 貧困, 不登校, ヤングケアラー, 産後うつ, 発達), ``age_bands`` (未就学 0–5,
 小学生 6–11, 中学生 12–14, 高校生年代 15–18), ``sources`` (per source type: label, the fields that identify one
 event across re-sent extracts — ``dedupe`` — and which children are expected to have data — ``expect``),
-``supports`` (what-if: a support and the factor it applies to its types' points) and ``indicators``.
+``supports`` (what-if: a support and the factor it applies to its types' points) and ``indicators``. A source
+may say how a record is closed besides its status: ``closed_by`` {date_field, status_field, closed_value} (要対協:
+a 終結日 on or before the as-of date reads as 終結 whatever the status column says).
 
 Each indicator::
 

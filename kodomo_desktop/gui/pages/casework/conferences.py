@@ -133,6 +133,14 @@ class ConferencesTab(QWidget):
         self.direction.addItem(tr("（なし）"), None)
         for k, v in C.DIRECTIONS.items():
             self.direction.addItem(v, k)
+        self.registration = QComboBox()  # 要対協: the stored value is the Japanese; only the text is translated
+        self.registration.addItem(tr("（記録しない）"), None)
+        for v in C.REGISTRATIONS:
+            self.registration.addItem(tr(v), v)
+        self.category = QComboBox()
+        self.category.addItem(tr("（なし）"), None)
+        for v in C.CATEGORIES:
+            self.category.addItem(tr(v), v)
         self.lead = QComboBox()
         self.lead.setEditable(True)
         self.roles = QPlainTextEdit()
@@ -148,6 +156,8 @@ class ConferencesTab(QWidget):
             ("対象", self.item_label),
             ("支援要否", self.need),
             ("方向性", self.direction),
+            ("要対協の登録", self.registration),
+            ("要対協の種別", self.category),
             ("主担当機関", self.lead),
             ("各機関の役割", self.roles),
             ("支援内容・対応", self.actions),
@@ -257,6 +267,8 @@ class ConferencesTab(QWidget):
         if need >= 0:
             self.need.setCurrentIndex(need)
         self.direction.setCurrentIndex(max(0, self.direction.findData(item.get("direction"))))
+        self.registration.setCurrentIndex(max(0, self.registration.findData(item.get("registration"))))
+        self.category.setCurrentIndex(max(0, self.category.findData(item.get("category"))))
         self.lead.setCurrentText(item.get("lead_organisation") or "")
         self.roles.setPlainText("\n".join(f"{r['organisation']}：{r['role']}" for r in (item.get("roles") or [])))
         self.actions.setPlainText(item.get("actions") or "")
@@ -371,6 +383,8 @@ class ConferencesTab(QWidget):
                 actions=self.actions.toPlainText().strip() or None,
                 next_review_on=self.next_review.date().toPython(),
                 minutes=self.minutes.toPlainText().strip() or None,
+                registration=self.registration.currentData(),
+                category=self.category.currentData(),
             )
         except KodomoError as e:
             self.notice.error(_msg(e))
