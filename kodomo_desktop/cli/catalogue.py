@@ -12,6 +12,9 @@ from pathlib import Path
 from . import Parser, UsageError, out
 from . import open_workspace as _open
 
+OP_ALIASES = {"=": "==", "≠": "!=", "≥": ">=", "≤": "<=", "absent": "missing", "present": "exists", "＝": "=="}
+WHOSE_ALIASES = {"guardian": "parent"}
+
 
 def _value(text: str | None):
     if text is None:
@@ -37,6 +40,7 @@ def _indicator_from_args(args) -> dict:
             points[t] = float(v) if "." in v else int(v)
         except ValueError:
             raise UsageError(f"--points は 種類:点数 の形にしてください（{p}）。")
+    args.op = OP_ALIASES.get(args.op, args.op)
     rule: dict = {"field": args.field, "op": args.op}
     if args.value is not None:
         rule["value"] = _value(args.value)
@@ -56,7 +60,7 @@ def _indicator_from_args(args) -> dict:
         "id": args.id,
         "label_ja": args.label,
         "source_type": args.source,
-        "whose": args.whose,
+        "whose": WHOSE_ALIASES.get(args.whose, args.whose),
         "rule": rule,
         "points": points,
         "window_months": args.window,
@@ -129,10 +133,10 @@ def register(cmd, sub) -> None:
     c.add_argument("--label")
     c.add_argument("--source")
     c.add_argument("--field")
-    c.add_argument("--op", help="== != >= > <= < in not_in exists missing is_true is_false")
+    c.add_argument("--op", help="= ≠ ≥ ≤ (or == != >= <= > <) in not_in exists absent is_true is_false")
     c.add_argument("--value")
     c.add_argument("--aggregate", choices=["latest", "max", "min", "sum", "count", "all_latest"])
-    c.add_argument("--whose", default="child", choices=["child", "parent", "household", "other"])
+    c.add_argument("--whose", default="child", choices=["child", "guardian", "parent", "household", "other"])
     c.add_argument("--kind", default="own", choices=["own", "household", "poverty_proxy", "protective"])
     c.add_argument("--window", type=int, help="look-back window in months")
     c.add_argument("--date-field")

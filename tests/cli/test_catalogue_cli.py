@@ -83,7 +83,7 @@ def test_town_source_type_indicator_and_score(town):
     add = ok(
         cli(
             "catalogue", "add-indicator", "--db", "d.db", "--id", "lunch_arrears_3", "--label", "給食費滞納 ≥ 3か月",
-            "--source", "school_lunch", "--field", "arrears_months", "--aggregate", "latest", "--op", ">=",
+            "--source", "school_lunch", "--field", "arrears_months", "--aggregate", "latest", "--op", "≥",
             "--value", "3", "--window", "12", "--new-type", "給食費", "--points", "給食費:3", "--kind", "household",
             "--reason", "給食費の滞納を見る", cwd=d,
         )

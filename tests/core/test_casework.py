@@ -228,3 +228,20 @@ def test_minutes_record_yotaikyo_registration_and_category_and_refuse_bad_values
         assert again["category"] == "要保護児童"
     finally:
         ws.close()
+
+
+def test_a_child_the_screen_did_not_list_is_added_by_hand_with_the_reason(new_db):
+    from kodomo_desktop.core.errors import NotFound
+
+    w = small_world(new_db)
+    rid = C.create_round(new_db, "夏休み明け")
+    listed = {c["person_id"] for c in C.round_candidates(new_db, rid)}
+    other = next(p for p in w["persons"] if p not in listed)
+    C.classify(new_db, rid, other, "b", "学校から電話。欠席が続いている。")
+    c = next(x for x in C.round_candidates(new_db, rid) if x["person_id"] == other)
+    assert c["classification"] == "b" and c["total"] is None and c["reason"].startswith("［候補外から手で追加］")
+    C.classify(new_db, rid, other, "c", "家庭訪問で様子を確認")  # reclassified: one row, no second prefix
+    again = [x for x in C.round_candidates(new_db, rid) if x["person_id"] == other]
+    assert len(again) == 1 and again[0]["classification"] == "c" and "［候補外" not in again[0]["reason"]
+    with pytest.raises(NotFound):
+        C.classify(new_db, rid, "P999999", "b", "理由")

@@ -73,6 +73,12 @@ def test_define_source_registers_it_and_the_register_lists_it(new_db):
     row = next(r for r in purpose_table(ws) if r["kind"] == "source" and r["key"] == "school_lunch")
     assert row["label"] == "給食費" and row["department"] == "学校教育課" and row["basis"] == "61-1"
     assert T.history(ws)[-1]["weight_set_version"] == S.active_weights(ws)["version"]
+    from kodomo_desktop.core.governance.register import file_register, self_inspection_auto
+
+    changes = file_register(ws)["catalogue_changes"]
+    assert [c["changes"]["source_types_added"] for c in changes] == [["school_lunch"]]
+    assert changes[0]["weight_set_version"] == S.active_weights(ws)["version"] and changes[0]["reason"]
+    assert len(self_inspection_auto(ws)["catalogue_changes"]) == 1
 
 
 def test_rename_type_carries_thresholds_and_points(new_db):

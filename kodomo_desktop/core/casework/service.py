@@ -226,10 +226,18 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
         c = s.scalar(
             select(RoundCandidate).where(RoundCandidate.round_id == round_id, RoundCandidate.person_id == person_id)
         )
-        if c is None:
-            raise NotFound("このこどもはこのラウンドの候補ではありません。")
-        c.classification, c.reason, c.decided_by, c.decided_at = label, reason.strip(), ws.user.name, _now()
-        ws.log("classified", person_id, {"round_id": round_id, "label": label}, conn=s)
+        added = c is None
+        if added:
+            # A child the screen did not list (a 通告, a school's call, a family on the opt-out register whose support
+            # is a person's decision) may still be classified in the round: a person adds them, with the reason, and
+            # the round shows them as added by hand (no score). Scoring never picks them up from this.
+            if s.get(Person, person_id) is None:
+                raise NotFound(f"こども {person_id} はいません。")
+            c = RoundCandidate(round_id=round_id, person_id=person_id, total=None, band=None, yotaikyo=False)
+            s.add(c)
+        c.classification, c.decided_by, c.decided_at = label, ws.user.name, _now()
+        c.reason = ("［候補外から手で追加］" if added else "") + reason.strip()
+        ws.log("classified", person_id, {"round_id": round_id, "label": label, "added_by_hand": added}, conn=s)
 
 
 def list_rounds(ws) -> list[dict]:

@@ -235,15 +235,17 @@ def _disclosure_story(data, st):
         Paragraph("保有個人情報の開示", st["title"]),
         Paragraph(f"対象者: {_esc(p.get('name'))}（{_esc(p.get('name_kana'))}）　整理番号 {p['person_id']}", st["p"]),
         Paragraph(
-            f"作成日: {wareki(dt.date.today())}　町が保有しているあなたに関する情報を、取り込んだ原本の形のまま"
-            "すべて記載しています。ほかの方（保護者・世帯員など）を特定する情報は「第三者の情報のため不開示」と"
-            "しています。",
+            f"作成日: {wareki(dt.date.today())}　町が保有しているあなたご本人の記録を、取り込んだ原本の形のまま"
+            "記載しています。ほかの方（保護者・世帯員など）の記録は載せていません。ほかの方を特定する情報は"
+            "「第三者の情報のため不開示」としています。",
             st["p"],
         ),
         Spacer(1, 4 * mm),
     ]
     W = [40 * mm, 134 * mm]
     for key, label in SECTION_LABELS.items():
+        if key not in data:  # a section the audience does not see is left out, not printed empty
+            continue
         rows = data[key] if isinstance(data[key], list) else [data[key]]
         story.append(Paragraph(f"{label}（{len(rows)} 件）" if key != "person" else label, st["h"]))
         if not rows:
@@ -273,15 +275,19 @@ def _disclosure_story(data, st):
                 story.append(Spacer(1, 2 * mm))
         elif key == "scores":
             for r in rows:
-                head = Paragraph(
-                    f"算出 {r['run_id']}（基準日 {_date_ja(r['as_of'])}）　合計 {r['total']:g} 点　区分 {_esc(r['band'])}"
-                    f"　種別 {_esc(r['types']) or 'なし'}",
-                    st["small"],
-                )
+                pts = "total" in r  # points, band and types only where the audience sees them
+                line = f"算出 {r['run_id']}（基準日 {_date_ja(r['as_of'])}）"
+                if pts:
+                    line += f"　合計 {r['total']:g} 点"
+                if "band" in r:
+                    line += f"　区分 {_esc(r['band'])}"
+                if "types" in r:
+                    line += f"　種別 {_esc(r['types']) or 'なし'}"
+                head = Paragraph(line, st["small"])
                 rs = [
-                    [
-                        x.get("label", ""),
-                        f"{x.get('points', 0):+g}",
+                    [x.get("label", "")]
+                    + ([f"{x.get('points', 0):+g}"] if pts else [])
+                    + [
                         x.get("whose", ""),
                         f"{x.get('source_label', '')}（{x.get('file_name', '')}）",
                         _date_ja(x.get("record_date")),
@@ -296,8 +302,11 @@ def _disclosure_story(data, st):
                             [
                                 head,
                                 _table(
-                                    [["理由", "点", "だれの記録", "情報源", "日付", "内容"]] + rs,
-                                    widths=[40 * mm, 10 * mm, 16 * mm, 44 * mm, 26 * mm, 38 * mm],
+                                    [["理由"] + (["点"] if pts else []) + ["だれの記録", "情報源", "日付", "内容"]]
+                                    + rs,
+                                    widths=[40 * mm]
+                                    + ([10 * mm] if pts else [])
+                                    + [16 * mm, 44 * mm, 26 * mm, 38 * mm + (0 if pts else 10 * mm)],
                                 ),
                             ]
                         )
