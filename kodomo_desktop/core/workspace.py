@@ -135,6 +135,14 @@ _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a
 OPEN_HOOKS: list = []  # called with each workspace once it is open (the town's own source types and catalogue)
 
 
+CLOSE_HOOKS: list = []  # called with each workspace as it closes
+
+
+def on_close(hook) -> None:
+    if hook not in CLOSE_HOOKS:
+        CLOSE_HOOKS.append(hook)
+
+
 def on_open(hook) -> None:
     """Register a workspace-open hook; it also runs at once for the workspaces already open."""
     if hook not in OPEN_HOOKS:
@@ -557,6 +565,9 @@ class Workspace:
         fh, self._in_use = getattr(self, "_in_use", None), None
         if fh is not None:
             fh.close()
+        for hook in CLOSE_HOOKS:
+            with contextlib.suppress(Exception):
+                hook(self)
 
     def _check_open(self) -> None:
         if self.locked or self._db_key is None:

@@ -37,6 +37,7 @@ def test_minutes_form_saves_registration_and_category(app, qtbot, new_db):
     cats = [ct.category.itemData(i) for i in range(ct.category.count())]
     assert cats == [None, "要保護児童", "要支援児童", "特定妊婦"]
 
+    assert not ct.category.isEnabled()  # a category goes with registering only
     ct.view.selectRow(0)
     pid = ct.model.rows[0]["person_id"]
     ct.need.setCurrentIndex(ct.need.findData("要"))
@@ -48,6 +49,7 @@ def test_minutes_form_saves_registration_and_category(app, qtbot, new_db):
     assert not ct.notice.ok and "種別" in ct.notice.text()
     assert {i["person_id"]: i for i in C.conference_detail(new_db, cid)["items"]}[pid]["registration"] is None
 
+    assert ct.category.isEnabled()
     ct.category.setCurrentIndex(ct.category.findData("特定妊婦"))
     qtbot.mouseClick(ct.save_btn, Qt.LeftButton)
     assert ct.notice.ok, ct.notice.text()

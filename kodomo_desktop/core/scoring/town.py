@@ -28,7 +28,7 @@ from ..importing import fields as F
 from ..importing import town_types as TT
 from ..settings import get as _get_setting
 from ..storage.models import Setting
-from ..workspace import on_open
+from ..workspace import on_close, on_open
 from . import catalogue as C
 from .rules import RECORD_COLUMNS, RuleError, validate_rule
 
@@ -84,8 +84,14 @@ def history(ws) -> list[dict]:
     return list(h) if isinstance(h, list) else []
 
 
+_APPLIED: list = []  # the workspace whose catalogue is in use (a weak reference)
+
+
 def apply(ws) -> None:
     """Workspace-open hook: the scoring engine, the reports and the register read the town's catalogue."""
+    import weakref
+
+    _APPLIED[:] = [weakref.ref(ws)]
     TT.apply(ws)
     try:
         stored = _get_setting(ws, SETTING_KEY)
@@ -97,7 +103,16 @@ def apply(ws) -> None:
         C.set_town_catalogue(None)
 
 
+def release(ws) -> None:
+    """Workspace-close hook: when the workspace whose catalogue is in use closes, back to the shipped one."""
+    if _APPLIED and _APPLIED[0]() is ws:
+        _APPLIED.clear()
+        C.set_town_catalogue(None)
+        F.register_town_types(())
+
+
 on_open(apply)
+on_close(release)
 
 
 class _types:
@@ -537,8 +552,8 @@ def add_indicator(ws, ind: dict, reason: str, new_types: list[str] | tuple = ())
     return adopt_catalogue(ws, cat, reason)
 
 
-def rename_type(ws, old: str, new: str, reason: str) -> dict:
-    cat = current(ws)
+def rename_in(cat: dict, old: str, new: str) -> dict:
+    """Rename a difficulty type inside a catalogue draft (its indicators' points and the supports follow)."""
     new = (new or "").strip()
     if old not in cat["difficulty_types"]:
         raise InputRefused(f"困難の種類「{old}」はありません。")
@@ -549,7 +564,12 @@ def rename_type(ws, old: str, new: str, reason: str) -> dict:
         ind["points"] = {(new if t == old else t): p for t, p in (ind.get("points") or {}).items()}
     for sp in cat.get("supports") or []:
         sp["factors"] = {(new if t == old else t): f for t, f in (sp.get("factors") or {}).items()}
-    return adopt_catalogue(ws, cat, reason, renames={old: new})
+    return cat
+
+
+def rename_type(ws, old: str, new: str, reason: str) -> dict:
+    cat = rename_in(current(ws), old, new)
+    return adopt_catalogue(ws, cat, reason, renames={old: (new or "").strip()})
 
 
 # --- take-up gaps ---------------------------------------------------------------------------------------------------

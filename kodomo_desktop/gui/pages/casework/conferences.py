@@ -141,6 +141,8 @@ class ConferencesTab(QWidget):
         self.category.addItem(tr("（なし）"), None)
         for v in C.CATEGORIES:
             self.category.addItem(tr(v), v)
+        self.registration.currentIndexChanged.connect(self._registration_changed)
+        self._registration_changed()
         self.lead = QComboBox()
         self.lead.setEditable(True)
         self.roles = QPlainTextEdit()
@@ -152,12 +154,16 @@ class ConferencesTab(QWidget):
         self.minutes = QPlainTextEdit()
         self.save_btn = QPushButton(tr("記録を保存"))
         self.save_btn.clicked.connect(self.save_minutes)
+        yotaikyo = QWidget()  # registration and category side by side: one form row (the page fits 1280×690)
+        yl = QHBoxLayout(yotaikyo)
+        yl.setContentsMargins(0, 0, 0, 0)
+        yl.addWidget(self.registration, 1)
+        yl.addWidget(self.category, 1)
         for label, w in (
             ("対象", self.item_label),
             ("支援要否", self.need),
             ("方向性", self.direction),
-            ("要対協の登録", self.registration),
-            ("要対協の種別", self.category),
+            ("要対協の登録・種別", yotaikyo),
             ("主担当機関", self.lead),
             ("各機関の役割", self.roles),
             ("支援内容・対応", self.actions),
@@ -250,6 +256,13 @@ class ConferencesTab(QWidget):
                 self.view.selectRow(n)
                 return True
         return False
+
+    def _registration_changed(self, *_):
+        """A 要対協 category goes with registering (登録する／継続) only."""
+        on = self.registration.currentData() in ("登録する", "継続")
+        if not on:
+            self.category.setCurrentIndex(0)
+        self.category.setEnabled(on)
 
     def _current(self) -> dict | None:
         idx = self.view.currentIndex()
