@@ -230,7 +230,7 @@ def test_minutes_record_yotaikyo_registration_and_category_and_refuse_bad_values
         ws.close()
 
 
-def test_a_child_the_screen_did_not_list_is_added_by_hand_with_the_reason(new_db):
+def test_a_child_the_screen_did_not_list_is_added_by_hand_unless_opted_out(new_db):
     from kodomo_desktop.core.errors import NotFound
 
     w = small_world(new_db)
@@ -245,3 +245,9 @@ def test_a_child_the_screen_did_not_list_is_added_by_hand_with_the_reason(new_db
     assert len(again) == 1 and again[0]["classification"] == "c" and "［候補外" not in again[0]["reason"]
     with pytest.raises(NotFound):
         C.classify(new_db, rid, "P999999", "b", "理由")
+    # a family on the opt-out register declined this work: nobody adds their child to a round
+    refused = next(p for p in w["persons"] if p not in listed and p != other)
+    add_optout(new_db, refused, "不同意書の提出")
+    with pytest.raises(InputRefused, match="不同意"):
+        C.classify(new_db, rid, refused, "b", "学校から電話")
+    assert refused not in {x["person_id"] for x in C.round_candidates(new_db, rid)}

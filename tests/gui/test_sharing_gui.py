@@ -1,11 +1,12 @@
 """個人情報保護 → 外部提供 with pytest-qt (offscreen) on a small demo town: a pseudonymised dataset and a school's
-watch list are made through the tab (paths typed into the line edits, no file dialog), the files exist, the key
+watch list are made through the tab, the analyst's notes come back through the key table, (paths typed into the line edits, no file dialog), the files exist, the key
 table is beside the folder and not in it, the watch list is encrypted, and the access log has both exports. A
 handover package goes out and comes back into the same town's review queue. The auditor (who reads the page) sees no such tab.
 Screenshot: IMAGES/governance_sharing.png."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 
@@ -15,10 +16,10 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from conftest import IMAGES  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from kodomo_desktop.core.sharing import sheets as SH  # noqa: E402
-from kodomo_desktop.core.storage.models import AccessLogEntry  # noqa: E402
+from kodomo_desktop.core.storage.models import AccessLogEntry, Note  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
@@ -98,6 +99,25 @@ def test_export_pseudonymised_and_watch_list_through_the_tab(app, qtbot, ws, tmp
     assert res["export_id"] in tab.result.text() and str(key) in tab.result.text() and "この PC" in tab.result.text()
     assert [r["export_id"] for r in tab.exports_model.rows] == [res["export_id"]]
     assert [e["export_id"] for e in _log(ws, "pseudonymised")] == [res["export_id"]]
+    # the SSW's notes come back keyed by pseudonym and go to the children through the key table
+    assert tab.key_in.text() == str(key)
+    with open(out / "persons.csv", encoding="utf-8-sig") as fh:
+        pseudonyms = [r["pseudonym"] for r in csv.DictReader(fh)][:2]
+    results = tmp_path / "share" / "ssw.csv"
+    results.write_text("pseudonym,note\nXUNKNOWN00,うその行\n", encoding="utf-8")
+    tab.results_in.setText(str(results))
+    with ws.session() as s:
+        before = s.scalar(select(func.count()).select_from(Note))
+    _wait(qtbot, tab.attach_results())
+    assert not page.notice.ok and page.notice.text()  # refused, nothing attached
+    results.write_text("pseudonym,note\n" + "".join(f"{p},家庭訪問で確認\n" for p in pseudonyms), encoding="utf-8")
+    _wait(qtbot, tab.attach_results())
+    assert page.notice.ok, page.notice.text()
+    assert tab.last["attached"] == 2 and res["export_id"] in page.notice.text()
+    with ws.session() as s:
+        texts = [n.text for n in s.scalars(select(Note).order_by(Note.id.desc()).limit(2))]
+        assert s.scalar(select(func.count()).select_from(Note)) == before + 2
+    assert all(res["export_id"] in t and "家庭訪問で確認" in t for t in texts)
     # no internal code on screen: the table checkboxes are Japanese
     assert all(not cb.text().isascii() for cb in tab.table_checks.values())
 

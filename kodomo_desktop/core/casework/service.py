@@ -228,11 +228,16 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
         )
         added = c is None
         if added:
-            # A child the screen did not list (a 通告, a school's call, a family on the opt-out register whose support
-            # is a person's decision) may still be classified in the round: a person adds them, with the reason, and
-            # the round shows them as added by hand (no score). Scoring never picks them up from this.
+            # A child the screen did not list (a 通告, a school's call) may still be classified in the round: a person
+            # adds them, with the reason, and the round shows them as added by hand (no score).
             if s.get(Person, person_id) is None:
                 raise NotFound(f"こども {person_id} はいません。")
+            if Q.is_opted_out(s, person_id):
+                # 不同意: the family declined this data-linkage work; a round is part of it, so no one adds them.
+                raise InputRefused(
+                    "利用停止（不同意）の登録があるこどもは、ラウンドに加えられません。"
+                    "支援が必要なときは通常の相談・支援記録として扱ってください。"
+                )
             c = RoundCandidate(round_id=round_id, person_id=person_id, total=None, band=None, yotaikyo=False)
             s.add(c)
         c.classification, c.decided_by, c.decided_at = label, ws.user.name, _now()

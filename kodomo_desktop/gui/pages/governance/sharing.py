@@ -70,13 +70,18 @@ def _path_row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
     return row
 
 
-def _password_row(check: QCheckBox | None, edit: QLineEdit, again: QPushButton) -> QHBoxLayout:
+def _whole(edit: QLineEdit) -> QLineEdit:
+    """A password to read out must be seen whole."""
+    edit.setMinimumWidth(edit.fontMetrics().horizontalAdvance(new_file_password() + "MM") + 12)
+    return edit
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
     row = QHBoxLayout()
     row.setContentsMargins(0, 0, 0, 0)
-    if check is not None:
-        row.addWidget(check)
-    row.addWidget(edit, 1)
-    row.addWidget(again)
+    for w in widgets:
+        row.addWidget(w)
+    row.addStretch(1)
     return row
 
 
@@ -131,6 +136,22 @@ class SharingTab(QWidget):
         self.result.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.result.setStyleSheet(f"color:{pal.MUTED};")
         v.addWidget(self.result)
+        back = QGroupBox(tr("返ってきた結果を取り込む（仮名ごとの記録）"))
+        bf = QFormLayout(back)
+        self.key_in = QLineEdit()
+        self.key_in.setPlaceholderText(tr("この PC に残した対応表（.keytable）"))
+        browse_key = QPushButton(tr("参照…"))
+        browse_key.clicked.connect(lambda: self._browse_open(self.key_in, tr("対応表 (*.keytable)")))
+        bf.addRow(tr("対応表"), _path_row(self.key_in, browse_key))
+        self.results_in = QLineEdit()
+        self.results_in.setPlaceholderText(tr("列 pseudonym・note の CSV"))
+        browse_res = QPushButton(tr("参照…"))
+        browse_res.clicked.connect(lambda: self._browse_open(self.results_in, "CSV (*.csv)"))
+        bf.addRow(tr("結果ファイル"), _path_row(self.results_in, browse_res))
+        self.results_btn = QPushButton(tr("こどもの記録に取り込む"))
+        self.results_btn.clicked.connect(lambda: self.attach_results())
+        bf.addRow("", self.results_btn)
+        v.addWidget(back)
         v.addWidget(QLabel(tr("これまでの出力")))
         self.exports_model = RowsModel(
             [
@@ -188,7 +209,28 @@ class SharingTab(QWidget):
             )
         )
         self.page.say(tr("仮名加工データ（出力番号 {id}）を出力し、記録に残しました。", id=res["export_id"]))
+        self.key_in.setText(res["key_table"])
         self.refresh()
+
+    def attach_results(self):
+        key, results = self.key_in.text().strip(), self.results_in.text().strip()
+        if not key or not results:
+            self.page.say(tr("対応表と結果ファイルを指定してください。"), error=True)
+            return None
+        ws = self.ws
+
+        def done(res):
+            self.last = res
+            self.page.say(
+                tr(
+                    "出力番号 {id} の結果を取り込みました（{n} 件、こども {p} 人の記録に追加）。",
+                    id=res["export_id"],
+                    n=res["attached"],
+                    p=res["persons"],
+                )
+            )
+
+        return self.page.run(tr("結果の取込"), lambda _p: PS.attach_results(ws, Path(key), Path(results)), done)
 
     # -- 見守りリスト・情報シート ----------------------------------------------------------------------------------
     def _sheet_box(self) -> QGroupBox:
@@ -203,15 +245,15 @@ class SharingTab(QWidget):
         self.sheet.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.sheet.setMinimumContentsLength(10)
         form.addRow(tr("シート"), self.sheet)
-        self.use_password = QCheckBox(tr("ファイルにパスワードを付ける（推奨）"))
+        self.use_password = QCheckBox(tr("付ける（推奨）"))
         self.use_password.setChecked(True)
         self.use_password.setToolTip(tr("こどもの氏名が載るため、ファイルにパスワードを付けます（推奨）。"))
-        self.sheet_password = QLineEdit(new_file_password())
+        self.sheet_password = _whole(QLineEdit(new_file_password()))
         again = QPushButton(tr("作り直す"))
         again.clicked.connect(lambda: self.sheet_password.setText(new_file_password()))
         self.use_password.toggled.connect(self.sheet_password.setEnabled)
-        form.addRow(tr("パスワード"), _password_row(None, self.sheet_password, again))
-        form.addRow("", self.use_password)
+        form.addRow(tr("パスワード"), self.sheet_password)
+        form.addRow("", _row(again, self.use_password))
         self.sheet_out = QLineEdit()
         self.sheet_out.setPlaceholderText(tr("保存する Excel ファイル"))
         browse = QPushButton(tr("参照…"))
@@ -318,18 +360,18 @@ class SharingTab(QWidget):
         self.to_town = QLineEdit()
         self.to_town.setPlaceholderText(tr("例: 〇〇市"))
         form.addRow(tr("転居先"), self.to_town)
-        self.handover_password = QLineEdit(new_file_password())
+        self.handover_password = _whole(QLineEdit(new_file_password()))
         self.handover_password.setToolTip(tr("一回限りのパスワード。電話で相手の担当者に読み上げて伝えます。"))
         again = QPushButton(tr("作り直す"))
         again.clicked.connect(lambda: self.handover_password.setText(new_file_password()))
-        form.addRow(tr("パスワード"), _password_row(None, self.handover_password, again))
+        form.addRow(tr("パスワード"), self.handover_password)
+        self.with_scores = QCheckBox(tr("スコアも渡す"))
+        self.with_scores.setToolTip(tr("転居先から求められたときだけ付けます。"))
+        form.addRow("", _row(again, self.with_scores))
         self.handover_out = QLineEdit()
         browse = QPushButton(tr("参照…"))
         browse.clicked.connect(self.browse_handover_out)
         form.addRow(tr("保存先"), _path_row(self.handover_out, browse))
-        self.with_scores = QCheckBox(tr("スコアも渡す"))
-        self.with_scores.setToolTip(tr("転居先から求められたときだけ付けます。"))
-        form.addRow("", self.with_scores)
         v.addLayout(form)
         self.handover_btn = QPushButton(tr("引継ぎファイルを作成"))
         self.handover_btn.clicked.connect(lambda: self.export_handover())
