@@ -112,3 +112,22 @@ def test_takeup_gap_is_not_a_score_point(new_db):
     ctx = S.ScoringContext.load(ws, "2026-11-01")
     hits, _, _ = ctx.score(S.active_weights(ws)["data"])
     assert not any(i.startswith("gap_") for i in hits.ind_ids)
+
+
+def test_file_register_and_self_inspection_print_the_catalogue_changes(new_db, tmp_path):
+    import datetime as dt
+
+    import pypdfium2 as pdfium
+
+    from kodomo_desktop.core.governance.documents import file_register_pdf, self_inspection_pdf
+
+    ws = new_db
+    T.define_source(ws, "school_lunch", copy.deepcopy(LUNCH), "給食費を取り込む")
+    file_register_pdf(ws, tmp_path / "reg.pdf")
+    today = dt.date.today()
+    self_inspection_pdf(ws, today.year if today.month >= 4 else today.year - 1, tmp_path / "si.pdf")
+    for name in ("reg.pdf", "si.pdf"):
+        doc = pdfium.PdfDocument(str(tmp_path / name))
+        text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).replace("\r\n", "")
+        doc.close()
+        assert "指標カタログの変更" in text and "給食費を取り込む" in text and "取込元を追加 1 件" in text

@@ -229,6 +229,36 @@ def _date_ja(v) -> str:
         return _cell_text(v)
 
 
+_CHANGE_LABELS = (
+    ("source_types_added", "取込元を追加"),
+    ("source_types_removed", "取込元を削除"),
+    ("types_added", "困難の種類を追加"),
+    ("types_removed", "困難の種類を削除・改名"),
+    ("indicators_added", "指標を追加"),
+    ("indicators_removed", "指標を削除"),
+    ("indicators_changed", "指標を変更"),
+)
+
+
+def catalogue_rows(changes: list[dict]) -> list[list[str]]:
+    """The town's catalogue versions (register.catalogue_changes) as table rows: 版, 採用日, 採用者, 理由, 重みの版, 内容."""
+    rows = [["版", "採用日", "採用者", "理由", "重みの版", "内容"]]
+    for c in changes:
+        what = c.get("changes") or {}
+        parts = [f"{label} {len(what[k])} 件" for k, label in _CHANGE_LABELS if what.get(k)]
+        rows.append(
+            [
+                f"第{c.get('version')}版",
+                _date_ja(c.get("at")),
+                _cell_text(c.get("by")),
+                _cell_text(c.get("reason")),
+                f"第{c.get('weight_set_version')}版",
+                "、".join(parts) or "—",
+            ]
+        )
+    return rows
+
+
 def _disclosure_story(data, st):
     p = data["person"]
     story = [
@@ -404,6 +434,17 @@ def file_register_pdf(ws, out: Path) -> dict:
                     for i in items
                 ],
                 widths=[22 * mm, 24 * mm, 42 * mm, 32 * mm, 26 * mm, 12 * mm, 16 * mm],
+            ),
+            *(
+                [
+                    Paragraph("指標カタログの変更（町が定義した取込元・困難の種類・指標）", st["h"]),
+                    _table(
+                        catalogue_rows(reg.get("catalogue_changes") or []),
+                        widths=[14 * mm, 26 * mm, 22 * mm, 50 * mm, 16 * mm, 46 * mm],
+                    ),
+                ]
+                if reg.get("catalogue_changes")
+                else []
             ),
             Paragraph("住民向けのお知らせ（案）", st["h"]),
             Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"]),
@@ -584,6 +625,17 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             Spacer(1, 5 * mm),
             Paragraph("重みの採用と採用前のプレビュー（この年度）", st["h"]),
             _table(adopt_rows, widths=[22 * mm, 12 * mm, 36 * mm, 48 * mm, 56 * mm]),
+            *(
+                [
+                    Paragraph("指標カタログの変更（直近1年）", st["h"]),
+                    _table(
+                        catalogue_rows(auto.get("catalogue_changes") or []),
+                        widths=[14 * mm, 26 * mm, 22 * mm, 50 * mm, 16 * mm, 46 * mm],
+                    ),
+                ]
+                if auto.get("catalogue_changes")
+                else []
+            ),
             Spacer(1, 8 * mm),
             Paragraph("確認欄", st["h"]),
             sign,
