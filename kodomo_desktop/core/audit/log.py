@@ -46,7 +46,6 @@ ACTION_LABELS = {
     "catalogue_exported": "指標カタログの書き出し",
     "catalogue_adopted": "指標カタログの採用",
     "support_prompts_read": "利用できる可能性のある支援の表示",
-    "support_prompts_read": "利用できる可能性のある支援の閲覧",
     "weights_previewed": "重みの事前確認（グループ別の率）",
     "evaluated": "スクリーニングの自己評価",
     "optout_added": "利用停止の登録",
