@@ -21,8 +21,6 @@ from ..errors import InputRefused
 from ..storage.models import MappingProfile, RejectedRow, SourceBatch
 from . import fields as F
 from . import guards as G
-from .checklist_answers import import_checklist_workbook
-from .readers import read_table
 from .result import ImportResult as ImportResult  # re-exported: callers import it from here
 from .values import to_date as _date
 
@@ -79,6 +77,8 @@ def preview(
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
     ws.require("import", what="import preview")
+    from .readers import read_table  # pandas/openpyxl: only when a file is read (batches list stays light)
+
     table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
     suggestions = F.suggest_source_type(table.headers)
     st = source_type or (suggestions[0] if suggestions else None)
@@ -180,6 +180,8 @@ def import_file(
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
     if source_type == "school_checklist":
+        from .checklist_answers import import_checklist_workbook
+
         return import_checklist_workbook(  # matched by row key, never by name
             ws, path, progress=progress, password=file_password
         )
@@ -187,6 +189,8 @@ def import_file(
     as_of_date = _parse_as_of(as_of)
     try:
         _user_mapping_conflicts(source_type, mapping)
+        from .readers import read_table
+
         table = read_table(
             path,
             sheet=sheet,
