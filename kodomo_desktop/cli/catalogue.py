@@ -70,6 +70,8 @@ def _indicator_from_args(args) -> dict:
     }
     if args.date_field:
         ind["date_field"] = args.date_field
+    if args.basic_no is not None:  # one of the guideline's 基本連携データ項目 (the "at least K basic items" rule)
+        ind["basic"], ind["basic_no"] = True, args.basic_no
     return ind
 
 
@@ -141,6 +143,7 @@ def register(cmd, sub) -> None:
     c.add_argument("--window", type=int, help="look-back window in months")
     c.add_argument("--date-field")
     c.add_argument("--points", action="append", help="TYPE:POINTS (repeatable)")
+    c.add_argument("--basic-no", type=int, help="the 基本連携データ項目 number it counts as (1-19)")
     c.add_argument("--new-type", action="append", help="a difficulty type to add with this indicator")
     c.add_argument("--purpose")
     c.add_argument("--reason")
