@@ -12,6 +12,10 @@ os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log
 
 from pathlib import Path  # noqa: E402
 
+from kodomo_desktop.core.storage import keys as _keys  # noqa: E402
+
+_keys.enable_test_derive_cache()  # the KDF floor holds; the same derivation in one test process runs once
+
 import pytest  # noqa: E402
 
 # Screenshots and rendered pages go to the build folder, never into the tracked tree; `bash tools/update-screenshots.sh`

@@ -23,7 +23,6 @@ AppVersion={#AppVersion}
 AppPublisher=Kodomo Desktop
 AppComments=こどもデータ連携（オフライン・暗号化）
 PrivilegesRequired=lowest
-PrivilegesRequiredOverridesAllowed=
 DefaultDirName={userpf}\KodomoDesktop
 DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes

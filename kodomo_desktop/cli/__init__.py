@@ -36,6 +36,7 @@ GROUPS = [
     "settings",
     "rounds",
     "keys",
+    "catalogue",
 ]
 
 

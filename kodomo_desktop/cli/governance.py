@@ -48,11 +48,12 @@ def cmd_file_register(args):
 
 
 def cmd_self_inspection(args):
-    from ..core.governance import documents as G
     from ..core.governance import register as R
 
     with _open(args) as ws:
         if args.out:
+            from ..core.governance import documents as G  # reportlab: only for the PDF
+
             out(G.self_inspection_pdf(ws, args.year, Path(args.out)))
         else:
             out(R.self_inspection_auto(ws))

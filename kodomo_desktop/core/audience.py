@@ -81,8 +81,7 @@ WELFARE_WORDS = (
     "困窮",
     "産後うつ",
     "EPDS",
-    "福祉課",
-    "福祉",
+    "福祉課",  # a department; not bare 福祉, which a school's own name may carry
     "こども家庭課",
     "子育て支援課",
     "税務課",
@@ -161,6 +160,7 @@ class Audience:
     initials_only: bool = False
     notes: str = ""
     extra_words: tuple = field(default_factory=tuple)
+    own_records_only: bool = False  # a reason drawn from another person's record (a household member's) is hidden
 
     # sources, fields ----------------------------------------------------------------------------------------------
     def sees_source(self, source_type: str | None) -> bool:
@@ -177,8 +177,12 @@ class Audience:
         return (name or "") if self.sees("department") else ""
 
     # reasons --------------------------------------------------------------------------------------------------------
-    def sees_reason(self, reason: Any) -> bool:
-        """May this audience see that the child has this item (a scoring reason, protective factor, or record)?"""
+    def sees_reason(self, reason: Any, person_id: str | None = None) -> bool:
+        """May this audience see that the child has this item (a scoring reason, protective factor, or record)?
+        With ``person_id`` (whose document it is), an audience with ``own_records_only`` sees only reasons drawn
+        from that person's own records."""
+        if self.own_records_only and person_id is not None and _get(reason, "person_id") not in (None, "", person_id):
+            return False
         if not self.sees_source(_get(reason, "source_type")):
             return False
         if fact_kind(reason) not in self.kinds:
@@ -189,8 +193,8 @@ class Audience:
             return False
         return True
 
-    def reasons(self, reasons: Iterable[Any] | None) -> list:
-        return [r for r in (reasons or []) if self.sees_reason(r)]
+    def reasons(self, reasons: Iterable[Any] | None, person_id: str | None = None) -> list:
+        return [r for r in (reasons or []) if self.sees_reason(r, person_id)]
 
     def sees_record(self, record: Any) -> bool:
         """A linked source record (dict with ``source_type``) of the child."""
@@ -284,6 +288,7 @@ AUDIENCES: dict[str, Audience] = {
         frozenset({OWN, POVERTY_PROXY, PROTECTIVE}),
         frozenset({"name", "kana", "address", "resident_no", "birth_date", "source", "department", "file", "no_data"}),
         notes="本人の記録だけ。ほかの世帯員の記録・通告や相談の記録（要対協・相談記録）は載せない",
+        own_records_only=True,
     ),
     "outside_body": Audience(
         "outside_body",

@@ -3,8 +3,10 @@
 Every read asks ``ws.require("person.read")`` first and is logged with ids and counts only — never a name and never
 the search text (the access log must survive a person's deletion without being rewritten).
 
-* :func:`list_children` — every person aged 0–18 on a date, with precomputed normalised search keys; the GUI
-  fetches it once and filters in Python (:class:`ChildIndex`), fast on 10,000 rows.
+* :func:`child_count`, :func:`child_ids`, :func:`child_rows` — the child list in SQL for こども一覧 at 200,000
+  persons: count, ordered (and searched) ids, then one page of rows with just those children's schools.
+* :func:`list_children` — every person aged 0–18 on a date, with precomputed normalised search keys, searched in
+  Python by :class:`ChildIndex` (the reference semantics; fine for other pages on small towns).
 * :func:`search_children` — the same search as a service call (CLI, other pages).
 * :func:`child_page` — identity, household members with relationship (siblings marked), and every record linked
   to the child (auto / confirmed links) on a timeline with its source, department, record date, file and as-of
@@ -31,7 +33,6 @@ from .calendar import wareki_and_western as birth_text
 from .errors import NotFound
 from .importing.fields import SOURCE_TYPES
 from .policy import DEFAULT_SOURCES
-from .scoring.explain import ScoreDetails
 from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
 from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS
 
@@ -223,6 +224,206 @@ class ChildIndex:
             for i, (fname, fkana) in enumerate(fold)
             if all((a and a in fname) or (b and b in fkana) for a, b in folded)
         ]
+
+
+# --- the child list in SQL (200,000 persons: the GUI fetches ordered ids, then one page of rows at a time) -------
+#: the orders :func:`child_ids` knows: column → SQL ORDER BY (ascending; ``descending`` flips every key)
+CHILD_ORDERS = {
+    "kana": ("(p.kana_norm IS NULL OR p.kana_norm = '')", "p.kana_norm", "p.name_norm", "p.id"),
+    "name": ("(p.name_norm IS NULL OR p.name_norm = '')", "p.name_norm", "p.kana_norm", "p.id"),
+    "birth": ("p.birth_date", "p.id"),
+    "sex": ("p.sex", "p.kana_norm", "p.id"),
+    "resident_no": ("(p.resident_no IS NULL OR p.resident_no = '')", "p.resident_no", "p.id"),
+}
+
+
+def _child_range(on: dt.date, max_age: int = MAX_CHILD_AGE) -> tuple[str, str]:
+    try:
+        lo = on.replace(year=on.year - max_age - 1)
+    except ValueError:  # 29 February
+        lo = on.replace(year=on.year - max_age - 1, day=28)
+    return lo.isoformat(), on.isoformat()
+
+
+def _term_sql(terms: list[str], params: dict) -> str:
+    """Each term must hit 氏名 (normalised), カナ (normalised), 宛名番号 (digits) or be the person id."""
+    nn, nk, _, _ = normalisers()
+    conds = []
+    for i, t in enumerate(terms):
+        n, k, raw = nn(t), nk(t), t.upper()
+        alts = []
+        if n:
+            params[f"n{i}"] = n
+            alts.append(f"instr(p.name_norm, :n{i}) > 0")
+        if k:
+            params[f"k{i}"] = k
+            alts.append(f"instr(p.kana_norm, :k{i}) > 0")
+        if raw.isdigit():
+            params[f"r{i}"] = raw
+            alts.append(f"instr(p.resident_no, :r{i}) > 0")
+        params[f"i{i}"] = raw
+        alts.append(f"p.id = :i{i}")
+        conds.append("(" + " OR ".join(alts) + ")")
+    return " AND ".join(conds)
+
+
+def _child_where(query: str, on: dt.date | None, max_age: int) -> tuple[str, dict[str, Any], list[str]]:
+    lo, hi = _child_range(on or today(), max_age)
+    params: dict[str, Any] = {"lo": lo, "hi": hi}
+    terms = ChildIndex.terms(query)
+    where = "p.birth_date > :lo AND p.birth_date <= :hi"
+    if terms:
+        where += " AND " + _term_sql(terms, params)
+    return where, params, terms
+
+
+def child_count(ws, query: str = "", on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE) -> int:
+    """How many children aged 0–``max_age`` on ``on`` match ``query`` (all of them for an empty query); SQL only
+    (the fold-level fallback is :func:`child_ids`'s). Not logged."""
+    ws.require("person.read", what="child list")
+    where, params, _ = _child_where(query, on, max_age)
+    with ws.session() as s:
+        return int(s.execute(text(f"SELECT count(*) FROM person p WHERE {where}"), params).scalar() or 0)
+
+
+def child_ids(
+    ws,
+    query: str = "",
+    on: dt.date | None = None,
+    order: str = "kana",
+    descending: bool = False,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    max_age: int = MAX_CHILD_AGE,
+) -> list[str]:
+    """The ids of the children aged 0–``max_age`` on ``on`` matching ``query``, ordered in SQL, optionally one page
+    (``limit``/``offset``). The same search as :class:`ChildIndex`: every term must hit 氏名 (旧字体 folded)・カナ
+    (any width, hiragana)・宛名番号 digits or be the person id; when nothing matches, the looser fold level is
+    tried (ユウタ finds ユータ). ``order``: a key of :data:`CHILD_ORDERS`, ``age`` (youngest first) or ``school``.
+    The covering index ``ix_person_child_list`` keeps this to the children's index entries (no table rows).
+    Not logged: the caller logs the list view or the search with its count."""
+    ws.require("person.read", what="child list")
+    where, params, terms = _child_where(query, on, max_age)
+    if order == "age":
+        order, descending = "birth", not descending
+    keys = CHILD_ORDERS.get(order, CHILD_ORDERS["kana"])
+    direction = " DESC" if descending else ""
+    order_sql = ", ".join(k + direction for k in keys)
+    page = order != "school" and limit is not None
+    sql = f"SELECT p.id FROM person p WHERE {where} ORDER BY {order_sql}"
+    if page:
+        sql += f" LIMIT {int(limit or 0)} OFFSET {int(offset)}"
+    with ws.session() as s:
+        ids = list(s.execute(text(sql), params).scalars())
+        if not ids and terms and not offset:
+            ids = _fold_match(s, terms, params["lo"], params["hi"], order_sql)
+            page = False
+        if order == "school" and ids:
+            schools = _school_of(s, set(ids)) if len(ids) <= Q.MAX_SQL_IDS else _school_of(s)
+            blank = ("\uffff", "", "")
+
+            def school_key(pid: str) -> tuple[str, str]:
+                c = schools.get(pid, blank)
+                return (c[0] or "\uffff", str(c[1]).zfill(3))
+
+            ids.sort(key=school_key, reverse=descending)
+    if not page and limit is not None:
+        ids = ids[offset : offset + limit]
+    return ids
+
+
+def _fold_match(s, terms: list[str], lo: str, hi: str, order_sql: str) -> list[str]:
+    """The looser level (long vowels and small kana folded, 々 written out) over the children's normalised keys.
+
+    Folds the distinct names and kana of the children (read from the covering index; a town has far fewer distinct
+    names than children), then asks SQL for the rows holding a matching value, in the list's order. A miss costs
+    two index scans and no row at all."""
+    _, _, fn, fk = normalisers()
+    rng = {"lo": lo, "hi": hi}
+    where = "p.birth_date > :lo AND p.birth_date <= :hi"
+    names = [v for v in s.execute(text(f"SELECT DISTINCT p.name_norm FROM person p WHERE {where}"), rng).scalars() if v]
+    kanas = [v for v in s.execute(text(f"SELECT DISTINCT p.kana_norm FROM person p WHERE {where}"), rng).scalars() if v]
+    params: dict[str, Any] = dict(rng)
+    conds = []
+    for i, t in enumerate(terms):
+        a, b = fn(t), fk(t)
+        hit_n = [v for v in names if a and a in fn(v)]
+        hit_k = [v for v in kanas if b and b in fk(v)]
+        if not hit_n and not hit_k:
+            return []
+        alts = []
+        for col, hits, tag in (("p.name_norm", hit_n, "n"), ("p.kana_norm", hit_k, "k")):
+            if hits:
+                params.update({f"f{tag}{i}_{j}": v for j, v in enumerate(hits)})
+                alts.append(f"{col} IN (" + ",".join(f":f{tag}{i}_{j}" for j in range(len(hits))) + ")")
+        conds.append("(" + " OR ".join(alts) + ")")
+    if len(params) > 30_000:  # beyond SQLite's bound parameters: match the rows in Python
+        wanted = [
+            ({v for v in names if a and a in fn(v)}, {v for v in kanas if b and b in fk(v)})
+            for a, b in ((fn(t), fk(t)) for t in terms)
+        ]
+        rows = s.execute(
+            text(f"SELECT p.id, p.name_norm, p.kana_norm FROM person p WHERE {where} ORDER BY {order_sql}"), rng
+        )
+        return [pid for pid, n, k in rows if all(n in wn or k in wk for wn, wk in wanted)]
+    sql = f"SELECT p.id FROM person p WHERE {where} AND " + " AND ".join(conds) + f" ORDER BY {order_sql}"
+    return list(s.execute(text(sql), params).scalars())
+
+
+def child_rows(ws, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
+    """:class:`ChildRow` for these ids (one page of the list), in the given order, with the current school of just
+    these persons. Not logged (the list view was)."""
+    ws.require("person.read", what="child list")
+    on = on or today()
+    if not ids:
+        return []
+    nn, nk, _, _ = normalisers()
+    with ws.session() as s:
+        schools = _school_of(s, set(ids))
+        excluded = Q.opted_out(s, on)
+        found: dict[str, ChildRow] = {}
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            rows = s.execute(
+                select(
+                    Person.id,
+                    Person.name,
+                    Person.name_kana,
+                    Person.birth_date,
+                    Person.sex,
+                    Person.resident_no,
+                    Person.household_id,
+                    Person.in_registry,
+                    Person.name_norm,
+                    Person.kana_norm,
+                ).where(Person.id.in_(chunk))
+            ).all()
+            for pid, name, kana, birth, sex, rno, hid, in_reg, name_norm, kana_norm in rows:
+                school, grade, klass = schools.get(pid, ("", "", ""))
+                found[pid] = ChildRow(
+                    pid,
+                    name or "",
+                    kana or "",
+                    birth,
+                    age_on(birth, on),
+                    SEX_LABELS.get(sex, ""),
+                    school or "",
+                    grade or "",
+                    klass or "",
+                    rno or "",
+                    hid,
+                    bool(in_reg),
+                    pid in excluded,
+                    name_norm or (nn(name) if name else ""),
+                    kana_norm or (nk(kana) if kana else ""),
+                )
+    return [found[i] for i in ids if i in found]
+
+
+def log_child_list(ws, results: int) -> None:
+    """The list view itself (opening or refreshing こども一覧): the count only."""
+    ws.log("search", detail={"scope": "children_list", "results": int(results)})
 
 
 def search_children(ws, query: str, limit: int | None = 50, on: dt.date | None = None) -> list[ChildRow]:
@@ -504,6 +705,7 @@ def _timeline(
 def _scores(s, person_ids: list[str]) -> dict[str, dict]:
     """The latest score run's band and reasons for these persons (for siblings' flags), read through the typed
     ``ScoreDetails`` of the scoring engine (``details``: own / household points, pending and implausible records)."""
+    from .scoring.explain import ScoreDetails  # lazy: the scoring package loads pandas; the child list does not
 
     run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
     if run is None or not person_ids:

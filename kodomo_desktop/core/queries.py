@@ -40,6 +40,10 @@ LINKED_FROM = "link l JOIN source_record r ON r.id = l.record_id JOIN source_bat
 LINKED_WHERE = f"l.status IN {LINKED_SQL} AND b.removed_at IS NULL"
 
 
+#: the most person ids a query names in ``IN (...)``; more are filtered in Python (SQLite's variable limit)
+MAX_SQL_IDS = 900
+
+
 # --- a child's current school -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class CurrentSchool:
@@ -56,13 +60,18 @@ def current_schools(s: Session, person_ids: Iterable[str] | None = None) -> dict
     want = set(person_ids) if person_ids is not None else None
     if want is not None and not want:
         return {}
-    rows = s.execute(
-        text(
-            f"SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of FROM {LINKED_FROM} "
-            f"WHERE {LINKED_WHERE} AND r.school IS NOT NULL AND r.school != '' "
-            f"AND r.source_type != '{SourceType.SCHOOL_CHECKLIST.value}' ORDER BY b.as_of, b.id, r.id"
-        )
-    ).all()
+    sql = (
+        f"SELECT l.person_id, r.school, r.grade, r.class_name, b.as_of FROM {LINKED_FROM} "
+        f"WHERE {LINKED_WHERE} AND r.school IS NOT NULL AND r.school != '' "
+        f"AND r.source_type != '{SourceType.SCHOOL_CHECKLIST.value}'"
+    )
+    if want is not None and len(want) <= MAX_SQL_IDS:  # a page of a list: only these persons' links are read
+        ids = sorted(want)
+        params = {f"p{i}": p for i, p in enumerate(ids)}
+        sql += " AND l.person_id IN (" + ",".join(f":p{i}" for i in range(len(ids))) + ")"
+        rows = s.execute(text(sql + " ORDER BY b.as_of, b.id, r.id"), params).all()
+    else:
+        rows = s.execute(text(sql + " ORDER BY b.as_of, b.id, r.id")).all()
     out: dict[str, CurrentSchool] = {}
     for pid, school, grade, klass, as_of in rows:
         if not pid or (want is not None and pid not in want):

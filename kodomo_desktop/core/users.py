@@ -1,7 +1,7 @@
 """User management as the coordinator does it in the app (the 利用者 page) and the first start: add a school, staff
 or auditor user with a temporary password that must be changed at first sign-in, remove, reset; change one's own
 password. Key slots stay with :class:`~kodomo_desktop.core.workspace.Workspace` (``add_user``/``remove_user``);
-this module adds the ``must_change_password`` flag and the password rules' message.
+this module adds the ``must_change_password`` flag; the password rules are the core's (storage.keys).
 
 Every function checks ``users.manage`` through the Workspace, except the signed-in user's own flag and password.
 """
@@ -19,24 +19,14 @@ from .security.roles import ROLES
 from .storage import keys as K
 from .storage.models import AppUser
 
-MIN_LENGTH = 8  # used only while the core's own rules (storage.keys.check_password_rules) are not there
 # a temporary password is read aloud or copied onto paper: no 0/O, 1/l/I
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 ROLE_CHOICES = [r for r in ROLES if r != "coordinator"] + ["coordinator"]
 
 
 def check_password(password: str) -> None:
-    """The core's password rules (a Japanese InputRefused when a rule is broken)."""
-    rules = getattr(K, "check_password_rules", None)
-    if rules is not None:
-        rules(password)
-        return
-    if not password:
-        raise InputRefused("パスワードを指定してください。")
-    if len(password) < MIN_LENGTH:
-        raise InputRefused(f"パスワードは {MIN_LENGTH} 文字以上にしてください。")
-    if len(set(password)) < 3:
-        raise InputRefused("このパスワードは推測されやすいため使えません。別のパスワードにしてください。")
+    """The core's password rules (storage.keys): a Japanese InputRefused when a rule is broken."""
+    K.check_password_rules(password)
 
 
 def password_problem(password: str) -> str | None:
@@ -139,7 +129,7 @@ def change_own_password(ws, current: str, new: str) -> None:
     check_password(new)
     own = getattr(ws, "change_own_password", None)  # the keys' re-keying API, where present
     if own is not None:
-        own(new)
+        own(new, current=current)  # checks the current password first
     else:
         W.change_password(ws.path, ws.user.name, current, new)
         ws.keyfile = K.KeyFile.load(ws.path)

@@ -9,16 +9,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlcipher3
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
@@ -27,17 +26,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
+from .security.backup import recover
 from .security.roles import PERMISSIONS, ROLES, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
 from .storage.legacy import convert_legacy
 from .storage.models import AppUser
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 DEFAULT_USER = "coordinator"
 
 
+# Alembic (about 0.2 s to import, more to load every migration script) is imported only to migrate: opening a database
+# already at the head reads alembic_version and the scripts' revision lines directly (start-up, issue 21).
 def alembic_config(connection=None) -> Config:
+    from alembic.config import Config  # lazy: loads alembic, only needed here
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -45,6 +52,8 @@ def alembic_config(connection=None) -> Config:
 
 
 def known_revision(rev: str) -> bool:
+    from alembic.script import ScriptDirectory  # lazy: loads alembic, only needed here
+
     try:
         return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
     except Exception:
@@ -58,18 +67,58 @@ def _advance(anchor: dict | None, conn, *, reset: bool = False) -> dict | None:
     return {**audit.head(conn), "at": K.now_iso()}
 
 
+_REVISION = re.compile(r"""^revision\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]\s*$""", re.M)
+_DOWN = re.compile(r"""^down_revision\s*(?::[^=]+)?=\s*(None|['"]([^'"]+)['"])\s*$""", re.M)
+
+
+@lru_cache(maxsize=1)
+def _scripted_head() -> str | None:
+    """The one head of the migration scripts read from their ``revision`` / ``down_revision`` lines (no Alembic
+    import); None when a script says something else (a merge, a branch): then Alembic decides."""
+    revs, downs = set(), set()
+    for f in sorted((MIGRATIONS / "versions").glob("*.py")):
+        if f.name.startswith("__"):
+            continue
+        body = f.read_text(encoding="utf-8")
+        r, d = _REVISION.findall(body), _DOWN.findall(body)
+        if len(r) != 1 or len(d) != 1:
+            return None
+        revs.add(r[0])
+        if d[0][1]:
+            downs.add(d[0][1])
+    heads = revs - downs
+    return next(iter(heads)) if len(heads) == 1 and downs <= revs else None
+
+
 def head_revision() -> str:
+    head = _scripted_head()
+    if head is not None:
+        return head
+    from alembic.script import ScriptDirectory  # lazy: loads alembic, only needed here
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command  # lazy: loads alembic, only needed here
+
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if (
+            conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")).first()
+            is None
+        ):
+            return None  # a database not yet stamped
+        rows = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+        if len(rows) <= 1:
+            return rows[0] if rows else None
+        from alembic.runtime.migration import MigrationContext  # lazy: loads alembic, only needed here
+
+        return MigrationContext.configure(conn).get_current_revision()  # several heads: Alembic's own answer
 
 
 @dataclass(frozen=True)
@@ -85,6 +134,23 @@ class SignedInUser:
 
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
+OPEN_HOOKS: list = []  # called with each workspace once it is open (the town's own source types and catalogue)
+
+
+CLOSE_HOOKS: list = []  # called with each workspace as it closes
+
+
+def on_close(hook) -> None:
+    if hook not in CLOSE_HOOKS:
+        CLOSE_HOOKS.append(hook)
+
+
+def on_open(hook) -> None:
+    """Register a workspace-open hook; it also runs at once for the workspaces already open."""
+    if hook not in OPEN_HOOKS:
+        OPEN_HOOKS.append(hook)
+        for w in list(_OPEN):
+            hook(w)
 
 
 class _ClosedEngine:
@@ -142,7 +208,7 @@ class Workspace:
         db_key = K.new_database_key()
         kf = K.KeyFile.new(path)
         ref = K.new_user_ref()
-        kf.add_user(user_name, password, ref, db_key, default=True)
+        priv = kf.add_user(user_name, password, ref, db_key, default=True)
         open_private(path).close()  # the database file is created 0600 (core/outputs.py); SQLite journals follow it
         engine = make_engine(path, db_key)
         try:
@@ -167,7 +233,14 @@ class Workspace:
                     p.unlink()
             raise
         engine.dispose()
-        return cls.open(path, password, user_name)
+        pre = K.Unlocked(db_key, None, ref, kf.auth["users"][ref][0], priv=priv)  # no second Argon2id run
+        in_use = K.acquire_in_use(path)
+        try:
+            return cls._open(path, password, user_name, in_use, pre)
+        except BaseException:
+            if in_use is not None:
+                in_use.close()
+            raise
 
     @staticmethod
     def _settle_key(path: Path, kf: K.KeyFile, u: K.Unlocked) -> bytes:
@@ -204,8 +277,9 @@ class Workspace:
             raise
 
     @classmethod
-    def _open(cls, path: Path, password: str, user_name: str | None, in_use) -> Workspace:
-        from .security.backup import recover  # local: backup imports workspace (restore opens a Workspace)
+    def _open(
+        cls, path: Path, password: str, user_name: str | None, in_use, pre: K.Unlocked | None = None
+    ) -> Workspace:
 
         recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
         if not path.exists():
@@ -214,8 +288,9 @@ class Workspace:
         if not K.key_file_path(path).exists() and K.legacy_kdf_path(path).exists():
             convert_legacy(path, password, user_name or DEFAULT_USER)
         kf = K.KeyFile.load(path)
-        kf.check_delay()
-        u = kf.unlock(user_name, password)
+        if pre is None:
+            kf.check_delay()
+        u = pre or kf.unlock(user_name, password)
         with K.file_lock(path):
             kf = K.KeyFile.load(path)  # fresh, under the lock
             if not u.legacy:
@@ -289,6 +364,8 @@ class Workspace:
         ws._locator = u.locator
         ws._in_use = in_use
         _OPEN.add(ws)
+        for hook in OPEN_HOOKS:
+            hook(ws)
         return ws
 
     # -- the key file, under its lock, always fresh ------------------------------------------------
@@ -376,7 +453,9 @@ class Workspace:
             kf.save()
             K.crash_point("rekey-3")
         for w in [self, *(w for w in list(_OPEN) if w is not self and w.path.resolve() == self.path.resolve())]:
-            if w is self or not w.locked:  # windows of this process on the same database follow the new key
+            if w is not self and not w.locked and w.user_ref not in kf.auth["users"]:
+                w._drop_engine()  # a window of a user just removed (or re-passworded elsewhere) is locked out
+            elif w is self or not w.locked:  # windows of this process on the same database follow the new key
                 w.engine.dispose()
                 w._db_key = new
                 w.engine = make_engine(w.path, new)
@@ -485,6 +564,9 @@ class Workspace:
         fh, self._in_use = getattr(self, "_in_use", None), None
         if fh is not None:
             fh.close()
+        for hook in CLOSE_HOOKS:
+            with contextlib.suppress(Exception):
+                hook(self)
 
     def _check_open(self) -> None:
         if self.locked or self._db_key is None:
@@ -593,9 +675,17 @@ class Workspace:
             self.log("user_removed", detail={"user": name}, conn=s)
         return result
 
-    def change_own_password(self, new_password: str) -> dict:
-        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new."""
+    def change_own_password(self, new_password: str, current: str | None = None) -> dict:
+        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new.
+
+        ``current``: the password now in use, checked first (someone at an unlocked PC cannot change it)."""
         K.check_password_rules(new_password)
+        if current is not None:
+            kf = K.KeyFile.load(self.path)
+            kf.check_delay()
+            u = kf.unlock(self.user.name, current)
+            if u.ref != self.user_ref:
+                raise WrongPassword(K.WRONG)
         ref, name = self.user_ref, self.user.name
         key = self.raw_key()
 

@@ -162,11 +162,21 @@ def test_registry_resaved_through_excel_is_the_same_registry(town, db, tmp_path)
     assert stripped[0] != rows[0]
     path = write(tmp_path / "住民基本台帳_Excel.csv", head, stripped)
     rc, before, _ = cli_json("link", "--db", db)
-    rc, out, err = cli_json("import", "--db", db, "--source", "resident_registry", path, "--as-of", "2026-12-01")
-    assert rc == 0, err
+    assert cli("score", "--db", db, "--out", tmp_path / "before.csv")[0] == 0
+    rc, out, err = cli_json("import", "--db", db, "--source", "resident_registry", path, "--as-of", "2026-11-01")
+    assert rc == 0 and out["superseded"], err
     rc, after, err = cli_json("link", "--db", db)
     assert rc == 0, err
     assert after["persons"] == before["persons"]  # not 300 new people
+    assert cli("score", "--db", db, "--out", tmp_path / "after.csv")[0] == 0
+    # the same children with the same scores and reasons
+    import csv as _csv
+
+    def flagged(p):
+        with open(p, encoding="utf-8-sig") as fh:
+            return sorted((r["person_id"], r["total"], r["reasons"]) for r in _csv.DictReader(fh) if r["band"])
+
+    assert flagged(tmp_path / "after.csv") == flagged(tmp_path / "before.csv") and flagged(tmp_path / "before.csv")
     # and a registry of other numbers altogether (another town, or 世帯番号 read as 宛名番号) is refused
     other = [("9" + r if r[0].isdigit() else r) for r in rows]
     path = write(tmp_path / "住民基本台帳_他.csv", head, other)

@@ -73,6 +73,11 @@ def test_audiences_decide_per_fact_kind():
     assert nurse.reasons([own_school, poverty, dv, health]) == [own_school, health]
     fam = A.get("family_disclosure")
     assert fam.reasons([own_school, sibling, poverty, dv]) == [own_school, poverty]  # no third party, no 通告
+    guardian = dict(poverty, person_id="P000002")  # the guardian's own record: a third party's fact
+    assert fam.reasons([dict(own_school, person_id="P000001"), guardian], "P000001") == [
+        dict(own_school, person_id="P000001")
+    ]
+    assert conf.reasons([guardian], "P000001") == [guardian]
     assert A.get("outside_body").initials_only and not A.get("outside_body").sees("name")
     # the last guard
     assert A.get("school").scrub_check("きょうだいに抽出あり（虐待）") and not conf.scrub_check("虐待")

@@ -188,3 +188,66 @@ def test_no_duplicate_agenda_items_and_case_closing_rules(new_db):
         C.add_progress(new_db, pid, dt.date.today(), "面談", what="  ")
     with pytest.raises(InputRefused):
         C.add_note(new_db, pid, "")
+
+
+def test_minutes_record_yotaikyo_registration_and_category_and_refuse_bad_values(new_db):
+    w = small_world(new_db)
+    pid, other = w["persons"][0], w["persons"][1]
+    cid = C.create_conference(new_db, "個別ケース検討会議", dt.date(2026, 11, 20), person_ids=[pid, other])
+    bad = [
+        ({"registration": "登録"}, "登録する"),  # not one of 登録する／登録しない／継続
+        ({"registration": "登録する", "category": "要保護"}, "要保護児童"),  # not one of the three categories
+        ({"registration": "登録する"}, "種別"),  # registering needs a category
+        ({"registration": "登録しない", "category": "特定妊婦"}, "種別"),  # a category without registering
+        ({"category": "要支援児童"}, "種別"),
+    ]
+    for kw, word in bad:
+        with pytest.raises(InputRefused) as e:
+            C.record_minutes(new_db, cid, pid, support_needed="継続検討", **kw)
+        assert word in str(e.value), (kw, str(e.value))
+    item = {i["person_id"]: i for i in C.conference_detail(new_db, cid)["items"]}[pid]
+    assert item["registration"] is None and item["category"] is None and item["decided_at"] is None  # nothing stored
+    C.record_minutes(
+        new_db, cid, pid, support_needed="要", direction="C", registration="登録する", category="要保護児童"
+    )
+    C.record_minutes(new_db, cid, other, support_needed="不要", registration="登録しない")
+    items = {i["person_id"]: i for i in C.conference_detail(new_db, cid)["items"]}
+    assert (items[pid]["registration"], items[pid]["category"]) == ("登録する", "要保護児童")
+    assert (items[other]["registration"], items[other]["category"]) == ("登録しない", None)
+    with new_db.engine.connect() as c:
+        d = c.execute(
+            text("SELECT detail FROM access_log WHERE action='minutes_recorded' AND person_id=:p"), {"p": pid}
+        )
+        assert "要保護児童" in d.scalar()
+    # the record survives reopening the database
+    path = new_db.path
+    new_db.close()
+    ws = Workspace.open(path, PASSWORD)
+    try:
+        again = {i["person_id"]: i for i in C.conference_detail(ws, cid)["items"]}[pid]
+        assert again["category"] == "要保護児童"
+    finally:
+        ws.close()
+
+
+def test_a_child_the_screen_did_not_list_is_added_by_hand_unless_opted_out(new_db):
+    from kodomo_desktop.core.errors import NotFound
+
+    w = small_world(new_db)
+    rid = C.create_round(new_db, "夏休み明け")
+    listed = {c["person_id"] for c in C.round_candidates(new_db, rid)}
+    other = next(p for p in w["persons"] if p not in listed)
+    C.classify(new_db, rid, other, "b", "学校から電話。欠席が続いている。")
+    c = next(x for x in C.round_candidates(new_db, rid) if x["person_id"] == other)
+    assert c["classification"] == "b" and c["total"] is None and c["reason"].startswith("［候補外から手で追加］")
+    C.classify(new_db, rid, other, "c", "家庭訪問で様子を確認")  # reclassified: one row, no second prefix
+    again = [x for x in C.round_candidates(new_db, rid) if x["person_id"] == other]
+    assert len(again) == 1 and again[0]["classification"] == "c" and "［候補外" not in again[0]["reason"]
+    with pytest.raises(NotFound):
+        C.classify(new_db, rid, "P999999", "b", "理由")
+    # a family on the opt-out register declined this work: nobody adds their child to a round
+    refused = next(p for p in w["persons"] if p not in listed and p != other)
+    add_optout(new_db, refused, "不同意書の提出")
+    with pytest.raises(InputRefused, match="不同意"):
+        C.classify(new_db, rid, refused, "b", "学校から電話")
+    assert refused not in {x["person_id"] for x in C.round_candidates(new_db, rid)}

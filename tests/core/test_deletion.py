@@ -97,6 +97,10 @@ def test_deletion_covers_rejected_rows_unlinked_rows_household_and_reports_files
     res = D.delete_person(ws, pid, "削除請求 第3号")
 
     assert res["deleted"]["rejected_row"] == 2 and res["deleted"]["household"] == 1
+    from kodomo_desktop.core.storage.models import Base
+
+    with_person = {t.name for t in Base.metadata.sorted_tables if "person_id" in t.c}
+    assert with_person - {"access_log", "link"} <= set(res["deleted"])  # every table with a person_id was cleared
     with ws.session() as s:
         left = s.scalars(select(RejectedRow.row_number)).all()
         assert left == [4]  # the unrelated rejected row stays

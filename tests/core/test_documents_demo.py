@@ -101,9 +101,17 @@ def test_packet_page_carries_what_a_member_needs(town, tmp_path):
     for r in protective:
         assert flat(r["label"]) in allc
     # データなし once per child, not one sentence per source
+    from kodomo_desktop.core.importing.fields import SOURCE_TYPES
+    from kodomo_desktop.core.storage.models import SourceBatch
+
+    with ws.session() as s:
+        imported = set(s.scalars(select(SourceBatch.source_type).where(SourceBatch.removed_at.is_(None))))
+    missing = [v["label"] for k, v in SOURCE_TYPES.items() if k not in imported]
     nd = cs.details.get("no_data") or []
-    if nd:
+    if nd or missing:
         assert allc.count("データなし・未取込") == 1
+    if missing:  # the sources never imported, named once in that line
+        assert "・".join(missing) + "（未取込）" in allc
     first = flat(mine[0])
     # identity, household, the last three scores and the decision box on the first page
     for must in ("生年月日", "世帯", "直近3回", "要対協", "会議での決定", "記録者", "確認"):
@@ -158,6 +166,8 @@ def test_decision_box_and_recorded_minutes(town, tmp_path):
         actions="来週、母と面談する",
         next_review_on=dt.date(2027, 1, 15),
         minutes="登校の様子は改善。母の就労で朝の支度が難しい。",
+        registration="登録する",
+        category="要支援児童",
     )
     out = tmp_path / "minutes.pdf"
     R.conference_pdf(ws, [], out, conference_id=cid)
@@ -179,8 +189,10 @@ def test_decision_box_and_recorded_minutes(town, tmp_path):
         "登校の様子は改善。",
         "令和9年1月15日",
         "要対協登録",
+        "■新規登録",  # what the meeting recorded: 登録する, 要支援児童
+        "□登録継続",
         "□要保護",
-        "□要支援",
+        "■要支援",
         "□特定妊婦",
         "判断の理由",
         "役割分担",
@@ -188,6 +200,12 @@ def test_decision_box_and_recorded_minutes(town, tmp_path):
         "coordinator",
     ):
         assert flat(must) in p1, must
+    assert "■要保護" not in p1 and "■登録しない" not in p1
+    # the recorded registration among the child's earlier decisions (packet pages and the assessment sheet)
+    assert "要対協:登録する（要支援児童）" in flat("".join(child_pages(texts, names[1])[1:]))
+    R.assessment_pdf(ws, ids[1], tmp_path / "a1.pdf")
+    assert "要対協:登録する（要支援児童）" in flat("".join(pages_text(tmp_path / "a1.pdf")))
+    assert "■新規登録" not in p0 and "■要支援" not in p0  # the 「不要」 child: nothing recorded about 要対協
     # the child's later documents carry the 「不要」 and its missing reason among the earlier decisions
     R.assessment_pdf(ws, ids[0], tmp_path / "a0.pdf")
     a0 = flat("".join(pages_text(tmp_path / "a0.pdf")))

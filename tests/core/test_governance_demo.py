@@ -2,9 +2,9 @@
 
 * ``optout add`` for a child with strong indicators → after ``link`` and ``score`` the child is absent from the
   score, its rows show ``excluded`` in ``export-links``, and a conference packet naming it is refused;
-* ``disclose`` holds every source row of the child that ``export-links`` lists, and nothing about another person
-  (no other person's name or resident number in the Excel or the PDF text — a guardian's name in the child's own
-  rows is withheld);
+* ``disclose`` holds every source row of the child that ``export-links`` lists and the family_disclosure audience
+  sees, and nothing about another person (no other person's name or resident number in the Excel or the PDF text —
+  a guardian's name in the child's own rows is withheld); no 要対協・相談 record, no household member's record;
 * ``delete-person`` leaves no trace of the name in any table (raw SQLCipher connection with the key) and
   ``verify`` still passes;
 * the file register's person counts equal the database's.
@@ -161,17 +161,23 @@ def test_disclose_holds_every_row_of_the_child_and_nothing_about_anyone_else(db)
 
     pid, mine, ppl = flagged_child(db, need_recipient=True)
     me = ppl[pid]
-    listed = {(l["source_type"], l["file_name"], int(l["row_number"])) for l in mine if l["status"] in LINKED}
+    from kodomo_desktop.core.audience import get
+
+    fam = get("family_disclosure")
+    every = {(l["source_type"], l["file_name"], int(l["row_number"])) for l in mine if l["status"] in LINKED}
+    # the family_disclosure audience: 要対協・相談 records (and any source it does not list) are not disclosed
+    listed = {r for r in every if fam.sees_source(r[0])}
     assert len(listed) >= 4
     res = ok(cli("disclose", "--db", "d.db", "--person", pid, "--out", "d.xlsx", cwd=db))
     assert res["source_rows"] == len(listed)
+    assert res["withheld"].get("source_rows", 0) == len(every - listed)
     wb = load_workbook(db / "d.xlsx", read_only=True)
     sheet = list(wb["取り込んだ記録（原本のまま）"].iter_rows(values_only=True))
     head = list(sheet[1])
     got = {
         (r[head.index("source_type")], r[head.index("file_name")], int(r[head.index("row_number")])) for r in sheet[2:]
     }
-    assert got == listed  # every row, and only those
+    assert got == listed  # every row the audience may see, and only those
     xlsx_text = "\n".join(
         str(c) for sh in wb.worksheets for r in sh.iter_rows(values_only=True) for c in r if c is not None
     )
@@ -195,6 +201,83 @@ def test_disclose_holds_every_row_of_the_child_and_nothing_about_anyone_else(db)
             if other["resident_no"] and other["resident_no"] != me["resident_no"]:
                 assert not re.search(rf"(?<!\d){other['resident_no']}(?!\d)", blob), (label, other["id"])
             assert not re.search(rf"\b{other['id']}\b", blob), (label, other["id"])
+
+
+def test_disclosure_leaves_out_household_members_and_yotaikyo_consultation_records(db):
+    """Through the family_disclosure audience: the person's own records are in the workbook and the PDF; a household
+    member's record, the person's 要対協 / 相談 records and the meeting's 要対協 decision are not."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    from kodomo_desktop.core.casework import service as C
+    from kodomo_desktop.core.workspace import Workspace
+
+    links = rows(db / "links.csv")
+    ppl = {p["id"]: p for p in persons(db)}
+    key = lambda l: (l["source_type"], l["file_name"], int(l["row_number"]))  # noqa: E731
+    by_person: dict[str, list] = {}
+    for l in links:
+        if l["person_id"] and l["status"] in LINKED:
+            by_person.setdefault(l["person_id"], []).append(l)
+    pick = None
+    for pid, mine in sorted(by_person.items(), key=lambda x: -len(x[1])):
+        hidden = [l for l in mine if l["source_type"] in ("yotaikyo", "consultation")]
+        own = [l for l in mine if l["source_type"] not in ("yotaikyo", "consultation")]
+        hh = ppl[pid]["household_id"]
+        members = [m for m in ppl if m != pid and hh and ppl[m]["household_id"] == hh and by_person.get(m)]
+        if hidden and len(own) >= 3 and members:
+            pick = (pid, own, hidden, [key(l) for m in members for l in by_person[m]])
+            break
+    assert pick, "the demo town has no child with a 要対協/相談 record and a household member with records"
+    pid, own, hidden, theirs = pick
+    ws = Workspace.open(db / "d.db", PW)
+    try:  # the meeting registers the child as 要支援児童: a 要対協 record of the person
+        cid = C.create_conference(ws, "個別ケース検討会議", dt.date(2026, 11, 20), person_ids=[pid])
+        C.record_minutes(
+            ws,
+            cid,
+            pid,
+            support_needed="要",
+            direction="C",
+            registration="登録する",
+            category="要支援児童",
+            minutes="開示しない協議メモ",
+        )
+    finally:
+        ws.close()
+    res = ok(cli("disclose", "--db", "d.db", "--person", pid, "--out", "d.xlsx", cwd=db))
+    wb = load_workbook(db / "d.xlsx", read_only=True)
+    assert "会議での決定" not in wb.sheetnames and "経過記録" not in wb.sheetnames
+    sheet = list(wb["取り込んだ記録（原本のまま）"].iter_rows(values_only=True))
+    head = list(sheet[1])
+    got = {
+        (r[head.index("source_type")], r[head.index("file_name")], int(r[head.index("row_number")])) for r in sheet[2:]
+    }
+    xlsx_text = squash(
+        "\n".join(str(c) for sh in wb.worksheets for r in sh.iter_rows(values_only=True) for c in r if c is not None)
+    )
+    wb.close()
+    assert got == {key(l) for l in own}  # the person's own records, every one
+    assert not got & set(theirs)  # no household member's record
+    assert not got & {key(l) for l in hidden}  # no 要対協・相談 record
+    ok(cli("disclose", "--db", "d.db", "--person", pid, "--out", "d.pdf", cwd=db))
+    pdf_text = squash(subprocess.run(["pdftotext", str(db / "d.pdf"), "-"], capture_output=True, text=True).stdout)
+    for label, blob in (("xlsx", xlsx_text), ("pdf", pdf_text)):
+        for l in hidden:
+            assert squash(l["file_name"]) not in blob, (label, l["file_name"])
+        for word in ("要支援児童", "開示しない協議メモ", "minutes_recorded", "きょうだいに抽出", "要対協", "相談記録"):
+            assert word not in blob, (label, word)
+        for m in ppl.values():
+            if m["id"] != pid and m["household_id"] == ppl[pid]["household_id"]:
+                assert not re.search(rf"\b{m['id']}\b", blob), (label, m["id"])
+    for l in own:  # each own row, named with its file and row in the PDF
+        assert f"{squash(l['file_name'])}{l['row_number']}行目" in pdf_text, l
+    for st, f, r in theirs:
+        if (st, f, r) not in {key(l) for l in own}:
+            assert f"{squash(f)}{r}行目" not in pdf_text, (f, r)
+    # what was left out is counted for the staff member answering (not printed)
+    assert res["withheld"]["source_rows"] == len(hidden) and res["withheld"]["conference_decisions"] == 1
 
 
 # --- deletion ---------------------------------------------------------------------------------------------------------

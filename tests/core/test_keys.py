@@ -443,3 +443,24 @@ def test_a_backup_that_cannot_be_written_is_refused_and_not_recorded(new_db, tmp
         backup(new_db, tmp_path / "no-such-dir" / "b.bak")
     with new_db.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM access_log WHERE action='backup'")).scalar() == 0
+
+
+def test_changing_ones_own_password_checks_the_current_one(new_db):
+    with pytest.raises(WrongPassword):
+        new_db.change_own_password("another pw 5", current="not my password")
+    new_db.change_own_password("another pw 5", current=PASSWORD)
+    path = new_db.path
+    new_db.close()
+    Workspace.open(path, "another pw 5").close()
+
+
+def test_an_open_session_of_a_removed_user_is_locked_out(new_db):
+    new_db.add_user("s1", STAFF_PW, "staff")
+    staff = Workspace.open(new_db.path, STAFF_PW, "s1")
+    other = Workspace.open(new_db.path, PASSWORD)  # another window of a user who stays
+    new_db.remove_user("s1")
+    assert staff.locked
+    with pytest.raises(KodomoError):
+        staff.unlock(STAFF_PW)
+    assert other.verify()["ok"]  # follows the new key
+    other.close()

@@ -19,3 +19,7 @@ def test_details_become_japanese_sentences():
     assert s == "その他 3"
     for text in (describe({"user": "daiichi", "role": "school"}), describe({"unlock": True})):
         assert not re.search(r"[{}\"_]|\d{4}-\d{2}-\d{2}", text), text
+    # lists, scopes and refused actions are named in Japanese, not by their codes
+    assert describe({"list": "open_cases", "rows": 0}) == "一覧 支援中のケース、行数 0 行"
+    assert describe({"scope": "children_list", "results": 127}) == "範囲 こども一覧、結果 127 件"
+    assert describe({"what": "users add"}) == "対象 利用者追加"

@@ -194,3 +194,22 @@ def test_imported_formula_cells_are_flagged(tmp_path):
     t = read_table(tmp_path / "f.xlsx")
     assert t.formula_cells == 1 and any("数式" in w for w in t.warnings)
     assert t.rows[1][3] in ("", "30")  # the cached value (none here: never opened in Excel), not evaluated
+
+
+def test_sharing_outputs(ws, town, tmp_path):
+    """The sharing exports (pseudonymised CSV, a school's watch list) built on the same writer."""
+    from kodomo_desktop.core.checklists import service as CL
+    from kodomo_desktop.core.sharing.pseudonymised import export_pseudonymised
+    from kodomo_desktop.core.sharing.sheets import write_watch_list
+
+    export_pseudonymised(ws, tmp_path / "pseudo", "試験用の分析")
+    csvs = sorted((tmp_path / "pseudo").glob("*.csv"))
+    assert csvs
+    for f in csvs:
+        assert csv_problems(f) == [], f.name
+        if os.name == "posix":
+            assert mode(f) == 0o600
+    for school in CL.schools(ws):
+        out = tmp_path / f"watch_{school}.xlsx"
+        write_watch_list(ws, school, out)
+        assert xlsx_problems(out) == []

@@ -68,3 +68,16 @@ def test_round_list_is_logged_and_internal_use_is_not(world):
     before = len(entries(ws))
     C.suggest_batch(ws, rid)
     assert not [e for e in entries(ws)[before:] if e[0] == "view_list"]
+
+
+def test_conference_agenda_is_logged(world):
+    ws, w = world
+    import datetime as dt
+
+    cid = C.create_conference(ws, "ケース会議", dt.date(2026, 10, 1), title="第1回")
+    C.add_to_conference(ws, cid, w["persons"][:3])
+    d, (action, _, detail) = one_new_entry(ws, lambda: C.conference_detail(ws, cid))
+    assert action == "view_list" and detail == {"list": "conference", "conference_id": cid, "rows": 3}
+    before = len(entries(ws))
+    C.conference_detail(ws, cid, log=False)
+    assert len(entries(ws)) == before

@@ -372,3 +372,18 @@ def test_preview_counts_per_school_and_age_band_and_group_rates(world):
     assert groups["ひとり親世帯（児童扶養手当）"]["children"] == 1 and groups["全体"]["children"] == 10
     assert pv["bands"]["new"]["高"] >= pv["bands"]["current"]["高"]
     json.dumps(pv, ensure_ascii=False)  # plain JSON for the GUI and logs
+
+
+def test_only_adopted_weights_make_a_run_a_trial_keeps_nothing(world, tmp_path):
+    ws = world.ws
+    w = S.default_weights()
+    w["indicators"]["absence_30"]["points"] = {"不登校": 1}
+    with pytest.raises(InputRefused):
+        S.run_scoring(ws, weight_set=w)  # issue 16: trial weights never become the current run
+    (tmp_path / "w.json").write_text(json.dumps(w, ensure_ascii=False), encoding="utf-8")
+    res = S.score_to_csv(ws, tmp_path / "t.csv", weights_file=tmp_path / "w.json")
+    assert res["trial"] and res["run_id"] is None and S.latest_run(ws) is None
+    assert len(S.weight_sets(ws)) == 1  # nor is the trial saved as a version
+    assert next(r for r in _csv(tmp_path / "t.csv") if r["person_id"] == "P002")["reasons"] == "欠席日数30日以上(+1)"
+    run = S.run_scoring(ws)
+    assert S.latest_run(ws)["run_id"] == run

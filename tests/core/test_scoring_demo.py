@@ -6,22 +6,23 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import DEMO_PW
 from sqlalchemy import text
 
 from kodomo_desktop.core.scoring import service as S
 from kodomo_desktop.core.workspace import Workspace
 
 TOWNS = [(1500, 11), (2200, 5)]
+PW = "scoring demo pw"  # new passwords need 6 characters or more (storage/keys.py)
 
 
 @pytest.fixture(scope="module", params=TOWNS, ids=[f"{n}-seed{s}" for n, s in TOWNS])
-def town(request, tmp_path_factory, demo_town):
+def town(request, tmp_path_factory):
+    from kodomo_desktop.core.demo.service import build_demo
     from kodomo_desktop.core.demo.town import generate_town
 
     n, seed = request.param
     d = tmp_path_factory.mktemp(f"town{seed}")
-    summary = demo_town(d / "t.db", residents=n, seed=seed)  # build_demo, cached (conftest; password DEMO_PW)
+    summary = build_demo(d / "t.db", residents=n, seed=seed, password=PW)
     return d / "t.db", generate_town(n, seed), summary
 
 
@@ -29,7 +30,7 @@ def town(request, tmp_path_factory, demo_town):
 def ws(town, tmp_path):
     for suffix in ("", ".keys"):
         shutil.copy(str(town[0]) + suffix, str(tmp_path / "t.db") + suffix)
-    w = Workspace.open(tmp_path / "t.db", DEMO_PW)
+    w = Workspace.open(tmp_path / "t.db", PW)
     yield w
     w.close()
 

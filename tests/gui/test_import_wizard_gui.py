@@ -242,3 +242,21 @@ def test_history_shows_rejected_rows_and_removes_a_batch_in_two_steps(app, qtbot
 
     with ws.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM access_log WHERE action='batch_removed'")).scalar() == 1
+
+
+def test_lock_forgets_the_rejected_rows_and_unlock_brings_them_back(app, qtbot, ws, town):
+    """Issue 22: on lock the wizard's rejected rows and the history's lists are emptied; after the unlock the
+    validation runs again from the file and the mapping still on screen, so nothing the user chose is lost."""
+    page = _page(qtbot, ws)
+    wiz = page.wizard
+    assert wiz.open_file(town["consultation"])
+    wiz.as_of.setText("令和8年11月1日")
+    assert wiz.validate() and wiz.stack.currentIndex() == 2
+    before = list(wiz.errors.rows)
+    assert before
+    ws.lock(manual=True)
+    page.on_lock()
+    assert wiz.errors.rows == []
+    ws.unlock(PW)
+    page.on_unlock()
+    assert wiz.errors.rows == before and wiz.stack.currentIndex() == 2

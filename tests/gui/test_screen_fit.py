@@ -133,6 +133,22 @@ def test_every_page_fits_the_screen(app, qtbot, ws, screen, no_modals):
                 win.render(pm)
                 assert pm.save(str(IMAGES / f"fit_{screen}_{label}.png"))
                 shots += 1
+    # the child page (こども一覧 → a child), with its two tabs
+    children = win.page("children")
+    pid = children.model.row_at(0).person_id
+    children.open_person(pid)
+    for i in range(children.child.findChild(QTabWidget).count()):
+        children.child.findChild(QTabWidget).setCurrentIndex(i)
+        QApplication.processEvents()
+        assert win.size() == size, f"the child page grew the window to {win.size().toTuple()}"
+        found = _problems(win, children)
+        if found:
+            problems[f"child_{i + 1}"] = found
+        pm = QPixmap(size * dpr)
+        pm.setDevicePixelRatio(dpr)
+        win.render(pm)
+        assert pm.save(str(IMAGES / f"fit_{screen}_child_{i + 1}.png"))
+        shots += 1
     assert shots >= len(win.keys)
     assert not problems, "\n".join(f"{k}: {v}" for k, v in problems.items())
 

@@ -30,6 +30,7 @@ def test_first_start_wizard_then_a_school_user(app, qtbot, tmp_path, no_modals):
     assert dlg.step == 0 and not dlg.next_step() and "自治体名" in dlg.msg.text()
     dlg.town.setText("みどり町")
     assert dlg.next_step() and dlg.step == 1
+    qtbot.wait(50)
     dlg.grab().save(str(IMAGES / "first_run_coordinator.png"))
     # step 2: the password rules (the core's) and the confirmation
     dlg.pw.setText("abc")
@@ -48,6 +49,7 @@ def test_first_start_wizard_then_a_school_user(app, qtbot, tmp_path, no_modals):
     dlg.backup_dir.setText(str(backups))
     assert dlg.next_step() and dlg.step == 3
     assert "みどり町" in dlg.summary.text() and str(backups) in dlg.summary.text()
+    qtbot.wait(50)  # let the summary lay out before the picture
     dlg.grab().save(str(IMAGES / "first_run_summary.png"))
     assert dlg.create_button.isVisible()
     dlg.create()

@@ -42,6 +42,8 @@ DEFAULT_LABELS = [
 ]
 CONFERENCE_KINDS = ["ケース会議", "実務者会議", "個別ケース検討会議", "校内委員会", "三課協議"]
 DIRECTIONS = {"A": "A 校内支援", "B": "B 地域資源", "C": "C 専門機関"}
+REGISTRATIONS = ["登録する", "継続", "登録しない"]  # 要対協 registration decided by a meeting
+CATEGORIES = ["要保護児童", "要支援児童", "特定妊婦"]  # 要対協 category (児童福祉法第6条の3)
 PROGRESS_KINDS = ["家庭訪問", "面談", "電話", "会議", "関係機関連絡", "学校訪問", "その他"]
 AGE_BANDS = [("未就学", 0, 5), ("小学生", 6, 11), ("中学生", 12, 14), ("高校生年代", 15, 18)]
 DEFAULT_RESOURCES = [
@@ -225,10 +227,23 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
         c = s.scalar(
             select(RoundCandidate).where(RoundCandidate.round_id == round_id, RoundCandidate.person_id == person_id)
         )
-        if c is None:
-            raise NotFound("このこどもはこのラウンドの候補ではありません。")
-        c.classification, c.reason, c.decided_by, c.decided_at = label, reason.strip(), ws.user.name, _now()
-        ws.log("classified", person_id, {"round_id": round_id, "label": label}, conn=s)
+        added = c is None
+        if added:
+            # A child the screen did not list (a 通告, a school's call) may still be classified in the round: a person
+            # adds them, with the reason, and the round shows them as added by hand (no score).
+            if s.get(Person, person_id) is None:
+                raise NotFound(f"こども {person_id} はいません。")
+            if Q.is_opted_out(s, person_id):
+                # 不同意: the family declined this data-linkage work; a round is part of it, so no one adds them.
+                raise InputRefused(
+                    "利用停止（不同意）の登録があるこどもは、ラウンドに加えられません。"
+                    "支援が必要なときは通常の相談・支援記録として扱ってください。"
+                )
+            c = RoundCandidate(round_id=round_id, person_id=person_id, total=None, band=None, yotaikyo=False)
+            s.add(c)
+        c.classification, c.decided_by, c.decided_at = label, ws.user.name, _now()
+        c.reason = ("［候補外から手で追加］" if added else "") + reason.strip()
+        ws.log("classified", person_id, {"round_id": round_id, "label": label, "added_by_hand": added}, conn=s)
 
 
 def list_rounds(ws) -> list[dict]:
@@ -424,8 +439,21 @@ def record_minutes(
     actions: str | None = None,
     next_review_on: dt.date | None = None,
     minutes: str | None = None,
+    registration: str | None = None,
+    category: str | None = None,
 ) -> None:
+    """The meeting's decision for one child on the agenda. ``registration`` (要対協: 登録する／登録しない／継続) and
+    ``category`` (要保護児童／要支援児童／特定妊婦) print on the packet's decision box and among earlier decisions."""
     ws.require("casework.write", what="minutes", person_id=person_id)
+    registration, category = (registration or None), (category or None)
+    if registration is not None and registration not in REGISTRATIONS:
+        raise InputRefused("要対協の登録は「登録する」「登録しない」「継続」のいずれかです。")
+    if category is not None and category not in CATEGORIES:
+        raise InputRefused("要対協の種別は「要保護児童」「要支援児童」「特定妊婦」のいずれかです。")
+    if category is not None and registration not in ("登録する", "継続"):
+        raise InputRefused("要対協の種別は、登録する（または継続）ときだけ選べます。")
+    if registration == "登録する" and category is None:
+        raise InputRefused("要対協に登録するときは種別（要保護児童・要支援児童・特定妊婦）を選んでください。")
     if support_needed not in ("要", "不要", "継続検討"):
         raise InputRefused("支援要否は「要」「不要」「継続検討」のいずれかです。")
     if direction and direction not in DIRECTIONS:
@@ -442,11 +470,18 @@ def record_minutes(
             raise NotFound("このこどもはこの会議の議題にありません。")
         item.support_needed, item.direction, item.lead_organisation = support_needed, direction, lead_organisation
         item.roles, item.actions, item.next_review_on, item.minutes = roles or [], actions, next_review_on, minutes
+        item.registration, item.category = registration, category
         item.decided_by, item.decided_at = ws.user.name, _now()
         ws.log(
             "minutes_recorded",
             person_id,
-            {"conference_id": conference_id, "support_needed": support_needed, "direction": direction},
+            {
+                "conference_id": conference_id,
+                "support_needed": support_needed,
+                "direction": direction,
+                "registration": registration,
+                "category": category,
+            },
             conn=s,
         )
         conf = s.get(Conference, conference_id)
@@ -471,7 +506,7 @@ def record_minutes(
                 open_case.next_action_on = next_review_on or open_case.next_action_on
 
 
-def conference_detail(ws, conference_id: int) -> dict:
+def conference_detail(ws, conference_id: int, *, log: bool = True) -> dict:
     ws.require("person.read", what="conference")
     with ws.session() as s:
         c = s.get(Conference, conference_id)
@@ -484,6 +519,8 @@ def conference_detail(ws, conference_id: int) -> dict:
         ).all()
         persons = {p.id: p for p in s.scalars(select(Person).where(Person.id.in_([i.person_id for i in items])))}
         schools = schools_of(s, persons)
+        if log:
+            ws.log("view_list", detail={"list": "conference", "conference_id": c.id, "rows": len(items)}, conn=s)
         return {
             "conference_id": c.id,
             "kind": c.kind,
@@ -508,6 +545,8 @@ def conference_detail(ws, conference_id: int) -> dict:
                     "actions": i.actions,
                     "next_review_on": i.next_review_on,
                     "minutes": i.minutes,
+                    "registration": i.registration,
+                    "category": i.category,
                 }
                 for i in items
             ],

@@ -1,9 +1,11 @@
 """Disclosure (開示), correction (訂正) and deletion (削除) of one person's data.
 
-``disclose`` gathers everything held about one person — source rows as imported, links and who decided them,
+``disclose`` gathers what is held about one person — source rows as imported, links and who decided them,
 scores with reasons, classifications, conference decisions, progress records, notes, checklists, opt-outs,
-corrections and the access-log entries that concern them — and nothing about anyone else (household members
-appear only as a count). ``delete_person`` removes the person from every table (secure_delete + VACUUM, so the
+corrections and the access-log entries that concern them — and passes it through the ``family_disclosure``
+audience (core/audience.py): the person's own records only, nothing about anyone else (household members appear
+only as a count), no 通告・相談 or 要対協 records. What the rule left out is counted in the result for the staff
+member answering the request, not printed. ``delete_person`` removes the person from every table (secure_delete + VACUUM, so the
 name is not left in free pages) and leaves a tombstone in the access log, which holds ids only.
 """
 
@@ -16,10 +18,12 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, select, text
 
+from .. import audience as A
 from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..importing.values import parse_date
 from ..storage.models import (
+    Base,
     ChecklistEntry,
     ChildScore,
     Conference,
@@ -63,7 +67,95 @@ def _records_of(s, person_id: str):
     ).all()
 
 
-def gather(ws, person_id: str) -> dict:
+def gather(ws, person_id: str, *, audience: str | A.Audience = "family_disclosure") -> dict:
+    """What a disclosure answer to ``audience`` (the family, by default) carries about the person."""
+    return for_audience(_gather_all(ws, person_id), person_id, A.get(audience))[0]
+
+
+# sections the family_disclosure audience's fields do not allow (通告・相談 and 要対協 casework)
+SECTION_FIELD = {
+    "classifications": "decisions",
+    "conference_decisions": "decisions",
+    "support_cases": "support",
+    "progress_records": "support",
+    "notes": "support",
+}
+# access-log entries that would tell of a withheld section (the entry, not only its detail)
+LOG_FIELD = {
+    "classified": "decisions",
+    "conference_item_added": "decisions",
+    "minutes_recorded": "decisions",
+    "progress_recorded": "support",
+    "case_closed": "support",
+    "note_added": "support",
+}
+PRINT_FIELD = {"conference": "decisions", "intake": "decisions", "assessment": "decisions"}
+VIEW_FIELD = {"cases": "support", "timeline": "support", "score_history": "points"}
+
+
+def _log_seen(aud: A.Audience, row: dict) -> bool:
+    action = row.get("action")
+    if action in LOG_FIELD:
+        return aud.sees(LOG_FIELD[action])
+    if action in ("print", "view_list"):
+        try:
+            d = json.loads(row.get("detail") or "{}")
+        except (TypeError, ValueError):
+            d = {}
+        d = d if isinstance(d, dict) else {}
+        what = str(d.get("document") if action == "print" else d.get("list"))
+        need = (PRINT_FIELD if action == "print" else VIEW_FIELD).get(what)
+        return need is None or aud.sees(need)
+    return True
+
+
+def for_audience(data: dict, person_id: str, aud: A.Audience) -> tuple[dict, dict]:
+    """``data`` as ``aud`` may see it, and how many items each section lost (for the staff member who answers the
+    request; not printed in the answer itself). Source rows of a source type the audience does not see (要対協・相談
+    records) go, with their 名寄せ decisions; score reasons drawn from another person's record or a hidden source go;
+    points, bands and difficulty types go when the audience does not see points; casework sections it has no field
+    for go whole (the section is left out, not printed empty)."""
+    out, withheld = dict(data), {}
+
+    def drop(key: str, kept: list) -> list:
+        if len(kept) < len(data[key]):
+            withheld[key] = withheld.get(key, 0) + len(data[key]) - len(kept)
+        return kept
+
+    rows = [r for r in data["source_rows"] if aud.sees_record(r)]
+    out["source_rows"] = drop("source_rows", [{k: v for k, v in r.items() if k != "record_id"} for r in rows])
+    kept_ids = {r["record_id"] for r in rows}
+    out["link_decisions"] = drop(
+        "link_decisions", [d for d in data["link_decisions"] if d["record_id"] is None or d["record_id"] in kept_ids]
+    )
+    scores = []
+    for sc in data["scores"]:
+        sc = dict(sc)
+        reasons = aud.reasons(sc["reasons"], person_id)
+        if len(reasons) < len(sc["reasons"]):
+            withheld["score_reasons"] = withheld.get("score_reasons", 0) + len(sc["reasons"]) - len(reasons)
+        if not aud.sees("points"):
+            reasons = [{k: v for k, v in r.items() if k not in ("points", "points_by_type")} for r in reasons]
+            sc.pop("total", None)
+        if not aud.sees("band"):
+            sc.pop("band", None)
+        if not aud.sees("types"):
+            sc.pop("types", None)
+        sc["reasons"] = reasons
+        scores.append(sc)
+    out["scores"] = scores
+    for key, need in SECTION_FIELD.items():
+        if not aud.sees(need):
+            if data[key]:
+                withheld[key] = len(data[key])
+            del out[key]
+    if not aud.sees_source("school_checklist"):
+        out["checklists"] = drop("checklists", [])
+    out["access_log"] = drop("access_log", [r for r in data["access_log"] if _log_seen(aud, r)])
+    return out, withheld
+
+
+def _gather_all(ws, person_id: str) -> dict:
     with ws.session() as s:
         p = s.get(Person, person_id)
         if p is None:
@@ -83,6 +175,7 @@ def gather(ws, person_id: str) -> dict:
             },
             "source_rows": [
                 {
+                    "record_id": r.id,
                     "source_type": r.source_type,
                     "file_name": b.file_name,
                     "row_number": r.row_number,
@@ -299,7 +392,8 @@ def _v(x):
 def disclose(ws, person_id: str, out: Path) -> dict:
     ws.require("governance.write", what="disclose", person_id=person_id)
     out = Path(out)
-    data = gather(ws, person_id)
+    aud = A.get("family_disclosure")
+    data, withheld = for_audience(_gather_all(ws, person_id), person_id, aud)
     if out.suffix.lower() == ".pdf":
         pages = disclosure_pdf(ws, data, out)
     elif out.suffix.lower() == ".xlsx":
@@ -308,8 +402,19 @@ def disclose(ws, person_id: str, out: Path) -> dict:
     else:
         raise InputRefused("出力ファイルは .xlsx（職員向け）か .pdf（本人向け）にしてください。")
     counts = {k: (len(v) if isinstance(v, list) else 1) for k, v in data.items()}
-    ws.log("disclosure", person_id, {"format": out.suffix.lower(), "counts": counts})
-    res = {"person_id": person_id, "out": str(out), "source_rows": len(data["source_rows"]), "sections": counts}
+    ws.log(
+        "disclosure",
+        person_id,
+        {"format": out.suffix.lower(), "audience": aud.key, "counts": counts, "withheld": withheld},
+    )
+    res = {
+        "person_id": person_id,
+        "out": str(out),
+        "audience": aud.label,
+        "source_rows": len(data["source_rows"]),
+        "sections": counts,
+        "withheld": withheld,  # for the staff member answering: what the audience rule left out (not printed)
+    }
     if pages is not None:
         res["pages"] = pages
     return res
@@ -322,6 +427,8 @@ def _disclosure_xlsx(data: dict, out: Path) -> None:
     wb = Workbook()
     wb.remove(wb.active)
     for key, label in SECTION_LABELS.items():
+        if key not in data:  # a section the audience does not see
+            continue
         rows = data[key] if isinstance(data[key], list) else [data[key]]
         sh = wb.create_sheet(label[:31])
         sh.append([label])
@@ -539,7 +646,7 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
                         chunk,
                     ).rowcount
                 )
-        for table in (
+        known = (
             "link_decision",
             "child_score",
             "round_candidate",
@@ -550,7 +657,16 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
             "checklist_entry",
             "opt_out",
             "correction",
-        ):
+        )
+
+        # every other table with a person_id column too (a table added later is covered without a change here);
+        # the access log keeps its tombstone, link rows are handled below
+        later = [
+            t.name
+            for t in Base.metadata.sorted_tables
+            if "person_id" in t.c and t.name not in known + ("access_log", "link", "person")
+        ]
+        for table in known + tuple(reversed(later)):
             run(table, f"DELETE FROM {table} WHERE person_id=:p", {"p": person_id})
         # other records that only pointed at this person as a candidate keep no trace of it
         run(

@@ -235,21 +235,53 @@ def _date_ja(v) -> str:
         return _cell_text(v)
 
 
+_CHANGE_LABELS = (
+    ("source_types_added", "取込元を追加"),
+    ("source_types_removed", "取込元を削除"),
+    ("types_added", "困難の種類を追加"),
+    ("types_removed", "困難の種類を削除・改名"),
+    ("indicators_added", "指標を追加"),
+    ("indicators_removed", "指標を削除"),
+    ("indicators_changed", "指標を変更"),
+)
+
+
+def catalogue_rows(changes: list[dict]) -> list[list[str]]:
+    """The town's catalogue versions (register.catalogue_changes) as table rows: 版, 採用日, 採用者, 理由, 重みの版, 内容."""
+    rows = [["版", "採用日", "採用者", "理由", "重みの版", "内容"]]
+    for c in changes:
+        what = c.get("changes") or {}
+        parts = [f"{label} {len(what[k])} 件" for k, label in _CHANGE_LABELS if what.get(k)]
+        rows.append(
+            [
+                f"第{c.get('version')}版",
+                _date_ja(c.get("at")),
+                _cell_text(c.get("by")),
+                _cell_text(c.get("reason")),
+                f"第{c.get('weight_set_version')}版",
+                "、".join(parts) or "—",
+            ]
+        )
+    return rows
+
+
 def _disclosure_story(data, st):
     p = data["person"]
     story = [
         Paragraph("保有個人情報の開示", st["title"]),
         Paragraph(f"対象者: {_esc(p.get('name'))}（{_esc(p.get('name_kana'))}）　整理番号 {p['person_id']}", st["p"]),
         Paragraph(
-            f"作成日: {wareki(dt.date.today())}　町が保有しているあなたに関する情報を、取り込んだ原本の形のまま"
-            "すべて記載しています。ほかの方（保護者・世帯員など）を特定する情報は「第三者の情報のため不開示」と"
-            "しています。",
+            f"作成日: {wareki(dt.date.today())}　町が保有しているあなたご本人の記録を、取り込んだ原本の形のまま"
+            "記載しています。ほかの方（保護者・世帯員など）の記録は載せていません。ほかの方を特定する情報は"
+            "「第三者の情報のため不開示」としています。",
             st["p"],
         ),
         Spacer(1, 4 * mm),
     ]
     W = [40 * mm, 134 * mm]
     for key, label in SECTION_LABELS.items():
+        if key not in data:  # a section the audience does not see is left out, not printed empty
+            continue
         rows = data[key] if isinstance(data[key], list) else [data[key]]
         story.append(Paragraph(f"{label}（{len(rows)} 件）" if key != "person" else label, st["h"]))
         if not rows:
@@ -279,15 +311,19 @@ def _disclosure_story(data, st):
                 story.append(Spacer(1, 2 * mm))
         elif key == "scores":
             for r in rows:
-                head = Paragraph(
-                    f"算出 {r['run_id']}（基準日 {_date_ja(r['as_of'])}）　合計 {r['total']:g} 点　区分 {_esc(r['band'])}"
-                    f"　種別 {_esc(r['types']) or 'なし'}",
-                    st["small"],
-                )
+                pts = "total" in r  # points, band and types only where the audience sees them
+                line = f"算出 {r['run_id']}（基準日 {_date_ja(r['as_of'])}）"
+                if pts:
+                    line += f"　合計 {r['total']:g} 点"
+                if "band" in r:
+                    line += f"　区分 {_esc(r['band'])}"
+                if "types" in r:
+                    line += f"　種別 {_esc(r['types']) or 'なし'}"
+                head = Paragraph(line, st["small"])
                 rs = [
-                    [
-                        x.get("label", ""),
-                        f"{x.get('points', 0):+g}",
+                    [x.get("label", "")]
+                    + ([f"{x.get('points', 0):+g}"] if pts else [])
+                    + [
                         x.get("whose", ""),
                         f"{x.get('source_label', '')}（{x.get('file_name', '')}）",
                         _date_ja(x.get("record_date")),
@@ -302,8 +338,11 @@ def _disclosure_story(data, st):
                             [
                                 head,
                                 _table(
-                                    [["理由", "点", "だれの記録", "情報源", "日付", "内容"]] + rs,
-                                    widths=[40 * mm, 10 * mm, 16 * mm, 44 * mm, 26 * mm, 38 * mm],
+                                    [["理由"] + (["点"] if pts else []) + ["だれの記録", "情報源", "日付", "内容"]]
+                                    + rs,
+                                    widths=[40 * mm]
+                                    + ([10 * mm] if pts else [])
+                                    + [16 * mm, 44 * mm, 26 * mm, 38 * mm + (0 if pts else 10 * mm)],
                                 ),
                             ]
                         )
@@ -399,6 +438,17 @@ def file_register_pdf(ws, out: Path) -> dict:
                     for i in items
                 ],
                 widths=[22 * mm, 24 * mm, 42 * mm, 32 * mm, 26 * mm, 12 * mm, 16 * mm],
+            ),
+            *(
+                [
+                    Paragraph("指標カタログの変更（町が定義した取込元・困難の種類・指標）", st["h"]),
+                    _table(
+                        catalogue_rows(reg.get("catalogue_changes") or []),
+                        widths=[14 * mm, 26 * mm, 22 * mm, 50 * mm, 16 * mm, 46 * mm],
+                    ),
+                ]
+                if reg.get("catalogue_changes")
+                else []
             ),
             Paragraph("住民向けのお知らせ（案）", st["h"]),
             Paragraph(_esc(notice).replace("\n", "<br/>"), st["p"]),
@@ -573,6 +623,17 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
             Spacer(1, 5 * mm),
             Paragraph("重みの採用と採用前のプレビュー（この年度）", st["h"]),
             _table(adopt_rows, widths=[22 * mm, 12 * mm, 36 * mm, 48 * mm, 56 * mm]),
+            *(
+                [
+                    Paragraph("指標カタログの変更（直近1年）", st["h"]),
+                    _table(
+                        catalogue_rows(auto.get("catalogue_changes") or []),
+                        widths=[14 * mm, 26 * mm, 22 * mm, 50 * mm, 16 * mm, 46 * mm],
+                    ),
+                ]
+                if auto.get("catalogue_changes")
+                else []
+            ),
             Spacer(1, 8 * mm),
             Paragraph("確認欄", st["h"]),
             sign,

@@ -356,8 +356,28 @@ def file_register(ws) -> dict:
         "provisions": provisions,
         "collection": "庁内各課の保有する情報（下表）",
         "items": items,
+        "catalogue_changes": catalogue_changes(ws),
         "generated_at": dt.date.today().isoformat(),
     }
+
+
+def catalogue_changes(ws) -> list[dict]:
+    """Every adoption of the town's own catalogue (issue 19: its source types, difficulty types and indicators),
+    oldest first, with the weight-set version it belongs to (aggregates only, no person)."""
+    with ws.session() as s:
+        h = s.get(Setting, "town_catalogue_history")
+        rows = list(h.value) if h is not None and isinstance(h.value, list) else []
+    return [
+        {
+            "version": e.get("version"),
+            "at": e.get("at"),
+            "by": e.get("by"),
+            "reason": e.get("reason"),
+            "weight_set_version": e.get("weight_set_version"),
+            "changes": e.get("changes") or {},
+        }
+        for e in rows
+    ]
 
 
 _IDENTITY_COLUMNS = {
@@ -478,6 +498,9 @@ def self_inspection_auto(ws) -> dict:
         "sources_without_legal_basis": missing_basis,
         "expired_not_purged": len(exp),
         "expired_cases_not_purged": len(exp_cases),
+        "catalogue_changes": [
+            c for c in catalogue_changes(ws) if str(c.get("at") or "") >= year_ago.isoformat(timespec="seconds")
+        ],
     }
 
 

@@ -1382,3 +1382,36 @@ def fields_catalogue() -> dict:
             "dates": "日付は ISO（YYYY-MM-DD）で保存します。",
         },
     }
+
+
+# --- source types the town defines (core/catalogue/town.py) ------------------------------------------------------------
+SHIPPED_SOURCES: frozenset[str] = frozenset(SOURCES)
+_TOWN_KEYS: set[str] = set()
+
+
+def register_town_types(types: Iterable[SourceType]) -> None:
+    """Make the town's own source types known to the importer, the linkage and the scoring engine (replacing the
+    ones registered before). The twelve shipped types cannot be replaced."""
+    for key in list(_TOWN_KEYS):
+        SOURCES.pop(key, None)
+        SOURCE_TYPES.pop(key, None)
+        _ATTR_INDEX.pop(key, None)
+    _TOWN_KEYS.clear()
+    for st in types:
+        if st.key in SHIPPED_SOURCES:
+            raise ImportRefused(f"取込元の種類「{st.key}」は既定の種類です。別の名前にしてください。")
+        SOURCES[st.key] = st
+        SOURCE_TYPES[st.key] = _type_json(st)
+        _ATTR_INDEX[st.key] = _build_index(st.attributes)
+        _TOWN_KEYS.add(st.key)
+    _ALL_INDEX.clear()
+    for _s in SOURCES.values():
+        for k, (n, _) in _ATTR_INDEX[_s.key].items():
+            _ALL_INDEX.setdefault(k, n)
+    for k, (n, _) in _IDENTITY_INDEX.items():
+        _ALL_INDEX.setdefault(k, n)
+    known_header.cache_clear()
+
+
+def town_type_keys() -> list[str]:
+    return sorted(_TOWN_KEYS)

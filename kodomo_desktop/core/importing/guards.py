@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import text
 
@@ -93,8 +94,10 @@ class Findings:
 # --- the file's own figures ----------------------------------------------------------------------------------------
 def person_keys(cols: dict, n: int) -> list:
     """One key per valid row for counting persons: the 宛名番号 (as compared) or else name + birth date."""
-    from ..text.normalize import norm_name  # lazy: loads jaconv, yosina, only needed here
 
+    from ..text.normalize import norm_name as _norm  # lazy: loads jaconv, yosina, only needed here
+
+    norm_name = lru_cache(maxsize=None)(_norm)  # names repeat within a file: normalise each once
     rno = cols.get("resident_no") or [None] * n
     name = cols.get("name") or [None] * n
     bd = cols.get("birth_date") or [None] * n

@@ -689,41 +689,94 @@ def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
 
 
 def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
-    """A sheet read cell by cell (openpyxl's streaming parser): only the columns that hold something, so a stray
-    cell at XFD5 costs one column, not 16,384. Returns (rows, real column index of each kept column)."""
-    import openpyxl  # lazy: loads openpyxl, only needed here
-    from openpyxl.worksheet._reader import WorkSheetParser  # lazy: loads openpyxl, only needed here
+    """A sheet read cell by cell from its XML (a streaming parse): only the columns that hold something, so a stray
+    cell at XFD5 costs one column, not 16,384 × every row. Shared strings, inline strings, numbers, booleans, and
+    numbers under a date format as dates (1900 or 1904 system), as calamine reads them. Returns (rows, real column
+    index of each kept column)."""
 
-    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        ws = wb[name]
-        rows: dict[int, dict[int, object]] = {}
-        with ws._get_source() as src:
-            parser = WorkSheetParser(
-                src,
-                ws._shared_strings,
-                data_only=True,
-                epoch=wb.epoch,
-                date_formats=wb._date_formats,
-                timedelta_formats=wb._timedelta_formats,
-            )
-            for idx, row in parser.parse():
-                if nrows and idx > nrows:
-                    break
-                vals = {c["column"]: c["value"] for c in row if c["value"] is not None and c["value"] != ""}
-                if vals:
-                    rows[idx] = vals
-    finally:
-        wb.close()
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format  # lazy: loads openpyxl, only needed here
+    from openpyxl.utils.datetime import (  # lazy: loads openpyxl, only needed here
+        CALENDAR_MAC_1904,
+        CALENDAR_WINDOWS_1900,
+        from_excel,
+    )
+
+    z = zipfile.ZipFile(io.BytesIO(data))
+    part = _ooxml_sheet_parts(z)[name]
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    book = ET.fromstring(z.read("xl/workbook.xml"))
+    pr = book.find(f"{ns}workbookPr")
+    epoch = CALENDAR_MAC_1904 if pr is not None and pr.get("date1904") in ("1", "true") else CALENDAR_WINDOWS_1900
+
+    def text_of(el) -> str:
+        return "".join(t.text or "" for t in el.iter(f"{ns}t"))
+
+    shared: list[str] = []
+    if "xl/sharedStrings.xml" in z.namelist():
+        with z.open("xl/sharedStrings.xml") as fh:
+            for _ev, el in ET.iterparse(fh):
+                if el.tag == f"{ns}si":
+                    shared.append(text_of(el))
+                    el.clear()
+    date_styles: set[int] = set()
+    if "xl/styles.xml" in z.namelist():
+        st = ET.fromstring(z.read("xl/styles.xml"))
+        custom = {int(f.get("numFmtId")): f.get("formatCode") or "" for f in st.iter(f"{ns}numFmt")}
+        xfs = st.find(f"{ns}cellXfs")
+        for i, xf in enumerate(xfs if xfs is not None else []):
+            fid = int(xf.get("numFmtId") or 0)
+            code = custom.get(fid) or BUILTIN_FORMATS.get(fid) or ""
+            if code and is_date_format(code):
+                date_styles.add(i)
+
+    rows: dict[int, dict[int, object]] = {}
+    with z.open(part) as fh:
+        for _ev, el in ET.iterparse(fh):
+            if el.tag != f"{ns}row":
+                continue
+            r = int(el.get("r") or (max(rows, default=0) + 1))
+            if nrows and r > nrows:
+                break
+            vals: dict[int, object] = {}
+            for c in el.iter(f"{ns}c"):
+                ref = c.get("r") or ""
+                letters = "".join(ch for ch in ref if ch.isalpha())
+                col = _col_index(letters.encode()) if letters else (max(vals, default=0) + 1)
+                t = c.get("t")
+                v = c.find(f"{ns}v")
+                raw = v.text if v is not None else None
+                if t == "inlineStr":
+                    val: object = text_of(c)
+                elif raw is None:
+                    continue
+                elif t == "s":
+                    val = shared[int(raw)] if raw.isdigit() and int(raw) < len(shared) else ""
+                elif t in ("str", "e"):
+                    val = raw
+                elif t == "b":
+                    val = raw == "1"
+                else:
+                    try:
+                        num = float(raw)
+                    except ValueError:
+                        val = raw
+                    else:
+                        if int(c.get("s") or 0) in date_styles:
+                            val = dt.time(0) if num == 0 else from_excel(num, epoch)
+                        else:
+                            val = num
+                if val is not None and val != "":
+                    vals[col] = val
+            if vals:
+                rows[r] = vals
+            el.clear()
     cols = sorted({c for v in rows.values() for c in v})
     pos = {c: i for i, c in enumerate(cols)}
     last = max(rows, default=0)
     out = []
     for r in range(1, last + 1):
-        line = [""] * len(cols)
+        line: list = [""] * len(cols)
         for c, v in rows.get(r, {}).items():
-            if isinstance(v, dt.datetime) and v.date() <= dt.date(1899, 12, 31) and v.time() == dt.time(0):
-                v = dt.time(0)  # serial 0 under a date format: Excel's empty date
             line[pos[c]] = v
         out.append(line)
     return out, [c - 1 for c in cols]
@@ -830,7 +883,7 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
             f"日付・時刻のセルに 0（Excel の空の日付「1900/1/0」）が {zeros[0]} 個あり、空欄として扱いました"
             f"（最初は {col_label(c)}{r + 1}）。"
         )
-    formulas = formula_cells(data, chosen) if kind in ("xlsx", "xlsm") else 0
+    formulas = formula_cells(data, chosen) if kind in ("xlsx", "xlsm", "ods") else 0
     table = _finish(
         frame,
         line_numbers,
@@ -856,12 +909,15 @@ def _read_excel(path: Path, data: bytes, sheet, header_row: int | None) -> Table
 
 
 def formula_cells(data: bytes, sheet: str | None = None) -> int:
-    """How many formula cells an .xlsx/.xlsm holds (in ``sheet``, or in every sheet). Workbooks are read as the
-    values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas are never evaluated. This
-    counts them from the sheet XML (``<f>`` elements) so an import can say so. 0 when the file is not OOXML."""
+    """How many formula cells an .xlsx/.xlsm holds (in ``sheet``, or in every sheet; an .ods: in the whole workbook).
+    Workbooks are read as the values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas
+    are never evaluated. This counts them from the sheet XML (``<f>`` elements; ``table:formula`` in OpenDocument)
+    so an import can say so. 0 for .xls/.xlsb (binary) and anything that is not a zip of XML."""
 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
+        if "content.xml" in z.namelist():  # OpenDocument (.ods): formulas are table:formula attributes (any sheet)
+            return len(re.findall(rb"table:formula=", z.read("content.xml")))
         parts = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
         if sheet is not None:
             ns = {

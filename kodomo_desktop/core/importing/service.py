@@ -23,9 +23,6 @@ from ..policy import ensure_defaults, sources_without_basis
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
 from . import guards as G
-from .checklist_answers import import_checklist_workbook
-from .parse import _no_gc, parse_rows
-from .readers import read_table
 from .result import ImportResult as ImportResult  # re-exported: callers import it from here
 from .values import parse_date
 from .values import to_date as _date
@@ -78,6 +75,8 @@ def preview(
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
     ws.require("import", what="import preview")
+    from .readers import read_table  # pandas/openpyxl: only when a file is read (batches list stays light)
+
     table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
     suggestions = F.suggest_source_type(table.headers)
     st = source_type or (suggestions[0] if suggestions else None)
@@ -179,6 +178,8 @@ def import_file(
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
     if source_type == "school_checklist":
+        from .checklist_answers import import_checklist_workbook  # lazy: openpyxl and pandas, only for checklists
+
         return import_checklist_workbook(  # matched by row key, never by name
             ws, path, progress=progress, password=file_password
         )
@@ -186,6 +187,8 @@ def import_file(
     as_of_date = _parse_as_of(as_of)
     try:
         _user_mapping_conflicts(source_type, mapping)
+        from .readers import read_table  # lazy: pandas/openpyxl, only when a file is read
+
         table = read_table(
             path,
             sheet=sheet,
@@ -218,6 +221,8 @@ def import_file(
     if dup is not None:
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
         return ImportResult(None, len(table.rows), 0, 0, [], duplicate_of=dup)
+    from .parse import parse_rows  # lazy: loads pandas; `batches list` and the CLI's start stay light
+
     try:
         parsed = parse_rows(table, source_type, final_mapping, as_of_date, records=False)
     except InputRefused as e:
@@ -261,7 +266,7 @@ def import_file(
             f"「{path.name}」の {rows_total:,} 行はどれも取り込めません{why}。"
             f"{label}の列の対応づけ・日付の形式を確かめてください。データベースは変更されていません。"
         )
-        ws.log("import_refused", detail={"source_type": source_type, "reason": "all rows rejected"})
+        ws.log("import_refused", detail={"source_type": source_type, "reason": "どの行も取り込めない"})
         raise InputRefused(msg)
     G.check_fit(source_type, table.headers, final_mapping, findings)
     if cancel and cancel():
@@ -398,7 +403,7 @@ def import_file(
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": d.batch_id})
         return ImportResult(None, rows_total, 0, 0, [], duplicate_of=d.batch_id)
     except G.ReplaceRefused as e:
-        ws.log("import_refused", detail={"source_type": source_type, "reason": "guard", "findings": e.findings})
+        ws.log("import_refused", detail={"source_type": source_type, "guard": e.findings})
         raise
     return ImportResult(
         batch_id,
@@ -473,6 +478,8 @@ def _insert_records(
     a writer thread calling executemany (it needs the GIL back for every row), and a writer thread inserting each
     chunk as one ``INSERT … SELECT … FROM json_each(?)`` without the GIL (SQLite's JSON path costs more CPU than the
     overlap saves)."""
+
+    from .parse import _no_gc  # lazy: as above
 
     with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
         chunks = _RowChunks(batch_id, source_type, cols, n, as_of_date)

@@ -859,6 +859,8 @@ def decisions(s: Session, person_id: str) -> dict:
                 "next_review_on": i.next_review_on,
                 "minutes": i.minutes or "",
                 "roles": i.roles or [],
+                "registration": i.registration or "",
+                "category": i.category or "",
                 "decided": i.decided_at is not None,
             }
         )
@@ -988,7 +990,11 @@ def child_bundle(
     rel = p.relationship or ""
     for m in members:  # brothers and sisters whatever their age: the same generation of the household
         m["same_generation"] = m["sibling"] or (rel in ("子", "孫") and m["relationship"] == rel)
+    from ..importing.fields import SOURCE_TYPES  # lazy: as in the functions above (the field tables are large)
+
+    imported = {f["source_type"] for f in fresh}
     return {
+        "not_imported": [st for st in SOURCE_TYPES if st not in imported],
         "yotaikyo": yotaikyo_status(recs, on),
         "pending": pend,
         "implausible": implausible,

@@ -267,23 +267,9 @@ def sources_table(b: dict, mask) -> list:
         )
     if len(rows) == 1:
         return [empty_line("（取り込まれた情報源はありません）")]
-    declared = [
-        x
-        for x in ((b.get("score") or {}).get("no_data") or [])
-        if not x["source_types"] or any(mask.shows_source(st) for st in x["source_types"])
-    ]
-    nd = [x["label"] + (f"（{x['detail']}）" if x.get("detail") else "") for x in declared] or [
-        f"{x['label']}データなし" for x in shown if x["no_data"]
-    ]
     out = [grid(rows, [30 * mm, 37 * mm, 28 * mm, 31 * mm, W - 126 * mm], align="llccl", extra=extra)]
-    if nd:
-        out += [
-            gap(1),
-            P(
-                f"スコア算出時のデータなし: {'、'.join(nd)}　※「データなし」は「リスクがない」ことを意味しません。",
-                "small",
-            ),
-        ]
+    if any(x["no_data"] for x in shown):  # the sources themselves are named once, in the データなし・未取込 line
+        out += [gap(1), P("※「データなし」: スコア算出時にこの情報源にこどもの記録がなかったもの。", "small")]
     return out
 
 
@@ -356,6 +342,7 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int | None = 5) -
                 more = "　".join(
                     x
                     for x in (
+                        registration_text(c),
                         f"主担当: {c['lead_organisation']}" if c["lead_organisation"] else "",
                         c["actions"],
                         c["minutes"],
@@ -392,7 +379,7 @@ def decisions_tables(b: dict, *, compact: bool = False, limit: int | None = 5) -
             out.append(gap(2))
         rows = [["会議（開催日）", "支援要否", "方向性", "主担当機関", "次回見直し", "議事メモ・当面の対応"]]
         for c in d["conferences"]:
-            memo = "　".join(x for x in (c["actions"], c["minutes"]) if x)
+            memo = "　".join(x for x in (registration_text(c), c["actions"], c["minutes"]) if x)
             if c["support_needed"] == "不要" and not c["minutes"]:
                 memo = (memo + "　" if memo else "") + "（理由の記録なし）"
             rows.append(
@@ -556,6 +543,9 @@ def no_data_labels(b: dict, mask) -> list[str]:
         if key not in seen:
             seen.add(key)
             out.append(label)
+    missing = [source_label(st) for st in b.get("not_imported") or [] if mask.shows_source(st)]
+    if missing:
+        out.append(f"{'・'.join(missing)}（未取込）")
     return out
 
 
@@ -615,6 +605,18 @@ def last_scores(b: dict, n: int = 3) -> str:
     )
 
 
+# what record_minutes stores → the words on the pen form's check boxes
+REG_BOX = {"登録する": "新規登録", "継続": "登録継続", "登録しない": "登録しない"}
+CAT_BOX = {"要保護児童": "要保護", "要支援児童": "要支援", "特定妊婦": "特定妊婦"}
+
+
+def registration_text(c: dict) -> str:
+    """「要対協: 登録する（要支援児童）」 for a recorded decision, "" when the meeting recorded none."""
+    if not c.get("registration"):
+        return ""
+    return f"要対協: {c['registration']}" + (f"（{c['category']}）" if c.get("category") else "")
+
+
 def decision_box_full(b: dict, item: dict | None = None, *, title: str = "会議での決定（記入欄）") -> Table:
     """The decision the meeting fills in by pen (■ where a decision is already recorded in the app): 要対協
     registration and category, support needed with its reason, direction, roles per agency with their next date,
@@ -623,8 +625,8 @@ def decision_box_full(b: dict, item: dict | None = None, *, title: str = "会議
     y = b.get("yotaikyo") or {}
     reg_now = "登録中" if y.get("open") else ("終結" if y else "未登録")
     cat_now = y.get("category") if y.get("open") else None
-    reg = boxes(["新規登録", "登録継続", "終結", "登録しない"], item.get("registration"), sep="　")
-    cat = boxes(["要保護", "要支援", "特定妊婦"], item.get("category") or None, sep="　")
+    reg = boxes(["新規登録", "登録継続", "終結", "登録しない"], REG_BOX.get(item.get("registration") or ""), sep="　")
+    cat = boxes(["要保護", "要支援", "特定妊婦"], CAT_BOX.get(item.get("category") or ""), sep="　")
     need = item.get("support_needed")
     reason = item.get("reason") or ""
     if need == "不要" and not reason and not item.get("minutes"):

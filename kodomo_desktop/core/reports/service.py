@@ -109,6 +109,8 @@ def conference_pdf(
                     "next_review_on": i.next_review_on,
                     "roles": i.roles or [],
                     "minutes": i.minutes or "",
+                    "registration": i.registration,
+                    "category": i.category,
                     "decided_by": i.decided_by or "",
                     "decided_at": i.decided_at,
                 }

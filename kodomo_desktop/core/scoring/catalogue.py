@@ -3,7 +3,9 @@
 Top-level keys: ``difficulty_types`` (虐待, 貧困, 不登校, ヤングケアラー, 産後うつ, 発達), ``age_bands`` (未就学 0–5,
 小学生 6–11, 中学生 12–14, 高校生年代 15–18), ``sources`` (per source type: label, the fields that identify one
 event across re-sent extracts — ``dedupe`` — and which children are expected to have data — ``expect``),
-``supports`` (what-if: a support and the factor it applies to its types' points) and ``indicators``.
+``supports`` (what-if: a support and the factor it applies to its types' points) and ``indicators``. A source
+may say how a record is closed besides its status: ``closed_by`` {date_field, status_field, closed_value} (要対協:
+a 終結日 on or before the as-of date reads as 終結 whatever the status column says).
 
 Each indicator::
 
@@ -59,8 +61,24 @@ def _load(path: str, mtime: float) -> dict:
     return validate_catalogue(raw)
 
 
+_TOWN: dict | None = None  # the open workspace's own catalogue (core/catalogue/town.py), validated
+
+
+def set_town_catalogue(cat: dict | None) -> None:
+    """Use the town's catalogue instead of the shipped one (None: back to the shipped one). Called when a workspace
+    opens and when the town adopts a new catalogue."""
+    global _TOWN
+    _TOWN = validate_catalogue(copy.deepcopy(cat)) if cat is not None else None
+
+
+def town_catalogue_active() -> bool:
+    return _TOWN is not None
+
+
 def load_catalogue(path: Path | None = None) -> dict:
-    """The validated catalogue (a deep copy: callers may change it freely)."""
+    """The validated catalogue (a deep copy: callers may change it freely): the town's own when it has one."""
+    if path is None and _TOWN is not None:
+        return copy.deepcopy(_TOWN)
     p = Path(path) if path else catalogue_path()
     return copy.deepcopy(_load(str(p), p.stat().st_mtime if p.exists() else 0.0))
 

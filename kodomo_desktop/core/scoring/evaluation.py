@@ -134,15 +134,14 @@ def _row(rid, iid, label, with_, flagged, reviewed, confirmed) -> dict:
     }
 
 
-def evaluate(
-    ws, out: Path, *, misses_out: Path | None = None, draft_file: Path | None = None, suggest_out: Path | None = None
-) -> dict:
-    """The evaluation CSV (and the misses CSV, a back-test of ``draft_file``, a suggested weights file)."""
+def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
+    """The evaluation in memory: ``rows`` (per round and indicator, then ``all``), ``misses``, ``summary`` (with
+    ``backtest`` when ``draft`` is given and ``suggested``), ``suggested_weights`` (a weights dict). Nothing saved."""
     from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     ws.require("score.read", what="evaluate")
     ws.require("person.read", what="evaluate")
-    if draft_file:
+    if draft is not None:
         ws.require("weights.edit", what="back-test")
     rounds = rounds_data(ws)
     if not rounds:
@@ -177,7 +176,6 @@ def evaluate(
                 "caution": CAUTION.format(n=n) if 0 < n < SMALL else "",
             }
         )
-    outputs.write_csv(Path(out), EVAL_COLUMNS, ([r[c] for c in EVAL_COLUMNS] for r in rows))
     ever_flagged = set().union(*(r["flagged"] for r in rounds))
     miss = []
     seen = set()
@@ -186,12 +184,9 @@ def evaluate(
             if p not in ever_flagged and p not in seen:
                 seen.add(p)
                 miss.append({"person_id": p, "round_id": r["round_id"], "label": lab})
-    if misses_out:
-        outputs.write_csv(Path(misses_out), MISS_COLUMNS, ([m[c] for c in MISS_COLUMNS] for m in miss))
     confirmed_all = sum(len(r["confirmed"]) for r in rounds)
     flagged_conf = sum(len(set(r["confirmed"]) & r["flagged"]) for r in rounds)
     summary = {
-        "out": str(out),
         "rounds": len(rounds),
         "rows": len(rows),
         "flagged": sum(len(r["flagged"]) for r in rounds),
@@ -200,29 +195,43 @@ def evaluate(
         "confirmed_flagged": flagged_conf,
         "confirmed_captured_share": round(flagged_conf / confirmed_all, 3) if confirmed_all else None,
         "misses": len(miss),
-        "misses_out": str(misses_out) if misses_out else None,
         "caution": (
             f"確認された（受理相当・支援開始）こどもは {confirmed_all} 人です。"
             + ("人数が少ないため、割合は参考値です。" if confirmed_all < 20 else "")
             + "抽出されなかったこどもはほとんど振り返られないため、見逃しは支援記録から分かる分だけです。"
         ),
     }
-    if draft_file:
-        summary["backtest"] = backtest(ws, rounds, draft_file)
+    if draft is not None:
+        summary["backtest"] = backtest(ws, rounds, draft)
     sug = suggest_weights(ws, rounds)
     summary["suggested"] = sug["indicators"]
+    ws.log("evaluated", detail={"rounds": len(rounds), "misses": len(miss), "backtest": draft is not None})
+    return {"rows": rows, "misses": miss, "summary": summary, "suggested_weights": sug["weights"]}
+
+
+def evaluate(
+    ws, out: Path, *, misses_out: Path | None = None, draft_file: Path | None = None, suggest_out: Path | None = None
+) -> dict:
+    """CLI ``evaluate``: the evaluation CSV (and the misses CSV, a back-test of ``draft_file``, a suggested
+    weights file to preview and adopt)."""
+
+    ev = evaluation(ws, draft=draft_file)
+    outputs.write_csv(Path(out), EVAL_COLUMNS, ([r[c] for c in EVAL_COLUMNS] for r in ev["rows"]))
+    if misses_out:
+        outputs.write_csv(Path(misses_out), MISS_COLUMNS, ([m[c] for c in MISS_COLUMNS] for m in ev["misses"]))
+    summary = {"out": str(out), **ev["summary"], "misses_out": str(misses_out) if misses_out else None}
     if suggest_out:
-        Path(suggest_out).write_text(json.dumps(sug["weights"], ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(ev["suggested_weights"], ensure_ascii=False, indent=2) + "\n"
+        outputs.write_bytes(Path(suggest_out), text.encode("utf-8"))
         summary["suggested_out"] = str(suggest_out)
-    ws.log("evaluated", detail={"rounds": len(rounds), "misses": len(miss), "backtest": bool(draft_file)})
     return summary
 
 
-def backtest(ws, rounds: list[dict], draft_file: Path) -> dict:
-    """Each round re-scored on its as-of date with the draft weights (nothing kept)."""
+def backtest(ws, rounds: list[dict], draft_file: dict | Path) -> dict:
+    """Each round re-scored on its as-of date with the draft weights (a file or a weights dict; nothing kept)."""
     from .service import ScoringContext, read_weights_file  # lazy: loads numpy, pandas, only needed here
 
-    draft = read_weights_file(draft_file)
+    draft = draft_file if isinstance(draft_file, dict) else read_weights_file(draft_file)
     per, tot = [], {"confirmed": 0, "captured_actual": 0, "captured_draft": 0, "flagged_actual": 0, "flagged_draft": 0}
     contexts: dict = {}
     for r in rounds:
@@ -249,7 +258,7 @@ def backtest(ws, rounds: list[dict], draft_file: Path) -> dict:
             tot[k] += row[k]
     c = tot["confirmed"]
     return {
-        "weights": str(draft_file),
+        "weights": draft_file.get("name", "") if isinstance(draft_file, dict) else str(draft_file),
         "rounds": per,
         **tot,
         "confirmed_captured_share_actual": round(tot["captured_actual"] / c, 3) if c else None,

@@ -31,7 +31,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any
+
+from ..errors import KodomoError
 
 KINDS = ("own", "household", "poverty_proxy", "protective")
 KIND_LABELS = {
@@ -342,12 +345,21 @@ def details_of(value: Any) -> ScoreDetails:
 
 
 def catalogue_kinds() -> dict[str, str]:
+    """Indicator id → kind in the catalogue in use — the town's own or the shipped one (cached per catalogue:
+    first-format details are read row by row)."""
+    from . import catalogue as C  # lazy: loads numpy, pandas, only needed here
+
+    return dict(_catalogue_kinds(id(getattr(C, "_TOWN", None))))
+
+
+@lru_cache(maxsize=4)
+def _catalogue_kinds(_key: int) -> tuple:
     from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     try:
-        return {i["id"]: i["kind"] for i in load_catalogue()["indicators"]}
-    except Exception:  # pragma: no cover - an unreadable catalogue must not stop a reader
-        return {}
+        return tuple((i["id"], i["kind"]) for i in load_catalogue()["indicators"])
+    except KodomoError:  # an unreadable catalogue must not stop a reader: reasons then default by indicator
+        return ()
 
 
 def _reason_item(r: Reason) -> str:

@@ -9,7 +9,7 @@ scores, explanations, previews and to export weights, ``weights.edit`` to save, 
 Public API::
 
     score_to_csv(ws, out, weights_file=None, as_of=None) -> {"children", "flagged", "run_id", "as_of", ...}
-    run_scoring(ws, as_of=None, weight_set=None) -> run_id       # weight_set: None (adopted) | id | data dict
+    run_scoring(ws, as_of=None) -> run_id          # the adopted weights only: a trial is never kept as a run
     latest_scores(ws, run_id=None, *, school=, age_band=, type_=, band=, new=, yotaikyo=, unreviewed=,
                   flagged_only=) -> [row]
     child_explanation(ws, person_id, run_id=None) -> {"details", "history", ...}
@@ -636,16 +636,15 @@ class ScoringContext:
 
 # --- runs ---------------------------------------------------------------------------------------------------------------------
 def _weights_for_run(ws, weight_set) -> tuple[int, int, dict]:
-    """(weight set id, version, data) for a run: the adopted set, a saved id, or data (saved as a version)."""
-    if weight_set is None:
-        a = active_weights(ws)
+    """(weight set id, version, data) for a run: only the adopted set makes a run (the current run). Other weights
+    are a trial (``score_to_csv(weights_file=…)``, the preview, the back-test), computed in memory and never kept."""
+    a = active_weights(ws)
+    if weight_set is None or (not isinstance(weight_set, dict) and int(weight_set) == a["weight_set_id"]):
         return a["weight_set_id"], a["version"], a["data"]
-    if isinstance(weight_set, dict):
-        saved = save_weights(ws, weight_set, weight_set.get("name") or "スコア算出時に指定した重み", _require=False)
-        w = get_weight_set(ws, saved["weight_set_id"])
-        return w["weight_set_id"], w["version"], w["data"]
-    w = get_weight_set(ws, int(weight_set))
-    return w["weight_set_id"], w["version"], w["data"]
+    raise InputRefused(
+        "採用されていない重みでは算出結果を保存できません（試行は score --weights で、保存されません）。"
+        "先に理由を付けて採用してください。"
+    )
 
 
 def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dict]:
@@ -908,6 +907,7 @@ def latest_scores(
     out = []
     for c, p in rows:
         d = c.details if isinstance(c.details, dict) else _json(c.details)
+        sd = ScoreDetails.from_dict(d)
         row = {
             "run_id": run_id,
             "person_id": p.id,
@@ -934,6 +934,13 @@ def latest_scores(
             "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
             "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
             "reviewed": p.id in reviewed,
+            "band_level": sd.band_level,
+            "band_text": band_text(sd),
+            "own_points": sd.own_points,
+            "household_points": sd.household_points,
+            "pending": sd.pending_lines,
+            "implausible": len(sd.implausible),
+            "guard_off": dict(sd.guard_off),
             "details": d,
         }
         if school is not None and row["school"] != school:
@@ -953,10 +960,25 @@ def latest_scores(
         if flagged_only and not row["flagged"]:
             continue
         out.append(row)
-    out.sort(key=lambda r: (-r["total"], -r["basic_items"], r["person_id"]))
+    # one band rule: the list sorts by band (the highest band of any type), then total
+    out.sort(key=lambda r: (-(r["band_level"] or 0), -r["total"], -r["basic_items"], r["person_id"]))
     if log:  # one entry per list view: ids and counts, never names
         ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
     return out
+
+
+def band_text(d: ScoreDetails) -> str:
+    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
+    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
+    by the proxy guard is marked as such."""
+    if not d.band:
+        return ""
+    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
+    if not top or d.band_level == 0:
+        return d.band
+    t, v = max(top, key=lambda tv: tv[1].points)
+    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
+    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
 
 
 def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:

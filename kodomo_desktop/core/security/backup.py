@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -286,7 +287,14 @@ def restore(
                 for p in (db_path, K.key_file_path(db_path)):
                     if p.exists():
                         kept_p = p.with_name(f"{p.name}.kept-{stamp}")
-                        os.link(p, kept_p)  # the old pair stays whole under the kept names
+                        n = 1
+                        while kept_p.exists():
+                            n += 1
+                            kept_p = p.with_name(f"{p.name}.kept-{stamp}-{n}")
+                        try:
+                            os.link(p, kept_p)  # the old pair stays whole under the kept names
+                        except OSError:  # a file system without hard links (FAT): a full copy
+                            shutil.copy2(p, kept_p)
                         kept.append(str(kept_p))
                 K.fsync_dir(db_path.parent)
                 K.crash_point("restore-3")

@@ -122,6 +122,15 @@ def definition(s, key: str) -> dict:
     return row.value
 
 
+def sheet_choices(ws) -> list[tuple[str, str]]:
+    """(key, title) of the sheets that can go out: the watch list first, then the sheets the town defined."""
+    ws.require("data.share", what="information sheets")
+    with ws.session() as s:
+        rows = s.scalars(select(Setting).where(Setting.key.like(SETTING_PREFIX + "%")).order_by(Setting.key)).all()
+        defined = [(r.value["key"], r.value.get("title") or r.value["key"]) for r in rows if r.value]
+    return [(WATCH_LIST["key"], WATCH_LIST["title"]), *defined]
+
+
 def row_key(sheet_key: str, person_id: str) -> str:
     base = f"{sheet_key}-{person_id}"
     return f"{base}-{hashlib.sha256(base.encode()).hexdigest()[:4].upper()}"

@@ -130,6 +130,14 @@ class KdfParams:
     salt: bytes
 
     def derive_bytes(self, secret: bytes) -> bytes:
+        if _test_cache is not None:  # tests only (enable_test_derive_cache): the floor holds, repeats are skipped
+            k = hashlib.sha256(repr((self.time_cost, self.memory_cost, self.parallelism)).encode() + self.salt + secret)
+            if k.digest() not in _test_cache:
+                _test_cache[k.digest()] = self._derive_bytes(secret)
+            return _test_cache[k.digest()]
+        return self._derive_bytes(secret)
+
+    def _derive_bytes(self, secret: bytes) -> bytes:
         return hash_secret_raw(
             secret,
             self.salt,
@@ -164,6 +172,17 @@ class KdfParams:
 
 
 _calibrated: dict[int, int] = {}
+_test_cache: dict[bytes, bytes] | None = None
+
+
+def enable_test_derive_cache() -> None:
+    """For the test suite only (tests/conftest.py): the same Argon2id input in one process is derived once.
+
+    Never enabled by the application or by an environment variable: a cache would keep derived keys in memory
+    after a lock. The parameters are not lowered — every first derivation runs at the floor.
+    """
+    global _test_cache
+    _test_cache = {}
 
 
 def calibrate(target_ms: int | None = None) -> KdfParams:
@@ -498,7 +517,7 @@ class KeyFile:
         }
         return locator
 
-    def add_user(self, user_name: str, password: str, ref: str, db_key: bytes, *, default: bool = False) -> None:
+    def add_user(self, user_name: str, password: str, ref: str, db_key: bytes, *, default: bool = False) -> bytes:
         """A fresh key pair for the user, a slot for (name, password) and, for the default user, one for ("", password)."""
         priv = X25519PrivateKey.generate().private_bytes_raw()
         locs = [self.add_slot(user_name, password, ref, db_key, priv)]
@@ -506,6 +525,7 @@ class KeyFile:
             locs.append(self.add_slot(None, password, ref, db_key, priv))
             self.auth["default_ref"] = ref
         self.auth["users"][ref] = locs
+        return priv
 
     def remove_user(self, ref: str) -> int:
         locs = self.auth["users"].pop(ref, [])

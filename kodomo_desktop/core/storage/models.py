@@ -333,6 +333,8 @@ class ConferenceItem(Base):
     actions: Mapped[Optional[str]] = mapped_column(Text)
     next_review_on: Mapped[Optional[dt.date]] = mapped_column(Date)
     minutes: Mapped[Optional[str]] = mapped_column(Text)
+    registration: Mapped[Optional[str]] = mapped_column(String(20))  # 要対協: 登録する / 継続 / 登録しない
+    category: Mapped[Optional[str]] = mapped_column(String(20))  # 要保護児童 / 要支援児童 / 特定妊婦
     decided_by: Mapped[Optional[str]] = mapped_column(String(80))
     decided_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
@@ -501,3 +503,16 @@ class LegalBasis(Base):
     changed_by: Mapped[Optional[str]] = mapped_column(String(80))
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     __table_args__ = (UniqueConstraint("kind", "key"),)
+
+
+# the child list (issue 21): a covering index over the children's birth-date range with every key the list searches
+# and sorts by, so that a search or a page at 200,000 persons reads index entries only (migration 0006)
+Index(
+    "ix_person_child_list",
+    Person.birth_date,
+    Person.kana_norm,
+    Person.name_norm,
+    Person.resident_no,
+    Person.sex,
+    Person.id,
+)

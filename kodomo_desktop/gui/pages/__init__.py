@@ -65,6 +65,13 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("scoring", "スコア", "scoring_page:ScoringPage", ("score.read",), "支援の検討のきっかけとなる項目と重み"),
     PageSpec(
+        "catalogue",
+        "指標の編集",
+        "catalogue_page:CataloguePage",
+        ("weights.edit",),
+        "町の指標・しきい値・困難の種類を編集し、プレビューして採用する",
+    ),
+    PageSpec(
         "children",
         "こども一覧",
         "children_page:ChildrenPage",

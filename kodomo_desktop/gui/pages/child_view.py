@@ -119,6 +119,10 @@ class ChildView(QWidget):
         self.score.setWordWrap(True)
         self.score.hide()
         lay.addWidget(self.score)
+        self.supports = _label("", f"background:{pal.TINT_GREY};padding:4px;")
+        self.supports.setWordWrap(True)
+        self.supports.hide()
+        lay.addWidget(self.supports)
         self.score_chart = ScoreHistoryChart()
         self.score_chart.hide()
         lay.addWidget(self.score_chart)
@@ -239,6 +243,7 @@ class ChildView(QWidget):
         self.banner.setText("　".join(notes))
         self.banner.setVisible(bool(notes))
         self._fill_score(page)
+        self._fill_supports(person_id)
         self._fill_members(page)
         self._fill_timeline()
         self._fill_casework()
@@ -249,7 +254,7 @@ class ChildView(QWidget):
         a note being typed stays)."""
         self.page = None
         self.karte_events = []
-        for lab in (self.title, self.kana, self.badges, self.banner, self.score, self.case_status):
+        for lab in (self.title, self.kana, self.badges, self.banner, self.score, self.case_status, self.supports):
             lab.setText("")
         for lab in self.fields.values():
             lab.setText("")
@@ -282,6 +287,37 @@ class ChildView(QWidget):
         self.score.setStyleSheet(f"background:{colour};padding:4px;border-radius:3px;")
         self.score.show()
         self.badges.setText(f"<span style='background:{colour};padding:2px 8px;'>{band}</span>")
+
+    def _fill_supports(self, person_id: str) -> None:
+        """利用できる可能性のある支援: the take-up gaps that found this child, with the rule (never points)."""
+        self.supports_found: list[dict] = []
+        if not self.ws.can("score.read"):
+            self.supports.hide()
+            return
+        from ...core.scoring.town import support_prompts
+
+        try:
+            found = support_prompts(self.ws, person_id=person_id)["children"].get(person_id, [])
+        except KodomoError:
+            found = []
+        self.supports_found = found
+        if not found:
+            self.supports.hide()
+            return
+        lines = [tr("利用できる可能性のある支援（アウトリーチのきっかけ・点数には含めません）")]
+        lines += [
+            "・"
+            + g["label"]
+            + (f"：{g['support']}" if g.get("support") else "")
+            + "（"
+            + tr("見つけた条件")
+            + "："
+            + g["rule"]
+            + "）"
+            for g in found
+        ]
+        self.supports.setText("\n".join(lines))
+        self.supports.show()
 
     def _fill_members(self, page: P.ChildPage):
         members = page.members

@@ -1,8 +1,9 @@
 """こども一覧: every child aged 0–18 in a QAbstractTableModel, searched by 氏名・カナ・宛名番号, and the child page.
 
-Fast on 10,000 rows: the rows are fetched once (``persons.list_children``, normalised keys computed there), a search
-is a pass over precomputed strings in Python (``persons.ChildIndex``), sorting sorts an index list once; the model
-only maps a visible row to a stored row. Typing is debounced; the access log gets the number of results when the
+Fast at 200,000 persons: the model fetches lazily (``canFetchMore``/``fetchMore``, ``PAGE_ROWS`` rows at a time);
+counting, ordering and searching run in SQL over a covering index (``persons.child_count``/``child_ids``), and a
+page's rows — with the current school of just those children — come from ``persons.child_rows``. Rows held in
+memory (``set_rows``, e.g. ``[]`` on lock) are searched by ``persons.ChildIndex`` with the same semantics. Typing is debounced; the access log gets the number of results when the
 search settles (never the text). Double-click or Enter opens the child page; Esc goes back.
 """
 
@@ -44,6 +45,9 @@ SEARCH_DEBOUNCE_MS = 200
 LOG_SETTLE_MS = 1500
 
 
+PAGE_ROWS = 200  # rows fetched at a time as the view scrolls (canFetchMore / fetchMore)
+
+
 def _sort_key(col: str):
     if col == "name":
         return lambda r: (r.name_key, r.kana_key)
@@ -58,55 +62,158 @@ def _sort_key(col: str):
     return lambda r: r.resident_no or "\uffff"
 
 
+class _HeldRows:
+    """Rows already in memory (a caller's list, or none after the lock): searched by ``persons.ChildIndex``."""
+
+    def __init__(self, rows: list[P.ChildRow]):
+        self.all = rows
+        self.index = P.ChildIndex(rows)
+        self.by_id = {r.person_id: r for r in rows}
+        self._last: tuple[tuple[str, str, bool], list[str]] | None = None  # the last ordering asked for
+
+    def total(self) -> int:
+        return len(self.all)
+
+    def count(self, query: str) -> int:
+        return len(self.index.filter(query))
+
+    def ids(self, query: str, order: str, descending: bool, limit: int | None, offset: int) -> list[str]:
+        key = (query, order, descending)
+        if self._last is None or self._last[0] != key:
+            hit = self.index.filter(query)
+            col = "birth" if order == "age" else order
+            rev = descending != (order == "age")  # ascending age: the youngest first
+            hit.sort(key=lambda i: _sort_key(col)(self.all[i]), reverse=rev)
+            self._last = (key, [self.all[i].person_id for i in hit])
+        ids = self._last[1]
+        return list(ids) if limit is None else ids[offset : offset + limit]
+
+    def rows(self, ids: list[str]) -> list[P.ChildRow]:
+        return [self.by_id[i] for i in ids]
+
+
+class _StoreRows:
+    """The children in the database: counted, ordered, searched and paged in SQL (persons.child_ids / child_rows)."""
+
+    def __init__(self, ws, on: dt.date | None = None):
+        self.ws, self.on = ws, on or P.today()
+
+    def total(self) -> int:
+        return P.child_count(self.ws, "", self.on)
+
+    def count(self, query: str) -> int:
+        return P.child_count(self.ws, query, self.on)
+
+    def ids(self, query: str, order: str, descending: bool, limit: int | None, offset: int) -> list[str]:
+        return P.child_ids(self.ws, query, self.on, order, descending, limit=limit, offset=offset)
+
+    def rows(self, ids: list[str]) -> list[P.ChildRow]:
+        return P.child_rows(self.ws, ids, self.on)
+
+
 class ChildListModel(QAbstractTableModel):
-    """The children, all held in Python; ``visible`` maps a view row to a stored row."""
+    """The children, fetched lazily a page of ``PAGE_ROWS`` at a time: ``ids`` holds the matching person ids known so
+    far in view order (all of them after a search, page by page for the whole list), ``rows`` the rows fetched."""
 
     def __init__(self, rows: list[P.ChildRow] | None = None, parent=None):
         super().__init__(parent)
+        self.query = ""
+        self.order, self.descending = "kana", False
         self.set_rows(rows or [])
 
     # -- data ----------------------------------------------------------------------------------------------------------
     def set_rows(self, rows: list[P.ChildRow]):
+        """Show rows held in memory (``[]`` forgets everything, e.g. on lock)."""
+        self._use(_HeldRows(rows))
+
+    def set_store(self, ws, on: dt.date | None = None):
+        """Show the children of the database, fetched in pages."""
+        self._use(_StoreRows(ws, on))
+
+    def _use(self, source):
+        self.source = source
+        self.total = source.total()  # every child, for 「N 人中 n 人」
+        self._refill()
+
+    def _refill(self):
         self.beginResetModel()
-        self.rows = rows
-        self.index_ = P.ChildIndex(rows)
-        self.order = list(range(len(rows)))  # stored rows in the current sort order
-        self.matched: set[int] | None = None  # None: no filter
-        self.visible = list(self.order)
+        self.rows: list[P.ChildRow] = []
+        if self.query:  # a search: every matching id at once (SQL), rows still a page at a time
+            self.ids = self.source.ids(self.query, self.order, self.descending, None, 0)
+            self.matches = len(self.ids)
+        else:
+            self.ids = []
+            self.matches = self.total
+        self._load(PAGE_ROWS)
         self.endResetModel()
+
+    def _load(self, n: int) -> list[P.ChildRow]:
+        """Fetch up to ``n`` more rows (ids first when the whole list is paged); returns them (not yet inserted)."""
+        start = len(self.rows)
+        want = min(self.matches, start + n)
+        if len(self.ids) < want and not self.query:
+            more = self.source.ids("", self.order, self.descending, max(PAGE_ROWS, want - len(self.ids)), len(self.ids))
+            self.ids += more
+            if not more:
+                self.matches = len(self.ids)
+        new = self.source.rows(self.ids[start:want]) if want > start else []
+        self.rows += new
+        return new
 
     def set_filter(self, query: str) -> int:
-        q = (query or "").strip()
-        self.beginResetModel()
-        self.matched = set(self.index_.filter(q)) if q else None
-        self._apply()
-        self.endResetModel()
-        return len(self.visible)
-
-    def _apply(self):
-        self.visible = list(self.order) if self.matched is None else [i for i in self.order if i in self.matched]
+        self.query = (query or "").strip()
+        self._refill()
+        return self.matches
 
     def sort(self, column: int, order=Qt.AscendingOrder):
-        key = _sort_key(COLUMNS[column][0])
-        if COLUMNS[column][0] == "age":  # older first when ascending by age
-            order = Qt.DescendingOrder if order == Qt.AscendingOrder else Qt.AscendingOrder
-        self.layoutAboutToBeChanged.emit()
-        self.order = sorted(range(len(self.rows)), key=lambda i: key(self.rows[i]), reverse=order == Qt.DescendingOrder)
-        self._apply()
-        self.layoutChanged.emit()
+        col = COLUMNS[column][0]
+        desc = order == Qt.DescendingOrder
+        if (col, desc) == (self.order, self.descending):
+            return
+        self.order, self.descending = col, desc
+        self._refill()
+
+    def canFetchMore(self, parent=QModelIndex()):
+        return not parent.isValid() and len(self.rows) < self.matches
+
+    def fetchMore(self, parent=QModelIndex()):
+        if parent.isValid():
+            return
+        start = len(self.rows)
+        want = min(self.matches, start + PAGE_ROWS)
+        if want <= start:
+            return
+        self.beginInsertRows(QModelIndex(), start, want - 1)
+        new = self._load(PAGE_ROWS)
+        if len(new) < want - start:  # rows gone since the ids were read (deleted meanwhile)
+            self.matches = len(self.rows)
+        self.endInsertRows()
+
+    def _ensure(self, view_row: int):
+        while view_row >= len(self.rows) and self.canFetchMore():
+            before = len(self.rows)
+            self.fetchMore()
+            if len(self.rows) == before:
+                break
 
     def row_at(self, view_row: int) -> P.ChildRow:
-        return self.rows[self.visible[view_row]]
+        self._ensure(view_row)
+        return self.rows[view_row]
 
     def view_row_of(self, person_id: str) -> int:
-        for n, i in enumerate(self.visible):
-            if self.rows[i].person_id == person_id:
-                return n
-        return -1
+        """The view row of a person among the matches (fetching rows up to it), -1 when not listed."""
+        if not person_id:
+            return -1
+        try:
+            n = self.ids.index(person_id)
+        except ValueError:
+            return -1
+        self._ensure(n)
+        return n if n < len(self.rows) else -1
 
     # -- Qt model --------------------------------------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.visible)
+        return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent=QModelIndex()):
         return len(COLUMNS)
@@ -114,7 +221,7 @@ class ChildListModel(QAbstractTableModel):
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
-        r = self.rows[self.visible[index.row()]]
+        r = self.rows[index.row()]
         col = COLUMNS[index.column()][0]
         if role == Qt.DisplayRole:
             if col == "name":
@@ -257,24 +364,30 @@ class ChildrenPage(QWidget):
     def reload(self):
         if self.ws.locked:
             return
-        rows = P.list_children(self.ws)
-        self.model.set_rows(rows)
         hdr = self.view.horizontalHeader()
-        self.model.sort(hdr.sortIndicatorSection(), hdr.sortIndicatorOrder())
-        self.apply_search(log=False)
+        m = self.model
+        m.order = COLUMNS[hdr.sortIndicatorSection()][0]
+        m.descending = hdr.sortIndicatorOrder() == Qt.DescendingOrder
+        m.query = self.search.text().strip()
+        m.set_store(self.ws)  # one count, one page of ids and rows (or the search's ids)
+        P.log_child_list(self.ws, m.total)
+        self._show_count()
 
     def apply_search(self, log: bool = True) -> int:
         """Filter now (the debounce calls this); the access log gets the count once the text settles."""
         if self.ws.locked:  # a debounce firing after the lock: the filter waits for the unlock
-            return self.model.rowCount()
+            return self.model.matches
         n = self.model.set_filter(self.search.text())
-        total = len(self.model.rows)
-        self.count.setText(tr("{n} 人", n=n) if n == total else tr("{total} 人中 {n} 人", total=total, n=n))
-        if n:
-            self.view.selectRow(0)
+        self._show_count()
         if log:
             self._log_timer.start()
         return n
+
+    def _show_count(self):
+        n, total = self.model.matches, self.model.total
+        self.count.setText(tr("{n} 人", n=n) if n == total else tr("{total} 人中 {n} 人", total=total, n=n))
+        if self.model.rowCount():
+            self.view.selectRow(0)
 
     def _search_now_and_go(self):
         self._debounce.stop()
@@ -288,7 +401,7 @@ class ChildrenPage(QWidget):
         if not q or q == self._logged_query or self.ws.locked:
             return
         self._logged_query = q  # kept in memory only, to avoid logging the same search twice
-        P.log_search(self.ws, self.model.rowCount())
+        P.log_search(self.ws, self.model.matches)
 
     # -- navigation ------------------------------------------------------------------------------------------------------
     def focus_search(self):

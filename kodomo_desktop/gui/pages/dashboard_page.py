@@ -96,7 +96,7 @@ class DashboardPage(QWidget):
             ]
         )
         self.fresh_view = table_view(self.fresh)
-        lay.addWidget(self.fresh_view, 2)
+        lay.addWidget(self.fresh_view, 3)  # the sources list gets the room (it showed five of fourteen)
         # the open checklist round: which schools have returned it (coordinator)
         self.cl_title = QLabel(tr("観察チェックリストの回収状況"))
         lay.addWidget(self.cl_title)
@@ -140,7 +140,7 @@ class DashboardPage(QWidget):
         fl.addWidget(self.funnel_notice)
         self.funnel: dict | None = None
         bottom.addWidget(self.funnel_box, 3)
-        lay.addLayout(bottom, 3)
+        lay.addLayout(bottom, 2)
         self.refresh()
 
     def page_shown(self):

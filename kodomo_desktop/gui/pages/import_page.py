@@ -33,7 +33,7 @@ from ...core.importing import fields as F
 from ...core.importing import service as S
 from .. import palette as pal
 from ..i18n import tr
-from ..widgets import DictTableModel, Notice, table_view
+from ..widgets import DictTableModel, Notice, forget_rows, table_view
 
 NOT_MAPPED = "（取り込まない・そのまま保存）"
 
@@ -763,10 +763,16 @@ class HistoryView(QWidget):
             self.notice.error(e.message_ja)
             return None
         self.reason.clear()
+        again = res.get("current_again") or []
         self.notice.info(
             tr(
                 "取り消しました（{n} 行、操作ログに記録）。名寄せとスコアは次の実行で更新されます。",
                 n=res["removed_records"],
+            )
+            + (
+                "　" + tr("前の抽出（取込番号 {ids}）が最新に戻りました。", ids="、".join(map(str, again)))
+                if again
+                else ""
             )
         )
         self.refresh()
@@ -923,3 +929,18 @@ class ImportPage(QWidget):
         )
         self.wizard.imported.connect(lambda _res: self.history.refresh())
         lay.addWidget(self.tabs)
+
+    # -- lock: forget the lists of rows (the history, unlinked rows, the rejected rows of a validation) --------------
+    def on_lock(self):
+        forget_rows(self.history)
+        forget_rows(self.unlinked)
+        self.wizard.errors.set_rows([])
+
+    def on_unlock(self):
+        if self.tabs.currentWidget() is self.history:
+            self.history.refresh()
+        elif self.tabs.currentWidget() is self.unlinked:
+            self.unlinked.refresh()
+        w = self.wizard
+        if w.validated and w.stack.currentIndex() == 2:
+            w.validate()  # the rejected rows again, from the file and the mapping still on screen

@@ -884,7 +884,9 @@ class PrintPage(QWidget):
             with contextlib.suppress(KodomoError):
                 from ...core.casework import service as C
 
-                detail["persons"] = [i["person_id"] for i in C.conference_detail(self.ws, p["conference_id"])["items"]]
+                detail["persons"] = [
+                    i["person_id"] for i in C.conference_detail(self.ws, p["conference_id"], log=False)["items"]
+                ]
         R.log_printed(self.ws, p["kind"], detail)
         self.info.setText(tr("%dページを印刷しました") % len(pages))
         if self.main is not None and hasattr(self.main, "status"):

@@ -40,10 +40,11 @@ from PySide6.QtWidgets import (
 
 from ...core.errors import KodomoError
 from ...core.scoring import service as S
+from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
 from ..i18n import tr
-from ..widgets import Notice
+from ..widgets import FlowLayout, Notice
 
 CAVEAT = S.CAVEAT
 ALL = "（すべて）"
@@ -83,6 +84,7 @@ class ScoreListModel(QAbstractTableModel):
         "学校／学校外",
         "状況",
         "データなし",
+        "本人の記録／世帯",
     ]
 
     def __init__(self, parent=None):
@@ -123,6 +125,10 @@ class ScoreListModel(QAbstractTableModel):
             bits.append(f"{r['streak']}回連続")
         if r["flagged"] and not r["reviewed"]:
             bits.append("未確認")
+        if r.get("pending"):
+            bits.append("名寄せ確認待ち")
+        if r.get("implausible"):
+            bits.append("日付要確認")
         return "・".join(bits)
 
     def data(self, index, role=Qt.DisplayRole):
@@ -137,17 +143,20 @@ class ScoreListModel(QAbstractTableModel):
                 r["age_band"],
                 r["school"] or "－",
                 f"{r['total']:g}",
-                r["band"],
+                r.get("band_text") or r["band"],
                 "・".join(r["types"]),
                 r["basic_items"],
                 f"{r['school_points']:g} ／ {r['other_points']:g}",
                 self.status(r),
                 "・".join(r["no_data"]),
+                f"{r.get('own_points', 0):g} ／ {r.get('household_points', 0):g}",
             ][c]
         if role == Qt.BackgroundRole and c in (5, 6):
             return _tint(r.get("band_color"), r["band"])
         if role == Qt.ForegroundRole and c == 11 and r["no_data"]:
             return QColor(pal.WARN_BROWN)
+        if role == Qt.ToolTipRole and c == 12:
+            return tr("本人の記録の点／世帯の状況・経済状況・きょうだいの点（合計＝本人＋世帯）")
         if role == Qt.TextAlignmentRole and c in (0, 2, 5, 8):
             return int(Qt.AlignRight | Qt.AlignVCenter)
         if role == Qt.ToolTipRole and c == 6:
@@ -165,6 +174,13 @@ class ScoreListModel(QAbstractTableModel):
         return self.rows[row] if 0 <= row < len(self.rows) else None
 
 
+def guard_off_text(off: dict | None) -> str:
+    """Every list says so when the proxy guard is switched off for a type."""
+    if not off:
+        return ""
+    return "　" + tr("※世帯・経済の指標だけで最上位の帯にしない規則を外している種別：{t}", t="、".join(off))
+
+
 def reasons_html(ex: dict) -> str:
     d = ex.get("details") or {}
     e = html.escape
@@ -174,18 +190,31 @@ def reasons_html(ex: dict) -> str:
         f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(d.get('band', ''))}</b>　"
         f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>",
     ]
+    sd = ScoreDetails.from_dict(d)
+    own_hh = tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{sd.own_points:g}", h=f"{sd.household_points:g}")
+    out.append(f"<p>{e(own_hh)}</p>")
+    for line in sd.pending_lines:
+        out.append(
+            f"<p style='color:{pal.WARN_BROWN}'><b>{e(line)}</b>（{e(tr('確認されるまで点数に入りません'))}）</p>"
+        )
+    for x in sd.implausible:
+        out.append(f"<p style='color:{pal.WARN_BROWN}'>{e(x.text)}（{e(tr('事実として扱いません'))}）</p>")
     if d.get("status_label"):
         out.append(f"<p style='color:{pal.INFO_BLUE}'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
-    types = d.get("types") or {}
-    if types:
+    if sd.types:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
-        for t, v in sorted(types.items(), key=lambda kv: -kv[1]["points"]):
-            mark = "●" if v.get("flagged") else "○"
-            th = v.get("threshold")
+        for t, v in sorted(sd.types.items(), key=lambda kv: -kv[1].points):
+            mark = "●" if v.flagged else "○"
+            cuts = sd.threshold_text(t)
+            note = ""
+            if v.guard_capped:
+                note = "　" + tr("世帯・経済の指標だけのため最上位の帯にしていません")
+            elif t in sd.guard_off:
+                note = "　" + tr("世帯・経済の指標だけで最上位にしない規則を外しています（{r}）", r=sd.guard_off[t])
             out.append(
-                f"<tr><td>{mark} {e(t)}</td><td align='right'>{v['points']:g}</td>"
-                f"<td>{e(v.get('band', ''))}</td><td style='color:{pal.FAINT}'>"
-                f"{e(tr('しきい値')) + ' ' + format(th, 'g') if th else e(tr('対象外'))}</td></tr>"
+                f"<tr><td>{mark} {e(t)}</td><td align='right'>{v.points:g}</td>"
+                f"<td>{e(v.band)}</td><td style='color:{pal.FAINT}'>"
+                f"{e(cuts) if cuts else e(tr('対象外'))}{e(note)}</td></tr>"
             )
         out.append("</table>")
     out.append(f"<h4>{e(tr('理由'))}</h4><ol>")
@@ -195,8 +224,10 @@ def reasons_html(ex: dict) -> str:
             if r.get("whose") == "本人"
             else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
         )
+        kind = KIND_LABELS.get(r.get("kind") or "", "")
         out.append(
-            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}<br><span style='color:{pal.MUTED}'>"
+            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}"
+            f"{'　［' + e(tr(kind)) + '］' if kind else ''}<br><span style='color:{pal.MUTED}'>"
             f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
             f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
             f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
@@ -761,6 +792,139 @@ class WeightsEditor(QWidget):
         return self.on_rescore() if self.on_rescore is not None else None
 
 
+# --- the screen's own evaluation ------------------------------------------------------------------------------------
+class EvaluationPanel(QWidget):
+    """振り返り: per indicator over the review rounds — with the item, flagged, reviewed, confirmed (受理相当 or
+    support started) — the misses, and suggested weights a person loads into the editor, previews and adopts
+    (never applied here). The core is ``core.scoring.evaluation``."""
+
+    COLUMNS = ["指標", "該当", "抽出", "分類済み", "確認", "確認の割合", "注意"]
+    SUG_COLUMNS = ["指標", "現在の点", "提案", "90％の範囲", "該当（うち確認）", "注意"]
+
+    def __init__(self, ws, editor: WeightsEditor | None = None, parent=None):
+        super().__init__(parent)
+        self.ws, self.editor = ws, editor
+        self.result: dict | None = None
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.run_btn = QPushButton(tr("振り返りラウンドから評価する"))
+        self.run_btn.clicked.connect(lambda: self.run())
+        row.addWidget(self.run_btn)
+        self.load_btn = QPushButton(tr("提案を重みの編集に読み込む（プレビューしてから採用）"))
+        self.load_btn.clicked.connect(lambda: self.load_suggestion())
+        self.load_btn.setEnabled(False)
+        row.addWidget(self.load_btn)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.summary = QLabel(tr("ラウンドの分類と支援の記録から、指標ごとに抽出と確認の件数を数えます。"))
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
+        split = QSplitter(Qt.Vertical)
+        self.table = QTableWidget()
+        self.table.verticalHeader().setVisible(False)
+        split.addWidget(self.table)
+        self.sug = QTableWidget()
+        self.sug.verticalHeader().setVisible(False)
+        split.addWidget(self.sug)
+        lay.addWidget(split, 1)
+        note = QLabel(tr("提案は自動では使われません。件数が少ない指標は現在の点の近くにとどまります。"))
+        note.setWordWrap(True)
+        lay.addWidget(note)
+
+    def run(self) -> dict | None:
+        from ...core.scoring.evaluation import evaluation
+
+        try:
+            ev = evaluation(self.ws)
+        except KodomoError as e:
+            self.summary.setText(e.message_ja)
+            self.result = None
+            self.load_btn.setEnabled(False)
+            return None
+        self.result = ev
+        sm = ev["summary"]
+        share = sm["confirmed_captured_share"]
+        self.summary.setText(
+            tr(
+                "ラウンド {r} 回・抽出 {f} 人・分類済み {v} 人・確認 {c} 人（うち抽出されていた {cf} 人{s}）・"
+                "見逃し {m} 人。",
+                r=sm["rounds"],
+                f=sm["flagged"],
+                v=sm["reviewed"],
+                c=sm["confirmed"],
+                cf=sm["confirmed_flagged"],
+                s="" if share is None else f"・{100 * share:.0f}%",
+                m=sm["misses"],
+            )
+            + " "
+            + sm["caution"]
+        )
+        rows = sorted(
+            (r for r in ev["rows"] if r["round_id"] == "all" and r["with_item"]),
+            key=lambda r: (-(r["confirmed_share"] or 0), -r["with_item"]),
+        )
+        self._fill(
+            self.table,
+            self.COLUMNS,
+            [
+                [
+                    r["label"],
+                    str(r["with_item"]),
+                    str(r["flagged"]),
+                    str(r["reviewed"]),
+                    str(r["confirmed"]),
+                    "" if r["confirmed_share"] is None else f"{100 * r['confirmed_share']:.1f}%",
+                    r["caution"],
+                ]
+                for r in rows
+            ],
+        )
+        self._fill(
+            self.sug,
+            self.SUG_COLUMNS,
+            [
+                [
+                    x["label"],
+                    f"{x['current']:g}",
+                    f"{x['suggested']:g}",
+                    f"{x['low']:g}〜{x['high']:g}",
+                    f"{x['with_item']}（{x['confirmed_with_item']}）",
+                    x["caution"],
+                ]
+                for x in sm["suggested"]
+            ],
+        )
+        self.load_btn.setEnabled(self.editor is not None and self.editor.editable)
+        return ev
+
+    @staticmethod
+    def _fill(t: QTableWidget, cols: list[str], rows: list[list[str]]) -> None:
+        t.clear()
+        t.setColumnCount(len(cols))
+        t.setHorizontalHeaderLabels([tr(c) for c in cols])
+        t.setRowCount(len(rows))
+        for r, vals in enumerate(rows):
+            for c, v in enumerate(vals):
+                t.setItem(r, c, QTableWidgetItem(v))
+        t.resizeColumnsToContents()
+
+    def load_suggestion(self) -> bool:
+        """The suggestion into the weight editor and its preview: a person adopts it there, with a reason."""
+        if self.result is None or self.editor is None or not self.editor.editable:
+            return False
+        from ...core.scoring.weights import strip_meta, validate_weights
+
+        data = validate_weights(strip_meta(self.result["suggested_weights"]), S.catalogue())
+        self.editor.show_data(data)
+        self.editor.preview()
+        self.editor.notice.info(
+            tr(
+                "町の結果からの提案を読み込みました（まだ採用していません）。プレビューを確かめ、理由を付けて採用してください。"
+            )
+        )
+        return True
+
+
 # --- the page -----------------------------------------------------------------------------------------------------------------
 class ScoringPage(QWidget):
     def __init__(self, ws, main_window=None):
@@ -779,6 +943,7 @@ class ScoringPage(QWidget):
         title.setStyleSheet("font-size:15pt;font-weight:bold;")
         top.addWidget(title)
         self.run_info = QLabel()
+        self.run_info.setWordWrap(True)  # a long run description wraps instead of widening the page
         self.run_info.setStyleSheet(f"color:{pal.MUTED};")
         top.addWidget(self.run_info, 1)
         self.run_btn = QPushButton(tr("スコアを算出"))
@@ -787,7 +952,7 @@ class ScoringPage(QWidget):
         top.addWidget(self.run_btn)
         ll.addLayout(top)
         ll.addWidget(caveat_label())
-        filters = QHBoxLayout()
+        filters = FlowLayout()  # one row in Japanese; the longer English labels wrap instead of widening the window
         self.f_school, self.f_age, self.f_type, self.f_band = QComboBox(), QComboBox(), QComboBox(), QComboBox()
         for label, combo in (
             (tr("学校・園"), self.f_school),
@@ -797,6 +962,9 @@ class ScoringPage(QWidget):
         ):
             filters.addWidget(QLabel(label))
             combo.setMinimumWidth(110)
+            # long school names must not widen the page past a 1366 px screen
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
             filters.addWidget(combo)
             combo.currentIndexChanged.connect(self.apply_filters)
         self.f_new, self.f_yt, self.f_unrev, self.f_flag = (
@@ -808,7 +976,6 @@ class ScoringPage(QWidget):
         for cb in (self.f_new, self.f_yt, self.f_unrev, self.f_flag):
             filters.addWidget(cb)
             cb.toggled.connect(self.apply_filters)
-        filters.addStretch(1)
         self.count = QLabel()
         filters.addWidget(self.count)
         ll.addLayout(filters)
@@ -822,8 +989,10 @@ class ScoringPage(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(24)
-        for i, w in enumerate((44, 130, 44, 80, 120, 50, 36, 150, 64, 90, 150, 160)):
-            self.view.setColumnWidth(i, w)
+        fm = self.view.horizontalHeader().fontMetrics()
+        for i, w in enumerate((44, 110, 40, 70, 120, 44, 170, 130, 60, 84, 130, 120, 90)):
+            head = str(self.model.headerData(i, Qt.Horizontal) or "")  # never narrower than its header
+            self.view.setColumnWidth(i, max(w, fm.horizontalAdvance(head) + 12))
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.selectionModel().currentRowChanged.connect(lambda cur, prev: self.show_reasons(cur.row()))
         split.addWidget(self.view)
@@ -846,6 +1015,9 @@ class ScoringPage(QWidget):
         self.weights = WeightsEditor(ws)
         self.tabs.addTab(self.weights, tr("重み・しきい値"))
         self.weights.on_rescore = self._rescore_after_adopt
+        self.evaluation = EvaluationPanel(ws, self.weights)
+        self.tabs.addTab(self.evaluation, tr("振り返り（評価）"))
+        self.evaluation.load_btn.clicked.connect(lambda: self.tabs.setCurrentIndex(1))
         QShortcut(QKeySequence(Qt.Key_F5), self, activated=self.reload)
         self.current: dict | None = None
         self.reload()
@@ -869,6 +1041,7 @@ class ScoringPage(QWidget):
                     f=sm.get("flagged", 0),
                     x=sm.get("newly_flagged", 0),
                 )
+                + guard_off_text(sm.get("proxy_guard_off"))
             )
         else:
             self.run_info.setText(tr("まだスコアを算出していません。"))

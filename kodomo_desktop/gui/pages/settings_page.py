@@ -31,7 +31,7 @@ from ..i18n import LANGUAGES, language, tr
 
 
 class PasswordDialog(QDialog):
-    """Change the signed-in user's password (rewrites their key slot; the database is not re-encrypted)."""
+    """Change the signed-in user's password (a new key slot and a re-key of the database: the old password opens nothing)."""
 
     def __init__(self, ws, parent=None):
         super().__init__(parent)
@@ -146,8 +146,50 @@ class SettingsPage(QWidget):
         self.backup_button.setEnabled(ws.can("backup"))
         f4.addWidget(self.backup_button)
         lay.addWidget(bk)
+
+        kg = QGroupBox(tr("鍵の更新（データベースの再暗号化）"))
+        f5 = QVBoxLayout(kg)
+        f5.addWidget(
+            QLabel(
+                tr(
+                    "新しい鍵でデータベースを暗号化し直します。古い鍵ファイルの写しでは、今のデータベースは開けなくなります。"
+                    "利用者のパスワードは変わりません。"
+                )
+            )
+        )
+        self.rotate_button = QPushButton(tr("鍵を更新する…"))
+        self.rotate_button.clicked.connect(lambda: self.rotate_keys())
+        self.rotate_button.setEnabled(ws.can("users.manage"))
+        f5.addWidget(self.rotate_button)
+        self.rotate_info = QLabel()
+        f5.addWidget(self.rotate_info)
+        lay.addWidget(kg)
         lay.addStretch(1)
         self._backup_text()
+
+    def rotate_keys(self, confirmed: bool | None = None) -> bool:
+        """鍵の更新 (core: Workspace.rotate_keys). ``confirmed`` skips the question (tests)."""
+        if confirmed is None:
+            answer = QMessageBox.question(
+                self,
+                tr("鍵の更新"),
+                tr("データベースを新しい鍵で暗号化し直します。よろしいですか。"),
+            )
+            confirmed = answer == QMessageBox.StandardButton.Yes
+        if not confirmed:
+            return False
+        try:
+            r = self.ws.rotate_keys()
+        except KodomoError as e:
+            self.rotate_info.setText(e.message_ja)
+            return False
+        text = tr("鍵を更新しました。")
+        if r.get("need_new_password"):
+            text += " " + tr("新しいパスワードが必要な利用者: {names}", names="、".join(r["need_new_password"]))
+        self.rotate_info.setText(text)
+        if self.main is not None:
+            self.main.status(text)
+        return True
 
     def page_shown(self):
         self._backup_text()

@@ -133,6 +133,16 @@ class ConferencesTab(QWidget):
         self.direction.addItem(tr("（なし）"), None)
         for k, v in C.DIRECTIONS.items():
             self.direction.addItem(v, k)
+        self.registration = QComboBox()  # 要対協: the stored value is the Japanese; only the text is translated
+        self.registration.addItem(tr("（記録しない）"), None)
+        for v in C.REGISTRATIONS:
+            self.registration.addItem(tr(v), v)
+        self.category = QComboBox()
+        self.category.addItem(tr("（なし）"), None)
+        for v in C.CATEGORIES:
+            self.category.addItem(tr(v), v)
+        self.registration.currentIndexChanged.connect(self._registration_changed)
+        self._registration_changed()
         self.lead = QComboBox()
         self.lead.setEditable(True)
         self.roles = QPlainTextEdit()
@@ -144,10 +154,16 @@ class ConferencesTab(QWidget):
         self.minutes = QPlainTextEdit()
         self.save_btn = QPushButton(tr("記録を保存"))
         self.save_btn.clicked.connect(self.save_minutes)
+        yotaikyo = QWidget()  # registration and category side by side: one form row (the page fits 1280×690)
+        yl = QHBoxLayout(yotaikyo)
+        yl.setContentsMargins(0, 0, 0, 0)
+        yl.addWidget(self.registration, 1)
+        yl.addWidget(self.category, 1)
         for label, w in (
             ("対象", self.item_label),
             ("支援要否", self.need),
             ("方向性", self.direction),
+            ("要対協の登録・種別", yotaikyo),
             ("主担当機関", self.lead),
             ("各機関の役割", self.roles),
             ("支援内容・対応", self.actions),
@@ -241,6 +257,13 @@ class ConferencesTab(QWidget):
                 return True
         return False
 
+    def _registration_changed(self, *_):
+        """A 要対協 category goes with registering (登録する／継続) only."""
+        on = self.registration.currentData() in ("登録する", "継続")
+        if not on:
+            self.category.setCurrentIndex(0)
+        self.category.setEnabled(on)
+
     def _current(self) -> dict | None:
         idx = self.view.currentIndex()
         return self.model.rows[idx.row()] if idx.isValid() and idx.row() < len(self.model.rows) else None
@@ -257,6 +280,8 @@ class ConferencesTab(QWidget):
         if need >= 0:
             self.need.setCurrentIndex(need)
         self.direction.setCurrentIndex(max(0, self.direction.findData(item.get("direction"))))
+        self.registration.setCurrentIndex(max(0, self.registration.findData(item.get("registration"))))
+        self.category.setCurrentIndex(max(0, self.category.findData(item.get("category"))))
         self.lead.setCurrentText(item.get("lead_organisation") or "")
         self.roles.setPlainText("\n".join(f"{r['organisation']}：{r['role']}" for r in (item.get("roles") or [])))
         self.actions.setPlainText(item.get("actions") or "")
@@ -371,6 +396,8 @@ class ConferencesTab(QWidget):
                 actions=self.actions.toPlainText().strip() or None,
                 next_review_on=self.next_review.date().toPython(),
                 minutes=self.minutes.toPlainText().strip() or None,
+                registration=self.registration.currentData(),
+                category=self.category.currentData(),
             )
         except KodomoError as e:
             self.notice.error(_msg(e))

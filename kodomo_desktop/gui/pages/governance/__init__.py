@@ -1,6 +1,7 @@
 """個人情報保護 (governance): purpose and legal basis per source and indicator, the 個人情報ファイル簿 draft and the
 resident notice, the opt-out register (利用停止・不同意), retention and the purge view, and the annual
-self-inspection (自己点検).
+self-inspection (自己点検), and — for a coordinator (``data.share``) only — 外部提供 (``sharing.py``: pseudonymised
+exports, school sheets and handover packages).
 
 Thin over ``core.governance``: every permission check is in the core (``governance.read`` to look,
 ``governance.write`` to change; the auditor — 監査・個人情報保護担当 — reads everything and answers the
@@ -26,6 +27,7 @@ from .inspection import ANSWERS, InspectionTab
 from .optout import OptOutTab
 from .register import RegisterTab
 from .retention import RetentionTab
+from .sharing import SharingTab
 
 
 # --- the page ----------------------------------------------------------------------------------------------------
@@ -68,6 +70,10 @@ class GovernancePage(QWidget):
             (self.inspection, "自己点検"),
         ):
             self.tabs.addTab(w, tr(label))
+        # 外部提供: only a coordinator may hand data to an outside body (the core checks it again on every call)
+        self.sharing = SharingTab(self) if ws.can("data.share") else None
+        if self.sharing is not None:
+            self.tabs.addTab(self.sharing, tr("外部提供"))
         lay.addWidget(self.tabs, 1)
         self.tabs.currentChanged.connect(lambda _i: self._tab_shown())
         self.refresh()
@@ -103,8 +109,9 @@ class GovernancePage(QWidget):
     def refresh(self) -> None:
         if self.ws.locked:
             return
-        for t in (self.basis, self.register, self.optout, self.retention, self.inspection):
-            t.refresh()
+        for t in (self.basis, self.register, self.optout, self.retention, self.inspection, self.sharing):
+            if t is not None:
+                t.refresh()
 
     def _tab_shown(self):
         if not self.ws.locked:
@@ -133,6 +140,7 @@ __all__ = [
     "RegisterTab",
     "RetentionTab",
     "RowsModel",
+    "SharingTab",
     "fiscal_year",
     "source_label",
 ]

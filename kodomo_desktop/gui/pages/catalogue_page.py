@@ -1,0 +1,322 @@
+"""指標の編集: the town's own catalogue — an indicator's cut-off, window and points, difficulty types added and
+renamed — previewed (current → proposed, with the fairness warnings) and adopted with a reason. Everything is done
+by core/scoring/town.py (check, preview, adoption with a new weight-set version, the log); this page only edits a
+draft. No dialog opens: problems and the preview are shown on the page."""
+
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...core.errors import KodomoError
+from ...core.scoring import town as T
+from ..i18n import tr
+from ..widgets import Notice
+
+COLUMNS = ["指標", "取込元・条件", "期間（月）", "点数"]
+
+
+def _parse_value(text: str, old):
+    text = text.strip()
+    if isinstance(old, list):
+        return [x.strip() for x in text.replace("、", ",").split(",") if x.strip()]
+    if isinstance(old, (int, float)) and not isinstance(old, bool):
+        try:
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            raise ValueError(tr("しきい値は数で入力してください。"))
+    return text
+
+
+def _points_text(points: dict) -> str:
+    return "、".join(f"{t}:{p:g}" for t, p in points.items())
+
+
+def _parse_points(text: str, types: list[str]) -> dict:
+    out: dict = {}
+    for part in text.replace("、", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        t, _, v = part.rpartition(":")
+        if t not in types:
+            raise ValueError(tr("困難の種類「{t}」はありません。", t=t))
+        try:
+            out[t] = float(v) if "." in v else int(v)
+        except ValueError:
+            raise ValueError(tr("点数は 種類:点数 の形で入力してください。"))
+    return out
+
+
+class CataloguePage(QWidget):
+    def __init__(self, ws, main=None):
+        super().__init__()
+        ws.require("weights.edit", what="catalogue editor")
+        self.ws = ws
+        self.main = main
+        lay = QVBoxLayout(self)
+        title = QLabel(tr("指標の編集（町の指標カタログ）"))
+        title.setStyleSheet("font-size:14pt;font-weight:bold;")
+        lay.addWidget(title)
+        self.caveat = QLabel("")
+        self.caveat.setWordWrap(True)
+        lay.addWidget(self.caveat)
+        body = QHBoxLayout()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([tr(c) for c in COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_select)
+        body.addWidget(self.table, 3)
+
+        side = QVBoxLayout()
+        form = QGridLayout()
+        self.selected = QLabel(tr("指標を選んでください"))
+        self.selected.setWordWrap(True)
+        form.addWidget(self.selected, 0, 0, 1, 2)
+        form.addWidget(QLabel(tr("しきい値")), 1, 0)
+        self.value_edit = QLineEdit()
+        form.addWidget(self.value_edit, 1, 1)
+        form.addWidget(QLabel(tr("期間（月）")), 2, 0)
+        self.window_spin = QSpinBox()
+        self.window_spin.setRange(0, 240)
+        self.window_spin.setSpecialValueText(tr("期限なし"))
+        form.addWidget(self.window_spin, 2, 1)
+        form.addWidget(QLabel(tr("点数（種類:点数）")), 3, 0)
+        self.points_edit = QLineEdit()
+        form.addWidget(self.points_edit, 3, 1)
+        self.apply_button = QPushButton(tr("この指標に反映"))
+        self.apply_button.clicked.connect(self.apply_indicator)
+        form.addWidget(self.apply_button, 4, 1)
+        side.addLayout(form)
+        side.addWidget(QLabel(tr("困難の種類")))
+        self.types = QListWidget()
+        self.types.setMaximumHeight(150)
+        side.addWidget(self.types)
+        trow = QHBoxLayout()
+        self.type_name = QLineEdit()
+        self.type_name.setPlaceholderText(tr("新しい名前"))
+        trow.addWidget(self.type_name, 1)
+        self.rename_button = QPushButton(tr("選んだ種類の名前を変える"))
+        self.rename_button.clicked.connect(self.rename_type)
+        trow.addWidget(self.rename_button)
+        self.add_type_button = QPushButton(tr("種類を加える"))
+        self.add_type_button.clicked.connect(self.add_type)
+        trow.addWidget(self.add_type_button)
+        side.addLayout(trow)
+        side.addStretch(1)
+        body.addLayout(side, 2)
+        lay.addLayout(body, 1)
+
+        self.preview_text = QLabel("")
+        self.preview_text.setWordWrap(True)
+        lay.addWidget(self.preview_text)
+        brow = QHBoxLayout()
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText(tr("変更する理由（採用に必須）"))
+        brow.addWidget(self.reason, 1)
+        self.preview_button = QPushButton(tr("プレビュー"))
+        self.preview_button.clicked.connect(self.preview)
+        brow.addWidget(self.preview_button)
+        self.adopt_button = QPushButton(tr("採用"))
+        self.adopt_button.clicked.connect(self.adopt)
+        brow.addWidget(self.adopt_button)
+        self.reset_button = QPushButton(tr("編集を取り消す"))
+        self.reset_button.clicked.connect(self.reload)
+        brow.addWidget(self.reset_button)
+        lay.addLayout(brow)
+        self.notice = Notice("catalogue_notice")
+        lay.addWidget(self.notice)
+        self.reload()
+
+    # -- the draft --------------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        self.draft = T.current(self.ws)
+        self.renames: dict[str, str] = {}
+        self._dirty(False)
+        self.caveat.setText("※" + self.draft.get("caveat", ""))
+        self._fill()
+
+    def _dirty(self, changed: bool = True) -> None:
+        self.previewed = None
+        self.adopt_button.setEnabled(False)
+        if changed:
+            self.preview_text.setText(tr("編集があります。プレビューで影響を確かめてから採用してください。"))
+        else:
+            self.preview_text.setText("")
+
+    def _fill(self) -> None:
+        inds = self.draft["indicators"]
+        self.table.setRowCount(len(inds))
+        for r, ind in enumerate(inds):
+            cells = [
+                ind["label_ja"],
+                T.rule_text(self.draft, {**ind, "window_months": None}),
+                str(ind.get("window_months") or tr("期限なし")),
+                _points_text(ind.get("points") or {}),
+            ]
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        for c, most in ((0, 300), (1, 380)):
+            self.table.setColumnWidth(c, min(most, self.table.columnWidth(c)))
+        self.types.clear()
+        self.types.addItems(self.draft["difficulty_types"])
+        self._on_select()
+
+    def row_of(self, indicator_id: str) -> int:
+        return next(i for i, ind in enumerate(self.draft["indicators"]) if ind["id"] == indicator_id)
+
+    def _current(self) -> dict | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.draft["indicators"][rows[0].row()] if rows else None
+
+    def _on_select(self) -> None:
+        ind = self._current()
+        if ind is None:
+            return
+        self.selected.setText(ind["label_ja"])
+        v = ind["rule"].get("value")
+        self.value_edit.setText("、".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v)))
+        self.value_edit.setEnabled("value" in ind["rule"])
+        self.window_spin.setValue(int(ind.get("window_months") or 0))
+        self.points_edit.setText(_points_text(ind.get("points") or {}))
+
+    def apply_indicator(self) -> bool:
+        ind = self._current()
+        if ind is None:
+            self.notice.error(tr("指標を選んでください。"))
+            return False
+        try:
+            rule = copy.deepcopy(ind["rule"])
+            if "value" in rule:
+                rule["value"] = _parse_value(self.value_edit.text(), rule["value"])
+            points = _parse_points(self.points_edit.text(), self.draft["difficulty_types"])
+        except ValueError as e:
+            self.notice.error(str(e))
+            return False
+        ind["rule"] = rule
+        ind["points"] = points
+        ind["window_months"] = self.window_spin.value() or None
+        row = self.row_of(ind["id"])
+        self._fill()
+        self.table.selectRow(row)
+        self._dirty()
+        self.notice.info(tr("「{name}」を編集しました（まだ採用していません）。", name=ind["label_ja"]))
+        return True
+
+    def rename_type(self) -> bool:
+        item = self.types.currentItem()
+        if item is None:
+            self.notice.error(tr("名前を変える種類を選んでください。"))
+            return False
+        old, new = item.text(), self.type_name.text().strip()
+        try:
+            T.rename_in(self.draft, old, new)
+        except KodomoError as e:
+            self.notice.fail(e)
+            return False
+        origin = next((k for k, v in self.renames.items() if v == old), old)
+        self.renames[origin] = new
+        self._fill()
+        self._dirty()
+        self.notice.info(tr("種類「{old}」を「{new}」にしました（まだ採用していません）。", old=old, new=new))
+        return True
+
+    def add_type(self) -> bool:
+        new = self.type_name.text().strip()
+        if not new or new in self.draft["difficulty_types"]:
+            self.notice.error(tr("新しい種類の名前は空でなく、今ある種類と違う名前にしてください。"))
+            return False
+        self.draft["difficulty_types"].append(new)
+        self._fill()
+        self._dirty()
+        self.notice.info(tr("種類「{new}」を加えました。点数のある指標を1つ以上つけてください。", new=new))
+        return True
+
+    # -- preview and adoption ---------------------------------------------------------------------------------
+    def preview(self) -> bool:
+        try:
+            res = T.adopt_catalogue(self.ws, copy.deepcopy(self.draft), "", renames=self.renames, dry_run=True)
+        except KodomoError as e:
+            self.notice.fail(e)
+            self.previewed = None
+            self.adopt_button.setEnabled(False)
+            return False
+        if not res.get("changed"):
+            self.preview_text.setText(tr("指標カタログは変わっていません。"))
+            self.adopt_button.setEnabled(False)
+            return False
+        pv = res["preview"]
+        fl, top = pv.get("flagged", {}), pv.get("top_band", {})
+        lines = [
+            tr(
+                "プレビュー（{n} 人）: 抽出 {a} → {b} 人・{band}の帯 {c} → {d} 人",
+                n=pv.get("children", 0),
+                a=fl.get("current", 0),
+                b=fl.get("new", 0),
+                band=pv.get("top_band_label", ""),
+                c=top.get("current", 0),
+                d=top.get("new", 0),
+            )
+        ]
+        ch = res.get("changes") or {}
+        names = {i["id"]: i["label_ja"] for i in self.draft["indicators"]}
+        for key, label in (
+            ("indicators_changed", "変えた指標"),
+            ("indicators_added", "加えた指標"),
+            ("indicators_removed", "除いた指標"),
+            ("types_added", "加えた種類"),
+            ("types_removed", "除いた・名前を変えた種類"),
+            ("source_types_added", "加えた取込元"),
+        ):
+            if ch.get(key):
+                lines.append("・" + tr(label) + "：" + "、".join(names.get(x, x) for x in ch[key]))
+        lines += ["・" + c["what"] for c in (pv.get("changes") or [])[:8]]
+        lines += ["⚠ " + w["text"] for w in (pv.get("warnings") or [])[:3]]
+        self.preview_text.setText("\n".join(lines))
+        self.previewed = copy.deepcopy(self.draft)
+        self.adopt_button.setEnabled(True)
+        self.notice.info(tr("プレビューしました。理由を入力して採用できます。"))
+        return True
+
+    def adopt(self) -> bool:
+        if self.previewed is None or self.previewed != self.draft:
+            self.notice.error(tr("先にプレビューしてください。"))
+            return False
+        reason = self.reason.text().strip()
+        if not reason:
+            self.notice.error(tr("変更する理由を入力してください（理由は必須です）。"))
+            return False
+        try:
+            res = T.adopt_catalogue(self.ws, copy.deepcopy(self.draft), reason, renames=self.renames)
+        except KodomoError as e:
+            self.notice.fail(e)
+            return False
+        self.reload()
+        self.reason.clear()
+        self.notice.info(
+            tr(
+                "採用しました（指標カタログ 第{v}版・重み 第{w}版）。",
+                v=res.get("version"),
+                w=res.get("weight_set_version"),
+            )
+        )
+        return True
