@@ -177,8 +177,6 @@ def test_cancel_leaves_the_database_unchanged(app, qtbot, ws, town, monkeypatch)
     """キャンセル in the progress dialog: the importer stops where it is safe to, nothing is written."""
     import threading
 
-    from kodomo_desktop.core.importing import service as service_mod
-
     page = _page(qtbot, ws)
     wiz = page.wizard
     att = next(f for f in town["files"].values() if f.source_type == "school_attendance")
@@ -187,7 +185,9 @@ def test_cancel_leaves_the_database_unchanged(app, qtbot, ws, town, monkeypatch)
     assert wiz.validate()
     before = len(S.batch_history(ws))
     started = threading.Event()
-    real = service_mod.read_table
+    from kodomo_desktop.core.importing import readers  # import_file reads through readers.read_table
+
+    real = readers.read_table
 
     def slow_read(*a, **k):  # the worker waits here until the user has pressed キャンセル
         started.set()
@@ -197,7 +197,7 @@ def test_cancel_leaves_the_database_unchanged(app, qtbot, ws, town, monkeypatch)
             threading.Event().wait(0.02)
         return real(*a, **k)
 
-    monkeypatch.setattr(service_mod, "read_table", slow_read)
+    monkeypatch.setattr(readers, "read_table", slow_read)
     op = wiz.run_import()
     qtbot.waitUntil(started.is_set, timeout=10000)
     op.dialog.canceled.emit()  # what the キャンセル button does
