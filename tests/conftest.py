@@ -1,9 +1,14 @@
 """Shared test setup: Qt offscreen; Argon2 at its floor (64 MiB, t=3 — the target below it only skips calibrating up)."""
 
+import copy
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
+# The diagnostic log (core/logsetup.py) of every CLI run in or under the tests goes to a temporary folder.
+os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log-"))
 
 from pathlib import Path  # noqa: E402
 
@@ -23,6 +28,40 @@ PASSWORD = 'test "pass" ü 1'
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+# --- demo towns: built once per session (per xdist worker), copied per test -------------------------------------------
+DEMO_PW = PASSWORD  # the password of every cached demo town (copies keep it)
+_TOWNS: dict[tuple, tuple[Path, dict]] = {}
+
+
+def _copy_town(src: Path, dest: Path, name: str) -> Path:
+    from kodomo_desktop.core.demo.service import database_files
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in database_files(src):
+        shutil.copy2(f, dest / f.name.replace(src.name, name, 1))
+    return dest / name
+
+
+@pytest.fixture(scope="session")
+def demo_town(tmp_path_factory):
+    """``demo_town(db_path, residents=600, seed=1, score=True) -> summary``: puts at ``db_path`` a copy of the
+    demo town (``build_demo``, password :data:`DEMO_PW`) with those parameters, built the first time a test asks for
+    it in this session and copied after that — 13 modules used to build their own, 7 of them the same town."""
+    from kodomo_desktop.core.demo.service import build_demo
+
+    def get(db: Path, residents: int = 600, seed: int = 1, score: bool = True) -> dict:
+        key = (residents, seed, score)
+        if key not in _TOWNS:
+            d = tmp_path_factory.mktemp(f"town_{residents}_{seed}_{int(score)}")
+            summary = build_demo(d / "demo.db", residents=residents, seed=seed, password=DEMO_PW, score=score)
+            _TOWNS[key] = (d / "demo.db", summary)
+        src, summary = _TOWNS[key]
+        _copy_town(src, Path(db).parent, Path(db).name)
+        return copy.deepcopy(summary)
+
+    return get
 
 
 @pytest.fixture

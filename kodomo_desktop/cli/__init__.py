@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import sys
+import time
 
+from ..core import logsetup
 from ..core.errors import KodomoError
 from ..core.outputs import restrict_umask
 
@@ -35,6 +38,9 @@ GROUPS = [
     "keys",
     "catalogue",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class UsageError(Exception):
@@ -82,7 +88,16 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     restrict_umask()  # files this process creates are owner-only (POSIX)
+    logsetup.setup("cli")
     args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    log.info("command %s started", args.command)
+    rc = _run(args)
+    log.info("command %s exit %s in %.1f s", args.command, rc, time.monotonic() - started)
+    return rc
+
+
+def _run(args) -> int:
     try:
         args.func(args)
         return 0
@@ -91,6 +106,7 @@ def main(argv=None) -> int:
         return 1
     except KodomoError as e:
         print(f"エラー: {e.message_ja}", file=sys.stderr)
+        log.warning("command %s refused: %s (exit %s)", args.command, type(e).__name__, e.exit_code)
         return e.exit_code
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith("kodomo_desktop"):
@@ -103,6 +119,7 @@ def main(argv=None) -> int:
         mapped = storage_failure(e)
         if mapped is not None:
             print(f"エラー: {mapped.message_ja}", file=sys.stderr)
+            log.warning("command %s: storage failure %s", args.command, type(e).__name__)
             return mapped.exit_code
         import sqlcipher3
         from sqlalchemy import exc as sa_exc
@@ -113,6 +130,7 @@ def main(argv=None) -> int:
                 f"エラー: データベースが壊れているか読めません（{msg}）。verify で確認してください。", file=sys.stderr
             )
             return 3
+        log.exception("command %s failed", args.command)
         raise
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class KodomoError(Exception):
     """Base of all errors shown to a user; ``message_ja`` is what the user reads."""
@@ -30,6 +32,14 @@ class PermissionDenied(InputRefused):
 
 class NotFound(InputRefused):
     pass
+
+
+class Cancelled(InputRefused):
+    """The user stopped a long operation (キャンセル) and it stopped where it was safe to: nothing half-done (exit 2).
+    The one cancellation error of the app: the importer raises it, the GUI's progress dialogs raise and catch it."""
+
+    def __init__(self, message_ja: str = "キャンセルしました。", **kw):
+        super().__init__(message_ja, **kw)
 
 
 class IntegrityFailure(KodomoError):
@@ -61,7 +71,6 @@ def storage_failure(exc: BaseException) -> KodomoError | None:
     """A KodomoError (exit 2, Japanese) for a fault of the disk or the database file underneath — ``database is
     locked``, a full disk, a read-only medium, an I/O error — from SQLite/SQLCipher (also wrapped by SQLAlchemy)
     or the operating system; None for anything else. CLI ``main`` and the GUI's error display both use it."""
-    import errno
 
     seen: set[int] = set()
     e: BaseException | None = exc

@@ -21,10 +21,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
+import io
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from . import platform
+from .errors import InputRefused
 
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 _NUMERAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -131,7 +137,7 @@ def safe_value(value):
     """A value for an openpyxl cell: numbers, dates and booleans as they are, everything else as text."""
     if value is None or isinstance(value, _PLAIN):
         return value
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # lazy: loads openpyxl, only needed here
 
     return ILLEGAL_CHARACTERS_RE.sub("", value if isinstance(value, str) else str(value))
 
@@ -179,9 +185,6 @@ def sanitise_workbook(wb) -> int:
 def save_workbook(wb, path, *, password: str | None = None) -> Path:
     """Save an openpyxl workbook privately and in one step, after :func:`sanitise_workbook`. With ``password`` the
     file is encrypted OOXML (Excel's 「パスワードを付けて保存」; needs msoffcrypto-tool)."""
-    import io
-
-    from .errors import InputRefused
 
     sanitise_workbook(wb)
     buf = io.BytesIO()
@@ -189,7 +192,7 @@ def save_workbook(wb, path, *, password: str | None = None) -> Path:
     data = buf.getvalue()
     if password:
         try:
-            import msoffcrypto
+            import msoffcrypto  # lazy: an optional dependency, only for password-protected workbooks
         except ImportError:
             raise InputRefused(
                 "ファイルのパスワード設定には msoffcrypto-tool が必要です（pip install msoffcrypto-tool）。"
@@ -214,7 +217,6 @@ def _user_tag() -> str:
 def preview_root() -> Path:
     """The one per-user folder that holds every print preview (``kodomo-previews-<uid>`` in the user's temp folder),
     0700. A folder of that name that is not this user's own (a trap in a shared /tmp) is never used."""
-    from . import platform
 
     root = platform.temp_dir() / f"kodomo-previews-{_user_tag()}"
     if root.is_symlink() or (root.exists() and not root.is_dir()):
@@ -228,7 +230,6 @@ def preview_root() -> Path:
 def new_preview_dir() -> Path:
     """A new private folder for one preview, inside :func:`preview_root`, named with this process's id so that the
     next start can tell leftovers (of a crashed run) from the folders of an app still running."""
-    import tempfile
 
     try:
         return Path(tempfile.mkdtemp(prefix=f"{PREVIEW_PREFIX}{os.getpid()}-", dir=preview_root()))
@@ -253,7 +254,6 @@ def _alive(pid: int) -> bool:
 def clean_stale_previews() -> int:
     """At start: remove the preview folders that a crashed or killed run left behind (children's PDFs and page
     images). Folders of an app still running (its process id is alive) stay. Returns the number removed."""
-    import shutil
 
     try:
         root = preview_root()

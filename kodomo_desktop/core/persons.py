@@ -31,7 +31,9 @@ from .calendar import age_on, today, wareki  # noqa: F401 (wareki re-exported: p
 from .calendar import to_date as _date
 from .calendar import wareki_and_western as birth_text
 from .errors import NotFound
-from .storage.models import Household, Person
+from .importing.fields import SOURCE_TYPES
+from .policy import DEFAULT_SOURCES
+from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
 from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS
 
 MAX_CHILD_AGE = 18
@@ -72,7 +74,7 @@ def _plain(s) -> str:
 def normalisers() -> tuple[Callable[[Any], str], Callable[[Any], str], Callable[[Any], str], Callable[[Any], str]]:
     """(norm_name, norm_kana, fold_name, fold_kana) — the linkage's own functions when importable."""
     try:
-        from .text import normalize as N
+        from .text import normalize as N  # lazy: loads yosina and jaconv; the child list starts without them
 
         nn, nk = N.norm_name, N.norm_kana
         fn = getattr(N, "fold_name", nn)
@@ -529,15 +531,8 @@ class ChildPage:
 
 def _departments(s) -> dict[str, str]:
     out: dict[str, str] = {}
+    out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     try:
-        from .policy import DEFAULT_SOURCES
-
-        out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
-    except Exception:  # pragma: no cover
-        pass
-    try:
-        from .storage.models import LegalBasis
-
         for key, dept in s.execute(select(LegalBasis.key, LegalBasis.department).where(LegalBasis.kind == "source")):
             if dept:
                 out[key] = dept
@@ -547,12 +542,7 @@ def _departments(s) -> dict[str, str]:
 
 
 def _source_meta() -> dict[str, dict]:
-    try:
-        from .importing.fields import SOURCE_TYPES
-
-        return SOURCE_TYPES
-    except Exception:  # pragma: no cover
-        return {}
+    return SOURCE_TYPES
 
 
 def _attr_labels(meta: dict) -> dict[str, str]:
@@ -715,8 +705,7 @@ def _timeline(
 def _scores(s, person_ids: list[str]) -> dict[str, dict]:
     """The latest score run's band and reasons for these persons (for siblings' flags), read through the typed
     ``ScoreDetails`` of the scoring engine (``details``: own / household points, pending and implausible records)."""
-    from .scoring.explain import ScoreDetails
-    from .storage.models import ChildScore, ScoreRun
+    from .scoring.explain import ScoreDetails  # lazy: the scoring package loads pandas; the child list does not
 
     run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
     if run is None or not person_ids:

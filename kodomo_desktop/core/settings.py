@@ -4,8 +4,10 @@ printed on documents."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
+from .errors import InputRefused
 from .storage.models import Setting
 
 TOWN_NAME = "town_name"
@@ -46,9 +48,6 @@ TOWN_MAX = 40
 def clean_town(name: str | None) -> str:
     """A town name as it is printed: NFKC-normalised, trimmed; refused when empty, too long or with control
     characters."""
-    import unicodedata
-
-    from .errors import InputRefused
 
     text = unicodedata.normalize("NFKC", name or "").strip()
     if not text:

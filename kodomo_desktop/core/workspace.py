@@ -26,9 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
+from .security.backup import recover
 from .security.roles import PERMISSIONS, ROLES, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
+from .storage.legacy import convert_legacy
 from .storage.models import AppUser
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ DEFAULT_USER = "coordinator"
 # Alembic (about 0.2 s to import, more to load every migration script) is imported only to migrate: opening a database
 # already at the head reads alembic_version and the scripts' revision lines directly (start-up, issue 21).
 def alembic_config(connection=None) -> Config:
-    from alembic.config import Config
+    from alembic.config import Config  # lazy: loads alembic, only needed here
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -50,7 +52,7 @@ def alembic_config(connection=None) -> Config:
 
 
 def known_revision(rev: str) -> bool:
-    from alembic.script import ScriptDirectory
+    from alembic.script import ScriptDirectory  # lazy: loads alembic, only needed here
 
     try:
         return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
@@ -92,13 +94,13 @@ def head_revision() -> str:
     head = _scripted_head()
     if head is not None:
         return head
-    from alembic.script import ScriptDirectory
+    from alembic.script import ScriptDirectory  # lazy: loads alembic, only needed here
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    from alembic import command
+    from alembic import command  # lazy: loads alembic, only needed here
 
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
@@ -114,7 +116,7 @@ def current_revision(engine: Engine) -> str | None:
         rows = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
         if len(rows) <= 1:
             return rows[0] if rows else None
-        from alembic.runtime.migration import MigrationContext
+        from alembic.runtime.migration import MigrationContext  # lazy: loads alembic, only needed here
 
         return MigrationContext.configure(conn).get_current_revision()  # several heads: Alembic's own answer
 
@@ -278,15 +280,12 @@ class Workspace:
     def _open(
         cls, path: Path, password: str, user_name: str | None, in_use, pre: K.Unlocked | None = None
     ) -> Workspace:
-        from .security.backup import recover
 
         recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
         if not path.exists():
             raise InputRefused(f"データベース {path} が見つかりません。")
         assert_encrypted_file(path)
         if not K.key_file_path(path).exists() and K.legacy_kdf_path(path).exists():
-            from .storage.legacy import convert_legacy
-
             convert_legacy(path, password, user_name or DEFAULT_USER)
         kf = K.KeyFile.load(path)
         if pre is None:

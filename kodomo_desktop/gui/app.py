@@ -18,6 +18,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import resources
+from ..core import logsetup
 from ..core.outputs import clean_stale_previews, restrict_umask
 from . import fonts, i18n, prefs
 from .i18n import tr
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     restrict_umask()  # files this process creates are owner-only (POSIX)
+    logsetup.setup("gui")  # the diagnostic file log (ids only; core/logsetup.py)
     clean_stale_previews()  # print previews a crashed run left behind
     if args.self_test:
         from . import selftest

@@ -1,5 +1,5 @@
-"""Japanese first, English selectable: a small translation table (``i18n/en.json``, keyed by the Japanese text)
-and Qt's own translations (qtbase_ja.qm from PySide6's translations folder) for the standard dialogs' buttons.
+"""Japanese first, English selectable: the app's one translation table (core/i18n.py — the core's messages use it
+too: ``translate(error.message_ja)``) and Qt's own translations (qtbase_ja.qm from PySide6's translations folder) for the standard dialogs' buttons.
 
     from .i18n import tr
     QLabel(tr("こども一覧"))          # → "Children" when the language is English
@@ -10,33 +10,9 @@ A string missing from the table stays Japanese. The language is chosen with ``--
 
 from __future__ import annotations
 
-import json
+from ..core.i18n import LANGUAGES, Message, language, msg, set_language, tr, translate
 
-from ..resources import i18n_path
-
-LANGUAGES = {"ja": "日本語", "en": "English"}
-_LANG = "ja"
-_TABLE: dict[str, str] = {}
-
-
-def set_language(lang: str) -> None:
-    global _LANG, _TABLE
-    _LANG = lang if lang in LANGUAGES else "ja"
-    _TABLE = {}
-    if _LANG != "ja":
-        path = i18n_path(f"{_LANG}.json")
-        if path.exists():
-            _TABLE = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("_")}
-
-
-def language() -> str:
-    return _LANG
-
-
-def tr(text: str, **fmt) -> str:
-    """The text in the current language; ``fmt`` fills ``{name}`` placeholders after translation."""
-    out = _TABLE.get(text, text) if _LANG != "ja" else text
-    return out.format(**fmt) if fmt else out
+__all__ = ["LANGUAGES", "Message", "install_qt_translations", "language", "msg", "set_language", "tr", "translate"]
 
 
 def install_qt_translations(app, lang: str | None = None) -> bool:
@@ -44,7 +20,7 @@ def install_qt_translations(app, lang: str | None = None) -> bool:
     language. English needs nothing. Returns whether a catalogue was installed."""
     from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
 
-    lang = lang or _LANG
+    lang = lang or language()
     old = getattr(app, "_kodomo_qt_translator", None)
     if old is not None:
         app.removeTranslator(old)

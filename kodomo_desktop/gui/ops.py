@@ -36,19 +36,10 @@ from typing import Any
 from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
-from ..core.errors import KodomoError
-from .i18n import tr
+from ..core.errors import Cancelled, KodomoError
+from .i18n import tr, translate
 
 __all__ = ["Cancelled", "CancelFlag", "Op", "run_with_progress", "call_with_progress", "running", "show_error"]
-
-
-class Cancelled(KodomoError):
-    """The user pressed キャンセル and the operation stopped where it was safe to."""
-
-    exit_code = 2
-
-    def __init__(self, message_ja: str = "キャンセルしました。", **kw):
-        super().__init__(message_ja, **kw)
 
 
 class CancelFlag:
@@ -250,10 +241,10 @@ class Op(QObject):
 def show_error(parent, title: str, error: BaseException) -> None:
     """The standard way to show an operation's failure: the Japanese message of a KodomoError, else a short
     notice (the traceback went to stderr)."""
-    if isinstance(error, Cancelled) or type(error).__name__ == "Cancelled":  # the importer has its own
+    if isinstance(error, Cancelled):  # core.errors.Cancelled, the importer's too
         return
     if isinstance(error, KodomoError):
-        QMessageBox.warning(parent, title, error.message_ja)
+        QMessageBox.warning(parent, title, translate(error.message_ja))  # a core Message by its template
     else:
         QMessageBox.critical(
             parent,

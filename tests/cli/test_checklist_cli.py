@@ -6,37 +6,30 @@ scores, links and other schools (logged)."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from clirun import run_cli
+from conftest import DEMO_PW
 
-PW = "cli checklist pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 TEACHER_PW = "teacher pw"
 
 
 def cli(*args, cwd, env=None):
+    """The CLI in this process (tests/clirun.py): same parser and main as ``python -m kodomo_desktop``."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.pop("KODOMO_USER", None)
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop", *args],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=e)
 
 
 TEACHER = {"KODOMO_USER": "t1", "KODOMO_DB_PASSWORD": TEACHER_PW}
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
+def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("checklist_cli")
-    r = cli("demo", "--db", "d.db", "--residents", "600", "--seed", "1", cwd=d)
-    assert r.returncode == 0, r.stderr[-2000:]
+    demo_town(d / "d.db", residents=600, seed=1)  # what `demo --residents 600 --seed 1` builds, cached
     r = cli("checklist", "status", "--db", "d.db", cwd=d)
     assert r.returncode == 0, r.stderr
     schools = [s["school"] for s in json.loads(r.stdout)["schools"] if s["pupils"] >= 3]

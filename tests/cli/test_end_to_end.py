@@ -7,13 +7,17 @@ import subprocess
 import sys
 
 import pytest
+from clirun import run_cli
 
 PW = "e2e pass"
 
 
-def cli(*args, cwd, env=None):
+def cli(*args, cwd, env=None, subprocess_=False):
+    """The CLI in this process (tests/clirun.py); ``subprocess_``: a real ``python -m kodomo_desktop``."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.update(env or {})
+    if not subprocess_:
+        return run_cli(args, cwd=cwd, env=e)
     return subprocess.run(
         [sys.executable, "-m", "kodomo_desktop", *args],
         cwd=cwd,
@@ -27,7 +31,9 @@ def cli(*args, cwd, env=None):
 @pytest.fixture(scope="module")
 def town(tmp_path_factory):
     d = tmp_path_factory.mktemp("e2e")
-    r = cli("demo", "--db", "d.db", "--residents", "800", "--seed", "3", "--files-out", "files", cwd=d)
+    r = cli(
+        "demo", "--db", "d.db", "--residents", "800", "--seed", "3", "--files-out", "files", cwd=d, subprocess_=True
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     return d, json.loads(r.stdout)
 

@@ -26,11 +26,10 @@ FORBIDDEN = ("虐待", "生活保護", "要対協", "児童扶養手当", "障�
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo(tmp_path_factory, demo_town):
 
     d = tmp_path_factory.mktemp("demo")
-    build_demo(d / "d.db", residents=400, seed=3, password=PASSWORD)
+    demo_town(d / "d.db", residents=400, seed=3)
     ws = Workspace.open(d / "d.db", PASSWORD)
     yield ws
     ws.close()

@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+from conftest import DEMO_PW  # noqa: E402
 from sqlalchemy import select, text
 
 from kodomo_desktop.core.checklists import service as CL
@@ -17,16 +18,15 @@ from kodomo_desktop.core.importing.checklist_answers import import_checklist_wor
 from kodomo_desktop.core.storage.models import ChecklistEntry, SourceBatch, SourceRecord
 from kodomo_desktop.core.workspace import Workspace
 
-PW = "checklist pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 SCHOOL_PW = "school pw"
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("checklists") / "demo.db"
-    build_demo(path, residents=600, seed=1, password=PW)
+    demo_town(path, residents=600, seed=1)
     ws = Workspace.open(path, PW)
     schools = CL.schools(ws)
     ws.add_user("teacher1", SCHOOL_PW, "school", schools[0])

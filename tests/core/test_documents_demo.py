@@ -10,9 +10,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
+from clirun import run_cli
 from conftest import IMAGES, PASSWORD
 from pdf_fonts import luminance, text_runs
 from sqlalchemy import select
@@ -30,12 +30,11 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def town(tmp_path_factory, demo_town):
     from kodomo_desktop.core.scoring.service import run_scoring
 
     d = tmp_path_factory.mktemp("demo17")
-    build_demo(d / "d.db", residents=400, seed=3, password=PASSWORD)
+    demo_town(d / "d.db", residents=400, seed=3)
     ws = Workspace.open(d / "d.db", PASSWORD)
     with ws.session() as s:
         run0 = s.scalar(select(ChildScore.run_id).order_by(ChildScore.run_id.desc()).limit(1))
@@ -287,7 +286,7 @@ def test_intake_assessment_and_no_school_sheet(town, tmp_path):
 # --- 5. readability, the town's name, wording -------------------------------------------------------------------------
 def _cli(*args, env_extra=None):
     env = {**os.environ, "KODOMO_DB_PASSWORD": PASSWORD, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "kodomo_desktop.cli", *args], capture_output=True, text=True, env=env)
+    return run_cli(args, env=env)  # in this process (tests/clirun.py)
 
 
 def test_cli_settings_town_and_reports(town, tmp_path):

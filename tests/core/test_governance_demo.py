@@ -18,28 +18,20 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
+from conftest import DEMO_PW
 
-PW = "gov demo pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 ROOT = Path(__file__).resolve().parents[2]
 LINKED = ("auto", "confirmed", "excluded")
 
 
 def cli(*args, cwd):
-    env = dict(os.environ, KODOMO_DB_PASSWORD=PW)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=600,
-    )
+    """The CLI in this process (tests/clirun.py): same parser and main as ``python -m kodomo_desktop``."""
+    return run_cli(args, cwd=cwd, env=dict(os.environ, KODOMO_DB_PASSWORD=PW))
 
 
 def ok(r):
@@ -48,9 +40,9 @@ def ok(r):
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
+def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("gov_demo")
-    ok(cli("demo", "--db", "d.db", "--residents", "600", "--seed", "1", cwd=d))
+    demo_town(d / "d.db", residents=600, seed=1)  # what `demo --residents 600 --seed 1` builds, cached
     ok(cli("score", "--db", "d.db", "--out", "score.csv", cwd=d))
     ok(cli("export-links", "--db", "d.db", "--out", "links.csv", cwd=d))
     return d

@@ -10,10 +10,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import run_cli
 from conftest import PASSWORD
 from sqlalchemy import select
 from test_reports_world import build_world
@@ -398,33 +398,23 @@ def test_cli_report_commands(town, tmp_path):
         "KODOMO_USER": "coordinator",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
-    cli = [sys.executable, "-m", "kodomo_desktop.cli", "report"]
-    r = subprocess.run(
+    cli = ["report"]
+    r = run_cli(
         cli + ["assessment", "--db", str(d / "town.db"), "--person", w["focus"], "--out", str(tmp_path / "a.pdf")],
-        capture_output=True,
-        text=True,
         env=env,
-        timeout=120,
-    )
+    )  # in this process (tests/clirun.py)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"pages": len(pages_text(tmp_path / "a.pdf"))}
     ids = ",".join(w["flagged"][:3])
-    r = subprocess.run(
-        cli + ["conference", "--db", str(d / "town.db"), "--persons", ids, "--out", str(tmp_path / "c.pdf")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    r = run_cli(
+        cli + ["conference", "--db", str(d / "town.db"), "--persons", ids, "--out", str(tmp_path / "c.pdf")], env=env
+    )  # in this process (tests/clirun.py)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["pages"] >= 5
-    r = subprocess.run(
+    r = run_cli(
         cli + ["assessment", "--db", str(d / "town.db"), "--person", "P999999", "--out", str(tmp_path / "x.pdf")],
-        capture_output=True,
-        text=True,
         env=env,
-        timeout=120,
-    )
+    )  # in this process (tests/clirun.py)
     assert r.returncode == 2 and "P999999" in r.stderr and not (tmp_path / "x.pdf").exists()
 
 

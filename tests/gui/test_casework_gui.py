@@ -23,17 +23,19 @@ from kodomo_desktop.core.casework import service as C  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
-from conftest import IMAGES  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+from conftest import (
+    DEMO_PW,  # noqa: E402
+    IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+)
 
-PW = "casework gui pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("casework_gui") / "demo.db"
-    build_demo(path, residents=900, seed=3, password=PW)
+    demo_town(path, residents=900, seed=3)
     return path
 
 

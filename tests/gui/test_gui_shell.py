@@ -21,9 +21,12 @@ from PySide6.QtCore import Qt  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = pytest.mark.gui
-from conftest import IMAGES  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+from conftest import (
+    DEMO_PW,  # noqa: E402
+    IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+)
 
-PW = "demo pw 2026"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 def _fallback_world(path: Path) -> None:
@@ -124,7 +127,7 @@ def _fallback_world(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory):
+def demo_db(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("gui_demo")
     path = d / "demo.db"
     try:
@@ -132,7 +135,7 @@ def demo_db(tmp_path_factory):
     except ImportError:
         build_demo = None
     if build_demo is not None:
-        build_demo(path, residents=600, seed=1, files_out=None, progress=None, password=PW)
+        demo_town(path, residents=600, seed=1)
     else:
         _fallback_world(path)
     return path

@@ -9,21 +9,21 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from conftest import DEMO_PW  # noqa: E402
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QListWidget, QTableWidget, QTreeWidget  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from kodomo_desktop.core.errors import KodomoError  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
-PW = "lock pw 2026"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def town(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("lock") / "demo.db"
-    build_demo(path, residents=300, seed=2, password=PW)
+    demo_town(path, residents=300, seed=2)
     return path
 
 

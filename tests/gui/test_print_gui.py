@@ -18,9 +18,12 @@ from kodomo_desktop.core import persons as P  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
-from conftest import IMAGES  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+from conftest import (
+    DEMO_PW,  # noqa: E402
+    IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+)
 
-PW = "print gui pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 needs_poppler = pytest.mark.skipif(
     not (shutil.which("pdftoppm") and shutil.which("pdftotext") and shutil.which("pdfinfo")),
     reason="poppler-utils not installed",
@@ -28,11 +31,10 @@ needs_poppler = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("print_gui") / "demo.db"
-    build_demo(path, residents=600, seed=1, password=PW)
+    demo_town(path, residents=600, seed=1)
     return path
 
 

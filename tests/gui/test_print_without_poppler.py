@@ -21,16 +21,17 @@ from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 
-PW = "no poppler pw"
+from conftest import DEMO_PW  # noqa: E402
+
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 POPPLER = ("pdftoppm", "pdfinfo", "pdftotext", "pdftocairo", "pdfimages", "pdffonts")
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("nopoppler") / "demo.db"
-    build_demo(path, residents=200, seed=1, password=PW)
+    demo_town(path, residents=200, seed=1)
     return path
 
 

@@ -19,17 +19,19 @@ from kodomo_desktop.core.linkage import service as L  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
-from conftest import IMAGES  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+from conftest import (
+    DEMO_PW,  # noqa: E402
+    IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+)
 
-PW = "review gui pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("review_gui") / "demo.db"
-    summary = build_demo(path, residents=600, seed=3, password=PW, score=False)
+    summary = demo_town(path, residents=600, seed=3, score=False)
     assert summary["link"]["review"] >= 3, "the demo town leaves namesakes and typos for review"
     return path
 

@@ -6,7 +6,10 @@ controls must lie inside the window, at least as large as their text needs (no c
 import shutil
 
 import pytest
-from conftest import IMAGES
+from conftest import (
+    DEMO_PW,  # noqa: E402
+    IMAGES,
+)
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -24,15 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-PW = "fit test pass 1"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("fit_demo") / "demo.db"
-    build_demo(path, residents=600, seed=1, files_out=None, progress=None, password=PW)
+    demo_town(path, residents=600, seed=1)
     return path
 
 

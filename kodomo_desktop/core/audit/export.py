@@ -41,7 +41,7 @@ def export_log(ws, out: Path, **filters) -> dict:
         chain = audit.verify_chain(c)
     out = Path(out)
     if out.suffix.lower() == ".xlsx":
-        from openpyxl import Workbook
+        from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
 
         wb = Workbook()
         sh = wb.active

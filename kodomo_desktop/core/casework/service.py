@@ -17,6 +17,7 @@ from .. import outputs
 from .. import queries as Q
 from ..calendar import age_on
 from ..errors import InputRefused, NotFound
+from ..i18n import msg
 from ..storage.models import (
     ChildScore,
     Conference,
@@ -405,7 +406,7 @@ def add_to_conference(ws, conference_id: int, person_ids: list[str]) -> None:
         pos = len(have)
         for pid in person_ids:
             if s.get(Person, pid) is None:
-                raise NotFound(f"こども {pid} はありません。")
+                raise NotFound(msg("こども {person_id} はありません。", person_id=pid))
             if pid in have:
                 continue
             s.add(ConferenceItem(conference_id=conference_id, person_id=pid, position=pos))
@@ -586,7 +587,7 @@ def add_progress(
         raise InputRefused("記録の内容を入力してください。")
     with ws.session() as s:
         if s.get(Person, person_id) is None:
-            raise NotFound(f"こども {person_id} はありません。")
+            raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
         case = s.scalar(select(SupportCase).where(SupportCase.person_id == person_id, SupportCase.closed_on.is_(None)))
         p = ProgressRecord(
             person_id=person_id,
@@ -961,8 +962,8 @@ def funnel(ws, round_id: int) -> dict:
 
 
 def funnel_to_excel(ws, round_id: int, out) -> dict:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import Font  # lazy: loads openpyxl, only needed here
 
     f = funnel(ws, round_id)
     wb = Workbook()

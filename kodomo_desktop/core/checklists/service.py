@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ...resources import resource_path
 from .. import outputs
 from .. import queries as Q
 from ..errors import InputRefused, NotFound
+from ..i18n import msg
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -343,7 +345,7 @@ def reopen(ws, round_id: int, person_id: str) -> None:
 def _school_of(ws, s, person_id: str) -> str | None:
     cur = Q.current_school(s, person_id)
     if cur is None and s.get(Person, person_id) is None:
-        raise NotFound(f"こども {person_id} はありません。")
+        raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
     return cur.school if cur else None
 
 
@@ -528,11 +530,18 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     """Layout of the school's workbook. A teacher fills it on screen (drop-downs, frozen names, item text in the
     header) or prints it: A4 landscape, header rows and the name columns repeated on every page, scaled to a
     whole number of pages wide (one for a short checklist; the 54-item set spreads over a few, still legible)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-    from openpyxl.utils import get_column_letter as L
-    from openpyxl.worksheet.datavalidation import DataValidation
-    from openpyxl.worksheet.properties import PageSetupProperties
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import (  # lazy: loads openpyxl, only needed here
+        Alignment,
+        Border,
+        Font,
+        PatternFill,
+        Protection,
+        Side,
+    )
+    from openpyxl.utils import get_column_letter as L  # lazy: loads openpyxl, only needed here
+    from openpyxl.worksheet.datavalidation import DataValidation  # lazy: loads openpyxl, only needed here
+    from openpyxl.worksheet.properties import PageSetupProperties  # lazy: loads openpyxl, only needed here
 
     thin = Side(style="thin", color="808080")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
@@ -725,10 +734,9 @@ def _decrypt_workbook(data: bytes, password: str | None) -> bytes:
         raise InputRefused(
             "パスワード付きのブックです。ファイルのパスワードを指定してください（CLI: 環境変数 KODOMO_FILE_PASSWORD）。"
         )
-    import io
 
     try:
-        import msoffcrypto
+        import msoffcrypto  # lazy: an optional dependency, only for password-protected workbooks
 
         f = msoffcrypto.OfficeFile(io.BytesIO(data))
         f.load_key(password=password)

@@ -1314,9 +1314,9 @@ def _write_xlsx(
 ) -> None:
     """A workbook as a department saves it: title rows, a bold shaded header, column widths, date cells formatted.
     Small sheets are written with the normal workbook (merged title, frozen header); large ones stream."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # lazy: loads openpyxl, only needed here
+    from openpyxl.utils import get_column_letter  # lazy: loads openpyxl, only needed here
 
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
@@ -1338,7 +1338,7 @@ def _write_xlsx(
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w
     if big:
-        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell import WriteOnlyCell  # lazy: loads openpyxl, only needed here
 
         def cell(v, font=None, fmt=None, fill_=None):
             c = WriteOnlyCell(ws, value=v)

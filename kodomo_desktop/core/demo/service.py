@@ -3,18 +3,26 @@ then import them one by one through the real importer, link and score — the sa
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from ..importing.service import import_file
+from ..linkage.service import run_linkage
+from ..scoring.service import run_scoring
+from ..storage.keys import key_file_path
+from ..storage.models import Setting
 from ..workspace import Workspace
+from .files import write_department_files
+from .names import TOWN_NAME
+from .town import generate_town
 
 DEMO_PASSWORD = "demo"
 
 
 def database_files(db: Path) -> list[Path]:
     """The files a database consists of (the encrypted database and its key file)."""
-    from ..storage.keys import key_file_path
 
     return [Path(db), key_file_path(Path(db))]
 
@@ -39,11 +47,6 @@ def build_demo(
     user_name: str = "coordinator",
     score: bool = True,
 ) -> dict:
-    import os
-
-    from ..importing.service import import_file
-    from .files import write_department_files
-    from .town import generate_town
 
     say = progress or (lambda *_: None)
     password = password if password is not None else (os.environ.get("KODOMO_DB_PASSWORD") or DEMO_PASSWORD)
@@ -65,9 +68,6 @@ def build_demo(
             else Workspace.create(db, password, user_name, demo=True)
         )
         try:
-            from ..storage.models import Setting
-            from .names import TOWN_NAME
-
             with ws.session() as s:  # printed on every document's header; a town sets its own in 設定
                 if s.get(Setting, "town_name") is None:
                     s.add(Setting(key="town_name", value=TOWN_NAME))
@@ -85,8 +85,6 @@ def build_demo(
                     }
                 )
             say("名寄せを実行しています…")
-            from ..linkage.service import run_linkage
-
             link = run_linkage(ws, progress=say)
             summary = {
                 "db": str(db),
@@ -97,13 +95,8 @@ def build_demo(
                 "link": link,
             }
             if score:
-                try:
-                    from ..scoring.service import run_scoring
-                except ImportError:
-                    run_scoring = None
-                if run_scoring is not None:
-                    say("スコアを算出しています…")
-                    summary["score_run"] = run_scoring(ws)
+                say("スコアを算出しています…")
+                summary["score_run"] = run_scoring(ws)
             ws.log("demo_built", detail={"residents": residents, "seed": seed, "files": len(files)})
         finally:
             ws.close()

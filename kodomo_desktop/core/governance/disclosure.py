@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from .. import audience as A
 from .. import outputs
 from ..errors import InputRefused, NotFound
+from ..importing.values import parse_date
 from ..storage.models import (
+    Base,
     ChecklistEntry,
     ChildScore,
     Conference,
@@ -325,9 +328,8 @@ WITHHELD = "（第三者の情報のため不開示）"
 
 def _keys(v) -> set[str]:
     """Comparable forms of one cell: as written without spaces (NFKC), and normalised as a name and as kana."""
-    import unicodedata
 
-    from ..text.normalize import norm_kana, norm_name
+    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     if v is None or isinstance(v, bool) or not isinstance(v, (str, int)):
         return set()
@@ -419,8 +421,8 @@ def disclose(ws, person_id: str, out: Path) -> dict:
 
 
 def _disclosure_xlsx(data: dict, out: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import Font  # lazy: loads openpyxl, only needed here
 
     wb = Workbook()
     wb.remove(wb.active)
@@ -459,7 +461,7 @@ def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> di
         raise InputRefused(f"訂正できる項目は {', '.join(sorted(CORRECTABLE))} です。")
     if not (reason or "").strip():
         raise InputRefused("訂正の理由を入力してください。")
-    from ..text.normalize import norm_kana, norm_name
+    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     with ws.session() as s:
         p = s.get(Person, person_id)
@@ -503,7 +505,6 @@ _NAMED_EXPORTS = {
 
 
 def _digits(v) -> str:
-    import unicodedata
 
     s = unicodedata.normalize("NFKC", str(v or "")).strip()
     return s.lstrip("0") if s.isdigit() else ""
@@ -513,8 +514,7 @@ def _rejected_rows_of(c, p: Person) -> tuple[list[int], set[int]]:
     """Rejected rows (kept raw for the department to fix) that hold this person: a cell with their 宛名番号, or a
     cell with their name (kanji or kana) together with their birth date — or with a name nobody else in the town
     has. Returns (row ids, batch ids)."""
-    from ..importing.values import parse_date
-    from ..text.normalize import norm_kana, norm_name
+    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     rno = _digits(p.resident_no)
     nn = p.name_norm or (norm_name(p.name) if p.name else None)
@@ -594,7 +594,6 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
             ]
         rec_ids = sorted(set(rec_ids))
         c = s.connection()
-        from sqlalchemy import bindparam
 
         files = set()
         for i in range(0, len(rec_ids), 500):
@@ -659,7 +658,6 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
             "opt_out",
             "correction",
         )
-        from ..storage.models import Base
 
         # every other table with a person_id column too (a table added later is covered without a change here);
         # the access log keeps its tombstone, link rows are handled below

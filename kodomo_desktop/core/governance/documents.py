@@ -14,10 +14,16 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select
 
 from ...resources import font_path
 from .. import calendar, outputs
+from ..importing.fields import SOURCE_TYPES
+from ..security.roles import ROLES
+from ..services import service
+from ..storage.models import SelfInspection
 from ..vocab import SEX_LABELS
+from .register import DEFAULT_SOURCES, MANUAL_ITEMS, file_register, resident_notice, self_inspection_auto
 
 FONT = "IPAexGothic"
 
@@ -367,7 +373,6 @@ def basis_cite(code, note=None) -> str:
 
 
 def _source_order(items):
-    from .register import DEFAULT_SOURCES
 
     order = list(DEFAULT_SOURCES)
     return sorted(
@@ -376,9 +381,8 @@ def _source_order(items):
     )
 
 
+@service("governance.read", what="file register pdf")
 def file_register_pdf(ws, out: Path) -> dict:
-    from .register import file_register, resident_notice
-
     reg = file_register(ws)
     st = _styles()
     notice = resident_notice(ws)
@@ -456,10 +460,8 @@ def file_register_pdf(ws, out: Path) -> dict:
 
 
 def file_register_xlsx(ws, out: Path) -> dict:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    from .register import file_register
+    from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
+    from openpyxl.styles import Alignment, Font  # lazy: loads openpyxl, only needed here
 
     reg = file_register(ws)
     wb = Workbook()
@@ -524,14 +526,10 @@ def _anchor_row(ws, yes) -> list:
     return ["操作ログのアンカー（鍵ファイル）", f"{a['count']} 件・{a['short'] or '—'}", yes(a["ok"])]
 
 
+@service("governance.read", what="self-inspection pdf")
 def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
-    from sqlalchemy import select
-
-    from ..importing.fields import SOURCE_TYPES
-    from ..security.roles import ROLES
-    from ..storage.models import SelfInspection
-    from .register import MANUAL_ITEMS, self_inspection_auto
-
+    """自己点検 of one fiscal year as a PDF. The check runs before the saved answers are read (it used to come with
+    the automatic items, after them)."""
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
         saved = row.answers if row else {}
@@ -595,7 +593,7 @@ def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
         else "この年度の回答はまだ保存されていません。"
     )
     title = f"自己点検報告書（{fiscal_year_ja(fiscal_year)}）"
-    from ..scoring.service import adoption_rows
+    from ..scoring.service import adoption_rows  # lazy: loads numpy, pandas, only needed here
 
     adopt_rows = adoption_rows(ws, fiscal_year)
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
+from ..calendar import wareki
 from ..errors import InputRefused, NotFound
 from ..storage.models import Link, OptOut, Person
 
@@ -117,7 +118,6 @@ def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
 def describe_person(ws, person_id: str) -> dict:
     """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
     ws.require("governance.write", what="optout lookup", person_id=person_id)
-    from ..calendar import wareki
 
     with ws.session() as s:
         p = s.get(Person, person_id)

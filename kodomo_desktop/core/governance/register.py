@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
+from ..audit.log import verify_chain
 from ..errors import InputRefused
+from ..importing import fields as F
 from ..policy import DEFAULT_RETENTION_MONTHS as DEFAULT_RETENTION_MONTHS  # re-exported (core/policy.py)
 from ..policy import DEFAULT_SOURCES as DEFAULT_SOURCES
 from ..policy import _cutoff, ensure_defaults
@@ -89,8 +91,7 @@ def purpose_table(ws) -> list[dict]:
     the governance page. An indicator without its own entry shows the catalogue's default (``default: True``);
     ``missing`` marks a row without a recorded basis (the page highlights it)."""
     ws.require("governance.read", what="legal basis")
-    from ..importing import fields as F
-    from ..scoring.catalogue import load_catalogue
+    from ..scoring.catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     with ws.session() as s:
         ensure_defaults(s)
@@ -254,7 +255,7 @@ def vacuum(ws) -> None:
 
 def purge_expired(ws, on: dt.date | None = None) -> dict:
     ws.require("governance.write", what="purge")
-    from ..importing.service import remove_batch
+    from ..importing.service import remove_batch  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     items = expired(ws, on)
     cases = expired_casework(ws, on)
@@ -263,8 +264,6 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
         total += remove_batch(ws, it["batch_id"], reason="保存期間満了")["removed_records"]
     progress = 0
     if cases:
-        from sqlalchemy import bindparam
-
         ids = {"ids": [c["case_id"] for c in cases]}
         with ws.session() as s:
             c = s.connection()
@@ -292,7 +291,6 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
 def file_register(ws) -> dict:
     """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
     ws.require("governance.read", what="file register")
-    from ..importing import fields as F
 
     with ws.session() as s:
         ensure_defaults(s)
@@ -485,7 +483,6 @@ def self_inspection_auto(ws) -> dict:
             roles[u.role] = roles.get(u.role, 0) + 1
         last_backup = s.get(Setting, "last_backup_at")
         missing_basis = sources_without_basis(s)
-    from ..audit.log import verify_chain
 
     with ws.engine.connect() as c:
         chain = verify_chain(c)

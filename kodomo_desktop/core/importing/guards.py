@@ -13,8 +13,10 @@ leading zeros — a registry re-saved through Excel (0001234567 → 1234567) is 
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import text
 
@@ -92,9 +94,8 @@ class Findings:
 # --- the file's own figures ----------------------------------------------------------------------------------------
 def person_keys(cols: dict, n: int) -> list:
     """One key per valid row for counting persons: the 宛名番号 (as compared) or else name + birth date."""
-    from functools import lru_cache
 
-    from ..text.normalize import norm_name as _norm
+    from ..text.normalize import norm_name as _norm  # lazy: loads jaconv, yosina, only needed here
 
     norm_name = lru_cache(maxsize=None)(_norm)  # names repeat within a file: normalise each once
     rno = cols.get("resident_no") or [None] * n
@@ -184,8 +185,6 @@ def baseline(s, source_type: str, scope, older: list[int], mapping: dict, exclud
             if r.id not in older:
                 continue
         else:
-            import json
-
             m = r.mapping if isinstance(r.mapping, dict) else (json.loads(r.mapping) if r.mapping else {})
             if _jaccard(mine, set(m.values())) < SAME_LEDGER:
                 continue
@@ -222,7 +221,7 @@ def current_registry_keys(s, exclude_batch: int | None = None) -> set[str]:
 
 
 def _batch_keys(s, batch_id: int) -> tuple[int, list]:
-    from ..text.normalize import norm_name
+    from ..text.normalize import norm_name  # lazy: loads jaconv, yosina, only needed here
 
     rows = s.execute(
         text("SELECT resident_no, name, name_norm, birth_date FROM source_record WHERE batch_id = :b"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import InputRefused, KodomoError
 from . import fields as F
+from .values import parse_date
 
 MANIFEST_NAME = "sources.csv"
 _COLUMNS = {
@@ -90,8 +91,6 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
                 f"（{', '.join(F.SOURCES)}）。"
             )
         if as_of:
-            from .values import parse_date
-
             if parse_date(as_of).value is None:
                 raise InputRefused(
                     f"マニフェスト「{path.name}」の {line} 行目の時点「{as_of}」を日付として読めません。"
@@ -107,7 +106,7 @@ def import_manifest(ws, entries: list[ManifestEntry], *, force: bool = False, pr
     """Import every entry as its own batch (the registry first: the others link to it). Returns one object per
     file: the import's JSON plus ``file``/``source_type``/``as_of``; a refused file has ``refused: true``,
     ``exit_code`` and ``message`` (and the guards' ``findings``)."""
-    from .service import import_file
+    from .service import import_file  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     ws.require("import", what="import manifest")
     say = progress or (lambda *_: None)

@@ -32,11 +32,14 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import posixpath
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -240,7 +243,7 @@ def _is_encrypted_ooxml(data: bytes) -> bool:
 
 def _decrypt(path: Path, data: bytes, password: str) -> bytes:
     try:
-        import msoffcrypto
+        import msoffcrypto  # lazy: an optional dependency, only for password-protected workbooks
     except ImportError:  # pragma: no cover - a dependency
         raise ImportRefused("パスワード付きのブックを開くには msoffcrypto-tool が必要です。") from None
     try:
@@ -518,7 +521,7 @@ def _col_letter(i: int) -> str:
 
 
 def _open_workbook(path: Path, data: bytes):
-    import python_calamine as pc
+    import python_calamine as pc  # lazy: loads python_calamine, only needed here
 
     try:
         return pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -607,8 +610,6 @@ def _col_index(letters: bytes) -> int:
 
 def _ooxml_sheet_parts(z) -> dict[str, str]:
     """Sheet name → its XML part in an .xlsx/.xlsm."""
-    import posixpath
-    from xml.etree import ElementTree as ET
 
     ns = {
         "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -628,7 +629,6 @@ def _ooxml_sheet_parts(z) -> dict[str, str]:
 def sheet_names(path, password: str | None = None) -> list[str]:
     """The sheet names of an .xlsx/.xlsm (decrypted with ``password`` when it has one); [] for anything else or a
     file that cannot be read. Cheap: only the workbook part is read (the wizard recognises a returned checklist)."""
-    import zipfile
 
     try:
         data = Path(path).read_bytes()
@@ -645,7 +645,6 @@ def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
     """(last row, last column) of every sheet's cells, read from the sheet XML as a stream — before a reader builds
     a dense grid of that size — and the uncompressed size of each sheet held to MAX_SHEET_BYTES (a zip bomb is
     refused, not expanded). {} when the file is not readable OOXML (the reader then says why)."""
-    import zipfile
 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
@@ -694,11 +693,13 @@ def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
     cell at XFD5 costs one column, not 16,384 × every row. Shared strings, inline strings, numbers, booleans, and
     numbers under a date format as dates (1900 or 1904 system), as calamine reads them. Returns (rows, real column
     index of each kept column)."""
-    import zipfile
-    from xml.etree import ElementTree as ET
 
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-    from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format  # lazy: loads openpyxl, only needed here
+    from openpyxl.utils.datetime import (  # lazy: loads openpyxl, only needed here
+        CALENDAR_MAC_1904,
+        CALENDAR_WINDOWS_1900,
+        from_excel,
+    )
 
     z = zipfile.ZipFile(io.BytesIO(data))
     part = _ooxml_sheet_parts(z)[name]
@@ -912,9 +913,6 @@ def formula_cells(data: bytes, sheet: str | None = None) -> int:
     Workbooks are read as the values Excel cached when it saved them (calamine, openpyxl ``data_only``); formulas
     are never evaluated. This counts them from the sheet XML (``<f>`` elements; ``table:formula`` in OpenDocument)
     so an import can say so. 0 for .xls/.xlsb (binary) and anything that is not a zip of XML."""
-    import posixpath
-    import zipfile
-    from xml.etree import ElementTree as ET
 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))

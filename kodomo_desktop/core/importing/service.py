@@ -17,11 +17,14 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text, update
 
+from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Cancelled
 from ..errors import InputRefused
-from ..storage.models import MappingProfile, RejectedRow, SourceBatch
+from ..policy import ensure_defaults, sources_without_basis
+from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
 from . import guards as G
 from .result import ImportResult as ImportResult  # re-exported: callers import it from here
+from .values import parse_date
 from .values import to_date as _date
 
 IDENTITY_COLUMNS = [
@@ -41,10 +44,6 @@ IDENTITY_COLUMNS = [
 SCHOOL_SCOPED = {"school_attendance", "school_health", "school_checklist"}
 
 
-class Cancelled(InputRefused):
-    pass
-
-
 def header_signature(source_type: str, headers: list[str]) -> str:
     return hashlib.sha256(json.dumps([source_type, headers], ensure_ascii=False).encode()).hexdigest()
 
@@ -54,7 +53,6 @@ def _parse_as_of(as_of) -> dt.date:
         return dt.date.today()
     if isinstance(as_of, dt.date):
         return as_of
-    from .values import parse_date
 
     v = parse_date(str(as_of))
     if getattr(v, "error", None) or getattr(v, "value", None) is None:
@@ -180,7 +178,7 @@ def import_file(
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
     if source_type == "school_checklist":
-        from .checklist_answers import import_checklist_workbook
+        from .checklist_answers import import_checklist_workbook  # lazy: openpyxl and pandas, only for checklists
 
         return import_checklist_workbook(  # matched by row key, never by name
             ws, path, progress=progress, password=file_password
@@ -189,7 +187,7 @@ def import_file(
     as_of_date = _parse_as_of(as_of)
     try:
         _user_mapping_conflicts(source_type, mapping)
-        from .readers import read_table
+        from .readers import read_table  # lazy: pandas/openpyxl, only when a file is read
 
         table = read_table(
             path,
@@ -223,9 +221,9 @@ def import_file(
     if dup is not None:
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
         return ImportResult(None, len(table.rows), 0, 0, [], duplicate_of=dup)
-    try:
-        from .parse import parse_rows
+    from .parse import parse_rows  # lazy: loads pandas; `batches list` and the CLI's start stay light
 
+    try:
         parsed = parse_rows(table, source_type, final_mapping, as_of_date, records=False)
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
@@ -398,8 +396,6 @@ def import_file(
                 w = _links_to_nobody(s, keys, registry_keys, cols, n_valid)
                 if w:
                     warnings.append(w)
-            from ..policy import ensure_defaults, sources_without_basis
-
             ensure_defaults(s)
             if source_type in sources_without_basis(s):
                 warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
@@ -438,7 +434,7 @@ def _links_to_nobody(s, keys: list, registry_keys: set[str], cols: dict, n: int)
         return None  # nothing to link to yet (no registry imported)
     by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
     by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
-    from ..text.normalize import norm_kana, norm_name
+    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     names = cols.get("name") or [None] * n
     kanas = cols.get("name_kana") or [None] * n
@@ -482,7 +478,8 @@ def _insert_records(
     a writer thread calling executemany (it needs the GIL back for every row), and a writer thread inserting each
     chunk as one ``INSERT … SELECT … FROM json_each(?)`` without the GIL (SQLite's JSON path costs more CPU than the
     overlap saves)."""
-    from .parse import _no_gc
+
+    from .parse import _no_gc  # lazy: as above
 
     with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
         chunks = _RowChunks(batch_id, source_type, cols, n, as_of_date)
@@ -497,7 +494,12 @@ class _RowChunks:
     """The rows of ``source_record`` as tuples (column order: batch_id + _RECORD_COLUMNS), chunk by chunk."""
 
     def __init__(self, batch_id, source_type, cols, n, as_of_date):
-        from ..text.normalize import norm_address, norm_kana, norm_name, split_name
+        from ..text.normalize import (  # lazy: loads jaconv, yosina, only needed here
+            norm_address,
+            norm_kana,
+            norm_name,
+            split_name,
+        )
 
         self.fns = {"name": norm_name, "kana": norm_kana, "address": norm_address, "split": split_name}
         self.memo = {k: {None: None, "": None} for k in self.fns}
@@ -697,7 +699,6 @@ DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "sch
 
 def freshness(ws, today: dt.date | None = None) -> list[dict]:
     """Each source's latest as-of date, with a warning when it is older than the source's limit (days)."""
-    from ..storage.models import Setting
 
     today = today or dt.date.today()
     with ws.session() as s:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from ..settings import get
 from . import fields as F
 
 TYPES = {"number": "number", "date": "date", "code_list": "category", "text": "text"}
@@ -124,7 +125,6 @@ def register(source_types: dict | None) -> None:
 
 def apply(ws) -> None:
     """Workspace-open hook: the stored town catalogue's source types become known to the importer."""
-    from ..settings import get
 
     try:
         cat = get(ws, SETTING_KEY)

@@ -50,7 +50,7 @@ def _swapped_days(R: dict) -> np.ndarray:
     ok = (R["bd"] >= 0) & (m != d) & (d <= 12)
     out = np.full(len(y), -1, dtype=np.int64)
     if ok.any():
-        from .prepare import _DAY_OFFSET
+        from .prepare import _DAY_OFFSET  # lazy: loads jaconv, yosina, only needed here
 
         s = pd.to_datetime(pd.DataFrame({"year": y[ok], "month": d[ok], "day": m[ok]}), errors="coerce")
         v = s.to_numpy().astype("datetime64[D]").astype(np.int64) + _DAY_OFFSET

@@ -82,6 +82,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..text.normalize import norm_name_series
 from ..vocab import LINKED
 from . import blocking as B
 from . import model as M
@@ -97,7 +98,7 @@ from .comparisons import (
     NAME_ONE_CHAR,
     NULL,
 )
-from .prepare import prepare
+from .prepare import _col, _ids, prepare, pupil_keys
 
 # Thresholds are on the record-level score (``match_weight``): log2 odds that the candidate is the record's person,
 # weighed against the record's other candidates and against "not in the registry" (see link_records).
@@ -906,8 +907,6 @@ def _pinned_matches(R: dict, pinned: pd.DataFrame | None, pid_pos: dict) -> tupl
     """Records whose pupil key (school, grade, class, number) a person confirmed before, and that person."""
     if pinned is None or len(pinned) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    from ..text.normalize import norm_name_series
-    from .prepare import _col, _ids, pupil_keys
 
     pinned = pinned.reset_index(drop=True)
     keys = pupil_keys(

@@ -11,6 +11,7 @@ normalised here, so a changed normaliser takes effect without re-importing), or 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,6 @@ def _has(df: pd.DataFrame, name: str) -> bool:
 def _ids(s: pd.Series) -> np.ndarray:
     """Identifiers as clean strings: NFKC (full-width digits), spaces dropped, 1234.0 → "1234", and an all-digit
     number without its leading zeros (a number column in Excel turns 0010000051 into 10000051); blanks → ""."""
-    import unicodedata
 
     def f(v):
         if N._blank(v):

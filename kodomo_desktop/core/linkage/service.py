@@ -17,10 +17,12 @@ from sqlalchemy import delete, insert, select, text
 
 from .. import outputs
 from ..errors import InputRefused, NotFound
+from ..importing.guards import resident_key
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
+from ..text import normalize as N
 
 EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
 
@@ -100,7 +102,6 @@ class _ByResidentKey(dict):
     """resident key → person id, looked up with a 宛名番号 as written (leading zeros or not)."""
 
     def get(self, rno, default=None):
-        from ..importing.guards import resident_key
 
         return super().get(resident_key(rno), default)
 
@@ -146,7 +147,6 @@ def records_frame(
 
 
 def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
-    from ..text import normalize as N
 
     if "surname_norm" not in df.columns or df["surname_norm"].isna().all():
         parts = [N.split_name(x) for x in df["name"].fillna("")]
@@ -190,7 +190,7 @@ def _pinned_students(s) -> pd.DataFrame:
 # --- the run ---------------------------------------------------------------------------------------------------
 def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
     ws.require("link.run", what="link")
-    from . import engine as E
+    from . import engine as E  # lazy: loads rapidfuzz, only needed here
 
     say = progress or (lambda *_: None)
     with ws.session() as s:

@@ -9,11 +9,12 @@ import datetime as dt
 
 from sqlalchemy import text
 
+from ..importing.fields import SOURCE_TYPES
+from ..importing.guards import resident_key
 from . import service as L
 
 
 def _label(st: str) -> str:
-    from ..importing.fields import SOURCE_TYPES
 
     meta = SOURCE_TYPES.get(st)
     return meta.get("label", st) if isinstance(meta, dict) else st
@@ -72,8 +73,7 @@ def person_candidates(ws, record_id: int | None = None, query: str = "", limit: 
     """Persons a row could be: with ``query`` those whose name, kana or 宛名番号 contains it; otherwise those who
     share the row's birth date, name or kana. Registry persons only."""
     ws.require("link.review", what="link candidates")
-    from ..importing.guards import resident_key
-    from ..text.normalize import norm_kana, norm_name
+    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     with ws.session() as s:
         params: dict = {"n": limit}

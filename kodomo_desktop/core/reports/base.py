@@ -49,6 +49,8 @@ from reportlab.platypus import (
 from ...resources import resource_path
 from .. import audience as A
 from ..calendar import ERAS, fiscal_year_ja, format_wareki, to_date  # one date and 和暦 table for the app
+from ..errors import InputRefused
+from ..storage.models import Setting
 
 # --- fonts -----------------------------------------------------------------------------------------------------------
 GOTHIC = "IPAexGothic"
@@ -186,8 +188,6 @@ def mask_profile(mask: str | MaskProfile | None, default: str = "none") -> MaskP
         return mask
     key = mask or default
     if key not in MASKS:
-        from ..errors import InputRefused
-
         raise InputRefused(f"マスクの種類 {key} はありません（{'・'.join(MASKS)}）。")
     return MASKS[key]
 
@@ -787,7 +787,6 @@ def story_text(flowables) -> str:
 
 
 def town_name(ws) -> str:
-    from ..storage.models import Setting
 
     with ws.session() as s:
         row = s.get(Setting, "town_name")
@@ -816,8 +815,6 @@ def render(
     ensure_fonts()
     out = Path(out)
     if not out.parent.exists():
-        from ..errors import InputRefused
-
         raise InputRefused(f"フォルダー {out.parent} がありません。")
     info = PageInfo(
         town=town or town_name(ws),
@@ -852,7 +849,6 @@ def render(
 
 def _write(out: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, so a half-written PDF never carries the name."""
-    from ..errors import InputRefused
 
     try:
         fd, tmp = tempfile.mkstemp(prefix=".kodomo-", suffix=".pdf", dir=out.parent)

@@ -19,11 +19,15 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from ...resources import resource_path
 from .. import queries as Q
 from ..audience import fact_kind
 from ..calendar import to_date as _date
 from ..casework.service import DEFAULT_LABELS, DIRECTIONS, age_band, age_on
 from ..errors import InputRefused, NotFound
+from ..i18n import msg
+from ..importing.fields import SOURCE_TYPES
+from ..policy import DEFAULT_SOURCES
 from ..scoring.explain import ScoreDetails
 from ..storage.models import (
     ChecklistDefinition,
@@ -51,7 +55,6 @@ NO_SCHOOL = "（学校・園なし）"
 
 # --- reference data ------------------------------------------------------------------------------------------------
 def source_label(st: str | None) -> str:
-    from ..importing.fields import SOURCE_TYPES
 
     if not st:
         return ""
@@ -59,7 +62,6 @@ def source_label(st: str | None) -> str:
 
 
 def attribute_labels(st: str) -> dict[str, str]:
-    from ..importing.fields import SOURCE_TYPES
 
     attrs = SOURCE_TYPES.get(st, {}).get("attributes", {})
     if isinstance(attrs, dict):
@@ -69,12 +71,7 @@ def attribute_labels(st: str) -> dict[str, str]:
 
 def departments(s: Session) -> dict[str, str]:
     """Source type → the department that holds it (the legal-basis table, else the defaults)."""
-    try:
-        from ..policy import DEFAULT_SOURCES
-
-        out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
-    except ImportError:  # pragma: no cover
-        out = {}
+    out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     for key, dept in s.execute(select(LegalBasis.key, LegalBasis.department).where(LegalBasis.kind == "source")):
         if dept:
             out[key] = dept
@@ -92,8 +89,6 @@ def sheet_visibility(s: Session) -> tuple[dict[str, bool], dict[str, bool]]:
 @lru_cache(maxsize=1)
 def _catalogue_file() -> dict[str, dict]:
     try:
-        from ...resources import resource_path
-
         path = resource_path("indicators.json")
         raw = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except Exception:  # a catalogue being edited must never stop a print
@@ -112,13 +107,13 @@ def scoring_catalogue() -> dict:
     """The scoring catalogue (resources/indicators.json, through the scoring package when it is there)."""
     loaders = []
     try:
-        from ..scoring.catalogue import load_catalogue
+        from ..scoring.catalogue import load_catalogue  # lazy: loads pandas; a print without scores needs none
 
         loaders.append(load_catalogue)
     except Exception:
         pass
     try:
-        from ..scoring.service import catalogue as service_catalogue
+        from ..scoring.service import catalogue as service_catalogue  # lazy: loads pandas (see above)
 
         loaders.append(service_catalogue)
     except Exception:
@@ -180,7 +175,7 @@ def _get(obj, *keys, default=None):
 def get_person(s: Session, person_id: str) -> Person:
     p = s.get(Person, person_id)
     if p is None:
-        raise NotFound(f"こども {person_id} はありません。")
+        raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
     return p
 
 
@@ -438,8 +433,6 @@ class ScoreReader:
             elif str(x) in self.no_data_sources:
                 no_data.append({"source_types": self.no_data_sources[str(x)], "label": str(x), "detail": ""})
             else:
-                from ..importing.fields import SOURCE_TYPES
-
                 known = str(x) in SOURCE_TYPES
                 no_data.append(
                     {
@@ -641,7 +634,7 @@ def summarise_record(rec: dict, limit: int = 90) -> str:
         if isinstance(v, bool):
             v = "あり" if v else "なし"
         elif isinstance(v, str) and len(v) == 10 and v[4] == "-" and v[7] == "-":
-            from .base import wareki
+            from .base import wareki  # lazy: loads reportlab, only needed here
 
             v = wareki(v, short=True)
         elif isinstance(v, float):
@@ -659,7 +652,6 @@ def freshness(s: Session) -> list[dict]:
         cur = newest.get(b.source_type)
         if cur is None or (b.as_of or dt.date.min, b.id) >= (cur.as_of or dt.date.min, cur.id):
             newest[b.source_type] = b
-    from ..importing.fields import SOURCE_TYPES
 
     order = {k: i for i, k in enumerate(SOURCE_TYPES)}
     depts = departments(s)

@@ -11,7 +11,8 @@ from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 
-from .base import CONTENT_W, GOTHIC, NAVY, DocTitle, Heading, Mark, P, caveat, gap, grid, keep, wareki
+from ..casework.service import AGE_BANDS
+from .base import CONTENT_W, GOTHIC, LABEL_BG, NAVY, DocTitle, Heading, Mark, P, caveat, gap, grid, keep, wareki
 
 W = CONTENT_W
 TITLE = "ラウンド統計"
@@ -114,7 +115,6 @@ def _table(title: str, table: dict, stages: list[dict]) -> list:
     rows.append(["合計"] + [str(tot[k]) for k in keys] + [rate])
     n = len(keys)
     wcol = (W - 48 * mm) / (n + 1)
-    from .base import LABEL_BG
 
     return [
         grid(
@@ -136,7 +136,6 @@ def _ordered(table: dict, order: list[str]) -> dict:
 
 
 def story(f: dict, *, today: dt.date | None = None) -> list:
-    from ..casework.service import AGE_BANDS
 
     today = today or dt.date.today()
     stages = f["stages"]

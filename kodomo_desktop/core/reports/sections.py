@@ -445,7 +445,6 @@ def recent_records(b: dict, mask, *, since=None, limit: int = 8) -> list:
     if not recs:
         return [empty_line("（直近の記録はありません）")]
     rows = [["日付", "情報源", "内容"]]
-    from .data import source_label
 
     for r in recs[:limit]:
         rows.append([wareki(r["date"], short=True), source_label(r["source_type"]), summarise_record(r)])

@@ -24,8 +24,12 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import select
+
 from .. import queries as Q
+from ..casework.service import DIRECTIONS, funnel
 from ..errors import InputRefused, NotFound
+from ..storage.models import Conference, ConferenceItem, Person
 from . import base as B
 from . import data as D
 
@@ -34,7 +38,7 @@ PERMISSION = "report.print"
 
 def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """アセスメントシート for one child."""
-    from .assessment import TITLE, story
+    from .assessment import TITLE, story  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report assessment", person_id=person_id)
     m = _meeting_mask(mask, TITLE)
@@ -67,13 +71,10 @@ def conference_pdf(
     """ケース会議資料: cover, contents and agenda, then each child's pages with decision boxes.
 
     Without ``person_ids`` the conference's agenda (``conference_id``) gives the children, in its order."""
-    from .conference import story
+    from .conference import story  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report conference")
     m = _meeting_mask(mask, "ケース会議資料")
-    from sqlalchemy import select
-
-    from ..storage.models import Conference, ConferenceItem
 
     ids = list(dict.fromkeys(p.strip() for p in (person_ids or []) if p and p.strip()))
     with ws.session() as s:
@@ -98,8 +99,6 @@ def conference_pdf(
             ).all()
             if not ids:
                 ids = [i.person_id for i in rows]
-            from ..casework.service import DIRECTIONS
-
             for i in rows:
                 items[i.person_id] = {
                     "support_needed": i.support_needed,
@@ -157,7 +156,7 @@ def school_sheet_pdf(
     log_extra: dict | None = None,
 ) -> dict:
     """情報収集シート for one school: by default the school's children flagged in the latest scoring run."""
-    from .school_sheet import TITLE, story
+    from .school_sheet import TITLE, story  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report school sheet")
     m = B.mask_profile(mask, "school")
@@ -180,9 +179,6 @@ def school_sheet_pdf(
 
 
 def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
-    from sqlalchemy import select
-
-    from ..storage.models import Person
 
     with ws.session() as s:
         info = D.school_info(s)
@@ -243,7 +239,7 @@ def handover_pdf(
     ws, person_id: str, out, kind: str = "進学", *, mask: str = "school", log_extra: dict | None = None
 ) -> dict:
     """引継ぎシート (kind: 進学 / 転校 / 担任交代 / 転出), always for the receiving side (audience ``handover``)."""
-    from .handover import KINDS, story, title_of
+    from .handover import KINDS, story, title_of  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report handover", person_id=person_id)
     k = KINDS.get((kind or "").strip())
@@ -268,8 +264,7 @@ def handover_pdf(
 
 def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) -> dict:
     """ラウンド統計: the round's funnel overall, by school and by age band, with bar charts (counts only)."""
-    from ..casework.service import funnel
-    from .round_stats import TITLE, story
+    from .round_stats import TITLE, story  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report round statistics")
     f = funnel(ws, round_id)
@@ -293,7 +288,7 @@ def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *, 
     template (取扱注意, page x / y, printed by/at) and logs it."""
     ws.require(PERMISSION, what="report blank checklist")
     try:
-        from . import checklist_sheet
+        from . import checklist_sheet  # local: next to its story (see above)
     except ImportError:
         raise InputRefused("空欄のチェックリスト様式はまだ用意されていません。") from None
     title, flowables, ids = checklist_sheet.build_story(ws, school, klass, definition)
@@ -338,7 +333,7 @@ def log_printed(ws, kind: str, detail: dict | None = None) -> int:
 
 def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """受理会議録 for one child (the meeting's document: audience ``conference``)."""
-    from .intake import TITLE, story
+    from .intake import TITLE, story  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report intake", person_id=person_id)
     m = _meeting_mask(mask, TITLE)
@@ -371,10 +366,7 @@ def no_school_sheet_pdf(
     family's other contact). By default the flagged children without a school routed to ``contact``; with
     ``person_ids`` those children (``contact`` then defaults to the first child's route and every child must
     route there or ``contact`` must be given)."""
-    from sqlalchemy import select
-
-    from ..storage.models import Person
-    from .no_school_sheet import CONTACTS, TITLE, route, story  # lazy: like every document's story module
+    from .no_school_sheet import CONTACTS, TITLE, route, story  # local: every report module names its own TITLE/story
 
     ws.require(PERMISSION, what="report no-school sheet")
     if contact is not None and contact not in CONTACTS:

@@ -38,6 +38,7 @@ from pathlib import Path
 
 from ...resources import resource_path
 from ..errors import InputRefused
+from ..importing.fields import SOURCE_TYPES
 from .rules import RuleError, validate_rule
 
 WHOSE = {"child", "parent", "household", "other"}
@@ -88,7 +89,6 @@ def indicators_by_id(path: Path | None = None) -> dict[str, dict]:
 
 
 def validate_catalogue(cat: dict) -> dict:
-    from ..importing.fields import SOURCE_TYPES
 
     if not isinstance(cat, dict) or not isinstance(cat.get("indicators"), list):
         raise InputRefused("指標カタログに indicators がありません。")

@@ -64,12 +64,14 @@ imported are listed in ``no_data`` and never score as zero risk by silence.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from ..importing.fields import SOURCE_TYPES
 from . import explain as X
 from . import rules as R
 from .catalogue import WHOSE_LABELS
@@ -120,7 +122,6 @@ PRENATAL_SLACK_DAYS = {"maternal_child_health": 300, "yotaikyo": 300}  # 特定�
 
 def months_before(on: dt.date, months: int) -> dt.date:
     y, m = divmod(on.year * 12 + on.month - 1 - months, 12)
-    import calendar
 
     return dt.date(y, m + 1, min(on.day, calendar.monthrange(y, m + 1)[1]))
 
@@ -563,7 +564,6 @@ def _ages(prep, ind, hit, ev, val):
 def _fmt(ind: dict, field_: str | None, x, agg: str | None = None) -> str | None:
     if field_ is None:
         return None
-    from ..importing.fields import SOURCE_TYPES
 
     labels = SOURCE_TYPES.get(ind["source_type"], {}).get("attributes", {})
     label = labels.get(field_, {}).get("label", field_) if isinstance(labels, dict) else field_
@@ -953,7 +953,6 @@ def _source_label(prep: Prepared, st: str | None) -> str:
     meta = prep.cat["sources"].get(st) or {}
     if meta.get("label_ja"):
         return meta["label_ja"]
-    from ..importing.fields import SOURCE_TYPES
 
     return SOURCE_TYPES.get(st, {}).get("label", st)
 

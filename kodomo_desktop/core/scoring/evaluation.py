@@ -38,8 +38,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import func, select
 
+from .. import outputs
+from ..casework.service import DEFAULT_LABELS
 from ..errors import InputRefused, NotFound
+from ..storage.models import ChildScore, ReviewRound, RoundCandidate, SupportCase
 from .explain import ScoreDetails
 
 SMALL = 5
@@ -69,10 +73,6 @@ def _confirm_keys(labels: list[dict]) -> set[str]:
 
 def rounds_data(ws) -> list[dict]:
     """Each round: its run's children (flags, item sets), classifications and the confirmed children."""
-    from sqlalchemy import select
-
-    from ..casework.service import DEFAULT_LABELS
-    from ..storage.models import ChildScore, ReviewRound, RoundCandidate, SupportCase
 
     out = []
     with ws.session() as s:
@@ -137,7 +137,7 @@ def _row(rid, iid, label, with_, flagged, reviewed, confirmed) -> dict:
 def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
     """The evaluation in memory: ``rows`` (per round and indicator, then ``all``), ``misses``, ``summary`` (with
     ``backtest`` when ``draft`` is given and ``suggested``), ``suggested_weights`` (a weights dict). Nothing saved."""
-    from .catalogue import load_catalogue
+    from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     ws.require("score.read", what="evaluate")
     ws.require("person.read", what="evaluate")
@@ -214,7 +214,6 @@ def evaluate(
 ) -> dict:
     """CLI ``evaluate``: the evaluation CSV (and the misses CSV, a back-test of ``draft_file``, a suggested
     weights file to preview and adopt)."""
-    from .. import outputs
 
     ev = evaluation(ws, draft=draft_file)
     outputs.write_csv(Path(out), EVAL_COLUMNS, ([r[c] for c in EVAL_COLUMNS] for r in ev["rows"]))
@@ -230,7 +229,7 @@ def evaluate(
 
 def backtest(ws, rounds: list[dict], draft_file: dict | Path) -> dict:
     """Each round re-scored on its as-of date with the draft weights (a file or a weights dict; nothing kept)."""
-    from .service import ScoringContext, read_weights_file
+    from .service import ScoringContext, read_weights_file  # lazy: loads numpy, pandas, only needed here
 
     draft = draft_file if isinstance(draft_file, dict) else read_weights_file(draft_file)
     per, tot = [], {"confirmed": 0, "captured_actual": 0, "captured_draft": 0, "flagged_actual": 0, "flagged_draft": 0}
@@ -271,8 +270,8 @@ def backtest(ws, rounds: list[dict], draft_file: dict | Path) -> dict:
 
 def suggest_weights(ws, rounds: list[dict]) -> dict:
     """Suggested points from the town's outcomes (module docstring): a suggestion, never applied."""
-    from .catalogue import load_catalogue
-    from .service import active_weights
+    from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
+    from .service import active_weights  # lazy: loads numpy, pandas, only needed here
 
     cat = load_catalogue()
     current = active_weights(ws)["data"]
@@ -331,9 +330,6 @@ def suggest_weights(ws, rounds: list[dict]) -> dict:
 
 
 def round_summary(ws, round_id: int) -> dict:
-    from sqlalchemy import func, select
-
-    from ..storage.models import ReviewRound, RoundCandidate
 
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)

@@ -34,6 +34,7 @@ from .. import outputs
 from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
+from ..policy import DEFAULT_SOURCES, expired_cutoffs
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
 from .catalogue import load_catalogue
@@ -382,12 +383,7 @@ def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = Fals
 
 # --- inputs from the database ----------------------------------------------------------------------------------------------
 def _departments(s) -> dict[str, str]:
-    try:
-        from ..policy import DEFAULT_SOURCES
-
-        out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
-    except ImportError:  # pragma: no cover
-        out = {}
+    out = {k: v[0] for k, v in DEFAULT_SOURCES.items()}
     for key, dept in s.execute(text("SELECT key, department FROM legal_basis WHERE kind='source'")).all():
         if dept:
             out[key] = dept
@@ -414,7 +410,6 @@ def _json(a):
 
 def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
     """Everything the engine reads, from the database. ``household_of``: only that person's household."""
-    from ..policy import expired_cutoffs
 
     with ws.session() as s:
         # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,

@@ -20,14 +20,17 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import weakref
 from pathlib import Path
+
+from sqlalchemy import func, select
 
 from .. import outputs
 from ..errors import InputRefused
 from ..importing import fields as F
 from ..importing import town_types as TT
 from ..settings import get as _get_setting
-from ..storage.models import Setting
+from ..storage.models import LegalBasis, Setting, WeightSet
 from ..workspace import on_close, on_open
 from . import catalogue as C
 from .rules import RECORD_COLUMNS, RuleError, validate_rule
@@ -89,7 +92,6 @@ _APPLIED: list = []  # the workspace whose catalogue is in use (a weak reference
 
 def apply(ws) -> None:
     """Workspace-open hook: the scoring engine, the reports and the register read the town's catalogue."""
-    import weakref
 
     _APPLIED[:] = [weakref.ref(ws)]
     TT.apply(ws)
@@ -312,7 +314,7 @@ def _sha(text: str) -> str:
 def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = None) -> dict:
     """The town's weight set carried over to a new catalogue: renamed types follow, removed types and indicators
     go, and an indicator whose default points or window the catalogue changed takes the new defaults."""
-    from .weights import strip_meta
+    from .weights import strip_meta  # lazy: loads numpy, only needed here
 
     r = dict(renames or {})
     types = list(new["difficulty_types"])
@@ -368,8 +370,8 @@ def _changes(old: dict, new: dict) -> dict:
 
 
 def _preview(ws, old: dict, new: dict, cur_data: dict, new_data: dict, cur_version, as_of=None) -> dict:
-    from . import service as S
-    from .weights import diff
+    from . import service as S  # lazy: loads numpy, pandas, only needed here
+    from .weights import diff  # lazy: loads numpy, only needed here
 
     on = S._as_date(as_of) or S.default_as_of(ws)
     inp = S.load_input(ws, on)
@@ -393,8 +395,8 @@ def adopt_catalogue(
 ) -> dict:
     """Check, preview and adopt a whole catalogue with a new weight-set version (exit 2 and nothing changed when
     a problem is found). ``renames``: {old type: new type} so the town's thresholds and points follow."""
-    from . import service as S
-    from .weights import validate_weights
+    from . import service as S  # lazy: loads numpy, pandas, only needed here
+    from .weights import validate_weights  # lazy: loads numpy, only needed here
 
     ws.require("weights.edit", what="catalogue import")
     if not dry_run and not (reason or "").strip():
@@ -473,10 +475,8 @@ def adopt_catalogue(
 def _save_weight_set(ws, data: dict, name: str) -> int:
     """A new weight-set version for a new catalogue version, even when its points equal an earlier one's: the
     catalogue version and the weight set it belongs to go together."""
-    from sqlalchemy import func, select
 
-    from ..storage.models import WeightSet
-    from . import service as S
+    from . import service as S  # lazy: loads numpy, pandas, only needed here
 
     with ws.session() as s:
         S._ensure_default(s)
@@ -499,9 +499,6 @@ BASIS_CODES = ("61-1", "69-2-2", "69-2-3", "other")  # governance/register.py BA
 def _sync_legal_bases(ws, cat: dict) -> None:
     """A town source type's purpose, basis and department go to the file register (its legal_basis row; written
     here, not through governance/register.py, which reads the catalogue: no import cycle)."""
-    from sqlalchemy import select
-
-    from ..storage.models import LegalBasis
 
     now = dt.datetime.now().replace(microsecond=0)
     with ws.session() as s:
@@ -623,8 +620,8 @@ def _reader(g: dict, part: str) -> dict:
 def support_prompts(ws, as_of=None, person_id: str | None = None) -> dict:
     """Children a take-up-gap rule finds: {"heading", "gaps": [{id, label, support, rule, children, skipped}],
     "children": {person_id: [{id, label, support, rule}]}}. Never scored, never a risk point."""
-    from . import engine as E
-    from . import service as S
+    from . import engine as E  # lazy: loads numpy, pandas, only needed here
+    from . import service as S  # lazy: loads numpy, pandas, only needed here
 
     ws.require("score.read", what="support prompts")
     cat = C.load_catalogue()

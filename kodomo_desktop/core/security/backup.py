@@ -173,7 +173,7 @@ def _refuse(target_ws, message: str, reason: str) -> InputRefused:
 def _open_target(db_path: Path, password: str, user_name: str | None, force: bool):
     """The target's coordinator signs in (returns the Workspace), or the target cannot be opened and --force says
     replace it anyway (returns None). A healthy target always needs its coordinator's password."""
-    from ..workspace import Workspace
+    from ..workspace import Workspace  # local: restore is a service in the security layer (pyproject ignore_imports)
 
     try:
         K.KeyFile.load(db_path)
@@ -232,7 +232,7 @@ def restore(
     """Restore a backup. Onto an existing database: that database's coordinator password (or --force for one that
     cannot be opened), the replaced files kept, an exclusive lock, today's users and deletions re-applied, and
     database + key file replaced so that a crash leaves the old pair or the new pair (journal, see recover)."""
-    from ..workspace import Workspace
+    from ..workspace import Workspace  # local: restore is a service in the security layer (pyproject ignore_imports)
 
     db_path = Path(db_path)
     if not db_path.parent.exists():
@@ -352,7 +352,7 @@ def _reapply(ws, today: dict | None) -> dict:
             {"t": now, "names": names or [""]},
         ).rowcount
         audit.append(c, ws.user.name, "users_reapplied", detail={"users": len(names), "removed": gone})
-    from ..governance.disclosure import delete_person
+    from ..governance.disclosure import delete_person  # local: as above
 
     n = 0
     for pid in today["deleted"]:

@@ -22,12 +22,14 @@ from sqlalchemy import select
 from ..errors import InputRefused, NotFound
 from ..outputs import write_bytes
 from ..storage.models import (
+    ChildScore,
     ConferenceItem,
     Link,
     Person,
     ProgressRecord,
     ReviewRound,
     RoundCandidate,
+    ScoreRun,
     Setting,
     SourceBatch,
     SourceRecord,
@@ -130,8 +132,6 @@ def build_payload(s, person_id: str, to_town: str, *, with_scores: bool = False,
         "decisions": decisions[-10:],
     }
     if with_scores:
-        from ..storage.models import ChildScore, ScoreRun
-
         row = s.execute(
             select(ChildScore, ScoreRun)
             .join(ScoreRun, ScoreRun.id == ChildScore.run_id)

@@ -27,7 +27,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import insert, select, update
 
 from .. import audience as A
+from ..checklists.service import _decrypt_workbook, pupils
 from ..errors import InputRefused, NotFound
+from ..importing.values import to_date
 from ..outputs import safe_cell, save_workbook
 from ..storage.models import ChildScore, Link, ScoreRun, Setting, SourceBatch, SourceRecord
 
@@ -144,7 +146,6 @@ def parse_row_key(sheet_key: str, v) -> str | None:
 
 
 def _pupils(ws, school: str, s) -> list[dict]:
-    from ..checklists.service import pupils
 
     return pupils(ws, school, s=s)
 
@@ -273,7 +274,6 @@ def _value(f: dict, v, rn: int, errors: list[dict]):
             return v.date().isoformat()
         if isinstance(v, dt.date):
             return v.isoformat()
-        from ..importing.values import to_date
 
         d = to_date(v)
         if d is not None:
@@ -284,7 +284,6 @@ def _value(f: dict, v, rn: int, errors: list[dict]):
 
 def import_sheet(ws, path: Path, *, password: str | None = None) -> dict:
     """Read a returned sheet back, all or nothing; a later return of the same sheet and school supersedes it."""
-    from ..checklists.service import _decrypt_workbook
 
     ws.require("import", what="information sheet import")
     data = Path(path).read_bytes()

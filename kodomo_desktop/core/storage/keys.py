@@ -252,11 +252,11 @@ def file_lock(db_path, *, exclusive: bool = True):
     fh = _lock_file(Path(str(db_path) + ".lock"))
     try:
         try:
-            import fcntl
+            import fcntl  # local: POSIX only (ImportError on Windows)
 
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         except ImportError:  # Windows
-            import msvcrt
+            import msvcrt  # local: Windows only
 
             fh.seek(0)
             while True:
@@ -283,7 +283,7 @@ def acquire_in_use(db_path):
     if str(Path(db_path).resolve()) in _held_exclusive:
         return None  # this process is restoring it (and opens it itself)
     try:
-        import fcntl
+        import fcntl  # local: POSIX only (ImportError on Windows)
     except ImportError:
         return None
     fh = _lock_file(in_use_path(db_path))
@@ -300,7 +300,7 @@ def in_use_lock(db_path, *, exclusive: bool = True):
     """The exclusive side, for restore: refused while any process (or window) has the database open."""
     key = str(Path(db_path).resolve())
     try:
-        import fcntl
+        import fcntl  # local: POSIX only (ImportError on Windows)
     except ImportError:
         fcntl = None
     fh = _lock_file(in_use_path(db_path)) if fcntl else None

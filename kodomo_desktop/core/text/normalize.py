@@ -49,7 +49,7 @@ _yosina = make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_i
 
 def _old_new_table() -> dict[int, str]:
     """yosina's 旧字体→新字体 mapping as a translate table (built by running yosina on each mapped character)."""
-    from yosina.transliterators.kanji_old_new import KANJI_OLD_NEW_MAPPINGS
+    from yosina.transliterators.kanji_old_new import KANJI_OLD_NEW_MAPPINGS  # lazy: loads yosina, only needed here
 
     table: dict[int, str] = {}
     for key in KANJI_OLD_NEW_MAPPINGS:
@@ -374,7 +374,7 @@ def _kanji_number(k: str) -> str:
 # --- vectorised helpers --------------------------------------------------------------------------------------------
 def _series(fn, values):
     """Apply ``fn`` once per distinct value and map back; returns an object Series of str (blank → "")."""
-    import pandas as pd
+    import pandas as pd  # lazy: loads pandas, only needed here
 
     s = (
         values
@@ -422,7 +422,7 @@ def norm_address_series(values):
 
 def split_name_series(values):
     """Two object Series (surname, given) of the *un-normalised* parts."""
-    import pandas as pd
+    import pandas as pd  # lazy: loads pandas, only needed here
 
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     s = s.astype("object")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...core import outputs
 from ...core.calendar import wareki, wareki_and_western
-from ...core.errors import KodomoError
+from ...core.errors import Cancelled, KodomoError
 from ...core.importing import fields as F
 from ...core.importing import service as S
 from .. import palette as pal
@@ -660,7 +660,7 @@ class ImportWizard(QWidget):
             self.say(tr("取り込む前に確認が必要です（下の説明を読んでください）。"))
             self._show_confirm(e)
             return
-        if type(e).__name__ == "Cancelled":
+        if isinstance(e, Cancelled):
             self.say(tr("取込を中止しました。データベースは変更されていません。"))
         else:
             self.say(tr("取り込めませんでした: ") + (getattr(e, "message_ja", None) or f"{type(e).__name__}: {e}"))

@@ -1,0 +1,61 @@
+"""One translation mechanism for the core and the GUI (Qt-free).
+
+Japanese is the source language: the table ``kodomo_desktop/i18n/<lang>.json`` is keyed by the Japanese text, and
+a text missing from it stays Japanese. Messages with values are *templates*: write ``msg("{n} 行目の日付が正しくあり
+ません", n=3)`` instead of an f-string, and the text keeps its template and parameters, so whoever shows it can
+translate the template first and fill the values after (``translate(text)``). The GUI's ``tr()`` is this module's
+:func:`tr`; status, source and role labels (core/vocab.py) and the log's action names go through the same table.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..resources import i18n_path
+
+LANGUAGES = {"ja": "日本語", "en": "English"}
+_state: dict[str, Any] = {"lang": "ja", "table": {}}
+
+
+class Message(str):
+    """A Japanese text made from a template and parameters (it is the filled Japanese text as a ``str``)."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Message:
+        self = super().__new__(cls, template.format(**params) if params else template)
+        self.template, self.params = template, params
+        return self
+
+
+def msg(template: str, **params: Any) -> Message:
+    return Message(template, **params)
+
+
+def set_language(lang: str) -> None:
+    lang = lang if lang in LANGUAGES else "ja"
+    table: dict[str, str] = {}
+    if lang != "ja":
+        path = i18n_path(f"{lang}.json")
+        if path.exists():
+            table = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+    _state.update(lang=lang, table=table)
+
+
+def language() -> str:
+    return _state["lang"]
+
+
+def tr(text: str, **fmt: Any) -> str:
+    """The text in the current language; ``fmt`` fills ``{name}`` placeholders after translation."""
+    out = _state["table"].get(text, text) if _state["lang"] != "ja" else text
+    return out.format(**fmt) if fmt else out
+
+
+def translate(text: str) -> str:
+    """Any text the core produced, in the current language: a :class:`Message` by its template, else as it is."""
+    if isinstance(text, Message):
+        return tr(text.template, **text.params)
+    return tr(text)
