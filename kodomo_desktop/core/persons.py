@@ -34,7 +34,7 @@ from .errors import NotFound
 from .importing.fields import SOURCE_TYPES
 from .policy import DEFAULT_SOURCES
 from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
-from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS
+from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS, source_label
 
 MAX_CHILD_AGE = 18
 _PARENT_WORDS = ("世帯主", "妻", "夫", "父", "母", "祖", "親", "養")
@@ -678,7 +678,7 @@ def _timeline(
                 person_id=pid,
                 whose=whose.get(pid, ""),
                 source_type=st,
-                source_label=meta.get("label", st),
+                source_label=meta.get("label") or source_label(st),
                 department=departments.get(st, ""),
                 date=rd or as_of_d,
                 date_basis="記録日" if rd else "時点",

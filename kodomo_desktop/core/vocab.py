@@ -98,8 +98,17 @@ class SourceType(_Labelled):
     SCHOOL_CHECKLIST = "school_checklist"
 
 
+#: Sources the app itself writes (not department files, so not in the importer's list of source types).
+APP_SOURCE_LABELS = {
+    "information_sheet": "情報シート（学校・園からの返送）",
+    "handover": "転入の引継ぎ（他の自治体から）",
+}
+
+
 def source_label(code: str | None) -> str:
     """住民基本台帳, 母子保健, … for a source type (the code itself when unknown)."""
+    if code in APP_SOURCE_LABELS:
+        return APP_SOURCE_LABELS[code]
     return SourceType.label_of(code)
 
 

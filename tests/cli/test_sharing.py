@@ -448,3 +448,37 @@ def test_pooled_statistics_have_no_person_rows_and_add_up_across_towns(db, tmp_p
     one = next(r for r in rows if r["suppressed"] == "0")
     assert int(pooled[one["indicator"]]["with_item"]) == 2 * int(one["with_item"])
     assert pooled[one["indicator"]]["towns"] == "2"
+
+
+def test_a_returned_sheet_shows_on_the_childs_page_with_its_own_label(db, tmp_path):
+    (tmp_path / "sheet.json").write_text(json.dumps(SHEET, ensure_ascii=False), encoding="utf-8")
+    assert cli("sheet", "define", "--db", db, tmp_path / "sheet.json")[0] == 0
+    school = _a_school(db)
+    rc, res, err = cli(
+        "sheet",
+        "template",
+        "--db",
+        db,
+        "--sheet",
+        "kodomo_info",
+        "--school",
+        school,
+        "--out",
+        tmp_path / "s.xlsx",
+        "--no-password",
+    )
+    assert rc == 0, err
+    wb = load_workbook(tmp_path / "s.xlsx")
+    sh = wb["シート"]
+    sh.cell(6, 6).value = "欠席が多い"
+    sh.cell(6, 10).value = "朝から眠そうにしている"
+    wb.save(tmp_path / "back.xlsx")
+    assert cli("sheet", "import", "--db", db, tmp_path / "back.xlsx")[0] == 0
+    from kodomo_desktop.core.persons import child_page
+    from kodomo_desktop.core.sharing.sheets import parse_row_key
+
+    pid = parse_row_key("kodomo_info", sh.cell(6, 1).value)
+    with _ws(db) as ws:
+        page = child_page(ws, pid)
+    items = [t for t in page.records if t.source_type == "information_sheet"]
+    assert items and items[0].source_label.startswith("情報シート")

@@ -31,7 +31,7 @@ from ..storage.models import (
     SourceBatch,
     SourceRecord,
 )
-from ..vocab import LINKED_SQL
+from ..vocab import LINKED_SQL, source_label
 
 BASIS_LABELS = {
     "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
@@ -322,7 +322,7 @@ def file_register(ws) -> dict:
         items.append(
             {
                 "source_type": st,
-                "label": meta.get("label", st),
+                "label": meta.get("label") or source_label(st),
                 "department": b.department if b else "",
                 "purpose": b.purpose if b else "（未設定）",
                 "basis": BASIS_LABELS.get(b.basis or "", "（未設定）") if b else "（未設定）",

@@ -745,7 +745,30 @@ def apply_weights(
         group_position = group_size = rank_position = np.zeros(0)
     flag_rank = np.zeros(C, dtype=bool)
     cutoffs: dict = {}
-    if rk.get("mode", "none") != "none" and C:
+    if rk.get("mode", "none") != "none" and C and rk.get("by_type") and T:
+        # per difficulty type (延岡市: the top 2 % of each type): each type's points ranked within the group
+        limit = (
+            np.ceil(group_size * float(rk["value"]) / 100.0)
+            if rk["mode"] == "top_percent"
+            else np.full(C, float(rk["value"]))
+        )
+        for ti, tname in enumerate(model.types):
+            tp = type_points[:, ti]
+            if rank_cutoffs is not None:
+                cut = np.array([rank_cutoffs.get(f"{g}|{tname}", np.inf) for g in groups])
+                sel = (tp >= cut) & (tp > 0) & eligible
+            else:
+                tkey = np.where(eligible, tp, -np.inf)
+                if mode == "lower":
+                    tkey = np.where(yt_active, tp - 1e6, tp)
+                pos = pd.DataFrame({"key": tkey, "g": groups}).groupby("g")["key"].rank(method="min", ascending=False)
+                sel = (pos.to_numpy() <= limit) & (tp > 0) & eligible
+            flag_rank |= sel
+            for g in np.unique(groups):
+                chosen = sel & (groups == g)
+                if chosen.any():
+                    cutoffs[f"{g}|{tname}"] = float(tp[chosen].min())
+    elif rk.get("mode", "none") != "none" and C:
         if rank_cutoffs is not None:
             cut = np.array([rank_cutoffs.get(str(g), np.inf) for g in groups])
             flag_rank = (total >= cut) & (total > 0) & eligible

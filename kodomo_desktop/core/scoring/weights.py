@@ -15,7 +15,8 @@ The data (and the export file) look like this::
      "yotaikyo": {"mode": "continue", "label": "支援継続"},          # continue | exclude | lower | none
      "proxy_guard": {"off": {}},             # {type: reason}: types where household facts alone may reach 高
      "fairness": {"max_ratio": 3.0, "min_group": 10},   # preview warns above this top-band/flag rate ratio
-     "rank": {"mode": "none", "value": 10, "per": "age_band"},     # none | top_percent | top_n; per age_band|age|all
+     "rank": {"mode": "none", "value": 10, "per": "age_band"},     # none | top_percent | top_n; per age_band|age|all;
+                                                                   # "by_type": true ranks each difficulty type
      "basic_items_rule": {"enabled": false, "min": 4},              # 延岡市 ≥4 / 別府市 ≥7 as a second trigger
      "history": {"sharp_rise_points": 5},
      "school_data_expected": {"from_grade": 1, "to_grade": 9}}      # 学年 1–9 = 小1–中3 (12 = 高3)
@@ -287,6 +288,12 @@ def validate_weights(data: dict, cat: dict) -> dict:
     rk["value"] = _num(rk.get("value", 10), "上位抽出の値", lo=0, hi=100000)
     if rk["mode"] == "top_percent" and rk["value"] > 100:
         raise InputRefused("上位抽出（％）は 0〜100 にしてください。")
+    if not isinstance(rk.get("by_type", False), bool):
+        raise InputRefused("上位抽出（rank）の by_type は true か false です（困難の種別ごとに上位を取るか）。")
+    if rk.get("by_type"):
+        rk["by_type"] = True
+    else:
+        rk.pop("by_type", None)  # absent unless used: earlier versions stay byte-identical
     out["rank"] = rk
     bi = {**out["basic_items_rule"], **(data.get("basic_items_rule") or {})}
     bi["enabled"] = bool(bi.get("enabled"))
