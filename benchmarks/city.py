@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -126,20 +127,21 @@ def run(args: list[str], cwd: Path) -> tuple[float, float, str, int]:
 
 
 def _count_values(files: Path) -> int:
-    """Item values (項目… columns) in a town's files, for a reused town."""
+    """Item values (項目… columns) in a town's files, for a reused town — streamed, so this process stays small."""
     n = 0
     for p in files.glob("*.csv"):
         if p.name == "sources.csv":
             continue
-        raw = p.read_bytes()
-        enc = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "cp932"
-        try:
-            rows = list(csv.reader(raw.decode(enc).splitlines()))
-        except UnicodeDecodeError:
-            rows = list(csv.reader(raw.decode("utf-8").splitlines()))
-        head = next((i for i, r in enumerate(rows) if sum(1 for c in r if c.strip()) >= 3), 0)
-        items = sum(1 for c in rows[head] if c.startswith("項目"))
-        n += items * (len(rows) - head - 1)
+        with open(p, "rb") as fb:
+            enc = "utf-8-sig" if fb.read(3) == b"\xef\xbb\xbf" else "cp932"
+        with open(p, encoding=enc, errors="replace", newline="") as fh:
+            items, rows = 0, 0
+            for r in csv.reader(fh):
+                if not items:
+                    items = sum(1 for c in r if c.startswith("項目"))
+                else:
+                    rows += 1
+            n += items * rows
     return n
 
 
@@ -159,7 +161,15 @@ def pipeline(n: int, items: int, keep: Path | None) -> dict:
         work = Path(tempfile.mkdtemp(prefix=f"city-{n}-", dir=keep))
         files = work / "files"
         files.mkdir()
-        info = make_town(n, files, items)
+        # generated in a child process: the peak memory of a step is read from its rusage, and a vfork'd child
+        # starts with this process's memory map, so this process must never hold the town
+        out = subprocess.run(
+            [sys.executable, __file__, "--generate", str(n), str(files), str(items)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        info = json.loads(out.strip().splitlines()[-1])
     db, bak, score, packet, restored = (
         str(work / x) for x in ("city.db", "city.bak", "score.csv", "packet.pdf", "restored.db")
     )
@@ -197,6 +207,9 @@ def pipeline(n: int, items: int, keep: Path | None) -> dict:
 
 
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--generate":
+        print(json.dumps(make_town(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="3000,30000")
     ap.add_argument("--items", type=int, default=750)
