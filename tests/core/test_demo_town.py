@@ -271,3 +271,13 @@ def test_quick_look_command(tmp_path, capsys):
     assert main([str(tmp_path / "out"), "--residents", "400", "--seed", "1", "--truth", str(tmp_path / "t.json")]) == 0
     assert "sources.csv" in os.listdir(tmp_path / "out") and (tmp_path / "t.json").exists()
     assert '"strong_cases"' in capsys.readouterr().out
+
+
+def test_a_small_town_without_single_parent_recipients_still_builds(tmp_path):
+    """Seed 3 at 200 residents has no 児童扶養手当 recipient: the demo must build, not stop with a KeyError."""
+    from conftest import PASSWORD
+
+    from kodomo_desktop.core.demo.service import build_demo
+
+    res = build_demo(tmp_path / "small.db", residents=200, seed=3, password=PASSWORD)
+    assert res["residents"] == 200 and res["files"] >= 10

@@ -986,6 +986,8 @@ class _Writer:
     def allowance(self):
         r = self.rng("allowance")
         ev = self.t.events["child_rearing_allowance"].copy()
+        if ev.empty or "recipient_key" not in ev:  # a small town may have no single-parent recipient at all
+            return
         ev["_r"] = [self.resno[k] for k in ev["recipient_key"]]
         ev["_b"] = [self.birth[k] for k in ev["person_key"]]
         ev = ev.sort_values(["_r", "_b"], kind="stable")
