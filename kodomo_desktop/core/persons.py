@@ -122,6 +122,29 @@ def _school_of(s, person_ids: set[str] | None = None) -> dict[str, tuple[str, st
     return {pid: (c.school, c.grade, c.class_name) for pid, c in Q.current_schools(s, person_ids).items()}
 
 
+def _child_row(row, on: dt.date, schools: dict, excluded: set, name_key: str, kana_key: str) -> ChildRow:
+    """A ChildRow from (id, name, kana, birth, sex, 宛名番号, household, in_registry) and the search keys."""
+    pid, name, kana, birth, sex, rno, hid, in_reg = row
+    school, grade, klass = schools.get(pid, ("", "", ""))
+    return ChildRow(
+        pid,
+        name or "",
+        kana or "",
+        birth,
+        age_on(birth, on),
+        SEX_LABELS.get(sex, ""),
+        school or "",
+        grade or "",
+        klass or "",
+        rno or "",
+        hid,
+        bool(in_reg),
+        pid in excluded,
+        name_key,
+        kana_key,
+    )
+
+
 def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True) -> list[ChildRow]:
     """Every person with a birth date aged 0–``max_age`` on ``on`` (default today), in kana order."""
     ws.require("person.read", what="child list")
@@ -146,28 +169,10 @@ def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE
                 Person.in_registry,
             ).where(Person.birth_date.is_not(None), Person.birth_date > lo, Person.birth_date <= on)
         ).all()
-    out = []
-    for pid, name, kana, birth, sex, rno, hid, in_reg in rows:
-        school, grade, klass = schools.get(pid, ("", "", ""))
-        out.append(
-            ChildRow(
-                pid,
-                name or "",
-                kana or "",
-                birth,
-                age_on(birth, on),
-                SEX_LABELS.get(sex, ""),
-                school or "",
-                grade or "",
-                klass or "",
-                rno or "",
-                hid,
-                bool(in_reg),
-                pid in excluded,
-                nn(name) if name else "",
-                nk(kana) if kana else "",
-            )
-        )
+    out = [
+        _child_row(row, on, schools, excluded, nn(row[1]) if row[1] else "", nk(row[2]) if row[2] else "")
+        for row in rows
+    ]
     out.sort(key=lambda r: (r.kana_key or "\uffff", r.name_key, r.person_id))
     if log:
         ws.log("search", detail={"scope": "children_list", "results": len(out)})
@@ -399,22 +404,13 @@ def child_rows(ws, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
                     Person.kana_norm,
                 ).where(Person.id.in_(chunk))
             ).all()
-            for pid, name, kana, birth, sex, rno, hid, in_reg, name_norm, kana_norm in rows:
-                school, grade, klass = schools.get(pid, ("", "", ""))
-                found[pid] = ChildRow(
-                    pid,
-                    name or "",
-                    kana or "",
-                    birth,
-                    age_on(birth, on),
-                    SEX_LABELS.get(sex, ""),
-                    school or "",
-                    grade or "",
-                    klass or "",
-                    rno or "",
-                    hid,
-                    bool(in_reg),
-                    pid in excluded,
+            for *row, name_norm, kana_norm in rows:
+                name, kana = row[1], row[2]
+                found[row[0]] = _child_row(
+                    row,
+                    on,
+                    schools,
+                    excluded,
                     name_norm or (nn(name) if name else ""),
                     kana_norm or (nk(kana) if kana else ""),
                 )
