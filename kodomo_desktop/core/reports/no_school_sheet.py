@@ -14,7 +14,6 @@ from .base import (
     GRID,
     LABEL_BG,
     NAVY,
-    DocTitle,
     Mark,
     P,
     RuledField,
@@ -22,12 +21,10 @@ from .base import (
     boxes,
     esc,
     form,
-    gap,
-    keep,
-    note_box,
     tstyle,
     wareki,
 )
+from .school_sheet import request_story
 
 W = CONTENT_W
 TITLE = "情報収集シート（学校・園に在籍していないこども）"
@@ -61,31 +58,14 @@ def route(age: int | None, has_health_record: bool) -> str:
 def story(contact: str, children: list[dict], mask, *, today: dt.date | None = None) -> list:
     today = today or dt.date.today()
     who, _, observe = CONTACTS[contact]
-    out = [Mark("no_school", subject=who), DocTitle(TITLE, f"送付先: {who}　作成日 {wareki(today)}")]
-    out += [
-        note_box(
-            f"{esc(who)} ご担当者様　学校・園の記録がないこどものうち、様子を確認させていただきたいこどもがいます"
-            f"（{len(children)} 名）。下記の「確認された項目」は{esc(who)}と共有してよい項目だけを記載しています。"
-            "該当した項目は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
-            "ご存じの様子とお考えをご記入ください。",
-            raw=True,
-            style="cell",
-        ),
-        gap(2),
-        form(
-            [["回答期限", blank_date(), "返送先", "こども家庭センター（担当：　　　　　　）"]],
-            [22 * mm, 58 * mm, 20 * mm, W - 100 * mm],
-            labels=(0, 2),
-        ),
-        gap(4),
-    ]
-    if not children:
-        out.append(P("このシートの対象となるこどもはいません。", "body"))
-        return out
-    for n, c in enumerate(children, 1):
-        out.append(keep(*_block(n, c, mask, observe)))
-        out.append(gap(5))
-    return out
+    intro = (
+        f"{esc(who)} ご担当者様　学校・園の記録がないこどものうち、様子を確認させていただきたいこどもがいます"
+        f"（{len(children)} 名）。下記の「確認された項目」は{esc(who)}と共有してよい項目だけを記載しています。"
+        "該当した項目は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
+        "ご存じの様子とお考えをご記入ください。"
+    )
+    blocks = [_block(n, c, mask, observe) for n, c in enumerate(children, 1)]
+    return request_story(Mark("no_school", subject=who), TITLE, f"送付先: {who}　作成日 {wareki(today)}", intro, blocks)
 
 
 def _block(n: int, c: dict, mask, observe: str) -> list:

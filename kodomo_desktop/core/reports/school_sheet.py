@@ -38,17 +38,21 @@ JUDGEMENTS = ["支援が必要と思われる", "しばらく見守る", "特に
 
 def story(school: str, pupils: list[dict], mask, *, today: dt.date | None = None) -> list:
     today = today or dt.date.today()
-    out = [Mark("school", subject=school), DocTitle(TITLE, f"{school}　作成日 {wareki(today)}")]
+    intro = (
+        f"{esc(school)} の先生方へ　町内の関係課の情報を連携した結果、学校での様子を確認させていただきたいこどもが"
+        f"います（{len(pupils)} 名）。下記の「確認された項目」は学校と共有してよい項目だけを記載しています"
+        "（学校が保有する記録から確認できたものです）。該当した項目は支援の要否を検討するためのきっかけであり、"
+        "判定結果ではありません。学校での様子と先生のお考えをご記入ください。"
+    )
+    blocks = [_pupil_block(n, p, mask) for n, p in enumerate(pupils, 1)]
+    return request_story(Mark("school", subject=school), TITLE, f"{school}　作成日 {wareki(today)}", intro, blocks)
+
+
+def request_story(mark, title: str, subtitle: str, intro: str, blocks: list[list]) -> list:
+    """A sheet that asks someone outside the centre about children: the intro, the reply box, one block per child
+    (kept together on a page). Shared by the school sheet and the sheet for children without a school."""
+    out = [mark, DocTitle(title, subtitle), note_box(intro, raw=True, style="cell"), gap(2)]
     out += [
-        note_box(
-            f"{esc(school)} の先生方へ　町内の関係課の情報を連携した結果、学校での様子を確認させていただきたいこどもが"
-            f"います（{len(pupils)} 名）。下記の「確認された項目」は学校と共有してよい項目だけを記載しています"
-            "（学校が保有する記録から確認できたものです）。該当した項目は支援の要否を検討するためのきっかけであり、"
-            "判定結果ではありません。学校での様子と先生のお考えをご記入ください。",
-            raw=True,
-            style="cell",
-        ),
-        gap(2),
         form(
             [["回答期限", blank_date(), "返送先", "こども家庭センター（担当：　　　　　　）"]],
             [22 * mm, 58 * mm, 20 * mm, W - 100 * mm],
@@ -56,11 +60,11 @@ def story(school: str, pupils: list[dict], mask, *, today: dt.date | None = None
         ),
         gap(4),
     ]
-    if not pupils:
+    if not blocks:
         out.append(P("このシートの対象となるこどもはいません。", "body"))
         return out
-    for n, p in enumerate(pupils, 1):
-        out.append(keep(*_pupil_block(n, p, mask)))
+    for b in blocks:
+        out.append(keep(*b))
         out.append(gap(5))
     return out
 
