@@ -38,10 +38,15 @@ PERMISSION = "report.print"
 
 def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """アセスメントシート for one child."""
-    from .assessment import TITLE, story  # local: every report module names its own TITLE/story
+    from . import assessment  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report assessment", person_id=person_id)
-    m = _meeting_mask(mask, TITLE)
+    return _child_document(ws, assessment, "assessment", person_id, out, mask, log_extra)
+
+
+def _child_document(ws, module, kind: str, person_id: str, out, mask: str, log_extra: dict | None) -> dict:
+    """One child's meeting document (``module.TITLE`` / ``module.story(bundle, mask)``), checked before it reads."""
+    ws.require(PERMISSION, what=f"report {kind}", person_id=person_id)
+    m = _meeting_mask(mask, module.TITLE)
     with ws.session() as s:
         D.get_person(s, person_id)
         D.refuse_opted_out(s, [person_id])
@@ -49,9 +54,9 @@ def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: di
     return B.render(
         ws,
         Path(out),
-        kind="assessment",
-        title=TITLE,
-        make=lambda: story(bundle, m),
+        kind=kind,
+        title=module.TITLE,
+        make=lambda: module.story(bundle, m),
         person_ids=[person_id],
         mask=m,
         log_detail=_extra(None, log_extra),
@@ -333,24 +338,9 @@ def log_printed(ws, kind: str, detail: dict | None = None) -> int:
 
 def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """受理会議録 for one child (the meeting's document: audience ``conference``)."""
-    from .intake import TITLE, story  # local: every report module names its own TITLE/story
+    from . import intake  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report intake", person_id=person_id)
-    m = _meeting_mask(mask, TITLE)
-    with ws.session() as s:
-        D.get_person(s, person_id)
-        D.refuse_opted_out(s, [person_id])
-        bundle = D.child_bundle(s, person_id)
-    return B.render(
-        ws,
-        Path(out),
-        kind="intake",
-        title=TITLE,
-        make=lambda: story(bundle, m),
-        person_ids=[person_id],
-        mask=m,
-        log_detail=_extra(None, log_extra),
-    )
+    return _child_document(ws, intake, "intake", person_id, out, mask, log_extra)
 
 
 def no_school_sheet_pdf(
