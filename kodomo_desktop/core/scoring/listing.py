@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import text
 
 from ..storage.models import ScoreRun
+from ..text.search import person_terms_sql, search_terms
 from .explain import ScoreDetails
 
 #: the filters of :func:`score_count` / :func:`score_page` (keyword arguments)
@@ -155,11 +156,9 @@ def _where(
         conds.append("cs.flagged")
     join = False
     if query and query.strip():
-        from ..persons import ChildIndex, _term_sql  # lazy: the child list's search, same semantics
-
-        terms = ChildIndex.terms(query)
+        terms = search_terms(query)  # the child list's search, same semantics
         if terms:
-            conds.append(_term_sql(terms, params))
+            conds.append(person_terms_sql(terms, params, "p"))
             join = True
     return " AND ".join(conds), params, join
 
@@ -194,8 +193,6 @@ def score_page(
     """One page of the run's prioritised list (the latest run by default) matching the filters, ordered in SQL
     (:data:`SCORE_ORDERS`); ``limit=None``: every matching row. Not logged (:func:`score_count` logs the view)."""
     ws.require("score.read", what="scores")
-    from .service import band_text  # lazy: the service loads pandas; this module is the list's
-
     with ws.session() as s:
         run_id = _run(s, run_id)
         if run_id is None:
@@ -257,6 +254,20 @@ def score_page(
             }
         )
     return out
+
+
+def band_text(d: ScoreDetails) -> str:
+    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
+    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
+    by the proxy guard is marked as such."""
+    if not d.band:
+        return ""
+    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
+    if not top or d.band_level == 0:
+        return d.band
+    t, v = max(top, key=lambda tv: tv[1].points)
+    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
+    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
 
 
 def score_schools(ws, run_id: int | None = None) -> list[str]:

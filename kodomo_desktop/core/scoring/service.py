@@ -40,6 +40,7 @@ from . import engine as E
 from . import listing as L
 from .catalogue import load_catalogue
 from .explain import ScoreDetails
+from .listing import band_text as band_text  # re-exported: it lived here
 from .weights import compile_weights, diff, strip_meta, validate_weights
 from .weights import default_weights as _default_weights
 
@@ -907,20 +908,6 @@ def latest_scores(
         if rid is not None:
             ws.log("view_list", detail={"list": "prioritised", "run_id": rid, "rows": 0})
     return out
-
-
-def band_text(d: ScoreDetails) -> str:
-    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
-    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
-    by the proxy guard is marked as such."""
-    if not d.band:
-        return ""
-    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
-    if not top or d.band_level == 0:
-        return d.band
-    t, v = max(top, key=lambda tv: tv[1].points)
-    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
-    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
 
 
 def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
