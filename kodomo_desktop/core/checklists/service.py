@@ -362,7 +362,7 @@ def _write_results(
     ws,
     s,
     r: ChecklistRound,
-    school: str,
+    school: str | None,
     entries_: list[ChecklistEntry],
     *,
     via: str,
@@ -609,7 +609,8 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     note = sh.cell(1, first_item + min(8, max(len(items) - 1, 0)), f"回答は各セルの▼から {labels}。空欄 = 未記入。")
     note.font = Font(size=9, color="595959")
     # row 2: the item groups, merged over their items and coloured; row 3: the item texts
-    order, spans = [], {}
+    order: list[str] = []
+    spans: dict[int, list[int]] = {}
     for n, it in enumerate(items):
         if not order or order[-1] != it["group"]:
             order.append(it["group"])

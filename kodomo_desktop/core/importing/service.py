@@ -14,18 +14,23 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, text, update
 
 from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Cancelled
 from ..errors import InputRefused
 from ..policy import ensure_defaults, sources_without_basis
+from ..storage.db import rowcount
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
 from . import guards as G
 from .result import ImportResult as ImportResult  # re-exported: callers import it from here
 from .values import parse_date
 from .values import to_date as _date
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 IDENTITY_COLUMNS = [
     "resident_no",
@@ -62,7 +67,7 @@ def _parse_as_of(as_of) -> dt.date:
 
 
 def preview(
-    ws,
+    ws: Workspace,
     path: Path,
     source_type: str | None = None,
     *,
@@ -156,7 +161,7 @@ def _drop_rows(cols: dict, n: int, drop: set[int]) -> tuple[dict, int]:
 
 
 def import_file(
-    ws,
+    ws: Workspace,
     path: Path,
     source_type: str,
     *,
@@ -462,7 +467,6 @@ try:  # orjson writes the rows' JSON (raw cells, attributes) ~3× faster than th
     def _json_text(v) -> str:
         return _orjson.dumps(v, default=str).decode()
 except ImportError:  # pragma: no cover - same text, slower
-    _orjson = None
     _json_text = _json_text_std
 
 
@@ -627,14 +631,14 @@ def _s(v):
     return None if v is None or v == "" else str(v)
 
 
-def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
+def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dict:
     """Remove a batch (logged): its records leave every list; the batch row stays as history."""
     ws.require("import", what="batch remove")
     with ws.session() as s:
         b = s.get(SourceBatch, batch_id)
         if b is None or b.removed_at is not None:
             raise InputRefused(f"バッチ {batch_id} はありません。")
-        n = s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}).rowcount
+        n = rowcount(s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}))
         b.removed_at = dt.datetime.now().replace(microsecond=0)
         # the extract it had superseded becomes current again
         restored = s.scalars(select(SourceBatch.id).where(SourceBatch.superseded_by == batch_id)).all()
@@ -654,7 +658,7 @@ def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
     return {"batch_id": batch_id, "removed_records": n, "current_again": list(restored)}
 
 
-def rejected_rows(ws, batch_id: int) -> list[dict]:
+def rejected_rows(ws: Workspace, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
     ws.require("import", what="import rejected rows")
     with ws.session() as s:
@@ -668,7 +672,7 @@ def rejected_rows(ws, batch_id: int) -> list[dict]:
         ]
 
 
-def batch_history(ws) -> list[dict]:
+def batch_history(ws: Workspace) -> list[dict]:
     ws.require("person.read", what="import history")
     with ws.session() as s:
         return [
@@ -697,7 +701,7 @@ def batch_history(ws) -> list[dict]:
 DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "school_checklist": 200, "tax": 400}
 
 
-def freshness(ws, today: dt.date | None = None) -> list[dict]:
+def freshness(ws: Workspace, today: dt.date | None = None) -> list[dict]:
     """Each source's latest as-of date, with a warning when it is older than the source's limit (days)."""
 
     today = today or dt.date.today()
@@ -721,7 +725,7 @@ def freshness(ws, today: dt.date | None = None) -> list[dict]:
                 "latest_as_of": d,
                 "age_days": age,
                 "limit_days": limits.get(st, 100),
-                "stale": d is None or age > limits.get(st, 100),
+                "stale": age is None or age > limits.get(st, 100),
                 "missing": d is None,
             }
         )
