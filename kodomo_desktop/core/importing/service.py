@@ -658,22 +658,129 @@ def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dic
     return {"batch_id": batch_id, "removed_records": n, "current_again": list(restored)}
 
 
+def _rejected_where(batch_id: int, query: str | None) -> tuple[str, dict]:
+    where = "batch_id = :b"
+    params: dict[str, object] = {"b": int(batch_id)}
+    q = (query or "").strip()
+    if q:  # the column name, the reason, or the row number
+        params["q"] = q
+        where += " AND (instr(coalesce(\"column\", ''), :q) > 0 OR instr(message, :q) > 0"
+        if q.isdigit():
+            params["n"] = int(q)
+            where += " OR row_number = :n"
+        where += ")"
+    return where, params
+
+
+#: the orders :func:`rejected_page` knows: key → ORDER BY columns
+REJECTED_ORDERS = {
+    "row": ("row_number", "id"),
+    "column": ("\"column\"", "row_number", "id"),
+    "message": ("message", "id"),
+}
+
+
+def rejected_count(ws: Workspace, batch_id: int, *, query: str | None = None) -> int:
+    """How many rows a batch left out (matching ``query``: a column name, a reason or a row number)."""
+    ws.require("import", what="import rejected rows")
+    where, params = _rejected_where(batch_id, query)
+    with ws.session() as s:
+        return int(s.execute(text(f"SELECT count(*) FROM rejected_row WHERE {where}"), params).scalar() or 0)
+
+
+def rejected_page(
+    ws: Workspace,
+    batch_id: int,
+    limit: int | None = None,
+    offset: int = 0,
+    order: str = "row",
+    descending: bool = False,
+    *,
+    query: str | None = None,
+) -> list[dict]:
+    """One page of the rows a batch left out, in SQL: the row number as the user sees it in the file, the column
+    and the reason (:data:`REJECTED_ORDERS`; ``limit=None``: all of them)."""
+    ws.require("import", what="import rejected rows")
+    where, params = _rejected_where(batch_id, query)
+    direction = " DESC" if descending else ""
+    keys = REJECTED_ORDERS.get(order, REJECTED_ORDERS["row"])
+    sql = f'SELECT row_number, "column", message FROM rejected_row WHERE {where} ORDER BY ' + ", ".join(
+        k + direction for k in keys
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    with ws.session() as s:
+        return [{"row": r, "column": c or "", "message": m} for r, c, m in s.execute(text(sql), params)]
+
+
 def rejected_rows(ws: Workspace, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
-    ws.require("import", what="import rejected rows")
-    with ws.session() as s:
-        return [
-            {"row": r.row_number, "column": r.column or "", "message": r.message}
-            for r in s.scalars(
-                select(RejectedRow)
-                .where(RejectedRow.batch_id == batch_id)
-                .order_by(RejectedRow.row_number, RejectedRow.id)
-            )
-        ]
+    return rejected_page(ws, batch_id)
 
 
-def batch_history(ws: Workspace) -> list[dict]:
+def _batch_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
+    where: list[str] = []
+    params: dict[str, object] = {}
+    if source_type:
+        where.append("source_type = :st")
+        params["st"] = source_type
+    q = (query or "").strip()
+    if q:  # the file name, or the batch number
+        params["q"] = q
+        if q.isdigit():
+            params["n"] = int(q)
+            where.append("(instr(file_name, :q) > 0 OR id = :n)")
+        else:
+            where.append("instr(file_name, :q) > 0")
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+#: the orders :func:`batch_page` knows: key → ORDER BY columns (the history's columns)
+BATCH_ORDERS = {
+    "id": ("id",),
+    "source_type": ("source_type", "id"),
+    "file_name": ("file_name", "id"),
+    "as_of": ("as_of", "id"),
+    "imported_at": ("imported_at", "id"),
+    "imported_by": ("imported_by", "id"),
+    "imported": ("rows_imported", "id"),
+    "rejected": ("rows_rejected", "id"),
+}
+
+
+def batch_count(ws: Workspace, *, source_type: str | None = None, query: str | None = None) -> int:
+    """How many batches (removed ones too) match: a source type, and ``query`` in the file name or the number."""
     ws.require("person.read", what="import history")
+    where, params = _batch_where(source_type, query)
+    with ws.session() as s:
+        return int(s.execute(text("SELECT count(*) FROM source_batch" + where), params).scalar() or 0)
+
+
+def batch_page(
+    ws: Workspace,
+    limit: int | None = None,
+    offset: int = 0,
+    order: str = "id",
+    descending: bool = True,
+    *,
+    source_type: str | None = None,
+    query: str | None = None,
+) -> list[dict]:
+    """One page of the import history, newest first by default, filtered and ordered in SQL
+    (:data:`BATCH_ORDERS`; ``limit=None``: every batch)."""
+    ws.require("person.read", what="import history")
+    where, params = _batch_where(source_type, query)
+    direction = " DESC" if descending else ""
+    keys = BATCH_ORDERS.get(order, BATCH_ORDERS["id"])
+    q = select(SourceBatch).from_statement(
+        text(
+            "SELECT * FROM source_batch"
+            + where
+            + " ORDER BY "
+            + ", ".join(k + direction for k in keys)
+            + (f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else "")
+        ).bindparams(**params)
+    )
     with ws.session() as s:
         return [
             {
@@ -694,8 +801,13 @@ def batch_history(ws: Workspace) -> list[dict]:
                 "removed": b.removed_at is not None,
                 "scope": b.scope,
             }
-            for b in s.scalars(select(SourceBatch).order_by(SourceBatch.id.desc()))
+            for b in s.scalars(q)
         ]
+
+
+def batch_history(ws: Workspace) -> list[dict]:
+    """Every batch, newest first."""
+    return batch_page(ws)
 
 
 DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "school_checklist": 200, "tax": 400}
