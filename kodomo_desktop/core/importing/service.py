@@ -175,10 +175,14 @@ def import_file(
     use_profile: bool = True,
     file_password: str | None = None,
     force: bool = False,
+    memo: dict | None = None,
 ) -> ImportResult:
     """Import one file as one batch. Before it commits a batch that would replace the current extract of its source,
     the guards (``guards.py``) compare the two; an implausible extract is refused (:class:`guards.ReplaceRefused`,
-    nothing changed) unless ``force``. A registry row whose 宛名番号 repeats is rejected by row, never merged."""
+    nothing changed) unless ``force``. A registry row whose 宛名番号 repeats is rejected by row, never merged.
+
+    ``memo``: a dict the caller keeps across the files of one run (``import_manifest``): the current registry's
+    keys and names are read once per state of the registry, not once per file."""
     path = Path(path)
     if source_type not in F.SOURCE_TYPES:
         raise InputRefused(f"取込元の種類 {source_type} はありません（{', '.join(F.SOURCE_TYPES)}）。")
@@ -323,7 +327,14 @@ def import_file(
                 else []
             )
             keys = G.person_keys(cols, n_valid)
-            registry_keys = G.current_registry_keys(s, exclude_batch=batch.id)
+            state = _registry_state(s, batch.id) if memo is not None else None
+            if state is not None and memo is not None and memo.get("state") == state:
+                registry_keys = memo["keys"]
+            else:
+                registry_keys = G.current_registry_keys(s, exclude_batch=batch.id)
+                if memo is not None:
+                    memo.clear()
+                    memo.update(state=state, keys=registry_keys)
             prev = G.baseline(s, source_type, scope, list(older), final_mapping, exclude=batch.id) if older else None
             G.check_replacement(
                 s,
@@ -398,7 +409,7 @@ def import_file(
             )
             batch_id = batch.id
             if source_type != "resident_registry":
-                w = _links_to_nobody(s, keys, registry_keys, cols, n_valid)
+                w = _links_to_nobody(s, keys, registry_keys, cols, n_valid, memo)
                 if w:
                     warnings.append(w)
             ensure_defaults(s)
@@ -424,21 +435,46 @@ def import_file(
     )
 
 
-def _links_to_nobody(s, keys: list, registry_keys: set[str], cols: dict, n: int) -> str | None:
+def _registry_state(s, batch_id: int) -> tuple:
+    """What the current registry's keys and names depend on, cheaply: its current batches (this one left out), and
+    the persons (count, and how many are in the registry)."""
+    ids = tuple(
+        i
+        for (i,) in s.execute(
+            text(
+                "SELECT id FROM source_batch WHERE source_type = 'resident_registry' AND removed_at IS NULL "
+                "AND superseded_by IS NULL AND id != :x ORDER BY id"
+            ),
+            {"x": batch_id},
+        )
+    )
+    return ids, tuple(s.execute(text("SELECT count(*), total(in_registry) FROM person")).one())
+
+
+def _links_to_nobody(
+    s, keys: list, registry_keys: set[str], cols: dict, n: int, memo: dict | None = None
+) -> str | None:
     """A file none of whose rows names a current resident (by 宛名番号, or by name and birth date): say so."""
     if not n:
         return None
-    people = s.execute(
-        text(
-            "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
-            "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
-            "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
-        )
-    ).all()
-    if not people and not registry_keys:
+    if memo is not None and "names" in memo:
+        by_name, by_kana, anyone = memo["names"]
+    else:
+        people = s.execute(
+            text(
+                "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
+                "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r "
+                "JOIN source_batch b ON b.id = r.batch_id "
+                "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
+            )
+        ).all()
+        by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
+        by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
+        anyone = bool(people)
+        if memo is not None:
+            memo["names"] = (by_name, by_kana, anyone)
+    if not anyone and not registry_keys:
         return None  # nothing to link to yet (no registry imported)
-    by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
-    by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
     from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     names = cols.get("name") or [None] * n
