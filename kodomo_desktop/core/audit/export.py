@@ -7,13 +7,14 @@ from pathlib import Path
 from sqlalchemy import text
 
 from .. import outputs
+from ..services import service
 from . import log as audit
 
 LOG_COLUMNS = ["seq", "at", "user", "action", "person_id", "detail", "hash"]
 
 
+@service("log.read", what="log")
 def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=None, limit=None) -> list[dict]:
-    ws.require("log.read", what="log")
     where, params = [], {}
     for col, val in (("user", user), ("action", action), ("person_id", person_id)):
         if val:
@@ -68,8 +69,8 @@ def export_log(ws, out: Path, **filters) -> dict:
     return {"entries": len(rows), "chain_ok": chain.ok, "first_broken_entry": chain.first_broken, "out": str(out)}
 
 
+@service("log.read", what="log chain")
 def chain_state(ws):
     """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
-    ws.require("log.read", what="log chain")
     with ws.engine.connect() as c:
         return audit.verify_chain(c)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputRefused, KodomoError
+from ..services import service
 from . import fields as F
 from .values import parse_date
 
@@ -102,13 +103,13 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
     return entries
 
 
+@service("import", what="import manifest")
 def import_manifest(ws, entries: list[ManifestEntry], *, force: bool = False, progress=None, file_password=None):
     """Import every entry as its own batch (the registry first: the others link to it). Returns one object per
     file: the import's JSON plus ``file``/``source_type``/``as_of``; a refused file has ``refused: true``,
     ``exit_code`` and ``message`` (and the guards' ``findings``)."""
     from .service import import_file  # lazy: loads numpy, openpyxl, pandas, only needed here
 
-    ws.require("import", what="import manifest")
     say = progress or (lambda *_: None)
     results = []
     order = sorted(range(len(entries)), key=lambda i: entries[i].source_type != "resident_registry")

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, text, update
 from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Cancelled
 from ..errors import InputRefused
 from ..policy import ensure_defaults, sources_without_basis
+from ..services import service
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
 from . import guards as G
@@ -61,6 +62,7 @@ def _parse_as_of(as_of) -> dt.date:
     return val if isinstance(val, dt.date) else dt.date.fromisoformat(str(val))
 
 
+@service("import", what="import preview")
 def preview(
     ws,
     path: Path,
@@ -74,7 +76,6 @@ def preview(
     file_password: str | None = None,
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
-    ws.require("import", what="import preview")
     from .readers import read_table  # pandas/openpyxl: only when a file is read (batches list stays light)
 
     table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
@@ -627,9 +628,9 @@ def _s(v):
     return None if v is None or v == "" else str(v)
 
 
+@service("import", what="batch remove")
 def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
     """Remove a batch (logged): its records leave every list; the batch row stays as history."""
-    ws.require("import", what="batch remove")
     with ws.session() as s:
         b = s.get(SourceBatch, batch_id)
         if b is None or b.removed_at is not None:
@@ -654,9 +655,9 @@ def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
     return {"batch_id": batch_id, "removed_records": n, "current_again": list(restored)}
 
 
+@service("import", what="import rejected rows")
 def rejected_rows(ws, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
-    ws.require("import", what="import rejected rows")
     with ws.session() as s:
         return [
             {"row": r.row_number, "column": r.column or "", "message": r.message}
@@ -668,8 +669,8 @@ def rejected_rows(ws, batch_id: int) -> list[dict]:
         ]
 
 
+@service("person.read", what="import history")
 def batch_history(ws) -> list[dict]:
-    ws.require("person.read", what="import history")
     with ws.session() as s:
         return [
             {
