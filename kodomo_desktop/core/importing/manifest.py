@@ -112,13 +112,16 @@ def import_manifest(ws, entries: list[ManifestEntry], *, force: bool = False, pr
 
     say = progress or (lambda *_: None)
     results = []
+    memo: dict = {}  # the current registry's keys and names, read once per state of the registry
     order = sorted(range(len(entries)), key=lambda i: entries[i].source_type != "resident_registry")
     for n, i in enumerate(order, 1):
         e = entries[i]
         say(f"取込 {n}/{len(entries)}: {e.file_name}")
         base = {"file": e.file_name, "source_type": e.source_type, "as_of": e.as_of}
         try:
-            res = import_file(ws, e.path, e.source_type, as_of=e.as_of, force=force, file_password=file_password)
+            res = import_file(
+                ws, e.path, e.source_type, as_of=e.as_of, force=force, file_password=file_password, memo=memo
+            )
         except KodomoError as err:
             item = {**base, "batch_id": None, "refused": True, "exit_code": err.exit_code, "message": err.message_ja}
             if getattr(err, "findings", None):

@@ -300,6 +300,12 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
         if ind.get("date_field") not in (None, "record_date", "as_of"):
             f.add(ind["date_field"])
         need.setdefault(ind["source_type"], set()).update(f)
+        ab = ind.get("absent")
+        if isinstance(ab, dict):  # a two-source indicator: the second source's fields too
+            fa = set(ab.get("_fields", ()))
+            if ab.get("date_field") not in (None, "record_date", "as_of"):
+                fa.add(ab["date_field"])
+            need.setdefault(ab["source_type"], set()).update(fa)
     by_source = {}
     for st, g in recs.groupby("source_type", sort=False):
         g = g.copy()
@@ -448,7 +454,34 @@ def _latest_first(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
-    """(hit: C bool, evidence: C int, value: C object) for one indicator and window."""
+    """(hit: C bool, evidence: C int, value: C object) for one indicator and window. A two-source indicator
+    (``absent``: present in A and absent in B within a window) hits where its own rule hits and the second
+    source's does not — only once both sources have been imported (no data is never a finding); its evidence is
+    the record of A, its value says what was not found (「就学援助の記録なし」)."""
+    ab = ind.get("absent")
+    if not isinstance(ab, dict):
+        return _evaluate_one(prep, ind, window)
+    hit, ev, val = _evaluate_one(prep, ind, window)
+    if ab["source_type"] not in prep.imported_sources or ind["source_type"] not in prep.imported_sources:
+        return np.zeros(prep.C, dtype=bool), np.full(prep.C, -1, dtype=np.int64), np.full(prep.C, None, dtype=object)
+    reader = {
+        "id": f"{ind['id']}:absent",
+        "source_type": ab["source_type"],
+        "whose": ab.get("whose", "child"),
+        "rule": ab.get("rule") or {"exists": True},
+        "date_field": ab.get("date_field", "record_date"),
+        "applies_to_ages": None,
+    }
+    hb = _evaluate_one(prep, reader, ab.get("window_months"))[0]
+    hit = hit & ~hb
+    ev = np.where(hit, ev, -1)
+    w = ab.get("window_months")
+    missing = f"{_source_label(prep, ab['source_type'])}の記録なし" + (f"（{w}か月以内）" if w else "")
+    val = np.array([("・".join(x for x in (v, missing) if x) if h else None) for h, v in zip(hit, val)], dtype=object)
+    return hit, ev, val
+
+
+def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
     C = prep.C
     hit = np.zeros(C, dtype=bool)
     ev = np.full(C, -1, dtype=np.int64)
