@@ -27,6 +27,7 @@ from ..checklists.service import (
     round_definition,
 )
 from ..errors import InputRefused, NotFound
+from ..services import service
 from ..storage.models import ChecklistEntry, ChecklistRound
 from .readers import formula_cells
 from .result import ImportResult
@@ -35,10 +36,10 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 
+@service("checklist.enter", what="checklist import")
 def import_checklist_workbook(ws: Workspace, path: Path, progress=None, *, password: str | None = None):
     """Read a returned workbook: rows matched by row key; bad answers rejected by row and column. ``password``:
     the file password of a workbook made with one (encrypted OOXML)."""
-    ws.require("checklist.enter", what="checklist import")
     path = Path(path)
     data = path.read_bytes()
     plain = _decrypt_workbook(data, password)

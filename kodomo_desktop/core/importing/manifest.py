@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputRefused, KodomoError
+from ..services import service
 from . import fields as F
 from .values import parse_date
 
@@ -106,6 +107,7 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
     return entries
 
 
+@service("import", what="import manifest")
 def import_manifest(
     ws: Workspace, entries: list[ManifestEntry], *, force: bool = False, progress=None, file_password=None
 ):
@@ -114,7 +116,6 @@ def import_manifest(
     ``exit_code`` and ``message`` (and the guards' ``findings``)."""
     from .service import import_file  # lazy: loads numpy, openpyxl, pandas, only needed here
 
-    ws.require("import", what="import manifest")
     say = progress or (lambda *_: None)
     results = []
     memo: dict = {}  # the current registry's keys and names, read once per state of the registry

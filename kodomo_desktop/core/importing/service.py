@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, text, update
 from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Cancelled
 from ..errors import InputRefused
 from ..policy import ensure_defaults, sources_without_basis
+from ..services import service
 from ..storage.db import rowcount
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
@@ -66,6 +67,7 @@ def _parse_as_of(as_of) -> dt.date:
     return val if isinstance(val, dt.date) else dt.date.fromisoformat(str(val))
 
 
+@service("import", what="import preview")
 def preview(
     ws: Workspace,
     path: Path,
@@ -79,7 +81,6 @@ def preview(
     file_password: str | None = None,
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
-    ws.require("import", what="import preview")
     from .readers import read_table  # pandas/openpyxl: only when a file is read (batches list stays light)
 
     table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
@@ -667,9 +668,9 @@ def _s(v):
     return None if v is None or v == "" else str(v)
 
 
+@service("import", what="batch remove")
 def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dict:
     """Remove a batch (logged): its records leave every list; the batch row stays as history."""
-    ws.require("import", what="batch remove")
     with ws.session() as s:
         b = s.get(SourceBatch, batch_id)
         if b is None or b.removed_at is not None:
@@ -716,14 +717,15 @@ REJECTED_ORDERS = {
 }
 
 
+@service("import", what="import rejected rows")
 def rejected_count(ws: Workspace, batch_id: int, *, query: str | None = None) -> int:
     """How many rows a batch left out (matching ``query``: a column name, a reason or a row number)."""
-    ws.require("import", what="import rejected rows")
     where, params = _rejected_where(batch_id, query)
     with ws.session() as s:
         return int(s.execute(text(f"SELECT count(*) FROM rejected_row WHERE {where}"), params).scalar() or 0)
 
 
+@service("import", what="import rejected rows")
 def rejected_page(
     ws: Workspace,
     batch_id: int,
@@ -736,7 +738,6 @@ def rejected_page(
 ) -> list[dict]:
     """One page of the rows a batch left out, in SQL: the row number as the user sees it in the file, the column
     and the reason (:data:`REJECTED_ORDERS`; ``limit=None``: all of them)."""
-    ws.require("import", what="import rejected rows")
     where, params = _rejected_where(batch_id, query)
     direction = " DESC" if descending else ""
     keys = REJECTED_ORDERS.get(order, REJECTED_ORDERS["row"])
@@ -749,6 +750,7 @@ def rejected_page(
         return [{"row": r, "column": c or "", "message": m} for r, c, m in s.execute(text(sql), params)]
 
 
+@service("import", what="import rejected rows")
 def rejected_rows(ws: Workspace, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
     return rejected_page(ws, batch_id)
@@ -784,14 +786,15 @@ BATCH_ORDERS = {
 }
 
 
+@service("person.read", what="import history")
 def batch_count(ws: Workspace, *, source_type: str | None = None, query: str | None = None) -> int:
     """How many batches (removed ones too) match: a source type, and ``query`` in the file name or the number."""
-    ws.require("person.read", what="import history")
     where, params = _batch_where(source_type, query)
     with ws.session() as s:
         return int(s.execute(text("SELECT count(*) FROM source_batch" + where), params).scalar() or 0)
 
 
+@service("person.read", what="import history")
 def batch_page(
     ws: Workspace,
     limit: int | None = None,
@@ -804,7 +807,6 @@ def batch_page(
 ) -> list[dict]:
     """One page of the import history, newest first by default, filtered and ordered in SQL
     (:data:`BATCH_ORDERS`; ``limit=None``: every batch)."""
-    ws.require("person.read", what="import history")
     where, params = _batch_where(source_type, query)
     direction = " DESC" if descending else ""
     keys = BATCH_ORDERS.get(order, BATCH_ORDERS["id"])
@@ -841,6 +843,7 @@ def batch_page(
         ]
 
 
+@service("person.read", what="import history")
 def batch_history(ws: Workspace) -> list[dict]:
     """Every batch, newest first."""
     return batch_page(ws)
