@@ -32,6 +32,7 @@ from .calendar import wareki_and_western as birth_text
 from .errors import NotFound
 from .importing.fields import SOURCE_TYPES
 from .policy import DEFAULT_SOURCES
+from .services import service
 from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
 from .text import search as _search
 from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS, source_label
@@ -129,9 +130,9 @@ def _child_row(row, on: dt.date, schools: dict, excluded: set, name_key: str, ka
     )
 
 
+@service("person.read", what="child list")
 def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True) -> list[ChildRow]:
     """Every person with a birth date aged 0–``max_age`` on ``on`` (default today), in kana order."""
-    ws.require("person.read", what="child list")
     on = on or today()
     nn, nk, _, _ = normalisers()
     try:
@@ -249,15 +250,16 @@ def _child_where(query: str, on: dt.date | None, max_age: int) -> tuple[str, dic
     return where, params, terms
 
 
+@service("person.read", what="child list")
 def child_count(ws, query: str = "", on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE) -> int:
     """How many children aged 0–``max_age`` on ``on`` match ``query`` (all of them for an empty query); SQL only
     (the fold-level fallback is :func:`child_ids`'s). Not logged."""
-    ws.require("person.read", what="child list")
     where, params, _ = _child_where(query, on, max_age)
     with ws.session() as s:
         return int(s.execute(text(f"SELECT count(*) FROM person p WHERE {where}"), params).scalar() or 0)
 
 
+@service("person.read", what="child list")
 def child_ids(
     ws,
     query: str = "",
@@ -275,7 +277,6 @@ def child_ids(
     tried (ユウタ finds ユータ). ``order``: a key of :data:`CHILD_ORDERS`, ``age`` (youngest first) or ``school``.
     The covering index ``ix_person_child_list`` keeps this to the children's index entries (no table rows).
     Not logged: the caller logs the list view or the search with its count."""
-    ws.require("person.read", what="child list")
     where, params, terms = _child_where(query, on, max_age)
     if order == "age":
         order, descending = "birth", not descending
@@ -343,10 +344,10 @@ def _fold_match(s, terms: list[str], lo: str, hi: str, order_sql: str) -> list[s
     return list(s.execute(text(sql), params).scalars())
 
 
+@service("person.read", what="child list")
 def child_rows(ws, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
     """:class:`ChildRow` for these ids (one page of the list), in the given order, with the current school of just
     these persons. Not logged (the list view was)."""
-    ws.require("person.read", what="child list")
     on = on or today()
     if not ids:
         return []
@@ -693,9 +694,9 @@ def _scores(s, person_ids: list[str]) -> dict[str, dict]:
     return out
 
 
+@service("person.read", what="child page", person="person_id")
 def child_page(ws, person_id: str, on: dt.date | None = None, *, household_records: bool = True) -> ChildPage:
     """Everything the child page shows, read in one session. Logged as view_person (ids and counts only)."""
-    ws.require("person.read", what="child page", person_id=person_id)
     on = on or today()
     with ws.session() as s:
         p = s.get(Person, person_id)

@@ -19,6 +19,7 @@ from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..importing.guards import resident_key
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
+from ..services import service
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
@@ -188,8 +189,8 @@ def _pinned_students(s) -> pd.DataFrame:
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
+@service("link.run", what="link")
 def run_linkage(ws, *, progress=None, thresholds: dict | None = None) -> dict:
-    ws.require("link.run", what="link")
     from . import engine as E  # lazy: loads rapidfuzz, only needed here
 
     say = progress or (lambda *_: None)
@@ -305,9 +306,9 @@ def _j(v):
 
 
 # --- export ----------------------------------------------------------------------------------------------------
+@service("data.export", what="export-links")
 def export_links(ws, out: Path) -> int:
     """One row per imported source row, plus the rejected rows (status ``rejected``). UTF-8 CSV."""
-    ws.require("data.export", what="export-links")
     with ws.session() as s:
         rows = s.execute(
             text(
@@ -342,8 +343,8 @@ def export_links(ws, out: Path) -> int:
 
 
 # --- the review queue and decisions --------------------------------------------------------------------------------
+@service("link.review", what="review queue")
 def review_queue(ws, limit: int | None = None) -> list[dict]:
-    ws.require("link.review", what="review queue")
     with ws.session() as s:
         q = (
             select(Link, SourceRecord)
@@ -378,9 +379,9 @@ def review_queue(ws, limit: int | None = None) -> list[dict]:
         return out
 
 
+@service("link.review", what="link {decision}")
 def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> int:
     """accept (link to person_id) / reject (not this person) / not_in_registry / split (off a person's page)."""
-    ws.require("link.review", what=f"link {decision}")
     if decision not in ("accept", "reject", "not_in_registry", "split"):
         raise InputRefused(f"判断 {decision} はありません。")
     with ws.session() as s:
@@ -416,9 +417,9 @@ def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> i
         return d.id
 
 
+@service("link.review", what="link undo")
 def undo_decision(ws, decision_id: int | None = None) -> dict:
     """Undo a decision (the latest of this user's when no id is given); the record goes back to review."""
-    ws.require("link.review", what="link undo")
     with ws.session() as s:
         q = select(LinkDecision).where(LinkDecision.undone_at.is_(None))
         q = (
@@ -439,10 +440,10 @@ def undo_decision(ws, decision_id: int | None = None) -> dict:
         return {"record_id": d.record_id, "decision_id": d.id}
 
 
+@service("link.review", what="link decisions")
 def recent_decisions(ws, limit: int = 50) -> list[dict]:
     """The latest human decisions, newest first, with who took them and whether (and by whom) they were undone —
     the review page's undo list."""
-    ws.require("link.review", what="link decisions")
     with ws.session() as s:
         q = (
             select(LinkDecision, SourceRecord)

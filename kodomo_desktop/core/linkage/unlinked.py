@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from ..importing.fields import SOURCE_TYPES
 from ..importing.guards import resident_key
+from ..services import service
 from . import service as L
 
 
@@ -29,10 +30,10 @@ def _date(v):
         return None
 
 
+@service("link.review", what="unlinked rows")
 def unlinked_rows(ws, *, batch_id: int | None = None, limit: int = 1000) -> list[dict]:
     """Rows of current batches (not the registry) that are unlinked after 名寄せ and that nobody has yet marked
     "not in our registry". Logged as one list view."""
-    ws.require("link.review", what="unlinked rows")
     with ws.session() as s:
         rows = s.execute(
             text(
@@ -69,10 +70,10 @@ def unlinked_rows(ws, *, batch_id: int | None = None, limit: int = 1000) -> list
     return out
 
 
+@service("link.review", what="link candidates")
 def person_candidates(ws, record_id: int | None = None, query: str = "", limit: int = 30) -> list[dict]:
     """Persons a row could be: with ``query`` those whose name, kana or 宛名番号 contains it; otherwise those who
     share the row's birth date, name or kana. Registry persons only."""
-    ws.require("link.review", what="link candidates")
     from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
     with ws.session() as s:

@@ -12,7 +12,7 @@ written without them (an older writer) is filled the first time it is listed.
   ``latest_scores`` returns, with ``position`` (the place in the whole run's list).
 * :func:`score_schools` — the schools of a run, for the page's filter.
 
-Every call asks ``ws.require("score.read")``.
+Every call is a ``@service("score.read")``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from ..services import service
 from ..storage.models import ScoreRun
 from ..text.search import person_terms_sql, search_terms
 from .explain import ScoreDetails
@@ -163,10 +164,10 @@ def _where(
     return " AND ".join(conds), params, join
 
 
+@service("score.read", what="scores")
 def score_count(ws, run_id: int | None = None, *, log: bool = True, **filters) -> int:
     """How many children of the run (the latest by default) match the filters (:data:`FILTERS`). Logged once per
     list view as ``view_list`` ``prioritised`` with the run and the count."""
-    ws.require("score.read", what="scores")
     with ws.session() as s:
         run_id = _run(s, run_id)
         if run_id is None:
@@ -180,6 +181,7 @@ def score_count(ws, run_id: int | None = None, *, log: bool = True, **filters) -
     return n
 
 
+@service("score.read", what="scores")
 def score_page(
     ws,
     limit: int | None = None,
@@ -192,7 +194,6 @@ def score_page(
 ) -> list[dict]:
     """One page of the run's prioritised list (the latest run by default) matching the filters, ordered in SQL
     (:data:`SCORE_ORDERS`); ``limit=None``: every matching row. Not logged (:func:`score_count` logs the view)."""
-    ws.require("score.read", what="scores")
     with ws.session() as s:
         run_id = _run(s, run_id)
         if run_id is None:
@@ -270,9 +271,9 @@ def band_text(d: ScoreDetails) -> str:
     return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
 
 
+@service("score.read", what="scores")
 def score_schools(ws, run_id: int | None = None) -> list[str]:
     """The schools and nurseries of the run's children ("" for none), for the page's filter."""
-    ws.require("score.read", what="scores")
     with ws.session() as s:
         run_id = _run(s, run_id)
         if run_id is None:

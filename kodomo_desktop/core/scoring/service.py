@@ -35,6 +35,7 @@ from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..policy import DEFAULT_SOURCES, expired_cutoffs
+from ..services import service
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
 from . import listing as L
@@ -135,9 +136,9 @@ def active_weights(ws) -> dict:
         return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
 
 
+@service("score.read", what="weight sets")
 def weight_sets(ws) -> list[dict]:
     """Every version, newest first (with the adoption history kept in settings)."""
-    ws.require("score.read", what="weight sets")
     with ws.session() as s:
         _ensure_default(s)
         hist = s.get(Setting, ADOPTIONS_KEY)
@@ -159,10 +160,9 @@ def get_weight_set(ws, weight_set_id: int) -> dict:
         return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
 
 
-def save_weights(ws, data: dict, name: str | None = None, *, _require: bool = True) -> dict:
+@service("weights.edit", what="weights save")
+def save_weights(ws, data: dict, name: str | None = None) -> dict:
     """Save an edited weight set as a new version (not adopted). Identical data reuses its version."""
-    if _require:
-        ws.require("weights.edit", what="weights save")
     cat = catalogue()
     clean = validate_weights(strip_meta(data), cat)
     with ws.session() as s:
@@ -193,13 +193,13 @@ def _same(a: dict, b: dict, cat: dict) -> bool:
     return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
 
 
+@service("weights.edit", what="weights adopt")
 def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | None = None) -> dict:
     """Adopt a saved version (or an old one again: that is how a previous version is restored).
 
     Needs a non-empty reason; logged as ``weights_adopted``; the reason is kept on the version and in the
     adoption history (the access log holds ids only). The preview the person saw (``preview``; computed here when
     not given) is kept with the adoption: aggregates only (:func:`preview_summary`)."""
-    ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     with ws.session() as s:
@@ -244,10 +244,10 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | Non
         return {"weight_set_id": w.id, "version": w.version, "previous_version": prev.version, "adopted": True}
 
 
+@service("weights.edit", what="weights adopt")
 def adopt_weights(ws, data: dict, reason: str, name: str | None = None, *, preview: dict | None = None) -> dict:
     """Save edited weights as a new version and adopt it (reason required before anything is saved); the preview
     shown before 採用 is kept with the adoption."""
-    ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     saved = save_weights(ws, data, name)
@@ -264,6 +264,7 @@ def adoptions(ws) -> list[dict]:
         return [dict(a) for a in (hist.value if hist and isinstance(hist.value, list) else [])]
 
 
+@service("weights.edit", what="weights adopt")
 def restore_weights(ws, version: int, reason: str) -> dict:
     """Adopt an earlier version again."""
     with ws.session() as s:
@@ -274,9 +275,9 @@ def restore_weights(ws, version: int, reason: str) -> dict:
     return adopt_weight_set(ws, wid, reason)
 
 
+@service("score.read", what="weights export")
 def export_weights(ws, out: Path, weight_set_id: int | None = None) -> dict:
     """The weight set as a readable JSON file (indicator labels beside their points)."""
-    ws.require("score.read", what="weights export")
     cat = catalogue()
     with ws.session() as s:
         w = s.get(WeightSet, int(weight_set_id)) if weight_set_id else _ensure_default(s)
@@ -363,9 +364,9 @@ def adoption_rows(ws, fiscal_year: int | None = None) -> list[list[str]]:
     return rows
 
 
+@service("weights.edit", what="weights import")
 def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = False, name: str | None = None) -> dict:
     """Read a weights file as a new version; with ``adopt`` also adopt it (a reason is then required)."""
-    ws.require("weights.edit", what="weights import")
     if adopt and not (reason or "").strip():
         raise InputRefused("取り込んだ重みを採用するには理由（--reason）が必要です。何も変更していません。")
     data = read_weights_file(file)
@@ -670,9 +671,9 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     return prev.id, out
 
 
+@service("score.run", what="score")
 def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | None = None, progress=None) -> int:
     """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
-    ws.require("score.run", what="score")
     say = progress or (lambda *_: None)
     t0 = time.perf_counter()
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
@@ -759,6 +760,7 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
         return run.id
 
 
+@service("score.run", what="score")
 def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
     """CLI ``score``: score every child, keep the run, write the CSV (person_id, name, birth_date, school, total,
     band, types, reasons, own_points, household_points, pending_review), band first, then total.
@@ -766,7 +768,6 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
     With ``weights_file`` it is a **trial**: the children are scored in memory with those weights and the CSV is
     written, but no run is kept and no weight set saved — a trial never becomes the current run. Only a role that
     may set weights may run a trial. Refused (exit 2, logged, no file) without the permission."""
-    ws.require("score.run", what="score")
     if weights_file:
         ws.require("weights.edit", what="trial score")
     weights = read_weights_file(weights_file) if weights_file else None
@@ -856,8 +857,8 @@ def latest_run(ws) -> dict | None:
         )
 
 
+@service("score.read", what="score runs")
 def runs(ws) -> list[dict]:
-    ws.require("score.read", what="score runs")
     with ws.session() as s:
         return [
             {
@@ -872,6 +873,7 @@ def runs(ws) -> list[dict]:
         ]
 
 
+@service("score.read", what="scores")
 def latest_scores(
     ws,
     run_id: int | None = None,
@@ -910,9 +912,9 @@ def latest_scores(
     return out
 
 
+@service("score.read", what="score explanation", person="person_id")
 def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
     """One child's reasons (latest run by default) and score history; the view is logged."""
-    ws.require("score.read", what="score explanation", person_id=person_id)
     with ws.session() as s:
         q = (
             select(ChildScore, ScoreRun)
@@ -963,12 +965,12 @@ def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
         }
 
 
+@service("score.read", what="what-if", person="person_id")
 def what_if(ws, person_id: str, disabled_indicators=(), supports_started=()) -> dict:
     """The child's score recomputed with indicators switched off or supports marked as started — nothing saved.
 
     The child's household is scored on the latest run's as-of date with the adopted weights; a top-N/％ rule
     uses the latest run's cut-off totals."""
-    ws.require("score.read", what="what-if", person_id=person_id)
     cat = catalogue()
     ids = [i["id"] for i in cat["indicators"]]
     bad = [i for i in disabled_indicators if i not in ids]
@@ -1057,12 +1059,12 @@ GROUP_KINDS = {
 SEX_LABELS = {1: "男", 2: "女", "1": "男", "2": "女", "男": "男", "女": "女", "M": "男", "F": "女"}
 
 
+@service("score.read", what="weights preview")
 def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | None = None) -> dict:
     """Before adoption: flagged and top-band counts and rates, current → proposed, per school, age band, sex,
     ひとり親, 生活保護, 非課税, 障害者手帳等のある世帯 (and nationality where held), the largest ratio between the groups
     of one kind and ``warnings`` above the town's threshold (``fairness.max_ratio``) — 西宮市 was flooded; AFST's
     groups were never reported. Also the per-school × age-band band counts the editor shows. Nothing is saved."""
-    ws.require("score.read", what="weights preview")
     cat = catalogue()
     proposed = validate_weights(strip_meta(data), cat)
     current = active_weights(ws)
