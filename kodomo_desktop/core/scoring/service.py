@@ -38,8 +38,10 @@ from ..policy import DEFAULT_SOURCES, expired_cutoffs
 from ..services import service
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
+from . import listing as L
 from .catalogue import load_catalogue
 from .explain import ScoreDetails
+from .listing import band_text as band_text  # re-exported: it lived here
 from .weights import compile_weights, diff, strip_meta, validate_weights
 from .weights import default_weights as _default_weights
 
@@ -722,6 +724,7 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
                     "details": d,
                 }
             )
+        L.fill_list_keys(rows)  # the list's order and filters as columns (the page lists them in SQL)
         for k in range(0, len(rows), 2000):
             s.execute(insert(ChildScore), rows[k : k + 2000])
         bands = pd.Series([r["band"] for r in rows]).value_counts().to_dict() if rows else {}
@@ -870,12 +873,6 @@ def runs(ws) -> list[dict]:
         ]
 
 
-def _reviewed(s, ids) -> set[str]:
-    return {
-        p for (p,) in s.execute(text("SELECT DISTINCT person_id FROM round_candidate WHERE classification IS NOT NULL"))
-    }
-
-
 @service("score.read", what="scores")
 def latest_scores(
     ws,
@@ -894,92 +891,25 @@ def latest_scores(
     """The prioritised list of a run (the latest by default), highest total first, with filters:
     school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
     classified in a review round)."""
-    with ws.session() as s:
-        if run_id is None:
-            run_id = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
-        if run_id is None:
-            return []
-        rows = s.execute(
-            select(ChildScore, Person)
-            .join(Person, Person.id == ChildScore.person_id)
-            .where(ChildScore.run_id == run_id)
-        ).all()
-        reviewed = _reviewed(s, None)
-    out = []
-    for c, p in rows:
-        d = c.details if isinstance(c.details, dict) else _json(c.details)
-        sd = ScoreDetails.from_dict(d)
-        row = {
-            "run_id": run_id,
-            "person_id": p.id,
-            "name": p.name or "",
-            "name_kana": p.name_kana or "",
-            "birth_date": p.birth_date,
-            "age": d.get("age"),
-            "age_band": d.get("age_band", ""),
-            "school": d.get("school", ""),
-            "total": c.total,
-            "band": c.band or "",
-            "band_color": d.get("band_color"),
-            "types": list(d.get("flagged_types") or []),
-            "types_text": c.types or "",
-            "flagged": bool(c.flagged),
-            "basic_items": c.basic_items or 0,
-            "school_points": c.school_points or 0.0,
-            "other_points": d.get("other_points", 0.0),
-            "yotaikyo": bool(d.get("yotaikyo_active")),
-            "status_label": d.get("status_label", ""),
-            "new": bool(d.get("newly_flagged")),
-            "new_candidate": bool(d.get("new_candidate")),
-            "sharp_rise": bool((d.get("history") or {}).get("sharp_rise")),
-            "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
-            "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
-            "reviewed": p.id in reviewed,
-            "band_level": sd.band_level,
-            "band_text": band_text(sd),
-            "own_points": sd.own_points,
-            "household_points": sd.household_points,
-            "pending": sd.pending_lines,
-            "implausible": len(sd.implausible),
-            "guard_off": dict(sd.guard_off),
-            "details": d,
-        }
-        if school is not None and row["school"] != school:
-            continue
-        if age_band and row["age_band"] != age_band:
-            continue
-        if type_ and type_ not in row["types"]:
-            continue
-        if band and row["band"] != band:
-            continue
-        if new is not None and row["new"] != bool(new):
-            continue
-        if yotaikyo is not None and row["yotaikyo"] != bool(yotaikyo):
-            continue
-        if unreviewed is not None and (row["flagged"] and not row["reviewed"]) != bool(unreviewed):
-            continue
-        if flagged_only and not row["flagged"]:
-            continue
-        out.append(row)
-    # one band rule: the list sorts by band (the highest band of any type), then total
-    out.sort(key=lambda r: (-(r["band_level"] or 0), -r["total"], -r["basic_items"], r["person_id"]))
-    if log:  # one entry per list view: ids and counts, never names
-        ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
+    out = L.score_page(  # filtered and ordered in SQL (listing.py)
+        ws,
+        run_id=run_id,
+        school=school,
+        age_band=age_band,
+        type_=type_,
+        band=band,
+        new=new,
+        yotaikyo=yotaikyo,
+        unreviewed=unreviewed,
+        flagged_only=flagged_only,
+    )
+    if log and out:  # one entry per list view: ids and counts, never names
+        ws.log("view_list", detail={"list": "prioritised", "run_id": out[0]["run_id"], "rows": len(out)})
+    elif log:
+        rid = run_id if run_id is not None else (latest_run(ws) or {}).get("run_id")
+        if rid is not None:
+            ws.log("view_list", detail={"list": "prioritised", "run_id": rid, "rows": 0})
     return out
-
-
-def band_text(d: ScoreDetails) -> str:
-    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
-    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
-    by the proxy guard is marked as such."""
-    if not d.band:
-        return ""
-    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
-    if not top or d.band_level == 0:
-        return d.band
-    t, v = max(top, key=lambda tv: tv[1].points)
-    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
-    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
 
 
 @service("score.read", what="score explanation", person="person_id")
