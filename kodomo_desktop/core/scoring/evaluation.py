@@ -43,6 +43,7 @@ from sqlalchemy import func, select
 from .. import outputs
 from ..casework.service import DEFAULT_LABELS
 from ..errors import InputRefused, NotFound
+from ..services import service
 from ..storage.models import ChildScore, ReviewRound, RoundCandidate, SupportCase
 from .explain import ScoreDetails
 
@@ -134,12 +135,12 @@ def _row(rid, iid, label, with_, flagged, reviewed, confirmed) -> dict:
     }
 
 
+@service("score.read", what="evaluate")
 def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
     """The evaluation in memory: ``rows`` (per round and indicator, then ``all``), ``misses``, ``summary`` (with
     ``backtest`` when ``draft`` is given and ``suggested``), ``suggested_weights`` (a weights dict). Nothing saved."""
     from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
-    ws.require("score.read", what="evaluate")
     ws.require("person.read", what="evaluate")
     if draft is not None:
         ws.require("weights.edit", what="back-test")

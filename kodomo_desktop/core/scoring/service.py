@@ -35,10 +35,13 @@ from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..policy import DEFAULT_SOURCES, expired_cutoffs
+from ..services import service
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
+from . import listing as L
 from .catalogue import load_catalogue
 from .explain import ScoreDetails
+from .listing import band_text as band_text  # re-exported: it lived here
 from .weights import compile_weights, diff, strip_meta, validate_weights
 from .weights import default_weights as _default_weights
 
@@ -133,9 +136,9 @@ def active_weights(ws) -> dict:
         return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
 
 
+@service("score.read", what="weight sets")
 def weight_sets(ws) -> list[dict]:
     """Every version, newest first (with the adoption history kept in settings)."""
-    ws.require("score.read", what="weight sets")
     with ws.session() as s:
         _ensure_default(s)
         hist = s.get(Setting, ADOPTIONS_KEY)
@@ -157,10 +160,9 @@ def get_weight_set(ws, weight_set_id: int) -> dict:
         return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
 
 
-def save_weights(ws, data: dict, name: str | None = None, *, _require: bool = True) -> dict:
+@service("weights.edit", what="weights save")
+def save_weights(ws, data: dict, name: str | None = None) -> dict:
     """Save an edited weight set as a new version (not adopted). Identical data reuses its version."""
-    if _require:
-        ws.require("weights.edit", what="weights save")
     cat = catalogue()
     clean = validate_weights(strip_meta(data), cat)
     with ws.session() as s:
@@ -191,13 +193,13 @@ def _same(a: dict, b: dict, cat: dict) -> bool:
     return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
 
 
+@service("weights.edit", what="weights adopt")
 def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | None = None) -> dict:
     """Adopt a saved version (or an old one again: that is how a previous version is restored).
 
     Needs a non-empty reason; logged as ``weights_adopted``; the reason is kept on the version and in the
     adoption history (the access log holds ids only). The preview the person saw (``preview``; computed here when
     not given) is kept with the adoption: aggregates only (:func:`preview_summary`)."""
-    ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     with ws.session() as s:
@@ -242,10 +244,10 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | Non
         return {"weight_set_id": w.id, "version": w.version, "previous_version": prev.version, "adopted": True}
 
 
+@service("weights.edit", what="weights adopt")
 def adopt_weights(ws, data: dict, reason: str, name: str | None = None, *, preview: dict | None = None) -> dict:
     """Save edited weights as a new version and adopt it (reason required before anything is saved); the preview
     shown before 採用 is kept with the adoption."""
-    ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     saved = save_weights(ws, data, name)
@@ -262,6 +264,7 @@ def adoptions(ws) -> list[dict]:
         return [dict(a) for a in (hist.value if hist and isinstance(hist.value, list) else [])]
 
 
+@service("weights.edit", what="weights adopt")
 def restore_weights(ws, version: int, reason: str) -> dict:
     """Adopt an earlier version again."""
     with ws.session() as s:
@@ -272,9 +275,9 @@ def restore_weights(ws, version: int, reason: str) -> dict:
     return adopt_weight_set(ws, wid, reason)
 
 
+@service("score.read", what="weights export")
 def export_weights(ws, out: Path, weight_set_id: int | None = None) -> dict:
     """The weight set as a readable JSON file (indicator labels beside their points)."""
-    ws.require("score.read", what="weights export")
     cat = catalogue()
     with ws.session() as s:
         w = s.get(WeightSet, int(weight_set_id)) if weight_set_id else _ensure_default(s)
@@ -361,9 +364,9 @@ def adoption_rows(ws, fiscal_year: int | None = None) -> list[list[str]]:
     return rows
 
 
+@service("weights.edit", what="weights import")
 def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = False, name: str | None = None) -> dict:
     """Read a weights file as a new version; with ``adopt`` also adopt it (a reason is then required)."""
-    ws.require("weights.edit", what="weights import")
     if adopt and not (reason or "").strip():
         raise InputRefused("取り込んだ重みを採用するには理由（--reason）が必要です。何も変更していません。")
     data = read_weights_file(file)
@@ -668,9 +671,9 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     return prev.id, out
 
 
+@service("score.run", what="score")
 def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | None = None, progress=None) -> int:
     """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
-    ws.require("score.run", what="score")
     say = progress or (lambda *_: None)
     t0 = time.perf_counter()
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
@@ -721,6 +724,7 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
                     "details": d,
                 }
             )
+        L.fill_list_keys(rows)  # the list's order and filters as columns (the page lists them in SQL)
         for k in range(0, len(rows), 2000):
             s.execute(insert(ChildScore), rows[k : k + 2000])
         bands = pd.Series([r["band"] for r in rows]).value_counts().to_dict() if rows else {}
@@ -756,6 +760,7 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
         return run.id
 
 
+@service("score.run", what="score")
 def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
     """CLI ``score``: score every child, keep the run, write the CSV (person_id, name, birth_date, school, total,
     band, types, reasons, own_points, household_points, pending_review), band first, then total.
@@ -763,7 +768,6 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
     With ``weights_file`` it is a **trial**: the children are scored in memory with those weights and the CSV is
     written, but no run is kept and no weight set saved — a trial never becomes the current run. Only a role that
     may set weights may run a trial. Refused (exit 2, logged, no file) without the permission."""
-    ws.require("score.run", what="score")
     if weights_file:
         ws.require("weights.edit", what="trial score")
     weights = read_weights_file(weights_file) if weights_file else None
@@ -853,8 +857,8 @@ def latest_run(ws) -> dict | None:
         )
 
 
+@service("score.read", what="score runs")
 def runs(ws) -> list[dict]:
-    ws.require("score.read", what="score runs")
     with ws.session() as s:
         return [
             {
@@ -869,12 +873,7 @@ def runs(ws) -> list[dict]:
         ]
 
 
-def _reviewed(s, ids) -> set[str]:
-    return {
-        p for (p,) in s.execute(text("SELECT DISTINCT person_id FROM round_candidate WHERE classification IS NOT NULL"))
-    }
-
-
+@service("score.read", what="scores")
 def latest_scores(
     ws,
     run_id: int | None = None,
@@ -892,98 +891,30 @@ def latest_scores(
     """The prioritised list of a run (the latest by default), highest total first, with filters:
     school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
     classified in a review round)."""
-    ws.require("score.read", what="scores")
-    with ws.session() as s:
-        if run_id is None:
-            run_id = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
-        if run_id is None:
-            return []
-        rows = s.execute(
-            select(ChildScore, Person)
-            .join(Person, Person.id == ChildScore.person_id)
-            .where(ChildScore.run_id == run_id)
-        ).all()
-        reviewed = _reviewed(s, None)
-    out = []
-    for c, p in rows:
-        d = c.details if isinstance(c.details, dict) else _json(c.details)
-        sd = ScoreDetails.from_dict(d)
-        row = {
-            "run_id": run_id,
-            "person_id": p.id,
-            "name": p.name or "",
-            "name_kana": p.name_kana or "",
-            "birth_date": p.birth_date,
-            "age": d.get("age"),
-            "age_band": d.get("age_band", ""),
-            "school": d.get("school", ""),
-            "total": c.total,
-            "band": c.band or "",
-            "band_color": d.get("band_color"),
-            "types": list(d.get("flagged_types") or []),
-            "types_text": c.types or "",
-            "flagged": bool(c.flagged),
-            "basic_items": c.basic_items or 0,
-            "school_points": c.school_points or 0.0,
-            "other_points": d.get("other_points", 0.0),
-            "yotaikyo": bool(d.get("yotaikyo_active")),
-            "status_label": d.get("status_label", ""),
-            "new": bool(d.get("newly_flagged")),
-            "new_candidate": bool(d.get("new_candidate")),
-            "sharp_rise": bool((d.get("history") or {}).get("sharp_rise")),
-            "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
-            "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
-            "reviewed": p.id in reviewed,
-            "band_level": sd.band_level,
-            "band_text": band_text(sd),
-            "own_points": sd.own_points,
-            "household_points": sd.household_points,
-            "pending": sd.pending_lines,
-            "implausible": len(sd.implausible),
-            "guard_off": dict(sd.guard_off),
-            "details": d,
-        }
-        if school is not None and row["school"] != school:
-            continue
-        if age_band and row["age_band"] != age_band:
-            continue
-        if type_ and type_ not in row["types"]:
-            continue
-        if band and row["band"] != band:
-            continue
-        if new is not None and row["new"] != bool(new):
-            continue
-        if yotaikyo is not None and row["yotaikyo"] != bool(yotaikyo):
-            continue
-        if unreviewed is not None and (row["flagged"] and not row["reviewed"]) != bool(unreviewed):
-            continue
-        if flagged_only and not row["flagged"]:
-            continue
-        out.append(row)
-    # one band rule: the list sorts by band (the highest band of any type), then total
-    out.sort(key=lambda r: (-(r["band_level"] or 0), -r["total"], -r["basic_items"], r["person_id"]))
-    if log:  # one entry per list view: ids and counts, never names
-        ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
+    out = L.score_page(  # filtered and ordered in SQL (listing.py)
+        ws,
+        run_id=run_id,
+        school=school,
+        age_band=age_band,
+        type_=type_,
+        band=band,
+        new=new,
+        yotaikyo=yotaikyo,
+        unreviewed=unreviewed,
+        flagged_only=flagged_only,
+    )
+    if log and out:  # one entry per list view: ids and counts, never names
+        ws.log("view_list", detail={"list": "prioritised", "run_id": out[0]["run_id"], "rows": len(out)})
+    elif log:
+        rid = run_id if run_id is not None else (latest_run(ws) or {}).get("run_id")
+        if rid is not None:
+            ws.log("view_list", detail={"list": "prioritised", "run_id": rid, "rows": 0})
     return out
 
 
-def band_text(d: ScoreDetails) -> str:
-    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
-    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
-    by the proxy guard is marked as such."""
-    if not d.band:
-        return ""
-    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
-    if not top or d.band_level == 0:
-        return d.band
-    t, v = max(top, key=lambda tv: tv[1].points)
-    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
-    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
-
-
+@service("score.read", what="score explanation", person="person_id")
 def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
     """One child's reasons (latest run by default) and score history; the view is logged."""
-    ws.require("score.read", what="score explanation", person_id=person_id)
     with ws.session() as s:
         q = (
             select(ChildScore, ScoreRun)
@@ -1034,12 +965,12 @@ def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
         }
 
 
+@service("score.read", what="what-if", person="person_id")
 def what_if(ws, person_id: str, disabled_indicators=(), supports_started=()) -> dict:
     """The child's score recomputed with indicators switched off or supports marked as started — nothing saved.
 
     The child's household is scored on the latest run's as-of date with the adopted weights; a top-N/％ rule
     uses the latest run's cut-off totals."""
-    ws.require("score.read", what="what-if", person_id=person_id)
     cat = catalogue()
     ids = [i["id"] for i in cat["indicators"]]
     bad = [i for i in disabled_indicators if i not in ids]
@@ -1128,12 +1059,12 @@ GROUP_KINDS = {
 SEX_LABELS = {1: "男", 2: "女", "1": "男", "2": "女", "男": "男", "女": "女", "M": "男", "F": "女"}
 
 
+@service("score.read", what="weights preview")
 def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | None = None) -> dict:
     """Before adoption: flagged and top-band counts and rates, current → proposed, per school, age band, sex,
     ひとり親, 生活保護, 非課税, 障害者手帳等のある世帯 (and nationality where held), the largest ratio between the groups
     of one kind and ``warnings`` above the town's threshold (``fairness.max_ratio``) — 西宮市 was flooded; AFST's
     groups were never reported. Also the per-school × age-band band counts the editor shows. Nothing is saved."""
-    ws.require("score.read", what="weights preview")
     cat = catalogue()
     proposed = validate_weights(strip_meta(data), cat)
     current = active_weights(ws)

@@ -30,6 +30,7 @@ from .. import outputs
 from ..errors import InputRefused
 from ..importing import fields as F
 from ..importing import town_types as TT
+from ..services import service
 from ..settings import get as _get_setting
 from ..storage.models import LegalBasis, Setting, WeightSet
 from ..workspace import on_close, on_open
@@ -82,8 +83,8 @@ def current(ws) -> dict:
     return copy.deepcopy(stored) if isinstance(stored, dict) else shipped()
 
 
+@service("score.read", what="catalogue history")
 def history(ws) -> list[dict]:
-    ws.require("score.read", what="catalogue history")
     h = _get_setting(ws, HISTORY_KEY)
     return list(h) if isinstance(h, list) else []
 
@@ -381,9 +382,9 @@ def dumps(cat: dict) -> str:
     return json.dumps(cat, ensure_ascii=False, indent=2) + "\n"
 
 
+@service("score.read", what="catalogue export")
 def export(ws, out: Path) -> dict:
     """Write the town's catalogue (same format as resources/indicators.json; owner-only file)."""
-    ws.require("score.read", what="catalogue export")
     cat = current(ws)
     text = dumps(cat)
     outputs.write_bytes(Path(out), text.encode("utf-8"))
@@ -494,6 +495,7 @@ def _preview(ws, old: dict, new: dict, cur_data: dict, new_data: dict, cur_versi
 
 
 # --- adopting a catalogue -------------------------------------------------------------------------------------------
+@service("weights.edit", what="catalogue import")
 def adopt_catalogue(
     ws, cat: dict, reason: str, *, renames: dict | None = None, dry_run: bool = False, as_of=None
 ) -> dict:
@@ -502,7 +504,6 @@ def adopt_catalogue(
     from . import service as S  # lazy: loads numpy, pandas, only needed here
     from .weights import validate_weights  # lazy: loads numpy, only needed here
 
-    ws.require("weights.edit", what="catalogue import")
     if not dry_run and not (reason or "").strip():
         raise InputRefused("指標カタログを変更する理由を入力してください（理由は必須です）。")
     check_or_refuse(cat)
@@ -1019,13 +1020,13 @@ def _reader(g: dict, part: str) -> dict:
     }
 
 
+@service("score.read", what="support prompts")
 def support_prompts(ws, as_of=None, person_id: str | None = None) -> dict:
     """Children a take-up-gap rule finds: {"heading", "gaps": [{id, label, support, rule, children, skipped}],
     "children": {person_id: [{id, label, support, rule}]}}. Never scored, never a risk point."""
     from . import engine as E  # lazy: loads numpy, pandas, only needed here
     from . import service as S  # lazy: loads numpy, pandas, only needed here
 
-    ws.require("score.read", what="support prompts")
     cat = C.load_catalogue()
     gaps = [g for g in (cat.get("takeup_gaps") or []) if g.get("enabled", True)]
     on = S._as_date(as_of) or S.default_as_of(ws)
