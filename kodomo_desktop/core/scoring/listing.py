@@ -18,7 +18,7 @@ Every call is a ``@service("score.read")``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
@@ -26,6 +26,9 @@ from ..services import service
 from ..storage.models import ScoreRun
 from ..text.search import person_terms_sql, search_terms
 from .explain import ScoreDetails
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 #: the filters of :func:`score_count` / :func:`score_page` (keyword arguments)
 FILTERS = ("school", "age_band", "type_", "band", "new", "yotaikyo", "unreviewed", "flagged_only", "query")
@@ -165,7 +168,7 @@ def _where(
 
 
 @service("score.read", what="scores")
-def score_count(ws, run_id: int | None = None, *, log: bool = True, **filters) -> int:
+def score_count(ws: Workspace, run_id: int | None = None, *, log: bool = True, **filters) -> int:
     """How many children of the run (the latest by default) match the filters (:data:`FILTERS`). Logged once per
     list view as ``view_list`` ``prioritised`` with the run and the count."""
     with ws.session() as s:
@@ -183,7 +186,7 @@ def score_count(ws, run_id: int | None = None, *, log: bool = True, **filters) -
 
 @service("score.read", what="scores")
 def score_page(
-    ws,
+    ws: Workspace,
     limit: int | None = None,
     offset: int = 0,
     order: str = "position",
@@ -272,7 +275,7 @@ def band_text(d: ScoreDetails) -> str:
 
 
 @service("score.read", what="scores")
-def score_schools(ws, run_id: int | None = None) -> list[str]:
+def score_schools(ws: Workspace, run_id: int | None = None) -> list[str]:
     """The schools and nurseries of the run's children ("" for none), for the page's filter."""
     with ws.session() as s:
         run_id = _run(s, run_id)
