@@ -167,7 +167,7 @@ class CataloguePage(QWidget):
         self.table.setRowCount(len(inds))
         for r, ind in enumerate(inds):
             cells = [
-                ind["label_ja"],
+                tr(ind["label_ja"]),  # a town-defined indicator has only its Japanese name
                 T.rule_text(self.draft, {**ind, "window_months": None}),
                 str(ind.get("window_months") or tr("期限なし")),
                 _points_text(ind.get("points") or {}),
