@@ -162,6 +162,23 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         two = next(i for i in page.draft["indicators"] if i["label_ja"] == "非課税で就学援助なし")
         assert two["absent"]["source_type"] == "school_assistance" and two["absent"]["window_months"] == 15
         assert two["absent"]["rule"] == {"exists": True} and two["whose"] == "household"
+        # 3b. a take-up prompt (利用できる可能性のある支援): 給食費の滞納 and no 就学援助 — never a point
+        f.label.setText("給食費の滞納があり就学援助なし")
+        f.kind.setCurrentIndex(f.kind.findData("takeup"))
+        assert f.two.isChecked() and not f.points.text()
+        f.select_source("school_lunch", "arrears_months")
+        f.aggregate.setCurrentIndex(f.aggregate.findData("latest"))
+        f.op.setCurrentIndex(f.op.findData(">="))
+        f.value.setText("1")
+        f.window.setValue(12)
+        f.whose.setCurrentIndex(f.whose.findData("child"))
+        f.support.setText("就学援助の案内")
+        f.points.setText("貧困:1")
+        assert f.add() is False and "点数" in f.errors.text("points")  # a prompt has no points
+        f.points.clear()
+        assert f.add(), page.notice.text()
+        gap = next(g for g in page.draft["takeup_gaps"] if g["label_ja"] == "給食費の滞納があり就学援助なし")
+        assert gap["absent"]["source_type"] == "school_assistance" and gap["support_ja"] == "就学援助の案内"
         row = page.row_of(two["id"])
         assert "就学援助" in page.table.item(row, 1).text() and "がない" in page.table.item(row, 1).text()
         page.grab().save(str(IMAGES / "catalogue_add_indicator.png"))
@@ -180,6 +197,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         hist = T.history(ws)
         assert hist[-1]["changes"]["source_types_added"] == ["school_lunch"]
         assert sorted(hist[-1]["changes"]["indicators_added"]) == sorted([lunch["id"], two["id"]])
+        assert hist[-1]["changes"]["takeup_gaps_added"] == [gap["id"]]
 
         # 5. the file of the new source, linked, and the next score
         _lunch_file(tmp_path / "給食費.csv")
@@ -200,5 +218,26 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         assert lunch_hit == {"P001C", "P002C"}  # 5 and 3 months; 1 month is below the cut-off
         two_hit = {p for p, r in reasons.items() if "非課税で就学援助なし(+2)" in r}
         assert two_hit == set(world["planted"]) | {"P001Y"}
+        assert not any("給食費の滞納があり" in r for r in reasons.values())  # the prompt is never a point
+
+        # 6. the reasons as the child's reason panel shows them, and the prompt on the child's page
+        from kodomo_desktop.gui.pages.child_view import ChildView
+        from kodomo_desktop.gui.pages.scoring_page import reasons_html
+
+        shown = reasons_html(S.child_explanation(ws, "P001C", run))
+        assert "給食費滞納 ≥ 3か月" in shown and "滞納月数 5" in shown
+        assert "非課税で就学援助なし" in shown and "就学援助の記録なし（15か月以内）" in shown
+        view = ChildView(ws)
+        qtbot.addWidget(view)
+        view.resize(1360, 860)
+        view.show()
+        assert view.show_person("P001C")
+        assert [g["label"] for g in view.supports_found if g["id"] == gap["id"]] == ["給食費の滞納があり就学援助なし"]
+        assert "利用できる可能性のある支援" in view.supports.text() and "就学援助の案内" in view.supports.text()
+        assert "給食費滞納 ≥ 3か月 +3（滞納月数 5）" in view.score.text()
+        assert "非課税で就学援助なし +2（" in view.score.text() and "就学援助の記録なし" in view.score.text()
+        view.grab().save(str(IMAGES / "catalogue_child_prompt.png"))
+        found = next(g for g in T.support_prompts(ws, as_of="2026-11-01")["gaps"] if g["id"] == gap["id"])
+        assert sorted(found["children"]) == ["P001C", "P002C"]  # C3 has 就学援助; the others no arrears
     finally:
         ws.close()
