@@ -19,9 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, text
@@ -35,6 +34,7 @@ from .importing.fields import SOURCE_TYPES
 from .policy import DEFAULT_SOURCES
 from .services import service
 from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
+from .text import search as _search
 from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS, source_label
 
 MAX_CHILD_AGE = 18
@@ -65,24 +65,8 @@ def is_parent(relationship: str | None) -> bool:
     return bool(relationship) and any(w in relationship for w in _PARENT_WORDS)
 
 
-# --- normalisation (the text module may be absent in a partial checkout: fall back to plain folding) -------------
-def _plain(s) -> str:
-    t = unicodedata.normalize("NFKC", str(s or ""))
-    return "".join(t.split()).replace("・", "").upper()
-
-
-@lru_cache(maxsize=1)
-def normalisers() -> tuple[Callable[[Any], str], Callable[[Any], str], Callable[[Any], str], Callable[[Any], str]]:
-    """(norm_name, norm_kana, fold_name, fold_kana) — the linkage's own functions when importable."""
-    try:
-        from .text import normalize as N  # lazy: loads yosina and jaconv; the child list starts without them
-
-        nn, nk = N.norm_name, N.norm_kana
-        fn = getattr(N, "fold_name", nn)
-        fk = getattr(N, "fold_kana", nk)
-        return nn, nk, fn, fk
-    except Exception:  # pragma: no cover - only in a partial checkout
-        return _plain, _plain, _plain, _plain
+# --- normalisation: the search's own module (core/text/search.py, shared with the prioritised list) ----------------
+normalisers = _search.normalisers
 
 
 # --- the child list ---------------------------------------------------------------------------------------------------
@@ -199,7 +183,7 @@ class ChildIndex:
 
     @staticmethod
     def terms(query: str) -> list[str]:
-        return [t for t in unicodedata.normalize("NFKC", query or "").split() if t]
+        return _search.search_terms(query)
 
     def filter(self, query: str) -> list[int]:
         """Indexes of the rows matching ``query`` (all rows for an empty query)."""
@@ -253,24 +237,7 @@ def _child_range(on: dt.date, max_age: int = MAX_CHILD_AGE) -> tuple[str, str]:
 
 def _term_sql(terms: list[str], params: dict) -> str:
     """Each term must hit 氏名 (normalised), カナ (normalised), 宛名番号 (digits) or be the person id."""
-    nn, nk, _, _ = normalisers()
-    conds = []
-    for i, t in enumerate(terms):
-        n, k, raw = nn(t), nk(t), t.upper()
-        alts = []
-        if n:
-            params[f"n{i}"] = n
-            alts.append(f"instr(p.name_norm, :n{i}) > 0")
-        if k:
-            params[f"k{i}"] = k
-            alts.append(f"instr(p.kana_norm, :k{i}) > 0")
-        if raw.isdigit():
-            params[f"r{i}"] = raw
-            alts.append(f"instr(p.resident_no, :r{i}) > 0")
-        params[f"i{i}"] = raw
-        alts.append(f"p.id = :i{i}")
-        conds.append("(" + " OR ".join(alts) + ")")
-    return " AND ".join(conds)
+    return _search.person_terms_sql(terms, params, "p")
 
 
 def _child_where(query: str, on: dt.date | None, max_age: int) -> tuple[str, dict[str, Any], list[str]]:

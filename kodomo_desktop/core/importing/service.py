@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, text, update
 
@@ -21,12 +22,16 @@ from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Ca
 from ..errors import InputRefused
 from ..policy import ensure_defaults, sources_without_basis
 from ..services import service
+from ..storage.db import rowcount
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
 from . import guards as G
 from .result import ImportResult as ImportResult  # re-exported: callers import it from here
 from .values import parse_date
 from .values import to_date as _date
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 IDENTITY_COLUMNS = [
     "resident_no",
@@ -64,7 +69,7 @@ def _parse_as_of(as_of) -> dt.date:
 
 @service("import", what="import preview")
 def preview(
-    ws,
+    ws: Workspace,
     path: Path,
     source_type: str | None = None,
     *,
@@ -157,7 +162,7 @@ def _drop_rows(cols: dict, n: int, drop: set[int]) -> tuple[dict, int]:
 
 
 def import_file(
-    ws,
+    ws: Workspace,
     path: Path,
     source_type: str,
     *,
@@ -499,7 +504,6 @@ try:  # orjson writes the rows' JSON (raw cells, attributes) ~3× faster than th
     def _json_text(v) -> str:
         return _orjson.dumps(v, default=str).decode()
 except ImportError:  # pragma: no cover - same text, slower
-    _orjson = None
     _json_text = _json_text_std
 
 
@@ -665,13 +669,13 @@ def _s(v):
 
 
 @service("import", what="batch remove")
-def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
+def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dict:
     """Remove a batch (logged): its records leave every list; the batch row stays as history."""
     with ws.session() as s:
         b = s.get(SourceBatch, batch_id)
         if b is None or b.removed_at is not None:
             raise InputRefused(f"バッチ {batch_id} はありません。")
-        n = s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}).rowcount
+        n = rowcount(s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}))
         b.removed_at = dt.datetime.now().replace(microsecond=0)
         # the extract it had superseded becomes current again
         restored = s.scalars(select(SourceBatch.id).where(SourceBatch.superseded_by == batch_id)).all()
@@ -692,7 +696,8 @@ def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
 
 
 def _rejected_where(batch_id: int, query: str | None) -> tuple[str, dict]:
-    where, params = "batch_id = :b", {"b": int(batch_id)}
+    where = "batch_id = :b"
+    params: dict[str, object] = {"b": int(batch_id)}
     q = (query or "").strip()
     if q:  # the column name, the reason, or the row number
         params["q"] = q
@@ -713,7 +718,7 @@ REJECTED_ORDERS = {
 
 
 @service("import", what="import rejected rows")
-def rejected_count(ws, batch_id: int, *, query: str | None = None) -> int:
+def rejected_count(ws: Workspace, batch_id: int, *, query: str | None = None) -> int:
     """How many rows a batch left out (matching ``query``: a column name, a reason or a row number)."""
     where, params = _rejected_where(batch_id, query)
     with ws.session() as s:
@@ -722,7 +727,7 @@ def rejected_count(ws, batch_id: int, *, query: str | None = None) -> int:
 
 @service("import", what="import rejected rows")
 def rejected_page(
-    ws,
+    ws: Workspace,
     batch_id: int,
     limit: int | None = None,
     offset: int = 0,
@@ -746,13 +751,14 @@ def rejected_page(
 
 
 @service("import", what="import rejected rows")
-def rejected_rows(ws, batch_id: int) -> list[dict]:
+def rejected_rows(ws: Workspace, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
     return rejected_page(ws, batch_id)
 
 
 def _batch_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, object] = {}
     if source_type:
         where.append("source_type = :st")
         params["st"] = source_type
@@ -781,7 +787,7 @@ BATCH_ORDERS = {
 
 
 @service("person.read", what="import history")
-def batch_count(ws, *, source_type: str | None = None, query: str | None = None) -> int:
+def batch_count(ws: Workspace, *, source_type: str | None = None, query: str | None = None) -> int:
     """How many batches (removed ones too) match: a source type, and ``query`` in the file name or the number."""
     where, params = _batch_where(source_type, query)
     with ws.session() as s:
@@ -790,7 +796,7 @@ def batch_count(ws, *, source_type: str | None = None, query: str | None = None)
 
 @service("person.read", what="import history")
 def batch_page(
-    ws,
+    ws: Workspace,
     limit: int | None = None,
     offset: int = 0,
     order: str = "id",
@@ -838,7 +844,7 @@ def batch_page(
 
 
 @service("person.read", what="import history")
-def batch_history(ws) -> list[dict]:
+def batch_history(ws: Workspace) -> list[dict]:
     """Every batch, newest first."""
     return batch_page(ws)
 
@@ -846,7 +852,7 @@ def batch_history(ws) -> list[dict]:
 DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "school_checklist": 200, "tax": 400}
 
 
-def freshness(ws, today: dt.date | None = None) -> list[dict]:
+def freshness(ws: Workspace, today: dt.date | None = None) -> list[dict]:
     """Each source's latest as-of date, with a warning when it is older than the source's limit (days)."""
 
     today = today or dt.date.today()
@@ -870,7 +876,7 @@ def freshness(ws, today: dt.date | None = None) -> list[dict]:
                 "latest_as_of": d,
                 "age_days": age,
                 "limit_days": limits.get(st, 100),
-                "stale": d is None or age > limits.get(st, 100),
+                "stale": age is None or age > limits.get(st, 100),
                 "missing": d is None,
             }
         )

@@ -18,10 +18,13 @@ Attribute types: ``number``, ``date``, ``code_list`` (with ``values``), ``text``
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..settings import get
 from . import fields as F
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 TYPES = {"number": "number", "date": "date", "code_list": "category", "text": "text"}
 TYPE_LABELS = {"number": "数値", "date": "日付", "code_list": "コード（選択肢）", "text": "文字"}
@@ -155,7 +158,7 @@ def register(source_types: dict | None) -> None:
     F.register_town_types(source_type(k, v) for k, v in (source_types or {}).items() if not problems(k, v))
 
 
-def apply(ws) -> None:
+def apply(ws: Workspace) -> None:
     """Workspace-open hook: the stored town catalogue's source types become known to the importer."""
 
     try:

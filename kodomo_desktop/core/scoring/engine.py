@@ -407,8 +407,8 @@ def _iso_text(v) -> str | None:
     return None if pd.isna(t) else str(t.date())
 
 
-def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list:
-    out = [None] * len(children)
+def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list[tuple[str, str] | None]:
+    out: list[tuple[str, str] | None] = [None] * len(children)
     if not inp.checklist_rounds:
         return out
     cl = recs[recs["source_type"] == "school_checklist"]
@@ -438,7 +438,7 @@ class Hits:
     V: list  # K arrays of C display values (or None)
 
 
-def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str) -> pd.Series:
+def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | None) -> pd.Series:
     if date_field in (None, "record_date"):
         return recs["record_date"]
     if date_field == "as_of":
@@ -491,7 +491,8 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
         counts = prep.children["household_children"]
         hit = R.compare(counts, rule["op"], rule.get("value")).to_numpy()
         ev = np.where(hit, prep.registry_ev, -1)
-        val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)
+        # numpy's stubs do not take None (an object scalar) as where()'s fill value
+        val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)  # type: ignore[assignment]
         return _ages(prep, ind, hit, ev, val)
     recs = prep.by_source.get(ind["source_type"])
     if recs is None or not len(recs) or not C:

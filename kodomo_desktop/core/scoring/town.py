@@ -22,7 +22,7 @@ import hashlib
 import json
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -35,7 +35,13 @@ from ..settings import get as _get_setting
 from ..storage.models import LegalBasis, Setting, WeightSet
 from ..workspace import on_close, on_open
 from . import catalogue as C
+from . import engine as E
+from . import service as S
 from .rules import RECORD_COLUMNS, RuleError, validate_rule
+from .weights import apply_catalogue_rules, diff, strip_meta, validate_weights
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 SETTING_KEY = TT.SETTING_KEY
 HISTORY_KEY = "town_catalogue_history"
@@ -77,14 +83,14 @@ def shipped() -> dict:
         return _canonical(raw)
 
 
-def current(ws) -> dict:
+def current(ws: Workspace) -> dict:
     """The catalogue the town scores with (its own, else the shipped one)."""
     stored = _get_setting(ws, SETTING_KEY)
     return copy.deepcopy(stored) if isinstance(stored, dict) else shipped()
 
 
 @service("score.read", what="catalogue history")
-def history(ws) -> list[dict]:
+def history(ws: Workspace) -> list[dict]:
     h = _get_setting(ws, HISTORY_KEY)
     return list(h) if isinstance(h, list) else []
 
@@ -92,7 +98,7 @@ def history(ws) -> list[dict]:
 _APPLIED: list = []  # the workspace whose catalogue is in use (a weak reference)
 
 
-def apply(ws) -> None:
+def apply(ws: Workspace) -> None:
     """Workspace-open hook: the scoring engine, the reports and the register read the town's catalogue."""
 
     _APPLIED[:] = [weakref.ref(ws)]
@@ -107,7 +113,7 @@ def apply(ws) -> None:
         C.set_town_catalogue(None)
 
 
-def release(ws) -> None:
+def release(ws: Workspace) -> None:
     """Workspace-close hook: when the workspace whose catalogue is in use closes, back to the shipped one."""
     if _APPLIED and _APPLIED[0]() is ws:
         _APPLIED.clear()
@@ -383,7 +389,7 @@ def dumps(cat: dict) -> str:
 
 
 @service("score.read", what="catalogue export")
-def export(ws, out: Path) -> dict:
+def export(ws: Workspace, out: Path) -> dict:
     """Write the town's catalogue (same format as resources/indicators.json; owner-only file)."""
     cat = current(ws)
     text = dumps(cat)
@@ -407,7 +413,6 @@ def _sha(text: str) -> str:
 def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = None) -> dict:
     """The town's weight set carried over to a new catalogue: renamed types follow, removed types and indicators
     go, and an indicator whose default points or window the catalogue changed takes the new defaults."""
-    from .weights import strip_meta  # lazy: loads numpy, only needed here
 
     r = dict(renames or {})
     types = list(new["difficulty_types"])
@@ -445,8 +450,6 @@ def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = Non
     if isinstance(sib.get("types"), list):
         sib["types"] = [r.get(t, t) for t in sib["types"] if r.get(t, t) in types]
     if (new.get("rules") or {}) != (old.get("rules") or {}):  # the catalogue's flagging rules changed: they apply
-        from .weights import apply_catalogue_rules  # lazy: loads numpy, only needed here
-
         apply_catalogue_rules(d, new)
     return d
 
@@ -474,9 +477,7 @@ def _changes(old: dict, new: dict) -> dict:
     }
 
 
-def _preview(ws, old: dict, new: dict, cur_data: dict, new_data: dict, cur_version, as_of=None) -> dict:
-    from . import service as S  # lazy: loads numpy, pandas, only needed here
-    from .weights import diff  # lazy: loads numpy, only needed here
+def _preview(ws: Workspace, old: dict, new: dict, cur_data: dict, new_data: dict, cur_version, as_of=None) -> dict:
 
     on = S._as_date(as_of) or S.default_as_of(ws)
     inp = S.load_input(ws, on)
@@ -497,12 +498,10 @@ def _preview(ws, old: dict, new: dict, cur_data: dict, new_data: dict, cur_versi
 # --- adopting a catalogue -------------------------------------------------------------------------------------------
 @service("weights.edit", what="catalogue import")
 def adopt_catalogue(
-    ws, cat: dict, reason: str, *, renames: dict | None = None, dry_run: bool = False, as_of=None
+    ws: Workspace, cat: dict, reason: str, *, renames: dict | None = None, dry_run: bool = False, as_of=None
 ) -> dict:
     """Check, preview and adopt a whole catalogue with a new weight-set version (exit 2 and nothing changed when
     a problem is found). ``renames``: {old type: new type} so the town's thresholds and points follow."""
-    from . import service as S  # lazy: loads numpy, pandas, only needed here
-    from .weights import validate_weights  # lazy: loads numpy, only needed here
 
     if not dry_run and not (reason or "").strip():
         raise InputRefused("指標カタログを変更する理由を入力してください（理由は必須です）。")
@@ -577,11 +576,9 @@ def adopt_catalogue(
     }
 
 
-def _save_weight_set(ws, data: dict, name: str) -> int:
+def _save_weight_set(ws: Workspace, data: dict, name: str) -> int:
     """A new weight-set version for a new catalogue version, even when its points equal an earlier one's: the
     catalogue version and the weight set it belongs to go together."""
-
-    from . import service as S  # lazy: loads numpy, pandas, only needed here
 
     with ws.session() as s:
         S._ensure_default(s)
@@ -593,7 +590,7 @@ def _save_weight_set(ws, data: dict, name: str) -> int:
         return w.id
 
 
-def _version(ws) -> int:
+def _version(ws: Workspace) -> int:
     h = _get_setting(ws, HISTORY_KEY)
     return max((int(e.get("version") or 0) for e in h), default=0) if isinstance(h, list) else 0
 
@@ -601,7 +598,7 @@ def _version(ws) -> int:
 BASIS_CODES = ("61-1", "69-2-2", "69-2-3", "other")  # governance/register.py BASIS_LABELS
 
 
-def _sync_legal_bases(ws, cat: dict) -> None:
+def _sync_legal_bases(ws: Workspace, cat: dict) -> None:
     """A town source type's purpose, basis and department go to the file register (its legal_basis row; written
     here, not through governance/register.py, which reads the catalogue: no import cycle)."""
 
@@ -624,7 +621,7 @@ def _sync_legal_bases(ws, cat: dict) -> None:
             ws.log("settings_changed", detail={"what": "legal_basis", "kind": "source"}, conn=s)
 
 
-def import_file(ws, path: Path, reason: str, *, dry_run: bool = False) -> dict:
+def import_file(ws: Workspace, path: Path, reason: str, *, dry_run: bool = False) -> dict:
     return adopt_catalogue(ws, read_file(path), reason, dry_run=dry_run)
 
 
@@ -643,7 +640,7 @@ def with_source(cat: dict, key: str, spec: dict) -> dict:
     return cat
 
 
-def define_source(ws, key: str, spec: dict, reason: str) -> dict:
+def define_source(ws: Workspace, key: str, spec: dict, reason: str) -> dict:
     return adopt_catalogue(ws, with_source(current(ws), key, spec), reason)
 
 
@@ -664,7 +661,7 @@ def with_indicator(cat: dict, entry: dict, new_types: list[str] | tuple = ()) ->
     return cat
 
 
-def add_indicator(ws, ind: dict, reason: str, new_types: list[str] | tuple = ()) -> dict:
+def add_indicator(ws: Workspace, ind: dict, reason: str, new_types: list[str] | tuple = ()) -> dict:
     return adopt_catalogue(ws, with_indicator(current(ws), ind, new_types), reason)
 
 
@@ -681,7 +678,7 @@ def with_rules(cat: dict, rank: dict | None = None, basic_items: dict | None = N
     return cat
 
 
-def set_rules(ws, reason: str, rank: dict | None = None, basic_items: dict | None = None) -> dict:
+def set_rules(ws: Workspace, reason: str, rank: dict | None = None, basic_items: dict | None = None) -> dict:
     return adopt_catalogue(ws, with_rules(current(ws), rank, basic_items), reason)
 
 
@@ -951,7 +948,7 @@ def rename_in(cat: dict, old: str, new: str) -> dict:
     return cat
 
 
-def rename_type(ws, old: str, new: str, reason: str) -> dict:
+def rename_type(ws: Workspace, old: str, new: str, reason: str) -> dict:
     cat = rename_in(current(ws), old, new)
     return adopt_catalogue(ws, cat, reason, renames={old: (new or "").strip()})
 
@@ -1021,11 +1018,9 @@ def _reader(g: dict, part: str) -> dict:
 
 
 @service("score.read", what="support prompts")
-def support_prompts(ws, as_of=None, person_id: str | None = None) -> dict:
+def support_prompts(ws: Workspace, as_of=None, person_id: str | None = None) -> dict:
     """Children a take-up-gap rule finds: {"heading", "gaps": [{id, label, support, rule, children, skipped}],
     "children": {person_id: [{id, label, support, rule}]}}. Never scored, never a risk point."""
-    from . import engine as E  # lazy: loads numpy, pandas, only needed here
-    from . import service as S  # lazy: loads numpy, pandas, only needed here
 
     cat = C.load_catalogue()
     gaps = [g for g in (cat.get("takeup_gaps") or []) if g.get("enabled", True)]

@@ -49,7 +49,7 @@ DEFAULT_BANDS = [
     {"label": "中", "color": "#ef6c00"},
     {"label": "低", "color": "#78909c"},
 ]
-DEFAULT_THRESHOLDS = {
+DEFAULT_THRESHOLDS: dict[str, dict[str, dict[str, int] | None]] = {
     "虐待": {
         "未就学": {"高": 6, "中": 4},
         "小学生": {"高": 7, "中": 5},
