@@ -34,11 +34,7 @@ from ...core.linkage import service as L
 from ...core.vocab import SEX_LABELS, LinkStatus, source_label
 from .. import palette as pal
 from ..format import wide_kana
-<<<<<<< HEAD
 from ..i18n import label_of, tr
-from ..widgets import Notice
-=======
-from ..i18n import tr
 from ..models import PAGE_ROWS, LazyRowsModel
 from ..widgets import LazyListView, Notice
 
@@ -54,7 +50,6 @@ def _queue_text(q: dict) -> str:
         weight=f"{float(q['score'] or 0):.1f}",
     )
 
->>>>>>> main
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
 _source_label = source_label
