@@ -486,8 +486,9 @@ class Workspace:
             if isinstance(conn, Session):
                 conn = conn.connection()
             return audit.append(conn, self.user.name, action, person_id, detail)
-        with self.engine.begin() as c:
-            return audit.append(c, self.user.name, action, person_id, detail)
+        with self.engine.connect() as c:
+            with c.execution_options(immediate=True).begin():  # write lock first: a log from another thread waits
+                return audit.append(c, self.user.name, action, person_id, detail)
 
     def can(self, permission: str) -> bool:
         return role_has(self.user.role, permission)
