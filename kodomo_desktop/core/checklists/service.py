@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select, text, update
 
@@ -31,6 +32,9 @@ from ..storage.models import (
     SourceBatch,
     SourceRecord,
 )
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 DEFAULT_DEFINITION = "abuse_observation"
 ANSWER_CODES = {"1": "該当", "2": "非該当", "0": "不明"}
@@ -58,7 +62,7 @@ def ensure_definitions(s) -> None:
     s.flush()
 
 
-def definitions(ws) -> list[dict]:
+def definitions(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_definitions(s)
         latest = {}
@@ -77,7 +81,7 @@ def definitions(ws) -> list[dict]:
 
 
 @service("checklist.manage", what="checklist definition")
-def save_definition(ws, data: dict) -> int:
+def save_definition(ws: Workspace, data: dict) -> int:
     """A new version of a definition (edited in the app); old rounds keep the version they were opened with."""
     if not data.get("key") or not data.get("items"):
         raise InputRefused("チェックリストの定義には key と items が必要です。")
@@ -94,7 +98,7 @@ def save_definition(ws, data: dict) -> int:
 
 # --- pupils -------------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="pupils")
-def pupils(ws, school: str, *, s=None) -> list[dict]:
+def pupils(ws: Workspace, school: str | None, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
     ws.require_school(school)
 
@@ -133,7 +137,7 @@ def _num(v):
         return (1, str(v))
 
 
-def schools(ws) -> list[str]:
+def schools(ws: Workspace) -> list[str]:
     with ws.session() as s:
         return sorted(
             x
@@ -149,7 +153,7 @@ def schools(ws) -> list[str]:
 # --- rounds ------------------------------------------------------------------------------------------------------
 @service("checklist.manage", what="checklist round")
 def open_round(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     definition_key: str = DEFAULT_DEFINITION,
@@ -193,7 +197,7 @@ def current_round(s, school: str | None = None) -> ChecklistRound | None:
     return None
 
 
-def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
+def _ensure_round(ws: Workspace, s, school: str, round_name: str | None) -> ChecklistRound:
     if round_name:
         r = s.scalar(select(ChecklistRound).where(ChecklistRound.name == round_name).order_by(ChecklistRound.id.desc()))
         if r is None:
@@ -227,7 +231,7 @@ def round_definition(s, r: ChecklistRound) -> dict:
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="checklist read")
-def school_round(ws, school: str) -> dict | None:
+def school_round(ws: Workspace, school: str) -> dict | None:
     """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
     ws.require_school(school)
     with ws.session() as s:
@@ -238,7 +242,7 @@ def school_round(ws, school: str) -> dict | None:
 
 
 @service("checklist.enter", what="checklist read")
-def entries(ws, round_id: int, school: str) -> dict[str, dict]:
+def entries(ws: Workspace, round_id: int, school: str) -> dict[str, dict]:
     ws.require_school(school)
     with ws.session() as s:
         return {
@@ -255,7 +259,7 @@ def entries(ws, round_id: int, school: str) -> dict[str, dict]:
 
 @service("checklist.enter", what="checklist save", person="person_id")
 def save_entry(
-    ws,
+    ws: Workspace,
     round_id: int,
     person_id: str,
     answers: dict,
@@ -304,7 +308,7 @@ def save_entry(
 
 
 @service("checklist.enter", what="checklist submit")
-def submit_school(ws, round_id: int, school: str) -> int:
+def submit_school(ws: Workspace, round_id: int, school: str) -> int:
     """Submit every draft of one school: results become source records that the score reads."""
     ws.require_school(school)
     with ws.session() as s:
@@ -319,6 +323,8 @@ def submit_school(ws, round_id: int, school: str) -> int:
         if not any(e.answers or e.remark for e in drafts):
             # an empty return would count as "returned" and hide チェックリスト未回収
             raise InputRefused("まだ誰の回答も入力されていません。入力してから提出してください。")
+        if r is None:  # (no round, no drafts: refused above)
+            raise NotFound(f"ラウンド {round_id} はありません。")
         for e in drafts:
             if e.status != "submitted":
                 e.status, e.submitted_at = "submitted", _now()
@@ -328,7 +334,7 @@ def submit_school(ws, round_id: int, school: str) -> int:
 
 
 @service("checklist.manage", what="checklist reopen", person="person_id")
-def reopen(ws, round_id: int, person_id: str) -> None:
+def reopen(ws: Workspace, round_id: int, person_id: str) -> None:
     with ws.session() as s:
         e = s.scalar(
             select(ChecklistEntry).where(
@@ -343,7 +349,7 @@ def reopen(ws, round_id: int, person_id: str) -> None:
         ws.log("checklist_reopened", person_id, {"round_id": round_id}, conn=s)
 
 
-def _school_of(ws, s, person_id: str) -> str | None:
+def _school_of(ws: Workspace, s, person_id: str) -> str | None:
     cur = Q.current_school(s, person_id)
     if cur is None and s.get(Person, person_id) is None:
         raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
@@ -360,7 +366,7 @@ def group_counts(definition: dict, answers: dict) -> dict[str, int]:
 
 
 def _write_results(
-    ws,
+    ws: Workspace,
     s,
     r: ChecklistRound,
     school: str | None,
@@ -434,7 +440,7 @@ def _write_results(
 
 # --- status ------------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="checklist status")
-def status(ws) -> dict:
+def status(ws: Workspace) -> dict:
     """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
     with ws.session() as s:
         r = current_round(s)
@@ -502,7 +508,9 @@ def parse_row_key(key) -> tuple[int, str] | None:
 
 
 @service("checklist.enter", what="checklist template")
-def write_template(ws, school: str, out: Path, *, round_name: str | None = None, password: str | None = None) -> dict:
+def write_template(
+    ws: Workspace, school: str, out: Path, *, round_name: str | None = None, password: str | None = None
+) -> dict:
     """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
     ws.require_school(school)
     with ws.session() as s:
