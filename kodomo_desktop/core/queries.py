@@ -36,8 +36,11 @@ __all__ = [
 
 #: Tables of a linked record, aliased ``l`` (link), ``r`` (source_record), ``b`` (source_batch).
 LINKED_FROM = "link l JOIN source_record r ON r.id = l.record_id JOIN source_batch b ON b.id = r.batch_id"
-#: The condition that makes a row of :data:`LINKED_FROM` a linked record.
-LINKED_WHERE = f"l.status IN {LINKED_SQL} AND b.removed_at IS NULL"
+#: The condition that makes a row of :data:`LINKED_FROM` a linked record. The unary ``+`` keeps SQLite from
+#: choosing the status index (almost every link is linked, so it selects nothing) over ``ix_link_person_id``
+#: when a query names persons: with ``l.person_id IN (a, b, c)`` the planner otherwise walks every linked row
+#: (0.7 s per query at 30,000 residents, 4 s at 185,000 — the 50-child packet took minutes).
+LINKED_WHERE = f"+l.status IN {LINKED_SQL} AND b.removed_at IS NULL"
 
 
 #: the most person ids a query names in ``IN (...)``; more are filtered in Python (SQLite's variable limit)

@@ -9,12 +9,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import re
 import weakref
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlcipher3
 from sqlalchemy import exc as sa_exc
@@ -32,32 +29,9 @@ from .security.roles import PERMISSIONS, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
 from .storage.legacy import convert_legacy
+from .storage.migrate import current_revision, head_revision, known_revision, upgrade
 
-if TYPE_CHECKING:
-    from alembic.config import Config
-
-MIGRATIONS = Path(__file__).parent / "storage" / "migrations"
 DEFAULT_USER = "coordinator"
-
-
-# Alembic (about 0.2 s to import, more to load every migration script) is imported only to migrate: opening a database
-# already at the head reads alembic_version and the scripts' revision lines directly (start-up, issue 21).
-def alembic_config(connection=None) -> Config:
-    from alembic.config import Config  # lazy: loads alembic, only needed here
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
-
-
-def known_revision(rev: str) -> bool:
-    from alembic.script import ScriptDirectory  # lazy: loads alembic, only needed here
-
-    try:
-        return ScriptDirectory.from_config(alembic_config()).get_revision(rev) is not None
-    except Exception:
-        return False
 
 
 def _advance(anchor: dict | None, conn, *, reset: bool = False) -> dict | None:
@@ -65,60 +39,6 @@ def _advance(anchor: dict | None, conn, *, reset: bool = False) -> dict | None:
     if not reset and audit.check_anchor(conn, anchor):
         return anchor  # keep the evidence: verify reports it until a coordinator resets it (keys rotate)
     return {**audit.head(conn), "at": K.now_iso()}
-
-
-_REVISION = re.compile(r"""^revision\s*(?::\s*str\s*)?=\s*['"]([^'"]+)['"]\s*$""", re.M)
-_DOWN = re.compile(r"""^down_revision\s*(?::[^=]+)?=\s*(None|['"]([^'"]+)['"])\s*$""", re.M)
-
-
-@lru_cache(maxsize=1)
-def _scripted_head() -> str | None:
-    """The one head of the migration scripts read from their ``revision`` / ``down_revision`` lines (no Alembic
-    import); None when a script says something else (a merge, a branch): then Alembic decides."""
-    revs, downs = set(), set()
-    for f in sorted((MIGRATIONS / "versions").glob("*.py")):
-        if f.name.startswith("__"):
-            continue
-        body = f.read_text(encoding="utf-8")
-        r, d = _REVISION.findall(body), _DOWN.findall(body)
-        if len(r) != 1 or len(d) != 1:
-            return None
-        revs.add(r[0])
-        if d[0][1]:
-            downs.add(d[0][1])
-    heads = revs - downs
-    return next(iter(heads)) if len(heads) == 1 and downs <= revs else None
-
-
-def head_revision() -> str:
-    head = _scripted_head()
-    if head is not None:
-        return head
-    from alembic.script import ScriptDirectory  # lazy: loads alembic, only needed here
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    from alembic import command  # lazy: loads alembic, only needed here
-
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), revision)
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        if (
-            conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")).first()
-            is None
-        ):
-            return None  # a database not yet stamped
-        rows = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
-        if len(rows) <= 1:
-            return rows[0] if rows else None
-        from alembic.runtime.migration import MigrationContext  # lazy: loads alembic, only needed here
-
-        return MigrationContext.configure(conn).get_current_revision()  # several heads: Alembic's own answer
 
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)

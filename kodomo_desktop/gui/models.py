@@ -1,5 +1,6 @@
-"""The one list model the pages share: rows of dicts shown by columns (QAbstractTableModel, not item widgets, so a
-list of thousands stays fast)."""
+"""The list models the pages share: rows of dicts shown by columns (QAbstractTableModel, not item widgets, so a
+list of thousands stays fast), and :class:`LazyRowsModel` for the long lists (200,000 persons: a page of rows at a
+time, counted, filtered and ordered in SQL by a core query function)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,136 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.DisplayRole and orientation == Qt.Horizontal:
             return self.columns[section][1]
         return None
+
+
+PAGE_ROWS = 200  # rows a lazy list fetches at a time as the view scrolls (canFetchMore / fetchMore)
+
+
+class LazyRowsModel(RowsModel):
+    """A long list read from the database a page at a time: Qt's ``canFetchMore``/``fetchMore`` ask for the next
+    ``PAGE_ROWS`` rows as the view scrolls; counting, filtering and ordering run in SQL in a core query function.
+
+    ``count(**filters) -> int`` and ``page(limit, offset, order, descending, **filters) -> list[dict]`` are the core
+    functions (Qt-free, permission-checked). ``sort_keys`` maps a column key to the core function's ``order`` (columns
+    without one do not sort); ``order``/``descending`` are the default. ``set_filters(**filters)`` re-counts and
+    fetches the first page; ``matches`` is the count of the filtered list, ``rows`` the rows fetched so far.
+    ``set_rows(rows)`` shows rows held in memory instead (``[]`` forgets everything, e.g. on lock)."""
+
+    def __init__(
+        self,
+        columns: list[tuple],
+        count: Callable[..., int] | None = None,
+        page: Callable[..., list[dict]] | None = None,
+        parent=None,
+        *,
+        sort_keys: dict[str, str] | None = None,
+        order: str = "",
+        descending: bool = False,
+        page_rows: int = PAGE_ROWS,
+        background: Callable[[dict], QColor | None] | None = None,
+    ):
+        super().__init__(columns, [], parent, background=background)
+        self._count, self._page = count, page
+        self.sort_keys = dict(sort_keys or {})
+        self.order, self.descending = order, descending
+        self.page_rows = page_rows
+        self.filters: dict = {}
+        self.matches = 0
+        self.fetches = 0  # pages read from the database since the last refill (tests check the list stays lazy)
+        self.lazy = False
+
+    # -- data ------------------------------------------------------------------------------------------------------
+    def set_source(self, count: Callable[..., int], page: Callable[..., list[dict]]) -> None:
+        self._count, self._page = count, page
+
+    def set_rows(self, rows) -> None:
+        """Rows held in memory (no fetching); ``[]`` forgets every fetched row."""
+        self.beginResetModel()
+        self.lazy = False
+        self.rows = list(rows)
+        self.matches = len(self.rows)
+        self.endResetModel()
+
+    def set_filters(self, **filters) -> int:
+        """Count the list with these filters (one call of ``count``) and fetch its first page; returns the count."""
+        self.filters = dict(filters)
+        return self.refill()
+
+    def refill(self) -> int:
+        if self._count is None or self._page is None:
+            self.set_rows([])
+            return 0
+        self.beginResetModel()
+        self.lazy = True
+        self.rows = []
+        self.fetches = 0
+        self.matches = int(self._count(**self.filters))
+        self._load(self.page_rows)
+        self.endResetModel()
+        return self.matches
+
+    def _load(self, n: int) -> list[dict]:
+        start = len(self.rows)
+        want = min(self.matches, start + n)
+        if want <= start:
+            return []
+        new = list(self._page(want - start, start, self.order, self.descending, **self.filters))
+        self.fetches += 1
+        self.rows += new
+        if len(new) < want - start:  # rows gone since the count (deleted meanwhile)
+            self.matches = len(self.rows)
+        return new
+
+    def sort(self, column: int, order=Qt.AscendingOrder):
+        key = self.sort_keys.get(self.columns[column][0]) if 0 <= column < len(self.columns) else None
+        if key is None:
+            return
+        desc = order == Qt.DescendingOrder
+        if (key, desc) == (self.order, self.descending):
+            return
+        self.order, self.descending = key, desc
+        if self.lazy:
+            self.refill()
+
+    def canFetchMore(self, parent=QModelIndex()):
+        return self.lazy and not parent.isValid() and len(self.rows) < self.matches
+
+    def fetchMore(self, parent=QModelIndex()):
+        if parent.isValid() or not self.canFetchMore():
+            return
+        start = len(self.rows)
+        want = min(self.matches, start + self.page_rows)
+        self.beginInsertRows(QModelIndex(), start, want - 1)
+        new = self._load(self.page_rows)
+        self.endInsertRows()
+        if len(new) < want - start:  # fewer than announced: tell the view the real length
+            self.beginResetModel()
+            self.endResetModel()
+
+    def ensure(self, row: int) -> None:
+        """Fetch pages until ``row`` is fetched (or the list ends)."""
+        while row >= len(self.rows) and self.canFetchMore():
+            before = len(self.rows)
+            self.fetchMore()
+            if len(self.rows) == before:
+                break
+
+    def row_at(self, i: int) -> dict | None:
+        if i < 0:
+            return None
+        self.ensure(i)
+        return self.row(i)
+
+    def find(self, pred: Callable[[dict], bool], limit: int | None = None) -> int:
+        """The first fetched row (fetching further up to ``limit`` rows) for which ``pred`` holds, -1 if none."""
+        i = 0
+        while True:
+            if i >= len(self.rows):
+                if (limit is not None and i >= limit) or not self.canFetchMore():
+                    return -1
+                self.fetchMore()
+                if i >= len(self.rows):
+                    return -1
+            if pred(self.rows[i]):
+                return i
+            i += 1

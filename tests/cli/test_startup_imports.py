@@ -123,7 +123,7 @@ def test_scripted_head_is_alembics_head():
     """The head read from the scripts' revision lines (no Alembic import on open) is the one Alembic computes."""
     from alembic.script import ScriptDirectory
 
-    from kodomo_desktop.core import workspace as W
+    from kodomo_desktop.core.storage import migrate as W
 
     assert W._scripted_head() == ScriptDirectory.from_config(W.alembic_config()).get_current_head()
     assert W.head_revision() == W._scripted_head()

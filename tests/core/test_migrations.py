@@ -5,7 +5,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from kodomo_desktop.core.workspace import Workspace, current_revision, head_revision
+from kodomo_desktop.core.storage.migrate import current_revision, head_revision
+from kodomo_desktop.core.workspace import Workspace
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "schemas"
 

@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from kodomo_desktop.core.errors import InputRefused, IntegrityFailure, PermissionDenied, WrongPassword
 from kodomo_desktop.core.storage.db import raw_connect
-from kodomo_desktop.core.workspace import Workspace, change_password, current_revision, head_revision
+from kodomo_desktop.core.storage.migrate import current_revision, head_revision
+from kodomo_desktop.core.workspace import Workspace, change_password
 
 
 def test_file_is_encrypted_and_key_file_has_no_names(new_db):

@@ -7,13 +7,13 @@ from pathlib import Path
 from sqlalchemy import text
 
 from .. import outputs
+from ..services import service
 from . import log as audit
 
 LOG_COLUMNS = ["seq", "at", "user", "action", "person_id", "detail", "hash"]
 
 
-def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=None, limit=None) -> list[dict]:
-    ws.require("log.read", what="log")
+def _log_where(user=None, action=None, person_id=None, since=None, until=None) -> tuple[str, dict]:
     where, params = [], {}
     for col, val in (("user", user), ("action", action), ("person_id", person_id)):
         if val:
@@ -25,14 +25,62 @@ def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=No
     if until:
         where.append("at < :until")
         params["until"] = str(until)
-    sql = "SELECT seq, at, user, action, person_id, detail, hash FROM access_log"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY seq"
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+@service("log.read", what="log")
+def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=None, limit=None) -> list[dict]:
+    where, params = _log_where(user, action, person_id, since, until)
+    sql = "SELECT seq, at, user, action, person_id, detail, hash FROM access_log" + where + " ORDER BY seq"
     if limit:
         sql += f" LIMIT {int(limit)}"
     with ws.engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(text(sql), params)]
+
+
+#: the orders :func:`log_page` knows (the 操作ログ page sorts by these columns)
+LOG_ORDERS = {"seq": "seq", "user": "user, seq", "action": "action, seq", "person_id": "person_id, seq"}
+
+
+@service("log.read", what="log")
+def log_count(ws, *, user=None, action=None, person_id=None, since=None, until=None) -> int:
+    """How many entries match the filters (SQL only; the 操作ログ page's count)."""
+    where, params = _log_where(user, action, person_id, since, until)
+    with ws.engine.connect() as c:
+        return int(c.execute(text("SELECT count(*) FROM access_log" + where), params).scalar() or 0)
+
+
+@service("log.read", what="log")
+def log_page(
+    ws,
+    limit: int,
+    offset: int = 0,
+    order: str = "seq",
+    descending: bool = True,
+    *,
+    user=None,
+    action=None,
+    person_id=None,
+    since=None,
+    until=None,
+) -> list[dict]:
+    """One page of the entries matching the filters, newest first by default, ordered in SQL (:data:`LOG_ORDERS`);
+    each row also has ``label``, the action in Japanese. The 操作ログ page fetches these as it scrolls."""
+    where, params = _log_where(user, action, person_id, since, until)
+    keys = LOG_ORDERS.get(order, "seq").split(", ")
+    direction = " DESC" if descending else ""
+    sql = (
+        "SELECT seq, at, user, action, person_id, detail, hash FROM access_log"
+        + where
+        + " ORDER BY "
+        + ", ".join(k + direction for k in keys)
+        + f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    )
+    with ws.engine.connect() as c:
+        rows = [dict(r._mapping) for r in c.execute(text(sql), params)]
+    for r in rows:
+        r["label"] = audit.ACTION_LABELS.get(r["action"], r["action"])
+    return rows
 
 
 def export_log(ws, out: Path, **filters) -> dict:
@@ -68,8 +116,8 @@ def export_log(ws, out: Path, **filters) -> dict:
     return {"entries": len(rows), "chain_ok": chain.ok, "first_broken_entry": chain.first_broken, "out": str(out)}
 
 
+@service("log.read", what="log chain")
 def chain_state(ws):
     """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
-    ws.require("log.read", what="log chain")
     with ws.engine.connect() as c:
         return audit.verify_chain(c)

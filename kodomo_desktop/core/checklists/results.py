@@ -33,7 +33,7 @@ def _write_results(
     ws,
     s,
     r: ChecklistRound,
-    school: str,
+    school: str | None,
     entries_: list[ChecklistEntry],
     *,
     via: str,

@@ -21,6 +21,7 @@ import io
 import random
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -460,15 +461,15 @@ class _Writer:
         keys: list[int],
         tags: list[list[str]],
         *,
-        title: list[str] = (),
+        title: Sequence[str] = (),
         blank_after_title: bool = False,
         fmt: str = "csv",
         encoding: str = "cp932",
         date_cols: dict | None = None,
         sheet: str = "Sheet1",
         merge_title: bool = False,
-        invalid_cols: list[tuple[str, str]] = (),
-        unknown_cols: list[str] = (),
+        invalid_cols: Sequence[tuple[str, str]] = (),
+        unknown_cols: Sequence[str] = (),
         related: list[int | None] | None = None,
         date_style: dict | None = None,
         empty_rows: int | None = None,
@@ -514,13 +515,13 @@ class _Writer:
             order.append(i)
         header_row = len(title) + (1 if blank_after_title and title else 0) + 1
         first = header_row + 1
-        rownum = {}
-        empty_lines = []
-        for line, i in enumerate(order):
-            if i is None:
+        rownum: dict[int, int] = {}
+        empty_lines: list[int] = []
+        for line, ri in enumerate(order):
+            if ri is None:
                 empty_lines.append(first + line)
             else:
-                rownum[i] = first + line
+                rownum[ri] = first + line
         path = self.out / name
         if fmt == "csv":
             buf = io.StringIO()
@@ -529,8 +530,8 @@ class _Writer:
                 w.writerow([t])
             w.writerow(headers)
             blank = [""] * len(headers)
-            for i in order:
-                w.writerow(blank if i is None else rows[i])
+            for ri in order:
+                w.writerow(blank if ri is None else rows[ri])
             data = buf.getvalue()
             if encoding == "cp932":
                 path.write_bytes(data.encode("cp932"))

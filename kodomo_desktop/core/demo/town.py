@@ -17,7 +17,7 @@ import datetime as dt
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -352,7 +352,7 @@ class _Gen:
         # children at every age 0–17, a few grown-up children still at home
         gaps = [1, 2, 2, 2, 3, 3, 4, 5, 6]
         if self.r.random() < 0.5 or twins:  # from the youngest up
-            ages = [min(youngest_max, int(self.r.uniform(0, 18)))]
+            ages: list[float] = [min(youngest_max, int(self.r.uniform(0, 18)))]
             for i in range(1, n):
                 ages.append(ages[-1] if twins and i == 1 else ages[-1] + self.r.choice(gaps))
             return ages
@@ -534,10 +534,10 @@ class _Gen:
             )
             if key == (1, 2) and tw[0]["sex"] == 2:
                 tw.reverse()
-            a, b = r.choice(N.TWIN_NAMES[key])
-            tw[0]["given"], tw[0]["given_kana"] = a
-            tw[1]["given"], tw[1]["given_kana"] = b
-            used.update(a + b)
+            name_a, name_b = r.choice(N.TWIN_NAMES[key])
+            tw[0]["given"], tw[0]["given_kana"] = name_a
+            tw[1]["given"], tw[1]["given_kana"] = name_b
+            used.update(name_a + name_b)
         for m_ in M:
             if m_.get("twin"):
                 continue
@@ -854,8 +854,32 @@ SCENARIO_AGES = {
 MENTAL_CODES = ["F32", "F33", "F41", "F20", "F31", "F43"]
 
 
+class _ChildFlags(TypedDict):
+    """What a child has, decided in ``_plant`` before any record is written."""
+
+    yotaikyo: tuple[str, str, bool] | None  # (category, status, temporary protection)
+    futoko: bool
+    absence: int
+    late: int
+    nurse: int
+    caries: int
+    missed: set[str]  # infant check-ups not attended
+    q: dict[str, bool]  # check-up questionnaire answers
+    vacc_missing: set[str]
+    low_weight: bool
+    dev: str | None
+    mental: str | None
+    carer: bool
+    consult: list[tuple[str, bool]]  # (category, DV support measure)
+
+
 def _plant(
-    people: pd.DataFrame, households: pd.DataFrame, hh_members, r: random.Random, as_of: dt.date, truth: Truth
+    people: pd.DataFrame,
+    households: pd.DataFrame,
+    hh_members: list[list[int]],
+    r: random.Random,
+    as_of: dt.date,
+    truth: Truth,
 ) -> dict[str, pd.DataFrame]:
     """Decide who has what (flags), plant strong cases, then write ground-truth records per source type."""
     P = people
@@ -929,14 +953,14 @@ def _plant(
     hh_of = P["household_key"].to_numpy()
 
     # --- child flags
-    C: dict[int, dict] = {}
+    C: dict[int, _ChildFlags] = {}
     for h, f in enumerate(HH):
         for i in f["children"]:
             if age[i] > 18:
                 continue
             m = f["maltreat"]
             pupil = school[i] is not None
-            c = dict(
+            c = _ChildFlags(
                 yotaikyo=None,
                 futoko=False,
                 absence=0,
@@ -978,14 +1002,14 @@ def _plant(
                 for ct in ("4か月", "1歳6か月", "3歳"):
                     if U() < miss:
                         c["missed"].add(ct)
-                c["q"] = {
+                q_odds = {
                     "q_hit_emotionally": 0.05 + 0.35 * m,
                     "q_left_alone": 0.02 + 0.2 * m,
                     "q_not_fed": 0.004 + 0.12 * m,
                     "q_covered_mouth": 0.003 + 0.1 * m,
                     "q_shook": 0.003 + 0.1 * m,
                 }
-                c["q"] = {k: (U() < p) for k, p in c["q"].items()}
+                c["q"] = {k: (U() < p) for k, p in q_odds.items()}
                 for v in ("五種混合", "BCG", "MR1期", "MR2期"):
                     if U() < 0.025 + 0.3 * m + 0.05 * f["poor"]:
                         c["vacc_missing"].add(v)
@@ -1088,11 +1112,13 @@ def _plant(
         elif scen == "school_neglect":
             c["yotaikyo"] = ("ネグレクト", "継続", False)
             c.update(
-                absence=r.randint(34, 60),
-                late=r.randint(20, 40),
-                nurse=r.randint(15, 30),
-                caries=r.randint(5, 9),
-                low_weight=True,
+                {
+                    "absence": r.randint(34, 60),
+                    "late": r.randint(20, 40),
+                    "nurse": r.randint(15, 30),
+                    "caries": r.randint(5, 9),
+                    "low_weight": True,
+                }
             )
             f.update(poor=True, pa=True, hikazei=True)
             pl.update(
@@ -1127,12 +1153,14 @@ def _plant(
             )
         elif scen == "futoko":
             c.update(
-                futoko=True,
-                absence=r.randint(70, 115),
-                late=r.randint(15, 30),
-                nurse=r.randint(10, 25),
-                mental="要支援",
-                yotaikyo=("要支援", "継続", False),
+                {
+                    "futoko": True,
+                    "absence": r.randint(70, 115),
+                    "late": r.randint(15, 30),
+                    "nurse": r.randint(10, 25),
+                    "mental": "要支援",
+                    "yotaikyo": ("要支援", "継続", False),
+                }
             )
             c["consult"].append(("不登校", False))
             pl.update(
@@ -1146,7 +1174,9 @@ def _plant(
         elif scen == "young_carer":
             par = f["mother"] if f["mother"] is not None else f["parents"][0]
             f.update(parent_mh=par, parent_mh_certain=True, hikazei=True)
-            c.update(carer=True, absence=r.randint(30, 45), late=r.randint(20, 35), nurse=r.randint(10, 20))
+            c.update(
+                {"carer": True, "absence": r.randint(30, 45), "late": r.randint(20, 35), "nurse": r.randint(10, 20)}
+            )
             c["consult"].append(("ヤングケアラー", False))
             pl.update(
                 {
@@ -1241,14 +1271,14 @@ def _plant(
                     untreated_caries=c["caries"],
                 )
             )
-            cat = None
+            assist: str | None = None
             if f["pa"]:
-                cat = "要保護"
+                assist = "要保護"
             elif f["poor"] and U() < 0.85 or (not f["poor"] and U() < 0.035):
-                cat = "準要保護"
+                assist = "準要保護"
             if keys[i] in strong_children and f.get("allowance") == "全部支給" and not f["pa"]:
-                cat = "準要保護"
-            if cat:
+                assist = "準要保護"
+            if assist:
                 guardian = (
                     f["mother"] if f["mother"] is not None else (f["parents"][0] if f["parents"] else f["adults"][0])
                 )
@@ -1256,7 +1286,7 @@ def _plant(
                     dict(
                         person_key=keys[i],
                         guardian_key=keys[guardian],
-                        category=cat,
+                        category=assist,
                         start_date=fy0 if U() < 0.75 else past(20, 200, fy0),
                         fiscal_year=f"令和{reiwa_fy(as_of)}年度",
                     )
@@ -1279,17 +1309,17 @@ def _plant(
                         )
                     )
                     continue
-                rec = dict(
+                rec: dict[str, object] = dict(
                     person_key=keys[i],
                     record_kind="乳幼児健診",
                     checkup_type=ct,
                     checkup_date=due + D(days=r.randint(0, spread)),
                     checkup_status="受診",
                 )
-                for q, v in c["q"].items():
+                for q, answer in c["q"].items():
                     if ct == "3歳" and q in ("q_covered_mouth", "q_shook"):
                         continue
-                    rec[q] = v
+                    rec[q] = answer
                 if ct != "4か月":
                     rec["weight_percentile"] = (
                         r.choice([1, 2, 3])
@@ -1553,10 +1583,10 @@ def _plant(
         y = e["registered_date"].year - 2018
         seq[y] = seq.get(y, 0) + 1
         e["case_no"] = f"{y:02d}-{seq[y]:03d}"
-    out = {}
-    for s, recs in ev.items():
+    out: dict[str, pd.DataFrame] = {}
+    for src, recs in ev.items():
         df = pd.DataFrame(recs)
         if df.empty:
             df = pd.DataFrame(columns=["person_key"])
-        out[s] = df
+        out[src] = df
     return out

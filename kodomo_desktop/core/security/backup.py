@@ -3,6 +3,10 @@
 Layout: ``KODOMOBAK1\\n`` · 4-byte manifest length · manifest (JSON, no personal data) · key file · database ·
 SHA-256 of everything before it. Restore checks the checksum, the sizes, that a password opens a slot, the
 SQLCipher page check and the access-log chain — all on a temporary copy — before it writes the target.
+
+Both directions stream in chunks of ``CHUNK`` bytes: the database is never held in memory (a 2 GB city's backup and
+restore stay at a few megabytes beyond what opening the database costs). The format is the one written since the
+first release; files written before streaming restore unchanged (tests/core/test_backup.py builds one by hand).
 """
 
 from __future__ import annotations
@@ -27,8 +31,49 @@ from ..storage.db import raw_connect
 MAGIC = b"KODOMOBAK1\n"
 
 
+CHUNK = 8 << 20  # bytes read and written at a time: memory stays at a few chunks, whatever the database's size
+DIGEST = 32
+
+
+class _Changed(InputRefused):
+    """The database file changed while it was copied (it cannot under the write lock; refused if it does)."""
+
+
+def _file_digest(path: Path) -> tuple[int, str]:
+    """(size, SHA-256 hex) of a file, read in chunks."""
+    h, n = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return n, h.hexdigest()
+
+
+def _write_body(fh, db_path: Path, head: bytes, db_size: int, db_sha: str) -> int:
+    """Write ``head`` · the database file · SHA-256 of both to ``fh``, streaming the database in chunks. The
+    database is hashed a second time while it is copied: a copy that differs from what the manifest says is
+    refused rather than written as a backup that cannot be restored. Returns the bytes written."""
+    body = hashlib.sha256(head)
+    again, n = hashlib.sha256(), 0
+    fh.write(head)
+    with open(db_path, "rb") as src:
+        while chunk := src.read(CHUNK):
+            fh.write(chunk)
+            body.update(chunk)
+            again.update(chunk)
+            n += len(chunk)
+    if n != db_size or again.hexdigest() != db_sha:
+        raise _Changed("バックアップ中にデータベースが変わりました。もう一度バックアップしてください。")
+    fh.write(body.digest())
+    return len(head) + n + DIGEST
+
+
 def backup(ws, out: Path) -> dict:
-    """Write the backup; it is recorded as done (setting, log, key file) only once the file is complete and checked."""
+    """Write the backup; it is recorded as done (setting, log, key file) only once the file is complete and checked.
+
+    Streamed: the database file is hashed, then copied into ``<out>.part`` in chunks (both under the write lock)
+    and the written file is read back in chunks, so memory does not grow with the database (a 2 GB city's backup
+    holds a few megabytes). The file format is unchanged (module docstring)."""
     ws.require("backup", what="backup")
     out = Path(out)
     if out.resolve() == ws.path.resolve() or out.resolve() == K.key_file_path(ws.path).resolve():
@@ -37,37 +82,36 @@ def backup(ws, out: Path) -> dict:
         raise InputRefused(f"フォルダー {out.parent} がありません。")
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     ws.save_anchor()  # the backup's key file carries the anchor of the log it holds (never ahead of it)
-    # BEGIN IMMEDIATE keeps every writer out while the file is copied, so the copy is consistent; the key-file
-    # lock keeps its slots and anchor consistent with it.
-    with K.file_lock(ws.path):
-        con = raw_connect(ws.path, ws.raw_key())
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            db_bytes = ws.path.read_bytes()
-            keys_bytes = K.key_file_path(ws.path).read_bytes()
-            con.execute("ROLLBACK")
-        finally:
-            con.close()
-    manifest = json.dumps(
-        {
-            "created_at": now,
-            "db_size": len(db_bytes),
-            "db_sha256": hashlib.sha256(db_bytes).hexdigest(),
-            "keys_size": len(keys_bytes),
-            "keys_sha256": hashlib.sha256(keys_bytes).hexdigest(),
-            "source_name": ws.path.name,
-        }
-    ).encode("utf-8")
-    body = MAGIC + struct.pack(">I", len(manifest)) + manifest + keys_bytes + db_bytes
     tmp = out.with_name(out.name + ".part")
     try:
-        with open_private(tmp, "wb") as fh:  # 0600 on POSIX
-            fh.write(body)
-            fh.write(hashlib.sha256(body).digest())
-            fh.flush()
-            os.fsync(fh.fileno())
+        # BEGIN IMMEDIATE keeps every writer out while the file is hashed and copied, so the copy is consistent;
+        # the key-file lock keeps its slots and anchor consistent with it.
+        with K.file_lock(ws.path):
+            con = raw_connect(ws.path, ws.raw_key())
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                keys_bytes = K.key_file_path(ws.path).read_bytes()
+                db_size, db_sha = _file_digest(ws.path)
+                manifest = json.dumps(
+                    {
+                        "created_at": now,
+                        "db_size": db_size,
+                        "db_sha256": db_sha,
+                        "keys_size": len(keys_bytes),
+                        "keys_sha256": hashlib.sha256(keys_bytes).hexdigest(),
+                        "source_name": ws.path.name,
+                    }
+                ).encode("utf-8")
+                head = MAGIC + struct.pack(">I", len(manifest)) + manifest + keys_bytes
+                with open_private(tmp, "wb") as fh:  # 0600 on POSIX
+                    size = _write_body(fh, ws.path, head, db_size, db_sha)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                con.execute("ROLLBACK")
+            finally:
+                con.close()
         K.crash_point("backup-written")
-        read_backup(tmp)  # read back from the disk: complete and intact
+        check_backup(tmp)  # read back from the disk: complete and intact
         os.replace(tmp, out)
         K.fsync_dir(out.parent)
     except OSError as e:
@@ -77,6 +121,10 @@ def backup(ws, out: Path) -> dict:
             f"バックアップを書き込めませんでした（{e.strerror or e}）。空き容量と書き込み先を確認してください。"
             "バックアップは記録されていません。"
         )
+    except _Changed:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     except InputRefused:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -89,43 +137,86 @@ def backup(ws, out: Path) -> dict:
             ),
             dict(v=json.dumps(now), t=dt.datetime.now().replace(microsecond=0)),
         )
-        audit.append(c, ws.user.name, "backup", detail={"file": out.name, "bytes": len(body) + 32, "verified": True})
+        audit.append(c, ws.user.name, "backup", detail={"file": out.name, "bytes": size, "verified": True})
     with ws.keyfile_update() as kf:
         if kf.auth is not None and not kf.auth_problem:
             kf.auth["last_backup_at"] = now
     ws.save_anchor()
-    return {"backup": str(out), "bytes": len(body) + 32, "created_at": now, "verified": True}
+    return {"backup": str(out), "bytes": size, "created_at": now, "verified": True}
+
+
+def _damaged() -> InputRefused:
+    return InputRefused("バックアップファイルが壊れているか、途中で切れています。別のバックアップを使ってください。")
+
+
+def scan_backup(path: Path, sink=None) -> tuple[dict, bytes]:
+    """Check a backup file in one streaming pass; anything off → InputRefused. Returns (manifest, key-file bytes).
+
+    The header (magic, manifest, key file) is parsed first, the sizes must add up to the file's size, then the
+    database part is read in chunks — written to ``sink`` (a binary file) when given — while the whole-file
+    SHA-256 and the database's SHA-256 are computed; both must match. Whatever was written to ``sink`` is only
+    good when this returns (the caller removes it on a refusal)."""
+    bad = _damaged()
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        raise InputRefused(f"バックアップファイル {path} を読めません。")
+    with fh:
+        try:
+            total = os.fstat(fh.fileno()).st_size
+            if total < len(MAGIC) + 4 + DIGEST or fh.read(len(MAGIC)) != MAGIC:
+                raise bad
+            raw_len = fh.read(4)
+            (mlen,) = struct.unpack(">I", raw_len)
+            if mlen > total - len(MAGIC) - 4 - DIGEST:
+                raise bad
+            raw_manifest = fh.read(mlen)
+            try:
+                manifest = json.loads(raw_manifest.decode("utf-8"))
+                keys_size, db_size = int(manifest["keys_size"]), int(manifest["db_size"])
+                keys_sha, db_sha = str(manifest["keys_sha256"]), str(manifest["db_sha256"])
+            except (ValueError, KeyError, TypeError):
+                raise bad
+            if keys_size < 0 or db_size < 0 or len(MAGIC) + 4 + mlen + keys_size + db_size + DIGEST != total:
+                raise bad
+            keys_bytes = fh.read(keys_size)
+            body = hashlib.sha256(MAGIC + raw_len + raw_manifest + keys_bytes)
+            dbh, left = hashlib.sha256(), db_size
+            while left:
+                chunk = fh.read(min(CHUNK, left))
+                if not chunk:
+                    raise bad
+                body.update(chunk)
+                dbh.update(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+                left -= len(chunk)
+            digest = fh.read(DIGEST)
+        except OSError:
+            raise bad
+    if (
+        body.digest() != digest
+        or dbh.hexdigest() != db_sha
+        or hashlib.sha256(keys_bytes).hexdigest() != keys_sha
+        or not isinstance(manifest, dict)
+    ):
+        raise bad
+    return manifest, keys_bytes
+
+
+def check_backup(path: Path) -> dict:
+    """Check a backup file without holding it in memory; returns its manifest (no personal data)."""
+    return scan_backup(path)[0]
 
 
 def read_backup(path: Path) -> tuple[dict, bytes, bytes]:
-    """Parse and check a backup file; anything off → InputRefused (nothing written anywhere)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        raise InputRefused(f"バックアップファイル {path} を読めません。")
-    bad = InputRefused("バックアップファイルが壊れているか、途中で切れています。別のバックアップを使ってください。")
-    if len(data) < len(MAGIC) + 4 + 32 or not data.startswith(MAGIC):
-        raise bad
-    body, digest = data[:-32], data[-32:]
-    if hashlib.sha256(body).digest() != digest:
-        raise bad
-    pos = len(MAGIC)
-    (mlen,) = struct.unpack(">I", body[pos : pos + 4])
-    pos += 4
-    try:
-        manifest = json.loads(body[pos : pos + mlen].decode("utf-8"))
-    except ValueError:
-        raise bad
-    pos += mlen
-    keys_bytes = body[pos : pos + manifest["keys_size"]]
-    db_bytes = body[pos + manifest["keys_size"] :]
-    if (
-        len(db_bytes) != manifest["db_size"]
-        or hashlib.sha256(db_bytes).hexdigest() != manifest["db_sha256"]
-        or hashlib.sha256(keys_bytes).hexdigest() != manifest["keys_sha256"]
-    ):
-        raise bad
-    return manifest, keys_bytes, db_bytes
+    """Parse and check a backup file; anything off → InputRefused (nothing written anywhere). Returns the database
+    bytes in memory — for small files and tools only; backup and restore stream (:func:`scan_backup`)."""
+    import io  # local: only this in-memory reader needs it
+
+    buf = io.BytesIO()
+    manifest, keys_bytes = scan_backup(path, buf)
+    return manifest, keys_bytes, buf.getvalue()
 
 
 # -- restore ---------------------------------------------------------------------------------------------------------
@@ -139,6 +230,11 @@ def _journal(db_path: Path) -> Path:
 def _tmp_names(db_path: Path) -> tuple[Path, Path]:
     tmp_db = db_path.with_name(db_path.name + ".restoring")
     return tmp_db, K.key_file_path(tmp_db)
+
+
+def _partial(p: Path) -> Path:
+    """Where a temporary file is written before it is renamed into place (as ``K.write_atomic`` names it)."""
+    return p.with_name(p.name + ".tmp")
 
 
 def recover(db_path) -> str | None:
@@ -155,7 +251,7 @@ def recover(db_path) -> str | None:
         j.unlink()
         return "rolled_forward"
     found = False
-    for p in (tmp_db, tmp_keys, K.key_file_path(tmp_db).with_name(K.key_file_path(tmp_db).name + ".tmp")):
+    for p in (tmp_db, tmp_keys, _partial(tmp_db), _partial(tmp_keys)):
         if p.exists():
             found = True
             with contextlib.suppress(OSError):
@@ -243,14 +339,28 @@ def restore(
         target_ws = _open_target(db_path, password, user_name, force) if exists else None
         try:
             today = _today(target_ws) if target_ws is not None else None
-            try:
-                manifest, keys_bytes, db_bytes = read_backup(src)
-            except InputRefused as e:
-                raise _refuse(target_ws, e.message_ja, "backup_damaged")
             tmp_db, tmp_keys = _tmp_names(db_path)
             kept: list[str] = []
             try:
-                K.write_atomic(tmp_db, db_bytes)
+                # streamed: the database part is checked while it is copied to the temporary name, in chunks
+                # (memory stays flat); a damaged backup is refused and the partial copy removed (finally below)
+                part = _partial(tmp_db)
+                try:
+                    with open_private(part, "wb") as fh:
+                        manifest, keys_bytes = scan_backup(src, fh)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                except InputRefused as e:
+                    raise _refuse(target_ws, e.message_ja, "backup_damaged")
+                except OSError as e:
+                    raise _refuse(
+                        target_ws,
+                        f"復元用の一時ファイルを書き込めませんでした（{e.strerror or e}）。空き容量を確認してください。"
+                        "何も変更していません。",
+                        "write_failed",
+                    )
+                os.replace(part, tmp_db)
+                K.fsync_dir(tmp_db.parent)
                 K.write_atomic(tmp_keys, keys_bytes)
                 K.crash_point("restore-1")
                 try:
@@ -307,14 +417,21 @@ def restore(
                 K.fsync_dir(db_path.parent)
                 _journal(db_path).unlink()
             finally:
-                for p in (tmp_db, tmp_keys, Path(str(tmp_db) + ".lock"), Path(str(tmp_db) + ".inuse")):
+                for p in (
+                    tmp_db,
+                    tmp_keys,
+                    _partial(tmp_db),
+                    _partial(tmp_keys),
+                    Path(str(tmp_db) + ".lock"),
+                    Path(str(tmp_db) + ".inuse"),
+                ):
                     if not _journal(db_path).exists():
                         with contextlib.suppress(FileNotFoundError):
                             p.unlink()
         finally:
             if target_ws is not None:
                 target_ws.close()
-    out = {"restored": str(db_path), "backup_at": manifest["created_at"], "bytes": len(db_bytes), "kept": kept}
+    out = {"restored": str(db_path), "backup_at": manifest["created_at"], "bytes": manifest["db_size"], "kept": kept}
     out.update(summary)
     return out
 

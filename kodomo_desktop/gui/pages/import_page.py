@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,7 +33,21 @@ from ...core.importing import fields as F
 from ...core.importing import service as S
 from .. import palette as pal
 from ..i18n import tr
+from ..models import LazyRowsModel
 from ..widgets import DictTableModel, Notice, forget_rows, table_view
+
+
+def _lazy_view(model: LazyRowsModel, widths: tuple[int, ...]):
+    """A table over a lazy list: sortable by its header (in SQL), fixed column widths (sizing to the contents
+    would read every row), the last column stretched."""
+    v = table_view(model)
+    hdr = v.horizontalHeader()
+    hdr.setSectionResizeMode(QHeaderView.Interactive)
+    for i, w in enumerate(widths):
+        v.setColumnWidth(i, w)
+    v.setSortingEnabled(True)
+    return v
+
 
 NOT_MAPPED = "（取り込まない・そのまま保存）"
 
@@ -667,13 +681,32 @@ class ImportWizard(QWidget):
 
 
 class HistoryView(QWidget):
-    """Every batch (newest first); the selected batch's rejected rows; removing a batch in two steps (no dialog)."""
+    """Every batch (newest first); the selected batch's rejected rows; removing a batch in two steps (no dialog).
+
+    Both lists fetch a page at a time as they scroll and are filtered and ordered in SQL (``batch_count`` /
+    ``batch_page``, ``rejected_count`` / ``rejected_page``): years of monthly school extracts, and a bad file's tens
+    of thousands of rejected rows, open at once."""
 
     def __init__(self, ws):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
-        self.model = DictTableModel(
+        bar = QHBoxLayout()
+        self.source = QComboBox()
+        self.source.addItem(tr("（すべての取込元）"), None)
+        for st, meta in F.SOURCE_TYPES.items():
+            self.source.addItem(meta.get("label", st), st)
+        self.source.currentIndexChanged.connect(lambda *_: self.refresh())
+        bar.addWidget(self.source)
+        self.query = QLineEdit()
+        self.query.setPlaceholderText(tr("ファイル名・取込番号で絞り込む"))
+        self.query.setClearButtonEnabled(True)
+        self.query.returnPressed.connect(self.refresh)
+        bar.addWidget(self.query, 1)
+        self.count = QLabel()
+        bar.addWidget(self.count)
+        lay.addLayout(bar)
+        self.model = LazyRowsModel(
             [
                 ("batch_id", tr("番号")),
                 ("label", tr("取込元")),
@@ -684,16 +717,37 @@ class HistoryView(QWidget):
                 ("imported", tr("取込行")),
                 ("rejected", tr("除外行")),
                 ("current", tr("最新")),
-            ]
+            ],
+            lambda **f: S.batch_count(self.ws, **f),
+            lambda limit, offset, order, desc, **f: S.batch_page(self.ws, limit, offset, order, desc, **f),
+            self,
+            sort_keys={k: k for k in S.BATCH_ORDERS} | {"batch_id": "id", "label": "source_type"},
+            order="id",
+            descending=True,
         )
-        self.view = table_view(self.model)
+        self.view = _lazy_view(self.model, (60, 130, 300, 90, 150, 90, 70, 70))
+        self.view.horizontalHeader().setSortIndicator(0, Qt.DescendingOrder)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.selectionModel().currentRowChanged.connect(lambda *_: self.show_batch())
         lay.addWidget(self.view, 3)
+        drow = QHBoxLayout()
         self.detail_title = QLabel()
-        lay.addWidget(self.detail_title)
-        self.rejected = DictTableModel([("row", tr("行")), ("column", tr("列")), ("message", tr("理由"))])
-        lay.addWidget(table_view(self.rejected), 2)
+        drow.addWidget(self.detail_title, 1)
+        self.rejected_query = QLineEdit()
+        self.rejected_query.setPlaceholderText(tr("列・理由・行で絞り込む"))
+        self.rejected_query.setClearButtonEnabled(True)
+        self.rejected_query.returnPressed.connect(self.show_batch)
+        drow.addWidget(self.rejected_query)
+        lay.addLayout(drow)
+        self.rejected = LazyRowsModel(
+            [("row", tr("行")), ("column", tr("列")), ("message", tr("理由"))],
+            parent=self,
+            sort_keys={"row": "row", "column": "column", "message": "message"},
+            order="row",
+        )
+        self.rejected_view = _lazy_view(self.rejected, (70, 160))
+        self.rejected_view.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
+        lay.addWidget(self.rejected_view, 2)
         row = QHBoxLayout()
         self.reason = QLineEdit()
         self.reason.setPlaceholderText(tr("取り消す理由（例: 別の課のファイルを誤って取り込んだ）"))
@@ -712,7 +766,11 @@ class HistoryView(QWidget):
         self.refresh()
 
     def refresh(self):
-        self.model.set_rows(S.batch_history(self.ws))
+        if self.ws.locked:
+            return
+        n = self.model.set_filters(source_type=self.source.currentData(), query=self.query.text().strip() or None)
+        total = S.batch_count(self.ws) if self.source.currentData() or self.query.text().strip() else n
+        self.count.setText(tr("{n} 件", n=n) if n == total else tr("{total} 件中 {n} 件", total=total, n=n))
         self.show_batch()
 
     def selected(self) -> dict | None:
@@ -720,23 +778,32 @@ class HistoryView(QWidget):
         return self.model.row(i.row()) if i.isValid() else None
 
     def select_batch(self, batch_id: int) -> None:
-        for n, r in enumerate(self.model.rows):
-            if r["batch_id"] == batch_id:
-                self.view.selectRow(n)
-                self.view.setCurrentIndex(self.model.index(n, 0))
-                return
+        n = self.model.find(lambda r: r["batch_id"] == batch_id)
+        if n >= 0:
+            self.view.selectRow(n)
+            self.view.setCurrentIndex(self.model.index(n, 0))
+            self.view.scrollTo(self.model.index(n, 0))
 
     def show_batch(self):
         b = self.selected()
         self.confirm_btn.setVisible(False)
         can = self.ws.can("import")
         self.remove_btn.setEnabled(bool(b) and can and not (b or {}).get("removed"))
-        if not b:
+        if not b or not can:
             self.detail_title.setText(tr("バッチを選ぶと、除外した行とその理由が表示されます。"))
             self.rejected.set_rows([])
             return
-        self.detail_title.setText(tr("{f}：除外した行 {n} 件", f=b["file_name"], n=b["rejected"] or 0))
-        self.rejected.set_rows(S.rejected_rows(self.ws, b["batch_id"]) if can else [])
+        bid = b["batch_id"]
+        self.rejected.set_source(
+            lambda **f: S.rejected_count(self.ws, bid, **f),
+            lambda limit, offset, order, desc, **f: S.rejected_page(self.ws, bid, limit, offset, order, desc, **f),
+        )
+        q = self.rejected_query.text().strip()
+        n = self.rejected.set_filters(query=q or None)
+        title = tr("{f}：除外した行 {n} 件", f=b["file_name"], n=b["rejected"] or 0)
+        if q:
+            title += "　" + tr("（絞り込み {n} 件）", n=n)
+        self.detail_title.setText(title)
 
     def remove_selected(self, confirm: bool = False):
         """First press: check and ask for confirmation on the page; second press (確定): remove and log."""

@@ -1,8 +1,13 @@
 """操作ログ (the coordinator and the auditor): the access log newest first, its chain state (the first broken entry
-when someone has edited the table), filters by user, action, child and period, export to CSV/Excel (logged)."""
+when someone has edited the table), filters by user, action, child and period, export to CSV/Excel (logged).
+
+Hundreds of thousands of entries: the list fetches a page at a time as it scrolls (``LazyRowsModel`` over
+``audit.export.log_count``/``log_page``: filtered, counted and ordered in SQL), and a long chain is verified on a
+worker thread (the page stays responsive; the state line says so meanwhile)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -22,7 +27,28 @@ from ...core.errors import KodomoError
 from .. import palette as pal
 from ..format import when
 from ..i18n import tr
-from ..widgets import DictTableModel, table_view
+from ..models import LazyRowsModel
+from ..widgets import table_view
+
+#: up to this many entries the chain is verified at once (about 0.1 s); a longer log is verified on a worker thread
+CHAIN_SYNC_MAX = 20_000
+
+
+class _ChainCheck(QThread):
+    """Verifies the hash chain off the GUI thread; ``checked(report or exception)`` on the GUI thread."""
+
+    checked = Signal(object)
+
+    def __init__(self, ws, parent=None):
+        super().__init__(parent)
+        self.ws = ws
+
+    def run(self):
+        try:
+            rep = E.chain_state(self.ws)
+        except Exception as e:  # the key locked meanwhile, a read error: reported, never lost
+            rep = e
+        self.checked.emit(rep)
 
 
 class LogPage(QWidget):
@@ -57,7 +83,7 @@ class LogPage(QWidget):
         for w in (self.user, self.action, self.person, self.since, self.until, go, exp):
             bar.addWidget(w)
         lay.addLayout(bar)
-        self.model = DictTableModel(
+        self.model = LazyRowsModel(
             [
                 ("seq", tr("番号")),
                 ("at", tr("日時"), lambda v, r: when(v)),
@@ -65,9 +91,26 @@ class LogPage(QWidget):
                 ("label", tr("操作")),
                 ("person_id", tr("整理番号")),
                 ("detail", tr("詳細"), lambda v, r: describe(v)),
-            ]
+            ],
+            lambda **f: E.log_count(self.ws, **f),
+            lambda limit, offset, order, desc, **f: E.log_page(self.ws, limit, offset, order, desc, **f),
+            self,
+            sort_keys={"seq": "seq", "at": "seq", "user": "user", "label": "action", "person_id": "person_id"},
+            order="seq",
+            descending=True,
         )
         self.view = table_view(self.model)
+        # ResizeToContents would read every row to size the columns: fixed widths, the details stretch
+        hdr = self.view.horizontalHeader()
+        hdr.setSectionResizeMode(hdr.ResizeMode.Interactive)
+        for i, w in enumerate((80, 170, 110, 170, 100)):
+            self.view.setColumnWidth(i, w)
+        self.view.setSortingEnabled(True)
+        hdr.setSortIndicator(0, Qt.DescendingOrder)
+        self.count = QLabel()
+        self.chain_report = None
+        self._check: _ChainCheck | None = None
+        lay.addWidget(self.count)
         lay.addWidget(self.view, 1)
         note = QLabel(
             tr(
@@ -96,13 +139,33 @@ class LogPage(QWidget):
         if self.ws.locked:
             return
         try:
-            rows = E.read_log(self.ws, **self.filters())
+            n = self.model.set_filters(**self.filters())
         except KodomoError as e:
             return QMessageBox.warning(self, tr("操作ログ"), e.message_ja)
-        for r in rows:
-            r["label"] = A.ACTION_LABELS.get(r["action"], r["action"])
-        self.model.set_rows(rows[::-1])
-        rep = E.chain_state(self.ws)
+        total = E.log_count(self.ws)
+        self.count.setText(tr("{n} 件", n=n) if n == total else tr("{total} 件中 {n} 件", total=total, n=n))
+        self.check_chain(total)
+
+    def check_chain(self, entries: int | None = None):
+        """Verify the chain: at once for a short log, on a worker thread for a long one."""
+        if entries is None:
+            entries = E.log_count(self.ws)
+        if entries <= CHAIN_SYNC_MAX:
+            return self._show_chain(E.chain_state(self.ws))
+        if self._check is not None and self._check.isRunning():
+            return None
+        self.chain.setText(tr("連鎖の検査中… （全 {n} 件）", n=entries))
+        self.chain.setStyleSheet(f"color:{pal.MUTED};")
+        self._check = _ChainCheck(self.ws, self)
+        self._check.checked.connect(self._show_chain)
+        self._check.start()
+        return None
+
+    def _show_chain(self, rep):
+        if isinstance(rep, BaseException):
+            self.chain.setText(getattr(rep, "message_ja", None) or tr("連鎖を検査できませんでした。"))
+            self.chain.setStyleSheet(f"color:{pal.ERROR_STRONG};font-weight:bold;")
+            return
         self.chain_report = rep
         if rep.ok:
             self.chain.setText(tr("全 {n} 件　連鎖の検査: 正常（改ざんは見つかりません）", n=rep.entries))

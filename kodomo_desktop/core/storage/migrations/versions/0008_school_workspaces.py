@@ -5,16 +5,16 @@ in the town's key file. The school's database key is sealed, in the school's key
 half is kept here (``town_priv``), so the coordinator's account opens every school workspace and either side may
 re-key it. ``log_seq``/``log_head``: how far the school's access log has been copied into the town's.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 00:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
