@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import unicodedata
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -21,6 +22,9 @@ from .errors import InputRefused, KodomoError, WrongPassword
 from .security.roles import ROLES
 from .storage import keys as K
 from .storage.models import AppUser
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 # a temporary password is read aloud or copied onto paper: no 0/O, 1/l/I
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -56,8 +60,8 @@ def _clean_name(name: str) -> str:
     return n
 
 
-def _set_flag(ws, name: str, value: bool) -> None:
-    if getattr(ws, "is_school", False):  # a school user's own flag lives in the school's workspace
+def _set_flag(ws: Workspace | SW.SchoolWorkspace, name: str, value: bool) -> None:
+    if isinstance(ws, SW.SchoolWorkspace):  # a school user's own flag lives in the school's workspace
         if name == ws.user.name:
             ws.set_must_change(value)
         return
@@ -80,7 +84,7 @@ def _set_flag(ws, name: str, value: bool) -> None:
 
 # --- user management (the Workspace's add_user / remove_user / list_users delegate here) -----------------------------
 def create_user(
-    ws, name: str, password: str, role: str, school: str | None = None, display_name: str | None = None
+    ws: Workspace, name: str, password: str, role: str, school: str | None = None, display_name: str | None = None
 ) -> None:
     """A user and their key slot: in the town's key file, or — for a school user — only in the school's own
     workspace (created if missing, and filled with what the school may hold)."""
@@ -117,7 +121,7 @@ def create_user(
             store.close()
 
 
-def delete_user(ws, name: str) -> dict:
+def delete_user(ws: Workspace, name: str) -> dict:
     """Remove a user: their slots go and the database holding them is re-keyed (the town's, or their school's), so
     an old key file with their password opens nothing new."""
     ws.require("users.manage", what="users remove")
@@ -148,13 +152,14 @@ def delete_user(ws, name: str) -> dict:
         # first the key (a crash after it leaves a user with no slot: harmless), then the row
         result = {**result, **ws.rekey(lambda kf: kf.remove_user(ref), reason="user_removed")}
     with ws.session() as s:
-        u = s.scalar(select(AppUser).where(AppUser.slot_id == ref))
-        u.removed_at = dt.datetime.now().replace(microsecond=0)
+        gone = s.scalar(select(AppUser).where(AppUser.slot_id == ref))
+        if gone is not None:
+            gone.removed_at = dt.datetime.now().replace(microsecond=0)
         ws.log("user_removed", detail={"user": name}, conn=s)
     return result
 
 
-def change_town_password(ws, new_password: str, current: str | None = None) -> dict:
+def change_town_password(ws: Workspace, new_password: str, current: str | None = None) -> dict:
     """A new key pair and slot for the signed-in town user, and a re-key: the old password opens nothing new.
 
     ``current``: the password now in use, checked first (someone at an unlocked PC cannot change it)."""
@@ -165,7 +170,7 @@ def change_town_password(ws, new_password: str, current: str | None = None) -> d
         u = kf.unlock(ws.user.name, current)
         if u.ref != ws.user_ref:
             raise WrongPassword(K.WRONG)
-    ref, name = ws.user_ref, ws.user.name
+    ref, name = ws.user_ref or "", ws.user.name
     key = ws.raw_key()
 
     def mutate(kf: K.KeyFile) -> None:
@@ -178,7 +183,7 @@ def change_town_password(ws, new_password: str, current: str | None = None) -> d
     return result
 
 
-def registered(ws) -> list[dict]:
+def registered(ws: Workspace) -> list[dict]:
     """The users still registered (name, role, school, last sign-in); a coordinator's list."""
     ws.require("users.manage", what="users list")
     with ws.session() as s:
@@ -193,7 +198,7 @@ def registered(ws) -> list[dict]:
         ]
 
 
-def list_users(ws) -> list[dict]:
+def list_users(ws: Workspace) -> list[dict]:
     """The users still registered: name, role and its Japanese label, school, last sign-in, must_change."""
     rows = ws.list_users()  # checks users.manage
     with ws.session() as s:
@@ -212,7 +217,7 @@ def list_users(ws) -> list[dict]:
     return rows
 
 
-def add_user(ws, name: str, role: str, school: str | None = None, password: str | None = None) -> str:
+def add_user(ws: Workspace, name: str, role: str, school: str | None = None, password: str | None = None) -> str:
     """Add a user; returns the temporary password to hand over (it must be changed at first sign-in)."""
     ws.require("users.manage", what="users add")
     name = _clean_name(name)
@@ -230,14 +235,14 @@ def add_user(ws, name: str, role: str, school: str | None = None, password: str 
     return temp
 
 
-def remove_user(ws, name: str) -> None:
+def remove_user(ws: Workspace, name: str) -> None:
     ws.require("users.manage", what="users remove")
     if name == ws.user.name:
         raise InputRefused("サインイン中の自分自身は削除できません。")
     ws.remove_user(name)
 
 
-def reset_password(ws, name: str) -> str:
+def reset_password(ws: Workspace, name: str) -> str:
     """A new temporary password for another user (forgotten password); returns it. Their old one opens nothing."""
     ws.require("users.manage", what="users reset")
     if name == ws.user.name:
@@ -256,15 +261,15 @@ def reset_password(ws, name: str) -> str:
     return temp
 
 
-def must_change(ws) -> bool:
+def must_change(ws: Workspace | SW.SchoolWorkspace) -> bool:
     """True when the signed-in user still has a temporary password."""
-    if getattr(ws, "is_school", False):
+    if isinstance(ws, SW.SchoolWorkspace):
         return ws.must_change()
     with ws.session() as s:
         return bool(s.scalar(select(AppUser.must_change_password).where(AppUser.id == ws.user.id)))
 
 
-def change_own_password(ws, current: str, new: str) -> None:
+def change_own_password(ws: Workspace | SW.SchoolWorkspace, current: str, new: str) -> None:
     """The signed-in user chooses their own password (the temporary one stops working)."""
     if new == current:
         raise InputRefused("今のパスワードとは違うパスワードにしてください。")

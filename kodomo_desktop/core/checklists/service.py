@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, text
 
@@ -31,6 +32,9 @@ from ..storage.models import (
     Person,
 )
 from .results import _write_results, group_counts, round_definition  # noqa: E402,F401  (re-exported)
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 DEFAULT_DEFINITION = "abuse_observation"
 ANSWER_CODES = {"1": "該当", "2": "非該当", "0": "不明"}
@@ -69,7 +73,7 @@ def _tables(s) -> set[str]:
     return {r[0] for r in s.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
 
 
-def definitions(ws) -> list[dict]:
+def definitions(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_definitions(s)
         latest = {}
@@ -88,7 +92,7 @@ def definitions(ws) -> list[dict]:
 
 
 @service("checklist.manage", what="checklist definition")
-def save_definition(ws, data: dict) -> int:
+def save_definition(ws: Workspace, data: dict) -> int:
     """A new version of a definition (edited in the app); old rounds keep the version they were opened with."""
     if not data.get("key") or not data.get("items"):
         raise InputRefused("チェックリストの定義には key と items が必要です。")
@@ -105,7 +109,7 @@ def save_definition(ws, data: dict) -> int:
 
 # --- pupils -------------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="pupils")
-def pupils(ws, school: str, *, s=None) -> list[dict]:
+def pupils(ws: Workspace, school: str | None, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
     ws.require_school(school)
 
@@ -161,7 +165,7 @@ def _num(v):
         return (1, str(v))
 
 
-def schools(ws) -> list[str]:
+def schools(ws: Workspace) -> list[str]:
     if _is_school(ws):
         return [ws.user.school] if ws.user.school else []
     with ws.session() as s:
@@ -179,7 +183,7 @@ def schools(ws) -> list[str]:
 # --- rounds ------------------------------------------------------------------------------------------------------
 @service("checklist.manage", what="checklist round")
 def open_round(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     definition_key: str = DEFAULT_DEFINITION,
@@ -227,7 +231,7 @@ def current_round(s, school: str | None = None) -> ChecklistRound | None:
     return None
 
 
-def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
+def _ensure_round(ws: Workspace, s, school: str, round_name: str | None) -> ChecklistRound:
     if round_name:
         r = s.scalar(select(ChecklistRound).where(ChecklistRound.name == round_name).order_by(ChecklistRound.id.desc()))
         if r is None:
@@ -258,7 +262,7 @@ def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="checklist read")
-def school_round(ws, school: str) -> dict | None:
+def school_round(ws: Workspace, school: str) -> dict | None:
     """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
     ws.require_school(school)
     with ws.session() as s:
@@ -269,7 +273,7 @@ def school_round(ws, school: str) -> dict | None:
 
 
 @service("checklist.enter", what="checklist read")
-def entries(ws, round_id: int, school: str) -> dict[str, dict]:
+def entries(ws: Workspace, round_id: int, school: str) -> dict[str, dict]:
     ws.require_school(school)
     with ws.session() as s:
         return {
@@ -286,7 +290,7 @@ def entries(ws, round_id: int, school: str) -> dict[str, dict]:
 
 @service("checklist.enter", what="checklist save", person="person_id")
 def save_entry(
-    ws,
+    ws: Workspace,
     round_id: int,
     person_id: str,
     answers: dict,
@@ -337,7 +341,7 @@ def save_entry(
 
 
 @service("checklist.enter", what="checklist submit")
-def submit_school(ws, round_id: int, school: str) -> int:
+def submit_school(ws: Workspace, round_id: int, school: str) -> int:
     """Submit every draft of one school: results become source records that the score reads."""
     ws.require_school(school)
     with ws.session() as s:
@@ -352,6 +356,8 @@ def submit_school(ws, round_id: int, school: str) -> int:
         if not any(e.answers or e.remark for e in drafts):
             # an empty return would count as "returned" and hide チェックリスト未回収
             raise InputRefused("まだ誰の回答も入力されていません。入力してから提出してください。")
+        if r is None:  # (no round, no drafts: refused above)
+            raise NotFound(f"ラウンド {round_id} はありません。")
         for e in drafts:
             if e.status != "submitted":
                 e.status, e.submitted_at = "submitted", _now()
@@ -362,7 +368,7 @@ def submit_school(ws, round_id: int, school: str) -> int:
 
 
 @service("checklist.manage", what="checklist reopen", person="person_id")
-def reopen(ws, round_id: int, person_id: str) -> None:
+def reopen(ws: Workspace, round_id: int, person_id: str) -> None:
     with ws.session() as s:
         e = s.scalar(
             select(ChecklistEntry).where(
@@ -379,7 +385,7 @@ def reopen(ws, round_id: int, person_id: str) -> None:
     SW.reopen_entry(ws, school, round_id, person_id)  # the school's copy is a draft again
 
 
-def _school_of(ws, s, person_id: str) -> str | None:
+def _school_of(ws: Workspace, s, person_id: str) -> str | None:
     if _is_school(ws):  # a pupil of the school's workspace, else none of its business (refused by require_school)
         known = s.execute(select(SW.SS.pupil.c.person_id).where(SW.SS.pupil.c.person_id == person_id)).first()
         return ws.user.school if known is not None else None
@@ -391,7 +397,7 @@ def _school_of(ws, s, person_id: str) -> str | None:
 
 # --- status ------------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="checklist status")
-def status(ws) -> dict:
+def status(ws: Workspace) -> dict:
     """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
     if not _is_school(ws) and ws.can("checklist.manage"):
         from . import sync  # read back what the schools entered first
@@ -452,7 +458,9 @@ parse_row_key = SW.parse_row_key
 
 
 @service("checklist.enter", what="checklist template")
-def write_template(ws, school: str, out: Path, *, round_name: str | None = None, password: str | None = None) -> dict:
+def write_template(
+    ws: Workspace, school: str, out: Path, *, round_name: str | None = None, password: str | None = None
+) -> dict:
     """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
     ws.require_school(school)
     with ws.session() as s:

@@ -346,19 +346,83 @@ def export_links(ws: Workspace, out: Path) -> int:
 
 
 # --- the review queue and decisions --------------------------------------------------------------------------------
+#: the orders :func:`review_page` knows: key → ORDER BY (ascending; ``descending`` flips every key)
+REVIEW_ORDERS = {
+    "score": ("l.score IS NULL", "l.score DESC", "l.record_id"),  # the match weight, highest first
+    "name": ("(r.kana_norm IS NULL OR r.kana_norm = '')", "r.kana_norm", "r.name_norm", "l.record_id"),
+    "row": ("r.source_type", "r.batch_id", "r.row_number", "l.record_id"),
+}
+
+
+def _review_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
+    from ..text.search import person_terms_sql, search_terms
+
+    where, params = "l.status = 'review'", {}
+    if source_type:
+        where += " AND r.source_type = :st"
+        params["st"] = source_type
+    terms = search_terms(query)
+    if terms:  # the record's name (旧字体 folded) or kana as the department wrote it, or its 宛名番号
+        where += " AND " + person_terms_sql(terms, params, "r")
+    return where, params
+
+
 @service("link.review", what="review queue")
-def review_queue(ws: Workspace, limit: int | None = None) -> list[dict]:
+def review_count(ws: Workspace, *, source_type: str | None = None, query: str | None = None, log: bool = True) -> int:
+    """How many records wait in the review queue (of one source, matching a name or kana search). Logged once
+    per list view as ``view_list`` ``review_queue`` with the count (never the search text)."""
+    where, params = _review_where(source_type, query)
     with ws.session() as s:
-        q = (
-            select(Link, SourceRecord)
-            .join(SourceRecord, SourceRecord.id == Link.record_id)
-            .where(Link.status == "review")
-            .order_by(Link.score.desc().nulls_last(), Link.record_id)
+        n = int(
+            s.execute(
+                text(f"SELECT count(*) FROM link l JOIN source_record r ON r.id = l.record_id WHERE {where}"), params
+            ).scalar()
+            or 0
         )
-        if limit:
-            q = q.limit(limit)
+        if log:
+            ws.log("view_list", detail={"list": "review_queue", "rows": n}, conn=s)
+    return n
+
+
+@service("link.review", what="review queue")
+def review_page(
+    ws: Workspace,
+    limit: int | None = None,
+    offset: int = 0,
+    order: str = "score",
+    descending: bool = False,
+    *,
+    source_type: str | None = None,
+    query: str | None = None,
+) -> list[dict]:
+    """One page of the review queue, the highest match weight first by default (:data:`REVIEW_ORDERS`), filtered
+    and ordered in SQL; ``limit=None``: the whole queue. Not logged (:func:`review_count` logs the view)."""
+    where, params = _review_where(source_type, query)
+    keys = REVIEW_ORDERS.get(order, REVIEW_ORDERS["score"])
+    if descending:
+        keys = tuple(k[:-5] if k.endswith(" DESC") else k + " DESC" for k in keys)
+    sql = (
+        "SELECT l.record_id FROM link l JOIN source_record r ON r.id = l.record_id "
+        f"WHERE {where} ORDER BY {', '.join(keys)}"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    with ws.session() as s:
+        ids = [i for (i,) in s.execute(text(sql), params)]
+        got: dict[int, tuple] = {}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k : k + 500]
+            for link, rec in s.execute(
+                select(Link, SourceRecord)
+                .join(SourceRecord, SourceRecord.id == Link.record_id)
+                .where(Link.record_id.in_(chunk))
+            ).all():
+                got[rec.id] = (link, rec)
         out = []
-        for link, rec in s.execute(q).all():
+        for i in ids:
+            if i not in got:
+                continue
+            link, rec = got[i]
             out.append(
                 {
                     "record_id": rec.id,
@@ -378,8 +442,15 @@ def review_queue(ws: Workspace, limit: int | None = None) -> list[dict]:
                     "candidates": link.candidates or [],
                 }
             )
-        ws.log("view_list", detail={"list": "review_queue", "rows": len(out)}, conn=s)
         return out
+
+
+@service("link.review", what="review queue")
+def review_queue(ws: Workspace, limit: int | None = None) -> list[dict]:
+    """The whole review queue (or its first ``limit`` records), the highest match weight first; logged once."""
+    out = review_page(ws, limit or None)
+    ws.log("view_list", detail={"list": "review_queue", "rows": len(out)})
+    return out
 
 
 @service("link.review", what="link {decision}")
