@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -18,6 +19,9 @@ from .errors import InputRefused, KodomoError
 from .security.roles import ROLES
 from .storage import keys as K
 from .storage.models import AppUser
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 # a temporary password is read aloud or copied onto paper: no 0/O, 1/l/I
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -53,14 +57,14 @@ def _clean_name(name: str) -> str:
     return n
 
 
-def _set_flag(ws, name: str, value: bool) -> None:
+def _set_flag(ws: Workspace, name: str, value: bool) -> None:
     with ws.session() as s:
         u = s.scalar(select(AppUser).where(AppUser.name == name, AppUser.removed_at.is_(None)))
         if u is not None:
             u.must_change_password = value
 
 
-def list_users(ws) -> list[dict]:
+def list_users(ws: Workspace) -> list[dict]:
     """The users still registered: name, role and its Japanese label, school, last sign-in, must_change."""
     rows = ws.list_users()  # checks users.manage
     with ws.session() as s:
@@ -72,7 +76,7 @@ def list_users(ws) -> list[dict]:
     return rows
 
 
-def add_user(ws, name: str, role: str, school: str | None = None, password: str | None = None) -> str:
+def add_user(ws: Workspace, name: str, role: str, school: str | None = None, password: str | None = None) -> str:
     """Add a user; returns the temporary password to hand over (it must be changed at first sign-in)."""
     ws.require("users.manage", what="users add")
     name = _clean_name(name)
@@ -90,14 +94,14 @@ def add_user(ws, name: str, role: str, school: str | None = None, password: str 
     return temp
 
 
-def remove_user(ws, name: str) -> None:
+def remove_user(ws: Workspace, name: str) -> None:
     ws.require("users.manage", what="users remove")
     if name == ws.user.name:
         raise InputRefused("サインイン中の自分自身は削除できません。")
     ws.remove_user(name)
 
 
-def reset_password(ws, name: str) -> str:
+def reset_password(ws: Workspace, name: str) -> str:
     """A new temporary password for another user (forgotten password); returns it. Their old one opens nothing."""
     ws.require("users.manage", what="users reset")
     if name == ws.user.name:
@@ -116,13 +120,13 @@ def reset_password(ws, name: str) -> str:
     return temp
 
 
-def must_change(ws) -> bool:
+def must_change(ws: Workspace) -> bool:
     """True when the signed-in user still has a temporary password."""
     with ws.session() as s:
         return bool(s.scalar(select(AppUser.must_change_password).where(AppUser.id == ws.user.id)))
 
 
-def change_own_password(ws, current: str, new: str) -> None:
+def change_own_password(ws: Workspace, current: str, new: str) -> None:
     """The signed-in user chooses their own password (the temporary one stops working)."""
     if new == current:
         raise InputRefused("今のパスワードとは違うパスワードにしてください。")

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select, text, update
 
@@ -21,6 +22,7 @@ from .. import outputs
 from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..i18n import msg
+from ..services import service
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -30,6 +32,9 @@ from ..storage.models import (
     SourceBatch,
     SourceRecord,
 )
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 DEFAULT_DEFINITION = "abuse_observation"
 ANSWER_CODES = {"1": "該当", "2": "非該当", "0": "不明"}
@@ -57,7 +62,7 @@ def ensure_definitions(s) -> None:
     s.flush()
 
 
-def definitions(ws) -> list[dict]:
+def definitions(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_definitions(s)
         latest = {}
@@ -75,9 +80,9 @@ def definitions(ws) -> list[dict]:
         ]
 
 
-def save_definition(ws, data: dict) -> int:
+@service("checklist.manage", what="checklist definition")
+def save_definition(ws: Workspace, data: dict) -> int:
     """A new version of a definition (edited in the app); old rounds keep the version they were opened with."""
-    ws.require("checklist.manage", what="checklist definition")
     if not data.get("key") or not data.get("items"):
         raise InputRefused("チェックリストの定義には key と items が必要です。")
     with ws.session() as s:
@@ -92,9 +97,9 @@ def save_definition(ws, data: dict) -> int:
 
 
 # --- pupils -------------------------------------------------------------------------------------------------------
-def pupils(ws, school: str, *, s=None) -> list[dict]:
+@service("checklist.enter", what="pupils")
+def pupils(ws: Workspace, school: str | None, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
-    ws.require("checklist.enter", what="pupils")
     ws.require_school(school)
 
     def run(s):
@@ -132,7 +137,7 @@ def _num(v):
         return (1, str(v))
 
 
-def schools(ws) -> list[str]:
+def schools(ws: Workspace) -> list[str]:
     with ws.session() as s:
         return sorted(
             x
@@ -146,8 +151,9 @@ def schools(ws) -> list[str]:
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
+@service("checklist.manage", what="checklist round")
 def open_round(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     definition_key: str = DEFAULT_DEFINITION,
@@ -156,7 +162,6 @@ def open_round(
     due_on: dt.date | None = None,
     opened_on: dt.date | None = None,
 ) -> int:
-    ws.require("checklist.manage", what="checklist round")
     if not (name or "").strip():
         raise InputRefused("ラウンド名を入力してください。")
     with ws.session() as s:
@@ -192,7 +197,7 @@ def current_round(s, school: str | None = None) -> ChecklistRound | None:
     return None
 
 
-def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
+def _ensure_round(ws: Workspace, s, school: str, round_name: str | None) -> ChecklistRound:
     if round_name:
         r = s.scalar(select(ChecklistRound).where(ChecklistRound.name == round_name).order_by(ChecklistRound.id.desc()))
         if r is None:
@@ -225,9 +230,9 @@ def round_definition(s, r: ChecklistRound) -> dict:
 
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
-def school_round(ws, school: str) -> dict | None:
+@service("checklist.enter", what="checklist read")
+def school_round(ws: Workspace, school: str) -> dict | None:
     """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
-    ws.require("checklist.enter", what="checklist read")
     ws.require_school(school)
     with ws.session() as s:
         r = current_round(s, school)
@@ -236,8 +241,8 @@ def school_round(ws, school: str) -> dict | None:
         return {"id": r.id, "name": r.name, "due_on": r.due_on, "definition": round_definition(s, r)}
 
 
-def entries(ws, round_id: int, school: str) -> dict[str, dict]:
-    ws.require("checklist.enter", what="checklist read")
+@service("checklist.enter", what="checklist read")
+def entries(ws: Workspace, round_id: int, school: str) -> dict[str, dict]:
     ws.require_school(school)
     with ws.session() as s:
         return {
@@ -252,8 +257,9 @@ def entries(ws, round_id: int, school: str) -> dict[str, dict]:
         }
 
 
+@service("checklist.enter", what="checklist save", person="person_id")
 def save_entry(
-    ws,
+    ws: Workspace,
     round_id: int,
     person_id: str,
     answers: dict,
@@ -262,7 +268,6 @@ def save_entry(
     submit: bool = False,
     via: str = "app",
 ) -> None:
-    ws.require("checklist.enter", what="checklist save", person_id=person_id)
     with ws.session() as s:
         school = _school_of(ws, s, person_id)
     ws.require_school(school)  # outside the session: the refusal is logged, not rolled back
@@ -302,9 +307,9 @@ def save_entry(
         ws.log("checklist_saved", person_id, {"round_id": round_id, "submitted": submit, "via": via}, conn=s)
 
 
-def submit_school(ws, round_id: int, school: str) -> int:
+@service("checklist.enter", what="checklist submit")
+def submit_school(ws: Workspace, round_id: int, school: str) -> int:
     """Submit every draft of one school: results become source records that the score reads."""
-    ws.require("checklist.enter", what="checklist submit")
     ws.require_school(school)
     with ws.session() as s:
         r = s.get(ChecklistRound, round_id)
@@ -318,6 +323,8 @@ def submit_school(ws, round_id: int, school: str) -> int:
         if not any(e.answers or e.remark for e in drafts):
             # an empty return would count as "returned" and hide チェックリスト未回収
             raise InputRefused("まだ誰の回答も入力されていません。入力してから提出してください。")
+        if r is None:  # (no round, no drafts: refused above)
+            raise NotFound(f"ラウンド {round_id} はありません。")
         for e in drafts:
             if e.status != "submitted":
                 e.status, e.submitted_at = "submitted", _now()
@@ -326,8 +333,8 @@ def submit_school(ws, round_id: int, school: str) -> int:
         return len(drafts)
 
 
-def reopen(ws, round_id: int, person_id: str) -> None:
-    ws.require("checklist.manage", what="checklist reopen", person_id=person_id)
+@service("checklist.manage", what="checklist reopen", person="person_id")
+def reopen(ws: Workspace, round_id: int, person_id: str) -> None:
     with ws.session() as s:
         e = s.scalar(
             select(ChecklistEntry).where(
@@ -342,7 +349,7 @@ def reopen(ws, round_id: int, person_id: str) -> None:
         ws.log("checklist_reopened", person_id, {"round_id": round_id}, conn=s)
 
 
-def _school_of(ws, s, person_id: str) -> str | None:
+def _school_of(ws: Workspace, s, person_id: str) -> str | None:
     cur = Q.current_school(s, person_id)
     if cur is None and s.get(Person, person_id) is None:
         raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
@@ -359,10 +366,10 @@ def group_counts(definition: dict, answers: dict) -> dict[str, int]:
 
 
 def _write_results(
-    ws,
+    ws: Workspace,
     s,
     r: ChecklistRound,
-    school: str,
+    school: str | None,
     entries_: list[ChecklistEntry],
     *,
     via: str,
@@ -432,9 +439,9 @@ def _write_results(
 
 
 # --- status ------------------------------------------------------------------------------------------------------
-def status(ws) -> dict:
+@service("checklist.enter", what="checklist status")
+def status(ws: Workspace) -> dict:
     """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
-    ws.require("checklist.enter", what="checklist status")
     with ws.session() as s:
         r = current_round(s)
         sch_list = [ws.user.school] if ws.user.role == "school" else schools(ws)
@@ -500,9 +507,11 @@ def parse_row_key(key) -> tuple[int, str] | None:
     return int(r[1:]), pid
 
 
-def write_template(ws, school: str, out: Path, *, round_name: str | None = None, password: str | None = None) -> dict:
+@service("checklist.enter", what="checklist template")
+def write_template(
+    ws: Workspace, school: str, out: Path, *, round_name: str | None = None, password: str | None = None
+) -> dict:
     """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
-    ws.require("checklist.enter", what="checklist template")
     ws.require_school(school)
     with ws.session() as s:
         if school not in schools(ws):
@@ -609,7 +618,8 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     note = sh.cell(1, first_item + min(8, max(len(items) - 1, 0)), f"回答は各セルの▼から {labels}。空欄 = 未記入。")
     note.font = Font(size=9, color="595959")
     # row 2: the item groups, merged over their items and coloured; row 3: the item texts
-    order, spans = [], {}
+    order: list[str] = []
+    spans: dict[int, list[int]] = {}
     for n, it in enumerate(items):
         if not order or order[-1] != it["group"]:
             order.append(it["group"])

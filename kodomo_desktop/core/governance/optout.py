@@ -5,16 +5,24 @@ never appear on a list, packet or checklist template. Removing an opt-out needs 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
 from ..calendar import wareki
 from ..errors import InputRefused, NotFound
+from ..services import service
+from ..storage.db import rowcount
 from ..storage.models import Link, OptOut, Person
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
-def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from_date: dt.date | None = None) -> dict:
-    ws.require("governance.write", what="optout add", person_id=person_id)
+
+@service("governance.write", what="optout add", person="person_id")
+def add_optout(
+    ws: Workspace, person_id: str, reason: str, *, household: bool = False, from_date: dt.date | None = None
+) -> dict:
     if not (reason or "").strip():
         raise InputRefused("理由を入力してください。")
     with ws.session() as s:
@@ -46,11 +54,13 @@ def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from
             else list(s.scalars(select(Person.id).where(Person.household_id == p.household_id)))
         )
         # take effect at once; the next link run keeps them excluded
-        n = s.execute(
-            update(Link)
-            .where(Link.person_id.in_(ids), Link.status.in_(("auto", "confirmed", "review")))
-            .values(status="excluded")
-        ).rowcount
+        n = rowcount(
+            s.execute(
+                update(Link)
+                .where(Link.person_id.in_(ids), Link.status.in_(("auto", "confirmed", "review")))
+                .values(status="excluded")
+            )
+        )
         ws.log(
             "optout_added",
             person_id,
@@ -67,8 +77,8 @@ def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from
         }
 
 
-def remove_optout(ws, person_id: str, reason: str) -> dict:
-    ws.require("governance.write", what="optout remove", person_id=person_id)
+@service("governance.write", what="optout remove", person="person_id")
+def remove_optout(ws: Workspace, person_id: str, reason: str) -> dict:
     if not (reason or "").strip():
         raise InputRefused("利用停止を解除する理由を入力してください。")
     with ws.session() as s:
@@ -91,9 +101,9 @@ def remove_optout(ws, person_id: str, reason: str) -> dict:
         return {"person_id": person_id, "removed": len(rows), "note": "次回の名寄せ・スコア算出から対象に戻ります。"}
 
 
-def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
+@service("governance.write", what="optout remove")
+def remove_optout_entry(ws: Workspace, optout_id: int, reason: str) -> dict:
     """Remove one entry of the register (a person's or a whole household's), with a reason; logged."""
-    ws.require("governance.write", what="optout remove")
     if not (reason or "").strip():
         raise InputRefused("利用停止を解除する理由を入力してください。")
     with ws.session() as s:
@@ -115,9 +125,9 @@ def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
         }
 
 
-def describe_person(ws, person_id: str) -> dict:
+@service("governance.write", what="optout lookup", person="person_id")
+def describe_person(ws: Workspace, person_id: str) -> dict:
     """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
-    ws.require("governance.write", what="optout lookup", person_id=person_id)
 
     with ws.session() as s:
         p = s.get(Person, person_id)
@@ -141,9 +151,9 @@ def describe_person(ws, person_id: str) -> dict:
         }
 
 
-def register(ws) -> list[dict]:
+@service("governance.read", what="optout register")
+def register(ws: Workspace) -> list[dict]:
     """The register itself, for the coordinator and the auditor (ids, dates, reasons; no names)."""
-    ws.require("governance.read", what="optout register")
     with ws.session() as s:
         return [
             {

@@ -8,6 +8,7 @@ out-of-purpose provision under 69条2項2号・3号.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select, text
 
@@ -19,6 +20,7 @@ from ..policy import DEFAULT_SOURCES as DEFAULT_SOURCES
 from ..policy import _cutoff, ensure_defaults
 from ..policy import expired_cutoffs as expired_cutoffs
 from ..policy import sources_without_basis as sources_without_basis
+from ..services import service
 from ..storage.db import raw_connect
 from ..storage.models import (
     AppUser,
@@ -33,6 +35,9 @@ from ..storage.models import (
 )
 from ..vocab import LINKED_SQL, source_label
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 BASIS_LABELS = {
     "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
     "69-2-2": "個人情報保護法 第69条第2項第2号（行政機関等の内部での目的外利用・相当の理由）",
@@ -41,8 +46,8 @@ BASIS_LABELS = {
 }
 
 
-def legal_bases(ws) -> list[dict]:
-    ws.require("governance.read", what="legal basis")
+@service("governance.read", what="legal basis")
+def legal_bases(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_defaults(s)
         return [
@@ -60,8 +65,9 @@ def legal_bases(ws) -> list[dict]:
         ]
 
 
+@service("governance.write", what="legal basis")
 def set_legal_basis(
-    ws,
+    ws: Workspace,
     kind: str,
     key: str,
     *,
@@ -71,7 +77,6 @@ def set_legal_basis(
     note: str | None = None,
     shown_on_sheets: bool = True,
 ) -> None:
-    ws.require("governance.write", what="legal basis")
     if basis not in BASIS_LABELS:
         raise InputRefused(f"根拠は {', '.join(BASIS_LABELS)} のいずれかです。")
     if basis == "other" and not (note or "").strip():
@@ -86,11 +91,11 @@ def set_legal_basis(
         ws.log("settings_changed", detail={"what": "legal_basis", "kind": kind, "key": key, "basis": basis}, conn=s)
 
 
-def purpose_table(ws) -> list[dict]:
+@service("governance.read", what="legal basis")
+def purpose_table(ws: Workspace) -> list[dict]:
     """Purpose and legal basis of every source type (imported or known) and every indicator of the catalogue, for
     the governance page. An indicator without its own entry shows the catalogue's default (``default: True``);
     ``missing`` marks a row without a recorded basis (the page highlights it)."""
-    ws.require("governance.read", what="legal basis")
     from ..scoring.catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     with ws.session() as s:
@@ -161,15 +166,15 @@ def purpose_table(ws) -> list[dict]:
     return out
 
 
-def missing_basis_sources(ws) -> list[str]:
+def missing_basis_sources(ws: Workspace) -> list[str]:
     """The dashboard's warning: imported source types with no legal basis yet (names of source types only)."""
     with ws.session() as s:
         return sources_without_basis(s)
 
 
 # --- retention ---------------------------------------------------------------------------------------------------
-def retention(ws) -> list[dict]:
-    ws.require("governance.read", what="retention")
+@service("governance.read", what="retention")
+def retention(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_defaults(s)
         return [
@@ -178,8 +183,8 @@ def retention(ws) -> list[dict]:
         ]
 
 
-def set_retention(ws, subject: str, months: int, note: str | None = None) -> None:
-    ws.require("governance.write", what="retention")
+@service("governance.write", what="retention")
+def set_retention(ws: Workspace, subject: str, months: int, note: str | None = None) -> None:
     if months < 1:
         raise InputRefused("保存期間は1か月以上にしてください。")
     with ws.session() as s:
@@ -189,9 +194,9 @@ def set_retention(ws, subject: str, months: int, note: str | None = None) -> Non
         ws.log("settings_changed", detail={"what": "retention", "subject": subject, "months": months}, conn=s)
 
 
-def expired(ws, on: dt.date | None = None) -> list[dict]:
+@service("governance.read", what="retention expired")
+def expired(ws: Workspace, on: dt.date | None = None) -> list[dict]:
     """Batches older than their source's retention period (by as-of date), grouped for the purge view."""
-    ws.require("governance.read", what="retention expired")
     on = on or dt.date.today()
     with ws.session() as s:
         ensure_defaults(s)
@@ -214,10 +219,10 @@ def expired(ws, on: dt.date | None = None) -> list[dict]:
         return out
 
 
-def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
+@service("governance.read", what="retention expired")
+def expired_casework(ws: Workspace, on: dt.date | None = None) -> list[dict]:
     """Support cases closed (終結) longer ago than the casework retention period, with their progress records
     (ids, dates and counts only: the purge view names no one)."""
-    ws.require("governance.read", what="retention expired")
     on = on or dt.date.today()
     with ws.session() as s:
         ensure_defaults(s)
@@ -244,7 +249,7 @@ def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
         ]
 
 
-def vacuum(ws) -> None:
+def vacuum(ws: Workspace) -> None:
     """Rewrite the file so freed pages (which may hold deleted names) are gone; outside any transaction."""
     con = raw_connect(ws.path, ws.raw_key())
     try:
@@ -253,8 +258,8 @@ def vacuum(ws) -> None:
         con.close()
 
 
-def purge_expired(ws, on: dt.date | None = None) -> dict:
-    ws.require("governance.write", what="purge")
+@service("governance.write", what="purge")
+def purge_expired(ws: Workspace, on: dt.date | None = None) -> dict:
     from ..importing.service import remove_batch  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     items = expired(ws, on)
@@ -288,9 +293,9 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
 
 
 # --- 個人情報ファイル簿 ------------------------------------------------------------------------------------------------
-def file_register(ws) -> dict:
+@service("governance.read", what="file register")
+def file_register(ws: Workspace) -> dict:
     """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
-    ws.require("governance.read", what="file register")
 
     with ws.session() as s:
         ensure_defaults(s)
@@ -361,7 +366,7 @@ def file_register(ws) -> dict:
     }
 
 
-def catalogue_changes(ws) -> list[dict]:
+def catalogue_changes(ws: Workspace) -> list[dict]:
     """Every adoption of the town's own catalogue (issue 19: its source types, difficulty types and indicators),
     oldest first, with the weight-set version it belongs to (aggregates only, no person)."""
     with ws.session() as s:
@@ -425,10 +430,10 @@ def _items_held(s) -> dict[str, list[str]]:
 
 def _held_labels(meta: dict, held) -> list[str]:
     ident, attrs = meta.get("identity") or {}, meta.get("attributes") or {}
-    labels = []
+    labels: list[str] = []
     for k in held:
         spec = ident.get(k) or attrs.get(k)
-        label = spec.get("label") if isinstance(spec, dict) else _EXTRA_LABELS.get(k, k)
+        label = str(spec.get("label") or k) if isinstance(spec, dict) else _EXTRA_LABELS.get(k, k)
         if label not in labels:
             labels.append(label)
     return labels
@@ -445,7 +450,7 @@ def _field_labels(meta: dict) -> list[str]:
     return out[:30]
 
 
-def resident_notice(ws) -> str:
+def resident_notice(ws: Workspace) -> str:
     """A short notice for the website and the 広報誌, drawn from the same data."""
     reg = file_register(ws)
     depts = sorted({i["department"] for i in reg["items"] if i["department"]})
@@ -471,14 +476,14 @@ MANUAL_ITEMS = [
 ]
 
 
-def self_inspection_auto(ws) -> dict:
+@service("governance.read", what="self inspection")
+def self_inspection_auto(ws: Workspace) -> dict:
     """The items the database answers itself."""
-    ws.require("governance.read", what="self inspection")
     year_ago = dt.datetime.now() - dt.timedelta(days=365)
     with ws.session() as s:
         users = s.scalars(select(AppUser).where(AppUser.removed_at.is_(None))).all()
         idle = [u.name for u in users if (u.last_sign_in_at or u.created_at) < year_ago]
-        roles = {}
+        roles: dict[str, int] = {}
         for u in users:
             roles[u.role] = roles.get(u.role, 0) + 1
         last_backup = s.get(Setting, "last_backup_at")
@@ -504,10 +509,10 @@ def self_inspection_auto(ws) -> dict:
     }
 
 
-def load_self_inspection(ws, fiscal_year: int) -> dict | None:
+@service("governance.read", what="self inspection")
+def load_self_inspection(ws: Workspace, fiscal_year: int) -> dict | None:
     """The saved self-inspection of one fiscal year (manual answers, the automatic items as they were when saved,
     who saved it and when), or None."""
-    ws.require("governance.read", what="self inspection")
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
         if row is None:
@@ -522,14 +527,14 @@ def load_self_inspection(ws, fiscal_year: int) -> dict | None:
         }
 
 
-def self_inspection_years(ws) -> list[int]:
-    ws.require("governance.read", what="self inspection")
+@service("governance.read", what="self inspection")
+def self_inspection_years(ws: Workspace) -> list[int]:
     with ws.session() as s:
         return sorted(s.scalars(select(SelfInspection.fiscal_year)), reverse=True)
 
 
-def save_self_inspection(ws, fiscal_year: int, answers: dict) -> dict:
-    ws.require("governance.read", what="self inspection save")
+@service("governance.read", what="self inspection save")
+def save_self_inspection(ws: Workspace, fiscal_year: int, answers: dict) -> dict:
     bad = [k for k in answers if k not in dict(MANUAL_ITEMS) and not k.endswith("_note")]
     if bad:
         raise InputRefused(f"点検項目 {bad[0]} はありません。")

@@ -1104,27 +1104,61 @@ def _match(st: SourceType, header) -> _Match | None:
         if k in _IDENTITY_INDEX:
             name, rank = _IDENTITY_INDEX[k]
             return _Match(name, rank, None, False)
-        for rk, role in _ROLES:  # person prefix or suffix + identity base: 対象児童氏名, 氏名（保護者）
-            base = (
-                k[len(rk) :] if k.startswith(rk) else (k[: -len(rk)] if k.endswith(rk) and len(k) > len(rk) else None)
-            )
-            if base and base in _PERSON_BASE_INDEX:
-                name, rank = _PERSON_BASE_INDEX[base]
-                if name == "given_name":  # 児童名, 保護者名, 受給者名: the whole name
-                    name = "name"
-                return _Match(name, rank + 50, role, False)
-    for k in keys:  # a neutral group label above the header (出欠 / 欠席日数, 健診結果 / 受診日, 基本情報 / 氏名)
-        for base in _neutral_bases(k):
-            if base in attr:
-                return _Match(attr[base][0], attr[base][1] + 20, None, True)
-            if base in _IDENTITY_INDEX:
-                name, rank = _IDENTITY_INDEX[base]
-                return _Match(name, rank + 20, None, False)
-    for k in keys:  # fragments (questionnaire items, EPDS)
-        for a in st.attributes:
-            if any(header_key(c) in k for c in a.contains):
-                return _Match(a.name, 100, None, True)
+        m = _role_match(k)
+        if m is not None:
+            return m
+    return _loose_match(st, keys, [b for k in keys for b in _neutral_bases(k)])
+
+
+def _role_match(k: str) -> _Match | None:
+    """Person prefix or suffix + identity base: 対象児童氏名, 氏名（保護者）."""
+    for rk, role in _ROLES:
+        base = k[len(rk) :] if k.startswith(rk) else (k[: -len(rk)] if k.endswith(rk) and len(k) > len(rk) else None)
+        if base and base in _PERSON_BASE_INDEX:
+            name, rank = _PERSON_BASE_INDEX[base]
+            if name == "given_name":  # 児童名, 保護者名, 受給者名: the whole name
+                name = "name"
+            return _Match(name, rank + 50, role, False)
     return None
+
+
+def _loose_match(st: SourceType, keys: tuple[str, ...], bases: list[str]) -> _Match | None:
+    """The weaker rules, after no key matched exactly or with a person prefix: ``bases`` (the keys without a neutral
+    group label, in the keys' order), then fragments."""
+    attr = _ATTR_INDEX[st.key]
+    for base in bases:  # a neutral group label above the header (出欠 / 欠席日数, 健診結果 / 受診日, 基本情報 / 氏名)
+        if base in attr:
+            return _Match(attr[base][0], attr[base][1] + 20, None, True)
+        if base in _IDENTITY_INDEX:
+            name, rank = _IDENTITY_INDEX[base]
+            return _Match(name, rank + 20, None, False)
+    frags = _FRAGMENTS.get(st.key)
+    if frags is None:
+        frags = _FRAGMENTS[st.key] = tuple(
+            (a.name, tuple(header_key(c) for c in a.contains)) for a in st.attributes if a.contains
+        )
+    for k in keys:  # fragments (questionnaire items, EPDS)
+        for name, parts in frags:
+            if any(c in k for c in parts):
+                return _Match(name, 100, None, True)
+    return None
+
+
+_FRAGMENTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}  # source type → (field, fragment keys)
+_DIGIT_ANCHORS: list[bool] = []  # [whether some header word is all digits]: computed once, reset with town types
+
+
+def _digits_can_match() -> bool:
+    """Whether a header cell made only of digits could name a field: only if some key, role, neutral word or
+    fragment is itself all digits (none of the shipped ones is). A data row's amounts and codes are then refused
+    without running the matcher over every source type."""
+    if not _DIGIT_ANCHORS:
+        words = set(_ALL_INDEX) | {k for k, _ in _ROLES} | set(_NEUTRAL_KEYS)
+        for st in SOURCES.values():
+            words |= set(_ATTR_INDEX[st.key])
+            words |= {header_key(c) for a in st.attributes for c in a.contains}
+        _DIGIT_ANCHORS.append(any(not w or w.isdigit() for w in words))
+    return _DIGIT_ANCHORS[0]
 
 
 def _role_field(st: SourceType, name: str, role: str | None) -> str | None:
@@ -1133,6 +1167,23 @@ def _role_field(st: SourceType, name: str, role: str | None) -> str | None:
     if role == "other" and not st.child_forms:
         return None  # a guardian's name in a pupil's row: kept raw, never the pupil's identity
     return name
+
+
+_MATCHES: dict[tuple[str, str], _Match | None] = {}  # (source type, header) → _match: reset with town types
+
+
+def _match_memo(st: SourceType, header) -> _Match | None:
+    """``_match``, remembered: the guards map every header of a wide file under every source type."""
+    if not isinstance(header, str):
+        return _match(st, header)
+    key = (st.key, header)
+    try:
+        return _MATCHES[key]
+    except KeyError:
+        if len(_MATCHES) > 200_000:
+            _MATCHES.clear()
+        m = _MATCHES[key] = _match(st, header)
+        return m
 
 
 def detect_mapping(source_type: str, headers: list[str], overrides: dict | None = None) -> dict[str, str]:
@@ -1145,7 +1196,7 @@ def detect_mapping(source_type: str, headers: list[str], overrides: dict | None 
     found: list[tuple[int, str, str, int]] = []  # (position, header, field, rank)
     ctx: str | None = None
     for pos, h in enumerate(headers):
-        m = _match(st, h)
+        m = _match_memo(st, h)
         if m is None:
             k = header_key(h)
             r = next((role for rk, role in _ROLES if k.startswith(rk)), None)
@@ -1322,11 +1373,22 @@ def known_header(cell) -> str | None:
     s = str(cell)
     if not s.strip() or len(s) > 40:
         return None
-    for k in _header_keys(s):
+    keys = _header_keys(s)
+    for k in keys:
         if k in _ALL_INDEX:
             return _ALL_INDEX[k]
+    if all(k.isdigit() for k in keys) and not _digits_can_match():
+        return None  # an amount, a code, a date in a data row: no source type's matcher can name it
+    # what _match(st, s) would find for the first source type that matches, computed once for every type: no key
+    # is an exact field of any type (above), so only the person-prefix rule (the same for every type) and the
+    # weaker per-type rules remain
+    for k in keys:
+        m = _role_match(k)
+        if m is not None:
+            return f"{m.role}:{m.field}" if m.role else m.field
+    bases = [b for k in keys for b in _neutral_bases(k)]
     for st in SOURCES.values():
-        m = _match(st, s)
+        m = _loose_match(st, keys, bases)
         if m is not None:
             return f"{m.role}:{m.field}" if m.role else m.field
     return None
@@ -1410,6 +1472,9 @@ def register_town_types(types: Iterable[SourceType]) -> None:
             _ALL_INDEX.setdefault(k, n)
     for k, (n, _) in _IDENTITY_INDEX.items():
         _ALL_INDEX.setdefault(k, n)
+    _FRAGMENTS.clear()
+    _DIGIT_ANCHORS.clear()
+    _MATCHES.clear()
     known_header.cache_clear()
 
 

@@ -16,11 +16,13 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from ..errors import InputRefused, NotFound
 from ..outputs import write_bytes
+from ..services import service
 from ..storage.models import (
     ChildScore,
     ConferenceItem,
@@ -37,6 +39,9 @@ from ..storage.models import (
 )
 from ..text.normalize import norm_address, norm_kana, norm_name, split_name
 from .crypto import open_sealed, seal
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 KIND = "handover"
 SOURCE_TYPE = "handover"
@@ -145,8 +150,9 @@ def build_payload(s, person_id: str, to_town: str, *, with_scores: bool = False,
     return payload
 
 
+@service("data.share", what="handover export", person="person_id")
 def export_handover(
-    ws,
+    ws: Workspace,
     person_id: str,
     to_town: str,
     out: Path,
@@ -155,7 +161,6 @@ def export_handover(
     with_scores: bool = False,
     contact: str | None = None,
 ) -> dict:
-    ws.require("data.share", what="handover export", person_id=person_id)
     to_town = (to_town or "").strip()
     if not to_town:
         raise InputRefused("引継ぎ先の自治体名（--to）を指定してください。")
@@ -212,8 +217,8 @@ def _candidates(s, child: dict) -> list[dict]:
     return out
 
 
-def import_handover(ws, path: Path, password: str | None) -> dict:
-    ws.require("import", what="handover import")
+@service("import", what="handover import")
+def import_handover(ws: Workspace, path: Path, password: str | None) -> dict:
     try:
         data = Path(path).read_bytes()
     except OSError as e:

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from ..errors import NotFound
 from ..outputs import write_csv
+from ..services import service
 from ..storage.models import ChildScore, ReviewRound, RoundCandidate, Setting, SupportCase
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 COLUMNS = [
     "town",
@@ -39,8 +44,8 @@ def _confirmed_label(r: ReviewRound) -> str:
     return str(labels[0]) if labels else "a"
 
 
-def round_statistics(ws, round_id: int, *, min_cell: int = 5) -> list[dict]:
-    ws.require("score.read", what="pooled statistics")
+@service("score.read", what="pooled statistics")
+def round_statistics(ws: Workspace, round_id: int, *, min_cell: int = 5) -> list[dict]:
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -95,7 +100,7 @@ def round_statistics(ws, round_id: int, *, min_cell: int = 5) -> list[dict]:
     return rows
 
 
-def write_round_statistics(ws, round_id: int, out: Path, *, min_cell: int = 5) -> dict:
+def write_round_statistics(ws: Workspace, round_id: int, out: Path, *, min_cell: int = 5) -> dict:
     rows = round_statistics(ws, round_id, min_cell=min_cell)
     write_csv(out, COLUMNS, ([r[c] for c in COLUMNS] for r in rows))
     return {
