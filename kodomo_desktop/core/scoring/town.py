@@ -409,9 +409,10 @@ def _sha(text: str) -> str:
 
 
 # --- weights that follow a catalogue change -------------------------------------------------------------------------
-def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = None) -> dict:
+def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = None, *, rules: bool = True) -> dict:
     """The town's weight set carried over to a new catalogue: renamed types follow, removed types and indicators
-    go, and an indicator whose default points or window the catalogue changed takes the new defaults."""
+    go, an indicator whose default points or window the catalogue changed takes the new defaults, and (``rules``)
+    the catalogue's flagging rules apply when they changed."""
     r = dict(renames or {})
     types = list(new["difficulty_types"])
     bands = {b["label"] for b in new["age_bands"]}
@@ -447,7 +448,7 @@ def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = Non
     sib = d.get("sibling") or {}
     if isinstance(sib.get("types"), list):
         sib["types"] = [r.get(t, t) for t in sib["types"] if r.get(t, t) in types]
-    if (new.get("rules") or {}) != (old.get("rules") or {}):  # the catalogue's flagging rules changed: they apply
+    if rules and (new.get("rules") or {}) != (old.get("rules") or {}):  # the catalogue's rules changed: they apply
         apply_catalogue_rules(d, new)
     return d
 
@@ -475,18 +476,27 @@ def _changes(old: dict, new: dict) -> dict:
     }
 
 
-def _preview(ws: Workspace, old: dict, new: dict, cur_data: dict, new_data: dict, cur_version, as_of=None) -> dict:
+def _preview(
+    ws: Workspace, old: dict, new: dict, active: dict, new_data: dict, cur_version, renames=None, as_of=None
+) -> dict:
+    """Current → proposed: the children as the adopted catalogue scores them with the adopted weights, against the
+    new catalogue with the weight set adopted with it (a changed cut-off, a new indicator, a changed rule move the
+    figures); ``changes`` lists what differs in the weights."""
     on = S._as_date(as_of) or S.default_as_of(ws)
     inp = S.load_input(ws, on)
     ctx_new = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(new))))
     _, s_new, m_new = ctx_new.score(new_data)
-    _, s_cur, _ = ctx_new.score(migrate_weights(cur_data, old, new))
+    try:
+        ctx_old = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(old))))
+        _, s_cur, _ = ctx_old.score(active)
+    except InputRefused:  # the adopted catalogue reads a source type the new one removes: compare on the new one
+        _, s_cur, _ = ctx_new.score(migrate_weights(active, old, new, renames))
     pv = S.preview_from_scores(
         ctx_new,
         s_cur,
         s_new,
         m_new,
-        changes=diff(migrate_weights(cur_data, old, new), new_data, ctx_new.cat),
+        changes=diff(migrate_weights(active, old, new, renames, rules=False), new_data, ctx_new.cat),
         current_version=cur_version,
     )
     return pv
@@ -514,9 +524,7 @@ def adopt_catalogue(
         new_data = validate_weights(
             migrate_weights(active["data"], old, new, renames), C.validate_catalogue(copy.deepcopy(new))
         )
-        pv = _preview(
-            ws, old, new, migrate_weights(active["data"], old, new, renames), new_data, active["version"], as_of
-        )
+        pv = _preview(ws, old, new, active["data"], new_data, active["version"], renames, as_of)
         changes = _changes(old, new)
         if dry_run:
             return {"changed": True, "dry_run": True, "changes": changes, "preview": S.preview_summary(pv)}
