@@ -6,10 +6,9 @@ every problem and nothing changed."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from clirun import run_cli
 
 PW = "catalogue cli pw"
 LUNCH = {
@@ -31,16 +30,10 @@ ARREARS = [0, 1, 3, 5, 4, 2]
 
 
 def cli(*args, cwd):
+    """The CLI in this process (tests/clirun.py: its own folder and environment, empty stdin, captured output)."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.pop("KODOMO_USER", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop.cli", *args],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=e)
 
 
 def ok(r):

@@ -7,27 +7,20 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
+from clirun import run_cli
 
 PW = "scoring cli pw"
 
 
 def cli(*args, cwd, env=None):
+    """The CLI in this process (tests/clirun.py: its own folder and environment, empty stdin, captured output)."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.pop("KODOMO_USER", None)
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop.cli", *args],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=e)
 
 
 def ok(r):
