@@ -472,6 +472,10 @@ def _changes(old: dict, new: dict) -> dict:
         "labels": {
             i["id"]: i["label_ja"]
             for i in [*old.get("indicators", []), *new.get("indicators", []), *(new.get("takeup_gaps") or [])]
+        }
+        | {
+            k: str((spec or {}).get("label") or k)
+            for k, spec in {**(old.get("source_types") or {}), **(new.get("source_types") or {})}.items()
         },
     }
 
