@@ -394,9 +394,15 @@ class Workspace:
 
     # -- services' helpers -------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction (committed on leaving, rolled back on an exception). ``write``: one that reads and then
+        writes while another thread may write (a worker's export that logs at its end): it takes the write lock at
+        its start, so the other waits (busy_timeout) — a read transaction that later wants the lock is answered
+        "database is locked" at once when another connection holds it."""
         self._check_open()
         with self._sessions.begin() as s:
+            if write:
+                s.connection(execution_options={"immediate": True})
             yield s
 
     def log(self, action: str, person_id: str | None = None, detail=None, *, conn=None) -> int:
@@ -406,8 +412,9 @@ class Workspace:
             if isinstance(conn, Session):
                 conn = conn.connection()
             return audit.append(conn, self.user.name, action, person_id, detail)
-        with self.engine.begin() as c:
-            return audit.append(c, self.user.name, action, person_id, detail)
+        with self.engine.connect() as c:
+            with c.execution_options(immediate=True).begin():  # write lock first: a log from another thread waits
+                return audit.append(c, self.user.name, action, person_id, detail)
 
     def can(self, permission: str) -> bool:
         return role_has(self.user.role, permission)

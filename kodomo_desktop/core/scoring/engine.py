@@ -363,6 +363,17 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
             if ab.get("date_field") not in (None, "record_date", "as_of"):
                 fa.add(ab["date_field"])
             need.setdefault(ab["source_type"], set()).update(fa)
+    for g in cat.get("takeup_gaps") or []:  # the take-up prompts read fields no scored indicator may read
+        for part in (g.get("present"), g.get("absent")) if isinstance(g, dict) else ():
+            if not isinstance(part, dict) or not part.get("source_type"):
+                continue
+            try:
+                fg = R.validate_rule(part.get("rule") or {"exists": True})
+            except R.RuleError:
+                continue
+            if part.get("date_field") not in (None, "record_date", "as_of"):
+                fg.add(part["date_field"])
+            need.setdefault(part["source_type"], set()).update(fg)
     by_source = {}
     for st, g in recs.groupby("source_type", sort=False):
         g = g.copy()

@@ -373,13 +373,11 @@ def details_of(value: Any) -> ScoreDetails:
 def catalogue_kinds() -> dict[str, str]:
     """Indicator id → kind in the catalogue in use — the town's own or the shipped one (cached per catalogue:
     first-format details are read row by row)."""
-
     return dict(_catalogue_kinds(id(getattr(C, "_TOWN", None))))
 
 
 @lru_cache(maxsize=4)
 def _catalogue_kinds(_key: int) -> tuple:
-
     try:
         return tuple((i["id"], i["kind"]) for i in load_catalogue()["indicators"])
     except KodomoError:  # an unreadable catalogue must not stop a reader: reasons then default by indicator

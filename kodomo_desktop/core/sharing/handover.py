@@ -164,7 +164,7 @@ def export_handover(
     to_town = (to_town or "").strip()
     if not to_town:
         raise InputRefused("引継ぎ先の自治体名（--to）を指定してください。")
-    with ws.session() as s:
+    with ws.session(write=True) as s:  # it logs at its end, maybe while the GUI thread logs a search
         payload = build_payload(s, person_id, to_town, with_scores=with_scores, contact=contact)
         data = seal(
             json.dumps(payload, ensure_ascii=False).encode("utf-8"),

@@ -73,9 +73,12 @@ def make_engine(path: str | os.PathLike, key: bytes) -> Engine:
 
     # pysqlite-style drivers do their own transaction handling badly; let SQLAlchemy issue BEGIN itself
     # so a batch import is one real transaction (all or nothing, even if the process is killed).
+    # A transaction that reads and then writes (the access log reads the last hash, then appends) takes the write
+    # lock first (``execution_options(immediate=True)``): two deferred ones in two threads deadlock on the upgrade,
+    # and SQLite answers one of them "database is locked" at once instead of letting busy_timeout wait.
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
     return engine
 
