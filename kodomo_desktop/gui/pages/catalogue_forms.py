@@ -229,7 +229,7 @@ class IndicatorForm(QWidget):
             combo.blockSignals(True)
             combo.clear()
             for key, label in T.source_choices(self.page.draft).items():
-                combo.addItem(label, key)
+                combo.addItem(tr(label), key)  # a town-defined source keeps its Japanese name
             combo.blockSignals(False)
             if keep is not None:
                 _select(combo, keep)
@@ -242,7 +242,7 @@ class IndicatorForm(QWidget):
         if first:
             field.addItem(tr(first), None)
         for f in T.source_fields(self.page.draft, source.currentData() or ""):
-            field.addItem(f["label"], f["field"])
+            field.addItem(tr(f["label"]), f["field"])
         if keep is not None:
             _select(field, keep)
 
@@ -463,7 +463,7 @@ class SourceForm(QWidget):
         self.record_date.addItem(tr("抽出の基準日（ファイルの時点）"), None)
         for a in self._attributes():
             if a["type"] == "date":
-                self.record_date.addItem(a["label"] or a["field"], a["field"])
+                self.record_date.addItem(tr(a["label"]) if a["label"] else a["field"], a["field"])
         if keep is not None:
             _select(self.record_date, keep)
 
@@ -503,6 +503,10 @@ class SourceForm(QWidget):
             return False
         self.errors.clear()
         T.with_source(self.page.draft, key, spec)
+        for edit in (self.label, self.key, self.department, self.dedupe, self.purpose, self.basis_note):
+            edit.clear()  # ready for the next one; the draft keeps this one
+        self.attrs.setRowCount(0)
+        self._fill_dates()
         self.page.changed(
             tr("取込元「{name}」を下書きに加えました。指標を加えてから採用してください。", name=spec["label"])
         )

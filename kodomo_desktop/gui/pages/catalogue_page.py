@@ -219,14 +219,14 @@ class CataloguePage(QWidget):
         self.table.setRowCount(len(inds) + len(gaps))
         rows = [
             [
-                ind["label_ja"],
+                tr(ind["label_ja"]),  # a town-defined indicator has only its Japanese name
                 T.indicator_text(self.draft, {**ind, "window_months": None}),
                 str(ind.get("window_months") or tr("期限なし")),
                 _points_text(ind.get("points") or {}),
             ]
             for ind in inds
         ] + [
-            [g["label_ja"], T.gap_rule_text(self.draft, g), "", tr("点数なし（利用できる可能性のある支援）")]
+            [tr(g["label_ja"]), T.gap_rule_text(self.draft, g), "", tr("点数なし（利用できる可能性のある支援）")]
             for g in gaps
         ]
         for r, cells in enumerate(rows):
