@@ -119,6 +119,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         sf.record_date.setCurrentIndex(sf.record_date.findData("notice_date"))
         assert sf.add(), page.notice.text()
         assert not sf.errors.text("attributes") and "school_lunch" in page.draft["source_types"]
+        assert sf.attrs.rowCount() == 0 and not sf.label.text()  # the form is ready for the next one
 
         # 2. a new difficulty type and the indicator 給食費滞納 ≥ 3か月 under it
         page.tabs.setCurrentIndex(3)

@@ -265,7 +265,7 @@ def catalogue_rows(changes: list[dict]) -> list[list[str]]:
                     if k.startswith(("indicators", "takeup"))
                     else [str(x) for x in what[k]]
                     if k.startswith("types")
-                    else []
+                    else [str(names[x]) for x in what[k] if x in names]  # a source type by its label, never its key
                 )
                 named = "（" + "・".join(shown[:3]) + ("ほか" if len(shown) > 3 else "") + "）" if shown else ""
                 parts.append(f"{label} {len(what[k])} 件{named}")

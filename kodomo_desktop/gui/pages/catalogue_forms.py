@@ -503,6 +503,10 @@ class SourceForm(QWidget):
             return False
         self.errors.clear()
         T.with_source(self.page.draft, key, spec)
+        for edit in (self.label, self.key, self.department, self.dedupe, self.purpose, self.basis_note):
+            edit.clear()  # ready for the next one; the draft keeps this one
+        self.attrs.setRowCount(0)
+        self._fill_dates()
         self.page.changed(
             tr("取込元「{name}」を下書きに加えました。指標を加えてから採用してください。", name=spec["label"])
         )
