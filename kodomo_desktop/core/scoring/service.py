@@ -753,6 +753,10 @@ def run_scoring(
     """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
     say = progress or (lambda *_: None)
     t0 = time.perf_counter()
+    if ws.can("checklist.manage"):  # what the schools entered in their own workspaces, read back first
+        from ..checklists import sync
+
+        sync.sync(ws, quiet=True)
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
     wid, version, data = _weights_for_run(ws, weight_set)
     ctx = context if context is not None and context.as_of == on else ScoringContext.load(ws, on)
