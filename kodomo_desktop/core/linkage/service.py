@@ -25,6 +25,7 @@ from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
 from ..text import normalize as N
+from ..text.search import person_terms_sql, search_terms
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -106,7 +107,6 @@ class _ByResidentKey(dict):
     """resident key → person id, looked up with a 宛名番号 as written (leading zeros or not)."""
 
     def get(self, rno, default=None):
-
         return super().get(resident_key(rno), default)
 
 
@@ -151,7 +151,6 @@ def records_frame(
 
 
 def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
-
     if "surname_norm" not in df.columns or df["surname_norm"].isna().all():
         parts = [N.split_name(x) for x in df["name"].fillna("")]
         df["surname_norm"] = [N.norm_name(a) for a, _ in parts]
@@ -359,8 +358,6 @@ _BARE = "l.status = 'review'"
 
 
 def _review_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
-    from ..text.search import person_terms_sql, search_terms
-
     where, params = "l.status = 'review'", {}
     if source_type:
         where += " AND r.source_type = :st"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from ..calendar import to_date
 from ..services import service
 from ..storage.models import ScoreRun
 from ..text.search import person_terms_sql, search_terms
@@ -353,6 +354,4 @@ def _as_dict(v: Any) -> dict:
 
 
 def _date(v):
-    from ..calendar import to_date
-
     return to_date(v)

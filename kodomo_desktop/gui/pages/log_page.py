@@ -69,7 +69,7 @@ class LogPage(QWidget):
         self.action = QComboBox()
         self.action.addItem(tr("（すべての操作）"), None)
         for k, v in A.ACTION_LABELS.items():
-            self.action.addItem(v, k)
+            self.action.addItem(tr(v), k)
         self.person = QLineEdit()
         self.person.setPlaceholderText(tr("整理番号（P…）"))
         self.since = QLineEdit()
