@@ -9,8 +9,9 @@ import os
 
 import pytest
 from clirun import run_cli
+from conftest import DEMO_PW
 
-PW = "catalogue cli pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 LUNCH = {
     "key": "school_lunch",
     "label": "給食費",
@@ -42,9 +43,10 @@ def ok(r):
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
+def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("town19")
-    ok(cli("demo", "--db", "d.db", "--seed", "1", "--files-out", "files", cwd=d))
+    # what `demo --seed 1 --files-out files` builds (3,000 residents and their department files), cached
+    demo_town(d / "d.db", residents=3000, seed=1, files_out=d / "files")
     return d
 
 

@@ -11,8 +11,9 @@ from collections import Counter
 
 import pytest
 from clirun import run_cli
+from conftest import DEMO_PW
 
-PW = "scoring cli pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 def cli(*args, cwd, env=None):
@@ -34,9 +35,9 @@ def rows(path):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("demo16")
-    ok(cli("demo", "--db", "d.db", "--seed", "1", cwd=d))  # the demo town (3,000 residents)
+    demo_town(d / "d.db", residents=3000, seed=1)  # what `demo --seed 1` builds (3,000 residents), cached
     return d
 
 

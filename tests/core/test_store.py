@@ -135,6 +135,9 @@ def test_roles_enforced_in_core_and_refusal_logged(new_db):
     assert ws.can("person.read") and not ws.can("import")
     ws.close()
     ws = Workspace.open(path, PASSWORD)
+    from kodomo_desktop.core.checklists import sync
+
+    sync.sync(ws)  # the school user's refusal is in its school's log, and in the town's once read back
     with ws.engine.connect() as c:
         rows = c.execute(text("SELECT user, detail FROM access_log WHERE action='permission_denied'")).all()
     assert rows and rows[0][0] == "t1" and "score.run" in rows[0][1]

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, text
 
 from .. import audience as A
 from .. import outputs
+from .. import schoolspace as SW
 from ..errors import InputRefused, NotFound
 from ..importing.values import parse_date
 from ..services import service
@@ -696,6 +697,7 @@ def delete_person(ws: Workspace, person_id: str, reason: str) -> dict:
         )
     # wipe freed pages: the deleted name must not survive in the file
     vacuum(ws)
+    counts["school_workspaces"] = SW.purge_person(ws, person_id)  # and out of every school's own workspace
     return {
         "person_id": person_id,
         "deleted": counts,

@@ -487,8 +487,10 @@ def _preview(
     new catalogue with the weight set adopted with it (a changed cut-off, a new indicator, a changed rule move the
     figures); ``changes`` lists what differs in the weights."""
     on = S._as_date(as_of) or S.default_as_of(ws)
-    inp = S.load_input(ws, on)
-    ctx_new = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(new))))
+    cat_new = copy.deepcopy(C.validate_catalogue(copy.deepcopy(new)))
+    # the records bring the fields both catalogues name (the new one may read items the current one does not)
+    inp = S.load_input(ws, on, fields=S.E.needed_fields(cat_new, old, S.catalogue()))
+    ctx_new = S.ScoringContext(inp, cat_new)
     _, s_new, m_new = ctx_new.score(new_data)
     try:
         ctx_old = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(old))))
@@ -1031,7 +1033,8 @@ def support_prompts(ws: Workspace, as_of=None, person_id: str | None = None) -> 
     cat = C.load_catalogue()
     gaps = [g for g in (cat.get("takeup_gaps") or []) if g.get("enabled", True)]
     on = S._as_date(as_of) or S.default_as_of(ws)
-    inp = S.load_input(ws, on, household_of=person_id) if person_id else S.load_input(ws, on)
+    need = E.needed_fields(cat)
+    inp = S.load_input(ws, on, household_of=person_id, fields=need) if person_id else S.load_input(ws, on, fields=need)
     prep = E.prepare(inp, cat)
     ids = prep.children["person_id"].tolist()
     out_gaps: list[dict] = []

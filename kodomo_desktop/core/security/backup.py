@@ -377,7 +377,7 @@ def restore(
                         "backup_password",
                     )
                 try:
-                    if ws.user.role != "coordinator":
+                    if not isinstance(ws, Workspace) or ws.user.role != "coordinator":
                         raise _refuse(target_ws, "バックアップの中でもコーディネーターである必要があります。", "role")
                     try:
                         ws.verify()
