@@ -109,7 +109,13 @@ def test_needed_fields_cover_rules_dedupe_closure_and_take_up_gaps():
         "indicators": [
             {"source_type": "x", "rule": {"aggregate": "max", "field": "f1", "where": {"field": "f2", "op": "exists"}}},
             {"source_type": "x", "rule": {"any": [{"field": "f3", "op": "exists"}]}, "date_field": "f4"},
+            {  # a two-source indicator: present in x, absent in y
+                "source_type": "x",
+                "rule": {"field": "f6", "op": "exists"},
+                "absent": {"source_type": "y", "rule": {"field": "g1", "op": "exists"}, "date_field": "g2"},
+            },
         ],
         "sources": {"x": {"dedupe": ["record_date", "f5"]}},
     }
-    assert {"f1", "f2", "f3", "f4", "f5"} <= E.needed_fields(extra)["x"]
+    need = E.needed_fields(extra)
+    assert {"f1", "f2", "f3", "f4", "f5", "f6"} <= need["x"] and {"g1", "g2"} <= need["y"]

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from .. import schoolspace as SW
 from ..audit import log as audit
 from ..errors import KodomoError
+from ..services import service
 from ..storage import school_schema as SS
 from ..storage.models import ChecklistEntry, ChecklistRound, Person
 from ..storage.models import SchoolWorkspace as SchoolRow
@@ -139,10 +140,10 @@ def sync_school(ws, school: str) -> dict:
     return {"school": school, **pulled, "pupils": pushed["pupils"], "rounds": pushed["rounds"]}
 
 
+@service("checklist.manage", what="checklist sync")
 def sync(ws, school: str | None = None, *, quiet: bool = False) -> dict:
     """Every school workspace (or one): read back, then filled again. ``quiet``: part of another service (a school
     whose workspace cannot be opened is reported, not raised)."""
-    ws.require("checklist.manage", what="checklist sync")
     names = [school] if school else [r.school for r in SW.rows(ws)]
     out, problems = [], []
     for name in names:

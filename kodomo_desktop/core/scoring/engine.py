@@ -141,7 +141,8 @@ def _rule_fields(rule) -> set[str]:
 
 def needed_fields(*cats: dict) -> dict[str, set[str]]:
     """Source type → the attribute fields scoring with these catalogues reads (issue 21: a 和泉市 file carries
-    hundreds of item columns; the engine names a few). Indicators' rules and date fields, take-up-gap rules,
+    hundreds of item columns; the engine names a few). Indicators' rules and date fields (a two-source indicator's
+    ``absent`` part too), take-up-gap rules,
     each source's ``dedupe`` and ``closed_by`` fields, and :data:`ENGINE_FIELDS`. The engine reads attributes only
     through ``.get(field)``, so a record holding just these fields scores exactly as the whole record does
     (tests/core/test_scoring_fields.py compares the two on a generated town)."""
@@ -153,10 +154,14 @@ def needed_fields(*cats: dict) -> dict[str, set[str]]:
 
     for cat in cats:
         for ind in cat.get("indicators") or []:
-            f = _rule_fields(ind.get("rule")) | set(ind.get("_fields") or ())
-            if ind.get("date_field") not in (None, "record_date", "as_of"):
-                f.add(ind["date_field"])
-            add(ind.get("source_type"), f)
+            # the indicator, and the second source of a two-source one (``absent``: in A, not in B)
+            for part in (ind, ind.get("absent")):
+                if not isinstance(part, dict):
+                    continue
+                f = _rule_fields(part.get("rule")) | set(part.get("_fields") or ())
+                if part.get("date_field") not in (None, "record_date", "as_of"):
+                    f.add(part["date_field"])
+                add(part.get("source_type"), f)
         for g in cat.get("takeup_gaps") or []:
             for part in ("present", "absent"):
                 p = g.get(part) or {}
