@@ -185,16 +185,15 @@ def test_schema_is_at_head(new_db):
 
 
 def test_cli_init_verify_wrong_password(tmp_path):
+    from clirun import run_cli
+
     env = dict(os.environ, KODOMO_DB_PASSWORD=PASSWORD)
-    run = lambda *a, **kw: subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop", *a],
-        cwd=tmp_path,
-        env=kw.get("env", env),
-        capture_output=True,
-        text=True,
+    # the first call through the real entry point (python -m kodomo_desktop), the others in this process
+    r = subprocess.run(
+        [sys.executable, "-m", "kodomo_desktop", "init", "--db", "x.db"], cwd=tmp_path, env=env, capture_output=True
     )
-    r = run("init", "--db", "x.db")
     assert r.returncode == 0 and json.loads(r.stdout) == {"created": "x.db"}
+    run = lambda *a, **kw: run_cli(a, cwd=tmp_path, env=kw.get("env", env))
     assert not (tmp_path / "x.db").read_bytes().startswith(b"SQLite format 3")
     assert run("init", "--db", "x.db").returncode == 2
     r = run("verify", "--db", "x.db", env=dict(env, KODOMO_DB_PASSWORD="wrong"))

@@ -24,8 +24,12 @@ def test_edit_a_cutoff_and_a_type_then_adopt_through_the_preview(app, qtbot, no_
 
         page.table.selectRow(page.row_of("absence_30"))
         assert page.value_edit.text() == "30"
+        page.value_edit.setText("三十")  # not a number: said next to the cut-off, nothing changed
+        assert page.apply_indicator() is False and "数" in page.edit_errors.text("value")
+        page.window_spin.setValue(12)
         page.value_edit.setText("25")
         assert page.apply_indicator()
+        assert not page.edit_errors.text("value")
         assert not page.adopt_button.isEnabled()  # an edit needs a preview first
         assert page.adopt() is False and "プレビュー" in page.notice.text()
 

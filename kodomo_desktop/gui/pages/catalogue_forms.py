@@ -66,7 +66,7 @@ def _select(combo: QComboBox, key) -> None:
         combo.setCurrentIndex(i)
 
 
-class _Errors:
+class FieldErrors:
     """A red label under each field: ``show({field: [messages]})``; every label empty and hidden first."""
 
     def __init__(self):
@@ -101,10 +101,10 @@ class _Errors:
         return self.labels[key].text()
 
 
-class _Grid:
+class FormGrid:
     """A two-column form whose every field has its error label on the row below."""
 
-    def __init__(self, errors: _Errors):
+    def __init__(self, errors: FieldErrors):
         self.grid = QGridLayout()
         self.grid.setColumnStretch(1, 1)
         self.errors = errors
@@ -153,9 +153,9 @@ class IndicatorForm(QWidget):
     def __init__(self, page):
         super().__init__()
         self.page = page
-        self.errors = _Errors()
+        self.errors = FieldErrors()
         lay = QVBoxLayout(self)
-        g = _Grid(self.errors)
+        g = FormGrid(self.errors)
         self.label = QLineEdit()
         self.label.setPlaceholderText(tr("例 給食費滞納 3か月以上"))
         g.add("label_ja", "名前", self.label)
@@ -354,9 +354,9 @@ class SourceForm(QWidget):
     def __init__(self, page):
         super().__init__()
         self.page = page
-        self.errors = _Errors()
+        self.errors = FieldErrors()
         lay = QVBoxLayout(self)
-        g = _Grid(self.errors)
+        g = FormGrid(self.errors)
         self.label = QLineEdit()
         self.label.setPlaceholderText(tr("例 給食費"))
         g.add("label", "取込元の名前", self.label)
@@ -395,7 +395,7 @@ class SourceForm(QWidget):
         arow.addStretch(1)
         lay.addLayout(arow)
 
-        g2 = _Grid(self.errors)
+        g2 = FormGrid(self.errors)
         self.record_date = QComboBox()
         g2.add("record_date", "記録の日付", self.record_date)
         self.dedupe = QLineEdit()
@@ -520,9 +520,9 @@ class RulesForm(QWidget):
     def __init__(self, page):
         super().__init__()
         self.page = page
-        self.errors = _Errors()
+        self.errors = FieldErrors()
         lay = QVBoxLayout(self)
-        g = _Grid(self.errors)
+        g = FormGrid(self.errors)
         self.mode = _combo(T.RANK_MODES)
         g.add("rules.rank", "上位抽出", self.mode)
         self.value = QDoubleSpinBox()
