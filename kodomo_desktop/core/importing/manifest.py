@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputRefused, KodomoError
 from ..services import service
 from . import fields as F
+from .service import import_file
 from .values import parse_date
 
 if TYPE_CHECKING:
@@ -114,7 +115,6 @@ def import_manifest(
     """Import every entry as its own batch (the registry first: the others link to it). Returns one object per
     file: the import's JSON plus ``file``/``source_type``/``as_of``; a refused file has ``refused: true``,
     ``exit_code`` and ``message`` (and the guards' ``findings``)."""
-    from .service import import_file  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     say = progress or (lambda *_: None)
     results = []
