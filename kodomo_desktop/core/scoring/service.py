@@ -33,6 +33,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from .. import outputs
 from .. import queries as Q
+from ..checklists import sync
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..policy import DEFAULT_SOURCES, expired_cutoffs
@@ -754,8 +755,6 @@ def run_scoring(
     say = progress or (lambda *_: None)
     t0 = time.perf_counter()
     if ws.can("checklist.manage"):  # what the schools entered in their own workspaces, read back first
-        from ..checklists import sync
-
         sync.sync(ws, quiet=True)
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
     wid, version, data = _weights_for_run(ws, weight_set)

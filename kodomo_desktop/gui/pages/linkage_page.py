@@ -443,7 +443,7 @@ class LinkagePage(QWidget):
         self.record_title.setText(
             tr(
                 "<b>{source}</b>　{row} 行目の記録と、住民基本台帳の候補",
-                source=_source_label(q["source_type"]),
+                source=tr(_source_label(q["source_type"])),
                 row=q["row_number"],
             )
         )
