@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Row, delete, insert, select, text
 
 from .. import outputs
-from ..errors import InputRefused, NotFound
+from ..errors import Cancelled, InputRefused, NotFound
 from ..importing.guards import resident_key
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
 from ..services import service
@@ -192,7 +192,14 @@ def _pinned_students(s) -> pd.DataFrame:
 
 # --- the run ---------------------------------------------------------------------------------------------------
 @service("link.run", what="link")
-def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None) -> dict:
+def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None, cancel=None) -> dict:
+    """Link every record to the registry's persons (in one transaction). ``cancel()`` (the GUI's キャンセル) is
+    asked between steps: when it says stop, :class:`Cancelled` is raised and nothing changes (rolled back)."""
+
+    def stop():
+        if cancel is not None and cancel():
+            raise Cancelled("名寄せを中止しました。データベースは変更されていません。")
+
     from . import engine as E  # lazy: loads rapidfuzz, only needed here
 
     say = progress or (lambda *_: None)
@@ -200,6 +207,7 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None)
         run = LinkRun(by=ws.user.name, params=thresholds or {})
         s.add(run)
         say("住民基本台帳から人と世帯を作成しています…")
+        stop()
         rno_to_person = _sync_registry(s)
         excluded = opted_out_persons(s)
         # registry rows: always their own person
@@ -243,12 +251,15 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None)
                     "method": "row_key",
                 }
             )
+        stop()
         say("名寄せの候補を比較しています…")
         registry = registry_frame(s)
         records = records_frame(s)
         decisions = _active_decisions(s)
         pinned = _pinned_students(s)
         result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        stop()
+        say("連結の結果を記録しています…")
         handed_over = set(records.loc[records["source_type"] == HANDOVER, "record_id"]) if len(records) else set()
         now = _now()
         for r in result.itertuples(index=False):
@@ -273,6 +284,7 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None)
                 }
             )
         for i in range(0, len(link_rows), 5000):
+            stop()
             s.execute(insert(Link), link_rows[i : i + 5000])
         counts: dict[str, int] = {}
         for lr in link_rows:
