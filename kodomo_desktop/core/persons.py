@@ -19,9 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, text
@@ -33,7 +32,9 @@ from .calendar import wareki_and_western as birth_text
 from .errors import NotFound
 from .importing.fields import SOURCE_TYPES
 from .policy import DEFAULT_SOURCES
+from .services import service
 from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
+from .text import search as _search
 from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS, source_label
 
 MAX_CHILD_AGE = 18
@@ -64,24 +65,8 @@ def is_parent(relationship: str | None) -> bool:
     return bool(relationship) and any(w in relationship for w in _PARENT_WORDS)
 
 
-# --- normalisation (the text module may be absent in a partial checkout: fall back to plain folding) -------------
-def _plain(s) -> str:
-    t = unicodedata.normalize("NFKC", str(s or ""))
-    return "".join(t.split()).replace("・", "").upper()
-
-
-@lru_cache(maxsize=1)
-def normalisers() -> tuple[Callable[[Any], str], Callable[[Any], str], Callable[[Any], str], Callable[[Any], str]]:
-    """(norm_name, norm_kana, fold_name, fold_kana) — the linkage's own functions when importable."""
-    try:
-        from .text import normalize as N  # lazy: loads yosina and jaconv; the child list starts without them
-
-        nn, nk = N.norm_name, N.norm_kana
-        fn = getattr(N, "fold_name", nn)
-        fk = getattr(N, "fold_kana", nk)
-        return nn, nk, fn, fk
-    except Exception:  # pragma: no cover - only in a partial checkout
-        return _plain, _plain, _plain, _plain
+# --- normalisation: the search's own module (core/text/search.py, shared with the prioritised list) ----------------
+normalisers = _search.normalisers
 
 
 # --- the child list ---------------------------------------------------------------------------------------------------
@@ -145,9 +130,9 @@ def _child_row(row, on: dt.date, schools: dict, excluded: set, name_key: str, ka
     )
 
 
+@service("person.read", what="child list")
 def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True) -> list[ChildRow]:
     """Every person with a birth date aged 0–``max_age`` on ``on`` (default today), in kana order."""
-    ws.require("person.read", what="child list")
     on = on or today()
     nn, nk, _, _ = normalisers()
     try:
@@ -198,7 +183,7 @@ class ChildIndex:
 
     @staticmethod
     def terms(query: str) -> list[str]:
-        return [t for t in unicodedata.normalize("NFKC", query or "").split() if t]
+        return _search.search_terms(query)
 
     def filter(self, query: str) -> list[int]:
         """Indexes of the rows matching ``query`` (all rows for an empty query)."""
@@ -252,24 +237,7 @@ def _child_range(on: dt.date, max_age: int = MAX_CHILD_AGE) -> tuple[str, str]:
 
 def _term_sql(terms: list[str], params: dict) -> str:
     """Each term must hit 氏名 (normalised), カナ (normalised), 宛名番号 (digits) or be the person id."""
-    nn, nk, _, _ = normalisers()
-    conds = []
-    for i, t in enumerate(terms):
-        n, k, raw = nn(t), nk(t), t.upper()
-        alts = []
-        if n:
-            params[f"n{i}"] = n
-            alts.append(f"instr(p.name_norm, :n{i}) > 0")
-        if k:
-            params[f"k{i}"] = k
-            alts.append(f"instr(p.kana_norm, :k{i}) > 0")
-        if raw.isdigit():
-            params[f"r{i}"] = raw
-            alts.append(f"instr(p.resident_no, :r{i}) > 0")
-        params[f"i{i}"] = raw
-        alts.append(f"p.id = :i{i}")
-        conds.append("(" + " OR ".join(alts) + ")")
-    return " AND ".join(conds)
+    return _search.person_terms_sql(terms, params, "p")
 
 
 def _child_where(query: str, on: dt.date | None, max_age: int) -> tuple[str, dict[str, Any], list[str]]:
@@ -282,15 +250,16 @@ def _child_where(query: str, on: dt.date | None, max_age: int) -> tuple[str, dic
     return where, params, terms
 
 
+@service("person.read", what="child list")
 def child_count(ws, query: str = "", on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE) -> int:
     """How many children aged 0–``max_age`` on ``on`` match ``query`` (all of them for an empty query); SQL only
     (the fold-level fallback is :func:`child_ids`'s). Not logged."""
-    ws.require("person.read", what="child list")
     where, params, _ = _child_where(query, on, max_age)
     with ws.session() as s:
         return int(s.execute(text(f"SELECT count(*) FROM person p WHERE {where}"), params).scalar() or 0)
 
 
+@service("person.read", what="child list")
 def child_ids(
     ws,
     query: str = "",
@@ -308,7 +277,6 @@ def child_ids(
     tried (ユウタ finds ユータ). ``order``: a key of :data:`CHILD_ORDERS`, ``age`` (youngest first) or ``school``.
     The covering index ``ix_person_child_list`` keeps this to the children's index entries (no table rows).
     Not logged: the caller logs the list view or the search with its count."""
-    ws.require("person.read", what="child list")
     where, params, terms = _child_where(query, on, max_age)
     if order == "age":
         order, descending = "birth", not descending
@@ -376,10 +344,10 @@ def _fold_match(s, terms: list[str], lo: str, hi: str, order_sql: str) -> list[s
     return list(s.execute(text(sql), params).scalars())
 
 
+@service("person.read", what="child list")
 def child_rows(ws, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
     """:class:`ChildRow` for these ids (one page of the list), in the given order, with the current school of just
     these persons. Not logged (the list view was)."""
-    ws.require("person.read", what="child list")
     on = on or today()
     if not ids:
         return []
@@ -726,9 +694,9 @@ def _scores(s, person_ids: list[str]) -> dict[str, dict]:
     return out
 
 
+@service("person.read", what="child page", person="person_id")
 def child_page(ws, person_id: str, on: dt.date | None = None, *, household_records: bool = True) -> ChildPage:
     """Everything the child page shows, read in one session. Logged as view_person (ids and counts only)."""
-    ws.require("person.read", what="child page", person_id=person_id)
     on = on or today()
     with ws.session() as s:
         p = s.get(Person, person_id)

@@ -17,6 +17,7 @@ permission (the GUI's and the docs' list of who may do what).
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -30,17 +31,32 @@ log = logging.getLogger(__name__)
 SERVICES: dict[str, str] = {}
 
 
-def service(permission: str, *, what: str | None = None, session: bool = False) -> Callable[[F], F]:
+def service(
+    permission: str, *, what: str | None = None, person: str | None = None, session: bool = False
+) -> Callable[[F], F]:
+    """``what`` names the service in a refusal's log entry (default: the function's name); it may hold ``{arg}``
+    fields filled from the call's arguments (``"report {kind}"``). ``person`` names the argument whose value is the
+    refusal entry's person id (``person="person_id"``)."""
     if permission not in PERMISSIONS:
         raise KeyError(f"unknown permission {permission!r}")
 
     def decorate(fn: F) -> F:
         name = f"{fn.__module__.removeprefix('kodomo_desktop.core.')}.{fn.__qualname__}"
         SERVICES[name] = permission
+        label = what or fn.__name__
+        signature = inspect.signature(fn) if person or "{" in label else None
+        if person and signature is not None and person not in signature.parameters:
+            raise TypeError(f"{name} has no argument {person!r}")
 
         @functools.wraps(fn)
         def wrapper(ws, *args, **kwargs):
-            ws.require(permission, what=what or fn.__name__, person_id=kwargs.get("person_id"))
+            about, person_id = label, None
+            if signature is not None:
+                bound = signature.bind(ws, *args, **kwargs)
+                bound.apply_defaults()
+                about = label.format(**bound.arguments) if "{" in label else label
+                person_id = bound.arguments.get(person) if person else None
+            ws.require(permission, what=about, person_id=person_id)
             log.debug("service %s (%s)", name, getattr(getattr(ws, "user", None), "role", "?"))
             if not session:
                 return fn(ws, *args, **kwargs)
@@ -48,6 +64,7 @@ def service(permission: str, *, what: str | None = None, session: bool = False) 
                 return fn(ws, *args, s=s, **kwargs)
 
         wrapper.permission = permission  # type: ignore[attr-defined]
+        wrapper.service = name  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QAbstractProxyModel, QDate, QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QAbstractProxyModel, QDate, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLayout,
+    QListView,
     QSizePolicy,
     QTableView,
 )
@@ -128,6 +129,39 @@ def table_view(model) -> QTableView:
     v.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
     v.horizontalHeader().setStretchLastSection(True)
     return v
+
+
+class LazyListView(QListView):
+    """A one-column list over a :class:`~kodomo_desktop.gui.models.LazyRowsModel` that reads like a QListWidget:
+    ``count()`` (every matching row, fetched or not), ``currentRow()``, ``setCurrentRow(i)`` (fetching up to it) and
+    ``currentRowChanged(int)``."""
+
+    currentRowChanged = Signal(int)
+
+    def setModel(self, model):  # noqa: N802 (Qt's name)
+        super().setModel(model)
+        self.selectionModel().currentRowChanged.connect(lambda cur, prev: self.currentRowChanged.emit(cur.row()))
+
+    def count(self) -> int:
+        m = self.model()
+        return int(getattr(m, "matches", m.rowCount())) if m is not None else 0
+
+    def currentRow(self) -> int:  # noqa: N802
+        i = self.currentIndex()
+        return i.row() if i.isValid() else -1
+
+    def setCurrentRow(self, row: int) -> None:  # noqa: N802
+        m = self.model()
+        if m is None:
+            return
+        if hasattr(m, "ensure"):
+            m.ensure(row)
+        if 0 <= row < m.rowCount():
+            self.setCurrentIndex(m.index(row, 0))
+            self.scrollTo(m.index(row, 0))
+        else:
+            self.setCurrentIndex(m.index(-1, 0))
+            self.currentRowChanged.emit(-1)
 
 
 # --- form helpers -------------------------------------------------------------------------------------------------

@@ -54,3 +54,52 @@ def test_count_in_window_latest_and_basic_item():
 def test_missing_flags_is_a_usage_error():
     with pytest.raises(UsageError):
         build("--id", "x")
+
+
+def test_two_sources_and_a_takeup_prompt():
+    ind = build(
+        "--id", "t2", "--label", "非課税で就学援助なし", "--source", "tax", "--field", "tax_status", "--op", "=",
+        "--value", "非課税", "--whose", "household", "--kind", "poverty_proxy", "--points", "貧困:2",
+        "--absent-source", "school_assistance", "--absent-window", "15",
+    )  # fmt: skip
+    assert ind["absent"] == {
+        "source_type": "school_assistance",
+        "whose": "household",
+        "rule": {"exists": True},
+        "window_months": 15,
+    }
+    gap = build(
+        "--id", "g2", "--label", "非課税で就学援助なし", "--source", "tax", "--field", "tax_status", "--op", "=",
+        "--value", "非課税", "--whose", "household", "--kind", "takeup", "--support", "就学援助の案内",
+        "--absent-source", "school_assistance", "--absent-field", "category", "--absent-op", "in",
+        "--absent-value", "要保護,準要保護",
+    )  # fmt: skip
+    assert gap["present"]["source_type"] == "tax" and "points" not in gap
+    assert gap["absent"]["rule"] == {"field": "category", "op": "in", "value": ["要保護", "準要保護"]}
+    cat = T.shipped()
+    cat["indicators"].append(ind)
+    cat["takeup_gaps"].append(gap)
+    assert T.problems(cat) == []
+    with pytest.raises(UsageError):
+        build(
+            "--id",
+            "g3",
+            "--label",
+            "x",
+            "--source",
+            "tax",
+            "--field",
+            "tax_status",
+            "--op",
+            "exists",
+            "--kind",
+            "takeup",
+        )
+
+
+def test_a_problem_names_the_flag():
+    from kodomo_desktop.core.errors import InputRefused
+
+    with pytest.raises(InputRefused) as e:
+        build("--id", "t4", "--label", "x", "--source", "tax", "--field", "nope", "--op", "≥", "--value", "多い")
+    assert "--field" in e.value.message_ja and "--value" in e.value.message_ja and "--points" in e.value.message_ja

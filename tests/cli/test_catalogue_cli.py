@@ -129,3 +129,36 @@ def test_gaps_on_the_demo_town(town):
     assert res["heading"] == "利用できる可能性のある支援"
     gap = next(g for g in res["gaps"] if g["id"] == "gap_tax_exempt_no_school_assistance")
     assert gap["skipped"] is None and "非課税" in gap["rule"]
+
+
+def test_two_source_indicator_and_rules_through_the_cli(town):
+    d = town
+    add = ok(
+        cli(
+            "catalogue", "add-indicator", "--db", "d.db", "--id", "exempt_no_assist", "--label", "非課税で就学援助なし",
+            "--source", "tax", "--field", "tax_status", "--aggregate", "all_latest", "--op", "=", "--value", "非課税",
+            "--window", "18", "--whose", "household", "--kind", "poverty_proxy", "--points", "貧困:2",
+            "--absent-source", "school_assistance", "--absent-window", "15", "--ages", "6-15",
+            "--date-field", "as_of", "--absent-date-field", "as_of",
+            "--reason", "非課税で就学援助のない世帯", cwd=d,
+        )
+    )  # fmt: skip
+    assert add["changes"]["indicators_added"] == ["exempt_no_assist"]
+    rules = ok(
+        cli(
+            "catalogue", "rules", "--db", "d.db", "--rank-mode", "top_percent", "--rank-value", "2", "--by-type",
+            "--basic-min", "4", "--reason", "延岡市の方式", cwd=d,
+        )
+    )  # fmt: skip
+    assert rules["changes"]["rules_changed"] is True
+    ok(cli("score", "--db", "d.db", "--out", "s2.csv", cwd=d))
+    with open(d / "s2.csv", encoding="utf-8-sig", newline="") as fh:
+        found = [r for r in csv.DictReader(fh) if "非課税で就学援助なし(+2)" in r["reasons"]]
+    gaps = ok(cli("catalogue", "gaps", "--db", "d.db", cwd=d))
+    shipped_gap = next(g for g in gaps["gaps"] if g["id"] == "gap_tax_exempt_no_school_assistance")
+    # the scored two-source indicator finds the families the shipped take-up gap finds (same rule, same window)
+    assert {r["person_id"] for r in found} == set(shipped_gap["children"]) and found
+    exported = ok(cli("catalogue", "export", "--db", "d.db", "--out", "c4.json", cwd=d))
+    cat = json.loads((d / "c4.json").read_text(encoding="utf-8"))
+    assert exported["indicators"] == len(cat["indicators"])
+    assert cat["rules"]["rank"] == {"mode": "top_percent", "value": 2.0, "per": "age_band", "by_type": True}

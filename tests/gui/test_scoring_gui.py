@@ -60,7 +60,7 @@ def test_list_filters_reasons_and_what_if(app, qtbot, ws):
     assert len(caveats) == 2 and all(S.CAVEAT in c.text() for c in caveats)  # on both tabs
     assert any(c.isVisible() for c in caveats)
     # the list is in priority order, the top child first
-    assert page.model.rows[0]["total"] == max(r["total"] for r in page.model.all)
+    assert page.model.rows[0]["total"] == max(r["total"] for r in S.latest_scores(ws))
     # filters: only flagged, then one difficulty type
     page.f_flag.setChecked(True)
     flagged = page.model.rowCount()

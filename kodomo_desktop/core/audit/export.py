@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from .. import outputs
+from ..services import service
 from . import log as audit
 
 LOG_COLUMNS = ["seq", "at", "user", "action", "person_id", "detail", "hash"]
@@ -27,8 +28,8 @@ def _log_where(user=None, action=None, person_id=None, since=None, until=None) -
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
+@service("log.read", what="log")
 def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=None, limit=None) -> list[dict]:
-    ws.require("log.read", what="log")
     where, params = _log_where(user, action, person_id, since, until)
     sql = "SELECT seq, at, user, action, person_id, detail, hash FROM access_log" + where + " ORDER BY seq"
     if limit:
@@ -41,14 +42,15 @@ def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=No
 LOG_ORDERS = {"seq": "seq", "user": "user, seq", "action": "action, seq", "person_id": "person_id, seq"}
 
 
+@service("log.read", what="log")
 def log_count(ws, *, user=None, action=None, person_id=None, since=None, until=None) -> int:
     """How many entries match the filters (SQL only; the 操作ログ page's count)."""
-    ws.require("log.read", what="log")
     where, params = _log_where(user, action, person_id, since, until)
     with ws.engine.connect() as c:
         return int(c.execute(text("SELECT count(*) FROM access_log" + where), params).scalar() or 0)
 
 
+@service("log.read", what="log")
 def log_page(
     ws,
     limit: int,
@@ -64,7 +66,6 @@ def log_page(
 ) -> list[dict]:
     """One page of the entries matching the filters, newest first by default, ordered in SQL (:data:`LOG_ORDERS`);
     each row also has ``label``, the action in Japanese. The 操作ログ page fetches these as it scrolls."""
-    ws.require("log.read", what="log")
     where, params = _log_where(user, action, person_id, since, until)
     keys = LOG_ORDERS.get(order, "seq").split(", ")
     direction = " DESC" if descending else ""
@@ -115,8 +116,8 @@ def export_log(ws, out: Path, **filters) -> dict:
     return {"entries": len(rows), "chain_ok": chain.ok, "first_broken_entry": chain.first_broken, "out": str(out)}
 
 
+@service("log.read", what="log chain")
 def chain_state(ws):
     """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
-    ws.require("log.read", what="log chain")
     with ws.engine.connect() as c:
         return audit.verify_chain(c)

@@ -18,6 +18,7 @@ from .. import queries as Q
 from ..calendar import age_on
 from ..errors import InputRefused, NotFound
 from ..i18n import msg
+from ..services import service
 from ..storage.models import (
     ChildScore,
     Conference,
@@ -81,6 +82,7 @@ def _optouts(s) -> set[str]:
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
+@service("casework.write", what="round create")
 def create_round(
     ws,
     name: str,
@@ -97,7 +99,6 @@ def create_round(
     ``exclude`` — they are left off the list (already supported); ``lower`` (優先度を下げる) — kept, after every
     child who is not on the ledger.
     """
-    ws.require("casework.write", what="round create")
     if not (name or "").strip():
         raise InputRefused("ラウンド名を入力してください。")
     if yotaikyo_rule not in ("continue", "exclude", "lower"):
@@ -156,8 +157,8 @@ def create_round(
         return r.id
 
 
+@service("person.read", what="round list")
 def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
-    ws.require("person.read", what="round list")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -211,8 +212,8 @@ def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
         return out
 
 
+@service("casework.write", what="classify", person="person_id")
 def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None:
-    ws.require("casework.write", what="classify", person_id=person_id)
     if not (reason or "").strip():
         raise InputRefused("分類の理由は必須です。理由を入力してください。")
     with ws.session() as s:
@@ -246,8 +247,8 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
         ws.log("classified", person_id, {"round_id": round_id, "label": label, "added_by_hand": added}, conn=s)
 
 
+@service("person.read", what="rounds")
 def list_rounds(ws) -> list[dict]:
-    ws.require("person.read", what="rounds")
     with ws.session() as s:
         out = []
         for r in s.scalars(select(ReviewRound).order_by(ReviewRound.id.desc())):
@@ -300,8 +301,8 @@ def check_labels(labels) -> list[dict]:
     return out
 
 
+@service("person.read", what="round labels")
 def round_labels(ws, round_id: int) -> list[dict]:
-    ws.require("person.read", what="round labels")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -309,9 +310,9 @@ def round_labels(ws, round_id: int) -> list[dict]:
         return list(r.labels or DEFAULT_LABELS)
 
 
+@service("casework.write", what="round close")
 def close_round(ws, round_id: int) -> dict:
     """締切: only when every candidate has a classification; afterwards classifications cannot change."""
-    ws.require("casework.write", what="round close")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -330,6 +331,7 @@ def close_round(ws, round_id: int) -> dict:
 
 
 # --- conferences -----------------------------------------------------------------------------------------------
+@service("person.read", what="round list")
 def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     """Up to ``size`` children from different households, spread across schools (round-robin by school)."""
     cands = [c for c in round_candidates(ws, round_id, log=False) if c["classification"] in ("a", "b", None)]
@@ -360,6 +362,7 @@ def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     return picked
 
 
+@service("casework.write", what="conference create")
 def create_conference(
     ws,
     kind: str,
@@ -371,7 +374,6 @@ def create_conference(
     round_id: int | None = None,
     person_ids: list[str] | None = None,
 ) -> int:
-    ws.require("casework.write", what="conference create")
     if kind not in CONFERENCE_KINDS:
         raise InputRefused(f"会議の種類 {kind} はありません（{'・'.join(CONFERENCE_KINDS)}）。")
     with ws.session() as s:
@@ -393,8 +395,8 @@ def create_conference(
     return cid
 
 
+@service("casework.write", what="conference add")
 def add_to_conference(ws, conference_id: int, person_ids: list[str]) -> None:
-    ws.require("casework.write", what="conference add")
     with ws.session() as s:
         if s.get(Conference, conference_id) is None:
             raise NotFound(f"会議 {conference_id} はありません。")
@@ -415,8 +417,8 @@ def add_to_conference(ws, conference_id: int, person_ids: list[str]) -> None:
             ws.log("conference_item_added", pid, {"conference_id": conference_id}, conn=s)
 
 
+@service("casework.write", what="conference reorder")
 def reorder(ws, conference_id: int, person_ids: list[str]) -> None:
-    ws.require("casework.write", what="conference reorder")
     with ws.session() as s:
         items = {
             i.person_id: i
@@ -427,6 +429,7 @@ def reorder(ws, conference_id: int, person_ids: list[str]) -> None:
                 items[pid].position = n
 
 
+@service("casework.write", what="minutes", person="person_id")
 def record_minutes(
     ws,
     conference_id: int,
@@ -444,7 +447,6 @@ def record_minutes(
 ) -> None:
     """The meeting's decision for one child on the agenda. ``registration`` (要対協: 登録する／登録しない／継続) and
     ``category`` (要保護児童／要支援児童／特定妊婦) print on the packet's decision box and among earlier decisions."""
-    ws.require("casework.write", what="minutes", person_id=person_id)
     registration, category = (registration or None), (category or None)
     if registration is not None and registration not in REGISTRATIONS:
         raise InputRefused("要対協の登録は「登録する」「登録しない」「継続」のいずれかです。")
@@ -506,8 +508,8 @@ def record_minutes(
                 open_case.next_action_on = next_review_on or open_case.next_action_on
 
 
+@service("person.read", what="conference")
 def conference_detail(ws, conference_id: int, *, log: bool = True) -> dict:
-    ws.require("person.read", what="conference")
     with ws.session() as s:
         c = s.get(Conference, conference_id)
         if c is None:
@@ -553,8 +555,8 @@ def conference_detail(ws, conference_id: int, *, log: bool = True) -> dict:
         }
 
 
+@service("person.read", what="conferences")
 def list_conferences(ws) -> list[dict]:
-    ws.require("person.read", what="conferences")
     with ws.session() as s:
         return [
             {
@@ -569,6 +571,7 @@ def list_conferences(ws) -> list[dict]:
 
 
 # --- support and progress ---------------------------------------------------------------------------------------
+@service("casework.write", what="progress", person="person_id")
 def add_progress(
     ws,
     person_id: str,
@@ -580,7 +583,6 @@ def add_progress(
     outcome: str | None = None,
     next_action_on: dt.date | None = None,
 ) -> int:
-    ws.require("casework.write", what="progress", person_id=person_id)
     if kind not in PROGRESS_KINDS:
         raise InputRefused(f"記録の種類 {kind} はありません（{'・'.join(PROGRESS_KINDS)}）。")
     if not (what or "").strip():
@@ -608,9 +610,9 @@ def add_progress(
         return p.id
 
 
+@service("casework.write", what="case close", person="person_id")
 def close_case(ws, person_id: str, reason: str, on: dt.date | None = None) -> dict:
     """終結: needs a reason; says whether the child is still flagged by the latest score."""
-    ws.require("casework.write", what="case close", person_id=person_id)
     if not (reason or "").strip():
         raise InputRefused("終結の理由は必須です。")
     with ws.session() as s:
@@ -634,9 +636,9 @@ def close_case(ws, person_id: str, reason: str, on: dt.date | None = None) -> di
         }
 
 
+@service("person.read", what="open cases")
 def open_cases(ws) -> list[dict]:
     """Support cases not yet closed, with whether the latest score still flags the child."""
-    ws.require("person.read", what="open cases")
     with ws.session() as s:
         cases = s.scalars(
             select(SupportCase).where(SupportCase.closed_on.is_(None)).order_by(SupportCase.opened_on)
@@ -672,8 +674,8 @@ def open_cases(ws) -> list[dict]:
         return out
 
 
+@service("person.read", what="cases", person="person_id")
 def cases_of(ws, person_id: str) -> list[dict]:
-    ws.require("person.read", what="cases", person_id=person_id)
     with ws.session() as s:
         out = [
             {
@@ -695,9 +697,9 @@ def cases_of(ws, person_id: str) -> list[dict]:
         return out
 
 
+@service("person.read", what="score history", person="person_id")
 def score_history(ws, person_id: str) -> list[dict]:
     """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
-    ws.require("person.read", what="score history", person_id=person_id)
     with ws.session() as s:
         out = [
             {"run_id": run.id, "as_of": run.as_of, "total": cs.total, "band": cs.band, "flagged": bool(cs.flagged)}
@@ -729,9 +731,9 @@ def parse_roles(text_: str | None) -> list[dict]:
     return out
 
 
+@service("person.read", what="due list")
 def due_list(ws, until: dt.date | None = None) -> list[dict]:
     """Next actions and reviews due up to ``until`` (default: two weeks ahead), oldest first."""
-    ws.require("person.read", what="due list")
     until = until or dt.date.today() + dt.timedelta(days=14)
     with ws.session() as s:
         items = []
@@ -776,8 +778,8 @@ def due_list(ws, until: dt.date | None = None) -> list[dict]:
         return out
 
 
+@service("casework.write", what="note", person="person_id")
 def add_note(ws, person_id: str, text_: str) -> int:
-    ws.require("casework.write", what="note", person_id=person_id)
     if not (text_ or "").strip():
         raise InputRefused("メモを入力してください。")
     with ws.session() as s:
@@ -789,9 +791,9 @@ def add_note(ws, person_id: str, text_: str) -> int:
 
 
 # --- the child's timeline (カルテ) ----------------------------------------------------------------------------------
+@service("person.read", what="timeline", person="person_id")
 def timeline(ws, person_id: str) -> list[dict]:
     """Every event about one child, newest first, each with its source."""
-    ws.require("person.read", what="timeline", person_id=person_id)
     ev = []
     with ws.session() as s:
         for rec_date, st, fname, as_of, attrs in s.execute(
@@ -904,9 +906,9 @@ def _date(v):
 
 
 # --- funnel ------------------------------------------------------------------------------------------------------
+@service("person.read", what="funnel")
 def funnel(ws, round_id: int) -> dict:
     """in scope → flagged → classified → discussed → support started, overall, per school and per age band."""
-    ws.require("person.read", what="funnel")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -961,6 +963,7 @@ def funnel(ws, round_id: int) -> dict:
     }
 
 
+@service("person.read", what="funnel")
 def funnel_to_excel(ws, round_id: int, out) -> dict:
     from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
     from openpyxl.styles import Font  # lazy: loads openpyxl, only needed here
@@ -987,8 +990,8 @@ def funnel_to_excel(ws, round_id: int, out) -> dict:
 
 
 # --- local resources directory --------------------------------------------------------------------------------------
+@service("person.read", what="resources")
 def resources(ws, include_inactive: bool = False) -> list[dict]:
-    ws.require("person.read", what="resources")
     with ws.session() as s:
         if s.scalar(select(func.count()).select_from(LocalResource)) == 0:
             s.add_all([LocalResource(name=n, category=c) for n, c in DEFAULT_RESOURCES])
@@ -1009,6 +1012,7 @@ def resources(ws, include_inactive: bool = False) -> list[dict]:
         ]
 
 
+@service("casework.write", what="resource")
 def save_resource(
     ws,
     name: str,
@@ -1018,7 +1022,6 @@ def save_resource(
     resource_id: int | None = None,
     active: bool = True,
 ) -> int:
-    ws.require("casework.write", what="resource")
     if not (name or "").strip():
         raise InputRefused("名称を入力してください。")
     with ws.session() as s:

@@ -21,6 +21,7 @@ from .. import outputs
 from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..i18n import msg
+from ..services import service
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -75,9 +76,9 @@ def definitions(ws) -> list[dict]:
         ]
 
 
+@service("checklist.manage", what="checklist definition")
 def save_definition(ws, data: dict) -> int:
     """A new version of a definition (edited in the app); old rounds keep the version they were opened with."""
-    ws.require("checklist.manage", what="checklist definition")
     if not data.get("key") or not data.get("items"):
         raise InputRefused("チェックリストの定義には key と items が必要です。")
     with ws.session() as s:
@@ -92,9 +93,9 @@ def save_definition(ws, data: dict) -> int:
 
 
 # --- pupils -------------------------------------------------------------------------------------------------------
+@service("checklist.enter", what="pupils")
 def pupils(ws, school: str, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
-    ws.require("checklist.enter", what="pupils")
     ws.require_school(school)
 
     def run(s):
@@ -146,6 +147,7 @@ def schools(ws) -> list[str]:
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
+@service("checklist.manage", what="checklist round")
 def open_round(
     ws,
     name: str,
@@ -156,7 +158,6 @@ def open_round(
     due_on: dt.date | None = None,
     opened_on: dt.date | None = None,
 ) -> int:
-    ws.require("checklist.manage", what="checklist round")
     if not (name or "").strip():
         raise InputRefused("ラウンド名を入力してください。")
     with ws.session() as s:
@@ -225,9 +226,9 @@ def round_definition(s, r: ChecklistRound) -> dict:
 
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
+@service("checklist.enter", what="checklist read")
 def school_round(ws, school: str) -> dict | None:
     """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
-    ws.require("checklist.enter", what="checklist read")
     ws.require_school(school)
     with ws.session() as s:
         r = current_round(s, school)
@@ -236,8 +237,8 @@ def school_round(ws, school: str) -> dict | None:
         return {"id": r.id, "name": r.name, "due_on": r.due_on, "definition": round_definition(s, r)}
 
 
+@service("checklist.enter", what="checklist read")
 def entries(ws, round_id: int, school: str) -> dict[str, dict]:
-    ws.require("checklist.enter", what="checklist read")
     ws.require_school(school)
     with ws.session() as s:
         return {
@@ -252,6 +253,7 @@ def entries(ws, round_id: int, school: str) -> dict[str, dict]:
         }
 
 
+@service("checklist.enter", what="checklist save", person="person_id")
 def save_entry(
     ws,
     round_id: int,
@@ -262,7 +264,6 @@ def save_entry(
     submit: bool = False,
     via: str = "app",
 ) -> None:
-    ws.require("checklist.enter", what="checklist save", person_id=person_id)
     with ws.session() as s:
         school = _school_of(ws, s, person_id)
     ws.require_school(school)  # outside the session: the refusal is logged, not rolled back
@@ -302,9 +303,9 @@ def save_entry(
         ws.log("checklist_saved", person_id, {"round_id": round_id, "submitted": submit, "via": via}, conn=s)
 
 
+@service("checklist.enter", what="checklist submit")
 def submit_school(ws, round_id: int, school: str) -> int:
     """Submit every draft of one school: results become source records that the score reads."""
-    ws.require("checklist.enter", what="checklist submit")
     ws.require_school(school)
     with ws.session() as s:
         r = s.get(ChecklistRound, round_id)
@@ -326,8 +327,8 @@ def submit_school(ws, round_id: int, school: str) -> int:
         return len(drafts)
 
 
+@service("checklist.manage", what="checklist reopen", person="person_id")
 def reopen(ws, round_id: int, person_id: str) -> None:
-    ws.require("checklist.manage", what="checklist reopen", person_id=person_id)
     with ws.session() as s:
         e = s.scalar(
             select(ChecklistEntry).where(
@@ -362,7 +363,7 @@ def _write_results(
     ws,
     s,
     r: ChecklistRound,
-    school: str,
+    school: str | None,
     entries_: list[ChecklistEntry],
     *,
     via: str,
@@ -432,9 +433,9 @@ def _write_results(
 
 
 # --- status ------------------------------------------------------------------------------------------------------
+@service("checklist.enter", what="checklist status")
 def status(ws) -> dict:
     """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
-    ws.require("checklist.enter", what="checklist status")
     with ws.session() as s:
         r = current_round(s)
         sch_list = [ws.user.school] if ws.user.role == "school" else schools(ws)
@@ -500,9 +501,9 @@ def parse_row_key(key) -> tuple[int, str] | None:
     return int(r[1:]), pid
 
 
+@service("checklist.enter", what="checklist template")
 def write_template(ws, school: str, out: Path, *, round_name: str | None = None, password: str | None = None) -> dict:
     """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
-    ws.require("checklist.enter", what="checklist template")
     ws.require_school(school)
     with ws.session() as s:
         if school not in schools(ws):
@@ -609,7 +610,8 @@ def _build_workbook(d: dict, school: str, round_id: int, round_label: str, due_o
     note = sh.cell(1, first_item + min(8, max(len(items) - 1, 0)), f"回答は各セルの▼から {labels}。空欄 = 未記入。")
     note.font = Font(size=9, color="595959")
     # row 2: the item groups, merged over their items and coloured; row 3: the item texts
-    order, spans = [], {}
+    order: list[str] = []
+    spans: dict[int, list[int]] = {}
     for n, it in enumerate(items):
         if not order or order[-1] != it["group"]:
             order.append(it["group"])

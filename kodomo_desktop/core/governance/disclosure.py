@@ -22,6 +22,7 @@ from .. import audience as A
 from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..importing.values import parse_date
+from ..services import service
 from ..storage.models import (
     Base,
     ChecklistEntry,
@@ -389,8 +390,8 @@ def _v(x):
     return x
 
 
+@service("governance.write", what="disclose", person="person_id")
 def disclose(ws, person_id: str, out: Path) -> dict:
-    ws.require("governance.write", what="disclose", person_id=person_id)
     out = Path(out)
     aud = A.get("family_disclosure")
     data, withheld = for_audience(_gather_all(ws, person_id), person_id, aud)
@@ -455,8 +456,8 @@ def _disclosure_xlsx(data: dict, out: Path) -> None:
 CORRECTABLE = {"name", "name_kana", "birth_date", "sex", "address", "relationship"}
 
 
+@service("governance.write", what="correct", person="person_id")
 def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> dict:
-    ws.require("governance.write", what="correct", person_id=person_id)
     if field not in CORRECTABLE:
         raise InputRefused(f"訂正できる項目は {', '.join(sorted(CORRECTABLE))} です。")
     if not (reason or "").strip():
@@ -564,12 +565,12 @@ def _exports_before(c, person_id: str) -> list[dict]:
     return out
 
 
+@service("governance.write", what="delete", person="person_id")
 def delete_person(ws, person_id: str, reason: str) -> dict:
     """削除請求 upheld: remove the person from every table — linked and registry rows, rows of any file that carry
     their 宛名番号, rejected rows that hold them, casework, notes, checklist entries, the household when no one is
     left in it — and say which files may still hold them: the department files their rows came from and the
     exports made earlier (from the access log). A tombstone (ids and counts) stays in the log."""
-    ws.require("governance.write", what="delete", person_id=person_id)
     if not (reason or "").strip():
         raise InputRefused("削除の理由（削除請求の受付番号など）を入力してください。")
     counts = {}

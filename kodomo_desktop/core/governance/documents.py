@@ -243,6 +243,7 @@ _CHANGE_LABELS = (
     ("indicators_added", "指標を追加"),
     ("indicators_removed", "指標を削除"),
     ("indicators_changed", "指標を変更"),
+    ("takeup_gaps_added", "利用できる可能性のある支援の条件を追加"),
 )
 
 
@@ -251,7 +252,21 @@ def catalogue_rows(changes: list[dict]) -> list[list[str]]:
     rows = [["版", "採用日", "採用者", "理由", "重みの版", "内容"]]
     for c in changes:
         what = c.get("changes") or {}
-        parts = [f"{label} {len(what[k])} 件" for k, label in _CHANGE_LABELS if what.get(k)]
+        names = what.get("labels") or {}
+        parts = []
+        for k, label in _CHANGE_LABELS:
+            if what.get(k):
+                shown = (
+                    [str(names.get(x, x)) for x in what[k]]
+                    if k.startswith(("indicators", "takeup"))
+                    else [str(x) for x in what[k]]
+                    if k.startswith("types")
+                    else []
+                )
+                named = "（" + "・".join(shown[:3]) + ("ほか" if len(shown) > 3 else "") + "）" if shown else ""
+                parts.append(f"{label} {len(what[k])} 件{named}")
+        if what.get("rules_changed"):
+            parts.append("抽出のルールを変更")
         rows.append(
             [
                 f"第{c.get('version')}版",

@@ -10,11 +10,12 @@ from sqlalchemy import func, select, update
 
 from ..calendar import wareki
 from ..errors import InputRefused, NotFound
+from ..services import service
 from ..storage.models import Link, OptOut, Person
 
 
+@service("governance.write", what="optout add", person="person_id")
 def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from_date: dt.date | None = None) -> dict:
-    ws.require("governance.write", what="optout add", person_id=person_id)
     if not (reason or "").strip():
         raise InputRefused("理由を入力してください。")
     with ws.session() as s:
@@ -67,8 +68,8 @@ def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from
         }
 
 
+@service("governance.write", what="optout remove", person="person_id")
 def remove_optout(ws, person_id: str, reason: str) -> dict:
-    ws.require("governance.write", what="optout remove", person_id=person_id)
     if not (reason or "").strip():
         raise InputRefused("利用停止を解除する理由を入力してください。")
     with ws.session() as s:
@@ -91,9 +92,9 @@ def remove_optout(ws, person_id: str, reason: str) -> dict:
         return {"person_id": person_id, "removed": len(rows), "note": "次回の名寄せ・スコア算出から対象に戻ります。"}
 
 
+@service("governance.write", what="optout remove")
 def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
     """Remove one entry of the register (a person's or a whole household's), with a reason; logged."""
-    ws.require("governance.write", what="optout remove")
     if not (reason or "").strip():
         raise InputRefused("利用停止を解除する理由を入力してください。")
     with ws.session() as s:
@@ -115,9 +116,9 @@ def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
         }
 
 
+@service("governance.write", what="optout lookup", person="person_id")
 def describe_person(ws, person_id: str) -> dict:
     """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
-    ws.require("governance.write", what="optout lookup", person_id=person_id)
 
     with ws.session() as s:
         p = s.get(Person, person_id)
@@ -141,9 +142,9 @@ def describe_person(ws, person_id: str) -> dict:
         }
 
 
+@service("governance.read", what="optout register")
 def register(ws) -> list[dict]:
     """The register itself, for the coordinator and the auditor (ids, dates, reasons; no names)."""
-    ws.require("governance.read", what="optout register")
     with ws.session() as s:
         return [
             {

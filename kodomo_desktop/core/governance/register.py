@@ -19,6 +19,7 @@ from ..policy import DEFAULT_SOURCES as DEFAULT_SOURCES
 from ..policy import _cutoff, ensure_defaults
 from ..policy import expired_cutoffs as expired_cutoffs
 from ..policy import sources_without_basis as sources_without_basis
+from ..services import service
 from ..storage.db import raw_connect
 from ..storage.models import (
     AppUser,
@@ -41,8 +42,8 @@ BASIS_LABELS = {
 }
 
 
+@service("governance.read", what="legal basis")
 def legal_bases(ws) -> list[dict]:
-    ws.require("governance.read", what="legal basis")
     with ws.session() as s:
         ensure_defaults(s)
         return [
@@ -60,6 +61,7 @@ def legal_bases(ws) -> list[dict]:
         ]
 
 
+@service("governance.write", what="legal basis")
 def set_legal_basis(
     ws,
     kind: str,
@@ -71,7 +73,6 @@ def set_legal_basis(
     note: str | None = None,
     shown_on_sheets: bool = True,
 ) -> None:
-    ws.require("governance.write", what="legal basis")
     if basis not in BASIS_LABELS:
         raise InputRefused(f"根拠は {', '.join(BASIS_LABELS)} のいずれかです。")
     if basis == "other" and not (note or "").strip():
@@ -86,11 +87,11 @@ def set_legal_basis(
         ws.log("settings_changed", detail={"what": "legal_basis", "kind": kind, "key": key, "basis": basis}, conn=s)
 
 
+@service("governance.read", what="legal basis")
 def purpose_table(ws) -> list[dict]:
     """Purpose and legal basis of every source type (imported or known) and every indicator of the catalogue, for
     the governance page. An indicator without its own entry shows the catalogue's default (``default: True``);
     ``missing`` marks a row without a recorded basis (the page highlights it)."""
-    ws.require("governance.read", what="legal basis")
     from ..scoring.catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     with ws.session() as s:
@@ -168,8 +169,8 @@ def missing_basis_sources(ws) -> list[str]:
 
 
 # --- retention ---------------------------------------------------------------------------------------------------
+@service("governance.read", what="retention")
 def retention(ws) -> list[dict]:
-    ws.require("governance.read", what="retention")
     with ws.session() as s:
         ensure_defaults(s)
         return [
@@ -178,8 +179,8 @@ def retention(ws) -> list[dict]:
         ]
 
 
+@service("governance.write", what="retention")
 def set_retention(ws, subject: str, months: int, note: str | None = None) -> None:
-    ws.require("governance.write", what="retention")
     if months < 1:
         raise InputRefused("保存期間は1か月以上にしてください。")
     with ws.session() as s:
@@ -189,9 +190,9 @@ def set_retention(ws, subject: str, months: int, note: str | None = None) -> Non
         ws.log("settings_changed", detail={"what": "retention", "subject": subject, "months": months}, conn=s)
 
 
+@service("governance.read", what="retention expired")
 def expired(ws, on: dt.date | None = None) -> list[dict]:
     """Batches older than their source's retention period (by as-of date), grouped for the purge view."""
-    ws.require("governance.read", what="retention expired")
     on = on or dt.date.today()
     with ws.session() as s:
         ensure_defaults(s)
@@ -214,10 +215,10 @@ def expired(ws, on: dt.date | None = None) -> list[dict]:
         return out
 
 
+@service("governance.read", what="retention expired")
 def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
     """Support cases closed (終結) longer ago than the casework retention period, with their progress records
     (ids, dates and counts only: the purge view names no one)."""
-    ws.require("governance.read", what="retention expired")
     on = on or dt.date.today()
     with ws.session() as s:
         ensure_defaults(s)
@@ -253,8 +254,8 @@ def vacuum(ws) -> None:
         con.close()
 
 
+@service("governance.write", what="purge")
 def purge_expired(ws, on: dt.date | None = None) -> dict:
-    ws.require("governance.write", what="purge")
     from ..importing.service import remove_batch  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     items = expired(ws, on)
@@ -288,9 +289,9 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
 
 
 # --- 個人情報ファイル簿 ------------------------------------------------------------------------------------------------
+@service("governance.read", what="file register")
 def file_register(ws) -> dict:
     """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
-    ws.require("governance.read", what="file register")
 
     with ws.session() as s:
         ensure_defaults(s)
@@ -471,9 +472,9 @@ MANUAL_ITEMS = [
 ]
 
 
+@service("governance.read", what="self inspection")
 def self_inspection_auto(ws) -> dict:
     """The items the database answers itself."""
-    ws.require("governance.read", what="self inspection")
     year_ago = dt.datetime.now() - dt.timedelta(days=365)
     with ws.session() as s:
         users = s.scalars(select(AppUser).where(AppUser.removed_at.is_(None))).all()
@@ -504,10 +505,10 @@ def self_inspection_auto(ws) -> dict:
     }
 
 
+@service("governance.read", what="self inspection")
 def load_self_inspection(ws, fiscal_year: int) -> dict | None:
     """The saved self-inspection of one fiscal year (manual answers, the automatic items as they were when saved,
     who saved it and when), or None."""
-    ws.require("governance.read", what="self inspection")
     with ws.session() as s:
         row = s.scalar(select(SelfInspection).where(SelfInspection.fiscal_year == fiscal_year))
         if row is None:
@@ -522,14 +523,14 @@ def load_self_inspection(ws, fiscal_year: int) -> dict | None:
         }
 
 
+@service("governance.read", what="self inspection")
 def self_inspection_years(ws) -> list[int]:
-    ws.require("governance.read", what="self inspection")
     with ws.session() as s:
         return sorted(s.scalars(select(SelfInspection.fiscal_year)), reverse=True)
 
 
+@service("governance.read", what="self inspection save")
 def save_self_inspection(ws, fiscal_year: int, answers: dict) -> dict:
-    ws.require("governance.read", what="self inspection save")
     bad = [k for k in answers if k not in dict(MANUAL_ITEMS) and not k.endswith("_note")]
     if bad:
         raise InputRefused(f"点検項目 {bad[0]} はありません。")

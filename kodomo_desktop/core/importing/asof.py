@@ -19,9 +19,9 @@ _MARK = re.compile(r"現在|時点|基準日|末日")  # the extract's date
 _MADE = re.compile(r"作成日|抽出日|出力日|作成|出力")  # the day it was made: usually the same, second best
 
 
-def _dates(text: str) -> list[tuple[int, dt.date, bool]]:
+def _dates(text: str) -> list[tuple[int, dt.date, int]]:
     t = unicodedata.normalize("NFKC", text)
-    out = []
+    out: list[tuple[int, dt.date, int]] = []
     for m in _DATE.finditer(t):
         v = parse_date(_GANNEN.sub("1", re.sub(r"\s+", "", m.group(1)))).value
         if isinstance(v, dt.date) and dt.date(1990, 1, 1) <= v <= dt.date(2100, 1, 1):
@@ -33,7 +33,7 @@ def _dates(text: str) -> list[tuple[int, dt.date, bool]]:
 def guess_as_of(file_name: str | None, title: list[str] | None = None) -> tuple[dt.date, str] | None:
     """(date, where it was read) — a title row saying 現在/時点/基準日 first, then any date in the title rows,
     then a date in the file name; None when there is none."""
-    found = []
+    found: list[tuple[int, dt.date, str]] = []
     for line in title or []:
         for _pos, d, rank in _dates(line):
             found.append((rank, d, f"見出し「{line.strip()[:40]}」"))

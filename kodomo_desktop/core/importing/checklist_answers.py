@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -26,15 +27,19 @@ from ..checklists.service import (
     round_definition,
 )
 from ..errors import InputRefused, NotFound
+from ..services import service
 from ..storage.models import ChecklistEntry, ChecklistRound
 from .readers import formula_cells
 from .result import ImportResult
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
-def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | None = None):
+
+@service("checklist.enter", what="checklist import")
+def import_checklist_workbook(ws: Workspace, path: Path, progress=None, *, password: str | None = None):
     """Read a returned workbook: rows matched by row key; bad answers rejected by row and column. ``password``:
     the file password of a workbook made with one (encrypted OOXML)."""
-    ws.require("checklist.enter", what="checklist import")
     path = Path(path)
     data = path.read_bytes()
     plain = _decrypt_workbook(data, password)
@@ -78,10 +83,10 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
             good.append((rn, pid, values))
         if round_id is None:
             raise InputRefused("記入された行がありません。")
-        r = s.get(ChecklistRound, round_id)
-        if r is None:
+        rnd = s.get(ChecklistRound, round_id)
+        if rnd is None:
             raise InputRefused("このファイルのラウンドはデータベースにありません。")
-        d = round_definition(s, r)
+        d = round_definition(s, rnd)
         items = d["items"]
         first_item = 5
         parsed = []
@@ -135,7 +140,9 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
     if not parsed:
         raise InputRefused("記入された行がありません。何も取り込んでいません。")
     with ws.session() as s:
-        r = s.get(ChecklistRound, round_id)
+        rnd = s.get(ChecklistRound, round_id)
+        if rnd is None:  # removed since the sheet was read
+            raise InputRefused("このファイルのラウンドはデータベースにありません。")
         entries_ = []
         for rn, pid, answers, remark in parsed:
             old = s.scalar(
@@ -165,7 +172,7 @@ def import_checklist_workbook(ws, path: Path, progress=None, *, password: str | 
         batch_id = _write_results(
             ws,
             s,
-            r,
+            rnd,
             school,
             entries_,
             via="excel",

@@ -139,7 +139,8 @@ def check_fit(source_type: str, headers: list[str], mapping: dict, findings: Fin
     """The chosen source type's own columns (受診日, 支給区分 …) against the best other type's: a 乳幼児健診 workbook
     chosen as 児童扶養手当 has none of the allowance's columns and many of 母子保健's."""
     mine = _attributes(source_type, mapping)
-    best, best_cols = None, []
+    best: str | None = None
+    best_cols: list[str] = []
     for other in F.SOURCES:
         if other in (source_type, "school_checklist"):
             continue
@@ -202,7 +203,7 @@ def baseline(s, source_type: str, scope, older: list[int], mapping: dict, exclud
 def current_registry_keys(s, exclude_batch: int | None = None) -> set[str]:
     """The 宛名番号 (as compared) of the current registry: its current extract's rows and the persons in it."""
     keys = {
-        resident_key(v)
+        k
         for (v,) in s.execute(
             text(
                 "SELECT r.resident_no FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
@@ -211,12 +212,13 @@ def current_registry_keys(s, exclude_batch: int | None = None) -> set[str]:
             ),
             {"x": exclude_batch or -1},
         )
+        if (k := resident_key(v)) is not None
     }
     keys |= {
-        resident_key(v)
+        k
         for (v,) in s.execute(text("SELECT resident_no FROM person WHERE in_registry = 1 AND resident_no IS NOT NULL"))
+        if (k := resident_key(v)) is not None
     }
-    keys.discard(None)
     return keys
 
 

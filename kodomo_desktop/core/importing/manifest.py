@@ -12,10 +12,15 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InputRefused, KodomoError
+from ..services import service
 from . import fields as F
 from .values import parse_date
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 MANIFEST_NAME = "sources.csv"
 _COLUMNS = {
@@ -58,12 +63,11 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
             continue
     else:
         raise InputRefused(f"マニフェスト「{path.name}」は UTF-8 でも Shift_JIS でも読めません。")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    rows = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    rows = [(i + 1, r) for i, r in enumerate(csv.reader(io.StringIO(text, newline=""))) if any(c.strip() for c in r)]
     if not rows:
         raise InputRefused(f"マニフェスト「{path.name}」は空です。")
     head = [c.strip().lower() for c in rows[0][1]]
-    pos = {}
+    pos: dict[str, int] = {}
     for key, names in _COLUMNS.items():
         for n in names:
             if n.lower() in head:
@@ -74,7 +78,8 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
             f"マニフェスト「{path.name}」の1行目に列名 file_name と source_type が必要です（任意で as_of）。"
         )
     types = _label_to_key()
-    entries, base = [], path.parent
+    entries: list[ManifestEntry] = []
+    base = path.parent
     for line, r in rows[1:]:
 
         def cell(k):
@@ -84,8 +89,8 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
         fn, st, as_of = cell("file_name"), cell("source_type"), cell("as_of") or default_as_of
         if not fn:
             raise InputRefused(f"マニフェスト「{path.name}」の {line} 行目にファイル名がありません。")
-        key = types.get(st)
-        if key is None:
+        st_key = types.get(st)
+        if st_key is None:
             raise InputRefused(
                 f"マニフェスト「{path.name}」の {line} 行目の取込元の種類「{st}」はありません"
                 f"（{', '.join(F.SOURCES)}）。"
@@ -96,19 +101,21 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
                     f"マニフェスト「{path.name}」の {line} 行目の時点「{as_of}」を日付として読めません。"
                 )
         p = Path(fn)
-        entries.append(ManifestEntry(line, fn, p if p.is_absolute() else base / p, key, as_of or None))
+        entries.append(ManifestEntry(line, fn, p if p.is_absolute() else base / p, st_key, as_of or None))
     if not entries:
         raise InputRefused(f"マニフェスト「{path.name}」に取り込むファイルがありません。")
     return entries
 
 
-def import_manifest(ws, entries: list[ManifestEntry], *, force: bool = False, progress=None, file_password=None):
+@service("import", what="import manifest")
+def import_manifest(
+    ws: Workspace, entries: list[ManifestEntry], *, force: bool = False, progress=None, file_password=None
+):
     """Import every entry as its own batch (the registry first: the others link to it). Returns one object per
     file: the import's JSON plus ``file``/``source_type``/``as_of``; a refused file has ``refused: true``,
     ``exit_code`` and ``message`` (and the guards' ``findings``)."""
     from .service import import_file  # lazy: loads numpy, openpyxl, pandas, only needed here
 
-    ws.require("import", what="import manifest")
     say = progress or (lambda *_: None)
     results = []
     memo: dict = {}  # the current registry's keys and names, read once per state of the registry
@@ -123,8 +130,9 @@ def import_manifest(ws, entries: list[ManifestEntry], *, force: bool = False, pr
             )
         except KodomoError as err:
             item = {**base, "batch_id": None, "refused": True, "exit_code": err.exit_code, "message": err.message_ja}
-            if getattr(err, "findings", None):
-                item["findings"] = err.findings
+            findings = getattr(err, "findings", None)
+            if findings:
+                item["findings"] = findings
             results.append(item)
             continue
         results.append({**base, **res.to_json()})

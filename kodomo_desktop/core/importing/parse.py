@@ -208,6 +208,13 @@ _PARSERS = {
 _LABELS = {"date": "日付", "sex": "性別", "int": "整数", "number": "数値", "flag": "有/無", "year": "年度"}
 
 
+def _spec(source_type: str, name: str) -> FieldSpec:
+    spec = field_spec(source_type, name)
+    if spec is None:  # a mapping holds only the fields of its source type
+        raise KeyError(f"{source_type}: {name}")
+    return spec
+
+
 def _parse_column(col: np.ndarray, spec: FieldSpec) -> tuple[np.ndarray, np.ndarray | None, list[str | None]]:
     """(values, error codes or None, error messages by code) for one column, parsing each distinct value once."""
     n = len(col)
@@ -310,7 +317,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     bad = np.zeros(n, dtype=bool)
     errs: list[tuple[int, int, str]] = []  # (row index, column position, message)
     for h, f in mapping.items():
-        spec = field_spec(source_type, f)
+        spec = _spec(source_type, f)
         col = table.frame.iloc[:, pos[h]].to_numpy(dtype=object)
         vals, codes, msgs = _parse_column(col, spec)
         if codes is not None:
@@ -350,7 +357,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
         has_ident |= np.array([v is not None for v in out[f]], dtype=bool) if n else np.zeros(0, bool)
     no_ident = ~has_ident & ~bad
     if no_ident.any():
-        labels = "・".join(dict.fromkeys(field_spec(source_type, f).label for f in ident_fields))
+        labels = "・".join(dict.fromkeys(_spec(source_type, f).label for f in ident_fields))
         first_col = next((pos[h] for h, f in mapping.items() if f in ident_fields), 0)
         for i in np.nonzero(no_ident)[0]:
             errs.append((int(i), first_col, f"{labels} がいずれも空です"))
@@ -368,13 +375,13 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     rejections = []
     if errs:
         errs.sort(key=lambda e: (e[0], e[1]))
-        for i, c, msg in errs:
+        for row_i, c, msg in errs:
             rejections.append(
                 {
-                    "row": int(rownums[i]),
+                    "row": int(rownums[row_i]),
                     "column": headers[c],
                     "message": msg,
-                    "raw": dict(zip(raw_cols, frame_vals[i].tolist())),
+                    "raw": dict(zip(raw_cols, frame_vals[row_i].tolist())),
                 }
             )
 
@@ -518,7 +525,7 @@ def _build_records(
     columns["attributes"], columns["raw"] = attributes, raws
     if not want_records:  # the importer writes straight from the columns
         return []
-    records = []
+    records: list[dict[str, object]] = []
     append = records.append
     for vals, attrs, raw in zip(zip(*lists), attributes, raws):
         rec = dict(zip(keys, vals))

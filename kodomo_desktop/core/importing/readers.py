@@ -36,9 +36,10 @@ import posixpath
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -368,10 +369,10 @@ def _decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:
             f"「{name}」の文字コードを判別できません（UTF-8 でも Shift_JIS（CP932）でも読めません。"
             f"{_line_of(data, e.start)} 行目）。UTF-8 か Shift_JIS の CSV で保存し直してください。"
         ) from None
-    line = _utf8_line(data)
-    if line:
+    utf8_at = _utf8_line(data)
+    if utf8_at:
         raise ImportRefused(
-            f"「{name}」は文字コードが混在しています: ほとんどの行は Shift_JIS（CP932）ですが、{line} 行目は UTF-8 です。"
+            f"「{name}」は文字コードが混在しています: ほとんどの行は Shift_JIS（CP932）ですが、{utf8_at} 行目は UTF-8 です。"
             "このまま読むと氏名や住所が文字化けするため、取り込みません。元のシステムから出力し直すか、"
             "1つの文字コードで保存し直してください。"
         )
@@ -493,7 +494,7 @@ def _read_csv(path: Path, data: bytes, encoding: str | None, header_row: int | N
             if len(frame) != lines_n:
                 frame = None  # something the line-per-record assumption does not cover: take the careful path
             else:
-                line_numbers = np.arange(1, len(frame) + 1)
+                line_numbers: np.ndarray | list[int] = np.arange(1, len(frame) + 1)
         except (pd.errors.ParserError, ValueError):
             frame = None
     if frame is None:
@@ -570,7 +571,7 @@ def _datetime_text(v) -> str:
     return v.date().isoformat() if not (v.hour or v.minute or v.second or v.microsecond) else v.isoformat(sep=" ")
 
 
-_CONVERT = {
+_CONVERT: dict[type, Callable[[Any], str]] = {  # keyed by the cell value's class, so any value fits
     float: _float_text,
     int: str,
     dt.date: dt.date.isoformat,
@@ -639,11 +640,12 @@ def _ooxml_sheet_parts(z) -> dict[str, str]:
     book = ET.fromstring(z.read("xl/workbook.xml"))
     rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
     target = {r.get("Id"): r.get("Target") for r in rels}
-    out = {}
+    out: dict[str, str] = {}
     for x in book.iterfind("m:sheets/m:sheet", ns):
         t = target.get(x.get(f"{{{ns['r']}}}id"))
-        if t:
-            out[x.get("name")] = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
+        sheet_name = x.get("name")
+        if t and sheet_name is not None:
+            out[sheet_name] = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
     return out
 
 
@@ -742,7 +744,7 @@ def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
     date_styles: set[int] = set()
     if "xl/styles.xml" in z.namelist():
         st = ET.fromstring(z.read("xl/styles.xml"))
-        custom = {int(f.get("numFmtId")): f.get("formatCode") or "" for f in st.iter(f"{ns}numFmt")}
+        custom = {int(f.get("numFmtId") or 0): f.get("formatCode") or "" for f in st.iter(f"{ns}numFmt")}
         xfs = st.find(f"{ns}cellXfs")
         for i, xf in enumerate(xfs if xfs is not None else []):
             fid = int(xf.get("numFmtId") or 0)
@@ -797,8 +799,8 @@ def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
     out = []
     for r in range(1, last + 1):
         line: list = [""] * len(cols)
-        for c, v in rows.get(r, {}).items():
-            line[pos[c]] = v
+        for ci, cv in rows.get(r, {}).items():
+            line[pos[ci]] = cv
         out.append(line)
     return out, [c - 1 for c in cols]
 
@@ -1088,7 +1090,8 @@ def _finish(
     # which columns carry anything (header or a value)?
     used = [bool(head[c]) or bool(filled_cells[frame.columns[c]][end + 1 :].any()) for c in range(ncols)]
     cols = [c for c in range(ncols) if used[c]]
-    headers, seen = [], {}
+    headers: list[str] = []
+    seen: dict[str, int] = {}
     for c in cols:
         h = head[c] or f"列{col_label(c)}"
         if h in seen:

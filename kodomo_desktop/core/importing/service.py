@@ -14,18 +14,24 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, text, update
 
 from ..errors import Cancelled as Cancelled  # re-exported: importing.service.Cancelled
 from ..errors import InputRefused
 from ..policy import ensure_defaults, sources_without_basis
+from ..services import service
+from ..storage.db import rowcount
 from ..storage.models import MappingProfile, RejectedRow, Setting, SourceBatch
 from . import fields as F
 from . import guards as G
 from .result import ImportResult as ImportResult  # re-exported: callers import it from here
 from .values import parse_date
 from .values import to_date as _date
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 IDENTITY_COLUMNS = [
     "resident_no",
@@ -61,8 +67,9 @@ def _parse_as_of(as_of) -> dt.date:
     return val if isinstance(val, dt.date) else dt.date.fromisoformat(str(val))
 
 
+@service("import", what="import preview")
 def preview(
-    ws,
+    ws: Workspace,
     path: Path,
     source_type: str | None = None,
     *,
@@ -74,7 +81,6 @@ def preview(
     file_password: str | None = None,
 ) -> dict:
     """What the wizard shows before importing: suggested source type, mapping, first rows, remembered profile."""
-    ws.require("import", what="import preview")
     from .readers import read_table  # pandas/openpyxl: only when a file is read (batches list stays light)
 
     table = read_table(path, sheet=sheet, encoding=encoding, header_row=header_row, password=file_password)
@@ -156,7 +162,7 @@ def _drop_rows(cols: dict, n: int, drop: set[int]) -> tuple[dict, int]:
 
 
 def import_file(
-    ws,
+    ws: Workspace,
     path: Path,
     source_type: str,
     *,
@@ -498,7 +504,6 @@ try:  # orjson writes the rows' JSON (raw cells, attributes) ~3× faster than th
     def _json_text(v) -> str:
         return _orjson.dumps(v, default=str).decode()
 except ImportError:  # pragma: no cover - same text, slower
-    _orjson = None
     _json_text = _json_text_std
 
 
@@ -663,14 +668,14 @@ def _s(v):
     return None if v is None or v == "" else str(v)
 
 
-def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
+@service("import", what="batch remove")
+def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dict:
     """Remove a batch (logged): its records leave every list; the batch row stays as history."""
-    ws.require("import", what="batch remove")
     with ws.session() as s:
         b = s.get(SourceBatch, batch_id)
         if b is None or b.removed_at is not None:
             raise InputRefused(f"バッチ {batch_id} はありません。")
-        n = s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}).rowcount
+        n = rowcount(s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}))
         b.removed_at = dt.datetime.now().replace(microsecond=0)
         # the extract it had superseded becomes current again
         restored = s.scalars(select(SourceBatch.id).where(SourceBatch.superseded_by == batch_id)).all()
@@ -691,7 +696,8 @@ def remove_batch(ws, batch_id: int, reason: str | None = None) -> dict:
 
 
 def _rejected_where(batch_id: int, query: str | None) -> tuple[str, dict]:
-    where, params = "batch_id = :b", {"b": int(batch_id)}
+    where = "batch_id = :b"
+    params: dict[str, object] = {"b": int(batch_id)}
     q = (query or "").strip()
     if q:  # the column name, the reason, or the row number
         params["q"] = q
@@ -711,16 +717,17 @@ REJECTED_ORDERS = {
 }
 
 
-def rejected_count(ws, batch_id: int, *, query: str | None = None) -> int:
+@service("import", what="import rejected rows")
+def rejected_count(ws: Workspace, batch_id: int, *, query: str | None = None) -> int:
     """How many rows a batch left out (matching ``query``: a column name, a reason or a row number)."""
-    ws.require("import", what="import rejected rows")
     where, params = _rejected_where(batch_id, query)
     with ws.session() as s:
         return int(s.execute(text(f"SELECT count(*) FROM rejected_row WHERE {where}"), params).scalar() or 0)
 
 
+@service("import", what="import rejected rows")
 def rejected_page(
-    ws,
+    ws: Workspace,
     batch_id: int,
     limit: int | None = None,
     offset: int = 0,
@@ -731,7 +738,6 @@ def rejected_page(
 ) -> list[dict]:
     """One page of the rows a batch left out, in SQL: the row number as the user sees it in the file, the column
     and the reason (:data:`REJECTED_ORDERS`; ``limit=None``: all of them)."""
-    ws.require("import", what="import rejected rows")
     where, params = _rejected_where(batch_id, query)
     direction = " DESC" if descending else ""
     keys = REJECTED_ORDERS.get(order, REJECTED_ORDERS["row"])
@@ -744,13 +750,15 @@ def rejected_page(
         return [{"row": r, "column": c or "", "message": m} for r, c, m in s.execute(text(sql), params)]
 
 
-def rejected_rows(ws, batch_id: int) -> list[dict]:
+@service("import", what="import rejected rows")
+def rejected_rows(ws: Workspace, batch_id: int) -> list[dict]:
     """The rows a batch left out, with the row number as the user sees it in the file, the column and the reason."""
     return rejected_page(ws, batch_id)
 
 
 def _batch_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, object] = {}
     if source_type:
         where.append("source_type = :st")
         params["st"] = source_type
@@ -778,16 +786,17 @@ BATCH_ORDERS = {
 }
 
 
-def batch_count(ws, *, source_type: str | None = None, query: str | None = None) -> int:
+@service("person.read", what="import history")
+def batch_count(ws: Workspace, *, source_type: str | None = None, query: str | None = None) -> int:
     """How many batches (removed ones too) match: a source type, and ``query`` in the file name or the number."""
-    ws.require("person.read", what="import history")
     where, params = _batch_where(source_type, query)
     with ws.session() as s:
         return int(s.execute(text("SELECT count(*) FROM source_batch" + where), params).scalar() or 0)
 
 
+@service("person.read", what="import history")
 def batch_page(
-    ws,
+    ws: Workspace,
     limit: int | None = None,
     offset: int = 0,
     order: str = "id",
@@ -798,7 +807,6 @@ def batch_page(
 ) -> list[dict]:
     """One page of the import history, newest first by default, filtered and ordered in SQL
     (:data:`BATCH_ORDERS`; ``limit=None``: every batch)."""
-    ws.require("person.read", what="import history")
     where, params = _batch_where(source_type, query)
     direction = " DESC" if descending else ""
     keys = BATCH_ORDERS.get(order, BATCH_ORDERS["id"])
@@ -835,7 +843,8 @@ def batch_page(
         ]
 
 
-def batch_history(ws) -> list[dict]:
+@service("person.read", what="import history")
+def batch_history(ws: Workspace) -> list[dict]:
     """Every batch, newest first."""
     return batch_page(ws)
 
@@ -843,7 +852,7 @@ def batch_history(ws) -> list[dict]:
 DEFAULT_FRESHNESS_DAYS = {"resident_registry": 35, "school_attendance": 35, "school_checklist": 200, "tax": 400}
 
 
-def freshness(ws, today: dt.date | None = None) -> list[dict]:
+def freshness(ws: Workspace, today: dt.date | None = None) -> list[dict]:
     """Each source's latest as-of date, with a warning when it is older than the source's limit (days)."""
 
     today = today or dt.date.today()
@@ -867,7 +876,7 @@ def freshness(ws, today: dt.date | None = None) -> list[dict]:
                 "latest_as_of": d,
                 "age_days": age,
                 "limit_days": limits.get(st, 100),
-                "stale": d is None or age > limits.get(st, 100),
+                "stale": age is None or age > limits.get(st, 100),
                 "missing": d is None,
             }
         )

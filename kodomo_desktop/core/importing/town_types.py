@@ -18,9 +18,13 @@ Attribute types: ``number``, ``date``, ``code_list`` (with ``values``), ``text``
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from ..settings import get
 from . import fields as F
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 TYPES = {"number": "number", "date": "date", "code_list": "category", "text": "text"}
 TYPE_LABELS = {"number": "数値", "date": "日付", "code_list": "コード（選択肢）", "text": "文字"}
@@ -39,18 +43,44 @@ SETTING_KEY = "town_catalogue"
 
 def problems(key: str, spec) -> list[str]:
     """Every problem of one definition (empty: sound)."""
+    return [m for _, m in field_problems(key, spec)]
+
+
+class _Found(list):
+    """(field, message) pairs; ``append(message)`` files a message under the field being checked (``at``)."""
+
+    at: Any = ""
+
+    def append(self, message) -> None:  # type: ignore[override]
+        super().append((self.at, message))
+
+
+def field_problems(key: str, spec) -> list[tuple[str, str]]:
+    """Every problem of one definition as (field, message): the field is the definition's key it concerns —
+    ``key``, ``label``, ``department``, ``identity``, ``attributes`` / ``attributes.N`` (the N-th attribute, from 0),
+    ``record_date``, ``dedupe``, ``purpose``, ``legal_basis_code`` — so an editor can show it next to that field."""
+    found = _Found()
+    _problems(key, spec, found)
+    return list(found)
+
+
+def _problems(key: str, spec, out: _Found) -> None:
     where = f"取込元「{key}」: "
-    out: list[str] = []
+    out.at = "key"
     if not KEY_RE.match(str(key)):
         out.append(f"{where}名前は英小文字で始まる英数字と _ にしてください（例 school_lunch）。")
     if key in F.SHIPPED_SOURCES:
         out.append(f"{where}既定の取込元と同じ名前です。")
     if not isinstance(spec, dict):
-        return out + [f"{where}定義の形式が正しくありません。"]
+        out.append(f"{where}定義の形式が正しくありません。")
+        return
+    out.at = "label"
     if not str(spec.get("label") or "").strip():
         out.append(f"{where}label（表示名）がありません。")
+    out.at = "department"
     if not str(spec.get("department") or "").strip():
         out.append(f"{where}department（担当課）がありません。")
+    out.at = "identity"
     ident = spec.get("identity") or []
     if not isinstance(ident, list) or not ident:
         out.append(f"{where}identity（本人を特定する項目）を1つ以上指定してください。")
@@ -58,12 +88,14 @@ def problems(key: str, spec) -> list[str]:
     for f in ident:
         if f not in IDENTITY_GROUPS:
             out.append(f"{where}identity の項目「{f}」は使えません（{'、'.join(IDENTITY_GROUPS)}）。")
+    out.at = "attributes"
     attrs = spec.get("attributes") or []
     if not isinstance(attrs, list) or not attrs:
         out.append(f"{where}attributes（項目）を1つ以上指定してください。")
         attrs = []
     names: set[str] = set()
-    for a in attrs:
+    for i, a in enumerate(attrs):
+        out.at = f"attributes.{i}"
         if not isinstance(a, dict):
             out.append(f"{where}項目の形式が正しくありません。")
             continue
@@ -81,19 +113,22 @@ def problems(key: str, spec) -> list[str]:
             out.append(f"{where}項目「{n}」（code_list）には values（選択肢）が必要です。")
         if not isinstance(a.get("headers", []), list):
             out.append(f"{where}項目「{n}」の headers は見出しのリストにしてください。")
+    out.at = "record_date"
     rd = spec.get("record_date")
     if rd is not None and not any(
         isinstance(a, dict) and a.get("field") == rd and a.get("type") == "date" for a in attrs
     ):
         out.append(f"{where}record_date「{rd}」は日付の項目にしてください（なければ null: 抽出の基準日）。")
+    out.at = "dedupe"
     dd = spec.get("dedupe", ["record_date"])
     if not isinstance(dd, list) or any(d not in names | {"record_date"} for d in dd):
         out.append(f"{where}dedupe（重複を判定する項目）は record_date か項目名のリストにしてください。")
+    out.at = "purpose"
     if not str(spec.get("purpose") or "").strip():
         out.append(f"{where}purpose（利用目的）がありません（個人情報ファイル簿に載ります）。")
+    out.at = "legal_basis_code"
     if not str(spec.get("legal_basis_code") or "").strip():
         out.append(f"{where}legal_basis_code（根拠: 61-1・69-2-2・69-2-3・other）がありません。")
-    return out
 
 
 def source_type(key: str, spec: dict) -> F.SourceType:
@@ -123,7 +158,7 @@ def register(source_types: dict | None) -> None:
     F.register_town_types(source_type(k, v) for k, v in (source_types or {}).items() if not problems(k, v))
 
 
-def apply(ws) -> None:
+def apply(ws: Workspace) -> None:
     """Workspace-open hook: the stored town catalogue's source types become known to the importer."""
 
     try:

@@ -133,7 +133,7 @@ def candidate_pairs(
     """Union of the blocking rules: (record positions, person positions) sorted by record, and per-rule stats."""
     n_p = len(P["bd"])
     codes = []
-    stats = {}
+    stats: dict[str, dict[str, int] | int] = {}
     for rule in rules:
         cap = min(max_block_pairs, NAME_ONLY.get(rule, max_block_pairs))
         ri, pi, skipped = _join(keys(R, rule, "records"), keys(P, rule, "registry"), cap)

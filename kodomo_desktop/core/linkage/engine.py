@@ -276,19 +276,19 @@ def explain(
         lv = int(gamma_row[c])
         if lv == NULL and comp.name in ("name", "surname", "given"):
             continue  # either the full name or its parts is compared, never both
-        key = (c, lv, round(float(parts_row[c]), 3), round(float(tf_row[c]), 3))
-        item = cache.get(key)
+        ikey = (c, lv, round(float(parts_row[c]), 3), round(float(tf_row[c]), 3))
+        item = cache.get(ikey)
         if item is None:
             code, ja, en = ("null", "比較できない（欠損）", "missing") if lv == NULL else comp.levels[lv]
-            item = cache[key] = {
+            item = cache[ikey] = {
                 "field": comp.name,
                 "label_ja": comp.label_ja,
                 "label_en": comp.label_en,
                 "level": code,
                 "level_ja": ja,
                 "level_en": en,
-                "weight": key[2],
-                "tf_adjustment": key[3],
+                "weight": ikey[2],
+                "tf_adjustment": ikey[3],
             }
         items.append(item)
     return items
@@ -408,8 +408,8 @@ def link_records(
     # the candidates of a record compete with each other and with "not in the registry" (1 − π)
     ew = np.exp2(np.clip(w, -300, 900))
     mass = np.bincount(ri, weights=ew, minlength=n_u) if len(ri) else np.zeros(n_u)
-    pi = M.in_registry_share(mass, model.prior, n_p, start=model.in_registry)
-    shift = model.rebase(pi)  # the pair prior becomes π / N with the better π: every pair weight moves by `shift`
+    share = M.in_registry_share(mass, model.prior, n_p, start=model.in_registry)
+    shift = model.rebase(share)  # the pair prior becomes π / N with the better π: every pair weight moves by `shift`
     w = w + shift
     w_s = w_s + shift
     ew = ew * 2.0**shift
@@ -557,7 +557,7 @@ def link_records(
     )
     cand_pos: dict[int, list[int]] = {}
     uid_col = out["_uid"].to_numpy()
-    for i in np.flatnonzero(fs_review.to_numpy()):
+    for i in np.flatnonzero(fs_review.to_numpy()).tolist():
         u, ranked = int(uid_col[i]), ranked_of[i]
         top = ranked[:TOP_K] if ranked is not None else list(range(starts[u], min(ends[u], starts[u] + TOP_K)))
         cand_pos[i] = top
@@ -577,7 +577,7 @@ def link_records(
     out["explanation"] = [
         waterfall(int(x), c, max(n - 1, 0)) if x >= 0 else None for x, c, n in zip(row_of, comp_of, out["n_candidates"])
     ]
-    cands = [None] * len(out)
+    cands: list[list[dict] | None] = [None] * len(out)
     for i, top in cand_pos.items():
         t, n_other = total_of[i], max(int(out["n_candidates"].iat[i]) - 1, 0)
         lst = []
@@ -596,9 +596,9 @@ def link_records(
         cands[i] = lst
     out["candidates"] = cands
     out = out[RESULT_COLUMNS]
-    for c in ("person_id", "best_person_id", "decided_by", "method", "reason", "guard", "status"):
-        col = out[c].astype(object)
-        out[c] = col.where(col.notna(), None)
+    for name in ("person_id", "best_person_id", "decided_by", "method", "reason", "guard", "status"):
+        col = out[name].astype(object)
+        out[name] = col.where(col.notna(), None)
     info = LinkRunInfo(
         seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict(), fitted=model
     )
@@ -752,7 +752,7 @@ def _corroborate(
         for g, k in list(zip(P["giv_k"], P["giv_kn"])) + list(zip(R["giv_k"], R["giv_kn"])):  # exact, not folded
             if g and k:
                 readings.setdefault(g, set()).add(k)
-        twins = {}
+        twins: dict[tuple[str, int], int] = {}
         for q, (h, b) in enumerate(zip(hh, P["bd"])):
             if h and b >= 0:
                 twins[(h, b)] = twins.get((h, b), 0) + 1
@@ -986,7 +986,7 @@ def preview_thresholds(result: pd.DataFrame, upper: float, lower: float, margin:
     (``best_person_id``, ``match_weight``) and its runner-up's weight, so no re-run is needed."""
     new = apply_thresholds(result, upper=upper, lower=lower, margin=margin)
     counts = new["status"].value_counts().to_dict()
-    moves = {}
+    moves: dict[str, int] = {}
     for a, b in zip(result["status"], new["status"]):
         if a != b:
             k = f"{a}→{b}"

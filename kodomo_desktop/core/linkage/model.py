@@ -262,7 +262,7 @@ def _cohort_tf(values: np.ndarray, years: np.ndarray, width: int = 2) -> np.ndar
 def term_frequencies(P: dict) -> dict:
     """Registry value frequencies of full names, surnames and given names (kanji and kana); for given and full names
     also per registry person the frequency within the person's birth cohort (``("cohort", comp, kind)`` → array)."""
-    tf = {}
+    tf: dict[tuple[str, ...], dict[str, float] | np.ndarray] = {}
     for comp, part in (("name", "full"), ("surname", "sur"), ("given", "giv")):
         for kind in ("k", "kn"):
             v = P[f"{part}_{kind}"]
@@ -288,7 +288,7 @@ def score(model: Model, gamma: np.ndarray, tf: np.ndarray, with_parts: bool = Fa
     for c in range(C):
         col = tables[c][gamma[:, c]]
         w += col
-        if with_parts:
+        if parts is not None:
             parts[:, c] = col
     for comp, j in TF_COLS.items():
         c = INDEX[comp]
@@ -298,10 +298,10 @@ def score(model: Model, gamma: np.ndarray, tf: np.ndarray, with_parts: bool = Fa
             u = model.u[c][gamma[ok, c]]
             adj = np.log2(u / np.maximum(f[ok].astype(np.float64), floor))
             w[ok] += adj
-            if with_parts:
+            if parts is not None and tf_adj is not None:
                 parts[ok, c] += adj
                 tf_adj[ok, c] = adj
-    if with_parts:
+    if parts is not None and tf_adj is not None:
         return w, parts, tf_adj
     return w
 

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
 
 from .. import outputs
 from ..errors import InputRefused, NotFound
 from ..importing.guards import resident_key
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
+from ..services import service
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
 from ..text import normalize as N
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 EXPORT_COLUMNS = ["source_type", "file_name", "row_number", "source_key", "person_id", "status", "score"]
 
@@ -43,8 +48,7 @@ def _sync_registry(s) -> dict[str, str]:
             "ORDER BY b.as_of, b.id, r.row_number"
         )
     ).all()
-    from ..importing.guards import resident_key  # 0001234567 and 1234567 (re-saved through Excel): one person
-
+    # resident_key: 0001234567 and 1234567 (re-saved through Excel) are one person
     # Core rows, not ORM objects: at 30,000 residents loading and dirtying every Person cost 15 s. Only the persons
     # and households whose values change are written (the same rows the ORM would have flushed).
     pcols = (
@@ -62,8 +66,8 @@ def _sync_registry(s) -> dict[str, str]:
     address_was = {h["id"]: h["address"] for h in households.values()}
     next_p = _next_id(s, "person", "P")
     next_h = _next_id(s, "household", "H")
-    latest: dict[str, object] = {}
-    current_residents: set[str] = set()
+    latest: dict[str | None, Row[Any]] = {}
+    current_residents: set[str | None] = set()
     for r in rows:  # ordered oldest → newest: the newest extract wins
         k = resident_key(r.resident_no)
         latest[k] = r
@@ -117,7 +121,7 @@ def _sync_registry(s) -> dict[str, str]:
     ]
     if moved:
         s.execute(
-            update(Household.__table__).where(Household.__table__.c.id == bindparam("hid")),
+            update(_table(Household)).where(_table(Household).c.id == bindparam("hid")),
             moved,
             execution_options={"synchronize_session": False},
         )
@@ -126,11 +130,15 @@ def _sync_registry(s) -> dict[str, str]:
         s.execute(insert(Person), [{**p, "created_at": now} for p in new_people])
     if changed:
         s.execute(
-            update(Person.__table__).where(Person.__table__.c.id == bindparam("pid")),
+            update(_table(Person)).where(_table(Person).c.id == bindparam("pid")),
             changed,
             execution_options={"synchronize_session": False},
         )
     return _ByResidentKey(ids)
+
+
+def _table(model) -> Table:
+    return cast(Table, model.__table__)
 
 
 def _person_differs(p, fields: dict) -> bool:
@@ -236,12 +244,12 @@ def _pinned_students(s) -> pd.DataFrame:
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
-def run_linkage(ws, *, progress=None, thresholds: dict | None = None, full: bool = False) -> dict:
+@service("link.run", what="link")
+def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None, full: bool = False) -> dict:
     """Link every record (the engine over the whole town: its model, competition and cross-row evidence depend on
     every record) and write what changed: new persons and households, persons whose registry values changed, and
     the links whose person, status, score, explanation or candidates changed (``written`` in the summary). A
     confirmed link that did not change keeps its time. ``full``: rewrite every link (the same links)."""
-    ws.require("link.run", what="link")
     from . import engine as E  # lazy: loads rapidfuzz, only needed here
 
     say = progress or (lambda *_: None)
@@ -321,7 +329,7 @@ def run_linkage(ws, *, progress=None, thresholds: dict | None = None, full: bool
                 }
             )
         written = _write_links(s, link_rows, full=full)
-        counts = {}
+        counts: dict[str, int] = {}
         for lr in link_rows:
             counts[lr["status"]] = counts.get(lr["status"], 0) + 1
         persons = s.execute(text("SELECT count(*) FROM person")).scalar()
@@ -356,7 +364,7 @@ _LINK_COLUMNS = (
 def _write_links(s, link_rows: list[dict], *, full: bool = False) -> int:
     """Make the ``link`` table hold ``link_rows``, writing only the rows that differ (all of them with ``full``).
     Returns how many rows were written or deleted. The JSON columns are compared as the text they are stored as."""
-    table = Link.__table__
+    table = _table(Link)
     if full:
         s.execute(delete(Link))
         for i in range(0, len(link_rows), 5000):
@@ -398,7 +406,10 @@ def _same_link(old, new: dict, as_text: dict) -> bool:
         if c in as_text and c in new:  # a key left out is SQL NULL; a None given is the JSON text null
             b = as_text[c](b) if as_text[c] else b
         if c in ("score", "probability"):
-            if (a is None) != (b is None) or (a is not None and float(a) != float(b)):
+            if a is None or b is None:
+                if (a is None) != (b is None):
+                    return False
+            elif float(a) != float(b):
                 return False
         elif a != b:
             return False
@@ -421,9 +432,9 @@ def _j(v):
 
 
 # --- export ----------------------------------------------------------------------------------------------------
-def export_links(ws, out: Path) -> int:
+@service("data.export", what="export-links")
+def export_links(ws: Workspace, out: Path) -> int:
     """One row per imported source row, plus the rejected rows (status ``rejected``). UTF-8 CSV."""
-    ws.require("data.export", what="export-links")
     with ws.session() as s:
         rows = s.execute(
             text(
@@ -458,19 +469,83 @@ def export_links(ws, out: Path) -> int:
 
 
 # --- the review queue and decisions --------------------------------------------------------------------------------
-def review_queue(ws, limit: int | None = None) -> list[dict]:
-    ws.require("link.review", what="review queue")
+#: the orders :func:`review_page` knows: key → ORDER BY (ascending; ``descending`` flips every key)
+REVIEW_ORDERS = {
+    "score": ("l.score IS NULL", "l.score DESC", "l.record_id"),  # the match weight, highest first
+    "name": ("(r.kana_norm IS NULL OR r.kana_norm = '')", "r.kana_norm", "r.name_norm", "l.record_id"),
+    "row": ("r.source_type", "r.batch_id", "r.row_number", "l.record_id"),
+}
+
+
+def _review_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
+    from ..text.search import person_terms_sql, search_terms
+
+    where, params = "l.status = 'review'", {}
+    if source_type:
+        where += " AND r.source_type = :st"
+        params["st"] = source_type
+    terms = search_terms(query)
+    if terms:  # the record's name (旧字体 folded) or kana as the department wrote it, or its 宛名番号
+        where += " AND " + person_terms_sql(terms, params, "r")
+    return where, params
+
+
+@service("link.review", what="review queue")
+def review_count(ws: Workspace, *, source_type: str | None = None, query: str | None = None, log: bool = True) -> int:
+    """How many records wait in the review queue (of one source, matching a name or kana search). Logged once
+    per list view as ``view_list`` ``review_queue`` with the count (never the search text)."""
+    where, params = _review_where(source_type, query)
     with ws.session() as s:
-        q = (
-            select(Link, SourceRecord)
-            .join(SourceRecord, SourceRecord.id == Link.record_id)
-            .where(Link.status == "review")
-            .order_by(Link.score.desc().nulls_last(), Link.record_id)
+        n = int(
+            s.execute(
+                text(f"SELECT count(*) FROM link l JOIN source_record r ON r.id = l.record_id WHERE {where}"), params
+            ).scalar()
+            or 0
         )
-        if limit:
-            q = q.limit(limit)
+        if log:
+            ws.log("view_list", detail={"list": "review_queue", "rows": n}, conn=s)
+    return n
+
+
+@service("link.review", what="review queue")
+def review_page(
+    ws: Workspace,
+    limit: int | None = None,
+    offset: int = 0,
+    order: str = "score",
+    descending: bool = False,
+    *,
+    source_type: str | None = None,
+    query: str | None = None,
+) -> list[dict]:
+    """One page of the review queue, the highest match weight first by default (:data:`REVIEW_ORDERS`), filtered
+    and ordered in SQL; ``limit=None``: the whole queue. Not logged (:func:`review_count` logs the view)."""
+    where, params = _review_where(source_type, query)
+    keys = REVIEW_ORDERS.get(order, REVIEW_ORDERS["score"])
+    if descending:
+        keys = tuple(k[:-5] if k.endswith(" DESC") else k + " DESC" for k in keys)
+    sql = (
+        "SELECT l.record_id FROM link l JOIN source_record r ON r.id = l.record_id "
+        f"WHERE {where} ORDER BY {', '.join(keys)}"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    with ws.session() as s:
+        ids = [i for (i,) in s.execute(text(sql), params)]
+        got: dict[int, tuple] = {}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k : k + 500]
+            for link, rec in s.execute(
+                select(Link, SourceRecord)
+                .join(SourceRecord, SourceRecord.id == Link.record_id)
+                .where(Link.record_id.in_(chunk))
+            ).all():
+                got[rec.id] = (link, rec)
         out = []
-        for link, rec in s.execute(q).all():
+        for i in ids:
+            if i not in got:
+                continue
+            link, rec = got[i]
             out.append(
                 {
                     "record_id": rec.id,
@@ -490,13 +565,20 @@ def review_queue(ws, limit: int | None = None) -> list[dict]:
                     "candidates": link.candidates or [],
                 }
             )
-        ws.log("view_list", detail={"list": "review_queue", "rows": len(out)}, conn=s)
         return out
 
 
-def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> int:
+@service("link.review", what="review queue")
+def review_queue(ws: Workspace, limit: int | None = None) -> list[dict]:
+    """The whole review queue (or its first ``limit`` records), the highest match weight first; logged once."""
+    out = review_page(ws, limit or None)
+    ws.log("view_list", detail={"list": "review_queue", "rows": len(out)})
+    return out
+
+
+@service("link.review", what="link {decision}")
+def decide(ws: Workspace, record_id: int, decision: str, person_id: str | None = None) -> int:
     """accept (link to person_id) / reject (not this person) / not_in_registry / split (off a person's page)."""
-    ws.require("link.review", what=f"link {decision}")
     if decision not in ("accept", "reject", "not_in_registry", "split"):
         raise InputRefused(f"判断 {decision} はありません。")
     with ws.session() as s:
@@ -526,15 +608,15 @@ def decide(ws, record_id: int, decision: str, person_id: str | None = None) -> i
         else:
             link.status, link.person_id, link.method = new_status, new_pid, "human"
             link.decided_by, link.decided_at = ws.user.name, _now()
-        if decision == "accept":
+        if decision == "accept" and person_id:  # (always set for accept: checked above)
             open_case_on_accept(s, rec, person_id, ws.user.name)  # a handed-over child's case opens here
         ws.log("link_decision", person_id, {"record_id": record_id, "decision": decision, "decision_id": d.id}, conn=s)
         return d.id
 
 
-def undo_decision(ws, decision_id: int | None = None) -> dict:
+@service("link.review", what="link undo")
+def undo_decision(ws: Workspace, decision_id: int | None = None) -> dict:
     """Undo a decision (the latest of this user's when no id is given); the record goes back to review."""
-    ws.require("link.review", what="link undo")
     with ws.session() as s:
         q = select(LinkDecision).where(LinkDecision.undone_at.is_(None))
         q = (
@@ -555,10 +637,10 @@ def undo_decision(ws, decision_id: int | None = None) -> dict:
         return {"record_id": d.record_id, "decision_id": d.id}
 
 
-def recent_decisions(ws, limit: int = 50) -> list[dict]:
+@service("link.review", what="link decisions")
+def recent_decisions(ws: Workspace, limit: int = 50) -> list[dict]:
     """The latest human decisions, newest first, with who took them and whether (and by whom) they were undone —
     the review page's undo list."""
-    ws.require("link.review", what="link decisions")
     with ws.session() as s:
         q = (
             select(LinkDecision, SourceRecord)
@@ -584,6 +666,6 @@ def recent_decisions(ws, limit: int = 50) -> list[dict]:
         ]
 
 
-def link_counts(ws) -> dict:
+def link_counts(ws: Workspace) -> dict:
     with ws.session() as s:
         return dict(s.execute(text("SELECT status, count(*) FROM link GROUP BY status")).all())

@@ -6,12 +6,18 @@ re-runs and later imports, and can be undone."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from ..importing.fields import SOURCE_TYPES
 from ..importing.guards import resident_key
+from ..services import service
+from ..text.normalize import norm_kana, norm_name
 from . import service as L
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 
 def _label(st: str) -> str:
@@ -29,10 +35,10 @@ def _date(v):
         return None
 
 
-def unlinked_rows(ws, *, batch_id: int | None = None, limit: int = 1000) -> list[dict]:
+@service("link.review", what="unlinked rows")
+def unlinked_rows(ws: Workspace, *, batch_id: int | None = None, limit: int = 1000) -> list[dict]:
     """Rows of current batches (not the registry) that are unlinked after 名寄せ and that nobody has yet marked
     "not in our registry". Logged as one list view."""
-    ws.require("link.review", what="unlinked rows")
     with ws.session() as s:
         rows = s.execute(
             text(
@@ -69,12 +75,10 @@ def unlinked_rows(ws, *, batch_id: int | None = None, limit: int = 1000) -> list
     return out
 
 
-def person_candidates(ws, record_id: int | None = None, query: str = "", limit: int = 30) -> list[dict]:
+@service("link.review", what="link candidates")
+def person_candidates(ws: Workspace, record_id: int | None = None, query: str = "", limit: int = 30) -> list[dict]:
     """Persons a row could be: with ``query`` those whose name, kana or 宛名番号 contains it; otherwise those who
     share the row's birth date, name or kana. Registry persons only."""
-    ws.require("link.review", what="link candidates")
-    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
-
     with ws.session() as s:
         params: dict = {"n": limit}
         if query.strip():
@@ -112,11 +116,11 @@ def person_candidates(ws, record_id: int | None = None, query: str = "", limit: 
     ]
 
 
-def link_to_person(ws, record_id: int, person_id: str) -> int:
+def link_to_person(ws: Workspace, record_id: int, person_id: str) -> int:
     """A person's decision: this row is this person (sticks across re-runs)."""
     return L.decide(ws, record_id, "accept", person_id)
 
 
-def not_in_registry(ws, record_id: int) -> int:
+def not_in_registry(ws: Workspace, record_id: int) -> int:
     """A person's decision: this row's person is not in our registry (moved away, not a resident)."""
     return L.decide(ws, record_id, "not_in_registry")

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from .. import queries as Q
 from ..casework.service import DIRECTIONS, funnel
 from ..errors import InputRefused, NotFound
+from ..services import service
 from ..storage.models import Conference, ConferenceItem, Person
 from . import base as B
 from . import data as D
@@ -36,6 +37,7 @@ from . import data as D
 PERMISSION = "report.print"
 
 
+@service(PERMISSION, what="report assessment", person="person_id")
 def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """アセスメントシート for one child."""
     from . import assessment  # local: every report module names its own TITLE/story
@@ -44,8 +46,8 @@ def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: di
 
 
 def _child_document(ws, module, kind: str, person_id: str, out, mask: str, log_extra: dict | None) -> dict:
-    """One child's meeting document (``module.TITLE`` / ``module.story(bundle, mask)``), checked before it reads."""
-    ws.require(PERMISSION, what=f"report {kind}", person_id=person_id)
+    """One child's meeting document (``module.TITLE`` / ``module.story(bundle, mask)``); its callers are services
+    (``@service`` checked the permission before this reads)."""
     m = _meeting_mask(mask, module.TITLE)
     with ws.session() as s:
         D.get_person(s, person_id)
@@ -63,6 +65,7 @@ def _child_document(ws, module, kind: str, person_id: str, out, mask: str, log_e
     )
 
 
+@service(PERMISSION, what="report conference")
 def conference_pdf(
     ws,
     person_ids: Sequence[str],
@@ -78,7 +81,6 @@ def conference_pdf(
     Without ``person_ids`` the conference's agenda (``conference_id``) gives the children, in its order."""
     from .conference import story  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report conference")
     m = _meeting_mask(mask, "ケース会議資料")
 
     ids = list(dict.fromkeys(p.strip() for p in (person_ids or []) if p and p.strip()))
@@ -151,6 +153,7 @@ def conference_pdf(
     )
 
 
+@service(PERMISSION, what="report school sheet")
 def school_sheet_pdf(
     ws,
     school: str,
@@ -163,7 +166,6 @@ def school_sheet_pdf(
     """情報収集シート for one school: by default the school's children flagged in the latest scoring run."""
     from .school_sheet import TITLE, story  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report school sheet")
     m = B.mask_profile(mask, "school")
     if m.audience_key not in ("school", "nursery"):  # a school-facing sheet, whatever was asked
         m = m.for_audience("school")
@@ -240,13 +242,13 @@ def _order(v) -> tuple:
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
+@service(PERMISSION, what="report handover", person="person_id")
 def handover_pdf(
     ws, person_id: str, out, kind: str = "進学", *, mask: str = "school", log_extra: dict | None = None
 ) -> dict:
     """引継ぎシート (kind: 進学 / 転校 / 担任交代 / 転出), always for the receiving side (audience ``handover``)."""
     from .handover import KINDS, story, title_of  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report handover", person_id=person_id)
     k = KINDS.get((kind or "").strip())
     if k is None:
         raise InputRefused("引継ぎの種類は「進学」「転校」「担任交代」「転出」のいずれかです。")
@@ -267,11 +269,11 @@ def handover_pdf(
     )
 
 
+@service(PERMISSION, what="report round statistics")
 def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) -> dict:
     """ラウンド統計: the round's funnel overall, by school and by age band, with bar charts (counts only)."""
     from .round_stats import TITLE, story  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report round statistics")
     f = funnel(ws, round_id)
     return B.render(
         ws,
@@ -284,6 +286,7 @@ def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) ->
     )
 
 
+@service(PERMISSION, what="report blank checklist")
 def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *, log_extra: dict | None = None) -> dict:
     """Hook for the checklist engineer: a blank observation checklist for one class, to fill in by pen.
 
@@ -291,7 +294,6 @@ def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *, 
     ``core/reports/checklist_sheet.py`` with the helpers of ``base`` (``grid``, ``boxes``, ``RuledField``,
     ``DocTitle``, ``Heading``); this function then requires the permission, renders it on the shared page
     template (取扱注意, page x / y, printed by/at) and logs it."""
-    ws.require(PERMISSION, what="report blank checklist")
     try:
         from . import checklist_sheet  # local: next to its story (see above)
     except ImportError:
@@ -324,11 +326,11 @@ def _extra(detail: dict | None, extra: dict | None) -> dict | None:
     return {**(detail or {}), **{k: v for k, v in extra.items() if k not in ("document", "pages", "persons")}}
 
 
+@service(PERMISSION, what="report {kind} to printer")
 def log_printed(ws, kind: str, detail: dict | None = None) -> int:
     """Log a document the GUI sent to a printer (the PDF itself was made, and logged, by one of the functions
     above). ``detail`` says what: pages, person ids, conference/round id, school, mask — never a name.
     Requires ``report.print``; returns the log entry's id."""
-    ws.require(PERMISSION, what=f"report {kind} to printer")
     d = {"document": kind, "output": "printer"}
     d.update({k: v for k, v in (detail or {}).items() if k not in ("document", "name", "names")})
     ids = list(dict.fromkeys(d.get("persons") or []))
@@ -336,6 +338,7 @@ def log_printed(ws, kind: str, detail: dict | None = None) -> int:
     return ws.log("print", ids[0] if len(ids) == 1 else None, d)
 
 
+@service(PERMISSION, what="report intake", person="person_id")
 def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """受理会議録 for one child (the meeting's document: audience ``conference``)."""
     from . import intake  # local: every report module names its own TITLE/story
@@ -343,6 +346,7 @@ def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict |
     return _child_document(ws, intake, "intake", person_id, out, mask, log_extra)
 
 
+@service(PERMISSION, what="report no-school sheet")
 def no_school_sheet_pdf(
     ws,
     out,
@@ -358,7 +362,6 @@ def no_school_sheet_pdf(
     route there or ``contact`` must be given)."""
     from .no_school_sheet import CONTACTS, TITLE, route, story  # local: every report module names its own TITLE/story
 
-    ws.require(PERMISSION, what="report no-school sheet")
     if contact is not None and contact not in CONTACTS:
         raise InputRefused(f"送付先は {'・'.join(CONTACTS)} のいずれかです。")
     today = dt.date.today()

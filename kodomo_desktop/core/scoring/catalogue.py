@@ -3,7 +3,10 @@
 Top-level keys: ``difficulty_types`` (虐待, 貧困, 不登校, ヤングケアラー, 産後うつ, 発達), ``age_bands`` (未就学 0–5,
 小学生 6–11, 中学生 12–14, 高校生年代 15–18), ``sources`` (per source type: label, the fields that identify one
 event across re-sent extracts — ``dedupe`` — and which children are expected to have data — ``expect``),
-``supports`` (what-if: a support and the factor it applies to its types' points) and ``indicators``. A source
+``supports`` (what-if: a support and the factor it applies to its types' points), ``indicators``, ``takeup_gaps``
+(town.py) and the optional ``rules`` — the flagging rules the town's catalogue says (carried into the weight set
+adopted with it): ``{"rank": {"mode": "top_percent", "value": 2, "per": "age_band", "by_type": true},
+"basic_items": {"enabled": true, "min": 4}}`` (top N % per difficulty type per age band; at least K basic items). A source
 may say how a record is closed besides its status: ``closed_by`` {date_field, status_field, closed_value} (要対協:
 a 終結日 on or before the as-of date reads as 終結 whatever the status column says).
 
@@ -16,6 +19,9 @@ Each indicator::
     points           {difficulty type: default points}  (protective factors: {} or negative points)
     window_months    look-back window (null = no expiry); the event date is ``date_field``:
                      record_date (default) | as_of (the extract's date: for states like 生活保護 受給中) | an attribute
+    absent           optional second source: {source_type, whose, rule, window_months, date_field} — the indicator
+                     hits when its own rule hits and this one does not ("present in A and absent in B within a
+                     window", e.g. 非課税 with no 就学援助); evaluated only once both sources have been imported
     basic, basic_no  the guideline's 基本連携データ項目 (No. 1–19); the count of distinct numbers met is shown
     kind             own | household | poverty_proxy | protective — what kind of fact it is (explain.py): the child's
                      own record, the household's circumstances, a poverty proxy (生活保護, 非課税, 就学援助, 児童扶養
@@ -159,6 +165,11 @@ def validate_catalogue(cat: dict) -> dict:
             raise InputRefused(e.message_ja)
         if "computed" in ind["rule"] and ind["source_type"] != "resident_registry":
             raise InputRefused(f"{where}計算項目は住民基本台帳（resident_registry）から作ります。")
+        if ind.get("absent") is not None:
+            ind["absent"] = _validate_absent(ind["absent"], where)
+    rules = cat.get("rules")
+    if rules is not None and not isinstance(rules, dict):
+        raise InputRefused("指標カタログの rules（抽出のルール）の形式が正しくありません。")
     for sp in cat["supports"]:
         if not sp.get("id") or not isinstance(sp.get("factors"), dict):
             raise InputRefused(f"支援 {sp} に id と factors が必要です。")
@@ -168,6 +179,38 @@ def validate_catalogue(cat: dict) -> dict:
     return cat
 
 
+def _validate_absent(part, where: str) -> dict:
+    """The second source of a two-source indicator ("present in A and absent in B within a window"): a reader
+    {source_type, whose, rule, window_months, date_field}; the indicator hits when its own rule hits and this one
+    does not (evaluated only once both sources have been imported)."""
+    where = f"{where}ない記録（absent）: "
+    if not isinstance(part, dict):
+        raise InputRefused(f"{where}形式が正しくありません。")
+    part = dict(part)
+    if part.get("source_type") not in SOURCE_TYPES:
+        raise InputRefused(f"{where}取込元 {part.get('source_type')} はありません。")
+    part.setdefault("whose", "child")
+    part.setdefault("rule", {"exists": True})
+    part.setdefault("window_months", None)
+    part.setdefault("date_field", "record_date")
+    if part["whose"] not in WHOSE:
+        raise InputRefused(f"{where}whose は {', '.join(sorted(WHOSE))} のいずれかです。")
+    w = part["window_months"]
+    if w is not None and (isinstance(w, bool) or not isinstance(w, int) or w <= 0):
+        raise InputRefused(f"{where}window_months は正の整数か null にしてください。")
+    try:
+        part["_fields"] = sorted(validate_rule(part["rule"], where))
+    except RuleError as e:
+        raise InputRefused(e.message_ja)
+    return part
+
+
 def public_view(cat: dict) -> list[dict]:
     """The indicators without internal keys (for governance lists and the GUI)."""
-    return [{k: v for k, v in i.items() if not k.startswith("_")} for i in cat["indicators"]]
+    out = []
+    for i in cat["indicators"]:
+        v = {k: x for k, x in i.items() if not k.startswith("_")}
+        if isinstance(v.get("absent"), dict):
+            v["absent"] = {k: x for k, x in v["absent"].items() if not k.startswith("_")}
+        out.append(v)
+    return out

@@ -300,6 +300,12 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
         if ind.get("date_field") not in (None, "record_date", "as_of"):
             f.add(ind["date_field"])
         need.setdefault(ind["source_type"], set()).update(f)
+        ab = ind.get("absent")
+        if isinstance(ab, dict):  # a two-source indicator: the second source's fields too
+            fa = set(ab.get("_fields", ()))
+            if ab.get("date_field") not in (None, "record_date", "as_of"):
+                fa.add(ab["date_field"])
+            need.setdefault(ab["source_type"], set()).update(fa)
     by_source = {}
     for st, g in recs.groupby("source_type", sort=False):
         g = g.copy()
@@ -401,8 +407,8 @@ def _iso_text(v) -> str | None:
     return None if pd.isna(t) else str(t.date())
 
 
-def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list:
-    out = [None] * len(children)
+def _checklist_state(children: pd.DataFrame, recs: pd.DataFrame, inp: ScoringInput) -> list[tuple[str, str] | None]:
+    out: list[tuple[str, str] | None] = [None] * len(children)
     if not inp.checklist_rounds:
         return out
     cl = recs[recs["source_type"] == "school_checklist"]
@@ -432,7 +438,7 @@ class Hits:
     V: list  # K arrays of C display values (or None)
 
 
-def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str) -> pd.Series:
+def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | None) -> pd.Series:
     if date_field in (None, "record_date"):
         return recs["record_date"]
     if date_field == "as_of":
@@ -448,7 +454,34 @@ def _latest_first(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
-    """(hit: C bool, evidence: C int, value: C object) for one indicator and window."""
+    """(hit: C bool, evidence: C int, value: C object) for one indicator and window. A two-source indicator
+    (``absent``: present in A and absent in B within a window) hits where its own rule hits and the second
+    source's does not — only once both sources have been imported (no data is never a finding); its evidence is
+    the record of A, its value says what was not found (「就学援助の記録なし」)."""
+    ab = ind.get("absent")
+    if not isinstance(ab, dict):
+        return _evaluate_one(prep, ind, window)
+    hit, ev, val = _evaluate_one(prep, ind, window)
+    if ab["source_type"] not in prep.imported_sources or ind["source_type"] not in prep.imported_sources:
+        return np.zeros(prep.C, dtype=bool), np.full(prep.C, -1, dtype=np.int64), np.full(prep.C, None, dtype=object)
+    reader = {
+        "id": f"{ind['id']}:absent",
+        "source_type": ab["source_type"],
+        "whose": ab.get("whose", "child"),
+        "rule": ab.get("rule") or {"exists": True},
+        "date_field": ab.get("date_field", "record_date"),
+        "applies_to_ages": None,
+    }
+    hb = _evaluate_one(prep, reader, ab.get("window_months"))[0]
+    hit = hit & ~hb
+    ev = np.where(hit, ev, -1)
+    w = ab.get("window_months")
+    missing = f"{_source_label(prep, ab['source_type'])}の記録なし" + (f"（{w}か月以内）" if w else "")
+    val = np.array([("・".join(x for x in (v, missing) if x) if h else None) for h, v in zip(hit, val)], dtype=object)
+    return hit, ev, val
+
+
+def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
     C = prep.C
     hit = np.zeros(C, dtype=bool)
     ev = np.full(C, -1, dtype=np.int64)
@@ -458,7 +491,8 @@ def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
         counts = prep.children["household_children"]
         hit = R.compare(counts, rule["op"], rule.get("value")).to_numpy()
         ev = np.where(hit, prep.registry_ev, -1)
-        val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)
+        # numpy's stubs do not take None (an object scalar) as where()'s fill value
+        val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)  # type: ignore[assignment]
         return _ages(prep, ind, hit, ev, val)
     recs = prep.by_source.get(ind["source_type"])
     if recs is None or not len(recs) or not C:

@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import func, select
@@ -43,8 +44,14 @@ from sqlalchemy import func, select
 from .. import outputs
 from ..casework.service import DEFAULT_LABELS
 from ..errors import InputRefused, NotFound
+from ..services import service
 from ..storage.models import ChildScore, ReviewRound, RoundCandidate, SupportCase
+from .catalogue import load_catalogue
 from .explain import ScoreDetails
+from .service import ScoringContext, active_weights, read_weights_file
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 SMALL = 5
 PRIOR_SD = 2.0  # points
@@ -71,7 +78,7 @@ def _confirm_keys(labels: list[dict]) -> set[str]:
     return keys or ({str(labels[0]["key"])} if labels else {"a"})
 
 
-def rounds_data(ws) -> list[dict]:
+def rounds_data(ws: Workspace) -> list[dict]:
     """Each round: its run's children (flags, item sets), classifications and the confirmed children."""
 
     out = []
@@ -93,7 +100,9 @@ def rounds_data(ws) -> list[dict]:
             confirmed = {p: label_text.get(k, k) for p, k in cls.items() if k in ok}
             for p in supported:
                 confirmed.setdefault(p, "支援開始")
-            children, flagged, items = set(), set(), {}
+            children: set[str] = set()
+            flagged: set[str] = set()
+            items: dict[str, set[str]] = {}
             for cs in s.scalars(select(ChildScore).where(ChildScore.run_id == r.score_run_id)):
                 d = ScoreDetails.from_dict(cs.details)
                 children.add(cs.person_id)
@@ -134,12 +143,11 @@ def _row(rid, iid, label, with_, flagged, reviewed, confirmed) -> dict:
     }
 
 
-def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
+@service("score.read", what="evaluate")
+def evaluation(ws: Workspace, *, draft: dict | Path | None = None) -> dict:
     """The evaluation in memory: ``rows`` (per round and indicator, then ``all``), ``misses``, ``summary`` (with
     ``backtest`` when ``draft`` is given and ``suggested``), ``suggested_weights`` (a weights dict). Nothing saved."""
-    from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
-    ws.require("score.read", what="evaluate")
     ws.require("person.read", what="evaluate")
     if draft is not None:
         ws.require("weights.edit", what="back-test")
@@ -150,7 +158,8 @@ def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
     labels = {i["id"]: i["label_ja"] for i in cat["indicators"]}
     labels["sibling_flagged"] = "きょうだいに抽出あり"
     ids = [i["id"] for i in cat["indicators"]] + ["sibling_flagged"]
-    rows, totals = [], {}
+    rows: list[dict] = []
+    totals: dict[str, list[int]] = {}
     for r in rounds:
         conf = set(r["confirmed"])
         for iid in ids:
@@ -186,7 +195,7 @@ def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
                 miss.append({"person_id": p, "round_id": r["round_id"], "label": lab})
     confirmed_all = sum(len(r["confirmed"]) for r in rounds)
     flagged_conf = sum(len(set(r["confirmed"]) & r["flagged"]) for r in rounds)
-    summary = {
+    summary: dict[str, object] = {
         "rounds": len(rounds),
         "rows": len(rows),
         "flagged": sum(len(r["flagged"]) for r in rounds),
@@ -210,7 +219,12 @@ def evaluation(ws, *, draft: dict | Path | None = None) -> dict:
 
 
 def evaluate(
-    ws, out: Path, *, misses_out: Path | None = None, draft_file: Path | None = None, suggest_out: Path | None = None
+    ws: Workspace,
+    out: Path,
+    *,
+    misses_out: Path | None = None,
+    draft_file: Path | None = None,
+    suggest_out: Path | None = None,
 ) -> dict:
     """CLI ``evaluate``: the evaluation CSV (and the misses CSV, a back-test of ``draft_file``, a suggested
     weights file to preview and adopt)."""
@@ -227,9 +241,8 @@ def evaluate(
     return summary
 
 
-def backtest(ws, rounds: list[dict], draft_file: dict | Path) -> dict:
+def backtest(ws: Workspace, rounds: list[dict], draft_file: dict | Path) -> dict:
     """Each round re-scored on its as-of date with the draft weights (a file or a weights dict; nothing kept)."""
-    from .service import ScoringContext, read_weights_file  # lazy: loads numpy, pandas, only needed here
 
     draft = draft_file if isinstance(draft_file, dict) else read_weights_file(draft_file)
     per, tot = [], {"confirmed": 0, "captured_actual": 0, "captured_draft": 0, "flagged_actual": 0, "flagged_draft": 0}
@@ -268,10 +281,8 @@ def backtest(ws, rounds: list[dict], draft_file: dict | Path) -> dict:
     }
 
 
-def suggest_weights(ws, rounds: list[dict]) -> dict:
+def suggest_weights(ws: Workspace, rounds: list[dict]) -> dict:
     """Suggested points from the town's outcomes (module docstring): a suggestion, never applied."""
-    from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
-    from .service import active_weights  # lazy: loads numpy, pandas, only needed here
 
     cat = load_catalogue()
     current = active_weights(ws)["data"]
@@ -329,7 +340,7 @@ def suggest_weights(ws, rounds: list[dict]) -> dict:
     return {"indicators": out, "weights": weights}
 
 
-def round_summary(ws, round_id: int) -> dict:
+def round_summary(ws: Workspace, round_id: int) -> dict:
 
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)

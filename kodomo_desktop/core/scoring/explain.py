@@ -35,6 +35,8 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import KodomoError
+from . import catalogue as C
+from .catalogue import load_catalogue
 
 KINDS = ("own", "household", "poverty_proxy", "protective")
 KIND_LABELS = {
@@ -347,14 +349,12 @@ def details_of(value: Any) -> ScoreDetails:
 def catalogue_kinds() -> dict[str, str]:
     """Indicator id → kind in the catalogue in use — the town's own or the shipped one (cached per catalogue:
     first-format details are read row by row)."""
-    from . import catalogue as C  # lazy: loads numpy, pandas, only needed here
 
     return dict(_catalogue_kinds(id(getattr(C, "_TOWN", None))))
 
 
 @lru_cache(maxsize=4)
 def _catalogue_kinds(_key: int) -> tuple:
-    from .catalogue import load_catalogue  # lazy: loads numpy, pandas, only needed here
 
     try:
         return tuple((i["id"], i["kind"]) for i in load_catalogue()["indicators"])

@@ -25,6 +25,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,12 +36,18 @@ from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..policy import DEFAULT_SOURCES, expired_cutoffs
+from ..services import service
 from ..storage.models import ChildScore, Person, ScoreRun, Setting, WeightSet
 from . import engine as E
+from . import listing as L
 from .catalogue import load_catalogue
 from .explain import ScoreDetails
+from .listing import band_text as band_text  # re-exported: it lived here
 from .weights import compile_weights, diff, strip_meta, validate_weights
 from .weights import default_weights as _default_weights
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 CAVEAT = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 SCORE_COLUMNS = [
@@ -80,7 +87,7 @@ def _as_date(v) -> dt.date | None:
     return d
 
 
-def default_as_of(ws) -> dt.date:
+def default_as_of(ws: Workspace) -> dt.date:
     """The newest extract's as-of date, else today."""
     with ws.session() as s:
         d = s.execute(text("SELECT max(as_of) FROM source_batch WHERE removed_at IS NULL")).scalar()
@@ -126,16 +133,16 @@ def _ws_row(w: WeightSet) -> dict:
     }
 
 
-def active_weights(ws) -> dict:
+def active_weights(ws: Workspace) -> dict:
     """The adopted weight set: {weight_set_id, version, name, data, …}."""
     with ws.session() as s:
         w = _ensure_default(s)
         return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
 
 
-def weight_sets(ws) -> list[dict]:
+@service("score.read", what="weight sets")
+def weight_sets(ws: Workspace) -> list[dict]:
     """Every version, newest first (with the adoption history kept in settings)."""
-    ws.require("score.read", what="weight sets")
     with ws.session() as s:
         _ensure_default(s)
         hist = s.get(Setting, ADOPTIONS_KEY)
@@ -149,7 +156,7 @@ def weight_sets(ws) -> list[dict]:
 weight_versions = weight_sets
 
 
-def get_weight_set(ws, weight_set_id: int) -> dict:
+def get_weight_set(ws: Workspace, weight_set_id: int) -> dict:
     with ws.session() as s:
         w = s.get(WeightSet, int(weight_set_id))
         if w is None:
@@ -157,10 +164,9 @@ def get_weight_set(ws, weight_set_id: int) -> dict:
         return {**_ws_row(w), "data": validate_weights(w.data, catalogue())}
 
 
-def save_weights(ws, data: dict, name: str | None = None, *, _require: bool = True) -> dict:
+@service("weights.edit", what="weights save")
+def save_weights(ws: Workspace, data: dict, name: str | None = None) -> dict:
     """Save an edited weight set as a new version (not adopted). Identical data reuses its version."""
-    if _require:
-        ws.require("weights.edit", what="weights save")
     cat = catalogue()
     clean = validate_weights(strip_meta(data), cat)
     with ws.session() as s:
@@ -191,13 +197,13 @@ def _same(a: dict, b: dict, cat: dict) -> bool:
     return {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
 
 
-def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | None = None) -> dict:
+@service("weights.edit", what="weights adopt")
+def adopt_weight_set(ws: Workspace, weight_set_id: int, reason: str, *, preview: dict | None = None) -> dict:
     """Adopt a saved version (or an old one again: that is how a previous version is restored).
 
     Needs a non-empty reason; logged as ``weights_adopted``; the reason is kept on the version and in the
     adoption history (the access log holds ids only). The preview the person saw (``preview``; computed here when
     not given) is kept with the adoption: aggregates only (:func:`preview_summary`)."""
-    ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     with ws.session() as s:
@@ -211,6 +217,8 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | Non
     with ws.session() as s:
         prev = _ensure_default(s)
         w = s.get(WeightSet, int(weight_set_id))
+        if w is None:  # removed while the preview ran
+            raise NotFound(f"重みの設定 {weight_set_id} はありません。")
         s.execute(update(WeightSet).where(WeightSet.id != w.id).values(active=False))
         w.active, w.adopted_at, w.adopted_by, w.reason = True, _now(), ws.user.name, reason.strip()
         hist = s.get(Setting, ADOPTIONS_KEY)
@@ -242,17 +250,19 @@ def adopt_weight_set(ws, weight_set_id: int, reason: str, *, preview: dict | Non
         return {"weight_set_id": w.id, "version": w.version, "previous_version": prev.version, "adopted": True}
 
 
-def adopt_weights(ws, data: dict, reason: str, name: str | None = None, *, preview: dict | None = None) -> dict:
+@service("weights.edit", what="weights adopt")
+def adopt_weights(
+    ws: Workspace, data: dict, reason: str, name: str | None = None, *, preview: dict | None = None
+) -> dict:
     """Save edited weights as a new version and adopt it (reason required before anything is saved); the preview
     shown before 採用 is kept with the adoption."""
-    ws.require("weights.edit", what="weights adopt")
     if not (reason or "").strip():
         raise InputRefused("重みを採用する理由を入力してください（理由は必須です）。")
     saved = save_weights(ws, data, name)
     return {**adopt_weight_set(ws, saved["weight_set_id"], reason, preview=preview), "created": saved["created"]}
 
 
-def adoptions(ws) -> list[dict]:
+def adoptions(ws: Workspace) -> list[dict]:
     """Every adoption, oldest first, with the preview kept with it (for the self-inspection report; aggregates
     only, so the auditor may read it)."""
     if not (ws.can("governance.read") or ws.can("score.read")):
@@ -262,7 +272,8 @@ def adoptions(ws) -> list[dict]:
         return [dict(a) for a in (hist.value if hist and isinstance(hist.value, list) else [])]
 
 
-def restore_weights(ws, version: int, reason: str) -> dict:
+@service("weights.edit", what="weights adopt")
+def restore_weights(ws: Workspace, version: int, reason: str) -> dict:
     """Adopt an earlier version again."""
     with ws.session() as s:
         w = s.scalar(select(WeightSet).where(WeightSet.version == int(version)))
@@ -272,9 +283,9 @@ def restore_weights(ws, version: int, reason: str) -> dict:
     return adopt_weight_set(ws, wid, reason)
 
 
-def export_weights(ws, out: Path, weight_set_id: int | None = None) -> dict:
+@service("score.read", what="weights export")
+def export_weights(ws: Workspace, out: Path, weight_set_id: int | None = None) -> dict:
     """The weight set as a readable JSON file (indicator labels beside their points)."""
-    ws.require("score.read", what="weights export")
     cat = catalogue()
     with ws.session() as s:
         w = s.get(WeightSet, int(weight_set_id)) if weight_set_id else _ensure_default(s)
@@ -323,7 +334,7 @@ def read_weights_file(file: Path) -> dict:
     return validate_weights(strip_meta(raw), catalogue()) | ({"name": raw["name"]} if raw.get("name") else {})
 
 
-def adoption_rows(ws, fiscal_year: int | None = None) -> list[list[str]]:
+def adoption_rows(ws: Workspace, fiscal_year: int | None = None) -> list[list[str]]:
     """The self-inspection's table of adoptions (a header row first): when, version, by whom and why, what the
     preview showed (flagged and top-band counts current → new) and its warnings. ``fiscal_year``: April–March."""
     rows = [["採用日時", "版", "採用者・理由", "プレビュー（現行 → 採用した案）", "グループ間の比の警告"]]
@@ -361,9 +372,11 @@ def adoption_rows(ws, fiscal_year: int | None = None) -> list[list[str]]:
     return rows
 
 
-def import_weights(ws, file: Path, reason: str | None = None, adopt: bool = False, name: str | None = None) -> dict:
+@service("weights.edit", what="weights import")
+def import_weights(
+    ws: Workspace, file: Path, reason: str | None = None, adopt: bool = False, name: str | None = None
+) -> dict:
     """Read a weights file as a new version; with ``adopt`` also adopt it (a reason is then required)."""
-    ws.require("weights.edit", what="weights import")
     if adopt and not (reason or "").strip():
         raise InputRefused("取り込んだ重みを採用するには理由（--reason）が必要です。何も変更していません。")
     data = read_weights_file(file)
@@ -408,7 +421,7 @@ def _json(a):
     return {}
 
 
-def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
+def load_input(ws: Workspace, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
     """Everything the engine reads, from the database. ``household_of``: only that person's household."""
 
     with ws.session() as s:
@@ -466,7 +479,7 @@ def load_input(ws, as_of: dt.date, *, household_of: str | None = None) -> E.Scor
                     "ORDER BY id DESC"
                 )
             ).all()
-            if _as_date(opened) is None or _as_date(opened) <= as_of
+            if (opened_on := _as_date(opened)) is None or opened_on <= as_of
         ]
         returned = set()
         for (scope,) in s.execute(
@@ -530,7 +543,8 @@ class ScoringContext:
         self.inp = inp
         self.as_of = inp.as_of
         self.prep = E.prepare(inp, self.cat)
-        self._groups = None
+        self._groups: dict[str, np.ndarray] | None = None
+        self._group_kinds: dict[str, dict[str, np.ndarray]] | None = None
         self._hits: dict = {}  # per look-back windows: a weight change re-uses the indicator hits
 
     def hits(self, windows):
@@ -545,7 +559,7 @@ class ScoringContext:
         return self._hits[key]
 
     @classmethod
-    def load(cls, ws, as_of=None, *, household_of: str | None = None) -> ScoringContext:
+    def load(cls, ws: Workspace, as_of=None, *, household_of: str | None = None) -> ScoringContext:
         on = _as_date(as_of) or default_as_of(ws)
         return cls(load_input(ws, on, household_of=household_of))
 
@@ -570,7 +584,7 @@ class ScoringContext:
         single_parent = 児童扶養手当 受給, public_assistance = 生活保護 受給, tax_exempt = 住民税非課税世帯;
         disability_household = someone in the household (the child too) has a disability record; sex and
         nationality from the registry (nationality only where the registry file holds it)."""
-        if getattr(self, "_group_kinds", None) is not None:
+        if self._group_kinds is not None:
             return self._group_kinds
         prep = self.prep
         ch = prep.children
@@ -635,7 +649,7 @@ class ScoringContext:
 
 
 # --- runs ---------------------------------------------------------------------------------------------------------------------
-def _weights_for_run(ws, weight_set) -> tuple[int, int, dict]:
+def _weights_for_run(ws: Workspace, weight_set) -> tuple[int, int, dict]:
     """(weight set id, version, data) for a run: only the adopted set makes a run (the current run). Other weights
     are a trial (``score_to_csv(weights_file=…)``, the preview, the back-test), computed in memory and never kept."""
     a = active_weights(ws)
@@ -668,9 +682,11 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     return prev.id, out
 
 
-def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | None = None, progress=None) -> int:
+@service("score.run", what="score")
+def run_scoring(
+    ws: Workspace, as_of=None, weight_set=None, *, context: ScoringContext | None = None, progress=None
+) -> int:
     """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
-    ws.require("score.run", what="score")
     say = progress or (lambda *_: None)
     t0 = time.perf_counter()
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
@@ -721,6 +737,7 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
                     "details": d,
                 }
             )
+        L.fill_list_keys(rows)  # the list's order and filters as columns (the page lists them in SQL)
         for k in range(0, len(rows), 2000):
             s.execute(insert(ChildScore), rows[k : k + 2000])
         bands = pd.Series([r["band"] for r in rows]).value_counts().to_dict() if rows else {}
@@ -756,14 +773,14 @@ def run_scoring(ws, as_of=None, weight_set=None, *, context: ScoringContext | No
         return run.id
 
 
-def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
+@service("score.run", what="score")
+def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
     """CLI ``score``: score every child, keep the run, write the CSV (person_id, name, birth_date, school, total,
     band, types, reasons, own_points, household_points, pending_review), band first, then total.
 
     With ``weights_file`` it is a **trial**: the children are scored in memory with those weights and the CSV is
     written, but no run is kept and no weight set saved — a trial never becomes the current run. Only a role that
     may set weights may run a trial. Refused (exit 2, logged, no file) without the permission."""
-    ws.require("score.run", what="score")
     if weights_file:
         ws.require("weights.edit", what="trial score")
     weights = read_weights_file(weights_file) if weights_file else None
@@ -778,13 +795,13 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
         for i, pid in enumerate(ctx.prep.children["person_id"]):
             d = E.explain_details(ctx.prep, hits, sc, i, sibling_index=sib)
             b = births.get(pid)
-            rows.append((pid, names.get(pid) or "", b.date().isoformat() if pd.notna(b) else "", d))
+            rows.append((pid, names.get(pid) or "", b.date().isoformat() if b is not None and pd.notna(b) else "", d))
         run_id, as_of_s = None, ctx.as_of.isoformat()
         ws.log("score_trial", detail={"as_of": as_of_s, "children": len(rows), "flagged": int(sc.flagged.sum())})
     else:
         run_id = run_scoring(ws, as_of=on)
         with ws.session() as s:
-            run = s.get(ScoreRun, run_id)
+            run = s.get_one(ScoreRun, run_id)
             rows = [
                 (
                     p.id,
@@ -837,7 +854,7 @@ def score_to_csv(ws, out: Path, weights_file: Path | None = None, as_of=None) ->
 
 
 # --- reading ----------------------------------------------------------------------------------------------------------------
-def latest_run(ws) -> dict | None:
+def latest_run(ws: Workspace) -> dict | None:
     with ws.session() as s:
         r = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
         return (
@@ -853,8 +870,8 @@ def latest_run(ws) -> dict | None:
         )
 
 
-def runs(ws) -> list[dict]:
-    ws.require("score.read", what="score runs")
+@service("score.read", what="score runs")
+def runs(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         return [
             {
@@ -869,14 +886,9 @@ def runs(ws) -> list[dict]:
         ]
 
 
-def _reviewed(s, ids) -> set[str]:
-    return {
-        p for (p,) in s.execute(text("SELECT DISTINCT person_id FROM round_candidate WHERE classification IS NOT NULL"))
-    }
-
-
+@service("score.read", what="scores")
 def latest_scores(
-    ws,
+    ws: Workspace,
     run_id: int | None = None,
     *,
     school: str | None = None,
@@ -892,98 +904,30 @@ def latest_scores(
     """The prioritised list of a run (the latest by default), highest total first, with filters:
     school, age band, difficulty type crossed, band, 新規 (newly flagged, not 支援継続), 要対協, 未確認 (not yet
     classified in a review round)."""
-    ws.require("score.read", what="scores")
-    with ws.session() as s:
-        if run_id is None:
-            run_id = s.scalar(select(ScoreRun.id).order_by(ScoreRun.id.desc()).limit(1))
-        if run_id is None:
-            return []
-        rows = s.execute(
-            select(ChildScore, Person)
-            .join(Person, Person.id == ChildScore.person_id)
-            .where(ChildScore.run_id == run_id)
-        ).all()
-        reviewed = _reviewed(s, None)
-    out = []
-    for c, p in rows:
-        d = c.details if isinstance(c.details, dict) else _json(c.details)
-        sd = ScoreDetails.from_dict(d)
-        row = {
-            "run_id": run_id,
-            "person_id": p.id,
-            "name": p.name or "",
-            "name_kana": p.name_kana or "",
-            "birth_date": p.birth_date,
-            "age": d.get("age"),
-            "age_band": d.get("age_band", ""),
-            "school": d.get("school", ""),
-            "total": c.total,
-            "band": c.band or "",
-            "band_color": d.get("band_color"),
-            "types": list(d.get("flagged_types") or []),
-            "types_text": c.types or "",
-            "flagged": bool(c.flagged),
-            "basic_items": c.basic_items or 0,
-            "school_points": c.school_points or 0.0,
-            "other_points": d.get("other_points", 0.0),
-            "yotaikyo": bool(d.get("yotaikyo_active")),
-            "status_label": d.get("status_label", ""),
-            "new": bool(d.get("newly_flagged")),
-            "new_candidate": bool(d.get("new_candidate")),
-            "sharp_rise": bool((d.get("history") or {}).get("sharp_rise")),
-            "streak": int((d.get("history") or {}).get("flagged_streak") or 0),
-            "no_data": [x.get("label") if isinstance(x, dict) else str(x) for x in d.get("no_data") or []],
-            "reviewed": p.id in reviewed,
-            "band_level": sd.band_level,
-            "band_text": band_text(sd),
-            "own_points": sd.own_points,
-            "household_points": sd.household_points,
-            "pending": sd.pending_lines,
-            "implausible": len(sd.implausible),
-            "guard_off": dict(sd.guard_off),
-            "details": d,
-        }
-        if school is not None and row["school"] != school:
-            continue
-        if age_band and row["age_band"] != age_band:
-            continue
-        if type_ and type_ not in row["types"]:
-            continue
-        if band and row["band"] != band:
-            continue
-        if new is not None and row["new"] != bool(new):
-            continue
-        if yotaikyo is not None and row["yotaikyo"] != bool(yotaikyo):
-            continue
-        if unreviewed is not None and (row["flagged"] and not row["reviewed"]) != bool(unreviewed):
-            continue
-        if flagged_only and not row["flagged"]:
-            continue
-        out.append(row)
-    # one band rule: the list sorts by band (the highest band of any type), then total
-    out.sort(key=lambda r: (-(r["band_level"] or 0), -r["total"], -r["basic_items"], r["person_id"]))
-    if log:  # one entry per list view: ids and counts, never names
-        ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": len(out)})
+    out = L.score_page(  # filtered and ordered in SQL (listing.py)
+        ws,
+        run_id=run_id,
+        school=school,
+        age_band=age_band,
+        type_=type_,
+        band=band,
+        new=new,
+        yotaikyo=yotaikyo,
+        unreviewed=unreviewed,
+        flagged_only=flagged_only,
+    )
+    if log and out:  # one entry per list view: ids and counts, never names
+        ws.log("view_list", detail={"list": "prioritised", "run_id": out[0]["run_id"], "rows": len(out)})
+    elif log:
+        rid = run_id if run_id is not None else (latest_run(ws) or {}).get("run_id")
+        if rid is not None:
+            ws.log("view_list", detail={"list": "prioritised", "run_id": rid, "rows": 0})
     return out
 
 
-def band_text(d: ScoreDetails) -> str:
-    """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
-    was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
-    by the proxy guard is marked as such."""
-    if not d.band:
-        return ""
-    top = [(t, v) for t, v in d.types.items() if v.band == d.band]
-    if not top or d.band_level == 0:
-        return d.band
-    t, v = max(top, key=lambda tv: tv[1].points)
-    # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
-    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
-
-
-def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
+@service("score.read", what="score explanation", person="person_id")
+def child_explanation(ws: Workspace, person_id: str, run_id: int | None = None) -> dict:
     """One child's reasons (latest run by default) and score history; the view is logged."""
-    ws.require("score.read", what="score explanation", person_id=person_id)
     with ws.session() as s:
         q = (
             select(ChildScore, ScoreRun)
@@ -1034,12 +978,12 @@ def child_explanation(ws, person_id: str, run_id: int | None = None) -> dict:
         }
 
 
-def what_if(ws, person_id: str, disabled_indicators=(), supports_started=()) -> dict:
+@service("score.read", what="what-if", person="person_id")
+def what_if(ws: Workspace, person_id: str, disabled_indicators=(), supports_started=()) -> dict:
     """The child's score recomputed with indicators switched off or supports marked as started — nothing saved.
 
     The child's household is scored on the latest run's as-of date with the adopted weights; a top-N/％ rule
     uses the latest run's cut-off totals."""
-    ws.require("score.read", what="what-if", person_id=person_id)
     cat = catalogue()
     ids = [i["id"] for i in cat["indicators"]]
     bad = [i for i in disabled_indicators if i not in ids]
@@ -1128,12 +1072,12 @@ GROUP_KINDS = {
 SEX_LABELS = {1: "男", 2: "女", "1": "男", "2": "女", "男": "男", "女": "女", "M": "男", "F": "女"}
 
 
-def preview_weights(ws, data: dict, as_of=None, *, context: ScoringContext | None = None) -> dict:
+@service("score.read", what="weights preview")
+def preview_weights(ws: Workspace, data: dict, as_of=None, *, context: ScoringContext | None = None) -> dict:
     """Before adoption: flagged and top-band counts and rates, current → proposed, per school, age band, sex,
     ひとり親, 生活保護, 非課税, 障害者手帳等のある世帯 (and nationality where held), the largest ratio between the groups
     of one kind and ``warnings`` above the town's threshold (``fairness.max_ratio``) — 西宮市 was flooded; AFST's
     groups were never reported. Also the per-school × age-band band counts the editor shows. Nothing is saved."""
-    ws.require("score.read", what="weights preview")
     cat = catalogue()
     proposed = validate_weights(strip_meta(data), cat)
     current = active_weights(ws)
@@ -1230,7 +1174,9 @@ def preview_from_scores(ctx: ScoringContext, s_cur, s_new, model, *, changes=Non
     for school in sorted(df["school"].unique()):
         rates.append({"group": f"学校・園: {school}", **rate(df["school"].to_numpy() == school)})
     fair = model.data.get("fairness") or {"max_ratio": 3.0, "min_group": 10}
-    groups, ratios, warnings = {}, {}, []
+    groups: dict[str, list[dict]] = {}
+    ratios: dict[str, dict[str, dict]] = {}
+    warnings: list[dict] = []
     for kind, members in ctx.group_kinds().items():
         rows = [counts(mask, name) for name, mask in members.items() if mask.any()]
         groups[kind] = rows

@@ -49,7 +49,7 @@ DEFAULT_BANDS = [
     {"label": "中", "color": "#ef6c00"},
     {"label": "低", "color": "#78909c"},
 ]
-DEFAULT_THRESHOLDS = {
+DEFAULT_THRESHOLDS: dict[str, dict[str, dict[str, int] | None]] = {
     "虐待": {
         "未就学": {"高": 6, "中": 4},
         "小学生": {"高": 7, "中": 5},
@@ -117,6 +117,10 @@ def default_weights(cat: dict) -> dict:
     for t in types:
         per = DEFAULT_THRESHOLDS.get(t, {})
         thresholds[t] = {b: copy.deepcopy(per.get(b, {"高": 7, "中": 5})) for b in bands}
+    return apply_catalogue_rules(_defaults(cat, types, thresholds), cat)
+
+
+def _defaults(cat: dict, types: list, thresholds: dict) -> dict:
     return {
         "format": FORMAT,
         "format_version": 1,
@@ -144,6 +148,21 @@ def default_weights(cat: dict) -> dict:
         "history": {"sharp_rise_points": 5},
         "school_data_expected": {"from_grade": 1, "to_grade": 9},
     }
+
+
+def apply_catalogue_rules(data: dict, cat: dict) -> dict:
+    """The flagging rules a catalogue says (``rules``: rank — top N / N % per group, per difficulty type —, and
+    basic_items — at least K basic items) written into a weight set (in place; returned)."""
+    rules = cat.get("rules") or {}
+    if isinstance(rules.get("rank"), dict):
+        rk = {"mode": "none", "value": 10, "per": "age_band", **copy.deepcopy(rules["rank"])}
+        if not rk.get("by_type"):
+            rk.pop("by_type", None)
+        data["rank"] = rk
+    if isinstance(rules.get("basic_items"), dict):
+        bi = rules["basic_items"]
+        data["basic_items_rule"] = {"enabled": bool(bi.get("enabled", True)), "min": bi.get("min", 4)}
+    return data
 
 
 def _num(v, what: str, *, lo=None, hi=None, allow_none=False):

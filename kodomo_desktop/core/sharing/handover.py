@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from ..errors import InputRefused, NotFound
 from ..outputs import write_bytes
+from ..services import service
 from ..storage.models import (
     ChildScore,
     ConferenceItem,
@@ -145,6 +146,7 @@ def build_payload(s, person_id: str, to_town: str, *, with_scores: bool = False,
     return payload
 
 
+@service("data.share", what="handover export", person="person_id")
 def export_handover(
     ws,
     person_id: str,
@@ -155,7 +157,6 @@ def export_handover(
     with_scores: bool = False,
     contact: str | None = None,
 ) -> dict:
-    ws.require("data.share", what="handover export", person_id=person_id)
     to_town = (to_town or "").strip()
     if not to_town:
         raise InputRefused("引継ぎ先の自治体名（--to）を指定してください。")
@@ -212,8 +213,8 @@ def _candidates(s, child: dict) -> list[dict]:
     return out
 
 
+@service("import", what="handover import")
 def import_handover(ws, path: Path, password: str | None) -> dict:
-    ws.require("import", what="handover import")
     try:
         data = Path(path).read_bytes()
     except OSError as e:

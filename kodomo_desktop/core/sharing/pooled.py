@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from ..errors import NotFound
 from ..outputs import write_csv
+from ..services import service
 from ..storage.models import ChildScore, ReviewRound, RoundCandidate, Setting, SupportCase
 
 COLUMNS = [
@@ -39,8 +40,8 @@ def _confirmed_label(r: ReviewRound) -> str:
     return str(labels[0]) if labels else "a"
 
 
+@service("score.read", what="pooled statistics")
 def round_statistics(ws, round_id: int, *, min_cell: int = 5) -> list[dict]:
-    ws.require("score.read", what="pooled statistics")
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from .. import queries as Q
 from ..errors import InputRefused, NotFound
 from ..outputs import open_private, private_dir, write_bytes, write_csv
+from ..services import service
 from ..storage.models import (
     ChildScore,
     Note,
@@ -108,11 +109,11 @@ def _suppress(persons: list[dict], min_cell: int) -> int:
     return changed
 
 
+@service("data.share", what="pseudonymised export")
 def export_pseudonymised(
     ws, out_dir: Path, purpose: str, *, tables=TABLES, min_cell: int | None = None, children_only: bool = True
 ) -> dict:
     """Write the chosen tables to ``out_dir`` (Parquet + CSV) and the encrypted key table beside it."""
-    ws.require("data.share", what="pseudonymised export")
     purpose = (purpose or "").strip()
     if not purpose:
         raise InputRefused("提供の目的（--purpose）を書いてください。ファイル簿と記録に残ります。")
@@ -294,9 +295,9 @@ def _blank(v):
     return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
 
 
+@service("governance.read", what="pseudonymised exports")
 def exports(ws) -> list[dict]:
     """The pseudonymised exports made so far (no keys): for the file register and the self-inspection."""
-    ws.require("governance.read", what="pseudonymised exports")
     with ws.session() as s:
         rows = s.scalars(select(Setting).where(Setting.key.like(SETTING_PREFIX + "%"))).all()
         return [{k: v for k, v in (r.value or {}).items() if k != "key"} for r in rows]
@@ -315,10 +316,10 @@ def _key_table(s, key_path: Path) -> tuple[str, dict[str, str]]:
     raise InputRefused("この対応表は、このデータベースから出力したものではありません（または壊れています）。")
 
 
+@service("casework.write", what="attach pseudonymised results")
 def attach_results(ws, key_path: Path, results: Path, *, kind: str = "外部機関からの返却") -> dict:
     """Read a CSV keyed by pseudonym (columns ``pseudonym`` and ``note``, optional ``date`` and ``by``) and attach
     each note to its child through the key table. All or nothing: an unknown pseudonym refuses the whole file."""
-    ws.require("casework.write", what="attach pseudonymised results")
     try:
         raw = Path(results).read_bytes()
     except OSError as e:

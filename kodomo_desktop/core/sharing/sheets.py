@@ -31,6 +31,7 @@ from ..checklists.service import _decrypt_workbook, pupils
 from ..errors import InputRefused, NotFound
 from ..importing.values import to_date
 from ..outputs import safe_cell, save_workbook
+from ..services import service
 from ..storage.models import ChildScore, Link, ScoreRun, Setting, SourceBatch, SourceRecord
 
 SETTING_PREFIX = "information_sheet:"
@@ -96,8 +97,8 @@ def validate_definition(d: dict) -> dict:
     }
 
 
+@service("settings", what="information sheet definition")
 def define_sheet(ws, d: dict) -> dict:
-    ws.require("settings", what="information sheet definition")
     d = validate_definition(d)
     with ws.session() as s:
         row = s.get(Setting, SETTING_PREFIX + d["key"])
@@ -122,9 +123,9 @@ def definition(s, key: str) -> dict:
     return row.value
 
 
+@service("data.share", what="information sheets")
 def sheet_choices(ws) -> list[tuple[str, str]]:
     """(key, title) of the sheets that can go out: the watch list first, then the sheets the town defined."""
-    ws.require("data.share", what="information sheets")
     with ws.session() as s:
         rows = s.scalars(select(Setting).where(Setting.key.like(SETTING_PREFIX + "%")).order_by(Setting.key)).all()
         defined = [(r.value["key"], r.value.get("title") or r.value["key"]) for r in rows if r.value]
@@ -201,11 +202,11 @@ def _town(s) -> str | None:
     return str(v) if v else None
 
 
+@service("data.share", what="information sheet")
 def write_sheet(
     ws, key: str, school: str, out: Path, *, password: str | None = None, person_ids=None, audience: str | None = None
 ) -> dict:
     """One workbook for one school or nursery: its children, one row each, with a row key."""
-    ws.require("data.share", what="information sheet")
     with ws.session() as s:
         d = definition(s, key)
         rows = _pupils(ws, school, s)
@@ -241,9 +242,9 @@ def watch_list_ids(s, school_ids: set[str]) -> list[str]:
     return sorted(set(flagged) & school_ids)
 
 
+@service("data.share", what="watch list")
 def write_watch_list(ws, school: str, out: Path, *, password: str | None = None) -> dict:
     """The risk-only hand-off for a school or nursery (an encrypted workbook that comes back with notes)."""
-    ws.require("data.share", what="watch list")
     with ws.session() as s:
         ids = watch_list_ids(s, {p["person_id"] for p in _pupils(ws, school, s)})
     res = write_sheet(ws, WATCH_LIST["key"], school, out, password=password, person_ids=ids, audience="school")
@@ -282,10 +283,10 @@ def _value(f: dict, v, rn: int, errors: list[dict]):
     return None
 
 
+@service("import", what="information sheet import")
 def import_sheet(ws, path: Path, *, password: str | None = None) -> dict:
     """Read a returned sheet back, all or nothing; a later return of the same sheet and school supersedes it."""
 
-    ws.require("import", what="information sheet import")
     data = Path(path).read_bytes()
     try:
         plain = _decrypt_workbook(data, password)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 import sqlcipher3
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.pool import QueuePool
 
 from ..errors import InputRefused, IntegrityFailure, WrongPassword
@@ -94,3 +95,9 @@ def assert_encrypted_file(path) -> None:
     with open(path, "rb") as fh:
         if fh.read(16).startswith(b"SQLite format 3"):
             raise IntegrityFailure("データベースが暗号化されていません。使用を中止し、管理者に連絡してください。")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows a DELETE/UPDATE touched. ``Session.execute`` is typed as returning a ``Result``; for a DML statement
+    it is a ``CursorResult``, which carries the count."""
+    return cast(CursorResult[Any], result).rowcount

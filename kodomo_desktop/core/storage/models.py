@@ -272,6 +272,14 @@ class ChildScore(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     school_points: Mapped[float] = mapped_column(Float, default=0)
     details: Mapped[Optional[Any]] = mapped_column(JSON)  # reasons, per-type points, no-data sources
+    # the prioritised list's keys, copied out of ``details`` so that the list filters and pages in SQL (issue 21,
+    # migration 0007): the place in the run's list (1 = first: band level, total, basic items), and its filters
+    position: Mapped[Optional[int]] = mapped_column(Integer)
+    band_level: Mapped[Optional[int]] = mapped_column(Integer)
+    school: Mapped[Optional[str]] = mapped_column(Text)
+    age_band: Mapped[Optional[str]] = mapped_column(Text)
+    newly_flagged: Mapped[Optional[bool]] = mapped_column(Boolean)
+    yotaikyo: Mapped[Optional[bool]] = mapped_column(Boolean)
 
 
 # --- casework -----------------------------------------------------------------------------------------------------
@@ -516,3 +524,6 @@ Index(
     Person.sex,
     Person.id,
 )
+
+# the prioritised list (issue 21): a run's children in list order, paged in SQL (migration 0007)
+Index("ix_child_score_list", ChildScore.run_id, ChildScore.position)

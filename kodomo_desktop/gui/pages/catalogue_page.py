@@ -1,12 +1,16 @@
-"""指標の編集: the town's own catalogue — an indicator's cut-off, window and points, difficulty types added and
-renamed — previewed (current → proposed, with the fairness warnings) and adopted with a reason. Everything is done
-by core/scoring/town.py (check, preview, adoption with a new weight-set version, the log); this page only edits a
-draft. No dialog opens: problems and the preview are shown on the page."""
+"""指標の編集: the town's own catalogue — an indicator's cut-off, window and points; a new indicator (one source or
+two: present in A and absent in B within a window; scored, or a take-up prompt 利用できる可能性のある支援); a new
+source type of the town; difficulty types added and renamed; the flagging rules (top N % per difficulty type per age
+band, at least K basic items) — previewed (current → proposed, with the fairness warnings) and adopted with a
+reason. Everything is done by core/scoring/town.py (the builder and check the CLI uses, the preview, adoption with a
+new weight-set version, the log); this page and its forms (catalogue_forms.py) only edit a draft. No dialog opens:
+problems are shown in Japanese next to their fields, the preview on the page."""
 
 from __future__ import annotations
 
 import copy
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -14,18 +18,23 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ...core.errors import KodomoError
 from ...core.scoring import town as T
+from .. import palette as pal
 from ..i18n import tr
 from ..widgets import Notice
+from .catalogue_forms import IndicatorForm, RulesForm, SourceForm, plain
 
 COLUMNS = ["指標", "取込元・条件", "期間（月）", "点数"]
 
@@ -68,6 +77,7 @@ class CataloguePage(QWidget):
         ws.require("weights.edit", what="catalogue editor")
         self.ws = ws
         self.main = main
+        self.draft = T.current(ws)  # the forms read it while they are built; reload() sets it again
         lay = QVBoxLayout(self)
         title = QLabel(tr("指標の編集（町の指標カタログ）"))
         title.setStyleSheet("font-size:14pt;font-weight:bold;")
@@ -84,9 +94,11 @@ class CataloguePage(QWidget):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._on_select)
-        body.addWidget(self.table, 3)
+        body.addWidget(self.table, 4)
 
-        side = QVBoxLayout()
+        self.tabs = QTabWidget()
+        edit = QWidget()
+        side = QVBoxLayout(edit)
         form = QGridLayout()
         self.selected = QLabel(tr("指標を選んでください"))
         self.selected.setWordWrap(True)
@@ -106,10 +118,19 @@ class CataloguePage(QWidget):
         self.apply_button.clicked.connect(self.apply_indicator)
         form.addWidget(self.apply_button, 4, 1)
         side.addLayout(form)
-        side.addWidget(QLabel(tr("困難の種類")))
+        side.addStretch(1)
+        self.tabs.addTab(edit, tr("選んだ指標"))
+
+        self.indicator_form = IndicatorForm(self)
+        self.tabs.addTab(_scrolled(self.indicator_form), tr("指標を加える"))
+        self.source_form = SourceForm(self)
+        self.tabs.addTab(_scrolled(self.source_form), tr("取込元を定義"))
+
+        types = QWidget()
+        tl = QVBoxLayout(types)
+        tl.addWidget(QLabel(tr("困難の種類")))
         self.types = QListWidget()
-        self.types.setMaximumHeight(150)
-        side.addWidget(self.types)
+        tl.addWidget(self.types, 1)
         trow = QHBoxLayout()
         self.type_name = QLineEdit()
         self.type_name.setPlaceholderText(tr("新しい名前"))
@@ -120,13 +141,22 @@ class CataloguePage(QWidget):
         self.add_type_button = QPushButton(tr("種類を加える"))
         self.add_type_button.clicked.connect(self.add_type)
         trow.addWidget(self.add_type_button)
-        side.addLayout(trow)
-        side.addStretch(1)
-        body.addLayout(side, 2)
+        tl.addLayout(trow)
+        self.types_error = QLabel("")
+        self.types_error.setWordWrap(True)
+        self.types_error.setStyleSheet(f"color:{pal.ERROR};font-size:9pt;")
+        tl.addWidget(self.types_error)
+        self.tabs.addTab(types, tr("困難の種類"))
+        self.rules_form = RulesForm(self)
+        self.tabs.addTab(_scrolled(self.rules_form), tr("抽出のルール"))
+        self.tabs.setMinimumWidth(560)
+        body.addWidget(self.tabs, 3)
         lay.addLayout(body, 1)
 
-        self.preview_text = QLabel("")
-        self.preview_text.setWordWrap(True)
+        self.preview_text = QPlainTextEdit()
+        self.preview_text.setReadOnly(True)
+        self.preview_text.setMaximumHeight(110)
+        self.preview_text.setPlaceholderText(tr("編集すると、ここにプレビュー（現在 → 変更後）が出ます。"))
         lay.addWidget(self.preview_text)
         brow = QHBoxLayout()
         self.reason = QLineEdit()
@@ -153,29 +183,57 @@ class CataloguePage(QWidget):
         self._dirty(False)
         self.caveat.setText("※" + self.draft.get("caveat", ""))
         self._fill()
+        if hasattr(self, "indicator_form"):
+            self.indicator_form.refresh()
+            try:
+                from ...core.scoring.service import active_weights
+
+                weights = active_weights(self.ws)["data"]
+            except KodomoError:
+                weights = None
+            self.rules_form.load(self.draft, weights)
+
+    def changed(self, message: str) -> None:
+        """A form changed the draft: the table and choices follow, the preview is due again."""
+        row = self.table.currentRow()
+        self._fill()
+        self.indicator_form.refresh()
+        if row >= 0:
+            self.table.selectRow(row)
+        self._dirty()
+        self.notice.info(message)
 
     def _dirty(self, changed: bool = True) -> None:
         self.previewed = None
+        if hasattr(self, "types_error"):
+            self.types_error.setText("")
         self.adopt_button.setEnabled(False)
         if changed:
-            self.preview_text.setText(tr("編集があります。プレビューで影響を確かめてから採用してください。"))
+            self.preview_text.setPlainText(tr("編集があります。プレビューで影響を確かめてから採用してください。"))
         else:
-            self.preview_text.setText("")
+            self.preview_text.setPlainText("")
 
     def _fill(self) -> None:
         inds = self.draft["indicators"]
-        self.table.setRowCount(len(inds))
-        for r, ind in enumerate(inds):
-            cells = [
+        gaps = self.draft.get("takeup_gaps") or []
+        self.table.setRowCount(len(inds) + len(gaps))
+        rows = [
+            [
                 ind["label_ja"],
-                T.rule_text(self.draft, {**ind, "window_months": None}),
+                T.indicator_text(self.draft, {**ind, "window_months": None}),
                 str(ind.get("window_months") or tr("期限なし")),
                 _points_text(ind.get("points") or {}),
             ]
+            for ind in inds
+        ] + [
+            [g["label_ja"], T.gap_rule_text(self.draft, g), "", tr("点数なし（利用できる可能性のある支援）")]
+            for g in gaps
+        ]
+        for r, cells in enumerate(rows):
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        for c, most in ((0, 300), (1, 380)):
+        for c, most in ((0, 240), (1, 300), (3, 200)):
             self.table.setColumnWidth(c, min(most, self.table.columnWidth(c)))
         self.types.clear()
         self.types.addItems(self.draft["difficulty_types"])
@@ -186,7 +244,9 @@ class CataloguePage(QWidget):
 
     def _current(self) -> dict | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.draft["indicators"][rows[0].row()] if rows else None
+        if not rows or rows[0].row() >= len(self.draft["indicators"]):
+            return None
+        return self.draft["indicators"][rows[0].row()]
 
     def _on_select(self) -> None:
         ind = self._current()
@@ -257,11 +317,16 @@ class CataloguePage(QWidget):
             res = T.adopt_catalogue(self.ws, copy.deepcopy(self.draft), "", renames=self.renames, dry_run=True)
         except KodomoError as e:
             self.notice.fail(e)
+            self.preview_text.setPlainText(e.message_ja)
+            # the soundness check's findings about the difficulty types go next to the list of types
+            self.types_error.setText(
+                "\n".join(plain(m) for w, m in T.problems_at(self.draft) if w[:1] in (("type",), ("difficulty_types",)))
+            )
             self.previewed = None
             self.adopt_button.setEnabled(False)
             return False
         if not res.get("changed"):
-            self.preview_text.setText(tr("指標カタログは変わっていません。"))
+            self.preview_text.setPlainText(tr("指標カタログは変わっていません。"))
             self.adopt_button.setEnabled(False)
             return False
         pv = res["preview"]
@@ -278,7 +343,7 @@ class CataloguePage(QWidget):
             )
         ]
         ch = res.get("changes") or {}
-        names = {i["id"]: i["label_ja"] for i in self.draft["indicators"]}
+        names = {**T.source_choices(self.draft), **(ch.get("labels") or {})}
         for key, label in (
             ("indicators_changed", "変えた指標"),
             ("indicators_added", "加えた指標"),
@@ -286,12 +351,15 @@ class CataloguePage(QWidget):
             ("types_added", "加えた種類"),
             ("types_removed", "除いた・名前を変えた種類"),
             ("source_types_added", "加えた取込元"),
+            ("takeup_gaps_added", "加えた利用できる可能性のある支援"),
         ):
             if ch.get(key):
                 lines.append("・" + tr(label) + "：" + "、".join(names.get(x, x) for x in ch[key]))
+        if ch.get("rules_changed"):
+            lines.append("・" + tr("抽出のルールを変えました"))
         lines += ["・" + c["what"] for c in (pv.get("changes") or [])[:8]]
         lines += ["⚠ " + w["text"] for w in (pv.get("warnings") or [])[:3]]
-        self.preview_text.setText("\n".join(lines))
+        self.preview_text.setPlainText("\n".join(lines))
         self.previewed = copy.deepcopy(self.draft)
         self.adopt_button.setEnabled(True)
         self.notice.info(tr("プレビューしました。理由を入力して採用できます。"))
@@ -320,3 +388,11 @@ class CataloguePage(QWidget):
             )
         )
         return True
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the form fits the width; long messages wrap
+    area.setWidget(widget)
+    return area

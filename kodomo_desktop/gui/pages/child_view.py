@@ -282,7 +282,19 @@ class ChildView(QWidget):
             parts.append(tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{d.own_points:g}", h=f"{d.household_points:g}"))
             parts += d.pending_lines
             parts += [x.text for x in d.implausible]
-        self.score.setText("　".join(p for p in parts if p) + "　※" + tr(NOTE))
+        text = "　".join(p for p in parts if p) + "　※" + tr(NOTE)
+        if d is not None and d.reasons:  # each reason with what was found (a two-source one: what was not found)
+            text += (
+                "\n"
+                + tr("理由")
+                + "："
+                + "、".join(
+                    f"{r.label} +{r.points:g}" + (f"（{r.value}）" if r.value else "")
+                    for r in d.reasons
+                    if r.points > 0
+                )
+            )
+        self.score.setText(text)
         colour = BAND_COLOURS.get(band, pal.TINT_GREY)
         self.score.setStyleSheet(f"background:{colour};padding:4px;border-radius:3px;")
         self.score.show()

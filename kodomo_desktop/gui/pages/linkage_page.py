@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import unicodedata
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -35,7 +35,21 @@ from ...core.vocab import SEX_LABELS, LinkStatus, source_label
 from .. import palette as pal
 from ..format import wide_kana
 from ..i18n import tr
-from ..widgets import Notice
+from ..models import PAGE_ROWS, LazyRowsModel
+from ..widgets import LazyListView, Notice
+
+SEARCH_DEBOUNCE_MS = 250
+
+
+def _queue_text(q: dict) -> str:
+    """A record of the queue in two lines: the name and birth date, then the source, row and match weight."""
+    return f"{wide_kana(q['name']) or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　" + tr(
+        "{source} {row}行　重み {weight}",
+        source=_source_label(q["source_type"]),
+        row=q["row_number"],
+        weight=f"{float(q['score'] or 0):.1f}",
+    )
+
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
 _source_label = source_label
@@ -145,7 +159,6 @@ class LinkagePage(QWidget):
     def __init__(self, ws, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
-        self.queue: list[dict] = []
         self.decisions: list[dict] = []
         self.last_op = None
         lay = QVBoxLayout(self)
@@ -173,8 +186,29 @@ class LinkagePage(QWidget):
         ll.setContentsMargins(0, 0, 0, 0)
         self.queue_label = QLabel(tr("確認待ち（一致の重みの高い順）"))
         ll.addWidget(self.queue_label)
-        self.list = QListWidget()
+        self.search = QLineEdit()
+        self.search.setObjectName("reviewSearch")
+        self.search.setPlaceholderText(tr("氏名・カナで探す"))
+        self.search.setClearButtonEnabled(True)
+        self.search.returnPressed.connect(lambda: self.refresh())
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(lambda: self.refresh())
+        self.search.textChanged.connect(lambda *_: self._debounce.start())
+        ll.addWidget(self.search)
+        # the queue, a page at a time (20,000 records in review at city scale): counted, searched, ordered in SQL
+        self.queue_model = LazyRowsModel(
+            [("record_id", tr("記録"), lambda v, q: _queue_text(q))],
+            lambda **f: L.review_count(self.ws, **f),
+            lambda limit, offset, order, desc, **f: L.review_page(self.ws, limit, offset, order, desc, **f),
+            self,
+            order="score",
+        )
+        self.list = LazyListView()
         self.list.setObjectName("reviewList")
+        self.list.setModel(self.queue_model)
+        self.list.setUniformItemSizes(True)
         self.list.currentRowChanged.connect(self.show_record)
         ll.addWidget(self.list, 3)
         ll.addWidget(QLabel(tr("判断の記録（新しい順・判断者つき）")))
@@ -309,13 +343,20 @@ class LinkagePage(QWidget):
             getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}")
         )
 
+    @property
+    def queue(self) -> list[dict]:
+        """The queue's records fetched so far, in queue order."""
+        return self.queue_model.rows
+
     def on_lock(self):
         """The key is gone: forget the queue and the record on screen (``refresh`` fills them after the unlock)."""
-        self.queue = []
-        for w in (self.list, self.cands):
-            w.blockSignals(True)
-            w.clear()
-            w.blockSignals(False)
+        self._debounce.stop()
+        self.list.blockSignals(True)
+        self.queue_model.set_rows([])
+        self.list.blockSignals(False)
+        self.cands.blockSignals(True)
+        self.cands.clear()
+        self.cands.blockSignals(False)
         self.compare.clearContents()
         self.levels.setRowCount(0)
         self.decision_list.setRowCount(0)
@@ -323,35 +364,29 @@ class LinkagePage(QWidget):
 
     # -- the queue --------------------------------------------------------------------------------------------------
     def refresh(self, select_record: int | None = None):
-        try:
-            self.queue = L.review_queue(self.ws)
-        except KodomoError as e:
-            self.queue = []
-            self.say(e.message_ja)
+        if self.ws.locked:
+            return
+        self._debounce.stop()
         row = self.list.currentRow()
         self.list.blockSignals(True)
-        self.list.clear()
-        for q in self.queue:
-            item = QListWidgetItem(
-                f"{wide_kana(q['name']) or tr('（氏名なし）')}　{q['birth_date'] or ''}\n　"
-                + tr(
-                    "{source} {row}行　重み {weight}",
-                    source=_source_label(q["source_type"]),
-                    row=q["row_number"],
-                    weight=f"{float(q['score'] or 0):.1f}",
-                )
-            )
-            item.setData(Qt.UserRole, q["record_id"])
-            self.list.addItem(item)
+        try:
+            n = self.queue_model.set_filters(query=self.search.text().strip() or None)
+        except KodomoError as e:
+            self.queue_model.set_rows([])
+            n = 0
+            self.say(e.message_ja)
         self.list.blockSignals(False)
         c = L.link_counts(self.ws)
         self.summary.setText("　".join(f"{tr(LinkStatus.label_of(k))} {v}" for k, v in sorted(c.items())))
-        self.queue_label.setText(tr("確認待ち {n} 件（一致の重みの高い順）", n=len(self.queue)))
+        self.queue_label.setText(tr("確認待ち {n} 件（一致の重みの高い順）", n=n))
         self.refresh_decisions()
         if select_record is not None:
-            row = next((i for i, q in enumerate(self.queue) if q["record_id"] == select_record), row)
-        if self.queue:
-            self.list.setCurrentRow(max(0, min(row, len(self.queue) - 1)))
+            found = self.queue_model.find(lambda q: q["record_id"] == select_record, limit=max(row, 0) + PAGE_ROWS)
+            row = found if found >= 0 else row
+        if n:
+            self.list.blockSignals(True)
+            self.list.setCurrentRow(max(0, min(row, n - 1)))
+            self.list.blockSignals(False)
             self.show_record(self.list.currentRow())
         else:
             self.show_record(-1)
@@ -379,7 +414,7 @@ class LinkagePage(QWidget):
 
     def current(self):
         i = self.list.currentRow()
-        return self.queue[i] if 0 <= i < len(self.queue) else None
+        return self.queue_model.row(i)
 
     def _cands(self, q) -> list[dict]:
         cands = [c for c in (q["candidates"] or []) if c.get("person_id")]
@@ -491,7 +526,7 @@ class LinkagePage(QWidget):
         return did
 
     def skip(self):
-        if self.list.count():
+        if self.list.count():  # the next record (fetched as needed), after the last the first again
             self.list.setCurrentRow((self.list.currentRow() + 1) % self.list.count())
 
     def undo(self, selected: bool = False):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -39,15 +40,19 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.errors import KodomoError
+from ...core.scoring import listing as LS
 from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
 from ..i18n import tr
+from ..models import LazyRowsModel
 from ..widgets import FlowLayout, Notice
 
 CAVEAT = S.CAVEAT
 ALL = "（すべて）"
+NO_SCHOOL = "（学校・園なし）"
+SEARCH_DEBOUNCE_MS = 250
 BAND_TINT = {"高": pal.BAND_HIGH_BG, "中": pal.BAND_MID_BG, "低": pal.BAND_LOW_BG}
 
 
@@ -70,7 +75,10 @@ def _tint(color: str | None, band: str) -> QColor:
 
 
 # --- the list ---------------------------------------------------------------------------------------------------------
-class ScoreListModel(QAbstractTableModel):
+class ScoreListModel(LazyRowsModel):
+    """The prioritised list of the latest run, a page at a time: filtered, counted and ordered in SQL
+    (``scoring.listing.score_count``/``score_page``); 順位 is the child's place in the whole run's list."""
+
     COLUMNS = [
         "順位",
         "氏名",
@@ -86,31 +94,34 @@ class ScoreListModel(QAbstractTableModel):
         "データなし",
         "本人の記録／世帯",
     ]
+    KEYS = [
+        "position",
+        "name",
+        "age",
+        "age_band",
+        "school",
+        "total",
+        "band",
+        "types",
+        "basic_items",
+        "points",
+        "status",
+        "no_data",
+        "own",
+    ]
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.all: list[dict] = []
-        self.rows: list[dict] = []
-
-    def set_rows(self, rows: list[dict]):
-        self.beginResetModel()
-        self.all = rows
-        for n, r in enumerate(rows):
-            r["_rank"] = n + 1
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def apply(self, pred) -> int:
-        self.beginResetModel()
-        self.rows = [r for r in self.all if pred(r)]
-        self.endResetModel()
-        return len(self.rows)
-
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self.COLUMNS)
+    def __init__(self, ws=None, parent=None):
+        super().__init__(
+            list(zip(self.KEYS, self.COLUMNS)),
+            (lambda **f: LS.score_count(ws, **f)) if ws is not None else None,
+            (lambda limit, offset, order, desc, **f: LS.score_page(ws, limit, offset, order, desc, **f))
+            if ws is not None
+            else None,
+            parent,
+            sort_keys={"position": "position", "name": "name", "age": "age", "school": "school", "total": "total"}
+            | {"basic_items": "basic_items"},
+            order="position",
+        )
 
     @staticmethod
     def status(r: dict) -> str:
@@ -137,7 +148,7 @@ class ScoreListModel(QAbstractTableModel):
         r, c = self.rows[index.row()], index.column()
         if role == Qt.DisplayRole:
             return [
-                r["_rank"],
+                r.get("position") or "",
                 r["name"],
                 r["age"],
                 r["age_band"],
@@ -169,9 +180,6 @@ class ScoreListModel(QAbstractTableModel):
         if role == Qt.DisplayRole and orientation == Qt.Horizontal:
             return tr(self.COLUMNS[section])
         return None
-
-    def row_at(self, row: int) -> dict | None:
-        return self.rows[row] if 0 <= row < len(self.rows) else None
 
 
 def guard_off_text(off: dict | None) -> str:
@@ -976,13 +984,26 @@ class ScoringPage(QWidget):
         for cb in (self.f_new, self.f_yt, self.f_unrev, self.f_flag):
             filters.addWidget(cb)
             cb.toggled.connect(self.apply_filters)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(tr("氏名・カナで探す"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(180)
+        filters.addWidget(self.search)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.apply_filters)
+        self.search.textChanged.connect(lambda *_: self._debounce.start())
+        self.search.returnPressed.connect(self.apply_filters)
         self.count = QLabel()
         filters.addWidget(self.count)
         ll.addLayout(filters)
         split = QSplitter(Qt.Horizontal)
-        self.model = ScoreListModel(self)
+        self.model = ScoreListModel(ws, self)
         self.view = QTableView()
         self.view.setModel(self.model)
+        self.view.setSortingEnabled(True)  # in SQL, over the whole run (順位 is the place in the run's list)
+        self.view.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -1026,10 +1047,9 @@ class ScoringPage(QWidget):
     def reload(self):
         if self.ws.locked:
             return
-        rows = S.latest_scores(self.ws)
         run = S.latest_run(self.ws)
         self._run_id = run["run_id"] if run else None
-        self.model.set_rows(rows)
+        self.total = LS.score_count(self.ws, self._run_id, log=False) if run else 0
         if run:
             sm = run["summary"]
             self.run_info.setText(
@@ -1037,7 +1057,7 @@ class ScoringPage(QWidget):
                     "基準日 {d}・重み 第{v}版・{n} 人中 抽出 {f} 人（新規 {x} 人）",
                     d=run["as_of"],
                     v=sm.get("weight_set_version", "?"),
-                    n=sm.get("children", len(rows)),
+                    n=sm.get("children", self.total),
                     f=sm.get("flagged", 0),
                     x=sm.get("newly_flagged", 0),
                 )
@@ -1045,41 +1065,57 @@ class ScoringPage(QWidget):
             )
         else:
             self.run_info.setText(tr("まだスコアを算出していません。"))
+        schools = LS.score_schools(self.ws, self._run_id) if run else []
         for combo, values in (
-            (self.f_school, sorted({r["school"] or "（学校・園なし）" for r in rows})),
-            (self.f_age, [b["label"] for b in S.catalogue()["age_bands"]]),
-            (self.f_type, S.catalogue()["difficulty_types"]),
-            (self.f_band, [b["label"] for b in S.active_weights(self.ws)["data"]["bands"]]),
+            (self.f_school, [(v or NO_SCHOOL, v) for v in schools]),
+            (self.f_age, [(b["label"], b["label"]) for b in S.catalogue()["age_bands"]]),
+            (self.f_type, [(t, t) for t in S.catalogue()["difficulty_types"]]),
+            (self.f_band, [(b["label"], b["label"]) for b in S.active_weights(self.ws)["data"]["bands"]]),
         ):
             keep = combo.currentText()
             combo.blockSignals(True)
             combo.clear()
             combo.addItem(tr(ALL), None)
-            for v in values:
-                combo.addItem(v, v)
+            for label, v in values:
+                combo.addItem(label, v)
             i = combo.findText(keep)
             combo.setCurrentIndex(i if i >= 0 else 0)
             combo.blockSignals(False)
         self.apply_filters()
 
-    def apply_filters(self) -> int:
+    def filters(self) -> dict:
+        """The filters on screen as ``scoring.listing`` takes them (``school=""``: no school or nursery)."""
         school, age, type_, band = (c.currentData() for c in (self.f_school, self.f_age, self.f_type, self.f_band))
         new, yt, unrev, flag = (c.isChecked() for c in (self.f_new, self.f_yt, self.f_unrev, self.f_flag))
+        return dict(
+            school=school,
+            age_band=age,
+            type_=type_,
+            band=band,
+            new=True if new else None,
+            yotaikyo=True if yt else None,
+            unreviewed=True if unrev else None,
+            flagged_only=flag,
+            query=self.search.text().strip() or None,
+        )
 
-        def ok(r):
-            return (
-                (school is None or (r["school"] or "（学校・園なし）") == school)
-                and (age is None or r["age_band"] == age)
-                and (type_ is None or type_ in r["types"])
-                and (band is None or r["band"] == band)
-                and (not new or r["new"])
-                and (not yt or r["yotaikyo"])
-                and (not unrev or (r["flagged"] and not r["reviewed"]))
-                and (not flag or r["flagged"])
+    def apply_filters(self) -> int:
+        """Count and fetch the first page in SQL; the view is logged once (the count, never the search text)."""
+        if self.ws.locked:
+            return self.model.matches
+        self._debounce.stop()
+        if self._run_id is None:
+            self.model.set_rows([])
+            n = 0
+        else:
+            self.model.set_source(
+                lambda **f: LS.score_count(self.ws, self._run_id, **f),
+                lambda limit, offset, order, desc, **f: LS.score_page(
+                    self.ws, limit, offset, order, desc, run_id=self._run_id, **f
+                ),
             )
-
-        n = self.model.apply(ok)
-        self.count.setText(tr("{n} 人 / {total} 人", n=n, total=len(self.model.all)))
+            n = self.model.set_filters(**self.filters())
+        self.count.setText(tr("{n} 人 / {total} 人", n=n, total=self.total))
         if n:
             self.view.selectRow(0)
         else:
