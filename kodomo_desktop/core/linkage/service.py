@@ -367,8 +367,7 @@ def _write_links(s, link_rows: list[dict], *, full: bool = False) -> int:
     table = _table(Link)
     if full:
         s.execute(delete(Link))
-        for i in range(0, len(link_rows), 5000):
-            s.execute(insert(Link), link_rows[i : i + 5000])
+        _insert_links(s, table, link_rows)
         return len(link_rows)
     dialect = s.get_bind().dialect
     as_text = {c: table.c[c].type.bind_processor(dialect) for c in ("explanation", "candidates")}
@@ -392,9 +391,19 @@ def _write_links(s, link_rows: list[dict], *, full: bool = False) -> int:
     drop += [rid for rid in old if rid not in seen]
     for i in range(0, len(drop), 5000):
         s.execute(delete(Link).where(table.c.record_id.in_(drop[i : i + 5000])))
-    for i in range(0, len(put), 5000):
-        s.execute(insert(Link), put[i : i + 5000])
+    _insert_links(s, table, put)
     return len(put) + len(drop) - len(set(drop) & {r["record_id"] for r in put})
+
+
+def _insert_links(s, table: Table, rows: list[dict]) -> None:
+    """Core executemany per set of keys (a registry row has no explanation: SQL NULL, not the JSON null) — the ORM's
+    bulk insert checked every row's keys against the mapper."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r), []).append(r)
+    for grp in groups.values():
+        for i in range(0, len(grp), 5000):
+            s.execute(insert(table), grp[i : i + 5000])
 
 
 def _same_link(old, new: dict, as_text: dict) -> bool:
