@@ -1,9 +1,16 @@
 """Shared test setup: Qt offscreen; Argon2 at its floor (64 MiB, t=3 — the target below it only skips calibrating up)."""
 
+import contextlib
 import copy
 import os
+import pickle
 import shutil
 import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock (and no xdist sharing needed there)
+    fcntl = None  # type: ignore[assignment]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
@@ -30,7 +37,7 @@ def password():
     return PASSWORD
 
 
-# --- demo towns: built once per session (per xdist worker), copied per test -------------------------------------------
+# --- demo towns: built once per run (shared by the xdist workers), copied per test -------------------------------------
 DEMO_PW = PASSWORD  # the password of every cached demo town (copies keep it)
 _TOWNS: dict[tuple, tuple[Path, dict]] = {}
 
@@ -44,21 +51,56 @@ def _copy_town(src: Path, dest: Path, name: str) -> Path:
     return dest / name
 
 
+def _towns_root(tmp_path_factory) -> Path:
+    """Where the towns are built: under xdist the run's own folder above the workers' (``pytest-N/``, new for every
+    run), so the two workers build each town once between them, not once each."""
+    base = tmp_path_factory.getbasetemp()
+    shared = os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None
+    return (base.parent if shared else base) / "demo-towns"
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path):
+    with open(lock, "a") as fh:
+        if fcntl is not None:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # the other worker waits while this one builds the town
+        yield
+
+
 @pytest.fixture(scope="session")
 def demo_town(tmp_path_factory):
-    """``demo_town(db_path, residents=600, seed=1, score=True) -> summary``: puts at ``db_path`` a copy of the
-    demo town (``build_demo``, password :data:`DEMO_PW`) with those parameters, built the first time a test asks for
-    it in this session and copied after that — 13 modules used to build their own, 7 of them the same town."""
+    """``demo_town(db_path, residents=600, seed=1, score=True, files_out=None) -> summary``: puts at ``db_path`` a
+    copy of the demo town (``build_demo``, password :data:`DEMO_PW`) with those parameters, built the first time a
+    test of this run asks for it and copied after that — 13 modules used to build their own, 7 of them the same
+    town. ``files_out``: a folder that gets a copy of the department files the town was imported from (what
+    ``demo --files-out`` writes)."""
     from kodomo_desktop.core.demo.service import build_demo
 
-    def get(db: Path, residents: int = 600, seed: int = 1, score: bool = True) -> dict:
+    root = _towns_root(tmp_path_factory)
+
+    def get(db: Path, residents: int = 600, seed: int = 1, score: bool = True, files_out: Path | None = None) -> dict:
         key = (residents, seed, score)
         if key not in _TOWNS:
-            d = tmp_path_factory.mktemp(f"town_{residents}_{seed}_{int(score)}")
-            summary = build_demo(d / "demo.db", residents=residents, seed=seed, password=DEMO_PW, score=score)
-            _TOWNS[key] = (d / "demo.db", summary)
+            d = root / f"town_{residents}_{seed}_{int(score)}"
+            d.mkdir(parents=True, exist_ok=True)
+            done = d / "summary.pickle"
+            with _exclusive(d / "build.lock"):
+                if not done.exists():
+                    summary = build_demo(
+                        d / "demo.db",
+                        residents=residents,
+                        seed=seed,
+                        password=DEMO_PW,
+                        score=score,
+                        files_out=d / "files",
+                    )
+                    (d / "summary.tmp").write_bytes(pickle.dumps(summary))
+                    os.replace(d / "summary.tmp", done)
+            _TOWNS[key] = (d / "demo.db", pickle.loads(done.read_bytes()))
         src, summary = _TOWNS[key]
         _copy_town(src, Path(db).parent, Path(db).name)
+        if files_out is not None:
+            shutil.copytree(src.parent / "files", files_out, dirs_exist_ok=True)
         return copy.deepcopy(summary)
 
     return get

@@ -23,6 +23,10 @@ def cmd_checklist(args):
                     password=os.environ.get("KODOMO_FILE_PASSWORD") or None,
                 )
             )
+        elif args.checklist_cmd == "sync":
+            from ..core.checklists import sync
+
+            out(sync.sync(ws, args.school))
         else:
             out(C.status(ws))
 
@@ -37,4 +41,7 @@ def register(cmd, sub) -> None:
     c.add_argument("--round")
     c = csub.add_parser("status")
     c.add_argument("--db", required=True)
+    c = csub.add_parser("sync", help="read the schools' own workspaces back and fill them again")
+    c.add_argument("--db", required=True)
+    c.add_argument("--school", help="one school (default: every school with a workspace)")
     sp.set_defaults(func=cmd_checklist)

@@ -74,6 +74,10 @@ def cmd_log(args):
     from ..core.audit.export import export_log
 
     with _open(args) as ws:
+        if ws.can("checklist.manage"):  # the schools' own logs are read back first (core/checklists/sync.py)
+            from ..core.checklists import sync
+
+            sync.sync(ws, quiet=True)
         out(export_log(ws, Path(args.out)))
 
 

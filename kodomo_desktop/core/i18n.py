@@ -5,6 +5,11 @@ a text missing from it stays Japanese. Messages with values are *templates*: wri
 ません", n=3)`` instead of an f-string, and the text keeps its template and parameters, so whoever shows it can
 translate the template first and fill the values after (``translate(text)``). The GUI's ``tr()`` is this module's
 :func:`tr`; status, source and role labels (core/vocab.py) and the log's action names go through the same table.
+
+Labels whose English lives next to their Japanese at the source — the indicator catalogue's ``label_en`` (shipped
+and the town's own), the linkage comparisons' and reasons' English — are added to the same table with
+:func:`register` by the module that owns them; ``en.json`` wins where it has the text too. A town-defined indicator
+with only a Japanese name stays Japanese in English mode (its name is the town's data).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from ..resources import i18n_path
 
 LANGUAGES = {"ja": "日本語", "en": "English"}
 _state: dict[str, Any] = {"lang": "ja", "table": {}}
+_registered: dict[str, dict[str, str]] = {}  # lang → Japanese → text, added by the modules that own the labels
 
 
 class Message(str):
@@ -44,13 +50,23 @@ def set_language(lang: str) -> None:
     _state.update(lang=lang, table=table)
 
 
+def register(lang: str, entries: dict[str, str]) -> None:
+    """Add ``{Japanese: text in lang}`` pairs held at their source (a catalogue's ``label_en``) to the table; a pair
+    whose text is empty or the Japanese itself adds nothing."""
+    table = _registered.setdefault(lang, {})
+    for ja, text in entries.items():
+        if ja and text and text != ja:
+            table[ja] = text
+
+
 def language() -> str:
     return _state["lang"]
 
 
 def tr(text: str, **fmt: Any) -> str:
     """The text in the current language; ``fmt`` fills ``{name}`` placeholders after translation."""
-    out = _state["table"].get(text, text) if _state["lang"] != "ja" else text
+    lang = _state["lang"]
+    out = text if lang == "ja" else _state["table"].get(text) or _registered.get(lang, {}).get(text, text)
     return out.format(**fmt) if fmt else out
 
 

@@ -21,7 +21,7 @@ import json
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
 
@@ -35,7 +35,10 @@ from .policy import DEFAULT_SOURCES
 from .services import service
 from .storage.models import ChildScore, Household, LegalBasis, Person, ScoreRun
 from .text import search as _search
-from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS, source_label
+from .vocab import LINK_METHOD_LABELS, LINK_STATUS_LABELS, LINKED, SEX_LABELS, sex_label, source_label
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 MAX_CHILD_AGE = 18
 _PARENT_WORDS = ("世帯主", "妻", "夫", "父", "母", "祖", "親", "養")
@@ -62,7 +65,9 @@ def grade_text(school: str | None, grade: str | None, klass: str | None = None) 
 
 
 def is_parent(relationship: str | None) -> bool:
-    return bool(relationship) and any(w in relationship for w in _PARENT_WORDS)
+    if not relationship:
+        return False
+    return any(w in relationship for w in _PARENT_WORDS)
 
 
 # --- normalisation: the search's own module (core/text/search.py, shared with the prioritised list) ----------------
@@ -131,7 +136,9 @@ def _child_row(row, on: dt.date, schools: dict, excluded: set, name_key: str, ka
 
 
 @service("person.read", what="child list")
-def list_children(ws, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True) -> list[ChildRow]:
+def list_children(
+    ws: Workspace, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True
+) -> list[ChildRow]:
     """Every person with a birth date aged 0–``max_age`` on ``on`` (default today), in kana order."""
     on = on or today()
     nn, nk, _, _ = normalisers()
@@ -251,7 +258,7 @@ def _child_where(query: str, on: dt.date | None, max_age: int) -> tuple[str, dic
 
 
 @service("person.read", what="child list")
-def child_count(ws, query: str = "", on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE) -> int:
+def child_count(ws: Workspace, query: str = "", on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE) -> int:
     """How many children aged 0–``max_age`` on ``on`` match ``query`` (all of them for an empty query); SQL only
     (the fold-level fallback is :func:`child_ids`'s). Not logged."""
     where, params, _ = _child_where(query, on, max_age)
@@ -261,7 +268,7 @@ def child_count(ws, query: str = "", on: dt.date | None = None, *, max_age: int 
 
 @service("person.read", what="child list")
 def child_ids(
-    ws,
+    ws: Workspace,
     query: str = "",
     on: dt.date | None = None,
     order: str = "kana",
@@ -345,7 +352,7 @@ def _fold_match(s, terms: list[str], lo: str, hi: str, order_sql: str) -> list[s
 
 
 @service("person.read", what="child list")
-def child_rows(ws, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
+def child_rows(ws: Workspace, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
     """:class:`ChildRow` for these ids (one page of the list), in the given order, with the current school of just
     these persons. Not logged (the list view was)."""
     on = on or today()
@@ -385,12 +392,12 @@ def child_rows(ws, ids: list[str], on: dt.date | None = None) -> list[ChildRow]:
     return [found[i] for i in ids if i in found]
 
 
-def log_child_list(ws, results: int) -> None:
+def log_child_list(ws: Workspace, results: int) -> None:
     """The list view itself (opening or refreshing こども一覧): the count only."""
     ws.log("search", detail={"scope": "children_list", "results": int(results)})
 
 
-def search_children(ws, query: str, limit: int | None = 50, on: dt.date | None = None) -> list[ChildRow]:
+def search_children(ws: Workspace, query: str, limit: int | None = 50, on: dt.date | None = None) -> list[ChildRow]:
     """Children matching ``query`` (氏名・カナ・宛名番号). Logged with the number of results only."""
     rows = list_children(ws, on, log=False)
     found = [rows[i] for i in ChildIndex(rows).filter(query)]
@@ -400,7 +407,7 @@ def search_children(ws, query: str, limit: int | None = 50, on: dt.date | None =
     return found
 
 
-def log_search(ws, results: int, scope: str = "children") -> None:
+def log_search(ws: Workspace, results: int, scope: str = "children") -> None:
     """For a search the GUI ran over rows it already holds: the count only, never the text."""
     ws.log("search", detail={"scope": scope, "results": int(results)})
 
@@ -443,6 +450,7 @@ class TimelineEntry:
     recorded_as: list[tuple[str, str]] = field(default_factory=list)
     extra: list[tuple[str, str]] = field(default_factory=list)
     summary: str = ""
+    summary_parts: list[tuple[str, str]] = field(default_factory=list)  # (label, value) the summary joins with ・
 
     @property
     def status_label(self) -> str:
@@ -512,8 +520,8 @@ def _source_meta() -> dict[str, dict]:
 def _attr_labels(meta: dict) -> dict[str, str]:
     attrs = meta.get("attributes") or {}
     if isinstance(attrs, dict):
-        return {k: (v.get("label", k) if isinstance(v, dict) else str(v)) for k, v in attrs.items()}
-    return {a.get("field"): a.get("label", a.get("field")) for a in attrs if isinstance(a, dict)}
+        return {str(k): str(v.get("label", k) if isinstance(v, dict) else v) for k, v in attrs.items()}
+    return {str(a["field"]): str(a.get("label", a["field"])) for a in attrs if isinstance(a, dict) and "field" in a}
 
 
 _NESTED_LABELS = {
@@ -614,7 +622,8 @@ def _timeline(
             if k != "extra" and v not in (None, "", [], {})
         ]
         fields = [(lab, val) for _, lab, val in shown]
-        summary = "・".join(f"{lab} {val}" for k, lab, val in shown if k not in _SKIP_SUMMARY)
+        summary_parts = [(lab, val) for k, lab, val in shown if k not in _SKIP_SUMMARY]
+        summary = "・".join(f"{lab} {val}" for lab, val in summary_parts)
         if not summary and st == "resident_registry":
             summary = "住民基本台帳に記載" + (f"（続柄 {rel}）" if rel else "")
         values = {
@@ -660,6 +669,7 @@ def _timeline(
                 if isinstance(extra, dict)
                 else [],
                 summary=summary,
+                summary_parts=summary_parts,
             )
         )
     out.sort(key=lambda e: (e.date or dt.date.min, e.batch_id, e.record_id), reverse=True)
@@ -695,7 +705,9 @@ def _scores(s, person_ids: list[str]) -> dict[str, dict]:
 
 
 @service("person.read", what="child page", person="person_id")
-def child_page(ws, person_id: str, on: dt.date | None = None, *, household_records: bool = True) -> ChildPage:
+def child_page(
+    ws: Workspace, person_id: str, on: dt.date | None = None, *, household_records: bool = True
+) -> ChildPage:
     """Everything the child page shows, read in one session. Logged as view_person (ids and counts only)."""
     on = on or today()
     with ws.session() as s:
@@ -724,7 +736,7 @@ def child_page(ws, person_id: str, on: dt.date | None = None, *, household_recor
                     m.name_kana or "",
                     m.birth_date,
                     a,
-                    SEX_LABELS.get(m.sex, ""),
+                    sex_label(m.sex),
                     sibling,
                     grade_text(*schools.get(m.id, ("", "", ""))),
                     sc.get("band"),
@@ -752,7 +764,7 @@ def child_page(ws, person_id: str, on: dt.date | None = None, *, household_recor
             name_kana=p.name_kana or "",
             birth_date=p.birth_date,
             age=age_on(p.birth_date, on),
-            sex=SEX_LABELS.get(p.sex, ""),
+            sex=sex_label(p.sex),
             resident_no=p.resident_no or "",
             relationship=p.relationship or "",
             address=p.address or (hh.address if hh else "") or "",
@@ -773,7 +785,7 @@ def child_page(ws, person_id: str, on: dt.date | None = None, *, household_recor
 
 
 # --- dashboard ----------------------------------------------------------------------------------------------------------
-def dashboard_counts(ws, on: dt.date | None = None) -> dict:
+def dashboard_counts(ws: Workspace, on: dt.date | None = None) -> dict:
     """Counts for the dashboard (no personal data): persons, children, batches, records, links by status, and each
     source's newest as-of date."""
     on = on or today()
@@ -783,7 +795,7 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
         lo = on.replace(year=on.year - MAX_CHILD_AGE - 1, day=28)
     with ws.session() as s:
         one = lambda sql, **kw: s.execute(text(sql), kw).scalar() or 0  # noqa: E731
-        counts = {
+        counts: dict[str, Any] = {
             "persons": one("SELECT count(*) FROM person"),
             "children": one(
                 "SELECT count(*) FROM person WHERE birth_date > :lo AND birth_date <= :on",
@@ -797,7 +809,7 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
                 "WHERE b.removed_at IS NULL"
             ),
         }
-        links = dict(s.execute(text("SELECT status, count(*) FROM link GROUP BY status")).all())
+        links: dict[str, int] = dict(s.execute(text("SELECT status, count(*) FROM link GROUP BY status")).all())
         latest = s.execute(
             text(
                 "SELECT source_type, max(as_of), count(*) FROM source_batch WHERE removed_at IS NULL GROUP BY source_type"
@@ -813,7 +825,7 @@ def dashboard_counts(ws, on: dt.date | None = None) -> dict:
             "department": departments.get(st, ""),
             "latest_as_of": _date(d),
             "batches": n,
-            "age_days": (on - _date(d)).days if _date(d) else None,
+            "age_days": (on - dd).days if (dd := _date(d)) else None,
         }
         for st, d, n in sorted(latest, key=lambda r: order.get(r[0], 99))
     ]
@@ -828,7 +840,7 @@ def person_ids_in(rows: Iterable[ChildRow]) -> list[str]:
     return [r.person_id for r in rows]
 
 
-def person_brief(ws, person_id: str | None) -> dict:
+def person_brief(ws: Workspace, person_id: str | None) -> dict:
     """A resident's register fields for 名寄せ's side-by-side comparison (empty when unknown)."""
     if not (ws.can("link.review") or ws.can("person.read")):
         ws.require("link.review", what="person brief")

@@ -3,6 +3,8 @@ and the CLI obey the same rules; the GUI also hides what a role may not use (``W
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .vocab import ROLE_LABELS
 
 ROLES = ROLE_LABELS  # role code → Japanese label (core.vocab.Role)
@@ -40,3 +42,17 @@ def role_has(role: str, permission: str) -> bool:
 
 def permissions_of(role: str) -> list[str]:
     return [p for p in PERMISSIONS if role_has(role, p)]
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """The person signed in to a town workspace or a school workspace (core/schoolspace.py)."""
+
+    id: int
+    name: str
+    role: str
+    school: str | None
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role, self.role)

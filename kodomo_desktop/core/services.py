@@ -20,9 +20,12 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .roles import PERMISSIONS
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -49,7 +52,7 @@ def service(
             raise TypeError(f"{name} has no argument {person!r}")
 
         @functools.wraps(fn)
-        def wrapper(ws, *args, **kwargs):
+        def wrapper(ws: Workspace, *args, **kwargs):
             about, person_id = label, None
             if signature is not None:
                 bound = signature.bind(ws, *args, **kwargs)

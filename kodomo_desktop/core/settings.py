@@ -5,22 +5,25 @@ printed on documents."""
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputRefused
 from .storage.models import Setting
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 TOWN_NAME = "town_name"
 BACKUP_FOLDER = "backup_folder"  # where 設定 → バックアップ suggests saving
 
 
-def get(ws, key: str, default: Any = None) -> Any:
+def get(ws: Workspace, key: str, default: Any = None) -> Any:
     with ws.session() as s:
         row = s.get(Setting, key)
         return row.value if row is not None and row.value is not None else default
 
 
-def set_many(ws, values: dict[str, Any]) -> list[str]:
+def set_many(ws: Workspace, values: dict[str, Any]) -> list[str]:
     """Write settings (needs ``settings``); returns the keys that changed and logs their names."""
     ws.require("settings", what="settings")
     with ws.session() as s:
@@ -38,7 +41,7 @@ def set_many(ws, values: dict[str, Any]) -> list[str]:
     return changed
 
 
-def town_name(ws) -> str:
+def town_name(ws: Workspace) -> str:
     return str(get(ws, TOWN_NAME, "") or "")
 
 
@@ -59,7 +62,7 @@ def clean_town(name: str | None) -> str:
     return text
 
 
-def set_town(ws, name: str) -> dict:
+def set_town(ws: Workspace, name: str) -> dict:
     """``settings set --town``: the town's name every document prints."""
     town = clean_town(name)
     return {"town_name": town, "changed": set_many(ws, {TOWN_NAME: town})}

@@ -11,25 +11,25 @@ import datetime as dt
 import os
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlcipher3
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import schoolspace, users
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
+from .roles import SignedInUser as SignedInUser
 from .security.backup import recover
-from .security.roles import PERMISSIONS, ROLES, role_has
+from .security.roles import PERMISSIONS, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
 from .storage.legacy import convert_legacy
 from .storage.migrate import current_revision, head_revision, known_revision, upgrade
-from .storage.models import AppUser
 
 DEFAULT_USER = "coordinator"
 
@@ -39,18 +39,6 @@ def _advance(anchor: dict | None, conn, *, reset: bool = False) -> dict | None:
     if not reset and audit.check_anchor(conn, anchor):
         return anchor  # keep the evidence: verify reports it until a coordinator resets it (keys rotate)
     return {**audit.head(conn), "at": K.now_iso()}
-
-
-@dataclass(frozen=True)
-class SignedInUser:
-    id: int
-    name: str
-    role: str
-    school: str | None
-
-    @property
-    def role_label(self) -> str:
-        return ROLES.get(self.role, self.role)
 
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
@@ -210,7 +198,14 @@ class Workspace:
         kf = K.KeyFile.load(path)
         if pre is None:
             kf.check_delay()
-        u = pre or kf.unlock(user_name, password)
+            derived = kf.derive(user_name, password)  # the one Argon2id run: the locator in every key file
+            if not kf.has_slot(derived[0]):
+                school = schoolspace.find_slot(path, kf, derived)  # a school user: their school's workspace
+                if school is not None:
+                    return schoolspace.sign_in(path, school, user_name, password, derived, in_use)
+            u = kf.unlock(user_name, password, derived=derived)
+        else:
+            u = pre
         with K.file_lock(path):
             kf = K.KeyFile.load(path)  # fresh, under the lock
             if not u.legacy:
@@ -286,6 +281,10 @@ class Workspace:
         _OPEN.add(ws)
         for hook in OPEN_HOOKS:
             hook(ws)
+        if user.role == "school" and not u.legacy:
+            # a school user whose slot is still in the town's key file (made before school workspaces): moved now
+            # into the school's own workspace, and the town re-keyed so the old slot opens nothing
+            return schoolspace.move_town_slot(ws, password)
         return ws
 
     # -- the key file, under its lock, always fresh ------------------------------------------------
@@ -394,9 +393,15 @@ class Workspace:
 
     # -- services' helpers -------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """A transaction (committed on leaving, rolled back on an exception). ``write``: one that reads and then
+        writes while another thread may write (a worker's export that logs at its end): it takes the write lock at
+        its start, so the other waits (busy_timeout) — a read transaction that later wants the lock is answered
+        "database is locked" at once when another connection holds it."""
         self._check_open()
         with self._sessions.begin() as s:
+            if write:
+                s.connection(execution_options={"immediate": True})
             yield s
 
     def log(self, action: str, person_id: str | None = None, detail=None, *, conn=None) -> int:
@@ -406,8 +411,9 @@ class Workspace:
             if isinstance(conn, Session):
                 conn = conn.connection()
             return audit.append(conn, self.user.name, action, person_id, detail)
-        with self.engine.begin() as c:
-            return audit.append(c, self.user.name, action, person_id, detail)
+        with self.engine.connect() as c:
+            with c.execution_options(immediate=True).begin():  # write lock first: a log from another thread waits
+                return audit.append(c, self.user.name, action, person_id, detail)
 
     def can(self, permission: str) -> bool:
         return role_has(self.user.role, permission)
@@ -544,79 +550,18 @@ class Workspace:
         self.log("verify", detail={"entries": chain.entries})
         return result
 
-    # -- users -------------------------------------------------------------------------------------
+    # -- users (core/users.py does it; these delegate for existing callers) --------------------------------------
     def add_user(
         self, name: str, password: str, role: str, school: str | None = None, display_name: str | None = None
     ) -> None:
-        self.require("users.manage", what="users add")
-        if role not in ROLES:
-            raise InputRefused(f"役割 {role} はありません（{', '.join(ROLES)}）。")
-        if role == "school" and not school:
-            raise InputRefused("学校の利用者には学校名（--school）が必要です。")
-        if not password:
-            raise InputRefused("新しい利用者のパスワードを指定してください（KODOMO_NEW_PASSWORD）。")
-        K.check_password_rules(password)
-        ref = K.new_user_ref()
-        with self.session() as s:
-            existing = s.scalar(select(AppUser).where(AppUser.name == name))
-            if existing is not None and existing.removed_at is None:
-                raise InputRefused(f"利用者 {name} はすでに登録されています。")
-            if existing is not None:
-                existing.role, existing.school, existing.removed_at, existing.slot_id = role, school, None, ref
-            else:
-                s.add(AppUser(name=name, slot_id=ref, role=role, school=school, display_name=display_name))
-            self.log("user_added", detail={"user": name, "role": role}, conn=s)
-            with self.keyfile_update() as kf:  # inside the transaction: if the slot fails, the row is rolled back
-                kf.add_user(name, password, ref, self.raw_key())
+        users.create_user(self, name, password, role, school, display_name)
 
     def remove_user(self, name: str) -> dict:
-        """Remove a user: their slots go and the database is re-keyed, so an old key file opens nothing new."""
-        self.require("users.manage", what="users remove")
-        with self.session() as s:
-            u = s.scalar(select(AppUser).where(AppUser.name == name, AppUser.removed_at.is_(None)))
-            if u is None:
-                raise InputRefused(f"利用者 {name} は登録されていません。")
-            if u.id == self.user.id:
-                raise InputRefused("サインイン中の自分自身は削除できません。別のコーディネーターで行ってください。")
-            if u.role == "coordinator":
-                others = s.scalars(
-                    select(AppUser).where(
-                        AppUser.role == "coordinator", AppUser.removed_at.is_(None), AppUser.id != u.id
-                    )
-                ).all()
-                if not others:
-                    raise InputRefused("最後のコーディネーターは削除できません。")
-            ref = u.slot_id
-        # first the key (a crash after it leaves a user with no slot: harmless), then the row
-        result = self.rekey(lambda kf: kf.remove_user(ref), reason="user_removed")
-        with self.session() as s:
-            u = s.scalar(select(AppUser).where(AppUser.slot_id == ref))
-            u.removed_at = dt.datetime.now().replace(microsecond=0)
-            self.log("user_removed", detail={"user": name}, conn=s)
-        return result
+        """Remove a user: their slots go and the database (theirs: the school's) is re-keyed."""
+        return users.delete_user(self, name)
 
     def change_own_password(self, new_password: str, current: str | None = None) -> dict:
-        """A new key pair and slot for the signed-in user, and a re-key: the old password opens nothing new.
-
-        ``current``: the password now in use, checked first (someone at an unlocked PC cannot change it)."""
-        K.check_password_rules(new_password)
-        if current is not None:
-            kf = K.KeyFile.load(self.path)
-            kf.check_delay()
-            u = kf.unlock(self.user.name, current)
-            if u.ref != self.user_ref:
-                raise WrongPassword(K.WRONG)
-        ref, name = self.user_ref, self.user.name
-        key = self.raw_key()
-
-        def mutate(kf: K.KeyFile) -> None:
-            default = kf.is_default(ref)
-            kf.remove_user(ref)
-            kf.add_user(name, new_password, ref, key, default=default)
-
-        result = self.rekey(mutate, reason="password_changed")
-        self.log("password_changed")
-        return result
+        return users.change_town_password(self, new_password, current)
 
     def rotate_keys(self) -> dict:
         """鍵の更新 by a coordinator: a new database key for everyone; resets the log anchor to today's log."""
@@ -624,17 +569,7 @@ class Workspace:
         return self.rekey(reason="rotate", reset_anchor=True)
 
     def list_users(self) -> list[dict]:
-        self.require("users.manage", what="users list")
-        with self.session() as s:
-            return [
-                {
-                    "name": u.name,
-                    "role": u.role,
-                    "school": u.school,
-                    "last_sign_in_at": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None,
-                }
-                for u in s.scalars(select(AppUser).where(AppUser.removed_at.is_(None)).order_by(AppUser.id))
-            ]
+        return users.registered(self)
 
 
 def change_password(path, user_name: str | None, old_password: str, new_password: str) -> str:

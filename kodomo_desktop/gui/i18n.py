@@ -12,7 +12,41 @@ from __future__ import annotations
 
 from ..core.i18n import LANGUAGES, Message, language, msg, set_language, tr, translate
 
-__all__ = ["LANGUAGES", "Message", "install_qt_translations", "language", "msg", "set_language", "tr", "translate"]
+__all__ = [
+    "LANGUAGES",
+    "Message",
+    "install_qt_translations",
+    "label_of",
+    "language",
+    "msg",
+    "set_language",
+    "tr",
+    "tr_list",
+    "translate",
+]
+
+
+def label_of(item: dict, key: str = "label", default: str = "") -> str:
+    """A label the core stored with both languages (``label_ja`` / ``label_en``, e.g. a link explanation's parts):
+    the table's text first, else the stored English when the language is English, else the Japanese."""
+    ja = item.get(f"{key}_ja") or item.get(key) or default
+    out = tr(ja) if ja else ja
+    if out == ja and language() == "en" and item.get(f"{key}_en"):
+        return str(item[f"{key}_en"])
+    return out
+
+
+def tr_list(text: str, sep: str = "・") -> str:
+    """A list of labels joined with ``sep`` (「虐待・貧困」): each translated when every one is in the table, else the
+    text as it is (a town's own item keeps its Japanese)."""
+    if language() == "ja" or not text:
+        return text
+    whole = tr(text)
+    if whole != text:
+        return whole
+    parts = text.split(sep)
+    done = [tr(x) for x in parts]
+    return ", ".join(done) if len(parts) > 1 and all(d != x for d, x in zip(done, parts)) else text
 
 
 def install_qt_translations(app, lang: str | None = None) -> bool:

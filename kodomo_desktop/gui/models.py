@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from .format import when
+from .i18n import tr_list
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -49,6 +50,13 @@ class RowsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def text(self, r: int, c: int) -> str:
+        """The cell as shown: a cell whose text is a label of the translation table (a status, a source, a difficulty
+        type, 高/中/低, a list of them joined with ・) shows it in the current language; other text (names, schools,
+        a town's own items) as it is."""
+        out = self._text(r, c)
+        return tr_list(out) if out and not out.isascii() else out
+
+    def _text(self, r: int, c: int) -> str:
         key, _, fmt = self.columns[c]
         v = self.rows[r].get(key)
         if fmt is not None:

@@ -6,12 +6,12 @@ every problem and nothing changed."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+from clirun import run_cli
+from conftest import DEMO_PW
 
-PW = "catalogue cli pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 LUNCH = {
     "key": "school_lunch",
     "label": "給食費",
@@ -31,16 +31,10 @@ ARREARS = [0, 1, 3, 5, 4, 2]
 
 
 def cli(*args, cwd):
+    """The CLI in this process (tests/clirun.py: its own folder and environment, empty stdin, captured output)."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.pop("KODOMO_USER", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop.cli", *args],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=e)
 
 
 def ok(r):
@@ -49,9 +43,10 @@ def ok(r):
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
+def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("town19")
-    ok(cli("demo", "--db", "d.db", "--seed", "1", "--files-out", "files", cwd=d))
+    # what `demo --seed 1 --files-out files` builds (3,000 residents and their department files), cached
+    demo_town(d / "d.db", residents=3000, seed=1, files_out=d / "files")
     return d
 
 

@@ -207,9 +207,12 @@ def test_input_size_limits_refused_clearly(db, tmp_path, monkeypatch, kind):
     assert expect in err, err
 
 
-def test_locked_database_is_exit_2(db, tmp_path):
+def test_locked_database_is_exit_2(db, tmp_path, monkeypatch):
     """Another process holds the write lock for longer than the busy timeout: exit 2, Japanese, nothing written."""
+    from kodomo_desktop.core.storage import db as storage_db
     from kodomo_desktop.core.storage.db import raw_connect
+
+    monkeypatch.setattr(storage_db, "BUSY_TIMEOUT_MS", 300)  # the refusal is the same after 10 s; the test waits less
     from kodomo_desktop.core.workspace import Workspace
 
     path = tmp_path / "住民_11月.csv"

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_PW
 
-PW = "guard test pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 def cli(*args, env=None, subprocess_=False):
@@ -57,12 +58,9 @@ def cli_json(*args, **kw):
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
+def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("town")
-    rc, out, err = cli(
-        "demo", "--db", d / "town.db", "--residents", 300, "--seed", 3, "--files-out", d / "files", subprocess_=True
-    )
-    assert rc == 0, err
+    demo_town(d / "town.db", residents=300, seed=3, files_out=d / "files")  # `demo --residents 300 --seed 3`, cached
     return d
 
 

@@ -7,27 +7,21 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
+from clirun import run_cli
+from conftest import DEMO_PW
 
-PW = "scoring cli pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 def cli(*args, cwd, env=None):
+    """The CLI in this process (tests/clirun.py: its own folder and environment, empty stdin, captured output)."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.pop("KODOMO_USER", None)
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop.cli", *args],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=e)
 
 
 def ok(r):
@@ -41,9 +35,9 @@ def rows(path):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("demo16")
-    ok(cli("demo", "--db", "d.db", "--seed", "1", cwd=d))  # the demo town (3,000 residents)
+    demo_town(d / "d.db", residents=3000, seed=1)  # what `demo --seed 1` builds (3,000 residents), cached
     return d
 
 

@@ -9,7 +9,7 @@ import json
 import shutil
 
 import pytest
-from conftest import DEMO_PW  # noqa: E402
+from conftest import DEMO_PW, _copy_town  # noqa: E402
 from sqlalchemy import select, text
 
 from kodomo_desktop.core.checklists import service as CL
@@ -36,9 +36,7 @@ def demo_db(tmp_path_factory, demo_town):
 
 @pytest.fixture
 def db(demo_db, tmp_path):
-    for suffix in ("", ".keys"):
-        shutil.copy(str(demo_db) + suffix, str(tmp_path / "d.db") + suffix)
-    return tmp_path / "d.db"
+    return _copy_town(demo_db, tmp_path, "d.db")  # the town's files and its schools' workspaces
 
 
 @pytest.fixture
@@ -112,6 +110,8 @@ def test_definitions_are_stored_and_versioned(ws):
 def test_school_user_sees_only_its_own_pupils_and_is_refused_the_rest(ws, school_ws, tmp_path):
     mine = school_ws.user.school
     other = next(s for s in CL.schools(ws) if s != mine)
+    assert CL.pupils(school_ws, mine) == []  # no round open: the school's workspace holds no pupil
+    r = CL.open_round(ws, "夏休み明け")  # opening a round fills the school's workspace
     own = CL.pupils(school_ws, mine)
     assert own and {p["person_id"] for p in own} == {p["person_id"] for p in CL.pupils(ws, mine)}
     others = {p["person_id"] for p in CL.pupils(ws, other)}
@@ -137,10 +137,13 @@ def test_school_user_sees_only_its_own_pupils_and_is_refused_the_rest(ws, school
         export_links(school_ws, tmp_path / "links.csv")
     assert not (tmp_path / "links.csv").exists()
     # a pupil of another school cannot be written either
-    r = CL.open_round(ws, "夏休み明け")
     with pytest.raises(PermissionDenied):
         CL.save_entry(school_ws, r, next(iter(others)), {"ab01": "1"})
-    refused = _log(ws)[before:]
+    # the refusals are in the school's own log, and in the town's after the coordinator's next read-back
+    assert {d.get("permission") for _, d in _log(school_ws)} >= {"score.run", "score.read", "data.export"}
+    assert not [u for u, _ in _log(ws)[before:] if u == "teacher1"]
+    CL.status(ws)
+    refused = [x for x in _log(ws)[before:] if x[1].get("school_workspace")]
     assert len(refused) >= 6 and all(u == "teacher1" for u, _ in refused)
     whats = {d.get("what") for _, d in refused}
     assert "other_school" in whats and {d.get("permission") for _, d in refused} >= {

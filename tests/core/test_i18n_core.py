@@ -25,3 +25,30 @@ def test_gui_tr_is_the_core_one():
     from kodomo_desktop.gui import i18n as gui_i18n
 
     assert gui_i18n.tr is i18n.tr and gui_i18n.set_language is i18n.set_language
+
+
+def test_catalogue_labels_join_the_table_and_a_town_indicator_stays_japanese():
+    """The catalogue's label_en is registered in the one table; a town-defined indicator (Japanese name only) is
+    shown as it is in English mode; en.json wins where it has the text too."""
+    import copy
+
+    from kodomo_desktop.core.linkage import comparisons  # noqa: F401 (registers its English)
+    from kodomo_desktop.core.scoring import catalogue as C
+
+    shipped = C.load_catalogue()
+    first = shipped["indicators"][0]
+    town = copy.deepcopy(shipped)
+    own = {**copy.deepcopy(first), "id": "town_own_1", "label_ja": "町独自の見守り対象"}
+    own.pop("label_en", None)
+    town["indicators"].append(own)
+    try:
+        C.set_town_catalogue(town)
+        i18n.set_language("en")
+        assert i18n.tr(first["label_ja"]) != first["label_ja"]  # English from the catalogue or en.json
+        assert i18n.tr("町独自の見守り対象") == "町独自の見守り対象"
+        assert i18n.tr("漢字1文字違い") == "One kanji differs"  # link explanations: registered by comparisons
+        assert i18n.tr("虐待") == "Abuse"  # en.json
+    finally:
+        i18n.set_language("ja")
+        C.set_town_catalogue(None)
+    assert i18n.tr(first["label_ja"]) == first["label_ja"]  # Japanese mode: the source text

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from clirun import run_cli
 from conftest import PASSWORD
 from sqlalchemy import text
 
@@ -24,9 +25,7 @@ def cli(*args, cwd, env=None):
     e = dict(os.environ, KODOMO_DB_PASSWORD=PASSWORD)
     e.pop("KODOMO_USER", None)
     e.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop.cli", *args], cwd=cwd, env=e, capture_output=True, text=True
-    )
+    return run_cli(args, cwd=cwd, env=e)  # in this process (tests/clirun.py); the crash tests below stay real ones
 
 
 def _fill(ws, pid="P000001", name="試験 太郎"):

@@ -189,6 +189,9 @@ def test_school_user_is_refused_and_no_file_is_written(world, tmp_path, password
     finally:
         sw.close()
     assert not (tmp_path / "refused.csv").exists()
+    from kodomo_desktop.core.checklists import sync
+
+    sync.sync(ws)  # the refusal is in the school's own log, and in the town's once read back
     assert any(json.loads(d)["permission"] == "score.run" for _, d in _log(ws, "permission_denied"))
     with ws.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM score_run")).scalar() == 0

@@ -80,6 +80,9 @@ INLINE_CHECK = {
     "users.add_user": "user management moves out of Workspace with the school-workspace work (owner: schoolws)",
     "users.remove_user": "user management moves out of Workspace with the school-workspace work (owner: schoolws)",
     "users.reset_password": "user management moves out of Workspace with the school-workspace work (owner: schoolws)",
+    "users.create_user": "user management moves out of Workspace with the school-workspace work (owner: schoolws)",
+    "users.delete_user": "user management moves out of Workspace with the school-workspace work (owner: schoolws)",
+    "users.registered": "user management moves out of Workspace with the school-workspace work (owner: schoolws)",
 }
 
 
@@ -181,6 +184,7 @@ def test_every_decorated_service_refuses_before_it_reads_and_logs_the_refusal():
 
     for modname in _service_modules():
         importlib.import_module(f"kodomo_desktop.core.{modname}")
+    import kodomo_desktop.core.checklists.sync  # noqa: F401
     import kodomo_desktop.core.governance.documents  # noqa: F401
     import kodomo_desktop.core.governance.optout  # noqa: F401
     import kodomo_desktop.core.governance.register  # noqa: F401

@@ -72,6 +72,45 @@ def test_verify_ok_then_tamper_detected(new_db):
     assert e.value.result["first_broken_entry"] is not None
 
 
+def test_logs_from_two_threads_wait_for_each_other_instead_of_failing(new_db):
+    """The GUI thread logs a search while a worker thread logs the preview it printed: each append reads the last
+    hash and then writes, so two deferred transactions deadlocked and SQLite answered one "database is locked" at
+    once (tests/gui/test_print_without_poppler.py failed so). The append takes the write lock first and waits; so
+    does a worker's ``session(write=True)`` (the handover export, which logs at its end)."""
+    import threading
+    import time
+
+    errors: list[BaseException] = []
+
+    def logs(tag: int) -> None:
+        for i in range(40):
+            try:
+                new_db.log("search", detail={"thread": tag, "n": i})
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+    def exports() -> None:  # a worker's session that reads, works a while, then logs in that transaction
+        for i in range(15):
+            try:
+                with new_db.session(write=True) as s:
+                    s.execute(text("SELECT count(*) FROM access_log")).scalar()
+                    time.sleep(0.005)
+                    new_db.log("export", detail={"n": i}, conn=s)
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+    threads = [threading.Thread(target=logs, args=(k,)) for k in range(3)] + [threading.Thread(target=exports)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert new_db.verify()["ok"] is True
+    with new_db.session() as s:
+        assert s.execute(text("SELECT count(*) FROM access_log WHERE action = 'search'")).scalar() == 120
+        assert s.execute(text("SELECT count(*) FROM access_log WHERE action = 'export'")).scalar() == 15
+
+
 def test_removed_log_entry_is_detected(new_db):
     for i in range(3):
         new_db.log("search", detail={"hits": i})
@@ -96,6 +135,9 @@ def test_roles_enforced_in_core_and_refusal_logged(new_db):
     assert ws.can("person.read") and not ws.can("import")
     ws.close()
     ws = Workspace.open(path, PASSWORD)
+    from kodomo_desktop.core.checklists import sync
+
+    sync.sync(ws)  # the school user's refusal is in its school's log, and in the town's once read back
     with ws.engine.connect() as c:
         rows = c.execute(text("SELECT user, detail FROM access_log WHERE action='permission_denied'")).all()
     assert rows and rows[0][0] == "t1" and "score.run" in rows[0][1]
@@ -143,16 +185,15 @@ def test_schema_is_at_head(new_db):
 
 
 def test_cli_init_verify_wrong_password(tmp_path):
+    from clirun import run_cli
+
     env = dict(os.environ, KODOMO_DB_PASSWORD=PASSWORD)
-    run = lambda *a, **kw: subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop", *a],
-        cwd=tmp_path,
-        env=kw.get("env", env),
-        capture_output=True,
-        text=True,
+    # the first call through the real entry point (python -m kodomo_desktop), the others in this process
+    r = subprocess.run(
+        [sys.executable, "-m", "kodomo_desktop", "init", "--db", "x.db"], cwd=tmp_path, env=env, capture_output=True
     )
-    r = run("init", "--db", "x.db")
     assert r.returncode == 0 and json.loads(r.stdout) == {"created": "x.db"}
+    run = lambda *a, **kw: run_cli(a, cwd=tmp_path, env=kw.get("env", env))
     assert not (tmp_path / "x.db").read_bytes().startswith(b"SQLite format 3")
     assert run("init", "--db", "x.db").returncode == 2
     r = run("verify", "--db", "x.db", env=dict(env, KODOMO_DB_PASSWORD="wrong"))

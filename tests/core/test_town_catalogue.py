@@ -130,4 +130,28 @@ def test_file_register_and_self_inspection_print_the_catalogue_changes(new_db, t
         doc = pdfium.PdfDocument(str(tmp_path / name))
         text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).replace("\r\n", "")
         doc.close()
-        assert "指標カタログの変更" in text and "給食費を取り込む" in text and "取込元を追加 1 件" in text
+        assert "指標カタログの変更" in text and "給食費を取り込む" in text and "取込元を追加 1 件（給食費）" in text
+
+
+def test_the_register_rows_name_what_each_version_changed(new_db):
+    from kodomo_desktop.core.governance.documents import catalogue_rows
+    from kodomo_desktop.core.governance.register import catalogue_changes
+
+    ws = new_db
+    T.define_source(ws, "school_lunch", copy.deepcopy(LUNCH), "給食費を取り込む")
+    ind = {
+        "id": "lunch_arrears_3",
+        "label_ja": "給食費滞納 ≥ 3か月",
+        "source_type": "school_lunch",
+        "whose": "child",
+        "rule": {"aggregate": "latest", "field": "arrears_months", "op": ">=", "value": 3},
+        "points": {"給食費": 3},
+        "kind": "household",
+    }
+    T.add_indicator(ws, ind, "給食費の滞納を見る", new_types=["給食費"])
+    T.set_rules(ws, "延岡市の方式", rank={"mode": "top_percent", "value": 2, "per": "age_band", "by_type": True})
+    rows = catalogue_rows(catalogue_changes(ws))
+    assert rows[1][-1] == "取込元を追加 1 件（給食費）"
+    assert "困難の種類を追加 1 件（給食費）" in rows[2][-1] and "指標を追加 1 件（給食費滞納 ≥ 3か月）" in rows[2][-1]
+    assert rows[3][-1] == "抽出のルールを変更" and rows[3][3] == "延岡市の方式"
+    assert "school_lunch" not in "".join(r[-1] for r in rows)  # never the internal key

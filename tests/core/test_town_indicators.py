@@ -210,3 +210,48 @@ def test_at_least_k_basic_items(town, tmp_path):
         assert T.adopt_catalogue(ws, __import__("json").loads(text), "往復")["changed"] is False
     finally:
         ws.close()
+
+
+def test_a_takeup_prompt_on_a_field_no_indicator_reads(new_db):
+    """The prompt's own fields are read even when no scored indicator reads them (就学援助 開始日 here)."""
+    ws = new_db
+    world = takeup_world(ws)
+    assert "start_date" not in str(T.current(ws)["indicators"])
+    form = {
+        **copy.deepcopy(TWO_SOURCE),
+        "id": "gap_start",
+        "kind": "takeup",
+        "points": {},
+        "applies_to_ages": [6, 15],
+        "absent": {"source": "school_assistance", "field": "start_date", "op": "exists", "whose": "household"},
+    }
+    gap, found = T.build_indicator(T.current(ws), form)
+    assert not found
+    T.add_indicator(ws, gap, "開始日のある就学援助で見る")
+    got = next(g for g in T.support_prompts(ws, as_of="2026-11-01")["gaps"] if g["id"] == "gap_start")
+    assert sorted(got["children"]) == world["planted"]
+
+
+def test_the_preview_compares_the_adopted_catalogue_with_the_new_one(town, tmp_path):
+    """A lowered cut-off and a new rule move the preview's figures (current: the adopted catalogue and weights)."""
+    import shutil
+
+    from kodomo_desktop.core.demo.service import database_files
+
+    for f in database_files(town):
+        shutil.copy2(f, tmp_path / f.name)
+    ws = Workspace.open(tmp_path / town.name, DEMO_PW)
+    try:
+        cat = T.current(ws)
+        absence = next(i for i in cat["indicators"] if i["id"] == "absence_30")
+        absence["rule"]["value"] = 3
+        absence["points"] = {**absence["points"], "不登校": 9}
+        pv = T.adopt_catalogue(ws, cat, "", dry_run=True)["preview"]
+        assert pv["flagged"]["new"] > pv["flagged"]["current"], pv["flagged"]
+        rules = T.with_rules(
+            T.current(ws), rank={"mode": "top_percent", "value": 10, "per": "age_band", "by_type": True}
+        )
+        res = T.adopt_catalogue(ws, rules, "", dry_run=True)
+        assert res["preview"]["flagged"]["new"] > res["preview"]["flagged"]["current"], res["preview"]["flagged"]
+    finally:
+        ws.close()

@@ -24,8 +24,12 @@ def test_edit_a_cutoff_and_a_type_then_adopt_through_the_preview(app, qtbot, no_
 
         page.table.selectRow(page.row_of("absence_30"))
         assert page.value_edit.text() == "30"
+        page.value_edit.setText("三十")  # not a number: said next to the cut-off, nothing changed
+        assert page.apply_indicator() is False and "数" in page.edit_errors.text("value")
+        page.window_spin.setValue(12)
         page.value_edit.setText("25")
         assert page.apply_indicator()
+        assert not page.edit_errors.text("value")
         assert not page.adopt_button.isEnabled()  # an edit needs a preview first
         assert page.adopt() is False and "プレビュー" in page.notice.text()
 
@@ -119,6 +123,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         sf.record_date.setCurrentIndex(sf.record_date.findData("notice_date"))
         assert sf.add(), page.notice.text()
         assert not sf.errors.text("attributes") and "school_lunch" in page.draft["source_types"]
+        assert sf.attrs.rowCount() == 0 and not sf.label.text()  # the form is ready for the next one
 
         # 2. a new difficulty type and the indicator 給食費滞納 ≥ 3か月 under it
         page.tabs.setCurrentIndex(3)
@@ -239,5 +244,44 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         view.grab().save(str(IMAGES / "catalogue_child_prompt.png"))
         found = next(g for g in T.support_prompts(ws, as_of="2026-11-01")["gaps"] if g["id"] == gap["id"])
         assert sorted(found["children"]) == ["P001C", "P002C"]  # C3 has 就学援助; the others no arrears
+    finally:
+        ws.close()
+
+
+def test_flagging_rules_in_the_gui(app, qtbot, no_modals, tmp_path):
+    """抽出のルール: top N % per difficulty type per age band and at least K basic items, checked (the problem shown
+    next to the rule), previewed and adopted into the weight set."""
+    from kodomo_desktop.gui.pages.catalogue_page import CataloguePage
+
+    ws = Workspace.create(tmp_path / "r.db", PASSWORD)
+    try:
+        takeup_world(ws)
+        page = CataloguePage(ws)
+        qtbot.addWidget(page)
+        page.resize(1360, 860)
+        page.show()
+        qtbot.waitExposed(page)
+        page.tabs.setCurrentIndex(4)
+        rf = page.rules_form
+        rf.mode.setCurrentIndex(rf.mode.findData("top_percent"))
+        rf.value.setValue(150)
+        assert rf.apply() is False and "100" in rf.errors.text("rules.rank")
+        rf.value.setValue(2)
+        rf.per.setCurrentIndex(rf.per.findData("age_band"))
+        rf.by_type.setChecked(True)
+        rf.basic.setChecked(True)
+        rf.basic_min.setValue(4)
+        assert rf.apply(), page.notice.text()
+        assert not rf.errors.text("rules.rank")
+        assert page.preview(), page.notice.text()
+        assert "抽出のルール" in page.preview_text.toPlainText()
+        page.grab().save(str(IMAGES / "catalogue_rules.png"))
+        page.reason.setText("延岡市の方式に合わせる")
+        assert page.adopt(), page.notice.text()
+        w = S.active_weights(ws)["data"]
+        assert w["rank"] == {"mode": "top_percent", "value": 2.0, "per": "age_band", "by_type": True}
+        assert w["basic_items_rule"] == {"enabled": True, "min": 4}
+        assert T.history(ws)[-1]["changes"]["rules_changed"] is True
+        assert rf.by_type.isChecked() and rf.value.value() == 2  # reloaded from the adopted catalogue
     finally:
         ws.close()

@@ -18,17 +18,15 @@ from kodomo_desktop.core.importing import service as S  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
-from conftest import IMAGES  # noqa: E402
+from conftest import DEMO_PW, IMAGES  # noqa: E402
 
-PW = "import guard gui pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
-
+def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("guard_gui")
-    build_demo(d / "town.db", residents=300, seed=4, files_out=d / "files", password=PW, score=False)
+    demo_town(d / "town.db", residents=300, seed=4, score=False, files_out=d / "files")  # cached
     return d
 
 

@@ -20,11 +20,9 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
-
+def demo_db(tmp_path_factory, demo_town):
     path = tmp_path_factory.mktemp("score_fair_gui") / "demo.db"
-    build_demo(path, residents=900, seed=3, password=PW)
+    demo_town(path, residents=900, seed=3)  # cached
     return path
 
 

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from conftest import IMAGES  # noqa: E402
+from conftest import DEMO_PW, IMAGES  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from kodomo_desktop.core.sharing import sheets as SH  # noqa: E402
@@ -24,15 +24,13 @@ from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 
-PW = "share gui pw"
+PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
-
+def demo_db(tmp_path_factory, demo_town):
     path = tmp_path_factory.mktemp("share_gui") / "demo.db"
-    build_demo(path, residents=300, seed=1, password=PW)
+    demo_town(path, residents=300, seed=1)  # cached
     ws = Workspace.open(path, PW)
     try:
         ws.add_user("kansa", "auditor pw 1234", "auditor")
@@ -154,7 +152,7 @@ def test_export_pseudonymised_and_watch_list_through_the_tab(app, qtbot, ws, tmp
     assert page.grab().save(str(IMAGES / "governance_sharing.png"))
 
 
-def test_handover_out_and_into_the_review_queue(app, qtbot, ws, tmp_path):
+def test_handover_out_and_into_the_review_queue(app, qtbot, ws, tmp_path, demo_town):
     page = _page(qtbot, ws)
     tab = page.sharing
     page.tabs.setCurrentWidget(tab)
@@ -175,10 +173,8 @@ def test_handover_out_and_into_the_review_queue(app, qtbot, ws, tmp_path):
     assert "read out by phone 1" in page.notice.text()
     assert tab.last["person_id"] == pid
     # into a second town: the child waits in 名寄せ's review queue
-    from kodomo_desktop.core.demo.service import build_demo
-
     other = tmp_path / "other.db"
-    build_demo(other, residents=300, seed=7, password=PW)
+    demo_town(other, residents=300, seed=7)
     ws2 = Workspace.open(other, PW)
     try:
         page2 = _page(qtbot, ws2)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from .. import outputs
 from ..services import service
 from . import log as audit
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 LOG_COLUMNS = ["seq", "at", "user", "action", "person_id", "detail", "hash"]
 
@@ -29,7 +33,9 @@ def _log_where(user=None, action=None, person_id=None, since=None, until=None) -
 
 
 @service("log.read", what="log")
-def read_log(ws, *, user=None, action=None, person_id=None, since=None, until=None, limit=None) -> list[dict]:
+def read_log(
+    ws: Workspace, *, user=None, action=None, person_id=None, since=None, until=None, limit=None
+) -> list[dict]:
     where, params = _log_where(user, action, person_id, since, until)
     sql = "SELECT seq, at, user, action, person_id, detail, hash FROM access_log" + where + " ORDER BY seq"
     if limit:
@@ -43,7 +49,7 @@ LOG_ORDERS = {"seq": "seq", "user": "user, seq", "action": "action, seq", "perso
 
 
 @service("log.read", what="log")
-def log_count(ws, *, user=None, action=None, person_id=None, since=None, until=None) -> int:
+def log_count(ws: Workspace, *, user=None, action=None, person_id=None, since=None, until=None) -> int:
     """How many entries match the filters (SQL only; the 操作ログ page's count)."""
     where, params = _log_where(user, action, person_id, since, until)
     with ws.engine.connect() as c:
@@ -52,7 +58,7 @@ def log_count(ws, *, user=None, action=None, person_id=None, since=None, until=N
 
 @service("log.read", what="log")
 def log_page(
-    ws,
+    ws: Workspace,
     limit: int,
     offset: int = 0,
     order: str = "seq",
@@ -83,7 +89,7 @@ def log_page(
     return rows
 
 
-def export_log(ws, out: Path, **filters) -> dict:
+def export_log(ws: Workspace, out: Path, **filters) -> dict:
     rows = read_log(ws, **filters)
     with ws.engine.connect() as c:
         chain = audit.verify_chain(c)
@@ -117,7 +123,7 @@ def export_log(ws, out: Path, **filters) -> dict:
 
 
 @service("log.read", what="log chain")
-def chain_state(ws):
+def chain_state(ws: Workspace):
     """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
     with ws.engine.connect() as c:
         return audit.verify_chain(c)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 
@@ -34,6 +35,9 @@ from ..storage.models import (
     WeightSet,
 )
 from ..vocab import source_label
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 DEFAULT_LABELS = [
     {"key": "a", "label": "a. 受理相当"},
@@ -82,9 +86,14 @@ def _optouts(s) -> set[str]:
 
 
 # --- rounds ------------------------------------------------------------------------------------------------------
+def _band_level(cs: ChildScore) -> int:
+    v = (cs.details or {}).get("band_level")
+    return v if isinstance(v, int) else 0
+
+
 @service("casework.write", what="round create")
 def create_round(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     score_run_id: int | None = None,
@@ -139,11 +148,10 @@ def create_round(
                 continue
             seen.add(cs.person_id)
             picked.append((cs, yt))
-        level = (lambda cs: (cs.details or {}).get("band_level")) if picked else None
         picked.sort(
             key=lambda p: (
                 p[1] and yotaikyo_rule == "lower",
-                -(level(p[0]) if isinstance(level(p[0]), int) else 0),
+                -_band_level(p[0]),
                 -(p[0].total or 0),
                 p[0].person_id,
             )
@@ -158,7 +166,7 @@ def create_round(
 
 
 @service("person.read", what="round list")
-def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
+def round_candidates(ws: Workspace, round_id: int, *, log: bool = True) -> list[dict]:
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -213,7 +221,7 @@ def round_candidates(ws, round_id: int, *, log: bool = True) -> list[dict]:
 
 
 @service("casework.write", what="classify", person="person_id")
-def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None:
+def classify(ws: Workspace, round_id: int, person_id: str, label: str, reason: str) -> None:
     if not (reason or "").strip():
         raise InputRefused("分類の理由は必須です。理由を入力してください。")
     with ws.session() as s:
@@ -229,7 +237,7 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
             select(RoundCandidate).where(RoundCandidate.round_id == round_id, RoundCandidate.person_id == person_id)
         )
         added = c is None
-        if added:
+        if c is None:
             # A child the screen did not list (a 通告, a school's call) may still be classified in the round: a person
             # adds them, with the reason, and the round shows them as added by hand (no score).
             if s.get(Person, person_id) is None:
@@ -248,7 +256,7 @@ def classify(ws, round_id: int, person_id: str, label: str, reason: str) -> None
 
 
 @service("person.read", what="rounds")
-def list_rounds(ws) -> list[dict]:
+def list_rounds(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         out = []
         for r in s.scalars(select(ReviewRound).order_by(ReviewRound.id.desc())):
@@ -302,7 +310,7 @@ def check_labels(labels) -> list[dict]:
 
 
 @service("person.read", what="round labels")
-def round_labels(ws, round_id: int) -> list[dict]:
+def round_labels(ws: Workspace, round_id: int) -> list[dict]:
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -311,7 +319,7 @@ def round_labels(ws, round_id: int) -> list[dict]:
 
 
 @service("casework.write", what="round close")
-def close_round(ws, round_id: int) -> dict:
+def close_round(ws: Workspace, round_id: int) -> dict:
     """締切: only when every candidate has a classification; afterwards classifications cannot change."""
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
@@ -332,7 +340,7 @@ def close_round(ws, round_id: int) -> dict:
 
 # --- conferences -----------------------------------------------------------------------------------------------
 @service("person.read", what="round list")
-def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
+def suggest_batch(ws: Workspace, round_id: int, size: int = 5) -> list[str]:
     """Up to ``size`` children from different households, spread across schools (round-robin by school)."""
     cands = [c for c in round_candidates(ws, round_id, log=False) if c["classification"] in ("a", "b", None)]
     with ws.session() as s:
@@ -344,7 +352,8 @@ def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
     by_school: dict[str, list] = defaultdict(list)
     for c in cands:
         by_school[c["school"] or "（学校・園なし）"].append(c)
-    picked, households = [], set()
+    picked: list[str] = []
+    households: set[str | None] = set()
     while len(picked) < size and any(by_school.values()):
         for school in sorted(
             by_school, key=lambda k: -max((c["total"] or 0) for c in by_school[k]) if by_school[k] else 0
@@ -364,7 +373,7 @@ def suggest_batch(ws, round_id: int, size: int = 5) -> list[str]:
 
 @service("casework.write", what="conference create")
 def create_conference(
-    ws,
+    ws: Workspace,
     kind: str,
     held_on: dt.date,
     *,
@@ -396,7 +405,7 @@ def create_conference(
 
 
 @service("casework.write", what="conference add")
-def add_to_conference(ws, conference_id: int, person_ids: list[str]) -> None:
+def add_to_conference(ws: Workspace, conference_id: int, person_ids: list[str]) -> None:
     with ws.session() as s:
         if s.get(Conference, conference_id) is None:
             raise NotFound(f"会議 {conference_id} はありません。")
@@ -418,7 +427,7 @@ def add_to_conference(ws, conference_id: int, person_ids: list[str]) -> None:
 
 
 @service("casework.write", what="conference reorder")
-def reorder(ws, conference_id: int, person_ids: list[str]) -> None:
+def reorder(ws: Workspace, conference_id: int, person_ids: list[str]) -> None:
     with ws.session() as s:
         items = {
             i.person_id: i
@@ -431,7 +440,7 @@ def reorder(ws, conference_id: int, person_ids: list[str]) -> None:
 
 @service("casework.write", what="minutes", person="person_id")
 def record_minutes(
-    ws,
+    ws: Workspace,
     conference_id: int,
     person_id: str,
     *,
@@ -495,7 +504,7 @@ def record_minutes(
                 s.add(
                     SupportCase(
                         person_id=person_id,
-                        opened_on=conf.held_on or dt.date.today(),
+                        opened_on=(conf.held_on if conf is not None else None) or dt.date.today(),
                         plan=actions,
                         lead_organisation=lead_organisation,
                         next_action_on=next_review_on,
@@ -509,7 +518,7 @@ def record_minutes(
 
 
 @service("person.read", what="conference")
-def conference_detail(ws, conference_id: int, *, log: bool = True) -> dict:
+def conference_detail(ws: Workspace, conference_id: int, *, log: bool = True) -> dict:
     with ws.session() as s:
         c = s.get(Conference, conference_id)
         if c is None:
@@ -556,7 +565,7 @@ def conference_detail(ws, conference_id: int, *, log: bool = True) -> dict:
 
 
 @service("person.read", what="conferences")
-def list_conferences(ws) -> list[dict]:
+def list_conferences(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         return [
             {
@@ -573,7 +582,7 @@ def list_conferences(ws) -> list[dict]:
 # --- support and progress ---------------------------------------------------------------------------------------
 @service("casework.write", what="progress", person="person_id")
 def add_progress(
-    ws,
+    ws: Workspace,
     person_id: str,
     on: dt.date,
     kind: str,
@@ -597,7 +606,7 @@ def add_progress(
             on=on,
             kind=kind,
             who=who,
-            what=what.strip(),
+            what=(what or "").strip(),  # (not blank: checked above)
             outcome=outcome,
             next_action_on=next_action_on,
             created_by=ws.user.name,
@@ -611,7 +620,7 @@ def add_progress(
 
 
 @service("casework.write", what="case close", person="person_id")
-def close_case(ws, person_id: str, reason: str, on: dt.date | None = None) -> dict:
+def close_case(ws: Workspace, person_id: str, reason: str, on: dt.date | None = None) -> dict:
     """終結: needs a reason; says whether the child is still flagged by the latest score."""
     if not (reason or "").strip():
         raise InputRefused("終結の理由は必須です。")
@@ -637,7 +646,7 @@ def close_case(ws, person_id: str, reason: str, on: dt.date | None = None) -> di
 
 
 @service("person.read", what="open cases")
-def open_cases(ws) -> list[dict]:
+def open_cases(ws: Workspace) -> list[dict]:
     """Support cases not yet closed, with whether the latest score still flags the child."""
     with ws.session() as s:
         cases = s.scalars(
@@ -675,7 +684,7 @@ def open_cases(ws) -> list[dict]:
 
 
 @service("person.read", what="cases", person="person_id")
-def cases_of(ws, person_id: str) -> list[dict]:
+def cases_of(ws: Workspace, person_id: str) -> list[dict]:
     with ws.session() as s:
         out = [
             {
@@ -698,7 +707,7 @@ def cases_of(ws, person_id: str) -> list[dict]:
 
 
 @service("person.read", what="score history", person="person_id")
-def score_history(ws, person_id: str) -> list[dict]:
+def score_history(ws: Workspace, person_id: str) -> list[dict]:
     """The child's score in every scoring run, oldest first (for the small chart on the child's page)."""
     with ws.session() as s:
         out = [
@@ -732,11 +741,11 @@ def parse_roles(text_: str | None) -> list[dict]:
 
 
 @service("person.read", what="due list")
-def due_list(ws, until: dt.date | None = None) -> list[dict]:
+def due_list(ws: Workspace, until: dt.date | None = None) -> list[dict]:
     """Next actions and reviews due up to ``until`` (default: two weeks ahead), oldest first."""
     until = until or dt.date.today() + dt.timedelta(days=14)
     with ws.session() as s:
-        items = []
+        items: list[dict[str, Any]] = []
         for c in s.scalars(
             select(SupportCase).where(
                 SupportCase.closed_on.is_(None),
@@ -779,7 +788,7 @@ def due_list(ws, until: dt.date | None = None) -> list[dict]:
 
 
 @service("casework.write", what="note", person="person_id")
-def add_note(ws, person_id: str, text_: str) -> int:
+def add_note(ws: Workspace, person_id: str, text_: str) -> int:
     if not (text_ or "").strip():
         raise InputRefused("メモを入力してください。")
     with ws.session() as s:
@@ -792,7 +801,7 @@ def add_note(ws, person_id: str, text_: str) -> int:
 
 # --- the child's timeline (カルテ) ----------------------------------------------------------------------------------
 @service("person.read", what="timeline", person="person_id")
-def timeline(ws, person_id: str) -> list[dict]:
+def timeline(ws: Workspace, person_id: str) -> list[dict]:
     """Every event about one child, newest first, each with its source."""
     ev = []
     with ws.session() as s:
@@ -830,14 +839,14 @@ def timeline(ws, person_id: str) -> list[dict]:
             .join(ReviewRound)
             .where(RoundCandidate.person_id == person_id, RoundCandidate.classification.is_not(None))
         ).all():
-            label = next(
+            cls_label = next(
                 (l["label"] for l in (r.labels or DEFAULT_LABELS) if l["key"] == c.classification), c.classification
             )
             ev.append(
                 {
                     "date": (c.decided_at or r.created_at).date(),
                     "kind": "classification",
-                    "title": f"分類 {label}（{r.name}）",
+                    "title": f"分類 {cls_label}（{r.name}）",
                     "source": f"判断: {c.decided_by}",
                     "detail": {"reason": c.reason},
                 }
@@ -864,24 +873,24 @@ def timeline(ws, person_id: str) -> list[dict]:
                     "detail": {"what": p.what, "outcome": p.outcome, "next": p.next_action_on},
                 }
             )
-        for c in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id)):
+        for case_ in s.scalars(select(SupportCase).where(SupportCase.person_id == person_id)):
             ev.append(
                 {
-                    "date": c.opened_on,
+                    "date": case_.opened_on,
                     "kind": "case",
-                    "title": f"支援開始（主担当: {c.lead_organisation or '未定'}）",
-                    "source": c.created_by or "",
-                    "detail": {"plan": c.plan},
+                    "title": f"支援開始（主担当: {case_.lead_organisation or '未定'}）",
+                    "source": case_.created_by or "",
+                    "detail": {"plan": case_.plan},
                 }
             )
-            if c.closed_on:
+            if case_.closed_on:
                 ev.append(
                     {
-                        "date": c.closed_on,
+                        "date": case_.closed_on,
                         "kind": "case",
                         "title": "終結",
-                        "source": c.created_by or "",
-                        "detail": {"reason": c.close_reason},
+                        "source": case_.created_by or "",
+                        "detail": {"reason": case_.close_reason},
                     }
                 )
         for n in s.scalars(select(Note).where(Note.person_id == person_id)):
@@ -907,7 +916,7 @@ def _date(v):
 
 # --- funnel ------------------------------------------------------------------------------------------------------
 @service("person.read", what="funnel")
-def funnel(ws, round_id: int) -> dict:
+def funnel(ws: Workspace, round_id: int) -> dict:
     """in scope → flagged → classified → discussed → support started, overall, per school and per age band."""
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
@@ -964,7 +973,7 @@ def funnel(ws, round_id: int) -> dict:
 
 
 @service("person.read", what="funnel")
-def funnel_to_excel(ws, round_id: int, out) -> dict:
+def funnel_to_excel(ws: Workspace, round_id: int, out) -> dict:
     from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
     from openpyxl.styles import Font  # lazy: loads openpyxl, only needed here
 
@@ -991,7 +1000,7 @@ def funnel_to_excel(ws, round_id: int, out) -> dict:
 
 # --- local resources directory --------------------------------------------------------------------------------------
 @service("person.read", what="resources")
-def resources(ws, include_inactive: bool = False) -> list[dict]:
+def resources(ws: Workspace, include_inactive: bool = False) -> list[dict]:
     with ws.session() as s:
         if s.scalar(select(func.count()).select_from(LocalResource)) == 0:
             s.add_all([LocalResource(name=n, category=c) for n, c in DEFAULT_RESOURCES])
@@ -1014,7 +1023,7 @@ def resources(ws, include_inactive: bool = False) -> list[dict]:
 
 @service("casework.write", what="resource")
 def save_resource(
-    ws,
+    ws: Workspace,
     name: str,
     category: str | None = None,
     contact: str | None = None,
@@ -1026,6 +1035,8 @@ def save_resource(
         raise InputRefused("名称を入力してください。")
     with ws.session() as s:
         r = s.get(LocalResource, resource_id) if resource_id else LocalResource()
+        if r is None:
+            raise NotFound(f"地域の資源 {resource_id} はありません。")
         r.name, r.category, r.contact, r.note, r.active = name.strip(), category, contact, note, active
         s.add(r)
         s.flush()

@@ -2,23 +2,26 @@
 round trip, and results that feed the score.
 
 A school user sees only its own school's pupils (``Workspace.require_school``) and never scores or other
-departments' data. Results become ``school_checklist`` source records (attributes: round, group_counts, answers),
+departments' data. A school user works in the school's own workspace (core/schoolspace.py): the same functions
+read and write its database there (``_is_school``); the coordinator's side fills it and reads it back (sync.py)
+when a round opens, at ``status`` and before scoring. Results become ``school_checklist`` source records (attributes: round, group_counts, answers),
 so the scoring catalogue reads them like any other source. Workbook rows are matched by a row key, never by name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text
 
 from ...resources import resource_path
 from .. import outputs
 from .. import queries as Q
+from .. import schoolspace as SW
 from ..errors import InputRefused, NotFound
 from ..i18n import msg
 from ..services import service
@@ -26,11 +29,12 @@ from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
     ChecklistRound,
-    Link,
     Person,
-    SourceBatch,
-    SourceRecord,
 )
+from .results import _write_results, group_counts, round_definition  # noqa: E402,F401  (re-exported)
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 DEFAULT_DEFINITION = "abuse_observation"
 ANSWER_CODES = {"1": "該当", "2": "非該当", "0": "不明"}
@@ -39,6 +43,11 @@ ANSWER_VALUES = {"該当": "1", "非該当": "2", "不明": "0", "1": "1", "2": 
 
 def _now():
     return dt.datetime.now().replace(microsecond=0)
+
+
+def _is_school(ws) -> bool:
+    """A school user's session: the school's own workspace, not the town database."""
+    return bool(getattr(ws, "is_school", False))
 
 
 # --- definitions --------------------------------------------------------------------------------------------------
@@ -51,6 +60,8 @@ def load_default_definitions() -> dict[str, dict]:
 
 
 def ensure_definitions(s) -> None:
+    if s.bind is not None and "pupil" in _tables(s):
+        return  # a school workspace holds the definitions the coordinator pushed, nothing else
     have = {(d.key, d.version) for d in s.scalars(select(ChecklistDefinition))}
     for key, d in load_default_definitions().items():
         if (key, d.get("version", 1)) not in have:
@@ -58,7 +69,11 @@ def ensure_definitions(s) -> None:
     s.flush()
 
 
-def definitions(ws) -> list[dict]:
+def _tables(s) -> set[str]:
+    return {r[0] for r in s.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+
+
+def definitions(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_definitions(s)
         latest = {}
@@ -77,7 +92,7 @@ def definitions(ws) -> list[dict]:
 
 
 @service("checklist.manage", what="checklist definition")
-def save_definition(ws, data: dict) -> int:
+def save_definition(ws: Workspace, data: dict) -> int:
     """A new version of a definition (edited in the app); old rounds keep the version they were opened with."""
     if not data.get("key") or not data.get("items"):
         raise InputRefused("チェックリストの定義には key と items が必要です。")
@@ -94,11 +109,28 @@ def save_definition(ws, data: dict) -> int:
 
 # --- pupils -------------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="pupils")
-def pupils(ws, school: str, *, s=None) -> list[dict]:
+def pupils(ws: Workspace, school: str | None, *, s=None) -> list[dict]:
     """Children of one school (from their newest linked school record), without anyone on the opt-out register."""
     ws.require_school(school)
 
+    def run_school(s):
+        rows = s.execute(select(SW.SS.pupil)).all()
+        out = [
+            {
+                "person_id": r.person_id,
+                "name": r.name,
+                "name_kana": r.kana,
+                "grade": r.grade or "",
+                "class": r.class_name or "",
+            }
+            for r in rows
+        ]
+        out.sort(key=lambda p: (_num(p["grade"]), _num(p["class"]), p["name_kana"] or ""))
+        return out
+
     def run(s):
+        if _is_school(ws):
+            return run_school(s)
         schools = Q.current_schools(s)
         latest = {pid: (c.school, c.grade, c.class_name) for pid, c in schools.items()}
         ids = [pid for pid, (sch, _, _) in latest.items() if sch == school]
@@ -133,7 +165,9 @@ def _num(v):
         return (1, str(v))
 
 
-def schools(ws) -> list[str]:
+def schools(ws: Workspace) -> list[str]:
+    if _is_school(ws):
+        return [ws.user.school] if ws.user.school else []
     with ws.session() as s:
         return sorted(
             x
@@ -149,7 +183,7 @@ def schools(ws) -> list[str]:
 # --- rounds ------------------------------------------------------------------------------------------------------
 @service("checklist.manage", what="checklist round")
 def open_round(
-    ws,
+    ws: Workspace,
     name: str,
     *,
     definition_key: str = DEFAULT_DEFINITION,
@@ -182,7 +216,11 @@ def open_round(
         s.add(r)
         s.flush()
         ws.log("settings_changed", detail={"what": "checklist_round", "round_id": r.id}, conn=s)
-        return r.id
+        rid = r.id
+    from . import sync  # the schools' workspaces get the new round and its pupils
+
+    sync.sync(ws, quiet=True)
+    return rid
 
 
 def current_round(s, school: str | None = None) -> ChecklistRound | None:
@@ -193,7 +231,7 @@ def current_round(s, school: str | None = None) -> ChecklistRound | None:
     return None
 
 
-def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
+def _ensure_round(ws: Workspace, s, school: str, round_name: str | None) -> ChecklistRound:
     if round_name:
         r = s.scalar(select(ChecklistRound).where(ChecklistRound.name == round_name).order_by(ChecklistRound.id.desc()))
         if r is None:
@@ -218,16 +256,13 @@ def _ensure_round(ws, s, school: str, round_name: str | None) -> ChecklistRound:
         )
         s.add(r)
         s.flush()
+        s.info["round_created"] = True  # the schools' workspaces get it once committed
     return r
-
-
-def round_definition(s, r: ChecklistRound) -> dict:
-    return s.get(ChecklistDefinition, r.definition_id).data
 
 
 # --- in-app entry -------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="checklist read")
-def school_round(ws, school: str) -> dict | None:
+def school_round(ws: Workspace, school: str) -> dict | None:
     """The round a school enters now: ``{"id", "name", "due_on", "definition"}``, or None when none is open."""
     ws.require_school(school)
     with ws.session() as s:
@@ -238,7 +273,7 @@ def school_round(ws, school: str) -> dict | None:
 
 
 @service("checklist.enter", what="checklist read")
-def entries(ws, round_id: int, school: str) -> dict[str, dict]:
+def entries(ws: Workspace, round_id: int, school: str) -> dict[str, dict]:
     ws.require_school(school)
     with ws.session() as s:
         return {
@@ -255,7 +290,7 @@ def entries(ws, round_id: int, school: str) -> dict[str, dict]:
 
 @service("checklist.enter", what="checklist save", person="person_id")
 def save_entry(
-    ws,
+    ws: Workspace,
     round_id: int,
     person_id: str,
     answers: dict,
@@ -295,7 +330,9 @@ def save_entry(
             e = ChecklistEntry(round_id=round_id, person_id=person_id, school=school)
             s.add(e)
         e.answers, e.remark, e.via, e.entered_by, e.entered_on = clean, remark, via, ws.user.name, dt.date.today()
-        if submit:
+        if e.status == "submitted" and submit:
+            pass  # (the coordinator re-saving a submitted entry keeps it submitted)
+        elif submit:
             e.status, e.submitted_at = "submitted", _now()
         else:
             e.status = "draft"
@@ -304,7 +341,7 @@ def save_entry(
 
 
 @service("checklist.enter", what="checklist submit")
-def submit_school(ws, round_id: int, school: str) -> int:
+def submit_school(ws: Workspace, round_id: int, school: str) -> int:
     """Submit every draft of one school: results become source records that the score reads."""
     ws.require_school(school)
     with ws.session() as s:
@@ -319,16 +356,19 @@ def submit_school(ws, round_id: int, school: str) -> int:
         if not any(e.answers or e.remark for e in drafts):
             # an empty return would count as "returned" and hide チェックリスト未回収
             raise InputRefused("まだ誰の回答も入力されていません。入力してから提出してください。")
+        if r is None:  # (no round, no drafts: refused above)
+            raise NotFound(f"ラウンド {round_id} はありません。")
         for e in drafts:
             if e.status != "submitted":
                 e.status, e.submitted_at = "submitted", _now()
-        _write_results(ws, s, r, school, [e for e in drafts if e.answers], via="app")
+        if not _is_school(ws):  # a school's results are written by the town when it reads them back (sync.py)
+            _write_results(ws, s, r, school, [e for e in drafts if e.answers], via="app")
         ws.log("checklist_submitted", detail={"round_id": round_id, "pupils": len(drafts)}, conn=s)
         return len(drafts)
 
 
 @service("checklist.manage", what="checklist reopen", person="person_id")
-def reopen(ws, round_id: int, person_id: str) -> None:
+def reopen(ws: Workspace, round_id: int, person_id: str) -> None:
     with ws.session() as s:
         e = s.scalar(
             select(ChecklistEntry).where(
@@ -340,102 +380,29 @@ def reopen(ws, round_id: int, person_id: str) -> None:
         if e is None:
             raise NotFound("このこどものチェックリストはありません。")
         e.status = "draft"
+        school = e.school
         ws.log("checklist_reopened", person_id, {"round_id": round_id}, conn=s)
+    SW.reopen_entry(ws, school, round_id, person_id)  # the school's copy is a draft again
 
 
-def _school_of(ws, s, person_id: str) -> str | None:
+def _school_of(ws: Workspace, s, person_id: str) -> str | None:
+    if _is_school(ws):  # a pupil of the school's workspace, else none of its business (refused by require_school)
+        known = s.execute(select(SW.SS.pupil.c.person_id).where(SW.SS.pupil.c.person_id == person_id)).first()
+        return ws.user.school if known is not None else None
     cur = Q.current_school(s, person_id)
     if cur is None and s.get(Person, person_id) is None:
         raise NotFound(msg("こども {person_id} はありません。", person_id=person_id))
     return cur.school if cur else None
 
 
-def group_counts(definition: dict, answers: dict) -> dict[str, int]:
-    groups = {i["id"]: i["group"] for i in definition["items"]}
-    out: dict[str, int] = {}
-    for item, code in answers.items():
-        if code == "1" and item in groups:
-            out[groups[item]] = out.get(groups[item], 0) + 1
-    return out
-
-
-def _write_results(
-    ws,
-    s,
-    r: ChecklistRound,
-    school: str | None,
-    entries_: list[ChecklistEntry],
-    *,
-    via: str,
-    file_name: str | None = None,
-    file_hash: str | None = None,
-    rows: list[int] | None = None,
-) -> int:
-    """One ``school_checklist`` batch per school and round; a later return supersedes the earlier one."""
-    d = round_definition(s, r)
-    older = s.scalars(
-        select(SourceBatch.id).where(
-            SourceBatch.source_type == "school_checklist",
-            SourceBatch.scope == f"{school}|{r.id}",
-            SourceBatch.removed_at.is_(None),
-            SourceBatch.superseded_by.is_(None),
-        )
-    ).all()
-    label = f"観察チェックリスト {school or '学校不明'} {r.name}"
-    b = SourceBatch(
-        source_type="school_checklist",
-        file_name=f"{label}（{file_name or 'アプリ入力'}）",
-        file_hash=file_hash or hashlib.sha256(f"{school}|{r.id}|{_now()}|{via}".encode()).hexdigest(),
-        as_of=r.opened_on,
-        imported_by=ws.user.name,
-        rows_total=len(entries_),
-        rows_imported=len(entries_),
-        scope=f"{school}|{r.id}",
-        mapping={"via": via},
-    )
-    s.add(b)
-    s.flush()
-    recs = []
-    for n, e in enumerate(entries_):
-        recs.append(
-            {
-                "batch_id": b.id,
-                "source_type": "school_checklist",
-                "row_number": rows[n] if rows else n + 1,
-                "source_key": e.person_id,
-                "subject": "self",
-                "raw": {"answers": e.answers, "remark": e.remark},
-                "school": school,
-                "record_date": e.entered_on or r.opened_on,
-                "attributes": {
-                    "round": r.name,
-                    "round_id": r.id,
-                    "definition": d["key"],
-                    "group_counts": group_counts(d, e.answers),
-                    "answers": e.answers,
-                    "answered": len(e.answers),
-                },
-            }
-        )
-    if recs:
-        s.execute(insert(SourceRecord), recs)
-        ids = s.execute(select(SourceRecord.id, SourceRecord.source_key).where(SourceRecord.batch_id == b.id)).all()
-        s.execute(
-            insert(Link),
-            [
-                {"record_id": rid, "person_id": pid, "status": "auto", "method": "row_key", "probability": 1.0}
-                for rid, pid in ids
-            ],
-        )
-    if older:
-        s.execute(update(SourceBatch).where(SourceBatch.id.in_(older)).values(superseded_by=b.id))
-    return b.id
-
-
 # --- status ------------------------------------------------------------------------------------------------------
 @service("checklist.enter", what="checklist status")
-def status(ws) -> dict:
+def status(ws: Workspace) -> dict:
     """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
+    if not _is_school(ws) and ws.can("checklist.manage"):
+        from . import sync  # read back what the schools entered first
+
+        sync.sync(ws, quiet=True)
     with ws.session() as s:
         r = current_round(s)
         sch_list = [ws.user.school] if ws.user.role == "school" else schools(ws)
@@ -486,23 +453,14 @@ def status(ws) -> dict:
 
 
 # --- Excel round trip --------------------------------------------------------------------------------------------
-def row_key(round_id: int, person_id: str) -> str:
-    """A key that survives sorting and catches a mistyped digit (the last four characters are a check)."""
-    base = f"R{round_id}-{person_id}"
-    return f"{base}-{hashlib.sha256(base.encode()).hexdigest()[:4].upper()}"
-
-
-def parse_row_key(key) -> tuple[int, str] | None:
-    if not isinstance(key, str) or key.count("-") != 2:
-        return None
-    r, pid, check = key.strip().split("-")
-    if not r.startswith("R") or not r[1:].isdigit() or row_key(int(r[1:]), pid) != key.strip():
-        return None
-    return int(r[1:]), pid
+row_key = SW.row_key  # one row key for the town's and the school's workbooks
+parse_row_key = SW.parse_row_key
 
 
 @service("checklist.enter", what="checklist template")
-def write_template(ws, school: str, out: Path, *, round_name: str | None = None, password: str | None = None) -> dict:
+def write_template(
+    ws: Workspace, school: str, out: Path, *, round_name: str | None = None, password: str | None = None
+) -> dict:
     """The school's workbook: instructions, one row per pupil with a row key, drop-downs, locked structure."""
     ws.require_school(school)
     with ws.session() as s:
@@ -512,6 +470,11 @@ def write_template(ws, school: str, out: Path, *, round_name: str | None = None,
         d = round_definition(s, r)
         ps = pupils(ws, school, s=s)
         round_id, round_label, due_on = r.id, r.name, r.due_on
+        created = s.info.pop("round_created", False)
+    if created:
+        from . import sync
+
+        sync.sync(ws, quiet=True)
     wb = _build_workbook(d, school, round_id, round_label, due_on, ps)
     out = Path(out)
     outputs.save_workbook(wb, out, password=password)  # text cells only; encrypted OOXML with a password

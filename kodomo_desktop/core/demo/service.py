@@ -22,9 +22,12 @@ DEMO_PASSWORD = "demo"
 
 
 def database_files(db: Path) -> list[Path]:
-    """The files a database consists of (the encrypted database and its key file)."""
+    """The files a database consists of (the encrypted database and its key file, and its schools' workspaces
+    with theirs)."""
+    from ..schoolspace import school_files
 
-    return [Path(db), key_file_path(Path(db))]
+    schools = [f for p in school_files(db) for f in (p, key_file_path(p))]
+    return [Path(db), key_file_path(Path(db)), *schools]
 
 
 def demo_exists(db: Path) -> bool:

@@ -15,11 +15,13 @@ import datetime as dt
 import json
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, text
 
 from .. import audience as A
 from .. import outputs
+from .. import schoolspace as SW
 from ..errors import InputRefused, NotFound
 from ..importing.values import parse_date
 from ..services import service
@@ -47,6 +49,9 @@ from ..vocab import HELD, HELD_SQL
 from .documents import SECTION_LABELS, disclosure_pdf
 from .register import vacuum
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 PERSON_FIELDS = {
     "name": "氏名",
     "name_kana": "カナ",
@@ -68,7 +73,7 @@ def _records_of(s, person_id: str):
     ).all()
 
 
-def gather(ws, person_id: str, *, audience: str | A.Audience = "family_disclosure") -> dict:
+def gather(ws: Workspace, person_id: str, *, audience: str | A.Audience = "family_disclosure") -> dict:
     """What a disclosure answer to ``audience`` (the family, by default) carries about the person."""
     return for_audience(_gather_all(ws, person_id), person_id, A.get(audience))[0]
 
@@ -116,7 +121,8 @@ def for_audience(data: dict, person_id: str, aud: A.Audience) -> tuple[dict, dic
     records) go, with their 名寄せ decisions; score reasons drawn from another person's record or a hidden source go;
     points, bands and difficulty types go when the audience does not see points; casework sections it has no field
     for go whole (the section is left out, not printed empty)."""
-    out, withheld = dict(data), {}
+    out = dict(data)
+    withheld: dict[str, int] = {}
 
     def drop(key: str, kept: list) -> list:
         if len(kept) < len(data[key]):
@@ -156,7 +162,7 @@ def for_audience(data: dict, person_id: str, aud: A.Audience) -> tuple[dict, dic
     return out, withheld
 
 
-def _gather_all(ws, person_id: str) -> dict:
+def _gather_all(ws: Workspace, person_id: str) -> dict:
     with ws.session() as s:
         p = s.get(Person, person_id)
         if p is None:
@@ -391,7 +397,7 @@ def _v(x):
 
 
 @service("governance.write", what="disclose", person="person_id")
-def disclose(ws, person_id: str, out: Path) -> dict:
+def disclose(ws: Workspace, person_id: str, out: Path) -> dict:
     out = Path(out)
     aud = A.get("family_disclosure")
     data, withheld = for_audience(_gather_all(ws, person_id), person_id, aud)
@@ -457,7 +463,7 @@ CORRECTABLE = {"name", "name_kana", "birth_date", "sex", "address", "relationshi
 
 
 @service("governance.write", what="correct", person="person_id")
-def correct_person(ws, person_id: str, field: str, new_value, reason: str) -> dict:
+def correct_person(ws: Workspace, person_id: str, field: str, new_value, reason: str) -> dict:
     if field not in CORRECTABLE:
         raise InputRefused(f"訂正できる項目は {', '.join(sorted(CORRECTABLE))} です。")
     if not (reason or "").strip():
@@ -566,14 +572,14 @@ def _exports_before(c, person_id: str) -> list[dict]:
 
 
 @service("governance.write", what="delete", person="person_id")
-def delete_person(ws, person_id: str, reason: str) -> dict:
+def delete_person(ws: Workspace, person_id: str, reason: str) -> dict:
     """削除請求 upheld: remove the person from every table — linked and registry rows, rows of any file that carry
     their 宛名番号, rejected rows that hold them, casework, notes, checklist entries, the household when no one is
     left in it — and say which files may still hold them: the department files their rows came from and the
     exports made earlier (from the access log). A tombstone (ids and counts) stays in the log."""
     if not (reason or "").strip():
         raise InputRefused("削除の理由（削除請求の受付番号など）を入力してください。")
-    counts = {}
+    counts: dict[str, int] = {}
     with ws.session() as s:
         p = s.get(Person, person_id)
         if p is None:
@@ -691,6 +697,7 @@ def delete_person(ws, person_id: str, reason: str) -> dict:
         )
     # wipe freed pages: the deleted name must not survive in the file
     vacuum(ws)
+    counts["school_workspaces"] = SW.purge_person(ws, person_id)  # and out of every school's own workspace
     return {
         "person_id": person_id,
         "deleted": counts,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -24,6 +25,9 @@ from ..services import service
 from ..storage.models import SelfInspection
 from ..vocab import SEX_LABELS
 from .register import DEFAULT_SOURCES, MANUAL_ITEMS, file_register, resident_notice, self_inspection_auto
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 FONT = "IPAexGothic"
 
@@ -130,7 +134,7 @@ def _esc(v) -> str:
 
 
 # --- disclosure -----------------------------------------------------------------------------------------------------
-def disclosure_pdf(ws, data: dict, out: Path) -> int:
+def disclosure_pdf(ws: Workspace, data: dict, out: Path) -> int:
     st = _styles()
     return _build(out, "保有個人情報の開示", ws.user.name, lambda: _disclosure_story(data, st))
 
@@ -261,7 +265,7 @@ def catalogue_rows(changes: list[dict]) -> list[list[str]]:
                     if k.startswith(("indicators", "takeup"))
                     else [str(x) for x in what[k]]
                     if k.startswith("types")
-                    else []
+                    else [str(names[x]) for x in what[k] if x in names]  # a source type by its label, never its key
                 )
                 named = "（" + "・".join(shown[:3]) + ("ほか" if len(shown) > 3 else "") + "）" if shown else ""
                 parts.append(f"{label} {len(what[k])} 件{named}")
@@ -397,7 +401,7 @@ def _source_order(items):
 
 
 @service("governance.read", what="file register pdf")
-def file_register_pdf(ws, out: Path) -> dict:
+def file_register_pdf(ws: Workspace, out: Path) -> dict:
     reg = file_register(ws)
     st = _styles()
     notice = resident_notice(ws)
@@ -474,7 +478,7 @@ def file_register_pdf(ws, out: Path) -> dict:
     return {"pages": pages, "persons_total": reg["persons_total"], "items": len(reg["items"])}
 
 
-def file_register_xlsx(ws, out: Path) -> dict:
+def file_register_xlsx(ws: Workspace, out: Path) -> dict:
     from openpyxl import Workbook  # lazy: loads openpyxl, only needed here
     from openpyxl.styles import Alignment, Font  # lazy: loads openpyxl, only needed here
 
@@ -532,7 +536,7 @@ def _when(v) -> str:
     return f"{wareki(t.date())} {t:%H:%M}"
 
 
-def _anchor_row(ws, yes) -> list:
+def _anchor_row(ws: Workspace, yes) -> list:
     """The log anchor held in the key file (count + short hash), printed so a paper copy can be compared later."""
     try:
         a = ws.log_anchor()
@@ -542,7 +546,7 @@ def _anchor_row(ws, yes) -> list:
 
 
 @service("governance.read", what="self-inspection pdf")
-def self_inspection_pdf(ws, fiscal_year: int, out: Path) -> dict:
+def self_inspection_pdf(ws: Workspace, fiscal_year: int, out: Path) -> dict:
     """自己点検 of one fiscal year as a PDF. The check runs before the saved answers are read (it used to come with
     the automatic items, after them)."""
     with ws.session() as s:

@@ -5,17 +5,24 @@ never appear on a list, packet or checklist template. Removing an opt-out needs 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
 from ..calendar import wareki
 from ..errors import InputRefused, NotFound
 from ..services import service
+from ..storage.db import rowcount
 from ..storage.models import Link, OptOut, Person
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 
 @service("governance.write", what="optout add", person="person_id")
-def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from_date: dt.date | None = None) -> dict:
+def add_optout(
+    ws: Workspace, person_id: str, reason: str, *, household: bool = False, from_date: dt.date | None = None
+) -> dict:
     if not (reason or "").strip():
         raise InputRefused("理由を入力してください。")
     with ws.session() as s:
@@ -47,11 +54,13 @@ def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from
             else list(s.scalars(select(Person.id).where(Person.household_id == p.household_id)))
         )
         # take effect at once; the next link run keeps them excluded
-        n = s.execute(
-            update(Link)
-            .where(Link.person_id.in_(ids), Link.status.in_(("auto", "confirmed", "review")))
-            .values(status="excluded")
-        ).rowcount
+        n = rowcount(
+            s.execute(
+                update(Link)
+                .where(Link.person_id.in_(ids), Link.status.in_(("auto", "confirmed", "review")))
+                .values(status="excluded")
+            )
+        )
         ws.log(
             "optout_added",
             person_id,
@@ -69,7 +78,7 @@ def add_optout(ws, person_id: str, reason: str, *, household: bool = False, from
 
 
 @service("governance.write", what="optout remove", person="person_id")
-def remove_optout(ws, person_id: str, reason: str) -> dict:
+def remove_optout(ws: Workspace, person_id: str, reason: str) -> dict:
     if not (reason or "").strip():
         raise InputRefused("利用停止を解除する理由を入力してください。")
     with ws.session() as s:
@@ -93,7 +102,7 @@ def remove_optout(ws, person_id: str, reason: str) -> dict:
 
 
 @service("governance.write", what="optout remove")
-def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
+def remove_optout_entry(ws: Workspace, optout_id: int, reason: str) -> dict:
     """Remove one entry of the register (a person's or a whole household's), with a reason; logged."""
     if not (reason or "").strip():
         raise InputRefused("利用停止を解除する理由を入力してください。")
@@ -117,7 +126,7 @@ def remove_optout_entry(ws, optout_id: int, reason: str) -> dict:
 
 
 @service("governance.write", what="optout lookup", person="person_id")
-def describe_person(ws, person_id: str) -> dict:
+def describe_person(ws: Workspace, person_id: str) -> dict:
     """Who an opt-out is about, for the person registering it to check (name, birth date, household size)."""
 
     with ws.session() as s:
@@ -143,7 +152,7 @@ def describe_person(ws, person_id: str) -> dict:
 
 
 @service("governance.read", what="optout register")
-def register(ws) -> list[dict]:
+def register(ws: Workspace) -> list[dict]:
     """The register itself, for the coordinator and the auditor (ids, dates, reasons; no names)."""
     with ws.session() as s:
         return [

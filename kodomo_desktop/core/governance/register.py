@@ -8,6 +8,7 @@ out-of-purpose provision under 69条2項2号・3号.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select, text
 
@@ -34,6 +35,9 @@ from ..storage.models import (
 )
 from ..vocab import LINKED_SQL, source_label
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 BASIS_LABELS = {
     "61-1": "個人情報保護法 第61条第1項（所掌事務の遂行に必要な範囲内での保有・利用）",
     "69-2-2": "個人情報保護法 第69条第2項第2号（行政機関等の内部での目的外利用・相当の理由）",
@@ -43,7 +47,7 @@ BASIS_LABELS = {
 
 
 @service("governance.read", what="legal basis")
-def legal_bases(ws) -> list[dict]:
+def legal_bases(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_defaults(s)
         return [
@@ -63,7 +67,7 @@ def legal_bases(ws) -> list[dict]:
 
 @service("governance.write", what="legal basis")
 def set_legal_basis(
-    ws,
+    ws: Workspace,
     kind: str,
     key: str,
     *,
@@ -88,7 +92,7 @@ def set_legal_basis(
 
 
 @service("governance.read", what="legal basis")
-def purpose_table(ws) -> list[dict]:
+def purpose_table(ws: Workspace) -> list[dict]:
     """Purpose and legal basis of every source type (imported or known) and every indicator of the catalogue, for
     the governance page. An indicator without its own entry shows the catalogue's default (``default: True``);
     ``missing`` marks a row without a recorded basis (the page highlights it)."""
@@ -162,7 +166,7 @@ def purpose_table(ws) -> list[dict]:
     return out
 
 
-def missing_basis_sources(ws) -> list[str]:
+def missing_basis_sources(ws: Workspace) -> list[str]:
     """The dashboard's warning: imported source types with no legal basis yet (names of source types only)."""
     with ws.session() as s:
         return sources_without_basis(s)
@@ -170,7 +174,7 @@ def missing_basis_sources(ws) -> list[str]:
 
 # --- retention ---------------------------------------------------------------------------------------------------
 @service("governance.read", what="retention")
-def retention(ws) -> list[dict]:
+def retention(ws: Workspace) -> list[dict]:
     with ws.session() as s:
         ensure_defaults(s)
         return [
@@ -180,7 +184,7 @@ def retention(ws) -> list[dict]:
 
 
 @service("governance.write", what="retention")
-def set_retention(ws, subject: str, months: int, note: str | None = None) -> None:
+def set_retention(ws: Workspace, subject: str, months: int, note: str | None = None) -> None:
     if months < 1:
         raise InputRefused("保存期間は1か月以上にしてください。")
     with ws.session() as s:
@@ -191,7 +195,7 @@ def set_retention(ws, subject: str, months: int, note: str | None = None) -> Non
 
 
 @service("governance.read", what="retention expired")
-def expired(ws, on: dt.date | None = None) -> list[dict]:
+def expired(ws: Workspace, on: dt.date | None = None) -> list[dict]:
     """Batches older than their source's retention period (by as-of date), grouped for the purge view."""
     on = on or dt.date.today()
     with ws.session() as s:
@@ -216,7 +220,7 @@ def expired(ws, on: dt.date | None = None) -> list[dict]:
 
 
 @service("governance.read", what="retention expired")
-def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
+def expired_casework(ws: Workspace, on: dt.date | None = None) -> list[dict]:
     """Support cases closed (終結) longer ago than the casework retention period, with their progress records
     (ids, dates and counts only: the purge view names no one)."""
     on = on or dt.date.today()
@@ -245,7 +249,7 @@ def expired_casework(ws, on: dt.date | None = None) -> list[dict]:
         ]
 
 
-def vacuum(ws) -> None:
+def vacuum(ws: Workspace) -> None:
     """Rewrite the file so freed pages (which may hold deleted names) are gone; outside any transaction."""
     con = raw_connect(ws.path, ws.raw_key())
     try:
@@ -255,7 +259,7 @@ def vacuum(ws) -> None:
 
 
 @service("governance.write", what="purge")
-def purge_expired(ws, on: dt.date | None = None) -> dict:
+def purge_expired(ws: Workspace, on: dt.date | None = None) -> dict:
     from ..importing.service import remove_batch  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     items = expired(ws, on)
@@ -290,7 +294,7 @@ def purge_expired(ws, on: dt.date | None = None) -> dict:
 
 # --- 個人情報ファイル簿 ------------------------------------------------------------------------------------------------
 @service("governance.read", what="file register")
-def file_register(ws) -> dict:
+def file_register(ws: Workspace) -> dict:
     """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
 
     with ws.session() as s:
@@ -362,7 +366,7 @@ def file_register(ws) -> dict:
     }
 
 
-def catalogue_changes(ws) -> list[dict]:
+def catalogue_changes(ws: Workspace) -> list[dict]:
     """Every adoption of the town's own catalogue (issue 19: its source types, difficulty types and indicators),
     oldest first, with the weight-set version it belongs to (aggregates only, no person)."""
     with ws.session() as s:
@@ -426,10 +430,10 @@ def _items_held(s) -> dict[str, list[str]]:
 
 def _held_labels(meta: dict, held) -> list[str]:
     ident, attrs = meta.get("identity") or {}, meta.get("attributes") or {}
-    labels = []
+    labels: list[str] = []
     for k in held:
         spec = ident.get(k) or attrs.get(k)
-        label = spec.get("label") if isinstance(spec, dict) else _EXTRA_LABELS.get(k, k)
+        label = str(spec.get("label") or k) if isinstance(spec, dict) else _EXTRA_LABELS.get(k, k)
         if label not in labels:
             labels.append(label)
     return labels
@@ -446,7 +450,7 @@ def _field_labels(meta: dict) -> list[str]:
     return out[:30]
 
 
-def resident_notice(ws) -> str:
+def resident_notice(ws: Workspace) -> str:
     """A short notice for the website and the 広報誌, drawn from the same data."""
     reg = file_register(ws)
     depts = sorted({i["department"] for i in reg["items"] if i["department"]})
@@ -473,13 +477,13 @@ MANUAL_ITEMS = [
 
 
 @service("governance.read", what="self inspection")
-def self_inspection_auto(ws) -> dict:
+def self_inspection_auto(ws: Workspace) -> dict:
     """The items the database answers itself."""
     year_ago = dt.datetime.now() - dt.timedelta(days=365)
     with ws.session() as s:
         users = s.scalars(select(AppUser).where(AppUser.removed_at.is_(None))).all()
         idle = [u.name for u in users if (u.last_sign_in_at or u.created_at) < year_ago]
-        roles = {}
+        roles: dict[str, int] = {}
         for u in users:
             roles[u.role] = roles.get(u.role, 0) + 1
         last_backup = s.get(Setting, "last_backup_at")
@@ -506,7 +510,7 @@ def self_inspection_auto(ws) -> dict:
 
 
 @service("governance.read", what="self inspection")
-def load_self_inspection(ws, fiscal_year: int) -> dict | None:
+def load_self_inspection(ws: Workspace, fiscal_year: int) -> dict | None:
     """The saved self-inspection of one fiscal year (manual answers, the automatic items as they were when saved,
     who saved it and when), or None."""
     with ws.session() as s:
@@ -524,13 +528,13 @@ def load_self_inspection(ws, fiscal_year: int) -> dict | None:
 
 
 @service("governance.read", what="self inspection")
-def self_inspection_years(ws) -> list[int]:
+def self_inspection_years(ws: Workspace) -> list[int]:
     with ws.session() as s:
         return sorted(s.scalars(select(SelfInspection.fiscal_year)), reverse=True)
 
 
 @service("governance.read", what="self inspection save")
-def save_self_inspection(ws, fiscal_year: int, answers: dict) -> dict:
+def save_self_inspection(ws: Workspace, fiscal_year: int, answers: dict) -> dict:
     bad = [k for k in answers if k not in dict(MANUAL_ITEMS) and not k.endswith("_note")]
     if bad:
         raise InputRefused(f"点検項目 {bad[0]} はありません。")

@@ -36,6 +36,8 @@ import numpy as np
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
 
+from .. import i18n
+
 NULL = -1
 
 
@@ -105,6 +107,24 @@ COMPARISONS: tuple[Comparison, ...] = (
     ),
 )
 BY_NAME = {c.name: c for c in COMPARISONS}
+
+
+def _english(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# the fields' and levels' English join the one translation table (core/i18n.py)
+i18n.register("en", {c.label_ja: _english(c.label_en) for c in COMPARISONS})
+i18n.register("en", {ja: _english(en) for c in COMPARISONS for _, ja, en in c.levels})
+i18n.register(
+    "en",
+    {
+        "比較できない（欠損）": "Missing",
+        "事前確率": "Prior",
+        "他の候補・台帳にいない可能性": "Other candidates, not in registry",
+    },
+)
+i18n.register("en", {"ランダムな2件が同一人物である確率": "Two random records match"})
 INDEX = {c.name: i for i, c in enumerate(COMPARISONS)}
 
 

@@ -82,6 +82,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .. import i18n
 from ..text.normalize import norm_name_series
 from ..vocab import LINKED
 from . import blocking as B
@@ -194,6 +195,8 @@ REASONS_EN = {
     "school's zone and is not on the same list under the registry surname",
     "twins_told_apart": "twins (same household and birth date), told apart by the given name (kanji and reading)",
 }
+# the reasons' English joins the one translation table (core/i18n.py)
+i18n.register("en", {REASONS_JA[k]: v[:1].upper() + v[1:] for k, v in REASONS_EN.items() if k in REASONS_JA})
 
 
 @dataclass

@@ -25,6 +25,7 @@ from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
 from ..text import normalize as N
+from ..text.search import person_terms_sql, search_terms
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -158,7 +159,6 @@ class _ByResidentKey(dict):
     """resident key → person id, looked up with a 宛名番号 as written (leading zeros or not)."""
 
     def get(self, rno, default=None):
-
         return super().get(resident_key(rno), default)
 
 
@@ -203,7 +203,6 @@ def records_frame(
 
 
 def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
-
     if "surname_norm" not in df.columns or df["surname_norm"].isna().all():
         parts = [N.split_name(x) for x in df["name"].fillna("")]
         df["surname_norm"] = [N.norm_name(a) for a, _ in parts]
@@ -480,15 +479,17 @@ def export_links(ws: Workspace, out: Path) -> int:
 # --- the review queue and decisions --------------------------------------------------------------------------------
 #: the orders :func:`review_page` knows: key → ORDER BY (ascending; ``descending`` flips every key)
 REVIEW_ORDERS = {
-    "score": ("l.score IS NULL", "l.score DESC", "l.record_id"),  # the match weight, highest first
+    "score": ("l.score DESC", "l.record_id"),  # the match weight, highest first (NULL last: ix_link_queue)
     "name": ("(r.kana_norm IS NULL OR r.kana_norm = '')", "r.kana_norm", "r.name_norm", "l.record_id"),
     "row": ("r.source_type", "r.batch_id", "r.row_number", "l.record_id"),
 }
 
 
-def _review_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
-    from ..text.search import person_terms_sql, search_terms
+_QUEUE_FROM = "link l JOIN source_record r ON r.id = l.record_id"
+_BARE = "l.status = 'review'"
 
+
+def _review_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
     where, params = "l.status = 'review'", {}
     if source_type:
         where += " AND r.source_type = :st"
@@ -507,7 +508,7 @@ def review_count(ws: Workspace, *, source_type: str | None = None, query: str | 
     with ws.session() as s:
         n = int(
             s.execute(
-                text(f"SELECT count(*) FROM link l JOIN source_record r ON r.id = l.record_id WHERE {where}"), params
+                text(f"SELECT count(*) FROM {'link l' if where == _BARE else _QUEUE_FROM} WHERE {where}"), params
             ).scalar()
             or 0
         )
@@ -533,10 +534,9 @@ def review_page(
     keys = REVIEW_ORDERS.get(order, REVIEW_ORDERS["score"])
     if descending:
         keys = tuple(k[:-5] if k.endswith(" DESC") else k + " DESC" for k in keys)
-    sql = (
-        "SELECT l.record_id FROM link l JOIN source_record r ON r.id = l.record_id "
-        f"WHERE {where} ORDER BY {', '.join(keys)}"
-    )
+    # the page's ids from ix_link_queue alone when nothing asks for the record (no search, match-weight order)
+    frm = "link l" if where == _BARE and order == "score" else _QUEUE_FROM
+    sql = f"SELECT l.record_id FROM {frm} WHERE {where} ORDER BY {', '.join(keys)}"
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
     with ws.session() as s:

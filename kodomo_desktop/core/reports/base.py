@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -51,6 +52,9 @@ from .. import audience as A
 from ..calendar import ERAS, fiscal_year_ja, format_wareki, to_date  # one date and 和暦 table for the app
 from ..errors import InputRefused
 from ..storage.models import Setting
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 # --- fonts -----------------------------------------------------------------------------------------------------------
 GOTHIC = "IPAexGothic"
@@ -786,7 +790,7 @@ def story_text(flowables) -> str:
     return "\n".join(out)
 
 
-def town_name(ws) -> str:
+def town_name(ws: Workspace) -> str:
 
     with ws.session() as s:
         row = s.get(Setting, "town_name")
@@ -797,7 +801,7 @@ def town_name(ws) -> str:
 
 
 def render(
-    ws,
+    ws: Workspace,
     out,
     *,
     kind: str,

@@ -9,6 +9,7 @@ through ``reports.service.blank_checklist_pdf``."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
@@ -33,6 +34,9 @@ from .base import (
     wareki,
 )
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 W = CONTENT_W
 TITLE = "観察チェックリスト（記入用）"
 PER_PAGE = 10  # pupils per block (columns)
@@ -43,7 +47,7 @@ def class_label(p: dict) -> str:
     return f"{p['grade']}年{p['class']}組" if p.get("grade") else "学年・組 不明"
 
 
-def _definition(ws, definition) -> dict:
+def _definition(ws: Workspace, definition) -> dict:
     if isinstance(definition, dict):
         return definition
     key = definition or CL.DEFAULT_DEFINITION
@@ -64,7 +68,7 @@ def _matches(p: dict, klass: str | None) -> bool:
     return k in (class_label(p), f"{p['grade']}-{p['class']}", f"{p['grade']}年{p['class']}")
 
 
-def build_story(ws, school: str, klass: str | None, definition, *, today: dt.date | None = None):
+def build_story(ws: Workspace, school: str, klass: str | None, definition, *, today: dt.date | None = None):
     """(title, flowables, person_ids) for one class (``klass`` like 「3年1組」 or 「3-1」), or for every class of
     the school when ``klass`` is None (each class starting on a new page)."""
     today = today or dt.date.today()

@@ -276,7 +276,10 @@ def first_page(n: int, c: dict, mask, conf_item: dict | None) -> tuple[list, int
     if marks:
         head += [gap(1.5), note_box_flow(marks)]
     box = [gap(3), S.decision_box_full(c, conf_item)]
-    for k in range(len(rows), -1, -1):
+    head_h = [_height([f]) for f in head]  # measured once: only the reasons part changes with k
+    box_h = [_height([f]) for f in box]
+
+    def attempt(k: int) -> tuple[list, bool]:
         body = [Heading("抽出の理由", space_before=sp)]
         if not c["score"]:
             body.append(P("このこどもは直近のスコア算出の対象に含まれていません。", "cell"))
@@ -288,10 +291,31 @@ def first_page(n: int, c: dict, mask, conf_item: dict | None) -> tuple[list, int
             body.append(gap(1))
             body.append(P(f"ほか {len(rows) - k} 項目は次のページに続きます（全 {len(rows)} 項目）。", "cell"))
         body += [gap(1), caveat()]
-        block = head + body + box
-        if _height(block) <= FRAME_H - 2 * mm or k == 0:
-            return block, k
-    return head + box, 0  # pragma: no cover
+        h = 0.0  # summed in the page's order, as _height(head + body + box) sums it
+        for x in head_h:
+            h += x
+        for f in body:
+            h += _height([f])
+        for x in box_h:
+            h += x
+        return head + body + box, h <= FRAME_H - 2 * mm or k == 0
+
+    # every reason on the first page if they fit; otherwise the most that fit beside the "continued" line — found
+    # by halving (below len(rows) the block only grows with k), not by trying each k from the top (a child with
+    # 30 reasons typeset its first page 30 times)
+    block, ok = attempt(len(rows))
+    if ok:
+        return block, len(rows)
+    lo, hi = 0, len(rows) - 1
+    best = attempt(0)[0]  # always accepted
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        b, fits = attempt(mid)
+        if fits:
+            lo, best = mid, b
+        else:
+            hi = mid - 1
+    return best, lo
 
 
 def note_box_flow(lines: list) -> Table:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +28,9 @@ from ..errors import InputRefused, NotFound
 from ..i18n import msg
 from ..importing.fields import SOURCE_TYPES
 from ..policy import DEFAULT_SOURCES
+from ..scoring.catalogue import load_catalogue
 from ..scoring.explain import ScoreDetails
+from ..scoring.service import catalogue as service_catalogue
 from ..storage.models import (
     ChecklistDefinition,
     ChecklistEntry,
@@ -47,7 +49,7 @@ from ..storage.models import (
     SupportCase,
     WeightSet,
 )
-from ..vocab import SEX_LABELS
+from ..vocab import SEX_LABELS, sex_label
 
 SEX = SEX_LABELS
 NO_SCHOOL = "（学校・園なし）"
@@ -65,8 +67,8 @@ def attribute_labels(st: str) -> dict[str, str]:
 
     attrs = SOURCE_TYPES.get(st, {}).get("attributes", {})
     if isinstance(attrs, dict):
-        return {k: (v.get("label", k) if isinstance(v, dict) else k) for k, v in attrs.items()}
-    return {a.get("field"): a.get("label", a.get("field")) for a in attrs if isinstance(a, dict)}
+        return {str(k): str(v.get("label", k) if isinstance(v, dict) else k) for k, v in attrs.items()}
+    return {str(a["field"]): str(a.get("label", a["field"])) for a in attrs if isinstance(a, dict) and "field" in a}
 
 
 def departments(s: Session) -> dict[str, str]:
@@ -80,7 +82,8 @@ def departments(s: Session) -> dict[str, str]:
 
 def sheet_visibility(s: Session) -> tuple[dict[str, bool], dict[str, bool]]:
     """(source type → shown on school sheets, indicator → shown on school sheets) from the legal-basis table."""
-    src, ind = {}, {}
+    src: dict[str, bool] = {}
+    ind: dict[str, bool] = {}
     for kind, key, shown in s.execute(select(LegalBasis.kind, LegalBasis.key, LegalBasis.shown_on_sheets)):
         (src if kind == "source" else ind)[key] = bool(shown)
     return src, ind
@@ -105,19 +108,7 @@ def _catalogue_file() -> dict[str, dict]:
 
 def scoring_catalogue() -> dict:
     """The scoring catalogue (resources/indicators.json, through the scoring package when it is there)."""
-    loaders = []
-    try:
-        from ..scoring.catalogue import load_catalogue  # lazy: loads pandas; a print without scores needs none
-
-        loaders.append(load_catalogue)
-    except Exception:
-        pass
-    try:
-        from ..scoring.service import catalogue as service_catalogue  # lazy: loads pandas (see above)
-
-        loaders.append(service_catalogue)
-    except Exception:
-        pass
+    loaders: list[Callable[[], dict]] = [load_catalogue, service_catalogue]
     for load in loaders:
         try:
             got = load()
@@ -410,8 +401,8 @@ class ScoreReader:
                     "from": list(sib.get("from") or []),
                 }
             )
-        types = self._types(d, cs, reasons, run)
-        no_data = []
+        type_rows = self._types(d, cs, reasons, run)
+        no_data: list[dict] = []
         for x in (
             d.get("no_data")
             or d.get("no_data_sources")
@@ -441,15 +432,16 @@ class ScoreReader:
                         "detail": "",
                     }
                 )
-        hist = d.get("history") if isinstance(d.get("history"), dict) else {}
+        history = d.get("history")
+        hist = history if isinstance(history, dict) else {}
         return {
             "run_id": cs.run_id,
             "as_of": run.as_of if run else None,
             "total": _num(cs.total),
             "band": cs.band or "",
             "flagged": bool(cs.flagged),
-            "types_text": _types_text(cs.types) or "、".join(t["type"] for t in types if t["flagged"]),
-            "types": types,
+            "types_text": _types_text(cs.types) or "、".join(t["type"] for t in type_rows if t["flagged"]),
+            "types": type_rows,
             "reasons": sorted(reasons, key=lambda r: -r["points"]),
             "protective": protective,
             "no_data": no_data,
@@ -707,7 +699,7 @@ def household(s: Session, person: Person, on: dt.date, run: ScoreRun | None, rea
                 "relationship": m.relationship or "",
                 "birth_date": m.birth_date,
                 "age": age,
-                "sex": SEX.get(m.sex, ""),
+                "sex": sex_label(m.sex),
                 "sibling": sibling,
                 "school": schools.get(m.id),
                 "score": sc,
@@ -719,7 +711,9 @@ def household(s: Session, person: Person, on: dt.date, run: ScoreRun | None, rea
 
 
 def _is_parent(rel: str | None) -> bool:
-    return bool(rel) and any(k in rel for k in ("世帯主", "妻", "夫", "父", "母", "祖", "親"))
+    if not rel:
+        return False
+    return any(k in rel for k in ("世帯主", "妻", "夫", "父", "母", "祖", "親"))
 
 
 def flag_text(score: dict | None) -> str:
@@ -746,7 +740,8 @@ def checklist_result(s: Session, person_id: str) -> dict | None:
     if e is None:
         return None
     r = s.get(ChecklistRound, e.round_id)
-    d = s.get(ChecklistDefinition, r.definition_id).data if r else {}
+    definition = s.get(ChecklistDefinition, r.definition_id) if r else None
+    d = definition.data if definition is not None else {}
     groups = {g["id"]: g for g in d.get("groups", [])}
     items_by_group: dict[str, list[dict]] = defaultdict(list)
     for it in d.get("items", []):
@@ -839,7 +834,7 @@ def decisions(s: Session, person_id: str) -> dict:
             }
         )
     confs = []
-    for i, c in s.execute(
+    for i, conf in s.execute(
         select(ConferenceItem, Conference)
         .join(Conference, Conference.id == ConferenceItem.conference_id)
         .where(ConferenceItem.person_id == person_id)
@@ -847,10 +842,10 @@ def decisions(s: Session, person_id: str) -> dict:
     ).all():
         confs.append(
             {
-                "conference_id": c.id,
-                "kind": c.kind,
-                "title": c.title or "",
-                "held_on": c.held_on,
+                "conference_id": conf.id,
+                "kind": conf.kind,
+                "title": conf.title or "",
+                "held_on": conf.held_on,
                 "support_needed": i.support_needed or "",
                 "direction": DIRECTIONS.get(i.direction or "", ""),
                 "direction_key": i.direction or "",
@@ -990,8 +985,6 @@ def child_bundle(
     rel = p.relationship or ""
     for m in members:  # brothers and sisters whatever their age: the same generation of the household
         m["same_generation"] = m["sibling"] or (rel in ("子", "孫") and m["relationship"] == rel)
-    from ..importing.fields import SOURCE_TYPES  # lazy: as in the functions above (the field tables are large)
-
     imported = {f["source_type"] for f in fresh}
     return {
         "not_imported": [st for st in SOURCE_TYPES if st not in imported],
@@ -1004,7 +997,7 @@ def child_bundle(
         "birth_date": p.birth_date,
         "age": age,
         "age_band": age_band(age),
-        "sex": SEX.get(p.sex, ""),
+        "sex": sex_label(p.sex),
         "address": p.address or "",
         "relationship": p.relationship or "",
         "resident_no": p.resident_no or "",

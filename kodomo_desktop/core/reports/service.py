@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -34,18 +35,21 @@ from ..storage.models import Conference, ConferenceItem, Person
 from . import base as B
 from . import data as D
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 PERMISSION = "report.print"
 
 
 @service(PERMISSION, what="report assessment", person="person_id")
-def assessment_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
+def assessment_pdf(ws: Workspace, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """アセスメントシート for one child."""
     from . import assessment  # local: every report module names its own TITLE/story
 
     return _child_document(ws, assessment, "assessment", person_id, out, mask, log_extra)
 
 
-def _child_document(ws, module, kind: str, person_id: str, out, mask: str, log_extra: dict | None) -> dict:
+def _child_document(ws: Workspace, module, kind: str, person_id: str, out, mask: str, log_extra: dict | None) -> dict:
     """One child's meeting document (``module.TITLE`` / ``module.story(bundle, mask)``); its callers are services
     (``@service`` checked the permission before this reads)."""
     m = _meeting_mask(mask, module.TITLE)
@@ -67,7 +71,7 @@ def _child_document(ws, module, kind: str, person_id: str, out, mask: str, log_e
 
 @service(PERMISSION, what="report conference")
 def conference_pdf(
-    ws,
+    ws: Workspace,
     person_ids: Sequence[str],
     out,
     conference_id: int | None = None,
@@ -155,7 +159,7 @@ def conference_pdf(
 
 @service(PERMISSION, what="report school sheet")
 def school_sheet_pdf(
-    ws,
+    ws: Workspace,
     school: str,
     out,
     *,
@@ -185,7 +189,7 @@ def school_sheet_pdf(
     )
 
 
-def _school_pupils(ws, school: str, person_ids, mask) -> list[dict]:
+def _school_pupils(ws: Workspace, school: str, person_ids, mask) -> list[dict]:
 
     with ws.session() as s:
         info = D.school_info(s)
@@ -244,7 +248,7 @@ def _order(v) -> tuple:
 
 @service(PERMISSION, what="report handover", person="person_id")
 def handover_pdf(
-    ws, person_id: str, out, kind: str = "進学", *, mask: str = "school", log_extra: dict | None = None
+    ws: Workspace, person_id: str, out, kind: str = "進学", *, mask: str = "school", log_extra: dict | None = None
 ) -> dict:
     """引継ぎシート (kind: 進学 / 転校 / 担任交代 / 転出), always for the receiving side (audience ``handover``)."""
     from .handover import KINDS, story, title_of  # local: every report module names its own TITLE/story
@@ -270,7 +274,7 @@ def handover_pdf(
 
 
 @service(PERMISSION, what="report round statistics")
-def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) -> dict:
+def round_stats_pdf(ws: Workspace, round_id: int, out, *, log_extra: dict | None = None) -> dict:
     """ラウンド統計: the round's funnel overall, by school and by age band, with bar charts (counts only)."""
     from .round_stats import TITLE, story  # local: every report module names its own TITLE/story
 
@@ -287,7 +291,9 @@ def round_stats_pdf(ws, round_id: int, out, *, log_extra: dict | None = None) ->
 
 
 @service(PERMISSION, what="report blank checklist")
-def blank_checklist_pdf(ws, school: str, klass: str | None, definition, out, *, log_extra: dict | None = None) -> dict:
+def blank_checklist_pdf(
+    ws: Workspace, school: str, klass: str | None, definition, out, *, log_extra: dict | None = None
+) -> dict:
     """Hook for the checklist engineer: a blank observation checklist for one class, to fill in by pen.
 
     Implement ``build_story(ws, school, klass, definition) -> (title, flowables, person_ids)`` in
@@ -327,11 +333,11 @@ def _extra(detail: dict | None, extra: dict | None) -> dict | None:
 
 
 @service(PERMISSION, what="report {kind} to printer")
-def log_printed(ws, kind: str, detail: dict | None = None) -> int:
+def log_printed(ws: Workspace, kind: str, detail: dict | None = None) -> int:
     """Log a document the GUI sent to a printer (the PDF itself was made, and logged, by one of the functions
     above). ``detail`` says what: pages, person ids, conference/round id, school, mask — never a name.
     Requires ``report.print``; returns the log entry's id."""
-    d = {"document": kind, "output": "printer"}
+    d: dict[str, Any] = {"document": kind, "output": "printer"}  # the log's JSON detail
     d.update({k: v for k, v in (detail or {}).items() if k not in ("document", "name", "names")})
     ids = list(dict.fromkeys(d.get("persons") or []))
     d["persons"] = ids
@@ -339,7 +345,7 @@ def log_printed(ws, kind: str, detail: dict | None = None) -> int:
 
 
 @service(PERMISSION, what="report intake", person="person_id")
-def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
+def intake_pdf(ws: Workspace, person_id: str, out, *, mask: str = "none", log_extra: dict | None = None) -> dict:
     """受理会議録 for one child (the meeting's document: audience ``conference``)."""
     from . import intake  # local: every report module names its own TITLE/story
 
@@ -348,7 +354,7 @@ def intake_pdf(ws, person_id: str, out, *, mask: str = "none", log_extra: dict |
 
 @service(PERMISSION, what="report no-school sheet")
 def no_school_sheet_pdf(
-    ws,
+    ws: Workspace,
     out,
     *,
     contact: str | None = None,
@@ -407,7 +413,7 @@ def no_school_sheet_pdf(
         m = B.MASKS["initials" if initials else "none"].for_audience(aud)
         reader = D.ScoreReader(s)
         scores = D.scores_in_run(s, run, ids)
-        children = []
+        children: list[dict[str, Any]] = []
         for pid in ids:
             p = persons[pid]
             sc = reader.score(scores.get(pid), run)

@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...resources import resource_path
+from .. import i18n
 from ..errors import InputRefused
 from ..importing.fields import SOURCE_TYPES
 from .rules import RuleError, validate_rule
@@ -64,7 +65,14 @@ def _load(path: str, mtime: float) -> dict:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputRefused(f"指標カタログ {Path(path).name} を読めません（{e}）。")
-    return validate_catalogue(raw)
+    return _register_english(validate_catalogue(raw))
+
+
+def _register_english(cat: dict) -> dict:
+    """The catalogue's English names (indicators, supports, take-up gaps) join the one translation table."""
+    entries = [*cat["indicators"], *(cat.get("supports") or []), *(cat.get("takeup_gaps") or [])]
+    i18n.register("en", {e["label_ja"]: e.get("label_en") or "" for e in entries if e.get("label_ja")})
+    return cat
 
 
 _TOWN: dict | None = None  # the open workspace's own catalogue (core/catalogue/town.py), validated
@@ -74,7 +82,7 @@ def set_town_catalogue(cat: dict | None) -> None:
     """Use the town's catalogue instead of the shipped one (None: back to the shipped one). Called when a workspace
     opens and when the town adopts a new catalogue."""
     global _TOWN
-    _TOWN = validate_catalogue(copy.deepcopy(cat)) if cat is not None else None
+    _TOWN = _register_english(validate_catalogue(copy.deepcopy(cat))) if cat is not None else None
 
 
 def town_catalogue_active() -> bool:

@@ -115,6 +115,68 @@ class ScoringInput:
     pending: pd.DataFrame | None = None
 
 
+#: attribute fields the engine itself reads, whatever the catalogue says (checklist rounds, the preview's groups)
+ENGINE_FIELDS = {"school_checklist": {"round_id"}, "resident_registry": {"nationality"}}
+
+
+def _rule_fields(rule) -> set[str]:
+    """Every attribute field a rule (or a part of one) can read: ``field``, ``by``, ``group_count`` → group_counts.
+    A superset of ``rules.validate_rule`` that never raises (take-up-gap readers are not validated there)."""
+    out: set[str] = set()
+    if isinstance(rule, dict):
+        if isinstance(rule.get("field"), str):
+            out.add(rule["field"])
+        if isinstance(rule.get("by"), list):
+            out |= {b for b in rule["by"] if isinstance(b, str)}
+        if "group_count" in rule:
+            out.add("group_counts")
+        for v in rule.values():
+            if isinstance(v, (dict, list)):
+                out |= _rule_fields(v)
+    elif isinstance(rule, list):
+        for v in rule:
+            out |= _rule_fields(v)
+    return out
+
+
+def needed_fields(*cats: dict) -> dict[str, set[str]]:
+    """Source type → the attribute fields scoring with these catalogues reads (issue 21: a 和泉市 file carries
+    hundreds of item columns; the engine names a few). Indicators' rules and date fields (a two-source indicator's
+    ``absent`` part too), take-up-gap rules,
+    each source's ``dedupe`` and ``closed_by`` fields, and :data:`ENGINE_FIELDS`. The engine reads attributes only
+    through ``.get(field)``, so a record holding just these fields scores exactly as the whole record does
+    (tests/core/test_scoring_fields.py compares the two on a generated town)."""
+    need: dict[str, set[str]] = {st: set(f) for st, f in ENGINE_FIELDS.items()}
+
+    def add(st, fields):
+        if isinstance(st, str):
+            need.setdefault(st, set()).update(f for f in fields if isinstance(f, str))
+
+    for cat in cats:
+        for ind in cat.get("indicators") or []:
+            # the indicator, and the second source of a two-source one (``absent``: in A, not in B)
+            for part in (ind, ind.get("absent")):
+                if not isinstance(part, dict):
+                    continue
+                f = _rule_fields(part.get("rule")) | set(part.get("_fields") or ())
+                if part.get("date_field") not in (None, "record_date", "as_of"):
+                    f.add(part["date_field"])
+                add(part.get("source_type"), f)
+        for g in cat.get("takeup_gaps") or []:
+            for part in ("present", "absent"):
+                p = g.get(part) or {}
+                f = _rule_fields(p.get("rule"))
+                if p.get("date_field") not in (None, "record_date", "as_of"):
+                    f.add(p["date_field"])
+                add(p.get("source_type"), f)
+        for st, meta in (cat.get("sources") or {}).items():
+            meta = meta or {}
+            add(st, [f for f in meta.get("dedupe") or () if f != "record_date"])
+            cb = meta.get("closed_by") or {}
+            add(st, [cb.get("date_field"), cb.get("status_field")])
+    return need
+
+
 IMPLAUSIBLE_BEFORE_BIRTH = "生年月日より前の日付"
 IMPLAUSIBLE_FUTURE = "抽出日より後の日付"
 PRENATAL_SLACK_DAYS = {"maternal_child_health": 300, "yotaikyo": 300}  # 特定妊婦・妊娠届 may precede the birth
@@ -306,6 +368,17 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
             if ab.get("date_field") not in (None, "record_date", "as_of"):
                 fa.add(ab["date_field"])
             need.setdefault(ab["source_type"], set()).update(fa)
+    for g in cat.get("takeup_gaps") or []:  # the take-up prompts read fields no scored indicator may read
+        for part in (g.get("present"), g.get("absent")) if isinstance(g, dict) else ():
+            if not isinstance(part, dict) or not part.get("source_type"):
+                continue
+            try:
+                fg = R.validate_rule(part.get("rule") or {"exists": True})
+            except R.RuleError:
+                continue
+            if part.get("date_field") not in (None, "record_date", "as_of"):
+                fg.add(part["date_field"])
+            need.setdefault(part["source_type"], set()).update(fg)
     by_source = {}
     for st, g in recs.groupby("source_type", sort=False):
         g = g.copy()
@@ -316,10 +389,8 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     imported = set(inp.imported_sources) if inp.imported_sources is not None else set(recs["source_type"].unique())
     # no-data facts
     recent = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] > np.datetime64(months_before(on, 15), "ns"))]
-    own_sources = recent.groupby("person_id")["source_type"].agg(set)
-    sets = children["person_id"].map(own_sources)
-    has_source = {
-        st: np.array([isinstance(s, set) and st in s for s in sets], dtype=bool)
+    has_source = {  # vectorised: a Python set per person took 6 s at 30,000 residents
+        st: children["person_id"].isin(recent.loc[recent["source_type"] == st, "person_id"]).to_numpy(dtype=bool)
         for st in ("school_attendance", "school_health", "maternal_child_health", "school_checklist")
     }
     tax = recent[recent["source_type"] == "tax"]

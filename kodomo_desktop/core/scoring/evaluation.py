@@ -80,7 +80,6 @@ def _confirm_keys(labels: list[dict]) -> set[str]:
 
 def rounds_data(ws: Workspace) -> list[dict]:
     """Each round: its run's children (flags, item sets), classifications and the confirmed children."""
-
     out = []
     with ws.session() as s:
         rounds = list(s.scalars(select(ReviewRound).order_by(ReviewRound.as_of, ReviewRound.id)))
@@ -147,7 +146,6 @@ def _row(rid, iid, label, with_, flagged, reviewed, confirmed) -> dict:
 def evaluation(ws: Workspace, *, draft: dict | Path | None = None) -> dict:
     """The evaluation in memory: ``rows`` (per round and indicator, then ``all``), ``misses``, ``summary`` (with
     ``backtest`` when ``draft`` is given and ``suggested``), ``suggested_weights`` (a weights dict). Nothing saved."""
-
     ws.require("person.read", what="evaluate")
     if draft is not None:
         ws.require("weights.edit", what="back-test")
@@ -243,7 +241,6 @@ def evaluate(
 
 def backtest(ws: Workspace, rounds: list[dict], draft_file: dict | Path) -> dict:
     """Each round re-scored on its as-of date with the draft weights (a file or a weights dict; nothing kept)."""
-
     draft = draft_file if isinstance(draft_file, dict) else read_weights_file(draft_file)
     per, tot = [], {"confirmed": 0, "captured_actual": 0, "captured_draft": 0, "flagged_actual": 0, "flagged_draft": 0}
     contexts: dict = {}
@@ -283,7 +280,6 @@ def backtest(ws: Workspace, rounds: list[dict], draft_file: dict | Path) -> dict
 
 def suggest_weights(ws: Workspace, rounds: list[dict]) -> dict:
     """Suggested points from the town's outcomes (module docstring): a suggestion, never applied."""
-
     cat = load_catalogue()
     current = active_weights(ws)["data"]
     weights = copy.deepcopy(current)
@@ -341,7 +337,6 @@ def suggest_weights(ws: Workspace, rounds: list[dict]) -> dict:
 
 
 def round_summary(ws: Workspace, round_id: int) -> dict:
-
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:

@@ -421,8 +421,49 @@ def _json(a):
     return {}
 
 
-def load_input(ws: Workspace, as_of: dt.date, *, household_of: str | None = None) -> E.ScoringInput:
-    """Everything the engine reads, from the database. ``household_of``: only that person's household."""
+#: ``load_input(fields=ALL_FIELDS)``: every attribute of every record (what the engine read before issue 21)
+ALL_FIELDS = "all"
+READ_ROWS = 20_000  # linked records fetched at a time
+
+
+def _attributes_sql(fields) -> tuple[str, dict]:
+    """The SQL expression for a record's attributes holding only ``fields`` (source type → names), and its
+    parameters. SQLite extracts the fields (``->`` keeps each value's JSON type: true stays true, 1.50 a number),
+    so Python parses a few values per record instead of hundreds (和泉市: ~750 item columns, 29 million values)."""
+    if fields == ALL_FIELDS:
+        return "r.attributes", {}
+    params: dict = {}
+    whens = []
+    for i, (st, names) in enumerate(sorted(fields.items())):
+        names = sorted(names)
+        if not names:
+            continue
+        params[f"st{i}"] = st
+        parts = []
+        for j, f in enumerate(names):
+            params[f"k{i}_{j}"] = f
+            params[f"p{i}_{j}"] = '$."' + f.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            parts.append(f":k{i}_{j}, r.attributes -> :p{i}_{j}")
+        whens.append(f"WHEN :st{i} THEN json_object({', '.join(parts)})")
+    if not whens:
+        return "'{}'", params
+    return (
+        f"CASE WHEN json_valid(r.attributes) THEN CASE r.source_type {' '.join(whens)} ELSE '{{}}' END END",
+        params,
+    )
+
+
+def load_input(
+    ws: Workspace, as_of: dt.date, *, household_of: str | None = None, fields: dict | str | None = None
+) -> E.ScoringInput:
+    """Everything the engine reads, from the database. ``household_of``: only that person's household.
+
+    ``fields`` (source type → attribute names) says which attributes each record brings; by default those the
+    current catalogue's indicators, take-up gaps and dedupe rules name (``engine.needed_fields``) — pass the
+    fields of another catalogue when scoring with it, or :data:`ALL_FIELDS` for whole records. Records are read
+    ``READ_ROWS`` at a time, so the raw rows never sit in memory beside the frame."""
+    if fields is None:
+        fields = E.needed_fields(catalogue())
 
     with ws.session() as s:
         # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,
@@ -448,18 +489,17 @@ def load_input(ws: Workspace, as_of: dt.date, *, household_of: str | None = None
             params=params,
         )
         persons = persons[~persons["person_id"].isin(excluded)]
+        attrs_sql, params = _attributes_sql(fields)
         q = (
             "SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
-            f"b.file_name, r.attributes, r.school, r.grade FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
+            f"b.file_name, {attrs_sql} AS attributes, r.school, r.grade FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
             "AND l.person_id IS NOT NULL"
         )
         if household_of:
             ids = list(persons["person_id"]) or [household_of]
             q += " AND l.person_id IN (" + ",".join(f":q{i}" for i in range(len(ids))) + ")"
-            params = {f"q{i}": v for i, v in enumerate(ids)}
-        else:
-            params = {}
-        records = pd.read_sql_query(text(q), conn, params=params)
+            params.update({f"q{i}": v for i, v in enumerate(ids)})
+        records = _read_records(conn, text(q), params)
         pending = pd.read_sql_query(
             text(
                 "SELECT l.person_id, r.source_type, r.id AS record_id FROM link l "
@@ -507,7 +547,6 @@ def load_input(ws: Workspace, as_of: dt.date, *, household_of: str | None = None
         cut = records["source_type"].map({k: pd.Timestamp(v) for k, v in cutoffs.items()})
         records = records[~(bas.notna() & cut.notna() & (bas < cut))]
     records = records.copy()
-    records["attributes"] = [_json(a) for a in records["attributes"]]
     sch = records[records["school"].notna() & (records["source_type"] != "school_checklist")]
     sch = sch[pd.to_datetime(sch["batch_as_of"], errors="coerce") <= pd.Timestamp(as_of)]
     sch = sch.sort_values(["batch_as_of", "batch_id", "record_id"])[["person_id", "school", "grade"]]
@@ -522,6 +561,31 @@ def load_input(ws: Workspace, as_of: dt.date, *, household_of: str | None = None
         departments=depts,
         pending=pending[~pending["person_id"].isin(excluded)],
     )
+
+
+RECORD_COLUMNS = [
+    "record_id",
+    "person_id",
+    "source_type",
+    "record_date",
+    "batch_id",
+    "batch_as_of",
+    "file_name",
+    "attributes",
+    "school",
+    "grade",
+]
+
+
+def _read_records(conn, q, params: dict) -> pd.DataFrame:
+    """The linked records as a frame (as ``pd.read_sql_query`` builds it), fetched ``READ_ROWS`` at a time with
+    each chunk's attributes parsed as it arrives."""
+    res = conn.execute(q, params)
+    a = RECORD_COLUMNS.index("attributes")
+    rows: list[tuple] = []
+    while chunk := res.fetchmany(READ_ROWS):
+        rows.extend((*r[:a], _json(r[a]), *r[a + 1 :]) for r in chunk)
+    return pd.DataFrame.from_records(rows, columns=RECORD_COLUMNS, coerce_float=True)
 
 
 def _json_list(v):
@@ -689,6 +753,10 @@ def run_scoring(
     """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
     say = progress or (lambda *_: None)
     t0 = time.perf_counter()
+    if ws.can("checklist.manage"):  # what the schools entered in their own workspaces, read back first
+        from ..checklists import sync
+
+        sync.sync(ws, quiet=True)
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
     wid, version, data = _weights_for_run(ws, weight_set)
     ctx = context if context is not None and context.as_of == on else ScoringContext.load(ws, on)
@@ -795,51 +863,33 @@ def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_
         for i, pid in enumerate(ctx.prep.children["person_id"]):
             d = E.explain_details(ctx.prep, hits, sc, i, sibling_index=sib)
             b = births.get(pid)
-            rows.append((pid, names.get(pid) or "", b.date().isoformat() if b is not None and pd.notna(b) else "", d))
+            rows.append(
+                _csv_row(pid, names.get(pid) or "", b.date().isoformat() if b is not None and pd.notna(b) else "", d)
+            )
         run_id, as_of_s = None, ctx.as_of.isoformat()
         ws.log("score_trial", detail={"as_of": as_of_s, "children": len(rows), "flagged": int(sc.flagged.sum())})
     else:
         run_id = run_scoring(ws, as_of=on)
         with ws.session() as s:
             run = s.get_one(ScoreRun, run_id)
+            # streamed, and each child's details reduced to its CSV line at once: the city's details are never
+            # all in memory (33,600 children at 185,000 residents)
+            res = s.execute(
+                select(ChildScore.details, Person.id, Person.name, Person.birth_date)
+                .join(Person, Person.id == ChildScore.person_id)
+                .where(ChildScore.run_id == run_id)
+                .execution_options(yield_per=2000)
+            )
             rows = [
-                (
-                    p.id,
-                    p.name or "",
-                    p.birth_date.isoformat() if p.birth_date else "",
-                    ScoreDetails.from_dict(c.details),
-                )
-                for c, p in s.execute(
-                    select(ChildScore, Person)
-                    .join(Person, Person.id == ChildScore.person_id)
-                    .where(ChildScore.run_id == run_id)
-                ).all()
+                _csv_row(pid, name or "", birth.isoformat() if birth else "", ScoreDetails.from_dict(details))
+                for details, pid, name, birth in res
             ]
             as_of_s = run.as_of.isoformat()
-    rows.sort(key=lambda r: (-(r[3].band_level or 0), -r[3].total, -(r[3].basic_items or 0), r[0]))
-    outputs.write_csv(
-        Path(out),
-        SCORE_COLUMNS,
-        (
-            [
-                pid,
-                name,
-                birth,
-                d.school,
-                f"{d.total:g}",
-                d.band,
-                ";".join(d.flagged_types),
-                d.reasons_text(),
-                f"{d.own_points:g}",
-                f"{d.household_points:g}",
-                d.pending_text,
-            ]
-            for pid, name, birth, d in rows
-        ),
-    )
-    flagged = sum(1 for *_, d in rows if d.flagged)
+    rows.sort(key=lambda r: r[0])
+    outputs.write_csv(Path(out), SCORE_COLUMNS, (r[1] for r in rows))
+    flagged = sum(1 for r in rows if r[2])
     ws.log("export", detail={"what": "scores_csv", "run_id": run_id, "rows": len(rows), "trial": run_id is None})
-    guard_off = rows[0][3].guard_off if rows else {}
+    guard_off = rows[0][4] if rows else {}
     return {
         "children": len(rows),
         "flagged": flagged,
@@ -847,10 +897,29 @@ def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_
         "trial": run_id is None,
         "as_of": as_of_s,
         "out": str(out),
-        "pending_review": sum(1 for *_, d in rows if d.pending),
+        "pending_review": sum(1 for r in rows if r[3]),
         "proxy_guard_off": guard_off,
         "caveat": CAVEAT,
     }
+
+
+def _csv_row(pid: str, name: str, birth: str, d: ScoreDetails) -> tuple:
+    """(sort key, CSV line, flagged, pending, proxy guard off) of one child: band first, then total."""
+    key = (-(d.band_level or 0), -d.total, -(d.basic_items or 0), pid)
+    line = [
+        pid,
+        name,
+        birth,
+        d.school,
+        f"{d.total:g}",
+        d.band,
+        ";".join(d.flagged_types),
+        d.reasons_text(),
+        f"{d.own_points:g}",
+        f"{d.household_points:g}",
+        d.pending_text,
+    ]
+    return key, line, bool(d.flagged), bool(d.pending), d.guard_off
 
 
 # --- reading ----------------------------------------------------------------------------------------------------------------

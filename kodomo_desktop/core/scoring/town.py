@@ -100,7 +100,6 @@ _APPLIED: list = []  # the workspace whose catalogue is in use (a weak reference
 
 def apply(ws: Workspace) -> None:
     """Workspace-open hook: the scoring engine, the reports and the register read the town's catalogue."""
-
     _APPLIED[:] = [weakref.ref(ws)]
     TT.apply(ws)
     try:
@@ -410,10 +409,10 @@ def _sha(text: str) -> str:
 
 
 # --- weights that follow a catalogue change -------------------------------------------------------------------------
-def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = None) -> dict:
+def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = None, *, rules: bool = True) -> dict:
     """The town's weight set carried over to a new catalogue: renamed types follow, removed types and indicators
-    go, and an indicator whose default points or window the catalogue changed takes the new defaults."""
-
+    go, an indicator whose default points or window the catalogue changed takes the new defaults, and (``rules``)
+    the catalogue's flagging rules apply when they changed."""
     r = dict(renames or {})
     types = list(new["difficulty_types"])
     bands = {b["label"] for b in new["age_bands"]}
@@ -449,7 +448,7 @@ def migrate_weights(data: dict, old: dict, new: dict, renames: dict | None = Non
     sib = d.get("sibling") or {}
     if isinstance(sib.get("types"), list):
         sib["types"] = [r.get(t, t) for t in sib["types"] if r.get(t, t) in types]
-    if (new.get("rules") or {}) != (old.get("rules") or {}):  # the catalogue's flagging rules changed: they apply
+    if rules and (new.get("rules") or {}) != (old.get("rules") or {}):  # the catalogue's rules changed: they apply
         apply_catalogue_rules(d, new)
     return d
 
@@ -473,23 +472,37 @@ def _changes(old: dict, new: dict) -> dict:
         "labels": {
             i["id"]: i["label_ja"]
             for i in [*old.get("indicators", []), *new.get("indicators", []), *(new.get("takeup_gaps") or [])]
+        }
+        | {
+            k: str((spec or {}).get("label") or k)
+            for k, spec in {**(old.get("source_types") or {}), **(new.get("source_types") or {})}.items()
         },
     }
 
 
-def _preview(ws: Workspace, old: dict, new: dict, cur_data: dict, new_data: dict, cur_version, as_of=None) -> dict:
-
+def _preview(
+    ws: Workspace, old: dict, new: dict, active: dict, new_data: dict, cur_version, renames=None, as_of=None
+) -> dict:
+    """Current → proposed: the children as the adopted catalogue scores them with the adopted weights, against the
+    new catalogue with the weight set adopted with it (a changed cut-off, a new indicator, a changed rule move the
+    figures); ``changes`` lists what differs in the weights."""
     on = S._as_date(as_of) or S.default_as_of(ws)
-    inp = S.load_input(ws, on)
-    ctx_new = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(new))))
+    cat_new = copy.deepcopy(C.validate_catalogue(copy.deepcopy(new)))
+    # the records bring the fields both catalogues name (the new one may read items the current one does not)
+    inp = S.load_input(ws, on, fields=S.E.needed_fields(cat_new, old, S.catalogue()))
+    ctx_new = S.ScoringContext(inp, cat_new)
     _, s_new, m_new = ctx_new.score(new_data)
-    _, s_cur, _ = ctx_new.score(migrate_weights(cur_data, old, new))
+    try:
+        ctx_old = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(old))))
+        _, s_cur, _ = ctx_old.score(active)
+    except InputRefused:  # the adopted catalogue reads a source type the new one removes: compare on the new one
+        _, s_cur, _ = ctx_new.score(migrate_weights(active, old, new, renames))
     pv = S.preview_from_scores(
         ctx_new,
         s_cur,
         s_new,
         m_new,
-        changes=diff(migrate_weights(cur_data, old, new), new_data, ctx_new.cat),
+        changes=diff(migrate_weights(active, old, new, renames, rules=False), new_data, ctx_new.cat),
         current_version=cur_version,
     )
     return pv
@@ -517,9 +530,7 @@ def adopt_catalogue(
         new_data = validate_weights(
             migrate_weights(active["data"], old, new, renames), C.validate_catalogue(copy.deepcopy(new))
         )
-        pv = _preview(
-            ws, old, new, migrate_weights(active["data"], old, new, renames), new_data, active["version"], as_of
-        )
+        pv = _preview(ws, old, new, active["data"], new_data, active["version"], renames, as_of)
         changes = _changes(old, new)
         if dry_run:
             return {"changed": True, "dry_run": True, "changes": changes, "preview": S.preview_summary(pv)}
@@ -579,7 +590,6 @@ def adopt_catalogue(
 def _save_weight_set(ws: Workspace, data: dict, name: str) -> int:
     """A new weight-set version for a new catalogue version, even when its points equal an earlier one's: the
     catalogue version and the weight set it belongs to go together."""
-
     with ws.session() as s:
         S._ensure_default(s)
         v = (s.scalar(select(func.max(WeightSet.version))) or 0) + 1
@@ -601,7 +611,6 @@ BASIS_CODES = ("61-1", "69-2-2", "69-2-3", "other")  # governance/register.py BA
 def _sync_legal_bases(ws: Workspace, cat: dict) -> None:
     """A town source type's purpose, basis and department go to the file register (its legal_basis row; written
     here, not through governance/register.py, which reads the catalogue: no import cycle)."""
-
     now = dt.datetime.now().replace(microsecond=0)
     with ws.session() as s:
         for key, spec in (cat.get("source_types") or {}).items():
@@ -1021,11 +1030,11 @@ def _reader(g: dict, part: str) -> dict:
 def support_prompts(ws: Workspace, as_of=None, person_id: str | None = None) -> dict:
     """Children a take-up-gap rule finds: {"heading", "gaps": [{id, label, support, rule, children, skipped}],
     "children": {person_id: [{id, label, support, rule}]}}. Never scored, never a risk point."""
-
     cat = C.load_catalogue()
     gaps = [g for g in (cat.get("takeup_gaps") or []) if g.get("enabled", True)]
     on = S._as_date(as_of) or S.default_as_of(ws)
-    inp = S.load_input(ws, on, household_of=person_id) if person_id else S.load_input(ws, on)
+    need = E.needed_fields(cat)
+    inp = S.load_input(ws, on, household_of=person_id, fields=need) if person_id else S.load_input(ws, on, fields=need)
     prep = E.prepare(inp, cat)
     ids = prep.children["person_id"].tolist()
     out_gaps: list[dict] = []

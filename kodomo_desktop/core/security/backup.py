@@ -19,6 +19,7 @@ import os
 import shutil
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, text
 
@@ -27,6 +28,9 @@ from ..errors import InputRefused, KodomoError, WrongPassword
 from ..outputs import open_private
 from ..storage import keys as K
 from ..storage.db import raw_connect
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 MAGIC = b"KODOMOBAK1\n"
 
@@ -68,7 +72,7 @@ def _write_body(fh, db_path: Path, head: bytes, db_size: int, db_sha: str) -> in
     return len(head) + n + DIGEST
 
 
-def backup(ws, out: Path) -> dict:
+def backup(ws: Workspace, out: Path) -> dict:
     """Write the backup; it is recorded as done (setting, log, key file) only once the file is complete and checked.
 
     Streamed: the database file is hashed, then copied into ``<out>.part`` in chunks (both under the write lock)
@@ -436,7 +440,7 @@ def restore(
     return out
 
 
-def _reapply(ws, today: dict | None) -> dict:
+def _reapply(ws: Workspace, today: dict | None) -> dict:
     """On the restored copy: today's user list (nobody removed since comes back) and today's deletions."""
     if today is None:
         return {"users_reapplied": False, "deletions_reapplied": 0}

@@ -47,9 +47,9 @@ def _key(password: str, salt: bytes, kdf: dict) -> bytes:
     )
 
 
-def seal(payload: bytes, password: str, kind: str, meta: dict | None = None) -> bytes:
+def seal(payload: bytes, password: str | None, kind: str, meta: dict | None = None) -> bytes:
     """Encrypt ``payload`` to ``password``; ``kind`` and ``meta`` travel in the clear but authenticated."""
-    check_password(password)
+    password = check_password(password)
     salt = os.urandom(16)
     header = {"kind": kind, "kdf": {**KDF, "salt": base64.b64encode(salt).decode()}, **(meta or {})}
     hb = json.dumps(header, ensure_ascii=False, sort_keys=True).encode("utf-8")

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -38,6 +39,9 @@ from ..storage.models import (
 )
 from ..text.normalize import norm_address, norm_kana, norm_name, split_name
 from .crypto import open_sealed, seal
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 KIND = "handover"
 SOURCE_TYPE = "handover"
@@ -148,7 +152,7 @@ def build_payload(s, person_id: str, to_town: str, *, with_scores: bool = False,
 
 @service("data.share", what="handover export", person="person_id")
 def export_handover(
-    ws,
+    ws: Workspace,
     person_id: str,
     to_town: str,
     out: Path,
@@ -160,7 +164,7 @@ def export_handover(
     to_town = (to_town or "").strip()
     if not to_town:
         raise InputRefused("引継ぎ先の自治体名（--to）を指定してください。")
-    with ws.session() as s:
+    with ws.session(write=True) as s:  # it logs at its end, maybe while the GUI thread logs a search
         payload = build_payload(s, person_id, to_town, with_scores=with_scores, contact=contact)
         data = seal(
             json.dumps(payload, ensure_ascii=False).encode("utf-8"),
@@ -214,7 +218,7 @@ def _candidates(s, child: dict) -> list[dict]:
 
 
 @service("import", what="handover import")
-def import_handover(ws, path: Path, password: str | None) -> dict:
+def import_handover(ws: Workspace, path: Path, password: str | None) -> dict:
     try:
         data = Path(path).read_bytes()
     except OSError as e:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -18,6 +19,9 @@ from ..errors import NotFound
 from ..outputs import write_csv
 from ..services import service
 from ..storage.models import ChildScore, ReviewRound, RoundCandidate, Setting, SupportCase
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 COLUMNS = [
     "town",
@@ -41,7 +45,7 @@ def _confirmed_label(r: ReviewRound) -> str:
 
 
 @service("score.read", what="pooled statistics")
-def round_statistics(ws, round_id: int, *, min_cell: int = 5) -> list[dict]:
+def round_statistics(ws: Workspace, round_id: int, *, min_cell: int = 5) -> list[dict]:
     with ws.session() as s:
         r = s.get(ReviewRound, round_id)
         if r is None:
@@ -96,7 +100,7 @@ def round_statistics(ws, round_id: int, *, min_cell: int = 5) -> list[dict]:
     return rows
 
 
-def write_round_statistics(ws, round_id: int, out: Path, *, min_cell: int = 5) -> dict:
+def write_round_statistics(ws: Workspace, round_id: int, out: Path, *, min_cell: int = 5) -> dict:
     rows = round_statistics(ws, round_id, min_cell=min_cell)
     write_csv(out, COLUMNS, ([r[c] for c in COLUMNS] for r in rows))
     return {

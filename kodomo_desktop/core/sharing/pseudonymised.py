@@ -22,6 +22,7 @@ import secrets
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import select
@@ -41,6 +42,9 @@ from ..storage.models import (
     SupportCase,
 )
 from .crypto import open_with_key, seal_with_key
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 TABLES = ("persons", "scores", "indicators", "rounds", "cases")
 COLUMNS = {
@@ -111,7 +115,13 @@ def _suppress(persons: list[dict], min_cell: int) -> int:
 
 @service("data.share", what="pseudonymised export")
 def export_pseudonymised(
-    ws, out_dir: Path, purpose: str, *, tables=TABLES, min_cell: int | None = None, children_only: bool = True
+    ws: Workspace,
+    out_dir: Path,
+    purpose: str,
+    *,
+    tables=TABLES,
+    min_cell: int | None = None,
+    children_only: bool = True,
 ) -> dict:
     """Write the chosen tables to ``out_dir`` (Parquet + CSV) and the encrypted key table beside it."""
     purpose = (purpose or "").strip()
@@ -140,7 +150,7 @@ def export_pseudonymised(
         schools = _school_of(s)
         used: set[str] = set()
         pseud = {p.id: _pseudonym("X", used) for p in people}
-        households = {}
+        households: dict[str | None, str] = {}
         for p in people:
             if p.household_id and p.household_id not in households:
                 households[p.household_id] = _pseudonym("H", used)
@@ -157,7 +167,7 @@ def export_pseudonymised(
                 }
             )
             c = scores.get(p.id)
-            if c is not None:
+            if c is not None and run is not None:  # (no run, no scores)
                 det = c.details or {}
                 data["scores"].append(
                     {
@@ -296,7 +306,7 @@ def _blank(v):
 
 
 @service("governance.read", what="pseudonymised exports")
-def exports(ws) -> list[dict]:
+def exports(ws: Workspace) -> list[dict]:
     """The pseudonymised exports made so far (no keys): for the file register and the self-inspection."""
     with ws.session() as s:
         rows = s.scalars(select(Setting).where(Setting.key.like(SETTING_PREFIX + "%"))).all()
@@ -317,7 +327,7 @@ def _key_table(s, key_path: Path) -> tuple[str, dict[str, str]]:
 
 
 @service("casework.write", what="attach pseudonymised results")
-def attach_results(ws, key_path: Path, results: Path, *, kind: str = "外部機関からの返却") -> dict:
+def attach_results(ws: Workspace, key_path: Path, results: Path, *, kind: str = "外部機関からの返却") -> dict:
     """Read a CSV keyed by pseudonym (columns ``pseudonym`` and ``note``, optional ``date`` and ``by``) and attach
     each note to its child through the key table. All or nothing: an unknown pseudonym refuses the whole file."""
     try:

@@ -20,6 +20,7 @@ import hashlib
 import io
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
@@ -34,6 +35,9 @@ from ..outputs import safe_cell, save_workbook
 from ..services import service
 from ..storage.models import ChildScore, Link, ScoreRun, Setting, SourceBatch, SourceRecord
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 SETTING_PREFIX = "information_sheet:"
 SOURCE_TYPE = "information_sheet"
 FIELD_TYPES = ("text", "choice", "number", "date", "yesno")
@@ -42,7 +46,7 @@ YES_NO = {"はい": True, "いいえ": False}
 SHEET = "シート"
 KEY_HEADER = "行キー"
 
-WATCH_LIST = {
+WATCH_LIST: dict[str, Any] = {  # a sheet definition: the JSON document a defined sheet keeps in settings
     "key": "watch_list",
     "title": "見守りをお願いしたいこどもの一覧",
     "intro": "日ごろの様子で気づいたことを書いてください。取扱注意（校内で保管し、返送後は削除してください）。",
@@ -98,7 +102,7 @@ def validate_definition(d: dict) -> dict:
 
 
 @service("settings", what="information sheet definition")
-def define_sheet(ws, d: dict) -> dict:
+def define_sheet(ws: Workspace, d: dict) -> dict:
     d = validate_definition(d)
     with ws.session() as s:
         row = s.get(Setting, SETTING_PREFIX + d["key"])
@@ -124,7 +128,7 @@ def definition(s, key: str) -> dict:
 
 
 @service("data.share", what="information sheets")
-def sheet_choices(ws) -> list[tuple[str, str]]:
+def sheet_choices(ws: Workspace) -> list[tuple[str, str]]:
     """(key, title) of the sheets that can go out: the watch list first, then the sheets the town defined."""
     with ws.session() as s:
         rows = s.scalars(select(Setting).where(Setting.key.like(SETTING_PREFIX + "%")).order_by(Setting.key)).all()
@@ -146,7 +150,7 @@ def parse_row_key(sheet_key: str, v) -> str | None:
     return parts[0]
 
 
-def _pupils(ws, school: str, s) -> list[dict]:
+def _pupils(ws: Workspace, school: str, s) -> list[dict]:
 
     return pupils(ws, school, s=s)
 
@@ -204,7 +208,14 @@ def _town(s) -> str | None:
 
 @service("data.share", what="information sheet")
 def write_sheet(
-    ws, key: str, school: str, out: Path, *, password: str | None = None, person_ids=None, audience: str | None = None
+    ws: Workspace,
+    key: str,
+    school: str,
+    out: Path,
+    *,
+    password: str | None = None,
+    person_ids=None,
+    audience: str | None = None,
 ) -> dict:
     """One workbook for one school or nursery: its children, one row each, with a row key."""
     with ws.session() as s:
@@ -243,7 +254,7 @@ def watch_list_ids(s, school_ids: set[str]) -> list[str]:
 
 
 @service("data.share", what="watch list")
-def write_watch_list(ws, school: str, out: Path, *, password: str | None = None) -> dict:
+def write_watch_list(ws: Workspace, school: str, out: Path, *, password: str | None = None) -> dict:
     """The risk-only hand-off for a school or nursery (an encrypted workbook that comes back with notes)."""
     with ws.session() as s:
         ids = watch_list_ids(s, {p["person_id"] for p in _pupils(ws, school, s)})
@@ -284,7 +295,7 @@ def _value(f: dict, v, rn: int, errors: list[dict]):
 
 
 @service("import", what="information sheet import")
-def import_sheet(ws, path: Path, *, password: str | None = None) -> dict:
+def import_sheet(ws: Workspace, path: Path, *, password: str | None = None) -> dict:
     """Read a returned sheet back, all or nothing; a later return of the same sheet and school supersedes it."""
 
     data = Path(path).read_bytes()

@@ -19,6 +19,10 @@ DAMAGED = (
 )
 
 
+#: How long a connection waits for another one's lock before "database is locked" (a test of the refusal shortens it).
+BUSY_TIMEOUT_MS = 10_000
+
+
 def _key_pragma(key: bytes) -> str:
     # A raw 256-bit key: SQLCipher skips its own PBKDF2 (we already ran Argon2id).
     return f"PRAGMA key = \"x'{key.hex()}'\""
@@ -40,7 +44,11 @@ def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True, key_
     (or belongs to another key file) — IntegrityFailure, not "wrong password".
     """
     try:
-        con = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # timeout: the pragmas below read the schema, so the wait must be in force from the connect on (the
+        # driver's own default of 5 s applied there, not BUSY_TIMEOUT_MS)
+        con = sqlcipher3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     except sqlcipher3.Error as e:
         raise InputRefused(f"データベース {os.path.basename(str(path))} を開けません（{e}）。")
     quiet(con)
@@ -50,7 +58,7 @@ def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True, key_
         con.execute("PRAGMA cache_size = -32000")  # 32 MB page cache: bulk imports stay in memory until commit
         con.execute("PRAGMA secure_delete = ON")  # deleted rows (削除請求) do not linger in free pages
         con.execute("PRAGMA foreign_keys = ON")
-        con.execute("PRAGMA busy_timeout = 10000")
+        con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
         if check:
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlcipher3.DatabaseError as e:
@@ -73,9 +81,12 @@ def make_engine(path: str | os.PathLike, key: bytes) -> Engine:
 
     # pysqlite-style drivers do their own transaction handling badly; let SQLAlchemy issue BEGIN itself
     # so a batch import is one real transaction (all or nothing, even if the process is killed).
+    # A transaction that reads and then writes (the access log reads the last hash, then appends) takes the write
+    # lock first (``execution_options(immediate=True)``): two deferred ones in two threads deadlock on the upgrade,
+    # and SQLite answers one of them "database is locked" at once instead of letting busy_timeout wait.
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
     return engine
 

@@ -541,15 +541,27 @@ class KeyFile:
     def is_default(self, ref: str) -> bool:
         return bool(self.auth) and self.auth.get("default_ref") == ref
 
-    def unlock(self, user_name: str | None, password: str) -> Unlocked:
-        """Find and open the slot for (name, password). Unknown name or wrong password: the same time, the same error."""
-        locator, kek = self._derive(user_name, password)
+    def derive(self, user_name: str | None, password: str) -> tuple[str, bytes]:
+        """(locator, key-encryption key) for (name, password) under this file's KDF: one Argon2id run. School key
+        files use the town's KDF parameters and salt, so one run finds a slot in any of them."""
+        return self._derive(user_name, password)
+
+    def has_slot(self, locator: str) -> bool:
+        return locator in self.data["slots"] and "wrapped" in self.data["slots"][locator]
+
+    def unlock(
+        self, user_name: str | None, password: str, *, derived: tuple[str, bytes] | None = None, record: bool = True
+    ) -> Unlocked:
+        """Find and open the slot for (name, password). Unknown name or wrong password: the same time, the same error.
+        ``derived``: the (locator, kek) already computed (no second Argon2id run); ``record``: count a miss."""
+        locator, kek = derived or self._derive(user_name, password)
         slot = self.data["slots"].get(locator)
-        if slot is None:
+        if slot is None or "wrapped" not in slot:
             got = self._unlock_legacy(user_name, password)
             if got is not None:
                 return got
-            self.record_failure()
+            if record:
+                self.record_failure()
             raise WrongPassword(WRONG)
         try:
             payload = json.loads(
@@ -625,6 +637,27 @@ class KeyFile:
         refs = self.legacy_refs()
         self.data.pop("legacy", None)
         return refs
+
+    # -- a key pair of the town in a school's key file (core/schoolspace.py) -------------------------------------
+    TOWN_SLOT = "town"  # never a locator (those are 32 hex digits): no password opens it
+
+    def add_town_slot(self, pub: bytes, db_key: bytes) -> None:
+        """The database key sealed to the town's public key for this school: the coordinator's account opens it
+        with the private half kept in the town database; re-keys re-seal it like any slot."""
+        self.data["slots"][self.TOWN_SLOT] = {"pub": _b64(pub), "box": seal(pub, db_key)}
+        self.auth["users"][self.TOWN_SLOT] = [self.TOWN_SLOT]
+
+    def town_keys(self, priv: bytes) -> tuple[bytes, bytes | None]:
+        """(key, previous key during a re-key) through the town's slot; IntegrityFailure when it does not open."""
+        slot = self.data["slots"].get(self.TOWN_SLOT)
+        try:
+            if slot is None:
+                raise KeyError
+            return unseal(priv, slot["box"]), unseal(priv, slot["prev_box"]) if slot.get("prev_box") else None
+        except (InvalidTag, ValueError, KeyError, TypeError):
+            raise IntegrityFailure(
+                f"学校用の鍵ファイル {self.path.name} を町の鍵で開けません（別の町のものか、書き換えられています）。"
+            )
 
     # -- re-keying --------------------------------------------------------------------------------------
     def begin_rekey(self, old_key: bytes, new_key: bytes) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -55,6 +56,22 @@ class AppUser(Base):
     removed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     # set when the coordinator gives a temporary password; cleared when the user chooses their own
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SchoolWorkspace(Base):
+    """A school's own encrypted workspace (``<db>.school-<slug>.db``, core/schoolspace.py): school users' key slots
+    live only there. Its database key is sealed in its key file to the key pair whose private half is here, so the
+    coordinator's account opens it with no school password; the town's re-key leaves it alone."""
+
+    __tablename__ = "school_workspace"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school: Mapped[str] = mapped_column(String(120), unique=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)  # a random id in the file name, not the school's name
+    town_priv: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    synced_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    log_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # school log entries copied so far
+    log_head: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class Setting(Base):
@@ -525,5 +542,25 @@ Index(
     Person.id,
 )
 
-# the prioritised list (issue 21): a run's children in list order, paged in SQL (migration 0007)
-Index("ix_child_score_list", ChildScore.run_id, ChildScore.position)
+# the prioritised list (issue 21): a run's children in list order with every key the list filters by, so that a
+# filter, a count or a page reads index entries only, never the details JSON (migrations 0007, 0008)
+Index(
+    "ix_child_score_list_keys",
+    ChildScore.run_id,
+    ChildScore.position,
+    ChildScore.flagged,
+    ChildScore.band_level,
+    ChildScore.band,
+    ChildScore.school,
+    ChildScore.age_band,
+    ChildScore.newly_flagged,
+    ChildScore.yotaikyo,
+    ChildScore.types,
+    ChildScore.total,
+    ChildScore.basic_items,
+    ChildScore.person_id,
+)
+# the prioritised list sorted by name or age (issue 21): each child's sort keys by id (migration 0008)
+Index("ix_person_sort_keys", Person.id, Person.kana_norm, Person.name_norm, Person.birth_date)
+# the 名寄せ review queue (issue 21): paged in match-weight order without sorting the queue (migration 0008)
+Index("ix_link_queue", Link.status, Link.score.desc(), Link.record_id)

@@ -66,7 +66,7 @@ def _select(combo: QComboBox, key) -> None:
         combo.setCurrentIndex(i)
 
 
-class _Errors:
+class FieldErrors:
     """A red label under each field: ``show({field: [messages]})``; every label empty and hidden first."""
 
     def __init__(self):
@@ -101,10 +101,10 @@ class _Errors:
         return self.labels[key].text()
 
 
-class _Grid:
+class FormGrid:
     """A two-column form whose every field has its error label on the row below."""
 
-    def __init__(self, errors: _Errors):
+    def __init__(self, errors: FieldErrors):
         self.grid = QGridLayout()
         self.grid.setColumnStretch(1, 1)
         self.errors = errors
@@ -153,9 +153,9 @@ class IndicatorForm(QWidget):
     def __init__(self, page):
         super().__init__()
         self.page = page
-        self.errors = _Errors()
+        self.errors = FieldErrors()
         lay = QVBoxLayout(self)
-        g = _Grid(self.errors)
+        g = FormGrid(self.errors)
         self.label = QLineEdit()
         self.label.setPlaceholderText(tr("例 給食費滞納 3か月以上"))
         g.add("label_ja", "名前", self.label)
@@ -229,7 +229,7 @@ class IndicatorForm(QWidget):
             combo.blockSignals(True)
             combo.clear()
             for key, label in T.source_choices(self.page.draft).items():
-                combo.addItem(label, key)
+                combo.addItem(tr(label), key)  # a town-defined source keeps its Japanese name
             combo.blockSignals(False)
             if keep is not None:
                 _select(combo, keep)
@@ -242,7 +242,7 @@ class IndicatorForm(QWidget):
         if first:
             field.addItem(tr(first), None)
         for f in T.source_fields(self.page.draft, source.currentData() or ""):
-            field.addItem(f["label"], f["field"])
+            field.addItem(tr(f["label"]), f["field"])
         if keep is not None:
             _select(field, keep)
 
@@ -354,9 +354,9 @@ class SourceForm(QWidget):
     def __init__(self, page):
         super().__init__()
         self.page = page
-        self.errors = _Errors()
+        self.errors = FieldErrors()
         lay = QVBoxLayout(self)
-        g = _Grid(self.errors)
+        g = FormGrid(self.errors)
         self.label = QLineEdit()
         self.label.setPlaceholderText(tr("例 給食費"))
         g.add("label", "取込元の名前", self.label)
@@ -395,7 +395,7 @@ class SourceForm(QWidget):
         arow.addStretch(1)
         lay.addLayout(arow)
 
-        g2 = _Grid(self.errors)
+        g2 = FormGrid(self.errors)
         self.record_date = QComboBox()
         g2.add("record_date", "記録の日付", self.record_date)
         self.dedupe = QLineEdit()
@@ -463,7 +463,7 @@ class SourceForm(QWidget):
         self.record_date.addItem(tr("抽出の基準日（ファイルの時点）"), None)
         for a in self._attributes():
             if a["type"] == "date":
-                self.record_date.addItem(a["label"] or a["field"], a["field"])
+                self.record_date.addItem(tr(a["label"]) if a["label"] else a["field"], a["field"])
         if keep is not None:
             _select(self.record_date, keep)
 
@@ -503,6 +503,10 @@ class SourceForm(QWidget):
             return False
         self.errors.clear()
         T.with_source(self.page.draft, key, spec)
+        for edit in (self.label, self.key, self.department, self.dedupe, self.purpose, self.basis_note):
+            edit.clear()  # ready for the next one; the draft keeps this one
+        self.attrs.setRowCount(0)
+        self._fill_dates()
         self.page.changed(
             tr("取込元「{name}」を下書きに加えました。指標を加えてから採用してください。", name=spec["label"])
         )
@@ -516,9 +520,9 @@ class RulesForm(QWidget):
     def __init__(self, page):
         super().__init__()
         self.page = page
-        self.errors = _Errors()
+        self.errors = FieldErrors()
         lay = QVBoxLayout(self)
-        g = _Grid(self.errors)
+        g = FormGrid(self.errors)
         self.mode = _combo(T.RANK_MODES)
         g.add("rules.rank", "上位抽出", self.mode)
         self.value = QDoubleSpinBox()

@@ -13,7 +13,6 @@ import copy
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -34,7 +33,7 @@ from ...core.scoring import town as T
 from .. import palette as pal
 from ..i18n import tr
 from ..widgets import Notice
-from .catalogue_forms import IndicatorForm, RulesForm, SourceForm, plain
+from .catalogue_forms import FieldErrors, FormGrid, IndicatorForm, RulesForm, SourceForm, plain
 
 COLUMNS = ["指標", "取込元・条件", "期間（月）", "点数"]
 
@@ -99,25 +98,24 @@ class CataloguePage(QWidget):
         self.tabs = QTabWidget()
         edit = QWidget()
         side = QVBoxLayout(edit)
-        form = QGridLayout()
         self.selected = QLabel(tr("指標を選んでください"))
         self.selected.setWordWrap(True)
-        form.addWidget(self.selected, 0, 0, 1, 2)
-        form.addWidget(QLabel(tr("しきい値")), 1, 0)
+        side.addWidget(self.selected)
+        self.edit_errors = FieldErrors()
+        g = FormGrid(self.edit_errors)
         self.value_edit = QLineEdit()
-        form.addWidget(self.value_edit, 1, 1)
-        form.addWidget(QLabel(tr("期間（月）")), 2, 0)
+        g.add("value", "しきい値", self.value_edit)
         self.window_spin = QSpinBox()
         self.window_spin.setRange(0, 240)
         self.window_spin.setSpecialValueText(tr("期限なし"))
-        form.addWidget(self.window_spin, 2, 1)
-        form.addWidget(QLabel(tr("点数（種類:点数）")), 3, 0)
+        g.add("window_months", "期間（月）", self.window_spin)
         self.points_edit = QLineEdit()
-        form.addWidget(self.points_edit, 3, 1)
+        g.add("points", "点数（種類:点数）", self.points_edit)
         self.apply_button = QPushButton(tr("この指標に反映"))
         self.apply_button.clicked.connect(self.apply_indicator)
-        form.addWidget(self.apply_button, 4, 1)
-        side.addLayout(form)
+        g.span(self.apply_button)
+        side.addLayout(g.grid)
+        side.addWidget(self.edit_errors.make("_"))
         side.addStretch(1)
         self.tabs.addTab(edit, tr("選んだ指標"))
 
@@ -219,14 +217,14 @@ class CataloguePage(QWidget):
         self.table.setRowCount(len(inds) + len(gaps))
         rows = [
             [
-                ind["label_ja"],
+                tr(ind["label_ja"]),  # a town-defined indicator has only its Japanese name
                 T.indicator_text(self.draft, {**ind, "window_months": None}),
                 str(ind.get("window_months") or tr("期限なし")),
                 _points_text(ind.get("points") or {}),
             ]
             for ind in inds
         ] + [
-            [g["label_ja"], T.gap_rule_text(self.draft, g), "", tr("点数なし（利用できる可能性のある支援）")]
+            [tr(g["label_ja"]), T.gap_rule_text(self.draft, g), "", tr("点数なし（利用できる可能性のある支援）")]
             for g in gaps
         ]
         for r, cells in enumerate(rows):
@@ -264,14 +262,31 @@ class CataloguePage(QWidget):
         if ind is None:
             self.notice.error(tr("指標を選んでください。"))
             return False
+        found: dict[str, list[str]] = {}
+        rule = copy.deepcopy(ind["rule"])
+        points: dict = {}
         try:
-            rule = copy.deepcopy(ind["rule"])
             if "value" in rule:
                 rule["value"] = _parse_value(self.value_edit.text(), rule["value"])
+        except ValueError as e:
+            found["value"] = [str(e)]
+        try:
             points = _parse_points(self.points_edit.text(), self.draft["difficulty_types"])
         except ValueError as e:
-            self.notice.error(str(e))
+            found["points"] = [str(e)]
+        if not found:  # the soundness check on the edited indicator, its findings next to its fields
+            trial = copy.deepcopy(self.draft)
+            one = next(i for i in trial["indicators"] if i["id"] == ind["id"])
+            one.update(rule=rule, points=points, window_months=self.window_spin.value() or None)
+            for where, msg in T.problems_at(trial):
+                if where[:2] == ("indicator", ind["id"]):
+                    key = {"rule": "value", "field": "value"}.get(where[-1], where[-1])
+                    found.setdefault(key if key in ("value", "window_months", "points") else "_", []).append(plain(msg))
+        if found:
+            n = len(self.edit_errors.show(found, "_"))
+            self.notice.error(tr("指標に {n} 件の問題があります（各項目の下に表示）。", n=n))
             return False
+        self.edit_errors.clear()
         ind["rule"] = rule
         ind["points"] = points
         ind["window_months"] = self.window_spin.value() or None

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
-from ..i18n import tr
+from ..i18n import tr, tr_list
 from ..widgets import Notice
 
 BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
@@ -227,11 +227,11 @@ class ChildView(QWidget):
         self.kana.setText(page.kana_display)
         f = self.fields
         f["birth"].setText(page.birth_text or "—")
-        f["age"].setText("—" if page.age is None else f"{page.age}歳（{page.on.isoformat()} 現在）")
-        f["sex"].setText(page.sex or "—")
+        f["age"].setText("—" if page.age is None else tr("{n}歳（{d} 現在）", n=page.age, d=page.on.isoformat()))
+        f["sex"].setText(tr(page.sex) if page.sex else "—")
         f["resident_no"].setText(page.resident_no or "—")
         f["school"].setText(page.school or "—")
-        f["relationship"].setText(page.relationship or "—")
+        f["relationship"].setText(tr(page.relationship) if page.relationship else "—")
         f["household_no"].setText(page.household_no or "—")
         f["address"].setText(page.address or "—")
         f["person_id"].setText(page.person_id)
@@ -272,11 +272,11 @@ class ChildView(QWidget):
         band = sc.get("band") or "—"
         total = sc.get("total")
         parts = [
-            tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "") + f"：{band}",
+            tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "") + f"：{tr(band)}",
             f"{total:g} 点" if isinstance(total, (int, float)) else "",
         ]
         if sc.get("types"):
-            parts.append(str(sc["types"]))
+            parts.append(tr_list(str(sc["types"])))
         d = sc.get("details")
         if d is not None:
             parts.append(tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{d.own_points:g}", h=f"{d.household_points:g}"))
@@ -298,7 +298,7 @@ class ChildView(QWidget):
         colour = BAND_COLOURS.get(band, pal.TINT_GREY)
         self.score.setStyleSheet(f"background:{colour};padding:4px;border-radius:3px;")
         self.score.show()
-        self.badges.setText(f"<span style='background:{colour};padding:2px 8px;'>{band}</span>")
+        self.badges.setText(f"<span style='background:{colour};padding:2px 8px;'>{tr(band)}</span>")
 
     def _fill_supports(self, person_id: str) -> None:
         """利用できる可能性のある支援: the take-up gaps that found this child, with the rule (never points)."""
@@ -319,8 +319,8 @@ class ChildView(QWidget):
         lines = [tr("利用できる可能性のある支援（アウトリーチのきっかけ・点数には含めません）")]
         lines += [
             "・"
-            + g["label"]
-            + (f"：{g['support']}" if g.get("support") else "")
+            + tr(g["label"])
+            + (f"：{tr(g['support'])}" if g.get("support") else "")
             + "（"
             + tr("見つけた条件")
             + "："
@@ -340,13 +340,13 @@ class ChildView(QWidget):
         for i, m in enumerate(members):
             score = ""
             if m.score_band:
-                score = m.score_band + ("（" + tr("要確認") + "）" if m.flagged else "")
+                score = tr(m.score_band) + ("（" + tr("要確認") + "）" if m.flagged else "")
             vals = [
-                m.relationship,
+                tr(m.relationship) if m.relationship else "",
                 m.name,
                 unicodedata.normalize("NFKC", m.name_kana) if m.name_kana else "",
-                "" if m.age is None else f"{m.age}歳",
-                m.sex,
+                "" if m.age is None else tr("{n}歳", n=m.age),
+                tr(m.sex) if m.sex else "",
                 m.school,
                 "○" if m.sibling else "",
                 score,
@@ -394,11 +394,15 @@ class ChildView(QWidget):
             date = e.date.isoformat() if e.date else "—"
             if e.date_basis != "記録日":
                 date += f"（{tr(e.date_basis)}）"
-            source = f"{e.source_label}（{e.department}）" if e.department else e.source_label
-            content = e.summary or ("—" if not e.fields else "")
+            source = f"{tr(e.source_label)}（{tr(e.department)}）" if e.department else tr(e.source_label)
+            content = (
+                tr("・").join(f"{tr(lab)} {tr(val)}" for lab, val in e.summary_parts)
+                if e.summary_parts
+                else tr(e.summary) or ("—" if not e.fields else "")
+            )
             if e.whose:
-                content = f"［{e.whose}］ " + content
-            link = e.status_label + (f"・{e.method_label}" if e.method_label else "")
+                content = f"［{tr(e.whose)}］ " + content
+            link = tr(e.status_label) + (f"・{tr(e.method_label)}" if e.method_label else "")
             item = QTreeWidgetItem([date, source, content, e.file_text, link])
             item.setToolTip(0, f"{P.wareki(e.date)}（{tr(e.date_basis)}）" if e.date else "")
             item.setToolTip(2, content)
@@ -488,7 +492,7 @@ class ChildView(QWidget):
         return res
 
     def _details(self, item: QTreeWidgetItem, e: P.TimelineEntry):
-        def group(title: str, pairs):
+        def group(title: str, pairs, labels: bool = True):
             if not pairs:
                 return
             g = QTreeWidgetItem(["", tr(title), "", "", ""])
@@ -496,13 +500,15 @@ class ChildView(QWidget):
             g.setForeground(1, QBrush(QColor(pal.BRAND)))
             item.addChild(g)
             for k, v in pairs:
+                if labels:  # the source's field labels and coded values; the file's own columns stay as written
+                    k, v = tr(k), tr(v)
                 c = QTreeWidgetItem(["", f"　{k}", v, "", ""])
                 c.setToolTip(2, v)
                 g.addChild(c)
 
         group("項目", e.fields)
         group("元ファイルでの記載", e.recorded_as)
-        group("取り込まなかった列（元のまま）", e.extra)
+        group("取り込まなかった列（元のまま）", e.extra, labels=False)
         meta = [
             (tr("取込元ファイル"), e.file_name),
             (tr("時点"), e.as_of.isoformat() if e.as_of else "—"),
@@ -642,7 +648,7 @@ class ChildView(QWidget):
         for e in events:
             d = e["date"].isoformat() if e.get("date") else "—"
             kind = tr(self.KIND_LABELS.get(e["kind"], e["kind"]))
-            item = QTreeWidgetItem([d, kind, e["title"], e.get("source") or ""])
+            item = QTreeWidgetItem([d, kind, tr_list(e["title"]), e.get("source") or ""])
             item.setData(0, Qt.UserRole, e["kind"])
             item.setToolTip(2, e["title"])
             item.setToolTip(3, e.get("source") or "")

@@ -231,9 +231,9 @@ class ChildListModel(QAbstractTableModel):
             if col == "birth":
                 return r.birth_text
             if col == "age":
-                return "" if r.age is None else f"{r.age}歳"
+                return "" if r.age is None else tr("{n}歳", n=r.age)
             if col == "sex":
-                return r.sex
+                return tr(r.sex) if r.sex else ""
             if col == "school":
                 return r.school_text
             return r.resident_no

@@ -145,7 +145,7 @@ class ImportWizard(QWidget):
         row = QHBoxLayout()
         self.source = QComboBox()
         for key, meta in F.SOURCE_TYPES.items():
-            label = tr("観察チェックリスト（学校からの返却）") if key == "school_checklist" else meta["label"]
+            label = tr("観察チェックリスト（学校からの返却）") if key == "school_checklist" else tr(meta["label"])
             self.source.addItem(label, key)
         self.source.activated.connect(lambda *_: self.load_preview(keep_source=True))
         self.header_row = QSpinBox()
@@ -413,7 +413,7 @@ class ImportWizard(QWidget):
             box = QComboBox()
             box.addItem(tr(NOT_MAPPED), None)
             for key, label in choices:
-                box.addItem(label, key)
+                box.addItem(tr(label), key)
             cur = pv["mapping"].get(h)
             box.setCurrentIndex(max(0, box.findData(cur)))
             box.currentIndexChanged.connect(lambda _i, r=i: self._mark_row(r))
@@ -695,7 +695,7 @@ class HistoryView(QWidget):
         self.source = QComboBox()
         self.source.addItem(tr("（すべての取込元）"), None)
         for st, meta in F.SOURCE_TYPES.items():
-            self.source.addItem(meta.get("label", st), st)
+            self.source.addItem(tr(meta.get("label", st)), st)
         self.source.currentIndexChanged.connect(lambda *_: self.refresh())
         bar.addWidget(self.source)
         self.query = QLineEdit()

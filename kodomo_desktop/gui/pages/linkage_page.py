@@ -34,7 +34,7 @@ from ...core.linkage import service as L
 from ...core.vocab import SEX_LABELS, LinkStatus, source_label
 from .. import palette as pal
 from ..format import wide_kana
-from ..i18n import tr
+from ..i18n import label_of, tr
 from ..models import PAGE_ROWS, LazyRowsModel
 from ..widgets import LazyListView, Notice
 
@@ -87,7 +87,7 @@ class Waterfall(QWidget):
             run += w
             lo, hi = min(lo, run), max(hi, run)
         span = (hi - lo) or 1.0
-        labels = [f"{x.get('label_ja', x.get('field', ''))}（{x.get('level_ja', '')}）" for x in self.parts]
+        labels = [f"{label_of(x, 'label', x.get('field', ''))}（{label_of(x, 'level')}）" for x in self.parts]
         left = min(max(fm.horizontalAdvance(t) for t in labels + [tr("合計（一致の重み）")]) + 12, self.width() // 2)
         right = 64
         width = max(40, self.width() - left - right - 8)
@@ -489,8 +489,8 @@ class LinkagePage(QWidget):
         self.levels.setRowCount(len(parts))
         for r, part in enumerate(parts):
             w = float(part.get("weight") or 0)
-            self.levels.setItem(r, 0, QTableWidgetItem(part.get("label_ja", part.get("field", ""))))
-            self.levels.setItem(r, 1, QTableWidgetItem(part.get("level_ja", "")))
+            self.levels.setItem(r, 0, QTableWidgetItem(label_of(part, "label", part.get("field", ""))))
+            self.levels.setItem(r, 1, QTableWidgetItem(label_of(part, "level")))
             wi = QTableWidgetItem(f"{w:+.2f}")
             wi.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
             wi.setForeground(QColor(pal.OK if w > 0 else (pal.ERROR if w < 0 else pal.GREY)))

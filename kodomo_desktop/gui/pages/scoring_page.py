@@ -45,7 +45,7 @@ from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
-from ..i18n import tr
+from ..i18n import label_of, tr, tr_list
 from ..models import LazyRowsModel
 from ..widgets import FlowLayout, Notice
 
@@ -127,20 +127,20 @@ class ScoreListModel(LazyRowsModel):
     def status(r: dict) -> str:
         bits = []
         if r["status_label"]:
-            bits.append(r["status_label"])
+            bits.append(tr(r["status_label"]))
         if r["new"]:
-            bits.append("新規")
+            bits.append(tr("新規"))
         if r["sharp_rise"]:
-            bits.append("急上昇")
+            bits.append(tr("急上昇"))
         if r["streak"] >= 2:
-            bits.append(f"{r['streak']}回連続")
+            bits.append(tr("{n}回連続", n=r["streak"]))
         if r["flagged"] and not r["reviewed"]:
-            bits.append("未確認")
+            bits.append(tr("未確認"))
         if r.get("pending"):
-            bits.append("名寄せ確認待ち")
+            bits.append(tr("名寄せ確認待ち"))
         if r.get("implausible"):
-            bits.append("日付要確認")
-        return "・".join(bits)
+            bits.append(tr("日付要確認"))
+        return tr("・").join(bits)
 
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
@@ -151,15 +151,15 @@ class ScoreListModel(LazyRowsModel):
                 r.get("position") or "",
                 r["name"],
                 r["age"],
-                r["age_band"],
+                tr(r["age_band"]),
                 r["school"] or "－",
                 f"{r['total']:g}",
-                r.get("band_text") or r["band"],
-                "・".join(r["types"]),
+                tr_list(r.get("band_text") or r["band"]),
+                tr("・").join(tr(t) for t in r["types"]),
                 r["basic_items"],
                 f"{r['school_points']:g} ／ {r['other_points']:g}",
                 self.status(r),
-                "・".join(r["no_data"]),
+                tr("・").join(tr(x) for x in r["no_data"]),
                 f"{r.get('own_points', 0):g} ／ {r.get('household_points', 0):g}",
             ][c]
         if role == Qt.BackgroundRole and c in (5, 6):
@@ -195,7 +195,7 @@ def reasons_html(ex: dict) -> str:
     out = [
         f"<h3>{e(ex.get('name') or '')}　<small>{e(str(ex.get('person_id')))}</small></h3>",
         f"<p><b>{e(tr('合計'))} {d.get('total', 0):g}</b>（{e(tr('学校'))} {d.get('school_points', 0):g} ＋ "
-        f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(d.get('band', ''))}</b>　"
+        f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(tr(d.get('band', '')))}</b>　"
         f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>",
     ]
     sd = ScoreDetails.from_dict(d)
@@ -208,7 +208,9 @@ def reasons_html(ex: dict) -> str:
     for x in sd.implausible:
         out.append(f"<p style='color:{pal.WARN_BROWN}'>{e(x.text)}（{e(tr('事実として扱いません'))}）</p>")
     if d.get("status_label"):
-        out.append(f"<p style='color:{pal.INFO_BLUE}'><b>{e(d['status_label'])}</b>（{e(tr('要対協に登録中'))}）</p>")
+        out.append(
+            f"<p style='color:{pal.INFO_BLUE}'><b>{e(tr(d['status_label']))}</b>（{e(tr('要対協に登録中'))}）</p>"
+        )
     if sd.types:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
         for t, v in sorted(sd.types.items(), key=lambda kv: -kv[1].points):
@@ -220,8 +222,8 @@ def reasons_html(ex: dict) -> str:
             elif t in sd.guard_off:
                 note = "　" + tr("世帯・経済の指標だけで最上位にしない規則を外しています（{r}）", r=sd.guard_off[t])
             out.append(
-                f"<tr><td>{mark} {e(t)}</td><td align='right'>{v.points:g}</td>"
-                f"<td>{e(v.band)}</td><td style='color:{pal.FAINT}'>"
+                f"<tr><td>{mark} {e(tr(t))}</td><td align='right'>{v.points:g}</td>"
+                f"<td>{e(tr(v.band))}</td><td style='color:{pal.FAINT}'>"
                 f"{e(cuts) if cuts else e(tr('対象外'))}{e(note)}</td></tr>"
             )
         out.append("</table>")
@@ -230,13 +232,13 @@ def reasons_html(ex: dict) -> str:
         who = (
             ""
             if r.get("whose") == "本人"
-            else f"（{e(r.get('whose') or '')}{'・' + e(r['relationship']) if r.get('relationship') else ''}）"
+            else f"（{e(tr(r.get('whose') or ''))}{'・' + e(tr(r['relationship'])) if r.get('relationship') else ''}）"
         )
         kind = KIND_LABELS.get(r.get("kind") or "", "")
         out.append(
-            f"<li><b>{e(r['label'])}</b> +{r['points']:g}{who}"
+            f"<li><b>{e(label_of(r))}</b> +{r['points']:g}{who}"
             f"{'　［' + e(tr(kind)) + '］' if kind else ''}<br><span style='color:{pal.MUTED}'>"
-            f"{e(r.get('value') or '')}　{e(r.get('department') or r.get('source_label') or '')}・"
+            f"{e(r.get('value') or '')}　{e(tr(r.get('department') or r.get('source_label') or ''))}・"
             f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
             f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
         )
@@ -247,7 +249,7 @@ def reasons_html(ex: dict) -> str:
         out.append(f"<h4>{e(tr('保護的な要因'))}</h4><ul>")
         for r in d["protective"]:
             out.append(
-                f"<li>{e(r['label'])}　<span style='color:{pal.MUTED}'>{e(r.get('source_label') or '')}・"
+                f"<li>{e(label_of(r))}　<span style='color:{pal.MUTED}'>{e(tr(r.get('source_label') or ''))}・"
                 f"{e(r.get('record_date') or '')}</span></li>"
             )
         out.append("</ul>")
@@ -257,14 +259,14 @@ def reasons_html(ex: dict) -> str:
         )
         for x in d["no_data"]:
             out.append(
-                f"<li>{e(x.get('label', ''))} <span style='color:{pal.FAINT}'>{e(x.get('detail') or '')}</span></li>"
+                f"<li>{e(tr(x.get('label', '')))} <span style='color:{pal.FAINT}'>{e(x.get('detail') or '')}</span></li>"
             )
         out.append("</ul>")
     hist = ex.get("history") or []
     if len(hist) > 1:
         out.append(
             f"<h4>{e(tr('これまでのスコア'))}</h4><p>"
-            + "　→　".join(f"{e(str(h['as_of']))}: {h['total']:g}（{e(h['band'] or '')}）" for h in hist[-6:])
+            + "　→　".join(f"{e(str(h['as_of']))}: {h['total']:g}（{e(tr(h['band'] or ''))}）" for h in hist[-6:])
             + "</p>"
         )
     out.append(f"<p style='color:{pal.CAVEAT_TEXT}'><small>{e(tr(CAVEAT))}</small></p>")
@@ -395,7 +397,7 @@ class WeightsEditor(QWidget):
         self.thresholds = QTableWidget(len(self.types), 2 * len(self.bands))
         self.thresholds.setVerticalHeaderLabels([tr(t) for t in self.types])
         # two-line headers sized to their text (「未就学 高」 was clipped to 「₹就学 高」)
-        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)}\n{lvl}" for b in self.bands for lvl in ("高", "中")])
+        self.thresholds.setHorizontalHeaderLabels([f"{tr(b)}\n{tr(lvl)}" for b in self.bands for lvl in ("高", "中")])
         self.thresholds.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.thresholds.horizontalHeader().setMinimumSectionSize(44)
         tl.addWidget(self.thresholds)
@@ -522,7 +524,7 @@ class WeightsEditor(QWidget):
         inds = self.cat["indicators"]
         t = self.table
         t.setRowCount(len(inds))
-        src = {k: v.get("label_ja", k) for k, v in self.cat["sources"].items()}
+        src = {k: tr(v.get("label_ja", k)) for k, v in self.cat["sources"].items()}
         for r, ind in enumerate(inds):
             w = data["indicators"][ind["id"]]
             on = QTableWidgetItem()
@@ -530,7 +532,7 @@ class WeightsEditor(QWidget):
             on.setCheckState(Qt.Checked if w["enabled"] else Qt.Unchecked)
             on.setData(Qt.UserRole, ind["id"])
             t.setItem(r, 0, on)
-            label = ind["label_ja"] + ("（保護的要因）" if ind["kind"] == "protective" else "")
+            label = tr(ind["label_ja"]) + (tr("（保護的要因）") if ind["kind"] == "protective" else "")
             for c, text in (
                 (1, label),
                 (2, src.get(ind["source_type"], ind["source_type"])),
@@ -681,7 +683,7 @@ class WeightsEditor(QWidget):
                 + [f"{c['flagged_current']} → {c['flagged_new']}"]
             )
             for k, v in enumerate(vals):
-                it = QTableWidgetItem(v)
+                it = QTableWidgetItem(tr_list(v))
                 if k == len(vals) - 1 and c["flagged_new"] != c["flagged_current"]:
                     it.setBackground(QColor(pal.TINT_AMBER))
                 t.setItem(r, k, it)
@@ -722,7 +724,7 @@ class WeightsEditor(QWidget):
                 pct(g["top_band_rate"]["new"]),
             )
             for k, v in enumerate(vals):
-                it = QTableWidgetItem(v)
+                it = QTableWidgetItem(tr_list(v))
                 if (kinds[r], names[r]) in warned:
                     it.setBackground(QColor(pal.TINT_AMBER))
                 rt.setItem(r, k, it)
@@ -913,7 +915,7 @@ class EvaluationPanel(QWidget):
         t.setRowCount(len(rows))
         for r, vals in enumerate(rows):
             for c, v in enumerate(vals):
-                t.setItem(r, c, QTableWidgetItem(v))
+                t.setItem(r, c, QTableWidgetItem(tr_list(v)))
         t.resizeColumnsToContents()
 
     def load_suggestion(self) -> bool:
@@ -1077,7 +1079,7 @@ class ScoringPage(QWidget):
             combo.clear()
             combo.addItem(tr(ALL), None)
             for label, v in values:
-                combo.addItem(label, v)
+                combo.addItem(tr(label), v)  # a school's name or a town's own type or band stays as it is
             i = combo.findText(keep)
             combo.setCurrentIndex(i if i >= 0 else 0)
             combo.blockSignals(False)

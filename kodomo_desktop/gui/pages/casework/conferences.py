@@ -89,7 +89,8 @@ class ConferencesTab(QWidget):
         new = self.new_box = QGroupBox(tr("新しい会議（レビューラウンドの候補から）"))
         nf = QFormLayout(new)
         self.kind = QComboBox()
-        self.kind.addItems(C.CONFERENCE_KINDS)
+        for k in C.CONFERENCE_KINDS:
+            self.kind.addItem(tr(k), k)
         self.held_on = _date_edit()
         self.title_edit = QLineEdit()
         self.title_edit.setPlaceholderText(tr("例：9月 ケース会議"))
@@ -132,7 +133,7 @@ class ConferencesTab(QWidget):
         self.direction = QComboBox()
         self.direction.addItem(tr("（なし）"), None)
         for k, v in C.DIRECTIONS.items():
-            self.direction.addItem(v, k)
+            self.direction.addItem(tr(v), k)
         self.registration = QComboBox()  # 要対協: the stored value is the Japanese; only the text is translated
         self.registration.addItem(tr("（記録しない）"), None)
         for v in C.REGISTRATIONS:
@@ -339,7 +340,7 @@ class ConferencesTab(QWidget):
         if not ids:
             self.notice.error(tr("取り上げるこどもがいません。「学校・園に分散して提案」を押してください。"))
             return None
-        kind = self.kind.currentText()
+        kind = self.kind.currentData() or self.kind.currentText()
         held = self.held_on.date().toPython()
         try:
             cid = C.create_conference(

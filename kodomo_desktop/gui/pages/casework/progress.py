@@ -68,7 +68,8 @@ class ProgressTab(QWidget):
         self.person.setPlaceholderText(tr("整理番号（例：P000123）— 左の一覧を選ぶと入ります"))
         self.on = _date_edit()
         self.kind = QComboBox()
-        self.kind.addItems(C.PROGRESS_KINDS)
+        for k in C.PROGRESS_KINDS:
+            self.kind.addItem(tr(k), k)
         self.who = QLineEdit()
         self.who.setPlaceholderText(tr("例：保健師（保健センター）"))
         self.what = QPlainTextEdit()
@@ -122,7 +123,7 @@ class ProgressTab(QWidget):
                 self.ws,
                 pid,
                 self.on.date().toPython(),
-                self.kind.currentText(),
+                self.kind.currentData() or self.kind.currentText(),
                 who=self.who.text().strip() or None,
                 what=self.what.toPlainText(),
                 outcome=self.outcome.text().strip() or None,

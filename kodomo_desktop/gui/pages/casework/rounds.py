@@ -190,7 +190,7 @@ class RoundsTab(QWidget):
         cur = self.label.currentData()
         self.label.clear()
         for l in self.labels:
-            self.label.addItem(l["label"], l["key"])
+            self.label.addItem(tr(l["label"]), l["key"])
         if cur is not None and self.label.findData(cur) >= 0:
             self.label.setCurrentIndex(self.label.findData(cur))
 

@@ -1,0 +1,234 @@
+"""English mode, walked: every label a user reads on the main pages — statuses, sources, difficulty types, bands,
+age bands, log actions, casework lists, indicator names, link explanations, score reasons — is shown in English
+wherever the one translation table (i18n/en.json plus the labels registered by their owners, core/i18n.py) has an
+English entry. Data stays as it is: names of people, schools, addresses, a town's own items are not table keys, so
+they are never counted.
+
+The check is on whole texts (a cell, a combo item, a label, a tab, a header, a button): a Japanese text that is a
+key of the table and still shown in Japanese is a label that missed ``tr()``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from conftest import DEMO_PW
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QComboBox,
+    QGroupBox,
+    QLabel,
+    QTableWidget,
+    QTabWidget,
+    QTreeWidget,
+    QWidget,
+)
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+
+
+def _table() -> dict[str, str]:
+    import json
+
+    from kodomo_desktop.core import i18n
+    from kodomo_desktop.resources import i18n_path
+
+    table = dict(i18n._registered.get("en", {}))
+    table.update(json.loads(i18n_path("en.json").read_text(encoding="utf-8")))
+    return {k: v for k, v in table.items() if not k.startswith("_") and JAPANESE.search(k) and v != k}
+
+
+def _editors(win) -> set[int]:
+    """Widgets that show the town's own names for editing (the catalogue editor's list of difficulty types)."""
+    page = win.page("catalogue") if "catalogue" in win.keys else None
+    return {id(page.types)} if page is not None and hasattr(page, "types") else set()
+
+
+def _texts(root: QWidget, skip: set[int] = frozenset()):
+    """(kind, text) of every visible text under ``root``."""
+    for w in root.findChildren(QWidget):
+        if not w.isVisibleTo(root) or id(w) in skip:
+            continue
+        if isinstance(w, QLabel):
+            yield "label", html.unescape(re.sub(r"<[^>]+>", "", w.text())).strip()
+        elif isinstance(w, QAbstractButton):
+            yield "button", w.text().replace("&", "")
+        if isinstance(w, QGroupBox):
+            yield "group", w.title()
+        if isinstance(w, QTabWidget):
+            for i in range(w.count()):
+                yield "tab", w.tabText(i)
+        if isinstance(w, QComboBox):
+            for i in range(w.count()):
+                yield "combo", w.itemText(i)
+        if isinstance(w, QTreeWidget):
+            for i in range(min(w.topLevelItemCount(), 30)):
+                it = w.topLevelItem(i)
+                for c in range(w.columnCount()):
+                    yield "cell", it.text(c)
+        elif isinstance(w, QAbstractItemView) and w.model() is not None:
+            m = w.model()
+            try:
+                cols = m.columnCount(QModelIndex())
+            except TypeError:  # a list model
+                cols = 1
+            for c in range(cols):
+                yield "header", str(m.headerData(c, Qt.Horizontal) or "")
+            for r in range(min(m.rowCount(QModelIndex()), 30)):
+                for c in range(cols):
+                    yield "cell", str(m.data(m.index(r, c, QModelIndex())) or "")
+            if isinstance(w, QTableWidget):
+                for c in range(w.columnCount()):
+                    h = w.horizontalHeaderItem(c)
+                    yield "header", h.text() if h else ""
+
+
+def _child_view(win):
+    from kodomo_desktop.gui.pages.child_view import ChildView
+
+    views = [v for v in win.findChildren(ChildView) if v.page is not None]
+    assert views, "no child page open"
+    return views[0]
+
+
+def _child_records(win):
+    return list(_child_view(win).page.records)
+
+
+def _timeline(win):
+    return _child_view(win).timeline
+
+
+@pytest.fixture
+def english_ws(tmp_path, demo_town):
+    from kodomo_desktop.core.workspace import Workspace
+    from kodomo_desktop.gui import i18n
+
+    demo_town(tmp_path / "d.db", residents=600, seed=1)
+    ws = Workspace.open(tmp_path / "d.db", DEMO_PW)
+    i18n.set_language("en")
+    yield ws
+    i18n.set_language("ja")
+    ws.close()
+
+
+def test_the_label_families_have_english():
+    """Every shipped label family has an English entry in the one table."""
+    from kodomo_desktop.core import i18n, vocab
+    from kodomo_desktop.core.audit import log
+    from kodomo_desktop.core.casework import service as CS
+    from kodomo_desktop.core.linkage import comparisons, engine  # noqa: F401 (they register their English)
+    from kodomo_desktop.core.policy import DEFAULT_SOURCES
+    from kodomo_desktop.core.scoring import catalogue as C
+    from kodomo_desktop.core.scoring import explain
+
+    cat = C.load_catalogue()
+    families = {
+        "vocabulary (core/vocab.py)": [v for d in vocab._LABELS.values() for v in d.values()],
+        "app sources": list(vocab.APP_SOURCE_LABELS.values()),
+        "log actions": list(log.ACTION_LABELS.values()),
+        "classification labels": [x["label"] for x in CS.DEFAULT_LABELS],
+        "conference kinds, directions, progress kinds": CS.CONFERENCE_KINDS
+        + list(CS.DIRECTIONS.values())
+        + CS.PROGRESS_KINDS,
+        "reason kinds and whose": list(explain.KIND_LABELS.values()) + list(C.WHOSE_LABELS.values()),
+        "difficulty types, age bands, bands": cat["difficulty_types"]
+        + [b["label"] for b in cat["age_bands"]]
+        + ["高", "中", "低"],
+        "sources and their no-data labels": [s["label_ja"] for s in cat["sources"].values()]
+        + [s["no_data_label"] for s in cat["sources"].values() if s.get("no_data_label")],
+        "departments": [d for d, _, _ in DEFAULT_SOURCES.values()],
+        "indicators, supports, take-up gaps": [x["label_ja"] for x in cat["indicators"]]
+        + [x["label_ja"] for x in cat.get("supports") or []]
+        + [x["label_ja"] for x in cat.get("takeup_gaps") or []],
+        "link comparisons and levels": [c.label_ja for c in comparisons.COMPARISONS]
+        + [ja for c in comparisons.COMPARISONS for _, ja, _ in c.levels],
+        "link reasons": list(engine.REASONS_JA.values()),
+    }
+    try:
+        i18n.set_language("en")
+        missing = [f"{name}: {t}" for name, labels in families.items() for t in labels if i18n.tr(t) == t]
+    finally:
+        i18n.set_language("ja")
+    assert not missing, f"{len(missing)} labels without English:\n" + "\n".join(missing)
+
+
+def test_english_pages_show_no_japanese_label_that_has_english(app, qtbot, english_ws, no_modals):
+    from sqlalchemy import text
+
+    from kodomo_desktop.gui.main_window import MainWindow
+
+    win = MainWindow(english_ws)
+    qtbot.addWidget(win)
+    win.resize(1366, 728)
+    win.show()
+    table = _table()
+    left: dict[str, str] = {}
+    seen = 0
+
+    def grab(where: str) -> None:
+        nonlocal seen
+        for kind, t in _texts(win, _editors(win)):
+            seen += 1
+            if t in table:
+                left.setdefault(t, f"{where} ({kind})")
+
+    for key in win.keys:
+        win.show_page(key)
+        page = win.page(key)
+        grab(key)
+        for tw in [t for t in page.findChildren(QTabWidget) if t.isVisibleTo(page)]:
+            for i in range(tw.count()):
+                tw.setCurrentIndex(i)
+                grab(f"{key} / {tw.tabText(i)}")
+    with english_ws.session() as s:
+        pid = s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 1")).scalar()
+    win.open_person(pid)
+    grab("child page")
+    for tw in [t for t in win.findChildren(QTabWidget) if t.isVisibleTo(win)]:
+        for i in range(tw.count()):
+            tw.setCurrentIndex(i)
+            grab(f"child page / {tw.tabText(i)}")
+    assert seen > 1000 and len(win.keys) >= 10  # the walk did see the pages
+    # the child's records: each summary reads '<field> <value>' with the source's field labels in English
+    records = [r for r in _child_records(win) if r.summary_parts]
+    assert records
+    tree = _timeline(win)
+    content = [tree.topLevelItem(i).text(2) for i in range(tree.topLevelItemCount())]
+    assert content
+    for e in records:
+        for lab, _ in e.summary_parts:
+            if lab in table:
+                assert not any(f"{lab} " in c for c in content), lab
+    assert not left, f"{len(left)} Japanese labels shown in English mode:\n" + "\n".join(
+        f"{where}: {t} → {table[t]}" for t, where in sorted(left.items(), key=lambda kv: kv[1])
+    )
+
+
+def test_score_reasons_read_in_english(english_ws):
+    """The explanation of the top child: its reasons' names, kinds, types and bands in English (data such as a
+    record's own values and file names stay as they are)."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.core.scoring import service as S
+    from kodomo_desktop.core.scoring.explain import KIND_LABELS
+    from kodomo_desktop.gui.i18n import label_of
+    from kodomo_desktop.gui.pages.scoring_page import reasons_html
+
+    with english_ws.session() as s:
+        pid = s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 1")).scalar()
+    ex = S.child_explanation(english_ws, pid)
+    out = html.unescape(reasons_html(ex))
+    reasons = ex["details"]["reasons"]
+    assert reasons
+    for r in reasons:
+        assert f"<b>{r['label']}</b>" not in out, r["label"]
+        assert f"<b>{html.unescape(label_of(r))}</b>" in out, r["label"]
+        assert KIND_LABELS[r["kind"]] not in out
+    for t in ex["details"]["types"]:
+        assert f"{t}<" not in out.replace("● ", "").replace("○ ", "")
+    assert "Band: <b>" + ex["details"]["band"] not in out
