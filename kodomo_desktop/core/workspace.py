@@ -566,7 +566,9 @@ class Workspace:
     def rotate_keys(self) -> dict:
         """鍵の更新 by a coordinator: a new database key for everyone; resets the log anchor to today's log."""
         self.require("users.manage", what="keys rotate")
-        return self.rekey(reason="rotate", reset_anchor=True)
+        result = self.rekey(reason="rotate", reset_anchor=True)
+        result["school_workspaces"] = schoolspace.rotate_all(self, "rotate")  # and every school's, new town pairs
+        return result
 
     def list_users(self) -> list[dict]:
         return users.registered(self)

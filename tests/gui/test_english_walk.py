@@ -123,6 +123,7 @@ def test_the_label_families_have_english():
     from kodomo_desktop.core.casework import service as CS
     from kodomo_desktop.core.linkage import comparisons, engine  # noqa: F401 (they register their English)
     from kodomo_desktop.core.policy import DEFAULT_SOURCES
+    from kodomo_desktop.core.roles import PERMISSIONS
     from kodomo_desktop.core.scoring import catalogue as C
     from kodomo_desktop.core.scoring import explain
 
@@ -148,6 +149,7 @@ def test_the_label_families_have_english():
         "link comparisons and levels": [c.label_ja for c in comparisons.COMPARISONS]
         + [ja for c in comparisons.COMPARISONS for _, ja, _ in c.levels],
         "link reasons": list(engine.REASONS_JA.values()),
+        "permissions (refusals, the log)": [d for d, _ in PERMISSIONS.values()],
     }
     try:
         i18n.set_language("en")

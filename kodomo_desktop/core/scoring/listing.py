@@ -48,7 +48,7 @@ SCORE_ORDERS = {
 #: the run's children from the persons' covering index (birth date, kana, name, 宛名番号, sex, id: migration 0006),
 #: each probing the run's scores by primary key — a search or a sort by name or age reads index entries only
 _BY_PERSON = "person p INDEXED BY ix_person_child_list CROSS JOIN child_score cs ON cs.person_id = p.id"
-#: the run's scores from the list's covering index, each probing the person's sort keys by id (migration 0008): a
+#: the run's scores from the list's covering index, each probing the person's sort keys by id (migration 0009): a
 #: sort by name or age over a filtered run reads index entries only
 _BY_SCORE = (
     "child_score cs INDEXED BY ix_child_score_list_keys CROSS JOIN person p INDEXED BY ix_person_sort_keys "

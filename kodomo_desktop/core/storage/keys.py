@@ -649,15 +649,17 @@ class KeyFile:
 
     def town_keys(self, priv: bytes) -> tuple[bytes, bytes | None]:
         """(key, previous key during a re-key) through the town's slot; IntegrityFailure when it does not open."""
-        slot = self.data["slots"].get(self.TOWN_SLOT)
-        try:
-            if slot is None:
-                raise KeyError
-            return unseal(priv, slot["box"]), unseal(priv, slot["prev_box"]) if slot.get("prev_box") else None
-        except (InvalidTag, ValueError, KeyError, TypeError):
-            raise IntegrityFailure(
-                f"学校用の鍵ファイル {self.path.name} を町の鍵で開けません（別の町のものか、書き換えられています）。"
-            )
+        for name in (self.TOWN_SLOT, self.TOWN_SLOT + "-next"):  # (-next: a new town key pair being put in)
+            slot = self.data["slots"].get(name)
+            try:
+                if slot is None:
+                    raise KeyError
+                return unseal(priv, slot["box"]), unseal(priv, slot["prev_box"]) if slot.get("prev_box") else None
+            except (InvalidTag, ValueError, KeyError, TypeError):
+                continue
+        raise IntegrityFailure(
+            f"学校用の鍵ファイル {self.path.name} を町の鍵で開けません（別の町のものか、書き換えられています）。"
+        )
 
     # -- re-keying --------------------------------------------------------------------------------------
     def begin_rekey(self, old_key: bytes, new_key: bytes) -> None:

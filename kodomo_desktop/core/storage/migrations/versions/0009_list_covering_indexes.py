@@ -7,16 +7,16 @@ order from an index on (status, score DESC, record_id) instead of sorting the wh
 list by name or age probes each child's sort keys in ``ix_person_sort_keys`` (id, kana, name, birth date) instead of
 the person rows.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 00:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
