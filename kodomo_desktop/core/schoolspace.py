@@ -50,7 +50,7 @@ from .roles import PERMISSIONS, SignedInUser, role_has
 from .storage import keys as K
 from .storage import school_schema as SS
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
-from .storage.models import ChecklistDefinition, ChecklistEntry, ChecklistRound, Person, Setting
+from .storage.models import AppUser, ChecklistDefinition, ChecklistEntry, ChecklistRound, Person, Setting
 from .storage.models import SchoolWorkspace as SchoolRow
 
 SUFFIX = ".school-"
@@ -819,8 +819,6 @@ def move_town_slot(town_ws, password: str) -> SchoolWorkspace:
     """A school user signed in through a slot in the town's key file (made before school workspaces): the slot
     moves to the school's workspace (the password is at hand), leaves the town's key file, and the town is
     re-keyed so the old slot opens nothing. Returns the school session; the town session is closed."""
-    from .storage.models import AppUser
-
     name, ref, school = town_ws.user.name, town_ws.user_ref, town_ws.user.school
     try:
         store = ensure(town_ws, school)

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
 
 from .. import outputs
-from ..errors import InputRefused, NotFound
+from ..errors import Cancelled, InputRefused, NotFound
 from ..importing.guards import resident_key
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
 from ..services import service
@@ -244,11 +244,20 @@ def _pinned_students(s) -> pd.DataFrame:
 
 # --- the run ---------------------------------------------------------------------------------------------------
 @service("link.run", what="link")
-def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None, full: bool = False) -> dict:
+def run_linkage(
+    ws: Workspace, *, progress=None, thresholds: dict | None = None, cancel=None, full: bool = False
+) -> dict:
     """Link every record (the engine over the whole town: its model, competition and cross-row evidence depend on
     every record) and write what changed: new persons and households, persons whose registry values changed, and
     the links whose person, status, score, explanation or candidates changed (``written`` in the summary). A
-    confirmed link that did not change keeps its time. ``full``: rewrite every link (the same links)."""
+    confirmed link that did not change keeps its time. ``full``: rewrite every link (the same links).
+    All in one transaction. ``cancel()`` (the GUI's キャンセル) is asked between steps: when it says stop,
+    :class:`Cancelled` is raised and nothing changes (rolled back)."""
+
+    def stop():
+        if cancel is not None and cancel():
+            raise Cancelled("名寄せを中止しました。データベースは変更されていません。")
+
     from . import engine as E  # lazy: loads rapidfuzz, only needed here
 
     say = progress or (lambda *_: None)
@@ -256,6 +265,7 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None,
         run = LinkRun(by=ws.user.name, params=thresholds or {})
         s.add(run)
         say("住民基本台帳から人と世帯を作成しています…")
+        stop()
         rno_to_person = _sync_registry(s)
         excluded = opted_out_persons(s)
         # registry rows: always their own person
@@ -298,12 +308,15 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None,
                     "method": "row_key",
                 }
             )
+        stop()
         say("名寄せの候補を比較しています…")
         registry = registry_frame(s)
         records = records_frame(s)
         decisions = _active_decisions(s)
         pinned = _pinned_students(s)
         result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        stop()
+        say("連結の結果を記録しています…")
         handed_over = set(records.loc[records["source_type"] == HANDOVER, "record_id"]) if len(records) else set()
         now = _now()
         for r in result.itertuples(index=False):
@@ -327,7 +340,8 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None,
                     "decided_at": now if status == "confirmed" else None,
                 }
             )
-        written = _write_links(s, link_rows, full=full)
+        stop()
+        written = _write_links(s, link_rows, full=full, stop=stop)
         counts: dict[str, int] = {}
         for lr in link_rows:
             counts[lr["status"]] = counts.get(lr["status"], 0) + 1
@@ -360,13 +374,13 @@ _LINK_COLUMNS = (
 )
 
 
-def _write_links(s, link_rows: list[dict], *, full: bool = False) -> int:
+def _write_links(s, link_rows: list[dict], *, full: bool = False, stop=None) -> int:
     """Make the ``link`` table hold ``link_rows``, writing only the rows that differ (all of them with ``full``).
     Returns how many rows were written or deleted. The JSON columns are compared as the text they are stored as."""
     table = _table(Link)
     if full:
         s.execute(delete(Link))
-        _insert_links(s, table, link_rows)
+        _insert_links(s, table, link_rows, stop)
         return len(link_rows)
     dialect = s.get_bind().dialect
     as_text = {c: table.c[c].type.bind_processor(dialect) for c in ("explanation", "candidates")}
@@ -390,11 +404,11 @@ def _write_links(s, link_rows: list[dict], *, full: bool = False) -> int:
     drop += [rid for rid in old if rid not in seen]
     for i in range(0, len(drop), 5000):
         s.execute(delete(Link).where(table.c.record_id.in_(drop[i : i + 5000])))
-    _insert_links(s, table, put)
+    _insert_links(s, table, put, stop)
     return len(put) + len(drop) - len(set(drop) & {r["record_id"] for r in put})
 
 
-def _insert_links(s, table: Table, rows: list[dict]) -> None:
+def _insert_links(s, table: Table, rows: list[dict], stop=None) -> None:
     """Core executemany per set of keys (a registry row has no explanation: SQL NULL, not the JSON null) — the ORM's
     bulk insert checked every row's keys against the mapper."""
     groups: dict[tuple, list[dict]] = {}
@@ -402,6 +416,8 @@ def _insert_links(s, table: Table, rows: list[dict]) -> None:
         groups.setdefault(tuple(r), []).append(r)
     for grp in groups.values():
         for i in range(0, len(grp), 5000):
+            if stop is not None:
+                stop()
             s.execute(insert(table), grp[i : i + 5000])
 
 

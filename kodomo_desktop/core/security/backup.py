@@ -377,7 +377,7 @@ def restore(
                         "backup_password",
                     )
                 try:
-                    if ws.user.role != "coordinator":
+                    if not isinstance(ws, Workspace) or ws.user.role != "coordinator":
                         raise _refuse(target_ws, "バックアップの中でもコーディネーターである必要があります。", "role")
                     try:
                         ws.verify()
@@ -491,9 +491,10 @@ def _adopt_today(today: dict):
 
     def mutate(kf: K.KeyFile) -> None:
         kf.data["slots"] = json.loads(json.dumps(today["slots"]))
-        kf.auth["users"] = dict(today["auth"].get("users") or {})
-        kf.auth["default_ref"] = today["auth"].get("default_ref")
-        kf.auth["deletions"] = sorted(set(kf.auth.get("deletions") or []) | set(today["deleted"]))
+        auth = kf.opened_auth()
+        auth["users"] = dict(today["auth"].get("users") or {})
+        auth["default_ref"] = today["auth"].get("default_ref")
+        auth["deletions"] = sorted(set(auth.get("deletions") or []) | set(today["deleted"]))
         kf.data.pop("legacy", None)
 
     return mutate
