@@ -375,3 +375,31 @@ def test_an_old_town_copy_opens_nothing_of_the_schools_after_a_coordinator_leave
     finally:
         ws.close()
     Workspace.open(db, TEACHER_PW, "t1").close()  # and the teacher still signs in
+
+
+def test_restore_keeps_todays_school_workspaces_and_resurrects_no_school_user(db, tmp_path):
+    from kodomo_desktop.core.security import backup as B
+
+    ws = Workspace.open(db, PW)
+    school = CL.schools(ws)[0]
+    ws.add_user("c2", "second coord pw", "coordinator")
+    ws.add_user("t1", TEACHER_PW, "school", school)
+    ws.add_user("t2", "second teacher 2", "school", school)
+    B.backup(ws, tmp_path / "before.backup")
+    ws.remove_user("t2")  # removed after the backup …
+    ws.remove_user("c2")  # … and the schools sealed to new town pairs
+    ws.close()
+    out = B.restore(tmp_path / "before.backup", db, PW, None)
+    assert out.get("users_reapplied", True)
+    with pytest.raises(WrongPassword):  # the removed teacher stays removed
+        Workspace.open(db, "second teacher 2", "t2")
+    Workspace.open(db, TEACHER_PW, "t1").close()
+    ws = Workspace.open(db, PW)
+    try:
+        assert sync.sync(ws)["schools"][0]["school"] == school  # today's pair: the restored town opens it
+        assert "t2" not in {u["name"] for u in ws.list_users()} and "t1" in {u["name"] for u in ws.list_users()}
+        ws.remove_user("t1")  # and can still revoke its users
+    finally:
+        ws.close()
+    with pytest.raises(WrongPassword):
+        Workspace.open(db, TEACHER_PW, "t1")
