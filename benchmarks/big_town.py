@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "big-town-password-1"
 AS_OF = dt.date(2026, 11, 1)
-CACHE_VERSION = 2  # bump when build() makes something new: the cached store is rebuilt
+CACHE_VERSION = 3  # bump when build() makes something new: the cached store is rebuilt
 REVIEW_RECORDS = 20_000
 LOG_ENTRIES = 300_000
 BATCHES = 3_000
@@ -188,7 +188,7 @@ def _scores(ws, rows: list[dict], school_of: dict, r: random.Random) -> None:
             reasons = []
             for ind in r.sample(inds, n_reasons):
                 reasons.append(
-                    Reason(indicator=ind["id"], label=ind.get("label", ind["id"]), points=r.choice((2, 3, 5)))
+                    Reason(indicator=ind["id"], label=ind.get("label_ja") or ind["id"], points=r.choice((2, 3, 5)))
                 )
             total = float(sum(x.points for x in reasons))
             level = 2 if total >= 8 else 1 if total >= 5 else 0

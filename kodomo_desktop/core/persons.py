@@ -450,6 +450,7 @@ class TimelineEntry:
     recorded_as: list[tuple[str, str]] = field(default_factory=list)
     extra: list[tuple[str, str]] = field(default_factory=list)
     summary: str = ""
+    summary_parts: list[tuple[str, str]] = field(default_factory=list)  # (label, value) the summary joins with ・
 
     @property
     def status_label(self) -> str:
@@ -621,7 +622,8 @@ def _timeline(
             if k != "extra" and v not in (None, "", [], {})
         ]
         fields = [(lab, val) for _, lab, val in shown]
-        summary = "・".join(f"{lab} {val}" for k, lab, val in shown if k not in _SKIP_SUMMARY)
+        summary_parts = [(lab, val) for k, lab, val in shown if k not in _SKIP_SUMMARY]
+        summary = "・".join(f"{lab} {val}" for lab, val in summary_parts)
         if not summary and st == "resident_registry":
             summary = "住民基本台帳に記載" + (f"（続柄 {rel}）" if rel else "")
         values = {
@@ -667,6 +669,7 @@ def _timeline(
                 if isinstance(extra, dict)
                 else [],
                 summary=summary,
+                summary_parts=summary_parts,
             )
         )
     out.sort(key=lambda e: (e.date or dt.date.min, e.batch_id, e.record_id), reverse=True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import secrets
 import weakref
 from collections.abc import Iterator
@@ -49,10 +50,11 @@ from .roles import PERMISSIONS, SignedInUser, role_has
 from .storage import keys as K
 from .storage import school_schema as SS
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
-from .storage.models import ChecklistDefinition, ChecklistEntry, ChecklistRound, Person
+from .storage.models import AppUser, ChecklistDefinition, ChecklistEntry, ChecklistRound, Person, Setting
 from .storage.models import SchoolWorkspace as SchoolRow
 
 SUFFIX = ".school-"
+SCHOOL_SETTINGS = ("auto_lock_minutes", "town_name")  # town settings a school's session reads (push copies them)
 
 
 def _auth(kf: K.KeyFile) -> dict:
@@ -392,7 +394,15 @@ def push(town_ws, store: Store) -> dict:
             for e in town_entries
         ]
     newest = rounds[-1].id if rounds else None
+    with town_ws.session() as s:
+        shared = {
+            k: v for k, v in s.execute(select(Setting.key, Setting.value).where(Setting.key.in_(SCHOOL_SETTINGS)))
+        }
     with store.engine.begin() as conn:
+        for k in SCHOOL_SETTINGS:
+            conn.execute(delete(SS.school_meta).where(SS.school_meta.c.key == f"setting:{k}"))
+            if shared.get(k) is not None:
+                conn.execute(SS.school_meta.insert().values(key=f"setting:{k}", value=json.dumps(shared[k])))
         conn.execute(delete(SS.pupil).where(SS.pupil.c.person_id.not_in(ids) if ids else text("1=1")))
         for p in ps:
             conn.execute(delete(SS.pupil).where(SS.pupil.c.person_id == p["person_id"]))
@@ -737,13 +747,18 @@ class SchoolWorkspace:
         self._locator = holder["loc"]
         self.keyfile = K.KeyFile.load(self.school_path)
         self.log("password_changed")
-        for w in list(_OPEN):
+        for w in list(_OPEN):  # windows of this process on the same school database follow the new key
             if w is not self and w.school_path.resolve() == self.school_path.resolve() and not w.locked:
+                w._follow(new)
                 if w.user_ref == ref:
-                    w._drop_engine()
-                else:
-                    w._follow(new)
+                    w._locator = holder["loc"]
         return {"rekeyed": True, "reason": "password_changed", "need_new_password": []}
+
+    def school_setting(self, key: str, default=None):
+        """A town setting the coordinator's push copied here (auto-lock minutes, the town's name)."""
+        with self.engine.connect() as conn:
+            v = conn.execute(select(SS.school_meta.c.value).where(SS.school_meta.c.key == f"setting:{key}")).scalar()
+        return json.loads(v) if v is not None else default
 
     def set_must_change(self, value: bool) -> None:
         with self.engine.begin() as conn:
@@ -804,8 +819,6 @@ def move_town_slot(town_ws, password: str) -> SchoolWorkspace:
     """A school user signed in through a slot in the town's key file (made before school workspaces): the slot
     moves to the school's workspace (the password is at hand), leaves the town's key file, and the town is
     re-keyed so the old slot opens nothing. Returns the school session; the town session is closed."""
-    from .storage.models import AppUser
-
     name, ref, school = town_ws.user.name, town_ws.user_ref, town_ws.user.school
     try:
         store = ensure(town_ws, school)
@@ -843,3 +856,46 @@ def member_states(town_ws) -> dict[str, dict]:
         finally:
             store.close()
     return out
+
+
+def rotate_all(town_ws, reason: str = "town_pair_rotated") -> int:
+    """Every school workspace re-keyed, sealed to a new town key pair: an old town backup (which holds the old
+    pairs) opens nothing of today's school workspaces. Run when a coordinator is removed and at 鍵の更新.
+
+    Crash order: (1) the school's re-key adds a slot for the new pair (both pairs hold the new key); (2) the town
+    row takes the new private key; (3) the old pair's slot goes. At every step the town's row opens it."""
+    nxt = K.KeyFile.TOWN_SLOT + "-next"
+    n = 0
+    for row in rows(town_ws):
+        if not school_db_path(town_ws.path, row.slug).exists():
+            continue
+        store = open_store(town_ws, row)
+        store.engine.dispose()
+        priv = X25519PrivateKey.generate()
+        pub = priv.public_key().public_bytes_raw()
+
+        def mutate(kf: K.KeyFile, pub: bytes = pub) -> None:
+            kf.data["slots"][nxt] = {"pub": K._b64(pub), "box": {}}  # sealed by the re-key
+            _auth(kf)["users"][nxt] = [nxt]
+
+        new = rekey(store.path, store.key, mutate, by=town_ws.user.name, reason=reason)
+        K.crash_point("school-pair-1")
+        with town_ws.session() as s:
+            r = s.get(SchoolRow, row.id)
+            if r is not None:
+                r.town_priv = priv.private_bytes_raw()
+        K.crash_point("school-pair-2")
+        with K.file_lock(store.path):
+            kf = K.KeyFile.load(store.path)
+            kf.open_auth(new)
+            kf.data["slots"][K.KeyFile.TOWN_SLOT] = kf.data["slots"].pop(nxt)
+            _auth(kf)["users"].pop(nxt, None)
+            kf.seal_auth(new)
+            kf.save()
+        for w in list(_OPEN):  # teachers' open windows in this process follow the new key
+            if w.school_path.resolve() == store.path.resolve() and not w.locked:
+                w._follow(new)
+        n += 1
+    if n:
+        town_ws.log("school_keys_rotated", detail={"schools": n, "reason": reason})
+    return n

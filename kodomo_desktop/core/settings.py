@@ -18,6 +18,9 @@ BACKUP_FOLDER = "backup_folder"  # where 設定 → バックアップ suggests 
 
 
 def get(ws: Workspace, key: str, default: Any = None) -> Any:
+    school_setting = getattr(ws, "school_setting", None)
+    if school_setting is not None:  # a school user's workspace: the few settings the town copied there
+        return school_setting(key, default)
     with ws.session() as s:
         row = s.get(Setting, key)
         return row.value if row is not None and row.value is not None else default

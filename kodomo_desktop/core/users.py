@@ -151,6 +151,8 @@ def delete_user(ws: Workspace, name: str) -> dict:
     if in_town or role != "school":
         # first the key (a crash after it leaves a user with no slot: harmless), then the row
         result = {**result, **ws.rekey(lambda kf: kf.remove_user(ref), reason="user_removed")}
+    if role == "coordinator":  # their old backups hold the town's key pairs for the schools: new pairs, new keys
+        result["school_workspaces"] = SW.rotate_all(ws, "coordinator_removed")
     with ws.session() as s:
         gone = s.scalar(select(AppUser).where(AppUser.slot_id == ref))
         if gone is not None:

@@ -12,6 +12,7 @@ import os
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import sqlcipher3
 from sqlalchemy import exc as sa_exc
@@ -88,7 +89,8 @@ class Workspace:
         self.keyfile = keyfile
         self.user_ref = user_ref
         self._db_key: bytes | None = db_key
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions: sessionmaker[Session] | None = sessionmaker(engine, expire_on_commit=False)
+        self._locator: str | None = None  # the signed-in user's key slot (set on open)
         self.failures_since_last = failures_since_last
         self.keyfile_problem: str | None = keyfile.auth_problem
         self.locked = False
@@ -130,7 +132,7 @@ class Workspace:
                     dict(n=user_name, s=ref, d=display_name, t=dt.datetime.now().replace(microsecond=0)),
                 )
                 audit.append(conn, user_name, "db_created", detail={"schema": head_revision()})
-                kf.auth["anchor"] = audit.head(conn)
+                kf.opened_auth()["anchor"] = audit.head(conn)
             kf.data["db_salt"] = K.db_salt(path)
             kf.seal_auth(db_key)
             kf.save()
@@ -141,10 +143,12 @@ class Workspace:
                     p.unlink()
             raise
         engine.dispose()
-        pre = K.Unlocked(db_key, None, ref, kf.auth["users"][ref][0], priv=priv)  # no second Argon2id run
+        pre = K.Unlocked(db_key, None, ref, kf.opened_auth()["users"][ref][0], priv=priv)  # no second Argon2id run
         in_use = K.acquire_in_use(path)
         try:
-            return cls._open(path, password, user_name, in_use, pre)
+            ws = cls._open(path, password, user_name, in_use, pre)
+            assert isinstance(ws, Workspace)  # a new database has only its coordinator
+            return ws
         except BaseException:
             if in_use is not None:
                 in_use.close()
@@ -168,7 +172,16 @@ class Workspace:
         return u.db_key
 
     @classmethod
-    def open(cls, path, password: str, user_name: str | None = None) -> Workspace:
+    def open_town(cls, path, password: str, user_name: str | None = None) -> Workspace:
+        """``open`` for work on the whole town database: a school user's own workspace is refused (and closed)."""
+        ws = cls.open(path, password, user_name)
+        if not isinstance(ws, Workspace):
+            ws.close()
+            raise PermissionDenied("学校の利用者はこの操作ができません。コーディネーターでサインインしてください。")
+        return ws
+
+    @classmethod
+    def open(cls, path, password: str, user_name: str | None = None) -> Workspace | schoolspace.SchoolWorkspace:
         """Unlock: wrong password → WrongPassword (exit 2) and the database is not touched."""
         path = Path(path)
         if not path.exists() and not Path(str(path) + ".restore-journal").exists():
@@ -187,7 +200,7 @@ class Workspace:
     @classmethod
     def _open(
         cls, path: Path, password: str, user_name: str | None, in_use, pre: K.Unlocked | None = None
-    ) -> Workspace:
+    ) -> Workspace | schoolspace.SchoolWorkspace:
 
         recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
         if not path.exists():
@@ -230,7 +243,7 @@ class Workspace:
                     if row is None or row.removed_at is not None:
                         raise InputRefused("この利用者は登録されていません。")
                     user = SignedInUser(row.id, row.name, row.role, row.school)
-                    names = dict(conn.execute(text("SELECT slot_id, name FROM app_user")).all())
+                    names: dict[str, str] = dict(conn.execute(text("SELECT slot_id, name FROM app_user")).all())
                     if u.legacy:
                         kf.convert_legacy_user(user.name, password, u.ref, db_key)
                     legacy = kf.take_legacy()
@@ -311,8 +324,9 @@ class Workspace:
         with self.keyfile_update() as kf, self.engine.connect() as conn:
             if kf.auth_problem:
                 return None
-            kf.auth["anchor"] = _advance(kf.auth.get("anchor"), conn, reset=reset)
-            return kf.auth["anchor"]
+            auth = kf.opened_auth()
+            auth["anchor"] = _advance(auth.get("anchor"), conn, reset=reset)
+            return auth["anchor"]
 
     def log_anchor(self) -> dict:
         """The anchor as the key file holds it, for the self-inspection report: count and a short hash."""
@@ -350,10 +364,10 @@ class Workspace:
             kf.open_auth(old)
             if kf.auth_problem:  # rebuilding after a refused auth section: keep only our own slots
                 own = {loc for loc, s in kf.data["slots"].items() if self._owns(kf, loc)}
-                kf.auth["users"] = {self.user_ref: sorted(own)}
+                kf.opened_auth()["users"] = {self.user_ref: sorted(own)}
             if mutate is not None:
                 mutate(kf)
-            known = {loc for locs in kf.auth["users"].values() for loc in locs}
+            known = {loc for locs in kf.opened_auth()["users"].values() for loc in locs}
             for loc in list(kf.data["slots"]):
                 if loc not in known:  # a slot no user owns (planted, or left over): not carried over
                     kf.data["slots"].pop(loc)
@@ -372,7 +386,7 @@ class Workspace:
             kf.save()
             K.crash_point("rekey-3")
         for w in [self, *(w for w in list(_OPEN) if w is not self and w.path.resolve() == self.path.resolve())]:
-            if w is not self and not w.locked and w.user_ref not in kf.auth["users"]:
+            if w is not self and not w.locked and w.user_ref not in kf.opened_auth()["users"]:
                 w._drop_engine()  # a window of a user just removed (or re-passworded elsewhere) is locked out
             elif w is self or not w.locked:  # windows of this process on the same database follow the new key
                 w.engine.dispose()
@@ -382,7 +396,9 @@ class Workspace:
                 w.keyfile = kf
                 w.keyfile_problem = None
         with self.engine.begin() as conn:
-            names = dict(conn.execute(text("SELECT slot_id, name FROM app_user WHERE removed_at IS NULL")).all())
+            names: dict[str, str] = dict(
+                conn.execute(text("SELECT slot_id, name FROM app_user WHERE removed_at IS NULL")).all()
+            )
             lost = sorted(names[r] for r in dropped if r in names)
             audit.append(conn, self.user.name, "key_rotated", detail={"reason": reason, "slots": len(kf.data["slots"])})
         self.save_anchor(reset=reset_anchor)
@@ -399,6 +415,8 @@ class Workspace:
         its start, so the other waits (busy_timeout) — a read transaction that later wants the lock is answered
         "database is locked" at once when another connection holds it."""
         self._check_open()
+        if self._sessions is None:  # (locked: _check_open refuses first)
+            raise KodomoError("データベースはロックされています。パスワードを入力してください。")
         with self._sessions.begin() as s:
             if write:
                 s.connection(execution_options={"immediate": True})
@@ -451,7 +469,8 @@ class Workspace:
 
     def _drop_engine(self) -> None:
         self.engine.dispose()
-        self.engine = _ClosedEngine()  # any read while locked fails instead of reconnecting with the old key
+        # any read while locked fails instead of reconnecting with the old key
+        self.engine = cast(Engine, _ClosedEngine())  # (an Engine to every caller: each use raises)
         self._sessions = None
         self._db_key = None
         self.locked = True
@@ -566,7 +585,9 @@ class Workspace:
     def rotate_keys(self) -> dict:
         """鍵の更新 by a coordinator: a new database key for everyone; resets the log anchor to today's log."""
         self.require("users.manage", what="keys rotate")
-        return self.rekey(reason="rotate", reset_anchor=True)
+        result = self.rekey(reason="rotate", reset_anchor=True)
+        result["school_workspaces"] = schoolspace.rotate_all(self, "rotate")  # and every school's, new town pairs
+        return result
 
     def list_users(self) -> list[dict]:
         return users.registered(self)

@@ -1,10 +1,12 @@
-"""How the GUI writes dates and times for people: 「2026年12月1日 19:19」 (never an ISO string), 和暦 for dates of
-birth, and half-width kana widened for display (ｶﾅ → カナ)."""
+"""How the GUI writes dates and times for people: 「2026年12月1日 19:19」 (never an ISO string; in English
+“1 Dec 2026 19:19”), 和暦 for dates of birth, and half-width kana widened for display (ｶﾅ → カナ)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+
+from ..core.i18n import language
 
 
 def _parse(v) -> dt.datetime | dt.date | None:
@@ -37,7 +39,16 @@ def when(v, *, seconds: bool = False) -> str:
         if d.tzinfo is not None:
             d = d.astimezone().replace(tzinfo=None)
         t = f"{d.hour}:{d.minute:02d}" + (f":{d.second:02d}" if seconds else "")
-        return f"{d.year}年{d.month}月{d.day}日 {t}"
+        return f"{_date_text(d)} {t}"
+    return _date_text(d)
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _date_text(d: dt.date) -> str:
+    if language() == "en":
+        return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
     return f"{d.year}年{d.month}月{d.day}日"
 
 
@@ -46,7 +57,7 @@ def day(v) -> str:
     d = _parse(v)
     if d is None:
         return "" if v in (None, "") else str(v)
-    return f"{d.year}年{d.month}月{d.day}日"
+    return _date_text(d)
 
 
 def wide_kana(text) -> str:

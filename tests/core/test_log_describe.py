@@ -23,3 +23,23 @@ def test_details_become_japanese_sentences():
     assert describe({"list": "open_cases", "rows": 0}) == "一覧 支援中のケース、行数 0 行"
     assert describe({"scope": "children_list", "results": 127}) == "範囲 こども一覧、結果 127 件"
     assert describe({"what": "users add"}) == "対象 利用者追加"
+
+
+def test_details_read_in_english_when_the_gui_is_english():
+    from kodomo_desktop.core import i18n
+    from kodomo_desktop.core.audit.describe import KEYS, KEYS_EN
+
+    assert set(KEYS_EN) == set(KEYS)  # every key has its English
+    japanese = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+    try:
+        i18n.set_language("en")
+        s = describe({"batch_id": 1, "imported": 609, "rejected": 1, "source_type": "resident_registry"})
+        assert s == "Source Resident registry; Imported 609 rows; Left out 1 rows; Import no. 1"
+        assert describe({"scope": "children_list", "results": 127}).startswith("Scope ")
+        assert describe({"what": "report conference", "role": "school"}) == "Role School; What report conference"
+        assert describe({"as_of": "2026-11-01", "unlock": True}) == "As of 2026-11-01; Unlock yes"
+        for detail in ({"permission": "users.manage"}, {"list": "open_cases", "rows": 0}, {"mystery": None}):
+            assert not japanese.search(describe(detail)), describe(detail)
+    finally:
+        i18n.set_language("ja")
+    assert describe({"unlock": True}) == "ロック解除 はい"

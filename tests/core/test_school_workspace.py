@@ -340,3 +340,66 @@ def test_deletion_on_request_reaches_every_school_workspace(db):
             t.close()
     finally:
         ws.close()
+
+
+def test_an_old_town_copy_opens_nothing_of_the_schools_after_a_coordinator_leaves(db, tmp_path):
+    ws = Workspace.open(db, PW)
+    school = CL.schools(ws)[0]
+    ws.add_user("c2", "second coord pw", "coordinator")
+    ws.add_user("t1", TEACHER_PW, "school", school)
+    ws.close()
+    sdb = SW.school_files(db)[0]
+    old = tmp_path / "old"
+    old.mkdir()
+    for f in (db, K.key_file_path(db), K.key_file_path(sdb)):
+        shutil.copy(f, old / f.name)
+    # what the leaving coordinator keeps: a copy of the town (with the town's key pairs) and of a school key file
+    c2 = Workspace.open(old / db.name, "second coord pw", "c2")
+    with c2.engine.connect() as c:
+        old_priv = c.execute(text("SELECT town_priv FROM school_workspace")).scalar()
+    c2.close()
+    old_school_key = K.KeyFile.parse(K.key_file_path(sdb), (old / K.key_file_path(sdb).name).read_bytes()).town_keys(
+        old_priv
+    )[0]
+    raw_connect(sdb, old_school_key, key_proven=True).close()  # (today it still opens)
+    ws = Workspace.open(db, PW)
+    try:
+        res = ws.remove_user("c2")
+        assert res["school_workspaces"] == 1
+        with pytest.raises(IntegrityFailure):  # the school was re-keyed …
+            raw_connect(sdb, old_school_key, key_proven=True)
+        with pytest.raises(IntegrityFailure):  # … and sealed to a new town pair
+            K.KeyFile.load(sdb).town_keys(old_priv)
+        assert ws.rotate_keys()["school_workspaces"] == 1  # 鍵の更新 does the same
+        assert sync.sync(ws)["schools"][0]["school"] == school  # the coordinator still opens it
+    finally:
+        ws.close()
+    Workspace.open(db, TEACHER_PW, "t1").close()  # and the teacher still signs in
+
+
+def test_restore_keeps_todays_school_workspaces_and_resurrects_no_school_user(db, tmp_path):
+    from kodomo_desktop.core.security import backup as B
+
+    ws = Workspace.open(db, PW)
+    school = CL.schools(ws)[0]
+    ws.add_user("c2", "second coord pw", "coordinator")
+    ws.add_user("t1", TEACHER_PW, "school", school)
+    ws.add_user("t2", "second teacher 2", "school", school)
+    B.backup(ws, tmp_path / "before.backup")
+    ws.remove_user("t2")  # removed after the backup …
+    ws.remove_user("c2")  # … and the schools sealed to new town pairs
+    ws.close()
+    out = B.restore(tmp_path / "before.backup", db, PW, None)
+    assert out.get("users_reapplied", True)
+    with pytest.raises(WrongPassword):  # the removed teacher stays removed
+        Workspace.open(db, "second teacher 2", "t2")
+    Workspace.open(db, TEACHER_PW, "t1").close()
+    ws = Workspace.open(db, PW)
+    try:
+        assert sync.sync(ws)["schools"][0]["school"] == school  # today's pair: the restored town opens it
+        assert "t2" not in {u["name"] for u in ws.list_users()} and "t1" in {u["name"] for u in ws.list_users()}
+        ws.remove_user("t1")  # and can still revoke its users
+    finally:
+        ws.close()
+    with pytest.raises(WrongPassword):
+        Workspace.open(db, TEACHER_PW, "t1")

@@ -147,3 +147,248 @@ def test_child_list_at_200000_opens_lazily_and_searches_in_sql(app, qtbot, big_w
     # the lock forgets every fetched row
     page.on_lock()
     assert m.rowCount() == 0 and m.rows == [] and m.total == 0
+
+
+# --- the other long lists at 200,000 persons (issue 21 point 3): scores, review queue, log, history, rejected rows --
+def _count(ws, sql: str, **params) -> int:
+    with ws.engine.connect() as c:
+        return int(c.execute(text(sql), params).scalar() or 0)
+
+
+def _show(qtbot, w, size=(1360, 860)):
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def _lazy(m, page_rows: int) -> None:
+    """The model holds a page or two of a longer list and can fetch more (it never read the whole list)."""
+    assert 0 < m.rowCount() <= 2 * page_rows < m.matches and m.canFetchMore()
+
+
+def test_score_list_at_200000_pages_filters_and_sorts_in_sql(app, qtbot, big_ws, no_modals):
+    from conftest import IMAGES
+
+    from kodomo_desktop.core.scoring import listing as LS
+    from kodomo_desktop.gui.models import PAGE_ROWS
+    from kodomo_desktop.gui.pages.scoring_page import ScoringPage
+
+    run = _count(big_ws, "SELECT max(id) FROM score_run")
+    scored = _count(big_ws, "SELECT count(*) FROM child_score WHERE run_id = :r", r=run)
+    assert scored > 50_000
+    seq = _last_seq(big_ws)
+    page = _show(qtbot, ScoringPage(big_ws))
+    m = page.model
+    assert m.matches == scored and m.fetches == 1
+    _lazy(m, PAGE_ROWS)
+    assert [r["position"] for r in m.rows] == list(range(1, m.rowCount() + 1))  # the run's list order
+    levels = [(-(r["band_level"] or 0), -r["total"]) for r in m.rows]
+    assert levels == sorted(levels) and m.rows[0]["flagged"]
+    assert page.count.text() == f"{scored} 人 / {scored} 人"
+    # the list view is logged once, with the run and the count (and the first child's reasons, shown beside it)
+    assert _log_tail(big_ws, seq) == [
+        ("view_list", {"list": "prioritised", "run_id": run, "rows": scored}),
+        ("score_viewed", {"run_id": run}),
+    ]
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    assert page.grab().save(str(IMAGES / "big_scores.png"))
+    # scrolling fetches one more page
+    before = m.rowCount()
+    page.view.scrollToBottom()
+    qtbot.waitUntil(lambda: m.rowCount() > before, timeout=5000)
+    assert m.rowCount() - before <= PAGE_ROWS
+    # 抽出のみ: the same children as SQL over the table says, every row flagged, positions still the run's
+    page.f_flag.setChecked(True)
+    flagged = _count(big_ws, "SELECT count(*) FROM child_score WHERE run_id = :r AND flagged", r=run)
+    assert m.matches == flagged and 0 < flagged < scored
+    assert all(r["flagged"] for r in m.rows) and m.rows[0]["position"] == 1
+    positions = [r["position"] for r in m.rows]
+    assert positions == sorted(positions)
+    # a difficulty type within 抽出のみ
+    page.f_type.setCurrentIndex(page.f_type.findData("虐待"))
+    want = _count(
+        big_ws,
+        "SELECT count(*) FROM child_score WHERE run_id = :r AND flagged AND instr('、' || types || '、', '、虐待、') > 0",
+        r=run,
+    )
+    assert m.matches == want > 0 and all("虐待" in r["types"] for r in m.rows)
+    page.f_type.setCurrentIndex(0)
+    page.f_flag.setChecked(False)
+    # a kana search (the child list's semantics): every row's person carries サトウ in the kana
+    page.search.setText("サトウ")
+    page.apply_filters()
+    want = _count(
+        big_ws,
+        "SELECT count(*) FROM child_score cs JOIN person p ON p.id = cs.person_id "
+        "WHERE cs.run_id = :r AND instr(p.kana_norm, 'サトウ') > 0",
+        r=run,
+    )
+    assert m.matches == want > PAGE_ROWS and all("サトウ" in r["name_kana"] for r in m.rows)
+    assert m.rowCount() == PAGE_ROWS
+    page.search.setText("")
+    page.apply_filters()
+    # sorting by 年齢 runs in SQL over the whole run: the youngest scored child first
+    page.view.sortByColumn(2, Qt.AscendingOrder)
+    youngest = _count(
+        big_ws,
+        "SELECT count(*) FROM child_score cs JOIN person p ON p.id = cs.person_id WHERE cs.run_id = :r AND "
+        "p.birth_date = (SELECT max(p2.birth_date) FROM child_score c2 JOIN person p2 ON p2.id = c2.person_id "
+        "WHERE c2.run_id = :r)",
+        r=run,
+    )
+    births = [r["birth_date"] for r in m.rows]
+    assert births == sorted(births, reverse=True) and youngest >= 1
+    assert births[0] == LS.score_page(big_ws, 1, 0, "age")[0]["birth_date"]
+    assert m.rowCount() == PAGE_ROWS
+    # the reasons panel reads one child
+    page.view.selectRow(3)
+    qtbot.waitUntil(lambda: page.current is not None and page.current["person_id"] == m.rows[3]["person_id"])
+    page.view.sortByColumn(0, Qt.AscendingOrder)
+
+
+def test_review_queue_at_200000_pages_and_searches_in_sql(app, qtbot, big_ws, no_modals):
+    from conftest import IMAGES
+
+    from kodomo_desktop.core import persons as P
+    from kodomo_desktop.gui.models import PAGE_ROWS
+    from kodomo_desktop.gui.pages.linkage_page import LinkagePage
+
+    queued = _count(big_ws, "SELECT count(*) FROM link WHERE status = 'review'")
+    assert queued >= 10_000
+    seq = _last_seq(big_ws)
+    page = _show(qtbot, LinkagePage(big_ws))
+    m = page.queue_model
+    assert m.matches == queued == page.list.count() and m.fetches == 1
+    _lazy(m, PAGE_ROWS)
+    assert f"確認待ち {queued} 件" in page.queue_label.text()
+    scores = [q["score"] for q in page.queue]
+    assert scores == sorted(scores, reverse=True)
+    best = _count(big_ws, "SELECT count(*) FROM link WHERE status = 'review' AND score > :s", s=scores[0])
+    assert best == 0  # the highest match weight of the whole queue comes first
+    assert page.current()["record_id"] == page.queue[0]["record_id"] and page.waterfall.parts
+    assert [e for e in _log_tail(big_ws, seq) if e[0] == "view_list"] == [
+        ("view_list", {"list": "review_queue", "rows": queued})
+    ]
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    assert page.grab().save(str(IMAGES / "big_review_queue.png"))
+    # moving far down fetches only up to there
+    page.list.setCurrentRow(3_000)
+    assert page.list.currentRow() == 3_000 and 3_000 < m.rowCount() <= 3_000 + PAGE_ROWS
+    assert page.current()["record_id"] == m.rows[3_000]["record_id"]
+    # S (skip) moves on; at the end of the fetched rows it fetches the next page
+    last = m.rowCount() - 1
+    page.list.setCurrentRow(last)
+    page.skip()
+    assert page.list.currentRow() == last + 1 < m.rowCount() <= last + 1 + 2 * PAGE_ROWS
+    # a name search: the records whose normalised name or kana holds the term, in SQL
+    nn, nk, _, _ = P.normalisers()
+    with big_ws.engine.connect() as c:
+        recs = c.execute(
+            text(
+                "SELECT r.id, r.name_norm, r.kana_norm FROM link l JOIN source_record r ON r.id = l.record_id "
+                "WHERE l.status = 'review'"
+            )
+        ).all()
+    want = {i for i, a, b in recs if nn("佐藤") in (a or "") or (nk("佐藤") and nk("佐藤") in (b or ""))}
+    page.search.setText("佐藤")
+    page.refresh()
+    assert m.matches == len(want) > 0 and {q["record_id"] for q in page.queue} <= want
+    assert f"確認待ち {len(want)} 件" in page.queue_label.text()
+    page.search.setText("存在しない名前")
+    page.refresh()
+    assert m.matches == 0 and page.current() is None
+    page.search.setText("")
+    page.refresh()
+    # the lock forgets every fetched record
+    page.on_lock()
+    assert m.rowCount() == 0 and page.queue == []
+
+
+def test_log_at_200000_pages_filters_and_checks_the_chain_off_the_gui_thread(app, qtbot, big_ws, no_modals):
+    from conftest import IMAGES
+
+    from kodomo_desktop.gui.models import PAGE_ROWS
+    from kodomo_desktop.gui.pages.log_page import CHAIN_SYNC_MAX, LogPage
+
+    page = _show(qtbot, LogPage(big_ws))
+    m = page.model
+    entries = _count(big_ws, "SELECT count(*) FROM access_log")
+    assert m.matches == entries > CHAIN_SYNC_MAX and m.fetches == 1
+    _lazy(m, PAGE_ROWS)
+    assert m.rows[0]["seq"] == entries and [r["seq"] for r in m.rows] == list(range(entries, entries - len(m.rows), -1))
+    # the chain of 300,000 entries is verified on a worker thread: the page answers meanwhile
+    assert page.chain_report is None and "検査中" in page.chain.text()
+    page.action.setCurrentIndex(page.action.findData("view_person"))
+    page.refresh()
+    viewed = _count(big_ws, "SELECT count(*) FROM access_log WHERE action = 'view_person'")
+    assert m.matches == viewed > PAGE_ROWS and all(r["action"] == "view_person" for r in m.rows)
+    assert m.rows[0]["label"] == "こどものページ閲覧"
+    pid = m.rows[0]["person_id"]
+    page.person.setText(pid)
+    page.refresh()
+    sql = "SELECT count(*) FROM access_log WHERE person_id = :p AND action = 'view_person'"
+    assert m.matches == _count(big_ws, sql, p=pid) >= 1
+    assert all(r["person_id"] == pid and r["action"] == "view_person" for r in m.rows)
+    page.person.setText("")
+    page.action.setCurrentIndex(0)
+    page.refresh()
+    page.view.sortByColumn(0, Qt.AscendingOrder)  # oldest first, in SQL
+    assert m.rows[0]["seq"] == 1 and m.rowCount() == PAGE_ROWS
+    qtbot.waitUntil(lambda: page.chain_report is not None, timeout=120_000)
+    assert page.chain_report.ok and page.chain_report.entries >= entries
+    assert "正常" in page.chain.text()
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    assert page.grab().save(str(IMAGES / "big_log.png"))
+
+
+def test_import_history_and_rejected_rows_at_200000(app, qtbot, big_ws, no_modals):
+    from conftest import IMAGES
+
+    from kodomo_desktop.gui.models import PAGE_ROWS
+    from kodomo_desktop.gui.pages.import_page import HistoryView
+
+    h = _show(qtbot, HistoryView(big_ws))
+    m = h.model
+    batches = _count(big_ws, "SELECT count(*) FROM source_batch")
+    assert m.matches == batches >= 3_000 and m.fetches == 1
+    _lazy(m, PAGE_ROWS)
+    assert m.rows[0]["batch_id"] == _count(big_ws, "SELECT max(id) FROM source_batch")
+    assert h.count.text() == f"{batches} 件"
+    # a file-name search
+    h.query.setText("第7小学校")
+    h.refresh()
+    want = _count(big_ws, "SELECT count(*) FROM source_batch WHERE instr(file_name, '第7小学校') > 0")
+    assert m.matches == want > 0 and all("第7小学校" in r["file_name"] for r in m.rows)
+    assert h.count.text() == f"{batches} 件中 {want} 件"
+    h.query.setText("")
+    h.refresh()
+    # sorting by 時点 in SQL: the oldest extract first
+    h.view.sortByColumn(3, Qt.AscendingOrder)
+    oldest = min(r["as_of"] for r in m.rows)
+    assert m.rows[0]["as_of"] == oldest and m.rowCount() == PAGE_ROWS
+    h.view.sortByColumn(0, Qt.DescendingOrder)
+    # the batch with 60,000 rejected rows: a page of them, filtered by column in SQL
+    bad = m.find(lambda b: (b["rejected"] or 0) >= 50_000)
+    assert bad >= 0
+    h.view.selectRow(bad)
+    r = h.rejected
+    total = _count(big_ws, "SELECT count(*) FROM rejected_row WHERE batch_id = :b", b=m.rows[bad]["batch_id"])
+    assert r.matches == total >= 50_000 and r.fetches == 1
+    _lazy(r, PAGE_ROWS)
+    assert [x["row"] for x in r.rows] == sorted(x["row"] for x in r.rows)
+    assert f"除外した行 {total} 件" in h.detail_title.text()
+    h.rejected_query.setText("生年月日")
+    h.show_batch()
+    want = _count(
+        big_ws,
+        "SELECT count(*) FROM rejected_row WHERE batch_id = :b AND (instr(\"column\", '生年月日') > 0 "
+        "OR instr(message, '生年月日') > 0)",
+        b=m.rows[bad]["batch_id"],
+    )
+    assert r.matches == want > PAGE_ROWS and all("生年月日" in (x["column"] + x["message"]) for x in r.rows)
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    assert h.grab().save(str(IMAGES / "big_import_history.png"))
+    h.rejected_query.setText("")
+    h.view.clearSelection()

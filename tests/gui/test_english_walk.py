@@ -87,6 +87,22 @@ def _texts(root: QWidget, skip: set[int] = frozenset()):
                     yield "header", h.text() if h else ""
 
 
+def _child_view(win):
+    from kodomo_desktop.gui.pages.child_view import ChildView
+
+    views = [v for v in win.findChildren(ChildView) if v.page is not None]
+    assert views, "no child page open"
+    return views[0]
+
+
+def _child_records(win):
+    return list(_child_view(win).page.records)
+
+
+def _timeline(win):
+    return _child_view(win).timeline
+
+
 @pytest.fixture
 def english_ws(tmp_path, demo_town):
     from kodomo_desktop.core.workspace import Workspace
@@ -107,6 +123,7 @@ def test_the_label_families_have_english():
     from kodomo_desktop.core.casework import service as CS
     from kodomo_desktop.core.linkage import comparisons, engine  # noqa: F401 (they register their English)
     from kodomo_desktop.core.policy import DEFAULT_SOURCES
+    from kodomo_desktop.core.roles import PERMISSIONS
     from kodomo_desktop.core.scoring import catalogue as C
     from kodomo_desktop.core.scoring import explain
 
@@ -132,6 +149,7 @@ def test_the_label_families_have_english():
         "link comparisons and levels": [c.label_ja for c in comparisons.COMPARISONS]
         + [ja for c in comparisons.COMPARISONS for _, ja, _ in c.levels],
         "link reasons": list(engine.REASONS_JA.values()),
+        "permissions (refusals, the log)": [d for d, _ in PERMISSIONS.values()],
     }
     try:
         i18n.set_language("en")
@@ -178,6 +196,16 @@ def test_english_pages_show_no_japanese_label_that_has_english(app, qtbot, engli
             tw.setCurrentIndex(i)
             grab(f"child page / {tw.tabText(i)}")
     assert seen > 1000 and len(win.keys) >= 10  # the walk did see the pages
+    # the child's records: each summary reads '<field> <value>' with the source's field labels in English
+    records = [r for r in _child_records(win) if r.summary_parts]
+    assert records
+    tree = _timeline(win)
+    content = [tree.topLevelItem(i).text(2) for i in range(tree.topLevelItemCount())]
+    assert content
+    for e in records:
+        for lab, _ in e.summary_parts:
+            if lab in table:
+                assert not any(f"{lab} " in c for c in content), lab
     assert not left, f"{len(left)} Japanese labels shown in English mode:\n" + "\n".join(
         f"{where}: {t} → {table[t]}" for t, where in sorted(left.items(), key=lambda kv: kv[1])
     )

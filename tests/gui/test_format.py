@@ -25,3 +25,18 @@ def test_models_show_iso_timestamps_as_japanese(app):
 
     m = RowsModel([("at", "日時"), ("d", "日付")], [{"at": "2026-12-01T19:19:33", "d": dt.date(2026, 12, 1)}])
     assert m.text(0, 0) == "2026年12月1日 19:19"
+
+
+def test_dates_in_english_mode():
+    import datetime as dt
+
+    from kodomo_desktop.core import i18n
+    from kodomo_desktop.gui.format import day, when
+
+    try:
+        i18n.set_language("en")
+        assert when(dt.datetime(2026, 12, 1, 19, 19)) == "1 Dec 2026 19:19"
+        assert day("2026-04-01") == "1 Apr 2026"
+    finally:
+        i18n.set_language("ja")
+    assert when(dt.datetime(2026, 12, 1, 19, 19)) == "2026年12月1日 19:19"

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from ..i18n import language, tr
 from ..roles import PERMISSIONS, ROLES
 from ..vocab import source_label
 
@@ -87,6 +88,85 @@ KEYS: dict[str, tuple[str, str]] = {
     "exports_before": ("削除前の出力", "件"),
     "source_files": ("取込元のファイル", "件"),
     "reason_given": ("理由の記入", ""),
+}
+
+# key -> (label, unit) in English (the language the GUI may be set to; core/i18n.py): a detail's keys are codes, so
+# their English sits here beside the Japanese, as a catalogue's label_en does
+KEYS_EN: dict[str, tuple[str, str]] = {
+    "user": ("User", ""),
+    "role": ("Role", ""),
+    "school": ("School", ""),
+    "source_type": ("Source", ""),
+    "what": ("What", ""),
+    "kind": ("Kind", ""),
+    "document": ("Document", ""),
+    "list": ("List", ""),
+    "scope": ("Scope", ""),
+    "permission": ("Permission needed", ""),
+    "imported": ("Imported", "rows"),
+    "rejected": ("Left out", "rows"),
+    "rows": ("Rows", ""),
+    "records": ("Records", ""),
+    "persons": ("Residents", ""),
+    "auto_links": ("Linked automatically", ""),
+    "confirmed": ("Confirmed", ""),
+    "review": ("To review", ""),
+    "unlinked": ("Unlinked", ""),
+    "excluded": ("Excluded", ""),
+    "children": ("Children", ""),
+    "flagged": ("Flagged", ""),
+    "results": ("Results", ""),
+    "entries": ("Entries", ""),
+    "pages": ("Pages", ""),
+    "pupils": ("Pupils", ""),
+    "candidates": ("Candidates", ""),
+    "files": ("Files", ""),
+    "residents": ("Residents", ""),
+    "indicators": ("Indicators", ""),
+    "fields": ("Fields", ""),
+    "findings": ("Findings", ""),
+    "months": ("Period", "months"),
+    "as_of": ("As of", ""),
+    "fiscal_year": ("Fiscal year", ""),
+    "version": ("Version", ""),
+    "reason": ("Reason", ""),
+    "keys": ("Settings changed", ""),
+    "types": ("Types", ""),
+    "format": ("Format", ""),
+    "encrypted": ("Encrypted", ""),
+    "trial": ("Trial", ""),
+    "unlock": ("Unlock", ""),
+    "failures_since_last": ("Wrong passwords since last sign-in", ""),
+    "batch_id": ("Import no.", ""),
+    "file_name": ("File", ""),
+    "current_again": ("Import made current again", ""),
+    "guard": ("Stopped because", ""),
+    "forced": ("Imported after review despite", ""),
+    "run_id": ("Score run no.", ""),
+    "score_run": ("Score run no.", ""),
+    "weight_set_id": ("Weight set no.", ""),
+    "round_id": ("Round no.", ""),
+    "conference_id": ("Conference no.", ""),
+    "export_id": ("Export no.", ""),
+    "duplicate_of": ("Import no. of the same file", ""),
+    "id": ("No.", ""),
+    "schema": ("Schema", ""),
+    "seed": ("Random seed", ""),
+    "sheet": ("Sheet", ""),
+    "key": ("Item", ""),
+    "subject": ("Subject", ""),
+    "basis": ("Basis", ""),
+    "lead": ("Lead", ""),
+    "plan": ("Plan", ""),
+    "outcome": ("Outcome", ""),
+    "next": ("Next", ""),
+    "notes": ("Notes", ""),
+    "text": ("Text", ""),
+    "actions": ("Actions", ""),
+    "formula_cells": ("Formula cells (values imported)", ""),
+    "exports_before": ("Exports before deletion", ""),
+    "source_files": ("Source files", ""),
+    "reason_given": ("Reason given", ""),
 }
 
 SETTING_LABELS = {
@@ -264,33 +344,37 @@ def _date(v: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
-def _value(key: str, v: Any) -> str:
+def _value(key: str, v: Any, en: bool = False) -> str:
     if isinstance(v, bool):
-        return "はい" if v else "いいえ"
+        return ("yes" if v else "no") if en else ("はい" if v else "いいえ")
     if isinstance(v, (list, tuple)):
         if key == "keys":
-            return "・".join(SETTING_LABELS.get(str(x), str(x)) for x in v)
-        return "・".join(_value(key, x) for x in v)
+            return (", " if en else "・").join(tr(SETTING_LABELS.get(str(x), str(x))) for x in v)
+        return (", " if en else "・").join(_value(key, x, en) for x in v)
     if isinstance(v, dict):
-        return "、".join(f"{k} {_value(k, x)}" for k, x in v.items())
+        return (", " if en else "、").join(f"{k} {_value(k, x, en)}" for k, x in v.items())
     if v is None:
-        return "なし"
+        return "none" if en else "なし"
     s = str(v)
     if key == "role":
-        return ROLES.get(s, s)
+        return tr(ROLES.get(s, s))
     if key == "permission":
-        return PERMISSIONS.get(s, (s,))[0]
+        return tr(PERMISSIONS.get(s, (s,))[0])
     if key == "source_type":
-        return _source_label(s)
+        return tr(_source_label(s))
     if key in ("what", "list", "scope"):
+        ja = WHAT_LABELS.get(s)
+        if en:  # the table's English, else the code itself, which is English already (「report conference」)
+            return tr(ja) if ja and tr(ja) != ja else s.replace("_", " ")
         return _code(s)
     if key == "as_of" or (len(s) >= 10 and s[4:5] == "-" and s[7:8] == "-"):
-        return _date(s)
+        return s[:16].replace("T", " ") if en else _date(s)
     return s
 
 
 def describe(detail: Any) -> str:
-    """The detail (JSON text or a dict) as one Japanese line; '' for none."""
+    """The detail (JSON text or a dict) as one line in the current language (Japanese unless the GUI is set to
+    English; the CLI's log export is Japanese); '' for none."""
     if detail in (None, "", "null"):
         return ""
     if isinstance(detail, str):
@@ -298,16 +382,17 @@ def describe(detail: Any) -> str:
             detail = json.loads(detail)
         except ValueError:
             return detail
+    en = language() == "en"
     if not isinstance(detail, dict):
-        return _value("", detail)
+        return _value("", detail, en)
     parts = []
     order = list(KEYS) + [k for k in detail if k not in KEYS]
     for key in order:
         if key not in detail:
             continue
-        label, unit = KEYS.get(key, ("その他", ""))
-        v = _value(key, detail[key])
+        label, unit = (KEYS_EN if en else KEYS).get(key, ("Other" if en else "その他", ""))
+        v = _value(key, detail[key], en)
         if unit and not v.endswith(unit):
             v = f"{v} {unit}"
         parts.append(f"{label} {v}")
-    return "、".join(parts)
+    return ("; " if en else "、").join(parts)

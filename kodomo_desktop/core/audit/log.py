@@ -81,6 +81,7 @@ ACTION_LABELS = {
     "school_pulled": "学校用データベースからの読み込み",
     "school_log_refused": "学校用データベースの操作ログの不整合",
     "school_slot_moved": "学校の利用者の鍵を学校用データベースへ移動",
+    "school_keys_rotated": "学校用データベースの鍵の更新",
     "checklist_saved": "チェックリスト下書き保存",
     "checklist_submitted": "チェックリスト提出",
     "checklist_reopened": "チェックリスト差し戻し",

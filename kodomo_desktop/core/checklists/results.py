@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 
 from ..storage.models import ChecklistDefinition, ChecklistEntry, ChecklistRound, Link, SourceBatch, SourceRecord
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 
 def _now():
@@ -30,7 +34,7 @@ def group_counts(definition: dict, answers: dict) -> dict[str, int]:
 
 
 def _write_results(
-    ws,
+    ws: Workspace,
     s,
     r: ChecklistRound,
     school: str | None,

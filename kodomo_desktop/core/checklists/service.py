@@ -31,6 +31,7 @@ from ..storage.models import (
     ChecklistRound,
     Person,
 )
+from . import sync
 from .results import _write_results, group_counts, round_definition  # noqa: E402,F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def _now():
     return dt.datetime.now().replace(microsecond=0)
 
 
-def _is_school(ws) -> bool:
+def _is_school(ws: Workspace) -> bool:
     """A school user's session: the school's own workspace, not the town database."""
     return bool(getattr(ws, "is_school", False))
 
@@ -472,8 +473,6 @@ def write_template(
         round_id, round_label, due_on = r.id, r.name, r.due_on
         created = s.info.pop("round_created", False)
     if created:
-        from . import sync
-
         sync.sync(ws, quiet=True)
     wb = _build_workbook(d, school, round_id, round_label, due_on, ps)
     out = Path(out)

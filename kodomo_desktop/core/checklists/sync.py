@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -31,12 +32,15 @@ from ..storage.models import ChecklistEntry, ChecklistRound, Person
 from ..storage.models import SchoolWorkspace as SchoolRow
 from .results import _write_results
 
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
 
 def _now():
     return dt.datetime.now().replace(microsecond=0)
 
 
-def pull(ws, store: SW.Store) -> dict:
+def pull(ws: Workspace, store: SW.Store) -> dict:
     """Read one school's workspace back into the town (entries, results, log)."""
     school, slug = store.school, store.slug
     with store.engine.connect() as c:
@@ -44,7 +48,7 @@ def pull(ws, store: SW.Store) -> dict:
         changed = c.execute(select(SS.checklist_entry).where(SS.checklist_entry.c.changed.is_(True))).all()
         log_rows = c.execute(select(SS.access_log).order_by(SS.access_log.c.seq)).all()
     with ws.session() as s:
-        row = s.scalar(select(SchoolRow).where(SchoolRow.slug == slug))
+        row = s.scalars(select(SchoolRow).where(SchoolRow.slug == slug)).one()
         done = row.log_seq or 0
         problem = None if chain.ok else f"{chain.first_broken} 番: {chain.problem}"
         if problem is None and done:
@@ -79,7 +83,7 @@ def pull(ws, store: SW.Store) -> dict:
                 submitted_rounds.setdefault(e.round_id, set()).add(e.via or "app")
         s.flush()
         for rid, vias in submitted_rounds.items():
-            r = s.get(ChecklistRound, rid)
+            r = s.get_one(ChecklistRound, rid)  # (found in the loop above)
             es = s.scalars(
                 select(ChecklistEntry).where(
                     ChecklistEntry.round_id == rid,
@@ -124,7 +128,7 @@ def pull(ws, store: SW.Store) -> dict:
     return {"entries": entries_in, "log_entries": copied, "log_problem": problem}
 
 
-def sync_school(ws, school: str) -> dict:
+def sync_school(ws: Workspace, school: str) -> dict:
     """Pull then push one school's workspace (created again by the push if its files are gone)."""
     row = SW.row_of(ws, school)
     if row is None or not SW.school_db_path(ws.path, row.slug).exists():
@@ -141,7 +145,7 @@ def sync_school(ws, school: str) -> dict:
 
 
 @service("checklist.manage", what="checklist sync")
-def sync(ws, school: str | None = None, *, quiet: bool = False) -> dict:
+def sync(ws: Workspace, school: str | None = None, *, quiet: bool = False) -> dict:
     """Every school workspace (or one): read back, then filled again. ``quiet``: part of another service (a school
     whose workspace cannot be opened is reported, not raised)."""
     names = [school] if school else [r.school for r in SW.rows(ws)]

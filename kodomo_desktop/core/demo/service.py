@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..importing.service import import_file
 from ..linkage.service import run_linkage
+from ..schoolspace import school_files
 from ..scoring.service import run_scoring
 from ..storage.keys import key_file_path
 from ..storage.models import Setting
@@ -24,8 +25,6 @@ DEMO_PASSWORD = "demo"
 def database_files(db: Path) -> list[Path]:
     """The files a database consists of (the encrypted database and its key file, and its schools' workspaces
     with theirs)."""
-    from ..schoolspace import school_files
-
     schools = [f for p in school_files(db) for f in (p, key_file_path(p))]
     return [Path(db), key_file_path(Path(db)), *schools]
 
@@ -66,7 +65,7 @@ def build_demo(
     try:
         files = write_department_files(town, out_dir)
         ws = (
-            Workspace.open(db, password, user_name)
+            Workspace.open_town(db, password, user_name)
             if db.exists()
             else Workspace.create(db, password, user_name, demo=True)
         )

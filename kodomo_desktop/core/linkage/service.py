@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Row, delete, insert, select, text
 
 from .. import outputs
-from ..errors import InputRefused, NotFound
+from ..errors import Cancelled, InputRefused, NotFound
 from ..importing.guards import resident_key
 from ..queries import opted_out as opted_out_persons  # re-exported: the one opt-out rule lives in queries
 from ..services import service
@@ -192,7 +192,14 @@ def _pinned_students(s) -> pd.DataFrame:
 
 # --- the run ---------------------------------------------------------------------------------------------------
 @service("link.run", what="link")
-def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None) -> dict:
+def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None, cancel=None) -> dict:
+    """Link every record to the registry's persons (in one transaction). ``cancel()`` (the GUI's キャンセル) is
+    asked between steps: when it says stop, :class:`Cancelled` is raised and nothing changes (rolled back)."""
+
+    def stop():
+        if cancel is not None and cancel():
+            raise Cancelled("名寄せを中止しました。データベースは変更されていません。")
+
     from . import engine as E  # lazy: loads rapidfuzz, only needed here
 
     say = progress or (lambda *_: None)
@@ -200,6 +207,7 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None)
         run = LinkRun(by=ws.user.name, params=thresholds or {})
         s.add(run)
         say("住民基本台帳から人と世帯を作成しています…")
+        stop()
         rno_to_person = _sync_registry(s)
         excluded = opted_out_persons(s)
         # registry rows: always their own person
@@ -243,12 +251,15 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None)
                     "method": "row_key",
                 }
             )
+        stop()
         say("名寄せの候補を比較しています…")
         registry = registry_frame(s)
         records = records_frame(s)
         decisions = _active_decisions(s)
         pinned = _pinned_students(s)
         result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        stop()
+        say("連結の結果を記録しています…")
         handed_over = set(records.loc[records["source_type"] == HANDOVER, "record_id"]) if len(records) else set()
         now = _now()
         for r in result.itertuples(index=False):
@@ -273,6 +284,7 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None)
                 }
             )
         for i in range(0, len(link_rows), 5000):
+            stop()
             s.execute(insert(Link), link_rows[i : i + 5000])
         counts: dict[str, int] = {}
         for lr in link_rows:
@@ -347,10 +359,14 @@ def export_links(ws: Workspace, out: Path) -> int:
 # --- the review queue and decisions --------------------------------------------------------------------------------
 #: the orders :func:`review_page` knows: key → ORDER BY (ascending; ``descending`` flips every key)
 REVIEW_ORDERS = {
-    "score": ("l.score IS NULL", "l.score DESC", "l.record_id"),  # the match weight, highest first
+    "score": ("l.score DESC", "l.record_id"),  # the match weight, highest first (NULL last: ix_link_queue)
     "name": ("(r.kana_norm IS NULL OR r.kana_norm = '')", "r.kana_norm", "r.name_norm", "l.record_id"),
     "row": ("r.source_type", "r.batch_id", "r.row_number", "l.record_id"),
 }
+
+
+_QUEUE_FROM = "link l JOIN source_record r ON r.id = l.record_id"
+_BARE = "l.status = 'review'"
 
 
 def _review_where(source_type: str | None, query: str | None) -> tuple[str, dict]:
@@ -372,7 +388,7 @@ def review_count(ws: Workspace, *, source_type: str | None = None, query: str | 
     with ws.session() as s:
         n = int(
             s.execute(
-                text(f"SELECT count(*) FROM link l JOIN source_record r ON r.id = l.record_id WHERE {where}"), params
+                text(f"SELECT count(*) FROM {'link l' if where == _BARE else _QUEUE_FROM} WHERE {where}"), params
             ).scalar()
             or 0
         )
@@ -398,10 +414,9 @@ def review_page(
     keys = REVIEW_ORDERS.get(order, REVIEW_ORDERS["score"])
     if descending:
         keys = tuple(k[:-5] if k.endswith(" DESC") else k + " DESC" for k in keys)
-    sql = (
-        "SELECT l.record_id FROM link l JOIN source_record r ON r.id = l.record_id "
-        f"WHERE {where} ORDER BY {', '.join(keys)}"
-    )
+    # the page's ids from ix_link_queue alone when nothing asks for the record (no search, match-weight order)
+    frm = "link l" if where == _BARE and order == "score" else _QUEUE_FROM
+    sql = f"SELECT l.record_id FROM {frm} WHERE {where} ORDER BY {', '.join(keys)}"
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
     with ws.session() as s:

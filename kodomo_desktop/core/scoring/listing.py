@@ -45,6 +45,17 @@ SCORE_ORDERS = {
 }
 
 
+#: the run's children from the persons' covering index (birth date, kana, name, 宛名番号, sex, id: migration 0006),
+#: each probing the run's scores by primary key — a search or a sort by name or age reads index entries only
+_BY_PERSON = "person p INDEXED BY ix_person_child_list CROSS JOIN child_score cs ON cs.person_id = p.id"
+#: the run's scores from the list's covering index, each probing the person's sort keys by id (migration 0009): a
+#: sort by name or age over a filtered run reads index entries only
+_BY_SCORE = (
+    "child_score cs INDEXED BY ix_child_score_list_keys CROSS JOIN person p INDEXED BY ix_person_sort_keys "
+    "ON p.id = cs.person_id"
+)
+
+
 def list_keys(details: Any) -> dict:
     """The list columns of one ``child_score`` row from its details (a dict or JSON text)."""
     d = _as_dict(details)
@@ -107,6 +118,14 @@ def _ensure_keys(s, run_id: int) -> None:
     )
 
 
+def _born_after(s, run_id: int, filters: dict) -> str | None:
+    """For a search: a birth date before every child of the run (its as-of date less 20 years: 0–18 only)."""
+    if not search_terms(filters.get("query")):
+        return None
+    as_of = _date(s.execute(text("SELECT as_of FROM score_run WHERE id = :r"), {"r": run_id}).scalar())
+    return f"{as_of.year - 20:04d}-01-01" if as_of else "0000-01-01"
+
+
 def _run(s, run_id: int | None) -> int | None:
     if run_id is None:
         run_id = s.execute(text("SELECT id FROM score_run ORDER BY id DESC LIMIT 1")).scalar()
@@ -129,6 +148,7 @@ def _where(
     unreviewed: bool | None = None,
     flagged_only: bool = False,
     query: str | None = None,
+    born_after: str | None = None,
 ) -> tuple[str, dict[str, Any], bool]:
     """(WHERE, params, needs the person join). ``school=""``: children with no school or nursery."""
     conds: list[str] = ["cs.run_id = :run"]
@@ -165,6 +185,9 @@ def _where(
         if terms:
             conds.append(person_terms_sql(terms, params, "p"))
             join = True
+    if join:  # the persons' covering index by birth date: only children are in a run (a superset of the range)
+        conds.append("p.birth_date > :born_after")
+        params["born_after"] = born_after or "0000-01-01"
     return " AND ".join(conds), params, join
 
 
@@ -177,8 +200,8 @@ def score_count(ws: Workspace, run_id: int | None = None, *, log: bool = True, *
         if run_id is None:
             n = 0
         else:
-            where, params, join = _where(run_id, **filters)
-            frm = "child_score cs" + (" JOIN person p ON p.id = cs.person_id" if join else "")
+            where, params, join = _where(run_id, born_after=_born_after(s, run_id, filters), **filters)
+            frm = _BY_PERSON if join else "child_score cs"
             n = int(s.execute(text(f"SELECT count(*) FROM {frm} WHERE {where}"), params).scalar() or 0)
     if log and run_id is not None:
         ws.log("view_list", detail={"list": "prioritised", "run_id": run_id, "rows": n})
@@ -202,19 +225,34 @@ def score_page(
         run_id = _run(s, run_id)
         if run_id is None:
             return []
-        where, params, _ = _where(run_id, **filters)
         keys = SCORE_ORDERS.get(order, SCORE_ORDERS["position"])
         if descending:
             keys = tuple(k[:-5] if k.endswith(" DESC") else k + " DESC" for k in keys)
-        sql = (
-            "SELECT cs.person_id, cs.total, cs.band, cs.types, cs.flagged, cs.basic_items, cs.school_points, "
-            "cs.details, cs.position, p.name, p.name_kana, p.birth_date "
-            f"FROM child_score cs JOIN person p ON p.id = cs.person_id WHERE {where} ORDER BY {', '.join(keys)}"
-        )
+        by_name_or_age = any(k.startswith(("p.", "(p.")) for k in keys)
+        where, params, join = _where(run_id, born_after=_born_after(s, run_id, filters), **filters)
+        # 1. the page's ids from the indexes only: the list keys (ix_child_score_list_keys) and, to search or order
+        #    by name or age, the persons' (ix_person_child_list) — CROSS JOIN keeps the person side first
+        frm = _BY_PERSON if join else _BY_SCORE if by_name_or_age else "child_score cs"
+        sql = f"SELECT cs.person_id FROM {frm} WHERE {where} ORDER BY {', '.join(keys)}"
         if limit is not None:
             sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        got = s.execute(text(sql), params).all()
-        ids = [r[0] for r in got]
+        ids = [p for (p,) in s.execute(text(sql), params)]
+        # 2. the rows of just those children, details and all
+        rows: dict[str, tuple] = {}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k : k + 500]
+            q = {f"p{i}": p for i, p in enumerate(chunk)} | {"run": run_id}
+            for r in s.execute(
+                text(
+                    "SELECT cs.person_id, cs.total, cs.band, cs.types, cs.flagged, cs.basic_items, cs.school_points, "
+                    "cs.details, cs.position, p.name, p.name_kana, p.birth_date "
+                    "FROM child_score cs JOIN person p ON p.id = cs.person_id WHERE cs.run_id = :run AND cs.person_id "
+                    "IN (" + ",".join(f":p{i}" for i in range(len(chunk))) + ")"
+                ),
+                q,
+            ):
+                rows[r[0]] = tuple(r)
+        got = [rows[p] for p in ids if p in rows]
         reviewed = _reviewed(s, ids)
     out = []
     for pid, total, band, types, flagged, basic, school_points, details, position, name, kana, birth in got:

@@ -33,7 +33,8 @@ from sqlalchemy import func, insert, select, text, update
 
 from .. import outputs
 from .. import queries as Q
-from ..errors import InputRefused, NotFound
+from ..checklists import sync
+from ..errors import Cancelled, InputRefused, NotFound
 from ..importing.values import to_date
 from ..policy import DEFAULT_SOURCES, expired_cutoffs
 from ..services import service
@@ -748,20 +749,34 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
 
 @service("score.run", what="score")
 def run_scoring(
-    ws: Workspace, as_of=None, weight_set=None, *, context: ScoringContext | None = None, progress=None
+    ws: Workspace,
+    as_of=None,
+    weight_set=None,
+    *,
+    context: ScoringContext | None = None,
+    progress=None,
+    cancel=None,
 ) -> int:
-    """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id."""
+    """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id.
+
+    ``cancel()`` (the GUI's キャンセル) is asked between steps and every 1,000 children while the run is written:
+    when it says stop, :class:`Cancelled` is raised and nothing is kept (the run's transaction rolls back)."""
     say = progress or (lambda *_: None)
+
+    def stop():
+        if cancel is not None and cancel():
+            raise Cancelled("スコアの算出を中止しました。算出結果は保存していません。")
+
     t0 = time.perf_counter()
     if ws.can("checklist.manage"):  # what the schools entered in their own workspaces, read back first
-        from ..checklists import sync
-
         sync.sync(ws, quiet=True)
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
     wid, version, data = _weights_for_run(ws, weight_set)
     ctx = context if context is not None and context.as_of == on else ScoringContext.load(ws, on)
+    stop()
     say(f"{ctx.prep.C} 人のこどもを採点しています…")
     hits, sc, model = ctx.score(data)
+    stop()
     prep = ctx.prep
     sib = E.sibling_index(prep, sc)
     rise = float((data.get("history") or {}).get("sharp_rise_points", 5))
@@ -772,7 +787,12 @@ def run_scoring(
         s.flush()
         rows, newly, rises = [], 0, 0
         pids = prep.children["person_id"].to_numpy()
+        say(f"理由を記録しています…（{prep.C:,} 人）")
         for i in range(prep.C):
+            if i % 1000 == 0 and i:
+                stop()
+                if i % 5000 == 0:
+                    say(f"理由を記録しています… {i:,} / {prep.C:,} 人")
             d = E.explain(prep, hits, sc, i, sibling_index=sib)
             d["weight_set_id"], d["weight_set_version"] = wid, version
             p = prev.get(pids[i])
@@ -805,6 +825,7 @@ def run_scoring(
                     "details": d,
                 }
             )
+        stop()
         L.fill_list_keys(rows)  # the list's order and filters as columns (the page lists them in SQL)
         for k in range(0, len(rows), 2000):
             s.execute(insert(ChildScore), rows[k : k + 2000])

@@ -316,8 +316,18 @@ def _today(target_ws) -> dict:
                 text("SELECT person_id FROM access_log WHERE action='deletion' AND person_id IS NOT NULL")
             )
         }
+        schools = [
+            dict(r._mapping)
+            for r in c.execute(text("SELECT school, slug, town_priv, created_at FROM school_workspace"))
+        ]
     deleted |= set((kf.auth or {}).get("deletions") or [])
-    return {"users": users, "slots": kf.data["slots"], "auth": kf.auth or {}, "deleted": sorted(deleted)}
+    return {
+        "users": users,
+        "slots": kf.data["slots"],
+        "auth": kf.auth or {},
+        "deleted": sorted(deleted),
+        "schools": schools,
+    }
 
 
 def restore(
@@ -377,7 +387,7 @@ def restore(
                         "backup_password",
                     )
                 try:
-                    if ws.user.role != "coordinator":
+                    if not isinstance(ws, Workspace) or ws.user.role != "coordinator":
                         raise _refuse(target_ws, "バックアップの中でもコーディネーターである必要があります。", "role")
                     try:
                         ws.verify()
@@ -473,6 +483,19 @@ def _reapply(ws: Workspace, today: dict | None) -> dict:
             {"t": now, "names": names or [""]},
         ).rowcount
         audit.append(c, ws.user.name, "users_reapplied", detail={"users": len(names), "removed": gone})
+        # today's school workspaces and the town's key pairs for them (a backup may hold older pairs, or none):
+        # the restored town opens today's school files and can still revoke their users. How far each school's
+        # log was copied is the restored copy's own (entries copied after the backup are copied again).
+        for sw in today.get("schools") or []:
+            kept = c.execute(text("SELECT log_seq, log_head FROM school_workspace WHERE slug=:slug"), sw).first()
+            c.execute(text("DELETE FROM school_workspace WHERE school=:school OR slug=:slug"), sw)
+            c.execute(
+                text(
+                    "INSERT INTO school_workspace (school, slug, town_priv, created_at, log_seq, log_head) "
+                    "VALUES (:school, :slug, :town_priv, :created_at, :log_seq, :log_head)"
+                ),
+                {**sw, "log_seq": kept[0] if kept else 0, "log_head": kept[1] if kept else None},
+            )
     from ..governance.disclosure import delete_person  # local: as above
 
     n = 0
@@ -491,9 +514,10 @@ def _adopt_today(today: dict):
 
     def mutate(kf: K.KeyFile) -> None:
         kf.data["slots"] = json.loads(json.dumps(today["slots"]))
-        kf.auth["users"] = dict(today["auth"].get("users") or {})
-        kf.auth["default_ref"] = today["auth"].get("default_ref")
-        kf.auth["deletions"] = sorted(set(kf.auth.get("deletions") or []) | set(today["deleted"]))
+        auth = kf.opened_auth()
+        auth["users"] = dict(today["auth"].get("users") or {})
+        auth["default_ref"] = today["auth"].get("default_ref")
+        auth["deletions"] = sorted(set(auth.get("deletions") or []) | set(today["deleted"]))
         kf.data.pop("legacy", None)
 
     return mutate

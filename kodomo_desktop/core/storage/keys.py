@@ -34,6 +34,7 @@ import hmac
 import json
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,11 +252,11 @@ def file_lock(db_path, *, exclusive: bool = True):
     """An advisory lock beside the database (``<db>.lock``): key-file writers and restore take it."""
     fh = _lock_file(Path(str(db_path) + ".lock"))
     try:
-        try:
-            import fcntl  # local: POSIX only (ImportError on Windows)
+        if sys.platform != "win32":
+            import fcntl  # local: POSIX only (no fcntl on Windows)
 
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        except ImportError:  # Windows
+        else:  # Windows
             import msvcrt  # local: Windows only
 
             fh.seek(0)
@@ -299,11 +300,11 @@ def acquire_in_use(db_path):
 def in_use_lock(db_path, *, exclusive: bool = True):
     """The exclusive side, for restore: refused while any process (or window) has the database open."""
     key = str(Path(db_path).resolve())
-    try:
-        import fcntl  # local: POSIX only (ImportError on Windows)
-    except ImportError:
-        fcntl = None
-    fh = _lock_file(in_use_path(db_path)) if fcntl else None
+    fh = None
+    if sys.platform != "win32":
+        import fcntl  # local: POSIX only (no fcntl on Windows)
+
+        fh = _lock_file(in_use_path(db_path))
     try:
         if fh is not None:
             try:
@@ -491,6 +492,12 @@ class KeyFile:
             self.auth = _fresh_auth()
             self.auth_problem = "鍵ファイルの認証部分が書き換えられているか壊れています"
 
+    def opened_auth(self) -> dict:
+        """The decrypted auth section (users, default user, deletions); ``open_auth`` must have run."""
+        if self.auth is None:
+            raise RuntimeError("key file: open_auth() first")
+        return self.auth
+
     def seal_auth(self, key: bytes) -> None:
         """Encrypt the auth section under ``key`` (skipped while it is refused: evidence is not overwritten)."""
         if self.auth_problem:
@@ -519,27 +526,29 @@ class KeyFile:
 
     def add_user(self, user_name: str, password: str, ref: str, db_key: bytes, *, default: bool = False) -> bytes:
         """A fresh key pair for the user, a slot for (name, password) and, for the default user, one for ("", password)."""
+        auth = self.opened_auth()
         priv = X25519PrivateKey.generate().private_bytes_raw()
         locs = [self.add_slot(user_name, password, ref, db_key, priv)]
         if default:
             locs.append(self.add_slot(None, password, ref, db_key, priv))
-            self.auth["default_ref"] = ref
-        self.auth["users"][ref] = locs
+            auth["default_ref"] = ref
+        auth["users"][ref] = locs
         return priv
 
     def remove_user(self, ref: str) -> int:
-        locs = self.auth["users"].pop(ref, [])
+        auth = self.opened_auth()
+        locs = auth["users"].pop(ref, [])
         for loc in locs:
             self.data["slots"].pop(loc, None)
-        if self.auth.get("default_ref") == ref:
-            self.auth["default_ref"] = None
+        if auth.get("default_ref") == ref:
+            auth["default_ref"] = None
         legacy = self.data.get("legacy")
         if legacy:
             legacy["slots"].pop(ref, None)
         return len(locs)
 
     def is_default(self, ref: str) -> bool:
-        return bool(self.auth) and self.auth.get("default_ref") == ref
+        return bool(self.auth and self.auth.get("default_ref") == ref)
 
     def derive(self, user_name: str | None, password: str) -> tuple[str, bytes]:
         """(locator, key-encryption key) for (name, password) under this file's KDF: one Argon2id run. School key
@@ -586,7 +595,7 @@ class KeyFile:
     def reopen(self, u: Unlocked) -> Unlocked:
         """The same slot read again from a freshly loaded file (another process may have re-keyed meanwhile)."""
         slot = self.data["slots"].get(u.locator)
-        if slot is None:
+        if slot is None or u.priv is None:  # (no key pair: a version-1 slot, which unseal() could not open either)
             raise WrongPassword(WRONG)
         try:
             db_key = unseal(u.priv, slot["box"])
@@ -645,19 +654,21 @@ class KeyFile:
         """The database key sealed to the town's public key for this school: the coordinator's account opens it
         with the private half kept in the town database; re-keys re-seal it like any slot."""
         self.data["slots"][self.TOWN_SLOT] = {"pub": _b64(pub), "box": seal(pub, db_key)}
-        self.auth["users"][self.TOWN_SLOT] = [self.TOWN_SLOT]
+        self.opened_auth()["users"][self.TOWN_SLOT] = [self.TOWN_SLOT]
 
     def town_keys(self, priv: bytes) -> tuple[bytes, bytes | None]:
         """(key, previous key during a re-key) through the town's slot; IntegrityFailure when it does not open."""
-        slot = self.data["slots"].get(self.TOWN_SLOT)
-        try:
-            if slot is None:
-                raise KeyError
-            return unseal(priv, slot["box"]), unseal(priv, slot["prev_box"]) if slot.get("prev_box") else None
-        except (InvalidTag, ValueError, KeyError, TypeError):
-            raise IntegrityFailure(
-                f"学校用の鍵ファイル {self.path.name} を町の鍵で開けません（別の町のものか、書き換えられています）。"
-            )
+        for name in (self.TOWN_SLOT, self.TOWN_SLOT + "-next"):  # (-next: a new town key pair being put in)
+            slot = self.data["slots"].get(name)
+            try:
+                if slot is None:
+                    raise KeyError
+                return unseal(priv, slot["box"]), unseal(priv, slot["prev_box"]) if slot.get("prev_box") else None
+            except (InvalidTag, ValueError, KeyError, TypeError):
+                continue
+        raise IntegrityFailure(
+            f"学校用の鍵ファイル {self.path.name} を町の鍵で開けません（別の町のものか、書き換えられています）。"
+        )
 
     # -- re-keying --------------------------------------------------------------------------------------
     def begin_rekey(self, old_key: bytes, new_key: bytes) -> None:

@@ -542,5 +542,25 @@ Index(
     Person.id,
 )
 
-# the prioritised list (issue 21): a run's children in list order, paged in SQL (migration 0007)
-Index("ix_child_score_list", ChildScore.run_id, ChildScore.position)
+# the prioritised list (issue 21): a run's children in list order with every key the list filters by, so that a
+# filter, a count or a page reads index entries only, never the details JSON (migrations 0007, 0009)
+Index(
+    "ix_child_score_list_keys",
+    ChildScore.run_id,
+    ChildScore.position,
+    ChildScore.flagged,
+    ChildScore.band_level,
+    ChildScore.band,
+    ChildScore.school,
+    ChildScore.age_band,
+    ChildScore.newly_flagged,
+    ChildScore.yotaikyo,
+    ChildScore.types,
+    ChildScore.total,
+    ChildScore.basic_items,
+    ChildScore.person_id,
+)
+# the prioritised list sorted by name or age (issue 21): each child's sort keys by id (migration 0009)
+Index("ix_person_sort_keys", Person.id, Person.kana_norm, Person.name_norm, Person.birth_date)
+# the 名寄せ review queue (issue 21): paged in match-weight order without sorting the queue (migration 0009)
+Index("ix_link_queue", Link.status, Link.score.desc(), Link.record_id)

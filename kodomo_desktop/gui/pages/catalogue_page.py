@@ -179,7 +179,7 @@ class CataloguePage(QWidget):
         self.draft = T.current(self.ws)
         self.renames: dict[str, str] = {}
         self._dirty(False)
-        self.caveat.setText("※" + self.draft.get("caveat", ""))
+        self.caveat.setText("※" + tr(self.draft.get("caveat", "")))
         self._fill()
         if hasattr(self, "indicator_form"):
             self.indicator_form.refresh()

@@ -395,7 +395,11 @@ class ChildView(QWidget):
             if e.date_basis != "記録日":
                 date += f"（{tr(e.date_basis)}）"
             source = f"{tr(e.source_label)}（{tr(e.department)}）" if e.department else tr(e.source_label)
-            content = e.summary or ("—" if not e.fields else "")
+            content = (
+                tr("・").join(f"{tr(lab)} {tr(val)}" for lab, val in e.summary_parts)
+                if e.summary_parts
+                else tr(e.summary) or ("—" if not e.fields else "")
+            )
             if e.whose:
                 content = f"［{tr(e.whose)}］ " + content
             link = tr(e.status_label) + (f"・{tr(e.method_label)}" if e.method_label else "")
@@ -488,7 +492,7 @@ class ChildView(QWidget):
         return res
 
     def _details(self, item: QTreeWidgetItem, e: P.TimelineEntry):
-        def group(title: str, pairs):
+        def group(title: str, pairs, labels: bool = True):
             if not pairs:
                 return
             g = QTreeWidgetItem(["", tr(title), "", "", ""])
@@ -496,13 +500,15 @@ class ChildView(QWidget):
             g.setForeground(1, QBrush(QColor(pal.BRAND)))
             item.addChild(g)
             for k, v in pairs:
+                if labels:  # the source's field labels and coded values; the file's own columns stay as written
+                    k, v = tr(k), tr(v)
                 c = QTreeWidgetItem(["", f"　{k}", v, "", ""])
                 c.setToolTip(2, v)
                 g.addChild(c)
 
         group("項目", e.fields)
         group("元ファイルでの記載", e.recorded_as)
-        group("取り込まなかった列（元のまま）", e.extra)
+        group("取り込まなかった列（元のまま）", e.extra, labels=False)
         meta = [
             (tr("取込元ファイル"), e.file_name),
             (tr("時点"), e.as_of.isoformat() if e.as_of else "—"),

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core import persons
-from ...core.errors import KodomoError
+from ...core.errors import Cancelled, KodomoError
 from ...core.linkage import service as L
 from ...core.vocab import SEX_LABELS, LinkStatus, source_label
 from .. import palette as pal
@@ -317,7 +317,7 @@ class LinkagePage(QWidget):
         self.last_op = run_with_progress(
             self,
             tr("名寄せ"),
-            lambda progress, cancel: L.run_linkage(self.ws, progress=progress),
+            lambda progress, cancel: L.run_linkage(self.ws, progress=progress, cancel=cancel),
             on_done=self._ran,
             on_error=self._failed,
         )
@@ -339,6 +339,9 @@ class LinkagePage(QWidget):
         )
 
     def _failed(self, e):
+        if isinstance(e, Cancelled):
+            self.say(e.message_ja, error=False)
+            return
         self.say(
             getattr(e, "message_ja", None) or tr("名寄せできませんでした（{error}）", error=f"{type(e).__name__}: {e}")
         )
@@ -443,7 +446,7 @@ class LinkagePage(QWidget):
         self.record_title.setText(
             tr(
                 "<b>{source}</b>　{row} 行目の記録と、住民基本台帳の候補",
-                source=_source_label(q["source_type"]),
+                source=tr(_source_label(q["source_type"])),
                 row=q["row_number"],
             )
         )

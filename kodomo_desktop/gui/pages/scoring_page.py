@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.errors import KodomoError
+from ...core.errors import Cancelled, KodomoError
 from ...core.scoring import listing as LS
 from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
@@ -1143,12 +1143,24 @@ class ScoringPage(QWidget):
     def run_scoring(self):
         from ..ops import run_with_progress
 
+        self.run_btn.setEnabled(False)  # one run at a time; the window stays usable meanwhile
         self.op = run_with_progress(
             self,
             tr("スコア算出"),
-            lambda progress, cancel: S.run_scoring(self.ws, progress=progress),
+            lambda progress, cancel: S.run_scoring(self.ws, progress=progress, cancel=cancel),
             on_done=lambda _: self.reload(),
+            on_error=self._scoring_failed,
         )
+        self.op.finished.connect(lambda: self.run_btn.setEnabled(self.ws.can("score.run")))
+        return self.op
+
+    def _scoring_failed(self, e):
+        from ..ops import show_error
+
+        if isinstance(e, Cancelled):
+            self.run_info.setText(tr(e.message_ja))
+            return
+        show_error(self, tr("スコア算出"), e)
 
     def _rescore_after_adopt(self):
         self.tabs.setCurrentIndex(0)
