@@ -403,3 +403,28 @@ def test_restore_keeps_todays_school_workspaces_and_resurrects_no_school_user(db
         ws.close()
     with pytest.raises(WrongPassword):
         Workspace.open(db, TEACHER_PW, "t1")
+
+
+def test_sign_in_costs_the_same_for_a_school_name_a_town_name_and_an_unknown_one(tmp_path):
+    import time
+
+    ws = Workspace.create(tmp_path / "t.db", "coord pw 12")
+    ws.add_user("s1", "staff pw 12", "staff")
+    for n, school in enumerate(("第一小学校", "第二小学校", "第一中学校")):
+        ws.add_user(f"t{n}", TEACHER_PW, "school", school)
+    ws.close()
+    assert len(SW.school_files(tmp_path / "t.db")) == 3
+    kf = K.KeyFile.load(tmp_path / "t.db")
+    for p in SW.school_files(tmp_path / "t.db"):  # one KDF for all: one derivation finds a slot anywhere
+        assert K.KeyFile.load(p).data["kdf"] == kf.data["kdf"]
+
+    def t(user):
+        t0 = time.perf_counter()
+        with pytest.raises(WrongPassword) as e:
+            Workspace.open(tmp_path / "t.db", "wrong password", user)
+        return time.perf_counter() - t0, e.value.message_ja
+
+    Workspace.open(tmp_path / "t.db", "coord pw 12").close()  # warm (and no back-off: three tries are free)
+    (a, ma), (b, mb), (c, mc) = t("t1"), t("s1"), t("no_such_user")
+    assert ma == mb == mc
+    assert 0.5 < a / c < 2.0 and 0.5 < b / c < 2.0  # one Argon2id run whichever file would have held the slot
