@@ -89,7 +89,7 @@ def cmd_link(args):
     from ..core.linkage.service import run_linkage
 
     with _open(args) as ws:
-        out(run_linkage(ws, progress=progress))
+        out(run_linkage(ws, progress=progress, full=args.full))
 
 
 def cmd_export_links(args):
@@ -113,6 +113,7 @@ def register(cmd, sub) -> None:
     sp.add_argument("--encoding")
     sp.add_argument("--header-row", type=int)
     sp.add_argument("--as-of")
-    cmd("link", cmd_link, "run record linkage over everything imported")
+    sp = cmd("link", cmd_link, "run record linkage over everything imported")
+    sp.add_argument("--full", action="store_true", help="rewrite every link (by default only the links that changed)")
     sp = cmd("export-links", cmd_export_links, "one row per imported source row")
     sp.add_argument("--out", required=True)

@@ -194,12 +194,18 @@ class LazyRowsModel(RowsModel):
             self.endResetModel()
 
     def ensure(self, row: int) -> None:
-        """Fetch pages until ``row`` is fetched (or the list ends)."""
-        while row >= len(self.rows) and self.canFetchMore():
-            before = len(self.rows)
-            self.fetchMore()
-            if len(self.rows) == before:
-                break
+        """Fetch up to ``row`` (or the end of the list) in one read: whole pages, one query, one insertion."""
+        if row < len(self.rows) or not self.canFetchMore():
+            return
+        start = len(self.rows)
+        n = -(-(row + 1 - start) // self.page_rows) * self.page_rows
+        want = min(self.matches, start + n)
+        self.beginInsertRows(QModelIndex(), start, want - 1)
+        new = self._load(n)
+        self.endInsertRows()
+        if len(new) < want - start:  # fewer than announced: tell the view the real length
+            self.beginResetModel()
+            self.endResetModel()
 
     def row_at(self, i: int) -> dict | None:
         if i < 0:

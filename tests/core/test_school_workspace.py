@@ -375,3 +375,56 @@ def test_an_old_town_copy_opens_nothing_of_the_schools_after_a_coordinator_leave
     finally:
         ws.close()
     Workspace.open(db, TEACHER_PW, "t1").close()  # and the teacher still signs in
+
+
+def test_restore_keeps_todays_school_workspaces_and_resurrects_no_school_user(db, tmp_path):
+    from kodomo_desktop.core.security import backup as B
+
+    ws = Workspace.open(db, PW)
+    school = CL.schools(ws)[0]
+    ws.add_user("c2", "second coord pw", "coordinator")
+    ws.add_user("t1", TEACHER_PW, "school", school)
+    ws.add_user("t2", "second teacher 2", "school", school)
+    B.backup(ws, tmp_path / "before.backup")
+    ws.remove_user("t2")  # removed after the backup …
+    ws.remove_user("c2")  # … and the schools sealed to new town pairs
+    ws.close()
+    out = B.restore(tmp_path / "before.backup", db, PW, None)
+    assert out.get("users_reapplied", True)
+    with pytest.raises(WrongPassword):  # the removed teacher stays removed
+        Workspace.open(db, "second teacher 2", "t2")
+    Workspace.open(db, TEACHER_PW, "t1").close()
+    ws = Workspace.open(db, PW)
+    try:
+        assert sync.sync(ws)["schools"][0]["school"] == school  # today's pair: the restored town opens it
+        assert "t2" not in {u["name"] for u in ws.list_users()} and "t1" in {u["name"] for u in ws.list_users()}
+        ws.remove_user("t1")  # and can still revoke its users
+    finally:
+        ws.close()
+    with pytest.raises(WrongPassword):
+        Workspace.open(db, TEACHER_PW, "t1")
+
+
+def test_sign_in_costs_the_same_for_a_school_name_a_town_name_and_an_unknown_one(tmp_path):
+    import time
+
+    ws = Workspace.create(tmp_path / "t.db", "coord pw 12")
+    ws.add_user("s1", "staff pw 12", "staff")
+    for n, school in enumerate(("第一小学校", "第二小学校", "第一中学校")):
+        ws.add_user(f"t{n}", TEACHER_PW, "school", school)
+    ws.close()
+    assert len(SW.school_files(tmp_path / "t.db")) == 3
+    kf = K.KeyFile.load(tmp_path / "t.db")
+    for p in SW.school_files(tmp_path / "t.db"):  # one KDF for all: one derivation finds a slot anywhere
+        assert K.KeyFile.load(p).data["kdf"] == kf.data["kdf"]
+
+    def t(user):
+        t0 = time.perf_counter()
+        with pytest.raises(WrongPassword) as e:
+            Workspace.open(tmp_path / "t.db", "wrong password", user)
+        return time.perf_counter() - t0, e.value.message_ja
+
+    Workspace.open(tmp_path / "t.db", "coord pw 12").close()  # warm (and no back-off: three tries are free)
+    (a, ma), (b, mb), (c, mc) = t("t1"), t("s1"), t("no_such_user")
+    assert ma == mb == mc
+    assert 0.5 < a / c < 2.0 and 0.5 < b / c < 2.0  # one Argon2id run whichever file would have held the slot

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -507,10 +508,14 @@ def _build_records(
 
     attr_rows = zip(*attr_lists) if attr_lists else iter(lambda: (), None)
     attributes, raws = [], []  # one dict of attributes and one of raw cells per valid row
+    extra_heads = [h for h, _ in unmapped_local]
+    pick = operator.itemgetter(*[p for _, p in unmapped_local]) if len(unmapped_local) > 1 else None
     for j, (row, av) in enumerate(zip(raw_rows, attr_rows)):
         attrs = {a: v for a, v in zip(attr_names, av) if v is not None}
         if unmapped_local:
-            extra = {h: row[p] for h, p in unmapped_local if row[p] and not row[p].isspace()}
+            # a wide file's hundreds of unmapped cells per row: picked at C speed, kept when not blank
+            cells = pick(row) if pick is not None else (row[unmapped_local[0][1]],)
+            extra = {h: v for h, v in zip(extra_heads, cells) if v and not v.isspace()}
             if extra:
                 attrs["extra"] = extra
         if recip is not None and recip[j] is not None:

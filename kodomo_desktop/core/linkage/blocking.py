@@ -103,8 +103,11 @@ def _join(rk: np.ndarray, pk: np.ndarray, max_block_pairs: int) -> tuple[np.ndar
         rok, pok = rk != "", pk != ""
     else:
         rok, pok = rk >= 0, pk >= 0
-    r = pd.DataFrame({"k": rk[rok], "ri": np.flatnonzero(rok).astype(np.int32)})
-    p = pd.DataFrame({"k": pk[pok], "pi": np.flatnonzero(pok).astype(np.int32)})
+    # string keys stay Python objects: pandas' Arrow strings (the default since pandas 3) make isin/merge on them
+    # several times slower (3.7 of 6.7 s of blocking at 30,000 residents)
+    kd = object if rk.dtype == object else None
+    r = pd.DataFrame({"k": pd.Series(rk[rok], dtype=kd), "ri": np.flatnonzero(rok).astype(np.int32)})
+    p = pd.DataFrame({"k": pd.Series(pk[pok], dtype=kd), "pi": np.flatnonzero(pok).astype(np.int32)})
     if r.empty or p.empty:
         return np.zeros(0, np.int32), np.zeros(0, np.int32), 0
     rc = r["k"].value_counts()

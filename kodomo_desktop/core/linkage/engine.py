@@ -559,8 +559,9 @@ def link_records(
         (out["status"] == "review") | (out["reason"] == "rejected_before")
     )
     cand_pos: dict[int, list[int]] = {}
+    uid_col = out["_uid"].to_numpy()
     for i in np.flatnonzero(fs_review.to_numpy()).tolist():
-        u, ranked = int(out["_uid"].iat[i]), ranked_of[i]
+        u, ranked = int(uid_col[i]), ranked_of[i]
         top = ranked[:TOP_K] if ranked is not None else list(range(starts[u], min(ends[u], starts[u] + TOP_K)))
         cand_pos[i] = top
     need_rows = {int(x) for x in row_of if x >= 0}
@@ -819,8 +820,9 @@ def _corroborate(
     area = [_area(a) for a in P["address"]]
     pupils: dict[tuple, set] = {}
     rostered: set[tuple] = set()  # (source type, school, person): the person is on that school's list already
+    linked_to = out["person_id"].to_numpy(dtype=object)  # as the rules above left it
     for i in np.flatnonzero(np.isin(status, LINKED)):
-        p = pid_pos.get(out["person_id"].iat[i])
+        p = pid_pos.get(linked_to[i])
         if p is not None and school[i]:
             rostered.add((src[i], school[i], p))
             if area[p]:

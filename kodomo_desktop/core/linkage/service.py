@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
-from sqlalchemy import Row, delete, insert, select, text
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
 
 from .. import outputs
 from ..errors import Cancelled, InputRefused, NotFound
@@ -50,8 +50,21 @@ def _sync_registry(s) -> dict[str, str]:
         )
     ).all()
     # resident_key: 0001234567 and 1234567 (re-saved through Excel) are one person
-    persons = {resident_key(p.resident_no): p for p in s.scalars(select(Person).where(Person.resident_no.is_not(None)))}
-    households = {resident_key(h.household_no): h for h in s.scalars(select(Household))}
+    # Core rows, not ORM objects: at 30,000 residents loading and dirtying every Person cost 15 s. Only the persons
+    # and households whose values change are written (the same rows the ORM would have flushed).
+    pcols = (
+        "id, resident_no, household_id, name, name_kana, name_norm, kana_norm, birth_date, sex, address, "
+        "relationship, in_registry"
+    )
+    persons = {
+        resident_key(p.resident_no): p
+        for p in s.execute(text(f"SELECT {pcols} FROM person WHERE resident_no IS NOT NULL")).all()
+    }
+    households = {
+        resident_key(h.household_no): {"id": h.id, "household_no": h.household_no, "address": h.address}
+        for h in s.execute(text("SELECT id, household_no, address FROM household")).all()
+    }
+    address_was = {h["id"]: h["address"] for h in households.values()}
     next_p = _next_id(s, "person", "P")
     next_h = _next_id(s, "household", "H")
     latest: dict[str | None, Row[Any]] = {}
@@ -61,46 +74,85 @@ def _sync_registry(s) -> dict[str, str]:
         latest[k] = r
         if r.current:
             current_residents.add(k)
-    new_people, new_households = [], []
+    new_people, new_households, changed = [], [], []
+    ids = {rno: p.id for rno, p in persons.items()}
     for rno, r in latest.items():
         hid = None
         if r.household_no:
             hk = resident_key(r.household_no)  # 世帯番号 loses its leading zeros in Excel too
             h = households.get(hk)
             if h is None:
-                h = Household(id=f"H{next_h:06d}", household_no=r.household_no, address=r.address)
+                h = {"id": f"H{next_h:06d}", "household_no": r.household_no, "address": r.address}
                 next_h += 1
                 households[hk] = h
                 new_households.append(h)
             else:
-                h.address = r.address or h.address
-            hid = h.id
-        p = persons.get(rno)
+                h["address"] = r.address or h["address"]
+            hid = h["id"]
+        bd = _d(r.birth_date)
         fields = dict(
             household_id=hid,
             name=r.name,
             name_kana=r.name_kana,
             name_norm=r.name_norm,
             kana_norm=r.kana_norm,
-            birth_date=_d(r.birth_date),
+            birth_date=bd,
             sex=r.sex,
             address=r.address,
             relationship=r.relationship,
             in_registry=rno in current_residents,
         )
+        p = persons.get(rno)
         if p is None:
-            p = Person(id=f"P{next_p:06d}", resident_no=r.resident_no, **fields)
+            pid = f"P{next_p:06d}"
             next_p += 1
-            persons[rno] = p
-            new_people.append(p)
-        else:
-            for k, v in fields.items():
-                setattr(p, k, v)
-    s.add_all(new_households)
-    s.flush()
-    s.add_all(new_people)
-    s.flush()
-    return _ByResidentKey({rno: p.id for rno, p in persons.items()})
+            ids[rno] = pid
+            persons[rno] = fields  # a later row of the same key (another spelling of the number) updates it
+            new_people.append({"id": pid, "resident_no": r.resident_no, **fields})
+        elif isinstance(p, dict):
+            p.update(fields)
+        elif _person_differs(p, fields):
+            changed.append({"pid": p.id, **fields})
+    if new_households:
+        s.execute(insert(Household), [h for h in new_households])
+    moved = [
+        {"hid": h["id"], "address": h["address"]}
+        for h in households.values()
+        if h["id"] in address_was and h["address"] != address_was[h["id"]]
+    ]
+    if moved:
+        s.execute(
+            update(_table(Household)).where(_table(Household).c.id == bindparam("hid")),
+            moved,
+            execution_options={"synchronize_session": False},
+        )
+    if new_people:
+        now = _now()
+        s.execute(insert(Person), [{**p, "created_at": now} for p in new_people])
+    if changed:
+        s.execute(
+            update(_table(Person)).where(_table(Person).c.id == bindparam("pid")),
+            changed,
+            execution_options={"synchronize_session": False},
+        )
+    return _ByResidentKey(ids)
+
+
+def _table(model) -> Table:
+    return cast(Table, model.__table__)
+
+
+def _person_differs(p, fields: dict) -> bool:
+    """Whether a person row (Core row, values as stored) differs from the registry's newest values."""
+    for k, v in fields.items():
+        old = getattr(p, k)
+        if k == "birth_date":
+            old = _d(old)
+        elif k == "in_registry":
+            old = bool(old) if old is not None else None
+        if old != v:
+            return True
+    return False
 
 
 class _ByResidentKey(dict):
@@ -192,9 +244,15 @@ def _pinned_students(s) -> pd.DataFrame:
 
 # --- the run ---------------------------------------------------------------------------------------------------
 @service("link.run", what="link")
-def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None, cancel=None) -> dict:
-    """Link every record to the registry's persons (in one transaction). ``cancel()`` (the GUI's キャンセル) is
-    asked between steps: when it says stop, :class:`Cancelled` is raised and nothing changes (rolled back)."""
+def run_linkage(
+    ws: Workspace, *, progress=None, thresholds: dict | None = None, cancel=None, full: bool = False
+) -> dict:
+    """Link every record (the engine over the whole town: its model, competition and cross-row evidence depend on
+    every record) and write what changed: new persons and households, persons whose registry values changed, and
+    the links whose person, status, score, explanation or candidates changed (``written`` in the summary). A
+    confirmed link that did not change keeps its time. ``full``: rewrite every link (the same links).
+    All in one transaction. ``cancel()`` (the GUI's キャンセル) is asked between steps: when it says stop,
+    :class:`Cancelled` is raised and nothing changes (rolled back)."""
 
     def stop():
         if cancel is not None and cancel():
@@ -217,7 +275,6 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None,
                 "WHERE r.source_type='resident_registry' AND b.removed_at IS NULL"
             )
         ).all()
-        s.execute(delete(Link))
         link_rows = []
         for rid, rno in reg:
             pid = rno_to_person.get(rno)
@@ -283,9 +340,8 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None,
                     "decided_at": now if status == "confirmed" else None,
                 }
             )
-        for i in range(0, len(link_rows), 5000):
-            stop()
-            s.execute(insert(Link), link_rows[i : i + 5000])
+        stop()
+        written = _write_links(s, link_rows, full=full, stop=stop)
         counts: dict[str, int] = {}
         for lr in link_rows:
             counts[lr["status"]] = counts.get(lr["status"], 0) + 1
@@ -300,8 +356,121 @@ def run_linkage(ws: Workspace, *, progress=None, thresholds: dict | None = None,
             "records": len(link_rows),
         }
         run.finished_at, run.summary = _now(), summary
-        ws.log("link_run", detail=summary, conn=s)
-    return summary
+        ws.log("link_run", detail={**summary, "written": written, **({"full": True} if full else {})}, conn=s)
+    return {**summary, "written": written}
+
+
+_LINK_COLUMNS = (
+    "record_id",
+    "person_id",
+    "status",
+    "score",
+    "probability",
+    "method",
+    "explanation",
+    "candidates",
+    "decided_by",
+    "decided_at",
+)
+
+
+def _write_links(s, link_rows: list[dict], *, full: bool = False, stop=None) -> int:
+    """Make the ``link`` table hold ``link_rows``, writing only the rows that differ (all of them with ``full``).
+    Returns how many rows were written or deleted. The JSON columns are compared as the text they are stored as."""
+    table = _table(Link)
+    if full:
+        s.execute(delete(Link))
+        _insert_links(s, table, link_rows, stop)
+        return len(link_rows)
+    dialect = s.get_bind().dialect
+    as_text = {c: table.c[c].type.bind_processor(dialect) for c in ("explanation", "candidates")}
+    old = {
+        r[0]: r
+        for r in s.execute(
+            text(f"SELECT {', '.join(_LINK_COLUMNS)} FROM link")  # the JSON columns come back as their stored text
+        ).all()
+    }
+    put, drop = [], []
+    seen = set()
+    for lr in link_rows:
+        rid = lr["record_id"]
+        seen.add(rid)
+        o = old.get(rid)
+        if o is not None and _same_link(o, lr, as_text):
+            continue
+        if o is not None:
+            drop.append(rid)
+        put.append(lr)
+    drop += [rid for rid in old if rid not in seen]
+    for i in range(0, len(drop), 5000):
+        s.execute(delete(Link).where(table.c.record_id.in_(drop[i : i + 5000])))
+    _insert_links(s, table, put, stop)
+    return len(put) + len(drop) - len(set(drop) & {r["record_id"] for r in put})
+
+
+def _insert_links(s, table: Table, rows: list[dict], stop=None) -> None:
+    """Core executemany per set of keys (a registry row has no explanation: SQL NULL, not the JSON null) — the ORM's
+    bulk insert checked every row's keys against the mapper."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r), []).append(r)
+    for grp in groups.values():
+        for i in range(0, len(grp), 5000):
+            if stop is not None:
+                stop()
+            s.execute(insert(table), grp[i : i + 5000])
+
+
+_CHEAP = [
+    (k, c) for k, c in enumerate(_LINK_COLUMNS) if c not in ("record_id", "decided_at", "explanation", "candidates")
+]
+_JSON = [(k, c) for k, c in enumerate(_LINK_COLUMNS) if c in ("explanation", "candidates")]
+
+
+def _same_link(old, new: dict, as_text: dict) -> bool:
+    """Whether a stored link row (raw values) equals a new one; ``decided_at`` is kept when nothing else moved. The
+    plain columns first (a moved link differs there), the JSON last."""
+    if (old[9] is None) != (new.get("decided_at") is None):
+        return False
+    for k, c in _CHEAP:
+        a, b = old[k], new.get(c)
+        if c in ("score", "probability"):
+            if a is None or b is None:
+                if (a is None) != (b is None):
+                    return False
+            elif float(a) != float(b):
+                return False
+        elif a != b:
+            return False
+    for k, c in _JSON:
+        a = old[k]
+        if c not in new:  # a key left out is SQL NULL; a None given is the JSON text null
+            if a is not None:
+                return False
+            continue
+        if a is None or not _same_json(a, new[c], as_text[c]):
+            return False
+    return True
+
+
+def _same_json(stored: str, value, to_text) -> bool:
+    """The stored JSON text against a new value: read back (orjson, fast) and compared as values; what orjson cannot
+    read (NaN) is compared as the text the column would store."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(stored) == value
+        except ValueError:
+            pass
+    return stored == (to_text(value) if to_text else value)
+
+
+_orjson: Any = None
+try:
+    import orjson
+
+    _orjson = orjson
+except ImportError:  # pragma: no cover - compared as text
+    pass
 
 
 def _f(v):

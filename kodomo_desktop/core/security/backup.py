@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -216,8 +217,6 @@ def check_backup(path: Path) -> dict:
 def read_backup(path: Path) -> tuple[dict, bytes, bytes]:
     """Parse and check a backup file; anything off → InputRefused (nothing written anywhere). Returns the database
     bytes in memory — for small files and tools only; backup and restore stream (:func:`scan_backup`)."""
-    import io  # local: only this in-memory reader needs it
-
     buf = io.BytesIO()
     manifest, keys_bytes = scan_backup(path, buf)
     return manifest, keys_bytes, buf.getvalue()
@@ -316,8 +315,18 @@ def _today(target_ws) -> dict:
                 text("SELECT person_id FROM access_log WHERE action='deletion' AND person_id IS NOT NULL")
             )
         }
+        schools = [
+            dict(r._mapping)
+            for r in c.execute(text("SELECT school, slug, town_priv, created_at FROM school_workspace"))
+        ]
     deleted |= set((kf.auth or {}).get("deletions") or [])
-    return {"users": users, "slots": kf.data["slots"], "auth": kf.auth or {}, "deleted": sorted(deleted)}
+    return {
+        "users": users,
+        "slots": kf.data["slots"],
+        "auth": kf.auth or {},
+        "deleted": sorted(deleted),
+        "schools": schools,
+    }
 
 
 def restore(
@@ -473,6 +482,19 @@ def _reapply(ws: Workspace, today: dict | None) -> dict:
             {"t": now, "names": names or [""]},
         ).rowcount
         audit.append(c, ws.user.name, "users_reapplied", detail={"users": len(names), "removed": gone})
+        # today's school workspaces and the town's key pairs for them (a backup may hold older pairs, or none):
+        # the restored town opens today's school files and can still revoke their users. How far each school's
+        # log was copied is the restored copy's own (entries copied after the backup are copied again).
+        for sw in today.get("schools") or []:
+            kept = c.execute(text("SELECT log_seq, log_head FROM school_workspace WHERE slug=:slug"), sw).first()
+            c.execute(text("DELETE FROM school_workspace WHERE school=:school OR slug=:slug"), sw)
+            c.execute(
+                text(
+                    "INSERT INTO school_workspace (school, slug, town_priv, created_at, log_seq, log_head) "
+                    "VALUES (:school, :slug, :town_priv, :created_at, :log_seq, :log_head)"
+                ),
+                {**sw, "log_seq": kept[0] if kept else 0, "log_head": kept[1] if kept else None},
+            )
     from ..governance.disclosure import delete_person  # local: as above
 
     n = 0
