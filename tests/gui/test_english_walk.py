@@ -264,3 +264,36 @@ def test_rule_and_points_texts_read_in_english(app, qtbot, english_ws, no_modals
     assert cells and not _japanese_left(cells), _japanese_left(cells)[:10]
     points = {t: p for ind in cat["indicators"] for t, p in (ind.get("points") or {}).items()}
     assert CP._parse_points(CP._points_text(points), cat["difficulty_types"]) == points
+
+
+def test_score_texts_read_in_english(app, qtbot, english_ws, no_modals):
+    """What a page builds from a score: the list's band with the type and points that set it (「高（虐待 11点）」),
+    the what-if panel's reasons with their points, the child page's score line and the case chart's score and file
+    entries — templates with parameters, so in English only data (a file's name) stays Japanese."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.gui.main_window import MainWindow
+
+    win = MainWindow(english_ws)
+    qtbot.addWidget(win)
+    win.resize(1366, 728)
+    win.show()
+    page = win.page("scoring")
+    m = page.model
+    bands = [str(m.data(m.index(r, 6, QModelIndex()))) for r in range(min(m.rowCount(QModelIndex()), 60))]
+    assert any("pts" in b for b in bands) and not _japanese_left(bands), _japanese_left(bands)[:5]
+    page.view.selectRow(0)
+    whatif = [page.whatif.items.item(i).text() for i in range(page.whatif.items.count())]
+    assert whatif and not _japanese_left(whatif), _japanese_left(whatif)
+    with english_ws.session() as s:
+        pid = s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 1")).scalar()
+    win.open_person(pid)
+    view = _child_view(win)
+    line = view.score.text().split("\n")[0]
+    assert "pts" in line and not JAPANESE.search(line), line
+    tree = view.karte
+    rows = [[tree.topLevelItem(i).text(c) for c in range(4)] for i in range(tree.topLevelItemCount())]
+    scores = [r for r in rows if r[2].startswith("Score ")]
+    assert scores and not _japanese_left([x for r in scores for x in r]), scores
+    files = [r[3] for r in rows if "(as of " in r[3]]
+    assert files and not any("時点" in f for f in files), files

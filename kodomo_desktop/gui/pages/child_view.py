@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
-from ..i18n import tr, tr_list, translate
+from ..i18n import Message, label_of, tr, tr_list, translate
 from ..widgets import Notice
 
 BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
@@ -273,10 +273,11 @@ class ChildView(QWidget):
         total = sc.get("total")
         parts = [
             tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "") + f"：{tr(band)}",
-            f"{total:g} 点" if isinstance(total, (int, float)) else "",
+            tr("{n} 点", n=f"{total:g}") if isinstance(total, (int, float)) else "",
         ]
         if sc.get("types"):
-            parts.append(tr_list(str(sc["types"])))
+            types = str(sc["types"])
+            parts.append(tr_list(types, sep="、" if "、" in types else "・"))
         d = sc.get("details")
         if d is not None:
             parts.append(tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{d.own_points:g}", h=f"{d.household_points:g}"))
@@ -288,8 +289,9 @@ class ChildView(QWidget):
                 "\n"
                 + tr("理由")
                 + "："
-                + "、".join(
-                    f"{r.label} +{r.points:g}" + (f"（{r.value}）" if r.value else "")
+                + tr("、").join(
+                    f"{label_of({'label': r.label, 'label_en': r.label_en})} +{r.points:g}"
+                    + (f"（{r.value}）" if r.value else "")
                     for r in d.reasons
                     if r.points > 0
                 )
@@ -643,12 +645,13 @@ class ChildView(QWidget):
         self.karte_title.setText(
             tr("支援の経過（新しい順）")
             + "　"
-            + "・".join(f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items())
+            + tr("・").join(f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items())
         )
         for e in events:
             d = e["date"].isoformat() if e.get("date") else "—"
             kind = tr(self.KIND_LABELS.get(e["kind"], e["kind"]))
-            item = QTreeWidgetItem([d, kind, tr_list(e["title"]), e.get("source") or ""])
+            title = translate(e["title"]) if isinstance(e["title"], Message) else tr_list(e["title"])
+            item = QTreeWidgetItem([d, kind, title, translate(e.get("source") or "")])
             item.setData(0, Qt.UserRole, e["kind"])
             item.setToolTip(2, e["title"])
             item.setToolTip(3, e.get("source") or "")

@@ -45,7 +45,7 @@ from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
-from ..i18n import label_of, tr, tr_list
+from ..i18n import label_of, msg, tr, tr_list, translate
 from ..models import LazyRowsModel
 from ..widgets import FlowLayout, Notice
 
@@ -154,7 +154,7 @@ class ScoreListModel(LazyRowsModel):
                 tr(r["age_band"]),
                 r["school"] or "－",
                 f"{r['total']:g}",
-                tr_list(r.get("band_text") or r["band"]),
+                translate(r.get("band_text") or msg(r["band"] or "")),
                 tr("・").join(tr(t) for t in r["types"]),
                 r["basic_items"],
                 f"{r['school_points']:g} ／ {r['other_points']:g}",
@@ -314,7 +314,7 @@ class WhatIfPanel(QGroupBox):
         for r in (details or {}).get("reasons") or []:
             if r["indicator"] == "sibling_flagged":
                 continue
-            it = QListWidgetItem(f"{r['label']}（+{r['points']:g}）")
+            it = QListWidgetItem(tr("{label}（+{p}）", label=label_of(r), p=f"{r['points']:g}"))
             it.setData(Qt.UserRole, r["indicator"])
             it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
             it.setCheckState(Qt.Checked)
