@@ -106,12 +106,21 @@ def demo_town(tmp_path_factory):
     return get
 
 
+_NEW_DB: list[Path] = []
+
+
 @pytest.fixture
-def new_db(tmp_path):
-    """A fresh encrypted database (path, open Workspace) with its first coordinator."""
+def new_db(tmp_path, tmp_path_factory):
+    """A fresh encrypted database (path, open Workspace) with its first coordinator: a copy of one created once per
+    worker (``Workspace.create`` runs Argon2id at its floor for the key slot, ~0.5 CPU-second; a copy opens with the
+    derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
     from kodomo_desktop.core.workspace import Workspace
 
-    ws = Workspace.create(tmp_path / "t.db", PASSWORD)
+    if not _NEW_DB:
+        d = tmp_path_factory.mktemp("new_db")
+        Workspace.create(d / "t.db", PASSWORD).close()
+        _NEW_DB.append(d / "t.db")
+    ws = Workspace.open(_copy_town(_NEW_DB[0], tmp_path, "t.db"), PASSWORD)
     yield ws
     ws.close()
 

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -56,17 +57,29 @@ def registry_rows(n: int, start: int = 0) -> list[str]:
     return out
 
 
-@pytest.fixture
-def db(tmp_path):
-    """A town of 60 registry rows."""
-    db = tmp_path / "t.db"
+def _town(folder: Path) -> Path:
+    db = folder / "t.db"
     assert cli("init", "--db", db)[0] == 0
-    reg = tmp_path / "住民基本台帳_10月.csv"
+    reg = folder / "住民基本台帳_10月.csv"
     reg.write_text("\r\n".join([HEAD, *registry_rows(60)]) + "\r\n", encoding="cp932")
     rc, _, err = cli("import", "--db", db, "--source", "resident_registry", reg, "--as-of", "2026-10-01")
     assert rc == 0, err
     assert cli("link", "--db", db)[0] == 0
     return db
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    return _town(tmp_path_factory.mktemp("faults_town"))
+
+
+@pytest.fixture
+def db(town, tmp_path):
+    """A town of 60 registry rows (built once per module through the CLI, copied for each test)."""
+    for f in town.parent.iterdir():
+        if f.is_file() and f.name.startswith(("t.db", "住民基本台帳")) and not f.name.endswith((".lock", ".inuse")):
+            shutil.copy2(f, tmp_path / f.name)
+    return tmp_path / "t.db"
 
 
 def state(db: Path):

@@ -44,7 +44,7 @@ def _table() -> dict[str, str]:
 
 def _editors(win) -> set[int]:
     """Widgets that show the town's own names for editing (the catalogue editor's list of difficulty types)."""
-    page = win.page("catalogue") if "catalogue" in win.keys else None
+    page = win.pages.get("catalogue")  # not win.page(): that would show it
     return {id(page.types)} if page is not None and hasattr(page, "types") else set()
 
 
@@ -234,3 +234,33 @@ def test_score_reasons_read_in_english(english_ws):
     for t in ex["details"]["types"]:
         assert f"{t}<" not in out.replace("● ", "").replace("○ ", "")
     assert "Band: <b>" + ex["details"]["band"] not in out
+
+
+def _japanese_left(texts) -> list[str]:
+    return [t for t in texts if JAPANESE.search(t)]
+
+
+def test_rule_and_points_texts_read_in_english(app, qtbot, english_ws, no_modals):
+    """The catalogue editor's rule in words (「要対協: 状況 ≠ 終結（最新の記録）」) and its points (「虐待:6」) are built
+    from templates with parameters: in English no Japanese is left for the shipped catalogue (its sources, fields,
+    conditions and coded values all have English); the points text reads back to the same points."""
+    from kodomo_desktop.core import i18n
+    from kodomo_desktop.core.scoring import catalogue as C
+    from kodomo_desktop.core.scoring import town as T
+    from kodomo_desktop.gui.pages import catalogue_page as CP
+
+    cat = C.load_catalogue()
+    rules = [i18n.translate(T.indicator_text(cat, ind)) for ind in cat["indicators"]]
+    rules += [i18n.translate(T.gap_rule_text(cat, g)) for g in cat.get("takeup_gaps") or []]
+    assert len(rules) > 30 and not _japanese_left(rules), _japanese_left(rules)
+    first = cat["indicators"][0]
+    assert str(T.indicator_text(cat, first)) != i18n.translate(T.indicator_text(cat, first))  # Japanese kept as data
+
+    page = CP.CataloguePage(english_ws)
+    qtbot.addWidget(page)
+    cells = [
+        page.table.item(r, c).text() for r in range(page.table.rowCount()) for c in (1, 3) if page.table.item(r, c)
+    ]
+    assert cells and not _japanese_left(cells), _japanese_left(cells)[:10]
+    points = {t: p for ind in cat["indicators"] for t, p in (ind.get("points") or {}).items()}
+    assert CP._parse_points(CP._points_text(points), cat["difficulty_types"]) == points

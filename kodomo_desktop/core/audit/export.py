@@ -123,7 +123,7 @@ def export_log(ws: Workspace, out: Path, **filters) -> dict:
 
 
 @service("log.read", what="log chain")
-def chain_state(ws: Workspace):
+def chain_state(ws: Workspace) -> audit.ChainReport:
     """The hash chain's state for the 操作ログ page (``log.read``): entries, ok, first_broken, problem."""
     with ws.engine.connect() as c:
         return audit.verify_chain(c)

@@ -218,7 +218,6 @@ def open_round(
         s.flush()
         ws.log("settings_changed", detail={"what": "checklist_round", "round_id": r.id}, conn=s)
         rid = r.id
-    from . import sync  # the schools' workspaces get the new round and its pupils
 
     sync.sync(ws, quiet=True)
     return rid
@@ -401,8 +400,6 @@ def _school_of(ws: Workspace, s, person_id: str) -> str | None:
 def status(ws: Workspace) -> dict:
     """Per school (and class): pupils, entered, submitted, not yet — for the current round."""
     if not _is_school(ws) and ws.can("checklist.manage"):
-        from . import sync  # read back what the schools entered first
-
         sync.sync(ws, quiet=True)
     with ws.session() as s:
         r = current_round(s)

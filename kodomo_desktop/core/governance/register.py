@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, select, text
 from ..audit.log import verify_chain
 from ..errors import InputRefused
 from ..importing import fields as F
+from ..importing.service import remove_batch
 from ..policy import DEFAULT_RETENTION_MONTHS as DEFAULT_RETENTION_MONTHS  # re-exported (core/policy.py)
 from ..policy import DEFAULT_SOURCES as DEFAULT_SOURCES
 from ..policy import _cutoff, ensure_defaults
@@ -260,8 +261,6 @@ def vacuum(ws: Workspace) -> None:
 
 @service("governance.write", what="purge")
 def purge_expired(ws: Workspace, on: dt.date | None = None) -> dict:
-    from ..importing.service import remove_batch  # lazy: loads numpy, openpyxl, pandas, only needed here
-
     items = expired(ws, on)
     cases = expired_casework(ws, on)
     total = 0
@@ -296,7 +295,6 @@ def purge_expired(ws: Workspace, on: dt.date | None = None) -> dict:
 @service("governance.read", what="file register")
 def file_register(ws: Workspace) -> dict:
     """The draft 個人情報ファイル簿 from what the database really holds (counts are live)."""
-
     with ws.session() as s:
         ensure_defaults(s)
         town = s.get(Setting, "town_name")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 @service("checklist.enter", what="checklist import")
-def import_checklist_workbook(ws: Workspace, path: Path, progress=None, *, password: str | None = None):
+def import_checklist_workbook(ws: Workspace, path: Path, progress=None, *, password: str | None = None) -> ImportResult:
     """Read a returned workbook: rows matched by row key; bad answers rejected by row and column. ``password``:
     the file password of a workbook made with one (encrypted OOXML)."""
     path = Path(path)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputRefused, KodomoError
 from ..services import service
 from . import fields as F
+from .service import import_file
 from .values import parse_date
 
 if TYPE_CHECKING:
@@ -110,14 +111,13 @@ def read_manifest(path: Path, *, default_as_of: str | None = None) -> list[Manif
 @service("import", what="import manifest")
 def import_manifest(
     ws: Workspace, entries: list[ManifestEntry], *, force: bool = False, progress=None, file_password=None
-):
+) -> list[dict]:
     """Import every entry as its own batch (the registry first: the others link to it). Returns one object per
     file: the import's JSON plus ``file``/``source_type``/``as_of``; a refused file has ``refused: true``,
     ``exit_code`` and ``message`` (and the guards' ``findings``)."""
-    from .service import import_file  # lazy: loads numpy, openpyxl, pandas, only needed here
 
     say = progress or (lambda *_: None)
-    results = []
+    results: list[dict] = []
     memo: dict = {}  # the current registry's keys and names, read once per state of the registry
     order = sorted(range(len(entries)), key=lambda i: entries[i].source_type != "resident_registry")
     for n, i in enumerate(order, 1):

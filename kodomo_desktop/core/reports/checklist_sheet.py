@@ -68,7 +68,9 @@ def _matches(p: dict, klass: str | None) -> bool:
     return k in (class_label(p), f"{p['grade']}-{p['class']}", f"{p['grade']}年{p['class']}")
 
 
-def build_story(ws: Workspace, school: str, klass: str | None, definition, *, today: dt.date | None = None):
+def build_story(
+    ws: Workspace, school: str, klass: str | None, definition, *, today: dt.date | None = None
+) -> tuple[str, list, list[str]]:
     """(title, flowables, person_ids) for one class (``klass`` like 「3年1組」 or 「3-1」), or for every class of
     the school when ``klass`` is None (each class starting on a new page)."""
     today = today or dt.date.today()

@@ -29,6 +29,7 @@ own date) are never scored nor printed as fact; they are listed with the problem
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cache, lru_cache
@@ -81,7 +82,6 @@ def asdict(obj):
         return type(obj)(asdict(v) for v in obj)
     if isinstance(obj, (str, int, float, bool, type(None))):
         return obj
-    import copy  # local: only an unexpected mutable leaf is copied, as dataclasses.asdict copies it
 
     return copy.deepcopy(obj)
 

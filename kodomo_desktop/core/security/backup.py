@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -216,8 +217,6 @@ def check_backup(path: Path) -> dict:
 def read_backup(path: Path) -> tuple[dict, bytes, bytes]:
     """Parse and check a backup file; anything off → InputRefused (nothing written anywhere). Returns the database
     bytes in memory — for small files and tools only; backup and restore stream (:func:`scan_backup`)."""
-    import io  # local: only this in-memory reader needs it
-
     buf = io.BytesIO()
     manifest, keys_bytes = scan_backup(path, buf)
     return manifest, keys_bytes, buf.getvalue()

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
-from ..i18n import tr, tr_list
+from ..i18n import tr, tr_list, translate
 from ..widgets import Notice
 
 BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
@@ -324,7 +324,7 @@ class ChildView(QWidget):
             + "（"
             + tr("見つけた条件")
             + "："
-            + g["rule"]
+            + translate(g["rule"])
             + "）"
             for g in found
         ]

@@ -77,7 +77,7 @@ class LogPage(QWidget):
         self.until = QLineEdit()
         self.until.setPlaceholderText(tr("終了日 YYYY-MM-DD"))
         go = QPushButton(tr("絞り込む"))
-        go.clicked.connect(self.refresh)
+        go.clicked.connect(lambda: self.refresh())
         exp = QPushButton(tr("出力…"))
         exp.clicked.connect(self.export)
         for w in (self.user, self.action, self.person, self.since, self.until, go, exp):
@@ -110,6 +110,7 @@ class LogPage(QWidget):
         hdr.setSortIndicator(0, Qt.DescendingOrder)
         self.count = QLabel()
         self.chain_report = None
+        self._checked_total = -1
         self._check: _ChainCheck | None = None
         lay.addWidget(self.count)
         lay.addWidget(self.view, 1)
@@ -125,7 +126,7 @@ class LogPage(QWidget):
         self.refresh()
 
     def page_shown(self):
-        self.refresh()
+        self.refresh(check=True)
 
     def filters(self):
         return dict(
@@ -136,7 +137,9 @@ class LogPage(QWidget):
             until=self.until.text().strip() or None,
         )
 
-    def refresh(self):
+    def refresh(self, check: bool = False):
+        """The list with the filters on screen; the chain is verified again when asked (opening the page) or when
+        entries were added since the last check (a filter alone re-reads the list only)."""
         if self.ws.locked:
             return
         try:
@@ -145,7 +148,9 @@ class LogPage(QWidget):
             return QMessageBox.warning(self, tr("操作ログ"), e.message_ja)
         total = E.log_count(self.ws)
         self.count.setText(tr("{n} 件", n=n) if n == total else tr("{total} 件中 {n} 件", total=total, n=n))
-        self.check_chain(total)
+        if check or total != self._checked_total:
+            self._checked_total = total
+            self.check_chain(total)
 
     def check_chain(self, entries: int | None = None):
         """Verify the chain: at once for a short log, on a worker thread for a long one."""
