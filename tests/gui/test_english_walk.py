@@ -297,3 +297,39 @@ def test_score_texts_read_in_english(app, qtbot, english_ws, no_modals):
     assert scores and not _japanese_left([x for r in scores for x in r]), scores
     files = [r[3] for r in rows if "(as of " in r[3]]
     assert files and not any("時点" in f for f in files), files
+
+
+def test_record_summaries_and_inspection_counts_read_in_english(app, qtbot, english_ws, no_modals):
+    """Summaries the core builds and pages show: a registry row's 「住民基本台帳に記載（続柄 子）」, a record's file
+    and row (「…（2026-11-01 時点・24行目）」), a household member's relationship, a nested value's labels, and the
+    self-inspection's counts per role — templates with parameters, so only data (names, file names) stays."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.gui.main_window import MainWindow
+    from kodomo_desktop.gui.pages.governance.inspection import InspectionTab
+
+    win = MainWindow(english_ws)
+    qtbot.addWidget(win)
+    win.resize(1366, 728)
+    win.show()
+    with english_ws.session() as s:
+        pid = s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 1")).scalar()
+    win.open_person(pid)
+    tree = _timeline(win)
+    rows = [[tree.topLevelItem(i).text(c) for c in range(5)] for i in range(tree.topLevelItemCount())]
+    assert len(rows) > 5
+    left = [r[2] for r in rows if any(w in r[2] for w in ("住民基本台帳に記載", "続柄", "受給者", "保護中"))]
+    left += [r[3] for r in rows if "時点" in r[3] or "行目" in r[3]]  # the file's name itself is data
+    assert not left, left[:5]
+    assert any(r[2] == "In the resident registry (relationship: Child)" for r in rows), [r[2] for r in rows][:5]
+    whose = [r[2].split("］")[0] for r in rows if r[2].startswith("［")]
+    assert whose and all(not JAPANESE.search(w.split(" ")[0]) for w in whose), whose[:5]
+
+    win.page("governance")
+    tab = win.findChildren(InspectionTab)[0]
+    tab.refresh_auto()
+    m = tab.auto_model
+    results = [
+        str(m.data(m.index(r, c, QModelIndex())) or "") for r in range(m.rowCount(QModelIndex())) for c in (0, 1)
+    ]
+    assert results and not _japanese_left(results), _japanese_left(results)

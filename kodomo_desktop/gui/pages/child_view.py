@@ -398,18 +398,20 @@ class ChildView(QWidget):
                 date += f"（{tr(e.date_basis)}）"
             source = f"{tr(e.source_label)}（{tr(e.department)}）" if e.department else tr(e.source_label)
             content = (
-                tr("・").join(f"{tr(lab)} {tr(val)}" for lab, val in e.summary_parts)
+                tr("・").join(f"{tr(lab)} {translate(val)}" for lab, val in e.summary_parts)
                 if e.summary_parts
-                else tr(e.summary) or ("—" if not e.fields else "")
+                else translate(e.summary) or ("—" if not e.fields else "")
             )
             if e.whose:
-                content = f"［{tr(e.whose)}］ " + content
+                content = f"［{translate(e.whose)}］ " + content
             link = tr(e.status_label) + (f"・{tr(e.method_label)}" if e.method_label else "")
-            item = QTreeWidgetItem([date, source, content, e.file_text, link])
+            item = QTreeWidgetItem([date, source, content, translate(e.file_text), link])
             item.setToolTip(0, f"{P.wareki(e.date)}（{tr(e.date_basis)}）" if e.date else "")
             item.setToolTip(2, content)
             item.setToolTip(
-                3, e.file_text + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です"))
+                3,
+                translate(e.file_text)
+                + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です")),
             )
             item.setData(0, Qt.UserRole, e.record_id)
             if not e.whose:
