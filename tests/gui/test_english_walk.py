@@ -234,6 +234,14 @@ def test_score_reasons_read_in_english(english_ws):
     for t in ex["details"]["types"]:
         assert f"{t}<" not in out.replace("● ", "").replace("○ ", "")
     assert "Band: <b>" + ex["details"]["band"] not in out
+    # the found values (「欠席日数 58」) name their field in English, and the thresholds read in English
+    from kodomo_desktop.core import i18n
+
+    values = [r["value"] for r in reasons if r.get("value") and " " in r["value"]]
+    labels = {v.split(" ")[0] for v in values if i18n.tr(v.split(" ")[0]) != v.split(" ")[0]}
+    assert labels
+    assert not [lab for lab in labels if f"{lab} " in out], labels
+    assert "しきい値" not in out and "Thresholds" in out
 
 
 def _japanese_left(texts) -> list[str]:

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
-from ..i18n import Message, label_of, tr, tr_list, translate
+from ..i18n import Message, label_of, reason_value, tr, tr_list, translate
 from ..widgets import Notice
 
 BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
@@ -291,7 +291,7 @@ class ChildView(QWidget):
                 + "："
                 + tr("、").join(
                     f"{label_of({'label': r.label, 'label_en': r.label_en})} +{r.points:g}"
-                    + (f"（{r.value}）" if r.value else "")
+                    + (f"（{reason_value(r.value)}）" if r.value else "")
                     for r in d.reasons
                     if r.points > 0
                 )

@@ -45,7 +45,7 @@ from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
-from ..i18n import label_of, msg, tr, tr_list, translate
+from ..i18n import label_of, msg, reason_value, tr, tr_list, translate
 from ..models import LazyRowsModel
 from ..widgets import FlowLayout, Notice
 
@@ -215,7 +215,7 @@ def reasons_html(ex: dict) -> str:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
         for t, v in sorted(sd.types.items(), key=lambda kv: -kv[1].points):
             mark = "●" if v.flagged else "○"
-            cuts = sd.threshold_text(t)
+            cuts = translate(sd.threshold_text(t))
             note = ""
             if v.guard_capped:
                 note = "　" + tr("世帯・経済の指標だけのため最上位の帯にしていません")
@@ -238,7 +238,7 @@ def reasons_html(ex: dict) -> str:
         out.append(
             f"<li><b>{e(label_of(r))}</b> +{r['points']:g}{who}"
             f"{'　［' + e(tr(kind)) + '］' if kind else ''}<br><span style='color:{pal.MUTED}'>"
-            f"{e(r.get('value') or '')}　{e(tr(r.get('department') or r.get('source_label') or ''))}・"
+            f"{e(reason_value(r.get('value')))}　{e(tr(r.get('department') or r.get('source_label') or ''))}・"
             f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
             f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
         )
