@@ -333,3 +333,21 @@ def test_record_summaries_and_inspection_counts_read_in_english(app, qtbot, engl
         str(m.data(m.index(r, c, QModelIndex())) or "") for r in range(m.rowCount(QModelIndex())) for c in (0, 1)
     ]
     assert results and not _japanese_left(results), _japanese_left(results)
+
+
+def test_queue_and_sheet_labels_read_in_english(english_ws):
+    """The linkage queue's record line names its source in English; the shipped watch-list sheet's title too."""
+    from kodomo_desktop.core.sharing import sheets
+    from kodomo_desktop.gui.i18n import tr
+    from kodomo_desktop.gui.pages import linkage_page as LP
+
+    q = {
+        "name": "テスト　花子",
+        "birth_date": "2015-01-01",
+        "source_type": "resident_registry",
+        "row_number": 3,
+        "score": 1,
+    }
+    line = LP._queue_text(q).split("\n")[1]
+    assert "row 3" in line and not JAPANESE.search(line), line
+    assert not JAPANESE.search(tr(sheets.WATCH_LIST["title"]))
