@@ -342,6 +342,20 @@ def test_record_summaries_and_inspection_counts_read_in_english(app, qtbot, engl
     ]
     assert results and not _japanese_left(results), _japanese_left(results)
 
+    # the retention list's subjects and the app's default notes (「既定値」) on the retention and basis tabs
+    from kodomo_desktop.gui.pages.governance.basis import BasisTab
+    from kodomo_desktop.gui.pages.governance.retention import RetentionTab
+
+    for cls, cols in ((RetentionTab, ("subject", "note")), (BasisTab, ("note",))):
+        m = win.findChildren(cls)[0].model
+        keys = [c[0] for c in m.columns]
+        cells = [
+            str(m.data(m.index(r, keys.index(k), QModelIndex())) or "")
+            for r in range(m.rowCount(QModelIndex()))
+            for k in cols
+        ]
+        assert cells and not _japanese_left(cells), (cls.__name__, _japanese_left(cells)[:5])
+
 
 def test_queue_and_sheet_labels_read_in_english(english_ws):
     """The linkage queue's record line names its source in English; the shipped watch-list sheet's title too."""
