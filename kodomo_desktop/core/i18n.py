@@ -29,6 +29,7 @@ class Message(str):
 
     template: str
     params: dict[str, Any]
+    sep: str | None = None  # set by msg_join
 
     def __new__(cls, template: str, **params: Any) -> Message:
         self = super().__new__(cls, template.format(**params) if params else template)
@@ -37,7 +38,18 @@ class Message(str):
 
 
 def msg(template: str, **params: Any) -> Message:
+    """A template and its parameters. A parameter that is itself a :class:`Message` (a label as ``msg(label)``, a
+    part built from its own template) is translated with the template; any other value is data and stays as is."""
     return Message(template, **params)
+
+
+def msg_join(sep: str, parts: list) -> Message:
+    """Parts joined with ``sep`` (「要注意・要観察」); ``sep`` and each part that is a :class:`Message` are
+    translated (``・`` reads ``, `` in English)."""
+    params = {f"p{i}": x for i, x in enumerate(parts)}
+    out = Message(sep.join("{p%d}" % i for i in range(len(parts))), **params)
+    out.sep = sep
+    return out
 
 
 def set_language(lang: str) -> None:
@@ -73,5 +85,9 @@ def tr(text: str, **fmt: Any) -> str:
 def translate(text: str) -> str:
     """Any text the core produced, in the current language: a :class:`Message` by its template, else as it is."""
     if isinstance(text, Message):
-        return tr(text.template, **text.params)
+        params = {k: translate(v) if isinstance(v, Message) else v for k, v in text.params.items()}
+        sep = getattr(text, "sep", None)
+        if sep is not None:
+            return tr(sep).join(str(params[f"p{i}"]) for i in range(len(params)))
+        return tr(text.template, **params)
     return tr(text)

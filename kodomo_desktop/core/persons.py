@@ -30,6 +30,7 @@ from .calendar import age_on, today, wareki  # noqa: F401 (wareki re-exported: p
 from .calendar import to_date as _date
 from .calendar import wareki_and_western as birth_text
 from .errors import NotFound
+from .i18n import Message, msg, msg_join
 from .importing.fields import SOURCE_TYPES
 from .policy import DEFAULT_SOURCES
 from .services import service
@@ -461,8 +462,12 @@ class TimelineEntry:
         return LINK_METHOD_LABELS.get(self.link_method, self.link_method or "")
 
     @property
-    def file_text(self) -> str:
-        return f"{self.file_name}（{self.as_of.isoformat() if self.as_of else '時点不明'} 時点・{self.row_number}行目）"
+    def file_text(self) -> Message:
+        if self.as_of is None:
+            return msg("{file}（時点不明・{row}行目）", file=self.file_name, row=self.row_number)
+        return msg(
+            "{file}（{date} 時点・{row}行目）", file=self.file_name, date=self.as_of.isoformat(), row=self.row_number
+        )
 
 
 @dataclass
@@ -547,7 +552,12 @@ def _value_text(v) -> str:
     if isinstance(v, (list, tuple)):
         return "、".join(_value_text(x) for x in v)
     if isinstance(v, dict):
-        return "、".join(f"{_NESTED_LABELS.get(k, k)} {_value_text(x)}" for k, x in v.items() if x not in (None, ""))
+        parts = [
+            msg("{label} {value}", label=msg(str(_NESTED_LABELS.get(k, k))), value=_value_text(x))
+            for k, x in v.items()
+            if x not in (None, "")
+        ]
+        return msg_join("、", parts)
     return "" if v is None else str(v)
 
 
@@ -568,7 +578,7 @@ _SKIP_SUMMARY = {"round", "answers", "group_counts"}
 
 
 def _timeline(
-    s, person_ids: list[str], whose: dict[str, str], departments: dict[str, str], skip_sources: tuple[str, ...] = ()
+    s, person_ids: list[str], whose: dict[str, Any], departments: dict[str, str], skip_sources: tuple[str, ...] = ()
 ) -> list[TimelineEntry]:
     if not person_ids:
         return []
@@ -625,7 +635,7 @@ def _timeline(
         summary_parts = [(lab, val) for k, lab, val in shown if k not in _SKIP_SUMMARY]
         summary = "・".join(f"{lab} {val}" for lab, val in summary_parts)
         if not summary and st == "resident_registry":
-            summary = "住民基本台帳に記載" + (f"（続柄 {rel}）" if rel else "")
+            summary = msg("住民基本台帳に記載（続柄 {rel}）", rel=msg(rel)) if rel else msg("住民基本台帳に記載")
         values = {
             "name": name,
             "name_kana": kana,
@@ -751,7 +761,12 @@ def child_page(
             _timeline(
                 s,
                 ids,
-                {m.person_id: f"{m.relationship} {m.name}".strip() for m in members},
+                {
+                    m.person_id: msg("{rel} {name}", rel=msg(m.relationship), name=m.name)
+                    if m.relationship
+                    else msg(m.name or "")
+                    for m in members
+                },
                 departments,
                 skip_sources=("resident_registry",),
             )

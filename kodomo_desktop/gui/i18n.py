@@ -17,6 +17,7 @@ __all__ = [
     "Message",
     "install_qt_translations",
     "label_of",
+    "reason_value",
     "language",
     "msg",
     "set_language",
@@ -34,6 +35,21 @@ def label_of(item: dict, key: str = "label", default: str = "") -> str:
     if out == ja and language() == "en" and item.get(f"{key}_en"):
         return str(item[f"{key}_en"])
     return out
+
+
+def reason_value(value: str | None) -> str:
+    """A score reason's found value as the engine writes it, ``<field label> <value>`` (「欠席日数 58」,
+    「課税区分 非課税」): the label and a coded value through the table; a value not in the table (a number, a town's
+    own text) stays as it is, and so does a text whose label has no English."""
+    if not value or language() == "ja":
+        return value or ""
+    whole = tr(value)
+    if whole != value:
+        return whole
+    label, sep, rest = value.partition(" ")
+    if not sep or tr(label) == label:
+        return value
+    return f"{tr(label)} {tr(rest)}"
 
 
 def tr_list(text: str, sep: str = "・") -> str:

@@ -52,3 +52,20 @@ def test_catalogue_labels_join_the_table_and_a_town_indicator_stays_japanese():
         i18n.set_language("ja")
         C.set_town_catalogue(None)
     assert i18n.tr(first["label_ja"]) == first["label_ja"]  # Japanese mode: the source text
+
+
+def test_a_template_translates_its_message_parameters_and_keeps_data():
+    """A parameter that is a Message (a label, a part with its own template) is translated with the template; a
+    plain value is data; msg_join translates its separator and parts."""
+    from kodomo_desktop.core import i18n
+
+    m = i18n.msg(
+        "{source}: {cond}", source=i18n.msg("課税区分"), cond=i18n.msg_join("・", [i18n.msg("非課税"), "町の値"])
+    )
+    assert m == "課税区分: 非課税・町の値"
+    try:
+        i18n.set_language("en")
+        assert i18n.translate(m) == "Tax category: Tax-exempt, 町の値"
+    finally:
+        i18n.set_language("ja")
+    assert i18n.translate(m) == "課税区分: 非課税・町の値"

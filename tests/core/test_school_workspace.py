@@ -101,6 +101,9 @@ def test_school_password_and_a_backup_or_copy_of_the_town_open_nothing(db, tmp_p
         assert school_key != town_key
     finally:
         t.close()
+    if os.name == "posix":  # the school's files are the owner's only, like the town's
+        sdb = SW.school_files(db)[0]
+        assert {oct(p.stat().st_mode & 0o777) for p in (sdb, K.key_file_path(sdb))} == {"0o600"}
     town_kf = K.KeyFile.load(db)
     loc, kek = town_kf.derive("t1", TEACHER_PW)
     assert not town_kf.has_slot(loc)

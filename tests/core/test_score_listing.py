@@ -84,3 +84,32 @@ def test_a_run_without_list_columns_is_filled_when_listed(ws):
     assert [r["person_id"] for r in LS.score_page(ws)] == want
     with ws.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM child_score WHERE position IS NULL")).scalar() == 0
+
+
+def test_the_list_functions_check_permissions(ws):
+    """Every page and count asks its permission first: a staff member may read scores and the history but not the
+    review queue or the log; an auditor reads the log only. A refusal is logged and nothing is returned."""
+    from kodomo_desktop.core.audit import export as E
+    from kodomo_desktop.core.errors import PermissionDenied
+    from kodomo_desktop.core.importing import service as I
+    from kodomo_desktop.core.linkage import service as L
+
+    ws.add_user("staff1", "staff pw 1", "staff")
+    ws.add_user("audit1", "audit pw 1", "auditor")
+    staff = Workspace.open(ws.path, "staff pw 1", "staff1")
+    auditor = Workspace.open(ws.path, "audit pw 1", "audit1")
+    try:
+        assert LS.score_count(staff, log=False) > 0 and LS.score_page(staff, 5)
+        assert I.batch_count(staff) > 0 and I.batch_page(staff, 5)
+        for call in (lambda: L.review_count(staff), lambda: L.review_page(staff, 5), lambda: E.log_page(staff, 5)):
+            with pytest.raises(PermissionDenied):
+                call()
+        assert E.log_count(auditor) > 0 and E.log_page(auditor, 5)
+        for call in (lambda: LS.score_page(auditor, 5), lambda: I.rejected_page(auditor, 1, 5)):
+            with pytest.raises(PermissionDenied):
+                call()
+    finally:
+        staff.close()
+        auditor.close()
+    denied = [e for e in _log(ws) if e[0] == "permission_denied"]
+    assert len(denied) == 5

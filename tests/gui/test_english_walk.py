@@ -44,7 +44,7 @@ def _table() -> dict[str, str]:
 
 def _editors(win) -> set[int]:
     """Widgets that show the town's own names for editing (the catalogue editor's list of difficulty types)."""
-    page = win.page("catalogue") if "catalogue" in win.keys else None
+    page = win.pages.get("catalogue")  # not win.page(): that would show it
     return {id(page.types)} if page is not None and hasattr(page, "types") else set()
 
 
@@ -234,3 +234,128 @@ def test_score_reasons_read_in_english(english_ws):
     for t in ex["details"]["types"]:
         assert f"{t}<" not in out.replace("● ", "").replace("○ ", "")
     assert "Band: <b>" + ex["details"]["band"] not in out
+    # the found values (「欠席日数 58」) name their field in English, and the thresholds read in English
+    from kodomo_desktop.core import i18n
+
+    values = [r["value"] for r in reasons if r.get("value") and " " in r["value"]]
+    labels = {v.split(" ")[0] for v in values if i18n.tr(v.split(" ")[0]) != v.split(" ")[0]}
+    assert labels
+    assert not [lab for lab in labels if f"{lab} " in out], labels
+    assert "しきい値" not in out and "Thresholds" in out
+
+
+def _japanese_left(texts) -> list[str]:
+    return [t for t in texts if JAPANESE.search(t)]
+
+
+def test_rule_and_points_texts_read_in_english(app, qtbot, english_ws, no_modals):
+    """The catalogue editor's rule in words (「要対協: 状況 ≠ 終結（最新の記録）」) and its points (「虐待:6」) are built
+    from templates with parameters: in English no Japanese is left for the shipped catalogue (its sources, fields,
+    conditions and coded values all have English); the points text reads back to the same points."""
+    from kodomo_desktop.core import i18n
+    from kodomo_desktop.core.scoring import catalogue as C
+    from kodomo_desktop.core.scoring import town as T
+    from kodomo_desktop.gui.pages import catalogue_page as CP
+
+    cat = C.load_catalogue()
+    rules = [i18n.translate(T.indicator_text(cat, ind)) for ind in cat["indicators"]]
+    rules += [i18n.translate(T.gap_rule_text(cat, g)) for g in cat.get("takeup_gaps") or []]
+    assert len(rules) > 30 and not _japanese_left(rules), _japanese_left(rules)
+    first = cat["indicators"][0]
+    assert str(T.indicator_text(cat, first)) != i18n.translate(T.indicator_text(cat, first))  # Japanese kept as data
+
+    page = CP.CataloguePage(english_ws)
+    qtbot.addWidget(page)
+    cells = [
+        page.table.item(r, c).text() for r in range(page.table.rowCount()) for c in (1, 3) if page.table.item(r, c)
+    ]
+    assert cells and not _japanese_left(cells), _japanese_left(cells)[:10]
+    points = {t: p for ind in cat["indicators"] for t, p in (ind.get("points") or {}).items()}
+    assert CP._parse_points(CP._points_text(points), cat["difficulty_types"]) == points
+
+
+def test_score_texts_read_in_english(app, qtbot, english_ws, no_modals):
+    """What a page builds from a score: the list's band with the type and points that set it (「高（虐待 11点）」),
+    the what-if panel's reasons with their points, the child page's score line and the case chart's score and file
+    entries — templates with parameters, so in English only data (a file's name) stays Japanese."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.gui.main_window import MainWindow
+
+    win = MainWindow(english_ws)
+    qtbot.addWidget(win)
+    win.resize(1366, 728)
+    win.show()
+    page = win.page("scoring")
+    m = page.model
+    bands = [str(m.data(m.index(r, 6, QModelIndex()))) for r in range(min(m.rowCount(QModelIndex()), 60))]
+    assert any("pts" in b for b in bands) and not _japanese_left(bands), _japanese_left(bands)[:5]
+    page.view.selectRow(0)
+    whatif = [page.whatif.items.item(i).text() for i in range(page.whatif.items.count())]
+    assert whatif and not _japanese_left(whatif), _japanese_left(whatif)
+    with english_ws.session() as s:
+        pid = s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 1")).scalar()
+    win.open_person(pid)
+    view = _child_view(win)
+    line = view.score.text().split("\n")[0]
+    assert "pts" in line and not JAPANESE.search(line), line
+    tree = view.karte
+    rows = [[tree.topLevelItem(i).text(c) for c in range(4)] for i in range(tree.topLevelItemCount())]
+    scores = [r for r in rows if r[2].startswith("Score ")]
+    assert scores and not _japanese_left([x for r in scores for x in r]), scores
+    files = [r[3] for r in rows if "(as of " in r[3]]
+    assert files and not any("時点" in f for f in files), files
+
+
+def test_record_summaries_and_inspection_counts_read_in_english(app, qtbot, english_ws, no_modals):
+    """Summaries the core builds and pages show: a registry row's 「住民基本台帳に記載（続柄 子）」, a record's file
+    and row (「…（2026-11-01 時点・24行目）」), a household member's relationship, a nested value's labels, and the
+    self-inspection's counts per role — templates with parameters, so only data (names, file names) stays."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.gui.main_window import MainWindow
+    from kodomo_desktop.gui.pages.governance.inspection import InspectionTab
+
+    win = MainWindow(english_ws)
+    qtbot.addWidget(win)
+    win.resize(1366, 728)
+    win.show()
+    with english_ws.session() as s:
+        pid = s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 1")).scalar()
+    win.open_person(pid)
+    tree = _timeline(win)
+    rows = [[tree.topLevelItem(i).text(c) for c in range(5)] for i in range(tree.topLevelItemCount())]
+    assert len(rows) > 5
+    left = [r[2] for r in rows if any(w in r[2] for w in ("住民基本台帳に記載", "続柄", "受給者", "保護中"))]
+    left += [r[3] for r in rows if "時点" in r[3] or "行目" in r[3]]  # the file's name itself is data
+    assert not left, left[:5]
+    assert any(r[2] == "In the resident registry (relationship: Child)" for r in rows), [r[2] for r in rows][:5]
+    whose = [r[2].split("］")[0] for r in rows if r[2].startswith("［")]
+    assert whose and all(not JAPANESE.search(w.split(" ")[0]) for w in whose), whose[:5]
+
+    win.page("governance")
+    tab = win.findChildren(InspectionTab)[0]
+    tab.refresh_auto()
+    m = tab.auto_model
+    results = [
+        str(m.data(m.index(r, c, QModelIndex())) or "") for r in range(m.rowCount(QModelIndex())) for c in (0, 1)
+    ]
+    assert results and not _japanese_left(results), _japanese_left(results)
+
+
+def test_queue_and_sheet_labels_read_in_english(english_ws):
+    """The linkage queue's record line names its source in English; the shipped watch-list sheet's title too."""
+    from kodomo_desktop.core.sharing import sheets
+    from kodomo_desktop.gui.i18n import tr
+    from kodomo_desktop.gui.pages import linkage_page as LP
+
+    q = {
+        "name": "テスト　花子",
+        "birth_date": "2015-01-01",
+        "source_type": "resident_registry",
+        "row_number": 3,
+        "score": 1,
+    }
+    line = LP._queue_text(q).split("\n")[1]
+    assert "row 3" in line and not JAPANESE.search(line), line
+    assert not JAPANESE.search(tr(sheets.WATCH_LIST["title"]))

@@ -817,8 +817,8 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": _date(rec_date),
                     "kind": "record",
-                    "title": label,
-                    "source": f"{fname}（{_date(as_of)} 時点）",
+                    "title": msg(label),
+                    "source": msg("{file}（{date} 時点）", file=fname, date=_date(as_of)),
                     "detail": attrs,
                 }
             )
@@ -829,8 +829,8 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": run.as_of,
                     "kind": "score",
-                    "title": f"スコア {cs.total:g}（{cs.band or '-'}）",
-                    "source": f"スコア算出 #{run.id}",
+                    "title": msg("スコア {total}（{band}）", total=f"{cs.total:g}", band=msg(cs.band or "-")),
+                    "source": msg("スコア算出 #{run}", run=run.id),
                     "detail": {"types": cs.types},
                 }
             )
@@ -846,8 +846,8 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": (c.decided_at or r.created_at).date(),
                     "kind": "classification",
-                    "title": f"分類 {cls_label}（{r.name}）",
-                    "source": f"判断: {c.decided_by}",
+                    "title": msg("分類 {label}（{round}）", label=msg(str(cls_label or "")), round=r.name),
+                    "source": msg("判断: {who}", who=c.decided_by),
                     "detail": {"reason": c.reason},
                 }
             )
@@ -858,7 +858,12 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": conf.held_on,
                     "kind": "conference",
-                    "title": f"{conf.kind}: 支援{i.support_needed or '未決定'} {DIRECTIONS.get(i.direction or '', '')}",
+                    "title": msg(
+                        "{kind}: 支援{needed} {direction}",
+                        kind=msg(conf.kind),
+                        needed=msg(i.support_needed or "未決定"),
+                        direction=msg(DIRECTIONS.get(i.direction or "", "")),
+                    ),
                     "source": conf.title or conf.kind,
                     "detail": {"lead": i.lead_organisation, "actions": i.actions},
                 }
@@ -868,7 +873,7 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": p.on,
                     "kind": "progress",
-                    "title": f"経過記録: {p.kind}",
+                    "title": msg("経過記録: {kind}", kind=msg(p.kind)),
                     "source": p.who or p.created_by,
                     "detail": {"what": p.what, "outcome": p.outcome, "next": p.next_action_on},
                 }
@@ -878,7 +883,7 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": case_.opened_on,
                     "kind": "case",
-                    "title": f"支援開始（主担当: {case_.lead_organisation or '未定'}）",
+                    "title": msg("支援開始（主担当: {lead}）", lead=msg(case_.lead_organisation or "未定")),
                     "source": case_.created_by or "",
                     "detail": {"plan": case_.plan},
                 }
@@ -888,7 +893,7 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                     {
                         "date": case_.closed_on,
                         "kind": "case",
-                        "title": "終結",
+                        "title": msg("終結"),
                         "source": case_.created_by or "",
                         "detail": {"reason": case_.close_reason},
                     }
@@ -898,7 +903,7 @@ def timeline(ws: Workspace, person_id: str) -> list[dict]:
                 {
                     "date": n.created_at.date(),
                     "kind": "note",
-                    "title": "メモ",
+                    "title": msg("メモ"),
                     "source": n.created_by,
                     "detail": {"text": n.text},
                 }

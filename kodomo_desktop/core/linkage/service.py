@@ -421,14 +421,19 @@ def _insert_links(s, table: Table, rows: list[dict], stop=None) -> None:
             s.execute(insert(table), grp[i : i + 5000])
 
 
+_CHEAP = [
+    (k, c) for k, c in enumerate(_LINK_COLUMNS) if c not in ("record_id", "decided_at", "explanation", "candidates")
+]
+_JSON = [(k, c) for k, c in enumerate(_LINK_COLUMNS) if c in ("explanation", "candidates")]
+
+
 def _same_link(old, new: dict, as_text: dict) -> bool:
-    """Whether a stored link row (raw values) equals a new one; ``decided_at`` is kept when nothing else moved."""
-    for k, c in enumerate(_LINK_COLUMNS):
-        if c in ("record_id", "decided_at"):
-            continue
+    """Whether a stored link row (raw values) equals a new one; ``decided_at`` is kept when nothing else moved. The
+    plain columns first (a moved link differs there), the JSON last."""
+    if (old[9] is None) != (new.get("decided_at") is None):
+        return False
+    for k, c in _CHEAP:
         a, b = old[k], new.get(c)
-        if c in as_text and c in new:  # a key left out is SQL NULL; a None given is the JSON text null
-            b = as_text[c](b) if as_text[c] else b
         if c in ("score", "probability"):
             if a is None or b is None:
                 if (a is None) != (b is None):
@@ -437,7 +442,35 @@ def _same_link(old, new: dict, as_text: dict) -> bool:
                 return False
         elif a != b:
             return False
-    return (old[9] is None) == (new.get("decided_at") is None)
+    for k, c in _JSON:
+        a = old[k]
+        if c not in new:  # a key left out is SQL NULL; a None given is the JSON text null
+            if a is not None:
+                return False
+            continue
+        if a is None or not _same_json(a, new[c], as_text[c]):
+            return False
+    return True
+
+
+def _same_json(stored: str, value, to_text) -> bool:
+    """The stored JSON text against a new value: read back (orjson, fast) and compared as values; what orjson cannot
+    read (NaN) is compared as the text the column would store."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(stored) == value
+        except ValueError:
+            pass
+    return stored == (to_text(value) if to_text else value)
+
+
+_orjson: Any = None
+try:
+    import orjson
+
+    _orjson = orjson
+except ImportError:  # pragma: no cover - compared as text
+    pass
 
 
 def _f(v):

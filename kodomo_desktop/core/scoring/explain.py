@@ -36,6 +36,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from ..errors import KodomoError
+from ..i18n import Message, msg, msg_join
 from . import catalogue as C
 from .catalogue import load_catalogue
 
@@ -306,12 +307,16 @@ class ScoreDetails:
     def household_reasons(self) -> list[Reason]:
         return [r for r in self.reasons if not r.own]
 
-    def threshold_text(self, t: str) -> str:
-        """「しきい値 中 5・高 7」 for a type (the bands that type actually uses for this child's age band)."""
+    def threshold_text(self, t: str) -> Message:
+        """「しきい値 中 5・高 7」 for a type (the bands that type actually uses for this child's age band), a
+        template with the bands as parameters (``i18n.translate`` reads it)."""
         ts = self.types.get(t)
         if ts is None or not ts.cuts:
-            return ""
-        return "しきい値 " + "・".join(f"{b} {v:g}" for b, v in sorted(ts.cuts.items(), key=lambda kv: kv[1]))
+            return msg("")
+        cuts = sorted(ts.cuts.items(), key=lambda kv: kv[1])
+        return msg(
+            "しきい値 {cuts}", cuts=msg_join("・", [msg("{band} {v}", band=msg(b), v=f"{v:g}") for b, v in cuts])
+        )
 
     def reasons_text(self) -> str:
         """CSV ``reasons``: ``item(+points)`` largest first, ``;``-separated."""

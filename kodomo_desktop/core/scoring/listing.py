@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from ..calendar import to_date
+from ..i18n import Message, msg
 from ..services import service
 from ..storage.models import ScoreRun
 from ..text.search import person_terms_sql, search_terms
@@ -299,18 +300,19 @@ def score_page(
     return out
 
 
-def band_text(d: ScoreDetails) -> str:
+def band_text(d: ScoreDetails) -> Message:
     """The band with the type and points that set it — 「高（虐待 7点）」 — so a band never sits beside a total it
     was not decided by (the band is per difficulty type; the total adds every type), and a band held below the top
     by the proxy guard is marked as such."""
     if not d.band:
-        return ""
+        return msg("")
     top = [(t, v) for t, v in d.types.items() if v.band == d.band]
     if not top or d.band_level == 0:
-        return d.band
+        return msg(d.band)
     t, v = max(top, key=lambda tv: tv[1].points)
     # a type held below the top band by the proxy guard says so: 「中（虐待 7点・世帯の状況のみ）」
-    return f"{d.band}（{t} {v.points:g}点{'・世帯の状況のみ' if v.guard_capped else ''}）"
+    template = "{band}（{type} {points}点・世帯の状況のみ）" if v.guard_capped else "{band}（{type} {points}点）"
+    return msg(template, band=msg(d.band), type=msg(t), points=f"{v.points:g}")
 
 
 @service("score.read", what="scores")

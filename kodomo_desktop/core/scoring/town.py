@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from .. import outputs
 from ..errors import InputRefused
+from ..i18n import Message, msg, msg_join
 from ..importing import fields as F
 from ..importing import town_types as TT
 from ..services import service
@@ -977,37 +978,56 @@ def _field_label(st: str, f: str, cat: dict | None = None) -> str:
     return (meta.get("attributes", {}).get(f) or meta.get("identity", {}).get(f) or {}).get("label", f)
 
 
-def rule_text(cat: dict, part: dict) -> str:
-    """A reader's rule in words: 住民税課税状況: 課税区分 ＝ 非課税（18か月以内）."""
+def _value(v) -> Message:
+    """A rule's value: a coded value (「終結」) reads in the table's language, a town's own text stays as it is."""
+    return msg("") if v is None else msg(str(v))
+
+
+def rule_text(cat: dict, part: dict) -> Message:
+    """A reader's rule in words: 住民税課税状況: 課税区分 ＝ 非課税（18か月以内） — a template with parameters (the
+    source, field and condition labels and coded values through the one table; ``i18n.translate`` reads it)."""
     st = part["source_type"]
     rule = part.get("rule") or {}
+    op = rule.get("op")
+    op_label = msg(OPS_JA.get(str(op), str(op)))
     if rule.get("exists") is True and "field" not in rule:
-        cond = "記録"
+        cond: Message = msg("記録")
     elif "field" in rule:
         v = rule.get("value")
-        if rule.get("aggregate") == "latest":
-            v = f"{'' if v is None else v}（最新の記録）" if not isinstance(v, list) else v
-        v = "・".join(map(str, v)) if isinstance(v, list) else ("" if v is None else str(v))
-        cond = f"{_field_label(st, rule['field'], cat)} {OPS_JA.get(str(rule.get('op')), rule.get('op'))} {v}".strip()
+        value: Message = msg_join("・", [_value(x) for x in v]) if isinstance(v, list) else _value(v)
+        field = msg(_field_label(st, rule["field"], cat))
+        if rule.get("aggregate") == "latest" and not isinstance(v, list):
+            cond = msg("{field} {op} {value}（最新の記録）", field=field, op=op_label, value=value)
+        elif str(value):
+            cond = msg("{field} {op} {value}", field=field, op=op_label, value=value)
+        else:
+            cond = msg("{field} {op}", field=field, op=op_label)
     elif rule.get("aggregate") == "count":
-        cond = f"件数 {OPS_JA.get(str(rule.get('op')), rule.get('op'))} {rule.get('value')}"
         if isinstance(rule.get("where"), dict) and rule["where"].get("field"):
-            cond = f"{_field_label(st, rule['where']['field'], cat)}の{cond}"
+            where = msg(_field_label(st, rule["where"]["field"], cat))
+            cond = msg("{field}の件数 {op} {value}", field=where, op=op_label, value=rule.get("value"))
+        else:
+            cond = msg("件数 {op} {value}", op=op_label, value=rule.get("value"))
     else:
-        cond = "条件に合う記録"
+        cond = msg("条件に合う記録")
     w = part.get("window_months")
-    return f"{_label(cat, st)}: {cond}" + (f"（{w}か月以内）" if w else "")
+    source = msg(_label(cat, st))
+    if w:
+        return msg("{source}: {cond}（{w}か月以内）", source=source, cond=cond, w=w)
+    return msg("{source}: {cond}", source=source, cond=cond)
 
 
-def indicator_text(cat: dict, ind: dict) -> str:
+def indicator_text(cat: dict, ind: dict) -> Message:
     """An indicator's rule in words; a two-source one names both: 「A: … があり、B: 記録 がない」."""
     if isinstance(ind.get("absent"), dict):
-        return f"{rule_text(cat, ind)} があり、{rule_text(cat, {'rule': {'exists': True}, **ind['absent']})} がない"
+        return gap_rule_text(cat, {"present": ind, "absent": {"rule": {"exists": True}, **ind["absent"]}})
     return rule_text(cat, ind)
 
 
-def gap_rule_text(cat: dict, g: dict) -> str:
-    return f"{rule_text(cat, g['present'])} があり、{rule_text(cat, g['absent'])} がない"
+def gap_rule_text(cat: dict, g: dict) -> Message:
+    return msg(
+        "{present} があり、{absent} がない", present=rule_text(cat, g["present"]), absent=rule_text(cat, g["absent"])
+    )
 
 
 def _reader(g: dict, part: str) -> dict:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import KodomoError
 from ...core.scoring import town as T
 from .. import palette as pal
-from ..i18n import tr
+from ..i18n import tr, translate
 from ..widgets import Notice
 from .catalogue_forms import FieldErrors, FormGrid, IndicatorForm, RulesForm, SourceForm, plain
 
@@ -51,7 +51,8 @@ def _parse_value(text: str, old):
 
 
 def _points_text(points: dict) -> str:
-    return "、".join(f"{t}:{p:g}" for t, p in points.items())
+    """「虐待:6、産後うつ:2」; the types in the current language (``_parse_points`` reads both)."""
+    return tr("、").join(f"{tr(t)}:{p:g}" for t, p in points.items())
 
 
 def _parse_points(text: str, types: list[str]) -> dict:
@@ -61,6 +62,7 @@ def _parse_points(text: str, types: list[str]) -> dict:
         if not part:
             continue
         t, _, v = part.rpartition(":")
+        t = t if t in types else next((x for x in types if tr(x) == t), t)  # a type's English name reads too
         if t not in types:
             raise ValueError(tr("困難の種類「{t}」はありません。", t=t))
         try:
@@ -218,13 +220,18 @@ class CataloguePage(QWidget):
         rows = [
             [
                 tr(ind["label_ja"]),  # a town-defined indicator has only its Japanese name
-                T.indicator_text(self.draft, {**ind, "window_months": None}),
+                translate(T.indicator_text(self.draft, {**ind, "window_months": None})),
                 str(ind.get("window_months") or tr("期限なし")),
                 _points_text(ind.get("points") or {}),
             ]
             for ind in inds
         ] + [
-            [tr(g["label_ja"]), T.gap_rule_text(self.draft, g), "", tr("点数なし（利用できる可能性のある支援）")]
+            [
+                tr(g["label_ja"]),
+                translate(T.gap_rule_text(self.draft, g)),
+                "",
+                tr("点数なし（利用できる可能性のある支援）"),
+            ]
             for g in gaps
         ]
         for r, cells in enumerate(rows):

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
-from ..i18n import tr, tr_list
+from ..i18n import Message, label_of, reason_value, tr, tr_list, translate
 from ..widgets import Notice
 
 BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
@@ -273,10 +273,11 @@ class ChildView(QWidget):
         total = sc.get("total")
         parts = [
             tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "") + f"：{tr(band)}",
-            f"{total:g} 点" if isinstance(total, (int, float)) else "",
+            tr("{n} 点", n=f"{total:g}") if isinstance(total, (int, float)) else "",
         ]
         if sc.get("types"):
-            parts.append(tr_list(str(sc["types"])))
+            types = str(sc["types"])
+            parts.append(tr_list(types, sep="、" if "、" in types else "・"))
         d = sc.get("details")
         if d is not None:
             parts.append(tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{d.own_points:g}", h=f"{d.household_points:g}"))
@@ -288,8 +289,9 @@ class ChildView(QWidget):
                 "\n"
                 + tr("理由")
                 + "："
-                + "、".join(
-                    f"{r.label} +{r.points:g}" + (f"（{r.value}）" if r.value else "")
+                + tr("、").join(
+                    f"{label_of({'label': r.label, 'label_en': r.label_en})} +{r.points:g}"
+                    + (f"（{reason_value(r.value)}）" if r.value else "")
                     for r in d.reasons
                     if r.points > 0
                 )
@@ -324,7 +326,7 @@ class ChildView(QWidget):
             + "（"
             + tr("見つけた条件")
             + "："
-            + g["rule"]
+            + translate(g["rule"])
             + "）"
             for g in found
         ]
@@ -396,18 +398,20 @@ class ChildView(QWidget):
                 date += f"（{tr(e.date_basis)}）"
             source = f"{tr(e.source_label)}（{tr(e.department)}）" if e.department else tr(e.source_label)
             content = (
-                tr("・").join(f"{tr(lab)} {tr(val)}" for lab, val in e.summary_parts)
+                tr("・").join(f"{tr(lab)} {translate(val)}" for lab, val in e.summary_parts)
                 if e.summary_parts
-                else tr(e.summary) or ("—" if not e.fields else "")
+                else translate(e.summary) or ("—" if not e.fields else "")
             )
             if e.whose:
-                content = f"［{tr(e.whose)}］ " + content
+                content = f"［{translate(e.whose)}］ " + content
             link = tr(e.status_label) + (f"・{tr(e.method_label)}" if e.method_label else "")
-            item = QTreeWidgetItem([date, source, content, e.file_text, link])
+            item = QTreeWidgetItem([date, source, content, translate(e.file_text), link])
             item.setToolTip(0, f"{P.wareki(e.date)}（{tr(e.date_basis)}）" if e.date else "")
             item.setToolTip(2, content)
             item.setToolTip(
-                3, e.file_text + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です"))
+                3,
+                translate(e.file_text)
+                + ("" if e.current else "\n" + tr("新しい抽出に置き換えられた、以前の抽出の記録です")),
             )
             item.setData(0, Qt.UserRole, e.record_id)
             if not e.whose:
@@ -643,12 +647,13 @@ class ChildView(QWidget):
         self.karte_title.setText(
             tr("支援の経過（新しい順）")
             + "　"
-            + "・".join(f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items())
+            + tr("・").join(f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items())
         )
         for e in events:
             d = e["date"].isoformat() if e.get("date") else "—"
             kind = tr(self.KIND_LABELS.get(e["kind"], e["kind"]))
-            item = QTreeWidgetItem([d, kind, tr_list(e["title"]), e.get("source") or ""])
+            title = translate(e["title"]) if isinstance(e["title"], Message) else tr_list(e["title"])
+            item = QTreeWidgetItem([d, kind, title, translate(e.get("source") or "")])
             item.setData(0, Qt.UserRole, e["kind"])
             item.setToolTip(2, e["title"])
             item.setToolTip(3, e.get("source") or "")

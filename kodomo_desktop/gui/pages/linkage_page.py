@@ -52,7 +52,11 @@ def _queue_text(q: dict) -> str:
 
 
 DECISION_JA = {"accept": "同一人物", "reject": "別人", "not_in_registry": "台帳にいない", "split": "切り離し"}
-_source_label = source_label
+
+
+def _source_label(st: str | None) -> str:
+    """The source's label in the current language."""
+    return tr(source_label(st))
 
 
 class Waterfall(QWidget):

@@ -45,7 +45,7 @@ from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
 from ..format import when
-from ..i18n import label_of, tr, tr_list
+from ..i18n import label_of, msg, reason_value, tr, tr_list, translate
 from ..models import LazyRowsModel
 from ..widgets import FlowLayout, Notice
 
@@ -154,7 +154,7 @@ class ScoreListModel(LazyRowsModel):
                 tr(r["age_band"]),
                 r["school"] or "－",
                 f"{r['total']:g}",
-                tr_list(r.get("band_text") or r["band"]),
+                translate(r.get("band_text") or msg(r["band"] or "")),
                 tr("・").join(tr(t) for t in r["types"]),
                 r["basic_items"],
                 f"{r['school_points']:g} ／ {r['other_points']:g}",
@@ -215,7 +215,7 @@ def reasons_html(ex: dict) -> str:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
         for t, v in sorted(sd.types.items(), key=lambda kv: -kv[1].points):
             mark = "●" if v.flagged else "○"
-            cuts = sd.threshold_text(t)
+            cuts = translate(sd.threshold_text(t))
             note = ""
             if v.guard_capped:
                 note = "　" + tr("世帯・経済の指標だけのため最上位の帯にしていません")
@@ -238,7 +238,7 @@ def reasons_html(ex: dict) -> str:
         out.append(
             f"<li><b>{e(label_of(r))}</b> +{r['points']:g}{who}"
             f"{'　［' + e(tr(kind)) + '］' if kind else ''}<br><span style='color:{pal.MUTED}'>"
-            f"{e(r.get('value') or '')}　{e(tr(r.get('department') or r.get('source_label') or ''))}・"
+            f"{e(reason_value(r.get('value')))}　{e(tr(r.get('department') or r.get('source_label') or ''))}・"
             f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
             f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
         )
@@ -314,7 +314,7 @@ class WhatIfPanel(QGroupBox):
         for r in (details or {}).get("reasons") or []:
             if r["indicator"] == "sibling_flagged":
                 continue
-            it = QListWidgetItem(f"{r['label']}（+{r['points']:g}）")
+            it = QListWidgetItem(tr("{label}（+{p}）", label=label_of(r), p=f"{r['points']:g}"))
             it.setData(Qt.UserRole, r["indicator"])
             it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
             it.setCheckState(Qt.Checked)

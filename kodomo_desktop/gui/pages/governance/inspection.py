@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from ....core.governance import documents as G
 from ....core.governance import register as R
 from ....core.security.roles import ROLES
+from ....core.vocab import source_label
 from ...i18n import tr
 from .common import (
     MISSING_BG,
@@ -116,10 +117,12 @@ class InspectionTab(QWidget):
         self.auto = a
         idle = a["users_without_sign_in_for_a_year"]
         rows = [
-            {"item": tr("1年以上サインインのない利用者"), "result": "、".join(idle) or tr("なし"), "ok": not idle},
+            {"item": tr("1年以上サインインのない利用者"), "result": tr("、").join(idle) or tr("なし"), "ok": not idle},
             {
                 "item": tr("役割ごとの利用者数"),
-                "result": "、".join(f"{ROLES.get(k, k)} {v} 人" for k, v in a["roles"].items()),
+                "result": tr("、").join(
+                    tr("{role} {n} 人", role=tr(ROLES.get(k, k)), n=v) for k, v in a["roles"].items()
+                ),
                 "ok": True,
             },
             {
@@ -136,7 +139,7 @@ class InspectionTab(QWidget):
             },
             {
                 "item": tr("根拠が未設定の取込元"),
-                "result": "、".join(a["sources_without_legal_basis"]) or tr("なし"),
+                "result": tr("、").join(tr(source_label(k)) for k in a["sources_without_legal_basis"]) or tr("なし"),
                 "ok": not a["sources_without_legal_basis"],
             },
             {

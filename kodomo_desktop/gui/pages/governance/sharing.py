@@ -480,7 +480,7 @@ class SharingTab(QWidget):
             keep = self.sheet.currentData()
             self.sheet.clear()
             for key, title in sheets or []:
-                self.sheet.addItem(title, key)
+                self.sheet.addItem(tr(title), key)  # a town-defined sheet's own title stays as it is
             i = self.sheet.findData(keep)
             if i >= 0:
                 self.sheet.setCurrentIndex(i)
