@@ -10,6 +10,8 @@ A string missing from the table stays Japanese. The language is chosen with ``--
 
 from __future__ import annotations
 
+import re
+
 from ..core.i18n import LANGUAGES, Message, language, msg, set_language, tr, translate
 
 __all__ = [
@@ -49,7 +51,13 @@ def reason_value(value: str | None) -> str:
     label, sep, rest = value.partition(" ")
     if not sep or tr(label) == label:
         return value
+    counted = _COUNTED.fullmatch(rest)  # a household count: 「18歳以下 3人」, 「きょうだい 2人（本人の記録で抽出）」
+    if counted:
+        return tr("{label} {n}人", label=tr(label), n=counted[1]) + (tr(counted[2]) if counted[2] else "")
     return f"{tr(label)} {tr(rest)}"
+
+
+_COUNTED = re.compile(r"(\d+)人(（[^）]*）)?")
 
 
 def tr_list(text: str, sep: str = "・") -> str:

@@ -373,3 +373,23 @@ def test_queue_and_sheet_labels_read_in_english(english_ws):
     line = LP._queue_text(q).split("\n")[1]
     assert "row 3" in line and not JAPANESE.search(line), line
     assert not JAPANESE.search(tr(sheets.WATCH_LIST["title"]))
+
+
+def test_found_values_of_every_shape_read_in_english(english_ws):
+    """Every found value the demo town's reasons carry whose field label has English reads without Japanese, unless
+    the value itself is data (a number with a unit is not data: 「18歳以下 3人」 reads 'Aged 18 or under: 3')."""
+    from sqlalchemy import text
+
+    from kodomo_desktop.core import i18n
+    from kodomo_desktop.core.scoring import service as S
+    from kodomo_desktop.gui.i18n import reason_value
+
+    with english_ws.session() as s:
+        pids = [p for (p,) in s.execute(text("SELECT person_id FROM child_score ORDER BY total DESC LIMIT 25"))]
+    values = {
+        r["value"] for p in pids for r in S.child_explanation(english_ws, p)["details"]["reasons"] if r.get("value")
+    }
+    shown = {v: reason_value(v) for v in values if " " in v and i18n.tr(v.split(" ")[0]) != v.split(" ")[0]}
+    assert any("人" in v for v in shown)
+    left = {v: t for v, t in shown.items() if JAPANESE.search(t)}
+    assert not left, left
