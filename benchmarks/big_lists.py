@@ -1,7 +1,7 @@
 """Every long list of the GUI at 200,000 persons (issue 21, point 3): how long each takes to open, to filter or
 search, and to sort, on the cached store of ``benchmarks/big_town.py`` (built on the first run, ~2 min).
 
-    flock /tmp/kodomo-bigbench.lock python benchmarks/big_lists.py [--persons 200000] [--db build/big/big.db]
+    flock /tmp/kodomo-bigbench.lock python benchmarks/big_lists.py [--persons 200000] [--db FILE]
 
 Prints a table: list, rows in the list, then seconds to open the page (offscreen, its first page fetched: the first
 page of its kind in the process, so it includes building the page's other tabs), to reload it (F5: count and first
@@ -191,9 +191,10 @@ def measure(db: Path, password: str) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=200_000)
-    ap.add_argument("--db", type=Path, default=ROOT / "build" / "big" / "big.db")
+    ap.add_argument("--db", type=Path, default=None)
     a = ap.parse_args()
     bt = _big_town()
+    a.db = a.db or bt.default_db()
     t = time.perf_counter()
     bt.build(a.db, a.persons)
     print(f"store ready in {time.perf_counter() - t:.1f} s ({a.persons:,} persons): {a.db}")

@@ -4,12 +4,12 @@ other long lists — a score run over every child, a 名寄せ review queue of 2
 variants), 300,000 access-log entries (a correct hash chain), 3,000 import batches (years of monthly extracts) and a
 batch with 60,000 rejected rows.
 
-    python benchmarks/big_town.py [--persons 200000] [--db build/big/big.db]
+    python benchmarks/big_town.py [--persons 200000] [--db FILE]
 
 prints how long the child list takes to fetch, to filter by name and by kana, and to open in the GUI (offscreen);
 ``python benchmarks/big_lists.py`` prints the same for every long list. Goal (issue 21): opening a list and
 searching under 0.5 s at 200,000 persons. ``tests/gui/test_big_lists.py`` uses :func:`build` (cached under
-build/big/, rebuilt when :data:`CACHE_VERSION` changes) and checks the behaviour; the timings are printed here.
+~/.cache/kodomo-desktop/, see :func:`default_db`; rebuilt when :data:`CACHE_VERSION` or the schema changes) and checks the behaviour; the timings are printed here.
 """
 
 from __future__ import annotations
@@ -32,13 +32,40 @@ BATCHES = 3_000
 REJECTED_ROWS = 60_000
 
 
+def default_db() -> Path:
+    """Where the store is cached: outside the work tree, so a fresh clone on the same machine (CI) reuses it.
+
+    ``KODOMO_BIG_TOWN`` names another file. The folder carries the cache version and the newest migration, so a
+    clone with another schema never opens (or upgrades) a store another clone uses."""
+    if os.environ.get("KODOMO_BIG_TOWN"):
+        return Path(os.environ["KODOMO_BIG_TOWN"])
+    versions = ROOT / "kodomo_desktop" / "core" / "storage" / "migrations" / "versions"
+    head = max((p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py")), default="0000")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "kodomo-desktop" / f"big-town-v{CACHE_VERSION}-m{head}" / "big.db"
+
+
 def _version_file(db: Path) -> Path:
     return Path(str(db) + ".version")
 
 
 def build(db: Path, persons: int = 200_000, seed: int = 7) -> Path:
-    """Build (once) a database of ``persons`` residents; returns its path. Rebuilt if the file is missing."""
+    """Build (once) a database of ``persons`` residents; returns its path. Rebuilt if the file is missing.
+
+    Two processes (two clones' test runs) asking at once: the second waits for the first's build."""
     db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / "build.lock", "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # Windows: no flock; one run at a time there
+            pass
+        return _build(db, persons, seed)
+
+
+def _build(db: Path, persons: int, seed: int) -> Path:
     vf = _version_file(db)
     if (
         db.exists()
@@ -497,8 +524,9 @@ def timings(db: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=200_000)
-    ap.add_argument("--db", type=Path, default=ROOT / "build" / "big" / "big.db")
+    ap.add_argument("--db", type=Path, default=None)
     a = ap.parse_args()
+    a.db = a.db or default_db()
     t = time.perf_counter()
     build(a.db, a.persons)
     print(f"database ready in {time.perf_counter() - t:.1f} s ({a.persons:,} persons): {a.db}")

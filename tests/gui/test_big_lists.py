@@ -1,4 +1,4 @@
-"""こども一覧 at 200,000 persons (issue 21): a generated store, built once and cached under build/big/
+"""こども一覧 at 200,000 persons (issue 21): a generated store, built once and cached under ~/.cache/kodomo-desktop/
 (benchmarks/big_town.build), opened in the GUI: the list fetches lazily, counts, orders and searches in SQL with the
 search semantics of ``persons.ChildIndex``. Behaviour only; ``python benchmarks/big_town.py`` prints the timings."""
 
@@ -30,7 +30,7 @@ def big_ws():
     from kodomo_desktop.core.workspace import Workspace
 
     bt = _big_town()
-    db = bt.build(ROOT / "build" / "big" / "big.db", 200_000)  # cached: built on the first run only
+    db = bt.build(bt.default_db(), 200_000)  # cached outside the tree: built on the first run only
     ws = Workspace.open(db, bt.PASSWORD)
     yield ws
     ws.close()
