@@ -136,6 +136,19 @@ def _child_row(row, on: dt.date, schools: dict, excluded: set, name_key: str, ka
     )
 
 
+# What a ChildRow is built from (``_child_row`` reads them by position): the full list and one lazy page alike.
+_ROW_COLUMNS = (
+    Person.id,
+    Person.name,
+    Person.name_kana,
+    Person.birth_date,
+    Person.sex,
+    Person.resident_no,
+    Person.household_id,
+    Person.in_registry,
+)
+
+
 @service("person.read", what="child list")
 def list_children(
     ws: Workspace, on: dt.date | None = None, *, max_age: int = MAX_CHILD_AGE, log: bool = True
@@ -149,18 +162,9 @@ def list_children(
         lo = on.replace(year=on.year - max_age - 1, day=28)
     with ws.session() as s:
         schools = _school_of(s)
-        excluded = Q.opted_out(s)
+        excluded = Q.opted_out(s, on)
         rows = s.execute(
-            select(
-                Person.id,
-                Person.name,
-                Person.name_kana,
-                Person.birth_date,
-                Person.sex,
-                Person.resident_no,
-                Person.household_id,
-                Person.in_registry,
-            ).where(Person.birth_date.is_not(None), Person.birth_date > lo, Person.birth_date <= on)
+            select(*_ROW_COLUMNS).where(Person.birth_date.is_not(None), Person.birth_date > lo, Person.birth_date <= on)
         ).all()
     out = [
         _child_row(row, on, schools, excluded, nn(row[1]) if row[1] else "", nk(row[2]) if row[2] else "")
@@ -367,18 +371,7 @@ def child_rows(ws: Workspace, ids: list[str], on: dt.date | None = None) -> list
         for i in range(0, len(ids), 900):
             chunk = ids[i : i + 900]
             rows = s.execute(
-                select(
-                    Person.id,
-                    Person.name,
-                    Person.name_kana,
-                    Person.birth_date,
-                    Person.sex,
-                    Person.resident_no,
-                    Person.household_id,
-                    Person.in_registry,
-                    Person.name_norm,
-                    Person.kana_norm,
-                ).where(Person.id.in_(chunk))
+                select(*_ROW_COLUMNS, Person.name_norm, Person.kana_norm).where(Person.id.in_(chunk))
             ).all()
             for *row, name_norm, kana_norm in rows:
                 name, kana = row[1], row[2]
