@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import KodomoError, PermissionDenied
 from .vocab import ROLE_LABELS
 
 ROLES = ROLE_LABELS  # role code → Japanese label (core.vocab.Role)
@@ -56,3 +57,46 @@ class SignedInUser:
     @property
     def role_label(self) -> str:
         return ROLES.get(self.role, self.role)
+
+
+class ClosedEngine:
+    """Stands in for a workspace's engine while it is locked or closed: nothing can connect without the key."""
+
+    def dispose(self, *_, **__) -> None:
+        pass
+
+    def __getattr__(self, name):
+        raise KodomoError("データベースはロックされています。パスワードを入力してください。")
+
+
+class AccessChecks:
+    """The permission checks every workspace (the town's, a school's) makes the same way; a refusal is logged
+    by the workspace's own ``log`` before it is raised."""
+
+    user: SignedInUser
+
+    def log(self, action: str, person_id: str | None = None, detail=None, *, conn=None) -> int:
+        raise NotImplementedError
+
+    def can(self, permission: str) -> bool:
+        return role_has(self.user.role, permission)
+
+    def require(self, permission: str, *, what: str | None = None, person_id: str | None = None) -> None:
+        if self.can(permission):
+            return
+        self.log(
+            "permission_denied",
+            person_id,
+            {"permission": permission, "what": what or permission, "role": self.user.role},
+        )
+        raise PermissionDenied(f"「{self.user.role_label}」の権限では「{PERMISSIONS[permission][0]}」はできません。")
+
+    def require_school(self, school: str | None) -> None:
+        """A school user may touch only its own school's pupils."""
+        if self.user.role == "school" and (school or "") != (self.user.school or ""):
+            self.log(
+                "permission_denied",
+                None,
+                {"permission": "checklist.enter", "what": "other_school", "role": self.user.role},
+            )
+            raise PermissionDenied("他の学校のこどもの情報は扱えません。")

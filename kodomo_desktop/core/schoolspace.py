@@ -46,7 +46,7 @@ from . import queries as Q
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
-from .roles import PERMISSIONS, SignedInUser, role_has
+from .roles import AccessChecks, ClosedEngine, SignedInUser
 from .storage import keys as K
 from .storage import school_schema as SS
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
@@ -501,14 +501,6 @@ def purge_person(town_ws, person_id: str) -> int:
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open school sessions of this process
 
 
-class _ClosedEngine:
-    def dispose(self, *_, **__) -> None:
-        pass
-
-    def __getattr__(self, name):
-        raise KodomoError("データベースはロックされています。パスワードを入力してください。")
-
-
 def find_slot(town_path, town_kf: K.KeyFile, derived: tuple[str, bytes]) -> Path | None:
     """The school database whose key file has the slot ``derived`` locates (every file is read, found or not)."""
     found = None
@@ -565,7 +557,7 @@ def sign_in(town_path, school_path: Path, user_name: str | None, password: str, 
     return ws
 
 
-class SchoolWorkspace:
+class SchoolWorkspace(AccessChecks):
     """A school user signed in: the school's own database, nothing of the town's."""
 
     is_school = True
@@ -604,34 +596,7 @@ class SchoolWorkspace:
 
     def log(self, action: str, person_id: str | None = None, detail=None, *, conn=None) -> int:
         self._check_open()
-        if conn is not None:
-            if isinstance(conn, Session):
-                conn = conn.connection()
-            return audit.append(conn, self.user.name, action, person_id, detail)
-        with self.engine.begin() as c:
-            return audit.append(c, self.user.name, action, person_id, detail)
-
-    def can(self, permission: str) -> bool:
-        return role_has(self.user.role, permission)
-
-    def require(self, permission: str, *, what: str | None = None, person_id: str | None = None) -> None:
-        if self.can(permission):
-            return
-        self.log(
-            "permission_denied",
-            person_id,
-            {"permission": permission, "what": what or permission, "role": self.user.role},
-        )
-        raise PermissionDenied(f"「{self.user.role_label}」の権限では「{PERMISSIONS[permission][0]}」はできません。")
-
-    def require_school(self, school: str | None) -> None:
-        if (school or "") != (self.user.school or ""):
-            self.log(
-                "permission_denied",
-                None,
-                {"permission": "checklist.enter", "what": "other_school", "role": self.user.role},
-            )
-            raise PermissionDenied("他の学校のこどもの情報は扱えません。")
+        return audit.write(self.engine, self.user.name, action, person_id, detail, conn=conn)
 
     # -- lock, close -------------------------------------------------------------------------------------------
     def lock(self, *, manual: bool = False) -> None:
@@ -644,7 +609,7 @@ class SchoolWorkspace:
 
     def _drop_engine(self) -> None:
         self.engine.dispose()
-        self.engine = _ClosedEngine()  # type: ignore[assignment]
+        self.engine = ClosedEngine()  # type: ignore[assignment]
         self._sessions = None  # type: ignore[assignment]
         self._db_key = None
         self.locked = True

@@ -24,9 +24,9 @@ from . import schoolspace, users
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
+from .roles import AccessChecks, ClosedEngine
 from .roles import SignedInUser as SignedInUser
 from .security.backup import recover
-from .security.roles import PERMISSIONS, role_has
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
 from .storage.legacy import convert_legacy
@@ -62,17 +62,7 @@ def on_open(hook) -> None:
             hook(w)
 
 
-class _ClosedEngine:
-    """Stands in for the engine while the workspace is locked or closed: nothing can connect without the key."""
-
-    def dispose(self, *_, **__) -> None:
-        pass
-
-    def __getattr__(self, name):
-        raise KodomoError("データベースはロックされています。パスワードを入力してください。")
-
-
-class Workspace:
+class Workspace(AccessChecks):
     def __init__(
         self,
         path: Path,
@@ -425,36 +415,7 @@ class Workspace:
     def log(self, action: str, person_id: str | None = None, detail=None, *, conn=None) -> int:
         """Append to the access log (in ``conn``'s transaction when given, else in its own)."""
         self._check_open()
-        if conn is not None:
-            if isinstance(conn, Session):
-                conn = conn.connection()
-            return audit.append(conn, self.user.name, action, person_id, detail)
-        with self.engine.connect() as c:
-            with c.execution_options(immediate=True).begin():  # write lock first: a log from another thread waits
-                return audit.append(c, self.user.name, action, person_id, detail)
-
-    def can(self, permission: str) -> bool:
-        return role_has(self.user.role, permission)
-
-    def require(self, permission: str, *, what: str | None = None, person_id: str | None = None) -> None:
-        if self.can(permission):
-            return
-        self.log(
-            "permission_denied",
-            person_id,
-            {"permission": permission, "what": what or permission, "role": self.user.role},
-        )
-        raise PermissionDenied(f"「{self.user.role_label}」の権限では「{PERMISSIONS[permission][0]}」はできません。")
-
-    def require_school(self, school: str | None) -> None:
-        """A school user may touch only its own school's pupils."""
-        if self.user.role == "school" and (school or "") != (self.user.school or ""):
-            self.log(
-                "permission_denied",
-                None,
-                {"permission": "checklist.enter", "what": "other_school", "role": self.user.role},
-            )
-            raise PermissionDenied("他の学校のこどもの情報は扱えません。")
+        return audit.write(self.engine, self.user.name, action, person_id, detail, conn=conn)
 
     # -- lock, close -----------------------------------------------------------------------------------
     def lock(self, *, manual: bool = False) -> None:
@@ -470,7 +431,7 @@ class Workspace:
     def _drop_engine(self) -> None:
         self.engine.dispose()
         # any read while locked fails instead of reconnecting with the old key
-        self.engine = cast(Engine, _ClosedEngine())  # (an Engine to every caller: each use raises)
+        self.engine = cast(Engine, ClosedEngine())  # (an Engine to every caller: each use raises)
         self._sessions = None
         self._db_key = None
         self.locked = True

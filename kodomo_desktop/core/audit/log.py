@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 GENESIS = "0" * 64
 
@@ -124,6 +125,18 @@ def append(
         dict(seq=seq, at=at, user=user, action=action, pid=person_id, detail=detail, prev=prev, hash=h),
     )
     return seq
+
+
+def write(engine: Engine, user: str, action: str, person_id=None, detail=None, *, conn=None) -> int:
+    """A workspace's log entry: inside ``conn``'s transaction when given, else in its own, which takes the write
+    lock first so a log written from another thread waits instead of failing at once with "database is locked"."""
+    if conn is not None:
+        if isinstance(conn, Session):
+            conn = conn.connection()
+        return append(conn, user, action, person_id, detail)
+    with engine.connect() as c:
+        with c.execution_options(immediate=True).begin():
+            return append(c, user, action, person_id, detail)
 
 
 @dataclass
