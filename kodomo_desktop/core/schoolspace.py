@@ -279,7 +279,7 @@ def rekey(path: Path, old: bytes, mutate=None, *, by: str = "", reason: str = "r
         try:
             with eng.begin() as conn:
                 audit.append(conn, by, "key_rotated", detail={"reason": reason, "slots": len(kf.data["slots"])})
-                _auth(kf)["anchor"] = {**audit.head(conn), "at": K.now_iso()}
+                _auth(kf)["anchor"] = audit.advance_anchor(conn, None)
         finally:
             eng.dispose()
         kf.end_rekey()
@@ -536,12 +536,8 @@ def sign_in(town_path, school_path: Path, user_name: str | None, password: str, 
                     audit.append(conn, m.name, "keyfile_refused", detail={"problem": kf.auth_problem})
                 audit.append(conn, m.name, "db_open")
                 conn.execute(SS.member.update().where(SS.member.c.ref == u.ref).values(last_sign_in_at=_now()))
-                if (
-                    kf.auth is not None
-                    and not kf.auth_problem
-                    and not audit.check_anchor(conn, _auth(kf).get("anchor"))
-                ):
-                    _auth(kf)["anchor"] = {**audit.head(conn), "at": K.now_iso()}  # (a cut log keeps its evidence)
+                if kf.auth is not None and not kf.auth_problem:
+                    _auth(kf)["anchor"] = audit.advance_anchor(conn, _auth(kf).get("anchor"))
             kf.seal_auth(key)
             kf.save()
         except (sa_exc.DatabaseError,) as e:
@@ -679,9 +675,7 @@ class SchoolWorkspace(AccessChecks):
         with self.keyfile_update() as kf, self.engine.connect() as conn:
             if kf.auth_problem:
                 return None
-            anchor = _auth(kf).get("anchor")
-            if reset or not audit.check_anchor(conn, anchor):
-                _auth(kf)["anchor"] = {**audit.head(conn), "at": K.now_iso()}
+            _auth(kf)["anchor"] = audit.advance_anchor(conn, _auth(kf).get("anchor"), reset=reset)
             return _auth(kf)["anchor"]
 
     def log_anchor(self) -> dict:

@@ -35,13 +35,6 @@ from .storage.migrate import current_revision, head_revision, known_revision, up
 DEFAULT_USER = "coordinator"
 
 
-def _advance(anchor: dict | None, conn, *, reset: bool = False) -> dict | None:
-    """The new anchor: the log's head now — but never moved back over a log that no longer holds the old one."""
-    if not reset and audit.check_anchor(conn, anchor):
-        return anchor  # keep the evidence: verify reports it until a coordinator resets it (keys rotate)
-    return {**audit.head(conn), "at": K.now_iso()}
-
-
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # open workspaces of this process (a re-key updates its siblings)
 OPEN_HOOKS: list = []  # called with each workspace once it is open (the town's own source types and catalogue)
 
@@ -263,7 +256,7 @@ class Workspace(AccessChecks):
                         dict(t=dt.datetime.now().replace(microsecond=0), i=user.id),
                     )
                     if kf.auth is not None and not kf.auth_problem:
-                        kf.auth["anchor"] = _advance(kf.auth.get("anchor"), conn)
+                        kf.auth["anchor"] = audit.advance_anchor(conn, kf.auth.get("anchor"))
                 kf.seal_auth(db_key)
                 kf.save()
             except (sa_exc.DatabaseError, sqlcipher3.DatabaseError) as e:
@@ -315,7 +308,7 @@ class Workspace(AccessChecks):
             if kf.auth_problem:
                 return None
             auth = kf.opened_auth()
-            auth["anchor"] = _advance(auth.get("anchor"), conn, reset=reset)
+            auth["anchor"] = audit.advance_anchor(conn, auth.get("anchor"), reset=reset)
             return auth["anchor"]
 
     def log_anchor(self) -> dict:

@@ -207,5 +207,13 @@ def check_anchor(conn, anchor: dict | None) -> str | None:
     return None
 
 
+def advance_anchor(conn, anchor: dict | None, *, reset: bool = False) -> dict:
+    """The new anchor: the log's head now — but never moved back over a log that no longer holds the old one
+    (the old anchor is kept as evidence: verify reports it until a coordinator resets it when keys rotate)."""
+    if anchor and not reset and check_anchor(conn, anchor):
+        return anchor
+    return {**head(conn), "at": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
 def short(h: str | None) -> str:
     return (h or "")[:12]
