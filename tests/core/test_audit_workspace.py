@@ -23,10 +23,11 @@ import shutil
 import subprocess
 
 import pytest
-from clirun import run_cli
-from conftest import DEMO_PW, _copy_town
+from conftest import DEMO_PW
 from sqlalchemy import select, text
-from test_school_workspace import _raw_unwraps
+from test_school_workspace import _raw_unwraps, cli
+from test_school_workspace import built as built  # noqa: F401  (the demo town, a module fixture)
+from test_school_workspace import db as db  # noqa: F401  (a copy of it per test)
 
 from kodomo_desktop.core import auditspace as AW
 from kodomo_desktop.core.audit import export as E
@@ -43,25 +44,6 @@ from kodomo_desktop.core.workspace import Workspace
 PW = DEMO_PW
 AUDIT_PW = "auditor pw 22"
 AUDITOR = {"KODOMO_USER": "kansa", "KODOMO_DB_PASSWORD": AUDIT_PW}
-
-
-def cli(*args, cwd, env=None):
-    e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
-    e.pop("KODOMO_USER", None)
-    e.update(env or {})
-    return run_cli(args, cwd=cwd, env=e)
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, demo_town):
-    d = tmp_path_factory.mktemp("auditws")
-    demo_town(d / "d.db", residents=600, seed=1)
-    return d / "d.db"
-
-
-@pytest.fixture
-def db(built, tmp_path):
-    return _copy_town(built, tmp_path, "d.db")
 
 
 def _with_auditor(db):
