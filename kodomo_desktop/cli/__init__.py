@@ -39,6 +39,7 @@ GROUPS = [
     "rounds",
     "keys",
     "catalogue",
+    "audit",
 ]
 
 
