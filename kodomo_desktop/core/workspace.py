@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import schoolspace, users
+from . import auditspace, schoolspace, sealed, users
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
@@ -156,15 +156,18 @@ class Workspace(AccessChecks):
 
     @classmethod
     def open_town(cls, path, password: str, user_name: str | None = None) -> Workspace:
-        """``open`` for work on the whole town database: a school user's own workspace is refused (and closed)."""
+        """``open`` for work on the whole town database: a school user's or an auditor's own workspace is refused
+        (and closed)."""
         ws = cls.open(path, password, user_name)
         if not isinstance(ws, Workspace):
             ws.close()
-            raise PermissionDenied("学校の利用者はこの操作ができません。コーディネーターでサインインしてください。")
+            raise PermissionDenied(
+                "学校の利用者・監査の利用者はこの操作ができません。コーディネーターでサインインしてください。"
+            )
         return ws
 
     @classmethod
-    def open(cls, path, password: str, user_name: str | None = None) -> Workspace | schoolspace.SchoolWorkspace:
+    def open(cls, path, password: str, user_name: str | None = None) -> Workspace | sealed.SealedWorkspace:
         """Unlock: wrong password → WrongPassword (exit 2) and the database is not touched."""
         path = Path(path)
         if not path.exists() and not Path(str(path) + ".restore-journal").exists():
@@ -183,7 +186,7 @@ class Workspace(AccessChecks):
     @classmethod
     def _open(
         cls, path: Path, password: str, user_name: str | None, in_use, pre: K.Unlocked | None = None
-    ) -> Workspace | schoolspace.SchoolWorkspace:
+    ) -> Workspace | sealed.SealedWorkspace:
 
         recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
         if not path.exists():
@@ -196,9 +199,10 @@ class Workspace(AccessChecks):
             kf.check_delay()
             derived = kf.derive(user_name, password)  # the one Argon2id run: the locator in every key file
             if not kf.has_slot(derived[0]):
-                school = schoolspace.find_slot(path, kf, derived)  # a school user: their school's workspace
-                if school is not None:
-                    return schoolspace.sign_in(path, school, user_name, password, derived, in_use)
+                found = sealed.find_slot(path, kf, derived)  # a school user or an auditor: their own workspace
+                if found is not None:
+                    own = sealed.sign_in(found[0], path, found[1], user_name, password, derived, in_use)
+                    return cls._opened(own)
             u = kf.unlock(user_name, password, derived=derived)
         else:
             u = pre
@@ -281,7 +285,20 @@ class Workspace(AccessChecks):
             # a school user whose slot is still in the town's key file (made before school workspaces): moved now
             # into the school's own workspace, and the town re-keyed so the old slot opens nothing
             return schoolspace.move_town_slot(ws, password)
+        if user.role == "auditor" and not u.legacy:  # the same for an auditor: into the audit workspace
+            return cls._opened(auditspace.move_town_slot(ws, password))
+        ws.refresh_audit_copy()  # what the auditors did meanwhile (their reads, the self-inspection answers)
         return ws
+
+    @staticmethod
+    def _opened(own: sealed.SealedWorkspace) -> sealed.SealedWorkspace:
+        """An auditor's workspace reads the town's catalogue from its copy (the open hooks run on it too)."""
+        if isinstance(own, auditspace.AuditWorkspace):
+            for hook in OPEN_HOOKS:
+                with contextlib.suppress(Exception):
+                    hook(own)
+            own.close_hooks = CLOSE_HOOKS
+        return own
 
     # -- the key file, under its lock, always fresh ------------------------------------------------
     @contextlib.contextmanager
@@ -430,9 +447,17 @@ class Workspace(AccessChecks):
         if self.locked:
             return
         self.log("db_lock_manual" if manual else "db_lock")
+        self.refresh_audit_copy()
         with contextlib.suppress(KodomoError, OSError):
             self.save_anchor()
         self._drop_engine()
+
+    def refresh_audit_copy(self) -> dict | None:
+        """The auditor's copy brought up to date (core/auditspace.py): at lock, close, verify and the log export.
+        Never stops them (a problem is reported in the diagnostic log)."""
+        if self.locked or self._db_key is None:
+            return None
+        return auditspace.quiet_sync(self)
 
     def _drop_engine(self) -> None:
         self.engine.dispose()
@@ -470,6 +495,7 @@ class Workspace(AccessChecks):
         if not self.locked and self._db_key is not None:
             with contextlib.suppress(Exception):
                 self.log("db_close")
+            self.refresh_audit_copy()
             with contextlib.suppress(Exception):
                 self.save_anchor()
         self._drop_engine()
@@ -497,13 +523,15 @@ class Workspace(AccessChecks):
 
     # -- integrity ---------------------------------------------------------------------------------
     def verify(self, *, pages: bool = True, free_pages: bool = True, chain: bool = True) -> dict:
-        """SQLCipher page check + SQLite integrity + the log chain + its anchor. Damage → IntegrityFailure.
+        """SQLCipher page check + SQLite integrity + the log chain + its anchor. Damage → IntegrityFailure. The
+        auditor's copy is brought up to date first.
 
         The parts (all by default): ``pages`` the pages (SQLite's structure check, which reads every page in use),
         ``free_pages`` SQLCipher's HMAC check of every page of the file as well, ``chain`` the log chain and its
         anchor. Restore checks a backup's log and anchor before re-keying resets the anchor, and its pages' structure
         after the re-key (which read every page, free ones too, under the backup's key: see backup.restore)."""
         self._check_open()
+        self.refresh_audit_copy()
         kf = K.KeyFile.load(self.path)
         kf.open_auth(self.raw_key())
         anchor = (kf.auth or {}).get("anchor")
@@ -560,6 +588,7 @@ class Workspace(AccessChecks):
         self.require("users.manage", what="keys rotate")
         result = self.rekey(reason="rotate", reset_anchor=True)
         result["school_workspaces"] = schoolspace.rotate_all(self, "rotate")  # and every school's, new town pairs
+        result["audit_workspace"] = auditspace.rotate_all(self, "rotate")  # and the auditor's
         return result
 
     def list_users(self) -> list[dict]:

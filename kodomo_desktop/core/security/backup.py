@@ -328,6 +328,7 @@ def _today(target_ws) -> dict:
             dict(r._mapping)
             for r in c.execute(text("SELECT school, slug, town_priv, created_at FROM school_workspace"))
         ]
+        audits = [dict(r._mapping) for r in c.execute(text("SELECT slug, town_priv, created_at FROM audit_workspace"))]
     deleted |= set((kf.auth or {}).get("deletions") or [])
     return {
         "users": users,
@@ -335,6 +336,7 @@ def _today(target_ws) -> dict:
         "auth": kf.auth or {},
         "deleted": sorted(deleted),
         "schools": schools,
+        "audits": audits,
     }
 
 
@@ -521,6 +523,17 @@ def _reapply(ws: Workspace, today: dict | None) -> dict:
                     "VALUES (:school, :slug, :town_priv, :created_at, :log_seq, :log_head)"
                 ),
                 {**sw, "log_seq": kept[0] if kept else 0, "log_head": kept[1] if kept else None},
+            )
+        # the same for today's audit workspace (the auditor's copy is rebuilt from the restored town at its next sync)
+        for aw in today.get("audits") or []:
+            kept = c.execute(text("SELECT log_seq, log_head FROM audit_workspace WHERE slug=:slug"), aw).first()
+            c.execute(text("DELETE FROM audit_workspace"))
+            c.execute(
+                text(
+                    "INSERT INTO audit_workspace (slug, town_priv, created_at, log_seq, log_head) "
+                    "VALUES (:slug, :town_priv, :created_at, :log_seq, :log_head)"
+                ),
+                {**aw, "log_seq": kept[0] if kept else 0, "log_head": kept[1] if kept else None},
             )
     from ..governance.disclosure import delete_person  # local: as above
 
