@@ -37,6 +37,7 @@ GROUPS = [
     "rounds",
     "keys",
     "catalogue",
+    "audit",
 ]
 
 

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from . import auditspace as AW
 from . import schoolspace as SW
+from . import sealed
 from .errors import InputRefused, KodomoError, WrongPassword
 from .security.roles import ROLES
 from .storage import keys as K
@@ -60,8 +62,8 @@ def _clean_name(name: str) -> str:
     return n
 
 
-def _set_flag(ws: Workspace | SW.SchoolWorkspace, name: str, value: bool) -> None:
-    if isinstance(ws, SW.SchoolWorkspace):  # a school user's own flag lives in the school's workspace
+def _set_flag(ws: Workspace | sealed.SealedWorkspace, name: str, value: bool) -> None:
+    if isinstance(ws, sealed.SealedWorkspace):  # a school user's or auditor's own flag lives in their workspace
         if name == ws.user.name:
             ws.set_must_change(value)
         return
@@ -71,13 +73,14 @@ def _set_flag(ws: Workspace | SW.SchoolWorkspace, name: str, value: bool) -> Non
             return
         u.must_change_password = value
         role, school, ref = u.role, u.school, u.slot_id
+    if role == "auditor":
+        AW.set_member_flag(ws, ref, value)
     if role == "school" and school:
         row = SW.row_of(ws, school)
         if row is not None and SW.school_db_path(ws.path, row.slug).exists():
             store = SW.open_store(ws, row)
             try:
-                with store.engine.begin() as conn:
-                    conn.execute(SW.SS.member.update().where(SW.SS.member.c.ref == ref).values(must_change=value))
+                sealed.set_member_flag(store, ref, value)
             finally:
                 store.close()
 
@@ -87,7 +90,8 @@ def create_user(
     ws: Workspace, name: str, password: str, role: str, school: str | None = None, display_name: str | None = None
 ) -> None:
     """A user and their key slot: in the town's key file, or — for a school user — only in the school's own
-    workspace (created if missing, and filled with what the school may hold)."""
+    workspace (created if missing, and filled with what the school may hold), for an auditor only in the audit
+    workspace (core/auditspace.py, likewise)."""
     ws.require("users.manage", what="users add")
     if role not in ROLES:
         raise InputRefused(f"役割 {role} はありません（{', '.join(ROLES)}）。")
@@ -97,7 +101,7 @@ def create_user(
         raise InputRefused("新しい利用者のパスワードを指定してください（KODOMO_NEW_PASSWORD）。")
     K.check_password_rules(password)
     ref = K.new_user_ref()
-    store = SW.ensure(ws, school) if role == "school" and school else None
+    store = SW.ensure(ws, school) if role == "school" and school else AW.ensure(ws) if role == "auditor" else None
     try:
         with ws.session() as s:
             existing = s.scalar(select(AppUser).where(AppUser.name == name))
@@ -110,15 +114,17 @@ def create_user(
             ws.log("user_added", detail={"user": name, "role": role}, conn=s)
             # inside the transaction: if the slot fails, the row is rolled back
             if store is not None:
-                SW.add_member(store, name, password, ref, by=ws.user.name)
+                sealed.add_member(store, name, password, ref, by=ws.user.name, role=role)
             else:
                 with ws.keyfile_update() as kf:
                     kf.add_user(name, password, ref, ws.raw_key())
-        if store is not None:
+        if store is not None and role == "school":
             SW.push(ws, store)
     finally:
         if store is not None:
             store.close()
+    if role == "auditor":
+        AW.sync(ws)  # the copy the new auditor reads
 
 
 def delete_user(ws: Workspace, name: str) -> dict:
@@ -148,11 +154,14 @@ def delete_user(ws: Workspace, name: str) -> dict:
             store = SW.open_store(ws, row)
             SW.remove_member(ws, store, ref, name).close()
             result = {"rekeyed": True, "reason": "user_removed", "school_rekeyed": True, "need_new_password": []}
-    if in_town or role != "school":
+    if role == "auditor" and AW.remove_member(ws, ref, name):
+        result = {"rekeyed": True, "reason": "user_removed", "audit_rekeyed": True, "need_new_password": []}
+    if in_town or role not in ("school", "auditor"):
         # first the key (a crash after it leaves a user with no slot: harmless), then the row
         result = {**result, **ws.rekey(lambda kf: kf.remove_user(ref), reason="user_removed")}
     if role == "coordinator":  # their old backups hold the town's key pairs for the schools: new pairs, new keys
         result["school_workspaces"] = SW.rotate_all(ws, "coordinator_removed")
+        result["audit_workspace"] = AW.rotate_all(ws, "coordinator_removed")
     with ws.session() as s:
         gone = s.scalar(select(AppUser).where(AppUser.slot_id == ref))
         if gone is not None:
@@ -207,11 +216,13 @@ def list_users(ws: Workspace) -> list[dict]:
         flags = dict(s.execute(select(AppUser.name, AppUser.must_change_password)).all())
         refs = dict(s.execute(select(AppUser.name, AppUser.slot_id)).all())
     schools = SW.member_states(ws) if any(r["role"] == "school" for r in rows) else {}
+    if any(r["role"] == "auditor" for r in rows):
+        schools |= AW.member_states(ws)
     for r in rows:
         r["role_label"] = ROLES.get(r["role"], r["role"])
         r["must_change"] = bool(flags.get(r["name"]))
         st = schools.get(refs.get(r["name"]) or "")
-        if st is not None:  # a school user: their school's workspace knows
+        if st is not None:  # a school user or an auditor: their own workspace knows
             r["must_change"] = st["must_change"]
             if st["last_sign_in_at"]:
                 r["last_sign_in_at"] = st["last_sign_in_at"].isoformat()
@@ -263,15 +274,15 @@ def reset_password(ws: Workspace, name: str) -> str:
     return temp
 
 
-def must_change(ws: Workspace | SW.SchoolWorkspace) -> bool:
+def must_change(ws: Workspace | sealed.SealedWorkspace) -> bool:
     """True when the signed-in user still has a temporary password."""
-    if isinstance(ws, SW.SchoolWorkspace):
+    if isinstance(ws, sealed.SealedWorkspace):
         return ws.must_change()
     with ws.session() as s:
         return bool(s.scalar(select(AppUser.must_change_password).where(AppUser.id == ws.user.id)))
 
 
-def change_own_password(ws: Workspace | SW.SchoolWorkspace, current: str, new: str) -> None:
+def change_own_password(ws: Workspace | sealed.SealedWorkspace, current: str, new: str) -> None:
     """The signed-in user chooses their own password (the temporary one stops working)."""
     if new == current:
         raise InputRefused("今のパスワードとは違うパスワードにしてください。")

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import schoolspace, users
+from . import auditspace, schoolspace, sealed, users
 from .audit import log as audit
 from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenied, WrongPassword
 from .outputs import open_private
@@ -156,15 +156,18 @@ class Workspace(AccessChecks):
 
     @classmethod
     def open_town(cls, path, password: str, user_name: str | None = None) -> Workspace:
-        """``open`` for work on the whole town database: a school user's own workspace is refused (and closed)."""
+        """``open`` for work on the whole town database: a school user's or an auditor's own workspace is refused
+        (and closed)."""
         ws = cls.open(path, password, user_name)
         if not isinstance(ws, Workspace):
             ws.close()
-            raise PermissionDenied("学校の利用者はこの操作ができません。コーディネーターでサインインしてください。")
+            raise PermissionDenied(
+                "学校の利用者・監査の利用者はこの操作ができません。コーディネーターでサインインしてください。"
+            )
         return ws
 
     @classmethod
-    def open(cls, path, password: str, user_name: str | None = None) -> Workspace | schoolspace.SchoolWorkspace:
+    def open(cls, path, password: str, user_name: str | None = None) -> Workspace | sealed.SealedWorkspace:
         """Unlock: wrong password → WrongPassword (exit 2) and the database is not touched."""
         path = Path(path)
         if not path.exists() and not Path(str(path) + ".restore-journal").exists():
@@ -183,7 +186,7 @@ class Workspace(AccessChecks):
     @classmethod
     def _open(
         cls, path: Path, password: str, user_name: str | None, in_use, pre: K.Unlocked | None = None
-    ) -> Workspace | schoolspace.SchoolWorkspace:
+    ) -> Workspace | sealed.SealedWorkspace:
 
         recover(path)  # a restore a crash interrupted: finish it (or drop its leftovers)
         if not path.exists():
@@ -196,9 +199,10 @@ class Workspace(AccessChecks):
             kf.check_delay()
             derived = kf.derive(user_name, password)  # the one Argon2id run: the locator in every key file
             if not kf.has_slot(derived[0]):
-                school = schoolspace.find_slot(path, kf, derived)  # a school user: their school's workspace
-                if school is not None:
-                    return schoolspace.sign_in(path, school, user_name, password, derived, in_use)
+                found = sealed.find_slot(path, kf, derived)  # a school user or an auditor: their own workspace
+                if found is not None:
+                    own = sealed.sign_in(found[0], path, found[1], user_name, password, derived, in_use)
+                    return cls._opened(own)
             u = kf.unlock(user_name, password, derived=derived)
         else:
             u = pre
@@ -281,7 +285,20 @@ class Workspace(AccessChecks):
             # a school user whose slot is still in the town's key file (made before school workspaces): moved now
             # into the school's own workspace, and the town re-keyed so the old slot opens nothing
             return schoolspace.move_town_slot(ws, password)
+        if user.role == "auditor" and not u.legacy:  # the same for an auditor: into the audit workspace
+            return cls._opened(auditspace.move_town_slot(ws, password))
+        ws.refresh_audit_copy()  # what the auditors did meanwhile (their reads, the self-inspection answers)
         return ws
+
+    @staticmethod
+    def _opened(own: sealed.SealedWorkspace) -> sealed.SealedWorkspace:
+        """An auditor's workspace reads the town's catalogue from its copy (the open hooks run on it too)."""
+        if isinstance(own, auditspace.AuditWorkspace):
+            for hook in OPEN_HOOKS:
+                with contextlib.suppress(Exception):
+                    hook(own)
+            own.close_hooks = CLOSE_HOOKS
+        return own
 
     # -- the key file, under its lock, always fresh ------------------------------------------------
     @contextlib.contextmanager
@@ -324,7 +341,7 @@ class Workspace(AccessChecks):
         }
 
     # -- re-keying ---------------------------------------------------------------------------------
-    def rekey(self, mutate=None, *, reason: str = "rotate", reset_anchor: bool = False) -> dict:
+    def rekey(self, mutate=None, *, reason: str = "rotate", reset_anchor: bool = False, scratch: bool = False) -> dict:
         """A new database key: ``PRAGMA rekey`` plus every remaining slot re-sealed (鍵の更新).
 
         Crash order: (1) the key file is written holding the new key *and* the old one for every remaining slot
@@ -332,6 +349,15 @@ class Workspace(AccessChecks):
         (3) the key file forgets the old key. A crash before (2) commits leaves the old key valid, after it the
         new; both are in the file, and the next open finishes step 3 or rolls step 1 back. Old key files and
         backups keep opening only what they were made with.
+
+        ``scratch``: the file is a temporary copy that is thrown away unless everything after succeeds (restore's
+        ``.restoring`` copy, removed by ``recover`` when a crash leaves no restore journal). Its pages are then
+        rewritten in place without a rollback journal — one write of the database instead of two (the journal
+        holds a copy of every page: at 185,000 residents 2 GB more written and synced), not synced here (the caller
+        syncs the file before it keeps it). A crash in the middle leaves a file under neither key (the caller
+        discards it). ``PRAGMA rekey`` answers "ok" even when a page
+        does not pass its HMAC check; such a page stops it before it commits, page 1 (written at the commit: the
+        b-tree holds it) keeps the old key, and the open under the new key below fails (IntegrityFailure).
         """
         self._check_open()
         old = self.raw_key()
@@ -360,6 +386,10 @@ class Workspace(AccessChecks):
             K.crash_point("rekey-1")
             con = raw_connect(self.path, old, key_proven=True)
             try:
+                if scratch:
+                    con.execute("PRAGMA journal_mode = OFF")
+                    con.execute("PRAGMA synchronous = OFF")  # one fsync below instead of one per cache spill
+                    con.execute("PRAGMA cache_size = 64")  # pages go to the file as they are rewritten: memory flat
                 con.execute(f"PRAGMA rekey = \"x'{new.hex()}'\"")
             finally:
                 con.close()
@@ -417,9 +447,17 @@ class Workspace(AccessChecks):
         if self.locked:
             return
         self.log("db_lock_manual" if manual else "db_lock")
+        self.refresh_audit_copy()
         with contextlib.suppress(KodomoError, OSError):
             self.save_anchor()
         self._drop_engine()
+
+    def refresh_audit_copy(self) -> dict | None:
+        """The auditor's copy brought up to date (core/auditspace.py): at lock, close, verify and the log export.
+        Never stops them (a problem is reported in the diagnostic log)."""
+        if self.locked or self._db_key is None:
+            return None
+        return auditspace.quiet_sync(self)
 
     def _drop_engine(self) -> None:
         self.engine.dispose()
@@ -457,6 +495,7 @@ class Workspace(AccessChecks):
         if not self.locked and self._db_key is not None:
             with contextlib.suppress(Exception):
                 self.log("db_close")
+            self.refresh_audit_copy()
             with contextlib.suppress(Exception):
                 self.save_anchor()
         self._drop_engine()
@@ -483,29 +522,37 @@ class Workspace(AccessChecks):
         self.close()
 
     # -- integrity ---------------------------------------------------------------------------------
-    def verify(self) -> dict:
-        """SQLCipher page check + SQLite integrity + the log chain + its anchor. Damage → IntegrityFailure."""
+    def verify(self, *, pages: bool = True, free_pages: bool = True, chain: bool = True) -> dict:
+        """SQLCipher page check + SQLite integrity + the log chain + its anchor. Damage → IntegrityFailure. The
+        auditor's copy is brought up to date first.
+
+        The parts (all by default): ``pages`` the pages (SQLite's structure check, which reads every page in use),
+        ``free_pages`` SQLCipher's HMAC check of every page of the file as well, ``chain`` the log chain and its
+        anchor. Restore checks a backup's log and anchor before re-keying resets the anchor, and its pages' structure
+        after the re-key (which read every page, free ones too, under the backup's key: see backup.restore)."""
         self._check_open()
+        self.refresh_audit_copy()
         kf = K.KeyFile.load(self.path)
         kf.open_auth(self.raw_key())
         anchor = (kf.auth or {}).get("anchor")
         con = raw_connect(self.path, self.raw_key(), key_proven=True)
         try:
-            problems = cipher_integrity_check(con)
-            try:
-                chain = audit.verify_chain(con)
-                anchor_problem = audit.check_anchor(con, anchor)
-            except Exception as e:  # a table too damaged to read
-                chain = audit.ChainReport(False, 0, None, str(e))
-                anchor_problem = None
+            problems = cipher_integrity_check(con, free_pages=free_pages) if pages else []
+            report, anchor_problem = audit.ChainReport(True, 0), None
+            if chain:
+                try:
+                    report = audit.verify_chain(con)
+                    anchor_problem = audit.check_anchor(con, anchor)
+                except Exception as e:  # a table too damaged to read
+                    report = audit.ChainReport(False, 0, None, str(e))
         finally:
             con.close()
-        if kf.auth_problem:
+        if kf.auth_problem and chain:
             anchor_problem = kf.auth_problem
         result = {
-            "ok": not problems and chain.ok and not anchor_problem,
-            "cipher_integrity": problems[:20] or "ok",
-            **chain.to_json(),
+            "ok": not problems and report.ok and not anchor_problem,
+            "cipher_integrity": (problems[:20] or "ok") if pages else "not_checked",
+            **report.to_json(),
             "anchor": {"count": (anchor or {}).get("count"), "head": audit.short((anchor or {}).get("head"))},
             "anchor_ok": not anchor_problem,
             "anchor_problem": anchor_problem,
@@ -513,14 +560,14 @@ class Workspace(AccessChecks):
         if not result["ok"]:
             if problems:
                 what = "、".join(problems[:3])
-            elif not chain.ok:
-                what = f"操作ログの記録 {chain.first_broken} 番: {chain.problem}"
+            elif not report.ok:
+                what = f"操作ログの記録 {report.first_broken} 番: {report.problem}"
             else:
                 what = f"{anchor_problem}。鍵ファイルに記録された操作ログの長さと先頭が合いません"
             err = IntegrityFailure(f"整合性検査で問題が見つかりました（{what}）。")
             err.result = result  # type: ignore[attr-defined]
             raise err
-        self.log("verify", detail={"entries": chain.entries})
+        self.log("verify", detail={"entries": report.entries} if chain else {"pages": "ok"})
         return result
 
     # -- users (core/users.py does it; these delegate for existing callers) --------------------------------------
@@ -541,6 +588,7 @@ class Workspace(AccessChecks):
         self.require("users.manage", what="keys rotate")
         result = self.rekey(reason="rotate", reset_anchor=True)
         result["school_workspaces"] = schoolspace.rotate_all(self, "rotate")  # and every school's, new town pairs
+        result["audit_workspace"] = auditspace.rotate_all(self, "rotate")  # and the auditor's
         return result
 
     def list_users(self) -> list[dict]:

@@ -174,7 +174,10 @@ class MainWindow(QMainWindow):
         self.set_lock_minutes(lock_minutes)
 
         if self.keys:
-            first = start_page if start_page in self.keys else self.keys[0]
+            # (settings is nobody's work: an auditor, who has no dashboard, starts on the log)
+            first = (
+                start_page if start_page in self.keys else next((k for k in self.keys if k != "settings"), "settings")
+            )
             self.show_page(first)
 
     # -- layout -------------------------------------------------------------------------------------------------------

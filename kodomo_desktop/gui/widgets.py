@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import palette as pal
+from .i18n import tr
 from .models import RowsModel
 
 ERROR_STYLE = f"color:{pal.ERROR};font-weight:bold;background:{pal.ERROR_BG};padding:4px;"
@@ -254,3 +255,27 @@ class FlowLayout(QLayout):
             x += hint.width() + self.spacing()
             line = max(line, hint.height())
         return y + line - rect.y() + m.bottom()
+
+
+def audit_copy_label(ws) -> QLabel | None:
+    """For an auditor (whose workspace holds a copy of the town's log and registers, core/auditspace.py): a line
+    saying as of when the copy is (和暦 date and time); None for everyone else."""
+    copied_at = getattr(ws, "copied_at", None)
+    if copied_at is None:
+        return None
+    from ..core.calendar import wareki  # lazy: only an auditor's pages show it
+
+    at = copied_at()
+    if at is None:
+        text = tr("監査用の写しはまだ町の端末から更新されていません。")
+    else:
+        text = tr(
+            "監査用の写し：{d} {t} 時点の操作ログと台帳です（町の端末でサインアウト・ロックするたびに更新されます）。",
+            d=wareki(at.date()),
+            t=f"{at.hour}:{at.minute:02d}",
+        )
+    label = QLabel(text)
+    label.setObjectName("auditCopyDate")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color:{pal.LABEL};")
+    return label

@@ -111,5 +111,6 @@ def test_the_list_functions_check_permissions(ws):
     finally:
         staff.close()
         auditor.close()
+    ws.refresh_audit_copy()  # the auditor's refusals are in the audit workspace's log: the town reads them back
     denied = [e for e in _log(ws) if e[0] == "permission_denied"]
     assert len(denied) == 5

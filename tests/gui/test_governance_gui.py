@@ -6,7 +6,6 @@ to docs/images/governance_*.png. No modal dialog may open (they would hang offsc
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 
 import pytest
@@ -25,6 +24,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    _copy_town,  # noqa: E402
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -45,8 +45,7 @@ def demo_db(tmp_path_factory, demo_town):
 
 @pytest.fixture
 def ws(demo_db, tmp_path):
-    for suffix in ("", ".keys"):
-        shutil.copy(str(demo_db) + suffix, str(tmp_path / "d.db") + suffix)
+    _copy_town(demo_db, tmp_path, "d.db")  # (with the auditor's workspace)
     w = Workspace.open(tmp_path / "d.db", PW)
     yield w
     w.close()
@@ -301,8 +300,7 @@ def test_self_inspection_fill_save_and_print(app, qtbot, ws, tmp_path):
 
 
 def test_auditor_reads_but_cannot_change(app, qtbot, demo_db, tmp_path):
-    for suffix in ("", ".keys"):
-        shutil.copy(str(demo_db) + suffix, str(tmp_path / "a.db") + suffix)
+    _copy_town(demo_db, tmp_path, "a.db")  # (with the auditor's workspace)
     aw = Workspace.open(tmp_path / "a.db", "auditor pw", user_name="kansa")
     try:
         assert aw.can("governance.read") and not aw.can("governance.write")

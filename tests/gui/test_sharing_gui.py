@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from conftest import DEMO_PW, IMAGES  # noqa: E402
+from conftest import DEMO_PW, IMAGES, _copy_town  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from kodomo_desktop.core.sharing import sheets as SH  # noqa: E402
@@ -41,8 +40,7 @@ def demo_db(tmp_path_factory, demo_town):
 
 @pytest.fixture
 def ws(demo_db, tmp_path):
-    for suffix in ("", ".keys"):
-        shutil.copy(str(demo_db) + suffix, str(tmp_path / "d.db") + suffix)
+    _copy_town(demo_db, tmp_path, "d.db")  # (with the auditor's workspace)
     w = Workspace.open(tmp_path / "d.db", PW)
     yield w
     w.close()
@@ -193,8 +191,7 @@ def test_handover_out_and_into_the_review_queue(app, qtbot, ws, tmp_path, demo_t
 
 
 def test_the_auditor_sees_no_sharing_tab(app, qtbot, demo_db, tmp_path):
-    for suffix in ("", ".keys"):
-        shutil.copy(str(demo_db) + suffix, str(tmp_path / "s.db") + suffix)
+    _copy_town(demo_db, tmp_path, "s.db")  # (with the auditor's workspace)
     w = Workspace.open(tmp_path / "s.db", "auditor pw 1234", user_name="kansa")
     try:
         if not w.can("governance.read"):

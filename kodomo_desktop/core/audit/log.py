@@ -18,6 +18,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 GENESIS = "0" * 64
+#: the tables a chained log lives in: every database's own ``access_log``; an audit workspace's own log is
+#: ``audit_log`` (its ``access_log`` is the copy of the town's, core/auditspace.py)
+LOG_TABLES = ("access_log", "audit_log")
+
+
+def _table(table: str) -> str:
+    if table not in LOG_TABLES:
+        raise ValueError(f"not a log table: {table!r}")
+    return table
+
 
 # Japanese labels for the log viewer and exports.
 ACTION_LABELS = {
@@ -83,6 +93,11 @@ ACTION_LABELS = {
     "school_log_refused": "学校用データベースの操作ログの不整合",
     "school_slot_moved": "学校の利用者の鍵を学校用データベースへ移動",
     "school_keys_rotated": "学校用データベースの鍵の更新",
+    "audit_workspace_created": "監査用データベースの作成",
+    "audit_pulled": "監査用データベースからの読み込み（監査の操作ログ・自己点検の回答）",
+    "audit_log_refused": "監査用データベースの操作ログの不整合",
+    "audit_slot_moved": "監査の利用者の鍵を監査用データベースへ移動",
+    "audit_keys_rotated": "監査用データベースの鍵の更新",
     "checklist_saved": "チェックリスト下書き保存",
     "checklist_submitted": "チェックリスト提出",
     "checklist_reopened": "チェックリスト差し戻し",
@@ -109,17 +124,20 @@ def append(
     person_id: str | None = None,
     detail: str | dict | None = None,
     at: str | None = None,
+    *,
+    table: str = "access_log",
 ) -> int:
     """Append one entry inside the caller's transaction; returns its sequence number."""
     if isinstance(detail, dict):
         detail = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
     at = at or dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    last = conn.execute(text("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1")).first()
+    table = _table(table)
+    last = conn.execute(text(f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1")).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     h = entry_hash(seq, at, user, action, person_id, detail, prev)
     conn.execute(
         text(
-            "INSERT INTO access_log (seq, at, user, action, person_id, detail, prev_hash, hash) "
+            f"INSERT INTO {table} (seq, at, user, action, person_id, detail, prev_hash, hash) "
             "VALUES (:seq, :at, :user, :action, :pid, :detail, :prev, :hash)"
         ),
         dict(seq=seq, at=at, user=user, action=action, pid=person_id, detail=detail, prev=prev, hash=h),
@@ -127,16 +145,18 @@ def append(
     return seq
 
 
-def write(engine: Engine, user: str, action: str, person_id=None, detail=None, *, conn=None) -> int:
+def write(
+    engine: Engine, user: str, action: str, person_id=None, detail=None, *, conn=None, table: str = "access_log"
+) -> int:
     """A workspace's log entry: inside ``conn``'s transaction when given, else in its own, which takes the write
     lock first so a log written from another thread waits instead of failing at once with "database is locked"."""
     if conn is not None:
         if isinstance(conn, Session):
             conn = conn.connection()
-        return append(conn, user, action, person_id, detail)
+        return append(conn, user, action, person_id, detail, table=table)
     with engine.connect() as c:
         with c.execution_options(immediate=True).begin():
-            return append(c, user, action, person_id, detail)
+            return append(c, user, action, person_id, detail, table=table)
 
 
 @dataclass
@@ -155,16 +175,11 @@ class ChainReport:
         }
 
 
-def verify_chain(conn) -> ChainReport:
+def verify_chain(conn, table: str = "access_log") -> ChainReport:
     """Walk the chain in order; report the first entry whose hash, link or sequence does not hold."""
+    sql = f"SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM {_table(table)} ORDER BY seq"
     cur: Any = (  # Any: mypy 2.4 crashes inferring Result[tuple[*Ts]] | sqlite3.Cursor here
-        conn.execute(
-            text("SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq")
-        )
-        if isinstance(conn, Connection)
-        else conn.execute(
-            "SELECT seq, at, user, action, person_id, detail, prev_hash, hash FROM access_log ORDER BY seq"
-        )
+        conn.execute(text(sql)) if isinstance(conn, Connection) else conn.execute(sql)
     )
     prev, expected_seq, n = GENESIS, 1, 0
     for seq, at, user, action, pid, detail, prev_hash, h in cur:
@@ -185,21 +200,22 @@ def _q(conn, sql: str, params: dict | None = None):
     return conn.execute(sql.replace(":seq", "?"), tuple((params or {}).values()))
 
 
-def head(conn) -> dict:
+def head(conn, table: str = "access_log") -> dict:
     """The log's anchor as of now: its length and the hash of its last entry."""
-    row = _q(conn, "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()
+    row = _q(conn, f"SELECT seq, hash FROM {_table(table)} ORDER BY seq DESC LIMIT 1").fetchone()
     return {"count": row[0], "head": row[1]} if row else {"count": 0, "head": GENESIS}
 
 
-def check_anchor(conn, anchor: dict | None) -> str | None:
+def check_anchor(conn, anchor: dict | None, table: str = "access_log") -> str | None:
     """None when the log still holds the anchored prefix; otherwise what is wrong (shorter, or diverged)."""
     if not anchor:
         return None
     count, want = int(anchor.get("count", 0)), anchor.get("head")
     if count == 0:
         return None
-    row = _q(conn, "SELECT hash FROM access_log WHERE seq = :seq", {"seq": count}).fetchone()
-    total = _q(conn, "SELECT count(*) FROM access_log").fetchone()[0]
+    table = _table(table)
+    row = _q(conn, f"SELECT hash FROM {table} WHERE seq = :seq", {"seq": count}).fetchone()
+    total = _q(conn, f"SELECT count(*) FROM {table}").fetchone()[0]
     if row is None or total < count:
         return f"操作ログが短くなっています（記録されていた {count} 件に対し {total} 件）"
     if row[0] != want:
@@ -207,12 +223,12 @@ def check_anchor(conn, anchor: dict | None) -> str | None:
     return None
 
 
-def advance_anchor(conn, anchor: dict | None, *, reset: bool = False) -> dict:
+def advance_anchor(conn, anchor: dict | None, *, reset: bool = False, table: str = "access_log") -> dict:
     """The new anchor: the log's head now — but never moved back over a log that no longer holds the old one
     (the old anchor is kept as evidence: verify reports it until a coordinator resets it when keys rotate)."""
-    if anchor and not reset and check_anchor(conn, anchor):
+    if anchor and not reset and check_anchor(conn, anchor, table):
         return anchor
-    return {**head(conn), "at": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    return {**head(conn, table), "at": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 
 def short(h: str | None) -> str:

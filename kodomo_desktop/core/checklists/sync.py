@@ -18,12 +18,12 @@ Runs where it is natural (a round opened, ``checklist status``, scoring, the GUI
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from .. import schoolspace as SW
+from .. import sealed
 from ..audit import log as audit
 from ..errors import KodomoError
 from ..services import service
@@ -49,12 +49,6 @@ def pull(ws: Workspace, store: SW.Store) -> dict:
         log_rows = c.execute(select(SS.access_log).order_by(SS.access_log.c.seq)).all()
     with ws.session() as s:
         row = s.scalars(select(SchoolRow).where(SchoolRow.slug == slug)).one()
-        done = row.log_seq or 0
-        problem = None if chain.ok else f"{chain.first_broken} 番: {chain.problem}"
-        if problem is None and done:
-            at = next((r for r in log_rows if r.seq == done), None)
-            if at is None or at.hash != row.log_head:
-                problem = f"取り込み済みの {done} 番が見つからないか、変わっています"
         entries_in = 0
         submitted_rounds: dict[int, set[str]] = {}
         for e in changed:
@@ -93,24 +87,8 @@ def pull(ws: Workspace, store: SW.Store) -> dict:
                 )
             ).all()
             _write_results(ws, s, r, school, [e for e in es if e.answers], via="excel" if "excel" in vias else "app")
-        copied = 0
-        conn = s.connection()
-        if problem is None:
-            for lr in log_rows:
-                if lr.seq <= done:
-                    continue
-                try:
-                    detail = json.loads(lr.detail) if lr.detail else {}
-                except ValueError:
-                    detail = {"text": lr.detail}
-                if not isinstance(detail, dict):
-                    detail = {"value": detail}
-                detail = {**detail, "school_workspace": slug, "school_seq": lr.seq, "school_at": lr.at}
-                audit.append(conn, lr.user, lr.action, lr.person_id, detail)
-                copied += 1
-            if log_rows:
-                row.log_seq, row.log_head = log_rows[-1].seq, log_rows[-1].hash
-        else:
+        copied, problem = sealed.copy_log(ws, s, row, log_rows, chain)
+        if problem is not None:
             ws.log("school_log_refused", detail={"school_workspace": slug, "problem": problem}, conn=s)
         row.synced_at = _now()
         ws.log(

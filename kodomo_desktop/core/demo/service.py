@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..auditspace import audit_files
 from ..importing.service import import_file
 from ..linkage.service import run_linkage
 from ..schoolspace import school_files
@@ -23,10 +24,10 @@ DEMO_PASSWORD = "demo"
 
 
 def database_files(db: Path) -> list[Path]:
-    """The files a database consists of (the encrypted database and its key file, and its schools' workspaces
-    with theirs)."""
-    schools = [f for p in school_files(db) for f in (p, key_file_path(p))]
-    return [Path(db), key_file_path(Path(db)), *schools]
+    """The files a database consists of (the encrypted database and its key file, and its schools' and auditor's
+    workspaces with theirs)."""
+    own = [f for p in school_files(db) + audit_files(db) for f in (p, key_file_path(p))]
+    return [Path(db), key_file_path(Path(db)), *own]
 
 
 def demo_exists(db: Path) -> bool:

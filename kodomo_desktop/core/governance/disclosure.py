@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, select, text
 
 from .. import audience as A
+from .. import auditspace as AW
 from .. import outputs
 from .. import schoolspace as SW
 from ..errors import InputRefused, NotFound
@@ -698,6 +699,7 @@ def delete_person(ws: Workspace, person_id: str, reason: str) -> dict:
     # wipe freed pages: the deleted name must not survive in the file
     vacuum(ws)
     counts["school_workspaces"] = SW.purge_person(ws, person_id)  # and out of every school's own workspace
+    counts["audit_workspace"] = AW.purge_person(ws, person_id)  # and out of the auditor's copy
     return {
         "person_id": person_id,
         "deleted": counts,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select, text
 
+from .. import figures
 from ..audit.log import verify_chain
 from ..errors import InputRefused
 from ..importing import fields as F
@@ -27,14 +28,12 @@ from ..storage.models import (
     AppUser,
     LegalBasis,
     OptOut,
-    Person,
     RetentionPolicy,
     SelfInspection,
     Setting,
     SourceBatch,
-    SourceRecord,
 )
-from ..vocab import LINKED_SQL, source_label
+from ..vocab import source_label
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -202,22 +201,23 @@ def expired(ws: Workspace, on: dt.date | None = None) -> list[dict]:
     with ws.session() as s:
         ensure_defaults(s)
         policy = {r.subject: r.months for r in s.scalars(select(RetentionPolicy))}
-        out = []
-        for b in s.scalars(select(SourceBatch).where(SourceBatch.removed_at.is_(None))):
-            months = policy.get(b.source_type)
-            if months and b.as_of and b.as_of < _cutoff(on, months):
-                n = s.scalar(select(func.count()).where(SourceRecord.batch_id == b.id))
-                out.append(
-                    {
-                        "batch_id": b.id,
-                        "source_type": b.source_type,
-                        "file_name": b.file_name,
-                        "as_of": b.as_of,
-                        "records": n,
-                        "retention_months": months,
-                    }
-                )
-        return out
+        old = [
+            b
+            for b in s.scalars(select(SourceBatch).where(SourceBatch.removed_at.is_(None)))
+            if policy.get(b.source_type) and b.as_of and b.as_of < _cutoff(on, policy[b.source_type])
+        ]
+        counts = figures.batch_records(ws, s, [b.id for b in old])
+        return [
+            {
+                "batch_id": b.id,
+                "source_type": b.source_type,
+                "file_name": b.file_name,
+                "as_of": b.as_of,
+                "records": counts[b.id],
+                "retention_months": policy[b.source_type],
+            }
+            for b in old
+        ]
 
 
 @service("governance.read", what="retention expired")
@@ -230,23 +230,15 @@ def expired_casework(ws: Workspace, on: dt.date | None = None) -> list[dict]:
         months = s.scalar(select(RetentionPolicy.months).where(RetentionPolicy.subject == "casework"))
         if not months:
             return []
-        cutoff = _cutoff(on, months)
-        rows = s.execute(
-            text(
-                "SELECT c.id, c.person_id, c.closed_on, (SELECT count(*) FROM progress_record p WHERE p.case_id = c.id) "
-                "FROM support_case c WHERE c.closed_on IS NOT NULL AND c.closed_on < :d ORDER BY c.closed_on, c.id"
-            ),
-            {"d": cutoff},
-        ).all()
         return [
             {
                 "case_id": cid,
                 "person_id": pid,
-                "closed_on": closed if isinstance(closed, dt.date) else dt.date.fromisoformat(str(closed)[:10]),
-                "progress_records": int(n),
+                "closed_on": dt.date.fromisoformat(closed),
+                "progress_records": n,
                 "retention_months": months,
             }
-            for cid, pid, closed, n in rows
+            for cid, pid, closed, n in figures.closed_cases(ws, s, _cutoff(on, months))
         ]
 
 
@@ -300,19 +292,9 @@ def file_register(ws: Workspace) -> dict:
         town = s.get(Setting, "town_name")
         bases = {b.key: b for b in s.scalars(select(LegalBasis).where(LegalBasis.kind == "source"))}
         retention = {r.subject: r.months for r in s.scalars(select(RetentionPolicy))}
-        held = s.execute(
-            text(
-                "SELECT r.source_type, count(DISTINCT l.person_id) AS persons, count(*) AS rows FROM source_record r "
-                "JOIN source_batch b ON b.id = r.batch_id LEFT JOIN link l ON l.record_id = r.id "
-                f"AND l.status IN {LINKED_SQL} WHERE b.removed_at IS NULL GROUP BY r.source_type"
-            )
-        ).all()
-        held_items = _items_held(s)
-        persons = s.scalar(select(func.count()).select_from(Person))
-        children = s.scalar(
-            text("SELECT count(*) FROM person WHERE birth_date > :d"),
-            {"d": dt.date.today().replace(year=dt.date.today().year - 19)},
-        )
+        counts = figures.register_counts(ws, s)  # from children's data (the audit copy: as of its sync)
+        held, held_items = counts["held"], counts["items_held"]
+        persons, children = counts["persons"], counts["children"]
         optouts = s.scalar(select(func.count()).where(OptOut.removed_at.is_(None)))
         provisions = [
             {k: v for k, v in (r.value or {}).items() if k != "key"}
@@ -383,47 +365,7 @@ def catalogue_changes(ws: Workspace) -> list[dict]:
     ]
 
 
-_IDENTITY_COLUMNS = {
-    "resident_no": "resident_no",
-    "household_no": "household_no",
-    "name": "name",
-    "name_kana": "name_kana",
-    "birth_date": "birth_date",
-    "sex": "sex",
-    "address": "address",
-    "relationship": "relationship",
-    "student_no": "student_no",
-    "school": "school",
-    "grade": "grade",
-    "class": "class_name",
-    "source_key": "source_key",
-}
 _EXTRA_LABELS = {"recipient": "受給者・保護者の氏名等", "extra": "その他の列（原本のまま）"}
-
-
-def _items_held(s) -> dict[str, list[str]]:
-    """Per source type, the fields the database really holds a value for (identity columns, then attributes)."""
-    cols = ", ".join(f"count(r.{c})" for c in _IDENTITY_COLUMNS.values())
-    out: dict[str, list[str]] = {}
-    for row in s.execute(
-        text(
-            f"SELECT r.source_type, {cols} FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
-            "WHERE b.removed_at IS NULL GROUP BY r.source_type"
-        )
-    ).all():
-        out[row[0]] = [f for f, n in zip(_IDENTITY_COLUMNS, row[1:]) if n]
-    try:
-        attrs = s.execute(
-            text(
-                "SELECT r.source_type, j.key FROM source_record r JOIN source_batch b ON b.id = r.batch_id, "
-                "json_each(r.attributes) j WHERE b.removed_at IS NULL GROUP BY r.source_type, j.key"
-            )
-        ).all()
-    except Exception:  # pragma: no cover - an SQLite without JSON1: identity fields only
-        attrs = []
-    for st, key in attrs:
-        out.setdefault(st, []).append(key)
-    return out
 
 
 def _held_labels(meta: dict, held) -> list[str]:

@@ -37,6 +37,7 @@ from .fields import (
     CHILD_BASE,
     SOURCES,
     FieldSpec,
+    SourceType,
     check_mapping,
     field_spec,
     header_key,
@@ -45,7 +46,7 @@ from .fields import (
 )
 from .readers import Table
 
-__all__ = ["ParseResult", "parse_rows", "normalise_category"]
+__all__ = ["ParsePlan", "ParseResult", "parse_chunk", "parse_rows", "plan_rows", "normalise_category"]
 
 _IDENTITY_KEYS = (
     "resident_no",
@@ -225,7 +226,9 @@ def _parse_column(col: np.ndarray, spec: FieldSpec) -> tuple[np.ndarray, np.ndar
         return vals, None, []
     if spec.type == "code" and n:
         plain = _ISASCII(col).astype(bool) & _ISALNUM(col).astype(bool)
-        if plain.all():  # the usual 宛名番号 column: nothing to normalise, nothing can be blank
+        # the usual 宛名番号 column: nothing to normalise, nothing can be blank (but "NA", "null" … are blanks, as
+        # parse_code reads them: the fast path gives what parse_code gives, in any chunk of the rows)
+        if plain.all() and _WORD_BLANKS.isdisjoint(v.lower() for v in set(col) if len(v) <= 4):
             return col.copy(), None, []
     codes, uniques = pd.factorize(col, use_na_sentinel=False)
     uniq = np.asarray(uniques, dtype=object)
@@ -248,6 +251,7 @@ def _parse_column(col: np.ndarray, spec: FieldSpec) -> tuple[np.ndarray, np.ndar
 _ISSPACE = np.frompyfunc(str.isspace, 1, 1)
 _ISASCII = np.frompyfunc(str.isascii, 1, 1)
 _ISALNUM = np.frompyfunc(str.isalnum, 1, 1)
+_WORD_BLANKS = frozenset(b for b in V._BLANK if b.isascii() and b.isalnum())  # na, nan, nat, none, null
 
 
 def _isspace(col: np.ndarray) -> np.ndarray:
@@ -268,25 +272,38 @@ def _as_of_date(as_of) -> dt.date:
 
 
 # --- the parse -------------------------------------------------------------------------------------------------------
-def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, records: bool = True) -> ParseResult:
-    """Parse every data row of ``table`` as ``source_type`` under ``mapping`` (header → field; fields ''/None
-    leave a column unmapped). Raises ImportRefused for an unusable mapping or a missing required column.
+@dataclass
+class ParsePlan:
+    """What :func:`plan_rows` settles once per file (the mapping checked, required columns, constant school, columns
+    kept): :func:`parse_chunk` then parses any run of the table's rows under it, chunk by chunk."""
 
-    ``columns`` holds the valid rows column-wise, with ``attributes`` and ``raw`` (one dict per row);
-    ``records=False`` skips the per-row record dicts (``records`` is then empty) — the importer writes rows
-    straight from the columns."""
+    st: SourceType
+    source_type: str
+    as_of_iso: str
+    headers: list[str]
+    pos: dict[str, int]
+    mapping: dict[str, str]
+    constant: dict[str, str]
+    warnings: list[str]
+    raw_cols: list[str]
+    raw_idx: list[int]
+    unmapped: list[str]
+    unmapped_pos: list[int]
+
+
+def plan_rows(table: Table, source_type: str, mapping: dict, as_of=None) -> ParsePlan:
+    """Check ``mapping`` against ``table`` (header → field; fields ''/None leave a column unmapped) and settle what
+    every chunk of rows is parsed under. Raises ImportRefused for an unusable mapping or a missing required column."""
     st = SOURCES.get(source_type)
     if st is None:
         raise ImportRefused(f"取込元の種類「{source_type}」はありません（{', '.join(SOURCES)}）。")
     as_of_d = _as_of_date(as_of)
-    as_of_iso = as_of_d.isoformat()
     headers = list(table.headers)
     unknown = [h for h in mapping if h not in headers]
     if unknown:
         raise ImportRefused(f"対応づけの列「{unknown[0]}」はファイルにありません（列: {'、'.join(headers[:30])}）。")
     mapping = check_mapping(source_type, mapping)
     warnings: list[str] = []
-    n = len(table.frame)
     pos = {h: i for i, h in enumerate(headers)}
 
     fields_present = set(mapping.values())
@@ -311,6 +328,44 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     for h in my_number:
         warnings.append(f"個人番号（マイナンバー）の列「{h}」は取り込みません。")
     mapping = {h: f for h, f in mapping.items() if h not in my_number}
+    raw_cols = [h for h in headers if h not in my_number]
+    unmapped = [h for h in raw_cols if h not in mapping]
+    return ParsePlan(
+        st=st,
+        source_type=source_type,
+        as_of_iso=as_of_d.isoformat(),
+        headers=headers,
+        pos=pos,
+        mapping=mapping,
+        constant=constant,
+        warnings=warnings,
+        raw_cols=raw_cols,
+        raw_idx=[pos[h] for h in raw_cols],
+        unmapped=unmapped,
+        unmapped_pos=[pos[h] for h in unmapped],
+    )
+
+
+def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, records: bool = True) -> ParseResult:
+    """Parse every data row of ``table`` as ``source_type`` under ``mapping`` (header → field; fields ''/None
+    leave a column unmapped). Raises ImportRefused for an unusable mapping or a missing required column.
+
+    ``columns`` holds the valid rows column-wise, with ``attributes`` and ``raw`` (one dict per row);
+    ``records=False`` skips the per-row record dicts (``records`` is then empty) — the importer writes rows
+    straight from the columns (and parses a large file chunk by chunk: :func:`plan_rows`, :func:`parse_chunk`)."""
+    plan = plan_rows(table, source_type, mapping, as_of)
+    res = parse_chunk(plan, table.frame, table.row_numbers, records=records)
+    res.warnings = plan.warnings + list(table.warnings)
+    return res
+
+
+def parse_chunk(plan: ParsePlan, frame: pd.DataFrame, rownums, *, records: bool = False) -> ParseResult:
+    """Parse the rows of ``frame`` (a run of the table's rows; ``rownums`` their row numbers as the user sees them)
+    under ``plan``. Row by row the result is the same whichever chunks the rows are parsed in: each cell's value and
+    rejection depend on the cell and its row alone. ``warnings`` holds only the plan's."""
+    st, source_type, as_of_iso, headers, pos = plan.st, plan.source_type, plan.as_of_iso, plan.headers, plan.pos
+    mapping = plan.mapping
+    n = len(frame)
 
     # --- parse each mapped column ---
     out: dict[str, np.ndarray] = {}
@@ -318,7 +373,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     errs: list[tuple[int, int, str]] = []  # (row index, column position, message)
     for h, f in mapping.items():
         spec = _spec(source_type, f)
-        col = table.frame.iloc[:, pos[h]].to_numpy(dtype=object)
+        col = frame.iloc[:, pos[h]].to_numpy(dtype=object)
         vals, codes, msgs = _parse_column(col, spec)
         if codes is not None:
             has_err = np.array([m is not None for m in msgs], dtype=bool)[codes]
@@ -331,7 +386,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
                 errs.append((int(i), pos[h], f"{spec.label} {vals[i]} は基準日（{as_of_iso}）より後の日付です"))
             bad |= later
         out[f] = vals
-    for f, v in constant.items():
+    for f, v in plan.constant.items():
         arr = np.empty(n, dtype=object)
         arr[:] = v
         out[f] = arr
@@ -364,13 +419,10 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
         bad |= no_ident
 
     # --- raw rows, extra columns ---
-    raw_cols = [h for h in headers if h not in my_number]
-    raw_idx = [pos[h] for h in raw_cols]
-    frame_vals = table.frame.to_numpy(dtype=object)
+    raw_cols, raw_idx, unmapped = plan.raw_cols, plan.raw_idx, plan.unmapped
+    frame_vals = frame.to_numpy(dtype=object)
     if len(raw_idx) != len(headers):
         frame_vals = frame_vals[:, raw_idx]
-    unmapped = [h for h in raw_cols if h not in mapping]
-    rownums = table.row_numbers
 
     rejections = []
     if errs:
@@ -395,7 +447,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
             frame_vals,
             raw_cols,
             unmapped,
-            [pos[h] for h in unmapped],
+            plan.unmapped_pos,
             raw_idx,
             rownums,
             as_of_iso,
@@ -408,7 +460,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
         mapping=mapping,
         unmapped=unmapped,
         rows=n,
-        warnings=warnings + list(table.warnings),
+        warnings=list(plan.warnings),
         columns=columns,
     )
 

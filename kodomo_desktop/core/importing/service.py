@@ -155,10 +155,16 @@ class _Duplicate(Exception):
         self.batch_id = batch_id
 
 
-def _drop_rows(cols: dict, n: int, drop: set[int]) -> tuple[dict, int]:
-    keep = [i for i in range(n) if i not in drop]
-    out = {k: ([v[i] for i in keep] if isinstance(v, list) and len(v) == n else v) for k, v in cols.items()}
-    return out, len(keep)
+class _Unreadable(Exception):
+    """No row of the file can be imported (raised inside the transaction, logged once it is rolled back)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+#: rows parsed, checked and inserted at a time: what an import holds is about one chunk's rows (each with its raw
+#: cells and attributes as Python objects), whatever the size of the file
+CHUNK_ROWS = 20_000
 
 
 def import_file(
@@ -231,68 +237,34 @@ def import_file(
     if dup is not None:
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": dup})
         return ImportResult(None, len(table), 0, 0, [], duplicate_of=dup)
-    from .parse import parse_rows  # lazy: loads pandas; `batches list` and the CLI's start stay light
+    from .parse import parse_chunk, plan_rows  # lazy: loads pandas; `batches list` and the CLI's start stay light
 
     try:
-        parsed = parse_rows(table, source_type, final_mapping, as_of_date, records=False)
+        plan = plan_rows(table, source_type, final_mapping, as_of_date)
     except InputRefused as e:
         ws.log("import_refused", detail={"source_type": source_type, "reason": e.message_ja[:200]})
         raise
-    cols = parsed.columns
-    n_valid = parsed.imported
     rows_total = len(table)  # (len(table.rows) copied the whole frame into an array to count it)
-    # the parsed columns and raw rows hold what is written from here on: the frame (every cell of the file, as read)
-    # is let go before the rows are built, not after (a wide city file: hundreds of MB)
-    table.frame = table.frame.iloc[:0]
-    warnings = list(dict.fromkeys(parsed.warnings))
-    rejections = list(parsed.rejections)
-
-    findings = G.Findings()
-    if source_type == "resident_registry" and n_valid:
-        # one 宛名番号, one person: rows that share one are rejected by row (both of them), never merged
-        dups = G.registry_duplicates(cols, n_valid)
-        if dups:
-            findings.add(G.duplicates_sentence(dups))
-            findings.figures["duplicate_keys"] = sorted(dups.values())
-            index = {int(r): i for i, r in enumerate(cols.get("row_number") or [])}
-            drop = {index[r] for rows in dups.values() for r in rows}
-            for rows in dups.values():
-                for r in rows:
-                    i = index[r]
-                    others = "、".join(str(o) for o in rows if o != r)
-                    rejections.append(
-                        {
-                            "row": r,
-                            "column": next((h for h, f in final_mapping.items() if f == "resident_no"), ""),
-                            "message": f"宛名番号 {cols['resident_no'][i]} が {others} 行目と重複しています",
-                            "raw": (cols.get("raw") or [None] * n_valid)[i],
-                        }
-                    )
-            cols, n_valid = _drop_rows(cols, n_valid, drop)
-            rejections.sort(key=lambda e: (e["row"], e.get("column") or ""))
+    warnings = list(dict.fromkeys([*plan.warnings, *table.warnings]))
     label = F.SOURCES[source_type].label
-    # nothing readable: a registry like that would empty the town (and a larger file is surely the wrong one)
-    if n_valid == 0 and (source_type == "resident_registry" and rows_total or rows_total >= 10):
-        first = rejections[0] if rejections else None
-        why = f"（例: {first['row']} 行目「{first.get('column') or ''}」: {first['message']}）" if first else ""
-        msg = (
-            f"「{path.name}」の {rows_total:,} 行はどれも取り込めません{why}。"
-            f"{label}の列の対応づけ・日付の形式を確かめてください。データベースは変更されていません。"
-        )
-        ws.log("import_refused", detail={"source_type": source_type, "reason": "どの行も取り込めない"})
-        raise InputRefused(msg)
-    G.check_fit(source_type, table.headers, final_mapping, findings)
+    registry = source_type == "resident_registry"
     if cancel and cancel():
         raise Cancelled("取込を中止しました。データベースは変更されていません。")
 
-    scope = None
-    if source_type in SCHOOL_SCOPED:
-        schools = {v for v in cols.get("school", ()) if v}
-        scope = next(iter(schools)) if len(schools) == 1 else None
-
-    errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in rejections]
-    n_rejected = len({e["row"] for e in errors})
-
+    # Chunk by chunk (CHUNK_ROWS rows): parse, check and insert, all inside the one transaction below, so that what
+    # is held at a time is one chunk's parsed rows, not the file's. What the checks need of the whole file is kept
+    # small beside it: one person key per valid row (the guards), each 宛名番号's row numbers (a registry's
+    # duplicates), the schools named, the rejections. The guards and the duplicate check run once every chunk is
+    # in; a refusal then rolls the whole batch back (nothing written), as it did when they ran before the insert.
+    rejections: list[dict] = []
+    keys: list = []
+    valid_rows: list[int] = []  # the registry's: the row number of each key
+    by_key: dict[str, list[int]] = {}  # the registry's: 宛名番号 (as compared) → row numbers
+    schools: set = set()
+    n_valid = 0
+    # a file of one chunk says how far it got once it has passed the checks (a refused one shows no progress,
+    # as before); a longer file reports each chunk as it goes in
+    live = progress if rows_total > CHUNK_ROWS else None
     try:
         with ws.session() as s:
             batch = SourceBatch(
@@ -305,16 +277,89 @@ def import_file(
                 as_of=as_of_date,
                 imported_by=ws.user.name,
                 rows_total=rows_total,
-                rows_imported=n_valid,
-                rows_rejected=n_rejected,
+                rows_imported=0,
+                rows_rejected=0,
                 mapping=final_mapping,
-                scope=scope,
+                scope=None,
             )
             s.add(batch)
             s.flush()  # the write lock is ours from here: a second process importing the same file waits
             again = _duplicate_batch(s, table.sha256, source_type, final_mapping, exclude=batch.id)
             if again is not None:
                 raise _Duplicate(again)
+            state = _registry_state(s, batch.id) if memo is not None else None
+            if state is not None and memo is not None and memo.get("state") == state:
+                registry_keys = memo["keys"]
+            else:
+                registry_keys = G.current_registry_keys(s, exclude_batch=batch.id)
+                if memo is not None:
+                    memo.clear()
+                    memo.update(state=state, keys=registry_keys)
+            links = None if registry else _Links(registry_keys, memo)
+            norm_memo: dict = {}
+            for i in range(0, rows_total, CHUNK_ROWS):
+                j = min(i + CHUNK_ROWS, rows_total)
+                part = parse_chunk(plan, table.frame.iloc[i:j], table.row_numbers[i:j])
+                cols, m = part.columns, part.imported
+                rejections += part.rejections
+                chunk_keys = G.person_keys(cols, m)
+                keys += chunk_keys
+                if registry and m:
+                    for k, r in zip(cols.get("resident_no") or [None] * m, cols["row_number"]):
+                        valid_rows.append(int(r))
+                        k = G.resident_key(k)
+                        if k:
+                            by_key.setdefault(k, []).append(int(r))
+                if source_type in SCHOOL_SCOPED:
+                    schools.update(v for v in cols.get("school", ()) if v)
+                if links is not None and m:
+                    links.see(s, chunk_keys, cols, m)
+                _insert_records(
+                    s,
+                    batch.id,
+                    source_type,
+                    cols,
+                    m,
+                    as_of_date,
+                    live,
+                    cancel,
+                    memo=norm_memo,
+                    done=i,
+                    total=rows_total,
+                )
+                n_valid += m
+                del part, cols
+                if live:
+                    live(j, rows_total)
+
+            findings = G.Findings()
+            dups = {k: v for k, v in by_key.items() if len(v) > 1}
+            if dups:
+                # one 宛名番号, one person: rows that share one are rejected by row (both of them), never merged
+                findings.add(G.duplicates_sentence(dups))
+                findings.figures["duplicate_keys"] = sorted(dups.values())
+                rejections += _drop_duplicates(s, batch.id, dups, final_mapping)
+                drop = {r for rows in dups.values() for r in rows}
+                keys = [k for k, r in zip(keys, valid_rows) if r not in drop]
+                n_valid -= len(drop)
+                rejections.sort(key=lambda e: (e["row"], e.get("column") or ""))
+            del by_key, valid_rows
+            # nothing readable: a registry like that would empty the town (and a larger file is surely the wrong one)
+            if n_valid == 0 and (registry and rows_total or rows_total >= 10):
+                first = rejections[0] if rejections else None
+                why = f"（例: {first['row']} 行目「{first.get('column') or ''}」: {first['message']}）" if first else ""
+                raise _Unreadable(
+                    f"「{path.name}」の {rows_total:,} 行はどれも取り込めません{why}。"
+                    f"{label}の列の対応づけ・日付の形式を確かめてください。データベースは変更されていません。"
+                )
+            G.check_fit(source_type, table.headers, final_mapping, findings)
+            if cancel and cancel():
+                raise Cancelled("取込を中止しました。データベースは変更されていません。")
+
+            scope = next(iter(schools)) if len(schools) == 1 else None
+            errors = [{"row": e["row"], "column": e.get("column") or "", "message": e["message"]} for e in rejections]
+            n_rejected = len({e["row"] for e in errors})
+            batch.rows_imported, batch.rows_rejected, batch.scope = n_valid, n_rejected, scope
             # A newer extract of the same source (and scope) becomes current; the older stays in history.
             older = (
                 s.scalars(
@@ -330,15 +375,6 @@ def import_file(
                 if _supersedes(source_type)
                 else []
             )
-            keys = G.person_keys(cols, n_valid)
-            state = _registry_state(s, batch.id) if memo is not None else None
-            if state is not None and memo is not None and memo.get("state") == state:
-                registry_keys = memo["keys"]
-            else:
-                registry_keys = G.current_registry_keys(s, exclude_batch=batch.id)
-                if memo is not None:
-                    memo.clear()
-                    memo.update(state=state, keys=registry_keys)
             prev = G.baseline(s, source_type, scope, list(older), final_mapping, exclude=batch.id) if older else None
             G.check_replacement(
                 s,
@@ -355,7 +391,6 @@ def import_file(
                 raise findings.refuse(path.name, label, prev)
             if findings.items:
                 warnings += [f"確認のうえ取り込みました: {f}" for f in findings.items]
-            _insert_records(s, batch.id, source_type, cols, n_valid, as_of_date, progress, cancel)
             if rejections:
                 s.execute(
                     insert(RejectedRow),
@@ -412,13 +447,20 @@ def import_file(
                 conn=s,
             )
             batch_id = batch.id
-            if source_type != "resident_registry":
-                w = _links_to_nobody(s, keys, registry_keys, cols, n_valid, memo)
-                if w:
-                    warnings.append(w)
+            if links is not None and n_valid and links.nobody():
+                warnings.append(
+                    f"このファイルの {n_valid:,} 行は、宛名番号でも氏名と生年月日でも現在の住民の誰とも一致しません。"
+                    "名寄せしても誰にもつながらない見込みです。取込元の種類・ファイル・基準日を確かめてください"
+                    "（取り消すには 取込履歴 から、または batches remove）。"
+                )
+            if progress and not live:
+                progress(rows_total, rows_total)
             ensure_defaults(s)
             if source_type in sources_without_basis(s):
                 warnings.append(f"取込元「{source_type}」の利用目的・根拠が未設定です。設定画面で登録してください。")
+    except _Unreadable as e:
+        ws.log("import_refused", detail={"source_type": source_type, "reason": "どの行も取り込めない"})
+        raise InputRefused(e.message) from None
     except _Duplicate as d:
         ws.log("import_refused", detail={"source_type": source_type, "duplicate_of": d.batch_id})
         return ImportResult(None, rows_total, 0, 0, [], duplicate_of=d.batch_id)
@@ -455,46 +497,89 @@ def _registry_state(s, batch_id: int) -> tuple:
     return ids, tuple(s.execute(text("SELECT count(*), total(in_registry) FROM person")).one())
 
 
-def _links_to_nobody(
-    s, keys: list, registry_keys: set[str], cols: dict, n: int, memo: dict | None = None
-) -> str | None:
-    """A file none of whose rows names a current resident (by 宛名番号, or by name and birth date): say so."""
-    if not n:
-        return None
-    if memo is not None and "names" in memo:
-        by_name, by_kana, anyone = memo["names"]
-    else:
-        people = s.execute(
-            text(
-                "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
-                "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r "
-                "JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
-            )
-        ).all()
-        by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
-        by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
-        anyone = bool(people)
-        if memo is not None:
-            memo["names"] = (by_name, by_kana, anyone)
-    if not anyone and not registry_keys:
-        return None  # nothing to link to yet (no registry imported)
-    from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
+class _Links:
+    """Does any row of a file name a current resident (by 宛名番号, or by name and birth date)? Asked chunk by chunk
+    (:meth:`see`); :meth:`nobody` is true when a registry was there to link to and no row of the file named anyone."""
 
-    names = cols.get("name") or [None] * n
-    kanas = cols.get("name_kana") or [None] * n
-    bds = cols.get("birth_date") or [None] * n
-    for k, nm, kn, bd in zip(keys, names, kanas, bds):
-        if k[0] == "r" and k[1] in registry_keys:
-            return None
-        d = str(bd)[:10] if bd else None
-        if d and ((nm and (norm_name(nm), d) in by_name) or (kn and (norm_kana(kn), d) in by_kana)):
-            return None
-    return (
-        f"このファイルの {n:,} 行は、宛名番号でも氏名と生年月日でも現在の住民の誰とも一致しません。"
-        "名寄せしても誰にもつながらない見込みです。取込元の種類・ファイル・基準日を確かめてください"
-        "（取り消すには 取込履歴 から、または batches remove）。"
-    )
+    def __init__(self, registry_keys: set[str], memo: dict | None):
+        self.registry_keys, self.memo = registry_keys, memo
+        self.found = False
+        self.anyone: bool | None = None
+
+    def see(self, s, keys: list, cols: dict, n: int) -> None:
+        if self.found or not n:
+            return
+        memo = self.memo
+        if memo is not None and "names" in memo:
+            by_name, by_kana, anyone = memo["names"]
+        else:
+            people = s.execute(
+                text(
+                    "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
+                    "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r "
+                    "JOIN source_batch b ON b.id = r.batch_id "
+                    "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
+                )
+            ).all()
+            by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
+            by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
+            anyone = bool(people)
+            if memo is not None:
+                memo["names"] = (by_name, by_kana, anyone)
+        self.anyone = anyone
+        if not anyone and not self.registry_keys:
+            return  # nothing to link to yet (no registry imported)
+        from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
+
+        registry_keys = self.registry_keys
+        names = cols.get("name") or [None] * n
+        kanas = cols.get("name_kana") or [None] * n
+        bds = cols.get("birth_date") or [None] * n
+        for k, nm, kn, bd in zip(keys, names, kanas, bds):
+            if k[0] == "r" and k[1] in registry_keys:
+                self.found = True
+                return
+            d = str(bd)[:10] if bd else None
+            if d and ((nm and (norm_name(nm), d) in by_name) or (kn and (norm_kana(kn), d) in by_kana)):
+                self.found = True
+                return
+
+    def nobody(self) -> bool:
+        return not self.found and self.anyone is not None and bool(self.anyone or self.registry_keys)
+
+
+def _drop_duplicates(s, batch_id: int, dups: dict[str, list[int]], mapping: dict) -> list[dict]:
+    """Take the rows that share a 宛名番号 out of the batch again (they went in with their chunk) and return their
+    rejections — each row's own 宛名番号 and raw cells, read back from what was written."""
+    rows = sorted(r for rs in dups.values() for r in rs)
+    got: dict[int, tuple] = {}
+    for i in range(0, len(rows), 500):
+        part = rows[i : i + 500]
+        marks = ", ".join(f":r{k}" for k in range(len(part)))
+        params: dict[str, object] = {"b": batch_id, **{f"r{k}": r for k, r in enumerate(part)}}
+        where = f"batch_id = :b AND row_number IN ({marks})"
+        got.update(
+            (int(r), (rno, raw))
+            for r, rno, raw in s.execute(
+                text(f"SELECT row_number, resident_no, raw FROM source_record WHERE {where}"), params
+            )
+        )
+        s.execute(text(f"DELETE FROM source_record WHERE {where}"), params)
+    column = next((h for h, f in mapping.items() if f == "resident_no"), "")
+    out = []
+    for same in dups.values():
+        for r in same:
+            rno, raw = got[r]
+            others = "、".join(str(o) for o in same if o != r)
+            out.append(
+                {
+                    "row": r,
+                    "column": column,
+                    "message": f"宛名番号 {rno} が {others} 行目と重複しています",
+                    "raw": json.loads(raw) if isinstance(raw, str) else raw,
+                }
+            )
+    return out
 
 
 def _json_text_std(v, _enc=json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode) -> str:
@@ -511,10 +596,22 @@ except ImportError:  # pragma: no cover - same text, slower
 
 
 def _insert_records(
-    s, batch_id: int, source_type: str, cols: dict[str, list], n: int, as_of_date: dt.date, progress, cancel
+    s,
+    batch_id: int,
+    source_type: str,
+    cols: dict[str, list],
+    n: int,
+    as_of_date: dt.date,
+    progress,
+    cancel,
+    *,
+    memo: dict | None = None,
+    done: int = 0,
+    total: int | None = None,
 ) -> None:
-    """Insert the parsed rows (``cols``: parse_rows(records=False) columns) into ``source_record`` inside the
-    session's transaction: a failure or キャンセル anywhere rolls the whole batch back.
+    """Insert the parsed rows (``cols``: parse_chunk's columns) into ``source_record`` inside the session's
+    transaction: a failure or キャンセル anywhere rolls the whole batch back. ``memo``: the normalised names of
+    earlier chunks (kept by the caller across a file's chunks); ``progress(done + rows written, total)``.
 
     Why it looks like this (benchmarks/import_speed.py): the ORM's per-row bookkeeping cost three times the insert
     itself and per-row dicts another third, so rows are built chunk by chunk straight from the parsed columns, each
@@ -525,11 +622,13 @@ def _insert_records(
 
     from .parse import _no_gc  # lazy: as above
 
+    if not n:
+        return
     with _no_gc():  # hundreds of thousands of small objects: the cyclic collector would rescan them repeatedly
-        chunks = _RowChunks(batch_id, source_type, cols, n, as_of_date)
+        chunks = _RowChunks(batch_id, source_type, cols, n, as_of_date, memo)
         cur = s.connection().connection.driver_connection.cursor()  # same connection, same transaction
         try:
-            _write_serial(cur, chunks, n, progress, cancel)
+            _write_serial(cur, chunks, n, progress, cancel, done, total)
         finally:
             cur.close()
 
@@ -537,7 +636,7 @@ def _insert_records(
 class _RowChunks:
     """The rows of ``source_record`` as tuples (column order: batch_id + _RECORD_COLUMNS), chunk by chunk."""
 
-    def __init__(self, batch_id, source_type, cols, n, as_of_date):
+    def __init__(self, batch_id, source_type, cols, n, as_of_date, memo: dict | None = None):
         from ..text.normalize import (  # lazy: loads jaconv, yosina, only needed here
             norm_address,
             norm_kana,
@@ -546,7 +645,9 @@ class _RowChunks:
         )
 
         self.fns = {"name": norm_name, "kana": norm_kana, "address": norm_address, "split": split_name}
-        self.memo = {k: {None: None, "": None} for k in self.fns}
+        self.memo = memo if memo is not None else {}
+        for k in self.fns:
+            self.memo.setdefault(k, {None: None, "": None})
         self.batch_id, self.source_type, self.cols, self.n = batch_id, source_type, cols, n
         self.as_of_iso = as_of_date.isoformat()
 
@@ -623,12 +724,12 @@ def _insert_sql() -> str:
     return f"INSERT INTO source_record ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
 
-def _write_serial(cur, chunks: _RowChunks, n: int, progress, cancel) -> None:
+def _write_serial(cur, chunks: _RowChunks, n: int, progress, cancel, done: int = 0, total: int | None = None) -> None:
     sql = _insert_sql()
     for i in range(0, n, _CHUNK):
         cur.executemany(sql, chunks.rows(i, min(i + _CHUNK, n)))
         if progress:
-            progress(min(i + _CHUNK, n), n)
+            progress(done + min(i + _CHUNK, n), total if total is not None else n)
         if cancel and cancel():
             raise Cancelled("取込を中止しました。データベースは変更されていません。")
 

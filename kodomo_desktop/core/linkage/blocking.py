@@ -60,7 +60,7 @@ def _swapped_days(R: dict) -> np.ndarray:
 
 
 def _cat(a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """String key a+"|"+b where ok, else ""."""
+    """String key a+"|"+b where ok, else "" (b is an integer: the key is the pair (a, b))."""
     out = np.full(len(a), "", dtype=object)
     idx = np.flatnonzero(ok)
     if len(idx):
@@ -123,6 +123,56 @@ def _join(rk: np.ndarray, pk: np.ndarray, max_block_pairs: int) -> tuple[np.ndar
     return j["ri"].to_numpy(np.int32), j["pi"].to_numpy(np.int32), skipped
 
 
+def _pair_keys(rk: tuple, pk: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Composite keys (text, integer, ok) of both sides as one int64 code per row (-1 = no key): the text is coded
+    over both sides together, so two rows share a code exactly when they share text and integer — the join of
+    ``_cat``'s strings, without building them (the string keys and their hashing were most of blocking)."""
+    (ra, rb, rok), (pa, pb, pok) = rk, pk
+    ri, pi = np.flatnonzero(rok), np.flatnonzero(pok)
+    codes, _ = pd.factorize(np.concatenate([np.asarray(ra[ri], dtype=object), np.asarray(pa[pi], dtype=object)]))
+    ints = np.concatenate([np.asarray(rb[ri], dtype=np.int64), np.asarray(pb[pi], dtype=np.int64)])
+    lo = int(ints.min()) if len(ints) else 0
+    span = (int(ints.max()) - lo + 1) if len(ints) else 1
+    both = codes.astype(np.int64) * span + (ints - lo)
+    out_r = np.full(len(ra), -1, dtype=np.int64)
+    out_p = np.full(len(pa), -1, dtype=np.int64)
+    out_r[ri], out_p[pi] = both[: len(ri)], both[len(ri) :]
+    return out_r, out_p
+
+
+def _coded(rk: np.ndarray, pk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Text keys of both sides as int64 codes over both sides together ("" → -1); integer keys as they are."""
+    if rk.dtype != object:
+        return rk, pk
+    codes, uniq = pd.factorize(np.concatenate([np.asarray(rk, dtype=object), np.asarray(pk, dtype=object)]))
+    codes = codes.astype(np.int64)
+    blank = np.flatnonzero(np.asarray(uniq, dtype=object) == "")
+    if len(blank):
+        codes[codes == blank[0]] = -1
+    return codes[: len(rk)], codes[len(rk) :]
+
+
+def _composite(F: dict, rule: str) -> tuple | None:
+    """(text, integer, ok) of a rule whose key is text + a birth-date part; None for the single-column rules."""
+    has_bd = F["bd"] >= 0
+    ym = F["by"].astype(np.int64) * 100 + F["bm"]
+    if rule == "kana_prefix_year_month":
+        pre = np.array([s[:3] if len(s) >= 3 else "" for s in F["f_full_kn"]], dtype=object)
+        return pre, ym, has_bd & (pre != "")
+    if rule == "surname_year_month":
+        sur = np.where(
+            F["sur_k"] != "", F["sur_k"], np.array([s[:2] if len(s) >= 3 else "" for s in F["full_k"]], dtype=object)
+        )
+        return sur, ym, has_bd & (sur != "")
+    if rule == "given_year_month":
+        return F["giv_k"], ym, has_bd & (F["giv_k"] != "")
+    if rule == "given_kana_year_month":
+        return F["f_giv_kn"], ym, has_bd & (F["f_giv_kn"] != "")
+    if rule == "address_year":
+        return F["address"], F["by"].astype(np.int64), has_bd & (F["address"] != "")
+    return None
+
+
 def candidate_pairs(
     R: dict,
     P: dict,
@@ -136,7 +186,12 @@ def candidate_pairs(
     stats: dict[str, dict[str, int] | int] = {}
     for rule in rules:
         cap = min(max_block_pairs, NAME_ONLY.get(rule, max_block_pairs))
-        ri, pi, skipped = _join(keys(R, rule, "records"), keys(P, rule, "registry"), cap)
+        rc, pc = _composite(R, rule), _composite(P, rule)
+        if rc is not None and pc is not None:
+            rk, pk = _pair_keys(rc, pc)
+        else:
+            rk, pk = _coded(keys(R, rule, "records"), keys(P, rule, "registry"))
+        ri, pi, skipped = _join(rk, pk, cap)
         stats[rule] = {"pairs": int(len(ri)), "skipped_keys": int(skipped)}
         codes.append(ri.astype(np.int64) * n_p + pi)
     for ri, pi in extra or []:

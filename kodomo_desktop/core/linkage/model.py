@@ -247,14 +247,22 @@ def _cohort_tf(values: np.ndarray, years: np.ndarray, width: int = 2) -> np.ndar
     idx = np.flatnonzero(ok)
     if not len(idx):
         return out
-    v, y = values[idx], years[idx].astype(np.int64)
-    cnt = pd.Series(1, index=pd.MultiIndex.from_arrays([v, y])).groupby(level=[0, 1]).sum()
-    size = pd.Series(y).value_counts()
+    # (value, year) as one integer key; counts looked up by binary search (numpy, no pandas MultiIndex)
+    code, _ = pd.factorize(np.asarray(values[idx], dtype=object))
+    y = years[idx].astype(np.int64)
+    y0 = int(y.min()) - width
+    span = int(y.max()) + width - y0 + 1
+    key = code.astype(np.int64) * span + (y - y0)
+    ukey, ucnt = np.unique(key, return_counts=True)
+    uyear, ysize = np.unique(y, return_counts=True)
     num = np.zeros(len(idx))
     den = np.zeros(len(idx))
     for dy in range(-width, width + 1):
-        num += cnt.reindex(pd.MultiIndex.from_arrays([v, y + dy])).fillna(0).to_numpy()
-        den += size.reindex(y + dy).fillna(0).to_numpy()
+        k = key + dy
+        pos = np.minimum(np.searchsorted(ukey, k), len(ukey) - 1)
+        num += np.where(ukey[pos] == k, ucnt[pos], 0)
+        pos = np.minimum(np.searchsorted(uyear, y + dy), len(uyear) - 1)
+        den += np.where(uyear[pos] == y + dy, ysize[pos], 0)
     out[idx] = num / np.maximum(den, 1)
     return out
 

@@ -24,7 +24,6 @@ from ..services import service
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
 from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
-from ..text import normalize as N
 from ..text.search import person_terms_sql, search_terms
 
 if TYPE_CHECKING:
@@ -203,19 +202,14 @@ def records_frame(
 
 
 def _with_norm(df: pd.DataFrame) -> pd.DataFrame:
-    if "surname_norm" not in df.columns or df["surname_norm"].isna().all():
-        parts = [N.split_name(x) for x in df["name"].fillna("")]
-        df["surname_norm"] = [N.norm_name(a) for a, _ in parts]
-        df["given_norm"] = [N.norm_name(b) for _, b in parts]
-    kana_parts = [N.split_name(x) for x in df["name_kana"].fillna("")]
-    df["surname_kana"] = [N.norm_kana(a) for a, _ in kana_parts]
-    df["given_kana"] = [N.norm_kana(b) for _, b in kana_parts]
+    """Blanks as "" and birth dates as datetimes. The engine's ``prepare`` normalises names, kana and addresses
+    from the raw columns itself (once per distinct value); the split, kana parts, folded kana and normalised
+    address this function used to derive row by row were read by nothing when the raw columns are there, and are
+    all blank when they are not — 2.2 of 4.4 profiled seconds of reading the frames at 30,000 residents."""
     df["name_norm"] = df["name_norm"].fillna("")
     df["kana_norm"] = df["kana_norm"].fillna("")
-    df["kana_fold"] = [N.fold_kana(x) for x in df["kana_norm"]]
-    if "address_norm" not in df.columns:
-        df["address_norm"] = [N.norm_address(x) for x in df["address"].fillna("")]
-    df["address_norm"] = df["address_norm"].fillna("")
+    if "address_norm" in df.columns:
+        df["address_norm"] = df["address_norm"].fillna("")
     df["birth_date"] = pd.to_datetime(df["birth_date"], errors="coerce")
     return df
 

@@ -2,7 +2,8 @@
 
 Layout: ``KODOMOBAK1\\n`` · 4-byte manifest length · manifest (JSON, no personal data) · key file · database ·
 SHA-256 of everything before it. Restore checks the checksum, the sizes, that a password opens a slot, the
-SQLCipher page check and the access-log chain — all on a temporary copy — before it writes the target.
+access-log chain and its anchor, every page's HMAC (while the copy is re-keyed) and SQLite's structure check —
+all on a temporary copy, each once — before it writes the target.
 
 Both directions stream in chunks of ``CHUNK`` bytes: the database is never held in memory (a 2 GB city's backup and
 restore stay at a few megabytes beyond what opening the database costs). The format is the one written since the
@@ -22,7 +23,9 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlcipher3
 from sqlalchemy import bindparam, text
+from sqlalchemy import exc as sa_exc
 
 from ..audit import log as audit
 from ..errors import InputRefused, KodomoError, WrongPassword
@@ -154,13 +157,18 @@ def _damaged() -> InputRefused:
     return InputRefused("バックアップファイルが壊れているか、途中で切れています。別のバックアップを使ってください。")
 
 
-def scan_backup(path: Path, sink=None) -> tuple[dict, bytes]:
+def scan_backup(path: Path, sink=None, *, db_digest: bool = True) -> tuple[dict, bytes]:
     """Check a backup file in one streaming pass; anything off → InputRefused. Returns (manifest, key-file bytes).
 
     The header (magic, manifest, key file) is parsed first, the sizes must add up to the file's size, then the
     database part is read in chunks — written to ``sink`` (a binary file) when given — while the whole-file
     SHA-256 and the database's SHA-256 are computed; both must match. Whatever was written to ``sink`` is only
-    good when this returns (the caller removes it on a refusal)."""
+    good when this returns (the caller removes it on a refusal).
+
+    ``db_digest=False`` (restore): the database's own SHA-256 is not computed a second time over the same bytes.
+    The whole-file digest covers every byte of the database part already, and ``backup`` wrote the manifest's
+    digest only after checking it against the bytes it copied (``_write_body``); a file that passes the one and not
+    the other can only be forged — and a forger rewrites both. (At 185,000 residents: 2 GB hashed once, not twice.)"""
     bad = _damaged()
     try:
         fh = open(path, "rb")
@@ -192,7 +200,8 @@ def scan_backup(path: Path, sink=None) -> tuple[dict, bytes]:
                 if not chunk:
                     raise bad
                 body.update(chunk)
-                dbh.update(chunk)
+                if db_digest:
+                    dbh.update(chunk)
                 if sink is not None:
                     sink.write(chunk)
                 left -= len(chunk)
@@ -201,7 +210,7 @@ def scan_backup(path: Path, sink=None) -> tuple[dict, bytes]:
             raise bad
     if (
         body.digest() != digest
-        or dbh.hexdigest() != db_sha
+        or (db_digest and dbh.hexdigest() != db_sha)
         or hashlib.sha256(keys_bytes).hexdigest() != keys_sha
         or not isinstance(manifest, dict)
     ):
@@ -254,7 +263,7 @@ def recover(db_path) -> str | None:
         j.unlink()
         return "rolled_forward"
     found = False
-    for p in (tmp_db, tmp_keys, _partial(tmp_db), _partial(tmp_keys)):
+    for p in (tmp_db, tmp_keys, _partial(tmp_db), _partial(tmp_keys), Path(str(tmp_db) + "-journal")):
         if p.exists():
             found = True
             with contextlib.suppress(OSError):
@@ -319,6 +328,7 @@ def _today(target_ws) -> dict:
             dict(r._mapping)
             for r in c.execute(text("SELECT school, slug, town_priv, created_at FROM school_workspace"))
         ]
+        audits = [dict(r._mapping) for r in c.execute(text("SELECT slug, town_priv, created_at FROM audit_workspace"))]
     deleted |= set((kf.auth or {}).get("deletions") or [])
     return {
         "users": users,
@@ -326,6 +336,7 @@ def _today(target_ws) -> dict:
         "auth": kf.auth or {},
         "deleted": sorted(deleted),
         "schools": schools,
+        "audits": audits,
     }
 
 
@@ -359,10 +370,8 @@ def restore(
                 # (memory stays flat); a damaged backup is refused and the partial copy removed (finally below)
                 part = _partial(tmp_db)
                 try:
-                    with open_private(part, "wb") as fh:
-                        manifest, keys_bytes = scan_backup(src, fh)
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                    with open_private(part, "wb") as fh:  # a scratch copy: synced once, after the re-key
+                        manifest, keys_bytes = scan_backup(src, fh, db_digest=False)
                 except InputRefused as e:
                     raise _refuse(target_ws, e.message_ja, "backup_damaged")
                 except OSError as e:
@@ -388,19 +397,38 @@ def restore(
                 try:
                     if not isinstance(ws, Workspace) or ws.user.role != "coordinator":
                         raise _refuse(target_ws, "バックアップの中でもコーディネーターである必要があります。", "role")
+                    # The backup's integrity, each part once. (1) Its log chain and anchor (before re-keying resets
+                    # the anchor). (2) The copy re-keyed in place without a journal (a scratch file: one rewrite, not
+                    # two — Workspace.rekey): that reads every page of the file, free ones too, under the backup's key
+                    # and checks its HMAC — SQLCipher's page check, so it is not run again. A page that does not
+                    # check stops the re-key before it commits (PRAGMA rekey still answers "ok"), page 1 keeps the
+                    # backup's key and the re-key's own open under the new key fails. (3) SQLite's structure check,
+                    # once, on the re-keyed copy (it reads every page in use, under the new key).
                     try:
-                        ws.verify()
-                    except KodomoError:
+                        ws.verify(pages=False)
+                        ws.rekey(
+                            _adopt_today(today) if today else None, reason="restore", reset_anchor=True, scratch=True
+                        )
+                        ws.verify(free_pages=False, chain=False)
+                    except (KodomoError, sqlcipher3.DatabaseError, sa_exc.DatabaseError):
                         raise _refuse(target_ws, "バックアップの整合性検査に失敗しました。復元しません。", "integrity")
                     summary = _reapply(ws, today)
                     ws.log(
                         "restore",
                         detail={"from": Path(src).name, "backup_at": manifest["created_at"], **summary},
                     )
-                    mutate = _adopt_today(today) if today else None
-                    ws.rekey(mutate, reason="restore", reset_anchor=True)
                 finally:
-                    ws.close()
+                    ws.close()  # saves the anchor: the restored log as it now stands
+                try:
+                    with open(tmp_db, "rb+") as fh:  # the new pair is on disk before the journal points at it
+                        os.fsync(fh.fileno())
+                except OSError as e:
+                    raise _refuse(
+                        target_ws,
+                        f"復元したデータベースを書き込めませんでした（{e.strerror or e}）。空き容量を確認してください。"
+                        "何も変更していません。",
+                        "write_failed",
+                    )
                 K.crash_point("restore-2")
                 if target_ws is not None:
                     target_ws.log("restore", detail={"from": Path(src).name, "replaced_by_backup": True})
@@ -437,6 +465,7 @@ def restore(
                     _partial(tmp_keys),
                     Path(str(tmp_db) + ".lock"),
                     Path(str(tmp_db) + ".inuse"),
+                    Path(str(tmp_db) + "-journal"),
                 ):
                     if not _journal(db_path).exists():
                         with contextlib.suppress(FileNotFoundError):
@@ -494,6 +523,17 @@ def _reapply(ws: Workspace, today: dict | None) -> dict:
                     "VALUES (:school, :slug, :town_priv, :created_at, :log_seq, :log_head)"
                 ),
                 {**sw, "log_seq": kept[0] if kept else 0, "log_head": kept[1] if kept else None},
+            )
+        # the same for today's audit workspace (the auditor's copy is rebuilt from the restored town at its next sync)
+        for aw in today.get("audits") or []:
+            kept = c.execute(text("SELECT log_seq, log_head FROM audit_workspace WHERE slug=:slug"), aw).first()
+            c.execute(text("DELETE FROM audit_workspace"))
+            c.execute(
+                text(
+                    "INSERT INTO audit_workspace (slug, town_priv, created_at, log_seq, log_head) "
+                    "VALUES (:slug, :town_priv, :created_at, :log_seq, :log_head)"
+                ),
+                {**aw, "log_seq": kept[0] if kept else 0, "log_head": kept[1] if kept else None},
             )
     from ..governance.disclosure import delete_person  # local: as above
 

@@ -91,9 +91,13 @@ def make_engine(path: str | os.PathLike, key: bytes) -> Engine:
     return engine
 
 
-def cipher_integrity_check(con) -> list[str]:
-    """SQLCipher's page HMAC check plus SQLite's own; returns the problems found (empty = fine)."""
-    problems = [r[0] for r in con.execute("PRAGMA cipher_integrity_check").fetchall()]
+def cipher_integrity_check(con, *, free_pages: bool = True) -> list[str]:
+    """SQLCipher's page HMAC check plus SQLite's own; returns the problems found (empty = fine).
+
+    SQLite's structure check reads — and so decrypts and HMAC-checks — every page in use; SQLCipher's check reads
+    every page of the file, the free ones too. ``free_pages=False`` leaves that second pass out, for a file whose
+    every page was just read under its old key and written under this one (restore's re-keyed copy)."""
+    problems = [r[0] for r in con.execute("PRAGMA cipher_integrity_check").fetchall()] if free_pages else []
     try:
         rows = [r[0] for r in con.execute("PRAGMA integrity_check").fetchall()]
     except sqlcipher3.DatabaseError as e:  # a damaged page can make the check itself fail

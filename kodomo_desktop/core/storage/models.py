@@ -58,20 +58,33 @@ class AppUser(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class SchoolWorkspace(Base):
+class _SealedRow:
+    """The town's row for a sealed workspace (core/sealed.py): the private half of the key pair its key is sealed
+    to, and how far its own log has been copied into the town's."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)  # a random id in the file name, not a name
+    town_priv: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    synced_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    log_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # its log entries copied so far
+    log_head: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class SchoolWorkspace(_SealedRow, Base):
     """A school's own encrypted workspace (``<db>.school-<slug>.db``, core/schoolspace.py): school users' key slots
     live only there. Its database key is sealed in its key file to the key pair whose private half is here, so the
     coordinator's account opens it with no school password; the town's re-key leaves it alone."""
 
     __tablename__ = "school_workspace"
-    id: Mapped[int] = mapped_column(primary_key=True)
     school: Mapped[str] = mapped_column(String(120), unique=True)
-    slug: Mapped[str] = mapped_column(String(32), unique=True)  # a random id in the file name, not the school's name
-    town_priv: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
-    synced_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
-    log_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # school log entries copied so far
-    log_head: Mapped[Optional[str]] = mapped_column(String(64))
+
+
+class AuditWorkspace(_SealedRow, Base):
+    """The auditor's own encrypted workspace (``<db>.audit-<slug>.db``, core/auditspace.py): auditors' key slots
+    live only there, beside a copy of the log and the registers without children's data (one row at most)."""
+
+    __tablename__ = "audit_workspace"
 
 
 class Setting(Base):

@@ -122,19 +122,20 @@ TRIGGERS = [
 ]
 
 
-def create(conn) -> None:
-    """Every table (idempotent), the triggers and the schema version."""
-    metadata.create_all(conn)
-    for t in TRIGGERS:
+def create(
+    conn, md: MetaData = metadata, triggers=TRIGGERS, meta: str = "school_meta", v: int = SCHEMA_VERSION
+) -> None:
+    """Every table (idempotent), the triggers and the schema version (of a school's schema, or another sealed
+    workspace's: storage/audit_schema.py)."""
+    md.create_all(conn)
+    for t in triggers:
         conn.exec_driver_sql(t)
-    conn.execute(
-        text("INSERT OR IGNORE INTO school_meta (key, value) VALUES ('schema_version', :v)"), {"v": str(SCHEMA_VERSION)}
-    )
+    conn.execute(text(f"INSERT OR IGNORE INTO {meta} (key, value) VALUES ('schema_version', :v)"), {"v": str(v)})
 
 
-def version(conn) -> int | None:
+def version(conn, meta: str = "school_meta") -> int | None:
     try:
-        v = conn.execute(text("SELECT value FROM school_meta WHERE key = 'schema_version'")).scalar()
+        v = conn.execute(text(f"SELECT value FROM {meta} WHERE key = 'schema_version'")).scalar()
     except Exception:
         return None
     return int(v) if v is not None else None

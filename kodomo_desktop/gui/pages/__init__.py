@@ -52,7 +52,7 @@ PAGES: list[PageSpec] = [
         "dashboard",
         "ダッシュボード",
         "dashboard_page:DashboardPage",
-        ("person.read", "log.read"),
+        ("person.read",),  # (counts of the town's data: not in the auditor's workspace)
         "件数と、取込元ごとの最新の時点",
     ),
     PageSpec("import", "取込", "import_page:ImportPage", ("import",), "各課のファイル（CSV・Excel）を取り込む"),

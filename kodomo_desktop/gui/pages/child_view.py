@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from ...core.errors import KodomoError
 from .. import palette as pal
+from ..format import day
 from ..i18n import Message, label_of, reason_value, tr, tr_list, translate
 from ..widgets import Notice
 
@@ -227,7 +228,7 @@ class ChildView(QWidget):
         self.kana.setText(page.kana_display)
         f = self.fields
         f["birth"].setText(page.birth_text or "—")
-        f["age"].setText("—" if page.age is None else tr("{n}歳（{d} 現在）", n=page.age, d=page.on.isoformat()))
+        f["age"].setText("—" if page.age is None else tr("{n}歳（{d} 現在）", n=page.age, d=day(page.on)))
         f["sex"].setText(tr(page.sex) if page.sex else "—")
         f["resident_no"].setText(page.resident_no or "—")
         f["school"].setText(page.school or "—")
@@ -272,7 +273,7 @@ class ChildView(QWidget):
         band = sc.get("band") or "—"
         total = sc.get("total")
         parts = [
-            tr("最新のスコア（{d} 時点）", d=sc["as_of"].isoformat() if sc.get("as_of") else "") + f"：{tr(band)}",
+            tr("最新のスコア（{d} 時点）", d=day(sc.get("as_of"))) + f"：{tr(band)}",
             tr("{n} 点", n=f"{total:g}") if isinstance(total, (int, float)) else "",
         ]
         if sc.get("types"):
@@ -393,7 +394,7 @@ class ChildView(QWidget):
         bold.setBold(True)
         opened = False
         for e in entries:
-            date = e.date.isoformat() if e.date else "—"
+            date = day(e.date) if e.date else "—"
             if e.date_basis != "記録日":
                 date += f"（{tr(e.date_basis)}）"
             source = f"{tr(e.source_label)}（{tr(e.department)}）" if e.department else tr(e.source_label)
@@ -515,7 +516,7 @@ class ChildView(QWidget):
         group("取り込まなかった列（元のまま）", e.extra, labels=False)
         meta = [
             (tr("取込元ファイル"), e.file_name),
-            (tr("時点"), e.as_of.isoformat() if e.as_of else "—"),
+            (tr("時点"), day(e.as_of) if e.as_of else "—"),
             (tr("行"), str(e.row_number)),
             (tr("連結"), e.status_label + (f"（{e.method_label}）" if e.method_label else "")),
         ]
@@ -550,7 +551,7 @@ class ChildView(QWidget):
         h = self.karte.header()
         h.setStretchLastSection(False)
         h.setSectionResizeMode(2, QHeaderView.Stretch)
-        for i, width in enumerate((110, 90, 460, 330)):
+        for i, width in enumerate((150, 90, 440, 310)):
             self.karte.setColumnWidth(i, width)
         lay.addWidget(self.karte, 1)
         self.note_box = QWidget()
@@ -588,15 +589,15 @@ class ChildView(QWidget):
             c = cases[-1]
             if c["closed_on"]:
                 self.case_status.setText(
-                    tr("支援: 終結（{d}・理由: {r}）", d=c["closed_on"].isoformat(), r=c["close_reason"] or "")
+                    tr("支援: 終結（{d}・理由: {r}）", d=day(c["closed_on"]), r=c["close_reason"] or "")
                 )
                 self.case_status.setStyleSheet(f"background:{pal.TINT_GREY};padding:4px;")
             else:
-                nxt = c["next_action_on"].isoformat() if c["next_action_on"] else "—"
+                nxt = day(c["next_action_on"]) if c["next_action_on"] else "—"
                 self.case_status.setText(
                     tr(
                         "支援: 進行中（{d} 開始・主担当 {o}・次回対応 {n}）",
-                        d=c["opened_on"].isoformat(),
+                        d=day(c["opened_on"]),
                         o=c["lead_organisation"] or "—",
                         n=nxt,
                     )
@@ -650,7 +651,7 @@ class ChildView(QWidget):
             + tr("・").join(f"{tr(self.KIND_LABELS.get(k, k))} {n}" for k, n in counts.items())
         )
         for e in events:
-            d = e["date"].isoformat() if e.get("date") else "—"
+            d = day(e["date"]) if e.get("date") else "—"
             kind = tr(self.KIND_LABELS.get(e["kind"], e["kind"]))
             title = translate(e["title"]) if isinstance(e["title"], Message) else tr_list(e["title"])
             item = QTreeWidgetItem([d, kind, title, translate(e.get("source") or "")])
@@ -670,6 +671,8 @@ class ChildView(QWidget):
                         v = "、".join(f"{a}: {b}" for a, b in v.items())
                     elif isinstance(v, (list, tuple)):
                         v = "、".join(str(x) for x in v)
+                    elif k == "next" or isinstance(v, dt.date):  # a due date: the page's one date format
+                        v = day(v)
                     child = QTreeWidgetItem(["", "", f"{tr(self.DETAIL_LABELS.get(k, k))}：{v}", ""])
                     child.setToolTip(2, str(v))
                     item.addChild(child)
@@ -738,5 +741,6 @@ class ScoreHistoryChart(QWidget):
             p.drawEllipse(QPointF(x, y), 5, 5)
             p.drawText(int(x) + 8, int(y) + 4, f"{(pt['total'] or 0):g}")
             if pt.get("as_of"):
-                p.drawText(int(x) - 32, self.height() - 5, pt["as_of"].isoformat())
+                label = day(pt["as_of"])
+                p.drawText(int(x) - p.fontMetrics().horizontalAdvance(label) // 2, self.height() - 5, label)
         p.end()

@@ -28,7 +28,7 @@ from .. import palette as pal
 from ..format import when
 from ..i18n import tr
 from ..models import LazyRowsModel
-from ..widgets import table_view
+from ..widgets import audit_copy_label, table_view
 
 #: up to this many entries the chain is verified at once (about 0.1 s); a longer log is verified on a worker thread
 CHAIN_SYNC_MAX = 20_000
@@ -63,6 +63,9 @@ class LogPage(QWidget):
         self.chain = QLabel()
         head.addWidget(self.chain, 1)
         lay.addLayout(head)
+        self.copy_date = audit_copy_label(ws)  # an auditor: as of when the copy of the town's log is
+        if self.copy_date is not None:
+            lay.addWidget(self.copy_date)
         bar = QHBoxLayout()
         self.user = QLineEdit()
         self.user.setPlaceholderText(tr("利用者"))

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QTabWidget, QVBo
 from ....core.errors import KodomoError
 from ... import palette as pal
 from ...i18n import tr
-from ...widgets import Notice
+from ...widgets import Notice, audit_copy_label
 from .basis import BasisTab
 from .common import BASIS_CHOICES, BASIS_SHORT, EXPIRED_BG, MISSING_BG, RowsModel, fiscal_year, source_label
 from .inspection import ANSWERS, InspectionTab
@@ -54,6 +54,9 @@ class GovernancePage(QWidget):
         head.addWidget(self.mode)
         head.addStretch(1)
         lay.addLayout(head)
+        self.copy_date = audit_copy_label(ws)  # an auditor: as of when the copy of the registers is
+        if self.copy_date is not None:
+            lay.addWidget(self.copy_date)
         self.notice = Notice("governanceNotice")
         lay.addWidget(self.notice)
         self.tabs = QTabWidget()
