@@ -5,16 +5,16 @@ with the same catalogue, weights and as-of date. Each row keeps the fingerprint 
 (``input_key``: household, linked records, records waiting in review) and the indicators the child hit
 (``hit_ids``); the ranks are then recomputed over every child. Older rows have neither: the next run is full.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-02 02:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
