@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Parser, UsageError, out, progress  # noqa: F401
+from . import Parser, UsageError, out, out_folder, progress  # noqa: F401
 from . import open_workspace as _open  # noqa: F401
 
 
 def cmd_score(args):
+    out_folder(args.out)
     with _open(args) as ws:
         ws.require("score.run", what="score")  # refused (and logged) before anything is computed or written
         from ..core.scoring.service import score_to_csv
