@@ -117,3 +117,67 @@ def test_link_after_each_batch_equals_one_run_over_everything(files, tmp_path):
     finally:
         step.close()
         once.close()
+
+
+def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp_path):
+    """The inputs' digest: unchanged → nothing compared, nothing written (``mode: unchanged``); a decision, an
+    opt-out, other thresholds or a removed batch → the engine runs (``mode: full``, with why), and the result is the
+    one a forced full run gives."""
+    from kodomo_desktop.core.governance.optout import add_optout
+
+    entries, _ = files
+    ws = Workspace.create(tmp_path / "skip.db", PASSWORD)
+    try:
+        results = import_manifest(ws, entries)
+        first = L.run_linkage(ws)
+        assert first["mode"] == "full" and first["why"]
+        state = _state(ws)
+        again = L.run_linkage(ws)
+        assert again["mode"] == "unchanged" and again["written"] == 0
+        assert {k: again[k] for k in ("persons", "auto_links", "review")} == {
+            k: first[k] for k in ("persons", "auto_links", "review")
+        }
+        assert _state(ws) == state
+
+        # a reviewer's decision: the engine runs again and the decision holds
+        rid, pid = _one_decision(ws)
+        L.decide(ws, rid, "reject", pid)
+        after = L.run_linkage(ws)
+        assert after["mode"] == "full"
+        with ws.session() as s:
+            row = s.execute(text("SELECT person_id, status FROM link WHERE record_id = :r"), {"r": rid}).one()
+        assert row[0] != pid or row[1] not in ("auto", "confirmed")
+        assert L.run_linkage(ws)["mode"] == "unchanged"
+
+        # an opt-out in force today
+        add_optout(ws, pid, "本人の申出")
+        assert L.run_linkage(ws)["mode"] == "full"
+        assert L.run_linkage(ws)["mode"] == "unchanged"
+
+        # other thresholds, then the same again
+        assert L.run_linkage(ws, thresholds={"upper": 6.0})["mode"] == "full"
+        assert L.run_linkage(ws, thresholds={"upper": 6.0})["mode"] == "unchanged"
+
+        # a removed batch: its rows leave the links
+        from kodomo_desktop.core.importing.service import remove_batch
+
+        batch = next(
+            r["batch_id"] for r in results if r.get("batch_id") and r.get("source_type") != "resident_registry"
+        )
+        remove_batch(ws, batch, reason="別の課のファイル")
+        removed = L.run_linkage(ws, thresholds={"upper": 6.0})
+        assert removed["mode"] == "full"
+        state = _state(ws)
+        with ws.session() as s:
+            left = s.execute(
+                text("SELECT count(*) FROM link l JOIN source_record r ON r.id = l.record_id WHERE r.batch_id = :b"),
+                {"b": batch},
+            ).scalar()
+        assert left == 0
+        # the skipped run's links are exactly the ones a forced full run writes
+        assert L.run_linkage(ws, thresholds={"upper": 6.0})["mode"] == "unchanged"
+        forced = L.run_linkage(ws, thresholds={"upper": 6.0}, full=True)
+        assert forced["mode"] == "full" and forced["written"] == len(state["link"])
+        assert _state(ws) == state
+    finally:
+        ws.close()

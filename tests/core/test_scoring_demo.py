@@ -2,35 +2,33 @@
 with strong indicators rank in the top fifth, flagged children carry reasons with source and date, and a pupil
 without school data is said to have none rather than scored low."""
 
-import shutil
-
 import numpy as np
 import pytest
+from conftest import DEMO_PW
 from sqlalchemy import text
 
 from kodomo_desktop.core.scoring import service as S
 from kodomo_desktop.core.workspace import Workspace
 
-TOWNS = [(1500, 11), (2200, 5)]
-PW = "scoring demo pw"  # new passwords need 6 characters or more (storage/keys.py)
+# the two scored 3,000-resident towns other test files build anyway (conftest.demo_town builds each once per run)
+TOWNS = [(3000, 1), (3000, 2)]
 
 
 @pytest.fixture(scope="module", params=TOWNS, ids=[f"{n}-seed{s}" for n, s in TOWNS])
-def town(request, tmp_path_factory):
-    from kodomo_desktop.core.demo.service import build_demo
+def town(request, tmp_path_factory, demo_town):
     from kodomo_desktop.core.demo.town import generate_town
 
     n, seed = request.param
     d = tmp_path_factory.mktemp(f"town{seed}")
-    summary = build_demo(d / "t.db", residents=n, seed=seed, password=PW)
-    return d / "t.db", generate_town(n, seed), summary
+    summary = demo_town(d / "t.db", residents=n, seed=seed)
+    return (n, seed), generate_town(n, seed), summary
 
 
 @pytest.fixture
-def ws(town, tmp_path):
-    for suffix in ("", ".keys"):
-        shutil.copy(str(town[0]) + suffix, str(tmp_path / "t.db") + suffix)
-    w = Workspace.open(tmp_path / "t.db", PW)
+def ws(town, tmp_path, demo_town):
+    n, seed = town[0]
+    demo_town(tmp_path / "t.db", residents=n, seed=seed)
+    w = Workspace.open(tmp_path / "t.db", DEMO_PW)
     yield w
     w.close()
 

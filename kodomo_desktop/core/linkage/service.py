@@ -10,6 +10,8 @@ Human decisions (``LinkDecision``) override the engine on every re-run until und
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -252,10 +254,29 @@ def run_linkage(
         if cancel is not None and cancel():
             raise Cancelled("名寄せを中止しました。データベースは変更されていません。")
 
-    from . import engine as E  # lazy: loads rapidfuzz, only needed here
-
     say = progress or (lambda *_: None)
     with ws.session() as s:
+        inputs = _inputs_digest(s, thresholds or {})
+        last = _last_run(s)
+        if not full and last is not None and (last.summary or {}).get("inputs") == inputs:
+            # nothing the engine reads changed since the last run: its links are this run's links
+            summary = {k: v for k, v in (last.summary or {}).items() if k not in ("inputs", "mode", "why")}
+            summary.update(mode="unchanged", why="前回の名寄せから入力（取込・判断・利用停止・設定）に変更がありません")
+            s.add(
+                LinkRun(
+                    by=ws.user.name, params=thresholds or {}, finished_at=_now(), summary={**summary, "inputs": inputs}
+                )
+            )
+            ws.log("link_run", detail={**summary, "written": 0}, conn=s)
+            return {**summary, "written": 0}
+        why = (
+            "全件の再書き込み（--full）"
+            if full
+            else ("初回の名寄せ" if last is None else "前回の名寄せから入力が変わりました")
+        )
+
+        from . import engine as E  # lazy: loads rapidfuzz, only needed here
+
         run = LinkRun(by=ws.user.name, params=thresholds or {})
         s.add(run)
         say("住民基本台帳から人と世帯を作成しています…")
@@ -348,10 +369,83 @@ def run_linkage(
             "unlinked": counts.get("unlinked", 0),
             "excluded": counts.get("excluded", 0),
             "records": len(link_rows),
+            "mode": "full",
+            "why": why,
         }
-        run.finished_at, run.summary = _now(), summary
+        # the digest of what this run read: the opt-outs as applied, persons and links as written now
+        run.finished_at, run.summary = _now(), {**summary, "inputs": _inputs_digest(s, thresholds or {})}
         ws.log("link_run", detail={**summary, "written": written, **({"full": True} if full else {})}, conn=s)
     return {**summary, "written": written}
+
+
+# what the engine's result depends on besides the tables below: its own code and the normaliser's
+_CODE = (Path(__file__).parent, Path(__file__).parent.parent / "text")
+
+
+def _code_digest() -> str:
+    h = hashlib.sha256()
+    for d in _CODE:
+        for f in sorted(d.glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _inputs_digest(s, thresholds: dict) -> str:
+    """A digest of everything a link run reads: the batches (removed, superseded), the records of the batches in
+    use (count and ids: records are only ever added or deleted, never changed in place), the persons, the link rows,
+    the human decisions (taken and undone), the opt-outs in force today, the thresholds and the engine's code. Equal
+    digests → the engine would give the same links, so :func:`run_linkage` writes nothing and says ``unchanged``."""
+    today = dt.date.today().isoformat()
+    parts: list[Any] = [
+        _code_digest(),
+        json.dumps(thresholds, sort_keys=True, default=str),
+        s.execute(
+            text("SELECT id, source_type, removed_at IS NULL, superseded_by, as_of FROM source_batch ORDER BY id")
+        ).all(),
+        s.execute(
+            text(
+                "SELECT count(*), coalesce(max(r.id), 0), coalesce(sum(r.id), 0) FROM source_record r "
+                "JOIN source_batch b ON b.id = r.batch_id WHERE b.removed_at IS NULL"
+            )
+        ).all(),
+        s.execute(
+            text(
+                "SELECT count(*), max(id), min(id), max(household_id), min(household_id), count(household_id), "
+                "total(length(name)), total(length(name_kana)), total(length(address)), total(julianday(birth_date)), "
+                "total(sex), total(in_registry), total(length(resident_no)) FROM person"
+            )
+        ).all(),
+        # the links as they stand (other services change them in place: an opt-out, a disclosure's erasure), read
+        # from the person and status indexes, never the explanations
+        s.execute(
+            text(
+                "SELECT count(*), coalesce(sum(record_id), 0), count(person_id), "
+                "coalesce(sum(record_id * (CAST(substr(person_id, 2) AS INTEGER) % 1000003)), 0) FROM link"
+            )
+        ).all(),
+        s.execute(
+            text("SELECT status, count(*), coalesce(sum(record_id), 0) FROM link GROUP BY status ORDER BY status")
+        ).all(),
+        s.execute(
+            text("SELECT count(*), coalesce(max(id), 0), count(undone_at), coalesce(sum(id), 0) FROM link_decision")
+        ).all(),
+        s.execute(
+            text(
+                "SELECT id, person_id, household_id FROM opt_out WHERE removed_at IS NULL AND from_date <= :d "
+                "ORDER BY id"
+            ),
+            {"d": today},
+        ).all(),
+    ]
+    return hashlib.sha256(
+        repr([[tuple(r) for r in p] if isinstance(p, list) else p for p in parts]).encode()
+    ).hexdigest()
+
+
+def _last_run(s) -> LinkRun | None:
+    """The latest finished link run."""
+    return s.scalar(select(LinkRun).where(LinkRun.finished_at.is_not(None)).order_by(LinkRun.id.desc()).limit(1))
 
 
 _LINK_COLUMNS = (
