@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import Parser, UsageError, out, progress  # noqa: F401
+from . import Parser, UsageError, out, out_folder, progress, settle_memory  # noqa: F401
 from . import open_workspace as _open  # noqa: F401
 
 
@@ -42,6 +42,8 @@ def cmd_import(args):
         return _import_manifest(args)
     if not args.file or not args.source:
         raise UsageError("取り込むファイルと --source（または --manifest）を指定してください。")
+    if args.link or args.score or args.out or args.full:
+        raise UsageError("--link・--score・--out・--full は --manifest と一緒に指定してください。")
     mapping = _mapping(args)
     with _open(args) as ws:
         res = import_file(
@@ -61,27 +63,93 @@ def cmd_import(args):
 
 
 def _import_manifest(args):
-    from ..core.errors import InputRefused
     from ..core.importing.manifest import import_manifest, read_manifest
 
+    _check_then_options(args)
     entries = read_manifest(Path(args.manifest), default_as_of=args.as_of)
-    with _open(args) as ws:
-        results = import_manifest(
-            ws,
-            entries,
-            force=args.force,
-            progress=progress,
-            file_password=os.environ.get("KODOMO_FILE_PASSWORD") or None,
-        )
-    out({"files": results})
+    if not (args.link or args.score):
+        with _open(args) as ws:
+            results = import_manifest(
+                ws,
+                entries,
+                force=args.force,
+                progress=progress,
+                file_password=os.environ.get("KODOMO_FILE_PASSWORD") or None,
+            )
+        out({"files": results})
+        _refuse_if_any(results)
+        return
+    from .meter import StepMeter
+
+    meter = StepMeter()
+    summary: dict = {}
+    stage = "open"
+    try:
+        with meter.step("open"):
+            ws = _open(args)
+        with ws:
+            # refused (and logged) before any file is read, exactly as `link` / `score` would refuse: nothing changed
+            if args.link:
+                ws.require("link.run", what="link")
+            if args.score:
+                ws.require("score.run", what="score")
+            stage = "import"
+            with meter.step("import"):
+                summary["files"] = import_manifest(
+                    ws,
+                    entries,
+                    force=args.force,
+                    progress=progress,
+                    file_password=os.environ.get("KODOMO_FILE_PASSWORD") or None,
+                )
+            stage = "link"
+            if any(r.get("refused") for r in summary["files"]):
+                summary["stopped_before"] = "link"  # a month with a refused file is neither linked nor scored
+            else:
+                from ..core.linkage.service import run_linkage
+
+                settle_memory()  # (the import's last objects: not scanned again by the link's collections)
+                with meter.step("link"):
+                    summary["link"] = run_linkage(ws, progress=progress, full=args.full)
+                if args.score:
+                    stage = "score"
+                    from ..core.scoring.service import score_to_csv
+
+                    settle_memory()
+                    with meter.step("score"):
+                        summary["score"] = score_to_csv(ws, Path(args.out))
+    except BaseException:
+        if summary:
+            summary["stopped_before"] = stage  # what ran is printed; the refusal's own message and exit code follow
+        raise
+    finally:
+        if summary:
+            summary["steps"] = meter.steps
+            out(summary)
+    _refuse_if_any(summary["files"], then=" 名寄せとスコアの算出は行っていません。")
+
+
+def _check_then_options(args) -> None:
+    """--link / --score / --out / --full belong to a manifest run; each refused (exit 1) before anything is read."""
+    if not args.link and (args.full or args.score):
+        raise UsageError("--full と --score は --link と一緒に指定してください（取り込み → 名寄せ → スコア算出）。")
+    if args.score and not args.out:
+        raise UsageError("--score には --out（スコアの CSV ファイル）が必要です。")
+    if args.out and not args.score:
+        raise UsageError("--out は --score と一緒に指定してください。")
+    if args.out:
+        out_folder(args.out)
+
+
+def _refuse_if_any(results: list[dict], then: str = "") -> None:
+    from ..core.errors import InputRefused, IntegrityFailure
+
     refused = [r for r in results if r.get("refused")]
     if refused:
-        from ..core.errors import IntegrityFailure
-
         err = IntegrityFailure if any(r.get("exit_code") == 3 for r in refused) else InputRefused
         raise err(
             f"マニフェストの {len(results)} ファイルのうち {len(refused)} ファイルを取り込めませんでした"
-            f"（{'、'.join(r['file'] for r in refused[:5])}）。ほかのファイルは取り込みました。"
+            f"（{'、'.join(r['file'] for r in refused[:5])}）。ほかのファイルは取り込みました。{then}"
         )
 
 
@@ -113,6 +181,11 @@ def register(cmd, sub) -> None:
     sp.add_argument("--encoding")
     sp.add_argument("--header-row", type=int)
     sp.add_argument("--as-of")
+    then = sp.add_argument_group("the monthly run in one process (with --manifest; one unlock)")
+    then.add_argument("--link", action="store_true", help="then link everything imported, as `link` does")
+    then.add_argument("--full", action="store_true", help="with --link: rewrite every link, as `link --full`")
+    then.add_argument("--score", action="store_true", help="then score every child, as `score --out FILE`")
+    then.add_argument("--out", help="with --score: the score CSV")
     sp = cmd("link", cmd_link, "run record linkage over everything imported")
     sp.add_argument("--full", action="store_true", help="rewrite every link (by default only the links that changed)")
     sp = cmd("export-links", cmd_export_links, "one row per imported source row")

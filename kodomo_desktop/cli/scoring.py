@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import Parser, UsageError, out, progress  # noqa: F401
+from . import Parser, UsageError, out, out_folder, progress  # noqa: F401
 from . import open_workspace as _open  # noqa: F401
 
 
 def cmd_score(args):
+    out_folder(args.out)
     with _open(args) as ws:
         ws.require("score.run", what="score")  # refused (and logged) before anything is computed or written
         from ..core.scoring.service import score_to_csv
 
         out(
             score_to_csv(
-                ws, Path(args.out), weights_file=Path(args.weights) if args.weights else None, as_of=args.as_of
+                ws,
+                Path(args.out),
+                weights_file=Path(args.weights) if args.weights else None,
+                as_of=args.as_of,
+                full=args.full,
             )
         )
 
@@ -40,6 +45,7 @@ def register(cmd, sub) -> None:
     sp.add_argument("--out", required=True)
     sp.add_argument("--weights")
     sp.add_argument("--as-of")
+    sp.add_argument("--full", action="store_true", help="evaluate every child (no reuse of the previous run)")
     sp = cmd("weights", cmd_weights, "export or import a weight set as a readable file", db=False)
     wsub = sp.add_subparsers(dest="weights_cmd", required=True, parser_class=Parser)
     w = wsub.add_parser("export")

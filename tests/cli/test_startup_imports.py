@@ -7,6 +7,7 @@ that has to migrate the database."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -127,3 +128,27 @@ def test_scripted_head_is_alembics_head():
 
     assert W._scripted_head() == ScriptDirectory.from_config(W.alembic_config()).get_current_head()
     assert W.head_revision() == W._scripted_head()
+
+
+def test_monthly_run_in_one_process_derives_the_key_once(tmp_path, demo_town):
+    """``import --manifest --link --score``: three steps, one unlock — one Argon2id run for the whole month."""
+    from conftest import DEMO_PW
+
+    demo_town(tmp_path / "src.db", residents=300, seed=3, files_out=tmp_path / "files")
+    db = tmp_path / "m.db"
+    from kodomo_desktop.core.workspace import Workspace
+
+    Workspace.create(db, DEMO_PW).close()
+    args = ["import", "--manifest", str(tmp_path / "files" / "sources.csv"), "--link", "--score"]
+    p = subprocess.run(
+        [sys.executable, "-c", _COUNT_KDF, *args, "--out", str(tmp_path / "s.csv"), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        env=dict(_env(), KODOMO_DB_PASSWORD=DEMO_PW),
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "ARGON2_RUNS 1" in p.stderr, p.stderr[-1000:]
+    steps = json.loads(p.stdout)["steps"]
+    assert list(steps) == ["open", "import", "link", "score"] and (tmp_path / "s.csv").stat().st_size > 100

@@ -1063,6 +1063,12 @@ _NEUTRAL_KEYS = tuple(sorted({header_key(w) for w in _NEUTRAL_WORDS}, key=len, r
 _NEUTRAL_TAIL = re.compile("情報|状況|結果|記録|内容|データ|項目")
 
 
+@lru_cache(maxsize=65536)
+def _neutral_bases_of(k: str) -> tuple[str, ...]:
+    """:func:`_neutral_bases`, remembered (the same for every source type: each header once, not once per type)."""
+    return tuple(_neutral_bases(k))
+
+
 def _neutral_bases(k: str):
     for w in _NEUTRAL_KEYS:
         if k.startswith(w) and len(k) > len(w):
@@ -1107,9 +1113,10 @@ def _match(st: SourceType, header) -> _Match | None:
         m = _role_match(k)
         if m is not None:
             return m
-    return _loose_match(st, keys, [b for k in keys for b in _neutral_bases(k)])
+    return _loose_match(st, keys, [b for k in keys for b in _neutral_bases_of(k)])
 
 
+@lru_cache(maxsize=65536)  # the same for every source type (roles and identity fields are fixed): once per key
 def _role_match(k: str) -> _Match | None:
     """Person prefix or suffix + identity base: 対象児童氏名, 氏名（保護者）."""
     for rk, role in _ROLES:
@@ -1145,6 +1152,17 @@ def _loose_match(st: SourceType, keys: tuple[str, ...], bases: list[str]) -> _Ma
 
 
 _FRAGMENTS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}  # source type → (field, fragment keys)
+_ANY_FRAGMENT: list[re.Pattern] = []  # [every type's fragments as one pattern]: reset with town types
+
+
+def _any_fragment() -> re.Pattern:
+    """One pattern for the fragments of every source type (a cell none of them is in matches no type's fragment)."""
+    if not _ANY_FRAGMENT:
+        parts = {header_key(c) for st in SOURCES.values() for a in st.attributes if a.contains for c in a.contains}
+        _ANY_FRAGMENT.append(re.compile("|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))))
+    return _ANY_FRAGMENT[0]
+
+
 _DIGIT_ANCHORS: list[bool] = []  # [whether some header word is all digits]: computed once, reset with town types
 
 
@@ -1186,6 +1204,12 @@ def _match_memo(st: SourceType, header) -> _Match | None:
         return m
 
 
+@lru_cache(maxsize=65536)
+def _role_prefix(k: str) -> str | None:
+    """The person role a header key starts with (対象児童…, 保護者…), if any: fixed, so once per key."""
+    return next((role for rk, role in _ROLES if k.startswith(rk)), None)
+
+
 def detect_mapping(source_type: str, headers: list[str], overrides: dict | None = None) -> dict[str, str]:
     """Map a file's headers to canonical fields (each field at most once). ``overrides`` (``--map``) win: a column
     they name is mapped as they say (or left unmapped when the field is empty/``-``), and a detected column whose
@@ -1198,8 +1222,7 @@ def detect_mapping(source_type: str, headers: list[str], overrides: dict | None 
     for pos, h in enumerate(headers):
         m = _match_memo(st, h)
         if m is None:
-            k = header_key(h)
-            r = next((role for rk, role in _ROLES if k.startswith(rk)), None)
+            r = _role_prefix(header_key(h))
             if r:
                 ctx = r
             continue
@@ -1373,6 +1396,8 @@ def known_header(cell) -> str | None:
     s = str(cell)
     if not s.strip() or len(s) > 40:
         return None
+    if s.isascii() and s.isdigit() and not _digits_can_match():
+        return None  # (what the digits rule below finds, without the keys: a data row's numbers are most cells)
     keys = _header_keys(s)
     for k in keys:
         if k in _ALL_INDEX:
@@ -1386,7 +1411,9 @@ def known_header(cell) -> str | None:
         m = _role_match(k)
         if m is not None:
             return f"{m.role}:{m.field}" if m.role else m.field
-    bases = [b for k in keys for b in _neutral_bases(k)]
+    bases = [b for k in keys for b in _neutral_bases_of(k)]
+    if not any(b in _ALL_INDEX for b in bases) and not any(_any_fragment().search(k) for k in keys):
+        return None  # no base names a field of any type, no type's fragment is in it: _loose_match finds nothing
     for st in SOURCES.values():
         m = _loose_match(st, keys, bases)
         if m is not None:
@@ -1473,6 +1500,7 @@ def register_town_types(types: Iterable[SourceType]) -> None:
     for k, (n, _) in _IDENTITY_INDEX.items():
         _ALL_INDEX.setdefault(k, n)
     _FRAGMENTS.clear()
+    _ANY_FRAGMENT.clear()
     _DIGIT_ANCHORS.clear()
     _MATCHES.clear()
     known_header.cache_clear()
