@@ -15,4 +15,4 @@ kodomo_venv test
 "$(dirname "$VENV_PY")/lint-imports" --no-cache
 "$VENV_PY" -m mypy
 export QT_QPA_PLATFORM=offscreen
-exec "$VENV_PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"  # 2 workers, a file per worker
+exec "$VENV_PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder "$@"  # 2 workers, a file per worker, heaviest files first (tests/conftest.py)

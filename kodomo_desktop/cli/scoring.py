@@ -16,7 +16,11 @@ def cmd_score(args):
 
         out(
             score_to_csv(
-                ws, Path(args.out), weights_file=Path(args.weights) if args.weights else None, as_of=args.as_of
+                ws,
+                Path(args.out),
+                weights_file=Path(args.weights) if args.weights else None,
+                as_of=args.as_of,
+                full=args.full,
             )
         )
 
@@ -41,6 +45,7 @@ def register(cmd, sub) -> None:
     sp.add_argument("--out", required=True)
     sp.add_argument("--weights")
     sp.add_argument("--as-of")
+    sp.add_argument("--full", action="store_true", help="evaluate every child (no reuse of the previous run)")
     sp = cmd("weights", cmd_weights, "export or import a weight set as a readable file", db=False)
     wsub = sp.add_subparsers(dest="weights_cmd", required=True, parser_class=Parser)
     w = wsub.add_parser("export")

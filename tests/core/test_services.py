@@ -64,6 +64,7 @@ NOT_DECORATED = {
     "scoring.service.get_weight_set": "a weight set (points per indicator); no personal data",
     "scoring.service.latest_run": "the latest run's id, date and counts; no personal data",
     "scoring.service.load_input": "the engine's input: called only by services that checked (score, what-if, ...)",
+    "scoring.service.load_people": "load_input's residents and settings: called only by services that checked",
     "checklists.service.definitions": "the checklist definitions (questions); no personal data",
     "checklists.service.schools": "the names of schools in the imported files; no personal data",
     "importing.service.freshness": "each source's newest as-of date; no personal data",

@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -113,6 +113,7 @@ class ScoringInput:
     imported_sources: set | None = None
     departments: dict = field(default_factory=dict)
     pending: pd.DataFrame | None = None
+    linked: pd.DataFrame | None = None  # person_id, record_id of every linked record read (the inputs' fingerprint)
 
 
 #: attribute fields the engine itself reads, whatever the catalogue says (checklist rounds, the preview's groups)
@@ -264,10 +265,11 @@ def _key_val(v) -> str:
     return str(v)
 
 
-def prepare(inp: ScoringInput, cat: dict) -> Prepared:
-    on = inp.as_of
+def _people(persons_in: pd.DataFrame, cat: dict, on: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(persons with age, grade and parent_like; children aged 0–18 on ``on`` with their age band), in the
+    persons' order."""
     on64 = np.datetime64(on, "ns")
-    persons = inp.persons.copy()
+    persons = persons_in.copy()
     for c in ("person_id", "household_id", "birth_date", "sex", "name", "relationship"):
         if c not in persons.columns:
             persons[c] = None
@@ -290,6 +292,48 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
         children.loc[children["age"].between(b["min"], b["max"]), "age_band_idx"] = a
     children["age_band"] = [bands[a]["label"] if a >= 0 else "対象外" for a in children["age_band_idx"]]
     children["age"] = children["age"].astype(int)
+    return persons, children
+
+
+def _household_codes(children: pd.DataFrame) -> np.ndarray:
+    """C: a code per household (a child without a household gets its own)."""
+    hh = (
+        children["household_id"]
+        .astype(object)
+        .where(children["household_id"].notna(), "self:" + children["person_id"].astype(str))
+    )
+    return pd.factorize(hh)[0]
+
+
+def rank_frame(persons: pd.DataFrame, cat: dict, on: dt.date) -> Prepared:
+    """What :func:`apply_weights` reads of every child — ages, age bands, households — without a record: the
+    incremental run ranks everyone with the hits it kept and the ones it recomputed (``service.run_scoring``)."""
+    persons, children = _people(persons, cat, on)
+    children["school"] = ""
+    C = len(children)
+    empty = pd.DataFrame(columns=["pos", "person_id", "source_type"])
+    return Prepared(
+        on,
+        cat,
+        children,
+        empty,
+        {},
+        {},
+        persons.set_index("person_id", drop=False),
+        {},
+        set(),
+        _household_codes(children),
+        {},
+        [None] * C,
+        np.full(C, -1, dtype=np.int64),
+        np.zeros(C, dtype=bool),
+    )
+
+
+def prepare(inp: ScoringInput, cat: dict) -> Prepared:
+    on = inp.as_of
+    on64 = np.datetime64(on, "ns")
+    persons, children = _people(inp.persons, cat, on)
     # each child's school (latest school record)
     if inp.schools is not None and len(inp.schools):
         sch = inp.schools.drop_duplicates("person_id", keep="last").set_index("person_id")
@@ -299,12 +343,7 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
         children["school"] = ""
         children["school_grade"] = None
     # households
-    hh = (
-        children["household_id"]
-        .astype(object)
-        .where(children["household_id"].notna(), "self:" + children["person_id"].astype(str))
-    )
-    hh_code = pd.factorize(hh)[0]
+    hh_code = _household_codes(children)
     persons_hh = persons[persons["household_id"].notna()]
     kids_per_hh = (
         persons_hh[persons_hh["age"].between(0, 18) & (persons_hh["birth_date"] <= on64)].groupby("household_id").size()
@@ -737,6 +776,20 @@ class Scores:
     group_size: np.ndarray
     group_labels: np.ndarray
     rank_cutoffs: dict
+    of: int | None = None  # children ranked (None: this frame's); :meth:`take` keeps the whole run's count
+
+    def take(self, idx: np.ndarray) -> Scores:
+        """The rows ``idx`` of every per-child array (the ranks stay the whole run's): an incremental run explains
+        the children it recomputed with the scores of everyone."""
+        C = len(self.total)
+        kw = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == C:
+                v = v[idx]
+            kw[f.name] = v
+        kw["of"] = self.of if self.of is not None else C
+        return Scores(**kw)
 
     def contribution(self, i: int, k: int) -> tuple[float, dict]:
         """(points in the total, points by type) of indicator k for child i."""
@@ -1282,7 +1335,7 @@ def explain_details(
         new_candidate=bool(sc.new_candidate[i]),
         rank={
             "position": int(sc.rank_position[i]),
-            "of": prep.C,
+            "of": sc.of if sc.of is not None else prep.C,
             "group": str(sc.group_labels[i]),
             "group_position": int(sc.group_position[i]),
             "group_size": int(sc.group_size[i]),

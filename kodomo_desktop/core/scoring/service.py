@@ -21,9 +21,12 @@ Public API::
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -454,18 +457,24 @@ def _attributes_sql(fields) -> tuple[str, dict]:
     )
 
 
-def load_input(
-    ws: Workspace, as_of: dt.date, *, household_of: str | None = None, fields: dict | str | None = None
-) -> E.ScoringInput:
-    """Everything the engine reads, from the database. ``household_of``: only that person's household.
+@dataclass
+class People:
+    """What :func:`load_input` reads besides the linked records: the residents (opted-out persons removed), the
+    records waiting in review, the open checklist rounds, the sources imported, departments, retention cut-offs."""
 
-    ``fields`` (source type → attribute names) says which attributes each record brings; by default those the
-    current catalogue's indicators, take-up gaps and dedupe rules name (``engine.needed_fields``) — pass the
-    fields of another catalogue when scoring with it, or :data:`ALL_FIELDS` for whole records. Records are read
-    ``READ_ROWS`` at a time, so the raw rows never sit in memory beside the frame."""
-    if fields is None:
-        fields = E.needed_fields(catalogue())
+    as_of: dt.date
+    persons: pd.DataFrame
+    excluded: set
+    pending: pd.DataFrame
+    rounds: list
+    returned: set
+    imported: set
+    departments: dict
+    cutoffs: dict
 
+
+def load_people(ws: Workspace, as_of: dt.date, *, household_of: str | None = None) -> People:
+    """The residents and everything else :func:`load_input` reads except the linked records (one session)."""
     with ws.session() as s:
         # the processing date, not the data's as-of: an opt-out applies to every run from its start date on,
         # whatever date the department files describe (a run today on 1 November's files leaves today's opt-outs out)
@@ -490,17 +499,6 @@ def load_input(
             params=params,
         )
         persons = persons[~persons["person_id"].isin(excluded)]
-        attrs_sql, params = _attributes_sql(fields)
-        q = (
-            "SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
-            f"b.file_name, {attrs_sql} AS attributes, r.school, r.grade FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
-            "AND l.person_id IS NOT NULL"
-        )
-        if household_of:
-            ids = list(persons["person_id"]) or [household_of]
-            q += " AND l.person_id IN (" + ",".join(f":q{i}" for i in range(len(ids))) + ")"
-            params.update({f"q{i}": v for i, v in enumerate(ids)})
-        records = _read_records(conn, text(q), params)
         pending = pd.read_sql_query(
             text(
                 "SELECT l.person_id, r.source_type, r.id AS record_id FROM link l "
@@ -542,7 +540,62 @@ def load_input(
             )
         }
         depts = _departments(s)
-    records = records[~records["person_id"].isin(excluded)]
+    return People(
+        as_of=as_of,
+        persons=persons,
+        excluded=excluded,
+        pending=pending[~pending["person_id"].isin(excluded)],
+        rounds=rounds,
+        returned=returned,
+        imported=imported,
+        departments=depts,
+        cutoffs=cutoffs,
+    )
+
+
+def load_input(
+    ws: Workspace,
+    as_of: dt.date,
+    *,
+    household_of: str | None = None,
+    fields: dict | str | None = None,
+    people: People | None = None,
+    only: set[str] | None = None,
+) -> E.ScoringInput:
+    """Everything the engine reads, from the database. ``household_of``: only that person's household.
+
+    ``fields`` (source type → attribute names) says which attributes each record brings; by default those the
+    current catalogue's indicators, take-up gaps and dedupe rules name (``engine.needed_fields``) — pass the
+    fields of another catalogue when scoring with it, or :data:`ALL_FIELDS` for whole records. Records are read
+    ``READ_ROWS`` at a time, so the raw rows never sit in memory beside the frame.
+
+    ``people``: :func:`load_people`'s result when the caller has read it already; ``only`` (person ids): just these
+    persons and their records (an incremental run's changed households) — the frames are those of the whole town
+    restricted to them, in the same order."""
+    if fields is None:
+        fields = E.needed_fields(catalogue())
+    if people is None:
+        people = load_people(ws, as_of, household_of=household_of)
+    persons, pending = people.persons, people.pending
+    if only is not None:
+        persons = persons[persons["person_id"].isin(only)]
+        pending = pending[pending["person_id"].isin(only)]
+    with ws.session() as s:
+        conn = s.connection()
+        attrs_sql, params = _attributes_sql(fields)
+        q = (
+            "SELECT r.id AS record_id, l.person_id, r.source_type, r.record_date, r.batch_id, b.as_of AS batch_as_of, "
+            f"b.file_name, {attrs_sql} AS attributes, r.school, r.grade FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
+            "AND l.person_id IS NOT NULL"
+        )
+        if household_of:
+            ids = list(persons["person_id"]) or [household_of]
+            q += " AND l.person_id IN (" + ",".join(f":q{i}" for i in range(len(ids))) + ")"
+            params.update({f"q{i}": v for i, v in enumerate(ids)})
+        records = _read_records(conn, q, params, only=None if only is None else list(persons["person_id"]))
+    linked = records[["person_id", "record_id"]]
+    records = records[~records["person_id"].isin(people.excluded)]
+    cutoffs = people.cutoffs
     if cutoffs and len(records):
         bas = pd.to_datetime(records["batch_as_of"], errors="coerce")
         cut = records["source_type"].map({k: pd.Timestamp(v) for k, v in cutoffs.items()})
@@ -556,11 +609,12 @@ def load_input(
         persons=persons,
         records=records.drop(columns=["school", "grade"]),
         schools=sch,
-        checklist_rounds=rounds,
-        checklist_returned=returned,
-        imported_sources=imported,
-        departments=depts,
-        pending=pending[~pending["person_id"].isin(excluded)],
+        checklist_rounds=people.rounds,
+        checklist_returned=people.returned,
+        imported_sources=people.imported,
+        departments=people.departments,
+        pending=pending,
+        linked=linked,
     )
 
 
@@ -578,14 +632,26 @@ RECORD_COLUMNS = [
 ]
 
 
-def _read_records(conn, q, params: dict) -> pd.DataFrame:
+def _read_records(conn, q: str, params: dict, *, only: list[str] | None = None) -> pd.DataFrame:
     """The linked records as a frame (as ``pd.read_sql_query`` builds it), fetched ``READ_ROWS`` at a time with
-    each chunk's attributes parsed as it arrives."""
-    res = conn.execute(q, params)
+    each chunk's attributes parsed as it arrives. ``only`` (person ids): just their records, read by person id
+    ``MAX_SQL_IDS`` at a time and put in record order (the order of the whole town's query)."""
     a = RECORD_COLUMNS.index("attributes")
     rows: list[tuple] = []
-    while chunk := res.fetchmany(READ_ROWS):
-        rows.extend((*r[:a], _json(r[a]), *r[a + 1 :]) for r in chunk)
+
+    def read(sql: str, p: dict) -> None:
+        res = conn.execute(text(sql), p)
+        while chunk := res.fetchmany(READ_ROWS):
+            rows.extend((*r[:a], _json(r[a]), *r[a + 1 :]) for r in chunk)
+
+    if only is None:
+        read(q, params)
+    else:
+        for k in range(0, len(only), Q.MAX_SQL_IDS):
+            ids = only[k : k + Q.MAX_SQL_IDS]
+            sql = q + " AND l.person_id IN (" + ",".join(f":o{i}" for i in range(len(ids))) + ")"
+            read(sql, {**params, **{f"o{i}": v for i, v in enumerate(ids)}})
+        rows.sort(key=lambda r: r[0])
     return pd.DataFrame.from_records(rows, columns=RECORD_COLUMNS, coerce_float=True)
 
 
@@ -747,6 +813,157 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     return prev.id, out
 
 
+# --- incremental runs ------------------------------------------------------------------------------------------------------
+#: the person columns a child's input key reads, for every member of its household
+KEY_PERSON_COLUMNS = ["person_id", "household_id", "birth_date", "sex", "name", "relationship"]
+_LANES = ("kodomo-inputs-01", "kodomo-inputs-02")  # the hash keys (16 characters) of the key's two 64-bit lanes
+#: above this share of children to recompute, a full run is as cheap (the changed households' records are read by id)
+INCREMENTAL_MAX_SHARE = 0.5
+_CODE_FILES = ("engine.py", "rules.py", "explain.py", "weights.py", "service.py", "catalogue.py")
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def input_keys(persons: pd.DataFrame, linked: pd.DataFrame, pending: pd.DataFrame, child_ids) -> list[str]:
+    """Per child (``child_ids``), a fingerprint (32 hex digits) of everything its indicators read: the rows of its
+    household's members (:data:`KEY_PERSON_COLUMNS` — who lives there, births, relationships; an opted-out person is
+    not in ``persons``), the ids of every record linked to each member (a new, removed or relinked record changes
+    it; records are never edited in place) and the ids of the child's records waiting in review. Two runs on the same
+    date with the same catalogue and weights give a child the same indicators when its key is the same
+    (the engine reads nothing of another household). Vectorised: a multiset hash (sums of mixed ids) per person,
+    summed per household, in two independent 64-bit lanes."""
+    P = len(persons)
+    pids = pd.Index(persons["person_id"].astype(str).to_numpy())
+    hh = (
+        persons["household_id"]
+        .astype(object)
+        .where(persons["household_id"].notna(), "self:" + persons["person_id"].astype(str))
+    )
+    hh_code = pd.factorize(hh)[0]
+    rows = persons[KEY_PERSON_COLUMNS].astype(str)
+    lpos = pids.get_indexer(linked["person_id"].astype(str)) if len(linked) else np.zeros(0, dtype=np.int64)
+    lok = lpos >= 0
+    lpos, lrid = lpos[lok], linked["record_id"].to_numpy()[lok].astype(np.uint64)
+    cids = pd.Index([str(c) for c in child_ids])
+    cpos = pids.get_indexer(cids)
+    ppos = cids.get_indexer(pending["person_id"].astype(str)) if len(pending) else np.zeros(0, dtype=np.int64)
+    pok = ppos >= 0
+    ppos, prid = ppos[pok], pending["record_id"].to_numpy()[pok].astype(np.uint64)
+    lanes = []
+    for n, hk in enumerate(_LANES):
+        salt = _mix(np.array([n + 1], dtype=np.uint64))[0]
+        row_h = pd.util.hash_pandas_object(rows, index=False, hash_key=hk).to_numpy(np.uint64)
+        rec = np.zeros(P, dtype=np.uint64)
+        np.add.at(rec, lpos, _mix(lrid ^ salt))
+        count = np.bincount(lpos, minlength=P).astype(np.uint64)
+        sig = _mix(row_h ^ _mix(rec + count * salt))
+        hh_sig = np.zeros(int(hh_code.max()) + 1 if P else 0, dtype=np.uint64)
+        np.add.at(hh_sig, hh_code, sig)
+        pend = np.zeros(len(cids), dtype=np.uint64)
+        np.add.at(pend, ppos, _mix(prid ^ (salt + np.uint64(7))))
+        own = np.where(cpos >= 0, hh_sig[hh_code[np.clip(cpos, 0, None)]] if P else 0, 0).astype(np.uint64)
+        lanes.append(_mix(own ^ _mix(pend + salt)))
+    return [f"{int(a):016x}{int(b):016x}" for a, b in zip(*lanes)]
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The scoring code itself (an engine change makes the next run full); a frozen build names its files."""
+    h = hashlib.sha256()
+    for name in _CODE_FILES:
+        try:
+            h.update((Path(__file__).with_name(name)).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return h.hexdigest()
+
+
+def _json_default(o):
+    if isinstance(o, (set, frozenset)):
+        return sorted(o, key=str)
+    return str(o)
+
+
+def global_key(cat: dict, data: dict, weight_set_id: int, people: People) -> str:
+    """What every child's indicators read beside its own household: the code, the catalogue, the weights, the as-of
+    date, the sources imported, the open checklist rounds and the returned ones, the departments, the retention
+    cut-offs. A run may reuse an earlier run's indicators only when this is the same."""
+    doc = {
+        "code": _code_digest(),
+        "catalogue": cat,
+        "weights": data,
+        "weight_set_id": weight_set_id,
+        "as_of": people.as_of.isoformat(),
+        "imported": sorted(people.imported),
+        "rounds": people.rounds,
+        "returned": sorted(people.returned, key=str),
+        "departments": people.departments,
+        "cutoffs": {k: str(v) for k, v in sorted(people.cutoffs.items())},
+    }
+    raw = json.dumps(doc, sort_keys=True, ensure_ascii=False, default=_json_default)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _linked_pairs(ws: Workspace) -> pd.DataFrame:
+    """person_id, record_id of every linked record (what :func:`load_input` reads, without reading a record)."""
+    with ws.session() as s:
+        rows = (
+            s.connection()
+            .exec_driver_sql(
+                f"SELECT l.person_id, l.record_id FROM {Q.LINKED_FROM} WHERE {Q.LINKED_WHERE} "
+                "AND l.person_id IS NOT NULL"
+            )
+            .fetchall()
+        )
+    return pd.DataFrame.from_records(rows, columns=["person_id", "record_id"])
+
+
+def _reusable_run(ws: Workspace, on: dt.date, weight_set_id: int, gkey: str) -> tuple[int | None, dict]:
+    """(run id, {person_id: (input key, hit ids, details JSON)}) of the newest run an incremental run may build
+    on: the same as-of date, weight set and :func:`global_key`."""
+    with ws.session() as s:
+        for r in s.scalars(
+            select(ScoreRun)
+            .where(ScoreRun.as_of == on, ScoreRun.weight_set_id == weight_set_id)
+            .order_by(ScoreRun.id.desc())
+            .limit(5)
+        ):
+            if ((r.summary or {}).get("incremental") or {}).get("global_key") != gkey:
+                continue
+            rows = s.execute(
+                text("SELECT person_id, input_key, hit_ids, details FROM child_score WHERE run_id = :r"), {"r": r.id}
+            ).all()
+            return r.id, {p: (k, h, d) for p, k, h, d in rows if k is not None and h is not None}
+    return None, {}
+
+
+def _ranked(d: dict, sc: E.Scores, i: int) -> dict:
+    """A reused child's details with what depends on every other child taken from this run's ranking: the flag
+    (a top-N/％ rule), its basis, the candidate mark and the rank (:func:`engine.explain_details` writes the same)."""
+    d["flagged"] = bool(sc.flagged[i])
+    d["flag_basis"] = [
+        b
+        for b, f in (("threshold", sc.flag_threshold[i]), ("rank", sc.flag_rank[i]), ("basic_items", sc.flag_basic[i]))
+        if f
+    ]
+    d["new_candidate"] = bool(sc.new_candidate[i])
+    d["rank"] = {
+        "position": int(sc.rank_position[i]),
+        "of": sc.of if sc.of is not None else len(sc.total),
+        "group": str(sc.group_labels[i]),
+        "group_position": int(sc.group_position[i]),
+        "group_size": int(sc.group_size[i]),
+    }
+    return d
+
+
 @service("score.run", what="score")
 def run_scoring(
     ws: Workspace,
@@ -756,11 +973,37 @@ def run_scoring(
     context: ScoringContext | None = None,
     progress=None,
     cancel=None,
+    full: bool = False,
 ) -> int:
     """Score every child aged 0–18 on ``as_of`` and keep the run (ScoreRun + ChildScore rows). Returns its id.
 
+    **Incremental**: when an earlier run has the same as-of date, weight set, catalogue (and code, sources imported,
+    checklist rounds, retention — :func:`global_key`), only the children whose inputs changed (:func:`input_keys`:
+    a new, removed or relinked record of their household, a household change, an opt-out, a record waiting in
+    review) have their indicators evaluated; every other child's indicator hits and details are taken from that
+    run. The ranks and rules (top N %, at least K basic items, the sibling rule) are then computed over every child,
+    so the run is exactly what a full run gives (tests/core/test_scoring_incremental.py). ``full=True``, a given
+    ``context``, a new date, catalogue or weight set, or more than half the children changed: a full run. The
+    run's summary says which (``mode``: full | incremental, ``recomputed``, ``reused``).
+
     ``cancel()`` (the GUI's キャンセル) is asked between steps and every 1,000 children while the run is written:
     when it says stop, :class:`Cancelled` is raised and nothing is kept (the run's transaction rolls back)."""
+    return _score_run(ws, as_of, weight_set, context=context, progress=progress, cancel=cancel, full=full)["run_id"]
+
+
+def _score_run(
+    ws: Workspace,
+    as_of=None,
+    weight_set=None,
+    *,
+    context: ScoringContext | None = None,
+    progress=None,
+    cancel=None,
+    full: bool = False,
+    csv_rows: list | None = None,
+) -> dict:
+    """:func:`run_scoring`; with ``csv_rows`` (a list) also each child's CSV row (``_csv_row``), from the details as
+    they are written. Returns {run_id, mode, recomputed, reused}."""
     say = progress or (lambda *_: None)
 
     def stop():
@@ -772,30 +1015,88 @@ def run_scoring(
         sync.sync(ws, quiet=True)
     on = _as_date(as_of) or (context.as_of if context else default_as_of(ws))
     wid, version, data = _weights_for_run(ws, weight_set)
-    ctx = context if context is not None and context.as_of == on else ScoringContext.load(ws, on)
+    cat = context.cat if context is not None and context.as_of == on else catalogue()
+    model = compile_weights(validate_weights(strip_meta(data), cat), cat)
+    people = load_people(ws, on) if context is None or context.as_of != on else None
+    gkey = global_key(cat, data, wid, people) if people is not None else None
+    prev_run, kept = (None, {}) if full or gkey is None else _reusable_run(ws, on, wid, gkey)
+    mode, sub = "full", None
+    keys: list[str] | None = None
+    if prev_run is not None and people is not None:
+        linked = _linked_pairs(ws)
+        everyone = E.rank_frame(people.persons, cat, on)
+        pids_all = everyone.children["person_id"].to_numpy()
+        keys = input_keys(people.persons, linked, people.pending, pids_all)
+        changed = [p for p, k in zip(pids_all, keys) if (kept.get(p) or (None,))[0] != k]
+        if len(changed) <= INCREMENTAL_MAX_SHARE * max(1, len(pids_all)):
+            mode = "incremental"
+            P = people.persons
+            hh = P.loc[P["person_id"].isin(changed), "household_id"].dropna()
+            only = set(changed) | set(P.loc[P["household_id"].isin(set(hh)), "person_id"])
+            sub = ScoringContext(load_input(ws, on, people=people, only=only), cat) if only else None
+    if mode == "full":
+        if context is not None and context.as_of == on:
+            ctx = context
+        else:
+            assert people is not None
+            ctx = ScoringContext(load_input(ws, on, people=people), cat)
+        everyone = ctx.prep
+        pids_all = everyone.children["person_id"].to_numpy()
+        keys = None
+        if ctx.inp.linked is not None and people is not None:
+            keys = input_keys(people.persons, ctx.inp.linked, people.pending, pids_all)
     stop()
-    say(f"{ctx.prep.C} 人のこどもを採点しています…")
-    hits, sc, model = ctx.score(data)
+    C = everyone.C
+    ids = [i["id"] for i in cat["indicators"]]
+    col = {iid: k for k, iid in enumerate(ids)}
+    say(f"{C} 人のこどもを採点しています…")
+    if mode == "full":
+        hits = ctx.hits(model.windows)
+        H = hits.H
+        fresh = np.arange(C)
+        local = np.arange(C)
+        sub_prep, sub_hits = ctx.prep, hits
+    else:
+        H = np.zeros((C, len(ids)), dtype=bool)
+        local = np.full(C, -1, dtype=np.int64)
+        if sub is not None:
+            sub_prep, sub_hits = sub.prep, sub.hits(model.windows)
+            at = pd.Index(pids_all).get_indexer(sub_prep.children["person_id"].to_numpy())
+            H[at] = sub_hits.H
+            local[at] = np.arange(sub_prep.C)
+        for c in np.nonzero(local < 0)[0]:
+            for iid in filter(None, kept[pids_all[c]][1].split(",")):
+                H[c, col[iid]] = True
+        fresh = np.nonzero(local >= 0)[0]
+    sc = E.apply_weights(everyone, E.Hits(ids, H, np.zeros((0, 0), dtype=np.int64), []), model)
     stop()
-    prep = ctx.prep
-    sib = E.sibling_index(prep, sc)
+    sc_sub = sc if mode == "full" else sc.take(fresh)
+    sib = E.sibling_index(sub_prep, sc_sub) if len(fresh) else {}
     rise = float((data.get("history") or {}).get("sharp_rise_points", 5))
+    names = dict(zip(everyone.children["person_id"], everyone.children["name"]))
+    births = dict(zip(everyone.children["person_id"], everyone.children["birth_date"]))
     with ws.session() as s:
         prev_id, prev = _previous(s, on, None)
         run = ScoreRun(as_of=on, weight_set_id=wid, created_by=ws.user.name)
         s.add(run)
         s.flush()
         rows, newly, rises = [], 0, 0
-        pids = prep.children["person_id"].to_numpy()
-        say(f"理由を記録しています…（{prep.C:,} 人）")
-        for i in range(prep.C):
+        say(f"理由を記録しています…（{C:,} 人）")
+        for i in range(C):
             if i % 1000 == 0 and i:
                 stop()
                 if i % 5000 == 0:
-                    say(f"理由を記録しています… {i:,} / {prep.C:,} 人")
-            d = E.explain(prep, hits, sc, i, sibling_index=sib)
-            d["weight_set_id"], d["weight_set_version"] = wid, version
-            p = prev.get(pids[i])
+                    say(f"理由を記録しています… {i:,} / {C:,} 人")
+            pid = pids_all[i]
+            j = int(local[i])
+            if j >= 0:
+                sd = E.explain_details(sub_prep, sub_hits, sc_sub, j, sibling_index=sib)
+                d = sd.to_dict()
+                d["weight_set_id"], d["weight_set_version"] = wid, version
+            else:
+                sd = None
+                d = _ranked(json.loads(kept[pid][2]), sc, i)
+            p = prev.get(pid)
             flagged = bool(sc.flagged[i])
             new = bool(sc.new_candidate[i]) and not (p and p["flagged"])
             sharp = bool(p is not None and float(sc.total[i]) - p["total"] >= rise)
@@ -815,7 +1116,7 @@ def run_scoring(
             rows.append(
                 {
                     "run_id": run.id,
-                    "person_id": pids[i],
+                    "person_id": pid,
                     "total": round(float(sc.total[i]), 2),
                     "band": d["band"],
                     "types": "、".join(d["flagged_types"]),
@@ -823,13 +1124,20 @@ def run_scoring(
                     "flagged": flagged,
                     "school_points": d["school_points"],
                     "details": d,
+                    "input_key": keys[i] if keys is not None else None,
+                    "hit_ids": ",".join(ids[k] for k in np.nonzero(H[i])[0]),
                 }
             )
+            if csv_rows is not None:
+                b = births.get(pid)
+                birth = b.date().isoformat() if b is not None and pd.notna(b) else ""
+                csv_rows.append(_csv_row(pid, names.get(pid) or "", birth, sd or ScoreDetails.from_dict(d)))
         stop()
         L.fill_list_keys(rows)  # the list's order and filters as columns (the page lists them in SQL)
         for k in range(0, len(rows), 2000):
             s.execute(insert(ChildScore), rows[k : k + 2000])
         bands = pd.Series([r["band"] for r in rows]).value_counts().to_dict() if rows else {}
+        recomputed = int(len(fresh))
         run.summary = {
             "children": len(rows),
             "flagged": int(sc.flagged.sum()),
@@ -840,12 +1148,17 @@ def run_scoring(
             "by_band": {str(k): int(v) for k, v in bands.items()},
             "rank_cutoffs": sc.rank_cutoffs,
             "proxy_guard_off": dict((data.get("proxy_guard") or {}).get("off") or {}),
-            "pending_review": int(sum(1 for p in prep.pending.values() if p)),
-            "implausible_records": int(len(prep.implausible)) if prep.implausible is not None else 0,
+            "pending_review": int(sum(1 for r in rows if r["details"].get("pending"))),
+            # records of the children scored that were never scored (dated before the birth / after the extract)
+            "implausible_records": int(sum(len(r["details"].get("implausible") or ()) for r in rows)),
             "weight_set_version": version,
-            "catalogue_version": ctx.cat.get("version"),
-            "sources_not_imported": sorted(set(ctx.cat["sources"]) - prep.imported_sources - {"resident_registry"}),
+            "catalogue_version": cat.get("version"),
+            "sources_not_imported": sorted(set(cat["sources"]) - _imported(everyone, people) - {"resident_registry"}),
             "previous_run_id": prev_id,
+            "mode": mode,
+            "recomputed": recomputed,
+            "reused": len(rows) - recomputed,
+            "incremental": {"global_key": gkey, "based_on": prev_run if mode == "incremental" else None},
             "seconds": round(time.perf_counter() - t0, 2),
         }
         ws.log(
@@ -856,14 +1169,20 @@ def run_scoring(
                 "weight_set_id": wid,
                 "children": len(rows),
                 "flagged": run.summary["flagged"],
+                "mode": mode,
+                "recomputed": recomputed,
             },
             conn=s,
         )
-        return run.id
+        return {"run_id": run.id, "mode": mode, "recomputed": recomputed, "reused": len(rows) - recomputed}
+
+
+def _imported(prep: E.Prepared, people: People | None) -> set:
+    return set(people.imported) if people is not None else set(prep.imported_sources)
 
 
 @service("score.run", what="score")
-def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_of=None) -> dict:
+def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_of=None, *, full: bool = False) -> dict:
     """CLI ``score``: score every child, keep the run, write the CSV (person_id, name, birth_date, school, total,
     band, types, reasons, own_points, household_points, pending_review), band first, then total.
 
@@ -887,25 +1206,15 @@ def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_
             rows.append(
                 _csv_row(pid, names.get(pid) or "", b.date().isoformat() if b is not None and pd.notna(b) else "", d)
             )
-        run_id, as_of_s = None, ctx.as_of.isoformat()
+        run_id, as_of_s, mode = None, ctx.as_of.isoformat(), "full"
         ws.log("score_trial", detail={"as_of": as_of_s, "children": len(rows), "flagged": int(sc.flagged.sum())})
     else:
-        run_id = run_scoring(ws, as_of=on)
+        # the CSV lines are made from the details as they are written (nothing read back); a trial never gets here
+        rows = []
+        res = _score_run(ws, as_of=on, full=full, csv_rows=rows)
+        run_id, mode = res["run_id"], res["mode"]
         with ws.session() as s:
-            run = s.get_one(ScoreRun, run_id)
-            # streamed, and each child's details reduced to its CSV line at once: the city's details are never
-            # all in memory (33,600 children at 185,000 residents)
-            res = s.execute(
-                select(ChildScore.details, Person.id, Person.name, Person.birth_date)
-                .join(Person, Person.id == ChildScore.person_id)
-                .where(ChildScore.run_id == run_id)
-                .execution_options(yield_per=2000)
-            )
-            rows = [
-                _csv_row(pid, name or "", birth.isoformat() if birth else "", ScoreDetails.from_dict(details))
-                for details, pid, name, birth in res
-            ]
-            as_of_s = run.as_of.isoformat()
+            as_of_s = s.get_one(ScoreRun, run_id).as_of.isoformat()
     rows.sort(key=lambda r: r[0])
     outputs.write_csv(Path(out), SCORE_COLUMNS, (r[1] for r in rows))
     flagged = sum(1 for r in rows if r[2])
@@ -916,6 +1225,7 @@ def score_to_csv(ws: Workspace, out: Path, weights_file: Path | None = None, as_
         "flagged": flagged,
         "run_id": run_id,
         "trial": run_id is None,
+        "mode": mode,
         "as_of": as_of_s,
         "out": str(out),
         "pending_review": sum(1 for r in rows if r[3]),

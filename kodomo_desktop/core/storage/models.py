@@ -310,6 +310,10 @@ class ChildScore(Base):
     age_band: Mapped[Optional[str]] = mapped_column(Text)
     newly_flagged: Mapped[Optional[bool]] = mapped_column(Boolean)
     yotaikyo: Mapped[Optional[bool]] = mapped_column(Boolean)
+    # what an incremental run reuses (issue 21, migration 0011): the fingerprint of the child's inputs (household,
+    # linked records, records waiting in review) and the indicators it hit (ids, comma-separated)
+    input_key: Mapped[Optional[str]] = mapped_column(String(40))
+    hit_ids: Mapped[Optional[str]] = mapped_column(Text)
 
 
 # --- casework -----------------------------------------------------------------------------------------------------
