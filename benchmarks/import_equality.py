@@ -15,7 +15,6 @@ import's JSON summary. The dumps are compared byte for byte; any difference is p
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "import-equality-password-1"
 
 DUMP = r"""
-import json, sys
+import hashlib, json, sys
 from sqlalchemy import text
 from kodomo_desktop.core.workspace import Workspace
 ws = Workspace.open(sys.argv[1], sys.argv[2])
@@ -42,7 +41,10 @@ with ws.session() as s:
     cols = [c[1] for c in s.execute(text("PRAGMA table_info(mapping_profile)")) if c[1] not in ("used_at", "created_at")]
     out["mapping_profile"] = rows("SELECT " + ", ".join('"%s"' % c for c in cols) + " FROM mapping_profile ORDER BY id")
 ws.close()
+out["summary"] = json.load(open(sys.argv[4], encoding="utf-8"))
 json.dump(out, open(sys.argv[3], "w", encoding="utf-8"), ensure_ascii=False, default=str)
+digest = lambda v: hashlib.sha256(json.dumps(v, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()
+print(json.dumps({k: (digest(v)[:16], len(v) if isinstance(v, list) else "") for k, v in out.items()}))
 """
 
 
@@ -81,20 +83,14 @@ def run(root: Path, manifest: Path, work: Path, keep: Path) -> tuple[dict, dict]
     if rc not in (0, 2):
         raise SystemExit(f"import failed ({root}): rc={rc} {err[-800:]}")
     fig = {"rc": rc, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_mb": round(mb)}
-    dump = work / "dump.json"
-    rc, _, err, *_ = _spawn(root, ["-c", DUMP, str(db), PASSWORD, str(dump)], work)
+    summary = work / "summary.json"
+    summary.write_text(out, encoding="utf-8")
+    # the dump is read and digested in a child: a spawned child's peak memory counts this process's pages (vfork),
+    # so this process must never load a dump (even freed, its pages stay) before the next run
+    rc, digests, err, *_ = _spawn(root, ["-c", DUMP, str(db), PASSWORD, str(keep), str(summary)], work)
     if rc:
         raise SystemExit(f"dump failed ({root}): {err[-800:]}")
-    data = json.loads(dump.read_text(encoding="utf-8"))
-    data["summary"] = json.loads(out)
-    # this process keeps only the digests: a spawned child's peak memory counts this process's pages (vfork), so
-    # holding one run's dump would inflate the next run's figure
-    keep.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
-    return fig, {part: (_digest(v), len(v) if isinstance(v, list) else "") for part, v in data.items()}
-
-
-def _digest(v) -> str:
-    return hashlib.sha256(json.dumps(v, ensure_ascii=False, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return fig, {part: tuple(v) for part, v in json.loads(digests).items()}
 
 
 def main() -> int:
