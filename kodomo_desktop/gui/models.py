@@ -58,9 +58,12 @@ class RowsModel(QAbstractTableModel):
 
     def _text(self, r: int, c: int) -> str:
         key, _, fmt = self.columns[c]
-        v = self.rows[r].get(key)
+        row = self.rows[r]
+        if row is None:  # a lazy list's row deleted since it was counted
+            return ""
+        v = row.get(key)
         if fmt is not None:
-            return fmt(v, self.rows[r])
+            return fmt(v, row)
         if isinstance(v, bool):
             return "○" if v else ""
         if isinstance(v, float):
@@ -80,7 +83,8 @@ class RowsModel(QAbstractTableModel):
         if role in (Qt.DisplayRole, Qt.ToolTipRole):
             return self.text(index.row(), index.column())
         if role == Qt.BackgroundRole:
-            return self.cell_background(self.rows[index.row()], self.columns[index.column()][0])
+            row = self.rows[index.row()]
+            return self.cell_background(row, self.columns[index.column()][0]) if row is not None else None
         return None
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
@@ -91,6 +95,63 @@ class RowsModel(QAbstractTableModel):
 
 PAGE_ROWS = 200  # rows a lazy list fetches at a time as the view scrolls (canFetchMore / fetchMore)
 
+_GONE = object()  # a row of a page that came back short (deleted since the count): shown empty, not asked for again
+
+
+class LazyPages:
+    """The rows of a lazy list, read like a list: a row not fetched yet (a jump far down skips the pages between)
+    is fetched with its page the first time it is read — by the view painting it, ``row(i)``, ``rows[i]`` or an
+    iteration. ``fill(i)`` fetches the page holding row ``i`` and stores it with :meth:`put`."""
+
+    def __init__(self, fill: Callable[[int], None]):
+        self._rows: list = []
+        self._fill = fill
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def fetched(self, i: int) -> bool:
+        return self._rows[i] is not None
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self._rows)))]
+        if i < 0:
+            i += len(self._rows)
+        if self._rows[i] is None:
+            self._fill(i)
+            if self._rows[i] is None:
+                self._rows[i] = _GONE
+        r = self._rows[i]
+        return None if r is _GONE else r
+
+    def __iter__(self):
+        for i in range(len(self._rows)):
+            yield self[i]
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (list, LazyPages)) and list(self) == list(other)
+
+    def extend(self, rows) -> None:
+        self._rows.extend(rows)
+
+    def __iadd__(self, rows):
+        self._rows.extend(rows)
+        return self
+
+    def pad(self, n: int) -> None:
+        """Room for ``n`` more rows, not fetched yet."""
+        self._rows.extend([None] * n)
+
+    def put(self, start: int, rows: list) -> None:
+        """Rows fetched from ``start`` on, stored where nothing was fetched yet."""
+        for k, r in enumerate(rows[: max(0, len(self._rows) - start)]):
+            if self._rows[start + k] is None:
+                self._rows[start + k] = r
+
+    def truncate(self, n: int) -> None:
+        del self._rows[n:]
+
 
 class LazyRowsModel(RowsModel):
     """A long list read from the database a page at a time: Qt's ``canFetchMore``/``fetchMore`` ask for the next
@@ -99,8 +160,11 @@ class LazyRowsModel(RowsModel):
     ``count(**filters) -> int`` and ``page(limit, offset, order, descending, **filters) -> list[dict]`` are the core
     functions (Qt-free, permission-checked). ``sort_keys`` maps a column key to the core function's ``order`` (columns
     without one do not sort); ``order``/``descending`` are the default. ``set_filters(**filters)`` re-counts and
-    fetches the first page; ``matches`` is the count of the filtered list, ``rows`` the rows fetched so far.
-    ``set_rows(rows)`` shows rows held in memory instead (``[]`` forgets everything, e.g. on lock)."""
+    fetches the first page; ``matches`` is the count of the filtered list, ``rows`` the rows up to the furthest one
+    fetched. A jump far down (``ensure``: 5,000 or 100,000 rows deep) fetches only the page it lands on; the pages
+    skipped are fetched when they are read (painted while scrolling back, ``row(i)``): a jump costs one page, never
+    every row above it. ``set_rows(rows)`` shows rows held in memory instead (``[]`` forgets everything, e.g. on
+    lock)."""
 
     def __init__(
         self,
@@ -148,24 +212,35 @@ class LazyRowsModel(RowsModel):
             return 0
         self.beginResetModel()
         self.lazy = True
-        self.rows = []
+        self.rows = LazyPages(self._fill)  # type: ignore[assignment]  # a list of rows, read like one
         self.fetches = 0
         self.matches = int(self._count(**self.filters))
         self._load(self.page_rows)
         self.endResetModel()
         return self.matches
 
+    def _fetch(self, limit: int, offset: int) -> list[dict]:
+        assert self._page is not None
+        self.fetches += 1
+        return list(self._page(limit, offset, self.order, self.descending, **self.filters))
+
     def _load(self, n: int) -> list[dict]:
         start = len(self.rows)
         want = min(self.matches, start + n)
         if want <= start:
             return []
-        new = list(self._page(want - start, start, self.order, self.descending, **self.filters))
-        self.fetches += 1
+        new = self._fetch(want - start, start)
         self.rows += new
         if len(new) < want - start:  # rows gone since the count (deleted meanwhile)
             self.matches = len(self.rows)
         return new
+
+    def _fill(self, i: int) -> None:
+        """Fetch the page holding row ``i`` (skipped by a jump further down)."""
+        if not self.lazy or not isinstance(self.rows, LazyPages):
+            return
+        start = i - i % self.page_rows
+        self.rows.put(start, self._fetch(self.page_rows, start))
 
     def sort(self, column: int, order=Qt.AscendingOrder):
         key = self.sort_keys.get(self.columns[column][0]) if 0 <= column < len(self.columns) else None
@@ -194,17 +269,33 @@ class LazyRowsModel(RowsModel):
             self.endResetModel()
 
     def ensure(self, row: int) -> None:
-        """Fetch up to ``row`` (or the end of the list) in one read: whole pages, one query, one insertion."""
-        if row < len(self.rows) or not self.canFetchMore():
+        """Make ``row`` readable: the next page read on from the end, or — further down — only the page holding
+        ``row``, the rows between left to be fetched when read. One query, one insertion."""
+        if row < len(self.rows):
+            if self.lazy and isinstance(self.rows, LazyPages) and not self.rows.fetched(row):
+                self._fill(row)
             return
+        if not self.canFetchMore():
+            return
+        row = min(row, self.matches - 1)
         start = len(self.rows)
-        n = -(-(row + 1 - start) // self.page_rows) * self.page_rows
-        want = min(self.matches, start + n)
+        if row < start + self.page_rows:
+            self.fetchMore()
+            return
+        assert isinstance(self.rows, LazyPages)
+        first = row - row % self.page_rows
+        want = min(self.matches, first + self.page_rows)
         self.beginInsertRows(QModelIndex(), start, want - 1)
-        new = self._load(n)
+        self.rows.pad(want - start)
+        new = self._fetch(want - first, first)
+        self.rows.put(first, new)
         self.endInsertRows()
-        if len(new) < want - start:  # fewer than announced: tell the view the real length
+        if len(new) < want - first:  # the list is shorter than counted (deleted meanwhile): its real length
+            assert self._count is not None
+            n = first + len(new) if new else min(first, int(self._count(**self.filters)))
             self.beginResetModel()
+            self.rows.truncate(n)
+            self.matches = len(self.rows)
             self.endResetModel()
 
     def row_at(self, i: int) -> dict | None:
@@ -223,6 +314,7 @@ class LazyRowsModel(RowsModel):
                 self.fetchMore()
                 if i >= len(self.rows):
                     return -1
-            if pred(self.rows[i]):
+            r = self.rows[i]
+            if r is not None and pred(r):
                 return i
             i += 1

@@ -164,7 +164,7 @@ def test_the_auditor_reads_verifies_and_prints_through_the_audit_workspace(db, t
         out = G.self_inspection_pdf(a, 2026, tmp_path / "si.pdf")
         assert out["pages"] >= 1
         txt = subprocess.run(["pdftotext", str(tmp_path / "si.pdf"), "-"], capture_output=True, text=True).stdout
-        assert "自己点検報告書" in txt and f"{len(rows)} 件" in txt
+        assert "自己点検報告書" in txt and f"{len(rows)} 件" in txt and "監査用の写し" in txt
         assert G.file_register_pdf(a, tmp_path / "fr.pdf")["persons_total"] == reg["persons_total"]
         # children's data: refused, logged in the audit log
         for call in (lambda: dashboard_counts(a), lambda: O.describe_person(a, pid)):
@@ -275,6 +275,26 @@ def test_removing_the_auditor_or_passwd_rekeys_the_audit_database(db):
         ws.close()
     users = json.loads(cli("users", "list", "--db", "d.db", cwd=d).stdout)
     assert "kansa2" not in json.dumps(users, ensure_ascii=False)
+    # a crash in the middle of the audit re-key leaves a database that opens (the shared three steps)
+    import sys
+
+    env = {**os.environ, **AUDITOR, "KODOMO_DB_PASSWORD": "new auditor pw 3", "KODOMO_NEW_PASSWORD": "third pw 444"}
+    p = subprocess.run(
+        [sys.executable, "-m", "kodomo_desktop.cli", "passwd", "--db", "d.db"],
+        cwd=d,
+        env={**env, "KODOMO_CRASH_AT": "audit-rekey-2"},
+        capture_output=True,
+    )
+    assert p.returncode == 86
+    opened = None
+    for pw in ("third pw 444", "new auditor pw 3"):
+        try:
+            opened = Workspace.open(db, pw, "kansa")
+            break
+        except WrongPassword:
+            continue
+    assert opened is not None and opened.verify()["ok"]
+    opened.close()
 
 
 def test_an_auditor_slot_in_the_town_key_file_moves_at_the_next_sign_in(db):

@@ -62,6 +62,7 @@ def _last_seq(ws) -> int:
 
 
 def test_child_list_at_200000_opens_lazily_and_searches_in_sql(app, qtbot, big_ws, everyone, no_modals):
+    from kodomo_desktop.core import persons as P
     from kodomo_desktop.gui.pages.children_page import PAGE_ROWS, ChildrenPage
 
     rows, _ = everyone
@@ -87,6 +88,12 @@ def test_child_list_at_200000_opens_lazily_and_searches_in_sql(app, qtbot, big_w
     page.view.scrollToBottom()
     qtbot.waitUntil(lambda: m.rowCount() > before, timeout=5000)
     assert m.rowCount() - before <= 2 * PAGE_ROWS
+    # a jump 50,000 children down reads the page it lands on, not the rows above it (those when shown)
+    fetches = m.fetches
+    deep = m.row_at(50_000)
+    assert m.fetches == fetches + 1 and m.rowCount() <= 50_000 + PAGE_ROWS
+    assert deep.person_id == P.child_ids(big_ws, limit=1, offset=50_000)[0]
+    assert m.row_at(30_001).person_id == P.child_ids(big_ws, limit=1, offset=30_001)[0] and m.fetches == fetches + 2
     # the list view is logged once, with the count only
     entries = _log_tail(big_ws, seq)
     assert entries == [("search", {"scope": "children_list", "results": len(rows)})]
@@ -252,6 +259,7 @@ def test_review_queue_at_200000_pages_and_searches_in_sql(app, qtbot, big_ws, no
     from conftest import IMAGES
 
     from kodomo_desktop.core import persons as P
+    from kodomo_desktop.core.linkage import service as L
     from kodomo_desktop.gui.models import PAGE_ROWS
     from kodomo_desktop.gui.pages.linkage_page import LinkagePage
 
@@ -273,10 +281,20 @@ def test_review_queue_at_200000_pages_and_searches_in_sql(app, qtbot, big_ws, no
     ]
     IMAGES.mkdir(parents=True, exist_ok=True)
     assert page.grab().save(str(IMAGES / "big_review_queue.png"))
-    # moving far down fetches only up to there
+    # moving far down fetches only the page it lands on (not the 3,000 records above it)
+    fetches = m.fetches
     page.list.setCurrentRow(3_000)
     assert page.list.currentRow() == 3_000 and 3_000 < m.rowCount() <= 3_000 + PAGE_ROWS
     assert page.current()["record_id"] == m.rows[3_000]["record_id"]
+    assert m.fetches <= fetches + 2  # its page (and the one above it when the view shows its rows)
+    deep = min(15_000, queued - 1)
+    fetches = m.fetches
+    page.list.setCurrentRow(deep)
+    assert m.fetches <= fetches + 2 and m.rowCount() <= deep + PAGE_ROWS
+    want = L.review_page(big_ws, 1, deep)[0]["record_id"]
+    assert page.current()["record_id"] == want and page.record_title.text()
+    # the records a jump skipped are read when shown: the same as the queue's own order there
+    assert m.row(2_000)["record_id"] == L.review_page(big_ws, 1, 2_000)[0]["record_id"]
     # S (skip) moves on; at the end of the fetched rows it fetches the next page
     last = m.rowCount() - 1
     page.list.setCurrentRow(last)
@@ -318,6 +336,11 @@ def test_log_at_200000_pages_filters_and_checks_the_chain_off_the_gui_thread(app
     assert m.matches == entries > CHAIN_SYNC_MAX and m.fetches == 1
     _lazy(m, PAGE_ROWS)
     assert m.rows[0]["seq"] == entries and [r["seq"] for r in m.rows] == list(range(entries, entries - len(m.rows), -1))
+    # 100,000 entries down: one page read (found by entry number), the entry that many places down
+    fetches = m.fetches
+    assert m.row_at(100_000)["seq"] == entries - 100_000 and m.fetches == fetches + 1
+    page.view.scrollTo(m.index(100_000, 0))
+    assert m.fetches <= fetches + 3 and m.rowCount() <= 100_000 + 3 * PAGE_ROWS
     # the chain of 300,000 entries is verified on a worker thread: the page answers meanwhile
     assert page.chain_report is None and "検査中" in page.chain.text()
     page.action.setCurrentIndex(page.action.findData("view_person"))
@@ -336,6 +359,15 @@ def test_log_at_200000_pages_filters_and_checks_the_chain_off_the_gui_thread(app
     page.refresh()
     page.view.sortByColumn(0, Qt.AscendingOrder)  # oldest first, in SQL
     assert m.rows[0]["seq"] == 1 and m.rowCount() == PAGE_ROWS
+    # by 操作 and by 整理番号, in SQL (their indexes): the first page of the whole log in that order
+    page.view.sortByColumn(3, Qt.AscendingOrder)
+    with big_ws.engine.connect() as c:
+        first, top = c.execute(text("SELECT min(action), max(person_id) FROM access_log")).one()
+    assert m.rowCount() == PAGE_ROWS and m.rows[0]["action"] == first
+    assert [r["action"] for r in m.rows] == sorted(r["action"] for r in m.rows)
+    page.view.sortByColumn(4, Qt.DescendingOrder)
+    assert m.rowCount() == PAGE_ROWS and m.rows[0]["person_id"] == top
+    page.view.sortByColumn(0, Qt.AscendingOrder)
     qtbot.waitUntil(lambda: page.chain_report is not None, timeout=120_000)
     assert page.chain_report.ok and page.chain_report.entries >= entries
     assert "正常" in page.chain.text()

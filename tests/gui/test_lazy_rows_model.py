@@ -63,3 +63,58 @@ def test_lazy_rows_model_fetches_pages_sorts_and_filters_at_the_source(app, qtbo
     # set_rows([]) forgets every fetched row (the lock) and fetches nothing more
     m.set_rows([])
     assert m.rowCount() == 0 and not m.canFetchMore() and m.rows == []
+
+
+def test_a_jump_far_down_fetches_only_the_page_it_lands_on(app, qtbot):
+    """5,000 or 9,000 rows deep costs one page; the pages skipped are fetched when they are read (painted)."""
+    from PySide6.QtWidgets import QTableView
+
+    from kodomo_desktop.gui.models import PAGE_ROWS, LazyRowsModel
+
+    src = Source()
+    m = LazyRowsModel([("id", "番号"), ("name", "氏名")], src.count, src.page, sort_keys={"id": "id"}, order="id")
+    m.set_filters()
+    pages = src.pages
+    assert m.row_at(9_123)["id"] == 9_123
+    assert src.pages == pages + 1 and m.rowCount() == 9_200  # one query, rows counted up to its page's end
+    assert m.row_at(9_199)["id"] == 9_199 and src.pages == pages + 1  # on the same page: nothing more
+    # a row skipped by the jump is fetched (with its page) when it is read, once
+    assert m.row(5_000)["id"] == 5_000 and src.pages == pages + 2
+    assert [m.row(i)["id"] for i in range(5_000, 5_000 + PAGE_ROWS)] == list(range(5_000, 5_000 + PAGE_ROWS))
+    assert src.pages == pages + 2
+    # the view paints the rows it shows: scrolled to a skipped place, it fetches those pages only
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(m)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.scrollTo(m.index(2_500, 0))
+    qtbot.wait(50)
+    assert m.data(m.index(2_500, 0)) == "2500" and src.pages <= pages + 4
+    # fetching on from the end continues after the furthest row; find reads through the gaps
+    m.fetchMore()
+    assert m.rowCount() == 9_400 and m.row(9_399)["id"] == 9_399
+    assert m.find(lambda r: r["id"] == 7_777) == 7_777
+    assert [r["id"] for r in m.rows[:3]] == [0, 1, 2]
+    # a sort or a filter starts again from the first page
+    view.setSortingEnabled(True)
+    view.sortByColumn(0, Qt.DescendingOrder)
+    assert m.rowCount() == PAGE_ROWS and m.row(0)["id"] == 9_999
+
+
+def test_a_list_shorter_than_counted_ends_where_the_rows_end(app):
+    """Rows deleted between the count and a jump: the list ends at the last row there is."""
+    from kodomo_desktop.gui.models import LazyRowsModel
+
+    src = Source()
+    m = LazyRowsModel([("id", "番号")], src.count, src.page, order="id")
+    m.set_filters()
+    del src.data[6_050:]  # 3,950 rows gone
+    m.ensure(6_010)  # a page that comes back short
+    assert m.matches == m.rowCount() == 6_050 and m.row(6_049)["id"] == 6_049
+    m.set_filters()
+    del src.data[5_000:]
+    m.ensure(5_500)  # a page with nothing on it any more: counted again
+    assert m.matches == m.rowCount() == 5_000 and m.row(4_999)["id"] == 4_999
+    assert not m.canFetchMore() and m.row(1_000)["id"] == 1_000

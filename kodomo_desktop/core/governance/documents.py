@@ -416,6 +416,7 @@ def file_register_pdf(ws: Workspace, out: Path) -> dict:
                 "登録数です。",
                 st["small"],
             ),
+            *(Paragraph(n, st["small"]) for n in copy_note(ws)),
             Spacer(1, 4 * mm),
             _table(
                 [
@@ -545,6 +546,16 @@ def _anchor_row(ws: Workspace, yes) -> list:
     return ["操作ログのアンカー（鍵ファイル）", f"{a['count']} 件・{a['short'] or '—'}", yes(a["ok"])]
 
 
+def copy_note(ws: Workspace) -> list[str]:
+    """An auditor's document (core/auditspace.py) says as of when its copy of the town's log and registers is."""
+    copied_at = getattr(ws, "copied_at", None)
+    if copied_at is None:
+        return []
+    at = copied_at()
+    when = f"{wareki(at.date())} {at:%H:%M}" if at else "（未更新）"
+    return [f"監査用の写し（{when} 時点の操作ログと台帳）から作成しました。"]
+
+
 @service("governance.read", what="self-inspection pdf")
 def self_inspection_pdf(ws: Workspace, fiscal_year: int, out: Path) -> dict:
     """自己点検 of one fiscal year as a PDF. The check runs before the saved answers are read (it used to come with
@@ -633,6 +644,7 @@ def self_inspection_pdf(ws: Workspace, fiscal_year: int, out: Path) -> dict:
             ),
             Paragraph("個人情報保護法及びこどもデータ連携ガイドライン第4章に基づく年次の自己点検", st["small"]),
             Paragraph(saved_line, st["small"]),
+            *(Paragraph(n, st["small"]) for n in copy_note(ws)),
             Spacer(1, 4 * mm),
             Paragraph(summary, st["p"]),
             Spacer(1, 3 * mm),

@@ -109,14 +109,15 @@ def _parts(R, P, ri, pi, kind: str):
     side's parts. kind: "k" (kanji) or "kn" (kana)."""
     fold = _fold_k if kind == "k" else _fold_kn
     out = {}
+    ri, pi = np.asarray(ri), np.asarray(pi)  # index arrays: every F[...][idx] below is a new array (written to)
     for side, F, idx in (("a", R, ri), ("b", P, pi)):
         out[side] = {
             "full": F[f"full_{kind}"][idx],
-            "sur": F[f"sur_{kind}"][idx].copy(),
-            "giv": F[f"giv_{kind}"][idx].copy(),
+            "sur": F[f"sur_{kind}"][idx],
+            "giv": F[f"giv_{kind}"][idx],
             "f_full": F[f"f_full_{kind}"][idx],
-            "f_sur": F[f"f_sur_{kind}"][idx].copy(),
-            "f_giv": F[f"f_giv_{kind}"][idx].copy(),
+            "f_sur": F[f"f_sur_{kind}"][idx],
+            "f_giv": F[f"f_giv_{kind}"][idx],
             "inferred": np.zeros(len(idx), dtype=bool),
         }
     for x, y in (("a", "b"), ("b", "a")):
@@ -229,7 +230,10 @@ def _tf(
         if not len(idx):
             continue
         freq = tf_table.get((comp, kind), {})
-        out[idx] = pd.Series(vals[idx], dtype="object").map(freq).to_numpy(dtype=np.float32, na_value=np.nan)
+        # a dict lookup per value: Series.map(dict) first builds a Series of the whole table (every registry name)
+        # on each call, i.e. per chunk of pairs and per column
+        get = freq.get
+        out[idx] = np.fromiter((get(v, np.nan) for v in vals[idx]), dtype=np.float64, count=len(idx))
         cohort = tf_table.get(("cohort", comp, kind)) if part else None
         if cohort is not None and P is not None and pi is not None:
             own = P[f"{part}_{kind}"][pi[idx]] == b[idx]  # the registry side's own value (not an inferred split)

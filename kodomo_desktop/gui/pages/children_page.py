@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from ...core import persons as P
 from .. import palette as pal
 from ..i18n import tr
+from ..models import LazyPages
 from ..widgets import forget_rows
 from .child_view import ChildView
 
@@ -113,7 +114,9 @@ class _StoreRows:
 
 class ChildListModel(QAbstractTableModel):
     """The children, fetched lazily a page of ``PAGE_ROWS`` at a time: ``ids`` holds the matching person ids known so
-    far in view order (all of them after a search, page by page for the whole list), ``rows`` the rows fetched."""
+    far in view order (all of them after a search, page by page for the whole list; ``None`` where a jump skipped
+    them), ``rows`` the rows up to the furthest one fetched (a :class:`~kodomo_desktop.gui.models.LazyPages`: a jump
+    50,000 rows down fetches the page it lands on, the pages between when they are read)."""
 
     def __init__(self, rows: list[P.ChildRow] | None = None, parent=None):
         super().__init__(parent)
@@ -137,9 +140,11 @@ class ChildListModel(QAbstractTableModel):
 
     def _refill(self):
         self.beginResetModel()
-        self.rows: list[P.ChildRow] = []
+        self.rows = LazyPages(self._fill)
+        self.fetches = 0  # pages of rows read since the last refill (tests check a jump reads one)
+        self.ids: list[str | None]
         if self.query:  # a search: every matching id at once (SQL), rows still a page at a time
-            self.ids = self.source.ids(self.query, self.order, self.descending, None, 0)
+            self.ids = list(self.source.ids(self.query, self.order, self.descending, None, 0))
             self.matches = len(self.ids)
         else:
             self.ids = []
@@ -147,18 +152,39 @@ class ChildListModel(QAbstractTableModel):
         self._load(PAGE_ROWS)
         self.endResetModel()
 
-    def _load(self, n: int) -> list[P.ChildRow]:
+    def _ids(self, start: int, end: int) -> list[str | None]:
+        """The ids of view rows ``start``..``end`` (fetched, for the whole list, where not known yet)."""
+        if not self.query and (len(self.ids) < end or None in self.ids[start:end]):
+            got = self.source.ids("", self.order, self.descending, end - start, start)
+            if len(self.ids) < start + len(got):
+                self.ids += [None] * (start + len(got) - len(self.ids))
+            for k, i in enumerate(got):
+                self.ids[start + k] = self.ids[start + k] or i
+        return self.ids[start:end]
+
+    def _rows_of(self, ids: list[str | None]) -> list[P.ChildRow | None]:
+        self.fetches += 1
+        found = {r.person_id: r for r in self.source.rows([i for i in ids if i])}
+        return [found.get(i) if i else None for i in ids]
+
+    def _load(self, n: int) -> list[P.ChildRow | None]:
         """Fetch up to ``n`` more rows (ids first when the whole list is paged); returns them (not yet inserted)."""
         start = len(self.rows)
         want = min(self.matches, start + n)
-        if len(self.ids) < want and not self.query:
-            more = self.source.ids("", self.order, self.descending, max(PAGE_ROWS, want - len(self.ids)), len(self.ids))
-            self.ids += more
-            if not more:
-                self.matches = len(self.ids)
-        new = self.source.rows(self.ids[start:want]) if want > start else []
+        if want <= start:
+            return []
+        ids = self._ids(start, want)
+        if len(ids) < want - start:  # the whole list is shorter than counted
+            self.matches = start + len(ids)
+        new = self._rows_of(ids)  # a person deleted meanwhile stays a row (shown empty): rows and ids stay aligned
         self.rows += new
         return new
+
+    def _fill(self, i: int) -> None:
+        """Fetch the page holding view row ``i`` (skipped by a jump further down)."""
+        start = i - i % PAGE_ROWS
+        end = min(len(self.rows), start + PAGE_ROWS)
+        self.rows.put(start, self._rows_of(self._ids(start, end)))
 
     def set_filter(self, query: str) -> int:
         self.query = (query or "").strip()
@@ -190,11 +216,26 @@ class ChildListModel(QAbstractTableModel):
         self.endInsertRows()
 
     def _ensure(self, view_row: int):
-        while view_row >= len(self.rows) and self.canFetchMore():
-            before = len(self.rows)
+        """Make ``view_row`` readable: the next page on from the end, or — further down — only its own page."""
+        if view_row < len(self.rows) or not self.canFetchMore():
+            return
+        view_row = min(view_row, self.matches - 1)
+        start = len(self.rows)
+        if view_row < start + PAGE_ROWS:
             self.fetchMore()
-            if len(self.rows) == before:
-                break
+            return
+        first = view_row - view_row % PAGE_ROWS
+        want = min(self.matches, first + PAGE_ROWS)
+        self.beginInsertRows(QModelIndex(), start, want - 1)
+        self.rows.pad(want - start)
+        ids = self._ids(first, want)
+        self.rows.put(first, self._rows_of(ids))
+        self.endInsertRows()
+        if len(ids) < want - first:  # the list is shorter than counted (deleted meanwhile)
+            self.beginResetModel()
+            self.rows.truncate(first + len(ids) if ids else start)
+            self.matches = len(self.rows)
+            self.endResetModel()
 
     def row_at(self, view_row: int) -> P.ChildRow:
         self._ensure(view_row)
@@ -222,6 +263,8 @@ class ChildListModel(QAbstractTableModel):
         if not index.isValid():
             return None
         r = self.rows[index.row()]
+        if r is None:  # deleted since the list was counted
+            return None
         col = COLUMNS[index.column()][0]
         if role == Qt.DisplayRole:
             if col == "name":

@@ -145,7 +145,9 @@ class ScoreListModel(LazyRowsModel):
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
-        r, c = self.rows[index.row()], index.column()
+        r, c = self.row(index.row()), index.column()
+        if r is None:  # deleted since the list was counted
+            return None
         if role == Qt.DisplayRole:
             return [
                 r.get("position") or "",
