@@ -330,7 +330,8 @@ class ScoreDetails:
 
     # --- (de)serialising -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = {n: getattr(self, n) for n in _field_names(type(self))}
+        cls: Any = type(self)  # a class is hashable; mypy reads the unhashable dataclass's instances' __hash__
+        d = {n: getattr(self, n) for n in _field_names(cls)}
         d["types"] = {t: asdict(v) for t, v in self.types.items()}
         d["reasons"] = [r.to_dict() for r in self.reasons]
         d["protective"] = [r.to_dict() for r in self.protective]
