@@ -70,7 +70,7 @@ def _spawn(root: Path, argv: list[str], cwd: Path) -> tuple[int, str, str, float
     return os.waitstatus_to_exitcode(status), out, err, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
 
 
-def run(root: Path, manifest: Path, work: Path) -> tuple[dict, dict]:
+def run(root: Path, manifest: Path, work: Path, keep: Path) -> tuple[dict, dict]:
     db = work / "town.db"
     rc, _, err, *_ = _spawn(root, ["-m", "kodomo_desktop.cli", "init", "--db", str(db)], work)
     if rc:
@@ -86,9 +86,11 @@ def run(root: Path, manifest: Path, work: Path) -> tuple[dict, dict]:
     if rc:
         raise SystemExit(f"dump failed ({root}): {err[-800:]}")
     data = json.loads(dump.read_text(encoding="utf-8"))
-    summary = json.loads(out)
-    data["summary"] = summary
-    return fig, data
+    data["summary"] = json.loads(out)
+    # this process keeps only the digests: a spawned child's peak memory counts this process's pages (vfork), so
+    # holding one run's dump would inflate the next run's figure
+    keep.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+    return fig, {part: (_digest(v), len(v) if isinstance(v, list) else "") for part, v in data.items()}
 
 
 def _digest(v) -> str:
@@ -104,22 +106,22 @@ def main() -> int:
     a = ap.parse_args()
     manifest = a.files / "sources.csv" if a.files.is_dir() else a.files
     results: dict[str, list] = {"old": [], "new": []}
-    dumps: dict[str, dict] = {}
+    digests: dict[str, dict] = {}
+    out = Path(tempfile.mkdtemp(prefix="impeq-dumps-"))
     for _ in range(a.runs):
         for label, root in (("old", a.old_root), ("new", a.new_root)):
             with tempfile.TemporaryDirectory(prefix=f"impeq-{label}-") as tmp:
-                fig, data = run(root.resolve(), manifest.resolve(), Path(tmp))
+                fig, digests[label] = run(root.resolve(), manifest.resolve(), Path(tmp), out / f"{label}.json")
             results[label].append(fig)
-            dumps[label] = data
             print(f"  {label}: {fig}", file=sys.stderr, flush=True)
     same = True
     for part in ("source_record", "rejected_row", "source_batch", "mapping_profile", "summary"):
-        o, n = dumps["old"][part], dumps["new"][part]
-        do, dn = _digest(o), _digest(n)
-        count = len(o) if isinstance(o, list) else ""
+        (do, count), (dn, _) = digests["old"][part], digests["new"][part]
         print(f"{part:<16} {count!s:>8}  old {do}  new {dn}  {'same' if do == dn else 'DIFFERENT'}")
         if do != dn:
             same = False
+            o = json.loads((out / "old.json").read_text(encoding="utf-8"))[part]
+            n = json.loads((out / "new.json").read_text(encoding="utf-8"))[part]
             if isinstance(o, list) and isinstance(n, list):
                 for i, (x, y) in enumerate(zip(o, n)):
                     if x != y:
@@ -133,6 +135,9 @@ def main() -> int:
             f"{label}: import cpu {[f['cpu_s'] for f in figs]} s, wall {[f['wall_s'] for f in figs]} s, "
             f"peak {[f['peak_mb'] for f in figs]} MB"
         )
+    for f in out.iterdir():
+        f.unlink()
+    out.rmdir()
     return 0 if same else 1
 
 

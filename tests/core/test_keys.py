@@ -11,6 +11,7 @@ import time
 import pytest
 from clirun import run_cli
 from conftest import PASSWORD
+from forkrun import run_code
 from sqlalchemy import text
 
 from kodomo_desktop.core.errors import InputRefused, IntegrityFailure, KodomoError, WrongPassword
@@ -131,8 +132,7 @@ def test_a_crash_during_rekey_leaves_a_database_that_opens(new_db, step):
         f"ws = Workspace.open(sys.argv[1], {PASSWORD!r})\n"
         "ws.rotate_keys()\n"
     )
-    r = subprocess.run([sys.executable, "-c", code, str(path)], env=dict(os.environ, KODOMO_CRASH_AT=step))
-    assert r.returncode == 86
+    assert run_code(code, path, env=dict(os.environ, KODOMO_CRASH_AT=step)) == 86  # a forked process, ended there
     for pw, user in ((PASSWORD, None), (STAFF_PW, "s1")):
         ws = Workspace.open(path, pw, user)
         with ws.engine.connect() as c:
@@ -403,10 +403,7 @@ def test_a_crash_at_every_step_of_restore_leaves_the_old_pair_or_the_new(new_db,
         "import sys; from pathlib import Path; from kodomo_desktop.core.security.backup import restore\n"
         f"restore(Path(sys.argv[1]), Path(sys.argv[2]), {PASSWORD!r})\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "b.bak"), str(path)], env=dict(os.environ, KODOMO_CRASH_AT=step)
-    )
-    assert r.returncode == 86
+    assert run_code(code, tmp_path / "b.bak", path, env=dict(os.environ, KODOMO_CRASH_AT=step)) == 86
     ws = Workspace.open(path, PASSWORD)
     with ws.engine.connect() as c:
         ids = [r[0] for r in c.execute(text("SELECT id FROM person ORDER BY id"))]
@@ -425,11 +422,8 @@ def test_a_backup_killed_midway_is_not_recorded(new_db, tmp_path):
         f"ws = Workspace.open(sys.argv[1], {PASSWORD!r})\n"
         "backup(ws, Path(sys.argv[2]))\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code, str(path), str(tmp_path / "b.bak")],
-        env=dict(os.environ, KODOMO_CRASH_AT="backup-written"),
-    )
-    assert r.returncode == 86 and not (tmp_path / "b.bak").exists()
+    rc = run_code(code, path, tmp_path / "b.bak", env=dict(os.environ, KODOMO_CRASH_AT="backup-written"))
+    assert rc == 86 and not (tmp_path / "b.bak").exists()
     ws = Workspace.open(path, PASSWORD)
     with ws.engine.connect() as c:
         assert c.execute(text("SELECT count(*) FROM setting WHERE key='last_backup_at'")).scalar() == 0

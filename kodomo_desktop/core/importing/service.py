@@ -164,7 +164,7 @@ class _Unreadable(Exception):
 
 #: rows parsed, checked and inserted at a time: what an import holds is about one chunk's rows (each with its raw
 #: cells and attributes as Python objects), whatever the size of the file
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 5_000
 
 
 def import_file(
