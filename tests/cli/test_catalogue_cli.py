@@ -45,8 +45,9 @@ def ok(r):
 @pytest.fixture(scope="module")
 def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("town19")
-    # what `demo --seed 1 --files-out files` builds (3,000 residents and their department files), cached
-    demo_town(d / "d.db", residents=3000, seed=1, files_out=d / "files")
+    # what `demo --residents 600 --seed 1 --files-out files` builds (the town and its department files), cached; each
+    # `score` here rescores the whole town, and 600 residents hold every case these tests look for
+    demo_town(d / "d.db", residents=600, seed=1, files_out=d / "files")
     return d
 
 

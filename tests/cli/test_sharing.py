@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from conftest import DEMO_PW, PASSWORD
 from openpyxl import load_workbook
 
 from kodomo_desktop.cli import main
@@ -32,14 +32,16 @@ def cli(*args, env=None, monkeypatch=None):
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
-    """A 400-resident demo town, built once; tests copy it."""
+def town(tmp_path_factory, demo_town):
+    """A 400-resident demo town (what `demo --residents 400 --seed 3` builds with this password), from the run's cache
+    (conftest.demo_town: the same build_demo the command calls; test_end_to_end runs the command itself); tests copy
+    it."""
+    assert PASSWORD == DEMO_PW
     d = tmp_path_factory.mktemp("town")
     mp = pytest.MonkeyPatch()
     mp.setenv("KODOMO_DB_PASSWORD", PASSWORD)
     mp.delenv("KODOMO_USER", raising=False)
-    rc, res, err = cli("demo", "--db", d / "a.db", "--residents", 400, "--seed", 3)
-    assert rc == 0, err
+    demo_town(d / "a.db", residents=400, seed=3)
     yield d
     mp.undo()
 

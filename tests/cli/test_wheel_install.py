@@ -41,6 +41,13 @@ def _setuptools_builds_wheels() -> bool:
     return (major, minor) >= (70, 1)
 
 
+def _pip_has_python_option() -> bool:
+    from importlib.metadata import version
+
+    major, minor = (int(x) for x in version("pip").split(".")[:2])
+    return (major, minor) >= (22, 3)
+
+
 def _lend_dependencies(venv_python: Path, into: Path) -> None:
     """Links to the running environment's packages, except Qt and kodomo, listed in a .pth of the new venv."""
     into.mkdir()
@@ -93,12 +100,15 @@ def test_wheel_installs_and_runs_the_cli_from_anywhere(tmp_path):
     assert qt and all("extra ==" in r for r in qt), qt  # Qt only through the gui extra
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # with pip ≥ 22.3 a venv without its own pip (ensurepip takes longer than the rest of the install) and this
+    # environment's pip installing the wheel into it (`pip --python`); an older pip: the venv's own
+    lend_pip = _pip_has_python_option()
+    subprocess.run([sys.executable, "-m", "venv", *(["--without-pip"] if lend_pip else []), str(venv)], check=True)
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     py = bindir / ("python.exe" if os.name == "nt" else "python")
+    pip = [sys.executable, "-m", "pip", "--python", str(py)] if lend_pip else [str(py), "-m", "pip"]
     subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", str(wheel)],
-        check=True,
+        [*pip, "install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check", str(wheel)], check=True
     )
     _lend_dependencies(py, tmp_path / "lent")
 

@@ -31,7 +31,7 @@ POPPLER = ("pdftoppm", "pdfinfo", "pdftotext", "pdftocairo", "pdfimages", "pdffo
 def demo_db(tmp_path_factory, demo_town):
 
     path = tmp_path_factory.mktemp("nopoppler") / "demo.db"
-    demo_town(path, residents=200, seed=1)
+    demo_town(path, residents=300, seed=1)  # the town test_sharing_gui and the self-test use (cached)
     return path
 
 

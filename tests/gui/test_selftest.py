@@ -25,7 +25,25 @@ def _run(db=None, **kw):
     return rc, out.getvalue()
 
 
-def test_self_test_passes_and_removes_its_town(app, tmp_path, monkeypatch):
+@pytest.fixture
+def cached_town(monkeypatch, demo_town):
+    """The self-test's own demo town (300 residents, seed 1) from the run's cache (conftest.demo_town) instead of a
+    build per test: the in-process tests check the pages, the documents and the clean-up; the real build inside the
+    self-test runs in test_command_line_flag_exits_0 (a true subprocess)."""
+    from conftest import DEMO_PW
+
+    from kodomo_desktop.core.demo import service
+    from kodomo_desktop.gui import selftest
+
+    def build(path, *, residents, seed, password):
+        assert (residents, seed, password) == (selftest.SELFTEST_RESIDENTS, selftest.SELFTEST_SEED, DEMO_PW)
+        return demo_town(path, residents=residents, seed=seed)
+
+    monkeypatch.setattr(selftest, "SELFTEST_PASSWORD", DEMO_PW)  # the cached towns' password
+    monkeypatch.setattr(service, "build_demo", build)
+
+
+def test_self_test_passes_and_removes_its_town(app, tmp_path, monkeypatch, cached_town):
     from kodomo_desktop.gui.pages import PAGES
 
     monkeypatch.setenv("KODOMO_TEMP_DIR", str(tmp_path / "tmp"))
@@ -39,7 +57,7 @@ def test_self_test_passes_and_removes_its_town(app, tmp_path, monkeypatch):
     assert all(p.name.startswith("kodomo-previews-") and not list(p.iterdir()) for p in left), left
 
 
-def test_a_broken_page_fails_the_self_test_by_name(app, tmp_path, monkeypatch):
+def test_a_broken_page_fails_the_self_test_by_name(app, tmp_path, monkeypatch, cached_town):
     from kodomo_desktop.gui import pages
 
     monkeypatch.setenv("KODOMO_TEMP_DIR", str(tmp_path / "tmp"))

@@ -621,7 +621,7 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
         j = sub.assign(_d=dates[sub.index])[["pos", "person_id", "_d", "batch_as_of", "batch_id", "record_date"]].merge(
             pairs, on="person_id"
         )
-        j = j.sort_values(["pref", "_d", "pos"]).groupby("child").tail(1)
+        j = j.sort_values(["pref", "_d", "pos"]).drop_duplicates("child", keep="last")
         c = j["child"].to_numpy()
         hit[c], ev[c] = True, j["pos"].to_numpy()
         f = R.fields_in(rule)
@@ -661,13 +661,13 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
             return hit, ev, val
         if agg in ("max", "min"):
             jj = j[j["child"].isin(good.index) & j["_v"].notna()]
-            evid = (
-                jj.sort_values(["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True])
-                .groupby("child")
-                .tail(1)
-            )
+            evid = jj.sort_values(
+                ["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True]
+            ).drop_duplicates("child", keep="last")
         else:
-            evid = j[j["child"].isin(good.index)].sort_values(["pref", "_d", "pos"]).groupby("child").tail(1)
+            evid = (
+                j[j["child"].isin(good.index)].sort_values(["pref", "_d", "pos"]).drop_duplicates("child", keep="last")
+            )
         c = evid["child"].to_numpy()
         hit[c], ev[c] = True, evid["pos"].to_numpy()
         field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
@@ -675,7 +675,7 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
         return _ages(prep, ind, hit, ev, val)
     # latest / all_latest
     keys = ["child", "person_id"] + ["_by_" + b for b in by]
-    latest = _latest_first(j).groupby(keys, sort=False).tail(1)
+    latest = _latest_first(j).drop_duplicates(keys, keep="last")  # the newest per key (groupby.tail: 3× the time)
     ok = R.compare(pd.Series(latest["_v"].to_numpy(), index=latest.index), rule["op"], rule.get("value"))
     latest = latest.assign(_ok=ok.to_numpy())
     if agg == "all_latest":
@@ -686,7 +686,9 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
         sat = latest[latest["_ok"]]
     if not len(sat):
         return hit, ev, val
-    evid = sat.sort_values(["pref", "batch_as_of", "batch_id", "record_date", "pos"]).groupby("child").tail(1)
+    evid = sat.sort_values(["pref", "batch_as_of", "batch_id", "record_date", "pos"]).drop_duplicates(
+        "child", keep="last"
+    )
     c = evid["child"].to_numpy()
     hit[c], ev[c] = True, evid["pos"].to_numpy()
     field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)

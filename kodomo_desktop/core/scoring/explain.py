@@ -53,7 +53,7 @@ VERSION = 2
 
 
 def _filter(cls, d: dict) -> dict:
-    names = {f.name for f in fields(cls)}
+    names = _field_set(cls)
     return {k: v for k, v in d.items() if k in names}
 
 
@@ -67,6 +67,12 @@ def _num(v, default=0.0) -> float:
 @cache
 def _field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
+
+
+@cache
+def _field_set(cls) -> frozenset[str]:
+    """``dataclasses.fields`` builds its tuple anew on every call (a city's run asks tens of thousands of times)."""
+    return frozenset(_field_names(cls))
 
 
 def asdict(obj):
@@ -324,7 +330,8 @@ class ScoreDetails:
 
     # --- (de)serialising -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        cls: Any = type(self)  # a class is hashable; mypy reads the unhashable dataclass's instances' __hash__
+        d = {n: getattr(self, n) for n in _field_names(cls)}
         d["types"] = {t: asdict(v) for t, v in self.types.items()}
         d["reasons"] = [r.to_dict() for r in self.reasons]
         d["protective"] = [r.to_dict() for r in self.protective]
