@@ -43,3 +43,12 @@ def test_details_read_in_english_when_the_gui_is_english():
     finally:
         i18n.set_language("ja")
     assert describe({"unlock": True}) == "ロック解除 はい"
+
+
+def test_link_and_score_run_modes_read_in_words():
+    assert describe({"mode": "incremental", "recomputed": 3, "reused": 125}) == (
+        "方式 変わった分のみ、計算し直したこども 3 人、前回の結果を使ったこども 125 人"
+    )
+    assert describe({"mode": "full", "why": "初回の名寄せ", "written": 1172}) == (
+        "方式 全件、方式の理由 初回の名寄せ、書き込んだ連結 1172 件"
+    )

@@ -96,6 +96,12 @@ KEYS: dict[str, tuple[str, str]] = {
     "exports_before": ("削除前の出力", "件"),
     "source_files": ("取込元のファイル", "件"),
     "reason_given": ("理由の記入", ""),
+    "mode": ("方式", ""),  # link/score runs: full, incremental, unchanged
+    "why": ("方式の理由", ""),
+    "recomputed": ("計算し直したこども", "人"),
+    "reused": ("前回の結果を使ったこども", "人"),
+    "written": ("書き込んだ連結", "件"),
+    "full": ("全件の書き直し", ""),
 }
 
 # key -> (label, unit) in English (the language the GUI may be set to; core/i18n.py): a detail's keys are codes, so
@@ -183,6 +189,12 @@ KEYS_EN: dict[str, tuple[str, str]] = {
     "exports_before": ("Exports before deletion", ""),
     "source_files": ("Source files", ""),
     "reason_given": ("Reason given", ""),
+    "mode": ("Mode", ""),
+    "why": ("Why", ""),
+    "recomputed": ("Children computed again", ""),
+    "reused": ("Children taken from the last run", ""),
+    "written": ("Links written", ""),
+    "full": ("Full rewrite", ""),
 }
 
 SETTING_LABELS = {
@@ -360,6 +372,9 @@ def _date(v: str) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+RUN_MODES = {"full": "全件", "incremental": "変わった分のみ", "unchanged": "変更なし（前回のまま）"}
+
+
 def _value(key: str, v: Any, en: bool = False) -> str:
     if isinstance(v, bool):
         return ("yes" if v else "no") if en else ("はい" if v else "いいえ")
@@ -378,6 +393,8 @@ def _value(key: str, v: Any, en: bool = False) -> str:
         return tr(PERMISSIONS.get(s, (s,))[0])
     if key == "source_type":
         return tr(_source_label(s))
+    if key == "mode":
+        return s if en else RUN_MODES.get(s, s)
     if key in ("what", "list", "scope"):
         ja = WHAT_LABELS.get(s)
         if en:  # the table's English, else the code itself, which is English already (「report conference」)
