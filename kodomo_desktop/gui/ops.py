@@ -130,6 +130,9 @@ def running() -> int:
     return len(_RUNNING)
 
 
+SHOW_DELAY_MS = 300  # how long work runs before its progress dialog appears
+
+
 class Op(QObject):
     """One running operation. Signals fire on the GUI thread: ``done(result)``, ``failed(exception)``,
     ``finished()`` (after either)."""
@@ -148,7 +151,7 @@ class Op(QObject):
         *,
         label: str | None = None,
         cancellable: bool = True,
-        delay_ms: int = 300,
+        delay_ms: int | None = None,
     ):
         super().__init__()
         self.title = title
@@ -181,7 +184,7 @@ class Op(QObject):
         self._show_timer.timeout.connect(self._show)
         _RUNNING.add(self)
         self._worker.start()
-        self._show_timer.start(max(0, delay_ms))
+        self._show_timer.start(max(0, SHOW_DELAY_MS if delay_ms is None else delay_ms))
 
     # -- GUI-thread slots ----------------------------------------------------------------------------------------
     def _show(self):
@@ -266,14 +269,14 @@ def run_with_progress(
     on_error: Callable[[BaseException], None] | None = None,
     label: str | None = None,
     cancellable: bool = True,
-    delay_ms: int = 300,
+    delay_ms: int | None = None,
     **kwargs,
 ) -> Op:
     """Start ``fn(progress, cancel, *args, **kwargs)`` on a worker thread; returns the :class:`Op` at once.
 
     ``on_done(result)`` / ``on_error(exception)`` run on the GUI thread. Without ``on_error`` a failure is shown
-    with :func:`show_error` (a cancellation silently). The progress dialog appears after ``delay_ms`` (quick
-    operations do not flash a window)."""
+    with :func:`show_error` (a cancellation silently). The progress dialog appears after ``delay_ms`` (default
+    :data:`SHOW_DELAY_MS`: quick operations do not flash a window)."""
     if QApplication.instance() is None:
         raise RuntimeError("run_with_progress() needs a QApplication")
     op = Op(parent, title, fn, args, kwargs, label=label, cancellable=cancellable, delay_ms=delay_ms)
@@ -290,7 +293,7 @@ def call_with_progress(
     *args,
     label: str | None = None,
     cancellable: bool = True,
-    delay_ms: int = 300,
+    delay_ms: int | None = None,
     **kwargs,
 ):
     """Blocking form: run like :func:`run_with_progress`, wait (the GUI keeps repainting), then return the result
