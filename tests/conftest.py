@@ -28,6 +28,7 @@ import pytest  # noqa: E402
 # Screenshots and rendered pages go to the build folder, never into the tracked tree; `bash tools/update-screenshots.sh`
 # runs the GUI/report tests and copies them into docs/images/ when a person decides the README should change.
 IMAGES = Path(os.environ.get("KODOMO_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "build" / "screenshots")
+IMAGES.mkdir(parents=True, exist_ok=True)  # every test may save into it, whichever runs first
 
 PASSWORD = 'test "pass" ü 1'
 
