@@ -111,7 +111,8 @@ def build_parser() -> Parser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, exiting: bool = False) -> int:
+    """``exiting``: the process ends when this returns (``python -m kodomo_desktop.cli``, the console script)."""
     restrict_umask()  # files this process creates are owner-only (POSIX)
     logsetup.setup("cli")
     args = build_parser().parse_args(argv)
@@ -121,8 +122,19 @@ def main(argv=None) -> int:
         rc = _run(args)
     finally:
         gc.unfreeze()  # (settle_memory's objects: collectable again when main is called inside a longer process)
+        if exiting:
+            # every cycle collected once (its finalizers run), then the whole heap frozen: the interpreter's
+            # teardown collects again and again as it clears the modules, and walking the heap a month's run
+            # leaves (frames, caches, the ORM) cost ~0.3 s of CPU at 3,000 residents; the memory goes to the OS
+            gc.collect()
+            gc.freeze()
     log.info("command %s exit %s in %.1f s", args.command, rc, time.monotonic() - started)
     return rc
+
+
+def console_main() -> int:
+    """The ``kodomo-desktop-cli`` script and ``python -m kodomo_desktop.cli``: :func:`main`, then the process ends."""
+    return main(exiting=True)
 
 
 def _run(args) -> int:
