@@ -118,9 +118,15 @@ def main(argv=None, *, exiting: bool = False) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     log.info("command %s started", args.command)
+    thresholds = gc.get_threshold()
+    # the young generation collected every 50,000 allocations, not 700: a data command allocates millions of small
+    # objects that die young (rows, strings, frames' cells); the month at 3,000 spends 0.29 → 0.13 CPU s in the
+    # collector. Cycles are still collected, a little later; the results are the same.
+    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
     try:
         rc = _run(args)
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()  # (settle_memory's objects: collectable again when main is called inside a longer process)
         if exiting:
             # every cycle collected once (its finalizers run), then the whole heap frozen: the interpreter's
