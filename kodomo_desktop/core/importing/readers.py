@@ -7,7 +7,8 @@ CSV
   area and are reported in ``warnings``). Anything else (UTF-16/32, binary, text broken part-way) is refused
   with a Japanese message that says which line could not be read. Delimiter: comma, tab or semicolon, whichever
   splits the first lines consistently. Files without quoted line breaks go through pandas' C parser, one row per
-  physical line; files with them go through the ``csv`` module, which tells where each record starts.
+  physical line; files with them go through the ``csv`` module, which tells where each record starts. A CSV is
+  never held whole: it is read in blocks and parsed READ_ROWS records at a time (see the CSV section below).
 Excel
   ``.xlsx``/``.xlsm``/``.xls``/``.xlsb``/``.ods`` through python-calamine (Rust). Cells become text: integral
   numbers without ``.0``, date cells as ISO dates, so the value parsers see one form. Sheet: ``sheet=`` by name,
@@ -1273,7 +1274,7 @@ class _CsvStream:
         part = vals[keep]
         if len(self.cols) != self.width:
             part = part[:, self.cols]
-        return pd.DataFrame(part, copy=False)
+        return pd.DataFrame(part, dtype=object, copy=False)
 
     def chunks(self, size: int):
         """(cells, row numbers) of ``size`` data rows at a time."""
@@ -1296,14 +1297,14 @@ class _CsvStream:
                 alln = np.concatenate([h[1] for h in held]) if len(held) > 1 else held[0][1]
                 held = [(allv[size:], alln[size:])] if n > size else []
                 n -= size
-                yield pd.DataFrame(allv[:size], copy=False), alln[:size].tolist()
+                yield pd.DataFrame(allv[:size], dtype=object, copy=False), alln[:size].tolist()
         if g != self.total:
             raise self.src.changed()
         self.src.check_unchanged()
         if n:
             allv = np.concatenate([h[0] for h in held]) if len(held) > 1 else held[0][0]
             alln = np.concatenate([h[1] for h in held]) if len(held) > 1 else held[0][1]
-            yield pd.DataFrame(allv, copy=False), alln.tolist()
+            yield pd.DataFrame(allv, dtype=object, copy=False), alln.tolist()
 
 
 # --- Excel -------------------------------------------------------------------------------------------------------------
@@ -1357,14 +1358,19 @@ _MIDNIGHT = dt.time(0)
 
 
 def _cells_to_text(rows: list[list]) -> pd.DataFrame:
-    """Excel cells → text, column by column (numbers without .0, date cells as ISO dates)."""
+    """Excel cells → text, column by column (numbers without .0, date cells as ISO dates). Empties ``rows``: the
+    sheet's cells are held once, in the frame's array, and converted there."""
     if not rows:
         return pd.DataFrame()
     width = max(len(r) for r in rows)
-    if any(len(r) != width for r in rows):
-        rows = [r + [""] * (width - len(r)) for r in rows]
     arr = np.empty((len(rows), width), dtype=object)
-    arr[:] = rows
+    if any(len(r) != width for r in rows):
+        for i, r in enumerate(rows):
+            arr[i, : len(r)] = r
+            arr[i, len(r) :] = ""
+    else:
+        arr[:] = rows
+    rows.clear()
     conv = _CONVERT
     n_zero, first_zero = 0, None
     for j in range(width):
@@ -1388,7 +1394,9 @@ def _cells_to_text(rows: list[list]) -> pd.DataFrame:
                 first = min(first_zero or (zero[0], j), (zero[0], j))
                 first_zero, n_zero = first, n_zero + len(zero)
         arr[:, j] = [v if v.__class__ is str else conv.get(v.__class__, to_text)(v) for v in col]
-    frame = pd.DataFrame(arr)
+    # object columns as they are: pandas would otherwise turn them into Arrow strings (a second copy of the text),
+    # which _finish turned back into Python strings (a third)
+    frame = pd.DataFrame(arr, dtype=object, copy=False)
     if n_zero:
         frame.attrs["serial0"] = (n_zero, first_zero)
     return frame
