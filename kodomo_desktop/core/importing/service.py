@@ -297,9 +297,10 @@ def import_file(
                     memo.update(state=state, keys=registry_keys)
             links = None if registry else _Links(registry_keys, memo)
             norm_memo: dict = {}
-            for i in range(0, rows_total, CHUNK_ROWS):
-                j = min(i + CHUNK_ROWS, rows_total)
-                part = parse_chunk(plan, table.frame.iloc[i:j], table.row_numbers[i:j])
+            j = 0
+            for chunk, numbers in table.chunks(CHUNK_ROWS):  # a large CSV is read again from its file, chunk by chunk
+                i, j = j, j + len(numbers)
+                part = parse_chunk(plan, chunk, numbers)
                 cols, m = part.columns, part.imported
                 rejections += part.rejections
                 chunk_keys = G.person_keys(cols, m)
@@ -328,7 +329,7 @@ def import_file(
                     total=rows_total,
                 )
                 n_valid += m
-                del part, cols
+                del part, cols, chunk
                 if live:
                     live(j, rows_total)
 
@@ -780,6 +781,9 @@ def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dic
         if b is None or b.removed_at is not None:
             raise InputRefused(f"バッチ {batch_id} はありません。")
         n = rowcount(s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}))
+        # the stored 名寄せ model and its pair comparisons may hold the removed rows (a registry's names, every row's
+        # hash): dropped, the next link run is full (a retention purge removes its batches through here too)
+        s.execute(text("DELETE FROM link_model"))
         b.removed_at = dt.datetime.now().replace(microsecond=0)
         # the extract it had superseded becomes current again
         restored = s.scalars(select(SourceBatch.id).where(SourceBatch.superseded_by == batch_id)).all()
