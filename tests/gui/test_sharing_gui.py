@@ -172,7 +172,7 @@ def test_handover_out_and_into_the_review_queue(app, qtbot, ws, tmp_path, demo_t
     assert tab.last["person_id"] == pid
     # into a second town: the child waits in 名寄せ's review queue
     other = tmp_path / "other.db"
-    demo_town(other, residents=300, seed=2)  # another town: the one test_lock_forgets uses (cached)
+    demo_town(other, residents=300, seed=3)  # another town: the one test_lock_forgets and the CLI tests use (cached)
     ws2 = Workspace.open(other, PW)
     try:
         page2 = _page(qtbot, ws2)
