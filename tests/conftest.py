@@ -5,7 +5,16 @@ import copy
 import os
 import pickle
 import shutil
+import sys
 import tempfile
+from pathlib import Path
+
+# Bytecode is written (into the git-ignored __pycache__ folders, as Python does by default). Under
+# PYTHONDONTWRITEBYTECODE (as on our CI machine) every xdist worker and every CLI child process compiled the whole
+# package from source again, and each worker re-did pytest's assertion rewrite of every test module: ~7 CPU-seconds
+# per worker. Set before any test module is imported; the workers and the tests' child processes inherit it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 try:
     import fcntl
@@ -16,8 +25,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
 # The diagnostic log (core/logsetup.py) of every CLI run in or under the tests goes to a temporary folder.
 os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log-"))
-
-from pathlib import Path  # noqa: E402
 
 from kodomo_desktop.core.storage import keys as _keys  # noqa: E402
 
