@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 
 class KodomoError(Exception):
@@ -92,6 +93,14 @@ def storage_failure(exc: BaseException) -> KodomoError | None:
                     "書き込めるフォルダーを指定してください。",
                     detail=str(e),
                 )
+            if e.errno == errno.ENOENT:  # e.g. --out into a folder that does not exist
+                folder = os.path.dirname(str(e.filename or ""))
+                if folder and not os.path.isdir(folder):  # name the folder, not our temporary file inside it
+                    return InputRefused(
+                        f"保存先のフォルダーがありません（{folder}）。フォルダーを作るか、別の場所を指定してください。",
+                        detail=str(e),
+                    )
+                return InputRefused(f"ファイルが見つかりません{where}。場所を確かめてください。", detail=str(e))
             if e.errno == errno.EIO:
                 return InputRefused(_IO, detail=str(e))
         name = type(e).__name__

@@ -4,6 +4,8 @@ run over everything gives, human decisions stick, and a re-run with nothing new 
 import csv
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import PASSWORD
 from sqlalchemy import text
@@ -120,9 +122,9 @@ def test_link_after_each_batch_equals_one_run_over_everything(files, tmp_path):
 
 
 def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp_path):
-    """The inputs' digest: unchanged → nothing compared, nothing written (``mode: unchanged``); a decision, an
-    opt-out, other thresholds or a removed batch → the engine runs (``mode: full``, with why), and the result is the
-    one a forced full run gives."""
+    """The inputs' digest: unchanged → nothing compared, nothing written (``mode: unchanged``); a decision or an
+    opt-out → the engine runs with the stored model (``mode: incremental``); other thresholds or a removed batch →
+    the engine runs and refits (``mode: full``, with why), and the result is the one a forced full run gives."""
     from kodomo_desktop.core.governance.optout import add_optout
 
     entries, _ = files
@@ -143,7 +145,7 @@ def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp
         rid, pid = _one_decision(ws)
         L.decide(ws, rid, "reject", pid)
         after = L.run_linkage(ws)
-        assert after["mode"] == "full"
+        assert after["mode"] == "incremental" and after["why"]
         with ws.session() as s:
             row = s.execute(text("SELECT person_id, status FROM link WHERE record_id = :r"), {"r": rid}).one()
         assert row[0] != pid or row[1] not in ("auto", "confirmed")
@@ -151,7 +153,7 @@ def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp
 
         # an opt-out in force today
         add_optout(ws, pid, "本人の申出")
-        assert L.run_linkage(ws)["mode"] == "full"
+        assert L.run_linkage(ws)["mode"] == "incremental"
         assert L.run_linkage(ws)["mode"] == "unchanged"
 
         # other thresholds, then the same again
@@ -181,3 +183,235 @@ def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp
         assert _state(ws) == state
     finally:
         ws.close()
+
+
+# --- the stored model and the pair cache (issue #21: a new batch compares only what it changes) -------------------
+def _stored(ws):
+    with ws.session() as s:
+        return s.execute(text("SELECT id, fitted_at, model, pairs FROM link_model")).all()
+
+
+def _same_model_compare_all(ws) -> dict:
+    """The engine over everything with the stored model and no cached comparison: forget the pair cache and the last
+    run's digest, link again. Returns that run's summary; the caller compares the links with the ones before."""
+    with ws.session() as s:
+        s.execute(text("UPDATE link_model SET pairs = NULL"))
+        s.execute(text("UPDATE link_run SET summary = json_set(summary, '$.inputs', 'forgotten')"))
+    return L.run_linkage(ws)
+
+
+def _pairs(ws) -> dict:
+    (row,) = _stored(ws)
+    return L._load_pairs(row[3])
+
+
+def _next_registry(files, d) -> "object":
+    """Next month's registry after the one in ``files``: a birth (a new resident), a move (a new address) and a
+    changed name (a 訂正 of one child's given name)."""
+    entries, nxt = files
+    with open(nxt, encoding="cp932", errors="strict", newline="") as fh:
+        rows = list(csv.reader(fh))
+    head = next(i for i, r in enumerate(rows) if any("宛名" in c for c in r))
+    cols = rows[head]
+    no = next(i for i, c in enumerate(cols) if "宛名" in c)
+    name = next(i for i, c in enumerate(cols) if c == "氏名")
+    kana = next(i for i, c in enumerate(cols) if "フリガナ" in c)
+    bd = next(i for i, c in enumerate(cols) if "生年月日" in c)
+    addr = next(i for i, c in enumerate(cols) if "住所" in c)
+    rows[head + 11][addr] = rows[head + 11][addr] + "（転居）"
+    sur = rows[head + 20][name].split("　")[0]
+    rows[head + 20][name] = sur + "　改名"
+    rows[head + 20][kana] = ""
+    baby = list(rows[head + 30])
+    baby[no], baby[name], baby[kana], baby[bd] = "0019999999", sur + "　新生", "", "2026-11-20"
+    rows.append(baby)
+    out = d / "住民基本台帳_翌々月.csv"
+    with open(out, "w", encoding="cp932", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return out
+
+
+def test_incremental_runs_equal_the_engine_over_everything_with_the_stored_model(files, tmp_path):
+    """Step by step — a new department batch, next month's registry (a birth, a move, a changed name), a reviewer's
+    decision, an opt-out — each run reuses the stored model and the cached comparisons, compares only new pairs, and
+    its links, persons and households are exactly those of the engine over everything with that model and no cache
+    (which writes nothing after it, and leaves the same cache). A removed batch drops model and cache: the next run
+    refits, and ``--full`` after it equals a fresh fit."""
+    from kodomo_desktop.core.governance.optout import add_optout
+    from kodomo_desktop.core.importing.service import remove_batch
+
+    entries, nxt = files
+    ws = Workspace.create(tmp_path / "steps.db", PASSWORD)
+    try:
+        small = next(e for e in entries if e.source_type == "public_assistance")
+        first = [e for e in entries if e is not small]
+        assert all(not r.get("refused") for r in import_manifest(ws, first))
+        fit = L.run_linkage(ws)
+        assert fit["mode"] == "full" and fit["pairs_compared"] == fit["pairs"] > 0 and fit["pairs_reused"] == 0
+        ((mid, fitted_at, model, _),) = _stored(ws)
+
+        def step(label):
+            run = L.run_linkage(ws)
+            assert run["mode"] == "incremental", (label, run["why"])
+            assert "モデル" in run["why"]
+            assert run["pairs_reused"] > 0 and run["pairs_compared"] + run["pairs_reused"] == run["pairs"], label
+            state, cache = _state(ws), _pairs(ws)
+            ref = _same_model_compare_all(ws)
+            assert ref["mode"] == "incremental" and ref["pairs_reused"] == 0 and ref["written"] == 0, label
+            assert _state(ws) == state, label
+            again = _pairs(ws)
+            assert again.keys() == cache.keys() and all(
+                np.array_equal(cache[k], again[k], equal_nan=True) for k in cache
+            ), label
+            ((mid2, at2, model2, _),) = _stored(ws)
+            assert (mid2, at2, model2) == (mid, fitted_at, model), label  # the model is the one fitted first
+            return run
+
+        # a new department file: only its rows' pairs are compared
+        assert import_file(ws, small.path, small.source_type, as_of=small.as_of).batch_id is not None
+        run = step("new batch")
+        assert run["pairs_compared"] < run["pairs"] / 10
+
+        # next month's registry: a birth, a move, a changed name
+        import_file(ws, nxt, "resident_registry", as_of=(dt.date.today() + dt.timedelta(days=1)).isoformat())
+        later = _next_registry(files, tmp_path)
+        import_file(ws, later, "resident_registry", as_of=(dt.date.today() + dt.timedelta(days=2)).isoformat())
+        run = step("registry")
+        with ws.session() as s:
+            names = {r[0] for r in s.execute(text("SELECT name FROM person")).all()}
+        assert any(n.endswith("改名") for n in names) and any(n.endswith("新生") for n in names)
+
+        # a reviewer's decision, then an opt-out
+        rid, pid = _one_decision(ws)
+        L.decide(ws, rid, "reject", pid)
+        run = step("decision")
+        assert run["pairs_compared"] == 0
+        add_optout(ws, pid, "本人の申出")
+        step("opt-out")
+
+        # a removed batch: model and cache are gone, the next run refits
+        remove_batch(ws, next(iter(_batches(ws, "public_assistance"))), reason="別の課のファイル")
+        assert _stored(ws) == []
+        removed = L.run_linkage(ws)
+        assert removed["mode"] == "full" and "モデルがありません" in removed["why"]
+        assert removed["pairs_reused"] == 0
+        state = _state(ws)
+        forced = L.run_linkage(ws, full=True)
+        assert forced["mode"] == "full" and forced["why"] == "全件の再書き込み（--full）"
+        assert _state(ws) == state
+    finally:
+        ws.close()
+
+
+def _batches(ws, source_type) -> list[int]:
+    with ws.session() as s:
+        return [
+            b
+            for (b,) in s.execute(
+                text("SELECT id FROM source_batch WHERE source_type = :t AND removed_at IS NULL ORDER BY id"),
+                {"t": source_type},
+            ).all()
+        ]
+
+
+def test_full_refits_and_equals_a_fresh_fit(files, tmp_path):
+    """``--full`` fits the model afresh: after incremental runs it gives exactly the links of a new workspace that
+    imported the same files and linked once."""
+    entries, nxt = files
+    small = next(e for e in entries if e.source_type == "public_assistance")
+    first = [e for e in entries if e is not small]
+    step = Workspace.create(tmp_path / "step.db", PASSWORD)
+    once = Workspace.create(tmp_path / "once.db", PASSWORD)
+    try:
+        import_manifest(step, first)
+        L.run_linkage(step)
+        import_file(step, small.path, small.source_type, as_of=small.as_of)
+        assert L.run_linkage(step)["mode"] == "incremental"
+        full = L.run_linkage(step, full=True)
+        assert full["mode"] == "full" and full["pairs_reused"] == 0
+
+        import_manifest(once, first)
+        import_file(once, small.path, small.source_type, as_of=small.as_of)
+        assert L.run_linkage(once)["why"] == "初回の名寄せ"
+        assert _state(step) == _state(once)
+        (a,), (b,) = _stored(step), _stored(once)
+        assert a[2] == b[2]  # the same model, to the bit
+    finally:
+        step.close()
+        once.close()
+
+
+def test_drift_and_age_refit_the_model(files, tmp_path, monkeypatch):
+    """More than ``DRIFT_SHARE`` of the records or of the registry's persons changed since the fit, or a model older
+    than ``MODEL_MAX_DAYS``: the run refits (``mode: full``) and says why; other thresholds refit too."""
+    entries, _ = files
+    small = next(e for e in entries if e.source_type == "public_assistance")
+    ws = Workspace.create(tmp_path / "drift.db", PASSWORD)
+    try:
+        import_manifest(ws, [e for e in entries if e is not small])
+        L.run_linkage(ws)
+        monkeypatch.setattr(L, "DRIFT_SHARE", 0.001)
+        import_file(ws, small.path, small.source_type, as_of=small.as_of)
+        run = L.run_linkage(ws)
+        assert run["mode"] == "full" and "記録の" in run["why"] and "作り直します" in run["why"]
+        monkeypatch.setattr(L, "DRIFT_SHARE", 0.15)
+
+        rid, pid = _one_decision(ws)
+        L.decide(ws, rid, "reject", pid)
+        with ws.session() as s:
+            s.execute(text("UPDATE link_model SET fitted_at = :t"), {"t": dt.datetime.now() - dt.timedelta(days=92)})
+        run = L.run_linkage(ws)
+        assert run["mode"] == "full" and "日たちました" in run["why"]
+
+        run = L.run_linkage(ws, thresholds={"upper": 6.0})
+        assert run["mode"] == "full" and "設定" in run["why"]
+    finally:
+        ws.close()
+
+
+def test_the_cache_never_reuses_a_comparison_of_an_edited_registry_row(files, tmp_path):
+    """A person whose name or address changed (a 訂正) has other identity fields: every pair with that person is
+    compared again, and the result equals the engine with the same model and no cache."""
+    from kodomo_desktop.core.linkage import engine as E
+    from kodomo_desktop.core.linkage import model as M
+
+    entries, _ = files
+    ws = Workspace.create(tmp_path / "edit.db", PASSWORD)
+    try:
+        import_manifest(ws, entries)
+        L.run_linkage(ws)
+        with ws.session() as s:
+            registry, records = L.registry_frame(s), L.records_frame(s)
+    finally:
+        ws.close()
+    res, info = E.link_records(registry, records, return_info=True)
+    model = info.fitted
+    # two persons with candidate pairs (children) and a third one
+    hp = E.identity_hashes(E.prepare(registry))
+    p, q, o = np.flatnonzero(np.isin(hp, info.cache["p"]))[:3]
+    edited = registry.copy()
+    edited.loc[p, "name"] = str(edited.loc[p, "name"]).split("　")[0] + "　訂正"
+    edited.loc[p, "name_norm"] = ""
+    edited.loc[q, "address"] = "どこか別の町1番地"
+
+    # the comparisons themselves: every record against persons p, q and a third one left as it was
+    R, P, P2 = E.prepare(records), E.prepare(registry), E.prepare(edited)
+    n = len(records)
+    ri = np.tile(np.arange(n), 3)
+    pi = np.repeat(np.array([p, q, o]), n)
+    _, _, cache, compared = E._compare_cached(R, P, ri, pi, M.tf_for(model.tf, P), None)
+    assert compared == 3 * n
+    g, t, _, compared = E._compare_cached(R, P2, ri, pi, M.tf_for(model.tf, P2), cache)
+    assert compared == 2 * n  # p and q compared again, the third person's pairs reused
+    g2, t2 = M.compare_chunked(R, P2, ri, pi, M.tf_for(model.tf, P2))
+    assert np.array_equal(g, g2) and np.array_equal(t, t2, equal_nan=True)
+    assert not np.array_equal(g[:n], E._compare_cached(R, P, ri, pi, M.tf_for(model.tf, P), None)[0][:n])
+
+    # the engine: with the cache as without it
+    a, ia = E.link_records(edited, records, model=model, pair_cache=info.cache, return_info=True)
+    b, ib = E.link_records(edited, records, model=model, return_info=True)
+    assert 0 < ia.compared < ia.pairs and ib.compared == ib.pairs
+    pd.testing.assert_frame_equal(a, b)
+    c, ic = E.link_records(edited, records, model=model, pair_cache=ia.cache, return_info=True)
+    assert ic.compared == 0
+    pd.testing.assert_frame_equal(a, c)

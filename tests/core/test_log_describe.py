@@ -52,3 +52,19 @@ def test_link_and_score_run_modes_read_in_words():
     assert describe({"mode": "full", "why": "初回の名寄せ", "written": 1172}) == (
         "方式 全件、方式の理由 初回の名寄せ、書き込んだ連結 1172 件"
     )
+
+
+def test_an_incremental_link_run_says_how_many_pairs_it_compared():
+    from kodomo_desktop.core import i18n
+
+    detail = {"mode": "incremental", "pairs": 2950, "pairs_compared": 41, "pairs_reused": 2909}
+    assert describe(detail) == (
+        "方式 変わった分のみ、名寄せの候補の組 2950 組、比較した組 41 組、前回の比較を使った組 2909 組"
+    )
+    try:
+        i18n.set_language("en")
+        assert describe(detail) == (
+            "Mode incremental; Candidate pairs 2950; Pairs compared 41; Pairs taken from the last run 2909"
+        )
+    finally:
+        i18n.set_language("ja")

@@ -100,6 +100,9 @@ KEYS: dict[str, tuple[str, str]] = {
     "why": ("方式の理由", ""),
     "recomputed": ("計算し直したこども", "人"),
     "reused": ("前回の結果を使ったこども", "人"),
+    "pairs": ("名寄せの候補の組", "組"),  # link runs: candidate pairs, compared now or taken from the last run
+    "pairs_compared": ("比較した組", "組"),
+    "pairs_reused": ("前回の比較を使った組", "組"),
     "written": ("書き込んだ連結", "件"),
     "full": ("全件の書き直し", ""),
 }
@@ -193,6 +196,9 @@ KEYS_EN: dict[str, tuple[str, str]] = {
     "why": ("Why", ""),
     "recomputed": ("Children computed again", ""),
     "reused": ("Children taken from the last run", ""),
+    "pairs": ("Candidate pairs", ""),
+    "pairs_compared": ("Pairs compared", ""),
+    "pairs_reused": ("Pairs taken from the last run", ""),
     "written": ("Links written", ""),
     "full": ("Full rewrite", ""),
 }

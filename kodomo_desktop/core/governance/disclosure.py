@@ -682,6 +682,9 @@ def delete_person(ws: Workspace, person_id: str, reason: str) -> dict:
             "UPDATE link SET person_id=NULL, candidates=NULL, explanation=NULL, status='review' WHERE person_id=:p",
             {"p": person_id},
         )
+        # the stored 名寄せ model holds the registry's name frequencies, its pair cache hashes of every row: both go
+        # (the next link run is full)
+        run("link_model", "DELETE FROM link_model", {})
         run("person", "DELETE FROM person WHERE id=:p", {"p": person_id})
         if household_id:  # the address goes with the last person of the household
             run(

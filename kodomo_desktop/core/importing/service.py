@@ -780,6 +780,9 @@ def remove_batch(ws: Workspace, batch_id: int, reason: str | None = None) -> dic
         if b is None or b.removed_at is not None:
             raise InputRefused(f"バッチ {batch_id} はありません。")
         n = rowcount(s.execute(text("DELETE FROM source_record WHERE batch_id=:b"), {"b": batch_id}))
+        # the stored 名寄せ model and its pair comparisons may hold the removed rows (a registry's names, every row's
+        # hash): dropped, the next link run is full (a retention purge removes its batches through here too)
+        s.execute(text("DELETE FROM link_model"))
         b.removed_at = dt.datetime.now().replace(microsecond=0)
         # the extract it had superseded becomes current again
         restored = s.scalars(select(SourceBatch.id).where(SourceBatch.superseded_by == batch_id)).all()

@@ -205,7 +205,10 @@ class LinkRunInfo:
     pairs: int
     blocking: dict  # per rule: pairs and skipped keys; total; identities
     model: dict  # m, u, prior, π and how they were estimated (JSON-friendly)
-    fitted: object = None  # the model.Model itself, to pass back as link_records(model=...)
+    fitted: object = None  # the model.Model itself (as fitted, before this run's π), for link_records(model=...)
+    cache: dict | None = None  # this run's pair comparisons, for link_records(pair_cache=...) with the same model
+    compared: int = 0  # candidate pairs compared by this run
+    reused: int = 0  # candidate pairs whose comparison came from ``pair_cache``
 
 
 def _decision_state(decisions: pd.DataFrame | None, rec_pos: dict) -> dict[int, dict]:
@@ -321,6 +324,50 @@ def _identities(R: dict) -> tuple[np.ndarray, np.ndarray]:
     return uid, first
 
 
+def identity_hashes(X: dict) -> np.ndarray:
+    """A 64-bit hash per row of the identity fields (``IDENTITY``: everything ``model.compare`` reads of a record
+    or a registry person, the rest being derived from them): the key of a pair's cached comparison. An edited row
+    (訂正, a new extract with another name or address) has another hash, so its old comparisons are never reused."""
+    n = len(X["bd"])
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    df = pd.DataFrame({k: np.asarray(X[k]).astype(str) for k in IDENTITY})
+    return pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
+
+
+def _pair_keys(hu: np.ndarray, hp: np.ndarray) -> np.ndarray:
+    """One sortable key per pair from its two hashes (a lookup key only: a hit is checked against both hashes)."""
+    with np.errstate(over="ignore"):
+        return hu ^ (hp * np.uint64(0x9E3779B97F4A7C15))
+
+
+def _compare_cached(U: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict, cache: dict | None):
+    """``model.compare`` of the candidate pairs, taking the comparison of a pair whose record identity and person
+    have the same identity fields as in ``cache`` (a former run's, with the same model) from it. Returns gamma, tf,
+    the new cache (every pair of this run) and how many pairs were compared."""
+    hu, hp = identity_hashes(U), identity_hashes(P)
+    ku, kp = hu[ri], hp[pi]
+    key = _pair_keys(ku, kp)
+    n = len(ri)
+    hit = np.zeros(n, dtype=bool)
+    pos = np.zeros(n, dtype=np.int64)
+    if cache is not None and len(cache["u"]) and n:
+        ck = cache["key"] if "key" in cache else _pair_keys(cache["u"], cache["p"])  # stored without it
+        pos = np.minimum(np.searchsorted(ck, key), len(ck) - 1)
+        hit = (ck[pos] == key) & (cache["u"][pos] == ku) & (cache["p"][pos] == kp)
+    miss = np.flatnonzero(~hit)
+    gamma = np.empty((n, M.C), dtype=np.int8)
+    tf = np.empty((n, 3), dtype=np.float32)
+    if hit.any() and cache is not None:
+        h = np.flatnonzero(hit)
+        gamma[h], tf[h] = cache["gamma"][pos[h]], cache["tf"][pos[h]]
+    if len(miss):
+        gamma[miss], tf[miss] = M.compare_chunked(U, P, ri[miss], pi[miss], tf_table)
+    order = np.argsort(key, kind="stable")
+    new = {"key": key[order], "u": ku[order], "p": kp[order], "gamma": gamma[order], "tf": tf[order]}
+    return gamma, tf, new, len(miss)
+
+
 def link_records(
     registry: pd.DataFrame,
     records: pd.DataFrame,
@@ -333,6 +380,7 @@ def link_records(
     surname_guard: bool = True,
     m_method: str = "em",
     model: M.Model | None = None,
+    pair_cache: dict | None = None,
     max_block_pairs: int = 5_000,
     seed: int = 0,
     return_info: bool = False,
@@ -343,8 +391,11 @@ def link_records(
 
     ``surname_guard``: a row whose surname differs from the candidate's links automatically only when the address,
     household or resident number backs it (default; see the ``surname_differs`` guard).
-    ``model``: a fitted ``model.Model`` to reuse (e.g. from an earlier run's ``LinkRunInfo``); by default m and u
-    are estimated from these data. ``m_method``: "em" (default) or "labelled" (resident-number pairs only)."""
+    ``model``: a fitted ``model.Model`` to reuse (e.g. from an earlier run's ``LinkRunInfo.fitted``: m, u, the prior,
+    π's starting value and the term-frequency table as fitted; it is not changed); by default all of them are
+    estimated from these data. ``pair_cache``: an earlier run's ``LinkRunInfo.cache`` made with the same model — a
+    pair whose two sides have the same identity fields is not compared again (the result is the same either way).
+    ``m_method``: "em" (default) or "labelled" (resident-number pairs only)."""
     t0 = time.perf_counter()
     registry = registry.reset_index(drop=True)
     records = records.reset_index(drop=True)
@@ -385,14 +436,19 @@ def link_records(
     else:
         ri, pi, stats = np.zeros(0, np.int32), np.zeros(0, np.int32), {"total": 0}
     stats["identities"] = int(n_u)
-    tf_table = M.term_frequencies(P)
-    gamma, tf = M.compare_chunked(U, P, ri, pi, tf_table)
+    # a fitted model's term frequencies are the registry's as it was at the fit (a stored model is reused as is)
+    tf_table = M.term_frequencies(P) if model is None or not model.tf else M.tf_for(model.tf, P)
+    gamma, tf, new_cache, n_compared = _compare_cached(U, P, ri, pi, tf_table, pair_cache if model else None)
     if model is None:
         labelled = np.zeros(len(ri), dtype=bool)
         if len(det_u):
             det_codes = np.asarray(det_u, np.int64) * n_p + np.asarray(det_p, np.int64)
             labelled = np.isin(ri.astype(np.int64) * n_p + pi, det_codes)
-        model = M.fit(U, P, gamma, labelled, n_records=n_u, n_pairs=len(ri), method=m_method, seed=seed)
+        model = M.fit(
+            U, P, gamma, labelled, n_records=n_u, n_pairs=len(ri), method=m_method, seed=seed, tf_table=tf_table
+        )
+    fitted = model
+    model = model.copy()  # π is rebased below on this run's copy; the fitted (or given) model stays as it was
     w = M.score(model, gamma, tf)
 
     # --- rank each identity's candidates, best first --------------------------------------------------------------
@@ -603,7 +659,14 @@ def link_records(
         col = out[name].astype(object)
         out[name] = col.where(col.notna(), None)
     info = LinkRunInfo(
-        seconds=time.perf_counter() - t0, pairs=int(len(ri)), blocking=stats, model=model.to_dict(), fitted=model
+        seconds=time.perf_counter() - t0,
+        pairs=int(len(ri)),
+        blocking=stats,
+        model=model.to_dict(),
+        fitted=fitted,
+        cache=new_cache,
+        compared=int(n_compared),
+        reused=int(len(ri) - n_compared),
     )
     return (out, info) if return_info else out
 

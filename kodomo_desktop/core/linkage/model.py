@@ -29,6 +29,8 @@ engine then weighs the candidates of a record against each other and against "no
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +84,61 @@ class Model:
     def tables(self) -> list[np.ndarray]:
         """log2(m/u) per comparison with a trailing 0 for NULL (so gamma == -1 indexes it)."""
         return [np.append(np.log2(m / u), 0.0) for m, u in zip(self.m, self.u)]
+
+    def copy(self) -> Model:
+        """An independent copy (a run rebases π on its own copy: the stored model stays as it was fitted)."""
+        return Model(
+            m=[x.copy() for x in self.m],
+            u=[x.copy() for x in self.u],
+            prior=self.prior,
+            n_registry=self.n_registry,
+            tf=self.tf,  # read-only
+            info=json.loads(json.dumps(self.info, default=float)),
+            in_registry=self.in_registry,
+        )
+
+    def to_bytes(self) -> bytes:
+        """The whole model (m, u, prior, π, the frozen term-frequency table) as compressed JSON: floats as their
+        shortest exact text, so ``from_bytes`` gives back the same bits."""
+        tf = []
+        for key, val in self.tf.items():
+            if isinstance(val, dict):
+                if key[0] == "cohort":
+                    items = sorted(val.items())
+                    tf.append([list(key), [k[0] for k, _ in items], [k[1] for k, _ in items], [v for _, v in items]])
+                else:
+                    items = sorted(val.items())
+                    tf.append([list(key), [k for k, _ in items], [float(v) for _, v in items]])
+        doc = {
+            "m": [x.tolist() for x in self.m],
+            "u": [x.tolist() for x in self.u],
+            "prior": self.prior,
+            "n_registry": self.n_registry,
+            "in_registry": self.in_registry,
+            "info": self.info,
+            "tf": tf,
+        }
+        return zlib.compress(json.dumps(doc, ensure_ascii=False, default=float).encode(), 6)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> Model:
+        doc = json.loads(zlib.decompress(data))
+        tf: dict = {}
+        for entry in doc["tf"]:
+            key = tuple(entry[0])
+            if key[0] == "cohort":
+                tf[key] = {(v, int(y)): float(f) for v, y, f in zip(entry[1], entry[2], entry[3])}
+            else:
+                tf[key] = dict(zip(entry[1], (float(f) for f in entry[2])))
+        return Model(
+            m=[np.array(x, dtype=np.float64) for x in doc["m"]],
+            u=[np.array(x, dtype=np.float64) for x in doc["u"]],
+            prior=float(doc["prior"]),
+            n_registry=int(doc["n_registry"]),
+            tf=tf,
+            info=doc["info"],
+            in_registry=float(doc["in_registry"]),
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -271,6 +328,44 @@ def _cohort_tf(values: np.ndarray, years: np.ndarray, width: int = 2) -> np.ndar
     return out
 
 
+def freeze_tf(tf_table: dict, P: dict) -> dict:
+    """The term-frequency table as a model keeps it: the per-person cohort arrays of ``term_frequencies(P)`` become
+    ``(value, birth year) → frequency`` (the cohort frequency depends on nothing else), so the table can be applied
+    to a later registry whose persons sit at other positions (``tf_for``)."""
+    out: dict = {}
+    for key, val in tf_table.items():
+        if key[0] != "cohort" or not isinstance(val, np.ndarray):
+            out[key] = val
+            continue
+        _, comp, kind = key
+        part = {"given": "giv", "name": "full"}[comp]
+        vals, years = P[f"{part}_{kind}"], P["by"]
+        ok = np.flatnonzero(~np.isnan(val))
+        out[key] = {(vals[i], int(years[i])): float(val[i]) for i in ok}
+    return out
+
+
+def tf_for(frozen: dict, P: dict) -> dict:
+    """A frozen table (``freeze_tf``) in the form ``compare`` reads for this registry ``P``. A value the table does
+    not hold (a name first seen after the fit) has no frequency: NaN, i.e. the exact level's average u — the weight
+    an agreeing name had before term frequencies, never stronger than the name's own frequency would give; a
+    (value, birth year) missing from the cohort table falls back to the value's frequency, as it does today."""
+    out: dict = {}
+    for key, val in frozen.items():
+        if key[0] != "cohort" or not isinstance(val, dict):
+            out[key] = val
+            continue
+        _, comp, kind = key
+        part = {"given": "giv", "name": "full"}[comp]
+        get = val.get
+        out[key] = np.fromiter(
+            (get((v, int(y)), np.nan) for v, y in zip(P[f"{part}_{kind}"], P["by"])),
+            dtype=np.float64,
+            count=len(P["by"]),
+        )
+    return out
+
+
 def term_frequencies(P: dict) -> dict:
     """Registry value frequencies of full names, surnames and given names (kanji and kana); for given and full names
     also per registry person the frequency within the person's birth cohort (``("cohort", comp, kind)`` → array)."""
@@ -433,6 +528,7 @@ def fit(
     method: str = "em",
     seed: int = 0,
     max_em_pairs: int = 500_000,
+    tf_table: dict | None = None,
 ) -> Model:
     """Estimate u (random pairs), m and the prior; attach the registry's term frequencies.
 
@@ -485,7 +581,8 @@ def fit(
     # [0.5, 0.99] so that at least 1 % of rows is always allowed to be someone the registry does not know
     in_registry = float(np.clip(lam * n_pairs / max(n_records, 1), 0.5, 0.99))
     info["in_registry_estimated"] = float(lam * n_pairs / max(n_records, 1))
-    return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=term_frequencies(P), info=info, in_registry=in_registry)
+    tf = freeze_tf(term_frequencies(P) if tf_table is None else tf_table, P)
+    return Model(m=m, u=u, prior=prior, n_registry=n_p, tf=tf, info=info, in_registry=in_registry)
 
 
 def in_registry_share(mass: np.ndarray, prior: float, n_registry: int, start: float = 0.95, iters: int = 50) -> float:

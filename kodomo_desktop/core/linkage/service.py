@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Row, Table, bindparam, delete, insert, select, text, update
 
@@ -25,7 +27,7 @@ from ..queries import opted_out as opted_out_persons  # re-exported: the one opt
 from ..services import service
 from ..sharing.handover import SOURCE_TYPE as HANDOVER
 from ..sharing.handover import open_case_on_accept
-from ..storage.models import Household, Link, LinkDecision, LinkRun, Person, SourceRecord
+from ..storage.models import Household, Link, LinkDecision, LinkModel, LinkRun, Person, SourceRecord
 from ..text.search import person_terms_sql, search_terms
 
 if TYPE_CHECKING:
@@ -243,10 +245,17 @@ def _pinned_students(s) -> pd.DataFrame:
 def run_linkage(
     ws: Workspace, *, progress=None, thresholds: dict | None = None, cancel=None, full: bool = False
 ) -> dict:
-    """Link every record (the engine over the whole town: its model, competition and cross-row evidence depend on
-    every record) and write what changed: new persons and households, persons whose registry values changed, and
-    the links whose person, status, score, explanation or candidates changed (``written`` in the summary). A
-    confirmed link that did not change keeps its time. ``full``: rewrite every link (the same links).
+    """Link every record (the engine over the whole town: its competition and cross-row evidence depend on every
+    record) and write what changed: new persons and households, persons whose registry values changed, and the links
+    whose person, status, score, explanation or candidates changed (``written`` in the summary). A confirmed link
+    that did not change keeps its time. ``full``: refit the model and rewrite every link.
+
+    The model (m, u, prior, π, term frequencies) is fitted by a full run and stored (``LinkModel``); the runs after it
+    reuse it and the stored comparisons of the pairs they saw before (``mode: "incremental"``, ``pairs_compared`` /
+    ``pairs_reused``) — the links are exactly those of the engine over everything with that model. A full run (a
+    refit) happens on the first run, with ``full``, other settings or engine code, no stored model (after a deletion,
+    a removed batch, a purge) or past the drift bound (:data:`DRIFT_SHARE`, :data:`MODEL_MAX_DAYS`); ``why`` says
+    which.
     All in one transaction. ``cancel()`` (the GUI's キャンセル) is asked between steps: when it says stop,
     :class:`Cancelled` is raised and nothing changes (rolled back)."""
 
@@ -260,7 +269,11 @@ def run_linkage(
         last = _last_run(s)
         if not full and last is not None and (last.summary or {}).get("inputs") == inputs:
             # nothing the engine reads changed since the last run: its links are this run's links
-            summary = {k: v for k, v in (last.summary or {}).items() if k not in ("inputs", "mode", "why")}
+            summary = {
+                k: v
+                for k, v in (last.summary or {}).items()
+                if k not in ("inputs", "mode", "why", "pairs_compared", "pairs_reused")
+            }
             summary.update(mode="unchanged", why="前回の名寄せから入力（取込・判断・利用停止・設定）に変更がありません")
             s.add(
                 LinkRun(
@@ -329,7 +342,56 @@ def run_linkage(
         records = records_frame(s)
         decisions = _active_decisions(s)
         pinned = _pinned_students(s)
-        result = E.link_records(registry, records, decisions=decisions, pinned=pinned, **(thresholds or {}))
+        stored = s.scalar(select(LinkModel).order_by(LinkModel.id.desc()).limit(1))
+        state = _fit_state(registry, records)
+        settings = _settings_digest(thresholds or {})
+        refit = full or last is None or stored is None or stored.settings != settings
+        if not refit and stored is not None:
+            drift = _drift(stored, state)
+            refit = drift is not None
+            if drift is not None:
+                why = drift
+        elif full or last is None:
+            pass
+        elif stored is None:
+            why = "保存した名寄せモデルがありません（削除・バッチの取消・保存期間の満了の後、または以前の版のデータベース）"
+        else:
+            why = "名寄せの設定またはプログラムが変わりました"
+        frozen = cache = None
+        if not refit and stored is not None:
+            frozen = E.M.Model.from_bytes(stored.model)
+            cache = _load_pairs(stored.pairs)
+        result, info = E.link_records(
+            registry,
+            records,
+            decisions=decisions,
+            pinned=pinned,
+            model=frozen,
+            pair_cache=cache,
+            return_info=True,
+            **(thresholds or {}),
+        )
+        stop()
+        say("名寄せのモデルを保存しています…")
+        pairs_blob = _dump_pairs(info.cache)
+        if refit:
+            s.execute(delete(LinkModel))
+            if info.fitted is not None:
+                s.add(
+                    LinkModel(
+                        fitted_at=_now(),
+                        settings=settings,
+                        n_records=len(state["records"]),
+                        n_persons=len(state["persons"]),
+                        model=cast(Any, info.fitted).to_bytes(),
+                        fit_state=_dump_state(state),
+                        pairs=pairs_blob,
+                    )
+                )
+        elif stored is not None:
+            stored.pairs = pairs_blob
+            why = f"前回の名寄せから入力が変わりました。{stored.fitted_at:%Y-%m-%d}に作成したモデルを使い、初めての組み合わせだけを比較しました"
+        mode = "full" if refit else "incremental"
         stop()
         say("連結の結果を記録しています…")
         handed_over = set(records.loc[records["source_type"] == HANDOVER, "record_id"]) if len(records) else set()
@@ -369,13 +431,103 @@ def run_linkage(
             "unlinked": counts.get("unlinked", 0),
             "excluded": counts.get("excluded", 0),
             "records": len(link_rows),
-            "mode": "full",
+            "mode": mode,
             "why": why,
+            "pairs": int(info.pairs),
+            "pairs_compared": int(info.compared),
+            "pairs_reused": int(info.reused),
         }
         # the digest of what this run read: the opt-outs as applied, persons and links as written now
         run.finished_at, run.summary = _now(), {**summary, "inputs": _inputs_digest(s, thresholds or {})}
         ws.log("link_run", detail={**summary, "written": written, **({"full": True} if full else {})}, conn=s)
     return {**summary, "written": written}
+
+
+# --- the stored model (migration 0012) ---------------------------------------------------------------------------
+#: drift bound: a run refits the model (a full run) when, since the model's fit, more than this share of the records
+#: the engine reads were added or removed, or of the registry's persons were added, removed or changed, …
+DRIFT_SHARE = 0.15
+#: … or when the model is older than this (a year's births and moves change the registry's names and cohorts)
+MODEL_MAX_DAYS = 90
+
+
+def _settings_digest(thresholds: dict) -> str:
+    """What a stored model is bound to: the run's options (thresholds, m_method, seed …) and the engine's code."""
+    return hashlib.sha256((_code_digest() + json.dumps(thresholds, sort_keys=True, default=str)).encode()).hexdigest()
+
+
+_PERSON_FIELDS = ("resident_no", "household_no", "name", "name_kana", "birth_date", "sex", "address")
+
+
+def _fit_state(registry: pd.DataFrame, records: pd.DataFrame) -> dict:
+    """What the drift bound compares: the ids of the records the engine reads (records are only added or deleted),
+    and per person its id and a hash of its identity fields (a 訂正 counts as a change)."""
+    rec = np.sort(records["record_id"].to_numpy(dtype=np.int64)) if len(records) else np.zeros(0, np.int64)
+    if len(registry):
+        ids = registry["person_id"].astype(str).str[1:].astype(np.int64).to_numpy()
+        h = pd.util.hash_pandas_object(registry[list(_PERSON_FIELDS)].astype(str), index=False).to_numpy(np.uint64)
+        o = np.argsort(ids)
+        ids, h = ids[o], h[o]
+    else:
+        ids, h = np.zeros(0, np.int64), np.zeros(0, np.uint64)
+    return {"records": rec, "persons": ids, "person_hash": h}
+
+
+def _npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def _unnpz(data: bytes) -> dict:
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _dump_state(state: dict) -> bytes:
+    return _npz(**state)
+
+
+def _dump_pairs(cache: dict | None) -> bytes | None:
+    """The pair cache as stored: the two identity hashes, levels and term frequencies of each pair, sorted by the
+    lookup key (which the engine derives again from the hashes)."""
+    return None if cache is None else _npz(**{k: v for k, v in cache.items() if k != "key"})
+
+
+def _load_pairs(data: bytes | None) -> dict | None:
+    return None if data is None else _unnpz(data)
+
+
+def _drift(stored: LinkModel, now: dict) -> str | None:
+    """Why the stored model must be refitted (the drift bound), or None when it may be reused."""
+    age = (_now() - stored.fitted_at).days
+    if age > MODEL_MAX_DAYS:
+        return f"名寄せのモデルが作成から{age}日たちました（{MODEL_MAX_DAYS}日を超えると作り直します）"
+    was = _unnpz(stored.fit_state)
+    r0, r1 = was["records"], now["records"]
+    changed = len(np.setdiff1d(r0, r1, assume_unique=True)) + len(np.setdiff1d(r1, r0, assume_unique=True))
+    share = changed / max(len(r0), 1)
+    if share > DRIFT_SHARE:
+        return (
+            f"名寄せのモデルの作成から記録の{share:.0%}が追加・削除されました"
+            f"（{DRIFT_SHARE:.0%}を超えると作り直します）"
+        )
+    p0, h0, p1, h1 = was["persons"], was["person_hash"], now["persons"], now["person_hash"]
+    both, i0, i1 = np.intersect1d(p0, p1, assume_unique=True, return_indices=True)
+    changed = (len(p0) - len(both)) + (len(p1) - len(both)) + int((h0[i0] != h1[i1]).sum())
+    share = changed / max(len(p0), 1)
+    if share > DRIFT_SHARE:
+        return (
+            f"名寄せのモデルの作成から住民（台帳）の{share:.0%}が追加・削除・変更されました"
+            f"（{DRIFT_SHARE:.0%}を超えると作り直します）"
+        )
+    return None
+
+
+def forget_model(s) -> None:
+    """Delete the stored model and its pair comparisons (they hold names and hashes of the town's rows): after a
+    deletion, a removed batch or a purge nothing of the removed data may stay in them. The next run is full."""
+    s.execute(text("DELETE FROM link_model"))
 
 
 # what the engine's result depends on besides the tables below: its own code and the normaliser's

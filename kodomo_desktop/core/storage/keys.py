@@ -667,7 +667,8 @@ class KeyFile:
             except (InvalidTag, ValueError, KeyError, TypeError):
                 continue
         raise IntegrityFailure(
-            f"学校用の鍵ファイル {self.path.name} を町の鍵で開けません（別の町のものか、書き換えられています）。"
+            f"作業用データベース（学校用・監査用）の鍵ファイル {self.path.name} を町の鍵で開けません"
+            "（別の町のものか、書き換えられています）。"
         )
 
     # -- re-keying --------------------------------------------------------------------------------------

@@ -264,6 +264,23 @@ class LinkRun(Base):
     summary: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
 
 
+class LinkModel(Base):
+    """The stored 名寄せ model (migration 0012): fitted by a full link run, reused by the incremental runs after it,
+    with the last run's pair comparisons (``pairs``). One row; deleted with a person's deletion, a removed batch or
+    a retention purge (the next run is full)."""
+
+    __tablename__ = "link_model"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    link_run_id: Mapped[Optional[int]] = mapped_column(Integer)
+    settings: Mapped[str] = mapped_column(String(64))  # digest of the thresholds/options and the engine's code
+    n_records: Mapped[int] = mapped_column(Integer)  # records the engine read at the fit
+    n_persons: Mapped[int] = mapped_column(Integer)  # registry persons at the fit
+    model: Mapped[bytes] = mapped_column(LargeBinary)  # model.Model.to_bytes()
+    fit_state: Mapped[bytes] = mapped_column(LargeBinary)  # npz: record ids, person ids and hashes at the fit
+    pairs: Mapped[Optional[bytes]] = mapped_column(LargeBinary)  # npz: the last run's pair comparisons
+
+
 # --- scoring ------------------------------------------------------------------------------------------------------
 class WeightSet(Base):
     """A versioned set of indicator points and thresholds. Adoption needs a reason and is logged."""
