@@ -191,6 +191,17 @@ def demo_town(tmp_path_factory):
 _NEW_DB: list[Path] = []
 
 
+def _new_db_template(tmp_path_factory) -> Path:
+    """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed."""
+    from kodomo_desktop.core.workspace import Workspace
+
+    if not _NEW_DB:
+        d = tmp_path_factory.mktemp("new_db")
+        Workspace.create(d / "t.db", PASSWORD).close()
+        _NEW_DB.append(d / "t.db")
+    return _NEW_DB[0]
+
+
 @pytest.fixture
 def new_db(tmp_path, tmp_path_factory):
     """A fresh encrypted database (path, open Workspace) with its first coordinator: a copy of one created once per
@@ -198,13 +209,22 @@ def new_db(tmp_path, tmp_path_factory):
     derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
     from kodomo_desktop.core.workspace import Workspace
 
-    if not _NEW_DB:
-        d = tmp_path_factory.mktemp("new_db")
-        Workspace.create(d / "t.db", PASSWORD).close()
-        _NEW_DB.append(d / "t.db")
-    ws = Workspace.open(_copy_town(_NEW_DB[0], tmp_path, "t.db"), PASSWORD)
+    ws = Workspace.open(_copy_town(_new_db_template(tmp_path_factory), tmp_path, "t.db"), PASSWORD)
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def new_db_at(tmp_path_factory):
+    """``new_db_at(path) -> Workspace``: what :func:`new_db` gives, at ``path`` and as many as a test needs (the
+    caller closes them)."""
+    from kodomo_desktop.core.workspace import Workspace
+
+    def make(path) -> Workspace:
+        path = Path(path)
+        return Workspace.open(_copy_town(_new_db_template(tmp_path_factory), path.parent, path.name), PASSWORD)
+
+    return make
 
 
 # --- GUI tests ---------------------------------------------------------------------------------------------------------
