@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from kodomo_desktop.core.errors import InputRefused
 from kodomo_desktop.core.importing import guards as G
+from kodomo_desktop.core.importing import readers as R
 from kodomo_desktop.core.importing import service as S
 from kodomo_desktop.core.workspace import Workspace
 
@@ -69,11 +70,12 @@ def pair(tmp_path, new_db_at):
 
 
 def _both(pair, monkeypatch, *calls):
-    """Run each call (a function of the workspace) chunked by 7 rows in the first store, in one chunk in the
-    second; return both results of each call."""
+    """Run each call (a function of the workspace) chunked by 7 rows in the first store — the file read from disk
+    5 records at a time, streamed — in one chunk in the second; return both results of each call."""
     out = []
     for ws, size in zip(pair, (7, 10**6)):
         monkeypatch.setattr(S, "CHUNK_ROWS", size)
+        monkeypatch.setattr(R, "READ_ROWS", 5 if size == 7 else 10**6)
         res = []
         for call in calls:
             try:

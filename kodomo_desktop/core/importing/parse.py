@@ -354,7 +354,7 @@ def parse_rows(table: Table, source_type: str, mapping: dict, as_of=None, *, rec
     ``records=False`` skips the per-row record dicts (``records`` is then empty) — the importer writes rows
     straight from the columns (and parses a large file chunk by chunk: :func:`plan_rows`, :func:`parse_chunk`)."""
     plan = plan_rows(table, source_type, mapping, as_of)
-    res = parse_chunk(plan, table.frame, table.row_numbers, records=records)
+    res = parse_chunk(plan, table.data_frame(), table.row_numbers, records=records)
     res.warnings = plan.warnings + list(table.warnings)
     return res
 

@@ -297,9 +297,10 @@ def import_file(
                     memo.update(state=state, keys=registry_keys)
             links = None if registry else _Links(registry_keys, memo)
             norm_memo: dict = {}
-            for i in range(0, rows_total, CHUNK_ROWS):
-                j = min(i + CHUNK_ROWS, rows_total)
-                part = parse_chunk(plan, table.frame.iloc[i:j], table.row_numbers[i:j])
+            j = 0
+            for chunk, numbers in table.chunks(CHUNK_ROWS):  # a large CSV is read again from its file, chunk by chunk
+                i, j = j, j + len(numbers)
+                part = parse_chunk(plan, chunk, numbers)
                 cols, m = part.columns, part.imported
                 rejections += part.rejections
                 chunk_keys = G.person_keys(cols, m)
@@ -328,7 +329,7 @@ def import_file(
                     total=rows_total,
                 )
                 n_valid += m
-                del part, cols
+                del part, cols, chunk
                 if live:
                     live(j, rows_total)
 
