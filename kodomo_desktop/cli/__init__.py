@@ -111,18 +111,36 @@ def build_parser() -> Parser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv=None, *, exiting: bool = False) -> int:
+    """``exiting``: the process ends when this returns (``python -m kodomo_desktop.cli``, the console script)."""
     restrict_umask()  # files this process creates are owner-only (POSIX)
     logsetup.setup("cli")
     args = build_parser().parse_args(argv)
     started = time.monotonic()
     log.info("command %s started", args.command)
+    thresholds = gc.get_threshold()
+    # the young generation collected every 50,000 allocations, not 700: a data command allocates millions of small
+    # objects that die young (rows, strings, frames' cells); the month at 3,000 spends 0.29 → 0.13 CPU s in the
+    # collector. Cycles are still collected, a little later; the results are the same.
+    gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])
     try:
         rc = _run(args)
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()  # (settle_memory's objects: collectable again when main is called inside a longer process)
+        if exiting:
+            # every cycle collected once (its finalizers run), then the whole heap frozen: the interpreter's
+            # teardown collects again and again as it clears the modules, and walking the heap a month's run
+            # leaves (frames, caches, the ORM) cost ~0.3 s of CPU at 3,000 residents; the memory goes to the OS
+            gc.collect()
+            gc.freeze()
     log.info("command %s exit %s in %.1f s", args.command, rc, time.monotonic() - started)
     return rc
+
+
+def console_main() -> int:
+    """The ``kodomo-desktop-cli`` script and ``python -m kodomo_desktop.cli``: :func:`main`, then the process ends."""
+    return main(exiting=True)
 
 
 def _run(args) -> int:

@@ -220,6 +220,7 @@ class MainWindow(QMainWindow):
             return None
         row = self.keys.index(key)
         page = self.pages.get(key)
+        built = page is None
         if page is None:
             QApplication.setOverrideCursor(Qt.WaitCursor)
             try:
@@ -240,6 +241,8 @@ class MainWindow(QMainWindow):
             self.nav.blockSignals(False)
         self.stack.setCurrentIndex(row)
         hook = getattr(page, "page_shown", None)
+        if built and getattr(page, "FILLED_WHEN_BUILT", False):
+            hook = None  # its __init__ has just read what page_shown would read again
         if callable(hook) and not self.ws.locked:
             try:
                 hook()

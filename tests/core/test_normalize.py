@@ -311,3 +311,18 @@ def test_name_fast_path_equals_the_full_step(x):
 )
 def test_kana_fast_path_equals_the_full_step(x):
     assert norm_kana(x) == _slow(norm_kana, x)
+
+
+def test_stored_kanji_table_is_yosinas():
+    # _kanji_old_new.py is yosina's 旧字体→新字体 mapping written out (building it cost every process ~70 ms)
+    from kodomo_desktop.core.text import normalize as N
+    from kodomo_desktop.core.text._kanji_old_new import OLD_NEW
+
+    built = {chr(k): v for k, v in N._old_new_table().items()}
+    missing = {k: v for k, v in built.items() if OLD_NEW.get(k) != v}
+    extra = sorted(set(OLD_NEW) - set(built))
+    assert not missing and not extra, f"yosina changed: add {missing}, remove {extra} in _kanji_old_new.py"
+
+
+def test_variation_selectors_still_go_through_yosina():
+    assert norm_name("葛\U000e0100飾") == "葛飾" and norm_name("邊\ufe00") == "辺"

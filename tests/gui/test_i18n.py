@@ -13,6 +13,7 @@ A tr() call none of these resolves is listed by :func:`collect` (``unresolved``)
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import string
@@ -52,6 +53,7 @@ def _names(node):
             yield n.attr
 
 
+@functools.cache  # two tests read it; the sources do not change during a run (the callers do not mutate it)
 def collect():
     """(direct, indirect, unresolved): direct = literal tr() args, named str constants and PageSpec label/hint;
     indirect = Japanese strings in the in-file literal a non-literal tr() argument iterates over or looks up;

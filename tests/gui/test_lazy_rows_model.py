@@ -118,3 +118,37 @@ def test_a_list_shorter_than_counted_ends_where_the_rows_end(app):
     m.ensure(5_500)  # a page with nothing on it any more: counted again
     assert m.matches == m.rowCount() == 5_000 and m.row(4_999)["id"] == 4_999
     assert not m.canFetchMore() and m.row(1_000)["id"] == 1_000
+
+
+def test_the_child_list_reads_a_gaps_ids_in_one_query_not_one_per_page(app):
+    """こども一覧 pages the whole list by ids: after a jump far down, reading back through the gap (scrolling up, an
+    iteration) asks for the ids of many pages at once — each ids read is an OFFSET scan over the rows above it."""
+    from kodomo_desktop.core import persons as P
+    from kodomo_desktop.gui.pages.children_page import ID_RUN, PAGE_ROWS, ChildListModel
+
+    ids = [f"P{i:06d}" for i in range(30_000)]
+
+    class Store:
+        def __init__(self):
+            self.id_reads = self.row_reads = 0
+
+        def total(self):
+            return len(ids)
+
+        def ids(self, query, order, descending, limit, offset):
+            self.id_reads += 1
+            return ids[offset : offset + limit]
+
+        def rows(self, some):
+            self.row_reads += 1
+            return [P.ChildRow(i, i, "", None, None, "", "", "", "", "", None, True, False, i, i) for i in some]
+
+    src = Store()
+    m = ChildListModel()
+    m._use(src)
+    assert m.fetches == 1 and m.row_at(25_000).person_id == ids[25_000] and m.fetches == 2
+    reads = src.id_reads
+    assert [r.person_id for r in m.rows] == ids[: m.rowCount()]  # every row, in the list's order
+    gap = 25_000 - PAGE_ROWS  # the first page was read on opening, the jump's page by the jump
+    assert src.id_reads - reads == -(-gap // ID_RUN) < gap // PAGE_ROWS
+    assert src.row_reads == m.fetches == m.rowCount() // PAGE_ROWS  # rows still a page at a time

@@ -5,8 +5,9 @@ NFKC alone does not fold 髙/高, 﨑/崎, 齋/斎 or 邊/辺 (notes/anchors.md 
 1. NFKC (half-width kana, full-width digits/latin, CJK compatibility ideographs such as 塚 U+FA10);
 2. yosina ``kanji_old_new`` (舊字體→旧字体: 櫻→桜, 濱→浜, 邊→辺, 齋→斎 …) with ideographic/standardised
    variation selectors removed (葛󠄀 → 葛). yosina walks a chain of transliterators per character, which is slow
-   (~10 µs a name), so the same mapping is applied as a ``str.translate`` table built once from yosina itself;
-   strings that carry a variation selector still go through yosina (exact behaviour, rare);
+   (~10 µs a name), so the same mapping is applied as a ``str.translate`` table built from yosina itself (and
+   stored, ``_kanji_old_new.py``); strings that carry a variation selector still go through yosina (exact
+   behaviour, rare);
 3. a small table of 異体字 that names are written with and that the 旧字体 table does not cover
    (髙, 﨑, 邉, 嶋, 冨, 桒 …), and the サイトウ family folded to one key (齋/齊/斉 → 斎);
 4. hiragana → katakana (a name written in kana compares with its katakana form), latin upper-cased,
@@ -27,7 +28,8 @@ import unicodedata
 from functools import lru_cache
 
 import jaconv
-from yosina import TransliterationRecipe, make_transliterator
+
+from ._kanji_old_new import OLD_NEW
 
 __all__ = [
     "norm_name",
@@ -44,23 +46,31 @@ __all__ = [
     "split_name_series",
 ]
 
-_yosina = make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_ivs_svs="drop-all-selectors"))
+
+@lru_cache(maxsize=1)
+def _yosina():
+    """yosina itself, for the rare text with a variation selector (built on first use: ~60 ms with its import)."""
+    from yosina import TransliterationRecipe, make_transliterator  # lazy: yosina, only for variation selectors
+
+    return make_transliterator(TransliterationRecipe(kanji_old_new=True, remove_ivs_svs="drop-all-selectors"))
 
 
 def _old_new_table() -> dict[int, str]:
-    """yosina's 旧字体→新字体 mapping as a translate table (built by running yosina on each mapped character)."""
+    """yosina's 旧字体→新字体 mapping as a translate table (built by running yosina on each mapped character).
+
+    Stored in ``_kanji_old_new.py`` (building it costs each process ~70 ms); the tests check the two agree."""
     from yosina.transliterators.kanji_old_new import KANJI_OLD_NEW_MAPPINGS  # lazy: loads yosina, only needed here
 
     table: dict[int, str] = {}
     for key in KANJI_OLD_NEW_MAPPINGS:
         c = key[0]
-        out = _yosina(c)
+        out = _yosina()(c)
         if out != c:
             table[ord(c)] = out
     return table
 
 
-_OLD_NEW = _old_new_table()
+_OLD_NEW = {ord(k): v for k, v in OLD_NEW.items()}
 _SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 # 異体字 common in names that the 旧字体 table does not cover (registry vs school spelling). Applied after yosina.
@@ -148,7 +158,7 @@ _KANJI_TABLE = {
 def _kanji(t: str) -> str:
     """旧字体→新字体 and variation selectors (yosina), then the 異体字 table."""
     if _SELECTORS.search(t):
-        t = _SELECTORS.sub("", _yosina(t))
+        t = _SELECTORS.sub("", _yosina()(t))
     return t.translate(_KANJI_TABLE)
 
 
@@ -382,14 +392,15 @@ def _series(fn, values):
         else pd.Series(list(values) if not hasattr(values, "__len__") else values)
     )
     s = s.astype("object")
-    raw = getattr(fn, "raw", fn)  # each distinct value once: the scalar cache would only add overhead
+    # each distinct value once, through the scalar cache: in one process the import has normalised most of these
+    # names already (``import --link``), and a registry's names are its records' names (prepare runs twice)
     uniq = pd.unique(s.to_numpy())
     table = {}
     for u in uniq:
         if _blank(u):
             continue
         try:
-            table[u] = raw(u)
+            table[u] = fn(u)
         except TypeError:  # unhashable: handled by the slow path below
             pass
     try:

@@ -47,6 +47,9 @@ LOG_SETTLE_MS = 1500
 
 
 PAGE_ROWS = 200  # rows fetched at a time as the view scrolls (canFetchMore / fetchMore)
+# ids read at once where a jump far down left a gap: each read is an OFFSET scan over the index entries above it, so
+# reading the gap page by page (scrolling back up, or iterating the rows) cost one scan per page
+ID_RUN = 50 * PAGE_ROWS
 
 
 def _sort_key(col: str):
@@ -155,7 +158,12 @@ class ChildListModel(QAbstractTableModel):
     def _ids(self, start: int, end: int) -> list[str | None]:
         """The ids of view rows ``start``..``end`` (fetched, for the whole list, where not known yet)."""
         if not self.query and (len(self.ids) < end or None in self.ids[start:end]):
-            got = self.source.ids("", self.order, self.descending, end - start, start)
+            stop = end
+            if end < len(self.ids):  # inside the gap a jump left: read on through it (up to ID_RUN ids) in one query
+                limit = min(len(self.ids), start + ID_RUN)
+                while stop < limit and self.ids[stop] is None:
+                    stop += 1
+            got = self.source.ids("", self.order, self.descending, stop - start, start)
             if len(self.ids) < start + len(got):
                 self.ids += [None] * (start + len(got) - len(self.ids))
             for k, i in enumerate(got):

@@ -52,6 +52,8 @@ class _Card(QFrame):
 
 
 class DashboardPage(QWidget):
+    FILLED_WHEN_BUILT = True  # the main window skips page_shown (a refresh) right after building it
+
     def __init__(self, ws, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window

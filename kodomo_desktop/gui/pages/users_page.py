@@ -33,6 +33,8 @@ from ..widgets import DictTableModel, Notice, hint, table_view, title
 
 
 class UsersPage(QWidget):
+    FILLED_WHEN_BUILT = True  # the main window skips page_shown (a refresh) right after building it
+
     def __init__(self, ws, main_window=None):
         super().__init__()
         ws.require("users.manage", what="users page")

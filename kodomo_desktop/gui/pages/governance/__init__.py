@@ -32,6 +32,8 @@ from .sharing import SharingTab
 
 # --- the page ----------------------------------------------------------------------------------------------------
 class GovernancePage(QWidget):
+    FILLED_WHEN_BUILT = True  # the main window skips page_shown (a refresh) right after building it
+
     def __init__(self, ws, main=None):
         super().__init__()
         ws.require("governance.read", what="governance page")
