@@ -8,9 +8,10 @@ work tree (default: this one). ``--files``: a town's department files with their
 
 For each root: ``init``, then ``import --manifest M --link --score --out F`` (one process, CPU time printed), then a
 dump of what the month wrote: every ``link`` row (person, status, score, probability, method, explanation,
-candidates), every ``person`` and ``household`` (without times of creation), every ``child_score`` row, the link
-and score runs' summaries (without times and durations), the run's JSON summary (without its ``steps``) and the
-score CSV byte for byte. Any difference is printed and the exit code is 1.
+candidates), every ``person`` and ``household`` (without times of creation), every ``child_score`` row, the stored
+link model (``link_model``, where the schema has it), the link and score runs' summaries (without times and
+durations), the run's JSON summary (without its ``steps``) and the score CSV byte for byte. Any difference is
+printed and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -32,16 +33,18 @@ import json, sys
 from sqlalchemy import text
 from kodomo_desktop.core.workspace import Workspace
 ws = Workspace.open(sys.argv[1], sys.argv[2])
-TIMES = {"created_at", "decided_at", "started_at", "finished_at", "imported_at"}
+TIMES = {"created_at", "decided_at", "started_at", "finished_at", "imported_at", "fitted_at"}
 out = {}
 with ws.session() as s:
     def rows(table, order):
         cols = [c[1] for c in s.execute(text(f"PRAGMA table_info({table})")) if c[1] not in TIMES]
         sql = "SELECT " + ", ".join('"%s"' % c for c in cols) + f" FROM {table} ORDER BY {order}"
         return [cols] + [list(r) for r in s.execute(text(sql))]
+    have = {r[0] for r in s.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
     for table, order in (("link", "record_id"), ("person", "id"), ("household", "id"), ("child_score", "rowid"),
-                         ("link_run", "id"), ("score_run", "id")):
-        out[table] = rows(table, order)
+                         ("link_run", "id"), ("score_run", "id"), ("link_model", "rowid")):
+        if table in have:  # (link_model: the stored model, schema 0012)
+            out[table] = rows(table, order)
 print(json.dumps(out, ensure_ascii=False, default=str, sort_keys=True))
 """
 

@@ -2,10 +2,28 @@
 
 import contextlib
 import copy
+import functools
 import os
 import pickle
 import shutil
+import sys
 import tempfile
+from pathlib import Path
+
+# Bytecode is written (into the git-ignored __pycache__ folders, as Python does by default). Under
+# PYTHONDONTWRITEBYTECODE (as on our CI machine) every xdist worker and every CLI child process compiled the whole
+# package from source again, and each worker re-did pytest's assertion rewrite of every test module: ~7 CPU-seconds
+# per worker. Set before any test module is imported; the workers and the tests' child processes inherit it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
+# Test files go to memory (/dev/shm) where the OS has it: SQLite syncs every commit to the disk (synchronous=FULL, a
+# rollback journal), ~25 ms of waiting per commit on this machine's virtual disk against 0.2 ms in memory, and the
+# suite commits thousands of times. The product's own syncing is unchanged; a TMPDIR of the caller's is kept.
+_SHM = Path("/dev/shm")
+if not os.environ.get("TMPDIR") and _SHM.is_dir() and os.access(_SHM, os.W_OK | os.X_OK):
+    os.environ["TMPDIR"] = str(_SHM)  # pytest's tmp_path, tempfile and the tests' child processes
+    tempfile.tempdir = None  # tempfile computes its folder again from TMPDIR
 
 try:
     import fcntl
@@ -17,13 +35,18 @@ os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
 # The diagnostic log (core/logsetup.py) of every CLI run in or under the tests goes to a temporary folder.
 os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log-"))
 
-from pathlib import Path  # noqa: E402
-
 from kodomo_desktop.core.storage import keys as _keys  # noqa: E402
 
 _keys.enable_test_derive_cache()  # the KDF floor holds; the same derivation in one test process runs once
 
 import pytest  # noqa: E402
+
+import kodomo_desktop.cli as _cli  # noqa: E402
+
+# The CLI's argument parser (14 command groups, ~120 sub-parsers: ~20 ms) is built once per test process, not at each
+# of the hundreds of in-process CLI calls; parsing leaves a parser as it was (no mutable defaults), and the built
+# parser is the same each time.
+_cli.build_parser = functools.cache(_cli.build_parser)
 
 # Screenshots and rendered pages go to the build folder, never into the tracked tree; `bash tools/update-screenshots.sh`
 # runs the GUI/report tests and copies them into docs/images/ when a person decides the README should change.
@@ -42,43 +65,60 @@ def password():
 # `.ci/run` runs `-n 2 --dist loadfile --no-loadscope-reorder`: each worker takes the next file in this order when it is
 # done with one, so the long files start first and the two workers end together instead of one waiting for a last long
 # file (xdist's own reorder puts files with many tests first, and the few-test long ones such as the self-test last).
-# Measured per file (seconds of setup + call, 960d3c1); any file not named runs after these, in collection order.
+# Measured per file (setup + call + teardown; the mean share of two --durations=0 runs of this branch, 2026-12-02,
+# scaled to a quiet run); any file not named runs after these, in collection order.
 HEAVY_FIRST = (
-    "gui/test_selftest.py",
-    "cli/test_scoring_cli.py",
-    "core/test_keys.py",
-    "core/test_linkage_engine.py",
-    "cli/test_catalogue_cli.py",
     "gui/test_big_lists.py",
-    "cli/test_import_guards.py",
-    "core/test_scoring_demo.py",
-    "core/test_town_indicators.py",
-    "gui/test_screen_fit.py",
-    "cli/test_wheel_install.py",
-    "core/test_governance_demo.py",
-    "core/test_school_workspace.py",
-    "cli/test_startup_imports.py",
-    "gui/test_long_ops_gui.py",
-    "cli/test_sharing.py",
+    "core/test_linkage_engine.py",
+    "gui/test_selftest.py",
     "core/test_linkage_incremental.py",
-    "core/test_documents_demo.py",
-    "core/test_checklists.py",
-    "cli/test_end_to_end.py",
+    "core/test_scoring_demo.py",
+    "core/test_keys.py",
+    "cli/test_import_guards.py",
+    "cli/test_catalogue_cli.py",
+    "core/test_town_indicators.py",
+    "cli/test_scoring_cli.py",
+    "cli/test_startup_imports.py",
+    "cli/test_wheel_install.py",
+    "core/test_scoring_incremental.py",
+    "gui/test_screen_fit.py",
     "core/test_demo_town.py",
+    "cli/test_monthly_run.py",
+    "core/test_school_workspace.py",
+    "core/test_governance_demo.py",
+    "core/test_scoring.py",
+    "cli/test_end_to_end.py",
+    "core/test_audit_workspace.py",
+    "gui/test_gui_shell.py",
+    "core/test_layers.py",
+    "cli/test_sharing.py",
     "gui/test_sharing_gui.py",
     "cli/test_import_faults.py",
-    "gui/test_gui_shell.py",
-    "core/test_scoring.py",
-    "cli/test_checklist_cli.py",
-    "core/test_scoring_fields.py",
-    "gui/test_scoring_fair_gui.py",
-    "gui/test_catalogue_editor.py",
-    "core/test_import_guards_core.py",
-    "core/test_store.py",
+    "core/test_documents_demo.py",
+    "core/test_checklists.py",
+    "core/test_backup.py",
     "cli/test_import_crash.py",
-    "core/test_normalize.py",
+    "core/test_scoring_fields.py",
+    "core/test_reports.py",
+    "gui/test_governance_gui.py",
+    "core/test_import_guards_core.py",
+    "gui/test_english_walk.py",
+    "core/test_import_chunks.py",
+    "core/test_output_injection.py",
+    "cli/test_checklist_cli.py",
     "gui/test_print_gui.py",
+    "gui/test_casework_gui.py",
+    "gui/test_import_guard_gui.py",
+    "gui/test_scoring_fair_gui.py",
+    "gui/test_checklist_gui.py",
+    "gui/test_i18n.py",
+    "core/test_store.py",
     "gui/test_scoring_gui.py",
+    "gui/test_catalogue_editor.py",
+    "core/test_linkage_corroboration.py",
+    "core/test_normalize.py",
+    "core/test_migrations.py",
+    "core/test_scoring_engine.py",
 )
 
 
@@ -168,6 +208,17 @@ def demo_town(tmp_path_factory):
 _NEW_DB: list[Path] = []
 
 
+def _new_db_template(tmp_path_factory) -> Path:
+    """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed."""
+    from kodomo_desktop.core.workspace import Workspace
+
+    if not _NEW_DB:
+        d = tmp_path_factory.mktemp("new_db")
+        Workspace.create(d / "t.db", PASSWORD).close()
+        _NEW_DB.append(d / "t.db")
+    return _NEW_DB[0]
+
+
 @pytest.fixture
 def new_db(tmp_path, tmp_path_factory):
     """A fresh encrypted database (path, open Workspace) with its first coordinator: a copy of one created once per
@@ -175,13 +226,22 @@ def new_db(tmp_path, tmp_path_factory):
     derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
     from kodomo_desktop.core.workspace import Workspace
 
-    if not _NEW_DB:
-        d = tmp_path_factory.mktemp("new_db")
-        Workspace.create(d / "t.db", PASSWORD).close()
-        _NEW_DB.append(d / "t.db")
-    ws = Workspace.open(_copy_town(_NEW_DB[0], tmp_path, "t.db"), PASSWORD)
+    ws = Workspace.open(_copy_town(_new_db_template(tmp_path_factory), tmp_path, "t.db"), PASSWORD)
     yield ws
     ws.close()
+
+
+@pytest.fixture(scope="session")
+def new_db_at(tmp_path_factory):
+    """``new_db_at(path) -> Workspace``: what :func:`new_db` gives, at ``path`` and as many as a test needs (the
+    caller closes them)."""
+    from kodomo_desktop.core.workspace import Workspace
+
+    def make(path) -> Workspace:
+        path = Path(path)
+        return Workspace.open(_copy_town(_new_db_template(tmp_path_factory), path.parent, path.name), PASSWORD)
+
+    return make
 
 
 # --- GUI tests ---------------------------------------------------------------------------------------------------------

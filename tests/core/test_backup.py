@@ -282,8 +282,8 @@ def test_a_restored_database_answers_to_a_new_key_only(new_db, tmp_path):
 def test_a_crash_inside_the_re_key_of_a_restore_leaves_the_old_pair(new_db, tmp_path, step):
     """The re-key of the copy has no journal; a crash there leaves the target as it was and no leftover."""
     import os
-    import subprocess
-    import sys
+
+    from forkrun import run_code
 
     _fill(new_db)
     backup(new_db, tmp_path / "b.bak")
@@ -294,10 +294,8 @@ def test_a_crash_inside_the_re_key_of_a_restore_leaves_the_old_pair(new_db, tmp_
         "import sys; from pathlib import Path; from kodomo_desktop.core.security.backup import restore\n"
         f"restore(Path(sys.argv[1]), Path(sys.argv[2]), {PASSWORD!r})\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "b.bak"), str(path)], env=dict(os.environ, KODOMO_CRASH_AT=step)
-    )
-    assert r.returncode == 86
+    # a forked process (tests/forkrun.py), ended there
+    assert run_code(code, tmp_path / "b.bak", path, env=dict(os.environ, KODOMO_CRASH_AT=step)) == 86
     ws = Workspace.open(path, "staff pw 1", "s1")  # the old pair: today's key file and database
     ws.close()
     ws = Workspace.open(path, PASSWORD)

@@ -9,7 +9,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import text
 
 from kodomo_desktop.core.errors import InputRefused
@@ -62,9 +61,9 @@ def _dump(ws: Workspace) -> dict:
 
 
 @pytest.fixture
-def pair(tmp_path):
-    a = Workspace.create(tmp_path / "chunked.db", PASSWORD)
-    b = Workspace.create(tmp_path / "whole.db", PASSWORD)
+def pair(tmp_path, new_db_at):
+    a = new_db_at(tmp_path / "chunked.db")  # two new databases (copies of one Workspace.create, tests/conftest.py)
+    b = new_db_at(tmp_path / "whole.db")
     yield a, b
     a.close()
     b.close()

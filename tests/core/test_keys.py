@@ -255,25 +255,26 @@ def test_key_file_of_another_database_is_named_as_such(tmp_path):
     assert r.returncode == 2 and "対応していません" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_damaged_first_page_exit_3_without_sqlcipher_noise(tmp_path):
-    Workspace.create(tmp_path / "x.db", PASSWORD).close()
-    raw = bytearray((tmp_path / "x.db").read_bytes())
+def test_damaged_first_page_exit_3_without_sqlcipher_noise(new_db):
+    path = new_db.path  # a new database (tests/conftest.py: a copy of one made by Workspace.create)
+    new_db.close()
+    raw = bytearray(path.read_bytes())
     raw[100] ^= 0xFF  # inside page 1, after the salt
-    (tmp_path / "x.db").write_bytes(bytes(raw))
-    r = cli("verify", "--db", "x.db", cwd=tmp_path)
+    path.write_bytes(bytes(raw))
+    r = cli("verify", "--db", path.name, cwd=path.parent)
     assert r.returncode == 3 and "壊れて" in r.stderr
     assert "sqlcipher" not in r.stderr.lower() and "Traceback" not in r.stderr
 
 
-def test_damaged_page_verify_exit_3_without_sqlcipher_noise(tmp_path):
-    ws = Workspace.create(tmp_path / "x.db", PASSWORD)
+def test_damaged_page_verify_exit_3_without_sqlcipher_noise(new_db):
+    path = new_db.path
     for i in range(300):
-        _fill(ws, f"P{i:06d}", "試験 " * 20)
-    ws.close()
-    raw = bytearray((tmp_path / "x.db").read_bytes())
+        _fill(new_db, f"P{i:06d}", "試験 " * 20)
+    new_db.close()
+    raw = bytearray(path.read_bytes())
     raw[4096 * 3 + 200] ^= 0xFF
-    (tmp_path / "x.db").write_bytes(bytes(raw))
-    r = cli("verify", "--db", "x.db", cwd=tmp_path)
+    path.write_bytes(bytes(raw))
+    r = cli("verify", "--db", path.name, cwd=path.parent)
     assert r.returncode == 3 and "ERROR CORE" not in r.stderr and "Traceback" not in r.stderr
 
 
@@ -286,13 +287,14 @@ def test_database_of_a_newer_schema_is_refused(new_db):
     assert r.returncode == 2 and "新しい版" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_password_that_is_not_utf8_is_refused(tmp_path):
-    Workspace.create(tmp_path / "x.db", PASSWORD).close()
+def test_password_that_is_not_utf8_is_refused(new_db):
+    path = new_db.path
+    new_db.close()
     env = {k.encode(): v.encode() for k, v in os.environ.items() if k != "KODOMO_USER"}
     env[b"KODOMO_DB_PASSWORD"] = b"\xff\xfe bad"
     r = subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop.cli", "verify", "--db", "x.db"],
-        cwd=tmp_path,
+        [sys.executable, "-m", "kodomo_desktop.cli", "verify", "--db", path.name],
+        cwd=path.parent,
         env=env,
         capture_output=True,
     )

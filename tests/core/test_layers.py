@@ -3,6 +3,7 @@ service's ``ws`` is typed, mypy has no per-module baseline, and the window and t
 libraries (pandas, openpyxl, reportlab) that only some commands need."""
 
 import ast
+import functools
 import io
 import json
 import pathlib
@@ -26,6 +27,13 @@ def _core_files():
     return [p for p in sorted(CORE.rglob("*.py")) if "migrations" not in p.parts]
 
 
+@functools.cache
+def _parsed(p: pathlib.Path) -> tuple[str, ast.Module]:
+    """A core file's text and syntax tree, read and parsed once for the tests of this module that walk them all."""
+    src = p.read_text(encoding="utf-8")
+    return src, ast.parse(src)
+
+
 def _reasons(src: str) -> dict[int, str]:
     """Line number → the text of its comment, markers such as ``noqa`` left out."""
     out = {}
@@ -37,18 +45,33 @@ def _reasons(src: str) -> dict[int, str]:
     return out
 
 
-def silent_function_imports(src: str) -> list[int]:
+# the fields of a statement that hold statements: an import is a statement, so no expression is looked into
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _imports_inside_functions(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    found = []
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]  # (node, inside a function)
+    while stack:
+        node, inside = stack.pop()
+        for field in _BLOCKS:
+            for child in getattr(node, field, None) or ():
+                if inside and isinstance(child, ast.Import | ast.ImportFrom):
+                    found.append(child)
+                stack.append((child, inside or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)))
+    return found
+
+
+def silent_function_imports(src: str, tree: ast.Module | None = None) -> list[int]:
     """Line numbers of the imports inside a function with no comment saying why on the import's line(s) or the
-    line just above it."""
-    reasons = _reasons(src)
+    line just above it. ``tree``: ``src`` parsed already."""
+    imports = _imports_inside_functions(tree if tree is not None else ast.parse(src))
+    reasons = _reasons(src) if imports else {}
     silent = []
-    for node in ast.walk(ast.parse(src)):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Import | ast.ImportFrom):
-                    lines = range(sub.lineno - 1, (sub.end_lineno or sub.lineno) + 1)
-                    if not any(n in reasons for n in lines):
-                        silent.append(sub.lineno)
+    for sub in imports:
+        lines = range(sub.lineno - 1, (sub.end_lineno or sub.lineno) + 1)
+        if not any(n in reasons for n in lines):
+            silent.append(sub.lineno)
     return sorted(set(silent))
 
 
@@ -58,11 +81,7 @@ def test_core_never_names_qt():
 
 
 def test_every_import_inside_a_function_says_why():
-    silent = [
-        f"{p.relative_to(CORE)}:{n}"
-        for p in _core_files()
-        for n in silent_function_imports(p.read_text(encoding="utf-8"))
-    ]
+    silent = [f"{p.relative_to(CORE)}:{n}" for p in _core_files() for n in silent_function_imports(*_parsed(p))]
     assert silent == [], "an import inside a function needs a comment saying why (or move it to the top)"
 
 
@@ -83,7 +102,7 @@ def test_the_import_rule_can_fail():
 def test_every_ws_parameter_is_annotated():
     bare = []
     for p in _core_files():
-        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+        for node in ast.walk(_parsed(p)[1]):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 args = node.args
                 for a in (*args.posonlyargs, *args.args, *args.kwonlyargs):

@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import text
 
 from kodomo_desktop.core.demo.files import write_department_files
@@ -15,7 +14,6 @@ from kodomo_desktop.core.demo.town import generate_town
 from kodomo_desktop.core.importing.manifest import import_manifest, read_manifest
 from kodomo_desktop.core.importing.service import import_file
 from kodomo_desktop.core.linkage import service as L
-from kodomo_desktop.core.workspace import Workspace
 
 LINK_SQL = (
     "SELECT record_id, person_id, status, score, probability, method, explanation, candidates, decided_by, "
@@ -81,10 +79,10 @@ def _one_decision(ws) -> tuple[int, str]:
     return rid, pid
 
 
-def test_link_after_each_batch_equals_one_run_over_everything(files, tmp_path):
+def test_link_after_each_batch_equals_one_run_over_everything(files, tmp_path, new_db_at):
     entries, registry2 = files
-    step = Workspace.create(tmp_path / "step.db", PASSWORD)
-    once = Workspace.create(tmp_path / "once.db", PASSWORD)
+    step = new_db_at(tmp_path / "step.db")  # new databases: copies of one Workspace.create (tests/conftest.py)
+    once = new_db_at(tmp_path / "once.db")
     try:
         _import_in_order(step, entries, registry2, link_between=True)
         # the decision taken between the batches (after the first run) …
@@ -121,14 +119,14 @@ def test_link_after_each_batch_equals_one_run_over_everything(files, tmp_path):
         once.close()
 
 
-def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp_path):
+def test_a_run_with_nothing_new_is_skipped_and_any_change_links_again(files, tmp_path, new_db_at):
     """The inputs' digest: unchanged → nothing compared, nothing written (``mode: unchanged``); a decision or an
     opt-out → the engine runs with the stored model (``mode: incremental``); other thresholds or a removed batch →
     the engine runs and refits (``mode: full``, with why), and the result is the one a forced full run gives."""
     from kodomo_desktop.core.governance.optout import add_optout
 
     entries, _ = files
-    ws = Workspace.create(tmp_path / "skip.db", PASSWORD)
+    ws = new_db_at(tmp_path / "skip.db")
     try:
         results = import_manifest(ws, entries)
         first = L.run_linkage(ws)
@@ -231,7 +229,7 @@ def _next_registry(files, d) -> "object":
     return out
 
 
-def test_incremental_runs_equal_the_engine_over_everything_with_the_stored_model(files, tmp_path):
+def test_incremental_runs_equal_the_engine_over_everything_with_the_stored_model(files, tmp_path, new_db_at):
     """Step by step — a new department batch, next month's registry (a birth, a move, a changed name), a reviewer's
     decision, an opt-out — each run reuses the stored model and the cached comparisons, compares only new pairs, and
     its links, persons and households are exactly those of the engine over everything with that model and no cache
@@ -241,7 +239,7 @@ def test_incremental_runs_equal_the_engine_over_everything_with_the_stored_model
     from kodomo_desktop.core.importing.service import remove_batch
 
     entries, nxt = files
-    ws = Workspace.create(tmp_path / "steps.db", PASSWORD)
+    ws = new_db_at(tmp_path / "steps.db")
     try:
         small = next(e for e in entries if e.source_type == "public_assistance")
         first = [e for e in entries if e is not small]
@@ -314,14 +312,14 @@ def _batches(ws, source_type) -> list[int]:
         ]
 
 
-def test_full_refits_and_equals_a_fresh_fit(files, tmp_path):
+def test_full_refits_and_equals_a_fresh_fit(files, tmp_path, new_db_at):
     """``--full`` fits the model afresh: after incremental runs it gives exactly the links of a new workspace that
     imported the same files and linked once."""
     entries, nxt = files
     small = next(e for e in entries if e.source_type == "public_assistance")
     first = [e for e in entries if e is not small]
-    step = Workspace.create(tmp_path / "step.db", PASSWORD)
-    once = Workspace.create(tmp_path / "once.db", PASSWORD)
+    step = new_db_at(tmp_path / "step.db")
+    once = new_db_at(tmp_path / "once.db")
     try:
         import_manifest(step, first)
         L.run_linkage(step)
@@ -341,12 +339,12 @@ def test_full_refits_and_equals_a_fresh_fit(files, tmp_path):
         once.close()
 
 
-def test_drift_and_age_refit_the_model(files, tmp_path, monkeypatch):
+def test_drift_and_age_refit_the_model(files, tmp_path, monkeypatch, new_db_at):
     """More than ``DRIFT_SHARE`` of the records or of the registry's persons changed since the fit, or a model older
     than ``MODEL_MAX_DAYS``: the run refits (``mode: full``) and says why; other thresholds refit too."""
     entries, _ = files
     small = next(e for e in entries if e.source_type == "public_assistance")
-    ws = Workspace.create(tmp_path / "drift.db", PASSWORD)
+    ws = new_db_at(tmp_path / "drift.db")
     try:
         import_manifest(ws, [e for e in entries if e is not small])
         L.run_linkage(ws)
@@ -369,14 +367,14 @@ def test_drift_and_age_refit_the_model(files, tmp_path, monkeypatch):
         ws.close()
 
 
-def test_the_cache_never_reuses_a_comparison_of_an_edited_registry_row(files, tmp_path):
+def test_the_cache_never_reuses_a_comparison_of_an_edited_registry_row(files, tmp_path, new_db_at):
     """A person whose name or address changed (a 訂正) has other identity fields: every pair with that person is
     compared again, and the result equals the engine with the same model and no cache."""
     from kodomo_desktop.core.linkage import engine as E
     from kodomo_desktop.core.linkage import model as M
 
     entries, _ = files
-    ws = Workspace.create(tmp_path / "edit.db", PASSWORD)
+    ws = new_db_at(tmp_path / "edit.db")
     try:
         import_manifest(ws, entries)
         L.run_linkage(ws)

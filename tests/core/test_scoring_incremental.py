@@ -57,10 +57,10 @@ def _summary(ws, run_id) -> dict:
 
 
 class Town:
-    def __init__(self, root: Path, on):
+    def __init__(self, root: Path, on, new_db_at):
         self.root, self.on = root, on
         self.step_db, self.once_db = root / "step.db", root / "once.db"
-        self.ws = Workspace.create(self.step_db, PASSWORD)
+        self.ws = new_db_at(self.step_db)  # a new database: a copy of one Workspace.create (tests/conftest.py)
         self.n = 0
         self.runs: list[int] = []
 
@@ -119,11 +119,11 @@ def _registry_moving_a_child(path: Path, out: Path) -> str:
     return child[no]
 
 
-def test_incremental_runs_equal_full_runs(files, tmp_path):
+def test_incremental_runs_equal_full_runs(files, tmp_path, new_db_at):
     d, on = files
     entries = read_manifest(d / "sources.csv")
     by_type = {e.source_type: e for e in entries}
-    t = Town(tmp_path, on)
+    t = Town(tmp_path, on, new_db_at)
     pa = by_type["public_assistance"]
     enc, rows = _read_csv(pa.path)
     half = tmp_path / "生活保護_前半.csv"
