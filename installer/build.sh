@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . installer/venv.sh
-kodomo_system_packages binutils "${KODOMO_QT_LIBS[@]}"  # PyInstaller reads binaries with objdump
+kodomo_timed "system packages" kodomo_system_packages binutils "${KODOMO_QT_LIBS[@]}"  # PyInstaller reads binaries with objdump
 kodomo_venv bundle
 start=$(date +%s)
-"$VENV_PY" -m PyInstaller --noconfirm --clean --log-level WARN \
+kodomo_timed PyInstaller "$VENV_PY" -m PyInstaller --noconfirm --clean --log-level WARN \
   --distpath dist --workpath build/pyinstaller installer/kodomo-desktop.spec
 echo "dist/kodomo-desktop/: $(du -sh dist/kodomo-desktop | cut -f1), built in $(( $(date +%s) - start )) s" >&2
