@@ -38,8 +38,12 @@ kodomo_make_venv() {  # kodomo_make_venv PYTHON → ./.venv, with python3-venv f
   fi
 }
 
-kodomo_venv() {  # kodomo_venv EXTRAS  → sets VENV_PY
-  local extras="$1" py="${PYTHON:-python3}"
+# kodomo_venv EXTRAS → sets VENV_PY. KODOMO_EXTRAS=a,b adds extras to the same pip run (.ci/run: bundle, so that
+# build.sh finds PyInstaller installed). After a successful install .venv/.kodomo-installed records pyproject.toml's
+# hash and the extras; a later call whose extras are all there and whose pyproject.toml is the same skips pip —
+# it would only resolve what is installed and build the same editable wheel again (the code itself is editable).
+kodomo_venv() {
+  local extras="$1${KODOMO_EXTRAS:+,$KODOMO_EXTRAS}" py="${PYTHON:-python3}" have="" want e stamp=.venv/.kodomo-installed
   if ! command -v "$py" >/dev/null; then
     echo "Python 3.11 以上が見つかりません（$py）。" >&2; return 1
   fi
@@ -51,7 +55,18 @@ kodomo_venv() {  # kodomo_venv EXTRAS  → sets VENV_PY
   fi
   if [ ! -x .venv/bin/python ]; then kodomo_timed "python -m venv .venv" kodomo_make_venv "$py"; fi
   VENV_PY="$PWD/.venv/bin/python"
-  kodomo_timed "pip install -e .[$extras]" "$VENV_PY" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+  want="$("$VENV_PY" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+  if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$want" ]; then have="$(tail -n +2 "$stamp")"; fi
+  for e in ${extras//,/ }; do
+    if ! grep -qxF "$e" <<<"$have"; then have=""; break; fi
+  done
+  if [ -n "$have" ]; then
+    echo "[venv] .venv has .[$extras] for this pyproject.toml already: no pip install" >&2
+  else
+    rm -f "$stamp"
+    kodomo_timed "pip install -e .[$extras]" "$VENV_PY" -m pip install -q --disable-pip-version-check -e ".[$extras]" || return
+    { echo "$want"; tr , '\n' <<<"$extras"; } > "$stamp"
+  fi
   export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
 }
 
