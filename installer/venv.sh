@@ -43,7 +43,8 @@ kodomo_make_venv() {  # kodomo_make_venv PYTHON → ./.venv, with python3-venv f
 # hash and the extras; a later call whose extras are all there and whose pyproject.toml is the same skips pip —
 # it would only resolve what is installed and build the same editable wheel again (the code itself is editable).
 kodomo_venv() {
-  local extras="$1${KODOMO_EXTRAS:+,$KODOMO_EXTRAS}" py="${PYTHON:-python3}" have="" want e stamp=.venv/.kodomo-installed
+  local extras="$1${KODOMO_EXTRAS:+,$KODOMO_EXTRAS}" py="${PYTHON:-python3}" have before="" want e
+  local stamp=.venv/.kodomo-installed
   if ! command -v "$py" >/dev/null; then
     echo "Python 3.11 以上が見つかりません（$py）。" >&2; return 1
   fi
@@ -56,7 +57,8 @@ kodomo_venv() {
   if [ ! -x .venv/bin/python ]; then kodomo_timed "python -m venv .venv" kodomo_make_venv "$py"; fi
   VENV_PY="$PWD/.venv/bin/python"
   want="$("$VENV_PY" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
-  if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$want" ]; then have="$(tail -n +2 "$stamp")"; fi
+  if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$want" ]; then before="$(tail -n +2 "$stamp")"; fi
+  have="$before"
   for e in ${extras//,/ }; do
     if ! grep -qxF "$e" <<<"$have"; then have=""; break; fi
   done
@@ -65,7 +67,7 @@ kodomo_venv() {
   else
     rm -f "$stamp"
     kodomo_timed "pip install -e .[$extras]" "$VENV_PY" -m pip install -q --disable-pip-version-check -e ".[$extras]" || return
-    { echo "$want"; tr , '\n' <<<"$extras"; } > "$stamp"
+    { echo "$want"; tr , '\n' <<<"$extras"; echo "$before"; } | awk 'NF && !seen[$0]++' > "$stamp"  # pip removed none
   fi
   export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
 }
