@@ -117,6 +117,10 @@ def main(argv=None, *, exiting: bool = False) -> int:
     logsetup.setup("cli")
     args = build_parser().parse_args(argv)
     started = time.monotonic()
+    if getattr(args, "db", None) and os.environ.get("KODOMO_DB_PASSWORD"):
+        from ..core.storage import keys  # (argon2 + cryptography: what open_workspace imports anyway)
+
+        keys.prefetch_sign_in(args.db, os.environ.get("KODOMO_USER") or None, os.environ["KODOMO_DB_PASSWORD"])
     log.info("command %s started", args.command)
     thresholds = gc.get_threshold()
     # the young generation collected every 50,000 allocations, not 700: a data command allocates millions of small

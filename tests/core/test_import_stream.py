@@ -10,13 +10,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
 
 from kodomo_desktop.core.importing import parse as P
 from kodomo_desktop.core.importing import readers as R
 from kodomo_desktop.core.importing import service as S
 from kodomo_desktop.core.importing.errors import ImportRefused
-from kodomo_desktop.core.workspace import Workspace
 
 
 def _big(path: Path, n: int, encoding: str = "cp932") -> Path:
@@ -111,11 +109,11 @@ def test_streamed_and_whole_reads_agree(tmp_path, monkeypatch, read_rows):
         R.read_table(q)
 
 
-def test_a_file_changed_while_it_is_imported_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+def test_a_file_changed_while_it_is_imported_is_refused_and_nothing_is_written(tmp_path, monkeypatch, new_db_at):
     monkeypatch.setattr(R, "READ_ROWS", 50)
     monkeypatch.setattr(S, "CHUNK_ROWS", 40)
     path = _big(tmp_path / "相談記録.csv", 300, encoding="utf-8")
-    ws = Workspace.create(tmp_path / "t.db", PASSWORD)
+    ws = new_db_at(tmp_path / "t.db")  # a new database (a copy of one Workspace.create)
     try:
         real = P.parse_chunk
         calls: list[int] = []

@@ -100,10 +100,10 @@ def names(ws, ids) -> dict[str, str]:
 
 # --- the town ----------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def town(tmp_path_factory):
+def town(tmp_path_factory, new_db_at):
     os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
     d = tmp_path_factory.mktemp("reports")
-    ws = Workspace.create(d / "town.db", PASSWORD)
+    ws = new_db_at(d / "town.db")  # a new database (a copy of one Workspace.create)
     w = build_world(ws, households=30)
     yield ws, w, d
     ws.close()

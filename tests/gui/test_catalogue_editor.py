@@ -1,18 +1,17 @@
 """Issue 19: the indicator editor — a cut-off and a difficulty type edited in the GUI, previewed, and adopted with a
 reason (a new catalogue version and weight-set version); no dialog opens."""
 
-from conftest import IMAGES, PASSWORD
+from conftest import IMAGES
 from factories import takeup_world
 
 from kodomo_desktop.core.scoring import service as S
 from kodomo_desktop.core.scoring import town as T
-from kodomo_desktop.core.workspace import Workspace
 
 
-def test_edit_a_cutoff_and_a_type_then_adopt_through_the_preview(app, qtbot, no_modals, tmp_path):
+def test_edit_a_cutoff_and_a_type_then_adopt_through_the_preview(app, qtbot, no_modals, tmp_path, new_db_at):
     from kodomo_desktop.gui.pages.catalogue_page import CataloguePage
 
-    ws = Workspace.create(tmp_path / "e.db", PASSWORD)
+    ws = new_db_at(tmp_path / "e.db")  # a new database (a copy of one Workspace.create)
     try:
         takeup_world(ws)
         page = CataloguePage(ws)
@@ -84,7 +83,7 @@ def _link_by_resident_no(ws, source_type) -> int:
         return len(recs)
 
 
-def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no_modals, tmp_path):
+def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no_modals, tmp_path, new_db_at):
     """A source type (給食費 with 滞納月数), an indicator 給食費滞納 ≥ 3か月 under a new difficulty type and a two-source
     indicator (住民税非課税 and no 就学援助), each built in the editor's forms with its problems shown next to the
     fields, previewed and adopted; the file is imported and the next score gives both with their reasons."""
@@ -92,7 +91,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
     from kodomo_desktop.core.scoring import engine as E
     from kodomo_desktop.gui.pages.catalogue_page import CataloguePage
 
-    ws = Workspace.create(tmp_path / "g.db", PASSWORD)
+    ws = new_db_at(tmp_path / "g.db")  # a new database (a copy of one Workspace.create)
     try:
         world = takeup_world(ws)
         page = CataloguePage(ws)
@@ -248,12 +247,12 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         ws.close()
 
 
-def test_flagging_rules_in_the_gui(app, qtbot, no_modals, tmp_path):
+def test_flagging_rules_in_the_gui(app, qtbot, no_modals, tmp_path, new_db_at):
     """抽出のルール: top N % per difficulty type per age band and at least K basic items, checked (the problem shown
     next to the rule), previewed and adopted into the weight set."""
     from kodomo_desktop.gui.pages.catalogue_page import CataloguePage
 
-    ws = Workspace.create(tmp_path / "r.db", PASSWORD)
+    ws = new_db_at(tmp_path / "r.db")  # a new database (a copy of one Workspace.create)
     try:
         takeup_world(ws)
         page = CataloguePage(ws)

@@ -1,16 +1,14 @@
 """Issue 19: the child's page shows 「利用できる可能性のある支援」 with the rule that found it (a take-up gap), and
 shows nothing for a child no rule found; never a score point."""
 
-from conftest import IMAGES, PASSWORD
+from conftest import IMAGES
 from factories import takeup_world
 
-from kodomo_desktop.core.workspace import Workspace
 
-
-def test_child_page_shows_the_takeup_gap(app, qtbot, no_modals, tmp_path):
+def test_child_page_shows_the_takeup_gap(app, qtbot, no_modals, tmp_path, new_db_at):
     from kodomo_desktop.gui.pages.child_view import ChildView
 
-    ws = Workspace.create(tmp_path / "g.db", PASSWORD)
+    ws = new_db_at(tmp_path / "g.db")  # a new database (a copy of one Workspace.create)
     try:
         world = takeup_world(ws)
         view = ChildView(ws)

@@ -83,8 +83,8 @@ def test_as_of_from_the_title_and_the_guards_confirmation(app, qtbot, ws, town, 
     assert "確認のうえ" in wiz.notice.text()
 
 
-def test_a_folder_with_its_manifest_in_one_go(app, qtbot, tmp_path, town):
-    ws = Workspace.create(tmp_path / "new.db", PW)
+def test_a_folder_with_its_manifest_in_one_go(app, qtbot, tmp_path, town, new_db_at):
+    ws = new_db_at(tmp_path / "new.db")  # a new database (a copy of one Workspace.create; PW is its password)
     try:
         page = _page(qtbot, ws)
         wiz = page.wizard

@@ -33,7 +33,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
 
@@ -135,22 +134,19 @@ def _nonblank(a: np.ndarray) -> np.ndarray:
 
 
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise Jaro–Winkler similarity (rapidfuzz, C loop); "" on either side gives 0.
+    """Pairwise Jaro–Winkler similarity (rapidfuzz, C++); "" on either side gives 0.
 
-    Many pairs repeat a value pair (random pairs for u: 佐藤/鈴木 thousands of times): each distinct pair once."""
+    Every pair is computed, on both cores from ``_JW_THREADS_FROM`` pairs: for names and addresses a pair costs about
+    what finding the distinct value pairs first cost (pandas.factorize over the 300,000 random pairs of estimate_u:
+    0.17 s against 0.11 s on two threads at 3,000 residents), and the floats are the same either way."""
     n = len(a)
     if n == 0:
         return np.zeros(0, dtype=np.float32)
-    if n >= _JW_DISTINCT_FROM:
-        ca, ua = pd.factorize(np.asarray(a, dtype=object), use_na_sentinel=False)
-        cb, ub = pd.factorize(np.asarray(b, dtype=object), use_na_sentinel=False)
-        inv, pairs = pd.factorize(ca.astype(np.int64) * max(len(ub), 1) + cb)  # (None too has a code)
-        if len(pairs) * 2 <= n:
-            return _jw(ua[pairs // max(len(ub), 1)], ub[pairs % max(len(ub), 1)])[inv]
-    return cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, dtype=np.float32, workers=1)
+    workers = 2 if n >= _JW_THREADS_FROM else 1
+    return cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, dtype=np.float32, workers=workers)
 
 
-_JW_DISTINCT_FROM = 5_000  # below this the factorising costs about what it saves
+_JW_THREADS_FROM = 20_000  # below this a second thread costs more than it saves
 
 
 def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b) -> np.ndarray:
