@@ -21,9 +21,11 @@ rm -rf "$work" "$work-cli" dist/kodomo-desktop
 pyinstaller() { "$VENV_PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist "$@" installer/kodomo-desktop.spec; }
 analyses() {  # both at once, each one's log shown when both are done
   local gui cli_rc=0 gui_rc=0
-  KODOMO_BUNDLE_PART=gui pyinstaller --workpath "$work" > build/pyinstaller-gui.log 2>&1 &
+  KODOMO_BUNDLE_PART=gui kodomo_timed "PyInstaller: the desktop app's analysis" pyinstaller --workpath "$work" \
+    > build/pyinstaller-gui.log 2>&1 &
   gui=$!
-  KODOMO_BUNDLE_PART=cli pyinstaller --workpath "$work-cli" > build/pyinstaller-cli.log 2>&1 || cli_rc=$?
+  KODOMO_BUNDLE_PART=cli kodomo_timed "PyInstaller: the CLI's analysis" pyinstaller --workpath "$work-cli" \
+    > build/pyinstaller-cli.log 2>&1 || cli_rc=$?
   wait "$gui" || gui_rc=$?
   cat build/pyinstaller-gui.log build/pyinstaller-cli.log >&2
   if [ "$gui_rc" != 0 ] || [ "$cli_rc" != 0 ]; then
