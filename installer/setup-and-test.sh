@@ -7,12 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . installer/venv.sh
-kodomo_system_packages poppler-utils xvfb xauth "${KODOMO_QT_LIBS[@]}"
+kodomo_timed "system packages" kodomo_system_packages poppler-utils xvfb xauth "${KODOMO_QT_LIBS[@]}"
 kodomo_venv test
 # The tooling gate (configs in pyproject.toml; docs/DEVELOPING.md): lint, format, import layers, types of the core.
-"$VENV_PY" -m ruff check .
-"$VENV_PY" -m ruff format --check .
-"$(dirname "$VENV_PY")/lint-imports" --no-cache
-"$VENV_PY" -m mypy
+kodomo_timed "ruff check" "$VENV_PY" -m ruff check .
+kodomo_timed "ruff format" "$VENV_PY" -m ruff format --check .
+kodomo_timed lint-imports "$(dirname "$VENV_PY")/lint-imports" --no-cache
+# mypy's incremental cache lives outside the checkout, shared by this user's checkouts and clones (a fresh clone —
+# .ci/run — then checks again only what differs: mypy compares each file's hash with the cache's)
+kodomo_timed mypy "$VENV_PY" -m mypy --cache-dir "${MYPY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kodomo-desktop-dev/mypy}"
 export QT_QPA_PLATFORM=offscreen
-exec "$VENV_PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder "$@"  # 2 workers, a file per worker, heaviest files first (tests/conftest.py)
+kodomo_timed pytest "$VENV_PY" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder "$@"  # 2 workers, a file per worker, heaviest files first (tests/conftest.py)

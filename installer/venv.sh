@@ -5,6 +5,15 @@
 # python.org Python has both. So: make .venv with $PYTHON (default: python3 on PATH), installing python3-venv
 # through apt when venv is missing, then install the project into it (editable) with the extras asked for.
 
+# kodomo_timed LABEL CMD...: runs CMD (a program or one of these functions, in this shell), then writes
+# "[time] LABEL: 12.3 s (CPU 10.1 s user + 1.2 s sys)" on stderr — the CPU of CMD and the programs it waited for.
+# CMD's exit status is kept (under `set -e` a failure still stops the script, after the line).
+kodomo_timed() {
+  local label="$1" TIMEFORMAT; shift
+  TIMEFORMAT="[time] $label: %1R s (CPU %1U s user + %1S s sys)"
+  time "$@"
+}
+
 kodomo_sudo() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
   elif command -v sudo >/dev/null; then sudo "$@"
@@ -18,8 +27,24 @@ kodomo_apt_install() {
   DEBIAN_FRONTEND=noninteractive kodomo_sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-kodomo_venv() {  # kodomo_venv EXTRAS  → sets VENV_PY
-  local extras="$1" py="${PYTHON:-python3}" ver
+kodomo_make_venv() {  # kodomo_make_venv PYTHON → ./.venv, with python3-venv from apt if PYTHON has no venv
+  local py="$1" ver
+  if ! "$py" -m venv .venv >/dev/null 2>&1; then
+    rm -rf .venv
+    ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    echo "venv がないので python3-venv を入れます…" >&2
+    kodomo_apt_install python3-venv "python${ver}-venv" || kodomo_apt_install python3-venv
+    "$py" -m venv .venv
+  fi
+}
+
+# kodomo_venv EXTRAS → sets VENV_PY. KODOMO_EXTRAS=a,b adds extras to the same pip run (.ci/run: bundle, so that
+# build.sh finds PyInstaller installed). After a successful install .venv/.kodomo-installed records pyproject.toml's
+# hash and the extras; a later call whose extras are all there and whose pyproject.toml is the same skips pip —
+# it would only resolve what is installed and build the same editable wheel again (the code itself is editable).
+kodomo_venv() {
+  local extras="$1${KODOMO_EXTRAS:+,$KODOMO_EXTRAS}" py="${PYTHON:-python3}" have before="" want e
+  local stamp=.venv/.kodomo-installed
   if ! command -v "$py" >/dev/null; then
     echo "Python 3.11 以上が見つかりません（$py）。" >&2; return 1
   fi
@@ -29,17 +54,21 @@ kodomo_venv() {  # kodomo_venv EXTRAS  → sets VENV_PY
   if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     rm -rf .venv  # left by an older Python, or broken
   fi
-  if [ ! -x .venv/bin/python ]; then
-    if ! "$py" -m venv .venv >/dev/null 2>&1; then
-      rm -rf .venv
-      ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-      echo "venv がないので python3-venv を入れます…" >&2
-      kodomo_apt_install python3-venv "python${ver}-venv" || kodomo_apt_install python3-venv
-      "$py" -m venv .venv
-    fi
-  fi
+  if [ ! -x .venv/bin/python ]; then kodomo_timed "python -m venv .venv" kodomo_make_venv "$py"; fi
   VENV_PY="$PWD/.venv/bin/python"
-  "$VENV_PY" -m pip install -q --disable-pip-version-check -e ".[$extras]"
+  want="$("$VENV_PY" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+  if [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$want" ]; then before="$(tail -n +2 "$stamp")"; fi
+  have="$before"
+  for e in ${extras//,/ }; do
+    if ! grep -qxF "$e" <<<"$have"; then have=""; break; fi
+  done
+  if [ -n "$have" ]; then
+    echo "[venv] .venv has .[$extras] for this pyproject.toml already: no pip install" >&2
+  else
+    rm -f "$stamp"
+    kodomo_timed "pip install -e .[$extras]" "$VENV_PY" -m pip install -q --disable-pip-version-check -e ".[$extras]" || return
+    { echo "$want"; tr , '\n' <<<"$extras"; echo "$before"; } | awk 'NF && !seen[$0]++' > "$stamp"  # pip removed none
+  fi
   export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
 }
 
