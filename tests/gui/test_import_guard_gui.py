@@ -26,7 +26,7 @@ PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 @pytest.fixture(scope="module")
 def town(tmp_path_factory, demo_town):
     d = tmp_path_factory.mktemp("guard_gui")
-    demo_town(d / "town.db", residents=300, seed=4, score=False, files_out=d / "files")  # cached
+    demo_town(d / "town.db", residents=300, seed=3, files_out=d / "files")  # the CLI tests' town (cached)
     return d
 
 
