@@ -207,7 +207,7 @@ def prefetch_sign_in(db_path, user_name: str | None, password: str) -> None:
     salt, name, password) and only once, after :meth:`Workspace.open`'s own checks have run in their usual order
     (the delay after failed sign-ins first); an unknown name or a wrong password is found as before, in the same
     time. No key file (``init``), an unreadable one or a non-UTF-8 password: nothing is started."""
-    try:
+    try:  # the parameters only, read raw: KeyFile.load would make a new KDF (a calibration run) for a v1 file
         kdf = KdfParams.from_json(json.loads(key_file_path(db_path).read_text(encoding="utf-8"))["kdf"])
         secret = user_secret(user_name, password)
     except (OSError, ValueError, KeyError, TypeError, KodomoError):
