@@ -488,8 +488,16 @@ def _estimate_u(R, P, n_sample: int, seed: int) -> list[np.ndarray]:
     n = int(min(n_sample, n_r * n_p))
     ri = rng.integers(0, n_r, n).astype(np.int32)
     pi = rng.integers(0, n_p, n).astype(np.int32)
-    gamma, _ = compare(R, P, ri, pi)
-    counts = level_counts(gamma)
+    if n_r * n_p <= 8 * n:
+        # a small town: the draws repeat pairs (at 600 residents a third of them), so each distinct pair is compared
+        # once and counted as often as it was drawn — the same counts (integers), hence the same u
+        times = np.bincount(ri.astype(np.int64) * n_p + pi, minlength=n_r * n_p)
+        drawn = np.flatnonzero(times)
+        gamma, _ = compare(R, P, (drawn // n_p).astype(np.int32), (drawn % n_p).astype(np.int32))
+        counts = level_counts(gamma, times[drawn].astype(np.float64))
+    else:
+        gamma, _ = compare(R, P, ri, pi)
+        counts = level_counts(gamma)
     return [(cnt + 0.5) / (cnt.sum() + 0.5 * len(cnt)) for cnt in counts]
 
 
