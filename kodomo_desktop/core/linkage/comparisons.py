@@ -149,8 +149,32 @@ def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 _JW_THREADS_FROM = 20_000  # below this a second thread costs more than it saves
 
 
-def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b) -> np.ndarray:
-    """Levels of the name ladder for aligned arrays (object arrays of str; "" = missing)."""
+def _jw_coded(ca: np.ndarray, va: np.ndarray, cb: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """``_jw(va[ca], vb[cb])``, each distinct pair of codes computed once. The 300,000 random pairs of
+    ``estimate_u`` hold a few thousand distinct surname pairs and a few tens of thousands of given-name pairs (3,000
+    residents: ~100–200 distinct values a side), so this is a few milliseconds where every pair cost ~40 CPU-ms a
+    column on two threads. The floats are the same: Jaro–Winkler is computed pair by pair either way."""
+    n, nb = len(ca), len(vb)
+    space = len(va) * nb
+    key = ca * nb + cb
+    if space <= 4 * n + 1_000_000:  # a dense table: cheaper than sorting the keys
+        seen = np.zeros(space, dtype=bool)
+        seen[key] = True
+        uk = np.flatnonzero(seen)
+        pos = np.empty(space, dtype=np.int64)
+        pos[uk] = np.arange(len(uk))
+        inv = pos[key]
+    else:
+        uk, inv = np.unique(key, return_inverse=True)
+    return _jw(va[uk // nb], vb[uk % nb])[inv]
+
+
+def name_ladder(
+    kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b, codes: tuple | None = None
+) -> np.ndarray:
+    """Levels of the name ladder for aligned arrays (object arrays of str; "" = missing). ``codes``: the four folded
+    arrays as (code array, distinct values) each — ``fkanji_a == codes[1][codes[0]]`` … — so that Jaro–Winkler is
+    computed once per distinct pair (``_jw_coded``; the levels are the same)."""
     n = len(kanji_a)
     out = np.full(n, NULL, dtype=np.int8)
     if n == 0:
@@ -170,8 +194,13 @@ def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, f
     out[fold] = NAME_FOLD
     idx = np.flatnonzero(rest)
     if len(idx):
-        s1 = np.where(kj[idx], _jw(fkanji_a[idx], fkanji_b[idx]), 0.0)
-        s2 = np.where(kn[idx], _jw(fkana_a[idx], fkana_b[idx]), 0.0)
+        if codes is not None and len(idx) >= _JW_THREADS_FROM:
+            cka, vka, ckb, vkb, cna, vna, cnb, vnb = codes
+            s1 = np.where(kj[idx], _jw_coded(cka[idx], vka, ckb[idx], vkb), 0.0)
+            s2 = np.where(kn[idx], _jw_coded(cna[idx], vna, cnb[idx], vnb), 0.0)
+        else:
+            s1 = np.where(kj[idx], _jw(fkanji_a[idx], fkanji_b[idx]), 0.0)
+            s2 = np.where(kn[idx], _jw(fkana_a[idx], fkana_b[idx]), 0.0)
         s = np.maximum(s1, s2)
         lv = np.where(s >= 0.92, NAME_JW92, np.where(s >= 0.85, NAME_JW85, NAME_ELSE)).astype(np.int8)
         # one kanji differs and the reading cannot be checked (kana missing on a side): the typical slip
