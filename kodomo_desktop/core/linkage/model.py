@@ -47,7 +47,7 @@ from .comparisons import (
     NULL,
     address_levels,
     birth_date_levels,
-    equal_levels,
+    equal_codes,
     infer_split,
     name_ladder,
     sex_levels,
@@ -170,6 +170,15 @@ def _codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return code.astype(np.int64), np.asarray(uniq, dtype=object)
 
 
+def _joint_codes(R: dict, P: dict, col: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """A column's values coded over records and registry together: (codes of R's rows, of P's rows, code of "" or
+    -1)."""
+    n_r = len(R[col])
+    code, uniq = _codes(np.concatenate([np.asarray(R[col], dtype=object), np.asarray(P[col], dtype=object)]))
+    blank = np.flatnonzero(uniq == "")
+    return code[:n_r], code[n_r:], int(blank[0]) if len(blank) else -1
+
+
 def _parts(R, P, ri, pi, kind: str):
     """Surname/given arrays for both sides of each pair, splitting an unsplit full name per pair from the other
     side's parts. kind: "k" (kanji) or "kn" (kana).
@@ -226,13 +235,17 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
     tf = np.full((n, 3), np.nan, dtype=np.float32)
     if n == 0:
         return gamma, tf
-    gamma[:, INDEX["resident_no"]] = equal_levels(R["resident_no"][ri], P["resident_no"][pi])
+    # identifiers and addresses coded per row (a few thousand) rather than compared as objects per pair
+    cr, cp, blank = _joint_codes(R, P, "resident_no")
+    gamma[:, INDEX["resident_no"]] = equal_codes(cr[ri], cp[pi], blank)
     gamma[:, INDEX["birth_date"]] = birth_date_levels(
         R["bd"][ri], P["bd"][pi], R["by"][ri], P["by"][pi], R["bm"][ri], P["bm"][pi], R["bdd"][ri], P["bdd"][pi]
     )
     gamma[:, INDEX["sex"]] = sex_levels(R["sex"][ri], P["sex"][pi])
-    gamma[:, INDEX["address"]] = address_levels(R["address"][ri], P["address"][pi])
-    gamma[:, INDEX["household"]] = equal_levels(R["household_no"][ri], P["household_no"][pi])
+    (ca, va), (cb, vb) = _codes(R["address"]), _codes(P["address"])
+    gamma[:, INDEX["address"]] = address_levels(R["address"][ri], P["address"][pi], codes=(ca[ri], va, cb[pi], vb))
+    cr, cp, blank = _joint_codes(R, P, "household_no")
+    gamma[:, INDEX["household"]] = equal_codes(cr[ri], cp[pi], blank)
 
     K, split_k = _parts(R, P, ri, pi, "k")
     KN, split_kn = _parts(R, P, ri, pi, "kn")
