@@ -1,4 +1,4 @@
-"""Shared test setup: Qt offscreen; Argon2 at its floor (64 MiB, t=3 — the target below it only skips calibrating up)."""
+"""Shared test setup: Qt offscreen; key files in this process at a test cost, except in the key tests (see below)."""
 
 import contextlib
 import copy
@@ -37,7 +37,31 @@ os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log
 
 from kodomo_desktop.core.storage import keys as _keys  # noqa: E402
 
-_keys.enable_test_derive_cache()  # the KDF floor holds; the same derivation in one test process runs once
+_keys.enable_test_derive_cache()  # the same derivation in one test process runs once
+
+# --- Argon2id cost in tests --------------------------------------------------------------------------------------------
+# A new key file takes its Argon2id parameters from keys.calibrate (64 MiB, t >= 3: ~0.22 CPU-second per derivation).
+# The suite makes ~170 new key slots in its own processes, ~37 CPU-seconds of hashing that tests nothing but Argon2:
+# in this process new key files get a test cost instead (Django's fast test hasher, the same idea). Only here: the
+# application has no switch for it (no option, no environment variable), every child process the tests start
+# (the CLI, the self-test, the bundle) calibrates at the floor for the key files it makes, and the tests of keys,
+# calibration (FLOOR_KDF below) and the sign-in cost tests (marked kdf_floor) run at the floor. A key file records its own parameters, so copies
+# of a test-cost town open at that cost everywhere, including in child processes.
+_FLOOR_CALIBRATE = _keys.calibrate
+TEST_KDF = (1, 64, 1)  # time_cost, memory_cost (KiB), parallelism: ~0.1 ms
+
+
+def _test_cost_calibrate(target_ms=None):
+    return _keys.KdfParams(*TEST_KDF, os.urandom(16))
+
+
+_keys.calibrate = _test_cost_calibrate
+FLOOR_KDF = frozenset(
+    {
+        "core/test_keys.py",  # calibration, floor, slots, rekey
+        "core/test_kdf_prefetch.py",  # the sign-in prefetch's one Argon2id run per command
+    }
+)
 
 import pytest  # noqa: E402
 
@@ -125,6 +149,19 @@ HEAVY_FIRST = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _kdf_cost(request):
+    """The floor for the tests in FLOOR_KDF (and any marked ``kdf_floor``); the test cost for the rest."""
+    try:
+        rel = Path(str(request.node.path)).resolve().relative_to(Path(__file__).resolve().parent).as_posix()
+    except ValueError:
+        rel = ""
+    floor = rel in FLOOR_KDF or request.node.get_closest_marker("kdf_floor") is not None
+    _keys.calibrate = _FLOOR_CALIBRATE if floor else _test_cost_calibrate
+    yield
+    _keys.calibrate = _test_cost_calibrate
+
+
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     tests = Path(__file__).resolve().parent
@@ -208,25 +245,26 @@ def demo_town(tmp_path_factory):
     return get
 
 
-_NEW_DB: list[Path] = []
+_NEW_DB: dict[bool, Path] = {}
 
 
 def _new_db_template(tmp_path_factory) -> Path:
-    """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed."""
+    """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed: one at the
+    test cost, one at the floor for the tests that run at it (FLOOR_KDF)."""
     from kodomo_desktop.core.workspace import Workspace
 
-    if not _NEW_DB:
+    floor = _keys.calibrate is _FLOOR_CALIBRATE
+    if floor not in _NEW_DB:
         d = tmp_path_factory.mktemp("new_db")
         Workspace.create(d / "t.db", PASSWORD).close()
-        _NEW_DB.append(d / "t.db")
-    return _NEW_DB[0]
+        _NEW_DB[floor] = d / "t.db"
+    return _NEW_DB[floor]
 
 
 @pytest.fixture
 def new_db(tmp_path, tmp_path_factory):
     """A fresh encrypted database (path, open Workspace) with its first coordinator: a copy of one created once per
-    worker (``Workspace.create`` runs Argon2id at its floor for the key slot, ~0.5 CPU-second; a copy opens with the
-    derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
+    worker (a copy opens with the derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
     from kodomo_desktop.core.workspace import Workspace
 
     ws = Workspace.open(_copy_town(_new_db_template(tmp_path_factory), tmp_path, "t.db"), PASSWORD)
