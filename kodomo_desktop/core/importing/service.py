@@ -510,40 +510,60 @@ class _Links:
     def see(self, s, keys: list, cols: dict, n: int) -> None:
         if self.found or not n:
             return
-        memo = self.memo
-        if memo is not None and "names" in memo:
-            by_name, by_kana, anyone = memo["names"]
-        else:
-            people = s.execute(
-                text(
-                    "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
-                    "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r "
-                    "JOIN source_batch b ON b.id = r.batch_id "
-                    "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
-                )
-            ).all()
-            by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
-            by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
-            anyone = bool(people)
-            if memo is not None:
-                memo["names"] = (by_name, by_kana, anyone)
-        self.anyone = anyone
-        if not anyone and not self.registry_keys:
+        if self.anyone is None:
+            self.anyone = self._anyone(s)
+        if not self.anyone and not self.registry_keys:
             return  # nothing to link to yet (no registry imported)
         from ..text.normalize import norm_kana, norm_name  # lazy: loads jaconv, yosina, only needed here
 
         registry_keys = self.registry_keys
-        names = cols.get("name") or [None] * n
+        names = None
+        names_col = cols.get("name") or [None] * n
         kanas = cols.get("name_kana") or [None] * n
         bds = cols.get("birth_date") or [None] * n
-        for k, nm, kn, bd in zip(keys, names, kanas, bds):
+        for k, nm, kn, bd in zip(keys, names_col, kanas, bds):
             if k[0] == "r" and k[1] in registry_keys:
                 self.found = True
                 return
             d = str(bd)[:10] if bd else None
-            if d and ((nm and (norm_name(nm), d) in by_name) or (kn and (norm_kana(kn), d) in by_kana)):
-                self.found = True
-                return
+            if d and (nm or kn):
+                # the registry's names are read only for a row its numbers did not find (most files: never)
+                by_name, by_kana = names = names or self._names(s)
+                if (nm and (norm_name(nm), d) in by_name) or (kn and (norm_kana(kn), d) in by_kana):
+                    self.found = True
+                    return
+
+    _PEOPLE = (
+        "SELECT name_norm, kana_norm, birth_date FROM person WHERE in_registry = 1 UNION ALL "
+        "SELECT r.name_norm, r.kana_norm, r.birth_date FROM source_record r "
+        "JOIN source_batch b ON b.id = r.batch_id "
+        "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL"
+    )
+
+    def _anyone(self, s) -> bool:
+        """Whether the registry has anyone (a person in it, or a row of a current extract)."""
+        memo = self.memo
+        if memo is not None and "names" in memo:
+            return memo["names"][2]
+        if memo is not None and "anyone" in memo:
+            return memo["anyone"]
+        anyone = s.execute(text(f"SELECT EXISTS ({self._PEOPLE})")).scalar()
+        if memo is not None:
+            memo["anyone"] = bool(anyone)
+        return bool(anyone)
+
+    def _names(self, s) -> tuple[set, set]:
+        """(name, birth date) and (kana, birth date) of everyone in the registry."""
+        memo = self.memo
+        if memo is not None and "names" in memo:
+            by_name, by_kana, _ = memo["names"]
+            return by_name, by_kana
+        people = s.execute(text(self._PEOPLE)).all()
+        by_name = {(nn, str(bd)[:10]) for nn, _, bd in people if nn and bd}
+        by_kana = {(kn, str(bd)[:10]) for _, kn, bd in people if kn and bd}
+        if memo is not None:
+            memo["names"] = (by_name, by_kana, bool(people))
+        return by_name, by_kana
 
     def nobody(self) -> bool:
         return not self.found and self.anyone is not None and bool(self.anyone or self.registry_keys)
