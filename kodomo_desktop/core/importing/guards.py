@@ -212,23 +212,21 @@ def baseline(s, source_type: str, scope, older: list[int], mapping: dict, exclud
 
 def current_registry_keys(s, exclude_batch: int | None = None) -> set[str]:
     """The 宛名番号 (as compared) of the current registry: its current extract's rows and the persons in it."""
-    keys = {
-        k
-        for (v,) in s.execute(
-            text(
-                "SELECT r.resident_no FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
-                "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL "
-                "AND r.resident_no IS NOT NULL AND b.id != :x"
-            ),
-            {"x": exclude_batch or -1},
-        )
-        if (k := resident_key(v)) is not None
-    }
-    keys |= {
-        k
-        for (v,) in s.execute(text("SELECT resident_no FROM person WHERE in_registry = 1 AND resident_no IS NOT NULL"))
-        if (k := resident_key(v)) is not None
-    }
+    # each distinct number once, fetched in one go (iterating the result fetched row by row: ~6,000 rows a file at
+    # 3,000 residents)
+    rows = s.execute(
+        text(
+            "SELECT DISTINCT r.resident_no FROM source_record r JOIN source_batch b ON b.id = r.batch_id "
+            "WHERE r.source_type = 'resident_registry' AND b.removed_at IS NULL AND b.superseded_by IS NULL "
+            "AND r.resident_no IS NOT NULL AND b.id != :x"
+        ),
+        {"x": exclude_batch or -1},
+    ).scalars()
+    keys = {k for v in rows.all() if (k := resident_key(v)) is not None}
+    persons = s.execute(
+        text("SELECT DISTINCT resident_no FROM person WHERE in_registry = 1 AND resident_no IS NOT NULL")
+    ).scalars()
+    keys |= {k for v in persons.all() if (k := resident_key(v)) is not None}
     return keys
 
 
