@@ -563,6 +563,122 @@ def _latest_first(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["batch_as_of", "batch_id", "record_date", "pos"])
 
 
+# Each indicator used to be a few dozen pandas calls on frames of a few hundred rows (a merge with the pairs, sorts,
+# drop_duplicates): at a town's size the calls' overhead was the cost. The arrays below are built once per
+# Prepared and source type (or whose), and the indicators join, order and pick in numpy; what they pick is what the
+# frame calls picked (every order ends on ``pos``, unique per record, so the chosen row is the same whatever the sort
+# algorithm), and the aggregates that are not exact in any order (sum, max, min) still run in pandas on the rows in
+# the order the merge gave them.
+def _memo(prep: Prepared, key, make):
+    if key not in prep._date_cache:
+        prep._date_cache[key] = make()
+    return prep._date_cache[key]
+
+
+def _person_codes(prep: Prepared) -> pd.Index:
+    """Every person a child reads (the pairs' person ids), as one index: a person's code is its position."""
+
+    def make():
+        ids = [p["person_id"].to_numpy(object) for p in prep.pairs.values()]
+        return pd.Index(pd.unique(np.concatenate(ids))) if ids else pd.Index([], dtype=object)
+
+    return _memo(prep, "_person_codes", make)
+
+
+def _src(prep: Prepared, st: str, recs: pd.DataFrame) -> dict:
+    """One source type's records as arrays: ``pos``, the person's code (-1: read by no child) and ``newest`` (the
+    rank of each record in :func:`_latest_first`'s order)."""
+
+    def make():
+        cols = ["batch_as_of", "batch_id", "record_date", "pos"]
+        order = _latest_first(recs[cols].reset_index(drop=True)).index.to_numpy()
+        newest = np.empty(len(recs), dtype=np.int64)
+        newest[order] = np.arange(len(recs))
+        return {
+            "pos": recs["pos"].to_numpy(np.int64),
+            "person": _person_codes(prep).get_indexer(recs["person_id"]),
+            "newest": newest,
+        }
+
+    return _memo(prep, ("_src", st), make)
+
+
+def _pair_index(prep: Prepared, whose: str) -> tuple:
+    """(first row, rows, child, pref) per person code: the pairs of ``whose`` grouped by person, in their order."""
+
+    def make():
+        pairs = prep.pairs[whose]
+        n = len(_person_codes(prep))
+        code = _person_codes(prep).get_indexer(pairs["person_id"])
+        order = np.argsort(code, kind="stable")
+        counts = np.bincount(code, minlength=n)
+        starts = np.cumsum(counts) - counts
+        return starts, counts, pairs["child"].to_numpy(np.int64)[order], pairs["pref"].to_numpy(np.int64)[order]
+
+    return _memo(prep, ("_pairs", whose), make)
+
+
+def _join(prep: Prepared, src: dict, whose: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``frame.merge(pairs, on="person_id")`` for the records at ``rows`` (positions in the source's frame):
+    (row, child, pref) per pair, in the merge's order (the records' order, then the pairs')."""
+    starts, counts, child, pref = _pair_index(prep, whose)
+    code = src["person"][rows]
+    known = code >= 0
+    rows, code = rows[known], code[known]
+    n = counts[code]
+    first = np.repeat(starts[code], n)
+    at = first + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    return np.repeat(rows, n), child[at], pref[at]
+
+
+def _last_per(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Indices of the rows ranked last within each ``group`` value by ``keys`` (the first key first): what
+    ``sort_values([*keys]).drop_duplicates(group, keep="last")`` keeps when the keys are unique within a group."""
+    if not len(group):
+        return np.zeros(0, dtype=np.int64)
+    o = np.lexsort((*keys[::-1], group))
+    g = group[o]
+    return o[np.r_[g[1:] != g[:-1], True]]
+
+
+def _codes(x: np.ndarray) -> np.ndarray:
+    """Integer codes in ``x``'s sort order (equal values equal codes; missing last)."""
+    codes, _ = pd.factorize(x, sort=True)
+    return np.where(codes < 0, codes.max(initial=-1) + 1, codes)
+
+
+def _column_array(prep: Prepared, st: str, recs: pd.DataFrame, field_: str, as_object: bool = False) -> np.ndarray:
+    """A field's values (``Series.to_numpy()``, or ``to_numpy(object)``: Python scalars, Timestamps)."""
+    return _memo(
+        prep,
+        ("_col", st, field_, as_object),
+        lambda: R.column(recs, field_).to_numpy(object) if as_object else R.column(recs, field_).to_numpy(),
+    )
+
+
+def _date_array(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | None) -> np.ndarray:
+    return _memo(
+        prep,
+        ("_dates", st, date_field),
+        lambda: _event_dates(prep, st, recs, date_field).to_numpy("datetime64[ns]"),
+    )
+
+
+def _in_window(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | None, window: int | None):
+    def make():
+        d = _date_array(prep, st, recs, date_field)
+        inwin = ~np.isnat(d) & (d <= np.datetime64(prep.as_of, "ns"))
+        if window:
+            inwin &= d > np.datetime64(months_before(prep.as_of, window), "ns")
+        return inwin
+
+    return _memo(prep, ("_inwin", st, date_field, window), make)
+
+
+def _by_codes(prep: Prepared, st: str, recs: pd.DataFrame, b: str) -> np.ndarray:
+    return _memo(prep, ("_by", st, b), lambda: pd.factorize(R.column(recs, b).map(_key_val).to_numpy())[0])
+
+
 def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
     """(hit: C bool, evidence: C int, value: C object) for one indicator and window. A two-source indicator
     (``absent``: present in A and absent in B within a window) hits where its own rule hits and the second
@@ -604,102 +720,102 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
         # numpy's stubs do not take None (an object scalar) as where()'s fill value
         val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)  # type: ignore[assignment]
         return _ages(prep, ind, hit, ev, val)
-    recs = prep.by_source.get(ind["source_type"])
+    st = ind["source_type"]
+    recs = prep.by_source.get(st)
     if recs is None or not len(recs) or not C:
         return hit, ev, val
-    dates = _event_dates(prep, ind["source_type"], recs, ind.get("date_field"))
-    on64 = np.datetime64(prep.as_of, "ns")
-    inwin = dates.notna() & (dates <= on64)
-    if window:
-        inwin &= dates > np.datetime64(months_before(prep.as_of, window), "ns")
-    pairs = prep.pairs[ind["whose"]]
+    date_field = ind.get("date_field")
+    inwin = _in_window(prep, st, recs, date_field, window)
+    d = _date_array(prep, st, recs, date_field).view(np.int64)
+    src = _src(prep, st, recs)
+    pos = src["pos"]
     agg = rule.get("aggregate")
     if agg is None:
-        sub = recs[(R.condition(rule, recs) & inwin).to_numpy()]
-        if not len(sub):
+        rows = np.flatnonzero(np.asarray(R.condition(rule, recs), dtype=bool) & inwin)
+        if not len(rows):
             return hit, ev, val
-        j = sub.assign(_d=dates[sub.index])[["pos", "person_id", "_d", "batch_as_of", "batch_id", "record_date"]].merge(
-            pairs, on="person_id"
-        )
-        j = j.sort_values(["pref", "_d", "pos"]).drop_duplicates("child", keep="last")
-        c = j["child"].to_numpy()
-        hit[c], ev[c] = True, j["pos"].to_numpy()
+        r, ch, pref = _join(prep, src, ind["whose"], rows)
+        pick = _last_per(ch, pref, d[r], pos[r])
+        c = ch[pick]
+        hit[c], ev[c] = True, pos[r[pick]]
         f = R.fields_in(rule)
         if f:  # the record frames keep R's positional index, so a position is also a label
-            vals = R.column(recs, f[0])
-            val[c] = [_fmt(ind, f[0], x) for x in vals.loc[j["pos"].to_numpy()].to_numpy(object)]
+            vals = _column_array(prep, st, recs, f[0], as_object=True)
+            val[c] = [_fmt(ind, f[0], x) for x in vals[r[pick]]]
         return _ages(prep, ind, hit, ev, val)
     base_mask = inwin
     if "where" in rule:
-        base_mask = base_mask & R.condition(rule["where"], recs)
-    base = recs[base_mask.to_numpy()]
-    if not len(base):  # no records is "no data", never a finding (even for "count < n")
+        base_mask = base_mask & np.asarray(R.condition(rule["where"], recs), dtype=bool)
+    rows = np.flatnonzero(base_mask)
+    if not len(rows):  # no records is "no data", never a finding (even for "count < n")
         return hit, ev, val
-    cols = ["pos", "person_id", "batch_as_of", "batch_id", "record_date"]
-    frame = base[cols].copy()
-    frame["_d"] = dates[base.index].to_numpy()
-    if agg in ("max", "min", "sum", "latest", "all_latest"):
-        v = R.rule_value(rule, base)
-        frame["_v"] = pd.to_numeric(v, errors="coerce").to_numpy() if agg in ("max", "min", "sum") else v.to_numpy()
+    v = None
+    if agg in ("max", "min", "sum"):
+        # on the records in the window, as before: to_numeric's dtype depends on the values it is given
+        v = pd.to_numeric(R.rule_value(rule, recs).iloc[rows], errors="coerce").to_numpy()
+    elif agg in ("latest", "all_latest"):
+        v = (
+            R.rule_value(rule, recs).to_numpy()[rows]
+            if "group_count" in rule
+            else _column_array(prep, st, recs, rule["field"])[rows]
+        )
     by = rule.get("by") or []
-    for b in by:
-        frame["_by_" + b] = R.column(base, b).map(_key_val).to_numpy()
-    j = frame.merge(pairs, on="person_id")
-    if not len(j):
+    r, ch, pref = _join(prep, src, ind["whose"], rows)
+    if not len(r):
         return hit, ev, val
+    vj = v[np.searchsorted(rows, r)] if v is not None else None  # the value of each joined row
     if agg in ("max", "min", "sum", "count"):
-        g = j.groupby("child")
         if agg == "count":
-            a = g.size()
-        elif agg == "sum":
-            a = g["_v"].sum(min_count=1)
+            uc, n = np.unique(ch, return_counts=True)
+            a = pd.Series(n, index=uc)
         else:
-            a = g["_v"].max() if agg == "max" else g["_v"].min()
+            g = pd.Series(vj).groupby(ch)
+            a = g.sum(min_count=1) if agg == "sum" else (g.max() if agg == "max" else g.min())
         ok = R.compare(a.astype(float), rule["op"], rule.get("value"))
         good = a[ok.to_numpy()]
         if not len(good):
             return hit, ev, val
+        sel = np.isin(ch, good.index.to_numpy())
         if agg in ("max", "min"):
-            jj = j[j["child"].isin(good.index) & j["_v"].notna()]
-            evid = jj.sort_values(
-                ["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True]
-            ).drop_duplicates("child", keep="last")
+            sel &= ~pd.isna(vj)
+            s = np.flatnonzero(sel)
+            vc = _codes(vj[s])
+            pick = s[_last_per(ch[s], vc if agg == "max" else -vc, pref[s], d[r[s]], pos[r[s]])]
         else:
-            evid = (
-                j[j["child"].isin(good.index)].sort_values(["pref", "_d", "pos"]).drop_duplicates("child", keep="last")
-            )
-        c = evid["child"].to_numpy()
-        hit[c], ev[c] = True, evid["pos"].to_numpy()
+            s = np.flatnonzero(sel)
+            pick = s[_last_per(ch[s], pref[s], d[r[s]], pos[r[s]])]
+        c = ch[pick]
+        hit[c], ev[c] = True, pos[r[pick]]
         field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
         val[good.index.to_numpy()] = [_fmt(ind, field_, x, agg=agg) for x in good.to_numpy()]
         return _ages(prep, ind, hit, ev, val)
-    # latest / all_latest
-    keys = ["child", "person_id"] + ["_by_" + b for b in by]
-    latest = _latest_first(j).drop_duplicates(keys, keep="last")  # the newest per key (groupby.tail: 3× the time)
-    ok = R.compare(pd.Series(latest["_v"].to_numpy(), index=latest.index), rule["op"], rule.get("value"))
-    latest = latest.assign(_ok=ok.to_numpy())
+    # latest / all_latest: the newest record per (child, person, ``by`` values)
+    newest = src["newest"][r]
+    keys = [src["person"][r]] + [_by_codes(prep, st, recs, b)[r] for b in by]
+    o = np.lexsort((newest, *keys[::-1], ch))
+    same = np.ones(len(o) - 1, dtype=bool)
+    for k in [ch, *keys]:
+        same &= k[o][1:] == k[o][:-1]
+    lat = o[np.r_[~same, True]]
+    ok = R.compare(pd.Series(vj[lat]), rule["op"], rule.get("value")).to_numpy()
     if agg == "all_latest":
-        allok = latest.groupby("child")["_ok"].all()
-        good_children = set(allok[allok].index)
-        sat = latest[latest["_ok"] & latest["child"].isin(good_children)]
-    else:
-        sat = latest[latest["_ok"]]
+        bad = np.unique(ch[lat][~ok])
+        ok = ok & ~np.isin(ch[lat], bad)
+    sat = lat[ok]
     if not len(sat):
         return hit, ev, val
-    evid = sat.sort_values(["pref", "batch_as_of", "batch_id", "record_date", "pos"]).drop_duplicates(
-        "child", keep="last"
-    )
-    c = evid["child"].to_numpy()
-    hit[c], ev[c] = True, evid["pos"].to_numpy()
+    pick = sat[_last_per(ch[sat], pref[sat], newest[sat])]
+    c = ch[pick]
+    hit[c], ev[c] = True, pos[r[pick]]
     field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
-    val[c] = [_fmt(ind, field_, x) for x in evid["_v"].to_numpy()]
+    val[c] = [_fmt(ind, field_, x) for x in vj[pick]]
     return _ages(prep, ind, hit, ev, val)
 
 
 def _ages(prep, ind, hit, ev, val):
     ages = ind.get("applies_to_ages")
     if ages:
-        a = prep.children["age"].to_numpy()
+        a = _memo(prep, "_ages", lambda: prep.children["age"].to_numpy())
         ok = (a >= ages[0]) & (a <= ages[1])
         hit = hit & ok
         ev = np.where(ok, ev, -1)
