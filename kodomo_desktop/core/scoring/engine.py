@@ -749,7 +749,7 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
     rows = np.flatnonzero(base_mask)
     if not len(rows):  # no records is "no data", never a finding (even for "count < n")
         return hit, ev, val
-    v = None
+    v = np.zeros(len(rows))  # count reads no value
     if agg in ("max", "min", "sum"):
         # on the records in the window, as before: to_numeric's dtype depends on the values it is given
         v = pd.to_numeric(R.rule_value(rule, recs).iloc[rows], errors="coerce").to_numpy()
@@ -763,7 +763,7 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
     r, ch, pref = _join(prep, src, ind["whose"], rows)
     if not len(r):
         return hit, ev, val
-    vj = v[np.searchsorted(rows, r)] if v is not None else None  # the value of each joined row
+    vj = v[np.searchsorted(rows, r)]  # the value of each joined row
     if agg in ("max", "min", "sum", "count"):
         if agg == "count":
             uc, n = np.unique(ch, return_counts=True)
