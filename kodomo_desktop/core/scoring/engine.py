@@ -234,29 +234,44 @@ class Prepared:
 
 
 def _dedupe(recs: pd.DataFrame, cat: dict) -> pd.DataFrame:
+    """The newest extract's row of each (person, source type, the source's ``dedupe`` fields) — in the order a
+    ``groupby("source_type", sort=False)`` of the sorted records gives (each source's kept rows, sources in order of
+    first appearance). A key of Python values per record: the frame per source it replaced (a key frame, a
+    ``duplicated``, a concat) cost more than the records."""
     if not len(recs):
         return recs
     order = recs.sort_values(["batch_as_of", "batch_id", "record_id"], na_position="first")
-    keep = []
-    for st, g in order.groupby("source_type", sort=False):
+    st_code, sts = pd.factorize(order["source_type"])  # -1: no source type (groupby drops those rows)
+    pids = [p if p == p else None for p in order["person_id"].to_numpy(object)]  # NaN keys are equal, as there
+    dates = order["record_date"].to_numpy("datetime64[ns]").view(np.int64).tolist()  # NaT: one value
+    attrs = order["attributes"].tolist()
+    last: dict = {}
+    for st_i, st in enumerate(sts):
         fields = (cat["sources"].get(st) or {}).get("dedupe") or ["record_date"]
-        cols = ["person_id"]
-        key = pd.DataFrame({"person_id": g["person_id"]})
-        attr_cols = []
-        for f in fields:
-            if f == "record_date":
-                key["record_date"] = g["record_date"].astype(str)
+        attr_fields = [f for f in fields if f != "record_date"]
+        with_date = "record_date" in fields
+        for n in np.flatnonzero(st_code == st_i).tolist():
+            a = attrs[n] or {}
+            vals = tuple(_key_val(a.get(f)) for f in attr_fields)
+            if with_date:
+                key = (st_i, pids[n], dates[n], vals)
+            elif attr_fields and not any(vals):  # none of the fields: the record date stands in
+                key = (st_i, pids[n], None, vals, dates[n])
             else:
-                key["a:" + f] = g["attributes"].map(lambda a, f=f: _key_val((a or {}).get(f)))
-                attr_cols.append("a:" + f)
-            cols.append("record_date" if f == "record_date" else "a:" + f)
-        if "record_date" not in fields and attr_cols:
-            empty = (key[attr_cols] == "").all(axis=1)
-            key["record_date"] = np.where(empty, g["record_date"].astype(str), "")
-            cols.append("record_date")
-        dup = key.duplicated(subset=cols, keep="last")
-        keep.append(g[~dup.to_numpy()])
-    return pd.concat(keep) if keep else recs
+                key = (st_i, pids[n], None, vals, None)
+            last[key] = n
+    if not last:
+        return recs
+    kept = np.fromiter(last.values(), dtype=np.int64, count=len(last))
+    kept = kept[np.lexsort((kept, st_code[kept]))]  # by source (first appearance), then the sorted order
+    return order.iloc[kept]
+
+
+def _isin(s: pd.Series, values) -> pd.Series:
+    """``s.isin(values)``, the values hashed once: pandas' isin on an arrow string column makes a pyarrow scalar of
+    every value first (about 3 µs each: a town's residents, for each of its records' checks)."""
+    keys = pd.Index(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+    return pd.Series(keys.get_indexer(s.to_numpy(object)) >= 0, index=s.index)
 
 
 def _key_val(v) -> str:
@@ -387,7 +402,7 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     recs["record_date"] = _dates(recs["record_date"])
     recs["batch_as_of"] = _dates(recs["batch_as_of"])
     recs["record_date"] = recs["record_date"].fillna(recs["batch_as_of"])
-    recs = recs[recs["person_id"].isin(persons["person_id"])]
+    recs = recs[_isin(recs["person_id"], persons["person_id"])]
     recs = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64)]
     recs, implausible = _split_implausible(recs, persons)
     recs = recs[recs["record_date"].isna() | (recs["record_date"] <= on64)]
@@ -429,11 +444,11 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     # no-data facts
     recent = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] > np.datetime64(months_before(on, 15), "ns"))]
     has_source = {  # vectorised: a Python set per person took 6 s at 30,000 residents
-        st: children["person_id"].isin(recent.loc[recent["source_type"] == st, "person_id"]).to_numpy(dtype=bool)
+        st: _isin(children["person_id"], recent.loc[recent["source_type"] == st, "person_id"]).to_numpy(dtype=bool)
         for st in ("school_attendance", "school_health", "maternal_child_health", "school_checklist")
     }
     tax = recent[recent["source_type"] == "tax"]
-    tax_hh = set(persons.loc[persons["person_id"].isin(tax["person_id"]), "household_id"].dropna())
+    tax_hh = set(persons.loc[_isin(persons["person_id"], tax["person_id"]), "household_id"].dropna())
     tax_self = set(tax["person_id"])
     hh_has_tax = np.array(
         [(h in tax_hh) or (p in tax_self) for h, p in zip(children["household_id"], children["person_id"])], dtype=bool
