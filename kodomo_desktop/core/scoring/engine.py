@@ -245,7 +245,8 @@ def _dedupe(recs: pd.DataFrame, cat: dict) -> pd.DataFrame:
     pids = [p if p == p else None for p in order["person_id"].to_numpy(object)]  # NaN keys are equal, as there
     dates = order["record_date"].to_numpy("datetime64[ns]").view(np.int64).tolist()  # NaT: one value
     attrs = order["attributes"].tolist()
-    last: dict = {}
+    last: dict[tuple, int] = {}
+    key: tuple
     for st_i, st in enumerate(sts):
         fields = (cat["sources"].get(st) or {}).get("dedupe") or ["record_date"]
         attr_fields = [f for f in fields if f != "record_date"]
@@ -574,8 +575,8 @@ def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | 
     return prep._date_cache[key]
 
 
-def _latest_first(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values(["batch_as_of", "batch_id", "record_date", "pos"])
+#: the order "newest" means (a later extract, then a later batch, a later record date; pos breaks ties)
+LATEST_ORDER = ("batch_as_of", "batch_id", "record_date", "pos")
 
 
 # Each indicator used to be a few dozen pandas calls on frames of a few hundred rows (a merge with the pairs, sorts,
@@ -602,11 +603,12 @@ def _person_codes(prep: Prepared) -> pd.Index:
 
 def _src(prep: Prepared, st: str, recs: pd.DataFrame) -> dict:
     """One source type's records as arrays: ``pos``, the person's code (-1: read by no child) and ``newest`` (the
-    rank of each record in :func:`_latest_first`'s order)."""
+    rank of each record in :data:`LATEST_ORDER`)."""
 
     def make():
-        cols = ["batch_as_of", "batch_id", "record_date", "pos"]
-        order = _latest_first(recs[cols].reset_index(drop=True)).index.to_numpy()
+        # what sort_values(LATEST_ORDER) gives: each column ascending, missing last (pos is unique: no ties)
+        keys = [_sort_key(recs[c].to_numpy()) for c in LATEST_ORDER]
+        order = np.lexsort(keys[::-1])
         newest = np.empty(len(recs), dtype=np.int64)
         newest[order] = np.arange(len(recs))
         return {
@@ -654,6 +656,15 @@ def _last_per(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
     o = np.lexsort((*keys[::-1], group))
     g = group[o]
     return o[np.r_[g[1:] != g[:-1], True]]
+
+
+def _sort_key(x: np.ndarray) -> np.ndarray:
+    """An array that sorts as ``sort_values`` sorts ``x`` (missing last)."""
+    if x.dtype.kind == "M":
+        return np.where(np.isnat(x), np.iinfo(np.int64).max, x.view(np.int64))
+    if x.dtype.kind in "biu":
+        return x
+    return _codes(x)
 
 
 def _codes(x: np.ndarray) -> np.ndarray:
