@@ -1204,10 +1204,16 @@ def _rec_arrays(prep: Prepared) -> dict:
             "file_name": R_["file_name"].to_numpy(object),
             "person_id": R_["person_id"].to_numpy(object),
             "source_type": R_["source_type"].to_numpy(object),
-            "record_date": np.array([_iso(v) for v in R_["record_date"]], dtype=object),
-            "batch_as_of": np.array([_iso(v) for v in R_["batch_as_of"]], dtype=object),
+            "record_date": _iso_array(R_["record_date"]),
+            "batch_as_of": _iso_array(R_["batch_as_of"]),
         }
     return prep._date_cache["_arrays"]
+
+
+def _iso_array(s: pd.Series) -> np.ndarray:
+    """``_iso`` of every value, computed once per distinct value (a town's records share a few dozen dates)."""
+    codes, uniq = pd.factorize(s)  # missing: -1, the last entry
+    return np.array([_iso(v) for v in uniq] + [None], dtype=object)[codes]
 
 
 def _rec_info(prep: Prepared, pos: int) -> dict:
