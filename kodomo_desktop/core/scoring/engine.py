@@ -225,6 +225,8 @@ class Prepared:
     hh_has_tax: np.ndarray  # C bool
     implausible: pd.DataFrame | None = None  # records never scored: dated before the person's birth / after the extract
     pending: dict = field(default_factory=dict)  # child person_id -> {source_type: [record ids]} (名寄せ review)
+    inp: ScoringInput | None = field(default=None, repr=False, compare=False)  # what it was prepared from
+    basis: tuple | None = field(default=None, repr=False, compare=False)  # (repr of _frame_basis, fields extracted)
     _hit_cache: dict = field(default_factory=dict, repr=False)
     _date_cache: dict = field(default_factory=dict, repr=False)
 
@@ -346,7 +348,96 @@ def rank_frame(persons: pd.DataFrame, cat: dict, on: dt.date) -> Prepared:
     )
 
 
-def prepare(inp: ScoringInput, cat: dict) -> Prepared:
+def _extract_fields(cat: dict) -> dict[str, set]:
+    """Source type → the attribute fields :func:`prepare` extracts into ``a:<field>`` columns."""
+    need: dict[str, set] = {}
+    for ind in cat["indicators"]:
+        f = set(ind.get("_fields", ()))
+        if ind.get("date_field") not in (None, "record_date", "as_of"):
+            f.add(ind["date_field"])
+        need.setdefault(ind["source_type"], set()).update(f)
+        ab = ind.get("absent")
+        if isinstance(ab, dict):  # a two-source indicator: the second source's fields too
+            fa = set(ab.get("_fields", ()))
+            if ab.get("date_field") not in (None, "record_date", "as_of"):
+                fa.add(ab["date_field"])
+            need.setdefault(ab["source_type"], set()).update(fa)
+    for g in cat.get("takeup_gaps") or []:  # the take-up prompts read fields no scored indicator may read
+        for part in (g.get("present"), g.get("absent")) if isinstance(g, dict) else ():
+            if not isinstance(part, dict) or not part.get("source_type"):
+                continue
+            try:
+                fg = R.validate_rule(part.get("rule") or {"exists": True})
+            except R.RuleError:
+                continue
+            if part.get("date_field") not in (None, "record_date", "as_of"):
+                fg.add(part["date_field"])
+            need.setdefault(part["source_type"], set()).update(fg)
+    return need
+
+
+def _by_source(recs: pd.DataFrame, need: dict[str, set]) -> dict[str, pd.DataFrame]:
+    by_source = {}
+    for st, g in recs.groupby("source_type", sort=False):
+        by_source[st] = _with_fields(g, need.get(st, ()))
+    return by_source
+
+
+def _with_fields(g: pd.DataFrame, fields) -> pd.DataFrame:
+    """A source's records with the attribute columns ``a:<field>`` of ``fields`` (and no other)."""
+    g = g[[c for c in g.columns if not c.startswith("a:")]].copy()
+    attrs = g["attributes"].tolist()
+    for f in sorted(fields):
+        g["a:" + f] = [a.get(f) if isinstance(a, dict) else None for a in attrs]
+    return g
+
+
+def _frame_basis(cat: dict) -> tuple:
+    """What of a catalogue :func:`prepare`'s frames depend on, beside the fields extracted: the age bands, each
+    source's de-duplication and closing rule."""
+    return (
+        cat["age_bands"],
+        {st: (meta.get("dedupe") or ["record_date"], meta.get("closed_by")) for st, meta in cat["sources"].items()},
+    )
+
+
+def _prepare_like(like: Prepared, cat: dict, basis: tuple) -> Prepared:
+    """:func:`prepare` of ``like``'s input with ``cat``, when ``cat``'s frame basis is ``like``'s: the frames are
+    shared (nothing changes a Prepared's frames), a source's records re-extracted when ``cat`` reads other fields;
+    the caches start empty (an indicator id may have another rule in ``cat``)."""
+    assert like.basis is not None
+    need, had = basis[1], like.basis[1]
+    by_source = {
+        st: g if need.get(st, set()) == had.get(st, set()) else _with_fields(g, need.get(st, ()))
+        for st, g in like.by_source.items()
+    }
+    prep = Prepared(
+        like.as_of,
+        cat,
+        like.children,
+        like.R,
+        by_source,
+        like.pairs,
+        like.persons,
+        dict(like.departments),
+        set(like.imported_sources),
+        like.hh_code,
+        like.has_source,
+        like.checklist_state,
+        like.registry_ev,
+        like.hh_has_tax,
+    )
+    prep.implausible, prep.pending, prep.inp, prep.basis = like.implausible, like.pending, like.inp, basis
+    return prep
+
+
+def prepare(inp: ScoringInput, cat: dict, *, like: Prepared | None = None) -> Prepared:
+    """The frames of ``inp`` for ``cat``. ``like``: a Prepared of the same input object, unchanged since, for
+    another catalogue (a catalogue preview scores the data with the adopted and the proposed one): its frames are
+    reused when the two catalogues' :func:`_frame_basis` is the same."""
+    basis = (repr(_frame_basis(cat)), _extract_fields(cat))
+    if like is not None and like.inp is inp and like.as_of == inp.as_of and like.basis and like.basis[0] == basis[0]:
+        return _prepare_like(like, cat, basis)
     on = inp.as_of
     on64 = np.datetime64(on, "ns")
     persons, children = _people(inp.persons, cat, on)
@@ -411,36 +502,7 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     recs = _dedupe(recs, cat)
     recs = recs.reset_index(drop=True)
     recs["pos"] = np.arange(len(recs))
-    need: dict[str, set] = {}
-    for ind in cat["indicators"]:
-        f = set(ind.get("_fields", ()))
-        if ind.get("date_field") not in (None, "record_date", "as_of"):
-            f.add(ind["date_field"])
-        need.setdefault(ind["source_type"], set()).update(f)
-        ab = ind.get("absent")
-        if isinstance(ab, dict):  # a two-source indicator: the second source's fields too
-            fa = set(ab.get("_fields", ()))
-            if ab.get("date_field") not in (None, "record_date", "as_of"):
-                fa.add(ab["date_field"])
-            need.setdefault(ab["source_type"], set()).update(fa)
-    for g in cat.get("takeup_gaps") or []:  # the take-up prompts read fields no scored indicator may read
-        for part in (g.get("present"), g.get("absent")) if isinstance(g, dict) else ():
-            if not isinstance(part, dict) or not part.get("source_type"):
-                continue
-            try:
-                fg = R.validate_rule(part.get("rule") or {"exists": True})
-            except R.RuleError:
-                continue
-            if part.get("date_field") not in (None, "record_date", "as_of"):
-                fg.add(part["date_field"])
-            need.setdefault(part["source_type"], set()).update(fg)
-    by_source = {}
-    for st, g in recs.groupby("source_type", sort=False):
-        g = g.copy()
-        attrs = g["attributes"].tolist()
-        for f in sorted(need.get(st, ())):
-            g["a:" + f] = [a.get(f) if isinstance(a, dict) else None for a in attrs]
-        by_source[st] = g
+    by_source = _by_source(recs, basis[1])
     imported = set(inp.imported_sources) if inp.imported_sources is not None else set(recs["source_type"].unique())
     # no-data facts
     recent = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] > np.datetime64(months_before(on, 15), "ns"))]
@@ -482,6 +544,7 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     )
     prep.implausible = implausible
     prep.pending = pending
+    prep.inp, prep.basis = inp, basis
     return prep
 
 

@@ -669,11 +669,13 @@ def _json_list(v):
 class ScoringContext:
     """The frames of one as-of date, kept while weights are edited: re-scoring is then only the matrix step."""
 
-    def __init__(self, inp: E.ScoringInput, cat: dict | None = None):
+    def __init__(self, inp: E.ScoringInput, cat: dict | None = None, *, like: ScoringContext | None = None):
+        """``like``: a context of the same input for another catalogue, whose frames may be reused
+        (``engine.prepare(like=…)``)."""
         self.cat = cat or catalogue()
         self.inp = inp
         self.as_of = inp.as_of
-        self.prep = E.prepare(inp, self.cat)
+        self.prep: E.Prepared = E.prepare(inp, self.cat, like=like.prep if like is not None else None)
         self._groups: dict[str, np.ndarray] | None = None
         self._group_kinds: dict[str, dict[str, np.ndarray]] | None = None
         self._hits: dict = {}  # per look-back windows: a weight change re-uses the indicator hits
