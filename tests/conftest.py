@@ -1,4 +1,4 @@
-"""Shared test setup: Qt offscreen; Argon2 at its floor (64 MiB, t=3 — the target below it only skips calibrating up)."""
+"""Shared test setup: Qt offscreen; key files in this process at a test cost, except in the key tests (see below)."""
 
 import contextlib
 import copy
@@ -37,7 +37,31 @@ os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log
 
 from kodomo_desktop.core.storage import keys as _keys  # noqa: E402
 
-_keys.enable_test_derive_cache()  # the KDF floor holds; the same derivation in one test process runs once
+_keys.enable_test_derive_cache()  # the same derivation in one test process runs once
+
+# --- Argon2id cost in tests --------------------------------------------------------------------------------------------
+# A new key file takes its Argon2id parameters from keys.calibrate (64 MiB, t >= 3: ~0.22 CPU-second per derivation).
+# The suite makes ~170 new key slots in its own processes, ~37 CPU-seconds of hashing that tests nothing but Argon2:
+# in this process new key files get a test cost instead (Django's fast test hasher, the same idea). Only here: the
+# application has no switch for it (no option, no environment variable), every child process the tests start
+# (the CLI, the self-test, the bundle) calibrates at the floor for the key files it makes, and the tests of keys,
+# calibration (FLOOR_KDF below) and the sign-in cost tests (marked kdf_floor) run at the floor. A key file records its own parameters, so copies
+# of a test-cost town open at that cost everywhere, including in child processes.
+_FLOOR_CALIBRATE = _keys.calibrate
+TEST_KDF = (1, 64, 1)  # time_cost, memory_cost (KiB), parallelism: ~0.1 ms
+
+
+def _test_cost_calibrate(target_ms=None):
+    return _keys.KdfParams(*TEST_KDF, os.urandom(16))
+
+
+_keys.calibrate = _test_cost_calibrate
+FLOOR_KDF = frozenset(
+    {
+        "core/test_keys.py",  # calibration, floor, slots, rekey
+        "core/test_kdf_prefetch.py",  # the sign-in prefetch's one Argon2id run per command
+    }
+)
 
 import pytest  # noqa: E402
 
@@ -125,6 +149,19 @@ HEAVY_FIRST = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _kdf_cost(request):
+    """The floor for the tests in FLOOR_KDF (and any marked ``kdf_floor``); the test cost for the rest."""
+    try:
+        rel = Path(str(request.node.path)).resolve().relative_to(Path(__file__).resolve().parent).as_posix()
+    except ValueError:
+        rel = ""
+    floor = rel in FLOOR_KDF or request.node.get_closest_marker("kdf_floor") is not None
+    _keys.calibrate = _FLOOR_CALIBRATE if floor else _test_cost_calibrate
+    yield
+    _keys.calibrate = _test_cost_calibrate
+
+
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     tests = Path(__file__).resolve().parent
@@ -139,9 +176,14 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=key)  # stable: within a file (and among the unnamed files) the collected order stays
 
 
-# --- demo towns: built once per run (shared by the xdist workers), copied per test -------------------------------------
+# --- demo towns: built once, kept between runs, copied per test ---------------------------------------------------------
 DEMO_PW = PASSWORD  # the password of every cached demo town (copies keep it)
 _TOWNS: dict[tuple, tuple[Path, dict]] = {}
+# The dependencies whose versions can change what build_demo writes (with Python's and the package's own files).
+_TOWN_DEPS = (
+    "pandas", "numpy", "pyarrow", "SQLAlchemy", "alembic", "sqlcipher3", "rapidfuzz", "jaconv", "yosina", "openpyxl",
+    "python-calamine", "argon2-cffi", "cryptography",
+)  # fmt: skip
 
 
 def _copy_town(src: Path, dest: Path, name: str) -> Path:
@@ -153,19 +195,54 @@ def _copy_town(src: Path, dest: Path, name: str) -> Path:
     return dest / name
 
 
+@functools.cache
+def _code_key() -> str:
+    """What a built demo town depends on: every file of the package (its code, catalogue, checklists, migrations),
+    this conftest's test cost, Python's and the dependencies' versions. A different key is a different cache."""
+    import hashlib
+    from importlib import metadata
+
+    import kodomo_desktop
+
+    h = hashlib.sha256(repr((sys.version, TEST_KDF)).encode())
+    pkg = Path(kodomo_desktop.__file__).resolve().parent
+    for f in sorted(p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    for dist in _TOWN_DEPS:
+        try:
+            h.update(f"{dist}={metadata.version(dist)};".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=-;".encode())
+    return h.hexdigest()[:20]
+
+
 def _towns_root(tmp_path_factory) -> Path:
-    """Where the towns are built: under xdist the run's own folder above the workers' (``pytest-N/``, new for every
-    run), so the two workers build each town once between them, not once each."""
-    base = tmp_path_factory.getbasetemp()
-    shared = os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None
-    return (base.parent if shared else base) / "demo-towns"
+    """Where the towns are built and kept: outside the checkout, in the user's cache folder (as mypy's cache and the
+    200k store), under a key of the code that builds them (:func:`_code_key`) — so the second run of the same code,
+    in this clone or a fresh one, copies the towns instead of building them (~3 CPU-seconds each), and any change to
+    the package builds them again. Older keys are removed (the newest three are kept). ``KODOMO_TEST_TOWNS=run``
+    keeps them for this run only; without flock (Windows) each worker builds its own."""
+    if fcntl is None:
+        return tmp_path_factory.getbasetemp() / "demo-towns"
+    if os.environ.get("KODOMO_TEST_TOWNS") == "run":
+        base = tmp_path_factory.getbasetemp()
+        return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "demo-towns"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kodomo-desktop-dev" / "demo-towns"
+    root = cache / _code_key()
+    root.mkdir(parents=True, exist_ok=True)
+    os.utime(root)  # the newest in use
+    with contextlib.suppress(OSError):
+        for old in sorted((p for p in cache.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)[:-3]:
+            with _exclusive(cache / "prune.lock"):
+                shutil.rmtree(old, ignore_errors=True)
+    return root
 
 
 @contextlib.contextmanager
 def _exclusive(lock: Path):
     with open(lock, "a") as fh:
         if fcntl is not None:
-            fcntl.flock(fh, fcntl.LOCK_EX)  # the other worker waits while this one builds the town
+            fcntl.flock(fh, fcntl.LOCK_EX)  # another worker or run waits while this one builds the town
         yield
 
 
@@ -173,9 +250,10 @@ def _exclusive(lock: Path):
 def demo_town(tmp_path_factory):
     """``demo_town(db_path, residents=600, seed=1, score=True, files_out=None) -> summary``: puts at ``db_path`` a
     copy of the demo town (``build_demo``, password :data:`DEMO_PW`) with those parameters, built the first time a
-    test of this run asks for it and copied after that — 13 modules used to build their own, 7 of them the same
-    town. ``files_out``: a folder that gets a copy of the department files the town was imported from (what
-    ``demo --files-out`` writes)."""
+    test asks for it (kept between runs of the same code: :func:`_towns_root`) and copied after that — 13 modules
+    used to build their own, 7 of them the same town. ``files_out``: a folder that gets a copy of the department
+    files the town was imported from (what ``demo --files-out`` writes). The build itself runs in a temporary folder
+    in memory (SQLite syncs each commit) and is moved into place whole, its summary last."""
     from kodomo_desktop.core.demo.service import build_demo
 
     root = _towns_root(tmp_path_factory)
@@ -188,14 +266,24 @@ def demo_town(tmp_path_factory):
             done = d / "summary.pickle"
             with _exclusive(d / "build.lock"):
                 if not done.exists():
-                    summary = build_demo(
-                        d / "demo.db",
-                        residents=residents,
-                        seed=seed,
-                        password=DEMO_PW,
-                        score=score,
-                        files_out=d / "files",
-                    )
+                    build = Path(tempfile.mkdtemp(prefix="demo-town-"))
+                    was, _keys.calibrate = _keys.calibrate, _test_cost_calibrate  # kept towns: always the test cost
+                    try:
+                        summary = build_demo(
+                            build / "demo.db",
+                            residents=residents,
+                            seed=seed,
+                            password=DEMO_PW,
+                            score=score,
+                            files_out=build / "files",
+                        )
+                        summary["db"] = str(d / "demo.db")
+                        shutil.rmtree(d / "files", ignore_errors=True)
+                        shutil.copytree(build / "files", d / "files")
+                        _copy_town(build / "demo.db", d, "demo.db")
+                    finally:
+                        _keys.calibrate = was
+                        shutil.rmtree(build, ignore_errors=True)
                     (d / "summary.tmp").write_bytes(pickle.dumps(summary))
                     os.replace(d / "summary.tmp", done)
             _TOWNS[key] = (d / "demo.db", pickle.loads(done.read_bytes()))
@@ -208,25 +296,26 @@ def demo_town(tmp_path_factory):
     return get
 
 
-_NEW_DB: list[Path] = []
+_NEW_DB: dict[bool, Path] = {}
 
 
 def _new_db_template(tmp_path_factory) -> Path:
-    """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed."""
+    """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed: one at the
+    test cost, one at the floor for the tests that run at it (FLOOR_KDF)."""
     from kodomo_desktop.core.workspace import Workspace
 
-    if not _NEW_DB:
+    floor = _keys.calibrate is _FLOOR_CALIBRATE
+    if floor not in _NEW_DB:
         d = tmp_path_factory.mktemp("new_db")
         Workspace.create(d / "t.db", PASSWORD).close()
-        _NEW_DB.append(d / "t.db")
-    return _NEW_DB[0]
+        _NEW_DB[floor] = d / "t.db"
+    return _NEW_DB[floor]
 
 
 @pytest.fixture
 def new_db(tmp_path, tmp_path_factory):
     """A fresh encrypted database (path, open Workspace) with its first coordinator: a copy of one created once per
-    worker (``Workspace.create`` runs Argon2id at its floor for the key slot, ~0.5 CPU-second; a copy opens with the
-    derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
+    worker (a copy opens with the derivation cached). Its log holds db_created, db_open, db_close, then this test's db_open."""
     from kodomo_desktop.core.workspace import Workspace
 
     ws = Workspace.open(_copy_town(_new_db_template(tmp_path_factory), tmp_path, "t.db"), PASSWORD)

@@ -404,6 +404,7 @@ def test_restore_keeps_todays_school_workspaces_and_resurrects_no_school_user(db
         Workspace.open(db, TEACHER_PW, "t1")
 
 
+@pytest.mark.kdf_floor  # the times compared are Argon2id runs at the application's cost
 def test_sign_in_costs_the_same_for_a_school_name_a_town_name_an_auditor_and_an_unknown_one(tmp_path):
     import time
 

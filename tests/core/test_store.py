@@ -193,6 +193,9 @@ def test_cli_init_verify_wrong_password(tmp_path):
         [sys.executable, "-m", "kodomo_desktop", "init", "--db", "x.db"], cwd=tmp_path, env=env, capture_output=True
     )
     assert r.returncode == 0 and json.loads(r.stdout) == {"created": "x.db"}
+    # the application's own key file is at the Argon2id floor whatever the tests' cost in this process (conftest)
+    kdf = json.loads((tmp_path / "x.db.keys").read_text(encoding="utf-8"))["kdf"]
+    assert kdf["type"] == "argon2id" and kdf["time_cost"] >= 3 and kdf["memory_cost"] >= 65536, kdf
     run = lambda *a, **kw: run_cli(a, cwd=tmp_path, env=kw.get("env", env))
     assert not (tmp_path / "x.db").read_bytes().startswith(b"SQLite format 3")
     assert run("init", "--db", "x.db").returncode == 2

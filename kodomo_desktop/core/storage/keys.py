@@ -225,7 +225,8 @@ def enable_test_derive_cache() -> None:
     """For the test suite only (tests/conftest.py): the same Argon2id input in one process is derived once.
 
     Never enabled by the application or by an environment variable: a cache would keep derived keys in memory
-    after a lock. The parameters are not lowered — every first derivation runs at the floor.
+    after a lock. (tests/conftest.py also gives new key files a test cost in its own process, outside the key tests,
+    by replacing :func:`calibrate` there; nothing in the application can lower it.)
     """
     global _test_cache
     _test_cache = {}
