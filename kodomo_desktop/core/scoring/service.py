@@ -802,11 +802,20 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     if prev is None:
         return None, {}
     out = {}
-    for pid, total, flagged, details in s.execute(
-        text("SELECT person_id, total, flagged, details FROM child_score WHERE run_id = :r"), {"r": prev.id}
+    # SQLite hands over each child's ``history`` (JSON text, or NULL: none, or details not a JSON object) rather than
+    # the whole details: parsing every details JSON in Python was most of this step. Details SQLite does not take for
+    # JSON (Python's json writes NaN) come whole and are read as before.
+    for pid, total, flagged, history, raw in s.execute(
+        text(
+            "SELECT person_id, total, flagged, CASE WHEN json_valid(details) THEN details -> '$.history' END, "
+            "CASE WHEN json_valid(details) THEN NULL ELSE details END FROM child_score WHERE run_id = :r"
+        ),
+        {"r": prev.id},
     ):
-        d = _json(details)
-        h = d.get("history") or {}
+        if raw is not None:
+            h = _json(raw).get("history") or {}
+        else:
+            h = (json.loads(history) if history is not None else None) or {}
         out[pid] = {
             "total": float(total or 0),
             "flagged": bool(flagged),
