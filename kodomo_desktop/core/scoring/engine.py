@@ -684,7 +684,8 @@ def _src(prep: Prepared, st: str, recs: pd.DataFrame) -> dict:
 
 
 def _pair_index(prep: Prepared, whose: str) -> tuple:
-    """(first row, rows, child, pref) per person code: the pairs of ``whose`` grouped by person, in their order."""
+    """The pairs of ``whose`` grouped by person (in their order within a person): (first index, count) per person
+    code, and each pair's child and pref in that grouping."""
 
     def make():
         pairs = prep.pairs[whose]
