@@ -35,6 +35,16 @@ SAME_LEDGER = 0.6  # share of mapped fields two extracts of one source type must
 def resident_key(v) -> str | None:
     """The 宛名番号 as compared: NFKC (full-width digits), spaces dropped, 1234.0 → 1234, leading zeros of an
     all-digit number dropped (Excel turns 0010000051 into 10000051). Blank → None."""
+    # each value once per process: a link run keys every registry row, person and household (and every record's
+    # number looked up), an import every row — the same numbers again and again
+    try:
+        return _resident_key(v)
+    except TypeError:  # unhashable: not cached
+        return _resident_key.__wrapped__(v)
+
+
+@lru_cache(maxsize=1 << 18, typed=True)  # typed: True and 1 are equal keys, but "True" and "1" differ
+def _resident_key(v) -> str | None:
     if v is None:
         return None
     if isinstance(v, float):

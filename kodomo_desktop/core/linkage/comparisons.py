@@ -149,8 +149,35 @@ def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 _JW_THREADS_FROM = 20_000  # below this a second thread costs more than it saves
 
 
-def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b) -> np.ndarray:
-    """Levels of the name ladder for aligned arrays (object arrays of str; "" = missing)."""
+def _distinct(key: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys, sorted; the position of each key among them) for integer keys in [0, space)."""
+    if space <= 4 * len(key) + 1_000_000:  # a dense table: cheaper than sorting the keys
+        seen = np.zeros(space, dtype=bool)
+        seen[key] = True
+        uk = np.flatnonzero(seen)
+        pos = np.empty(space, dtype=np.int64)
+        pos[uk] = np.arange(len(uk))
+        return uk, pos[key]
+    uk, inv = np.unique(key, return_inverse=True)
+    return uk, inv
+
+
+def _jw_coded(ca: np.ndarray, va: np.ndarray, cb: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """``_jw(va[ca], vb[cb])``, each distinct pair of codes computed once. The 300,000 random pairs of
+    ``estimate_u`` hold a few thousand distinct surname pairs and a few tens of thousands of given-name pairs (3,000
+    residents: ~100–200 distinct values a side), so this is a few milliseconds where every pair cost ~40 CPU-ms a
+    column on two threads. The floats are the same: Jaro–Winkler is computed pair by pair either way."""
+    nb = len(vb)
+    uk, inv = _distinct(ca * nb + cb, len(va) * nb)
+    return _jw(va[uk // nb], vb[uk % nb])[inv]
+
+
+def name_ladder(
+    kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b, codes: tuple | None = None
+) -> np.ndarray:
+    """Levels of the name ladder for aligned arrays (object arrays of str; "" = missing). ``codes``: the four folded
+    arrays as (code array, distinct values) each — ``fkanji_a == codes[1][codes[0]]`` … — so that Jaro–Winkler is
+    computed once per distinct pair (``_jw_coded``; the levels are the same)."""
     n = len(kanji_a)
     out = np.full(n, NULL, dtype=np.int8)
     if n == 0:
@@ -170,8 +197,13 @@ def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, f
     out[fold] = NAME_FOLD
     idx = np.flatnonzero(rest)
     if len(idx):
-        s1 = np.where(kj[idx], _jw(fkanji_a[idx], fkanji_b[idx]), 0.0)
-        s2 = np.where(kn[idx], _jw(fkana_a[idx], fkana_b[idx]), 0.0)
+        if codes is not None and len(idx) >= _JW_THREADS_FROM:
+            cka, vka, ckb, vkb, cna, vna, cnb, vnb = codes
+            s1 = np.where(kj[idx], _jw_coded(cka[idx], vka, ckb[idx], vkb), 0.0)
+            s2 = np.where(kn[idx], _jw_coded(cna[idx], vna, cnb[idx], vnb), 0.0)
+        else:
+            s1 = np.where(kj[idx], _jw(fkanji_a[idx], fkanji_b[idx]), 0.0)
+            s2 = np.where(kn[idx], _jw(fkana_a[idx], fkana_b[idx]), 0.0)
         s = np.maximum(s1, s2)
         lv = np.where(s >= 0.92, NAME_JW92, np.where(s >= 0.85, NAME_JW85, NAME_ELSE)).astype(np.int8)
         # one kanji differs and the reading cannot be checked (kana missing on a side): the typical slip
@@ -229,8 +261,10 @@ def sex_levels(a, b) -> np.ndarray:
     return out
 
 
-def address_levels(a, b) -> np.ndarray:
-    """exact / one contains the other (a town prefix or a building name missing) / similar / else."""
+def address_levels(a, b, codes: tuple | None = None) -> np.ndarray:
+    """exact / one contains the other (a town prefix or a building name missing) / similar / else. ``codes``: (code
+    array, distinct values) of ``a`` and of ``b`` (``a == codes[1][codes[0]]``): the addresses that differ are then
+    compared once per distinct pair (random pairs repeat the same few hundred households' addresses)."""
     n = len(a)
     out = np.full(n, NULL, dtype=np.int8)
     ok = _nonblank(a) & _nonblank(b)
@@ -242,18 +276,39 @@ def address_levels(a, b) -> np.ndarray:
     eq = aa == bb
     lv[eq] = 0
     rest = np.flatnonzero(~eq)
-    if len(rest):
-        contains = np.fromiter(
-            ((len(x) >= 4 and len(y) >= 4 and (x in y or y in x)) for x, y in zip(aa[rest], bb[rest])),
-            dtype=bool,
-            count=len(rest),
-        )
-        lv[rest[contains]] = 1
-        r2 = rest[~contains]
-        if len(r2):
-            sim = _jw(aa[r2], bb[r2]) >= 0.92
-            lv[r2[sim]] = 2
+    if len(rest) >= _JW_THREADS_FROM and codes is not None:
+        ca, va, cb, vb = codes
+        nb = len(vb)
+        uk, inv = _distinct(ca[idx[rest]] * nb + cb[idx[rest]], len(va) * nb)
+        lv[rest] = _address_differs(va[uk // nb], vb[uk % nb])[inv]
+    elif len(rest):
+        lv[rest] = _address_differs(aa[rest], bb[rest])
     out[idx] = lv
+    return out
+
+
+def _address_differs(aa: np.ndarray, bb: np.ndarray) -> np.ndarray:
+    """Levels of address pairs that are not equal: 1 one contains the other, 2 similar, 3 else."""
+    lv = np.full(len(aa), 3, dtype=np.int8)
+    contains = np.fromiter(
+        ((len(x) >= 4 and len(y) >= 4 and (x in y or y in x)) for x, y in zip(aa, bb)),
+        dtype=bool,
+        count=len(aa),
+    )
+    lv[contains] = 1
+    r2 = np.flatnonzero(~contains)
+    if len(r2):
+        sim = _jw(aa[r2], bb[r2]) >= 0.92
+        lv[r2[sim]] = 2
+    return lv
+
+
+def equal_codes(ca: np.ndarray, cb: np.ndarray, blank: int) -> np.ndarray:
+    """``equal_levels`` of values coded over both sides together (equal codes = equal values; ``blank`` = the
+    code of "", -1 when there is none): integer comparisons instead of object ones."""
+    out = np.full(len(ca), NULL, dtype=np.int8)
+    ok = (ca != blank) & (cb != blank)
+    out[ok] = np.where(ca[ok] == cb[ok], 0, 1)
     return out
 
 

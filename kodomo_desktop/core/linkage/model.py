@@ -47,7 +47,7 @@ from .comparisons import (
     NULL,
     address_levels,
     birth_date_levels,
-    equal_levels,
+    equal_codes,
     infer_split,
     name_ladder,
     sex_levels,
@@ -164,14 +164,35 @@ def _fold_kn(a: np.ndarray) -> np.ndarray:
     return np.array([N.fold_kana(x) for x in a], dtype=object)
 
 
+def _codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code per value, the distinct values): ``uniq[code] == v``."""
+    code, uniq = pd.factorize(np.asarray(v, dtype=object), use_na_sentinel=False)
+    return code.astype(np.int64), np.asarray(uniq, dtype=object)
+
+
+def _joint_codes(R: dict, P: dict, col: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """A column's values coded over records and registry together: (codes of R's rows, of P's rows, code of "" or
+    -1)."""
+    n_r = len(R[col])
+    code, uniq = _codes(np.concatenate([np.asarray(R[col], dtype=object), np.asarray(P[col], dtype=object)]))
+    blank = np.flatnonzero(uniq == "")
+    return code[:n_r], code[n_r:], int(blank[0]) if len(blank) else -1
+
+
 def _parts(R, P, ri, pi, kind: str):
     """Surname/given arrays for both sides of each pair, splitting an unsplit full name per pair from the other
-    side's parts. kind: "k" (kanji) or "kn" (kana)."""
+    side's parts. kind: "k" (kanji) or "kn" (kana).
+
+    The folded forms come with integer codes too (``c_f_*``, indexing the side's distinct values ``v_f_*``), coded
+    once per registry or record row rather than per pair: ``name_ladder`` computes Jaro–Winkler once per distinct
+    pair of codes. Blank tests are made per row and spread to the pairs (a test on a few thousand rows instead of an
+    object comparison on each of 300,000 pairs)."""
     fold = _fold_k if kind == "k" else _fold_kn
     out = {}
+    has = {}
     ri, pi = np.asarray(ri), np.asarray(pi)  # index arrays: every F[...][idx] below is a new array (written to)
     for side, F, idx in (("a", R, ri), ("b", P, pi)):
-        out[side] = {
+        X = out[side] = {
             "full": F[f"full_{kind}"][idx],
             "sur": F[f"sur_{kind}"][idx],
             "giv": F[f"giv_{kind}"][idx],
@@ -180,9 +201,14 @@ def _parts(R, P, ri, pi, kind: str):
             "f_giv": F[f"f_giv_{kind}"][idx],
             "inferred": np.zeros(len(idx), dtype=bool),
         }
+        for part in ("f_full", "f_sur", "f_giv"):
+            code, uniq = _codes(F[f"{part}_{kind}"])
+            X["c_" + part], X["v_" + part] = code[idx], uniq
+        has[side] = {part: (F[f"{part}_{kind}"] != "")[idx] for part in ("full", "sur", "giv")}
     for x, y in (("a", "b"), ("b", "a")):
         X, Y = out[x], out[y]
-        need = (X["sur"] == "") & (X["full"] != "") & (Y["sur"] != "") & ~Y["inferred"]
+        # X is as taken (a first, then b); Y's surname is non-blank where it was, or where it was inferred
+        need = ~has[x]["sur"] & has[x]["full"] & has[y]["sur"] & ~Y["inferred"]
         idx = np.flatnonzero(need)
         if len(idx):
             s, g = infer_split(X["full"][idx], Y["sur"][idx], Y["giv"][idx])
@@ -190,8 +216,14 @@ def _parts(R, P, ri, pi, kind: str):
             j = idx[ok]
             X["sur"][j], X["giv"][j] = s[ok], g[ok]
             X["f_sur"][j], X["f_giv"][j] = fold(s[ok]), fold(g[ok])
+            for part in ("f_sur", "f_giv"):
+                code, uniq = _codes(X[part][j])
+                X["c_" + part][j] = code + len(X["v_" + part])
+                X["v_" + part] = np.concatenate([X["v_" + part], uniq])
             X["inferred"][j] = True
-    split = (out["a"]["sur"] != "") & (out["a"]["giv"] != "") & (out["b"]["sur"] != "") & (out["b"]["giv"] != "")
+    # an inferred split has both parts non-blank (infer_split never leaves one empty)
+    ia, ib = out["a"]["inferred"], out["b"]["inferred"]
+    split = (has["a"]["sur"] | ia) & (has["a"]["giv"] | ia) & (has["b"]["sur"] | ib) & (has["b"]["giv"] | ib)
     return out, split
 
 
@@ -203,13 +235,17 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
     tf = np.full((n, 3), np.nan, dtype=np.float32)
     if n == 0:
         return gamma, tf
-    gamma[:, INDEX["resident_no"]] = equal_levels(R["resident_no"][ri], P["resident_no"][pi])
+    # identifiers and addresses coded per row (a few thousand) rather than compared as objects per pair
+    cr, cp, blank = _joint_codes(R, P, "resident_no")
+    gamma[:, INDEX["resident_no"]] = equal_codes(cr[ri], cp[pi], blank)
     gamma[:, INDEX["birth_date"]] = birth_date_levels(
         R["bd"][ri], P["bd"][pi], R["by"][ri], P["by"][pi], R["bm"][ri], P["bm"][pi], R["bdd"][ri], P["bdd"][pi]
     )
     gamma[:, INDEX["sex"]] = sex_levels(R["sex"][ri], P["sex"][pi])
-    gamma[:, INDEX["address"]] = address_levels(R["address"][ri], P["address"][pi])
-    gamma[:, INDEX["household"]] = equal_levels(R["household_no"][ri], P["household_no"][pi])
+    (ca, va), (cb, vb) = _codes(R["address"]), _codes(P["address"])
+    gamma[:, INDEX["address"]] = address_levels(R["address"][ri], P["address"][pi], codes=(ca[ri], va, cb[pi], vb))
+    cr, cp, blank = _joint_codes(R, P, "household_no")
+    gamma[:, INDEX["household"]] = equal_codes(cr[ri], cp[pi], blank)
 
     K, split_k = _parts(R, P, ri, pi, "k")
     KN, split_kn = _parts(R, P, ri, pi, "kn")
@@ -217,6 +253,11 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
 
     def masked(arr, mask):
         return np.where(mask, arr, "").astype(object)
+
+    def masked_codes(X, part, idx, mask):
+        """The codes of ``masked(X[part][idx], mask)``: a blank gets a code of its own (one past the values)."""
+        v = X["v_" + part]
+        return np.where(mask, X["c_" + part][idx], len(v)), np.append(v, np.array([""], dtype=object))
 
     s_idx = np.flatnonzero(split)
     f_idx = np.flatnonzero(~split)
@@ -234,6 +275,12 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
                 masked(K["b"]["f_" + part][s_idx], mk),
                 masked(KN["a"]["f_" + part][s_idx], mkn),
                 masked(KN["b"]["f_" + part][s_idx], mkn),
+                codes=(
+                    *masked_codes(K["a"], "f_" + part, s_idx, mk),
+                    *masked_codes(K["b"], "f_" + part, s_idx, mk),
+                    *masked_codes(KN["a"], "f_" + part, s_idx, mkn),
+                    *masked_codes(KN["b"], "f_" + part, s_idx, mkn),
+                ),
             )
             gamma[s_idx, INDEX[comp]] = lv
             if tf_table is not None:
@@ -250,6 +297,7 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
             K["b"]["f_full"][f_idx],
             KN["a"]["f_full"][f_idx],
             KN["b"]["f_full"][f_idx],
+            codes=tuple(x for S in (K["a"], K["b"], KN["a"], KN["b"]) for x in (S["c_f_full"][f_idx], S["v_f_full"])),
         )
         gamma[f_idx, INDEX["name"]] = lv
         if tf_table is not None:
@@ -488,8 +536,16 @@ def _estimate_u(R, P, n_sample: int, seed: int) -> list[np.ndarray]:
     n = int(min(n_sample, n_r * n_p))
     ri = rng.integers(0, n_r, n).astype(np.int32)
     pi = rng.integers(0, n_p, n).astype(np.int32)
-    gamma, _ = compare(R, P, ri, pi)
-    counts = level_counts(gamma)
+    if n_r * n_p <= 8 * n:
+        # a small town: the draws repeat pairs (at 600 residents a third of them), so each distinct pair is compared
+        # once and counted as often as it was drawn — the same counts (integers), hence the same u
+        times = np.bincount(ri.astype(np.int64) * n_p + pi, minlength=n_r * n_p)
+        drawn = np.flatnonzero(times)
+        gamma, _ = compare(R, P, (drawn // n_p).astype(np.int32), (drawn % n_p).astype(np.int32))
+        counts = level_counts(gamma, times[drawn].astype(np.float64))
+    else:
+        gamma, _ = compare(R, P, ri, pi)
+        counts = level_counts(gamma)
     return [(cnt + 0.5) / (cnt.sum() + 0.5 * len(cnt)) for cnt in counts]
 
 

@@ -64,9 +64,16 @@ def _ids(s: pd.Series) -> np.ndarray:
             t = t.lstrip("0") or "0"
         return t
 
-    s = s.astype("object")
-    uniq = {u: f(u) for u in pd.unique(s.to_numpy()) if not N._blank(u)}
-    return s.map(uniq).where(lambda x: x.notna(), "").to_numpy(dtype=object)
+    a = _objects(s)
+    uniq = {u: f(u) for u in pd.unique(a) if not N._blank(u)}
+    get = uniq.get
+    return np.array([get(v, "") for v in a.tolist()], dtype=object)
+
+
+def _objects(s: pd.Series) -> np.ndarray:
+    """The values as an object array (a dict lookup per value beats ``Series.map(dict)`` several times over on a
+    town's few thousand rows: map builds an index of the whole dict on every call)."""
+    return (s if s.dtype == object else s.astype("object")).to_numpy()
 
 
 def _strs(s: pd.Series) -> np.ndarray:
@@ -92,9 +99,10 @@ def _sex(s: pd.Series) -> np.ndarray:
             return int(v) if int(v) in (1, 2) else 0
         return _SEX.get(str(v).strip(), 0)
 
-    s = s.astype("object")
-    table = {u: f(u) for u in pd.unique(s.to_numpy()) if not N._blank(u)}
-    return s.map(table).fillna(0).to_numpy(dtype=np.int8)
+    a = _objects(s)
+    table = {u: f(u) for u in pd.unique(a) if not N._blank(u)}
+    get = table.get
+    return np.fromiter((get(v, 0) for v in a.tolist()), dtype=np.int8, count=len(a))
 
 
 def _dates(s: pd.Series) -> pd.Series:

@@ -312,6 +312,7 @@ def fold_kana(s) -> str:
     return _fixed_point(_fold_step, t) if t else ""
 
 
+@_cached
 def split_name(s) -> tuple[str, str]:
     """(surname, given name) when a half- or full-width space separates them, else (whole, "").
 
@@ -391,24 +392,27 @@ def _series(fn, values):
         if isinstance(values, pd.Series)
         else pd.Series(list(values) if not hasattr(values, "__len__") else values)
     )
-    s = s.astype("object")
+    if s.dtype != object:
+        s = s.astype("object")
     # each distinct value once, through the scalar cache: in one process the import has normalised most of these
     # names already (``import --link``), and a registry's names are its records' names (prepare runs twice)
-    uniq = pd.unique(s.to_numpy())
+    items = s.to_numpy().tolist()
     table = {}
-    for u in uniq:
+    for u in pd.unique(s.to_numpy()):
         if _blank(u):
             continue
         try:
             table[u] = fn(u)
         except TypeError:  # unhashable: handled by the slow path below
             pass
+    # a dict lookup per row: Series.map(dict) and the where/astype after it were four times the lookups' cost on a
+    # town's columns (a few thousand rows), most of the normalisation's time once the scalar caches are warm
+    get = table.get
     try:
-        out = s.map(table)
+        out = [get(v, "") for v in items]
     except TypeError:
-        out = s.map(fn)
-    out = out.where(out.notna(), "")
-    return out.astype("object")
+        out = [get(v, "") if _hashable(v) else fn(v) for v in items]
+    return pd.Series(out, index=s.index, name=s.name, dtype="object")
 
 
 def norm_name_series(values):
@@ -436,7 +440,8 @@ def split_name_series(values):
     import pandas as pd  # lazy: loads pandas, only needed here
 
     s = values if isinstance(values, pd.Series) else pd.Series(values)
-    s = s.astype("object")
+    if s.dtype != object:
+        s = s.astype("object")
     uniq = pd.unique(s.to_numpy())
     table = {}
     for u in uniq:
@@ -446,8 +451,17 @@ def split_name_series(values):
             table[u] = split_name(u)
         except TypeError:
             pass
-    pairs = s.map(lambda v: table.get(v, ("", "")) if _hashable(v) else split_name(v))
-    return (pairs.map(lambda p: p[0]).astype("object"), pairs.map(lambda p: p[1]).astype("object"))
+    get = table.get
+    empty = ("", "")
+    items = s.to_numpy().tolist()
+    try:
+        pairs = [get(v, empty) for v in items]
+    except TypeError:
+        pairs = [get(v, empty) if _hashable(v) else split_name(v) for v in items]
+    return (
+        pd.Series([p[0] for p in pairs], index=s.index, name=s.name, dtype="object"),
+        pd.Series([p[1] for p in pairs], index=s.index, name=s.name, dtype="object"),
+    )
 
 
 def _hashable(v) -> bool:
