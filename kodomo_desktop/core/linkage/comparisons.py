@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
 
@@ -136,9 +137,10 @@ def _nonblank(a: np.ndarray) -> np.ndarray:
 def _jw(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise Jaro–Winkler similarity (rapidfuzz, C++); "" on either side gives 0.
 
-    Every pair is computed, on both cores from ``_JW_THREADS_FROM`` pairs: for names a pair costs about what finding
-    the distinct value pairs first cost (pandas.factorize over the 300,000 random pairs of estimate_u: 0.17 s against
-    0.11 s on two threads at 3,000 residents; addresses were not measured apart), and the floats are the same."""
+    Every pair given is computed, on both cores from ``_JW_THREADS_FROM`` pairs. Factorising the *pairs* to find the
+    distinct ones cost about what comparing them costs (0.17 s against 0.11 s wall for estimate_u's 300,000 random
+    pairs at 3,000 residents); the callers with many pairs (``name_ladder_coded``, ``address_levels``) therefore code
+    the *rows* once and pass the distinct pairs of codes only (``_jw_coded``). The floats are the same either way."""
     n = len(a)
     if n == 0:
         return np.zeros(0, dtype=np.float32)
@@ -172,24 +174,47 @@ def _jw_coded(ca: np.ndarray, va: np.ndarray, cb: np.ndarray, vb: np.ndarray) ->
     return _jw(va[uk // nb], vb[uk % nb])[inv]
 
 
-def name_ladder(
-    kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b, codes: tuple | None = None
-) -> np.ndarray:
-    """Levels of the name ladder for aligned arrays (object arrays of str; "" = missing). ``codes``: the four folded
-    arrays as (code array, distinct values) each — ``fkanji_a == codes[1][codes[0]]`` … — so that Jaro–Winkler is
-    computed once per distinct pair (``_jw_coded``; the levels are the same)."""
-    n = len(kanji_a)
+def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b) -> np.ndarray:
+    """Levels of the name ladder for aligned arrays (object arrays of str; "" = missing)."""
+    return name_ladder_coded(
+        *(
+            _pair_codes(x, y)
+            for x, y in ((kanji_a, kanji_b), (kana_a, kana_b), (fkanji_a, fkanji_b), (fkana_a, fkana_b))
+        )
+    )
+
+
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Both arrays coded over one vocabulary: (codes of a, codes of b, the values, the code of "" or -1)."""
+    code, uniq = pd.factorize(
+        np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)]), use_na_sentinel=False
+    )
+    uniq = np.asarray(uniq, dtype=object)
+    blank = np.flatnonzero(uniq == "")
+    code = code.astype(np.int64)
+    return code[: len(a)], code[len(a) :], uniq, int(blank[0]) if len(blank) else -1
+
+
+def name_ladder_coded(kanji: tuple, kana: tuple, fkanji: tuple, fkana: tuple) -> np.ndarray:
+    """``name_ladder`` of coded names: each argument is (codes of side a, codes of side b, the values, the code of ""
+    or -1), both sides coded over one vocabulary (equal codes = equal text). Integer comparisons instead of object
+    ones, and Jaro–Winkler once per distinct pair of codes (``_jw_coded``) from 20,000 pairs on."""
+    ka, kb, _, kblank = kanji
+    na, nb, _, nblank = kana
+    fka, fkb, fkv, _ = fkanji
+    fna, fnb, fnv, _ = fkana
+    n = len(ka)
     out = np.full(n, NULL, dtype=np.int8)
     if n == 0:
         return out
-    kj = _nonblank(kanji_a) & _nonblank(kanji_b)
-    kn = _nonblank(kana_a) & _nonblank(kana_b)
-    kj_eq = kj & (kanji_a == kanji_b)
-    kn_eq = kn & (kana_a == kana_b)
+    kj = (ka != kblank) & (kb != kblank)
+    kn = (na != nblank) & (nb != nblank)
+    kj_eq = kj & (ka == kb)
+    kn_eq = kn & (na == nb)
     any_ = kj | kn
     exact = (kj_eq & (kn_eq | ~kn)) | (~kj & kn_eq)
     one = ~exact & (kj_eq | kn_eq)
-    fold = ~exact & ~one & ((kj & (fkanji_a == fkanji_b)) | (kn & (fkana_a == fkana_b)))
+    fold = ~exact & ~one & ((kj & (fka == fkb)) | (kn & (fna == fnb)))
     rest = any_ & ~exact & ~one & ~fold
     out[any_] = NAME_ELSE
     out[exact] = NAME_EXACT
@@ -197,21 +222,19 @@ def name_ladder(
     out[fold] = NAME_FOLD
     idx = np.flatnonzero(rest)
     if len(idx):
-        if codes is not None and len(idx) >= _JW_THREADS_FROM:
-            cka, vka, ckb, vkb, cna, vna, cnb, vnb = codes
-            s1 = np.where(kj[idx], _jw_coded(cka[idx], vka, ckb[idx], vkb), 0.0)
-            s2 = np.where(kn[idx], _jw_coded(cna[idx], vna, cnb[idx], vnb), 0.0)
+        if len(idx) >= _JW_THREADS_FROM:
+            s1 = np.where(kj[idx], _jw_coded(fka[idx], fkv, fkb[idx], fkv), 0.0)
+            s2 = np.where(kn[idx], _jw_coded(fna[idx], fnv, fnb[idx], fnv), 0.0)
         else:
-            s1 = np.where(kj[idx], _jw(fkanji_a[idx], fkanji_b[idx]), 0.0)
-            s2 = np.where(kn[idx], _jw(fkana_a[idx], fkana_b[idx]), 0.0)
+            s1 = np.where(kj[idx], _jw(fkv[fka[idx]], fkv[fkb[idx]]), 0.0)
+            s2 = np.where(kn[idx], _jw(fnv[fna[idx]], fnv[fnb[idx]]), 0.0)
         s = np.maximum(s1, s2)
         lv = np.where(s >= 0.92, NAME_JW92, np.where(s >= 0.85, NAME_JW85, NAME_ELSE)).astype(np.int8)
         # one kanji differs and the reading cannot be checked (kana missing on a side): the typical slip
         low = np.flatnonzero((lv == NAME_ELSE) & kj[idx] & ~kn[idx])
         if len(low):
-            one = np.fromiter(
-                (_one_char(x, y) for x, y in zip(fkanji_a[idx[low]], fkanji_b[idx[low]])), dtype=bool, count=len(low)
-            )
+            pa, pb = fkv[fka[idx[low]]], fkv[fkb[idx[low]]]
+            one = np.fromiter((_one_char(x, y) for x, y in zip(pa, pb)), dtype=bool, count=len(low))
             lv[low[one]] = NAME_ONE_CHAR
         out[idx] = lv
     return out

@@ -49,7 +49,7 @@ from .comparisons import (
     birth_date_levels,
     equal_codes,
     infer_split,
-    name_ladder,
+    name_ladder_coded,
     sex_levels,
 )
 
@@ -179,52 +179,78 @@ def _joint_codes(R: dict, P: dict, col: str) -> tuple[np.ndarray, np.ndarray, in
     return code[:n_r], code[n_r:], int(blank[0]) if len(blank) else -1
 
 
-def _parts(R, P, ri, pi, kind: str):
-    """Surname/given arrays for both sides of each pair, splitting an unsplit full name per pair from the other
-    side's parts. kind: "k" (kanji) or "kn" (kana).
+_NAME_COLS = ("full", "sur", "giv", "f_full", "f_sur", "f_giv")
 
-    The folded forms come with integer codes too (``c_f_*``, indexing the side's distinct values ``v_f_*``), coded
-    once per registry or record row rather than per pair: ``name_ladder`` computes Jaro–Winkler once per distinct
-    pair of codes. Blank tests are made per row and spread to the pairs (a test on a few thousand rows instead of an
-    object comparison on each of 300,000 pairs)."""
+
+class _Vocab:
+    """One name column's values over records and registry together (equal codes = equal text), growing with the
+    splits inferred per pair."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray):
+        code, uniq = pd.factorize(
+            np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)]), use_na_sentinel=False
+        )
+        self.values = np.asarray(uniq, dtype=object)
+        blank = np.flatnonzero(self.values == "")
+        if len(blank):
+            self.blank = int(blank[0])
+        else:
+            self.blank = len(self.values)
+            self.values = np.append(self.values, np.array([""], dtype=object))
+        code = code.astype(np.int64)
+        self.a, self.b = code[: len(a)], code[len(a) :]
+        self._index: dict | None = None
+
+    def codes_of(self, values: np.ndarray) -> np.ndarray:
+        """Codes of (new) text, adding what the vocabulary does not hold yet."""
+        if self._index is None:
+            self._index = {v: i for i, v in enumerate(self.values.tolist())}
+        index = self._index
+        new: list[str] = []
+        out = np.empty(len(values), dtype=np.int64)
+        for k, v in enumerate(values.tolist()):
+            c = index.get(v)
+            if c is None:
+                c = index[v] = len(self.values) + len(new)
+                new.append(v)
+            out[k] = c
+        if new:
+            self.values = np.concatenate([self.values, np.array(new, dtype=object)])
+        return out
+
+
+def _parts(R, P, ri, pi, kind: str):
+    """Surname/given (and full name) codes for both sides of each pair, splitting an unsplit full name per pair from
+    the other side's parts. kind: "k" (kanji) or "kn" (kana). Returns (per side ``c_<column>`` code arrays and
+    ``inferred``, split mask, the vocabularies by column).
+
+    The names are coded once per record and registry row (``_Vocab``) and the pairs carry integer codes: the
+    comparisons are integer ones and nothing takes 300,000 Python strings per column for ``estimate_u``."""
     fold = _fold_k if kind == "k" else _fold_kn
-    out = {}
-    has = {}
-    ri, pi = np.asarray(ri), np.asarray(pi)  # index arrays: every F[...][idx] below is a new array (written to)
-    for side, F, idx in (("a", R, ri), ("b", P, pi)):
-        X = out[side] = {
-            "full": F[f"full_{kind}"][idx],
-            "sur": F[f"sur_{kind}"][idx],
-            "giv": F[f"giv_{kind}"][idx],
-            "f_full": F[f"f_full_{kind}"][idx],
-            "f_sur": F[f"f_sur_{kind}"][idx],
-            "f_giv": F[f"f_giv_{kind}"][idx],
-            "inferred": np.zeros(len(idx), dtype=bool),
-        }
-        for part in ("f_full", "f_sur", "f_giv"):
-            code, uniq = _codes(F[f"{part}_{kind}"])
-            X["c_" + part], X["v_" + part] = code[idx], uniq
-        has[side] = {part: (F[f"{part}_{kind}"] != "")[idx] for part in ("full", "sur", "giv")}
+    ri, pi = np.asarray(ri), np.asarray(pi)
+    V = {col: _Vocab(R[f"{col}_{kind}"], P[f"{col}_{kind}"]) for col in _NAME_COLS}
+    out = {
+        side: {"c_" + col: getattr(V[col], side)[idx] for col in _NAME_COLS} | {"inferred": np.zeros(len(idx), bool)}
+        for side, idx in (("a", ri), ("b", pi))
+    }
+    bs, bf = V["sur"].blank, V["full"].blank
     for x, y in (("a", "b"), ("b", "a")):
         X, Y = out[x], out[y]
-        # X is as taken (a first, then b); Y's surname is non-blank where it was, or where it was inferred
-        need = ~has[x]["sur"] & has[x]["full"] & has[y]["sur"] & ~Y["inferred"]
+        need = (X["c_sur"] == bs) & (X["c_full"] != bf) & (Y["c_sur"] != bs) & ~Y["inferred"]
         idx = np.flatnonzero(need)
         if len(idx):
-            s, g = infer_split(X["full"][idx], Y["sur"][idx], Y["giv"][idx])
+            s, g = infer_split(
+                V["full"].values[X["c_full"][idx]], V["sur"].values[Y["c_sur"][idx]], V["giv"].values[Y["c_giv"][idx]]
+            )
             ok = s != ""
             j = idx[ok]
-            X["sur"][j], X["giv"][j] = s[ok], g[ok]
-            X["f_sur"][j], X["f_giv"][j] = fold(s[ok]), fold(g[ok])
-            for part in ("f_sur", "f_giv"):
-                code, uniq = _codes(X[part][j])
-                X["c_" + part][j] = code + len(X["v_" + part])
-                X["v_" + part] = np.concatenate([X["v_" + part], uniq])
+            for col, vals in (("sur", s[ok]), ("giv", g[ok]), ("f_sur", fold(s[ok])), ("f_giv", fold(g[ok]))):
+                X["c_" + col][j] = V[col].codes_of(vals)
             X["inferred"][j] = True
-    # an inferred split has both parts non-blank (infer_split never leaves one empty)
-    ia, ib = out["a"]["inferred"], out["b"]["inferred"]
-    split = (has["a"]["sur"] | ia) & (has["a"]["giv"] | ia) & (has["b"]["sur"] | ib) & (has["b"]["giv"] | ib)
-    return out, split
+    bg = V["giv"].blank
+    a, b = out["a"], out["b"]
+    split = (a["c_sur"] != bs) & (a["c_giv"] != bg) & (b["c_sur"] != bs) & (b["c_giv"] != bg)
+    return out, split, V
 
 
 def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | None = None):
@@ -247,61 +273,31 @@ def compare(R: dict, P: dict, ri: np.ndarray, pi: np.ndarray, tf_table: dict | N
     cr, cp, blank = _joint_codes(R, P, "household_no")
     gamma[:, INDEX["household"]] = equal_codes(cr[ri], cp[pi], blank)
 
-    K, split_k = _parts(R, P, ri, pi, "k")
-    KN, split_kn = _parts(R, P, ri, pi, "kn")
+    K, split_k, VK = _parts(R, P, ri, pi, "k")
+    KN, split_kn, VN = _parts(R, P, ri, pi, "kn")
     split = split_k | split_kn
 
-    def masked(arr, mask):
-        return np.where(mask, arr, "").astype(object)
-
-    def masked_codes(X, part, idx, mask):
-        """The codes of ``masked(X[part][idx], mask)``: a blank gets a code of its own (one past the values)."""
-        v = X["v_" + part]
-        return np.where(mask, X["c_" + part][idx], len(v)), np.append(v, np.array([""], dtype=object))
+    def coded(X, V, col, idx, mask=None):
+        """(codes of side a, of side b, values, code of "") of one column on the pairs ``idx`` (blank where not
+        ``mask``)."""
+        v = V[col]
+        ca, cb = X["a"]["c_" + col][idx], X["b"]["c_" + col][idx]
+        if mask is not None:
+            ca, cb = np.where(mask, ca, v.blank), np.where(mask, cb, v.blank)
+        return ca, cb, v.values, v.blank
 
     s_idx = np.flatnonzero(split)
     f_idx = np.flatnonzero(~split)
-    for comp, part in (("surname", "sur"), ("given", "giv")):
-        if len(s_idx):
-            mk, mkn = split_k[s_idx], split_kn[s_idx]
-            a_k, b_k = masked(K["a"][part][s_idx], mk), masked(K["b"][part][s_idx], mk)
-            a_kn, b_kn = masked(KN["a"][part][s_idx], mkn), masked(KN["b"][part][s_idx], mkn)
-            lv = name_ladder(
-                a_k,
-                b_k,
-                a_kn,
-                b_kn,
-                masked(K["a"]["f_" + part][s_idx], mk),
-                masked(K["b"]["f_" + part][s_idx], mk),
-                masked(KN["a"]["f_" + part][s_idx], mkn),
-                masked(KN["b"]["f_" + part][s_idx], mkn),
-                codes=(
-                    *masked_codes(K["a"], "f_" + part, s_idx, mk),
-                    *masked_codes(K["b"], "f_" + part, s_idx, mk),
-                    *masked_codes(KN["a"], "f_" + part, s_idx, mkn),
-                    *masked_codes(KN["b"], "f_" + part, s_idx, mkn),
-                ),
-            )
-            gamma[s_idx, INDEX[comp]] = lv
-            if tf_table is not None:
-                tf[s_idx, TF_COLS[comp]] = _tf(tf_table, comp, lv, a_k, b_k, a_kn, b_kn, P, pi[s_idx])
-    if len(f_idx):
-        a_k, b_k = K["a"]["full"][f_idx], K["b"]["full"][f_idx]
-        a_kn, b_kn = KN["a"]["full"][f_idx], KN["b"]["full"][f_idx]
-        lv = name_ladder(
-            a_k,
-            b_k,
-            a_kn,
-            b_kn,
-            K["a"]["f_full"][f_idx],
-            K["b"]["f_full"][f_idx],
-            KN["a"]["f_full"][f_idx],
-            KN["b"]["f_full"][f_idx],
-            codes=tuple(x for S in (K["a"], K["b"], KN["a"], KN["b"]) for x in (S["c_f_full"][f_idx], S["v_f_full"])),
-        )
-        gamma[f_idx, INDEX["name"]] = lv
+    parts = [(comp, part, s_idx) for comp, part in (("surname", "sur"), ("given", "giv")) if len(s_idx)]
+    parts += [("name", "full", f_idx)] if len(f_idx) else []
+    for comp, part, idx in parts:
+        mk, mkn = (split_k[idx], split_kn[idx]) if comp != "name" else (None, None)
+        kanji, kana = coded(K, VK, part, idx, mk), coded(KN, VN, part, idx, mkn)
+        lv = name_ladder_coded(kanji, kana, coded(K, VK, "f_" + part, idx, mk), coded(KN, VN, "f_" + part, idx, mkn))
+        gamma[idx, INDEX[comp]] = lv
         if tf_table is not None:
-            tf[f_idx, TF_COLS["name"]] = _tf(tf_table, "name", lv, a_k, b_k, a_kn, b_kn, P, pi[f_idx])
+            (ka, kb, kv, _), (na, nb, nv, _) = kanji, kana
+            tf[idx, TF_COLS[comp]] = _tf(tf_table, comp, lv, kv[ka], kv[kb], nv[na], nv[nb], P, pi[idx])
     return gamma, tf
 
 
