@@ -225,6 +225,8 @@ class Prepared:
     hh_has_tax: np.ndarray  # C bool
     implausible: pd.DataFrame | None = None  # records never scored: dated before the person's birth / after the extract
     pending: dict = field(default_factory=dict)  # child person_id -> {source_type: [record ids]} (名寄せ review)
+    inp: ScoringInput | None = field(default=None, repr=False, compare=False)  # what it was prepared from
+    basis: tuple | None = field(default=None, repr=False, compare=False)  # (repr of _frame_basis, fields extracted)
     _hit_cache: dict = field(default_factory=dict, repr=False)
     _date_cache: dict = field(default_factory=dict, repr=False)
 
@@ -234,29 +236,45 @@ class Prepared:
 
 
 def _dedupe(recs: pd.DataFrame, cat: dict) -> pd.DataFrame:
+    """The newest extract's row of each (person, source type, the source's ``dedupe`` fields) — in the order a
+    ``groupby("source_type", sort=False)`` of the sorted records gives (each source's kept rows, sources in order of
+    first appearance). A key of Python values per record: the frame per source it replaced (a key frame, a
+    ``duplicated``, a concat) cost more than the records."""
     if not len(recs):
         return recs
     order = recs.sort_values(["batch_as_of", "batch_id", "record_id"], na_position="first")
-    keep = []
-    for st, g in order.groupby("source_type", sort=False):
+    st_code, sts = pd.factorize(order["source_type"])  # -1: no source type (groupby drops those rows)
+    pids = [p if p == p else None for p in order["person_id"].to_numpy(object)]  # NaN keys are equal, as there
+    dates = order["record_date"].to_numpy("datetime64[ns]").view(np.int64).tolist()  # NaT: one value
+    attrs = order["attributes"].tolist()
+    last: dict[tuple, int] = {}
+    key: tuple
+    for st_i, st in enumerate(sts):
         fields = (cat["sources"].get(st) or {}).get("dedupe") or ["record_date"]
-        cols = ["person_id"]
-        key = pd.DataFrame({"person_id": g["person_id"]})
-        attr_cols = []
-        for f in fields:
-            if f == "record_date":
-                key["record_date"] = g["record_date"].astype(str)
+        attr_fields = [f for f in fields if f != "record_date"]
+        with_date = "record_date" in fields
+        for n in np.flatnonzero(st_code == st_i).tolist():
+            a = attrs[n] or {}
+            vals = tuple(_key_val(a.get(f)) for f in attr_fields)
+            if with_date:
+                key = (st_i, pids[n], dates[n], vals)
+            elif attr_fields and not any(vals):  # none of the fields: the record date stands in
+                key = (st_i, pids[n], None, vals, dates[n])
             else:
-                key["a:" + f] = g["attributes"].map(lambda a, f=f: _key_val((a or {}).get(f)))
-                attr_cols.append("a:" + f)
-            cols.append("record_date" if f == "record_date" else "a:" + f)
-        if "record_date" not in fields and attr_cols:
-            empty = (key[attr_cols] == "").all(axis=1)
-            key["record_date"] = np.where(empty, g["record_date"].astype(str), "")
-            cols.append("record_date")
-        dup = key.duplicated(subset=cols, keep="last")
-        keep.append(g[~dup.to_numpy()])
-    return pd.concat(keep) if keep else recs
+                key = (st_i, pids[n], None, vals, None)
+            last[key] = n
+    if not last:
+        return recs
+    kept = np.fromiter(last.values(), dtype=np.int64, count=len(last))
+    kept = kept[np.lexsort((kept, st_code[kept]))]  # by source (first appearance), then the sorted order
+    return order.iloc[kept]
+
+
+def _isin(s: pd.Series, values) -> pd.Series:
+    """``s.isin(values)``, the values hashed once: pandas' isin on an arrow string column makes a pyarrow scalar of
+    every value first (about 3 µs each: a town's residents, for each of its records' checks)."""
+    keys = pd.Index(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+    return pd.Series(keys.get_indexer(s.to_numpy(object)) >= 0, index=s.index)
 
 
 def _key_val(v) -> str:
@@ -330,7 +348,96 @@ def rank_frame(persons: pd.DataFrame, cat: dict, on: dt.date) -> Prepared:
     )
 
 
-def prepare(inp: ScoringInput, cat: dict) -> Prepared:
+def _extract_fields(cat: dict) -> dict[str, set]:
+    """Source type → the attribute fields :func:`prepare` extracts into ``a:<field>`` columns."""
+    need: dict[str, set] = {}
+    for ind in cat["indicators"]:
+        f = set(ind.get("_fields", ()))
+        if ind.get("date_field") not in (None, "record_date", "as_of"):
+            f.add(ind["date_field"])
+        need.setdefault(ind["source_type"], set()).update(f)
+        ab = ind.get("absent")
+        if isinstance(ab, dict):  # a two-source indicator: the second source's fields too
+            fa = set(ab.get("_fields", ()))
+            if ab.get("date_field") not in (None, "record_date", "as_of"):
+                fa.add(ab["date_field"])
+            need.setdefault(ab["source_type"], set()).update(fa)
+    for g in cat.get("takeup_gaps") or []:  # the take-up prompts read fields no scored indicator may read
+        for part in (g.get("present"), g.get("absent")) if isinstance(g, dict) else ():
+            if not isinstance(part, dict) or not part.get("source_type"):
+                continue
+            try:
+                fg = R.validate_rule(part.get("rule") or {"exists": True})
+            except R.RuleError:
+                continue
+            if part.get("date_field") not in (None, "record_date", "as_of"):
+                fg.add(part["date_field"])
+            need.setdefault(part["source_type"], set()).update(fg)
+    return need
+
+
+def _by_source(recs: pd.DataFrame, need: dict[str, set]) -> dict[str, pd.DataFrame]:
+    by_source = {}
+    for st, g in recs.groupby("source_type", sort=False):
+        by_source[st] = _with_fields(g, need.get(st, ()))
+    return by_source
+
+
+def _with_fields(g: pd.DataFrame, fields) -> pd.DataFrame:
+    """A source's records with the attribute columns ``a:<field>`` of ``fields`` (and no other)."""
+    g = g[[c for c in g.columns if not c.startswith("a:")]].copy()
+    attrs = g["attributes"].tolist()
+    for f in sorted(fields):
+        g["a:" + f] = [a.get(f) if isinstance(a, dict) else None for a in attrs]
+    return g
+
+
+def _frame_basis(cat: dict) -> tuple:
+    """What of a catalogue :func:`prepare`'s frames depend on, beside the fields extracted: the age bands, each
+    source's de-duplication and closing rule."""
+    return (
+        cat["age_bands"],
+        {st: (meta.get("dedupe") or ["record_date"], meta.get("closed_by")) for st, meta in cat["sources"].items()},
+    )
+
+
+def _prepare_like(like: Prepared, cat: dict, basis: tuple) -> Prepared:
+    """:func:`prepare` of ``like``'s input with ``cat``, when ``cat``'s frame basis is ``like``'s: the frames are
+    shared (nothing changes a Prepared's frames), a source's records re-extracted when ``cat`` reads other fields;
+    the caches start empty (an indicator id may have another rule in ``cat``)."""
+    assert like.basis is not None
+    need, had = basis[1], like.basis[1]
+    by_source = {
+        st: g if need.get(st, set()) == had.get(st, set()) else _with_fields(g, need.get(st, ()))
+        for st, g in like.by_source.items()
+    }
+    prep = Prepared(
+        like.as_of,
+        cat,
+        like.children,
+        like.R,
+        by_source,
+        like.pairs,
+        like.persons,
+        dict(like.departments),
+        set(like.imported_sources),
+        like.hh_code,
+        like.has_source,
+        like.checklist_state,
+        like.registry_ev,
+        like.hh_has_tax,
+    )
+    prep.implausible, prep.pending, prep.inp, prep.basis = like.implausible, like.pending, like.inp, basis
+    return prep
+
+
+def prepare(inp: ScoringInput, cat: dict, *, like: Prepared | None = None) -> Prepared:
+    """The frames of ``inp`` for ``cat``. ``like``: a Prepared of the same input object, unchanged since, for
+    another catalogue (a catalogue preview scores the data with the adopted and the proposed one): its frames are
+    reused when the two catalogues' :func:`_frame_basis` is the same."""
+    basis = (repr(_frame_basis(cat)), _extract_fields(cat))
+    if like is not None and like.inp is inp and like.as_of == inp.as_of and like.basis and like.basis[0] == basis[0]:
+        return _prepare_like(like, cat, basis)
     on = inp.as_of
     on64 = np.datetime64(on, "ns")
     persons, children = _people(inp.persons, cat, on)
@@ -387,7 +494,7 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     recs["record_date"] = _dates(recs["record_date"])
     recs["batch_as_of"] = _dates(recs["batch_as_of"])
     recs["record_date"] = recs["record_date"].fillna(recs["batch_as_of"])
-    recs = recs[recs["person_id"].isin(persons["person_id"])]
+    recs = recs[_isin(recs["person_id"], persons["person_id"])]
     recs = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] <= on64)]
     recs, implausible = _split_implausible(recs, persons)
     recs = recs[recs["record_date"].isna() | (recs["record_date"] <= on64)]
@@ -395,45 +502,16 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     recs = _dedupe(recs, cat)
     recs = recs.reset_index(drop=True)
     recs["pos"] = np.arange(len(recs))
-    need: dict[str, set] = {}
-    for ind in cat["indicators"]:
-        f = set(ind.get("_fields", ()))
-        if ind.get("date_field") not in (None, "record_date", "as_of"):
-            f.add(ind["date_field"])
-        need.setdefault(ind["source_type"], set()).update(f)
-        ab = ind.get("absent")
-        if isinstance(ab, dict):  # a two-source indicator: the second source's fields too
-            fa = set(ab.get("_fields", ()))
-            if ab.get("date_field") not in (None, "record_date", "as_of"):
-                fa.add(ab["date_field"])
-            need.setdefault(ab["source_type"], set()).update(fa)
-    for g in cat.get("takeup_gaps") or []:  # the take-up prompts read fields no scored indicator may read
-        for part in (g.get("present"), g.get("absent")) if isinstance(g, dict) else ():
-            if not isinstance(part, dict) or not part.get("source_type"):
-                continue
-            try:
-                fg = R.validate_rule(part.get("rule") or {"exists": True})
-            except R.RuleError:
-                continue
-            if part.get("date_field") not in (None, "record_date", "as_of"):
-                fg.add(part["date_field"])
-            need.setdefault(part["source_type"], set()).update(fg)
-    by_source = {}
-    for st, g in recs.groupby("source_type", sort=False):
-        g = g.copy()
-        attrs = g["attributes"].tolist()
-        for f in sorted(need.get(st, ())):
-            g["a:" + f] = [a.get(f) if isinstance(a, dict) else None for a in attrs]
-        by_source[st] = g
+    by_source = _by_source(recs, basis[1])
     imported = set(inp.imported_sources) if inp.imported_sources is not None else set(recs["source_type"].unique())
     # no-data facts
     recent = recs[recs["batch_as_of"].isna() | (recs["batch_as_of"] > np.datetime64(months_before(on, 15), "ns"))]
     has_source = {  # vectorised: a Python set per person took 6 s at 30,000 residents
-        st: children["person_id"].isin(recent.loc[recent["source_type"] == st, "person_id"]).to_numpy(dtype=bool)
+        st: _isin(children["person_id"], recent.loc[recent["source_type"] == st, "person_id"]).to_numpy(dtype=bool)
         for st in ("school_attendance", "school_health", "maternal_child_health", "school_checklist")
     }
     tax = recent[recent["source_type"] == "tax"]
-    tax_hh = set(persons.loc[persons["person_id"].isin(tax["person_id"]), "household_id"].dropna())
+    tax_hh = set(persons.loc[_isin(persons["person_id"], tax["person_id"]), "household_id"].dropna())
     tax_self = set(tax["person_id"])
     hh_has_tax = np.array(
         [(h in tax_hh) or (p in tax_self) for h, p in zip(children["household_id"], children["person_id"])], dtype=bool
@@ -466,6 +544,7 @@ def prepare(inp: ScoringInput, cat: dict) -> Prepared:
     )
     prep.implausible = implausible
     prep.pending = pending
+    prep.inp, prep.basis = inp, basis
     return prep
 
 
@@ -559,8 +638,135 @@ def _event_dates(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | 
     return prep._date_cache[key]
 
 
-def _latest_first(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values(["batch_as_of", "batch_id", "record_date", "pos"])
+#: the order "newest" means (a later extract, then a later batch, a later record date; pos breaks ties)
+LATEST_ORDER = ("batch_as_of", "batch_id", "record_date", "pos")
+
+
+# Each indicator used to be a few dozen pandas calls on frames of a few hundred rows (a merge with the pairs, sorts,
+# drop_duplicates): at a town's size the calls' overhead was the cost. The arrays below are built once per
+# Prepared and source type (or whose), and the indicators join, order and pick in numpy; what they pick is what the
+# frame calls picked (every order ends on ``pos``, unique per record, so the chosen row is the same whatever the sort
+# algorithm), and the aggregates that are not exact in any order (sum, max, min) still run in pandas on the rows in
+# the order the merge gave them.
+def _memo(prep: Prepared, key, make):
+    if key not in prep._date_cache:
+        prep._date_cache[key] = make()
+    return prep._date_cache[key]
+
+
+def _person_codes(prep: Prepared) -> pd.Index:
+    """Every person a child reads (the pairs' person ids), as one index: a person's code is its position."""
+
+    def make():
+        ids = [p["person_id"].to_numpy(object) for p in prep.pairs.values()]
+        return pd.Index(pd.unique(np.concatenate(ids))) if ids else pd.Index([], dtype=object)
+
+    return _memo(prep, "_person_codes", make)
+
+
+def _src(prep: Prepared, st: str, recs: pd.DataFrame) -> dict:
+    """One source type's records as arrays: ``pos``, the person's code (-1: read by no child) and ``newest`` (the
+    rank of each record in :data:`LATEST_ORDER`)."""
+
+    def make():
+        # what sort_values(LATEST_ORDER) gives: each column ascending, missing last (pos is unique: no ties)
+        keys = [_sort_key(recs[c].to_numpy()) for c in LATEST_ORDER]
+        order = np.lexsort(keys[::-1])
+        newest = np.empty(len(recs), dtype=np.int64)
+        newest[order] = np.arange(len(recs))
+        return {
+            "pos": recs["pos"].to_numpy(np.int64),
+            "person": _person_codes(prep).get_indexer(recs["person_id"]),
+            "newest": newest,
+        }
+
+    return _memo(prep, ("_src", st), make)
+
+
+def _pair_index(prep: Prepared, whose: str) -> tuple:
+    """The pairs of ``whose`` grouped by person (in their order within a person): (first index, count) per person
+    code, and each pair's child and pref in that grouping."""
+
+    def make():
+        pairs = prep.pairs[whose]
+        n = len(_person_codes(prep))
+        code = _person_codes(prep).get_indexer(pairs["person_id"])
+        order = np.argsort(code, kind="stable")
+        counts = np.bincount(code, minlength=n)
+        starts = np.cumsum(counts) - counts
+        return starts, counts, pairs["child"].to_numpy(np.int64)[order], pairs["pref"].to_numpy(np.int64)[order]
+
+    return _memo(prep, ("_pairs", whose), make)
+
+
+def _join(prep: Prepared, src: dict, whose: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``frame.merge(pairs, on="person_id")`` for the records at ``rows`` (positions in the source's frame):
+    (row, child, pref) per pair, in the merge's order (the records' order, then the pairs')."""
+    starts, counts, child, pref = _pair_index(prep, whose)
+    code = src["person"][rows]
+    known = code >= 0
+    rows, code = rows[known], code[known]
+    n = counts[code]
+    first = np.repeat(starts[code], n)
+    at = first + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    return np.repeat(rows, n), child[at], pref[at]
+
+
+def _last_per(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Indices of the rows ranked last within each ``group`` value by ``keys`` (the first key first): what
+    ``sort_values([*keys]).drop_duplicates(group, keep="last")`` keeps when the keys are unique within a group."""
+    if not len(group):
+        return np.zeros(0, dtype=np.int64)
+    o = np.lexsort((*keys[::-1], group))
+    g = group[o]
+    return o[np.r_[g[1:] != g[:-1], True]]
+
+
+def _sort_key(x: np.ndarray) -> np.ndarray:
+    """An array that sorts as ``sort_values`` sorts ``x`` (missing last)."""
+    if x.dtype.kind == "M":
+        return np.where(np.isnat(x), np.iinfo(np.int64).max, x.view(np.int64))
+    if x.dtype.kind in "biu":
+        return x
+    return _codes(x)
+
+
+def _codes(x: np.ndarray) -> np.ndarray:
+    """Integer codes in ``x``'s sort order (equal values equal codes; missing last)."""
+    codes, _ = pd.factorize(x, sort=True)
+    return np.where(codes < 0, codes.max(initial=-1) + 1, codes)
+
+
+def _column_array(prep: Prepared, st: str, recs: pd.DataFrame, field_: str, as_object: bool = False) -> np.ndarray:
+    """A field's values (``Series.to_numpy()``, or ``to_numpy(object)``: Python scalars, Timestamps)."""
+    return _memo(
+        prep,
+        ("_col", st, field_, as_object),
+        lambda: R.column(recs, field_).to_numpy(object) if as_object else R.column(recs, field_).to_numpy(),
+    )
+
+
+def _date_array(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | None) -> np.ndarray:
+    return _memo(
+        prep,
+        ("_dates", st, date_field),
+        lambda: _event_dates(prep, st, recs, date_field).to_numpy("datetime64[ns]"),
+    )
+
+
+def _in_window(prep: Prepared, st: str, recs: pd.DataFrame, date_field: str | None, window: int | None):
+    def make():
+        d = _date_array(prep, st, recs, date_field)
+        inwin = ~np.isnat(d) & (d <= np.datetime64(prep.as_of, "ns"))
+        if window:
+            inwin &= d > np.datetime64(months_before(prep.as_of, window), "ns")
+        return inwin
+
+    return _memo(prep, ("_inwin", st, date_field, window), make)
+
+
+def _by_codes(prep: Prepared, st: str, recs: pd.DataFrame, b: str) -> np.ndarray:
+    return _memo(prep, ("_by", st, b), lambda: pd.factorize(R.column(recs, b).map(_key_val).to_numpy())[0])
 
 
 def evaluate_indicator(prep: Prepared, ind: dict, window: int | None):
@@ -604,102 +810,102 @@ def _evaluate_one(prep: Prepared, ind: dict, window: int | None):
         # numpy's stubs do not take None (an object scalar) as where()'s fill value
         val = np.where(hit, counts.map(lambda n: f"18歳以下 {n}人").to_numpy(object), None)  # type: ignore[assignment]
         return _ages(prep, ind, hit, ev, val)
-    recs = prep.by_source.get(ind["source_type"])
+    st = ind["source_type"]
+    recs = prep.by_source.get(st)
     if recs is None or not len(recs) or not C:
         return hit, ev, val
-    dates = _event_dates(prep, ind["source_type"], recs, ind.get("date_field"))
-    on64 = np.datetime64(prep.as_of, "ns")
-    inwin = dates.notna() & (dates <= on64)
-    if window:
-        inwin &= dates > np.datetime64(months_before(prep.as_of, window), "ns")
-    pairs = prep.pairs[ind["whose"]]
+    date_field = ind.get("date_field")
+    inwin = _in_window(prep, st, recs, date_field, window)
+    d = _date_array(prep, st, recs, date_field).view(np.int64)
+    src = _src(prep, st, recs)
+    pos = src["pos"]
     agg = rule.get("aggregate")
     if agg is None:
-        sub = recs[(R.condition(rule, recs) & inwin).to_numpy()]
-        if not len(sub):
+        rows = np.flatnonzero(np.asarray(R.condition(rule, recs), dtype=bool) & inwin)
+        if not len(rows):
             return hit, ev, val
-        j = sub.assign(_d=dates[sub.index])[["pos", "person_id", "_d", "batch_as_of", "batch_id", "record_date"]].merge(
-            pairs, on="person_id"
-        )
-        j = j.sort_values(["pref", "_d", "pos"]).drop_duplicates("child", keep="last")
-        c = j["child"].to_numpy()
-        hit[c], ev[c] = True, j["pos"].to_numpy()
+        r, ch, pref = _join(prep, src, ind["whose"], rows)
+        pick = _last_per(ch, pref, d[r], pos[r])
+        c = ch[pick]
+        hit[c], ev[c] = True, pos[r[pick]]
         f = R.fields_in(rule)
         if f:  # the record frames keep R's positional index, so a position is also a label
-            vals = R.column(recs, f[0])
-            val[c] = [_fmt(ind, f[0], x) for x in vals.loc[j["pos"].to_numpy()].to_numpy(object)]
+            vals = _column_array(prep, st, recs, f[0], as_object=True)
+            val[c] = [_fmt(ind, f[0], x) for x in vals[r[pick]]]
         return _ages(prep, ind, hit, ev, val)
     base_mask = inwin
     if "where" in rule:
-        base_mask = base_mask & R.condition(rule["where"], recs)
-    base = recs[base_mask.to_numpy()]
-    if not len(base):  # no records is "no data", never a finding (even for "count < n")
+        base_mask = base_mask & np.asarray(R.condition(rule["where"], recs), dtype=bool)
+    rows = np.flatnonzero(base_mask)
+    if not len(rows):  # no records is "no data", never a finding (even for "count < n")
         return hit, ev, val
-    cols = ["pos", "person_id", "batch_as_of", "batch_id", "record_date"]
-    frame = base[cols].copy()
-    frame["_d"] = dates[base.index].to_numpy()
-    if agg in ("max", "min", "sum", "latest", "all_latest"):
-        v = R.rule_value(rule, base)
-        frame["_v"] = pd.to_numeric(v, errors="coerce").to_numpy() if agg in ("max", "min", "sum") else v.to_numpy()
+    v = np.zeros(len(rows))  # count reads no value
+    if agg in ("max", "min", "sum"):
+        # on the records in the window, as before: to_numeric's dtype depends on the values it is given
+        v = pd.to_numeric(R.rule_value(rule, recs).iloc[rows], errors="coerce").to_numpy()
+    elif agg in ("latest", "all_latest"):
+        v = (
+            R.rule_value(rule, recs).to_numpy()[rows]
+            if "group_count" in rule
+            else _column_array(prep, st, recs, rule["field"])[rows]
+        )
     by = rule.get("by") or []
-    for b in by:
-        frame["_by_" + b] = R.column(base, b).map(_key_val).to_numpy()
-    j = frame.merge(pairs, on="person_id")
-    if not len(j):
+    r, ch, pref = _join(prep, src, ind["whose"], rows)
+    if not len(r):
         return hit, ev, val
+    vj = v[np.searchsorted(rows, r)]  # the value of each joined row
     if agg in ("max", "min", "sum", "count"):
-        g = j.groupby("child")
         if agg == "count":
-            a = g.size()
-        elif agg == "sum":
-            a = g["_v"].sum(min_count=1)
+            uc, n = np.unique(ch, return_counts=True)
+            a = pd.Series(n, index=uc)
         else:
-            a = g["_v"].max() if agg == "max" else g["_v"].min()
+            g = pd.Series(vj).groupby(ch)
+            a = g.sum(min_count=1) if agg == "sum" else (g.max() if agg == "max" else g.min())
         ok = R.compare(a.astype(float), rule["op"], rule.get("value"))
         good = a[ok.to_numpy()]
         if not len(good):
             return hit, ev, val
+        sel = np.isin(ch, good.index.to_numpy())
         if agg in ("max", "min"):
-            jj = j[j["child"].isin(good.index) & j["_v"].notna()]
-            evid = jj.sort_values(
-                ["_v", "pref", "_d", "pos"], ascending=[agg == "max", True, True, True]
-            ).drop_duplicates("child", keep="last")
+            sel &= ~pd.isna(vj)
+            s = np.flatnonzero(sel)
+            vc = _codes(vj[s])
+            pick = s[_last_per(ch[s], vc if agg == "max" else -vc, pref[s], d[r[s]], pos[r[s]])]
         else:
-            evid = (
-                j[j["child"].isin(good.index)].sort_values(["pref", "_d", "pos"]).drop_duplicates("child", keep="last")
-            )
-        c = evid["child"].to_numpy()
-        hit[c], ev[c] = True, evid["pos"].to_numpy()
+            s = np.flatnonzero(sel)
+            pick = s[_last_per(ch[s], pref[s], d[r[s]], pos[r[s]])]
+        c = ch[pick]
+        hit[c], ev[c] = True, pos[r[pick]]
         field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
         val[good.index.to_numpy()] = [_fmt(ind, field_, x, agg=agg) for x in good.to_numpy()]
         return _ages(prep, ind, hit, ev, val)
-    # latest / all_latest
-    keys = ["child", "person_id"] + ["_by_" + b for b in by]
-    latest = _latest_first(j).drop_duplicates(keys, keep="last")  # the newest per key (groupby.tail: 3× the time)
-    ok = R.compare(pd.Series(latest["_v"].to_numpy(), index=latest.index), rule["op"], rule.get("value"))
-    latest = latest.assign(_ok=ok.to_numpy())
+    # latest / all_latest: the newest record per (child, person, ``by`` values)
+    newest = src["newest"][r]
+    keys = [src["person"][r]] + [_by_codes(prep, st, recs, b)[r] for b in by]
+    o = np.lexsort((newest, *keys[::-1], ch))
+    same = np.ones(len(o) - 1, dtype=bool)
+    for k in [ch, *keys]:
+        same &= k[o][1:] == k[o][:-1]
+    lat = o[np.r_[~same, True]]
+    ok = R.compare(pd.Series(vj[lat]), rule["op"], rule.get("value")).to_numpy()
     if agg == "all_latest":
-        allok = latest.groupby("child")["_ok"].all()
-        good_children = set(allok[allok].index)
-        sat = latest[latest["_ok"] & latest["child"].isin(good_children)]
-    else:
-        sat = latest[latest["_ok"]]
+        bad = np.unique(ch[lat][~ok])
+        ok = ok & ~np.isin(ch[lat], bad)
+    sat = lat[ok]
     if not len(sat):
         return hit, ev, val
-    evid = sat.sort_values(["pref", "batch_as_of", "batch_id", "record_date", "pos"]).drop_duplicates(
-        "child", keep="last"
-    )
-    c = evid["child"].to_numpy()
-    hit[c], ev[c] = True, evid["pos"].to_numpy()
+    pick = sat[_last_per(ch[sat], pref[sat], newest[sat])]
+    c = ch[pick]
+    hit[c], ev[c] = True, pos[r[pick]]
     field_ = rule.get("field") or ("group_counts" if "group_count" in rule else None)
-    val[c] = [_fmt(ind, field_, x) for x in evid["_v"].to_numpy()]
+    val[c] = [_fmt(ind, field_, x) for x in vj[pick]]
     return _ages(prep, ind, hit, ev, val)
 
 
 def _ages(prep, ind, hit, ev, val):
     ages = ind.get("applies_to_ages")
     if ages:
-        a = prep.children["age"].to_numpy()
+        a = _memo(prep, "_ages", lambda: prep.children["age"].to_numpy())
         ok = (a >= ages[0]) & (a <= ages[1])
         hit = hit & ok
         ev = np.where(ok, ev, -1)
@@ -1062,10 +1268,16 @@ def _rec_arrays(prep: Prepared) -> dict:
             "file_name": R_["file_name"].to_numpy(object),
             "person_id": R_["person_id"].to_numpy(object),
             "source_type": R_["source_type"].to_numpy(object),
-            "record_date": np.array([_iso(v) for v in R_["record_date"]], dtype=object),
-            "batch_as_of": np.array([_iso(v) for v in R_["batch_as_of"]], dtype=object),
+            "record_date": _iso_array(R_["record_date"]),
+            "batch_as_of": _iso_array(R_["batch_as_of"]),
         }
     return prep._date_cache["_arrays"]
+
+
+def _iso_array(s: pd.Series) -> np.ndarray:
+    """``_iso`` of every value, computed once per distinct value (a town's records share a few dozen dates)."""
+    codes, uniq = pd.factorize(s)  # missing: -1, the last entry
+    return np.array([_iso(v) for v in uniq] + [None], dtype=object)[codes]
 
 
 def _rec_info(prep: Prepared, pos: int) -> dict:

@@ -75,12 +75,21 @@ def _field_set(cls) -> frozenset[str]:
     return frozenset(_field_names(cls))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def asdict(obj):
     """``dataclasses.asdict`` for these plain records, without its ``deepcopy`` of every leaf: containers are
     copied, scalars (str, numbers, None) shared — the same dict, about ten times faster (a city's run writes
     tens of thousands of details)."""
+    if type(obj) in _SCALARS:  # most leaves: returned before the container checks
+        return obj
     if is_dataclass(obj) and not isinstance(obj, type):
-        return {n: asdict(getattr(obj, n)) for n in _field_names(type(obj))}
+        out = {}
+        for n in _field_names(type(obj)):
+            v = getattr(obj, n)
+            out[n] = v if type(v) in _SCALARS else asdict(v)
+        return out
     if isinstance(obj, dict):
         return type(obj)((asdict(k), asdict(v)) for k, v in obj.items())
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple

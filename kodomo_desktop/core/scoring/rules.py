@@ -163,10 +163,18 @@ def group_sum(recs: pd.DataFrame, spec: dict) -> pd.Series:
     return pd.Series([one(d) for d in gc.tolist()], index=recs.index, dtype=float)
 
 
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or v == "" or v == [] or v == {}
+
+
 def _is_missing(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or v == "" or v == [] or v == {}).astype(
-        bool
-    )
+    return pd.Series(_mask(_missing, s.tolist()), index=s.index, name=s.name)
+
+
+def _mask(f, vals: list) -> np.ndarray:
+    """``f`` of every value as a bool array (``Series.map(f).astype(bool)`` without a Series per step: the values
+    are ``tolist()``'s, the same Python objects ``map`` passes)."""
+    return np.fromiter((bool(f(v)) for v in vals), dtype=bool, count=len(vals))
 
 
 def _truthy(v) -> bool | None:
@@ -185,37 +193,46 @@ def _truthy(v) -> bool | None:
 
 
 def compare(values: pd.Series, op: str, value=None) -> pd.Series:
-    """Vectorised comparison of one column with the rule's ``op``/``value`` (see the module docstring)."""
+    """Vectorised comparison of one column with the rule's ``op``/``value`` (see the module docstring): a bool Series
+    on ``values``' index. The per-value tests run over ``values.tolist()`` (a pandas call per test cost more than
+    the tests on a town's few hundred records)."""
     if not len(values):
         return pd.Series([], dtype=bool, index=values.index)
-    missing = _is_missing(values)
+    vals = values.tolist()
+    missing = _mask(_missing, vals)
+
+    def out(mask: np.ndarray) -> pd.Series:
+        return pd.Series(mask, index=values.index, name=values.name)
+
     if op == "exists":
-        return ~missing
+        return out(~missing)
     if op == "missing":
-        return missing
+        return out(missing)
     if op in ("is_true", "is_false"):
         want = op == "is_true"
-        return values.map(lambda v: _truthy(v) is want).astype(bool)
+        return out(_mask(lambda v: _truthy(v) is want, vals))
     if op in (">=", ">", "<=", "<"):
         num = pd.to_numeric(values, errors="coerce").astype(float)
-        out = {">=": num >= value, ">": num > value, "<=": num <= value, "<": num < value}[op]
-        return out.fillna(False).astype(bool)
+        if not isinstance(value, (int, float)):  # a rule not validated: pandas' comparison (None: all False)
+            cmp = {">=": num >= value, ">": num > value, "<=": num <= value, "<": num < value}[op]
+            return cmp.fillna(False).astype(bool)
+        x = num.to_numpy()  # NaN compares False
+        return out({">=": x >= value, ">": x > value, "<=": x <= value, "<": x < value}[op])
     if op in ("==", "!="):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            num = pd.to_numeric(values, errors="coerce").astype(float)
-            eq = (num == float(value)).fillna(False)
+            eq = pd.to_numeric(values, errors="coerce").astype(float).to_numpy() == float(value)
         else:
             target = str(value).strip()
-            eq = values.map(lambda v: v is not None and str(v).strip() == target).astype(bool)
+            eq = _mask(lambda v: v is not None and str(v).strip() == target, vals)
         eq = eq & ~missing
-        return eq.astype(bool) if op == "==" else (~eq).astype(bool)
+        return out(eq if op == "==" else ~eq)
     if op in ("in", "not_in"):
         wanted = {str(x).strip() for x in value}
-        inside = values.map(lambda v: v is not None and str(v).strip() in wanted).astype(bool) & ~missing
-        return inside if op == "in" else ~inside
+        inside = _mask(lambda v: v is not None and str(v).strip() in wanted, vals) & ~missing
+        return out(inside if op == "in" else ~inside)
     if op == "contains_any":
         subs = [str(x) for x in value]
-        return values.map(lambda v: v is not None and any(s in str(v) for s in subs)).astype(bool) & ~missing
+        return out(_mask(lambda v: v is not None and any(s in str(v) for s in subs), vals) & ~missing)
     raise RuleError(f"演算子 {op!r} は使えません。")
 
 

@@ -669,11 +669,13 @@ def _json_list(v):
 class ScoringContext:
     """The frames of one as-of date, kept while weights are edited: re-scoring is then only the matrix step."""
 
-    def __init__(self, inp: E.ScoringInput, cat: dict | None = None):
+    def __init__(self, inp: E.ScoringInput, cat: dict | None = None, *, like: ScoringContext | None = None):
+        """``like``: a context of the same input for another catalogue, whose frames may be reused
+        (``engine.prepare(like=…)``)."""
         self.cat = cat or catalogue()
         self.inp = inp
         self.as_of = inp.as_of
-        self.prep = E.prepare(inp, self.cat)
+        self.prep: E.Prepared = E.prepare(inp, self.cat, like=like.prep if like is not None else None)
         self._groups: dict[str, np.ndarray] | None = None
         self._group_kinds: dict[str, dict[str, np.ndarray]] | None = None
         self._hits: dict = {}  # per look-back windows: a weight change re-uses the indicator hits
@@ -800,11 +802,20 @@ def _previous(s, as_of: dt.date, before_id: int | None) -> tuple[int | None, dic
     if prev is None:
         return None, {}
     out = {}
-    for pid, total, flagged, details in s.execute(
-        text("SELECT person_id, total, flagged, details FROM child_score WHERE run_id = :r"), {"r": prev.id}
+    # SQLite hands over each child's ``history`` (JSON text, or NULL: none, or details not a JSON object) rather than
+    # the whole details: parsing every details JSON in Python was most of this step. Details SQLite does not take for
+    # JSON (Python's json writes NaN) come whole and are read as before.
+    for pid, total, flagged, history, raw in s.execute(
+        text(
+            "SELECT person_id, total, flagged, CASE WHEN json_valid(details) THEN details -> '$.history' END, "
+            "CASE WHEN json_valid(details) THEN NULL ELSE details END FROM child_score WHERE run_id = :r"
+        ),
+        {"r": prev.id},
     ):
-        d = _json(details)
-        h = d.get("history") or {}
+        if raw is not None:
+            h = _json(raw).get("history") or {}
+        else:
+            h = (json.loads(history) if history is not None else None) or {}
         out[pid] = {
             "total": float(total or 0),
             "flagged": bool(flagged),

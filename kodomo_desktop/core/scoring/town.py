@@ -494,7 +494,7 @@ def _preview(
     ctx_new = S.ScoringContext(inp, cat_new)
     _, s_new, m_new = ctx_new.score(new_data)
     try:
-        ctx_old = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(old))))
+        ctx_old = S.ScoringContext(inp, copy.deepcopy(C.validate_catalogue(copy.deepcopy(old))), like=ctx_new)
         _, s_cur, _ = ctx_old.score(active)
     except InputRefused:  # the adopted catalogue reads a source type the new one removes: compare on the new one
         _, s_cur, _ = ctx_new.score(migrate_weights(active, old, new, renames))
