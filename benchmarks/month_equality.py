@@ -37,7 +37,9 @@ TIMES = {"created_at", "decided_at", "started_at", "finished_at", "imported_at",
 out = {}
 with ws.session() as s:
     def rows(table, order):
-        cols = [c[1] for c in s.execute(text(f"PRAGMA table_info({table})")) if c[1] not in TIMES]
+        # link_model.settings digests the engine's code too: it differs whenever the code does
+        cols = [c[1] for c in s.execute(text(f"PRAGMA table_info({table})"))
+                if c[1] not in TIMES and (table, c[1]) != ("link_model", "settings")]
         sql = "SELECT " + ", ".join('"%s"' % c for c in cols) + f" FROM {table} ORDER BY {order}"
         return [cols] + [list(r) for r in s.execute(text(sql))]
     have = {r[0] for r in s.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
@@ -50,7 +52,7 @@ print(json.dumps(out, ensure_ascii=False, default=str, sort_keys=True))
 
 
 def _scrub(v):
-    """Summaries without what differs from run to run anyway (times, durations)."""
+    """Summaries without what differs from run to run anyway (times, durations) or with the code (reuse keys)."""
     if isinstance(v, str) and v[:1] in "{[":
         try:
             return _scrub(json.loads(v))
@@ -60,7 +62,9 @@ def _scrub(v):
         return {
             k: _scrub(x)
             for k, x in v.items()
-            if k not in ("steps", "seconds", "elapsed_s", "duration_s", "started_at", "finished_at")
+            # global_key (score run) and inputs (link run) digest the code as well as the data: reuse keys
+            if k
+            not in ("steps", "seconds", "elapsed_s", "duration_s", "started_at", "finished_at", "global_key", "inputs")
         }
     if isinstance(v, list):
         return [_scrub(x) for x in v]
@@ -73,7 +77,11 @@ def month(root: Path, files: Path, work: Path) -> dict:
     db, csv_out = work / "town.db", work / "score.csv"
 
     def cli(*a: str) -> str:
-        p = subprocess.run([sys.executable, "-m", "kodomo_desktop.cli", *a], env=env, capture_output=True, text=True)
+        # cwd: the work folder — ``python -m`` puts the current directory before PYTHONPATH, so run from a work tree
+        # both roots would otherwise import that tree's package
+        p = subprocess.run(
+            [sys.executable, "-m", "kodomo_desktop.cli", *a], env=env, capture_output=True, text=True, cwd=work
+        )
         if p.returncode:
             sys.exit(f"{root}: {' '.join(a[:1])} failed ({p.returncode}): {p.stderr[-500:]}")
         return p.stdout
@@ -91,7 +99,7 @@ def month(root: Path, files: Path, work: Path) -> dict:
     steps = summary.get("steps", {})
     print(f"  {root}: cpu {cpu:.2f} s  " + "  ".join(f"{k} {v['cpu_s']:.2f}" for k, v in steps.items()))
     dump = subprocess.run(
-        [sys.executable, "-c", DUMP, str(db), PASSWORD], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", DUMP, str(db), PASSWORD], env=env, capture_output=True, text=True, check=True, cwd=work
     ).stdout
     data = _scrub(json.loads(dump))
     data["summary"] = _scrub(json.loads(json.dumps(summary).replace(json.dumps(str(work))[1:-1], "WORK")))
