@@ -43,10 +43,10 @@ _keys.enable_test_derive_cache()  # the same derivation in one test process runs
 # A new key file takes its Argon2id parameters from keys.calibrate (64 MiB, t >= 3: ~0.22 CPU-second per derivation).
 # The suite makes ~170 new key slots in its own processes, ~37 CPU-seconds of hashing that tests nothing but Argon2:
 # in this process new key files get a test cost instead (Django's fast test hasher, the same idea). Only here: the
-# application has no switch for it (no option, no environment variable), every child process the tests start
-# (the CLI, the self-test, the bundle) calibrates at the floor for the key files it makes, and the tests of keys,
-# calibration (FLOOR_KDF below) and the sign-in cost tests (marked kdf_floor) run at the floor. A key file records its own parameters, so copies
-# of a test-cost town open at that cost everywhere, including in child processes.
+# application has no switch for it (no option, no environment variable); every child process the tests start (the
+# CLI, the self-test, the bundle) calibrates at the floor for the key files it makes; and the tests marked kdf_floor
+# (test_keys.py and test_kdf_prefetch.py whole, the sign-in cost tests) run at the floor. A key file records its own
+# parameters, so copies of a test-cost town open at that cost everywhere, including in child processes.
 _FLOOR_CALIBRATE = _keys.calibrate
 TEST_KDF = (1, 64, 1)  # time_cost, memory_cost (KiB), parallelism: ~0.1 ms
 
@@ -56,12 +56,6 @@ def _test_cost_calibrate(target_ms=None):
 
 
 _keys.calibrate = _test_cost_calibrate
-FLOOR_KDF = frozenset(
-    {
-        "core/test_keys.py",  # calibration, floor, slots, rekey
-        "core/test_kdf_prefetch.py",  # the sign-in prefetch's one Argon2id run per command
-    }
-)
 
 import pytest  # noqa: E402
 
@@ -151,12 +145,8 @@ HEAVY_FIRST = (
 
 @pytest.fixture(autouse=True)
 def _kdf_cost(request):
-    """The floor for the tests in FLOOR_KDF (and any marked ``kdf_floor``); the test cost for the rest."""
-    try:
-        rel = Path(str(request.node.path)).resolve().relative_to(Path(__file__).resolve().parent).as_posix()
-    except ValueError:
-        rel = ""
-    floor = rel in FLOOR_KDF or request.node.get_closest_marker("kdf_floor") is not None
+    """The floor for the tests marked ``kdf_floor``; the test cost for the rest."""
+    floor = request.node.get_closest_marker("kdf_floor") is not None
     _keys.calibrate = _FLOOR_CALIBRATE if floor else _test_cost_calibrate
     yield
     _keys.calibrate = _test_cost_calibrate
@@ -231,10 +221,9 @@ def _towns_root(tmp_path_factory) -> Path:
     root = cache / _code_key()
     root.mkdir(parents=True, exist_ok=True)
     os.utime(root)  # the newest in use
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError), _exclusive(cache / "prune.lock"):
         for old in sorted((p for p in cache.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)[:-3]:
-            with _exclusive(cache / "prune.lock"):
-                shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
     return root
 
 
@@ -301,7 +290,7 @@ _NEW_DB: dict[bool, Path] = {}
 
 def _new_db_template(tmp_path_factory) -> Path:
     """The database ``Workspace.create`` made once in this worker (password :data:`PASSWORD`), closed: one at the
-    test cost, one at the floor for the tests that run at it (FLOOR_KDF)."""
+    test cost, one at the floor for the tests marked ``kdf_floor``."""
     from kodomo_desktop.core.workspace import Workspace
 
     floor = _keys.calibrate is _FLOOR_CALIBRATE

@@ -12,6 +12,9 @@ from kodomo_desktop.core.errors import WrongPassword
 from kodomo_desktop.core.storage import keys as K
 from kodomo_desktop.core.workspace import Workspace
 
+# the sign-in prefetch's one Argon2id run per command, at the application's cost (tests/conftest.py)
+pytestmark = pytest.mark.kdf_floor
+
 
 @pytest.fixture
 def real_kdf(monkeypatch):

@@ -19,6 +19,9 @@ from kodomo_desktop.core.security.backup import backup, restore
 from kodomo_desktop.core.storage import keys as K
 from kodomo_desktop.core.workspace import Workspace, change_password
 
+# calibration, the floor, slots, rekey: at the application's Argon2id cost (tests/conftest.py)
+pytestmark = pytest.mark.kdf_floor
+
 STAFF_PW = "staff pw 1"
 
 
