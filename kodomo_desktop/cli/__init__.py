@@ -84,12 +84,21 @@ def open_workspace(args):
     return ws
 
 
+# Whether this call of :func:`main` owns the collector's frozen generation (see settle_memory). A process that
+# froze objects of its own before calling main (an embedding program, the test suite) keeps its freeze: main then
+# neither freezes nor unfreezes, since gc.unfreeze would thaw the caller's objects with its own.
+_owns_freeze = False
+
+
 def settle_memory(*, collect: bool = True) -> None:
     """What this process holds so far (modules, classes, the ORM's mappers; after a step of a one-process run, what
     that step keeps) is moved out of the cyclic garbage collector's reach (``gc.freeze``), so that the full
     collections of the work that follows do not scan it again and again. Frozen objects are still freed when
     their last reference goes; a cycle among them waits for :func:`main`'s ``gc.unfreeze``. ``collect``: collect
-    first (between the steps of a run: the step's cyclic garbage is freed, not frozen)."""
+    first (between the steps of a run: the step's cyclic garbage is freed, not frozen). Only while :func:`main`
+    owns the frozen generation (it found nothing frozen when it started)."""
+    if not _owns_freeze:
+        return
     if collect:
         gc.collect()
     gc.freeze()
@@ -122,6 +131,8 @@ def main(argv=None, *, exiting: bool = False) -> int:
 
         keys.prefetch_sign_in(args.db, os.environ.get("KODOMO_USER") or None, os.environ["KODOMO_DB_PASSWORD"])
     log.info("command %s started", args.command)
+    global _owns_freeze
+    outer_owner, _owns_freeze = _owns_freeze, gc.get_freeze_count() == 0 or _owns_freeze
     thresholds = gc.get_threshold()
     # the young generation collected every 50,000 allocations, not 700: a data command allocates millions of small
     # objects that die young (rows, strings, frames' cells); the month at 3,000 spends 0.29 → 0.13 CPU s in the
@@ -131,7 +142,9 @@ def main(argv=None, *, exiting: bool = False) -> int:
         rc = _run(args)
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()  # (settle_memory's objects: collectable again when main is called inside a longer process)
+        if _owns_freeze and not outer_owner:
+            gc.unfreeze()  # (settle_memory's objects: collectable again when main is called inside a longer process)
+        _owns_freeze = outer_owner
         if exiting:
             # every cycle collected once (its finalizers run), then the whole heap frozen: the interpreter's
             # teardown collects again and again as it clears the modules, and walking the heap a month's run

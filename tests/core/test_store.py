@@ -218,3 +218,49 @@ def test_every_logged_action_has_a_japanese_label():
     acts = {m.group(1) for p in root.rglob("*.py") for m in re.finditer(r'\.log\(\s*"([a-z_]+)"', p.read_text())}
     assert len(acts) > 20
     assert sorted(acts - set(ACTION_LABELS)) == []
+
+
+def test_two_open_stores_share_one_dialect_and_compiled_statements_but_never_rows(new_db, new_db_at, tmp_path):
+    """A store opened after another compiles nothing the first compiled (storage/db.py: one dialect and one statement
+    cache per process); each still reads its own file under its own key."""
+    from sqlalchemy import func, select
+
+    from kodomo_desktop.core import settings
+    from kodomo_desktop.core.storage import db as D
+    from kodomo_desktop.core.storage.models import Setting
+
+    other = new_db_at(tmp_path / "other" / "o.db")
+    try:
+        settings.set_many(new_db, {settings.TOWN_NAME: "試験町"})
+        settings.set_many(other, {settings.TOWN_NAME: "見本村"})
+        assert new_db.engine.dialect is other.engine.dialect is D._SHARED_DIALECT
+        assert settings.town_name(new_db) == "試験町"
+        compiled = len(D._STATEMENTS)
+        assert settings.town_name(other) == "見本村"  # the same statement on the other store: no new compile
+        assert len(D._STATEMENTS) == compiled
+        q = select(func.count(Setting.key)).where(Setting.key != "not a key: a statement no other test runs")
+        with new_db.engine.connect() as c1, other.engine.connect() as c2:
+            n1, n2 = c1.execute(q).scalar(), c2.execute(q).scalar()
+        assert n1 and n2 and len(D._STATEMENTS) == compiled + 1  # compiled once for both
+    finally:
+        other.close()
+
+
+def test_cli_main_inside_a_process_keeps_that_process_frozen_objects_frozen(new_db, capsys):
+    """The suite freezes what collection loaded (tests/conftest.py); cli.main called inside it neither thaws that
+    (gc.unfreeze would) nor freezes the test's own objects."""
+    import gc
+
+    from kodomo_desktop import cli
+
+    path = new_db.path
+    new_db.close()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    os.environ["KODOMO_DB_PASSWORD"] = PASSWORD
+    try:
+        assert cli.main(["verify", "--db", str(path)]) == 0
+    finally:
+        del os.environ["KODOMO_DB_PASSWORD"]
+    # not thawed (0) and nothing of the call's added; a few frozen objects may have been freed meanwhile
+    assert 0.9 * frozen < gc.get_freeze_count() <= frozen

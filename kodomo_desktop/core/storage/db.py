@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, cast
 
 import sqlcipher3
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import LRUCache
 
 from ..errors import InputRefused, IntegrityFailure, WrongPassword
 
@@ -71,13 +74,49 @@ def raw_connect(path: str | os.PathLike, key: bytes, *, check: bool = True, key_
     return con
 
 
+# One dialect and one compiled-statement cache for every store this process opens (the town's database, the
+# auditor's copy, the schools' stores, a restore's re-keyed copy, a lock and unlock): SQLAlchemy keys a compiled
+# statement by its dialect instance, so an engine with a dialect of its own compiled every statement again — the
+# ORM's loads, the log's appends, each page's queries. The statements are the same for every store (one schema, one
+# SQLCipher build); the cache holds SQL text and bind layouts, never a key or a row. The dialect shared is the first
+# one initialised on a real connection (the driver's version read), so no engine compiles with an uninitialised one.
+_SHARED_DIALECT: Dialect | None = None
+_SHARED_LOCK = threading.Lock()
+_STATEMENTS: LRUCache[Any, Any] = LRUCache(2000)  # (SQLAlchemy's own default is 500 per engine)
+
+
+def _share_dialect(engine: Engine) -> None:
+    global _SHARED_DIALECT
+    with _SHARED_LOCK:
+        shared = _SHARED_DIALECT
+    if shared is not None:
+        engine.dialect = shared
+        return
+    own = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _initialised(dbapi_con, record):  # after create_engine's own first-connect initialise (inserted first)
+        global _SHARED_DIALECT
+        with _SHARED_LOCK:
+            if _SHARED_DIALECT is None and own.server_version_info is not None:
+                _SHARED_DIALECT = own
+
+
 def make_engine(path: str | os.PathLike, key: bytes) -> Engine:
     path = str(path)
 
     def creator():
         return raw_connect(path, key, check=False)
 
-    engine = create_engine("sqlite://", creator=creator, poolclass=QueuePool, pool_size=4, max_overflow=4)
+    engine = create_engine(
+        "sqlite://",
+        creator=creator,
+        poolclass=QueuePool,
+        pool_size=4,
+        max_overflow=4,
+        execution_options={"compiled_cache": _STATEMENTS},
+    )
+    _share_dialect(engine)
 
     # pysqlite-style drivers do their own transaction handling badly; let SQLAlchemy issue BEGIN itself
     # so a batch import is one real transaction (all or nothing, even if the process is killed).
