@@ -11,6 +11,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from . import roles as R
 from .format import when
 from .i18n import tr_list
 
@@ -77,18 +78,16 @@ class RowsModel(QAbstractTableModel):
     def cell_background(self, row: dict, key: str) -> QColor | None:
         return self.background(row) if self.background is not None else None
 
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        if role in (Qt.DisplayRole, Qt.ToolTipRole):
-            return self.text(index.row(), index.column())
-        if role == Qt.BackgroundRole:
+    def data(self, index, role=R.DISPLAY):
+        if role in R.DISPLAY_OR_TOOLTIP:
+            return self.text(index.row(), index.column()) if index.isValid() else None
+        if role == R.BACKGROUND and index.isValid():
             row = self.rows[index.row()]
             return self.cell_background(row, self.columns[index.column()][0]) if row is not None else None
         return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+    def headerData(self, section, orientation, role=R.DISPLAY):
+        if role == R.DISPLAY and orientation == R.HORIZONTAL:
             return self.columns[section][1]
         return None
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ...core.checklists import service as CL
 from ...core.errors import KodomoError
 from .. import palette as pal
+from .. import roles as R
 from ..i18n import tr
 from ..models import RowsModel
 from ..ops import call_with_progress
@@ -63,22 +64,22 @@ class ChecklistGridModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()):
         return len(self.items) + 1
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=R.DISPLAY):
         if not index.isValid():
             return None
         pid = self.pupils[index.row()]["person_id"]
         c = index.column()
         if c == len(self.items):
-            return self.remarks[pid] if role in (Qt.DisplayRole, Qt.EditRole) else None
+            return self.remarks[pid] if role in R.DISPLAY_OR_EDIT else None
         code = self.answers[pid].get(self.items[c]["id"])
-        if role == Qt.DisplayRole:
+        if role == R.DISPLAY:
             return tr(SHORT.get(code, ""))
-        if role == Qt.BackgroundRole:
+        if role == R.BACKGROUND:
             return {"1": QColor(pal.TINT_SALMON), "2": QColor(pal.TINT_GREEN), "0": QColor(pal.TINT_SILVER)}.get(code)
-        if role == Qt.ToolTipRole:
+        if role == R.TOOLTIP:
             return self.items[c]["text_ja"]
-        if role == Qt.TextAlignmentRole:
-            return Qt.AlignCenter
+        if role == R.ALIGNMENT:
+            return R.ALIGN_CENTER
         return None
 
     def flags(self, index):
@@ -104,12 +105,12 @@ class ChecklistGridModel(QAbstractTableModel):
         self.headerDataChanged.emit(Qt.Vertical, index.row(), index.row())
         return True
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role != Qt.DisplayRole:
-            if role == Qt.ToolTipRole and orientation == Qt.Horizontal and section < len(self.items):
+    def headerData(self, section, orientation, role=R.DISPLAY):
+        if role != R.DISPLAY:
+            if role == R.TOOLTIP and orientation == R.HORIZONTAL and section < len(self.items):
                 return self.items[section]["text_ja"]
             return None
-        if orientation == Qt.Horizontal:
+        if orientation == R.HORIZONTAL:
             return tr("所見") if section == len(self.items) else f"{section + 1}"
         p = self.pupils[section]
         mark = {"submitted": "✔", "draft": "…"}.get(self.status.get(p["person_id"]) or "", "")
@@ -356,44 +357,21 @@ class ProgressModel(RowsModel):
             return QColor(pal.TINT_BLUE_PALE)
         return None
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=R.DISPLAY):
         if not index.isValid():
             return None
         r = self.rows[index.row()]
         key = self.COLUMNS[index.column()][0]
-        if role == Qt.FontRole and r.get("is_school"):
+        if role == R.FONT and r.get("is_school"):
             f = QFont()
             f.setBold(True)
             return f
-        if role == Qt.TextAlignmentRole and key in ("pupils", "submitted", "draft", "not_yet"):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == R.ALIGNMENT and key in ("pupils", "submitted", "draft", "not_yet"):
+            return R.RIGHT_MIDDLE
         return super().data(index, role)
-        r = self.rows[index.row()]
-        key = self.COLUMNS[index.column()][0]
-        if role == Qt.DisplayRole:
-            if key == "bar":
-                done = r["submitted"] / r["pupils"] if r["pupils"] else 0
-                return "■" * round(done * 10) + "□" * (10 - round(done * 10)) + f"  {done:.0%}"
-            return str(r.get(key, ""))
-        if role == Qt.FontRole and r.get("is_school"):
-            f = QFont()
-            f.setBold(True)
-            return f
-        if role == Qt.BackgroundRole:
-            if key == "not_yet" and r["not_yet"]:
-                return QColor(pal.TINT_ORANGE)
-            if key == "draft" and r["draft"]:
-                return QColor(pal.TINT_YELLOW)
-            if key in ("submitted", "bar") and r["pupils"] and r["submitted"] == r["pupils"]:
-                return QColor(pal.TINT_GREEN)
-            if r.get("is_school"):
-                return QColor(pal.TINT_BLUE_PALE)
-        if role == Qt.TextAlignmentRole and key in ("pupils", "submitted", "draft", "not_yet"):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+    def headerData(self, section, orientation, role=R.DISPLAY):
+        if role == R.DISPLAY and orientation == R.HORIZONTAL:
             return tr(self.COLUMNS[section][1])
         return None
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...core import persons as P
 from .. import palette as pal
+from .. import roles as R
 from ..i18n import tr
 from ..models import LazyPages
 from ..widgets import forget_rows
@@ -267,14 +268,14 @@ class ChildListModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()):
         return len(COLUMNS)
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=R.DISPLAY):
         if not index.isValid():
             return None
         r = self.rows[index.row()]
         if r is None:  # deleted since the list was counted
             return None
         col = COLUMNS[index.column()][0]
-        if role == Qt.DisplayRole:
+        if role == R.DISPLAY:
             if col == "name":
                 return r.name
             if col == "kana":
@@ -288,27 +289,27 @@ class ChildListModel(QAbstractTableModel):
             if col == "school":
                 return r.school_text
             return r.resident_no
-        if role == Qt.TextAlignmentRole and col in ("age", "sex"):
-            return int(Qt.AlignCenter)
-        if role == Qt.ForegroundRole and (r.opted_out or not r.in_registry):
+        if role == R.ALIGNMENT and col in ("age", "sex"):
+            return int(R.ALIGN_CENTER)
+        if role == R.FOREGROUND and (r.opted_out or not r.in_registry):
             return QColor(pal.DISABLED)
-        if role == Qt.FontRole and not r.in_registry:
+        if role == R.FONT and not r.in_registry:
             f = QFont()
             f.setItalic(True)
             return f
-        if role == Qt.ToolTipRole:
+        if role == R.TOOLTIP:
             notes = []
             if r.opted_out:
                 notes.append(tr("利用停止（不同意）の登録があります"))
             if not r.in_registry:
                 notes.append(tr("住民基本台帳の最新の抽出にいません（転出など）"))
             return "\n".join(notes) or None
-        if role == Qt.UserRole:
+        if role == R.USER:
             return r.person_id
         return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+    def headerData(self, section, orientation, role=R.DISPLAY):
+        if role == R.DISPLAY and orientation == R.HORIZONTAL:
             return tr(COLUMNS[section][1])
         return None
 

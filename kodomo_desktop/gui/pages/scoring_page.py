@@ -44,6 +44,7 @@ from ...core.scoring import listing as LS
 from ...core.scoring import service as S
 from ...core.scoring.explain import KIND_LABELS, ScoreDetails
 from .. import palette as pal
+from .. import roles as R
 from ..format import when
 from ..i18n import label_of, msg, reason_value, tr, tr_list, translate
 from ..models import LazyRowsModel
@@ -142,46 +143,50 @@ class ScoreListModel(LazyRowsModel):
             bits.append(tr("日付要確認"))
         return tr("・").join(bits)
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=R.DISPLAY):
         if not index.isValid():
             return None
         r, c = self.row(index.row()), index.column()
         if r is None:  # deleted since the list was counted
             return None
-        if role == Qt.DisplayRole:
-            return [
-                r.get("position") or "",
-                r["name"],
-                r["age"],
-                tr(r["age_band"]),
-                r["school"] or "－",
-                f"{r['total']:g}",
-                translate(r.get("band_text") or msg(r["band"] or "")),
-                tr("・").join(tr(t) for t in r["types"]),
-                r["basic_items"],
-                f"{r['school_points']:g} ／ {r['other_points']:g}",
-                self.status(r),
-                tr("・").join(tr(x) for x in r["no_data"]),
-                f"{r.get('own_points', 0):g} ／ {r.get('household_points', 0):g}",
-            ][c]
-        if role == Qt.BackgroundRole and c in (5, 6):
+        if role == R.DISPLAY:
+            return _CELLS[c](self, r)  # only the cell asked for (the view asks cell by cell)
+        if role == R.BACKGROUND and c in (5, 6):
             return _tint(r.get("band_color"), r["band"])
-        if role == Qt.ForegroundRole and c == 11 and r["no_data"]:
+        if role == R.FOREGROUND and c == 11 and r["no_data"]:
             return QColor(pal.WARN_BROWN)
-        if role == Qt.ToolTipRole and c == 12:
+        if role == R.TOOLTIP and c == 12:
             return tr("本人の記録の点／世帯の状況・経済状況・きょうだいの点（合計＝本人＋世帯）")
-        if role == Qt.TextAlignmentRole and c in (0, 2, 5, 8):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.ToolTipRole and c == 6:
+        if role == R.ALIGNMENT and c in (0, 2, 5, 8):
+            return R.RIGHT_MIDDLE
+        if role == R.TOOLTIP and c == 6:
             return tr("帯は困難の種別ごとのしきい値（年齢区分別）で決まります。確率ではありません。")
-        if role == Qt.UserRole:
+        if role == R.USER:
             return r["person_id"]
         return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+    def headerData(self, section, orientation, role=R.DISPLAY):
+        if role == R.DISPLAY and orientation == R.HORIZONTAL:
             return tr(self.COLUMNS[section])
         return None
+
+
+# ScoreListModel's cells by column (what the list shows; the columns are ScoreListModel.COLUMNS)
+_CELLS = (
+    lambda m, r: r.get("position") or "",
+    lambda m, r: r["name"],
+    lambda m, r: r["age"],
+    lambda m, r: tr(r["age_band"]),
+    lambda m, r: r["school"] or "－",
+    lambda m, r: f"{r['total']:g}",
+    lambda m, r: translate(r.get("band_text") or msg(r["band"] or "")),
+    lambda m, r: tr("・").join(tr(t) for t in r["types"]),
+    lambda m, r: r["basic_items"],
+    lambda m, r: f"{r['school_points']:g} ／ {r['other_points']:g}",
+    lambda m, r: m.status(r),
+    lambda m, r: tr("・").join(tr(x) for x in r["no_data"]),
+    lambda m, r: f"{r.get('own_points', 0):g} ／ {r.get('household_points', 0):g}",
+)
 
 
 def guard_off_text(off: dict | None) -> str:
