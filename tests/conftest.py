@@ -158,7 +158,7 @@ def pytest_collection_finish(session):
     cyclic collector's reach, as the CLI does after its start-up (cli.settle_memory): each full collection of the
     run would otherwise walk those ~200,000 objects again. And the young generation is collected every 10,000
     allocations, not 700 (as the CLI's data commands do, at 50,000): the tests allocate millions of short-lived
-    rows, cells and frames; with the default thresholds the two workers spent ~20 s in the collector, ~9 s so.
+    rows, cells and frames; with the default thresholds the two workers spent ~20 s in the collector, ~6 s so.
     Cycles are still collected, a little later."""
     gc.collect()
     gc.freeze()

@@ -134,7 +134,7 @@ def main(argv=None, *, exiting: bool = False) -> int:
         keys.prefetch_sign_in(args.db, os.environ.get("KODOMO_USER") or None, os.environ["KODOMO_DB_PASSWORD"])
     log.info("command %s started", args.command)
     global _owns_freeze
-    outer_owner, _owns_freeze = _owns_freeze, exiting or _owns_freeze
+    _owns_freeze = exiting
     thresholds = gc.get_threshold()
     # the young generation collected every 50,000 allocations, not 700: a data command allocates millions of small
     # objects that die young (rows, strings, frames' cells); the month at 3,000 spends 0.29 → 0.13 CPU s in the
@@ -144,13 +144,13 @@ def main(argv=None, *, exiting: bool = False) -> int:
         rc = _run(args)
     finally:
         gc.set_threshold(*thresholds)
-        if _owns_freeze and not outer_owner:
-            gc.unfreeze()  # (settle_memory's objects: collectable again for the collection below)
-        _owns_freeze = outer_owner
+        _owns_freeze = False
         if exiting:
-            # every cycle collected once (its finalizers run), then the whole heap frozen: the interpreter's
-            # teardown collects again and again as it clears the modules, and walking the heap a month's run
-            # leaves (frames, caches, the ORM) cost ~0.3 s of CPU at 3,000 residents; the memory goes to the OS
+            # settle_memory's objects thawed, every cycle collected once (its finalizers run), then the whole heap
+            # frozen: the interpreter's teardown collects again and again as it clears the modules, and walking the
+            # heap a month's run leaves (frames, caches, the ORM) cost ~0.3 s of CPU at 3,000 residents; the memory
+            # goes to the OS
+            gc.unfreeze()
             gc.collect()
             gc.freeze()
     log.info("command %s exit %s in %.1f s", args.command, rc, time.monotonic() - started)

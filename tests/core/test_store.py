@@ -246,21 +246,18 @@ def test_two_open_stores_share_one_dialect_and_compiled_statements_but_never_row
         other.close()
 
 
-def test_cli_main_inside_a_process_keeps_that_process_frozen_objects_frozen(new_db, capsys):
+def test_cli_main_inside_a_process_keeps_that_process_frozen_objects_frozen(new_db):
     """The suite freezes what collection loaded (tests/conftest.py); cli.main called inside it neither thaws that
     (gc.unfreeze would) nor freezes the test's own objects."""
     import gc
 
-    from kodomo_desktop import cli
+    from clirun import run_cli
 
     path = new_db.path
     new_db.close()
     frozen = gc.get_freeze_count()
     assert frozen > 0
-    os.environ["KODOMO_DB_PASSWORD"] = PASSWORD
-    try:
-        assert cli.main(["verify", "--db", str(path)]) == 0
-    finally:
-        del os.environ["KODOMO_DB_PASSWORD"]
+    r = run_cli(["verify", "--db", path], env={**os.environ, "KODOMO_DB_PASSWORD": PASSWORD})
+    assert r.returncode == 0, r.stderr
     # not thawed (0) and nothing of the call's added; a few frozen objects may have been freed meanwhile
     assert 0.9 * frozen < gc.get_freeze_count() <= frozen
