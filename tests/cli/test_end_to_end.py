@@ -3,8 +3,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 from clirun import run_cli
@@ -12,28 +10,18 @@ from clirun import run_cli
 PW = "e2e pass"
 
 
-def cli(*args, cwd, env=None, subprocess_=False):
-    """The CLI in this process (tests/clirun.py); ``subprocess_``: a real ``python -m kodomo_desktop``."""
+def cli(*args, cwd, env=None):
+    """The CLI in this process (tests/clirun.py)."""
     e = dict(os.environ, KODOMO_DB_PASSWORD=PW)
     e.update(env or {})
-    if not subprocess_:
-        return run_cli(args, cwd=cwd, env=e)
-    return subprocess.run(
-        [sys.executable, "-m", "kodomo_desktop", *args],
-        cwd=cwd,
-        env=e,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cli(args, cwd=cwd, env=e)
 
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory):
     d = tmp_path_factory.mktemp("e2e")
-    r = cli(
-        "demo", "--db", "d.db", "--residents", "800", "--seed", "3", "--files-out", "files", cwd=d, subprocess_=True
-    )
+    # in this process: `python -m kodomo_desktop` as a real process is test_store's init (and the wheel's CLI)
+    r = cli("demo", "--db", "d.db", "--residents", "800", "--seed", "3", "--files-out", "files", cwd=d)
     assert r.returncode == 0, r.stderr[-2000:]
     return d, json.loads(r.stdout)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import textwrap
+import time
 from pathlib import Path
+
+from forkrun import start_code
 
 from kodomo_desktop.core.workspace import Workspace
 
@@ -77,21 +78,20 @@ def test_killed_import_leaves_database_unchanged(tmp_path):
         print("FINISHED", flush=True)
     """)
     env = dict(os.environ, KODOMO_KDF_TARGET_MS="20")
-    p = subprocess.Popen(
-        [sys.executable, "-c", child], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    p = start_code(child, env=env, capture_in=tmp_path)  # a real process (a fork of this one: tests/forkrun.py)
     try:
-        line = p.stdout.readline()
-        assert line.startswith("MID"), (line, p.stderr.read()[-2000:] if p.poll() is not None else "")
+        deadline = time.monotonic() + 120
+        while "MID" not in p.output_so_far() and time.monotonic() < deadline:
+            if os.waitpid(p.pid, os.WNOHANG) != (0, 0):  # ended before the middle of its import
+                raise AssertionError(p.output_so_far())
+            time.sleep(0.02)
+        assert p.output_so_far().startswith("MID"), p.output_so_far()
         # The transaction is open and has written pages: the file or its rollback journal changed on disk.
         journal = Path(str(db) + "-journal")
         assert journal.exists() and journal.stat().st_size > 0
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=30)
     finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == -signal.SIGKILL
+        os.kill(p.pid, signal.SIGKILL)
+    assert p.wait() == -signal.SIGKILL
 
     after = _state(db)
     assert after == before  # the earlier batch intact, nothing of the killed one

@@ -9,12 +9,11 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from forkrun import CLI_MAIN, start_code
 
 PW = "fault test pw"
 HEAD = "宛名番号,世帯番号,氏名,フリガナ,生年月日,性別,続柄,住所"
@@ -120,10 +119,10 @@ def test_same_file_by_two_processes_is_committed_once(db, tmp_path):
     path.write_text("\r\n".join([HEAD, *registry_rows(61)]) + "\r\n", encoding="cp932")
     env = dict(os.environ, KODOMO_DB_PASSWORD=PW, KODOMO_KDF_TARGET_MS="20")
     env.pop("KODOMO_USER", None)
-    cmd = [sys.executable, "-m", "kodomo_desktop.cli", "import", "--db", str(db), "--source", "resident_registry",
-           str(path), "--as-of", "2026-11-01"]  # fmt: skip
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in "ab"]
-    results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+    args = ["import", "--db", db, "--source", "resident_registry", path, "--as-of", "2026-11-01"]
+    # two real processes at once (forks of this one: tests/forkrun.py), each with its own connections and locks
+    procs = [start_code(CLI_MAIN, *args, env=env, capture_in=tmp_path) for _ in "ab"]
+    results = [(p.wait(), p.stdout, p.stderr) for p in procs]
     assert all(rc == 0 for rc, _, _ in results), results
     outs = [json.loads(o) for _, o, _ in results]
     assert sorted(bool(o.get("batch_id")) for o in outs) == [False, True]  # one import, one duplicate

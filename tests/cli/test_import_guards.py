@@ -11,26 +11,27 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import DEMO_PW
+from forkrun import CLI_MAIN, start_code
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
 
 def cli(*args, env=None, subprocess_=False):
-    """Run the CLI in this process (fast; same parser, same main) — or as a real process with ``subprocess_``."""
+    """Run the CLI in this process (fast; same parser, same main) — or as a real process with ``subprocess_`` (a fork
+    of this one, tests/forkrun.py: its own connections, exit code and output)."""
     e = dict(KODOMO_DB_PASSWORD=PW, KODOMO_KDF_TARGET_MS="20", **(env or {}))
     if subprocess_:
         full = dict(os.environ, **e)
         full.pop("KODOMO_USER", None)
-        p = subprocess.run(
-            [sys.executable, "-m", "kodomo_desktop.cli", *map(str, args)], capture_output=True, text=True, env=full
-        )
-        return p.returncode, p.stdout, p.stderr
+        with tempfile.TemporaryDirectory() as out:
+            p = start_code(CLI_MAIN, *args, env=full, capture_in=out)
+            rc = p.wait()
+        return rc, p.stdout, p.stderr
     from kodomo_desktop.cli import main
 
     saved = {k: os.environ.get(k) for k in [*e, "KODOMO_USER"]}

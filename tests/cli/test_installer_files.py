@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["installer/run-demo.sh", "installer/setup-and-test.sh", "installer/build.sh", "installer/venv.sh", ".ci/run"]
@@ -72,7 +73,6 @@ def test_inno_setup_script_is_per_user_with_start_menu_and_uninstall():
 
 
 def test_windows_workflow_builds_and_self_tests():
-    yaml = pytest.importorskip("yaml")
     wf = yaml.safe_load((ROOT / ".github/workflows/windows.yml").read_text(encoding="utf-8"))
     job = next(iter(wf["jobs"].values()))
     assert job["runs-on"].startswith("windows")
