@@ -7,11 +7,15 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, select
+
 from .errors import InputRefused
 from .storage.models import Setting
 
 if TYPE_CHECKING:
     from .workspace import Workspace
+
+_VALUE = select(Setting.value).where(Setting.key == bindparam("key"))
 
 TOWN_NAME = "town_name"
 BACKUP_FOLDER = "backup_folder"  # where 設定 → バックアップ suggests saving
@@ -21,9 +25,9 @@ def get(ws: Workspace, key: str, default: Any = None) -> Any:
     school_setting = getattr(ws, "school_setting", None)
     if school_setting is not None:  # a school user's workspace: the few settings the town copied there
         return school_setting(key, default)
-    with ws.session() as s:
-        row = s.get(Setting, key)
-        return row.value if row is not None and row.value is not None else default
+    with ws.reading() as conn:  # read at each open by the catalogue hooks: no ORM session for one row
+        value = conn.execute(_VALUE, {"key": key}).scalar()
+    return value if value is not None else default
 
 
 def set_many(ws: Workspace, values: dict[str, Any]) -> list[str]:

@@ -29,3 +29,39 @@ def test_lock_closes_engine_and_drops_key(new_db, manual, action):
     assert acts[-2:] == [action, "db_open"]
     ws.close()
     ws.close()  # closing twice is harmless
+
+
+def test_opening_while_another_process_writes_waits_its_turn(new_db):
+    """Opening while another process is in the middle of a write (an import started a moment before, found by two
+    imports started together): the open reads the user, then logs. In a deferred transaction its read lock cannot
+    be promoted while the other holds the write lock, and SQLite answers "database is locked" at once (a possible
+    deadlock, so busy_timeout never waits: the open failed in 3 ms). The open takes the write lock first: it waits
+    for the other's commit, then opens."""
+    import threading
+    import time
+
+    from kodomo_desktop.core.storage.db import raw_connect
+    from kodomo_desktop.core.workspace import Workspace
+
+    path, key = new_db.path, new_db.raw_key()
+    new_db.close()
+    other = raw_connect(path, key)  # another process's connection, in the middle of its write
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO setting (key, value, changed_at) VALUES ('x', '1', '2026-12-01 00:00:00')")
+    got: dict = {}
+
+    def open_it():
+        try:
+            got["ws"] = Workspace.open(path, PASSWORD)
+        except Exception as e:  # what the test reports
+            got["error"] = e
+
+    t = threading.Thread(target=open_it)
+    t.start()
+    time.sleep(0.5)  # the open is waiting for the write lock (before: refused at once) ...
+    assert t.is_alive() and not got
+    other.commit()  # ... while the other commits
+    other.close()
+    t.join(timeout=30)
+    assert "error" not in got, got.get("error")
+    got["ws"].close()

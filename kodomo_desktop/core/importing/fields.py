@@ -1480,7 +1480,11 @@ _TOWN_KEYS: set[str] = set()
 
 def register_town_types(types: Iterable[SourceType]) -> None:
     """Make the town's own source types known to the importer, the linkage and the scoring engine (replacing the
-    ones registered before). The twelve shipped types cannot be replaced."""
+    ones registered before). The twelve shipped types cannot be replaced. The same types again (every workspace
+    open registers the town's types) change nothing and keep the header-matching caches."""
+    types = list(types)
+    if sorted(_TOWN_KEYS) == sorted(st.key for st in types) and all(SOURCES.get(st.key) == st for st in types):
+        return
     for key in list(_TOWN_KEYS):
         SOURCES.pop(key, None)
         SOURCE_TYPES.pop(key, None)

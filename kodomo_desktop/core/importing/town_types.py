@@ -18,6 +18,7 @@ Attribute types: ``number``, ``date``, ``code_list`` (with ``values``), ``text``
 from __future__ import annotations
 
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..settings import get
@@ -158,6 +159,9 @@ def register(source_types: dict | None) -> None:
     F.register_town_types(source_type(k, v) for k, v in (source_types or {}).items() if not problems(k, v))
 
 
+_READ_AT_OPEN: list = []  # (a weak reference to the workspace, the catalogue apply read when it opened)
+
+
 def apply(ws: Workspace) -> None:
     """Workspace-open hook: the stored town catalogue's source types become known to the importer."""
 
@@ -165,4 +169,14 @@ def apply(ws: Workspace) -> None:
         cat = get(ws, SETTING_KEY)
     except Exception:  # an old schema being upgraded, a locked workspace: the shipped types only
         cat = None
+    _READ_AT_OPEN[:] = [(weakref.ref(ws), cat)]
     register((cat or {}).get("source_types") if isinstance(cat, dict) else None)
+
+
+def read_at_open(ws: Workspace) -> Any:
+    """The stored catalogue as :func:`apply` read it when ``ws`` opened (None when it could not be read), for the
+    later open hooks (scoring's), which run right after it with nothing written between; :func:`apply` is run now
+    if it has not run for ``ws``."""
+    if not (_READ_AT_OPEN and _READ_AT_OPEN[0][0]() is ws):
+        apply(ws)
+    return _READ_AT_OPEN.pop()[1]

@@ -102,11 +102,9 @@ _APPLIED: list = []  # the workspace whose catalogue is in use (a weak reference
 def apply(ws: Workspace) -> None:
     """Workspace-open hook: the scoring engine, the reports and the register read the town's catalogue."""
     _APPLIED[:] = [weakref.ref(ws)]
-    TT.apply(ws)
-    try:
-        stored = _get_setting(ws, SETTING_KEY)
-    except Exception:  # a locked or half-upgraded workspace: the shipped catalogue
-        stored = None
+    # the town's source types: importing's own open hook, registered (and so run) before this one, read and
+    # registered them a moment ago; the catalogue it read is taken from there instead of reading it again
+    stored = TT.read_at_open(ws)  # None for a locked or half-upgraded workspace: the shipped catalogue
     try:
         C.set_town_catalogue(stored if isinstance(stored, dict) else None)
     except InputRefused:  # a catalogue the app can no longer read: the shipped one (the editor shows why)
