@@ -44,10 +44,11 @@ _keys.enable_test_derive_cache()  # the same derivation in one test process runs
 # A new key file takes its Argon2id parameters from keys.calibrate (64 MiB, t >= 3: ~0.22 CPU-second per derivation).
 # The suite makes ~170 new key slots in its own processes, ~37 CPU-seconds of hashing that tests nothing but Argon2:
 # in this process new key files get a test cost instead (Django's fast test hasher, the same idea). Only here: the
-# application has no switch for it (no option, no environment variable); every child process the tests start (the
-# CLI, the self-test, the bundle) calibrates at the floor for the key files it makes; and the tests marked kdf_floor
-# (test_keys.py and test_kdf_prefetch.py whole, the sign-in cost tests) run at the floor. A key file records its own
-# parameters, so copies of a test-cost town open at that cost everywhere, including in child processes.
+# application has no switch for it (no option, no environment variable); every new interpreter the tests start (the
+# CLI, the self-test, the bundle) calibrates at the floor for the key files it makes (a fork, tests/forkrun.py, keeps
+# this process's test cost); and the tests marked kdf_floor (test_kdf_prefetch.py whole, the floor and sign-in cost
+# tests of test_keys and test_school_workspace) run at the floor. A key file records its own parameters, so copies
+# of a test-cost town open at that cost everywhere, including in child processes.
 _FLOOR_CALIBRATE = _keys.calibrate
 TEST_KDF = (1, 64, 1)  # time_cost, memory_cost (KiB), parallelism: ~0.1 ms
 
