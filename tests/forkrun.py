@@ -40,9 +40,9 @@ class Started:
         out = self._files[0]
         return out.read_text(encoding="utf-8", errors="replace") if out is not None and out.exists() else ""
 
-    def wait(self, timeout: float | None = None) -> int:
+    def wait(self) -> int:
         if self._popen is not None:
-            rc = self._popen.wait(timeout=timeout)
+            rc = self._popen.wait()
         else:
             assert self._pid is not None
             _, status = os.waitpid(self._pid, 0)

@@ -500,23 +500,22 @@ class SealedWorkspace(AccessChecks):
     # -- services' helpers ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
-        self._check_open()
-        try:
-            with self._sessions.begin() as s:
-                yield s
-        except (sa_exc.OperationalError, sqlcipher3.OperationalError) as e:  # (the driver's, unwrapped, too)
-            if "no such table" in str(e) or "no such column" in str(e):
-                self._refuse(str(e).split("no such ", 1)[1].split(" [", 1)[0].split("\n", 1)[0][:80])
-            raise
+        with self._refusing_town_tables(), self._sessions.begin() as s:
+            yield s
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
         """A connection for a read or two, refused as :meth:`session` refuses a table this workspace does not hold."""
+        with self._refusing_town_tables(), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _refusing_town_tables(self) -> Iterator[None]:
+        """A table or column of the town's that this workspace does not hold: logged and refused (PermissionDenied)."""
         self._check_open()
         try:
-            with self.engine.connect() as conn:
-                yield conn
-        except (sa_exc.OperationalError, sqlcipher3.OperationalError) as e:
+            yield
+        except (sa_exc.OperationalError, sqlcipher3.OperationalError) as e:  # (the driver's, unwrapped, too)
             if "no such table" in str(e) or "no such column" in str(e):
                 self._refuse(str(e).split("no such ", 1)[1].split(" [", 1)[0].split("\n", 1)[0][:80])
             raise

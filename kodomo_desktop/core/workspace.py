@@ -28,7 +28,7 @@ from .roles import AccessChecks, ClosedEngine
 from .roles import SignedInUser as SignedInUser
 from .security.backup import recover
 from .storage import keys as K
-from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
+from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect, write_transaction
 from .storage.legacy import convert_legacy
 from .storage.migrate import current_revision, head_revision, known_revision, upgrade
 
@@ -222,10 +222,9 @@ class Workspace(AccessChecks):
                             f"{rev}）。アプリを更新してから開いてください。データベースは変更されていません。"
                         )
                     upgrade(engine)
-                # reads the user, then writes the log: the write lock first (storage/db.py), or a second process
-                # opening at the same moment (two imports started together) is answered "database is locked" at
-                # once instead of waiting its turn
-                with engine.connect() as conn, conn.execution_options(immediate=True).begin():
+                # reads the user, then writes the log: the write lock first, or a second process opening at the
+                # same moment (two imports started together) is answered "database is locked" at once
+                with write_transaction(engine) as conn:
                     row = conn.execute(
                         text("SELECT id, name, role, school, removed_at FROM app_user WHERE slot_id=:s"),
                         dict(s=u.ref),
@@ -430,9 +429,8 @@ class Workspace(AccessChecks):
         writes while another thread may write (a worker's export that logs at its end): it takes the write lock at
         its start, so the other waits (busy_timeout) — a read transaction that later wants the lock is answered
         "database is locked" at once when another connection holds it."""
-        self._check_open()
-        if self._sessions is None:  # (locked: _check_open refuses first)
-            raise KodomoError("データベースはロックされています。パスワードを入力してください。")
+        self._check_unlocked()
+        assert self._sessions is not None
         with self._sessions.begin() as s:
             if write:
                 s.connection(execution_options={"immediate": True})
@@ -442,11 +440,14 @@ class Workspace(AccessChecks):
     def reading(self) -> Iterator[Connection]:
         """A connection for a read or two (a setting, a count): no ORM session, a third of :meth:`session`'s cost
         for one row. Its transaction is rolled back on leaving: nothing written through it stays."""
-        self._check_open()
-        if self._sessions is None:
-            raise KodomoError("データベースはロックされています。パスワードを入力してください。")
+        self._check_unlocked()
         with self.engine.connect() as conn:
             yield conn
+
+    def _check_unlocked(self) -> None:
+        self._check_open()
+        if self._sessions is None:  # (locked: _check_open refuses first)
+            raise KodomoError("データベースはロックされています。パスワードを入力してください。")
 
     def log(self, action: str, person_id: str | None = None, detail=None, *, conn=None) -> int:
         """Append to the access log (in ``conn``'s transaction when given, else in its own)."""
@@ -498,7 +499,7 @@ class Workspace(AccessChecks):
         self.locked = False
         with self.keyfile_update() as kf:
             failures = kf.take_failures()
-        with self.engine.connect() as conn, conn.execution_options(immediate=True).begin():  # (as in _open)
+        with write_transaction(self.engine) as conn:  # (as in _open)
             for t in failures:
                 audit.append(conn, "不明な利用者", "sign_in_failed", None, {"recorded_at": t, "verified": False})
             audit.append(conn, self.user.name, "db_open", detail={"unlock": True})

@@ -277,11 +277,10 @@ def test_removing_the_auditor_or_passwd_rekeys_the_audit_database(db):
     assert "kansa2" not in json.dumps(users, ensure_ascii=False)
     # a crash in the middle of the audit re-key leaves a database that opens (the shared three steps); the CLI in a
     # forked process (tests/forkrun.py) that the product ends there
-    from forkrun import run_code
+    from forkrun import CLI_MAIN, run_code
 
     env = {**os.environ, **AUDITOR, "KODOMO_DB_PASSWORD": "new auditor pw 3", "KODOMO_NEW_PASSWORD": "third pw 444"}
-    cli_main = "import sys\nfrom kodomo_desktop.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    assert run_code(cli_main, "passwd", "--db", d / "d.db", env={**env, "KODOMO_CRASH_AT": "audit-rekey-2"}) == 86
+    assert run_code(CLI_MAIN, "passwd", "--db", d / "d.db", env={**env, "KODOMO_CRASH_AT": "audit-rekey-2"}) == 86
     opened = None
     for pw in ("third pw 444", "new auditor pw 3"):
         try:

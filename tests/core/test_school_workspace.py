@@ -264,11 +264,10 @@ def test_removing_the_teacher_or_passwd_rekeys_the_school_database(db, tmp_path)
     # a crash in the middle of a school re-key leaves a database that opens: the CLI in a forked process
     # (tests/forkrun.py) that the product ends there
     env = {**TEACHER, "KODOMO_DB_PASSWORD": "new teacher pw 3", "KODOMO_NEW_PASSWORD": "third pw 444"}
-    from forkrun import run_code
+    from forkrun import CLI_MAIN, run_code
 
-    cli_main = "import sys\nfrom kodomo_desktop.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     env = {**os.environ, **env, "KODOMO_CRASH_AT": "school-rekey-2"}
-    assert run_code(cli_main, "passwd", "--db", d / "d.db", env=env) == 86
+    assert run_code(CLI_MAIN, "passwd", "--db", d / "d.db", env=env) == 86
     w = None
     for pw in ("third pw 444", "new teacher pw 3"):
         try:

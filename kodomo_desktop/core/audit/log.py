@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from ..storage.db import write_transaction
+
 GENESIS = "0" * 64
 #: the tables a chained log lives in: every database's own ``access_log``; an audit workspace's own log is
 #: ``audit_log`` (its ``access_log`` is the copy of the town's, core/auditspace.py)
@@ -154,9 +156,8 @@ def write(
         if isinstance(conn, Session):
             conn = conn.connection()
         return append(conn, user, action, person_id, detail, table=table)
-    with engine.connect() as c:
-        with c.execution_options(immediate=True).begin():
-            return append(c, user, action, person_id, detail, table=table)
+    with write_transaction(engine) as c:
+        return append(c, user, action, person_id, detail, table=table)
 
 
 @dataclass

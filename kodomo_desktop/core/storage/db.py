@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any, cast
 
 import sqlcipher3
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import LRUCache
@@ -128,6 +130,15 @@ def make_engine(path: str | os.PathLike, key: bytes) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN")
 
     return engine
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads and then writes (the log reads its last hash, then appends), committed on leaving:
+    it takes the write lock at its start (``BEGIN IMMEDIATE``), so another thread or process writing meanwhile makes
+    it wait (busy_timeout) instead of answering "database is locked" at once."""
+    with engine.connect() as conn, conn.execution_options(immediate=True).begin():
+        yield conn
 
 
 def cipher_integrity_check(con, *, free_pages: bool = True) -> list[str]:
