@@ -21,9 +21,11 @@ import time
 import traceback
 from pathlib import Path
 
+from PySide6.QtCore import QAbstractEventDispatcher, QEventLoop
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QInputDialog, QLabel, QMessageBox
 
 from ..core import platform
+from . import ops
 from .i18n import tr
 
 SELFTEST_RESIDENTS = 300
@@ -81,13 +83,21 @@ class _Modals:
 
 
 def _pump(ms: int = 30) -> None:
+    """Let the GUI settle: events are processed until two passes in a row find none and no background operation is
+    running, for at most ``ms`` (a page whose work is still running gets the whole time, as before; a settled one
+    is not waited for)."""
     app = QApplication.instance()
+    dispatcher = QAbstractEventDispatcher.instance()
     end = time.monotonic() + ms / 1000
+    quiet = 0
     while True:
         app.processEvents()
-        if time.monotonic() >= end:
+        busy = dispatcher.processEvents(QEventLoop.ProcessEventsFlag.AllEvents) if dispatcher is not None else True
+        quiet = 0 if busy or ops.running() else quiet + 1
+        if quiet >= 2 or time.monotonic() >= end:
             return
-        time.sleep(0.005)
+        if not busy:
+            time.sleep(0.005)
 
 
 def _wait_op(op, timeout_s: float = 300) -> None:

@@ -257,3 +257,42 @@ def test_the_cell_by_cell_reader_reads_as_calamine_does(tmp_path, monkeypatch):
     assert sparse.headers == dense.headers and sparse.title == dense.title
     assert list(sparse.rows) == list(dense.rows) and sparse.row_numbers == dense.row_numbers
     assert dense.rows[2][4] == "" and any("1900/1/0" in w for w in dense.warnings + sparse.warnings)
+
+
+def test_the_cell_by_cell_reader_leaves_out_furigana_as_calamine_does(tmp_path, monkeypatch):
+    """Japanese Excel stores the reading typed through the IME beside a name (``<rPh><t>ヤマダ</t></rPh>`` in the
+    string item): the name is read without it, in shared strings, rich-text runs and inline strings alike."""
+    from kodomo_desktop.core.importing import readers as R
+
+    path = _minimal_xlsx(tmp_path / "ふりがな付き.xlsx", [["宛名番号", "氏名"]], {})
+    m = "http://schemas.openxmlformats.org"
+    items = [
+        "<si><t>0000000001</t></si>",
+        '<si><t>山田　花子</t><rPh sb="0" eb="2"><t>ヤマダ</t></rPh><rPh sb="3" eb="5"><t>ハナコ</t></rPh>'
+        '<phoneticPr fontId="1"/></si>',
+        '<si><r><t>試</t></r><r><rPr><b/></rPr><t>験</t></r><rPh sb="0" eb="2"><t>シケン</t></rPh></si>',
+    ]
+    rows = (
+        '<row r="2"><c r="A2" t="s"><v>0</v></c><c r="B2" t="s"><v>1</v></c></row>'
+        '<row r="3"><c r="A3" t="str"><v>0000000002</v></c><c r="B3" t="s"><v>2</v></c></row>'
+        '<row r="4"><c r="A4" t="str"><v>0000000003</v></c><c r="B4" t="inlineStr"><is><t>川田</t>'
+        '<rPh sb="0" eb="2"><t>カワダ</t></rPh></is></c></row>'
+    )
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n).decode() for n in z.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace("</sheetData>", rows + "</sheetData>")
+    parts["xl/sharedStrings.xml"] = f'<sst xmlns="{m}/spreadsheetml/2006/main">{"".join(items)}</sst>'
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        "</Relationships>",
+        f'<Relationship Id="rId2" Type="{m}/officeDocument/2006/relationships/sharedStrings" '
+        'Target="sharedStrings.xml"/></Relationships>',
+    )
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in parts.items():
+            z.writestr(n, b)
+    dense = R.read_table(path)
+    monkeypatch.setattr(R, "MAX_GRID_CELLS", 1)
+    sparse = R.read_table(path)
+    names = ["山田\u3000花子", "試験", "川田"]
+    assert [r[1] for r in dense.rows] == names  # calamine
+    assert [r[1] for r in sparse.rows] == names and list(sparse.rows) == list(dense.rows)

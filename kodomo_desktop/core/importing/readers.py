@@ -1482,12 +1482,11 @@ def _ooxml_sizes(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
                         f"{MAX_SHEET_BYTES // 1024 // 1024} MB）。正しいファイルか確かめてください。"
                     )
                 buf = tail + chunk
-                for m in _CELL_REF.finditer(buf):
-                    c, r = _col_index(m.group(1)), int(m.group(2))
-                    if c > cmax:
-                        cmax = c
-                    if r > rmax:
-                        rmax = r
+                refs = _CELL_REF.findall(buf)
+                if refs:  # (the distinct letters and numbers only: a column's letters repeat on every row)
+                    letters, numbers = zip(*refs)
+                    cmax = max(cmax, max(map(_col_index, set(letters))))
+                    rmax = max(rmax, max(map(int, set(numbers))))
                 tail = buf[-64:]
         sizes[name] = (rmax, cmax)
     return sizes
@@ -1513,14 +1512,26 @@ def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
     pr = book.find(f"{ns}workbookPr")
     epoch = CALENDAR_MAC_1904 if pr is not None and pr.get("date1904") in ("1", "true") else CALENDAR_WINDOWS_1900
 
+    T, R_, SI, ROW, C, V, IS = (f"{ns}{tag}" for tag in ("t", "r", "si", "row", "c", "v", "is"))
+    digits = "0123456789"
+    col_of: dict[str, int] = {}  # a reference's letters → its column (the same few letters on every row)
+
     def text_of(el) -> str:
-        return "".join(t.text or "" for t in el.iter(f"{ns}t"))
+        """A string item's text: its own ``t`` or its rich-text runs' (``r/t``) — not the phonetic runs (``rPh/t``,
+        the furigana Japanese Excel stores beside a name typed through the IME), which calamine leaves out too."""
+        parts = []
+        for ch in el:
+            if ch.tag == T:
+                parts.append(ch.text or "")
+            elif ch.tag == R_:
+                parts.extend(t.text or "" for t in ch.iter(T))
+        return "".join(parts)
 
     shared: list[str] = []
     if "xl/sharedStrings.xml" in z.namelist():
         with z.open("xl/sharedStrings.xml") as fh:
             for _ev, el in ET.iterparse(fh):
-                if el.tag == f"{ns}si":
+                if el.tag == SI:
                     shared.append(text_of(el))
                     el.clear()
     date_styles: set[int] = set()
@@ -1537,21 +1548,26 @@ def _sparse_sheet(path: Path, data: bytes, name: str, nrows: int | None = None):
     rows: dict[int, dict[int, object]] = {}
     with z.open(part) as fh:
         for _ev, el in ET.iterparse(fh):
-            if el.tag != f"{ns}row":
+            if el.tag != ROW:
                 continue
             r = int(el.get("r") or (max(rows, default=0) + 1))
             if nrows and r > nrows:
                 break
             vals: dict[int, object] = {}
-            for c in el.iter(f"{ns}c"):
-                ref = c.get("r") or ""
-                letters = "".join(ch for ch in ref if ch.isalpha())
-                col = _col_index(letters.encode()) if letters else (max(vals, default=0) + 1)
+            for c in el.iter(C):
+                letters = (c.get("r") or "").rstrip(digits)
+                if letters and not letters.isalpha():  # (a malformed reference: its letters, as before)
+                    letters = "".join(ch for ch in letters if ch.isalpha())
+                if letters:
+                    col = col_of.get(letters) or col_of.setdefault(letters, _col_index(letters.encode()))
+                else:
+                    col = max(vals, default=0) + 1
                 t = c.get("t")
-                v = c.find(f"{ns}v")
+                v = c.find(V)
                 raw = v.text if v is not None else None
                 if t == "inlineStr":
-                    val: object = text_of(c)
+                    inline = c.find(IS)
+                    val: object = text_of(inline) if inline is not None else ""
                 elif raw is None:
                     continue
                 elif t == "s":
