@@ -59,6 +59,15 @@ def _test_cost_calibrate(target_ms=None):
 
 _keys.calibrate = _test_cost_calibrate
 
+# The files that leave the PC (core/sharing/crypto.py: handover packages, information sheets) are sealed at the same
+# floor and refuse to open below it; in this process they are sealed and accepted at the test cost, except in the
+# tests marked kdf_floor (among them the one that a file claiming less than the floor is refused).
+from kodomo_desktop.core.sharing import crypto as _crypto  # noqa: E402
+
+_FLOOR_SEALING = (dict(_crypto.KDF), _crypto.KDF_FLOOR)
+_TEST_SEALING = ({"alg": "argon2id", "m": TEST_KDF[1], "t": TEST_KDF[0], "p": TEST_KDF[2]}, TEST_KDF[:2])
+_crypto.KDF, _crypto.KDF_FLOOR = _TEST_SEALING
+
 import pytest  # noqa: E402
 
 import kodomo_desktop.cli as _cli  # noqa: E402
@@ -150,8 +159,10 @@ def _kdf_cost(request):
     """The floor for the tests marked ``kdf_floor``; the test cost for the rest."""
     floor = request.node.get_closest_marker("kdf_floor") is not None
     _keys.calibrate = _FLOOR_CALIBRATE if floor else _test_cost_calibrate
+    _crypto.KDF, _crypto.KDF_FLOOR = _FLOOR_SEALING if floor else _TEST_SEALING
     yield
     _keys.calibrate = _test_cost_calibrate
+    _crypto.KDF, _crypto.KDF_FLOOR = _TEST_SEALING
 
 
 def pytest_collection_finish(session):

@@ -17,10 +17,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import InputRefused
+from ..storage.keys import KDF_FLOOR_MEMORY, KDF_FLOOR_TIME
 
 MAGIC = b"KODOMO\x00\x01"
-# Argon2id at the same floor as the key slots (64 MiB, t=3): a package travels and may be attacked offline.
-KDF = {"alg": "argon2id", "m": 65536, "t": 3, "p": 1}
+# Argon2id at the same floor as the key slots (64 MiB, t=3): a package travels and may be attacked offline. A file
+# that says it was sealed with less is refused (KDF_FLOOR: time cost, memory in KiB).
+KDF = {"alg": "argon2id", "m": KDF_FLOOR_MEMORY, "t": KDF_FLOOR_TIME, "p": 1}
+KDF_FLOOR = (KDF_FLOOR_TIME, KDF_FLOOR_MEMORY)
 MIN_PASSWORD = 8
 
 
@@ -34,7 +37,7 @@ def check_password(password: str | None) -> str:
 
 
 def _key(password: str, salt: bytes, kdf: dict) -> bytes:
-    if kdf.get("alg") != "argon2id" or int(kdf.get("m", 0)) < 65536 or int(kdf.get("t", 0)) < 3:
+    if kdf.get("alg") != "argon2id" or int(kdf.get("m", 0)) < KDF_FLOOR[1] or int(kdf.get("t", 0)) < KDF_FLOOR[0]:
         raise InputRefused("このファイルの鍵の作り方は受け付けられません（弱すぎる設定です）。")
     return hash_secret_raw(
         password.encode("utf-8"),
