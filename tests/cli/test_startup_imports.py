@@ -32,12 +32,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _imported(*argv: str) -> tuple[int, set[str], str]:
+def _imported(*argv: str, env: dict | None = None) -> tuple[int, set[str], str]:
     p = subprocess.run(
         [sys.executable, "-X", "importtime", *argv],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=env or _env(),
         stdin=subprocess.DEVNULL,
         timeout=300,
     )
@@ -45,11 +45,40 @@ def _imported(*argv: str) -> tuple[int, set[str], str]:
     return p.returncode, {m.split(".")[0] for m in mods}, p.stdout + p.stderr[-2000:]
 
 
+# What a job runs, as `python -c PROGRAM ARGS` would: the command as `python -m kodomo_desktop.cli ARGS` runs it, or
+# the same counting the Argon2id runs.
+_RUN_CLI = """
+import runpy, sys
+sys.argv = ["kodomo-desktop-cli"] + sys.argv[1:]
+runpy.run_module("kodomo_desktop.cli", run_name="__main__")
+"""
+
+_COUNT_KDF = """
+import runpy, sys
+import argon2.low_level as L
+from kodomo_desktop.core.storage import keys as K
+runs = []
+real = K.hash_secret_raw
+def counted(*a, **k):
+    runs.append(1)
+    return real(*a, **k)
+K.hash_secret_raw = counted
+sys.argv = ["kodomo-desktop-cli"] + sys.argv[1:]
+try:
+    runpy.run_module("kodomo_desktop.cli", run_name="__main__")
+except SystemExit as e:
+    code = e.code
+else:
+    code = 0
+print("ARGON2_RUNS", len(runs), file=sys.stderr)
+sys.exit(code)
+"""
+
 # The zygote: imports the CLI and the workspace, then for each job (a JSON line on stdin) forks a child that runs the
-# command as `python -m kodomo_desktop.cli ARGS` would (runpy, its exit code, its atexit functions) with stdout and
-# stderr in a file, optionally counting Argon2id runs, and writes the names of the modules it holds at its end.
+# job's program (its exit code, its atexit functions) with stdout and stderr in files and writes the names of the
+# modules it holds at its end.
 _ZYGOTE = """
-import json, os, sys
+import atexit, json, os, sys, traceback
 import kodomo_desktop.cli, kodomo_desktop.core.workspace
 for line in sys.stdin:
     job = json.loads(line)
@@ -61,28 +90,16 @@ for line in sys.stdin:
                 os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), n)
             os.environ.clear()
             os.environ.update(job["env"])
-            runs = []
-            if job["count_kdf"]:
-                from kodomo_desktop.core.storage import keys as K
-                real = K.hash_secret_raw
-                def counted(*a, **k):
-                    runs.append(1)
-                    return real(*a, **k)
-                K.hash_secret_raw = counted
-            import atexit, runpy
-            sys.argv = ["kodomo-desktop-cli", *job["argv"]]
+            sys.argv = ["-c", *job["argv"]]
             try:
-                runpy.run_module("kodomo_desktop.cli", run_name="__main__")
+                exec(compile(job["program"], "<string>", "exec"), {"__name__": "__main__"})
                 code = 0
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             atexit._run_exitfuncs()
-            if job["count_kdf"]:
-                print("ARGON2_RUNS", len(runs), file=sys.stderr)
             with open(job["mods"], "w", encoding="utf-8") as fh:
                 fh.write("\\n".join(sorted(sys.modules)))
         except BaseException:
-            import traceback
             traceback.print_exc()
         finally:
             sys.stdout.flush()
@@ -111,7 +128,7 @@ class Zygote:
         """(exit code, top-level names of the modules the process held, its stdout then the end of its stderr)."""
         self.n += 1
         out, err, mods = (self.folder / f"job{self.n}.{x}" for x in ("out", "err", "mods"))
-        job = {"argv": list(argv), "env": env or _env(), "count_kdf": count_kdf}
+        job = {"program": _COUNT_KDF if count_kdf else _RUN_CLI, "argv": list(argv), "env": env or _env()}
         job |= {"out": str(out), "err": str(err), "mods": str(mods)}
         assert self.p.stdin is not None and self.p.stdout is not None
         self.p.stdin.write(json.dumps(job) + "\n")
@@ -134,17 +151,7 @@ def command(tmp_path_factory):
     if not hasattr(os, "fork"):
 
         def fresh(*argv, env=None, count_kdf=False):
-            if count_kdf:
-                p = subprocess.run(
-                    [sys.executable, "-c", _COUNT_KDF, *argv],
-                    capture_output=True,
-                    text=True,
-                    env=env or _env(),
-                    stdin=subprocess.DEVNULL,
-                    timeout=600,
-                )
-                return p.returncode, set(), p.stdout + p.stderr[-2000:]
-            return _imported("-m", "kodomo_desktop.cli", *argv)
+            return _imported("-c", _COUNT_KDF if count_kdf else _RUN_CLI, *argv, env=env)
 
         yield fresh
         return
@@ -194,28 +201,6 @@ def test_a_pdf_command_still_gets_reportlab(town, tmp_path, command):
     rc, mods, output = command("self-inspection", "--out", str(out), "--db", str(town))
     assert rc == 0, output
     assert "reportlab" in mods and out.read_bytes().startswith(b"%PDF")
-
-
-_COUNT_KDF = """
-import runpy, sys
-import argon2.low_level as L
-from kodomo_desktop.core.storage import keys as K
-runs = []
-real = K.hash_secret_raw
-def counted(*a, **k):
-    runs.append(1)
-    return real(*a, **k)
-K.hash_secret_raw = counted
-sys.argv = ["kodomo-desktop-cli"] + sys.argv[1:]
-try:
-    runpy.run_module("kodomo_desktop.cli", run_name="__main__")
-except SystemExit as e:
-    code = e.code
-else:
-    code = 0
-print("ARGON2_RUNS", len(runs), file=sys.stderr)
-sys.exit(code)
-"""
 
 
 @pytest.mark.parametrize("argv", [["verify"], ["users", "list"], ["batches", "list"]])
