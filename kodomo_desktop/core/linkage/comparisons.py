@@ -233,8 +233,11 @@ def name_ladder_coded(kanji: tuple, kana: tuple, fkanji: tuple, fkana: tuple) ->
         # one kanji differs and the reading cannot be checked (kana missing on a side): the typical slip
         low = np.flatnonzero((lv == NAME_ELSE) & kj[idx] & ~kn[idx])
         if len(low):
-            pa, pb = fkv[fka[idx[low]]], fkv[fkb[idx[low]]]
-            one = np.fromiter((_one_char(x, y) for x, y in zip(pa, pb)), dtype=bool, count=len(low))
+            # once per distinct pair of names (random pairs repeat the same surnames and given names)
+            nv = len(fkv)
+            uk, inv = _distinct(fka[idx[low]].astype(np.int64) * nv + fkb[idx[low]], nv * nv)
+            pa, pb = fkv[uk // nv], fkv[uk % nv]
+            one = np.fromiter((_one_char(x, y) for x, y in zip(pa, pb)), dtype=bool, count=len(uk))[inv]
             lv[low[one]] = NAME_ONE_CHAR
         out[idx] = lv
     return out

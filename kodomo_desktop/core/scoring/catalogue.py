@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,12 +61,24 @@ def catalogue_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, mtime: float) -> dict:
+def _load(path: str, mtime: float) -> bytes:
+    """The validated catalogue as a pickled snapshot (see :func:`_fresh`)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputRefused(f"指標カタログ {Path(path).name} を読めません（{e}）。")
-    return _register_english(validate_catalogue(raw))
+    return _snapshot(_register_english(validate_catalogue(raw)))
+
+
+def _snapshot(cat: dict) -> bytes:
+    return pickle.dumps(cat, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _fresh(snapshot: bytes) -> dict:
+    """A new copy of a catalogue each caller may change freely. The catalogue is read on almost every service call:
+    unpickling our own snapshot is an exact deep copy (types and shared parts kept, as ``copy.deepcopy`` does) at
+    a sixth of deepcopy's time. Only snapshots made in this process are ever loaded."""
+    return pickle.loads(snapshot)  # noqa: S301 (our own bytes, never a file's)
 
 
 def _register_english(cat: dict) -> dict:
@@ -75,14 +88,14 @@ def _register_english(cat: dict) -> dict:
     return cat
 
 
-_TOWN: dict | None = None  # the open workspace's own catalogue (core/catalogue/town.py), validated
+_TOWN: bytes | None = None  # the open workspace's own catalogue (core/catalogue/town.py), validated, as a snapshot
 
 
 def set_town_catalogue(cat: dict | None) -> None:
     """Use the town's catalogue instead of the shipped one (None: back to the shipped one). Called when a workspace
     opens and when the town adopts a new catalogue."""
     global _TOWN
-    _TOWN = _register_english(validate_catalogue(copy.deepcopy(cat))) if cat is not None else None
+    _TOWN = _snapshot(_register_english(validate_catalogue(copy.deepcopy(cat)))) if cat is not None else None
 
 
 def town_catalogue_active() -> bool:
@@ -92,9 +105,9 @@ def town_catalogue_active() -> bool:
 def load_catalogue(path: Path | None = None) -> dict:
     """The validated catalogue (a deep copy: callers may change it freely): the town's own when it has one."""
     if path is None and _TOWN is not None:
-        return copy.deepcopy(_TOWN)
+        return _fresh(_TOWN)
     p = Path(path) if path else catalogue_path()
-    return copy.deepcopy(_load(str(p), p.stat().st_mtime if p.exists() else 0.0))
+    return _fresh(_load(str(p), p.stat().st_mtime if p.exists() else 0.0))
 
 
 def indicators_by_id(path: Path | None = None) -> dict[str, dict]:
