@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . installer/venv.sh
+# Bytecode: pip compiles nothing at install; each module is compiled once, when first imported, into the git-ignored
+# __pycache__ folders (so PYTHONDONTWRITEBYTECODE, set on some CI machines, is lifted for this script's programs)
+unset PYTHONDONTWRITEBYTECODE
+export KODOMO_PIP_NO_COMPILE=1
 kodomo_timed "system packages" kodomo_system_packages poppler-utils xvfb xauth "${KODOMO_QT_LIBS[@]}"
 kodomo_venv test
 # The tooling gate (configs in pyproject.toml; docs/DEVELOPING.md): lint, format, import layers, types of the core.
