@@ -66,8 +66,8 @@ kodomo_venv() {
     echo "[venv] .venv has .[$extras] for this pyproject.toml already: no pip install" >&2
   else
     rm -f "$stamp"
-    # KODOMO_PIP_NO_COMPILE=1 (setup-and-test.sh): no byte-compiling of every installed module (half of pip's time,
-    # ~30 s); the test run writes the bytecode of what it imports, once, as Python does by default
+    # KODOMO_PIP_NO_COMPILE=1 (setup-and-test.sh): no byte-compiling of every installed module (54 → 32 s of pip in
+    # .ci/run); the test run writes the bytecode of what it imports, once, as Python does by default
     kodomo_timed "pip install -e .[$extras]" "$VENV_PY" -m pip install -q --disable-pip-version-check \
       ${KODOMO_PIP_NO_COMPILE:+--no-compile} -e ".[$extras]" || return
     { echo "$want"; tr , '\n' <<<"$extras"; echo "$before"; } | awk 'NF && !seen[$0]++' > "$stamp"  # pip removed none

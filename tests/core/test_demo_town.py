@@ -76,18 +76,21 @@ def test_households_hang_together(town):
     assert list(p.index) == list(p["person_key"])  # person key == row label
     assert p["resident_no"].is_unique and p["resident_no"].str.fullmatch(r"\d{10}").all()
     # per household, column-wise (a loop over households with iterrows took 3 s)
-    by_hh = p.groupby("household_key")
-    heads = by_hh["relationship"].agg(lambda r: int((r == "世帯主").sum()))
+    heads = (p["relationship"] == "世帯主").groupby(p["household_key"]).sum()
     assert (heads == 1).all(), heads[heads != 1].index.tolist()
     for col in ("household_no", "address"):
-        one = by_hh[col].nunique()
+        one = p.groupby("household_key")[col].nunique()
         assert (one == 1).all(), (col, one[one != 1].index.tolist())
     kids = p[p["mother_key"].notna()]
     mothers = p.loc[[int(k) for k in kids["mother_key"]]]
     assert len(kids) > 0
-    for (ck, hk, born), (m_hh, m_sex, m_born) in zip(
-        zip(kids.index, kids["household_key"], kids["birth_date"]),
-        zip(mothers["household_key"], mothers["sex"], mothers["birth_date"]),
+    for ck, hk, born, m_hh, m_sex, m_born in zip(
+        kids.index,
+        kids["household_key"],
+        kids["birth_date"],
+        mothers["household_key"],
+        mothers["sex"],
+        mothers["birth_date"],
     ):
         assert m_hh == hk and m_sex == 2, ck
         assert 15 <= (born - m_born).days / 365.25 <= 50, ck

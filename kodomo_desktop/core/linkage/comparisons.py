@@ -169,9 +169,15 @@ def _jw_coded(ca: np.ndarray, va: np.ndarray, cb: np.ndarray, vb: np.ndarray) ->
     ``estimate_u`` hold a few thousand distinct surname pairs and a few tens of thousands of given-name pairs (3,000
     residents: ~100–200 distinct values a side), so this is a few milliseconds where every pair cost ~40 CPU-ms a
     column on two threads. The floats are the same: Jaro–Winkler is computed pair by pair either way."""
+    return _per_distinct_pair(_jw, ca, va, cb, vb)
+
+
+def _per_distinct_pair(f, ca: np.ndarray, va: np.ndarray, cb: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """``f(va[ca], vb[cb])`` for an ``f`` that works pair by pair on two value arrays, called on each distinct pair
+    of codes once (random pairs repeat the same few hundred names)."""
     nb = len(vb)
     uk, inv = _distinct(ca * nb + cb, len(va) * nb)
-    return _jw(va[uk // nb], vb[uk % nb])[inv]
+    return f(va[uk // nb], vb[uk % nb])[inv]
 
 
 def name_ladder(kanji_a, kanji_b, kana_a, kana_b, fkanji_a, fkanji_b, fkana_a, fkana_b) -> np.ndarray:
@@ -233,14 +239,14 @@ def name_ladder_coded(kanji: tuple, kana: tuple, fkanji: tuple, fkana: tuple) ->
         # one kanji differs and the reading cannot be checked (kana missing on a side): the typical slip
         low = np.flatnonzero((lv == NAME_ELSE) & kj[idx] & ~kn[idx])
         if len(low):
-            # once per distinct pair of names (random pairs repeat the same surnames and given names)
-            nv = len(fkv)
-            uk, inv = _distinct(fka[idx[low]].astype(np.int64) * nv + fkb[idx[low]], nv * nv)
-            pa, pb = fkv[uk // nv], fkv[uk % nv]
-            one = np.fromiter((_one_char(x, y) for x, y in zip(pa, pb)), dtype=bool, count=len(uk))[inv]
+            one = _per_distinct_pair(_one_chars, fka[idx[low]], fkv, fkb[idx[low]], fkv)
             lv[low[one]] = NAME_ONE_CHAR
         out[idx] = lv
     return out
+
+
+def _one_chars(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.fromiter((_one_char(x, y) for x, y in zip(a, b)), dtype=bool, count=len(a))
 
 
 def _one_char(a: str, b: str) -> bool:
