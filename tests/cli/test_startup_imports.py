@@ -46,16 +46,16 @@ def _imported(*argv: str, env: dict | None = None) -> tuple[int, set[str], str]:
 
 
 # What a job runs, as `python -c PROGRAM ARGS` would: the command as `python -m kodomo_desktop.cli ARGS` runs it, or
-# the same counting the Argon2id runs.
+# the same with the Argon2id runs counted (said on stderr at exit, after the command's own output).
 _RUN_CLI = """
 import runpy, sys
 sys.argv = ["kodomo-desktop-cli"] + sys.argv[1:]
 runpy.run_module("kodomo_desktop.cli", run_name="__main__")
 """
 
-_COUNT_KDF = """
-import runpy, sys
-import argon2.low_level as L
+_COUNT_KDF = (
+    """
+import atexit, sys
 from kodomo_desktop.core.storage import keys as K
 runs = []
 real = K.hash_secret_raw
@@ -63,16 +63,10 @@ def counted(*a, **k):
     runs.append(1)
     return real(*a, **k)
 K.hash_secret_raw = counted
-sys.argv = ["kodomo-desktop-cli"] + sys.argv[1:]
-try:
-    runpy.run_module("kodomo_desktop.cli", run_name="__main__")
-except SystemExit as e:
-    code = e.code
-else:
-    code = 0
-print("ARGON2_RUNS", len(runs), file=sys.stderr)
-sys.exit(code)
+atexit.register(lambda: print("ARGON2_RUNS", len(runs), file=sys.stderr))
 """
+    + _RUN_CLI
+)
 
 # The zygote: imports the CLI and the workspace, then for each job (a JSON line on stdin) forks a child that runs the
 # job's program (its exit code, its atexit functions) with stdout and stderr in files and writes the names of the
