@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from conftest import DEMO_PW, IMAGES, _copy_town  # noqa: E402
+from conftest import DEMO_PW, IMAGES, PNG_QUICK, _copy_town  # noqa: E402
 
 from kodomo_desktop.core.audit import export as E  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
@@ -58,11 +58,11 @@ def test_auditor_signs_in_and_reads_the_log_and_the_registers_of_the_copy(app, q
         qtbot.waitUntil(lambda: log.chain_report is not None, timeout=10000)
         assert log.chain_report.ok and "切れ" not in log.chain.text()
         IMAGES.mkdir(parents=True, exist_ok=True)
-        assert win.grab().save(str(IMAGES / "audit_workspace_log.png"))
+        assert win.grab().save(str(IMAGES / "audit_workspace_log.png"), "PNG", PNG_QUICK)
         gov = win.show_page("governance")
         assert "令和" in gov.copy_date.text() and not gov.can_write
         assert gov.register.model.rowCount() > 0 and gov.basis.model.rowCount() > 0
-        assert win.grab().save(str(IMAGES / "audit_workspace_governance.png"))
+        assert win.grab().save(str(IMAGES / "audit_workspace_governance.png"), "PNG", PNG_QUICK)
         for key in ("dashboard", "children", "scoring", "conference", "print", "checklist"):
             assert key not in win.keys
         # the lock screen: the audit workspace again, with the same password

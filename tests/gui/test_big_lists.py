@@ -189,7 +189,7 @@ def _lazy(m, page_rows: int) -> None:
 
 
 def test_score_list_at_200000_pages_filters_and_sorts_in_sql(app, qtbot, big_ws, no_modals):
-    from conftest import IMAGES
+    from conftest import IMAGES, PNG_QUICK
 
     from kodomo_desktop.core.scoring import listing as LS
     from kodomo_desktop.gui.models import PAGE_ROWS
@@ -213,7 +213,7 @@ def test_score_list_at_200000_pages_filters_and_sorts_in_sql(app, qtbot, big_ws,
         ("score_viewed", {"run_id": run}),
     ]
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "big_scores.png"))
+    assert page.grab().save(str(IMAGES / "big_scores.png"), "PNG", PNG_QUICK)
     # scrolling fetches one more page
     before = m.rowCount()
     page.view.scrollToBottom()
@@ -269,7 +269,7 @@ def test_score_list_at_200000_pages_filters_and_sorts_in_sql(app, qtbot, big_ws,
 
 
 def test_review_queue_at_200000_pages_and_searches_in_sql(app, qtbot, big_ws, no_modals):
-    from conftest import IMAGES
+    from conftest import IMAGES, PNG_QUICK
 
     from kodomo_desktop.core import persons as P
     from kodomo_desktop.core.linkage import service as L
@@ -293,7 +293,7 @@ def test_review_queue_at_200000_pages_and_searches_in_sql(app, qtbot, big_ws, no
         ("view_list", {"list": "review_queue", "rows": queued})
     ]
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "big_review_queue.png"))
+    assert page.grab().save(str(IMAGES / "big_review_queue.png"), "PNG", PNG_QUICK)
     # moving far down fetches only the page it lands on (not the 3,000 records above it)
     fetches = m.fetches
     page.list.setCurrentRow(3_000)
@@ -338,7 +338,7 @@ def test_review_queue_at_200000_pages_and_searches_in_sql(app, qtbot, big_ws, no
 
 
 def test_log_at_200000_pages_filters_and_checks_the_chain_off_the_gui_thread(app, qtbot, big_ws, no_modals):
-    from conftest import IMAGES
+    from conftest import IMAGES, PNG_QUICK
 
     from kodomo_desktop.gui.models import PAGE_ROWS
     from kodomo_desktop.gui.pages.log_page import CHAIN_SYNC_MAX, LogPage
@@ -385,11 +385,11 @@ def test_log_at_200000_pages_filters_and_checks_the_chain_off_the_gui_thread(app
     assert page.chain_report.ok and page.chain_report.entries >= entries
     assert "正常" in page.chain.text()
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "big_log.png"))
+    assert page.grab().save(str(IMAGES / "big_log.png"), "PNG", PNG_QUICK)
 
 
 def test_import_history_and_rejected_rows_at_200000(app, qtbot, big_ws, no_modals):
-    from conftest import IMAGES
+    from conftest import IMAGES, PNG_QUICK
 
     from kodomo_desktop.gui.models import PAGE_ROWS
     from kodomo_desktop.gui.pages.import_page import HistoryView
@@ -434,6 +434,6 @@ def test_import_history_and_rejected_rows_at_200000(app, qtbot, big_ws, no_modal
     )
     assert r.matches == want > PAGE_ROWS and all("生年月日" in (x["column"] + x["message"]) for x in r.rows)
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert h.grab().save(str(IMAGES / "big_import_history.png"))
+    assert h.grab().save(str(IMAGES / "big_import_history.png"), "PNG", PNG_QUICK)
     h.rejected_query.setText("")
     h.view.clearSelection()

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -61,7 +62,7 @@ def _click(qtbot, button):
 
 def _snap(qtbot, w, name: str):
     qtbot.wait(60)  # let pending layout requests run before the widget is painted
-    assert w.grab().save(str(IMAGES / name))
+    assert w.grab().save(str(IMAGES / name), "PNG", PNG_QUICK)
 
 
 def _actions(ws) -> list[tuple[str, str | None, dict]]:

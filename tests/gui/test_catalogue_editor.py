@@ -1,7 +1,7 @@
 """Issue 19: the indicator editor — a cut-off and a difficulty type edited in the GUI, previewed, and adopted with a
 reason (a new catalogue version and weight-set version); no dialog opens."""
 
-from conftest import IMAGES
+from conftest import IMAGES, PNG_QUICK
 from factories import takeup_world
 
 from kodomo_desktop.core.scoring import service as S
@@ -40,7 +40,7 @@ def test_edit_a_cutoff_and_a_type_then_adopt_through_the_preview(app, qtbot, no_
         assert page.preview()
         assert page.adopt_button.isEnabled() and "プレビュー" in page.preview_text.toPlainText()
         IMAGES.mkdir(parents=True, exist_ok=True)
-        page.grab().save(str(IMAGES / "catalogue_editor.png"))
+        page.grab().save(str(IMAGES / "catalogue_editor.png"), "PNG", PNG_QUICK)
         assert page.adopt() is False  # no reason yet
         page.reason.setText("欠席の目安を町の基準に合わせる")
         assert page.adopt(), page.notice.text()
@@ -113,7 +113,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         assert "3 行目" in sf.errors.text("attributes") and "選択肢" in sf.errors.text("attributes")
         assert "town_source" not in sf.errors.text("label")  # no internal name next to the field
         assert sf.errors.text("purpose")
-        page.grab().save(str(IMAGES / "catalogue_source_errors.png"))
+        page.grab().save(str(IMAGES / "catalogue_source_errors.png"), "PNG", PNG_QUICK)
         sf.label.setText("給食費")
         sf.key.setText("school_lunch")
         sf.department.setText("学校教育課")
@@ -185,7 +185,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         assert gap["absent"]["source_type"] == "school_assistance" and gap["support_ja"] == "就学援助の案内"
         row = page.row_of(two["id"])
         assert "就学援助" in page.table.item(row, 1).text() and "がない" in page.table.item(row, 1).text()
-        page.grab().save(str(IMAGES / "catalogue_add_indicator.png"))
+        page.grab().save(str(IMAGES / "catalogue_add_indicator.png"), "PNG", PNG_QUICK)
 
         # 4. preview, then adopt with a reason: one catalogue version, one weight-set version
         before = S.active_weights(ws)["version"]
@@ -194,7 +194,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         text = page.preview_text.toPlainText()
         assert "給食費滞納 ≥ 3か月" in text and "非課税で就学援助なし" in text and "給食費" in text
         page.reason.setText("給食費の滞納と就学援助の未利用を見る")
-        page.grab().save(str(IMAGES / "catalogue_preview_new.png"))
+        page.grab().save(str(IMAGES / "catalogue_preview_new.png"), "PNG", PNG_QUICK)
         assert page.adopt(), page.notice.text()
         w = S.active_weights(ws)
         assert w["version"] == before + 1 and "給食費" in w["data"]["types"]
@@ -240,7 +240,7 @@ def test_define_a_source_and_add_indicators_in_the_gui_then_score(app, qtbot, no
         assert "利用できる可能性のある支援" in view.supports.text() and "就学援助の案内" in view.supports.text()
         assert "給食費滞納 ≥ 3か月 +3（滞納月数 5）" in view.score.text()
         assert "非課税で就学援助なし +2（" in view.score.text() and "就学援助の記録なし" in view.score.text()
-        view.grab().save(str(IMAGES / "catalogue_child_prompt.png"))
+        view.grab().save(str(IMAGES / "catalogue_child_prompt.png"), "PNG", PNG_QUICK)
         found = next(g for g in T.support_prompts(ws, as_of="2026-11-01")["gaps"] if g["id"] == gap["id"])
         assert sorted(found["children"]) == ["P001C", "P002C"]  # C3 has 就学援助; the others no arrears
     finally:
@@ -274,7 +274,7 @@ def test_flagging_rules_in_the_gui(app, qtbot, no_modals, tmp_path, new_db_at):
         assert not rf.errors.text("rules.rank")
         assert page.preview(), page.notice.text()
         assert "抽出のルール" in page.preview_text.toPlainText()
-        page.grab().save(str(IMAGES / "catalogue_rules.png"))
+        page.grab().save(str(IMAGES / "catalogue_rules.png"), "PNG", PNG_QUICK)
         page.reason.setText("延岡市の方式に合わせる")
         assert page.adopt(), page.notice.text()
         w = S.active_weights(ws)["data"]

@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -139,7 +140,7 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         view.setCurrentIndex(model.index(0, 0))
         assert model.headerData(0, Qt.Vertical).startswith("✔")
         IMAGES.mkdir(parents=True, exist_ok=True)
-        assert page.grab().save(str(IMAGES / "checklist_entry.png"))
+        assert page.grab().save(str(IMAGES / "checklist_entry.png"), "PNG", PNG_QUICK)
         # a submitted sheet is locked for the school: an edit is refused on the notice line, not in a box
         qtbot.keyClick(view, "2")
         assert "提出済み" in entry.notice.text() and not model.dirty
@@ -182,7 +183,7 @@ def test_school_user_enters_three_pupils_by_keyboard_then_coordinator_sees_progr
         assert res and res["pages"] >= 2 and (tmp_path / "blank.pdf").read_bytes()[:5] == b"%PDF-"
         assert "記入用紙" in cv.notice.text()
         cv.template(others[0]["school"], str(tmp_path / "wb.xlsx"))
-        assert cpage.grab().save(str(IMAGES / "checklist_progress.png"))
+        assert cpage.grab().save(str(IMAGES / "checklist_progress.png"), "PNG", PNG_QUICK)
         # the dashboard shows the same round's progress per school
         from kodomo_desktop.gui.pages.dashboard_page import DashboardPage
 

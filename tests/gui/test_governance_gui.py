@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
     _copy_town,  # noqa: E402
 )
 
@@ -64,7 +65,7 @@ def _page(qtbot, ws):
 
 def _shot(page, name):
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / name))
+    assert page.grab().save(str(IMAGES / name), "PNG", PNG_QUICK)
 
 
 def _wait(op):

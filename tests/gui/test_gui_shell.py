@@ -24,6 +24,7 @@ pytestmark = pytest.mark.gui
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -202,7 +203,7 @@ def test_search_child_open_page_and_screenshots(app, qtbot, ws):
     child = next(r for r in model.rows if r.school and sum(x.household_id == r.household_id for x in model.rows) > 1)
 
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert win.grab().save(str(IMAGES / "child_list.png"))
+    assert win.grab().save(str(IMAGES / "child_list.png"), "PNG", PNG_QUICK)
 
     # search by kana, typed with half-width katakana: the surname's reading finds the child among fewer rows
     import unicodedata
@@ -220,7 +221,7 @@ def test_search_child_open_page_and_screenshots(app, qtbot, ws):
     page.search.setText(child.name.split("\u3000")[0])
     page.apply_search()
     assert model.view_row_of(child.person_id) >= 0
-    assert win.grab().save(str(IMAGES / "child_search.png"))
+    assert win.grab().save(str(IMAGES / "child_search.png"), "PNG", PNG_QUICK)
 
     # Enter on the selected row opens the child page
     row = model.view_row_of(child.person_id)
@@ -239,7 +240,7 @@ def test_search_child_open_page_and_screenshots(app, qtbot, ws):
     assert view.members.rowCount() >= 1 and view.page.siblings
     first = view.timeline.topLevelItem(0)
     assert first.text(3) and "時点" in first.text(3)  # file name and as-of date
-    assert win.grab().save(str(IMAGES / "child_page.png"))
+    assert win.grab().save(str(IMAGES / "child_page.png"), "PNG", PNG_QUICK)
 
     # Esc goes back to the list, which kept the search
     _shortcut(view, "Esc").activated.emit()
@@ -269,7 +270,7 @@ def test_every_page_opens_for_the_coordinator(app, qtbot, ws):
             broken.append(key)
     assert not broken, f"pages that failed to open: {broken}"
     win.page("dashboard")
-    assert win.grab().save(str(IMAGES / "dashboard.png"))
+    assert win.grab().save(str(IMAGES / "dashboard.png"), "PNG", PNG_QUICK)
     # Ctrl+5 is the fifth visible page (the offscreen platform may not activate the window: fire the shortcut)
     _shortcut(win, "Ctrl+5").activated.emit()
     assert win.current_key() == win.keys[4]
@@ -338,8 +339,8 @@ def test_lock_and_unlock_keep_open_forms(app, qtbot, ws):
     dlg.pw.setText("not it")
     dlg.try_open()
     assert ws.locked and "パスワードが違います" in dlg.msg.text()
-    assert win.grab().save(str(IMAGES / "lock_screen.png"))
-    assert dlg.grab().save(str(IMAGES / "unlock_dialog.png"))
+    assert win.grab().save(str(IMAGES / "lock_screen.png"), "PNG", PNG_QUICK)
+    assert dlg.grab().save(str(IMAGES / "unlock_dialog.png"), "PNG", PNG_QUICK)
     dlg.pw.setText(PW)
     dlg.try_open()
     qtbot.waitUntil(lambda: win.lock_dialog is None, timeout=3000)

@@ -18,7 +18,7 @@ from kodomo_desktop.core.importing import service as S  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
-from conftest import DEMO_PW, IMAGES  # noqa: E402
+from conftest import DEMO_PW, IMAGES, PNG_QUICK  # noqa: E402
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
 
@@ -75,7 +75,7 @@ def test_as_of_from_the_title_and_the_guards_confirmation(app, qtbot, ws, town, 
     assert "今回 10 行" in wiz.confirm_box.text() and "前回" in wiz.confirm_box.text()
     assert wiz.last_result is None and S.batch_history(ws) == before  # nothing changed yet
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "import_guard_confirm.png"))
+    assert page.grab().save(str(IMAGES / "import_guard_confirm.png"), "PNG", PNG_QUICK)
     _wait(qtbot, wiz.run_import(force=True))  # 「このまま取り込む」
     res = wiz.last_result
     assert res.batch_id and res.imported == 10 and not wiz.force_import.isVisible()
@@ -95,7 +95,7 @@ def test_a_folder_with_its_manifest_in_one_go(app, qtbot, tmp_path, town, new_db
         assert all(r["outcome"].startswith("取り込みました") for r in rows), [r["outcome"] for r in rows]
         assert all(r["as_of"] == "令和8年11月1日" for r in rows)
         assert len(S.batch_history(ws)) == len(listed)
-        assert page.grab().save(str(IMAGES / "import_folder.png"))
+        assert page.grab().save(str(IMAGES / "import_folder.png"), "PNG", PNG_QUICK)
     finally:
         ws.close()
 
@@ -143,7 +143,7 @@ def test_rows_left_unlinked_are_linked_by_hand_or_marked_not_ours(app, qtbot, ws
         view.refresh()
         rows = view.model.rows
     assert len(rows) >= 2 and all(r["birth_text"] for r in rows if r["birth_date"])
-    assert page.grab().save(str(IMAGES / "import_unlinked.png"))
+    assert page.grab().save(str(IMAGES / "import_unlinked.png"), "PNG", PNG_QUICK)
     first, second = rows[0], rows[1]
     view.select_row(0)
     view.query.setText("")

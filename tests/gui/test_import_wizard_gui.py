@@ -22,7 +22,7 @@ from kodomo_desktop.core.storage.models import SourceRecord  # noqa: E402
 from kodomo_desktop.core.workspace import Workspace  # noqa: E402
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
-from conftest import IMAGES  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+from conftest import IMAGES, PNG_QUICK  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
 
 PW = "import gui pw"
 RENAMED = "主な相談内容"  # the town's new column name for 相談種別: the header dictionary does not know it
@@ -101,7 +101,7 @@ def test_wizard_edit_mapping_import_remember_and_screenshots(app, qtbot, ws, tow
     wiz.set_field(RENAMED, "category")
     assert wiz.current_mapping()[RENAMED] == "category"
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "import_wizard_preview.png"))
+    assert page.grab().save(str(IMAGES / "import_wizard_preview.png"), "PNG", PNG_QUICK)
 
     # ③ the validation report: counts, the rejected rows with row numbers and Japanese reasons, exportable
     assert wiz.validate() and wiz.stack.currentIndex() == 2
@@ -113,7 +113,7 @@ def test_wizard_edit_mapping_import_remember_and_screenshots(app, qtbot, ws, tow
     with open(out, encoding="utf-8-sig") as fh:
         exported = list(csv.reader(fh))
     assert exported[0] == ["行", "列", "理由"] and len(exported) == len(rejected) + 1
-    assert page.grab().save(str(IMAGES / "import_wizard_report.png"))
+    assert page.grab().save(str(IMAGES / "import_wizard_report.png"), "PNG", PNG_QUICK)
 
     # import through ops (worker thread, progress dialog with キャンセル); no message box
     _run(qtbot, wiz)
@@ -225,7 +225,7 @@ def test_history_shows_rejected_rows_and_removes_a_batch_in_two_steps(app, qtbot
     rows = h.rejected.rows
     assert len({r["row"] for r in rows}) == res.rejected and all(r["row"] >= 2 and r["message"] for r in rows)
     assert "除外した行" in h.detail_title.text()
-    assert page.grab().save(str(IMAGES / "import_history.png"))
+    assert page.grab().save(str(IMAGES / "import_history.png"), "PNG", PNG_QUICK)
     # no reason: refused on the page
     assert h.remove_selected() is None and "理由" in h.notice.text()
     h.reason.setText("別の課のファイルを誤って取り込んだ")

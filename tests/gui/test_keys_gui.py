@@ -1,6 +1,6 @@
 """設定 → 鍵の更新: a coordinator re-keys the database from the page; other roles cannot."""
 
-from conftest import IMAGES, show_page
+from conftest import IMAGES, PNG_QUICK, show_page
 
 from kodomo_desktop.core.workspace import Workspace
 
@@ -19,7 +19,7 @@ def test_coordinator_renews_the_key_from_the_settings_page(app, qtbot, no_modals
     assert "鍵を更新しました" in page.rotate_info.text()
     assert ws.raw_key() != before and ws.verify()["ok"]
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "settings_key_renewal.png"))
+    assert page.grab().save(str(IMAGES / "settings_key_renewal.png"), "PNG", PNG_QUICK)
     page.close()
     ws.close()
     staff = Workspace.open(tmp_path / "k.db", "staff gui pw", "s1")

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -125,7 +126,7 @@ def test_preview_save_and_screenshot(app, qtbot, ws, tmp_path):
     page.zoom.setCurrentIndex(page.zoom.findData(75))
     qtbot.wait(50)
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "print_preview.png"))
+    assert page.grab().save(str(IMAGES / "print_preview.png"), "PNG", PNG_QUICK)
     # the temp files go with the preview
     page.clear_preview()
     assert not tmp.exists() and page.page_count() == 0 and not page.b_print.isEnabled()
@@ -160,7 +161,7 @@ def test_conference_packet_to_printer_and_log(app, qtbot, ws, tmp_path, monkeypa
     assert n >= 6 and page.page_count() == n
     page.zoom.setCurrentIndex(page.zoom.findData(75))
     qtbot.wait(50)
-    assert page.grab().save(str(IMAGES / "print_conference.png"))
+    assert page.grab().save(str(IMAGES / "print_conference.png"), "PNG", PNG_QUICK)
     printer = QPrinter(QPrinter.HighResolution)
     printer.setOutputFormat(QPrinter.PdfFormat)
     out = tmp_path / "printed.pdf"

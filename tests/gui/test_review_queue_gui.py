@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_modals")]
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -96,8 +97,8 @@ def test_keyboard_accept_reject_skip_undo_and_screenshots(app, qtbot, ws, tmp_pa
     assert page.waterfall.parts == parts
     assert page.waterfall.total() == pytest.approx(float(cand["match_weight"]), abs=0.05)
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "review_queue.png"))
-    assert page.comparison.grab().save(str(IMAGES / "linkage_compare.png"))
+    assert page.grab().save(str(IMAGES / "review_queue.png"), "PNG", PNG_QUICK)
+    assert page.comparison.grab().save(str(IMAGES / "linkage_compare.png"), "PNG", PNG_QUICK)
 
     page.list.setFocus()
 
@@ -162,7 +163,7 @@ def test_keyboard_accept_reject_skip_undo_and_screenshots(app, qtbot, ws, tmp_pa
     # the screenshot of the comparison view with the waterfall, on the record now selected
     page.list.setCurrentRow(0)
     assert page.waterfall.parts
-    assert page.comparison.grab().save(str(IMAGES / "linkage_compare.png"))
+    assert page.comparison.grab().save(str(IMAGES / "linkage_compare.png"), "PNG", PNG_QUICK)
 
 
 def test_keys_do_nothing_while_typing_elsewhere(app, qtbot, ws):

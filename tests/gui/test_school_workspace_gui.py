@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from conftest import DEMO_PW, IMAGES, _copy_town  # noqa: E402
+from conftest import DEMO_PW, IMAGES, PNG_QUICK, _copy_town  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
 from kodomo_desktop.core.checklists import service as CL  # noqa: E402
@@ -70,7 +70,7 @@ def test_teacher_signs_in_at_the_same_path_and_enters_in_the_schools_workspace(a
             qtbot.keyClick(view, key)
         assert entry.save(False) and "下書き" in entry.notice.text()
         IMAGES.mkdir(parents=True, exist_ok=True)
-        assert win.grab().save(str(IMAGES / "school_workspace_entry.png"))
+        assert win.grab().save(str(IMAGES / "school_workspace_entry.png"), "PNG", PNG_QUICK)
         # the lock screen: the school's workspace again, with the same password
         assert win.lock(manual=True) and teacher.locked
         dlg = win.lock_dialog

@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 import shutil  # noqa: E402
 
-from conftest import IMAGES  # noqa: E402
+from conftest import IMAGES, PNG_QUICK  # noqa: E402
 from test_scoring_gui import PW, _page  # noqa: E402
 
 from kodomo_desktop.core.scoring import service as S  # noqa: E402
@@ -84,7 +84,7 @@ def test_evaluation_tab_counts_and_loads_the_suggestion_into_the_preview(app, qt
     assert res is not None and res["summary"]["confirmed"] == 3 and ev.table.rowCount() > 5
     assert "確認 3 人" in ev.summary.text() and ev.sug.rowCount() > 0
     page.tabs.setCurrentIndex(2)
-    assert page.grab().save(str(IMAGES / "scoring_evaluation.png"))
+    assert page.grab().save(str(IMAGES / "scoring_evaluation.png"), "PNG", PNG_QUICK)
     ev.load_btn.click()  # into the editor and its preview, not adopted
     assert page.tabs.currentIndex() == 1 and page.weights.last_preview is not None
     assert S.active_weights(ws)["version"] == 1

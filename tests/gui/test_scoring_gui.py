@@ -19,6 +19,7 @@ pytestmark = pytest.mark.gui
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,  # noqa: E402  build/screenshots; copied to docs/images by tools/update-screenshots.sh
+    PNG_QUICK,
 )
 
 PW = DEMO_PW  # the cached demo towns' password (conftest.demo_town)
@@ -79,7 +80,7 @@ def test_list_filters_reasons_and_what_if(app, qtbot, ws):
     assert top["details"]["reasons"][0]["label"] in text and "時点" in text
     assert S.CAVEAT in text
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "scoring_list.png"))
+    assert page.grab().save(str(IMAGES / "scoring_list.png"), "PNG", PNG_QUICK)
     # what-if: switch the largest reason off
     wi = page.whatif
     assert wi.items.count() >= 1
@@ -87,7 +88,7 @@ def test_list_filters_reasons_and_what_if(app, qtbot, ws):
     wi.run_btn.click()
     assert wi.last is not None and wi.last["after"]["total"] < wi.last["before"]["total"] and not wi.last["saved"]
     assert "→" in wi.result.text()
-    assert page.grab().save(str(IMAGES / "scoring_whatif.png"))
+    assert page.grab().save(str(IMAGES / "scoring_whatif.png"), "PNG", PNG_QUICK)
     # nothing was saved: the list is unchanged
     assert S.latest_scores(ws)[0]["total"] == top["total"]
 
@@ -114,7 +115,7 @@ def test_weights_editor_preview_adopt_and_restore(app, qtbot, ws, monkeypatch):
     assert pv is not None and pv["flagged"]["new"] > pv["flagged"]["current"]
     assert ed.preview_table.rowCount() == len(pv["by_school_age"]) > 0
     assert ed.rates_table.rowCount() >= 3 and "→" in ed.preview_summary.text()
-    assert page.grab().save(str(IMAGES / "scoring_weights.png"))
+    assert page.grab().save(str(IMAGES / "scoring_weights.png"), "PNG", PNG_QUICK)
     # adoption needs a reason
     assert not ed.adopt(reason="")
     assert ed.adopt(reason="非課税世帯を貧困の検討対象に含める")

@@ -9,6 +9,7 @@ import pytest
 from conftest import (
     DEMO_PW,  # noqa: E402
     IMAGES,
+    PNG_QUICK,
 )
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QPixmap
@@ -50,9 +51,6 @@ def ws(demo_db, tmp_path):
     w.close()
 
 
-# zlib level 1 instead of the default 6 for these screenshots (none is copied into docs/images): ~30 % less time
-# per PNG (~70 of them, most at 1920x1035) and no larger a file
-PNG_QUICK = 80
 SCREENS = {"1366x768": (QSize(1366, 728), 1.0), "1920x1080@150": (QSize(1280, 690), 1.5)}
 CONTROLS = (QAbstractButton, QLineEdit, QComboBox, QAbstractSpinBox, QAbstractItemView, QTabBar)
 

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from conftest import DEMO_PW, IMAGES, _copy_town  # noqa: E402
+from conftest import DEMO_PW, IMAGES, PNG_QUICK, _copy_town  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from kodomo_desktop.core.sharing import sheets as SH  # noqa: E402
@@ -147,7 +147,7 @@ def test_export_pseudonymised_and_watch_list_through_the_tab(app, qtbot, ws, tmp
     assert tab.last["school"] == school and tab.last["rows"] == counts[school]
 
     IMAGES.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(IMAGES / "governance_sharing.png"))
+    assert page.grab().save(str(IMAGES / "governance_sharing.png"), "PNG", PNG_QUICK)
 
 
 def test_handover_out_and_into_the_review_queue(app, qtbot, ws, tmp_path, demo_town):

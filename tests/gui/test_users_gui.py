@@ -3,7 +3,7 @@ password, the teacher must choose their own at first sign-in, then reset and rem
 
 from pathlib import Path
 
-from conftest import IMAGES
+from conftest import IMAGES, PNG_QUICK
 from sqlalchemy import text
 
 from kodomo_desktop.core import settings as core_settings
@@ -31,7 +31,7 @@ def test_first_start_wizard_then_a_school_user(app, qtbot, tmp_path, no_modals):
     dlg.town.setText("みどり町")
     assert dlg.next_step() and dlg.step == 1
     qtbot.wait(50)
-    dlg.grab().save(str(IMAGES / "first_run_coordinator.png"))
+    dlg.grab().save(str(IMAGES / "first_run_coordinator.png"), "PNG", PNG_QUICK)
     # step 2: the password rules (the core's) and the confirmation
     dlg.pw.setText("abc")
     assert not dlg.next_step() and "8文字" in dlg.msg.text() and dlg.step == 1
@@ -50,7 +50,7 @@ def test_first_start_wizard_then_a_school_user(app, qtbot, tmp_path, no_modals):
     assert dlg.next_step() and dlg.step == 3
     assert "みどり町" in dlg.summary.text() and str(backups) in dlg.summary.text()
     qtbot.wait(50)  # let the summary lay out before the picture
-    dlg.grab().save(str(IMAGES / "first_run_summary.png"))
+    dlg.grab().save(str(IMAGES / "first_run_summary.png"), "PNG", PNG_QUICK)
     assert dlg.create_button.isVisible()
     dlg.create()
     assert dlg.choice == "created" and dlg.workspace is not None
@@ -77,7 +77,7 @@ def test_first_start_wizard_then_a_school_user(app, qtbot, tmp_path, no_modals):
         row = next(r for r in page.model.rows if r["name"] == "daiichi")
         assert row["role"] == "school" and row["school"] == "第一小学校" and row["must_change"]
         assert "仮のパスワード" in page.model.text(page.model.rows.index(row), 4)
-        assert win.grab().save(str(IMAGES / "users_page.png"))
+        assert win.grab().save(str(IMAGES / "users_page.png"), "PNG", PNG_QUICK)
         # the same name twice is refused on the page
         assert page.add("daiichi", "staff") is None and "すでに登録" in page.notice.text()
         # the coordinator cannot remove or reset themself from here
