@@ -202,12 +202,17 @@ def _bulk(s, table, rows: list[dict], serialised: tuple[str, ...] = ()) -> None:
         f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{c.name}{chr(34)}" for c in cols)}) '
         f"VALUES ({', '.join('?' * len(cols))})"
     )
+    fixed = [p(d) if p is not None else d for p, d in zip(procs[len(given) :], defaults)]  # the same in every row
     for i in range(0, len(rows), 20_000):
-        data = [
-            tuple((p(v) if p is not None else v) for p, v in zip(procs, [row[k] for k in given] + defaults))
-            for row in rows[i : i + 20_000]
-        ]
-        conn.exec_driver_sql(sql, data)
+        chunk = rows[i : i + 20_000]
+        # column by column (a processor mapped over a column, then the columns zipped into rows): the same tuples as
+        # a processor call per value in a generator per row, in about a third of the time
+        columns: list = []
+        for k, p in zip(given, procs):
+            values = [row[k] for row in chunk]
+            columns.append(values if p is None else list(map(p, values)))
+        columns += [[v] * len(chunk) for v in fixed]
+        conn.exec_driver_sql(sql, list(zip(*columns)))
 
 
 def _scores(ws, rows: list[dict], school_of: dict, r: random.Random) -> None:
