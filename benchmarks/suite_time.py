@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
 import shlex
 import shutil
@@ -67,11 +66,10 @@ def _run(label: str, tree: Path, py: Path, args: list[str], env: dict, cache: Pa
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     tail = (r.stdout.strip().splitlines() or [""])[-1]
-    counts = dict((k, int(n)) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail))
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-3000:] + r.stderr[-2000:])
     print(f"  {label:8} {wall:7.1f} s wall  {cpu:7.1f} s CPU  exit {r.returncode}  {tail}", flush=True)
-    return {"wall": wall, "cpu": cpu, "rc": r.returncode, "counts": counts}
+    return {"wall": wall, "cpu": cpu, "rc": r.returncode}
 
 
 def main() -> int:
