@@ -1,5 +1,6 @@
 """Shared test setup: Qt offscreen; key files in this process at a test cost, except in the key tests (see below)."""
 
+import atexit
 import contextlib
 import copy
 import functools
@@ -34,7 +35,10 @@ except ImportError:  # Windows: no lock (and no xdist sharing needed there)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KODOMO_KDF_TARGET_MS", "20")
 # The diagnostic log (core/logsetup.py) of every CLI run in or under the tests goes to a temporary folder.
-os.environ.setdefault("KODOMO_LOG_DIR", tempfile.mkdtemp(prefix="kodomo-test-log-"))
+# Made by the first process (pytest's, or xdist's controller: the workers inherit it) and removed at its end.
+if not os.environ.get("KODOMO_LOG_DIR"):
+    os.environ["KODOMO_LOG_DIR"] = tempfile.mkdtemp(prefix="kodomo-test-log-")
+    atexit.register(shutil.rmtree, os.environ["KODOMO_LOG_DIR"], ignore_errors=True)
 
 from kodomo_desktop.core.storage import keys as _keys  # noqa: E402
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # the string quoting of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
 from sqlalchemy import text
@@ -113,6 +114,18 @@ ACTION_LABELS = {
 def entry_hash(
     seq: int, at: str, user: str, action: str, person_id: str | None, detail: str | None, prev_hash: str
 ) -> str:
+    """SHA-256 of the entry as compact JSON: ``json.dumps([seq, at, …], ensure_ascii=False, separators=(",", ":"))``.
+    For the fields' own types (an int, strings, None) the text is joined from the function json.dumps quotes
+    strings with — the same characters, several times faster (verifying a year's 300,000 entries); any other value
+    goes through json.dumps itself."""
+    if type(seq) is int and all(type(x) is str for x in (at, user, action, prev_hash)):
+        if (person_id is None or type(person_id) is str) and (detail is None or type(detail) is str):
+            q = _quote
+            payload = (
+                f"[{seq},{q(at)},{q(user)},{q(action)},{'null' if person_id is None else q(person_id)},"
+                f"{'null' if detail is None else q(detail)},{q(prev_hash)}]"
+            )
+            return hashlib.sha256(payload.encode("utf-8")).hexdigest()
     payload = json.dumps(
         [seq, at, user, action, person_id, detail, prev_hash], ensure_ascii=False, separators=(",", ":")
     )
