@@ -173,6 +173,56 @@ def _kdf_cost(request):
     _crypto.KDF, _crypto.KDF_FLOOR = _TEST_SEALING
 
 
+def pytest_configure(config):
+    _compile_once_before_the_workers(config)
+
+
+def _compile_once_before_the_workers(config) -> None:
+    """xdist's controller, before its workers start: the package's bytecode and pytest's assertion rewrite of every
+    test module (cached in the ``__pycache__`` folders, the rewrite keyed by the source's hash), split over the
+    cores. In a fresh clone each worker otherwise rewrote all ~100 test modules itself at its collection — the same
+    ~5.6 CPU-seconds twice, pytest copying the location onto every node of each rewritten assert — and compiled the
+    package. With the caches in place this checks them and returns (~0.1 s). Anything unexpected (another pytest, no
+    fork): the workers do it themselves, as before."""
+    workers = getattr(config.option, "numprocesses", None)
+    if os.environ.get("PYTEST_XDIST_WORKER") or not workers or sys.dont_write_bytecode or not hasattr(os, "fork"):
+        return
+    try:
+        import compileall
+        import multiprocessing
+
+        from _pytest.assertion import assertstate_key
+        from _pytest.assertion import rewrite as R
+
+        import kodomo_desktop
+
+        state = config.stash[assertstate_key]
+        tests = Path(__file__).resolve().parent
+        todo = []
+        for fn in sorted([*tests.rglob("test_*.py"), *tests.rglob("conftest.py")]):
+            pyc = R.get_cache_dir(fn) / (fn.name[:-3] + R.PYC_TAIL)
+            if R._read_pyc(fn, pyc) is None:
+                todo.append((fn, pyc))
+        cores = max(1, min(os.cpu_count() or 1, 4))
+        compileall.compile_dir(Path(kodomo_desktop.__file__).parent, quiet=1, workers=cores)
+        if not todo:
+            return
+
+        def rewrite(part: int) -> None:
+            for fn, pyc in todo[part::cores]:
+                R.try_makedirs(pyc.parent)
+                source_hash, co = R._rewrite_test(fn, config)
+                R._write_pyc(state, co, source_hash, pyc)
+
+        procs = [multiprocessing.get_context("fork").Process(target=rewrite, args=(i,)) for i in range(cores)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    except Exception:  # only a head start: a worker rewrites whatever is missing, as pytest always does
+        return
+
+
 def pytest_collection_finish(session):
     """What collection loaded (the modules: Qt, pandas, SQLAlchemy, the package, the tests) is frozen out of the
     cyclic collector's reach, as the CLI does after its start-up (cli.settle_memory): each full collection of the
