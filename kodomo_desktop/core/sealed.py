@@ -46,7 +46,7 @@ from .errors import InputRefused, IntegrityFailure, KodomoError, PermissionDenie
 from .outputs import open_private
 from .roles import AccessChecks, ClosedEngine, SignedInUser
 from .storage import keys as K
-from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect
+from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect, write_transaction
 from .storage.models import AppUser
 
 
@@ -137,7 +137,9 @@ def settle(path: Path, kf: K.KeyFile, key: bytes, prev: bytes | None) -> bytes:
 
 
 def prepare(kind: Kind, engine: Engine) -> None:
-    with engine.begin() as conn:
+    # reads the version, then writes the schema's missing parts: the write lock first (a writer meanwhile is waited
+    # for instead of refusing this at once)
+    with write_transaction(engine) as conn:
         v = kind.version(conn)
         if v is not None and v > kind.schema_version:
             raise InputRefused(
@@ -424,7 +426,8 @@ def sign_in(kind: Kind, town_path, path: Path, user_name: str | None, password: 
         engine = make_engine(path, key)
         try:
             prepare(kind, engine)
-            with engine.begin() as conn:
+            # reads the member, then logs: the write lock first (a town's sync writing meanwhile is waited for)
+            with write_transaction(engine) as conn:
                 m = conn.execute(select(kind.member).where(kind.member.c.ref == u.ref)).first()
                 meta = {k: v for k, v in conn.execute(select(kind.meta.c.key, kind.meta.c.value))}
                 if m is None:

@@ -410,7 +410,7 @@ class Workspace(AccessChecks):
                 w._sessions = sessionmaker(w.engine, expire_on_commit=False)
                 w.keyfile = kf
                 w.keyfile_problem = None
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:  # reads the users, then logs
             names: dict[str, str] = dict(
                 conn.execute(text("SELECT slot_id, name FROM app_user WHERE removed_at IS NULL")).all()
             )

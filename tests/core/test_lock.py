@@ -65,3 +65,57 @@ def test_opening_while_another_process_writes_waits_its_turn(new_db):
     t.join(timeout=30)
     assert "error" not in got, got.get("error")
     got["ws"].close()
+
+
+def _waits_for_the_writer(path, key, insert_sql: str, work) -> None:
+    """``work()`` started while another connection holds the write lock on ``path``: it must still be waiting after
+    0.5 s (not refused with "database is locked" at once), and succeed once the other commits."""
+    import threading
+    import time
+
+    from kodomo_desktop.core.storage.db import raw_connect
+
+    other = raw_connect(path, key)  # another process's connection, in the middle of its write
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(insert_sql)
+    got: dict = {}
+
+    def run():
+        try:
+            got["result"] = work()
+        except Exception as e:  # what the test reports
+            got["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.5)
+    try:
+        assert t.is_alive() and not got, got.get("error")
+    finally:
+        other.commit()
+        other.close()
+        t.join(timeout=30)
+    assert "error" not in got, got.get("error")
+    return got["result"]
+
+
+def test_a_school_sign_in_while_the_town_writes_its_workspace_waits_its_turn(new_db):
+    """A school user signs in while the town's side writes the school's workspace (a sync): the sign-in reads its
+    member row, then logs — in a deferred transaction that read lock could not be promoted, and SQLite refused the
+    sign-in at once. It takes the write lock first and waits."""
+    from kodomo_desktop.core import schoolspace as SW
+    from kodomo_desktop.core.workspace import Workspace
+
+    new_db.add_user("t1", "teacher pw 22", "school", "第一小学校")
+    store = SW.open_store(new_db, SW.row_of(new_db, "第一小学校"))
+    path, key = store.path, store.key
+    store.close()
+    town = new_db.path
+    new_db.close()
+    ws = _waits_for_the_writer(
+        path,
+        key,
+        "INSERT INTO school_meta (key, value) VALUES ('x', '1')",
+        lambda: Workspace.open(town, "teacher pw 22", "t1"),
+    )
+    ws.close()

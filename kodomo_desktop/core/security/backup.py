@@ -31,7 +31,7 @@ from ..audit import log as audit
 from ..errors import InputRefused, KodomoError, WrongPassword
 from ..outputs import open_private
 from ..storage import keys as K
-from ..storage.db import raw_connect
+from ..storage.db import raw_connect, write_transaction
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -483,7 +483,7 @@ def _reapply(ws: Workspace, today: dict | None) -> dict:
     if today is None:
         return {"users_reapplied": False, "deletions_reapplied": 0}
     now = dt.datetime.now().replace(microsecond=0)
-    with ws.engine.begin() as c:
+    with write_transaction(ws.engine) as c:  # reads each user's row, then writes
         for u in today["users"]:
             row = c.execute(text("SELECT id FROM app_user WHERE name=:n"), {"n": u["name"]}).first()
             vals = dict(u, t=now)
