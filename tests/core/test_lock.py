@@ -37,39 +37,22 @@ def test_opening_while_another_process_writes_waits_its_turn(new_db):
     be promoted while the other holds the write lock, and SQLite answers "database is locked" at once (a possible
     deadlock, so busy_timeout never waits: the open failed in 3 ms). The open takes the write lock first: it waits
     for the other's commit, then opens."""
-    import threading
-    import time
-
-    from kodomo_desktop.core.storage.db import raw_connect
     from kodomo_desktop.core.workspace import Workspace
 
     path, key = new_db.path, new_db.raw_key()
     new_db.close()
-    other = raw_connect(path, key)  # another process's connection, in the middle of its write
-    other.execute("BEGIN IMMEDIATE")
-    other.execute("INSERT INTO setting (key, value, changed_at) VALUES ('x', '1', '2026-12-01 00:00:00')")
-    got: dict = {}
-
-    def open_it():
-        try:
-            got["ws"] = Workspace.open(path, PASSWORD)
-        except Exception as e:  # what the test reports
-            got["error"] = e
-
-    t = threading.Thread(target=open_it)
-    t.start()
-    time.sleep(0.5)  # the open is waiting for the write lock (before: refused at once) ...
-    assert t.is_alive() and not got
-    other.commit()  # ... while the other commits
-    other.close()
-    t.join(timeout=30)
-    assert "error" not in got, got.get("error")
-    got["ws"].close()
+    ws = _waits_for_the_writer(
+        path,
+        key,
+        "INSERT INTO setting (key, value, changed_at) VALUES ('x', '1', '2026-12-01 00:00:00')",
+        lambda: Workspace.open(path, PASSWORD),
+    )
+    ws.close()
 
 
-def _waits_for_the_writer(path, key, insert_sql: str, work) -> None:
+def _waits_for_the_writer(path, key, insert_sql: str, work):
     """``work()`` started while another connection holds the write lock on ``path``: it must still be waiting after
-    0.5 s (not refused with "database is locked" at once), and succeed once the other commits."""
+    0.5 s (not refused with "database is locked" at once), and succeed once the other commits. Returns its result."""
     import threading
     import time
 
