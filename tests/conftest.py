@@ -75,6 +75,7 @@ _crypto.KDF, _crypto.KDF_FLOOR = _TEST_SEALING
 import pytest  # noqa: E402
 
 import kodomo_desktop.cli as _cli  # noqa: E402
+import kodomo_desktop.gui as _gui  # noqa: E402  (before pytest-qt imports PySide6: it keeps the plain import statement)
 
 # The CLI's argument parser (14 command groups, ~120 sub-parsers: ~20 ms) is built once per test process, not at each
 # of the hundreds of in-process CLI calls; parsing leaves a parser as it was (no mutable defaults), and the built
@@ -234,6 +235,11 @@ def pytest_collection_finish(session):
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    _gui.release_import_hooks()  # pytest-qt has imported PySide6 by now: the app does the same after its imports
+
+
+def pytest_runtest_setup(item):
+    _gui.release_import_hooks()  # (a test that imports PySide6 first in this process: the hooks go again)
 
 
 def pytest_collection_modifyitems(session, config, items):

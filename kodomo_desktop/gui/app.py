@@ -20,8 +20,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from .. import resources
 from ..core import logsetup
 from ..core.outputs import clean_stale_previews, restrict_umask
-from . import fonts, i18n, prefs
+from . import fonts, i18n, prefs, release_import_hooks
 from .i18n import tr
+
+release_import_hooks()  # PySide6 is in: the plain import statement back (gui/__init__.py says why)
 
 DEMO_RESIDENTS = 3000
 DEMO_SEED = 1
