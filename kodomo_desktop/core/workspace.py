@@ -30,7 +30,7 @@ from .security.backup import recover
 from .storage import keys as K
 from .storage.db import assert_encrypted_file, cipher_integrity_check, make_engine, raw_connect, write_transaction
 from .storage.legacy import convert_legacy
-from .storage.migrate import current_revision, head_revision, known_revision, upgrade
+from .storage.migrate import create_schema, current_revision, head_revision, known_revision, upgrade
 
 DEFAULT_USER = "coordinator"
 
@@ -105,7 +105,7 @@ class Workspace(AccessChecks):
         open_private(path).close()  # the database file is created 0600 (core/outputs.py); SQLite journals follow it
         engine = make_engine(path, db_key)
         try:
-            upgrade(engine)
+            create_schema(engine)  # the migration scripts' schema (storage/migrate.py)
             with engine.begin() as conn:
                 conn.execute(
                     text(

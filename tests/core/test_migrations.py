@@ -70,3 +70,41 @@ def test_models_and_migrations_agree(tmp_path):
     ws.close()
     want = {ix.name for t in Base.metadata.tables.values() for ix in t.indexes}
     assert want == got
+
+
+def test_a_new_database_has_the_schema_the_migrations_give_an_empty_one(tmp_path):
+    """Workspace.create replays the migration scripts' schema (storage/migrate.create_schema) instead of running them
+    for each new database: every CREATE statement SQLite keeps and the head in ``alembic_version`` are those of a real
+    Alembic upgrade of an empty encrypted database."""
+    from kodomo_desktop.core.storage import keys as K
+    from kodomo_desktop.core.storage.db import make_engine
+    from kodomo_desktop.core.storage.migrate import upgrade
+
+    def same_table(sql: str | None) -> object:
+        """A table's statement with its table constraints as a set: Alembic's table rebuild (batch mode) writes a
+        table's UNIQUE constraints in no fixed order — two real upgrades differ there too — the columns in theirs."""
+        lines = [x.strip().rstrip(",").strip() for x in (sql or "").splitlines()]
+        table_level = ("PRIMARY KEY", "UNIQUE", "FOREIGN KEY", "CHECK", "CONSTRAINT")
+        return (
+            [x for x in lines if not x.startswith(table_level)],
+            sorted(x for x in lines if x.startswith(table_level)),
+        )
+
+    def schema(engine) -> tuple[list, list]:
+        with engine.connect() as c:
+            master = c.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")).all()
+            return [(*r[:3], same_table(r[3])) for r in master], [
+                tuple(r) for r in c.execute(text("SELECT * FROM alembic_version"))
+            ]
+
+    ws = Workspace.create(tmp_path / "new.db", "fresh pass")
+    made = schema(ws.engine)
+    ws.close()
+    engine = make_engine(tmp_path / "upgraded.db", K.new_database_key())
+    try:
+        upgrade(engine)
+        migrated = schema(engine)
+    finally:
+        engine.dispose()
+    assert made == migrated
+    assert len(made[0]) > 40 and made[1] == [(head_revision(),)]
