@@ -214,6 +214,10 @@ def test_score_list_at_200000_pages_filters_and_sorts_in_sql(app, qtbot, big_ws,
     ]
     IMAGES.mkdir(parents=True, exist_ok=True)
     assert page.grab().save(str(IMAGES / "big_scores.png"), "PNG", PNG_QUICK)
+    # the big store's reasons carry no department, dates or file: what is not known is left out, not "（）" "・・"
+    shown = page.reasons.toPlainText()
+    assert "理由" in shown and "+5" in shown
+    assert "（）" not in shown and "・・" not in shown and "（時点 ）" not in shown, shown
     # scrolling fetches one more page
     before = m.rowCount()
     page.view.scrollToBottom()

@@ -236,18 +236,22 @@ def reasons_html(ex: dict) -> str:
         out.append("</table>")
     out.append(f"<h4>{e(tr('理由'))}</h4><ol>")
     for r in d.get("reasons") or []:
-        who = (
-            ""
-            if r.get("whose") == "本人"
-            else f"（{e(tr(r.get('whose') or ''))}{'・' + e(tr(r['relationship'])) if r.get('relationship') else ''}）"
-        )
+        whose = [] if r.get("whose") == "本人" else [tr(x) for x in (r.get("whose"), r.get("relationship")) if x]
+        who = f"（{e('・'.join(whose))}）" if whose else ""
         kind = KIND_LABELS.get(r.get("kind") or "", "")
+        # A part that is not known (a store made without provenance) is left out, not shown as "・・（時点 ）".
+        where = "・".join(
+            x
+            for x in (tr(r.get("department") or r.get("source_label") or ""), r.get("record_date"), r.get("file_name"))
+            if x
+        )
+        if r.get("batch_as_of"):
+            where += f"（{tr('時点')} {r['batch_as_of']}）"
+        value = reason_value(r.get("value"))
+        detail = "　".join(x for x in (value, where) if x)
+        below = f"<br><span style='color:{pal.MUTED}'>{e(detail)}</span>" if detail else ""
         out.append(
-            f"<li><b>{e(label_of(r))}</b> +{r['points']:g}{who}"
-            f"{'　［' + e(tr(kind)) + '］' if kind else ''}<br><span style='color:{pal.MUTED}'>"
-            f"{e(reason_value(r.get('value')))}　{e(tr(r.get('department') or r.get('source_label') or ''))}・"
-            f"{e(r.get('record_date') or '')}・{e(r.get('file_name') or '')}"
-            f"（{e(tr('時点'))} {e(r.get('batch_as_of') or '')}）</span></li>"
+            f"<li><b>{e(label_of(r))}</b> +{r['points']:g}{who}{'　［' + e(tr(kind)) + '］' if kind else ''}{below}</li>"
         )
     out.append("</ol>")
     if not d.get("reasons"):
