@@ -1,10 +1,9 @@
 """What the documents print, read from the models inside one session (the services open it through the
 Workspace after ``ws.require``). Plain dicts out; no layout here.
 
-The scores' ``ChildScore.details`` JSON is written by the scoring engine; :func:`normalise_score` reads it
-tolerantly (reasons with indicator / label / points / type(s) / source / record date / batch; per-type points;
-sources with no data; protective factors) and fills what a reason leaves out from the database (the batch's
-file, the source's department, the indicator's label from the catalogue).
+The scores' ``ChildScore.details`` JSON is written by the scoring engine as :class:`~..scoring.explain.ScoreDetails`;
+:class:`ScoreReader` reads it through that class (attributes, no key guessing) and fills what a reason leaves out
+from the database (the record's date, the batch's file, the source's department, the catalogue's label).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -29,7 +27,7 @@ from ..i18n import msg
 from ..importing.fields import SOURCE_TYPES
 from ..policy import DEFAULT_SOURCES
 from ..scoring.catalogue import load_catalogue
-from ..scoring.explain import ScoreDetails
+from ..scoring.explain import Reason, ScoreDetails
 from ..scoring.service import catalogue as service_catalogue
 from ..storage.models import (
     ChecklistDefinition,
@@ -154,14 +152,6 @@ NO_DATA_PSEUDO = {
 }
 
 
-def _get(obj, *keys, default=None):
-    for k in keys:
-        v = obj.get(k) if isinstance(obj, dict) else getattr(obj, k, None)
-        if v not in (None, ""):
-            return v
-    return default
-
-
 # --- persons, schools ------------------------------------------------------------------------------------------------
 def get_person(s: Session, person_id: str) -> Person:
     p = s.get(Person, person_id)
@@ -256,100 +246,50 @@ class ScoreReader:
         return self._persons[pid]
 
     # one reason ---------------------------------------------------------------------------------------------------
-    def reason(self, r: Any, child_id: str) -> dict:
-        if not isinstance(r, dict):
-            r = {"label": str(r)}
-        ind = str(_get(r, "indicator", "indicator_id", "id", "key", default="") or "")
+    def reason(self, r: Reason, child_id: str) -> dict:
+        """One engine reason as the documents print it, with what it leaves out filled from the database: the
+        record's source and date, the batch's file, the source's department, the catalogue's label."""
+        ind = r.indicator
         cat = self.cat.get(ind, {})
-        rec = self.record(_get(r, "record_id", "source_record_id"))
-        st = (
-            _get(r, "source_type", "source") or (rec.source_type if rec else None) or _get(cat, "source_type", "source")
-        )
-        if isinstance(st, dict):
-            st = st.get("source_type") or st.get("key")
-        bid = _get(r, "batch_id", "batch") or (rec.batch_id if rec else None)
-        if isinstance(bid, dict):
-            bid = bid.get("id")
-        b = self.batch(bid)
-        file_name = _get(r, "file_name", "batch_file", "source_file", "file") or (b.file_name if b else None)
-        rdate = (
-            _date(_get(r, "record_date", "date", "event_date", "as_of"))
-            or (rec.record_date if rec else None)
-            or (b.as_of if b else None)
-        )
-        label = (
-            _get(r, "label_ja", "label", "indicator_label", "name", "text")
-            or _get(cat, "label_ja", "label", "name")
-            or ind
-            or "（項目名なし）"
-        )
-        points = _num(_get(r, "points", "score", "weight", default=0))
-        types: dict[str, float] = {}
-        tp = _get(r, "points_by_type", "type_points", "by_type")
-        if isinstance(tp, dict):
-            types = {str(k): _num(v) for k, v in tp.items()}
-        else:
-            t = _get(r, "types", "type", "difficulty_type", "difficulty_types", "type_ja")
-            if isinstance(t, str):
-                t = [x for x in t.replace("、", ",").replace("・", ",").split(",") if x.strip()]
-            if isinstance(t, dict):
-                types = {str(k): _num(v) for k, v in t.items()}
-            elif isinstance(t, (list, tuple)):
-                types = {str(x).strip(): points for x in t}
-        if not points and types:
-            points = max(types.values())
-        who_id = _get(r, "person_id", "member_id", "from_person", "subject_person_id")
-        whose = str(_get(r, "whose", "via", default="本人"))
-        subject = VIA_SUBJECT.get(whose, whose)
-        if who_id and who_id != child_id:
-            m = self.person(who_id)
-            rel = _get(r, "relationship") or (m.relationship if m else None)
+        rec = self.record(r.record_id)
+        st = r.source_type or (rec.source_type if rec else None) or cat.get("source_type") or None
+        b = self.batch(r.batch_id if r.batch_id is not None else (rec.batch_id if rec else None))
+        rdate = _date(r.record_date) or (rec.record_date if rec else None) or (b.as_of if b else None)
+        label = r.label or cat.get("label_ja") or cat.get("label") or ind or "（項目名なし）"
+        types = dict(r.points_by_type)
+        points = r.points or (max(types.values()) if types else 0.0)
+        subject = VIA_SUBJECT.get(r.whose or "本人", r.whose)
+        if r.person_id and r.person_id != child_id:
+            m = self.person(r.person_id)
+            rel = r.relationship or (m.relationship if m else None)
             base = subject or "世帯員"
             subject = f"{base}（{rel}）" if rel else base
-        elif not subject and _get(r, "subject", "whose") in (
-            "household",
-            "member",
-            "parent",
-            "sibling",
-            "世帯員",
-            "保護者",
-            "きょうだい",
-        ):
-            subject = {"sibling": "きょうだい", "parent": "保護者"}.get(_get(r, "subject", "whose"), "世帯員")
-            rel = _get(r, "relationship")
-            if rel:
-                subject = f"世帯員（{rel}）"
-        shown = _get(r, "shown_on_sheets", "show_on_sheets")
-        if shown is None:
-            shown = self.ind_shown.get(ind, _get(cat, "shown_on_sheets", "show_on_sheets"))
-        if shown is None:
-            shown = True
-        if st and self.src_shown.get(st) is False:
-            shown = False
-        protective = bool(_get(r, "protective")) or _get(r, "kind", "polarity") == "protective"
-        value = _get(r, "value", "detail", "evidence")
-        if isinstance(value, (dict, list)):
-            value = None
+        # on a school's paper only what the reason, the indicator's and the source's legal basis all allow
+        # (the table may have been tightened after the run)
+        shown = (
+            r.shown_on_sheets and self.ind_shown.get(ind) is not False and not (st and self.src_shown.get(st) is False)
+        )
+        protective = r.kind == "protective"
         return {
-            "fact_kind": fact_kind({**r, "source_type": st, "protective": protective}),
-            "implausible": bool(_get(r, "implausible", "date_implausible")),
-            "pending": bool(_get(r, "pending", "pending_review")),
+            "fact_kind": fact_kind(r),
+            "implausible": False,  # an implausible record is never a reason (ScoreDetails.implausible)
+            "pending": False,  # nor is a record waiting in the review queue (ScoreDetails.pending)
             "indicator": ind,
             "label": str(label),
             "points": points,
             "types": types,
             "source_type": st,
-            "source_label": source_label(st) if st else str(_get(r, "source_label", default="")),
-            "department": _get(r, "department", "source_department") or self.depts.get(st or "", ""),
+            "source_label": source_label(st) if st else r.source_label,
+            "department": r.department or self.depts.get(st or "", ""),
             "record_date": rdate,
-            "batch_id": b.id if b else bid,
-            "file_name": file_name or "",
+            "batch_id": b.id if b else r.batch_id,
+            "file_name": r.file_name or (b.file_name if b else ""),
             "subject": subject,
             "shown_on_sheets": bool(shown),
             "protective": protective,
-            "kind": str(_get(r, "kind", default="") or _get(cat, "kind", default="") or ""),  # own | household | …
-            "basic": bool(_get(r, "basic", "is_basic") or _get(cat, "basic", "is_basic")),
-            "value": str(value) if value is not None else "",
+            "kind": r.kind,  # own | household | poverty_proxy | protective
+            "basic": bool(r.basic or cat.get("basic")),
+            "value": r.value or "",
         }
 
     # one score -------------------------------------------------------------------------------------------------------
@@ -357,26 +297,23 @@ class ScoreReader:
         if cs is None:
             return None
         sd = ScoreDetails.from_dict(cs.details)  # typed (scoring/explain.py); also reads the first format
-        d = sd.to_dict()
-        reasons_raw = d.get("reasons") or d.get("explanation") or d.get("items") or []
-        reasons = [self.reason(r, cs.person_id) for r in reasons_raw]
+        reasons = [self.reason(r, cs.person_id) for r in sd.reasons]
         protective = [x for x in reasons if x["protective"]]
         reasons = [x for x in reasons if not x["protective"]]
-        for r in d.get("protective") or d.get("protective_factors") or []:
+        for r in sd.protective:
             pr = self.reason(r, cs.person_id)
             pr["protective"] = True
             protective.append(pr)
-        sib = d.get("sibling") or {}
+        sib = sd.sibling or {}  # the engine's {"points": 2.0, "types": ["虐待"], "from": ["P000124"]}
         has_sibling_reason = any("sibling" in r["indicator"] for r in reasons)
-        if isinstance(sib, dict) and _num(sib.get("points")) and not has_sibling_reason:
+        if _num(sib.get("points")) and not has_sibling_reason:  # first-format details: no sibling reason
             pts = _num(sib["points"])
+            sib_types = sib.get("types")
             per_type = (
-                sib.get("types")
-                if isinstance(sib.get("types"), dict)
+                {t: pts for t in sib_types}
+                if isinstance(sib_types, list) and sib_types
                 else self.weights(run).get("sibling_points", self.sibling_default)
             )
-            if isinstance(sib.get("types"), list) and sib["types"]:
-                per_type = {t: pts for t in sib["types"]}
             types = {t: _num(v) for t, v in (per_type or {}).items() if _num(v)} or {"（種別なし）": pts}
             reasons.append(
                 {
@@ -401,39 +338,14 @@ class ScoreReader:
                     "from": list(sib.get("from") or []),
                 }
             )
-        type_rows = self._types(d, cs, reasons, run)
+        type_rows = self._types(sd, cs, reasons, run)
         no_data: list[dict] = []
-        for x in (
-            d.get("no_data")
-            or d.get("no_data_sources")
-            or d.get("missing_sources")
-            or d.get("sources_without_data")
-            or []
-        ):
-            if isinstance(x, dict):
-                st = _get(x, "source_type", "source", "key")
-                label = _get(x, "label", "label_ja") or f"{source_label(st)}データなし"
-                sts = NO_DATA_PSEUDO.get(st) or self.no_data_sources.get(label) or ((st,) if st else ())
-                no_data.append(
-                    {
-                        "source_types": tuple(sts),
-                        "label": str(label),
-                        "detail": str(_get(x, "detail", default="") or ""),
-                    }
-                )
-            elif str(x) in self.no_data_sources:
-                no_data.append({"source_types": self.no_data_sources[str(x)], "label": str(x), "detail": ""})
-            else:
-                known = str(x) in SOURCE_TYPES
-                no_data.append(
-                    {
-                        "source_types": (str(x),) if known else (),
-                        "label": f"{source_label(str(x))}データなし" if known else str(x),
-                        "detail": "",
-                    }
-                )
-        history = d.get("history")
-        hist = history if isinstance(history, dict) else {}
+        for x in sd.no_data:
+            st = x.source_type or None
+            label = x.label or f"{source_label(st)}データなし"
+            sts = NO_DATA_PSEUDO.get(st or "") or self.no_data_sources.get(label) or ((st,) if st else ())
+            no_data.append({"source_types": tuple(sts), "label": label, "detail": x.detail})
+        hist = sd.history
         return {
             "run_id": cs.run_id,
             "as_of": run.as_of if run else None,
@@ -447,12 +359,12 @@ class ScoreReader:
             "no_data": no_data,
             "basic_items": cs.basic_items or 0,
             "school_points": _num(cs.school_points),
-            "yotaikyo": bool(d.get("yotaikyo_active") or d.get("yotaikyo")),
-            "age_band": d.get("age_band") or "",
-            "status_label": str(d.get("status_label") or ""),
-            "new": bool(hist.get("newly_flagged") or d.get("newly_flagged")),
+            "yotaikyo": sd.yotaikyo_active,
+            "age_band": sd.age_band,
+            "status_label": sd.status_label,
+            "new": bool(hist.get("newly_flagged") or sd.newly_flagged),
             "sharp_rise": bool(hist.get("sharp_rise")),
-            "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak"))),
+            "streak": int(_num(hist.get("flagged_runs_in_a_row"))),
             "own_points": sd.own_points,
             "household_points": sd.household_points,
             "pending": sd.pending_lines,  # 「名寄せ確認待ち：要対協台帳 1件」 (no points)
@@ -476,53 +388,25 @@ class ScoreReader:
         t = table.get(age_band) if isinstance(table, dict) else None
         return t if isinstance(t, dict) else {}
 
-    def _types(self, d: dict, cs: ChildScore, reasons: list[dict], run: ScoreRun | None) -> list[dict]:
-        flagged_types = set(_split_types(cs.types))
-        bands = d.get("bands") if isinstance(d.get("bands"), dict) else {}
-        thr = self.thresholds(run, d.get("age_band") or "")
-        raw = d.get("types") or d.get("by_type") or d.get("per_type") or d.get("type_points") or d.get("points_by_type")
+    def _types(self, sd: ScoreDetails, cs: ChildScore, reasons: list[dict], run: ScoreRun | None) -> list[dict]:
+        flagged_types = set(_split_types(cs.types)) | {str(t) for t in sd.flagged_types if t}
+        thr = self.thresholds(run, sd.age_band)
         out: dict[str, dict] = {}
 
-        flagged_types |= {str(t) for t in (d.get("flagged_types") or []) if t}
-
-        def add(k, points, threshold=None, band="", flagged=None, cuts=None):
-            k = str(k)
-            band = band or bands.get(k, "")
+        def add(k: str, points: float, threshold=None, band: str = "", flagged: bool | None = None, cuts=None):
             is_flagged = bool(flagged) or k in flagged_types or (flagged is None and band in ("中", "高"))
             out[k] = {
                 "type": k,
                 "points": _num(points),
                 "threshold": threshold,
                 "band": band,
-                "thresholds": cuts if isinstance(cuts, dict) and cuts else thr,
+                "thresholds": cuts if cuts else thr,
                 "flagged": is_flagged,
             }
 
-        if isinstance(raw, dict):
-            for k, v in raw.items():
-                if isinstance(v, dict):
-                    add(
-                        k,
-                        _get(v, "points", "score", "total", default=0),
-                        _get(v, "threshold", "cutoff"),
-                        _get(v, "band", default=""),
-                        v.get("flagged"),
-                        v.get("cuts"),
-                    )
-                else:
-                    add(k, v)
-        elif isinstance(raw, list):
-            for v in raw:
-                if isinstance(v, dict) and _get(v, "type", "name"):
-                    add(
-                        _get(v, "type", "name"),
-                        _get(v, "points", "score", default=0),
-                        _get(v, "threshold"),
-                        _get(v, "band", default=""),
-                        v.get("flagged"),
-                        v.get("cuts"),
-                    )
-        if not out:
+        for k, v in sd.types.items():
+            add(k, v.points, v.threshold, v.band, v.flagged, v.cuts)
+        if not out:  # first-format details: the types summed from the reasons
             sums: dict[str, float] = defaultdict(float)
             for r in reasons:
                 for t, p in (r["types"] or {"（種別なし）": r["points"]}).items():

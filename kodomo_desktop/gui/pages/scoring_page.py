@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import Cancelled, KodomoError
 from ...core.scoring import listing as LS
 from ...core.scoring import service as S
-from ...core.scoring.explain import KIND_LABELS, ScoreDetails
+from ...core.scoring.explain import KIND_LABELS, Reason, ScoreDetails
 from .. import palette as pal
 from .. import roles as R
 from ..format import when
@@ -196,16 +196,21 @@ def guard_off_text(off: dict | None) -> str:
     return "　" + tr("※世帯・経済の指標だけで最上位の帯にしない規則を外している種別：{t}", t="、".join(off))
 
 
+def _label(r: Reason) -> str:
+    """A reason's label through the table, else its stored English when the language is English."""
+    return label_of({"label": r.label, "label_en": r.label_en})
+
+
 def reasons_html(ex: dict) -> str:
-    d = ex.get("details") or {}
+    """The child's score explained, read from the engine's :class:`ScoreDetails` (no key guessing)."""
+    sd = ScoreDetails.from_dict(ex.get("details") or {})
     e = html.escape
     out = [
         f"<h3>{e(ex.get('name') or '')}　<small>{e(str(ex.get('person_id')))}</small></h3>",
-        f"<p><b>{e(tr('合計'))} {d.get('total', 0):g}</b>（{e(tr('学校'))} {d.get('school_points', 0):g} ＋ "
-        f"{e(tr('学校外'))} {d.get('other_points', 0):g}）　{e(tr('帯'))}: <b>{e(tr(d.get('band', '')))}</b>　"
-        f"{e(tr('基本連携データ項目'))}: {d.get('basic_items', 0)}</p>",
+        f"<p><b>{e(tr('合計'))} {sd.total:g}</b>（{e(tr('学校'))} {sd.school_points:g} ＋ "
+        f"{e(tr('学校外'))} {sd.other_points:g}）　{e(tr('帯'))}: <b>{e(tr(sd.band))}</b>　"
+        f"{e(tr('基本連携データ項目'))}: {sd.basic_items}</p>",
     ]
-    sd = ScoreDetails.from_dict(d)
     own_hh = tr("本人の記録 {o} 点・世帯の状況 {h} 点", o=f"{sd.own_points:g}", h=f"{sd.household_points:g}")
     out.append(f"<p>{e(own_hh)}</p>")
     for line in sd.pending_lines:
@@ -214,10 +219,8 @@ def reasons_html(ex: dict) -> str:
         )
     for x in sd.implausible:
         out.append(f"<p style='color:{pal.WARN_BROWN}'>{e(x.text)}（{e(tr('事実として扱いません'))}）</p>")
-    if d.get("status_label"):
-        out.append(
-            f"<p style='color:{pal.INFO_BLUE}'><b>{e(tr(d['status_label']))}</b>（{e(tr('要対協に登録中'))}）</p>"
-        )
+    if sd.status_label:
+        out.append(f"<p style='color:{pal.INFO_BLUE}'><b>{e(tr(sd.status_label))}</b>（{e(tr('要対協に登録中'))}）</p>")
     if sd.types:
         out.append("<table border='0' cellspacing='0' cellpadding='2'>")
         for t, v in sorted(sd.types.items(), key=lambda kv: -kv[1].points):
@@ -235,43 +238,36 @@ def reasons_html(ex: dict) -> str:
             )
         out.append("</table>")
     out.append(f"<h4>{e(tr('理由'))}</h4><ol>")
-    for r in d.get("reasons") or []:
-        whose = [] if r.get("whose") == "本人" else [tr(x) for x in (r.get("whose"), r.get("relationship")) if x]
+    for r in sd.reasons:
+        whose = [] if r.whose == "本人" else [tr(x) for x in (r.whose, r.relationship) if x]
         who = f"（{e('・'.join(whose))}）" if whose else ""
-        kind = KIND_LABELS.get(r.get("kind") or "", "")
+        kind = KIND_LABELS.get(r.kind, "")
         # A part that is not known (a store made without provenance) is left out, not shown as "・・（時点 ）".
-        where = "・".join(
-            x
-            for x in (tr(r.get("department") or r.get("source_label") or ""), r.get("record_date"), r.get("file_name"))
-            if x
-        )
-        if r.get("batch_as_of"):
-            where += f"（{tr('時点')} {r['batch_as_of']}）"
-        value = reason_value(r.get("value"))
-        detail = "　".join(x for x in (value, where) if x)
+        where = "・".join(x for x in (tr(r.department or r.source_label), r.record_date, r.file_name) if x)
+        if r.batch_as_of:
+            where += f"（{tr('時点')} {r.batch_as_of}）"
+        detail = "　".join(x for x in (reason_value(r.value), where) if x)
         below = f"<br><span style='color:{pal.MUTED}'>{e(detail)}</span>" if detail else ""
         out.append(
-            f"<li><b>{e(label_of(r))}</b> +{r['points']:g}{who}{'　［' + e(tr(kind)) + '］' if kind else ''}{below}</li>"
+            f"<li><b>{e(_label(r))}</b> +{r.points:g}{who}{'　［' + e(tr(kind)) + '］' if kind else ''}{below}</li>"
         )
     out.append("</ol>")
-    if not d.get("reasons"):
+    if not sd.reasons:
         out.append(f"<p>{e(tr('該当する項目はありません。'))}</p>")
-    if d.get("protective"):
+    if sd.protective:
         out.append(f"<h4>{e(tr('保護的な要因'))}</h4><ul>")
-        for r in d["protective"]:
+        for r in sd.protective:
             out.append(
-                f"<li>{e(label_of(r))}　<span style='color:{pal.MUTED}'>{e(tr(r.get('source_label') or ''))}・"
-                f"{e(r.get('record_date') or '')}</span></li>"
+                f"<li>{e(_label(r))}　<span style='color:{pal.MUTED}'>{e(tr(r.source_label))}・"
+                f"{e(r.record_date or '')}</span></li>"
             )
         out.append("</ul>")
-    if d.get("no_data"):
+    if sd.no_data:
         out.append(
             f"<h4 style='color:{pal.WARN_BROWN}'>{e(tr('データがない情報源（リスクなしではありません）'))}</h4><ul>"
         )
-        for x in d["no_data"]:
-            out.append(
-                f"<li>{e(tr(x.get('label', '')))} <span style='color:{pal.FAINT}'>{e(x.get('detail') or '')}</span></li>"
-            )
+        for x in sd.no_data:
+            out.append(f"<li>{e(tr(x.label))} <span style='color:{pal.FAINT}'>{e(x.detail)}</span></li>")
         out.append("</ul>")
     hist = ex.get("history") or []
     if len(hist) > 1:
@@ -322,11 +318,11 @@ class WhatIfPanel(QGroupBox):
         self.person_id = person_id
         self.items.clear()
         self.result.setText("")
-        for r in (details or {}).get("reasons") or []:
-            if r["indicator"] == "sibling_flagged":
+        for r in ScoreDetails.from_dict(details or {}).reasons:
+            if r.indicator == "sibling_flagged":
                 continue
-            it = QListWidgetItem(tr("{label}（+{p}）", label=label_of(r), p=f"{r['points']:g}"))
-            it.setData(Qt.UserRole, r["indicator"])
+            it = QListWidgetItem(tr("{label}（+{p}）", label=_label(r), p=f"{r.points:g}"))
+            it.setData(Qt.UserRole, r.indicator)
             it.setFlags(it.flags() | Qt.ItemIsUserCheckable)
             it.setCheckState(Qt.Checked)
             self.items.addItem(it)
