@@ -10,7 +10,9 @@ A page may save what is pending first (``before_lock``, e.g. a teacher's unsaved
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon, QKeySequence, QShortcut
@@ -36,6 +38,11 @@ from . import palette as pal
 from .i18n import tr
 from .pages import PAGES, MessagePage, build_page, visible_pages
 from .widgets import forget_rows
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ..core.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 NOTICE = "スコアや一覧は支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 _ACTIVITY = {
@@ -111,7 +118,7 @@ class MainWindow(QMainWindow):
     locked = Signal()
     unlocked = Signal()
 
-    def __init__(self, ws, lock_minutes: float | None = None, start_page: str | None = None):
+    def __init__(self, ws: Workspace, lock_minutes: float | None = None, start_page: str | None = None):
         super().__init__()
         self.ws = ws
         self.setWindowTitle(f"Kodomo Desktop — {ws.path.name}")
@@ -306,7 +313,7 @@ class MainWindow(QMainWindow):
                 try:
                     hook()
                 except Exception:  # saving what is pending must not stop the lock
-                    pass
+                    log.warning("%s.before_lock failed", type(page).__name__, exc_info=True)
         self.ws.lock(manual=manual)
         self._forget()
         for w in QApplication.topLevelWidgets():
@@ -326,7 +333,8 @@ class MainWindow(QMainWindow):
             hook = getattr(page, "on_lock", None)
             try:
                 hook() if callable(hook) else forget_rows(page)
-            except Exception:
+            except Exception:  # the rows are emptied all the same
+                log.warning("%s.on_lock failed", type(page).__name__, exc_info=True)
                 forget_rows(page)
         self._stale = set(self.pages)
 
@@ -378,8 +386,8 @@ class MainWindow(QMainWindow):
         if callable(hook):
             try:
                 hook()
-            except Exception:
-                pass
+            except Exception:  # the page after unlocking: its own refresh says what failed when it is used
+                log.warning("%s.page_shown after unlock failed", type(cur).__name__, exc_info=True)
 
     def closeEvent(self, ev):
         if ops.running() and not self._quitting:

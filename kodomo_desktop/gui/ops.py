@@ -26,6 +26,7 @@ While an operation runs the main window postpones its auto-lock (:func:`running`
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -38,6 +39,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
 from ..core.errors import Cancelled, KodomoError
 from .i18n import tr, translate
+
+log = logging.getLogger(__name__)  # the diagnostic file log (core/logsetup.py: ids and types only)
 
 __all__ = ["Cancelled", "CancelFlag", "Op", "run_with_progress", "call_with_progress", "running", "show_error"]
 
@@ -243,12 +246,15 @@ class Op(QObject):
 
 def show_error(parent, title: str, error: BaseException) -> None:
     """The standard way to show an operation's failure: the Japanese message of a KodomoError, else a short
-    notice (the traceback went to stderr)."""
+    notice. Either way the diagnostic log gets the error's type (and an unexpected one's traceback, its message
+    scrubbed): a Windows GUI process has no console where stderr would be read."""
     if isinstance(error, Cancelled):  # core.errors.Cancelled, the importer's too
         return
     if isinstance(error, KodomoError):
+        log.warning("refused and shown to the user: %s", type(error).__qualname__)
         QMessageBox.warning(parent, title, translate(error.message_ja))  # a core Message by its template
     else:
+        log.error("unexpected error shown to the user", exc_info=(type(error), error, error.__traceback__))
         QMessageBox.critical(
             parent,
             title,

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
 from ..core import platform
 from ..core import settings as core_settings
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ..core.workspace import Workspace
 
 ORG = "KodomoDesktop"
 APP = "KodomoDesktop"
@@ -54,16 +58,16 @@ def default_db_path() -> Path:
 
 
 # --- per-database settings (encrypted, logged when changed) ------------------------------------------------------
-def db_setting(ws, key: str, default=None):
+def db_setting(ws: Workspace, key: str, default=None):
     return core_settings.get(ws, key, default)
 
 
-def set_db_setting(ws, values: dict) -> None:
+def set_db_setting(ws: Workspace, values: dict) -> None:
     """Write settings (needs the 設定 permission) and log which keys changed — never their values."""
     core_settings.set_many(ws, values)
 
 
-def auto_lock_minutes(ws) -> float:
+def auto_lock_minutes(ws: Workspace) -> float:
     try:
         return float(db_setting(ws, "auto_lock_minutes", DEFAULT_AUTO_LOCK_MINUTES))
     except (TypeError, ValueError):

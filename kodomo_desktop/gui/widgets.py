@@ -4,6 +4,7 @@ read-only tables over rows of dicts, and small form helpers (dates, hint labels,
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractProxyModel, QDate, QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor
@@ -21,6 +22,9 @@ from PySide6.QtWidgets import (
 from . import palette as pal
 from .i18n import tr
 from .models import RowsModel
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ..core.workspace import Workspace
 
 ERROR_STYLE = f"color:{pal.ERROR};font-weight:bold;background:{pal.ERROR_BG};padding:4px;"
 INFO_STYLE = f"color:{pal.OK_DARK};background:{pal.OK_BG};padding:4px;"
@@ -257,7 +261,7 @@ class FlowLayout(QLayout):
         return y + line - rect.y() + m.bottom()
 
 
-def audit_copy_label(ws) -> QLabel | None:
+def audit_copy_label(ws: Workspace) -> QLabel | None:
     """For an auditor (whose workspace holds a copy of the town's log and registers, core/auditspace.py): a line
     saying as of when the copy is (和暦 date and time); None for everyone else."""
     copied_at = getattr(ws, "copied_at", None)

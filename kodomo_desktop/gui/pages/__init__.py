@@ -20,6 +20,7 @@ import importlib
 import sys
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -27,6 +28,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ...core.errors import KodomoError, PermissionDenied
 from .. import palette as pal
 from ..i18n import tr
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,11 @@ def spec(key: str) -> PageSpec:
     raise KeyError(key)
 
 
-def allowed(ws, page: PageSpec) -> bool:
+def allowed(ws: Workspace, page: PageSpec) -> bool:
     return not page.permissions or any(ws.can(p) for p in page.permissions)
 
 
-def visible_pages(ws) -> list[PageSpec]:
+def visible_pages(ws: Workspace) -> list[PageSpec]:
     return [p for p in PAGES if allowed(ws, p)]
 
 

@@ -9,6 +9,7 @@ problems are shown in Japanese next to their fields, the preview on the page."""
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -34,6 +35,9 @@ from .. import palette as pal
 from ..i18n import tr, translate
 from ..widgets import Notice
 from .catalogue_forms import FieldErrors, FormGrid, IndicatorForm, RulesForm, SourceForm, plain
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 COLUMNS = ["指標", "取込元・条件", "期間（月）", "点数"]
 
@@ -73,7 +77,7 @@ def _parse_points(text: str, types: list[str]) -> dict:
 
 
 class CataloguePage(QWidget):
-    def __init__(self, ws, main=None):
+    def __init__(self, ws: Workspace, main=None):
         super().__init__()
         ws.require("weights.edit", what="catalogue editor")
         self.ws = ws

@@ -8,6 +8,7 @@ The coordinator sees each school's progress and can open rounds and write workbo
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QFont
@@ -35,6 +36,9 @@ from ..i18n import tr
 from ..models import RowsModel
 from ..ops import call_with_progress
 from ..widgets import Notice, forget_rows
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 SHORT = {"1": "該当", "2": "非該当", "0": "不明"}
 _PW_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read out over the phone
@@ -143,7 +147,7 @@ class ChecklistGrid(QTableView):
 
 
 class SchoolEntry(QWidget):
-    def __init__(self, ws, school: str):
+    def __init__(self, ws: Workspace, school: str):
         super().__init__()
         self.ws, self.school = ws, school
         lay = QVBoxLayout(self)
@@ -380,7 +384,7 @@ class CoordinatorView(QWidget):
     """Progress of the current round per school and class (提出済み / 下書き / 未入力); opens rounds and writes the
     schools' workbooks. Methods take their inputs as arguments so they can be driven without dialogs."""
 
-    def __init__(self, ws):
+    def __init__(self, ws: Workspace):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
@@ -615,7 +619,7 @@ class CoordinatorView(QWidget):
 
 
 class ChecklistPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         lay = QVBoxLayout(self)
         if ws.user.role == "school":
@@ -654,7 +658,7 @@ class ChecklistPage(QWidget):
         if entry is not None and not entry.model.dirty:
             entry.load()
 
-    def _open_school(self, ws, school):
+    def _open_school(self, ws: Workspace, school):
         if hasattr(self, "entry"):
             self.entry.setParent(None)
         self.entry = SchoolEntry(ws, school)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
@@ -44,6 +45,9 @@ from ..format import day
 from ..i18n import Message, label_of, reason_value, tr, tr_list, translate
 from ..widgets import Notice
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
+
 BAND_COLOURS = {"高": pal.TINT_SALMON, "中": pal.TINT_GOLD, "低": pal.TINT_GREEN}
 NOTE = "スコアは支援の要否を検討するためのきっかけであり、判定結果ではありません。"
 
@@ -57,7 +61,7 @@ def _label(text: str, style: str = "") -> QLabel:
 
 
 class ChildView(QWidget):
-    def __init__(self, ws, back=None, open_person=None):
+    def __init__(self, ws: Workspace, back=None, open_person=None):
         super().__init__()
         self.ws = ws
         self.page: P.ChildPage | None = None

@@ -10,6 +10,7 @@ search settles (never the text). Double-click or Enter opens the child page; Esc
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
@@ -33,6 +34,9 @@ from ..i18n import tr
 from ..models import LazyPages
 from ..widgets import forget_rows
 from .child_view import ChildView
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 COLUMNS = [
     ("name", "氏名"),
@@ -100,7 +104,7 @@ class _HeldRows:
 class _StoreRows:
     """The children in the database: counted, ordered, searched and paged in SQL (persons.child_ids / child_rows)."""
 
-    def __init__(self, ws, on: dt.date | None = None):
+    def __init__(self, ws: Workspace, on: dt.date | None = None):
         self.ws, self.on = ws, on or P.today()
 
     def total(self) -> int:
@@ -133,7 +137,7 @@ class ChildListModel(QAbstractTableModel):
         """Show rows held in memory (``[]`` forgets everything, e.g. on lock)."""
         self._use(_HeldRows(rows))
 
-    def set_store(self, ws, on: dt.date | None = None):
+    def set_store(self, ws: Workspace, on: dt.date | None = None):
         """Show the children of the database, fetched in pages."""
         self._use(_StoreRows(ws, on))
 
@@ -341,7 +345,7 @@ class _DownToTable(QObject):
 
 
 class ChildrenPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
         self._logged_query: str | None = None

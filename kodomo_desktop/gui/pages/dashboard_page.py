@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,6 +28,11 @@ from ..format import day
 from ..i18n import tr
 from ..widgets import DictTableModel, Notice, table_view
 from .casework.funnel import FUNNEL_COLUMNS, FunnelChart, export_funnel, funnel_rows
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class _Card(QFrame):
@@ -54,7 +61,7 @@ class _Card(QFrame):
 class DashboardPage(QWidget):
     FILLED_WHEN_BUILT = True  # the main window skips page_shown (a refresh) right after building it
 
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
         lay = QVBoxLayout(self)
@@ -272,8 +279,8 @@ class DashboardPage(QWidget):
             custom = db_setting(self.ws, "freshness_limits", None)
             if isinstance(custom, dict):
                 limits.update(custom)
-        except Exception:
-            pass
+        except Exception:  # a warning that cannot be worked out must not keep the dashboard from showing
+            log.warning("dashboard: the town's freshness limits could not be read", exc_info=True)
         return limits
 
     def _warnings(self, counts: dict) -> list[str]:
@@ -286,8 +293,8 @@ class DashboardPage(QWidget):
             missing = missing_basis_sources(self.ws)
             if missing:
                 out.append(tr("利用目的・法的根拠が未設定の取込元が {n} 件あります。", n=len(missing)))
-        except Exception:
-            pass
+        except Exception:  # a warning that cannot be worked out must not keep the dashboard from showing
+            log.warning("dashboard: the legal-basis check could not be read", exc_info=True)
         try:
             from ..prefs import db_setting
 
@@ -301,8 +308,8 @@ class DashboardPage(QWidget):
                 now = dt.datetime.now(when.tzinfo) if when.tzinfo else dt.datetime.now()
                 if (now - when).days > 30:
                     out.append(tr("最後のバックアップから {n} 日経っています。", n=(now - when).days))
-        except Exception:
-            pass
+        except Exception:  # a warning that cannot be worked out must not keep the dashboard from showing
+            log.warning("dashboard: the last backup's date could not be read", exc_info=True)
         return out
 
     def _open_due(self, index):

@@ -6,6 +6,7 @@ out of date."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPixmap
@@ -24,6 +25,9 @@ from .. import palette as pal
 from ..i18n import tr
 from ..widgets import hint, title
 from . import allowed, spec
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ STEPS = [
 
 
 class HelpPage(QWidget):
-    def __init__(self, ws, main=None):
+    def __init__(self, ws: Workspace, main=None):
         super().__init__()
         self.ws, self.main = ws, main
         lay = QVBoxLayout(self)

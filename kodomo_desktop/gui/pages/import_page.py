@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
@@ -35,6 +36,9 @@ from .. import palette as pal
 from ..i18n import tr
 from ..models import LazyRowsModel
 from ..widgets import DictTableModel, Notice, forget_rows, table_view
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 
 def _lazy_view(model: LazyRowsModel, widths: tuple[int, ...]):
@@ -72,7 +76,7 @@ class ImportWizard(QWidget):
 
     imported = Signal(object)  # ImportResult, after a successful import
 
-    def __init__(self, ws, main=None):
+    def __init__(self, ws: Workspace, main=None):
         super().__init__()
         self.ws, self.main = ws, main
         self.path: Path | None = None
@@ -687,7 +691,7 @@ class HistoryView(QWidget):
     ``batch_page``, ``rejected_count`` / ``rejected_page``): years of monthly school extracts, and a bad file's tens
     of thousands of rejected rows, open at once."""
 
-    def __init__(self, ws):
+    def __init__(self, ws: Workspace):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)
@@ -850,7 +854,7 @@ class UnlinkedView(QWidget):
     """Rows 名寄せ left unlinked: pick one, find the person (candidates by name, kana, birth date — or search),
     and link it, or mark "not in our registry". Decisions stick across re-runs (the review queue's decisions)."""
 
-    def __init__(self, ws):
+    def __init__(self, ws: Workspace):
         super().__init__()
         from ...core.linkage import unlinked as U
 
@@ -981,7 +985,7 @@ class UnlinkedView(QWidget):
 
 
 class ImportPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         lay = QVBoxLayout(self)
         self.tabs = QTabWidget()

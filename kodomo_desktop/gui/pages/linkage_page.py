@@ -9,6 +9,7 @@ has focus, never while the user types elsewhere: A accept, R reject, N not in th
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -37,6 +38,9 @@ from ..format import wide_kana
 from ..i18n import label_of, tr
 from ..models import PAGE_ROWS, LazyRowsModel
 from ..widgets import LazyListView, Notice
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 SEARCH_DEBOUNCE_MS = 250
 
@@ -160,7 +164,7 @@ class _ReviewKeys(QObject):
 
 
 class LinkagePage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
         self.decisions: list[dict] = []

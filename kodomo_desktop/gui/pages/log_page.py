@@ -7,6 +7,8 @@ worker thread (the page stays responsive; the state line says so meanwhile)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -30,6 +32,9 @@ from ..i18n import tr
 from ..models import LazyRowsModel
 from ..widgets import audit_copy_label, table_view
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
+
 #: up to this many entries the chain is verified at once (about 0.1 s); a longer log is verified on a worker thread
 CHAIN_SYNC_MAX = 20_000
 
@@ -39,7 +44,7 @@ class _ChainCheck(QThread):
 
     checked = Signal(object)
 
-    def __init__(self, ws, parent=None):
+    def __init__(self, ws: Workspace, parent=None):
         super().__init__(parent)
         self.ws = ws
 
@@ -52,7 +57,7 @@ class _ChainCheck(QThread):
 
 
 class LogPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws = ws
         lay = QVBoxLayout(self)

@@ -26,6 +26,7 @@ import datetime as dt
 import shutil
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, Qt, QTimer
 from PySide6.QtGui import QImage, QPainter, QPixmap
@@ -57,6 +58,9 @@ from ..format import day, wide_kana
 from ..i18n import tr
 from ..ops import Cancelled, call_with_progress, run_with_progress
 from ..widgets import Notice, forget_rows
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 KINDS = [
     ("assessment", "アセスメントシート"),
@@ -175,7 +179,7 @@ def pdf_pages(pdf: Path) -> int:
 class ChildPicker(QWidget):
     """氏名・カナ・宛名番号 search over the children (``persons.list_children``/``ChildIndex``, fetched once)."""
 
-    def __init__(self, ws, *, multi: bool = False, parent=None):
+    def __init__(self, ws: Workspace, *, multi: bool = False, parent=None):
         super().__init__(parent)
         self.ws = ws
         self._rows: list[P.ChildRow] | None = None
@@ -297,7 +301,7 @@ def _combo(items) -> QComboBox:
 
 
 class PrintPage(QWidget):
-    def __init__(self, ws, main=None):
+    def __init__(self, ws: Workspace, main=None):
         super().__init__()
         ws.require(R.PERMISSION, what="print page")
         self.ws = ws

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
@@ -49,6 +50,9 @@ from ..format import when
 from ..i18n import label_of, msg, reason_value, tr, tr_list, translate
 from ..models import LazyRowsModel
 from ..widgets import FlowLayout, Notice
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
 
 CAVEAT = S.CAVEAT
 ALL = "（すべて）"
@@ -111,7 +115,7 @@ class ScoreListModel(LazyRowsModel):
         "own",
     ]
 
-    def __init__(self, ws=None, parent=None):
+    def __init__(self, ws: Workspace | None = None, parent=None):
         super().__init__(
             list(zip(self.KEYS, self.COLUMNS)),
             (lambda **f: LS.score_count(ws, **f)) if ws is not None else None,
@@ -283,7 +287,7 @@ def reasons_html(ex: dict) -> str:
 class WhatIfPanel(QGroupBox):
     """Switch reasons off or mark supports as started and see the score move — nothing is saved."""
 
-    def __init__(self, ws, parent=None):
+    def __init__(self, ws: Workspace, parent=None):
         super().__init__(tr("試算（what-if）— 保存しません"), parent)
         self.ws = ws
         self.person_id: str | None = None
@@ -360,7 +364,7 @@ class WhatIfPanel(QGroupBox):
 
 # --- the weights editor -----------------------------------------------------------------------------------------------------
 class WeightsEditor(QWidget):
-    def __init__(self, ws, parent=None):
+    def __init__(self, ws: Workspace, parent=None):
         super().__init__(parent)
         self.ws = ws
         self.cat = S.catalogue()
@@ -818,7 +822,7 @@ class EvaluationPanel(QWidget):
     COLUMNS = ["指標", "該当", "抽出", "分類済み", "確認", "確認の割合", "注意"]
     SUG_COLUMNS = ["指標", "現在の点", "提案", "90％の範囲", "該当（うち確認）", "注意"]
 
-    def __init__(self, ws, editor: WeightsEditor | None = None, parent=None):
+    def __init__(self, ws: Workspace, editor: WeightsEditor | None = None, parent=None):
         super().__init__(parent)
         self.ws, self.editor = ws, editor
         self.result: dict | None = None
@@ -944,7 +948,7 @@ class EvaluationPanel(QWidget):
 
 # --- the page -----------------------------------------------------------------------------------------------------------------
 class ScoringPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
         ws.require("score.read", what="scoring page")

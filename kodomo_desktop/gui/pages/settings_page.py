@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,11 +30,14 @@ from ..dialogs import ERROR_STYLE, MIN_PASSWORD, strength
 from ..format import when
 from ..i18n import LANGUAGES, language, tr
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
+
 
 class PasswordDialog(QDialog):
     """Change the signed-in user's password (a new key slot and a re-key of the database: the old password opens nothing)."""
 
-    def __init__(self, ws, parent=None):
+    def __init__(self, ws: Workspace, parent=None):
         super().__init__(parent)
         self.ws = ws
         self.setWindowTitle(tr("パスワードの変更"))
@@ -83,7 +87,7 @@ class PasswordDialog(QDialog):
 
 
 class SettingsPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
         lay = QVBoxLayout(self)

@@ -8,6 +8,8 @@ removal asks for a second press, problems go to the notice line; no modal dialog
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,11 +33,14 @@ from ..format import when
 from ..i18n import tr
 from ..widgets import DictTableModel, Notice, hint, table_view, title
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ...core.workspace import Workspace
+
 
 class UsersPage(QWidget):
     FILLED_WHEN_BUILT = True  # the main window skips page_shown (a refresh) right after building it
 
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         ws.require("users.manage", what="users page")
         self.ws, self.main = ws, main_window

@@ -8,6 +8,8 @@ run, the funnel, the Excel export) runs through :mod:`kodomo_desktop.gui.ops`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from ...i18n import tr
@@ -18,9 +20,12 @@ from .progress import ProgressTab
 from .resources import ResourcesTab
 from .rounds import RoundsTab
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
+
 
 class CaseworkPage(QWidget):
-    def __init__(self, ws, main_window=None):
+    def __init__(self, ws: Workspace, main_window=None):
         super().__init__()
         self.ws, self.main = ws, main_window
         lay = QVBoxLayout(self)

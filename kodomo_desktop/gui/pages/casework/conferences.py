@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,10 +30,13 @@ from ...i18n import tr
 from .common import DictTableModel, Notice, _date_edit, _msg, table_view
 from .rounds import RoundsTab
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
+
 
 # --- 会議・記録 -------------------------------------------------------------------------------------------------------
 class ConferencesTab(QWidget):
-    def __init__(self, ws, main, rounds_tab: RoundsTab):
+    def __init__(self, ws: Workspace, main, rounds_tab: RoundsTab):
         super().__init__()
         self.ws, self.main, self.rounds_tab = ws, main, rounds_tab
         self.detail: dict | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -17,6 +19,9 @@ from ....core.errors import KodomoError
 from ... import palette as pal
 from ...i18n import tr
 from .common import DictTableModel, Notice, _long, _msg, table_view
+
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
 
 
 # --- ファネル ---------------------------------------------------------------------------------------------------------
@@ -79,7 +84,7 @@ def export_funnel(parent, ws, round_id: int, path: str | None = None) -> str | N
 
 
 class FunnelTab(QWidget):
-    def __init__(self, ws, main, rounds_tab):
+    def __init__(self, ws: Workspace, main, rounds_tab):
         super().__init__()
         self.ws, self.rounds_tab = ws, rounds_tab
         self.last: dict | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,10 +24,13 @@ from ....core.errors import KodomoError
 from ...i18n import tr
 from .common import DictTableModel, Notice, _date_edit, _msg, table_view
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
+
 
 # --- 経過記録・終結 ---------------------------------------------------------------------------------------------------
 class ProgressTab(QWidget):
-    def __init__(self, ws, main):
+    def __init__(self, ws: Workspace, main):
         super().__init__()
         self.ws, self.main = ws, main
         lay = QVBoxLayout(self)

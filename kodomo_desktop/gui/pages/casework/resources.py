@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,10 +22,13 @@ from ....core.errors import KodomoError
 from ...i18n import tr
 from .common import DictTableModel, Notice, _msg, table_view
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
+
 
 # --- 接続先リスト -------------------------------------------------------------------------------------------------------
 class ResourcesTab(QWidget):
-    def __init__(self, ws, main, on_change=None):
+    def __init__(self, ws: Workspace, main, on_change=None):
         super().__init__()
         self.ws, self.on_change = ws, on_change
         self.current_id: int | None = None

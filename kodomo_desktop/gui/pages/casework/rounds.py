@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -24,10 +26,13 @@ from ... import palette as pal
 from ...i18n import tr
 from .common import CAVEAT, YOTAIKYO_RULES, DictTableModel, Notice, _labels_text, _long, _msg, table_view
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
+
 
 # --- レビューラウンド -------------------------------------------------------------------------------------------------
 class RoundsTab(QWidget):
-    def __init__(self, ws, main):
+    def __init__(self, ws: Workspace, main):
         super().__init__()
         self.ws, self.main = ws, main
         self.labels: list[dict] = list(C.DEFAULT_LABELS)

@@ -13,7 +13,7 @@ expired data is a two-step, in-page confirmation. PDFs and the purge run off the
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
 
@@ -29,12 +29,15 @@ from .register import RegisterTab
 from .retention import RetentionTab
 from .sharing import SharingTab
 
+if TYPE_CHECKING:  # annotations only: the GUI gets its workspace from the caller
+    from ....core.workspace import Workspace
+
 
 # --- the page ----------------------------------------------------------------------------------------------------
 class GovernancePage(QWidget):
     FILLED_WHEN_BUILT = True  # the main window skips page_shown (a refresh) right after building it
 
-    def __init__(self, ws, main=None):
+    def __init__(self, ws: Workspace, main=None):
         super().__init__()
         ws.require("governance.read", what="governance page")
         self.ws, self.main = ws, main
