@@ -67,9 +67,7 @@ def test_every_engine_reason_reaches_the_documents_as_written(town):
 def test_an_indicator_hidden_after_the_run_stays_off_school_sheets(town):
     with town.session() as s:
         run, scores = _latest(s)
-        cs, r = next(
-            (cs, r) for cs in scores for r in ScoreDetails.from_dict(cs.details).reasons if r.shown_on_sheets
-        )
+        cs, r = next((cs, r) for cs in scores for r in ScoreDetails.from_dict(cs.details).reasons if r.shown_on_sheets)
         before = [x for x in D.ScoreReader(s).score(cs, run)["reasons"] if x["indicator"] == r.indicator]
         assert before and all(x["shown_on_sheets"] for x in before)
         row = s.scalar(select(LegalBasis).where(LegalBasis.kind == "indicator", LegalBasis.key == r.indicator))
