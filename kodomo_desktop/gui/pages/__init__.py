@@ -59,7 +59,7 @@ PAGES: list[PageSpec] = [
         ("person.read",),  # (counts of the town's data: not in the auditor's workspace)
         "件数と、取込元ごとの最新の時点",
     ),
-    PageSpec("import", "取込", "import_page:ImportPage", ("import",), "各課のファイル（CSV・Excel）を取り込む"),
+    PageSpec("import", "取込", "importing:ImportPage", ("import",), "各課のファイル（CSV・Excel）を取り込む"),
     PageSpec(
         "linkage",
         "名寄せ",
@@ -67,7 +67,7 @@ PAGES: list[PageSpec] = [
         ("link.review", "link.run"),
         "記録と住民基本台帳を結びつける・確認待ちを判断する",
     ),
-    PageSpec("scoring", "スコア", "scoring_page:ScoringPage", ("score.read",), "支援の検討のきっかけとなる項目と重み"),
+    PageSpec("scoring", "スコア", "scoring:ScoringPage", ("score.read",), "支援の検討のきっかけとなる項目と重み"),
     PageSpec(
         "catalogue",
         "指標の編集",
