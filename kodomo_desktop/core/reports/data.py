@@ -364,7 +364,7 @@ class ScoreReader:
             "status_label": sd.status_label,
             "new": bool(hist.get("newly_flagged") or sd.newly_flagged),
             "sharp_rise": bool(hist.get("sharp_rise")),
-            "streak": int(_num(hist.get("flagged_runs_in_a_row"))),
+            "streak": int(_num(hist.get("flagged_runs_in_a_row") or hist.get("flagged_streak"))),
             "own_points": sd.own_points,
             "household_points": sd.household_points,
             "pending": sd.pending_lines,  # 「名寄せ確認待ち：要対協台帳 1件」 (no points)
@@ -393,15 +393,14 @@ class ScoreReader:
         thr = self.thresholds(run, sd.age_band)
         out: dict[str, dict] = {}
 
-        def add(k: str, points: float, threshold=None, band: str = "", flagged: bool | None = None, cuts=None):
-            is_flagged = bool(flagged) or k in flagged_types or (flagged is None and band in ("中", "高"))
+        def add(k: str, points: float, threshold=None, band: str = "", flagged: bool = False, cuts=None):
             out[k] = {
                 "type": k,
                 "points": _num(points),
                 "threshold": threshold,
                 "band": band,
                 "thresholds": cuts if cuts else thr,
-                "flagged": is_flagged,
+                "flagged": flagged or k in flagged_types,
             }
 
         for k, v in sd.types.items():
